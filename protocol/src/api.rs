@@ -1,0 +1,77 @@
+//! JSON bodies of the organizer HTTP API (`/api/...`), guarded by the organizer token.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::{ErrorCode, Role};
+
+/// `POST /api/conventions`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CreateConvention {
+    /// Lowercase letters, digits and dashes, 1 to 40 characters; generated if absent.
+    #[serde(default)]
+    pub id: Option<String>,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ConventionSummary {
+    pub id: String,
+    pub name: String,
+    pub seq: u64,
+    pub participants: usize,
+    pub online: usize,
+}
+
+/// One person in a roster import. In CSV: a header with `name`, `roles` (separated by `;`
+/// or `|`), and any other column as an attribute.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RosterEntry {
+    pub name: String,
+    pub roles: Vec<Role>,
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RosterAdded {
+    /// The ids given to the new participants, in the order of the import.
+    pub added: Vec<String>,
+}
+
+/// `POST /api/conventions/{id}/invites`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct IssueInvites {
+    /// Whom to invite; default: everyone without an active invitation. Issuing again
+    /// replaces a person's previous token.
+    #[serde(default)]
+    pub participants: Option<Vec<String>>,
+}
+
+/// A fresh invitation. The token is shown once: only its hash is stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Invite {
+    pub convention: String,
+    pub participant: String,
+    pub name: String,
+    pub roles: Vec<Role>,
+    pub token: String,
+    pub url: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct InviteStatus {
+    pub participant: String,
+    pub name: String,
+    pub roles: Vec<Role>,
+    pub active: bool,
+}
+
+/// The body of every HTTP error.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ErrorBody {
+    pub code: ErrorCode,
+    pub message: String,
+}

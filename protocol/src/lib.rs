@@ -1,0 +1,538 @@
+//! Wire types of the Convene protocol: JSON text frames over the WebSocket `/ws`, and the
+//! JSON bodies of the organizer HTTP API. PROTOCOL.md documents them; `schema.json` is
+//! generated from them (`cargo run -p convene-protocol --bin convene-schema`), and CI checks
+//! the committed file against the code.
+
+pub mod api;
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The protocol version this crate speaks. A `hello` with another version is refused.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// The largest text frame the server reads, in bytes. Larger frames close the connection
+/// with [`close::TOO_LARGE`].
+pub const MAX_FRAME_BYTES: usize = 16 * 1024;
+/// How many chat lines of each room a snapshot carries (the most recent ones).
+pub const SNAPSHOT_CHAT_LINES: usize = 200;
+
+/// WebSocket close codes the server uses.
+pub mod close {
+    /// The server is shutting down; reconnect later (standard "going away").
+    pub const GOING_AWAY: u16 = 1001;
+    /// A frame larger than [`super::MAX_FRAME_BYTES`] (standard "message too big").
+    pub const TOO_LARGE: u16 = 1009;
+    /// An internal error; reconnect.
+    pub const INTERNAL: u16 = 1011;
+    /// The first message was not a valid `hello`, or none came in time.
+    pub const HELLO_EXPECTED: u16 = 4000;
+    /// The invitation token is unknown or malformed.
+    pub const UNKNOWN_TOKEN: u16 = 4001;
+    /// The invitation was revoked (at hello, or while connected).
+    pub const REVOKED: u16 = 4002;
+    /// The client speaks a protocol version the server does not.
+    pub const UNSUPPORTED_VERSION: u16 = 4003;
+    /// The client kept sending faster than its rate limit after being told.
+    pub const RATE_LIMITED: u16 = 4008;
+    /// The client read too slowly and its outbound queue filled: reconnect to resync.
+    pub const SLOW_CONSUMER: u16 = 4009;
+    /// A binary frame: this endpoint speaks JSON text only.
+    pub const BINARY: u16 = 4010;
+}
+
+/// Roles a participant may hold. A guarantor holds no other role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Citizen,
+    Facilitator,
+    Rapporteur,
+    Guarantor,
+    Expert,
+}
+
+/// Stable error codes, carried by `error` messages and HTTP error bodies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The frame is not valid JSON, or not a message of the expected shape.
+    BadMessage,
+    /// A message or command `type` the server does not know.
+    UnknownType,
+    /// The sender's roles do not allow the command.
+    Forbidden,
+    /// An argument is out of range or malformed.
+    Invalid,
+    /// A convention, participant, room or call that does not exist.
+    NotFound,
+    /// The command does not fit the current state.
+    Conflict,
+    /// Too many messages: this one was dropped, not executed.
+    RateLimited,
+    /// The invitation token is unknown, malformed or revoked.
+    Unauthorized,
+    /// The protocol version is not spoken by this server.
+    UnsupportedVersion,
+    /// The store could not make the command durable; nothing was applied. Retry.
+    Unavailable,
+    /// A bug on the server's side.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The code as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadMessage => "bad_message",
+            ErrorCode::UnknownType => "unknown_type",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::Invalid => "invalid",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::UnsupportedVersion => "unsupported_version",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+/// Who caused an event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "id")]
+pub enum Actor {
+    Organizer,
+    Timer,
+    Participant(String),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueOrder {
+    /// First raised, first heard.
+    Raised,
+    /// Those who have spoken least so far first.
+    LeastSpoken,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseReason {
+    Timer,
+    Facilitator,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FloorEndReason {
+    Yielded,
+    Taken,
+    Timer,
+    Moved,
+}
+
+/// A person of the roster.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Person {
+    pub id: String,
+    pub name: String,
+    pub roles: Vec<Role>,
+    /// Roster attributes (commune, age band, gender...). Sent only to facilitators and
+    /// guarantors; empty for others.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// A participant -> room pair.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Assignment {
+    pub participant: String,
+    pub room: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RoomName {
+    pub id: String,
+    pub name: String,
+}
+
+/// Everything a convention's log holds. Stored as this JSON in the durable log, and sent to
+/// the participants allowed to see it (see PROTOCOL.md, "Visibility").
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum Event {
+    ConventionCreated { name: String },
+    ParticipantAdded { person: Person },
+    /// Never sent to participants; stored with the hash of the token, never the token.
+    InviteIssued { participant: String, token_hash: String },
+    InviteRevoked { participant: String },
+    RoomsCreated { rooms: Vec<RoomName> },
+    RoomsCleared,
+    RoomsAssigned { method: String, assignments: Vec<Assignment> },
+    BreakoutsOpened { ends_at: u64, warn_at: u64 },
+    BreakoutsWarned,
+    BreakoutsExtended { ends_at: u64, warn_at: u64 },
+    BreakoutsClosed { reason: CloseReason },
+    ParticipantMoved { participant: String, room: String },
+    BroadcastSent { text: String },
+    ChatPosted { room: String, text: String },
+    HandRaised { room: String, participant: String },
+    HandLowered { room: String, participant: String },
+    FloorGiven { room: String, participant: String, ends_at: Option<u64> },
+    FloorEnded { room: String, participant: String, spoken_ms: u64, reason: FloorEndReason },
+    QueueOrderSet { room: String, order: QueueOrder },
+    SpeakingLimitSet { room: String, limit_ms: Option<u64> },
+    FacilitatorCalled { room: String, message: String },
+    CallResolved { call: u64 },
+}
+
+/// An event with its place in the convention's log. `at` is in ms since the Unix epoch.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Record {
+    pub seq: u64,
+    pub at: u64,
+    pub by: Actor,
+    pub event: Event,
+}
+
+/// How to assign participants to breakout rooms.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", tag = "method")]
+pub enum AssignMethod {
+    Random,
+    /// Spread each value of a roster attribute (e.g. `commune`) evenly over the rooms.
+    Balanced { attribute: String },
+    Manual { assignments: Vec<Assignment> },
+}
+
+fn yes() -> bool {
+    true
+}
+fn one_minute() -> u64 {
+    60_000
+}
+
+/// Commands a participant sends inside a `request`. Each has an allow-list of roles
+/// (PROTOCOL.md, "Commands").
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum Command {
+    SendChat { text: String },
+    RaiseHand,
+    LowerHand,
+    YieldFloor,
+    CallFacilitator {
+        #[serde(default)]
+        message: String,
+    },
+    /// Facilitators and guarantors: go to any room (guarantors observe, unseen as members).
+    Visit { room: String },
+    /// Either `count` rooms named "Salle N", or one room per name.
+    CreateRooms {
+        #[serde(default)]
+        count: Option<u32>,
+        #[serde(default)]
+        names: Vec<String>,
+    },
+    ClearRooms,
+    AssignRooms {
+        #[serde(flatten)]
+        method: AssignMethod,
+        /// Whom to assign; default: every citizen (only those online if `only_present`).
+        #[serde(default)]
+        participants: Option<Vec<String>>,
+        #[serde(default = "yes")]
+        only_present: bool,
+    },
+    OpenBreakouts {
+        duration_ms: u64,
+        /// How long before the end everyone is warned (default one minute).
+        #[serde(default = "one_minute")]
+        warning_ms: u64,
+    },
+    ExtendBreakouts { by_ms: u64 },
+    CloseBreakouts,
+    Broadcast { text: String },
+    MoveParticipant { participant: String, room: String },
+    ResolveCall { call: u64 },
+    /// Give the floor to `participant`, or to the next in the room's queue order.
+    GiveFloor {
+        #[serde(default)]
+        room: Option<String>,
+        #[serde(default)]
+        participant: Option<String>,
+    },
+    EndFloor {
+        #[serde(default)]
+        room: Option<String>,
+    },
+    SetQueueOrder {
+        #[serde(default)]
+        room: Option<String>,
+        order: QueueOrder,
+    },
+    SetSpeakingLimit {
+        #[serde(default)]
+        room: Option<String>,
+        limit_ms: Option<u64>,
+    },
+}
+
+/// Messages from the client.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum ClientMessage {
+    /// The first message of every connection.
+    Hello { protocol: u32, token: String },
+    /// A command; `id` is chosen by the client and echoed in the one reply.
+    Request { id: String, command: Command },
+}
+
+/// A raised hand in a room's queue.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct QueueEntry {
+    pub participant: String,
+    pub raised_at: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct FloorView {
+    pub participant: String,
+    pub since: u64,
+    /// When the speaking-time limit runs out, if the room has one.
+    pub ends_at: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ChatLine {
+    /// The seq of the `chat_posted` event.
+    pub seq: u64,
+    pub at: u64,
+    pub from: String,
+    pub text: String,
+}
+
+/// A room, as a participant may see it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RoomView {
+    pub id: String,
+    pub name: String,
+    /// Online guarantors observing this room.
+    pub observers: u32,
+    /// Present only for rooms the viewer sees the inside of.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inside: Option<RoomInside>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RoomInside {
+    /// The most recent chat lines (at most `SNAPSHOT_CHAT_LINES`).
+    pub chat: Vec<ChatLine>,
+    /// Raised hands in order of raising.
+    pub queue: Vec<QueueEntry>,
+    /// Raised hands in the room's chosen order: who "next" gives the floor to.
+    pub queue_in_order: Vec<String>,
+    pub order: QueueOrder,
+    pub limit_ms: Option<u64>,
+    pub floor: Option<FloorView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ParticipantView {
+    #[serde(flatten)]
+    pub person: Person,
+    pub room: String,
+    pub online: bool,
+    /// Assigned breakout room, if any.
+    pub assigned: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct BreakoutView {
+    pub ends_at: u64,
+    pub warn_at: u64,
+    pub warned: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CallView {
+    pub id: u64,
+    pub at: u64,
+    pub participant: String,
+    pub room: String,
+    pub message: String,
+}
+
+/// Cumulative floor time of a participant (facilitators and guarantors only).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct FloorTime {
+    pub participant: String,
+    pub spoken_ms: u64,
+}
+
+/// Everything a participant may see, as of `seq`. Events with a greater seq follow.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Snapshot {
+    pub seq: u64,
+    pub convention: ConventionInfo,
+    pub participants: Vec<ParticipantView>,
+    /// The plenary first, then breakout rooms.
+    pub rooms: Vec<RoomView>,
+    pub breakouts: Option<BreakoutView>,
+    /// Facilitators and guarantors only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub floor_time: Option<Vec<FloorTime>>,
+    /// Pending calls: facilitators and guarantors see all, others their own.
+    pub calls: Vec<CallView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ConventionInfo {
+    pub id: String,
+    pub name: String,
+}
+
+/// One entry of the audit trail. `hash` is the SHA-256 (hex) of the previous entry's hash
+/// followed by this entry's canonical JSON without `hash`; the first entry's `prev` is 64 zeros.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AuditEntry {
+    /// Position in the trail, from 1.
+    pub n: u64,
+    /// The seq of the event it records.
+    pub seq: u64,
+    pub at: u64,
+    pub by: Actor,
+    /// The event (with secrets such as token hashes removed).
+    pub event: serde_json::Value,
+    pub prev: String,
+    pub hash: String,
+}
+
+/// Messages from the server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum ServerMessage {
+    /// The answer to `hello`: who you are, and everything you may see at `snapshot.seq`.
+    Welcome {
+        protocol: u32,
+        you: Person,
+        /// The server's clock, ms since the epoch, to run countdowns against.
+        server_time: u64,
+        snapshot: Snapshot,
+    },
+    /// Your view changed wholesale (you moved room): replace your state with this one.
+    Snapshot { server_time: u64, snapshot: Snapshot },
+    /// One event of the log, in order of `seq`.
+    Event {
+        #[serde(flatten)]
+        record: Record,
+    },
+    /// The one success reply to a request. `seq` is the last event it produced.
+    Ok { id: String, seq: u64 },
+    /// The one failure reply to a request (or to a frame that could not be read, `id` null).
+    Error { id: Option<String>, code: ErrorCode, message: String },
+    /// Someone came online or went offline (not part of the log).
+    Presence { participant: String, online: bool },
+    /// A new audit entry (facilitators and guarantors).
+    Audit { entry: AuditEntry },
+}
+
+impl ClientMessage {
+    /// Every `type` a client message may have: a frame with another type is answered with
+    /// `unknown_type` rather than `bad_message`.
+    pub const TYPES: &'static [&'static str] = &["hello", "request"];
+}
+
+impl Command {
+    /// Every command `type`.
+    pub const TYPES: &'static [&'static str] = &[
+        "send_chat",
+        "raise_hand",
+        "lower_hand",
+        "yield_floor",
+        "call_facilitator",
+        "visit",
+        "create_rooms",
+        "clear_rooms",
+        "assign_rooms",
+        "open_breakouts",
+        "extend_breakouts",
+        "close_breakouts",
+        "broadcast",
+        "move_participant",
+        "resolve_call",
+        "give_floor",
+        "end_floor",
+        "set_queue_order",
+        "set_speaking_limit",
+    ];
+}
+
+/// Why a frame could not be read as a client message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    pub code: ErrorCode,
+    pub message: String,
+    /// The request id, when the frame had one: the error reply echoes it.
+    pub id: Option<String>,
+}
+
+/// Parse one text frame. Distinguishes malformed JSON (`bad_message`), an unknown message or
+/// command type (`unknown_type`) and a known type with the wrong shape (`bad_message`).
+pub fn parse_client_message(text: &str) -> Result<ClientMessage, ParseError> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| ParseError {
+        code: ErrorCode::BadMessage,
+        message: format!("not valid JSON: {e}"),
+        id: None,
+    })?;
+    let id = value.get("id").and_then(|v| v.as_str()).map(str::to_string);
+    let fail = |code, message: String| ParseError { code, message, id: id.clone() };
+    let ty = value
+        .get("type")
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+        .ok_or_else(|| fail(ErrorCode::BadMessage, "no \"type\" string".into()))?;
+    let ty = ty.as_str();
+    if !ClientMessage::TYPES.contains(&ty) {
+        return Err(fail(ErrorCode::UnknownType, format!("unknown message type {ty:?}")));
+    }
+    if ty == "request" {
+        let cty = value.pointer("/command/type").and_then(|v| v.as_str());
+        match cty {
+            Some(c) if !Command::TYPES.contains(&c) => {
+                return Err(fail(ErrorCode::UnknownType, format!("unknown command type {c:?}")))
+            }
+            None => return Err(fail(ErrorCode::BadMessage, "a request needs a command with a \"type\"".into())),
+            Some(_) => {}
+        }
+    }
+    serde_json::from_value(value).map_err(|e| fail(ErrorCode::BadMessage, format!("malformed {ty}: {e}")))
+}
+
+/// The JSON Schema of every wire type, as committed in `protocol/schema.json`.
+pub fn schema() -> serde_json::Value {
+    let mut settings = schemars::gen::SchemaSettings::draft07();
+    settings.option_add_null_type = false;
+    let mut gen = settings.into_generator();
+    let mut defs = serde_json::Map::new();
+    macro_rules! add {
+        ($($t:ty),*) => {$(
+            let s = gen.subschema_for::<$t>();
+            let _ = s;
+        )*};
+    }
+    add!(ClientMessage, ServerMessage, Command, Event, Record, AuditEntry);
+    add!(api::CreateConvention, api::ConventionSummary, api::RosterEntry, api::RosterAdded, api::IssueInvites, api::Invite, api::InviteStatus, api::ErrorBody);
+    for (name, s) in gen.definitions() {
+        defs.insert(name.clone(), serde_json::to_value(s).unwrap_or_default());
+    }
+    serde_json::json!({
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "title": "Convene protocol",
+        "description": format!("Wire types of the Convene protocol, version {PROTOCOL_VERSION}. See PROTOCOL.md."),
+        "definitions": defs,
+    })
+}

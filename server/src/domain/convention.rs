@@ -1,0 +1,320 @@
+//! The state of one convention: a fold of its log. `apply` never fails and never reads a
+//! clock: every outcome was decided before the event was written.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{
+    Actor, CloseReason, Event, Millis, ParticipantId, QueueOrder, Record, Role, RoomId, PLENARY,
+};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Person {
+    pub id: ParticipantId,
+    pub name: String,
+    /// Sorted, without duplicates.
+    pub roles: Vec<Role>,
+    pub attributes: BTreeMap<String, String>,
+}
+
+impl Person {
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+    /// Facilitators and guarantors see every room; others see the room they are in.
+    pub fn sees_everything(&self) -> bool {
+        self.has(Role::Facilitator) || self.has(Role::Guarantor)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChatLine {
+    pub seq: u64,
+    pub at: Millis,
+    pub from: ParticipantId,
+    pub text: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Floor {
+    pub participant: ParticipantId,
+    pub since: Millis,
+    pub ends_at: Option<Millis>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoomState {
+    pub id: RoomId,
+    pub name: String,
+    pub chat: Vec<ChatLine>,
+    /// Raised hands in order of raising, with the time each was raised.
+    pub queue: Vec<(ParticipantId, Millis)>,
+    pub order: QueueOrder,
+    pub limit_ms: Option<u64>,
+    pub floor: Option<Floor>,
+}
+
+impl RoomState {
+    fn new(id: &str, name: &str) -> Self {
+        RoomState {
+            id: id.to_string(),
+            name: name.to_string(),
+            chat: Vec::new(),
+            queue: Vec::new(),
+            order: QueueOrder::Raised,
+            limit_ms: None,
+            floor: None,
+        }
+    }
+    fn lower(&mut self, who: &str) {
+        self.queue.retain(|(p, _)| p != who);
+    }
+}
+
+/// The name the domain gives a room; `Room` is the short form used by callers.
+pub type Room = RoomState;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Breakout {
+    pub ends_at: Millis,
+    pub warn_at: Millis,
+    pub warned: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Call {
+    pub id: u64,
+    pub at: Millis,
+    pub participant: ParticipantId,
+    pub room: RoomId,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Convention {
+    pub name: String,
+    /// The sequence number of the last event applied; 0 before the first.
+    pub seq: u64,
+    pub people: BTreeMap<ParticipantId, Person>,
+    /// Active invitation per participant: the SHA-256 of the token, never the token.
+    pub invites: BTreeMap<ParticipantId, String>,
+    /// The plenary first, then breakout rooms in order of creation.
+    pub rooms: Vec<RoomState>,
+    /// Where each participant is; absent means the plenary.
+    pub location: BTreeMap<ParticipantId, RoomId>,
+    /// Breakout room of each assigned participant.
+    pub assignment: BTreeMap<ParticipantId, RoomId>,
+    pub breakout: Option<Breakout>,
+    /// Cumulative floor time of each participant, in ms, over every room.
+    pub floor_time: BTreeMap<ParticipantId, u64>,
+    /// Pending calls for a facilitator, by id (the seq of the call).
+    pub calls: BTreeMap<u64, Call>,
+    /// Rooms created so far, to number new ones.
+    pub rooms_made: u32,
+}
+
+impl Default for Convention {
+    fn default() -> Self {
+        Convention {
+            name: String::new(),
+            seq: 0,
+            people: BTreeMap::new(),
+            invites: BTreeMap::new(),
+            rooms: vec![RoomState::new(PLENARY, "Plénière")],
+            location: BTreeMap::new(),
+            assignment: BTreeMap::new(),
+            breakout: None,
+            floor_time: BTreeMap::new(),
+            calls: BTreeMap::new(),
+            rooms_made: 0,
+        }
+    }
+}
+
+impl Convention {
+    /// Fold a whole log.
+    pub fn from_log<'a>(records: impl IntoIterator<Item = &'a Record>) -> Self {
+        let mut c = Convention::default();
+        for r in records {
+            c.apply(r);
+        }
+        c
+    }
+
+    pub fn exists(&self) -> bool {
+        self.seq > 0
+    }
+
+    pub fn room(&self, id: &str) -> Option<&RoomState> {
+        self.rooms.iter().find(|r| r.id == id)
+    }
+
+    fn room_mut(&mut self, id: &str) -> Option<&mut RoomState> {
+        self.rooms.iter_mut().find(|r| r.id == id)
+    }
+
+    /// The room a participant is in.
+    pub fn location_of(&self, who: &str) -> &str {
+        self.location.get(who).map(String::as_str).unwrap_or(PLENARY)
+    }
+
+    /// The participants currently in a room.
+    pub fn members_of<'a>(&'a self, room: &'a str) -> impl Iterator<Item = &'a Person> + 'a {
+        self.people.values().filter(move |p| self.location_of(&p.id) == room)
+    }
+
+    /// The queue of a room in the order the room has chosen.
+    pub fn queue_in_order(&self, room: &RoomState) -> Vec<ParticipantId> {
+        let mut q: Vec<(usize, &(ParticipantId, Millis))> = room.queue.iter().enumerate().collect();
+        if room.order == QueueOrder::LeastSpoken {
+            // Stable: equal floor times keep the order of raising.
+            q.sort_by_key(|(i, (p, _))| (self.floor_time.get(p).copied().unwrap_or(0), *i));
+        }
+        q.into_iter().map(|(_, (p, _))| p.clone()).collect()
+    }
+
+    /// The earliest deadline still to fire, if any: the server sleeps until then and ticks.
+    pub fn next_deadline(&self) -> Option<Millis> {
+        let floors = self.rooms.iter().filter_map(|r| r.floor.as_ref()?.ends_at);
+        let breakout = self
+            .breakout
+            .as_ref()
+            .map(|b| if b.warned { b.ends_at } else { b.warn_at.min(b.ends_at) });
+        floors.chain(breakout).min()
+    }
+
+    fn move_to(&mut self, who: &str, room: &str) {
+        let from = self.location_of(who).to_string();
+        if let Some(r) = self.room_mut(&from) {
+            r.lower(who);
+        }
+        if room == PLENARY {
+            self.location.remove(who);
+        } else {
+            self.location.insert(who.to_string(), room.to_string());
+        }
+    }
+
+    /// Apply one event of the log. Events were validated by `decide`; an event that does not
+    /// fit (which a correct log never holds) changes nothing rather than panic.
+    pub fn apply(&mut self, record: &Record) {
+        self.seq = record.seq;
+        let at = record.at;
+        match &record.event {
+            Event::ConventionCreated { name } => self.name = name.clone(),
+            Event::ParticipantAdded { person } => {
+                self.people.insert(person.id.clone(), person.clone());
+            }
+            Event::InviteIssued { participant, token_hash } => {
+                self.invites.insert(participant.clone(), token_hash.clone());
+            }
+            Event::InviteRevoked { participant } => {
+                self.invites.remove(participant);
+            }
+            Event::RoomsCreated { rooms } => {
+                for (id, name) in rooms {
+                    self.rooms.push(RoomState::new(id, name));
+                    self.rooms_made += 1;
+                }
+            }
+            Event::RoomsCleared => {
+                self.rooms.truncate(1);
+                self.assignment.clear();
+            }
+            Event::RoomsAssigned { assignments, .. } => {
+                self.assignment.clear();
+                for (p, r) in assignments {
+                    self.assignment.insert(p.clone(), r.clone());
+                }
+            }
+            Event::BreakoutsOpened { ends_at, warn_at } => {
+                self.breakout = Some(Breakout { ends_at: *ends_at, warn_at: *warn_at, warned: false });
+                let moves: Vec<(String, String)> =
+                    self.assignment.iter().map(|(p, r)| (p.clone(), r.clone())).collect();
+                for (p, r) in moves {
+                    self.move_to(&p, &r);
+                }
+            }
+            Event::BreakoutsWarned => {
+                if let Some(b) = &mut self.breakout {
+                    b.warned = true;
+                }
+            }
+            Event::BreakoutsExtended { ends_at, warn_at } => {
+                if let Some(b) = &mut self.breakout {
+                    b.ends_at = *ends_at;
+                    b.warn_at = *warn_at;
+                    b.warned = *warn_at <= at;
+                }
+            }
+            Event::BreakoutsClosed { reason: CloseReason::Timer | CloseReason::Facilitator } => {
+                self.breakout = None;
+                self.location.clear();
+                for r in self.rooms.iter_mut().skip(1) {
+                    r.queue.clear();
+                    r.floor = None;
+                }
+            }
+            Event::ParticipantMoved { participant, room } => self.move_to(participant, room),
+            Event::BroadcastSent { .. } => {}
+            Event::ChatPosted { room, text } => {
+                let from = match &record.actor {
+                    Actor::Participant(p) => p.clone(),
+                    Actor::Organizer | Actor::Timer => return,
+                };
+                if let Some(r) = self.room_mut(room) {
+                    r.chat.push(ChatLine { seq: record.seq, at, from, text: text.clone() });
+                }
+            }
+            Event::HandRaised { room, participant } => {
+                if let Some(r) = self.room_mut(room) {
+                    if !r.queue.iter().any(|(p, _)| p == participant) {
+                        r.queue.push((participant.clone(), at));
+                    }
+                }
+            }
+            Event::HandLowered { room, participant } => {
+                if let Some(r) = self.room_mut(room) {
+                    r.lower(participant);
+                }
+            }
+            Event::FloorGiven { room, participant, ends_at } => {
+                if let Some(r) = self.room_mut(room) {
+                    r.lower(participant);
+                    r.floor = Some(Floor { participant: participant.clone(), since: at, ends_at: *ends_at });
+                }
+            }
+            Event::FloorEnded { room, participant, spoken_ms, .. } => {
+                if let Some(r) = self.room_mut(room) {
+                    if r.floor.as_ref().is_some_and(|f| &f.participant == participant) {
+                        r.floor = None;
+                    }
+                }
+                *self.floor_time.entry(participant.clone()).or_insert(0) += spoken_ms;
+            }
+            Event::QueueOrderSet { room, order } => {
+                if let Some(r) = self.room_mut(room) {
+                    r.order = *order;
+                }
+            }
+            Event::SpeakingLimitSet { room, limit_ms } => {
+                if let Some(r) = self.room_mut(room) {
+                    r.limit_ms = *limit_ms;
+                }
+            }
+            Event::FacilitatorCalled { room, message } => {
+                if let Actor::Participant(p) = &record.actor {
+                    let call = Call { id: record.seq, at, participant: p.clone(), room: room.clone(), message: message.clone() };
+                    self.calls.insert(record.seq, call);
+                }
+            }
+            Event::CallResolved { call } => {
+                self.calls.remove(call);
+            }
+        }
+    }
+
+    /// The participants of the roster who hold a role.
+    pub fn with_role(&self, role: Role) -> BTreeSet<ParticipantId> {
+        self.people.values().filter(|p| p.has(role)).map(|p| p.id.clone()).collect()
+    }
+}

@@ -1,0 +1,443 @@
+//! `decide`: a command, against the current state, becomes events or a rejection.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{
+    assign_balanced, assign_random, Actor, AssignMethod, CloseReason, Code, Command, Convention,
+    Event, FloorEndReason, Millis, NewPerson, ParticipantId, Permission, Person, Rejection, Role,
+    RoomId, MAX_CHAT_CHARS, MAX_DURATION_MS, MAX_NAME_CHARS, MAX_NOTICE_CHARS, MAX_ROOMS, PLENARY,
+};
+
+/// What a decision may depend on besides the state: the time, a seed for random draws, and
+/// who is connected right now. The caller reads the clock and the RNG; the domain does not.
+pub struct Context<'a> {
+    pub now: Millis,
+    pub seed: u64,
+    pub present: &'a BTreeSet<ParticipantId>,
+}
+
+type Decision = Result<Vec<Event>, Rejection>;
+
+fn reject<T>(code: Code, message: impl Into<String>) -> Result<T, Rejection> {
+    Err(Rejection::new(code, message))
+}
+
+fn check_text(text: &str, max: usize, what: &str) -> Result<String, Rejection> {
+    let t = text.trim();
+    if t.is_empty() {
+        return reject(Code::Invalid, format!("{what} is empty"));
+    }
+    if t.chars().count() > max {
+        return reject(Code::Invalid, format!("{what} is longer than {max} characters"));
+    }
+    Ok(t.to_string())
+}
+
+fn check_duration(ms: u64, what: &str) -> Result<(), Rejection> {
+    if ms == 0 || ms > MAX_DURATION_MS {
+        return reject(Code::Invalid, format!("{what} must be between 1 ms and 12 hours"));
+    }
+    Ok(())
+}
+
+/// Decide a command. The actor's permission is checked first, then the command's arguments
+/// against the state. On success the events, applied in order, bring the state to the
+/// outcome; on failure nothing changes.
+pub fn decide(state: &Convention, actor: &Actor, command: &Command, ctx: &Context) -> Decision {
+    let me: Option<&Person> = authorize(state, actor, command)?;
+    if !state.exists() && !matches!(command, Command::CreateConvention { .. }) {
+        return reject(Code::NotFound, "no such convention");
+    }
+    let my_room = |room: &Option<RoomId>| -> Result<RoomId, Rejection> {
+        let id = match (room, me) {
+            (Some(r), _) => r.clone(),
+            (None, Some(p)) => state.location_of(&p.id).to_string(),
+            (None, None) => PLENARY.to_string(),
+        };
+        state.room(&id).map(|r| r.id.clone()).ok_or_else(|| Rejection::new(Code::NotFound, format!("no room {id}")))
+    };
+    let now = ctx.now;
+    match command {
+        Command::CreateConvention { name } => {
+            if state.exists() {
+                return reject(Code::Conflict, "this convention already exists");
+            }
+            Ok(vec![Event::ConventionCreated { name: check_text(name, MAX_NAME_CHARS, "the name")? }])
+        }
+        Command::AddParticipants { people } => add_participants(state, people),
+        Command::IssueInvites { invites } => {
+            let mut out = Vec::new();
+            for (p, hash) in invites {
+                if !state.people.contains_key(p) {
+                    return reject(Code::NotFound, format!("no participant {p}"));
+                }
+                out.push(Event::InviteIssued { participant: p.clone(), token_hash: hash.clone() });
+            }
+            Ok(out)
+        }
+        Command::RevokeInvite { participant } => {
+            if !state.people.contains_key(participant) {
+                return reject(Code::NotFound, format!("no participant {participant}"));
+            }
+            if !state.invites.contains_key(participant) {
+                return reject(Code::Conflict, format!("{participant} has no active invitation"));
+            }
+            Ok(vec![Event::InviteRevoked { participant: participant.clone() }])
+        }
+        Command::CreateRooms { count, names } => {
+            let names: Vec<String> = match (count, names.is_empty()) {
+                (Some(_), false) => return reject(Code::Invalid, "give a count or a list of names, not both"),
+                (Some(0), true) | (None, true) => return reject(Code::Invalid, "create at least one room"),
+                (Some(n), true) => (1..=*n).map(|i| format!("Salle {}", state.rooms_made + i)).collect(),
+                (None, false) => names.iter().map(|n| check_text(n, MAX_NAME_CHARS, "a room name")).collect::<Result<_, _>>()?,
+            };
+            if state.rooms.len() - 1 + names.len() > MAX_ROOMS {
+                return reject(Code::Invalid, format!("at most {MAX_ROOMS} breakout rooms"));
+            }
+            let rooms = names
+                .into_iter()
+                .enumerate()
+                .map(|(i, name)| (format!("r{}", state.rooms_made as usize + i + 1), name))
+                .collect();
+            Ok(vec![Event::RoomsCreated { rooms }])
+        }
+        Command::ClearRooms => {
+            if state.breakout.is_some() {
+                return reject(Code::Conflict, "close the breakout rooms first");
+            }
+            Ok(vec![Event::RoomsCleared])
+        }
+        Command::AssignRooms { method, participants, only_present } => {
+            assign_rooms(state, method, participants.as_deref(), *only_present, ctx)
+        }
+        Command::OpenBreakouts { duration_ms, warning_ms } => {
+            check_duration(*duration_ms, "the duration")?;
+            if state.breakout.is_some() {
+                return reject(Code::Conflict, "breakout rooms are already open");
+            }
+            if state.assignment.is_empty() {
+                return reject(Code::Conflict, "assign participants to rooms first");
+            }
+            let mut out = Vec::new();
+            // Whoever holds the floor somewhere and is about to move loses it first.
+            for (p, room) in &state.assignment {
+                if state.location_of(p) != room.as_str() {
+                    end_floor_of(state, p, FloorEndReason::Moved, now, &mut out);
+                }
+            }
+            let ends_at = now + duration_ms;
+            out.push(Event::BreakoutsOpened { ends_at, warn_at: ends_at.saturating_sub(*warning_ms).max(now) });
+            Ok(out)
+        }
+        Command::ExtendBreakouts { by_ms } => {
+            check_duration(*by_ms, "the extension")?;
+            let Some(b) = &state.breakout else {
+                return reject(Code::Conflict, "no breakout rooms are open");
+            };
+            let warning = b.ends_at - b.warn_at;
+            let ends_at = b.ends_at + by_ms;
+            Ok(vec![Event::BreakoutsExtended { ends_at, warn_at: ends_at.saturating_sub(warning).max(now) }])
+        }
+        Command::CloseBreakouts => {
+            if state.breakout.is_none() {
+                return reject(Code::Conflict, "no breakout rooms are open");
+            }
+            Ok(close_breakouts(state, CloseReason::Facilitator, now))
+        }
+        Command::Broadcast { text } => {
+            Ok(vec![Event::BroadcastSent { text: check_text(text, MAX_NOTICE_CHARS, "the message")? }])
+        }
+        Command::MoveParticipant { participant, room } => {
+            let Some(person) = state.people.get(participant) else {
+                return reject(Code::NotFound, format!("no participant {participant}"));
+            };
+            if person.has(Role::Guarantor) {
+                return reject(Code::Invalid, "guarantors choose the room they observe");
+            }
+            move_to(state, participant, room, now)
+        }
+        Command::Visit { room } => {
+            let Some(p) = me else { return reject(Code::Forbidden, "only participants visit rooms") };
+            move_to(state, &p.id, room, now)
+        }
+        Command::ResolveCall { call } => {
+            if !state.calls.contains_key(call) {
+                return reject(Code::NotFound, format!("no pending call {call}"));
+            }
+            Ok(vec![Event::CallResolved { call: *call }])
+        }
+        Command::GiveFloor { room, participant } => {
+            let room_id = my_room(room)?;
+            let r = state.room(&room_id).expect("checked by my_room");
+            let who = match participant {
+                Some(p) => {
+                    let Some(person) = state.people.get(p) else {
+                        return reject(Code::NotFound, format!("no participant {p}"));
+                    };
+                    if person.has(Role::Guarantor) {
+                        return reject(Code::Invalid, "guarantors never take the floor");
+                    }
+                    if state.location_of(p) != room_id {
+                        return reject(Code::Conflict, format!("{p} is not in this room"));
+                    }
+                    p.clone()
+                }
+                None => match state.queue_in_order(r).into_iter().next() {
+                    Some(p) => p,
+                    None => return reject(Code::Conflict, "no hand is raised in this room"),
+                },
+            };
+            let mut out = Vec::new();
+            if let Some(f) = &r.floor {
+                if f.participant == who {
+                    return reject(Code::Conflict, format!("{who} already has the floor"));
+                }
+                out.push(floor_ended(&room_id, f, FloorEndReason::Taken, now));
+            }
+            out.push(Event::FloorGiven { room: room_id, participant: who, ends_at: r.limit_ms.map(|l| now + l) });
+            Ok(out)
+        }
+        Command::EndFloor { room } => {
+            let room_id = my_room(room)?;
+            match &state.room(&room_id).and_then(|r| r.floor.as_ref()) {
+                Some(f) => Ok(vec![floor_ended(&room_id, f, FloorEndReason::Taken, now)]),
+                None => reject(Code::Conflict, "nobody has the floor in this room"),
+            }
+        }
+        Command::SetQueueOrder { room, order } => Ok(vec![Event::QueueOrderSet { room: my_room(room)?, order: *order }]),
+        Command::SetSpeakingLimit { room, limit_ms } => {
+            if let Some(l) = limit_ms {
+                check_duration(*l, "the speaking limit")?;
+            }
+            Ok(vec![Event::SpeakingLimitSet { room: my_room(room)?, limit_ms: *limit_ms }])
+        }
+        Command::SendChat { text } => {
+            let p = me.expect("admitted participants only");
+            Ok(vec![Event::ChatPosted {
+                room: state.location_of(&p.id).to_string(),
+                text: check_text(text, MAX_CHAT_CHARS, "the message")?,
+            }])
+        }
+        Command::RaiseHand => {
+            let p = me.expect("admitted participants only");
+            let room = state.room(state.location_of(&p.id)).expect("locations name rooms");
+            if room.queue.iter().any(|(q, _)| q == &p.id) {
+                return reject(Code::Conflict, "your hand is already raised");
+            }
+            if room.floor.as_ref().is_some_and(|f| f.participant == p.id) {
+                return reject(Code::Conflict, "you have the floor");
+            }
+            Ok(vec![Event::HandRaised { room: room.id.clone(), participant: p.id.clone() }])
+        }
+        Command::LowerHand => {
+            let p = me.expect("admitted participants only");
+            let room = state.location_of(&p.id);
+            if !state.room(room).is_some_and(|r| r.queue.iter().any(|(q, _)| q == &p.id)) {
+                return reject(Code::Conflict, "your hand is not raised");
+            }
+            Ok(vec![Event::HandLowered { room: room.to_string(), participant: p.id.clone() }])
+        }
+        Command::YieldFloor => {
+            let p = me.expect("admitted participants only");
+            let mut out = Vec::new();
+            end_floor_of(state, &p.id, FloorEndReason::Yielded, now, &mut out);
+            if out.is_empty() {
+                return reject(Code::Conflict, "you do not have the floor");
+            }
+            Ok(out)
+        }
+        Command::CallFacilitator { message } => {
+            let p = me.expect("admitted participants only");
+            let message = if message.trim().is_empty() { String::new() } else { check_text(message, MAX_NOTICE_CHARS, "the message")? };
+            Ok(vec![Event::FacilitatorCalled { room: state.location_of(&p.id).to_string(), message }])
+        }
+        Command::Tick => Ok(tick(state, now)),
+    }
+}
+
+/// Check the actor against the command's allow-list; return the acting participant.
+fn authorize<'s>(state: &'s Convention, actor: &Actor, command: &Command) -> Result<Option<&'s Person>, Rejection> {
+    let permission = super::allowed(command);
+    match (actor, permission) {
+        (Actor::Organizer, Permission::Organizer) | (Actor::Timer, Permission::Timer) => Ok(None),
+        (Actor::Participant(id), p @ Permission::Roles(_)) => match state.people.get(id) {
+            Some(person) if p.admits(&person.roles) => Ok(Some(person)),
+            Some(_) => reject(Code::Forbidden, "your role does not allow this"),
+            None => reject(Code::Forbidden, "unknown participant"),
+        },
+        _ => reject(Code::Forbidden, "not allowed"),
+    }
+}
+
+fn add_participants(state: &Convention, people: &[NewPerson]) -> Decision {
+    if people.is_empty() {
+        return reject(Code::Invalid, "the roster is empty");
+    }
+    let mut out = Vec::with_capacity(people.len());
+    for (i, p) in people.iter().enumerate() {
+        let line = i + 1;
+        let name = check_text(&p.name, MAX_NAME_CHARS, &format!("the name of entry {line}"))?;
+        let roles: Vec<Role> = p.roles.iter().copied().collect::<BTreeSet<_>>().into_iter().collect();
+        if roles.is_empty() {
+            return reject(Code::Invalid, format!("entry {line} ({name}) has no role"));
+        }
+        if roles.contains(&Role::Guarantor) && roles.len() > 1 {
+            return reject(Code::Invalid, format!("entry {line} ({name}): a guarantor holds no other role"));
+        }
+        let mut attributes = BTreeMap::new();
+        for (k, v) in &p.attributes {
+            let k = check_text(k, MAX_NAME_CHARS, &format!("an attribute name of entry {line}"))?;
+            let v = v.trim();
+            if v.chars().count() > MAX_NAME_CHARS {
+                return reject(Code::Invalid, format!("attribute {k} of entry {line} is too long"));
+            }
+            if !v.is_empty() {
+                attributes.insert(k, v.to_string());
+            }
+        }
+        let id = format!("p{:05}", state.people.len() + i + 1);
+        out.push(Event::ParticipantAdded { person: Person { id, name, roles, attributes } });
+    }
+    Ok(out)
+}
+
+fn assign_rooms(
+    state: &Convention,
+    method: &AssignMethod,
+    participants: Option<&[ParticipantId]>,
+    only_present: bool,
+    ctx: &Context,
+) -> Decision {
+    if state.breakout.is_some() {
+        return reject(Code::Conflict, "breakout rooms are open: move people one by one, or close first");
+    }
+    let rooms: Vec<RoomId> = state.rooms.iter().skip(1).map(|r| r.id.clone()).collect();
+    if rooms.is_empty() {
+        return reject(Code::Conflict, "create breakout rooms first");
+    }
+    let (name, assignments) = if let AssignMethod::Manual(pairs) = method {
+        let mut seen = BTreeSet::new();
+        for (p, r) in pairs {
+            match state.people.get(p) {
+                None => return reject(Code::NotFound, format!("no participant {p}")),
+                Some(person) if person.has(Role::Guarantor) => {
+                    return reject(Code::Invalid, format!("{p} is a guarantor: guarantors are not assigned"))
+                }
+                Some(_) => {}
+            }
+            if !rooms.contains(r) {
+                return reject(Code::NotFound, format!("no breakout room {r}"));
+            }
+            if !seen.insert(p) {
+                return reject(Code::Invalid, format!("{p} is assigned twice"));
+            }
+        }
+        ("manual".to_string(), pairs.clone())
+    } else {
+        let candidates: Vec<&Person> = match participants {
+            Some(ids) => {
+                let mut out = Vec::new();
+                for id in ids.iter().collect::<BTreeSet<_>>() {
+                    match state.people.get(id) {
+                        None => return reject(Code::NotFound, format!("no participant {id}")),
+                        Some(p) if p.has(Role::Guarantor) => {
+                            return reject(Code::Invalid, format!("{id} is a guarantor: guarantors are not assigned"))
+                        }
+                        Some(p) => out.push(p),
+                    }
+                }
+                out
+            }
+            None => state
+                .people
+                .values()
+                .filter(|p| p.has(Role::Citizen) && !p.has(Role::Facilitator))
+                .filter(|p| !only_present || ctx.present.contains(&p.id))
+                .collect(),
+        };
+        if candidates.is_empty() {
+            return reject(Code::Conflict, "nobody to assign");
+        }
+        match method {
+            AssignMethod::Random => ("random".to_string(), assign_random(&candidates, &rooms, ctx.seed)),
+            AssignMethod::Balanced(attr) => {
+                (format!("balanced:{attr}"), assign_balanced(&candidates, &rooms, attr, ctx.seed))
+            }
+            AssignMethod::Manual(_) => unreachable!("handled above"),
+        }
+    };
+    Ok(vec![Event::RoomsAssigned { method: name, assignments }])
+}
+
+fn floor_ended(room: &str, f: &super::Floor, reason: FloorEndReason, now: Millis) -> Event {
+    // A speaking limit that ran out while the server was down counts only up to its end.
+    let end = match (reason, f.ends_at) {
+        (FloorEndReason::Timer, Some(e)) => e.min(now),
+        _ => now,
+    };
+    Event::FloorEnded {
+        room: room.to_string(),
+        participant: f.participant.clone(),
+        spoken_ms: end.saturating_sub(f.since),
+        reason,
+    }
+}
+
+fn end_floor_of(state: &Convention, who: &str, reason: FloorEndReason, now: Millis, out: &mut Vec<Event>) {
+    for r in &state.rooms {
+        if let Some(f) = r.floor.as_ref().filter(|f| f.participant == who) {
+            out.push(floor_ended(&r.id, f, reason, now));
+        }
+    }
+}
+
+fn move_to(state: &Convention, who: &str, room: &str, now: Millis) -> Decision {
+    if state.room(room).is_none() {
+        return reject(Code::NotFound, format!("no room {room}"));
+    }
+    if state.location_of(who) == room {
+        return reject(Code::Conflict, format!("{who} is already in this room"));
+    }
+    let mut out = Vec::new();
+    end_floor_of(state, who, FloorEndReason::Moved, now, &mut out);
+    out.push(Event::ParticipantMoved { participant: who.to_string(), room: room.to_string() });
+    Ok(out)
+}
+
+fn close_breakouts(state: &Convention, reason: CloseReason, now: Millis) -> Vec<Event> {
+    let mut out = Vec::new();
+    for r in state.rooms.iter().skip(1) {
+        if let Some(f) = &r.floor {
+            out.push(floor_ended(&r.id, f, FloorEndReason::Moved, now));
+        }
+    }
+    out.push(Event::BreakoutsClosed { reason });
+    out
+}
+
+/// Fire what is due at `now`; nothing if nothing is. Firing twice is harmless: the first
+/// firing's events make the deadline disappear from the state.
+fn tick(state: &Convention, now: Millis) -> Vec<Event> {
+    let mut out = Vec::new();
+    let mut breakout_over = false;
+    if let Some(b) = &state.breakout {
+        if b.ends_at <= now {
+            breakout_over = true;
+        } else if !b.warned && b.warn_at <= now {
+            out.push(Event::BreakoutsWarned);
+        }
+    }
+    for r in &state.rooms {
+        let in_breakout_room = r.id != PLENARY;
+        if breakout_over && in_breakout_room {
+            continue; // closing the rooms ends these floors
+        }
+        if let Some(f) = r.floor.as_ref().filter(|f| f.ends_at.is_some_and(|e| e <= now)) {
+            out.push(floor_ended(&r.id, f, FloorEndReason::Timer, now));
+        }
+    }
+    if breakout_over {
+        out.extend(close_breakouts(state, CloseReason::Timer, now));
+    }
+    out
+}

@@ -1,0 +1,202 @@
+//! The pure heart of Convene: a convention's state, the commands people send and the events
+//! they produce. No I/O, no clock (time is an argument), no randomness of its own (a seed is
+//! an argument), no serde: the edges translate.
+
+mod assign;
+mod convention;
+mod decide;
+mod roles;
+
+pub use assign::{assign_balanced, assign_random};
+pub use convention::{Call, ChatLine, Convention, Floor, Person, Room, RoomState};
+pub use decide::{decide, Context};
+pub use roles::{allowed, Permission};
+
+use std::collections::BTreeMap;
+
+/// Milliseconds since the Unix epoch. The domain never reads a clock: callers pass `now`.
+pub type Millis = u64;
+pub type ParticipantId = String;
+pub type RoomId = String;
+
+/// The id of the room every convention has and everyone returns to.
+pub const PLENARY: &str = "plenary";
+/// Longest chat message, in characters.
+pub const MAX_CHAT_CHARS: usize = 2000;
+/// Longest broadcast or help-call message, in characters.
+pub const MAX_NOTICE_CHARS: usize = 1000;
+/// Longest name of a person, room or convention, in characters.
+pub const MAX_NAME_CHARS: usize = 120;
+/// Most breakout rooms a convention may have at once.
+pub const MAX_ROOMS: usize = 200;
+/// Longest breakout or speaking duration a facilitator may set: 12 hours.
+pub const MAX_DURATION_MS: u64 = 12 * 3600 * 1000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    Citizen,
+    Facilitator,
+    Rapporteur,
+    Guarantor,
+    Expert,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [
+        Role::Citizen,
+        Role::Facilitator,
+        Role::Rapporteur,
+        Role::Guarantor,
+        Role::Expert,
+    ];
+}
+
+/// Who caused an event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Actor {
+    /// An organizer, through the HTTP API.
+    Organizer,
+    /// A participant, through their connection.
+    Participant(ParticipantId),
+    /// A deadline that the server fired.
+    Timer,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QueueOrder {
+    /// First raised, first heard.
+    Raised,
+    /// Those who have spoken least so far first; ties by order of raising.
+    LeastSpoken,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AssignMethod {
+    Random,
+    /// Spread every value of this roster attribute evenly over the rooms.
+    Balanced(String),
+    /// Explicit participant -> room pairs.
+    Manual(Vec<(ParticipantId, RoomId)>),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloseReason {
+    Timer,
+    Facilitator,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FloorEndReason {
+    /// The speaker gave the floor back.
+    Yielded,
+    /// A facilitator took it back (or gave it to someone else).
+    Taken,
+    /// The speaking-time limit ran out.
+    Timer,
+    /// The speaker left the room.
+    Moved,
+}
+
+/// A new person on the roster, before the domain gives them an id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewPerson {
+    pub name: String,
+    pub roles: Vec<Role>,
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// Everything a convention's log may hold. Events carry every outcome (random draws, times),
+/// so that folding them needs neither a clock nor a seed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    ConventionCreated { name: String },
+    ParticipantAdded { person: Person },
+    InviteIssued { participant: ParticipantId, token_hash: String },
+    InviteRevoked { participant: ParticipantId },
+    RoomsCreated { rooms: Vec<(RoomId, String)> },
+    RoomsCleared,
+    RoomsAssigned { method: String, assignments: Vec<(ParticipantId, RoomId)> },
+    BreakoutsOpened { ends_at: Millis, warn_at: Millis },
+    BreakoutsWarned,
+    BreakoutsExtended { ends_at: Millis, warn_at: Millis },
+    BreakoutsClosed { reason: CloseReason },
+    ParticipantMoved { participant: ParticipantId, room: RoomId },
+    BroadcastSent { text: String },
+    ChatPosted { room: RoomId, text: String },
+    HandRaised { room: RoomId, participant: ParticipantId },
+    HandLowered { room: RoomId, participant: ParticipantId },
+    FloorGiven { room: RoomId, participant: ParticipantId, ends_at: Option<Millis> },
+    FloorEnded { room: RoomId, participant: ParticipantId, spoken_ms: u64, reason: FloorEndReason },
+    QueueOrderSet { room: RoomId, order: QueueOrder },
+    SpeakingLimitSet { room: RoomId, limit_ms: Option<u64> },
+    FacilitatorCalled { room: RoomId, message: String },
+    CallResolved { call: u64 },
+}
+
+/// An event as the log holds it: its place, its time and who caused it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    pub seq: u64,
+    pub at: Millis,
+    pub actor: Actor,
+    pub event: Event,
+}
+
+/// Everything that can be asked of a convention.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    // Organizer.
+    CreateConvention { name: String },
+    AddParticipants { people: Vec<NewPerson> },
+    IssueInvites { invites: Vec<(ParticipantId, String)> },
+    RevokeInvite { participant: ParticipantId },
+    // Facilitators: rooms.
+    CreateRooms { count: Option<u32>, names: Vec<String> },
+    ClearRooms,
+    AssignRooms { method: AssignMethod, participants: Option<Vec<ParticipantId>>, only_present: bool },
+    OpenBreakouts { duration_ms: u64, warning_ms: u64 },
+    ExtendBreakouts { by_ms: u64 },
+    CloseBreakouts,
+    Broadcast { text: String },
+    MoveParticipant { participant: ParticipantId, room: RoomId },
+    Visit { room: RoomId },
+    ResolveCall { call: u64 },
+    // Facilitators: the floor.
+    GiveFloor { room: Option<RoomId>, participant: Option<ParticipantId> },
+    EndFloor { room: Option<RoomId> },
+    SetQueueOrder { room: Option<RoomId>, order: QueueOrder },
+    SetSpeakingLimit { room: Option<RoomId>, limit_ms: Option<u64> },
+    // Everyone who may speak.
+    SendChat { text: String },
+    RaiseHand,
+    LowerHand,
+    YieldFloor,
+    CallFacilitator { message: String },
+    /// Fire every deadline that is due. Sent by the server's timer; a no-op when nothing is due.
+    Tick,
+}
+
+/// Why a command was refused. Codes are stable: clients match on them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Code {
+    /// The actor's roles do not allow this command.
+    Forbidden,
+    /// An argument is out of range or malformed.
+    Invalid,
+    /// A participant, room or call that does not exist.
+    NotFound,
+    /// The command does not fit the current state (e.g. breakouts already open).
+    Conflict,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejection {
+    pub code: Code,
+    pub message: String,
+}
+
+impl Rejection {
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        Rejection { code, message: message.into() }
+    }
+}

@@ -1,0 +1,64 @@
+//! Who may send which command: one allow-list per command, enforced here, on the server.
+
+use super::{Command, Role};
+
+/// Who may issue a command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Permission {
+    /// Only an organizer, through the HTTP API.
+    Organizer,
+    /// Only the server's own timer.
+    Timer,
+    /// Participants holding any of these roles. A guarantor is never in any list but
+    /// `Visit`'s: guarantors observe, they never act.
+    Roles(&'static [Role]),
+}
+
+const SPEAKERS: &[Role] = &[Role::Citizen, Role::Facilitator, Role::Rapporteur, Role::Expert];
+const FACILITATORS: &[Role] = &[Role::Facilitator];
+const CALLERS: &[Role] = &[Role::Citizen, Role::Rapporteur, Role::Expert];
+const VISITORS: &[Role] = &[Role::Facilitator, Role::Guarantor];
+
+pub fn allowed(command: &Command) -> Permission {
+    use Command::*;
+    match command {
+        CreateConvention { .. } | AddParticipants { .. } | IssueInvites { .. } | RevokeInvite { .. } => {
+            Permission::Organizer
+        }
+        Tick => Permission::Timer,
+        CreateRooms { .. }
+        | ClearRooms
+        | AssignRooms { .. }
+        | OpenBreakouts { .. }
+        | ExtendBreakouts { .. }
+        | CloseBreakouts
+        | Broadcast { .. }
+        | MoveParticipant { .. }
+        | ResolveCall { .. }
+        | GiveFloor { .. }
+        | EndFloor { .. }
+        | SetQueueOrder { .. }
+        | SetSpeakingLimit { .. } => Permission::Roles(FACILITATORS),
+        Visit { .. } => Permission::Roles(VISITORS),
+        SendChat { .. } | RaiseHand | LowerHand | YieldFloor => Permission::Roles(SPEAKERS),
+        CallFacilitator { .. } => Permission::Roles(CALLERS),
+    }
+}
+
+impl Permission {
+    /// Whether a participant with these roles passes. A guarantor passes only lists that
+    /// name the guarantor role, whatever other role the roster gives them (it gives none:
+    /// the roster refuses a guarantor with another role).
+    pub fn admits(&self, roles: &[Role]) -> bool {
+        match self {
+            Permission::Organizer | Permission::Timer => false,
+            Permission::Roles(list) => {
+                if roles.contains(&Role::Guarantor) {
+                    list.contains(&Role::Guarantor)
+                } else {
+                    roles.iter().any(|r| list.contains(r))
+                }
+            }
+        }
+    }
+}

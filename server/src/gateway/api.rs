@@ -1,0 +1,299 @@
+//! The organizer HTTP API: conventions, rosters, invitations, audit export; and health.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use convene_protocol::api::{
+    ConventionSummary, CreateConvention, Invite, InviteStatus, IssueInvites, RosterAdded, RosterEntry,
+};
+use convene_protocol::{ErrorCode, Person, Role};
+use serde::Deserialize;
+
+use super::{hash_token, ApiError, AppState};
+use crate::domain::{self as d, NewPerson};
+use crate::live::Handle;
+use crate::{invites, wire};
+
+type ApiResult<T> = Result<T, ApiError>;
+
+fn organizer(app: &AppState, headers: &HeaderMap) -> ApiResult<()> {
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(hash_token);
+    if given.as_deref() == Some(app.organizer_hash.as_str()) {
+        Ok(())
+    } else {
+        Err(ApiError::new(ErrorCode::Unauthorized, "an organizer token is required (Authorization: Bearer ...)"))
+    }
+}
+
+fn convention(app: &AppState, id: &str) -> ApiResult<Handle> {
+    app.hub.get(id).ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("no convention {id}")))
+}
+
+fn valid_id(id: &str) -> bool {
+    (1..=40).contains(&id.len())
+        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !id.starts_with('-')
+}
+
+pub async fn health(State(app): State<AppState>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok", "conventions": app.hub.ids().len() }))
+}
+
+pub async fn metrics(State(app): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        app.hub.metrics().render(),
+    )
+        .into_response()
+}
+
+pub async fn create_convention(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<CreateConvention>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<(StatusCode, Json<ConventionSummary>)> {
+    organizer(&app, &headers)?;
+    let Json(body) = body.map_err(|e| ApiError::new(ErrorCode::BadMessage, e.body_text()))?;
+    let id = match body.id {
+        Some(id) if valid_id(&id) => id,
+        Some(id) => {
+            return Err(ApiError::new(
+                ErrorCode::Invalid,
+                format!("{id:?}: an id is 1 to 40 lowercase letters, digits and dashes"),
+            ))
+        }
+        None => format!("c-{}", &invites::random_token("x")[2..10]),
+    };
+    if app.hub.get(&id).is_some() {
+        return Err(ApiError::new(ErrorCode::Conflict, format!("convention {id} already exists")));
+    }
+    let handle = app.hub.create(&id, body.name).await?;
+    Ok((StatusCode::CREATED, Json(summary(&id, &handle).await?)))
+}
+
+async fn summary(id: &str, handle: &Handle) -> ApiResult<ConventionSummary> {
+    let id = id.to_string();
+    handle
+        .query(move |c, present| ConventionSummary {
+            id,
+            name: c.name.clone(),
+            seq: c.seq,
+            participants: c.people.len(),
+            online: present.len(),
+        })
+        .await
+        .ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "the convention is shutting down"))
+}
+
+pub async fn list_conventions(State(app): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Vec<ConventionSummary>>> {
+    organizer(&app, &headers)?;
+    let mut out = Vec::new();
+    for id in app.hub.ids() {
+        let handle = convention(&app, &id)?;
+        let s = summary(&id, &handle).await?;
+        if s.seq > 0 {
+            out.push(s);
+        }
+    }
+    Ok(Json(out))
+}
+
+pub async fn get_convention(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ConventionSummary>> {
+    organizer(&app, &headers)?;
+    let s = summary(&id, &convention(&app, &id)?).await?;
+    if s.seq == 0 {
+        return Err(ApiError::new(ErrorCode::NotFound, format!("no convention {id}")));
+    }
+    Ok(Json(s))
+}
+
+/// Role names as organizers write them in a CSV: English or French.
+fn parse_role(s: &str) -> Option<Role> {
+    Some(match s.trim().to_lowercase().as_str() {
+        "citizen" | "citoyen" | "citoyenne" => Role::Citizen,
+        "facilitator" | "animateur" | "animatrice" | "facilitateur" | "facilitatrice" => Role::Facilitator,
+        "rapporteur" | "rapporteuse" => Role::Rapporteur,
+        "guarantor" | "garant" | "garante" => Role::Guarantor,
+        "expert" | "experte" => Role::Expert,
+        _ => return None,
+    })
+}
+
+/// Read a CSV roster: a `name` (or `nom`) column, an optional `roles` column (separated by
+/// `;` or `|`, default citizen), every other column an attribute.
+pub fn parse_csv(text: &str) -> Result<Vec<RosterEntry>, String> {
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
+    let headers: Vec<String> = reader.headers().map_err(|e| e.to_string())?.iter().map(|h| h.to_lowercase()).collect();
+    let name_col = headers
+        .iter()
+        .position(|h| h == "name" || h == "nom")
+        .ok_or("the CSV needs a \"name\" column")?;
+    let roles_col = headers.iter().position(|h| h == "roles" || h == "role" || h == "rôles" || h == "rôle");
+    let mut out = Vec::new();
+    for (i, row) in reader.records().enumerate() {
+        let line = i + 2;
+        let row = row.map_err(|e| format!("line {line}: {e}"))?;
+        let name = row.get(name_col).unwrap_or("").to_string();
+        let roles = match roles_col.and_then(|c| row.get(c)).filter(|r| !r.trim().is_empty()) {
+            None => vec![Role::Citizen],
+            Some(r) => r
+                .split([';', '|'])
+                .filter(|s| !s.trim().is_empty())
+                .map(|s| parse_role(s).ok_or_else(|| format!("line {line}: unknown role {:?}", s.trim())))
+                .collect::<Result<_, _>>()?,
+        };
+        let attributes = headers
+            .iter()
+            .enumerate()
+            .filter(|(c, _)| *c != name_col && Some(*c) != roles_col)
+            .filter_map(|(c, h)| row.get(c).map(|v| (h.clone(), v.to_string())))
+            .collect();
+        out.push(RosterEntry { name, roles, attributes });
+    }
+    Ok(out)
+}
+
+pub async fn import_roster(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: String,
+) -> ApiResult<(StatusCode, Json<RosterAdded>)> {
+    organizer(&app, &headers)?;
+    let handle = convention(&app, &id)?;
+    let csv = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/csv"));
+    let entries: Vec<RosterEntry> = if csv {
+        parse_csv(&body).map_err(|e| ApiError::new(ErrorCode::BadMessage, e))?
+    } else {
+        serde_json::from_str(&body).map_err(|e| ApiError::new(ErrorCode::BadMessage, format!("not a JSON roster: {e}")))?
+    };
+    let people = entries
+        .into_iter()
+        .map(|e| NewPerson { name: e.name, roles: e.roles.into_iter().map(wire::role_in).collect(), attributes: e.attributes })
+        .collect();
+    let records = handle.command(d::Actor::Organizer, d::Command::AddParticipants { people }).await?;
+    let added = records
+        .into_iter()
+        .filter_map(|r| match r.event {
+            d::Event::ParticipantAdded { person } => Some(person.id),
+            _ => None,
+        })
+        .collect();
+    Ok((StatusCode::CREATED, Json(RosterAdded { added })))
+}
+
+pub async fn roster(State(app): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Json<Vec<Person>>> {
+    organizer(&app, &headers)?;
+    let handle = convention(&app, &id)?;
+    let people = handle
+        .query(|c, _| c.people.values().map(|p| wire::person_out(p, true)).collect())
+        .await
+        .ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "the convention is shutting down"))?;
+    Ok(Json(people))
+}
+
+pub async fn issue_invites(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: String,
+) -> ApiResult<(StatusCode, Json<Vec<Invite>>)> {
+    organizer(&app, &headers)?;
+    let handle = convention(&app, &id)?;
+    let req: IssueInvites = if body.trim().is_empty() {
+        IssueInvites::default()
+    } else {
+        serde_json::from_str(&body).map_err(|e| ApiError::new(ErrorCode::BadMessage, e.to_string()))?
+    };
+    let conv = id.clone();
+    let out = invites::issue(&handle, &id, &app.public_url, req.participants, move |_| invites::random_token(&conv)).await?;
+    Ok((StatusCode::CREATED, Json(out)))
+}
+
+pub async fn invites(State(app): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Json<Vec<InviteStatus>>> {
+    organizer(&app, &headers)?;
+    let handle = convention(&app, &id)?;
+    let list = handle
+        .query(|c, _| {
+            c.people
+                .values()
+                .map(|p| InviteStatus {
+                    participant: p.id.clone(),
+                    name: p.name.clone(),
+                    roles: p.roles.iter().copied().map(wire::role_out).collect(),
+                    active: c.invites.contains_key(&p.id),
+                })
+                .collect()
+        })
+        .await
+        .ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "the convention is shutting down"))?;
+    Ok(Json(list))
+}
+
+pub async fn revoke_invite(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path((id, participant)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    organizer(&app, &headers)?;
+    let handle = convention(&app, &id)?;
+    handle.command(d::Actor::Organizer, d::Command::RevokeInvite { participant }).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+pub struct TokenQuery {
+    token: Option<String>,
+}
+
+/// The audit trail as JSON lines: for organizers (Bearer) and the convention's guarantors
+/// (their own invitation token as `?token=`).
+pub async fn audit(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<TokenQuery>,
+) -> ApiResult<Response> {
+    let handle = convention(&app, &id)?;
+    if organizer(&app, &headers).is_err() {
+        let Some(token) = q.token else {
+            return Err(ApiError::new(ErrorCode::Unauthorized, "an organizer token or a guarantor's token is required"));
+        };
+        let hash = hash_token(&token);
+        let is_guarantor = handle
+            .query(move |c, _| {
+                c.invites.iter().any(|(p, h)| *h == hash && c.people.get(p).is_some_and(|p| p.has(d::Role::Guarantor)))
+            })
+            .await
+            .unwrap_or(false);
+        if !is_guarantor {
+            return Err(ApiError::new(ErrorCode::Forbidden, "only organizers and guarantors export the audit trail"));
+        }
+    }
+    let entries = app.hub.store().audit(&id).await.map_err(|e| ApiError::new(ErrorCode::Unavailable, e.to_string()))?;
+    let mut body = String::new();
+    for e in entries {
+        body.push_str(&serde_json::to_string(&e).unwrap_or_default());
+        body.push('\n');
+    }
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/jsonl; charset=utf-8".to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"audit-{id}.jsonl\"")),
+        ],
+        body,
+    )
+        .into_response())
+}

@@ -1,0 +1,90 @@
+//! The edge: axum routes for the organizer HTTP API, the WebSocket upgrade, health, metrics
+//! and the OpenAPI document.
+
+mod api;
+pub mod openapi;
+pub mod ws;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use convene_protocol::{api::ErrorBody, ErrorCode};
+use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::live::{CommandError, Hub};
+
+/// Largest HTTP body accepted (a roster of thousands fits).
+const MAX_BODY: usize = 4 * 1024 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub hub: Hub,
+    /// SHA-256 of the organizer token: compared by hash, never stored in clear in memory.
+    pub organizer_hash: String,
+    /// Base of invitation links, e.g. `http://127.0.0.1:8080`.
+    pub public_url: String,
+    pub tracker: TaskTracker,
+    pub cancel: CancellationToken,
+}
+
+/// SHA-256 hex of a token: what the log stores instead of the token.
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/ws", get(ws::upgrade))
+        .route("/healthz", get(api::health))
+        .route("/metrics", get(api::metrics))
+        .route("/openapi.json", get(openapi::serve))
+        .route("/api/conventions", post(api::create_convention).get(api::list_conventions))
+        .route("/api/conventions/{id}", get(api::get_convention))
+        .route("/api/conventions/{id}/roster", post(api::import_roster).get(api::roster))
+        .route("/api/conventions/{id}/invites", post(api::issue_invites).get(api::invites))
+        .route("/api/conventions/{id}/invites/{participant}", delete(api::revoke_invite))
+        .route("/api/conventions/{id}/audit", get(api::audit))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
+}
+
+/// An HTTP error with its stable code.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        let status = match code {
+            ErrorCode::BadMessage | ErrorCode::Invalid | ErrorCode::UnknownType | ErrorCode::UnsupportedVersion => {
+                StatusCode::BAD_REQUEST
+            }
+            ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+            ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::Conflict => StatusCode::CONFLICT,
+            ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError { status, code, message: message.into() }
+    }
+}
+
+impl From<CommandError> for ApiError {
+    fn from(e: CommandError) -> Self {
+        ApiError::new(e.code(), e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(ErrorBody { code: self.code, message: self.message })).into_response()
+    }
+}

@@ -1,0 +1,125 @@
+//! The OpenAPI 3 document of the HTTP API, served at `/openapi.json`. Paths are listed here;
+//! every body schema is generated from the protocol types, so they cannot drift apart.
+
+use axum::Json;
+use convene_protocol::api::{ConventionSummary, CreateConvention, ErrorBody, Invite, InviteStatus, IssueInvites, RosterAdded, RosterEntry};
+use convene_protocol::Person;
+use schemars::gen::SchemaSettings;
+use serde_json::{json, Value};
+
+pub async fn serve() -> Json<Value> {
+    Json(document())
+}
+
+/// Every (method, path) the document describes; a test checks the router serves each.
+pub const OPERATIONS: &[(&str, &str)] = &[
+    ("post", "/api/conventions"),
+    ("get", "/api/conventions"),
+    ("get", "/api/conventions/{id}"),
+    ("post", "/api/conventions/{id}/roster"),
+    ("get", "/api/conventions/{id}/roster"),
+    ("post", "/api/conventions/{id}/invites"),
+    ("get", "/api/conventions/{id}/invites"),
+    ("delete", "/api/conventions/{id}/invites/{participant}"),
+    ("get", "/api/conventions/{id}/audit"),
+    ("get", "/healthz"),
+    ("get", "/metrics"),
+    ("get", "/openapi.json"),
+];
+
+pub fn document() -> Value {
+    let mut gen = SchemaSettings::openapi3().into_generator();
+    let create = serde_json::to_value(gen.subschema_for::<CreateConvention>()).unwrap_or_default();
+    let summary = serde_json::to_value(gen.subschema_for::<ConventionSummary>()).unwrap_or_default();
+    let summaries = serde_json::to_value(gen.subschema_for::<Vec<ConventionSummary>>()).unwrap_or_default();
+    let roster_in = serde_json::to_value(gen.subschema_for::<Vec<RosterEntry>>()).unwrap_or_default();
+    let added = serde_json::to_value(gen.subschema_for::<RosterAdded>()).unwrap_or_default();
+    let people = serde_json::to_value(gen.subschema_for::<Vec<Person>>()).unwrap_or_default();
+    let issue = serde_json::to_value(gen.subschema_for::<IssueInvites>()).unwrap_or_default();
+    let invites = serde_json::to_value(gen.subschema_for::<Vec<Invite>>()).unwrap_or_default();
+    let statuses = serde_json::to_value(gen.subschema_for::<Vec<InviteStatus>>()).unwrap_or_default();
+    let error = serde_json::to_value(gen.subschema_for::<ErrorBody>()).unwrap_or_default();
+    let schemas: serde_json::Map<String, Value> = gen
+        .take_definitions()
+        .into_iter()
+        .map(|(k, v)| (k, serde_json::to_value(v).unwrap_or_default()))
+        .collect();
+
+    let ok = |desc: &str, s: &Value| json!({ "description": desc, "content": { "application/json": { "schema": s } } });
+    let err = |desc: &str| json!({ "description": desc, "content": { "application/json": { "schema": error } } });
+    let id_param = json!({ "name": "id", "in": "path", "required": true, "schema": { "type": "string" }, "description": "The convention's id" });
+    let guarded = |mut op: Value| {
+        op["security"] = json!([{ "organizer": [] }]);
+        op["responses"]["401"] = err("No or wrong organizer token");
+        op
+    };
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Convene organizer API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Set a convention up: roster, roles, invitations; export its audit trail. Participants use the WebSocket /ws (see PROTOCOL.md)."
+        },
+        "components": {
+            "securitySchemes": { "organizer": { "type": "http", "scheme": "bearer", "description": "The organizer token (--organizer-token / CONVENE_ORGANIZER_TOKEN)" } },
+            "schemas": schemas
+        },
+        "paths": {
+            "/api/conventions": {
+                "post": guarded(json!({
+                    "summary": "Create a convention",
+                    "requestBody": { "required": true, "content": { "application/json": { "schema": create } } },
+                    "responses": { "201": ok("Created", &summary), "400": err("Malformed body or id"), "409": err("The id is taken") }
+                })),
+                "get": guarded(json!({ "summary": "List conventions", "responses": { "200": ok("Conventions", &summaries) } }))
+            },
+            "/api/conventions/{id}": {
+                "get": guarded(json!({ "summary": "A convention's summary", "parameters": [id_param], "responses": { "200": ok("Summary", &summary), "404": err("No such convention") } }))
+            },
+            "/api/conventions/{id}/roster": {
+                "post": guarded(json!({
+                    "summary": "Import people into the roster",
+                    "description": "JSON (an array of entries) or text/csv with a header: name, roles (separated by ';', English or French names), and any other column as an attribute (commune, age band, gender...). A guarantor holds no other role. All or nothing.",
+                    "parameters": [id_param],
+                    "requestBody": { "required": true, "content": {
+                        "application/json": { "schema": roster_in },
+                        "text/csv": { "schema": { "type": "string" }, "example": "name,roles,commune,age\nAmina Diallo,citizen,Rezé,18-29\nJean Martin,garant,,\n" }
+                    } },
+                    "responses": { "201": ok("The ids given, in order", &added), "400": err("Malformed or invalid roster"), "404": err("No such convention") }
+                })),
+                "get": guarded(json!({ "summary": "The roster", "parameters": [id_param], "responses": { "200": ok("People", &people), "404": err("No such convention") } }))
+            },
+            "/api/conventions/{id}/invites": {
+                "post": guarded(json!({
+                    "summary": "Issue invitations",
+                    "description": "One secret token per person (128 random bits), returned once: only its hash is stored. Issuing again replaces the previous token (connections made with it are closed).",
+                    "parameters": [id_param],
+                    "requestBody": { "required": false, "content": { "application/json": { "schema": issue } } },
+                    "responses": { "201": ok("The invitations", &invites), "404": err("No such convention or participant") }
+                })),
+                "get": guarded(json!({ "summary": "Who has an active invitation", "parameters": [id_param], "responses": { "200": ok("Statuses", &statuses) } }))
+            },
+            "/api/conventions/{id}/invites/{participant}": {
+                "delete": guarded(json!({
+                    "summary": "Revoke an invitation (its connections are closed with 4002)",
+                    "parameters": [id_param, { "name": "participant", "in": "path", "required": true, "schema": { "type": "string" } }],
+                    "responses": { "204": { "description": "Revoked" }, "404": err("No such participant"), "409": err("No active invitation") }
+                }))
+            },
+            "/api/conventions/{id}/audit": {
+                "get": {
+                    "summary": "Export the audit trail (JSON lines, hash-chained)",
+                    "description": "For organizers (Bearer) or the convention's guarantors (their token as ?token=). Check it with `convene audit verify FILE`.",
+                    "parameters": [id_param, { "name": "token", "in": "query", "required": false, "schema": { "type": "string" } }],
+                    "responses": {
+                        "200": { "description": "One AuditEntry per line", "content": { "application/jsonl": { "schema": { "type": "string" } } } },
+                        "401": err("No token"), "403": err("Not a guarantor"), "404": err("No such convention")
+                    }
+                }
+            },
+            "/healthz": { "get": { "summary": "Health", "responses": { "200": { "description": "Serving" } } } },
+            "/metrics": { "get": { "summary": "Prometheus metrics (convene_*)", "responses": { "200": { "description": "Text exposition format" } } } },
+            "/openapi.json": { "get": { "summary": "This document", "responses": { "200": { "description": "OpenAPI 3" } } } }
+        }
+    })
+}

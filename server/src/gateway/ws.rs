@@ -1,0 +1,258 @@
+//! The participant's WebSocket `/ws`: hello, then requests in and frames out. Bad input
+//! earns a typed error or a documented close code; it never reaches the convention.
+
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::Response;
+use convene_protocol::{self as p, close, ClientMessage, ErrorCode, ServerMessage};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+use tokio::time::{timeout, Instant};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info_span, Instrument};
+
+use super::AppState;
+use crate::live::{ConnLink, Frame, JoinError};
+use crate::wire;
+
+/// Frames waiting to be written to one connection; a reader slower than this is closed.
+pub const OUTBOUND_QUEUE: usize = 1024;
+/// Sustained messages per second a connection may send, and its burst.
+const RATE_PER_SEC: f64 = 20.0;
+const BURST: f64 = 40.0;
+/// Consecutive messages over the limit before the connection is closed.
+const MAX_OVER_LIMIT: u32 = 100;
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+const PING_EVERY: Duration = Duration::from_secs(30);
+/// A connection that sends nothing (not even a pong) for this long is gone.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+/// tungstenite reads into a buffer of 128 KiB by default; most connections are idle.
+const READ_BUFFER: usize = 4 * 1024;
+const WRITE_BUFFER: usize = 8 * 1024;
+
+pub async fn upgrade(ws: WebSocketUpgrade, State(app): State<AppState>) -> Response {
+    ws.read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
+        .max_message_size(p::MAX_FRAME_BYTES)
+        .max_frame_size(p::MAX_FRAME_BYTES)
+        .on_upgrade(move |socket| {
+            let tracker = app.tracker.clone();
+            tracker.track_future(connection(socket, app))
+        })
+}
+
+/// A token bucket: 10 lines do not deserve a crate.
+struct RateLimit {
+    tokens: f64,
+    last: Instant,
+    over: u32,
+}
+
+impl RateLimit {
+    fn new() -> Self {
+        RateLimit { tokens: BURST, last: Instant::now(), over: 0 }
+    }
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * RATE_PER_SEC).min(BURST);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            self.over = 0;
+            true
+        } else {
+            self.over += 1;
+            false
+        }
+    }
+}
+
+fn encode(msg: &ServerMessage) -> Frame {
+    Frame::from(serde_json::to_string(msg).unwrap_or_default())
+}
+
+fn error(id: Option<String>, code: ErrorCode, message: impl Into<String>) -> Frame {
+    encode(&ServerMessage::Error { id, code, message: message.into() })
+}
+
+async fn close_now(socket: &mut WebSocket, code: u16, reason: &'static str, before: Option<Frame>) {
+    if let Some(f) = before {
+        let _ = socket.send(Message::Text(f)).await;
+    }
+    let _ = socket.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
+}
+
+/// The token's hash as stored, and the convention it names (`{convention}.{secret}`).
+pub fn parse_token(token: &str) -> Option<(&str, String)> {
+    let (convention, secret) = token.split_once('.')?;
+    if convention.is_empty() || secret.len() != 32 || !secret.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    Some((convention, super::hash_token(token)))
+}
+
+async fn connection(mut socket: WebSocket, app: AppState) {
+    let conn = app.hub.next_conn_id();
+    let span = info_span!("connection", conn, participant = tracing::field::Empty, convention = tracing::field::Empty);
+    async move {
+        // 1. The hello.
+        let hello = match timeout(HELLO_TIMEOUT, socket.recv()).await {
+            Ok(Some(Ok(Message::Text(t)))) => p::parse_client_message(&t),
+            _ => {
+                app.hub.metrics().reject(ErrorCode::BadMessage);
+                return close_now(&mut socket, close::HELLO_EXPECTED, "hello expected", None).await;
+            }
+        };
+        let (version, token) = match hello {
+            Ok(ClientMessage::Hello { protocol, token }) => (protocol, token),
+            Ok(ClientMessage::Request { id, .. }) => {
+                let e = error(Some(id), ErrorCode::BadMessage, "say hello first");
+                return close_now(&mut socket, close::HELLO_EXPECTED, "hello expected", Some(e)).await;
+            }
+            Err(e) => {
+                app.hub.metrics().reject(e.code);
+                let f = error(e.id, e.code, e.message);
+                return close_now(&mut socket, close::HELLO_EXPECTED, "hello expected", Some(f)).await;
+            }
+        };
+        if version != p::PROTOCOL_VERSION {
+            app.hub.metrics().reject(ErrorCode::UnsupportedVersion);
+            let f = error(None, ErrorCode::UnsupportedVersion, format!("this server speaks protocol {}", p::PROTOCOL_VERSION));
+            return close_now(&mut socket, close::UNSUPPORTED_VERSION, "unsupported protocol version", Some(f)).await;
+        }
+        let Some((convention, hash)) = parse_token(&token) else {
+            app.hub.metrics().reject(ErrorCode::Unauthorized);
+            let f = error(None, ErrorCode::Unauthorized, "malformed invitation token");
+            return close_now(&mut socket, close::UNKNOWN_TOKEN, "unknown invitation", Some(f)).await;
+        };
+        tracing::Span::current().record("convention", convention);
+        let Some(handle) = app.hub.get(convention) else {
+            app.hub.metrics().reject(ErrorCode::Unauthorized);
+            let f = error(None, ErrorCode::Unauthorized, "unknown invitation");
+            return close_now(&mut socket, close::UNKNOWN_TOKEN, "unknown invitation", Some(f)).await;
+        };
+        let (out_tx, mut out_rx) = mpsc::channel::<Frame>(OUTBOUND_QUEUE);
+        let (close_tx, mut close_rx) = mpsc::channel::<(u16, &'static str)>(1);
+        let link = ConnLink { id: conn, out: out_tx.clone(), close: close_tx.clone() };
+        match handle.join(hash, link).await {
+            Ok(joined) => {
+                tracing::Span::current().record("participant", joined.participant.as_str());
+            }
+            Err(e) => {
+                app.hub.metrics().reject(ErrorCode::Unauthorized);
+                let (code, reason) = match e {
+                    JoinError::Revoked => (close::REVOKED, "invitation revoked"),
+                    JoinError::Unknown => (close::UNKNOWN_TOKEN, "unknown invitation"),
+                    JoinError::Gone => (close::GOING_AWAY, "server shutting down"),
+                };
+                let f = error(None, ErrorCode::Unauthorized, e.to_string());
+                return close_now(&mut socket, code, reason, Some(f)).await;
+            }
+        }
+        debug!("joined");
+
+        // 2. The writer: frames from the convention's task, closes, pings, shutdown.
+        let (mut sink, mut stream) = socket.split();
+        let done = CancellationToken::new();
+        let shutdown = app.cancel.clone();
+        let writer_done = done.clone();
+        let writer = tokio::spawn(async move {
+            let mut ping = tokio::time::interval(PING_EVERY);
+            ping.tick().await;
+            let closing: Option<(u16, &'static str)> = loop {
+                tokio::select! {
+                    biased;
+                    c = close_rx.recv() => break c,
+                    _ = shutdown.cancelled() => break Some((close::GOING_AWAY, "server shutting down")),
+                    f = out_rx.recv() => match f {
+                        Some(f) => if sink.send(Message::Text(f)).await.is_err() { break None },
+                        None => break None,
+                    },
+                    _ = ping.tick() => if sink.send(Message::Ping(Default::default())).await.is_err() { break None },
+                }
+            };
+            if let Some((code, reason)) = closing {
+                let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
+            }
+            writer_done.cancel();
+        });
+
+        // 3. The reader.
+        let mut limit = RateLimit::new();
+        loop {
+            let next = tokio::select! {
+                _ = done.cancelled() => break,
+                n = timeout(IDLE_TIMEOUT, stream.next()) => n,
+            };
+            let msg = match next {
+                Err(_) => {
+                    let _ = close_tx.try_send((close::GOING_AWAY, "idle for too long"));
+                    break;
+                }
+                Ok(None) => break,
+                Ok(Some(Err(e))) => {
+                    // tungstenite refuses frames over the size limit with a capacity error.
+                    let too_large = matches!(
+                        e.into_inner().downcast_ref::<tungstenite::Error>(),
+                        Some(tungstenite::Error::Capacity(_))
+                    );
+                    if too_large {
+                        app.hub.metrics().reject(ErrorCode::BadMessage);
+                        let _ = close_tx.try_send((close::TOO_LARGE, "frame too large"));
+                    }
+                    break;
+                }
+                Ok(Some(Ok(m))) => m,
+            };
+            let text = match msg {
+                Message::Text(t) => t,
+                Message::Binary(_) => {
+                    app.hub.metrics().reject(ErrorCode::BadMessage);
+                    let _ = out_tx.try_send(error(None, ErrorCode::BadMessage, "binary frames are not spoken here"));
+                    let _ = close_tx.try_send((close::BINARY, "text frames only"));
+                    break;
+                }
+                Message::Close(_) => break,
+                Message::Ping(_) | Message::Pong(_) => continue,
+            };
+            if !limit.take() {
+                app.hub.metrics().reject(ErrorCode::RateLimited);
+                if limit.over >= MAX_OVER_LIMIT {
+                    let _ = close_tx.try_send((close::RATE_LIMITED, "rate limit exceeded"));
+                    break;
+                }
+                let id = p::parse_client_message(&text).ok().and_then(|m| match m {
+                    ClientMessage::Request { id, .. } => Some(id),
+                    ClientMessage::Hello { .. } => None,
+                });
+                let _ = out_tx.try_send(error(id, ErrorCode::RateLimited, "too many messages: this one was not executed"));
+                continue;
+            }
+            match p::parse_client_message(&text) {
+                Ok(ClientMessage::Request { id, command }) => {
+                    if handle.request(conn, id.clone(), wire::command_in(command)).await.is_err() {
+                        let _ = out_tx.try_send(error(Some(id), ErrorCode::Unavailable, "the convention is shutting down"));
+                        break;
+                    }
+                }
+                Ok(ClientMessage::Hello { .. }) => {
+                    app.hub.metrics().reject(ErrorCode::BadMessage);
+                    let _ = out_tx.try_send(error(None, ErrorCode::BadMessage, "hello was already said"));
+                }
+                Err(e) => {
+                    app.hub.metrics().reject(e.code);
+                    let _ = out_tx.try_send(error(e.id, e.code, e.message));
+                }
+            }
+        }
+        handle.leave(conn).await;
+        drop(out_tx);
+        let _ = close_tx.try_send((1000, "bye"));
+        let _ = writer.await;
+        debug!("left");
+    }
+    .instrument(span)
+    .await
+}

@@ -1,0 +1,142 @@
+//! Convene: a real-time server for deliberative assemblies held online. `run` serves one
+//! listener until `shutdown` is cancelled; `main.rs` only parses the configuration.
+
+pub mod audit;
+pub mod demo;
+pub mod domain;
+pub mod gateway;
+pub mod invites;
+pub mod live;
+pub mod metrics;
+pub mod store;
+pub mod wire;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rand::RngCore;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::info;
+
+/// `convene serve` options; every flag is also a `CONVENE_*` environment variable.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "CONVENE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Directory of the embedded store (created if absent).
+    #[arg(long, env = "CONVENE_DATA", default_value = "./convene-data")]
+    pub data: PathBuf,
+    /// Token for the organizer HTTP API; generated, saved in DATA/organizer-token and printed
+    /// at first start if absent.
+    #[arg(long, env = "CONVENE_ORGANIZER_TOKEN", hide_env_values = true)]
+    pub organizer_token: Option<String>,
+    /// Base URL of invitation links (default: http://LISTEN).
+    #[arg(long, env = "CONVENE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Seed a demo convention (unless it exists) and print its invitation links.
+    #[arg(long, env = "CONVENE_DEMO")]
+    pub demo: bool,
+    /// With --demo: also write the links as a JSON array to this file.
+    #[arg(long, env = "CONVENE_INVITES_OUT")]
+    pub invites_out: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error("organizer token file {path}: {source}")]
+    TokenFile { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Demo(#[from] demo::DemoError),
+    #[error("writing invitations to {path}: {source}")]
+    InvitesOut { path: PathBuf, source: std::io::Error },
+    #[error("serving: {0}")]
+    Serve(std::io::Error),
+}
+
+/// The organizer token: given, or read from the data directory, or generated there.
+fn organizer_token(config: &Config) -> Result<String, RunError> {
+    if let Some(t) = config.organizer_token.as_ref().filter(|t| !t.is_empty()) {
+        return Ok(t.clone());
+    }
+    let path = config.data.join("organizer-token");
+    let err = |source| RunError::TokenFile { path: path.clone(), source };
+    match std::fs::read_to_string(&path) {
+        Ok(t) if !t.trim().is_empty() => {
+            println!("Organizer token: in {}", path.display());
+            Ok(t.trim().to_string())
+        }
+        _ => {
+            let mut b = [0u8; 24];
+            rand::thread_rng().fill_bytes(&mut b);
+            let token = hex::encode(b);
+            write_private(&path, &token).map_err(err)?;
+            println!("Organizer token (generated, saved in {}): {token}", path.display());
+            Ok(token)
+        }
+    }
+}
+
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    std::fs::write(path, text)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}
+
+/// Serve until `shutdown` is cancelled, then close every connection (1001), finish the
+/// work in flight and flush the store.
+pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationToken) -> Result<(), RunError> {
+    let addr = listener.local_addr().map_err(RunError::Serve)?;
+    let store = store::Store::open_sqlite(&config.data)?;
+    let token = organizer_token(&config)?;
+    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let tracker = TaskTracker::new();
+    let metrics = Arc::new(metrics::Metrics::default());
+    let hub = live::Hub::start(store.clone(), metrics, tracker.clone(), shutdown.clone()).await?;
+
+    if config.demo {
+        let invites = demo::seed(&hub, &config.data, &public_url).await?;
+        println!("Demo convention \"{}\": invitation links", demo::DEMO_ID);
+        for i in &invites {
+            let roles: Vec<&str> = i.roles.iter().map(|r| match r {
+                convene_protocol::Role::Citizen => "citoyen·ne",
+                convene_protocol::Role::Facilitator => "animation",
+                convene_protocol::Role::Rapporteur => "rapporteur·e",
+                convene_protocol::Role::Guarantor => "garant·e",
+                convene_protocol::Role::Expert => "expert·e",
+            }).collect();
+            println!("  {:<34} {:<26} {}", i.name, roles.join(", "), i.url);
+        }
+        if let Some(path) = &config.invites_out {
+            let text = serde_json::to_string_pretty(&invites).unwrap_or_default();
+            write_private(path, &text).map_err(|source| RunError::InvitesOut { path: path.clone(), source })?;
+            println!("Invitations written to {}", path.display());
+        }
+    }
+
+    let app = gateway::AppState {
+        hub: hub.clone(),
+        organizer_hash: gateway::hash_token(&token),
+        public_url,
+        tracker: tracker.clone(),
+        cancel: shutdown.clone(),
+    };
+    println!("convene listening on http://{addr}");
+    info!(%addr, data = %config.data.display(), "listening");
+    let result = axum::serve(listener, gateway::router(app))
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .await;
+    info!("shutting down");
+    tracker.close();
+    tracker.wait().await;
+    store.close().await;
+    result.map_err(RunError::Serve)
+}

@@ -1,0 +1,413 @@
+//! The task that owns one convention: decides commands in batches, appends them durably,
+//! then applies, fans out and replies; fires its deadlines; holds its connections.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use convene_protocol::{self as p, close, ServerMessage};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tracing::{info_span, warn, Instrument};
+
+use super::view::{self, Audience};
+use super::{CommandError, ConnLink, Frame, JoinError, Joined, Msg};
+use crate::audit;
+use crate::domain::{self as d, Convention};
+use crate::metrics::Metrics;
+use crate::store::{Append, Store};
+use crate::wire;
+
+/// Messages taken from the inbox at once: the commands among them share one append.
+const MAX_BATCH: usize = 256;
+
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+fn encode(msg: &ServerMessage) -> Frame {
+    // Our own types always serialize; an empty frame would only ever mean a bug.
+    Frame::from(serde_json::to_string(msg).unwrap_or_default())
+}
+
+struct Conn {
+    participant: String,
+    token_hash: String,
+    out: mpsc::Sender<Frame>,
+    close: mpsc::Sender<(u16, &'static str)>,
+}
+
+enum ReplyTo {
+    Conn { conn: u64, id: String },
+    Http(oneshot::Sender<Result<Vec<d::Record>, CommandError>>),
+    Nobody,
+}
+
+struct Pending {
+    actor: d::Actor,
+    command: d::Command,
+    reply: ReplyTo,
+}
+
+pub struct Actor {
+    id: String,
+    store: Store,
+    metrics: Arc<Metrics>,
+    state: Convention,
+    /// Number and hash of the last audit entry.
+    audit_head: (u64, String),
+    conns: HashMap<u64, Conn>,
+    /// Connections per participant online.
+    online: HashMap<String, usize>,
+    present: BTreeSet<String>,
+    /// Active token hash -> participant.
+    by_hash: HashMap<String, String>,
+    /// Hashes of tokens revoked or replaced, to say "revoked" rather than "unknown".
+    revoked: HashSet<String>,
+    /// Whether the log could be loaded; if not, the task refuses everything.
+    healthy: bool,
+}
+
+impl Actor {
+    pub fn new(id: String, store: Store, metrics: Arc<Metrics>) -> Self {
+        Actor {
+            id,
+            store,
+            metrics,
+            state: Convention::default(),
+            audit_head: (0, audit::GENESIS.to_string()),
+            conns: HashMap::new(),
+            online: HashMap::new(),
+            present: BTreeSet::new(),
+            by_hash: HashMap::new(),
+            revoked: HashSet::new(),
+            healthy: false,
+        }
+    }
+
+    /// Fold the stored log into the state.
+    async fn load(&mut self) -> Result<(), String> {
+        let loaded = self.store.load(&self.id).await.map_err(|e| e.to_string())?;
+        self.state = Convention::default();
+        self.by_hash.clear();
+        self.revoked.clear();
+        for r in loaded.records {
+            let r = wire::record_in(r);
+            self.track_invites(&r.event);
+            self.state.apply(&r);
+        }
+        self.audit_head = loaded.audit_head.unwrap_or((0, audit::GENESIS.to_string()));
+        Ok(())
+    }
+
+    /// Keep the token index in step with invitation events (before they are applied).
+    fn track_invites(&mut self, event: &d::Event) {
+        match event {
+            d::Event::InviteIssued { participant, token_hash } => {
+                if let Some(old) = self.state.invites.get(participant) {
+                    self.by_hash.remove(old);
+                    self.revoked.insert(old.clone());
+                }
+                self.by_hash.insert(token_hash.clone(), participant.clone());
+            }
+            d::Event::InviteRevoked { participant } => {
+                if let Some(old) = self.state.invites.get(participant) {
+                    self.by_hash.remove(old);
+                    self.revoked.insert(old.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+
+    pub async fn run(mut self, mut inbox: mpsc::Receiver<Msg>, cancel: CancellationToken) {
+        let span = info_span!("convention", id = %self.id);
+        async move {
+            match self.load().await {
+                Ok(()) => self.healthy = true,
+                Err(e) => warn!(error = %e, "convention log could not be loaded"),
+            }
+            loop {
+                let sleep = match self.state.next_deadline() {
+                    Some(t) => Duration::from_millis(t.saturating_sub(now_ms())),
+                    None => Duration::from_secs(3600),
+                };
+                let has_deadline = self.state.next_deadline().is_some();
+                tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => break,
+                    msg = inbox.recv() => {
+                        let Some(first) = msg else { break };
+                        let mut msgs = vec![first];
+                        while msgs.len() < MAX_BATCH {
+                            match inbox.try_recv() {
+                                Ok(m) => msgs.push(m),
+                                Err(_) => break,
+                            }
+                        }
+                        self.handle(msgs).await;
+                    }
+                    _ = tokio::time::sleep(sleep), if has_deadline => {
+                        let tick = Pending { actor: d::Actor::Timer, command: d::Command::Tick, reply: ReplyTo::Nobody };
+                        self.run_batch(vec![tick]).await;
+                    }
+                }
+            }
+            for (_, c) in self.conns.drain() {
+                let _ = c.close.try_send((close::GOING_AWAY, "server shutting down"));
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn handle(&mut self, msgs: Vec<Msg>) {
+        let mut batch = Vec::new();
+        for msg in msgs {
+            match msg {
+                Msg::Command { actor, command, reply } => {
+                    batch.push(Pending { actor, command, reply: ReplyTo::Http(reply) })
+                }
+                Msg::Request { conn, id, command } => match self.conns.get(&conn) {
+                    Some(c) => batch.push(Pending {
+                        actor: d::Actor::Participant(c.participant.clone()),
+                        command,
+                        reply: ReplyTo::Conn { conn, id },
+                    }),
+                    None => {} // the connection left before its request was read
+                },
+                other => {
+                    if !batch.is_empty() {
+                        self.run_batch(std::mem::take(&mut batch)).await;
+                    }
+                    match other {
+                        Msg::Join { token_hash, link, reply } => {
+                            let _ = reply.send(self.join(token_hash, link));
+                        }
+                        Msg::Leave { conn } => self.leave(conn),
+                        Msg::Query(q) => q(&self.state, &self.present),
+                        Msg::Command { .. } | Msg::Request { .. } => unreachable!("batched above"),
+                    }
+                }
+            }
+        }
+        if !batch.is_empty() {
+            self.run_batch(batch).await;
+        }
+    }
+
+    fn join(&mut self, token_hash: String, link: ConnLink) -> Result<Joined, JoinError> {
+        if !self.healthy || !self.state.exists() {
+            return Err(JoinError::Unknown);
+        }
+        let Some(participant) = self.by_hash.get(&token_hash).cloned() else {
+            return Err(if self.revoked.contains(&token_hash) { JoinError::Revoked } else { JoinError::Unknown });
+        };
+        let first = {
+            let n = self.online.entry(participant.clone()).or_insert(0);
+            *n += 1;
+            *n == 1
+        };
+        self.present.insert(participant.clone());
+        let person = self.state.people.get(&participant).ok_or(JoinError::Unknown)?;
+        let welcome = ServerMessage::Welcome {
+            protocol: p::PROTOCOL_VERSION,
+            you: wire::person_out(person, true),
+            server_time: now_ms(),
+            snapshot: view::snapshot(&self.id, &self.state, person, &self.present),
+        };
+        // A fresh queue always has room for the welcome.
+        let _ = link.out.try_send(encode(&welcome));
+        self.metrics.deliveries.inc();
+        if first {
+            self.presence(&participant, true);
+        }
+        self.conns.insert(link.id, Conn { participant: participant.clone(), token_hash, out: link.out, close: link.close });
+        self.metrics.connections.inc();
+        Ok(Joined { participant })
+    }
+
+    fn leave(&mut self, conn: u64) {
+        let Some(c) = self.conns.remove(&conn) else { return };
+        self.metrics.connections.dec();
+        let last = match self.online.get_mut(&c.participant) {
+            Some(n) => {
+                *n -= 1;
+                *n == 0
+            }
+            None => false,
+        };
+        if last {
+            self.online.remove(&c.participant);
+            self.present.remove(&c.participant);
+            self.presence(&c.participant, false);
+        }
+    }
+
+    fn presence(&mut self, participant: &str, online: bool) {
+        let frame = encode(&ServerMessage::Presence { participant: participant.to_string(), online });
+        let ids: Vec<u64> = self.conns.keys().copied().collect();
+        for id in ids {
+            self.send(id, &frame);
+        }
+    }
+
+    /// Queue a frame; a full queue means a slow reader: close it, it will resync.
+    fn send(&mut self, conn: u64, frame: &Frame) {
+        let Some(c) = self.conns.get(&conn) else { return };
+        match c.out.try_send(frame.clone()) {
+            Ok(()) => {
+                self.metrics.deliveries.inc();
+            }
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                let _ = c.close.try_send((close::SLOW_CONSUMER, "too slow: reconnect to resync"));
+                self.metrics.slow_consumers.inc();
+                self.leave(conn);
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => self.leave(conn),
+        }
+    }
+
+    async fn run_batch(&mut self, batch: Vec<Pending>) {
+        let before = self.state.seq;
+        let rooms_before: HashMap<u64, String> = self
+            .conns
+            .iter()
+            .map(|(id, c)| (*id, self.state.location_of(&c.participant).to_string()))
+            .collect();
+        let now = now_ms();
+        let mut records: Vec<(d::Record, Audience)> = Vec::new();
+        let mut audit_entries = Vec::new();
+        let mut outcomes: Vec<(ReplyTo, Result<(u64, usize, usize), CommandError>)> = Vec::with_capacity(batch.len());
+        let refused = !self.healthy || (!self.state.exists() && before > 0);
+        for pend in batch {
+            self.metrics.commands.inc();
+            if refused {
+                outcomes.push((pend.reply, Err(CommandError::Unavailable("the convention's log could not be loaded".into()))));
+                continue;
+            }
+            let ctx = d::Context { now, seed: rand::random(), present: &self.present };
+            match d::decide(&self.state, &pend.actor, &pend.command, &ctx) {
+                Ok(events) => {
+                    let from = records.len();
+                    for event in events {
+                        let record = d::Record { seq: self.state.seq + 1, at: now, actor: pend.actor.clone(), event };
+                        let audience = view::audience(&self.state, &record);
+                        if audit::audited(&self.state, &record) {
+                            let entry = audit::entry(self.audit_head.0 + 1, &self.audit_head.1, &wire::record_out(&record));
+                            self.audit_head = (entry.n, entry.hash.clone());
+                            audit_entries.push(entry);
+                        }
+                        self.track_invites(&record.event);
+                        self.state.apply(&record);
+                        records.push((record, audience));
+                    }
+                    outcomes.push((pend.reply, Ok((self.state.seq, from, records.len()))));
+                }
+                Err(rejection) => outcomes.push((pend.reply, Err(CommandError::Rejected(rejection)))),
+            }
+        }
+        if !records.is_empty() {
+            let started = Instant::now();
+            let append = Append {
+                convention: self.id.clone(),
+                expected: before,
+                records: records.iter().map(|(r, _)| wire::record_out(r)).collect(),
+                audit: audit_entries.clone(),
+            };
+            let result = self.store.append(append).await;
+            self.metrics.append_seconds.observe(started.elapsed().as_secs_f64());
+            if let Err(e) = result {
+                warn!(error = %e, "append failed; state reloaded from the store");
+                // Nothing of this batch is durable: forget it, reply "unavailable".
+                if let Err(e) = self.load().await {
+                    warn!(error = %e, "reload failed; convention refuses commands");
+                    self.healthy = false;
+                }
+                for (reply, outcome) in outcomes {
+                    let outcome = outcome.and(Err(CommandError::Unavailable(e.to_string())));
+                    self.reply(reply, outcome, &records);
+                }
+                return;
+            }
+            self.metrics.events.inc_by(records.len() as u64);
+            self.fan_out(&records, &audit_entries, &rooms_before);
+        }
+        for (reply, outcome) in outcomes {
+            self.reply(reply, outcome, &records);
+        }
+    }
+
+    fn reply(&mut self, to: ReplyTo, outcome: Result<(u64, usize, usize), CommandError>, records: &[(d::Record, Audience)]) {
+        if let Err(e) = &outcome {
+            self.metrics.reject(e.code());
+        }
+        match to {
+            ReplyTo::Http(tx) => {
+                let _ = tx.send(outcome.map(|(_, from, to)| records[from..to].iter().map(|(r, _)| r.clone()).collect()));
+            }
+            ReplyTo::Conn { conn, id } => {
+                let msg = match outcome {
+                    Ok((seq, _, _)) => ServerMessage::Ok { id, seq },
+                    Err(e) => ServerMessage::Error { id: Some(id), code: e.code(), message: e.to_string() },
+                };
+                self.send(conn, &encode(&msg));
+            }
+            ReplyTo::Nobody => {}
+        }
+    }
+
+    /// Send each durable event to those who may see it; a connection whose room changed gets
+    /// a fresh snapshot instead; facilitators and guarantors get the audit entries.
+    fn fan_out(&mut self, records: &[(d::Record, Audience)], audit_entries: &[p::AuditEntry], rooms_before: &HashMap<u64, String>) {
+        let frames: Vec<(Frame, Option<Frame>)> = records
+            .iter()
+            .map(|(r, _)| {
+                let public = encode(&ServerMessage::Event { record: view::public_form(r) });
+                let private = view::needs_private_form(r).then(|| encode(&ServerMessage::Event { record: wire::record_out(r) }));
+                (public, private)
+            })
+            .collect();
+        let audit_frames: Vec<Frame> =
+            audit_entries.iter().map(|e| encode(&ServerMessage::Audit { entry: e.clone() })).collect();
+        let ids: Vec<u64> = self.conns.keys().copied().collect();
+        for id in ids {
+            let Some(c) = self.conns.get(&id) else { continue };
+            let Some(person) = self.state.people.get(&c.participant) else { continue };
+            let all = person.sees_everything();
+            let room_now = self.state.location_of(&person.id).to_string();
+            let mut out: Vec<Frame> = Vec::new();
+            if rooms_before.get(&id).is_some_and(|r| *r != room_now) {
+                out.push(encode(&ServerMessage::Snapshot {
+                    server_time: now_ms(),
+                    snapshot: view::snapshot(&self.id, &self.state, person, &self.present),
+                }));
+            } else {
+                for ((_, audience), (public, private)) in records.iter().zip(&frames) {
+                    if audience.admits(person, &room_now) {
+                        out.push(if all { private.as_ref().unwrap_or(public).clone() } else { public.clone() });
+                    }
+                }
+            }
+            if all {
+                out.extend(audit_frames.iter().cloned());
+            }
+            for f in &out {
+                self.send(id, f);
+            }
+        }
+        // An invitation revoked or replaced closes the connections made with the old token.
+        let stale: Vec<u64> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| self.state.invites.get(&c.participant) != Some(&c.token_hash))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in stale {
+            if let Some(c) = self.conns.get(&id) {
+                let _ = c.close.try_send((close::REVOKED, "invitation revoked"));
+            }
+            self.leave(id);
+        }
+    }
+}

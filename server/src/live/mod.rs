@@ -1,0 +1,215 @@
+//! Live conventions: one task (actor) owns each convention's state and its connections;
+//! everyone else talks to it through a `Handle` around a bounded channel. The `Hub` maps
+//! convention ids to handles.
+
+mod actor;
+pub mod view;
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::domain::{self as d, Convention};
+use crate::metrics::Metrics;
+use crate::store::{Store, StoreError};
+
+/// The bytes of one text frame, encoded once and shared by every connection it goes to.
+pub type Frame = axum::extract::ws::Utf8Bytes;
+
+/// Messages waiting for one convention's task; senders wait beyond it.
+const INBOX: usize = 4096;
+
+/// Why a command was not carried out.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CommandError {
+    #[error("{}", .0.message)]
+    Rejected(d::Rejection),
+    /// The store could not make it durable; nothing was applied.
+    #[error("the store is unavailable, retry: {0}")]
+    Unavailable(String),
+    /// The convention's task is gone (shutting down).
+    #[error("the convention is shutting down")]
+    Gone,
+}
+
+impl CommandError {
+    pub fn code(&self) -> convene_protocol::ErrorCode {
+        match self {
+            CommandError::Rejected(r) => crate::wire::code_out(r.code),
+            CommandError::Unavailable(_) | CommandError::Gone => convene_protocol::ErrorCode::Unavailable,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum JoinError {
+    #[error("unknown invitation")]
+    Unknown,
+    #[error("this invitation was revoked")]
+    Revoked,
+    #[error("the convention is shutting down")]
+    Gone,
+}
+
+/// A connection as the convention's task sees it: where to queue its frames, and how to
+/// close it (slow consumer, revoked invitation) when the queue is full.
+pub struct ConnLink {
+    pub id: u64,
+    pub out: mpsc::Sender<Frame>,
+    pub close: mpsc::Sender<(u16, &'static str)>,
+}
+
+/// What a successful join tells the connection.
+#[derive(Debug, Clone)]
+pub struct Joined {
+    pub participant: String,
+}
+
+type Query = Box<dyn FnOnce(&Convention, &BTreeSet<String>) + Send>;
+
+enum Msg {
+    Command { actor: d::Actor, command: d::Command, reply: oneshot::Sender<Result<Vec<d::Record>, CommandError>> },
+    Request { conn: u64, id: String, command: d::Command },
+    Join { token_hash: String, link: ConnLink, reply: oneshot::Sender<Result<Joined, JoinError>> },
+    Leave { conn: u64 },
+    Query(Query),
+}
+
+/// The way to one live convention.
+#[derive(Clone)]
+pub struct Handle {
+    tx: mpsc::Sender<Msg>,
+}
+
+impl Handle {
+    /// Run a command as an organizer or the timer; returns the records it appended.
+    pub async fn command(&self, actor: d::Actor, command: d::Command) -> Result<Vec<d::Record>, CommandError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(Msg::Command { actor, command, reply }).await.map_err(|_| CommandError::Gone)?;
+        rx.await.map_err(|_| CommandError::Gone)?
+    }
+
+    /// A participant's request; its reply goes to the connection's queue.
+    pub async fn request(&self, conn: u64, id: String, command: d::Command) -> Result<(), CommandError> {
+        self.tx.send(Msg::Request { conn, id, command }).await.map_err(|_| CommandError::Gone)
+    }
+
+    /// Attach a connection. On success, its welcome is already queued on `link.out`.
+    pub async fn join(&self, token_hash: String, link: ConnLink) -> Result<Joined, JoinError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(Msg::Join { token_hash, link, reply }).await.map_err(|_| JoinError::Gone)?;
+        rx.await.map_err(|_| JoinError::Gone)?
+    }
+
+    pub async fn leave(&self, conn: u64) {
+        let _ = self.tx.send(Msg::Leave { conn }).await;
+    }
+
+    /// Read the state (and who is online) inside the convention's task.
+    pub async fn query<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Convention, &BTreeSet<String>) -> T + Send + 'static,
+    ) -> Option<T> {
+        let (reply, rx) = oneshot::channel();
+        let q: Query = Box::new(move |c, p| {
+            let _ = reply.send(f(c, p));
+        });
+        self.tx.send(Msg::Query(q)).await.ok()?;
+        rx.await.ok()
+    }
+}
+
+/// Every live convention of this process.
+#[derive(Clone)]
+pub struct Hub {
+    inner: Arc<HubInner>,
+}
+
+struct HubInner {
+    store: Store,
+    metrics: Arc<Metrics>,
+    conventions: Mutex<HashMap<String, Handle>>,
+    tracker: TaskTracker,
+    cancel: CancellationToken,
+    next_conn: AtomicU64,
+}
+
+impl Hub {
+    /// Start a task for every convention in the store, so that their timers run even before
+    /// anyone connects.
+    pub async fn start(
+        store: Store,
+        metrics: Arc<Metrics>,
+        tracker: TaskTracker,
+        cancel: CancellationToken,
+    ) -> Result<Hub, StoreError> {
+        let ids = store.conventions().await?;
+        let hub = Hub {
+            inner: Arc::new(HubInner {
+                store,
+                metrics,
+                conventions: Mutex::new(HashMap::new()),
+                tracker,
+                cancel,
+                next_conn: AtomicU64::new(1),
+            }),
+        };
+        for id in ids {
+            hub.spawn(&id);
+        }
+        Ok(hub)
+    }
+
+    fn spawn(&self, id: &str) -> Handle {
+        let mut map = self.inner.conventions.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(id.to_string())
+            .or_insert_with(|| {
+                let (tx, rx) = mpsc::channel(INBOX);
+                let task = actor::Actor::new(id.to_string(), self.inner.store.clone(), self.inner.metrics.clone());
+                self.inner.metrics.conventions.inc();
+                let metrics = self.inner.metrics.clone();
+                let cancel = self.inner.cancel.clone();
+                self.inner.tracker.spawn(async move {
+                    task.run(rx, cancel).await;
+                    metrics.conventions.dec();
+                });
+                Handle { tx }
+            })
+            .clone()
+    }
+
+    /// The handle of an existing convention.
+    pub fn get(&self, id: &str) -> Option<Handle> {
+        self.inner.conventions.lock().unwrap_or_else(|e| e.into_inner()).get(id).cloned()
+    }
+
+    /// Create a convention: its task, then its first event.
+    pub async fn create(&self, id: &str, name: String) -> Result<Handle, CommandError> {
+        let handle = self.spawn(id);
+        handle.command(d::Actor::Organizer, d::Command::CreateConvention { name }).await?;
+        Ok(handle)
+    }
+
+    pub fn ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> =
+            self.inner.conventions.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+
+    pub fn next_conn_id(&self) -> u64 {
+        self.inner.next_conn.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+}

@@ -1,0 +1,72 @@
+//! Prometheus metrics, all prefixed `convene_`, served as text at `/metrics`.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CodeLabel {
+    pub code: &'static str,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub connections: Gauge,
+    pub conventions: Gauge,
+    pub commands: Counter,
+    pub rejections: Family<CodeLabel, Counter>,
+    pub events: Counter,
+    pub deliveries: Counter,
+    pub slow_consumers: Counter,
+    pub append_seconds: Histogram,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("convene");
+        let connections = Gauge::default();
+        let conventions = Gauge::default();
+        let commands = Counter::default();
+        let rejections = Family::<CodeLabel, Counter>::default();
+        let events = Counter::default();
+        let deliveries = Counter::default();
+        let slow_consumers = Counter::default();
+        let append_seconds = Histogram::new(exponential_buckets(0.000_05, 2.0, 18));
+        registry.register("connections", "Open WebSocket connections past hello", connections.clone());
+        registry.register("conventions", "Conventions live in this process", conventions.clone());
+        registry.register("commands", "Commands decided (accepted or rejected)", commands.clone());
+        registry.register("rejections", "Commands and frames refused, by error code", rejections.clone());
+        registry.register("events", "Events appended to the log", events.clone());
+        registry.register("deliveries", "Messages queued to connections", deliveries.clone());
+        registry.register("slow_consumers", "Connections closed because they read too slowly", slow_consumers.clone());
+        registry.register("append_seconds", "Time to make one batch of events durable", append_seconds.clone());
+        Metrics {
+            registry,
+            connections,
+            conventions,
+            commands,
+            rejections,
+            events,
+            deliveries,
+            slow_consumers,
+            append_seconds,
+        }
+    }
+}
+
+impl Metrics {
+    pub fn reject(&self, code: convene_protocol::ErrorCode) {
+        self.rejections.get_or_create(&CodeLabel { code: code.as_str() }).inc();
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}

@@ -1,0 +1,87 @@
+//! The durable log. Every convention is an ordered log of records, appended at the expected
+//! next sequence number (optimistic concurrency), with the audit entries those records produce
+//! in the same atomic write. SQLite is the embedded default; Redis comes with cluster mode.
+
+mod sqlite;
+
+use std::path::Path;
+
+use convene_protocol::{AuditEntry, Record};
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Someone appended first: the log's last seq is not the one the caller decided against.
+    #[error("append conflict on {convention}: expected last seq {expected}, found {found}")]
+    Conflict { convention: String, expected: u64, found: u64 },
+    /// The store cannot be reached or written; nothing was written.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// The stored data cannot be read back.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// A convention's log as loaded at start-up or on first use.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub records: Vec<Record>,
+    /// The last audit entry's number and hash, to chain the next one to.
+    pub audit_head: Option<(u64, String)>,
+}
+
+/// One append: records at `expected + 1 ..`, and their audit entries.
+#[derive(Debug)]
+pub struct Append {
+    pub convention: String,
+    pub expected: u64,
+    pub records: Vec<Record>,
+    pub audit: Vec<AuditEntry>,
+}
+
+/// The store the server was started with.
+#[derive(Clone)]
+pub enum Store {
+    Sqlite(SqliteStore),
+}
+
+impl Store {
+    /// Open (or create) the embedded SQLite store in `dir`.
+    pub fn open_sqlite(dir: &Path) -> Result<Store, StoreError> {
+        Ok(Store::Sqlite(SqliteStore::open(dir)?))
+    }
+
+    /// Append atomically, and return once it is durable.
+    pub async fn append(&self, append: Append) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(s) => s.append(append).await,
+        }
+    }
+
+    pub async fn load(&self, convention: &str) -> Result<Loaded, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.load(convention).await,
+        }
+    }
+
+    /// The ids of every convention in the store.
+    pub async fn conventions(&self) -> Result<Vec<String>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.conventions().await,
+        }
+    }
+
+    /// The whole audit trail of a convention, in order.
+    pub async fn audit(&self, convention: &str) -> Result<Vec<AuditEntry>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.audit(convention).await,
+        }
+    }
+
+    /// Wait until everything submitted so far is written, then stop accepting work.
+    pub async fn close(&self) {
+        match self {
+            Store::Sqlite(s) => s.close().await,
+        }
+    }
+}

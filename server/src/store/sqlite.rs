@@ -1,0 +1,232 @@
+//! The embedded store: one SQLite file in WAL mode with `synchronous=FULL`, written by one
+//! thread. Appends that arrive together are committed in one transaction (group commit: one
+//! fsync for many commands, each still acknowledged only once durable), each in a savepoint
+//! of its own so that one conflict does not fail the others.
+
+use std::path::Path;
+use std::thread;
+
+use convene_protocol::{AuditEntry, Record};
+use rusqlite::{params, Connection, OptionalExtension};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{Append, Loaded, StoreError};
+
+/// Most appends folded into one transaction.
+const MAX_BATCH: usize = 512;
+/// Jobs waiting for the writer thread; callers wait (back-pressure) beyond it.
+const QUEUE: usize = 8192;
+
+type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
+enum Job {
+    Append(Append, Reply<()>),
+    Load(String, Reply<Loaded>),
+    Conventions(Reply<Vec<String>>),
+    Audit(String, Reply<Vec<AuditEntry>>),
+    Close(oneshot::Sender<()>),
+}
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    jobs: mpsc::Sender<Job>,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+impl SqliteStore {
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| unavailable(format!("cannot create {}: {e}", dir.display())))?;
+        let path = dir.join("convene.sqlite3");
+        let conn = Connection::open(&path).map_err(unavailable)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL;
+             PRAGMA synchronous=FULL;
+             PRAGMA busy_timeout=5000;
+             CREATE TABLE IF NOT EXISTS events (
+                 convention TEXT NOT NULL,
+                 seq INTEGER NOT NULL,
+                 body TEXT NOT NULL,
+                 PRIMARY KEY (convention, seq)
+             ) WITHOUT ROWID;
+             CREATE TABLE IF NOT EXISTS audit (
+                 convention TEXT NOT NULL,
+                 n INTEGER NOT NULL,
+                 hash TEXT NOT NULL,
+                 body TEXT NOT NULL,
+                 PRIMARY KEY (convention, n)
+             ) WITHOUT ROWID;",
+        )
+        .map_err(unavailable)?;
+        let (tx, rx) = mpsc::channel(QUEUE);
+        thread::Builder::new()
+            .name("convene-sqlite".into())
+            .spawn(move || writer(conn, rx))
+            .map_err(unavailable)?;
+        Ok(SqliteStore { jobs: tx })
+    }
+
+    async fn ask<T>(&self, job: impl FnOnce(Reply<T>) -> Job) -> Result<T, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.jobs.send(job(tx)).await.map_err(|_| unavailable("the store is closed"))?;
+        rx.await.map_err(|_| unavailable("the store stopped"))?
+    }
+
+    pub async fn append(&self, append: Append) -> Result<(), StoreError> {
+        self.ask(|r| Job::Append(append, r)).await
+    }
+
+    pub async fn load(&self, convention: &str) -> Result<Loaded, StoreError> {
+        self.ask(|r| Job::Load(convention.to_string(), r)).await
+    }
+
+    pub async fn conventions(&self) -> Result<Vec<String>, StoreError> {
+        self.ask(Job::Conventions).await
+    }
+
+    pub async fn audit(&self, convention: &str) -> Result<Vec<AuditEntry>, StoreError> {
+        self.ask(|r| Job::Audit(convention.to_string(), r)).await
+    }
+
+    pub async fn close(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.jobs.send(Job::Close(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+fn writer(mut conn: Connection, mut jobs: mpsc::Receiver<Job>) {
+    let mut appends: Vec<(Append, Reply<()>)> = Vec::new();
+    while let Some(first) = jobs.blocking_recv() {
+        let mut next = Some(first);
+        let mut close = None;
+        // Take whatever else is already waiting: that is the group of this commit.
+        while let Some(job) = next.take() {
+            match job {
+                Job::Append(a, r) => appends.push((a, r)),
+                Job::Load(c, r) => {
+                    let _ = r.send(load(&conn, &c));
+                }
+                Job::Conventions(r) => {
+                    let _ = r.send(conventions(&conn));
+                }
+                Job::Audit(c, r) => {
+                    let _ = r.send(audit(&conn, &c));
+                }
+                Job::Close(r) => close = Some(r),
+            }
+            if appends.len() < MAX_BATCH && close.is_none() {
+                next = jobs.try_recv().ok();
+            }
+        }
+        if !appends.is_empty() {
+            commit(&mut conn, &mut appends);
+        }
+        if let Some(done) = close {
+            let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
+            let _ = done.send(());
+            return;
+        }
+    }
+}
+
+/// Write a group of appends in one transaction, each in its own savepoint, and answer each
+/// once the transaction is committed (durable) or failed.
+fn commit(conn: &mut Connection, appends: &mut Vec<(Append, Reply<()>)>) {
+    let mut outcomes: Vec<Result<(), StoreError>> = Vec::with_capacity(appends.len());
+    let result = (|| -> Result<(), rusqlite::Error> {
+        let mut tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        for (a, _) in appends.iter() {
+            let sp = tx.savepoint()?;
+            let outcome = append_one(&sp, a);
+            if outcome.is_ok() {
+                sp.commit()?;
+            } // else the savepoint rolls back on drop: this append only
+            outcomes.push(outcome);
+        }
+        tx.commit()
+    })();
+    let answers: Vec<Result<(), StoreError>> = match result {
+        Ok(()) => outcomes,
+        Err(e) => appends.iter().map(|_| Err(unavailable(&e))).collect(),
+    };
+    for ((_, reply), answer) in appends.drain(..).zip(answers) {
+        let _ = reply.send(answer);
+    }
+}
+
+fn append_one(tx: &Connection, a: &Append) -> Result<(), StoreError> {
+    let found: u64 = tx
+        .query_row("SELECT COALESCE(MAX(seq), 0) FROM events WHERE convention = ?1", [&a.convention], |r| r.get(0))
+        .map_err(unavailable)?;
+    if found != a.expected {
+        return Err(StoreError::Conflict { convention: a.convention.clone(), expected: a.expected, found });
+    }
+    let mut ins = tx
+        .prepare_cached("INSERT INTO events (convention, seq, body) VALUES (?1, ?2, ?3)")
+        .map_err(unavailable)?;
+    for r in &a.records {
+        let body = serde_json::to_string(r).map_err(unavailable)?;
+        ins.execute(params![a.convention, r.seq, body]).map_err(unavailable)?;
+    }
+    let mut ins = tx
+        .prepare_cached("INSERT INTO audit (convention, n, hash, body) VALUES (?1, ?2, ?3, ?4)")
+        .map_err(unavailable)?;
+    for e in &a.audit {
+        let body = serde_json::to_string(e).map_err(unavailable)?;
+        ins.execute(params![a.convention, e.n, e.hash, body]).map_err(unavailable)?;
+    }
+    Ok(())
+}
+
+fn load(conn: &Connection, convention: &str) -> Result<Loaded, StoreError> {
+    let mut stmt = conn
+        .prepare_cached("SELECT seq, body FROM events WHERE convention = ?1 ORDER BY seq")
+        .map_err(unavailable)?;
+    let rows = stmt
+        .query_map([convention], |r| Ok((r.get::<_, u64>(0)?, r.get::<_, String>(1)?)))
+        .map_err(unavailable)?;
+    let mut records = Vec::new();
+    for row in rows {
+        let (seq, body) = row.map_err(unavailable)?;
+        let record: Record = serde_json::from_str(&body)
+            .map_err(|e| StoreError::Corrupt(format!("{convention} seq {seq}: {e}")))?;
+        if record.seq != seq || seq != records.len() as u64 + 1 {
+            return Err(StoreError::Corrupt(format!("{convention}: seq {seq} out of order")));
+        }
+        records.push(record);
+    }
+    let audit_head = conn
+        .query_row(
+            "SELECT n, hash FROM audit WHERE convention = ?1 ORDER BY n DESC LIMIT 1",
+            [convention],
+            |r| Ok((r.get::<_, u64>(0)?, r.get::<_, String>(1)?)),
+        )
+        .optional()
+        .map_err(unavailable)?;
+    Ok(Loaded { records, audit_head })
+}
+
+fn conventions(conn: &Connection) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached("SELECT convention FROM events WHERE seq = 1 ORDER BY convention")
+        .map_err(unavailable)?;
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(unavailable)?;
+    rows.collect::<Result<_, _>>().map_err(unavailable)
+}
+
+fn audit(conn: &Connection, convention: &str) -> Result<Vec<AuditEntry>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached("SELECT body FROM audit WHERE convention = ?1 ORDER BY n")
+        .map_err(unavailable)?;
+    let rows = stmt.query_map([convention], |r| r.get::<_, String>(0)).map_err(unavailable)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let body = row.map_err(unavailable)?;
+        out.push(serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+    }
+    Ok(out)
+}
