@@ -514,8 +514,7 @@ pub fn parse_client_message(text: &str) -> Result<ClientMessage, ParseError> {
 
 /// The JSON Schema of every wire type, as committed in `protocol/schema.json`.
 pub fn schema() -> serde_json::Value {
-    let mut settings = schemars::gen::SchemaSettings::draft07();
-    settings.option_add_null_type = false;
+    let settings = schemars::gen::SchemaSettings::draft07();
     let mut gen = settings.into_generator();
     let mut defs = serde_json::Map::new();
     macro_rules! add {

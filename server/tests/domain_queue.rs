@@ -13,7 +13,7 @@ use convene::domain::{
 /// The small convention with two breakout rooms, closed.
 fn with_rooms() -> Sim {
     let (mut sim, _) = small();
-    sim.ok("p1", Command::CreateRooms { count: Some(2), names: vec![] });
+    sim.ok(pid(1), Command::CreateRooms { count: Some(2), names: vec![] });
     sim
 }
 
@@ -51,73 +51,73 @@ fn raise_and_lower_hands() {
     }
     use Command::{LowerHand as Lower, RaiseHand as Raise};
     let cases = vec![
-        Case { name: "raise", steps: vec![("p4", Raise, Ok(()))], queues: vec![(PLENARY, vec!["p4"])] },
+        Case { name: "raise", steps: vec![(pid(4), Raise, Ok(()))], queues: vec![(PLENARY, vec![pid(4)])] },
         Case {
             name: "in order of raising",
-            steps: vec![("p5", Raise, Ok(())), ("p4", Raise, Ok(())), ("p6", Raise, Ok(()))],
-            queues: vec![(PLENARY, vec!["p5", "p4", "p6"])],
+            steps: vec![(pid(5), Raise, Ok(())), (pid(4), Raise, Ok(())), (pid(6), Raise, Ok(()))],
+            queues: vec![(PLENARY, vec![pid(5), pid(4), pid(6)])],
         },
         Case {
             name: "double raise",
-            steps: vec![("p4", Raise, Ok(())), ("p5", Raise, Ok(())), ("p4", Raise, Err(Code::Conflict))],
-            queues: vec![(PLENARY, vec!["p4", "p5"])],
+            steps: vec![(pid(4), Raise, Ok(())), (pid(5), Raise, Ok(())), (pid(4), Raise, Err(Code::Conflict))],
+            queues: vec![(PLENARY, vec![pid(4), pid(5)])],
         },
         Case {
             name: "lower",
-            steps: vec![("p4", Raise, Ok(())), ("p5", Raise, Ok(())), ("p4", Lower, Ok(()))],
-            queues: vec![(PLENARY, vec!["p5"])],
+            steps: vec![(pid(4), Raise, Ok(())), (pid(5), Raise, Ok(())), (pid(4), Lower, Ok(()))],
+            queues: vec![(PLENARY, vec![pid(5)])],
         },
-        Case { name: "lower when not raised", steps: vec![("p4", Lower, Err(Code::Conflict))], queues: vec![(PLENARY, vec![])] },
+        Case { name: "lower when not raised", steps: vec![(pid(4), Lower, Err(Code::Conflict))], queues: vec![(PLENARY, vec![])] },
         Case {
             name: "lower twice",
-            steps: vec![("p4", Raise, Ok(())), ("p4", Lower, Ok(())), ("p4", Lower, Err(Code::Conflict))],
+            steps: vec![(pid(4), Raise, Ok(())), (pid(4), Lower, Ok(())), (pid(4), Lower, Err(Code::Conflict))],
             queues: vec![(PLENARY, vec![])],
         },
         Case {
             name: "raising again goes to the back",
-            steps: vec![("p4", Raise, Ok(())), ("p5", Raise, Ok(())), ("p4", Lower, Ok(())), ("p4", Raise, Ok(()))],
-            queues: vec![(PLENARY, vec!["p5", "p4"])],
+            steps: vec![(pid(4), Raise, Ok(())), (pid(5), Raise, Ok(())), (pid(4), Lower, Ok(())), (pid(4), Raise, Ok(()))],
+            queues: vec![(PLENARY, vec![pid(5), pid(4)])],
         },
         Case {
             name: "the speaker cannot raise",
-            steps: vec![("p1", give(None, Some("p4")), Ok(())), ("p4", Raise, Err(Code::Conflict))],
+            steps: vec![(pid(1), give(None, Some(pid(4))), Ok(())), (pid(4), Raise, Err(Code::Conflict))],
             queues: vec![(PLENARY, vec![])],
         },
         Case {
             name: "a facilitator may raise",
-            steps: vec![("p2", Raise, Ok(()))],
-            queues: vec![(PLENARY, vec!["p2"])],
+            steps: vec![(pid(2), Raise, Ok(()))],
+            queues: vec![(PLENARY, vec![pid(2)])],
         },
         Case {
             name: "a guarantor may not",
-            steps: vec![("p3", Raise, Err(Code::Forbidden)), ("p3", Lower, Err(Code::Forbidden))],
+            steps: vec![(pid(3), Raise, Err(Code::Forbidden)), (pid(3), Lower, Err(Code::Forbidden))],
             queues: vec![(PLENARY, vec![])],
         },
         Case {
             name: "an unknown participant may not",
-            steps: vec![("p99", Raise, Err(Code::Forbidden))],
+            steps: vec![(NOBODY, Raise, Err(Code::Forbidden))],
             queues: vec![(PLENARY, vec![])],
         },
         Case {
             name: "hands are per room",
             steps: vec![
-                ("p1", move_to("p6", "r1"), Ok(())),
-                ("p4", Raise, Ok(())),
-                ("p6", Raise, Ok(())),
-                ("p5", Raise, Ok(())),
+                (pid(1), move_to(pid(6), "r1"), Ok(())),
+                (pid(4), Raise, Ok(())),
+                (pid(6), Raise, Ok(())),
+                (pid(5), Raise, Ok(())),
             ],
-            queues: vec![(PLENARY, vec!["p4", "p5"]), ("r1", vec!["p6"]), ("r2", vec![])],
+            queues: vec![(PLENARY, vec![pid(4), pid(5)]), ("r1", vec![pid(6)]), ("r2", vec![])],
         },
         Case {
             name: "a move lowers the hand",
             steps: vec![
-                ("p4", Raise, Ok(())),
-                ("p5", Raise, Ok(())),
-                ("p1", move_to("p4", "r1"), Ok(())),
-                ("p4", Lower, Err(Code::Conflict)),
-                ("p4", Raise, Ok(())),
+                (pid(4), Raise, Ok(())),
+                (pid(5), Raise, Ok(())),
+                (pid(1), move_to(pid(4), "r1"), Ok(())),
+                (pid(4), Lower, Err(Code::Conflict)),
+                (pid(4), Raise, Ok(())),
             ],
-            queues: vec![(PLENARY, vec!["p5"]), ("r1", vec!["p4"])],
+            queues: vec![(PLENARY, vec![pid(5)]), ("r1", vec![pid(4)])],
         },
     ];
     for case in cases {
@@ -164,60 +164,60 @@ fn queue_order() {
     let cases = vec![
         Case {
             name: "raised: first raised, first heard",
-            spoken: vec![("p4", 30_000), ("p5", 10_000)],
-            raised: vec!["p4", "p5", "p6", "p7"],
+            spoken: vec![(pid(4), 30_000), (pid(5), 10_000)],
+            raised: vec![pid(4), pid(5), pid(6), pid(7)],
             order: QueueOrder::Raised,
-            expect: vec!["p4", "p5", "p6", "p7"],
+            expect: vec![pid(4), pid(5), pid(6), pid(7)],
         },
         Case {
             name: "least spoken first",
-            spoken: vec![("p4", 30_000), ("p5", 10_000)],
-            raised: vec!["p4", "p5", "p6", "p7"],
+            spoken: vec![(pid(4), 30_000), (pid(5), 10_000)],
+            raised: vec![pid(4), pid(5), pid(6), pid(7)],
             order: QueueOrder::LeastSpoken,
-            expect: vec!["p6", "p7", "p5", "p4"],
+            expect: vec![pid(6), pid(7), pid(5), pid(4)],
         },
         Case {
             name: "least spoken, ties keep the order of raising",
-            spoken: vec![("p4", 10_000), ("p5", 10_000), ("p6", 5_000)],
-            raised: vec!["p5", "p4", "p7", "p6", "p8"],
+            spoken: vec![(pid(4), 10_000), (pid(5), 10_000), (pid(6), 5_000)],
+            raised: vec![pid(5), pid(4), pid(7), pid(6), pid(8)],
             order: QueueOrder::LeastSpoken,
-            expect: vec!["p7", "p8", "p6", "p5", "p4"],
+            expect: vec![pid(7), pid(8), pid(6), pid(5), pid(4)],
         },
         Case {
             name: "least spoken adds up every turn",
-            spoken: vec![("p4", 10_000), ("p5", 15_000), ("p4", 10_000)],
-            raised: vec!["p4", "p5"],
+            spoken: vec![(pid(4), 10_000), (pid(5), 15_000), (pid(4), 10_000)],
+            raised: vec![pid(4), pid(5)],
             order: QueueOrder::LeastSpoken,
-            expect: vec!["p5", "p4"],
+            expect: vec![pid(5), pid(4)],
         },
         Case {
             name: "least spoken, nobody has spoken yet",
             spoken: vec![],
-            raised: vec!["p6", "p4", "p5"],
+            raised: vec![pid(6), pid(4), pid(5)],
             order: QueueOrder::LeastSpoken,
-            expect: vec!["p6", "p4", "p5"],
+            expect: vec![pid(6), pid(4), pid(5)],
         },
         Case {
             name: "least spoken, one ms makes a difference",
-            spoken: vec![("p4", 1), ("p5", 2)],
-            raised: vec!["p5", "p4", "p6"],
+            spoken: vec![(pid(4), 1), (pid(5), 2)],
+            raised: vec![pid(5), pid(4), pid(6)],
             order: QueueOrder::LeastSpoken,
-            expect: vec!["p6", "p4", "p5"],
+            expect: vec![pid(6), pid(4), pid(5)],
         },
     ];
     for case in cases {
         let mut sim = with_rooms();
         for (who, ms) in &case.spoken {
-            sim.ok("p1", give(None, Some(who)));
+            sim.ok(pid(1), give(None, Some(who)));
             sim.now += ms;
-            sim.ok("p1", end(None));
+            sim.ok(pid(1), end(None));
         }
         for who in &case.raised {
             sim.now += 1_000;
             sim.ok(who, Command::RaiseHand);
         }
         assert_eq!(
-            sim.ok("p1", Command::SetQueueOrder { room: None, order: case.order }),
+            sim.ok(pid(1), Command::SetQueueOrder { room: None, order: case.order }),
             vec![Event::QueueOrderSet { room: PLENARY.into(), order: case.order }],
             "{}",
             case.name
@@ -225,7 +225,7 @@ fn queue_order() {
         assert_eq!(sim.queue(PLENARY), case.expect, "{}", case.name);
         // Giving the floor to the next, again and again, follows the same order.
         let mut heard = Vec::new();
-        while sim.by("p1", give(None, None)).is_ok() {
+        while sim.by(pid(1), give(None, None)).is_ok() {
             heard.push(sim.speaker(PLENARY).expect("someone speaks").to_string());
             sim.now += 5_000;
         }
@@ -237,15 +237,15 @@ fn queue_order() {
 #[test]
 fn queue_order_per_room() {
     let mut sim = with_rooms();
-    sim.ok("p1", move_to("p4", "r1"));
-    sim.ok("p1", move_to("p5", "r1"));
-    sim.ok("p1", give(Some("r1"), Some("p4")));
+    sim.ok(pid(1), move_to(pid(4), "r1"));
+    sim.ok(pid(1), move_to(pid(5), "r1"));
+    sim.ok(pid(1), give(Some("r1"), Some(pid(4))));
     sim.now += 60_000;
-    sim.ok("p1", end(Some("r1")));
-    sim.ok("p4", Command::RaiseHand);
-    sim.ok("p5", Command::RaiseHand);
-    sim.ok("p6", Command::RaiseHand);
-    sim.ok("p7", Command::RaiseHand);
+    sim.ok(pid(1), end(Some("r1")));
+    sim.ok(pid(4), Command::RaiseHand);
+    sim.ok(pid(5), Command::RaiseHand);
+    sim.ok(pid(6), Command::RaiseHand);
+    sim.ok(pid(7), Command::RaiseHand);
     let cases = [
         ("r1 least spoken", Some("r1"), QueueOrder::LeastSpoken, Ok("r1")),
         ("plenary by name", Some(PLENARY), QueueOrder::LeastSpoken, Ok(PLENARY)),
@@ -253,7 +253,7 @@ fn queue_order_per_room() {
         ("an unknown room", Some("r9"), QueueOrder::Raised, Err(Code::NotFound)),
     ];
     for (name, room, order, expect) in cases {
-        let got = sim.by("p1", Command::SetQueueOrder { room: room.map(String::from), order });
+        let got = sim.by(pid(1), Command::SetQueueOrder { room: room.map(String::from), order });
         match expect {
             Ok(room) => {
                 assert_eq!(got, Ok(vec![Event::QueueOrderSet { room: room.into(), order }]), "{name}");
@@ -262,9 +262,9 @@ fn queue_order_per_room() {
             Err(code) => assert_eq!(got, Err(code), "{name}"),
         }
     }
-    assert_eq!(sim.queue("r1"), vec!["p5", "p4"], "r1 stays least spoken");
-    assert_eq!(sim.queue(PLENARY), vec!["p6", "p7"], "plenary is back to raised");
-    assert_eq!(sim.by("p4", Command::SetQueueOrder { room: None, order: QueueOrder::Raised }), Err(Code::Forbidden));
+    assert_eq!(sim.queue("r1"), vec![pid(5), pid(4)], "r1 stays least spoken");
+    assert_eq!(sim.queue(PLENARY), vec![pid(6), pid(7)], "plenary is back to raised");
+    assert_eq!(sim.by(pid(4), Command::SetQueueOrder { room: None, order: QueueOrder::Raised }), Err(Code::Forbidden));
 }
 
 #[test]
@@ -286,39 +286,39 @@ fn give_the_floor() {
         name,
         speaker: None,
         raised,
-        by: "p1",
+        by: pid(1),
         command,
         expect,
         queue,
     };
     let cases = vec![
-        case("next in the queue", vec!["p4", "p5"], give(None, None), Ok((PLENARY, "p4")), vec!["p5"]),
-        case("named, hand raised", vec!["p4", "p5"], give(None, Some("p5")), Ok((PLENARY, "p5")), vec!["p4"]),
-        case("named, hand not raised", vec!["p4"], give(None, Some("p7")), Ok((PLENARY, "p7")), vec!["p4"]),
-        case("named room and next", vec!["p4", "p6"], give(Some("r1"), None), Ok(("r1", "p6")), vec!["p4"]),
-        case("named room and person", vec![], give(Some("r1"), Some("p6")), Ok(("r1", "p6")), vec![]),
-        case("the plenary by name", vec!["p4"], give(Some(PLENARY), None), Ok((PLENARY, "p4")), vec![]),
-        case("a facilitator to themself", vec!["p4"], give(None, Some("p1")), Ok((PLENARY, "p1")), vec!["p4"]),
-        case("a facilitator to another", vec![], give(None, Some("p2")), Ok((PLENARY, "p2")), vec![]),
-        Case { speaker: Some("p7"), ..case("next, taking it from the speaker", vec!["p4"], give(None, None), Ok((PLENARY, "p4")), vec![]) },
-        Case { speaker: Some("p7"), ..case("named, taking it from the speaker", vec![], give(None, Some("p5")), Ok((PLENARY, "p5")), vec![]) },
-        case("someone not in the room", vec![], give(None, Some("p6")), Err(Code::Conflict), vec![]),
-        case("someone not in the named room", vec!["p4"], give(Some("r1"), Some("p4")), Err(Code::Conflict), vec!["p4"]),
+        case("next in the queue", vec![pid(4), pid(5)], give(None, None), Ok((PLENARY, pid(4))), vec![pid(5)]),
+        case("named, hand raised", vec![pid(4), pid(5)], give(None, Some(pid(5))), Ok((PLENARY, pid(5))), vec![pid(4)]),
+        case("named, hand not raised", vec![pid(4)], give(None, Some(pid(7))), Ok((PLENARY, pid(7))), vec![pid(4)]),
+        case("named room and next", vec![pid(4), pid(6)], give(Some("r1"), None), Ok(("r1", pid(6))), vec![pid(4)]),
+        case("named room and person", vec![], give(Some("r1"), Some(pid(6))), Ok(("r1", pid(6))), vec![]),
+        case("the plenary by name", vec![pid(4)], give(Some(PLENARY), None), Ok((PLENARY, pid(4))), vec![]),
+        case("a facilitator to themself", vec![pid(4)], give(None, Some(pid(1))), Ok((PLENARY, pid(1))), vec![pid(4)]),
+        case("a facilitator to another", vec![], give(None, Some(pid(2))), Ok((PLENARY, pid(2))), vec![]),
+        Case { speaker: Some(pid(7)), ..case("next, taking it from the speaker", vec![pid(4)], give(None, None), Ok((PLENARY, pid(4))), vec![]) },
+        Case { speaker: Some(pid(7)), ..case("named, taking it from the speaker", vec![], give(None, Some(pid(5))), Ok((PLENARY, pid(5))), vec![]) },
+        case("someone not in the room", vec![], give(None, Some(pid(6))), Err(Code::Conflict), vec![]),
+        case("someone not in the named room", vec![pid(4)], give(Some("r1"), Some(pid(4))), Err(Code::Conflict), vec![pid(4)]),
         case("an empty queue", vec![], give(None, None), Err(Code::Conflict), vec![]),
-        case("an empty queue in that room", vec!["p4"], give(Some("r1"), None), Err(Code::Conflict), vec!["p4"]),
-        case("an empty room", vec!["p4"], give(Some("r2"), None), Err(Code::Conflict), vec!["p4"]),
-        Case { speaker: Some("p4"), ..case("to the current speaker", vec![], give(None, Some("p4")), Err(Code::Conflict), vec![]) },
-        case("a guarantor", vec![], give(None, Some("p3")), Err(Code::Invalid), vec![]),
-        case("an unknown participant", vec![], give(None, Some("p99")), Err(Code::NotFound), vec![]),
-        case("an unknown room", vec!["p4"], give(Some("r9"), None), Err(Code::NotFound), vec!["p4"]),
-        Case { by: "p5", ..case("by a citizen", vec!["p4"], give(None, None), Err(Code::Forbidden), vec!["p4"]) },
-        Case { by: "p3", ..case("by a guarantor", vec!["p4"], give(None, None), Err(Code::Forbidden), vec!["p4"]) },
+        case("an empty queue in that room", vec![pid(4)], give(Some("r1"), None), Err(Code::Conflict), vec![pid(4)]),
+        case("an empty room", vec![pid(4)], give(Some("r2"), None), Err(Code::Conflict), vec![pid(4)]),
+        Case { speaker: Some(pid(4)), ..case("to the current speaker", vec![], give(None, Some(pid(4))), Err(Code::Conflict), vec![]) },
+        case("a guarantor", vec![], give(None, Some(pid(3))), Err(Code::Invalid), vec![]),
+        case("an unknown participant", vec![], give(None, Some(NOBODY)), Err(Code::NotFound), vec![]),
+        case("an unknown room", vec![pid(4)], give(Some("r9"), None), Err(Code::NotFound), vec![pid(4)]),
+        Case { by: pid(5), ..case("by a citizen", vec![pid(4)], give(None, None), Err(Code::Forbidden), vec![pid(4)]) },
+        Case { by: pid(3), ..case("by a guarantor", vec![pid(4)], give(None, None), Err(Code::Forbidden), vec![pid(4)]) },
     ];
     for case in cases {
         let mut sim = with_rooms();
-        sim.ok("p1", move_to("p6", "r1"));
+        sim.ok(pid(1), move_to(pid(6), "r1"));
         if let Some(s) = case.speaker {
-            sim.ok("p1", give(None, Some(s)));
+            sim.ok(pid(1), give(None, Some(s)));
         }
         for who in &case.raised {
             sim.now += 1_000;
@@ -368,61 +368,61 @@ fn the_floor_ends() {
         expect: Result<Option<FloorEndReason>, Code>,
     }
     use FloorEndReason::{Moved, Taken, Yielded};
-    let plain = |name, by, command, expect| Case { name, before: vec![], room: PLENARY, speaker: "p4", by, command, expect };
+    let plain = |name, by, command, expect| Case { name, before: vec![], room: PLENARY, speaker: pid(4), by, command, expect };
     let in_r1 = |name, by, command, expect| Case {
         name,
-        before: vec![("p1", move_to("p6", "r1"))],
+        before: vec![(pid(1), move_to(pid(6), "r1"))],
         room: "r1",
-        speaker: "p6",
+        speaker: pid(6),
         by,
         command,
         expect,
     };
     let cases = vec![
-        plain("taken back", "p1", end(None), Ok(Some(Taken))),
-        plain("taken back, naming the room", "p1", end(Some(PLENARY)), Ok(Some(Taken))),
-        plain("taken back by another facilitator", "p2", end(None), Ok(Some(Taken))),
-        in_r1("taken back in a breakout room, from the plenary", "p1", end(Some("r1")), Ok(Some(Taken))),
-        plain("yielded", "p4", Command::YieldFloor, Ok(Some(Yielded))),
-        in_r1("yielded in a breakout room", "p6", Command::YieldFloor, Ok(Some(Yielded))),
-        plain("given to another", "p1", give(None, Some("p5")), Ok(Some(Taken))),
-        Case { before: vec![("p5", Command::RaiseHand)], ..plain("given to the next", "p1", give(None, None), Ok(Some(Taken))) },
-        plain("the speaker is moved", "p1", move_to("p4", "r1"), Ok(Some(Moved))),
-        in_r1("the speaker is moved to the plenary", "p1", move_to("p6", PLENARY), Ok(Some(Moved))),
-        Case { speaker: "p2", ..plain("a speaking facilitator visits a room", "p2", Command::Visit { room: "r2".into() }, Ok(Some(Moved))) },
+        plain("taken back", pid(1), end(None), Ok(Some(Taken))),
+        plain("taken back, naming the room", pid(1), end(Some(PLENARY)), Ok(Some(Taken))),
+        plain("taken back by another facilitator", pid(2), end(None), Ok(Some(Taken))),
+        in_r1("taken back in a breakout room, from the plenary", pid(1), end(Some("r1")), Ok(Some(Taken))),
+        plain("yielded", pid(4), Command::YieldFloor, Ok(Some(Yielded))),
+        in_r1("yielded in a breakout room", pid(6), Command::YieldFloor, Ok(Some(Yielded))),
+        plain("given to another", pid(1), give(None, Some(pid(5))), Ok(Some(Taken))),
+        Case { before: vec![(pid(5), Command::RaiseHand)], ..plain("given to the next", pid(1), give(None, None), Ok(Some(Taken))) },
+        plain("the speaker is moved", pid(1), move_to(pid(4), "r1"), Ok(Some(Moved))),
+        in_r1("the speaker is moved to the plenary", pid(1), move_to(pid(6), PLENARY), Ok(Some(Moved))),
+        Case { speaker: pid(2), ..plain("a speaking facilitator visits a room", pid(2), Command::Visit { room: "r2".into() }, Ok(Some(Moved))) },
         Case {
-            before: vec![("p1", manual(&[("p4", "r1"), ("p5", "r2")]))],
-            ..plain("the speaker is sent to a breakout room", "p1", open(), Ok(Some(Moved)))
+            before: vec![(pid(1), manual(&[(pid(4), "r1"), (pid(5), "r2")]))],
+            ..plain("the speaker is sent to a breakout room", pid(1), open(), Ok(Some(Moved)))
         },
         Case {
-            before: vec![("p1", manual(&[("p6", "r1")])), ("p1", open())],
+            before: vec![(pid(1), manual(&[(pid(6), "r1")])), (pid(1), open())],
             room: "r1",
-            speaker: "p6",
-            ..plain("the breakout closes under the speaker", "p1", Command::CloseBreakouts, Ok(Some(Moved)))
+            speaker: pid(6),
+            ..plain("the breakout closes under the speaker", pid(1), Command::CloseBreakouts, Ok(Some(Moved)))
         },
         Case {
-            before: vec![("p1", manual(&[("p5", "r1")]))],
-            ..plain("a speaker who is not assigned stays", "p1", open(), Ok(None))
+            before: vec![(pid(1), manual(&[(pid(5), "r1")]))],
+            ..plain("a speaker who is not assigned stays", pid(1), open(), Ok(None))
         },
         Case {
-            before: vec![("p1", move_to("p6", "r1")), ("p1", manual(&[("p6", "r1")]))],
-            ..in_r1("a speaker already in their room stays", "p1", open(), Ok(None))
+            before: vec![(pid(1), move_to(pid(6), "r1")), (pid(1), manual(&[(pid(6), "r1")]))],
+            ..in_r1("a speaker already in their room stays", pid(1), open(), Ok(None))
         },
-        plain("someone else is moved", "p1", move_to("p5", "r1"), Ok(None)),
-        plain("someone else's hand", "p5", Command::RaiseHand, Ok(None)),
-        plain("yielded by someone else", "p5", Command::YieldFloor, Err(Code::Conflict)),
-        plain("taken back where nobody speaks", "p1", end(Some("r2")), Err(Code::Conflict)),
-        plain("taken back in an unknown room", "p1", end(Some("r9")), Err(Code::NotFound)),
-        plain("taken back by the speaker", "p4", end(None), Err(Code::Forbidden)),
-        plain("taken back by a guarantor", "p3", end(None), Err(Code::Forbidden)),
-        plain("yielded by a guarantor", "p3", Command::YieldFloor, Err(Code::Forbidden)),
+        plain("someone else is moved", pid(1), move_to(pid(5), "r1"), Ok(None)),
+        plain("someone else's hand", pid(5), Command::RaiseHand, Ok(None)),
+        plain("yielded by someone else", pid(5), Command::YieldFloor, Err(Code::Conflict)),
+        plain("taken back where nobody speaks", pid(1), end(Some("r2")), Err(Code::Conflict)),
+        plain("taken back in an unknown room", pid(1), end(Some("r9")), Err(Code::NotFound)),
+        plain("taken back by the speaker", pid(4), end(None), Err(Code::Forbidden)),
+        plain("taken back by a guarantor", pid(3), end(None), Err(Code::Forbidden)),
+        plain("yielded by a guarantor", pid(3), Command::YieldFloor, Err(Code::Forbidden)),
     ];
     for case in cases {
         let mut sim = with_rooms();
         for (who, command) in case.before {
             sim.ok(who, command);
         }
-        sim.ok("p1", give(Some(case.room), Some(case.speaker)));
+        sim.ok(pid(1), give(Some(case.room), Some(case.speaker)));
         sim.now += 12_345;
         let before = sim.state.clone();
         match (case.expect, sim.by(case.by, case.command)) {
@@ -484,42 +484,42 @@ fn floor_time_adds_up_across_rooms_and_sessions() {
         let name = format!("turn {i}: {ms} ms in {room}, {how:?}");
         sim.now += 1_000;
         if let End::CloseBreakouts = how {
-            sim.ok("p1", manual(&[("p4", room), ("p5", room)]));
-            sim.ok("p1", open());
-        } else if sim.location("p4") != room {
-            sim.ok("p1", move_to("p4", room));
+            sim.ok(pid(1), manual(&[(pid(4), room), (pid(5), room)]));
+            sim.ok(pid(1), open());
+        } else if sim.location(pid(4)) != room {
+            sim.ok(pid(1), move_to(pid(4), room));
         }
         if let End::Limit = how {
-            sim.ok("p1", Command::SetSpeakingLimit { room: Some(room.into()), limit_ms: Some(ms) });
+            sim.ok(pid(1), Command::SetSpeakingLimit { room: Some(room.into()), limit_ms: Some(ms) });
         }
-        sim.ok("p1", give(Some(room), Some("p4")));
+        sim.ok(pid(1), give(Some(room), Some(pid(4))));
         sim.now += ms;
         let events = match how {
-            End::Take => sim.ok("p1", end(Some(room))),
-            End::Yield => sim.ok("p4", Command::YieldFloor),
+            End::Take => sim.ok(pid(1), end(Some(room))),
+            End::Yield => sim.ok(pid(4), Command::YieldFloor),
             End::GiveOther => {
-                if sim.location("p5") != room {
-                    sim.ok("p1", move_to("p5", room));
+                if sim.location(pid(5)) != room {
+                    sim.ok(pid(1), move_to(pid(5), room));
                 }
-                sim.ok("p1", give(Some(room), Some("p5")))
+                sim.ok(pid(1), give(Some(room), Some(pid(5))))
             }
-            End::MoveAway => sim.ok("p1", move_to("p4", PLENARY)),
+            End::MoveAway => sim.ok(pid(1), move_to(pid(4), PLENARY)),
             End::Limit => {
                 // The server comes late: only the limit counts.
                 sim.now += 2_500;
                 sim.tick()
             }
-            End::CloseBreakouts => sim.ok("p1", Command::CloseBreakouts),
+            End::CloseBreakouts => sim.ok(pid(1), Command::CloseBreakouts),
         };
-        let ended = Event::FloorEnded { room: room.into(), participant: "p4".into(), spoken_ms: ms, reason };
+        let ended = Event::FloorEnded { room: room.into(), participant: pid(4).into(), spoken_ms: ms, reason };
         assert!(events.contains(&ended), "{name}: {events:?}");
         total += ms;
-        assert_eq!(sim.floor_time("p4"), total, "{name}: cumulative floor time");
+        assert_eq!(sim.floor_time(pid(4)), total, "{name}: cumulative floor time");
         if let End::Limit = how {
-            sim.ok("p1", Command::SetSpeakingLimit { room: Some(room.into()), limit_ms: None });
+            sim.ok(pid(1), Command::SetSpeakingLimit { room: Some(room.into()), limit_ms: None });
         }
         if let End::GiveOther = how {
-            sim.ok("p1", end(Some(room)));
+            sim.ok(pid(1), end(Some(room)));
         }
     }
     // The floor time of everyone is the sum of their FloorEnded events, and survives replay.
@@ -531,5 +531,5 @@ fn floor_time_adds_up_across_rooms_and_sessions() {
     }
     assert_eq!(sim.state.floor_time, sums);
     assert_eq!(sim.replayed(), sim.state);
-    assert_eq!(sim.replayed().floor_time["p4"], total);
+    assert_eq!(sim.replayed().floor_time[pid(4)], total);
 }

@@ -1,1 +1,444 @@
-//! x
+//! Test glue for the end-to-end tests: start the real `convene` binary on an ephemeral port,
+//! drive it with real WebSocket clients and real HTTP requests, kill it with SIGKILL.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use convene_protocol::api::{CreateConvention, Invite, RosterEntry};
+use convene_protocol::{ClientMessage, Command, ErrorCode, Record, ServerMessage, Snapshot};
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command as Process};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::Message;
+
+pub use convene_protocol as proto;
+
+/// The `convene` binary: `CONVENE_BIN`, or the workspace's target directory.
+pub fn convene_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("CONVENE_BIN") {
+        return PathBuf::from(p);
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf();
+    let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| root.join("target"));
+    for profile in ["debug", "release"] {
+        let p = target.join(profile).join("convene");
+        if p.exists() {
+            return p;
+        }
+    }
+    panic!("no convene binary: run `cargo build -p convene` first (scripts/test.sh does)")
+}
+
+pub const ORGANIZER_TOKEN: &str = "test-organizer-token";
+
+/// A running `convene serve` process.
+pub struct Server {
+    child: Child,
+    pub addr: String,
+    pub data: PathBuf,
+    /// Everything the process printed on stdout, line by line.
+    pub stdout: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    pub stderr_path: PathBuf,
+    extra: Vec<String>,
+}
+
+impl Server {
+    /// Start a server on an ephemeral port with its data in `data`.
+    pub async fn start(data: &Path) -> Result<Server> {
+        Self::start_with(data, &[]).await
+    }
+
+    pub async fn start_with(data: &Path, extra: &[&str]) -> Result<Server> {
+        let stderr_path = data.with_extension(format!("stderr-{}.log", std::process::id()));
+        let stderr = std::fs::OpenOptions::new().create(true).append(true).open(&stderr_path)?;
+        let mut child = Process::new(convene_bin())
+            .arg("serve")
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--data")
+            .arg(data)
+            .arg("--organizer-token")
+            .arg(ORGANIZER_TOKEN)
+            .args(extra)
+            .env("CONVENE_LOG", "convene=debug,warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(stderr))
+            .kill_on_drop(true)
+            .spawn()
+            .context("spawning convene")?;
+        let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let sink = lines.clone();
+        tokio::spawn(async move {
+            let mut reader = BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = reader.next_line().await {
+                if let Some(addr) = line.strip_prefix("convene listening on http://") {
+                    let _ = tx.send(addr.to_string());
+                }
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let addr = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+            .await
+            .context("convene did not start listening within 30 s")?
+            .ok_or_else(|| anyhow!("convene exited before listening; see {}", stderr_path.display()))?;
+        Ok(Server {
+            child,
+            addr,
+            data: data.to_path_buf(),
+            stdout: lines,
+            stderr_path,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+        })
+    }
+
+    /// SIGKILL: no shutdown, no flush. What was acknowledged must survive this.
+    pub async fn kill9(&mut self) -> Result<()> {
+        self.child.start_kill()?;
+        self.child.wait().await?;
+        Ok(())
+    }
+
+    /// SIGKILL, then start again on the same data directory (a new port).
+    pub async fn kill9_and_restart(&mut self) -> Result<()> {
+        self.kill9().await?;
+        let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
+        let data = self.data.clone();
+        *self = Server::start_with(&data, &extra).await?;
+        Ok(())
+    }
+
+    /// SIGTERM, and wait for a clean exit.
+    pub async fn terminate(&mut self) -> Result<std::process::ExitStatus> {
+        let pid = self.child.id().ok_or_else(|| anyhow!("already exited"))?;
+        let status = std::process::Command::new("kill").arg("-TERM").arg(pid.to_string()).status()?;
+        if !status.success() {
+            bail!("kill -TERM failed");
+        }
+        Ok(tokio::time::timeout(Duration::from_secs(20), self.child.wait()).await??)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    pub fn http(&self) -> Organizer {
+        Organizer { base: self.url(""), http: reqwest::Client::new() }
+    }
+}
+
+/// The organizer HTTP API.
+pub struct Organizer {
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+impl Organizer {
+    pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.post(format!("{}{path}", self.base)).bearer_auth(ORGANIZER_TOKEN)
+    }
+    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.get(format!("{}{path}", self.base)).bearer_auth(ORGANIZER_TOKEN)
+    }
+    pub fn delete(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.delete(format!("{}{path}", self.base)).bearer_auth(ORGANIZER_TOKEN)
+    }
+
+    /// Create a convention with a roster, and invite everyone.
+    pub async fn convention(&self, id: &str, roster: &[RosterEntry]) -> Result<Vec<Invite>> {
+        let r = self
+            .post("/api/conventions")
+            .json(&CreateConvention { id: Some(id.to_string()), name: format!("Convention {id}") })
+            .send()
+            .await?;
+        if r.status() != 201 {
+            bail!("create: {} {}", r.status(), r.text().await?);
+        }
+        let r = self.post(&format!("/api/conventions/{id}/roster")).json(roster).send().await?;
+        if r.status() != 201 {
+            bail!("roster: {} {}", r.status(), r.text().await?);
+        }
+        let r = self.post(&format!("/api/conventions/{id}/invites")).send().await?;
+        if r.status() != 201 {
+            bail!("invites: {} {}", r.status(), r.text().await?);
+        }
+        Ok(r.json().await?)
+    }
+}
+
+pub fn person(name: &str, roles: &[proto::Role], attrs: &[(&str, &str)]) -> RosterEntry {
+    RosterEntry {
+        name: name.to_string(),
+        roles: roles.to_vec(),
+        attributes: attrs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+    }
+}
+
+enum Incoming {
+    Msg(ServerMessage),
+    Unparsed(String),
+    Closed(Option<(u16, String)>),
+}
+
+type Sink = futures_util::stream::SplitSink<
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    Message,
+>;
+
+/// A participant's WebSocket connection, recording everything it receives.
+pub struct Client {
+    pub name: String,
+    sink: Sink,
+    rx: mpsc::UnboundedReceiver<Incoming>,
+    /// Messages read but not yet consumed by `wait_for`.
+    pub inbox: VecDeque<ServerMessage>,
+    /// Every event received on this connection, in order.
+    pub events: Vec<Record>,
+    /// The last snapshot received (welcome or snapshot).
+    pub snapshot: Option<Snapshot>,
+    pub you: Option<proto::Person>,
+    pub closed: Option<Option<(u16, String)>>,
+    next_id: u64,
+}
+
+pub const WAIT: Duration = Duration::from_secs(10);
+
+impl Client {
+    /// Open a WebSocket without saying hello.
+    pub async fn open(ws_url: &str, name: &str) -> Result<Client> {
+        let (ws, _) = tokio_tungstenite::connect_async(ws_url).await.context("websocket connect")?;
+        let (sink, mut stream) = ws.split();
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Some(m) = stream.next().await {
+                match m {
+                    Ok(Message::Text(t)) => {
+                        let msg = match serde_json::from_str::<ServerMessage>(&t) {
+                            Ok(m) => Incoming::Msg(m),
+                            Err(_) => Incoming::Unparsed(t.to_string()),
+                        };
+                        if tx.send(msg).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(Message::Close(frame)) => {
+                        let _ = tx.send(Incoming::Closed(frame.map(|f| (u16::from(f.code), f.reason.to_string()))));
+                        return;
+                    }
+                    Ok(_) => {}
+                    Err(_) => {
+                        let _ = tx.send(Incoming::Closed(None));
+                        return;
+                    }
+                }
+            }
+            let _ = tx.send(Incoming::Closed(None));
+        });
+        Ok(Client {
+            name: name.to_string(),
+            sink,
+            rx,
+            inbox: VecDeque::new(),
+            events: Vec::new(),
+            snapshot: None,
+            you: None,
+            closed: None,
+            next_id: 0,
+        })
+    }
+
+    /// Open, say hello with `token`, and wait for the welcome.
+    pub async fn join(ws_url: &str, name: &str, token: &str) -> Result<Client> {
+        let mut c = Client::open(ws_url, name).await?;
+        c.send(&ClientMessage::Hello { protocol: proto::PROTOCOL_VERSION, token: token.to_string() }).await?;
+        c.wait_for(|m| matches!(m, ServerMessage::Welcome { .. }))
+            .await
+            .with_context(|| format!("{name}: no welcome"))?;
+        Ok(c)
+    }
+
+    pub async fn send(&mut self, msg: &ClientMessage) -> Result<()> {
+        self.send_raw(&serde_json::to_string(msg)?).await
+    }
+
+    pub async fn send_raw(&mut self, text: &str) -> Result<()> {
+        self.sink.send(Message::text(text.to_string())).await.context("send")
+    }
+
+    pub async fn send_binary(&mut self, bytes: Vec<u8>) -> Result<()> {
+        self.sink.send(Message::binary(bytes)).await.context("send")
+    }
+
+    pub async fn close(mut self) {
+        let _ = self
+            .sink
+            .send(Message::Close(Some(tokio_tungstenite::tungstenite::protocol::CloseFrame {
+                code: CloseCode::Normal,
+                reason: "".into(),
+            })))
+            .await;
+    }
+
+    /// Take note of a message: events are recorded, snapshots replace the view.
+    fn record(&mut self, m: &ServerMessage) {
+        match m {
+            ServerMessage::Event { record } => self.events.push(record.clone()),
+            ServerMessage::Welcome { snapshot, you, .. } => {
+                self.snapshot = Some(snapshot.clone());
+                self.you = Some(you.clone());
+            }
+            ServerMessage::Snapshot { snapshot, .. } => self.snapshot = Some(snapshot.clone()),
+            _ => {}
+        }
+    }
+
+    async fn read_one(&mut self, timeout: Duration) -> Result<ServerMessage> {
+        if let Some(c) = &self.closed {
+            bail!("{}: connection closed {:?}", self.name, c);
+        }
+        match tokio::time::timeout(timeout, self.rx.recv()).await {
+            Err(_) => bail!("{}: nothing received within {:?}", self.name, timeout),
+            Ok(None) => {
+                self.closed = Some(None);
+                bail!("{}: connection gone", self.name)
+            }
+            Ok(Some(Incoming::Closed(c))) => {
+                self.closed = Some(c.clone());
+                bail!("{}: connection closed {:?}", self.name, c)
+            }
+            Ok(Some(Incoming::Unparsed(t))) => bail!("{}: unparsable server message {t}", self.name),
+            Ok(Some(Incoming::Msg(m))) => {
+                self.record(&m);
+                Ok(m)
+            }
+        }
+    }
+
+    /// The first message (already read or still to come) that matches; others stay queued.
+    pub async fn wait_for(&mut self, f: impl Fn(&ServerMessage) -> bool) -> Result<ServerMessage> {
+        self.wait_for_within(WAIT, f).await
+    }
+
+    pub async fn wait_for_within(&mut self, within: Duration, f: impl Fn(&ServerMessage) -> bool) -> Result<ServerMessage> {
+        if let Some(i) = self.inbox.iter().position(&f) {
+            return Ok(self.inbox.remove(i).expect("position is valid"));
+        }
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let m = self.read_one(left).await?;
+            if f(&m) {
+                return Ok(m);
+            }
+            self.inbox.push_back(m);
+        }
+    }
+
+    /// The first event of this type (by its `type` tag) still to be consumed.
+    pub async fn wait_event(&mut self, ty: &str) -> Result<Record> {
+        let ty = ty.to_string();
+        match self.wait_for(move |m| matches!(m, ServerMessage::Event { record } if event_type(&record.event) == ty)).await? {
+            ServerMessage::Event { record } => Ok(record),
+            _ => unreachable!(),
+        }
+    }
+
+    /// Send a command and wait for its one reply: Ok(seq) or Err((code, message)).
+    pub async fn request(&mut self, command: Command) -> Result<std::result::Result<u64, (ErrorCode, String)>> {
+        self.next_id += 1;
+        let id = format!("{}-{}", self.name, self.next_id);
+        self.send(&ClientMessage::Request { id: id.clone(), command }).await?;
+        let reply = self
+            .wait_for(|m| match m {
+                ServerMessage::Ok { id: i, .. } | ServerMessage::Error { id: Some(i), .. } => *i == id,
+                _ => false,
+            })
+            .await
+            .with_context(|| format!("{}: no reply to {id}", self.name))?;
+        Ok(match reply {
+            ServerMessage::Ok { seq, .. } => Ok(seq),
+            ServerMessage::Error { code, message, .. } => Err((code, message)),
+            _ => unreachable!(),
+        })
+    }
+
+    /// A command that must succeed.
+    pub async fn ok(&mut self, command: Command) -> Result<u64> {
+        let c = format!("{command:?}");
+        self.request(command).await?.map_err(|(code, m)| anyhow!("{}: {c} refused: {code:?} {m}", self.name))
+    }
+
+    /// Wait for the close frame; returns its code.
+    pub async fn wait_closed(&mut self, within: Duration) -> Result<Option<u16>> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if let Some(c) = &self.closed {
+                return Ok(c.as_ref().map(|(code, _)| *code));
+            }
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.read_one(left).await {
+                Ok(m) => self.inbox.push_back(m),
+                Err(e) if self.closed.is_none() => return Err(e),
+                Err(_) => {}
+            }
+        }
+    }
+
+    /// Read whatever arrives within `d` (into the inbox).
+    pub async fn drain(&mut self, d: Duration) {
+        let deadline = tokio::time::Instant::now() + d;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            match self.read_one(left).await {
+                Ok(m) => self.inbox.push_back(m),
+                Err(_) => return,
+            }
+        }
+    }
+
+    /// The id of this participant.
+    pub fn id(&self) -> String {
+        self.you.as_ref().map(|p| p.id.clone()).unwrap_or_default()
+    }
+
+    /// This participant's room in the latest snapshot, updated by the moves seen since.
+    pub fn room(&self) -> String {
+        let snap = self.snapshot.as_ref().expect("joined");
+        let me = self.id();
+        let mut room = snap.participants.iter().find(|p| p.person.id == me).map(|p| p.room.clone()).unwrap_or_default();
+        for r in self.events.iter().filter(|r| r.seq > snap.seq) {
+            if let proto::Event::ParticipantMoved { participant, room: to } = &r.event {
+                if *participant == me {
+                    room = to.clone();
+                }
+            }
+        }
+        room
+    }
+}
+
+/// The `type` tag of an event, as on the wire.
+pub fn event_type(e: &proto::Event) -> String {
+    serde_json::to_value(e)
+        .ok()
+        .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// Start Redis-free, server-only tests in a fresh temporary directory.
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new().prefix("convene-test-").tempdir().expect("temp dir")
+}

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::OnceLock;
 
 use convene::domain::{
     decide, Actor, Code, Command, Context, Convention, Event, Millis, NewPerson, ParticipantId,
@@ -272,6 +273,24 @@ pub fn convention(roster: Roster) -> (Sim, Ids) {
 pub fn small() -> (Sim, Ids) {
     convention(Roster { facilitators: 2, guarantors: 1, citizens: 12, communes: 3, ..Roster::default() })
 }
+
+/// The id the domain gave the `n`th person (from 1) of the `small()` roster: 1 and 2 are
+/// facilitators, 3 the guarantor, 4 to 15 citizens. Tables stay readable without assuming
+/// how the domain spells ids.
+pub fn pid(n: usize) -> &'static str {
+    static IDS: OnceLock<Vec<ParticipantId>> = OnceLock::new();
+    let ids = IDS.get_or_init(|| {
+        let (_, ids) = small();
+        [ids.facilitators, ids.guarantors, ids.citizens].concat()
+    });
+    match n.checked_sub(1).and_then(|i| ids.get(i)) {
+        Some(id) => id,
+        None => panic!("small() has no person {n}"),
+    }
+}
+
+/// An id that no roster holds.
+pub const NOBODY: &str = "nobody";
 
 /// How many people each room got, by room.
 pub fn room_sizes(assignments: &[(ParticipantId, String)]) -> BTreeMap<String, usize> {
