@@ -15,6 +15,8 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// The largest text frame the server reads, in bytes. Larger frames close the connection
 /// with [`close::TOO_LARGE`].
 pub const MAX_FRAME_BYTES: usize = 16 * 1024;
+/// The id of the plenary room, which every convention has.
+pub const PLENARY_ID: &str = "plenary";
 /// How many chat lines of each room a snapshot carries (the most recent ones).
 pub const SNAPSHOT_CHAT_LINES: usize = 200;
 
@@ -43,7 +45,9 @@ pub mod close {
 }
 
 /// Roles a participant may hold. A guarantor holds no other role.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Citizen,
@@ -164,29 +168,85 @@ pub struct RoomName {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "type")]
 pub enum Event {
-    ConventionCreated { name: String },
-    ParticipantAdded { person: Person },
+    ConventionCreated {
+        name: String,
+    },
+    ParticipantAdded {
+        person: Person,
+    },
     /// Never sent to participants; stored with the hash of the token, never the token.
-    InviteIssued { participant: String, token_hash: String },
-    InviteRevoked { participant: String },
-    RoomsCreated { rooms: Vec<RoomName> },
+    InviteIssued {
+        participant: String,
+        token_hash: String,
+    },
+    InviteRevoked {
+        participant: String,
+    },
+    RoomsCreated {
+        rooms: Vec<RoomName>,
+    },
     RoomsCleared,
-    RoomsAssigned { method: String, assignments: Vec<Assignment> },
-    BreakoutsOpened { ends_at: u64, warn_at: u64 },
+    RoomsAssigned {
+        method: String,
+        assignments: Vec<Assignment>,
+    },
+    BreakoutsOpened {
+        ends_at: u64,
+        warn_at: u64,
+    },
     BreakoutsWarned,
-    BreakoutsExtended { ends_at: u64, warn_at: u64 },
-    BreakoutsClosed { reason: CloseReason },
-    ParticipantMoved { participant: String, room: String },
-    BroadcastSent { text: String },
-    ChatPosted { room: String, text: String },
-    HandRaised { room: String, participant: String },
-    HandLowered { room: String, participant: String },
-    FloorGiven { room: String, participant: String, ends_at: Option<u64> },
-    FloorEnded { room: String, participant: String, spoken_ms: u64, reason: FloorEndReason },
-    QueueOrderSet { room: String, order: QueueOrder },
-    SpeakingLimitSet { room: String, limit_ms: Option<u64> },
-    FacilitatorCalled { room: String, message: String },
-    CallResolved { call: u64 },
+    BreakoutsExtended {
+        ends_at: u64,
+        warn_at: u64,
+    },
+    BreakoutsClosed {
+        reason: CloseReason,
+    },
+    ParticipantMoved {
+        participant: String,
+        room: String,
+    },
+    BroadcastSent {
+        text: String,
+    },
+    ChatPosted {
+        room: String,
+        text: String,
+    },
+    HandRaised {
+        room: String,
+        participant: String,
+    },
+    HandLowered {
+        room: String,
+        participant: String,
+    },
+    FloorGiven {
+        room: String,
+        participant: String,
+        ends_at: Option<u64>,
+    },
+    FloorEnded {
+        room: String,
+        participant: String,
+        spoken_ms: u64,
+        reason: FloorEndReason,
+    },
+    QueueOrderSet {
+        room: String,
+        order: QueueOrder,
+    },
+    SpeakingLimitSet {
+        room: String,
+        limit_ms: Option<u64>,
+    },
+    FacilitatorCalled {
+        room: String,
+        message: String,
+    },
+    CallResolved {
+        call: u64,
+    },
 }
 
 /// An event with its place in the convention's log. `at` is in ms since the Unix epoch.
@@ -204,8 +264,12 @@ pub struct Record {
 pub enum AssignMethod {
     Random,
     /// Spread each value of a roster attribute (e.g. `commune`) evenly over the rooms.
-    Balanced { attribute: String },
-    Manual { assignments: Vec<Assignment> },
+    Balanced {
+        attribute: String,
+    },
+    Manual {
+        assignments: Vec<Assignment>,
+    },
 }
 
 fn yes() -> bool {
@@ -220,7 +284,9 @@ fn one_minute() -> u64 {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "type")]
 pub enum Command {
-    SendChat { text: String },
+    SendChat {
+        text: String,
+    },
     RaiseHand,
     LowerHand,
     YieldFloor,
@@ -229,7 +295,9 @@ pub enum Command {
         message: String,
     },
     /// Facilitators and guarantors: go to any room (guarantors observe, unseen as members).
-    Visit { room: String },
+    Visit {
+        room: String,
+    },
     /// Either `count` rooms named "Salle N", or one room per name.
     CreateRooms {
         #[serde(default)]
@@ -253,11 +321,20 @@ pub enum Command {
         #[serde(default = "one_minute")]
         warning_ms: u64,
     },
-    ExtendBreakouts { by_ms: u64 },
+    ExtendBreakouts {
+        by_ms: u64,
+    },
     CloseBreakouts,
-    Broadcast { text: String },
-    MoveParticipant { participant: String, room: String },
-    ResolveCall { call: u64 },
+    Broadcast {
+        text: String,
+    },
+    MoveParticipant {
+        participant: String,
+        room: String,
+    },
+    ResolveCall {
+        call: u64,
+    },
     /// Give the floor to `participant`, or to the next in the room's queue order.
     GiveFloor {
         #[serde(default)]
@@ -424,7 +501,10 @@ pub enum ServerMessage {
         snapshot: Snapshot,
     },
     /// Your view changed wholesale (you moved room): replace your state with this one.
-    Snapshot { server_time: u64, snapshot: Snapshot },
+    Snapshot {
+        server_time: u64,
+        snapshot: Snapshot,
+    },
     /// One event of the log, in order of `seq`.
     Event {
         #[serde(flatten)]
@@ -433,7 +513,11 @@ pub enum ServerMessage {
     /// The one success reply to a request. `seq` is the last event it produced.
     Ok { id: String, seq: u64 },
     /// The one failure reply to a request (or to a frame that could not be read, `id` null).
-    Error { id: Option<String>, code: ErrorCode, message: String },
+    Error {
+        id: Option<String>,
+        code: ErrorCode,
+        message: String,
+    },
     /// Someone came online or went offline (not part of the log).
     Presence { participant: String, online: bool },
     /// A new audit entry (facilitators and guarantors).
@@ -489,7 +573,11 @@ pub fn parse_client_message(text: &str) -> Result<ClientMessage, ParseError> {
         id: None,
     })?;
     let id = value.get("id").and_then(|v| v.as_str()).map(str::to_string);
-    let fail = |code, message: String| ParseError { code, message, id: id.clone() };
+    let fail = |code, message: String| ParseError {
+        code,
+        message,
+        id: id.clone(),
+    };
     let ty = value
         .get("type")
         .and_then(|v| v.as_str())
@@ -497,19 +585,31 @@ pub fn parse_client_message(text: &str) -> Result<ClientMessage, ParseError> {
         .ok_or_else(|| fail(ErrorCode::BadMessage, "no \"type\" string".into()))?;
     let ty = ty.as_str();
     if !ClientMessage::TYPES.contains(&ty) {
-        return Err(fail(ErrorCode::UnknownType, format!("unknown message type {ty:?}")));
+        return Err(fail(
+            ErrorCode::UnknownType,
+            format!("unknown message type {ty:?}"),
+        ));
     }
     if ty == "request" {
         let cty = value.pointer("/command/type").and_then(|v| v.as_str());
         match cty {
             Some(c) if !Command::TYPES.contains(&c) => {
-                return Err(fail(ErrorCode::UnknownType, format!("unknown command type {c:?}")))
+                return Err(fail(
+                    ErrorCode::UnknownType,
+                    format!("unknown command type {c:?}"),
+                ))
             }
-            None => return Err(fail(ErrorCode::BadMessage, "a request needs a command with a \"type\"".into())),
+            None => {
+                return Err(fail(
+                    ErrorCode::BadMessage,
+                    "a request needs a command with a \"type\"".into(),
+                ))
+            }
             Some(_) => {}
         }
     }
-    serde_json::from_value(value).map_err(|e| fail(ErrorCode::BadMessage, format!("malformed {ty}: {e}")))
+    serde_json::from_value(value)
+        .map_err(|e| fail(ErrorCode::BadMessage, format!("malformed {ty}: {e}")))
 }
 
 /// The JSON Schema of every wire type, as committed in `protocol/schema.json`.
@@ -523,8 +623,24 @@ pub fn schema() -> serde_json::Value {
             let _ = s;
         )*};
     }
-    add!(ClientMessage, ServerMessage, Command, Event, Record, AuditEntry);
-    add!(api::CreateConvention, api::ConventionSummary, api::RosterEntry, api::RosterAdded, api::IssueInvites, api::Invite, api::InviteStatus, api::ErrorBody);
+    add!(
+        ClientMessage,
+        ServerMessage,
+        Command,
+        Event,
+        Record,
+        AuditEntry
+    );
+    add!(
+        api::CreateConvention,
+        api::ConventionSummary,
+        api::RosterEntry,
+        api::RosterAdded,
+        api::IssueInvites,
+        api::Invite,
+        api::InviteStatus,
+        api::ErrorBody
+    );
     for (name, s) in gen.definitions() {
         defs.insert(name.clone(), serde_json::to_value(s).unwrap_or_default());
     }

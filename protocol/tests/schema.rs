@@ -6,15 +6,18 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use convene_protocol::api::{
-    ConventionSummary, CreateConvention, ErrorBody, Invite, InviteStatus, IssueInvites, RosterAdded,
-    RosterEntry,
+    ConventionSummary, CreateConvention, ErrorBody, Invite, InviteStatus, IssueInvites,
+    RosterAdded, RosterEntry,
 };
-use convene_protocol::{close, parse_client_message, schema, ClientMessage, Command, ErrorCode, Record, ServerMessage};
+use convene_protocol::{
+    close, parse_client_message, schema, ClientMessage, Command, ErrorCode, Record, ServerMessage,
+};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
-const REGENERATE: &str = "cargo run -q -p convene-protocol --bin convene-schema > protocol/schema.json";
+const REGENERATE: &str =
+    "cargo run -q -p convene-protocol --bin convene-schema > protocol/schema.json";
 
 fn read(name: &str) -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(name);
@@ -22,8 +25,9 @@ fn read(name: &str) -> String {
 }
 
 fn committed_schema() -> Value {
-    serde_json::from_str(&read("schema.json"))
-        .unwrap_or_else(|e| panic!("protocol/schema.json is not valid JSON ({e}); regenerate it with `{REGENERATE}`"))
+    serde_json::from_str(&read("schema.json")).unwrap_or_else(|e| {
+        panic!("protocol/schema.json is not valid JSON ({e}); regenerate it with `{REGENERATE}`")
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -35,10 +39,18 @@ fn committed_schema_matches_the_code() {
     let generated = schema();
     if committed != generated {
         // Name the definitions that differ, so the failure says more than "something changed".
-        let defs = |v: &Value| v.get("definitions").and_then(Value::as_object).cloned().unwrap_or_default();
+        let defs = |v: &Value| {
+            v.get("definitions")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default()
+        };
         let (old, new) = (defs(&committed), defs(&generated));
         let names: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
-        let differing: Vec<&String> = names.into_iter().filter(|n| old.get(*n) != new.get(*n)).collect();
+        let differing: Vec<&String> = names
+            .into_iter()
+            .filter(|n| old.get(*n) != new.get(*n))
+            .collect();
         panic!(
             "protocol/schema.json is out of date with the wire types (differing definitions: {differing:?}); \
              regenerate it with `{REGENERATE}` (from the workspace root) and commit it"
@@ -63,8 +75,15 @@ fn variant_tags(schema: &Value, definition: &str, tag: &str) -> Vec<String> {
                 .pointer(&format!("/properties/{tag}/enum"))
                 .and_then(Value::as_array)
                 .unwrap_or_else(|| panic!("a variant of {definition} has no {tag:?} enum: {v}"));
-            assert_eq!(values.len(), 1, "a variant of {definition} has several {tag:?} values: {v}");
-            values[0].as_str().unwrap_or_else(|| panic!("a {tag:?} of {definition} is not a string")).to_string()
+            assert_eq!(
+                values.len(),
+                1,
+                "a variant of {definition} has several {tag:?} values: {v}"
+            );
+            values[0]
+                .as_str()
+                .unwrap_or_else(|| panic!("a {tag:?} of {definition} is not a string"))
+                .to_string()
         })
         .collect()
 }
@@ -85,15 +104,28 @@ fn enum_values(schema: &Value, definition: &str) -> BTreeSet<String> {
         }
     }
     let mut out = BTreeSet::new();
-    walk(schema.pointer(&format!("/definitions/{definition}")).expect("definition exists"), &mut out);
+    walk(
+        schema
+            .pointer(&format!("/definitions/{definition}"))
+            .expect("definition exists"),
+        &mut out,
+    );
     out
 }
 
 fn assert_same_types(list: &[&str], from_schema: Vec<String>, what: &str) {
     let listed: BTreeSet<&str> = list.iter().copied().collect();
-    assert_eq!(listed.len(), list.len(), "{what}::TYPES lists a type twice: {list:?}");
+    assert_eq!(
+        listed.len(),
+        list.len(),
+        "{what}::TYPES lists a type twice: {list:?}"
+    );
     let schema: BTreeSet<&str> = from_schema.iter().map(String::as_str).collect();
-    assert_eq!(schema.len(), from_schema.len(), "the schema of {what} has a type twice: {from_schema:?}");
+    assert_eq!(
+        schema.len(),
+        from_schema.len(),
+        "the schema of {what} has a type twice: {from_schema:?}"
+    );
     let missing: Vec<&&str> = schema.difference(&listed).collect();
     let extra: Vec<&&str> = listed.difference(&schema).collect();
     assert!(
@@ -160,7 +192,11 @@ fn examples(doc: &str) -> Vec<Example> {
             .and_then(|l| l.strip_suffix("-->"))
             .map(|t| t.trim().to_string());
         match tag {
-            Some(tag) => out.push(Example { line: start + 1, tag, text: body.join("\n") }),
+            Some(tag) => out.push(Example {
+                line: start + 1,
+                tag,
+                text: body.join("\n"),
+            }),
             None => untagged.push(start + 1),
         }
     }
@@ -174,7 +210,11 @@ fn examples(doc: &str) -> Vec<Example> {
 
 fn protocol_examples() -> Vec<Example> {
     let all = examples(&read("PROTOCOL.md"));
-    assert!(all.len() > 40, "PROTOCOL.md has only {} tagged JSON examples", all.len());
+    assert!(
+        all.len() > 40,
+        "PROTOCOL.md has only {} tagged JSON examples",
+        all.len()
+    );
     all
 }
 
@@ -184,19 +224,26 @@ fn exact<T: DeserializeOwned + Serialize>(value: &Value) -> Result<T, String> {
     let parsed: T = serde_json::from_value(value.clone()).map_err(|e| e.to_string())?;
     let again = serde_json::to_value(&parsed).map_err(|e| e.to_string())?;
     if &again != value {
-        return Err(format!("it does not serialize back to itself; the code writes\n{again:#}"));
+        return Err(format!(
+            "it does not serialize back to itself; the code writes\n{again:#}"
+        ));
     }
     Ok(parsed)
 }
 
 /// Parse a client-sent value (defaults may be left out), and check the parsed value survives
 /// a round trip through its serialization.
-fn lenient<T: DeserializeOwned + Serialize + PartialEq + std::fmt::Debug>(value: &Value) -> Result<T, String> {
+fn lenient<T: DeserializeOwned + Serialize + PartialEq + std::fmt::Debug>(
+    value: &Value,
+) -> Result<T, String> {
     let parsed: T = serde_json::from_value(value.clone()).map_err(|e| e.to_string())?;
-    let again: T = serde_json::from_value(serde_json::to_value(&parsed).map_err(|e| e.to_string())?)
-        .map_err(|e| format!("its serialization does not parse back: {e}"))?;
+    let again: T =
+        serde_json::from_value(serde_json::to_value(&parsed).map_err(|e| e.to_string())?)
+            .map_err(|e| format!("its serialization does not parse back: {e}"))?;
     if again != parsed {
-        return Err(format!("round trip changed it: {parsed:?} became {again:?}"));
+        return Err(format!(
+            "round trip changed it: {parsed:?} became {again:?}"
+        ));
     }
     Ok(parsed)
 }
@@ -214,11 +261,13 @@ fn check_example(ex: &Example, cov: &mut Coverage) -> Result<(), String> {
     if ex.tag == "other" {
         return Ok(());
     }
-    let value: Value = serde_json::from_str(&ex.text).map_err(|e| format!("not valid JSON: {e}"))?;
+    let value: Value =
+        serde_json::from_str(&ex.text).map_err(|e| format!("not valid JSON: {e}"))?;
     let ty = |v: &Value, p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_string);
     match ex.tag.as_str() {
         "client" => {
-            let parsed = parse_client_message(&ex.text).map_err(|e| format!("{:?}: {}", e.code, e.message))?;
+            let parsed = parse_client_message(&ex.text)
+                .map_err(|e| format!("{:?}: {}", e.code, e.message))?;
             let again: ClientMessage = lenient(&value)?;
             if again != parsed {
                 return Err("parse_client_message and serde disagree".into());
@@ -295,12 +344,20 @@ fn checked_coverage() -> Coverage {
     let failures: Vec<String> = protocol_examples()
         .iter()
         .filter_map(|ex| {
-            check_example(ex, &mut cov)
-                .err()
-                .map(|e| format!("PROTOCOL.md line {} (<!-- {} -->): {e}\n{}", ex.line, ex.tag, ex.text))
+            check_example(ex, &mut cov).err().map(|e| {
+                format!(
+                    "PROTOCOL.md line {} (<!-- {} -->): {e}\n{}",
+                    ex.line, ex.tag, ex.text
+                )
+            })
         })
         .collect();
-    assert!(failures.is_empty(), "{} example(s) do not match the wire types:\n\n{}", failures.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} example(s) do not match the wire types:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
     cov
 }
 
@@ -317,13 +374,25 @@ fn protocol_md_shows_every_message_command_and_event() {
         want.into_iter().filter(|t| !have.contains(t)).collect()
     };
     let m = missing(variant_tags(&s, "ClientMessage", "type"), &cov.client);
-    assert!(m.is_empty(), "PROTOCOL.md has no <!-- client --> example of {m:?}");
+    assert!(
+        m.is_empty(),
+        "PROTOCOL.md has no <!-- client --> example of {m:?}"
+    );
     let m = missing(variant_tags(&s, "Command", "type"), &cov.commands);
-    assert!(m.is_empty(), "PROTOCOL.md has no <!-- client --> example of the commands {m:?}");
+    assert!(
+        m.is_empty(),
+        "PROTOCOL.md has no <!-- client --> example of the commands {m:?}"
+    );
     let m = missing(variant_tags(&s, "ServerMessage", "type"), &cov.server);
-    assert!(m.is_empty(), "PROTOCOL.md has no <!-- server --> example of {m:?}");
+    assert!(
+        m.is_empty(),
+        "PROTOCOL.md has no <!-- server --> example of {m:?}"
+    );
     let m = missing(variant_tags(&s, "Event", "type"), &cov.events);
-    assert!(m.is_empty(), "PROTOCOL.md has no <!-- event --> example of the events {m:?}");
+    assert!(
+        m.is_empty(),
+        "PROTOCOL.md has no <!-- event --> example of the events {m:?}"
+    );
 }
 
 /// The rows of the markdown tables of PROTOCOL.md, by their first cell.
@@ -340,9 +409,17 @@ fn protocol_md_tables_list_every_error_and_close_code() {
     let doc = read("PROTOCOL.md");
     let keys = table_keys(&doc);
     let codes = enum_values(&schema(), "ErrorCode");
-    assert_eq!(codes.len(), 11, "ErrorCode has {} values: update this test and PROTOCOL.md", codes.len());
+    assert_eq!(
+        codes.len(),
+        11,
+        "ErrorCode has {} values: update this test and PROTOCOL.md",
+        codes.len()
+    );
     let missing: Vec<&String> = codes.iter().filter(|c| !keys.contains(*c)).collect();
-    assert!(missing.is_empty(), "PROTOCOL.md's error code table has no row for {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "PROTOCOL.md's error code table has no row for {missing:?}"
+    );
     for code in [
         1000,
         close::GOING_AWAY,
@@ -356,12 +433,19 @@ fn protocol_md_tables_list_every_error_and_close_code() {
         close::SLOW_CONSUMER,
         close::BINARY,
     ] {
-        assert!(keys.contains(&code.to_string()), "PROTOCOL.md's close code table has no row for {code}");
+        assert!(
+            keys.contains(&code.to_string()),
+            "PROTOCOL.md's close code table has no row for {code}"
+        );
     }
     // Every error code the serde names: ErrorCode serializes as the table names it.
     for code in &codes {
-        let parsed: ErrorCode = serde_json::from_value(Value::String(code.clone())).expect("schema values parse");
-        assert_eq!(serde_json::to_value(parsed).expect("serializes"), Value::String(code.clone()));
+        let parsed: ErrorCode =
+            serde_json::from_value(Value::String(code.clone())).expect("schema values parse");
+        assert_eq!(
+            serde_json::to_value(parsed).expect("serializes"),
+            Value::String(code.clone())
+        );
     }
 }
 
@@ -370,7 +454,13 @@ fn protocol_md_tables_list_every_error_and_close_code() {
 
 #[test]
 fn invalid_json_is_a_bad_message_without_id() {
-    for text in ["", "{", "{\"type\":\"request\",\"id\":\"c-1\"", "hello", "\u{0}"] {
+    for text in [
+        "",
+        "{",
+        "{\"type\":\"request\",\"id\":\"c-1\"",
+        "hello",
+        "\u{0}",
+    ] {
         let e = parse_client_message(text).expect_err(text);
         assert_eq!(e.code, ErrorCode::BadMessage, "{text:?}");
         assert_eq!(e.id, None, "{text:?}");
@@ -379,7 +469,14 @@ fn invalid_json_is_a_bad_message_without_id() {
 
 #[test]
 fn a_frame_without_a_type_string_is_a_bad_message() {
-    for text in ["[]", "42", "null", "{}", r#"{"id":"c-1"}"#, r#"{"type":7,"id":"c-1"}"#] {
+    for text in [
+        "[]",
+        "42",
+        "null",
+        "{}",
+        r#"{"id":"c-1"}"#,
+        r#"{"type":7,"id":"c-1"}"#,
+    ] {
         let e = parse_client_message(text).expect_err(text);
         assert_eq!(e.code, ErrorCode::BadMessage, "{text:?}");
     }
@@ -455,25 +552,43 @@ fn a_malformed_hello_is_a_bad_message() {
 
 #[test]
 fn a_non_string_id_is_not_echoed() {
-    let e = parse_client_message(r#"{"type":"request","id":17,"command":{"type":"raise_hand"}}"#).unwrap_err();
+    let e = parse_client_message(r#"{"type":"request","id":17,"command":{"type":"raise_hand"}}"#)
+        .unwrap_err();
     assert_eq!(e.code, ErrorCode::BadMessage);
     assert_eq!(e.id, None);
 }
 
 #[test]
 fn well_formed_messages_parse_with_their_defaults() {
-    let m = parse_client_message(r#"{"type":"request","id":"c-5","command":{"type":"call_facilitator"}}"#).unwrap();
+    let m = parse_client_message(
+        r#"{"type":"request","id":"c-5","command":{"type":"call_facilitator"}}"#,
+    )
+    .unwrap();
     assert_eq!(
         m,
-        ClientMessage::Request { id: "c-5".into(), command: Command::CallFacilitator { message: String::new() } }
+        ClientMessage::Request {
+            id: "c-5".into(),
+            command: Command::CallFacilitator {
+                message: String::new()
+            }
+        }
     );
     let m = parse_client_message(r#"{"type":"request","id":"c-6","command":{"type":"open_breakouts","duration_ms":1800000}}"#)
         .unwrap();
     assert_eq!(
         m,
-        ClientMessage::Request { id: "c-6".into(), command: Command::OpenBreakouts { duration_ms: 1_800_000, warning_ms: 60_000 } }
+        ClientMessage::Request {
+            id: "c-6".into(),
+            command: Command::OpenBreakouts {
+                duration_ms: 1_800_000,
+                warning_ms: 60_000
+            }
+        }
     );
-    let m = parse_client_message(r#"{"type":"request","id":"c-7","command":{"type":"assign_rooms","method":"random"}}"#).unwrap();
+    let m = parse_client_message(
+        r#"{"type":"request","id":"c-7","command":{"type":"assign_rooms","method":"random"}}"#,
+    )
+    .unwrap();
     assert_eq!(
         m,
         ClientMessage::Request {
@@ -485,13 +600,28 @@ fn well_formed_messages_parse_with_their_defaults() {
             }
         }
     );
-    let m = parse_client_message(r#"{"type":"request","id":"c-8","command":{"type":"set_speaking_limit"}}"#).unwrap();
+    let m = parse_client_message(
+        r#"{"type":"request","id":"c-8","command":{"type":"set_speaking_limit"}}"#,
+    )
+    .unwrap();
     assert_eq!(
         m,
-        ClientMessage::Request { id: "c-8".into(), command: Command::SetSpeakingLimit { room: None, limit_ms: None } }
+        ClientMessage::Request {
+            id: "c-8".into(),
+            command: Command::SetSpeakingLimit {
+                room: None,
+                limit_ms: None
+            }
+        }
     );
     // Unknown fields are ignored, so that a newer client's extra fields do not break an older server.
     let m = parse_client_message(r#"{"type":"request","id":"c-9","command":{"type":"raise_hand","reason":"question"},"sent_at":1}"#)
         .unwrap();
-    assert_eq!(m, ClientMessage::Request { id: "c-9".into(), command: Command::RaiseHand });
+    assert_eq!(
+        m,
+        ClientMessage::Request {
+            id: "c-9".into(),
+            command: Command::RaiseHand
+        }
+    );
 }

@@ -17,10 +17,15 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 pub fn audited(state: &Convention, record: &d::Record) -> bool {
     match &record.event {
         d::Event::FloorGiven { .. } | d::Event::FloorEnded { .. } => true,
-        d::Event::ChatPosted { .. } | d::Event::HandRaised { .. } | d::Event::HandLowered { .. } => false,
+        d::Event::ChatPosted { .. }
+        | d::Event::HandRaised { .. }
+        | d::Event::HandLowered { .. } => false,
         _ => match &record.actor {
             d::Actor::Organizer | d::Actor::Timer => true,
-            d::Actor::Participant(id) => state.people.get(id).is_some_and(|p| p.has(Role::Facilitator)),
+            d::Actor::Participant(id) => state
+                .people
+                .get(id)
+                .is_some_and(|p| p.has(Role::Facilitator)),
         },
     }
 }
@@ -81,20 +86,35 @@ pub fn verify(input: impl BufRead) -> Result<u64, VerifyError> {
     let mut expected = 1u64;
     for (i, line) in input.lines().enumerate() {
         let line_no = i + 1;
-        let line = line.map_err(|e| VerifyError::Unreadable { line: line_no, reason: e.to_string() })?;
+        let line = line.map_err(|e| VerifyError::Unreadable {
+            line: line_no,
+            reason: e.to_string(),
+        })?;
         if line.trim().is_empty() {
             continue;
         }
-        let e: AuditEntry = serde_json::from_str(&line)
-            .map_err(|err| VerifyError::Unreadable { line: line_no, reason: err.to_string() })?;
+        let e: AuditEntry = serde_json::from_str(&line).map_err(|err| VerifyError::Unreadable {
+            line: line_no,
+            reason: err.to_string(),
+        })?;
         if e.n != expected {
-            return Err(VerifyError::Numbering { line: line_no, n: e.n, expected });
+            return Err(VerifyError::Numbering {
+                line: line_no,
+                n: e.n,
+                expected,
+            });
         }
         if e.prev != prev {
-            return Err(VerifyError::BrokenLink { line: line_no, n: e.n });
+            return Err(VerifyError::BrokenLink {
+                line: line_no,
+                n: e.n,
+            });
         }
         if hash_of(&e) != e.hash {
-            return Err(VerifyError::Altered { line: line_no, n: e.n });
+            return Err(VerifyError::Altered {
+                line: line_no,
+                n: e.n,
+            });
         }
         prev = e.hash;
         expected += 1;
@@ -115,7 +135,9 @@ mod tests {
                     seq: n * 2,
                     at: 1_700_000_000_000 + n,
                     by: Actor::Organizer,
-                    event: Event::BroadcastSent { text: format!("message {n}") },
+                    event: Event::BroadcastSent {
+                        text: format!("message {n}"),
+                    },
                 };
                 let e = entry(n, &prev, &r);
                 prev = e.hash.clone();
@@ -125,7 +147,10 @@ mod tests {
     }
 
     fn text(entries: &[AuditEntry]) -> String {
-        entries.iter().map(|e| serde_json::to_string(e).unwrap() + "\n").collect()
+        entries
+            .iter()
+            .map(|e| serde_json::to_string(e).unwrap() + "\n")
+            .collect()
     }
 
     #[test]
@@ -137,14 +162,24 @@ mod tests {
     fn an_altered_entry_is_pointed_at() {
         let mut t = trail(5);
         t[2].event = serde_json::json!({"type": "broadcast_sent", "text": "autre chose"});
-        assert_eq!(verify(text(&t).as_bytes()), Err(VerifyError::Altered { line: 3, n: 3 }));
+        assert_eq!(
+            verify(text(&t).as_bytes()),
+            Err(VerifyError::Altered { line: 3, n: 3 })
+        );
     }
 
     #[test]
     fn a_removed_entry_is_pointed_at() {
         let mut t = trail(5);
         t.remove(1);
-        assert_eq!(verify(text(&t).as_bytes()), Err(VerifyError::Numbering { line: 2, n: 3, expected: 2 }));
+        assert_eq!(
+            verify(text(&t).as_bytes()),
+            Err(VerifyError::Numbering {
+                line: 2,
+                n: 3,
+                expected: 2
+            })
+        );
     }
 
     #[test]
@@ -152,7 +187,10 @@ mod tests {
         let mut t = trail(5);
         t[1].event = serde_json::json!({"type": "broadcast_sent", "text": "forgé"});
         t[1].hash = hash_of(&t[1]);
-        assert_eq!(verify(text(&t).as_bytes()), Err(VerifyError::BrokenLink { line: 3, n: 3 }));
+        assert_eq!(
+            verify(text(&t).as_bytes()),
+            Err(VerifyError::BrokenLink { line: 3, n: 3 })
+        );
     }
 
     #[test]
@@ -161,7 +199,10 @@ mod tests {
             seq: 1,
             at: 1,
             by: Actor::Organizer,
-            event: Event::InviteIssued { participant: "p1".into(), token_hash: "secret".into() },
+            event: Event::InviteIssued {
+                participant: "p1".into(),
+                token_hash: "secret".into(),
+            },
         };
         let e = entry(1, GENESIS, &r);
         assert!(!serde_json::to_string(&e).unwrap().contains("secret"));

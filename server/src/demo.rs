@@ -14,21 +14,82 @@ pub const DEMO_ID: &str = "demo";
 const DEMO_NAME: &str = "Convention citoyenne de Nantes Métropole (démo)";
 
 const COMMUNES: [&str; 24] = [
-    "Basse-Goulaine", "Bouaye", "Bouguenais", "Brains", "Carquefou", "Couëron", "Indre",
-    "La Chapelle-sur-Erdre", "La Montagne", "Le Pellerin", "Les Sorinières", "Mauves-sur-Loire",
-    "Nantes", "Orvault", "Rezé", "Saint-Aignan-Grandlieu", "Saint-Herblain", "Saint-Jean-de-Boiseau",
-    "Saint-Léger-les-Vignes", "Saint-Sébastien-sur-Loire", "Sainte-Luce-sur-Loire", "Sautron",
-    "Thouaré-sur-Loire", "Vertou",
+    "Basse-Goulaine",
+    "Bouaye",
+    "Bouguenais",
+    "Brains",
+    "Carquefou",
+    "Couëron",
+    "Indre",
+    "La Chapelle-sur-Erdre",
+    "La Montagne",
+    "Le Pellerin",
+    "Les Sorinières",
+    "Mauves-sur-Loire",
+    "Nantes",
+    "Orvault",
+    "Rezé",
+    "Saint-Aignan-Grandlieu",
+    "Saint-Herblain",
+    "Saint-Jean-de-Boiseau",
+    "Saint-Léger-les-Vignes",
+    "Saint-Sébastien-sur-Loire",
+    "Sainte-Luce-sur-Loire",
+    "Sautron",
+    "Thouaré-sur-Loire",
+    "Vertou",
 ];
 const FIRST: [&str; 24] = [
-    "Amina", "Bernard", "Camille", "Dominique", "Élodie", "Fabien", "Gaëlle", "Hugo", "Inès",
-    "Jacques", "Karima", "Louis", "Maëlys", "Nicolas", "Océane", "Pierre", "Quitterie", "Rachid",
-    "Sophie", "Thierry", "Ursule", "Victor", "Wassila", "Yann",
+    "Amina",
+    "Bernard",
+    "Camille",
+    "Dominique",
+    "Élodie",
+    "Fabien",
+    "Gaëlle",
+    "Hugo",
+    "Inès",
+    "Jacques",
+    "Karima",
+    "Louis",
+    "Maëlys",
+    "Nicolas",
+    "Océane",
+    "Pierre",
+    "Quitterie",
+    "Rachid",
+    "Sophie",
+    "Thierry",
+    "Ursule",
+    "Victor",
+    "Wassila",
+    "Yann",
 ];
 const LAST: [&str; 24] = [
-    "Diallo", "Martin", "Le Goff", "Bernard", "Moreau", "Guérin", "Nguyen", "Lefebvre", "Benali",
-    "Roux", "Haddad", "Fournier", "Rousseau", "Girard", "Bonnet", "Dupont", "Lambert", "Mercier",
-    "Blanc", "Garnier", "Faure", "Chevalier", "Morel", "Le Bihan",
+    "Diallo",
+    "Martin",
+    "Le Goff",
+    "Bernard",
+    "Moreau",
+    "Guérin",
+    "Nguyen",
+    "Lefebvre",
+    "Benali",
+    "Roux",
+    "Haddad",
+    "Fournier",
+    "Rousseau",
+    "Girard",
+    "Bonnet",
+    "Dupont",
+    "Lambert",
+    "Mercier",
+    "Blanc",
+    "Garnier",
+    "Faure",
+    "Chevalier",
+    "Morel",
+    "Le Bihan",
 ];
 const AGES: [&str; 4] = ["18-29", "30-44", "45-64", "65+"];
 
@@ -36,7 +97,10 @@ fn person(name: &str, roles: &[Role], attrs: &[(&str, &str)]) -> NewPerson {
     NewPerson {
         name: name.to_string(),
         roles: roles.to_vec(),
-        attributes: attrs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        attributes: attrs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
     }
 }
 
@@ -44,7 +108,11 @@ fn roster() -> Vec<NewPerson> {
     let mut people = vec![
         person("Claire Animatrice", &[Role::Facilitator], &[]),
         person("Marc Animateur", &[Role::Facilitator], &[]),
-        person("Lucie Rapporteuse", &[Role::Rapporteur, Role::Citizen], &[("commune", "Nantes")]),
+        person(
+            "Lucie Rapporteuse",
+            &[Role::Rapporteur, Role::Citizen],
+            &[("commune", "Nantes")],
+        ),
         person("Antoine Rapporteur", &[Role::Rapporteur], &[]),
         person("Hélène Garante", &[Role::Guarantor], &[]),
         person("Olivier Garant", &[Role::Guarantor], &[]),
@@ -58,7 +126,11 @@ fn roster() -> Vec<NewPerson> {
         people.push(person(
             &format!("{} {}", FIRST[i], LAST[(i * 7) % 24]),
             &[Role::Citizen],
-            &[("commune", COMMUNES[i]), ("age", AGES[i % 4]), ("genre", gender)],
+            &[
+                ("commune", COMMUNES[i]),
+                ("age", AGES[i % 4]),
+                ("genre", gender),
+            ],
         ));
     }
     people
@@ -90,7 +162,11 @@ pub async fn seed(hub: &Hub, data_dir: &Path, public_url: &str) -> Result<Vec<In
         Some(h) => h,
         None => {
             let h = hub.create(DEMO_ID, DEMO_NAME.to_string()).await?;
-            h.command(d::Actor::Organizer, d::Command::AddParticipants { people: roster() }).await?;
+            h.command(
+                d::Actor::Organizer,
+                d::Command::AddParticipants { people: roster() },
+            )
+            .await?;
             h
         }
     };
@@ -101,7 +177,8 @@ pub async fn seed(hub: &Hub, data_dir: &Path, public_url: &str) -> Result<Vec<In
             c.people
                 .keys()
                 .filter(|p| {
-                    let expected = crate::gateway::hash_token(&invites::derived_token(DEMO_ID, &secret2, p));
+                    let expected =
+                        crate::gateway::hash_token(&invites::derived_token(DEMO_ID, &secret2, p));
                     c.invites.get(*p) != Some(&expected)
                 })
                 .cloned()
@@ -111,10 +188,16 @@ pub async fn seed(hub: &Hub, data_dir: &Path, public_url: &str) -> Result<Vec<In
         .ok_or(CommandError::Gone)?;
     let s = secret.clone();
     if !stale.is_empty() {
-        invites::issue(&handle, DEMO_ID, public_url, Some(stale), move |p| invites::derived_token(DEMO_ID, &s, p)).await?;
+        invites::issue(&handle, DEMO_ID, public_url, Some(stale), move |p| {
+            invites::derived_token(DEMO_ID, &s, p)
+        })
+        .await?;
     }
     // Everyone's link, same as last time.
-    let people = handle.query(|c, _| c.people.values().cloned().collect::<Vec<_>>()).await.ok_or(CommandError::Gone)?;
+    let people = handle
+        .query(|c, _| c.people.values().cloned().collect::<Vec<_>>())
+        .await
+        .ok_or(CommandError::Gone)?;
     Ok(people
         .into_iter()
         .map(|p| {

@@ -46,9 +46,16 @@ pub async fn issue(
         .query(move |state, _| {
             let ids: Vec<String> = match participants {
                 Some(ids) => ids,
-                None => state.people.keys().filter(|p| !state.invites.contains_key(*p)).cloned().collect(),
+                None => state
+                    .people
+                    .keys()
+                    .filter(|p| !state.invites.contains_key(*p))
+                    .cloned()
+                    .collect(),
             };
-            ids.into_iter().map(|id| (id.clone(), state.people.get(&id).cloned())).collect::<Vec<_>>()
+            ids.into_iter()
+                .map(|id| (id.clone(), state.people.get(&id).cloned()))
+                .collect::<Vec<_>>()
         })
         .await
         .ok_or(CommandError::Gone)?;
@@ -56,7 +63,10 @@ pub async fn issue(
     let mut pairs = Vec::new();
     for (id, person) in people {
         let Some(person) = person else {
-            return Err(CommandError::Rejected(d::Rejection::new(d::Code::NotFound, format!("no participant {id}"))));
+            return Err(CommandError::Rejected(d::Rejection::new(
+                d::Code::NotFound,
+                format!("no participant {id}"),
+            )));
         };
         let token = make_token(&id);
         pairs.push((id.clone(), hash_token(&token)));
@@ -70,7 +80,12 @@ pub async fn issue(
         });
     }
     if !pairs.is_empty() {
-        handle.command(d::Actor::Organizer, d::Command::IssueInvites { invites: pairs }).await?;
+        handle
+            .command(
+                d::Actor::Organizer,
+                d::Command::IssueInvites { invites: pairs },
+            )
+            .await?;
     }
     Ok(invites)
 }

@@ -49,11 +49,17 @@ pub enum RunError {
     #[error(transparent)]
     Store(#[from] store::StoreError),
     #[error("organizer token file {path}: {source}")]
-    TokenFile { path: PathBuf, source: std::io::Error },
+    TokenFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Demo(#[from] demo::DemoError),
     #[error("writing invitations to {path}: {source}")]
-    InvitesOut { path: PathBuf, source: std::io::Error },
+    InvitesOut {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("serving: {0}")]
     Serve(std::io::Error),
 }
@@ -64,7 +70,10 @@ fn organizer_token(config: &Config) -> Result<String, RunError> {
         return Ok(t.clone());
     }
     let path = config.data.join("organizer-token");
-    let err = |source| RunError::TokenFile { path: path.clone(), source };
+    let err = |source| RunError::TokenFile {
+        path: path.clone(),
+        source,
+    };
     match std::fs::read_to_string(&path) {
         Ok(t) if !t.trim().is_empty() => {
             println!("Organizer token: in {}", path.display());
@@ -75,7 +84,10 @@ fn organizer_token(config: &Config) -> Result<String, RunError> {
             rand::thread_rng().fill_bytes(&mut b);
             let token = hex::encode(b);
             write_private(&path, &token).map_err(err)?;
-            println!("Organizer token (generated, saved in {}): {token}", path.display());
+            println!(
+                "Organizer token (generated, saved in {}): {token}",
+                path.display()
+            );
             Ok(token)
         }
     }
@@ -93,11 +105,18 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 
 /// Serve until `shutdown` is cancelled, then close every connection (1001), finish the
 /// work in flight and flush the store.
-pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationToken) -> Result<(), RunError> {
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: CancellationToken,
+) -> Result<(), RunError> {
     let addr = listener.local_addr().map_err(RunError::Serve)?;
     let store = store::Store::open_sqlite(&config.data)?;
     let token = organizer_token(&config)?;
-    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
     let tracker = TaskTracker::new();
     let metrics = Arc::new(metrics::Metrics::default());
     let hub = live::Hub::start(store.clone(), metrics, tracker.clone(), shutdown.clone()).await?;
@@ -106,18 +125,25 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
         let invites = demo::seed(&hub, &config.data, &public_url).await?;
         println!("Demo convention \"{}\": invitation links", demo::DEMO_ID);
         for i in &invites {
-            let roles: Vec<&str> = i.roles.iter().map(|r| match r {
-                convene_protocol::Role::Citizen => "citoyen·ne",
-                convene_protocol::Role::Facilitator => "animation",
-                convene_protocol::Role::Rapporteur => "rapporteur·e",
-                convene_protocol::Role::Guarantor => "garant·e",
-                convene_protocol::Role::Expert => "expert·e",
-            }).collect();
+            let roles: Vec<&str> = i
+                .roles
+                .iter()
+                .map(|r| match r {
+                    convene_protocol::Role::Citizen => "citoyen·ne",
+                    convene_protocol::Role::Facilitator => "animation",
+                    convene_protocol::Role::Rapporteur => "rapporteur·e",
+                    convene_protocol::Role::Guarantor => "garant·e",
+                    convene_protocol::Role::Expert => "expert·e",
+                })
+                .collect();
             println!("  {:<34} {:<26} {}", i.name, roles.join(", "), i.url);
         }
         if let Some(path) = &config.invites_out {
             let text = serde_json::to_string_pretty(&invites).unwrap_or_default();
-            write_private(path, &text).map_err(|source| RunError::InvitesOut { path: path.clone(), source })?;
+            write_private(path, &text).map_err(|source| RunError::InvitesOut {
+                path: path.clone(),
+                source,
+            })?;
             println!("Invitations written to {}", path.display());
         }
     }

@@ -8,7 +8,11 @@ use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
-#[command(name = "convene", version, about = "Real-time server for citizens' conventions held online")]
+#[command(
+    name = "convene",
+    version,
+    about = "Real-time server for citizens' conventions held online"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -41,7 +45,9 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Audit { command: AuditCommand::Verify { file } } => {
+        Command::Audit {
+            command: AuditCommand::Verify { file },
+        } => {
             let f = match std::fs::File::open(&file) {
                 Ok(f) => f,
                 Err(e) => {
@@ -66,7 +72,8 @@ fn main() -> ExitCode {
 fn serve(config: convene::Config) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("CONVENE_LOG").unwrap_or_else(|_| "convene=info,warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("CONVENE_LOG")
+                .unwrap_or_else(|_| "convene=info,warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();

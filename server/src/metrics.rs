@@ -35,14 +35,42 @@ impl Default for Metrics {
         let deliveries = Counter::default();
         let slow_consumers = Counter::default();
         let append_seconds = Histogram::new(exponential_buckets(0.000_05, 2.0, 18));
-        registry.register("connections", "Open WebSocket connections past hello", connections.clone());
-        registry.register("conventions", "Conventions live in this process", conventions.clone());
-        registry.register("commands", "Commands decided (accepted or rejected)", commands.clone());
-        registry.register("rejections", "Commands and frames refused, by error code", rejections.clone());
+        registry.register(
+            "connections",
+            "Open WebSocket connections past hello",
+            connections.clone(),
+        );
+        registry.register(
+            "conventions",
+            "Conventions live in this process",
+            conventions.clone(),
+        );
+        registry.register(
+            "commands",
+            "Commands decided (accepted or rejected)",
+            commands.clone(),
+        );
+        registry.register(
+            "rejections",
+            "Commands and frames refused, by error code",
+            rejections.clone(),
+        );
         registry.register("events", "Events appended to the log", events.clone());
-        registry.register("deliveries", "Messages queued to connections", deliveries.clone());
-        registry.register("slow_consumers", "Connections closed because they read too slowly", slow_consumers.clone());
-        registry.register("append_seconds", "Time to make one batch of events durable", append_seconds.clone());
+        registry.register(
+            "deliveries",
+            "Messages queued to connections",
+            deliveries.clone(),
+        );
+        registry.register(
+            "slow_consumers",
+            "Connections closed because they read too slowly",
+            slow_consumers.clone(),
+        );
+        registry.register(
+            "append_seconds",
+            "Time to make one batch of events durable",
+            append_seconds.clone(),
+        );
         Metrics {
             registry,
             connections,
@@ -59,7 +87,11 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn reject(&self, code: convene_protocol::ErrorCode) {
-        self.rejections.get_or_create(&CodeLabel { code: code.as_str() }).inc();
+        self.rejections
+            .get_or_create(&CodeLabel {
+                code: code.as_str(),
+            })
+            .inc();
     }
 
     pub fn render(&self) -> String {

@@ -61,12 +61,22 @@ pub fn person_out(person: &d::Person, with_attributes: bool) -> p::Person {
         id: person.id.clone(),
         name: person.name.clone(),
         roles: person.roles.iter().copied().map(role_out).collect(),
-        attributes: if with_attributes { person.attributes.clone() } else { Default::default() },
+        attributes: if with_attributes {
+            person.attributes.clone()
+        } else {
+            Default::default()
+        },
     }
 }
 
 fn pairs_out(pairs: &[(String, String)]) -> Vec<p::Assignment> {
-    pairs.iter().map(|(a, b)| p::Assignment { participant: a.clone(), room: b.clone() }).collect()
+    pairs
+        .iter()
+        .map(|(a, b)| p::Assignment {
+            participant: a.clone(),
+            room: b.clone(),
+        })
+        .collect()
 }
 
 fn pairs_in(pairs: Vec<p::Assignment>) -> Vec<(String, String)> {
@@ -78,38 +88,83 @@ pub fn event_out(e: &d::Event) -> p::Event {
     use p::Event as P;
     match e {
         D::ConventionCreated { name } => P::ConventionCreated { name: name.clone() },
-        D::ParticipantAdded { person } => P::ParticipantAdded { person: person_out(person, true) },
-        D::InviteIssued { participant, token_hash } => {
-            P::InviteIssued { participant: participant.clone(), token_hash: token_hash.clone() }
-        }
-        D::InviteRevoked { participant } => P::InviteRevoked { participant: participant.clone() },
+        D::ParticipantAdded { person } => P::ParticipantAdded {
+            person: person_out(person, true),
+        },
+        D::InviteIssued {
+            participant,
+            token_hash,
+        } => P::InviteIssued {
+            participant: participant.clone(),
+            token_hash: token_hash.clone(),
+        },
+        D::InviteRevoked { participant } => P::InviteRevoked {
+            participant: participant.clone(),
+        },
         D::RoomsCreated { rooms } => P::RoomsCreated {
-            rooms: rooms.iter().map(|(id, name)| p::RoomName { id: id.clone(), name: name.clone() }).collect(),
+            rooms: rooms
+                .iter()
+                .map(|(id, name)| p::RoomName {
+                    id: id.clone(),
+                    name: name.clone(),
+                })
+                .collect(),
         },
         D::RoomsCleared => P::RoomsCleared,
-        D::RoomsAssigned { method, assignments } => {
-            P::RoomsAssigned { method: method.clone(), assignments: pairs_out(assignments) }
-        }
-        D::BreakoutsOpened { ends_at, warn_at } => P::BreakoutsOpened { ends_at: *ends_at, warn_at: *warn_at },
+        D::RoomsAssigned {
+            method,
+            assignments,
+        } => P::RoomsAssigned {
+            method: method.clone(),
+            assignments: pairs_out(assignments),
+        },
+        D::BreakoutsOpened { ends_at, warn_at } => P::BreakoutsOpened {
+            ends_at: *ends_at,
+            warn_at: *warn_at,
+        },
         D::BreakoutsWarned => P::BreakoutsWarned,
-        D::BreakoutsExtended { ends_at, warn_at } => P::BreakoutsExtended { ends_at: *ends_at, warn_at: *warn_at },
+        D::BreakoutsExtended { ends_at, warn_at } => P::BreakoutsExtended {
+            ends_at: *ends_at,
+            warn_at: *warn_at,
+        },
         D::BreakoutsClosed { reason } => P::BreakoutsClosed {
             reason: match reason {
                 d::CloseReason::Timer => p::CloseReason::Timer,
                 d::CloseReason::Facilitator => p::CloseReason::Facilitator,
             },
         },
-        D::ParticipantMoved { participant, room } => {
-            P::ParticipantMoved { participant: participant.clone(), room: room.clone() }
-        }
+        D::ParticipantMoved { participant, room } => P::ParticipantMoved {
+            participant: participant.clone(),
+            room: room.clone(),
+        },
         D::BroadcastSent { text } => P::BroadcastSent { text: text.clone() },
-        D::ChatPosted { room, text } => P::ChatPosted { room: room.clone(), text: text.clone() },
-        D::HandRaised { room, participant } => P::HandRaised { room: room.clone(), participant: participant.clone() },
-        D::HandLowered { room, participant } => P::HandLowered { room: room.clone(), participant: participant.clone() },
-        D::FloorGiven { room, participant, ends_at } => {
-            P::FloorGiven { room: room.clone(), participant: participant.clone(), ends_at: *ends_at }
-        }
-        D::FloorEnded { room, participant, spoken_ms, reason } => P::FloorEnded {
+        D::ChatPosted { room, text } => P::ChatPosted {
+            room: room.clone(),
+            text: text.clone(),
+        },
+        D::HandRaised { room, participant } => P::HandRaised {
+            room: room.clone(),
+            participant: participant.clone(),
+        },
+        D::HandLowered { room, participant } => P::HandLowered {
+            room: room.clone(),
+            participant: participant.clone(),
+        },
+        D::FloorGiven {
+            room,
+            participant,
+            ends_at,
+        } => P::FloorGiven {
+            room: room.clone(),
+            participant: participant.clone(),
+            ends_at: *ends_at,
+        },
+        D::FloorEnded {
+            room,
+            participant,
+            spoken_ms,
+            reason,
+        } => P::FloorEnded {
             room: room.clone(),
             participant: participant.clone(),
             spoken_ms: *spoken_ms,
@@ -120,9 +175,18 @@ pub fn event_out(e: &d::Event) -> p::Event {
                 d::FloorEndReason::Moved => p::FloorEndReason::Moved,
             },
         },
-        D::QueueOrderSet { room, order } => P::QueueOrderSet { room: room.clone(), order: order_out(*order) },
-        D::SpeakingLimitSet { room, limit_ms } => P::SpeakingLimitSet { room: room.clone(), limit_ms: *limit_ms },
-        D::FacilitatorCalled { room, message } => P::FacilitatorCalled { room: room.clone(), message: message.clone() },
+        D::QueueOrderSet { room, order } => P::QueueOrderSet {
+            room: room.clone(),
+            order: order_out(*order),
+        },
+        D::SpeakingLimitSet { room, limit_ms } => P::SpeakingLimitSet {
+            room: room.clone(),
+            limit_ms: *limit_ms,
+        },
+        D::FacilitatorCalled { room, message } => P::FacilitatorCalled {
+            room: room.clone(),
+            message: message.clone(),
+        },
         D::CallResolved { call } => P::CallResolved { call: *call },
     }
 }
@@ -140,11 +204,25 @@ pub fn event_in(e: p::Event) -> d::Event {
                 attributes: person.attributes,
             },
         },
-        P::InviteIssued { participant, token_hash } => D::InviteIssued { participant, token_hash },
+        P::InviteIssued {
+            participant,
+            token_hash,
+        } => D::InviteIssued {
+            participant,
+            token_hash,
+        },
         P::InviteRevoked { participant } => D::InviteRevoked { participant },
-        P::RoomsCreated { rooms } => D::RoomsCreated { rooms: rooms.into_iter().map(|r| (r.id, r.name)).collect() },
+        P::RoomsCreated { rooms } => D::RoomsCreated {
+            rooms: rooms.into_iter().map(|r| (r.id, r.name)).collect(),
+        },
         P::RoomsCleared => D::RoomsCleared,
-        P::RoomsAssigned { method, assignments } => D::RoomsAssigned { method, assignments: pairs_in(assignments) },
+        P::RoomsAssigned {
+            method,
+            assignments,
+        } => D::RoomsAssigned {
+            method,
+            assignments: pairs_in(assignments),
+        },
         P::BreakoutsOpened { ends_at, warn_at } => D::BreakoutsOpened { ends_at, warn_at },
         P::BreakoutsWarned => D::BreakoutsWarned,
         P::BreakoutsExtended { ends_at, warn_at } => D::BreakoutsExtended { ends_at, warn_at },
@@ -159,8 +237,21 @@ pub fn event_in(e: p::Event) -> d::Event {
         P::ChatPosted { room, text } => D::ChatPosted { room, text },
         P::HandRaised { room, participant } => D::HandRaised { room, participant },
         P::HandLowered { room, participant } => D::HandLowered { room, participant },
-        P::FloorGiven { room, participant, ends_at } => D::FloorGiven { room, participant, ends_at },
-        P::FloorEnded { room, participant, spoken_ms, reason } => D::FloorEnded {
+        P::FloorGiven {
+            room,
+            participant,
+            ends_at,
+        } => D::FloorGiven {
+            room,
+            participant,
+            ends_at,
+        },
+        P::FloorEnded {
+            room,
+            participant,
+            spoken_ms,
+            reason,
+        } => D::FloorEnded {
             room,
             participant,
             spoken_ms,
@@ -171,7 +262,10 @@ pub fn event_in(e: p::Event) -> d::Event {
                 p::FloorEndReason::Moved => d::FloorEndReason::Moved,
             },
         },
-        P::QueueOrderSet { room, order } => D::QueueOrderSet { room, order: order_in(order) },
+        P::QueueOrderSet { room, order } => D::QueueOrderSet {
+            room,
+            order: order_in(order),
+        },
         P::SpeakingLimitSet { room, limit_ms } => D::SpeakingLimitSet { room, limit_ms },
         P::FacilitatorCalled { room, message } => D::FacilitatorCalled { room, message },
         P::CallResolved { call } => D::CallResolved { call },
@@ -179,11 +273,21 @@ pub fn event_in(e: p::Event) -> d::Event {
 }
 
 pub fn record_out(r: &d::Record) -> p::Record {
-    p::Record { seq: r.seq, at: r.at, by: actor_out(&r.actor), event: event_out(&r.event) }
+    p::Record {
+        seq: r.seq,
+        at: r.at,
+        by: actor_out(&r.actor),
+        event: event_out(&r.event),
+    }
 }
 
 pub fn record_in(r: p::Record) -> d::Record {
-    d::Record { seq: r.seq, at: r.at, actor: actor_in(r.by), event: event_in(r.event) }
+    d::Record {
+        seq: r.seq,
+        at: r.at,
+        actor: actor_in(r.by),
+        event: event_in(r.event),
+    }
 }
 
 pub fn command_in(c: p::Command) -> d::Command {
@@ -198,16 +302,28 @@ pub fn command_in(c: p::Command) -> d::Command {
         P::Visit { room } => D::Visit { room },
         P::CreateRooms { count, names } => D::CreateRooms { count, names },
         P::ClearRooms => D::ClearRooms,
-        P::AssignRooms { method, participants, only_present } => D::AssignRooms {
+        P::AssignRooms {
+            method,
+            participants,
+            only_present,
+        } => D::AssignRooms {
             method: match method {
                 p::AssignMethod::Random => d::AssignMethod::Random,
                 p::AssignMethod::Balanced { attribute } => d::AssignMethod::Balanced(attribute),
-                p::AssignMethod::Manual { assignments } => d::AssignMethod::Manual(pairs_in(assignments)),
+                p::AssignMethod::Manual { assignments } => {
+                    d::AssignMethod::Manual(pairs_in(assignments))
+                }
             },
             participants,
             only_present,
         },
-        P::OpenBreakouts { duration_ms, warning_ms } => D::OpenBreakouts { duration_ms, warning_ms },
+        P::OpenBreakouts {
+            duration_ms,
+            warning_ms,
+        } => D::OpenBreakouts {
+            duration_ms,
+            warning_ms,
+        },
         P::ExtendBreakouts { by_ms } => D::ExtendBreakouts { by_ms },
         P::CloseBreakouts => D::CloseBreakouts,
         P::Broadcast { text } => D::Broadcast { text },
@@ -215,7 +331,10 @@ pub fn command_in(c: p::Command) -> d::Command {
         P::ResolveCall { call } => D::ResolveCall { call },
         P::GiveFloor { room, participant } => D::GiveFloor { room, participant },
         P::EndFloor { room } => D::EndFloor { room },
-        P::SetQueueOrder { room, order } => D::SetQueueOrder { room, order: order_in(order) },
+        P::SetQueueOrder { room, order } => D::SetQueueOrder {
+            room,
+            order: order_in(order),
+        },
         P::SetSpeakingLimit { room, limit_ms } => D::SetSpeakingLimit { room, limit_ms },
     }
 }

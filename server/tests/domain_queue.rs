@@ -3,42 +3,62 @@
 
 mod common;
 
-use common::{small, Sim};
-use convene::domain::{
-    AssignMethod, Code, Command, Event, FloorEndReason, QueueOrder, PLENARY,
-};
+use common::{pid, small, Sim, NOBODY};
+use convene::domain::{AssignMethod, Code, Command, Event, FloorEndReason, QueueOrder, PLENARY};
 
 // In `small()`: p1, p2 facilitators, p3 guarantor, p4..p15 citizens, everyone in the plenary.
 
 /// The small convention with two breakout rooms, closed.
 fn with_rooms() -> Sim {
     let (mut sim, _) = small();
-    sim.ok(pid(1), Command::CreateRooms { count: Some(2), names: vec![] });
+    sim.ok(
+        pid(1),
+        Command::CreateRooms {
+            count: Some(2),
+            names: vec![],
+        },
+    );
     sim
 }
 
 fn give(room: Option<&str>, participant: Option<&str>) -> Command {
-    Command::GiveFloor { room: room.map(String::from), participant: participant.map(String::from) }
+    Command::GiveFloor {
+        room: room.map(String::from),
+        participant: participant.map(String::from),
+    }
 }
 
 fn end(room: Option<&str>) -> Command {
-    Command::EndFloor { room: room.map(String::from) }
+    Command::EndFloor {
+        room: room.map(String::from),
+    }
 }
 
 fn move_to(participant: &str, room: &str) -> Command {
-    Command::MoveParticipant { participant: participant.into(), room: room.into() }
+    Command::MoveParticipant {
+        participant: participant.into(),
+        room: room.into(),
+    }
 }
 
 fn manual(pairs: &[(&str, &str)]) -> Command {
     Command::AssignRooms {
-        method: AssignMethod::Manual(pairs.iter().map(|(p, r)| (p.to_string(), r.to_string())).collect()),
+        method: AssignMethod::Manual(
+            pairs
+                .iter()
+                .map(|(p, r)| (p.to_string(), r.to_string()))
+                .collect(),
+        ),
         participants: None,
         only_present: false,
     }
 }
 
 fn open() -> Command {
-    Command::OpenBreakouts { duration_ms: 3_600_000, warning_ms: 60_000 }
+    Command::OpenBreakouts {
+        duration_ms: 3_600_000,
+        warning_ms: 60_000,
+    }
 }
 
 #[test]
@@ -51,36 +71,68 @@ fn raise_and_lower_hands() {
     }
     use Command::{LowerHand as Lower, RaiseHand as Raise};
     let cases = vec![
-        Case { name: "raise", steps: vec![(pid(4), Raise, Ok(()))], queues: vec![(PLENARY, vec![pid(4)])] },
+        Case {
+            name: "raise",
+            steps: vec![(pid(4), Raise, Ok(()))],
+            queues: vec![(PLENARY, vec![pid(4)])],
+        },
         Case {
             name: "in order of raising",
-            steps: vec![(pid(5), Raise, Ok(())), (pid(4), Raise, Ok(())), (pid(6), Raise, Ok(()))],
+            steps: vec![
+                (pid(5), Raise, Ok(())),
+                (pid(4), Raise, Ok(())),
+                (pid(6), Raise, Ok(())),
+            ],
             queues: vec![(PLENARY, vec![pid(5), pid(4), pid(6)])],
         },
         Case {
             name: "double raise",
-            steps: vec![(pid(4), Raise, Ok(())), (pid(5), Raise, Ok(())), (pid(4), Raise, Err(Code::Conflict))],
+            steps: vec![
+                (pid(4), Raise, Ok(())),
+                (pid(5), Raise, Ok(())),
+                (pid(4), Raise, Err(Code::Conflict)),
+            ],
             queues: vec![(PLENARY, vec![pid(4), pid(5)])],
         },
         Case {
             name: "lower",
-            steps: vec![(pid(4), Raise, Ok(())), (pid(5), Raise, Ok(())), (pid(4), Lower, Ok(()))],
+            steps: vec![
+                (pid(4), Raise, Ok(())),
+                (pid(5), Raise, Ok(())),
+                (pid(4), Lower, Ok(())),
+            ],
             queues: vec![(PLENARY, vec![pid(5)])],
         },
-        Case { name: "lower when not raised", steps: vec![(pid(4), Lower, Err(Code::Conflict))], queues: vec![(PLENARY, vec![])] },
+        Case {
+            name: "lower when not raised",
+            steps: vec![(pid(4), Lower, Err(Code::Conflict))],
+            queues: vec![(PLENARY, vec![])],
+        },
         Case {
             name: "lower twice",
-            steps: vec![(pid(4), Raise, Ok(())), (pid(4), Lower, Ok(())), (pid(4), Lower, Err(Code::Conflict))],
+            steps: vec![
+                (pid(4), Raise, Ok(())),
+                (pid(4), Lower, Ok(())),
+                (pid(4), Lower, Err(Code::Conflict)),
+            ],
             queues: vec![(PLENARY, vec![])],
         },
         Case {
             name: "raising again goes to the back",
-            steps: vec![(pid(4), Raise, Ok(())), (pid(5), Raise, Ok(())), (pid(4), Lower, Ok(())), (pid(4), Raise, Ok(()))],
+            steps: vec![
+                (pid(4), Raise, Ok(())),
+                (pid(5), Raise, Ok(())),
+                (pid(4), Lower, Ok(())),
+                (pid(4), Raise, Ok(())),
+            ],
             queues: vec![(PLENARY, vec![pid(5), pid(4)])],
         },
         Case {
             name: "the speaker cannot raise",
-            steps: vec![(pid(1), give(None, Some(pid(4))), Ok(())), (pid(4), Raise, Err(Code::Conflict))],
+            steps: vec![
+                (pid(1), give(None, Some(pid(4))), Ok(())),
+                (pid(4), Raise, Err(Code::Conflict)),
+            ],
             queues: vec![(PLENARY, vec![])],
         },
         Case {
@@ -90,7 +142,10 @@ fn raise_and_lower_hands() {
         },
         Case {
             name: "a guarantor may not",
-            steps: vec![(pid(3), Raise, Err(Code::Forbidden)), (pid(3), Lower, Err(Code::Forbidden))],
+            steps: vec![
+                (pid(3), Raise, Err(Code::Forbidden)),
+                (pid(3), Lower, Err(Code::Forbidden)),
+            ],
             queues: vec![(PLENARY, vec![])],
         },
         Case {
@@ -106,7 +161,11 @@ fn raise_and_lower_hands() {
                 (pid(6), Raise, Ok(())),
                 (pid(5), Raise, Ok(())),
             ],
-            queues: vec![(PLENARY, vec![pid(4), pid(5)]), ("r1", vec![pid(6)]), ("r2", vec![])],
+            queues: vec![
+                (PLENARY, vec![pid(4), pid(5)]),
+                ("r1", vec![pid(6)]),
+                ("r2", vec![]),
+            ],
         },
         Case {
             name: "a move lowers the hand",
@@ -131,17 +190,30 @@ fn raise_and_lower_hands() {
                 (Ok(()), Ok(events)) => {
                     let room = sim.location(who).to_string();
                     let want = match command {
-                        Command::RaiseHand => vec![Event::HandRaised { room, participant: who.into() }],
-                        Command::LowerHand => vec![Event::HandLowered { room, participant: who.into() }],
+                        Command::RaiseHand => vec![Event::HandRaised {
+                            room,
+                            participant: who.into(),
+                        }],
+                        Command::LowerHand => vec![Event::HandLowered {
+                            room,
+                            participant: who.into(),
+                        }],
                         _ => events.clone(),
                     };
                     assert_eq!(events, &want, "{}: step {i}", case.name);
                 }
                 (Err(code), Err(got)) => {
                     assert_eq!(code, got, "{}: step {i}, {who} {shown}", case.name);
-                    assert_eq!(sim.state, before, "{}: step {i}: a refusal changes nothing", case.name);
+                    assert_eq!(
+                        sim.state, before,
+                        "{}: step {i}: a refusal changes nothing",
+                        case.name
+                    );
                 }
-                _ => panic!("{}: step {i}, {who} {shown}: expected {expect:?}, got {got:?}", case.name),
+                _ => panic!(
+                    "{}: step {i}, {who} {shown}: expected {expect:?}, got {got:?}",
+                    case.name
+                ),
             }
         }
         for (room, queue) in case.queues {
@@ -217,8 +289,17 @@ fn queue_order() {
             sim.ok(who, Command::RaiseHand);
         }
         assert_eq!(
-            sim.ok(pid(1), Command::SetQueueOrder { room: None, order: case.order }),
-            vec![Event::QueueOrderSet { room: PLENARY.into(), order: case.order }],
+            sim.ok(
+                pid(1),
+                Command::SetQueueOrder {
+                    room: None,
+                    order: case.order
+                }
+            ),
+            vec![Event::QueueOrderSet {
+                room: PLENARY.into(),
+                order: case.order
+            }],
             "{}",
             case.name
         );
@@ -247,24 +328,74 @@ fn queue_order_per_room() {
     sim.ok(pid(6), Command::RaiseHand);
     sim.ok(pid(7), Command::RaiseHand);
     let cases = [
-        ("r1 least spoken", Some("r1"), QueueOrder::LeastSpoken, Ok("r1")),
-        ("plenary by name", Some(PLENARY), QueueOrder::LeastSpoken, Ok(PLENARY)),
-        ("the facilitator's own room", None, QueueOrder::Raised, Ok(PLENARY)),
-        ("an unknown room", Some("r9"), QueueOrder::Raised, Err(Code::NotFound)),
+        (
+            "r1 least spoken",
+            Some("r1"),
+            QueueOrder::LeastSpoken,
+            Ok("r1"),
+        ),
+        (
+            "plenary by name",
+            Some(PLENARY),
+            QueueOrder::LeastSpoken,
+            Ok(PLENARY),
+        ),
+        (
+            "the facilitator's own room",
+            None,
+            QueueOrder::Raised,
+            Ok(PLENARY),
+        ),
+        (
+            "an unknown room",
+            Some("r9"),
+            QueueOrder::Raised,
+            Err(Code::NotFound),
+        ),
     ];
     for (name, room, order, expect) in cases {
-        let got = sim.by(pid(1), Command::SetQueueOrder { room: room.map(String::from), order });
+        let got = sim.by(
+            pid(1),
+            Command::SetQueueOrder {
+                room: room.map(String::from),
+                order,
+            },
+        );
         match expect {
             Ok(room) => {
-                assert_eq!(got, Ok(vec![Event::QueueOrderSet { room: room.into(), order }]), "{name}");
+                assert_eq!(
+                    got,
+                    Ok(vec![Event::QueueOrderSet {
+                        room: room.into(),
+                        order
+                    }]),
+                    "{name}"
+                );
                 assert_eq!(sim.state.room(room).expect("room").order, order, "{name}");
             }
             Err(code) => assert_eq!(got, Err(code), "{name}"),
         }
     }
-    assert_eq!(sim.queue("r1"), vec![pid(5), pid(4)], "r1 stays least spoken");
-    assert_eq!(sim.queue(PLENARY), vec![pid(6), pid(7)], "plenary is back to raised");
-    assert_eq!(sim.by(pid(4), Command::SetQueueOrder { room: None, order: QueueOrder::Raised }), Err(Code::Forbidden));
+    assert_eq!(
+        sim.queue("r1"),
+        vec![pid(5), pid(4)],
+        "r1 stays least spoken"
+    );
+    assert_eq!(
+        sim.queue(PLENARY),
+        vec![pid(6), pid(7)],
+        "plenary is back to raised"
+    );
+    assert_eq!(
+        sim.by(
+            pid(4),
+            Command::SetQueueOrder {
+                room: None,
+                order: QueueOrder::Raised
+            }
+        ),
+        Err(Code::Forbidden)
+    );
 }
 
 #[test]
@@ -292,27 +423,168 @@ fn give_the_floor() {
         queue,
     };
     let cases = vec![
-        case("next in the queue", vec![pid(4), pid(5)], give(None, None), Ok((PLENARY, pid(4))), vec![pid(5)]),
-        case("named, hand raised", vec![pid(4), pid(5)], give(None, Some(pid(5))), Ok((PLENARY, pid(5))), vec![pid(4)]),
-        case("named, hand not raised", vec![pid(4)], give(None, Some(pid(7))), Ok((PLENARY, pid(7))), vec![pid(4)]),
-        case("named room and next", vec![pid(4), pid(6)], give(Some("r1"), None), Ok(("r1", pid(6))), vec![pid(4)]),
-        case("named room and person", vec![], give(Some("r1"), Some(pid(6))), Ok(("r1", pid(6))), vec![]),
-        case("the plenary by name", vec![pid(4)], give(Some(PLENARY), None), Ok((PLENARY, pid(4))), vec![]),
-        case("a facilitator to themself", vec![pid(4)], give(None, Some(pid(1))), Ok((PLENARY, pid(1))), vec![pid(4)]),
-        case("a facilitator to another", vec![], give(None, Some(pid(2))), Ok((PLENARY, pid(2))), vec![]),
-        Case { speaker: Some(pid(7)), ..case("next, taking it from the speaker", vec![pid(4)], give(None, None), Ok((PLENARY, pid(4))), vec![]) },
-        Case { speaker: Some(pid(7)), ..case("named, taking it from the speaker", vec![], give(None, Some(pid(5))), Ok((PLENARY, pid(5))), vec![]) },
-        case("someone not in the room", vec![], give(None, Some(pid(6))), Err(Code::Conflict), vec![]),
-        case("someone not in the named room", vec![pid(4)], give(Some("r1"), Some(pid(4))), Err(Code::Conflict), vec![pid(4)]),
-        case("an empty queue", vec![], give(None, None), Err(Code::Conflict), vec![]),
-        case("an empty queue in that room", vec![pid(4)], give(Some("r1"), None), Err(Code::Conflict), vec![pid(4)]),
-        case("an empty room", vec![pid(4)], give(Some("r2"), None), Err(Code::Conflict), vec![pid(4)]),
-        Case { speaker: Some(pid(4)), ..case("to the current speaker", vec![], give(None, Some(pid(4))), Err(Code::Conflict), vec![]) },
-        case("a guarantor", vec![], give(None, Some(pid(3))), Err(Code::Invalid), vec![]),
-        case("an unknown participant", vec![], give(None, Some(NOBODY)), Err(Code::NotFound), vec![]),
-        case("an unknown room", vec![pid(4)], give(Some("r9"), None), Err(Code::NotFound), vec![pid(4)]),
-        Case { by: pid(5), ..case("by a citizen", vec![pid(4)], give(None, None), Err(Code::Forbidden), vec![pid(4)]) },
-        Case { by: pid(3), ..case("by a guarantor", vec![pid(4)], give(None, None), Err(Code::Forbidden), vec![pid(4)]) },
+        case(
+            "next in the queue",
+            vec![pid(4), pid(5)],
+            give(None, None),
+            Ok((PLENARY, pid(4))),
+            vec![pid(5)],
+        ),
+        case(
+            "named, hand raised",
+            vec![pid(4), pid(5)],
+            give(None, Some(pid(5))),
+            Ok((PLENARY, pid(5))),
+            vec![pid(4)],
+        ),
+        case(
+            "named, hand not raised",
+            vec![pid(4)],
+            give(None, Some(pid(7))),
+            Ok((PLENARY, pid(7))),
+            vec![pid(4)],
+        ),
+        case(
+            "named room and next",
+            vec![pid(4), pid(6)],
+            give(Some("r1"), None),
+            Ok(("r1", pid(6))),
+            vec![pid(4)],
+        ),
+        case(
+            "named room and person",
+            vec![],
+            give(Some("r1"), Some(pid(6))),
+            Ok(("r1", pid(6))),
+            vec![],
+        ),
+        case(
+            "the plenary by name",
+            vec![pid(4)],
+            give(Some(PLENARY), None),
+            Ok((PLENARY, pid(4))),
+            vec![],
+        ),
+        case(
+            "a facilitator to themself",
+            vec![pid(4)],
+            give(None, Some(pid(1))),
+            Ok((PLENARY, pid(1))),
+            vec![pid(4)],
+        ),
+        case(
+            "a facilitator to another",
+            vec![],
+            give(None, Some(pid(2))),
+            Ok((PLENARY, pid(2))),
+            vec![],
+        ),
+        Case {
+            speaker: Some(pid(7)),
+            ..case(
+                "next, taking it from the speaker",
+                vec![pid(4)],
+                give(None, None),
+                Ok((PLENARY, pid(4))),
+                vec![],
+            )
+        },
+        Case {
+            speaker: Some(pid(7)),
+            ..case(
+                "named, taking it from the speaker",
+                vec![],
+                give(None, Some(pid(5))),
+                Ok((PLENARY, pid(5))),
+                vec![],
+            )
+        },
+        case(
+            "someone not in the room",
+            vec![],
+            give(None, Some(pid(6))),
+            Err(Code::Conflict),
+            vec![],
+        ),
+        case(
+            "someone not in the named room",
+            vec![pid(4)],
+            give(Some("r1"), Some(pid(4))),
+            Err(Code::Conflict),
+            vec![pid(4)],
+        ),
+        case(
+            "an empty queue",
+            vec![],
+            give(None, None),
+            Err(Code::Conflict),
+            vec![],
+        ),
+        case(
+            "an empty queue in that room",
+            vec![pid(4)],
+            give(Some("r1"), None),
+            Err(Code::Conflict),
+            vec![pid(4)],
+        ),
+        case(
+            "an empty room",
+            vec![pid(4)],
+            give(Some("r2"), None),
+            Err(Code::Conflict),
+            vec![pid(4)],
+        ),
+        Case {
+            speaker: Some(pid(4)),
+            ..case(
+                "to the current speaker",
+                vec![],
+                give(None, Some(pid(4))),
+                Err(Code::Conflict),
+                vec![],
+            )
+        },
+        case(
+            "a guarantor",
+            vec![],
+            give(None, Some(pid(3))),
+            Err(Code::Invalid),
+            vec![],
+        ),
+        case(
+            "an unknown participant",
+            vec![],
+            give(None, Some(NOBODY)),
+            Err(Code::NotFound),
+            vec![],
+        ),
+        case(
+            "an unknown room",
+            vec![pid(4)],
+            give(Some("r9"), None),
+            Err(Code::NotFound),
+            vec![pid(4)],
+        ),
+        Case {
+            by: pid(5),
+            ..case(
+                "by a citizen",
+                vec![pid(4)],
+                give(None, None),
+                Err(Code::Forbidden),
+                vec![pid(4)],
+            )
+        },
+        Case {
+            by: pid(3),
+            ..case(
+                "by a guarantor",
+                vec![pid(4)],
+                give(None, None),
+                Err(Code::Forbidden),
+                vec![pid(4)],
+            )
+        },
     ];
     for case in cases {
         let mut sim = with_rooms();
@@ -328,26 +600,52 @@ fn give_the_floor() {
         let before = sim.state.clone();
         match (case.expect, sim.by(case.by, case.command)) {
             (Ok((room, who)), Ok(events)) => {
-                let given = Event::FloorGiven { room: room.into(), participant: who.into(), ends_at: None };
+                let given = Event::FloorGiven {
+                    room: room.into(),
+                    participant: who.into(),
+                    ends_at: None,
+                };
                 let mut want = Vec::new();
                 if let Some(s) = case.speaker {
                     let spoken_ms = sim.now - common::T0;
-                    want.push(Event::FloorEnded { room: PLENARY.into(), participant: s.into(), spoken_ms, reason: FloorEndReason::Taken });
+                    want.push(Event::FloorEnded {
+                        room: PLENARY.into(),
+                        participant: s.into(),
+                        spoken_ms,
+                        reason: FloorEndReason::Taken,
+                    });
                 }
                 want.push(given);
                 assert_eq!(events, want, "{}", case.name);
                 assert_eq!(sim.speaker(room), Some(who), "{}", case.name);
-                let floor = sim.state.room(room).and_then(|r| r.floor.clone()).expect("floor");
+                let floor = sim
+                    .state
+                    .room(room)
+                    .and_then(|r| r.floor.clone())
+                    .expect("floor");
                 assert_eq!(floor.since, sim.now, "{}", case.name);
-                assert!(!sim.queue(room).contains(&who.to_string()), "{}: the speaker left the queue", case.name);
+                assert!(
+                    !sim.queue(room).contains(&who.to_string()),
+                    "{}: the speaker left the queue",
+                    case.name
+                );
             }
             (Err(code), Err(got)) => {
                 assert_eq!(code, got, "{}", case.name);
-                assert_eq!(sim.state, before, "{}: a refusal changes nothing", case.name);
+                assert_eq!(
+                    sim.state, before,
+                    "{}: a refusal changes nothing",
+                    case.name
+                );
             }
             (expect, got) => panic!("{}: expected {expect:?}, got {got:?}", case.name),
         }
-        assert_eq!(sim.queue(PLENARY), case.queue, "{}: plenary queue", case.name);
+        assert_eq!(
+            sim.queue(PLENARY),
+            case.queue,
+            "{}: plenary queue",
+            case.name
+        );
         assert_eq!(sim.replayed(), sim.state, "{}: replay", case.name);
     }
 }
@@ -368,7 +666,15 @@ fn the_floor_ends() {
         expect: Result<Option<FloorEndReason>, Code>,
     }
     use FloorEndReason::{Moved, Taken, Yielded};
-    let plain = |name, by, command, expect| Case { name, before: vec![], room: PLENARY, speaker: pid(4), by, command, expect };
+    let plain = |name, by, command, expect| Case {
+        name,
+        before: vec![],
+        room: PLENARY,
+        speaker: pid(4),
+        by,
+        command,
+        expect,
+    };
     let in_r1 = |name, by, command, expect| Case {
         name,
         before: vec![(pid(1), move_to(pid(6), "r1"))],
@@ -380,42 +686,151 @@ fn the_floor_ends() {
     };
     let cases = vec![
         plain("taken back", pid(1), end(None), Ok(Some(Taken))),
-        plain("taken back, naming the room", pid(1), end(Some(PLENARY)), Ok(Some(Taken))),
-        plain("taken back by another facilitator", pid(2), end(None), Ok(Some(Taken))),
-        in_r1("taken back in a breakout room, from the plenary", pid(1), end(Some("r1")), Ok(Some(Taken))),
+        plain(
+            "taken back, naming the room",
+            pid(1),
+            end(Some(PLENARY)),
+            Ok(Some(Taken)),
+        ),
+        plain(
+            "taken back by another facilitator",
+            pid(2),
+            end(None),
+            Ok(Some(Taken)),
+        ),
+        in_r1(
+            "taken back in a breakout room, from the plenary",
+            pid(1),
+            end(Some("r1")),
+            Ok(Some(Taken)),
+        ),
         plain("yielded", pid(4), Command::YieldFloor, Ok(Some(Yielded))),
-        in_r1("yielded in a breakout room", pid(6), Command::YieldFloor, Ok(Some(Yielded))),
-        plain("given to another", pid(1), give(None, Some(pid(5))), Ok(Some(Taken))),
-        Case { before: vec![(pid(5), Command::RaiseHand)], ..plain("given to the next", pid(1), give(None, None), Ok(Some(Taken))) },
-        plain("the speaker is moved", pid(1), move_to(pid(4), "r1"), Ok(Some(Moved))),
-        in_r1("the speaker is moved to the plenary", pid(1), move_to(pid(6), PLENARY), Ok(Some(Moved))),
-        Case { speaker: pid(2), ..plain("a speaking facilitator visits a room", pid(2), Command::Visit { room: "r2".into() }, Ok(Some(Moved))) },
+        in_r1(
+            "yielded in a breakout room",
+            pid(6),
+            Command::YieldFloor,
+            Ok(Some(Yielded)),
+        ),
+        plain(
+            "given to another",
+            pid(1),
+            give(None, Some(pid(5))),
+            Ok(Some(Taken)),
+        ),
+        Case {
+            before: vec![(pid(5), Command::RaiseHand)],
+            ..plain(
+                "given to the next",
+                pid(1),
+                give(None, None),
+                Ok(Some(Taken)),
+            )
+        },
+        plain(
+            "the speaker is moved",
+            pid(1),
+            move_to(pid(4), "r1"),
+            Ok(Some(Moved)),
+        ),
+        in_r1(
+            "the speaker is moved to the plenary",
+            pid(1),
+            move_to(pid(6), PLENARY),
+            Ok(Some(Moved)),
+        ),
+        Case {
+            speaker: pid(2),
+            ..plain(
+                "a speaking facilitator visits a room",
+                pid(2),
+                Command::Visit { room: "r2".into() },
+                Ok(Some(Moved)),
+            )
+        },
         Case {
             before: vec![(pid(1), manual(&[(pid(4), "r1"), (pid(5), "r2")]))],
-            ..plain("the speaker is sent to a breakout room", pid(1), open(), Ok(Some(Moved)))
+            ..plain(
+                "the speaker is sent to a breakout room",
+                pid(1),
+                open(),
+                Ok(Some(Moved)),
+            )
         },
         Case {
             before: vec![(pid(1), manual(&[(pid(6), "r1")])), (pid(1), open())],
             room: "r1",
             speaker: pid(6),
-            ..plain("the breakout closes under the speaker", pid(1), Command::CloseBreakouts, Ok(Some(Moved)))
+            ..plain(
+                "the breakout closes under the speaker",
+                pid(1),
+                Command::CloseBreakouts,
+                Ok(Some(Moved)),
+            )
         },
         Case {
             before: vec![(pid(1), manual(&[(pid(5), "r1")]))],
-            ..plain("a speaker who is not assigned stays", pid(1), open(), Ok(None))
+            ..plain(
+                "a speaker who is not assigned stays",
+                pid(1),
+                open(),
+                Ok(None),
+            )
         },
         Case {
-            before: vec![(pid(1), move_to(pid(6), "r1")), (pid(1), manual(&[(pid(6), "r1")]))],
-            ..in_r1("a speaker already in their room stays", pid(1), open(), Ok(None))
+            before: vec![
+                (pid(1), move_to(pid(6), "r1")),
+                (pid(1), manual(&[(pid(6), "r1")])),
+            ],
+            ..in_r1(
+                "a speaker already in their room stays",
+                pid(1),
+                open(),
+                Ok(None),
+            )
         },
-        plain("someone else is moved", pid(1), move_to(pid(5), "r1"), Ok(None)),
+        plain(
+            "someone else is moved",
+            pid(1),
+            move_to(pid(5), "r1"),
+            Ok(None),
+        ),
         plain("someone else's hand", pid(5), Command::RaiseHand, Ok(None)),
-        plain("yielded by someone else", pid(5), Command::YieldFloor, Err(Code::Conflict)),
-        plain("taken back where nobody speaks", pid(1), end(Some("r2")), Err(Code::Conflict)),
-        plain("taken back in an unknown room", pid(1), end(Some("r9")), Err(Code::NotFound)),
-        plain("taken back by the speaker", pid(4), end(None), Err(Code::Forbidden)),
-        plain("taken back by a guarantor", pid(3), end(None), Err(Code::Forbidden)),
-        plain("yielded by a guarantor", pid(3), Command::YieldFloor, Err(Code::Forbidden)),
+        plain(
+            "yielded by someone else",
+            pid(5),
+            Command::YieldFloor,
+            Err(Code::Conflict),
+        ),
+        plain(
+            "taken back where nobody speaks",
+            pid(1),
+            end(Some("r2")),
+            Err(Code::Conflict),
+        ),
+        plain(
+            "taken back in an unknown room",
+            pid(1),
+            end(Some("r9")),
+            Err(Code::NotFound),
+        ),
+        plain(
+            "taken back by the speaker",
+            pid(4),
+            end(None),
+            Err(Code::Forbidden),
+        ),
+        plain(
+            "taken back by a guarantor",
+            pid(3),
+            end(None),
+            Err(Code::Forbidden),
+        ),
+        plain(
+            "yielded by a guarantor",
+            pid(3),
+            Command::YieldFloor,
+            Err(Code::Forbidden),
+        ),
     ];
     for case in cases {
         let mut sim = with_rooms();
@@ -433,20 +848,31 @@ fn the_floor_ends() {
                     spoken_ms: 12_345,
                     reason,
                 };
-                let endings: Vec<&Event> = events.iter().filter(|e| matches!(e, Event::FloorEnded { .. })).collect();
+                let endings: Vec<&Event> = events
+                    .iter()
+                    .filter(|e| matches!(e, Event::FloorEnded { .. }))
+                    .collect();
                 assert_eq!(endings, vec![&ended], "{}", case.name);
                 assert_eq!(events[0], ended, "{}: the floor ends first", case.name);
                 assert_ne!(sim.speaker(case.room), Some(case.speaker), "{}", case.name);
                 assert_eq!(sim.floor_time(case.speaker), 12_345, "{}", case.name);
             }
             (Ok(None), Ok(events)) => {
-                assert!(!events.iter().any(|e| matches!(e, Event::FloorEnded { .. })), "{}: {events:?}", case.name);
+                assert!(
+                    !events.iter().any(|e| matches!(e, Event::FloorEnded { .. })),
+                    "{}: {events:?}",
+                    case.name
+                );
                 assert_eq!(sim.speaker(case.room), Some(case.speaker), "{}", case.name);
                 assert_eq!(sim.floor_time(case.speaker), 0, "{}", case.name);
             }
             (Err(code), Err(got)) => {
                 assert_eq!(code, got, "{}", case.name);
-                assert_eq!(sim.state, before, "{}: a refusal changes nothing", case.name);
+                assert_eq!(
+                    sim.state, before,
+                    "{}: a refusal changes nothing",
+                    case.name
+                );
             }
             (expect, got) => panic!("{}: expected {expect:?}, got {got:?}", case.name),
         }
@@ -490,7 +916,13 @@ fn floor_time_adds_up_across_rooms_and_sessions() {
             sim.ok(pid(1), move_to(pid(4), room));
         }
         if let End::Limit = how {
-            sim.ok(pid(1), Command::SetSpeakingLimit { room: Some(room.into()), limit_ms: Some(ms) });
+            sim.ok(
+                pid(1),
+                Command::SetSpeakingLimit {
+                    room: Some(room.into()),
+                    limit_ms: Some(ms),
+                },
+            );
         }
         sim.ok(pid(1), give(Some(room), Some(pid(4))));
         sim.now += ms;
@@ -511,12 +943,27 @@ fn floor_time_adds_up_across_rooms_and_sessions() {
             }
             End::CloseBreakouts => sim.ok(pid(1), Command::CloseBreakouts),
         };
-        let ended = Event::FloorEnded { room: room.into(), participant: pid(4).into(), spoken_ms: ms, reason };
+        let ended = Event::FloorEnded {
+            room: room.into(),
+            participant: pid(4).into(),
+            spoken_ms: ms,
+            reason,
+        };
         assert!(events.contains(&ended), "{name}: {events:?}");
         total += ms;
-        assert_eq!(sim.floor_time(pid(4)), total, "{name}: cumulative floor time");
+        assert_eq!(
+            sim.floor_time(pid(4)),
+            total,
+            "{name}: cumulative floor time"
+        );
         if let End::Limit = how {
-            sim.ok(pid(1), Command::SetSpeakingLimit { room: Some(room.into()), limit_ms: None });
+            sim.ok(
+                pid(1),
+                Command::SetSpeakingLimit {
+                    room: Some(room.into()),
+                    limit_ms: None,
+                },
+            );
         }
         if let End::GiveOther = how {
             sim.ok(pid(1), end(Some(room)));
@@ -525,7 +972,12 @@ fn floor_time_adds_up_across_rooms_and_sessions() {
     // The floor time of everyone is the sum of their FloorEnded events, and survives replay.
     let mut sums = std::collections::BTreeMap::new();
     for r in &sim.log {
-        if let Event::FloorEnded { participant, spoken_ms, .. } = &r.event {
+        if let Event::FloorEnded {
+            participant,
+            spoken_ms,
+            ..
+        } = &r.event
+        {
             *sums.entry(participant.clone()).or_insert(0) += spoken_ms;
         }
     }

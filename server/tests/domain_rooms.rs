@@ -6,16 +6,24 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use common::{
-    assignments_of, citizen, convention, person, room_sizes, small, spread, Ids, Roster, Sim,
+    assignments_of, citizen, convention, person, pid, room_sizes, small, spread, Ids, Roster, Sim,
+    NOBODY,
 };
 use convene::domain::{AssignMethod, Code, Command, Event, ParticipantId, Role, PLENARY};
 
 fn create(count: Option<u32>, names: &[&str]) -> Command {
-    Command::CreateRooms { count, names: names.iter().map(|n| n.to_string()).collect() }
+    Command::CreateRooms {
+        count,
+        names: names.iter().map(|n| n.to_string()).collect(),
+    }
 }
 
 fn assign(method: AssignMethod) -> Command {
-    Command::AssignRooms { method, participants: None, only_present: false }
+    Command::AssignRooms {
+        method,
+        participants: None,
+        only_present: false,
+    }
 }
 
 fn balanced(attribute: &str) -> AssignMethod {
@@ -23,15 +31,25 @@ fn balanced(attribute: &str) -> AssignMethod {
 }
 
 fn open() -> Command {
-    Command::OpenBreakouts { duration_ms: 20 * 60 * 1000, warning_ms: 2 * 60 * 1000 }
+    Command::OpenBreakouts {
+        duration_ms: 20 * 60 * 1000,
+        warning_ms: 2 * 60 * 1000,
+    }
 }
 
 fn salles(range: std::ops::RangeInclusive<u32>) -> Vec<(String, String)> {
-    range.map(|i| (format!("r{i}"), format!("Salle {i}"))).collect()
+    range
+        .map(|i| (format!("r{i}"), format!("Salle {i}")))
+        .collect()
 }
 
 fn rooms_of(sim: &Sim) -> Vec<(String, String)> {
-    sim.state.rooms.iter().skip(1).map(|r| (r.id.clone(), r.name.clone())).collect()
+    sim.state
+        .rooms
+        .iter()
+        .skip(1)
+        .map(|r| (r.id.clone(), r.name.clone()))
+        .collect()
 }
 
 /// The small convention with `rooms` breakout rooms.
@@ -50,7 +68,9 @@ fn create_rooms() {
         expect: Result<Vec<(String, String)>, Code>,
     }
     let named = |v: &[(&str, &str)]| -> Vec<(String, String)> {
-        v.iter().map(|(i, n)| (i.to_string(), n.to_string())).collect()
+        v.iter()
+            .map(|(i, n)| (i.to_string(), n.to_string()))
+            .collect()
     };
     let long = "x".repeat(120);
     let cases = vec![
@@ -150,11 +170,19 @@ fn create_rooms() {
             (Ok(rooms), Ok(_)) => assert_eq!(&rooms_of(&sim), rooms, "{}", case.name),
             (Err(code), Err(got)) => {
                 assert_eq!(*code, got, "{}", case.name);
-                assert_eq!(sim.state, before, "{}: a refusal changes nothing", case.name);
+                assert_eq!(
+                    sim.state, before,
+                    "{}: a refusal changes nothing",
+                    case.name
+                );
             }
             (expect, got) => panic!("{}: expected {expect:?}, got {got:?}", case.name),
         }
-        assert_eq!(sim.state.rooms[0].id, PLENARY, "{}: the plenary stays first", case.name);
+        assert_eq!(
+            sim.state.rooms[0].id, PLENARY,
+            "{}: the plenary stays first",
+            case.name
+        );
         assert_eq!(sim.replayed(), sim.state, "{}: replay", case.name);
     }
 }
@@ -167,7 +195,11 @@ fn clear_rooms() {
         expect: Result<(), Code>,
     }
     let cases = vec![
-        Case { name: "no rooms yet", before: vec![], expect: Ok(()) },
+        Case {
+            name: "no rooms yet",
+            before: vec![],
+            expect: Ok(()),
+        },
         Case {
             name: "rooms and their assignment",
             before: vec![create(Some(3), &[]), assign(AssignMethod::Random)],
@@ -198,13 +230,26 @@ fn clear_rooms() {
         match (case.expect, sim.by(ids.facilitator(), Command::ClearRooms)) {
             (Ok(()), Ok(events)) => {
                 assert_eq!(events, vec![Event::RoomsCleared], "{}", case.name);
-                assert_eq!(sim.state.rooms.len(), 1, "{}: only the plenary is left", case.name);
+                assert_eq!(
+                    sim.state.rooms.len(),
+                    1,
+                    "{}: only the plenary is left",
+                    case.name
+                );
                 assert_eq!(sim.state.rooms[0].id, PLENARY, "{}", case.name);
-                assert!(sim.state.assignment.is_empty(), "{}: assignment cleared", case.name);
+                assert!(
+                    sim.state.assignment.is_empty(),
+                    "{}: assignment cleared",
+                    case.name
+                );
             }
             (Err(code), Err(got)) => {
                 assert_eq!(code, got, "{}", case.name);
-                assert_eq!(sim.state, before, "{}: a refusal changes nothing", case.name);
+                assert_eq!(
+                    sim.state, before,
+                    "{}: a refusal changes nothing",
+                    case.name
+                );
             }
             (expect, got) => panic!("{}: expected {expect:?}, got {got:?}", case.name),
         }
@@ -222,15 +267,28 @@ fn check_assignment(
     let rooms = sim.breakout_rooms();
     let assigned: Vec<&ParticipantId> = assignments.iter().map(|(p, _)| p).collect();
     let unique: BTreeSet<ParticipantId> = assigned.iter().map(|p| p.to_string()).collect();
-    assert_eq!(unique.len(), assigned.len(), "{name}: someone is assigned twice");
+    assert_eq!(
+        unique.len(),
+        assigned.len(),
+        "{name}: someone is assigned twice"
+    );
     assert_eq!(&unique, expected, "{name}: who is assigned");
     for (p, r) in assignments {
-        assert!(rooms.contains(r), "{name}: {p} assigned to {r}, not a breakout room");
+        assert!(
+            rooms.contains(r),
+            "{name}: {p} assigned to {r}, not a breakout room"
+        );
     }
     let sizes = room_sizes(assignments);
-    assert!(spread(sizes.values(), rooms.len()) <= 1, "{name}: room sizes {sizes:?}");
+    assert!(
+        spread(sizes.values(), rooms.len()) <= 1,
+        "{name}: room sizes {sizes:?}"
+    );
     let held: BTreeMap<ParticipantId, String> = assignments.iter().cloned().collect();
-    assert_eq!(sim.state.assignment, held, "{name}: the state holds the event's assignment");
+    assert_eq!(
+        sim.state.assignment, held,
+        "{name}: the state holds the event's assignment"
+    );
 }
 
 #[test]
@@ -292,7 +350,12 @@ fn balanced_assignment_balances_every_value() {
                 6 => common::commune(i % 5),
                 _ => String::new(),
             };
-            citizen(&format!("C{i}"), &c, common::AGE_BANDS[i % 3], common::GENDERS[i % 2])
+            citizen(
+                &format!("C{i}"),
+                &c,
+                common::AGE_BANDS[i % 3],
+                common::GENDERS[i % 2],
+            )
         })
         .collect();
     let cases = vec![
@@ -305,15 +368,27 @@ fn balanced_assignment_balances_every_value() {
         even(80, 24, 10, "age"),
         even(80, 24, 7, "gender"),
         even(50, 24, 6, "nobody has this attribute"),
-        Case { name: "skewed communes, some missing".into(), people: skewed, rooms: 6, attribute: "commune" },
+        Case {
+            name: "skewed communes, some missing".into(),
+            people: skewed,
+            rooms: 6,
+            attribute: "commune",
+        },
     ];
     for case in cases {
         for seed in [1, 2, 3] {
             let name = format!("{} (seed {seed})", case.name);
             let mut sim = Sim::created("Balanced");
-            let facilitator = sim.add(vec![person("Anim", &[Role::Facilitator], &[])]).remove(0);
-            sim.add(vec![person("Garant", &[Role::Guarantor], &[("commune", "Nantes")])]);
-            let citizens: BTreeSet<ParticipantId> = sim.add(case.people.clone()).into_iter().collect();
+            let facilitator = sim
+                .add(vec![person("Anim", &[Role::Facilitator], &[])])
+                .remove(0);
+            sim.add(vec![person(
+                "Garant",
+                &[Role::Guarantor],
+                &[("commune", "Nantes")],
+            )]);
+            let citizens: BTreeSet<ParticipantId> =
+                sim.add(case.people.clone()).into_iter().collect();
             sim.seed = seed;
             sim.ok(&facilitator, create(Some(case.rooms), &[]));
             let events = sim.ok(&facilitator, assign(balanced(case.attribute)));
@@ -327,8 +402,16 @@ fn balanced_assignment_balances_every_value() {
             // For every value, how many of each room's people hold it.
             let mut per_value: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
             for (p, r) in &a {
-                let v = sim.state.people[p].attributes.get(case.attribute).cloned().unwrap_or_default();
-                *per_value.entry(v).or_default().entry(r.clone()).or_insert(0) += 1;
+                let v = sim.state.people[p]
+                    .attributes
+                    .get(case.attribute)
+                    .cloned()
+                    .unwrap_or_default();
+                *per_value
+                    .entry(v)
+                    .or_default()
+                    .entry(r.clone())
+                    .or_insert(0) += 1;
             }
             for (value, counts) in &per_value {
                 assert!(
@@ -351,8 +434,20 @@ fn assignment_candidates() {
         expect: Result<Vec<&'static str>, Code>,
     }
     // In `small()`: p1, p2 facilitators, p3 guarantor, p4..p15 citizens.
-    let all_citizens: Vec<&str> =
-        vec![pid(4), pid(5), pid(6), pid(7), pid(8), pid(9), pid(10), pid(11), pid(12), pid(13), pid(14), pid(15)];
+    let all_citizens: Vec<&str> = vec![
+        pid(4),
+        pid(5),
+        pid(6),
+        pid(7),
+        pid(8),
+        pid(9),
+        pid(10),
+        pid(11),
+        pid(12),
+        pid(13),
+        pid(14),
+        pid(15),
+    ];
     let cases = vec![
         Case {
             name: "everyone: citizens only, present or not",
@@ -433,7 +528,9 @@ fn assignment_candidates() {
         let before = sim.state.clone();
         let command = Command::AssignRooms {
             method: case.method,
-            participants: case.participants.map(|v| v.iter().map(|p| p.to_string()).collect()),
+            participants: case
+                .participants
+                .map(|v| v.iter().map(|p| p.to_string()).collect()),
             only_present: case.only_present,
         };
         match (case.expect, sim.by(ids.facilitator(), command)) {
@@ -443,7 +540,11 @@ fn assignment_candidates() {
             }
             (Err(code), Err(got)) => {
                 assert_eq!(code, got, "{}", case.name);
-                assert_eq!(sim.state, before, "{}: a refusal changes nothing", case.name);
+                assert_eq!(
+                    sim.state, before,
+                    "{}: a refusal changes nothing",
+                    case.name
+                );
             }
             (expect, got) => panic!("{}: expected {expect:?}, got {got:?}", case.name),
         }
@@ -459,8 +560,18 @@ fn assignment_needs_closed_rooms_that_exist() {
         expect: Code,
     }
     let cases = vec![
-        Case { name: "no rooms, random", before: vec![], method: AssignMethod::Random, expect: Code::Conflict },
-        Case { name: "no rooms, balanced", before: vec![], method: balanced("commune"), expect: Code::Conflict },
+        Case {
+            name: "no rooms, random",
+            before: vec![],
+            method: AssignMethod::Random,
+            expect: Code::Conflict,
+        },
+        Case {
+            name: "no rooms, balanced",
+            before: vec![],
+            method: balanced("commune"),
+            expect: Code::Conflict,
+        },
         Case {
             name: "no rooms, manual",
             before: vec![],
@@ -488,7 +599,11 @@ fn assignment_needs_closed_rooms_that_exist() {
         let before = sim.state.clone();
         let got = sim.by(ids.facilitator(), assign(case.method));
         assert_eq!(got, Err(case.expect), "{}", case.name);
-        assert_eq!(sim.state, before, "{}: a refusal changes nothing", case.name);
+        assert_eq!(
+            sim.state, before,
+            "{}: a refusal changes nothing",
+            case.name
+        );
     }
 }
 
@@ -503,37 +618,91 @@ fn manual_assignment() {
     let cases = vec![
         Case {
             name: "citizens and a facilitator",
-            pairs: vec![(pid(4), "r1"), (pid(5), "r2"), (pid(6), "r1"), (pid(2), "r3")],
+            pairs: vec![
+                (pid(4), "r1"),
+                (pid(5), "r2"),
+                (pid(6), "r1"),
+                (pid(2), "r3"),
+            ],
             expect: Ok(()),
         },
-        Case { name: "nobody", pairs: vec![], expect: Ok(()) },
-        Case { name: "an unknown room", pairs: vec![(pid(4), "r1"), (pid(5), "r9")], expect: Err(Code::NotFound) },
-        Case { name: "the plenary is no breakout room", pairs: vec![(pid(4), PLENARY)], expect: Err(Code::NotFound) },
-        Case { name: "an unknown participant", pairs: vec![(NOBODY, "r1")], expect: Err(Code::NotFound) },
-        Case { name: "a guarantor", pairs: vec![(pid(4), "r1"), (pid(3), "r2")], expect: Err(Code::Invalid) },
-        Case { name: "someone twice", pairs: vec![(pid(4), "r1"), (pid(4), "r2")], expect: Err(Code::Invalid) },
-        Case { name: "someone twice in one room", pairs: vec![(pid(4), "r1"), (pid(4), "r1")], expect: Err(Code::Invalid) },
+        Case {
+            name: "nobody",
+            pairs: vec![],
+            expect: Ok(()),
+        },
+        Case {
+            name: "an unknown room",
+            pairs: vec![(pid(4), "r1"), (pid(5), "r9")],
+            expect: Err(Code::NotFound),
+        },
+        Case {
+            name: "the plenary is no breakout room",
+            pairs: vec![(pid(4), PLENARY)],
+            expect: Err(Code::NotFound),
+        },
+        Case {
+            name: "an unknown participant",
+            pairs: vec![(NOBODY, "r1")],
+            expect: Err(Code::NotFound),
+        },
+        Case {
+            name: "a guarantor",
+            pairs: vec![(pid(4), "r1"), (pid(3), "r2")],
+            expect: Err(Code::Invalid),
+        },
+        Case {
+            name: "someone twice",
+            pairs: vec![(pid(4), "r1"), (pid(4), "r2")],
+            expect: Err(Code::Invalid),
+        },
+        Case {
+            name: "someone twice in one room",
+            pairs: vec![(pid(4), "r1"), (pid(4), "r1")],
+            expect: Err(Code::Invalid),
+        },
     ];
     for case in cases {
         let (mut sim, ids) = with_rooms(3);
         // A previous assignment: a new one replaces it entirely.
         sim.ok(ids.facilitator(), assign(AssignMethod::Random));
         let before = sim.state.clone();
-        let pairs: Vec<(String, String)> =
-            case.pairs.iter().map(|(p, r)| (p.to_string(), r.to_string())).collect();
-        match (case.expect, sim.by(ids.facilitator(), assign(AssignMethod::Manual(pairs.clone())))) {
+        let pairs: Vec<(String, String)> = case
+            .pairs
+            .iter()
+            .map(|(p, r)| (p.to_string(), r.to_string()))
+            .collect();
+        match (
+            case.expect,
+            sim.by(
+                ids.facilitator(),
+                assign(AssignMethod::Manual(pairs.clone())),
+            ),
+        ) {
             (Ok(()), Ok(events)) => {
                 assert_eq!(
                     events,
-                    vec![Event::RoomsAssigned { method: "manual".into(), assignments: pairs.clone() }],
+                    vec![Event::RoomsAssigned {
+                        method: "manual".into(),
+                        assignments: pairs.clone()
+                    }],
                     "{}",
                     case.name
                 );
-                assert_eq!(sim.state.assignment, pairs.into_iter().collect(), "{}", case.name);
+                assert_eq!(
+                    sim.state.assignment,
+                    pairs.into_iter().collect(),
+                    "{}",
+                    case.name
+                );
             }
             (Err(code), Err(got)) => {
                 assert_eq!(code, got, "{}", case.name);
-                assert_eq!(sim.state, before, "{}: a refusal changes nothing", case.name);
+                assert_eq!(
+                    sim.state, before,
+                    "{}: a refusal changes nothing",
+                    case.name
+                );
             }
             (expect, got) => panic!("{}: expected {expect:?}, got {got:?}", case.name),
         }
@@ -545,7 +714,13 @@ fn open_and_close_breakouts_move_everyone() {
     let methods = [
         ("random", AssignMethod::Random),
         ("balanced", balanced("commune")),
-        ("manual", AssignMethod::Manual(vec![(pid(4).into(), "r2".into()), (pid(2).into(), "r1".into())])),
+        (
+            "manual",
+            AssignMethod::Manual(vec![
+                (pid(4).into(), "r2".into()),
+                (pid(2).into(), "r1".into()),
+            ]),
+        ),
     ];
     for (name, method) in methods {
         let (mut sim, ids) = with_rooms(3);
@@ -553,12 +728,16 @@ fn open_and_close_breakouts_move_everyone() {
         sim.ok(pid(4), Command::RaiseHand);
         sim.ok(pid(15), Command::RaiseHand);
         let events = sim.ok(ids.facilitator(), assign(method));
-        let assignment: BTreeMap<ParticipantId, String> = assignments_of(&events).into_iter().collect();
+        let assignment: BTreeMap<ParticipantId, String> =
+            assignments_of(&events).into_iter().collect();
         sim.at(1_000);
         let events = sim.ok(ids.facilitator(), open());
         assert_eq!(
             events,
-            vec![Event::BreakoutsOpened { ends_at: common::T0 + 1_000 + 1_200_000, warn_at: common::T0 + 1_000 + 1_080_000 }],
+            vec![Event::BreakoutsOpened {
+                ends_at: common::T0 + 1_000 + 1_200_000,
+                warn_at: common::T0 + 1_000 + 1_080_000
+            }],
             "{name}"
         );
         for p in sim.state.people.keys() {
@@ -566,14 +745,25 @@ fn open_and_close_breakouts_move_everyone() {
             assert_eq!(sim.location(p), want, "{name}: {p} after opening");
         }
         for room in sim.breakout_rooms() {
-            let members: BTreeSet<&str> = sim.state.members_of(&room).map(|p| p.id.as_str()).collect();
-            let want: BTreeSet<&str> =
-                assignment.iter().filter(|(_, r)| **r == room).map(|(p, _)| p.as_str()).collect();
+            let members: BTreeSet<&str> =
+                sim.state.members_of(&room).map(|p| p.id.as_str()).collect();
+            let want: BTreeSet<&str> = assignment
+                .iter()
+                .filter(|(_, r)| **r == room)
+                .map(|(p, _)| p.as_str())
+                .collect();
             assert_eq!(members, want, "{name}: members of {room}");
         }
-        let plenary_queue: Vec<String> =
-            [pid(4), pid(15)].iter().filter(|p| !assignment.contains_key(**p)).map(|p| p.to_string()).collect();
-        assert_eq!(sim.queue(PLENARY), plenary_queue, "{name}: hands of those who left are lowered");
+        let plenary_queue: Vec<String> = [pid(4), pid(15)]
+            .iter()
+            .filter(|p| !assignment.contains_key(**p))
+            .map(|p| p.to_string())
+            .collect();
+        assert_eq!(
+            sim.queue(PLENARY),
+            plenary_queue,
+            "{name}: hands of those who left are lowered"
+        );
 
         // Life in the rooms, and a visitor, before closing.
         let someone = assignment.keys().next().expect("someone assigned").clone();
@@ -585,7 +775,9 @@ fn open_and_close_breakouts_move_everyone() {
         sim.at(60_000);
         assert_eq!(
             sim.ok(ids.facilitator(), Command::CloseBreakouts),
-            vec![Event::BreakoutsClosed { reason: convene::domain::CloseReason::Facilitator }],
+            vec![Event::BreakoutsClosed {
+                reason: convene::domain::CloseReason::Facilitator
+            }],
             "{name}"
         );
         assert!(sim.state.breakout.is_none(), "{name}");
@@ -594,9 +786,15 @@ fn open_and_close_breakouts_move_everyone() {
         }
         for room in sim.breakout_rooms() {
             let r = sim.state.room(&room).expect("room");
-            assert!(r.queue.is_empty() && r.floor.is_none(), "{name}: {room} is quiet");
+            assert!(
+                r.queue.is_empty() && r.floor.is_none(),
+                "{name}: {room} is quiet"
+            );
         }
-        assert_eq!(sim.state.assignment, assignment, "{name}: the assignment is kept");
+        assert_eq!(
+            sim.state.assignment, assignment,
+            "{name}: the assignment is kept"
+        );
         // And they can open again with the same assignment.
         sim.ok(ids.facilitator(), open());
         for (p, r) in &assignment {
@@ -620,9 +818,17 @@ fn open_and_close_refusals() {
         v.push(open());
         v
     };
-    let open_for = |duration_ms, warning_ms| Command::OpenBreakouts { duration_ms, warning_ms };
+    let open_for = |duration_ms, warning_ms| Command::OpenBreakouts {
+        duration_ms,
+        warning_ms,
+    };
     let cases = vec![
-        Case { name: "open without rooms", before: vec![], command: open(), expect: Code::Conflict },
+        Case {
+            name: "open without rooms",
+            before: vec![],
+            command: open(),
+            expect: Code::Conflict,
+        },
         Case {
             name: "open without an assignment",
             before: vec![create(Some(2), &[])],
@@ -635,15 +841,30 @@ fn open_and_close_refusals() {
             command: open(),
             expect: Code::Conflict,
         },
-        Case { name: "open twice", before: opened(), command: open(), expect: Code::Conflict },
-        Case { name: "duration zero", before: ready(), command: open_for(0, 0), expect: Code::Invalid },
+        Case {
+            name: "open twice",
+            before: opened(),
+            command: open(),
+            expect: Code::Conflict,
+        },
+        Case {
+            name: "duration zero",
+            before: ready(),
+            command: open_for(0, 0),
+            expect: Code::Invalid,
+        },
         Case {
             name: "duration over 12 hours",
             before: ready(),
             command: open_for(12 * 3600 * 1000 + 1, 0),
             expect: Code::Invalid,
         },
-        Case { name: "close when not open", before: ready(), command: Command::CloseBreakouts, expect: Code::Conflict },
+        Case {
+            name: "close when not open",
+            before: ready(),
+            command: Command::CloseBreakouts,
+            expect: Code::Conflict,
+        },
         Case {
             name: "close twice",
             before: {
@@ -661,8 +882,17 @@ fn open_and_close_refusals() {
             sim.ok(ids.facilitator(), c);
         }
         let before = sim.state.clone();
-        assert_eq!(sim.by(ids.facilitator(), case.command), Err(case.expect), "{}", case.name);
-        assert_eq!(sim.state, before, "{}: a refusal changes nothing", case.name);
+        assert_eq!(
+            sim.by(ids.facilitator(), case.command),
+            Err(case.expect),
+            "{}",
+            case.name
+        );
+        assert_eq!(
+            sim.state, before,
+            "{}: a refusal changes nothing",
+            case.name
+        );
     }
     // The bounds themselves are accepted.
     for (duration, warning) in [(1, 0), (12 * 3600 * 1000, 0), (60_000, 120_000)] {
@@ -693,24 +923,72 @@ fn move_participant() {
         expect,
     };
     let cases = vec![
-        case("plenary to a room, breakouts closed", false, pid(4), "r2", Ok(())),
+        case(
+            "plenary to a room, breakouts closed",
+            false,
+            pid(4),
+            "r2",
+            Ok(()),
+        ),
         case("room to room", true, pid(4), "r2", Ok(())),
         case("room to the plenary", true, pid(4), PLENARY, Ok(())),
-        case("an unassigned citizen into a room", true, pid(6), "r1", Ok(())),
+        case(
+            "an unassigned citizen into a room",
+            true,
+            pid(6),
+            "r1",
+            Ok(()),
+        ),
         case("a facilitator", true, pid(2), "r1", Ok(())),
         case("oneself", true, pid(1), "r2", Ok(())),
-        case("an unknown participant", true, NOBODY, "r1", Err(Code::NotFound)),
+        case(
+            "an unknown participant",
+            true,
+            NOBODY,
+            "r1",
+            Err(Code::NotFound),
+        ),
         case("an unknown room", true, pid(4), "r9", Err(Code::NotFound)),
-        case("to the room one is in", true, pid(4), "r1", Err(Code::Conflict)),
-        case("to the plenary from the plenary", false, pid(4), PLENARY, Err(Code::Conflict)),
+        case(
+            "to the room one is in",
+            true,
+            pid(4),
+            "r1",
+            Err(Code::Conflict),
+        ),
+        case(
+            "to the plenary from the plenary",
+            false,
+            pid(4),
+            PLENARY,
+            Err(Code::Conflict),
+        ),
         case("a guarantor", false, pid(3), "r1", Err(Code::Invalid)),
-        case("a guarantor, breakouts open", true, pid(3), PLENARY, Err(Code::Invalid)),
-        Case { by: pid(6), ..case("by a citizen", true, pid(4), "r2", Err(Code::Forbidden)) },
-        Case { by: pid(3), ..case("by a guarantor", true, pid(4), "r2", Err(Code::Forbidden)) },
+        case(
+            "a guarantor, breakouts open",
+            true,
+            pid(3),
+            PLENARY,
+            Err(Code::Invalid),
+        ),
+        Case {
+            by: pid(6),
+            ..case("by a citizen", true, pid(4), "r2", Err(Code::Forbidden))
+        },
+        Case {
+            by: pid(3),
+            ..case("by a guarantor", true, pid(4), "r2", Err(Code::Forbidden))
+        },
     ];
     for case in cases {
         let (mut sim, ids) = with_rooms(2);
-        sim.ok(ids.facilitator(), assign(AssignMethod::Manual(vec![(pid(4).into(), "r1".into()), (pid(5).into(), "r2".into())])));
+        sim.ok(
+            ids.facilitator(),
+            assign(AssignMethod::Manual(vec![
+                (pid(4).into(), "r1".into()),
+                (pid(5).into(), "r2".into()),
+            ])),
+        );
         if case.breakouts_open {
             sim.ok(ids.facilitator(), open());
         }
@@ -718,21 +996,35 @@ fn move_participant() {
         sim.ok(pid(4), Command::RaiseHand);
         let from = sim.location(case.participant).to_string();
         let before = sim.state.clone();
-        let command = Command::MoveParticipant { participant: case.participant.into(), room: case.room.into() };
+        let command = Command::MoveParticipant {
+            participant: case.participant.into(),
+            room: case.room.into(),
+        };
         match (case.expect, sim.by(case.by, command)) {
             (Ok(()), Ok(events)) => {
                 assert_eq!(
                     events,
-                    vec![Event::ParticipantMoved { participant: case.participant.into(), room: case.room.into() }],
+                    vec![Event::ParticipantMoved {
+                        participant: case.participant.into(),
+                        room: case.room.into()
+                    }],
                     "{}",
                     case.name
                 );
                 assert_eq!(sim.location(case.participant), case.room, "{}", case.name);
-                assert!(!sim.queue(&from).contains(&case.participant.to_string()), "{}: hand lowered", case.name);
+                assert!(
+                    !sim.queue(&from).contains(&case.participant.to_string()),
+                    "{}: hand lowered",
+                    case.name
+                );
             }
             (Err(code), Err(got)) => {
                 assert_eq!(code, got, "{}", case.name);
-                assert_eq!(sim.state, before, "{}: a refusal changes nothing", case.name);
+                assert_eq!(
+                    sim.state, before,
+                    "{}: a refusal changes nothing",
+                    case.name
+                );
             }
             (expect, got) => panic!("{}: expected {expect:?}, got {got:?}", case.name),
         }
@@ -752,43 +1044,131 @@ fn visit() {
     }
     // In `small()`: p1, p2 facilitators, p3 guarantor, p4..p15 citizens.
     let cases = vec![
-        Case { name: "facilitator into a room", by: pid(1), path: vec![], room: "r1", expect: Ok(()) },
-        Case { name: "guarantor into a room", by: pid(3), path: vec![], room: "r2", expect: Ok(()) },
-        Case { name: "guarantor from room to room", by: pid(3), path: vec!["r1"], room: "r2", expect: Ok(()) },
-        Case { name: "guarantor back to the plenary", by: pid(3), path: vec!["r1"], room: PLENARY, expect: Ok(()) },
-        Case { name: "facilitator back to the plenary", by: pid(2), path: vec!["r2"], room: PLENARY, expect: Ok(()) },
-        Case { name: "the room one is in", by: pid(3), path: vec!["r1"], room: "r1", expect: Err(Code::Conflict) },
-        Case { name: "the plenary from the plenary", by: pid(3), path: vec![], room: PLENARY, expect: Err(Code::Conflict) },
-        Case { name: "an unknown room", by: pid(1), path: vec![], room: "r7", expect: Err(Code::NotFound) },
-        Case { name: "a citizen", by: pid(4), path: vec![], room: "r2", expect: Err(Code::Forbidden) },
-        Case { name: "an unknown participant", by: NOBODY, path: vec![], room: "r2", expect: Err(Code::Forbidden) },
+        Case {
+            name: "facilitator into a room",
+            by: pid(1),
+            path: vec![],
+            room: "r1",
+            expect: Ok(()),
+        },
+        Case {
+            name: "guarantor into a room",
+            by: pid(3),
+            path: vec![],
+            room: "r2",
+            expect: Ok(()),
+        },
+        Case {
+            name: "guarantor from room to room",
+            by: pid(3),
+            path: vec!["r1"],
+            room: "r2",
+            expect: Ok(()),
+        },
+        Case {
+            name: "guarantor back to the plenary",
+            by: pid(3),
+            path: vec!["r1"],
+            room: PLENARY,
+            expect: Ok(()),
+        },
+        Case {
+            name: "facilitator back to the plenary",
+            by: pid(2),
+            path: vec!["r2"],
+            room: PLENARY,
+            expect: Ok(()),
+        },
+        Case {
+            name: "the room one is in",
+            by: pid(3),
+            path: vec!["r1"],
+            room: "r1",
+            expect: Err(Code::Conflict),
+        },
+        Case {
+            name: "the plenary from the plenary",
+            by: pid(3),
+            path: vec![],
+            room: PLENARY,
+            expect: Err(Code::Conflict),
+        },
+        Case {
+            name: "an unknown room",
+            by: pid(1),
+            path: vec![],
+            room: "r7",
+            expect: Err(Code::NotFound),
+        },
+        Case {
+            name: "a citizen",
+            by: pid(4),
+            path: vec![],
+            room: "r2",
+            expect: Err(Code::Forbidden),
+        },
+        Case {
+            name: "an unknown participant",
+            by: NOBODY,
+            path: vec![],
+            room: "r2",
+            expect: Err(Code::Forbidden),
+        },
     ];
     for case in cases {
         let (mut sim, ids) = with_rooms(2);
         sim.ok(ids.facilitator(), assign(AssignMethod::Random));
         sim.ok(ids.facilitator(), open());
         for room in &case.path {
-            sim.ok(case.by, Command::Visit { room: room.to_string() });
+            sim.ok(
+                case.by,
+                Command::Visit {
+                    room: room.to_string(),
+                },
+            );
         }
         let before = sim.state.clone();
-        match (case.expect, sim.by(case.by, Command::Visit { room: case.room.into() })) {
+        match (
+            case.expect,
+            sim.by(
+                case.by,
+                Command::Visit {
+                    room: case.room.into(),
+                },
+            ),
+        ) {
             (Ok(()), Ok(events)) => {
                 assert_eq!(
                     events,
-                    vec![Event::ParticipantMoved { participant: case.by.into(), room: case.room.into() }],
+                    vec![Event::ParticipantMoved {
+                        participant: case.by.into(),
+                        room: case.room.into()
+                    }],
                     "{}",
                     case.name
                 );
                 assert_eq!(sim.location(case.by), case.room, "{}", case.name);
                 // A guarantor who visits still cannot be moved by anyone else.
                 if case.by == pid(3) {
-                    let there = Command::MoveParticipant { participant: pid(3).into(), room: "r1".into() };
-                    assert_eq!(sim.by(pid(1), there), Err(Code::Invalid), "{}: guarantor moved", case.name);
+                    let there = Command::MoveParticipant {
+                        participant: pid(3).into(),
+                        room: "r1".into(),
+                    };
+                    assert_eq!(
+                        sim.by(pid(1), there),
+                        Err(Code::Invalid),
+                        "{}: guarantor moved",
+                        case.name
+                    );
                 }
             }
             (Err(code), Err(got)) => {
                 assert_eq!(code, got, "{}", case.name);
-                assert_eq!(sim.state, before, "{}: a refusal changes nothing", case.name);
+                assert_eq!(
+                    sim.state, before,
+                    "{}: a refusal changes nothing",
+                    case.name
+                );
             }
             (expect, got) => panic!("{}: expected {expect:?}, got {got:?}", case.name),
         }
@@ -802,14 +1182,23 @@ fn visit() {
 #[ignore = "domain bug: ClearRooms strands people in deleted rooms; RaiseHand then panics (see report)"]
 fn clearing_rooms_strands_nobody() {
     let (mut sim, ids) = with_rooms(2);
-    sim.ok(ids.facilitator(), Command::MoveParticipant { participant: pid(4).into(), room: "r1".into() });
+    sim.ok(
+        ids.facilitator(),
+        Command::MoveParticipant {
+            participant: pid(4).into(),
+            room: "r1".into(),
+        },
+    );
     sim.ok(pid(2), Command::Visit { room: "r2".into() });
     if sim.by(ids.facilitator(), Command::ClearRooms).is_ok() {
+        // Panics today in decide, on `expect("locations name rooms")`.
+        let _ = sim.by(pid(4), Command::RaiseHand);
         for p in sim.state.people.keys() {
             let at = sim.location(p);
-            assert!(sim.state.room(at).is_some(), "{p} is in {at}, which no longer exists");
+            assert!(
+                sim.state.room(at).is_some(),
+                "{p} is in {at}, which no longer exists"
+            );
         }
-        // This used to panic on `expect("locations name rooms")`.
-        let _ = sim.by(pid(4), Command::RaiseHand);
     }
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{small, Sim, T0};
+use common::{pid, small, Sim, NOBODY, T0};
 use convene::domain::{
     AssignMethod, CloseReason, Code, Command, Convention, Event, FloorEndReason, Millis, PLENARY,
 };
@@ -16,7 +16,10 @@ fn t(offset: Millis) -> Millis {
 }
 
 fn open(duration_ms: u64, warning_ms: u64) -> Command {
-    Command::OpenBreakouts { duration_ms, warning_ms }
+    Command::OpenBreakouts {
+        duration_ms,
+        warning_ms,
+    }
 }
 
 fn extend(by_ms: u64) -> Command {
@@ -24,19 +27,31 @@ fn extend(by_ms: u64) -> Command {
 }
 
 fn limit(room: Option<&str>, limit_ms: Option<u64>) -> Command {
-    Command::SetSpeakingLimit { room: room.map(String::from), limit_ms }
+    Command::SetSpeakingLimit {
+        room: room.map(String::from),
+        limit_ms,
+    }
 }
 
 fn give(room: Option<&str>, participant: &str) -> Command {
-    Command::GiveFloor { room: room.map(String::from), participant: Some(participant.into()) }
+    Command::GiveFloor {
+        room: room.map(String::from),
+        participant: Some(participant.into()),
+    }
 }
 
 fn opened(ends_at: Millis, warn_at: Millis) -> Event {
-    Event::BreakoutsOpened { ends_at: t(ends_at), warn_at: t(warn_at) }
+    Event::BreakoutsOpened {
+        ends_at: t(ends_at),
+        warn_at: t(warn_at),
+    }
 }
 
 fn extended(ends_at: Millis, warn_at: Millis) -> Event {
-    Event::BreakoutsExtended { ends_at: t(ends_at), warn_at: t(warn_at) }
+    Event::BreakoutsExtended {
+        ends_at: t(ends_at),
+        warn_at: t(warn_at),
+    }
 }
 
 fn closed(reason: CloseReason) -> Event {
@@ -44,11 +59,20 @@ fn closed(reason: CloseReason) -> Event {
 }
 
 fn given(room: &str, participant: &str, ends_at: Option<Millis>) -> Event {
-    Event::FloorGiven { room: room.into(), participant: participant.into(), ends_at: ends_at.map(t) }
+    Event::FloorGiven {
+        room: room.into(),
+        participant: participant.into(),
+        ends_at: ends_at.map(t),
+    }
 }
 
 fn ended(room: &str, participant: &str, spoken_ms: u64, reason: FloorEndReason) -> Event {
-    Event::FloorEnded { room: room.into(), participant: participant.into(), spoken_ms, reason }
+    Event::FloorEnded {
+        room: room.into(),
+        participant: participant.into(),
+        spoken_ms,
+        reason,
+    }
 }
 
 /// What happens at one moment of a timeline.
@@ -69,11 +93,27 @@ struct Step {
 }
 
 fn tick(at: Millis, events: Vec<Event>, deadline: Option<Millis>) -> Step {
-    Step { at, act: Act::Tick, expect: Ok(events), deadline }
+    Step {
+        at,
+        act: Act::Tick,
+        expect: Ok(events),
+        deadline,
+    }
 }
 
-fn by(at: Millis, who: &'static str, command: Command, expect: Result<Vec<Event>, Code>, deadline: Option<Millis>) -> Step {
-    Step { at, act: Act::By(who, command), expect, deadline }
+fn by(
+    at: Millis,
+    who: &'static str,
+    command: Command,
+    expect: Result<Vec<Event>, Code>,
+    deadline: Option<Millis>,
+) -> Step {
+    Step {
+        at,
+        act: Act::By(who, command),
+        expect,
+        deadline,
+    }
 }
 
 struct Timeline {
@@ -85,15 +125,35 @@ struct Timeline {
 /// to r2; breakouts closed.
 fn ready() -> Sim {
     let (mut sim, ids) = small();
-    sim.ok(pid(1), Command::CreateRooms { count: Some(2), names: vec![] });
+    sim.ok(
+        pid(1),
+        Command::CreateRooms {
+            count: Some(2),
+            names: vec![],
+        },
+    );
     let pairs = ids
         .citizens
         .iter()
-        .map(|p| (p.clone(), if p == pid(6) || p == pid(7) { "r1" } else { "r2" }.to_string()))
+        .map(|p| {
+            (
+                p.clone(),
+                if p == pid(6) || p == pid(7) {
+                    "r1"
+                } else {
+                    "r2"
+                }
+                .to_string(),
+            )
+        })
         .collect();
     sim.ok(
         pid(1),
-        Command::AssignRooms { method: AssignMethod::Manual(pairs), participants: None, only_present: false },
+        Command::AssignRooms {
+            method: AssignMethod::Manual(pairs),
+            participants: None,
+            only_present: false,
+        },
     );
     sim
 }
@@ -101,7 +161,12 @@ fn ready() -> Sim {
 fn run(timeline: Timeline) {
     let mut sim = ready();
     let assignment = sim.state.assignment.clone();
-    assert_eq!(sim.state.next_deadline(), None, "{}: no deadline at first", timeline.name);
+    assert_eq!(
+        sim.state.next_deadline(),
+        None,
+        "{}: no deadline at first",
+        timeline.name
+    );
     for (i, step) in timeline.steps.into_iter().enumerate() {
         let name = format!("{}: step {i} at +{} ms", timeline.name, step.at);
         assert!(t(step.at) >= sim.now, "{name}: time goes forward");
@@ -115,18 +180,35 @@ fn run(timeline: Timeline) {
         if got.is_err() {
             assert_eq!(sim.state, before, "{name}: a refusal changes nothing");
         }
-        assert_eq!(sim.state.next_deadline(), step.deadline.map(t), "{name}: next deadline");
+        assert_eq!(
+            sim.state.next_deadline(),
+            step.deadline.map(t),
+            "{name}: next deadline"
+        );
         let events = got.unwrap_or_default();
-        if events.iter().any(|e| matches!(e, Event::BreakoutsClosed { .. })) {
-            assert!(sim.state.location.is_empty(), "{name}: everyone is back in the plenary");
+        if events
+            .iter()
+            .any(|e| matches!(e, Event::BreakoutsClosed { .. }))
+        {
+            assert!(
+                sim.state.location.is_empty(),
+                "{name}: everyone is back in the plenary"
+            );
             assert!(sim.state.breakout.is_none(), "{name}");
         }
-        if events.iter().any(|e| matches!(e, Event::BreakoutsOpened { .. })) {
+        if events
+            .iter()
+            .any(|e| matches!(e, Event::BreakoutsOpened { .. }))
+        {
             for (p, r) in &assignment {
                 assert_eq!(sim.location(p), r, "{name}: {p} is in their room");
             }
         }
-        assert_eq!(sim.replayed(), sim.state, "{name}: the folded log equals the live state");
+        assert_eq!(
+            sim.replayed(),
+            sim.state,
+            "{name}: the folded log equals the live state"
+        );
     }
 }
 
@@ -138,7 +220,13 @@ fn breakout_timers() {
         Timeline {
             name: "warn once, then close",
             steps: vec![
-                by(0, pid(1), open(600_000, 60_000), Ok(vec![opened(600_000, 540_000)]), Some(540_000)),
+                by(
+                    0,
+                    pid(1),
+                    open(600_000, 60_000),
+                    Ok(vec![opened(600_000, 540_000)]),
+                    Some(540_000),
+                ),
                 tick(1_000, vec![], Some(540_000)),
                 tick(539_999, vec![], Some(540_000)),
                 tick(540_000, vec![w.clone()], Some(600_000)),
@@ -147,15 +235,33 @@ fn breakout_timers() {
                 tick(599_999, vec![], Some(600_000)),
                 tick(600_000, vec![closed(Timer)], None),
                 tick(600_000, vec![], None),
-                by(600_001, pid(1), Command::CloseBreakouts, Err(Code::Conflict), None),
+                by(
+                    600_001,
+                    pid(1),
+                    Command::CloseBreakouts,
+                    Err(Code::Conflict),
+                    None,
+                ),
                 tick(900_000, vec![], None),
             ],
         },
         Timeline {
             name: "extend before the warning",
             steps: vec![
-                by(0, pid(1), open(600_000, 60_000), Ok(vec![opened(600_000, 540_000)]), Some(540_000)),
-                by(100_000, pid(2), extend(120_000), Ok(vec![extended(720_000, 660_000)]), Some(660_000)),
+                by(
+                    0,
+                    pid(1),
+                    open(600_000, 60_000),
+                    Ok(vec![opened(600_000, 540_000)]),
+                    Some(540_000),
+                ),
+                by(
+                    100_000,
+                    pid(2),
+                    extend(120_000),
+                    Ok(vec![extended(720_000, 660_000)]),
+                    Some(660_000),
+                ),
                 tick(540_000, vec![], Some(660_000)),
                 tick(600_000, vec![], Some(660_000)),
                 tick(660_000, vec![w.clone()], Some(720_000)),
@@ -165,9 +271,21 @@ fn breakout_timers() {
         Timeline {
             name: "extend after the warning: warned again",
             steps: vec![
-                by(0, pid(1), open(600_000, 60_000), Ok(vec![opened(600_000, 540_000)]), Some(540_000)),
+                by(
+                    0,
+                    pid(1),
+                    open(600_000, 60_000),
+                    Ok(vec![opened(600_000, 540_000)]),
+                    Some(540_000),
+                ),
                 tick(540_000, vec![w.clone()], Some(600_000)),
-                by(550_000, pid(1), extend(300_000), Ok(vec![extended(900_000, 840_000)]), Some(840_000)),
+                by(
+                    550_000,
+                    pid(1),
+                    extend(300_000),
+                    Ok(vec![extended(900_000, 840_000)]),
+                    Some(840_000),
+                ),
                 tick(600_000, vec![], Some(840_000)),
                 tick(840_000, vec![w.clone()], Some(900_000)),
                 tick(840_001, vec![], Some(900_000)),
@@ -177,9 +295,21 @@ fn breakout_timers() {
         Timeline {
             name: "extend a little within the warning: no second warning",
             steps: vec![
-                by(0, pid(1), open(600_000, 60_000), Ok(vec![opened(600_000, 540_000)]), Some(540_000)),
+                by(
+                    0,
+                    pid(1),
+                    open(600_000, 60_000),
+                    Ok(vec![opened(600_000, 540_000)]),
+                    Some(540_000),
+                ),
                 tick(540_000, vec![w.clone()], Some(600_000)),
-                by(570_000, pid(1), extend(10_000), Ok(vec![extended(610_000, 570_000)]), Some(610_000)),
+                by(
+                    570_000,
+                    pid(1),
+                    extend(10_000),
+                    Ok(vec![extended(610_000, 570_000)]),
+                    Some(610_000),
+                ),
                 tick(570_000, vec![], Some(610_000)),
                 tick(600_000, vec![], Some(610_000)),
                 tick(610_000, vec![closed(Timer)], None),
@@ -188,9 +318,27 @@ fn breakout_timers() {
         Timeline {
             name: "extend twice before the warning",
             steps: vec![
-                by(0, pid(1), open(600_000, 60_000), Ok(vec![opened(600_000, 540_000)]), Some(540_000)),
-                by(10_000, pid(1), extend(60_000), Ok(vec![extended(660_000, 600_000)]), Some(600_000)),
-                by(20_000, pid(1), extend(60_000), Ok(vec![extended(720_000, 660_000)]), Some(660_000)),
+                by(
+                    0,
+                    pid(1),
+                    open(600_000, 60_000),
+                    Ok(vec![opened(600_000, 540_000)]),
+                    Some(540_000),
+                ),
+                by(
+                    10_000,
+                    pid(1),
+                    extend(60_000),
+                    Ok(vec![extended(660_000, 600_000)]),
+                    Some(600_000),
+                ),
+                by(
+                    20_000,
+                    pid(1),
+                    extend(60_000),
+                    Ok(vec![extended(720_000, 660_000)]),
+                    Some(660_000),
+                ),
                 tick(660_000, vec![w.clone()], Some(720_000)),
                 tick(720_000, vec![closed(Timer)], None),
             ],
@@ -198,7 +346,13 @@ fn breakout_timers() {
         Timeline {
             name: "a warning longer than the breakout warns at once",
             steps: vec![
-                by(0, pid(1), open(60_000, 120_000), Ok(vec![opened(60_000, 0)]), Some(0)),
+                by(
+                    0,
+                    pid(1),
+                    open(60_000, 120_000),
+                    Ok(vec![opened(60_000, 0)]),
+                    Some(0),
+                ),
                 tick(0, vec![w.clone()], Some(60_000)),
                 tick(0, vec![], Some(60_000)),
                 tick(60_000, vec![closed(Timer)], None),
@@ -207,7 +361,13 @@ fn breakout_timers() {
         Timeline {
             name: "no warning",
             steps: vec![
-                by(0, pid(1), open(60_000, 0), Ok(vec![opened(60_000, 60_000)]), Some(60_000)),
+                by(
+                    0,
+                    pid(1),
+                    open(60_000, 0),
+                    Ok(vec![opened(60_000, 60_000)]),
+                    Some(60_000),
+                ),
                 tick(59_999, vec![], Some(60_000)),
                 tick(60_000, vec![closed(Timer)], None),
             ],
@@ -215,7 +375,13 @@ fn breakout_timers() {
         Timeline {
             name: "the server was down through the warning and the end",
             steps: vec![
-                by(0, pid(1), open(600_000, 60_000), Ok(vec![opened(600_000, 540_000)]), Some(540_000)),
+                by(
+                    0,
+                    pid(1),
+                    open(600_000, 60_000),
+                    Ok(vec![opened(600_000, 540_000)]),
+                    Some(540_000),
+                ),
                 tick(3_600_000, vec![closed(Timer)], None),
                 tick(3_600_000, vec![], None),
             ],
@@ -223,8 +389,20 @@ fn breakout_timers() {
         Timeline {
             name: "closed by hand before the timer",
             steps: vec![
-                by(0, pid(1), open(600_000, 60_000), Ok(vec![opened(600_000, 540_000)]), Some(540_000)),
-                by(100_000, pid(2), Command::CloseBreakouts, Ok(vec![closed(Facilitator)]), None),
+                by(
+                    0,
+                    pid(1),
+                    open(600_000, 60_000),
+                    Ok(vec![opened(600_000, 540_000)]),
+                    Some(540_000),
+                ),
+                by(
+                    100_000,
+                    pid(2),
+                    Command::CloseBreakouts,
+                    Ok(vec![closed(Facilitator)]),
+                    None,
+                ),
                 tick(540_000, vec![], None),
                 tick(600_000, vec![], None),
                 by(700_000, pid(1), extend(60_000), Err(Code::Conflict), None),
@@ -233,9 +411,21 @@ fn breakout_timers() {
         Timeline {
             name: "open again after the timer closed",
             steps: vec![
-                by(0, pid(1), open(60_000, 10_000), Ok(vec![opened(60_000, 50_000)]), Some(50_000)),
+                by(
+                    0,
+                    pid(1),
+                    open(60_000, 10_000),
+                    Ok(vec![opened(60_000, 50_000)]),
+                    Some(50_000),
+                ),
                 tick(60_000, vec![closed(Timer)], None),
-                by(70_000, pid(1), open(60_000, 10_000), Ok(vec![opened(130_000, 120_000)]), Some(120_000)),
+                by(
+                    70_000,
+                    pid(1),
+                    open(60_000, 10_000),
+                    Ok(vec![opened(130_000, 120_000)]),
+                    Some(120_000),
+                ),
                 tick(120_000, vec![w.clone()], Some(130_000)),
                 tick(130_000, vec![closed(Timer)], None),
             ],
@@ -244,12 +434,42 @@ fn breakout_timers() {
             name: "refused extensions",
             steps: vec![
                 by(0, pid(1), extend(60_000), Err(Code::Conflict), None),
-                by(0, pid(1), open(600_000, 60_000), Ok(vec![opened(600_000, 540_000)]), Some(540_000)),
+                by(
+                    0,
+                    pid(1),
+                    open(600_000, 60_000),
+                    Ok(vec![opened(600_000, 540_000)]),
+                    Some(540_000),
+                ),
                 by(1, pid(1), extend(0), Err(Code::Invalid), Some(540_000)),
-                by(2, pid(1), extend(12 * 3600 * 1000 + 1), Err(Code::Invalid), Some(540_000)),
-                by(3, pid(4), extend(60_000), Err(Code::Forbidden), Some(540_000)),
-                by(4, pid(3), extend(60_000), Err(Code::Forbidden), Some(540_000)),
-                by(5, pid(1), extend(12 * 3600 * 1000), Ok(vec![extended(43_800_000, 43_740_000)]), Some(43_740_000)),
+                by(
+                    2,
+                    pid(1),
+                    extend(12 * 3600 * 1000 + 1),
+                    Err(Code::Invalid),
+                    Some(540_000),
+                ),
+                by(
+                    3,
+                    pid(4),
+                    extend(60_000),
+                    Err(Code::Forbidden),
+                    Some(540_000),
+                ),
+                by(
+                    4,
+                    pid(3),
+                    extend(60_000),
+                    Err(Code::Forbidden),
+                    Some(540_000),
+                ),
+                by(
+                    5,
+                    pid(1),
+                    extend(12 * 3600 * 1000),
+                    Ok(vec![extended(43_800_000, 43_740_000)]),
+                    Some(43_740_000),
+                ),
             ],
         },
     ];
@@ -261,13 +481,28 @@ fn breakout_timers() {
 #[test]
 fn speaking_limits() {
     use FloorEndReason::{Moved, Taken, Timer, Yielded};
-    let set = |room: &str, ms| Event::SpeakingLimitSet { room: room.into(), limit_ms: ms };
+    let set = |room: &str, ms| Event::SpeakingLimitSet {
+        room: room.into(),
+        limit_ms: ms,
+    };
     let timelines = vec![
         Timeline {
             name: "the floor ends at the limit",
             steps: vec![
-                by(0, pid(1), limit(None, Some(60_000)), Ok(vec![set(PLENARY, Some(60_000))]), None),
-                by(1_000, pid(1), give(None, pid(4)), Ok(vec![given(PLENARY, pid(4), Some(61_000))]), Some(61_000)),
+                by(
+                    0,
+                    pid(1),
+                    limit(None, Some(60_000)),
+                    Ok(vec![set(PLENARY, Some(60_000))]),
+                    None,
+                ),
+                by(
+                    1_000,
+                    pid(1),
+                    give(None, pid(4)),
+                    Ok(vec![given(PLENARY, pid(4), Some(61_000))]),
+                    Some(61_000),
+                ),
                 tick(30_000, vec![], Some(61_000)),
                 tick(60_999, vec![], Some(61_000)),
                 tick(61_000, vec![ended(PLENARY, pid(4), 60_000, Timer)], None),
@@ -278,8 +513,20 @@ fn speaking_limits() {
         Timeline {
             name: "the server was down: only the limit counts",
             steps: vec![
-                by(0, pid(1), limit(None, Some(60_000)), Ok(vec![set(PLENARY, Some(60_000))]), None),
-                by(1_000, pid(1), give(None, pid(4)), Ok(vec![given(PLENARY, pid(4), Some(61_000))]), Some(61_000)),
+                by(
+                    0,
+                    pid(1),
+                    limit(None, Some(60_000)),
+                    Ok(vec![set(PLENARY, Some(60_000))]),
+                    None,
+                ),
+                by(
+                    1_000,
+                    pid(1),
+                    give(None, pid(4)),
+                    Ok(vec![given(PLENARY, pid(4), Some(61_000))]),
+                    Some(61_000),
+                ),
                 tick(3_601_000, vec![ended(PLENARY, pid(4), 60_000, Timer)], None),
                 tick(3_601_000, vec![], None),
             ],
@@ -287,22 +534,55 @@ fn speaking_limits() {
         Timeline {
             name: "yielded before the limit",
             steps: vec![
-                by(0, pid(1), limit(None, Some(60_000)), Ok(vec![set(PLENARY, Some(60_000))]), None),
-                by(1_000, pid(1), give(None, pid(4)), Ok(vec![given(PLENARY, pid(4), Some(61_000))]), Some(61_000)),
-                by(31_000, pid(4), Command::YieldFloor, Ok(vec![ended(PLENARY, pid(4), 30_000, Yielded)]), None),
+                by(
+                    0,
+                    pid(1),
+                    limit(None, Some(60_000)),
+                    Ok(vec![set(PLENARY, Some(60_000))]),
+                    None,
+                ),
+                by(
+                    1_000,
+                    pid(1),
+                    give(None, pid(4)),
+                    Ok(vec![given(PLENARY, pid(4), Some(61_000))]),
+                    Some(61_000),
+                ),
+                by(
+                    31_000,
+                    pid(4),
+                    Command::YieldFloor,
+                    Ok(vec![ended(PLENARY, pid(4), 30_000, Yielded)]),
+                    None,
+                ),
                 tick(61_000, vec![], None),
             ],
         },
         Timeline {
             name: "taken by the next speaker, whose limit starts then",
             steps: vec![
-                by(0, pid(1), limit(None, Some(60_000)), Ok(vec![set(PLENARY, Some(60_000))]), None),
-                by(1_000, pid(1), give(None, pid(4)), Ok(vec![given(PLENARY, pid(4), Some(61_000))]), Some(61_000)),
+                by(
+                    0,
+                    pid(1),
+                    limit(None, Some(60_000)),
+                    Ok(vec![set(PLENARY, Some(60_000))]),
+                    None,
+                ),
+                by(
+                    1_000,
+                    pid(1),
+                    give(None, pid(4)),
+                    Ok(vec![given(PLENARY, pid(4), Some(61_000))]),
+                    Some(61_000),
+                ),
                 by(
                     11_000,
                     pid(1),
                     give(None, pid(5)),
-                    Ok(vec![ended(PLENARY, pid(4), 10_000, Taken), given(PLENARY, pid(5), Some(71_000))]),
+                    Ok(vec![
+                        ended(PLENARY, pid(4), 10_000, Taken),
+                        given(PLENARY, pid(5), Some(71_000)),
+                    ]),
                     Some(71_000),
                 ),
                 tick(61_000, vec![], Some(71_000)),
@@ -312,25 +592,58 @@ fn speaking_limits() {
         Timeline {
             name: "no limit, no deadline",
             steps: vec![
-                by(1_000, pid(1), give(None, pid(4)), Ok(vec![given(PLENARY, pid(4), None)]), None),
+                by(
+                    1_000,
+                    pid(1),
+                    give(None, pid(4)),
+                    Ok(vec![given(PLENARY, pid(4), None)]),
+                    None,
+                ),
                 tick(3_600_000, vec![], None),
-                by(3_601_000, pid(4), Command::YieldFloor, Ok(vec![ended(PLENARY, pid(4), 3_600_000, Yielded)]), None),
+                by(
+                    3_601_000,
+                    pid(4),
+                    Command::YieldFloor,
+                    Ok(vec![ended(PLENARY, pid(4), 3_600_000, Yielded)]),
+                    None,
+                ),
             ],
         },
         Timeline {
             name: "a limit set during a turn applies from the next",
             steps: vec![
-                by(1_000, pid(1), give(None, pid(4)), Ok(vec![given(PLENARY, pid(4), None)]), None),
-                by(2_000, pid(1), limit(None, Some(30_000)), Ok(vec![set(PLENARY, Some(30_000))]), None),
+                by(
+                    1_000,
+                    pid(1),
+                    give(None, pid(4)),
+                    Ok(vec![given(PLENARY, pid(4), None)]),
+                    None,
+                ),
+                by(
+                    2_000,
+                    pid(1),
+                    limit(None, Some(30_000)),
+                    Ok(vec![set(PLENARY, Some(30_000))]),
+                    None,
+                ),
                 tick(40_000, vec![], None),
                 by(
                     50_000,
                     pid(1),
                     give(None, pid(5)),
-                    Ok(vec![ended(PLENARY, pid(4), 49_000, Taken), given(PLENARY, pid(5), Some(80_000))]),
+                    Ok(vec![
+                        ended(PLENARY, pid(4), 49_000, Taken),
+                        given(PLENARY, pid(5), Some(80_000)),
+                    ]),
                     Some(80_000),
                 ),
-                by(60_000, pid(1), limit(None, None), Ok(vec![set(PLENARY, None)]), Some(80_000)),
+                by(
+                    60_000,
+                    pid(1),
+                    limit(None, None),
+                    Ok(vec![set(PLENARY, None)]),
+                    Some(80_000),
+                ),
                 tick(80_000, vec![ended(PLENARY, pid(5), 30_000, Timer)], None),
             ],
         },
@@ -338,26 +651,99 @@ fn speaking_limits() {
             name: "refused limits",
             steps: vec![
                 by(0, pid(1), limit(None, Some(0)), Err(Code::Invalid), None),
-                by(0, pid(1), limit(None, Some(12 * 3600 * 1000 + 1)), Err(Code::Invalid), None),
-                by(0, pid(1), limit(Some("r9"), Some(1_000)), Err(Code::NotFound), None),
-                by(0, pid(4), limit(None, Some(1_000)), Err(Code::Forbidden), None),
-                by(0, pid(3), limit(None, Some(1_000)), Err(Code::Forbidden), None),
-                by(0, pid(1), limit(Some("r2"), Some(12 * 3600 * 1000)), Ok(vec![set("r2", Some(12 * 3600 * 1000))]), None),
+                by(
+                    0,
+                    pid(1),
+                    limit(None, Some(12 * 3600 * 1000 + 1)),
+                    Err(Code::Invalid),
+                    None,
+                ),
+                by(
+                    0,
+                    pid(1),
+                    limit(Some("r9"), Some(1_000)),
+                    Err(Code::NotFound),
+                    None,
+                ),
+                by(
+                    0,
+                    pid(4),
+                    limit(None, Some(1_000)),
+                    Err(Code::Forbidden),
+                    None,
+                ),
+                by(
+                    0,
+                    pid(3),
+                    limit(None, Some(1_000)),
+                    Err(Code::Forbidden),
+                    None,
+                ),
+                by(
+                    0,
+                    pid(1),
+                    limit(Some("r2"), Some(12 * 3600 * 1000)),
+                    Ok(vec![set("r2", Some(12 * 3600 * 1000))]),
+                    None,
+                ),
             ],
         },
         Timeline {
             name: "limits per room, the earliest deadline first",
             steps: vec![
-                by(0, pid(1), limit(None, Some(60_000)), Ok(vec![set(PLENARY, Some(60_000))]), None),
-                by(0, pid(1), limit(Some("r1"), Some(30_000)), Ok(vec![set("r1", Some(30_000))]), None),
-                by(0, pid(1), open(600_000, 60_000), Ok(vec![opened(600_000, 540_000)]), Some(540_000)),
-                by(1_000, pid(1), give(Some("r1"), pid(6)), Ok(vec![given("r1", pid(6), Some(31_000))]), Some(31_000)),
-                by(2_000, pid(1), give(None, pid(2)), Ok(vec![given(PLENARY, pid(2), Some(62_000))]), Some(31_000)),
-                tick(31_000, vec![ended("r1", pid(6), 30_000, Timer)], Some(62_000)),
-                by(40_000, pid(1), give(Some("r1"), pid(7)), Ok(vec![given("r1", pid(7), Some(70_000))]), Some(62_000)),
+                by(
+                    0,
+                    pid(1),
+                    limit(None, Some(60_000)),
+                    Ok(vec![set(PLENARY, Some(60_000))]),
+                    None,
+                ),
+                by(
+                    0,
+                    pid(1),
+                    limit(Some("r1"), Some(30_000)),
+                    Ok(vec![set("r1", Some(30_000))]),
+                    None,
+                ),
+                by(
+                    0,
+                    pid(1),
+                    open(600_000, 60_000),
+                    Ok(vec![opened(600_000, 540_000)]),
+                    Some(540_000),
+                ),
+                by(
+                    1_000,
+                    pid(1),
+                    give(Some("r1"), pid(6)),
+                    Ok(vec![given("r1", pid(6), Some(31_000))]),
+                    Some(31_000),
+                ),
+                by(
+                    2_000,
+                    pid(1),
+                    give(None, pid(2)),
+                    Ok(vec![given(PLENARY, pid(2), Some(62_000))]),
+                    Some(31_000),
+                ),
+                tick(
+                    31_000,
+                    vec![ended("r1", pid(6), 30_000, Timer)],
+                    Some(62_000),
+                ),
+                by(
+                    40_000,
+                    pid(1),
+                    give(Some("r1"), pid(7)),
+                    Ok(vec![given("r1", pid(7), Some(70_000))]),
+                    Some(62_000),
+                ),
                 tick(
                     80_000,
-                    vec![ended(PLENARY, pid(2), 60_000, Timer), ended("r1", pid(7), 30_000, Timer)],
+                    vec![
+                        ended(PLENARY, pid(2), 60_000, Timer),
+                        ended("r1", pid(7), 30_000, Timer),
+                    ],
                     Some(540_000),
                 ),
                 tick(540_000, vec![Event::BreakoutsWarned], Some(600_000)),
@@ -367,19 +753,62 @@ fn speaking_limits() {
         Timeline {
             name: "a breakout floor due just as the breakouts close",
             steps: vec![
-                by(0, pid(1), limit(Some("r1"), Some(30_000)), Ok(vec![set("r1", Some(30_000))]), None),
-                by(0, pid(1), open(600_000, 60_000), Ok(vec![opened(600_000, 540_000)]), Some(540_000)),
+                by(
+                    0,
+                    pid(1),
+                    limit(Some("r1"), Some(30_000)),
+                    Ok(vec![set("r1", Some(30_000))]),
+                    None,
+                ),
+                by(
+                    0,
+                    pid(1),
+                    open(600_000, 60_000),
+                    Ok(vec![opened(600_000, 540_000)]),
+                    Some(540_000),
+                ),
                 tick(540_000, vec![Event::BreakoutsWarned], Some(600_000)),
-                by(570_000, pid(1), give(Some("r1"), pid(6)), Ok(vec![given("r1", pid(6), Some(600_000))]), Some(600_000)),
-                tick(600_000, vec![ended("r1", pid(6), 30_000, Moved), closed(CloseReason::Timer)], None),
+                by(
+                    570_000,
+                    pid(1),
+                    give(Some("r1"), pid(6)),
+                    Ok(vec![given("r1", pid(6), Some(600_000))]),
+                    Some(600_000),
+                ),
+                tick(
+                    600_000,
+                    vec![
+                        ended("r1", pid(6), 30_000, Moved),
+                        closed(CloseReason::Timer),
+                    ],
+                    None,
+                ),
             ],
         },
         Timeline {
             name: "the plenary's floor goes on when the breakouts close",
             steps: vec![
-                by(0, pid(1), limit(None, Some(900_000)), Ok(vec![set(PLENARY, Some(900_000))]), None),
-                by(0, pid(1), open(600_000, 0), Ok(vec![opened(600_000, 600_000)]), Some(600_000)),
-                by(1_000, pid(1), give(None, pid(2)), Ok(vec![given(PLENARY, pid(2), Some(901_000))]), Some(600_000)),
+                by(
+                    0,
+                    pid(1),
+                    limit(None, Some(900_000)),
+                    Ok(vec![set(PLENARY, Some(900_000))]),
+                    None,
+                ),
+                by(
+                    0,
+                    pid(1),
+                    open(600_000, 0),
+                    Ok(vec![opened(600_000, 600_000)]),
+                    Some(600_000),
+                ),
+                by(
+                    1_000,
+                    pid(1),
+                    give(None, pid(2)),
+                    Ok(vec![given(PLENARY, pid(2), Some(901_000))]),
+                    Some(600_000),
+                ),
                 tick(600_000, vec![closed(CloseReason::Timer)], Some(901_000)),
                 tick(901_000, vec![ended(PLENARY, pid(2), 900_000, Timer)], None),
             ],
@@ -398,12 +827,18 @@ fn tick_is_for_the_timer_only() {
     for who in [pid(1), pid(3), pid(4), NOBODY] {
         assert_eq!(sim.by(who, Command::Tick), Err(Code::Forbidden), "{who}");
     }
-    assert_eq!(sim.exec(&convene::domain::Actor::Organizer, &Command::Tick), Err(Code::Forbidden));
+    assert_eq!(
+        sim.exec(&convene::domain::Actor::Organizer, &Command::Tick),
+        Err(Code::Forbidden)
+    );
     assert!(sim.state.breakout.is_some());
     assert_eq!(sim.tick(), vec![closed(CloseReason::Timer)]);
     // A tick on a convention that does not exist finds nothing.
     let mut empty = Sim::default();
-    assert_eq!(empty.exec(&convene::domain::Actor::Timer, &Command::Tick), Err(Code::NotFound));
+    assert_eq!(
+        empty.exec(&convene::domain::Actor::Timer, &Command::Tick),
+        Err(Code::NotFound)
+    );
 }
 
 /// A busy day, with every kind of event: the state folded from the log equals the live state
@@ -411,27 +846,90 @@ fn tick_is_for_the_timer_only() {
 #[test]
 fn replay_gives_the_same_state() {
     let script: Vec<(Millis, Option<&str>, Command)> = vec![
-        (0, None, Command::IssueInvites { invites: vec![(pid(4).into(), "aa".into()), (pid(5).into(), "bb".into())] }),
-        (0, None, Command::RevokeInvite { participant: pid(5).into() }),
-        (1_000, Some(pid(1)), Command::Broadcast { text: "Bienvenue !".into() }),
-        (2_000, Some(pid(4)), Command::SendChat { text: "Bonjour".into() }),
+        (
+            0,
+            None,
+            Command::IssueInvites {
+                invites: vec![(pid(4).into(), "aa".into()), (pid(5).into(), "bb".into())],
+            },
+        ),
+        (
+            0,
+            None,
+            Command::RevokeInvite {
+                participant: pid(5).into(),
+            },
+        ),
+        (
+            1_000,
+            Some(pid(1)),
+            Command::Broadcast {
+                text: "Bienvenue !".into(),
+            },
+        ),
+        (
+            2_000,
+            Some(pid(4)),
+            Command::SendChat {
+                text: "Bonjour".into(),
+            },
+        ),
         (3_000, Some(pid(4)), Command::RaiseHand),
         (3_500, Some(pid(5)), Command::RaiseHand),
-        (4_000, Some(pid(1)), Command::SetQueueOrder { room: None, order: convene::domain::QueueOrder::LeastSpoken }),
+        (
+            4_000,
+            Some(pid(1)),
+            Command::SetQueueOrder {
+                room: None,
+                order: convene::domain::QueueOrder::LeastSpoken,
+            },
+        ),
         (5_000, Some(pid(1)), limit(None, Some(45_000))),
-        (6_000, Some(pid(1)), Command::GiveFloor { room: None, participant: None }),
-        (7_000, Some(pid(6)), Command::CallFacilitator { message: "Je n'entends rien".into() }),
+        (
+            6_000,
+            Some(pid(1)),
+            Command::GiveFloor {
+                room: None,
+                participant: None,
+            },
+        ),
+        (
+            7_000,
+            Some(pid(6)),
+            Command::CallFacilitator {
+                message: "Je n'entends rien".into(),
+            },
+        ),
         (60_000, None, Command::Tick),
         (61_000, Some(pid(1)), open(600_000, 60_000)),
         (62_000, Some(pid(3)), Command::Visit { room: "r1".into() }),
-        (63_000, Some(pid(6)), Command::SendChat { text: "Dans la salle 1".into() }),
+        (
+            63_000,
+            Some(pid(6)),
+            Command::SendChat {
+                text: "Dans la salle 1".into(),
+            },
+        ),
         (64_000, Some(pid(1)), give(Some("r1"), pid(7))),
-        (70_000, Some(pid(1)), Command::MoveParticipant { participant: pid(8).into(), room: "r1".into() }),
+        (
+            70_000,
+            Some(pid(1)),
+            Command::MoveParticipant {
+                participant: pid(8).into(),
+                room: "r1".into(),
+            },
+        ),
         (80_000, Some(pid(7)), Command::YieldFloor),
         (90_000, Some(pid(1)), extend(120_000)),
         (700_000, None, Command::Tick),
         (790_000, None, Command::Tick),
-        (800_000, Some(pid(2)), Command::SendChat { text: "De retour".into() }),
+        (
+            800_000,
+            Some(pid(2)),
+            Command::SendChat {
+                text: "De retour".into(),
+            },
+        ),
     ];
     let mut sim = ready();
     for (i, (at, who, command)) in script.into_iter().enumerate() {
@@ -490,7 +988,11 @@ fn late_close_counts_a_breakout_floor_only_up_to_its_limit() {
     let spoken: Vec<u64> = events
         .iter()
         .filter_map(|e| match e {
-            Event::FloorEnded { participant, spoken_ms, .. } if participant == pid(6) => Some(*spoken_ms),
+            Event::FloorEnded {
+                participant,
+                spoken_ms,
+                ..
+            } if participant == pid(6) => Some(*spoken_ms),
             _ => None,
         })
         .collect();

@@ -23,8 +23,13 @@ pub fn convene_bin() -> PathBuf {
     if let Ok(p) = std::env::var("CONVENE_BIN") {
         return PathBuf::from(p);
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf();
-    let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| root.join("target"));
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf();
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root.join("target"));
     for profile in ["debug", "release"] {
         let p = target.join(profile).join("convene");
         if p.exists() {
@@ -55,7 +60,10 @@ impl Server {
 
     pub async fn start_with(data: &Path, extra: &[&str]) -> Result<Server> {
         let stderr_path = data.with_extension(format!("stderr-{}.log", std::process::id()));
-        let stderr = std::fs::OpenOptions::new().create(true).append(true).open(&stderr_path)?;
+        let stderr = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&stderr_path)?;
         let mut child = Process::new(convene_bin())
             .arg("serve")
             .arg("--listen")
@@ -87,7 +95,12 @@ impl Server {
         let addr = tokio::time::timeout(Duration::from_secs(30), rx.recv())
             .await
             .context("convene did not start listening within 30 s")?
-            .ok_or_else(|| anyhow!("convene exited before listening; see {}", stderr_path.display()))?;
+            .ok_or_else(|| {
+                anyhow!(
+                    "convene exited before listening; see {}",
+                    stderr_path.display()
+                )
+            })?;
         Ok(Server {
             child,
             addr,
@@ -117,7 +130,10 @@ impl Server {
     /// SIGTERM, and wait for a clean exit.
     pub async fn terminate(&mut self) -> Result<std::process::ExitStatus> {
         let pid = self.child.id().ok_or_else(|| anyhow!("already exited"))?;
-        let status = std::process::Command::new("kill").arg("-TERM").arg(pid.to_string()).status()?;
+        let status = std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(pid.to_string())
+            .status()?;
         if !status.success() {
             bail!("kill -TERM failed");
         }
@@ -133,7 +149,10 @@ impl Server {
     }
 
     pub fn http(&self) -> Organizer {
-        Organizer { base: self.url(""), http: reqwest::Client::new() }
+        Organizer {
+            base: self.url(""),
+            http: reqwest::Client::new(),
+        }
     }
 }
 
@@ -145,30 +164,46 @@ pub struct Organizer {
 
 impl Organizer {
     pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
-        self.http.post(format!("{}{path}", self.base)).bearer_auth(ORGANIZER_TOKEN)
+        self.http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(ORGANIZER_TOKEN)
     }
     pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
-        self.http.get(format!("{}{path}", self.base)).bearer_auth(ORGANIZER_TOKEN)
+        self.http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(ORGANIZER_TOKEN)
     }
     pub fn delete(&self, path: &str) -> reqwest::RequestBuilder {
-        self.http.delete(format!("{}{path}", self.base)).bearer_auth(ORGANIZER_TOKEN)
+        self.http
+            .delete(format!("{}{path}", self.base))
+            .bearer_auth(ORGANIZER_TOKEN)
     }
 
     /// Create a convention with a roster, and invite everyone.
     pub async fn convention(&self, id: &str, roster: &[RosterEntry]) -> Result<Vec<Invite>> {
         let r = self
             .post("/api/conventions")
-            .json(&CreateConvention { id: Some(id.to_string()), name: format!("Convention {id}") })
+            .json(&CreateConvention {
+                id: Some(id.to_string()),
+                name: format!("Convention {id}"),
+            })
             .send()
             .await?;
         if r.status() != 201 {
             bail!("create: {} {}", r.status(), r.text().await?);
         }
-        let r = self.post(&format!("/api/conventions/{id}/roster")).json(roster).send().await?;
+        let r = self
+            .post(&format!("/api/conventions/{id}/roster"))
+            .json(roster)
+            .send()
+            .await?;
         if r.status() != 201 {
             bail!("roster: {} {}", r.status(), r.text().await?);
         }
-        let r = self.post(&format!("/api/conventions/{id}/invites")).send().await?;
+        let r = self
+            .post(&format!("/api/conventions/{id}/invites"))
+            .send()
+            .await?;
         if r.status() != 201 {
             bail!("invites: {} {}", r.status(), r.text().await?);
         }
@@ -180,7 +215,10 @@ pub fn person(name: &str, roles: &[proto::Role], attrs: &[(&str, &str)]) -> Rost
     RosterEntry {
         name: name.to_string(),
         roles: roles.to_vec(),
-        attributes: attrs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        attributes: attrs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
     }
 }
 
@@ -216,7 +254,9 @@ pub const WAIT: Duration = Duration::from_secs(10);
 impl Client {
     /// Open a WebSocket without saying hello.
     pub async fn open(ws_url: &str, name: &str) -> Result<Client> {
-        let (ws, _) = tokio_tungstenite::connect_async(ws_url).await.context("websocket connect")?;
+        let (ws, _) = tokio_tungstenite::connect_async(ws_url)
+            .await
+            .context("websocket connect")?;
         let (sink, mut stream) = ws.split();
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(async move {
@@ -232,7 +272,9 @@ impl Client {
                         }
                     }
                     Ok(Message::Close(frame)) => {
-                        let _ = tx.send(Incoming::Closed(frame.map(|f| (u16::from(f.code), f.reason.to_string()))));
+                        let _ = tx.send(Incoming::Closed(
+                            frame.map(|f| (u16::from(f.code), f.reason.to_string())),
+                        ));
                         return;
                     }
                     Ok(_) => {}
@@ -260,7 +302,11 @@ impl Client {
     /// Open, say hello with `token`, and wait for the welcome.
     pub async fn join(ws_url: &str, name: &str, token: &str) -> Result<Client> {
         let mut c = Client::open(ws_url, name).await?;
-        c.send(&ClientMessage::Hello { protocol: proto::PROTOCOL_VERSION, token: token.to_string() }).await?;
+        c.send(&ClientMessage::Hello {
+            protocol: proto::PROTOCOL_VERSION,
+            token: token.to_string(),
+        })
+        .await?;
         c.wait_for(|m| matches!(m, ServerMessage::Welcome { .. }))
             .await
             .with_context(|| format!("{name}: no welcome"))?;
@@ -272,7 +318,10 @@ impl Client {
     }
 
     pub async fn send_raw(&mut self, text: &str) -> Result<()> {
-        self.sink.send(Message::text(text.to_string())).await.context("send")
+        self.sink
+            .send(Message::text(text.to_string()))
+            .await
+            .context("send")
     }
 
     pub async fn send_binary(&mut self, bytes: Vec<u8>) -> Result<()> {
@@ -282,10 +331,12 @@ impl Client {
     pub async fn close(mut self) {
         let _ = self
             .sink
-            .send(Message::Close(Some(tokio_tungstenite::tungstenite::protocol::CloseFrame {
-                code: CloseCode::Normal,
-                reason: "".into(),
-            })))
+            .send(Message::Close(Some(
+                tokio_tungstenite::tungstenite::protocol::CloseFrame {
+                    code: CloseCode::Normal,
+                    reason: "".into(),
+                },
+            )))
             .await;
     }
 
@@ -316,7 +367,9 @@ impl Client {
                 self.closed = Some(c.clone());
                 bail!("{}: connection closed {:?}", self.name, c)
             }
-            Ok(Some(Incoming::Unparsed(t))) => bail!("{}: unparsable server message {t}", self.name),
+            Ok(Some(Incoming::Unparsed(t))) => {
+                bail!("{}: unparsable server message {t}", self.name)
+            }
             Ok(Some(Incoming::Msg(m))) => {
                 self.record(&m);
                 Ok(m)
@@ -329,7 +382,11 @@ impl Client {
         self.wait_for_within(WAIT, f).await
     }
 
-    pub async fn wait_for_within(&mut self, within: Duration, f: impl Fn(&ServerMessage) -> bool) -> Result<ServerMessage> {
+    pub async fn wait_for_within(
+        &mut self,
+        within: Duration,
+        f: impl Fn(&ServerMessage) -> bool,
+    ) -> Result<ServerMessage> {
         if let Some(i) = self.inbox.iter().position(&f) {
             return Ok(self.inbox.remove(i).expect("position is valid"));
         }
@@ -353,14 +410,34 @@ impl Client {
         }
     }
 
+    /// The event with this seq (it must be visible to this participant).
+    pub async fn wait_seq(&mut self, seq: u64) -> Result<Record> {
+        match self
+            .wait_for(move |m| matches!(m, ServerMessage::Event { record } if record.seq == seq))
+            .await?
+        {
+            ServerMessage::Event { record } => Ok(record),
+            _ => unreachable!(),
+        }
+    }
+
     /// Send a command and wait for its one reply: Ok(seq) or Err((code, message)).
-    pub async fn request(&mut self, command: Command) -> Result<std::result::Result<u64, (ErrorCode, String)>> {
+    pub async fn request(
+        &mut self,
+        command: Command,
+    ) -> Result<std::result::Result<u64, (ErrorCode, String)>> {
         self.next_id += 1;
         let id = format!("{}-{}", self.name, self.next_id);
-        self.send(&ClientMessage::Request { id: id.clone(), command }).await?;
+        self.send(&ClientMessage::Request {
+            id: id.clone(),
+            command,
+        })
+        .await?;
         let reply = self
             .wait_for(|m| match m {
-                ServerMessage::Ok { id: i, .. } | ServerMessage::Error { id: Some(i), .. } => *i == id,
+                ServerMessage::Ok { id: i, .. } | ServerMessage::Error { id: Some(i), .. } => {
+                    *i == id
+                }
                 _ => false,
             })
             .await
@@ -375,7 +452,9 @@ impl Client {
     /// A command that must succeed.
     pub async fn ok(&mut self, command: Command) -> Result<u64> {
         let c = format!("{command:?}");
-        self.request(command).await?.map_err(|(code, m)| anyhow!("{}: {c} refused: {code:?} {m}", self.name))
+        self.request(command)
+            .await?
+            .map_err(|(code, m)| anyhow!("{}: {c} refused: {code:?} {m}", self.name))
     }
 
     /// Wait for the close frame; returns its code.
@@ -418,9 +497,18 @@ impl Client {
     pub fn room(&self) -> String {
         let snap = self.snapshot.as_ref().expect("joined");
         let me = self.id();
-        let mut room = snap.participants.iter().find(|p| p.person.id == me).map(|p| p.room.clone()).unwrap_or_default();
+        let mut room = snap
+            .participants
+            .iter()
+            .find(|p| p.person.id == me)
+            .map(|p| p.room.clone())
+            .unwrap_or_default();
         for r in self.events.iter().filter(|r| r.seq > snap.seq) {
-            if let proto::Event::ParticipantMoved { participant, room: to } = &r.event {
+            if let proto::Event::ParticipantMoved {
+                participant,
+                room: to,
+            } = &r.event
+            {
                 if *participant == me {
                     room = to.clone();
                 }
@@ -440,5 +528,8 @@ pub fn event_type(e: &proto::Event) -> String {
 
 /// Start Redis-free, server-only tests in a fresh temporary directory.
 pub fn tempdir() -> tempfile::TempDir {
-    tempfile::Builder::new().prefix("convene-test-").tempdir().expect("temp dir")
+    tempfile::Builder::new()
+        .prefix("convene-test-")
+        .tempdir()
+        .expect("temp dir")
 }

@@ -10,14 +10,21 @@ use rand::{rngs::StdRng, SeedableRng};
 use super::{ParticipantId, Person, RoomId};
 
 /// Shuffle the people and deal them over the rooms like cards: sizes differ by one at most.
-pub fn assign_random(people: &[&Person], rooms: &[RoomId], seed: u64) -> Vec<(ParticipantId, RoomId)> {
+pub fn assign_random(
+    people: &[&Person],
+    rooms: &[RoomId],
+    seed: u64,
+) -> Vec<(ParticipantId, RoomId)> {
     if rooms.is_empty() {
         return Vec::new();
     }
     let mut rng = StdRng::seed_from_u64(seed);
     let mut ids: Vec<&ParticipantId> = people.iter().map(|p| &p.id).collect();
     ids.shuffle(&mut rng);
-    ids.into_iter().enumerate().map(|(i, p)| (p.clone(), rooms[i % rooms.len()].clone())).collect()
+    ids.into_iter()
+        .enumerate()
+        .map(|(i, p)| (p.clone(), rooms[i % rooms.len()].clone()))
+        .collect()
 }
 
 /// Group people by the value of `attribute` (a missing value is a group of its own), largest
@@ -36,7 +43,11 @@ pub fn assign_balanced(
     let mut rng = StdRng::seed_from_u64(seed);
     let mut groups: BTreeMap<&str, Vec<&ParticipantId>> = BTreeMap::new();
     for p in people {
-        let value = p.attributes.get(attribute).map(String::as_str).unwrap_or("");
+        let value = p
+            .attributes
+            .get(attribute)
+            .map(String::as_str)
+            .unwrap_or("");
         groups.entry(value).or_default().push(&p.id);
     }
     let mut groups: Vec<Vec<&ParticipantId>> = groups.into_values().collect();

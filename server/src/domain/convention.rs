@@ -154,12 +154,17 @@ impl Convention {
 
     /// The room a participant is in.
     pub fn location_of(&self, who: &str) -> &str {
-        self.location.get(who).map(String::as_str).unwrap_or(PLENARY)
+        self.location
+            .get(who)
+            .map(String::as_str)
+            .unwrap_or(PLENARY)
     }
 
     /// The participants currently in a room.
     pub fn members_of<'a>(&'a self, room: &'a str) -> impl Iterator<Item = &'a Person> + 'a {
-        self.people.values().filter(move |p| self.location_of(&p.id) == room)
+        self.people
+            .values()
+            .filter(move |p| self.location_of(&p.id) == room)
     }
 
     /// The queue of a room in the order the room has chosen.
@@ -175,10 +180,13 @@ impl Convention {
     /// The earliest deadline still to fire, if any: the server sleeps until then and ticks.
     pub fn next_deadline(&self) -> Option<Millis> {
         let floors = self.rooms.iter().filter_map(|r| r.floor.as_ref()?.ends_at);
-        let breakout = self
-            .breakout
-            .as_ref()
-            .map(|b| if b.warned { b.ends_at } else { b.warn_at.min(b.ends_at) });
+        let breakout = self.breakout.as_ref().map(|b| {
+            if b.warned {
+                b.ends_at
+            } else {
+                b.warn_at.min(b.ends_at)
+            }
+        });
         floors.chain(breakout).min()
     }
 
@@ -204,7 +212,10 @@ impl Convention {
             Event::ParticipantAdded { person } => {
                 self.people.insert(person.id.clone(), person.clone());
             }
-            Event::InviteIssued { participant, token_hash } => {
+            Event::InviteIssued {
+                participant,
+                token_hash,
+            } => {
                 self.invites.insert(participant.clone(), token_hash.clone());
             }
             Event::InviteRevoked { participant } => {
@@ -227,9 +238,16 @@ impl Convention {
                 }
             }
             Event::BreakoutsOpened { ends_at, warn_at } => {
-                self.breakout = Some(Breakout { ends_at: *ends_at, warn_at: *warn_at, warned: false });
-                let moves: Vec<(String, String)> =
-                    self.assignment.iter().map(|(p, r)| (p.clone(), r.clone())).collect();
+                self.breakout = Some(Breakout {
+                    ends_at: *ends_at,
+                    warn_at: *warn_at,
+                    warned: false,
+                });
+                let moves: Vec<(String, String)> = self
+                    .assignment
+                    .iter()
+                    .map(|(p, r)| (p.clone(), r.clone()))
+                    .collect();
                 for (p, r) in moves {
                     self.move_to(&p, &r);
                 }
@@ -246,7 +264,9 @@ impl Convention {
                     b.warned = *warn_at <= at;
                 }
             }
-            Event::BreakoutsClosed { reason: CloseReason::Timer | CloseReason::Facilitator } => {
+            Event::BreakoutsClosed {
+                reason: CloseReason::Timer | CloseReason::Facilitator,
+            } => {
                 self.breakout = None;
                 self.location.clear();
                 for r in self.rooms.iter_mut().skip(1) {
@@ -262,7 +282,12 @@ impl Convention {
                     Actor::Organizer | Actor::Timer => return,
                 };
                 if let Some(r) = self.room_mut(room) {
-                    r.chat.push(ChatLine { seq: record.seq, at, from, text: text.clone() });
+                    r.chat.push(ChatLine {
+                        seq: record.seq,
+                        at,
+                        from,
+                        text: text.clone(),
+                    });
                 }
             }
             Event::HandRaised { room, participant } => {
@@ -277,15 +302,31 @@ impl Convention {
                     r.lower(participant);
                 }
             }
-            Event::FloorGiven { room, participant, ends_at } => {
+            Event::FloorGiven {
+                room,
+                participant,
+                ends_at,
+            } => {
                 if let Some(r) = self.room_mut(room) {
                     r.lower(participant);
-                    r.floor = Some(Floor { participant: participant.clone(), since: at, ends_at: *ends_at });
+                    r.floor = Some(Floor {
+                        participant: participant.clone(),
+                        since: at,
+                        ends_at: *ends_at,
+                    });
                 }
             }
-            Event::FloorEnded { room, participant, spoken_ms, .. } => {
+            Event::FloorEnded {
+                room,
+                participant,
+                spoken_ms,
+                ..
+            } => {
                 if let Some(r) = self.room_mut(room) {
-                    if r.floor.as_ref().is_some_and(|f| &f.participant == participant) {
+                    if r.floor
+                        .as_ref()
+                        .is_some_and(|f| &f.participant == participant)
+                    {
                         r.floor = None;
                     }
                 }
@@ -303,7 +344,13 @@ impl Convention {
             }
             Event::FacilitatorCalled { room, message } => {
                 if let Actor::Participant(p) = &record.actor {
-                    let call = Call { id: record.seq, at, participant: p.clone(), room: room.clone(), message: message.clone() };
+                    let call = Call {
+                        id: record.seq,
+                        at,
+                        participant: p.clone(),
+                        room: room.clone(),
+                        message: message.clone(),
+                    };
                     self.calls.insert(record.seq, call);
                 }
             }
@@ -315,6 +362,10 @@ impl Convention {
 
     /// The participants of the roster who hold a role.
     pub fn with_role(&self, role: Role) -> BTreeSet<ParticipantId> {
-        self.people.values().filter(|p| p.has(role)).map(|p| p.id.clone()).collect()
+        self.people
+            .values()
+            .filter(|p| p.has(role))
+            .map(|p| p.id.clone())
+            .collect()
     }
 }

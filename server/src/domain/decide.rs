@@ -28,14 +28,20 @@ fn check_text(text: &str, max: usize, what: &str) -> Result<String, Rejection> {
         return reject(Code::Invalid, format!("{what} is empty"));
     }
     if t.chars().count() > max {
-        return reject(Code::Invalid, format!("{what} is longer than {max} characters"));
+        return reject(
+            Code::Invalid,
+            format!("{what} is longer than {max} characters"),
+        );
     }
     Ok(t.to_string())
 }
 
 fn check_duration(ms: u64, what: &str) -> Result<(), Rejection> {
     if ms == 0 || ms > MAX_DURATION_MS {
-        return reject(Code::Invalid, format!("{what} must be between 1 ms and 12 hours"));
+        return reject(
+            Code::Invalid,
+            format!("{what} must be between 1 ms and 12 hours"),
+        );
     }
     Ok(())
 }
@@ -54,7 +60,10 @@ pub fn decide(state: &Convention, actor: &Actor, command: &Command, ctx: &Contex
             (None, Some(p)) => state.location_of(&p.id).to_string(),
             (None, None) => PLENARY.to_string(),
         };
-        state.room(&id).map(|r| r.id.clone()).ok_or_else(|| Rejection::new(Code::NotFound, format!("no room {id}")))
+        state
+            .room(&id)
+            .map(|r| r.id.clone())
+            .ok_or_else(|| Rejection::new(Code::NotFound, format!("no room {id}")))
     };
     let now = ctx.now;
     match command {
@@ -62,7 +71,9 @@ pub fn decide(state: &Convention, actor: &Actor, command: &Command, ctx: &Contex
             if state.exists() {
                 return reject(Code::Conflict, "this convention already exists");
             }
-            Ok(vec![Event::ConventionCreated { name: check_text(name, MAX_NAME_CHARS, "the name")? }])
+            Ok(vec![Event::ConventionCreated {
+                name: check_text(name, MAX_NAME_CHARS, "the name")?,
+            }])
         }
         Command::AddParticipants { people } => add_participants(state, people),
         Command::IssueInvites { invites } => {
@@ -71,7 +82,10 @@ pub fn decide(state: &Convention, actor: &Actor, command: &Command, ctx: &Contex
                 if !state.people.contains_key(p) {
                     return reject(Code::NotFound, format!("no participant {p}"));
                 }
-                out.push(Event::InviteIssued { participant: p.clone(), token_hash: hash.clone() });
+                out.push(Event::InviteIssued {
+                    participant: p.clone(),
+                    token_hash: hash.clone(),
+                });
             }
             Ok(out)
         }
@@ -80,16 +94,30 @@ pub fn decide(state: &Convention, actor: &Actor, command: &Command, ctx: &Contex
                 return reject(Code::NotFound, format!("no participant {participant}"));
             }
             if !state.invites.contains_key(participant) {
-                return reject(Code::Conflict, format!("{participant} has no active invitation"));
+                return reject(
+                    Code::Conflict,
+                    format!("{participant} has no active invitation"),
+                );
             }
-            Ok(vec![Event::InviteRevoked { participant: participant.clone() }])
+            Ok(vec![Event::InviteRevoked {
+                participant: participant.clone(),
+            }])
         }
         Command::CreateRooms { count, names } => {
             let names: Vec<String> = match (count, names.is_empty()) {
-                (Some(_), false) => return reject(Code::Invalid, "give a count or a list of names, not both"),
-                (Some(0), true) | (None, true) => return reject(Code::Invalid, "create at least one room"),
-                (Some(n), true) => (1..=*n).map(|i| format!("Salle {}", state.rooms_made + i)).collect(),
-                (None, false) => names.iter().map(|n| check_text(n, MAX_NAME_CHARS, "a room name")).collect::<Result<_, _>>()?,
+                (Some(_), false) => {
+                    return reject(Code::Invalid, "give a count or a list of names, not both")
+                }
+                (Some(0), true) | (None, true) => {
+                    return reject(Code::Invalid, "create at least one room")
+                }
+                (Some(n), true) => (1..=*n)
+                    .map(|i| format!("Salle {}", state.rooms_made + i))
+                    .collect(),
+                (None, false) => names
+                    .iter()
+                    .map(|n| check_text(n, MAX_NAME_CHARS, "a room name"))
+                    .collect::<Result<_, _>>()?,
             };
             if state.rooms.len() - 1 + names.len() > MAX_ROOMS {
                 return reject(Code::Invalid, format!("at most {MAX_ROOMS} breakout rooms"));
@@ -107,10 +135,15 @@ pub fn decide(state: &Convention, actor: &Actor, command: &Command, ctx: &Contex
             }
             Ok(vec![Event::RoomsCleared])
         }
-        Command::AssignRooms { method, participants, only_present } => {
-            assign_rooms(state, method, participants.as_deref(), *only_present, ctx)
-        }
-        Command::OpenBreakouts { duration_ms, warning_ms } => {
+        Command::AssignRooms {
+            method,
+            participants,
+            only_present,
+        } => assign_rooms(state, method, participants.as_deref(), *only_present, ctx),
+        Command::OpenBreakouts {
+            duration_ms,
+            warning_ms,
+        } => {
             check_duration(*duration_ms, "the duration")?;
             if state.breakout.is_some() {
                 return reject(Code::Conflict, "breakout rooms are already open");
@@ -126,7 +159,10 @@ pub fn decide(state: &Convention, actor: &Actor, command: &Command, ctx: &Contex
                 }
             }
             let ends_at = now + duration_ms;
-            out.push(Event::BreakoutsOpened { ends_at, warn_at: ends_at.saturating_sub(*warning_ms).max(now) });
+            out.push(Event::BreakoutsOpened {
+                ends_at,
+                warn_at: ends_at.saturating_sub(*warning_ms).max(now),
+            });
             Ok(out)
         }
         Command::ExtendBreakouts { by_ms } => {
@@ -136,7 +172,10 @@ pub fn decide(state: &Convention, actor: &Actor, command: &Command, ctx: &Contex
             };
             let warning = b.ends_at - b.warn_at;
             let ends_at = b.ends_at + by_ms;
-            Ok(vec![Event::BreakoutsExtended { ends_at, warn_at: ends_at.saturating_sub(warning).max(now) }])
+            Ok(vec![Event::BreakoutsExtended {
+                ends_at,
+                warn_at: ends_at.saturating_sub(warning).max(now),
+            }])
         }
         Command::CloseBreakouts => {
             if state.breakout.is_none() {
@@ -144,9 +183,9 @@ pub fn decide(state: &Convention, actor: &Actor, command: &Command, ctx: &Contex
             }
             Ok(close_breakouts(state, CloseReason::Facilitator, now))
         }
-        Command::Broadcast { text } => {
-            Ok(vec![Event::BroadcastSent { text: check_text(text, MAX_NOTICE_CHARS, "the message")? }])
-        }
+        Command::Broadcast { text } => Ok(vec![Event::BroadcastSent {
+            text: check_text(text, MAX_NOTICE_CHARS, "the message")?,
+        }]),
         Command::MoveParticipant { participant, room } => {
             let Some(person) = state.people.get(participant) else {
                 return reject(Code::NotFound, format!("no participant {participant}"));
@@ -157,7 +196,9 @@ pub fn decide(state: &Convention, actor: &Actor, command: &Command, ctx: &Contex
             move_to(state, participant, room, now)
         }
         Command::Visit { room } => {
-            let Some(p) = me else { return reject(Code::Forbidden, "only participants visit rooms") };
+            let Some(p) = me else {
+                return reject(Code::Forbidden, "only participants visit rooms");
+            };
             move_to(state, &p.id, room, now)
         }
         Command::ResolveCall { call } => {
@@ -194,7 +235,11 @@ pub fn decide(state: &Convention, actor: &Actor, command: &Command, ctx: &Contex
                 }
                 out.push(floor_ended(&room_id, f, FloorEndReason::Taken, now));
             }
-            out.push(Event::FloorGiven { room: room_id, participant: who, ends_at: r.limit_ms.map(|l| now + l) });
+            out.push(Event::FloorGiven {
+                room: room_id,
+                participant: who,
+                ends_at: r.limit_ms.map(|l| now + l),
+            });
             Ok(out)
         }
         Command::EndFloor { room } => {
@@ -204,12 +249,18 @@ pub fn decide(state: &Convention, actor: &Actor, command: &Command, ctx: &Contex
                 None => reject(Code::Conflict, "nobody has the floor in this room"),
             }
         }
-        Command::SetQueueOrder { room, order } => Ok(vec![Event::QueueOrderSet { room: my_room(room)?, order: *order }]),
+        Command::SetQueueOrder { room, order } => Ok(vec![Event::QueueOrderSet {
+            room: my_room(room)?,
+            order: *order,
+        }]),
         Command::SetSpeakingLimit { room, limit_ms } => {
             if let Some(l) = limit_ms {
                 check_duration(*l, "the speaking limit")?;
             }
-            Ok(vec![Event::SpeakingLimitSet { room: my_room(room)?, limit_ms: *limit_ms }])
+            Ok(vec![Event::SpeakingLimitSet {
+                room: my_room(room)?,
+                limit_ms: *limit_ms,
+            }])
         }
         Command::SendChat { text } => {
             let p = me.expect("admitted participants only");
@@ -220,22 +271,33 @@ pub fn decide(state: &Convention, actor: &Actor, command: &Command, ctx: &Contex
         }
         Command::RaiseHand => {
             let p = me.expect("admitted participants only");
-            let room = state.room(state.location_of(&p.id)).expect("locations name rooms");
+            let room = state
+                .room(state.location_of(&p.id))
+                .expect("locations name rooms");
             if room.queue.iter().any(|(q, _)| q == &p.id) {
                 return reject(Code::Conflict, "your hand is already raised");
             }
             if room.floor.as_ref().is_some_and(|f| f.participant == p.id) {
                 return reject(Code::Conflict, "you have the floor");
             }
-            Ok(vec![Event::HandRaised { room: room.id.clone(), participant: p.id.clone() }])
+            Ok(vec![Event::HandRaised {
+                room: room.id.clone(),
+                participant: p.id.clone(),
+            }])
         }
         Command::LowerHand => {
             let p = me.expect("admitted participants only");
             let room = state.location_of(&p.id);
-            if !state.room(room).is_some_and(|r| r.queue.iter().any(|(q, _)| q == &p.id)) {
+            if !state
+                .room(room)
+                .is_some_and(|r| r.queue.iter().any(|(q, _)| q == &p.id))
+            {
                 return reject(Code::Conflict, "your hand is not raised");
             }
-            Ok(vec![Event::HandLowered { room: room.to_string(), participant: p.id.clone() }])
+            Ok(vec![Event::HandLowered {
+                room: room.to_string(),
+                participant: p.id.clone(),
+            }])
         }
         Command::YieldFloor => {
             let p = me.expect("admitted participants only");
@@ -248,15 +310,26 @@ pub fn decide(state: &Convention, actor: &Actor, command: &Command, ctx: &Contex
         }
         Command::CallFacilitator { message } => {
             let p = me.expect("admitted participants only");
-            let message = if message.trim().is_empty() { String::new() } else { check_text(message, MAX_NOTICE_CHARS, "the message")? };
-            Ok(vec![Event::FacilitatorCalled { room: state.location_of(&p.id).to_string(), message }])
+            let message = if message.trim().is_empty() {
+                String::new()
+            } else {
+                check_text(message, MAX_NOTICE_CHARS, "the message")?
+            };
+            Ok(vec![Event::FacilitatorCalled {
+                room: state.location_of(&p.id).to_string(),
+                message,
+            }])
         }
         Command::Tick => Ok(tick(state, now)),
     }
 }
 
 /// Check the actor against the command's allow-list; return the acting participant.
-fn authorize<'s>(state: &'s Convention, actor: &Actor, command: &Command) -> Result<Option<&'s Person>, Rejection> {
+fn authorize<'s>(
+    state: &'s Convention,
+    actor: &Actor,
+    command: &Command,
+) -> Result<Option<&'s Person>, Rejection> {
     let permission = super::allowed(command);
     match (actor, permission) {
         (Actor::Organizer, Permission::Organizer) | (Actor::Timer, Permission::Timer) => Ok(None),
@@ -276,27 +349,54 @@ fn add_participants(state: &Convention, people: &[NewPerson]) -> Decision {
     let mut out = Vec::with_capacity(people.len());
     for (i, p) in people.iter().enumerate() {
         let line = i + 1;
-        let name = check_text(&p.name, MAX_NAME_CHARS, &format!("the name of entry {line}"))?;
-        let roles: Vec<Role> = p.roles.iter().copied().collect::<BTreeSet<_>>().into_iter().collect();
+        let name = check_text(
+            &p.name,
+            MAX_NAME_CHARS,
+            &format!("the name of entry {line}"),
+        )?;
+        let roles: Vec<Role> = p
+            .roles
+            .iter()
+            .copied()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
         if roles.is_empty() {
             return reject(Code::Invalid, format!("entry {line} ({name}) has no role"));
         }
         if roles.contains(&Role::Guarantor) && roles.len() > 1 {
-            return reject(Code::Invalid, format!("entry {line} ({name}): a guarantor holds no other role"));
+            return reject(
+                Code::Invalid,
+                format!("entry {line} ({name}): a guarantor holds no other role"),
+            );
         }
         let mut attributes = BTreeMap::new();
         for (k, v) in &p.attributes {
-            let k = check_text(k, MAX_NAME_CHARS, &format!("an attribute name of entry {line}"))?;
+            let k = check_text(
+                k,
+                MAX_NAME_CHARS,
+                &format!("an attribute name of entry {line}"),
+            )?;
             let v = v.trim();
             if v.chars().count() > MAX_NAME_CHARS {
-                return reject(Code::Invalid, format!("attribute {k} of entry {line} is too long"));
+                return reject(
+                    Code::Invalid,
+                    format!("attribute {k} of entry {line} is too long"),
+                );
             }
             if !v.is_empty() {
                 attributes.insert(k, v.to_string());
             }
         }
         let id = format!("p{:05}", state.people.len() + i + 1);
-        out.push(Event::ParticipantAdded { person: Person { id, name, roles, attributes } });
+        out.push(Event::ParticipantAdded {
+            person: Person {
+                id,
+                name,
+                roles,
+                attributes,
+            },
+        });
     }
     Ok(out)
 }
@@ -309,7 +409,10 @@ fn assign_rooms(
     ctx: &Context,
 ) -> Decision {
     if state.breakout.is_some() {
-        return reject(Code::Conflict, "breakout rooms are open: move people one by one, or close first");
+        return reject(
+            Code::Conflict,
+            "breakout rooms are open: move people one by one, or close first",
+        );
     }
     let rooms: Vec<RoomId> = state.rooms.iter().skip(1).map(|r| r.id.clone()).collect();
     if rooms.is_empty() {
@@ -321,7 +424,10 @@ fn assign_rooms(
             match state.people.get(p) {
                 None => return reject(Code::NotFound, format!("no participant {p}")),
                 Some(person) if person.has(Role::Guarantor) => {
-                    return reject(Code::Invalid, format!("{p} is a guarantor: guarantors are not assigned"))
+                    return reject(
+                        Code::Invalid,
+                        format!("{p} is a guarantor: guarantors are not assigned"),
+                    )
                 }
                 Some(_) => {}
             }
@@ -341,7 +447,10 @@ fn assign_rooms(
                     match state.people.get(id) {
                         None => return reject(Code::NotFound, format!("no participant {id}")),
                         Some(p) if p.has(Role::Guarantor) => {
-                            return reject(Code::Invalid, format!("{id} is a guarantor: guarantors are not assigned"))
+                            return reject(
+                                Code::Invalid,
+                                format!("{id} is a guarantor: guarantors are not assigned"),
+                            )
                         }
                         Some(p) => out.push(p),
                     }
@@ -359,14 +468,21 @@ fn assign_rooms(
             return reject(Code::Conflict, "nobody to assign");
         }
         match method {
-            AssignMethod::Random => ("random".to_string(), assign_random(&candidates, &rooms, ctx.seed)),
-            AssignMethod::Balanced(attr) => {
-                (format!("balanced:{attr}"), assign_balanced(&candidates, &rooms, attr, ctx.seed))
-            }
+            AssignMethod::Random => (
+                "random".to_string(),
+                assign_random(&candidates, &rooms, ctx.seed),
+            ),
+            AssignMethod::Balanced(attr) => (
+                format!("balanced:{attr}"),
+                assign_balanced(&candidates, &rooms, attr, ctx.seed),
+            ),
             AssignMethod::Manual(_) => unreachable!("handled above"),
         }
     };
-    Ok(vec![Event::RoomsAssigned { method: name, assignments }])
+    Ok(vec![Event::RoomsAssigned {
+        method: name,
+        assignments,
+    }])
 }
 
 fn floor_ended(room: &str, f: &super::Floor, reason: FloorEndReason, now: Millis) -> Event {
@@ -383,7 +499,13 @@ fn floor_ended(room: &str, f: &super::Floor, reason: FloorEndReason, now: Millis
     }
 }
 
-fn end_floor_of(state: &Convention, who: &str, reason: FloorEndReason, now: Millis, out: &mut Vec<Event>) {
+fn end_floor_of(
+    state: &Convention,
+    who: &str,
+    reason: FloorEndReason,
+    now: Millis,
+    out: &mut Vec<Event>,
+) {
     for r in &state.rooms {
         if let Some(f) = r.floor.as_ref().filter(|f| f.participant == who) {
             out.push(floor_ended(&r.id, f, reason, now));
@@ -400,7 +522,10 @@ fn move_to(state: &Convention, who: &str, room: &str, now: Millis) -> Decision {
     }
     let mut out = Vec::new();
     end_floor_of(state, who, FloorEndReason::Moved, now, &mut out);
-    out.push(Event::ParticipantMoved { participant: who.to_string(), room: room.to_string() });
+    out.push(Event::ParticipantMoved {
+        participant: who.to_string(),
+        room: room.to_string(),
+    });
     Ok(out)
 }
 
@@ -432,7 +557,11 @@ fn tick(state: &Convention, now: Millis) -> Vec<Event> {
         if breakout_over && in_breakout_room {
             continue; // closing the rooms ends these floors
         }
-        if let Some(f) = r.floor.as_ref().filter(|f| f.ends_at.is_some_and(|e| e <= now)) {
+        if let Some(f) = r
+            .floor
+            .as_ref()
+            .filter(|f| f.ends_at.is_some_and(|e| e <= now))
+        {
             out.push(floor_ended(&r.id, f, FloorEndReason::Timer, now));
         }
     }

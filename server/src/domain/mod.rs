@@ -109,28 +109,84 @@ pub struct NewPerson {
 /// so that folding them needs neither a clock nor a seed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
-    ConventionCreated { name: String },
-    ParticipantAdded { person: Person },
-    InviteIssued { participant: ParticipantId, token_hash: String },
-    InviteRevoked { participant: ParticipantId },
-    RoomsCreated { rooms: Vec<(RoomId, String)> },
+    ConventionCreated {
+        name: String,
+    },
+    ParticipantAdded {
+        person: Person,
+    },
+    InviteIssued {
+        participant: ParticipantId,
+        token_hash: String,
+    },
+    InviteRevoked {
+        participant: ParticipantId,
+    },
+    RoomsCreated {
+        rooms: Vec<(RoomId, String)>,
+    },
     RoomsCleared,
-    RoomsAssigned { method: String, assignments: Vec<(ParticipantId, RoomId)> },
-    BreakoutsOpened { ends_at: Millis, warn_at: Millis },
+    RoomsAssigned {
+        method: String,
+        assignments: Vec<(ParticipantId, RoomId)>,
+    },
+    BreakoutsOpened {
+        ends_at: Millis,
+        warn_at: Millis,
+    },
     BreakoutsWarned,
-    BreakoutsExtended { ends_at: Millis, warn_at: Millis },
-    BreakoutsClosed { reason: CloseReason },
-    ParticipantMoved { participant: ParticipantId, room: RoomId },
-    BroadcastSent { text: String },
-    ChatPosted { room: RoomId, text: String },
-    HandRaised { room: RoomId, participant: ParticipantId },
-    HandLowered { room: RoomId, participant: ParticipantId },
-    FloorGiven { room: RoomId, participant: ParticipantId, ends_at: Option<Millis> },
-    FloorEnded { room: RoomId, participant: ParticipantId, spoken_ms: u64, reason: FloorEndReason },
-    QueueOrderSet { room: RoomId, order: QueueOrder },
-    SpeakingLimitSet { room: RoomId, limit_ms: Option<u64> },
-    FacilitatorCalled { room: RoomId, message: String },
-    CallResolved { call: u64 },
+    BreakoutsExtended {
+        ends_at: Millis,
+        warn_at: Millis,
+    },
+    BreakoutsClosed {
+        reason: CloseReason,
+    },
+    ParticipantMoved {
+        participant: ParticipantId,
+        room: RoomId,
+    },
+    BroadcastSent {
+        text: String,
+    },
+    ChatPosted {
+        room: RoomId,
+        text: String,
+    },
+    HandRaised {
+        room: RoomId,
+        participant: ParticipantId,
+    },
+    HandLowered {
+        room: RoomId,
+        participant: ParticipantId,
+    },
+    FloorGiven {
+        room: RoomId,
+        participant: ParticipantId,
+        ends_at: Option<Millis>,
+    },
+    FloorEnded {
+        room: RoomId,
+        participant: ParticipantId,
+        spoken_ms: u64,
+        reason: FloorEndReason,
+    },
+    QueueOrderSet {
+        room: RoomId,
+        order: QueueOrder,
+    },
+    SpeakingLimitSet {
+        room: RoomId,
+        limit_ms: Option<u64>,
+    },
+    FacilitatorCalled {
+        room: RoomId,
+        message: String,
+    },
+    CallResolved {
+        call: u64,
+    },
 }
 
 /// An event as the log holds it: its place, its time and who caused it.
@@ -146,32 +202,76 @@ pub struct Record {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
     // Organizer.
-    CreateConvention { name: String },
-    AddParticipants { people: Vec<NewPerson> },
-    IssueInvites { invites: Vec<(ParticipantId, String)> },
-    RevokeInvite { participant: ParticipantId },
+    CreateConvention {
+        name: String,
+    },
+    AddParticipants {
+        people: Vec<NewPerson>,
+    },
+    IssueInvites {
+        invites: Vec<(ParticipantId, String)>,
+    },
+    RevokeInvite {
+        participant: ParticipantId,
+    },
     // Facilitators: rooms.
-    CreateRooms { count: Option<u32>, names: Vec<String> },
+    CreateRooms {
+        count: Option<u32>,
+        names: Vec<String>,
+    },
     ClearRooms,
-    AssignRooms { method: AssignMethod, participants: Option<Vec<ParticipantId>>, only_present: bool },
-    OpenBreakouts { duration_ms: u64, warning_ms: u64 },
-    ExtendBreakouts { by_ms: u64 },
+    AssignRooms {
+        method: AssignMethod,
+        participants: Option<Vec<ParticipantId>>,
+        only_present: bool,
+    },
+    OpenBreakouts {
+        duration_ms: u64,
+        warning_ms: u64,
+    },
+    ExtendBreakouts {
+        by_ms: u64,
+    },
     CloseBreakouts,
-    Broadcast { text: String },
-    MoveParticipant { participant: ParticipantId, room: RoomId },
-    Visit { room: RoomId },
-    ResolveCall { call: u64 },
+    Broadcast {
+        text: String,
+    },
+    MoveParticipant {
+        participant: ParticipantId,
+        room: RoomId,
+    },
+    Visit {
+        room: RoomId,
+    },
+    ResolveCall {
+        call: u64,
+    },
     // Facilitators: the floor.
-    GiveFloor { room: Option<RoomId>, participant: Option<ParticipantId> },
-    EndFloor { room: Option<RoomId> },
-    SetQueueOrder { room: Option<RoomId>, order: QueueOrder },
-    SetSpeakingLimit { room: Option<RoomId>, limit_ms: Option<u64> },
+    GiveFloor {
+        room: Option<RoomId>,
+        participant: Option<ParticipantId>,
+    },
+    EndFloor {
+        room: Option<RoomId>,
+    },
+    SetQueueOrder {
+        room: Option<RoomId>,
+        order: QueueOrder,
+    },
+    SetSpeakingLimit {
+        room: Option<RoomId>,
+        limit_ms: Option<u64>,
+    },
     // Everyone who may speak.
-    SendChat { text: String },
+    SendChat {
+        text: String,
+    },
     RaiseHand,
     LowerHand,
     YieldFloor,
-    CallFacilitator { message: String },
+    CallFacilitator {
+        message: String,
+    },
     /// Fire every deadline that is due. Sent by the server's timer; a no-op when nothing is due.
     Tick,
 }
@@ -197,6 +297,9 @@ pub struct Rejection {
 
 impl Rejection {
     pub fn new(code: Code, message: impl Into<String>) -> Self {
-        Rejection { code, message: message.into() }
+        Rejection {
+            code,
+            message: message.into(),
+        }
     }
 }

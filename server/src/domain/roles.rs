@@ -14,7 +14,12 @@ pub enum Permission {
     Roles(&'static [Role]),
 }
 
-const SPEAKERS: &[Role] = &[Role::Citizen, Role::Facilitator, Role::Rapporteur, Role::Expert];
+const SPEAKERS: &[Role] = &[
+    Role::Citizen,
+    Role::Facilitator,
+    Role::Rapporteur,
+    Role::Expert,
+];
 const FACILITATORS: &[Role] = &[Role::Facilitator];
 const CALLERS: &[Role] = &[Role::Citizen, Role::Rapporteur, Role::Expert];
 const VISITORS: &[Role] = &[Role::Facilitator, Role::Guarantor];
@@ -22,9 +27,10 @@ const VISITORS: &[Role] = &[Role::Facilitator, Role::Guarantor];
 pub fn allowed(command: &Command) -> Permission {
     use Command::*;
     match command {
-        CreateConvention { .. } | AddParticipants { .. } | IssueInvites { .. } | RevokeInvite { .. } => {
-            Permission::Organizer
-        }
+        CreateConvention { .. }
+        | AddParticipants { .. }
+        | IssueInvites { .. }
+        | RevokeInvite { .. } => Permission::Organizer,
         Tick => Permission::Timer,
         CreateRooms { .. }
         | ClearRooms

@@ -5,7 +5,8 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use convene_protocol::api::{
-    ConventionSummary, CreateConvention, Invite, InviteStatus, IssueInvites, RosterAdded, RosterEntry,
+    ConventionSummary, CreateConvention, Invite, InviteStatus, IssueInvites, RosterAdded,
+    RosterEntry,
 };
 use convene_protocol::{ErrorCode, Person, Role};
 use serde::Deserialize;
@@ -26,17 +27,24 @@ fn organizer(app: &AppState, headers: &HeaderMap) -> ApiResult<()> {
     if given.as_deref() == Some(app.organizer_hash.as_str()) {
         Ok(())
     } else {
-        Err(ApiError::new(ErrorCode::Unauthorized, "an organizer token is required (Authorization: Bearer ...)"))
+        Err(ApiError::new(
+            ErrorCode::Unauthorized,
+            "an organizer token is required (Authorization: Bearer ...)",
+        ))
     }
 }
 
 fn convention(app: &AppState, id: &str) -> ApiResult<Handle> {
-    app.hub.get(id).ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("no convention {id}")))
+    app.hub
+        .get(id)
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("no convention {id}")))
 }
 
 fn valid_id(id: &str) -> bool {
     (1..=40).contains(&id.len())
-        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !id.starts_with('-')
 }
 
@@ -46,7 +54,10 @@ pub async fn health(State(app): State<AppState>) -> Json<serde_json::Value> {
 
 pub async fn metrics(State(app): State<AppState>) -> Response {
     (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         app.hub.metrics().render(),
     )
         .into_response()
@@ -70,7 +81,10 @@ pub async fn create_convention(
         None => format!("c-{}", &invites::random_token("x")[2..10]),
     };
     if app.hub.get(&id).is_some() {
-        return Err(ApiError::new(ErrorCode::Conflict, format!("convention {id} already exists")));
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            format!("convention {id} already exists"),
+        ));
     }
     let handle = app.hub.create(&id, body.name).await?;
     Ok((StatusCode::CREATED, Json(summary(&id, &handle).await?)))
@@ -90,7 +104,10 @@ async fn summary(id: &str, handle: &Handle) -> ApiResult<ConventionSummary> {
         .ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "the convention is shutting down"))
 }
 
-pub async fn list_conventions(State(app): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Vec<ConventionSummary>>> {
+pub async fn list_conventions(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Vec<ConventionSummary>>> {
     organizer(&app, &headers)?;
     let mut out = Vec::new();
     for id in app.hub.ids() {
@@ -111,7 +128,10 @@ pub async fn get_convention(
     organizer(&app, &headers)?;
     let s = summary(&id, &convention(&app, &id)?).await?;
     if s.seq == 0 {
-        return Err(ApiError::new(ErrorCode::NotFound, format!("no convention {id}")));
+        return Err(ApiError::new(
+            ErrorCode::NotFound,
+            format!("no convention {id}"),
+        ));
     }
     Ok(Json(s))
 }
@@ -120,7 +140,9 @@ pub async fn get_convention(
 fn parse_role(s: &str) -> Option<Role> {
     Some(match s.trim().to_lowercase().as_str() {
         "citizen" | "citoyen" | "citoyenne" => Role::Citizen,
-        "facilitator" | "animateur" | "animatrice" | "facilitateur" | "facilitatrice" => Role::Facilitator,
+        "facilitator" | "animateur" | "animatrice" | "facilitateur" | "facilitatrice" => {
+            Role::Facilitator
+        }
         "rapporteur" | "rapporteuse" => Role::Rapporteur,
         "guarantor" | "garant" | "garante" => Role::Guarantor,
         "expert" | "experte" => Role::Expert,
@@ -131,24 +153,38 @@ fn parse_role(s: &str) -> Option<Role> {
 /// Read a CSV roster: a `name` (or `nom`) column, an optional `roles` column (separated by
 /// `;` or `|`, default citizen), every other column an attribute.
 pub fn parse_csv(text: &str) -> Result<Vec<RosterEntry>, String> {
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
-    let headers: Vec<String> = reader.headers().map_err(|e| e.to_string())?.iter().map(|h| h.to_lowercase()).collect();
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| e.to_string())?
+        .iter()
+        .map(|h| h.to_lowercase())
+        .collect();
     let name_col = headers
         .iter()
         .position(|h| h == "name" || h == "nom")
         .ok_or("the CSV needs a \"name\" column")?;
-    let roles_col = headers.iter().position(|h| h == "roles" || h == "role" || h == "rôles" || h == "rôle");
+    let roles_col = headers
+        .iter()
+        .position(|h| h == "roles" || h == "role" || h == "rôles" || h == "rôle");
     let mut out = Vec::new();
     for (i, row) in reader.records().enumerate() {
         let line = i + 2;
         let row = row.map_err(|e| format!("line {line}: {e}"))?;
         let name = row.get(name_col).unwrap_or("").to_string();
-        let roles = match roles_col.and_then(|c| row.get(c)).filter(|r| !r.trim().is_empty()) {
+        let roles = match roles_col
+            .and_then(|c| row.get(c))
+            .filter(|r| !r.trim().is_empty())
+        {
             None => vec![Role::Citizen],
             Some(r) => r
                 .split([';', '|'])
                 .filter(|s| !s.trim().is_empty())
-                .map(|s| parse_role(s).ok_or_else(|| format!("line {line}: unknown role {:?}", s.trim())))
+                .map(|s| {
+                    parse_role(s).ok_or_else(|| format!("line {line}: unknown role {:?}", s.trim()))
+                })
                 .collect::<Result<_, _>>()?,
         };
         let attributes = headers
@@ -157,7 +193,11 @@ pub fn parse_csv(text: &str) -> Result<Vec<RosterEntry>, String> {
             .filter(|(c, _)| *c != name_col && Some(*c) != roles_col)
             .filter_map(|(c, h)| row.get(c).map(|v| (h.clone(), v.to_string())))
             .collect();
-        out.push(RosterEntry { name, roles, attributes });
+        out.push(RosterEntry {
+            name,
+            roles,
+            attributes,
+        });
     }
     Ok(out)
 }
@@ -177,13 +217,20 @@ pub async fn import_roster(
     let entries: Vec<RosterEntry> = if csv {
         parse_csv(&body).map_err(|e| ApiError::new(ErrorCode::BadMessage, e))?
     } else {
-        serde_json::from_str(&body).map_err(|e| ApiError::new(ErrorCode::BadMessage, format!("not a JSON roster: {e}")))?
+        serde_json::from_str(&body)
+            .map_err(|e| ApiError::new(ErrorCode::BadMessage, format!("not a JSON roster: {e}")))?
     };
     let people = entries
         .into_iter()
-        .map(|e| NewPerson { name: e.name, roles: e.roles.into_iter().map(wire::role_in).collect(), attributes: e.attributes })
+        .map(|e| NewPerson {
+            name: e.name,
+            roles: e.roles.into_iter().map(wire::role_in).collect(),
+            attributes: e.attributes,
+        })
         .collect();
-    let records = handle.command(d::Actor::Organizer, d::Command::AddParticipants { people }).await?;
+    let records = handle
+        .command(d::Actor::Organizer, d::Command::AddParticipants { people })
+        .await?;
     let added = records
         .into_iter()
         .filter_map(|r| match r.event {
@@ -194,11 +241,20 @@ pub async fn import_roster(
     Ok((StatusCode::CREATED, Json(RosterAdded { added })))
 }
 
-pub async fn roster(State(app): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Json<Vec<Person>>> {
+pub async fn roster(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<Person>>> {
     organizer(&app, &headers)?;
     let handle = convention(&app, &id)?;
     let people = handle
-        .query(|c, _| c.people.values().map(|p| wire::person_out(p, true)).collect())
+        .query(|c, _| {
+            c.people
+                .values()
+                .map(|p| wire::person_out(p, true))
+                .collect()
+        })
         .await
         .ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "the convention is shutting down"))?;
     Ok(Json(people))
@@ -215,14 +271,22 @@ pub async fn issue_invites(
     let req: IssueInvites = if body.trim().is_empty() {
         IssueInvites::default()
     } else {
-        serde_json::from_str(&body).map_err(|e| ApiError::new(ErrorCode::BadMessage, e.to_string()))?
+        serde_json::from_str(&body)
+            .map_err(|e| ApiError::new(ErrorCode::BadMessage, e.to_string()))?
     };
     let conv = id.clone();
-    let out = invites::issue(&handle, &id, &app.public_url, req.participants, move |_| invites::random_token(&conv)).await?;
+    let out = invites::issue(&handle, &id, &app.public_url, req.participants, move |_| {
+        invites::random_token(&conv)
+    })
+    .await?;
     Ok((StatusCode::CREATED, Json(out)))
 }
 
-pub async fn invites(State(app): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Json<Vec<InviteStatus>>> {
+pub async fn invites(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<InviteStatus>>> {
     organizer(&app, &headers)?;
     let handle = convention(&app, &id)?;
     let list = handle
@@ -249,7 +313,12 @@ pub async fn revoke_invite(
 ) -> ApiResult<StatusCode> {
     organizer(&app, &headers)?;
     let handle = convention(&app, &id)?;
-    handle.command(d::Actor::Organizer, d::Command::RevokeInvite { participant }).await?;
+    handle
+        .command(
+            d::Actor::Organizer,
+            d::Command::RevokeInvite { participant },
+        )
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -269,20 +338,33 @@ pub async fn audit(
     let handle = convention(&app, &id)?;
     if organizer(&app, &headers).is_err() {
         let Some(token) = q.token else {
-            return Err(ApiError::new(ErrorCode::Unauthorized, "an organizer token or a guarantor's token is required"));
+            return Err(ApiError::new(
+                ErrorCode::Unauthorized,
+                "an organizer token or a guarantor's token is required",
+            ));
         };
         let hash = hash_token(&token);
         let is_guarantor = handle
             .query(move |c, _| {
-                c.invites.iter().any(|(p, h)| *h == hash && c.people.get(p).is_some_and(|p| p.has(d::Role::Guarantor)))
+                c.invites.iter().any(|(p, h)| {
+                    *h == hash && c.people.get(p).is_some_and(|p| p.has(d::Role::Guarantor))
+                })
             })
             .await
             .unwrap_or(false);
         if !is_guarantor {
-            return Err(ApiError::new(ErrorCode::Forbidden, "only organizers and guarantors export the audit trail"));
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                "only organizers and guarantors export the audit trail",
+            ));
         }
     }
-    let entries = app.hub.store().audit(&id).await.map_err(|e| ApiError::new(ErrorCode::Unavailable, e.to_string()))?;
+    let entries = app
+        .hub
+        .store()
+        .audit(&id)
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::Unavailable, e.to_string()))?;
     let mut body = String::new();
     for e in entries {
         body.push_str(&serde_json::to_string(&e).unwrap_or_default());
@@ -290,8 +372,14 @@ pub async fn audit(
     }
     Ok((
         [
-            (header::CONTENT_TYPE, "application/jsonl; charset=utf-8".to_string()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"audit-{id}.jsonl\"")),
+            (
+                header::CONTENT_TYPE,
+                "application/jsonl; charset=utf-8".to_string(),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"audit-{id}.jsonl\""),
+            ),
         ],
         body,
     )

@@ -41,11 +41,23 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(api::health))
         .route("/metrics", get(api::metrics))
         .route("/openapi.json", get(openapi::serve))
-        .route("/api/conventions", post(api::create_convention).get(api::list_conventions))
+        .route(
+            "/api/conventions",
+            post(api::create_convention).get(api::list_conventions),
+        )
         .route("/api/conventions/{id}", get(api::get_convention))
-        .route("/api/conventions/{id}/roster", post(api::import_roster).get(api::roster))
-        .route("/api/conventions/{id}/invites", post(api::issue_invites).get(api::invites))
-        .route("/api/conventions/{id}/invites/{participant}", delete(api::revoke_invite))
+        .route(
+            "/api/conventions/{id}/roster",
+            post(api::import_roster).get(api::roster),
+        )
+        .route(
+            "/api/conventions/{id}/invites",
+            post(api::issue_invites).get(api::invites),
+        )
+        .route(
+            "/api/conventions/{id}/invites/{participant}",
+            delete(api::revoke_invite),
+        )
         .route("/api/conventions/{id}/audit", get(api::audit))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
@@ -62,9 +74,10 @@ pub struct ApiError {
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         let status = match code {
-            ErrorCode::BadMessage | ErrorCode::Invalid | ErrorCode::UnknownType | ErrorCode::UnsupportedVersion => {
-                StatusCode::BAD_REQUEST
-            }
+            ErrorCode::BadMessage
+            | ErrorCode::Invalid
+            | ErrorCode::UnknownType
+            | ErrorCode::UnsupportedVersion => StatusCode::BAD_REQUEST,
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorCode::Forbidden => StatusCode::FORBIDDEN,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
@@ -73,7 +86,11 @@ impl ApiError {
             ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        ApiError { status, code, message: message.into() }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -85,6 +102,13 @@ impl From<CommandError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(ErrorBody { code: self.code, message: self.message })).into_response()
+        (
+            self.status,
+            Json(ErrorBody {
+                code: self.code,
+                message: self.message,
+            }),
+        )
+            .into_response()
     }
 }

@@ -2,7 +2,10 @@
 //! every body schema is generated from the protocol types, so they cannot drift apart.
 
 use axum::Json;
-use convene_protocol::api::{ConventionSummary, CreateConvention, ErrorBody, Invite, InviteStatus, IssueInvites, RosterAdded, RosterEntry};
+use convene_protocol::api::{
+    ConventionSummary, CreateConvention, ErrorBody, Invite, InviteStatus, IssueInvites,
+    RosterAdded, RosterEntry,
+};
 use convene_protocol::Person;
 use schemars::gen::SchemaSettings;
 use serde_json::{json, Value};
@@ -30,14 +33,18 @@ pub const OPERATIONS: &[(&str, &str)] = &[
 pub fn document() -> Value {
     let mut gen = SchemaSettings::openapi3().into_generator();
     let create = serde_json::to_value(gen.subschema_for::<CreateConvention>()).unwrap_or_default();
-    let summary = serde_json::to_value(gen.subschema_for::<ConventionSummary>()).unwrap_or_default();
-    let summaries = serde_json::to_value(gen.subschema_for::<Vec<ConventionSummary>>()).unwrap_or_default();
-    let roster_in = serde_json::to_value(gen.subschema_for::<Vec<RosterEntry>>()).unwrap_or_default();
+    let summary =
+        serde_json::to_value(gen.subschema_for::<ConventionSummary>()).unwrap_or_default();
+    let summaries =
+        serde_json::to_value(gen.subschema_for::<Vec<ConventionSummary>>()).unwrap_or_default();
+    let roster_in =
+        serde_json::to_value(gen.subschema_for::<Vec<RosterEntry>>()).unwrap_or_default();
     let added = serde_json::to_value(gen.subschema_for::<RosterAdded>()).unwrap_or_default();
     let people = serde_json::to_value(gen.subschema_for::<Vec<Person>>()).unwrap_or_default();
     let issue = serde_json::to_value(gen.subschema_for::<IssueInvites>()).unwrap_or_default();
     let invites = serde_json::to_value(gen.subschema_for::<Vec<Invite>>()).unwrap_or_default();
-    let statuses = serde_json::to_value(gen.subschema_for::<Vec<InviteStatus>>()).unwrap_or_default();
+    let statuses =
+        serde_json::to_value(gen.subschema_for::<Vec<InviteStatus>>()).unwrap_or_default();
     let error = serde_json::to_value(gen.subschema_for::<ErrorBody>()).unwrap_or_default();
     let schemas: serde_json::Map<String, Value> = gen
         .take_definitions()

@@ -52,11 +52,16 @@ struct RateLimit {
 
 impl RateLimit {
     fn new() -> Self {
-        RateLimit { tokens: BURST, last: Instant::now(), over: 0 }
+        RateLimit {
+            tokens: BURST,
+            last: Instant::now(),
+            over: 0,
+        }
     }
     fn take(&mut self) -> bool {
         let now = Instant::now();
-        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * RATE_PER_SEC).min(BURST);
+        self.tokens =
+            (self.tokens + now.duration_since(self.last).as_secs_f64() * RATE_PER_SEC).min(BURST);
         self.last = now;
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
@@ -74,20 +79,30 @@ fn encode(msg: &ServerMessage) -> Frame {
 }
 
 fn error(id: Option<String>, code: ErrorCode, message: impl Into<String>) -> Frame {
-    encode(&ServerMessage::Error { id, code, message: message.into() })
+    encode(&ServerMessage::Error {
+        id,
+        code,
+        message: message.into(),
+    })
 }
 
 async fn close_now(socket: &mut WebSocket, code: u16, reason: &'static str, before: Option<Frame>) {
     if let Some(f) = before {
         let _ = socket.send(Message::Text(f)).await;
     }
-    let _ = socket.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
+    let _ = socket
+        .send(Message::Close(Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        })))
+        .await;
 }
 
 /// The token's hash as stored, and the convention it names (`{convention}.{secret}`).
 pub fn parse_token(token: &str) -> Option<(&str, String)> {
     let (convention, secret) = token.split_once('.')?;
-    if convention.is_empty() || secret.len() != 32 || !secret.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if convention.is_empty() || secret.len() != 32 || !secret.bytes().all(|b| b.is_ascii_hexdigit())
+    {
         return None;
     }
     Some((convention, super::hash_token(token)))
@@ -95,7 +110,12 @@ pub fn parse_token(token: &str) -> Option<(&str, String)> {
 
 async fn connection(mut socket: WebSocket, app: AppState) {
     let conn = app.hub.next_conn_id();
-    let span = info_span!("connection", conn, participant = tracing::field::Empty, convention = tracing::field::Empty);
+    let span = info_span!(
+        "connection",
+        conn,
+        participant = tracing::field::Empty,
+        convention = tracing::field::Empty
+    );
     async move {
         // 1. The hello.
         let hello = match timeout(HELLO_TIMEOUT, socket.recv()).await {

@@ -22,7 +22,10 @@ use crate::wire;
 const MAX_BATCH: usize = 256;
 
 pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 fn encode(msg: &ServerMessage) -> Frame {
@@ -103,7 +106,10 @@ impl Actor {
     /// Keep the token index in step with invitation events (before they are applied).
     fn track_invites(&mut self, event: &d::Event) {
         match event {
-            d::Event::InviteIssued { participant, token_hash } => {
+            d::Event::InviteIssued {
+                participant,
+                token_hash,
+            } => {
                 if let Some(old) = self.state.invites.get(participant) {
                     self.by_hash.remove(old);
                     self.revoked.insert(old.clone());
@@ -165,9 +171,15 @@ impl Actor {
         let mut batch = Vec::new();
         for msg in msgs {
             match msg {
-                Msg::Command { actor, command, reply } => {
-                    batch.push(Pending { actor, command, reply: ReplyTo::Http(reply) })
-                }
+                Msg::Command {
+                    actor,
+                    command,
+                    reply,
+                } => batch.push(Pending {
+                    actor,
+                    command,
+                    reply: ReplyTo::Http(reply),
+                }),
                 Msg::Request { conn, id, command } => match self.conns.get(&conn) {
                     Some(c) => batch.push(Pending {
                         actor: d::Actor::Participant(c.participant.clone()),
@@ -181,7 +193,11 @@ impl Actor {
                         self.run_batch(std::mem::take(&mut batch)).await;
                     }
                     match other {
-                        Msg::Join { token_hash, link, reply } => {
+                        Msg::Join {
+                            token_hash,
+                            link,
+                            reply,
+                        } => {
                             let _ = reply.send(self.join(token_hash, link));
                         }
                         Msg::Leave { conn } => self.leave(conn),
@@ -201,7 +217,11 @@ impl Actor {
             return Err(JoinError::Unknown);
         }
         let Some(participant) = self.by_hash.get(&token_hash).cloned() else {
-            return Err(if self.revoked.contains(&token_hash) { JoinError::Revoked } else { JoinError::Unknown });
+            return Err(if self.revoked.contains(&token_hash) {
+                JoinError::Revoked
+            } else {
+                JoinError::Unknown
+            });
         };
         let first = {
             let n = self.online.entry(participant.clone()).or_insert(0);
@@ -209,7 +229,11 @@ impl Actor {
             *n == 1
         };
         self.present.insert(participant.clone());
-        let person = self.state.people.get(&participant).ok_or(JoinError::Unknown)?;
+        let person = self
+            .state
+            .people
+            .get(&participant)
+            .ok_or(JoinError::Unknown)?;
         let welcome = ServerMessage::Welcome {
             protocol: p::PROTOCOL_VERSION,
             you: wire::person_out(person, true),
@@ -222,13 +246,23 @@ impl Actor {
         if first {
             self.presence(&participant, true);
         }
-        self.conns.insert(link.id, Conn { participant: participant.clone(), token_hash, out: link.out, close: link.close });
+        self.conns.insert(
+            link.id,
+            Conn {
+                participant: participant.clone(),
+                token_hash,
+                out: link.out,
+                close: link.close,
+            },
+        );
         self.metrics.connections.inc();
         Ok(Joined { participant })
     }
 
     fn leave(&mut self, conn: u64) {
-        let Some(c) = self.conns.remove(&conn) else { return };
+        let Some(c) = self.conns.remove(&conn) else {
+            return;
+        };
         self.metrics.connections.dec();
         let last = match self.online.get_mut(&c.participant) {
             Some(n) => {
@@ -245,7 +279,10 @@ impl Actor {
     }
 
     fn presence(&mut self, participant: &str, online: bool) {
-        let frame = encode(&ServerMessage::Presence { participant: participant.to_string(), online });
+        let frame = encode(&ServerMessage::Presence {
+            participant: participant.to_string(),
+            online,
+        });
         let ids: Vec<u64> = self.conns.keys().copied().collect();
         for id in ids {
             self.send(id, &frame);
@@ -254,13 +291,17 @@ impl Actor {
 
     /// Queue a frame; a full queue means a slow reader: close it, it will resync.
     fn send(&mut self, conn: u64, frame: &Frame) {
-        let Some(c) = self.conns.get(&conn) else { return };
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
         match c.out.try_send(frame.clone()) {
             Ok(()) => {
                 self.metrics.deliveries.inc();
             }
             Err(mpsc::error::TrySendError::Full(_)) => {
-                let _ = c.close.try_send((close::SLOW_CONSUMER, "too slow: reconnect to resync"));
+                let _ = c
+                    .close
+                    .try_send((close::SLOW_CONSUMER, "too slow: reconnect to resync"));
                 self.metrics.slow_consumers.inc();
                 self.leave(conn);
             }
@@ -278,23 +319,42 @@ impl Actor {
         let now = now_ms();
         let mut records: Vec<(d::Record, Audience)> = Vec::new();
         let mut audit_entries = Vec::new();
-        let mut outcomes: Vec<(ReplyTo, Result<(u64, usize, usize), CommandError>)> = Vec::with_capacity(batch.len());
+        let mut outcomes: Vec<(ReplyTo, Result<(u64, usize, usize), CommandError>)> =
+            Vec::with_capacity(batch.len());
         let refused = !self.healthy || (!self.state.exists() && before > 0);
         for pend in batch {
             self.metrics.commands.inc();
             if refused {
-                outcomes.push((pend.reply, Err(CommandError::Unavailable("the convention's log could not be loaded".into()))));
+                outcomes.push((
+                    pend.reply,
+                    Err(CommandError::Unavailable(
+                        "the convention's log could not be loaded".into(),
+                    )),
+                ));
                 continue;
             }
-            let ctx = d::Context { now, seed: rand::random(), present: &self.present };
+            let ctx = d::Context {
+                now,
+                seed: rand::random(),
+                present: &self.present,
+            };
             match d::decide(&self.state, &pend.actor, &pend.command, &ctx) {
                 Ok(events) => {
                     let from = records.len();
                     for event in events {
-                        let record = d::Record { seq: self.state.seq + 1, at: now, actor: pend.actor.clone(), event };
+                        let record = d::Record {
+                            seq: self.state.seq + 1,
+                            at: now,
+                            actor: pend.actor.clone(),
+                            event,
+                        };
                         let audience = view::audience(&self.state, &record);
                         if audit::audited(&self.state, &record) {
-                            let entry = audit::entry(self.audit_head.0 + 1, &self.audit_head.1, &wire::record_out(&record));
+                            let entry = audit::entry(
+                                self.audit_head.0 + 1,
+                                &self.audit_head.1,
+                                &wire::record_out(&record),
+                            );
                             self.audit_head = (entry.n, entry.hash.clone());
                             audit_entries.push(entry);
                         }
@@ -304,7 +364,9 @@ impl Actor {
                     }
                     outcomes.push((pend.reply, Ok((self.state.seq, from, records.len()))));
                 }
-                Err(rejection) => outcomes.push((pend.reply, Err(CommandError::Rejected(rejection)))),
+                Err(rejection) => {
+                    outcomes.push((pend.reply, Err(CommandError::Rejected(rejection))))
+                }
             }
         }
         if !records.is_empty() {
@@ -316,7 +378,9 @@ impl Actor {
                 audit: audit_entries.clone(),
             };
             let result = self.store.append(append).await;
-            self.metrics.append_seconds.observe(started.elapsed().as_secs_f64());
+            self.metrics
+                .append_seconds
+                .observe(started.elapsed().as_secs_f64());
             if let Err(e) = result {
                 warn!(error = %e, "append failed; state reloaded from the store");
                 // Nothing of this batch is durable: forget it, reply "unavailable".
@@ -338,18 +402,29 @@ impl Actor {
         }
     }
 
-    fn reply(&mut self, to: ReplyTo, outcome: Result<(u64, usize, usize), CommandError>, records: &[(d::Record, Audience)]) {
+    fn reply(
+        &mut self,
+        to: ReplyTo,
+        outcome: Result<(u64, usize, usize), CommandError>,
+        records: &[(d::Record, Audience)],
+    ) {
         if let Err(e) = &outcome {
             self.metrics.reject(e.code());
         }
         match to {
             ReplyTo::Http(tx) => {
-                let _ = tx.send(outcome.map(|(_, from, to)| records[from..to].iter().map(|(r, _)| r.clone()).collect()));
+                let _ = tx.send(outcome.map(|(_, from, to)| {
+                    records[from..to].iter().map(|(r, _)| r.clone()).collect()
+                }));
             }
             ReplyTo::Conn { conn, id } => {
                 let msg = match outcome {
                     Ok((seq, _, _)) => ServerMessage::Ok { id, seq },
-                    Err(e) => ServerMessage::Error { id: Some(id), code: e.code(), message: e.to_string() },
+                    Err(e) => ServerMessage::Error {
+                        id: Some(id),
+                        code: e.code(),
+                        message: e.to_string(),
+                    },
                 };
                 self.send(conn, &encode(&msg));
             }
@@ -357,37 +432,63 @@ impl Actor {
         }
     }
 
-    /// Send each durable event to those who may see it; a connection whose room changed gets
-    /// a fresh snapshot instead; facilitators and guarantors get the audit entries.
-    fn fan_out(&mut self, records: &[(d::Record, Audience)], audit_entries: &[p::AuditEntry], rooms_before: &HashMap<u64, String>) {
+    /// Send each durable event to those who may see it; a connection whose room changed then
+    /// gets a fresh snapshot; facilitators and guarantors get the audit entries.
+    fn fan_out(
+        &mut self,
+        records: &[(d::Record, Audience)],
+        audit_entries: &[p::AuditEntry],
+        rooms_before: &HashMap<u64, String>,
+    ) {
         let frames: Vec<(Frame, Option<Frame>)> = records
             .iter()
             .map(|(r, _)| {
-                let public = encode(&ServerMessage::Event { record: view::public_form(r) });
-                let private = view::needs_private_form(r).then(|| encode(&ServerMessage::Event { record: wire::record_out(r) }));
+                let public = encode(&ServerMessage::Event {
+                    record: view::public_form(r),
+                });
+                let private = view::needs_private_form(r).then(|| {
+                    encode(&ServerMessage::Event {
+                        record: wire::record_out(r),
+                    })
+                });
                 (public, private)
             })
             .collect();
-        let audit_frames: Vec<Frame> =
-            audit_entries.iter().map(|e| encode(&ServerMessage::Audit { entry: e.clone() })).collect();
+        let audit_frames: Vec<Frame> = audit_entries
+            .iter()
+            .map(|e| encode(&ServerMessage::Audit { entry: e.clone() }))
+            .collect();
         let ids: Vec<u64> = self.conns.keys().copied().collect();
         for id in ids {
-            let Some(c) = self.conns.get(&id) else { continue };
-            let Some(person) = self.state.people.get(&c.participant) else { continue };
+            let Some(c) = self.conns.get(&id) else {
+                continue;
+            };
+            let Some(person) = self.state.people.get(&c.participant) else {
+                continue;
+            };
             let all = person.sees_everything();
             let room_now = self.state.location_of(&person.id).to_string();
+            let room_before = rooms_before
+                .get(&id)
+                .cloned()
+                .unwrap_or_else(|| room_now.clone());
+            // The events, judged by the room the viewer was in when they happened; then, if
+            // the viewer changed room, a fresh snapshot of the new view.
             let mut out: Vec<Frame> = Vec::new();
-            if rooms_before.get(&id).is_some_and(|r| *r != room_now) {
+            for ((_, audience), (public, private)) in records.iter().zip(&frames) {
+                if audience.admits(person, &room_before) {
+                    out.push(if all {
+                        private.as_ref().unwrap_or(public).clone()
+                    } else {
+                        public.clone()
+                    });
+                }
+            }
+            if room_before != room_now {
                 out.push(encode(&ServerMessage::Snapshot {
                     server_time: now_ms(),
                     snapshot: view::snapshot(&self.id, &self.state, person, &self.present),
                 }));
-            } else {
-                for ((_, audience), (public, private)) in records.iter().zip(&frames) {
-                    if audience.admits(person, &room_now) {
-                        out.push(if all { private.as_ref().unwrap_or(public).clone() } else { public.clone() });
-                    }
-                }
             }
             if all {
                 out.extend(audit_frames.iter().cloned());

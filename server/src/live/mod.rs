@@ -40,7 +40,9 @@ impl CommandError {
     pub fn code(&self) -> convene_protocol::ErrorCode {
         match self {
             CommandError::Rejected(r) => crate::wire::code_out(r.code),
-            CommandError::Unavailable(_) | CommandError::Gone => convene_protocol::ErrorCode::Unavailable,
+            CommandError::Unavailable(_) | CommandError::Gone => {
+                convene_protocol::ErrorCode::Unavailable
+            }
         }
     }
 }
@@ -72,10 +74,24 @@ pub struct Joined {
 type Query = Box<dyn FnOnce(&Convention, &BTreeSet<String>) + Send>;
 
 enum Msg {
-    Command { actor: d::Actor, command: d::Command, reply: oneshot::Sender<Result<Vec<d::Record>, CommandError>> },
-    Request { conn: u64, id: String, command: d::Command },
-    Join { token_hash: String, link: ConnLink, reply: oneshot::Sender<Result<Joined, JoinError>> },
-    Leave { conn: u64 },
+    Command {
+        actor: d::Actor,
+        command: d::Command,
+        reply: oneshot::Sender<Result<Vec<d::Record>, CommandError>>,
+    },
+    Request {
+        conn: u64,
+        id: String,
+        command: d::Command,
+    },
+    Join {
+        token_hash: String,
+        link: ConnLink,
+        reply: oneshot::Sender<Result<Joined, JoinError>>,
+    },
+    Leave {
+        conn: u64,
+    },
     Query(Query),
 }
 
@@ -87,21 +103,47 @@ pub struct Handle {
 
 impl Handle {
     /// Run a command as an organizer or the timer; returns the records it appended.
-    pub async fn command(&self, actor: d::Actor, command: d::Command) -> Result<Vec<d::Record>, CommandError> {
+    pub async fn command(
+        &self,
+        actor: d::Actor,
+        command: d::Command,
+    ) -> Result<Vec<d::Record>, CommandError> {
         let (reply, rx) = oneshot::channel();
-        self.tx.send(Msg::Command { actor, command, reply }).await.map_err(|_| CommandError::Gone)?;
+        self.tx
+            .send(Msg::Command {
+                actor,
+                command,
+                reply,
+            })
+            .await
+            .map_err(|_| CommandError::Gone)?;
         rx.await.map_err(|_| CommandError::Gone)?
     }
 
     /// A participant's request; its reply goes to the connection's queue.
-    pub async fn request(&self, conn: u64, id: String, command: d::Command) -> Result<(), CommandError> {
-        self.tx.send(Msg::Request { conn, id, command }).await.map_err(|_| CommandError::Gone)
+    pub async fn request(
+        &self,
+        conn: u64,
+        id: String,
+        command: d::Command,
+    ) -> Result<(), CommandError> {
+        self.tx
+            .send(Msg::Request { conn, id, command })
+            .await
+            .map_err(|_| CommandError::Gone)
     }
 
     /// Attach a connection. On success, its welcome is already queued on `link.out`.
     pub async fn join(&self, token_hash: String, link: ConnLink) -> Result<Joined, JoinError> {
         let (reply, rx) = oneshot::channel();
-        self.tx.send(Msg::Join { token_hash, link, reply }).await.map_err(|_| JoinError::Gone)?;
+        self.tx
+            .send(Msg::Join {
+                token_hash,
+                link,
+                reply,
+            })
+            .await
+            .map_err(|_| JoinError::Gone)?;
         rx.await.map_err(|_| JoinError::Gone)?
     }
 
@@ -165,11 +207,19 @@ impl Hub {
     }
 
     fn spawn(&self, id: &str) -> Handle {
-        let mut map = self.inner.conventions.lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = self
+            .inner
+            .conventions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         map.entry(id.to_string())
             .or_insert_with(|| {
                 let (tx, rx) = mpsc::channel(INBOX);
-                let task = actor::Actor::new(id.to_string(), self.inner.store.clone(), self.inner.metrics.clone());
+                let task = actor::Actor::new(
+                    id.to_string(),
+                    self.inner.store.clone(),
+                    self.inner.metrics.clone(),
+                );
                 self.inner.metrics.conventions.inc();
                 let metrics = self.inner.metrics.clone();
                 let cancel = self.inner.cancel.clone();
@@ -184,19 +234,32 @@ impl Hub {
 
     /// The handle of an existing convention.
     pub fn get(&self, id: &str) -> Option<Handle> {
-        self.inner.conventions.lock().unwrap_or_else(|e| e.into_inner()).get(id).cloned()
+        self.inner
+            .conventions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .cloned()
     }
 
     /// Create a convention: its task, then its first event.
     pub async fn create(&self, id: &str, name: String) -> Result<Handle, CommandError> {
         let handle = self.spawn(id);
-        handle.command(d::Actor::Organizer, d::Command::CreateConvention { name }).await?;
+        handle
+            .command(d::Actor::Organizer, d::Command::CreateConvention { name })
+            .await?;
         Ok(handle)
     }
 
     pub fn ids(&self) -> Vec<String> {
-        let mut ids: Vec<String> =
-            self.inner.conventions.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
+        let mut ids: Vec<String> = self
+            .inner
+            .conventions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .cloned()
+            .collect();
         ids.sort();
         ids
     }

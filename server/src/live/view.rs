@@ -34,7 +34,9 @@ pub fn audience(state: &Convention, record: &d::Record) -> Audience {
             d::Actor::Participant(p) => Some(p.clone()),
             _ => None,
         }),
-        CallResolved { call } => Audience::Staff(state.calls.get(call).map(|c| c.participant.clone())),
+        CallResolved { call } => {
+            Audience::Staff(state.calls.get(call).map(|c| c.participant.clone()))
+        }
         InviteIssued { .. } | InviteRevoked { .. } => Audience::Nobody,
         ConventionCreated { .. }
         | ParticipantAdded { .. }
@@ -56,7 +58,9 @@ impl Audience {
         match self {
             Audience::Everyone => true,
             Audience::Room(r) => viewer.sees_everything() || r == room,
-            Audience::Staff(who) => viewer.sees_everything() || who.as_deref() == Some(viewer.id.as_str()),
+            Audience::Staff(who) => {
+                viewer.sees_everything() || who.as_deref() == Some(viewer.id.as_str())
+            }
             Audience::Nobody => false,
         }
     }
@@ -85,7 +89,12 @@ fn observers(state: &Convention, present: &BTreeSet<String>, room: &str) -> u32 
 }
 
 /// Everything `viewer` may see, as of `state.seq`.
-pub fn snapshot(id: &str, state: &Convention, viewer: &Person, present: &BTreeSet<String>) -> p::Snapshot {
+pub fn snapshot(
+    id: &str,
+    state: &Convention,
+    viewer: &Person,
+    present: &BTreeSet<String>,
+) -> p::Snapshot {
     let all = viewer.sees_everything();
     let here = state.location_of(&viewer.id);
     let participants = state
@@ -133,10 +142,17 @@ pub fn snapshot(id: &str, state: &Convention, viewer: &Person, present: &BTreeSe
         .collect();
     p::Snapshot {
         seq: state.seq,
-        convention: p::ConventionInfo { id: id.to_string(), name: state.name.clone() },
+        convention: p::ConventionInfo {
+            id: id.to_string(),
+            name: state.name.clone(),
+        },
         participants,
         rooms,
-        breakouts: state.breakout.as_ref().map(|b| p::BreakoutView { ends_at: b.ends_at, warn_at: b.warn_at, warned: b.warned }),
+        breakouts: state.breakout.as_ref().map(|b| p::BreakoutView {
+            ends_at: b.ends_at,
+            warn_at: b.warn_at,
+            warned: b.warned,
+        }),
         floor_time,
         calls,
     }
@@ -147,15 +163,31 @@ fn inside(state: &Convention, r: &d::RoomState) -> p::RoomInside {
     p::RoomInside {
         chat: r.chat[skip..]
             .iter()
-            .map(|c| p::ChatLine { seq: c.seq, at: c.at, from: c.from.clone(), text: c.text.clone() })
+            .map(|c| p::ChatLine {
+                seq: c.seq,
+                at: c.at,
+                from: c.from.clone(),
+                text: c.text.clone(),
+            })
             .collect(),
-        queue: r.queue.iter().map(|(p, at)| p::QueueEntry { participant: p.clone(), raised_at: *at }).collect(),
+        queue: r
+            .queue
+            .iter()
+            .map(|(p, at)| p::QueueEntry {
+                participant: p.clone(),
+                raised_at: *at,
+            })
+            .collect(),
         queue_in_order: state.queue_in_order(r),
         order: match r.order {
             d::QueueOrder::Raised => p::QueueOrder::Raised,
             d::QueueOrder::LeastSpoken => p::QueueOrder::LeastSpoken,
         },
         limit_ms: r.limit_ms,
-        floor: r.floor.as_ref().map(|f| p::FloorView { participant: f.participant.clone(), since: f.since, ends_at: f.ends_at }),
+        floor: r.floor.as_ref().map(|f| p::FloorView {
+            participant: f.participant.clone(),
+            since: f.since,
+            ends_at: f.ends_at,
+        }),
     }
 }

@@ -13,7 +13,11 @@ pub use sqlite::SqliteStore;
 pub enum StoreError {
     /// Someone appended first: the log's last seq is not the one the caller decided against.
     #[error("append conflict on {convention}: expected last seq {expected}, found {found}")]
-    Conflict { convention: String, expected: u64, found: u64 },
+    Conflict {
+        convention: String,
+        expected: u64,
+        found: u64,
+    },
     /// The store cannot be reached or written; nothing was written.
     #[error("store unavailable: {0}")]
     Unavailable(String),

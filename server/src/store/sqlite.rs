@@ -38,7 +38,8 @@ fn unavailable(e: impl std::fmt::Display) -> StoreError {
 
 impl SqliteStore {
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|e| unavailable(format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| unavailable(format!("cannot create {}: {e}", dir.display())))?;
         let path = dir.join("convene.sqlite3");
         let conn = Connection::open(&path).map_err(unavailable)?;
         conn.execute_batch(
@@ -70,7 +71,10 @@ impl SqliteStore {
 
     async fn ask<T>(&self, job: impl FnOnce(Reply<T>) -> Job) -> Result<T, StoreError> {
         let (tx, rx) = oneshot::channel();
-        self.jobs.send(job(tx)).await.map_err(|_| unavailable("the store is closed"))?;
+        self.jobs
+            .send(job(tx))
+            .await
+            .map_err(|_| unavailable("the store is closed"))?;
         rx.await.map_err(|_| unavailable("the store stopped"))?
     }
 
@@ -160,24 +164,34 @@ fn commit(conn: &mut Connection, appends: &mut Vec<(Append, Reply<()>)>) {
 
 fn append_one(tx: &Connection, a: &Append) -> Result<(), StoreError> {
     let found: u64 = tx
-        .query_row("SELECT COALESCE(MAX(seq), 0) FROM events WHERE convention = ?1", [&a.convention], |r| r.get(0))
+        .query_row(
+            "SELECT COALESCE(MAX(seq), 0) FROM events WHERE convention = ?1",
+            [&a.convention],
+            |r| r.get(0),
+        )
         .map_err(unavailable)?;
     if found != a.expected {
-        return Err(StoreError::Conflict { convention: a.convention.clone(), expected: a.expected, found });
+        return Err(StoreError::Conflict {
+            convention: a.convention.clone(),
+            expected: a.expected,
+            found,
+        });
     }
     let mut ins = tx
         .prepare_cached("INSERT INTO events (convention, seq, body) VALUES (?1, ?2, ?3)")
         .map_err(unavailable)?;
     for r in &a.records {
         let body = serde_json::to_string(r).map_err(unavailable)?;
-        ins.execute(params![a.convention, r.seq, body]).map_err(unavailable)?;
+        ins.execute(params![a.convention, r.seq, body])
+            .map_err(unavailable)?;
     }
     let mut ins = tx
         .prepare_cached("INSERT INTO audit (convention, n, hash, body) VALUES (?1, ?2, ?3, ?4)")
         .map_err(unavailable)?;
     for e in &a.audit {
         let body = serde_json::to_string(e).map_err(unavailable)?;
-        ins.execute(params![a.convention, e.n, e.hash, body]).map_err(unavailable)?;
+        ins.execute(params![a.convention, e.n, e.hash, body])
+            .map_err(unavailable)?;
     }
     Ok(())
 }
@@ -187,7 +201,9 @@ fn load(conn: &Connection, convention: &str) -> Result<Loaded, StoreError> {
         .prepare_cached("SELECT seq, body FROM events WHERE convention = ?1 ORDER BY seq")
         .map_err(unavailable)?;
     let rows = stmt
-        .query_map([convention], |r| Ok((r.get::<_, u64>(0)?, r.get::<_, String>(1)?)))
+        .query_map([convention], |r| {
+            Ok((r.get::<_, u64>(0)?, r.get::<_, String>(1)?))
+        })
         .map_err(unavailable)?;
     let mut records = Vec::new();
     for row in rows {
@@ -195,7 +211,9 @@ fn load(conn: &Connection, convention: &str) -> Result<Loaded, StoreError> {
         let record: Record = serde_json::from_str(&body)
             .map_err(|e| StoreError::Corrupt(format!("{convention} seq {seq}: {e}")))?;
         if record.seq != seq || seq != records.len() as u64 + 1 {
-            return Err(StoreError::Corrupt(format!("{convention}: seq {seq} out of order")));
+            return Err(StoreError::Corrupt(format!(
+                "{convention}: seq {seq} out of order"
+            )));
         }
         records.push(record);
     }
@@ -207,14 +225,19 @@ fn load(conn: &Connection, convention: &str) -> Result<Loaded, StoreError> {
         )
         .optional()
         .map_err(unavailable)?;
-    Ok(Loaded { records, audit_head })
+    Ok(Loaded {
+        records,
+        audit_head,
+    })
 }
 
 fn conventions(conn: &Connection) -> Result<Vec<String>, StoreError> {
     let mut stmt = conn
         .prepare_cached("SELECT convention FROM events WHERE seq = 1 ORDER BY convention")
         .map_err(unavailable)?;
-    let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(unavailable)?;
+    let rows = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .map_err(unavailable)?;
     rows.collect::<Result<_, _>>().map_err(unavailable)
 }
 
@@ -222,7 +245,9 @@ fn audit(conn: &Connection, convention: &str) -> Result<Vec<AuditEntry>, StoreEr
     let mut stmt = conn
         .prepare_cached("SELECT body FROM audit WHERE convention = ?1 ORDER BY n")
         .map_err(unavailable)?;
-    let rows = stmt.query_map([convention], |r| r.get::<_, String>(0)).map_err(unavailable)?;
+    let rows = stmt
+        .query_map([convention], |r| r.get::<_, String>(0))
+        .map_err(unavailable)?;
     let mut out = Vec::new();
     for row in rows {
         let body = row.map_err(unavailable)?;

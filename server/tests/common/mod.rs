@@ -56,7 +56,12 @@ pub fn step(
     let events = decide(state, actor, command, ctx).map_err(|r| r.code)?;
     let mut records = Vec::with_capacity(events.len());
     for event in events {
-        let record = Record { seq: state.seq + 1, at: ctx.now, actor: actor.clone(), event };
+        let record = Record {
+            seq: state.seq + 1,
+            at: ctx.now,
+            actor: actor.clone(),
+            event,
+        };
         state.apply(&record);
         records.push(record);
     }
@@ -90,13 +95,19 @@ impl Sim {
     /// A convention created by the organizer, with nobody on its roster yet.
     pub fn created(name: &str) -> Sim {
         let mut sim = Sim::default();
-        sim.org(Command::CreateConvention { name: name.to_string() });
+        sim.org(Command::CreateConvention {
+            name: name.to_string(),
+        });
         sim
     }
 
     /// Decide and apply; the events, or the rejection's code.
     pub fn exec(&mut self, actor: &Actor, command: &Command) -> Result<Vec<Event>, Code> {
-        let ctx = Context { now: self.now, seed: self.seed, present: &self.present };
+        let ctx = Context {
+            now: self.now,
+            seed: self.seed,
+            present: &self.present,
+        };
         let records = step(&mut self.state, actor, command, &ctx)?;
         let events = records.iter().map(|r| r.event.clone()).collect();
         self.log.extend(records);
@@ -111,7 +122,8 @@ impl Sim {
     /// A command by a participant that must be accepted.
     pub fn ok(&mut self, who: &str, command: Command) -> Vec<Event> {
         let shown = format!("{command:?}");
-        self.by(who, command).unwrap_or_else(|code| panic!("{who}: {shown} refused: {code:?}"))
+        self.by(who, command)
+            .unwrap_or_else(|code| panic!("{who}: {shown} refused: {code:?}"))
     }
 
     /// A command by the organizer that must be accepted.
@@ -123,7 +135,8 @@ impl Sim {
 
     /// The server's timer ticks at the current time.
     pub fn tick(&mut self) -> Vec<Event> {
-        self.exec(&Actor::Timer, &Command::Tick).expect("a tick is never refused")
+        self.exec(&Actor::Timer, &Command::Tick)
+            .expect("a tick is never refused")
     }
 
     /// Move the clock to `T0 + offset`.
@@ -154,13 +167,20 @@ impl Sim {
 
     /// The queue of a room, in the room's order.
     pub fn queue(&self, room: &str) -> Vec<ParticipantId> {
-        let r = self.state.room(room).unwrap_or_else(|| panic!("no room {room}"));
+        let r = self
+            .state
+            .room(room)
+            .unwrap_or_else(|| panic!("no room {room}"));
         self.state.queue_in_order(r)
     }
 
     /// Who holds the floor in a room.
     pub fn speaker(&self, room: &str) -> Option<&str> {
-        self.state.room(room)?.floor.as_ref().map(|f| f.participant.as_str())
+        self.state
+            .room(room)?
+            .floor
+            .as_ref()
+            .map(|f| f.participant.as_str())
     }
 
     pub fn floor_time(&self, who: &str) -> u64 {
@@ -169,7 +189,12 @@ impl Sim {
 
     /// The ids of the breakout rooms, in order of creation.
     pub fn breakout_rooms(&self) -> Vec<String> {
-        self.state.rooms.iter().skip(1).map(|r| r.id.clone()).collect()
+        self.state
+            .rooms
+            .iter()
+            .skip(1)
+            .map(|r| r.id.clone())
+            .collect()
     }
 }
 
@@ -177,13 +202,20 @@ pub fn person(name: &str, roles: &[Role], attributes: &[(&str, &str)]) -> NewPer
     NewPerson {
         name: name.to_string(),
         roles: roles.to_vec(),
-        attributes: attributes.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        attributes: attributes
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
     }
 }
 
 /// A citizen with a commune, an age band and a gender.
 pub fn citizen(name: &str, commune: &str, age: &str, gender: &str) -> NewPerson {
-    person(name, &[Role::Citizen], &[("commune", commune), ("age", age), ("gender", gender)])
+    person(
+        name,
+        &[Role::Citizen],
+        &[("commune", commune), ("age", age), ("gender", gender)],
+    )
 }
 
 /// The name of commune `i`: the real ones first, then made-up ones.
@@ -233,7 +265,12 @@ pub fn citizens(count: usize, communes: usize) -> Vec<NewPerson> {
     (0..count)
         .map(|i| {
             let name = format!("Citoyen·ne {}", i + 1);
-            citizen(&name, &commune(i % communes.max(1)), AGE_BANDS[i % 4], GENDERS[i % 2])
+            citizen(
+                &name,
+                &commune(i % communes.max(1)),
+                AGE_BANDS[i % 4],
+                GENDERS[i % 2],
+            )
         })
         .collect()
 }
@@ -252,8 +289,9 @@ pub fn convention(roster: Roster) -> (Sim, Ids) {
         if count == 0 {
             continue;
         }
-        let people =
-            (0..count).map(|i| person(&format!("{label} {}", i + 1), &[role], &[])).collect();
+        let people = (0..count)
+            .map(|i| person(&format!("{label} {}", i + 1), &[role], &[]))
+            .collect();
         let added = sim.add(people);
         match role {
             Role::Facilitator => ids.facilitators = added,
@@ -271,7 +309,13 @@ pub fn convention(roster: Roster) -> (Sim, Ids) {
 
 /// The usual small convention: 2 facilitators, 1 guarantor, 12 citizens from 3 communes.
 pub fn small() -> (Sim, Ids) {
-    convention(Roster { facilitators: 2, guarantors: 1, citizens: 12, communes: 3, ..Roster::default() })
+    convention(Roster {
+        facilitators: 2,
+        guarantors: 1,
+        citizens: 12,
+        communes: 3,
+        ..Roster::default()
+    })
 }
 
 /// The id the domain gave the `n`th person (from 1) of the `small()` roster: 1 and 2 are
@@ -316,6 +360,10 @@ pub fn assignments_of(events: &[Event]) -> Vec<(ParticipantId, String)> {
 pub fn spread<'a>(counts: impl IntoIterator<Item = &'a usize>, rooms: usize) -> usize {
     let counts: Vec<usize> = counts.into_iter().copied().collect();
     let max = counts.iter().copied().max().unwrap_or(0);
-    let min = if counts.len() < rooms { 0 } else { counts.iter().copied().min().unwrap_or(0) };
+    let min = if counts.len() < rooms {
+        0
+    } else {
+        counts.iter().copied().min().unwrap_or(0)
+    };
     max - min
 }

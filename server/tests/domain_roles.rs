@@ -1,0 +1,817 @@
+//! Roles, enforced by the domain: every command against every kind of actor, the roster's
+//! rules about roles (a guarantor holds no other), and the organizer's own commands.
+
+mod common;
+
+use common::{person, Sim, NOBODY};
+use convene::domain::{
+    allowed, Actor, AssignMethod, Code, Command, Event, NewPerson, Permission, QueueOrder, Role,
+};
+
+/// The actors of the table, in the order of its columns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Who {
+    Organizer,
+    Timer,
+    Citizen,
+    Facilitator,
+    Rapporteur,
+    Guarantor,
+    Expert,
+}
+
+const COLUMNS: [Who; 7] = [
+    Who::Organizer,
+    Who::Timer,
+    Who::Citizen,
+    Who::Facilitator,
+    Who::Rapporteur,
+    Who::Guarantor,
+    Who::Expert,
+];
+
+/// How many variants `Command` has; `allow_list` matches them all, `samples` names them all.
+const COMMAND_VARIANTS: usize = 24;
+
+/// Who may send each command: one column per actor of `COLUMNS`, `x` allowed, `.` refused.
+/// The match is exhaustive: a new command does not compile until its row is written here.
+fn allow_list(command: &Command) -> (&'static str, &'static str) {
+    use Command::*;
+    match command {
+        //                                               O T C F R G E
+        CreateConvention { .. } => ("CreateConvention", "x . . . . . ."),
+        AddParticipants { .. } => ("AddParticipants", "x . . . . . ."),
+        IssueInvites { .. } => ("IssueInvites", "x . . . . . ."),
+        RevokeInvite { .. } => ("RevokeInvite", "x . . . . . ."),
+        CreateRooms { .. } => ("CreateRooms", ". . . x . . ."),
+        ClearRooms => ("ClearRooms", ". . . x . . ."),
+        AssignRooms { .. } => ("AssignRooms", ". . . x . . ."),
+        OpenBreakouts { .. } => ("OpenBreakouts", ". . . x . . ."),
+        ExtendBreakouts { .. } => ("ExtendBreakouts", ". . . x . . ."),
+        CloseBreakouts => ("CloseBreakouts", ". . . x . . ."),
+        Broadcast { .. } => ("Broadcast", ". . . x . . ."),
+        MoveParticipant { .. } => ("MoveParticipant", ". . . x . . ."),
+        Visit { .. } => ("Visit", ". . . x . x ."),
+        ResolveCall { .. } => ("ResolveCall", ". . . x . . ."),
+        GiveFloor { .. } => ("GiveFloor", ". . . x . . ."),
+        EndFloor { .. } => ("EndFloor", ". . . x . . ."),
+        SetQueueOrder { .. } => ("SetQueueOrder", ". . . x . . ."),
+        SetSpeakingLimit { .. } => ("SetSpeakingLimit", ". . . x . . ."),
+        SendChat { .. } => ("SendChat", ". . x x x . x"),
+        RaiseHand => ("RaiseHand", ". . x x x . x"),
+        LowerHand => ("LowerHand", ". . x x x . x"),
+        YieldFloor => ("YieldFloor", ". . x x x . x"),
+        CallFacilitator { .. } => ("CallFacilitator", ". . x . x . x"),
+        Tick => ("Tick", ". x . . . . ."),
+    }
+}
+
+fn may(command: &Command, who: Who) -> bool {
+    let (name, row) = allow_list(command);
+    let marks: Vec<&str> = row.split(' ').collect();
+    assert_eq!(marks.len(), COLUMNS.len(), "the row of {name}");
+    let column = COLUMNS.iter().position(|w| *w == who).expect("a column");
+    marks[column] == "x"
+}
+
+/// The people of the table's convention, one per role, and some with two roles.
+struct People {
+    citizen: String,
+    facilitator: String,
+    rapporteur: String,
+    guarantor: String,
+    expert: String,
+    citizen_facilitator: String,
+    rapporteur_expert: String,
+    /// Has raised a hand, so that hand commands have something to act on.
+    other: String,
+}
+
+/// A convention where every command has something to act on: rooms, an assignment, a
+/// pending call, a raised hand, an invitation.
+fn stage() -> (Sim, People) {
+    let mut sim = Sim::created("Rôles");
+    let one = |name: &str, roles: &[Role]| person(name, roles, &[("commune", "Nantes")]);
+    let ids = sim.add(vec![
+        one("Camille", &[Role::Citizen]),
+        one("Farid", &[Role::Facilitator]),
+        one("Rose", &[Role::Rapporteur]),
+        one("Gaëlle", &[Role::Guarantor]),
+        one("Emma", &[Role::Expert]),
+        one("Claude", &[Role::Citizen, Role::Facilitator]),
+        one("Rémi", &[Role::Rapporteur, Role::Expert]),
+        one("Odile", &[Role::Citizen]),
+    ]);
+    let p = People {
+        citizen: ids[0].clone(),
+        facilitator: ids[1].clone(),
+        rapporteur: ids[2].clone(),
+        guarantor: ids[3].clone(),
+        expert: ids[4].clone(),
+        citizen_facilitator: ids[5].clone(),
+        rapporteur_expert: ids[6].clone(),
+        other: ids[7].clone(),
+    };
+    sim.org(Command::IssueInvites {
+        invites: vec![(p.other.clone(), "0".repeat(64))],
+    });
+    sim.ok(
+        &p.facilitator,
+        Command::CreateRooms {
+            count: Some(2),
+            names: vec![],
+        },
+    );
+    sim.ok(
+        &p.facilitator,
+        Command::AssignRooms {
+            method: AssignMethod::Manual(vec![(p.other.clone(), "r1".into())]),
+            participants: None,
+            only_present: false,
+        },
+    );
+    sim.ok(&p.other, Command::RaiseHand);
+    sim.ok(
+        &p.other,
+        Command::CallFacilitator {
+            message: "Une question".into(),
+        },
+    );
+    (sim, p)
+}
+
+/// One command of every variant, with arguments that fit the staged convention, and a few
+/// with bad arguments: a refusal for the role must come before any other.
+fn samples(sim: &Sim, p: &People) -> Vec<Command> {
+    let call = *sim.state.calls.keys().next().expect("a pending call");
+    vec![
+        Command::CreateConvention {
+            name: "Une autre".into(),
+        },
+        Command::CreateConvention { name: "".into() },
+        Command::AddParticipants {
+            people: vec![person("Nouvelle", &[Role::Citizen], &[])],
+        },
+        Command::AddParticipants { people: vec![] },
+        Command::IssueInvites {
+            invites: vec![(p.citizen.clone(), "1".repeat(64))],
+        },
+        Command::RevokeInvite {
+            participant: p.other.clone(),
+        },
+        Command::CreateRooms {
+            count: Some(1),
+            names: vec![],
+        },
+        Command::CreateRooms {
+            count: Some(0),
+            names: vec![],
+        },
+        Command::ClearRooms,
+        Command::AssignRooms {
+            method: AssignMethod::Random,
+            participants: None,
+            only_present: false,
+        },
+        Command::AssignRooms {
+            method: AssignMethod::Balanced("commune".into()),
+            participants: Some(vec![p.guarantor.clone()]),
+            only_present: true,
+        },
+        Command::OpenBreakouts {
+            duration_ms: 600_000,
+            warning_ms: 60_000,
+        },
+        Command::OpenBreakouts {
+            duration_ms: 0,
+            warning_ms: 0,
+        },
+        Command::ExtendBreakouts { by_ms: 60_000 },
+        Command::CloseBreakouts,
+        Command::Broadcast {
+            text: "Retour en plénière dans 5 minutes".into(),
+        },
+        Command::Broadcast { text: " ".into() },
+        Command::MoveParticipant {
+            participant: p.citizen.clone(),
+            room: "r2".into(),
+        },
+        Command::MoveParticipant {
+            participant: p.guarantor.clone(),
+            room: "r2".into(),
+        },
+        Command::Visit { room: "r2".into() },
+        Command::Visit { room: "r9".into() },
+        Command::ResolveCall { call },
+        Command::GiveFloor {
+            room: None,
+            participant: None,
+        },
+        Command::GiveFloor {
+            room: None,
+            participant: Some(p.citizen.clone()),
+        },
+        Command::EndFloor { room: None },
+        Command::SetQueueOrder {
+            room: None,
+            order: QueueOrder::LeastSpoken,
+        },
+        Command::SetSpeakingLimit {
+            room: None,
+            limit_ms: Some(120_000),
+        },
+        Command::SetSpeakingLimit {
+            room: None,
+            limit_ms: Some(0),
+        },
+        Command::SendChat {
+            text: "Bonjour à toutes et à tous".into(),
+        },
+        Command::SendChat {
+            text: "x".repeat(10_000),
+        },
+        Command::RaiseHand,
+        Command::LowerHand,
+        Command::YieldFloor,
+        Command::CallFacilitator { message: "".into() },
+        Command::Tick,
+    ]
+}
+
+#[test]
+fn every_command_against_every_role() {
+    let (staged, p) = stage();
+    let commands = samples(&staged, &p);
+    let variants: std::collections::BTreeSet<&str> =
+        commands.iter().map(|c| allow_list(c).0).collect();
+    assert_eq!(
+        variants.len(),
+        COMMAND_VARIANTS,
+        "one sample at least of every command: {variants:?}"
+    );
+
+    // Each actor, and the columns whose union gives what it may do.
+    let actors: Vec<(String, Actor, Vec<Who>)> = vec![
+        ("organizer".into(), Actor::Organizer, vec![Who::Organizer]),
+        ("timer".into(), Actor::Timer, vec![Who::Timer]),
+        (
+            "citizen".into(),
+            Actor::Participant(p.citizen.clone()),
+            vec![Who::Citizen],
+        ),
+        (
+            "facilitator".into(),
+            Actor::Participant(p.facilitator.clone()),
+            vec![Who::Facilitator],
+        ),
+        (
+            "rapporteur".into(),
+            Actor::Participant(p.rapporteur.clone()),
+            vec![Who::Rapporteur],
+        ),
+        (
+            "guarantor".into(),
+            Actor::Participant(p.guarantor.clone()),
+            vec![Who::Guarantor],
+        ),
+        (
+            "expert".into(),
+            Actor::Participant(p.expert.clone()),
+            vec![Who::Expert],
+        ),
+        (
+            "citizen and facilitator".into(),
+            Actor::Participant(p.citizen_facilitator.clone()),
+            vec![Who::Citizen, Who::Facilitator],
+        ),
+        (
+            "rapporteur and expert".into(),
+            Actor::Participant(p.rapporteur_expert.clone()),
+            vec![Who::Rapporteur, Who::Expert],
+        ),
+        (
+            "someone not on the roster".into(),
+            Actor::Participant(NOBODY.into()),
+            vec![],
+        ),
+    ];
+    let mut checked = 0;
+    for command in &commands {
+        let (name, _) = allow_list(command);
+        for (who, actor, columns) in &actors {
+            let case = format!("{name} by the {who}: {command:?}");
+            let expect_allowed = columns.iter().any(|c| may(command, *c));
+            let mut sim = staged.clone();
+            let got = sim.exec(actor, command);
+            if expect_allowed {
+                assert_ne!(got, Err(Code::Forbidden), "{case}: should be allowed");
+            } else {
+                assert_eq!(got, Err(Code::Forbidden), "{case}: should be refused");
+                assert_eq!(sim.state, staged.state, "{case}: a refusal changes nothing");
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, commands.len() * actors.len());
+}
+
+#[test]
+fn the_allow_list_itself() {
+    let (staged, p) = stage();
+    for command in samples(&staged, &p) {
+        let (name, _) = allow_list(&command);
+        let permission = allowed(&command);
+        assert_eq!(
+            permission == Permission::Organizer,
+            may(&command, Who::Organizer),
+            "{name}: organizer"
+        );
+        assert_eq!(
+            permission == Permission::Timer,
+            may(&command, Who::Timer),
+            "{name}: timer"
+        );
+        let roles = [
+            (Role::Citizen, Who::Citizen),
+            (Role::Facilitator, Who::Facilitator),
+            (Role::Rapporteur, Who::Rapporteur),
+            (Role::Guarantor, Who::Guarantor),
+            (Role::Expert, Who::Expert),
+        ];
+        for (role, who) in roles {
+            assert_eq!(
+                permission.admits(&[role]),
+                may(&command, who),
+                "{name}: {role:?}"
+            );
+            // The roster refuses a guarantor with another role; were one to slip through,
+            // the guarantor role still wins.
+            let with_guarantor = [role, Role::Guarantor];
+            assert_eq!(
+                permission.admits(&with_guarantor),
+                may(&command, Who::Guarantor),
+                "{name}: {role:?} and guarantor"
+            );
+        }
+        assert!(!permission.admits(&[]), "{name}: nobody without a role");
+    }
+}
+
+#[test]
+fn roster_roles() {
+    struct Case {
+        name: &'static str,
+        people: Vec<NewPerson>,
+        /// The roles each person ends up with.
+        expect: Result<Vec<Vec<Role>>, Code>,
+    }
+    use Role::{Citizen, Expert, Facilitator, Guarantor, Rapporteur};
+    let one = |roles: &[Role]| vec![person("Alex", roles, &[])];
+    let cases = vec![
+        Case {
+            name: "a citizen",
+            people: one(&[Citizen]),
+            expect: Ok(vec![vec![Citizen]]),
+        },
+        Case {
+            name: "a guarantor",
+            people: one(&[Guarantor]),
+            expect: Ok(vec![vec![Guarantor]]),
+        },
+        Case {
+            name: "a guarantor, twice over",
+            people: one(&[Guarantor, Guarantor]),
+            expect: Ok(vec![vec![Guarantor]]),
+        },
+        Case {
+            name: "roles sorted, without duplicates",
+            people: one(&[Facilitator, Citizen, Facilitator]),
+            expect: Ok(vec![vec![Citizen, Facilitator]]),
+        },
+        Case {
+            name: "four roles, no guarantor",
+            people: one(&[Expert, Rapporteur, Facilitator, Citizen]),
+            expect: Ok(vec![vec![Citizen, Facilitator, Rapporteur, Expert]]),
+        },
+        Case {
+            name: "a guarantor and a citizen",
+            people: one(&[Guarantor, Citizen]),
+            expect: Err(Code::Invalid),
+        },
+        Case {
+            name: "a facilitator and a guarantor",
+            people: one(&[Facilitator, Guarantor]),
+            expect: Err(Code::Invalid),
+        },
+        Case {
+            name: "a guarantor with every role",
+            people: one(&[Citizen, Facilitator, Rapporteur, Guarantor, Expert]),
+            expect: Err(Code::Invalid),
+        },
+        Case {
+            name: "no role",
+            people: one(&[]),
+            expect: Err(Code::Invalid),
+        },
+        Case {
+            name: "one bad entry refuses the whole roster",
+            people: vec![
+                person("Alex", &[Citizen], &[]),
+                person("Sam", &[Guarantor, Rapporteur], &[]),
+                person("Lou", &[Citizen], &[]),
+            ],
+            expect: Err(Code::Invalid),
+        },
+        Case {
+            name: "an empty roster",
+            people: vec![],
+            expect: Err(Code::Invalid),
+        },
+    ];
+    for case in cases {
+        let mut sim = Sim::created("Roster");
+        sim.add(vec![person("Déjà là", &[Role::Facilitator], &[])]);
+        let before = sim.state.clone();
+        match (
+            case.expect,
+            sim.exec(
+                &Actor::Organizer,
+                &Command::AddParticipants {
+                    people: case.people,
+                },
+            ),
+        ) {
+            (Ok(roles), Ok(events)) => {
+                let got: Vec<Vec<Role>> = events
+                    .iter()
+                    .map(|e| match e {
+                        Event::ParticipantAdded { person } => person.roles.clone(),
+                        other => panic!("{}: {other:?}", case.name),
+                    })
+                    .collect();
+                assert_eq!(got, roles, "{}", case.name);
+                assert_eq!(
+                    sim.state.people.len(),
+                    before.people.len() + roles.len(),
+                    "{}",
+                    case.name
+                );
+            }
+            (Err(code), Err(got)) => {
+                assert_eq!(code, got, "{}", case.name);
+                assert_eq!(
+                    sim.state, before,
+                    "{}: a refusal changes nothing",
+                    case.name
+                );
+            }
+            (expect, got) => panic!("{}: expected {expect:?}, got {got:?}", case.name),
+        }
+    }
+}
+
+#[test]
+fn roster_entries() {
+    struct Case {
+        name: &'static str,
+        person: NewPerson,
+        /// The name and attributes kept.
+        expect: Result<(&'static str, Vec<(&'static str, &'static str)>), Code>,
+    }
+    let long = "x".repeat(121);
+    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+    let cases = vec![
+        Case {
+            name: "trimmed",
+            person: person("  Alex  ", &[Role::Citizen], &[(" commune ", " Rezé ")]),
+            expect: Ok(("Alex", vec![("commune", "Rezé")])),
+        },
+        Case {
+            name: "a blank value is no value",
+            person: person(
+                "Alex",
+                &[Role::Citizen],
+                &[("commune", "  "), ("age", "25-39")],
+            ),
+            expect: Ok(("Alex", vec![("age", "25-39")])),
+        },
+        Case {
+            name: "a name of 120 characters",
+            person: person(&"é".repeat(120), &[Role::Citizen], &[]),
+            expect: Ok((leak("é".repeat(120)), vec![])),
+        },
+        Case {
+            name: "a blank name",
+            person: person("   ", &[Role::Citizen], &[]),
+            expect: Err(Code::Invalid),
+        },
+        Case {
+            name: "a name too long",
+            person: person(&long, &[Role::Citizen], &[]),
+            expect: Err(Code::Invalid),
+        },
+        Case {
+            name: "a blank attribute name",
+            person: person("Alex", &[Role::Citizen], &[(" ", "Rezé")]),
+            expect: Err(Code::Invalid),
+        },
+        Case {
+            name: "an attribute value too long",
+            person: person("Alex", &[Role::Citizen], &[("commune", &long)]),
+            expect: Err(Code::Invalid),
+        },
+    ];
+    for case in cases {
+        let mut sim = Sim::created("Roster");
+        let before = sim.state.clone();
+        match (
+            case.expect,
+            sim.exec(
+                &Actor::Organizer,
+                &Command::AddParticipants {
+                    people: vec![case.person],
+                },
+            ),
+        ) {
+            (Ok((name, attributes)), Ok(events)) => {
+                let [Event::ParticipantAdded { person }] = &events[..] else {
+                    panic!("{}: {events:?}", case.name)
+                };
+                assert_eq!(person.name, name, "{}", case.name);
+                let want = attributes
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect();
+                assert_eq!(person.attributes, want, "{}", case.name);
+            }
+            (Err(code), Err(got)) => {
+                assert_eq!(code, got, "{}", case.name);
+                assert_eq!(
+                    sim.state, before,
+                    "{}: a refusal changes nothing",
+                    case.name
+                );
+            }
+            (expect, got) => panic!("{}: expected {expect:?}, got {got:?}", case.name),
+        }
+    }
+}
+
+#[test]
+fn ids_are_unique_across_rosters() {
+    let mut sim = Sim::created("Ids");
+    let mut all = std::collections::BTreeSet::new();
+    for batch in [3, 1, 5] {
+        let people = (0..batch)
+            .map(|i| person(&format!("P{i}"), &[Role::Citizen], &[]))
+            .collect();
+        for id in sim.add(people) {
+            assert!(all.insert(id.clone()), "{id} given twice");
+        }
+    }
+    assert_eq!(sim.state.people.len(), 9);
+}
+
+#[test]
+fn organizer_commands() {
+    struct Case {
+        name: &'static str,
+        /// Run on a convention that does not exist yet.
+        fresh: bool,
+        command: Command,
+        expect: Result<(), Code>,
+    }
+    // The staged convention has "p-other" (invited) and "p-citizen" (not invited).
+    let (staged, p) = stage();
+    let cases = vec![
+        Case {
+            name: "create",
+            fresh: true,
+            command: Command::CreateConvention {
+                name: " Nantes 2025 ".into(),
+            },
+            expect: Ok(()),
+        },
+        Case {
+            name: "create, blank name",
+            fresh: true,
+            command: Command::CreateConvention { name: " ".into() },
+            expect: Err(Code::Invalid),
+        },
+        Case {
+            name: "create, name too long",
+            fresh: true,
+            command: Command::CreateConvention {
+                name: "x".repeat(121),
+            },
+            expect: Err(Code::Invalid),
+        },
+        Case {
+            name: "create twice",
+            fresh: false,
+            command: Command::CreateConvention { name: "Bis".into() },
+            expect: Err(Code::Conflict),
+        },
+        Case {
+            name: "a roster before the convention",
+            fresh: true,
+            command: Command::AddParticipants {
+                people: vec![person("Alex", &[Role::Citizen], &[])],
+            },
+            expect: Err(Code::NotFound),
+        },
+        Case {
+            name: "invite",
+            fresh: false,
+            command: Command::IssueInvites {
+                invites: vec![(p.citizen.clone(), "ab".repeat(32))],
+            },
+            expect: Ok(()),
+        },
+        Case {
+            name: "invite again replaces",
+            fresh: false,
+            command: Command::IssueInvites {
+                invites: vec![(p.other.clone(), "cd".repeat(32))],
+            },
+            expect: Ok(()),
+        },
+        Case {
+            name: "invite someone unknown",
+            fresh: false,
+            command: Command::IssueInvites {
+                invites: vec![
+                    (p.citizen.clone(), "ab".repeat(32)),
+                    (NOBODY.into(), "ef".repeat(32)),
+                ],
+            },
+            expect: Err(Code::NotFound),
+        },
+        Case {
+            name: "revoke",
+            fresh: false,
+            command: Command::RevokeInvite {
+                participant: p.other.clone(),
+            },
+            expect: Ok(()),
+        },
+        Case {
+            name: "revoke without an invitation",
+            fresh: false,
+            command: Command::RevokeInvite {
+                participant: p.citizen.clone(),
+            },
+            expect: Err(Code::Conflict),
+        },
+        Case {
+            name: "revoke someone unknown",
+            fresh: false,
+            command: Command::RevokeInvite {
+                participant: NOBODY.into(),
+            },
+            expect: Err(Code::NotFound),
+        },
+    ];
+    for case in cases {
+        let mut sim = if case.fresh {
+            Sim::default()
+        } else {
+            staged.clone()
+        };
+        let before = sim.state.clone();
+        match (case.expect, sim.exec(&Actor::Organizer, &case.command)) {
+            (Ok(()), Ok(events)) => {
+                assert!(!events.is_empty(), "{}", case.name);
+                assert_eq!(sim.replayed(), sim.state, "{}: replay", case.name);
+            }
+            (Err(code), Err(got)) => {
+                assert_eq!(code, got, "{}", case.name);
+                assert_eq!(
+                    sim.state, before,
+                    "{}: a refusal changes nothing",
+                    case.name
+                );
+            }
+            (expect, got) => panic!("{}: expected {expect:?}, got {got:?}", case.name),
+        }
+    }
+    // What the invitations hold afterwards.
+    let mut sim = staged.clone();
+    sim.org(Command::IssueInvites {
+        invites: vec![(p.other.clone(), "cd".repeat(32))],
+    });
+    assert_eq!(sim.state.invites.get(&p.other), Some(&"cd".repeat(32)));
+    sim.org(Command::RevokeInvite {
+        participant: p.other.clone(),
+    });
+    assert!(!sim.state.invites.contains_key(&p.other));
+}
+
+#[test]
+fn guarantors_observe_and_never_act() {
+    let (staged, p) = stage();
+    let g = p.guarantor.as_str();
+    struct Case {
+        name: &'static str,
+        by: String,
+        command: Command,
+        expect: Result<(), Code>,
+    }
+    let f = p.facilitator.clone();
+    let cases = vec![
+        Case {
+            name: "visits a room",
+            by: g.into(),
+            command: Command::Visit { room: "r1".into() },
+            expect: Ok(()),
+        },
+        Case {
+            name: "chats",
+            by: g.into(),
+            command: Command::SendChat {
+                text: "Bonjour".into(),
+            },
+            expect: Err(Code::Forbidden),
+        },
+        Case {
+            name: "raises a hand",
+            by: g.into(),
+            command: Command::RaiseHand,
+            expect: Err(Code::Forbidden),
+        },
+        Case {
+            name: "calls a facilitator",
+            by: g.into(),
+            command: Command::CallFacilitator {
+                message: "?".into(),
+            },
+            expect: Err(Code::Forbidden),
+        },
+        Case {
+            name: "is given the floor",
+            by: f.clone(),
+            command: Command::GiveFloor {
+                room: None,
+                participant: Some(g.into()),
+            },
+            expect: Err(Code::Invalid),
+        },
+        Case {
+            name: "is moved",
+            by: f.clone(),
+            command: Command::MoveParticipant {
+                participant: g.into(),
+                room: "r2".into(),
+            },
+            expect: Err(Code::Invalid),
+        },
+        Case {
+            name: "is assigned by hand",
+            by: f.clone(),
+            command: Command::AssignRooms {
+                method: AssignMethod::Manual(vec![(g.into(), "r1".into())]),
+                participants: None,
+                only_present: false,
+            },
+            expect: Err(Code::Invalid),
+        },
+        Case {
+            name: "is named for an assignment",
+            by: f.clone(),
+            command: Command::AssignRooms {
+                method: AssignMethod::Random,
+                participants: Some(vec![p.citizen.clone(), g.into()]),
+                only_present: false,
+            },
+            expect: Err(Code::Invalid),
+        },
+    ];
+    for case in cases {
+        let mut sim = staged.clone();
+        let got = sim.by(&case.by, case.command).map(|_| ());
+        assert_eq!(got, case.expect, "a guarantor {}", case.name);
+        if got.is_err() {
+            assert_eq!(
+                sim.state, staged.state,
+                "a guarantor {}: nothing changes",
+                case.name
+            );
+        }
+    }
+    // Random and balanced assignments of "everyone" leave the guarantor out.
+    for method in [
+        AssignMethod::Random,
+        AssignMethod::Balanced("commune".into()),
+    ] {
+        let mut sim = staged.clone();
+        sim.ok(
+            &f,
+            Command::AssignRooms {
+                method: method.clone(),
+                participants: None,
+                only_present: false,
+            },
+        );
+        assert!(!sim.state.assignment.contains_key(g), "{method:?}");
+    }
+}
