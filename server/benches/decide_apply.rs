@@ -149,7 +149,7 @@ fn day_log(n: usize) -> Vec<Record> {
         let c = ids.citizen(i * 7 % CITIZENS).to_string();
         match i % 50 {
             // A breakout of ten seconds every 500 steps, closed by its timer.
-            0 if i % 500 == 0 => {
+            0 if i.is_multiple_of(500) => {
                 sim.ok(
                     &f,
                     Command::OpenBreakouts {

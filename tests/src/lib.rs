@@ -223,7 +223,7 @@ pub fn person(name: &str, roles: &[proto::Role], attrs: &[(&str, &str)]) -> Rost
 }
 
 enum Incoming {
-    Msg(ServerMessage),
+    Msg(Box<ServerMessage>),
     Unparsed(String),
     Closed(Option<(u16, String)>),
 }
@@ -264,7 +264,7 @@ impl Client {
                 match m {
                     Ok(Message::Text(t)) => {
                         let msg = match serde_json::from_str::<ServerMessage>(&t) {
-                            Ok(m) => Incoming::Msg(m),
+                            Ok(m) => Incoming::Msg(Box::new(m)),
                             Err(_) => Incoming::Unparsed(t.to_string()),
                         };
                         if tx.send(msg).is_err() {
@@ -372,7 +372,7 @@ impl Client {
             }
             Ok(Some(Incoming::Msg(m))) => {
                 self.record(&m);
-                Ok(m)
+                Ok(*m)
             }
         }
     }

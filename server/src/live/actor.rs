@@ -46,6 +46,9 @@ enum ReplyTo {
     Nobody,
 }
 
+/// A decided command: the seq after it, and the range of the batch's records it produced.
+type Outcome = Result<(u64, usize, usize), CommandError>;
+
 struct Pending {
     actor: d::Actor,
     command: d::Command,
@@ -180,14 +183,16 @@ impl Actor {
                     command,
                     reply: ReplyTo::Http(reply),
                 }),
-                Msg::Request { conn, id, command } => match self.conns.get(&conn) {
-                    Some(c) => batch.push(Pending {
-                        actor: d::Actor::Participant(c.participant.clone()),
-                        command,
-                        reply: ReplyTo::Conn { conn, id },
-                    }),
-                    None => {} // the connection left before its request was read
-                },
+                Msg::Request { conn, id, command } => {
+                    // A connection that left before its request was read gets no reply.
+                    if let Some(c) = self.conns.get(&conn) {
+                        batch.push(Pending {
+                            actor: d::Actor::Participant(c.participant.clone()),
+                            command,
+                            reply: ReplyTo::Conn { conn, id },
+                        });
+                    }
+                }
                 other => {
                     if !batch.is_empty() {
                         self.run_batch(std::mem::take(&mut batch)).await;
@@ -319,7 +324,7 @@ impl Actor {
         let now = now_ms();
         let mut records: Vec<(d::Record, Audience)> = Vec::new();
         let mut audit_entries = Vec::new();
-        let mut outcomes: Vec<(ReplyTo, Result<(u64, usize, usize), CommandError>)> =
+        let mut outcomes: Vec<(ReplyTo, Outcome)> =
             Vec::with_capacity(batch.len());
         let refused = !self.healthy || (!self.state.exists() && before > 0);
         for pend in batch {
@@ -405,7 +410,7 @@ impl Actor {
     fn reply(
         &mut self,
         to: ReplyTo,
-        outcome: Result<(u64, usize, usize), CommandError>,
+        outcome: Outcome,
         records: &[(d::Record, Audience)],
     ) {
         if let Err(e) = &outcome {
