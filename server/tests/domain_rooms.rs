@@ -1179,7 +1179,6 @@ fn visit() {
 /// someone into a breakout room by hand (or visited one). Nobody may be left in a room that
 /// no longer exists: either clearing is refused, or they are back in the plenary.
 #[test]
-#[ignore = "domain bug: ClearRooms strands people in deleted rooms; RaiseHand then panics (see report)"]
 fn clearing_rooms_strands_nobody() {
     let (mut sim, ids) = with_rooms(2);
     sim.ok(

@@ -976,7 +976,6 @@ fn replay_gives_the_same_state() {
 /// breakout's end passes too. Decide's own rule ("a speaking limit that ran out while the
 /// server was down counts only up to its end") should hold there as well.
 #[test]
-#[ignore = "domain bug: a breakout-room floor past its limit is ended by the close, counted up to now (see report)"]
 fn late_close_counts_a_breakout_floor_only_up_to_its_limit() {
     let mut sim = ready();
     sim.ok(pid(1), limit(Some("r1"), Some(60_000)));
@@ -1003,7 +1002,6 @@ fn late_close_counts_a_breakout_floor_only_up_to_its_limit() {
 /// A facilitator extends breakouts whose end passed before the timer fired (a late timer,
 /// or a restart), by less than the delay; then extends again.
 #[test]
-#[ignore = "domain bug: ExtendBreakouts underflows `ends_at - warn_at` and panics (see report)"]
 fn extending_an_overdue_breakout_twice_does_not_panic() {
     let mut sim = ready();
     sim.ok(pid(1), open(600_000, 60_000));

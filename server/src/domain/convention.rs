@@ -230,6 +230,7 @@ impl Convention {
             Event::RoomsCleared => {
                 self.rooms.truncate(1);
                 self.assignment.clear();
+                self.location.clear();
             }
             Event::RoomsAssigned { assignments, .. } => {
                 self.assignment.clear();
@@ -249,7 +250,9 @@ impl Convention {
                     .map(|(p, r)| (p.clone(), r.clone()))
                     .collect();
                 for (p, r) in moves {
-                    self.move_to(&p, &r);
+                    if self.location_of(&p) != r {
+                        self.move_to(&p, &r);
+                    }
                 }
             }
             Event::BreakoutsWarned => {

@@ -104,6 +104,10 @@ pub fn decide(state: &Convention, actor: &Actor, command: &Command, ctx: &Contex
             }])
         }
         Command::CreateRooms { count, names } => {
+            let wanted = count.map(|n| n as usize).unwrap_or(names.len());
+            if state.rooms.len() - 1 + wanted > MAX_ROOMS {
+                return reject(Code::Invalid, format!("at most {MAX_ROOMS} breakout rooms"));
+            }
             let names: Vec<String> = match (count, names.is_empty()) {
                 (Some(_), false) => {
                     return reject(Code::Invalid, "give a count or a list of names, not both")
@@ -119,9 +123,6 @@ pub fn decide(state: &Convention, actor: &Actor, command: &Command, ctx: &Contex
                     .map(|n| check_text(n, MAX_NAME_CHARS, "a room name"))
                     .collect::<Result<_, _>>()?,
             };
-            if state.rooms.len() - 1 + names.len() > MAX_ROOMS {
-                return reject(Code::Invalid, format!("at most {MAX_ROOMS} breakout rooms"));
-            }
             let rooms = names
                 .into_iter()
                 .enumerate()
@@ -133,7 +134,10 @@ pub fn decide(state: &Convention, actor: &Actor, command: &Command, ctx: &Contex
             if state.breakout.is_some() {
                 return reject(Code::Conflict, "close the breakout rooms first");
             }
-            Ok(vec![Event::RoomsCleared])
+            // Whoever is in a breakout room (moved or visiting) goes back to the plenary.
+            let mut out = close_floors(state, now, now);
+            out.push(Event::RoomsCleared);
+            Ok(out)
         }
         Command::AssignRooms {
             method,
@@ -170,8 +174,9 @@ pub fn decide(state: &Convention, actor: &Actor, command: &Command, ctx: &Contex
             let Some(b) = &state.breakout else {
                 return reject(Code::Conflict, "no breakout rooms are open");
             };
-            let warning = b.ends_at - b.warn_at;
-            let ends_at = b.ends_at + by_ms;
+            let warning = b.ends_at.saturating_sub(b.warn_at);
+            // Overdue (the timer has not fired yet): extend from now, not from the past.
+            let ends_at = b.ends_at.max(now) + by_ms;
             Ok(vec![Event::BreakoutsExtended {
                 ends_at,
                 warn_at: ends_at.saturating_sub(warning).max(now),
@@ -181,7 +186,7 @@ pub fn decide(state: &Convention, actor: &Actor, command: &Command, ctx: &Contex
             if state.breakout.is_none() {
                 return reject(Code::Conflict, "no breakout rooms are open");
             }
-            Ok(close_breakouts(state, CloseReason::Facilitator, now))
+            Ok(close_breakouts(state, CloseReason::Facilitator, now, now))
         }
         Command::Broadcast { text } => Ok(vec![Event::BroadcastSent {
             text: check_text(text, MAX_NOTICE_CHARS, "the message")?,
@@ -529,13 +534,35 @@ fn move_to(state: &Convention, who: &str, room: &str, now: Millis) -> Decision {
     Ok(out)
 }
 
-fn close_breakouts(state: &Convention, reason: CloseReason, now: Millis) -> Vec<Event> {
+/// End every floor held in a breakout room, counted up to `until` (the breakout's end when
+/// its timer fires late) and never past the speaker's own limit.
+fn close_floors(state: &Convention, until: Millis, now: Millis) -> Vec<Event> {
     let mut out = Vec::new();
     for r in state.rooms.iter().skip(1) {
         if let Some(f) = &r.floor {
-            out.push(floor_ended(&r.id, f, FloorEndReason::Moved, now));
+            let end = f.ends_at.map_or(until, |e| e.min(until)).min(now);
+            out.push(Event::FloorEnded {
+                room: r.id.clone(),
+                participant: f.participant.clone(),
+                spoken_ms: end.saturating_sub(f.since),
+                reason: if f.ends_at.is_some_and(|e| e < until) {
+                    FloorEndReason::Timer
+                } else {
+                    FloorEndReason::Moved
+                },
+            });
         }
     }
+    out
+}
+
+fn close_breakouts(
+    state: &Convention,
+    reason: CloseReason,
+    until: Millis,
+    now: Millis,
+) -> Vec<Event> {
+    let mut out = close_floors(state, until, now);
     out.push(Event::BreakoutsClosed { reason });
     out
 }
@@ -566,7 +593,8 @@ fn tick(state: &Convention, now: Millis) -> Vec<Event> {
         }
     }
     if breakout_over {
-        out.extend(close_breakouts(state, CloseReason::Timer, now));
+        let ends_at = state.breakout.as_ref().map_or(now, |b| b.ends_at);
+        out.extend(close_breakouts(state, CloseReason::Timer, ends_at, now));
     }
     out
 }

@@ -324,8 +324,7 @@ impl Actor {
         let now = now_ms();
         let mut records: Vec<(d::Record, Audience)> = Vec::new();
         let mut audit_entries = Vec::new();
-        let mut outcomes: Vec<(ReplyTo, Outcome)> =
-            Vec::with_capacity(batch.len());
+        let mut outcomes: Vec<(ReplyTo, Outcome)> = Vec::with_capacity(batch.len());
         let refused = !self.healthy || (!self.state.exists() && before > 0);
         for pend in batch {
             self.metrics.commands.inc();
@@ -407,12 +406,7 @@ impl Actor {
         }
     }
 
-    fn reply(
-        &mut self,
-        to: ReplyTo,
-        outcome: Outcome,
-        records: &[(d::Record, Audience)],
-    ) {
+    fn reply(&mut self, to: ReplyTo, outcome: Outcome, records: &[(d::Record, Audience)]) {
         if let Err(e) = &outcome {
             self.metrics.reject(e.code());
         }
