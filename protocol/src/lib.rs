@@ -256,6 +256,10 @@ pub struct Record {
     pub at: u64,
     pub by: Actor,
     pub event: Event,
+    /// The id of the request that produced it, if a participant's. A request repeated with
+    /// the same id (a retry after a lost reply) is answered `ok` again, never run twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<String>,
 }
 
 /// How to assign participants to breakout rooms.

@@ -135,6 +135,7 @@ mod tests {
                     seq: n * 2,
                     at: 1_700_000_000_000 + n,
                     by: Actor::Organizer,
+                    request: None,
                     event: Event::BroadcastSent {
                         text: format!("message {n}"),
                     },
@@ -199,6 +200,7 @@ mod tests {
             seq: 1,
             at: 1,
             by: Actor::Organizer,
+            request: None,
             event: Event::InviteIssued {
                 participant: "p1".into(),
                 token_hash: "secret".into(),

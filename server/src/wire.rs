@@ -278,6 +278,7 @@ pub fn record_out(r: &d::Record) -> p::Record {
         at: r.at,
         by: actor_out(&r.actor),
         event: event_out(&r.event),
+        request: r.request.clone(),
     }
 }
 
@@ -287,6 +288,7 @@ pub fn record_in(r: p::Record) -> d::Record {
         at: r.at,
         actor: actor_in(r.by),
         event: event_in(r.event),
+        request: r.request,
     }
 }
 

@@ -421,18 +421,18 @@ impl Client {
         }
     }
 
-    /// Send a command and wait for its one reply: Ok(seq) or Err((code, message)).
-    pub async fn request(
+    /// Send a command with a chosen id (to retry one) and wait for its one reply.
+    pub async fn request_with_id(
         &mut self,
+        id: &str,
         command: Command,
     ) -> Result<std::result::Result<u64, (ErrorCode, String)>> {
-        self.next_id += 1;
-        let id = format!("{}-{}", self.name, self.next_id);
         self.send(&ClientMessage::Request {
-            id: id.clone(),
+            id: id.to_string(),
             command,
         })
         .await?;
+        let id = id.to_string();
         let reply = self
             .wait_for(|m| match m {
                 ServerMessage::Ok { id: i, .. } | ServerMessage::Error { id: Some(i), .. } => {
@@ -447,6 +447,18 @@ impl Client {
             ServerMessage::Error { code, message, .. } => Err((code, message)),
             _ => unreachable!(),
         })
+    }
+
+    /// Send a command and wait for its one reply: Ok(seq) or Err((code, message)).
+    pub async fn request(
+        &mut self,
+        command: Command,
+    ) -> Result<std::result::Result<u64, (ErrorCode, String)>> {
+        self.next_id += 1;
+        // Unique per participant for the convention's life (PROTOCOL.md): a repeated id is
+        // taken for a retry.
+        let id = format!("{}-{}-{}", self.name, unique(), self.next_id);
+        self.request_with_id(&id, command).await
     }
 
     /// A command that must succeed.
@@ -516,6 +528,17 @@ impl Client {
         }
         room
     }
+}
+
+/// A number never handed out twice by this test process, nor (with the time) by another run.
+pub fn unique() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{t:x}{n}")
 }
 
 /// The `type` tag of an event, as on the wire.

@@ -196,6 +196,8 @@ pub struct Record {
     pub at: Millis,
     pub actor: Actor,
     pub event: Event,
+    /// The participant's request id, kept so that a retried request is not run twice.
+    pub request: Option<String>,
 }
 
 /// Everything that can be asked of a convention.

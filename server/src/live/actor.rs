@@ -70,6 +70,9 @@ pub struct Actor {
     by_hash: HashMap<String, String>,
     /// Hashes of tokens revoked or replaced, to say "revoked" rather than "unknown".
     revoked: HashSet<String>,
+    /// The seq of the last event of each participant's request, by (participant, id): a
+    /// retried request is answered from here, never run twice.
+    requests: HashMap<(String, String), u64>,
     /// Whether the log could be loaded; if not, the task refuses everything.
     healthy: bool,
 }
@@ -87,6 +90,7 @@ impl Actor {
             present: BTreeSet::new(),
             by_hash: HashMap::new(),
             revoked: HashSet::new(),
+            requests: HashMap::new(),
             healthy: false,
         }
     }
@@ -97,9 +101,11 @@ impl Actor {
         self.state = Convention::default();
         self.by_hash.clear();
         self.revoked.clear();
+        self.requests.clear();
         for r in loaded.records {
             let r = wire::record_in(r);
             self.track_invites(&r.event);
+            self.track_request(&r);
             self.state.apply(&r);
         }
         self.audit_head = loaded.audit_head.unwrap_or((0, audit::GENESIS.to_string()));
@@ -126,6 +132,22 @@ impl Actor {
                 }
             }
             _ => {}
+        }
+    }
+
+    fn track_request(&mut self, r: &d::Record) {
+        if let (Some(id), d::Actor::Participant(p)) = (&r.request, &r.actor) {
+            self.requests.insert((p.clone(), id.clone()), r.seq);
+        }
+    }
+
+    /// The seq already produced by this request, if it is a retry.
+    fn done_before(&self, pend: &Pending) -> Option<u64> {
+        match (&pend.reply, &pend.actor) {
+            (ReplyTo::Conn { id, .. }, d::Actor::Participant(p)) => {
+                self.requests.get(&(p.clone(), id.clone())).copied()
+            }
+            _ => None,
         }
     }
 
@@ -337,6 +359,15 @@ impl Actor {
                 ));
                 continue;
             }
+            if let Some(seq) = self.done_before(&pend) {
+                let at = records.len();
+                outcomes.push((pend.reply, Ok((seq, at, at))));
+                continue;
+            }
+            let request = match &pend.reply {
+                ReplyTo::Conn { id, .. } => Some(id.clone()),
+                ReplyTo::Http(_) | ReplyTo::Nobody => None,
+            };
             let ctx = d::Context {
                 now,
                 seed: rand::random(),
@@ -351,6 +382,7 @@ impl Actor {
                             at: now,
                             actor: pend.actor.clone(),
                             event,
+                            request: request.clone(),
                         };
                         let audience = view::audience(&self.state, &record);
                         if audit::audited(&self.state, &record) {
@@ -363,6 +395,7 @@ impl Actor {
                             audit_entries.push(entry);
                         }
                         self.track_invites(&record.event);
+                        self.track_request(&record);
                         self.state.apply(&record);
                         records.push((record, audience));
                     }

@@ -61,6 +61,7 @@ pub fn step(
             at: ctx.now,
             actor: actor.clone(),
             event,
+            request: None,
         };
         state.apply(&record);
         records.push(record);
