@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::{ErrorCode, Role};
+use crate::{Ballot, ErrorCode, Participation, PollSpec, PollStatus, Role, Tally};
 
 /// `POST /api/conventions`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -74,4 +74,28 @@ pub struct InviteStatus {
 pub struct ErrorBody {
     pub code: ErrorCode,
     pub message: String,
+}
+
+/// A poll's results, as exported (`GET /api/conventions/{id}/polls[/{poll}/results]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PollResults {
+    pub id: String,
+    pub spec: PollSpec,
+    pub status: PollStatus,
+    pub opened_at: Option<u64>,
+    pub ends_at: Option<u64>,
+    pub participation: Participation,
+    pub tally: Tally,
+    /// For each entry of `tally.counts`: its share of the ballots, in percent.
+    pub percentages: Vec<f64>,
+    /// Whether the quorum (if any) was reached.
+    pub quorum_reached: Option<bool>,
+}
+
+/// One voter's final ballot in a named poll (never for a secret poll).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct NamedBallot {
+    pub participant: String,
+    pub name: String,
+    pub ballot: Ballot,
 }

@@ -163,6 +163,169 @@ pub struct RoomName {
     pub name: String,
 }
 
+/// What a poll asks for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum PollKind {
+    /// One option.
+    Single { options: Vec<String> },
+    /// Between `min` and `max` options.
+    Multiple {
+        options: Vec<String>,
+        min: u32,
+        max: u32,
+    },
+    /// A value from `min` to `max` (e.g. 1 to 5, 0 to 10), with labels at the ends.
+    Scale {
+        min: i32,
+        max: i32,
+        #[serde(default)]
+        min_label: String,
+        #[serde(default)]
+        max_label: String,
+    },
+    /// Order every option; results show Borda scores and the instant-runoff winner with its rounds.
+    Ranking { options: Vec<String> },
+    /// A short free text of at most `max_chars` characters.
+    Text { max_chars: u32 },
+    /// For / against / for with reservations / abstain, on a proposal.
+    Position,
+}
+
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Stance {
+    For,
+    Against,
+    ForWithReservations,
+    Abstain,
+}
+
+/// A poll as a facilitator prepares it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PollSpec {
+    pub question: String,
+    #[serde(flatten)]
+    pub kind: PollKind,
+    /// Secret: no ballot is ever linked to its voter, and a ballot, once cast, is final.
+    /// Named (default): voters may change their ballot until the close.
+    #[serde(default)]
+    pub secret: bool,
+    /// Participants see the tally while voting; otherwise once revealed or published.
+    #[serde(default)]
+    pub live_results: bool,
+    /// Roles that vote (default: citizens). Guarantors never vote.
+    #[serde(default)]
+    pub voters: Vec<Role>,
+    /// Ballots needed for the result to count; shown against participation.
+    #[serde(default)]
+    pub quorum: Option<u32>,
+    /// Closes by itself this long after opening.
+    #[serde(default)]
+    pub duration_ms: Option<u64>,
+    /// A poll of one room (only its members vote); absent for the whole convention.
+    #[serde(default)]
+    pub room: Option<String>,
+}
+
+/// A ballot; option numbers are indexes into the poll's `options`, from 0.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Ballot {
+    Single {
+        choice: u32,
+    },
+    Multiple {
+        choices: Vec<u32>,
+    },
+    Scale {
+        value: i32,
+    },
+    /// Most preferred first.
+    Ranking {
+        order: Vec<u32>,
+    },
+    Text {
+        text: String,
+    },
+    Position {
+        stance: Stance,
+    },
+}
+
+/// One round of an instant-runoff count.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct IrvRound {
+    /// First-preference votes of each option still in the count, by option index.
+    pub counts: BTreeMap<u32, u64>,
+    /// The option eliminated at the end of the round; none in the last round.
+    pub eliminated: Option<u32>,
+}
+
+/// A poll's result: counts, never who voted what.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Tally {
+    pub ballots: u64,
+    /// How many ballots chose each option (single, multiple), each stance (position, in the
+    /// order for, against, for_with_reservations, abstain) or each value from `min` (scale).
+    #[serde(default)]
+    pub counts: Vec<u64>,
+    /// Ranking: each option's Borda score (n-1 points for a first place, 0 for a last).
+    #[serde(default)]
+    pub borda: Vec<u64>,
+    /// Ranking: the instant-runoff rounds.
+    #[serde(default)]
+    pub rounds: Vec<IrvRound>,
+    /// Ranking: the instant-runoff winner.
+    #[serde(default)]
+    pub winner: Option<u32>,
+    /// Free text: the answers, sorted alphabetically.
+    #[serde(default)]
+    pub texts: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PollStatus {
+    Draft,
+    Open,
+    Closed,
+    Published,
+}
+
+/// Who has voted, in numbers (facilitators and guarantors).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Participation {
+    pub voted: u64,
+    /// Participants who may vote in it.
+    pub eligible: u64,
+    /// Of those, how many are online (and in the poll's room, for a room poll).
+    pub eligible_present: u64,
+    pub quorum: Option<u32>,
+}
+
+/// A poll as a participant may see it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PollView {
+    pub id: String,
+    pub spec: PollSpec,
+    pub status: PollStatus,
+    pub opened_at: Option<u64>,
+    pub ends_at: Option<u64>,
+    pub revealed: bool,
+    /// Whether you may vote in it.
+    pub eligible: bool,
+    pub you_voted: bool,
+    /// Your current ballot (named polls only: a secret ballot is never shown again).
+    pub your_ballot: Option<Ballot>,
+    /// Facilitators and guarantors only.
+    pub participation: Option<Participation>,
+    /// Present when you may see the results.
+    pub tally: Option<Tally>,
+}
+
 /// Everything a convention's log holds. Stored as this JSON in the durable log, and sent to
 /// the participants allowed to see it (see PROTOCOL.md, "Visibility").
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -246,6 +409,54 @@ pub enum Event {
     },
     CallResolved {
         call: u64,
+    },
+    /// Facilitators and guarantors only.
+    PollDrafted {
+        poll: String,
+        spec: PollSpec,
+    },
+    /// Facilitators and guarantors only.
+    PollEdited {
+        poll: String,
+        spec: PollSpec,
+    },
+    /// Facilitators and guarantors only.
+    PollDeleted {
+        poll: String,
+    },
+    PollOpened {
+        poll: String,
+        spec: PollSpec,
+        ends_at: Option<u64>,
+    },
+    /// A named poll's ballot (the voter is `by`): to the voter, facilitators and guarantors.
+    BallotCast {
+        poll: String,
+        ballot: Ballot,
+    },
+    /// A secret poll: `by` has voted. Sent to the voter only.
+    VoterMarked {
+        poll: String,
+    },
+    /// Never sent and never in the log: the ballot box keeps secret ballots with no voter,
+    /// no time and no order.
+    SecretBallotCast {
+        poll: String,
+        ballot: Ballot,
+    },
+    /// `tally` is present only for those who may see the results.
+    PollClosed {
+        poll: String,
+        reason: CloseReason,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tally: Option<Tally>,
+    },
+    PollRevealed {
+        poll: String,
+    },
+    PollPublished {
+        poll: String,
+        tally: Tally,
     },
 }
 
@@ -360,6 +571,35 @@ pub enum Command {
         room: Option<String>,
         limit_ms: Option<u64>,
     },
+    /// Prepare a poll; its id (`q1`, `q2`...) is in the `poll_drafted` event.
+    DraftPoll {
+        spec: PollSpec,
+    },
+    /// Change a draft.
+    EditPoll {
+        poll: String,
+        spec: PollSpec,
+    },
+    DeletePoll {
+        poll: String,
+    },
+    OpenPoll {
+        poll: String,
+    },
+    ClosePoll {
+        poll: String,
+    },
+    /// Let participants see the tally before the close (or after it, before publishing).
+    RevealResults {
+        poll: String,
+    },
+    PublishResults {
+        poll: String,
+    },
+    Vote {
+        poll: String,
+        ballot: Ballot,
+    },
 }
 
 /// Messages from the client.
@@ -468,6 +708,10 @@ pub struct Snapshot {
     pub floor_time: Option<Vec<FloorTime>>,
     /// Pending calls: facilitators and guarantors see all, others their own.
     pub calls: Vec<CallView>,
+    /// Polls you may see: facilitators and guarantors see drafts too; a room's poll is seen
+    /// in that room.
+    #[serde(default)]
+    pub polls: Vec<PollView>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -526,6 +770,13 @@ pub enum ServerMessage {
     Presence { participant: String, online: bool },
     /// A new audit entry (facilitators and guarantors).
     Audit { entry: AuditEntry },
+    /// A poll's participation and tally changed (not part of the log). `participation` for
+    /// facilitators and guarantors, `tally` for those who may see the results.
+    PollTally {
+        poll: String,
+        participation: Option<Participation>,
+        tally: Option<Tally>,
+    },
 }
 
 impl ClientMessage {
@@ -556,6 +807,14 @@ impl Command {
         "end_floor",
         "set_queue_order",
         "set_speaking_limit",
+        "draft_poll",
+        "edit_poll",
+        "delete_poll",
+        "open_poll",
+        "close_poll",
+        "reveal_results",
+        "publish_results",
+        "vote",
     ];
 }
 

@@ -17,9 +17,13 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 pub fn audited(state: &Convention, record: &d::Record) -> bool {
     match &record.event {
         d::Event::FloorGiven { .. } | d::Event::FloorEnded { .. } => true,
+        // Ballots are never audited: the close carries the tally.
         d::Event::ChatPosted { .. }
         | d::Event::HandRaised { .. }
-        | d::Event::HandLowered { .. } => false,
+        | d::Event::HandLowered { .. }
+        | d::Event::BallotCast { .. }
+        | d::Event::VoterMarked { .. }
+        | d::Event::SecretBallotCast { .. } => false,
         _ => match &record.actor {
             d::Actor::Organizer | d::Actor::Timer => true,
             d::Actor::Participant(id) => state

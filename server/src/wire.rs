@@ -188,6 +188,47 @@ pub fn event_out(e: &d::Event) -> p::Event {
             message: message.clone(),
         },
         D::CallResolved { call } => P::CallResolved { call: *call },
+        D::PollDrafted { poll, spec } => P::PollDrafted {
+            poll: poll.clone(),
+            spec: spec_out(spec),
+        },
+        D::PollEdited { poll, spec } => P::PollEdited {
+            poll: poll.clone(),
+            spec: spec_out(spec),
+        },
+        D::PollDeleted { poll } => P::PollDeleted { poll: poll.clone() },
+        D::PollOpened {
+            poll,
+            spec,
+            ends_at,
+        } => P::PollOpened {
+            poll: poll.clone(),
+            spec: spec_out(spec),
+            ends_at: *ends_at,
+        },
+        D::BallotCast { poll, ballot } => P::BallotCast {
+            poll: poll.clone(),
+            ballot: ballot_out(ballot),
+        },
+        D::VoterMarked { poll } => P::VoterMarked { poll: poll.clone() },
+        D::SecretBallotCast { poll, ballot } => P::SecretBallotCast {
+            poll: poll.clone(),
+            ballot: ballot_out(ballot),
+        },
+        D::PollClosed {
+            poll,
+            reason,
+            tally,
+        } => P::PollClosed {
+            poll: poll.clone(),
+            reason: close_reason_out(*reason),
+            tally: Some(tally_out(tally)),
+        },
+        D::PollRevealed { poll } => P::PollRevealed { poll: poll.clone() },
+        D::PollPublished { poll, tally } => P::PollPublished {
+            poll: poll.clone(),
+            tally: tally_out(tally),
+        },
     }
 }
 
@@ -269,6 +310,47 @@ pub fn event_in(e: p::Event) -> d::Event {
         P::SpeakingLimitSet { room, limit_ms } => D::SpeakingLimitSet { room, limit_ms },
         P::FacilitatorCalled { room, message } => D::FacilitatorCalled { room, message },
         P::CallResolved { call } => D::CallResolved { call },
+        P::PollDrafted { poll, spec } => D::PollDrafted {
+            poll,
+            spec: spec_in(spec),
+        },
+        P::PollEdited { poll, spec } => D::PollEdited {
+            poll,
+            spec: spec_in(spec),
+        },
+        P::PollDeleted { poll } => D::PollDeleted { poll },
+        P::PollOpened {
+            poll,
+            spec,
+            ends_at,
+        } => D::PollOpened {
+            poll,
+            spec: spec_in(spec),
+            ends_at,
+        },
+        P::BallotCast { poll, ballot } => D::BallotCast {
+            poll,
+            ballot: ballot_in(ballot),
+        },
+        P::VoterMarked { poll } => D::VoterMarked { poll },
+        P::SecretBallotCast { poll, ballot } => D::SecretBallotCast {
+            poll,
+            ballot: ballot_in(ballot),
+        },
+        P::PollClosed {
+            poll,
+            reason,
+            tally,
+        } => D::PollClosed {
+            poll,
+            reason: close_reason_in(reason),
+            tally: tally.map(tally_in).unwrap_or_else(empty_tally),
+        },
+        P::PollRevealed { poll } => D::PollRevealed { poll },
+        P::PollPublished { poll, tally } => D::PollPublished {
+            poll,
+            tally: tally_in(tally),
+        },
     }
 }
 
@@ -338,6 +420,22 @@ pub fn command_in(c: p::Command) -> d::Command {
             order: order_in(order),
         },
         P::SetSpeakingLimit { room, limit_ms } => D::SetSpeakingLimit { room, limit_ms },
+        P::DraftPoll { spec } => D::DraftPoll {
+            spec: spec_in(spec),
+        },
+        P::EditPoll { poll, spec } => D::EditPoll {
+            poll,
+            spec: spec_in(spec),
+        },
+        P::DeletePoll { poll } => D::DeletePoll { poll },
+        P::OpenPoll { poll } => D::OpenPoll { poll },
+        P::ClosePoll { poll } => D::ClosePoll { poll },
+        P::RevealResults { poll } => D::RevealResults { poll },
+        P::PublishResults { poll } => D::PublishResults { poll },
+        P::Vote { poll, ballot } => D::Vote {
+            poll,
+            ballot: ballot_in(ballot),
+        },
     }
 }
 
@@ -347,5 +445,191 @@ pub fn code_out(c: d::Code) -> p::ErrorCode {
         d::Code::Invalid => p::ErrorCode::Invalid,
         d::Code::NotFound => p::ErrorCode::NotFound,
         d::Code::Conflict => p::ErrorCode::Conflict,
+    }
+}
+
+fn close_reason_out(r: d::CloseReason) -> p::CloseReason {
+    match r {
+        d::CloseReason::Timer => p::CloseReason::Timer,
+        d::CloseReason::Facilitator => p::CloseReason::Facilitator,
+    }
+}
+
+fn close_reason_in(r: p::CloseReason) -> d::CloseReason {
+    match r {
+        p::CloseReason::Timer => d::CloseReason::Timer,
+        p::CloseReason::Facilitator => d::CloseReason::Facilitator,
+    }
+}
+
+fn stance_out(s: d::Stance) -> p::Stance {
+    match s {
+        d::Stance::For => p::Stance::For,
+        d::Stance::Against => p::Stance::Against,
+        d::Stance::ForWithReservations => p::Stance::ForWithReservations,
+        d::Stance::Abstain => p::Stance::Abstain,
+    }
+}
+
+fn stance_in(s: p::Stance) -> d::Stance {
+    match s {
+        p::Stance::For => d::Stance::For,
+        p::Stance::Against => d::Stance::Against,
+        p::Stance::ForWithReservations => d::Stance::ForWithReservations,
+        p::Stance::Abstain => d::Stance::Abstain,
+    }
+}
+
+pub fn spec_out(s: &d::PollSpec) -> p::PollSpec {
+    p::PollSpec {
+        question: s.question.clone(),
+        kind: match &s.kind {
+            d::PollKind::Single { options } => p::PollKind::Single {
+                options: options.clone(),
+            },
+            d::PollKind::Multiple { options, min, max } => p::PollKind::Multiple {
+                options: options.clone(),
+                min: *min,
+                max: *max,
+            },
+            d::PollKind::Scale {
+                min,
+                max,
+                min_label,
+                max_label,
+            } => p::PollKind::Scale {
+                min: *min,
+                max: *max,
+                min_label: min_label.clone(),
+                max_label: max_label.clone(),
+            },
+            d::PollKind::Ranking { options } => p::PollKind::Ranking {
+                options: options.clone(),
+            },
+            d::PollKind::Text { max_chars } => p::PollKind::Text {
+                max_chars: *max_chars,
+            },
+            d::PollKind::Position => p::PollKind::Position,
+        },
+        secret: s.secret,
+        live_results: s.live_results,
+        voters: s.voters.iter().copied().map(role_out).collect(),
+        quorum: s.quorum,
+        duration_ms: s.duration_ms,
+        room: s.room.clone(),
+    }
+}
+
+pub fn spec_in(s: p::PollSpec) -> d::PollSpec {
+    d::PollSpec {
+        question: s.question,
+        kind: match s.kind {
+            p::PollKind::Single { options } => d::PollKind::Single { options },
+            p::PollKind::Multiple { options, min, max } => {
+                d::PollKind::Multiple { options, min, max }
+            }
+            p::PollKind::Scale {
+                min,
+                max,
+                min_label,
+                max_label,
+            } => d::PollKind::Scale {
+                min,
+                max,
+                min_label,
+                max_label,
+            },
+            p::PollKind::Ranking { options } => d::PollKind::Ranking { options },
+            p::PollKind::Text { max_chars } => d::PollKind::Text { max_chars },
+            p::PollKind::Position => d::PollKind::Position,
+        },
+        secret: s.secret,
+        live_results: s.live_results,
+        voters: s.voters.into_iter().map(role_in).collect(),
+        quorum: s.quorum,
+        duration_ms: s.duration_ms,
+        room: s.room,
+    }
+}
+
+pub fn ballot_out(b: &d::Ballot) -> p::Ballot {
+    match b {
+        d::Ballot::Single(i) => p::Ballot::Single { choice: *i },
+        d::Ballot::Multiple(is) => p::Ballot::Multiple {
+            choices: is.clone(),
+        },
+        d::Ballot::Scale(v) => p::Ballot::Scale { value: *v },
+        d::Ballot::Ranking(o) => p::Ballot::Ranking { order: o.clone() },
+        d::Ballot::Text(t) => p::Ballot::Text { text: t.clone() },
+        d::Ballot::Position(s) => p::Ballot::Position {
+            stance: stance_out(*s),
+        },
+    }
+}
+
+pub fn ballot_in(b: p::Ballot) -> d::Ballot {
+    match b {
+        p::Ballot::Single { choice } => d::Ballot::Single(choice),
+        p::Ballot::Multiple { choices } => d::Ballot::Multiple(choices),
+        p::Ballot::Scale { value } => d::Ballot::Scale(value),
+        p::Ballot::Ranking { order } => d::Ballot::Ranking(order),
+        p::Ballot::Text { text } => d::Ballot::Text(text),
+        p::Ballot::Position { stance } => d::Ballot::Position(stance_in(stance)),
+    }
+}
+
+pub fn tally_out(t: &d::Tally) -> p::Tally {
+    p::Tally {
+        ballots: t.ballots,
+        counts: t.counts.clone(),
+        borda: t.borda.clone(),
+        rounds: t
+            .rounds
+            .iter()
+            .map(|r| p::IrvRound {
+                counts: r.counts.clone(),
+                eliminated: r.eliminated,
+            })
+            .collect(),
+        winner: t.winner,
+        texts: t.texts.clone(),
+    }
+}
+
+fn tally_in(t: p::Tally) -> d::Tally {
+    d::Tally {
+        ballots: t.ballots,
+        counts: t.counts,
+        borda: t.borda,
+        rounds: t
+            .rounds
+            .into_iter()
+            .map(|r| d::polls::IrvRound {
+                counts: r.counts,
+                eliminated: r.eliminated,
+            })
+            .collect(),
+        winner: t.winner,
+        texts: t.texts,
+    }
+}
+
+fn empty_tally() -> d::Tally {
+    d::Tally {
+        ballots: 0,
+        counts: vec![],
+        borda: vec![],
+        rounds: vec![],
+        winner: None,
+        texts: vec![],
+    }
+}
+
+pub fn poll_status_out(s: d::PollStatus) -> p::PollStatus {
+    match s {
+        d::PollStatus::Draft => p::PollStatus::Draft,
+        d::PollStatus::Open => p::PollStatus::Open,
+        d::PollStatus::Closed => p::PollStatus::Closed,
+        d::PollStatus::Published => p::PollStatus::Published,
     }
 }

@@ -121,6 +121,11 @@ impl Server {
     /// SIGKILL, then start again on the same data directory (a new port).
     pub async fn kill9_and_restart(&mut self) -> Result<()> {
         self.kill9().await?;
+        self.restart().await
+    }
+
+    /// Start again on the same data directory, with the same flags (a new port).
+    pub async fn restart(&mut self) -> Result<()> {
         let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
         let data = self.data.clone();
         *self = Server::start_with(&data, &extra).await?;
@@ -555,4 +560,18 @@ pub fn tempdir() -> tempfile::TempDir {
         .prefix("convene-test-")
         .tempdir()
         .expect("temp dir")
+}
+
+impl Client {
+    /// Send several text frames in one write (fed, then flushed once): the server reads them
+    /// back to back, with no time passing in between.
+    pub async fn send_raw_batch(&mut self, texts: &[String]) -> Result<()> {
+        for t in texts {
+            self.sink
+                .feed(Message::text(t.clone()))
+                .await
+                .context("feed")?;
+        }
+        self.sink.flush().await.context("flush")
+    }
 }

@@ -9,7 +9,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
-use convene_tests::proto::{self, close, ClientMessage, Command, ErrorCode, Event, Role, ServerMessage};
+use convene_tests::proto::{
+    self, close, ClientMessage, Command, ErrorCode, Event, Role, ServerMessage,
+};
 use convene_tests::{person, tempdir, Client, Server, WAIT};
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
@@ -42,13 +44,20 @@ async fn world(conv: &str, citizens: usize) -> Result<World> {
         person(GAR, &[Role::Guarantor], &[]),
     ];
     for i in 0..citizens {
-        roster.push(person(&citizen(i), &[Role::Citizen], &[("commune", "Rezé")]));
+        roster.push(person(
+            &citizen(i),
+            &[Role::Citizen],
+            &[("commune", "Rezé")],
+        ));
     }
     let invites = server.http().convention(conv, &roster).await?;
     Ok(World {
         _dir: dir,
         conv: conv.to_string(),
-        tokens: invites.iter().map(|i| (i.name.clone(), i.token.clone())).collect(),
+        tokens: invites
+            .iter()
+            .map(|i| (i.name.clone(), i.token.clone()))
+            .collect(),
         ids: invites
             .iter()
             .map(|i| (i.name.clone(), i.participant.clone()))
@@ -73,7 +82,10 @@ impl World {
         let r = b.wait_seq(seq).await?;
         match &r.event {
             Event::ChatPosted { text: t, .. } if t == text => {}
-            other => bail!("{}: seq {seq} is {other:?}, expected the chat {text:?}", b.name),
+            other => bail!(
+                "{}: seq {seq} is {other:?}, expected the chat {text:?}",
+                b.name
+            ),
         }
         self.acked.push((seq, text.to_string()));
         Ok(seq)
@@ -180,15 +192,21 @@ async fn unreadable_frames_get_typed_errors_and_the_connection_stays_open() -> R
     w.chat(&mut other, &mut bad, "avant tout").await?;
 
     // Malformed JSON: bad_message, id null.
-    bad.send_raw(r#"{"type": "request", "id": "m-1", "command": "#).await?;
+    bad.send_raw(r#"{"type": "request", "id": "m-1", "command": "#)
+        .await?;
     let (code, _) = error_reply(&mut bad, None).await?;
     ensure!(code == ErrorCode::BadMessage, "malformed JSON: {code:?}");
     w.still_fine(&mut bad, &mut other, "malformed JSON").await?;
 
     // Not an object at all, and an object without a string type: bad_message, id null.
-    for (i, frame) in [r#"[1, 2, 3]"#, r#""hello""#, r#"{"id": 7, "type": 3}"#, "{}"]
-        .iter()
-        .enumerate()
+    for (i, frame) in [
+        r#"[1, 2, 3]"#,
+        r#""hello""#,
+        r#"{"id": 7, "type": 3}"#,
+        "{}",
+    ]
+    .iter()
+    .enumerate()
     {
         bad.send_raw(frame).await?;
         let (code, _) = error_reply(&mut bad, None).await?;
@@ -206,16 +224,24 @@ async fn unreadable_frames_get_typed_errors_and_the_connection_stays_open() -> R
     bad.send_raw(r#"{"type": "subscribe", "id": "u-1", "room": "plenary"}"#)
         .await?;
     let (code, _) = error_reply(&mut bad, Some("u-1")).await?;
-    ensure!(code == ErrorCode::UnknownType, "unknown message type: {code:?}");
+    ensure!(
+        code == ErrorCode::UnknownType,
+        "unknown message type: {code:?}"
+    );
     bad.send_raw(r#"{"type": "ping"}"#).await?;
     let (code, _) = error_reply(&mut bad, None).await?;
-    ensure!(code == ErrorCode::UnknownType, "unknown message type, no id: {code:?}");
+    ensure!(
+        code == ErrorCode::UnknownType,
+        "unknown message type, no id: {code:?}"
+    );
     w.still_fine(&mut bad, &mut other, "an unknown message type")
         .await?;
 
     // A request with an unknown command type: unknown_type, id echoed.
-    bad.send_raw(r#"{"type": "request", "id": "c-1", "command": {"type": "teleport", "room": "r9"}}"#)
-        .await?;
+    bad.send_raw(
+        r#"{"type": "request", "id": "c-1", "command": {"type": "teleport", "room": "r9"}}"#,
+    )
+    .await?;
     let (code, _) = error_reply(&mut bad, Some("c-1")).await?;
     ensure!(code == ErrorCode::UnknownType, "unknown command: {code:?}");
     w.still_fine(&mut bad, &mut other, "an unknown command type")
@@ -223,8 +249,14 @@ async fn unreadable_frames_get_typed_errors_and_the_connection_stays_open() -> R
 
     // A request whose command has no string type: bad_message, id echoed.
     for (id, frame) in [
-        ("c-2", r#"{"type": "request", "id": "c-2", "command": {"text": "bonjour"}}"#),
-        ("c-3", r#"{"type": "request", "id": "c-3", "command": {"type": 12}}"#),
+        (
+            "c-2",
+            r#"{"type": "request", "id": "c-2", "command": {"text": "bonjour"}}"#,
+        ),
+        (
+            "c-3",
+            r#"{"type": "request", "id": "c-3", "command": {"type": 12}}"#,
+        ),
         ("c-4", r#"{"type": "request", "id": "c-4"}"#),
     ] {
         bad.send_raw(frame).await?;
@@ -234,18 +266,37 @@ async fn unreadable_frames_get_typed_errors_and_the_connection_stays_open() -> R
 
     // Known commands with missing fields or fields of the wrong type: bad_message, id echoed.
     for (id, frame) in [
-        ("t-1", r#"{"type": "request", "id": "t-1", "command": {"type": "send_chat", "text": 42}}"#),
-        ("t-2", r#"{"type": "request", "id": "t-2", "command": {"type": "send_chat"}}"#),
-        ("t-3", r#"{"type": "request", "id": "t-3", "command": {"type": "open_breakouts", "duration_ms": "30 min"}}"#),
-        ("t-4", r#"{"type": "request", "id": "t-4", "command": {"type": "resolve_call", "call": -1}}"#),
-        ("t-5", r#"{"type": "request", "id": "t-5", "command": {"type": "create_rooms", "names": "Salle 1"}}"#),
-        ("t-6", r#"{"type": "request", "id": "t-6", "command": {"type": "set_queue_order", "order": "loudest"}}"#),
+        (
+            "t-1",
+            r#"{"type": "request", "id": "t-1", "command": {"type": "send_chat", "text": 42}}"#,
+        ),
+        (
+            "t-2",
+            r#"{"type": "request", "id": "t-2", "command": {"type": "send_chat"}}"#,
+        ),
+        (
+            "t-3",
+            r#"{"type": "request", "id": "t-3", "command": {"type": "open_breakouts", "duration_ms": "30 min"}}"#,
+        ),
+        (
+            "t-4",
+            r#"{"type": "request", "id": "t-4", "command": {"type": "resolve_call", "call": -1}}"#,
+        ),
+        (
+            "t-5",
+            r#"{"type": "request", "id": "t-5", "command": {"type": "create_rooms", "names": "Salle 1"}}"#,
+        ),
+        (
+            "t-6",
+            r#"{"type": "request", "id": "t-6", "command": {"type": "set_queue_order", "order": "loudest"}}"#,
+        ),
     ] {
         bad.send_raw(frame).await?;
         let (code, msg) = error_reply(&mut bad, Some(id)).await?;
         ensure!(code == ErrorCode::BadMessage, "{frame}: {code:?} {msg}");
     }
-    w.still_fine(&mut bad, &mut other, "wrong field types").await?;
+    w.still_fine(&mut bad, &mut other, "wrong field types")
+        .await?;
 
     // A request id that is not a string: the frame is unreadable, the id cannot be echoed.
     bad.send_raw(r#"{"type": "request", "id": 5, "command": {"type": "raise_hand"}}"#)
@@ -265,8 +316,13 @@ async fn unreadable_frames_get_typed_errors_and_the_connection_stays_open() -> R
     other.wait_seq(seq).await?;
     w.acked.push((seq, "champ inconnu ignoré".into()));
 
-    ensure!(bad.closed.is_none(), "the connection was closed: {:?}", bad.closed);
-    w.still_fine(&mut bad, &mut other, "all unreadable frames").await
+    ensure!(
+        bad.closed.is_none(),
+        "the connection was closed: {:?}",
+        bad.closed
+    );
+    w.still_fine(&mut bad, &mut other, "all unreadable frames")
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -276,14 +332,19 @@ async fn a_second_hello_is_bad_message() -> Result<()> {
     let mut other = w.join(&citizen(1)).await?;
     w.chat(&mut bad, &mut other, "bonjour").await?;
     let token = w.tokens[&citizen(0)].clone();
-    bad.send_raw(&hello(proto::PROTOCOL_VERSION, &token)).await?;
+    bad.send_raw(&hello(proto::PROTOCOL_VERSION, &token))
+        .await?;
     let (code, _) = error_reply(&mut bad, None).await?;
     ensure!(code == ErrorCode::BadMessage, "second hello: {code:?}");
     // Even a second hello with another person's token changes nothing.
     let fac_token = w.tokens[FAC].clone();
-    bad.send_raw(&hello(proto::PROTOCOL_VERSION, &fac_token)).await?;
+    bad.send_raw(&hello(proto::PROTOCOL_VERSION, &fac_token))
+        .await?;
     let (code, _) = error_reply(&mut bad, None).await?;
-    ensure!(code == ErrorCode::BadMessage, "second hello (other token): {code:?}");
+    ensure!(
+        code == ErrorCode::BadMessage,
+        "second hello (other token): {code:?}"
+    );
     let refused = bad
         .request(Command::OpenBreakouts {
             duration_ms: 60_000,
@@ -340,7 +401,8 @@ async fn commands_beyond_the_role_are_forbidden() -> Result<()> {
             "guarantor {cmd:?}: {r:?}"
         );
     }
-    w.still_fine(&mut cit, &mut other, "forbidden commands").await?;
+    w.still_fine(&mut cit, &mut other, "forbidden commands")
+        .await?;
     // Nothing was appended by the refused commands: the guarantor saw only the chats.
     gar.drain(Duration::from_millis(300)).await;
     for r in &gar.events {
@@ -440,14 +502,20 @@ async fn anything_but_hello_first_closes_with_4000() -> Result<()> {
     // An unknown type first.
     let mut bad = Client::open(&url, "unknown-first").await?;
     bad.send_raw(r#"{"type": "bonjour"}"#).await?;
-    expect_close(&mut bad, close::HELLO_EXPECTED, Some(ErrorCode::UnknownType)).await?;
+    expect_close(
+        &mut bad,
+        close::HELLO_EXPECTED,
+        Some(ErrorCode::UnknownType),
+    )
+    .await?;
     // A binary frame first.
     let mut bad = Client::open(&url, "binary-first").await?;
     bad.send_binary(hello(1, &w.tokens[&citizen(0)]).into_bytes())
         .await?;
     expect_close(&mut bad, close::HELLO_EXPECTED, None).await?;
 
-    w.still_fine(&mut a, &mut b, "requests before hello").await?;
+    w.still_fine(&mut a, &mut b, "requests before hello")
+        .await?;
     let fresh = w.join(FAC).await?;
     let chat = &fresh.snapshot.as_ref().unwrap().rooms[0]
         .inside
@@ -471,7 +539,10 @@ async fn no_hello_within_10_s_closes_with_4000() -> Result<()> {
     let mut mute = Client::open(&w.server.ws_url(), "mute").await?;
     let started = tokio::time::Instant::now();
     let got = mute.wait_closed(Duration::from_secs(20)).await?;
-    ensure!(got == Some(close::HELLO_EXPECTED), "silent client closed with {got:?}");
+    ensure!(
+        got == Some(close::HELLO_EXPECTED),
+        "silent client closed with {got:?}"
+    );
     ensure!(
         started.elapsed() >= Duration::from_secs(8),
         "closed after {:?}, before the 10 s hello timeout",
@@ -494,14 +565,20 @@ async fn unknown_and_malformed_tokens_close_with_4001() -> Result<()> {
     flipped.replace_range(31.., last);
     let cases = vec![
         // well-formed: right convention, unknown secret
-        ("well-formed, unknown", format!("tokens.{}", "0123456789abcdef".repeat(2))),
+        (
+            "well-formed, unknown",
+            format!("tokens.{}", "0123456789abcdef".repeat(2)),
+        ),
         ("one digit off", format!("tokens.{flipped}")),
         // well-formed, convention that does not exist
         ("unknown convention", format!("nowhere.{secret}")),
         // malformed
         ("malformed: no dot", "not-a-token".to_string()),
         ("malformed: empty", String::new()),
-        ("malformed: short secret", format!("tokens.{}", &secret[..31])),
+        (
+            "malformed: short secret",
+            format!("tokens.{}", &secret[..31]),
+        ),
         ("malformed: long secret", format!("tokens.{secret}0")),
         ("malformed: not hex", format!("tokens.{}", "z".repeat(32))),
         ("malformed: no convention", format!(".{secret}")),
@@ -509,10 +586,15 @@ async fn unknown_and_malformed_tokens_close_with_4001() -> Result<()> {
     ];
     for (label, token) in cases {
         let mut bad = Client::open(&url, label).await?;
-        bad.send_raw(&hello(proto::PROTOCOL_VERSION, &token)).await?;
-        expect_close(&mut bad, close::UNKNOWN_TOKEN, Some(ErrorCode::Unauthorized))
-            .await
-            .with_context(|| format!("token {label}: {token:?}"))?;
+        bad.send_raw(&hello(proto::PROTOCOL_VERSION, &token))
+            .await?;
+        expect_close(
+            &mut bad,
+            close::UNKNOWN_TOKEN,
+            Some(ErrorCode::Unauthorized),
+        )
+        .await
+        .with_context(|| format!("token {label}: {token:?}"))?;
     }
     w.still_fine(&mut a, &mut b, "unknown tokens").await
 }
@@ -550,23 +632,38 @@ async fn a_revoked_invitation_closes_with_4002() -> Result<()> {
     w.chat(&mut a, &mut b, "avant la révocation").await?;
 
     // Revoked before connecting: 4002 at hello.
-    let r = w.server.http().delete(&w.invite_path(&citizen(2))).send().await?;
+    let r = w
+        .server
+        .http()
+        .delete(&w.invite_path(&citizen(2)))
+        .send()
+        .await?;
     ensure!(r.status() == 204, "revoke: {}", r.status());
     let mut late = Client::open(&w.server.ws_url(), "late").await?;
     late.send_raw(&hello(proto::PROTOCOL_VERSION, &w.tokens[&citizen(2)]))
         .await?;
     expect_close(&mut late, close::REVOKED, Some(ErrorCode::Unauthorized)).await?;
-    w.still_fine(&mut a, &mut b, "a revoked token at hello").await?;
+    w.still_fine(&mut a, &mut b, "a revoked token at hello")
+        .await?;
 
     // Revoked while connected (two connections of the same person): both close with 4002.
     let mut victim = w.join(&citizen(3)).await?;
     let mut victim2 = w.join(&citizen(3)).await?;
     w.chat(&mut victim, &mut a, "je suis encore là").await?;
-    let r = w.server.http().delete(&w.invite_path(&citizen(3))).send().await?;
+    let r = w
+        .server
+        .http()
+        .delete(&w.invite_path(&citizen(3)))
+        .send()
+        .await?;
     ensure!(r.status() == 204, "revoke: {}", r.status());
     for v in [&mut victim, &mut victim2] {
         let got = v.wait_closed(WAIT).await?;
-        ensure!(got == Some(close::REVOKED), "{} closed with {got:?}", v.name);
+        ensure!(
+            got == Some(close::REVOKED),
+            "{} closed with {got:?}",
+            v.name
+        );
     }
     // And it cannot come back.
     let mut again = Client::open(&w.server.ws_url(), "again").await?;
@@ -596,7 +693,10 @@ async fn a_revoked_invitation_closes_with_4002() -> Result<()> {
     let new: Vec<proto::api::Invite> = r.json().await?;
     // The connection made with the replaced token is closed with 4002.
     let got = a.wait_closed(WAIT).await?;
-    ensure!(got == Some(close::REVOKED), "replaced token: closed with {got:?}");
+    ensure!(
+        got == Some(close::REVOKED),
+        "replaced token: closed with {got:?}"
+    );
     let mut old = Client::open(&w.server.ws_url(), "old").await?;
     old.send_raw(&hello(proto::PROTOCOL_VERSION, &w.tokens[&citizen(0)]))
         .await?;
@@ -623,7 +723,9 @@ async fn replies(
             .with_context(|| format!("{}: {} replies of {}", c.name, out.len(), ids.len()))?;
         let (id, r) = match m {
             ServerMessage::Ok { id, seq } => (id, Ok(seq)),
-            ServerMessage::Error { id: Some(id), code, .. } => (id, Err(code)),
+            ServerMessage::Error {
+                id: Some(id), code, ..
+            } => (id, Err(code)),
             other => bail!("{}: a reply without id: {other:?}", c.name),
         };
         ensure!(wanted.contains(&id), "{}: reply to unknown id {id}", c.name);
@@ -643,7 +745,7 @@ async fn replies(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_flood_is_rate_limited_then_closed_with_4008() -> Result<()> {
+async fn a_paced_flood_is_rate_limited_and_every_request_gets_one_reply() -> Result<()> {
     let mut w = world("flood", 3).await?;
     let mut flooder = w.join(&citizen(0)).await?;
     let mut a = w.join(&citizen(1)).await?;
@@ -658,7 +760,9 @@ async fn a_flood_is_rate_limited_then_closed_with_4008() -> Result<()> {
         if i > 0 && i % 40 == 0 {
             tokio::time::sleep(Duration::from_millis(150)).await;
         }
-        flooder.send_raw(&chat_request(id, &format!("déluge {i}"))).await?;
+        flooder
+            .send_raw(&chat_request(id, &format!("déluge {i}")))
+            .await?;
     }
     let got = replies(&mut flooder, &ids).await?;
     let ok: Vec<(usize, u64)> = ids
@@ -666,14 +770,21 @@ async fn a_flood_is_rate_limited_then_closed_with_4008() -> Result<()> {
         .enumerate()
         .filter_map(|(i, id)| got[id].ok().map(|s| (i, s)))
         .collect();
-    let limited = got.values().filter(|r| **r == Err(ErrorCode::RateLimited)).count();
+    let limited = got
+        .values()
+        .filter(|r| **r == Err(ErrorCode::RateLimited))
+        .count();
     let other: Vec<_> = got
         .iter()
         .filter(|(_, r)| !matches!(r, Ok(_) | Err(ErrorCode::RateLimited)))
         .collect();
     ensure!(other.is_empty(), "unexpected replies: {other:?}");
     ensure!(limited > 0, "300 requests in ~1 s and none rate limited");
-    ensure!(ok.len() >= 40, "the burst of 40 was not accepted: {} ok", ok.len());
+    ensure!(
+        ok.len() >= 40,
+        "the burst of 40 was not accepted: {} ok",
+        ok.len()
+    );
     ensure!(
         ok.len() + limited == 300,
         "{} ok + {limited} limited",
@@ -705,25 +816,45 @@ async fn a_flood_is_rate_limited_then_closed_with_4008() -> Result<()> {
     tokio::time::sleep(Duration::from_millis(500)).await;
     w.still_fine(&mut flooder, &mut a, "a paced flood").await?;
 
-    // Flooding without a pause: 100 refusals in a row close the connection with 4008.
-    let mut flooder = w.join(&citizen(0)).await?;
-    let mut sent = Vec::new();
-    for i in 0..400 {
-        let id = format!("g-{i}");
-        if flooder
-            .send_raw(&chat_request(&id, &format!("torrent {i}")))
-            .await
-            .is_err()
-        {
-            break;
+    Ok(())
+}
+
+/// Floods a fresh connection of `name` with chats sent in one write: the burst of 40, then
+/// 100 more over the limit, which must close it with 4008. Stops sending there, so that the
+/// server has read everything when it closes (see the report on unread data and RST). If a
+/// token happened to refill meanwhile (the count of refusals restarts), sends 101 more.
+/// Returns the closed client, with what it received in its inbox, and how many it sent.
+async fn torrent(w: &World, name: &str, prefix: &str) -> Result<(Client, usize)> {
+    let mut flooder = w.join(name).await?;
+    let mut sent = 0;
+    let mut batch = 140;
+    for _ in 0..5 {
+        let frames: Vec<String> = (sent..sent + batch)
+            .map(|i| chat_request(&format!("{prefix}-{i}"), &format!("{prefix} {i}")))
+            .collect();
+        flooder.send_raw_batch(&frames).await?;
+        sent += batch;
+        batch = 101;
+        match flooder.wait_closed(Duration::from_secs(2)).await {
+            Ok(got) => {
+                ensure!(
+                    got == Some(close::RATE_LIMITED),
+                    "flooder closed with {got:?}"
+                );
+                return Ok((flooder, sent));
+            }
+            Err(_) if flooder.closed.is_none() => continue,
+            Err(e) => return Err(e),
         }
-        sent.push(id);
     }
-    let got = flooder.wait_closed(WAIT).await?;
-    ensure!(got == Some(close::RATE_LIMITED), "flooder closed with {got:?}");
+    bail!("{sent} chats sent at once and the connection is still open")
+}
+
+/// The replies a closed client received: its oks (id, seq), and how many rate_limited.
+fn received_replies(c: &Client) -> Result<(Vec<(String, u64)>, usize)> {
     let mut oks = Vec::new();
     let mut limited = 0;
-    for m in &flooder.inbox {
+    for m in &c.inbox {
         match m {
             ServerMessage::Ok { id, seq } => oks.push((id.clone(), *seq)),
             ServerMessage::Error {
@@ -735,14 +866,26 @@ async fn a_flood_is_rate_limited_then_closed_with_4008() -> Result<()> {
             _ => {}
         }
     }
+    Ok((oks, limited))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flooding_without_pause_closes_with_4008() -> Result<()> {
+    let mut w = world("torrent", 3).await?;
+    let mut a = w.join(&citizen(1)).await?;
+    let mut b = w.join(&citizen(2)).await?;
+    w.chat(&mut a, &mut b, "avant le torrent").await?;
+
+    // 400 chats without a pause: 100 refusals in a row close the connection with 4008.
+    let (flooder, sent) = torrent(&w, &citizen(0), "torrent").await?;
+    let (oks, limited) = received_replies(&flooder)?;
     eprintln!(
-        "torrent: {} sent, {} ok, {limited} rate limited before 4008",
-        sent.len(),
+        "torrent: {sent} sent, {} ok and {limited} rate limited received before 4008",
         oks.len()
     );
-    ensure!(limited > 0, "no rate_limited error before 4008");
+    // Every acknowledged chat reached the others and is kept.
     for (id, seq) in oks {
-        let i: usize = id.trim_start_matches("g-").parse()?;
+        let i: usize = id.trim_start_matches("torrent-").parse()?;
         let r = a.wait_seq(seq).await?;
         let Event::ChatPosted { text, .. } = &r.event else {
             bail!("seq {seq}: {r:?}");
@@ -750,7 +893,63 @@ async fn a_flood_is_rate_limited_then_closed_with_4008() -> Result<()> {
         ensure!(*text == format!("torrent {i}"), "seq {seq}: {text}");
         w.acked.push((seq, text.clone()));
     }
-    w.still_fine(&mut a, &mut b, "a flood closed with 4008").await
+    // The burst of 40 (and what refilled meanwhile) was executed, not the 100 refused.
+    a.drain(Duration::from_millis(500)).await;
+    let executed = a
+        .events
+        .iter()
+        .filter(
+            |r| matches!(&r.event, Event::ChatPosted { text, .. } if text.starts_with("torrent ")),
+        )
+        .count();
+    ensure!(
+        executed >= 40 && executed + 100 <= sent,
+        "{executed} chats of the {sent} sent were executed"
+    );
+    w.still_fine(&mut a, &mut b, "a flood closed with 4008")
+        .await?;
+    // The flooder may come back (within its limit).
+    let mut back = w.join(&citizen(0)).await?;
+    w.still_fine(&mut back, &mut a, "the flooder's return")
+        .await
+}
+
+/// SERVER BUG (see the report): when the 100th consecutive over-limit message arrives, the
+/// close 4008 overtakes the replies already queued for the connection (the writer in
+/// server/src/gateway/ws.rs selects `close_rx` before `out_rx`, `biased`). The flooder is
+/// then closed without ever having been told `rate_limited`, and without the `ok` of the
+/// requests that were executed (their chats are in the log, seen by everyone else).
+/// Expected: every reply queued before the close is written before the close frame.
+/// The race is usually lost by the replies on a loaded machine; it may pass when the
+/// convention's task answers faster than the reader counts to 100.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flooder_is_told_before_it_is_closed() -> Result<()> {
+    let mut w = world("told", 3).await?;
+    let mut a = w.join(&citizen(1)).await?;
+    let mut b = w.join(&citizen(2)).await?;
+    w.chat(&mut a, &mut b, "avant le torrent").await?;
+    let (flooder, _) = torrent(&w, &citizen(0), "told").await?;
+    let (oks, limited) = received_replies(&flooder)?;
+    a.drain(Duration::from_millis(500)).await;
+    let executed: BTreeSet<u64> = a
+        .events
+        .iter()
+        .filter(|r| matches!(&r.event, Event::ChatPosted { text, .. } if text.starts_with("told ")))
+        .map(|r| r.seq)
+        .collect();
+    let acknowledged: BTreeSet<u64> = oks.iter().map(|(_, s)| *s).collect();
+    ensure!(
+        limited > 0,
+        "closed with 4008 without a single rate_limited error first ({} oks received)",
+        oks.len()
+    );
+    ensure!(
+        executed == acknowledged,
+        "{} chats of the flooder were executed, {} acknowledged to it",
+        executed.len(),
+        acknowledged.len()
+    );
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -788,24 +987,26 @@ async fn slow_consumers(server: &Server) -> Result<u64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_reader_that_stops_reading_is_closed_with_4009() -> Result<()> {
-    const SENDERS: usize = 12;
+    const SENDERS: usize = 20;
     let mut w = world("slow", SENDERS + 1).await?;
     let mut watcher = w.join(FAC).await?;
     let mut senders = Vec::new();
     for i in 0..SENDERS {
         senders.push(w.join(&citizen(i)).await?);
     }
-    w.chat(&mut senders[0], &mut watcher, "avant l'embouteillage").await?;
+    w.chat(&mut senders[0], &mut watcher, "avant l'embouteillage")
+        .await?;
     let start_seq = watcher.snapshot.as_ref().unwrap().seq;
     let mut stalled = stalled_reader(&w.server.ws_url(), &w.tokens[&citizen(SENDERS)]).await?;
     // Let the welcome be queued before the traffic starts.
+    let stalled_id = w.ids[&citizen(SENDERS)].clone();
     watcher
-        .wait_for(|m| matches!(m, ServerMessage::Presence { online: true, .. }))
+        .wait_for(|m| matches!(m, ServerMessage::Presence { participant, online: true } if *participant == stalled_id))
         .await?;
 
-    // Every sender posts 2000-character chats within its limit (a burst, then 18/s) until
+    // Every sender posts 2000-character chats within its limit (a burst of 35, then under 20/s) until
     // the server reports a slow consumer (or 40 s pass).
-    let stop = tokio_util_like::Flag::default();
+    let stop = flag::Flag::default();
     let mut tasks = Vec::new();
     for (k, mut c) in senders.into_iter().enumerate() {
         let stop = stop.clone();
@@ -819,7 +1020,7 @@ async fn a_reader_that_stops_reading_is_closed_with_4009() -> Result<()> {
                     acked.push((seq, text));
                     n += 1;
                     if n >= 35 {
-                        tokio::time::sleep(Duration::from_millis(55)).await;
+                        tokio::time::sleep(Duration::from_millis(50)).await;
                     }
                 }
                 Ok(())
@@ -875,7 +1076,10 @@ async fn a_reader_that_stops_reading_is_closed_with_4009() -> Result<()> {
             None => bail!("stalled reader: connection ended without a close frame"),
         }
     };
-    ensure!(code == Some(close::SLOW_CONSUMER), "stalled reader closed with {code:?}");
+    ensure!(
+        code == Some(close::SLOW_CONSUMER),
+        "stalled reader closed with {code:?}"
+    );
     let welcome_seq = welcome_seq.ok_or_else(|| anyhow!("no welcome"))?;
     // What it did receive has no gap: exactly the chats after its welcome, up to the last.
     let all_chats: Vec<u64> = acked.iter().map(|(s, _)| *s).collect();
@@ -921,7 +1125,9 @@ async fn a_reader_that_stops_reading_is_closed_with_4009() -> Result<()> {
         .iter()
         .map(|l| (l.seq, l.text.clone()))
         .collect();
-    let tail: Vec<(u64, String)> = acked
+    let mut plenary: Vec<(u64, String)> = w.acked.iter().chain(&acked).cloned().collect();
+    plenary.sort();
+    let tail: Vec<(u64, String)> = plenary
         .iter()
         .rev()
         .take(proto::SNAPSHOT_CHAT_LINES)
@@ -939,7 +1145,7 @@ async fn a_reader_that_stops_reading_is_closed_with_4009() -> Result<()> {
 }
 
 /// A stop flag shared by the sender tasks.
-mod tokio_util_like {
+mod flag {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
 

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::polls::{Poll, PollStatus};
 use super::{
     Actor, CloseReason, Event, Millis, ParticipantId, QueueOrder, Record, Role, RoomId, PLENARY,
 };
@@ -110,6 +111,10 @@ pub struct Convention {
     pub calls: BTreeMap<u64, Call>,
     /// Rooms created so far, to number new ones.
     pub rooms_made: u32,
+    /// Every poll, drafts included, by id.
+    pub polls: BTreeMap<String, Poll>,
+    /// Polls drafted so far, to number new ones.
+    pub polls_made: u32,
 }
 
 impl Default for Convention {
@@ -126,6 +131,8 @@ impl Default for Convention {
             floor_time: BTreeMap::new(),
             calls: BTreeMap::new(),
             rooms_made: 0,
+            polls: BTreeMap::new(),
+            polls_made: 0,
         }
     }
 }
@@ -187,7 +194,12 @@ impl Convention {
                 b.warn_at.min(b.ends_at)
             }
         });
-        floors.chain(breakout).min()
+        let polls = self
+            .polls
+            .values()
+            .filter(|p| p.status == PollStatus::Open)
+            .filter_map(|p| p.ends_at);
+        floors.chain(breakout).chain(polls).min()
     }
 
     fn move_to(&mut self, who: &str, room: &str) {
@@ -205,6 +217,13 @@ impl Convention {
     /// Apply one event of the log. Events were validated by `decide`; an event that does not
     /// fit (which a correct log never holds) changes nothing rather than panic.
     pub fn apply(&mut self, record: &Record) {
+        if let Event::SecretBallotCast { poll, ballot } = &record.event {
+            // From the ballot box: it has no place in the log, so it moves no seq.
+            if let Some(p) = self.polls.get_mut(poll) {
+                p.secret.push(ballot.clone());
+            }
+            return;
+        }
         self.seq = record.seq;
         let at = record.at;
         match &record.event {
@@ -359,6 +378,63 @@ impl Convention {
             }
             Event::CallResolved { call } => {
                 self.calls.remove(call);
+            }
+            Event::PollDrafted { poll, spec } => {
+                self.polls
+                    .insert(poll.clone(), Poll::new(poll.clone(), spec.clone()));
+                self.polls_made += 1;
+            }
+            Event::PollEdited { poll, spec } => {
+                if let Some(p) = self.polls.get_mut(poll) {
+                    p.spec = spec.clone();
+                }
+            }
+            Event::PollDeleted { poll } => {
+                self.polls.remove(poll);
+            }
+            Event::PollOpened {
+                poll,
+                spec,
+                ends_at,
+            } => {
+                if let Some(p) = self.polls.get_mut(poll) {
+                    p.spec = spec.clone();
+                    p.status = PollStatus::Open;
+                    p.opened_at = Some(at);
+                    p.ends_at = *ends_at;
+                }
+            }
+            Event::BallotCast { poll, ballot } => {
+                if let (Some(p), Actor::Participant(who)) =
+                    (self.polls.get_mut(poll), &record.actor)
+                {
+                    p.named.insert(who.clone(), ballot.clone());
+                }
+            }
+            Event::VoterMarked { poll } => {
+                if let (Some(p), Actor::Participant(who)) =
+                    (self.polls.get_mut(poll), &record.actor)
+                {
+                    p.voted.insert(who.clone());
+                }
+            }
+            Event::SecretBallotCast { .. } => {} // handled above
+            Event::PollClosed { poll, tally, .. } => {
+                if let Some(p) = self.polls.get_mut(poll) {
+                    p.status = PollStatus::Closed;
+                    p.ends_at = None;
+                    p.final_tally = Some(tally.clone());
+                }
+            }
+            Event::PollRevealed { poll } => {
+                if let Some(p) = self.polls.get_mut(poll) {
+                    p.revealed = true;
+                }
+            }
+            Event::PollPublished { poll, .. } => {
+                if let Some(p) = self.polls.get_mut(poll) {
+                    p.status = PollStatus::Published;
+                }
             }
         }
     }

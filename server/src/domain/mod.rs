@@ -5,11 +5,13 @@
 mod assign;
 mod convention;
 mod decide;
+pub mod polls;
 mod roles;
 
 pub use assign::{assign_balanced, assign_random};
 pub use convention::{Call, ChatLine, Convention, Floor, Person, Room, RoomState};
 pub use decide::{decide, Context};
+pub use polls::{Ballot, Poll, PollId, PollKind, PollSpec, PollStatus, Stance, Tally};
 pub use roles::{allowed, Permission};
 
 use std::collections::BTreeMap;
@@ -187,6 +189,50 @@ pub enum Event {
     CallResolved {
         call: u64,
     },
+    PollDrafted {
+        poll: PollId,
+        spec: PollSpec,
+    },
+    PollEdited {
+        poll: PollId,
+        spec: PollSpec,
+    },
+    PollDeleted {
+        poll: PollId,
+    },
+    /// Carries the spec: participants never saw the draft.
+    PollOpened {
+        poll: PollId,
+        spec: PollSpec,
+        ends_at: Option<Millis>,
+    },
+    /// A named poll's ballot; the voter is the record's actor. Replaces their earlier one.
+    BallotCast {
+        poll: PollId,
+        ballot: Ballot,
+    },
+    /// A secret poll: the record's actor has voted. Nothing else.
+    VoterMarked {
+        poll: PollId,
+    },
+    /// A secret poll's ballot. Never in the log: it goes to the ballot box, which keeps no
+    /// voter, no time and no order, in the same atomic write as the `VoterMarked`.
+    SecretBallotCast {
+        poll: PollId,
+        ballot: Ballot,
+    },
+    PollClosed {
+        poll: PollId,
+        reason: CloseReason,
+        tally: Tally,
+    },
+    PollRevealed {
+        poll: PollId,
+    },
+    PollPublished {
+        poll: PollId,
+        tally: Tally,
+    },
 }
 
 /// An event as the log holds it: its place, its time and who caused it.
@@ -273,6 +319,33 @@ pub enum Command {
     YieldFloor,
     CallFacilitator {
         message: String,
+    },
+    // Polls.
+    DraftPoll {
+        spec: PollSpec,
+    },
+    EditPoll {
+        poll: PollId,
+        spec: PollSpec,
+    },
+    DeletePoll {
+        poll: PollId,
+    },
+    OpenPoll {
+        poll: PollId,
+    },
+    ClosePoll {
+        poll: PollId,
+    },
+    RevealResults {
+        poll: PollId,
+    },
+    PublishResults {
+        poll: PollId,
+    },
+    Vote {
+        poll: PollId,
+        ballot: Ballot,
     },
     /// Fire every deadline that is due. Sent by the server's timer; a no-op when nothing is due.
     Tick,

@@ -22,6 +22,12 @@ const SPEAKERS: &[Role] = &[
 ];
 const FACILITATORS: &[Role] = &[Role::Facilitator];
 const CALLERS: &[Role] = &[Role::Citizen, Role::Rapporteur, Role::Expert];
+const VOTERS: &[Role] = &[
+    Role::Citizen,
+    Role::Facilitator,
+    Role::Rapporteur,
+    Role::Expert,
+];
 const VISITORS: &[Role] = &[Role::Facilitator, Role::Guarantor];
 
 pub fn allowed(command: &Command) -> Permission {
@@ -44,7 +50,16 @@ pub fn allowed(command: &Command) -> Permission {
         | GiveFloor { .. }
         | EndFloor { .. }
         | SetQueueOrder { .. }
-        | SetSpeakingLimit { .. } => Permission::Roles(FACILITATORS),
+        | SetSpeakingLimit { .. }
+        | DraftPoll { .. }
+        | EditPoll { .. }
+        | DeletePoll { .. }
+        | OpenPoll { .. }
+        | ClosePoll { .. }
+        | RevealResults { .. }
+        | PublishResults { .. } => Permission::Roles(FACILITATORS),
+        // Each poll narrows this to its own list of voters; guarantors never vote.
+        Vote { .. } => Permission::Roles(VOTERS),
         Visit { .. } => Permission::Roles(VISITORS),
         SendChat { .. } | RaiseHand | LowerHand | YieldFloor => Permission::Roles(SPEAKERS),
         CallFacilitator { .. } => Permission::Roles(CALLERS),

@@ -16,9 +16,9 @@ use crate::domain::{self as d, NewPerson};
 use crate::live::Handle;
 use crate::{invites, wire};
 
-type ApiResult<T> = Result<T, ApiError>;
+pub type ApiResult<T> = Result<T, ApiError>;
 
-fn organizer(app: &AppState, headers: &HeaderMap) -> ApiResult<()> {
+pub fn organizer(app: &AppState, headers: &HeaderMap) -> ApiResult<()> {
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -34,7 +34,7 @@ fn organizer(app: &AppState, headers: &HeaderMap) -> ApiResult<()> {
     }
 }
 
-fn convention(app: &AppState, id: &str) -> ApiResult<Handle> {
+pub fn convention(app: &AppState, id: &str) -> ApiResult<Handle> {
     app.hub
         .get(id)
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("no convention {id}")))
@@ -324,7 +324,47 @@ pub async fn revoke_invite(
 
 #[derive(Deserialize)]
 pub struct TokenQuery {
+    pub token: Option<String>,
+}
+
+/// Let in an organizer (Bearer token), or a participant of this convention holding one of
+/// `roles` (their invitation token as `?token=`).
+pub async fn organizer_or(
+    app: &AppState,
+    headers: &HeaderMap,
+    handle: &Handle,
     token: Option<String>,
+    roles: &'static [d::Role],
+) -> ApiResult<()> {
+    if organizer(app, headers).is_ok() {
+        return Ok(());
+    }
+    let Some(token) = token else {
+        return Err(ApiError::new(
+            ErrorCode::Unauthorized,
+            "an organizer token, or a participant's token as ?token=, is required",
+        ));
+    };
+    let hash = hash_token(&token);
+    let allowed = handle
+        .query(move |c, _| {
+            c.invites.iter().any(|(p, h)| {
+                *h == hash
+                    && c.people
+                        .get(p)
+                        .is_some_and(|p| roles.iter().any(|r| p.has(*r)))
+            })
+        })
+        .await
+        .unwrap_or(false);
+    if allowed {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "your role does not allow this export",
+        ))
+    }
 }
 
 /// The audit trail as JSON lines: for organizers (Bearer) and the convention's guarantors
@@ -336,29 +376,7 @@ pub async fn audit(
     Query(q): Query<TokenQuery>,
 ) -> ApiResult<Response> {
     let handle = convention(&app, &id)?;
-    if organizer(&app, &headers).is_err() {
-        let Some(token) = q.token else {
-            return Err(ApiError::new(
-                ErrorCode::Unauthorized,
-                "an organizer token or a guarantor's token is required",
-            ));
-        };
-        let hash = hash_token(&token);
-        let is_guarantor = handle
-            .query(move |c, _| {
-                c.invites.iter().any(|(p, h)| {
-                    *h == hash && c.people.get(p).is_some_and(|p| p.has(d::Role::Guarantor))
-                })
-            })
-            .await
-            .unwrap_or(false);
-        if !is_guarantor {
-            return Err(ApiError::new(
-                ErrorCode::Forbidden,
-                "only organizers and guarantors export the audit trail",
-            ));
-        }
-    }
+    organizer_or(&app, &headers, &handle, q.token, &[d::Role::Guarantor]).await?;
     let entries = app
         .hub
         .store()

@@ -3,6 +3,7 @@
 
 mod api;
 pub mod openapi;
+mod polls;
 pub mod ws;
 
 use axum::http::StatusCode;
@@ -59,6 +60,15 @@ pub fn router(state: AppState) -> Router {
             delete(api::revoke_invite),
         )
         .route("/api/conventions/{id}/audit", get(api::audit))
+        .route("/api/conventions/{id}/polls", get(polls::all))
+        .route(
+            "/api/conventions/{id}/polls/{poll}/results",
+            get(polls::poll_results),
+        )
+        .route(
+            "/api/conventions/{id}/polls/{poll}/ballots",
+            get(polls::ballots),
+        )
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }

@@ -4,7 +4,7 @@
 use axum::Json;
 use convene_protocol::api::{
     ConventionSummary, CreateConvention, ErrorBody, Invite, InviteStatus, IssueInvites,
-    RosterAdded, RosterEntry,
+    NamedBallot, PollResults, RosterAdded, RosterEntry,
 };
 use convene_protocol::Person;
 use schemars::gen::SchemaSettings;
@@ -25,6 +25,9 @@ pub const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/api/conventions/{id}/invites"),
     ("delete", "/api/conventions/{id}/invites/{participant}"),
     ("get", "/api/conventions/{id}/audit"),
+    ("get", "/api/conventions/{id}/polls"),
+    ("get", "/api/conventions/{id}/polls/{poll}/results"),
+    ("get", "/api/conventions/{id}/polls/{poll}/ballots"),
     ("get", "/healthz"),
     ("get", "/metrics"),
     ("get", "/openapi.json"),
@@ -46,6 +49,10 @@ pub fn document() -> Value {
     let statuses =
         serde_json::to_value(gen.subschema_for::<Vec<InviteStatus>>()).unwrap_or_default();
     let error = serde_json::to_value(gen.subschema_for::<ErrorBody>()).unwrap_or_default();
+    let results = serde_json::to_value(gen.subschema_for::<PollResults>()).unwrap_or_default();
+    let all_results =
+        serde_json::to_value(gen.subschema_for::<Vec<PollResults>>()).unwrap_or_default();
+    let named = serde_json::to_value(gen.subschema_for::<Vec<NamedBallot>>()).unwrap_or_default();
     let schemas: serde_json::Map<String, Value> = gen
         .take_definitions()
         .into_iter()
@@ -55,6 +62,16 @@ pub fn document() -> Value {
     let ok = |desc: &str, s: &Value| json!({ "description": desc, "content": { "application/json": { "schema": s } } });
     let err = |desc: &str| json!({ "description": desc, "content": { "application/json": { "schema": error } } });
     let id_param = json!({ "name": "id", "in": "path", "required": true, "schema": { "type": "string" }, "description": "The convention's id" });
+    let token_param = json!({ "name": "token", "in": "query", "required": false, "schema": { "type": "string" }, "description": "A facilitator's or guarantor's invitation token, instead of the organizer token" });
+    let format_param = json!({ "name": "format", "in": "query", "required": false, "schema": { "type": "string", "enum": ["json", "csv"] } });
+    let poll_param = json!({ "name": "poll", "in": "path", "required": true, "schema": { "type": "string" }, "description": "The poll's id (q1, q2...)" });
+    let ok_or_csv = |desc: &str, s: &Value| json!({ "description": desc, "content": { "application/json": { "schema": s }, "text/csv": { "schema": { "type": "string" } } } });
+    let export = |mut op: Value| {
+        op["security"] = json!([{ "organizer": [] }, {}]);
+        op["responses"]["401"] = err("No token");
+        op["responses"]["403"] = err("Not a facilitator or guarantor");
+        op
+    };
     let guarded = |mut op: Value| {
         op["security"] = json!([{ "organizer": [] }]);
         op["responses"]["401"] = err("No or wrong organizer token");
@@ -123,6 +140,28 @@ pub fn document() -> Value {
                         "401": err("No token"), "403": err("Not a guarantor"), "404": err("No such convention")
                     }
                 }
+            },
+            "/api/conventions/{id}/polls": {
+                "get": export(json!({
+                    "summary": "Results of every poll (drafts excluded)",
+                    "parameters": [id_param, token_param, format_param],
+                    "responses": { "200": ok_or_csv("Results", &all_results), "404": err("No such convention") }
+                }))
+            },
+            "/api/conventions/{id}/polls/{poll}/results": {
+                "get": export(json!({
+                    "summary": "One poll's results: counts, percentages, Borda scores and instant-runoff rounds, participation and quorum",
+                    "parameters": [id_param, poll_param, token_param, format_param],
+                    "responses": { "200": ok_or_csv("Results", &results), "404": err("No such poll") }
+                }))
+            },
+            "/api/conventions/{id}/polls/{poll}/ballots": {
+                "get": export(json!({
+                    "summary": "A named poll's final ballots, with voters' names",
+                    "description": "Refused (409) for a secret poll: its ballots are linked to nobody.",
+                    "parameters": [id_param, poll_param, token_param, format_param],
+                    "responses": { "200": ok_or_csv("Ballots", &named), "404": err("No such poll"), "409": err("A secret poll") }
+                }))
             },
             "/healthz": { "get": { "summary": "Health", "responses": { "200": { "description": "Serving" } } } },
             "/metrics": { "get": { "summary": "Prometheus metrics (convene_*)", "responses": { "200": { "description": "Text exposition format" } } } },

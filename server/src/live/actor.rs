@@ -108,6 +108,16 @@ impl Actor {
             self.track_request(&r);
             self.state.apply(&r);
         }
+        for event in loaded.ballots {
+            let event = wire::event_in(event);
+            self.state.apply(&d::Record {
+                seq: 0,
+                at: 0,
+                actor: d::Actor::Timer,
+                event,
+                request: None,
+            });
+        }
         self.audit_head = loaded.audit_head.unwrap_or((0, audit::GENESIS.to_string()));
         Ok(())
     }
@@ -305,6 +315,49 @@ impl Actor {
         }
     }
 
+    /// Send the participation and tally of these polls: staff get both; others the tally of
+    /// polls they see whose results are public (only when `public` changed).
+    fn poll_tallies(&mut self, polls: &BTreeSet<String>, public: bool) {
+        for id in polls {
+            let Some(poll) = self.state.polls.get(id) else {
+                continue;
+            };
+            if poll.status == d::PollStatus::Draft {
+                continue;
+            }
+            let tally = wire::tally_out(&poll.tally());
+            let staff = encode(&ServerMessage::PollTally {
+                poll: id.clone(),
+                participation: Some(view::participation(&self.state, poll, &self.present)),
+                tally: Some(tally.clone()),
+            });
+            let others = (public && poll.results_public()).then(|| {
+                encode(&ServerMessage::PollTally {
+                    poll: id.clone(),
+                    participation: None,
+                    tally: Some(tally),
+                })
+            });
+            let targets: Vec<(u64, Frame)> = self
+                .conns
+                .iter()
+                .filter_map(|(cid, c)| {
+                    let person = self.state.people.get(&c.participant)?;
+                    if person.sees_everything() {
+                        Some((*cid, staff.clone()))
+                    } else if view::sees_poll(&self.state, poll, person) {
+                        others.clone().map(|f| (*cid, f))
+                    } else {
+                        None
+                    }
+                })
+                .collect();
+            for (cid, frame) in targets {
+                self.send(cid, &frame);
+            }
+        }
+    }
+
     fn presence(&mut self, participant: &str, online: bool) {
         let frame = encode(&ServerMessage::Presence {
             participant: participant.to_string(),
@@ -314,6 +367,18 @@ impl Actor {
         for id in ids {
             self.send(id, &frame);
         }
+        // Who is present counts in the participation of open polls.
+        let who = self.state.people.get(participant);
+        let open: BTreeSet<String> = self
+            .state
+            .polls
+            .values()
+            .filter(|p| {
+                p.status == d::PollStatus::Open && who.is_some_and(|w| p.eligible(&w.roles))
+            })
+            .map(|p| p.id.clone())
+            .collect();
+        self.poll_tallies(&open, false);
     }
 
     /// Queue a frame; a full queue means a slow reader: close it, it will resync.
@@ -346,6 +411,7 @@ impl Actor {
         let now = now_ms();
         let mut records: Vec<(d::Record, Audience)> = Vec::new();
         let mut audit_entries = Vec::new();
+        let mut boxed: Vec<p::Event> = Vec::new();
         let mut outcomes: Vec<(ReplyTo, Outcome)> = Vec::with_capacity(batch.len());
         let refused = !self.healthy || (!self.state.exists() && before > 0);
         for pend in batch {
@@ -377,6 +443,19 @@ impl Actor {
                 Ok(events) => {
                     let from = records.len();
                     for event in events {
+                        if let d::Event::SecretBallotCast { .. } = &event {
+                            // To the ballot box: no seq, no time, no voter, no audit.
+                            let record = d::Record {
+                                seq: 0,
+                                at: 0,
+                                actor: d::Actor::Timer,
+                                event,
+                                request: None,
+                            };
+                            self.state.apply(&record);
+                            boxed.push(wire::event_out(&record.event));
+                            continue;
+                        }
                         let record = d::Record {
                             seq: self.state.seq + 1,
                             at: now,
@@ -413,6 +492,15 @@ impl Actor {
                 expected: before,
                 records: records.iter().map(|(r, _)| wire::record_out(r)).collect(),
                 audit: audit_entries.clone(),
+                ballots: std::mem::take(&mut boxed),
+                // Once a secret poll closes, fold the write-ahead log into the database so
+                // that no trace of the order of its writes stays on disk.
+                checkpoint: records.iter().any(|(r, _)| match &r.event {
+                    d::Event::PollClosed { poll, .. } => {
+                        self.state.polls.get(poll).is_some_and(|p| p.spec.secret)
+                    }
+                    _ => false,
+                }),
             };
             let result = self.store.append(append).await;
             self.metrics
@@ -433,6 +521,11 @@ impl Actor {
             }
             self.metrics.events.inc_by(records.len() as u64);
             self.fan_out(&records, &audit_entries, &rooms_before);
+            let polls: BTreeSet<String> = records
+                .iter()
+                .filter_map(|(r, _)| poll_of(&r.event))
+                .collect();
+            self.poll_tallies(&polls, true);
         }
         for (reply, outcome) in outcomes {
             self.reply(reply, outcome, &records);
@@ -476,7 +569,7 @@ impl Actor {
             .iter()
             .map(|(r, _)| {
                 let public = encode(&ServerMessage::Event {
-                    record: view::public_form(r),
+                    record: view::public_form(r, &self.state),
                 });
                 let private = view::needs_private_form(r).then(|| {
                     encode(&ServerMessage::Event {
@@ -542,5 +635,21 @@ impl Actor {
             }
             self.leave(id);
         }
+    }
+}
+
+/// The poll an event is about, if any.
+fn poll_of(event: &d::Event) -> Option<String> {
+    use d::Event::*;
+    match event {
+        PollDrafted { poll, .. }
+        | PollEdited { poll, .. }
+        | PollOpened { poll, .. }
+        | BallotCast { poll, .. }
+        | VoterMarked { poll }
+        | PollClosed { poll, .. }
+        | PollRevealed { poll }
+        | PollPublished { poll, .. } => Some(poll.clone()),
+        _ => None,
     }
 }

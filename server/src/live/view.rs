@@ -15,6 +15,8 @@ pub enum Audience {
     Room(String),
     /// Facilitators and guarantors, plus this participant.
     Staff(Option<String>),
+    /// One participant only.
+    Only(String),
     /// Organizers only (over HTTP): never sent on a connection.
     Nobody,
 }
@@ -37,7 +39,17 @@ pub fn audience(state: &Convention, record: &d::Record) -> Audience {
         CallResolved { call } => {
             Audience::Staff(state.calls.get(call).map(|c| c.participant.clone()))
         }
-        InviteIssued { .. } | InviteRevoked { .. } => Audience::Nobody,
+        InviteIssued { .. } | InviteRevoked { .. } | SecretBallotCast { .. } => Audience::Nobody,
+        PollDrafted { .. } | PollEdited { .. } | PollDeleted { .. } => Audience::Staff(None),
+        PollOpened { spec, .. } => scope(spec.room.as_deref()),
+        PollClosed { poll, .. } | PollRevealed { poll } | PollPublished { poll, .. } => {
+            scope(state.polls.get(poll).and_then(|p| p.spec.room.as_deref()))
+        }
+        BallotCast { .. } => Audience::Staff(actor_id(record)),
+        VoterMarked { .. } => match actor_id(record) {
+            Some(p) => Audience::Only(p),
+            None => Audience::Nobody,
+        },
         ConventionCreated { .. }
         | ParticipantAdded { .. }
         | RoomsCreated { .. }
@@ -52,6 +64,21 @@ pub fn audience(state: &Convention, record: &d::Record) -> Audience {
     }
 }
 
+fn actor_id(record: &d::Record) -> Option<String> {
+    match &record.actor {
+        d::Actor::Participant(p) => Some(p.clone()),
+        d::Actor::Organizer | d::Actor::Timer => None,
+    }
+}
+
+/// A poll of one room is that room's business; a poll of the convention, everyone's.
+fn scope(room: Option<&str>) -> Audience {
+    match room {
+        Some(r) => Audience::Room(r.to_string()),
+        None => Audience::Everyone,
+    }
+}
+
 impl Audience {
     /// Whether a viewer in `room` sees it.
     pub fn admits(&self, viewer: &Person, room: &str) -> bool {
@@ -61,23 +88,99 @@ impl Audience {
             Audience::Staff(who) => {
                 viewer.sees_everything() || who.as_deref() == Some(viewer.id.as_str())
             }
+            Audience::Only(who) => *who == viewer.id,
             Audience::Nobody => false,
         }
     }
 }
 
-/// An event as sent: `ParticipantAdded` carries attributes only for those who may see them,
-/// so it is encoded in two forms.
+/// An event as sent: `ParticipantAdded` carries attributes, and `PollClosed` a tally, only
+/// for those who may see them, so they are encoded in two forms.
 pub fn needs_private_form(record: &d::Record) -> bool {
-    matches!(record.event, d::Event::ParticipantAdded { .. })
+    matches!(
+        record.event,
+        d::Event::ParticipantAdded { .. } | d::Event::PollClosed { .. }
+    )
 }
 
-pub fn public_form(record: &d::Record) -> p::Record {
+/// The form for participants who are not staff, judged against the state after the event.
+pub fn public_form(record: &d::Record, state: &Convention) -> p::Record {
     let mut r = wire::record_out(record);
-    if let p::Event::ParticipantAdded { person } = &mut r.event {
-        person.attributes.clear();
+    match &mut r.event {
+        p::Event::ParticipantAdded { person } => person.attributes.clear(),
+        p::Event::PollClosed { poll, tally, .. }
+            if !state
+                .polls
+                .get(poll.as_str())
+                .is_some_and(|p| p.results_public()) =>
+        {
+            *tally = None;
+        }
+        _ => {}
     }
     r
+}
+
+/// Participation in a poll, in numbers.
+pub fn participation(
+    state: &Convention,
+    poll: &d::Poll,
+    present: &BTreeSet<String>,
+) -> p::Participation {
+    let eligible: Vec<&Person> = state
+        .people
+        .values()
+        .filter(|p| poll.eligible(&p.roles))
+        .collect();
+    let here = |p: &&&Person| {
+        poll.spec
+            .room
+            .as_deref()
+            .is_none_or(|r| state.location_of(&p.id) == r)
+    };
+    p::Participation {
+        voted: poll.ballot_count(),
+        eligible: eligible.len() as u64,
+        eligible_present: eligible
+            .iter()
+            .filter(|p| present.contains(&p.id))
+            .filter(here)
+            .count() as u64,
+        quorum: poll.spec.quorum,
+    }
+}
+
+/// Whether a viewer sees a poll at all.
+pub fn sees_poll(state: &Convention, poll: &d::Poll, viewer: &Person) -> bool {
+    viewer.sees_everything()
+        || (poll.status != d::PollStatus::Draft
+            && poll
+                .spec
+                .room
+                .as_deref()
+                .is_none_or(|r| state.location_of(&viewer.id) == r))
+}
+
+pub fn poll_view(
+    state: &Convention,
+    poll: &d::Poll,
+    viewer: &Person,
+    present: &BTreeSet<String>,
+) -> p::PollView {
+    let staff = viewer.sees_everything();
+    p::PollView {
+        id: poll.id.clone(),
+        spec: wire::spec_out(&poll.spec),
+        status: wire::poll_status_out(poll.status),
+        opened_at: poll.opened_at,
+        ends_at: poll.ends_at,
+        revealed: poll.revealed,
+        eligible: poll.eligible(&viewer.roles),
+        you_voted: poll.has_voted(&viewer.id),
+        your_ballot: poll.named.get(&viewer.id).map(wire::ballot_out),
+        participation: staff.then(|| participation(state, poll, present)),
+        tally: (staff || poll.results_public()).then(|| wire::tally_out(&poll.tally())),
+    }
 }
 
 /// Online guarantors observing each room.
@@ -155,6 +258,12 @@ pub fn snapshot(
         }),
         floor_time,
         calls,
+        polls: state
+            .polls
+            .values()
+            .filter(|p| sees_poll(state, p, viewer))
+            .map(|p| poll_view(state, p, viewer, present))
+            .collect(),
     }
 }
 

@@ -6,7 +6,7 @@ mod sqlite;
 
 use std::path::Path;
 
-use convene_protocol::{AuditEntry, Record};
+use convene_protocol::{AuditEntry, Event, Record};
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +32,8 @@ pub struct Loaded {
     pub records: Vec<Record>,
     /// The last audit entry's number and hash, to chain the next one to.
     pub audit_head: Option<(u64, String)>,
+    /// The ballot box: every secret ballot, in no meaningful order.
+    pub ballots: Vec<Event>,
 }
 
 /// One append: records at `expected + 1 ..`, and their audit entries.
@@ -41,6 +43,11 @@ pub struct Append {
     pub expected: u64,
     pub records: Vec<Record>,
     pub audit: Vec<AuditEntry>,
+    /// Secret ballots for the ballot box (`SecretBallotCast` events): stored with no seq,
+    /// no time, no voter, under random keys, so their order on disk tells nothing.
+    pub ballots: Vec<Event>,
+    /// Checkpoint the write-ahead log after this append (a secret poll closed).
+    pub checkpoint: bool,
 }
 
 /// The store the server was started with.

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::thread;
 
 use convene_protocol::{AuditEntry, Record};
+use rand::RngCore;
 use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::{mpsc, oneshot};
 
@@ -46,11 +47,18 @@ impl SqliteStore {
             "PRAGMA journal_mode=WAL;
              PRAGMA synchronous=FULL;
              PRAGMA busy_timeout=5000;
+             PRAGMA secure_delete=ON;
              CREATE TABLE IF NOT EXISTS events (
                  convention TEXT NOT NULL,
                  seq INTEGER NOT NULL,
                  body TEXT NOT NULL,
                  PRIMARY KEY (convention, seq)
+             ) WITHOUT ROWID;
+             CREATE TABLE IF NOT EXISTS ballot_box (
+                 convention TEXT NOT NULL,
+                 id BLOB NOT NULL,
+                 body TEXT NOT NULL,
+                 PRIMARY KEY (convention, id)
              ) WITHOUT ROWID;
              CREATE TABLE IF NOT EXISTS audit (
                  convention TEXT NOT NULL,
@@ -157,6 +165,9 @@ fn commit(conn: &mut Connection, appends: &mut Vec<(Append, Reply<()>)>) {
         Ok(()) => outcomes,
         Err(e) => appends.iter().map(|_| Err(unavailable(&e))).collect(),
     };
+    if appends.iter().any(|(a, _)| a.checkpoint) {
+        let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
+    }
     for ((_, reply), answer) in appends.drain(..).zip(answers) {
         let _ = reply.send(answer);
     }
@@ -193,6 +204,18 @@ fn append_one(tx: &Connection, a: &Append) -> Result<(), StoreError> {
         ins.execute(params![a.convention, e.n, e.hash, body])
             .map_err(unavailable)?;
     }
+    // A random key puts each ballot at a random place in the table: neither the order of
+    // the rows nor anything in them tells when, or by whom, a ballot was cast.
+    let mut ins = tx
+        .prepare_cached("INSERT INTO ballot_box (convention, id, body) VALUES (?1, ?2, ?3)")
+        .map_err(unavailable)?;
+    for b in &a.ballots {
+        let mut key = [0u8; 16];
+        rand::thread_rng().fill_bytes(&mut key);
+        let body = serde_json::to_string(b).map_err(unavailable)?;
+        ins.execute(params![a.convention, &key[..], body])
+            .map_err(unavailable)?;
+    }
     Ok(())
 }
 
@@ -225,7 +248,22 @@ fn load(conn: &Connection, convention: &str) -> Result<Loaded, StoreError> {
         )
         .optional()
         .map_err(unavailable)?;
+    let mut stmt = conn
+        .prepare_cached("SELECT body FROM ballot_box WHERE convention = ?1")
+        .map_err(unavailable)?;
+    let rows = stmt
+        .query_map([convention], |r| r.get::<_, String>(0))
+        .map_err(unavailable)?;
+    let mut ballots = Vec::new();
+    for row in rows {
+        let body = row.map_err(unavailable)?;
+        ballots.push(
+            serde_json::from_str(&body)
+                .map_err(|e| StoreError::Corrupt(format!("ballot box: {e}")))?,
+        );
+    }
     Ok(Loaded {
+        ballots,
         records,
         audit_head,
     })

@@ -1,0 +1,456 @@
+//! Polls and votes: every kind a convention needs, named or secret. Tallies are computed
+//! here, purely, from the ballots; ranking polls get Borda scores and an instant-runoff
+//! count with its rounds.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{Millis, ParticipantId, Role, RoomId};
+
+pub type PollId = String;
+
+/// Longest question, option or scale label, in characters.
+pub const MAX_QUESTION_CHARS: usize = 500;
+pub const MAX_OPTION_CHARS: usize = 200;
+/// Most options a poll may offer.
+pub const MAX_OPTIONS: usize = 50;
+/// Longest free-text answer a poll may allow.
+pub const MAX_TEXT_CHARS: u32 = 2000;
+/// Widest scale (e.g. 0 to 10 is 11 values).
+pub const MAX_SCALE_VALUES: i32 = 101;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PollKind {
+    Single {
+        options: Vec<String>,
+    },
+    Multiple {
+        options: Vec<String>,
+        min: u32,
+        max: u32,
+    },
+    Scale {
+        min: i32,
+        max: i32,
+        min_label: String,
+        max_label: String,
+    },
+    Ranking {
+        options: Vec<String>,
+    },
+    Text {
+        max_chars: u32,
+    },
+    /// For / against / for with reservations / abstain: how a convention adopts a proposal.
+    Position,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stance {
+    For,
+    Against,
+    ForWithReservations,
+    Abstain,
+}
+
+impl Stance {
+    pub const ALL: [Stance; 4] = [
+        Stance::For,
+        Stance::Against,
+        Stance::ForWithReservations,
+        Stance::Abstain,
+    ];
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PollSpec {
+    pub question: String,
+    pub kind: PollKind,
+    /// Secret: no ballot is ever linked to its voter; a ballot, once cast, is final.
+    pub secret: bool,
+    /// Participants see the tally while the poll is open; otherwise once revealed or published.
+    pub live_results: bool,
+    /// Who votes (never guarantors). Default: citizens.
+    pub voters: Vec<Role>,
+    /// Ballots needed for the result to count, shown against participation.
+    pub quorum: Option<u32>,
+    /// Closes by itself after this long, if set.
+    pub duration_ms: Option<u64>,
+    /// A poll of one room; `None` for the whole convention.
+    pub room: Option<RoomId>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Ballot {
+    Single(u32),
+    Multiple(Vec<u32>),
+    Scale(i32),
+    /// Option indexes, most preferred first; every option exactly once.
+    Ranking(Vec<u32>),
+    Text(String),
+    Position(Stance),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PollStatus {
+    Draft,
+    Open,
+    Closed,
+    Published,
+}
+
+/// One round of an instant-runoff count.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IrvRound {
+    /// First-preference votes of each option still in the count (eliminated ones absent).
+    pub counts: BTreeMap<u32, u64>,
+    /// The option eliminated at the end of this round, if no majority.
+    pub eliminated: Option<u32>,
+}
+
+/// The result of a poll. Counts only: never who voted what.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tally {
+    pub ballots: u64,
+    /// Single, multiple, position (in `Stance::ALL` order), scale (one per value from min):
+    /// how many ballots chose each.
+    pub counts: Vec<u64>,
+    /// Ranking: Borda score of each option (n-1 points for a first place, ..., 0 for last).
+    pub borda: Vec<u64>,
+    /// Ranking: the instant-runoff rounds and winner.
+    pub rounds: Vec<IrvRound>,
+    pub winner: Option<u32>,
+    /// Free text: the answers, sorted (so their order tells nothing of who wrote them).
+    pub texts: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Poll {
+    pub id: PollId,
+    pub spec: PollSpec,
+    pub status: PollStatus,
+    pub opened_at: Option<Millis>,
+    pub ends_at: Option<Millis>,
+    pub revealed: bool,
+    /// Named polls: each voter's current ballot.
+    pub named: BTreeMap<ParticipantId, Ballot>,
+    /// Secret polls: who has voted (nothing else is known of them)...
+    pub voted: BTreeSet<ParticipantId>,
+    /// ...and the ballots, with no voter and no order.
+    pub secret: Vec<Ballot>,
+    /// The final tally, fixed at the close.
+    pub final_tally: Option<Tally>,
+}
+
+impl Poll {
+    pub fn new(id: PollId, spec: PollSpec) -> Self {
+        Poll {
+            id,
+            spec,
+            status: PollStatus::Draft,
+            opened_at: None,
+            ends_at: None,
+            revealed: false,
+            named: BTreeMap::new(),
+            voted: BTreeSet::new(),
+            secret: Vec::new(),
+            final_tally: None,
+        }
+    }
+
+    pub fn has_voted(&self, who: &str) -> bool {
+        self.voted.contains(who) || self.named.contains_key(who)
+    }
+
+    pub fn ballot_count(&self) -> u64 {
+        (self.named.len() + self.secret.len()) as u64
+    }
+
+    /// Whether a participant with these roles may vote in it (wherever they are).
+    pub fn eligible(&self, roles: &[Role]) -> bool {
+        !roles.contains(&Role::Guarantor) && roles.iter().any(|r| self.spec.voters.contains(r))
+    }
+
+    /// Whether participants (not staff) may see the tally now.
+    pub fn results_public(&self) -> bool {
+        match self.status {
+            PollStatus::Draft => false,
+            PollStatus::Open | PollStatus::Closed => self.spec.live_results || self.revealed,
+            PollStatus::Published => true,
+        }
+    }
+
+    pub fn tally(&self) -> Tally {
+        if let Some(t) = &self.final_tally {
+            return t.clone();
+        }
+        tally(
+            &self.spec.kind,
+            self.named.values().chain(self.secret.iter()),
+        )
+    }
+}
+
+fn option_count(kind: &PollKind) -> usize {
+    match kind {
+        PollKind::Single { options }
+        | PollKind::Multiple { options, .. }
+        | PollKind::Ranking { options } => options.len(),
+        PollKind::Scale { min, max, .. } => (max - min + 1).max(0) as usize,
+        PollKind::Position => Stance::ALL.len(),
+        PollKind::Text { .. } => 0,
+    }
+}
+
+/// Count ballots. Ballots were validated against the kind when cast.
+pub fn tally<'a>(kind: &PollKind, ballots: impl Iterator<Item = &'a Ballot>) -> Tally {
+    let n = option_count(kind);
+    let mut t = Tally {
+        ballots: 0,
+        counts: vec![
+            0;
+            if matches!(kind, PollKind::Ranking { .. }) {
+                0
+            } else {
+                n
+            }
+        ],
+        borda: Vec::new(),
+        rounds: Vec::new(),
+        winner: None,
+        texts: Vec::new(),
+    };
+    let mut rankings: Vec<&Vec<u32>> = Vec::new();
+    for b in ballots {
+        t.ballots += 1;
+        match (kind, b) {
+            (PollKind::Single { .. }, Ballot::Single(i)) => bump(&mut t.counts, *i as usize),
+            (PollKind::Multiple { .. }, Ballot::Multiple(is)) => {
+                for i in is {
+                    bump(&mut t.counts, *i as usize);
+                }
+            }
+            (PollKind::Scale { min, .. }, Ballot::Scale(v)) => {
+                bump(&mut t.counts, (v - min) as usize)
+            }
+            (PollKind::Position, Ballot::Position(s)) => bump(
+                &mut t.counts,
+                Stance::ALL.iter().position(|x| x == s).unwrap_or(0),
+            ),
+            (PollKind::Text { .. }, Ballot::Text(s)) => t.texts.push(s.clone()),
+            (PollKind::Ranking { .. }, Ballot::Ranking(order)) => rankings.push(order),
+            _ => t.ballots -= 1, // a ballot of another kind: never cast, never counted
+        }
+    }
+    t.texts.sort();
+    if let PollKind::Ranking { .. } = kind {
+        t.borda = vec![0; n];
+        for order in &rankings {
+            for (place, option) in order.iter().enumerate() {
+                if let Some(score) = t.borda.get_mut(*option as usize) {
+                    *score += (n - 1 - place) as u64;
+                }
+            }
+        }
+        let (rounds, winner) = instant_runoff(n, &rankings);
+        t.rounds = rounds;
+        t.winner = winner;
+    }
+    t
+}
+
+fn bump(counts: &mut [u64], i: usize) {
+    if let Some(c) = counts.get_mut(i) {
+        *c += 1;
+    }
+}
+
+/// Instant-runoff: each round counts every ballot for its most preferred option still in;
+/// an option with more than half of the ballots counted wins; otherwise the option with the
+/// fewest votes is eliminated. Ties are broken by the options' order, deterministically: the
+/// later option is eliminated first, the earlier one wins.
+pub fn instant_runoff(n: usize, rankings: &[&Vec<u32>]) -> (Vec<IrvRound>, Option<u32>) {
+    let mut remaining: BTreeSet<u32> = (0..n as u32).collect();
+    let mut rounds = Vec::new();
+    if rankings.is_empty() || n == 0 {
+        return (rounds, None);
+    }
+    loop {
+        let mut counts: BTreeMap<u32, u64> = remaining.iter().map(|o| (*o, 0)).collect();
+        let mut counted = 0u64;
+        for order in rankings {
+            if let Some(top) = order.iter().find(|o| remaining.contains(o)) {
+                *counts.entry(*top).or_default() += 1;
+                counted += 1;
+            }
+        }
+        let (best, best_votes) = counts
+            .iter()
+            .max_by_key(|(o, v)| (**v, std::cmp::Reverse(**o)))
+            .map(|(o, v)| (*o, *v))
+            .unwrap_or((0, 0));
+        if best_votes * 2 > counted || remaining.len() == 1 {
+            rounds.push(IrvRound {
+                counts,
+                eliminated: None,
+            });
+            return (rounds, Some(best));
+        }
+        // The fewest votes goes; among equals, the highest index.
+        let (loser, _) = counts
+            .iter()
+            .min_by_key(|(o, v)| (**v, std::cmp::Reverse(**o)))
+            .map(|(o, v)| (*o, *v))
+            .unwrap_or((0, 0));
+        remaining.remove(&loser);
+        rounds.push(IrvRound {
+            counts,
+            eliminated: Some(loser),
+        });
+    }
+}
+
+/// Check a spec; returns it cleaned (trimmed texts, default voters).
+pub fn check_spec(spec: &PollSpec) -> Result<PollSpec, String> {
+    let mut s = spec.clone();
+    s.question = s.question.trim().to_string();
+    if s.question.is_empty() {
+        return Err("the question is empty".into());
+    }
+    if s.question.chars().count() > MAX_QUESTION_CHARS {
+        return Err(format!(
+            "the question is longer than {MAX_QUESTION_CHARS} characters"
+        ));
+    }
+    if s.voters.is_empty() {
+        s.voters = vec![Role::Citizen];
+    }
+    if s.voters.contains(&Role::Guarantor) {
+        return Err("guarantors never vote".into());
+    }
+    s.voters.sort();
+    s.voters.dedup();
+    if let Some(d) = s.duration_ms {
+        if d == 0 || d > super::MAX_DURATION_MS {
+            return Err("the duration must be between 1 ms and 12 hours".into());
+        }
+    }
+    let check_options = |options: &mut Vec<String>, min_n: usize| -> Result<(), String> {
+        for o in options.iter_mut() {
+            *o = o.trim().to_string();
+            if o.is_empty() {
+                return Err("an option is empty".into());
+            }
+            if o.chars().count() > MAX_OPTION_CHARS {
+                return Err(format!(
+                    "an option is longer than {MAX_OPTION_CHARS} characters"
+                ));
+            }
+        }
+        if options.len() < min_n {
+            return Err(format!("at least {min_n} options"));
+        }
+        if options.len() > MAX_OPTIONS {
+            return Err(format!("at most {MAX_OPTIONS} options"));
+        }
+        let distinct: BTreeSet<&String> = options.iter().collect();
+        if distinct.len() != options.len() {
+            return Err("two options are the same".into());
+        }
+        Ok(())
+    };
+    match &mut s.kind {
+        PollKind::Single { options } | PollKind::Ranking { options } => check_options(options, 2)?,
+        PollKind::Multiple { options, min, max } => {
+            check_options(options, 2)?;
+            if *min > *max || *max == 0 || *max as usize > options.len() {
+                return Err(
+                    "multiple choice needs 0 <= min <= max <= number of options, and max >= 1"
+                        .into(),
+                );
+            }
+        }
+        PollKind::Scale {
+            min,
+            max,
+            min_label,
+            max_label,
+        } => {
+            if *min >= *max || (*max - *min + 1) > MAX_SCALE_VALUES {
+                return Err(format!(
+                    "a scale runs from min to a greater max, at most {MAX_SCALE_VALUES} values"
+                ));
+            }
+            *min_label = min_label.trim().to_string();
+            *max_label = max_label.trim().to_string();
+            if min_label.chars().count() > MAX_OPTION_CHARS
+                || max_label.chars().count() > MAX_OPTION_CHARS
+            {
+                return Err("a scale label is too long".into());
+            }
+        }
+        PollKind::Text { max_chars } => {
+            if *max_chars == 0 || *max_chars > MAX_TEXT_CHARS {
+                return Err(format!(
+                    "a free-text answer is 1 to {MAX_TEXT_CHARS} characters long"
+                ));
+            }
+        }
+        PollKind::Position => {}
+    }
+    Ok(s)
+}
+
+/// Check a ballot against the poll's kind; returns it normalised (sorted choices, trimmed text).
+pub fn check_ballot(kind: &PollKind, ballot: &Ballot) -> Result<Ballot, String> {
+    let n = option_count(kind) as u32;
+    match (kind, ballot) {
+        (PollKind::Single { .. }, Ballot::Single(i)) => {
+            if *i >= n {
+                return Err(format!("there is no option {i}"));
+            }
+            Ok(ballot.clone())
+        }
+        (PollKind::Multiple { min, max, .. }, Ballot::Multiple(is)) => {
+            let set: BTreeSet<u32> = is.iter().copied().collect();
+            if set.len() != is.len() {
+                return Err("an option is chosen twice".into());
+            }
+            if let Some(i) = set.iter().find(|i| **i >= n) {
+                return Err(format!("there is no option {i}"));
+            }
+            if (set.len() as u32) < *min {
+                return Err(format!("choose at least {min}"));
+            }
+            if (set.len() as u32) > *max {
+                return Err(format!("choose at most {max}"));
+            }
+            Ok(Ballot::Multiple(set.into_iter().collect()))
+        }
+        (PollKind::Scale { min, max, .. }, Ballot::Scale(v)) => {
+            if v < min || v > max {
+                return Err(format!("the value must be between {min} and {max}"));
+            }
+            Ok(ballot.clone())
+        }
+        (PollKind::Ranking { .. }, Ballot::Ranking(order)) => {
+            let set: BTreeSet<u32> = order.iter().copied().collect();
+            if order.len() != n as usize || set.len() != order.len() || set.iter().any(|i| *i >= n)
+            {
+                return Err(format!("rank every one of the {n} options exactly once"));
+            }
+            Ok(ballot.clone())
+        }
+        (PollKind::Text { max_chars }, Ballot::Text(t)) => {
+            let t = t.trim();
+            if t.is_empty() {
+                return Err("the answer is empty".into());
+            }
+            if t.chars().count() > *max_chars as usize {
+                return Err(format!("the answer is longer than {max_chars} characters"));
+            }
+            Ok(Ballot::Text(t.to_string()))
+        }
+        (PollKind::Position, Ballot::Position(_)) => Ok(ballot.clone()),
+        _ => Err("this ballot is not of the poll's kind".into()),
+    }
+}
