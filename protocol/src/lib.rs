@@ -258,8 +258,9 @@ pub enum Ballot {
 /// One round of an instant-runoff count.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct IrvRound {
-    /// First-preference votes of each option still in the count, by option index.
-    pub counts: BTreeMap<u32, u64>,
+    /// First-preference votes of each option, by option index; `null` for an option
+    /// eliminated in an earlier round.
+    pub counts: Vec<Option<u64>>,
     /// The option eliminated at the end of the round; none in the last round.
     pub eliminated: Option<u32>,
 }

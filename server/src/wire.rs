@@ -587,7 +587,9 @@ pub fn tally_out(t: &d::Tally) -> p::Tally {
             .rounds
             .iter()
             .map(|r| p::IrvRound {
-                counts: r.counts.clone(),
+                counts: (0..t.borda.len() as u32)
+                    .map(|o| r.counts.get(&o).copied())
+                    .collect(),
                 eliminated: r.eliminated,
             })
             .collect(),
@@ -605,7 +607,12 @@ fn tally_in(t: p::Tally) -> d::Tally {
             .rounds
             .into_iter()
             .map(|r| d::polls::IrvRound {
-                counts: r.counts,
+                counts: r
+                    .counts
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(o, c)| Some((o as u32, (*c)?)))
+                    .collect(),
                 eliminated: r.eliminated,
             })
             .collect(),

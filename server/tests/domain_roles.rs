@@ -3,9 +3,10 @@
 
 mod common;
 
-use common::{person, Sim, NOBODY};
+use common::{options, person, poll_spec, Sim, NOBODY};
 use convene::domain::{
-    allowed, Actor, AssignMethod, Code, Command, Event, NewPerson, Permission, QueueOrder, Role,
+    allowed, Actor, AssignMethod, Ballot, Code, Command, Event, NewPerson, Permission, PollKind,
+    PollSpec, QueueOrder, Role,
 };
 
 /// The actors of the table, in the order of its columns.
@@ -31,7 +32,7 @@ const COLUMNS: [Who; 7] = [
 ];
 
 /// How many variants `Command` has; `allow_list` matches them all, `samples` names them all.
-const COMMAND_VARIANTS: usize = 24;
+const COMMAND_VARIANTS: usize = 32;
 
 /// Who may send each command: one column per actor of `COLUMNS`, `x` allowed, `.` refused.
 /// The match is exhaustive: a new command does not compile until its row is written here.
@@ -62,6 +63,15 @@ fn allow_list(command: &Command) -> (&'static str, &'static str) {
         LowerHand => ("LowerHand", ". . x x x . x"),
         YieldFloor => ("YieldFloor", ". . x x x . x"),
         CallFacilitator { .. } => ("CallFacilitator", ". . x . x . x"),
+        DraftPoll { .. } => ("DraftPoll", ". . . x . . ."),
+        EditPoll { .. } => ("EditPoll", ". . . x . . ."),
+        DeletePoll { .. } => ("DeletePoll", ". . . x . . ."),
+        OpenPoll { .. } => ("OpenPoll", ". . . x . . ."),
+        ClosePoll { .. } => ("ClosePoll", ". . . x . . ."),
+        RevealResults { .. } => ("RevealResults", ". . . x . . ."),
+        PublishResults { .. } => ("PublishResults", ". . . x . . ."),
+        // The allow-list only: each poll then narrows it to its own voters.
+        Vote { .. } => ("Vote", ". . x x x . x"),
         Tick => ("Tick", ". x . . . . ."),
     }
 }
@@ -85,6 +95,30 @@ struct People {
     rapporteur_expert: String,
     /// Has raised a hand, so that hand commands have something to act on.
     other: String,
+    /// A poll still in draft.
+    draft_poll: String,
+    /// An open poll that every role allowed to vote may vote in, results hidden.
+    open_poll: String,
+    /// A closed poll, results not yet published.
+    closed_poll: String,
+}
+
+/// A yes/no poll open to every role that may vote at all.
+fn everyone_votes() -> PollSpec {
+    PollSpec {
+        voters: vec![
+            Role::Citizen,
+            Role::Facilitator,
+            Role::Rapporteur,
+            Role::Expert,
+        ],
+        ..poll_spec(
+            "Adoptez-vous la proposition ?",
+            PollKind::Single {
+                options: options(&["Oui", "Non"]),
+            },
+        )
+    }
 }
 
 /// A convention where every command has something to act on: rooms, an assignment, a
@@ -102,7 +136,20 @@ fn stage() -> (Sim, People) {
         one("Rémi", &[Role::Rapporteur, Role::Expert]),
         one("Odile", &[Role::Citizen]),
     ]);
+    let f = ids[1].clone();
+    let draft_poll = sim.draft_poll(&f, everyone_votes());
+    let open_poll = sim.open_poll(&f, everyone_votes());
+    let closed_poll = sim.open_poll(&f, everyone_votes());
+    sim.ok(
+        &f,
+        Command::ClosePoll {
+            poll: closed_poll.clone(),
+        },
+    );
     let p = People {
+        draft_poll,
+        open_poll,
+        closed_poll,
         citizen: ids[0].clone(),
         facilitator: ids[1].clone(),
         rapporteur: ids[2].clone(),
@@ -234,6 +281,53 @@ fn samples(sim: &Sim, p: &People) -> Vec<Command> {
         Command::LowerHand,
         Command::YieldFloor,
         Command::CallFacilitator { message: "".into() },
+        Command::DraftPoll {
+            spec: everyone_votes(),
+        },
+        Command::DraftPoll {
+            spec: poll_spec(" ", PollKind::Position),
+        },
+        Command::EditPoll {
+            poll: p.draft_poll.clone(),
+            spec: poll_spec("Une autre question ?", PollKind::Position),
+        },
+        Command::EditPoll {
+            poll: p.open_poll.clone(),
+            spec: poll_spec("Trop tard ?", PollKind::Position),
+        },
+        Command::DeletePoll {
+            poll: p.draft_poll.clone(),
+        },
+        Command::DeletePoll {
+            poll: "q404".into(),
+        },
+        Command::OpenPoll {
+            poll: p.draft_poll.clone(),
+        },
+        Command::ClosePoll {
+            poll: p.open_poll.clone(),
+        },
+        Command::RevealResults {
+            poll: p.open_poll.clone(),
+        },
+        Command::PublishResults {
+            poll: p.closed_poll.clone(),
+        },
+        Command::PublishResults {
+            poll: p.open_poll.clone(),
+        },
+        Command::Vote {
+            poll: p.open_poll.clone(),
+            ballot: Ballot::Single(0),
+        },
+        Command::Vote {
+            poll: p.open_poll.clone(),
+            ballot: Ballot::Single(7),
+        },
+        Command::Vote {
+            poll: p.closed_poll.clone(),
+            ballot: Ballot::Single(1),
+        },
         Command::Tick,
     ]
 }
@@ -313,6 +407,115 @@ fn every_command_against_every_role() {
         }
     }
     assert_eq!(checked, commands.len() * actors.len());
+}
+
+/// The allow-list lets every role but the guarantor's send `Vote`; each poll's own list of
+/// voters then narrows it, with the same code.
+#[test]
+fn a_poll_narrows_who_votes() {
+    use Role::{Citizen, Expert, Facilitator, Rapporteur};
+    struct Case {
+        name: &'static str,
+        voters: Vec<Role>,
+        /// For the citizen, facilitator, rapporteur, guarantor, expert, citizen and
+        /// facilitator, rapporteur and expert of the staged convention: `x` votes, `.` is
+        /// refused (Forbidden).
+        row: &'static str,
+    }
+    let cases = vec![
+        Case {
+            name: "citizens (the default)",
+            voters: vec![],
+            row: "x . . . . x .",
+        },
+        Case {
+            name: "citizens, named",
+            voters: vec![Citizen],
+            row: "x . . . . x .",
+        },
+        Case {
+            name: "rapporteurs",
+            voters: vec![Rapporteur],
+            row: ". . x . . . x",
+        },
+        Case {
+            name: "experts and facilitators",
+            voters: vec![Expert, Facilitator],
+            row: ". x . . x x x",
+        },
+        Case {
+            name: "every role that may vote",
+            voters: vec![Citizen, Facilitator, Rapporteur, Expert],
+            row: "x x x . x x x",
+        },
+    ];
+    let (staged, p) = stage();
+    let voters = [
+        &p.citizen,
+        &p.facilitator,
+        &p.rapporteur,
+        &p.guarantor,
+        &p.expert,
+        &p.citizen_facilitator,
+        &p.rapporteur_expert,
+    ];
+    let vote = |poll: &str| Command::Vote {
+        poll: poll.into(),
+        ballot: Ballot::Single(1),
+    };
+    for case in cases {
+        let mut sim = staged.clone();
+        let spec = PollSpec {
+            voters: case.voters.clone(),
+            ..everyone_votes()
+        };
+        let poll = sim.open_poll(&p.facilitator, spec);
+        let opened = sim.clone();
+        let marks: Vec<&str> = case.row.split(' ').collect();
+        assert_eq!(marks.len(), voters.len(), "{}: the row", case.name);
+        for (who, mark) in voters.iter().zip(marks) {
+            let mut sim = opened.clone();
+            let got = sim.by(who, vote(&poll)).map(|_| ());
+            let roles = &sim.state.people[who.as_str()].roles;
+            let label = format!("{}: {roles:?}", case.name);
+            if mark == "x" {
+                assert_eq!(got, Ok(()), "{label} votes");
+                assert!(sim.poll(&poll).named.contains_key(who.as_str()), "{label}");
+            } else {
+                assert_eq!(got, Err(Code::Forbidden), "{label} may not vote");
+                assert_eq!(
+                    sim.state, opened.state,
+                    "{label}: a refusal changes nothing"
+                );
+                // Refused by the poll, not by the allow-list, unless a guarantor.
+                assert_eq!(
+                    allowed(&vote(&poll)).admits(roles),
+                    !roles.contains(&Role::Guarantor),
+                    "{label}"
+                );
+            }
+        }
+    }
+}
+
+/// A rapporteur may send `Vote` (the allow-list says so) but a citizens' poll refuses them.
+#[test]
+fn a_rapporteur_in_a_citizens_poll() {
+    let (mut sim, p) = stage();
+    let poll = sim.open_poll(
+        &p.facilitator,
+        poll_spec("Pour ou contre ?", PollKind::Position),
+    );
+    let vote = Command::Vote {
+        poll: poll.clone(),
+        ballot: Ballot::Position(convene::domain::Stance::For),
+    };
+    assert!(allowed(&vote).admits(&[Role::Rapporteur]));
+    let before = sim.state.clone();
+    assert_eq!(sim.by(&p.rapporteur, vote.clone()), Err(Code::Forbidden));
+    assert_eq!(sim.state, before);
+    sim.ok(&p.citizen, vote);
+    assert_eq!(sim.poll(&poll).tally().ballots, 1);
 }
 
 #[test]
@@ -772,6 +975,34 @@ fn guarantors_observe_and_never_act() {
                 method: AssignMethod::Manual(vec![(g.into(), "r1".into())]),
                 participants: None,
                 only_present: false,
+            },
+            expect: Err(Code::Invalid),
+        },
+        Case {
+            name: "votes",
+            by: g.into(),
+            command: Command::Vote {
+                poll: p.open_poll.clone(),
+                ballot: Ballot::Single(0),
+            },
+            expect: Err(Code::Forbidden),
+        },
+        Case {
+            name: "drafts a poll",
+            by: g.into(),
+            command: Command::DraftPoll {
+                spec: everyone_votes(),
+            },
+            expect: Err(Code::Forbidden),
+        },
+        Case {
+            name: "is named among a poll's voters",
+            by: f.clone(),
+            command: Command::DraftPoll {
+                spec: PollSpec {
+                    voters: vec![Role::Citizen, Role::Guarantor],
+                    ..everyone_votes()
+                },
             },
             expect: Err(Code::Invalid),
         },

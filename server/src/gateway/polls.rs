@@ -102,7 +102,9 @@ fn results_csv(r: &PollResults) -> String {
                     row.push(
                         round
                             .counts
-                            .get(&(i as u32))
+                            .get(i)
+                            .copied()
+                            .flatten()
                             .map(|c| c.to_string())
                             .unwrap_or_else(|| "eliminated".into()),
                     );

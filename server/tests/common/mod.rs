@@ -368,3 +368,71 @@ pub fn spread<'a>(counts: impl IntoIterator<Item = &'a usize>, rooms: usize) -> 
     };
     max - min
 }
+
+// Polls.
+
+use convene::domain::{Poll, PollId, PollKind, PollSpec};
+
+/// Options from their labels.
+pub fn options(labels: &[&str]) -> Vec<String> {
+    labels.iter().map(|l| l.to_string()).collect()
+}
+
+/// A named poll for citizens, results hidden until revealed, no quorum, no timer, for the
+/// whole convention: change the fields a test is about.
+pub fn poll_spec(question: &str, kind: PollKind) -> PollSpec {
+    PollSpec {
+        question: question.to_string(),
+        kind,
+        secret: false,
+        live_results: false,
+        voters: vec![Role::Citizen],
+        quorum: None,
+        duration_ms: None,
+        room: None,
+    }
+}
+
+impl Sim {
+    /// Draft a poll (must be accepted); the id the domain gave it.
+    pub fn draft_poll(&mut self, by: &str, spec: PollSpec) -> PollId {
+        let events = self.ok(by, Command::DraftPoll { spec });
+        events
+            .iter()
+            .find_map(|e| match e {
+                Event::PollDrafted { poll, .. } => Some(poll.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no PollDrafted among {events:?}"))
+    }
+
+    /// Draft and open a poll (both must be accepted); its id.
+    pub fn open_poll(&mut self, by: &str, spec: PollSpec) -> PollId {
+        let id = self.draft_poll(by, spec);
+        self.ok(by, Command::OpenPoll { poll: id.clone() });
+        id
+    }
+
+    /// A poll of the state, which must exist.
+    pub fn poll(&self, id: &str) -> &Poll {
+        self.state
+            .polls
+            .get(id)
+            .unwrap_or_else(|| panic!("no poll {id}"))
+    }
+}
+
+/// The records of a log that have a place in it (they moved `seq` when applied): what the
+/// store's log holds, without what went to a secret poll's ballot box.
+pub fn log_proper(records: &[Record]) -> Vec<Record> {
+    let mut state = Convention::default();
+    let mut kept = Vec::new();
+    for r in records {
+        let before = state.seq;
+        state.apply(r);
+        if state.seq != before {
+            kept.push(r.clone());
+        }
+    }
+    kept
+}
