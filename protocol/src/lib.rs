@@ -327,6 +327,85 @@ pub struct PollView {
     pub tally: Option<Tally>,
 }
 
+/// How to form a rotation's citizen groups.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", tag = "method")]
+pub enum Grouping {
+    Random,
+    /// Spread each value of a roster attribute (e.g. `commune`) evenly over the groups.
+    Balanced {
+        attribute: String,
+    },
+    /// The groups, given by hand.
+    Manual {
+        groups: Vec<Vec<String>>,
+    },
+}
+
+/// A rotation's plan, shown to everyone before it starts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RotationPlan {
+    pub experts: Vec<String>,
+    /// The room of each expert, in the order of `experts`.
+    pub rooms: Vec<String>,
+    pub groups: Vec<Vec<String>>,
+    /// For each round, for each group: the index (in `experts`) of the expert it meets, or
+    /// `null` when the group rests that round.
+    pub schedule: Vec<Vec<Option<u32>>>,
+    pub round_ms: u64,
+    pub transition_ms: u64,
+    pub warning_ms: u64,
+    /// Where resting groups wait: `plenary` or a break room.
+    pub rest_room: String,
+}
+
+/// Where a rotation stands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum RotationPhase {
+    Planned,
+    Round {
+        round: u32,
+        ends_at: u64,
+        warn_at: u64,
+        warned: bool,
+    },
+    /// Everyone is in the rooms of round `next`, which starts at `starts_at`.
+    Transition {
+        next: u32,
+        starts_at: u64,
+    },
+    /// Countdowns frozen with `remaining_ms` left of the frozen phase.
+    Paused {
+        frozen: Box<RotationPhase>,
+        remaining_ms: u64,
+    },
+    Finished {
+        stopped: bool,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Question {
+    /// The seq of the `question_asked` event.
+    pub id: u64,
+    pub room: String,
+    pub from: String,
+    pub at: u64,
+    pub text: String,
+    pub answer: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RotationView {
+    pub plan: RotationPlan,
+    pub phase: RotationPhase,
+    /// Experts marked absent.
+    pub absent: Vec<String>,
+    /// Questions asked in the experts' rooms, with their answers.
+    pub questions: Vec<Question>,
+}
+
 /// Everything a convention's log holds. Stored as this JSON in the durable log, and sent to
 /// the participants allowed to see it (see PROTOCOL.md, "Visibility").
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -458,6 +537,52 @@ pub enum Event {
     PollPublished {
         poll: String,
         tally: Tally,
+    },
+    RotationPlanned {
+        plan: RotationPlan,
+    },
+    /// Round `round` starts; everyone goes to its rooms.
+    RotationRoundStarted {
+        round: u32,
+        ends_at: u64,
+        warn_at: u64,
+    },
+    RotationWarned,
+    /// The round ended; everyone goes to the rooms of round `next`, starting at `starts_at`.
+    RotationTransition {
+        next: u32,
+        starts_at: u64,
+    },
+    RotationPaused {
+        remaining_ms: u64,
+    },
+    /// The frozen phase goes on; its deadline is the pause's `remaining_ms` after this event.
+    RotationResumed,
+    RotationExtended {
+        ends_at: u64,
+        warn_at: u64,
+    },
+    /// Over: everyone the rotation placed returns to the plenary.
+    RotationEnded {
+        stopped: bool,
+    },
+    /// An expert (index in the plan's `experts`) is out: the schedule is replaced.
+    ExpertAbsent {
+        expert: u32,
+        schedule: Vec<Vec<Option<u32>>>,
+    },
+    GroupJoined {
+        participant: String,
+        group: u32,
+    },
+    /// In an expert's room; the question's id is this event's seq.
+    QuestionAsked {
+        room: String,
+        text: String,
+    },
+    QuestionAnswered {
+        question: u64,
+        text: String,
     },
 }
 
@@ -601,6 +726,60 @@ pub enum Command {
         poll: String,
         ballot: Ballot,
     },
+    /// Plan an expert rotation ("speed dating"): groups, schedule, rooms. Shown to everyone.
+    PlanRotation {
+        experts: Vec<String>,
+        #[serde(flatten)]
+        grouping: Grouping,
+        /// How many groups (default: one per expert); or give `group_size`.
+        #[serde(default)]
+        group_count: Option<u32>,
+        #[serde(default)]
+        group_size: Option<u32>,
+        /// Whom to put in groups; default: every citizen (online ones if `only_present`).
+        #[serde(default)]
+        participants: Option<Vec<String>>,
+        #[serde(default = "yes")]
+        only_present: bool,
+        round_ms: u64,
+        #[serde(default)]
+        transition_ms: u64,
+        #[serde(default = "one_minute")]
+        warning_ms: u64,
+        /// Default: as many as needed for every group to meet every expert.
+        #[serde(default)]
+        rounds: Option<u32>,
+        /// Resting groups wait in a break room rather than the plenary.
+        #[serde(default)]
+        break_room: bool,
+    },
+    StartRotation,
+    PauseRotation,
+    ResumeRotation,
+    ExtendRound {
+        by_ms: u64,
+    },
+    SkipRound,
+    StopRotation,
+    /// The expert drops out: the rounds left are re-planned.
+    MarkExpertAbsent {
+        expert: String,
+    },
+    /// A latecomer joins a group (default: the smallest).
+    AddToGroup {
+        participant: String,
+        #[serde(default)]
+        group: Option<u32>,
+    },
+    /// In an expert's room.
+    AskQuestion {
+        text: String,
+    },
+    /// The room's expert, or a facilitator.
+    AnswerQuestion {
+        question: u64,
+        text: String,
+    },
 }
 
 /// Messages from the client.
@@ -713,6 +892,9 @@ pub struct Snapshot {
     /// in that room.
     #[serde(default)]
     pub polls: Vec<PollView>,
+    /// The expert rotation, if one was planned.
+    #[serde(default)]
+    pub rotation: Option<RotationView>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -816,6 +998,17 @@ impl Command {
         "reveal_results",
         "publish_results",
         "vote",
+        "plan_rotation",
+        "start_rotation",
+        "pause_rotation",
+        "resume_rotation",
+        "extend_round",
+        "skip_round",
+        "stop_rotation",
+        "mark_expert_absent",
+        "add_to_group",
+        "ask_question",
+        "answer_question",
     ];
 }
 

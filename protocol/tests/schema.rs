@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use convene_protocol::api::{
     ConventionSummary, CreateConvention, ErrorBody, Invite, InviteStatus, IssueInvites,
-    RosterAdded, RosterEntry,
+    NamedBallot, PollResults, RosterAdded, RosterEntry,
 };
 use convene_protocol::{
     close, parse_client_message, schema, ClientMessage, Command, ErrorCode, Record, ServerMessage,
@@ -332,6 +332,8 @@ fn check_example(ex: &Example, cov: &mut Coverage) -> Result<(), String> {
                 "Invite" => check!(Invite)?,
                 "InviteStatus" => check!(InviteStatus)?,
                 "ErrorBody" => check!(ErrorBody)?,
+                "PollResults" => check!(PollResults)?,
+                "NamedBallot" => check!(NamedBallot)?,
                 other => return Err(format!("unknown HTTP type {other:?} in tag")),
             }
         }

@@ -115,6 +115,8 @@ pub struct Convention {
     pub polls: BTreeMap<String, Poll>,
     /// Polls drafted so far, to number new ones.
     pub polls_made: u32,
+    /// The expert rotation, planned, running or over.
+    pub rotation: Option<super::Rotation>,
 }
 
 impl Default for Convention {
@@ -133,6 +135,7 @@ impl Default for Convention {
             rooms_made: 0,
             polls: BTreeMap::new(),
             polls_made: 0,
+            rotation: None,
         }
     }
 }
@@ -199,10 +202,11 @@ impl Convention {
             .values()
             .filter(|p| p.status == PollStatus::Open)
             .filter_map(|p| p.ends_at);
-        floors.chain(breakout).chain(polls).min()
+        let rotation = self.rotation.as_ref().and_then(|r| r.deadline());
+        floors.chain(breakout).chain(polls).chain(rotation).min()
     }
 
-    fn move_to(&mut self, who: &str, room: &str) {
+    pub(super) fn move_to(&mut self, who: &str, room: &str) {
         let from = self.location_of(who).to_string();
         if let Some(r) = self.room_mut(&from) {
             r.lower(who);
@@ -378,6 +382,24 @@ impl Convention {
             }
             Event::CallResolved { call } => {
                 self.calls.remove(call);
+            }
+            Event::RotationPlanned { .. }
+            | Event::RotationRoundStarted { .. }
+            | Event::RotationWarned
+            | Event::RotationTransition { .. }
+            | Event::RotationPaused { .. }
+            | Event::RotationResumed
+            | Event::RotationExtended { .. }
+            | Event::RotationEnded { .. }
+            | Event::ExpertAbsent { .. }
+            | Event::GroupJoined { .. }
+            | Event::QuestionAsked { .. }
+            | Event::QuestionAnswered { .. } => {
+                let from = match &record.actor {
+                    Actor::Participant(p) => Some(p.as_str()),
+                    Actor::Organizer | Actor::Timer => None,
+                };
+                super::rotation::apply(self, &record.event, at, record.seq, from);
             }
             Event::PollDrafted { poll, spec } => {
                 self.polls

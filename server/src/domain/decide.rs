@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::polls::{self, Poll, PollSpec, PollStatus};
+use super::polls;
 use super::{
     assign_balanced, assign_random, Actor, AssignMethod, CloseReason, Code, Command, Convention,
     Event, FloorEndReason, Millis, NewPerson, ParticipantId, Permission, Person, Rejection, Role,
@@ -135,6 +135,9 @@ pub fn decide(state: &Convention, actor: &Actor, command: &Command, ctx: &Contex
             if state.breakout.is_some() {
                 return reject(Code::Conflict, "close the breakout rooms first");
             }
+            if state.rotation.as_ref().is_some_and(|r| r.running()) {
+                return reject(Code::Conflict, "an expert rotation is running");
+            }
             // Whoever is in a breakout room (moved or visiting) goes back to the plenary.
             let mut out = close_floors(state, now, now);
             out.push(Event::RoomsCleared);
@@ -152,6 +155,9 @@ pub fn decide(state: &Convention, actor: &Actor, command: &Command, ctx: &Contex
             check_duration(*duration_ms, "the duration")?;
             if state.breakout.is_some() {
                 return reject(Code::Conflict, "breakout rooms are already open");
+            }
+            if state.rotation.as_ref().is_some_and(|r| r.running()) {
+                return reject(Code::Conflict, "an expert rotation is running");
             }
             if state.assignment.is_empty() {
                 return reject(Code::Conflict, "assign participants to rooms first");
@@ -326,138 +332,27 @@ pub fn decide(state: &Convention, actor: &Actor, command: &Command, ctx: &Contex
                 message,
             }])
         }
-        Command::DraftPoll { spec } => {
-            let spec = poll_spec(state, spec)?;
-            Ok(vec![Event::PollDrafted {
-                poll: format!("q{}", state.polls_made + 1),
-                spec,
-            }])
-        }
-        Command::EditPoll { poll, spec } => {
-            draft(state, poll)?;
-            Ok(vec![Event::PollEdited {
-                poll: poll.clone(),
-                spec: poll_spec(state, spec)?,
-            }])
-        }
-        Command::DeletePoll { poll } => {
-            draft(state, poll)?;
-            Ok(vec![Event::PollDeleted { poll: poll.clone() }])
-        }
-        Command::OpenPoll { poll } => {
-            let p = draft(state, poll)?;
-            // The room may have been cleared since the draft.
-            let spec = poll_spec(state, &p.spec)?;
-            let ends_at = spec.duration_ms.map(|d| now + d);
-            Ok(vec![Event::PollOpened {
-                poll: poll.clone(),
-                spec,
-                ends_at,
-            }])
-        }
-        Command::ClosePoll { poll } => {
-            let p = poll_of(state, poll)?;
-            if p.status != PollStatus::Open {
-                return reject(Code::Conflict, "this poll is not open");
-            }
-            Ok(vec![Event::PollClosed {
-                poll: poll.clone(),
-                reason: CloseReason::Facilitator,
-                tally: p.tally(),
-            }])
-        }
-        Command::RevealResults { poll } => {
-            let p = poll_of(state, poll)?;
-            if p.status == PollStatus::Draft {
-                return reject(Code::Conflict, "this poll has not been opened");
-            }
-            if p.results_public() {
-                return reject(Code::Conflict, "the results are already visible");
-            }
-            Ok(vec![Event::PollRevealed { poll: poll.clone() }])
-        }
-        Command::PublishResults { poll } => {
-            let p = poll_of(state, poll)?;
-            match p.status {
-                PollStatus::Closed => Ok(vec![Event::PollPublished {
-                    poll: poll.clone(),
-                    tally: p.tally(),
-                }]),
-                PollStatus::Published => {
-                    reject(Code::Conflict, "the results are already published")
-                }
-                PollStatus::Draft | PollStatus::Open => {
-                    reject(Code::Conflict, "close the poll first")
-                }
-            }
-        }
-        Command::Vote { poll, ballot } => {
-            let voter = me.expect("admitted participants only");
-            let p = poll_of(state, poll)?;
-            if p.status != PollStatus::Open {
-                return reject(Code::Conflict, "this poll is not open");
-            }
-            if !p.eligible(&voter.roles) {
-                return reject(Code::Forbidden, "this poll is not open to your role");
-            }
-            if let Some(room) = &p.spec.room {
-                if state.location_of(&voter.id) != room.as_str() {
-                    return reject(Code::Forbidden, "this poll is for another room");
-                }
-            }
-            let ballot = polls::check_ballot(&p.spec.kind, ballot)
-                .map_err(|m| Rejection::new(Code::Invalid, m))?;
-            if p.spec.secret {
-                if p.voted.contains(&voter.id) {
-                    return reject(
-                        Code::Conflict,
-                        "you have already voted: a secret ballot is final",
-                    );
-                }
-                Ok(vec![
-                    Event::VoterMarked { poll: poll.clone() },
-                    Event::SecretBallotCast {
-                        poll: poll.clone(),
-                        ballot,
-                    },
-                ])
-            } else {
-                Ok(vec![Event::BallotCast {
-                    poll: poll.clone(),
-                    ballot,
-                }])
-            }
-        }
+        Command::DraftPoll { .. }
+        | Command::EditPoll { .. }
+        | Command::DeletePoll { .. }
+        | Command::OpenPoll { .. }
+        | Command::ClosePoll { .. }
+        | Command::RevealResults { .. }
+        | Command::PublishResults { .. }
+        | Command::Vote { .. } => polls::decide(state, me, command, now),
+        Command::PlanRotation { .. }
+        | Command::StartRotation
+        | Command::PauseRotation
+        | Command::ResumeRotation
+        | Command::ExtendRound { .. }
+        | Command::SkipRound
+        | Command::StopRotation
+        | Command::MarkExpertAbsent { .. }
+        | Command::AddToGroup { .. }
+        | Command::AskQuestion { .. }
+        | Command::AnswerQuestion { .. } => super::rotation::decide(state, me, command, ctx),
         Command::Tick => Ok(tick(state, now)),
     }
-}
-
-fn poll_of<'s>(state: &'s Convention, poll: &str) -> Result<&'s Poll, Rejection> {
-    state
-        .polls
-        .get(poll)
-        .ok_or_else(|| Rejection::new(Code::NotFound, format!("no poll {poll}")))
-}
-
-fn draft<'s>(state: &'s Convention, poll: &str) -> Result<&'s Poll, Rejection> {
-    let p = poll_of(state, poll)?;
-    if p.status != PollStatus::Draft {
-        return reject(
-            Code::Conflict,
-            "this poll has been opened: it can no longer change",
-        );
-    }
-    Ok(p)
-}
-
-fn poll_spec(state: &Convention, spec: &PollSpec) -> Result<PollSpec, Rejection> {
-    let spec = polls::check_spec(spec).map_err(|m| Rejection::new(Code::Invalid, m))?;
-    if let Some(room) = &spec.room {
-        if state.room(room).is_none() {
-            return reject(Code::NotFound, format!("no room {room}"));
-        }
-    }
-    Ok(spec)
 }
 
 /// Check the actor against the command's allow-list; return the acting participant.
@@ -723,18 +618,28 @@ fn tick(state: &Convention, now: Millis) -> Vec<Event> {
             out.push(floor_ended(&r.id, f, FloorEndReason::Timer, now));
         }
     }
-    for p in state.polls.values() {
-        if p.status == PollStatus::Open && p.ends_at.is_some_and(|e| e <= now) {
-            out.push(Event::PollClosed {
-                poll: p.id.clone(),
-                reason: CloseReason::Timer,
-                tally: p.tally(),
-            });
-        }
-    }
+    out.extend(polls::due(state, now));
+    out.extend(super::rotation::due(state, now));
+
     if breakout_over {
         let ends_at = state.breakout.as_ref().map_or(now, |b| b.ends_at);
         out.extend(close_breakouts(state, CloseReason::Timer, ends_at, now));
     }
     out
+}
+
+/// End the floor of everyone whom `target` sends to another room than theirs.
+pub(super) fn end_floors_of_movers(
+    state: &Convention,
+    target: impl Fn(&str) -> Option<RoomId>,
+    now: Millis,
+    out: &mut Vec<Event>,
+) {
+    for r in &state.rooms {
+        if let Some(f) = &r.floor {
+            if target(&f.participant).is_some_and(|to| to != r.id) {
+                out.push(floor_ended(&r.id, f, FloorEndReason::Moved, now));
+            }
+        }
+    }
 }

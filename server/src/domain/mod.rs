@@ -7,12 +7,14 @@ mod convention;
 mod decide;
 pub mod polls;
 mod roles;
+pub mod rotation;
 
 pub use assign::{assign_balanced, assign_random};
 pub use convention::{Call, ChatLine, Convention, Floor, Person, Room, RoomState};
 pub use decide::{decide, Context};
 pub use polls::{Ballot, Poll, PollId, PollKind, PollSpec, PollStatus, Stance, Tally};
 pub use roles::{allowed, Permission};
+pub use rotation::{Phase, Rotation, RotationPlan};
 
 use std::collections::BTreeMap;
 
@@ -233,6 +235,51 @@ pub enum Event {
         poll: PollId,
         tally: Tally,
     },
+    RotationPlanned {
+        plan: rotation::RotationPlan,
+    },
+    /// Round `round` starts; everyone goes to its rooms (if not there already).
+    RotationRoundStarted {
+        round: usize,
+        ends_at: Millis,
+        warn_at: Millis,
+    },
+    RotationWarned,
+    /// The round ended; everyone goes to the rooms of round `next`, which starts at `starts_at`.
+    RotationTransition {
+        next: usize,
+        starts_at: Millis,
+    },
+    RotationPaused {
+        remaining_ms: u64,
+    },
+    /// The frozen phase goes on, its deadline `remaining_ms` after this event.
+    RotationResumed,
+    RotationExtended {
+        ends_at: Millis,
+        warn_at: Millis,
+    },
+    /// Everyone placed by the rotation returns to the plenary.
+    RotationEnded {
+        stopped: bool,
+    },
+    /// The expert is out; the schedule from the current round on is re-planned.
+    ExpertAbsent {
+        expert: usize,
+        schedule: rotation::Schedule,
+    },
+    GroupJoined {
+        participant: ParticipantId,
+        group: usize,
+    },
+    QuestionAsked {
+        room: RoomId,
+        text: String,
+    },
+    QuestionAnswered {
+        question: u64,
+        text: String,
+    },
 }
 
 /// An event as the log holds it: its place, its time and who caused it.
@@ -346,6 +393,44 @@ pub enum Command {
     Vote {
         poll: PollId,
         ballot: Ballot,
+    },
+    // Expert rotations.
+    PlanRotation {
+        experts: Vec<ParticipantId>,
+        grouping: AssignMethod,
+        /// Manual grouping: the groups themselves (then `grouping` is ignored).
+        groups: Option<Vec<Vec<ParticipantId>>>,
+        group_count: Option<u32>,
+        group_size: Option<u32>,
+        participants: Option<Vec<ParticipantId>>,
+        only_present: bool,
+        round_ms: u64,
+        transition_ms: u64,
+        warning_ms: u64,
+        rounds: Option<u32>,
+        break_room: bool,
+    },
+    StartRotation,
+    PauseRotation,
+    ResumeRotation,
+    ExtendRound {
+        by_ms: u64,
+    },
+    SkipRound,
+    StopRotation,
+    MarkExpertAbsent {
+        expert: ParticipantId,
+    },
+    AddToGroup {
+        participant: ParticipantId,
+        group: Option<u32>,
+    },
+    AskQuestion {
+        text: String,
+    },
+    AnswerQuestion {
+        question: u64,
+        text: String,
     },
     /// Fire every deadline that is due. Sent by the server's timer; a no-op when nothing is due.
     Tick,

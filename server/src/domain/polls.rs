@@ -4,7 +4,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Millis, ParticipantId, Role, RoomId};
+use super::{
+    CloseReason, Code, Command, Convention, Event, Millis, ParticipantId, Person, Rejection, Role,
+    RoomId,
+};
 
 pub type PollId = String;
 
@@ -453,4 +456,164 @@ pub fn check_ballot(kind: &PollKind, ballot: &Ballot) -> Result<Ballot, String> 
         (PollKind::Position, Ballot::Position(_)) => Ok(ballot.clone()),
         _ => Err("this ballot is not of the poll's kind".into()),
     }
+}
+
+fn reject<T>(code: Code, message: impl Into<String>) -> Result<T, Rejection> {
+    Err(Rejection::new(code, message))
+}
+
+/// Decide a poll command (the actor's permission was checked by the caller).
+pub(super) fn decide(
+    state: &Convention,
+    me: Option<&Person>,
+    command: &Command,
+    now: Millis,
+) -> Result<Vec<Event>, Rejection> {
+    match command {
+        Command::DraftPoll { spec } => {
+            let spec = poll_spec(state, spec)?;
+            Ok(vec![Event::PollDrafted {
+                poll: format!("q{}", state.polls_made + 1),
+                spec,
+            }])
+        }
+        Command::EditPoll { poll, spec } => {
+            draft(state, poll)?;
+            Ok(vec![Event::PollEdited {
+                poll: poll.clone(),
+                spec: poll_spec(state, spec)?,
+            }])
+        }
+        Command::DeletePoll { poll } => {
+            draft(state, poll)?;
+            Ok(vec![Event::PollDeleted { poll: poll.clone() }])
+        }
+        Command::OpenPoll { poll } => {
+            let p = draft(state, poll)?;
+            // The room may have been cleared since the draft.
+            let spec = poll_spec(state, &p.spec)?;
+            let ends_at = spec.duration_ms.map(|d| now + d);
+            Ok(vec![Event::PollOpened {
+                poll: poll.clone(),
+                spec,
+                ends_at,
+            }])
+        }
+        Command::ClosePoll { poll } => {
+            let p = poll_of(state, poll)?;
+            if p.status != PollStatus::Open {
+                return reject(Code::Conflict, "this poll is not open");
+            }
+            Ok(vec![Event::PollClosed {
+                poll: poll.clone(),
+                reason: CloseReason::Facilitator,
+                tally: p.tally(),
+            }])
+        }
+        Command::RevealResults { poll } => {
+            let p = poll_of(state, poll)?;
+            if p.status == PollStatus::Draft {
+                return reject(Code::Conflict, "this poll has not been opened");
+            }
+            if p.results_public() {
+                return reject(Code::Conflict, "the results are already visible");
+            }
+            Ok(vec![Event::PollRevealed { poll: poll.clone() }])
+        }
+        Command::PublishResults { poll } => {
+            let p = poll_of(state, poll)?;
+            match p.status {
+                PollStatus::Closed => Ok(vec![Event::PollPublished {
+                    poll: poll.clone(),
+                    tally: p.tally(),
+                }]),
+                PollStatus::Published => {
+                    reject(Code::Conflict, "the results are already published")
+                }
+                PollStatus::Draft | PollStatus::Open => {
+                    reject(Code::Conflict, "close the poll first")
+                }
+            }
+        }
+        Command::Vote { poll, ballot } => {
+            let voter = me.expect("admitted participants only");
+            let p = poll_of(state, poll)?;
+            if p.status != PollStatus::Open {
+                return reject(Code::Conflict, "this poll is not open");
+            }
+            if !p.eligible(&voter.roles) {
+                return reject(Code::Forbidden, "this poll is not open to your role");
+            }
+            if let Some(room) = &p.spec.room {
+                if state.location_of(&voter.id) != room.as_str() {
+                    return reject(Code::Forbidden, "this poll is for another room");
+                }
+            }
+            let ballot =
+                check_ballot(&p.spec.kind, ballot).map_err(|m| Rejection::new(Code::Invalid, m))?;
+            if p.spec.secret {
+                if p.voted.contains(&voter.id) {
+                    return reject(
+                        Code::Conflict,
+                        "you have already voted: a secret ballot is final",
+                    );
+                }
+                Ok(vec![
+                    Event::VoterMarked { poll: poll.clone() },
+                    Event::SecretBallotCast {
+                        poll: poll.clone(),
+                        ballot,
+                    },
+                ])
+            } else {
+                Ok(vec![Event::BallotCast {
+                    poll: poll.clone(),
+                    ballot,
+                }])
+            }
+        }
+        _ => reject(Code::Invalid, "not a poll command"),
+    }
+}
+
+/// Polls whose time is up at `now`: their closing events.
+pub(super) fn due(state: &Convention, now: Millis) -> Vec<Event> {
+    state
+        .polls
+        .values()
+        .filter(|p| p.status == PollStatus::Open && p.ends_at.is_some_and(|e| e <= now))
+        .map(|p| Event::PollClosed {
+            poll: p.id.clone(),
+            reason: CloseReason::Timer,
+            tally: p.tally(),
+        })
+        .collect()
+}
+
+fn poll_of<'s>(state: &'s Convention, poll: &str) -> Result<&'s Poll, Rejection> {
+    state
+        .polls
+        .get(poll)
+        .ok_or_else(|| Rejection::new(Code::NotFound, format!("no poll {poll}")))
+}
+
+fn draft<'s>(state: &'s Convention, poll: &str) -> Result<&'s Poll, Rejection> {
+    let p = poll_of(state, poll)?;
+    if p.status != PollStatus::Draft {
+        return reject(
+            Code::Conflict,
+            "this poll has been opened: it can no longer change",
+        );
+    }
+    Ok(p)
+}
+
+fn poll_spec(state: &Convention, spec: &PollSpec) -> Result<PollSpec, Rejection> {
+    let spec = check_spec(spec).map_err(|m| Rejection::new(Code::Invalid, m))?;
+    if let Some(room) = &spec.room {
+        if state.room(room).is_none() {
+            return reject(Code::NotFound, format!("no room {room}"));
+        }
+    }
+    Ok(spec)
 }

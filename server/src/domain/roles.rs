@@ -28,6 +28,7 @@ const VOTERS: &[Role] = &[
     Role::Rapporteur,
     Role::Expert,
 ];
+const ANSWERERS: &[Role] = &[Role::Facilitator, Role::Expert];
 const VISITORS: &[Role] = &[Role::Facilitator, Role::Guarantor];
 
 pub fn allowed(command: &Command) -> Permission {
@@ -58,6 +59,18 @@ pub fn allowed(command: &Command) -> Permission {
         | ClosePoll { .. }
         | RevealResults { .. }
         | PublishResults { .. } => Permission::Roles(FACILITATORS),
+        PlanRotation { .. }
+        | StartRotation
+        | PauseRotation
+        | ResumeRotation
+        | ExtendRound { .. }
+        | SkipRound
+        | StopRotation
+        | MarkExpertAbsent { .. }
+        | AddToGroup { .. } => Permission::Roles(FACILITATORS),
+        AskQuestion { .. } => Permission::Roles(SPEAKERS),
+        // The expert of the room (checked by the rotation) or a facilitator.
+        AnswerQuestion { .. } => Permission::Roles(ANSWERERS),
         // Each poll narrows this to its own list of voters; guarantors never vote.
         Vote { .. } => Permission::Roles(VOTERS),
         Visit { .. } => Permission::Roles(VISITORS),

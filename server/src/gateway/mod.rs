@@ -2,8 +2,8 @@
 //! and the OpenAPI document.
 
 mod api;
+mod exports;
 pub mod openapi;
-mod polls;
 pub mod ws;
 
 use axum::http::StatusCode;
@@ -60,15 +60,16 @@ pub fn router(state: AppState) -> Router {
             delete(api::revoke_invite),
         )
         .route("/api/conventions/{id}/audit", get(api::audit))
-        .route("/api/conventions/{id}/polls", get(polls::all))
+        .route("/api/conventions/{id}/polls", get(exports::all))
         .route(
             "/api/conventions/{id}/polls/{poll}/results",
-            get(polls::poll_results),
+            get(exports::poll_results),
         )
         .route(
             "/api/conventions/{id}/polls/{poll}/ballots",
-            get(polls::ballots),
+            get(exports::ballots),
         )
+        .route("/api/conventions/{id}/rotation", get(exports::rotation))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }

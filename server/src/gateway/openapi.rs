@@ -28,6 +28,7 @@ pub const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/api/conventions/{id}/polls"),
     ("get", "/api/conventions/{id}/polls/{poll}/results"),
     ("get", "/api/conventions/{id}/polls/{poll}/ballots"),
+    ("get", "/api/conventions/{id}/rotation"),
     ("get", "/healthz"),
     ("get", "/metrics"),
     ("get", "/openapi.json"),
@@ -161,6 +162,13 @@ pub fn document() -> Value {
                     "description": "Refused (409) for a secret poll: its ballots are linked to nobody.",
                     "parameters": [id_param, poll_param, token_param, format_param],
                     "responses": { "200": ok_or_csv("Ballots", &named), "404": err("No such poll"), "409": err("A secret poll") }
+                }))
+            },
+            "/api/conventions/{id}/rotation": {
+                "get": export(json!({
+                    "summary": "The expert rotation: plan, schedule, absences, and the questions asked in each expert's room with their answers",
+                    "parameters": [id_param, token_param],
+                    "responses": { "200": { "description": "{ rotation: RotationView, names: { participant id: name } }" }, "404": err("No rotation") }
                 }))
             },
             "/healthz": { "get": { "summary": "Health", "responses": { "200": { "description": "Serving" } } } },

@@ -46,6 +46,18 @@ pub fn audience(state: &Convention, record: &d::Record) -> Audience {
             scope(state.polls.get(poll).and_then(|p| p.spec.room.as_deref()))
         }
         BallotCast { .. } => Audience::Staff(actor_id(record)),
+        RotationPlanned { .. }
+        | RotationRoundStarted { .. }
+        | RotationWarned
+        | RotationTransition { .. }
+        | RotationPaused { .. }
+        | RotationResumed
+        | RotationExtended { .. }
+        | RotationEnded { .. }
+        | ExpertAbsent { .. }
+        | GroupJoined { .. }
+        | QuestionAsked { .. }
+        | QuestionAnswered { .. } => Audience::Everyone,
         VoterMarked { .. } => match actor_id(record) {
             Some(p) => Audience::Only(p),
             None => Audience::Nobody,
@@ -258,6 +270,7 @@ pub fn snapshot(
         }),
         floor_time,
         calls,
+        rotation: state.rotation.as_ref().map(wire::rotation_view),
         polls: state
             .polls
             .values()

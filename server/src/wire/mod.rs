@@ -1,7 +1,10 @@
 //! The edge between the pure domain and the wire: conversions both ways between domain
 //! types and `convene_protocol` types. Nothing else in the server maps one onto the other.
 
+mod rotation;
+
 use convene_protocol as p;
+pub use rotation::view as rotation_view;
 
 use crate::domain as d;
 
@@ -87,6 +90,18 @@ pub fn event_out(e: &d::Event) -> p::Event {
     use d::Event as D;
     use p::Event as P;
     match e {
+        D::RotationPlanned { .. }
+        | D::RotationRoundStarted { .. }
+        | D::RotationWarned
+        | D::RotationTransition { .. }
+        | D::RotationPaused { .. }
+        | D::RotationResumed
+        | D::RotationExtended { .. }
+        | D::RotationEnded { .. }
+        | D::ExpertAbsent { .. }
+        | D::GroupJoined { .. }
+        | D::QuestionAsked { .. }
+        | D::QuestionAnswered { .. } => rotation::event_out(e),
         D::ConventionCreated { name } => P::ConventionCreated { name: name.clone() },
         D::ParticipantAdded { person } => P::ParticipantAdded {
             person: person_out(person, true),
@@ -236,6 +251,18 @@ pub fn event_in(e: p::Event) -> d::Event {
     use d::Event as D;
     use p::Event as P;
     match e {
+        e @ (P::RotationPlanned { .. }
+        | P::RotationRoundStarted { .. }
+        | P::RotationWarned
+        | P::RotationTransition { .. }
+        | P::RotationPaused { .. }
+        | P::RotationResumed
+        | P::RotationExtended { .. }
+        | P::RotationEnded { .. }
+        | P::ExpertAbsent { .. }
+        | P::GroupJoined { .. }
+        | P::QuestionAsked { .. }
+        | P::QuestionAnswered { .. }) => rotation::event_in(e),
         P::ConventionCreated { name } => D::ConventionCreated { name },
         P::ParticipantAdded { person } => D::ParticipantAdded {
             person: d::Person {
@@ -378,6 +405,17 @@ pub fn command_in(c: p::Command) -> d::Command {
     use d::Command as D;
     use p::Command as P;
     match c {
+        c @ (P::PlanRotation { .. }
+        | P::StartRotation
+        | P::PauseRotation
+        | P::ResumeRotation
+        | P::ExtendRound { .. }
+        | P::SkipRound
+        | P::StopRotation
+        | P::MarkExpertAbsent { .. }
+        | P::AddToGroup { .. }
+        | P::AskQuestion { .. }
+        | P::AnswerQuestion { .. }) => rotation::command_in(c),
         P::SendChat { text } => D::SendChat { text },
         P::RaiseHand => D::RaiseHand,
         P::LowerHand => D::LowerHand,

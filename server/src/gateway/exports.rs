@@ -1,5 +1,6 @@
-//! Poll exports over HTTP: results (JSON or CSV) of one poll or of all, and the ballots of
-//! named polls. Secret polls have no ballots to export: nothing links them to voters.
+//! Exports over HTTP: poll results (JSON or CSV) of one poll or of all, the ballots of named
+//! polls (secret polls have none to export: nothing links them to voters), and the expert
+//! rotation with its schedule and the questions heard.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap};
@@ -286,4 +287,30 @@ pub async fn ballots(
         return Ok(csv_response(&format!("{id}-{}-ballots", r.id), body));
     }
     Ok(Json(named).into_response())
+}
+
+/// `GET /api/conventions/{id}/rotation`: the plan, the schedule with names, the questions
+/// asked in each expert's room and their answers.
+pub async fn rotation(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<ExportQuery>,
+) -> ApiResult<Response> {
+    let handle = convention(&app, &id)?;
+    organizer_or(&app, &headers, &handle, q.token.clone(), READERS).await?;
+    let export = handle
+        .query(|c, _| {
+            let rot = c.rotation.as_ref()?;
+            let names: std::collections::BTreeMap<String, String> = c
+                .people
+                .values()
+                .map(|p| (p.id.clone(), p.name.clone()))
+                .collect();
+            Some(serde_json::json!({ "rotation": wire::rotation_view(rot), "names": names }))
+        })
+        .await
+        .ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "the convention is shutting down"))?
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no rotation was planned"))?;
+    Ok(Json(export).into_response())
 }

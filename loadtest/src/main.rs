@@ -1,0 +1,358 @@
+//! `convene-loadtest`: a real client of the Convene protocol that simulates many participants
+//! against a running `convene` server (it never starts one), drives a scenario, and reports
+//! latency percentiles (HDR histograms), throughput, errors, and the server's memory and CPU.
+//!
+//! Loopback only: a `--url` whose host is not 127.0.0.0/8, `localhost` or `::1` is refused.
+//! Bounded: every scenario stops by itself at `--timeout`.
+
+mod conn;
+mod metrics;
+mod organizer;
+mod plot;
+mod procstat;
+mod report;
+mod scenarios;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use reqwest::Url;
+
+use crate::conn::Shared;
+use crate::metrics::{Counters, Errors};
+use crate::report::{Connections, Frames, LatencyReport, Report};
+use crate::scenarios::{plenary, votes, Ctx};
+
+#[derive(Parser)]
+#[command(
+    name = "convene-loadtest",
+    version,
+    about = "Simulate many participants against a running convene server (loopback only)"
+)]
+struct Cli {
+    #[command(flatten)]
+    common: Common,
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(clap::Args)]
+struct Common {
+    /// The server's base URL (loopback only).
+    #[arg(
+        long,
+        env = "CONVENE_URL",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
+    url: String,
+    /// The server's organizer token (to create the run's convention).
+    #[arg(
+        long,
+        env = "CONVENE_ORGANIZER_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
+    organizer_token: Option<String>,
+    /// Time limit of the whole scenario, seconds: it stops by itself then.
+    #[arg(long, default_value_t = 120, global = true)]
+    timeout: u64,
+    /// Write the report as JSON to this file.
+    #[arg(long, global = true)]
+    json: Option<PathBuf>,
+    /// Plot latency and throughput over time to this SVG file.
+    #[arg(long, global = true)]
+    plot: Option<PathBuf>,
+    /// The server's process id: its RSS and CPU time are read from /proc before and after.
+    #[arg(long, global = true)]
+    server_pid: Option<u32>,
+    /// Connections being opened at once.
+    #[arg(long, default_value_t = 64, global = true)]
+    connect_concurrency: usize,
+    /// Connections opened per second at most (default: as fast as the concurrency allows).
+    #[arg(long, global = true)]
+    connect_rate: Option<f64>,
+    /// No progress bar.
+    #[arg(long, global = true)]
+    quiet: bool,
+}
+
+#[derive(Subcommand)]
+enum Scenario {
+    /// N voters cast one ballot each in a burst in a secret single-choice poll with live
+    /// results; a guarantor watches the tally.
+    Votes(votes::Args),
+    /// N listeners receive broadcasts sent at a given rate by one or more facilitators.
+    Plenary(plenary::Args),
+}
+
+impl Scenario {
+    fn name(&self) -> &'static str {
+        match self {
+            Scenario::Votes(_) => "votes",
+            Scenario::Plenary(_) => "plenary",
+        }
+    }
+}
+
+/// Refuse anything but the loopback: this tool sends load only to this machine.
+fn check_loopback(url: &Url) -> Result<()> {
+    let ok = url.host_str().is_some_and(is_loopback_host);
+    if !ok {
+        bail!(
+            "refusing {url}: convene-loadtest only targets the loopback (127.0.0.0/8, localhost, ::1)"
+        );
+    }
+    if !matches!(url.scheme(), "http" | "https") {
+        bail!("--url must be http:// or https://, not {url}");
+    }
+    Ok(())
+}
+
+fn ws_url(url: &Url) -> Result<String> {
+    let mut u = url.clone();
+    let scheme = if url.scheme() == "https" { "wss" } else { "ws" };
+    u.set_scheme(scheme)
+        .map_err(|_| anyhow::anyhow!("cannot make a WebSocket URL of {url}"))?;
+    u.set_path("/ws");
+    u.set_query(None);
+    Ok(u.to_string())
+}
+
+/// `127.0.0.0/8`, `::1` (bracketed or not) or `localhost`.
+fn is_loopback_host(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    match bare.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => bare.eq_ignore_ascii_case("localhost"),
+    }
+}
+
+fn main() {
+    let code = match run() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("convene-loadtest: {e:#}");
+            3
+        }
+    };
+    std::process::exit(code);
+}
+
+fn run() -> Result<i32> {
+    let cli = Cli::parse();
+    let url = Url::parse(&cli.common.url).with_context(|| format!("--url {}", cli.common.url))?;
+    check_loopback(&url)?;
+    let Some(token) = cli.common.organizer_token.clone() else {
+        bail!("--organizer-token (or CONVENE_ORGANIZER_TOKEN) is required");
+    };
+    let nofile = procstat::raise_nofile_limit();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(run_async(cli, url, token, nofile))
+}
+
+async fn run_async(cli: Cli, url: Url, token: String, nofile: Option<u64>) -> Result<i32> {
+    let c = &cli.common;
+    let started = metrics::start();
+    let started_at_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let shared = Shared {
+        counters: Arc::new(Counters::default()),
+        errors: Arc::new(Errors::default()),
+    };
+    let ctx = Ctx {
+        ws_url: ws_url(&url)?,
+        organizer: organizer::Organizer::new(url.as_str(), &token),
+        shared: shared.clone(),
+        deadline: started + Duration::from_secs(c.timeout),
+        connect_concurrency: c.connect_concurrency,
+        connect_rate: c.connect_rate,
+        progress: !c.quiet,
+    };
+    let server_pid = c.server_pid.map(|p| p.to_string());
+    let server_before = match &server_pid {
+        Some(pid) => Some(procstat::read(pid).with_context(|| format!("cannot read /proc/{pid}"))?),
+        None => None,
+    };
+    let self_before = procstat::read("self");
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let sampler = tokio::spawn(procstat::sampler(
+        server_pid.clone(),
+        Duration::from_millis(250),
+        shared.counters.clone(),
+        stop_rx,
+    ));
+
+    let name = cli.scenario.name();
+    // The scenario watches the deadline itself; this is the backstop if it does not.
+    let hard = Duration::from_secs(c.timeout) + Duration::from_secs(30);
+    let result = tokio::time::timeout(hard, async {
+        match &cli.scenario {
+            Scenario::Votes(a) => votes::run(&ctx, a).await,
+            Scenario::Plenary(a) => plenary::run(&ctx, a).await,
+        }
+    })
+    .await;
+    let _ = stop_tx.send(true);
+    let samples = sampler.await.unwrap_or_default();
+    let server_after = server_pid.as_deref().and_then(procstat::read);
+    let self_after = procstat::read("self");
+
+    let mut outcome = match result {
+        Ok(Ok(o)) => o,
+        Ok(Err(e)) => {
+            eprintln!("convene-loadtest {name}: {e:#}");
+            eprintln!("errors so far: {:?}", shared.errors.snapshot());
+            return Ok(3);
+        }
+        Err(_) => {
+            let mut o = report::Outcome::new(serde_json::Value::Null);
+            o.timed_out = true;
+            o.failures.push(format!("did not stop within {hard:?}"));
+            o
+        }
+    };
+    if outcome.timed_out {
+        outcome.failures.push(format!(
+            "the scenario reached its time limit ({} s)",
+            c.timeout
+        ));
+    }
+    if let Some(n) = nofile {
+        outcome
+            .notes
+            .push(format!("open-files limit of the load tester: {n}"));
+    }
+
+    let mut latencies = BTreeMap::new();
+    let mut timeline = BTreeMap::new();
+    for s in &outcome.series {
+        latencies.insert(
+            s.name.clone(),
+            LatencyReport {
+                what: s.what.clone(),
+                summary: s.latency.summary(),
+                timeline_truncated: s.latency.timeline_truncated(),
+            },
+        );
+        timeline.insert(
+            s.name.clone(),
+            s.latency
+                .timeline(outcome.timeline_from, outcome.timeline_width),
+        );
+    }
+    let counters = &shared.counters;
+    let errors = shared.errors.snapshot();
+    let report = Report {
+        tool: format!("convene-loadtest {}", env!("CARGO_PKG_VERSION")),
+        scenario: name.to_string(),
+        ok: outcome.failures.is_empty() && !outcome.timed_out,
+        failures: outcome.failures.clone(),
+        timed_out: outcome.timed_out,
+        url: url.to_string(),
+        convention: outcome.convention.clone(),
+        params: outcome.params.clone(),
+        started_at_ms,
+        duration_s: Instant::now().duration_since(started).as_secs_f64(),
+        phases_s: outcome.phases.clone(),
+        connections: Connections {
+            attempted: Counters::get(&counters.attempted),
+            opened: Counters::get(&counters.opened),
+            failed: Counters::get(&counters.failed),
+            peak_open: Counters::get(&counters.peak_open),
+            held_at_end: outcome
+                .held_at_end
+                .unwrap_or_else(|| Counters::get(&counters.open_now)),
+        },
+        frames: Frames {
+            received: Counters::get(&counters.frames),
+            presence: Counters::get(&counters.presence),
+            bytes: Counters::get(&counters.bytes),
+        },
+        latencies,
+        rates: outcome.rates.clone(),
+        errors_total: errors.values().sum(),
+        errors,
+        checks: outcome.checks.clone(),
+        notes: outcome.notes.clone(),
+        server: server_pid
+            .as_deref()
+            .map(|pid| procstat::ProcReport::new(pid, server_before, server_after, &samples, true)),
+        loadtest_process: procstat::ProcReport::new(
+            &std::process::id().to_string(),
+            self_before,
+            self_after,
+            &samples,
+            false,
+        ),
+        throughput_series: outcome.throughput_series.clone(),
+        throughput_what: outcome.throughput_what.clone(),
+        timeline,
+        resource_samples: samples,
+    };
+    print!("{}", report.table());
+    if let Some(path) = &c.json {
+        let text = serde_json::to_string_pretty(&report)?;
+        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &c.plot {
+        plot::write(&report, path).with_context(|| format!("plotting to {}", path.display()))?;
+    }
+    Ok(if report.timed_out {
+        2
+    } else if report.ok {
+        0
+    } else {
+        1
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_loopback_is_a_target() {
+        for ok in [
+            "http://127.0.0.1:8080",
+            "http://127.3.2.1:80/",
+            "http://localhost:8080",
+            "http://[::1]:8080",
+        ] {
+            assert!(check_loopback(&Url::parse(ok).unwrap()).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://10.0.0.1:8080",
+            "http://192.168.1.2",
+            "http://example.org",
+            "http://[::2]:8080",
+            "http://localhost.example.org",
+            "ftp://127.0.0.1",
+        ] {
+            assert!(check_loopback(&Url::parse(bad).unwrap()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_websocket_is_at_ws() {
+        let u = Url::parse("http://127.0.0.1:8080/whatever?x=1").unwrap();
+        assert_eq!(ws_url(&u).unwrap(), "ws://127.0.0.1:8080/ws");
+    }
+
+    #[test]
+    fn message_types_are_read_without_parsing() {
+        assert_eq!(
+            conn::message_type(r#"{"type":"presence","participant":"p7","online":true}"#),
+            Some("presence")
+        );
+        assert_eq!(conn::message_type(r#"{ "type": "ok" }"#), None);
+    }
+}

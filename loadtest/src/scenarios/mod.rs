@@ -1,0 +1,133 @@
+//! The scenarios, one module each, and what they share: the run's context (server, limits,
+//! time left) and opening many connections with bounded concurrency.
+//!
+//! Adding a scenario: a module with an `Args` (clap) and `async fn run(&Ctx, &Args) ->
+//! Result<Outcome>`, and a variant of `Scenario` in main.rs.
+
+pub mod plenary;
+pub mod votes;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tokio::sync::Semaphore;
+
+use crate::conn::{Participant, Shared, Subscription};
+use crate::organizer::Organizer;
+
+/// Everything a scenario needs from the command line and the run.
+pub struct Ctx {
+    pub ws_url: String,
+    pub organizer: Organizer,
+    pub shared: Shared,
+    /// The scenario must have stopped by then (`--timeout`).
+    pub deadline: Instant,
+    /// Connections being opened at once.
+    pub connect_concurrency: usize,
+    /// Connections opened per second at most, if set.
+    pub connect_rate: Option<f64>,
+    pub progress: bool,
+}
+
+/// One connection to open: its index in the run, its token, what it subscribes to.
+pub struct ToOpen {
+    pub conn: usize,
+    pub token: String,
+    pub sub: Option<Subscription>,
+}
+
+impl Ctx {
+    /// Time left before the deadline.
+    pub fn left(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+
+    /// `d`, or less if the deadline comes first.
+    pub fn within(&self, d: Duration) -> Duration {
+        d.min(self.left())
+    }
+
+    pub fn timed_out(&self) -> bool {
+        Instant::now() >= self.deadline
+    }
+
+    /// A progress bar on stderr (hidden with `--quiet` or when stderr is not a terminal).
+    pub fn bar(&self, len: u64, what: &str) -> ProgressBar {
+        let bar = if self.progress {
+            ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr())
+        } else {
+            ProgressBar::hidden()
+        };
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{prefix:>12} [{elapsed_precise}] {bar:40} {pos}/{len} {per_sec} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.set_prefix(what.to_string());
+        bar
+    }
+
+    /// Open these connections, at most `connect_concurrency` at a time (and `connect_rate`
+    /// per second), so that the server's accept queue is not overwhelmed. Returns them in
+    /// the order given; `None` for those that failed (counted in the errors).
+    pub async fn connect_many(&self, list: Vec<ToOpen>, what: &str) -> Vec<Option<Participant>> {
+        let bar = self.bar(list.len() as u64, what);
+        let sem = Arc::new(Semaphore::new(self.connect_concurrency.max(1)));
+        let started = tokio::time::Instant::now();
+        let done = Arc::new(AtomicUsize::new(0));
+        let mut tasks = Vec::with_capacity(list.len());
+        for (i, o) in list.into_iter().enumerate() {
+            let sem = sem.clone();
+            let ws_url = self.ws_url.clone();
+            let shared = self.shared.clone();
+            let within = self.within(Duration::from_secs(30));
+            let not_before = self
+                .connect_rate
+                .filter(|r| *r > 0.0)
+                .map(|r| started + Duration::from_secs_f64(i as f64 / r));
+            let bar = bar.clone();
+            let done = done.clone();
+            let deadline = tokio::time::Instant::from_std(self.deadline);
+            tasks.push(tokio::spawn(async move {
+                if let Some(t) = not_before {
+                    tokio::time::sleep_until(t.min(deadline)).await;
+                }
+                let _permit = sem.acquire_owned().await.ok()?;
+                let within =
+                    within.min(deadline.saturating_duration_since(tokio::time::Instant::now()));
+                let p = Participant::open(&ws_url, &o.token, o.conn, o.sub, &shared, within).await;
+                done.fetch_add(1, Ordering::Relaxed);
+                bar.inc(1);
+                p.ok()
+            }));
+        }
+        let mut out = Vec::with_capacity(tasks.len());
+        for t in tasks {
+            out.push(t.await.ok().flatten());
+        }
+        bar.finish_and_clear();
+        out
+    }
+}
+
+/// Close every connection, a few at a time, bounded in time.
+pub async fn close_all(ps: Vec<Participant>, within: Duration) {
+    let closing = async {
+        let mut set = tokio::task::JoinSet::new();
+        for p in ps {
+            set.spawn(p.close());
+            while set.len() >= 256 {
+                set.join_next().await;
+            }
+        }
+        while set.join_next().await.is_some() {}
+    };
+    let _ = tokio::time::timeout(within, closing).await;
+}
+
+/// Anything that must not leave a scenario as an `Err`: setup failures do.
+pub type ScenarioResult = Result<crate::report::Outcome>;

@@ -1,0 +1,419 @@
+//! `plenary`: N listeners (citizens) receive the broadcasts that one or more facilitators send
+//! at a given rate for a given duration.
+//!
+//! Each broadcast's text carries the time it was sent, in µs since the start of the run on the
+//! load tester's monotonic clock (every connection lives in this one process): a listener's
+//! delivery latency is the time it read the `broadcast_sent` event minus that. The server
+//! limits each connection to 20 messages/s (bursts of 40), so the broadcasts are spread over
+//! `ceil(rate / 20)` facilitators unless `--facilitators` says otherwise.
+//!
+//! Checked: every listener still connected received every acknowledged broadcast, once, in
+//! order of seq.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use convene_protocol::{Command, Event, Role, ServerMessage};
+use serde::Serialize;
+use serde_json::json;
+use tokio::sync::{mpsc, watch};
+
+use super::{close_all, Ctx, ScenarioResult, ToOpen};
+use crate::conn::{wait_reply, Participant, Received, Reply, Subscription};
+use crate::metrics::{self, Counters, Latency};
+use crate::organizer::{person, unique_id};
+use crate::report::{Outcome, Series};
+
+/// The server's sustained limit per connection (PROTOCOL.md, "Rate limit").
+const PER_CONNECTION_RATE: f64 = 20.0;
+
+#[derive(clap::Args, Debug, Clone, Serialize)]
+pub struct Args {
+    /// Citizens listening (one connection each).
+    #[arg(long, default_value_t = 1000)]
+    pub listeners: usize,
+    /// Broadcasts per second, all facilitators together.
+    #[arg(long, default_value_t = 20.0)]
+    pub rate: f64,
+    /// Seconds of broadcasting.
+    #[arg(long, default_value_t = 10.0)]
+    pub duration: f64,
+    /// Facilitators sending broadcasts (default: ceil(rate / 20), the server's limit).
+    #[arg(long)]
+    pub facilitators: Option<usize>,
+    /// Seconds to wait, once the last broadcast is acknowledged, for the last deliveries.
+    #[arg(long, default_value_t = 10.0)]
+    pub drain: f64,
+}
+
+#[derive(Default)]
+struct ListenerState {
+    got: HashSet<u32>,
+    last_seq: u64,
+}
+
+struct Agg {
+    listeners: Vec<ListenerState>,
+    delivery: Latency,
+    deliveries: u64,
+    duplicates: u64,
+    out_of_order: u64,
+    foreign: u64,
+    last_delivery: Option<Instant>,
+}
+
+/// `LT <k> t=<µs>` → (k, µs).
+fn parse_text(text: &str) -> Option<(u32, u64)> {
+    let mut it = text.split_whitespace();
+    if it.next()? != "LT" {
+        return None;
+    }
+    let k = it.next()?.parse().ok()?;
+    let us = it.next()?.strip_prefix("t=")?.parse().ok()?;
+    Some((k, us))
+}
+
+async fn aggregate(
+    mut rx: mpsc::UnboundedReceiver<Received>,
+    n: usize,
+    base: usize,
+    delivered: Arc<AtomicU64>,
+    mut stop: watch::Receiver<bool>,
+) -> Agg {
+    let mut agg = Agg {
+        listeners: (0..n).map(|_| ListenerState::default()).collect(),
+        delivery: Latency::new(),
+        deliveries: 0,
+        duplicates: 0,
+        out_of_order: 0,
+        foreign: 0,
+        last_delivery: None,
+    };
+    let handle = |agg: &mut Agg, r: Received| {
+        let ServerMessage::Event { record } = r.msg else {
+            return;
+        };
+        let Some(l) = r
+            .conn
+            .checked_sub(base)
+            .and_then(|i| agg.listeners.get_mut(i))
+        else {
+            return;
+        };
+        if record.seq <= l.last_seq {
+            agg.out_of_order += 1;
+        }
+        l.last_seq = l.last_seq.max(record.seq);
+        let Event::BroadcastSent { text } = record.event else {
+            return;
+        };
+        let Some((k, us)) = parse_text(&text) else {
+            agg.foreign += 1;
+            return;
+        };
+        if !l.got.insert(k) {
+            agg.duplicates += 1;
+            return;
+        }
+        let received = metrics::since_start(r.at);
+        let latency = received.saturating_sub(Duration::from_micros(us));
+        agg.delivery.record(latency, r.at);
+        agg.deliveries += 1;
+        agg.last_delivery = Some(r.at);
+        delivered.fetch_add(1, Ordering::Relaxed);
+    };
+    loop {
+        tokio::select! {
+            m = rx.recv() => match m {
+                Some(r) => handle(&mut agg, r),
+                None => break,
+            },
+            _ = stop.changed() => {
+                while let Ok(r) = rx.try_recv() {
+                    handle(&mut agg, r);
+                }
+                break;
+            }
+        }
+    }
+    agg
+}
+
+pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
+    if args.listeners == 0 || args.rate <= 0.0 || args.duration <= 0.0 {
+        bail!("--listeners, --rate and --duration must be positive");
+    }
+    let f = args
+        .facilitators
+        .unwrap_or((args.rate / PER_CONNECTION_RATE).ceil() as usize)
+        .max(1);
+    let n = args.listeners;
+    let total = (args.rate * args.duration).round().max(1.0) as usize;
+    let mut out = Outcome::new(json!({
+        "listeners": n,
+        "rate": args.rate,
+        "duration": args.duration,
+        "facilitators": f,
+        "drain": args.drain,
+        "broadcasts_planned": total,
+    }));
+    if args.rate / f as f64 > PER_CONNECTION_RATE {
+        out.notes.push(format!(
+            "{:.1} broadcasts/s per facilitator is over the server's limit of 20/s: expect rate_limited",
+            args.rate / f as f64
+        ));
+    }
+
+    // 1. The convention: F facilitators, N citizens.
+    let t = Instant::now();
+    let mut roster: Vec<_> = (0..f)
+        .map(|j| person(format!("Animateur {j} (load test)"), Role::Facilitator))
+        .collect();
+    roster.extend((0..n).map(|i| person(format!("Auditrice {i}"), Role::Citizen)));
+    let id = unique_id("plenary");
+    let setup = ctx
+        .organizer
+        .setup(&id, "Load test: plenary", &roster)
+        .await
+        .context("setting the convention up")?;
+    out.convention = Some(id);
+    out.phases.insert("setup".into(), t.elapsed().as_secs_f64());
+
+    // 2. Connections: the listeners, then the facilitators.
+    let t = Instant::now();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let delivered = Arc::new(AtomicU64::new(0));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let agg = tokio::spawn(aggregate(rx, n, f, delivered.clone(), stop_rx));
+    let mut to_open = Vec::with_capacity(n);
+    for i in 0..n {
+        to_open.push(ToOpen {
+            conn: f + i,
+            token: setup.token(f + i)?,
+            sub: Some(Subscription {
+                types: &["event"],
+                tx: tx.clone(),
+            }),
+        });
+    }
+    drop(tx);
+    let listeners = ctx.connect_many(to_open, "listeners").await;
+    let mut facs = Vec::with_capacity(f);
+    for j in 0..f {
+        facs.push(ToOpen {
+            conn: j,
+            token: setup.token(j)?,
+            sub: None,
+        });
+    }
+    let facs = ctx.connect_many(facs, "facilitators").await;
+    let connected = listeners.iter().filter(|l| l.is_some()).count();
+    out.phases
+        .insert("connect".into(), t.elapsed().as_secs_f64());
+    out.check("listeners", n);
+    out.check("listeners_connected", connected);
+    if facs.iter().any(|p| p.is_none()) {
+        bail!("a facilitator could not connect");
+    }
+    if ctx.timed_out() {
+        out.timed_out = true;
+        return Ok(out);
+    }
+
+    // 3. Broadcasts: broadcast k goes at t0 + k / rate from facilitator k mod F.
+    let t0 = tokio::time::Instant::now() + Duration::from_millis(100);
+    let deadline = tokio::time::Instant::from_std(ctx.deadline);
+    let sent_count = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::with_capacity(f);
+    for (j, p) in facs.into_iter().enumerate() {
+        let Some(mut p) = p else { continue };
+        let rate = args.rate;
+        let sent_count = sent_count.clone();
+        let errors = ctx.shared.errors.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut pending = Vec::new();
+            let mut k = j;
+            while k < total {
+                let at = t0 + Duration::from_secs_f64(k as f64 / rate);
+                if at >= deadline {
+                    break;
+                }
+                tokio::time::sleep_until(at).await;
+                let us = metrics::since_start(Instant::now()).as_micros();
+                let text = format!("LT {k} t={us}");
+                match p.send(Command::Broadcast { text }).await {
+                    Ok(rx) => pending.push((k as u32, rx)),
+                    Err(_) => break,
+                }
+                sent_count.fetch_add(1, Ordering::Relaxed);
+                k += f;
+            }
+            let mut replies: Vec<(u32, Option<Reply>)> = Vec::with_capacity(pending.len());
+            for (k, rx) in pending {
+                let within = deadline.saturating_duration_since(tokio::time::Instant::now());
+                replies.push((k, wait_reply(rx, within, &errors).await.ok()));
+            }
+            (p, replies)
+        }));
+    }
+    let bar = ctx.bar(total as u64, "broadcasts");
+    let ticker = {
+        let bar = bar.clone();
+        let sent_count = sent_count.clone();
+        let delivered = delivered.clone();
+        tokio::spawn(async move {
+            loop {
+                bar.set_position(sent_count.load(Ordering::Relaxed));
+                bar.set_message(format!("{} deliveries", delivered.load(Ordering::Relaxed)));
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+    };
+    let mut fac_ps = Vec::new();
+    let mut ack = Latency::new();
+    let mut acked: Vec<u32> = Vec::new();
+    let mut refused = 0u64;
+    let mut unanswered = 0u64;
+    let mut first_send: Option<Instant> = None;
+    let mut last_send: Option<Instant> = None;
+    for t in tasks {
+        let Ok((p, replies)) = t.await else { continue };
+        fac_ps.push(p);
+        for (k, r) in replies {
+            match r {
+                Some(r) => {
+                    first_send = Some(first_send.map_or(r.sent, |x: Instant| x.min(r.sent)));
+                    last_send = Some(last_send.map_or(r.sent, |x: Instant| x.max(r.sent)));
+                    match r.result {
+                        Ok(_) => {
+                            ack.record(r.latency(), r.at);
+                            acked.push(k);
+                        }
+                        Err(_) => refused += 1,
+                    }
+                }
+                None => unanswered += 1,
+            }
+        }
+    }
+
+    // 4. The last deliveries: wait until every listener still connected has every
+    // acknowledged broadcast, or the drain time is over.
+    let open_listeners = listeners
+        .iter()
+        .filter(|l| l.as_ref().is_some_and(|p| p.is_open()))
+        .count() as u64;
+    let target = acked.len() as u64 * open_listeners;
+    let drain_end = Instant::now() + ctx.within(Duration::from_secs_f64(args.drain.max(0.0)));
+    while delivered.load(Ordering::Relaxed) < target && Instant::now() < drain_end {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    ticker.abort();
+    bar.finish_and_clear();
+    out.held_at_end = Some(Counters::get(&ctx.shared.counters.open_now));
+    let _ = stop_tx.send(true);
+    let agg = agg.await.context("aggregator")?;
+
+    // 5. Checks and figures.
+    let acked_set: HashSet<u32> = acked.iter().copied().collect();
+    let mut complete = 0u64;
+    let mut missing_open = 0u64;
+    let mut missing_closed = 0u64;
+    for (i, l) in listeners.iter().enumerate() {
+        let Some(p) = l else { continue };
+        let missing = acked_set
+            .iter()
+            .filter(|k| !agg.listeners[i].got.contains(k))
+            .count() as u64;
+        if missing == 0 {
+            complete += 1;
+        } else if p.is_open() {
+            missing_open += missing;
+        } else {
+            missing_closed += missing;
+        }
+    }
+    out.check("broadcasts_sent", Counters::get(&sent_count));
+    out.check("broadcasts_acknowledged", acked.len());
+    out.check("broadcasts_refused", refused);
+    out.check("broadcasts_unanswered", unanswered);
+    out.check("deliveries", agg.deliveries);
+    out.check("deliveries_expected", acked.len() as u64 * connected as u64);
+    out.check("listeners_complete", complete);
+    out.check("missing_on_open_connections", missing_open);
+    out.check("missing_on_closed_connections", missing_closed);
+    out.check("duplicates", agg.duplicates);
+    out.check("out_of_order", agg.out_of_order);
+    out.check("foreign_broadcasts", agg.foreign);
+    if missing_open > 0 {
+        out.failures.push(format!(
+            "{missing_open} acknowledged broadcasts never reached listeners that are still connected"
+        ));
+    }
+    if agg.duplicates > 0 {
+        out.failures
+            .push(format!("{} broadcasts delivered twice", agg.duplicates));
+    }
+    if agg.out_of_order > 0 {
+        out.failures
+            .push(format!("{} events out of seq order", agg.out_of_order));
+    }
+    if let (Some(f0), Some(l)) = (first_send, last_send) {
+        let span = l.duration_since(f0).as_secs_f64();
+        out.phases.insert("broadcasting".into(), span);
+        if span > 0.0 && acked.len() > 1 {
+            out.rates
+                .insert("broadcasts_per_s".into(), (acked.len() - 1) as f64 / span);
+        }
+    }
+    if let (Some(f0), Some(l)) = (first_send, agg.last_delivery) {
+        let span = l.duration_since(f0).as_secs_f64();
+        if span > 0.0 {
+            out.rates
+                .insert("deliveries_per_s".into(), agg.deliveries as f64 / span);
+        }
+    }
+    out.timeline_from = first_send
+        .map(metrics::since_start)
+        .unwrap_or_default()
+        .saturating_sub(Duration::from_millis(50));
+    let span = agg
+        .last_delivery
+        .zip(first_send)
+        .map(|(l, f0)| l.saturating_duration_since(f0))
+        .unwrap_or(Duration::from_secs(1));
+    out.timeline_width = (span / 200).max(Duration::from_millis(50));
+    out.throughput_series = Some("delivery".into());
+    out.throughput_what = "deliveries to listeners".into();
+    out.series.push(Series {
+        name: "delivery".into(),
+        what: "broadcast sent -> broadcast_sent read by a listener".into(),
+        latency: agg.delivery,
+    });
+    out.series.push(Series {
+        name: "broadcast_ack".into(),
+        what: "broadcast sent -> its ok".into(),
+        latency: ack,
+    });
+    out.timed_out = ctx.timed_out();
+
+    let mut all: Vec<Participant> = listeners.into_iter().flatten().collect();
+    all.extend(fac_ps);
+    close_all(all, Duration::from_secs(5)).await;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_text;
+
+    #[test]
+    fn broadcast_texts_carry_their_index_and_send_time() {
+        assert_eq!(parse_text("LT 17 t=123456"), Some((17, 123456)));
+        assert_eq!(parse_text("Bonjour à toutes et à tous"), None);
+        assert_eq!(parse_text("LT x t=1"), None);
+    }
+}
