@@ -65,9 +65,17 @@ pub fn write(report: &Report, path: &Path) -> Result<()> {
     // 1. Latency percentiles per bucket (log scale).
     {
         let mut y_max: f64 = 1.0;
-        for b in report.timeline.values().flatten() {
+        let mut y_min: f64 = f64::MAX;
+        for b in report.timeline.values().flatten().filter(|b| b.count > 0) {
             y_max = y_max.max(b.max_ms);
+            y_min = y_min.min(b.p50_ms);
         }
+        // A decade below the lowest median, at least 0.01 ms.
+        let y_min = if y_min == f64::MAX {
+            0.01
+        } else {
+            10f64.powf((y_min.max(0.01)).log10().floor())
+        };
         let mut chart = ChartBuilder::on(&panels[0])
             .caption(
                 "latency per time bucket (ms, log scale)",
@@ -76,7 +84,7 @@ pub fn write(report: &Report, path: &Path) -> Result<()> {
             .margin(10)
             .x_label_area_size(30)
             .y_label_area_size(60)
-            .build_cartesian_2d(t_min..t_max, (0.01f64..y_max * 1.5).log_scale())
+            .build_cartesian_2d(t_min..t_max, (y_min..y_max * 1.5).log_scale())
             .map_err(err)?;
         chart
             .configure_mesh()
@@ -90,7 +98,7 @@ pub fn write(report: &Report, path: &Path) -> Result<()> {
                 buckets
                     .iter()
                     .filter(|b| b.count > 0)
-                    .map(|b| (b.t_s + step / 2.0, f(b).max(0.01)))
+                    .map(|b| (b.t_s + step / 2.0, f(b).max(y_min)))
                     .collect()
             };
             for (label, f, dashed) in [

@@ -190,9 +190,9 @@ pub fn raise_nofile_limit() -> Option<u64> {
                 rlim_max: lim.rlim_max,
             };
             if libc::setrlimit(libc::RLIMIT_NOFILE, &want) == 0 {
-                return Some(lim.rlim_max as u64);
+                return Some(lim.rlim_max);
             }
         }
-        Some(lim.rlim_cur as u64)
+        Some(lim.rlim_cur)
     }
 }

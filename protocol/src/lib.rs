@@ -406,6 +406,25 @@ pub struct RotationView {
     pub questions: Vec<Question>,
 }
 
+/// A collaborative document as a participant sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DocumentView {
+    pub name: String,
+    pub title: String,
+    /// Writing groups whose citizens may write it.
+    pub groups: Vec<String>,
+    /// Whether you may write it (otherwise you read it).
+    pub can_write: bool,
+    pub versions: Vec<VersionInfo>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct VersionInfo {
+    pub version: u32,
+    pub label: String,
+    pub at: u64,
+}
+
 /// Everything a convention's log holds. Stored as this JSON in the durable log, and sent to
 /// the participants allowed to see it (see PROTOCOL.md, "Visibility").
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -583,6 +602,28 @@ pub enum Event {
     QuestionAnswered {
         question: u64,
         text: String,
+    },
+    DocumentCreated {
+        name: String,
+        title: String,
+    },
+    WritingGroupSet {
+        group: String,
+        members: Vec<String>,
+    },
+    DocumentOpened {
+        document: String,
+        group: String,
+    },
+    DocumentClosed {
+        document: String,
+        group: String,
+    },
+    /// The document's content at this moment is kept as version `version`.
+    VersionNamed {
+        document: String,
+        version: u32,
+        label: String,
     },
 }
 
@@ -780,6 +821,30 @@ pub enum Command {
         question: u64,
         text: String,
     },
+    /// A new collaborative document (edit it over `/doc/{convention}/{name}`).
+    CreateDocument {
+        name: String,
+        title: String,
+    },
+    /// Create or replace a writing group.
+    SetWritingGroup {
+        group: String,
+        members: Vec<String>,
+    },
+    /// Let a writing group's citizens write in a document.
+    OpenDocument {
+        document: String,
+        group: String,
+    },
+    CloseDocument {
+        document: String,
+        group: String,
+    },
+    /// Keep the document's current content as a named version.
+    NameVersion {
+        document: String,
+        label: String,
+    },
 }
 
 /// Messages from the client.
@@ -895,6 +960,12 @@ pub struct Snapshot {
     /// The expert rotation, if one was planned.
     #[serde(default)]
     pub rotation: Option<RotationView>,
+    /// Collaborative documents.
+    #[serde(default)]
+    pub documents: Vec<DocumentView>,
+    /// Writing groups: name and members.
+    #[serde(default)]
+    pub writing_groups: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -1009,6 +1080,11 @@ impl Command {
         "add_to_group",
         "ask_question",
         "answer_question",
+        "create_document",
+        "set_writing_group",
+        "open_document",
+        "close_document",
+        "name_version",
     ];
 }
 
@@ -1096,7 +1172,9 @@ pub fn schema() -> serde_json::Value {
         api::IssueInvites,
         api::Invite,
         api::InviteStatus,
-        api::ErrorBody
+        api::ErrorBody,
+        api::PollResults,
+        api::NamedBallot
     );
     for (name, s) in gen.definitions() {
         defs.insert(name.clone(), serde_json::to_value(s).unwrap_or_default());

@@ -117,6 +117,10 @@ pub struct Convention {
     pub polls_made: u32,
     /// The expert rotation, planned, running or over.
     pub rotation: Option<super::Rotation>,
+    /// Collaborative documents, by name.
+    pub documents: BTreeMap<String, super::documents::Document>,
+    /// Writing groups: name -> members.
+    pub writing_groups: BTreeMap<String, BTreeSet<ParticipantId>>,
 }
 
 impl Default for Convention {
@@ -136,6 +140,8 @@ impl Default for Convention {
             polls: BTreeMap::new(),
             polls_made: 0,
             rotation: None,
+            documents: BTreeMap::new(),
+            writing_groups: BTreeMap::new(),
         }
     }
 }
@@ -224,7 +230,9 @@ impl Convention {
         if let Event::SecretBallotCast { poll, ballot } = &record.event {
             // From the ballot box: it has no place in the log, so it moves no seq.
             if let Some(p) = self.polls.get_mut(poll) {
-                p.secret.push(ballot.clone());
+                // Kept sorted: their order says nothing of when, or by whom, they were cast.
+                let at = p.secret.binary_search(ballot).unwrap_or_else(|i| i);
+                p.secret.insert(at, ballot.clone());
             }
             return;
         }
@@ -383,6 +391,11 @@ impl Convention {
             Event::CallResolved { call } => {
                 self.calls.remove(call);
             }
+            Event::DocumentCreated { .. }
+            | Event::WritingGroupSet { .. }
+            | Event::DocumentOpened { .. }
+            | Event::DocumentClosed { .. }
+            | Event::VersionNamed { .. } => super::documents::apply(self, &record.event, at),
             Event::RotationPlanned { .. }
             | Event::RotationRoundStarted { .. }
             | Event::RotationWarned
@@ -459,6 +472,13 @@ impl Convention {
                 }
             }
         }
+    }
+
+    /// Polls in the order they were drafted (q2 before q10).
+    pub fn polls_in_order(&self) -> impl Iterator<Item = &Poll> {
+        let mut polls: Vec<&Poll> = self.polls.values().collect();
+        polls.sort_by_key(|p| (p.id.len(), p.id.clone()));
+        polls.into_iter()
     }
 
     /// The participants of the roster who hold a role.

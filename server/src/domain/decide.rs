@@ -351,6 +351,11 @@ pub fn decide(state: &Convention, actor: &Actor, command: &Command, ctx: &Contex
         | Command::AddToGroup { .. }
         | Command::AskQuestion { .. }
         | Command::AnswerQuestion { .. } => super::rotation::decide(state, me, command, ctx),
+        Command::CreateDocument { .. }
+        | Command::SetWritingGroup { .. }
+        | Command::OpenDocument { .. }
+        | Command::CloseDocument { .. }
+        | Command::NameVersion { .. } => super::documents::decide(state, command),
         Command::Tick => Ok(tick(state, now)),
     }
 }

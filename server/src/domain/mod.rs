@@ -5,6 +5,7 @@
 mod assign;
 mod convention;
 mod decide;
+pub mod documents;
 pub mod polls;
 mod roles;
 pub mod rotation;
@@ -280,6 +281,28 @@ pub enum Event {
         question: u64,
         text: String,
     },
+    DocumentCreated {
+        name: String,
+        title: String,
+    },
+    WritingGroupSet {
+        group: String,
+        members: Vec<ParticipantId>,
+    },
+    DocumentOpened {
+        document: String,
+        group: String,
+    },
+    DocumentClosed {
+        document: String,
+        group: String,
+    },
+    /// The document's content at this moment is kept as version `version`.
+    VersionNamed {
+        document: String,
+        version: u32,
+        label: String,
+    },
 }
 
 /// An event as the log holds it: its place, its time and who caused it.
@@ -431,6 +454,27 @@ pub enum Command {
     AnswerQuestion {
         question: u64,
         text: String,
+    },
+    // Collaborative documents.
+    CreateDocument {
+        name: String,
+        title: String,
+    },
+    SetWritingGroup {
+        group: String,
+        members: Vec<ParticipantId>,
+    },
+    OpenDocument {
+        document: String,
+        group: String,
+    },
+    CloseDocument {
+        document: String,
+        group: String,
+    },
+    NameVersion {
+        document: String,
+        label: String,
     },
     /// Fire every deadline that is due. Sent by the server's timer; a no-op when nothing is due.
     Tick,

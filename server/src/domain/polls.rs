@@ -138,7 +138,7 @@ pub struct Poll {
     pub named: BTreeMap<ParticipantId, Ballot>,
     /// Secret polls: who has voted (nothing else is known of them)...
     pub voted: BTreeSet<ParticipantId>,
-    /// ...and the ballots, with no voter and no order.
+    /// ...and the ballots, with no voter, sorted (so in no order of casting).
     pub secret: Vec<Ballot>,
     /// The final tally, fixed at the close.
     pub final_tally: Option<Tally>,
@@ -332,6 +332,9 @@ pub fn check_spec(spec: &PollSpec) -> Result<PollSpec, String> {
     }
     s.voters.sort();
     s.voters.dedup();
+    if s.quorum == Some(0) {
+        return Err("a quorum is at least one ballot".into());
+    }
     if let Some(d) = s.duration_ms {
         if d == 0 || d > super::MAX_DURATION_MS {
             return Err("the duration must be between 1 ms and 12 hours".into());
@@ -538,6 +541,9 @@ pub(super) fn decide(
         Command::Vote { poll, ballot } => {
             let voter = me.expect("admitted participants only");
             let p = poll_of(state, poll)?;
+            if p.status == PollStatus::Draft {
+                return reject(Code::NotFound, format!("no poll {poll}"));
+            }
             if p.status != PollStatus::Open {
                 return reject(Code::Conflict, "this poll is not open");
             }

@@ -29,6 +29,7 @@ const VOTERS: &[Role] = &[
     Role::Expert,
 ];
 const ANSWERERS: &[Role] = &[Role::Facilitator, Role::Expert];
+const EDITORS: &[Role] = &[Role::Facilitator, Role::Rapporteur];
 const VISITORS: &[Role] = &[Role::Facilitator, Role::Guarantor];
 
 pub fn allowed(command: &Command) -> Permission {
@@ -69,6 +70,11 @@ pub fn allowed(command: &Command) -> Permission {
         | MarkExpertAbsent { .. }
         | AddToGroup { .. } => Permission::Roles(FACILITATORS),
         AskQuestion { .. } => Permission::Roles(SPEAKERS),
+        CreateDocument { .. }
+        | SetWritingGroup { .. }
+        | OpenDocument { .. }
+        | CloseDocument { .. } => Permission::Roles(FACILITATORS),
+        NameVersion { .. } => Permission::Roles(EDITORS),
         // The expert of the room (checked by the rotation) or a facilitator.
         AnswerQuestion { .. } => Permission::Roles(ANSWERERS),
         // Each poll narrows this to its own list of voters; guarantors never vote.

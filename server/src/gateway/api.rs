@@ -346,24 +346,28 @@ pub async fn organizer_or(
         ));
     };
     let hash = hash_token(&token);
+    // None: no such token; Some(false): a participant whose role may not.
     let allowed = handle
         .query(move |c, _| {
-            c.invites.iter().any(|(p, h)| {
-                *h == hash
-                    && c.people
-                        .get(p)
-                        .is_some_and(|p| roles.iter().any(|r| p.has(*r)))
-            })
+            let who = c
+                .invites
+                .iter()
+                .find(|(_, h)| **h == hash)
+                .and_then(|(p, _)| c.people.get(p))?;
+            Some(roles.iter().any(|r| who.has(*r)))
         })
         .await
-        .unwrap_or(false);
-    if allowed {
-        Ok(())
-    } else {
-        Err(ApiError::new(
+        .flatten();
+    match allowed {
+        Some(true) => Ok(()),
+        Some(false) => Err(ApiError::new(
             ErrorCode::Forbidden,
             "your role does not allow this export",
-        ))
+        )),
+        None => Err(ApiError::new(
+            ErrorCode::Unauthorized,
+            "unknown or revoked invitation token",
+        )),
     }
 }
 

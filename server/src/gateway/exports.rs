@@ -86,7 +86,7 @@ fn results_csv(r: &PollResults) -> String {
         PollKind::Text { .. } => {
             let _ = w.write_record(["answer"]);
             for t in &r.tally.texts {
-                let _ = w.write_record([t]);
+                let _ = w.write_record([cell(t)]);
             }
         }
         PollKind::Ranking { .. } => {
@@ -119,12 +119,20 @@ fn results_csv(r: &PollResults) -> String {
             for (i, label) in labels.iter().enumerate() {
                 let count = r.tally.counts.get(i).copied().unwrap_or(0);
                 let pct = r.percentages.get(i).copied().unwrap_or(0.0);
-                let _ = w.write_record([label.clone(), count.to_string(), format!("{pct:.1}")]);
+                let _ = w.write_record([cell(label), count.to_string(), format!("{pct:.1}")]);
             }
         }
     }
-    let _ = w.write_record([format!("ballots: {}", r.tally.ballots)]);
     String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
+/// A cell as a spreadsheet will not run it: text that starts like a formula gets a quote.
+fn cell(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_string()
+    }
 }
 
 fn csv_response(name: &str, body: String) -> Response {
@@ -164,8 +172,7 @@ pub async fn all(
     let csv = wants_csv(&q)?;
     let all: Vec<PollResults> = handle
         .query(|c, _| {
-            c.polls
-                .values()
+            c.polls_in_order()
                 .filter(|p| p.status != d::PollStatus::Draft)
                 .map(|p| results(c, p))
                 .collect()
@@ -281,7 +288,7 @@ pub async fn ballots(
                     label(&i)
                 }
             };
-            let _ = w.write_record([b.participant.as_str(), b.name.as_str(), text.as_str()]);
+            let _ = w.write_record([b.participant.clone(), cell(&b.name), cell(&text)]);
         }
         let body = String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default();
         return Ok(csv_response(&format!("{id}-{}-ballots", r.id), body));

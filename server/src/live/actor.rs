@@ -526,6 +526,26 @@ impl Actor {
                 .filter_map(|(r, _)| poll_of(&r.event))
                 .collect();
             self.poll_tallies(&polls, true);
+            // People moved: who may vote in a room's poll, and who is there, changed.
+            let moved = rooms_before.iter().any(|(id, r)| {
+                self.conns
+                    .get(id)
+                    .is_some_and(|c| self.state.location_of(&c.participant) != r)
+            });
+            if moved {
+                let open: BTreeSet<String> = self
+                    .state
+                    .polls
+                    .values()
+                    .filter(|p| {
+                        p.status == d::PollStatus::Open
+                            && p.spec.room.is_some()
+                            && !polls.contains(&p.id)
+                    })
+                    .map(|p| p.id.clone())
+                    .collect();
+                self.poll_tallies(&open, false);
+            }
         }
         for (reply, outcome) in outcomes {
             self.reply(reply, outcome, &records);

@@ -46,6 +46,11 @@ pub fn audience(state: &Convention, record: &d::Record) -> Audience {
             scope(state.polls.get(poll).and_then(|p| p.spec.room.as_deref()))
         }
         BallotCast { .. } => Audience::Staff(actor_id(record)),
+        DocumentCreated { .. }
+        | WritingGroupSet { .. }
+        | DocumentOpened { .. }
+        | DocumentClosed { .. }
+        | VersionNamed { .. } => Audience::Everyone,
         RotationPlanned { .. }
         | RotationRoundStarted { .. }
         | RotationWarned
@@ -139,38 +144,42 @@ pub fn participation(
     poll: &d::Poll,
     present: &BTreeSet<String>,
 ) -> p::Participation {
+    // A room's poll is voted by those in the room.
     let eligible: Vec<&Person> = state
         .people
         .values()
-        .filter(|p| poll.eligible(&p.roles))
+        .filter(|p| may_vote(state, poll, p))
         .collect();
-    let here = |p: &&&Person| {
-        poll.spec
-            .room
-            .as_deref()
-            .is_none_or(|r| state.location_of(&p.id) == r)
-    };
     p::Participation {
         voted: poll.ballot_count(),
         eligible: eligible.len() as u64,
-        eligible_present: eligible
-            .iter()
-            .filter(|p| present.contains(&p.id))
-            .filter(here)
-            .count() as u64,
+        eligible_present: eligible.iter().filter(|p| present.contains(&p.id)).count() as u64,
         quorum: poll.spec.quorum,
     }
 }
 
+/// Whether a person may vote in a poll where they are now.
+pub fn may_vote(state: &Convention, poll: &d::Poll, person: &Person) -> bool {
+    poll.eligible(&person.roles)
+        && poll
+            .spec
+            .room
+            .as_deref()
+            .is_none_or(|r| state.location_of(&person.id) == r)
+}
+
 /// Whether a viewer sees a poll at all.
 pub fn sees_poll(state: &Convention, poll: &d::Poll, viewer: &Person) -> bool {
+    // A room's poll is seen in the room, by those who voted in it, and by all once published.
     viewer.sees_everything()
         || (poll.status != d::PollStatus::Draft
-            && poll
+            && (poll
                 .spec
                 .room
                 .as_deref()
-                .is_none_or(|r| state.location_of(&viewer.id) == r))
+                .is_none_or(|r| state.location_of(&viewer.id) == r)
+                || poll.has_voted(&viewer.id)
+                || poll.status == d::PollStatus::Published))
 }
 
 pub fn poll_view(
@@ -187,7 +196,7 @@ pub fn poll_view(
         opened_at: poll.opened_at,
         ends_at: poll.ends_at,
         revealed: poll.revealed,
-        eligible: poll.eligible(&viewer.roles),
+        eligible: may_vote(state, poll, viewer),
         you_voted: poll.has_voted(&viewer.id),
         your_ballot: poll.named.get(&viewer.id).map(wire::ballot_out),
         participation: staff.then(|| participation(state, poll, present)),
@@ -271,9 +280,32 @@ pub fn snapshot(
         floor_time,
         calls,
         rotation: state.rotation.as_ref().map(wire::rotation_view),
-        polls: state
-            .polls
+        documents: state
+            .documents
             .values()
+            .map(|d| p::DocumentView {
+                name: d.name.clone(),
+                title: d.title.clone(),
+                groups: d.groups.iter().cloned().collect(),
+                can_write: state.can_write(viewer, &d.name),
+                versions: d
+                    .versions
+                    .iter()
+                    .map(|(version, label, at)| p::VersionInfo {
+                        version: *version,
+                        label: label.clone(),
+                        at: *at,
+                    })
+                    .collect(),
+            })
+            .collect(),
+        writing_groups: state
+            .writing_groups
+            .iter()
+            .map(|(g, m)| (g.clone(), m.iter().cloned().collect()))
+            .collect(),
+        polls: state
+            .polls_in_order()
             .filter(|p| sees_poll(state, p, viewer))
             .map(|p| poll_view(state, p, viewer, present))
             .collect(),

@@ -203,6 +203,31 @@ pub fn event_out(e: &d::Event) -> p::Event {
             message: message.clone(),
         },
         D::CallResolved { call } => P::CallResolved { call: *call },
+        D::DocumentCreated { name, title } => P::DocumentCreated {
+            name: name.clone(),
+            title: title.clone(),
+        },
+        D::WritingGroupSet { group, members } => P::WritingGroupSet {
+            group: group.clone(),
+            members: members.clone(),
+        },
+        D::DocumentOpened { document, group } => P::DocumentOpened {
+            document: document.clone(),
+            group: group.clone(),
+        },
+        D::DocumentClosed { document, group } => P::DocumentClosed {
+            document: document.clone(),
+            group: group.clone(),
+        },
+        D::VersionNamed {
+            document,
+            version,
+            label,
+        } => P::VersionNamed {
+            document: document.clone(),
+            version: *version,
+            label: label.clone(),
+        },
         D::PollDrafted { poll, spec } => P::PollDrafted {
             poll: poll.clone(),
             spec: spec_out(spec),
@@ -337,6 +362,19 @@ pub fn event_in(e: p::Event) -> d::Event {
         P::SpeakingLimitSet { room, limit_ms } => D::SpeakingLimitSet { room, limit_ms },
         P::FacilitatorCalled { room, message } => D::FacilitatorCalled { room, message },
         P::CallResolved { call } => D::CallResolved { call },
+        P::DocumentCreated { name, title } => D::DocumentCreated { name, title },
+        P::WritingGroupSet { group, members } => D::WritingGroupSet { group, members },
+        P::DocumentOpened { document, group } => D::DocumentOpened { document, group },
+        P::DocumentClosed { document, group } => D::DocumentClosed { document, group },
+        P::VersionNamed {
+            document,
+            version,
+            label,
+        } => D::VersionNamed {
+            document,
+            version,
+            label,
+        },
         P::PollDrafted { poll, spec } => D::PollDrafted {
             poll,
             spec: spec_in(spec),
@@ -458,6 +496,11 @@ pub fn command_in(c: p::Command) -> d::Command {
             order: order_in(order),
         },
         P::SetSpeakingLimit { room, limit_ms } => D::SetSpeakingLimit { room, limit_ms },
+        P::CreateDocument { name, title } => D::CreateDocument { name, title },
+        P::SetWritingGroup { group, members } => D::SetWritingGroup { group, members },
+        P::OpenDocument { document, group } => D::OpenDocument { document, group },
+        P::CloseDocument { document, group } => D::CloseDocument { document, group },
+        P::NameVersion { document, label } => D::NameVersion { document, label },
         P::DraftPoll { spec } => D::DraftPoll {
             spec: spec_in(spec),
         },
