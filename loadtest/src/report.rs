@@ -39,6 +39,10 @@ pub struct Outcome {
     pub timed_out: bool,
     /// Connections still open when the measurement ended (before closing them).
     pub held_at_end: Option<u64>,
+    /// The server's and the load tester's readings at the end of the measurement, with the
+    /// connections still open.
+    pub held_server: Option<crate::procstat::Reading>,
+    pub held_self: Option<crate::procstat::Reading>,
     /// The timeline starts here (since the start of the run) with buckets this wide.
     pub timeline_from: Duration,
     pub timeline_width: Duration,
@@ -59,6 +63,8 @@ impl Outcome {
             notes: Vec::new(),
             timed_out: false,
             held_at_end: None,
+            held_server: None,
+            held_self: None,
             timeline_from: Duration::ZERO,
             timeline_width: Duration::from_millis(100),
         }
@@ -207,17 +213,26 @@ impl Report {
             .collect();
         let _ = writeln!(s, "  checks       {}", checks.join(", "));
         let proc_line = |name: &str, p: &ProcReport| {
-            let before = p.before.map(|r| mib(r.rss_kib)).unwrap_or(0.0);
-            let after = p.after.map(|r| mib(r.rss_kib)).unwrap_or(0.0);
-            let peak = p.after.map(|r| mib(r.peak_rss_kib)).unwrap_or(0.0);
+            let rss = |r: Option<crate::procstat::Reading>| {
+                r.map(|r| format!("{:.1}", mib(r.rss_kib)))
+                    .unwrap_or_else(|| "gone".into())
+            };
+            let peak = p
+                .held
+                .or(p.after)
+                .map(|r| mib(r.peak_rss_kib))
+                .unwrap_or(0.0);
             format!(
-                "  {name:<12} pid {}: RSS {before:.1} -> {after:.1} MiB (peak {peak:.1}), CPU {:.2} s ({:.0}% of a core on average){}",
+                "  {name:<12} pid {}: RSS {} -> {} (connections held) -> {} MiB (after; peak {peak:.1}), CPU {:.2} s ({:.0}% of a core on average){}",
                 p.pid,
+                rss(p.before),
+                rss(p.held),
+                rss(p.after),
                 p.cpu_s_used.unwrap_or(0.0),
                 p.cpu_pct_avg.unwrap_or(0.0),
-                p.after
+                p.held
                     .and_then(|r| r.fds)
-                    .map(|f| format!(", {f} fds"))
+                    .map(|f| format!(", {f} fds while held"))
                     .unwrap_or_default()
             )
         };

@@ -6,6 +6,7 @@ use std::path::Path;
 use convene_protocol::api::Invite;
 use rand::RngCore;
 
+use crate::domain::documents::OPINION;
 use crate::domain::{self as d, NewPerson, Role};
 use crate::invites;
 use crate::live::{CommandError, Hub};
@@ -170,6 +171,21 @@ pub async fn seed(hub: &Hub, data_dir: &Path, public_url: &str) -> Result<Vec<In
             h
         }
     };
+    // The opinion the rapporteurs write, created by the first facilitator (also in demo
+    // conventions seeded before documents existed).
+    let has_opinion = handle
+        .query(|c, _| c.documents.contains_key(OPINION))
+        .await
+        .ok_or(CommandError::Gone)?;
+    if !has_opinion {
+        let opinion = d::Command::CreateDocument {
+            name: OPINION.into(),
+            title: "Avis citoyen".into(),
+        };
+        handle
+            .command(d::Actor::Participant("p00001".into()), opinion)
+            .await?;
+    }
     // Re-issue only where the stored hash is not the derived token's (first start, or revoked).
     let secret2 = secret.clone();
     let stale: Vec<String> = handle

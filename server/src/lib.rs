@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod demo;
+pub mod docs;
 pub mod domain;
 pub mod gateway;
 pub mod invites;
@@ -119,7 +120,20 @@ pub async fn run(
         .unwrap_or_else(|| format!("http://{addr}"));
     let tracker = TaskTracker::new();
     let metrics = Arc::new(metrics::Metrics::default());
-    let hub = live::Hub::start(store.clone(), metrics, tracker.clone(), shutdown.clone()).await?;
+    let docs = docs::DocHub::new(
+        store.clone(),
+        metrics.clone(),
+        tracker.clone(),
+        shutdown.clone(),
+    );
+    let hub = live::Hub::start(
+        store.clone(),
+        metrics,
+        docs.clone(),
+        tracker.clone(),
+        shutdown.clone(),
+    )
+    .await?;
 
     if config.demo {
         let invites = demo::seed(&hub, &config.data, &public_url).await?;
@@ -150,6 +164,7 @@ pub async fn run(
 
     let app = gateway::AppState {
         hub: hub.clone(),
+        docs,
         organizer_hash: gateway::hash_token(&token),
         public_url,
         tracker: tracker.clone(),

@@ -22,6 +22,9 @@ pub struct Metrics {
     pub deliveries: Counter,
     pub slow_consumers: Counter,
     pub append_seconds: Histogram,
+    pub doc_connections: Gauge,
+    pub doc_updates: Counter,
+    pub doc_deliveries: Counter,
 }
 
 impl Default for Metrics {
@@ -35,6 +38,9 @@ impl Default for Metrics {
         let deliveries = Counter::default();
         let slow_consumers = Counter::default();
         let append_seconds = Histogram::new(exponential_buckets(0.000_05, 2.0, 18));
+        let doc_connections = Gauge::default();
+        let doc_updates = Counter::default();
+        let doc_deliveries = Counter::default();
         registry.register(
             "connections",
             "Open WebSocket connections past hello",
@@ -71,7 +77,25 @@ impl Default for Metrics {
             "Time to make one batch of events durable",
             append_seconds.clone(),
         );
+        registry.register(
+            "doc_connections",
+            "Open connections to collaborative documents",
+            doc_connections.clone(),
+        );
+        registry.register(
+            "doc_updates",
+            "Document updates stored",
+            doc_updates.clone(),
+        );
+        registry.register(
+            "doc_deliveries",
+            "Document frames queued to connections",
+            doc_deliveries.clone(),
+        );
         Metrics {
+            doc_connections,
+            doc_updates,
+            doc_deliveries,
             registry,
             connections,
             conventions,

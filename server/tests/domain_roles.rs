@@ -32,7 +32,7 @@ const COLUMNS: [Who; 7] = [
 ];
 
 /// How many variants `Command` has; `allow_list` matches them all, `samples` names them all.
-const COMMAND_VARIANTS: usize = 32;
+const COMMAND_VARIANTS: usize = 48;
 
 /// Who may send each command: one column per actor of `COLUMNS`, `x` allowed, `.` refused.
 /// The match is exhaustive: a new command does not compile until its row is written here.
@@ -72,6 +72,23 @@ fn allow_list(command: &Command) -> (&'static str, &'static str) {
         PublishResults { .. } => ("PublishResults", ". . . x . . ."),
         // The allow-list only: each poll then narrows it to its own voters.
         Vote { .. } => ("Vote", ". . x x x . x"),
+        PlanRotation { .. } => ("PlanRotation", ". . . x . . ."),
+        StartRotation => ("StartRotation", ". . . x . . ."),
+        PauseRotation => ("PauseRotation", ". . . x . . ."),
+        ResumeRotation => ("ResumeRotation", ". . . x . . ."),
+        ExtendRound { .. } => ("ExtendRound", ". . . x . . ."),
+        SkipRound => ("SkipRound", ". . . x . . ."),
+        StopRotation => ("StopRotation", ". . . x . . ."),
+        MarkExpertAbsent { .. } => ("MarkExpertAbsent", ". . . x . . ."),
+        AddToGroup { .. } => ("AddToGroup", ". . . x . . ."),
+        AskQuestion { .. } => ("AskQuestion", ". . x x x . x"),
+        // The allow-list only: the rotation then narrows it to the expert of the room.
+        AnswerQuestion { .. } => ("AnswerQuestion", ". . . x . . x"),
+        CreateDocument { .. } => ("CreateDocument", ". . . x . . ."),
+        SetWritingGroup { .. } => ("SetWritingGroup", ". . . x . . ."),
+        OpenDocument { .. } => ("OpenDocument", ". . . x . . ."),
+        CloseDocument { .. } => ("CloseDocument", ". . . x . . ."),
+        NameVersion { .. } => ("NameVersion", ". . . x x . ."),
         Tick => ("Tick", ". x . . . . ."),
     }
 }
@@ -327,6 +344,60 @@ fn samples(sim: &Sim, p: &People) -> Vec<Command> {
         Command::Vote {
             poll: p.closed_poll.clone(),
             ballot: Ballot::Single(1),
+        },
+        Command::PlanRotation {
+            experts: vec![p.expert.clone()],
+            grouping: AssignMethod::Random,
+            groups: None,
+            group_count: Some(1),
+            group_size: None,
+            participants: None,
+            only_present: false,
+            round_ms: 600_000,
+            transition_ms: 60_000,
+            warning_ms: 60_000,
+            rounds: None,
+            break_room: false,
+        },
+        Command::StartRotation,
+        Command::PauseRotation,
+        Command::ResumeRotation,
+        Command::ExtendRound { by_ms: 60_000 },
+        Command::SkipRound,
+        Command::StopRotation,
+        Command::MarkExpertAbsent {
+            expert: p.expert.clone(),
+        },
+        Command::AddToGroup {
+            participant: p.citizen.clone(),
+            group: None,
+        },
+        Command::AskQuestion {
+            text: "Combien coûte une ligne de tram ?".into(),
+        },
+        Command::AnswerQuestion {
+            question: 1,
+            text: "Cela dépend".into(),
+        },
+        Command::CreateDocument {
+            name: "avis".into(),
+            title: "Avis citoyen".into(),
+        },
+        Command::SetWritingGroup {
+            group: "groupe-1".into(),
+            members: vec![p.citizen.clone()],
+        },
+        Command::OpenDocument {
+            document: "opinion".into(),
+            group: "groupe-1".into(),
+        },
+        Command::CloseDocument {
+            document: "opinion".into(),
+            group: "groupe-1".into(),
+        },
+        Command::NameVersion {
+            document: "opinion".into(),
+            label: "Version du samedi".into(),
         },
         Command::Tick,
     ]

@@ -289,6 +289,35 @@ fn the_brute_force_matching_is_right_on_known_graphs() {
     assert_eq!(brute_max_matching(6, 6, &|g, e| g == e), 6);
 }
 
+/// The checks have teeth: broken schedules are caught.
+#[test]
+fn the_checks_catch_broken_schedules() {
+    let none: BTreeSet<usize> = BTreeSet::new();
+    // A repeat.
+    assert!(check_rules(&vec![vec![Some(0)], vec![Some(0)]], 1, 2, 2).is_err());
+    // A double booking.
+    assert!(check_rules(&vec![vec![Some(1), Some(1)]], 2, 2, 1).is_err());
+    // A past round changed.
+    let before = schedule(2, 2, 2);
+    let mut after = before.clone();
+    after[0].swap(0, 1);
+    after[1].swap(0, 1);
+    assert!(check_replan(&before, &after, 1, 2, 2, &none).is_err());
+    // A group resting while a free expert it has not met is there.
+    let before = vec![vec![Some(0), None], vec![None, None]];
+    let after = vec![vec![Some(0), None], vec![Some(1), None]];
+    assert!(check_replan(&before, &after, 1, 2, 2, &none).is_err());
+    // An absent expert scheduled.
+    let absent: BTreeSet<usize> = [1].into();
+    let after = vec![vec![Some(0), None], vec![Some(1), Some(0)]];
+    assert!(check_replan(&before, &after, 1, 2, 2, &absent).is_err());
+    // Maximal but not maximum: group 0 takes the only expert group 1 could meet.
+    // Group 0 may meet 0 or 1 (has met neither), group 1 has met 1: the maximum is 2.
+    let before = vec![vec![None, Some(1)], vec![None, None]];
+    let after = vec![vec![None, Some(1)], vec![Some(0), None]];
+    assert!(check_replan(&before, &after, 1, 2, 2, &none).is_err());
+}
+
 /// Every size in a smaller box, exhaustively (the random test covers the full box).
 #[test]
 fn every_small_schedule_is_fair_full_and_never_repeats() {

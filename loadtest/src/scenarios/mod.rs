@@ -30,6 +30,8 @@ pub struct Ctx {
     /// Connections opened per second at most, if set.
     pub connect_rate: Option<f64>,
     pub progress: bool,
+    /// The server's process id (`--server-pid`), to read its memory and CPU.
+    pub server_pid: Option<String>,
 }
 
 /// One connection to open: its index in the run, its token, what it subscribes to.
@@ -52,6 +54,16 @@ impl Ctx {
 
     pub fn timed_out(&self) -> bool {
         Instant::now() >= self.deadline
+    }
+
+    /// The measurement is over, the connections are still open: note how many, and the
+    /// memory and CPU of the server and of the load tester while they are held.
+    pub fn end_of_measurement(&self, out: &mut crate::report::Outcome) {
+        out.held_at_end = Some(crate::metrics::Counters::get(
+            &self.shared.counters.open_now,
+        ));
+        out.held_server = self.server_pid.as_deref().and_then(crate::procstat::read);
+        out.held_self = crate::procstat::read("self");
     }
 
     /// A progress bar on stderr (hidden with `--quiet` or when stderr is not a terminal).

@@ -2,6 +2,7 @@
 //! and the OpenAPI document.
 
 mod api;
+mod documents;
 mod exports;
 pub mod openapi;
 pub mod ws;
@@ -23,6 +24,7 @@ const MAX_BODY: usize = 4 * 1024 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub hub: Hub,
+    pub docs: crate::docs::DocHub,
     /// SHA-256 of the organizer token: compared by hash, never stored in clear in memory.
     pub organizer_hash: String,
     /// Base of invitation links, e.g. `http://127.0.0.1:8080`.
@@ -39,6 +41,22 @@ pub fn hash_token(token: &str) -> String {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/ws", get(ws::upgrade))
+        .route(
+            "/doc/{convention}/{document}",
+            get(crate::docs::ws::upgrade),
+        )
+        .route(
+            "/api/conventions/{id}/documents/{doc}/export",
+            get(documents::export_doc),
+        )
+        .route(
+            "/api/conventions/{id}/documents/{doc}/versions",
+            get(documents::versions),
+        )
+        .route(
+            "/api/conventions/{id}/documents/{doc}/diff",
+            get(documents::diff),
+        )
         .route("/healthz", get(api::health))
         .route("/metrics", get(api::metrics))
         .route("/openapi.json", get(openapi::serve))

@@ -29,6 +29,9 @@ pub const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/api/conventions/{id}/polls/{poll}/results"),
     ("get", "/api/conventions/{id}/polls/{poll}/ballots"),
     ("get", "/api/conventions/{id}/rotation"),
+    ("get", "/api/conventions/{id}/documents/{doc}/export"),
+    ("get", "/api/conventions/{id}/documents/{doc}/versions"),
+    ("get", "/api/conventions/{id}/documents/{doc}/diff"),
     ("get", "/healthz"),
     ("get", "/metrics"),
     ("get", "/openapi.json"),
@@ -54,6 +57,8 @@ pub fn document() -> Value {
     let all_results =
         serde_json::to_value(gen.subschema_for::<Vec<PollResults>>()).unwrap_or_default();
     let named = serde_json::to_value(gen.subschema_for::<Vec<NamedBallot>>()).unwrap_or_default();
+    let versions = serde_json::to_value(gen.subschema_for::<Vec<convene_protocol::VersionInfo>>())
+        .unwrap_or_default();
     let schemas: serde_json::Map<String, Value> = gen
         .take_definitions()
         .into_iter()
@@ -73,6 +78,9 @@ pub fn document() -> Value {
         op["responses"]["403"] = err("Not a facilitator or guarantor");
         op
     };
+    let doc_param = json!({ "name": "doc", "in": "path", "required": true, "schema": { "type": "string" }, "description": "The document's name (the opinion is `opinion`)" });
+    let reader_token = json!({ "name": "token", "in": "query", "required": false, "schema": { "type": "string" }, "description": "Any participant's invitation token, instead of the organizer token" });
+    let version_param = json!({ "name": "version", "in": "query", "required": false, "schema": { "type": "integer" }, "description": "A named version; default: the current content" });
     let guarded = |mut op: Value| {
         op["security"] = json!([{ "organizer": [] }]);
         op["responses"]["401"] = err("No or wrong organizer token");
@@ -169,6 +177,27 @@ pub fn document() -> Value {
                     "summary": "The expert rotation: plan, schedule, absences, and the questions asked in each expert's room with their answers",
                     "parameters": [id_param, token_param],
                     "responses": { "200": { "description": "{ rotation: RotationView, names: { participant id: name } }" }, "404": err("No rotation") }
+                }))
+            },
+            "/api/conventions/{id}/documents/{doc}/export": {
+                "get": export(json!({
+                    "summary": "Export a document (the opinion: proposals, arguments for, against and moderating, minority positions) as Markdown or HTML",
+                    "parameters": [id_param, doc_param, reader_token, { "name": "format", "in": "query", "schema": { "type": "string", "enum": ["md", "html"] } }, version_param],
+                    "responses": { "200": { "description": "The document", "content": { "text/markdown": { "schema": { "type": "string" } }, "text/html": { "schema": { "type": "string" } } } }, "404": err("No such document or version") }
+                }))
+            },
+            "/api/conventions/{id}/documents/{doc}/versions": {
+                "get": export(json!({
+                    "summary": "Named versions of a document",
+                    "parameters": [id_param, doc_param, reader_token],
+                    "responses": { "200": ok("Versions", &versions), "404": err("No such document") }
+                }))
+            },
+            "/api/conventions/{id}/documents/{doc}/diff": {
+                "get": export(json!({
+                    "summary": "What changed between two named versions (or a version and now): a unified diff of their Markdown, or JSON with format=json",
+                    "parameters": [id_param, doc_param, reader_token, { "name": "from", "in": "query", "required": true, "schema": { "type": "integer" } }, { "name": "to", "in": "query", "schema": { "type": "integer" } }, { "name": "format", "in": "query", "schema": { "type": "string", "enum": ["diff", "json"] } }],
+                    "responses": { "200": { "description": "The changes", "content": { "text/x-diff": { "schema": { "type": "string" } }, "application/json": { "schema": { "type": "object" } } } }, "404": err("No such document or version") }
                 }))
             },
             "/healthz": { "get": { "summary": "Health", "responses": { "200": { "description": "Serving" } } } },

@@ -13,6 +13,7 @@ use tracing::{info_span, warn, Instrument};
 use super::view::{self, Audience};
 use super::{CommandError, ConnLink, Frame, JoinError, Joined, Msg};
 use crate::audit;
+use crate::docs::DocHub;
 use crate::domain::{self as d, Convention};
 use crate::metrics::Metrics;
 use crate::store::{Append, Store};
@@ -59,6 +60,8 @@ pub struct Actor {
     id: String,
     store: Store,
     metrics: Arc<Metrics>,
+    /// Live documents follow the permissions and versions decided here.
+    docs: DocHub,
     state: Convention,
     /// Number and hash of the last audit entry.
     audit_head: (u64, String),
@@ -78,11 +81,12 @@ pub struct Actor {
 }
 
 impl Actor {
-    pub fn new(id: String, store: Store, metrics: Arc<Metrics>) -> Self {
+    pub fn new(id: String, store: Store, metrics: Arc<Metrics>, docs: DocHub) -> Self {
         Actor {
             id,
             store,
             metrics,
+            docs,
             state: Convention::default(),
             audit_head: (0, audit::GENESIS.to_string()),
             conns: HashMap::new(),
@@ -315,6 +319,46 @@ impl Actor {
         }
     }
 
+    /// Live documents follow what was decided here: who may write, who was revoked, and
+    /// named versions (kept before the request is answered).
+    async fn follow_documents(&mut self, records: &[(d::Record, Audience)]) {
+        for (r, _) in records {
+            match &r.event {
+                d::Event::DocumentOpened { document, .. }
+                | d::Event::DocumentClosed { document, .. } => {
+                    self.docs
+                        .set_writers(&self.id, document, self.state.writers_of(document))
+                        .await;
+                }
+                d::Event::WritingGroupSet { .. } => {
+                    for name in self.state.documents.keys() {
+                        self.docs
+                            .set_writers(&self.id, name, self.state.writers_of(name))
+                            .await;
+                    }
+                }
+                d::Event::InviteRevoked { participant }
+                | d::Event::InviteIssued { participant, .. } => {
+                    self.docs.revoke(&self.id, participant).await;
+                }
+                d::Event::VersionNamed {
+                    document,
+                    version,
+                    label,
+                } => {
+                    if let Err(e) = self
+                        .docs
+                        .capture(&self.id, document, *version, label.clone(), r.at)
+                        .await
+                    {
+                        warn!(error = %e, %document, version, "named version not kept");
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
     /// Send the participation and tally of these polls: staff get both; others the tally of
     /// polls they see whose results are public (only when `public` changed).
     fn poll_tallies(&mut self, polls: &BTreeSet<String>, public: bool) {
@@ -526,6 +570,7 @@ impl Actor {
                 .filter_map(|(r, _)| poll_of(&r.event))
                 .collect();
             self.poll_tallies(&polls, true);
+            self.follow_documents(&records).await;
             // People moved: who may vote in a room's poll, and who is there, changed.
             let moved = rooms_before.iter().any(|(id, r)| {
                 self.conns

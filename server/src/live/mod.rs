@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::docs::DocHub;
 use crate::domain::{self as d, Convention};
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
@@ -174,6 +175,7 @@ pub struct Hub {
 struct HubInner {
     store: Store,
     metrics: Arc<Metrics>,
+    docs: DocHub,
     conventions: Mutex<HashMap<String, Handle>>,
     tracker: TaskTracker,
     cancel: CancellationToken,
@@ -186,6 +188,7 @@ impl Hub {
     pub async fn start(
         store: Store,
         metrics: Arc<Metrics>,
+        docs: DocHub,
         tracker: TaskTracker,
         cancel: CancellationToken,
     ) -> Result<Hub, StoreError> {
@@ -194,6 +197,7 @@ impl Hub {
             inner: Arc::new(HubInner {
                 store,
                 metrics,
+                docs,
                 conventions: Mutex::new(HashMap::new()),
                 tracker,
                 cancel,
@@ -219,6 +223,7 @@ impl Hub {
                     id.to_string(),
                     self.inner.store.clone(),
                     self.inner.metrics.clone(),
+                    self.inner.docs.clone(),
                 );
                 self.inner.metrics.conventions.inc();
                 let metrics = self.inner.metrics.clone();

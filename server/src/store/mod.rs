@@ -50,6 +50,31 @@ pub struct Append {
     pub checkpoint: bool,
 }
 
+/// Yjs updates of one document, appended in order; their numbers come back.
+#[derive(Debug)]
+pub struct DocAppend {
+    pub convention: String,
+    pub doc: String,
+    pub updates: Vec<Vec<u8>>,
+}
+
+/// A document as stored: its last snapshot (which replaced the updates up to `upto`), then
+/// the updates after it, in order.
+#[derive(Debug, Default)]
+pub struct DocLoaded {
+    pub snapshot: Option<(u64, Vec<u8>)>,
+    pub updates: Vec<(u64, Vec<u8>)>,
+}
+
+/// A named version: the whole document state as one Yjs update.
+#[derive(Debug, Clone)]
+pub struct StoredVersion {
+    pub version: u32,
+    pub label: String,
+    pub at: u64,
+    pub data: Vec<u8>,
+}
+
 /// The store the server was started with.
 #[derive(Clone)]
 pub enum Store {
@@ -86,6 +111,53 @@ impl Store {
     pub async fn audit(&self, convention: &str) -> Result<Vec<AuditEntry>, StoreError> {
         match self {
             Store::Sqlite(s) => s.audit(convention).await,
+        }
+    }
+
+    /// Append document updates durably (group commit with the logs); the last number given.
+    pub async fn doc_append(&self, append: DocAppend) -> Result<u64, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.doc_append(append).await,
+        }
+    }
+
+    pub async fn doc_load(&self, convention: &str, doc: &str) -> Result<DocLoaded, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.doc_load(convention, doc).await,
+        }
+    }
+
+    /// Replace the updates up to `upto` by a snapshot of the whole document.
+    pub async fn doc_compact(
+        &self,
+        convention: &str,
+        doc: &str,
+        upto: u64,
+        snapshot: Vec<u8>,
+    ) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(s) => s.doc_compact(convention, doc, upto, snapshot).await,
+        }
+    }
+
+    pub async fn version_save(
+        &self,
+        convention: &str,
+        doc: &str,
+        version: StoredVersion,
+    ) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(s) => s.version_save(convention, doc, version).await,
+        }
+    }
+
+    pub async fn versions(
+        &self,
+        convention: &str,
+        doc: &str,
+    ) -> Result<Vec<StoredVersion>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.versions(convention, doc).await,
         }
     }
 

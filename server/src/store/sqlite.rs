@@ -11,7 +11,7 @@ use rand::RngCore;
 use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Append, Loaded, StoreError};
+use super::{Append, DocAppend, DocLoaded, Loaded, StoreError, StoredVersion};
 
 /// Most appends folded into one transaction.
 const MAX_BATCH: usize = 512;
@@ -22,6 +22,22 @@ type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
 enum Job {
     Append(Append, Reply<()>),
+    DocAppend(DocAppend, Reply<u64>),
+    DocLoad(String, String, Reply<DocLoaded>),
+    DocCompact {
+        convention: String,
+        doc: String,
+        upto: u64,
+        snapshot: Vec<u8>,
+        reply: Reply<()>,
+    },
+    VersionSave {
+        convention: String,
+        doc: String,
+        version: StoredVersion,
+        reply: Reply<()>,
+    },
+    Versions(String, String, Reply<Vec<StoredVersion>>),
     Load(String, Reply<Loaded>),
     Conventions(Reply<Vec<String>>),
     Audit(String, Reply<Vec<AuditEntry>>),
@@ -59,6 +75,29 @@ impl SqliteStore {
                  id BLOB NOT NULL,
                  body TEXT NOT NULL,
                  PRIMARY KEY (convention, id)
+             ) WITHOUT ROWID;
+             CREATE TABLE IF NOT EXISTS doc_updates (
+                 convention TEXT NOT NULL,
+                 doc TEXT NOT NULL,
+                 n INTEGER NOT NULL,
+                 data BLOB NOT NULL,
+                 PRIMARY KEY (convention, doc, n)
+             ) WITHOUT ROWID;
+             CREATE TABLE IF NOT EXISTS doc_snapshots (
+                 convention TEXT NOT NULL,
+                 doc TEXT NOT NULL,
+                 upto INTEGER NOT NULL,
+                 data BLOB NOT NULL,
+                 PRIMARY KEY (convention, doc)
+             ) WITHOUT ROWID;
+             CREATE TABLE IF NOT EXISTS doc_versions (
+                 convention TEXT NOT NULL,
+                 doc TEXT NOT NULL,
+                 version INTEGER NOT NULL,
+                 label TEXT NOT NULL,
+                 at INTEGER NOT NULL,
+                 data BLOB NOT NULL,
+                 PRIMARY KEY (convention, doc, version)
              ) WITHOUT ROWID;
              CREATE TABLE IF NOT EXISTS audit (
                  convention TEXT NOT NULL,
@@ -102,6 +141,56 @@ impl SqliteStore {
         self.ask(|r| Job::Audit(convention.to_string(), r)).await
     }
 
+    pub async fn doc_append(&self, append: DocAppend) -> Result<u64, StoreError> {
+        self.ask(|r| Job::DocAppend(append, r)).await
+    }
+
+    pub async fn doc_load(&self, convention: &str, doc: &str) -> Result<DocLoaded, StoreError> {
+        self.ask(|r| Job::DocLoad(convention.to_string(), doc.to_string(), r))
+            .await
+    }
+
+    pub async fn doc_compact(
+        &self,
+        convention: &str,
+        doc: &str,
+        upto: u64,
+        snapshot: Vec<u8>,
+    ) -> Result<(), StoreError> {
+        self.ask(|reply| Job::DocCompact {
+            convention: convention.into(),
+            doc: doc.into(),
+            upto,
+            snapshot,
+            reply,
+        })
+        .await
+    }
+
+    pub async fn version_save(
+        &self,
+        convention: &str,
+        doc: &str,
+        version: StoredVersion,
+    ) -> Result<(), StoreError> {
+        self.ask(|reply| Job::VersionSave {
+            convention: convention.into(),
+            doc: doc.into(),
+            version,
+            reply,
+        })
+        .await
+    }
+
+    pub async fn versions(
+        &self,
+        convention: &str,
+        doc: &str,
+    ) -> Result<Vec<StoredVersion>, StoreError> {
+        self.ask(|r| Job::Versions(convention.to_string(), doc.to_string(), r))
+            .await
+    }
+
     pub async fn close(&self) {
         let (tx, rx) = oneshot::channel();
         if self.jobs.send(Job::Close(tx)).await.is_ok() {
@@ -111,14 +200,38 @@ impl SqliteStore {
 }
 
 fn writer(mut conn: Connection, mut jobs: mpsc::Receiver<Job>) {
-    let mut appends: Vec<(Append, Reply<()>)> = Vec::new();
+    let mut appends: Vec<Write> = Vec::new();
     while let Some(first) = jobs.blocking_recv() {
         let mut next = Some(first);
         let mut close = None;
         // Take whatever else is already waiting: that is the group of this commit.
         while let Some(job) = next.take() {
             match job {
-                Job::Append(a, r) => appends.push((a, r)),
+                Job::Append(a, r) => appends.push(Write::Log(a, r)),
+                Job::DocAppend(a, r) => appends.push(Write::Doc(a, r)),
+                Job::DocLoad(c, d, r) => {
+                    let _ = r.send(doc_load(&conn, &c, &d));
+                }
+                Job::DocCompact {
+                    convention,
+                    doc,
+                    upto,
+                    snapshot,
+                    reply,
+                } => {
+                    let _ = reply.send(doc_compact(&mut conn, &convention, &doc, upto, &snapshot));
+                }
+                Job::VersionSave {
+                    convention,
+                    doc,
+                    version,
+                    reply,
+                } => {
+                    let _ = reply.send(version_save(&conn, &convention, &doc, &version));
+                }
+                Job::Versions(c, d, r) => {
+                    let _ = r.send(versions(&conn, &c, &d));
+                }
                 Job::Load(c, r) => {
                     let _ = r.send(load(&conn, &c));
                 }
@@ -145,35 +258,82 @@ fn writer(mut conn: Connection, mut jobs: mpsc::Receiver<Job>) {
     }
 }
 
+/// One durable write waiting for the group commit.
+enum Write {
+    Log(Append, Reply<()>),
+    Doc(DocAppend, Reply<u64>),
+}
+
 /// Write a group of appends in one transaction, each in its own savepoint, and answer each
 /// once the transaction is committed (durable) or failed.
-fn commit(conn: &mut Connection, appends: &mut Vec<(Append, Reply<()>)>) {
-    let mut outcomes: Vec<Result<(), StoreError>> = Vec::with_capacity(appends.len());
+fn commit(conn: &mut Connection, appends: &mut Vec<Write>) {
+    enum Outcome {
+        Log(Result<(), StoreError>),
+        Doc(Result<u64, StoreError>),
+    }
+    let mut outcomes: Vec<Outcome> = Vec::with_capacity(appends.len());
     let result = (|| -> Result<(), rusqlite::Error> {
         let mut tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        for (a, _) in appends.iter() {
+        for w in appends.iter() {
             let sp = tx.savepoint()?;
-            let outcome = append_one(&sp, a);
-            if outcome.is_ok() {
+            let (ok, outcome) = match w {
+                Write::Log(a, _) => {
+                    let o = append_one(&sp, a);
+                    (o.is_ok(), Outcome::Log(o))
+                }
+                Write::Doc(a, _) => {
+                    let o = doc_append_one(&sp, a);
+                    (o.is_ok(), Outcome::Doc(o))
+                }
+            };
+            if ok {
                 sp.commit()?;
             } // else the savepoint rolls back on drop: this append only
             outcomes.push(outcome);
         }
         tx.commit()
     })();
-    let answers: Vec<Result<(), StoreError>> = match result {
-        Ok(()) => outcomes,
-        Err(e) => appends.iter().map(|_| Err(unavailable(&e))).collect(),
-    };
-    if appends.iter().any(|(a, _)| a.checkpoint) {
+    if appends
+        .iter()
+        .any(|w| matches!(w, Write::Log(a, _) if a.checkpoint))
+    {
         // Fold the write-ahead log into the database: no trace of the order of a closed
         // secret poll's writes stays on disk.
         if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
             tracing::warn!(error = %e, "checkpoint after a secret poll failed");
         }
     }
-    for ((_, reply), answer) in appends.drain(..).zip(answers) {
-        let _ = reply.send(answer);
+    match result {
+        Ok(()) => {
+            for (w, o) in appends.drain(..).zip(outcomes) {
+                match (w, o) {
+                    (Write::Log(_, r), Outcome::Log(o)) => {
+                        let _ = r.send(o);
+                    }
+                    (Write::Doc(_, r), Outcome::Doc(o)) => {
+                        let _ = r.send(o);
+                    }
+                    (Write::Log(_, r), Outcome::Doc(_)) => {
+                        let _ = r.send(Err(unavailable("internal mismatch")));
+                    }
+                    (Write::Doc(_, r), Outcome::Log(_)) => {
+                        let _ = r.send(Err(unavailable("internal mismatch")));
+                    }
+                }
+            }
+        }
+        Err(e) => {
+            for w in appends.drain(..) {
+                match w {
+                    Write::Log(_, r) => {
+                        let _ = r.send(Err(unavailable(&e)));
+                    }
+                    Write::Doc(_, r) => {
+                        let _ = r.send(Err(unavailable(&e)));
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -296,4 +456,109 @@ fn audit(conn: &Connection, convention: &str) -> Result<Vec<AuditEntry>, StoreEr
         out.push(serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(e.to_string()))?);
     }
     Ok(out)
+}
+
+/// The next update number continues after both the updates and the snapshot (which replaced
+/// the updates up to its `upto`).
+fn doc_append_one(tx: &Connection, a: &DocAppend) -> Result<u64, StoreError> {
+    let last: u64 = tx
+        .query_row(
+            "SELECT MAX(COALESCE((SELECT MAX(n) FROM doc_updates WHERE convention = ?1 AND doc = ?2), 0),
+                        COALESCE((SELECT upto FROM doc_snapshots WHERE convention = ?1 AND doc = ?2), 0))",
+            params![a.convention, a.doc],
+            |r| r.get(0),
+        )
+        .map_err(unavailable)?;
+    let mut ins = tx
+        .prepare_cached(
+            "INSERT INTO doc_updates (convention, doc, n, data) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .map_err(unavailable)?;
+    let mut n = last;
+    for u in &a.updates {
+        n += 1;
+        ins.execute(params![a.convention, a.doc, n, u])
+            .map_err(unavailable)?;
+    }
+    Ok(n)
+}
+
+fn doc_load(conn: &Connection, convention: &str, doc: &str) -> Result<DocLoaded, StoreError> {
+    let snapshot = conn
+        .query_row(
+            "SELECT upto, data FROM doc_snapshots WHERE convention = ?1 AND doc = ?2",
+            params![convention, doc],
+            |r| Ok((r.get::<_, u64>(0)?, r.get::<_, Vec<u8>>(1)?)),
+        )
+        .optional()
+        .map_err(unavailable)?;
+    let upto = snapshot.as_ref().map_or(0, |(u, _)| *u);
+    let mut stmt = conn
+        .prepare_cached("SELECT n, data FROM doc_updates WHERE convention = ?1 AND doc = ?2 AND n > ?3 ORDER BY n")
+        .map_err(unavailable)?;
+    let rows = stmt
+        .query_map(params![convention, doc, upto], |r| {
+            Ok((r.get::<_, u64>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })
+        .map_err(unavailable)?;
+    let updates = rows.collect::<Result<Vec<_>, _>>().map_err(unavailable)?;
+    Ok(DocLoaded { snapshot, updates })
+}
+
+/// Replace the updates up to `upto` with a snapshot, atomically.
+fn doc_compact(
+    conn: &mut Connection,
+    convention: &str,
+    doc: &str,
+    upto: u64,
+    snapshot: &[u8],
+) -> Result<(), StoreError> {
+    let tx = conn.transaction().map_err(unavailable)?;
+    tx.execute(
+        "INSERT INTO doc_snapshots (convention, doc, upto, data) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (convention, doc) DO UPDATE SET upto = excluded.upto, data = excluded.data",
+        params![convention, doc, upto, snapshot],
+    )
+    .map_err(unavailable)?;
+    tx.execute(
+        "DELETE FROM doc_updates WHERE convention = ?1 AND doc = ?2 AND n <= ?3",
+        params![convention, doc, upto],
+    )
+    .map_err(unavailable)?;
+    tx.commit().map_err(unavailable)
+}
+
+fn version_save(
+    conn: &Connection,
+    convention: &str,
+    doc: &str,
+    v: &StoredVersion,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT OR REPLACE INTO doc_versions (convention, doc, version, label, at, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![convention, doc, v.version, v.label, v.at, v.data],
+    )
+    .map_err(unavailable)?;
+    Ok(())
+}
+
+fn versions(
+    conn: &Connection,
+    convention: &str,
+    doc: &str,
+) -> Result<Vec<StoredVersion>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached("SELECT version, label, at, data FROM doc_versions WHERE convention = ?1 AND doc = ?2 ORDER BY version")
+        .map_err(unavailable)?;
+    let rows = stmt
+        .query_map(params![convention, doc], |r| {
+            Ok(StoredVersion {
+                version: r.get(0)?,
+                label: r.get(1)?,
+                at: r.get(2)?,
+                data: r.get(3)?,
+            })
+        })
+        .map_err(unavailable)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(unavailable)
 }

@@ -1,0 +1,458 @@
+//! The task that owns one live document: its `yrs::Doc`, awareness and connections. Updates
+//! arriving together are checked, applied, appended in one durable write, and only then
+//! relayed, the same bytes to every other connection.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{info_span, warn, Instrument};
+use yrs::sync::{Awareness, AwarenessUpdate, Message, SyncMessage};
+use yrs::updates::decoder::Decode;
+use yrs::updates::encoder::Encode;
+use yrs::{ClientID, Doc, ReadTxn, StateVector, Transact, Update};
+
+use super::{close, DocConn, DocMsg, MAX_DOCUMENT_BYTES};
+use crate::metrics::Metrics;
+use crate::store::{DocAppend, Store, StoredVersion};
+
+/// Updates between two snapshots: loading a document replays at most this many.
+const COMPACT_EVERY: usize = 500;
+/// A document nobody has open stays loaded this long.
+const LINGER: Duration = Duration::from_secs(30);
+/// Messages handled per turn: the updates among them share one durable write.
+const MAX_BATCH: usize = 256;
+
+struct Conn {
+    participant: String,
+    writable: bool,
+    out: mpsc::Sender<Bytes>,
+    close: mpsc::Sender<(u16, &'static str)>,
+    /// Awareness client ids this connection announced: removed when it closes.
+    clients: HashSet<ClientID>,
+}
+
+pub struct DocActor {
+    convention: String,
+    name: String,
+    store: Store,
+    metrics: Arc<Metrics>,
+    awareness: Awareness,
+    conns: HashMap<u64, Conn>,
+    /// Number of the last stored update.
+    last: u64,
+    since_snapshot: usize,
+    /// Encoded size at the last snapshot plus the updates since: what the size limit counts.
+    size: usize,
+    healthy: bool,
+}
+
+fn encode(msg: &Message) -> Bytes {
+    Bytes::from(msg.encode_v1())
+}
+
+impl DocActor {
+    pub fn new(convention: String, name: String, store: Store, metrics: Arc<Metrics>) -> Self {
+        DocActor {
+            convention,
+            name,
+            store,
+            metrics,
+            awareness: Awareness::new(Doc::new()),
+            conns: HashMap::new(),
+            last: 0,
+            since_snapshot: 0,
+            size: 0,
+            healthy: false,
+        }
+    }
+
+    pub fn convention(&self) -> &str {
+        &self.convention
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn doc(&self) -> &Doc {
+        self.awareness.doc()
+    }
+
+    /// Rebuild the document from its snapshot and the updates after it.
+    async fn load(&mut self) -> Result<(), String> {
+        let loaded = self
+            .store
+            .doc_load(&self.convention, &self.name)
+            .await
+            .map_err(|e| e.to_string())?;
+        let doc = Doc::new();
+        let mut size = 0;
+        {
+            let mut txn = doc.transact_mut();
+            let parts = loaded
+                .snapshot
+                .iter()
+                .map(|(_, d)| d)
+                .chain(loaded.updates.iter().map(|(_, d)| d));
+            for data in parts {
+                size += data.len();
+                let update = Update::decode_v1(data)
+                    .map_err(|e| format!("stored update does not decode: {e}"))?;
+                txn.apply_update(update)
+                    .map_err(|e| format!("stored update does not apply: {e}"))?;
+            }
+        }
+        self.last = loaded
+            .updates
+            .last()
+            .map(|(n, _)| *n)
+            .or(loaded.snapshot.as_ref().map(|(n, _)| *n))
+            .unwrap_or(0);
+        self.since_snapshot = loaded.updates.len();
+        self.size = size;
+        self.awareness = Awareness::new(doc);
+        Ok(())
+    }
+
+    pub async fn run(mut self, mut inbox: mpsc::Receiver<DocMsg>, cancel: CancellationToken) {
+        let span = info_span!("document", convention = %self.convention, name = %self.name);
+        async move {
+            match self.load().await {
+                Ok(()) => self.healthy = true,
+                Err(e) => warn!(error = %e, "document could not be loaded"),
+            }
+            loop {
+                let idle = self.conns.is_empty();
+                tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => break,
+                    msg = inbox.recv() => {
+                        let Some(first) = msg else { break };
+                        let mut msgs = vec![first];
+                        while msgs.len() < MAX_BATCH {
+                            match inbox.try_recv() {
+                                Ok(m) => msgs.push(m),
+                                Err(_) => break,
+                            }
+                        }
+                        self.handle(msgs).await;
+                    }
+                    _ = tokio::time::sleep(LINGER), if idle => {
+                        inbox.close();
+                        // Serve what was sent before the close, then go.
+                        let mut rest = Vec::new();
+                        while let Ok(m) = inbox.try_recv() {
+                            rest.push(m);
+                        }
+                        let reopened = rest.iter().any(|m| matches!(m, DocMsg::Join(_)));
+                        self.handle(rest).await;
+                        if !reopened {
+                            break;
+                        }
+                    }
+                }
+            }
+            self.compact().await;
+            for (_, c) in self.conns.drain() {
+                let _ = c
+                    .close
+                    .try_send((convene_protocol::close::GOING_AWAY, "server shutting down"));
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn handle(&mut self, msgs: Vec<DocMsg>) {
+        // Updates accepted in this turn: (connection, update bytes, frame to relay).
+        let mut pending: Vec<(u64, Vec<u8>, Bytes)> = Vec::new();
+        for msg in msgs {
+            match msg {
+                DocMsg::Frame { conn, data } => self.frame(conn, data, &mut pending),
+                other => {
+                    self.flush(&mut pending).await;
+                    match other {
+                        DocMsg::Join(c) => self.join(c),
+                        DocMsg::Leave { conn } => self.leave(conn),
+                        DocMsg::Writers(writers) => {
+                            for c in self.conns.values_mut() {
+                                c.writable = writers.contains(&c.participant);
+                            }
+                        }
+                        DocMsg::Revoke(participant) => {
+                            let gone: Vec<u64> = self
+                                .conns
+                                .iter()
+                                .filter(|(_, c)| c.participant == participant)
+                                .map(|(id, _)| *id)
+                                .collect();
+                            for id in gone {
+                                self.kick(
+                                    id,
+                                    convene_protocol::close::REVOKED,
+                                    "invitation revoked",
+                                );
+                            }
+                        }
+                        DocMsg::Capture {
+                            version,
+                            label,
+                            at,
+                            reply,
+                        } => {
+                            let data = self
+                                .doc()
+                                .transact()
+                                .encode_state_as_update_v1(&StateVector::default());
+                            let v = StoredVersion {
+                                version,
+                                label,
+                                at,
+                                data,
+                            };
+                            let _ = reply.send(
+                                self.store
+                                    .version_save(&self.convention, &self.name, v)
+                                    .await,
+                            );
+                        }
+                        DocMsg::Read(f) => f(self.doc()),
+                        DocMsg::Frame { .. } => unreachable!("handled above"),
+                    }
+                }
+            }
+        }
+        self.flush(&mut pending).await;
+    }
+
+    fn join(&mut self, c: DocConn) {
+        if !self.healthy {
+            let _ = c
+                .close
+                .try_send((convene_protocol::close::INTERNAL, "document unavailable"));
+            return;
+        }
+        // Our sync step 1, then (in its own frame) the awareness states.
+        let sv = self.doc().transact().state_vector();
+        let _ = c
+            .out
+            .try_send(encode(&Message::Sync(SyncMessage::SyncStep1(sv))));
+        if let Ok(update) = self.awareness.update() {
+            if !update.clients.is_empty() {
+                let _ = c.out.try_send(encode(&Message::Awareness(update)));
+            }
+        }
+        if !c.writable {
+            let _ = c
+                .out
+                .try_send(encode(&Message::Auth(Some("read-only".into()))));
+        }
+        self.metrics.doc_connections.inc();
+        self.conns.insert(
+            c.id,
+            Conn {
+                participant: c.participant,
+                writable: c.writable,
+                out: c.out,
+                close: c.close,
+                clients: HashSet::new(),
+            },
+        );
+    }
+
+    fn leave(&mut self, id: u64) {
+        let Some(c) = self.conns.remove(&id) else {
+            return;
+        };
+        self.metrics.doc_connections.dec();
+        if c.clients.is_empty() {
+            return;
+        }
+        // Their cursors and names go: remove the states and tell the others.
+        for client in &c.clients {
+            self.awareness.remove_state(*client);
+        }
+        if let Ok(update) = self
+            .awareness
+            .update_with_clients(c.clients.iter().copied())
+        {
+            let frame = encode(&Message::Awareness(update));
+            self.broadcast(None, &frame);
+        }
+    }
+
+    fn kick(&mut self, id: u64, code: u16, reason: &'static str) {
+        if let Some(c) = self.conns.get(&id) {
+            let _ = c.close.try_send((code, reason));
+        }
+        self.leave(id);
+    }
+
+    fn send(&mut self, id: u64, frame: &Bytes) {
+        let Some(c) = self.conns.get(&id) else { return };
+        match c.out.try_send(frame.clone()) {
+            Ok(()) => {
+                self.metrics.doc_deliveries.inc();
+            }
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.metrics.slow_consumers.inc();
+                self.kick(
+                    id,
+                    convene_protocol::close::SLOW_CONSUMER,
+                    "too slow: reconnect to resync",
+                );
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => self.leave(id),
+        }
+    }
+
+    fn broadcast(&mut self, except: Option<u64>, frame: &Bytes) {
+        let ids: Vec<u64> = self
+            .conns
+            .keys()
+            .copied()
+            .filter(|id| Some(*id) != except)
+            .collect();
+        for id in ids {
+            self.send(id, frame);
+        }
+    }
+
+    /// One y-protocols message from a connection.
+    fn frame(&mut self, id: u64, data: Bytes, pending: &mut Vec<(u64, Vec<u8>, Bytes)>) {
+        let Some(writable) = self.conns.get(&id).map(|c| c.writable) else {
+            return;
+        };
+        let msg = match Message::decode_v1(&data) {
+            Ok(m) => m,
+            Err(_) => return self.kick(id, close::MALFORMED, "not a y-protocols message"),
+        };
+        match msg {
+            Message::Sync(SyncMessage::SyncStep1(sv)) => {
+                let update = self.doc().transact().encode_state_as_update_v1(&sv);
+                self.send(id, &encode(&Message::Sync(SyncMessage::SyncStep2(update))));
+            }
+            Message::Sync(SyncMessage::SyncStep2(update))
+            | Message::Sync(SyncMessage::Update(update)) => {
+                // An empty update (a new client's step 2) changes nothing.
+                if update.len() <= 2 {
+                    return;
+                }
+                if !writable {
+                    self.send(id, &encode(&Message::Auth(Some("read-only".into()))));
+                    return;
+                }
+                if self.size + update.len() > MAX_DOCUMENT_BYTES {
+                    self.send(
+                        id,
+                        &encode(&Message::Auth(Some("document too large".into()))),
+                    );
+                    return self.kick(id, close::DOCUMENT_FULL, "document too large");
+                }
+                let decoded = match Update::decode_v1(&update) {
+                    Ok(u) => u,
+                    Err(_) => return self.kick(id, close::MALFORMED, "update does not decode"),
+                };
+                if self.doc().transact_mut().apply_update(decoded).is_err() {
+                    return self.kick(id, close::MALFORMED, "update does not apply");
+                }
+                // Relay as an update; a client's own update frame goes out as it came.
+                let is_update_frame = data.first() == Some(&0) && data.get(1) == Some(&2);
+                let relay = if is_update_frame {
+                    data
+                } else {
+                    encode(&Message::Sync(SyncMessage::Update(update.clone())))
+                };
+                self.size += update.len();
+                pending.push((id, update, relay));
+            }
+            Message::Awareness(update) => self.awareness_update(id, update, data),
+            Message::AwarenessQuery => {
+                if let Ok(update) = self.awareness.update() {
+                    self.send(id, &encode(&Message::Awareness(update)));
+                }
+            }
+            Message::Auth(_) | Message::Custom(..) => {}
+        }
+    }
+
+    fn awareness_update(&mut self, id: u64, update: AwarenessUpdate, frame: Bytes) {
+        let clients: Vec<ClientID> = update.clients.keys().copied().collect();
+        if self.awareness.apply_update(update).is_err() {
+            return self.kick(id, close::MALFORMED, "awareness update does not apply");
+        }
+        if let Some(c) = self.conns.get_mut(&id) {
+            c.clients.extend(clients);
+        }
+        self.broadcast(Some(id), &frame);
+    }
+
+    /// Make this turn's updates durable, then relay them. If the store fails, the document
+    /// goes back to what is stored and the senders are closed: they resync and send again.
+    async fn flush(&mut self, pending: &mut Vec<(u64, Vec<u8>, Bytes)>) {
+        if pending.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(pending);
+        let append = DocAppend {
+            convention: self.convention.clone(),
+            doc: self.name.clone(),
+            updates: batch.iter().map(|(_, u, _)| u.clone()).collect(),
+        };
+        match self.store.doc_append(append).await {
+            Ok(last) => {
+                self.last = last;
+                self.since_snapshot += batch.len();
+                self.metrics.doc_updates.inc_by(batch.len() as u64);
+                for (origin, _, frame) in &batch {
+                    self.broadcast(Some(*origin), frame);
+                }
+                if self.since_snapshot >= COMPACT_EVERY {
+                    self.compact().await;
+                }
+            }
+            Err(e) => {
+                warn!(error = %e, "document updates could not be stored; reloading");
+                if let Err(e) = self.load().await {
+                    warn!(error = %e, "document reload failed");
+                    self.healthy = false;
+                }
+                let senders: BTreeSet<u64> = batch.iter().map(|(id, _, _)| *id).collect();
+                for id in senders {
+                    self.kick(
+                        id,
+                        convene_protocol::close::INTERNAL,
+                        "not stored: reconnect and resend",
+                    );
+                }
+            }
+        }
+    }
+
+    /// Replace the stored updates by one snapshot.
+    async fn compact(&mut self) {
+        if self.since_snapshot == 0 || !self.healthy {
+            return;
+        }
+        let snapshot = self
+            .doc()
+            .transact()
+            .encode_state_as_update_v1(&StateVector::default());
+        let len = snapshot.len();
+        match self
+            .store
+            .doc_compact(&self.convention, &self.name, self.last, snapshot)
+            .await
+        {
+            Ok(()) => {
+                self.since_snapshot = 0;
+                self.size = len;
+            }
+            Err(e) => warn!(error = %e, "document compaction failed"),
+        }
+    }
+}

@@ -1,0 +1,243 @@
+//! Collaborative documents: yrs documents served over the standard y-websocket protocol at
+//! `/doc/{convention}/{document}`. One task per live document owns its `yrs::Doc`, its
+//! awareness and its connections; updates are durable before anyone else receives them.
+
+mod actor;
+pub mod export;
+pub mod ws;
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::metrics::Metrics;
+use crate::store::{Store, StoreError, StoredVersion};
+
+/// Close codes of the document endpoint, beside those of `convene_protocol::close`.
+pub mod close {
+    /// No document of that name in the convention.
+    pub const UNKNOWN_DOCUMENT: u16 = 4004;
+    /// A frame that is not a y-protocols message, or an update that does not decode or apply.
+    pub const MALFORMED: u16 = 4012;
+    /// The document reached its size limit: the update was refused.
+    pub const DOCUMENT_FULL: u16 = 4013;
+}
+
+/// Largest binary frame the document endpoint reads (a client's first sync may carry a
+/// whole offline session).
+pub const MAX_FRAME_BYTES: usize = 2 * 1024 * 1024;
+/// Largest document, as its encoded state plus the updates since the last snapshot.
+pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024;
+
+/// A connection to one document, as its task sees it.
+pub struct DocConn {
+    pub id: u64,
+    pub participant: String,
+    pub writable: bool,
+    pub out: mpsc::Sender<Bytes>,
+    pub close: mpsc::Sender<(u16, &'static str)>,
+}
+
+type Read = Box<dyn FnOnce(&yrs::Doc) + Send>;
+
+enum DocMsg {
+    Join(DocConn),
+    Frame {
+        conn: u64,
+        data: Bytes,
+    },
+    Leave {
+        conn: u64,
+    },
+    Writers(BTreeSet<String>),
+    Revoke(String),
+    Capture {
+        version: u32,
+        label: String,
+        at: u64,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+    Read(Read),
+}
+
+#[derive(Clone)]
+pub struct DocHandle {
+    tx: mpsc::Sender<DocMsg>,
+}
+
+impl DocHandle {
+    pub async fn join(&self, conn: DocConn) -> bool {
+        self.tx.send(DocMsg::Join(conn)).await.is_ok()
+    }
+    pub async fn frame(&self, conn: u64, data: Bytes) -> bool {
+        self.tx.send(DocMsg::Frame { conn, data }).await.is_ok()
+    }
+    pub async fn leave(&self, conn: u64) {
+        let _ = self.tx.send(DocMsg::Leave { conn }).await;
+    }
+}
+
+/// Every live document of this process.
+#[derive(Clone)]
+pub struct DocHub {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    metrics: Arc<Metrics>,
+    docs: Mutex<HashMap<(String, String), DocHandle>>,
+    tracker: TaskTracker,
+    cancel: CancellationToken,
+}
+
+impl DocHub {
+    pub fn new(
+        store: Store,
+        metrics: Arc<Metrics>,
+        tracker: TaskTracker,
+        cancel: CancellationToken,
+    ) -> Self {
+        DocHub {
+            inner: Arc::new(Inner {
+                store,
+                metrics,
+                docs: Mutex::new(HashMap::new()),
+                tracker,
+                cancel,
+            }),
+        }
+    }
+
+    /// The task of a document, started (and loaded from the store) if it is not live.
+    pub fn handle(&self, convention: &str, doc: &str) -> DocHandle {
+        let key = (convention.to_string(), doc.to_string());
+        let mut docs = self.inner.docs.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(h) = docs.get(&key).filter(|h| !h.tx.is_closed()) {
+            return h.clone();
+        }
+        let (tx, rx) = mpsc::channel(4096);
+        let task = actor::DocActor::new(
+            key.0.clone(),
+            key.1.clone(),
+            self.inner.store.clone(),
+            self.inner.metrics.clone(),
+        );
+        let hub = self.clone();
+        let cancel = self.inner.cancel.clone();
+        self.inner.tracker.spawn(async move {
+            let key = (task.convention().to_string(), task.name().to_string());
+            task.run(rx, cancel).await;
+            hub.forget(&key);
+        });
+        let h = DocHandle { tx };
+        docs.insert(key, h.clone());
+        h
+    }
+
+    fn forget(&self, key: &(String, String)) {
+        let mut docs = self.inner.docs.lock().unwrap_or_else(|e| e.into_inner());
+        if docs.get(key).is_some_and(|h| h.tx.is_closed()) {
+            docs.remove(key);
+        }
+    }
+
+    fn live(&self, convention: &str) -> Vec<((String, String), DocHandle)> {
+        let docs = self.inner.docs.lock().unwrap_or_else(|e| e.into_inner());
+        docs.iter()
+            .filter(|((c, _), _)| c == convention)
+            .map(|(k, h)| (k.clone(), h.clone()))
+            .collect()
+    }
+
+    /// Who may write a document changed: live connections follow at once.
+    pub async fn set_writers(&self, convention: &str, doc: &str, writers: BTreeSet<String>) {
+        for ((_, d), h) in self.live(convention) {
+            if d == doc {
+                let _ = h.tx.send(DocMsg::Writers(writers.clone())).await;
+            }
+        }
+    }
+
+    /// An invitation was revoked or replaced: close that participant's document connections.
+    pub async fn revoke(&self, convention: &str, participant: &str) {
+        for (_, h) in self.live(convention) {
+            let _ = h.tx.send(DocMsg::Revoke(participant.to_string())).await;
+        }
+    }
+
+    /// Keep the document's current content as a named version, durably.
+    pub async fn capture(
+        &self,
+        convention: &str,
+        doc: &str,
+        version: u32,
+        label: String,
+        at: u64,
+    ) -> Result<(), StoreError> {
+        for _ in 0..2 {
+            let (reply, rx) = oneshot::channel();
+            let msg = DocMsg::Capture {
+                version,
+                label: label.clone(),
+                at,
+                reply,
+            };
+            if self.handle(convention, doc).tx.send(msg).await.is_ok() {
+                if let Ok(r) = rx.await {
+                    return r;
+                }
+            }
+        }
+        Err(StoreError::Unavailable(
+            "the document's task stopped".into(),
+        ))
+    }
+
+    /// Read the current document.
+    pub async fn read<T: Send + 'static>(
+        &self,
+        convention: &str,
+        doc: &str,
+        f: impl FnOnce(&yrs::Doc) -> T + Send + 'static,
+    ) -> Option<T> {
+        let (reply, rx) = oneshot::channel();
+        let read: Read = Box::new(move |d| {
+            let _ = reply.send(f(d));
+        });
+        self.handle(convention, doc)
+            .tx
+            .send(DocMsg::Read(read))
+            .await
+            .ok()?;
+        rx.await.ok()
+    }
+
+    /// A stored named version.
+    pub async fn version(
+        &self,
+        convention: &str,
+        doc: &str,
+        version: u32,
+    ) -> Result<Option<StoredVersion>, StoreError> {
+        Ok(self
+            .inner
+            .store
+            .versions(convention, doc)
+            .await?
+            .into_iter()
+            .find(|v| v.version == version))
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+}

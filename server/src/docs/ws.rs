@@ -1,0 +1,195 @@
+//! The y-websocket endpoint `/doc/{convention}/{document}?token=...`: a stock Yjs
+//! `WebsocketProvider` connects to it unchanged. Binary frames, one y-protocols message each.
+
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use convene_protocol::close as pclose;
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tracing::{info_span, Instrument};
+
+use super::{close, DocConn, MAX_FRAME_BYTES};
+use crate::gateway::{ws::parse_token, AppState};
+
+/// Frames waiting for one connection; a reader slower than this is closed and resyncs.
+const OUTBOUND_QUEUE: usize = 1024;
+/// Sustained frames per second a connection may send (typing and cursors), and its burst.
+const RATE_PER_SEC: f64 = 200.0;
+const BURST: f64 = 1000.0;
+const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+const PING_EVERY: Duration = Duration::from_secs(30);
+
+#[derive(Deserialize)]
+pub struct TokenQuery {
+    token: Option<String>,
+}
+
+pub async fn upgrade(
+    ws: WebSocketUpgrade,
+    Path((convention, document)): Path<(String, String)>,
+    Query(q): Query<TokenQuery>,
+    State(app): State<AppState>,
+) -> Response {
+    ws.read_buffer_size(4 * 1024)
+        .write_buffer_size(8 * 1024)
+        .max_message_size(MAX_FRAME_BYTES)
+        .max_frame_size(MAX_FRAME_BYTES)
+        .on_upgrade(move |socket| {
+            let tracker = app.tracker.clone();
+            tracker.track_future(connection(
+                socket,
+                app,
+                convention,
+                document,
+                q.token.unwrap_or_default(),
+            ))
+        })
+}
+
+async fn close_now(mut socket: WebSocket, code: u16, reason: &'static str) {
+    let _ = socket
+        .send(Message::Close(Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        })))
+        .await;
+}
+
+/// Who the token is, and whether they may write this document; `Err` with a close code.
+async fn admit(
+    app: &AppState,
+    convention: &str,
+    document: &str,
+    token: &str,
+) -> Result<(String, bool), (u16, &'static str)> {
+    let Some((conv, hash)) = parse_token(token).filter(|(c, _)| *c == convention) else {
+        return Err((pclose::UNKNOWN_TOKEN, "unknown invitation"));
+    };
+    let handle = app
+        .hub
+        .get(conv)
+        .ok_or((pclose::UNKNOWN_TOKEN, "unknown invitation"))?;
+    let document = document.to_string();
+    let answer = handle
+        .query(move |c, _| {
+            let Some((pid, _)) = c.invites.iter().find(|(_, h)| **h == hash) else {
+                return Err((pclose::UNKNOWN_TOKEN, "unknown or revoked invitation"));
+            };
+            if !c.documents.contains_key(&document) {
+                return Err((close::UNKNOWN_DOCUMENT, "no such document"));
+            }
+            let person = c
+                .people
+                .get(pid)
+                .ok_or((pclose::UNKNOWN_TOKEN, "unknown invitation"))?;
+            Ok((pid.clone(), c.can_write(person, &document)))
+        })
+        .await;
+    answer.unwrap_or(Err((pclose::GOING_AWAY, "server shutting down")))
+}
+
+async fn connection(
+    socket: WebSocket,
+    app: AppState,
+    convention: String,
+    document: String,
+    token: String,
+) {
+    let conn = app.hub.next_conn_id();
+    let span = info_span!("doc_connection", conn, %convention, %document, participant = tracing::field::Empty);
+    async move {
+        let (participant, writable) = match admit(&app, &convention, &document, &token).await {
+            Ok(p) => p,
+            Err((code, reason)) => return close_now(socket, code, reason).await,
+        };
+        tracing::Span::current().record("participant", participant.as_str());
+        let (out_tx, mut out_rx) = mpsc::channel::<Bytes>(OUTBOUND_QUEUE);
+        let (close_tx, mut close_rx) = mpsc::channel::<(u16, &'static str)>(1);
+        let mut handle = app.docs.handle(&convention, &document);
+        let link = |h: &super::DocHandle| {
+            let c = DocConn { id: conn, participant: participant.clone(), writable, out: out_tx.clone(), close: close_tx.clone() };
+            let h = h.clone();
+            async move { h.join(c).await }
+        };
+        // The document's task may have just gone idle: a second try starts a fresh one.
+        if !link(&handle).await {
+            handle = app.docs.handle(&convention, &document);
+            if !link(&handle).await {
+                return close_now(socket, pclose::INTERNAL, "document unavailable").await;
+            }
+        }
+        let (mut sink, mut stream) = socket.split();
+        let shutdown = app.cancel.clone();
+        let writer = tokio::spawn(async move {
+            let mut ping = tokio::time::interval(PING_EVERY);
+            ping.tick().await;
+            let closing = loop {
+                tokio::select! {
+                    biased;
+                    c = close_rx.recv() => break c,
+                    _ = shutdown.cancelled() => break Some((pclose::GOING_AWAY, "server shutting down")),
+                    f = out_rx.recv() => match f {
+                        Some(f) => if sink.send(Message::Binary(f)).await.is_err() { break None },
+                        None => break None,
+                    },
+                    _ = ping.tick() => if sink.send(Message::Ping(Default::default())).await.is_err() { break None },
+                }
+            };
+            if let Some((code, reason)) = closing {
+                let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
+            }
+        });
+        let mut tokens = BURST;
+        let mut last = Instant::now();
+        loop {
+            let next = tokio::select! {
+                n = tokio::time::timeout(IDLE_TIMEOUT, stream.next()) => n,
+                _ = close_tx.closed() => break,
+            };
+            let msg = match next {
+                Ok(Some(Ok(m))) => m,
+                Ok(Some(Err(e))) => {
+                    let too_large = matches!(e.into_inner().downcast_ref::<tungstenite::Error>(), Some(tungstenite::Error::Capacity(_)));
+                    if too_large {
+                        let _ = close_tx.try_send((pclose::TOO_LARGE, "frame too large"));
+                    }
+                    break;
+                }
+                Ok(None) | Err(_) => break,
+            };
+            match msg {
+                Message::Binary(data) => {
+                    let now = Instant::now();
+                    tokens = (tokens + now.duration_since(last).as_secs_f64() * RATE_PER_SEC).min(BURST);
+                    last = now;
+                    if tokens < 1.0 {
+                        let _ = close_tx.try_send((pclose::RATE_LIMITED, "too many messages"));
+                        break;
+                    }
+                    tokens -= 1.0;
+                    if !handle.frame(conn, data).await {
+                        break;
+                    }
+                }
+                Message::Text(_) => {
+                    let _ = close_tx.try_send((close::MALFORMED, "binary y-protocols frames only"));
+                    break;
+                }
+                Message::Close(_) => break,
+                Message::Ping(_) | Message::Pong(_) => {}
+            }
+        }
+        handle.leave(conn).await;
+        let _ = close_tx.try_send((1000, "bye"));
+        drop(out_tx);
+        let _ = writer.await;
+    }
+    .instrument(span)
+    .await
+}

@@ -1,0 +1,210 @@
+//! Documents over HTTP: export (Markdown or HTML, current or a named version), the list of
+//! named versions, and what changed between two versions.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use convene_protocol::{ErrorCode, VersionInfo};
+use serde::Deserialize;
+use similar::{ChangeTag, TextDiff};
+
+use super::api::{convention, organizer_or, ApiResult};
+use super::{ApiError, AppState};
+use crate::docs::export::{self, Format};
+use crate::domain::Role;
+
+/// Everyone in the convention reads its documents.
+const READERS: &[Role] = &[
+    Role::Citizen,
+    Role::Facilitator,
+    Role::Rapporteur,
+    Role::Guarantor,
+    Role::Expert,
+];
+
+#[derive(Deserialize)]
+pub struct DocQuery {
+    token: Option<String>,
+    /// `md` (default) or `html`.
+    format: Option<String>,
+    /// A named version; default: the current content.
+    version: Option<u32>,
+    /// For a diff: versions to compare (`to` defaults to the current content).
+    from: Option<u32>,
+    to: Option<u32>,
+}
+
+async fn title(app: &AppState, id: &str, doc: &str) -> ApiResult<String> {
+    let handle = convention(app, id)?;
+    let doc = doc.to_string();
+    handle
+        .query(move |c, _| c.documents.get(&doc).map(|d| d.title.clone()))
+        .await
+        .ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "the convention is shutting down"))?
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such document"))
+}
+
+/// The document's Markdown or HTML, now or at a named version.
+async fn render(
+    app: &AppState,
+    id: &str,
+    doc: &str,
+    version: Option<u32>,
+    format: Format,
+) -> ApiResult<String> {
+    let title = title(app, id, doc).await?;
+    match version {
+        None => app
+            .docs
+            .read(id, doc, move |d| export::export(d, &title, format))
+            .await
+            .ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "the document is unavailable")),
+        Some(v) => {
+            let stored = app
+                .docs
+                .version(id, doc, v)
+                .await
+                .map_err(|e| ApiError::new(ErrorCode::Unavailable, e.to_string()))?
+                .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("no version {v}")))?;
+            let d = export::doc_from_state(&stored.data)
+                .map_err(|e| ApiError::new(ErrorCode::Internal, e))?;
+            Ok(export::export(
+                &d,
+                &format!("{title} ({})", stored.label),
+                format,
+            ))
+        }
+    }
+}
+
+pub async fn export_doc(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path((id, doc)): Path<(String, String)>,
+    Query(q): Query<DocQuery>,
+) -> ApiResult<Response> {
+    organizer_or(
+        &app,
+        &headers,
+        &convention(&app, &id)?,
+        q.token.clone(),
+        READERS,
+    )
+    .await?;
+    let (format, mime, ext) = match q.format.as_deref() {
+        None | Some("md") | Some("markdown") => {
+            (Format::Markdown, "text/markdown; charset=utf-8", "md")
+        }
+        Some("html") => (Format::Html, "text/html; charset=utf-8", "html"),
+        Some(other) => {
+            return Err(ApiError::new(
+                ErrorCode::Invalid,
+                format!("format {other:?}: md or html"),
+            ))
+        }
+    };
+    let body = render(&app, &id, &doc, q.version, format).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, mime.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("inline; filename=\"{doc}.{ext}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+pub async fn versions(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path((id, doc)): Path<(String, String)>,
+    Query(q): Query<DocQuery>,
+) -> ApiResult<Json<Vec<VersionInfo>>> {
+    organizer_or(
+        &app,
+        &headers,
+        &convention(&app, &id)?,
+        q.token.clone(),
+        READERS,
+    )
+    .await?;
+    title(&app, &id, &doc).await?;
+    let list = app
+        .docs
+        .store()
+        .versions(&id, &doc)
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::Unavailable, e.to_string()))?;
+    Ok(Json(
+        list.into_iter()
+            .map(|v| VersionInfo {
+                version: v.version,
+                label: v.label,
+                at: v.at,
+            })
+            .collect(),
+    ))
+}
+
+/// A line diff of the Markdown of two versions (`to` absent: the current content), as a
+/// unified diff, or as JSON (`format=json`): a list of `{ "op": "equal"|"insert"|"delete", "line" }`.
+pub async fn diff(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path((id, doc)): Path<(String, String)>,
+    Query(q): Query<DocQuery>,
+) -> ApiResult<Response> {
+    organizer_or(
+        &app,
+        &headers,
+        &convention(&app, &id)?,
+        q.token.clone(),
+        READERS,
+    )
+    .await?;
+    let from = q.from.ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::Invalid,
+            "give ?from=VERSION (and optionally &to=VERSION)",
+        )
+    })?;
+    let old = render(&app, &id, &doc, Some(from), Format::Markdown).await?;
+    let new = render(&app, &id, &doc, q.to, Format::Markdown).await?;
+    // The titles name the versions: compare the bodies.
+    let body = |s: &str| {
+        s.split_once('\n')
+            .map(|(_, rest)| rest.to_string())
+            .unwrap_or_default()
+    };
+    let (old, new) = (body(&old), body(&new));
+    let d = TextDiff::from_lines(&old, &new);
+    let to_name =
+        q.to.map(|v| format!("version {v}"))
+            .unwrap_or_else(|| "current".into());
+    if q.format.as_deref() == Some("json") {
+        let ops: Vec<serde_json::Value> = d
+            .iter_all_changes()
+            .map(|c| {
+                let op = match c.tag() {
+                    ChangeTag::Equal => "equal",
+                    ChangeTag::Insert => "insert",
+                    ChangeTag::Delete => "delete",
+                };
+                serde_json::json!({ "op": op, "line": c.value().trim_end_matches('\n') })
+            })
+            .collect();
+        return Ok(
+            Json(serde_json::json!({ "from": from, "to": to_name, "changes": ops }))
+                .into_response(),
+        );
+    }
+    let text = d
+        .unified_diff()
+        .header(&format!("version {from}"), &to_name)
+        .to_string();
+    Ok(([(header::CONTENT_TYPE, "text/x-diff; charset=utf-8")], text).into_response())
+}
