@@ -176,8 +176,9 @@ async fn run_async(cli: Cli, url: Url, token: String, nofile: Option<u64>) -> Re
         connect_concurrency: c.connect_concurrency,
         connect_rate: c.connect_rate,
         progress: !c.quiet,
+        server_pid: c.server_pid.map(|p| p.to_string()),
     };
-    let server_pid = c.server_pid.map(|p| p.to_string());
+    let server_pid = ctx.server_pid.clone();
     let server_before = match &server_pid {
         Some(pid) => Some(procstat::read(pid).with_context(|| format!("cannot read /proc/{pid}"))?),
         None => None,
@@ -201,6 +202,18 @@ async fn run_async(cli: Cli, url: Url, token: String, nofile: Option<u64>) -> Re
         }
     })
     .await;
+    // The connections are closed: the server must still be there (a crash while they go,
+    // e.g. a stack overflow, is a finding). Watch it for a moment.
+    let mut server_gone = false;
+    if let Some(pid) = &server_pid {
+        for _ in 0..15 {
+            if procstat::read(pid).is_none() {
+                server_gone = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
     let _ = stop_tx.send(true);
     let samples = sampler.await.unwrap_or_default();
     let server_after = server_pid.as_deref().and_then(procstat::read);
@@ -224,6 +237,12 @@ async fn run_async(cli: Cli, url: Url, token: String, nofile: Option<u64>) -> Re
         outcome.failures.push(format!(
             "the scenario reached its time limit ({} s)",
             c.timeout
+        ));
+    }
+    if server_gone {
+        outcome.failures.push(format!(
+            "the server process {} was gone within 3 s of the load tester closing its connections",
+            server_pid.as_deref().unwrap_or("?")
         ));
     }
     if let Some(n) = nofile {
@@ -283,12 +302,20 @@ async fn run_async(cli: Cli, url: Url, token: String, nofile: Option<u64>) -> Re
         errors,
         checks: outcome.checks.clone(),
         notes: outcome.notes.clone(),
-        server: server_pid
-            .as_deref()
-            .map(|pid| procstat::ProcReport::new(pid, server_before, server_after, &samples, true)),
+        server: server_pid.as_deref().map(|pid| {
+            procstat::ProcReport::new(
+                pid,
+                server_before,
+                outcome.held_server,
+                server_after,
+                &samples,
+                true,
+            )
+        }),
         loadtest_process: procstat::ProcReport::new(
             &std::process::id().to_string(),
             self_before,
+            outcome.held_self,
             self_after,
             &samples,
             false,

@@ -68,6 +68,9 @@ pub fn read(pid: &str) -> Option<Reading> {
 pub struct ProcReport {
     pub pid: String,
     pub before: Option<Reading>,
+    /// At the end of the measurement, the connections still open.
+    pub held: Option<Reading>,
+    /// After the connections closed.
     pub after: Option<Reading>,
     /// CPU seconds used between the two readings.
     pub cpu_s_used: Option<f64>,
@@ -81,11 +84,14 @@ impl ProcReport {
     pub fn new(
         pid: &str,
         before: Option<Reading>,
+        held: Option<Reading>,
         after: Option<Reading>,
         samples: &[Sample],
         server: bool,
     ) -> Self {
-        let (cpu_s_used, cpu_pct_avg) = match (before, after) {
+        // A server that died after the run has no "after": count up to the end of the
+        // measurement then.
+        let (cpu_s_used, cpu_pct_avg) = match (before, after.or(held)) {
             (Some(b), Some(a)) => {
                 let used = a.cpu_s - b.cpu_s;
                 let wall = match (a.at, b.at) {
@@ -110,6 +116,7 @@ impl ProcReport {
         ProcReport {
             pid: pid.to_string(),
             before,
+            held,
             after,
             cpu_s_used,
             cpu_pct_avg,

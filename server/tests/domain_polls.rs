@@ -318,8 +318,9 @@ fn ballots_are_normalised() {
 #[test]
 fn invalid_ballots_are_refused() {
     use Ballot::{Multiple, Position, Ranking, Scale, Single, Text};
-    // Per kind: a valid ballot, then the invalid ones.
-    let kinds: Vec<(&str, PollKind, Ballot, Vec<(&str, Ballot)>)> = vec![
+    /// A kind's name, the kind, a valid ballot, then the invalid ones, by name.
+    type PerKind = (&'static str, PollKind, Ballot, Vec<(&'static str, Ballot)>);
+    let kinds: Vec<PerKind> = vec![
         (
             "single of 3",
             single(&["A", "B", "C"]),
@@ -799,6 +800,7 @@ fn a_scale_with_extreme_bounds_is_refused() {
 /// Borda: with n options, n-1 points for a first place, ..., 0 for the last.
 #[test]
 fn ranking_methods_against_hand_counts() {
+    type Round = (Vec<(u32, u64)>, Option<u32>);
     struct Case {
         name: &'static str,
         options: &'static [&'static str],
@@ -806,7 +808,7 @@ fn ranking_methods_against_hand_counts() {
         ballots: Vec<(usize, Vec<u32>)>,
         borda: Vec<u64>,
         /// Each round: the counts of the options still in, and the one eliminated.
-        rounds: Vec<(Vec<(u32, u64)>, Option<u32>)>,
+        rounds: Vec<Round>,
         winner: Option<u32>,
     }
     let cases = vec![
@@ -1071,42 +1073,32 @@ fn lifecycle() {
                 s(F, Act::Edit(three.clone()), Ok(()), Is(Draft, false)),
                 s(F, Act::Edit(three.clone()), Ok(()), Is(Draft, false)),
                 // Voters do not see drafts: to them, it does not exist yet.
-                s(Citizen(0), third(), not_found.clone(), Is(Draft, false)),
-                s(F, Act::Reveal, conflict.clone(), Is(Draft, false)),
-                s(F, Act::Publish, conflict.clone(), Is(Draft, false)),
-                s(F, Act::Close, conflict.clone(), Is(Draft, false)),
+                s(Citizen(0), third(), not_found, Is(Draft, false)),
+                s(F, Act::Reveal, conflict, Is(Draft, false)),
+                s(F, Act::Publish, conflict, Is(Draft, false)),
+                s(F, Act::Close, conflict, Is(Draft, false)),
                 s(F, Act::Open, Ok(()), Is(Open, false)),
-                s(F, Act::Open, conflict.clone(), Is(Open, false)),
-                s(
-                    F,
-                    Act::Edit(yes_no.clone()),
-                    conflict.clone(),
-                    Is(Open, false),
-                ),
-                s(F, Act::Delete, conflict.clone(), Is(Open, false)),
+                s(F, Act::Open, conflict, Is(Open, false)),
+                s(F, Act::Edit(yes_no.clone()), conflict, Is(Open, false)),
+                s(F, Act::Delete, conflict, Is(Open, false)),
                 s(Citizen(0), third(), Ok(()), Is(Open, false)),
                 s(Citizen(1), third(), Ok(()), Is(Open, false)),
-                s(F, Act::Publish, conflict.clone(), Is(Open, false)),
+                s(F, Act::Publish, conflict, Is(Open, false)),
                 s(F, Act::Close, Ok(()), Is(Closed, false)),
-                s(F, Act::Close, conflict.clone(), Is(Closed, false)),
-                s(Citizen(2), third(), conflict.clone(), Is(Closed, false)),
-                s(Citizen(0), third(), conflict.clone(), Is(Closed, false)),
-                s(
-                    F,
-                    Act::Edit(yes_no.clone()),
-                    conflict.clone(),
-                    Is(Closed, false),
-                ),
-                s(F, Act::Delete, conflict.clone(), Is(Closed, false)),
-                s(F, Act::Open, conflict.clone(), Is(Closed, false)),
+                s(F, Act::Close, conflict, Is(Closed, false)),
+                s(Citizen(2), third(), conflict, Is(Closed, false)),
+                s(Citizen(0), third(), conflict, Is(Closed, false)),
+                s(F, Act::Edit(yes_no.clone()), conflict, Is(Closed, false)),
+                s(F, Act::Delete, conflict, Is(Closed, false)),
+                s(F, Act::Open, conflict, Is(Closed, false)),
                 s(F, Act::Reveal, Ok(()), Is(Closed, true)),
-                s(F, Act::Reveal, conflict.clone(), Is(Closed, true)),
+                s(F, Act::Reveal, conflict, Is(Closed, true)),
                 s(F, Act::Publish, Ok(()), Is(Published, true)),
-                s(F, Act::Publish, conflict.clone(), Is(Published, true)),
-                s(F, Act::Reveal, conflict.clone(), Is(Published, true)),
-                s(F, Act::Close, conflict.clone(), Is(Published, true)),
-                s(Citizen(3), third(), conflict.clone(), Is(Published, true)),
-                s(F, Act::Delete, conflict.clone(), Is(Published, true)),
+                s(F, Act::Publish, conflict, Is(Published, true)),
+                s(F, Act::Reveal, conflict, Is(Published, true)),
+                s(F, Act::Close, conflict, Is(Published, true)),
+                s(Citizen(3), third(), conflict, Is(Published, true)),
+                s(F, Act::Delete, conflict, Is(Published, true)),
             ],
         ),
         (
@@ -1121,7 +1113,7 @@ fn lifecycle() {
                     Is(Open, false),
                 ),
                 s(F, Act::Reveal, Ok(()), Is(Open, true)),
-                s(F, Act::Reveal, conflict.clone(), Is(Open, true)),
+                s(F, Act::Reveal, conflict, Is(Open, true)),
                 s(
                     Citizen(1),
                     Act::Vote(Ballot::Single(1)),
@@ -1145,9 +1137,9 @@ fn lifecycle() {
             "live results",
             vec![
                 s(F, Act::Draft(live.clone()), Ok(()), Is(Draft, false)),
-                s(F, Act::Reveal, conflict.clone(), Is(Draft, false)),
+                s(F, Act::Reveal, conflict, Is(Draft, false)),
                 s(F, Act::Open, Ok(()), Is(Open, true)),
-                s(F, Act::Reveal, conflict.clone(), Is(Open, true)),
+                s(F, Act::Reveal, conflict, Is(Open, true)),
                 s(
                     Citizen(0),
                     Act::Vote(Ballot::Single(1)),
@@ -1155,7 +1147,7 @@ fn lifecycle() {
                     Is(Open, true),
                 ),
                 s(F, Act::Close, Ok(()), Is(Closed, true)),
-                s(F, Act::Reveal, conflict.clone(), Is(Closed, true)),
+                s(F, Act::Reveal, conflict, Is(Closed, true)),
                 s(F, Act::Publish, Ok(()), Is(Published, true)),
             ],
         ),
@@ -1164,18 +1156,13 @@ fn lifecycle() {
             vec![
                 s(F, Act::Draft(yes_no.clone()), Ok(()), Is(Draft, false)),
                 s(F, Act::Delete, Ok(()), Gone),
-                s(F, Act::Delete, not_found.clone(), Gone),
-                s(F, Act::Edit(three.clone()), not_found.clone(), Gone),
-                s(F, Act::Open, not_found.clone(), Gone),
-                s(F, Act::Close, not_found.clone(), Gone),
-                s(F, Act::Reveal, not_found.clone(), Gone),
-                s(F, Act::Publish, not_found.clone(), Gone),
-                s(
-                    Citizen(0),
-                    Act::Vote(Ballot::Single(0)),
-                    not_found.clone(),
-                    Gone,
-                ),
+                s(F, Act::Delete, not_found, Gone),
+                s(F, Act::Edit(three.clone()), not_found, Gone),
+                s(F, Act::Open, not_found, Gone),
+                s(F, Act::Close, not_found, Gone),
+                s(F, Act::Reveal, not_found, Gone),
+                s(F, Act::Publish, not_found, Gone),
+                s(Citizen(0), Act::Vote(Ballot::Single(0)), not_found, Gone),
             ],
         ),
         (
@@ -1186,20 +1173,20 @@ fn lifecycle() {
                 s(
                     Citizen(0),
                     unknown(Act::Vote(Ballot::Single(0))),
-                    not_found.clone(),
+                    not_found,
                     Is(Open, false),
                 ),
                 s(
                     F,
                     unknown(Act::Edit(three.clone())),
-                    not_found.clone(),
+                    not_found,
                     Is(Open, false),
                 ),
-                s(F, unknown(Act::Delete), not_found.clone(), Is(Open, false)),
-                s(F, unknown(Act::Open), not_found.clone(), Is(Open, false)),
-                s(F, unknown(Act::Close), not_found.clone(), Is(Open, false)),
-                s(F, unknown(Act::Reveal), not_found.clone(), Is(Open, false)),
-                s(F, unknown(Act::Publish), not_found.clone(), Is(Open, false)),
+                s(F, unknown(Act::Delete), not_found, Is(Open, false)),
+                s(F, unknown(Act::Open), not_found, Is(Open, false)),
+                s(F, unknown(Act::Close), not_found, Is(Open, false)),
+                s(F, unknown(Act::Reveal), not_found, Is(Open, false)),
+                s(F, unknown(Act::Publish), not_found, Is(Open, false)),
             ],
         ),
     ];
@@ -1492,14 +1479,14 @@ fn eligibility() {
             vec![Citizen],
             Room::Everywhere,
             Voter::Guarantor,
-            forbidden.clone(),
+            forbidden,
         ),
         case(
             "everyone's poll, a guarantor",
             all(),
             Room::Everywhere,
             Voter::Guarantor,
-            forbidden.clone(),
+            forbidden,
         ),
         case(
             "citizens' poll, a citizen",
@@ -1520,28 +1507,28 @@ fn eligibility() {
             vec![Citizen],
             Room::Everywhere,
             Voter::Rapporteur,
-            forbidden.clone(),
+            forbidden,
         ),
         case(
             "citizens' poll, an expert",
             vec![Citizen],
             Room::Everywhere,
             Voter::Expert,
-            forbidden.clone(),
+            forbidden,
         ),
         case(
             "citizens' poll, a facilitator",
             vec![Citizen],
             Room::Everywhere,
             Voter::Facilitator,
-            forbidden.clone(),
+            forbidden,
         ),
         case(
             "rapporteurs' poll, a citizen",
             vec![Rapporteur],
             Room::Everywhere,
             Voter::Citizen,
-            forbidden.clone(),
+            forbidden,
         ),
         case(
             "rapporteurs' poll, a rapporteur",
@@ -1576,14 +1563,14 @@ fn eligibility() {
             vec![Citizen],
             Room::A,
             Voter::Citizen,
-            forbidden.clone(),
+            forbidden,
         ),
         case(
             "room A's poll, a citizen in B",
             vec![Citizen],
             Room::A,
             Voter::CitizenInB,
-            forbidden.clone(),
+            forbidden,
         ),
         case(
             "room A's poll, a facilitator visiting A",
@@ -1597,14 +1584,14 @@ fn eligibility() {
             all(),
             Room::A,
             Voter::Rapporteur,
-            forbidden.clone(),
+            forbidden,
         ),
         case(
             "room A's poll, a guarantor visiting A",
             all(),
             Room::A,
             Voter::Guarantor,
-            forbidden.clone(),
+            forbidden,
         ),
         case(
             "the plenary's poll, a citizen there",
@@ -1618,7 +1605,7 @@ fn eligibility() {
             vec![Citizen],
             Room::Plenary,
             Voter::CitizenInA,
-            forbidden.clone(),
+            forbidden,
         ),
     ];
     let (mut staged, ids) = ready();

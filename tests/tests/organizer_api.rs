@@ -118,18 +118,11 @@ fn http() -> reqwest::Client {
 // The organizer token.
 
 /// Every `/api` operation of the OpenAPI list, with its path parameters filled in.
-fn api_operations(params: &HashMap<&str, String>) -> Vec<(Method, String)> {
+fn api_operations(params: &HashMap<&str, String>) -> Result<Vec<(Method, String)>> {
     convene::gateway::openapi::OPERATIONS
         .iter()
         .filter(|(_, path)| path.starts_with("/api"))
-        .map(|(method, path)| {
-            let mut p = path.to_string();
-            for (k, v) in params {
-                p = p.replace(&format!("{{{k}}}"), v);
-            }
-            assert!(!p.contains('{'), "no value for a parameter of {path}");
-            (method.to_uppercase().parse().expect("a method"), p)
-        })
+        .map(|(method, path)| Ok((method.to_uppercase().parse()?, fill(path, params)?)))
         .collect()
 }
 
@@ -147,63 +140,85 @@ fn body_for(method: &Method, path: &str) -> Option<Value> {
     })
 }
 
-/// Draft and open a poll (by the facilitator, over the WebSocket) so that the poll routes
-/// have an id to export.
-async fn draft_poll(fac: &mut Client) -> Result<String> {
-    let id = format!("poll-{}", convene_tests::unique());
-    fac.send_raw(
-        &json!({
-            "type": "request",
-            "id": id,
-            "command": { "type": "draft_poll", "spec": {
-                "question": "Faut-il étendre les transports de nuit ?",
-                "kind": "single",
-                "options": ["Oui", "Non"]
-            } }
-        })
-        .to_string(),
-    )
-    .await?;
-    let reply = fac
+/// Send a command as raw JSON (so that this file does not depend on the exact Rust types of
+/// newer commands) and wait for its `ok`; returns the event it produced last.
+async fn command(c: &mut Client, command: Value) -> Result<Value> {
+    let id = format!("raw-{}", convene_tests::unique());
+    c.send_raw(&json!({ "type": "request", "id": id, "command": command }).to_string())
+        .await?;
+    let reply = c
         .wait_for(|m| matches!(m, ServerMessage::Ok { id: i, .. } | ServerMessage::Error { id: Some(i), .. } if *i == id))
         .await?;
     let ServerMessage::Ok { seq, .. } = reply else {
-        bail!("draft_poll refused: {reply:?}");
+        bail!("{command} refused: {reply:?}");
     };
-    let record = fac.wait_seq(seq).await?;
-    let event = serde_json::to_value(&record.event)?;
-    let poll = event["poll"]
-        .as_str()
-        .map(str::to_string)
-        .ok_or_else(|| anyhow!("no poll id in {event}"))?;
-    // Open it: a draft has neither results nor ballots to export.
-    let id = format!("open-{}", convene_tests::unique());
-    fac.send_raw(
-        &json!({ "type": "request", "id": id, "command": { "type": "open_poll", "poll": poll } })
-            .to_string(),
+    let record = c.wait_seq(seq).await?;
+    Ok(serde_json::to_value(&record.event)?)
+}
+
+/// Values for the path parameters of every operation, naming things that exist: the
+/// convention, a participant (`participant`, whose invitation the DELETE will revoke), an
+/// open poll, and a document with a named version (by the facilitator, over the WebSocket).
+async fn resources(
+    w: &World,
+    fac: &mut Client,
+    participant: &str,
+) -> Result<HashMap<&'static str, String>> {
+    let drafted = command(
+        fac,
+        json!({ "type": "draft_poll", "spec": {
+            "question": "Faut-il étendre les transports de nuit ?",
+            "kind": "single",
+            "options": ["Oui", "Non"]
+        } }),
     )
     .await?;
-    let reply = fac
-        .wait_for(|m| matches!(m, ServerMessage::Ok { id: i, .. } | ServerMessage::Error { id: Some(i), .. } if *i == id))
-        .await?;
+    let poll = drafted["poll"]
+        .as_str()
+        .ok_or_else(|| anyhow!("no poll id in {drafted}"))?
+        .to_string();
+    // Open it: a draft has neither results nor ballots to export.
+    command(fac, json!({ "type": "open_poll", "poll": poll })).await?;
+    command(
+        fac,
+        json!({ "type": "create_document", "name": "avis", "title": "Avis citoyen" }),
+    )
+    .await?;
+    command(
+        fac,
+        json!({ "type": "name_version", "document": "avis", "label": "Première lecture" }),
+    )
+    .await?;
+    Ok(HashMap::from([
+        ("id", w.conv.clone()),
+        ("participant", w.id(participant)),
+        ("poll", poll),
+        ("doc", "avis".to_string()),
+    ]))
+}
+
+/// The path of an operation with its parameters filled in, and the query it needs.
+fn fill(path: &str, params: &HashMap<&str, String>) -> Result<String> {
+    let mut p = path.to_string();
+    for (k, v) in params {
+        p = p.replace(&format!("{{{k}}}"), v);
+    }
     ensure!(
-        matches!(reply, ServerMessage::Ok { .. }),
-        "open_poll refused: {reply:?}"
+        !p.contains('{'),
+        "no value for a parameter of {path}: extend `resources`"
     );
-    Ok(poll)
+    if p.ends_with("/diff") {
+        p.push_str("?from=1");
+    }
+    Ok(p)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_api_route_refuses_a_missing_or_wrong_token() -> Result<()> {
     let w = world("gardee").await?;
     let mut fac = w.join(FAC).await?;
-    let poll = draft_poll(&mut fac).await?;
-    let params = HashMap::from([
-        ("id", w.conv.clone()),
-        ("participant", w.id(CIT)),
-        ("poll", poll),
-    ]);
-    let ops = api_operations(&params);
+    let params = resources(&w, &mut fac, CIT).await?;
+    let ops = api_operations(&params)?;
     ensure!(ops.len() >= 9, "only {} /api operations listed", ops.len());
     let wrong: Vec<(&str, Option<String>)> = vec![
         ("no Authorization", None),
@@ -284,9 +299,10 @@ async fn without_a_token_no_route_tells_which_conventions_exist() -> Result<()> 
         ("id", "n-existe-pas".to_string()),
         ("participant", "p00001".to_string()),
         ("poll", "q1".to_string()),
+        ("doc", "avis".to_string()),
     ]);
     let mut failures = Vec::new();
-    for (method, path) in api_operations(&params) {
+    for (method, path) in api_operations(&params)? {
         let mut req = http().request(method.clone(), w.server.url(&path));
         if let Some(b) = body_for(&method, &path) {
             req = req.json(&b);
@@ -991,18 +1007,9 @@ async fn the_openapi_document_lists_every_route_and_every_route_answers() -> Res
 
     // Every operation is served (called with the organizer token): not 404, not 405.
     let mut fac = w.join(FAC).await?;
-    let poll = draft_poll(&mut fac).await?;
-    let params = HashMap::from([
-        ("id", w.conv.clone()),
-        ("participant", w.id(CIT2)),
-        ("poll", poll),
-    ]);
+    let params = resources(&w, &mut fac, CIT2).await?;
     for (m, p) in &listed {
-        let mut path = p.clone();
-        for (k, v) in &params {
-            path = path.replace(&format!("{{{k}}}"), v);
-        }
-        ensure!(!path.contains('{'), "no value for a parameter of {p}");
+        let path = fill(p, &params)?;
         let method: Method = m.to_uppercase().parse()?;
         let mut req = http()
             .request(method.clone(), w.server.url(&path))
@@ -1178,21 +1185,32 @@ async fn the_audit_trail_exports_and_verifies() -> Result<()> {
     let r = audit_export(&w, Some(&w.token(GAR))).await?;
     ensure!(r.status() == 200, "guarantor export: {}", r.status());
     ensure!(r.text().await? == body, "the guarantor's export differs");
-    // A citizen's, a facilitator's, a revoked or made-up token: 403; none at all: 401.
+    // A citizen's, a rapporteur's, a facilitator's token: 403 forbidden.
     for (label, t) in [
         ("citizen", w.token(CIT)),
         ("rapporteur", w.token(RAP)),
         ("facilitator", w.token(FAC)),
-        ("revoked", w.token(CIT2)),
-        ("made up", format!("{}.{}", w.conv, "ab".repeat(16))),
     ] {
         let r = audit_export(&w, Some(&t)).await?;
         expect_error(r, 403, ErrorCode::Forbidden)
             .await
             .with_context(|| format!("{label}'s token"))?;
     }
-    let r = http().get(w.server.url(&w.path("/audit"))).send().await?;
-    expect_error(r, 401, ErrorCode::Unauthorized).await?;
+    // A revoked or made-up token, or none at all: 401 unauthorized.
+    for (label, t) in [
+        ("revoked", Some(w.token(CIT2))),
+        ("made up", Some(format!("{}.{}", w.conv, "ab".repeat(16)))),
+        ("empty", Some(String::new())),
+        ("no", None),
+    ] {
+        let mut req = http().get(w.server.url(&w.path("/audit")));
+        if let Some(t) = t {
+            req = req.query(&[("token", t)]);
+        }
+        expect_error(req.send().await?, 401, ErrorCode::Unauthorized)
+            .await
+            .with_context(|| format!("{label} token"))?;
+    }
 
     // `convene audit verify` accepts the export and counts its entries.
     let dir = tempdir();

@@ -211,8 +211,14 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
     }
     let facs = ctx.connect_many(facs, "facilitators").await;
     let connected = listeners.iter().filter(|l| l.is_some()).count();
-    out.phases
-        .insert("connect".into(), t.elapsed().as_secs_f64());
+    let connect_s = t.elapsed().as_secs_f64();
+    out.phases.insert("connect".into(), connect_s);
+    if connect_s > 0.0 {
+        out.rates.insert(
+            "connections_per_s".into(),
+            (connected + f) as f64 / connect_s,
+        );
+    }
     out.check("listeners", n);
     out.check("listeners_connected", connected);
     if facs.iter().any(|p| p.is_none()) {
@@ -313,7 +319,7 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
     }
     ticker.abort();
     bar.finish_and_clear();
-    out.held_at_end = Some(Counters::get(&ctx.shared.counters.open_now));
+    ctx.end_of_measurement(&mut out);
     let _ = stop_tx.send(true);
     let agg = agg.await.context("aggregator")?;
 

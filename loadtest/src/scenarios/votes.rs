@@ -29,7 +29,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::{close_all, Ctx, ScenarioResult, ToOpen};
 use crate::conn::{wait_reply, Participant, Received, Reply, Subscription};
-use crate::metrics::{self, Counters, Latency};
+use crate::metrics::{self, Latency};
 use crate::organizer::{person, unique_id};
 use crate::report::{Outcome, Series};
 
@@ -147,8 +147,14 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
     }
     let voters = ctx.connect_many(to_open, "voters").await;
     let connected = voters.iter().filter(|v| v.is_some()).count();
-    out.phases
-        .insert("connect".into(), t.elapsed().as_secs_f64());
+    let connect_s = t.elapsed().as_secs_f64();
+    out.phases.insert("connect".into(), connect_s);
+    if connect_s > 0.0 {
+        out.rates.insert(
+            "connections_per_s".into(),
+            (connected + 2) as f64 / connect_s,
+        );
+    }
     out.check("voters", n);
     out.check("voters_connected", connected);
     if ctx.timed_out() {
@@ -290,8 +296,6 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
     out.check("acknowledged", acked.len());
     out.check("refused", refused);
     out.check("unanswered", unanswered);
-    let held = Counters::get(&ctx.shared.counters.open_now);
-    out.held_at_end = Some(held);
 
     // 6. Close the poll; the final tally must count exactly the acknowledged ballots.
     let mut final_tally: Option<Tally> = None;
@@ -421,6 +425,7 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
     });
     out.timed_out = out.timed_out || ctx.timed_out();
 
+    ctx.end_of_measurement(&mut out);
     let mut all: Vec<Participant> = results.into_iter().map(|r| r.0).collect();
     all.push(fac);
     all.push(listener);

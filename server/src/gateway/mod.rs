@@ -5,6 +5,7 @@ mod api;
 mod documents;
 mod exports;
 pub mod openapi;
+mod web;
 pub mod ws;
 
 use axum::http::StatusCode;
@@ -88,6 +89,7 @@ pub fn router(state: AppState) -> Router {
             get(exports::ballots),
         )
         .route("/api/conventions/{id}/rotation", get(exports::rotation))
+        .fallback(web::serve)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }
