@@ -575,3 +575,5 @@ impl Client {
         self.sink.flush().await.context("flush")
     }
 }
+
+pub mod ydoc;

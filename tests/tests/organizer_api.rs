@@ -19,6 +19,9 @@ const GAR: &str = "Hélène Garnier";
 const CIT: &str = "Yannick Le Goff";
 const CIT2: &str = "Fatima Benali";
 const RAP: &str = "Sophie Tessier";
+const EXP: &str = "Marc Lefèvre";
+/// How many people the world's roster has.
+const PEOPLE: usize = 6;
 
 /// A server with one convention whose people are all invited.
 struct World {
@@ -70,6 +73,7 @@ async fn world(conv: &str) -> Result<World> {
             &[Role::Citizen, Role::Rapporteur],
             &[("commune", "Bouguenais")],
         ),
+        person(EXP, &[Role::Expert], &[]),
     ];
     let invites = server.http().convention(conv, &roster).await?;
     Ok(World {
@@ -158,7 +162,7 @@ async fn command(c: &mut Client, command: Value) -> Result<Value> {
 
 /// Values for the path parameters of every operation, naming things that exist: the
 /// convention, a participant (`participant`, whose invitation the DELETE will revoke), an
-/// open poll, and a document with a named version (by the facilitator, over the WebSocket).
+/// open poll, a document with a named version and a planned expert rotation (by the facilitator, over the WebSocket).
 async fn resources(
     w: &World,
     fac: &mut Client,
@@ -187,6 +191,19 @@ async fn resources(
     command(
         fac,
         json!({ "type": "name_version", "document": "avis", "label": "Première lecture" }),
+    )
+    .await?;
+    // An expert rotation, so that its export exists.
+    command(
+        fac,
+        json!({
+            "type": "plan_rotation",
+            "experts": [w.id(EXP)],
+            "method": "random",
+            "participants": [w.id(CIT), w.id(CIT2), w.id(RAP)],
+            "only_present": false,
+            "round_ms": 600_000
+        }),
     )
     .await?;
     Ok(HashMap::from([
@@ -275,7 +292,7 @@ async fn every_api_route_refuses_a_missing_or_wrong_token() -> Result<()> {
         "conventions: {list:?}"
     );
     let roster: Vec<Person> = expect_json(org.get(&w.path("/roster")).send().await?, 200).await?;
-    ensure!(roster.len() == 5, "roster changed: {roster:?}");
+    ensure!(roster.len() == PEOPLE, "roster changed: {roster:?}");
     let statuses: Vec<InviteStatus> =
         expect_json(org.get(&w.path("/invites")).send().await?, 200).await?;
     ensure!(
@@ -714,7 +731,7 @@ async fn roster_import_as_json_and_csv() -> Result<()> {
 async fn invitations_issue_work_and_revoke() -> Result<()> {
     let w = world("invitations").await?;
     let org = w.server.http();
-    ensure!(w.invites.len() == 5, "{:?}", w.invites);
+    ensure!(w.invites.len() == PEOPLE, "{:?}", w.invites);
     let roster: Vec<Person> = expect_json(org.get(&w.path("/roster")).send().await?, 200).await?;
 
     // Every token works and says who you are.
@@ -751,7 +768,7 @@ async fn invitations_issue_work_and_revoke() -> Result<()> {
         c.close().await;
     }
     let tokens: BTreeSet<&String> = w.invites.iter().map(|i| &i.token).collect();
-    ensure!(tokens.len() == 5, "tokens are not distinct");
+    ensure!(tokens.len() == PEOPLE, "tokens are not distinct");
 
     // A second POST issues none: everyone has one.
     let again: Vec<Invite> = expect_json(org.post(&w.path("/invites")).send().await?, 201).await?;
@@ -769,7 +786,7 @@ async fn invitations_issue_work_and_revoke() -> Result<()> {
     let statuses: Vec<InviteStatus> =
         expect_json(org.get(&w.path("/invites")).send().await?, 200).await?;
     ensure!(
-        statuses.len() == 5 && statuses.iter().all(|s| s.active),
+        statuses.len() == PEOPLE && statuses.iter().all(|s| s.active),
         "{statuses:?}"
     );
 
@@ -1309,7 +1326,7 @@ async fn sigterm_closes_with_1001_exits_0_and_loses_nothing() -> Result<()> {
     ensure!(snap.seq >= acked.last().unwrap().0);
     let s: ConventionSummary =
         expect_json(w.server.http().get(&w.path("")).send().await?, 200).await?;
-    ensure!(s.participants == 5 && s.seq == snap.seq, "{s:?}");
+    ensure!(s.participants == PEOPLE && s.seq == snap.seq, "{s:?}");
     // The convention carries on.
     let mut b = w.join(CIT2).await?;
     let mut a = c;

@@ -198,7 +198,9 @@ fn option_count(kind: &PollKind) -> usize {
         PollKind::Single { options }
         | PollKind::Multiple { options, .. }
         | PollKind::Ranking { options } => options.len(),
-        PollKind::Scale { min, max, .. } => (max - min + 1).max(0) as usize,
+        PollKind::Scale { min, max, .. } => {
+            (i64::from(*max) - i64::from(*min) + 1).clamp(0, MAX_SCALE_VALUES as i64) as usize
+        }
         PollKind::Position => Stance::ALL.len(),
         PollKind::Text { .. } => 0,
     }
@@ -381,7 +383,7 @@ pub fn check_spec(spec: &PollSpec) -> Result<PollSpec, String> {
             min_label,
             max_label,
         } => {
-            if *min >= *max || (*max - *min + 1) > MAX_SCALE_VALUES {
+            if *min >= *max || i64::from(*max) - i64::from(*min) + 1 > i64::from(MAX_SCALE_VALUES) {
                 return Err(format!(
                     "a scale runs from min to a greater max, at most {MAX_SCALE_VALUES} values"
                 ));
@@ -544,7 +546,8 @@ pub(super) fn decide(
             if p.status == PollStatus::Draft {
                 return reject(Code::NotFound, format!("no poll {poll}"));
             }
-            if p.status != PollStatus::Open {
+            // Past its end the poll is over, even if the timer has not closed it yet.
+            if p.status != PollStatus::Open || p.ends_at.is_some_and(|e| e <= now) {
                 return reject(Code::Conflict, "this poll is not open");
             }
             if !p.eligible(&voter.roles) {

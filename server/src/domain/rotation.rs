@@ -321,6 +321,7 @@ fn after_round(
 ) {
     let next = round + 1;
     if next >= rot.plan.schedule.len() {
+        super::decide::end_floors_of_movers(state, |_| Some(PLENARY.to_string()), now, out);
         out.push(Event::RotationEnded { stopped: false });
     } else if rot.plan.transition_ms > 0 {
         super::decide::end_floors_of_movers(state, |who| rot.room_in_round(who, next), now, out);
@@ -576,13 +577,20 @@ pub(super) fn decide(
             Ok(out)
         }
         Command::PauseRotation => {
-            let rot = active(state)?;
-            match rot.deadline() {
-                Some(d) => Ok(vec![Event::RotationPaused {
-                    remaining_ms: d.saturating_sub(now),
-                }]),
-                None => reject(Code::Conflict, "the rotation is already paused"),
-            }
+            // The time left until the phase's end (not until a warning still to come).
+            let end = match &active(state)?.phase {
+                Phase::Round { ends_at, .. } => *ends_at,
+                Phase::Transition { starts_at, .. } => *starts_at,
+                Phase::Paused { .. } => {
+                    return reject(Code::Conflict, "the rotation is already paused")
+                }
+                Phase::Planned | Phase::Finished { .. } => {
+                    return reject(Code::Conflict, "no rotation is running")
+                }
+            };
+            Ok(vec![Event::RotationPaused {
+                remaining_ms: end.saturating_sub(now),
+            }])
         }
         Command::ResumeRotation => match active(state)?.phase {
             Phase::Paused { .. } => Ok(vec![Event::RotationResumed]),
@@ -667,10 +675,23 @@ pub(super) fn decide(
                 }
                 None => replan(&rot.plan.schedule, 0, rot.plan.experts.len(), &absent),
             };
-            Ok(vec![Event::ExpertAbsent {
+            // Whoever moves now (the expert's current group, to the rest room) ends their turn.
+            let mut out = Vec::new();
+            if let Some(current) = rot.placed_round() {
+                let mut after = rot.clone();
+                after.plan.schedule = schedule.clone();
+                super::decide::end_floors_of_movers(
+                    state,
+                    |who| after.room_in_round(who, current),
+                    now,
+                    &mut out,
+                );
+            }
+            out.push(Event::ExpertAbsent {
                 expert: e,
                 schedule,
-            }])
+            });
+            Ok(out)
         }
         Command::AddToGroup { participant, group } => {
             let rot = state
@@ -866,14 +887,10 @@ pub(super) fn apply(
                             warn_at,
                             warned,
                         } => {
-                            // Keep the time left until the end, and the warning's distance to it.
+                            // The time left until the end, and the warning's distance to it.
                             let warning = ends_at.saturating_sub(warn_at);
-                            let (ends_at, warn_at) = if warned || warn_at >= ends_at {
-                                (deadline, deadline.saturating_sub(warning))
-                            } else {
-                                // The deadline we froze on was the warning: the end is further.
-                                (deadline + warning, deadline)
-                            };
+                            let ends_at = deadline;
+                            let warn_at = ends_at.saturating_sub(warning).max(at.min(ends_at));
                             Phase::Round {
                                 round,
                                 ends_at,
