@@ -148,9 +148,17 @@ pub enum DemoError {
 /// Create the demo convention unless it exists, and return working invitations for all.
 /// Tokens derive from a secret kept in the data directory, so the links stay the same from
 /// one start to the next.
-pub async fn seed(hub: &Hub, data_dir: &Path, public_url: &str) -> Result<Vec<Invite>, DemoError> {
+pub async fn seed(
+    hub: &Hub,
+    data_dir: &Path,
+    shared: Option<Vec<u8>>,
+    public_url: &str,
+) -> Result<Vec<Invite>, DemoError> {
     let secret_path = data_dir.join("demo-secret");
-    let secret = match std::fs::read(&secret_path) {
+    let secret = match shared
+        .map(Ok)
+        .unwrap_or_else(|| std::fs::read(&secret_path))
+    {
         Ok(s) => s,
         Err(_) => {
             let mut s = [0u8; 32];
@@ -159,7 +167,7 @@ pub async fn seed(hub: &Hub, data_dir: &Path, public_url: &str) -> Result<Vec<In
             s.to_vec()
         }
     };
-    let handle = match hub.get(DEMO_ID) {
+    let handle = match hub.find(DEMO_ID).await {
         Some(h) => h,
         None => {
             let h = hub.create(DEMO_ID, DEMO_NAME.to_string()).await?;

@@ -40,6 +40,10 @@ pub struct Config {
     /// Seed a demo convention (unless it exists) and print its invitation links.
     #[arg(long, env = "CONVENE_DEMO")]
     pub demo: bool,
+    /// Cluster mode: keep the conventions in this Redis (e.g. redis://127.0.0.1:6379), shared
+    /// with every other node started with the same URL. Needs --organizer-token.
+    #[arg(long, env = "CONVENE_REDIS")]
+    pub redis: Option<String>,
     /// With --demo: also write the links as a JSON array to this file.
     #[arg(long, env = "CONVENE_INVITES_OUT")]
     pub invites_out: Option<PathBuf>,
@@ -63,6 +67,8 @@ pub enum RunError {
     },
     #[error("serving: {0}")]
     Serve(std::io::Error),
+    #[error("cluster mode (--redis) needs --organizer-token, the same on every node")]
+    ClusterToken,
 }
 
 /// The organizer token: given, or read from the data directory, or generated there.
@@ -112,7 +118,16 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), RunError> {
     let addr = listener.local_addr().map_err(RunError::Serve)?;
-    let store = store::Store::open_sqlite(&config.data)?;
+    let store = match &config.redis {
+        Some(url) => {
+            if config.organizer_token.as_deref().is_none_or(str::is_empty) {
+                return Err(RunError::ClusterToken);
+            }
+            store::Store::open_redis(url).await?
+        }
+        None => store::Store::open_sqlite(&config.data)?,
+    };
+    std::fs::create_dir_all(&config.data).map_err(RunError::Serve)?;
     let token = organizer_token(&config)?;
     let public_url = config
         .public_url
@@ -136,7 +151,13 @@ pub async fn run(
     .await?;
 
     if config.demo {
-        let invites = demo::seed(&hub, &config.data, &public_url).await?;
+        // Every node of a cluster must print the same links: derive them from the shared
+        // organizer token there; alone, from a secret kept in the data directory.
+        let secret = config
+            .redis
+            .as_ref()
+            .map(|_| gateway::hash_token(&format!("demo:{token}")).into_bytes());
+        let invites = demo::seed(&hub, &config.data, secret, &public_url).await?;
         println!("Demo convention \"{}\": invitation links", demo::DEMO_ID);
         for i in &invites {
             let roles: Vec<&str> = i

@@ -29,8 +29,17 @@ function floorTimeOf(snap, pid) {
 /** queue_in_order from queue and order; least_spoken needs floor_time (staff only). */
 export function recomputeOrder(snap, inside) {
   const q = inside.queue.map((e, i) => ({ p: e.participant, i }));
-  if (inside.order === 'least_spoken' && snap.floor_time) {
-    q.sort((a, b) => floorTimeOf(snap, a.p) - floorTimeOf(snap, b.p) || a.i - b.i);
+  if (inside.order === 'least_spoken') {
+    if (snap.floor_time) {
+      q.sort((a, b) => floorTimeOf(snap, a.p) - floorTimeOf(snap, b.p) || a.i - b.i);
+    } else {
+      // Without floor times (not staff) keep the server's last order, newcomers last.
+      const inQueue = new Set(q.map((x) => x.p));
+      const kept = (inside.queue_in_order || []).filter((p) => inQueue.has(p));
+      const rest = q.map((x) => x.p).filter((p) => !kept.includes(p));
+      inside.queue_in_order = kept.concat(rest);
+      return;
+    }
   }
   inside.queue_in_order = q.map((x) => x.p);
 }

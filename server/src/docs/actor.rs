@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{info_span, warn, Instrument};
 use yrs::sync::{Awareness, AwarenessUpdate, Message, SyncMessage};
@@ -17,6 +17,7 @@ use yrs::{ClientID, Doc, ReadTxn, StateVector, Transact, Update};
 
 use super::{close, DocConn, DocMsg, MAX_DOCUMENT_BYTES};
 use crate::metrics::Metrics;
+use crate::store::redis::RedisStore;
 use crate::store::{DocAppend, Store, StoredVersion};
 
 /// Updates between two snapshots: loading a document replays at most this many.
@@ -48,6 +49,10 @@ pub struct DocActor {
     /// Encoded size at the last snapshot plus the updates since: what the size limit counts.
     size: usize,
     healthy: bool,
+    /// Cluster mode: numbers of the updates this node stored (the follower reads them back),
+    /// and the last number seen, for the follower.
+    own: BTreeSet<u64>,
+    last_tx: watch::Sender<u64>,
 }
 
 fn encode(msg: &Message) -> Bytes {
@@ -67,6 +72,8 @@ impl DocActor {
             since_snapshot: 0,
             size: 0,
             healthy: false,
+            own: BTreeSet::new(),
+            last_tx: watch::channel(0).0,
         }
     }
 
@@ -118,12 +125,29 @@ impl DocActor {
         Ok(())
     }
 
-    pub async fn run(mut self, mut inbox: mpsc::Receiver<DocMsg>, cancel: CancellationToken) {
+    pub async fn run(
+        mut self,
+        mut inbox: mpsc::Receiver<DocMsg>,
+        me: mpsc::WeakSender<DocMsg>,
+        cancel: CancellationToken,
+    ) {
         let span = info_span!("document", convention = %self.convention, name = %self.name);
         async move {
             match self.load().await {
                 Ok(()) => self.healthy = true,
                 Err(e) => warn!(error = %e, "document could not be loaded"),
+            }
+            let helpers = cancel.child_token();
+            if let Store::Redis(redis) = &self.store {
+                let _ = self.last_tx.send(self.last);
+                follow(
+                    redis.clone(),
+                    self.convention.clone(),
+                    self.name.clone(),
+                    self.last_tx.subscribe(),
+                    me,
+                    helpers.clone(),
+                );
             }
             loop {
                 let idle = self.conns.is_empty();
@@ -156,6 +180,7 @@ impl DocActor {
                     }
                 }
             }
+            helpers.cancel();
             self.compact().await;
             for (_, c) in self.conns.drain() {
                 let _ = c
@@ -221,6 +246,7 @@ impl DocActor {
                             );
                         }
                         DocMsg::Read(f) => f(self.doc()),
+                        DocMsg::Remote(updates) => self.remote(updates),
                         DocMsg::Frame { .. } => unreachable!("handled above"),
                     }
                 }
@@ -405,7 +431,12 @@ impl DocActor {
         };
         match self.store.doc_append(append).await {
             Ok(last) => {
-                self.last = last;
+                let first = last + 1 - batch.len() as u64;
+                if self.store.is_shared() {
+                    self.own.extend(first..=last);
+                }
+                self.last = self.last.max(last);
+                let _ = self.last_tx.send(self.last);
                 self.since_snapshot += batch.len();
                 self.metrics.doc_updates.inc_by(batch.len() as u64);
                 for (origin, _, frame) in &batch {
@@ -433,10 +464,47 @@ impl DocActor {
         }
     }
 
+    /// Updates another node stored: apply them and relay them to every connection here.
+    fn remote(&mut self, updates: Vec<(u64, Vec<u8>)>) {
+        for (n, update) in updates {
+            self.last = self.last.max(n);
+            if self.own.remove(&n) {
+                continue; // ours, already applied and relayed
+            }
+            let Ok(decoded) = Update::decode_v1(&update) else {
+                continue;
+            };
+            if self.doc().transact_mut().apply_update(decoded).is_err() {
+                continue;
+            }
+            self.size += update.len();
+            self.since_snapshot += 1;
+            let frame = encode(&Message::Sync(SyncMessage::Update(update)));
+            self.broadcast(None, &frame);
+        }
+        let _ = self.last_tx.send(self.last);
+    }
+
     /// Replace the stored updates by one snapshot.
     async fn compact(&mut self) {
         if self.since_snapshot == 0 || !self.healthy {
             return;
+        }
+        // Shared store: other nodes' updates may not all have reached us yet. Apply every
+        // stored update first (applying one twice changes nothing), and snapshot up to them.
+        if self.store.is_shared() {
+            match self.store.doc_load(&self.convention, &self.name).await {
+                Ok(stored) => {
+                    let mut txn = self.awareness.doc().transact_mut();
+                    for (n, u) in &stored.updates {
+                        if let Ok(decoded) = Update::decode_v1(u) {
+                            let _ = txn.apply_update(decoded);
+                        }
+                        self.last = self.last.max(*n);
+                    }
+                }
+                Err(e) => return warn!(error = %e, "document compaction skipped"),
+            }
         }
         let snapshot = self
             .doc()
@@ -455,4 +523,52 @@ impl DocActor {
             Err(e) => warn!(error = %e, "document compaction failed"),
         }
     }
+}
+
+/// Cluster mode: read the updates other nodes store, after the last one seen here.
+fn follow(
+    store: RedisStore,
+    convention: String,
+    name: String,
+    mut after: watch::Receiver<u64>,
+    inbox: mpsc::WeakSender<DocMsg>,
+    cancel: CancellationToken,
+) {
+    tokio::spawn(async move {
+        let mut con = None;
+        loop {
+            if con.is_none() {
+                match store.dedicated().await {
+                    Ok(c) => con = Some(c),
+                    Err(_) => {
+                        tokio::select! { _ = cancel.cancelled() => return, _ = tokio::time::sleep(Duration::from_secs(1)) => continue }
+                    }
+                }
+            }
+            let Some(c) = con.as_mut() else { continue };
+            let from = *after.borrow_and_update();
+            let read = tokio::select! {
+                _ = cancel.cancelled() => return,
+                r = RedisStore::wait_doc_updates(c, &convention, &name, from, Duration::from_secs(5)) => r,
+            };
+            match read {
+                Ok(updates) if !updates.is_empty() => {
+                    let Some(tx) = inbox.upgrade() else { return };
+                    if tx.send(DocMsg::Remote(updates)).await.is_err() {
+                        return;
+                    }
+                    let _ = tokio::time::timeout(Duration::from_secs(1), after.changed()).await;
+                }
+                Ok(_) => {
+                    if inbox.upgrade().is_none() {
+                        return;
+                    }
+                }
+                Err(_) => {
+                    con = None;
+                    tokio::select! { _ = cancel.cancelled() => return, _ = tokio::time::sleep(Duration::from_secs(1)) => {} }
+                }
+            }
+        }
+    });
 }

@@ -62,6 +62,8 @@ enum DocMsg {
         reply: oneshot::Sender<Result<(), StoreError>>,
     },
     Read(Read),
+    /// Updates another node stored (cluster mode), with their numbers.
+    Remote(Vec<(u64, Vec<u8>)>),
 }
 
 #[derive(Clone)]
@@ -121,6 +123,7 @@ impl DocHub {
             return h.clone();
         }
         let (tx, rx) = mpsc::channel(4096);
+        let weak = tx.downgrade();
         let task = actor::DocActor::new(
             key.0.clone(),
             key.1.clone(),
@@ -131,7 +134,7 @@ impl DocHub {
         let cancel = self.inner.cancel.clone();
         self.inner.tracker.spawn(async move {
             let key = (task.convention().to_string(), task.name().to_string());
-            task.run(rx, cancel).await;
+            task.run(rx, weak, cancel).await;
             hub.forget(&key);
         });
         let h = DocHandle { tx };

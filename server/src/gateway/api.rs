@@ -34,9 +34,10 @@ pub fn organizer(app: &AppState, headers: &HeaderMap) -> ApiResult<()> {
     }
 }
 
-pub fn convention(app: &AppState, id: &str) -> ApiResult<Handle> {
+pub async fn convention(app: &AppState, id: &str) -> ApiResult<Handle> {
     app.hub
-        .get(id)
+        .find(id)
+        .await
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("no convention {id}")))
 }
 
@@ -48,8 +49,17 @@ fn valid_id(id: &str) -> bool {
         && !id.starts_with('-')
 }
 
-pub async fn health(State(app): State<AppState>) -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "status": "ok", "conventions": app.hub.ids().len() }))
+/// 200 while the store answers; 503 with the reason while it does not (cluster mode).
+pub async fn health(State(app): State<AppState>) -> Response {
+    match app.hub.store().ping().await {
+        Ok(()) => Json(serde_json::json!({ "status": "ok", "conventions": app.hub.ids().len() }))
+            .into_response(),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({ "status": "unavailable", "reason": e.to_string() })),
+        )
+            .into_response(),
+    }
 }
 
 pub async fn metrics(State(app): State<AppState>) -> Response {
@@ -80,7 +90,7 @@ pub async fn create_convention(
         }
         None => format!("c-{}", &invites::random_token("x")[2..10]),
     };
-    if app.hub.get(&id).is_some() {
+    if app.hub.find(&id).await.is_some() {
         return Err(ApiError::new(
             ErrorCode::Conflict,
             format!("convention {id} already exists"),
@@ -111,7 +121,7 @@ pub async fn list_conventions(
     organizer(&app, &headers)?;
     let mut out = Vec::new();
     for id in app.hub.ids() {
-        let handle = convention(&app, &id)?;
+        let handle = convention(&app, &id).await?;
         let s = summary(&id, &handle).await?;
         if s.seq > 0 {
             out.push(s);
@@ -126,7 +136,7 @@ pub async fn get_convention(
     Path(id): Path<String>,
 ) -> ApiResult<Json<ConventionSummary>> {
     organizer(&app, &headers)?;
-    let s = summary(&id, &convention(&app, &id)?).await?;
+    let s = summary(&id, &convention(&app, &id).await?).await?;
     if s.seq == 0 {
         return Err(ApiError::new(
             ErrorCode::NotFound,
@@ -209,7 +219,7 @@ pub async fn import_roster(
     body: String,
 ) -> ApiResult<(StatusCode, Json<RosterAdded>)> {
     organizer(&app, &headers)?;
-    let handle = convention(&app, &id)?;
+    let handle = convention(&app, &id).await?;
     let csv = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -247,7 +257,7 @@ pub async fn roster(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<Person>>> {
     organizer(&app, &headers)?;
-    let handle = convention(&app, &id)?;
+    let handle = convention(&app, &id).await?;
     let people = handle
         .query(|c, _| {
             c.people
@@ -267,7 +277,7 @@ pub async fn issue_invites(
     body: String,
 ) -> ApiResult<(StatusCode, Json<Vec<Invite>>)> {
     organizer(&app, &headers)?;
-    let handle = convention(&app, &id)?;
+    let handle = convention(&app, &id).await?;
     let req: IssueInvites = if body.trim().is_empty() {
         IssueInvites::default()
     } else {
@@ -288,7 +298,7 @@ pub async fn invites(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<InviteStatus>>> {
     organizer(&app, &headers)?;
-    let handle = convention(&app, &id)?;
+    let handle = convention(&app, &id).await?;
     let list = handle
         .query(|c, _| {
             c.people
@@ -312,7 +322,7 @@ pub async fn revoke_invite(
     Path((id, participant)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     organizer(&app, &headers)?;
-    let handle = convention(&app, &id)?;
+    let handle = convention(&app, &id).await?;
     handle
         .command(
             d::Actor::Organizer,
@@ -379,7 +389,7 @@ pub async fn audit(
     Path(id): Path<String>,
     Query(q): Query<TokenQuery>,
 ) -> ApiResult<Response> {
-    let handle = convention(&app, &id)?;
+    let handle = convention(&app, &id).await?;
     organizer_or(&app, &headers, &handle, q.token, &[d::Role::Guarantor]).await?;
     let entries = app
         .hub

@@ -36,7 +36,7 @@ pub struct DocQuery {
 }
 
 async fn title(app: &AppState, id: &str, doc: &str) -> ApiResult<String> {
-    let handle = convention(app, id)?;
+    let handle = convention(app, id).await?;
     let doc = doc.to_string();
     handle
         .query(move |c, _| c.documents.get(&doc).map(|d| d.title.clone()))
@@ -87,7 +87,7 @@ pub async fn export_doc(
     organizer_or(
         &app,
         &headers,
-        &convention(&app, &id)?,
+        &convention(&app, &id).await?,
         q.token.clone(),
         READERS,
     )
@@ -127,7 +127,7 @@ pub async fn versions(
     organizer_or(
         &app,
         &headers,
-        &convention(&app, &id)?,
+        &convention(&app, &id).await?,
         q.token.clone(),
         READERS,
     )
@@ -161,7 +161,7 @@ pub async fn diff(
     organizer_or(
         &app,
         &headers,
-        &convention(&app, &id)?,
+        &convention(&app, &id).await?,
         q.token.clone(),
         READERS,
     )

@@ -167,7 +167,7 @@ pub async fn all(
     Path(id): Path<String>,
     Query(q): Query<ExportQuery>,
 ) -> ApiResult<Response> {
-    let handle = convention(&app, &id)?;
+    let handle = convention(&app, &id).await?;
     organizer_or(&app, &headers, &handle, q.token.clone(), READERS).await?;
     let csv = wants_csv(&q)?;
     let all: Vec<PollResults> = handle
@@ -191,7 +191,7 @@ pub async fn all(
 }
 
 async fn one(app: &AppState, id: &str, poll: String) -> ApiResult<(PollResults, Vec<NamedBallot>)> {
-    let handle = convention(app, id)?;
+    let handle = convention(app, id).await?;
     handle
         .query(move |c, _| {
             let p = c
@@ -228,7 +228,7 @@ pub async fn poll_results(
     organizer_or(
         &app,
         &headers,
-        &convention(&app, &id)?,
+        &convention(&app, &id).await?,
         q.token.clone(),
         READERS,
     )
@@ -254,7 +254,7 @@ pub async fn ballots(
     organizer_or(
         &app,
         &headers,
-        &convention(&app, &id)?,
+        &convention(&app, &id).await?,
         q.token.clone(),
         READERS,
     )
@@ -304,7 +304,7 @@ pub async fn rotation(
     Path(id): Path<String>,
     Query(q): Query<ExportQuery>,
 ) -> ApiResult<Response> {
-    let handle = convention(&app, &id)?;
+    let handle = convention(&app, &id).await?;
     organizer_or(&app, &headers, &handle, q.token.clone(), READERS).await?;
     let export = handle
         .query(|c, _| {

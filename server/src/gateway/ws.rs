@@ -148,7 +148,7 @@ async fn connection(mut socket: WebSocket, app: AppState) {
             return close_now(&mut socket, close::UNKNOWN_TOKEN, "unknown invitation", Some(f)).await;
         };
         tracing::Span::current().record("convention", convention);
-        let Some(handle) = app.hub.get(convention) else {
+        let Some(handle) = app.hub.find(convention).await else {
             app.hub.metrics().reject(ErrorCode::Unauthorized);
             let f = error(None, ErrorCode::Unauthorized, "unknown invitation");
             return close_now(&mut socket, close::UNKNOWN_TOKEN, "unknown invitation", Some(f)).await;

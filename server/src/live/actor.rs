@@ -6,21 +6,42 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use convene_protocol::{self as p, close, ServerMessage};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{info_span, warn, Instrument};
 
+use super::cluster::Cluster;
 use super::view::{self, Audience};
 use super::{CommandError, ConnLink, Frame, JoinError, Joined, Msg};
 use crate::audit;
 use crate::docs::DocHub;
 use crate::domain::{self as d, Convention};
 use crate::metrics::Metrics;
-use crate::store::{Append, Store};
+use crate::store::{Append, Store, StoreError};
 use crate::wire;
 
 /// Messages taken from the inbox at once: the commands among them share one append.
 const MAX_BATCH: usize = 256;
+/// Tries of one batch when other nodes keep appending first.
+const MAX_ATTEMPTS: usize = 8;
+
+/// The state a batch may have to undo (cluster mode).
+struct Checkpoint {
+    state: Convention,
+    audit_head: (u64, String),
+    by_hash: HashMap<String, String>,
+    revoked: HashSet<String>,
+    requests: HashMap<(String, String), u64>,
+}
+
+/// A batch once decided.
+#[derive(Default)]
+struct Decided {
+    records: Vec<(d::Record, Audience)>,
+    audit: Vec<p::AuditEntry>,
+    boxed: Vec<p::Event>,
+    outcomes: Vec<Outcome>,
+}
 
 pub fn now_ms() -> u64 {
     SystemTime::now()
@@ -62,6 +83,12 @@ pub struct Actor {
     metrics: Arc<Metrics>,
     /// Live documents follow the permissions and versions decided here.
     docs: DocHub,
+    /// Cluster mode: this node, the last seq applied (for the log follower), who is online
+    /// here (for the presence publisher) and on each other node.
+    cluster: Option<Arc<Cluster>>,
+    seq_tx: watch::Sender<u64>,
+    local_tx: watch::Sender<BTreeSet<String>>,
+    remote: HashMap<String, BTreeSet<String>>,
     state: Convention,
     /// Number and hash of the last audit entry.
     audit_head: (u64, String),
@@ -81,8 +108,18 @@ pub struct Actor {
 }
 
 impl Actor {
-    pub fn new(id: String, store: Store, metrics: Arc<Metrics>, docs: DocHub) -> Self {
+    pub fn new(
+        id: String,
+        store: Store,
+        metrics: Arc<Metrics>,
+        docs: DocHub,
+        cluster: Option<Arc<Cluster>>,
+    ) -> Self {
         Actor {
+            cluster,
+            seq_tx: watch::channel(0).0,
+            local_tx: watch::channel(BTreeSet::new()).0,
+            remote: HashMap::new(),
             id,
             store,
             metrics,
@@ -165,12 +202,23 @@ impl Actor {
         }
     }
 
-    pub async fn run(mut self, mut inbox: mpsc::Receiver<Msg>, cancel: CancellationToken) {
+    pub async fn run(
+        mut self,
+        mut inbox: mpsc::Receiver<Msg>,
+        me: mpsc::WeakSender<Msg>,
+        cancel: CancellationToken,
+    ) {
         let span = info_span!("convention", id = %self.id);
         async move {
             match self.load().await {
                 Ok(()) => self.healthy = true,
                 Err(e) => warn!(error = %e, "convention log could not be loaded"),
+            }
+            let helpers = cancel.child_token();
+            if let Some(c) = &self.cluster {
+                let _ = self.seq_tx.send(self.state.seq);
+                c.follow(self.id.clone(), self.seq_tx.subscribe(), me.clone(), helpers.clone());
+                c.presence(self.id.clone(), self.local_tx.subscribe(), me, helpers.clone());
             }
             loop {
                 let sleep = match self.state.next_deadline() {
@@ -198,6 +246,7 @@ impl Actor {
                     }
                 }
             }
+            helpers.cancel();
             for (_, c) in self.conns.drain() {
                 let _ = c.close.try_send((close::GOING_AWAY, "server shutting down"));
             }
@@ -207,6 +256,13 @@ impl Actor {
     }
 
     async fn handle(&mut self, msgs: Vec<Msg>) {
+        // The store was away: try again now (it may be back).
+        if !self.healthy {
+            match self.load().await {
+                Ok(()) => self.healthy = true,
+                Err(e) => warn!(error = %e, "convention log still unavailable"),
+            }
+        }
         let mut batch = Vec::new();
         for msg in msgs {
             match msg {
@@ -242,6 +298,10 @@ impl Actor {
                             let _ = reply.send(self.join(token_hash, link));
                         }
                         Msg::Leave { conn } => self.leave(conn),
+                        Msg::Remote(records) => self.apply_remote(records).await,
+                        Msg::RemotePresence { node, present } => {
+                            self.remote_presence(node, present)
+                        }
                         Msg::Query(q) => q(&self.state, &self.present),
                         Msg::Command { .. } | Msg::Request { .. } => unreachable!("batched above"),
                     }
@@ -269,7 +329,7 @@ impl Actor {
             *n += 1;
             *n == 1
         };
-        self.present.insert(participant.clone());
+        let was_present = !self.present.insert(participant.clone());
         let person = self
             .state
             .people
@@ -285,6 +345,11 @@ impl Actor {
         let _ = link.out.try_send(encode(&welcome));
         self.metrics.deliveries.inc();
         if first {
+            self.local_tx.send_modify(|s| {
+                s.insert(participant.clone());
+            });
+        }
+        if !was_present {
             self.presence(&participant, true);
         }
         self.conns.insert(
@@ -314,8 +379,14 @@ impl Actor {
         };
         if last {
             self.online.remove(&c.participant);
-            self.present.remove(&c.participant);
-            self.presence(&c.participant, false);
+            self.local_tx.send_modify(|s| {
+                s.remove(&c.participant);
+            });
+            // Still online through another node?
+            if !self.remote.values().any(|s| s.contains(&c.participant)) {
+                self.present.remove(&c.participant);
+                self.presence(&c.participant, false);
+            }
         }
     }
 
@@ -402,6 +473,30 @@ impl Actor {
         }
     }
 
+    /// Another node's set of online participants: merge, and tell who came and went.
+    fn remote_presence(&mut self, node: String, present: BTreeSet<String>) {
+        if present.is_empty() {
+            self.remote.remove(&node);
+        } else {
+            self.remote.insert(node, present);
+        }
+        let merged: BTreeSet<String> = self
+            .online
+            .keys()
+            .cloned()
+            .chain(self.remote.values().flatten().cloned())
+            .collect();
+        let came: Vec<String> = merged.difference(&self.present).cloned().collect();
+        let went: Vec<String> = self.present.difference(&merged).cloned().collect();
+        self.present = merged;
+        for p in came {
+            self.presence(&p, true);
+        }
+        for p in went {
+            self.presence(&p, false);
+        }
+    }
+
     fn presence(&mut self, participant: &str, online: bool) {
         let frame = encode(&ServerMessage::Presence {
             participant: participant.to_string(),
@@ -445,33 +540,42 @@ impl Actor {
         }
     }
 
-    async fn run_batch(&mut self, batch: Vec<Pending>) {
+    /// What a batch may have to undo when another node appended first.
+    fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            state: self.state.clone(),
+            audit_head: self.audit_head.clone(),
+            by_hash: self.by_hash.clone(),
+            revoked: self.revoked.clone(),
+            requests: self.requests.clone(),
+        }
+    }
+
+    fn restore(&mut self, c: Checkpoint) {
+        self.state = c.state;
+        self.audit_head = c.audit_head;
+        self.by_hash = c.by_hash;
+        self.revoked = c.revoked;
+        self.requests = c.requests;
+    }
+
+    /// Decide a batch against the state, applying it speculatively. Returns the records, the
+    /// audit entries and secret ballots they carry, and each command's outcome, in order.
+    fn decide_batch(&mut self, batch: &[Pending]) -> Decided {
         let before = self.state.seq;
-        let rooms_before: HashMap<u64, String> = self
-            .conns
-            .iter()
-            .map(|(id, c)| (*id, self.state.location_of(&c.participant).to_string()))
-            .collect();
         let now = now_ms();
-        let mut records: Vec<(d::Record, Audience)> = Vec::new();
-        let mut audit_entries = Vec::new();
-        let mut boxed: Vec<p::Event> = Vec::new();
-        let mut outcomes: Vec<(ReplyTo, Outcome)> = Vec::with_capacity(batch.len());
+        let mut d = Decided::default();
         let refused = !self.healthy || (!self.state.exists() && before > 0);
         for pend in batch {
-            self.metrics.commands.inc();
             if refused {
-                outcomes.push((
-                    pend.reply,
-                    Err(CommandError::Unavailable(
-                        "the convention's log could not be loaded".into(),
-                    )),
-                ));
+                d.outcomes.push(Err(CommandError::Unavailable(
+                    "the convention's log could not be loaded".into(),
+                )));
                 continue;
             }
-            if let Some(seq) = self.done_before(&pend) {
-                let at = records.len();
-                outcomes.push((pend.reply, Ok((seq, at, at))));
+            if let Some(seq) = self.done_before(pend) {
+                let at = d.records.len();
+                d.outcomes.push(Ok((seq, at, at)));
                 continue;
             }
             let request = match &pend.reply {
@@ -485,7 +589,7 @@ impl Actor {
             };
             match d::decide(&self.state, &pend.actor, &pend.command, &ctx) {
                 Ok(events) => {
-                    let from = records.len();
+                    let from = d.records.len();
                     for event in events {
                         if let d::Event::SecretBallotCast { .. } = &event {
                             // To the ballot box: no seq, no time, no voter, no audit.
@@ -497,7 +601,7 @@ impl Actor {
                                 request: None,
                             };
                             self.state.apply(&record);
-                            boxed.push(wire::event_out(&record.event));
+                            d.boxed.push(wire::event_out(&record.event));
                             continue;
                         }
                         let record = d::Record {
@@ -507,39 +611,61 @@ impl Actor {
                             event,
                             request: request.clone(),
                         };
-                        let audience = view::audience(&self.state, &record);
-                        if audit::audited(&self.state, &record) {
-                            let entry = audit::entry(
-                                self.audit_head.0 + 1,
-                                &self.audit_head.1,
-                                &wire::record_out(&record),
-                            );
-                            self.audit_head = (entry.n, entry.hash.clone());
-                            audit_entries.push(entry);
-                        }
-                        self.track_invites(&record.event);
-                        self.track_request(&record);
-                        self.state.apply(&record);
-                        records.push((record, audience));
+                        self.take(record, &mut d.records, &mut d.audit);
                     }
-                    outcomes.push((pend.reply, Ok((self.state.seq, from, records.len()))));
+                    d.outcomes.push(Ok((self.state.seq, from, d.records.len())));
                 }
-                Err(rejection) => {
-                    outcomes.push((pend.reply, Err(CommandError::Rejected(rejection))))
-                }
+                Err(rejection) => d.outcomes.push(Err(CommandError::Rejected(rejection))),
             }
         }
-        if !records.is_empty() {
+        d
+    }
+
+    /// Apply one record of the log (decided here or read from the store): its audience, its
+    /// audit entry, the token and request indexes, the state.
+    fn take(
+        &mut self,
+        record: d::Record,
+        records: &mut Vec<(d::Record, Audience)>,
+        audit: &mut Vec<p::AuditEntry>,
+    ) {
+        let audience = view::audience(&self.state, &record);
+        if audit::audited(&self.state, &record) {
+            let entry = audit::entry(
+                self.audit_head.0 + 1,
+                &self.audit_head.1,
+                &wire::record_out(&record),
+            );
+            self.audit_head = (entry.n, entry.hash.clone());
+            audit.push(entry);
+        }
+        self.track_invites(&record.event);
+        self.track_request(&record);
+        self.state.apply(&record);
+        records.push((record, audience));
+    }
+
+    async fn run_batch(&mut self, mut batch: Vec<Pending>) {
+        self.metrics.commands.inc_by(batch.len() as u64);
+        for attempt in 1..=MAX_ATTEMPTS {
+            let before = self.state.seq;
+            let rooms_before = self.rooms_now();
+            // Only a shared store can refuse an append because someone else wrote first.
+            let checkpoint = self.store.is_shared().then(|| self.checkpoint());
+            let mut d = self.decide_batch(&batch);
+            if d.records.is_empty() {
+                return self.reply_all(batch, d.outcomes, &[]);
+            }
             let started = Instant::now();
             let append = Append {
                 convention: self.id.clone(),
                 expected: before,
-                records: records.iter().map(|(r, _)| wire::record_out(r)).collect(),
-                audit: audit_entries.clone(),
-                ballots: std::mem::take(&mut boxed),
+                records: d.records.iter().map(|(r, _)| wire::record_out(r)).collect(),
+                audit: d.audit.clone(),
+                ballots: std::mem::take(&mut d.boxed),
                 // Once a secret poll closes, fold the write-ahead log into the database so
                 // that no trace of the order of its writes stays on disk.
-                checkpoint: records.iter().any(|(r, _)| match &r.event {
+                checkpoint: d.records.iter().any(|(r, _)| match &r.event {
                     d::Event::PollClosed { poll, .. } => {
                         self.state.polls.get(poll).is_some_and(|p| p.spec.secret)
                     }
@@ -550,50 +676,155 @@ impl Actor {
             self.metrics
                 .append_seconds
                 .observe(started.elapsed().as_secs_f64());
-            if let Err(e) = result {
-                warn!(error = %e, "append failed; state reloaded from the store");
-                // Nothing of this batch is durable: forget it, reply "unavailable".
-                if let Err(e) = self.load().await {
-                    warn!(error = %e, "reload failed; convention refuses commands");
-                    self.healthy = false;
+            match result {
+                Ok(()) => {
+                    self.metrics.events.inc_by(d.records.len() as u64);
+                    self.publish(&d.records, &d.audit, &rooms_before).await;
+                    return self.reply_all(batch, d.outcomes, &d.records);
                 }
-                for (reply, outcome) in outcomes {
-                    let outcome = outcome.and(Err(CommandError::Unavailable(e.to_string())));
-                    self.reply(reply, outcome, &records);
+                Err(StoreError::Conflict { .. })
+                    if attempt < MAX_ATTEMPTS && checkpoint.is_some() =>
+                {
+                    // Another node appended first: undo, catch up, decide again.
+                    if let Some(c) = checkpoint {
+                        self.restore(c);
+                    }
+                    self.catch_up().await;
                 }
-                return;
-            }
-            self.metrics.events.inc_by(records.len() as u64);
-            self.fan_out(&records, &audit_entries, &rooms_before);
-            let polls: BTreeSet<String> = records
-                .iter()
-                .filter_map(|(r, _)| poll_of(&r.event))
-                .collect();
-            self.poll_tallies(&polls, true);
-            self.follow_documents(&records).await;
-            // People moved: who may vote in a room's poll, and who is there, changed.
-            let moved = rooms_before.iter().any(|(id, r)| {
-                self.conns
-                    .get(id)
-                    .is_some_and(|c| self.state.location_of(&c.participant) != r)
-            });
-            if moved {
-                let open: BTreeSet<String> = self
-                    .state
-                    .polls
-                    .values()
-                    .filter(|p| {
-                        p.status == d::PollStatus::Open
-                            && p.spec.room.is_some()
-                            && !polls.contains(&p.id)
-                    })
-                    .map(|p| p.id.clone())
-                    .collect();
-                self.poll_tallies(&open, false);
+                Err(e) => {
+                    warn!(error = %e, "append failed; state reloaded from the store");
+                    // Nothing of this batch is durable: forget it, reply "unavailable".
+                    match checkpoint {
+                        Some(c) => self.restore(c),
+                        None => {
+                            if let Err(e) = self.load().await {
+                                warn!(error = %e, "reload failed; convention refuses commands");
+                                self.healthy = false;
+                            }
+                        }
+                    }
+                    let outcomes = d
+                        .outcomes
+                        .into_iter()
+                        .map(|o| o.and(Err(CommandError::Unavailable(e.to_string()))))
+                        .collect();
+                    return self.reply_all(std::mem::take(&mut batch), outcomes, &d.records);
+                }
             }
         }
-        for (reply, outcome) in outcomes {
-            self.reply(reply, outcome, &records);
+    }
+
+    fn reply_all(
+        &mut self,
+        batch: Vec<Pending>,
+        outcomes: Vec<Outcome>,
+        records: &[(d::Record, Audience)],
+    ) {
+        for (pend, outcome) in batch.into_iter().zip(outcomes) {
+            self.reply(pend.reply, outcome, records);
+        }
+    }
+
+    fn rooms_now(&self) -> HashMap<u64, String> {
+        self.conns
+            .iter()
+            .map(|(id, c)| (*id, self.state.location_of(&c.participant).to_string()))
+            .collect()
+    }
+
+    /// Records another node appended: apply those after ours, in order, and fan them out.
+    async fn apply_remote(&mut self, incoming: Vec<p::Record>) {
+        let rooms_before = self.rooms_now();
+        let mut records = Vec::new();
+        let mut audit = Vec::new();
+        let mut gap = false;
+        for r in incoming {
+            if r.seq <= self.state.seq {
+                continue; // ours, or already seen
+            }
+            if r.seq != self.state.seq + 1 {
+                gap = true;
+                break;
+            }
+            self.take(wire::record_in(r), &mut records, &mut audit);
+        }
+        if records
+            .iter()
+            .any(|(r, _)| matches!(r.event, d::Event::VoterMarked { .. }))
+        {
+            self.refresh_ballots().await;
+        }
+        if !records.is_empty() {
+            self.publish(&records, &audit, &rooms_before).await;
+        }
+        if gap {
+            Box::pin(self.catch_up()).await;
+        }
+    }
+
+    /// Read and apply what other nodes appended since our last record.
+    async fn catch_up(&mut self) {
+        match self.store.records_after(&self.id, self.state.seq).await {
+            Ok(records) if !records.is_empty() => Box::pin(self.apply_remote(records)).await,
+            Ok(_) => {}
+            Err(e) => warn!(error = %e, "catching up failed"),
+        }
+    }
+
+    /// Secret ballots cast through other nodes: the box is the truth for every poll's count.
+    async fn refresh_ballots(&mut self) {
+        let Ok(ballots) = self.store.ballots(&self.id).await else {
+            return;
+        };
+        for p in self.state.polls.values_mut().filter(|p| p.spec.secret) {
+            p.secret.clear();
+        }
+        for event in ballots {
+            let event = wire::event_in(event);
+            self.state.apply(&d::Record {
+                seq: 0,
+                at: 0,
+                actor: d::Actor::Timer,
+                event,
+                request: None,
+            });
+        }
+    }
+
+    /// After records are durable (ours) or read (another node's): tell everyone concerned.
+    async fn publish(
+        &mut self,
+        records: &[(d::Record, Audience)],
+        audit: &[p::AuditEntry],
+        rooms_before: &HashMap<u64, String>,
+    ) {
+        let _ = self.seq_tx.send(self.state.seq);
+        self.fan_out(records, audit, rooms_before);
+        let polls: BTreeSet<String> = records
+            .iter()
+            .filter_map(|(r, _)| poll_of(&r.event))
+            .collect();
+        self.poll_tallies(&polls, true);
+        self.follow_documents(records).await;
+        // People moved: who may vote in a room's poll, and who is there, changed.
+        let moved = rooms_before.iter().any(|(id, r)| {
+            self.conns
+                .get(id)
+                .is_some_and(|c| self.state.location_of(&c.participant) != r)
+        });
+        if moved {
+            let open: BTreeSet<String> = self
+                .state
+                .polls
+                .values()
+                .filter(|p| {
+                    p.status == d::PollStatus::Open
+                        && p.spec.room.is_some()
+                        && !polls.contains(&p.id)
+                })
+                .map(|p| p.id.clone())
+                .collect();
+            self.poll_tallies(&open, false);
         }
     }
 

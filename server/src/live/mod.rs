@@ -3,6 +3,7 @@
 //! convention ids to handles.
 
 mod actor;
+mod cluster;
 pub mod view;
 
 use std::collections::{BTreeSet, HashMap};
@@ -93,6 +94,13 @@ enum Msg {
     Leave {
         conn: u64,
     },
+    /// Records another node appended (cluster mode).
+    Remote(Vec<convene_protocol::Record>),
+    /// Who is online on another node (cluster mode): its whole set for this convention.
+    RemotePresence {
+        node: String,
+        present: BTreeSet<String>,
+    },
     Query(Query),
 }
 
@@ -152,6 +160,11 @@ impl Handle {
         let _ = self.tx.send(Msg::Leave { conn }).await;
     }
 
+    /// Who is online on another node changed (cluster mode).
+    pub async fn remote_presence(&self, node: String, present: BTreeSet<String>) {
+        let _ = self.tx.send(Msg::RemotePresence { node, present }).await;
+    }
+
     /// Read the state (and who is online) inside the convention's task.
     pub async fn query<T: Send + 'static>(
         &self,
@@ -173,6 +186,8 @@ pub struct Hub {
 }
 
 struct HubInner {
+    /// In cluster mode: this node and its Redis.
+    cluster: Option<Arc<cluster::Cluster>>,
     store: Store,
     metrics: Arc<Metrics>,
     docs: DocHub,
@@ -195,6 +210,10 @@ impl Hub {
         let ids = store.conventions().await?;
         let hub = Hub {
             inner: Arc::new(HubInner {
+                cluster: match &store {
+                    Store::Redis(r) => Some(Arc::new(cluster::Cluster::new(r.clone()))),
+                    Store::Sqlite(_) => None,
+                },
                 store,
                 metrics,
                 docs,
@@ -204,6 +223,9 @@ impl Hub {
                 next_conn: AtomicU64::new(1),
             }),
         };
+        if let Some(c) = &hub.inner.cluster {
+            c.subscribe(hub.clone(), hub.inner.cancel.clone());
+        }
         for id in ids {
             hub.spawn(&id);
         }
@@ -219,17 +241,19 @@ impl Hub {
         map.entry(id.to_string())
             .or_insert_with(|| {
                 let (tx, rx) = mpsc::channel(INBOX);
+                let weak = tx.downgrade();
                 let task = actor::Actor::new(
                     id.to_string(),
                     self.inner.store.clone(),
                     self.inner.metrics.clone(),
                     self.inner.docs.clone(),
+                    self.inner.cluster.clone(),
                 );
                 self.inner.metrics.conventions.inc();
                 let metrics = self.inner.metrics.clone();
                 let cancel = self.inner.cancel.clone();
                 self.inner.tracker.spawn(async move {
-                    task.run(rx, cancel).await;
+                    task.run(rx, weak, cancel).await;
                     metrics.conventions.dec();
                 });
                 Handle { tx }
@@ -245,6 +269,18 @@ impl Hub {
             .unwrap_or_else(|e| e.into_inner())
             .get(id)
             .cloned()
+    }
+
+    /// The handle of a convention, started here if another node created it (cluster mode).
+    pub async fn find(&self, id: &str) -> Option<Handle> {
+        if let Some(h) = self.get(id) {
+            return Some(h);
+        }
+        if !self.inner.store.is_shared() {
+            return None;
+        }
+        let known = self.inner.store.conventions().await.ok()?;
+        known.iter().any(|c| c == id).then(|| self.spawn(id))
     }
 
     /// Create a convention: its task, then its first event.

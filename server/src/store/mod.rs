@@ -2,6 +2,7 @@
 //! next sequence number (optimistic concurrency), with the audit entries those records produce
 //! in the same atomic write. SQLite is the embedded default; Redis comes with cluster mode.
 
+pub mod redis;
 mod sqlite;
 
 use std::path::Path;
@@ -79,9 +80,28 @@ pub struct StoredVersion {
 #[derive(Clone)]
 pub enum Store {
     Sqlite(SqliteStore),
+    Redis(redis::RedisStore),
 }
 
 impl Store {
+    /// Connect to Redis (cluster mode).
+    pub async fn open_redis(url: &str) -> Result<Store, StoreError> {
+        Ok(Store::Redis(redis::RedisStore::open(url).await?))
+    }
+
+    /// Whether other processes write to this store (then appends may conflict).
+    pub fn is_shared(&self) -> bool {
+        matches!(self, Store::Redis(_))
+    }
+
+    /// Whether the store answers now.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(_) => Ok(()),
+            Store::Redis(s) => s.ping().await,
+        }
+    }
+
     /// Open (or create) the embedded SQLite store in `dir`.
     pub fn open_sqlite(dir: &Path) -> Result<Store, StoreError> {
         Ok(Store::Sqlite(SqliteStore::open(dir)?))
@@ -91,12 +111,40 @@ impl Store {
     pub async fn append(&self, append: Append) -> Result<(), StoreError> {
         match self {
             Store::Sqlite(s) => s.append(append).await,
+            Store::Redis(s) => s.append(append).await,
         }
     }
 
     pub async fn load(&self, convention: &str) -> Result<Loaded, StoreError> {
         match self {
             Store::Sqlite(s) => s.load(convention).await,
+            Store::Redis(s) => s.load(convention).await,
+        }
+    }
+
+    /// The records after `after` (what other nodes appended since).
+    pub async fn records_after(
+        &self,
+        convention: &str,
+        after: u64,
+    ) -> Result<Vec<Record>, StoreError> {
+        match self {
+            Store::Sqlite(s) => Ok(s
+                .load(convention)
+                .await?
+                .records
+                .into_iter()
+                .filter(|r| r.seq > after)
+                .collect()),
+            Store::Redis(s) => s.records_after(convention, after).await,
+        }
+    }
+
+    /// The ballot box of a convention.
+    pub async fn ballots(&self, convention: &str) -> Result<Vec<Event>, StoreError> {
+        match self {
+            Store::Sqlite(s) => Ok(s.load(convention).await?.ballots),
+            Store::Redis(s) => s.ballots(convention).await,
         }
     }
 
@@ -104,6 +152,7 @@ impl Store {
     pub async fn conventions(&self) -> Result<Vec<String>, StoreError> {
         match self {
             Store::Sqlite(s) => s.conventions().await,
+            Store::Redis(s) => s.conventions().await,
         }
     }
 
@@ -111,6 +160,7 @@ impl Store {
     pub async fn audit(&self, convention: &str) -> Result<Vec<AuditEntry>, StoreError> {
         match self {
             Store::Sqlite(s) => s.audit(convention).await,
+            Store::Redis(s) => s.audit(convention).await,
         }
     }
 
@@ -118,12 +168,14 @@ impl Store {
     pub async fn doc_append(&self, append: DocAppend) -> Result<u64, StoreError> {
         match self {
             Store::Sqlite(s) => s.doc_append(append).await,
+            Store::Redis(s) => s.doc_append(append).await,
         }
     }
 
     pub async fn doc_load(&self, convention: &str, doc: &str) -> Result<DocLoaded, StoreError> {
         match self {
             Store::Sqlite(s) => s.doc_load(convention, doc).await,
+            Store::Redis(s) => s.doc_load(convention, doc).await,
         }
     }
 
@@ -137,6 +189,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         match self {
             Store::Sqlite(s) => s.doc_compact(convention, doc, upto, snapshot).await,
+            Store::Redis(s) => s.doc_compact(convention, doc, upto, snapshot).await,
         }
     }
 
@@ -148,6 +201,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         match self {
             Store::Sqlite(s) => s.version_save(convention, doc, version).await,
+            Store::Redis(s) => s.version_save(convention, doc, version).await,
         }
     }
 
@@ -158,6 +212,7 @@ impl Store {
     ) -> Result<Vec<StoredVersion>, StoreError> {
         match self {
             Store::Sqlite(s) => s.versions(convention, doc).await,
+            Store::Redis(s) => s.versions(convention, doc).await,
         }
     }
 
@@ -165,6 +220,7 @@ impl Store {
     pub async fn close(&self) {
         match self {
             Store::Sqlite(s) => s.close().await,
+            Store::Redis(s) => s.close().await,
         }
     }
 }

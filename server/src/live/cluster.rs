@@ -1,0 +1,242 @@
+//! Cluster mode: several nodes share conventions through Redis. A node follows each live
+//! convention's log with a blocking stream read, and publishes who is online on it so that
+//! presence spans nodes. Ordering comes from Redis (the log's entry ids); nothing here
+//! decides anything.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use rand::RngCore;
+use redis::AsyncCommands;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+use super::{Hub, Msg};
+use crate::store::redis::RedisStore;
+
+/// How long a node's presence lasts without being refreshed (a dead node's participants go
+/// offline after this).
+const PRESENCE_TTL_SECS: u64 = 30;
+const HEARTBEAT: Duration = Duration::from_secs(10);
+const BLOCK: Duration = Duration::from_secs(5);
+
+pub struct Cluster {
+    pub node: String,
+    pub store: RedisStore,
+}
+
+fn presence_key(conv: &str, node: &str) -> String {
+    format!("cv:{{{conv}}}:presence:{node}")
+}
+fn nodes_key(conv: &str) -> String {
+    format!("cv:{{{conv}}}:nodes")
+}
+fn channel(conv: &str) -> String {
+    format!("cv:{{{conv}}}:presence")
+}
+
+impl Cluster {
+    pub fn new(store: RedisStore) -> Self {
+        let mut id = [0u8; 6];
+        rand::thread_rng().fill_bytes(&mut id);
+        Cluster {
+            node: hex::encode(id),
+            store,
+        }
+    }
+
+    /// Follow a convention's log from `after` (kept current by the convention's task) and
+    /// hand what other nodes append to the task.
+    pub(super) fn follow(
+        &self,
+        conv: String,
+        mut after: watch::Receiver<u64>,
+        inbox: mpsc::WeakSender<Msg>,
+        cancel: CancellationToken,
+    ) {
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            let mut con = None;
+            loop {
+                if cancel.is_cancelled() {
+                    return;
+                }
+                if con.is_none() {
+                    match store.dedicated().await {
+                        Ok(c) => con = Some(c),
+                        Err(e) => {
+                            debug!(error = %e, "follower cannot connect; retrying");
+                            tokio::select! { _ = cancel.cancelled() => return, _ = tokio::time::sleep(Duration::from_secs(1)) => continue }
+                        }
+                    }
+                }
+                let Some(c) = con.as_mut() else { continue };
+                let from = *after.borrow_and_update();
+                let read = tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    r = RedisStore::wait_records(c, &conv, from, BLOCK) => r,
+                };
+                match read {
+                    Ok(records) if !records.is_empty() => {
+                        let Some(tx) = inbox.upgrade() else { return };
+                        if tx.send(Msg::Remote(records)).await.is_err() {
+                            return;
+                        }
+                        // Wait until the task has applied them before reading on.
+                        let _ = tokio::time::timeout(Duration::from_secs(1), after.changed()).await;
+                    }
+                    Ok(_) => {
+                        if inbox.upgrade().is_none() {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        debug!(error = %e, "follower read failed; reconnecting");
+                        con = None;
+                        tokio::select! { _ = cancel.cancelled() => return, _ = tokio::time::sleep(Duration::from_secs(1)) => {} }
+                    }
+                }
+            }
+        });
+    }
+
+    /// Publish who is online here (whenever it changes, and every heartbeat), and read the
+    /// other nodes' sets every heartbeat (a dead node's set expires).
+    pub(super) fn presence(
+        &self,
+        conv: String,
+        mut local: watch::Receiver<BTreeSet<String>>,
+        inbox: mpsc::WeakSender<Msg>,
+        cancel: CancellationToken,
+    ) {
+        let store = self.store.clone();
+        let node = self.node.clone();
+        tokio::spawn(async move {
+            let mut beat = tokio::time::interval(HEARTBEAT);
+            loop {
+                let changed = tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    c = local.changed() => { if c.is_err() { return } true }
+                    _ = beat.tick() => false,
+                };
+                let set: Vec<String> = local.borrow_and_update().iter().cloned().collect();
+                if let Err(e) = publish(&store, &conv, &node, &set, changed).await {
+                    debug!(error = %e, "presence not published");
+                }
+                if !changed {
+                    match read_all(&store, &conv, &node).await {
+                        Ok(nodes) => {
+                            let Some(tx) = inbox.upgrade() else { return };
+                            for (n, present) in nodes {
+                                let _ = tx.send(Msg::RemotePresence { node: n, present }).await;
+                            }
+                        }
+                        Err(e) => debug!(error = %e, "presence not read"),
+                    }
+                }
+            }
+        });
+    }
+
+    /// Listen to every convention's presence channel and pass other nodes' changes on.
+    pub(super) fn subscribe(&self, hub: Hub, cancel: CancellationToken) {
+        let client = self.store.client().clone();
+        let store = self.store.clone();
+        let me = self.node.clone();
+        tokio::spawn(async move {
+            loop {
+                let mut pubsub = match client.get_async_pubsub().await {
+                    Ok(p) => p,
+                    Err(e) => {
+                        debug!(error = %e, "presence subscription failed; retrying");
+                        tokio::select! { _ = cancel.cancelled() => return, _ = tokio::time::sleep(Duration::from_secs(1)) => continue }
+                    }
+                };
+                if pubsub.psubscribe("cv:*:presence").await.is_err() {
+                    tokio::select! { _ = cancel.cancelled() => return, _ = tokio::time::sleep(Duration::from_secs(1)) => continue }
+                }
+                let mut messages = pubsub.on_message();
+                loop {
+                    let msg = tokio::select! {
+                        _ = cancel.cancelled() => return,
+                        m = messages.next() => m,
+                    };
+                    let Some(msg) = msg else { break };
+                    let node: String = msg.get_payload().unwrap_or_default();
+                    let chan = msg.get_channel_name().to_string();
+                    let Some(conv) = chan
+                        .strip_prefix("cv:{")
+                        .and_then(|r| r.strip_suffix("}:presence"))
+                    else {
+                        continue;
+                    };
+                    if node == me {
+                        continue;
+                    }
+                    let Some(handle) = hub.get(conv) else {
+                        continue;
+                    };
+                    match read_node(&store, conv, &node).await {
+                        Ok(present) => handle.remote_presence(node, present).await,
+                        Err(e) => debug!(error = %e, "presence not read"),
+                    }
+                }
+                warn!("presence subscription lost; resubscribing");
+            }
+        });
+    }
+}
+
+async fn publish(
+    store: &RedisStore,
+    conv: &str,
+    node: &str,
+    set: &[String],
+    announce: bool,
+) -> redis::RedisResult<()> {
+    let mut con = store.manager();
+    let key = presence_key(conv, node);
+    let json = serde_json::to_string(set).unwrap_or_default();
+    let _: () = con.set_ex(&key, json, PRESENCE_TTL_SECS).await?;
+    let _: () = con.sadd(nodes_key(conv), node).await?;
+    if announce {
+        let _: () = con.publish(channel(conv), node).await?;
+    }
+    Ok(())
+}
+
+async fn read_node(
+    store: &RedisStore,
+    conv: &str,
+    node: &str,
+) -> redis::RedisResult<BTreeSet<String>> {
+    let mut con = store.manager();
+    let json: Option<String> = con.get(presence_key(conv, node)).await?;
+    Ok(json
+        .and_then(|j| serde_json::from_str(&j).ok())
+        .unwrap_or_default())
+}
+
+/// Every other node's set; nodes whose set expired come back empty (and are forgotten).
+async fn read_all(
+    store: &RedisStore,
+    conv: &str,
+    me: &str,
+) -> redis::RedisResult<Vec<(String, BTreeSet<String>)>> {
+    let mut con = store.manager();
+    let nodes: Vec<String> = con.smembers(nodes_key(conv)).await?;
+    let mut out = Vec::new();
+    for n in nodes.into_iter().filter(|n| n != me) {
+        let json: Option<String> = con.get(presence_key(conv, &n)).await?;
+        match json {
+            Some(j) => out.push((n, serde_json::from_str(&j).unwrap_or_default())),
+            None => {
+                let _: () = con.srem(nodes_key(conv), &n).await?;
+                out.push((n, BTreeSet::new()));
+            }
+        }
+    }
+    Ok(out)
+}

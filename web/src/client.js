@@ -1,0 +1,256 @@
+// The protocol client (protocol/PROTOCOL.md): one WebSocket to /ws, hello with the invitation
+// token, the state from welcome/snapshot plus events, requests with unique ids, replies
+// matched by id, reconnection with backoff, and unacknowledged requests sent again with
+// the same id after reconnecting (the server answers a repeated id from its log, so a
+// retry is never run twice).
+
+import { applyEvent, normalizeSnapshot, room } from './reduce.js';
+
+/** Close codes after which reconnecting cannot help (PROTOCOL.md, section 13). */
+const FATAL_CLOSES = { 4001: 'unknown_token', 4002: 'revoked', 4003: 'unsupported_version' };
+const MAX_BACKOFF_MS = 30000;
+
+function randomPrefix() {
+  const a = new Uint8Array(6);
+  crypto.getRandomValues(a);
+  return Array.from(a, (b) => b.toString(36).padStart(2, '0')).join('').slice(0, 10);
+}
+
+export class RequestError extends Error {
+  constructor(code, message, command) {
+    super(message || code);
+    this.code = code;
+    this.command = command;
+  }
+}
+
+export class Client {
+  /**
+   * @param {string} url  ws(s)://host/ws
+   * @param {string} token the invitation token
+   */
+  constructor(url, token) {
+    this.url = url;
+    this.token = token;
+    this.prefix = randomPrefix();
+    this.counter = 0;
+    /** id -> {id, command, resolve, reject} in order of sending */
+    this.pending = new Map();
+    this.listeners = new Set();
+    this.ws = null;
+    this.attempt = 0;
+    this.timer = null;
+    this.stopped = false;
+    // What the UI reads.
+    this.status = 'connecting'; // connecting | open | reconnecting | fatal
+    this.fatal = null; // error code when status is fatal
+    this.everConnected = false;
+    this.you = null;
+    this.snap = null;
+    this.offset = 0; // server clock minus local clock
+    this.audit = new Map(); // n -> entry
+    this.notices = []; // broadcasts received live
+    this.errors = []; // {key, code, command, message, at}
+    this.lastReconnectAt = 0;
+    this.nextRetryAt = 0;
+    this.hooks = {}; // onEffect(effect), onWelcome()
+    this._notifyQueued = false;
+  }
+
+  subscribe(fn) {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** Coalesce the notifications of one burst of messages into one re-render. */
+  notify() {
+    if (this._notifyQueued) return;
+    this._notifyQueued = true;
+    queueMicrotask(() => {
+      this._notifyQueued = false;
+      for (const fn of this.listeners) fn();
+    });
+  }
+
+  now() {
+    return Date.now() + this.offset;
+  }
+
+  start() {
+    this.stopped = false;
+    this.connect();
+  }
+
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    if (this.ws) this.ws.close(1000);
+  }
+
+  connect() {
+    clearTimeout(this.timer);
+    let ws;
+    try {
+      ws = new WebSocket(this.url);
+    } catch (e) {
+      this.scheduleReconnect();
+      return;
+    }
+    this.ws = ws;
+    ws.onopen = () => {
+      ws.send(JSON.stringify({ type: 'hello', protocol: 1, token: this.token }));
+    };
+    ws.onmessage = (m) => {
+      if (this.ws !== ws) return;
+      let msg;
+      try {
+        msg = JSON.parse(m.data);
+      } catch {
+        return;
+      }
+      this.handle(msg);
+    };
+    ws.onclose = (e) => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      if (this.stopped) return;
+      if (FATAL_CLOSES[e.code]) {
+        this.status = 'fatal';
+        this.fatal = FATAL_CLOSES[e.code];
+        for (const p of this.pending.values()) p.reject(new RequestError(this.fatal, '', p.command));
+        this.pending.clear();
+        this.notify();
+        return;
+      }
+      this.scheduleReconnect();
+    };
+    ws.onerror = () => {};
+  }
+
+  scheduleReconnect() {
+    this.status = this.everConnected ? 'reconnecting' : 'connecting';
+    this.attempt += 1;
+    // 0.5 s, 1 s, 2 s… up to 30 s, with jitter, so that a restarted server is not flooded.
+    const base = Math.min(MAX_BACKOFF_MS, 500 * 2 ** Math.min(this.attempt - 1, 6));
+    const delay = base / 2 + Math.random() * (base / 2);
+    this.nextRetryAt = Date.now() + delay;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.connect(), delay);
+    this.notify();
+  }
+
+  /** Try again now (the banner's button). */
+  retryNow() {
+    if (this.status === 'reconnecting' || this.status === 'connecting') {
+      if (this.ws) return;
+      this.connect();
+    }
+  }
+
+  takeSnapshot(snapshot, serverTime) {
+    this.snap = normalizeSnapshot(snapshot);
+    this.offset = serverTime - Date.now();
+  }
+
+  handle(msg) {
+    switch (msg.type) {
+      case 'welcome': {
+        const wasReconnect = this.everConnected;
+        this.you = msg.you;
+        this.takeSnapshot(msg.snapshot, msg.server_time);
+        this.status = 'open';
+        this.attempt = 0;
+        this.everConnected = true;
+        if (wasReconnect) this.lastReconnectAt = Date.now();
+        // Requests the previous connection left without a reply: same ids, same order.
+        for (const p of this.pending.values()) this.send(p);
+        if (this.hooks.onWelcome) this.hooks.onWelcome(wasReconnect);
+        break;
+      }
+      case 'snapshot':
+        this.takeSnapshot(msg.snapshot, msg.server_time);
+        if (this.hooks.onSnapshot) this.hooks.onSnapshot();
+        break;
+      case 'event': {
+        if (!this.snap || msg.seq <= this.snap.seq) break;
+        const effect = applyEvent(this.snap, this.you, msg);
+        if (effect && this.hooks.onEffect) this.hooks.onEffect(effect, msg);
+        break;
+      }
+      case 'ok': {
+        const p = this.pending.get(msg.id);
+        if (p) {
+          this.pending.delete(msg.id);
+          p.resolve(msg.seq);
+        }
+        break;
+      }
+      case 'error': {
+        const p = msg.id != null ? this.pending.get(msg.id) : null;
+        // `unavailable`: nothing was applied; try again later with the same id.
+        if (p && msg.code === 'unavailable' && (p.retries || 0) < 3) {
+          p.retries = (p.retries || 0) + 1;
+          setTimeout(() => this.send(p), 1500 * p.retries);
+          break;
+        }
+        if (p) this.pending.delete(msg.id);
+        const err = new RequestError(msg.code, msg.message, p ? p.command : null);
+        this.errors.push({ key: `${Date.now()}-${Math.random()}`, code: msg.code, command: p ? p.command.type : null, message: msg.message, at: Date.now() });
+        if (this.errors.length > 5) this.errors.shift();
+        if (p) p.reject(err);
+        break;
+      }
+      case 'presence': {
+        const who = this.snap && this.snap.participants.find((x) => x.id === msg.participant);
+        if (who) {
+          who.online = msg.online;
+          if (who.roles.includes('guarantor')) {
+            const r = room(this.snap, who.room);
+            if (r) r.observers = this.snap.participants.filter((x) => x.roles.includes('guarantor') && x.online && x.room === r.id).length;
+          }
+        }
+        break;
+      }
+      case 'audit':
+        this.audit.set(msg.entry.n, msg.entry);
+        break;
+      case 'poll_tally': {
+        const p = this.snap && this.snap.polls.find((x) => x.id === msg.poll);
+        if (p) {
+          p.participation = msg.participation;
+          if (msg.tally || !p.tally) p.tally = msg.tally;
+        }
+        break;
+      }
+      default:
+        break; // a message this client does not know: ignore (PROTOCOL.md, section 1)
+    }
+    this.notify();
+  }
+
+  send(p) {
+    if (this.ws && this.status === 'open' && this.ws.readyState === WebSocket.OPEN) {
+      this.ws.send(JSON.stringify({ type: 'request', id: p.id, command: p.command }));
+    }
+  }
+
+  /**
+   * Send a command. Resolves with the `ok`'s seq, rejects with a RequestError carrying the
+   * error code. While disconnected, the request waits and goes out after the next welcome.
+   */
+  request(command) {
+    this.counter += 1;
+    const id = `${this.prefix}-${this.counter}`;
+    return new Promise((resolve, reject) => {
+      const p = { id, command, resolve, reject };
+      this.pending.set(id, p);
+      this.send(p);
+      this.notify();
+    });
+  }
+
+  dismissError(key) {
+    this.errors = this.errors.filter((e) => e.key !== key);
+    this.notify();
+  }
+}

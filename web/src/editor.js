@@ -1,0 +1,275 @@
+// The collaborative editor of the opinion: ProseMirror over Yjs (y-prosemirror), connected to
+// the server's y-websocket endpoint /doc/{convention}/{document}?token=..., with the others'
+// cursors and names. Loaded on demand (a separate chunk) by the opinion view.
+//
+// The schema is the one the server exports (server/src/docs/export.rs): the XmlFragment
+// `prosemirror` holds heading(level), paragraph, bullet_list > list_item, proposal(title)
+// with its arguments (kind: for | against | moderating) and minority positions; marks bold
+// and italic. It is a little more permissive than the export needs, so that content written
+// by another client is never dropped as "invalid" here.
+
+import * as Y from 'yjs';
+import { WebsocketProvider } from 'y-websocket';
+import { ySyncPlugin, yCursorPlugin, yUndoPlugin, undo, redo } from 'y-prosemirror';
+import { EditorState, TextSelection } from 'prosemirror-state';
+import { EditorView } from 'prosemirror-view';
+import { Schema } from 'prosemirror-model';
+import { keymap } from 'prosemirror-keymap';
+import { baseKeymap, toggleMark, setBlockType, chainCommands, exitCode } from 'prosemirror-commands';
+import { wrapInList, splitListItem, liftListItem, sinkListItem } from 'prosemirror-schema-list';
+
+export const ROOT = 'prosemirror';
+
+export function makeSchema(labels) {
+  return new Schema({
+    nodes: {
+      doc: { content: 'block+' },
+      paragraph: {
+        group: 'block', content: 'inline*',
+        parseDOM: [{ tag: 'p' }], toDOM: () => ['p', 0],
+      },
+      heading: {
+        group: 'block', content: 'inline*', defining: true,
+        attrs: { level: { default: 1 } },
+        parseDOM: [
+          { tag: 'h1', attrs: { level: 1 } }, { tag: 'h2', attrs: { level: 1 } }, { tag: 'h3', attrs: { level: 1 } },
+          { tag: 'h4', attrs: { level: 2 } }, { tag: 'h5', attrs: { level: 3 } }, { tag: 'h6', attrs: { level: 3 } },
+        ],
+        // The page has its h1 and h2: the document's titles come below them.
+        toDOM: (n) => [`h${Math.min(6, Number(n.attrs.level || 1) + 2)}`, { class: `doc-h doc-h${n.attrs.level}` }, 0],
+      },
+      bullet_list: {
+        group: 'block', content: 'list_item+',
+        parseDOM: [{ tag: 'ul' }], toDOM: () => ['ul', 0],
+      },
+      list_item: {
+        content: 'paragraph (paragraph | bullet_list)*', defining: true,
+        parseDOM: [{ tag: 'li' }], toDOM: () => ['li', 0],
+      },
+      proposal: {
+        group: 'block', content: '(paragraph | heading | bullet_list | argument | minority)*', defining: true, isolating: true,
+        attrs: { title: { default: '' } },
+        parseDOM: [{ tag: 'section.proposal', getAttrs: (d) => ({ title: d.getAttribute('data-title') || '' }) }],
+        toDOM: (n) => ['section', { class: 'proposal', 'data-title': n.attrs.title }, 0],
+      },
+      argument: {
+        group: 'block', content: 'inline*', defining: true,
+        attrs: { kind: { default: 'for' } },
+        parseDOM: [{ tag: 'p.argument', getAttrs: (d) => ({ kind: d.getAttribute('data-kind') || 'for' }) }],
+        toDOM: (n) => ['p', { class: `argument arg-${n.attrs.kind}`, 'data-kind': n.attrs.kind, 'data-label': labels[`arg_${n.attrs.kind}`] || n.attrs.kind }, 0],
+      },
+      minority: {
+        group: 'block', content: 'inline*', defining: true,
+        parseDOM: [{ tag: 'blockquote.minority' }],
+        toDOM: () => ['blockquote', { class: 'minority', 'data-label': labels.minority }, 0],
+      },
+      text: { group: 'inline' },
+    },
+    marks: {
+      bold: { parseDOM: [{ tag: 'strong' }, { tag: 'b' }], toDOM: () => ['strong', 0] },
+      italic: { parseDOM: [{ tag: 'em' }, { tag: 'i' }], toDOM: () => ['em', 0] },
+    },
+  });
+}
+
+/** The proposal's title is an attribute, edited in a field above its content. */
+class ProposalView {
+  constructor(node, view, getPos, labels) {
+    this.node = node;
+    this.view = view;
+    this.getPos = getPos;
+    this.dom = document.createElement('section');
+    this.dom.className = 'proposal';
+    const head = document.createElement('div');
+    head.className = 'proposal-head';
+    head.contentEditable = 'false';
+    const label = document.createElement('label');
+    const id = `prop-${Math.random().toString(36).slice(2, 9)}`;
+    label.htmlFor = id;
+    label.textContent = labels.proposal;
+    this.input = document.createElement('input');
+    this.input.id = id;
+    this.input.type = 'text';
+    this.input.className = 'proposal-title';
+    this.input.placeholder = labels.proposal_title;
+    this.input.value = node.attrs.title;
+    this.input.readOnly = !view.editable;
+    this.input.addEventListener('input', () => {
+      const pos = this.getPos();
+      if (typeof pos !== 'number') return;
+      this.view.dispatch(this.view.state.tr.setNodeMarkup(pos, null, { ...this.node.attrs, title: this.input.value }));
+    });
+    head.append(label, this.input);
+    this.contentDOM = document.createElement('div');
+    this.contentDOM.className = 'proposal-body';
+    this.dom.append(head, this.contentDOM);
+  }
+
+  update(node) {
+    if (node.type !== this.node.type) return false;
+    this.node = node;
+    if (document.activeElement !== this.input && this.input.value !== node.attrs.title) this.input.value = node.attrs.title;
+    this.input.readOnly = !this.view.editable;
+    return true;
+  }
+
+  stopEvent(e) {
+    return e.target === this.input;
+  }
+
+  ignoreMutation(m) {
+    return !this.contentDOM.contains(m.target);
+  }
+}
+
+function colorFor(id) {
+  let h = 0;
+  for (const c of id) h = (h * 31 + c.charCodeAt(0)) % 360;
+  return `hsl(${h}, 70%, 35%)`;
+}
+
+/** Whether the selection is inside a proposal. */
+function proposalDepth(state) {
+  const { $from } = state.selection;
+  for (let d = $from.depth; d > 0; d -= 1) if ($from.node(d).type.name === 'proposal') return d;
+  return -1;
+}
+
+/**
+ * Mount the editor in `el`. Returns an object to drive it from the toolbar, and to destroy it.
+ * opts: {wsBase, convention, document, token, user: {id, name}, editable, labels,
+ *        onChange({status, synced, peers, active}), offline}
+ */
+export function mountEditor(el, opts) {
+  const schema = makeSchema(opts.labels);
+  const ydoc = new Y.Doc();
+  const provider = new WebsocketProvider(`${opts.wsBase}/doc/${encodeURIComponent(opts.convention)}`, opts.document, ydoc, {
+    params: { token: opts.token },
+    disableBc: true,
+  });
+  const color = colorFor(opts.user.id);
+  provider.awareness.setLocalStateField('user', { name: opts.user.name, color, id: opts.user.id });
+  const fragment = ydoc.getXmlFragment(ROOT);
+  let editable = !!opts.editable;
+  let status = 'connecting';
+  let synced = false;
+
+  const S = schema.nodes;
+  const M = schema.marks;
+  const km = {
+    'Mod-z': undo,
+    'Mod-y': redo,
+    'Mod-Shift-z': redo,
+    'Mod-b': toggleMark(M.bold),
+    'Mod-i': toggleMark(M.italic),
+    Enter: splitListItem(S.list_item),
+    Tab: sinkListItem(S.list_item),
+    'Shift-Tab': liftListItem(S.list_item),
+    'Shift-Enter': chainCommands(exitCode),
+  };
+  const state = EditorState.create({
+    schema,
+    plugins: [
+      ySyncPlugin(fragment),
+      yCursorPlugin(provider.awareness),
+      yUndoPlugin(),
+      keymap(km),
+      keymap(baseKeymap),
+    ],
+  });
+
+  const peers = () => {
+    const out = [];
+    provider.awareness.getStates().forEach((s, clientId) => {
+      if (clientId !== ydoc.clientID && s.user) out.push({ clientId, ...s.user });
+    });
+    return out;
+  };
+  const active = (st) => {
+    const { from, $from, to, empty } = st.selection;
+    const marks = {};
+    for (const m of ['bold', 'italic']) {
+      marks[m] = empty ? !!M[m].isInSet(st.storedMarks || $from.marks()) : st.doc.rangeHasMark(from, to, M[m]);
+    }
+    return { ...marks, block: $from.parent.type.name, kind: $from.parent.attrs.kind, inProposal: proposalDepth(st) > 0 };
+  };
+  let view;
+  const emit = () => opts.onChange && opts.onChange({ status, synced, peers: peers(), active: view ? active(view.state) : {} });
+
+  view = new EditorView(el, {
+    state,
+    editable: () => editable,
+    attributes: { class: 'doc-editor', role: 'textbox', 'aria-multiline': 'true', 'aria-label': opts.labels.editor },
+    nodeViews: { proposal: (node, v, getPos) => new ProposalView(node, v, getPos, opts.labels) },
+    dispatchTransaction(tr) {
+      view.updateState(view.state.apply(tr));
+      emit();
+    },
+  });
+
+  provider.on('status', (e) => {
+    status = e.status;
+    emit();
+  });
+  provider.on('sync', (s) => {
+    synced = s;
+    emit();
+  });
+  provider.awareness.on('change', emit);
+
+  const run = (cmd) => {
+    if (!editable) return false;
+    const ok = cmd(view.state, view.dispatch, view);
+    view.focus();
+    return ok;
+  };
+
+  const api = {
+    view,
+    ydoc,
+    provider,
+    setEditable(v) {
+      editable = !!v;
+      view.setProps({ editable: () => editable });
+      emit();
+    },
+    bold: () => run(toggleMark(M.bold)),
+    italic: () => run(toggleMark(M.italic)),
+    paragraph: () => run(setBlockType(S.paragraph)),
+    heading: (level) => run(setBlockType(S.heading, { level })),
+    bulletList: () => run(wrapInList(S.bullet_list)),
+    undo: () => run(undo),
+    redo: () => run(redo),
+    minority: () => run(setBlockType(S.minority)),
+    argument: (kind) => run((st, dispatch) => {
+      if (proposalDepth(st) < 0) return false;
+      return setBlockType(S.argument, { kind })(st, dispatch);
+    }),
+    /** A new proposal after the top-level block of the selection; its title field gets the focus. */
+    proposal() {
+      if (!editable) return false;
+      const st = view.state;
+      const { $from } = st.selection;
+      const pos = $from.depth >= 1 ? $from.after(1) : st.doc.content.size;
+      const node = S.proposal.create({ title: '' }, [S.paragraph.create()]);
+      const tr = st.tr.insert(pos, node);
+      tr.setSelection(TextSelection.create(tr.doc, pos + 2));
+      view.dispatch(tr.scrollIntoView());
+      const dom = view.nodeDOM(pos);
+      const input = dom && dom.querySelector && dom.querySelector('input.proposal-title');
+      if (input) input.focus();
+      else view.focus();
+      return true;
+    },
+    destroy() {
+      view.destroy();
+      provider.awareness.setLocalState(null);
+      provider.destroy();
+      ydoc.destroy();
+    },
+    /** The document's plain text (tests and the word count). */
+    text: () => view.state.doc.textBetween(0, view.state.doc.content.size, '\n'),
+  };
+  emit();
+  return api;
+}

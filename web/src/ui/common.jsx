@@ -1,0 +1,145 @@
+// Small pieces shared by every view: time formats, countdowns, names, and sending commands.
+
+import { useEffect, useState, useRef } from 'preact/hooks';
+import { t, getLang } from '../i18n.js';
+import { person, PLENARY } from '../reduce.js';
+
+/** Re-render every `period` ms (countdowns). */
+export function useTick(period = 1000) {
+  const [, set] = useState(0);
+  useEffect(() => {
+    const id = setInterval(() => set((x) => x + 1), period);
+    return () => clearInterval(id);
+  }, [period]);
+}
+
+const pad = (n) => String(n).padStart(2, '0');
+
+/** 754000 -> "12:34"; over an hour "1:02:03". */
+export function clock(ms) {
+  const s = Math.max(0, Math.ceil(ms / 1000));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = s % 60;
+  return h ? `${h}:${pad(m)}:${pad(sec)}` : `${m}:${pad(sec)}`;
+}
+
+/** A duration in words: "3 min 20 s". */
+export function spoken(ms) {
+  const s = Math.round(ms / 1000);
+  const m = Math.floor(s / 60);
+  if (m === 0) return t('dur.s', { s });
+  return s % 60 ? t('dur.ms', { m, s: s % 60 }) : t('dur.m', { m });
+}
+
+export function timeOfDay(at) {
+  return new Date(at).toLocaleTimeString(getLang() === 'fr' ? 'fr-FR' : 'en-GB', { hour: '2-digit', minute: '2-digit' });
+}
+
+export function nameOf(snap, id) {
+  const p = person(snap, id);
+  return p ? p.name : id;
+}
+
+export function roomName(snap, id) {
+  if (id === PLENARY) return t('room.plenary');
+  const r = snap.rooms.find((x) => x.id === id);
+  return r ? r.name : id;
+}
+
+/** The roles of a person as words, most specific first. */
+export function roleWords(roles) {
+  const order = ['facilitator', 'guarantor', 'rapporteur', 'expert', 'citizen'];
+  return order.filter((r) => roles.includes(r)).map((r) => t(`role.${r}`)).join(', ');
+}
+
+/** A countdown to a server deadline. */
+export function Countdown({ client, deadline, warnAt, label, big }) {
+  useTick(500);
+  const left = deadline - client.now();
+  const warn = (warnAt && client.now() >= warnAt) || left <= 60000;
+  return (
+    <span class={`countdown${warn ? ' warn' : ''}${big ? ' big' : ''}`} role="timer" aria-label={label ? `${label} : ${clock(left)}` : undefined}>
+      {label ? <span class="countdown-label">{label} </span> : null}
+      <strong>{clock(left)}</strong>
+    </span>
+  );
+}
+
+/** Time elapsed since `since` (the speaker without limit). */
+export function Elapsed({ client, since }) {
+  useTick(1000);
+  return <strong>{clock(client.now() - since)}</strong>;
+}
+
+/** Send a command; errors are shown by the error toasts. Resolves to true on `ok`. */
+export function act(client, command) {
+  return client.request(command).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** A button that sends a command and is busy until the reply. */
+export function ActButton({ client, command, children, class: cls, confirm, disabled, label, onDone, ...rest }) {
+  const [busy, setBusy] = useState(false);
+  const onClick = async () => {
+    if (confirm && !window.confirm(confirm)) return;
+    setBusy(true);
+    const ok = await act(client, typeof command === 'function' ? command() : command);
+    setBusy(false);
+    if (ok && onDone) onDone();
+  };
+  return (
+    <button type="button" class={cls || 'btn'} onClick={onClick} disabled={disabled || busy} aria-busy={busy ? 'true' : undefined} aria-label={label} {...rest}>
+      {children}
+    </button>
+  );
+}
+
+export function Section({ title, children, class: cls, id, headingLevel = 2, actions }) {
+  const H = `h${headingLevel}`;
+  const hid = id ? `${id}-title` : undefined;
+  return (
+    <section class={`card ${cls || ''}`} aria-labelledby={hid} id={id}>
+      <div class="card-head">
+        <H id={hid}>{title}</H>
+        {actions}
+      </div>
+      {children}
+    </section>
+  );
+}
+
+/** The dot that tells online from offline, with words for screen readers. */
+export function Presence({ online }) {
+  return <span class={`dot ${online ? 'on' : 'off'}`} title={online ? t('people.online') : t('people.offline')}><span class="sr-only">{online ? t('people.online') : t('people.offline')}</span></span>;
+}
+
+/** Focus an element when it appears (used for dialogs and forms that open). */
+export function useAutoFocus() {
+  const ref = useRef(null);
+  useEffect(() => {
+    if (ref.current) ref.current.focus();
+  }, []);
+  return ref;
+}
+
+/** Unique ids for label/control pairs. */
+let uid = 0;
+export function useId(prefix = 'f') {
+  const ref = useRef(null);
+  if (ref.current === null) {
+    uid += 1;
+    ref.current = `${prefix}-${uid}`;
+  }
+  return ref.current;
+}
+
+/** Ordinal in words: 1 -> "1er"/"1st". */
+export function ordinal(n) {
+  if (getLang() === 'fr') return n === 1 ? '1ʳᵉ' : `${n}ᵉ`;
+  const s = ['th', 'st', 'nd', 'rd'];
+  const v = n % 100;
+  return n + (s[(v - 20) % 10] || s[v] || s[0]);
+}

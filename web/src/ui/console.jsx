@@ -1,0 +1,379 @@
+// The facilitator's console: every room and its occupants live; breakout rooms (create, fill
+// at random / balanced / by hand with click-to-move or drag, open, extend, broadcast, close);
+// the speaking queue of any room; floor-time equity; pending calls.
+
+import { useState } from 'preact/hooks';
+import { t } from '../i18n.js';
+import { PLENARY, room as roomOf, person } from '../reduce.js';
+import { Countdown, act, ActButton, Section, Presence, nameOf, roomName, roleWords, useId, spoken, timeOfDay } from './common.jsx';
+import { FloorCard, QueueList, SpeakingControls } from './room.jsx';
+
+/** Roster attributes present in the roster (commune, age, genre…). */
+export function attributesOf(snap) {
+  const s = new Set();
+  for (const p of snap.participants) for (const k of Object.keys(p.attributes || {})) s.add(k);
+  return [...s].sort();
+}
+
+function attrLabel(k) {
+  const key = `attr.${k}`;
+  const v = t(key);
+  return v === key ? k : v;
+}
+
+function BreakoutControls({ client }) {
+  const snap = client.snap;
+  const open = !!snap.breakouts;
+  const breakoutRooms = snap.rooms.filter((r) => r.id !== PLENARY);
+  const attrs = attributesOf(snap);
+  const [count, setCount] = useState('4');
+  const [names, setNames] = useState('');
+  const [method, setMethod] = useState(attrs.length ? 'balanced' : 'random');
+  const [attribute, setAttribute] = useState(attrs.includes('commune') ? 'commune' : attrs[0] || '');
+  const [onlyPresent, setOnlyPresent] = useState(true);
+  const [duration, setDuration] = useState('20');
+  const [warning, setWarning] = useState('2');
+  const [extend, setExtend] = useState('5');
+  const [text, setText] = useState('');
+  const id = useId('bo');
+  const assigned = snap.participants.filter((p) => p.assigned).length;
+
+  const create = (e) => {
+    e.preventDefault();
+    const list = names.split('\n').map((x) => x.trim()).filter(Boolean);
+    act(client, list.length ? { type: 'create_rooms', names: list } : { type: 'create_rooms', count: Number(count) || 1 }).then((ok) => ok && setNames(''));
+  };
+  const assign = (e) => {
+    e.preventDefault();
+    const cmd = method === 'balanced' ? { type: 'assign_rooms', method: 'balanced', attribute, only_present: onlyPresent } : { type: 'assign_rooms', method: 'random', only_present: onlyPresent };
+    act(client, cmd);
+  };
+  const openRooms = (e) => {
+    e.preventDefault();
+    act(client, { type: 'open_breakouts', duration_ms: Math.round(Number(duration) * 60000), warning_ms: Math.round(Number(warning) * 60000) });
+  };
+  const broadcast = (e) => {
+    e.preventDefault();
+    if (!text.trim()) return;
+    act(client, { type: 'broadcast', text: text.trim() }).then((ok) => ok && setText(''));
+  };
+  return (
+    <div class="breakout-controls">
+      {open ? (
+        <div class="stack">
+          <p class="status-line"><strong>{t('console.open')}</strong> <Countdown client={client} deadline={snap.breakouts.ends_at} warnAt={snap.breakouts.warn_at} label={t('breakouts.ends_in')} /></p>
+          <form class="row wrap" onSubmit={(e) => { e.preventDefault(); act(client, { type: 'extend_breakouts', by_ms: Math.round(Number(extend) * 60000) }); }}>
+            <label for={`${id}-ext`}>{t('console.extend_by')}</label>
+            <input id={`${id}-ext`} type="number" min="1" class="num" value={extend} onInput={(e) => setExtend(e.currentTarget.value)} />
+            <span>{t('unit.min')}</span>
+            <button type="submit" class="btn">{t('console.extend')}</button>
+          </form>
+          <ActButton client={client} class="btn danger" command={{ type: 'close_breakouts' }} confirm={t('console.close_confirm')}>{t('console.close')}</ActButton>
+        </div>
+      ) : (
+        <div class="steps">
+          <form class="step" onSubmit={create}>
+            <h3 class="h-small">1. {t('console.step_create')}</h3>
+            <div class="row wrap">
+              <label for={`${id}-count`}>{t('console.room_count')}</label>
+              <input id={`${id}-count`} type="number" min="1" max="200" class="num" value={count} onInput={(e) => setCount(e.currentTarget.value)} />
+              <button type="submit" class="btn">{t('console.create')}</button>
+            </div>
+            <details>
+              <summary>{t('console.by_names')}</summary>
+              <label for={`${id}-names`}>{t('console.names')}</label>
+              <textarea id={`${id}-names`} rows={3} value={names} onInput={(e) => setNames(e.currentTarget.value)} />
+            </details>
+            {breakoutRooms.length ? (
+              <ActButton client={client} class="btn small danger" command={{ type: 'clear_rooms' }} confirm={t('console.clear_confirm')}>{t('console.clear')}</ActButton>
+            ) : null}
+          </form>
+          <form class="step" onSubmit={assign}>
+            <h3 class="h-small">2. {t('console.step_fill')}</h3>
+            <fieldset class="inline-fieldset">
+              <legend class="sr-only">{t('console.method')}</legend>
+              <label class="choice"><input type="radio" name={`${id}-m`} checked={method === 'random'} onChange={() => setMethod('random')} /> {t('console.random')}</label>
+              <label class="choice"><input type="radio" name={`${id}-m`} checked={method === 'balanced'} disabled={!attrs.length} onChange={() => setMethod('balanced')} /> {t('console.balanced')}</label>
+            </fieldset>
+            {method === 'balanced' ? (
+              <div class="row wrap">
+                <label for={`${id}-attr`}>{t('console.attribute')}</label>
+                <select id={`${id}-attr`} value={attribute} onChange={(e) => setAttribute(e.currentTarget.value)}>
+                  {attrs.map((a) => <option value={a}>{attrLabel(a)}</option>)}
+                </select>
+              </div>
+            ) : null}
+            <label class="choice"><input type="checkbox" checked={onlyPresent} onChange={(e) => setOnlyPresent(e.currentTarget.checked)} /> {t('console.only_present')}</label>
+            <button type="submit" class="btn" disabled={!breakoutRooms.length}>{t('console.assign')}</button>
+            <p class="small muted">{t('console.by_hand_hint')}</p>
+          </form>
+          <form class="step" onSubmit={openRooms}>
+            <h3 class="h-small">3. {t('console.step_open')}</h3>
+            <div class="grid2">
+              <label for={`${id}-dur`}>{t('console.duration')}</label>
+              <input id={`${id}-dur`} type="number" min="1" class="num" value={duration} onInput={(e) => setDuration(e.currentTarget.value)} />
+              <label for={`${id}-warn`}>{t('console.warning')}</label>
+              <input id={`${id}-warn`} type="number" min="0" class="num" value={warning} onInput={(e) => setWarning(e.currentTarget.value)} />
+            </div>
+            <button type="submit" class="btn primary" disabled={!assigned}>{t('console.open_rooms', { n: assigned })}</button>
+          </form>
+        </div>
+      )}
+      <form class="broadcast stack" onSubmit={broadcast}>
+        <label for={`${id}-bc`}>{t('console.broadcast')}</label>
+        <div class="row">
+          <input id={`${id}-bc`} type="text" maxLength={1000} value={text} onInput={(e) => setText(e.currentTarget.value)} />
+          <button type="submit" class="btn" disabled={!text.trim()}>{t('console.send_broadcast')}</button>
+        </div>
+      </form>
+    </div>
+  );
+}
+
+/** The board of rooms: people as chips to click-and-place or drag. */
+function RoomsBoard({ client, onPick }) {
+  const snap = client.snap;
+  const open = !!snap.breakouts;
+  const [selected, setSelected] = useState(null);
+  const [over, setOver] = useState(null);
+  const people = snap.participants.filter((p) => !p.roles.includes('guarantor'));
+  // Open: where people are. Closed: the plan (assignments) for the next opening.
+  const columns = open
+    ? snap.rooms.map((r) => ({ id: r.id, people: people.filter((p) => p.room === r.id) }))
+    : [{ id: null, people: people.filter((p) => !p.assigned) }].concat(
+        snap.rooms.filter((r) => r.id !== PLENARY).map((r) => ({ id: r.id, people: people.filter((p) => p.assigned === r.id) })),
+      );
+  const place = async (pid, target) => {
+    setSelected(null);
+    const p = person(snap, pid);
+    if (!p) return;
+    if (open) {
+      if (p.room === target || target === null) return;
+      await act(client, { type: 'move_participant', participant: pid, room: target });
+    } else {
+      if (p.assigned === target) return;
+      const assignments = snap.participants
+        .filter((x) => x.assigned && x.id !== pid)
+        .map((x) => ({ participant: x.id, room: x.assigned }));
+      if (target) assignments.push({ participant: pid, room: target });
+      await act(client, { type: 'assign_rooms', method: 'manual', assignments });
+    }
+  };
+  const sel = selected && person(snap, selected);
+  return (
+    <div class="board-wrap">
+      {sel ? (
+        <p class="notice" role="status">{t('board.selected', { name: sel.name })} <button type="button" class="btn small" onClick={() => setSelected(null)}>{t('common.cancel')}</button></p>
+      ) : <p class="small muted">{open ? t('board.hint_open') : t('board.hint_closed')}</p>}
+      <div class="board">
+        {columns.map((col) => {
+          const r = col.id ? roomOf(snap, col.id) : null;
+          const inside = r && r.inside;
+          const title = col.id === null ? t('board.unassigned') : roomName(snap, col.id);
+          const key = col.id || '_none';
+          const online = col.people.filter((p) => p.online).length;
+          return (
+            <section
+              key={key}
+              class={`board-col${over === key ? ' over' : ''}`}
+              aria-label={title}
+              data-room={col.id || ''}
+              onDragOver={(e) => { e.preventDefault(); setOver(key); }}
+              onDragLeave={() => setOver(null)}
+              onDrop={(e) => { e.preventDefault(); setOver(null); const pid = e.dataTransfer.getData('text/plain'); if (pid) place(pid, col.id); }}
+            >
+              <header class="board-col-head">
+                <h3 class="h-small">{title} <span class="count">{t('board.count', { n: online, total: col.people.length })}</span></h3>
+                {inside ? (
+                  <p class="small muted">
+                    {inside.floor ? <>🎤 {nameOf(snap, inside.floor.participant)} · </> : null}
+                    {t('board.hands', { n: inside.queue.length })}
+                    {r.observers ? <> · 👁 {r.observers}</> : null}
+                  </p>
+                ) : null}
+                <div class="row wrap">
+                  {sel ? (
+                    <button type="button" class="btn small primary" onClick={() => place(sel.id, col.id)}>{open ? t('board.move_here') : t('board.assign_here')}</button>
+                  ) : null}
+                  {col.id && onPick ? <button type="button" class="btn small" onClick={() => onPick(col.id)}>{t('board.speaking')}</button> : null}
+                </div>
+              </header>
+              <ul class="chips">
+                {col.people.map((p) => (
+                  <li key={p.id}>
+                    <button
+                      type="button"
+                      class={`chip${selected === p.id ? ' selected' : ''}${p.online ? '' : ' offline'}`}
+                      aria-pressed={selected === p.id ? 'true' : 'false'}
+                      draggable={true}
+                      data-pid={p.id}
+                      onDragStart={(e) => { e.dataTransfer.setData('text/plain', p.id); e.dataTransfer.effectAllowed = 'move'; }}
+                      onClick={() => setSelected(selected === p.id ? null : p.id)}
+                      title={Object.values(p.attributes || {}).join(' · ')}
+                    >
+                      <Presence online={p.online} /> {p.name}
+                      {p.roles.some((x) => x !== 'citizen') ? <span class="chip-role"> · {roleWords(p.roles.filter((x) => x !== 'citizen'))}</span> : null}
+                      {!open && p.room !== PLENARY ? <span class="chip-role"> · {roomName(snap, p.room)}</span> : null}
+                    </button>
+                  </li>
+                ))}
+              </ul>
+            </section>
+          );
+        })}
+      </div>
+    </div>
+  );
+}
+
+/** The speaking queue of one room, chosen in a list. */
+function SpeakingPanel({ client, roomId, setRoomId }) {
+  const snap = client.snap;
+  const id = useId('sp');
+  const r = roomOf(snap, roomId) || roomOf(snap, PLENARY);
+  const inside = r.inside;
+  return (
+    <div class="stack">
+      <div class="row wrap">
+        <label for={id}>{t('console.room_select')}</label>
+        <select id={id} value={r.id} onChange={(e) => setRoomId(e.currentTarget.value)}>
+          {snap.rooms.map((x) => <option value={x.id}>{roomName(snap, x.id)}{x.inside && x.inside.queue.length ? ` (✋ ${x.inside.queue.length})` : ''}</option>)}
+        </select>
+      </div>
+      {inside ? (
+        <>
+          <FloorCard client={client} inside={inside} roomId={r.id} />
+          <SpeakingControls client={client} roomId={r.id} inside={inside} />
+          <QueueList client={client} inside={inside} roomId={r.id} manage />
+        </>
+      ) : null}
+    </div>
+  );
+}
+
+/** Floor time of everyone who spoke, and by roster attribute: who is heard. */
+export function EquityView({ client }) {
+  const snap = client.snap;
+  const [by, setBy] = useState('');
+  const id = useId('eq');
+  const ft = snap.floor_time || [];
+  const time = new Map(ft.map((f) => [f.participant, f.spoken_ms]));
+  // Ongoing turns count too, up to now.
+  for (const r of snap.rooms) {
+    const f = r.inside && r.inside.floor;
+    if (f) time.set(f.participant, (time.get(f.participant) || 0) + Math.max(0, client.now() - f.since));
+  }
+  const people = snap.participants.filter((p) => !p.roles.includes('guarantor'));
+  const rows = people.map((p) => ({ p, ms: time.get(p.id) || 0 })).sort((a, b) => b.ms - a.ms);
+  const total = rows.reduce((s, x) => s + x.ms, 0);
+  const spokeCount = rows.filter((x) => x.ms > 0).length;
+  const max = Math.max(1, ...rows.map((x) => x.ms));
+  const attrs = attributesOf(snap);
+  let groups = null;
+  if (by) {
+    const m = new Map();
+    for (const { p, ms } of rows) {
+      if (!p.roles.includes('citizen')) continue;
+      const v = (p.attributes || {})[by] || '—';
+      const g = m.get(v) || { v, ms: 0, n: 0, spoke: 0 };
+      g.ms += ms; g.n += 1; if (ms > 0) g.spoke += 1;
+      m.set(v, g);
+    }
+    groups = [...m.values()].sort((a, b) => b.ms / b.n - a.ms / a.n);
+  }
+  return (
+    <div class="equity">
+      <p>{t('equity.summary', { spoke: spokeCount, n: rows.length, total: spoken(total) })}</p>
+      <div class="row wrap">
+        <label for={id}>{t('equity.by')}</label>
+        <select id={id} value={by} onChange={(e) => setBy(e.currentTarget.value)}>
+          <option value="">{t('equity.by_person')}</option>
+          {attrs.map((a) => <option value={a}>{attrLabel(a)}</option>)}
+        </select>
+      </div>
+      {groups ? (
+        <div class="table-wrap">
+          <table>
+            <caption class="sr-only">{t('equity.by_attr', { attr: attrLabel(by) })}</caption>
+            <thead><tr><th scope="col">{attrLabel(by)}</th><th scope="col">{t('equity.people')}</th><th scope="col">{t('equity.spoke')}</th><th scope="col">{t('equity.total')}</th><th scope="col">{t('equity.avg')}</th></tr></thead>
+            <tbody>
+              {groups.map((g) => <tr key={g.v}><th scope="row">{g.v}</th><td>{g.n}</td><td>{g.spoke}</td><td>{spoken(g.ms)}</td><td>{spoken(g.ms / g.n)}</td></tr>)}
+            </tbody>
+          </table>
+        </div>
+      ) : (
+        <ul class="bars equity-bars">
+          {rows.slice(0, 200).map(({ p, ms }) => (
+            <li key={p.id} class={ms === 0 ? 'zero' : ''}>
+              <span class="bar-label">{p.name}</span>
+              <span class="bar-track" aria-hidden="true"><span class="bar-fill" style={{ width: `${(100 * ms) / max}%` }} /></span>
+              <span class="bar-value">{ms ? spoken(ms) : t('equity.never')}</span>
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}
+
+export function CallsList({ client, manage }) {
+  const snap = client.snap;
+  const calls = snap.calls.slice().sort((a, b) => a.id - b.id);
+  if (!calls.length) return <p class="muted">{t('calls.none')}</p>;
+  return (
+    <ul class="calls">
+      {calls.map((c) => (
+        <li key={c.id} class="call-item">
+          <p><strong>{nameOf(snap, c.participant)}</strong> · {roomName(snap, c.room)} · <time>{timeOfDay(c.at)}</time></p>
+          {c.message ? <p class="call-msg">« {c.message} »</p> : null}
+          {manage ? (
+            <div class="row wrap">
+              <ActButton client={client} class="btn small primary" command={{ type: 'resolve_call', call: c.id }}>{t('calls.resolve')}</ActButton>
+              {person(snap, client.you.id) && person(snap, client.you.id).room !== c.room ? (
+                <ActButton client={client} class="btn small" command={{ type: 'visit', room: c.room }}>{t('calls.go')}</ActButton>
+              ) : null}
+            </div>
+          ) : null}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+export function ConsoleView({ client }) {
+  const snap = client.snap;
+  const me = person(snap, client.you.id);
+  const [speakRoom, setSpeakRoom] = useState(me ? me.room : PLENARY);
+  const pick = (rid) => {
+    setSpeakRoom(rid);
+    setTimeout(() => {
+      const el = document.getElementById('speaking');
+      if (el) el.scrollIntoView({ block: 'start' });
+    }, 0);
+  };
+  const callsTitle = snap.calls.length ? t('calls.title_n', { n: snap.calls.length }) : t('calls.title');
+  return (
+    <div class="console">
+      <div class="console-main">
+        <Section id="rooms" title={t('console.rooms')}>
+          <BreakoutControls client={client} />
+          <RoomsBoard client={client} onPick={pick} />
+        </Section>
+      </div>
+      <div class="console-side">
+        <Section id="calls" title={callsTitle} class={snap.calls.length ? 'attention' : ''}>
+          <CallsList client={client} manage />
+        </Section>
+        <Section id="speaking" title={t('console.speaking')}>
+          <SpeakingPanel client={client} roomId={speakRoom} setRoomId={setSpeakRoom} />
+        </Section>
+        <Section id="equity" title={t('equity.title')}>
+          <EquityView client={client} />
+        </Section>
+        {me && me.room !== PLENARY ? (
+          <p><ActButton client={client} class="btn" command={{ type: 'visit', room: PLENARY }}>{t('console.back_plenary')}</ActButton></p>
+        ) : null}
+      </div>
+    </div>
+  );
+}

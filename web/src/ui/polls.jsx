@@ -1,0 +1,526 @@
+// Polls: voting in every kind (single, multiple, scale, ranking, text, position), results,
+// and, for facilitators, the builder and the live participation.
+
+import { useState } from 'preact/hooks';
+import { t } from '../i18n.js';
+import { pollNumber, room as roomOf } from '../reduce.js';
+import { Countdown, act, ActButton, Section, useId, roomName } from './common.jsx';
+
+const STANCES = ['for', 'against', 'for_with_reservations', 'abstain'];
+
+export function sortedPolls(snap) {
+  return snap.polls.slice().sort((a, b) => pollNumber(a.id) - pollNumber(b.id));
+}
+
+function optionsOf(spec) {
+  return spec.options || [];
+}
+
+/** The labels of a tally's `counts`, by kind. */
+function countLabels(spec) {
+  switch (spec.kind) {
+    case 'single':
+    case 'multiple':
+      return spec.options;
+    case 'position':
+      return STANCES.map((s) => t(`stance.${s}`));
+    case 'scale': {
+      const out = [];
+      for (let v = spec.min; v <= spec.max; v += 1) {
+        let l = String(v);
+        if (v === spec.min && spec.min_label) l += ` (${spec.min_label})`;
+        if (v === spec.max && spec.max_label) l += ` (${spec.max_label})`;
+        out.push(l);
+      }
+      return out;
+    }
+    default:
+      return [];
+  }
+}
+
+function pct(n, d) {
+  return d ? Math.round((1000 * n) / d) / 10 : 0;
+}
+
+function Bars({ labels, counts, ballots, highlight }) {
+  const max = Math.max(1, ...counts);
+  return (
+    <ul class="bars">
+      {labels.map((l, i) => (
+        <li key={i} class={highlight === i ? 'winner' : ''}>
+          <span class="bar-label">{l}</span>
+          <span class="bar-track" aria-hidden="true"><span class="bar-fill" style={{ width: `${(100 * (counts[i] || 0)) / max}%` }} /></span>
+          <span class="bar-value">{t('results.count', { n: counts[i] || 0, pct: pct(counts[i] || 0, ballots) })}</span>
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+export function Results({ poll }) {
+  const { spec, tally } = poll;
+  if (!tally) return null;
+  let body;
+  if (spec.kind === 'ranking') {
+    const opts = spec.options;
+    const maxB = Math.max(1, ...tally.borda);
+    body = (
+      <>
+        {tally.winner !== null && tally.winner !== undefined ? (
+          <p class="winner-line">🏆 {t('results.winner', { option: opts[tally.winner] })}</p>
+        ) : null}
+        <h4 class="h-small">{t('results.borda')}</h4>
+        <ul class="bars">
+          {opts.map((o, i) => (
+            <li key={i}>
+              <span class="bar-label">{o}</span>
+              <span class="bar-track" aria-hidden="true"><span class="bar-fill" style={{ width: `${(100 * (tally.borda[i] || 0)) / maxB}%` }} /></span>
+              <span class="bar-value">{t('results.points', { n: tally.borda[i] || 0 })}</span>
+            </li>
+          ))}
+        </ul>
+        {tally.rounds.length ? (
+          <div class="table-wrap">
+            <table class="irv">
+              <caption>{t('results.irv')}</caption>
+              <thead>
+                <tr><th scope="col">{t('results.option')}</th>{tally.rounds.map((_, r) => <th scope="col">{t('results.round', { n: r + 1 })}</th>)}</tr>
+              </thead>
+              <tbody>
+                {opts.map((o, i) => (
+                  <tr key={i}>
+                    <th scope="row">{o}</th>
+                    {tally.rounds.map((rd) => <td>{rd.counts[i] === null ? '—' : rd.counts[i]}{rd.eliminated === i ? ` ✗ ${t('results.eliminated')}` : ''}</td>)}
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        ) : null}
+      </>
+    );
+  } else if (spec.kind === 'text') {
+    body = tally.texts.length ? (
+      <ul class="answers">{tally.texts.map((x, i) => <li key={i}>{x}</li>)}</ul>
+    ) : <p class="muted">{t('results.no_answer')}</p>;
+  } else {
+    body = <Bars labels={countLabels(spec)} counts={tally.counts} ballots={tally.ballots} />;
+    if (spec.kind === 'scale' && tally.ballots) {
+      let sum = 0;
+      tally.counts.forEach((c, i) => { sum += c * (spec.min + i); });
+      body = <>{body}<p class="small">{t('results.mean', { v: (Math.round((10 * sum) / tally.ballots) / 10).toLocaleString() })}</p></>;
+    }
+  }
+  return (
+    <div class="results">
+      <h4 class="h-small">{poll.status === 'published' ? t('results.published') : t('results.current')} · {t('results.ballots', { n: tally.ballots })}</h4>
+      {body}
+    </div>
+  );
+}
+
+function describeBallot(spec, b) {
+  if (!b) return '';
+  switch (b.kind) {
+    case 'single': return spec.options[b.choice];
+    case 'multiple': return b.choices.map((c) => spec.options[c]).join(', ');
+    case 'scale': return String(b.value);
+    case 'ranking': return b.order.map((c) => spec.options[c]).join(' > ');
+    case 'text': return b.text;
+    case 'position': return t(`stance.${b.stance}`);
+    default: return '';
+  }
+}
+
+/** The form of a ballot, by kind. Calls onVote(ballot). */
+function BallotForm({ poll, onVote, busy }) {
+  const { spec } = poll;
+  const prev = poll.your_ballot;
+  const gid = useId('ballot');
+  const [single, setSingle] = useState(prev && prev.kind === 'single' ? prev.choice : null);
+  const [multi, setMulti] = useState(prev && prev.kind === 'multiple' ? prev.choices : []);
+  const [scale, setScale] = useState(prev && prev.kind === 'scale' ? prev.value : null);
+  const [order, setOrder] = useState(prev && prev.kind === 'ranking' ? prev.order : optionsOf(spec).map((_, i) => i));
+  const [text, setText] = useState(prev && prev.kind === 'text' ? prev.text : '');
+  const [stance, setStance] = useState(prev && prev.kind === 'position' ? prev.stance : null);
+  const [confirming, setConfirming] = useState(false);
+
+  let fields;
+  let ballot = null;
+  let hint = null;
+  switch (spec.kind) {
+    case 'single':
+      fields = spec.options.map((o, i) => (
+        <label class="choice" key={i}><input type="radio" name={gid} checked={single === i} onChange={() => setSingle(i)} /> {o}</label>
+      ));
+      if (single !== null) ballot = { kind: 'single', choice: single };
+      break;
+    case 'multiple': {
+      fields = spec.options.map((o, i) => (
+        <label class="choice" key={i}><input type="checkbox" checked={multi.includes(i)} onChange={(e) => setMulti(e.currentTarget.checked ? multi.concat(i).sort((a, b) => a - b) : multi.filter((x) => x !== i))} /> {o}</label>
+      ));
+      hint = spec.min === spec.max ? t('vote.multi_exact', { n: spec.max }) : t('vote.multi_range', { min: spec.min, max: spec.max });
+      if (multi.length >= spec.min && multi.length <= spec.max) ballot = { kind: 'multiple', choices: multi };
+      break;
+    }
+    case 'scale': {
+      const vals = [];
+      for (let v = spec.min; v <= spec.max; v += 1) vals.push(v);
+      fields = (
+        <div class="scale">
+          {spec.min_label ? <span class="scale-end">{spec.min_label}</span> : null}
+          <div class="scale-values">
+            {vals.map((v) => (
+              <label class="scale-choice" key={v}><input type="radio" name={gid} checked={scale === v} onChange={() => setScale(v)} /><span>{v}</span></label>
+            ))}
+          </div>
+          {spec.max_label ? <span class="scale-end">{spec.max_label}</span> : null}
+        </div>
+      );
+      if (scale !== null) ballot = { kind: 'scale', value: scale };
+      break;
+    }
+    case 'ranking': {
+      const move = (i, d) => {
+        const o = order.slice();
+        const j = i + d;
+        if (j < 0 || j >= o.length) return;
+        [o[i], o[j]] = [o[j], o[i]];
+        setOrder(o);
+      };
+      hint = t('vote.rank_hint');
+      fields = (
+        <ol class="ranking">
+          {order.map((opt, i) => (
+            <li key={opt}>
+              <span class="rank-label">{spec.options[opt]}</span>
+              <button type="button" class="btn small" disabled={i === 0} onClick={() => move(i, -1)} aria-label={t('vote.up', { option: spec.options[opt] })}>↑</button>
+              <button type="button" class="btn small" disabled={i === order.length - 1} onClick={() => move(i, 1)} aria-label={t('vote.down', { option: spec.options[opt] })}>↓</button>
+            </li>
+          ))}
+        </ol>
+      );
+      ballot = { kind: 'ranking', order };
+      break;
+    }
+    case 'text': {
+      const tid = `${gid}-text`;
+      fields = (
+        <>
+          <label for={tid}>{t('vote.your_answer')}</label>
+          <textarea id={tid} rows={3} maxLength={spec.max_chars} value={text} onInput={(e) => setText(e.currentTarget.value)} />
+          <span class="small muted">{t('vote.chars', { n: text.length, max: spec.max_chars })}</span>
+        </>
+      );
+      if (text.trim()) ballot = { kind: 'text', text: text.trim() };
+      break;
+    }
+    case 'position':
+      fields = STANCES.map((s) => (
+        <label class={`choice stance-${s}`} key={s}><input type="radio" name={gid} checked={stance === s} onChange={() => setStance(s)} /> {t(`stance.${s}`)}</label>
+      ));
+      if (stance) ballot = { kind: 'position', stance };
+      break;
+    default:
+      fields = <p>{t('vote.unknown_kind')}</p>;
+  }
+  const submit = (e) => {
+    e.preventDefault();
+    if (!ballot) return;
+    if (spec.secret && !confirming) {
+      setConfirming(true);
+      return;
+    }
+    setConfirming(false);
+    onVote(ballot);
+  };
+  const legendId = `${gid}-legend`;
+  return (
+    <form class="ballot" onSubmit={submit}>
+      <fieldset aria-describedby={hint ? `${gid}-hint` : undefined} disabled={busy}>
+        <legend id={legendId} class="sr-only">{spec.question}</legend>
+        {hint ? <p id={`${gid}-hint`} class="small muted">{hint}</p> : null}
+        <div class="choices">{fields}</div>
+      </fieldset>
+      {spec.secret ? <p class="secret-warning">🔒 {t('vote.secret_warning')}</p> : null}
+      {confirming ? (
+        <div class="confirm" role="alertdialog" aria-labelledby={`${gid}-confirm`}>
+          <p id={`${gid}-confirm`}><strong>{t('vote.confirm_q', { choice: describeBallot(spec, ballot) })}</strong></p>
+          <div class="row">
+            <button type="submit" class="btn primary" autoFocus>{t('vote.confirm')}</button>
+            <button type="button" class="btn" onClick={() => setConfirming(false)}>{t('vote.back')}</button>
+          </div>
+        </div>
+      ) : (
+        <button type="submit" class="btn primary" disabled={!ballot || busy}>{poll.you_voted ? t('vote.change') : t('vote.submit')}</button>
+      )}
+    </form>
+  );
+}
+
+function kindLabel(spec) {
+  return t(`poll.kind.${spec.kind}`);
+}
+
+function StatusBadge({ poll }) {
+  return <span class={`badge status-${poll.status}`}>{t(`poll.status.${poll.status}`)}</span>;
+}
+
+export function Participation({ poll }) {
+  const p = poll.participation;
+  if (!p) return null;
+  const reached = p.quorum !== null && p.voted >= p.quorum;
+  return (
+    <div class="participation">
+      <p>
+        <strong>{t('poll.voted', { n: p.voted, eligible: p.eligible })}</strong>{' '}
+        <span class="muted">{t('poll.present', { n: p.eligible_present })}</span>
+        {p.quorum !== null ? <> · <span class={reached ? 'ok' : 'warn-text'}>{reached ? t('poll.quorum_ok', { q: p.quorum }) : t('poll.quorum_no', { q: p.quorum })}</span></> : null}
+      </p>
+      <progress max={Math.max(1, p.eligible)} value={p.voted} aria-label={t('poll.participation')} />
+    </div>
+  );
+}
+
+/** One poll, for anyone who sees it. */
+export function PollCard({ client, poll, admin }) {
+  const [busy, setBusy] = useState(false);
+  const { spec } = poll;
+  const vote = async (ballot) => {
+    setBusy(true);
+    await act(client, { type: 'vote', poll: poll.id, ballot });
+    setBusy(false);
+  };
+  const canVote = poll.status === 'open' && poll.eligible && !client.you.roles.includes('guarantor') && !(spec.secret && poll.you_voted);
+  const titleId = `poll-${poll.id}-q`;
+  return (
+    <article class={`poll card status-${poll.status}`} aria-labelledby={titleId} data-poll={poll.id}>
+      <header class="poll-head">
+        <h3 id={titleId}>{spec.question}</h3>
+        <p class="poll-meta">
+          <StatusBadge poll={poll} /> <span class="badge">{kindLabel(spec)}</span>
+          {spec.secret ? <span class="badge secret">🔒 {t('poll.secret')}</span> : <span class="badge">{t('poll.named')}</span>}
+          {spec.room ? <span class="badge">{roomName(client.snap, spec.room)}</span> : null}
+          {poll.status === 'open' && poll.ends_at ? <Countdown client={client} deadline={poll.ends_at} label={t('poll.closes_in')} /> : null}
+        </p>
+      </header>
+      {poll.status === 'open' && poll.you_voted ? (
+        <p class="voted" role="status">✅ {spec.secret ? t('vote.recorded_secret') : t('vote.recorded_named', { choice: describeBallot(spec, poll.your_ballot) })}</p>
+      ) : null}
+      {poll.status !== 'open' && poll.you_voted && !admin ? <p class="small muted">{t('vote.you_took_part')}</p> : null}
+      {poll.status === 'open' && !poll.eligible && !admin ? <p class="muted">{t('vote.not_eligible')}</p> : null}
+      {canVote ? <BallotForm poll={poll} onVote={vote} busy={busy} /> : null}
+      {admin ? <Participation poll={poll} /> : null}
+      {poll.tally ? <Results poll={poll} /> : (poll.status === 'closed' ? <p class="muted">{t('results.not_yet')}</p> : null)}
+      {admin ? <PollActions client={client} poll={poll} /> : null}
+    </article>
+  );
+}
+
+function PollActions({ client, poll }) {
+  if (!client.you.roles.includes('facilitator')) return null;
+  const participantsSee = poll.spec.live_results || poll.revealed || poll.status === 'published';
+  return (
+    <div class="row wrap poll-actions">
+      {poll.status === 'draft' ? (
+        <>
+          <ActButton client={client} class="btn primary" command={{ type: 'open_poll', poll: poll.id }}>{t('poll.open')}</ActButton>
+          <button type="button" class="btn" onClick={() => client.hooks.editPoll && client.hooks.editPoll(poll)}>{t('poll.edit')}</button>
+          <ActButton client={client} class="btn danger" command={{ type: 'delete_poll', poll: poll.id }} confirm={t('poll.delete_confirm')}>{t('poll.delete')}</ActButton>
+        </>
+      ) : null}
+      {poll.status === 'open' ? <ActButton client={client} class="btn primary" command={{ type: 'close_poll', poll: poll.id }}>{t('poll.close')}</ActButton> : null}
+      {(poll.status === 'open' || poll.status === 'closed') && !participantsSee ? (
+        <ActButton client={client} class="btn" command={{ type: 'reveal_results', poll: poll.id }}>{t('poll.reveal')}</ActButton>
+      ) : null}
+      {poll.status === 'closed' ? <ActButton client={client} class="btn primary" command={{ type: 'publish_results', poll: poll.id }}>{t('poll.publish')}</ActButton> : null}
+    </div>
+  );
+}
+
+const KINDS = ['single', 'multiple', 'scale', 'ranking', 'text', 'position'];
+const VOTER_ROLES = ['citizen', 'facilitator', 'rapporteur', 'expert'];
+
+function emptyDraft() {
+  return {
+    question: '', kind: 'position', options: '', min: '1', max: '1', smin: '1', smax: '5', min_label: '', max_label: '',
+    max_chars: '280', secret: false, live_results: false, voters: ['citizen'], quorum: '', duration: '', room: '',
+  };
+}
+
+function draftFromSpec(spec) {
+  const d = emptyDraft();
+  d.question = spec.question;
+  d.kind = spec.kind;
+  d.secret = !!spec.secret;
+  d.live_results = !!spec.live_results;
+  d.voters = spec.voters && spec.voters.length ? spec.voters.slice() : ['citizen'];
+  d.quorum = spec.quorum === null || spec.quorum === undefined ? '' : String(spec.quorum);
+  d.duration = spec.duration_ms ? String(spec.duration_ms / 60000) : '';
+  d.room = spec.room || '';
+  if (spec.options) d.options = spec.options.join('\n');
+  if (spec.kind === 'multiple') { d.min = String(spec.min); d.max = String(spec.max); }
+  if (spec.kind === 'scale') { d.smin = String(spec.min); d.smax = String(spec.max); d.min_label = spec.min_label || ''; d.max_label = spec.max_label || ''; }
+  if (spec.kind === 'text') d.max_chars = String(spec.max_chars);
+  return d;
+}
+
+function specFromDraft(d) {
+  const spec = { question: d.question.trim(), kind: d.kind, secret: d.secret, live_results: d.live_results, voters: d.voters };
+  const options = d.options.split('\n').map((x) => x.trim()).filter(Boolean);
+  if (d.kind === 'single' || d.kind === 'ranking') spec.options = options;
+  if (d.kind === 'multiple') { spec.options = options; spec.min = Number(d.min) || 0; spec.max = Number(d.max) || 1; }
+  if (d.kind === 'scale') { spec.min = Number(d.smin); spec.max = Number(d.smax); spec.min_label = d.min_label.trim(); spec.max_label = d.max_label.trim(); }
+  if (d.kind === 'text') spec.max_chars = Number(d.max_chars) || 280;
+  spec.quorum = d.quorum === '' ? null : Number(d.quorum);
+  spec.duration_ms = d.duration === '' ? null : Math.round(Number(d.duration) * 60000);
+  spec.room = d.room || null;
+  return spec;
+}
+
+/** The facilitators' poll builder (new draft, or editing a draft). */
+export function PollBuilder({ client, editing, onDone }) {
+  const [d, setD] = useState(editing ? draftFromSpec(editing.spec) : emptyDraft());
+  const [busy, setBusy] = useState(false);
+  const id = useId('pb');
+  const set = (k) => (e) => {
+    const v = e.currentTarget.type === 'checkbox' ? e.currentTarget.checked : e.currentTarget.value;
+    setD({ ...d, [k]: v });
+  };
+  const submit = async (e) => {
+    e.preventDefault();
+    setBusy(true);
+    const spec = specFromDraft(d);
+    const ok = await act(client, editing ? { type: 'edit_poll', poll: editing.id, spec } : { type: 'draft_poll', spec });
+    setBusy(false);
+    if (ok) {
+      setD(emptyDraft());
+      if (onDone) onDone();
+    }
+  };
+  const needsOptions = ['single', 'multiple', 'ranking'].includes(d.kind);
+  return (
+    <form class="poll-builder stack" onSubmit={submit}>
+      <label for={`${id}-q`}>{t('pb.question')}</label>
+      <textarea id={`${id}-q`} rows={2} required maxLength={500} value={d.question} onInput={set('question')} />
+      <label for={`${id}-kind`}>{t('pb.kind')}</label>
+      <select id={`${id}-kind`} value={d.kind} onChange={set('kind')}>
+        {KINDS.map((k) => <option value={k}>{t(`poll.kind.${k}`)}</option>)}
+      </select>
+      {needsOptions ? (
+        <>
+          <label for={`${id}-opts`}>{t('pb.options')}</label>
+          <textarea id={`${id}-opts`} rows={4} value={d.options} onInput={set('options')} aria-describedby={`${id}-opts-hint`} />
+          <span id={`${id}-opts-hint`} class="small muted">{t('pb.options_hint')}</span>
+        </>
+      ) : null}
+      {d.kind === 'multiple' ? (
+        <div class="row wrap">
+          <label for={`${id}-min`}>{t('pb.min_choices')}</label>
+          <input id={`${id}-min`} type="number" min="0" class="num" value={d.min} onInput={set('min')} />
+          <label for={`${id}-max`}>{t('pb.max_choices')}</label>
+          <input id={`${id}-max`} type="number" min="1" class="num" value={d.max} onInput={set('max')} />
+        </div>
+      ) : null}
+      {d.kind === 'scale' ? (
+        <div class="grid2">
+          <label for={`${id}-smin`}>{t('pb.scale_min')}</label>
+          <input id={`${id}-smin`} type="number" class="num" value={d.smin} onInput={set('smin')} />
+          <label for={`${id}-smax`}>{t('pb.scale_max')}</label>
+          <input id={`${id}-smax`} type="number" class="num" value={d.smax} onInput={set('smax')} />
+          <label for={`${id}-minl`}>{t('pb.min_label')}</label>
+          <input id={`${id}-minl`} type="text" value={d.min_label} onInput={set('min_label')} />
+          <label for={`${id}-maxl`}>{t('pb.max_label')}</label>
+          <input id={`${id}-maxl`} type="text" value={d.max_label} onInput={set('max_label')} />
+        </div>
+      ) : null}
+      {d.kind === 'text' ? (
+        <div class="row wrap">
+          <label for={`${id}-mc`}>{t('pb.max_chars')}</label>
+          <input id={`${id}-mc`} type="number" min="1" max="2000" class="num" value={d.max_chars} onInput={set('max_chars')} />
+        </div>
+      ) : null}
+      <label class="choice"><input type="checkbox" checked={d.secret} onChange={set('secret')} /> {t('pb.secret')}</label>
+      <label class="choice"><input type="checkbox" checked={d.live_results} onChange={set('live_results')} /> {t('pb.live')}</label>
+      <fieldset class="inline-fieldset">
+        <legend>{t('pb.voters')}</legend>
+        {VOTER_ROLES.map((r) => (
+          <label class="choice" key={r}><input type="checkbox" checked={d.voters.includes(r)} onChange={(e) => setD({ ...d, voters: e.currentTarget.checked ? d.voters.concat(r) : d.voters.filter((x) => x !== r) })} /> {t(`role.${r}`)}</label>
+        ))}
+      </fieldset>
+      <div class="grid2">
+        <label for={`${id}-quorum`}>{t('pb.quorum')}</label>
+        <input id={`${id}-quorum`} type="number" min="1" class="num" value={d.quorum} onInput={set('quorum')} />
+        <label for={`${id}-dur`}>{t('pb.duration')}</label>
+        <input id={`${id}-dur`} type="number" min="0.1" step="0.5" class="num" value={d.duration} onInput={set('duration')} />
+        <label for={`${id}-room`}>{t('pb.room')}</label>
+        <select id={`${id}-room`} value={d.room} onChange={set('room')}>
+          <option value="">{t('pb.room_all')}</option>
+          {client.snap.rooms.map((r) => <option value={r.id}>{roomName(client.snap, r.id)}</option>)}
+        </select>
+      </div>
+      <div class="row">
+        <button type="submit" class="btn primary" disabled={busy || !d.question.trim()}>{editing ? t('pb.save_edit') : t('pb.save')}</button>
+        {editing ? <button type="button" class="btn" onClick={onDone}>{t('common.cancel')}</button> : null}
+      </div>
+    </form>
+  );
+}
+
+export function PollsView({ client }) {
+  const snap = client.snap;
+  const roles = client.you.roles;
+  const facilitator = roles.includes('facilitator');
+  const staff = facilitator || roles.includes('guarantor');
+  const [editing, setEditing] = useState(null);
+  client.hooks.editPoll = (p) => {
+    setEditing(p);
+    setTimeout(() => {
+      const el = document.getElementById('poll-builder-title');
+      if (el) el.scrollIntoView();
+    }, 0);
+  };
+  const polls = sortedPolls(snap);
+  const open = polls.filter((p) => p.status === 'open');
+  const drafts = polls.filter((p) => p.status === 'draft');
+  const done = polls.filter((p) => p.status === 'closed' || p.status === 'published').reverse();
+  const cid = snap.convention.id;
+  const tok = encodeURIComponent(client.token);
+  return (
+    <div class="polls-view">
+      {facilitator ? (
+        <Section id="poll-builder" title={editing ? t('pb.edit_title', { id: editing.id }) : t('pb.title')}>
+          <PollBuilder key={editing ? editing.id : 'new'} client={client} editing={editing} onDone={() => setEditing(null)} />
+        </Section>
+      ) : null}
+      <div class="polls-lists">
+        <h2>{t('polls.open')}</h2>
+        {open.length === 0 ? <p class="muted">{t('polls.none_open')}</p> : open.map((p) => <PollCard key={p.id} client={client} poll={p} admin={staff} />)}
+        {staff && drafts.length ? (
+          <>
+            <h2>{t('polls.drafts')}</h2>
+            {drafts.map((p) => <PollCard key={p.id} client={client} poll={p} admin={staff} />)}
+          </>
+        ) : null}
+        {done.length ? (
+          <>
+            <h2>{t('polls.closed')}</h2>
+            {done.map((p) => <PollCard key={p.id} client={client} poll={p} admin={staff} />)}
+          </>
+        ) : null}
+        {staff ? (
+          <p class="row wrap">
+            <a class="btn" href={`/api/conventions/${encodeURIComponent(cid)}/polls?token=${tok}&format=csv`} download>{t('polls.export_csv')}</a>
+            <a class="btn" href={`/api/conventions/${encodeURIComponent(cid)}/polls?token=${tok}`} download>{t('polls.export_json')}</a>
+          </p>
+        ) : null}
+      </div>
+    </div>
+  );
+}
+
+/** How many open polls await my vote (the tab's badge). */
+export function pollsToVote(snap, you) {
+  return snap.polls.filter((p) => p.status === 'open' && p.eligible && !p.you_voted && !you.roles.includes('guarantor')).length;
+}

@@ -1,0 +1,290 @@
+// The room a participant is in: where, who is there, the countdown, the floor and the queue,
+// the hand, the chat, the call for a facilitator, and the room's video.
+
+import { useState, useRef, useEffect } from 'preact/hooks';
+import { t } from '../i18n.js';
+import { person, room as roomOf, PLENARY } from '../reduce.js';
+import { Countdown, Elapsed, act, ActButton, Section, Presence, nameOf, roomName, roleWords, timeOfDay, ordinal, useId, spoken } from './common.jsx';
+import { VideoPanel } from './video.jsx';
+
+export function BreakoutBanner({ client }) {
+  const snap = client.snap;
+  const b = snap.breakouts;
+  if (!b) return null;
+  return (
+    <p class={`breakout-bar${b.warned ? ' warned' : ''}`}>
+      <Countdown client={client} deadline={b.ends_at} warnAt={b.warn_at} label={t('breakouts.ends_in')} />
+      {b.warned ? <span class="sr-only"> {t('breakouts.warned')}</span> : null}
+    </p>
+  );
+}
+
+/** Who has the floor, with the speaking countdown. */
+export function FloorCard({ client, inside, roomId }) {
+  const snap = client.snap;
+  const me = client.you.id;
+  const f = inside.floor;
+  if (!f) {
+    return <div class="floor empty" aria-live="polite"><p>{t('floor.nobody')}</p></div>;
+  }
+  const mine = f.participant === me;
+  return (
+    <div class={`floor${mine ? ' mine' : ''}`} aria-live="polite">
+      <p class="floor-who">
+        {mine ? <strong>{t('floor.you')}</strong> : <>{t('floor.has')} <strong>{nameOf(snap, f.participant)}</strong></>}
+      </p>
+      <p class="floor-time">
+        {f.ends_at ? (
+          <Countdown client={client} deadline={f.ends_at} label={t('floor.remaining')} big />
+        ) : (
+          <span>{t('floor.since')} <Elapsed client={client} since={f.since} /></span>
+        )}
+      </p>
+      {mine && !client.you.roles.includes('guarantor') ? (
+        <ActButton client={client} command={{ type: 'yield_floor' }} class="btn">{t('floor.yield')}</ActButton>
+      ) : null}
+    </div>
+  );
+}
+
+/** Raise or lower one's hand, and see one's place in the queue. */
+export function HandControl({ client, inside }) {
+  const me = client.you.id;
+  if (inside.floor && inside.floor.participant === me) return null;
+  const order = inside.queue_in_order;
+  const place = order.indexOf(me);
+  const raised = inside.queue.some((e) => e.participant === me);
+  return (
+    <div class="hand">
+      {raised ? (
+        <>
+          <p class="hand-place" aria-live="polite">
+            {inside.order === 'least_spoken' && !client.snap.floor_time
+              ? t('hand.raised_least', { n: inside.queue.length })
+              : t('hand.place', { place: ordinal(place + 1), n: order.length })}
+          </p>
+          <ActButton client={client} command={{ type: 'lower_hand' }} class="btn big secondary">✋ {t('hand.lower')}</ActButton>
+        </>
+      ) : (
+        <ActButton client={client} command={{ type: 'raise_hand' }} class="btn big primary">✋ {t('hand.raise')}</ActButton>
+      )}
+    </div>
+  );
+}
+
+/** The speaking queue; facilitators give the floor from it. */
+export function QueueList({ client, inside, roomId, manage }) {
+  const snap = client.snap;
+  const order = inside.queue_in_order;
+  const raisedAt = new Map(inside.queue.map((e) => [e.participant, e.raised_at]));
+  return (
+    <div class="queue">
+      <h3 class="h-small">{t('queue.title', { n: order.length })}</h3>
+      {order.length === 0 ? <p class="muted">{t('queue.empty')}</p> : (
+        <ol class="queue-list">
+          {order.map((pid) => (
+            <li key={pid}>
+              <span class="queue-name">{nameOf(snap, pid)}{pid === client.you.id ? ` (${t('people.you')})` : ''}</span>
+              {raisedAt.has(pid) ? <span class="muted small"> · {timeOfDay(raisedAt.get(pid))}</span> : null}
+              {manage ? (
+                <ActButton client={client} class="btn small" command={{ type: 'give_floor', room: roomId, participant: pid }} label={t('queue.give_to', { name: nameOf(snap, pid) })}>
+                  {t('queue.give')}
+                </ActButton>
+              ) : null}
+            </li>
+          ))}
+        </ol>
+      )}
+    </div>
+  );
+}
+
+/** The facilitator's hands on the floor of a room. */
+export function SpeakingControls({ client, roomId, inside }) {
+  const limitId = useId('limit');
+  const orderId = useId('order');
+  const limits = [null, 60000, 120000, 180000, 300000, 600000];
+  return (
+    <div class="speaking-controls">
+      <div class="row wrap">
+        <ActButton client={client} class="btn primary" disabled={inside.queue.length === 0} command={{ type: 'give_floor', room: roomId }}>
+          {t('queue.give_next')}
+        </ActButton>
+        <ActButton client={client} class="btn" disabled={!inside.floor} command={{ type: 'end_floor', room: roomId }}>
+          {t('floor.end')}
+        </ActButton>
+      </div>
+      <div class="row wrap">
+        <label for={limitId}>{t('floor.limit')}</label>
+        <select id={limitId} value={inside.limit_ms === null ? '' : String(inside.limit_ms)} onChange={(e) => {
+          const v = e.currentTarget.value;
+          act(client, { type: 'set_speaking_limit', room: roomId, limit_ms: v === '' ? null : Number(v) });
+        }}>
+          {limits.map((l) => <option value={l === null ? '' : String(l)}>{l === null ? t('floor.no_limit') : spoken(l)}</option>)}
+          {inside.limit_ms !== null && !limits.includes(inside.limit_ms) ? <option value={String(inside.limit_ms)}>{spoken(inside.limit_ms)}</option> : null}
+        </select>
+        <label for={orderId}>{t('queue.order')}</label>
+        <select id={orderId} value={inside.order} onChange={(e) => act(client, { type: 'set_queue_order', room: roomId, order: e.currentTarget.value })}>
+          <option value="raised">{t('queue.order.raised')}</option>
+          <option value="least_spoken">{t('queue.order.least_spoken')}</option>
+        </select>
+      </div>
+    </div>
+  );
+}
+
+/** Who is in a room (guarantors are counted as observers, not listed). */
+export function PeopleList({ client, roomId, observers }) {
+  const snap = client.snap;
+  const here = snap.participants.filter((p) => p.room === roomId && !p.roles.includes('guarantor'));
+  here.sort((a, b) => Number(b.online) - Number(a.online) || a.name.localeCompare(b.name));
+  const online = here.filter((p) => p.online).length;
+  return (
+    <div class="people">
+      <h3 class="h-small">{t('people.title', { n: online, total: here.length })}</h3>
+      <ul class="people-list">
+        {here.map((p) => (
+          <li key={p.id} class={p.online ? '' : 'offline'}>
+            <Presence online={p.online} />
+            <span>{p.name}{p.id === client.you.id ? ` (${t('people.you')})` : ''}</span>
+            {p.roles.some((r) => r !== 'citizen') ? <span class="badge">{roleWords(p.roles.filter((r) => r !== 'citizen'))}</span> : null}
+          </li>
+        ))}
+      </ul>
+      {observers > 0 ? <p class="muted small">👁 {t('people.observers', { n: observers })}</p> : null}
+    </div>
+  );
+}
+
+/** The room's chat; `readOnly` for guarantors. */
+export function Chat({ client, roomId, inside, readOnly }) {
+  const snap = client.snap;
+  const [text, setText] = useState('');
+  const [busy, setBusy] = useState(false);
+  const listRef = useRef(null);
+  const inputId = useId('chat');
+  const stick = useRef(true);
+  const lines = inside.chat;
+  useEffect(() => {
+    const el = listRef.current;
+    if (el && stick.current) el.scrollTop = el.scrollHeight;
+  }, [lines.length, roomId]);
+  const onScroll = (e) => {
+    const el = e.currentTarget;
+    stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
+  };
+  const submit = async (e) => {
+    e.preventDefault();
+    const v = text.trim();
+    if (!v) return;
+    setBusy(true);
+    const ok = await act(client, { type: 'send_chat', text: v });
+    setBusy(false);
+    if (ok) setText('');
+  };
+  return (
+    <div class="chat">
+      <div class="chat-log" role="log" aria-live="polite" aria-label={t('chat.log', { room: roomName(snap, roomId) })} ref={listRef} onScroll={onScroll} tabIndex={0}>
+        {lines.length === 0 ? <p class="muted">{t('chat.empty')}</p> : null}
+        {lines.map((l) => (
+          <p key={l.seq} class={`chat-line${l.from === client.you.id ? ' mine' : ''}`}>
+            <span class="chat-meta"><strong>{nameOf(snap, l.from)}</strong> <time>{timeOfDay(l.at)}</time></span>
+            <span class="chat-text">{l.text}</span>
+          </p>
+        ))}
+      </div>
+      {readOnly ? null : (
+        <form class="chat-form" onSubmit={submit}>
+          <label for={inputId} class="sr-only">{t('chat.label')}</label>
+          <input id={inputId} type="text" value={text} maxLength={2000} autocomplete="off" placeholder={t('chat.placeholder')} onInput={(e) => setText(e.currentTarget.value)} />
+          <button type="submit" class="btn primary" disabled={busy || !text.trim()}>{t('chat.send')}</button>
+        </form>
+      )}
+    </div>
+  );
+}
+
+/** Call a facilitator, with an optional message; shows one's pending calls. */
+export function CallFacilitator({ client }) {
+  const snap = client.snap;
+  const [open, setOpen] = useState(false);
+  const [msg, setMsg] = useState('');
+  const id = useId('call');
+  const mine = snap.calls.filter((c) => c.participant === client.you.id);
+  const send = async (e) => {
+    e.preventDefault();
+    const ok = await act(client, { type: 'call_facilitator', message: msg.trim() });
+    if (ok) {
+      setMsg('');
+      setOpen(false);
+    }
+  };
+  return (
+    <div class="call">
+      {mine.length > 0 ? (
+        <p class="notice" role="status">🛎 {t('call.pending', { n: mine.length })}</p>
+      ) : null}
+      {open ? (
+        <form onSubmit={send} class="stack">
+          <label for={id}>{t('call.message')}</label>
+          <textarea id={id} rows={2} maxLength={1000} value={msg} onInput={(e) => setMsg(e.currentTarget.value)} autoFocus />
+          <div class="row">
+            <button type="submit" class="btn primary">{t('call.send')}</button>
+            <button type="button" class="btn" onClick={() => setOpen(false)}>{t('common.cancel')}</button>
+          </div>
+        </form>
+      ) : (
+        <button type="button" class="btn" onClick={() => setOpen(true)}>🛎 {t('call.button')}</button>
+      )}
+    </div>
+  );
+}
+
+/** Where one is, in words. */
+export function WhereAmI({ client }) {
+  const snap = client.snap;
+  const me = person(snap, client.you.id);
+  const here = me ? me.room : PLENARY;
+  const observer = client.you.roles.includes('guarantor');
+  const text = here === PLENARY
+    ? (observer ? t('where.observe_plenary') : t('where.plenary'))
+    : (observer ? t('where.observe_room', { room: roomName(snap, here) }) : t('where.room', { room: roomName(snap, here) }));
+  return <p class="where"><span aria-hidden="true">📍 </span>{text}</p>;
+}
+
+/** The whole room view. */
+export function RoomView({ client, videoConfig }) {
+  const snap = client.snap;
+  const me = person(snap, client.you.id);
+  const roomId = me ? me.room : PLENARY;
+  const r = roomOf(snap, roomId);
+  const inside = r && r.inside;
+  const roles = client.you.roles;
+  const guarantor = roles.includes('guarantor');
+  const facilitator = roles.includes('facilitator');
+  const speaker = !guarantor;
+  const caller = roles.some((x) => x === 'citizen' || x === 'rapporteur' || x === 'expert') && !guarantor;
+  if (!inside) return <p>{t('common.loading')}</p>;
+  return (
+    <div class="room-view">
+      <div class="room-main">
+        <Section id="floor" title={t('floor.title')}>
+          <FloorCard client={client} inside={inside} roomId={roomId} />
+          {speaker ? <HandControl client={client} inside={inside} /> : null}
+          {facilitator ? <SpeakingControls client={client} roomId={roomId} inside={inside} /> : null}
+          <QueueList client={client} inside={inside} roomId={roomId} manage={facilitator} />
+          {caller ? <CallFacilitator client={client} /> : null}
+        </Section>
+        <Section id="chat" title={t('chat.title')} class="chat-card">
+          <Chat client={client} roomId={roomId} inside={inside} readOnly={guarantor} />
+        </Section>
+      </div>
+      <div class="room-side">
+        <Section id="people" title={t('people.heading')}>
+          <PeopleList client={client} roomId={roomId} observers={r.observers} />
+        </Section>
+        <VideoPanel client={client} roomId={roomId} config={videoConfig} />
+      </div>
+    </div>
+  );
+}
