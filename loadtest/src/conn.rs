@@ -122,7 +122,7 @@ impl Participant {
     ) -> Result<Participant> {
         shared.counters.attempted.fetch_add(1, Ordering::Relaxed);
         let r = tokio::time::timeout(within, Self::handshake(ws_url, token)).await;
-        let (ws, you) = match r {
+        let (ws, you, welcome_len) = match r {
             Ok(Ok(x)) => x,
             Ok(Err(e)) => {
                 shared.counters.failed.fetch_add(1, Ordering::Relaxed);
@@ -136,6 +136,15 @@ impl Participant {
             }
         };
         shared.counters.opened();
+        let len = welcome_len as u64;
+        shared
+            .counters
+            .welcome_bytes
+            .fetch_add(len, Ordering::Relaxed);
+        shared
+            .counters
+            .welcome_max
+            .fetch_max(len, Ordering::Relaxed);
         let (sink, stream) = ws.split();
         let state = Arc::new(State {
             pending: Mutex::new(HashMap::new()),
@@ -153,7 +162,7 @@ impl Participant {
         })
     }
 
-    async fn handshake(ws_url: &str, token: &str) -> Result<(Ws, Person)> {
+    async fn handshake(ws_url: &str, token: &str) -> Result<(Ws, Person, usize)> {
         let (mut ws, _) =
             tokio_tungstenite::connect_async_with_config(ws_url, Some(ws_config()), true)
                 .await
@@ -171,7 +180,7 @@ impl Participant {
                         Err(_) => continue,
                     };
                     match (w.ty.as_str(), w.you, w.snapshot) {
-                        ("welcome", Some(you), Some(_)) => return Ok((ws, you)),
+                        ("welcome", Some(you), Some(_)) => return Ok((ws, you, t.len())),
                         ("error", _, _) => bail!("hello refused: {t}"),
                         _ => continue,
                     }

@@ -12,6 +12,7 @@ mod plot;
 mod procstat;
 mod report;
 mod scenarios;
+mod server_metrics;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -295,12 +296,15 @@ async fn run_async(cli: Cli, url: Url, token: String, nofile: Option<u64>) -> Re
             received: Counters::get(&counters.frames),
             presence: Counters::get(&counters.presence),
             bytes: Counters::get(&counters.bytes),
+            welcome_bytes_total: Counters::get(&counters.welcome_bytes),
+            welcome_bytes_max: Counters::get(&counters.welcome_max),
         },
         latencies,
         rates: outcome.rates.clone(),
         errors_total: errors.values().sum(),
         errors,
         checks: outcome.checks.clone(),
+        server_metrics: outcome.server_metrics.clone(),
         notes: outcome.notes.clone(),
         server: server_pid.as_deref().map(|pid| {
             procstat::ProcReport::new(

@@ -180,6 +180,9 @@ pub struct Counters {
     /// Of which `presence` (counted, never parsed).
     pub presence: AtomicU64,
     pub bytes: AtomicU64,
+    /// Size of the welcomes (each carries the whole roster): total and largest, bytes.
+    pub welcome_bytes: AtomicU64,
+    pub welcome_max: AtomicU64,
 }
 
 impl Counters {

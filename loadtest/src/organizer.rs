@@ -72,6 +72,20 @@ impl Organizer {
         r.json().await.with_context(|| format!("POST {path}: body"))
     }
 
+    /// The server's Prometheus metrics; `None` if they cannot be read.
+    pub async fn metrics(&self) -> Option<crate::server_metrics::Scrape> {
+        let r = self
+            .http
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .ok()?;
+        if !r.status().is_success() {
+            return None;
+        }
+        Some(crate::server_metrics::parse(&r.text().await.ok()?))
+    }
+
     /// Create convention `id` with `roster` and invite everyone.
     pub async fn setup(&self, id: &str, name: &str, roster: &[RosterEntry]) -> Result<Setup> {
         let _: ConventionSummary = self

@@ -24,7 +24,7 @@ fn err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
 
 pub fn write(report: &Report, path: &Path) -> Result<()> {
     let has_resources = !report.resource_samples.is_empty();
-    let panels_n = if has_resources { 3 } else { 2 };
+    let panels_n = if has_resources { 4 } else { 2 };
     let root = SVGBackend::new(path, (1100, 330 * panels_n as u32)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     let title = format!(
@@ -168,9 +168,14 @@ pub fn write(report: &Report, path: &Path) -> Result<()> {
             .map_err(err)?;
     }
 
-    // 3. CPU and memory.
+    // 3. CPU and memory, and 4. connections, over the whole run; the measurement window
+    // (panels 1 and 2) is shaded.
     if has_resources {
         let s = &report.resource_samples;
+        let r_max = s.last().map(|x| x.t_s).unwrap_or(1.0).max(t_max);
+        let window = |lo: f64, hi: f64| {
+            Rectangle::new([(t_min, lo), (t_max, hi)], RGBColor(230, 230, 230).filled())
+        };
         let cpu_max = s
             .iter()
             .map(|x| x.server_cpu_pct.unwrap_or(0.0).max(x.loadtest_cpu_pct))
@@ -183,16 +188,19 @@ pub fn write(report: &Report, path: &Path) -> Result<()> {
             / 1024.0;
         let mut chart = ChartBuilder::on(&panels[2])
             .caption(
-                "CPU (% of one core, solid) and RSS (MiB, dashed, right axis)",
+                "whole run: CPU (% of one core, solid) and RSS (MiB, dashed, right axis); grey: the window above",
                 ("sans-serif", 15),
             )
             .margin(10)
             .x_label_area_size(30)
             .y_label_area_size(60)
             .right_y_label_area_size(60)
-            .build_cartesian_2d(t_min..t_max, 0f64..cpu_max * 1.1)
+            .build_cartesian_2d(0f64..r_max, 0f64..cpu_max * 1.1)
             .map_err(err)?
-            .set_secondary_coord(t_min..t_max, 0f64..rss_max * 1.1 + 1.0);
+            .set_secondary_coord(0f64..r_max, 0f64..rss_max * 1.1 + 1.0);
+        chart
+            .draw_series(std::iter::once(window(0.0, cpu_max * 1.1)))
+            .map_err(err)?;
         chart
             .configure_mesh()
             .x_desc("seconds since start")
@@ -248,6 +256,34 @@ pub fn write(report: &Report, path: &Path) -> Result<()> {
             .background_style(WHITE.mix(0.8))
             .border_style(BLACK)
             .draw()
+            .map_err(err)?;
+
+        let conns: Vec<(f64, f64)> = s
+            .iter()
+            .map(|x| (x.t_s, x.open_connections as f64))
+            .collect();
+        let c_max = conns.iter().map(|c| c.1).fold(1.0, f64::max);
+        let mut chart = ChartBuilder::on(&panels[3])
+            .caption(
+                "whole run: connections open (load tester's view)",
+                ("sans-serif", 15),
+            )
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0f64..r_max, 0f64..c_max * 1.1)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("seconds since start")
+            .y_desc("connections")
+            .draw()
+            .map_err(err)?;
+        chart
+            .draw_series(std::iter::once(window(0.0, c_max * 1.1)))
+            .map_err(err)?;
+        chart
+            .draw_series(LineSeries::new(conns, COLORS[2].stroke_width(2)))
             .map_err(err)?;
     }
     root.present().map_err(err)?;

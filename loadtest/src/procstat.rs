@@ -33,7 +33,7 @@ fn clock_ticks() -> f64 {
     }
 }
 
-/// `pid` is a number, or "self".
+/// `pid` is a number, or "self". `None` if there is no such live process.
 pub fn read(pid: &str) -> Option<Reading> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let kib = |key: &str| {
@@ -48,6 +48,10 @@ pub fn read(pid: &str) -> Option<Reading> {
     // The command name (field 2) may hold spaces: the fields that follow start after its ')'.
     let rest = &stat[stat.rfind(')')? + 1..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
+    // A process that died but was not reaped yet (zombie) is gone.
+    if matches!(fields.first(), Some(&"Z") | Some(&"X")) {
+        return None;
+    }
     // Field 3 (state) is fields[0]; utime is field 14 and stime field 15.
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;

@@ -33,6 +33,8 @@ pub struct Outcome {
     pub phases: BTreeMap<String, f64>,
     /// Scenario-specific counts that say whether what was delivered is right.
     pub checks: serde_json::Map<String, serde_json::Value>,
+    /// The server's metrics, changed during each measured phase.
+    pub server_metrics: BTreeMap<String, crate::server_metrics::Delta>,
     /// Broken expectations: any makes the run fail (exit code 1).
     pub failures: Vec<String>,
     pub notes: Vec<String>,
@@ -59,6 +61,7 @@ impl Outcome {
             rates: BTreeMap::new(),
             phases: BTreeMap::new(),
             checks: serde_json::Map::new(),
+            server_metrics: BTreeMap::new(),
             failures: Vec::new(),
             notes: Vec::new(),
             timed_out: false,
@@ -90,9 +93,12 @@ pub struct Connections {
 
 #[derive(Serialize)]
 pub struct Frames {
+    /// Frames after the welcomes.
     pub received: u64,
     pub presence: u64,
     pub bytes: u64,
+    pub welcome_bytes_total: u64,
+    pub welcome_bytes_max: u64,
 }
 
 #[derive(Serialize)]
@@ -125,6 +131,8 @@ pub struct Report {
     pub errors: BTreeMap<String, u64>,
     pub errors_total: u64,
     pub checks: serde_json::Map<String, serde_json::Value>,
+    /// The server's own metrics (`/metrics`), changed during each measured phase.
+    pub server_metrics: BTreeMap<String, crate::server_metrics::Delta>,
     pub notes: Vec<String>,
     pub server: Option<ProcReport>,
     pub loadtest_process: ProcReport,
@@ -172,10 +180,12 @@ impl Report {
         );
         let _ = writeln!(
             s,
-            "  frames in    {} ({} presence), {:.1} MiB",
+            "  frames in    {} ({} presence), {:.1} MiB; welcomes {:.1} MiB in all, largest {:.1} KiB",
             self.frames.received,
             self.frames.presence,
-            self.frames.bytes as f64 / 1048576.0
+            self.frames.bytes as f64 / 1048576.0,
+            self.frames.welcome_bytes_total as f64 / 1048576.0,
+            self.frames.welcome_bytes_max as f64 / 1024.0
         );
         let _ = writeln!(s);
         let _ = writeln!(
@@ -205,6 +215,13 @@ impl Report {
                 .map(|(k, v)| format!("{k}: {v}"))
                 .collect();
             let _ = writeln!(s, "  errors       {}", e.join(", "));
+        }
+        for (phase, d) in &self.server_metrics {
+            let _ = writeln!(
+                s,
+                "  server during {phase}: {} commands, {} events, {} appends (mean {:.2} ms, {:.2} s in all), {} frames queued, {} slow consumers closed",
+                d.commands, d.events, d.appends, d.append_ms_mean, d.append_seconds_total, d.deliveries, d.slow_consumers
+            );
         }
         let checks: Vec<String> = self
             .checks

@@ -87,8 +87,10 @@ const edit = (c, label) => {
     const at = Math.floor(Math.random() * (frag.length + 1))
     frag.insert(at, [paragraph(`${c.name} ${label}`)])
   })
+  // At the start or the end of the notes: concurrent runs never interleave, so every
+  // piece stays whole (an insert in the middle of another piece would split it).
   const notes = c.doc.getText('notes')
-  notes.insert(Math.floor(Math.random() * (notes.length + 1)), `[${c.name} ${label}]`)
+  notes.insert(Math.random() < 0.5 ? 0 : notes.length, `[${c.name} ${label}]`)
 }
 
 const converged = (clients) => clients.every((c) => same(content(c.doc), content(clients[0].doc)))

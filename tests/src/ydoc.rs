@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -60,6 +60,8 @@ pub struct Recorded {
     pub peers: BTreeMap<u64, Peer>,
     /// The payload of every step 2 and update received, in order.
     pub updates: Vec<Vec<u8>>,
+    /// Which of `updates` were sync step 2 (their indexes).
+    pub step2_at: Vec<usize>,
     /// Binary frames received.
     pub frames: u64,
     /// Frames that were not y-protocols messages, or updates that did not apply.
@@ -90,6 +92,9 @@ pub struct YClient {
     awareness: Arc<Mutex<Awareness>>,
     out: Outbox,
     rec: Arc<Mutex<Recorded>>,
+    /// Notified (one permit) when the next sync step 2 arrives, once armed: lets a test act at
+    /// that very instant.
+    step2: Arc<Mutex<Option<Arc<Notify>>>>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -142,6 +147,7 @@ impl YClient {
             awareness,
             out,
             rec: Arc::new(Mutex::new(Recorded::default())),
+            step2: Arc::new(Mutex::new(None)),
             tasks: Vec::new(),
         };
         c.open().await?;
@@ -180,10 +186,17 @@ impl YClient {
         let rec = self.rec.clone();
         let awareness = self.awareness.clone();
         let name = self.name.clone();
+        let step2 = self.step2.clone();
         let reader = tokio::spawn(async move {
             let closed = loop {
                 match stream.next().await {
                     Some(Ok(Ws::Binary(data))) => {
+                        // A step 2 signals on arrival, before it is decoded and applied.
+                        if data.starts_with(&[0, 1]) {
+                            if let Some(n) = lock(&step2).take() {
+                                n.notify_one();
+                            }
+                        }
                         handle(&name, &doc, &rec, &awareness, &tx, &data);
                     }
                     Some(Ok(Ws::Text(t))) => {
@@ -282,6 +295,20 @@ impl YClient {
             r.peers,
             self.xml()
         )
+    }
+
+    /// Notified (one stored permit) when the next sync step 2 arrives on this client.
+    pub fn arm_step2_signal(&self) -> Arc<Notify> {
+        let n = Arc::new(Notify::new());
+        *lock(&self.step2) = Some(n.clone());
+        n
+    }
+
+    /// Send sync step 1 again, as `WebsocketProvider`'s `resyncInterval` does: the server
+    /// answers with a step 2 of what we lack.
+    pub fn send_step1(&self) -> Result<()> {
+        let sv = self.doc.transact().state_vector();
+        self.send_message(&Message::Sync(SyncMessage::SyncStep1(sv)))
     }
 
     /// Wait until the server's step 2 arrived.
@@ -473,7 +500,7 @@ impl Drop for YClient {
     }
 }
 
-/// One frame from the server.
+/// One frame from the server; true if it was a sync step 2.
 fn handle(
     name: &str,
     doc: &Doc,
@@ -481,7 +508,7 @@ fn handle(
     awareness: &Mutex<Awareness>,
     tx: &mpsc::UnboundedSender<Ws>,
     data: &[u8],
-) {
+) -> bool {
     lock(rec).frames += 1;
     let msg = match Message::decode_v1(data) {
         Ok(m) => m,
@@ -489,7 +516,7 @@ fn handle(
             lock(rec)
                 .errors
                 .push(format!("{name}: undecodable frame {data:?}: {e}"));
-            return;
+            return false;
         }
     };
     match msg {
@@ -511,10 +538,13 @@ fn handle(
             if let Err(e) = applied {
                 r.errors.push(format!("{name}: update does not apply: {e}"));
             }
-            r.updates.push(u);
             if step2 {
                 r.synced = true;
+                let at = r.updates.len();
+                r.step2_at.push(at);
             }
+            r.updates.push(u);
+            return step2;
         }
         Message::Awareness(update) => {
             let mut r = lock(rec);
@@ -547,6 +577,7 @@ fn handle(
             .errors
             .push(format!("{name}: custom message {tag}")),
     }
+    false
 }
 
 /// `<paragraph>text</paragraph>`.
@@ -626,6 +657,22 @@ pub fn contains_update(doc: &Doc, update: &[u8]) -> Result<bool> {
     drop(txn);
     let after = (copy.transact().state_vector(), xml_of(&copy));
     Ok(!pending && before == after)
+}
+
+/// The indexes of the `updates` that `doc` does not hold (see `contains_update`); checks
+/// them all at once first, one by one only if something is missing.
+pub fn missing_updates(doc: &Doc, updates: &[Vec<u8>]) -> Result<Vec<usize>> {
+    let merged = yrs::merge_updates_v1(updates).map_err(|e| anyhow!("merge: {e}"))?;
+    if contains_update(doc, &merged)? {
+        return Ok(Vec::new());
+    }
+    let mut missing = Vec::new();
+    for (i, u) in updates.iter().enumerate() {
+        if !contains_update(doc, u)? {
+            missing.push(i);
+        }
+    }
+    Ok(missing)
 }
 
 /// A valid update from a scratch document (another client id): one paragraph.

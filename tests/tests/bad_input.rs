@@ -461,10 +461,6 @@ async fn a_binary_frame_closes_with_4010() -> Result<()> {
         .await?;
     expect_close(&mut bad, close::BINARY, Some(ErrorCode::BadMessage)).await?;
     w.still_fine(&mut a, &mut b, "a binary frame").await?;
-    ensure!(
-        !w.acked.iter().any(|(_, t)| t == "en binaire"),
-        "bookkeeping"
-    );
     // The binary request was not executed.
     let fresh = w.join(FAC).await?;
     let chat = &fresh.snapshot.as_ref().unwrap().rooms[0]
@@ -920,8 +916,8 @@ async fn flooding_without_pause_closes_with_4008() -> Result<()> {
 /// then closed without ever having been told `rate_limited`, and without the `ok` of the
 /// requests that were executed (their chats are in the log, seen by everyone else).
 /// Expected: every reply queued before the close is written before the close frame.
-/// The race is usually lost by the replies on a loaded machine; it may pass when the
-/// convention's task answers faster than the reader counts to 100.
+/// It is a race, but with the 140 frames in one write (as a program in a loop sends them)
+/// the replies lost it in every run here; a client pacing its frames gets its replies.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flooder_is_told_before_it_is_closed() -> Result<()> {
     let mut w = world("told", 3).await?;
@@ -949,6 +945,48 @@ async fn a_flooder_is_told_before_it_is_closed() -> Result<()> {
         executed.len(),
         acknowledged.len()
     );
+    Ok(())
+}
+
+/// SERVER BUG (see the report): over the limit, a request that cannot be parsed as a known
+/// command (an unknown command type, or a field of the wrong type) is answered
+/// `rate_limited` with `id: null`, although the frame has a string `id` (PROTOCOL.md §13:
+/// "answered `error rate_limited` (with its `id` when it has one)"; §3: the `id` is the
+/// frame's `id` if it had a string one). server/src/gateway/ws.rs takes the id only from a
+/// fully parsed request. The client cannot match the reply to its request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_reply_echoes_the_frames_id() -> Result<()> {
+    let mut w = world("limited-id", 3).await?;
+    let mut a = w.join(&citizen(1)).await?;
+    let mut b = w.join(&citizen(2)).await?;
+    w.chat(&mut a, &mut b, "avant la rafale").await?;
+    let mut c = w.join(&citizen(0)).await?;
+    // The burst of 40, then three requests over the limit, in one write.
+    let mut frames: Vec<String> = (0..40)
+        .map(|i| chat_request(&format!("burst-{i}"), &format!("rafale {i}")))
+        .collect();
+    frames.push(chat_request("over-known", "de trop"));
+    frames.push(
+        r#"{"type": "request", "id": "over-unknown", "command": {"type": "teleport"}}"#.into(),
+    );
+    frames.push(
+        r#"{"type": "request", "id": "over-wrong", "command": {"type": "send_chat", "text": 42}}"#
+            .into(),
+    );
+    c.send_raw_batch(&frames).await?;
+    let ids: Vec<String> = (0..40)
+        .map(|i| format!("burst-{i}"))
+        .chain(["over-known", "over-unknown", "over-wrong"].map(String::from))
+        .collect();
+    // Every request must get its one reply, by id (a reply with id null fails here).
+    let got = replies(&mut c, &ids).await?;
+    for id in ["over-known", "over-unknown", "over-wrong"] {
+        ensure!(
+            got[id] == Err(ErrorCode::RateLimited),
+            "{id}: {:?}",
+            got[id]
+        );
+    }
     Ok(())
 }
 

@@ -287,6 +287,7 @@ async fn three_stock_yjs_clients_survive_kill_9_on_the_same_port() -> Result<()>
             "{p:?} missing from the export:\n{md}"
         );
     }
+    eprintln!("script log:\n{}", script_log());
     restarted.start_kill()?;
     let _ = restarted.wait().await;
     Ok(())

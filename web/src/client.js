@@ -79,6 +79,12 @@ export class Client {
   start() {
     this.stopped = false;
     this.connect();
+    // A phone that changes network keeps a dead socket for a long time: the browser's own
+    // offline/online signals let the page say so at once, and reconnect as soon as it can.
+    window.addEventListener('offline', () => {
+      if (this.ws) this.ws.close(4999, 'offline');
+    });
+    window.addEventListener('online', () => this.retryNow());
   }
 
   stop() {

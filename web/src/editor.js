@@ -201,9 +201,11 @@ export function mountEditor(el, opts) {
     editable: () => editable,
     attributes: { class: 'doc-editor', role: 'textbox', 'aria-multiline': 'true', 'aria-label': opts.labels.editor },
     nodeViews: { proposal: (node, v, getPos) => new ProposalView(node, v, getPos, opts.labels) },
+    // Called with the view as `this`, also while it is being constructed (y-prosemirror
+    // fills it from the Yjs document at once).
     dispatchTransaction(tr) {
-      view.updateState(view.state.apply(tr));
-      emit();
+      this.updateState(this.state.apply(tr));
+      if (view) emit();
     },
   });
 

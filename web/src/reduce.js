@@ -152,6 +152,15 @@ function place(snap, round) {
  * welcome. Returns a side effect for the UI, if any (a broadcast to show).
  */
 export function applyEvent(snap, me, rec) {
+  const result = applyOne(snap, me, rec);
+  // Moved: a snapshot of the new room follows; meanwhile show it empty rather than nothing.
+  const mine = person(snap, me.id);
+  const here = mine && room(snap, mine.room);
+  if (here && !here.inside) here.inside = emptyInside();
+  return result;
+}
+
+function applyOne(snap, me, rec) {
   const ev = rec.event;
   const staff = seesEverything(me.roles);
   const byId = rec.by && rec.by.kind === 'participant' ? rec.by.id : null;

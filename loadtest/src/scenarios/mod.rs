@@ -56,6 +56,24 @@ impl Ctx {
         Instant::now() >= self.deadline
     }
 
+    /// Read the server's metrics (before a phase).
+    pub async fn scrape(&self) -> Option<crate::server_metrics::Scrape> {
+        self.organizer.metrics().await
+    }
+
+    /// Read them again (after the phase) and keep what changed.
+    pub async fn scrape_delta(
+        &self,
+        phase: &str,
+        before: Option<crate::server_metrics::Scrape>,
+        out: &mut crate::report::Outcome,
+    ) {
+        if let (Some(b), Some(a)) = (before, self.organizer.metrics().await) {
+            out.server_metrics
+                .insert(phase.to_string(), crate::server_metrics::delta(&b, &a));
+        }
+    }
+
     /// The measurement is over, the connections are still open: note how many, and the
     /// memory and CPU of the server and of the load tester while they are held.
     pub fn end_of_measurement(&self, out: &mut crate::report::Outcome) {

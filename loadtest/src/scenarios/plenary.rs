@@ -184,6 +184,7 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
 
     // 2. Connections: the listeners, then the facilitators.
     let t = Instant::now();
+    let scraped = ctx.scrape().await;
     let (tx, rx) = mpsc::unbounded_channel();
     let delivered = Arc::new(AtomicU64::new(0));
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -219,6 +220,7 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
             (connected + f) as f64 / connect_s,
         );
     }
+    ctx.scrape_delta("connect", scraped, &mut out).await;
     out.check("listeners", n);
     out.check("listeners_connected", connected);
     if facs.iter().any(|p| p.is_none()) {
@@ -265,6 +267,7 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
             (p, replies)
         }));
     }
+    let scraped = ctx.scrape().await;
     let bar = ctx.bar(total as u64, "broadcasts");
     let ticker = {
         let bar = bar.clone();
@@ -319,6 +322,7 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
     }
     ticker.abort();
     bar.finish_and_clear();
+    ctx.scrape_delta("broadcasting", scraped, &mut out).await;
     ctx.end_of_measurement(&mut out);
     let _ = stop_tx.send(true);
     let agg = agg.await.context("aggregator")?;

@@ -105,6 +105,7 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
 
     // 2. Connections: the facilitator and the listener first, then the voters.
     let t = Instant::now();
+    let scraped = ctx.scrape().await;
     let (ftx, mut frx) = mpsc::unbounded_channel();
     let mut fac = Participant::open(
         &ctx.ws_url,
@@ -155,6 +156,7 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
             (connected + 2) as f64 / connect_s,
         );
     }
+    ctx.scrape_delta("connect", scraped, &mut out).await;
     out.check("voters", n);
     out.check("voters_connected", connected);
     if ctx.timed_out() {
@@ -229,6 +231,7 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
     while ready.load(Ordering::Relaxed) < tasks.len() && !ctx.timed_out() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    let scraped = ctx.scrape().await;
     let bar = ctx.bar(tasks.len() as u64, "ballots");
     let _ = go_tx.send(true);
     let total = tasks.len();
@@ -254,6 +257,7 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
     }
     ticker.abort();
     bar.finish_and_clear();
+    ctx.scrape_delta("burst", scraped, &mut out).await;
 
     // 5. Acknowledgments.
     let mut ack = Latency::new();

@@ -414,7 +414,9 @@ impl DocActor {
         if let Some(c) = self.conns.get_mut(&id) {
             c.clients.extend(clients);
         }
-        self.broadcast(Some(id), &frame);
+        // To everyone, the sender too (as the reference y-websocket server does): a lone
+        // editor then hears from the server and its provider keeps the connection.
+        self.broadcast(None, &frame);
     }
 
     /// Make this turn's updates durable, then relay them. If the store fails, the document

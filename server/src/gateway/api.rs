@@ -342,12 +342,13 @@ pub struct TokenQuery {
 pub async fn organizer_or(
     app: &AppState,
     headers: &HeaderMap,
-    handle: &Handle,
+    id: &str,
     token: Option<String>,
     roles: &'static [d::Role],
-) -> ApiResult<()> {
+) -> ApiResult<Handle> {
+    // Who asks comes first: without credentials, nothing says which conventions exist.
     if organizer(app, headers).is_ok() {
-        return Ok(());
+        return convention(app, id).await;
     }
     let Some(token) = token else {
         return Err(ApiError::new(
@@ -355,6 +356,13 @@ pub async fn organizer_or(
             "an organizer token, or a participant's token as ?token=, is required",
         ));
     };
+    let unknown = || {
+        ApiError::new(
+            ErrorCode::Unauthorized,
+            "unknown or revoked invitation token",
+        )
+    };
+    let handle = app.hub.find(id).await.ok_or_else(unknown)?;
     let hash = hash_token(&token);
     // None: no such token; Some(false): a participant whose role may not.
     let allowed = handle
@@ -369,15 +377,12 @@ pub async fn organizer_or(
         .await
         .flatten();
     match allowed {
-        Some(true) => Ok(()),
+        Some(true) => Ok(handle),
         Some(false) => Err(ApiError::new(
             ErrorCode::Forbidden,
             "your role does not allow this export",
         )),
-        None => Err(ApiError::new(
-            ErrorCode::Unauthorized,
-            "unknown or revoked invitation token",
-        )),
+        None => Err(unknown()),
     }
 }
 
@@ -389,8 +394,7 @@ pub async fn audit(
     Path(id): Path<String>,
     Query(q): Query<TokenQuery>,
 ) -> ApiResult<Response> {
-    let handle = convention(&app, &id).await?;
-    organizer_or(&app, &headers, &handle, q.token, &[d::Role::Guarantor]).await?;
+    organizer_or(&app, &headers, &id, q.token, &[d::Role::Guarantor]).await?;
     let entries = app
         .hub
         .store()

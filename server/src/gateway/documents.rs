@@ -84,14 +84,7 @@ pub async fn export_doc(
     Path((id, doc)): Path<(String, String)>,
     Query(q): Query<DocQuery>,
 ) -> ApiResult<Response> {
-    organizer_or(
-        &app,
-        &headers,
-        &convention(&app, &id).await?,
-        q.token.clone(),
-        READERS,
-    )
-    .await?;
+    organizer_or(&app, &headers, &id, q.token.clone(), READERS).await?;
     let (format, mime, ext) = match q.format.as_deref() {
         None | Some("md") | Some("markdown") => {
             (Format::Markdown, "text/markdown; charset=utf-8", "md")
@@ -124,14 +117,7 @@ pub async fn versions(
     Path((id, doc)): Path<(String, String)>,
     Query(q): Query<DocQuery>,
 ) -> ApiResult<Json<Vec<VersionInfo>>> {
-    organizer_or(
-        &app,
-        &headers,
-        &convention(&app, &id).await?,
-        q.token.clone(),
-        READERS,
-    )
-    .await?;
+    organizer_or(&app, &headers, &id, q.token.clone(), READERS).await?;
     title(&app, &id, &doc).await?;
     let list = app
         .docs
@@ -158,14 +144,7 @@ pub async fn diff(
     Path((id, doc)): Path<(String, String)>,
     Query(q): Query<DocQuery>,
 ) -> ApiResult<Response> {
-    organizer_or(
-        &app,
-        &headers,
-        &convention(&app, &id).await?,
-        q.token.clone(),
-        READERS,
-    )
-    .await?;
+    organizer_or(&app, &headers, &id, q.token.clone(), READERS).await?;
     let from = q.from.ok_or_else(|| {
         ApiError::new(
             ErrorCode::Invalid,

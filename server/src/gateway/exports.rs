@@ -167,8 +167,7 @@ pub async fn all(
     Path(id): Path<String>,
     Query(q): Query<ExportQuery>,
 ) -> ApiResult<Response> {
-    let handle = convention(&app, &id).await?;
-    organizer_or(&app, &headers, &handle, q.token.clone(), READERS).await?;
+    let handle = organizer_or(&app, &headers, &id, q.token.clone(), READERS).await?;
     let csv = wants_csv(&q)?;
     let all: Vec<PollResults> = handle
         .query(|c, _| {
@@ -225,14 +224,7 @@ pub async fn poll_results(
     Path((id, poll)): Path<(String, String)>,
     Query(q): Query<ExportQuery>,
 ) -> ApiResult<Response> {
-    organizer_or(
-        &app,
-        &headers,
-        &convention(&app, &id).await?,
-        q.token.clone(),
-        READERS,
-    )
-    .await?;
+    organizer_or(&app, &headers, &id, q.token.clone(), READERS).await?;
     let csv = wants_csv(&q)?;
     let (r, _) = one(&app, &id, poll).await?;
     if csv {
@@ -251,14 +243,7 @@ pub async fn ballots(
     Path((id, poll)): Path<(String, String)>,
     Query(q): Query<ExportQuery>,
 ) -> ApiResult<Response> {
-    organizer_or(
-        &app,
-        &headers,
-        &convention(&app, &id).await?,
-        q.token.clone(),
-        READERS,
-    )
-    .await?;
+    organizer_or(&app, &headers, &id, q.token.clone(), READERS).await?;
     let csv = wants_csv(&q)?;
     let (r, named) = one(&app, &id, poll).await?;
     if r.spec.secret {
@@ -304,8 +289,7 @@ pub async fn rotation(
     Path(id): Path<String>,
     Query(q): Query<ExportQuery>,
 ) -> ApiResult<Response> {
-    let handle = convention(&app, &id).await?;
-    organizer_or(&app, &headers, &handle, q.token.clone(), READERS).await?;
+    let handle = organizer_or(&app, &headers, &id, q.token.clone(), READERS).await?;
     let export = handle
         .query(|c, _| {
             let rot = c.rotation.as_ref()?;

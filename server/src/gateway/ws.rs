@@ -194,6 +194,18 @@ async fn connection(mut socket: WebSocket, app: AppState) {
                 }
             };
             if let Some((code, reason)) = closing {
+                // What was queued before the close goes out first (a slow consumer's queue
+                // is full and its socket stalled: do not wait long for it).
+                if code != close::SLOW_CONSUMER {
+                    let flush = async {
+                        while let Ok(f) = out_rx.try_recv() {
+                            if sink.send(Message::Text(f)).await.is_err() {
+                                break;
+                            }
+                        }
+                    };
+                    let _ = tokio::time::timeout(Duration::from_secs(1), flush).await;
+                }
                 let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
             }
             writer_done.cancel();
@@ -240,13 +252,17 @@ async fn connection(mut socket: WebSocket, app: AppState) {
             if !limit.take() {
                 app.hub.metrics().reject(ErrorCode::RateLimited);
                 if limit.over >= MAX_OVER_LIMIT {
+                    // Let the replies to what was accepted go out before the close.
+                    tokio::time::sleep(Duration::from_millis(300)).await;
                     let _ = close_tx.try_send((close::RATE_LIMITED, "rate limit exceeded"));
                     break;
                 }
-                let id = p::parse_client_message(&text).ok().and_then(|m| match m {
-                    ClientMessage::Request { id, .. } => Some(id),
-                    ClientMessage::Hello { .. } => None,
-                });
+                // The frame's id, even when the rest of it would not parse.
+                let id = match p::parse_client_message(&text) {
+                    Ok(ClientMessage::Request { id, .. }) => Some(id),
+                    Ok(ClientMessage::Hello { .. }) => None,
+                    Err(e) => e.id,
+                };
                 let _ = out_tx.try_send(error(id, ErrorCode::RateLimited, "too many messages: this one was not executed"));
                 continue;
             }

@@ -337,7 +337,7 @@ impl Actor {
             .ok_or(JoinError::Unknown)?;
         let welcome = ServerMessage::Welcome {
             protocol: p::PROTOCOL_VERSION,
-            you: wire::person_out(person, true),
+            you: wire::person_out(person, person.sees_everything()),
             server_time: now_ms(),
             snapshot: view::snapshot(&self.id, &self.state, person, &self.present),
         };

@@ -286,9 +286,21 @@ impl Hub {
     /// Create a convention: its task, then its first event.
     pub async fn create(&self, id: &str, name: String) -> Result<Handle, CommandError> {
         let handle = self.spawn(id);
-        handle
+        if let Err(e) = handle
             .command(d::Actor::Organizer, d::Command::CreateConvention { name })
-            .await?;
+            .await
+        {
+            // A refused creation leaves nothing behind: the id stays free.
+            let mut map = self
+                .inner
+                .conventions
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if !matches!(&e, CommandError::Rejected(r) if r.code == d::Code::Conflict) {
+                map.remove(id);
+            }
+            return Err(e);
+        }
         Ok(handle)
     }
 

@@ -11,6 +11,8 @@ import { ConsoleView } from './console.jsx';
 import { RotationView, RotationStatus } from './rotation.jsx';
 import { ObserverView } from './observer.jsx';
 import { OpinionView } from './opinion.jsx';
+import { VideoDock } from './video.jsx';
+import { Icon } from './icons.jsx';
 
 function useClient(client) {
   const [, set] = useState(0);
@@ -55,7 +57,7 @@ function ConnectionBanner({ client }) {
     );
   }
   if (recently) {
-    return <div class="banner back" role="status" data-testid="reconnected">✓ {t('conn.back')}</div>;
+    return <div class="banner back" role="status" data-testid="reconnected"><Icon name="check" /> {t('conn.back')}</div>;
   }
   return null;
 }
@@ -77,7 +79,7 @@ function Errors({ client }) {
     <div class="toasts" aria-live="assertive">
       {errors.map((e) => (
         <div key={e.key} class="toast error" role="alert" data-code={e.code}>
-          <p>⚠ {errorText(e)}</p>
+          <p><Icon name="warning" /> {errorText(e)}</p>
           {e.message ? <details><summary>{t('err.details')}</summary><p class="small">{e.code} — {e.message}</p></details> : null}
           <button type="button" class="btn small" onClick={() => client.dismissError(e.key)}>{t('common.close')}</button>
         </div>
@@ -92,7 +94,7 @@ function Broadcasts({ notices, dismiss, snap }) {
     <div class="broadcasts">
       {notices.map((n) => (
         <div key={n.seq} class="broadcast-msg" role="alert">
-          <p><span aria-hidden="true">📢 </span><strong>{t('broadcast.from', { name: n.from ? nameOf(snap, n.from) : t('actor.organizer') })}</strong> <time class="small">{timeOfDay(n.at)}</time></p>
+          <p><Icon name="megaphone" /> <strong>{t('broadcast.from', { name: n.from ? nameOf(snap, n.from) : t('actor.organizer') })}</strong> <time class="small">{timeOfDay(n.at)}</time></p>
           <p>{n.text}</p>
           <button type="button" class="btn small" onClick={() => dismiss(n.seq)}>{t('common.close')}</button>
         </div>
@@ -109,10 +111,10 @@ function MyStatus({ client }) {
   const r = roomOf(snap, me.room);
   const inside = r && r.inside;
   const bits = [];
-  if (inside && inside.floor && inside.floor.participant === me.id) bits.push(<span class="pill speaking" key="f">🎤 {t('status.speaking')}</span>);
+  if (inside && inside.floor && inside.floor.participant === me.id) bits.push(<span class="pill speaking" key="f"><Icon name="mic" size={14} /> {t('status.speaking')}</span>);
   else if (inside && inside.queue.some((e) => e.participant === me.id)) {
     const place = inside.queue_in_order.indexOf(me.id);
-    bits.push(<span class="pill" key="h">✋ {t('status.hand', { place: ordinal(place + 1) })}</span>);
+    bits.push(<span class="pill" key="h"><Icon name="hand" size={14} /> {t('status.hand', { place: ordinal(place + 1) })}</span>);
   }
   return bits.length ? <span class="my-status">{bits}</span> : null;
 }
@@ -134,7 +136,7 @@ function Header({ client, lang, onLang }) {
       <div class="top-row info">
         <span class="whoami">{client.you.name} · <span class="muted">{roleWords(client.you.roles)}</span></span>
         <span class={`where-chip${here === PLENARY ? '' : ' room'}`} data-testid="where">
-          <span aria-hidden="true">📍 </span>{guarantor ? t('where.chip_observe', { room: roomName(snap, here) }) : roomName(snap, here)}
+          <Icon name="pin" size={14} /> {guarantor ? t('where.chip_observe', { room: roomName(snap, here) }) : roomName(snap, here)}
         </span>
         {snap.breakouts ? <Countdown client={client} deadline={snap.breakouts.ends_at} warnAt={snap.breakouts.warn_at} label={t('breakouts.ends_in')} /> : null}
         {snap.rotation && ['round', 'transition', 'paused'].includes(snap.rotation.phase.state) ? <RotationStatus client={client} /> : null}
@@ -153,7 +155,7 @@ function Nav({ tabs, tab, setTab, client }) {
         {tabs.map((x) => (
           <li key={x}>
             <button type="button" class={`tab${x === tab ? ' active' : ''}`} aria-current={x === tab ? 'page' : undefined} onClick={() => setTab(x)} data-tab={x}>
-              <span aria-hidden="true">{ICONS[x]} </span>{t(`tab.${x}`)}
+              <Icon name={ICONS[x]} /> {t(`tab.${x}`)}
               {x === 'polls' && toVote ? <span class="count-badge"><span class="sr-only">, {t('nav.to_vote', { n: toVote })}</span><span aria-hidden="true">{toVote}</span></span> : null}
               {x === 'console' && calls ? <span class="count-badge"><span class="sr-only">, {t('nav.calls', { n: calls })}</span><span aria-hidden="true">{calls}</span></span> : null}
             </button>
@@ -164,7 +166,7 @@ function Nav({ tabs, tab, setTab, client }) {
   );
 }
 
-const ICONS = { room: '💬', polls: '🗳', opinion: '📝', rotation: '🔄', console: '🎛', observe: '👁' };
+const ICONS = { room: 'chat', polls: 'ballot', opinion: 'doc', rotation: 'rotate', console: 'console', observe: 'eye' };
 
 export function App({ client, videoConfig }) {
   useClient(client);
@@ -172,6 +174,8 @@ export function App({ client, videoConfig }) {
   const [tab, setTab] = useState(null);
   const [notices, setNotices] = useState([]);
   const [moved, setMoved] = useState(null);
+  const [videoJoined, setVideoJoined] = useState(false);
+  const video = { joined: videoJoined, set: setVideoJoined };
   const prevRoom = useRef(null);
   const mainRef = useRef(null);
 
@@ -227,7 +231,7 @@ export function App({ client, videoConfig }) {
     case 'rotation': view = <RotationView client={client} />; break;
     case 'opinion': view = <OpinionView client={client} lang={lang} />; break;
     case 'observe': view = <ObserverView client={client} />; break;
-    default: view = <RoomView client={client} videoConfig={videoConfig} />;
+    default: view = <RoomView client={client} videoConfig={videoConfig} video={video} />;
   }
   return (
     <>
@@ -237,7 +241,7 @@ export function App({ client, videoConfig }) {
       <Broadcasts notices={notices} snap={snap} dismiss={(seq) => setNotices(notices.filter((n) => n.seq !== seq))} />
       {moved ? (
         <div class="banner moved" role="status">
-          <span aria-hidden="true">➡ </span>{client.you.roles.includes('guarantor') ? t('moved.observe', { room: roomName(snap, moved.room) }) : t('moved.you', { room: roomName(snap, moved.room) })}
+          <span><Icon name="arrow" /> {client.you.roles.includes('guarantor') ? t('moved.observe', { room: roomName(snap, moved.room) }) : t('moved.you', { room: roomName(snap, moved.room) })}</span>
           {current !== 'room' && current !== 'observe' && current !== 'console' ? <button type="button" class="btn small" onClick={() => setTab(tabs.includes('room') ? 'room' : tabs[0])}>{t('moved.go')}</button> : null}
         </div>
       ) : null}
@@ -246,6 +250,7 @@ export function App({ client, videoConfig }) {
         <h2 class="sr-only">{t(`tab.${current}`)}</h2>
         {view}
       </main>
+      <VideoDock client={client} config={videoConfig} video={video} />
       <Errors client={client} />
     </>
   );

@@ -59,7 +59,7 @@ export function Countdown({ client, deadline, warnAt, label, big }) {
   const left = deadline - client.now();
   const warn = (warnAt && client.now() >= warnAt) || left <= 60000;
   return (
-    <span class={`countdown${warn ? ' warn' : ''}${big ? ' big' : ''}`} role="timer" aria-label={label ? `${label} : ${clock(left)}` : undefined}>
+    <span class={`countdown${warn ? ' warn' : ''}${big ? ' big' : ''}`} role="timer">
       {label ? <span class="countdown-label">{label} </span> : null}
       <strong>{clock(left)}</strong>
     </span>

@@ -7,6 +7,7 @@ import { t } from '../i18n.js';
 import { PLENARY, room as roomOf, person } from '../reduce.js';
 import { Countdown, act, ActButton, Section, Presence, nameOf, roomName, roleWords, useId, spoken, timeOfDay } from './common.jsx';
 import { FloorCard, QueueList, SpeakingControls } from './room.jsx';
+import { Icon } from './icons.jsx';
 
 /** Roster attributes present in the roster (commune, age, genre…). */
 export function attributesOf(snap) {
@@ -136,7 +137,11 @@ function RoomsBoard({ client, onPick }) {
   const open = !!snap.breakouts;
   const [selected, setSelected] = useState(null);
   const [over, setOver] = useState(null);
-  const people = snap.participants.filter((p) => !p.roles.includes('guarantor'));
+  // Citizens first, then the others (facilitators, experts, rapporteurs), by name.
+  const rank = (p) => (p.roles.includes('citizen') ? 0 : 1);
+  const people = snap.participants
+    .filter((p) => !p.roles.includes('guarantor'))
+    .sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name));
   // Open: where people are. Closed: the plan (assignments) for the next opening.
   const columns = open
     ? snap.rooms.map((r) => ({ id: r.id, people: people.filter((p) => p.room === r.id) }))
@@ -160,6 +165,7 @@ function RoomsBoard({ client, onPick }) {
     }
   };
   const sel = selected && person(snap, selected);
+  const myRoom = person(snap, client.you.id) ? person(snap, client.you.id).room : PLENARY;
   return (
     <div class="board-wrap">
       {sel ? (
@@ -175,7 +181,7 @@ function RoomsBoard({ client, onPick }) {
           return (
             <section
               key={key}
-              class={`board-col${over === key ? ' over' : ''}`}
+              class={`board-col${col === columns[0] ? ' first' : ''}${over === key ? ' over' : ''}`}
               aria-label={title}
               data-room={col.id || ''}
               onDragOver={(e) => { e.preventDefault(); setOver(key); }}
@@ -186,9 +192,9 @@ function RoomsBoard({ client, onPick }) {
                 <h3 class="h-small">{title} <span class="count">{t('board.count', { n: online, total: col.people.length })}</span></h3>
                 {inside ? (
                   <p class="small muted">
-                    {inside.floor ? <>🎤 {nameOf(snap, inside.floor.participant)} · </> : null}
+                    {inside.floor ? <><Icon name="mic" size={14} /> {nameOf(snap, inside.floor.participant)} · </> : null}
                     {t('board.hands', { n: inside.queue.length })}
-                    {r.observers ? <> · 👁 {r.observers}</> : null}
+                    {r.observers ? <> · <Icon name="eye" size={14} /> {r.observers}</> : null}
                   </p>
                 ) : null}
                 <div class="row wrap">
@@ -196,6 +202,7 @@ function RoomsBoard({ client, onPick }) {
                     <button type="button" class="btn small primary" onClick={() => place(sel.id, col.id)}>{open ? t('board.move_here') : t('board.assign_here')}</button>
                   ) : null}
                   {col.id && onPick ? <button type="button" class="btn small" onClick={() => onPick(col.id)}>{t('board.speaking')}</button> : null}
+                  {col.id && myRoom !== col.id ? <ActButton client={client} class="btn small" command={{ type: 'visit', room: col.id }} label={t('board.visit_room', { room: title })}>{t('board.visit')}</ActButton> : null}
                 </div>
               </header>
               <ul class="chips">
@@ -237,7 +244,7 @@ function SpeakingPanel({ client, roomId, setRoomId }) {
       <div class="row wrap">
         <label for={id}>{t('console.room_select')}</label>
         <select id={id} value={r.id} onChange={(e) => setRoomId(e.currentTarget.value)}>
-          {snap.rooms.map((x) => <option value={x.id}>{roomName(snap, x.id)}{x.inside && x.inside.queue.length ? ` (✋ ${x.inside.queue.length})` : ''}</option>)}
+          {snap.rooms.map((x) => <option value={x.id}>{roomName(snap, x.id)}{x.inside && x.inside.queue.length ? ` (${t('board.hands', { n: x.inside.queue.length })})` : ''}</option>)}
         </select>
       </div>
       {inside ? (
@@ -292,7 +299,7 @@ export function EquityView({ client }) {
         </select>
       </div>
       {groups ? (
-        <div class="table-wrap">
+        <div class="table-wrap" tabIndex={0} role="region" aria-label={t('common.table')}>
           <table>
             <caption class="sr-only">{t('equity.by_attr', { attr: attrLabel(by) })}</caption>
             <thead><tr><th scope="col">{attrLabel(by)}</th><th scope="col">{t('equity.people')}</th><th scope="col">{t('equity.spoke')}</th><th scope="col">{t('equity.total')}</th><th scope="col">{t('equity.avg')}</th></tr></thead>
@@ -302,7 +309,7 @@ export function EquityView({ client }) {
           </table>
         </div>
       ) : (
-        <ul class="bars equity-bars">
+        <ul class="bars equity-bars" tabIndex={0} aria-label={t('equity.title')}>
           {rows.slice(0, 200).map(({ p, ms }) => (
             <li key={p.id} class={ms === 0 ? 'zero' : ''}>
               <span class="bar-label">{p.name}</span>
@@ -352,28 +359,25 @@ export function ConsoleView({ client }) {
     }, 0);
   };
   const callsTitle = snap.calls.length ? t('calls.title_n', { n: snap.calls.length }) : t('calls.title');
+  // Pending calls come first on a phone; on a laptop, rooms on the left, the rest on the right.
   return (
     <div class="console">
-      <div class="console-main">
-        <Section id="rooms" title={t('console.rooms')}>
-          <BreakoutControls client={client} />
-          <RoomsBoard client={client} onPick={pick} />
-        </Section>
-      </div>
-      <div class="console-side">
-        <Section id="calls" title={callsTitle} class={snap.calls.length ? 'attention' : ''}>
-          <CallsList client={client} manage />
-        </Section>
-        <Section id="speaking" title={t('console.speaking')}>
-          <SpeakingPanel client={client} roomId={speakRoom} setRoomId={setSpeakRoom} />
-        </Section>
-        <Section id="equity" title={t('equity.title')}>
-          <EquityView client={client} />
-        </Section>
-        {me && me.room !== PLENARY ? (
-          <p><ActButton client={client} class="btn" command={{ type: 'visit', room: PLENARY }}>{t('console.back_plenary')}</ActButton></p>
-        ) : null}
-      </div>
+      <Section id="calls" title={callsTitle} class={snap.calls.length ? 'attention' : ''}>
+        <CallsList client={client} manage />
+      </Section>
+      <Section id="rooms" title={t('console.rooms')}>
+        <BreakoutControls client={client} />
+        <RoomsBoard client={client} onPick={pick} />
+      </Section>
+      <Section id="speaking" title={t('console.speaking')}>
+        <SpeakingPanel client={client} roomId={speakRoom} setRoomId={setSpeakRoom} />
+      </Section>
+      <Section id="equity" title={t('equity.title')}>
+        <EquityView client={client} />
+      </Section>
+      {me && me.room !== PLENARY ? (
+        <p class="console-more"><ActButton client={client} class="btn" command={{ type: 'visit', room: PLENARY }}>{t('console.back_plenary')}</ActButton></p>
+      ) : null}
     </div>
   );
 }

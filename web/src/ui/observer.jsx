@@ -9,6 +9,7 @@ import { act, Section, nameOf, roomName, timeOfDay } from './common.jsx';
 import { FloorCard, QueueList, PeopleList, Chat } from './room.jsx';
 import { EquityView, CallsList } from './console.jsx';
 import { sortedPolls, Participation } from './polls.jsx';
+import { Icon } from './icons.jsx';
 
 /** serde_json's canonical form as the audit chain hashes it: sorted keys, no spaces. */
 export function canonical(v) {
@@ -47,6 +48,10 @@ function describe(snap, e) {
   if (ev.person) p.name = ev.person.name;
   if (ev.expert !== undefined && snap.rotation) p.name = who(snap.rotation.plan.experts[ev.expert] || '');
   if (ev.assignments) p.n = ev.assignments.length;
+  if (ev.method) {
+    const [m, attr] = String(ev.method).split(':');
+    p.method = attr ? t('method.balanced', { attr: t(`attr.${attr}`) === `attr.${attr}` ? attr : t(`attr.${attr}`) }) : t(`method.${m}`) === `method.${m}` ? m : t(`method.${m}`);
+  }
   if (ev.rooms) p.n = ev.rooms.length;
   if (ev.spoken_ms !== undefined) p.s = Math.round(ev.spoken_ms / 1000);
   if (ev.reason) p.reason = t(`reason.${ev.reason}`);
@@ -115,7 +120,7 @@ export function AuditTrail({ client }) {
       ) : null}
       {error ? <p class="warn-text" role="alert">{t('audit.load_error')}</p> : null}
       {!loaded && !error ? <p class="muted">{t('common.loading')}</p> : null}
-      <ol class="audit-list" reversed aria-label={t('audit.title')}>
+      <ol class="audit-list" reversed aria-label={t('audit.title')} tabIndex={0}>
         {shown.map((e) => (
           <li key={e.n} value={e.n}>
             <span class="audit-meta"><span class="audit-n">#{e.n}</span> <time>{timeOfDay(e.at)}</time> · {actorWords(snap, e.by)}</span>
@@ -144,8 +149,7 @@ function RoomSwitcher({ client }) {
               type="button"
               class={`btn${current ? ' primary' : ''}`}
               aria-current={current ? 'true' : undefined}
-              disabled={current}
-              onClick={() => act(client, { type: 'visit', room: r.id })}
+              onClick={() => { if (!current) act(client, { type: 'visit', room: r.id }); }}
             >
               {roomName(snap, r.id)} <span class="count">({n})</span>
             </button>
@@ -179,7 +183,7 @@ function PollsParticipation({ client }) {
     <ul class="plain">
       {polls.map((p) => (
         <li key={p.id} class="poll-mini">
-          <p><strong>{p.spec.question}</strong> <span class="badge">{t(`poll.status.${p.status}`)}</span>{p.spec.secret ? <span class="badge secret">🔒 {t('poll.secret')}</span> : null}</p>
+          <p><strong>{p.spec.question}</strong> <span class="badge">{t(`poll.status.${p.status}`)}</span>{p.spec.secret ? <span class="badge secret"><Icon name="lock" size={14} /> {t('poll.secret')}</span> : null}</p>
           <Participation poll={p} />
         </li>
       ))}

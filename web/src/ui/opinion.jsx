@@ -6,6 +6,7 @@ import { useState, useEffect, useRef } from 'preact/hooks';
 import { t } from '../i18n.js';
 import { PLENARY } from '../reduce.js';
 import { act, ActButton, Section, useId, timeOfDay, roomName } from './common.jsx';
+import { Icon } from './icons.jsx';
 
 function wsBase() {
   return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}`;
@@ -26,8 +27,8 @@ function editorLabels() {
 function Toolbar({ ed, st, editable }) {
   const a = st.active || {};
   const B = ({ on, pressed, label, children, disabled }) => (
-    <button type="button" class="tool" onMouseDown={(e) => e.preventDefault()} onClick={on} aria-pressed={pressed === undefined ? undefined : pressed ? 'true' : 'false'} disabled={!editable || disabled} title={label} aria-label={label}>
-      {children}
+    <button type="button" class="tool" onMouseDown={(e) => e.preventDefault()} onClick={on} aria-pressed={pressed === undefined ? undefined : pressed ? 'true' : 'false'} disabled={!editable || disabled} title={label}>
+      <span aria-hidden="true">{children}</span><span class="sr-only">{label}</span>
     </button>
   );
   return (
@@ -43,7 +44,7 @@ function Toolbar({ ed, st, editable }) {
         <B on={() => ed.bulletList()} label={t('doc.list')}>•≡</B>
       </div>
       <div class="tool-group">
-        <B on={() => ed.proposal()} label={t('doc.add_proposal')}>＋ {t('doc.proposal')}</B>
+        <B on={() => ed.proposal()} label={t('doc.add_proposal')}>+ {t('doc.proposal')}</B>
         <B on={() => ed.argument('for')} pressed={a.block === 'argument' && a.kind === 'for'} disabled={!a.inProposal} label={t('doc.make_for')}>{t('doc.for_short')}</B>
         <B on={() => ed.argument('against')} pressed={a.block === 'argument' && a.kind === 'against'} disabled={!a.inProposal} label={t('doc.make_against')}>{t('doc.against_short')}</B>
         <B on={() => ed.argument('moderating')} pressed={a.block === 'argument' && a.kind === 'moderating'} disabled={!a.inProposal} label={t('doc.make_moderating')}>{t('doc.moderating_short')}</B>
@@ -109,7 +110,9 @@ function Editor({ client, doc, lang }) {
 
 function DiffView({ client, doc }) {
   const versions = doc.versions.slice().sort((a, b) => a.version - b.version);
-  const [from, setFrom] = useState(versions.length ? String(versions[versions.length - 1].version) : '');
+  const [chosen, setFrom] = useState('');
+  // Default: the latest named version (also when versions appear after the first render).
+  const from = versions.some((v) => String(v.version) === chosen) ? chosen : versions.length ? String(versions[versions.length - 1].version) : '';
   const [to, setTo] = useState('');
   const [diff, setDiff] = useState(null);
   const [error, setError] = useState(null);
@@ -145,7 +148,7 @@ function DiffView({ client, doc }) {
       <button type="submit" class="btn">{t('doc.compare')}</button>
       {error ? <p class="warn-text" role="alert">{t('doc.diff_error')}</p> : null}
       {diff ? (
-        <div class="diff" aria-label={t('doc.diff_label')}>
+        <div class="diff" role="region" aria-label={t('doc.diff_label')} tabIndex={0}>
           <p class="small" role="status">{changed ? t('doc.diff_count', { n: changed }) : t('doc.diff_none')}</p>
           {diff.changes.map((c, i) => c.op === 'equal' && !c.line ? null : (
             <div key={i} class={`diff-line ${c.op}`}>

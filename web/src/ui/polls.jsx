@@ -5,6 +5,7 @@ import { useState } from 'preact/hooks';
 import { t } from '../i18n.js';
 import { pollNumber, room as roomOf } from '../reduce.js';
 import { Countdown, act, ActButton, Section, useId, roomName } from './common.jsx';
+import { Icon } from './icons.jsx';
 
 const STANCES = ['for', 'against', 'for_with_reservations', 'abstain'];
 
@@ -68,7 +69,7 @@ export function Results({ poll }) {
     body = (
       <>
         {tally.winner !== null && tally.winner !== undefined ? (
-          <p class="winner-line">🏆 {t('results.winner', { option: opts[tally.winner] })}</p>
+          <p class="winner-line"><Icon name="award" /> {t('results.winner', { option: opts[tally.winner] })}</p>
         ) : null}
         <h4 class="h-small">{t('results.borda')}</h4>
         <ul class="bars">
@@ -81,7 +82,7 @@ export function Results({ poll }) {
           ))}
         </ul>
         {tally.rounds.length ? (
-          <div class="table-wrap">
+          <div class="table-wrap" tabIndex={0} role="region" aria-label={t('common.table')}>
             <table class="irv">
               <caption>{t('results.irv')}</caption>
               <thead>
@@ -195,8 +196,8 @@ function BallotForm({ poll, onVote, busy }) {
           {order.map((opt, i) => (
             <li key={opt}>
               <span class="rank-label">{spec.options[opt]}</span>
-              <button type="button" class="btn small" disabled={i === 0} onClick={() => move(i, -1)} aria-label={t('vote.up', { option: spec.options[opt] })}>↑</button>
-              <button type="button" class="btn small" disabled={i === order.length - 1} onClick={() => move(i, 1)} aria-label={t('vote.down', { option: spec.options[opt] })}>↓</button>
+              <button type="button" class="btn small" disabled={i === 0} onClick={() => move(i, -1)}><span aria-hidden="true">↑</span><span class="sr-only">{t('vote.up', { option: spec.options[opt] })}</span></button>
+              <button type="button" class="btn small" disabled={i === order.length - 1} onClick={() => move(i, 1)}><span aria-hidden="true">↓</span><span class="sr-only">{t('vote.down', { option: spec.options[opt] })}</span></button>
             </li>
           ))}
         </ol>
@@ -243,7 +244,7 @@ function BallotForm({ poll, onVote, busy }) {
         {hint ? <p id={`${gid}-hint`} class="small muted">{hint}</p> : null}
         <div class="choices">{fields}</div>
       </fieldset>
-      {spec.secret ? <p class="secret-warning">🔒 {t('vote.secret_warning')}</p> : null}
+      {spec.secret ? <p class="secret-warning"><Icon name="lock" /> {t('vote.secret_warning')}</p> : null}
       {confirming ? (
         <div class="confirm" role="alertdialog" aria-labelledby={`${gid}-confirm`}>
           <p id={`${gid}-confirm`}><strong>{t('vote.confirm_q', { choice: describeBallot(spec, ballot) })}</strong></p>
@@ -300,13 +301,13 @@ export function PollCard({ client, poll, admin }) {
         <h3 id={titleId}>{spec.question}</h3>
         <p class="poll-meta">
           <StatusBadge poll={poll} /> <span class="badge">{kindLabel(spec)}</span>
-          {spec.secret ? <span class="badge secret">🔒 {t('poll.secret')}</span> : <span class="badge">{t('poll.named')}</span>}
+          {spec.secret ? <span class="badge secret"><Icon name="lock" size={14} /> {t('poll.secret')}</span> : <span class="badge">{t('poll.named')}</span>}
           {spec.room ? <span class="badge">{roomName(client.snap, spec.room)}</span> : null}
           {poll.status === 'open' && poll.ends_at ? <Countdown client={client} deadline={poll.ends_at} label={t('poll.closes_in')} /> : null}
         </p>
       </header>
       {poll.status === 'open' && poll.you_voted ? (
-        <p class="voted" role="status">✅ {spec.secret ? t('vote.recorded_secret') : t('vote.recorded_named', { choice: describeBallot(spec, poll.your_ballot) })}</p>
+        <p class="voted" role="status"><Icon name="check" /> {spec.secret ? t('vote.recorded_secret') : t('vote.recorded_named', { choice: describeBallot(spec, poll.your_ballot) })}</p>
       ) : null}
       {poll.status !== 'open' && poll.you_voted && !admin ? <p class="small muted">{t('vote.you_took_part')}</p> : null}
       {poll.status === 'open' && !poll.eligible && !admin ? <p class="muted">{t('vote.not_eligible')}</p> : null}

@@ -6,6 +6,8 @@ import { t } from '../i18n.js';
 import { person, room as roomOf, PLENARY } from '../reduce.js';
 import { Countdown, Elapsed, act, ActButton, Section, Presence, nameOf, roomName, roleWords, timeOfDay, ordinal, useId, spoken } from './common.jsx';
 import { VideoPanel } from './video.jsx';
+import { Questions } from './rotation.jsx';
+import { Icon } from './icons.jsx';
 
 export function BreakoutBanner({ client }) {
   const snap = client.snap;
@@ -63,10 +65,10 @@ export function HandControl({ client, inside }) {
               ? t('hand.raised_least', { n: inside.queue.length })
               : t('hand.place', { place: ordinal(place + 1), n: order.length })}
           </p>
-          <ActButton client={client} command={{ type: 'lower_hand' }} class="btn big secondary">✋ {t('hand.lower')}</ActButton>
+          <ActButton client={client} command={{ type: 'lower_hand' }} class="btn big secondary"><Icon name="hand" size={22} /> {t('hand.lower')}</ActButton>
         </>
       ) : (
-        <ActButton client={client} command={{ type: 'raise_hand' }} class="btn big primary">✋ {t('hand.raise')}</ActButton>
+        <ActButton client={client} command={{ type: 'raise_hand' }} class="btn big primary"><Icon name="hand" size={22} /> {t('hand.raise')}</ActButton>
       )}
     </div>
   );
@@ -142,7 +144,7 @@ export function PeopleList({ client, roomId, observers }) {
   return (
     <div class="people">
       <h3 class="h-small">{t('people.title', { n: online, total: here.length })}</h3>
-      <ul class="people-list">
+      <ul class="people-list" tabIndex={0} aria-label={t('people.heading')}>
         {here.map((p) => (
           <li key={p.id} class={p.online ? '' : 'offline'}>
             <Presence online={p.online} />
@@ -151,7 +153,7 @@ export function PeopleList({ client, roomId, observers }) {
           </li>
         ))}
       </ul>
-      {observers > 0 ? <p class="muted small">👁 {t('people.observers', { n: observers })}</p> : null}
+      {observers > 0 ? <p class="muted small"><Icon name="eye" size={14} /> {t('people.observers', { n: observers })}</p> : null}
     </div>
   );
 }
@@ -169,6 +171,15 @@ export function Chat({ client, roomId, inside, readOnly }) {
     const el = listRef.current;
     if (el && stick.current) el.scrollTop = el.scrollHeight;
   }, [lines.length, roomId]);
+  useEffect(() => {
+    const el = listRef.current;
+    if (!el || typeof ResizeObserver === 'undefined') return undefined;
+    const ro = new ResizeObserver(() => {
+      if (stick.current) el.scrollTop = el.scrollHeight;
+    });
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, []);
   const onScroll = (e) => {
     const el = e.currentTarget;
     stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
@@ -222,7 +233,7 @@ export function CallFacilitator({ client }) {
   return (
     <div class="call">
       {mine.length > 0 ? (
-        <p class="notice" role="status">🛎 {t('call.pending', { n: mine.length })}</p>
+        <p class="notice" role="status"><Icon name="bell" /> {t('call.pending', { n: mine.length })}</p>
       ) : null}
       {open ? (
         <form onSubmit={send} class="stack">
@@ -234,7 +245,7 @@ export function CallFacilitator({ client }) {
           </div>
         </form>
       ) : (
-        <button type="button" class="btn" onClick={() => setOpen(true)}>🛎 {t('call.button')}</button>
+        <button type="button" class="btn" onClick={() => setOpen(true)}><Icon name="bell" /> {t('call.button')}</button>
       )}
     </div>
   );
@@ -249,11 +260,11 @@ export function WhereAmI({ client }) {
   const text = here === PLENARY
     ? (observer ? t('where.observe_plenary') : t('where.plenary'))
     : (observer ? t('where.observe_room', { room: roomName(snap, here) }) : t('where.room', { room: roomName(snap, here) }));
-  return <p class="where"><span aria-hidden="true">📍 </span>{text}</p>;
+  return <p class="where"><Icon name="pin" /> {text}</p>;
 }
 
 /** The whole room view. */
-export function RoomView({ client, videoConfig }) {
+export function RoomView({ client, videoConfig, video }) {
   const snap = client.snap;
   const me = person(snap, client.you.id);
   const roomId = me ? me.room : PLENARY;
@@ -278,12 +289,15 @@ export function RoomView({ client, videoConfig }) {
         <Section id="chat" title={t('chat.title')} class="chat-card">
           <Chat client={client} roomId={roomId} inside={inside} readOnly={guarantor} />
         </Section>
+        {snap.rotation && snap.rotation.plan.rooms.includes(roomId) ? (
+          <Section id="questions" title={t('rot.questions')}><Questions client={client} /></Section>
+        ) : null}
       </div>
       <div class="room-side">
         <Section id="people" title={t('people.heading')}>
           <PeopleList client={client} roomId={roomId} observers={r.observers} />
         </Section>
-        <VideoPanel client={client} roomId={roomId} config={videoConfig} />
+        <VideoPanel client={client} roomId={roomId} config={videoConfig} video={video} />
       </div>
     </div>
   );

@@ -7,6 +7,7 @@ import { t } from '../i18n.js';
 import { PLENARY, person, groupOf, roomInRound, placedRound } from '../reduce.js';
 import { Countdown, act, ActButton, Section, nameOf, roomName, useId, spoken, clock } from './common.jsx';
 import { attributesOf } from './console.jsx';
+import { Icon } from './icons.jsx';
 
 function phaseWords(client, phase) {
   switch (phase.state) {
@@ -68,9 +69,9 @@ function MyPath({ client }) {
   if (from !== null && from < rounds.length) next = from;
   return (
     <div>
-      <p>{t('rot.your_group', { n: g + 1 })} · {t('rot.members', { names: rot.plan.groups[g].map((p) => nameOf(snap, p)).join(', ') })}</p>
+      <p>{t('rot.your_group', { n: g + 1 })} · {t('rot.members', { names: rot.plan.groups[g].filter((p) => p !== me).map((p) => nameOf(snap, p)).join(', ') })}</p>
       {next !== null ? (
-        <p class="next-step">➡ {t('rot.next', { n: next + 1, where: whereIn(snap, rot, me, next) })}</p>
+        <p class="next-step"><Icon name="arrow" /> {t('rot.next', { n: next + 1, where: whereIn(snap, rot, me, next) })}</p>
       ) : null}
       <ol class="path">
         {rounds.map((r) => {
@@ -92,7 +93,9 @@ function whereIn(snap, rot, me, r) {
   const g = groupOf(rot, me);
   const e = rot.plan.schedule[r] ? rot.plan.schedule[r][g] : null;
   if (e === null || e === undefined) return t('rot.rest', { room: roomName(snap, room) });
-  return t('rot.with', { expert: expertName(snap, rot, e), room: roomName(snap, room) });
+  const name = expertName(snap, rot, e);
+  const rn = roomName(snap, room);
+  return rn.includes(name) ? t('rot.with_expert', { expert: name }) : t('rot.with', { expert: name, room: rn });
 }
 
 function Schedule({ client }) {
@@ -100,9 +103,9 @@ function Schedule({ client }) {
   const rot = snap.rotation;
   const current = placedRound(rot.phase);
   return (
-    <div class="table-wrap">
+    <div class="table-wrap" tabIndex={0} role="region" aria-label={t('common.table')}>
       <table class="schedule">
-        <caption>{t('rot.schedule')}</caption>
+        <caption class="sr-only">{t('rot.schedule')}</caption>
         <thead>
           <tr><th scope="col">{t('rot.round_col')}</th>{rot.plan.groups.map((_, g) => <th scope="col">{t('rot.group', { n: g + 1 })}</th>)}</tr>
         </thead>
@@ -230,7 +233,7 @@ function Controls({ client }) {
           <ul class="plain">
             {rot.plan.experts.map((e, i) => (
               <li key={e} class="row wrap">
-                <span>{nameOf(snap, e)} · {roomName(snap, rot.plan.rooms[i])}</span>
+                <span class="grow">{nameOf(snap, e)}{roomName(snap, rot.plan.rooms[i]).includes(nameOf(snap, e)) ? '' : ` · ${roomName(snap, rot.plan.rooms[i])}`}</span>
                 {rot.absent.includes(e) ? <span class="badge">{t('rot.absent')}</span> : (
                   <ActButton client={client} class="btn small" command={{ type: 'mark_expert_absent', expert: e }} confirm={t('rot.absent_confirm', { name: nameOf(snap, e) })}>{t('rot.mark_absent')}</ActButton>
                 )}
@@ -259,7 +262,7 @@ function Controls({ client }) {
 }
 
 /** Questions in the expert rooms: ask where you are; the expert (or a facilitator) answers. */
-function Questions({ client }) {
+export function Questions({ client }) {
   const snap = client.snap;
   const rot = snap.rotation;
   const me = person(snap, client.you.id);

@@ -1,0 +1,368 @@
+//! Cluster mode: three `convene` nodes on one Redis. Clients spread over them run breakouts
+//! and a secret poll; all see one order; tallies agree everywhere; a node killed with
+//! `kill -9` loses nothing acknowledged and counts no ballot twice; concurrent commands from
+//! every node get distinct, gapless sequence numbers.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use anyhow::{bail, ensure, Result};
+use convene_tests::proto::{
+    AssignMethod, Ballot, Command, ErrorCode, Event, PollKind, PollSpec, Role, ServerMessage,
+};
+use convene_tests::{person, tempdir, unique, Client, Server};
+
+/// A Redis database of its own for each test (the machine's Redis on 6379, or REDIS_URL).
+async fn fresh_redis(db: u8) -> Result<String> {
+    let base =
+        std::env::var("CONVENE_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let url = format!("{base}/{db}");
+    let out = std::process::Command::new("redis-cli")
+        .args(["-u", &url, "FLUSHDB"])
+        .output()?;
+    ensure!(
+        out.status.success(),
+        "redis-cli FLUSHDB on {url} failed: is Redis running? (scripts/test.sh starts it)"
+    );
+    Ok(url)
+}
+
+async fn nodes(dir: &std::path::Path, url: &str, n: usize) -> Result<Vec<Server>> {
+    let mut out = Vec::new();
+    for i in 0..n {
+        out.push(Server::start_with(&dir.join(format!("node{i}")), &["--redis", url]).await?);
+    }
+    Ok(out)
+}
+
+fn secret_poll(question: &str) -> PollSpec {
+    PollSpec {
+        question: question.into(),
+        kind: PollKind::Single {
+            options: vec!["Oui".into(), "Non".into(), "Sans avis".into()],
+        },
+        secret: true,
+        live_results: true,
+        voters: vec![],
+        quorum: None,
+        duration_ms: None,
+        room: None,
+    }
+}
+
+/// Every event two clients both saw is the same event at the same seq.
+fn same_order(a: &Client, b: &Client) -> Result<()> {
+    let by_seq: HashMap<u64, &convene_tests::proto::Record> =
+        a.events.iter().map(|r| (r.seq, r)).collect();
+    for r in &b.events {
+        if let Some(other) = by_seq.get(&r.seq) {
+            ensure!(
+                other.event == r.event,
+                "seq {}: {} saw {:?}, {} saw {:?}",
+                r.seq,
+                a.name,
+                other.event,
+                b.name,
+                r.event
+            );
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_one_convention() -> Result<()> {
+    let redis = fresh_redis(11).await?;
+    let dir = tempdir();
+    let mut servers = nodes(dir.path(), &redis, 3).await?;
+    let mut roster = vec![
+        person("Claire Animatrice", &[Role::Facilitator], &[]),
+        person("Hélène Garante", &[Role::Guarantor], &[]),
+    ];
+    let communes = ["Rezé", "Orvault", "Vertou"];
+    for i in 0..12 {
+        roster.push(person(
+            &format!("Citoyen {i:02}"),
+            &[Role::Citizen],
+            &[("commune", communes[i % 3])],
+        ));
+    }
+    let invites = servers[0].http().convention("cluster", &roster).await?;
+    let tok = |n: &str| invites.iter().find(|i| i.name == n).unwrap().token.clone();
+    // Spread: the facilitator on node 0, the guarantor on node 1, citizens round-robin.
+    let mut fac = Client::join(&servers[0].ws_url(), "fac", &tok("Claire Animatrice")).await?;
+    let mut gar = Client::join(&servers[1].ws_url(), "gar", &tok("Hélène Garante")).await?;
+    let mut cits = Vec::new();
+    for i in 0..12 {
+        let name = format!("Citoyen {i:02}");
+        cits.push(Client::join(&servers[i % 3].ws_url(), &name, &tok(&name)).await?);
+    }
+    // Presence spans nodes: the facilitator on node 0 eventually sees all 14 online.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let mut probe =
+            Client::join(&servers[0].ws_url(), "probe", &tok("Claire Animatrice")).await?;
+        let online = probe
+            .snapshot
+            .take()
+            .unwrap()
+            .participants
+            .iter()
+            .filter(|p| p.online)
+            .count();
+        probe.close().await;
+        if online >= 14 {
+            break;
+        }
+        ensure!(
+            tokio::time::Instant::now() < deadline,
+            "node 0 sees {online} online, not 14"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+
+    // Breakouts driven from node 0 reach everyone on every node.
+    fac.ok(Command::CreateRooms {
+        count: Some(3),
+        names: vec![],
+    })
+    .await?;
+    fac.ok(Command::AssignRooms {
+        method: AssignMethod::Balanced {
+            attribute: "commune".into(),
+        },
+        participants: None,
+        only_present: true,
+    })
+    .await?;
+    let seq = fac
+        .ok(Command::OpenBreakouts {
+            duration_ms: 60_000,
+            warning_ms: 1000,
+        })
+        .await?;
+    for c in cits.iter_mut() {
+        c.wait_for(
+            |m| matches!(m, ServerMessage::Snapshot { snapshot, .. } if snapshot.seq >= seq),
+        )
+        .await?;
+        ensure!(c.room() != "plenary", "{} was not moved", c.name);
+    }
+    for c in cits.iter_mut() {
+        c.ok(Command::SendChat {
+            text: format!("bonjour de {}", c.name),
+        })
+        .await?;
+    }
+    let last = fac.ok(Command::CloseBreakouts).await?;
+
+    // A secret poll voted through all three nodes.
+    let seq = fac
+        .ok(Command::DraftPoll {
+            spec: secret_poll("On continue ?"),
+        })
+        .await?;
+    let Event::PollDrafted { poll, .. } = fac.wait_seq(seq).await?.event else {
+        bail!("no draft")
+    };
+    fac.ok(Command::OpenPoll { poll: poll.clone() }).await?;
+    let mut expected = [0u64; 3];
+    for (i, c) in cits.iter_mut().enumerate() {
+        let choice = (i % 3) as u32;
+        expected[choice as usize] += 1;
+        c.ok(Command::Vote {
+            poll: poll.clone(),
+            ballot: Ballot::Single { choice },
+        })
+        .await?;
+    }
+    let seq = fac.ok(Command::ClosePoll { poll: poll.clone() }).await?;
+    let Event::PollClosed { tally: Some(t), .. } = fac.wait_seq(seq).await?.event else {
+        bail!("no tally")
+    };
+    ensure!(
+        t.counts == expected.to_vec(),
+        "tally {:?}, expected {expected:?}",
+        t.counts
+    );
+    ensure!(seq > last, "sequence grows");
+
+    // Every node answers the same snapshot, and everyone saw one order.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut views = Vec::new();
+    for s in &servers {
+        let mut c = Client::join(&s.ws_url(), "view", &tok("Hélène Garante")).await?;
+        let mut snap = c.snapshot.take().unwrap();
+        ensure!(
+            snap.seq == seq,
+            "node {} is at {} not {seq}",
+            s.addr,
+            snap.seq
+        );
+        for p in &mut snap.participants {
+            p.online = false; // presence settles on its own clock
+        }
+        for r in &mut snap.rooms {
+            r.observers = 0;
+        }
+        for p in &mut snap.polls {
+            p.participation = None;
+        }
+        views.push(serde_json::to_value(&snap)?);
+        c.close().await;
+    }
+    ensure!(
+        views[0] == views[1] && views[1] == views[2],
+        "the three nodes disagree on the snapshot at {seq}"
+    );
+    for c in cits.iter_mut().chain([&mut gar]) {
+        c.drain(Duration::from_millis(100)).await;
+    }
+    for c in cits.iter().chain([&gar]) {
+        same_order(&fac, c)?;
+        let seqs: Vec<u64> = c.events.iter().map(|r| r.seq).collect();
+        ensure!(
+            seqs.windows(2).all(|w| w[0] < w[1]),
+            "{}: events out of order or repeated",
+            c.name
+        );
+    }
+
+    // kill -9 of node 2 in the middle of a second vote: its clients move to node 0 and retry
+    // with the same request ids; nothing acknowledged is missing, no ballot counts twice.
+    let seq = fac
+        .ok(Command::DraftPoll {
+            spec: secret_poll("Et maintenant ?"),
+        })
+        .await?;
+    let Event::PollDrafted { poll, .. } = fac.wait_seq(seq).await?.event else {
+        bail!("no draft")
+    };
+    fac.ok(Command::OpenPoll { poll: poll.clone() }).await?;
+    let ids: Vec<String> = (0..12).map(|i| format!("v{i}-{}", unique())).collect();
+    let mut acked: BTreeMap<usize, u64> = BTreeMap::new();
+    for (i, c) in cits.iter_mut().enumerate().filter(|(i, _)| i % 3 != 2) {
+        if let Ok(seq) = c
+            .request_with_id(
+                &ids[i],
+                Command::Vote {
+                    poll: poll.clone(),
+                    ballot: Ballot::Single { choice: 0 },
+                },
+            )
+            .await?
+        {
+            acked.insert(i, seq);
+        }
+    }
+    servers[2].kill9().await?;
+    for (i, name) in (0..12)
+        .filter(|i| i % 3 == 2)
+        .map(|i| (i, format!("Citoyen {i:02}")))
+    {
+        let mut c = Client::join(&servers[0].ws_url(), &name, &tok(&name)).await?;
+        let r = c
+            .request_with_id(
+                &ids[i],
+                Command::Vote {
+                    poll: poll.clone(),
+                    ballot: Ballot::Single { choice: 0 },
+                },
+            )
+            .await?;
+        ensure!(r.is_ok(), "{name} on node 0: {r:?}");
+        // The retry of an acknowledged ballot is answered with its seq, not counted again.
+        let again = c
+            .request_with_id(
+                &ids[i],
+                Command::Vote {
+                    poll: poll.clone(),
+                    ballot: Ballot::Single { choice: 0 },
+                },
+            )
+            .await?;
+        ensure!(again == r, "retry: {again:?} vs {r:?}");
+        let twice = c
+            .request(Command::Vote {
+                poll: poll.clone(),
+                ballot: Ballot::Single { choice: 1 },
+            })
+            .await?;
+        ensure!(
+            matches!(twice, Err((ErrorCode::Conflict, _))),
+            "second ballot: {twice:?}"
+        );
+    }
+    let seq = fac.ok(Command::ClosePoll { poll: poll.clone() }).await?;
+    let Event::PollClosed { tally: Some(t), .. } = fac.wait_seq(seq).await?.event else {
+        bail!("no tally")
+    };
+    ensure!(
+        t.ballots == 12 && t.counts[0] == 12,
+        "after the node died: {:?}",
+        t
+    );
+    let _ = &mut servers;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_commands_from_every_node_get_distinct_gapless_seqs() -> Result<()> {
+    let redis = fresh_redis(12).await?;
+    let dir = tempdir();
+    let servers = nodes(dir.path(), &redis, 3).await?;
+    const VOTERS: usize = 150;
+    let mut roster = vec![person("Claire Animatrice", &[Role::Facilitator], &[])];
+    for i in 0..VOTERS {
+        roster.push(person(&format!("Votant {i:03}"), &[Role::Citizen], &[]));
+    }
+    let invites = servers[0].http().convention("burst", &roster).await?;
+    let mut fac = Client::join(&servers[1].ws_url(), "fac", &invites[0].token).await?;
+    let mut spec = secret_poll("Tous ensemble");
+    spec.secret = false;
+    let seq = fac.ok(Command::DraftPoll { spec }).await?;
+    let Event::PollDrafted { poll, .. } = fac.wait_seq(seq).await?.event else {
+        bail!("no draft")
+    };
+    let opened = fac.ok(Command::OpenPoll { poll: poll.clone() }).await?;
+    // Every voter connected to one of the three nodes, all voting at once.
+    let mut tasks = Vec::new();
+    for (i, inv) in invites.iter().skip(1).enumerate() {
+        let url = servers[i % 3].ws_url();
+        let (token, name, poll) = (inv.token.clone(), inv.name.clone(), poll.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut c = Client::join(&url, &name, &token).await?;
+            c.ok(Command::Vote {
+                poll,
+                ballot: Ballot::Single {
+                    choice: (i % 3) as u32,
+                },
+            })
+            .await
+        }));
+    }
+    let mut seqs = Vec::new();
+    for t in tasks {
+        seqs.push(t.await??);
+    }
+    seqs.sort();
+    let before = seqs.len();
+    seqs.dedup();
+    ensure!(seqs.len() == before, "two ballots got the same seq");
+    // Gapless: the ballots are exactly the seqs after the opening.
+    ensure!(
+        seqs.first() == Some(&(opened + 1)) && seqs.last() == Some(&(opened + VOTERS as u64)),
+        "seqs {:?}..{:?}",
+        seqs.first(),
+        seqs.last()
+    );
+    let seq = fac.ok(Command::ClosePoll { poll }).await?;
+    let Event::PollClosed { tally: Some(t), .. } = fac.wait_seq(seq).await?.event else {
+        bail!("no tally")
+    };
+    ensure!(
+        t.ballots == VOTERS as u64 && t.counts == vec![50, 50, 50],
+        "tally {t:?}"
+    );
+    Ok(())
+}

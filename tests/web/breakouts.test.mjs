@@ -1,0 +1,126 @@
+// A facilitator opens balanced breakout rooms from the console; citizens land in them (their
+// page follows them), chat with the people of their room only, are moved by hand
+// (click-to-move), get a broadcast, and come back to the plenary when the rooms close.
+
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, launchBrowser, openAs, waitState, tab, axe, command } from './harness.mjs';
+
+let server;
+let browser;
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+after(async () => {
+  if (browser) await browser.close();
+  if (server) {
+    await server.stop();
+    server.cleanup();
+  }
+});
+
+test('balanced breakout rooms: citizens land in them and chat', { timeout: 120000 }, async () => {
+  const fac = await openAs(browser, server, server.role('facilitator'));
+  const citizens = [];
+  for (let i = 0; i < 4; i += 1) {
+    // The first citizen has the video panel; its meeting is served by a stub (no internet here).
+    citizens.push(await openAs(browser, server, server.role('citizen', i), i === 0 ? { query: 'from=test' } : {}));
+  }
+  const ids = [0, 1, 2, 3].map((i) => server.role('citizen', i).participant);
+  const viewer = citizens[0];
+  await viewer.context().route('https://meet.jit.si/**', (route) => route.fulfill({ contentType: 'text/html', body: '<!doctype html><html lang="fr"><title>visio</title><p>Réunion vidéo (stub)</p></html>' }));
+  await viewer.click('#video button:has-text("Rejoindre la vidéo")');
+  await viewer.waitForSelector('#video-dock iframe[src="https://meet.jit.si/convene-demo-plenary"]');
+
+  // The console: create two rooms, spread the people online by commune, open for 20 minutes.
+  await tab(fac, 'console');
+  await fac.fill('#rooms input[type=number] >> nth=0', '2');
+  await fac.click('#rooms button:has-text("Créer")');
+  await fac.waitForSelector('#rooms .board-col[data-room=r1]');
+  await fac.check('#rooms label:has-text("Équilibré") input');
+  await fac.selectOption('#rooms select', 'commune');
+  await fac.click('#rooms button:has-text("Répartir")');
+  // Four citizens online, two rooms: two in each, by the plan shown on the board.
+  await fac.waitForFunction(() => document.querySelectorAll('.board-col[data-room=r1] .chip').length === 2 && document.querySelectorAll('.board-col[data-room=r2] .chip').length === 2);
+  await fac.click('#rooms button:has-text("Ouvrir les salles")');
+  await fac.waitForSelector('#rooms :text("Sous-groupes ouverts")');
+
+  // Each citizen's page follows them into their room, with the countdown.
+  const roomOf = {};
+  for (const [i, page] of citizens.entries()) {
+    await waitState(page, (c, id) => c.snap.participants.find((p) => p.id === id).room !== 'plenary', ids[i]);
+    const where = await page.textContent('[data-testid=where]');
+    assert.match(where, /Salle [12]/);
+    roomOf[ids[i]] = where.includes('Salle 1') ? 'r1' : 'r2';
+    assert.ok(await page.isVisible('header .countdown'), 'the breakout countdown is shown');
+  }
+  // The video followed the first citizen into their room.
+  await viewer.waitForSelector(`#video-dock iframe[src="https://meet.jit.si/convene-demo-${roomOf[ids[0]]}"]`);
+  await viewer.waitForSelector('#video-dock [role=status]:has-text("Vidéo basculée vers")');
+  // The meeting stays open on the other tabs.
+  await tab(viewer, 'polls');
+  assert.equal(await viewer.locator('#video-dock iframe').count(), 1);
+  await axe(viewer, 'polls tab with the video dock');
+  await tab(viewer, 'room');
+  const inR1 = ids.filter((id) => roomOf[id] === 'r1');
+  const inR2 = ids.filter((id) => roomOf[id] === 'r2');
+  assert.equal(inR1.length, 2);
+  assert.equal(inR2.length, 2);
+  const pageOf = (id) => citizens[ids.indexOf(id)];
+
+  // Two citizens of Salle 1 chat; Salle 2 does not see it.
+  const [a, b] = inR1.map(pageOf);
+  await a.fill('.chat-form input', 'Bonjour, on commence par les transports ?');
+  await a.click('.chat-form button[type=submit]');
+  await b.waitForSelector('.chat-log :text("Bonjour, on commence par les transports ?")');
+  await b.fill('.chat-form input', 'Oui, et le logement ensuite.');
+  await b.press('.chat-form input', 'Enter');
+  await a.waitForSelector('.chat-log :text("Oui, et le logement ensuite.")');
+  const other = pageOf(inR2[0]);
+  await other.waitForTimeout(300);
+  assert.equal(await other.locator('.chat-log :text("Bonjour, on commence")').count(), 0, 'Salle 2 does not see Salle 1');
+  // People of the room are listed.
+  const names = await a.textContent('#people');
+  assert.ok(names.includes(server.who(inR1[1]).name));
+  assert.ok(!names.includes(server.who(inR2[0]).name));
+
+  // The facilitator sees every room live, and moves someone by clicking then "Déplacer ici".
+  const mover = server.who(inR2[0]);
+  await fac.click(`.board-col[data-room=r2] .chip[data-pid=${mover.participant}]`);
+  await fac.click('.board-col[data-room=r1] button:has-text("Déplacer ici")');
+  await waitState(pageOf(mover.participant), (c, id) => c.snap.participants.find((p) => p.id === id).room === 'r1', mover.participant);
+  await pageOf(mover.participant).waitForSelector('[data-testid=where]:has-text("Salle 1")');
+  await fac.waitForFunction((id) => !!document.querySelector(`.board-col[data-room=r1] .chip[data-pid=${id}]`), mover.participant);
+
+  // Drag and drop moves too.
+  const dragged = server.who(inR2[1]);
+  await fac.dragAndDrop(`.board-col[data-room=r2] .chip[data-pid=${dragged.participant}]`, '.board-col[data-room=r1]');
+  await waitState(pageOf(dragged.participant), (c, id) => c.snap.participants.find((p) => p.id === id).room === 'r1', dragged.participant);
+
+  // A broadcast reaches every room.
+  await fac.fill('#rooms .broadcast input', 'Il reste cinq minutes.');
+  await fac.click('#rooms .broadcast button');
+  for (const page of citizens) await page.waitForSelector('.broadcast-msg:has-text("Il reste cinq minutes.")');
+
+  // Extend, then close: everyone is back in the plenary.
+  const before = await fac.evaluate(() => window.__convene.snap.breakouts.ends_at);
+  await fac.click('#rooms button:has-text("Prolonger")');
+  await waitState(fac, (c, t0) => c.snap.breakouts && c.snap.breakouts.ends_at > t0, before);
+  await axe(fac, 'console with rooms open');
+  fac.once('dialog', (d) => d.accept());
+  await fac.click('#rooms button:has-text("Fermer les sous-groupes")');
+  for (const [i, page] of citizens.entries()) {
+    await waitState(page, (c, id) => c.snap.participants.find((p) => p.id === id).room === 'plenary' && !c.snap.breakouts, ids[i]);
+    await page.waitForSelector('[data-testid=where]:has-text("Plénière")');
+  }
+  // Nothing the server refused along the way.
+  for (const page of [fac, ...citizens]) {
+    assert.deepEqual(await page.evaluate(() => window.__convene.errors.map((e) => e.code)), []);
+    assert.deepEqual(page.errors, []);
+  }
+  // A citizen cannot open rooms: the server refuses, the page says why, in French.
+  const refused = await command(citizens[0], { type: 'open_breakouts', duration_ms: 60000 });
+  assert.deepEqual(refused, { ok: false, code: 'forbidden' });
+  await citizens[0].waitForSelector('.toast[data-code=forbidden]:has-text("votre rôle ne permet pas cette action")');
+});

@@ -1,0 +1,171 @@
+// The client's pure parts, in Node: applying events to a snapshot as PROTOCOL.md says, the
+// video link of a room, and the translations (every key in French and English).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { applyEvent, normalizeSnapshot, roomInRound, placedRound, canWrite } from '../../web/src/reduce.js';
+import { videoUrl } from '../../web/src/video-url.js';
+import { DICT } from '../../web/src/i18n.js';
+
+const me = { id: 'p3', name: 'Yannick Le Goff', roles: ['citizen'] };
+const staff = { id: 'p1', name: 'Claire Moreau', roles: ['facilitator'] };
+
+function inside() {
+  return { chat: [], queue: [], queue_in_order: [], order: 'raised', limit_ms: null, floor: null };
+}
+
+function snapshot(viewer) {
+  const all = viewer.roles.includes('facilitator');
+  return normalizeSnapshot({
+    seq: 50,
+    convention: { id: 'nm', name: 'Convention' },
+    participants: [
+      { id: 'p1', name: 'Claire Moreau', roles: ['facilitator'], room: 'plenary', online: true, assigned: null },
+      { id: 'p2', name: 'Hélène Garnier', roles: ['guarantor'], room: 'plenary', online: true, assigned: null },
+      { id: 'p3', name: 'Yannick Le Goff', roles: ['citizen'], room: 'plenary', online: true, assigned: null },
+      { id: 'p4', name: 'Fatima Benali', roles: ['citizen'], room: 'plenary', online: true, assigned: null },
+      { id: 'p7', name: 'Marc Lefèvre', roles: ['expert'], room: 'plenary', online: true, assigned: null },
+    ],
+    rooms: [{ id: 'plenary', name: 'Plénière', observers: 1, inside: inside() }],
+    breakouts: null,
+    ...(all ? { floor_time: [] } : {}),
+    calls: [],
+    polls: [],
+    rotation: null,
+    documents: [{ name: 'opinion', title: 'Avis citoyen', groups: [], can_write: false, versions: [] }],
+    writing_groups: {},
+  });
+}
+
+let seq = 50;
+function ev(snap, viewer, event, by = { kind: 'participant', id: 'p1' }, at = 1000 + seq) {
+  seq += 1;
+  return applyEvent(snap, viewer, { seq, at, by, event });
+}
+
+test('rooms, assignments, breakouts, moves and queues', () => {
+  const s = snapshot(staff);
+  ev(s, staff, { type: 'rooms_created', rooms: [{ id: 'r1', name: 'Salle 1' }, { id: 'r2', name: 'Salle 2' }] });
+  assert.deepEqual(s.rooms.map((r) => r.id), ['plenary', 'r1', 'r2']);
+  assert.ok(s.rooms[1].inside, 'staff see inside every room');
+  ev(s, staff, { type: 'rooms_assigned', method: 'manual', assignments: [{ participant: 'p3', room: 'r1' }, { participant: 'p4', room: 'r2' }] });
+  ev(s, staff, { type: 'hand_raised', room: 'plenary', participant: 'p3' }, { kind: 'participant', id: 'p3' });
+  assert.deepEqual(s.rooms[0].inside.queue_in_order, ['p3']);
+  ev(s, staff, { type: 'breakouts_opened', ends_at: 99999, warn_at: 90000 });
+  assert.equal(s.participants.find((p) => p.id === 'p3').room, 'r1');
+  assert.deepEqual(s.rooms[0].inside.queue, [], 'hands elsewhere are lowered');
+  ev(s, staff, { type: 'breakouts_extended', ends_at: 199999, warn_at: 190000 });
+  assert.equal(s.breakouts.warned, false);
+  ev(s, staff, { type: 'participant_moved', participant: 'p2', room: 'r2' });
+  assert.equal(s.rooms.find((r) => r.id === 'r2').observers, 1);
+  assert.equal(s.rooms[0].observers, 0);
+  ev(s, staff, { type: 'chat_posted', room: 'r1', text: 'Bonjour' }, { kind: 'participant', id: 'p3' });
+  assert.equal(s.rooms[1].inside.chat[0].from, 'p3');
+  ev(s, staff, { type: 'breakouts_closed', reason: 'timer' }, { kind: 'timer' });
+  assert.ok(s.participants.every((p) => p.room === 'plenary'));
+  assert.equal(s.breakouts, null);
+  ev(s, staff, { type: 'rooms_cleared' });
+  assert.deepEqual(s.rooms.map((r) => r.id), ['plenary']);
+  assert.ok(s.participants.every((p) => p.assigned === null));
+});
+
+test('floor, floor time and the least-spoken order', () => {
+  const s = snapshot(staff);
+  for (const p of ['p3', 'p4']) ev(s, staff, { type: 'hand_raised', room: 'plenary', participant: p }, { kind: 'participant', id: p });
+  ev(s, staff, { type: 'floor_given', room: 'plenary', participant: 'p3', ends_at: 5000 });
+  assert.equal(s.rooms[0].inside.floor.participant, 'p3');
+  assert.deepEqual(s.rooms[0].inside.queue_in_order, ['p4']);
+  ev(s, staff, { type: 'floor_ended', room: 'plenary', participant: 'p3', spoken_ms: 60000, reason: 'yielded' }, { kind: 'participant', id: 'p3' });
+  assert.equal(s.rooms[0].inside.floor, null);
+  assert.equal(s.floor_time.find((f) => f.participant === 'p3').spoken_ms, 60000);
+  ev(s, staff, { type: 'hand_raised', room: 'plenary', participant: 'p3' }, { kind: 'participant', id: 'p3' });
+  ev(s, staff, { type: 'floor_given', room: 'plenary', participant: 'p4', ends_at: null });
+  ev(s, staff, { type: 'floor_ended', room: 'plenary', participant: 'p4', spoken_ms: 120000, reason: 'taken' });
+  ev(s, staff, { type: 'hand_raised', room: 'plenary', participant: 'p4' }, { kind: 'participant', id: 'p4' });
+  assert.deepEqual(s.rooms[0].inside.queue_in_order, ['p3', 'p4']);
+  ev(s, staff, { type: 'queue_order_set', room: 'plenary', order: 'least_spoken' });
+  assert.deepEqual(s.rooms[0].inside.queue_in_order, ['p3', 'p4'], 'p3 spoke 1 min, p4 2 min');
+  ev(s, staff, { type: 'floor_given', room: 'plenary', participant: 'p7', ends_at: null });
+  ev(s, staff, { type: 'floor_ended', room: 'plenary', participant: 'p7', spoken_ms: 1000, reason: 'moved' });
+  ev(s, staff, { type: 'hand_raised', room: 'plenary', participant: 'p7' }, { kind: 'participant', id: 'p7' });
+  assert.deepEqual(s.rooms[0].inside.queue_in_order, ['p7', 'p3', 'p4']);
+});
+
+test('polls: a secret vote seen by a citizen, calls, and events that are not for me', () => {
+  const s = snapshot(me);
+  const spec = { question: 'Q', kind: 'position', secret: true, live_results: false, voters: ['citizen'], quorum: null, duration_ms: null, room: null };
+  ev(s, me, { type: 'poll_opened', poll: 'q1', spec, ends_at: null });
+  assert.equal(s.polls[0].status, 'open');
+  assert.equal(s.polls[0].eligible, true);
+  ev(s, me, { type: 'voter_marked', poll: 'q1' }, { kind: 'participant', id: 'p3' });
+  assert.equal(s.polls[0].you_voted, true);
+  assert.equal(s.polls[0].your_ballot, null);
+  ev(s, me, { type: 'poll_closed', poll: 'q1', reason: 'facilitator' });
+  assert.equal(s.polls[0].tally, null, 'no tally before publication');
+  const tally = { ballots: 1, counts: [1, 0, 0, 0], borda: [], rounds: [], winner: null, texts: [] };
+  ev(s, me, { type: 'poll_published', poll: 'q1', tally });
+  assert.deepEqual(s.polls[0].tally, tally);
+  assert.equal(s.polls[0].status, 'published');
+  const expertOnly = { ...spec, voters: ['expert'] };
+  ev(s, me, { type: 'poll_opened', poll: 'q2', spec: expertOnly, ends_at: 5 });
+  assert.equal(s.polls[1].eligible, false);
+  ev(s, me, { type: 'facilitator_called', room: 'plenary', message: 'Aide' }, { kind: 'participant', id: 'p3' });
+  assert.equal(s.calls[0].id, seq);
+  ev(s, me, { type: 'call_resolved', call: seq });
+  assert.deepEqual(s.calls, []);
+  const effect = ev(s, me, { type: 'broadcast_sent', text: 'Pause' });
+  assert.equal(effect.broadcast.text, 'Pause');
+  const unknown = ev(s, me, { type: 'something_new', x: 1 });
+  assert.equal(unknown.unknown, 'something_new');
+  assert.equal(s.seq, seq, 'an unknown event still moves the seq');
+});
+
+test('rotations: rounds place people, pause and resume keep the time left', () => {
+  const s = snapshot(staff);
+  ev(s, staff, { type: 'rooms_created', rooms: [{ id: 'r1', name: 'Expert·e : Marc Lefèvre' }] });
+  const plan = { experts: ['p7'], rooms: ['r1'], groups: [['p3'], ['p4']], schedule: [[0, null], [null, 0]], round_ms: 600000, transition_ms: 60000, warning_ms: 60000, rest_room: 'plenary' };
+  ev(s, staff, { type: 'rotation_planned', plan });
+  assert.equal(roomInRound(s.rotation, 'p3', 0), 'r1');
+  assert.equal(roomInRound(s.rotation, 'p4', 0), 'plenary');
+  ev(s, staff, { type: 'rotation_round_started', round: 0, ends_at: 601000, warn_at: 541000 }, { kind: 'participant', id: 'p1' }, 1000);
+  assert.equal(s.participants.find((p) => p.id === 'p3').room, 'r1');
+  assert.equal(s.participants.find((p) => p.id === 'p7').room, 'r1');
+  ev(s, staff, { type: 'rotation_paused', remaining_ms: 500000 }, { kind: 'participant', id: 'p1' }, 41000);
+  assert.equal(placedRound(s.rotation.phase), 0);
+  ev(s, staff, { type: 'rotation_resumed' }, { kind: 'participant', id: 'p1' }, 100000);
+  // Frozen on the warning (not warned yet): the warning is 500 s away, the end 60 s after it.
+  assert.deepEqual(s.rotation.phase, { state: 'round', round: 0, ends_at: 660000, warn_at: 600000, warned: false });
+  ev(s, staff, { type: 'rotation_transition', next: 1, starts_at: 700000 }, { kind: 'timer' });
+  assert.equal(s.participants.find((p) => p.id === 'p4').room, 'r1');
+  assert.equal(s.participants.find((p) => p.id === 'p3').room, 'plenary');
+  ev(s, staff, { type: 'rotation_ended', stopped: true });
+  assert.ok(s.participants.every((p) => p.room === 'plenary'));
+});
+
+test('writing permission follows writing groups', () => {
+  const s = snapshot(me);
+  assert.equal(canWrite(s, me, s.documents[0]), false);
+  ev(s, me, { type: 'writing_group_set', group: 'room-r1', members: ['p3'] });
+  ev(s, me, { type: 'document_opened', document: 'opinion', group: 'room-r1' });
+  assert.equal(s.documents[0].can_write, true);
+  ev(s, me, { type: 'document_closed', document: 'opinion', group: 'room-r1' });
+  assert.equal(s.documents[0].can_write, false);
+  ev(s, me, { type: 'version_named', document: 'opinion', version: 1, label: 'v1' });
+  assert.equal(s.documents[0].versions[0].label, 'v1');
+  assert.equal(canWrite(s, { id: 'p2', roles: ['guarantor'] }, s.documents[0]), false);
+});
+
+test('the video link of a room', () => {
+  assert.equal(videoUrl('https://meet.jit.si/convene-{convention}-{room}', 'demo', 'plenary'), 'https://meet.jit.si/convene-demo-plenary');
+  assert.equal(videoUrl('https://visio.example.org/{convention}/{room}', 'Nantes Métropole', 'r2'), 'https://visio.example.org/nantes-m-tropole/r2');
+  assert.equal(videoUrl(undefined, 'demo', 'r1'), 'https://meet.jit.si/convene-demo-r1');
+});
+
+test('every string in French and in English', () => {
+  for (const [k, v] of Object.entries(DICT)) {
+    assert.equal(v.length, 2, k);
+    assert.ok(v[0] && v[1], k);
+    const params = (s) => [...s.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort().join(',');
+    assert.equal(params(v[0]), params(v[1]), `${k}: the same parameters in both languages`);
+  }
+});

@@ -1,0 +1,175 @@
+// Test glue for the web client's end-to-end tests: the real convene server (its demo
+// convention), Debian's headless Chromium driven by playwright-core, axe-core, screenshots.
+
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import assert from 'node:assert/strict';
+import { chromium } from 'playwright-core';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const SCREENSHOTS = join(ROOT, 'docs', 'screenshots');
+const require = createRequire(import.meta.url);
+const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+export const LAPTOP = { width: 1280, height: 800 };
+export const PHONE = { width: 360, height: 740 };
+
+/** The convene binary: $CONVENE_BIN, or the debug build of this repository. */
+function binary() {
+  if (process.env.CONVENE_BIN) return process.env.CONVENE_BIN;
+  const target = process.env.CARGO_TARGET_DIR || join(ROOT, 'target');
+  return join(target, 'debug', 'convene');
+}
+
+/**
+ * The real server with its demo convention, on an ephemeral port (or `port`, to restart on
+ * the same address after a kill). Returns helpers to reach each participant.
+ */
+export async function startServer({ dataDir, port = 0 } = {}) {
+  const data = dataDir || mkdtempSync(join(tmpdir(), 'convene-web-test-'));
+  const invitesFile = join(data, 'invites.json');
+  const proc = spawn(binary(), ['serve', '--demo', '--data', data, '--listen', `127.0.0.1:${port}`, '--invites-out', invitesFile], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, CONVENE_LOG: process.env.CONVENE_LOG || 'warn' },
+  });
+  let stderr = '';
+  proc.stderr.on('data', (d) => {
+    stderr += d;
+    if (stderr.length > 20000) stderr = stderr.slice(-20000);
+  });
+  const addr = await new Promise((ok, fail) => {
+    let out = '';
+    const timer = setTimeout(() => fail(new Error(`convene did not start in time:\n${out}\n${stderr}`)), 30000);
+    proc.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/convene listening on http:\/\/(\S+)/);
+      if (m) {
+        clearTimeout(timer);
+        ok(m[1]);
+      }
+    });
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      fail(new Error(`convene exited (${code}) before listening:\n${out}\n${stderr}`));
+    });
+  });
+  proc.stdout.resume();
+  const invites = JSON.parse(readFileSync(invitesFile, 'utf8'));
+  const base = `http://${addr}`;
+  const server = {
+    proc,
+    data,
+    addr,
+    base,
+    invites,
+    port: Number(addr.split(':').pop()),
+    /** The invitation of the first person with these roles (and not `not`), or by name. */
+    who(pred) {
+      const i = typeof pred === 'function' ? invites.find(pred) : invites.find((x) => x.participant === pred || x.name === pred);
+      assert.ok(i, `no such participant: ${pred}`);
+      return i;
+    },
+    role(role, n = 0) {
+      const list = invites.filter((x) => x.roles.length === 1 && x.roles[0] === role);
+      assert.ok(list[n], `no ${role} #${n}`);
+      return list[n];
+    },
+    /** The page of an invitation: the token from the invite's link, on the server's real address. */
+    url(invite, query = 'video=off') {
+      const token = new URL(invite.url).hash.replace(/^#/, '');
+      return `${base}/?${query}#${token}`;
+    },
+    token(invite) {
+      return new URLSearchParams(new URL(invite.url).hash.slice(1)).get('token');
+    },
+    stderr: () => stderr,
+    async stop() {
+      if (proc.exitCode !== null) return;
+      const done = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      await Promise.race([done, new Promise((r) => setTimeout(r, 5000))]);
+      if (proc.exitCode === null) proc.kill('SIGKILL');
+    },
+    /** kill -9: nothing acknowledged may be lost. */
+    async kill9() {
+      const done = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGKILL');
+      await done;
+    },
+    cleanup() {
+      rmSync(data, { recursive: true, force: true });
+    },
+  };
+  return server;
+}
+
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-dev-shm-usage'],
+  });
+}
+
+/** A person's own browser (a fresh context), on their invitation link, once welcomed. */
+export async function openAs(browser, server, invite, { viewport = LAPTOP, query, lang } = {}) {
+  const context = await browser.newContext({ viewport, deviceScaleFactor: 1, locale: lang === 'en' ? 'en-GB' : 'fr-FR' });
+  const page = await context.newPage();
+  page.errors = [];
+  page.on('pageerror', (e) => page.errors.push(e.message));
+  await page.goto(server.url(invite, query));
+  await waitOpen(page);
+  return page;
+}
+
+export async function waitOpen(page, timeout = 20000) {
+  await page.waitForFunction(() => window.__convene && window.__convene.status === 'open' && window.__convene.snap, null, { timeout });
+}
+
+/** Wait until the page's state satisfies `fn(client, arg)` (runs in the page). */
+export async function waitState(page, fn, arg, timeout = 15000) {
+  await page.waitForFunction(new Function('arg', `const c = window.__convene; return (${fn})(c, arg);`), arg, { timeout });
+}
+
+/** The tabs a person has, in order. */
+export async function tabsOf(page) {
+  return page.$$eval('nav [data-tab]', (els) => els.map((e) => e.dataset.tab));
+}
+
+export async function tab(page, name) {
+  await page.click(`nav [data-tab=${name}]`);
+  await page.waitForSelector(`main[data-view=${name}]`);
+}
+
+/** Run axe-core on the page; fail on any serious or critical violation. */
+export async function axe(page, label) {
+  const has = await page.evaluate(() => typeof window.axe !== 'undefined');
+  if (!has) await page.addScriptTag({ content: AXE });
+  const result = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
+  });
+  const bad = result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  const minor = result.filter((v) => !(v.impact === 'serious' || v.impact === 'critical'));
+  if (minor.length && process.env.AXE_VERBOSE) console.log(`axe ${label}: minor: ${JSON.stringify(minor)}`);
+  assert.deepEqual(bad, [], `axe-core, ${label}: serious or critical violations`);
+  return result;
+}
+
+export async function screenshot(page, name) {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.evaluate(() => document.fonts && document.fonts.ready);
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+}
+
+/** Send a command through the page's own client, as the UI does (for setting up scenes). */
+export async function command(page, cmd) {
+  return page.evaluate((c) => window.__convene.request(c).then(() => ({ ok: true }), (e) => ({ ok: false, code: e.code })), cmd);
+}
+
+export function sleep(ms) {
+  return new Promise((r) => setTimeout(r, ms));
+}

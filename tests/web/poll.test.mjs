@@ -1,0 +1,160 @@
+// A secret poll, drafted in the facilitator's builder, opened, voted from two browsers (the
+// secret ballot is confirmed after a warning, then shown as recorded, never as what it was),
+// followed live by the facilitator, closed and published: the citizens see the results.
+// Then a named ranking poll, to vote by reordering and see the instant-runoff rounds.
+
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, launchBrowser, openAs, tab, axe, command, PHONE } from './harness.mjs';
+
+let server;
+let browser;
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+after(async () => {
+  if (browser) await browser.close();
+  if (server) {
+    await server.stop();
+    server.cleanup();
+  }
+});
+
+const QUESTION = 'Proposition 12 : rendre les bus gratuits la nuit, le week-end';
+
+test('a secret poll is opened, voted from two browsers and published', { timeout: 120000 }, async () => {
+  const fac = await openAs(browser, server, server.role('facilitator'));
+  const a = await openAs(browser, server, server.role('citizen', 0), { viewport: PHONE });
+  const b = await openAs(browser, server, server.role('citizen', 1));
+
+  await tab(fac, 'polls');
+  await fac.fill('#poll-builder textarea >> nth=0', QUESTION);
+  await fac.selectOption('#poll-builder select >> nth=0', 'position');
+  await fac.check('#poll-builder label:has-text("Vote secret") input');
+  await fac.click('#poll-builder button:has-text("Enregistrer le brouillon")');
+  const draft = fac.locator('article.poll', { hasText: QUESTION });
+  await draft.locator('.badge:has-text("brouillon")').waitFor();
+  await axe(fac, 'poll builder with a draft');
+  await draft.locator('button:has-text("Ouvrir le vote")').click();
+  await draft.locator('.badge:has-text("ouvert")').waitFor();
+
+  for (const [page, stance] of [[a, 'Pour'], [b, 'Contre']]) {
+    await page.waitForSelector('nav [data-tab=polls] .count-badge');
+    await tab(page, 'polls');
+    const card = page.locator('article.poll', { hasText: QUESTION });
+    await card.locator('.secret-warning:has-text("Ce vote est secret : une fois envoyé, il ne pourra plus être modifié.")').waitFor();
+    await card.locator(`label.choice:has-text("${stance}") input`).first().check();
+    await card.locator('button:has-text("Voter")').click();
+    // The confirmation before a final ballot.
+    await card.locator('.confirm:has-text("Confirmer votre vote")').waitFor();
+    if (page === a) await axe(a, 'secret ballot confirmation (phone)');
+    await card.locator('button:has-text("Confirmer mon vote")').click();
+    await card.locator('.voted:has-text("Votre vote a été enregistré.")').waitFor();
+    // Recorded, never shown back, and no second ballot form.
+    assert.equal(await card.locator('form.ballot').count(), 0);
+    assert.ok(!(await card.textContent()).includes(`« ${stance} »`));
+  }
+
+  // The facilitator follows participation live.
+  await draft.locator('.participation:has-text("2 vote(s) sur")').waitFor();
+  await draft.locator('.results:has-text("2 bulletin(s)")').waitFor();
+  // Citizens do not see the tally before publication.
+  assert.equal(await a.locator('article.poll .results').count(), 0);
+
+  await draft.locator('button:has-text("Clore le vote")').click();
+  await draft.locator('.badge:has-text("clos")').waitFor();
+  await a.waitForSelector('article.poll:has-text("les résultats seront publiés")');
+  await draft.locator('button:has-text("Publier les résultats")').click();
+  for (const page of [a, b]) {
+    const card = page.locator('article.poll', { hasText: QUESTION });
+    await card.locator('.results:has-text("Résultats publiés")').waitFor();
+    const text = await card.locator('.results').textContent();
+    assert.match(text, /Pour.*1 \(50 %\)/);
+    assert.match(text, /Contre.*1 \(50 %\)/);
+  }
+  await axe(b, 'published results');
+
+  // A second ballot in a secret poll is refused by the server, even from a hand-made request.
+  const pollId = await a.evaluate((q) => window.__convene.snap.polls.find((p) => p.spec.question === q).id, QUESTION);
+  const again = await command(a, { type: 'vote', poll: pollId, ballot: { kind: 'position', stance: 'abstain' } });
+  assert.equal(again.ok, false);
+});
+
+test('a named ranking poll: reorder, vote, change the vote, see the rounds', { timeout: 120000 }, async () => {
+  const fac = await openAs(browser, server, server.role('facilitator', 1));
+  const a = await openAs(browser, server, server.role('citizen', 2));
+  await tab(fac, 'polls');
+  await fac.fill('#poll-builder textarea >> nth=0', 'Classez ces priorités');
+  await fac.selectOption('#poll-builder select >> nth=0', 'ranking');
+  await fac.fill('#poll-builder textarea >> nth=1', 'Transports de nuit\nLogement des jeunes\nIsolement des personnes âgées');
+  await fac.check('#poll-builder label:has-text("Résultats visibles pendant le vote") input');
+  await fac.click('#poll-builder button:has-text("Enregistrer le brouillon")');
+  const card = fac.locator('article.poll', { hasText: 'Classez ces priorités' });
+  await card.locator('button:has-text("Ouvrir le vote")').click();
+  await card.locator('.badge:has-text("ouvert")').waitFor();
+
+  await tab(a, 'polls');
+  const mine = a.locator('article.poll', { hasText: 'Classez ces priorités' });
+  // Move "Isolement des personnes âgées" to the top with the keyboard-reachable arrows.
+  await mine.locator('button:has-text("Monter « Isolement des personnes âgées »")').click();
+  await mine.locator('button:has-text("Monter « Isolement des personnes âgées »")').click();
+  await mine.locator('button:has-text("Voter")').click();
+  await mine.locator('.voted:has-text("Isolement des personnes âgées > Transports de nuit > Logement des jeunes")').waitFor();
+  // Live results: the citizen sees the winner and the rounds.
+  await mine.locator('.results:has-text("Proposition retenue : Isolement des personnes âgées")').waitFor();
+  // A named vote may change until the close.
+  await mine.locator('button:has-text("Descendre « Isolement des personnes âgées »")').click();
+  await mine.locator('button:has-text("Changer mon vote")').click();
+  await mine.locator('.voted:has-text("Transports de nuit > Isolement des personnes âgées")').waitFor();
+  await card.locator('.results:has-text("Proposition retenue : Transports de nuit")').waitFor();
+  await axe(a, 'ranking poll with live results');
+});
+
+test('every kind of ballot from the page: single, multiple, scale, text', { timeout: 120000 }, async () => {
+  const fac = await openAs(browser, server, server.role('facilitator'));
+  const a = await openAs(browser, server, server.role('citizen', 3), { viewport: PHONE });
+  const specs = [
+    { question: 'Faut-il une pause ?', kind: 'single', options: ['Oui, dix minutes', 'Non, votons'] },
+    { question: 'Quels thèmes approfondir ?', kind: 'multiple', options: ['Mobilités', 'Logement', 'Santé'], min: 1, max: 2 },
+    { question: 'Comment avez-vous vécu cette matinée ?', kind: 'scale', min: 1, max: 5, min_label: 'Très mal', max_label: 'Très bien', live_results: true },
+    { question: 'En une phrase, votre proposition', kind: 'text', max_chars: 140, live_results: true },
+  ];
+  const ids = [];
+  for (const spec of specs) {
+    await command(fac, { type: 'draft_poll', spec });
+    const id = await fac.evaluate((q) => window.__convene.snap.polls.find((p) => p.spec.question === q).id, spec.question);
+    assert.deepEqual(await command(fac, { type: 'open_poll', poll: id }), { ok: true });
+    ids.push(id);
+  }
+  await tab(a, 'polls');
+  const card = (q) => a.locator('article.poll', { hasText: q });
+  await card('Faut-il une pause ?').locator('label:has-text("Non, votons") input').check();
+  await card('Faut-il une pause ?').locator('button:has-text("Voter")').click();
+  await card('Faut-il une pause ?').locator('.voted:has-text("Non, votons")').waitFor();
+
+  const multi = card('Quels thèmes approfondir ?');
+  await multi.locator('.small:has-text("Choisissez de 1 à 2 réponses.")').waitFor();
+  await multi.locator('label:has-text("Mobilités") input').check();
+  await multi.locator('label:has-text("Santé") input').check();
+  await multi.locator('button:has-text("Voter")').click();
+  await multi.locator('.voted:has-text("Mobilités, Santé")').waitFor();
+
+  const scale = card('Comment avez-vous vécu cette matinée ?');
+  await scale.locator('label.scale-choice:has-text("4") input').check();
+  await scale.locator('button:has-text("Voter")').click();
+  await scale.locator('.voted:has-text("« 4 »")').waitFor();
+  await scale.locator('.results:has-text("Moyenne : 4")').waitFor();
+
+  const text = card('En une phrase, votre proposition');
+  await text.locator('textarea').fill('Un bus de nuit entre Rezé et le centre.');
+  await text.locator('button:has-text("Voter")').click();
+  await text.locator('.results li:has-text("Un bus de nuit entre Rezé et le centre.")').waitFor();
+  await axe(a, 'every kind of ballot (phone)');
+  const voted = await a.evaluate((list) => list.map((id) => window.__convene.snap.polls.find((p) => p.id === id).you_voted), ids);
+  assert.deepEqual(voted, [true, true, true, true]);
+  // The facilitator sees the participation of each.
+  await tab(fac, 'polls');
+  for (const spec of specs) await fac.locator('article.poll', { hasText: spec.question }).locator('.participation:has-text("1 vote(s) sur")').waitFor();
+  assert.deepEqual(await a.evaluate(() => window.__convene.errors.map((e) => e.code)), []);
+});
