@@ -2,6 +2,7 @@
 //! listener until `shutdown` is cancelled; `main.rs` only parses the configuration.
 
 pub mod audit;
+pub mod backup;
 pub mod demo;
 pub mod docs;
 pub mod domain;

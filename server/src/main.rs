@@ -27,6 +27,41 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Write a convention (log, audit trail, ballot box, documents) as JSON lines: a backup,
+    /// or a move between the SQLite store and Redis.
+    Export {
+        #[arg(long)]
+        convention: String,
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Where to write (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Load an export into a store where that convention does not exist yet.
+    Import {
+        file: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+/// Which store: the SQLite file in --data (default), or Redis with --redis.
+#[derive(clap::Args)]
+struct StoreArgs {
+    #[arg(long, env = "CONVENE_DATA", default_value = "./convene-data")]
+    data: PathBuf,
+    #[arg(long, env = "CONVENE_REDIS")]
+    redis: Option<String>,
+}
+
+impl StoreArgs {
+    async fn open(&self) -> anyhow::Result<convene::store::Store> {
+        Ok(match &self.redis {
+            Some(url) => convene::store::Store::open_redis(url).await?,
+            None => convene::store::Store::open_sqlite(&self.data)?,
+        })
+    }
 }
 
 #[derive(Subcommand)]
@@ -38,13 +73,39 @@ enum AuditCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve(config) => match serve(config) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("convene: {e:#}");
-                ExitCode::FAILURE
-            }
-        },
+        Command::Serve(config) => report(serve(config)),
+        Command::Export {
+            convention,
+            store,
+            out,
+        } => report(runtime().and_then(|rt| {
+            rt.block_on(async {
+                let store = store.open().await?;
+                let lines = convene::backup::export(&store, &convention).await?;
+                match &out {
+                    Some(path) => convene::backup::write(
+                        &lines,
+                        std::io::BufWriter::new(std::fs::File::create(path)?),
+                    )?,
+                    None => convene::backup::write(&lines, std::io::stdout().lock())?,
+                }
+                store.close().await;
+                eprintln!("{convention}: {} lines exported", lines.len());
+                Ok(())
+            })
+        })),
+        Command::Import { file, store } => report(runtime().and_then(|rt| {
+            rt.block_on(async {
+                let lines =
+                    convene::backup::read(std::io::BufReader::new(std::fs::File::open(&file)?))?;
+                let store = store.open().await?;
+                let n = lines.len();
+                let id = convene::backup::import(&store, lines).await?;
+                store.close().await;
+                eprintln!("{id}: {n} lines imported");
+                Ok(())
+            })
+        })),
         Command::Audit {
             command: AuditCommand::Verify { file },
         } => {
@@ -65,6 +126,20 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Runtime::new().context("starting the runtime")
+}
+
+fn report(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("convene: {e:#}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -177,7 +177,7 @@ function Versions({ client, doc }) {
         <form class="row wrap" onSubmit={(e) => { e.preventDefault(); if (label.trim()) act(client, { type: 'name_version', document: doc.name, label: label.trim() }).then((ok) => ok && setLabel('')); }}>
           <label for={id}>{t('doc.version_label')}</label>
           <input id={id} type="text" maxLength={120} value={label} onInput={(e) => setLabel(e.currentTarget.value)} />
-          <button type="submit" class="btn" disabled={!label.trim()}>{t('doc.name_version')}</button>
+          <button type="submit" class="btn">{t('doc.name_version')}</button>
         </form>
       ) : null}
       {versions.length ? (

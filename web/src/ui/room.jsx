@@ -162,7 +162,6 @@ export function PeopleList({ client, roomId, observers }) {
 export function Chat({ client, roomId, inside, readOnly }) {
   const snap = client.snap;
   const [text, setText] = useState('');
-  const [busy, setBusy] = useState(false);
   const listRef = useRef(null);
   const inputId = useId('chat');
   const stick = useRef(true);
@@ -184,14 +183,15 @@ export function Chat({ client, roomId, inside, readOnly }) {
     const el = e.currentTarget;
     stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
   };
+  // The line leaves the field at once (it may wait for a connection); if the server refuses
+  // it, it comes back into an empty field.
   const submit = async (e) => {
     e.preventDefault();
     const v = text.trim();
     if (!v) return;
-    setBusy(true);
+    setText('');
     const ok = await act(client, { type: 'send_chat', text: v });
-    setBusy(false);
-    if (ok) setText('');
+    if (!ok) setText((now) => now || v);
   };
   return (
     <div class="chat">
@@ -208,7 +208,7 @@ export function Chat({ client, roomId, inside, readOnly }) {
         <form class="chat-form" onSubmit={submit}>
           <label for={inputId} class="sr-only">{t('chat.label')}</label>
           <input id={inputId} type="text" value={text} maxLength={2000} autocomplete="off" placeholder={t('chat.placeholder')} onInput={(e) => setText(e.currentTarget.value)} />
-          <button type="submit" class="btn primary" disabled={busy || !text.trim()}>{t('chat.send')}</button>
+          <button type="submit" class="btn primary">{t('chat.send')}</button>
         </form>
       )}
     </div>

@@ -284,7 +284,7 @@ export function Questions({ client }) {
           <label for={id}>{t('rot.ask_label')}</label>
           <div class="row">
             <input id={id} type="text" maxLength={1000} value={text} onInput={(e) => setText(e.currentTarget.value)} />
-            <button type="submit" class="btn primary" disabled={!text.trim()}>{t('rot.ask')}</button>
+            <button type="submit" class="btn primary">{t('rot.ask')}</button>
           </div>
         </form>
       ) : null}

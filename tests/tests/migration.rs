@@ -1,0 +1,179 @@
+//! `convene export` / `convene import`: a convention moves from the SQLite store to Redis
+//! and back, and the exports compare equal; the imported convention is served as it was.
+
+use anyhow::{bail, ensure, Context, Result};
+use convene_tests::proto::{Ballot, Command, Event, PollKind, PollSpec, Role};
+use convene_tests::{convene_bin, person, tempdir, Client, Server};
+
+fn run(args: &[&str]) -> Result<std::process::Output> {
+    let out = std::process::Command::new(convene_bin())
+        .args(args)
+        .output()
+        .context("running convene")?;
+    ensure!(
+        out.status.success(),
+        "convene {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(out)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_convention_moves_between_sqlite_and_redis_unchanged() -> Result<()> {
+    let dir = tempdir();
+    let data = dir.path().join("data");
+    let mut server = Server::start(&data).await?;
+    let roster = [
+        person("Claire", &[Role::Facilitator], &[]),
+        person("Amina", &[Role::Citizen], &[("commune", "Rezé")]),
+        person("Bernard", &[Role::Citizen], &[("commune", "Orvault")]),
+    ];
+    let invites = server.http().convention("migre", &roster).await?;
+    let mut fac = Client::join(&server.ws_url(), "fac", &invites[0].token).await?;
+    let mut amina = Client::join(&server.ws_url(), "amina", &invites[1].token).await?;
+    let mut bernard = Client::join(&server.ws_url(), "bernard", &invites[2].token).await?;
+    amina
+        .ok(Command::SendChat {
+            text: "Bonjour".into(),
+        })
+        .await?;
+    let spec = PollSpec {
+        question: "D'accord ?".into(),
+        kind: PollKind::Position,
+        secret: true,
+        live_results: false,
+        voters: vec![],
+        quorum: None,
+        duration_ms: None,
+        room: None,
+    };
+    let seq = fac.ok(Command::DraftPoll { spec }).await?;
+    let Event::PollDrafted { poll, .. } = fac.wait_seq(seq).await?.event else {
+        bail!("no draft")
+    };
+    fac.ok(Command::OpenPoll { poll: poll.clone() }).await?;
+    amina
+        .ok(Command::Vote {
+            poll: poll.clone(),
+            ballot: Ballot::Position {
+                stance: convene_tests::proto::Stance::For,
+            },
+        })
+        .await?;
+    bernard
+        .ok(Command::Vote {
+            poll: poll.clone(),
+            ballot: Ballot::Position {
+                stance: convene_tests::proto::Stance::Abstain,
+            },
+        })
+        .await?;
+    fac.ok(Command::CreateDocument {
+        name: "opinion".into(),
+        title: "Avis citoyen".into(),
+    })
+    .await?;
+    fac.ok(Command::NameVersion {
+        document: "opinion".into(),
+        label: "vide".into(),
+    })
+    .await?;
+    server.terminate().await?;
+
+    // SQLite → file → Redis → file: the two files are the same.
+    let first = dir.path().join("first.jsonl");
+    let second = dir.path().join("second.jsonl");
+    let data_s = data.to_string_lossy().to_string();
+    run(&[
+        "export",
+        "--convention",
+        "migre",
+        "--data",
+        &data_s,
+        "--out",
+        &first.to_string_lossy(),
+    ])?;
+    let base =
+        std::env::var("CONVENE_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let redis = format!("{base}/13");
+    let flushed = std::process::Command::new("redis-cli")
+        .args(["-u", &redis, "FLUSHDB"])
+        .output()?;
+    ensure!(flushed.status.success(), "redis-cli FLUSHDB");
+    run(&["import", &first.to_string_lossy(), "--redis", &redis])?;
+    // Importing twice is refused: nothing is overwritten.
+    let again = std::process::Command::new(convene_bin())
+        .args(["import", &first.to_string_lossy(), "--redis", &redis])
+        .output()?;
+    ensure!(
+        !again.status.success()
+            && String::from_utf8_lossy(&again.stderr).contains("already exists"),
+        "second import"
+    );
+    run(&[
+        "export",
+        "--convention",
+        "migre",
+        "--redis",
+        &redis,
+        "--out",
+        &second.to_string_lossy(),
+    ])?;
+    let (a, b) = (
+        std::fs::read_to_string(&first)?,
+        std::fs::read_to_string(&second)?,
+    );
+    ensure!(
+        a.lines().count() > 10,
+        "the export holds the convention: {} lines",
+        a.lines().count()
+    );
+    ensure!(
+        a == b,
+        "the export from Redis differs from the export from SQLite"
+    );
+    // The audit trail of the export still verifies.
+    let audit: String = a
+        .lines()
+        .filter(|l| l.contains("\"kind\":\"audit\""))
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            format!("{}\n", v["entry"])
+        })
+        .collect();
+    let audit_file = dir.path().join("audit.jsonl");
+    std::fs::write(&audit_file, audit)?;
+    run(&["audit", "verify", &audit_file.to_string_lossy()])?;
+
+    // A node on Redis serves the imported convention as it was.
+    let node = Server::start_with(&dir.path().join("node"), &["--redis", &redis]).await?;
+    let fac = Client::join(&node.ws_url(), "fac", &invites[0].token).await?;
+    let snap = fac.snapshot.as_ref().unwrap();
+    ensure!(
+        snap.rooms[0]
+            .inside
+            .as_ref()
+            .unwrap()
+            .chat
+            .iter()
+            .any(|l| l.text == "Bonjour"),
+        "chat kept"
+    );
+    let p = snap
+        .polls
+        .iter()
+        .find(|p| p.id == poll)
+        .context("the poll")?;
+    ensure!(
+        p.tally.as_ref().map(|t| t.counts.clone()) == Some(vec![1, 0, 0, 1]),
+        "secret ballots kept: {:?}",
+        p.tally
+    );
+    ensure!(
+        snap.documents
+            .iter()
+            .any(|d| d.name == "opinion" && d.versions.len() == 1),
+        "document and version kept"
+    );
+    Ok(())
+}
