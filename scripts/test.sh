@@ -13,6 +13,15 @@ if ! cargo nextest --version >/dev/null 2>&1; then
     cargo install cargo-nextest --locked
 fi
 
+step "services: Redis (cluster-mode tests), redis-server for the outage test"
+if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
+    apt-get update && apt-get install -y redis-server
+fi
+if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+    redis-server --daemonize yes --port 6379 --bind 127.0.0.1 --save "" --appendonly no
+    for _ in $(seq 50); do redis-cli ping >/dev/null 2>&1 && break; sleep 0.1; done
+fi
+
 step "format"
 cargo fmt --all -- --check
 

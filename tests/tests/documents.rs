@@ -1038,8 +1038,9 @@ async fn compaction_then_restart_loads_the_exact_content() -> Result<()> {
 // 2 was built from updates not yet stored: a kill -9 at that moment loses text the client saw.
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: docs/actor.rs answers a sync step 1 from the in-memory doc before the updates \
-            applied earlier in the same turn are flushed: the step 2 holds unstored updates"]
+#[ignore = "open: the server now stores a turn's updates before answering a step 1 (docs/actor.rs), \
+            yet this check still counts relays covered by the step 2 in some trials; unexplained, \
+            possibly the typist's own redundant step 2 being relayed after the reader's"]
 async fn a_sync_step_2_holds_only_stored_updates() -> Result<()> {
     let w = world().await?;
     let mut leaks = Vec::new();
@@ -1101,8 +1102,6 @@ async fn a_sync_step_2_holds_only_stored_updates() -> Result<()> {
 // the server refused: it stays pending, for the server and for everyone, until they reconnect.
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: a client that typed while read-only cannot write after open_document without \
-            reconnecting: its new updates depend on the refused ones and stay pending everywhere"]
 async fn a_citizen_who_typed_while_read_only_writes_once_opened() -> Result<()> {
     let mut w = world().await?;
     let witness = w.yc(RAP1).await?;
@@ -1141,8 +1140,6 @@ async fn a_citizen_who_typed_while_read_only_writes_once_opened() -> Result<()> 
 // client's handler throw, and every newcomer's too while the server keeps it.
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: an awareness state that is not JSON is kept and relayed verbatim to every \
-            other connection (and to newcomers), where stock y-protocols clients throw"]
 async fn an_awareness_state_that_is_not_json_reaches_nobody() -> Result<()> {
     use yrs::sync::awareness::AwarenessUpdateEntry;
     use yrs::sync::AwarenessUpdate;
@@ -1266,8 +1263,6 @@ async fn a_full_document_refuses_more_and_keeps_what_it_has() -> Result<()> {
 // connection's writer task (docs/ws.rs) selects `biased` on its close channel before its frame
 // queue, so the close goes out first and the frames queued before it are dropped.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: the auth message \"document too large\" queued before the 4013 close never \
-            arrives: docs/ws.rs sends the close ahead of the frames already queued"]
 async fn a_full_document_says_why_before_closing() -> Result<()> {
     let w = world().await?;
     let (writer, _watcher) = fill_then_overflow(&w).await?;
@@ -1285,9 +1280,6 @@ async fn a_full_document_says_why_before_closing() -> Result<()> {
 // decoding; the document endpoint decodes every frame, from every role, before any check.
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: in debug builds a frame with a client id over 53 bits panics the document's \
-            task (yrs ClientID::new debug_assert, docs/actor.rs frame); its connections are \
-            left open but dead: they receive nothing more"]
 async fn a_client_id_over_53_bits_harms_nobody() -> Result<()> {
     let w = world().await?;
     let writer = w.yc(RAP1).await?;
@@ -1353,8 +1345,6 @@ fn server_peak_kb(server: &Server) -> Result<u64> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: an 8-byte sync step 1 declaring 2^29 state-vector entries makes the server \
-            touch ~1 GiB (yrs try_reserve on a hash map), from any connection, read-only too"]
 async fn a_tiny_frame_cannot_make_the_server_allocate_a_lot() -> Result<()> {
     let w = world().await?;
     let writer = w.yc(RAP1).await?;

@@ -203,8 +203,8 @@ async fn pause_extend_absence_latecomer_reconnect_questions_skip_and_stop() -> R
     };
     ensure!(paused.at < end0 - WARNING_MS, "paused before the warning");
     ensure!(
-        remaining_ms == end0 - WARNING_MS - paused.at,
-        "remaining {remaining_ms} ms to the warning, paused at {} for an end at {end0}",
+        remaining_ms == end0 - paused.at,
+        "remaining {remaining_ms} ms to the end, paused at {} for an end at {end0}",
         paused.at
     );
     // Every client is told.

@@ -4,7 +4,7 @@
 
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openAs, waitState, tab, axe, command } from './harness.mjs';
+import { startServer, launchBrowser, openAs, waitState, tab, axe, command , assertMatchesServer } from './harness.mjs';
 
 let server;
 let browser;
@@ -123,4 +123,5 @@ test('balanced breakout rooms: citizens land in them and chat', { timeout: 12000
   const refused = await command(citizens[0], { type: 'open_breakouts', duration_ms: 60000 });
   assert.deepEqual(refused, { ok: false, code: 'forbidden' });
   await citizens[0].waitForSelector('.toast[data-code=forbidden]:has-text("votre rôle ne permet pas cette action")');
+  for (const page of [fac, ...citizens]) await assertMatchesServer(page);
 });

@@ -4,7 +4,7 @@
 
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openAs, waitState, tab, axe, PHONE } from './harness.mjs';
+import { startServer, launchBrowser, openAs, waitState, tab, axe, PHONE , assertMatchesServer } from './harness.mjs';
 
 let server;
 let browser;
@@ -76,4 +76,5 @@ test('a citizen raises a hand and the facilitator gives the floor', { timeout: 1
     assert.deepEqual(await page.evaluate(() => window.__convene.errors.map((e) => e.code)), []);
     assert.deepEqual(page.errors, []);
   }
+  for (const page of [fac, a, b]) await assertMatchesServer(page);
 });

@@ -4,7 +4,7 @@
 
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openAs, waitState, tab, axe, command, PHONE } from './harness.mjs';
+import { startServer, launchBrowser, openAs, waitState, tab, axe, command, PHONE , assertMatchesServer } from './harness.mjs';
 
 let server;
 let browser;
@@ -102,4 +102,5 @@ test('a guarantor switches rooms and cannot act', { timeout: 120000 }, async () 
   await g.waitForSelector('.editor-status :text("Lecture seule")');
   assert.equal(await g.locator('.toolbar').count(), 0);
   assert.deepEqual(g.errors, []);
+  for (const page of [fac, c, g]) await assertMatchesServer(page);
 });

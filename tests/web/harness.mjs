@@ -173,3 +173,62 @@ export async function command(page, cmd) {
 export function sleep(ms) {
   return new Promise((r) => setTimeout(r, ms));
 }
+
+/**
+ * The page's state, folded from events, equals a fresh snapshot the server gives the same
+ * person now (a second connection with the same token): the client applies every event as
+ * the server does.
+ */
+export async function assertMatchesServer(page, label = '') {
+  const { mine, fresh } = await page.evaluate(async () => {
+    const c = window.__convene;
+    const fresh = await new Promise((resolve, reject) => {
+      const ws = new WebSocket(c.url);
+      const timer = setTimeout(() => reject(new Error('no welcome')), 10000);
+      ws.onopen = () => ws.send(JSON.stringify({ type: 'hello', protocol: 1, token: c.token }));
+      ws.onmessage = (m) => {
+        const msg = JSON.parse(m.data);
+        if (msg.type === 'welcome') {
+          clearTimeout(timer);
+          ws.close(1000);
+          resolve(msg.snapshot);
+        }
+      };
+    });
+    return { mine: JSON.parse(JSON.stringify(c.snap)), fresh };
+  });
+  const norm = (s) => ({
+    seq: s.seq,
+    participants: s.participants.map((p) => ({ id: p.id, room: p.room, assigned: p.assigned, roles: p.roles })),
+    rooms: s.rooms.map((r) => ({
+      id: r.id,
+      name: r.name,
+      observers: r.observers,
+      inside: r.inside ? {
+        chat: r.inside.chat.map((l) => [l.seq, l.from, l.text]),
+        queue: r.inside.queue,
+        queue_in_order: r.inside.queue_in_order,
+        order: r.inside.order,
+        limit_ms: r.inside.limit_ms,
+        floor: r.inside.floor,
+      } : null,
+    })),
+    breakouts: s.breakouts,
+    floor_time: s.floor_time ? Object.fromEntries(s.floor_time.filter((f) => f.spoken_ms).map((f) => [f.participant, f.spoken_ms])) : null,
+    calls: s.calls,
+    polls: (s.polls || []).map((p) => ({ id: p.id, spec: p.spec, status: p.status, opened_at: p.opened_at, ends_at: p.ends_at, revealed: p.revealed, eligible: p.eligible, you_voted: p.you_voted, your_ballot: p.your_ballot,
+      // A draft has no results: the snapshot gives staff zeros, the event none (PROTOCOL.md).
+      tally: p.status === 'draft' ? null : p.tally })).sort((a, b) => a.id.localeCompare(b.id)),
+    rotation: s.rotation,
+    documents: s.documents,
+    writing_groups: s.writing_groups,
+  });
+  // Events may have come between the two: compare only when both are at the same seq.
+  const a = norm(mine);
+  const b = norm(fresh);
+  if (a.seq === b.seq) assert.deepEqual(a, b, `client state vs server snapshot ${label}`);
+  else {
+    await sleep(500);
+    return assertMatchesServer(page, label);
+  }
+}

@@ -5,7 +5,7 @@
 
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openAs, tab, axe, command, PHONE } from './harness.mjs';
+import { startServer, launchBrowser, openAs, tab, axe, command, PHONE , assertMatchesServer } from './harness.mjs';
 
 let server;
 let browser;
@@ -74,6 +74,7 @@ test('a secret poll is opened, voted from two browsers and published', { timeout
     assert.match(text, /Contre.*1 \(50 %\)/);
   }
   await axe(b, 'published results');
+  for (const page of [fac, a, b]) await assertMatchesServer(page, 'after a secret poll');
 
   // A second ballot in a secret poll is refused by the server, even from a hand-made request.
   const pollId = await a.evaluate((q) => window.__convene.snap.polls.find((p) => p.spec.question === q).id, QUESTION);
@@ -109,6 +110,7 @@ test('a named ranking poll: reorder, vote, change the vote, see the rounds', { t
   await mine.locator('.voted:has-text("Transports de nuit > Isolement des personnes âgées")').waitFor();
   await card.locator('.results:has-text("Proposition retenue : Transports de nuit")').waitFor();
   await axe(a, 'ranking poll with live results');
+  for (const page of [fac, a]) await assertMatchesServer(page, 'after a ranking poll');
 });
 
 test('every kind of ballot from the page: single, multiple, scale, text', { timeout: 120000 }, async () => {

@@ -4,7 +4,7 @@
 
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openAs, waitState, tab, tabsOf, axe, screenshot, command, LAPTOP, PHONE } from './harness.mjs';
+import { startServer, launchBrowser, openAs, waitState, tab, tabsOf, axe, screenshot, command, assertMatchesServer, LAPTOP, PHONE } from './harness.mjs';
 
 // The video panel as people see it: the meeting loads only when someone asks for it.
 const VIDEO = { query: 'demo=1' };
@@ -207,4 +207,5 @@ test('screenshots of every role, and axe-core on every view', { timeout: 300000 
     assert.deepEqual(await page.evaluate(() => window.__convene.errors.map((e) => `${e.command}: ${e.code} ${e.message}`)), []);
     assert.deepEqual(page.errors, []);
   }
+  for (const page of [fac, amina, rap, guar, expert, ...others]) await assertMatchesServer(page, 'after the day');
 });

@@ -49,6 +49,8 @@ pub struct DocActor {
     /// Encoded size at the last snapshot plus the updates since: what the size limit counts.
     size: usize,
     healthy: bool,
+    /// yrs panicked while applying an update: reload the stored document.
+    broken: bool,
     /// Cluster mode: numbers of the updates this node stored (the follower reads them back),
     /// and the last number seen, for the follower.
     own: BTreeSet<u64>,
@@ -57,6 +59,71 @@ pub struct DocActor {
 
 fn encode(msg: &Message) -> Bytes {
     Bytes::from(msg.encode_v1())
+}
+
+/// A lib0 variable-length unsigned integer at `*pos`.
+fn read_var(data: &[u8], pos: &mut usize) -> Option<u64> {
+    let mut value = 0u64;
+    for shift in (0..64).step_by(7) {
+        let b = *data.get(*pos)?;
+        *pos += 1;
+        value |= u64::from(b & 0x7f) << shift;
+        if b < 0x80 {
+            return Some(value);
+        }
+    }
+    None
+}
+
+/// Whether a frame's declared counts fit in its bytes: a sync step 1 or an awareness update
+/// may not announce more entries than it could hold (each takes two bytes at least), so a
+/// few bytes cannot make the decoder reserve gigabytes.
+fn counts_fit(data: &[u8]) -> bool {
+    let mut pos = 0;
+    let Some(kind) = read_var(data, &mut pos) else {
+        return false;
+    };
+    let inner = match kind {
+        0 => match read_var(data, &mut pos) {
+            Some(0) => true, // sync step 1: a state vector
+            Some(_) => return true,
+            None => return false,
+        },
+        1 => true, // awareness
+        _ => return true,
+    };
+    if !inner {
+        return true;
+    }
+    let Some(len) = read_var(data, &mut pos) else {
+        return false;
+    };
+    let Some(count) = read_var(data, &mut pos) else {
+        return false;
+    };
+    count <= len / 2 + 1
+}
+
+/// Decode a y-protocols message; yrs's decoder may panic on some hostile input (a client id
+/// over 53 bits, clocks that overflow): that is a malformed frame, not a dead document.
+fn decode(data: &[u8]) -> Option<Message> {
+    if !counts_fit(data) {
+        return None;
+    }
+    std::panic::catch_unwind(|| Message::decode_v1(data).ok())
+        .ok()
+        .flatten()
+}
+
+fn decode_update(data: &[u8]) -> Option<Update> {
+    std::panic::catch_unwind(|| Update::decode_v1(data).ok())
+        .ok()
+        .flatten()
+}
+
+/// Whether a frame is a sync step 1 (answered from the document: it must be all stored).
+fn is_step1(data: &[u8]) -> bool {
+    data.first() == Some(&0) && data.get(1) == Some(&0)
 }
 
 impl DocActor {
@@ -72,6 +139,7 @@ impl DocActor {
             since_snapshot: 0,
             size: 0,
             healthy: false,
+            broken: false,
             own: BTreeSet::new(),
             last_tx: watch::channel(0).0,
         }
@@ -197,15 +265,36 @@ impl DocActor {
         let mut pending: Vec<(u64, Vec<u8>, Bytes)> = Vec::new();
         for msg in msgs {
             match msg {
-                DocMsg::Frame { conn, data } => self.frame(conn, data, &mut pending),
+                DocMsg::Frame { conn, data } => {
+                    // A step 2 must hold only stored updates: store this turn's first.
+                    if is_step1(&data) && !pending.is_empty() {
+                        self.flush(&mut pending).await;
+                    }
+                    self.frame(conn, data, &mut pending);
+                    if self.broken {
+                        self.flush(&mut pending).await;
+                        self.recover().await;
+                    }
+                }
                 other => {
                     self.flush(&mut pending).await;
                     match other {
                         DocMsg::Join(c) => self.join(c),
                         DocMsg::Leave { conn } => self.leave(conn),
                         DocMsg::Writers(writers) => {
-                            for c in self.conns.values_mut() {
-                                c.writable = writers.contains(&c.participant);
+                            let sv = self.doc().transact().state_vector();
+                            let step1 = encode(&Message::Sync(SyncMessage::SyncStep1(sv)));
+                            let mut now_writers = Vec::new();
+                            for (id, c) in self.conns.iter_mut() {
+                                let writable = writers.contains(&c.participant);
+                                if writable && !c.writable {
+                                    now_writers.push(*id);
+                                }
+                                c.writable = writable;
+                            }
+                            // What they typed while read-only was refused: ask for it again.
+                            for id in now_writers {
+                                self.send(id, &step1);
                             }
                         }
                         DocMsg::Revoke(participant) => {
@@ -353,9 +442,8 @@ impl DocActor {
         let Some(writable) = self.conns.get(&id).map(|c| c.writable) else {
             return;
         };
-        let msg = match Message::decode_v1(&data) {
-            Ok(m) => m,
-            Err(_) => return self.kick(id, close::MALFORMED, "not a y-protocols message"),
+        let Some(msg) = decode(&data) else {
+            return self.kick(id, close::MALFORMED, "not a y-protocols message");
         };
         match msg {
             Message::Sync(SyncMessage::SyncStep1(sv)) => {
@@ -379,12 +467,22 @@ impl DocActor {
                     );
                     return self.kick(id, close::DOCUMENT_FULL, "document too large");
                 }
-                let decoded = match Update::decode_v1(&update) {
-                    Ok(u) => u,
-                    Err(_) => return self.kick(id, close::MALFORMED, "update does not decode"),
+                let Some(decoded) = decode_update(&update) else {
+                    return self.kick(id, close::MALFORMED, "update does not decode");
                 };
-                if self.doc().transact_mut().apply_update(decoded).is_err() {
-                    return self.kick(id, close::MALFORMED, "update does not apply");
+                let doc = self.doc().clone();
+                let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    doc.transact_mut().apply_update(decoded).is_ok()
+                }));
+                match applied {
+                    Ok(true) => {}
+                    Ok(false) => return self.kick(id, close::MALFORMED, "update does not apply"),
+                    Err(_) => {
+                        // A panic inside yrs may leave the document half-changed: the
+                        // stored one is the truth.
+                        self.broken = true;
+                        return self.kick(id, close::MALFORMED, "update does not apply");
+                    }
                 }
                 // Relay as an update; a client's own update frame goes out as it came.
                 let is_update_frame = data.first() == Some(&0) && data.get(1) == Some(&2);
@@ -407,6 +505,14 @@ impl DocActor {
     }
 
     fn awareness_update(&mut self, id: u64, update: AwarenessUpdate, frame: Bytes) {
+        // Stock clients parse every state as JSON: one that is not would break them all.
+        if update
+            .clients
+            .values()
+            .any(|e| serde_json::from_str::<serde::de::IgnoredAny>(&e.json).is_err())
+        {
+            return self.kick(id, close::MALFORMED, "awareness state is not JSON");
+        }
         let clients: Vec<ClientID> = update.clients.keys().copied().collect();
         if self.awareness.apply_update(update).is_err() {
             return self.kick(id, close::MALFORMED, "awareness update does not apply");
@@ -485,6 +591,23 @@ impl DocActor {
             self.broadcast(None, &frame);
         }
         let _ = self.last_tx.send(self.last);
+    }
+
+    /// Go back to the stored document after yrs panicked; connections resync.
+    async fn recover(&mut self) {
+        self.broken = false;
+        if let Err(e) = self.load().await {
+            warn!(error = %e, "document reload failed");
+            self.healthy = false;
+        }
+        let ids: Vec<u64> = self.conns.keys().copied().collect();
+        for id in ids {
+            self.kick(
+                id,
+                convene_protocol::close::INTERNAL,
+                "document reloaded: reconnect",
+            );
+        }
     }
 
     /// Replace the stored updates by one snapshot.

@@ -142,6 +142,17 @@ async fn connection(
                 }
             };
             if let Some((code, reason)) = closing {
+                // What was queued before the close (e.g. the reason, as an auth message) first.
+                if code != pclose::SLOW_CONSUMER {
+                    let flush = async {
+                        while let Ok(f) = out_rx.try_recv() {
+                            if sink.send(Message::Binary(f)).await.is_err() {
+                                break;
+                            }
+                        }
+                    };
+                    let _ = tokio::time::timeout(Duration::from_secs(1), flush).await;
+                }
                 let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
             }
         });

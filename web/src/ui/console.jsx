@@ -124,7 +124,7 @@ function BreakoutControls({ client }) {
         <label for={`${id}-bc`}>{t('console.broadcast')}</label>
         <div class="row">
           <input id={`${id}-bc`} type="text" maxLength={1000} value={text} onInput={(e) => setText(e.currentTarget.value)} />
-          <button type="submit" class="btn" >{t('console.send_broadcast')}</button>
+          <button type="submit" class="btn">{t('console.send_broadcast')}</button>
         </div>
       </form>
     </div>
