@@ -45,6 +45,10 @@ pub struct Config {
     /// with every other node started with the same URL. Needs --organizer-token.
     #[arg(long, env = "CONVENE_REDIS")]
     pub redis: Option<String>,
+    /// Cluster mode: seconds a node keeps a convention nobody on it uses (and with no timer
+    /// to watch) before letting it go.
+    #[arg(long, env = "CONVENE_IDLE_REPLICA_SECS", default_value_t = 60)]
+    pub idle_replica_secs: u64,
     /// With --demo: also write the links as a JSON array to this file.
     #[arg(long, env = "CONVENE_INVITES_OUT")]
     pub invites_out: Option<PathBuf>,
@@ -142,10 +146,12 @@ pub async fn run(
         tracker.clone(),
         shutdown.clone(),
     );
+    let idle = std::time::Duration::from_secs(config.idle_replica_secs.max(1));
     let hub = live::Hub::start(
         store.clone(),
         metrics,
         docs.clone(),
+        idle,
         tracker.clone(),
         shutdown.clone(),
     )

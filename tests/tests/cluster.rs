@@ -366,3 +366,64 @@ async fn concurrent_commands_from_every_node_get_distinct_gapless_seqs() -> Resu
     );
     Ok(())
 }
+
+/// The `convene_conventions` gauge of a node.
+async fn live_conventions(server: &Server) -> Result<u64> {
+    let text = reqwest::get(server.url("/metrics")).await?.text().await?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("convene_conventions "))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("no convene_conventions in /metrics"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_keeps_a_replica_only_while_it_is_used() -> Result<()> {
+    let redis = fresh_redis(14).await?;
+    let dir = tempdir();
+    let a = Server::start_with(
+        &dir.path().join("a"),
+        &["--redis", &redis, "--idle-replica-secs", "1"],
+    )
+    .await?;
+    let b = Server::start_with(
+        &dir.path().join("b"),
+        &["--redis", &redis, "--idle-replica-secs", "1"],
+    )
+    .await?;
+    let invites = a
+        .http()
+        .convention("idle", &[person("Amina", &[Role::Citizen], &[])])
+        .await?;
+    // Node b learns of the convention when someone joins through it...
+    let mut c = Client::join(&b.ws_url(), "amina", &invites[0].token).await?;
+    c.ok(Command::SendChat {
+        text: "présente".into(),
+    })
+    .await?;
+    ensure!(
+        live_conventions(&b).await? == 1,
+        "node b holds the convention while used"
+    );
+    c.close().await;
+    // ...and lets it go once nobody uses it there.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while live_conventions(&b).await? != 0 {
+        ensure!(
+            tokio::time::Instant::now() < deadline,
+            "node b still holds an unused replica"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Coming back loads it again from the log, with everything in it.
+    let c = Client::join(&b.ws_url(), "amina", &invites[0].token).await?;
+    let chat = &c.snapshot.as_ref().unwrap().rooms[0]
+        .inside
+        .as_ref()
+        .unwrap()
+        .chat;
+    ensure!(
+        chat.iter().any(|l| l.text == "présente"),
+        "reloaded from the log"
+    );
+    Ok(())
+}

@@ -148,7 +148,7 @@ async fn connection(mut socket: WebSocket, app: AppState) {
             return close_now(&mut socket, close::UNKNOWN_TOKEN, "unknown invitation", Some(f)).await;
         };
         tracing::Span::current().record("convention", convention);
-        let Some(handle) = app.hub.find(convention).await else {
+        let Some(mut handle) = app.hub.find(convention).await else {
             app.hub.metrics().reject(ErrorCode::Unauthorized);
             let f = error(None, ErrorCode::Unauthorized, "unknown invitation");
             return close_now(&mut socket, close::UNKNOWN_TOKEN, "unknown invitation", Some(f)).await;
@@ -156,7 +156,16 @@ async fn connection(mut socket: WebSocket, app: AppState) {
         let (out_tx, mut out_rx) = mpsc::channel::<Frame>(OUTBOUND_QUEUE);
         let (close_tx, mut close_rx) = mpsc::channel::<(u16, &'static str)>(1);
         let link = ConnLink { id: conn, out: out_tx.clone(), close: close_tx.clone() };
-        match handle.join(hash, link).await {
+        // A replica that just went idle (cluster mode) answers Gone: ask again, it restarts.
+        let mut joined = handle.join(hash.clone(), link).await;
+        if joined.as_ref().err() == Some(&JoinError::Gone) && !app.cancel.is_cancelled() {
+            if let Some(h) = app.hub.find(convention).await {
+                handle = h;
+                let link = ConnLink { id: conn, out: out_tx.clone(), close: close_tx.clone() };
+                joined = handle.join(hash, link).await;
+            }
+        }
+        match joined {
             Ok(joined) => {
                 tracing::Span::current().record("participant", joined.participant.as_str());
             }

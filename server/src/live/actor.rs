@@ -86,6 +86,8 @@ pub struct Actor {
     /// Cluster mode: this node, the last seq applied (for the log follower), who is online
     /// here (for the presence publisher) and on each other node.
     cluster: Option<Arc<Cluster>>,
+    /// Cluster mode: how long an unused replica is kept.
+    idle_replica: Duration,
     seq_tx: watch::Sender<u64>,
     local_tx: watch::Sender<BTreeSet<String>>,
     remote: HashMap<String, BTreeSet<String>>,
@@ -114,8 +116,10 @@ impl Actor {
         metrics: Arc<Metrics>,
         docs: DocHub,
         cluster: Option<Arc<Cluster>>,
+        idle_replica: Duration,
     ) -> Self {
         Actor {
+            idle_replica,
             cluster,
             seq_tx: watch::channel(0).0,
             local_tx: watch::channel(BTreeSet::new()).0,
@@ -243,6 +247,17 @@ impl Actor {
                     _ = tokio::time::sleep(sleep), if has_deadline => {
                         let tick = Pending { actor: d::Actor::Timer, command: d::Command::Tick, reply: ReplyTo::Nobody };
                         self.run_batch(vec![tick]).await;
+                    }
+                    // Cluster mode: a replica nobody here uses, with no timer to watch, goes;
+                    // it is loaded again from the log when someone comes back.
+                    _ = tokio::time::sleep(self.idle_replica), if self.cluster.is_some() && self.conns.is_empty() && !has_deadline => {
+                        inbox.close();
+                        let rest: Vec<Msg> = std::iter::from_fn(|| inbox.try_recv().ok()).collect();
+                        let wanted = rest.iter().any(|m| matches!(m, Msg::Join { .. } | Msg::Command { .. } | Msg::Query(_)));
+                        self.handle(rest).await;
+                        if !wanted || self.conns.is_empty() {
+                            break;
+                        }
                     }
                 }
             }

@@ -191,6 +191,7 @@ struct HubInner {
     store: Store,
     metrics: Arc<Metrics>,
     docs: DocHub,
+    idle_replica: std::time::Duration,
     conventions: Mutex<HashMap<String, Handle>>,
     tracker: TaskTracker,
     cancel: CancellationToken,
@@ -204,6 +205,7 @@ impl Hub {
         store: Store,
         metrics: Arc<Metrics>,
         docs: DocHub,
+        idle_replica: std::time::Duration,
         tracker: TaskTracker,
         cancel: CancellationToken,
     ) -> Result<Hub, StoreError> {
@@ -217,6 +219,7 @@ impl Hub {
                 store,
                 metrics,
                 docs,
+                idle_replica,
                 conventions: Mutex::new(HashMap::new()),
                 tracker,
                 cancel,
@@ -238,6 +241,10 @@ impl Hub {
             .conventions
             .lock()
             .unwrap_or_else(|e| e.into_inner());
+        // A replica that went idle (cluster mode) is started again.
+        if map.get(id).is_some_and(|h| h.tx.is_closed()) {
+            map.remove(id);
+        }
         map.entry(id.to_string())
             .or_insert_with(|| {
                 let (tx, rx) = mpsc::channel(INBOX);
@@ -248,17 +255,33 @@ impl Hub {
                     self.inner.metrics.clone(),
                     self.inner.docs.clone(),
                     self.inner.cluster.clone(),
+                    self.inner.idle_replica,
                 );
                 self.inner.metrics.conventions.inc();
                 let metrics = self.inner.metrics.clone();
                 let cancel = self.inner.cancel.clone();
+                let hub = self.clone();
+                let key = id.to_string();
                 self.inner.tracker.spawn(async move {
                     task.run(rx, weak, cancel).await;
                     metrics.conventions.dec();
+                    hub.forget(&key);
                 });
                 Handle { tx }
             })
             .clone()
+    }
+
+    /// A convention's task ended (an idle replica in cluster mode): drop its handle.
+    fn forget(&self, id: &str) {
+        let mut map = self
+            .inner
+            .conventions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if map.get(id).is_some_and(|h| h.tx.is_closed()) {
+            map.remove(id);
+        }
     }
 
     /// The handle of an existing convention.
@@ -268,6 +291,7 @@ impl Hub {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(id)
+            .filter(|h| !h.tx.is_closed())
             .cloned()
     }
 
