@@ -427,3 +427,123 @@ async fn a_node_keeps_a_replica_only_while_it_is_used() -> Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_and_a_rotation_span_the_nodes() -> Result<()> {
+    use convene_tests::ydoc::{doc_url, YClient};
+    let redis = fresh_redis(15).await?;
+    let dir = tempdir();
+    let servers = nodes(dir.path(), &redis, 3).await?;
+    let mut roster = vec![
+        person("Claire", &[Role::Facilitator], &[]),
+        person("Lucie", &[Role::Rapporteur], &[]),
+        person("Antoine", &[Role::Rapporteur], &[]),
+        person("Experte A", &[Role::Expert], &[]),
+        person("Experte B", &[Role::Expert], &[]),
+    ];
+    for i in 0..4 {
+        roster.push(person(&format!("Citoyen {i}"), &[Role::Citizen], &[]));
+    }
+    let invites = servers[0].http().convention("span", &roster).await?;
+    let tok = |n: &str| invites.iter().find(|i| i.name == n).unwrap().token.clone();
+    let mut fac = Client::join(&servers[0].ws_url(), "fac", &tok("Claire")).await?;
+    fac.ok(Command::CreateDocument {
+        name: "opinion".into(),
+        title: "Avis".into(),
+    })
+    .await?;
+
+    // Three editors, one per node, converge.
+    let names = ["Claire", "Lucie", "Antoine"];
+    let mut editors = Vec::new();
+    for (i, n) in names.iter().enumerate() {
+        editors.push(
+            YClient::synced(n, &doc_url(&servers[i].addr, "span", "opinion", &tok(n))).await?,
+        );
+    }
+    for (i, e) in editors.iter().enumerate() {
+        e.push_paragraph(&format!("paragraphe écrit sur le nœud {i}"));
+    }
+    for e in &editors {
+        e.wait_doc("three paragraphs", |c| c.paragraphs().len() == 3)
+            .await?;
+    }
+    let first = editors[0].paragraphs();
+    let mut sorted = first.clone();
+    sorted.sort();
+    for e in &editors {
+        let mut p = e.paragraphs();
+        p.sort();
+        ensure!(p == sorted, "editors disagree: {p:?} vs {sorted:?}");
+    }
+    for e in editors.iter_mut() {
+        e.close().await;
+    }
+
+    // A rotation run from node 0: every node's clients are moved, and each round boundary is
+    // fired once, whichever node fires it.
+    let experts: Vec<String> = invites
+        .iter()
+        .filter(|i| i.roles.contains(&Role::Expert))
+        .map(|i| i.participant.clone())
+        .collect();
+    let mut cits = Vec::new();
+    for i in 0..4 {
+        let n = format!("Citoyen {i}");
+        cits.push(Client::join(&servers[i % 3].ws_url(), &n, &tok(&n)).await?);
+    }
+    let mut exp = Vec::new();
+    for (i, n) in ["Experte A", "Experte B"].iter().enumerate() {
+        exp.push(Client::join(&servers[(i + 1) % 3].ws_url(), n, &tok(n)).await?);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    fac.ok(Command::PlanRotation {
+        experts,
+        grouping: convene_tests::proto::Grouping::Random,
+        group_count: Some(2),
+        group_size: None,
+        participants: None,
+        only_present: false,
+        round_ms: 1200,
+        transition_ms: 0,
+        warning_ms: 0,
+        rounds: None,
+        break_room: false,
+    })
+    .await?;
+    fac.ok(Command::StartRotation).await?;
+    let ended = fac.wait_event("rotation_ended").await?;
+    let starts: Vec<u64> = fac
+        .events
+        .iter()
+        .filter(|r| matches!(r.event, Event::RotationRoundStarted { .. }))
+        .map(|r| r.seq)
+        .collect();
+    ensure!(
+        starts.len() == 2,
+        "two rounds, each started once: {starts:?}"
+    );
+    for c in cits.iter_mut() {
+        c.wait_for(
+            |m| matches!(m, ServerMessage::Snapshot { snapshot, .. } if snapshot.seq >= ended.seq),
+        )
+        .await?;
+        let rounds = c
+            .events
+            .iter()
+            .filter(|r| matches!(r.event, Event::RotationRoundStarted { .. }))
+            .count();
+        let ends = c
+            .events
+            .iter()
+            .filter(|r| matches!(r.event, Event::RotationEnded { .. }))
+            .count();
+        ensure!(
+            rounds <= 2 && ends <= 1,
+            "{}: {rounds} round starts, {ends} ends",
+            c.name
+        );
+        ensure!(c.room() == "plenary", "{} back in the plenary", c.name);
+    }
+    Ok(())
+}

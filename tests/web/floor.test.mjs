@@ -72,6 +72,17 @@ test('a citizen raises a hand and the facilitator gives the floor', { timeout: 1
   await a.waitForSelector('button:has-text("Baisser la main")');
   await a.click('button:has-text("Baisser la main")');
   await a.waitForSelector('button:has-text("Lever la main")');
+  // Calling a facilitator: the call reaches the console, wherever the facilitator is.
+  await tab(fac, 'polls');
+  await b.click('button:has-text("Appeler un·e animateur·rice")');
+  await b.fill('.call textarea', 'Je ne vois plus la vidéo.');
+  await b.click('.call button:has-text("Envoyer l\'appel")');
+  await b.waitForSelector('.call [role=status]:has-text("Votre appel est transmis")');
+  await fac.waitForSelector(`.banner.call-alert:has-text("${second.name}")`);
+  await fac.click('.banner.call-alert button:has-text("Voir")');
+  await fac.waitForSelector('#calls :text("Je ne vois plus la vidéo.")');
+  await fac.click('#calls button:has-text("Marquer comme traité")');
+  await b.waitForSelector('.call [role=status]', { state: 'detached' });
   for (const page of [fac, a, b]) {
     assert.deepEqual(await page.evaluate(() => window.__convene.errors.map((e) => e.code)), []);
     assert.deepEqual(page.errors, []);

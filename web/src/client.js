@@ -248,6 +248,10 @@ export class Client {
     this.counter += 1;
     const id = `${this.prefix}-${this.counter}`;
     return new Promise((resolve, reject) => {
+      if (this.status === 'fatal') {
+        reject(new RequestError(this.fatal, '', command));
+        return;
+      }
       const p = { id, command, resolve, reject };
       this.pending.set(id, p);
       this.send(p);

@@ -333,6 +333,8 @@ export const DICT = {
   'calls.title': ["Appels à l'aide", 'Help calls'],
   'calls.title_n': ["Appels à l'aide ({n})", 'Help calls ({n})'],
   'calls.none': ['Aucun appel en attente.', 'No pending call.'],
+  'calls.new': ["Appel à l'aide de {name} ({room})", 'Call for help from {name} ({room})'],
+  'calls.see': ['Voir', 'See'],
   'calls.resolve': ['Marquer comme traité', 'Mark as handled'],
   'calls.go': ['Aller dans la salle', 'Go to the room'],
   // ---- rotation ----

@@ -69,11 +69,15 @@ async fn admit(
     token: &str,
 ) -> Result<(String, bool), (u16, &'static str)> {
     let Some((conv, hash)) = parse_token(token).filter(|(c, _)| *c == convention) else {
-        return Err((pclose::UNKNOWN_TOKEN, "unknown invitation"));
+        return Err((
+            pclose::UNKNOWN_TOKEN,
+            "malformed invitation, or for another convention",
+        ));
     };
     let handle = app
         .hub
-        .get(conv)
+        .find(conv)
+        .await
         .ok_or((pclose::UNKNOWN_TOKEN, "unknown invitation"))?;
     let document = document.to_string();
     let answer = handle
@@ -106,7 +110,10 @@ async fn connection(
     async move {
         let (participant, writable) = match admit(&app, &convention, &document, &token).await {
             Ok(p) => p,
-            Err((code, reason)) => return close_now(socket, code, reason).await,
+            Err((code, reason)) => {
+                tracing::debug!(code, reason, "document connection refused");
+                return close_now(socket, code, reason).await;
+            }
         };
         tracing::Span::current().record("participant", participant.as_str());
         let (out_tx, mut out_rx) = mpsc::channel::<Bytes>(OUTBOUND_QUEUE);

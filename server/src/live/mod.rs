@@ -303,7 +303,13 @@ impl Hub {
         if !self.inner.store.is_shared() {
             return None;
         }
-        let known = self.inner.store.conventions().await.ok()?;
+        let known = match self.inner.store.conventions().await {
+            Ok(k) => k,
+            Err(e) => {
+                tracing::warn!(error = %e, convention = id, "cannot list conventions");
+                return None;
+            }
+        };
         known.iter().any(|c| c == id).then(|| self.spawn(id))
     }
 

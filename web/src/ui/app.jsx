@@ -179,11 +179,24 @@ export function App({ client, videoConfig }) {
   const prevRoom = useRef(null);
   const mainRef = useRef(null);
 
+  const [callAlert, setCallAlert] = useState(null);
   useEffect(() => {
-    client.hooks.onEffect = (effect) => {
+    client.hooks.onEffect = (effect, rec) => {
       if (effect.broadcast) setNotices((n) => n.concat(effect.broadcast).slice(-3));
+      // Facilitators hear of a new call for help wherever they are in the page.
+      if (effect.call && client.you.roles.includes('facilitator') && rec.by && rec.by.id !== client.you.id) {
+        setCallAlert({ who: rec.by.id, room: rec.event.room, seq: rec.seq });
+      }
     };
   }, [client]);
+  useEffect(() => {
+    if (!callAlert) return undefined;
+    const id = setTimeout(() => setCallAlert(null), 10000);
+    return () => clearTimeout(id);
+  }, [callAlert && callAlert.seq]);
+  useEffect(() => {
+    if (client.snap) document.title = `${client.snap.convention.name} — Convene`;
+  }, [client.snap && client.snap.convention.name]);
 
   const snap = client.snap;
   const me = snap && client.you ? person(snap, client.you.id) : null;
@@ -243,6 +256,12 @@ export function App({ client, videoConfig }) {
         <div class="banner moved" role="status">
           <span><Icon name="arrow" /> {client.you.roles.includes('guarantor') ? t('moved.observe', { room: roomName(snap, moved.room) }) : t('moved.you', { room: roomName(snap, moved.room) })}</span>
           {current !== 'room' && current !== 'observe' && current !== 'console' ? <button type="button" class="btn small" onClick={() => setTab(tabs.includes('room') ? 'room' : tabs[0])}>{t('moved.go')}</button> : null}
+        </div>
+      ) : null}
+      {callAlert ? (
+        <div class="banner call-alert" role="status">
+          <span><Icon name="bell" /> {t('calls.new', { name: nameOf(snap, callAlert.who), room: roomName(snap, callAlert.room) })}</span>
+          {current !== 'console' ? <button type="button" class="btn small" onClick={() => { setTab('console'); setCallAlert(null); }}>{t('calls.see')}</button> : null}
         </div>
       ) : null}
       <Nav tabs={tabs} tab={current} setTab={setTab} client={client} />

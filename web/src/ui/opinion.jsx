@@ -134,7 +134,7 @@ function DiffView({ client, doc }) {
   const changed = diff ? diff.changes.filter((c) => c.op !== 'equal').length : 0;
   return (
     <form class="stack" onSubmit={load}>
-      <div class="grid2">
+      <div class="stack">
         <label for={`${id}-from`}>{t('doc.diff_from')}</label>
         <select id={`${id}-from`} value={from} onChange={(e) => setFrom(e.currentTarget.value)}>
           {versions.map((v) => <option value={String(v.version)}>{v.version}. {v.label}</option>)}
