@@ -14,7 +14,8 @@ use crate::live::{CommandError, Hub};
 pub const DEMO_ID: &str = "demo";
 const DEMO_NAME: &str = "Convention citoyenne de Nantes Métropole (démo)";
 
-const COMMUNES: [&str; 24] = [
+/// The 24 communes of Nantes Métropole.
+pub const COMMUNES: [&str; 24] = [
     "Basse-Goulaine",
     "Bouaye",
     "Bouguenais",

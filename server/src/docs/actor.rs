@@ -224,14 +224,7 @@ impl DocActor {
                     _ = cancel.cancelled() => break,
                     msg = inbox.recv() => {
                         let Some(first) = msg else { break };
-                        let mut msgs = vec![first];
-                        while msgs.len() < MAX_BATCH {
-                            match inbox.try_recv() {
-                                Ok(m) => msgs.push(m),
-                                Err(_) => break,
-                            }
-                        }
-                        self.handle(msgs).await;
+                        self.handle(crate::live::with_waiting(first, &mut inbox, MAX_BATCH)).await;
                     }
                     _ = tokio::time::sleep(LINGER), if idle => {
                         inbox.close();

@@ -22,6 +22,19 @@ use crate::store::{Store, StoreError};
 /// The bytes of one text frame, encoded once and shared by every connection it goes to.
 pub type Frame = axum::extract::ws::Utf8Bytes;
 
+/// The first message and whatever else is already waiting, up to `max`: one turn of a task
+/// (its commands or updates then share one durable write).
+pub(crate) fn with_waiting<M>(first: M, inbox: &mut mpsc::Receiver<M>, max: usize) -> Vec<M> {
+    let mut msgs = vec![first];
+    while msgs.len() < max {
+        match inbox.try_recv() {
+            Ok(m) => msgs.push(m),
+            Err(_) => break,
+        }
+    }
+    msgs
+}
+
 /// Messages waiting for one convention's task; senders wait beyond it.
 const INBOX: usize = 4096;
 

@@ -15,32 +15,7 @@ use convene::domain::{
 pub const T0: Millis = 1_700_000_000_000;
 
 /// The 24 communes of Nantes Métropole, for realistic rosters.
-pub const COMMUNES: [&str; 24] = [
-    "Basse-Goulaine",
-    "Bouaye",
-    "Bouguenais",
-    "Brains",
-    "Carquefou",
-    "Couëron",
-    "Indre",
-    "La Chapelle-sur-Erdre",
-    "La Montagne",
-    "Le Pellerin",
-    "Les Sorinières",
-    "Mauves-sur-Loire",
-    "Nantes",
-    "Orvault",
-    "Rezé",
-    "Saint-Aignan-Grandlieu",
-    "Saint-Herblain",
-    "Saint-Jean-de-Boiseau",
-    "Saint-Léger-les-Vignes",
-    "Saint-Sébastien-sur-Loire",
-    "Sainte-Luce-sur-Loire",
-    "Sautron",
-    "Thouaré-sur-Loire",
-    "Vertou",
-];
+pub const COMMUNES: [&str; 24] = convene::demo::COMMUNES;
 
 pub const AGE_BANDS: [&str; 4] = ["16-24", "25-39", "40-59", "60+"];
 pub const GENDERS: [&str; 2] = ["F", "M"];
