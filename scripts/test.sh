@@ -31,8 +31,14 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "build (the end-to-end tests run the real convene binary)"
 cargo build --workspace --bins --locked
 
+step "npm packages for the Yjs interoperability test (stock yjs + y-websocket clients)"
+(cd tests/node && npm ci --no-audit --no-fund)
+
 step "tests"
 cargo nextest run --workspace --locked --no-fail-fast
 
 step "doc tests"
 cargo test --workspace --doc --locked
+
+step "web client: build check and end-to-end tests in headless Chromium"
+bash web/test.sh

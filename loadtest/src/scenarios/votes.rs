@@ -146,8 +146,32 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
             sub: None,
         });
     }
-    let voters = ctx.connect_many(to_open, "voters").await;
+    let mut voters = ctx.connect_many(to_open, "voters").await;
     let connected = voters.iter().filter(|v| v.is_some()).count();
+    // A voter the server closed meanwhile (4009, a slow consumer while everyone joined)
+    // reconnects once, as PROTOCOL.md tells clients to: the new welcome resyncs it.
+    let mut again = Vec::new();
+    for (i, v) in voters.iter_mut().enumerate() {
+        if v.as_ref().is_some_and(|p| !p.is_open()) {
+            *v = None;
+            again.push(i);
+        }
+    }
+    out.check("voters_reconnected", again.len());
+    if !again.is_empty() {
+        let mut to_open = Vec::with_capacity(again.len());
+        for &i in &again {
+            to_open.push(ToOpen {
+                conn: n + 2 + i,
+                token: setup.token(i + 2)?,
+                sub: None,
+            });
+        }
+        let back = ctx.connect_many(to_open, "reconnects").await;
+        for (i, p) in again.into_iter().zip(back) {
+            voters[i] = p;
+        }
+    }
     let connect_s = t.elapsed().as_secs_f64();
     out.phases.insert("connect".into(), connect_s);
     if connect_s > 0.0 {
@@ -159,6 +183,10 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
     ctx.scrape_delta("connect", scraped, &mut out).await;
     out.check("voters", n);
     out.check("voters_connected", connected);
+    out.check(
+        "voters_connected_at_burst",
+        voters.iter().filter(|v| v.is_some()).count(),
+    );
     if ctx.timed_out() {
         out.timed_out = true;
         return Ok(out);

@@ -387,14 +387,21 @@ pub async fn organizer_or(
 }
 
 /// The audit trail as JSON lines: for organizers (Bearer) and the convention's guarantors
-/// (their own invitation token as `?token=`).
+/// and facilitators (their own invitation token as `?token=`).
 pub async fn audit(
     State(app): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
     Query(q): Query<TokenQuery>,
 ) -> ApiResult<Response> {
-    organizer_or(&app, &headers, &id, q.token, &[d::Role::Guarantor]).await?;
+    organizer_or(
+        &app,
+        &headers,
+        &id,
+        q.token,
+        &[d::Role::Guarantor, d::Role::Facilitator],
+    )
+    .await?;
     let entries = app
         .hub
         .store()

@@ -200,7 +200,9 @@ pub fn poll_view(
         you_voted: poll.has_voted(&viewer.id),
         your_ballot: poll.named.get(&viewer.id).map(wire::ballot_out),
         participation: staff.then(|| participation(state, poll, present)),
-        tally: (staff || poll.results_public()).then(|| wire::tally_out(&poll.tally())),
+        // A draft has no tally yet (as `poll_drafted` carries none).
+        tally: (poll.status != d::PollStatus::Draft && (staff || poll.results_public()))
+            .then(|| wire::tally_out(&poll.tally())),
     }
 }
 

@@ -3,7 +3,7 @@
 
 import { useState } from 'preact/hooks';
 import { t } from '../i18n.js';
-import { pollNumber, room as roomOf } from '../reduce.js';
+import { pollNumber } from '../reduce.js';
 import { Countdown, act, ActButton, Section, useId, roomName } from './common.jsx';
 import { Icon } from './icons.jsx';
 
