@@ -293,9 +293,15 @@ async fn run_async(cli: Cli, url: Url, token: String, nofile: Option<u64>) -> Re
                 .unwrap_or_else(|| Counters::get(&counters.open_now)),
         },
         frames: Frames {
-            received: Counters::get(&counters.frames),
-            presence: Counters::get(&counters.presence),
-            bytes: Counters::get(&counters.bytes),
+            received: outcome
+                .frames_at_end
+                .map_or_else(|| Counters::get(&counters.frames), |f| f[0]),
+            presence: outcome
+                .frames_at_end
+                .map_or_else(|| Counters::get(&counters.presence), |f| f[1]),
+            bytes: outcome
+                .frames_at_end
+                .map_or_else(|| Counters::get(&counters.bytes), |f| f[2]),
             welcome_bytes_total: Counters::get(&counters.welcome_bytes),
             welcome_bytes_max: Counters::get(&counters.welcome_max),
         },

@@ -45,6 +45,9 @@ pub struct Outcome {
     /// connections still open.
     pub held_server: Option<crate::procstat::Reading>,
     pub held_self: Option<crate::procstat::Reading>,
+    /// Frames, presence frames and bytes received up to the end of the measurement (not
+    /// counting what the closing of the connections brings, e.g. presence "offline").
+    pub frames_at_end: Option<[u64; 3]>,
     /// The timeline starts here (since the start of the run) with buckets this wide.
     pub timeline_from: Duration,
     pub timeline_width: Duration,
@@ -68,6 +71,7 @@ impl Outcome {
             held_at_end: None,
             held_server: None,
             held_self: None,
+            frames_at_end: None,
             timeline_from: Duration::ZERO,
             timeline_width: Duration::from_millis(100),
         }
@@ -93,7 +97,7 @@ pub struct Connections {
 
 #[derive(Serialize)]
 pub struct Frames {
-    /// Frames after the welcomes.
+    /// Frames after the welcomes, up to the end of the measurement.
     pub received: u64,
     pub presence: u64,
     pub bytes: u64,

@@ -80,6 +80,12 @@ impl Ctx {
         out.held_at_end = Some(crate::metrics::Counters::get(
             &self.shared.counters.open_now,
         ));
+        let c = &self.shared.counters;
+        out.frames_at_end = Some([
+            crate::metrics::Counters::get(&c.frames),
+            crate::metrics::Counters::get(&c.presence),
+            crate::metrics::Counters::get(&c.bytes),
+        ]);
         out.held_server = self.server_pid.as_deref().and_then(crate::procstat::read);
         out.held_self = crate::procstat::read("self");
     }

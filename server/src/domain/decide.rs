@@ -634,7 +634,7 @@ fn tick(state: &Convention, now: Millis) -> Vec<Event> {
 }
 
 /// End the floor of everyone whom `target` sends to another room than theirs.
-pub(super) fn end_floors_of_movers(
+pub(in crate::domain) fn end_floors_of_movers(
     state: &Convention,
     target: impl Fn(&str) -> Option<RoomId>,
     now: Millis,

@@ -1,0 +1,116 @@
+//! Reading a client frame: which message types exist, and telling a malformed frame from an
+//! unknown type, with the request id kept for the error reply.
+
+use crate::{ClientMessage, Command, ErrorCode};
+
+impl ClientMessage {
+    /// Every `type` a client message may have: a frame with another type is answered with
+    /// `unknown_type` rather than `bad_message`.
+    pub const TYPES: &'static [&'static str] = &["hello", "request"];
+}
+
+impl Command {
+    /// Every command `type`.
+    pub const TYPES: &'static [&'static str] = &[
+        "send_chat",
+        "raise_hand",
+        "lower_hand",
+        "yield_floor",
+        "call_facilitator",
+        "visit",
+        "create_rooms",
+        "clear_rooms",
+        "assign_rooms",
+        "open_breakouts",
+        "extend_breakouts",
+        "close_breakouts",
+        "broadcast",
+        "move_participant",
+        "resolve_call",
+        "give_floor",
+        "end_floor",
+        "set_queue_order",
+        "set_speaking_limit",
+        "draft_poll",
+        "edit_poll",
+        "delete_poll",
+        "open_poll",
+        "close_poll",
+        "reveal_results",
+        "publish_results",
+        "vote",
+        "plan_rotation",
+        "start_rotation",
+        "pause_rotation",
+        "resume_rotation",
+        "extend_round",
+        "skip_round",
+        "stop_rotation",
+        "mark_expert_absent",
+        "add_to_group",
+        "ask_question",
+        "answer_question",
+        "create_document",
+        "set_writing_group",
+        "open_document",
+        "close_document",
+        "name_version",
+    ];
+}
+
+/// Why a frame could not be read as a client message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    pub code: ErrorCode,
+    pub message: String,
+    /// The request id, when the frame had one: the error reply echoes it.
+    pub id: Option<String>,
+}
+
+/// Parse one text frame. Distinguishes malformed JSON (`bad_message`), an unknown message or
+/// command type (`unknown_type`) and a known type with the wrong shape (`bad_message`).
+pub fn parse_client_message(text: &str) -> Result<ClientMessage, ParseError> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| ParseError {
+        code: ErrorCode::BadMessage,
+        message: format!("not valid JSON: {e}"),
+        id: None,
+    })?;
+    let id = value.get("id").and_then(|v| v.as_str()).map(str::to_string);
+    let fail = |code, message: String| ParseError {
+        code,
+        message,
+        id: id.clone(),
+    };
+    let ty = value
+        .get("type")
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+        .ok_or_else(|| fail(ErrorCode::BadMessage, "no \"type\" string".into()))?;
+    let ty = ty.as_str();
+    if !ClientMessage::TYPES.contains(&ty) {
+        return Err(fail(
+            ErrorCode::UnknownType,
+            format!("unknown message type {ty:?}"),
+        ));
+    }
+    if ty == "request" {
+        let cty = value.pointer("/command/type").and_then(|v| v.as_str());
+        match cty {
+            Some(c) if !Command::TYPES.contains(&c) => {
+                return Err(fail(
+                    ErrorCode::UnknownType,
+                    format!("unknown command type {c:?}"),
+                ))
+            }
+            None => {
+                return Err(fail(
+                    ErrorCode::BadMessage,
+                    "a request needs a command with a \"type\"".into(),
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    serde_json::from_value(value)
+        .map_err(|e| fail(ErrorCode::BadMessage, format!("malformed {ty}: {e}")))
+}

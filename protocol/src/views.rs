@@ -1,0 +1,142 @@
+//! What a participant sees: the snapshot of their view, its rooms, people, floor and calls,
+//! and the audit entries.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::*;
+
+/// A raised hand in a room's queue.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct QueueEntry {
+    pub participant: String,
+    pub raised_at: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct FloorView {
+    pub participant: String,
+    pub since: u64,
+    /// When the speaking-time limit runs out, if the room has one.
+    pub ends_at: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ChatLine {
+    /// The seq of the `chat_posted` event.
+    pub seq: u64,
+    pub at: u64,
+    pub from: String,
+    pub text: String,
+}
+
+/// A room, as a participant may see it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RoomView {
+    pub id: String,
+    pub name: String,
+    /// Online guarantors observing this room.
+    pub observers: u32,
+    /// Present only for rooms the viewer sees the inside of.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inside: Option<RoomInside>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RoomInside {
+    /// The most recent chat lines (at most `SNAPSHOT_CHAT_LINES`).
+    pub chat: Vec<ChatLine>,
+    /// Raised hands in order of raising.
+    pub queue: Vec<QueueEntry>,
+    /// Raised hands in the room's chosen order: who "next" gives the floor to.
+    pub queue_in_order: Vec<String>,
+    pub order: QueueOrder,
+    pub limit_ms: Option<u64>,
+    pub floor: Option<FloorView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ParticipantView {
+    #[serde(flatten)]
+    pub person: Person,
+    pub room: String,
+    pub online: bool,
+    /// Assigned breakout room, if any.
+    pub assigned: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct BreakoutView {
+    pub ends_at: u64,
+    pub warn_at: u64,
+    pub warned: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CallView {
+    pub id: u64,
+    pub at: u64,
+    pub participant: String,
+    pub room: String,
+    pub message: String,
+}
+
+/// Cumulative floor time of a participant (facilitators and guarantors only).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct FloorTime {
+    pub participant: String,
+    pub spoken_ms: u64,
+}
+
+/// Everything a participant may see, as of `seq`. Events with a greater seq follow.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Snapshot {
+    pub seq: u64,
+    pub convention: ConventionInfo,
+    pub participants: Vec<ParticipantView>,
+    /// The plenary first, then breakout rooms.
+    pub rooms: Vec<RoomView>,
+    pub breakouts: Option<BreakoutView>,
+    /// Facilitators and guarantors only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub floor_time: Option<Vec<FloorTime>>,
+    /// Pending calls: facilitators and guarantors see all, others their own.
+    pub calls: Vec<CallView>,
+    /// Polls you may see: facilitators and guarantors see drafts too; a room's poll is seen
+    /// in that room.
+    #[serde(default)]
+    pub polls: Vec<PollView>,
+    /// The expert rotation, if one was planned.
+    #[serde(default)]
+    pub rotation: Option<RotationView>,
+    /// Collaborative documents.
+    #[serde(default)]
+    pub documents: Vec<DocumentView>,
+    /// Writing groups: name and members.
+    #[serde(default)]
+    pub writing_groups: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ConventionInfo {
+    pub id: String,
+    pub name: String,
+}
+
+/// One entry of the audit trail. `hash` is the SHA-256 (hex) of the previous entry's hash
+/// followed by this entry's canonical JSON without `hash`; the first entry's `prev` is 64 zeros.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AuditEntry {
+    /// Position in the trail, from 1.
+    pub n: u64,
+    /// The seq of the event it records.
+    pub seq: u64,
+    pub at: u64,
+    pub by: Actor,
+    /// The event (with secrets such as token hashes removed).
+    pub event: serde_json::Value,
+    pub prev: String,
+    pub hash: String,
+}
