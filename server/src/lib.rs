@@ -200,6 +200,10 @@ pub async fn run(
     };
     println!("convene listening on http://{addr}");
     info!(%addr, data = %config.data.display(), "listening");
+    // Small frames (acknowledgments, events) go out at once rather than wait for Nagle.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let result = axum::serve(listener, gateway::router(app))
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
         .await;

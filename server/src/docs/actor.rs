@@ -51,6 +51,8 @@ pub struct DocActor {
     healthy: bool,
     /// yrs panicked while applying an update: reload the stored document.
     broken: bool,
+    /// Connections found gone (or too slow) while sending: removed by `reap`.
+    dead: Vec<u64>,
     /// Cluster mode: numbers of the updates this node stored (the follower reads them back),
     /// and the last number seen, for the follower.
     own: BTreeSet<u64>,
@@ -140,6 +142,7 @@ impl DocActor {
             size: 0,
             healthy: false,
             broken: false,
+            dead: Vec::new(),
             own: BTreeSet::new(),
             last_tx: watch::channel(0).0,
         }
@@ -225,6 +228,7 @@ impl DocActor {
                     msg = inbox.recv() => {
                         let Some(first) = msg else { break };
                         self.handle(crate::live::with_waiting(first, &mut inbox, MAX_BATCH)).await;
+                        self.reap();
                     }
                     _ = tokio::time::sleep(LINGER), if idle => {
                         inbox.close();
@@ -408,13 +412,21 @@ impl DocActor {
             }
             Err(mpsc::error::TrySendError::Full(_)) => {
                 self.metrics.slow_consumers.inc();
-                self.kick(
-                    id,
+                let _ = c.close.try_send((
                     convene_protocol::close::SLOW_CONSUMER,
                     "too slow: reconnect to resync",
-                );
+                ));
+                self.dead.push(id);
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => self.leave(id),
+            Err(mpsc::error::TrySendError::Closed(_)) => self.dead.push(id),
+        }
+    }
+
+    /// Remove the connections found gone while sending, iteratively (a departure's
+    /// awareness removal may find more).
+    fn reap(&mut self) {
+        while let Some(id) = self.dead.pop() {
+            self.leave(id);
         }
     }
 

@@ -109,6 +109,8 @@ pub struct Actor {
     requests: HashMap<(String, String), u64>,
     /// Whether the log could be loaded; if not, the task refuses everything.
     healthy: bool,
+    /// Connections found gone (or too slow) while sending: removed by `reap`.
+    dead: Vec<u64>,
 }
 
 impl Actor {
@@ -139,6 +141,7 @@ impl Actor {
             revoked: HashSet::new(),
             requests: HashMap::new(),
             healthy: false,
+            dead: Vec::new(),
         }
     }
 
@@ -238,10 +241,12 @@ impl Actor {
                     msg = inbox.recv() => {
                         let Some(first) = msg else { break };
                         self.handle(crate::live::with_waiting(first, &mut inbox, MAX_BATCH)).await;
+                        self.reap();
                     }
                     _ = tokio::time::sleep(sleep), if has_deadline => {
                         let tick = Pending { actor: d::Actor::Timer, command: d::Command::Tick, reply: ReplyTo::Nobody };
                         self.run_batch(vec![tick]).await;
+                        self.reap();
                     }
                     // Cluster mode: a replica nobody here uses, with no timer to watch, goes;
                     // it is loaded again from the log when someone comes back.
@@ -414,9 +419,18 @@ impl Actor {
                     .close
                     .try_send((close::SLOW_CONSUMER, "too slow: reconnect to resync"));
                 self.metrics.slow_consumers.inc();
-                self.leave(conn);
+                self.dead.push(conn);
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => self.leave(conn),
+            Err(mpsc::error::TrySendError::Closed(_)) => self.dead.push(conn),
+        }
+    }
+
+    /// Remove the connections found gone while sending. Iterative: a departure tells the
+    /// others, which may find more gone (thousands at once after a network cut), without
+    /// nesting calls.
+    fn reap(&mut self) {
+        while let Some(id) = self.dead.pop() {
+            self.leave(id);
         }
     }
 
