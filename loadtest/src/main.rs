@@ -89,6 +89,12 @@ enum Scenario {
     Votes(votes::Args),
     /// N listeners receive broadcasts sent at a given rate by one or more facilitators.
     Plenary(plenary::Args),
+    /// N editors write one collaborative document (convene, or a reference Yjs server).
+    Drafting(scenarios::drafting::Args),
+    /// E experts and C citizens: the notifications at an expert rotation's round boundary.
+    Rotation(scenarios::rotation::Args),
+    /// Many idle connections: the server's memory per connection.
+    Idle(scenarios::idle::Args),
 }
 
 impl Scenario {
@@ -96,6 +102,9 @@ impl Scenario {
         match self {
             Scenario::Votes(_) => "votes",
             Scenario::Plenary(_) => "plenary",
+            Scenario::Drafting(_) => "drafting",
+            Scenario::Rotation(_) => "rotation",
+            Scenario::Idle(_) => "idle",
         }
     }
 }
@@ -200,6 +209,9 @@ async fn run_async(cli: Cli, url: Url, token: String, nofile: Option<u64>) -> Re
         match &cli.scenario {
             Scenario::Votes(a) => votes::run(&ctx, a).await,
             Scenario::Plenary(a) => plenary::run(&ctx, a).await,
+            Scenario::Drafting(a) => scenarios::drafting::run(&ctx, a).await,
+            Scenario::Rotation(a) => scenarios::rotation::run(&ctx, a).await,
+            Scenario::Idle(a) => scenarios::idle::run(&ctx, a).await,
         }
     })
     .await;

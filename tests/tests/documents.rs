@@ -46,8 +46,8 @@ fn citizen(i: usize) -> String {
 }
 
 /// Close codes of the document endpoint (server/src/docs/mod.rs).
-const UNKNOWN_DOCUMENT: u16 = 4004;
-const MALFORMED: u16 = 4012;
+const UNKNOWN_DOCUMENT: u16 = 4404;
+const MALFORMED: u16 = 4400;
 const MAX_FRAME_BYTES: usize = 2 * 1024 * 1024;
 
 struct World {
@@ -669,7 +669,7 @@ async fn bad_input_closes_with_its_code_and_harms_nobody() -> Result<()> {
         (
             "frame over 2 MiB",
             Box::new(|c| c.send_binary(vec![0; MAX_FRAME_BYTES + 1])),
-            close::TOO_LARGE,
+            convene::docs::close::TOO_LARGE,
         ),
     ];
     for (i, (what, send, code)) in cases.iter().enumerate() {
@@ -698,7 +698,7 @@ async fn bad_input_closes_with_its_code_and_harms_nobody() -> Result<()> {
     }
     let got = flood.wait_closed().await?;
     ensure!(
-        got == Some(close::RATE_LIMITED),
+        got == Some(convene::docs::close::RATE_LIMITED),
         "flood: closed with {got:?}"
     );
     writer.push_paragraph("Après l'inondation");
@@ -731,7 +731,7 @@ async fn bad_input_closes_with_its_code_and_harms_nobody() -> Result<()> {
         let c = YClient::connect(name, &url).await?;
         let got = c.wait_closed().await?;
         ensure!(
-            got == Some(close::UNKNOWN_TOKEN),
+            got == Some(convene::docs::close::UNKNOWN_TOKEN),
             "{name}: closed with {got:?}"
         );
         ensure!(
@@ -1043,7 +1043,7 @@ async fn compaction_then_restart_loads_the_exact_content() -> Result<()> {
 async fn a_sync_step_2_holds_only_stored_updates() -> Result<()> {
     let w = world().await?;
     let mut leaks = Vec::new();
-    for trial in 0..10 {
+    for trial in 0..30 {
         let typist = w.yc(RAP1).await?;
         let reader = w.yc(FAC2).await?;
         // A burst the server takes a while to store; in the middle of it the reader asks for
@@ -1051,7 +1051,7 @@ async fn a_sync_step_2_holds_only_stored_updates() -> Result<()> {
         for k in 0..300 {
             typist.push_paragraph(&format!("essai {trial} ligne {k}"));
         }
-        tokio::time::sleep(Duration::from_micros(300 * (trial % 8))).await;
+        tokio::time::sleep(Duration::from_micros(200 * (trial % 12))).await;
         reader.send_step1()?;
         let last = format!("essai {trial} ligne 299");
         reader.wait_paragraph(&last).await?;
@@ -1225,7 +1225,10 @@ async fn a_full_document_refuses_more_and_keeps_what_it_has() -> Result<()> {
     let mut w = world().await?;
     let (writer, watcher) = fill_then_overflow(&w).await?;
     let got = writer.wait_closed().await?;
-    ensure!(got == Some(4013), "the 9th paragraph: closed with {got:?}");
+    ensure!(
+        got == Some(convene::docs::close::TOO_LARGE),
+        "the 9th paragraph: closed with {got:?}"
+    );
     ensure!(
         writer.recorded().close_reason == "document too large",
         "{:?}",
@@ -1242,7 +1245,7 @@ async fn a_full_document_refuses_more_and_keeps_what_it_has() -> Result<()> {
     ensure!(shape(&small) == eight, "after restart: {:?}", shape(&small));
     // (A small update still fits: 8 x 1.9 MB is 15.2 MB of the 16 MiB.)
     small.push_paragraph(&format!("8{}", "b".repeat(CHUNK)));
-    ensure!(small.wait_closed().await? == Some(4013));
+    ensure!(small.wait_closed().await? == Some(convene::docs::close::TOO_LARGE));
     let again = w.yc(FAC2).await?;
     ensure!(
         shape(&again) == eight,
@@ -1259,7 +1262,7 @@ async fn a_full_document_refuses_more_and_keeps_what_it_has() -> Result<()> {
 async fn a_full_document_says_why_before_closing() -> Result<()> {
     let w = world().await?;
     let (writer, _watcher) = fill_then_overflow(&w).await?;
-    ensure!(writer.wait_closed().await? == Some(4013));
+    ensure!(writer.wait_closed().await? == Some(convene::docs::close::TOO_LARGE));
     let auth = writer.recorded().auth;
     ensure!(
         auth.last() == Some(&Some("document too large".into())),
@@ -1359,5 +1362,77 @@ async fn a_tiny_frame_cannot_make_the_server_allocate_a_lot() -> Result<()> {
         after.saturating_sub(before) < 64 * 1024,
         "one 8-byte frame raised the server's peak memory from {before} kB to {after} kB"
     );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// A revoked or replaced invitation closes that participant's document connections (4002), and
+// the old token no longer opens the document; nobody else is disturbed.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_invitation_closes_its_document_connections() -> Result<()> {
+    let w = world().await?;
+    let writer = w.yc(RAP1).await?;
+    let c1 = w.yc(&citizen(1)).await?;
+    let gar = w.yc(GAR).await?;
+    writer.push_paragraph("Avant la révocation");
+    c1.wait_paragraph("Avant la révocation").await?;
+    gar.wait_paragraph("Avant la révocation").await?;
+    let invites: Vec<convene_tests::proto::api::InviteStatus> = w
+        .server
+        .http()
+        .get(&format!("/api/conventions/{CONV}/invites"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let id_of = |name: &str| -> Result<String> {
+        invites
+            .iter()
+            .find(|i| i.name == name)
+            .map(|i| i.participant.clone())
+            .ok_or_else(|| anyhow!("no {name} in {invites:?}"))
+    };
+    // Citizen 1's invitation is revoked; the guarantor's is issued again (a new token).
+    let r = w
+        .server
+        .http()
+        .delete(&format!(
+            "/api/conventions/{CONV}/invites/{}",
+            id_of(&citizen(1))?
+        ))
+        .send()
+        .await?;
+    ensure!(r.status().is_success(), "revoke: {}", r.status());
+    ensure!(c1.wait_closed().await? == Some(convene::docs::close::REVOKED));
+    let r = w
+        .server
+        .http()
+        .post(&format!("/api/conventions/{CONV}/invites"))
+        .json(&convene_tests::proto::api::IssueInvites {
+            participants: Some(vec![id_of(GAR)?]),
+        })
+        .send()
+        .await?;
+    ensure!(r.status().is_success(), "reissue: {}", r.status());
+    let fresh: Vec<convene_tests::proto::api::Invite> = r.json().await?;
+    ensure!(gar.wait_closed().await? == Some(convene::docs::close::REVOKED));
+    for name in [citizen(1), GAR.to_string()] {
+        let old = YClient::connect("old token", &w.url(&name)).await?;
+        let got = old.wait_closed().await?;
+        ensure!(
+            got == Some(convene::docs::close::UNKNOWN_TOKEN),
+            "{name}'s old token: {got:?}"
+        );
+    }
+    let new_gar = YClient::synced(
+        "guarantor, new token",
+        &doc_url(&w.server.addr, CONV, DOC, &fresh[0].token),
+    )
+    .await?;
+    ensure!(new_gar.paragraphs() == ["Avant la révocation"]);
+    writer.push_paragraph("Après la révocation");
+    new_gar.wait_paragraph("Après la révocation").await?;
+    ensure!(writer.recorded().closed.is_none());
     Ok(())
 }

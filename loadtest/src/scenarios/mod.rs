@@ -4,7 +4,10 @@
 //! Adding a scenario: a module with an `Args` (clap) and `async fn run(&Ctx, &Args) ->
 //! Result<Outcome>`, and a variant of `Scenario` in main.rs.
 
+pub mod drafting;
+pub mod idle;
 pub mod plenary;
+pub mod rotation;
 pub mod votes;
 
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -302,11 +302,7 @@ impl DocActor {
                                 .map(|(id, _)| *id)
                                 .collect();
                             for id in gone {
-                                self.kick(
-                                    id,
-                                    convene_protocol::close::REVOKED,
-                                    "invitation revoked",
-                                );
+                                self.kick(id, close::REVOKED, "invitation revoked");
                             }
                         }
                         DocMsg::Capture {
@@ -470,7 +466,7 @@ impl DocActor {
                         id,
                         &encode(&Message::Auth(Some("document too large".into()))),
                     );
-                    return self.kick(id, close::DOCUMENT_FULL, "document too large");
+                    return self.kick(id, close::TOO_LARGE, "document too large");
                 }
                 let Some(decoded) = decode_update(&update) else {
                     return self.kick(id, close::MALFORMED, "update does not decode");

@@ -17,14 +17,22 @@ use tokio_util::task::TaskTracker;
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError, StoredVersion};
 
-/// Close codes of the document endpoint, beside those of `convene_protocol::close`.
+/// Close codes of the document endpoint. Refusals that a retry cannot cure are in 4400-4499,
+/// the range in which a stock y-websocket `WebsocketProvider` stops reconnecting; going away
+/// (1001), an internal error (1011) and a slow reader (4009) let it reconnect.
 pub mod close {
-    /// No document of that name in the convention.
-    pub const UNKNOWN_DOCUMENT: u16 = 4004;
     /// A frame that is not a y-protocols message, or an update that does not decode or apply.
-    pub const MALFORMED: u16 = 4012;
-    /// The document reached its size limit: the update was refused.
-    pub const DOCUMENT_FULL: u16 = 4013;
+    pub const MALFORMED: u16 = 4400;
+    /// The invitation token is unknown, malformed, or for another convention.
+    pub const UNKNOWN_TOKEN: u16 = 4401;
+    /// The invitation was revoked or replaced.
+    pub const REVOKED: u16 = 4403;
+    /// No document of that name in the convention.
+    pub const UNKNOWN_DOCUMENT: u16 = 4404;
+    /// The document reached its size limit, or a frame was over the frame limit.
+    pub const TOO_LARGE: u16 = 4413;
+    /// Frames kept coming faster than the rate limit.
+    pub const RATE_LIMITED: u16 = 4429;
 }
 
 /// Largest binary frame the document endpoint reads (a client's first sync may carry a

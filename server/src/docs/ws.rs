@@ -70,7 +70,7 @@ async fn admit(
 ) -> Result<(String, bool), (u16, &'static str)> {
     let Some((conv, hash)) = parse_token(token).filter(|(c, _)| *c == convention) else {
         return Err((
-            pclose::UNKNOWN_TOKEN,
+            close::UNKNOWN_TOKEN,
             "malformed invitation, or for another convention",
         ));
     };
@@ -78,12 +78,12 @@ async fn admit(
         .hub
         .find(conv)
         .await
-        .ok_or((pclose::UNKNOWN_TOKEN, "unknown invitation"))?;
+        .ok_or((close::UNKNOWN_TOKEN, "unknown invitation"))?;
     let document = document.to_string();
     let answer = handle
         .query(move |c, _| {
             let Some((pid, _)) = c.invites.iter().find(|(_, h)| **h == hash) else {
-                return Err((pclose::UNKNOWN_TOKEN, "unknown or revoked invitation"));
+                return Err((close::UNKNOWN_TOKEN, "unknown or revoked invitation"));
             };
             if !c.documents.contains_key(&document) {
                 return Err((close::UNKNOWN_DOCUMENT, "no such document"));
@@ -91,7 +91,7 @@ async fn admit(
             let person = c
                 .people
                 .get(pid)
-                .ok_or((pclose::UNKNOWN_TOKEN, "unknown invitation"))?;
+                .ok_or((close::UNKNOWN_TOKEN, "unknown invitation"))?;
             Ok((pid.clone(), c.can_write(person, &document)))
         })
         .await;
@@ -175,7 +175,7 @@ async fn connection(
                 Ok(Some(Err(e))) => {
                     let too_large = matches!(e.into_inner().downcast_ref::<tungstenite::Error>(), Some(tungstenite::Error::Capacity(_)));
                     if too_large {
-                        let _ = close_tx.try_send((pclose::TOO_LARGE, "frame too large"));
+                        let _ = close_tx.try_send((close::TOO_LARGE, "frame too large"));
                     }
                     break;
                 }
@@ -187,7 +187,7 @@ async fn connection(
                     tokens = (tokens + now.duration_since(last).as_secs_f64() * RATE_PER_SEC).min(BURST);
                     last = now;
                     if tokens < 1.0 {
-                        let _ = close_tx.try_send((pclose::RATE_LIMITED, "too many messages"));
+                        let _ = close_tx.try_send((close::RATE_LIMITED, "too many messages"));
                         break;
                     }
                     tokens -= 1.0;
