@@ -107,7 +107,7 @@ fn edited_doc(seed: u64, client: u64) -> Doc {
             }
         }
     }
-    if seed % 3 == 0 {
+    if seed.is_multiple_of(3) {
         let mut txn = doc.transact_mut();
         if root.len(&txn) > 1 {
             root.remove(&mut txn, 0);

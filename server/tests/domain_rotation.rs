@@ -4,6 +4,9 @@
 //! absent, latecomers added to a group, questions and answers. After every step the state
 //! folded again from the log equals the live one, and `next_deadline` follows the phase.
 
+// Tables of named timelines read best as tuples; rounds index several schedules at once.
+#![allow(clippy::type_complexity, clippy::needless_range_loop)]
+
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -131,7 +131,7 @@ fn brute_max_matching(
             for e in 0..experts {
                 if mask & (1 << e) == 0 && allowed(g, e) {
                     let m = mask | (1 << e);
-                    if next[m].map_or(true, |x| x < b + 1) {
+                    if next[m].is_none_or(|x| x < b + 1) {
                         next[m] = Some(b + 1);
                     }
                 }

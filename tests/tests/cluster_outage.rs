@@ -72,7 +72,7 @@ async fn a_redis_outage_is_survived_without_a_restart() -> Result<()> {
     let port = free_port()?;
     let rdir = dir.path().join("redis");
     std::fs::create_dir_all(&rdir)?;
-    let mut r = redis(port, &rdir)?;
+    let r = redis(port, &rdir)?;
     wait_redis(port).await?;
     let url = format!("redis://127.0.0.1:{port}");
     let a = Server::start_with(&dir.path().join("a"), &["--redis", &url]).await?;
@@ -116,7 +116,7 @@ async fn a_redis_outage_is_survived_without_a_restart() -> Result<()> {
 
     // Redis comes back with its append-only file; the nodes recover by themselves.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let mut r = redis(port, &rdir)?;
+    let r = redis(port, &rdir)?;
     wait_redis(port).await?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while health(&a).await?.0 != 200 || health(&b).await?.0 != 200 {

@@ -17,7 +17,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use anyhow::{anyhow, ensure, Context, Result};
-use convene_tests::proto::{close, Command, ErrorCode, Role, VersionInfo};
+use convene_tests::proto::{Command, ErrorCode, Role, VersionInfo};
 use convene_tests::ydoc::{
     doc_from, doc_url, element, foreign_paragraph_update, missing_updates, paragraphs_of,
     text_element, YClient,
@@ -635,6 +635,7 @@ async fn bad_input_closes_with_its_code_and_harms_nobody() -> Result<()> {
         yrs::Update::decode_v1(&garbage).is_err(),
         "the garbage update decodes: choose another"
     );
+    #[allow(clippy::type_complexity)] // a table of named cases, each a sender and a code
     let cases: Vec<(&str, Box<dyn Fn(&YClient) -> Result<()>>, u16)> = vec![
         (
             "unknown sync message type",
@@ -1328,7 +1329,7 @@ fn server_peak_kb(server: &Server) -> Result<u64> {
             .split(|b| *b == 0)
             .map(|a| String::from_utf8_lossy(a).to_string())
             .collect();
-        if args.iter().any(|a| a == "serve") && args.iter().any(|a| *a == data) {
+        if args.iter().any(|a| a == "serve") && args.contains(&data) {
             let status = std::fs::read_to_string(path.join("status"))?;
             let hwm = status
                 .lines()
