@@ -207,11 +207,21 @@ pub fn poll_view(
 }
 
 /// Online guarantors observing each room.
-fn observers(state: &Convention, present: &BTreeSet<String>, room: &str) -> u32 {
-    state
-        .members_of(room)
+/// Online guarantors observing each room, counted in one pass over the roster (a snapshot
+/// is built for every participant who moves: this must not cost rooms × people).
+fn observers<'a>(
+    state: &'a Convention,
+    present: &BTreeSet<String>,
+) -> std::collections::HashMap<&'a str, u32> {
+    let mut counts = std::collections::HashMap::new();
+    for p in state
+        .people
+        .values()
         .filter(|p| p.has(Role::Guarantor) && present.contains(&p.id))
-        .count() as u32
+    {
+        *counts.entry(state.location_of(&p.id)).or_insert(0) += 1;
+    }
+    counts
 }
 
 /// Everything `viewer` may see, as of `state.seq`.
@@ -233,13 +243,14 @@ pub fn snapshot(
             assigned: state.assignment.get(&person.id).cloned(),
         })
         .collect();
+    let observing = observers(state, present);
     let rooms = state
         .rooms
         .iter()
         .map(|r| p::RoomView {
             id: r.id.clone(),
             name: r.name.clone(),
-            observers: observers(state, present, &r.id),
+            observers: observing.get(r.id.as_str()).copied().unwrap_or(0),
             inside: (all || r.id == here).then(|| inside(state, r)),
         })
         .collect();
