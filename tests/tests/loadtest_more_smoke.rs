@@ -82,7 +82,7 @@ fn server_pid(server: &Server) -> Result<u32> {
             .split(|b| *b == 0)
             .map(|a| String::from_utf8_lossy(a).into_owned())
             .collect();
-        if args.iter().any(|a| a == "serve") && args.iter().any(|a| *a == data) {
+        if args.iter().any(|a| a == "serve") && args.contains(&data) {
             return Ok(pid);
         }
     }

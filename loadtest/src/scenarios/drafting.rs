@@ -857,9 +857,9 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
     // Every open editor should have every insert of the others.
     let mut expected_open = 0u64;
     let mut received_open = 0u64;
-    for i in 0..n {
-        if live.open[i].load(Ordering::Relaxed) && sent[i] > 0 {
-            expected_open += sent_all - sent[i];
+    for (i, &mine) in sent.iter().enumerate() {
+        if live.open[i].load(Ordering::Relaxed) && mine > 0 {
+            expected_open += sent_all - mine;
             received_open += live.received[i].load(Ordering::Relaxed);
         }
     }
