@@ -196,7 +196,18 @@ async fn connection(mut socket: WebSocket, app: AppState) {
                     c = close_rx.recv() => break c,
                     _ = shutdown.cancelled() => break Some((close::GOING_AWAY, "server shutting down")),
                     f = out_rx.recv() => match f {
-                        Some(f) => if sink.send(Message::Text(f)).await.is_err() { break None },
+                        // Everything already queued in one write: one system call per wake-up,
+                        // not one per frame.
+                        Some(f) => {
+                            let mut ok = sink.feed(Message::Text(f)).await.is_ok();
+                            while ok {
+                                match out_rx.try_recv() {
+                                    Ok(f) => ok = sink.feed(Message::Text(f)).await.is_ok(),
+                                    Err(_) => break,
+                                }
+                            }
+                            if !ok || sink.flush().await.is_err() { break None }
+                        }
                         None => break None,
                     },
                     _ = ping.tick() => if sink.send(Message::Ping(Default::default())).await.is_err() { break None },
