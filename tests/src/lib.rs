@@ -145,6 +145,11 @@ impl Server {
         Ok(tokio::time::timeout(Duration::from_secs(20), self.child.wait()).await??)
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
@@ -577,3 +582,60 @@ impl Client {
 }
 
 pub mod ydoc;
+
+/// `convene-loadtest`: `CONVENE_LOADTEST_BIN`, or next to the `convene` binary (the test
+/// script builds every binary of the workspace first).
+pub fn loadtest_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("CONVENE_LOADTEST_BIN") {
+        return PathBuf::from(p);
+    }
+    let p = convene_bin().with_file_name("convene-loadtest");
+    assert!(
+        p.exists(),
+        "no {}: run `cargo build --workspace --bins` first (scripts/test.sh does)",
+        p.display()
+    );
+    p
+}
+
+/// Run a load-tester scenario against `server` with `--json` and `--plot` (and
+/// `--server-pid` when `with_pid`): its report, and the process's exit code.
+pub async fn run_loadtest(
+    server: &Server,
+    dir: &Path,
+    args: &[&str],
+    with_pid: bool,
+) -> Result<(serde_json::Value, i32)> {
+    let json = dir.join(format!("{}.json", args[0]));
+    let plot = dir.join(format!("{}.svg", args[0]));
+    let mut cmd = Process::new(loadtest_bin());
+    cmd.arg("--url")
+        .arg(server.url(""))
+        .arg("--organizer-token")
+        .arg(ORGANIZER_TOKEN);
+    cmd.args(["--timeout", "60", "--quiet"]);
+    if with_pid {
+        let pid = server
+            .pid()
+            .ok_or_else(|| anyhow!("the server has exited"))?;
+        cmd.arg("--server-pid").arg(pid.to_string());
+    }
+    cmd.arg("--json")
+        .arg(&json)
+        .arg("--plot")
+        .arg(&plot)
+        .args(args)
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(Duration::from_secs(120), cmd.output())
+        .await
+        .context("convene-loadtest did not stop by itself")??;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("{stdout}{stderr}");
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(&json).with_context(|| format!("no report: {stderr}"))?,
+    )?;
+    let svg = std::fs::read_to_string(&plot).context("no plot")?;
+    anyhow::ensure!(svg.starts_with("<svg"), "the plot is not an SVG");
+    Ok((report, out.status.code().unwrap_or(-1)))
+}

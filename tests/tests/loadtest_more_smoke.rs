@@ -7,86 +7,15 @@
 //! The drafting scenario also speaks to the reference Node servers of bench/ (for the
 //! benchmark); those need `npm ci` in bench/, so they are not tested here.
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::Path;
 
-use anyhow::{ensure, Context, Result};
-use convene_tests::{convene_bin, tempdir, Server, ORGANIZER_TOKEN};
+use anyhow::{ensure, Result};
+use convene_tests::{tempdir, Server};
 use serde_json::Value;
 
-/// `convene-loadtest`: `CONVENE_LOADTEST_BIN`, or next to the `convene` binary.
-fn loadtest_bin() -> PathBuf {
-    if let Ok(p) = std::env::var("CONVENE_LOADTEST_BIN") {
-        return PathBuf::from(p);
-    }
-    let p = convene_bin().with_file_name("convene-loadtest");
-    assert!(
-        p.exists(),
-        "no {}: run `cargo build --workspace --bins` first (scripts/test.sh does)",
-        p.display()
-    );
-    p
-}
-
-/// Run a scenario with `--json` (and `--server-pid`); the report, and the exit code.
+/// Run a scenario; the report and the exit code.
 async fn loadtest(server: &Server, dir: &Path, args: &[&str]) -> Result<(Value, i32)> {
-    let json = dir.join(format!("{}.json", args[0]));
-    let plot = dir.join(format!("{}.svg", args[0]));
-    let pid = server_pid(server)?;
-    let out = tokio::process::Command::new(loadtest_bin())
-        .arg("--url")
-        .arg(server.url(""))
-        .arg("--organizer-token")
-        .arg(ORGANIZER_TOKEN)
-        .args(["--timeout", "60", "--quiet"])
-        .arg("--server-pid")
-        .arg(pid.to_string())
-        .arg("--json")
-        .arg(&json)
-        .arg("--plot")
-        .arg(&plot)
-        .args(args)
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(Duration::from_secs(120), out)
-        .await
-        .context("convene-loadtest did not stop by itself")??;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    eprintln!("{stdout}{stderr}");
-    let report: Value = serde_json::from_str(
-        &std::fs::read_to_string(&json).with_context(|| format!("no report: {stderr}"))?,
-    )?;
-    let svg = std::fs::read_to_string(&plot).context("no plot")?;
-    ensure!(svg.starts_with("<svg"), "the plot is not an SVG");
-    Ok((report, out.status.code().unwrap_or(-1)))
-}
-
-/// The server's process id: the process listening on its port, found as the one `convene`
-/// child of this test process whose command line names its data directory.
-fn server_pid(server: &Server) -> Result<u32> {
-    let data = server.data.to_string_lossy().to_string();
-    for entry in std::fs::read_dir("/proc")? {
-        let Ok(entry) = entry else { continue };
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-            continue;
-        };
-        let args: Vec<String> = cmd
-            .split(|b| *b == 0)
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect();
-        if args.iter().any(|a| a == "serve") && args.contains(&data) {
-            return Ok(pid);
-        }
-    }
-    anyhow::bail!("no convene process serving {data}")
+    convene_tests::run_loadtest(server, dir, args, true).await
 }
 
 fn num(report: &Value, pointer: &str) -> u64 {

@@ -2,57 +2,15 @@
 //! as delivered must be right (every ballot acknowledged and counted, every broadcast received
 //! by every listener, no error). Never a speed: the figures are for BENCHMARKS.md.
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::Path;
 
-use anyhow::{ensure, Context, Result};
-use convene_tests::{convene_bin, tempdir, Server, ORGANIZER_TOKEN};
+use anyhow::{ensure, Result};
+use convene_tests::{loadtest_bin, tempdir, Server};
 use serde_json::Value;
 
-/// `convene-loadtest`: `CONVENE_LOADTEST_BIN`, or next to the `convene` binary (the test
-/// script builds every binary of the workspace first).
-fn loadtest_bin() -> PathBuf {
-    if let Ok(p) = std::env::var("CONVENE_LOADTEST_BIN") {
-        return PathBuf::from(p);
-    }
-    let p = convene_bin().with_file_name("convene-loadtest");
-    assert!(
-        p.exists(),
-        "no {}: run `cargo build --workspace --bins` first (scripts/test.sh does)",
-        p.display()
-    );
-    p
-}
-
-/// Run a scenario with `--json`; the report, and the process's exit code.
+/// Run a scenario; the report and the exit code.
 async fn loadtest(server: &Server, dir: &Path, args: &[&str]) -> Result<(Value, i32)> {
-    let json = dir.join(format!("{}.json", args[0]));
-    let plot = dir.join(format!("{}.svg", args[0]));
-    let out = tokio::process::Command::new(loadtest_bin())
-        .arg("--url")
-        .arg(server.url(""))
-        .arg("--organizer-token")
-        .arg(ORGANIZER_TOKEN)
-        .args(["--timeout", "60", "--quiet"])
-        .arg("--json")
-        .arg(&json)
-        .arg("--plot")
-        .arg(&plot)
-        .args(args)
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(Duration::from_secs(120), out)
-        .await
-        .context("convene-loadtest did not stop by itself")??;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    eprintln!("{stdout}{stderr}");
-    let report: Value = serde_json::from_str(
-        &std::fs::read_to_string(&json).with_context(|| format!("no report: {stderr}"))?,
-    )?;
-    let svg = std::fs::read_to_string(&plot).context("no plot")?;
-    ensure!(svg.starts_with("<svg"), "the plot is not an SVG");
-    Ok((report, out.status.code().unwrap_or(-1)))
+    convene_tests::run_loadtest(server, dir, args, false).await
 }
 
 fn num(report: &Value, pointer: &str) -> u64 {
