@@ -8,14 +8,15 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use convene_protocol::close as pclose;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{info_span, Instrument};
 
 use super::{close, DocConn, MAX_FRAME_BYTES};
-use crate::gateway::{ws::parse_token, AppState};
+use crate::gateway::ws::{parse_token, write_frames};
+use crate::gateway::AppState;
 
 /// Frames waiting for one connection; a reader slower than this is closed and resyncs.
 const OUTBOUND_QUEUE: usize = 1024;
@@ -23,7 +24,6 @@ const OUTBOUND_QUEUE: usize = 1024;
 const RATE_PER_SEC: f64 = 200.0;
 const BURST: f64 = 1000.0;
 const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
-const PING_EVERY: Duration = Duration::from_secs(30);
 
 #[derive(Deserialize)]
 pub struct TokenQuery {
@@ -116,11 +116,17 @@ async fn connection(
             }
         };
         tracing::Span::current().record("participant", participant.as_str());
-        let (out_tx, mut out_rx) = mpsc::channel::<Bytes>(OUTBOUND_QUEUE);
-        let (close_tx, mut close_rx) = mpsc::channel::<(u16, &'static str)>(1);
+        let (out_tx, out_rx) = mpsc::channel::<Bytes>(OUTBOUND_QUEUE);
+        let (close_tx, close_rx) = mpsc::channel::<(u16, &'static str)>(1);
         let mut handle = app.docs.handle(&convention, &document);
         let link = |h: &super::DocHandle| {
-            let c = DocConn { id: conn, participant: participant.clone(), writable, out: out_tx.clone(), close: close_tx.clone() };
+            let c = DocConn {
+                id: conn,
+                participant: participant.clone(),
+                writable,
+                out: out_tx.clone(),
+                close: close_tx.clone(),
+            };
             let h = h.clone();
             async move { h.join(c).await }
         };
@@ -131,49 +137,15 @@ async fn connection(
                 return close_now(socket, pclose::INTERNAL, "document unavailable").await;
             }
         }
-        let (mut sink, mut stream) = socket.split();
+        let (sink, mut stream) = socket.split();
         let shutdown = app.cancel.clone();
-        let writer = tokio::spawn(async move {
-            let mut ping = tokio::time::interval(PING_EVERY);
-            ping.tick().await;
-            let closing = loop {
-                tokio::select! {
-                    biased;
-                    c = close_rx.recv() => break c,
-                    _ = shutdown.cancelled() => break Some((pclose::GOING_AWAY, "server shutting down")),
-                    f = out_rx.recv() => match f {
-                        // Everything already queued in one write: one system call per wake-up,
-                        // not one per frame.
-                        Some(f) => {
-                            let mut ok = sink.feed(Message::Binary(f)).await.is_ok();
-                            while ok {
-                                match out_rx.try_recv() {
-                                    Ok(f) => ok = sink.feed(Message::Binary(f)).await.is_ok(),
-                                    Err(_) => break,
-                                }
-                            }
-                            if !ok || sink.flush().await.is_err() { break None }
-                        }
-                        None => break None,
-                    },
-                    _ = ping.tick() => if sink.send(Message::Ping(Default::default())).await.is_err() { break None },
-                }
-            };
-            if let Some((code, reason)) = closing {
-                // What was queued before the close (e.g. the reason, as an auth message) first.
-                if code != pclose::SLOW_CONSUMER {
-                    let flush = async {
-                        while let Ok(f) = out_rx.try_recv() {
-                            if sink.send(Message::Binary(f)).await.is_err() {
-                                break;
-                            }
-                        }
-                    };
-                    let _ = tokio::time::timeout(Duration::from_secs(1), flush).await;
-                }
-                let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
-            }
-        });
+        let writer = tokio::spawn(write_frames(
+            sink,
+            out_rx,
+            close_rx,
+            shutdown,
+            Message::Binary,
+        ));
         let mut tokens = BURST;
         let mut last = Instant::now();
         loop {
@@ -184,7 +156,10 @@ async fn connection(
             let msg = match next {
                 Ok(Some(Ok(m))) => m,
                 Ok(Some(Err(e))) => {
-                    let too_large = matches!(e.into_inner().downcast_ref::<tungstenite::Error>(), Some(tungstenite::Error::Capacity(_)));
+                    let too_large = matches!(
+                        e.into_inner().downcast_ref::<tungstenite::Error>(),
+                        Some(tungstenite::Error::Capacity(_))
+                    );
                     if too_large {
                         let _ = close_tx.try_send((close::TOO_LARGE, "frame too large"));
                     }
@@ -195,7 +170,8 @@ async fn connection(
             match msg {
                 Message::Binary(data) => {
                     let now = Instant::now();
-                    tokens = (tokens + now.duration_since(last).as_secs_f64() * RATE_PER_SEC).min(BURST);
+                    tokens =
+                        (tokens + now.duration_since(last).as_secs_f64() * RATE_PER_SEC).min(BURST);
                     last = now;
                     if tokens < 1.0 {
                         let _ = close_tx.try_send((close::RATE_LIMITED, "too many messages"));

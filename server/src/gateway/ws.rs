@@ -43,6 +43,65 @@ pub async fn upgrade(ws: WebSocketUpgrade, State(app): State<AppState>) -> Respo
         })
 }
 
+/// A connection's writer: the frames queued by its task, a ping every 30 s, and the close when
+/// asked (or at shutdown), after what was already queued. Shared by `/ws` and the document
+/// endpoint; `frame` makes a WebSocket message of a queued item.
+pub(crate) async fn write_frames<F>(
+    mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
+    mut out_rx: mpsc::Receiver<F>,
+    mut close_rx: mpsc::Receiver<(u16, &'static str)>,
+    shutdown: CancellationToken,
+    frame: fn(F) -> Message,
+) {
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.tick().await;
+    let closing: Option<(u16, &'static str)> = loop {
+        tokio::select! {
+            biased;
+            c = close_rx.recv() => break c,
+            _ = shutdown.cancelled() => break Some((close::GOING_AWAY, "server shutting down")),
+            f = out_rx.recv() => match f {
+                // Everything already queued in one write: one system call per wake-up, not
+                // one per frame.
+                Some(f) => {
+                    let mut ok = sink.feed(frame(f)).await.is_ok();
+                    while ok {
+                        match out_rx.try_recv() {
+                            Ok(f) => ok = sink.feed(frame(f)).await.is_ok(),
+                            Err(_) => break,
+                        }
+                    }
+                    if !ok || sink.flush().await.is_err() {
+                        break None;
+                    }
+                }
+                None => break None,
+            },
+            _ = ping.tick() => if sink.send(Message::Ping(Default::default())).await.is_err() { break None },
+        }
+    };
+    if let Some((code, reason)) = closing {
+        // What was queued before the close goes out first (a reply, or the reason as an auth
+        // message); a slow consumer's queue is full and its socket stalled: not for it.
+        if code != close::SLOW_CONSUMER {
+            let flush = async {
+                while let Ok(f) = out_rx.try_recv() {
+                    if sink.send(frame(f)).await.is_err() {
+                        break;
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(Duration::from_secs(1), flush).await;
+        }
+        let _ = sink
+            .send(Message::Close(Some(CloseFrame {
+                code,
+                reason: reason.into(),
+            })))
+            .await;
+    }
+}
+
 /// A token bucket: 10 lines do not deserve a crate.
 struct RateLimit {
     tokens: f64,
@@ -74,12 +133,8 @@ impl RateLimit {
     }
 }
 
-fn encode(msg: &ServerMessage) -> Frame {
-    Frame::from(serde_json::to_string(msg).unwrap_or_default())
-}
-
 fn error(id: Option<String>, code: ErrorCode, message: impl Into<String>) -> Frame {
-    encode(&ServerMessage::Error {
+    crate::live::encode(&ServerMessage::Error {
         id,
         code,
         message: message.into(),
@@ -129,39 +184,81 @@ async fn connection(mut socket: WebSocket, app: AppState) {
             Ok(ClientMessage::Hello { protocol, token }) => (protocol, token),
             Ok(ClientMessage::Request { id, .. }) => {
                 let e = error(Some(id), ErrorCode::BadMessage, "say hello first");
-                return close_now(&mut socket, close::HELLO_EXPECTED, "hello expected", Some(e)).await;
+                return close_now(
+                    &mut socket,
+                    close::HELLO_EXPECTED,
+                    "hello expected",
+                    Some(e),
+                )
+                .await;
             }
             Err(e) => {
                 app.hub.metrics().reject(e.code);
                 let f = error(e.id, e.code, e.message);
-                return close_now(&mut socket, close::HELLO_EXPECTED, "hello expected", Some(f)).await;
+                return close_now(
+                    &mut socket,
+                    close::HELLO_EXPECTED,
+                    "hello expected",
+                    Some(f),
+                )
+                .await;
             }
         };
         if version != p::PROTOCOL_VERSION {
             app.hub.metrics().reject(ErrorCode::UnsupportedVersion);
-            let f = error(None, ErrorCode::UnsupportedVersion, format!("this server speaks protocol {}", p::PROTOCOL_VERSION));
-            return close_now(&mut socket, close::UNSUPPORTED_VERSION, "unsupported protocol version", Some(f)).await;
+            let f = error(
+                None,
+                ErrorCode::UnsupportedVersion,
+                format!("this server speaks protocol {}", p::PROTOCOL_VERSION),
+            );
+            return close_now(
+                &mut socket,
+                close::UNSUPPORTED_VERSION,
+                "unsupported protocol version",
+                Some(f),
+            )
+            .await;
         }
         let Some((convention, hash)) = parse_token(&token) else {
             app.hub.metrics().reject(ErrorCode::Unauthorized);
             let f = error(None, ErrorCode::Unauthorized, "malformed invitation token");
-            return close_now(&mut socket, close::UNKNOWN_TOKEN, "unknown invitation", Some(f)).await;
+            return close_now(
+                &mut socket,
+                close::UNKNOWN_TOKEN,
+                "unknown invitation",
+                Some(f),
+            )
+            .await;
         };
         tracing::Span::current().record("convention", convention);
         let Some(mut handle) = app.hub.find(convention).await else {
             app.hub.metrics().reject(ErrorCode::Unauthorized);
             let f = error(None, ErrorCode::Unauthorized, "unknown invitation");
-            return close_now(&mut socket, close::UNKNOWN_TOKEN, "unknown invitation", Some(f)).await;
+            return close_now(
+                &mut socket,
+                close::UNKNOWN_TOKEN,
+                "unknown invitation",
+                Some(f),
+            )
+            .await;
         };
-        let (out_tx, mut out_rx) = mpsc::channel::<Frame>(OUTBOUND_QUEUE);
-        let (close_tx, mut close_rx) = mpsc::channel::<(u16, &'static str)>(1);
-        let link = ConnLink { id: conn, out: out_tx.clone(), close: close_tx.clone() };
+        let (out_tx, out_rx) = mpsc::channel::<Frame>(OUTBOUND_QUEUE);
+        let (close_tx, close_rx) = mpsc::channel::<(u16, &'static str)>(1);
+        let link = ConnLink {
+            id: conn,
+            out: out_tx.clone(),
+            close: close_tx.clone(),
+        };
         // A replica that just went idle (cluster mode) answers Gone: ask again, it restarts.
         let mut joined = handle.join(hash.clone(), link).await;
         if joined.as_ref().err() == Some(&JoinError::Gone) && !app.cancel.is_cancelled() {
             if let Some(h) = app.hub.find(convention).await {
                 handle = h;
-                let link = ConnLink { id: conn, out: out_tx.clone(), close: close_tx.clone() };
+                let link = ConnLink {
+                    id: conn,
+                    out: out_tx.clone(),
+                    close: close_tx.clone(),
+                };
                 joined = handle.join(hash, link).await;
             }
         }
@@ -183,51 +280,12 @@ async fn connection(mut socket: WebSocket, app: AppState) {
         debug!("joined");
 
         // 2. The writer: frames from the convention's task, closes, pings, shutdown.
-        let (mut sink, mut stream) = socket.split();
+        let (sink, mut stream) = socket.split();
         let done = CancellationToken::new();
         let shutdown = app.cancel.clone();
         let writer_done = done.clone();
         let writer = tokio::spawn(async move {
-            let mut ping = tokio::time::interval(PING_EVERY);
-            ping.tick().await;
-            let closing: Option<(u16, &'static str)> = loop {
-                tokio::select! {
-                    biased;
-                    c = close_rx.recv() => break c,
-                    _ = shutdown.cancelled() => break Some((close::GOING_AWAY, "server shutting down")),
-                    f = out_rx.recv() => match f {
-                        // Everything already queued in one write: one system call per wake-up,
-                        // not one per frame.
-                        Some(f) => {
-                            let mut ok = sink.feed(Message::Text(f)).await.is_ok();
-                            while ok {
-                                match out_rx.try_recv() {
-                                    Ok(f) => ok = sink.feed(Message::Text(f)).await.is_ok(),
-                                    Err(_) => break,
-                                }
-                            }
-                            if !ok || sink.flush().await.is_err() { break None }
-                        }
-                        None => break None,
-                    },
-                    _ = ping.tick() => if sink.send(Message::Ping(Default::default())).await.is_err() { break None },
-                }
-            };
-            if let Some((code, reason)) = closing {
-                // What was queued before the close goes out first (a slow consumer's queue
-                // is full and its socket stalled: do not wait long for it).
-                if code != close::SLOW_CONSUMER {
-                    let flush = async {
-                        while let Ok(f) = out_rx.try_recv() {
-                            if sink.send(Message::Text(f)).await.is_err() {
-                                break;
-                            }
-                        }
-                    };
-                    let _ = tokio::time::timeout(Duration::from_secs(1), flush).await;
-                }
-                let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
-            }
+            write_frames(sink, out_rx, close_rx, shutdown, Message::Text).await;
             writer_done.cancel();
         });
 
@@ -262,7 +320,11 @@ async fn connection(mut socket: WebSocket, app: AppState) {
                 Message::Text(t) => t,
                 Message::Binary(_) => {
                     app.hub.metrics().reject(ErrorCode::BadMessage);
-                    let _ = out_tx.try_send(error(None, ErrorCode::BadMessage, "binary frames are not spoken here"));
+                    let _ = out_tx.try_send(error(
+                        None,
+                        ErrorCode::BadMessage,
+                        "binary frames are not spoken here",
+                    ));
                     let _ = close_tx.try_send((close::BINARY, "text frames only"));
                     break;
                 }
@@ -283,19 +345,35 @@ async fn connection(mut socket: WebSocket, app: AppState) {
                     Ok(ClientMessage::Hello { .. }) => None,
                     Err(e) => e.id,
                 };
-                let _ = out_tx.try_send(error(id, ErrorCode::RateLimited, "too many messages: this one was not executed"));
+                let _ = out_tx.try_send(error(
+                    id,
+                    ErrorCode::RateLimited,
+                    "too many messages: this one was not executed",
+                ));
                 continue;
             }
             match p::parse_client_message(&text) {
                 Ok(ClientMessage::Request { id, command }) => {
-                    if handle.request(conn, id.clone(), wire::command_in(command)).await.is_err() {
-                        let _ = out_tx.try_send(error(Some(id), ErrorCode::Unavailable, "the convention is shutting down"));
+                    if handle
+                        .request(conn, id.clone(), wire::command_in(command))
+                        .await
+                        .is_err()
+                    {
+                        let _ = out_tx.try_send(error(
+                            Some(id),
+                            ErrorCode::Unavailable,
+                            "the convention is shutting down",
+                        ));
                         break;
                     }
                 }
                 Ok(ClientMessage::Hello { .. }) => {
                     app.hub.metrics().reject(ErrorCode::BadMessage);
-                    let _ = out_tx.try_send(error(None, ErrorCode::BadMessage, "hello was already said"));
+                    let _ = out_tx.try_send(error(
+                        None,
+                        ErrorCode::BadMessage,
+                        "hello was already said",
+                    ));
                 }
                 Err(e) => {
                     app.hub.metrics().reject(e.code);

@@ -35,6 +35,12 @@ pub(crate) fn with_waiting<M>(first: M, inbox: &mut mpsc::Receiver<M>, max: usiz
     msgs
 }
 
+/// A server message as the bytes of one text frame. Our own types always serialize; an empty
+/// frame would only ever mean a bug.
+pub fn encode(msg: &convene_protocol::ServerMessage) -> Frame {
+    Frame::from(serde_json::to_string(msg).unwrap_or_default())
+}
+
 /// Messages waiting for one convention's task; senders wait beyond it.
 const INBOX: usize = 4096;
 

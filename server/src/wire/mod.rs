@@ -146,10 +146,7 @@ pub fn event_out(e: &d::Event) -> p::Event {
             warn_at: *warn_at,
         },
         D::BreakoutsClosed { reason } => P::BreakoutsClosed {
-            reason: match reason {
-                d::CloseReason::Timer => p::CloseReason::Timer,
-                d::CloseReason::Facilitator => p::CloseReason::Facilitator,
-            },
+            reason: close_reason_out(*reason),
         },
         D::ParticipantMoved { participant, room } => P::ParticipantMoved {
             participant: participant.clone(),
@@ -323,10 +320,7 @@ pub fn event_in(e: p::Event) -> d::Event {
         P::BreakoutsWarned => D::BreakoutsWarned,
         P::BreakoutsExtended { ends_at, warn_at } => D::BreakoutsExtended { ends_at, warn_at },
         P::BreakoutsClosed { reason } => D::BreakoutsClosed {
-            reason: match reason {
-                p::CloseReason::Timer => d::CloseReason::Timer,
-                p::CloseReason::Facilitator => d::CloseReason::Facilitator,
-            },
+            reason: close_reason_in(reason),
         },
         P::ParticipantMoved { participant, room } => D::ParticipantMoved { participant, room },
         P::BroadcastSent { text } => D::BroadcastSent { text },

@@ -52,10 +52,7 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-fn encode(msg: &ServerMessage) -> Frame {
-    // Our own types always serialize; an empty frame would only ever mean a bug.
-    Frame::from(serde_json::to_string(msg).unwrap_or_default())
-}
+use super::encode;
 
 struct Conn {
     participant: String,
@@ -230,11 +227,9 @@ impl Actor {
                 c.presence(self.id.clone(), self.local_tx.subscribe(), me, helpers.clone());
             }
             loop {
-                let sleep = match self.state.next_deadline() {
-                    Some(t) => Duration::from_millis(t.saturating_sub(now_ms())),
-                    None => Duration::from_secs(3600),
-                };
-                let has_deadline = self.state.next_deadline().is_some();
+                let deadline = self.state.next_deadline();
+                let has_deadline = deadline.is_some();
+                let sleep = Duration::from_millis(deadline.map_or(0, |t| t.saturating_sub(now_ms())));
                 tokio::select! {
                     biased;
                     _ = cancel.cancelled() => break,
