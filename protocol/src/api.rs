@@ -1,4 +1,5 @@
-//! JSON bodies of the organizer HTTP API (`/api/...`), guarded by the organizer token.
+//! JSON bodies of the organizer HTTP API (`/api/...`), guarded by the organizer token, and of
+//! the public `/nodes`.
 
 use std::collections::BTreeMap;
 
@@ -98,4 +99,11 @@ pub struct NamedBallot {
     pub participant: String,
     pub name: String,
     pub ballot: Ballot,
+}
+
+/// `GET /nodes` (public): the base URLs of the cluster's nodes a client may reconnect to
+/// (`convene serve --nodes`); empty when only this origin serves.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Nodes {
+    pub nodes: Vec<String>,
 }

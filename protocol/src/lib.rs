@@ -10,6 +10,7 @@ mod rotation;
 
 mod parse;
 mod schema;
+mod state;
 mod views;
 
 pub use documents::*;
@@ -17,6 +18,7 @@ pub use parse::{parse_client_message, ParseError};
 pub use polls::*;
 pub use rotation::*;
 pub use schema::schema;
+pub use state::*;
 pub use views::*;
 
 use std::collections::BTreeMap;
@@ -604,7 +606,15 @@ pub enum Command {
 #[serde(rename_all = "snake_case", tag = "type")]
 pub enum ClientMessage {
     /// The first message of every connection.
-    Hello { protocol: u32, token: String },
+    Hello {
+        protocol: u32,
+        token: String,
+        /// Reconnecting: the `seq` of the client's state (its last welcome, snapshot or event).
+        /// The welcome is then at this seq or after it, also from another node of a cluster
+        /// whose replica was a moment behind: no event seen before comes again.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        last_seq: Option<u64>,
+    },
     /// A command; `id` is chosen by the client and echoed in the one reply.
     Request { id: String, command: Command },
 }

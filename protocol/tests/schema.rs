@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use convene_protocol::api::{
     ConventionSummary, CreateConvention, ErrorBody, Invite, InviteStatus, IssueInvites,
-    NamedBallot, PollResults, RosterAdded, RosterEntry,
+    NamedBallot, Nodes, PollResults, RosterAdded, RosterEntry,
 };
 use convene_protocol::{
     close, parse_client_message, schema, ClientMessage, Command, ErrorCode, Record, ServerMessage,
@@ -334,6 +334,7 @@ fn check_example(ex: &Example, cov: &mut Coverage) -> Result<(), String> {
                 "ErrorBody" => check!(ErrorBody)?,
                 "PollResults" => check!(PollResults)?,
                 "NamedBallot" => check!(NamedBallot)?,
+                "Nodes" => check!(Nodes)?,
                 other => return Err(format!("unknown HTTP type {other:?} in tag")),
             }
         }

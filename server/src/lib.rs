@@ -49,6 +49,11 @@ pub struct Config {
     /// to watch) before letting it go.
     #[arg(long, env = "CONVENE_IDLE_REPLICA_SECS", default_value_t = 60)]
     pub idle_replica_secs: u64,
+    /// Cluster mode: the base URLs of every node as browsers reach them, comma-separated
+    /// (e.g. https://a.example.org,https://b.example.org). Served at /nodes: a web page
+    /// that loses its node reconnects to the next one. Default: none (only this origin).
+    #[arg(long, env = "CONVENE_NODES", value_delimiter = ',')]
+    pub nodes: Vec<String>,
     /// With --demo: also write the links as a JSON array to this file.
     #[arg(long, env = "CONVENE_INVITES_OUT")]
     pub invites_out: Option<PathBuf>,
@@ -74,6 +79,10 @@ pub enum RunError {
     Serve(std::io::Error),
     #[error("cluster mode (--redis) needs --organizer-token, the same on every node")]
     ClusterToken,
+    #[error(transparent)]
+    Nodes(#[from] gateway::BadNode),
+    #[error("--nodes needs cluster mode (--redis): nodes share conventions only through Redis")]
+    NodesWithoutRedis,
 }
 
 /// The organizer token: given, or read from the data directory, or generated there.
@@ -123,6 +132,10 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), RunError> {
     let addr = listener.local_addr().map_err(RunError::Serve)?;
+    let nodes = gateway::parse_nodes(&config.nodes)?;
+    if !nodes.is_empty() && config.redis.is_none() {
+        return Err(RunError::NodesWithoutRedis);
+    }
     let store = match &config.redis {
         Some(url) => {
             if config.organizer_token.as_deref().is_none_or(str::is_empty) {
@@ -195,6 +208,7 @@ pub async fn run(
         docs,
         organizer_hash: gateway::hash_token(&token),
         public_url,
+        nodes: Arc::new(nodes),
         tracker: tracker.clone(),
         cancel: shutdown.clone(),
     };

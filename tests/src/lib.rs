@@ -315,6 +315,7 @@ impl Client {
         c.send(&ClientMessage::Hello {
             protocol: proto::PROTOCOL_VERSION,
             token: token.to_string(),
+            last_seq: None,
         })
         .await?;
         c.wait_for(|m| matches!(m, ServerMessage::Welcome { .. }))

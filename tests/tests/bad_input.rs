@@ -167,6 +167,7 @@ fn hello(protocol: u32, token: &str) -> String {
     serde_json::to_string(&ClientMessage::Hello {
         protocol,
         token: token.to_string(),
+        last_seq: None,
     })
     .expect("hello serializes")
 }

@@ -134,6 +134,7 @@ async fn open_one(
     let hello = serde_json::to_string(&ClientMessage::Hello {
         protocol: PROTOCOL_VERSION,
         token: token.to_string(),
+        last_seq: None,
     })?;
     ws.send(Message::text(hello)).await.context("hello")?;
     loop {

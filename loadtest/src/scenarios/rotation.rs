@@ -158,6 +158,7 @@ impl Person {
         let hello = serde_json::to_string(&ClientMessage::Hello {
             protocol: PROTOCOL_VERSION,
             token: token.to_string(),
+            last_seq: None,
         })?;
         ws.send(Message::text(hello)).await.context("hello")?;
         let (id, offset_ms) = loop {

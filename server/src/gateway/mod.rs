@@ -4,6 +4,7 @@
 mod api;
 mod documents;
 mod exports;
+mod nodes;
 pub mod openapi;
 mod web;
 pub mod ws;
@@ -19,6 +20,8 @@ use tokio_util::task::TaskTracker;
 
 use crate::live::{CommandError, Hub};
 
+pub use nodes::{parse_nodes, BadNode};
+
 /// Largest HTTP body accepted (a roster of thousands fits).
 const MAX_BODY: usize = 4 * 1024 * 1024;
 
@@ -30,6 +33,8 @@ pub struct AppState {
     pub organizer_hash: String,
     /// Base of invitation links, e.g. `http://127.0.0.1:8080`.
     pub public_url: String,
+    /// The cluster's nodes as clients reach them (`--nodes`), served at `/nodes`.
+    pub nodes: std::sync::Arc<Vec<String>>,
     pub tracker: TaskTracker,
     pub cancel: CancellationToken,
 }
@@ -59,6 +64,7 @@ pub fn router(state: AppState) -> Router {
             get(documents::diff),
         )
         .route("/healthz", get(api::health))
+        .route("/nodes", get(nodes::serve))
         .route("/metrics", get(api::metrics))
         .route("/openapi.json", get(openapi::serve))
         .route(

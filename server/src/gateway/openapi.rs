@@ -4,7 +4,7 @@
 use axum::Json;
 use convene_protocol::api::{
     ConventionSummary, CreateConvention, ErrorBody, Invite, InviteStatus, IssueInvites,
-    NamedBallot, PollResults, RosterAdded, RosterEntry,
+    NamedBallot, Nodes, PollResults, RosterAdded, RosterEntry,
 };
 use convene_protocol::Person;
 use schemars::gen::SchemaSettings;
@@ -33,6 +33,7 @@ pub const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/api/conventions/{id}/documents/{doc}/versions"),
     ("get", "/api/conventions/{id}/documents/{doc}/diff"),
     ("get", "/healthz"),
+    ("get", "/nodes"),
     ("get", "/metrics"),
     ("get", "/openapi.json"),
 ];
@@ -57,6 +58,7 @@ pub fn document() -> Value {
     let all_results =
         serde_json::to_value(gen.subschema_for::<Vec<PollResults>>()).unwrap_or_default();
     let named = serde_json::to_value(gen.subschema_for::<Vec<NamedBallot>>()).unwrap_or_default();
+    let nodes = serde_json::to_value(gen.subschema_for::<Nodes>()).unwrap_or_default();
     let versions = serde_json::to_value(gen.subschema_for::<Vec<convene_protocol::VersionInfo>>())
         .unwrap_or_default();
     let schemas: serde_json::Map<String, Value> = gen
@@ -201,6 +203,7 @@ pub fn document() -> Value {
                 }))
             },
             "/healthz": { "get": { "summary": "Health", "responses": { "200": { "description": "Serving" } } } },
+            "/nodes": { "get": { "summary": "The cluster's nodes a client may reconnect to (--nodes; empty: only this origin). No token needed", "responses": { "200": ok("Base URLs", &nodes) } } },
             "/metrics": { "get": { "summary": "Prometheus metrics (convene_*)", "responses": { "200": { "description": "Text exposition format" } } } },
             "/openapi.json": { "get": { "summary": "This document", "responses": { "200": { "description": "OpenAPI 3" } } } }
         }

@@ -180,8 +180,12 @@ async fn connection(mut socket: WebSocket, app: AppState) {
                 return close_now(&mut socket, close::HELLO_EXPECTED, "hello expected", None).await;
             }
         };
-        let (version, token) = match hello {
-            Ok(ClientMessage::Hello { protocol, token }) => (protocol, token),
+        let (version, token, last_seq) = match hello {
+            Ok(ClientMessage::Hello {
+                protocol,
+                token,
+                last_seq,
+            }) => (protocol, token, last_seq),
             Ok(ClientMessage::Request { id, .. }) => {
                 let e = error(Some(id), ErrorCode::BadMessage, "say hello first");
                 return close_now(
@@ -250,7 +254,7 @@ async fn connection(mut socket: WebSocket, app: AppState) {
             close: close_tx.clone(),
         };
         // A replica that just went idle (cluster mode) answers Gone: ask again, it restarts.
-        let mut joined = handle.join(hash.clone(), link).await;
+        let mut joined = handle.join(hash.clone(), link, last_seq).await;
         if joined.as_ref().err() == Some(&JoinError::Gone) && !app.cancel.is_cancelled() {
             if let Some(h) = app.hub.find(convention).await {
                 handle = h;
@@ -259,7 +263,7 @@ async fn connection(mut socket: WebSocket, app: AppState) {
                     out: out_tx.clone(),
                     close: close_tx.clone(),
                 };
-                joined = handle.join(hash, link).await;
+                joined = handle.join(hash, link, last_seq).await;
             }
         }
         match joined {

@@ -108,6 +108,8 @@ enum Msg {
     Join {
         token_hash: String,
         link: ConnLink,
+        /// The seq of the client's state when it reconnects (its hello's `last_seq`).
+        last_seq: Option<u64>,
         reply: oneshot::Sender<Result<Joined, JoinError>>,
     },
     Leave {
@@ -161,13 +163,20 @@ impl Handle {
             .map_err(|_| CommandError::Gone)
     }
 
-    /// Attach a connection. On success, its welcome is already queued on `link.out`.
-    pub async fn join(&self, token_hash: String, link: ConnLink) -> Result<Joined, JoinError> {
+    /// Attach a connection. On success, its welcome is already queued on `link.out`, at
+    /// `last_seq` or after it when the store has it (cluster mode catches up first).
+    pub async fn join(
+        &self,
+        token_hash: String,
+        link: ConnLink,
+        last_seq: Option<u64>,
+    ) -> Result<Joined, JoinError> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Msg::Join {
                 token_hash,
                 link,
+                last_seq,
                 reply,
             })
             .await

@@ -304,8 +304,17 @@ impl Actor {
                         Msg::Join {
                             token_hash,
                             link,
+                            last_seq,
                             reply,
                         } => {
+                            // A client coming from another node may have seen records our
+                            // follower has not brought yet: read them first, so that its
+                            // welcome is not behind what it saw (no event twice).
+                            if self.cluster.is_some()
+                                && last_seq.is_some_and(|s| s > self.state.seq)
+                            {
+                                self.catch_up().await;
+                            }
                             let _ = reply.send(self.join(token_hash, link));
                         }
                         Msg::Leave { conn } => self.leave(conn),
