@@ -49,6 +49,10 @@ pub struct Config {
     /// to watch) before letting it go.
     #[arg(long, env = "CONVENE_IDLE_REPLICA_SECS", default_value_t = 60)]
     pub idle_replica_secs: u64,
+    /// Keep a convention's state in the store every this many events, so that taking it up
+    /// again (another node, a restart) folds only the log after it.
+    #[arg(long, env = "CONVENE_STATE_EVERY", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub state_every: u64,
     /// Cluster mode: the base URLs of every node as browsers reach them, comma-separated
     /// (e.g. https://a.example.org,https://b.example.org). Served at /nodes: a web page
     /// that loses its node reconnects to the next one. Default: none (only this origin).
@@ -159,12 +163,15 @@ pub async fn run(
         tracker.clone(),
         shutdown.clone(),
     );
-    let idle = std::time::Duration::from_secs(config.idle_replica_secs.max(1));
+    let replicas = live::Replicas {
+        idle: std::time::Duration::from_secs(config.idle_replica_secs.max(1)),
+        state_every: config.state_every,
+    };
     let hub = live::Hub::start(
         store.clone(),
         metrics,
         docs.clone(),
-        idle,
+        replicas,
         tracker.clone(),
         shutdown.clone(),
     )

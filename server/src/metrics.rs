@@ -25,6 +25,8 @@ pub struct Metrics {
     pub doc_connections: Gauge,
     pub doc_updates: Counter,
     pub doc_deliveries: Counter,
+    pub records_replayed: Counter,
+    pub states_stored: Counter,
 }
 
 impl Default for Metrics {
@@ -41,6 +43,18 @@ impl Default for Metrics {
         let doc_connections = Gauge::default();
         let doc_updates = Counter::default();
         let doc_deliveries = Counter::default();
+        let records_replayed = Counter::default();
+        let states_stored = Counter::default();
+        registry.register(
+            "records_replayed",
+            "Log records folded when taking a convention up (after its stored state, if any)",
+            records_replayed.clone(),
+        );
+        registry.register(
+            "states_stored",
+            "Convention states stored, so that taking one up folds only the log after it",
+            states_stored.clone(),
+        );
         registry.register(
             "connections",
             "Open WebSocket connections past hello",
@@ -105,6 +119,8 @@ impl Default for Metrics {
             deliveries,
             slow_consumers,
             append_seconds,
+            records_replayed,
+            states_stored,
         }
     }
 }

@@ -213,13 +213,22 @@ pub struct Hub {
     inner: Arc<HubInner>,
 }
 
+/// How a node keeps its conventions' replicas.
+#[derive(Clone, Copy, Debug)]
+pub struct Replicas {
+    /// Cluster mode: how long a replica nobody here uses (and with no timer) is kept.
+    pub idle: std::time::Duration,
+    /// A convention's state is stored every this many events (and when its task stops).
+    pub state_every: u64,
+}
+
 struct HubInner {
     /// In cluster mode: this node and its Redis.
     cluster: Option<Arc<cluster::Cluster>>,
     store: Store,
     metrics: Arc<Metrics>,
     docs: DocHub,
-    idle_replica: std::time::Duration,
+    replicas: Replicas,
     conventions: Mutex<HashMap<String, Handle>>,
     tracker: TaskTracker,
     cancel: CancellationToken,
@@ -233,7 +242,7 @@ impl Hub {
         store: Store,
         metrics: Arc<Metrics>,
         docs: DocHub,
-        idle_replica: std::time::Duration,
+        replicas: Replicas,
         tracker: TaskTracker,
         cancel: CancellationToken,
     ) -> Result<Hub, StoreError> {
@@ -247,7 +256,7 @@ impl Hub {
                 store,
                 metrics,
                 docs,
-                idle_replica,
+                replicas,
                 conventions: Mutex::new(HashMap::new()),
                 tracker,
                 cancel,
@@ -283,7 +292,7 @@ impl Hub {
                     self.inner.metrics.clone(),
                     self.inner.docs.clone(),
                     self.inner.cluster.clone(),
-                    self.inner.idle_replica,
+                    self.inner.replicas,
                 );
                 self.inner.metrics.conventions.inc();
                 let metrics = self.inner.metrics.clone();

@@ -30,6 +30,9 @@ pub enum StoreError {
 /// A convention's log as loaded at start-up or on first use.
 #[derive(Debug, Default)]
 pub struct Loaded {
+    /// The latest stored state (its seq and `StoredState` JSON), when asked for and kept:
+    /// `records` then start right after it.
+    pub state: Option<(u64, Vec<u8>)>,
     pub records: Vec<Record>,
     /// The last audit entry's number and hash, to chain the next one to.
     pub audit_head: Option<(u64, String)>,
@@ -115,10 +118,33 @@ impl Store {
         }
     }
 
+    /// The whole log (for export and checks).
     pub async fn load(&self, convention: &str) -> Result<Loaded, StoreError> {
         match self {
-            Store::Sqlite(s) => s.load(convention).await,
-            Store::Redis(s) => s.load(convention).await,
+            Store::Sqlite(s) => s.load(convention, false).await,
+            Store::Redis(s) => s.load(convention, false).await,
+        }
+    }
+
+    /// The latest stored state, if any, and the log after it: what a live convention folds.
+    pub async fn load_live(&self, convention: &str) -> Result<Loaded, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.load(convention, true).await,
+            Store::Redis(s) => s.load(convention, true).await,
+        }
+    }
+
+    /// Keep a convention's state at `seq` (derived data: a later state is never replaced by
+    /// an earlier one, and losing it costs only a longer replay).
+    pub async fn save_state(
+        &self,
+        convention: &str,
+        seq: u64,
+        data: Vec<u8>,
+    ) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(s) => s.save_state(convention, seq, data).await,
+            Store::Redis(s) => s.save_state(convention, seq, data).await,
         }
     }
 
@@ -129,13 +155,7 @@ impl Store {
         after: u64,
     ) -> Result<Vec<Record>, StoreError> {
         match self {
-            Store::Sqlite(s) => Ok(s
-                .load(convention)
-                .await?
-                .records
-                .into_iter()
-                .filter(|r| r.seq > after)
-                .collect()),
+            Store::Sqlite(s) => s.records_after(convention, after).await,
             Store::Redis(s) => s.records_after(convention, after).await,
         }
     }
@@ -143,7 +163,7 @@ impl Store {
     /// The ballot box of a convention.
     pub async fn ballots(&self, convention: &str) -> Result<Vec<Event>, StoreError> {
         match self {
-            Store::Sqlite(s) => Ok(s.load(convention).await?.ballots),
+            Store::Sqlite(s) => Ok(s.load(convention, true).await?.ballots),
             Store::Redis(s) => s.ballots(convention).await,
         }
     }

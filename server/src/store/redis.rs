@@ -25,6 +25,9 @@ fn audit_key(c: &str) -> String {
 fn ballots_key(c: &str) -> String {
     format!("cv:{{{c}}}:ballots")
 }
+fn state_key(c: &str) -> String {
+    format!("cv:{{{c}}}:state")
+}
 fn doc_key(c: &str, d: &str) -> String {
     format!("cv:{{{c}}}:doc:{d}")
 }
@@ -82,6 +85,14 @@ redis.call('XTRIM', KEYS[1], 'MINID', (tonumber(ARGV[1]) + 1) .. '-0')
 return 1
 "#;
 
+/// KEYS: state. ARGV: seq, data. Two nodes may save at once: the later seq stays.
+const SAVE_STATE: &str = r#"
+local cur = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
+if tonumber(ARGV[1]) <= cur then return 0 end
+redis.call('HSET', KEYS[1], 'seq', ARGV[1], 'data', ARGV[2])
+return 1
+"#;
+
 #[derive(Clone)]
 pub struct RedisStore {
     client: Client,
@@ -105,6 +116,14 @@ fn seq_of(id: &str) -> Result<u64, StoreError> {
 }
 
 type Entries = Vec<(String, Vec<Vec<u8>>)>;
+
+/// Whether the records are `first, first + 1, ...` without a gap.
+fn contiguous(records: &[Record], first: u64) -> bool {
+    records
+        .iter()
+        .enumerate()
+        .all(|(i, r)| r.seq == first + i as u64)
+}
 
 /// The value of the (single) field of each stream entry.
 fn values(entries: Entries) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
@@ -245,14 +264,39 @@ impl RedisStore {
         Ok(out)
     }
 
-    pub async fn load(&self, convention: &str) -> Result<Loaded, StoreError> {
-        let records = self.records_after(convention, 0).await?;
-        for (i, r) in records.iter().enumerate() {
-            if r.seq != i as u64 + 1 {
-                return Err(corrupt(format!("{convention}: seq {} out of order", r.seq)));
+    pub async fn load(&self, convention: &str, with_state: bool) -> Result<Loaded, StoreError> {
+        let mut con = self.con.clone();
+        let mut state = None;
+        if with_state {
+            let (seq, data): (Option<u64>, Option<Vec<u8>>) = redis::cmd("HMGET")
+                .arg(state_key(convention))
+                .arg("seq")
+                .arg("data")
+                .query_async(&mut con)
+                .await
+                .map_err(unavailable)?;
+            state = seq.zip(data);
+        }
+        let mut records = Vec::new();
+        if let Some((seq, _)) = &state {
+            // From the state's own record: a state whose record is not in the log (a log
+            // lost without its state) is not used; the log is the truth.
+            let tail = self
+                .records_after(convention, seq.saturating_sub(1))
+                .await?;
+            let anchored = tail.first().is_some_and(|r| r.seq == *seq);
+            if anchored && contiguous(&tail, *seq) {
+                records = tail.into_iter().skip(1).collect();
+            } else {
+                state = None;
             }
         }
-        let mut con = self.con.clone();
+        if state.is_none() {
+            records = self.records_after(convention, 0).await?;
+            if !contiguous(&records, 1) {
+                return Err(corrupt(format!("{convention}: seq out of order")));
+            }
+        }
         let last: Entries = redis::cmd("XREVRANGE")
             .arg(audit_key(convention))
             .arg("+")
@@ -270,10 +314,28 @@ impl RedisStore {
             None => None,
         };
         Ok(Loaded {
+            state,
             records,
             audit_head,
             ballots: self.ballots(convention).await?,
         })
+    }
+
+    pub async fn save_state(
+        &self,
+        convention: &str,
+        seq: u64,
+        data: Vec<u8>,
+    ) -> Result<(), StoreError> {
+        let mut con = self.con.clone();
+        let _: i64 = Script::new(SAVE_STATE)
+            .key(state_key(convention))
+            .arg(seq)
+            .arg(data)
+            .invoke_async(&mut con)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
     }
 
     /// The ballot box: every secret ballot, in no order.

@@ -38,7 +38,15 @@ enum Job {
         reply: Reply<()>,
     },
     Versions(String, String, Reply<Vec<StoredVersion>>),
-    Load(String, Reply<Loaded>),
+    /// The whole log, or (with `true`) the latest stored state and the log after it.
+    Load(String, bool, Reply<Loaded>),
+    RecordsAfter(String, u64, Reply<Vec<Record>>),
+    SaveState {
+        convention: String,
+        seq: u64,
+        data: Vec<u8>,
+        reply: Reply<()>,
+    },
     Conventions(Reply<Vec<String>>),
     Audit(String, Reply<Vec<AuditEntry>>),
     Close(oneshot::Sender<()>),
@@ -99,6 +107,11 @@ impl SqliteStore {
                  data BLOB NOT NULL,
                  PRIMARY KEY (convention, doc, version)
              ) WITHOUT ROWID;
+             CREATE TABLE IF NOT EXISTS states (
+                 convention TEXT NOT NULL PRIMARY KEY,
+                 seq INTEGER NOT NULL,
+                 data BLOB NOT NULL
+             ) WITHOUT ROWID;
              CREATE TABLE IF NOT EXISTS audit (
                  convention TEXT NOT NULL,
                  n INTEGER NOT NULL,
@@ -129,8 +142,33 @@ impl SqliteStore {
         self.ask(|r| Job::Append(append, r)).await
     }
 
-    pub async fn load(&self, convention: &str) -> Result<Loaded, StoreError> {
-        self.ask(|r| Job::Load(convention.to_string(), r)).await
+    pub async fn load(&self, convention: &str, with_state: bool) -> Result<Loaded, StoreError> {
+        self.ask(|r| Job::Load(convention.to_string(), with_state, r))
+            .await
+    }
+
+    pub async fn records_after(
+        &self,
+        convention: &str,
+        after: u64,
+    ) -> Result<Vec<Record>, StoreError> {
+        self.ask(|r| Job::RecordsAfter(convention.to_string(), after, r))
+            .await
+    }
+
+    pub async fn save_state(
+        &self,
+        convention: &str,
+        seq: u64,
+        data: Vec<u8>,
+    ) -> Result<(), StoreError> {
+        self.ask(|reply| Job::SaveState {
+            convention: convention.into(),
+            seq,
+            data,
+            reply,
+        })
+        .await
     }
 
     pub async fn conventions(&self) -> Result<Vec<String>, StoreError> {
@@ -232,8 +270,19 @@ fn writer(mut conn: Connection, mut jobs: mpsc::Receiver<Job>) {
                 Job::Versions(c, d, r) => {
                     let _ = r.send(versions(&conn, &c, &d));
                 }
-                Job::Load(c, r) => {
-                    let _ = r.send(load(&conn, &c));
+                Job::Load(c, with_state, r) => {
+                    let _ = r.send(load(&conn, &c, with_state));
+                }
+                Job::RecordsAfter(c, after, r) => {
+                    let _ = r.send(records_from(&conn, &c, after, false));
+                }
+                Job::SaveState {
+                    convention,
+                    seq,
+                    data,
+                    reply,
+                } => {
+                    let _ = reply.send(save_state(&conn, &convention, seq, &data));
                 }
                 Job::Conventions(r) => {
                     let _ = r.send(conventions(&conn));
@@ -383,27 +432,76 @@ fn append_one(tx: &Connection, a: &Append) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn load(conn: &Connection, convention: &str) -> Result<Loaded, StoreError> {
+/// The records after `after`, checked gapless. With `anchored`, the record `after` itself
+/// must exist (a stored state at `after` belongs to this log), and is not returned.
+fn records_from(
+    conn: &Connection,
+    convention: &str,
+    after: u64,
+    anchored: bool,
+) -> Result<Vec<Record>, StoreError> {
+    let from = if anchored { after } else { after + 1 };
     let mut stmt = conn
-        .prepare_cached("SELECT seq, body FROM events WHERE convention = ?1 ORDER BY seq")
+        .prepare_cached(
+            "SELECT seq, body FROM events WHERE convention = ?1 AND seq >= ?2 ORDER BY seq",
+        )
         .map_err(unavailable)?;
     let rows = stmt
-        .query_map([convention], |r| {
+        .query_map(params![convention, from], |r| {
             Ok((r.get::<_, u64>(0)?, r.get::<_, String>(1)?))
         })
         .map_err(unavailable)?;
     let mut records = Vec::new();
+    let mut expected = from;
     for row in rows {
         let (seq, body) = row.map_err(unavailable)?;
+        if seq != expected {
+            return Err(StoreError::Corrupt(format!(
+                "{convention}: seq {seq} out of order"
+            )));
+        }
+        expected += 1;
+        if anchored && seq == after {
+            continue;
+        }
         let record: Record = serde_json::from_str(&body)
             .map_err(|e| StoreError::Corrupt(format!("{convention} seq {seq}: {e}")))?;
-        if record.seq != seq || seq != records.len() as u64 + 1 {
+        if record.seq != seq {
             return Err(StoreError::Corrupt(format!(
                 "{convention}: seq {seq} out of order"
             )));
         }
         records.push(record);
     }
+    if anchored && expected == from {
+        return Err(StoreError::Corrupt(format!(
+            "{convention}: a state at seq {after} but no such record"
+        )));
+    }
+    Ok(records)
+}
+
+fn load(conn: &Connection, convention: &str, with_state: bool) -> Result<Loaded, StoreError> {
+    let state: Option<(u64, Vec<u8>)> = if with_state {
+        conn.query_row(
+            "SELECT seq, data FROM states WHERE convention = ?1",
+            [convention],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(unavailable)?
+    } else {
+        None
+    };
+    let (records, state) = match state {
+        Some((seq, data)) => match records_from(conn, convention, seq, true) {
+            Ok(records) => (records, Some((seq, data))),
+            // A state that does not fit the log is not used: the log is the truth.
+            Err(StoreError::Corrupt(_)) => (records_from(conn, convention, 0, false)?, None),
+            Err(e) => return Err(e),
+        },
+        None => (records_from(conn, convention, 0, false)?, None),
+    };
     let audit_head = conn
         .query_row(
             "SELECT n, hash FROM audit WHERE convention = ?1 ORDER BY n DESC LIMIT 1",
@@ -430,7 +528,25 @@ fn load(conn: &Connection, convention: &str) -> Result<Loaded, StoreError> {
         ballots,
         records,
         audit_head,
+        state,
     })
+}
+
+/// Keep `data` as the convention's state at `seq`, unless a later one is kept already.
+fn save_state(
+    conn: &Connection,
+    convention: &str,
+    seq: u64,
+    data: &[u8],
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO states (convention, seq, data) VALUES (?1, ?2, ?3)
+         ON CONFLICT (convention) DO UPDATE SET seq = excluded.seq, data = excluded.data
+         WHERE excluded.seq > states.seq",
+    )
+    .and_then(|mut stmt| stmt.execute(params![convention, seq, data]))
+    .map(|_| ())
+    .map_err(unavailable)
 }
 
 fn conventions(conn: &Connection) -> Result<Vec<String>, StoreError> {

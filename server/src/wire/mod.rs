@@ -3,8 +3,10 @@
 
 mod polls;
 mod rotation;
+mod state;
 
 pub use polls::*;
+pub use state::{state_in, state_out, without_secret_ballots, TaskState};
 
 use convene_protocol as p;
 pub use rotation::view as rotation_view;
@@ -47,14 +49,14 @@ pub fn actor_in(a: p::Actor) -> d::Actor {
     }
 }
 
-fn order_out(o: d::QueueOrder) -> p::QueueOrder {
+pub(crate) fn order_out(o: d::QueueOrder) -> p::QueueOrder {
     match o {
         d::QueueOrder::Raised => p::QueueOrder::Raised,
         d::QueueOrder::LeastSpoken => p::QueueOrder::LeastSpoken,
     }
 }
 
-fn order_in(o: p::QueueOrder) -> d::QueueOrder {
+pub(crate) fn order_in(o: p::QueueOrder) -> d::QueueOrder {
     match o {
         p::QueueOrder::Raised => d::QueueOrder::Raised,
         p::QueueOrder::LeastSpoken => d::QueueOrder::LeastSpoken,

@@ -44,6 +44,22 @@ pub fn step(
     Ok(records)
 }
 
+/// Every state a test reaches must come back equal from its stored form (what a node loads
+/// instead of folding the whole log), but for the secret ballots, which only the ballot box
+/// keeps. Checked after every accepted command of every domain test.
+fn check_stored_state(state: &Convention) {
+    let stored = convene::wire::state_out(state, &Default::default(), &Default::default());
+    let json = serde_json::to_string(&stored).expect("a stored state serializes");
+    let back: convene_protocol::StoredState =
+        serde_json::from_str(&json).expect("a stored state parses back");
+    let restored = convene::wire::state_in(back).expect("the same format");
+    assert_eq!(
+        restored.convention,
+        convene::wire::without_secret_ballots(state),
+        "the state read back from its stored form differs"
+    );
+}
+
 /// A convention under test: its state, every record applied so far, and the context
 /// (time, seed, who is connected) that the next command is decided in.
 #[derive(Clone, Debug)]
@@ -87,6 +103,7 @@ impl Sim {
         let records = step(&mut self.state, actor, command, &ctx)?;
         let events = records.iter().map(|r| r.event.clone()).collect();
         self.log.extend(records);
+        check_stored_state(&self.state);
         Ok(events)
     }
 

@@ -86,8 +86,10 @@ pub struct Actor {
     /// Cluster mode: this node, the last seq applied (for the log follower), who is online
     /// here (for the presence publisher) and on each other node.
     cluster: Option<Arc<Cluster>>,
-    /// Cluster mode: how long an unused replica is kept.
-    idle_replica: Duration,
+    /// How long an unused replica is kept (cluster mode), how often the state is stored.
+    replicas: super::Replicas,
+    /// The seq of the last state stored (or loaded).
+    state_saved: u64,
     seq_tx: watch::Sender<u64>,
     local_tx: watch::Sender<BTreeSet<String>>,
     remote: HashMap<String, BTreeSet<String>>,
@@ -118,10 +120,11 @@ impl Actor {
         metrics: Arc<Metrics>,
         docs: DocHub,
         cluster: Option<Arc<Cluster>>,
-        idle_replica: Duration,
+        replicas: super::Replicas,
     ) -> Self {
         Actor {
-            idle_replica,
+            replicas,
+            state_saved: 0,
             cluster,
             seq_tx: watch::channel(0).0,
             local_tx: watch::channel(BTreeSet::new()).0,
@@ -143,13 +146,43 @@ impl Actor {
         }
     }
 
-    /// Fold the stored log into the state.
+    /// Take up the latest stored state and fold the log after it (or the whole log).
     async fn load(&mut self) -> Result<(), String> {
-        let loaded = self.store.load(&self.id).await.map_err(|e| e.to_string())?;
-        self.state = Convention::default();
-        self.by_hash.clear();
-        self.revoked.clear();
-        self.requests.clear();
+        let mut loaded = self
+            .store
+            .load_live(&self.id)
+            .await
+            .map_err(|e| e.to_string())?;
+        let stored = loaded.state.take().map(|(seq, data)| {
+            let state = serde_json::from_slice::<p::StoredState>(&data)
+                .ok()
+                .and_then(wire::state_in)
+                .filter(|s| s.convention.seq == seq);
+            (seq, state)
+        });
+        let task = match stored {
+            None => wire::TaskState::default(),
+            Some((_, Some(task))) => task,
+            Some((seq, None)) => {
+                // Another format, or damaged: derived data, so replay the whole log.
+                warn!(seq, "stored state not usable; replaying the whole log");
+                loaded = self.store.load(&self.id).await.map_err(|e| e.to_string())?;
+                wire::TaskState::default()
+            }
+        };
+        self.state = task.convention;
+        self.requests = task.requests;
+        self.revoked = task.revoked;
+        self.by_hash = self
+            .state
+            .invites
+            .iter()
+            .map(|(who, hash)| (hash.clone(), who.clone()))
+            .collect();
+        self.state_saved = self.state.seq;
+        self.metrics
+            .records_replayed
+            .inc_by(loaded.records.len() as u64);
         for r in loaded.records {
             let r = wire::record_in(r);
             self.track_invites(&r.event);
@@ -246,7 +279,7 @@ impl Actor {
                     }
                     // Cluster mode: a replica nobody here uses, with no timer to watch, goes;
                     // it is loaded again from the log when someone comes back.
-                    _ = tokio::time::sleep(self.idle_replica), if self.cluster.is_some() && self.conns.is_empty() && !has_deadline => {
+                    _ = tokio::time::sleep(self.replicas.idle), if self.cluster.is_some() && self.conns.is_empty() && !has_deadline => {
                         inbox.close();
                         let rest: Vec<Msg> = std::iter::from_fn(|| inbox.try_recv().ok()).collect();
                         let wanted = rest.iter().any(|m| matches!(m, Msg::Join { .. } | Msg::Command { .. } | Msg::Query(_)));
@@ -256,6 +289,13 @@ impl Actor {
                         }
                     }
                 }
+                if let Some(save) = self.state_to_save(false) {
+                    tokio::spawn(save);
+                }
+            }
+            // Whoever takes the convention up next (a restart, another node) starts here.
+            if let Some(save) = self.state_to_save(true) {
+                save.await;
             }
             helpers.cancel();
             for (_, c) in self.conns.drain() {
@@ -264,6 +304,29 @@ impl Actor {
         }
         .instrument(span)
         .await
+    }
+
+    /// The write of the state, when `state_every` events have passed since the last one
+    /// stored (with `stopping`, after any event). It is derived data: the caller runs it in
+    /// the background, and a later state always wins in the store.
+    fn state_to_save(&mut self, stopping: bool) -> Option<impl std::future::Future<Output = ()>> {
+        let behind = self.state.seq.saturating_sub(self.state_saved);
+        if !self.healthy || behind == 0 || (!stopping && behind < self.replicas.state_every) {
+            return None;
+        }
+        let stored = wire::state_out(&self.state, &self.requests, &self.revoked);
+        let data = serde_json::to_vec(&stored).ok()?;
+        self.state_saved = self.state.seq;
+        let (store, id, seq) = (self.store.clone(), self.id.clone(), self.state.seq);
+        let metrics = self.metrics.clone();
+        Some(async move {
+            match store.save_state(&id, seq, data).await {
+                Ok(()) => {
+                    metrics.states_stored.inc();
+                }
+                Err(e) => warn!(error = %e, seq, "state not stored"),
+            }
+        })
     }
 
     async fn handle(&mut self, msgs: Vec<Msg>) {
