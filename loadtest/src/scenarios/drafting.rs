@@ -32,40 +32,18 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use convene_protocol::{Command, Role};
-use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
 use reqwest::Url;
 use serde::Serialize;
 use serde_json::json;
-use tokio::net::TcpStream;
 use tokio::sync::{watch, Semaphore};
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
-use tokio_tungstenite::tungstenite::Message as Ws;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-use yrs::sync::{Message, SyncMessage};
-use yrs::updates::decoder::Decode;
-use yrs::updates::encoder::Encode;
-use yrs::{Doc, GetString, ReadTxn, StateVector, Text, Transact, Update};
 
+pub use super::yclient::Target;
+use super::yclient::{marker, markers, Frame, Got, YClient};
 use super::{close_all, Ctx, ScenarioResult};
 use crate::conn::Participant;
 use crate::metrics::{self, Latency};
 use crate::organizer::{person, unique_id};
 use crate::report::{Outcome, Series};
-
-type WsStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Target {
-    /// convene's `/doc/{convention}/{document}` (the server of `--url`).
-    Convene,
-    /// The reference y-websocket server (`@y/websocket-server`) at `--target-url`.
-    Ywss,
-    /// Hocuspocus (`@hocuspocus/server`) at `--target-url`.
-    Hocuspocus,
-}
 
 #[derive(clap::Args, Debug, Clone, Serialize)]
 pub struct Args {
@@ -98,148 +76,6 @@ pub struct Args {
 /// Root `Y.Text` the editors write.
 const TEXT: &str = "drafting";
 const CONTROL: Duration = Duration::from_secs(30);
-
-// ---- lib0 encoding
-
-fn write_var(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8 & 0x7f) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-fn read_var(data: &[u8], pos: &mut usize) -> Option<u64> {
-    let mut value = 0u64;
-    for shift in (0..64).step_by(7) {
-        let b = *data.get(*pos)?;
-        *pos += 1;
-        value |= u64::from(b & 0x7f) << shift;
-        if b < 0x80 {
-            return Some(value);
-        }
-    }
-    None
-}
-
-fn read_bytes<'a>(data: &'a [u8], pos: &mut usize) -> Option<&'a [u8]> {
-    let len = read_var(data, pos)? as usize;
-    let end = pos.checked_add(len)?;
-    let s = data.get(*pos..end)?;
-    *pos = end;
-    Some(s)
-}
-
-/// Hocuspocus framing: the document's name as a var-string, then the y-protocols message.
-pub fn hp_wrap(doc: &str, msg: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(doc.len() + msg.len() + 2);
-    write_var(&mut out, doc.len() as u64);
-    out.extend_from_slice(doc.as_bytes());
-    out.extend_from_slice(msg);
-    out
-}
-
-/// The message after Hocuspocus's document-name prefix, if the prefix names `doc`.
-pub fn hp_unwrap<'a>(doc: &str, frame: &'a [u8]) -> Option<&'a [u8]> {
-    let mut pos = 0;
-    let name = read_bytes(frame, &mut pos)?;
-    (name == doc.as_bytes()).then(|| &frame[pos..])
-}
-
-/// One message from a server, as far as an editor cares.
-#[derive(Debug, PartialEq)]
-enum Incoming<'a> {
-    Step1(&'a [u8]),
-    Step2(&'a [u8]),
-    Update(&'a [u8]),
-    Awareness,
-    /// Hocuspocus: authenticated.
-    AuthOk,
-    /// Permission denied, with the reason.
-    Denied(String),
-    /// Hocuspocus: an update of ours was applied (or not).
-    SyncStatus,
-    Other(u64),
-}
-
-fn parse(target: Target, msg: &[u8]) -> Option<Incoming<'_>> {
-    let mut pos = 0;
-    let kind = read_var(msg, &mut pos)?;
-    Some(match kind {
-        // 4 is Hocuspocus's SyncReply: a sync message that asks for no step 1 in return.
-        0 | 4 => {
-            let step = read_var(msg, &mut pos)?;
-            let payload = read_bytes(msg, &mut pos)?;
-            match step {
-                0 => Incoming::Step1(payload),
-                1 => Incoming::Step2(payload),
-                2 => Incoming::Update(payload),
-                other => Incoming::Other(100 + other),
-            }
-        }
-        1 => Incoming::Awareness,
-        2 => {
-            let sub = read_var(msg, &mut pos)?;
-            let reason = read_bytes(msg, &mut pos)
-                .map(|b| String::from_utf8_lossy(b).into_owned())
-                .unwrap_or_default();
-            match (target, sub) {
-                (Target::Hocuspocus, 2) => Incoming::AuthOk,
-                (Target::Hocuspocus, _) | (_, 0) => Incoming::Denied(reason),
-                _ => Incoming::Other(2),
-            }
-        }
-        8 if target == Target::Hocuspocus => Incoming::SyncStatus,
-        other => Incoming::Other(other),
-    })
-}
-
-/// `#E<editor>.<k>.<µs>;`
-fn marker(editor: usize, k: u64, us: u64) -> String {
-    format!("#E{editor}.{k}.{us};")
-}
-
-fn digits(data: &[u8], pos: &mut usize, end: u8) -> Option<u64> {
-    let start = *pos;
-    let mut v: u64 = 0;
-    while let Some(&b) = data.get(*pos) {
-        if b.is_ascii_digit() {
-            v = v.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
-            *pos += 1;
-        } else {
-            break;
-        }
-    }
-    if *pos == start || *pos - start > 19 || data.get(*pos) != Some(&end) {
-        return None;
-    }
-    *pos += 1;
-    Some(v)
-}
-
-/// Every marker in these bytes (an update: its strings are there verbatim), in order.
-fn markers(data: &[u8]) -> Vec<(usize, u64, u64)> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i + 1 < data.len() {
-        if data[i] == b'#' && data[i + 1] == b'E' {
-            let mut pos = i + 2;
-            let parsed = (|| {
-                let e = digits(data, &mut pos, b'.')?;
-                let k = digits(data, &mut pos, b'.')?;
-                let us = digits(data, &mut pos, b';')?;
-                Some((e as usize, k, us))
-            })();
-            if let Some(m) = parsed {
-                out.push(m);
-                i = pos;
-                continue;
-            }
-        }
-        i += 1;
-    }
-    out
-}
 
 fn now_us() -> u64 {
     metrics::since_start(Instant::now()).as_micros() as u64
@@ -280,42 +116,15 @@ struct Editor {
     idx: usize,
     n: usize,
     per_sender: u64,
-    target: Target,
-    /// Hocuspocus's document name (the frames' prefix).
-    hp_doc: String,
     applying: bool,
-    doc: Doc,
-    text: yrs::TextRef,
-    sink: SplitSink<WsStream, Ws>,
-    stream: SplitStream<WsStream>,
+    y: YClient,
     got: Vec<u64>,
     words: usize,
     out: EditorOut,
     live: Arc<Live>,
 }
 
-fn ws_config() -> WebSocketConfig {
-    WebSocketConfig::default()
-        .read_buffer_size(16 * 1024)
-        .write_buffer_size(0)
-        .max_message_size(Some(64 << 20))
-        .max_frame_size(Some(64 << 20))
-}
-
 impl Editor {
-    fn frame(&self, msg: &Message) -> Ws {
-        let bytes = msg.encode_v1();
-        match self.target {
-            Target::Hocuspocus => Ws::binary(hp_wrap(&self.hp_doc, &bytes)),
-            _ => Ws::binary(bytes),
-        }
-    }
-
-    async fn send(&mut self, msg: &Message) -> Result<()> {
-        let f = self.frame(msg);
-        self.sink.send(f).await.map_err(|e| anyhow!("send: {e}"))
-    }
-
     /// Open the connection and sync: our step 1, the server's step 2 (and answer its step 1).
     async fn connect(
         idx: usize,
@@ -326,24 +135,20 @@ impl Editor {
         hp_doc: &str,
         live: Arc<Live>,
     ) -> Result<Editor> {
-        let (ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(ws_config()), true)
+        let mut y = YClient::open(url, args.target, hp_doc, TEXT)
             .await
-            .with_context(|| format!("editor {idx}: connect"))?;
-        let (sink, stream) = ws.split();
-        let doc = Doc::new();
-        let text = doc.get_or_insert_text(TEXT);
+            .with_context(|| format!("editor {idx}"))?;
+        y.sync(CONTROL)
+            .await
+            .with_context(|| format!("editor {idx}"))?;
         let words = (per_sender as usize).div_ceil(64);
-        let mut e = Editor {
+        let applying = args.applying.is_none_or(|k| idx < k);
+        let e = Editor {
             idx,
             n,
             per_sender,
-            target: args.target,
-            hp_doc: hp_doc.to_string(),
-            applying: args.applying.is_none_or(|k| idx < k),
-            doc,
-            text,
-            sink,
-            stream,
+            applying,
+            y,
             got: vec![0; n * words],
             words,
             out: EditorOut {
@@ -357,7 +162,7 @@ impl Editor {
                 denied: Vec::new(),
                 errors: Vec::new(),
                 closed: None,
-                applying: false,
+                applying,
                 text_hash: 0,
                 text_len: 0,
                 markers_in_text: 0,
@@ -365,81 +170,18 @@ impl Editor {
             },
             live,
         };
-        e.out.applying = e.applying;
-        if e.target == Target::Hocuspocus {
-            // Auth first (any token: the reference server has no onAuthenticate hook).
-            let mut auth = Vec::new();
-            write_var(&mut auth, 2);
-            write_var(&mut auth, 0);
-            write_var(&mut auth, 0);
-            let f = Ws::binary(hp_wrap(hp_doc, &auth));
-            e.sink.send(f).await.map_err(|e| anyhow!("auth: {e}"))?;
-        }
-        let sv = e.doc.transact().state_vector();
-        e.send(&Message::Sync(SyncMessage::SyncStep1(sv))).await?;
-        let synced = async {
-            loop {
-                match e.stream.next().await {
-                    Some(Ok(Ws::Binary(data))) => {
-                        if e.handle(&data).await? {
-                            return Ok::<(), anyhow::Error>(());
-                        }
-                    }
-                    Some(Ok(Ws::Close(f))) => {
-                        bail!(
-                            "closed before sync: {:?}",
-                            f.map(|f| (u16::from(f.code), f.reason.to_string()))
-                        )
-                    }
-                    Some(Ok(_)) => {}
-                    Some(Err(err)) => bail!("before sync: {err}"),
-                    None => bail!("connection ended before sync"),
-                }
-            }
-        };
-        tokio::time::timeout(CONTROL, synced)
-            .await
-            .map_err(|_| anyhow!("editor {idx}: no sync step 2 within {CONTROL:?}"))??;
         e.live.synced.fetch_add(1, Ordering::Relaxed);
         Ok(e)
     }
 
-    /// One frame from the server; true if it was a sync step 2 (we are synced).
-    async fn handle(&mut self, frame: &[u8]) -> Result<bool> {
-        self.out.frames += 1;
-        let msg = match self.target {
-            Target::Hocuspocus => match hp_unwrap(&self.hp_doc, frame) {
-                Some(m) => m,
-                None => {
-                    self.out.errors.push("a frame for another document".into());
-                    return Ok(false);
-                }
-            },
-            _ => frame,
-        };
-        let Some(parsed) = parse(self.target, msg) else {
-            self.out
-                .errors
-                .push(format!("unreadable frame of {} bytes", frame.len()));
-            return Ok(false);
-        };
-        match parsed {
-            Incoming::Step1(sv) => {
-                let sv = StateVector::decode_v1(sv).map_err(|e| anyhow!("step 1: {e}"))?;
-                let update = self.doc.transact().encode_state_as_update_v1(&sv);
-                self.send(&Message::Sync(SyncMessage::SyncStep2(update)))
-                    .await?;
-            }
-            Incoming::Step2(u) => {
-                self.apply(u, false);
-                return Ok(true);
-            }
-            Incoming::Update(u) => self.apply(u, true),
-            Incoming::SyncStatus => self.out.acks += 1,
-            Incoming::Denied(reason) => self.out.denied.push(reason),
-            Incoming::Awareness | Incoming::AuthOk | Incoming::Other(_) => {}
+    /// One frame from the server.
+    async fn handle(&mut self, frame: &[u8]) -> Result<()> {
+        match self.y.handle(frame).await? {
+            Got::Synced(u) => self.apply(u, false),
+            Got::Update(u) => self.apply(u, true),
+            Got::Nothing => {}
         }
-        Ok(false)
+        Ok(())
     }
 
     /// An update from the server: count its markers, apply it.
@@ -477,26 +219,13 @@ impl Editor {
         if only_own || !self.applying {
             return;
         }
-        match Update::decode_v1(u) {
-            Ok(update) => {
-                if let Err(e) = self.doc.transact_mut().apply_update(update) {
-                    self.out.errors.push(format!("update does not apply: {e}"));
-                }
-            }
-            Err(e) => self.out.errors.push(format!("update does not decode: {e}")),
-        }
+        self.y.apply(u);
     }
 
     /// Insert number `k` at the end of the text, and send it as a sync update.
     async fn insert(&mut self, k: u64) -> Result<()> {
         let m = marker(self.idx, k, now_us());
-        let update = {
-            let mut txn = self.doc.transact_mut();
-            self.text.push(&mut txn, &m);
-            txn.encode_update_v1()
-        };
-        self.send(&Message::Sync(SyncMessage::Update(update)))
-            .await?;
+        self.y.push(&m).await?;
         self.live.sent[self.idx].fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
@@ -516,15 +245,14 @@ impl Editor {
             tokio::select! {
                 biased;
                 _ = stop.changed() => break None,
-                f = self.stream.next() => match f {
-                    Some(Ok(Ws::Binary(data))) => {
+                f = self.y.next() => match f {
+                    Frame::Binary(data) => {
                         if let Err(e) = self.handle(&data).await {
                             self.out.errors.push(format!("{e:#}"));
                         }
                     }
-                    Some(Ok(Ws::Close(f))) => break Some(f.map(|f| u16::from(f.code))),
-                    Some(Ok(_)) => {}
-                    Some(Err(_)) | None => break Some(None),
+                    Frame::Closed(code) => break Some(code),
+                    Frame::Other => {}
                 },
                 _ = tokio::time::sleep_until(next.unwrap_or(t0)), if next.is_some() => {
                     if let Err(e) = self.insert(k).await {
@@ -537,8 +265,12 @@ impl Editor {
         };
         self.out.closed = closed;
         self.live.open[self.idx].store(closed.is_none(), Ordering::Relaxed);
+        self.out.frames = self.y.frames;
+        self.out.acks = self.y.acks;
+        self.out.denied = std::mem::take(&mut self.y.denied);
+        self.out.errors.append(&mut self.y.errors);
         // The text, to check that everyone converged.
-        let s = self.text.get_string(&self.doc.transact());
+        let s = self.y.text();
         let mut h = DefaultHasher::new();
         s.hash(&mut h);
         self.out.text_hash = h.finish();
@@ -558,14 +290,7 @@ impl Editor {
             }
         }
         if closed.is_none() {
-            let _ = tokio::time::timeout(
-                Duration::from_secs(2),
-                self.sink.send(Ws::Close(Some(CloseFrame {
-                    code: CloseCode::Normal,
-                    reason: "load test done".into(),
-                }))),
-            )
-            .await;
+            self.y.close().await;
         }
         self.out
     }
@@ -986,48 +711,4 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
         close_all(vec![f], Duration::from_secs(5)).await;
     }
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn markers_are_read_from_update_bytes() {
-        let doc = Doc::new();
-        let text = doc.get_or_insert_text(TEXT);
-        let update = {
-            let mut txn = doc.transact_mut();
-            text.push(&mut txn, &marker(3, 17, 123456));
-            text.push(&mut txn, &marker(4, 0, 9));
-            txn.encode_update_v1()
-        };
-        assert_eq!(markers(&update), vec![(3, 17, 123456), (4, 0, 9)]);
-        assert_eq!(markers(b"#E1.2;#E#E5.6.7;x"), vec![(5, 6, 7)]);
-    }
-
-    #[test]
-    fn hocuspocus_frames_carry_the_document_name() {
-        let msg = Message::Sync(SyncMessage::Update(vec![1, 2, 3])).encode_v1();
-        let f = hp_wrap("doc-1", &msg);
-        assert_eq!(f[0], 5);
-        assert_eq!(hp_unwrap("doc-1", &f), Some(&msg[..]));
-        assert_eq!(hp_unwrap("doc-2", &f), None);
-        assert_eq!(
-            parse(Target::Hocuspocus, &[4, 2, 1, 9]),
-            Some(Incoming::Update(&[9]))
-        );
-        assert_eq!(
-            parse(Target::Hocuspocus, &[8, 1]),
-            Some(Incoming::SyncStatus)
-        );
-        assert_eq!(
-            parse(Target::Hocuspocus, &[2, 2, 2, b'r', b'w']),
-            Some(Incoming::AuthOk)
-        );
-        assert_eq!(
-            parse(Target::Convene, &[2, 0, 1, b'x']),
-            Some(Incoming::Denied("x".into()))
-        );
-    }
 }

@@ -9,6 +9,7 @@ pub mod idle;
 pub mod plenary;
 pub mod rotation;
 pub mod votes;
+pub mod yclient;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
