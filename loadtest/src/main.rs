@@ -95,6 +95,8 @@ enum Scenario {
     Rotation(scenarios::rotation::Args),
     /// Many idle connections: the server's memory per connection.
     Idle(scenarios::idle::Args),
+    /// A whole convention day, compressed: plenary, breakouts, expert rotation, polls, drafting.
+    Convention(scenarios::convention::Args),
 }
 
 impl Scenario {
@@ -105,6 +107,7 @@ impl Scenario {
             Scenario::Drafting(_) => "drafting",
             Scenario::Rotation(_) => "rotation",
             Scenario::Idle(_) => "idle",
+            Scenario::Convention(_) => "convention",
         }
     }
 }
@@ -212,6 +215,7 @@ async fn run_async(cli: Cli, url: Url, token: String, nofile: Option<u64>) -> Re
             Scenario::Drafting(a) => scenarios::drafting::run(&ctx, a).await,
             Scenario::Rotation(a) => scenarios::rotation::run(&ctx, a).await,
             Scenario::Idle(a) => scenarios::idle::run(&ctx, a).await,
+            Scenario::Convention(a) => scenarios::convention::run(&ctx, a).await,
         }
     })
     .await;

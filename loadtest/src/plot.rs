@@ -93,7 +93,9 @@ pub fn write(report: &Report, path: &Path) -> Result<()> {
             .draw()
             .map_err(err)?;
         let mut c = 0;
-        for (name, buckets) in &report.timeline {
+        // A series named `a.b` is a part of series `a` (`ack.vote`, `delivery.polls`): in the
+        // table and the JSON, not drawn (one colour each would be too many).
+        for (name, buckets) in report.timeline.iter().filter(|(n, _)| !n.contains('.')) {
             let pts = |f: fn(&crate::metrics::Bucket) -> f64| -> Vec<(f64, f64)> {
                 buckets
                     .iter()

@@ -4,6 +4,7 @@
 //! Adding a scenario: a module with an `Args` (clap) and `async fn run(&Ctx, &Args) ->
 //! Result<Outcome>`, and a variant of `Scenario` in main.rs.
 
+pub mod convention;
 pub mod drafting;
 pub mod idle;
 pub mod plenary;
