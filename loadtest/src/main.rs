@@ -3,7 +3,9 @@
 //! latency percentiles (HDR histograms), throughput, errors, and the server's memory and CPU.
 //!
 //! Loopback only: a `--url` whose host is not 127.0.0.0/8, `localhost` or `::1` is refused.
-//! Bounded: every scenario stops by itself at `--timeout`.
+//! Bounded: every scenario stops by itself at `--timeout`. Several nodes of a cluster: `--url`
+//! takes a comma-separated list; participants are spread round-robin over them and fail over
+//! to the next when theirs goes (see `conn.rs`).
 
 mod conn;
 mod metrics;
@@ -23,9 +25,9 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use reqwest::Url;
 
-use crate::conn::Shared;
+use crate::conn::{Nodes, Shared};
 use crate::metrics::{Counters, Errors};
-use crate::report::{Connections, Frames, LatencyReport, Report};
+use crate::report::{Connections, Frames, LatencyReport, NodeReport, Report};
 use crate::scenarios::{plenary, votes, Ctx};
 
 #[derive(Parser)]
@@ -43,7 +45,8 @@ struct Cli {
 
 #[derive(clap::Args)]
 struct Common {
-    /// The server's base URL (loopback only).
+    /// The server's base URL, or several nodes' separated by commas (loopback only):
+    /// participants are spread over them, and move to the next when theirs goes.
     #[arg(
         long,
         env = "CONVENE_URL",
@@ -126,6 +129,45 @@ fn check_loopback(url: &Url) -> Result<()> {
     Ok(())
 }
 
+/// `--url`: one base URL or several, comma-separated, each on the loopback.
+fn parse_urls(list: &str) -> Result<Vec<Url>> {
+    let mut urls = Vec::new();
+    for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let url = Url::parse(part).with_context(|| format!("--url {part}"))?;
+        check_loopback(&url)?;
+        urls.push(url);
+    }
+    if urls.is_empty() {
+        bail!("--url names no server");
+    }
+    Ok(urls)
+}
+
+/// The first node that answers `/healthz` (the organizer's calls go there); with one node,
+/// that node.
+async fn first_answering(urls: &[Url]) -> Result<usize> {
+    if urls.len() == 1 {
+        return Ok(0);
+    }
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()?;
+    for (i, u) in urls.iter().enumerate() {
+        let ok = match u.join("/healthz") {
+            Ok(h) => http
+                .get(h)
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success()),
+            Err(_) => false,
+        };
+        if ok {
+            return Ok(i);
+        }
+    }
+    bail!("no node answers /healthz")
+}
+
 fn ws_url(url: &Url) -> Result<String> {
     let mut u = url.clone();
     let scheme = if url.scheme() == "https" { "wss" } else { "ws" };
@@ -158,8 +200,7 @@ fn main() {
 
 fn run() -> Result<i32> {
     let cli = Cli::parse();
-    let url = Url::parse(&cli.common.url).with_context(|| format!("--url {}", cli.common.url))?;
-    check_loopback(&url)?;
+    let urls = parse_urls(&cli.common.url)?;
     let Some(token) = cli.common.organizer_token.clone() else {
         bail!("--organizer-token (or CONVENE_ORGANIZER_TOKEN) is required");
     };
@@ -167,11 +208,16 @@ fn run() -> Result<i32> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    rt.block_on(run_async(cli, url, token, nofile))
+    rt.block_on(run_async(cli, urls, token, nofile))
 }
 
-async fn run_async(cli: Cli, url: Url, token: String, nofile: Option<u64>) -> Result<i32> {
+async fn run_async(cli: Cli, urls: Vec<Url>, token: String, nofile: Option<u64>) -> Result<i32> {
     let c = &cli.common;
+    let first = first_answering(&urls).await?;
+    let url = &urls[first];
+    let nodes = Arc::new(Nodes::new(
+        urls.iter().map(ws_url).collect::<Result<Vec<_>>>()?,
+    ));
     let started = metrics::start();
     let started_at_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -182,7 +228,8 @@ async fn run_async(cli: Cli, url: Url, token: String, nofile: Option<u64>) -> Re
         errors: Arc::new(Errors::default()),
     };
     let ctx = Ctx {
-        ws_url: ws_url(&url)?,
+        ws_url: ws_url(url)?,
+        nodes: nodes.clone(),
         organizer: organizer::Organizer::new(url.as_str(), &token),
         shared: shared.clone(),
         deadline: started + Duration::from_secs(c.timeout),
@@ -293,7 +340,21 @@ async fn run_async(cli: Cli, url: Url, token: String, nofile: Option<u64>) -> Re
         ok: outcome.failures.is_empty() && !outcome.timed_out,
         failures: outcome.failures.clone(),
         timed_out: outcome.timed_out,
-        url: url.to_string(),
+        url: urls
+            .iter()
+            .map(Url::to_string)
+            .collect::<Vec<_>>()
+            .join(","),
+        nodes: urls
+            .iter()
+            .enumerate()
+            .map(|(i, u)| NodeReport {
+                url: u.to_string(),
+                opened: Counters::get(&nodes.opened[i]),
+                reconnected_to: Counters::get(&nodes.reconnected_to[i]),
+                lost: Counters::get(&nodes.lost[i]),
+            })
+            .collect(),
         convention: outcome.convention.clone(),
         params: outcome.params.clone(),
         started_at_ms,
@@ -307,6 +368,8 @@ async fn run_async(cli: Cli, url: Url, token: String, nofile: Option<u64>) -> Re
             held_at_end: outcome
                 .held_at_end
                 .unwrap_or_else(|| Counters::get(&counters.open_now)),
+            reconnections: Counters::get(&counters.reconnections),
+            resent_requests: Counters::get(&counters.resent),
         },
         frames: Frames {
             received: outcome
@@ -392,6 +455,41 @@ mod tests {
         ] {
             assert!(check_loopback(&Url::parse(bad).unwrap()).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn several_nodes_each_on_the_loopback() {
+        let urls = parse_urls("http://127.0.0.1:8081, http://127.0.0.1:8082,").unwrap();
+        assert_eq!(urls.len(), 2);
+        assert_eq!(ws_url(&urls[1]).unwrap(), "ws://127.0.0.1:8082/ws");
+        assert!(parse_urls("http://127.0.0.1:8081,http://10.0.0.1:8082").is_err());
+        assert!(parse_urls(" , ").is_err());
+    }
+
+    #[test]
+    fn seqs_are_read_without_parsing() {
+        use convene_protocol::{Actor, Event, Record, ServerMessage};
+        let event = serde_json::to_string(&ServerMessage::Event {
+            record: Record {
+                seq: 4217,
+                at: 1,
+                by: Actor::Timer,
+                event: Event::BroadcastSent {
+                    text: r#"{"snapshot":{"seq":1}}"#.into(),
+                },
+                request: None,
+            },
+        })
+        .unwrap();
+        assert_eq!(conn::event_seq(&event), Some(4217));
+        assert_eq!(conn::snapshot_seq(&event), None);
+        assert_eq!(conn::event_seq(r#"{"type":"ok","id":"a","seq":3}"#), None);
+        assert_eq!(
+            conn::snapshot_seq(
+                r#"{"type":"snapshot","server_time":5,"snapshot":{"seq":88,"rooms":[]}}"#
+            ),
+            Some(88)
+        );
     }
 
     #[test]

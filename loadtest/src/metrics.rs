@@ -183,6 +183,10 @@ pub struct Counters {
     /// Size of the welcomes (each carries the whole roster): total and largest, bytes.
     pub welcome_bytes: AtomicU64,
     pub welcome_max: AtomicU64,
+    /// Connections that lost their node and resumed on another (several `--url`s).
+    pub reconnections: AtomicU64,
+    /// Requests sent again, with their ids, after a reconnection.
+    pub resent: AtomicU64,
 }
 
 impl Counters {

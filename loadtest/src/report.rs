@@ -93,6 +93,21 @@ pub struct Connections {
     pub peak_open: u64,
     /// Open when the measurement ended (before the load tester closed them).
     pub held_at_end: u64,
+    /// Connections that lost their node and resumed on another; requests sent again then.
+    pub reconnections: u64,
+    pub resent_requests: u64,
+}
+
+/// One node of the run (`--url`): the connections it took.
+#[derive(Serialize)]
+pub struct NodeReport {
+    pub url: String,
+    /// Connections that started there.
+    pub opened: u64,
+    /// Reconnections from another node that landed there.
+    pub reconnected_to: u64,
+    /// Connections lost while there.
+    pub lost: u64,
 }
 
 #[derive(Serialize)]
@@ -121,7 +136,9 @@ pub struct Report {
     pub ok: bool,
     pub failures: Vec<String>,
     pub timed_out: bool,
+    /// The nodes given (`--url`), comma-separated.
     pub url: String,
+    pub nodes: Vec<NodeReport>,
     pub convention: Option<String>,
     pub params: serde_json::Value,
     /// ms since the Unix epoch.
@@ -182,6 +199,20 @@ impl Report {
             "  connections  {} opened / {} attempted, {} failed, peak {}, held at end {}",
             c.opened, c.attempted, c.failed, c.peak_open, c.held_at_end
         );
+        if self.nodes.len() > 1 {
+            let _ = writeln!(
+                s,
+                "  failover     {} reconnections to another node, {} requests sent again",
+                c.reconnections, c.resent_requests
+            );
+            for n in &self.nodes {
+                let _ = writeln!(
+                    s,
+                    "  node         {}: {} connections started, {} reconnected to it, {} lost",
+                    n.url, n.opened, n.reconnected_to, n.lost
+                );
+            }
+        }
         let _ = writeln!(
             s,
             "  frames in    {} ({} presence), {:.1} MiB; welcomes {:.1} MiB in all, largest {:.1} KiB",

@@ -20,12 +20,16 @@ use anyhow::Result;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::Semaphore;
 
-use crate::conn::{Participant, Shared, Subscription};
+use crate::conn::{Nodes, Participant, Shared, Subscription};
 use crate::organizer::Organizer;
 
 /// Everything a scenario needs from the command line and the run.
 pub struct Ctx {
+    /// The WebSocket URL of the node the organizer's calls go to (the first that answered):
+    /// for scenarios that talk to one server.
     pub ws_url: String,
+    /// Every node (`--url`): `connect_many` spreads connections over them, with failover.
+    pub nodes: Arc<Nodes>,
     pub organizer: Organizer,
     pub shared: Shared,
     /// The scenario must have stopped by then (`--timeout`).
@@ -113,8 +117,9 @@ impl Ctx {
     }
 
     /// Open these connections, at most `connect_concurrency` at a time (and `connect_rate`
-    /// per second), so that the server's accept queue is not overwhelmed. Returns them in
-    /// the order given; `None` for those that failed (counted in the errors).
+    /// per second), so that the server's accept queue is not overwhelmed, round-robin over
+    /// the nodes by `conn`. Returns them in the order given; `None` for those that failed
+    /// (counted in the errors).
     pub async fn connect_many(&self, list: Vec<ToOpen>, what: &str) -> Vec<Option<Participant>> {
         let bar = self.bar(list.len() as u64, what);
         let sem = Arc::new(Semaphore::new(self.connect_concurrency.max(1)));
@@ -123,7 +128,7 @@ impl Ctx {
         let mut tasks = Vec::with_capacity(list.len());
         for (i, o) in list.into_iter().enumerate() {
             let sem = sem.clone();
-            let ws_url = self.ws_url.clone();
+            let nodes = self.nodes.clone();
             let shared = self.shared.clone();
             let within = self.within(Duration::from_secs(30));
             let not_before = self
@@ -140,7 +145,8 @@ impl Ctx {
                 let _permit = sem.acquire_owned().await.ok()?;
                 let within =
                     within.min(deadline.saturating_duration_since(tokio::time::Instant::now()));
-                let p = Participant::open(&ws_url, &o.token, o.conn, o.sub, &shared, within).await;
+                let p =
+                    Participant::connect(&nodes, &o.token, o.conn, o.sub, &shared, within).await;
                 done.fetch_add(1, Ordering::Relaxed);
                 bar.inc(1);
                 p.ok()

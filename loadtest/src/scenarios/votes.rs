@@ -107,8 +107,8 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
     let t = Instant::now();
     let scraped = ctx.scrape().await;
     let (ftx, mut frx) = mpsc::unbounded_channel();
-    let mut fac = Participant::open(
-        &ctx.ws_url,
+    let mut fac = Participant::connect(
+        &ctx.nodes,
         &setup.token(0)?,
         0,
         Some(Subscription {
@@ -121,8 +121,8 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
     .await
     .context("facilitator")?;
     let (ltx, mut lrx) = mpsc::unbounded_channel();
-    let listener = Participant::open(
-        &ctx.ws_url,
+    let listener = Participant::connect(
+        &ctx.nodes,
         &setup.token(1)?,
         1,
         Some(Subscription {
