@@ -607,18 +607,33 @@ pub async fn run_loadtest(
     args: &[&str],
     with_pid: bool,
 ) -> Result<(serde_json::Value, i32)> {
+    let pid = match with_pid {
+        true => Some(
+            server
+                .pid()
+                .ok_or_else(|| anyhow!("the server has exited"))?,
+        ),
+        false => None,
+    };
+    run_loadtest_on(&[server.url("")], pid, dir, args).await
+}
+
+/// The same against several nodes (`--url A,B,C`; `server_pid` is one node's, if any).
+pub async fn run_loadtest_on(
+    urls: &[String],
+    server_pid: Option<u32>,
+    dir: &Path,
+    args: &[&str],
+) -> Result<(serde_json::Value, i32)> {
     let json = dir.join(format!("{}.json", args[0]));
     let plot = dir.join(format!("{}.svg", args[0]));
     let mut cmd = Process::new(loadtest_bin());
     cmd.arg("--url")
-        .arg(server.url(""))
+        .arg(urls.join(","))
         .arg("--organizer-token")
         .arg(ORGANIZER_TOKEN);
     cmd.args(["--timeout", "60", "--quiet"]);
-    if with_pid {
-        let pid = server
-            .pid()
-            .ok_or_else(|| anyhow!("the server has exited"))?;
+    if let Some(pid) = server_pid {
         cmd.arg("--server-pid").arg(pid.to_string());
     }
     cmd.arg("--json")

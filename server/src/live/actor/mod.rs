@@ -616,6 +616,24 @@ impl Actor {
             let checkpoint = self.store.is_shared().then(|| self.checkpoint());
             let mut d = self.decide_batch(&batch);
             if d.records.is_empty() {
+                // A refusal decided on a replica a moment behind the log would be wrong (a
+                // vote for a poll another node has just opened), and with nothing to append
+                // no conflict tells us so: look at the log before refusing.
+                let refused = d
+                    .outcomes
+                    .iter()
+                    .any(|o| matches!(o, Err(CommandError::Rejected(_))));
+                if let Some(c) = checkpoint.filter(|_| refused && attempt < MAX_ATTEMPTS) {
+                    match self.store.records_after(&self.id, before).await {
+                        Ok(newer) if !newer.is_empty() => {
+                            self.restore(c);
+                            self.apply_remote(newer).await;
+                            continue;
+                        }
+                        Ok(_) => {}
+                        Err(e) => warn!(error = %e, "could not check the log before refusing"),
+                    }
+                }
                 return self.reply_all(batch, d.outcomes, &[]);
             }
             let started = Instant::now();
