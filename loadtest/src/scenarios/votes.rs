@@ -1,5 +1,6 @@
-//! `votes`: N citizens cast one ballot each, all at once, in a secret single-choice poll with
-//! live results, while a guarantor (the "plenary listener") watches every `poll_tally`.
+//! `votes`: N citizens cast one ballot each, all at once (or spread evenly over `--over`
+//! seconds), in a secret single-choice poll with live results, while a guarantor (the
+//! "plenary listener") watches every `poll_tally`.
 //!
 //! Measured:
 //! - `ack`: each ballot's `vote` request, from the moment it is handed to the socket to its
@@ -41,6 +42,10 @@ pub struct Args {
     /// Options of the single-choice poll; voter i chooses option i mod this.
     #[arg(long, default_value_t = 3)]
     pub options: usize,
+    /// Spread the ballots over this many seconds: voter i casts at i × over / voters after
+    /// the poll opens ("10,000 ballots cast within 10 seconds"). 0: all at once (a burst).
+    #[arg(long, default_value_t = 0.0)]
+    pub over: f64,
 }
 
 const CONTROL: Duration = Duration::from_secs(30);
@@ -83,6 +88,9 @@ struct Tallied {
 pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
     if args.voters == 0 || args.options == 0 {
         bail!("--voters and --options must be at least 1");
+    }
+    if !(args.over.is_finite() && args.over >= 0.0) {
+        bail!("--over must be a number of seconds, 0 or more");
     }
     let mut out = Outcome::new(json!(args));
     let n = args.voters;
@@ -222,8 +230,9 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
     // Tallies sent before the burst (the opening) are not ballots.
     while lrx.try_recv().is_ok() {}
 
-    // 4. The burst: every voter's task waits for the signal, then sends its vote at once.
-    let (go_tx, go_rx) = watch::channel(false);
+    // 4. The burst: every voter's task waits for the signal (the start), then sends its vote
+    // at once, or at its own moment of the `--over` window, measured from the start.
+    let (go_tx, go_rx) = watch::channel(None::<tokio::time::Instant>);
     let ready = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::with_capacity(connected);
@@ -236,9 +245,13 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
         let poll = poll.clone();
         let errors = ctx.shared.errors.clone();
         let choice = (i % args.options) as u32;
+        let offset = Duration::from_secs_f64(args.over * i as f64 / n as f64);
         tasks.push(tokio::spawn(async move {
             ready.fetch_add(1, Ordering::Relaxed);
-            let _ = go.wait_for(|g| *g).await;
+            let start = go.wait_for(Option::is_some).await.ok().and_then(|g| *g);
+            if let Some(start) = start {
+                tokio::time::sleep_until(start + offset).await;
+            }
             let sent = p
                 .send(Command::Vote {
                     poll,
@@ -261,7 +274,7 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
     }
     let scraped = ctx.scrape().await;
     let bar = ctx.bar(tasks.len() as u64, "ballots");
-    let _ = go_tx.send(true);
+    let _ = go_tx.send(Some(tokio::time::Instant::now()));
     let total = tasks.len();
     let ticker = {
         let bar = bar.clone();
