@@ -2,6 +2,7 @@
 // convention), Debian's headless Chromium driven by playwright-core, axe-core, screenshots.
 
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -28,12 +29,13 @@ function binary() {
 
 /**
  * The real server with its demo convention, on an ephemeral port (or `port`, to restart on
- * the same address after a kill). Returns helpers to reach each participant.
+ * the same address after a kill), with `extra` flags (e.g. cluster mode). Returns helpers to
+ * reach each participant.
  */
-export async function startServer({ dataDir, port = 0 } = {}) {
+export async function startServer({ dataDir, port = 0, extra = [] } = {}) {
   const data = dataDir || mkdtempSync(join(tmpdir(), 'convene-web-test-'));
   const invitesFile = join(data, 'invites.json');
-  const proc = spawn(binary(), ['serve', '--demo', '--data', data, '--listen', `127.0.0.1:${port}`, '--invites-out', invitesFile], {
+  const proc = spawn(binary(), ['serve', '--demo', '--data', data, '--listen', `127.0.0.1:${port}`, '--invites-out', invitesFile, ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, CONVENE_LOG: process.env.CONVENE_LOG || 'warn' },
   });
@@ -169,6 +171,15 @@ export async function screenshot(page, name) {
 /** Send a command through the page's own client, as the UI does (for setting up scenes). */
 export async function command(page, cmd) {
   return page.evaluate((c) => window.__convene.request(c).then(() => ({ ok: true }), (e) => ({ ok: false, code: e.code })), cmd);
+}
+
+/** A TCP port free on the loopback now (to start a server on an address known in advance). */
+export async function freePort() {
+  const srv = createServer();
+  await new Promise((ok) => srv.listen(0, '127.0.0.1', ok));
+  const { port } = srv.address();
+  await new Promise((ok) => srv.close(ok));
+  return port;
 }
 
 export function sleep(ms) {

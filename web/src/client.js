@@ -2,7 +2,9 @@
 // token, the state from welcome/snapshot plus events, requests with unique ids, replies
 // matched by id, reconnection with backoff, and unacknowledged requests sent again with
 // the same id after reconnecting (the server answers a repeated id from its log, so a
-// retry is never run twice).
+// retry is never run twice). In a cluster (`setNodes`, from GET /nodes), each attempt after a
+// loss goes to the next node of the list, and the hello carries the seq the page had
+// (`last_seq`), so that the new node's welcome is not behind what the page shows.
 
 import { applyEvent, normalizeSnapshot, room } from './reduce.js';
 
@@ -26,11 +28,13 @@ export class RequestError extends Error {
 
 export class Client {
   /**
-   * @param {string} url  ws(s)://host/ws
+   * @param {string} url  ws(s)://host/ws (the page's own node)
    * @param {string} token the invitation token
    */
   constructor(url, token) {
-    this.url = url;
+    this.url = url; // the node of the current connection (or attempt)
+    this.urls = [url]; // every node, the page's own first
+    this.node = 0;
     this.token = token;
     this.prefix = randomPrefix();
     this.counter = 0;
@@ -47,6 +51,7 @@ export class Client {
     this.everConnected = false;
     this.you = null;
     this.snap = null;
+    this.seen = 0; // the highest seq ever applied: an event at or below it had its effect
     this.offset = 0; // server clock minus local clock
     this.audit = new Map(); // n -> entry
     this.notices = []; // broadcasts received live
@@ -76,6 +81,23 @@ export class Client {
     return Date.now() + this.offset;
   }
 
+  /**
+   * The cluster's nodes (their WebSocket URLs): the page's own node stays first, the others
+   * follow in the order given; the next attempts go through them in turn.
+   */
+  setNodes(urls) {
+    const own = this.urls[0];
+    const others = urls.filter((u, i) => u !== own && urls.indexOf(u) === i);
+    const current = this.urls[this.node];
+    this.urls = [own, ...others];
+    this.node = Math.max(0, this.urls.indexOf(current));
+  }
+
+  /** ws(s)://host of the node of the current connection (the opinion editor follows it). */
+  wsBase() {
+    return this.url.replace(/\/ws$/, '');
+  }
+
   start() {
     this.stopped = false;
     this.connect();
@@ -95,16 +117,21 @@ export class Client {
 
   connect() {
     clearTimeout(this.timer);
+    this.url = this.urls[this.node];
     let ws;
     try {
       ws = new WebSocket(this.url);
     } catch (e) {
+      this.nextNode();
       this.scheduleReconnect();
       return;
     }
     this.ws = ws;
     ws.onopen = () => {
-      ws.send(JSON.stringify({ type: 'hello', protocol: 1, token: this.token }));
+      const hello = { type: 'hello', protocol: 1, token: this.token };
+      // Coming back: the new welcome is at this seq or after it, on any node.
+      if (this.snap) hello.last_seq = this.snap.seq;
+      ws.send(JSON.stringify(hello));
     };
     ws.onmessage = (m) => {
       if (this.ws !== ws) return;
@@ -128,9 +155,15 @@ export class Client {
         this.notify();
         return;
       }
+      this.nextNode();
       this.scheduleReconnect();
     };
     ws.onerror = () => {};
+  }
+
+  /** A connection lost or refused: the next attempt goes to the next node (if several). */
+  nextNode() {
+    this.node = (this.node + 1) % this.urls.length;
   }
 
   scheduleReconnect() {
@@ -156,6 +189,7 @@ export class Client {
   takeSnapshot(snapshot, serverTime) {
     this.snap = normalizeSnapshot(snapshot);
     this.offset = serverTime - Date.now();
+    this.seen = Math.max(this.seen, this.snap.seq);
   }
 
   handle(msg) {
@@ -180,7 +214,9 @@ export class Client {
       case 'event': {
         if (!this.snap || msg.seq <= this.snap.seq) break;
         const effect = applyEvent(this.snap, this.you, msg);
-        if (effect && this.hooks.onEffect) this.hooks.onEffect(effect, msg);
+        // A notice (a broadcast...) shows once, even if a welcome were ever behind.
+        if (effect && this.hooks.onEffect && msg.seq > this.seen) this.hooks.onEffect(effect, msg);
+        this.seen = Math.max(this.seen, msg.seq);
         break;
       }
       case 'ok': {

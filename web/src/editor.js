@@ -137,15 +137,23 @@ function proposalDepth(state) {
 
 /**
  * Mount the editor in `el`. Returns an object to drive it from the toolbar, and to destroy it.
- * opts: {wsBase, convention, document, token, user: {id, name}, editable, labels,
+ * opts: {wsBase (ws(s)://host, or a function giving it), convention, document, token,
+ *        user: {id, name}, editable, labels,
  *        onChange({status, synced, peers, active}), offline}
  */
 export function mountEditor(el, opts) {
   const schema = makeSchema(opts.labels);
   const ydoc = new Y.Doc();
-  const provider = new WebsocketProvider(`${opts.wsBase}/doc/${encodeURIComponent(opts.convention)}`, opts.document, ydoc, {
+  // `wsBase` may be a function: the node to use now (in a cluster, the page's connection may
+  // have moved to another node). Each reconnection of the provider asks again.
+  const base = typeof opts.wsBase === 'function' ? opts.wsBase : () => opts.wsBase;
+  const serverUrl = () => `${base()}/doc/${encodeURIComponent(opts.convention)}`;
+  const provider = new WebsocketProvider(serverUrl(), opts.document, ydoc, {
     params: { token: opts.token },
     disableBc: true,
+  });
+  provider.on('connection-close', () => {
+    provider.serverUrl = serverUrl();
   });
   const color = colorFor(opts.user.id);
   provider.awareness.setLocalStateField('user', { name: opts.user.name, color, id: opts.user.id });

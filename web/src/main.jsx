@@ -71,6 +71,34 @@ function Landing() {
   );
 }
 
+/** http(s)://host[:port] -> ws(s)://host[:port]/ws, or null. */
+export function wsUrlOf(base) {
+  try {
+    const u = new URL(base);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') return null;
+    return `${u.protocol === 'https:' ? 'wss' : 'ws'}://${u.host}/ws`;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The cluster's other nodes (GET /nodes, PROTOCOL.md section 5), for the client to reconnect
+ * to when this one goes. Without it (a single server, or the request failed) the page keeps
+ * to its own origin, as before.
+ */
+async function loadNodes(client) {
+  try {
+    const r = await fetch('/nodes', { cache: 'no-store' });
+    if (!r.ok) return;
+    const body = await r.json();
+    const urls = (Array.isArray(body.nodes) ? body.nodes : []).map(wsUrlOf).filter(Boolean);
+    if (urls.length) client.setNodes(urls);
+  } catch {
+    // Keep to this origin.
+  }
+}
+
 function start() {
   initLang();
   const root = document.getElementById('app');
@@ -82,6 +110,7 @@ function start() {
   }
   const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
   const client = new Client(url, token);
+  loadNodes(client);
   // For the end-to-end tests and for curious people: the live state, read-only by intent.
   window.__convene = client;
   const config = readConfig();

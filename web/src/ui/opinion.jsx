@@ -8,9 +8,6 @@ import { PLENARY } from '../reduce.js';
 import { act, ActButton, Section, useId, timeOfDay, roomName } from './common.jsx';
 import { Icon } from './icons.jsx';
 
-function wsBase() {
-  return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}`;
-}
 
 function editorLabels() {
   return {
@@ -70,7 +67,8 @@ function Editor({ client, doc, lang }) {
     import('../editor.js').then((m) => {
       if (gone || !host.current) return;
       api = m.mountEditor(host.current, {
-        wsBase: wsBase(),
+        // The node the page's connection is on: the editor follows it after a failover.
+        wsBase: () => client.wsBase(),
         convention: client.snap.convention.id,
         document: doc.name,
         token: client.token,
