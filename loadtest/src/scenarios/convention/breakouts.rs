@@ -144,14 +144,10 @@ impl Day<'_> {
         // A guarantor observes the first room.
         let mut visitors = Vec::new();
         if let Some(&g) = self.cast.guarantors.first() {
-            self.cmd(
-                g,
-                Command::Visit {
-                    room: rooms[0].clone(),
-                },
-            )
-            .await?;
-            visitors.push(g);
+            let room = rooms[0].clone();
+            if self.try_cmd(g, Command::Visit { room }).await?.is_some() {
+                visitors.push(g);
+            }
         }
 
         // Chat in the rooms: a line from every citizen, in their room.
@@ -178,28 +174,25 @@ impl Day<'_> {
             .iter()
             .find(|&&c| assigned_room(c) == last)
             .unwrap_or(&citizens[0]);
+        let message = "Nous n'arrivons pas à nous mettre d'accord sur le rapporteur.".into();
         let call = self
-            .cmd(
-                caller,
-                Command::CallFacilitator {
-                    message: "Nous n'arrivons pas à nous mettre d'accord sur le rapporteur.".into(),
-                },
-            )
+            .try_cmd(caller, Command::CallFacilitator { message })
             .await?;
-        if fac2 != fac {
-            self.cmd(fac2, Command::Visit { room: last.clone() })
-                .await?;
+        if fac2 != fac
+            && self
+                .try_cmd(fac2, Command::Visit { room: last.clone() })
+                .await?
+                .is_some()
+        {
             visitors.push(fac2);
         }
-        let resolved = self.cmd(fac2, Command::ResolveCall { call }).await?;
-        self.cmd(
-            fac,
-            Command::Broadcast {
-                text: "Il reste cinq minutes : pensez à désigner qui restituera en plénière."
-                    .into(),
-            },
-        )
-        .await?;
+        let mut call_events: Vec<u64> = call.into_iter().collect();
+        if let Some(call) = call {
+            call_events.extend(self.try_cmd(fac2, Command::ResolveCall { call }).await?);
+        }
+        let text = "Il reste cinq minutes : pensez à désigner qui restituera en plénière.";
+        self.try_cmd(fac, Command::Broadcast { text: text.into() })
+            .await?;
 
         // The timer: the warning, the end, everyone back.
         let (closed, event, by) = self
@@ -290,13 +283,13 @@ impl Day<'_> {
         // The call: the staff and the caller, nobody else.
         let mut call_audience = staff.clone();
         call_audience.push(caller);
-        let call_missing = self.drain(&call_audience, &[call, resolved]).await;
+        let call_missing = self.drain(&call_audience, &call_events).await;
         let call_leaks: u64 = {
             let ib = lock(&self.inboxes);
             let audience: HashSet<usize> = call_audience.iter().copied().collect();
             (0..self.ps.len())
                 .filter(|c| !audience.contains(c))
-                .map(|c| [call, resolved].iter().filter(|&&s| ib[c].has(s)).count() as u64)
+                .map(|c| call_events.iter().filter(|&&s| ib[c].has(s)).count() as u64)
                 .sum()
         };
         self.zero(

@@ -225,6 +225,13 @@ impl<'a> Day<'a> {
             .ok_or_else(|| anyhow!("{kind} from {} was refused", self.ids[i]))
     }
 
+    /// A command the day can go on without (a refusal is recorded, and fails the run): the
+    /// `ok`'s seq, if it came.
+    pub async fn try_cmd(&mut self, i: usize, command: Command) -> Result<Option<u64>> {
+        let p = self.send(i, command).await?;
+        Ok(self.settle(vec![p]).await.pop().flatten())
+    }
+
     /// Send these commands spread evenly over `window` (as people do, not all in the same
     /// millisecond), then wait for every reply.
     pub async fn spread(

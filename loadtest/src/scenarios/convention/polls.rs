@@ -328,10 +328,9 @@ impl Day<'_> {
             };
             let mut revealed = None;
             if matches!(p.spec.kind, PollKind::Ranking { .. }) {
-                revealed = Some(
-                    self.cmd(fac, Command::RevealResults { poll: poll.clone() })
-                        .await?,
-                );
+                revealed = self
+                    .try_cmd(fac, Command::RevealResults { poll: poll.clone() })
+                    .await?;
             }
             let pubd = self
                 .cmd(fac, Command::PublishResults { poll: poll.clone() })

@@ -468,21 +468,18 @@ impl Day<'_> {
 
         // A rapporteur keeps a version of the opinion; everyone hears of it.
         if let Some(&r) = self.cast.rapporteurs.first() {
-            let v = self
-                .cmd(
-                    r,
-                    Command::NameVersion {
-                        document: docs[0].clone(),
-                        label: "Version de travail".into(),
-                    },
-                )
-                .await?;
-            let missing = self.drain(&everyone, &[v]).await;
-            self.zero(
-                "drafting_version_missing",
-                missing,
-                "version_named never reached a participant",
-            );
+            let name = Command::NameVersion {
+                document: docs[0].clone(),
+                label: "Version de travail".into(),
+            };
+            if let Some(v) = self.try_cmd(r, name).await? {
+                let missing = self.drain(&everyone, &[v]).await;
+                self.zero(
+                    "drafting_version_missing",
+                    missing,
+                    "version_named never reached a participant",
+                );
+            }
         }
         Ok(())
     }
