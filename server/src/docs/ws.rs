@@ -4,18 +4,18 @@
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use convene_protocol::close as pclose;
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{info_span, Instrument};
 
 use super::{close, DocConn, MAX_FRAME_BYTES};
-use crate::gateway::ws::{parse_token, write_frames};
+use crate::gateway::socket::{self, CloseFrame, Message, Socket, Upgrade};
+use crate::gateway::ws::{parse_token, write_frames, WRITE_BUFFER};
 use crate::gateway::AppState;
 
 /// Frames waiting for one connection; a reader slower than this is closed and resyncs.
@@ -23,6 +23,8 @@ const OUTBOUND_QUEUE: usize = 1024;
 /// Sustained frames per second a connection may send (typing and cursors), and its burst.
 const RATE_PER_SEC: f64 = 200.0;
 const BURST: f64 = 1000.0;
+/// Editors send Yjs updates of a few KiB at times; readers of a document send next to nothing.
+const READ_BUFFER: usize = 4 * 1024;
 const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
 #[derive(Deserialize)]
@@ -31,31 +33,28 @@ pub struct TokenQuery {
 }
 
 pub async fn upgrade(
-    ws: WebSocketUpgrade,
+    ws: Upgrade,
     Path((convention, document)): Path<(String, String)>,
     Query(q): Query<TokenQuery>,
     State(app): State<AppState>,
 ) -> Response {
-    ws.read_buffer_size(4 * 1024)
-        .write_buffer_size(8 * 1024)
-        .max_message_size(MAX_FRAME_BYTES)
-        .max_frame_size(MAX_FRAME_BYTES)
-        .on_upgrade(move |socket| {
-            let tracker = app.tracker.clone();
-            tracker.track_future(connection(
-                socket,
-                app,
-                convention,
-                document,
-                q.token.unwrap_or_default(),
-            ))
-        })
+    let config = socket::config(READ_BUFFER, WRITE_BUFFER, MAX_FRAME_BYTES);
+    ws.on_upgrade(config, move |socket| {
+        let tracker = app.tracker.clone();
+        tracker.track_future(connection(
+            socket,
+            app,
+            convention,
+            document,
+            q.token.unwrap_or_default(),
+        ))
+    })
 }
 
-async fn close_now(mut socket: WebSocket, code: u16, reason: &'static str) {
+async fn close_now(mut socket: Socket, code: u16, reason: &'static str) {
     let _ = socket
         .send(Message::Close(Some(CloseFrame {
-            code,
+            code: code.into(),
             reason: reason.into(),
         })))
         .await;
@@ -99,7 +98,7 @@ async fn admit(
 }
 
 async fn connection(
-    socket: WebSocket,
+    socket: Socket,
     app: AppState,
     convention: String,
     document: String,
@@ -156,11 +155,7 @@ async fn connection(
             let msg = match next {
                 Ok(Some(Ok(m))) => m,
                 Ok(Some(Err(e))) => {
-                    let too_large = matches!(
-                        e.into_inner().downcast_ref::<tungstenite::Error>(),
-                        Some(tungstenite::Error::Capacity(_))
-                    );
-                    if too_large {
+                    if matches!(e, tungstenite::Error::Capacity(_)) {
                         let _ = close_tx.try_send((close::TOO_LARGE, "frame too large"));
                     }
                     break;
@@ -187,7 +182,7 @@ async fn connection(
                     break;
                 }
                 Message::Close(_) => break,
-                Message::Ping(_) | Message::Pong(_) => {}
+                Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
             }
         }
         handle.leave(conn).await;

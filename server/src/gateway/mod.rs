@@ -5,6 +5,7 @@ mod api;
 mod documents;
 mod exports;
 mod nodes;
+pub mod socket;
 pub mod openapi;
 mod web;
 pub mod ws;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use super::socket::{self, CloseFrame, Message, Socket, Upgrade};
 use axum::extract::State;
 use axum::response::Response;
 use convene_protocol::{self as p, close, ClientMessage, ErrorCode, ServerMessage};
@@ -28,26 +28,26 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 const PING_EVERY: Duration = Duration::from_secs(30);
 /// A connection that sends nothing (not even a pong) for this long is gone.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
-/// tungstenite reads into a buffer of 128 KiB by default; most connections are idle.
-const READ_BUFFER: usize = 4 * 1024;
-const WRITE_BUFFER: usize = 8 * 1024;
+/// tungstenite reads into a buffer of 128 KiB by default; most connections are idle, and a
+/// participant's messages are small (a longer one still arrives whole).
+pub const READ_BUFFER: usize = 2 * 1024;
+/// Frames queued together are written at once past this many bytes: with frames of at most
+/// `socket::FRAGMENT`, the write buffer each connection keeps stays within 4 KiB.
+pub const WRITE_BUFFER: usize = 2 * 1024;
 
-pub async fn upgrade(ws: WebSocketUpgrade, State(app): State<AppState>) -> Response {
-    ws.read_buffer_size(READ_BUFFER)
-        .write_buffer_size(WRITE_BUFFER)
-        .max_message_size(p::MAX_FRAME_BYTES)
-        .max_frame_size(p::MAX_FRAME_BYTES)
-        .on_upgrade(move |socket| {
-            let tracker = app.tracker.clone();
-            tracker.track_future(connection(socket, app))
-        })
+pub async fn upgrade(ws: Upgrade, State(app): State<AppState>) -> Response {
+    let config = socket::config(READ_BUFFER, WRITE_BUFFER, p::MAX_FRAME_BYTES);
+    ws.on_upgrade(config, move |socket| {
+        let tracker = app.tracker.clone();
+        tracker.track_future(connection(socket, app))
+    })
 }
 
 /// A connection's writer: the frames queued by its task, a ping every 30 s, and the close when
 /// asked (or at shutdown), after what was already queued. Shared by `/ws` and the document
 /// endpoint; `frame` makes a WebSocket message of a queued item.
 pub(crate) async fn write_frames<F>(
-    mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
+    mut sink: futures_util::stream::SplitSink<Socket, Message>,
     mut out_rx: mpsc::Receiver<F>,
     mut close_rx: mpsc::Receiver<(u16, &'static str)>,
     shutdown: CancellationToken,
@@ -64,10 +64,10 @@ pub(crate) async fn write_frames<F>(
                 // Everything already queued in one write: one system call per wake-up, not
                 // one per frame.
                 Some(f) => {
-                    let mut ok = sink.feed(frame(f)).await.is_ok();
+                    let mut ok = feed(&mut sink, frame(f)).await;
                     while ok {
                         match out_rx.try_recv() {
-                            Ok(f) => ok = sink.feed(frame(f)).await.is_ok(),
+                            Ok(f) => ok = feed(&mut sink, frame(f)).await,
                             Err(_) => break,
                         }
                     }
@@ -86,7 +86,7 @@ pub(crate) async fn write_frames<F>(
         if code != close::SLOW_CONSUMER {
             let flush = async {
                 while let Ok(f) = out_rx.try_recv() {
-                    if sink.send(frame(f)).await.is_err() {
+                    if !feed(&mut sink, frame(f)).await || sink.flush().await.is_err() {
                         break;
                     }
                 }
@@ -95,11 +95,22 @@ pub(crate) async fn write_frames<F>(
         }
         let _ = sink
             .send(Message::Close(Some(CloseFrame {
-                code,
+                code: code.into(),
                 reason: reason.into(),
             })))
             .await;
     }
+}
+
+/// Queue a message for the socket, in fragments when it is long (see `socket::frames`);
+/// whether the socket took it.
+async fn feed(sink: &mut futures_util::stream::SplitSink<Socket, Message>, m: Message) -> bool {
+    for part in socket::frames(m) {
+        if sink.feed(part).await.is_err() {
+            return false;
+        }
+    }
+    true
 }
 
 /// A token bucket: 10 lines do not deserve a crate.
@@ -141,13 +152,13 @@ fn error(id: Option<String>, code: ErrorCode, message: impl Into<String>) -> Fra
     })
 }
 
-async fn close_now(socket: &mut WebSocket, code: u16, reason: &'static str, before: Option<Frame>) {
+async fn close_now(socket: &mut Socket, code: u16, reason: &'static str, before: Option<Frame>) {
     if let Some(f) = before {
         let _ = socket.send(Message::Text(f)).await;
     }
     let _ = socket
         .send(Message::Close(Some(CloseFrame {
-            code,
+            code: code.into(),
             reason: reason.into(),
         })))
         .await;
@@ -163,7 +174,7 @@ pub fn parse_token(token: &str) -> Option<(&str, String)> {
     Some((convention, super::hash_token(token)))
 }
 
-async fn connection(mut socket: WebSocket, app: AppState) {
+async fn connection(mut socket: Socket, app: AppState) {
     let conn = app.hub.next_conn_id();
     let span = info_span!(
         "connection",
@@ -173,7 +184,7 @@ async fn connection(mut socket: WebSocket, app: AppState) {
     );
     async move {
         // 1. The hello.
-        let hello = match timeout(HELLO_TIMEOUT, socket.recv()).await {
+        let hello = match timeout(HELLO_TIMEOUT, socket.next()).await {
             Ok(Some(Ok(Message::Text(t)))) => p::parse_client_message(&t),
             _ => {
                 app.hub.metrics().reject(ErrorCode::BadMessage);
@@ -308,11 +319,7 @@ async fn connection(mut socket: WebSocket, app: AppState) {
                 Ok(None) => break,
                 Ok(Some(Err(e))) => {
                     // tungstenite refuses frames over the size limit with a capacity error.
-                    let too_large = matches!(
-                        e.into_inner().downcast_ref::<tungstenite::Error>(),
-                        Some(tungstenite::Error::Capacity(_))
-                    );
-                    if too_large {
+                    if matches!(e, tungstenite::Error::Capacity(_)) {
                         app.hub.metrics().reject(ErrorCode::BadMessage);
                         let _ = close_tx.try_send((close::TOO_LARGE, "frame too large"));
                     }
@@ -333,7 +340,7 @@ async fn connection(mut socket: WebSocket, app: AppState) {
                     break;
                 }
                 Message::Close(_) => break,
-                Message::Ping(_) | Message::Pong(_) => continue,
+                Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
             };
             if !limit.take() {
                 app.hub.metrics().reject(ErrorCode::RateLimited);

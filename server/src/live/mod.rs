@@ -20,7 +20,7 @@ use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
 
 /// The bytes of one text frame, encoded once and shared by every connection it goes to.
-pub type Frame = axum::extract::ws::Utf8Bytes;
+pub type Frame = tungstenite::Utf8Bytes;
 
 /// The first message and whatever else is already waiting, up to `max`: one turn of a task
 /// (its commands or updates then share one durable write).

@@ -1,0 +1,207 @@
+//! The WebSocket upgrade, done with tokio-tungstenite directly instead of axum's wrapper, so
+//! that a large message can leave as several small frames. tungstenite formats every frame
+//! into one write buffer, a `Vec` that keeps the capacity of the largest frame it ever held:
+//! a welcome of 30 KiB sent as one frame would stay 30 KiB of every connection's memory for
+//! its whole life. Sent as frames of at most `FRAGMENT` bytes, the buffer stays small.
+
+use std::future::Future;
+
+use axum::body::Body;
+use axum::extract::FromRequestParts;
+use axum::http::{header, request::Parts, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use hyper_util::rt::TokioIo;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::WebSocketStream;
+
+pub use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+pub use tokio_tungstenite::tungstenite::{Bytes, Message, Utf8Bytes};
+
+/// An upgraded connection.
+pub type Socket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
+
+/// Largest frame the server writes; longer messages are sent in fragments of this size.
+pub const FRAGMENT: usize = 2 * 1024;
+
+/// Why a request is not a WebSocket upgrade.
+#[derive(Debug, thiserror::Error)]
+pub enum NotAnUpgrade {
+    #[error("a WebSocket upgrade must be a GET")]
+    Method,
+    #[error("expected a WebSocket upgrade (Connection: upgrade, Upgrade: websocket)")]
+    Headers,
+    #[error("missing Sec-WebSocket-Key")]
+    Key,
+    #[error("only WebSocket version 13 is spoken")]
+    Version,
+    #[error("this connection cannot be upgraded")]
+    NotUpgradable,
+}
+
+impl IntoResponse for NotAnUpgrade {
+    fn into_response(self) -> Response {
+        let status = match self {
+            NotAnUpgrade::Method => StatusCode::METHOD_NOT_ALLOWED,
+            NotAnUpgrade::Version => StatusCode::UPGRADE_REQUIRED,
+            NotAnUpgrade::NotUpgradable => StatusCode::UPGRADE_REQUIRED,
+            NotAnUpgrade::Headers | NotAnUpgrade::Key => StatusCode::BAD_REQUEST,
+        };
+        (status, self.to_string()).into_response()
+    }
+}
+
+/// An HTTP/1.1 WebSocket upgrade request (RFC 6455, section 4.2.1), as an axum extractor.
+pub struct Upgrade {
+    key: HeaderValue,
+    on_upgrade: hyper::upgrade::OnUpgrade,
+}
+
+fn header_has(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
+    headers.get_all(name).iter().any(|v| {
+        v.to_str().is_ok_and(|v| {
+            v.split(',')
+                .any(|part| part.trim().eq_ignore_ascii_case(token))
+        })
+    })
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Upgrade {
+    type Rejection = NotAnUpgrade;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        if parts.method != Method::GET {
+            return Err(NotAnUpgrade::Method);
+        }
+        if !header_has(&parts.headers, header::CONNECTION, "upgrade")
+            || !header_has(&parts.headers, header::UPGRADE, "websocket")
+        {
+            return Err(NotAnUpgrade::Headers);
+        }
+        if parts
+            .headers
+            .get(header::SEC_WEBSOCKET_VERSION)
+            .is_none_or(|v| v.as_bytes() != b"13")
+        {
+            return Err(NotAnUpgrade::Version);
+        }
+        let key = parts
+            .headers
+            .get(header::SEC_WEBSOCKET_KEY)
+            .cloned()
+            .ok_or(NotAnUpgrade::Key)?;
+        let on_upgrade = parts
+            .extensions
+            .remove::<hyper::upgrade::OnUpgrade>()
+            .ok_or(NotAnUpgrade::NotUpgradable)?;
+        Ok(Upgrade { key, on_upgrade })
+    }
+}
+
+impl Upgrade {
+    /// Answer 101 and run `callback` on the socket once the connection is switched.
+    pub fn on_upgrade<C, Fut>(self, config: WebSocketConfig, callback: C) -> Response
+    where
+        C: FnOnce(Socket) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let accept = derive_accept_key(self.key.as_bytes());
+        let on_upgrade = self.on_upgrade;
+        tokio::spawn(async move {
+            let Ok(upgraded) = on_upgrade.await else {
+                return; // the client went away during the handshake
+            };
+            let socket = WebSocketStream::from_raw_socket(
+                TokioIo::new(upgraded),
+                Role::Server,
+                Some(config),
+            )
+            .await;
+            callback(socket).await;
+        });
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+        let headers = response.headers_mut();
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        if let Ok(v) = HeaderValue::from_str(&accept) {
+            headers.insert(header::SEC_WEBSOCKET_ACCEPT, v);
+        }
+        response
+    }
+}
+
+/// The socket settings: small read and write buffers (most connections are idle), and the
+/// largest message and frame a client may send.
+pub fn config(read_buffer: usize, write_buffer: usize, max_message: usize) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(read_buffer)
+        .write_buffer_size(write_buffer)
+        .max_message_size(Some(max_message))
+        .max_frame_size(Some(max_message))
+}
+
+/// A text or binary message as frames of at most `FRAGMENT` bytes (RFC 6455, section 5.4):
+/// one frame when it is short, else a first frame and continuations. The bytes are shared,
+/// not copied.
+pub fn frames(message: Message) -> Vec<Message> {
+    let (data, kind): (Bytes, Data) = match message {
+        Message::Text(t) if t.len() > FRAGMENT => (Bytes::from(t), Data::Text),
+        Message::Binary(b) if b.len() > FRAGMENT => (b, Data::Binary),
+        other => return vec![other],
+    };
+    let mut out = Vec::with_capacity(data.len().div_ceil(FRAGMENT));
+    let mut start = 0;
+    while start < data.len() {
+        let end = (start + FRAGMENT).min(data.len());
+        let opcode = if start == 0 {
+            OpCode::Data(kind)
+        } else {
+            OpCode::Data(Data::Continue)
+        };
+        out.push(Message::Frame(Frame::message(
+            data.slice(start..end),
+            opcode,
+            end == data.len(),
+        )));
+        start = end;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_message_leaves_as_fragments_that_join_up_to_it() {
+        let text: String = "Avis citoyen — proposition n° 1. ".repeat(200);
+        let parts = frames(Message::Text(text.clone().into()));
+        assert_eq!(parts.len(), text.len().div_ceil(FRAGMENT));
+        let mut joined = Vec::new();
+        for (i, part) in parts.iter().enumerate() {
+            let Message::Frame(f) = part else {
+                panic!("part {i} is not a frame")
+            };
+            assert!(f.payload().len() <= FRAGMENT);
+            let expected = if i == 0 {
+                OpCode::Data(Data::Text)
+            } else {
+                OpCode::Data(Data::Continue)
+            };
+            assert_eq!(f.header().opcode, expected);
+            assert_eq!(f.header().is_final, i == parts.len() - 1);
+            joined.extend_from_slice(f.payload());
+        }
+        assert_eq!(joined, text.as_bytes());
+        // Short messages, and control messages, go as they are.
+        let short = Message::Text("bonjour".into());
+        assert_eq!(frames(short.clone()), vec![short]);
+        let binary = Message::Binary(Bytes::from(vec![7u8; FRAGMENT]));
+        assert_eq!(frames(binary.clone()), vec![binary]);
+        let parts = frames(Message::Binary(Bytes::from(vec![7u8; FRAGMENT + 1])));
+        assert_eq!(parts.len(), 2);
+    }
+}
