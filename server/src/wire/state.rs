@@ -366,9 +366,11 @@ mod tests {
 
     #[test]
     fn requests_and_revoked_invitations_come_back_and_another_format_is_refused() {
-        let mut c = d::Convention::default();
-        c.seq = 12;
-        c.name = "Convention citoyenne".into();
+        let c = d::Convention {
+            seq: 12,
+            name: "Convention citoyenne".into(),
+            ..Default::default()
+        };
         let requests = HashMap::from([
             (("p00001".to_string(), "r-1".to_string()), 7),
             (("p00002".to_string(), "r-9".to_string()), 12),
