@@ -18,9 +18,10 @@
 //! unless given in seconds.
 //!
 //! Measured ([`measure`]): every event's delivery to every participant, from the command's
-//! send (or the deadline the server's timer fired for) to its receipt, overall (`delivery`),
-//! per phase (`delivery.<phase>`) and for the snapshots that move people (`moves`); every
-//! document insert's delivery (`doc_update`); every command's acknowledgment, overall
+//! send (or the deadline the server's timer fired for) to its receipt, overall (`delivery`)
+//! and per phase (`delivery.<phase>`); the same for the snapshots that move people (`moves`,
+//! and `moves.server` up to when the server built them); every document insert's delivery
+//! (`doc_update`); every command's acknowledgment, overall
 //! (`ack`) and per command (`ack.<command>`); errors by code. Checked: each phase's
 //! deliveries (see each module); any refused command, error or closed connection fails the
 //! run.
@@ -373,6 +374,13 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
             latency: m.moves,
         },
         Series {
+            name: "moves.server".into(),
+            what:
+                "the moving event's command (or deadline) -> the snapshot built (its server_time)"
+                    .into(),
+            latency: m.moves_server,
+        },
+        Series {
             name: "doc_update".into(),
             what: "document insert sent -> read by another client of the document".into(),
             latency: doc_update,
@@ -386,7 +394,7 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
     for ((name, _), latency) in phases.iter().zip(m.by_phase) {
         series.push(Series {
             name: format!("delivery.{name}"),
-            what: format!("delivery in the {name} phase"),
+            what: format!("delivery of the events of the {name} phase"),
             latency,
         });
     }

@@ -27,6 +27,8 @@ pub struct Got {
 pub struct Snap {
     pub seq: u64,
     pub at: Instant,
+    /// When the server built it (`server_time`, ms since the epoch).
+    pub server_time: u64,
     pub room: Option<String>,
 }
 
@@ -88,9 +90,13 @@ pub async fn collect(
     while let Some(r) = rx.recv().await {
         // The snapshot is reduced to the participant's room outside the lock.
         let snap = match &r.msg {
-            ServerMessage::Snapshot { snapshot, .. } => Some(Snap {
+            ServerMessage::Snapshot {
+                snapshot,
+                server_time,
+            } => Some(Snap {
                 seq: snapshot.seq,
                 at: r.at,
+                server_time: *server_time,
                 room: ids.get(r.conn).and_then(|id| {
                     snapshot
                         .participants

@@ -9,7 +9,8 @@
 //!   an earlier event of the log carries (`ends_at`, `warn_at`, `starts_at`), on the server's
 //!   clock, which is this machine's wall clock (the receipt is converted to it);
 //! - a snapshot that moves a participant: from the origin of the event that moved them (the
-//!   last event of a moving kind at or before the snapshot's seq).
+//!   last event of a moving kind at or before the snapshot's seq), to its receipt, and to
+//!   its `server_time` (when the server built it).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -52,6 +53,14 @@ impl Clock {
             self.wall_ms + at.duration_since(self.base).as_secs_f64() * 1000.0
         } else {
             self.wall_ms - self.base.duration_since(at).as_secs_f64() * 1000.0
+        }
+    }
+
+    /// An origin on the wall clock, ms since the epoch.
+    pub fn origin_ms(&self, origin: Origin) -> f64 {
+        match origin {
+            Origin::Sent(t) => self.wall_ms(t),
+            Origin::Due(ms) => ms as f64,
         }
     }
 
@@ -218,12 +227,15 @@ pub fn origins(
 
 /// The latencies of the day.
 pub struct Measured {
-    /// Every event and every moving snapshot, at every participant.
+    /// Every event, at every participant.
     pub delivery: Latency,
     /// The same, per phase (in the order given).
     pub by_phase: Vec<Latency>,
     /// Snapshots that moved a participant.
     pub moves: Latency,
+    /// The same, up to when the server built the snapshot (its `server_time`): the server's
+    /// part of `moves`.
+    pub moves_server: Latency,
     /// Events received whose origin is unknown (not counted above).
     pub without_origin: u64,
     pub snapshots_without_origin: u64,
@@ -244,6 +256,7 @@ pub fn measure(
         delivery: Latency::new(),
         by_phase: phases.iter().map(|_| Latency::new()).collect(),
         moves: Latency::new(),
+        moves_server: Latency::new(),
         without_origin: 0,
         snapshots_without_origin: 0,
         first: None,
@@ -255,31 +268,30 @@ pub fn measure(
         .map(|g| (g.seq, origins.get(&g.seq).copied()))
         .collect();
     let phase_of = |seq: u64| phases.partition_point(|&p| p <= seq).checked_sub(1);
-    let record = |m: &mut Measured, seq: u64, origin: Origin, at: Instant| {
-        let l = clock.latency(origin, at);
-        m.delivery.record(l, at);
-        if let Some(p) = phase_of(seq) {
-            m.by_phase[p].record(l, at);
-        }
-        m.first = Some(m.first.map_or(at, |f: Instant| f.min(at)));
-        m.last = Some(m.last.map_or(at, |f: Instant| f.max(at)));
-    };
     for inbox in inboxes {
         for g in &inbox.events {
-            match origins.get(&g.seq) {
-                Some(&o) => record(&mut m, g.seq, o, g.at),
-                None => m.without_origin += 1,
+            let Some(&o) = origins.get(&g.seq) else {
+                m.without_origin += 1;
+                continue;
+            };
+            let l = clock.latency(o, g.at);
+            m.delivery.record(l, g.at);
+            if let Some(p) = phase_of(g.seq) {
+                m.by_phase[p].record(l, g.at);
             }
+            m.first = Some(m.first.map_or(g.at, |f: Instant| f.min(g.at)));
+            m.last = Some(m.last.map_or(g.at, |f: Instant| f.max(g.at)));
         }
         for s in &inbox.snaps {
             let i = movers.partition_point(|(seq, _)| *seq <= s.seq);
-            match i.checked_sub(1).and_then(|i| movers[i].1) {
-                Some(o) => {
-                    record(&mut m, s.seq, o, s.at);
-                    m.moves.record(clock.latency(o, s.at), s.at);
-                }
-                None => m.snapshots_without_origin += 1,
-            }
+            let Some(o) = i.checked_sub(1).and_then(|i| movers[i].1) else {
+                m.snapshots_without_origin += 1;
+                continue;
+            };
+            m.moves.record(clock.latency(o, s.at), s.at);
+            let built = (s.server_time as f64 - clock.origin_ms(o)).max(0.0);
+            m.moves_server
+                .record(Duration::from_secs_f64(built / 1000.0), s.at);
         }
     }
     m
