@@ -22,6 +22,8 @@ pub struct Metrics {
     pub deliveries: Counter,
     pub slow_consumers: Counter,
     pub append_seconds: Histogram,
+    /// Appends refused because another node appended first (cluster mode).
+    pub append_conflicts: Counter,
     pub doc_connections: Gauge,
     pub doc_updates: Counter,
     pub doc_deliveries: Counter,
@@ -91,6 +93,12 @@ impl Default for Metrics {
             "Time to make one batch of events durable",
             append_seconds.clone(),
         );
+        let append_conflicts = Counter::default();
+        registry.register(
+            "append_conflicts",
+            "Appends refused because another node appended first (cluster mode)",
+            append_conflicts.clone(),
+        );
         registry.register(
             "doc_connections",
             "Open connections to collaborative documents",
@@ -119,6 +127,7 @@ impl Default for Metrics {
             deliveries,
             slow_consumers,
             append_seconds,
+            append_conflicts,
             records_replayed,
             states_stored,
         }

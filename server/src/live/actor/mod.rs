@@ -666,6 +666,7 @@ impl Actor {
                     if attempt < MAX_ATTEMPTS && checkpoint.is_some() =>
                 {
                     // Another node appended first: undo, catch up, decide again.
+                    self.metrics.append_conflicts.inc();
                     if let Some(c) = checkpoint {
                         self.restore(c);
                     }
