@@ -256,7 +256,10 @@ impl Actor {
             }
             let helpers = cancel.child_token();
             if let Some(c) = &self.cluster {
-                let _ = self.seq_tx.send(self.state.seq);
+                // `send` stores nothing while no receiver exists (there is none yet): the
+                // follower would start from 0, read the whole log again, and wait a second
+                // for a change that never comes before following.
+                self.seq_tx.send_replace(self.state.seq);
                 c.follow(self.id.clone(), self.seq_tx.subscribe(), me.clone(), helpers.clone());
                 c.presence(self.id.clone(), self.local_tx.subscribe(), me, helpers.clone());
             }
