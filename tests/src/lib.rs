@@ -154,6 +154,16 @@ impl Server {
         format!("http://{}{path}", self.addr)
     }
 
+    /// A gauge or counter of the server's `/metrics`.
+    pub async fn metric(&self, name: &str) -> Result<u64> {
+        let text = reqwest::get(self.url("/metrics")).await?.text().await?;
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .map(|v| v as u64)
+            .with_context(|| format!("no {name} in /metrics"))
+    }
+
     pub fn ws_url(&self) -> String {
         format!("ws://{}/ws", self.addr)
     }
@@ -219,6 +229,31 @@ impl Organizer {
         }
         Ok(r.json().await?)
     }
+}
+
+/// A Redis database of its own for a test, emptied (the machine's Redis on 6379, or
+/// `CONVENE_TEST_REDIS`). Each test file uses its own database numbers.
+pub fn fresh_redis(db: u8) -> Result<String> {
+    let base =
+        std::env::var("CONVENE_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let url = format!("{base}/{db}");
+    let out = std::process::Command::new("redis-cli")
+        .args(["-u", &url, "FLUSHDB"])
+        .output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "redis-cli FLUSHDB on {url} failed: is Redis running? (scripts/test.sh starts it)"
+    );
+    Ok(url)
+}
+
+/// `n` cluster nodes on one Redis, each with its own data directory under `dir`.
+pub async fn nodes(dir: &Path, redis: &str, n: usize) -> Result<Vec<Server>> {
+    let mut out = Vec::new();
+    for i in 0..n {
+        out.push(Server::start_with(&dir.join(format!("node{i}")), &["--redis", redis]).await?);
+    }
+    Ok(out)
 }
 
 pub fn person(name: &str, roles: &[proto::Role], attrs: &[(&str, &str)]) -> RosterEntry {

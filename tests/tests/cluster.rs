@@ -10,30 +10,7 @@ use anyhow::{bail, ensure, Result};
 use convene_tests::proto::{
     AssignMethod, Ballot, Command, ErrorCode, Event, PollKind, PollSpec, Role, ServerMessage,
 };
-use convene_tests::{person, tempdir, unique, Client, Server};
-
-/// A Redis database of its own for each test (the machine's Redis on 6379, or REDIS_URL).
-async fn fresh_redis(db: u8) -> Result<String> {
-    let base =
-        std::env::var("CONVENE_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let url = format!("{base}/{db}");
-    let out = std::process::Command::new("redis-cli")
-        .args(["-u", &url, "FLUSHDB"])
-        .output()?;
-    ensure!(
-        out.status.success(),
-        "redis-cli FLUSHDB on {url} failed: is Redis running? (scripts/test.sh starts it)"
-    );
-    Ok(url)
-}
-
-async fn nodes(dir: &std::path::Path, url: &str, n: usize) -> Result<Vec<Server>> {
-    let mut out = Vec::new();
-    for i in 0..n {
-        out.push(Server::start_with(&dir.join(format!("node{i}")), &["--redis", url]).await?);
-    }
-    Ok(out)
-}
+use convene_tests::{fresh_redis, nodes, person, tempdir, unique, Client, Server};
 
 fn secret_poll(question: &str) -> PollSpec {
     PollSpec {
@@ -72,7 +49,7 @@ fn same_order(a: &Client, b: &Client) -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_one_convention() -> Result<()> {
-    let redis = fresh_redis(11).await?;
+    let redis = fresh_redis(11)?;
     let dir = tempdir();
     let mut servers = nodes(dir.path(), &redis, 3).await?;
     let mut roster = vec![
@@ -308,7 +285,7 @@ async fn three_nodes_one_convention() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_commands_from_every_node_get_distinct_gapless_seqs() -> Result<()> {
-    let redis = fresh_redis(12).await?;
+    let redis = fresh_redis(12)?;
     let dir = tempdir();
     let servers = nodes(dir.path(), &redis, 3).await?;
     const VOTERS: usize = 150;
@@ -367,18 +344,9 @@ async fn concurrent_commands_from_every_node_get_distinct_gapless_seqs() -> Resu
     Ok(())
 }
 
-/// The `convene_conventions` gauge of a node.
-async fn live_conventions(server: &Server) -> Result<u64> {
-    let text = reqwest::get(server.url("/metrics")).await?.text().await?;
-    text.lines()
-        .find_map(|l| l.strip_prefix("convene_conventions "))
-        .and_then(|v| v.trim().parse().ok())
-        .ok_or_else(|| anyhow::anyhow!("no convene_conventions in /metrics"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_keeps_a_replica_only_while_it_is_used() -> Result<()> {
-    let redis = fresh_redis(14).await?;
+    let redis = fresh_redis(14)?;
     let dir = tempdir();
     let a = Server::start_with(
         &dir.path().join("a"),
@@ -401,13 +369,13 @@ async fn a_node_keeps_a_replica_only_while_it_is_used() -> Result<()> {
     })
     .await?;
     ensure!(
-        live_conventions(&b).await? == 1,
+        b.metric("convene_conventions").await? == 1,
         "node b holds the convention while used"
     );
     c.close().await;
     // ...and lets it go once nobody uses it there.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while live_conventions(&b).await? != 0 {
+    while b.metric("convene_conventions").await? != 0 {
         ensure!(
             tokio::time::Instant::now() < deadline,
             "node b still holds an unused replica"
@@ -431,7 +399,7 @@ async fn a_node_keeps_a_replica_only_while_it_is_used() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_document_and_a_rotation_span_the_nodes() -> Result<()> {
     use convene_tests::ydoc::{doc_url, YClient};
-    let redis = fresh_redis(15).await?;
+    let redis = fresh_redis(15)?;
     let dir = tempdir();
     let servers = nodes(dir.path(), &redis, 3).await?;
     let mut roster = vec![

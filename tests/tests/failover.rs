@@ -6,46 +6,15 @@
 
 use std::time::Duration;
 
-use anyhow::{ensure, Context, Result};
+use anyhow::{ensure, Result};
 use convene_tests::proto::{
     api::Nodes, Ballot, ClientMessage, Command, Event, PollKind, PollSpec, Role, ServerMessage,
     PROTOCOL_VERSION,
 };
-use convene_tests::{convene_bin, person, run_loadtest_on, tempdir, Client, Server};
+use convene_tests::{
+    convene_bin, fresh_redis, nodes, person, run_loadtest_on, tempdir, Client, Server,
+};
 use serde_json::Value;
-
-/// A Redis database of its own, emptied (the machine's Redis on 6379, or CONVENE_TEST_REDIS).
-fn fresh_redis(db: u8) -> Result<String> {
-    let base =
-        std::env::var("CONVENE_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let url = format!("{base}/{db}");
-    let out = std::process::Command::new("redis-cli")
-        .args(["-u", &url, "FLUSHDB"])
-        .output()?;
-    ensure!(
-        out.status.success(),
-        "redis-cli FLUSHDB on {url} failed: is Redis running? (scripts/test.sh starts it)"
-    );
-    Ok(url)
-}
-
-async fn nodes(dir: &std::path::Path, redis: &str, n: usize) -> Result<Vec<Server>> {
-    let mut out = Vec::new();
-    for i in 0..n {
-        out.push(Server::start_with(&dir.join(format!("node{i}")), &["--redis", redis]).await?);
-    }
-    Ok(out)
-}
-
-/// A gauge or counter of a node's `/metrics`.
-async fn metric(server: &Server, name: &str) -> Result<u64> {
-    let text = reqwest::get(server.url("/metrics")).await?.text().await?;
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .map(|v| v as u64)
-        .with_context(|| format!("no {name} in /metrics"))
-}
 
 fn num(v: &Value, pointer: &str) -> u64 {
     v.pointer(pointer)
@@ -78,11 +47,7 @@ async fn a_node_killed_mid_run_and_the_load_tester_resumes_on_the_others() -> Re
     let kill = async {
         let share = (listeners / 3 + 1) as u64;
         let until = tokio::time::Instant::now() + Duration::from_secs(40);
-        while metric(&servers[0], "convene_connections")
-            .await
-            .unwrap_or(0)
-            < share
-        {
+        while servers[0].metric("convene_connections").await.unwrap_or(0) < share {
             ensure!(
                 tokio::time::Instant::now() < until,
                 "node 0 never held its share of the connections"

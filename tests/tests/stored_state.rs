@@ -7,20 +7,10 @@ use std::time::Duration;
 
 use anyhow::{bail, ensure, Context, Result};
 use convene_tests::proto::{close, Ballot, Command, Event, PollKind, PollSpec, Role};
-use convene_tests::{person, tempdir, unique, Client, Server};
+use convene_tests::{fresh_redis, person, tempdir, unique, Client, Server};
 use serde_json::json;
 
 const STATE_EVERY: u64 = 4;
-
-/// A counter or gauge of a node's /metrics.
-async fn metric(server: &Server, name: &str) -> Result<u64> {
-    let text = reqwest::get(server.url("/metrics")).await?.text().await?;
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .map(|v| v as u64)
-        .with_context(|| format!("no {name} in /metrics"))
-}
 
 fn secret_poll() -> PollSpec {
     PollSpec {
@@ -171,7 +161,7 @@ async fn a_restart_takes_up_the_stored_state_and_the_log_after_it() -> Result<()
     let (request, counts) = a_morning(&server, &tokens).await?;
     ensure!(counts == vec![2, 2], "tally {counts:?}");
     ensure!(
-        metric(&server, "convene_states_stored_total").await? >= 3,
+        server.metric("convene_states_stored_total").await? >= 3,
         "states are stored every {STATE_EVERY} events"
     );
     let before = view(&server, &tokens[1]).await?;
@@ -180,7 +170,7 @@ async fn a_restart_takes_up_the_stored_state_and_the_log_after_it() -> Result<()
     server.kill9_and_restart().await?;
     same_as_before(&server, &tokens, &before, &request, &revoked).await?;
     // Only the log after the last stored state was folded (not the `seq` records).
-    let replayed = metric(&server, "convene_records_replayed_total").await?;
+    let replayed = server.metric("convene_records_replayed_total").await?;
     ensure!(
         replayed < STATE_EVERY,
         "{replayed} records replayed of {seq}: the stored state was not used"
@@ -198,7 +188,7 @@ async fn a_restart_takes_up_the_stored_state_and_the_log_after_it() -> Result<()
     drop(db);
     server.restart().await?;
     same_as_before(&server, &tokens, &before, &request, &revoked).await?;
-    let replayed = metric(&server, "convene_records_replayed_total").await?;
+    let replayed = server.metric("convene_records_replayed_total").await?;
     ensure!(
         replayed >= seq,
         "an unusable state must be ignored: {replayed} records replayed of {seq}"
@@ -208,14 +198,7 @@ async fn a_restart_takes_up_the_stored_state_and_the_log_after_it() -> Result<()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_takes_a_replica_up_from_the_stored_state() -> Result<()> {
-    let url = "redis://127.0.0.1:6379/8";
-    let status = std::process::Command::new("redis-cli")
-        .args(["-u", url, "FLUSHDB"])
-        .status()?;
-    ensure!(
-        status.success(),
-        "redis-cli FLUSHDB failed: is Redis running?"
-    );
+    let url = &fresh_redis(8)?;
     let dir = tempdir();
     let every = STATE_EVERY.to_string();
     let args = [
@@ -244,16 +227,16 @@ async fn a_node_takes_a_replica_up_from_the_stored_state() -> Result<()> {
     let before = view(&b, &tokens[1]).await?;
     let seq = before["seq"].as_u64().context("seq")?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while metric(&b, "convene_conventions").await? != 0 {
+    while b.metric("convene_conventions").await? != 0 {
         ensure!(
             tokio::time::Instant::now() < deadline,
             "node b still holds an unused replica"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let replayed_before = metric(&b, "convene_records_replayed_total").await?;
+    let replayed_before = b.metric("convene_records_replayed_total").await?;
     same_as_before(&b, &tokens, &before, &request, &revoked).await?;
-    let replayed = metric(&b, "convene_records_replayed_total").await? - replayed_before;
+    let replayed = b.metric("convene_records_replayed_total").await? - replayed_before;
     ensure!(
         replayed < STATE_EVERY,
         "{replayed} records replayed of {seq}: the stored state was not used"
