@@ -10,7 +10,9 @@
 #   cargo build --release -p convene -p convene-loadtest
 #   bench/cluster.sh [OUTDIR]
 #     env: RUNS (3), VOTERS (1000), LISTENERS (1000), RATE (20), FAST_RATE (100), DURATION (10),
-#          CONFIGS ("sqlite redis1 redis3"), SCENARIOS ("votes plenary plenary100"),
+#          CONFIGS ("sqlite redis1 redis3"), SCENARIOS ("votes plenary plenary100"; add
+#          "failover" for redis3: the plenary at RATE, node 1 killed with -9 3 s after it holds
+#          its share of the listeners),
 #          REDIS (redis://127.0.0.1:6379), REDIS_DB (3, flushed), BIN (target/release)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -55,17 +57,21 @@ start_nodes() {
   for i in $(seq 0 $((n - 1))); do
     local port=$((BASE_PORT + i)) data
     data=$(mktemp -d "$OUT/data.XXXXXX")
-    local store=()
+    local store=() try pid
     [ "$config" != sqlite ] && store=(--redis "$REDIS_URL")
-    CONVENE_LOG=warn "$BIN/convene" serve --listen "127.0.0.1:$port" --data "$data" \
-      --organizer-token "$TOKEN" "${store[@]}" >"$OUT/node$i.log" 2>&1 &
-    PIDS+=($!)
-    for _ in $(seq 300); do grep -q "listening on" "$OUT/node$i.log" 2>/dev/null && break; sleep 0.1; done
-    if ! grep -q "listening on" "$OUT/node$i.log"; then
-      echo "node$i did not start:" >&2
-      cat "$OUT/node$i.log" >&2
-      exit 1
-    fi
+    # A node that says nothing for 30 s (seen once on the shared machine) is tried again.
+    for try in 1 2; do
+      CONVENE_LOG=warn "$BIN/convene" serve --listen "127.0.0.1:$port" --data "$data" \
+        --organizer-token "$TOKEN" "${store[@]}" >"$OUT/node$i.log" 2>&1 &
+      pid=$!
+      for _ in $(seq 300); do grep -q "listening on" "$OUT/node$i.log" 2>/dev/null && break; sleep 0.1; done
+      grep -q "listening on" "$OUT/node$i.log" && break
+      echo "node$i did not start (try $try): $(cat "$OUT/node$i.log")" >&2
+      kill -9 "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+      [ "$try" = 2 ] && exit 1
+    done
+    PIDS+=("$pid")
     URLS="${URLS:+$URLS,}http://127.0.0.1:$port"
   done
 }
@@ -90,6 +96,7 @@ for config in $CONFIGS; do
         votes) args=(votes --voters "$VOTERS") ;;
         plenary) args=(plenary --listeners "$LISTENERS" --rate "$RATE" --duration "$DURATION") ;;
         plenary100) args=(plenary --listeners "$LISTENERS" --rate "$FAST_RATE" --duration "$DURATION") ;;
+        failover) args=(plenary --listeners "$LISTENERS" --rate "$RATE" --duration "$DURATION") ;;
       esac
       # During the run, Redis's round trip as a client beside the nodes sees it.
       lat=""
@@ -98,14 +105,34 @@ for config in $CONFIGS; do
           awk -F'"' '/PING_MBULK/ { print $10 " / " $14 }' >"$OUT/$name.redis-ping") &
         lat=$!
       fi
+      killer=""
+      if [ "$scenario" = failover ] && [ "${#PIDS[@]}" -gt 1 ]; then
+        (
+          share=$((LISTENERS / ${#PIDS[@]}))
+          for _ in $(seq 600); do
+            held=$(curl -s "http://127.0.0.1:$((BASE_PORT + 1))/metrics" | awk '/^convene_connections / { print $2 }')
+            [ "${held:-0}" -ge "$share" ] && break
+            sleep 0.1
+          done
+          sleep 3
+          kill -9 "${PIDS[1]}"
+          echo "node1 killed at $(date +%s.%N)" >"$OUT/$name.killed"
+        ) &
+        killer=$!
+      fi
       code=0
       "$BIN/convene-loadtest" --url "$URLS" --organizer-token "$TOKEN" --quiet --timeout 180 \
         --server-pid "${PIDS[0]}" --json "$OUT/$name.json" --plot "$OUT/$name.svg" \
         "${args[@]}" >"$OUT/$name.txt" || code=$?
       [ -n "$lat" ] && wait "$lat" || true
+      [ -n "$killer" ] && wait "$killer" || true
       nodes=""
       for i in "${!PIDS[@]}"; do
         p=${PIDS[$i]}
+        if [ ! -e "/proc/$p/stat" ]; then
+          nodes="${nodes:+$nodes; }node$i killed"
+          continue
+        fi
         cpu=$(awk -v a="$(cpu_s "$p")" -v b="${before[$i]}" 'BEGIN { printf "%.1f", a - b }')
         curl -s "http://127.0.0.1:$((BASE_PORT + i))/metrics" >"$OUT/$name.node$i.prom" || true
         counts=$(awk '/^convene_(commands|events|append_conflicts|deliveries)_total / { sub(/^convene_/, "", $1); sub(/_total$/, "", $1); printf "%s %d, ", $1, $2 }
@@ -132,9 +159,9 @@ for f in "$OUT"/*-votes-*.json; do
   jq -r --arg n "$(basename "$f" .json)" '"| \($n) | \(.rates.ballots_per_s | floor) | \(.latencies.ack.p50_ms) / \(.latencies.ack.p99_ms) | \(.server_metrics.burst.appends // "-") × \((.server_metrics.burst.append_ms_mean // 0) * 100 | round / 100) | \((.server.held.rss_kib // 0) / 1024 | floor) | \(.errors_total) |"' "$f"
 done
 echo
-echo "| run | deliveries/s | delivery p50 / p99 ms | broadcast ack p50 / p99 ms | reconnections | errors |"
-echo "|---|---:|---|---|---:|---|"
-for f in "$OUT"/*-plenary*-*.json; do
+echo "| run | deliveries/s | delivery p50 / p99 / max ms | broadcast ack p50 / p99 ms | reconnections | covered by a resume | missing, duplicates | errors |"
+echo "|---|---:|---|---|---:|---:|---|---|"
+for f in "$OUT"/*-plenary*-*.json "$OUT"/*-failover-*.json; do
   [ -e "$f" ] || continue
-  jq -r --arg n "$(basename "$f" .json)" '"| \($n) | \(.rates.deliveries_per_s | floor) | \(.latencies.delivery.p50_ms) / \(.latencies.delivery.p99_ms) | \(.latencies.broadcast_ack.p50_ms) / \(.latencies.broadcast_ack.p99_ms) | \(.connections.reconnections) | \(.errors_total) |"' "$f"
+  jq -r --arg n "$(basename "$f" .json)" '"| \($n) | \(.rates.deliveries_per_s | floor) | \(.latencies.delivery.p50_ms) / \(.latencies.delivery.p99_ms) / \(.latencies.delivery.max_ms) | \(.latencies.broadcast_ack.p50_ms) / \(.latencies.broadcast_ack.p99_ms) | \(.connections.reconnections) | \(.checks.covered_by_resume) | \(.checks.missing_on_open_connections), \(.checks.duplicates) | \(.errors_total) |"' "$f"
 done
