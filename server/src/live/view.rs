@@ -358,3 +358,97 @@ fn inside(state: &Convention, r: &d::RoomState) -> p::RoomInside {
         }),
     }
 }
+
+/// What makes one viewer's snapshot differ from another's at the same moment. Two viewers
+/// with the same key see exactly the same snapshot.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct ViewKey {
+    all: bool,
+    here: String,
+    roles: Vec<Role>,
+    /// Set when the viewer sees calls of their own (others see none, staff see them all).
+    caller: Option<String>,
+    /// May they write each document, in order.
+    writes: Vec<bool>,
+    /// Each poll as they see it: seen at all, eligible, voted, their named ballot.
+    polls: Vec<(bool, bool, bool, Option<d::Ballot>)>,
+}
+
+fn view_key(state: &Convention, viewer: &Person) -> ViewKey {
+    let all = viewer.sees_everything();
+    let caller = (!all && state.calls.values().any(|c| c.participant == viewer.id))
+        .then(|| viewer.id.clone());
+    ViewKey {
+        all,
+        here: state.location_of(&viewer.id).to_string(),
+        roles: viewer.roles.clone(),
+        caller,
+        writes: state
+            .documents
+            .keys()
+            .map(|d| state.can_write(viewer, d))
+            .collect(),
+        polls: state
+            .polls_in_order()
+            .map(|p| {
+                (
+                    sees_poll(state, p, viewer),
+                    may_vote(state, p, viewer),
+                    p.has_voted(&viewer.id),
+                    p.named.get(&viewer.id).cloned(),
+                )
+            })
+            .collect(),
+    }
+}
+
+/// The snapshots of one moment for many viewers (everyone who changed room in a batch):
+/// viewers who would see the same thing share one encoded frame, so that recalling two
+/// hundred people to the plenary builds a handful of snapshots, not two hundred.
+pub struct Snapshots<'a> {
+    id: &'a str,
+    state: &'a Convention,
+    present: &'a BTreeSet<String>,
+    server_time: u64,
+    built: std::collections::BTreeMap<ViewKey, (crate::live::Frame, p::Snapshot)>,
+}
+
+impl<'a> Snapshots<'a> {
+    pub fn new(
+        id: &'a str,
+        state: &'a Convention,
+        present: &'a BTreeSet<String>,
+        server_time: u64,
+    ) -> Self {
+        Snapshots {
+            id,
+            state,
+            present,
+            server_time,
+            built: Default::default(),
+        }
+    }
+
+    /// The `snapshot` message for `viewer`.
+    pub fn frame(&mut self, viewer: &Person) -> crate::live::Frame {
+        let key = view_key(self.state, viewer);
+        if let Some((frame, shared)) = self.built.get(&key) {
+            // The tests run debug builds: there, every shared snapshot is checked against the
+            // one built for this viewer alone.
+            debug_assert_eq!(
+                shared,
+                &snapshot(self.id, self.state, viewer, self.present),
+                "a shared snapshot differs from {}'s own",
+                viewer.id
+            );
+            return frame.clone();
+        }
+        let snap = snapshot(self.id, self.state, viewer, self.present);
+        let frame = crate::live::encode(&p::ServerMessage::Snapshot {
+            server_time: self.server_time,
+            snapshot: snap.clone(),
+        });
+        self.built.insert(key, (frame.clone(), snap));
+        frame
+    }
+}
