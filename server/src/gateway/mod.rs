@@ -5,8 +5,8 @@ mod api;
 mod documents;
 mod exports;
 mod nodes;
-pub mod socket;
 pub mod openapi;
+pub mod socket;
 mod web;
 pub mod ws;
 
