@@ -1,7 +1,7 @@
 //! The task that owns one convention: decides commands in batches, appends them durably,
 //! then applies, fans out and replies; fires its deadlines; holds its connections.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -68,6 +68,10 @@ enum ReplyTo {
     Nobody,
 }
 
+/// Where each participant is (absent: the plenary): `Convention::location`, kept from before a
+/// batch to tell who changed room.
+type Rooms = BTreeMap<d::ParticipantId, d::RoomId>;
+
 /// A decided command: the seq after it, and the range of the batch's records it produced.
 type Outcome = Result<(u64, usize, usize), CommandError>;
 
@@ -97,8 +101,9 @@ pub struct Actor {
     /// Number and hash of the last audit entry.
     audit_head: (u64, String),
     conns: HashMap<u64, Conn>,
-    /// Connections per participant online.
-    online: HashMap<String, usize>,
+    /// The connections of each participant online here: what is addressed to one participant
+    /// goes straight to them, and fan-outs look at each participant once.
+    online: HashMap<String, Vec<u64>>,
     present: BTreeSet<String>,
     /// Active token hash -> participant.
     by_hash: HashMap<String, String>,
@@ -410,17 +415,17 @@ impl Actor {
                 JoinError::Unknown
             });
         };
-        let first = {
-            let n = self.online.entry(participant.clone()).or_insert(0);
-            *n += 1;
-            *n == 1
-        };
-        let was_present = !self.present.insert(participant.clone());
         let person = self
             .state
             .people
             .get(&participant)
             .ok_or(JoinError::Unknown)?;
+        let first = {
+            let ids = self.online.entry(participant.clone()).or_default();
+            ids.push(link.id);
+            ids.len() == 1
+        };
+        let was_present = !self.present.insert(participant.clone());
         let welcome = ServerMessage::Welcome {
             protocol: p::PROTOCOL_VERSION,
             you: wire::person_out(person, person.sees_everything()),
@@ -457,9 +462,9 @@ impl Actor {
         };
         self.metrics.connections.dec();
         let last = match self.online.get_mut(&c.participant) {
-            Some(n) => {
-                *n -= 1;
-                *n == 0
+            Some(ids) => {
+                ids.retain(|id| *id != conn);
+                ids.is_empty()
             }
             None => false,
         };
@@ -614,7 +619,7 @@ impl Actor {
         self.metrics.commands.inc_by(batch.len() as u64);
         for attempt in 1..=MAX_ATTEMPTS {
             let before = self.state.seq;
-            let rooms_before = self.rooms_now();
+            let rooms_before = self.state.location.clone();
             // Only a shared store can refuse an append because someone else wrote first.
             let checkpoint = self.store.is_shared().then(|| self.checkpoint());
             let mut d = self.decide_batch(&batch);
@@ -709,16 +714,9 @@ impl Actor {
         }
     }
 
-    fn rooms_now(&self) -> HashMap<u64, String> {
-        self.conns
-            .iter()
-            .map(|(id, c)| (*id, self.state.location_of(&c.participant).to_string()))
-            .collect()
-    }
-
     /// Records another node appended: apply those after ours, in order, and fan them out.
     async fn apply_remote(&mut self, incoming: Vec<p::Record>) {
-        let rooms_before = self.rooms_now();
+        let rooms_before = self.state.location.clone();
         let mut records = Vec::new();
         let mut audit = Vec::new();
         let mut gap = false;

@@ -68,20 +68,24 @@ impl Actor {
                     tally: Some(tally),
                 })
             });
-            let targets: Vec<(u64, Frame)> = self
-                .conns
-                .iter()
-                .filter_map(|(cid, c)| {
-                    let person = self.state.people.get(&c.participant)?;
-                    if person.sees_everything() {
-                        Some((*cid, staff.clone()))
-                    } else if view::sees_poll(&self.state, poll, person) {
-                        others.clone().map(|f| (*cid, f))
-                    } else {
-                        None
-                    }
-                })
-                .collect();
+            // Each participant online is judged once, for all their connections.
+            let mut targets: Vec<(u64, Frame)> = Vec::new();
+            for (who, conns) in &self.online {
+                let Some(person) = self.state.people.get(who) else {
+                    continue;
+                };
+                let frame = if person.sees_everything() {
+                    &staff
+                } else if let Some(f) = others
+                    .as_ref()
+                    .filter(|_| view::sees_poll(&self.state, poll, person))
+                {
+                    f
+                } else {
+                    continue;
+                };
+                targets.extend(conns.iter().map(|id| (*id, frame.clone())));
+            }
             for (cid, frame) in targets {
                 self.send(cid, &frame);
             }
@@ -136,14 +140,16 @@ impl Actor {
     }
 
     /// After records are durable (ours) or read (another node's): tell everyone concerned.
+    /// `rooms_before` is where everyone was before these records.
     pub(super) async fn publish(
         &mut self,
         records: &[(d::Record, Audience)],
         audit: &[p::AuditEntry],
-        rooms_before: &HashMap<u64, String>,
+        rooms_before: &Rooms,
     ) {
         let _ = self.seq_tx.send(self.state.seq);
-        self.fan_out(records, audit, rooms_before);
+        let moved = moved(rooms_before, &self.state.location);
+        self.fan_out(records, audit, rooms_before, &moved);
         let polls: BTreeSet<String> = records
             .iter()
             .filter_map(|(r, _)| poll_of(&r.event))
@@ -151,12 +157,7 @@ impl Actor {
         self.poll_tallies(&polls, true);
         self.follow_documents(records).await;
         // People moved: who may vote in a room's poll, and who is there, changed.
-        let moved = rooms_before.iter().any(|(id, r)| {
-            self.conns
-                .get(id)
-                .is_some_and(|c| self.state.location_of(&c.participant) != r)
-        });
-        if moved {
+        if moved.iter().any(|p| self.online.contains_key(p)) {
             let open: BTreeSet<String> = self
                 .state
                 .polls
@@ -174,11 +175,18 @@ impl Actor {
 
     /// Send each durable event to those who may see it; a connection whose room changed then
     /// gets a fresh snapshot; facilitators and guarantors get the audit entries.
+    ///
+    /// The cost is O(connections + records) per batch, not their product: a record for one
+    /// participant (`Audience::Only`, e.g. each ballot's `voter_marked`) goes straight to
+    /// that participant's connections, and only records with a wider audience are judged for
+    /// every participant online. A batch with none of those (a burst of ballots) looks only
+    /// at the voters it concerns.
     pub(super) fn fan_out(
         &mut self,
         records: &[(d::Record, Audience)],
         audit_entries: &[p::AuditEntry],
-        rooms_before: &HashMap<u64, String>,
+        rooms_before: &Rooms,
+        moved: &BTreeSet<String>,
     ) {
         let frames: Vec<(Frame, Option<Frame>)> = records
             .iter()
@@ -198,52 +206,107 @@ impl Actor {
             .iter()
             .map(|e| encode(&ServerMessage::Audit { entry: e.clone() }))
             .collect();
-        let ids: Vec<u64> = self.conns.keys().copied().collect();
-        for id in ids {
-            let Some(c) = self.conns.get(&id) else {
-                continue;
-            };
-            let Some(person) = self.state.people.get(&c.participant) else {
+        // Indexes of the records for one participant, by participant, and of the others.
+        let mut only: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut wide: Vec<usize> = Vec::new();
+        for (i, (_, audience)) in records.iter().enumerate() {
+            match audience {
+                Audience::Only(who) => only.entry(who.as_str()).or_default().push(i),
+                Audience::Nobody => {}
+                Audience::Everyone | Audience::Room(_) | Audience::Staff(_) => wide.push(i),
+            }
+        }
+        // Who must be looked at: everyone online when a record (or an audit entry, for
+        // staff) may concern them; otherwise only those addressed and those who moved.
+        let everyone = !wide.is_empty() || !audit_frames.is_empty();
+        let concerned: Vec<&str> = if everyone {
+            self.online.keys().map(String::as_str).collect()
+        } else {
+            let mut who: BTreeSet<&str> = only.keys().copied().collect();
+            who.extend(moved.iter().map(String::as_str));
+            who.into_iter()
+                .filter(|p| self.online.contains_key(*p))
+                .collect()
+        };
+        let mut out: Vec<(u64, Frame)> = Vec::new();
+        let mut frames_of: Vec<Frame> = Vec::new();
+        // Those who moved together mostly see the same thing: one snapshot per distinct view.
+        let mut snapshots = view::Snapshots::new(&self.id, &self.state, &self.present, now_ms());
+        for who in concerned {
+            let (Some(person), Some(conns)) = (self.state.people.get(who), self.online.get(who))
+            else {
                 continue;
             };
             let all = person.sees_everything();
-            let room_now = self.state.location_of(&person.id).to_string();
-            let room_before = rooms_before
-                .get(&id)
-                .cloned()
-                .unwrap_or_else(|| room_now.clone());
-            // The events, judged by the room the viewer was in when they happened; then, if
-            // the viewer changed room, a fresh snapshot of the new view.
-            let mut out: Vec<Frame> = Vec::new();
-            for ((_, audience), (public, private)) in records.iter().zip(&frames) {
-                if audience.admits(person, &room_before) {
-                    out.push(if all {
-                        private.as_ref().unwrap_or(public).clone()
-                    } else {
-                        public.clone()
-                    });
-                }
+            // The events, judged by the room the viewer was in when they happened, in the
+            // order of the log; then, if the viewer changed room, a fresh snapshot.
+            let room_before = room_in(rooms_before, who);
+            let mine = only.get(who).map(Vec::as_slice).unwrap_or_default();
+            frames_of.clear();
+            let (mut w, mut m) = (0, 0);
+            loop {
+                let i = match (wide.get(w), mine.get(m)) {
+                    (Some(&a), Some(&b)) if b < a => {
+                        m += 1;
+                        b
+                    }
+                    (Some(&a), _) => {
+                        w += 1;
+                        if !records[a].1.admits(person, room_before) {
+                            continue;
+                        }
+                        a
+                    }
+                    (None, Some(&b)) => {
+                        m += 1;
+                        b
+                    }
+                    (None, None) => break,
+                };
+                let (public, private) = &frames[i];
+                frames_of.push(if all {
+                    private.as_ref().unwrap_or(public).clone()
+                } else {
+                    public.clone()
+                });
             }
-            if room_before != room_now {
-                out.push(encode(&ServerMessage::Snapshot {
-                    server_time: now_ms(),
-                    snapshot: view::snapshot(&self.id, &self.state, person, &self.present),
-                }));
+            if moved.contains(who) {
+                frames_of.push(snapshots.frame(person));
             }
             if all {
-                out.extend(audit_frames.iter().cloned());
+                frames_of.extend(audit_frames.iter().cloned());
             }
-            for f in &out {
-                self.send(id, f);
+            for id in conns {
+                out.extend(frames_of.iter().map(|f| (*id, f.clone())));
             }
         }
+        for (id, frame) in out {
+            self.send(id, &frame);
+        }
         // An invitation revoked or replaced closes the connections made with the old token.
-        let stale: Vec<u64> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| self.state.invites.get(&c.participant) != Some(&c.token_hash))
-            .map(|(id, _)| *id)
-            .collect();
+        // Only invitation events change the tokens, so only their participants are checked.
+        let mut stale: Vec<u64> = Vec::new();
+        for (r, _) in records {
+            let (d::Event::InviteIssued { participant, .. }
+            | d::Event::InviteRevoked { participant }) = &r.event
+            else {
+                continue;
+            };
+            let token = self.state.invites.get(participant);
+            stale.extend(
+                self.online
+                    .get(participant)
+                    .into_iter()
+                    .flatten()
+                    .filter(|id| {
+                        self.conns
+                            .get(id)
+                            .is_some_and(|c| token != Some(&c.token_hash))
+                    }),
+            );
+        }
+        stale.sort_unstable();
+        stale.dedup();
         for id in stale {
             if let Some(c) = self.conns.get(&id) {
                 let _ = c.close.try_send((close::REVOKED, "invitation revoked"));
@@ -251,6 +314,25 @@ impl Actor {
             self.leave(id);
         }
     }
+}
+
+/// The room of a participant in a `location` map (absent: the plenary), as
+/// `Convention::location_of` says.
+fn room_in<'a>(rooms: &'a Rooms, who: &str) -> &'a str {
+    rooms.get(who).map_or(d::PLENARY, String::as_str)
+}
+
+/// Who is in another room now than in `before`.
+fn moved(before: &Rooms, now: &Rooms) -> BTreeSet<String> {
+    if before == now {
+        return BTreeSet::new();
+    }
+    before
+        .keys()
+        .chain(now.keys())
+        .filter(|p| room_in(before, p) != room_in(now, p))
+        .cloned()
+        .collect()
 }
 
 /// The poll an event is about, if any.
