@@ -179,7 +179,7 @@ async fn a_restart_takes_up_the_stored_state_and_the_log_after_it() -> Result<()
     // A stored state that does not fit the log (another format) is not used: the whole log is
     // replayed, to the same view.
     server.kill9().await?;
-    let db = rusqlite::Connection::open(dir.path().join("data").join("convene.sqlite3"))?;
+    let db = rusqlite::Connection::open(dir.path().join("data").join("states.sqlite3"))?;
     let n = db.execute(
         "UPDATE states SET data = CAST('{\"format\":0}' AS BLOB)",
         [],

@@ -107,11 +107,6 @@ impl SqliteStore {
                  data BLOB NOT NULL,
                  PRIMARY KEY (convention, doc, version)
              ) WITHOUT ROWID;
-             CREATE TABLE IF NOT EXISTS states (
-                 convention TEXT NOT NULL PRIMARY KEY,
-                 seq INTEGER NOT NULL,
-                 data BLOB NOT NULL
-             ) WITHOUT ROWID;
              CREATE TABLE IF NOT EXISTS audit (
                  convention TEXT NOT NULL,
                  n INTEGER NOT NULL,
@@ -121,10 +116,26 @@ impl SqliteStore {
              ) WITHOUT ROWID;",
         )
         .map_err(unavailable)?;
+        // Stored states live in a file of their own: they are derived data (losing one costs a
+        // longer replay, so no fsync per write), and their pages never sit beside the ballot
+        // box's in a file or its write-ahead log.
+        let states = Connection::open(dir.join("states.sqlite3")).map_err(unavailable)?;
+        states
+            .execute_batch(
+                "PRAGMA journal_mode=WAL;
+                 PRAGMA synchronous=NORMAL;
+                 PRAGMA secure_delete=ON;
+                 CREATE TABLE IF NOT EXISTS states (
+                     convention TEXT NOT NULL PRIMARY KEY,
+                     seq INTEGER NOT NULL,
+                     data BLOB NOT NULL
+                 ) WITHOUT ROWID;",
+            )
+            .map_err(unavailable)?;
         let (tx, rx) = mpsc::channel(QUEUE);
         thread::Builder::new()
             .name("convene-sqlite".into())
-            .spawn(move || writer(conn, rx))
+            .spawn(move || writer(conn, states, rx))
             .map_err(unavailable)?;
         Ok(SqliteStore { jobs: tx })
     }
@@ -237,7 +248,7 @@ impl SqliteStore {
     }
 }
 
-fn writer(mut conn: Connection, mut jobs: mpsc::Receiver<Job>) {
+fn writer(mut conn: Connection, states: Connection, mut jobs: mpsc::Receiver<Job>) {
     let mut appends: Vec<Write> = Vec::new();
     while let Some(first) = jobs.blocking_recv() {
         let mut next = Some(first);
@@ -271,7 +282,7 @@ fn writer(mut conn: Connection, mut jobs: mpsc::Receiver<Job>) {
                     let _ = r.send(versions(&conn, &c, &d));
                 }
                 Job::Load(c, with_state, r) => {
-                    let _ = r.send(load(&conn, &c, with_state));
+                    let _ = r.send(load(&conn, with_state.then_some(&states), &c));
                 }
                 Job::RecordsAfter(c, after, r) => {
                     let _ = r.send(records_from(&conn, &c, after, false));
@@ -282,7 +293,7 @@ fn writer(mut conn: Connection, mut jobs: mpsc::Receiver<Job>) {
                     data,
                     reply,
                 } => {
-                    let _ = reply.send(save_state(&conn, &convention, seq, &data));
+                    let _ = reply.send(save_state(&states, &convention, seq, &data));
                 }
                 Job::Conventions(r) => {
                     let _ = r.send(conventions(&conn));
@@ -481,15 +492,21 @@ fn records_from(
     Ok(records)
 }
 
-fn load(conn: &Connection, convention: &str, with_state: bool) -> Result<Loaded, StoreError> {
-    let state: Option<(u64, Vec<u8>)> = if with_state {
-        conn.query_row(
-            "SELECT seq, data FROM states WHERE convention = ?1",
-            [convention],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()
-        .map_err(unavailable)?
+/// The log of a convention; with `states`, its latest stored state and the log after it.
+fn load(
+    conn: &Connection,
+    states: Option<&Connection>,
+    convention: &str,
+) -> Result<Loaded, StoreError> {
+    let state: Option<(u64, Vec<u8>)> = if let Some(states) = states {
+        states
+            .query_row(
+                "SELECT seq, data FROM states WHERE convention = ?1",
+                [convention],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(unavailable)?
     } else {
         None
     };
