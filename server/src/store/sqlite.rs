@@ -318,6 +318,12 @@ fn writer(mut conn: Connection, states: Connection, mut jobs: mpsc::Receiver<Job
     }
 }
 
+/// Run a statement without parameters from the connection's statement cache: the transaction
+/// control of every group commit is parsed once, not at each commit.
+fn run(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(drop)
+}
+
 /// One durable write waiting for the group commit.
 enum Write {
     Log(Append, Reply<()>),
@@ -333,26 +339,31 @@ fn commit(conn: &mut Connection, appends: &mut Vec<Write>) {
     }
     let mut outcomes: Vec<Outcome> = Vec::with_capacity(appends.len());
     let result = (|| -> Result<(), rusqlite::Error> {
-        let mut tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        run(conn, "BEGIN IMMEDIATE")?;
         for w in appends.iter() {
-            let sp = tx.savepoint()?;
+            run(conn, "SAVEPOINT one")?;
             let (ok, outcome) = match w {
                 Write::Log(a, _) => {
-                    let o = append_one(&sp, a);
+                    let o = append_one(conn, a);
                     (o.is_ok(), Outcome::Log(o))
                 }
                 Write::Doc(a, _) => {
-                    let o = doc_append_one(&sp, a);
+                    let o = doc_append_one(conn, a);
                     (o.is_ok(), Outcome::Doc(o))
                 }
             };
-            if ok {
-                sp.commit()?;
-            } // else the savepoint rolls back on drop: this append only
+            if !ok {
+                // This append only.
+                run(conn, "ROLLBACK TO one")?;
+            }
+            run(conn, "RELEASE one")?;
             outcomes.push(outcome);
         }
-        tx.commit()
+        run(conn, "COMMIT")
     })();
+    if result.is_err() && !conn.is_autocommit() {
+        let _ = run(conn, "ROLLBACK");
+    }
     if appends
         .iter()
         .any(|w| matches!(w, Write::Log(a, _) if a.checkpoint))
@@ -399,11 +410,8 @@ fn commit(conn: &mut Connection, appends: &mut Vec<Write>) {
 
 fn append_one(tx: &Connection, a: &Append) -> Result<(), StoreError> {
     let found: u64 = tx
-        .query_row(
-            "SELECT COALESCE(MAX(seq), 0) FROM events WHERE convention = ?1",
-            [&a.convention],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM events WHERE convention = ?1")
+        .and_then(|mut s| s.query_row([&a.convention], |r| r.get(0)))
         .map_err(unavailable)?;
     if found != a.expected {
         return Err(StoreError::Conflict {
@@ -595,12 +603,11 @@ fn audit(conn: &Connection, convention: &str) -> Result<Vec<AuditEntry>, StoreEr
 /// the updates up to its `upto`).
 fn doc_append_one(tx: &Connection, a: &DocAppend) -> Result<u64, StoreError> {
     let last: u64 = tx
-        .query_row(
+        .prepare_cached(
             "SELECT MAX(COALESCE((SELECT MAX(n) FROM doc_updates WHERE convention = ?1 AND doc = ?2), 0),
                         COALESCE((SELECT upto FROM doc_snapshots WHERE convention = ?1 AND doc = ?2), 0))",
-            params![a.convention, a.doc],
-            |r| r.get(0),
         )
+        .and_then(|mut s| s.query_row(params![a.convention, a.doc], |r| r.get(0)))
         .map_err(unavailable)?;
     let mut ins = tx
         .prepare_cached(
