@@ -4,6 +4,7 @@
 
 mod actor;
 pub mod export;
+mod frames;
 pub mod ws;
 
 use std::collections::{BTreeSet, HashMap};

@@ -308,7 +308,7 @@ fn writer(mut conn: Connection, states: Connection, mut jobs: mpsc::Receiver<Job
             }
         }
         if !appends.is_empty() {
-            commit(&mut conn, &mut appends);
+            commit(&conn, &mut appends);
         }
         if let Some(done) = close {
             let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
@@ -332,7 +332,7 @@ enum Write {
 
 /// Write a group of appends in one transaction, each in its own savepoint, and answer each
 /// once the transaction is committed (durable) or failed.
-fn commit(conn: &mut Connection, appends: &mut Vec<Write>) {
+fn commit(conn: &Connection, appends: &mut Vec<Write>) {
     enum Outcome {
         Log(Result<(), StoreError>),
         Doc(Result<u64, StoreError>),
