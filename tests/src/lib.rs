@@ -256,6 +256,38 @@ pub async fn nodes(dir: &Path, redis: &str, n: usize) -> Result<Vec<Server>> {
     Ok(out)
 }
 
+/// A poll open to everyone, with no quorum, no duration and no room.
+pub fn poll_spec(
+    question: &str,
+    kind: proto::PollKind,
+    secret: bool,
+    live_results: bool,
+) -> proto::PollSpec {
+    proto::PollSpec {
+        question: question.into(),
+        kind,
+        secret,
+        live_results,
+        voters: vec![],
+        quorum: None,
+        duration_ms: None,
+        room: None,
+    }
+}
+
+/// The invitation of `name` among `invites`.
+pub fn invite_of<'a>(invites: &'a [Invite], name: &str) -> &'a Invite {
+    invites
+        .iter()
+        .find(|i| i.name == name)
+        .unwrap_or_else(|| panic!("{name} was not invited"))
+}
+
+/// The invitation token of `name` among `invites`.
+pub fn token_of(invites: &[Invite], name: &str) -> String {
+    invite_of(invites, name).token.clone()
+}
+
 pub fn person(name: &str, roles: &[proto::Role], attrs: &[(&str, &str)]) -> RosterEntry {
     RosterEntry {
         name: name.to_string(),
@@ -513,6 +545,16 @@ impl Client {
         self.request(command)
             .await?
             .map_err(|(code, m)| anyhow!("{}: {c} refused: {code:?} {m}", self.name))
+    }
+
+    /// Draft a poll and open it: the poll's id and the opening's seq.
+    pub async fn draft_and_open(&mut self, spec: proto::PollSpec) -> Result<(String, u64)> {
+        let seq = self.ok(Command::DraftPoll { spec }).await?;
+        let proto::Event::PollDrafted { poll, .. } = self.wait_seq(seq).await?.event else {
+            bail!("{}: event {seq} is not poll_drafted", self.name)
+        };
+        let opened = self.ok(Command::OpenPoll { poll: poll.clone() }).await?;
+        Ok((poll, opened))
     }
 
     /// Wait for the close frame; returns its code.

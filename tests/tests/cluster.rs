@@ -10,21 +10,11 @@ use anyhow::{bail, ensure, Result};
 use convene_tests::proto::{
     AssignMethod, Ballot, Command, ErrorCode, Event, PollKind, PollSpec, Role, ServerMessage,
 };
-use convene_tests::{fresh_redis, nodes, person, tempdir, unique, Client, Server};
+use convene_tests::{fresh_redis, nodes, person, poll_spec, tempdir, unique, Client, Server};
 
 fn secret_poll(question: &str) -> PollSpec {
-    PollSpec {
-        question: question.into(),
-        kind: PollKind::Single {
-            options: vec!["Oui".into(), "Non".into(), "Sans avis".into()],
-        },
-        secret: true,
-        live_results: true,
-        voters: vec![],
-        quorum: None,
-        duration_ms: None,
-        room: None,
-    }
+    let options = vec!["Oui".into(), "Non".into(), "Sans avis".into()];
+    poll_spec(question, PollKind::Single { options }, true, true)
 }
 
 /// Every event two clients both saw is the same event at the same seq.
@@ -134,15 +124,7 @@ async fn three_nodes_one_convention() -> Result<()> {
     let last = fac.ok(Command::CloseBreakouts).await?;
 
     // A secret poll voted through all three nodes.
-    let seq = fac
-        .ok(Command::DraftPoll {
-            spec: secret_poll("On continue ?"),
-        })
-        .await?;
-    let Event::PollDrafted { poll, .. } = fac.wait_seq(seq).await?.event else {
-        bail!("no draft")
-    };
-    fac.ok(Command::OpenPoll { poll: poll.clone() }).await?;
+    let (poll, _) = fac.draft_and_open(secret_poll("On continue ?")).await?;
     let mut expected = [0u64; 3];
     for (i, c) in cits.iter_mut().enumerate() {
         let choice = (i % 3) as u32;
@@ -207,15 +189,7 @@ async fn three_nodes_one_convention() -> Result<()> {
 
     // kill -9 of node 2 in the middle of a second vote: its clients move to node 0 and retry
     // with the same request ids; nothing acknowledged is missing, no ballot counts twice.
-    let seq = fac
-        .ok(Command::DraftPoll {
-            spec: secret_poll("Et maintenant ?"),
-        })
-        .await?;
-    let Event::PollDrafted { poll, .. } = fac.wait_seq(seq).await?.event else {
-        bail!("no draft")
-    };
-    fac.ok(Command::OpenPoll { poll: poll.clone() }).await?;
+    let (poll, _) = fac.draft_and_open(secret_poll("Et maintenant ?")).await?;
     let ids: Vec<String> = (0..12).map(|i| format!("v{i}-{}", unique())).collect();
     let mut acked: BTreeMap<usize, u64> = BTreeMap::new();
     for (i, c) in cits.iter_mut().enumerate().filter(|(i, _)| i % 3 != 2) {
@@ -297,11 +271,7 @@ async fn concurrent_commands_from_every_node_get_distinct_gapless_seqs() -> Resu
     let mut fac = Client::join(&servers[1].ws_url(), "fac", &invites[0].token).await?;
     let mut spec = secret_poll("Tous ensemble");
     spec.secret = false;
-    let seq = fac.ok(Command::DraftPoll { spec }).await?;
-    let Event::PollDrafted { poll, .. } = fac.wait_seq(seq).await?.event else {
-        bail!("no draft")
-    };
-    let opened = fac.ok(Command::OpenPoll { poll: poll.clone() }).await?;
+    let (poll, opened) = fac.draft_and_open(spec).await?;
     // Every voter connected to one of the three nodes, all voting at once.
     let mut tasks = Vec::new();
     for (i, inv) in invites.iter().skip(1).enumerate() {

@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use anyhow::{ensure, Result};
 use convene_tests::proto::{
-    api::Nodes, Ballot, ClientMessage, Command, Event, PollKind, PollSpec, Role, ServerMessage,
+    api::Nodes, Ballot, ClientMessage, Command, PollKind, PollSpec, Role, ServerMessage,
     PROTOCOL_VERSION,
 };
 use convene_tests::{
-    convene_bin, fresh_redis, nodes, person, run_loadtest_on, tempdir, Client, Server,
+    convene_bin, fresh_redis, nodes, person, poll_spec, run_loadtest_on, tempdir, Client, Server,
 };
 use serde_json::Value;
 
@@ -108,18 +108,8 @@ async fn a_node_killed_mid_run_and_the_load_tester_resumes_on_the_others() -> Re
 }
 
 fn poll(question: &str) -> PollSpec {
-    PollSpec {
-        question: question.into(),
-        kind: PollKind::Single {
-            options: vec!["Oui".into(), "Non".into()],
-        },
-        secret: false,
-        live_results: false,
-        voters: vec![],
-        quorum: None,
-        duration_ms: None,
-        room: None,
-    }
+    let options = vec!["Oui".into(), "Non".into()];
+    poll_spec(question, PollKind::Single { options }, false, false)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -141,15 +131,9 @@ async fn another_node_never_answers_from_behind_what_a_client_saw() -> Result<()
     // and 2: their replicas may not have read the opening yet, and must not refuse the vote
     // for it ("no such poll", "not open").
     for round in 0..15 {
-        let seq = fac
-            .ok(Command::DraftPoll {
-                spec: poll(&format!("Question {round}")),
-            })
+        let (poll, _) = fac
+            .draft_and_open(poll(&format!("Question {round}")))
             .await?;
-        let Event::PollDrafted { poll, .. } = fac.wait_seq(seq).await?.event else {
-            anyhow::bail!("event {seq} is not poll_drafted");
-        };
-        fac.ok(Command::OpenPoll { poll: poll.clone() }).await?;
         let vote = |choice| Command::Vote {
             poll: poll.clone(),
             ballot: Ballot::Single { choice },

@@ -7,10 +7,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{bail, ensure, Context, Result};
-use convene_tests::proto::{
-    Ballot, ClientMessage, Command, Event, PollKind, PollSpec, Role, ServerMessage,
-};
-use convene_tests::{person, tempdir, Client, Server};
+use convene_tests::proto::{Ballot, ClientMessage, Command, Event, PollKind, Role, ServerMessage};
+use convene_tests::{person, poll_spec, tempdir, token_of, Client, Server};
 
 const CITIZENS: usize = 12;
 
@@ -51,13 +49,7 @@ async fn records_of_mixed_audiences_reach_exactly_their_viewers_in_log_order() -
         roster.push(person(&format!("Citoyen {i:02}"), &[Role::Citizen], &[]));
     }
     let invites = server.http().convention("fan-out", &roster).await?;
-    let token = |name: &str| {
-        invites
-            .iter()
-            .find(|i| i.name == name)
-            .map(|i| i.token.clone())
-            .expect("invited")
-    };
+    let token = |name: &str| token_of(&invites, name);
     let url = server.ws_url();
     let mut fac = Client::join(&url, "fac", &token("Claire Animatrice")).await?;
     let mut gar = Client::join(&url, "gar", &token("Hélène Garante")).await?;
@@ -69,23 +61,14 @@ async fn records_of_mixed_audiences_reach_exactly_their_viewers_in_log_order() -
     // Citizen 0 also has a second connection (a phone next to the laptop), which sends nothing.
     let mut second = Client::join(&url, "Citoyen 00 (2)", &token("Citoyen 00")).await?;
 
-    let spec = PollSpec {
-        question: "Quelle priorité ?".into(),
-        kind: PollKind::Single {
-            options: vec!["Oui".into(), "Non".into()],
-        },
-        secret: true,
-        live_results: true,
-        voters: vec![],
-        quorum: None,
-        duration_ms: None,
-        room: None,
-    };
-    let seq = fac.ok(Command::DraftPoll { spec }).await?;
-    let Event::PollDrafted { poll, .. } = fac.wait_seq(seq).await?.event else {
-        bail!("event {seq} is not poll_drafted")
-    };
-    let opened = fac.ok(Command::OpenPoll { poll: poll.clone() }).await?;
+    let options = vec!["Oui".into(), "Non".into()];
+    let spec = poll_spec(
+        "Quelle priorité ?",
+        PollKind::Single { options },
+        true,
+        true,
+    );
+    let (poll, opened) = fac.draft_and_open(spec).await?;
 
     // Everyone at once: each citizen votes and chats, the facilitator broadcasts.
     for (i, c) in citizens.iter_mut().enumerate() {

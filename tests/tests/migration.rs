@@ -1,9 +1,9 @@
 //! `convene export` / `convene import`: a convention moves from the SQLite store to Redis
 //! and back, and the exports compare equal; the imported convention is served as it was.
 
-use anyhow::{bail, ensure, Context, Result};
-use convene_tests::proto::{Ballot, Command, Event, PollKind, PollSpec, Role};
-use convene_tests::{convene_bin, person, tempdir, Client, Server};
+use anyhow::{ensure, Context, Result};
+use convene_tests::proto::{Ballot, Command, PollKind, Role};
+use convene_tests::{convene_bin, person, poll_spec, tempdir, Client, Server};
 
 fn run(args: &[&str]) -> Result<std::process::Output> {
     let out = std::process::Command::new(convene_bin())
@@ -37,21 +37,8 @@ async fn a_convention_moves_between_sqlite_and_redis_unchanged() -> Result<()> {
             text: "Bonjour".into(),
         })
         .await?;
-    let spec = PollSpec {
-        question: "D'accord ?".into(),
-        kind: PollKind::Position,
-        secret: true,
-        live_results: false,
-        voters: vec![],
-        quorum: None,
-        duration_ms: None,
-        room: None,
-    };
-    let seq = fac.ok(Command::DraftPoll { spec }).await?;
-    let Event::PollDrafted { poll, .. } = fac.wait_seq(seq).await?.event else {
-        bail!("no draft")
-    };
-    fac.ok(Command::OpenPoll { poll: poll.clone() }).await?;
+    let spec = poll_spec("D'accord ?", PollKind::Position, true, false);
+    let (poll, _) = fac.draft_and_open(spec).await?;
     amina
         .ok(Command::Vote {
             poll: poll.clone(),

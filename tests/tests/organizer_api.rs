@@ -10,7 +10,9 @@ use convene_tests::proto::api::{ConventionSummary, ErrorBody, Invite, InviteStat
 use convene_tests::proto::{
     self, close, AuditEntry, Command, ErrorCode, Person, Role, ServerMessage,
 };
-use convene_tests::{convene_bin, person, tempdir, Client, Server, ORGANIZER_TOKEN, WAIT};
+use convene_tests::{
+    convene_bin, invite_of, person, tempdir, Client, Server, ORGANIZER_TOKEN, WAIT,
+};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -39,10 +41,7 @@ impl World {
         self.invite(name).participant.clone()
     }
     fn invite(&self, name: &str) -> &Invite {
-        self.invites
-            .iter()
-            .find(|i| i.name == name)
-            .unwrap_or_else(|| panic!("no invite for {name}"))
+        invite_of(&self.invites, name)
     }
     async fn join(&self, name: &str) -> Result<Client> {
         Client::join(&self.server.ws_url(), name, &self.token(name)).await

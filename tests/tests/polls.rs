@@ -4,34 +4,12 @@
 
 use anyhow::{bail, ensure, Result};
 use convene_tests::proto::{
-    Ballot, Command, ErrorCode, Event, PollKind, PollSpec, Role, ServerMessage, Stance, Tally,
+    Ballot, Command, ErrorCode, Event, PollKind, Role, ServerMessage, Stance, Tally,
 };
-use convene_tests::{person, tempdir, Client, Server};
-
-fn spec(question: &str, kind: PollKind, secret: bool, live: bool) -> PollSpec {
-    PollSpec {
-        question: question.into(),
-        kind,
-        secret,
-        live_results: live,
-        voters: vec![],
-        quorum: None,
-        duration_ms: None,
-        room: None,
-    }
-}
+use convene_tests::{person, poll_spec, tempdir, Client, Server};
 
 fn options(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
-}
-
-async fn draft_and_open(fac: &mut Client, s: PollSpec) -> Result<String> {
-    let seq = fac.ok(Command::DraftPoll { spec: s }).await?;
-    let Event::PollDrafted { poll, .. } = fac.wait_seq(seq).await?.event else {
-        bail!("no poll_drafted")
-    };
-    fac.ok(Command::OpenPoll { poll: poll.clone() }).await?;
-    Ok(poll)
 }
 
 async fn close(fac: &mut Client, poll: &str) -> Result<Tally> {
@@ -66,18 +44,17 @@ async fn every_kind_counts_and_bad_ballots_change_nothing() -> Result<()> {
     }
 
     // Single choice, named, hidden results: citizens change their minds; the last counts.
-    let q = draft_and_open(
-        &mut fac,
-        spec(
+    let q = fac
+        .draft_and_open(poll_spec(
             "Quel thème en premier ?",
             PollKind::Single {
                 options: options(&["Logement", "Santé", "Mobilités"]),
             },
             false,
             false,
-        ),
-    )
-    .await?;
+        ))
+        .await?
+        .0;
     for (i, c) in cit.iter_mut().enumerate() {
         c.ok(Command::Vote {
             poll: q.clone(),
@@ -139,7 +116,7 @@ async fn every_kind_counts_and_bad_ballots_change_nothing() -> Result<()> {
     );
     let r = cit[0]
         .request(Command::DraftPoll {
-            spec: spec("x", PollKind::Position, false, false),
+            spec: poll_spec("x", PollKind::Position, false, false),
         })
         .await?;
     ensure!(
@@ -193,9 +170,8 @@ async fn every_kind_counts_and_bad_ballots_change_nothing() -> Result<()> {
     );
 
     // Multiple choice (1 to 2), secret, live.
-    let q = draft_and_open(
-        &mut fac,
-        spec(
+    let q = fac
+        .draft_and_open(poll_spec(
             "Deux priorités",
             PollKind::Multiple {
                 options: options(&["A", "B", "C"]),
@@ -204,9 +180,9 @@ async fn every_kind_counts_and_bad_ballots_change_nothing() -> Result<()> {
             },
             true,
             true,
-        ),
-    )
-    .await?;
+        ))
+        .await?
+        .0;
     let r = cit[0]
         .request(Command::Vote {
             poll: q.clone(),
@@ -254,9 +230,8 @@ async fn every_kind_counts_and_bad_ballots_change_nothing() -> Result<()> {
     ensure!(t.counts == vec![3, 1, 3], "multiple tally {t:?}");
 
     // Scale 0..10 with labels.
-    let q = draft_and_open(
-        &mut fac,
-        spec(
+    let q = fac
+        .draft_and_open(poll_spec(
             "Confiance",
             PollKind::Scale {
                 min: 0,
@@ -266,9 +241,9 @@ async fn every_kind_counts_and_bad_ballots_change_nothing() -> Result<()> {
             },
             false,
             true,
-        ),
-    )
-    .await?;
+        ))
+        .await?
+        .0;
     let r = cit[0]
         .request(Command::Vote {
             poll: q.clone(),
@@ -295,18 +270,17 @@ async fn every_kind_counts_and_bad_ballots_change_nothing() -> Result<()> {
     );
 
     // Ranking: Borda and instant runoff.
-    let q = draft_and_open(
-        &mut fac,
-        spec(
+    let q = fac
+        .draft_and_open(poll_spec(
             "Classez",
             PollKind::Ranking {
                 options: options(&["A", "B", "C"]),
             },
             true,
             false,
-        ),
-    )
-    .await?;
+        ))
+        .await?
+        .0;
     let r = cit[0]
         .request(Command::Vote {
             poll: q.clone(),
@@ -338,11 +312,15 @@ async fn every_kind_counts_and_bad_ballots_change_nothing() -> Result<()> {
     );
 
     // Free text with a limit.
-    let q = draft_and_open(
-        &mut fac,
-        spec("Un mot", PollKind::Text { max_chars: 20 }, true, false),
-    )
-    .await?;
+    let q = fac
+        .draft_and_open(poll_spec(
+            "Un mot",
+            PollKind::Text { max_chars: 20 },
+            true,
+            false,
+        ))
+        .await?
+        .0;
     let r = cit[0]
         .request(Command::Vote {
             poll: q.clone(),
@@ -393,10 +371,10 @@ async fn every_kind_counts_and_bad_ballots_change_nothing() -> Result<()> {
         room: "r1".into(),
     })
     .await?;
-    let mut s = spec("Proposition 3", PollKind::Position, false, false);
+    let mut s = poll_spec("Proposition 3", PollKind::Position, false, false);
     s.voters = vec![Role::Citizen, Role::Expert];
     s.room = Some("r1".into());
-    let q = draft_and_open(&mut fac, s).await?;
+    let q = fac.draft_and_open(s).await?.0;
     cit[0]
         .ok(Command::Vote {
             poll: q.clone(),
@@ -505,9 +483,9 @@ async fn a_timed_poll_closes_by_itself_after_a_restart() -> Result<()> {
     ];
     let invites = server.http().convention("timed", &roster).await?;
     let mut fac = Client::join(&server.ws_url(), "fac", &invites[0].token).await?;
-    let mut s = spec("Vite", PollKind::Position, true, false);
+    let mut s = poll_spec("Vite", PollKind::Position, true, false);
     s.duration_ms = Some(1500);
-    let poll = draft_and_open(&mut fac, s).await?;
+    let poll = fac.draft_and_open(s).await?.0;
     let mut amina = Client::join(&server.ws_url(), "amina", &invites[1].token).await?;
     amina
         .ok(Command::Vote {

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::{bail, ensure, Context, Result};
 use convene_tests::proto::{Ballot, Command, ErrorCode, Event, PollKind, PollSpec, Role};
-use convene_tests::{person, tempdir, unique, Client, Server};
+use convene_tests::{person, poll_spec, tempdir, token_of, unique, Client, Server};
 
 const VOTERS: usize = 40;
 const OPTIONS: [&str; 3] = [
@@ -61,13 +61,7 @@ async fn a_secret_vote_survives_kill_9_and_links_no_voter_to_a_choice() -> Resul
         ));
     }
     let invites = server.http().convention("vote", &roster).await?;
-    let token = |name: &str| {
-        invites
-            .iter()
-            .find(|i| i.name == name)
-            .map(|i| i.token.clone())
-            .expect("invited")
-    };
+    let token = |name: &str| token_of(&invites, name);
     let voter_ids: Vec<String> = (0..VOTERS)
         .map(|i| {
             invites
@@ -80,23 +74,17 @@ async fn a_secret_vote_survives_kill_9_and_links_no_voter_to_a_choice() -> Resul
         .collect();
 
     let mut fac = Client::join(&server.ws_url(), "fac", &token("Claire Animatrice")).await?;
+    let options = OPTIONS.iter().map(|s| s.to_string()).collect();
     let spec = PollSpec {
-        question: "Quelle priorité pour l'après-crise ?".into(),
-        kind: PollKind::Single {
-            options: OPTIONS.iter().map(|s| s.to_string()).collect(),
-        },
-        secret: true,
-        live_results: false,
-        voters: vec![],
         quorum: Some(30),
-        duration_ms: None,
-        room: None,
+        ..poll_spec(
+            "Quelle priorité pour l'après-crise ?",
+            PollKind::Single { options },
+            true,
+            false,
+        )
     };
-    let seq = fac.ok(Command::DraftPoll { spec }).await?;
-    let Event::PollDrafted { poll, .. } = fac.wait_seq(seq).await?.event else {
-        bail!("no draft")
-    };
-    fac.ok(Command::OpenPoll { poll: poll.clone() }).await?;
+    let (poll, _) = fac.draft_and_open(spec).await?;
 
     // The first half votes, each acknowledged.
     let ids: Vec<String> = (0..VOTERS)

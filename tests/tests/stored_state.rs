@@ -7,24 +7,19 @@ use std::time::Duration;
 
 use anyhow::{bail, ensure, Context, Result};
 use convene_tests::proto::{close, Ballot, Command, Event, PollKind, PollSpec, Role};
-use convene_tests::{fresh_redis, person, tempdir, unique, Client, Server};
+use convene_tests::{fresh_redis, person, poll_spec, tempdir, unique, Client, Server};
 use serde_json::json;
 
 const STATE_EVERY: u64 = 4;
 
 fn secret_poll() -> PollSpec {
-    PollSpec {
-        question: "Garde-t-on la proposition 3 ?".into(),
-        kind: PollKind::Single {
-            options: vec!["Oui".into(), "Non".into()],
-        },
-        secret: true,
-        live_results: true,
-        voters: vec![],
-        quorum: None,
-        duration_ms: None,
-        room: None,
-    }
+    let options = vec!["Oui".into(), "Non".into()];
+    poll_spec(
+        "Garde-t-on la proposition 3 ?",
+        PollKind::Single { options },
+        true,
+        true,
+    )
 }
 
 /// A guarantor's whole view, taken on a fresh connection with nobody else online.
@@ -51,15 +46,7 @@ async fn a_morning(server: &Server, tokens: &[String]) -> Result<((String, u64),
         bail!("chat refused")
     };
     cits[1].ok(Command::RaiseHand).await?;
-    let seq = fac
-        .ok(Command::DraftPoll {
-            spec: secret_poll(),
-        })
-        .await?;
-    let Event::PollDrafted { poll, .. } = fac.wait_seq(seq).await?.event else {
-        bail!("no draft")
-    };
-    fac.ok(Command::OpenPoll { poll: poll.clone() }).await?;
+    let (poll, _) = fac.draft_and_open(secret_poll()).await?;
     for (i, c) in cits.iter_mut().enumerate() {
         c.ok(Command::Vote {
             poll: poll.clone(),

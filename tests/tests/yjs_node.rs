@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use convene_tests::proto::{Command, Role};
-use convene_tests::{convene_bin, person, tempdir, Client, Server, ORGANIZER_TOKEN};
+use convene_tests::{
+    convene_bin, invite_of, person, tempdir, token_of, Client, Server, ORGANIZER_TOKEN,
+};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command as Process};
 use tokio::sync::mpsc;
@@ -134,21 +136,9 @@ async fn three_stock_yjs_clients_survive_kill_9_on_the_same_port() -> Result<()>
         person("Citoyen 01", &[Role::Citizen], &[]),
     ];
     let invites = server.http().convention(CONV, &roster).await?;
-    let token = |name: &str| -> Result<String> {
-        invites
-            .iter()
-            .find(|i| i.name == name)
-            .map(|i| i.token.clone())
-            .ok_or_else(|| anyhow!("no invite for {name}"))
-    };
-    let id = |name: &str| -> Result<String> {
-        invites
-            .iter()
-            .find(|i| i.name == name)
-            .map(|i| i.participant.clone())
-            .ok_or_else(|| anyhow!("no invite for {name}"))
-    };
-    let mut fac = Client::join(&server.ws_url(), "fac", &token("Claire Animatrice")?).await?;
+    let token = |name: &str| token_of(&invites, name);
+    let id = |name: &str| invite_of(&invites, name).participant.clone();
+    let mut fac = Client::join(&server.ws_url(), "fac", &token("Claire Animatrice")).await?;
     fac.ok(Command::CreateDocument {
         name: DOC.into(),
         title: "Avis citoyen".into(),
@@ -156,7 +146,7 @@ async fn three_stock_yjs_clients_survive_kill_9_on_the_same_port() -> Result<()>
     .await?;
     fac.ok(Command::SetWritingGroup {
         group: "atelier".into(),
-        members: vec![id("Citoyen 01")?],
+        members: vec![id("Citoyen 01")],
     })
     .await?;
     fac.ok(Command::OpenDocument {
@@ -172,9 +162,9 @@ async fn three_stock_yjs_clients_survive_kill_9_on_the_same_port() -> Result<()>
         .arg("three_clients.mjs")
         .arg(format!("ws://{addr}/doc/{CONV}"))
         .arg(DOC)
-        .arg(token("Rita Rapporteure")?)
-        .arg(token("Rémi Rapporteur")?)
-        .arg(token("Citoyen 01")?)
+        .arg(token("Rita Rapporteure"))
+        .arg(token("Rémi Rapporteur"))
+        .arg(token("Citoyen 01"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
