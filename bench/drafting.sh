@@ -7,7 +7,8 @@
 #   cargo build --release -p convene -p convene-loadtest && (cd bench && npm ci)
 #   bench/drafting.sh [OUTDIR]
 #
-# Environment: SIZES (default "10 50 200"), SERVERS (default "convene ywss hocuspocus"),
+# Environment: SIZES (default "10 50 200"), SERVERS (default "convene ywss hocuspocus"; also
+# "floor" and "floor-durable": loadtest/src/bin/relay-floor.rs, the least any server does),
 # DURATION (s, default 20), INTERVAL_MS (default 200), EXTRA (more drafting flags).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,7 +22,8 @@ PORT=${PORT:-18470}
 TOKEN=bench-organizer-token
 CONVENE="$ROOT/target/release/convene"
 LOADTEST="$ROOT/target/release/convene-loadtest"
-for b in "$CONVENE" "$LOADTEST"; do
+FLOOR="$ROOT/target/release/relay-floor"
+for b in "$CONVENE" "$LOADTEST" "$FLOOR"; do
   [ -x "$b" ] || { echo "no $b: cargo build --release -p convene -p convene-loadtest" >&2; exit 1; }
 done
 [ -d "$ROOT/bench/node_modules" ] || { echo "no bench/node_modules: (cd bench && npm ci)" >&2; exit 1; }
@@ -45,6 +47,10 @@ start_server() { # $1 server, $2 log
         --organizer-token "$TOKEN" >"$2" 2>&1 &
       PID=$! ;;
     ywss) node "$ROOT/bench/ywss.mjs" "$PORT" >"$2" 2>&1 & PID=$! ;;
+    floor) "$FLOOR" "$PORT" >"$2" 2>&1 & PID=$! ;;
+    floor-durable)
+      local dir; dir=$(mktemp -d "$OUT/floor-data.XXXXXX")
+      "$FLOOR" "$PORT" --durable "$dir" >"$2" 2>&1 & PID=$! ;;
     hocuspocus) node "$ROOT/bench/hocuspocus.mjs" "$PORT" >"$2" 2>&1 & PID=$! ;;
   esac
   for _ in $(seq 100); do
@@ -60,6 +66,7 @@ for n in $SIZES; do
     echo "== $s, $n editors" >&2
     start_server "$s" "$OUT/$s-$n.server.log"
     target=(--target "$s")
+    case $s in floor*) target=(--target ywss) ;; esac
     [ "$s" = convene ] || target+=(--target-url "ws://127.0.0.1:$PORT")
     # The timeout covers connecting, the editing and the drain.
     "$LOADTEST" --url "http://127.0.0.1:$PORT" --organizer-token "$TOKEN" --quiet \
@@ -89,7 +96,7 @@ for n in $SIZES; do
   for s in $SERVERS; do
     f="$OUT/$s-$n.json"
     [ -f "$f" ] || { printf '| %s | %s | (no report) |||||||\n' "$s" "$n"; continue; }
-    row "$f" | awk -F'\t' '{printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s |\n",$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12}'
+    row "$f" | awk -F'\t' -v s="$s" '{printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s |\n",s,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12}'
   done
 done
 printf '\nRatios (reference ÷ convene: above 1, convene is better):\n\n'
