@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::*;
 
 /// The version of this format; a stored state of another version is not used.
-pub const STATE_FORMAT: u32 = 1;
+pub const STATE_FORMAT: u32 = 2;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredState {
@@ -45,6 +45,8 @@ pub struct ConventionState {
     pub rotation: Option<RotationState>,
     pub documents: Vec<DocumentState>,
     pub writing_groups: BTreeMap<String, Vec<String>>,
+    /// Since format 2.
+    pub notices: Vec<NoticeLine>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

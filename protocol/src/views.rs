@@ -32,6 +32,16 @@ pub struct ChatLine {
     pub text: String,
 }
 
+/// An announcement that a snapshot recalls (see `Snapshot::notices`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct NoticeLine {
+    /// The seq of the `broadcast_sent` event.
+    pub seq: u64,
+    pub at: u64,
+    pub by: Actor,
+    pub text: String,
+}
+
 /// A room, as a participant may see it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RoomView {
@@ -117,6 +127,10 @@ pub struct Snapshot {
     /// Writing groups: name and members.
     #[serde(default)]
     pub writing_groups: BTreeMap<String, Vec<String>>,
+    /// The latest announcements (`broadcast_sent`, at most 20), oldest first: what was
+    /// announced while you were away. Left out when there is none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<NoticeLine>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -153,6 +153,11 @@ async fn a_restart_takes_up_the_stored_state_and_the_log_after_it() -> Result<()
     );
     let before = view(&server, &tokens[1]).await?;
     let seq = before["seq"].as_u64().context("seq")?;
+    let notices = before["notices"].as_array().map_or(0, Vec::len);
+    ensure!(
+        notices == 6,
+        "the view recalls the 6 announcements: {notices}"
+    );
 
     server.kill9_and_restart().await?;
     same_as_before(&server, &tokens, &before, &request, &revoked).await?;

@@ -102,6 +102,12 @@ test('balanced breakout rooms: citizens land in them and chat', { timeout: 12000
   await fac.fill('#rooms .broadcast input', 'Il reste cinq minutes.');
   await fac.click('#rooms .broadcast button');
   for (const page of citizens) await page.waitForSelector('.broadcast-msg:has-text("Il reste cinq minutes.")');
+  // Someone who opens the page just after (a late arrival, a tab closed by mistake) still
+  // sees it: the snapshot recalls the latest announcements.
+  const late = await openAs(browser, server, server.role('citizen', 4));
+  await late.waitForSelector('.broadcast-msg:has-text("Il reste cinq minutes.")');
+  assert.equal(await late.locator('.broadcast-msg').count(), 1);
+  await late.context().close();
 
   // Extend, then close: everyone is back in the plenary.
   const before = await fac.evaluate(() => window.__convene.snap.breakouts.ends_at);

@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyEvent, normalizeSnapshot, roomInRound, placedRound, canWrite } from '../../web/src/reduce.js';
+import { applyEvent, missedNotices, noticeEffect, normalizeSnapshot, roomInRound, placedRound, canWrite, RECENT_NOTICE_MS } from '../../web/src/reduce.js';
 import { videoUrl } from '../../web/src/video-url.js';
 import { DICT } from '../../web/src/i18n.js';
 
@@ -118,6 +118,26 @@ test('polls: a secret vote seen by a citizen, calls, and events that are not for
   const unknown = ev(s, me, { type: 'something_new', x: 1 });
   assert.equal(unknown.unknown, 'something_new');
   assert.equal(s.seq, seq, 'an unknown event still moves the seq');
+});
+
+test('announcements in a snapshot: those missed while away, or recent ones on arrival', () => {
+  const now = 10 * RECENT_NOTICE_MS;
+  const s = snapshot(me);
+  s.notices = [
+    { seq: 40, at: now - 2 * RECENT_NOTICE_MS, by: { kind: 'participant', id: 'p1' }, text: 'Ancienne' },
+    { seq: 45, at: now - 60000, by: { kind: 'organizer' }, text: 'Reprise à 14 h' },
+    { seq: 48, at: now - 1000, by: { kind: 'participant', id: 'p1' }, text: 'Votez maintenant' },
+  ];
+  // Back after seq 44: the two sent since, as broadcast records, in order.
+  const back = missedNotices(s, 44, now);
+  assert.deepEqual(back.map((r) => r.seq), [45, 48]);
+  assert.deepEqual(noticeEffect(back[0]).broadcast, { seq: 45, at: now - 60000, from: null, text: 'Reprise à 14 h' });
+  assert.equal(noticeEffect(back[1]).broadcast.from, 'p1');
+  // Nothing new since seq 48; a first arrival sees only the last ten minutes.
+  assert.deepEqual(missedNotices(s, 48, now), []);
+  assert.deepEqual(missedNotices(s, 0, now).map((r) => r.event.text), ['Reprise à 14 h', 'Votez maintenant']);
+  // A snapshot without notices (none sent yet) has an empty list.
+  assert.deepEqual(normalizeSnapshot({ rooms: [] }).notices, []);
 });
 
 test('rotations: rounds place people, pause and resume keep the time left', () => {

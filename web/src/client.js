@@ -6,7 +6,7 @@
 // loss goes to the next node of the list, and the hello carries the seq the page had
 // (`last_seq`), so that the new node's welcome is not behind what the page shows.
 
-import { applyEvent, normalizeSnapshot, room } from './reduce.js';
+import { applyEvent, missedNotices, normalizeSnapshot, noticeEffect, room } from './reduce.js';
 
 /** Close codes after which reconnecting cannot help (PROTOCOL.md, section 13). */
 const FATAL_CLOSES = { 4001: 'unknown_token', 4002: 'revoked', 4003: 'unsupported_version' };
@@ -187,9 +187,16 @@ export class Client {
   }
 
   takeSnapshot(snapshot, serverTime) {
+    const before = this.seen;
     this.snap = normalizeSnapshot(snapshot);
     this.offset = serverTime - Date.now();
     this.seen = Math.max(this.seen, this.snap.seq);
+    // Announcements made while we were away (or just before we came) show as if live.
+    if (this.hooks.onEffect) {
+      for (const rec of missedNotices(this.snap, before, serverTime)) {
+        this.hooks.onEffect(noticeEffect(rec), rec);
+      }
+    }
   }
 
   handle(msg) {

@@ -240,7 +240,7 @@ function applyOne(snap, me, rec) {
       recomputeObservers(snap);
       break;
     case 'broadcast_sent':
-      return { broadcast: { seq: rec.seq, at: rec.at, from: byId, text: ev.text } };
+      return noticeEffect(rec);
     case 'chat_posted': {
       const r = room(snap, ev.room);
       if (r && r.inside) {
@@ -505,7 +505,28 @@ function applyOne(snap, me, rec) {
 }
 
 /** Fill in the fields a snapshot may omit, so that the UI can rely on them. */
+/** What the page shows of a `broadcast_sent` record. */
+export function noticeEffect(rec) {
+  const from = rec.by && rec.by.kind === 'participant' ? rec.by.id : null;
+  return { broadcast: { seq: rec.seq, at: rec.at, from, text: rec.event.text } };
+}
+
+/** On a first connection, announcements younger than this are shown from the snapshot. */
+export const RECENT_NOTICE_MS = 10 * 60 * 1000;
+
+/**
+ * The announcements of a snapshot (`notices`) to show, as `broadcast_sent` records: those
+ * after `seen` (the highest seq applied before this snapshot: sent while we were away), or,
+ * on a first connection (`seen` 0), those of the last ten minutes (server time `now`).
+ */
+export function missedNotices(snap, seen, now) {
+  return (snap.notices || [])
+    .filter((n) => n.seq > seen && (seen > 0 || now - n.at < RECENT_NOTICE_MS))
+    .map((n) => ({ seq: n.seq, at: n.at, by: n.by, event: { type: 'broadcast_sent', text: n.text } }));
+}
+
 export function normalizeSnapshot(snap) {
+  snap.notices = snap.notices || [];
   snap.polls = snap.polls || [];
   snap.documents = snap.documents || [];
   snap.writing_groups = snap.writing_groups || {};

@@ -35,6 +35,19 @@ pub struct ChatLine {
     pub text: String,
 }
 
+/// An announcement (`broadcast_sent`), kept so that whoever was away when it was sent still
+/// finds it in their next snapshot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notice {
+    pub seq: u64,
+    pub at: Millis,
+    pub by: Actor,
+    pub text: String,
+}
+
+/// Announcements a convention keeps: the latest ones.
+pub const RECENT_NOTICES: usize = 20;
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Floor {
     pub participant: ParticipantId,
@@ -121,6 +134,8 @@ pub struct Convention {
     pub documents: BTreeMap<String, super::documents::Document>,
     /// Writing groups: name -> members.
     pub writing_groups: BTreeMap<String, BTreeSet<ParticipantId>>,
+    /// The latest announcements, oldest first (at most `RECENT_NOTICES`).
+    pub notices: Vec<Notice>,
 }
 
 impl Default for Convention {
@@ -142,6 +157,7 @@ impl Default for Convention {
             rotation: None,
             documents: BTreeMap::new(),
             writing_groups: BTreeMap::new(),
+            notices: Vec::new(),
         }
     }
 }
@@ -309,7 +325,16 @@ impl Convention {
                 }
             }
             Event::ParticipantMoved { participant, room } => self.move_to(participant, room),
-            Event::BroadcastSent { .. } => {}
+            Event::BroadcastSent { text } => {
+                self.notices.push(Notice {
+                    seq: record.seq,
+                    at,
+                    by: record.actor.clone(),
+                    text: text.clone(),
+                });
+                let over = self.notices.len().saturating_sub(RECENT_NOTICES);
+                self.notices.drain(..over);
+            }
             Event::ChatPosted { room, text } => {
                 let from = match &record.actor {
                     Actor::Participant(p) => p.clone(),

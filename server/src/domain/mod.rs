@@ -11,7 +11,9 @@ mod roles;
 pub mod rotation;
 
 pub use assign::{assign_balanced, assign_random};
-pub use convention::{Breakout, Call, ChatLine, Convention, Floor, Person, Room, RoomState};
+pub use convention::{
+    Breakout, Call, ChatLine, Convention, Floor, Notice, Person, Room, RoomState, RECENT_NOTICES,
+};
 pub use decide::{decide, Context};
 pub use polls::{Ballot, Poll, PollId, PollKind, PollSpec, PollStatus, Stance, Tally};
 pub use roles::{allowed, Permission};

@@ -317,6 +317,7 @@ pub fn snapshot(
             .iter()
             .map(|(g, m)| (g.clone(), m.iter().cloned().collect()))
             .collect(),
+        notices: state.notices.iter().map(wire::notice_out).collect(),
         polls: state
             .polls_in_order()
             .filter(|p| sees_poll(state, p, viewer))

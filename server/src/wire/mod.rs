@@ -49,6 +49,24 @@ pub fn actor_in(a: p::Actor) -> d::Actor {
     }
 }
 
+pub(crate) fn notice_out(n: &d::Notice) -> p::NoticeLine {
+    p::NoticeLine {
+        seq: n.seq,
+        at: n.at,
+        by: actor_out(&n.by),
+        text: n.text.clone(),
+    }
+}
+
+pub(crate) fn notice_in(n: p::NoticeLine) -> d::Notice {
+    d::Notice {
+        seq: n.seq,
+        at: n.at,
+        by: actor_in(n.by),
+        text: n.text,
+    }
+}
+
 pub(crate) fn order_out(o: d::QueueOrder) -> p::QueueOrder {
     match o {
         d::QueueOrder::Raised => p::QueueOrder::Raised,

@@ -118,6 +118,7 @@ fn convention_out(c: &d::Convention) -> p::ConventionState {
             .iter()
             .map(|(g, members)| (g.clone(), members.iter().cloned().collect()))
             .collect(),
+        notices: c.notices.iter().map(super::notice_out).collect(),
     }
 }
 
@@ -215,6 +216,7 @@ fn convention_in(c: p::ConventionState) -> d::Convention {
             .into_iter()
             .map(|(g, members)| (g, members.into_iter().collect()))
             .collect(),
+        notices: c.notices.into_iter().map(super::notice_in).collect(),
     }
 }
 
