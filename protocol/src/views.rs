@@ -127,7 +127,7 @@ pub struct Snapshot {
     /// Writing groups: name and members.
     #[serde(default)]
     pub writing_groups: BTreeMap<String, Vec<String>>,
-    /// The latest announcements (`broadcast_sent`, at most 20), oldest first: what was
+    /// The latest announcements (`broadcast_sent`, at most 10), oldest first: what was
     /// announced while you were away. Left out when there is none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notices: Vec<NoticeLine>,

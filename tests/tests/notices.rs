@@ -7,7 +7,7 @@ use convene_tests::proto::{Actor, Command, Role};
 use convene_tests::{person, tempdir, Client, Server};
 
 /// How many announcements a snapshot recalls (PROTOCOL.md, the snapshot's `notices`).
-const RECENT: usize = 20;
+const RECENT: usize = 10;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_participant_who_was_away_finds_the_latest_announcements() -> Result<()> {

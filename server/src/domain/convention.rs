@@ -46,7 +46,7 @@ pub struct Notice {
 }
 
 /// Announcements a convention keeps: the latest ones.
-pub const RECENT_NOTICES: usize = 20;
+pub const RECENT_NOTICES: usize = 10;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Floor {
