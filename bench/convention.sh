@@ -9,6 +9,7 @@
 #                                  two binaries are; copy them aside when others build too)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/bench/lib.sh"
 CITIZENS=${CITIZENS:-200}
 EXPERTS=${EXPERTS:-40}
 SPEED=${SPEED:-180}
@@ -24,16 +25,14 @@ for i in $(seq "$RUNS"); do
   CONVENE_LOG=warn "$BIN/convene" serve --listen "127.0.0.1:$PORT" --data "$data" \
     --organizer-token "$TOKEN" >"$OUT/server-$i.log" 2>&1 &
   PID=$!
-  trap 'kill -TERM $PID 2>/dev/null; wait $PID 2>/dev/null || true' EXIT
-  for _ in $(seq 100); do grep -q "listening on" "$OUT/server-$i.log" && break; sleep 0.1; done
+  wait_listening "$OUT/server-$i.log" || true
   echo "run $i: load $(cut -d' ' -f1 /proc/loadavg)" | tee "$OUT/run-$i.load"
   # shellcheck disable=SC2086
   "$BIN/convene-loadtest" --url "http://127.0.0.1:$PORT" --organizer-token "$TOKEN" \
     --quiet --timeout 300 --server-pid "$PID" --json "$OUT/run-$i.json" --plot "$OUT/run-$i.svg" \
     convention --citizens "$CITIZENS" --experts "$EXPERTS" --speed "$SPEED" $ARGS \
     | tee "$OUT/run-$i.txt" || true
-  kill -TERM "$PID" 2>/dev/null; wait "$PID" 2>/dev/null || true
-  trap - EXIT
+  stop_server
 done
 printf '\n| run | ok | errors | day s | deliveries | delivery p50 / p90 / p99 / max ms | moves p99 / max | doc_update p99 / max | ack p50 / p99 / max | deliveries/s (peak 1 s) | timer late max ms | server CPU s, RSS held MiB |\n|---|---|---:|---:|---:|---|---|---|---|---|---:|---|\n'
 for i in $(seq "$RUNS"); do

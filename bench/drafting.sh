@@ -29,15 +29,7 @@ done
 [ -d "$ROOT/bench/node_modules" ] || { echo "no bench/node_modules: (cd bench && npm ci)" >&2; exit 1; }
 mkdir -p "$OUT"
 
-PID=
-stop_server() {
-  if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
-    kill -TERM "$PID" 2>/dev/null || true
-    wait "$PID" 2>/dev/null || true
-  fi
-  PID=
-}
-trap stop_server EXIT
+. "$ROOT/bench/lib.sh"
 
 start_server() { # $1 server, $2 log
   case $1 in
@@ -53,10 +45,7 @@ start_server() { # $1 server, $2 log
       "$FLOOR" "$PORT" --durable "$dir" >"$2" 2>&1 & PID=$! ;;
     hocuspocus) node "$ROOT/bench/hocuspocus.mjs" "$PORT" >"$2" 2>&1 & PID=$! ;;
   esac
-  for _ in $(seq 100); do
-    grep -q "listening on" "$2" 2>/dev/null && return 0
-    sleep 0.1
-  done
+  wait_listening "$2" && return 0
   echo "$1 did not start; see $2" >&2
   exit 1
 }

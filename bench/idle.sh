@@ -7,6 +7,7 @@
 #   bench/idle.sh [OUTDIR]     env: CONNECTIONS (19000), PROCESSES (2), PER_CONVENTION (200), DURATION (30)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/bench/lib.sh"
 OUT=${1:-$ROOT/target/bench/idle}
 CONNECTIONS=${CONNECTIONS:-19000}
 PROCESSES=${PROCESSES:-2}
@@ -21,8 +22,7 @@ limit=$(( hard < 20000 ? hard : 20000 ))
 ( ulimit -n "$limit"; CONVENE_LOG=warn exec "$ROOT/target/release/convene" serve \
     --listen "127.0.0.1:$PORT" --data "$data" --organizer-token "$TOKEN" ) >"$OUT/server.log" 2>&1 &
 PID=$!
-trap 'kill -TERM $PID 2>/dev/null; wait $PID 2>/dev/null || true' EXIT
-for _ in $(seq 100); do grep -q "listening on" "$OUT/server.log" && break; sleep 0.1; done
+wait_listening "$OUT/server.log" || true
 echo "server pid $PID, open-files limit $(awk '/Max open files/ {print $4}' /proc/$PID/limits)"
 "$ROOT/target/release/convene-loadtest" --url "http://127.0.0.1:$PORT" --organizer-token "$TOKEN" \
   --quiet --timeout 900 --server-pid "$PID" --json "$OUT/idle.json" \

@@ -7,6 +7,7 @@
 #   bench/rotation.sh [OUTDIR]        env: EXPERTS (40), CITIZENS (200), ROUND_MS (3000), RUNS (3)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/bench/lib.sh"
 OUT=${1:-$ROOT/target/bench/rotation}
 EXPERTS=${EXPERTS:-40}
 CITIZENS=${CITIZENS:-200}
@@ -19,8 +20,7 @@ data=$(mktemp -d "$OUT/convene-data.XXXXXX")
 CONVENE_LOG=warn "$ROOT/target/release/convene" serve --listen "127.0.0.1:$PORT" --data "$data" \
   --organizer-token "$TOKEN" >"$OUT/server.log" 2>&1 &
 PID=$!
-trap 'kill -TERM $PID 2>/dev/null; wait $PID 2>/dev/null || true' EXIT
-for _ in $(seq 100); do grep -q "listening on" "$OUT/server.log" && break; sleep 0.1; done
+wait_listening "$OUT/server.log" || true
 for i in $(seq "$RUNS"); do
   "$ROOT/target/release/convene-loadtest" --url "http://127.0.0.1:$PORT" --organizer-token "$TOKEN" \
     --quiet --timeout 120 --server-pid "$PID" --json "$OUT/run-$i.json" \

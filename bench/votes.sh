@@ -51,21 +51,13 @@ hard=$(ulimit -Hn)
 limit=$(( hard < 20000 ? hard : 20000 ))
 ulimit -n "$limit"
 mkdir -p "$OUT"
-PID=
-stop_server() {
-  if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
-    kill -TERM "$PID" 2>/dev/null || true
-    wait "$PID" 2>/dev/null || true
-  fi
-  PID=
-}
-trap stop_server EXIT
+. "$(dirname "$0")/lib.sh"
 for i in $(seq "$RUNS"); do
   data=$(mktemp -d "$OUT/convene-data.XXXXXX")
   CONVENE_LOG=warn "$BIN/convene" serve --listen "127.0.0.1:$PORT" --data "$data" \
     --organizer-token "$TOKEN" >"$OUT/server-$i.log" 2>&1 &
   PID=$!
-  for _ in $(seq 100); do grep -q "listening on" "$OUT/server-$i.log" && break; sleep 0.1; done
+  wait_listening "$OUT/server-$i.log" || true
   echo "run $i: load $(cut -d' ' -f1 /proc/loadavg), free $(free -g | awk '/Mem:/ {print $7}') GiB" \
     | tee "$OUT/run-$i.load"
   "$BIN/convene-loadtest" --url "http://127.0.0.1:$PORT" --organizer-token "$TOKEN" \

@@ -12,7 +12,7 @@ pub mod rotation;
 
 pub use assign::{assign_balanced, assign_random};
 pub use convention::{
-    Breakout, Call, ChatLine, Convention, Floor, Notice, Person, Room, RoomState, RECENT_NOTICES,
+    Breakout, Call, ChatLine, Convention, Floor, Notice, Person, Room, RoomState,
 };
 pub use decide::{decide, Context};
 pub use polls::{Ballot, Poll, PollId, PollKind, PollSpec, PollStatus, Stance, Tally};

@@ -643,16 +643,7 @@ impl Actor {
         for p in self.state.polls.values_mut().filter(|p| p.spec.secret) {
             p.secret.clear();
         }
-        for event in ballots {
-            let event = wire::event_in(event);
-            self.state.apply(&d::Record {
-                seq: 0,
-                at: 0,
-                actor: d::Actor::Timer,
-                event,
-                request: None,
-            });
-        }
+        self.fold_ballots(ballots);
     }
 
     fn reply(&mut self, to: ReplyTo, outcome: Outcome, records: &[(d::Record, Audience)]) {

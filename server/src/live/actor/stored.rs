@@ -5,6 +5,19 @@
 use super::*;
 
 impl Actor {
+    /// Fold the secret ballot box (events without a place in the log) into the state.
+    pub(super) fn fold_ballots(&mut self, ballots: Vec<p::Event>) {
+        for event in ballots {
+            self.state.apply(&d::Record {
+                seq: 0,
+                at: 0,
+                actor: d::Actor::Timer,
+                event: wire::event_in(event),
+                request: None,
+            });
+        }
+    }
+
     /// Take up the latest stored state and fold the log after it (or the whole log).
     pub(super) async fn load(&mut self) -> Result<(), String> {
         let mut loaded = self
@@ -48,16 +61,7 @@ impl Actor {
             self.track_request(&r);
             self.state.apply(&r);
         }
-        for event in loaded.ballots {
-            let event = wire::event_in(event);
-            self.state.apply(&d::Record {
-                seq: 0,
-                at: 0,
-                actor: d::Actor::Timer,
-                event,
-                request: None,
-            });
-        }
+        self.fold_ballots(loaded.ballots);
         self.audit_head = loaded.audit_head.unwrap_or((0, audit::GENESIS.to_string()));
         Ok(())
     }
