@@ -11,6 +11,7 @@ pub mod invites;
 pub mod live;
 pub mod metrics;
 pub mod store;
+pub mod video;
 pub mod wire;
 
 use std::path::{Path, PathBuf};
@@ -61,6 +62,9 @@ pub struct Config {
     /// With --demo: also write the links as a JSON array to this file.
     #[arg(long, env = "CONVENE_INVITES_OUT")]
     pub invites_out: Option<PathBuf>,
+    /// Video: the provider and its settings (`video::VideoArgs`, README "Video").
+    #[command(flatten)]
+    pub video: video::VideoArgs,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +91,8 @@ pub enum RunError {
     Nodes(#[from] gateway::BadNode),
     #[error("--nodes needs cluster mode (--redis): nodes share conventions only through Redis")]
     NodesWithoutRedis,
+    #[error(transparent)]
+    Video(#[from] video::VideoError),
 }
 
 /// The organizer token: given, or read from the data directory, or generated there.
@@ -163,6 +169,15 @@ pub async fn run(
         tracker.clone(),
         shutdown.clone(),
     );
+    // In cluster mode every node must name a room's meeting alike: the shared organizer
+    // token is what they all have.
+    let video = Arc::new(video::Video::new(
+        &config.video,
+        &config.data,
+        config.redis.as_ref().map(|_| token.as_str()),
+    )?);
+    let floor_mic = video::floor::FloorMic::start(video.clone(), &tracker, shutdown.clone())
+        .map(|f| f as Arc<dyn live::Follower>);
     let replicas = live::Replicas {
         idle: std::time::Duration::from_secs(config.idle_replica_secs.max(1)),
         state_every: config.state_every,
@@ -172,6 +187,7 @@ pub async fn run(
         metrics,
         docs.clone(),
         replicas,
+        floor_mic,
         tracker.clone(),
         shutdown.clone(),
     )
@@ -216,6 +232,7 @@ pub async fn run(
         organizer_hash: gateway::hash_token(&token),
         public_url,
         nodes: Arc::new(nodes),
+        video,
         tracker: tracker.clone(),
         cancel: shutdown.clone(),
     };

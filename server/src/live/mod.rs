@@ -125,6 +125,13 @@ enum Msg {
     Query(Query),
 }
 
+/// Told of each event this node appends, once it is durable (never of those read from other
+/// nodes: in a cluster, exactly one node acts on each). It runs inside the convention's task
+/// and must not wait: it hands its work to a task of its own (e.g. `video::floor::FloorMic`).
+pub trait Follower: Send + Sync {
+    fn appended(&self, convention: &str, state: &Convention, event: &d::Event);
+}
+
 /// The way to one live convention.
 #[derive(Clone)]
 pub struct Handle {
@@ -229,6 +236,7 @@ struct HubInner {
     metrics: Arc<Metrics>,
     docs: DocHub,
     replicas: Replicas,
+    follower: Option<Arc<dyn Follower>>,
     conventions: Mutex<HashMap<String, Handle>>,
     tracker: TaskTracker,
     cancel: CancellationToken,
@@ -243,6 +251,7 @@ impl Hub {
         metrics: Arc<Metrics>,
         docs: DocHub,
         replicas: Replicas,
+        follower: Option<Arc<dyn Follower>>,
         tracker: TaskTracker,
         cancel: CancellationToken,
     ) -> Result<Hub, StoreError> {
@@ -257,6 +266,7 @@ impl Hub {
                 metrics,
                 docs,
                 replicas,
+                follower,
                 conventions: Mutex::new(HashMap::new()),
                 tracker,
                 cancel,
@@ -293,6 +303,7 @@ impl Hub {
                     self.inner.docs.clone(),
                     self.inner.cluster.clone(),
                     self.inner.replicas,
+                    self.inner.follower.clone(),
                 );
                 self.inner.metrics.conventions.inc();
                 let metrics = self.inner.metrics.clone();

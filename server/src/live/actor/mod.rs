@@ -117,6 +117,8 @@ pub struct Actor {
     healthy: bool,
     /// Connections found gone (or too slow) while sending: removed by `reap`.
     dead: Vec<u64>,
+    /// Told of what this node appends (the video controller follows the floor).
+    follower: Option<Arc<dyn super::Follower>>,
 }
 
 impl Actor {
@@ -127,8 +129,10 @@ impl Actor {
         docs: DocHub,
         cluster: Option<Arc<Cluster>>,
         replicas: super::Replicas,
+        follower: Option<Arc<dyn super::Follower>>,
     ) -> Self {
         Actor {
+            follower,
             replicas,
             state_saved: 0,
             cluster,
@@ -550,6 +554,7 @@ impl Actor {
                 Ok(()) => {
                     self.metrics.events.inc_by(d.records.len() as u64);
                     self.publish(&d.records, &d.audit, &rooms_before).await;
+                    self.tell_follower(&d.records);
                     return self.reply_all(batch, d.outcomes, &d.records);
                 }
                 Err(StoreError::Conflict { .. })
