@@ -62,9 +62,10 @@ pub struct Config {
     /// With --demo: also write the links as a JSON array to this file.
     #[arg(long, env = "CONVENE_INVITES_OUT")]
     pub invites_out: Option<PathBuf>,
-    /// Video: the provider and its settings (`video::VideoArgs`, README "Video").
+    /// Video: the provider and its settings (`video::VideoArgs`, README "Video"; boxed, as
+    /// they are many).
     #[command(flatten)]
-    pub video: video::VideoArgs,
+    pub video: Box<video::VideoArgs>,
 }
 
 #[derive(Debug, thiserror::Error)]
