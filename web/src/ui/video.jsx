@@ -232,6 +232,8 @@ function LiveKitMeeting({ meeting, client, title }) {
       });
       room.on(E.Reconnecting, () => set({ status: 'reconnecting' }));
       room.on(E.Reconnected, () => set({ status: 'connected' }));
+      // Put out by the server (or the network, past the SDK's own retries): say so, offer again.
+      room.on(E.Disconnected, () => set({ status: 'failed' }));
       try {
         await room.connect(meeting.url, meeting.token);
       } catch {
