@@ -229,6 +229,31 @@ test('LiveKit: the SDK connects to the opaque room with the token, and switches 
   }
 });
 
+test('a link template: the page offers the room\'s link, which follows a move', { timeout: 120000 }, async () => {
+  const server = await startServer({ extra: ['--video', 'link', '--video-link', 'https://visio.example.org/convene/{room}'] });
+  try {
+    const citizen = server.role('citizen');
+    const page = await openAs(browser, server, citizen, { viewport: PHONE, query: 'from=test' });
+    const fac = await openAs(browser, server, server.role('facilitator'));
+    const plenary = await apiMeeting(server, citizen);
+    const link = '#video-dock a:has-text("Ouvrir la réunion vidéo")';
+    await page.waitForSelector(link);
+    assert.equal(await page.getAttribute(link, 'href'), `https://visio.example.org/convene/${plenary.meeting}`);
+    assert.equal(await page.getAttribute(link, 'target'), '_blank');
+    assert.equal(await page.locator('iframe').count(), 0, 'a link is not embedded');
+    await moveTo(fac, citizen, 'r1');
+    const r1 = await apiMeeting(server, citizen);
+    assert.notEqual(r1.meeting, plenary.meeting);
+    await page.waitForSelector(`${link}[href="https://visio.example.org/convene/${r1.meeting}"]`);
+    await axe(page, 'phone, video by link');
+    await page.context().close();
+    await fac.context().close();
+  } finally {
+    await server.stop();
+    server.cleanup();
+  }
+});
+
 test('off by default: no public service embedded, and the page says how to configure the video', { timeout: 120000 }, async () => {
   const server = await startServer();
   try {
