@@ -55,8 +55,10 @@ impl Actor {
     /// with, and none of its ballots is counted (the planted one cannot be told apart). Every
     /// refused row is logged and counted in `convene_ballots_refused_total`; a tampered poll is
     /// marked, for its facilitators, guarantors and organizers to see (error `tampered`).
+    /// Taking a convention up reports everything refused; a refresh (cluster mode) reports a
+    /// poll newly found tampered with, and refuses the rest again without a word.
     /// Returns the closed polls whose ballots are still loose, to be sealed.
-    pub(super) fn fold_ballots(&mut self, boxed: BallotBox) -> Vec<String> {
+    pub(super) fn fold_ballots(&mut self, boxed: BallotBox, taking_up: bool) -> Vec<String> {
         let mut found: BTreeMap<String, Found> = BTreeMap::new();
         let mut refused = 0u64;
         for row in boxed.rows {
@@ -64,8 +66,10 @@ impl Actor {
                 BoxRow::Loose(event) => (vec![event], None),
                 BoxRow::Sealed { poll, ballots } => (ballots, Some(poll)),
                 BoxRow::Unreadable(why) => {
-                    refused += 1;
-                    error!(reason = %why, "ballot box row refused");
+                    if taking_up {
+                        refused += 1;
+                        error!(reason = %why, "ballot box row refused");
+                    }
                     continue;
                 }
             };
@@ -76,10 +80,11 @@ impl Actor {
                         f.ballots.push(ballot);
                         f.loose |= sealed_in.is_none();
                     }
-                    Err(why) => {
+                    Err(why) if taking_up => {
                         refused += 1;
                         error!(reason = %why, "ballot box row refused");
                     }
+                    Err(_) => {}
                 }
             }
         }
@@ -97,17 +102,20 @@ impl Actor {
                 }
                 _ => (behind && n > voters) || (exact && n < voters),
             };
+            let before = p.tampered.take();
             p.secret.clear();
-            p.tampered = None;
             if tampered {
-                refused += n;
-                p.tampered = Some(d::polls::Tampered { ballots: n, voters });
-                error!(
-                    poll = %p.id,
-                    ballots = n,
-                    voters,
-                    "ballot box tampered with: none of its ballots is counted"
-                );
+                let found = d::polls::Tampered { ballots: n, voters };
+                p.tampered = Some(found);
+                if taking_up || before != Some(found) {
+                    refused += n;
+                    error!(
+                        poll = %p.id,
+                        ballots = n,
+                        voters,
+                        "ballot box tampered with: none of its ballots is counted"
+                    );
+                }
                 continue;
             }
             if loose && p.status != d::PollStatus::Open {
@@ -144,7 +152,7 @@ impl Actor {
                 return warn!(seq = boxed.seq, "ballot box not folded: a gap in the log");
             }
         }
-        let _ = self.fold_ballots(boxed);
+        let _ = self.fold_ballots(boxed, false);
     }
 
     /// Take up the latest stored state and fold the log after it (or the whole log).
@@ -190,7 +198,7 @@ impl Actor {
             self.track_request(&r);
             self.state.apply(&r);
         }
-        let seal = self.fold_ballots(loaded.ballots);
+        let seal = self.fold_ballots(loaded.ballots, true);
         self.audit_head = loaded.audit_head.unwrap_or((0, audit::GENESIS.to_string()));
         if !seal.is_empty() {
             // Closed polls whose ballots are still loose (cast before polls were sealed at
