@@ -64,14 +64,16 @@ struct Run {
     voters: Vec<(String, String)>,
 }
 
-/// A facilitator opens a secret free-text poll; `n` citizens vote, the first half one after the
-/// other (one vote per group commit), the rest at once (several votes per group commit).
-/// `urls` are the nodes' WebSocket URLs (voters spread over them). The poll is left open.
+/// A facilitator opens a secret free-text poll; `n` citizens vote, the first ones one after the
+/// other (one vote per group commit), the last `at_once` at once (several votes per group
+/// commit). `urls` are the nodes' WebSocket URLs (voters spread over them). The poll is left
+/// open.
 async fn run_poll(
     organizer: &Server,
     urls: &[String],
     convention: &str,
     n: usize,
+    at_once: usize,
 ) -> Result<(Run, Client)> {
     let mut roster = vec![person("Claire Animatrice", &[Role::Facilitator], &[])];
     for i in 0..n {
@@ -106,12 +108,12 @@ async fn run_poll(
             text: format!("avis {t}"),
         },
     };
-    let half = n / 2;
-    for (c, (_, t)) in clients.iter_mut().zip(&voters).take(half) {
+    let one_by_one = n - at_once.min(n);
+    for (c, (_, t)) in clients.iter_mut().zip(&voters).take(one_by_one) {
         c.ok(vote(poll.clone(), t.clone())).await?;
     }
     let mut burst = Vec::new();
-    for (mut c, (_, t)) in clients.drain(..).zip(&voters).skip(half) {
+    for (mut c, (_, t)) in clients.drain(..).zip(&voters).skip(one_by_one) {
         let cmd = vote(poll.clone(), t.clone());
         burst.push(tokio::spawn(async move { c.ok(cmd).await }));
     }
@@ -580,7 +582,8 @@ async fn sqlite_case(n: usize) -> Result<()> {
     let data = dir.path().join("data");
     // A state stored every other event: several while the vote is on.
     let mut server = Server::start_with(&data, &["--state-every", "2"]).await?;
-    let (run, mut fac) = run_poll(&server, &[server.ws_url()], &format!("jury{n}"), n).await?;
+    let (run, mut fac) =
+        run_poll(&server, &[server.ws_url()], &format!("jury{n}"), n, n / 2).await?;
     // The stored states (derived data, in a file of their own) hold no secret ballot.
     ensure!(
         server.metric("convene_states_stored_total").await? > 0,
@@ -736,7 +739,7 @@ async fn redis_case(n: usize, db: u8) -> Result<()> {
     let dir = tempdir();
     let nodes = convene_tests::nodes(dir.path(), &redis, 2).await?;
     let urls: Vec<String> = nodes.iter().map(|s| s.ws_url()).collect();
-    let (run, mut fac) = run_poll(&nodes[0], &urls, &format!("jury{n}"), n).await?;
+    let (run, mut fac) = run_poll(&nodes[0], &urls, &format!("jury{n}"), n, n / 2).await?;
     let mut con = redis::Client::open(redis.as_str())?.get_connection()?;
     let state: Option<Vec<u8>> = redis::cmd("HGET")
         .arg(format!("cv:{{{}}}:state", run.convention))
@@ -777,6 +780,112 @@ async fn twelve_secret_ballots_leave_no_order_in_redis() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forty_secret_ballots_leave_no_order_in_redis() -> Result<()> {
     redis_case(40, 9).await
+}
+
+/// A Redis of the test's own, on a Unix socket in `dir` (no port to share with anyone), with
+/// its append-only file on: every write of every script, in order, on disk.
+struct OwnRedis {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn own_redis(dir: &Path) -> Result<OwnRedis> {
+    let socket = dir.join("redis.sock");
+    let child = std::process::Command::new("redis-server")
+        .args(["--port", "0", "--unixsocket"])
+        .arg(&socket)
+        .arg("--dir")
+        .arg(dir)
+        .args([
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--save",
+            "",
+        ])
+        // Uncompressed, so that a ballot's bytes are found in the file's RDB preamble.
+        .args(["--rdbcompression", "no"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .context("redis-server")?;
+    let redis = OwnRedis {
+        child,
+        url: format!("redis+unix://{}", socket.display()),
+    };
+    for _ in 0..100 {
+        let up = redis::Client::open(redis.url.as_str())
+            .and_then(|c| c.get_connection())
+            .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c));
+        if up.is_ok() {
+            return Ok(redis);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    bail!("redis-server on {} did not start", socket.display())
+}
+
+/// A field of `INFO persistence`.
+fn persistence(con: &mut redis::Connection, field: &str) -> Result<u64> {
+    let info: String = redis::cmd("INFO").arg("persistence").query(con)?;
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .and_then(|v| v.trim().parse().ok())
+        .with_context(|| format!("no {field} in INFO persistence"))
+}
+
+/// With Redis's append-only file on, the file records every write of every script in order:
+/// after the close, it is rewritten from what Redis holds (the sealed, sorted list), and the
+/// files with the history are gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twelve_secret_ballots_leave_no_order_in_a_redis_append_only_file() -> Result<()> {
+    let dir = tempdir();
+    let redis_dir = dir.path().join("redis");
+    std::fs::create_dir_all(&redis_dir)?;
+    let redis = own_redis(&redis_dir)?;
+    let node = Server::start_with(&dir.path().join("node"), &["--redis", &redis.url]).await?;
+    // One vote per write: the file's order is the order of casting.
+    let (run, mut fac) = run_poll(&node, &[node.ws_url()], "jury-aof", 12, 0).await?;
+    let mut con = redis::Client::open(redis.url.as_str())?.get_connection()?;
+    let rewrites = persistence(&mut con, "aof_rewrites")?;
+    close(&mut fac, &run).await?;
+    // The rewrite runs in the background: wait for it (a few seconds at most), then look.
+    for _ in 0..100 {
+        let done = persistence(&mut con, "aof_rewrites")? > rewrites
+            && persistence(&mut con, "aof_rewrite_in_progress")? == 0
+            && persistence(&mut con, "aof_rewrite_scheduled")? == 0;
+        if done {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let marks = marks_order(&redis_log(&redis.url, &run.convention)?, &run.poll);
+    let mut on_disk = BTreeMap::new();
+    for sub in [redis_dir.clone(), redis_dir.join("appendonlydir")] {
+        for (name, bytes) in files(&sub)? {
+            on_disk.insert(format!("redis/{name}"), bytes);
+        }
+    }
+    let whole: Vec<u8> = on_disk.values().flatten().copied().collect();
+    for (_, t) in &run.voters {
+        ensure!(
+            find(&whole, t.as_bytes()).is_some(),
+            "a ballot is not in the append-only file"
+        );
+    }
+    check_orders(
+        "12 voters, Redis with its append-only file, after the close",
+        &file_orders(&on_disk, &run),
+        &marks,
+        &run,
+    )
 }
 
 /// The statistics themselves: a pairing links every voter of an order that follows the marks
