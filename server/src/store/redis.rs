@@ -22,6 +22,9 @@ use redis::{AsyncCommands, Client, Script};
 use super::{Append, BallotBox, BoxRow, DocAppend, DocLoaded, Loaded, StoreError, StoredVersion};
 
 const CONVENTIONS: &str = "convene:conventions";
+/// Tries, a second apart, to have Redis rewrite its append-only file after a seal while another
+/// rewrite runs.
+const AOF_REWRITE_TRIES: usize = 120;
 
 fn log_key(c: &str) -> String {
     format!("cv:{{{c}}}:log")
@@ -301,7 +304,45 @@ impl RedisStore {
                 found,
             });
         }
+        if !a.seal.is_empty() {
+            self.forget_history();
+        }
         Ok(())
+    }
+
+    /// With Redis's append-only file on, that file records every write of every script in
+    /// order, ballots included, until it is rewritten: once ballots are sealed, ask Redis to
+    /// rewrite it from what it holds now (the sealed, sorted lists), which removes the files
+    /// with the history. In the background, best effort (a Redis may refuse the command); a
+    /// rewrite already running began before the seal, so it is waited for and asked again.
+    fn forget_history(&self) {
+        let mut con = self.con.clone();
+        tokio::spawn(async move {
+            for _ in 0..AOF_REWRITE_TRIES {
+                let info: String = match redis::cmd("INFO")
+                    .arg("persistence")
+                    .query_async(&mut con)
+                    .await
+                {
+                    Ok(info) => info,
+                    Err(e) => return tracing::warn!(error = %e, "append-only file not checked"),
+                };
+                if !info.lines().any(|l| l.trim() == "aof_enabled:1") {
+                    return;
+                }
+                match redis::cmd("BGREWRITEAOF")
+                    .query_async::<String>(&mut con)
+                    .await
+                {
+                    Ok(_) => return,
+                    Err(e) if e.to_string().contains("in progress") => {
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                    Err(e) => return tracing::warn!(error = %e, "append-only file not rewritten"),
+                }
+            }
+            tracing::warn!("append-only file not rewritten: a rewrite kept running");
+        });
     }
 
     /// The records after `after`, in order.
@@ -507,8 +548,9 @@ impl RedisStore {
         }
         inv.invoke_async::<i64>(&mut con)
             .await
-            .map(drop)
-            .map_err(unavailable)
+            .map_err(unavailable)?;
+        self.forget_history();
+        Ok(())
     }
 
     pub async fn conventions(&self) -> Result<Vec<String>, StoreError> {
