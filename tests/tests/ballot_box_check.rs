@@ -7,7 +7,7 @@
 //! says its box was tampered with. Planted rows stay on disk, as evidence.
 
 use anyhow::{ensure, Context, Result};
-use convene_tests::proto::{Ballot, Command, Event, PollKind, Role, Stance};
+use convene_tests::proto::{Ballot, Command, Event, PollKind, Role, Stance, TamperedBox};
 use convene_tests::{fresh_redis, person, poll_spec, tempdir, Client, Server, ORGANIZER_TOKEN};
 use rand::RngCore;
 use serde_json::Value;
@@ -181,6 +181,31 @@ async fn check(server: &Server, s: &Setup) -> Result<()> {
             && stuffed["tampered"]["voters"] == 4,
         "the list shows the stuffed poll counted as nothing, and why: {stuffed}"
     );
+    // Guarantors (and facilitators) see it in the poll's view; citizens do not.
+    let gar = Client::join(&server.ws_url(), "gar", &s.guarantor).await?;
+    let view = |c: &Client, poll: &str| {
+        c.snapshot
+            .as_ref()
+            .and_then(|s| s.polls.iter().find(|p| p.id == poll).cloned())
+    };
+    let seen = view(&gar, &s.stuffed).context("the guarantor sees the poll")?;
+    ensure!(
+        seen.tampered
+            == Some(TamperedBox {
+                ballots: 5,
+                voters: 4
+            }),
+        "the guarantor's view of the stuffed poll: {:?}",
+        seen.tampered
+    );
+    ensure!(
+        seen.tally.as_ref().is_some_and(|t| t.ballots == 0),
+        "nothing counted in the guarantor's view: {:?}",
+        seen.tally
+    );
+    let citizen = Client::join(&server.ws_url(), "abstainer", &s.abstainer).await?;
+    let seen = view(&citizen, &s.stuffed).context("the citizen sees the poll")?;
+    ensure!(seen.tampered.is_none(), "a citizen's view: {seen:?}");
     // The poll with rows that are no ballot of it: those rows are refused, its own counted.
     let (status, body) = results(server, &s.garbled, None).await?;
     ensure!(
@@ -296,13 +321,22 @@ async fn members_planted_in_the_redis_ballot_box_are_refused_not_counted() -> Re
     server.terminate().await?;
     let rows = planted(&s)?;
     {
+        // Into the sorted set of loose ballots, and into the set older versions wrote to.
         let mut con = redis::Client::open(redis.as_str())?.get_connection()?;
-        for body in &rows {
+        for (i, body) in rows.iter().enumerate() {
             let member = format!("{}:{body}", hex(&random_key()[..8]));
-            redis::cmd("SADD")
-                .arg(format!("cv:{{{CONVENTION}}}:ballots"))
-                .arg(member)
-                .query::<i64>(&mut con)?;
+            if i % 2 == 0 {
+                redis::cmd("ZADD")
+                    .arg(format!("cv:{{{CONVENTION}}}:box"))
+                    .arg(0)
+                    .arg(member)
+                    .query::<i64>(&mut con)?;
+            } else {
+                redis::cmd("SADD")
+                    .arg(format!("cv:{{{CONVENTION}}}:ballots"))
+                    .arg(member)
+                    .query::<i64>(&mut con)?;
+            }
         }
     }
     server.restart().await?;
