@@ -61,8 +61,8 @@ fn doc_versions_key(c: &str, d: &str) -> String {
 }
 
 /// Lua: seal the loose ballots of poll `poll` (in the sorted set `box` and the legacy set
-/// `legacy`) into one sorted JSON array in the hash `sealed`. A member is `{16 hex}:{json}`;
-/// one that is not a ballot of the poll stays where it is.
+/// `legacy`) into one sorted JSON array in the hash `sealed`; 1 if there were any. A member is
+/// `{16 hex}:{json}`; one that is not a ballot of the poll stays where it is.
 macro_rules! seal_fn {
     () => {
         r#"
@@ -80,7 +80,7 @@ local function seal(box, legacy, sealed, poll)
   end
   take(box, redis.call('ZRANGE', box, 0, -1), 'ZREM')
   take(legacy, redis.call('SMEMBERS', legacy), 'SREM')
-  if #found == 0 then return end
+  if #found == 0 then return 0 end
   local before = redis.call('HGET', sealed, poll)
   if before then
     local ok, items = pcall(cjson.decode, before)
@@ -92,6 +92,7 @@ local function seal(box, legacy, sealed, poll)
   end
   table.sort(found)
   redis.call('HSET', sealed, poll, '[' .. table.concat(found, ',') .. ']')
+  return 1
 end
 "#
     };
@@ -99,14 +100,14 @@ end
 
 /// KEYS: log, audit, box, legacy ballots, sealed. ARGV: expected last seq, then counts and
 /// bodies of records (seq, json), audit entries (n, json), ballots (member), and the polls
-/// whose ballots to seal.
+/// whose ballots to seal. Returns the status, the last seq, and how many polls were sealed.
 const APPEND: &str = concat!(
     seal_fn!(),
     r#"
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 local found = 0
 if #last > 0 then found = tonumber(string.match(last[1][1], '^(%d+)')) end
-if found ~= tonumber(ARGV[1]) then return {'conflict', found} end
+if found ~= tonumber(ARGV[1]) then return {'conflict', found, 0} end
 local i = 2
 local n = tonumber(ARGV[i]); i = i + 1
 for k = 1, n do
@@ -121,21 +122,24 @@ for k = 1, b do
   redis.call('ZADD', KEYS[3], 0, ARGV[i]); i = i + 1
 end
 local s = tonumber(ARGV[i]); i = i + 1
+local sealed = 0
 for k = 1, s do
-  seal(KEYS[3], KEYS[4], KEYS[5], ARGV[i]); i = i + 1
+  sealed = sealed + seal(KEYS[3], KEYS[4], KEYS[5], ARGV[i]); i = i + 1
 end
-return {'ok', found + n}
+return {'ok', found + n, sealed}
 "#
 );
 
-/// KEYS: box, legacy ballots, sealed. ARGV: the polls whose loose ballots to seal.
+/// KEYS: box, legacy ballots, sealed. ARGV: the polls whose loose ballots to seal. Returns how
+/// many were sealed.
 const SEAL: &str = concat!(
     seal_fn!(),
     r#"
+local sealed = 0
 for k = 1, #ARGV do
-  seal(KEYS[1], KEYS[2], KEYS[3], ARGV[k])
+  sealed = sealed + seal(KEYS[1], KEYS[2], KEYS[3], ARGV[k])
 end
-return 0
+return sealed
 "#
 );
 
@@ -295,7 +299,7 @@ impl RedisStore {
         for poll in &a.seal {
             inv.arg(poll);
         }
-        let (status, found): (String, u64) =
+        let (status, found, sealed): (String, u64, u64) =
             inv.invoke_async(&mut con).await.map_err(unavailable)?;
         if status == "conflict" {
             return Err(StoreError::Conflict {
@@ -304,7 +308,7 @@ impl RedisStore {
                 found,
             });
         }
-        if !a.seal.is_empty() {
+        if sealed > 0 {
             self.forget_history();
         }
         Ok(())
@@ -546,10 +550,10 @@ impl RedisStore {
         for poll in polls {
             inv.arg(poll);
         }
-        inv.invoke_async::<i64>(&mut con)
-            .await
-            .map_err(unavailable)?;
-        self.forget_history();
+        let sealed: i64 = inv.invoke_async(&mut con).await.map_err(unavailable)?;
+        if sealed > 0 {
+            self.forget_history();
+        }
         Ok(())
     }
 
