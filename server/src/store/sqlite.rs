@@ -136,7 +136,8 @@ impl SqliteStore {
              PRAGMA wal_checkpoint(TRUNCATE);",
         )
         .map_err(unavailable)?;
-        // (The checkpoint folds a write-ahead log left by a crash, frames of an order included.)
+        // The checkpoint that ends the batch folds and truncates a write-ahead log a crash left
+        // behind: its frames may hold the order of a poll closed just before.
         // Stored states live in a file of their own: they are derived data (losing one costs a
         // longer replay, so no fsync per write), and their pages never sit beside the ballot
         // box's in a file or its write-ahead log.
