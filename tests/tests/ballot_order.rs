@@ -501,7 +501,7 @@ fn check_orders(what: &str, orders: &[Order], marks: &[String], run: &Run) -> Re
             ));
         }
         let p = kendall_p(&ranks);
-        if p < worst_p.0 {
+        if p < worst_p.0 || worst_p.1.is_empty() {
             worst_p = (p, o.place.as_str());
         }
         if p <= alpha {
