@@ -346,3 +346,157 @@ async fn members_planted_in_the_redis_ballot_box_are_refused_not_counted() -> Re
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// A closed poll and its ballots, as an older version left them: loose in the box.
+struct Unsealed {
+    poll: String,
+    ballots: Vec<String>,
+}
+
+/// Five votes in a secret poll, closed: its sealed list is turned back into loose rows by
+/// `unseal` (the server stopped), as a version that did not seal would have left them.
+async fn closed_then_unsealed(
+    server: &mut Server,
+    unseal: impl FnOnce(&str) -> Result<Vec<String>>,
+) -> Result<Unsealed> {
+    let mut roster = vec![person("Claire Animatrice", &[Role::Facilitator], &[])];
+    for i in 0..5 {
+        roster.push(person(&format!("Citoyen {i}"), &[Role::Citizen], &[]));
+    }
+    let invites = server.http().convention("older", &roster).await?;
+    let token = |name: &str| -> Result<String> {
+        Ok(invites
+            .iter()
+            .find(|v| v.name == name)
+            .context("invited")?
+            .token
+            .clone())
+    };
+    let mut fac = Client::join(&server.ws_url(), "fac", &token("Claire Animatrice")?).await?;
+    let (poll, _) = fac
+        .draft_and_open(poll_spec("Proposition 7", PollKind::Position, true, false))
+        .await?;
+    for i in 0..5 {
+        let name = format!("Citoyen {i}");
+        let mut c = Client::join(&server.ws_url(), &name, &token(&name)?).await?;
+        let stance = [Stance::For, Stance::Against][i % 2];
+        c.ok(Command::Vote {
+            poll: poll.clone(),
+            ballot: Ballot::Position { stance },
+        })
+        .await?;
+    }
+    fac.ok(Command::ClosePoll { poll: poll.clone() }).await?;
+    server.terminate().await?;
+    let ballots = unseal(&poll)?;
+    ensure!(ballots.len() == 5, "{} sealed ballots", ballots.len());
+    server.restart().await?;
+    Ok(Unsealed { poll, ballots })
+}
+
+/// Taken up again, the closed poll counts its ballots (its logged result stands, nothing is
+/// refused) and has them sealed again.
+async fn sealed_again(server: &Server, u: &Unsealed) -> Result<()> {
+    let path = format!("/api/conventions/older/polls/{}/results", u.poll);
+    let body: Value = server.http().get(&path).send().await?.json().await?;
+    ensure!(
+        body["tally"]["ballots"] == 5 && body.get("tampered").is_none_or(Value::is_null),
+        "the closed poll: {body}"
+    );
+    ensure!(
+        server.metric("convene_ballots_refused_total").await? == 0,
+        "nothing refused"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loose_ballots_of_a_closed_poll_are_sealed_when_taken_up_sqlite() -> Result<()> {
+    let dir = tempdir();
+    let data = dir.path().join("data");
+    let mut server = Server::start(&data).await?;
+    let db_path = data.join("convene.sqlite3");
+    let u = closed_then_unsealed(&mut server, |poll| {
+        let db = rusqlite::Connection::open(&db_path)?;
+        let list: String = db.query_row(
+            "SELECT body FROM sealed_ballots WHERE convention = 'older' AND poll = ?1",
+            [poll],
+            |r| r.get(0),
+        )?;
+        db.execute("DELETE FROM sealed_ballots", [])?;
+        let items: Vec<Value> = serde_json::from_str(&list)?;
+        let mut out = Vec::new();
+        for item in items {
+            let body = item.to_string();
+            db.execute(
+                "INSERT INTO ballot_box (convention, id, body) VALUES ('older', ?1, ?2)",
+                rusqlite::params![&random_key()[..], body],
+            )?;
+            out.push(body);
+        }
+        Ok(out)
+    })
+    .await?;
+    sealed_again(&server, &u).await?;
+    server.terminate().await?;
+    let db = rusqlite::Connection::open(&db_path)?;
+    let loose: i64 = db.query_row("SELECT COUNT(*) FROM ballot_box", [], |r| r.get(0))?;
+    let list: String = db.query_row(
+        "SELECT body FROM sealed_ballots WHERE convention = 'older' AND poll = ?1",
+        [&u.poll],
+        |r| r.get(0),
+    )?;
+    let sealed: Vec<Value> = serde_json::from_str(&list)?;
+    ensure!(
+        loose == 0 && sealed.len() == 5,
+        "{loose} loose rows, {} sealed",
+        sealed.len()
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loose_ballots_of_a_closed_poll_are_sealed_when_taken_up_redis() -> Result<()> {
+    let redis = fresh_redis(5)?;
+    let dir = tempdir();
+    let mut server = Server::start_with(&dir.path().join("node"), &["--redis", &redis]).await?;
+    let client = redis::Client::open(redis.as_str())?;
+    let u = closed_then_unsealed(&mut server, |poll| {
+        let mut con = client.get_connection()?;
+        let list: String = redis::cmd("HGET")
+            .arg("cv:{older}:sealed")
+            .arg(poll)
+            .query(&mut con)?;
+        redis::cmd("DEL")
+            .arg("cv:{older}:sealed")
+            .query::<i64>(&mut con)?;
+        let items: Vec<Value> = serde_json::from_str(&list)?;
+        let mut out = Vec::new();
+        for item in items {
+            let body = item.to_string();
+            redis::cmd("SADD")
+                .arg("cv:{older}:ballots")
+                .arg(format!("{}:{body}", hex(&random_key()[..8])))
+                .query::<i64>(&mut con)?;
+            out.push(body);
+        }
+        Ok(out)
+    })
+    .await?;
+    sealed_again(&server, &u).await?;
+    let mut con = client.get_connection()?;
+    let loose: i64 = redis::cmd("SCARD")
+        .arg("cv:{older}:ballots")
+        .query(&mut con)?;
+    let list: String = redis::cmd("HGET")
+        .arg("cv:{older}:sealed")
+        .arg(&u.poll)
+        .query(&mut con)?;
+    let sealed: Vec<Value> = serde_json::from_str(&list)?;
+    ensure!(
+        loose == 0 && sealed.len() == 5,
+        "{loose} loose members, {} sealed",
+        sealed.len()
+    );
+    Ok(())
+}
