@@ -347,10 +347,9 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A closed poll and its ballots, as an older version left them: loose in the box.
+/// A closed poll whose ballots are loose in the box, as an older version left them.
 struct Unsealed {
     poll: String,
-    ballots: Vec<String>,
 }
 
 /// Five votes in a secret poll, closed: its sealed list is turned back into loose rows by
@@ -391,7 +390,7 @@ async fn closed_then_unsealed(
     let ballots = unseal(&poll)?;
     ensure!(ballots.len() == 5, "{} sealed ballots", ballots.len());
     server.restart().await?;
-    Ok(Unsealed { poll, ballots })
+    Ok(Unsealed { poll })
 }
 
 /// Taken up again, the closed poll counts its ballots (its logged result stands, nothing is
