@@ -164,7 +164,7 @@ pub async fn seed(
         Err(_) => {
             let mut s = [0u8; 32];
             rand::thread_rng().fill_bytes(&mut s);
-            std::fs::write(&secret_path, s).map_err(DemoError::Secret)?;
+            crate::datadir::write_private(&secret_path, &s).map_err(DemoError::Secret)?;
             s.to_vec()
         }
     };

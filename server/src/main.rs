@@ -145,6 +145,13 @@ fn report(result: anyhow::Result<()>) -> ExitCode {
 }
 
 fn serve(config: convene::Config) -> anyhow::Result<()> {
+    // Whatever the server creates (SQLite files, their WAL, secrets) is for its user alone,
+    // whatever umask the service manager or shell left.
+    #[cfg(unix)]
+    // SAFETY: umask only sets the process's file-creation mask; it cannot fail.
+    unsafe {
+        libc::umask(0o077);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CONVENE_LOG")
