@@ -212,14 +212,35 @@ pub fn parse_csv(text: &str) -> Result<Vec<RosterEntry>, String> {
     Ok(out)
 }
 
+/// A body the router would not read whole: over its size limit (413, typed like every other
+/// refusal), or not UTF-8 text (400).
+fn unreadable_body(e: axum::extract::rejection::StringRejection) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            code: ErrorCode::Invalid,
+            message: format!(
+                "the body is larger than {} MiB: import at most {} people per request",
+                super::MAX_BODY / (1024 * 1024),
+                d::MAX_ROSTER_ROWS
+            ),
+        }
+    } else {
+        ApiError::new(ErrorCode::BadMessage, e.body_text())
+    }
+}
+
+/// Import people: all or nothing, at most `MAX_ROSTER_ROWS` per request and `MAX_PEOPLE` in
+/// the convention (both checked by the domain, the one place; `invalid` beyond).
 pub async fn import_roster(
     State(app): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    body: String,
+    body: Result<String, axum::extract::rejection::StringRejection>,
 ) -> ApiResult<(StatusCode, Json<RosterAdded>)> {
     organizer(&app, &headers)?;
     let handle = convention(&app, &id).await?;
+    let body = body.map_err(unreadable_body)?;
     let csv = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -114,13 +114,13 @@ pub fn document() -> Value {
             "/api/conventions/{id}/roster": {
                 "post": guarded(json!({
                     "summary": "Import people into the roster",
-                    "description": "JSON (an array of entries) or text/csv with a header: name, roles (separated by ';', English or French names), and any other column as an attribute (commune, age band, gender...). A guarantor holds no other role. All or nothing.",
+                    "description": "JSON (an array of entries) or text/csv with a header: name, roles (separated by ';', English or French names), and any other column as an attribute (commune, age band, gender...). A guarantor holds no other role. All or nothing. At most 10,000 people per request and 20,000 per convention (400 invalid beyond); a body over 4 MiB: 413 invalid.",
                     "parameters": [id_param],
                     "requestBody": { "required": true, "content": {
                         "application/json": { "schema": roster_in },
                         "text/csv": { "schema": { "type": "string" }, "example": "name,roles,commune,age\nAmina Diallo,citizen,Rezé,18-29\nJean Martin,garant,,\n" }
                     } },
-                    "responses": { "201": ok("The ids given, in order", &added), "400": err("Malformed or invalid roster"), "404": err("No such convention") }
+                    "responses": { "201": ok("The ids given, in order", &added), "400": err("Malformed or invalid roster, or over a cap (10,000 people per request, 20,000 per convention): code invalid"), "404": err("No such convention"), "413": err("A body over 4 MiB: code invalid") }
                 })),
                 "get": guarded(json!({ "summary": "The roster", "parameters": [id_param], "responses": { "200": ok("People", &people), "404": err("No such convention") } }))
             },
