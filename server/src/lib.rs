@@ -202,9 +202,11 @@ pub async fn run(
         }
         if let Some(path) = &config.invites_out {
             let text = serde_json::to_string_pretty(&invites).unwrap_or_default();
-            datadir::write_private(path, text.as_bytes()).map_err(|source| RunError::InvitesOut {
-                path: path.clone(),
-                source,
+            datadir::write_private(path, text.as_bytes()).map_err(|source| {
+                RunError::InvitesOut {
+                    path: path.clone(),
+                    source,
+                }
             })?;
             println!("Invitations written to {}", path.display());
         }

@@ -56,9 +56,7 @@ impl Who {
     fn bearer(&self) -> Option<&str> {
         match self {
             Who::Organizer => Some(ORGANIZER_TOKEN),
-            Who::Role(_, t) | Who::Revoked(t) | Who::OtherConvention(t) | Who::MadeUp(t) => {
-                Some(t)
-            }
+            Who::Role(_, t) | Who::Revoked(t) | Who::OtherConvention(t) | Who::MadeUp(t) => Some(t),
             Who::Nobody => None,
         }
     }
@@ -234,7 +232,10 @@ async fn every_route_answers_every_credential_as_the_openapi_document_says() -> 
         ("doc", "avis".to_string()),
     ]);
 
-    let doc: Value = reqwest::get(server.url("/openapi.json")).await?.json().await?;
+    let doc: Value = reqwest::get(server.url("/openapi.json"))
+        .await?
+        .json()
+        .await?;
     let listed = convene::gateway::openapi::OPERATIONS;
     let mut whos: Vec<Who> = PEOPLE
         .iter()
@@ -294,10 +295,26 @@ async fn every_route_answers_every_credential_as_the_openapi_document_says() -> 
             }
         }
     }
+    // The DELETE's other documented answers: revoking again (409), nobody (404).
+    let op = &doc["paths"]["/api/conventions/{id}/invites/{participant}"]["delete"];
+    for (participant, want) in [(id(TARGET), 409u16), ("p99999".to_string(), 404)] {
+        let path = format!("/api/conventions/{CONV}/invites/{participant}");
+        let (got, body) = call(&base, &Method::DELETE, &path, &Who::Organizer, 0).await?;
+        ensure!(got == want, "DELETE {path}: {got} {body}, expected {want}");
+        ensure!(
+            op["responses"].get(want.to_string()).is_some(),
+            "DELETE invite: {want} undocumented"
+        );
+    }
     for (op, row) in &table {
         println!("{op:<60} {row:?}");
     }
-    ensure!(wrong.is_empty(), "{} mismatches:\n{}", wrong.len(), wrong.join("\n"));
+    ensure!(
+        wrong.is_empty(),
+        "{} mismatches:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
     ensure!(
         n >= listed.len() * 9,
         "only {n} calls for {} operations",
@@ -318,7 +335,10 @@ async fn a_token_in_the_url_is_refused_on_every_participant_route() -> Result<()
         )
         .await?;
     let token = invite_of(&invites, "Claire Animatrice").token.clone();
-    let doc: Value = reqwest::get(server.url("/openapi.json")).await?.json().await?;
+    let doc: Value = reqwest::get(server.url("/openapi.json"))
+        .await?
+        .json()
+        .await?;
     let params = HashMap::from([
         ("id", CONV.to_string()),
         ("participant", "p00001".to_string()),

@@ -177,7 +177,10 @@ async fn csv_exports_neutralize_formulas_and_lose_nothing() -> Result<()> {
                 .to_string();
             let body = r.text().await?;
             ensure!(status == 200, "{path}: {status} {body}");
-            ensure!(ctype.starts_with("text/csv"), "{path}: content-type {ctype}");
+            ensure!(
+                ctype.starts_with("text/csv"),
+                "{path}: content-type {ctype}"
+            );
             anyhow::Ok(body)
         }
     };
@@ -194,7 +197,11 @@ async fn csv_exports_neutralize_formulas_and_lose_nothing() -> Result<()> {
     // Each poll's results.
     let results = |p: &str| get(format!("{base}/polls/{p}/results?format=csv"));
     check("single results", &results(&single).await?, &hostile_options)?;
-    check("ranking results", &results(&ranking).await?, &hostile_options)?;
+    check(
+        "ranking results",
+        &results(&ranking).await?,
+        &hostile_options,
+    )?;
     let text_results = results(&text).await?;
     check("text results", &text_results, &answers_trimmed)?;
     check("scale results", &results(&scale).await?, &["-2", "-1"])?;

@@ -28,9 +28,8 @@ async fn start(data: &Path, umask: &str) -> Result<Bare> {
     let stderr = data.with_extension("stderr.log");
     let err = std::fs::File::create(&stderr)?;
     // The umask is the shell's, inherited by the server it execs.
-    let script = format!(
-        "umask {umask} && exec \"$0\" serve --listen 127.0.0.1:0 --data \"$1\" --demo",
-    );
+    let script =
+        format!("umask {umask} && exec \"$0\" serve --listen 127.0.0.1:0 --data \"$1\" --demo",);
     let mut child = Process::new("sh")
         .arg("-c")
         .arg(script)
@@ -153,15 +152,18 @@ async fn a_new_data_directory_and_every_file_in_it_are_private() -> Result<()> {
     let dir = tempdir();
     let data = dir.path().join("data");
     let mut server = start(&data, "000").await?;
-    let token = std::fs::read_to_string(data.join("organizer-token"))
-        .context("no organizer-token file")?;
+    let token =
+        std::fs::read_to_string(data.join("organizer-token")).context("no organizer-token file")?;
     work(&server.addr, token.trim(), "privee").await?;
     let files = names(&data)?;
     for must in ["organizer-token", "demo-secret", "convene.sqlite3"] {
         ensure!(files.iter().any(|f| f == must), "no {must} in {files:?}");
     }
     let found = loose(&data)?;
-    ensure!(found.is_empty(), "readable by others while serving: {found:?}");
+    ensure!(
+        found.is_empty(),
+        "readable by others while serving: {found:?}"
+    );
     // What the shutdown writes (stored states, checkpoints) is private too.
     server.terminate().await?;
     let found = loose(&data)?;

@@ -17,9 +17,11 @@ async fn a_restart_with_demo_keeps_the_invitations_an_organizer_issued() -> Resu
     let dir = tempdir();
     let out = dir.path().join("invites.json");
     let out_arg = out.to_string_lossy().into_owned();
-    let mut server =
-        Server::start_with(&dir.path().join("data"), &["--demo", "--invites-out", &out_arg])
-            .await?;
+    let mut server = Server::start_with(
+        &dir.path().join("data"),
+        &["--demo", "--invites-out", &out_arg],
+    )
+    .await?;
     let demo = printed(&out)?;
     ensure!(demo.len() == 34, "{} demo links", demo.len());
 
@@ -28,7 +30,11 @@ async fn a_restart_with_demo_keeps_the_invitations_an_organizer_issued() -> Resu
     let r = org
         .post("/api/conventions/demo/roster")
         .json(&[
-            person("Nouvelle Citoyenne", &[Role::Citizen], &[("commune", "Rezé")]),
+            person(
+                "Nouvelle Citoyenne",
+                &[Role::Citizen],
+                &[("commune", "Rezé")],
+            ),
             person("Nouveau Garant", &[Role::Guarantor], &[]),
         ])
         .send()

@@ -6,8 +6,8 @@ use super::polls;
 use super::{
     assign_balanced, assign_random, Actor, AssignMethod, CloseReason, Code, Command, Convention,
     Event, FloorEndReason, Millis, NewPerson, ParticipantId, Permission, Person, Rejection, Role,
-    RoomId, MAX_CHAT_CHARS, MAX_DURATION_MS, MAX_NAME_CHARS, MAX_NOTICE_CHARS, MAX_PEOPLE, MAX_ROOMS,
-    MAX_ROSTER_ROWS, PLENARY,
+    RoomId, MAX_CHAT_CHARS, MAX_DURATION_MS, MAX_NAME_CHARS, MAX_NOTICE_CHARS, MAX_PEOPLE,
+    MAX_ROOMS, MAX_ROSTER_ROWS, PLENARY,
 };
 
 /// What a decision may depend on besides the state: the time, a seed for random draws, and

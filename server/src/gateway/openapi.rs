@@ -84,18 +84,34 @@ pub fn document() -> Value {
     let participants = |roles: &[&str], who: &str, mut op: Value| {
         op["security"] = json!([{ "organizer": [] }, { "invitation": [] }]);
         op["x-convene-access"] = json!({ "organizer": true, "roles": roles });
-        let said = op["description"].as_str().map(|d| format!("{d} ")).unwrap_or_default();
+        let said = op["description"]
+            .as_str()
+            .map(|d| format!("{d} "))
+            .unwrap_or_default();
         op["description"] = json!(format!("{said}Who may call: the organizer token, or the invitation token of {who} of this convention, as `Authorization: Bearer` (a token in the URL, `?token=`, is refused with 400)."));
-        let bad = op["responses"]["400"]["description"].as_str().map(|d| format!("{d}; or ")).unwrap_or_default();
-        op["responses"]["400"] = err(&format!("{bad}a token in the URL (?token=): send it as Authorization: Bearer (code invalid)"));
+        let bad = op["responses"]["400"]["description"]
+            .as_str()
+            .map(|d| format!("{d}; or "))
+            .unwrap_or_default();
+        op["responses"]["400"] = err(&format!(
+            "{bad}a token in the URL (?token=): send it as Authorization: Bearer (code invalid)"
+        ));
         op["responses"]["401"] = err("No token, or one that is neither the organizer's nor an active invitation of this convention (revoked, made up, another convention's)");
         if roles.len() < 5 {
-            op["responses"]["403"] = err(&format!("An invitation of this convention whose roles may not: only {who}"));
+            op["responses"]["403"] = err(&format!(
+                "An invitation of this convention whose roles may not: only {who}"
+            ));
         }
         op
     };
     let staff = &["facilitator", "guarantor"][..];
-    let everyone = &["citizen", "facilitator", "rapporteur", "guarantor", "expert"][..];
+    let everyone = &[
+        "citizen",
+        "facilitator",
+        "rapporteur",
+        "guarantor",
+        "expert",
+    ][..];
     let public = |mut op: Value| {
         op["security"] = json!([]);
         op["x-convene-access"] = json!({ "public": true });
