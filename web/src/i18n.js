@@ -533,6 +533,8 @@ export const DICT = {
   'export.polls_json': ['Résultats des sondages (JSON)', 'Poll results (JSON)'],
   'export.rotation': ['Rotation (JSON)', 'Rotation (JSON)'],
   'export.opinion_html': ['Avis citoyen (HTML)', "Citizens' opinion (HTML)"],
+  // Exports fetched with the token in a header; the audit trail's head; audit names.
+  'export.failed': ["L'export n'a pas pu être téléchargé : réessayez.", 'The export could not be downloaded: try again.'],
 };
 
 const STORAGE_KEY = 'convene-lang';

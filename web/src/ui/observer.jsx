@@ -10,6 +10,7 @@ import { FloorCard, QueueList, PeopleList, Chat } from './room.jsx';
 import { EquityView, CallsList } from './console.jsx';
 import { sortedPolls, Participation } from './polls.jsx';
 import { Icon } from './icons.jsx';
+import { ExportButton, apiFetch } from './download.jsx';
 
 /** serde_json's canonical form as the audit chain hashes it: sorted keys, no spaces. */
 export function canonical(v) {
@@ -73,10 +74,10 @@ export function AuditTrail({ client }) {
   const [error, setError] = useState(null);
   const [check, setCheck] = useState(null);
   const [limit, setLimit] = useState(50);
-  const url = `/api/conventions/${encodeURIComponent(snap.convention.id)}/audit?token=${encodeURIComponent(client.token)}`;
+  const path = `/api/conventions/${encodeURIComponent(snap.convention.id)}/audit`;
   const load = async () => {
     try {
-      const r = await fetch(url);
+      const r = await apiFetch(client, path);
       if (!r.ok) throw new Error(String(r.status));
       const text = await r.text();
       for (const line of text.split('\n')) {
@@ -111,7 +112,7 @@ export function AuditTrail({ client }) {
     <div class="audit">
       <div class="row wrap">
         <button type="button" class="btn" onClick={verify}>{t('audit.verify')}</button>
-        <a class="btn" href={url} download>{t('audit.download')}</a>
+        <ExportButton client={client} path={path} filename={`audit-${snap.convention.id}.jsonl`}>{t('audit.download')}</ExportButton>
       </div>
       {check ? (
         <p class={check.ok ? 'ok' : 'warn-text'} role="status">
@@ -162,16 +163,19 @@ function RoomSwitcher({ client }) {
 
 export function ExportLinks({ client }) {
   const snap = client.snap;
-  const cid = encodeURIComponent(snap.convention.id);
-  const tok = encodeURIComponent(client.token);
+  const id = snap.convention.id;
+  const cid = encodeURIComponent(id);
   const doc = snap.documents[0];
+  const item = (path, filename, label, view = false) => (
+    <li><ExportButton client={client} small view={view} path={path} filename={filename}>{label}</ExportButton></li>
+  );
   return (
     <ul class="plain exports">
-      <li><a href={`/api/conventions/${cid}/audit?token=${tok}`} download>{t('export.audit')}</a></li>
-      <li><a href={`/api/conventions/${cid}/polls?token=${tok}&format=csv`} download>{t('export.polls_csv')}</a></li>
-      <li><a href={`/api/conventions/${cid}/polls?token=${tok}`} download>{t('export.polls_json')}</a></li>
-      {snap.rotation ? <li><a href={`/api/conventions/${cid}/rotation?token=${tok}`} download>{t('export.rotation')}</a></li> : null}
-      {doc ? <li><a href={`/api/conventions/${cid}/documents/${encodeURIComponent(doc.name)}/export?format=html&token=${tok}`} target="_blank" rel="noopener">{t('export.opinion_html')}</a></li> : null}
+      {item(`/api/conventions/${cid}/audit`, `audit-${id}.jsonl`, t('export.audit'))}
+      {item(`/api/conventions/${cid}/polls?format=csv`, `polls-${id}.csv`, t('export.polls_csv'))}
+      {item(`/api/conventions/${cid}/polls`, `polls-${id}.json`, t('export.polls_json'))}
+      {snap.rotation ? item(`/api/conventions/${cid}/rotation`, `rotation-${id}.json`, t('export.rotation')) : null}
+      {doc ? item(`/api/conventions/${cid}/documents/${encodeURIComponent(doc.name)}/export?format=html`, `${doc.name}.html`, t('export.opinion_html'), true) : null}
     </ul>
   );
 }
