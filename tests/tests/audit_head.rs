@@ -2,7 +2,8 @@
 //! (every hash after it recomputed) still verifies link by link, so `convene audit verify`
 //! alone cannot see it; with the head a guarantor noted down (`--head N:HASH`, the number and
 //! hash of the last entry they saw), the rewritten export fails with a clear message, and so
-//! does an export cut short before that entry. The genuine export passes.
+//! does an export cut short before that entry. The genuine export passes. The head reaches
+//! guarantors in their snapshot and with every audit entry.
 
 use anyhow::{ensure, Context, Result};
 use convene_tests::proto::{AuditEntry, Command, Role, ServerMessage};
@@ -47,6 +48,7 @@ async fn a_trail_rewritten_from_an_entry_on_fails_against_the_noted_head() -> Re
             &[
                 person("Claire Animatrice", &[Role::Facilitator], &[]),
                 person("Hélène Garante", &[Role::Guarantor], &[]),
+                person("Yannick Citoyen", &[Role::Citizen], &[]),
             ],
         )
         .await?;
@@ -56,11 +58,7 @@ async fn a_trail_rewritten_from_an_entry_on_fails_against_the_noted_head() -> Re
         &token_of(&invites, "Claire Animatrice"),
     )
     .await?;
-    for text in [
-        "Ouverture de la séance",
-        "Pause de dix minutes",
-        "Reprise",
-    ] {
+    for text in ["Ouverture de la séance", "Pause de dix minutes", "Reprise"] {
         fac.ok(Command::Broadcast { text: text.into() }).await?;
     }
     // The guarantor's live view of the trail: its last entry is the head they note down.
@@ -70,6 +68,45 @@ async fn a_trail_rewritten_from_an_entry_on_fails_against_the_noted_head() -> Re
         &token_of(&invites, "Hélène Garante"),
     )
     .await?;
+    // The head reaches guarantors (and facilitators) in their snapshot: the export's last
+    // entry at that moment. Citizens' snapshots carry none.
+    let export = |server: &Server| {
+        let req = server
+            .http()
+            .get("/api/conventions/garants/audit")
+            .bearer_auth(ORGANIZER_TOKEN);
+        async move {
+            let text = req.send().await?.text().await?;
+            let entries: Vec<AuditEntry> = text
+                .lines()
+                .map(serde_json::from_str)
+                .collect::<Result<_, _>>()?;
+            anyhow::Ok(entries)
+        }
+    };
+    let before = export(&server).await?;
+    let in_snapshot = gar
+        .snapshot
+        .as_ref()
+        .and_then(|s| s.audit_head.clone())
+        .context("no audit_head in the guarantor's welcome")?;
+    let last_before = before.last().context("an empty trail")?;
+    ensure!(
+        (in_snapshot.n, in_snapshot.hash.as_str()) == (last_before.n, last_before.hash.as_str()),
+        "the welcome's head {in_snapshot:?} is not the export's last entry {last_before:?}"
+    );
+    let cit = Client::join(
+        &server.ws_url(),
+        "cit",
+        &token_of(&invites, "Yannick Citoyen"),
+    )
+    .await?;
+    ensure!(
+        cit.snapshot
+            .as_ref()
+            .is_some_and(|s| s.audit_head.is_none()),
+        "a citizen's snapshot carries the audit head"
+    );
     fac.ok(Command::Broadcast {
         text: "Le vote commence".into(),
     })
@@ -96,7 +133,10 @@ async fn a_trail_rewritten_from_an_entry_on_fails_against_the_noted_head() -> Re
         .map(serde_json::from_str)
         .collect::<Result<_, _>>()
         .context("the export")?;
-    ensure!(entries.last() == Some(&last), "the live head is the export's last entry");
+    ensure!(
+        entries.last() == Some(&last),
+        "the live head is the export's last entry"
+    );
 
     // The genuine export passes, with or without the head (or a 16-digit prefix of its hash).
     let genuine = write(dir.path(), "genuine.jsonl", &entries)?;
@@ -130,7 +170,10 @@ async fn a_trail_rewritten_from_an_entry_on_fails_against_the_noted_head() -> Re
     ensure!(ok, "the rewritten chain verifies link by link: {out}");
     // Against the head the guarantor noted, it does not.
     let (ok, out) = verify(&forged_file, Some(&head)).await?;
-    ensure!(!ok, "a rewritten trail passed against the noted head: {out}");
+    ensure!(
+        !ok,
+        "a rewritten trail passed against the noted head: {out}"
+    );
     ensure!(
         out.contains(&format!("entry {}", last.n)) && out.contains("rewritten"),
         "the failure does not say which entry and why: {out}"
