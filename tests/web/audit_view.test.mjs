@@ -46,7 +46,7 @@ async function headIs(page, entry) {
   await page.waitForFunction(
     ({ n, hash }) => {
       const el = document.querySelector('#audit [data-testid=audit-head]');
-      return el && el.textContent.includes(hash) && new RegExp(`n°\\s*${n}\\b`).test(el.textContent);
+      return el && el.textContent.includes(hash) && new RegExp(`n°\\s*${n}(?!\\d)`).test(el.textContent);
     },
     { n: entry.n, hash: entry.hash },
     { timeout: 15000 },

@@ -39,11 +39,63 @@ export async function verifyChain(entries) {
   return { ok: true, bad: null };
 }
 
-/** One audit entry in words. */
-function describe(snap, e) {
+/** A text cut to `max` characters, for a line of the trail. */
+function short(text, max = 80) {
+  const s = String(text || '');
+  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
+}
+
+/**
+ * What the trail itself says about the things its entries name by id, in order: each poll's
+ * question (from its drafts, edits and opening, so a deleted poll keeps its name) and, at
+ * each entry, the rotation round under way or about to start (from 0).
+ */
+export function trailContext(snap, entries) {
+  const questions = new Map((snap.polls || []).map((p) => [p.id, p.spec.question]));
+  const rounds = new Map();
+  let round = null;
+  for (const e of entries) {
+    const ev = e.event || {};
+    if (ev.spec && ev.poll) questions.set(ev.poll, ev.spec.question);
+    if (ev.type === 'rotation_planned' || ev.type === 'rotation_ended') round = null;
+    if (ev.type === 'rotation_round_started') round = ev.round;
+    rounds.set(e.n, round);
+    if (ev.type === 'rotation_transition') round = ev.next;
+  }
+  return { questions, rounds };
+}
+
+/** Rotation events said with their round's number, as the rotation's view counts (from 1). */
+const ROUND_KEYS = {
+  rotation_round_started: 'audit.round_started',
+  rotation_warned: 'audit.round_warned',
+  rotation_transition: 'audit.round_transition',
+  rotation_paused: 'audit.round_paused',
+  rotation_resumed: 'audit.round_resumed',
+  rotation_extended: 'audit.round_extended',
+};
+
+/** One audit entry in words; `ctx` from `trailContext`. */
+function describe(snap, e, ctx) {
   const ev = e.event || {};
   const who = (id) => nameOf(snap, id);
   const p = { ...ev };
+  if (ev.poll) {
+    const q = (ctx && ctx.questions.get(ev.poll)) || null;
+    if (q) p.poll = t('audit.poll_named', { question: short(q) });
+  }
+  if (ROUND_KEYS[ev.type]) {
+    const r = ev.type === 'rotation_round_started' ? ev.round : ev.type === 'rotation_transition' ? ev.next - 1 : ctx && ctx.rounds.get(e.n);
+    if (r !== null && r !== undefined && r >= 0) return t(ROUND_KEYS[ev.type], { n: r + 1, next: r + 2 });
+  }
+  if (ev.type === 'question_answered' && snap.rotation) {
+    const q = snap.rotation.questions.find((x) => x.id === ev.question);
+    if (q) return t('audit.question_answered_named', { text: short(q.text) });
+  }
+  if (ev.document) {
+    const d = (snap.documents || []).find((x) => x.name === ev.document);
+    if (d) p.document = d.title;
+  }
   if (ev.participant) p.name = who(ev.participant);
   if (ev.room) p.room = roomName(snap, ev.room);
   if (ev.person) p.name = ev.person.name;
@@ -66,6 +118,27 @@ function actorWords(snap, by) {
   if (by.kind === 'organizer') return t('actor.organizer');
   if (by.kind === 'timer') return t('actor.timer');
   return nameOf(snap, by.id);
+}
+
+/** The trail's head as this page knows it: the snapshot's, or a later entry received live. */
+function headOf(client, entries) {
+  let head = client.snap.audit_head || null;
+  const last = entries[entries.length - 1];
+  if (last && (!head || last.n > head.n)) head = { n: last.n, hash: last.hash };
+  return head;
+}
+
+/** The head to note down, and the command that checks a later export against it. */
+function AuditHead({ head, convention }) {
+  if (!head) return null;
+  return (
+    <div class="audit-head" data-testid="audit-head">
+      <p><strong>{t('audit.head_title')}</strong> {t('audit.head_entry', { n: head.n })}</p>
+      <p>{t('audit.head_hash')} <code class="audit-head-hash">{head.hash}</code></p>
+      <p class="small muted">{t('audit.head_explain')}</p>
+      <p class="small"><code class="audit-head-hash">convene audit verify audit-{convention}.jsonl --head {head.n}:{head.hash}</code></p>
+    </div>
+  );
 }
 
 export function AuditTrail({ client }) {
@@ -97,6 +170,7 @@ export function AuditTrail({ client }) {
   }, []);
   const entries = [...client.audit.values()].sort((a, b) => a.n - b.n);
   const shown = entries.slice(-limit).reverse();
+  const ctx = trailContext(snap, entries);
   const verify = async () => {
     if (!(window.crypto && crypto.subtle)) {
       setCheck({ unsupported: true });
@@ -114,6 +188,7 @@ export function AuditTrail({ client }) {
         <button type="button" class="btn" onClick={verify}>{t('audit.verify')}</button>
         <ExportButton client={client} path={path} filename={`audit-${snap.convention.id}.jsonl`}>{t('audit.download')}</ExportButton>
       </div>
+      <AuditHead head={headOf(client, entries)} convention={snap.convention.id} />
       {check ? (
         <p class={check.ok ? 'ok' : 'warn-text'} role="status">
           {check.unsupported ? t('audit.unsupported') : check.ok ? t('audit.verified', { n: check.n }) : check.gap ? t('audit.gap') : t('audit.broken', { n: check.bad })}
@@ -125,7 +200,7 @@ export function AuditTrail({ client }) {
         {shown.map((e) => (
           <li key={e.n} value={e.n}>
             <span class="audit-meta"><span class="audit-n">#{e.n}</span> <time>{timeOfDay(e.at)}</time> · {actorWords(snap, e.by)}</span>
-            <span class="audit-what">{describe(snap, e)}</span>
+            <span class="audit-what">{describe(snap, e, ctx)}</span>
             <code class="audit-hash" title={e.hash}>{e.hash.slice(0, 10)}…</code>
           </li>
         ))}
