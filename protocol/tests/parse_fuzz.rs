@@ -13,12 +13,11 @@
 //! PROPTEST_CASES=100000 cargo test --release -p convene-protocol --test parse_fuzz
 //! ```
 
-use convene_protocol::{parse_client_message, ClientMessage, Command, ErrorCode};
+use convene_protocol::{
+    parse_client_message, ClientMessage, Command, ErrorCode, MAX_ERROR_MESSAGE_BYTES,
+};
 use proptest::prelude::*;
 use serde_json::Value;
-
-/// The longest error message the parser may give, whatever it was sent.
-const MAX_ERROR_MESSAGE_BYTES: usize = 512;
 
 /// Text a hostile client would try: anything unicode, with a bias towards what breaks
 /// naive code.
@@ -72,10 +71,8 @@ fn message() -> impl Strategy<Value = ClientMessage> {
         text().prop_map(|message| Command::CallFacilitator { message }),
         text().prop_map(|room| Command::Visit { room }),
         text().prop_map(|text| Command::AskQuestion { text }),
-        (text(), text()).prop_map(|(participant, room)| Command::MoveParticipant {
-            participant,
-            room
-        }),
+        (text(), text())
+            .prop_map(|(participant, room)| Command::MoveParticipant { participant, room }),
         (text(), text()).prop_map(|(name, title)| Command::CreateDocument { name, title }),
         Just(Command::RaiseHand),
         Just(Command::StartRotation),
