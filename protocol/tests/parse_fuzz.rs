@@ -3,8 +3,9 @@
 //! overrides, combining marks, emoji sequences, escaped lone surrogates), JSON nested tens of
 //! thousands deep in any position, and random edits of valid frames. It must never panic or
 //! overflow its stack, give back exactly what a valid frame says, tell `unknown_type` from
-//! `bad_message` as documented, echo the frame's request id, and keep its error messages
-//! short whatever it was sent (the reply goes back through the sender's bounded queue).
+//! `bad_message` as documented, echo the frame's request id (refuse one over its 64 bytes as
+//! `invalid`, unechoed), and keep its error messages short whatever it was sent (the reply
+//! goes back through the sender's bounded queue).
 //!
 //! Runs briefly in the suite (256 cases per property); a longer run, as recorded in
 //! ARCHITECTURE.md ("Fuzzing"):
@@ -15,6 +16,7 @@
 
 use convene_protocol::{
     parse_client_message, ClientMessage, Command, ErrorCode, MAX_ERROR_MESSAGE_BYTES,
+    MAX_REQUEST_ID_BYTES,
 };
 use proptest::prelude::*;
 use serde_json::Value;
@@ -62,6 +64,23 @@ fn odd_text(max: usize) -> impl Strategy<Value = String> {
     })
 }
 
+/// `text` cut to at most `max` bytes, at a character boundary.
+fn cut(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let at = (0..=max)
+            .rev()
+            .find(|i| text.is_char_boundary(*i))
+            .unwrap_or(0);
+        text.truncate(at);
+    }
+    text
+}
+
+/// A request id within its budget, as hostile as it can be otherwise.
+fn request_id() -> impl Strategy<Value = String> {
+    odd_text(200).prop_map(|t| cut(t, MAX_REQUEST_ID_BYTES))
+}
+
 /// Valid client messages with hostile strings wherever the protocol takes a string.
 fn message() -> impl Strategy<Value = ClientMessage> {
     let text = || odd_text(20_000);
@@ -85,7 +104,7 @@ fn message() -> impl Strategy<Value = ClientMessage> {
                 last_seq,
             }
         }),
-        (text(), command).prop_map(|(id, command)| ClientMessage::Request { id, command }),
+        (request_id(), command).prop_map(|(id, command)| ClientMessage::Request { id, command }),
     ]
 }
 
@@ -100,16 +119,25 @@ fn check_any(frame: &str) -> Result<Option<ClientMessage>, TestCaseError> {
                 e.message.len(),
                 frame.len()
             );
-            prop_assert!(
-                matches!(e.code, ErrorCode::BadMessage | ErrorCode::UnknownType),
-                "code {:?}",
-                e.code
-            );
-            // The request id is echoed exactly when the frame is JSON with a string id.
+            // The request id is echoed exactly when the frame is JSON with a string id within
+            // its budget; a longer one is refused as `invalid`, and not echoed.
             let id = serde_json::from_str::<Value>(frame)
                 .ok()
                 .and_then(|v| v.get("id").and_then(Value::as_str).map(str::to_string));
-            prop_assert_eq!(e.id, id);
+            if id
+                .as_ref()
+                .is_some_and(|id| id.len() > MAX_REQUEST_ID_BYTES)
+            {
+                prop_assert_eq!(e.code, ErrorCode::Invalid);
+                prop_assert_eq!(e.id, None);
+            } else {
+                prop_assert!(
+                    matches!(e.code, ErrorCode::BadMessage | ErrorCode::UnknownType),
+                    "code {:?}",
+                    e.code
+                );
+                prop_assert_eq!(e.id, id);
+            }
             Ok(None)
         }
     }
@@ -204,7 +232,7 @@ proptest! {
     /// A well-formed frame of an unknown message or command type: `unknown_type`, with the id,
     /// whatever the type's length or characters.
     #[test]
-    fn unknown_types_are_told_apart(ty in odd_text(20_000), id in odd_text(5_000), in_command in any::<bool>()) {
+    fn unknown_types_are_told_apart(ty in odd_text(20_000), id in request_id(), in_command in any::<bool>()) {
         let known = if in_command { Command::TYPES } else { ClientMessage::TYPES };
         prop_assume!(!known.contains(&ty.as_str()));
         let frame = if in_command {
@@ -216,6 +244,22 @@ proptest! {
         prop_assert_eq!(e.code, ErrorCode::UnknownType);
         prop_assert_eq!(e.id.as_deref(), Some(id.as_str()));
         prop_assert!(e.message.len() <= MAX_ERROR_MESSAGE_BYTES, "{} bytes", e.message.len());
+    }
+
+    /// A request id over its budget, whatever else the frame holds (valid or not): refused as
+    /// `invalid`, and not echoed back.
+    #[test]
+    fn long_request_ids_are_refused_and_not_echoed(
+        msg in message(),
+        id in odd_text(20_000),
+    ) {
+        prop_assume!(id.len() > MAX_REQUEST_ID_BYTES);
+        let mut frame = serde_json::to_value(&msg).expect("serializes");
+        frame["id"] = Value::String(id);
+        let e = parse_client_message(&frame.to_string()).expect_err("an id over the budget");
+        prop_assert_eq!(e.code, ErrorCode::Invalid);
+        prop_assert_eq!(e.id, None);
+        prop_assert!(e.message.len() <= MAX_ERROR_MESSAGE_BYTES);
     }
 
     /// Escaped lone surrogates and other escapes JSON text may carry: typed answers.

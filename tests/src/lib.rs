@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, ensure, Context, Result};
 use convene_protocol::api::{CreateConvention, Invite, RosterEntry};
 use convene_protocol::{ClientMessage, Command, ErrorCode, Record, ServerMessage, Snapshot};
 use futures_util::{SinkExt, StreamExt};
@@ -50,6 +50,8 @@ pub struct Server {
     pub stdout: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     pub stderr_path: PathBuf,
     extra: Vec<String>,
+    /// A command the server runs under (e.g. `prlimit --nofile=1024`), kept for restarts.
+    wrapper: Vec<String>,
 }
 
 impl Server {
@@ -59,12 +61,27 @@ impl Server {
     }
 
     pub async fn start_with(data: &Path, extra: &[&str]) -> Result<Server> {
+        Self::start_wrapped(data, extra, &[]).await
+    }
+
+    /// Start under a wrapper command that execs the server (same process id), such as
+    /// `["prlimit", "--nofile=1024"]` to give it fewer file descriptors.
+    pub async fn start_wrapped(data: &Path, extra: &[&str], wrapper: &[&str]) -> Result<Server> {
         let stderr_path = data.with_extension(format!("stderr-{}.log", std::process::id()));
         let stderr = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&stderr_path)?;
-        let mut child = Process::new(convene_bin())
+        let bin = convene_bin();
+        let mut cmd = match wrapper.split_first() {
+            Some((first, rest)) => {
+                let mut c = Process::new(first);
+                c.args(rest).arg(&bin);
+                c
+            }
+            None => Process::new(&bin),
+        };
+        let mut child = cmd
             .arg("serve")
             .arg("--listen")
             .arg("127.0.0.1:0")
@@ -108,6 +125,7 @@ impl Server {
             stdout: lines,
             stderr_path,
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            wrapper: wrapper.iter().map(|s| s.to_string()).collect(),
         })
     }
 
@@ -127,8 +145,9 @@ impl Server {
     /// Start again on the same data directory, with the same flags (a new port).
     pub async fn restart(&mut self) -> Result<()> {
         let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
+        let wrapper: Vec<&str> = self.wrapper.iter().map(String::as_str).collect();
         let data = self.data.clone();
-        *self = Server::start_with(&data, &extra).await?;
+        *self = Server::start_wrapped(&data, &extra, &wrapper).await?;
         Ok(())
     }
 
@@ -162,6 +181,28 @@ impl Server {
             .and_then(|v| v.trim().parse::<f64>().ok())
             .map(|v| v as u64)
             .with_context(|| format!("no {name} in /metrics"))
+    }
+
+    /// Every record of a convention's log, read with `convene export` (the log is the
+    /// truth: snapshots carry only the latest chat lines).
+    pub fn log(&self, convention: &str) -> Result<Vec<Record>> {
+        let out = std::process::Command::new(convene_bin())
+            .args(["export", "--convention", convention, "--data"])
+            .arg(&self.data)
+            .output()?;
+        ensure!(
+            out.status.success(),
+            "convene export: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut records = Vec::new();
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let v: serde_json::Value = serde_json::from_str(line)?;
+            if v["kind"] == "record" {
+                records.push(serde_json::from_value(v["record"].clone())?);
+            }
+        }
+        Ok(records)
     }
 
     pub fn ws_url(&self) -> String {
@@ -286,6 +327,23 @@ pub fn invite_of<'a>(invites: &'a [Invite], name: &str) -> &'a Invite {
 /// The invitation token of `name` among `invites`.
 pub fn token_of(invites: &[Invite], name: &str) -> String {
     invite_of(invites, name).token.clone()
+}
+
+/// The chat lines a snapshot carries of a room whose chat is `lines` (seq order), as
+/// PROTOCOL.md says: the latest `SNAPSHOT_CHAT_LINES` whose texts fit in
+/// `SNAPSHOT_CHAT_BYTES`, and always the last one.
+pub fn snapshot_chat_tail(lines: &[(u64, String)]) -> Vec<(u64, String)> {
+    let mut bytes = 0;
+    let mut tail = Vec::new();
+    for line in lines.iter().rev().take(proto::SNAPSHOT_CHAT_LINES) {
+        bytes += line.1.len();
+        if bytes > proto::SNAPSHOT_CHAT_BYTES && !tail.is_empty() {
+            break;
+        }
+        tail.push(line.clone());
+    }
+    tail.reverse();
+    tail
 }
 
 pub fn person(name: &str, roles: &[proto::Role], attrs: &[(&str, &str)]) -> RosterEntry {
