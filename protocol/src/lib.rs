@@ -14,7 +14,7 @@ mod state;
 mod views;
 
 pub use documents::*;
-pub use parse::{parse_client_message, ParseError};
+pub use parse::{parse_client_message, ParseError, MAX_ERROR_MESSAGE_BYTES};
 pub use polls::*;
 pub use rotation::*;
 pub use schema::schema;

@@ -6,6 +6,7 @@ import { t } from '../i18n.js';
 import { pollNumber } from '../reduce.js';
 import { Countdown, act, ActButton, Section, useId, roomName } from './common.jsx';
 import { Icon } from './icons.jsx';
+import { ExportButton } from './download.jsx';
 
 const STANCES = ['for', 'against', 'for_with_reservations', 'abstain'];
 
@@ -487,7 +488,6 @@ export function PollsView({ client }) {
   const drafts = polls.filter((p) => p.status === 'draft');
   const done = polls.filter((p) => p.status === 'closed' || p.status === 'published').reverse();
   const cid = snap.convention.id;
-  const tok = encodeURIComponent(client.token);
   return (
     <div class="polls-view">
       {facilitator ? (
@@ -512,8 +512,8 @@ export function PollsView({ client }) {
         ) : null}
         {staff ? (
           <p class="row wrap">
-            <a class="btn" href={`/api/conventions/${encodeURIComponent(cid)}/polls?token=${tok}&format=csv`} download>{t('polls.export_csv')}</a>
-            <a class="btn" href={`/api/conventions/${encodeURIComponent(cid)}/polls?token=${tok}`} download>{t('polls.export_json')}</a>
+            <ExportButton client={client} path={`/api/conventions/${encodeURIComponent(cid)}/polls?format=csv`} filename={`polls-${cid}.csv`}>{t('polls.export_csv')}</ExportButton>
+            <ExportButton client={client} path={`/api/conventions/${encodeURIComponent(cid)}/polls`} filename={`polls-${cid}.json`}>{t('polls.export_json')}</ExportButton>
           </p>
         ) : null}
       </div>
