@@ -28,12 +28,12 @@ test('a citizen raises a hand and the facilitator gives the floor', { timeout: 1
   const b = await openAs(browser, server, second, { viewport: PHONE });
 
   await a.click('button:has-text("Lever la main")');
-  await a.waitForSelector('.hand-place:has-text("1ʳᵉ dans la file (sur 1)")');
+  await a.waitForSelector('.hand-place:has-text("vous êtes en tête de la file")');
   await b.click('button:has-text("Lever la main")');
-  await b.waitForSelector('.hand-place:has-text("2ᵉ dans la file (sur 2)")');
-  // The header says so on every tab.
+  await b.waitForSelector('.hand-place:has-text("vous êtes n° 2 sur 2 dans la file")');
+  // The status bar says so on every tab.
   await tab(b, 'polls');
-  await b.waitForSelector('header .pill:has-text("Main levée (2ᵉ)")');
+  await b.waitForSelector('[data-testid=my-hand]:has-text("Main levée : n° 2 sur 2")');
   await tab(b, 'room');
 
   // The facilitator's console: the queue, a 2-minute limit, then "Donner la parole".
@@ -46,10 +46,10 @@ test('a citizen raises a hand and the facilitator gives the floor', { timeout: 1
   await a.waitForSelector('.floor.mine:has-text("Vous avez la parole")');
   const left = await a.textContent('.floor.mine .countdown strong');
   assert.match(left, /^[12]:\d\d$/, `a speaking countdown under two minutes: ${left}`);
-  await a.waitForSelector('header .pill.speaking');
+  await a.waitForSelector('[data-testid=my-floor]:has-text("Vous avez la parole")');
   // The other citizen sees who speaks, and moves up to first place.
   await b.waitForSelector(`.floor:has-text("La parole est à ${first.name}")`);
-  await b.waitForSelector('.hand-place:has-text("1ʳᵉ dans la file (sur 1)")');
+  await b.waitForSelector('.hand-place:has-text("vous êtes en tête de la file")');
   await axe(a, 'citizen with the floor (phone)');
   await axe(fac, 'console, someone speaking');
 
@@ -60,7 +60,7 @@ test('a citizen raises a hand and the facilitator gives the floor', { timeout: 1
   await waitState(fac, (c, id) => (c.snap.floor_time.find((f) => f.participant === id) || {}).spoken_ms >= 1000, first.participant);
   const row = await fac.textContent(`#equity li:has-text("${first.name}")`);
   assert.match(row, /\d+ s/);
-  assert.match(await fac.textContent('#equity'), /1 personne\(s\) sur \d+ ont eu la parole/);
+  assert.match(await fac.textContent('#equity'), /1 personne sur \d+ a eu la parole/);
 
   // "Donner la parole au suivant" takes the next raised hand; "Reprendre la parole" ends it.
   await fac.click('#speaking button:has-text("Donner la parole au suivant")');

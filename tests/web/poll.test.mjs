@@ -57,8 +57,8 @@ test('a secret poll is opened, voted from two browsers and published', { timeout
   }
 
   // The facilitator follows participation live.
-  await draft.locator('.participation:has-text("2 vote(s) sur")').waitFor();
-  await draft.locator('.results:has-text("2 bulletin(s)")').waitFor();
+  await draft.locator('.participation:has-text("2 votes sur")').waitFor();
+  await draft.locator('.results:has-text("2 bulletins")').waitFor();
   // Citizens do not see the tally before publication.
   assert.equal(await a.locator('article.poll .results').count(), 0);
 
@@ -157,6 +157,6 @@ test('every kind of ballot from the page: single, multiple, scale, text', { time
   assert.deepEqual(voted, [true, true, true, true]);
   // The facilitator sees the participation of each.
   await tab(fac, 'polls');
-  for (const spec of specs) await fac.locator('article.poll', { hasText: spec.question }).locator('.participation:has-text("1 vote(s) sur")').waitFor();
+  for (const spec of specs) await fac.locator('article.poll', { hasText: spec.question }).locator('.participation:has-text("1 vote sur")').waitFor();
   assert.deepEqual(await a.evaluate(() => window.__convene.errors.map((e) => e.code)), []);
 });

@@ -128,7 +128,7 @@ test('screenshots of every role, and axe-core on every view', { timeout: 300000 
 
   // Each role's main view.
   await amina.waitForSelector('.floor:has-text("La parole est à")');
-  await amina.waitForSelector('.hand-place:has-text("2ᵉ dans la file")');
+  await amina.waitForSelector('.hand-place:has-text("n° 2 sur 2 dans la file")');
   await shoot(amina, 'citizen');
   await tab(fac, 'console');
   await fac.waitForSelector('#calls :text("Je n\'entends plus le son")');
@@ -149,7 +149,7 @@ test('screenshots of every role, and axe-core on every view', { timeout: 300000 
   await amina.waitForSelector('.voted');
   await amina.setViewportSize(LAPTOP);
   await tab(fac, 'polls');
-  await fac.waitForSelector('article.poll .participation:has-text("2 vote(s)")');
+  await fac.waitForSelector('article.poll .participation:has-text("2 votes")');
   await screenshot(fac, 'facilitator-polls-laptop');
   // The same citizen view in English.
   await tab(amina, 'room');

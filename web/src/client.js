@@ -6,7 +6,7 @@
 // loss goes to the next node of the list, and the hello carries the seq the page had
 // (`last_seq`), so that the new node's welcome is not behind what the page shows.
 
-import { applyEvent, missedNotices, normalizeSnapshot, noticeEffect, room } from './reduce.js';
+import { applyEvent, missedNotices, normalizeSnapshot, noticeEffect, room, roomOfPerson, moveCause } from './reduce.js';
 
 /** Close codes after which reconnecting cannot help (PROTOCOL.md, section 13). */
 const FATAL_CLOSES = { 4001: 'unknown_token', 4002: 'revoked', 4003: 'unsupported_version' };
@@ -200,6 +200,19 @@ export class Client {
   }
 
   handle(msg) {
+    const before = this.you ? roomOfPerson(this.snap, this.you.id) : null;
+    this.dispatch(msg);
+    // Moved (breakout rooms, a rotation, a recall, a facilitator, one's own visit, or while
+    // away): the page says where one is now, and why.
+    const after = this.you ? roomOfPerson(this.snap, this.you.id) : null;
+    if (before && after && before !== after && this.hooks.onEffect) {
+      const cause = msg.type === 'event' ? moveCause(msg, this.you.id) : 'away';
+      this.hooks.onEffect({ moved: { room: after, from: before, cause } }, msg.type === 'event' ? msg : null);
+    }
+    this.notify();
+  }
+
+  dispatch(msg) {
     switch (msg.type) {
       case 'welcome': {
         const wasReconnect = this.everConnected;
@@ -274,7 +287,6 @@ export class Client {
       default:
         break; // a message this client does not know: ignore (PROTOCOL.md, section 1)
     }
-    this.notify();
   }
 
   send(p) {

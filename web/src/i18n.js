@@ -13,8 +13,8 @@ export const DICT = {
   'lang.switch_to': ['Switch to English', 'Passer en français'],
   'nav.label': ['Sections', 'Sections'],
   'nav.skip': ['Aller au contenu', 'Skip to content'],
-  'nav.to_vote': ['{n} sondage(s) en attente de votre vote', '{n} poll(s) awaiting your vote'],
-  'nav.calls': ['{n} appel(s) en attente', '{n} pending call(s)'],
+  'nav.to_vote': [{ one: '{n} sondage attend votre vote', other: '{n} sondages attendent votre vote' }, { one: '{n} poll awaiting your vote', other: '{n} polls awaiting your vote' }],
+  'nav.calls': [{ one: '{n} appel en attente', other: '{n} appels en attente' }, { one: '{n} pending call', other: '{n} pending calls' }],
   'tab.room': ['Ma salle', 'My room'],
   'tab.polls': ['Sondages', 'Polls'],
   'tab.opinion': ['Avis citoyen', "Citizens' opinion"],
@@ -133,7 +133,33 @@ export const DICT = {
   'moved.observe': ['Vous observez maintenant : {room}.', 'You are now observing: {room}.'],
   'moved.go': ['Voir la salle', 'See the room'],
   'status.speaking': ['Vous avez la parole', 'You have the floor'],
-  'status.hand': ['Main levée ({place})', 'Hand raised ({place})'],
+  'status.hand': ['Main levée : {place}', 'Hand raised: {place}'],
+  'status.speaking_left': ['reste', 'left'],
+  'status.you_are_in': ['Vous êtes dans :', 'You are in:'],
+  'status.observing': ['Vous observez :', 'You observe:'],
+  'status.breakouts_end': ['Fin dans', 'Ends in'],
+  'status.breakouts_sr': ['Sous-groupes :', 'Breakout rooms:'],
+  'status.round_ends': ['Tour {n}, fin dans', 'Round {n}, ends in'],
+  'status.round_starts': ['Tour {n} dans', 'Round {n} in'],
+  'status.rotation_paused': ['Rotation en pause', 'Rotation paused'],
+  'status.online': ['Connecté·e', 'Connected'],
+  'status.reconnecting': ['Reconnexion…', 'Reconnecting…'],
+  'status.pending': [{ one: '{n} action en attente', other: '{n} actions en attente' }, { one: '{n} action pending', other: '{n} actions pending' }],
+  'queue.first': ['en tête de la file', 'first in the queue'],
+  'queue.place_n': ['n° {place} sur {n} dans la file', 'no. {place} of {n} in the queue'],
+  'queue.place_short': ['n° {place} sur {n}', 'no. {place} of {n}'],
+  'queue.first_short': ['en tête', 'first'],
+  'warn.breakouts': [{ one: 'Il reste {n} minute avant la fin des sous-groupes.', other: 'Il reste {n} minutes avant la fin des sous-groupes.' }, { one: '{n} minute left before the breakout rooms end.', other: '{n} minutes left before the breakout rooms end.' }],
+  'warn.round': [{ one: 'Il reste {n} minute avant la fin du tour.', other: 'Il reste {n} minutes avant la fin du tour.' }, { one: '{n} minute left in this round.', other: '{n} minutes left in this round.' }],
+  'moved.cause.breakouts': ['Les sous-groupes sont ouverts.', 'The breakout rooms are open.'],
+  'moved.cause.recall': ['Les sous-groupes sont terminés : retour en plénière.', 'The breakout rooms are over: back to the plenary.'],
+  'moved.cause.round': ['Rotation : tour {n}.', 'Rotation: round {n}.'],
+  'moved.cause.rotation': ['Rotation des expert·es.', 'Expert rotation.'],
+  'moved.cause.rotation_end': ['La rotation est terminée.', 'The rotation is over.'],
+  'moved.cause.moved': ['Un·e animateur·rice vous a déplacé·e.', 'A facilitator moved you.'],
+  'moved.cause.away': ['Vous avez changé de salle pendant votre absence.', 'Your room changed while you were away.'],
+  'broadcast.at': ['à {time}', 'at {time}'],
+  'common.understood': ["J'ai compris", 'Got it'],
   'breakouts.ends_in': ['Fin des sous-groupes dans', 'Breakout rooms end in'],
   'breakouts.warned': ['La fin approche.', 'The end is near.'],
   'broadcast.from': ['Annonce de {name}', 'Announcement from {name}'],
@@ -150,8 +176,8 @@ export const DICT = {
   'floor.no_limit': ['sans limite', 'no limit'],
   'hand.raise': ['Lever la main', 'Raise my hand'],
   'hand.lower': ['Baisser la main', 'Lower my hand'],
-  'hand.place': ['Votre main est levée : vous êtes {place} dans la file (sur {n}).', 'Your hand is raised: you are {place} in the queue (of {n}).'],
-  'hand.raised_least': ["Votre main est levée ({n} dans la file ; priorité à qui a le moins parlé).", 'Your hand is raised ({n} in the queue; those who spoke least go first).'],
+  'hand.place': ['Votre main est levée : vous êtes {place}.', 'Your hand is raised: you are {place}.'],
+  'hand.raised_least': [{ one: 'Votre main est levée ({n} personne dans la file ; priorité à qui a le moins parlé).', other: 'Votre main est levée ({n} personnes dans la file ; priorité à qui a le moins parlé).' }, { one: 'Your hand is raised ({n} person in the queue; those who spoke least go first).', other: 'Your hand is raised ({n} people in the queue; those who spoke least go first).' }],
   'queue.title': ['File des mains levées ({n})', 'Raised hands ({n})'],
   'queue.empty': ['Aucune main levée.', 'No raised hand.'],
   'queue.give': ['Donner la parole', 'Give the floor'],
@@ -165,7 +191,7 @@ export const DICT = {
   'people.you': ['vous', 'you'],
   'people.online': ['en ligne', 'online'],
   'people.offline': ['hors ligne', 'offline'],
-  'people.observers': ['{n} garant·e(s) observe(nt) cette salle', '{n} guarantor(s) observing this room'],
+  'people.observers': [{ one: '{n} garant·e observe cette salle', other: '{n} garant·es observent cette salle' }, { one: '{n} guarantor observing this room', other: '{n} guarantors observing this room' }],
   'chat.title': ['Discussion', 'Chat'],
   'chat.log': ['Messages de la salle {room}', 'Messages of {room}'],
   'chat.empty': ['Aucun message pour le moment.', 'No message yet.'],
@@ -208,7 +234,7 @@ export const DICT = {
   'poll.secret': ['vote secret', 'secret ballot'],
   'poll.named': ['vote nominatif', 'named vote'],
   'poll.closes_in': ['Clôture dans', 'Closes in'],
-  'poll.voted': ['{n} vote(s) sur {eligible}', '{n} vote(s) of {eligible}'],
+  'poll.voted': [{ one: '{n} vote sur {eligible}', other: '{n} votes sur {eligible}' }, { one: '{n} vote of {eligible}', other: '{n} votes of {eligible}' }],
   'poll.present': ['({n} présent·es)', '({n} present)'],
   'poll.quorum_ok': ['quorum de {q} atteint', 'quorum of {q} reached'],
   'poll.quorum_no': ['quorum de {q} non atteint', 'quorum of {q} not reached'],
@@ -234,7 +260,7 @@ export const DICT = {
   'vote.recorded_named': ['Votre vote « {choice} » est enregistré. Vous pouvez le changer jusqu\'à la clôture.', 'Your vote "{choice}" is recorded. You may change it until the close.'],
   'vote.you_took_part': ['Vous avez participé à ce vote.', 'You took part in this vote.'],
   'vote.not_eligible': ['Vous ne votez pas dans ce sondage.', 'You do not vote in this poll.'],
-  'vote.multi_exact': ['Choisissez {n} réponse(s).', 'Choose {n} answer(s).'],
+  'vote.multi_exact': [{ one: 'Choisissez {n} réponse.', other: 'Choisissez {n} réponses.' }, { one: 'Choose {n} answer.', other: 'Choose {n} answers.' }],
   'vote.multi_range': ['Choisissez de {min} à {max} réponses.', 'Choose {min} to {max} answers.'],
   'vote.rank_hint': ['Classez les propositions, la préférée en haut, avec les flèches.', 'Rank the options, your favourite first, with the arrows.'],
   'vote.up': ['Monter « {option} »', 'Move "{option}" up'],
@@ -244,7 +270,7 @@ export const DICT = {
   'vote.unknown_kind': ['Ce type de sondage n\'est pas pris en charge par cette page.', 'This kind of poll is not supported by this page.'],
   'results.current': ['Résultats en cours', 'Current results'],
   'results.published': ['Résultats publiés', 'Published results'],
-  'results.ballots': ['{n} bulletin(s)', '{n} ballot(s)'],
+  'results.ballots': [{ one: '{n} bulletin', other: '{n} bulletins' }, { one: '{n} ballot', other: '{n} ballots' }],
   'results.count': ['{n} ({pct} %)', '{n} ({pct}%)'],
   'results.points': ['{n} points', '{n} points'],
   'results.winner': ['Proposition retenue : {option}', 'Winning option: {option}'],
@@ -303,7 +329,7 @@ export const DICT = {
   'console.step_open': ['Ouvrir les sous-groupes', 'Open the breakout rooms'],
   'console.duration': ['Durée (minutes)', 'Duration (minutes)'],
   'console.warning': ['Prévenir avant la fin (minutes)', 'Warn before the end (minutes)'],
-  'console.open_rooms': ['Ouvrir les salles ({n} personnes)', 'Open the rooms ({n} people)'],
+  'console.open_rooms': [{ one: 'Ouvrir les salles ({n} personne)', other: 'Ouvrir les salles ({n} personnes)' }, { one: 'Open the rooms ({n} person)', other: 'Open the rooms ({n} people)' }],
   'console.broadcast': ['Message à toutes les salles', 'Message to every room'],
   'console.send_broadcast': ['Diffuser', 'Broadcast'],
   'console.speaking': ['Prise de parole', 'Speaking'],
@@ -311,7 +337,7 @@ export const DICT = {
   'console.back_plenary': ['Revenir en plénière', 'Back to the plenary'],
   'board.unassigned': ['Non affecté·es', 'Not assigned'],
   'board.count': ['{n}/{total}', '{n}/{total}'],
-  'board.hands': ['{n} main(s) levée(s)', '{n} hand(s) raised'],
+  'board.hands': [{ one: '{n} main levée', other: '{n} mains levées' }, { one: '{n} hand raised', other: '{n} hands raised' }],
   'board.move_here': ['Déplacer ici', 'Move here'],
   'board.assign_here': ['Affecter ici', 'Assign here'],
   'board.speaking': ['Parole', 'Floor'],
@@ -321,7 +347,7 @@ export const DICT = {
   'board.hint_open': ['Cliquez sur une personne puis sur « Déplacer ici », ou glissez-la vers une salle.', 'Click a person then "Move here", or drag them to a room.'],
   'board.hint_closed': ['Répartition prévue pour la prochaine ouverture. Cliquez sur une personne puis sur « Affecter ici », ou glissez-la.', 'The plan for the next opening. Click a person then "Assign here", or drag them.'],
   'equity.title': ['Équité du temps de parole', 'Floor-time equity'],
-  'equity.summary': ['{spoke} personne(s) sur {n} ont eu la parole, pour {total} au total.', '{spoke} of {n} people have spoken, {total} in all.'],
+  'equity.summary': [{ one: '{n} personne sur {people} a eu la parole, pour {total} au total.', other: '{n} personnes sur {people} ont eu la parole, pour {total} au total.' }, { one: '{n} of {people} people has spoken, {total} in all.', other: '{n} of {people} people have spoken, {total} in all.' }],
   'equity.by': ['Regrouper', 'Group'],
   'equity.by_person': ['par personne', 'by person'],
   'equity.by_attr': ['Temps de parole par {attr}', 'Speaking time by {attr}'],
@@ -449,7 +475,7 @@ export const DICT = {
   'doc.compare': ['Comparer', 'Compare'],
   'doc.diff_error': ['La comparaison a échoué.', 'The comparison failed.'],
   'doc.diff_label': ['Différences entre les versions', 'Differences between versions'],
-  'doc.diff_count': ['{n} ligne(s) modifiée(s).', '{n} line(s) changed.'],
+  'doc.diff_count': [{ one: '{n} ligne modifiée.', other: '{n} lignes modifiées.' }, { one: '{n} line changed.', other: '{n} lines changed.' }],
   'doc.diff_none': ['Aucune différence.', 'No difference.'],
   'doc.added': ['ajouté :', 'added:'],
   'doc.removed': ['supprimé :', 'removed:'],
@@ -558,7 +584,7 @@ export function getLang() {
 export function setLang(l) {
   if (!LANGS.includes(l)) return;
   lang = l;
-  document.documentElement.lang = l;
+  if (typeof document !== 'undefined') document.documentElement.lang = l;
   try {
     localStorage.setItem(STORAGE_KEY, l);
   } catch {
@@ -572,11 +598,49 @@ export function onLang(fn) {
   return () => listeners.delete(fn);
 }
 
-/** The string for `key` in the current language, with {params} filled in; the key if none. */
+/** The locale of the current language, for Intl. */
+export function locale() {
+  return lang === 'en' ? 'en-GB' : 'fr-FR';
+}
+
+const pluralRules = {};
+/** The plural category of `n` in the current language ("one", "other"...), by Intl. */
+export function pluralOf(n) {
+  const l = locale();
+  if (!pluralRules[l]) pluralRules[l] = new Intl.PluralRules(l);
+  return pluralRules[l].select(n);
+}
+
+/** A number as people of the current language write it ("12,5" in French). */
+export function fmtNumber(n, digits = 1) {
+  return new Intl.NumberFormat(locale(), { maximumFractionDigits: digits }).format(n);
+}
+
+/** A share (0.125) as a percentage ("12,5 %" in French, "12.5%" in English). */
+export function fmtPercent(share, digits = 1) {
+  return new Intl.NumberFormat(locale(), { style: 'percent', maximumFractionDigits: digits }).format(share);
+}
+
+/**
+ * The string for `key` in the current language, with {params} filled in; the key if none.
+ * An entry may give plural forms (`{one, other}`): the form is chosen by `params.n` with
+ * Intl.PluralRules, so that French says "0 personne, 1 personne, 2 personnes".
+ */
 export function t(key, params) {
   const entry = DICT[key];
   if (!entry) return key;
   let s = entry[lang === 'en' ? 1 : 0];
-  if (params) s = s.replace(/\{(\w+)\}/g, (m, k) => (params[k] === undefined || params[k] === null ? m : String(params[k])));
+  if (typeof s === 'object') {
+    const n = params && typeof params.n === 'number' ? params.n : 0;
+    s = s[pluralOf(n)] || s.other;
+  }
+  if (params) {
+    s = s.replace(/\{(\w+)\}/g, (m, k) => {
+      const v = params[k];
+      if (v === undefined || v === null) return m;
+      // Whole numbers stay as they are (ids, counts); decimals take the language's comma.
+      return typeof v === 'number' && !Number.isInteger(v) ? fmtNumber(v, 2) : String(v);
+    });
+  }
   return s;
 }

@@ -234,12 +234,15 @@ function applyOne(snap, me, rec) {
       // but the server closes breakouts only when no rotation places anyone.
       for (const p of snap.participants) p.room = PLENARY;
       recomputeObservers(snap);
-      break;
+      // The server stops recalling the announcements made so far (PROTOCOL.md).
+      snap.notices = [];
+      return { breakoutsClosed: true };
     case 'participant_moved':
       moveTo(snap, ev.participant, ev.room);
       recomputeObservers(snap);
       break;
     case 'broadcast_sent':
+      snap.notices = (snap.notices || []).concat({ seq: rec.seq, at: rec.at, by: rec.by, text: ev.text }).slice(-10);
       return noticeEffect(rec);
     case 'chat_posted': {
       const r = room(snap, ev.room);
@@ -511,18 +514,46 @@ export function noticeEffect(rec) {
   return { broadcast: { seq: rec.seq, at: rec.at, from, text: rec.event.text } };
 }
 
-/** On a first connection, announcements younger than this are shown from the snapshot. */
-export const RECENT_NOTICE_MS = 10 * 60 * 1000;
+/**
+ * An announcement is shown as current only while it is this young: an older one has had its
+ * moment, and someone arriving later is not told it as news. (Those sent during breakout
+ * rooms leave the snapshot when the rooms close: the server stops recalling them.)
+ */
+export const CURRENT_NOTICE_MS = 5 * 60 * 1000;
 
 /**
- * The announcements of a snapshot (`notices`) to show, as `broadcast_sent` records: those
- * after `seen` (the highest seq applied before this snapshot: sent while we were away), or,
- * on a first connection (`seen` 0), those of the last ten minutes (server time `now`).
+ * The announcements of a snapshot (`notices`) to show as current, as `broadcast_sent`
+ * records: those after `seen` (the highest seq applied before this snapshot: sent while we
+ * were away; 0 on a first connection) that are younger than CURRENT_NOTICE_MS at server time
+ * `now`.
  */
 export function missedNotices(snap, seen, now) {
   return (snap.notices || [])
-    .filter((n) => n.seq > seen && (seen > 0 || now - n.at < RECENT_NOTICE_MS))
+    .filter((n) => n.seq > seen && now - n.at < CURRENT_NOTICE_MS)
     .map((n) => ({ seq: n.seq, at: n.at, by: n.by, event: { type: 'broadcast_sent', text: n.text } }));
+}
+
+/** My room (null before the first snapshot). */
+export function roomOfPerson(snap, id) {
+  const p = snap ? person(snap, id) : null;
+  return p ? p.room : null;
+}
+
+/** Why my room changed with this event ('self' when I went there myself). */
+export function moveCause(rec, me) {
+  const ev = rec.event || {};
+  switch (ev.type) {
+    case 'breakouts_opened': return 'breakouts';
+    case 'breakouts_closed': return 'recall';
+    case 'rotation_round_started':
+    case 'rotation_transition':
+    case 'expert_absent':
+    case 'group_joined':
+      return 'rotation';
+    case 'rotation_ended': return 'rotation_end';
+    default:
+      return rec.by && rec.by.kind === 'participant' && rec.by.id === me ? 'self' : 'moved';
+  }
 }
 
 export function normalizeSnapshot(snap) {

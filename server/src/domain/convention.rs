@@ -319,6 +319,9 @@ impl Convention {
             } => {
                 self.breakout = None;
                 self.location.clear();
+                // The announcements made so far had their moment (most were about the
+                // breakout rooms): whoever arrives later is not told them as news.
+                self.notices.clear();
                 for r in self.rooms.iter_mut().skip(1) {
                     r.queue.clear();
                     r.floor = None;

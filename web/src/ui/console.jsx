@@ -290,7 +290,7 @@ export function EquityView({ client }) {
   }
   return (
     <div class="equity">
-      <p>{t('equity.summary', { spoke: spokeCount, n: rows.length, total: spoken(total) })}</p>
+      <p>{t('equity.summary', { n: spokeCount, people: rows.length, total: spoken(total) })}</p>
       <div class="row wrap">
         <label for={id}>{t('equity.by')}</label>
         <select id={id} value={by} onChange={(e) => setBy(e.currentTarget.value)}>

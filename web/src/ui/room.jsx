@@ -8,6 +8,7 @@ import { Countdown, Elapsed, act, ActButton, Section, Presence, nameOf, roomName
 import { VideoPanel } from './video.jsx';
 import { Questions } from './rotation.jsx';
 import { Icon } from './icons.jsx';
+import { queuePlace } from './status.jsx';
 
 export function BreakoutBanner({ client }) {
   const snap = client.snap;
@@ -53,8 +54,6 @@ export function FloorCard({ client, inside, roomId }) {
 export function HandControl({ client, inside }) {
   const me = client.you.id;
   if (inside.floor && inside.floor.participant === me) return null;
-  const order = inside.queue_in_order;
-  const place = order.indexOf(me);
   const raised = inside.queue.some((e) => e.participant === me);
   return (
     <div class="hand">
@@ -63,7 +62,7 @@ export function HandControl({ client, inside }) {
           <p class="hand-place" aria-live="polite">
             {inside.order === 'least_spoken' && !client.snap.floor_time
               ? t('hand.raised_least', { n: inside.queue.length })
-              : t('hand.place', { place: ordinal(place + 1), n: order.length })}
+              : t('hand.place', { place: queuePlace(inside, me) })}
           </p>
           <ActButton client={client} command={{ type: 'lower_hand' }} class="btn big secondary"><Icon name="hand" size={22} /> {t('hand.lower')}</ActButton>
         </>
