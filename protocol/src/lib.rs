@@ -617,6 +617,10 @@ pub enum ClientMessage {
     },
     /// A command; `id` is chosen by the client and echoed in the one reply.
     Request { id: String, command: Command },
+    /// Is the connection alive? Answered at once by a `pong` (PROTOCOL.md, "Heartbeat"):
+    /// WebSocket pings are invisible to a web page, so a page that hears nothing for a while
+    /// asks, and takes silence for a dead network.
+    Ping,
 }
 
 /// Messages from the server.
@@ -660,4 +664,6 @@ pub enum ServerMessage {
         participation: Option<Participation>,
         tally: Option<Tally>,
     },
+    /// The answer to a `ping`, with the server's clock (ms since the epoch).
+    Pong { server_time: u64 },
 }

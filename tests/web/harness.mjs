@@ -2,7 +2,7 @@
 // convention), Debian's headless Chromium driven by playwright-core, axe-core, screenshots.
 
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
+import { createServer, connect as tcpConnect } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -97,6 +97,13 @@ export async function startServer({ dataDir, port = 0, extra = [] } = {}) {
       await Promise.race([done, new Promise((r) => setTimeout(r, 5000))]);
       if (proc.exitCode === null) proc.kill('SIGKILL');
     },
+    /** SIGSTOP: the process is there but answers nothing (a silently dead network). */
+    freeze() {
+      proc.kill('SIGSTOP');
+    },
+    thaw() {
+      proc.kill('SIGCONT');
+    },
     /** kill -9: nothing acknowledged may be lost. */
     async kill9() {
       const done = new Promise((r) => proc.once('exit', r));
@@ -118,12 +125,14 @@ export async function launchBrowser() {
 }
 
 /** A person's own browser (a fresh context), on their invitation link, once welcomed. */
-export async function openAs(browser, server, invite, { viewport = LAPTOP, query, lang } = {}) {
+export async function openAs(browser, server, invite, { viewport = LAPTOP, query, lang, base } = {}) {
   const context = await browser.newContext({ viewport, deviceScaleFactor: 1, locale: lang === 'en' ? 'en-GB' : 'fr-FR' });
   const page = await context.newPage();
   page.errors = [];
   page.on('pageerror', (e) => page.errors.push(e.message));
-  await page.goto(server.url(invite, query));
+  // `base`: the same server through another address (a proxy standing for the network).
+  const url = server.url(invite, query);
+  await page.goto(base ? url.replace(server.base, base) : url);
   await waitOpen(page);
   return page;
 }
@@ -246,4 +255,70 @@ export async function assertMatchesServer(page, label = '', attempt = 0) {
     return assertMatchesServer(page, label, attempt + 1);
   }
   assert.deepEqual(a, b, `client state vs server snapshot ${label}`);
+}
+
+/**
+ * A TCP proxy standing for a phone's network between one browser and the real server.
+ * `stall()` makes it silently dead: nothing goes through either way, nothing is closed (no
+ * FIN, no RST, no offline event), new connections hang; `heal()` ends the stalled
+ * connections (as a network that comes back finds its old ones gone) and lets the waiting
+ * ones through.
+ */
+export async function stallableProxy(targetPort) {
+  const links = new Set();
+  const waiting = [];
+  let stalled = false;
+  const link = (client) => {
+    const upstream = tcpConnect(targetPort, '127.0.0.1');
+    const l = { client, upstream, dead: false };
+    links.add(l);
+    client.on('data', (d) => { if (!l.dead) upstream.write(d); });
+    upstream.on('data', (d) => { if (!l.dead) client.write(d); });
+    // A dead link carries nothing, closes included: the silence is total.
+    client.on('close', () => { if (!l.dead) upstream.destroy(); links.delete(l); });
+    upstream.on('close', () => { if (!l.dead) client.destroy(); });
+    client.on('error', () => {});
+    upstream.on('error', () => {});
+  };
+  const srv = createServer((client) => {
+    client.on('error', () => {});
+    if (stalled) {
+      client.pause();
+      waiting.push(client);
+    } else {
+      link(client);
+    }
+  });
+  await new Promise((ok) => srv.listen(0, '127.0.0.1', ok));
+  const { port } = srv.address();
+  return {
+    port,
+    base: `http://127.0.0.1:${port}`,
+    stall() {
+      stalled = true;
+      for (const l of links) l.dead = true;
+    },
+    heal() {
+      stalled = false;
+      for (const l of links) {
+        if (l.dead) {
+          l.client.destroy();
+          l.upstream.destroy();
+          links.delete(l);
+        }
+      }
+      for (const c of waiting.splice(0)) {
+        link(c);
+        c.resume();
+      }
+    },
+    async close() {
+      for (const l of links) {
+        l.client.destroy();
+        l.upstream.destroy();
+      }
+      for (const c of waiting) c.destroy();
+      await new Promise((ok) => srv.close(ok));
+    },
+  };
 }

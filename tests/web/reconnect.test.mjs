@@ -41,7 +41,7 @@ test("a citizen's connection drops and comes back", { timeout: 150000 }, async (
   // Something said while offline waits for the connection.
   await a.fill('.chat-form input', 'Pendant la coupure');
   await a.press('.chat-form input', 'Enter');
-  await a.waitForSelector('[data-testid=reconnecting]:has-text("1 action(s) en attente")');
+  await a.waitForSelector('[data-testid=reconnecting]:has-text("1 action en attente sera envoyée")');
 
   // The server comes back on the same address, with the same data.
   const port = server.port;

@@ -247,7 +247,8 @@ function applyOne(snap, me, rec) {
     case 'chat_posted': {
       const r = room(snap, ev.room);
       if (r && r.inside) {
-        r.inside.chat.push({ seq: rec.seq, at: rec.at, from: byId, text: ev.text });
+        // `request`: the page's own line, matched to the request that waited for it.
+        r.inside.chat.push({ seq: rec.seq, at: rec.at, from: byId, text: ev.text, ...(rec.request ? { request: rec.request } : {}) });
         if (r.inside.chat.length > 500) r.inside.chat.splice(0, r.inside.chat.length - 500);
       }
       return { chat: { room: ev.room, from: byId } };

@@ -6,6 +6,7 @@ import { t } from '../i18n.js';
 import { pollNumber } from '../reduce.js';
 import { Countdown, act, ActButton, Section, useId, roomName } from './common.jsx';
 import { Icon } from './icons.jsx';
+import { Waiting } from './status.jsx';
 
 const STANCES = ['for', 'against', 'for_with_reservations', 'abstain'];
 
@@ -312,6 +313,7 @@ export function PollCard({ client, poll, admin }) {
       {poll.status !== 'open' && poll.you_voted && !admin ? <p class="small muted">{t('vote.you_took_part')}</p> : null}
       {poll.status === 'open' && !poll.eligible && !admin ? <p class="muted">{t('vote.not_eligible')}</p> : null}
       {canVote ? <BallotForm poll={poll} onVote={vote} busy={busy} /> : null}
+      <Waiting client={client} types={['vote']} match={(p) => p.command.poll === poll.id} what={t('pending.vote')} />
       {admin ? <Participation poll={poll} /> : null}
       {poll.tally ? <Results poll={poll} /> : (poll.status === 'closed' ? <p class="muted">{t('results.not_yet')}</p> : null)}
       {admin ? <PollActions client={client} poll={poll} /> : null}

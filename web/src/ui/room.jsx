@@ -8,7 +8,7 @@ import { Countdown, Elapsed, act, ActButton, Section, Presence, nameOf, roomName
 import { VideoPanel } from './video.jsx';
 import { Questions } from './rotation.jsx';
 import { Icon } from './icons.jsx';
-import { queuePlace } from './status.jsx';
+import { queuePlace, Waiting } from './status.jsx';
 
 export function BreakoutBanner({ client }) {
   const snap = client.snap;
@@ -69,6 +69,7 @@ export function HandControl({ client, inside }) {
       ) : (
         <ActButton client={client} command={{ type: 'raise_hand' }} class="btn big primary"><Icon name="hand" size={22} /> {t('hand.raise')}</ActButton>
       )}
+      <Waiting client={client} types={['raise_hand', 'lower_hand']} />
     </div>
   );
 }
@@ -165,10 +166,14 @@ export function Chat({ client, roomId, inside, readOnly }) {
   const inputId = useId('chat');
   const stick = useRef(true);
   const lines = inside.chat;
+  // Lines typed but not yet acknowledged (offline, or on their way): shown "en attente"
+  // until the server's line (with the same request id) takes their place.
+  const delivered = new Set(lines.map((l) => l.request).filter(Boolean));
+  const waitingLines = client.waiting('send_chat').filter((p) => !delivered.has(p.id));
   useEffect(() => {
     const el = listRef.current;
     if (el && stick.current) el.scrollTop = el.scrollHeight;
-  }, [lines.length, roomId]);
+  }, [lines.length, waitingLines.length, roomId]);
   useEffect(() => {
     const el = listRef.current;
     if (!el || typeof ResizeObserver === 'undefined') return undefined;
@@ -200,6 +205,12 @@ export function Chat({ client, roomId, inside, readOnly }) {
           <p key={l.seq} class={`chat-line${l.from === client.you.id ? ' mine' : ''}`}>
             <span class="chat-meta"><strong>{nameOf(snap, l.from)}</strong> <time>{timeOfDay(l.at)}</time></span>
             <span class="chat-text">{l.text}</span>
+          </p>
+        ))}
+        {readOnly ? null : waitingLines.map((p) => (
+          <p key={p.id} class="chat-line mine pending" data-request={p.id}>
+            <span class="chat-meta"><strong>{nameOf(snap, client.you.id)}</strong> <span class="pending-tag">{t('pending.tag')}</span></span>
+            <span class="chat-text">{p.command.text}</span>
           </p>
         ))}
       </div>
@@ -234,6 +245,7 @@ export function CallFacilitator({ client }) {
       {mine.length > 0 ? (
         <p class="notice" role="status"><Icon name="bell" /> {t('call.pending', { n: mine.length })}</p>
       ) : null}
+      <Waiting client={client} types={['call_facilitator']} />
       {open ? (
         <form onSubmit={send} class="stack">
           <label for={id}>{t('call.message')}</label>

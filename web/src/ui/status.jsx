@@ -197,7 +197,11 @@ export function ConnectionBanner({ client }) {
       <div class="banner reconnecting" role="alert" data-testid="reconnecting">
         <span class="spinner" aria-hidden="true" />
         <span><strong>{t('conn.lost')}</strong> {client.ws ? t('conn.trying') : t('conn.retry_in', { s: secs })}</span>
-        {client.pending.size ? <span class="small">{t('conn.pending', { n: client.pending.size })}</span> : null}
+        {client.pending.size ? (
+          <span class="small" data-testid="pending-list">
+            {t('conn.pending', { n: client.pending.size })} ({[...client.pending.values()].map((p) => t(`cmd.${p.command.type}`)).join(', ')})
+          </span>
+        ) : null}
         <button type="button" class="btn small" onClick={() => client.retryNow()} disabled={!!client.ws}>{t('conn.retry_now')}</button>
       </div>
     );
@@ -229,4 +233,18 @@ export function rememberDismissed(client, seq) {
   } catch {
     /* private mode: remembered for this page only */
   }
+}
+
+/**
+ * What I did that waits for the connection (or for its reply), said in words: "en attente",
+ * sent with its request id as soon as the connection is back.
+ */
+export function Waiting({ client, types, what, match }) {
+  const waiting = client.waiting(...types).filter((p) => !match || match(p));
+  if (!waiting.length || client.status === 'open') return null;
+  return (
+    <p class="pending-note" role="status" data-testid="waiting">
+      <span class="pending-tag">{t('pending.tag')}</span> {what || waiting.map((p) => t(`cmd.${p.command.type}`)).join(', ')} — {t('pending.explain')}
+    </p>
+  );
 }
