@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyEvent, missedNotices, noticeEffect, normalizeSnapshot, roomInRound, placedRound, canWrite, CURRENT_NOTICE_MS, moveCause } from '../../web/src/reduce.js';
+import { applyEvent, missedNotices, noticeEffect, normalizeSnapshot, roomInRound, placedRound, canWrite, CURRENT_NOTICE_MS, moveCause, voterOrder } from '../../web/src/reduce.js';
 import { videoUrl } from '../../web/src/video-url.js';
 import { DICT } from '../../web/src/i18n.js';
 
@@ -227,4 +227,19 @@ test('why my room changed: breakouts, recall, rotation, a facilitator, or my own
   assert.equal(moveCause(rec('rotation_ended'), 'p3'), 'rotation_end');
   assert.equal(moveCause(rec('participant_moved'), 'p3'), 'moved');
   assert.equal(moveCause(rec('participant_moved', { kind: 'participant', id: 'p3' }), 'p3'), 'self');
+});
+
+test("a ranking ballot's starting order is each voter's own, and favours no option", () => {
+  // The same voter and poll: the same order (a reload changes nothing).
+  assert.deepEqual(voterOrder(5, 'q3:p12'), voterOrder(5, 'q3:p12'));
+  // Every order is a permutation.
+  for (let i = 0; i < 50; i += 1) assert.deepEqual(voterOrder(4, `q1:p${i}`).slice().sort(), [0, 1, 2, 3]);
+  // Over many voters, each option comes first about as often as the others.
+  const first = [0, 0, 0];
+  const voters = 900;
+  for (let i = 0; i < voters; i += 1) first[voterOrder(3, `q7:p${i}`)[0]] += 1;
+  for (const n of first) assert.ok(n > voters / 3 * 0.8 && n < voters / 3 * 1.2, `first places ${first}`);
+  // And the order typed by the facilitator is not everyone's.
+  const given = Array.from({ length: 60 }, (_, i) => voterOrder(3, `q7:p${i}`).join()).filter((o) => o === '0,1,2').length;
+  assert.ok(given < 30, `the given order for ${given} of 60 voters`);
 });

@@ -322,3 +322,17 @@ export async function stallableProxy(targetPort) {
     },
   };
 }
+
+/**
+ * Answer the dialog that asks for a vote or announces results (web/src/ui/asked.jsx) with
+ * `button` ("Plus tard", "Voir les sondages", "Fermer"), once it is there for `poll` (any
+ * poll if none is given).
+ */
+export async function answerAsked(page, button = 'Plus tard', poll = null) {
+  const sel = `[data-testid=ask-dialog][open]${poll ? `[data-poll=${poll}]` : ''}`;
+  await page.waitForSelector(sel);
+  const which = await page.getAttribute(sel, 'data-poll');
+  const kind = await page.getAttribute(sel, 'data-kind');
+  await page.click(`${sel} button:has-text("${button}")`);
+  await page.waitForFunction(([p, k]) => !document.querySelector(`[data-testid=ask-dialog][open][data-poll="${p}"][data-kind="${k}"]`), [which, kind]);
+}

@@ -7,7 +7,7 @@
 
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openAs, waitState, axe, command, assertMatchesServer, stallableProxy, PHONE } from './harness.mjs';
+import { startServer, launchBrowser, openAs, waitState, axe, command, assertMatchesServer, stallableProxy, answerAsked, PHONE } from './harness.mjs';
 
 let server;
 let browser;
@@ -54,6 +54,11 @@ test('a silently dead network is detected, shown, and recovered from with nothin
   await ok(fac, { type: 'open_poll', poll: 'q1' });
   await ok(fac, { type: 'draft_poll', spec: { question: 'Le compte rendu vous convient-il ?', kind: 'position' } });
   await ok(fac, { type: 'open_poll', poll: 'q2' });
+  // Both polls are asked for in dialogs: later (they vote from the polls tab, offline).
+  for (const page of [a, b]) {
+    await answerAsked(page, 'Plus tard', 'q1');
+    await answerAsked(page, 'Plus tard', 'q2');
+  }
   await a.fill('.chat-form input', 'Avant la coupure');
   await a.press('.chat-form input', 'Enter');
   await b.waitForSelector('.chat-log :text("Avant la coupure")');
@@ -125,6 +130,7 @@ test('a silently dead network is detected, shown, and recovered from with nothin
 
 test('a server that stops answering (SIGSTOP) is detected too, and the page comes back by itself', { timeout: 120000 }, async () => {
   const a = await openAs(browser, server, server.role('citizen', 2), { viewport: PHONE });
+  await answerAsked(a, 'Plus tard', 'q1');
   const seq = await a.evaluate(() => window.__convene.snap.seq);
   server.freeze();
   try {

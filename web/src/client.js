@@ -275,9 +275,13 @@ export class Client {
 
   takeSnapshot(snapshot, serverTime) {
     const before = this.seen;
+    const myCalls = this.snap && this.you ? this.snap.calls.filter((c) => c.participant === this.you.id).map((c) => c.id) : [];
     this.snap = normalizeSnapshot(snapshot);
     this.offset = serverTime - Date.now();
     this.seen = Math.max(this.seen, this.snap.seq);
+    // A call of mine handled while we were away: said as if live.
+    const gone = myCalls.filter((id) => !this.snap.calls.some((c) => c.id === id));
+    if (gone.length && this.hooks.onEffect) this.hooks.onEffect({ callResolved: { call: gone[0], mine: true, by: null } }, null);
     // Announcements made while we were away (or just before we came) show as if live.
     if (this.hooks.onEffect) {
       for (const rec of missedNotices(this.snap, before, serverTime)) {

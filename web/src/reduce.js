@@ -309,9 +309,12 @@ function applyOne(snap, me, rec) {
         snap.calls.push({ id: rec.seq, at: rec.at, participant: byId, room: ev.room, message: ev.message });
       }
       return { call: true };
-    case 'call_resolved':
+    case 'call_resolved': {
+      const call = snap.calls.find((c) => c.id === ev.call);
       snap.calls = snap.calls.filter((c) => c.id !== ev.call);
-      break;
+      // The caller hears that their call was handled ("Votre appel a été traité").
+      return { callResolved: { call: ev.call, mine: !!call && call.participant === me.id, by: byId } };
+    }
     // ---- polls ----
     case 'poll_drafted':
       if (!poll(snap, ev.poll)) {
@@ -378,7 +381,8 @@ function applyOne(snap, me, rec) {
         p.status = 'published';
         p.tally = ev.tally;
       }
-      break;
+      // Announced to those who see it, as a poll opening is.
+      return p ? { published: ev.poll } : null;
     }
     // ---- rotations ----
     case 'rotation_planned':
@@ -566,4 +570,42 @@ export function normalizeSnapshot(snap) {
   snap.rotation = snap.rotation || null;
   for (const r of snap.rooms) r.observers = r.observers || 0;
   return snap;
+}
+
+/** A number from a string (FNV-1a): the seed of a voter's own order of a ranking's options. */
+function hash32(text) {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i += 1) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  // MurmurHash3's finalizer: seeds that differ in one character differ in every bit.
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b) >>> 0;
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35) >>> 0;
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/**
+ * The options 0..n-1 in an order of this voter's own (shuffled with a seed made of the poll
+ * and the voter, so it stays the same across reloads): nobody submits the order the
+ * facilitator happened to type, and no option gains from being listed first.
+ */
+export function voterOrder(n, seed) {
+  let x = hash32(seed) || 1;
+  const next = () => {
+    // xorshift32: ten lines do not deserve a crate.
+    x ^= x << 13; x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5; x >>>= 0;
+    return x / 4294967296;
+  };
+  const order = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i -= 1) {
+    const j = Math.floor(next() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  return order;
 }

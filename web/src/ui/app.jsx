@@ -13,6 +13,7 @@ import { ObserverView } from './observer.jsx';
 import { OpinionView } from './opinion.jsx';
 import { VideoDock } from './video.jsx';
 import { Icon } from './icons.jsx';
+import { AskDialog } from './asked.jsx';
 import { StatusBar, TimeWarning, MoveNotice, Announcement, ConnectionBanner, dismissedUpTo, rememberDismissed, useStickyHeight } from './status.jsx';
 
 function useClient(client) {
@@ -75,7 +76,7 @@ function Header({ client, lang, onLang }) {
   );
 }
 
-function Nav({ tabs, tab, setTab, client }) {
+function Nav({ tabs, tab, setTab, client, unread, roomTab }) {
   const toVote = pollsToVote(client.snap, client.you);
   const calls = client.you.roles.includes('facilitator') ? client.snap.calls.length : 0;
   return (
@@ -87,6 +88,7 @@ function Nav({ tabs, tab, setTab, client }) {
               <Icon name={ICONS[x]} /> {t(`tab.${x}`)}
               {x === 'polls' && toVote ? <span class="count-badge"><span class="sr-only">, {t('nav.to_vote', { n: toVote })}</span><span aria-hidden="true">{toVote}</span></span> : null}
               {x === 'console' && calls ? <span class="count-badge"><span class="sr-only">, {t('nav.calls', { n: calls })}</span><span aria-hidden="true">{calls}</span></span> : null}
+              {x === roomTab && unread && x !== tab ? <span class="count-badge" data-testid="unread"><span class="sr-only">, {t('nav.unread', { n: unread })}</span><span aria-hidden="true">{unread}</span></span> : null}
             </button>
           </li>
         ))}
@@ -100,7 +102,12 @@ const ICONS = { room: 'chat', polls: 'ballot', opinion: 'doc', rotation: 'rotate
 export function App({ client, videoConfig }) {
   useClient(client);
   const [lang, setLangState] = useState(getLang());
-  const [tab, setTab] = useState(null);
+  const [tab, showTab] = useState(null);
+  // Going to the room's tab reads its new chat lines.
+  const setTab = (x) => {
+    showTab(x);
+    if (x === (client.you && client.you.roles.includes('guarantor') ? 'observe' : 'room')) setUnread(0);
+  };
   const [announcement, setAnnouncement] = useState(null);
   const [moveNotice, setMoveNotice] = useState(null);
   const [videoJoined, setVideoJoined] = useState(false);
@@ -109,8 +116,22 @@ export function App({ client, videoConfig }) {
   const stickyRef = useStickyHeight();
 
   const [callAlert, setCallAlert] = useState(null);
+  const [callHandled, setCallHandled] = useState(null);
+  const [published, setPublished] = useState([]);
+  const [unread, setUnread] = useState(0);
+  // The tab shown, for the hook below (which outlives renders).
+  const shown = useRef(null);
   useEffect(() => {
     client.hooks.onEffect = (effect, rec) => {
+      // Results published while I am here are announced (the dialog).
+      if (effect.published && !(rec && rec.by && rec.by.id === client.you.id)) setPublished((l) => l.concat(effect.published));
+      // A chat line in my room while I look at another tab: a badge on the room's tab.
+      if (effect.chat && effect.chat.from !== client.you.id) {
+        const me = client.snap && person(client.snap, client.you.id);
+        const roomTab = client.you.roles.includes('guarantor') ? 'observe' : 'room';
+        if (me && me.room === effect.chat.room && shown.current !== roomTab) setUnread((n) => n + 1);
+      }
+      if (effect.callResolved && effect.callResolved.mine) setCallHandled({ by: effect.callResolved.by, key: `${effect.callResolved.call}-${Date.now()}` });
       if (effect.broadcast) {
         const n = effect.broadcast;
         // The latest replaces the one shown; one already dismissed (here, before a reload)
@@ -162,6 +183,8 @@ export function App({ client, videoConfig }) {
   }
   const tabs = tabsFor(client);
   const current = tabs.includes(tab) ? tab : tabs[0];
+  shown.current = current;
+  const roomTab = client.you.roles.includes('guarantor') ? 'observe' : 'room';
   let view;
   switch (current) {
     case 'console': view = <ConsoleView client={client} />; break;
@@ -177,7 +200,7 @@ export function App({ client, videoConfig }) {
       <Header client={client} lang={lang} onLang={onLang} />
       <div class="sticky-top" ref={stickyRef}>
         <StatusBar client={client} />
-        <Nav tabs={tabs} tab={current} setTab={setTab} client={client} />
+        <Nav tabs={tabs} tab={current} setTab={setTab} client={client} unread={unread} roomTab={roomTab} />
         <div class="alerts">
           <ConnectionBanner client={client} />
           <MoveNotice
@@ -195,6 +218,12 @@ export function App({ client, videoConfig }) {
               setAnnouncement(null);
             }}
           />
+          {callHandled ? (
+            <div class="banner compact call-handled" role="status" data-testid="call-handled">
+              <span class="grow"><Icon name="check" /> {callHandled.by ? t('call.handled_by', { name: nameOf(snap, callHandled.by) }) : t('call.handled')}</span>
+              <button type="button" class="btn small" onClick={() => setCallHandled(null)}>{t('common.understood')}</button>
+            </div>
+          ) : null}
           {callAlert ? (
             <div class="banner call-alert" role="status">
               <span><Icon name="bell" /> {t('calls.new', { name: nameOf(snap, callAlert.who), room: roomName(snap, callAlert.room) })}</span>
@@ -208,6 +237,7 @@ export function App({ client, videoConfig }) {
         {view}
       </main>
       <VideoDock client={client} config={videoConfig} video={video} />
+      <AskDialog client={client} published={published} goToPolls={() => setTab('polls')} />
       <Errors client={client} />
     </>
   );
