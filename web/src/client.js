@@ -13,7 +13,14 @@
 import { applyEvent, missedNotices, normalizeSnapshot, noticeEffect, room, roomOfPerson, moveCause } from './reduce.js';
 
 /** Close codes after which reconnecting cannot help (PROTOCOL.md, section 13). */
-const FATAL_CLOSES = { 4001: 'unknown_token', 4002: 'revoked', 4003: 'unsupported_version' };
+const FATAL_CLOSES = {
+  4001: 'unknown_token',
+  4002: 'revoked',
+  4003: 'unsupported_version',
+  // Opened in too many other tabs or devices: reconnecting would close another of them.
+  4011: 'too_many_connections',
+  4012: 'damaged',
+};
 const MAX_BACKOFF_MS = 30000;
 /** Heard nothing for this long: send a `ping`. */
 export const PING_AFTER_MS = 5000;

@@ -74,6 +74,8 @@ export const DICT = {
   'fatal.unknown_token': ["Ce lien d'invitation n'est pas valable.", 'This invitation link is not valid.'],
   'fatal.revoked': ["Ce lien d'invitation a été révoqué.", 'This invitation link has been revoked.'],
   'fatal.unsupported_version': ["Cette page est trop ancienne pour le serveur : rechargez-la.", 'This page is too old for the server: reload it.'],
+  'fatal.too_many_connections': ["Cette invitation est ouverte dans trop d'autres onglets ou appareils : cette page s'est arrêtée. Rechargez-la pour la reprendre ici.", 'This invitation is open in too many other tabs or devices: this page has stopped. Reload it to carry on here.'],
+  'fatal.damaged': ["La convention ne peut pas être chargée pour le moment : prévenez les organisateurs.", 'The convention cannot be loaded right now: tell the organizers.'],
   'fatal.help': ["Demandez un nouveau lien aux organisateurs de la convention.", "Ask the convention's organizers for a new link."],
   // ---- errors (PROTOCOL.md, section 12) ----
   'err.bad_message': ["la demande était mal formée (erreur de l'application).", 'the request was malformed (an application error).'],

@@ -3,6 +3,8 @@
 // re-renders; only events with a seq greater than the snapshot's are applied (client.js).
 
 export const PLENARY = 'plenary';
+/** Chat lines a room keeps (protocol: SNAPSHOT_CHAT_LINES). */
+export const CHAT_LINES = 50;
 
 /** Roles that see every room, the roster's attributes and the floor time. */
 export function seesEverything(roles) {
@@ -249,7 +251,8 @@ function applyOne(snap, me, rec) {
       if (r && r.inside) {
         // `request`: the page's own line, matched to the request that waited for it.
         r.inside.chat.push({ seq: rec.seq, at: rec.at, from: byId, text: ev.text, ...(rec.request ? { request: rec.request } : {}) });
-        if (r.inside.chat.length > 500) r.inside.chat.splice(0, r.inside.chat.length - 500);
+        // A room keeps its latest 50 lines, as the server does (SNAPSHOT_CHAT_LINES).
+        if (r.inside.chat.length > CHAT_LINES) r.inside.chat.splice(0, r.inside.chat.length - CHAT_LINES);
       }
       return { chat: { room: ev.room, from: byId } };
     }

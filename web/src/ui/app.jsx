@@ -169,7 +169,7 @@ export function App({ client, videoConfig }) {
       <main id="main" class="center-page">
         <h1>Convene</h1>
         <p class="notice error" role="alert">{t(`fatal.${client.fatal}`)}</p>
-        <p>{t('fatal.help')}</p>
+        {client.fatal === 'unknown_token' || client.fatal === 'revoked' ? <p>{t('fatal.help')}</p> : null}
       </main>
     );
   }
