@@ -282,6 +282,12 @@ pub enum Event {
         room: String,
         limit_ms: Option<u64>,
     },
+    /// The turn of `participant` in `room` now ends at `ends_at` (`null`: no limit).
+    FloorLimitSet {
+        room: String,
+        participant: String,
+        ends_at: Option<u64>,
+    },
     FacilitatorCalled {
         room: String,
         message: String,
@@ -437,6 +443,16 @@ pub enum AssignMethod {
 fn yes() -> bool {
     true
 }
+
+/// A field that may be omitted (`None`), `null` (`Some(None)`) or a value: serde reads an
+/// omitted field with `default`, and a present one, `null` included, here.
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
 fn one_minute() -> u64 {
     60_000
 }
@@ -503,6 +519,14 @@ pub enum Command {
         room: Option<String>,
         #[serde(default)]
         participant: Option<String>,
+        /// This turn's speaking limit: omitted, the room's (`limit_ms` of the room);
+        /// `null`, none; a number, that many ms.
+        #[serde(
+            default,
+            deserialize_with = "present",
+            skip_serializing_if = "Option::is_none"
+        )]
+        limit_ms: Option<Option<u64>>,
     },
     EndFloor {
         #[serde(default)]
@@ -514,6 +538,13 @@ pub enum Command {
         order: QueueOrder,
     },
     SetSpeakingLimit {
+        #[serde(default)]
+        room: Option<String>,
+        limit_ms: Option<u64>,
+    },
+    /// Change the limit of the turn under way: `limit_ms` from the start of the turn (`null`:
+    /// none). A limit already passed ends the turn at once.
+    SetFloorLimit {
         #[serde(default)]
         room: Option<String>,
         limit_ms: Option<u64>,

@@ -31,6 +31,7 @@ impl Command {
         "end_floor",
         "set_queue_order",
         "set_speaking_limit",
+        "set_floor_limit",
         "draft_poll",
         "edit_poll",
         "delete_poll",

@@ -33,7 +33,7 @@ test('a rotation is set up, run and stopped from the page', { timeout: 150000 },
 
   await tab(fac, 'rotation');
   // Every expert is ticked by default; two groups, everyone (not only those online).
-  await fac.fill('#rot-plan input[type=number] >> nth=0', '2');
+  await fac.locator('#rot-plan').getByLabel('Nombre de groupes').fill('2');
   await fac.uncheck('#rot-plan label:has-text("Seulement les personnes connectées") input');
   await fac.click('#rot-plan button:has-text("Planifier la rotation")');
   await fac.waitForSelector('#rot-schedule table.schedule');

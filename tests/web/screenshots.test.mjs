@@ -103,7 +103,7 @@ test('screenshots of every role, and axe-core on every view', { timeout: 300000 
   await rap.keyboard.press('Enter');
   await rap.keyboard.type("Les citoyennes et citoyens ont entendu quatre expert·es et débattu en sous-groupes. Voici leurs propositions.");
   await rap.click('.toolbar button:has-text("Ajouter une proposition")');
-  await rap.locator('.doc-editor input.proposal-title').last().fill('Des bus de nuit gratuits le week-end');
+  await rap.locator('.doc-editor .proposal-title').last().fill('Des bus de nuit gratuits le week-end');
   await rap.click('.doc-editor .proposal-body p >> nth=-1');
   await rap.keyboard.type('Faire circuler des bus toute la nuit le vendredi et le samedi, gratuitement, entre le centre et les communes.');
   for (const [kind, label, text] of [

@@ -294,6 +294,13 @@ function applyOne(snap, me, rec) {
       }
       break;
     }
+    case 'floor_limit_set': {
+      const r = room(snap, ev.room);
+      if (r && r.inside && r.inside.floor && r.inside.floor.participant === ev.participant) {
+        r.inside.floor.ends_at = ev.ends_at;
+      }
+      break;
+    }
     case 'queue_order_set': {
       const r = room(snap, ev.room);
       if (r && r.inside) {

@@ -409,6 +409,19 @@ impl Convention {
                     r.order = *order;
                 }
             }
+            Event::FloorLimitSet {
+                room,
+                participant,
+                ends_at,
+            } => {
+                if let Some(f) = self
+                    .room_mut(room)
+                    .and_then(|r| r.floor.as_mut())
+                    .filter(|f| &f.participant == participant)
+                {
+                    f.ends_at = *ends_at;
+                }
+            }
             Event::SpeakingLimitSet { room, limit_ms } => {
                 if let Some(r) = self.room_mut(room) {
                     r.limit_ms = *limit_ms;

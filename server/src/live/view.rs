@@ -30,6 +30,7 @@ pub fn audience(state: &Convention, record: &d::Record) -> Audience {
         | HandLowered { room, .. }
         | FloorGiven { room, .. }
         | FloorEnded { room, .. }
+        | FloorLimitSet { room, .. }
         | QueueOrderSet { room, .. }
         | SpeakingLimitSet { room, .. } => Audience::Room(room.clone()),
         FacilitatorCalled { .. } => Audience::Staff(match &record.actor {
