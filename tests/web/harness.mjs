@@ -13,7 +13,11 @@ import { isDeepStrictEqual } from 'node:util';
 import { chromium } from 'playwright-core';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export const SCREENSHOTS = join(ROOT, 'docs', 'screenshots');
+/**
+ * Where screenshots go: an ignored folder, so that a test run never rewrites tracked files.
+ * `node tests/web/refresh-screenshots.mjs` sets CONVENE_SCREENSHOTS to docs/screenshots.
+ */
+export const SCREENSHOTS = process.env.CONVENE_SCREENSHOTS ? resolve(process.env.CONVENE_SCREENSHOTS) : join(ROOT, 'tests', 'web', 'out', 'screenshots');
 const require = createRequire(import.meta.url);
 const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 
@@ -171,10 +175,11 @@ export async function axe(page, label) {
   return result;
 }
 
-export async function screenshot(page, name) {
+/** The whole page (`fullPage`), or what the screen shows (what stays in view). */
+export async function screenshot(page, name, { fullPage = true } = {}) {
   mkdirSync(SCREENSHOTS, { recursive: true });
   await page.evaluate(() => document.fonts && document.fonts.ready);
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage });
 }
 
 /** Send a command through the page's own client, as the UI does (for setting up scenes). */

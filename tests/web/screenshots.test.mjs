@@ -1,10 +1,11 @@
 // A realistic moment of a convention day, then a screenshot of each role's main view on a
-// laptop (1280 px) and a phone (360 px) into docs/screenshots/, and axe-core on every view of
-// every role. Other tests check behaviour; this one shows the result to a reviewer.
+// laptop (1280 px) and a phone (360 px), and axe-core on every view of every role. Other tests
+// check behaviour; this one shows the result to a reviewer. The screenshots go to the ignored
+// tests/web/out/screenshots; `node tests/web/refresh-screenshots.mjs` writes docs/screenshots.
 
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openAs, waitState, tab, tabsOf, axe, screenshot, command, assertMatchesServer, LAPTOP, PHONE } from './harness.mjs';
+import { startServer, launchBrowser, openAs, waitState, tab, tabsOf, axe, screenshot, command, assertMatchesServer, answerAsked, LAPTOP, PHONE } from './harness.mjs';
 
 // The video panel as people see it: the meeting loads only when someone asks for it.
 const VIDEO = { query: 'demo=1' };
@@ -90,6 +91,18 @@ test('screenshots of every role, and axe-core on every view', { timeout: 300000 
   await ok(dominique, { type: 'call_facilitator', message: "Je n'entends plus le son de la vidéo." });
   await ok(fac, { type: 'draft_poll', spec: { question: 'Proposition 12 : rendre les bus de nuit gratuits le week-end', kind: 'position', secret: true, quorum: 12, duration_ms: 600000 } });
   await ok(fac, { type: 'open_poll', poll: 'q1' });
+  // The vote comes to Amina as a dialog, on a phone, over whatever she was looking at.
+  await amina.setViewportSize(PHONE);
+  await amina.waitForSelector('[data-testid=ask-dialog][open][data-poll=q1]');
+  await amina.check('[data-testid=ask-dialog] label:has-text("Pour, avec réserves") input');
+  await amina.waitForTimeout(250);
+  await screenshot(amina, 'citizen-vote-dialog-phone', { fullPage: false });
+  await answerAsked(amina, 'Plus tard', 'q1');
+  await amina.setViewportSize(LAPTOP);
+  // The rapporteurs who are citizens too are asked as well: later.
+  for (const page of [rap, rap2]) {
+    if (await page.evaluate(() => window.__convene.snap.polls.some((p) => p.id === 'q1' && p.eligible))) await answerAsked(page, 'Plus tard', 'q1');
+  }
   await ok(elodie, { type: 'vote', poll: 'q1', ballot: { kind: 'position', stance: 'for' } });
   await ok(fac, { type: 'draft_poll', spec: { question: 'Comment avez-vous vécu cette matinée ?', kind: 'scale', min: 1, max: 5, min_label: 'Très mal', max_label: 'Très bien' } });
   await ok(guar, { type: 'visit', room: 'r1' });
@@ -125,6 +138,18 @@ test('screenshots of every role, and axe-core on every view', { timeout: 300000 
   await rap2.waitForSelector('.doc-editor :text("taxis collectifs")');
   await rap2.click('.doc-editor .minority');
   await rap.waitForSelector(`.ProseMirror-yjs-cursor:has-text("${antoine.name}")`);
+
+  // What stays in view on a phone: the status bar, the move notice, the warning, the latest
+  // announcement.
+  await ok(fac, { type: 'broadcast', text: 'Pensez à désigner qui restituera vos propositions en plénière.' });
+  await amina.setViewportSize(PHONE);
+  await amina.waitForSelector('.broadcast-msg');
+  await amina.evaluate(() => window.scrollTo(0, 600));
+  await amina.waitForTimeout(250);
+  await screenshot(amina, 'citizen-notices-phone', { fullPage: false });
+  await amina.evaluate(() => window.scrollTo(0, 0));
+  await amina.setViewportSize(LAPTOP);
+  await amina.click('[data-testid=moved] button:has-text("J\'ai compris")');
 
   // Each role's main view.
   await amina.waitForSelector('.floor:has-text("La parole est à")');
