@@ -209,6 +209,8 @@ test('French plurals and numbers by Intl: 0 personne, 1 garant·e, 12,5 %', asyn
   assert.equal(t('people.observers', { n: 1 }), '1 garant·e observe cette salle');
   assert.equal(t('people.observers', { n: 2 }), '2 garant·es observent cette salle');
   assert.equal(t('board.hands', { n: 0 }), '0 main levée');
+  assert.equal(t('people.present', { n: 0 }), '0 personne présente');
+  assert.equal(t('people.present', { n: 2 }), '2 personnes présentes');
   assert.equal(t('results.ballots', { n: 0 }), '0 bulletin');
   assert.equal(fmtPercent(0.125).replace(/\s/g, ' '), '12,5 %');
   assert.equal(fmtNumber(3.25, 1), '3,3');
