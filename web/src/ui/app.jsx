@@ -11,7 +11,7 @@ import { ConsoleView } from './console.jsx';
 import { RotationView } from './rotation.jsx';
 import { ObserverView } from './observer.jsx';
 import { OpinionView } from './opinion.jsx';
-import { VideoDock } from './video.jsx';
+import { VideoDock, useVideo } from './video.jsx';
 import { Icon } from './icons.jsx';
 import { AskDialog } from './asked.jsx';
 import { StatusBar, TimeWarning, MoveNotice, Announcement, ConnectionBanner, dismissedUpTo, rememberDismissed, useStickyHeight } from './status.jsx';
@@ -110,8 +110,7 @@ export function App({ client, videoConfig }) {
   };
   const [announcement, setAnnouncement] = useState(null);
   const [moveNotice, setMoveNotice] = useState(null);
-  const [videoJoined, setVideoJoined] = useState(false);
-  const video = { joined: videoJoined, set: setVideoJoined };
+  const video = useVideo(client, videoConfig);
   const mainRef = useRef(null);
   const stickyRef = useStickyHeight();
 
@@ -192,7 +191,7 @@ export function App({ client, videoConfig }) {
     case 'rotation': view = <RotationView client={client} />; break;
     case 'opinion': view = <OpinionView client={client} lang={lang} />; break;
     case 'observe': view = <ObserverView client={client} />; break;
-    default: view = <RoomView client={client} videoConfig={videoConfig} video={video} />;
+    default: view = <RoomView client={client} video={video} />;
   }
   return (
     <>
@@ -234,9 +233,9 @@ export function App({ client, videoConfig }) {
       </div>
       <main id="main" ref={mainRef} tabIndex={-1} data-view={current}>
         <h2 class="sr-only">{t(`tab.${current}`)}</h2>
+        <VideoDock client={client} video={video} inRoomView={current === 'room' || current === 'observe'} />
         {view}
       </main>
-      <VideoDock client={client} config={videoConfig} video={video} />
       <AskDialog client={client} published={published} goToPolls={() => setTab('polls')} />
       <Errors client={client} />
     </>
