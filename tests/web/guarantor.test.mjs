@@ -92,10 +92,11 @@ test('a guarantor switches rooms and cannot act', { timeout: 120000 }, async () 
   assert.equal(await g.locator('form.ballot').count(), 0);
   await axe(g, 'guarantor polls');
   await tab(g, 'observe');
-  const href = await g.getAttribute('#exports a:has-text("Journal d\'audit")', 'href');
-  const audit = await g.evaluate(async (u) => (await fetch(u)).text(), href);
+  // (Exports are fetched with the token in a header: exports.test.mjs downloads them.)
+  const get = (path) => g.evaluate(async (u) => (await fetch(u, { headers: { authorization: `Bearer ${window.__convene.token}` } })).text(), path);
+  const audit = await get(await g.getAttribute('#exports button:has-text("Journal d\'audit")', 'data-export'));
   assert.ok(audit.split('\n').filter(Boolean).length > 5);
-  const csv = await g.evaluate(async (u) => (await fetch(u)).text(), await g.getAttribute('#exports a:has-text("(CSV)")', 'href'));
+  const csv = await get(await g.getAttribute('#exports button:has-text("(CSV)")', 'data-export'));
   assert.match(csv, /Faut-il une pause/);
   // The opinion is read-only for guarantors.
   await tab(g, 'opinion');

@@ -99,7 +99,7 @@ test('a rapporteur types in the opinion and a second browser sees it', { timeout
   // The export has the structure the server reads out of the document.
   const html = await a.evaluate(async () => {
     const c = window.__convene;
-    const r = await fetch(`/api/conventions/${c.snap.convention.id}/documents/opinion/export?format=html&token=${encodeURIComponent(c.token)}`);
+    const r = await fetch(`/api/conventions/${c.snap.convention.id}/documents/opinion/export?format=html`, { headers: { authorization: `Bearer ${c.token}` } });
     return r.text();
   });
   assert.match(html, /Proposition 1 : Bus de nuit gratuits/);

@@ -632,6 +632,20 @@ export const DICT = {
   'export.polls_json': ['Résultats des sondages (JSON)', 'Poll results (JSON)'],
   'export.rotation': ['Rotation (JSON)', 'Rotation (JSON)'],
   'export.opinion_html': ['Avis citoyen (HTML)', "Citizens' opinion (HTML)"],
+  // Exports fetched with the token in a header; the audit trail's head; audit names.
+  'export.failed': ["L'export n'a pas pu être téléchargé : réessayez.", 'The export could not be downloaded: try again.'],
+  'audit.head_title': ['Dernière entrée du journal :', 'Last entry of the trail:'],
+  'audit.head_entry': ['n° {n}', 'no. {n}'],
+  'audit.head_hash': ['Son empreinte (SHA-256) :', 'Its hash (SHA-256):'],
+  'audit.head_explain': ['Notez ce numéro et cette empreinte : tout export ultérieur du journal doit encore contenir cette entrée avec cette empreinte. La commande ci-dessous le vérifie, et refuse un journal réécrit ou tronqué.', 'Note this number and hash down: any later export of the trail must still hold this entry with this hash. The command below checks it, and refuses a trail rewritten or cut short.'],
+  'audit.poll_named': ['« {question} »', '“{question}”'],
+  'audit.round_started': ['Tour {n} de la rotation : début', 'Round {n} of the rotation: start'],
+  'audit.round_warned': ['Tour {n} de la rotation : fin proche', 'Round {n} of the rotation: ending soon'],
+  'audit.round_transition': ['Tour {n} de la rotation terminé : changement de salle pour le tour {next}', 'Round {n} of the rotation over: changing rooms for round {next}'],
+  'audit.round_paused': ['Tour {n} de la rotation en pause', 'Round {n} of the rotation paused'],
+  'audit.round_resumed': ['Tour {n} de la rotation repris', 'Round {n} of the rotation resumed'],
+  'audit.round_extended': ['Tour {n} de la rotation prolongé', 'Round {n} of the rotation extended'],
+  'audit.question_answered_named': ['Réponse à la question « {text} »', 'Answer to the question “{text}”'],
 };
 
 const STORAGE_KEY = 'convene-lang';

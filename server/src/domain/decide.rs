@@ -6,7 +6,8 @@ use super::polls;
 use super::{
     assign_balanced, assign_random, Actor, AssignMethod, CloseReason, Code, Command, Convention,
     Event, FloorEndReason, Millis, NewPerson, ParticipantId, Permission, Person, Rejection, Role,
-    RoomId, MAX_CHAT_CHARS, MAX_DURATION_MS, MAX_NAME_CHARS, MAX_NOTICE_CHARS, MAX_ROOMS, PLENARY,
+    RoomId, MAX_CHAT_CHARS, MAX_DURATION_MS, MAX_NAME_CHARS, MAX_NOTICE_CHARS, MAX_PEOPLE,
+    MAX_ROOMS, MAX_ROSTER_ROWS, PLENARY,
 };
 
 /// What a decision may depend on besides the state: the time, a seed for random draws, and
@@ -406,6 +407,26 @@ fn authorize<'s>(
 fn add_participants(state: &Convention, people: &[NewPerson]) -> Decision {
     if people.is_empty() {
         return reject(Code::Invalid, "the roster is empty");
+    }
+    // The roster's budgets, checked before anything else: all or nothing.
+    if people.len() > MAX_ROSTER_ROWS {
+        return reject(
+            Code::Invalid,
+            format!(
+                "at most {MAX_ROSTER_ROWS} people per import: this one has {}; split it",
+                people.len()
+            ),
+        );
+    }
+    if state.people.len() + people.len() > MAX_PEOPLE {
+        return reject(
+            Code::Invalid,
+            format!(
+                "a convention holds at most {MAX_PEOPLE} people: it has {}, this import would add {}",
+                state.people.len(),
+                people.len()
+            ),
+        );
     }
     let mut out = Vec::with_capacity(people.len());
     for (i, p) in people.iter().enumerate() {

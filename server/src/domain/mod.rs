@@ -36,6 +36,10 @@ pub const MAX_NOTICE_CHARS: usize = 1000;
 pub const MAX_NAME_CHARS: usize = 120;
 /// Most breakout rooms a convention may have at once.
 pub const MAX_ROOMS: usize = 200;
+/// Most people one roster import may add (one request: one command, one append).
+pub const MAX_ROSTER_ROWS: usize = 10_000;
+/// Most people a convention may hold: every snapshot lists them, every fold carries them.
+pub const MAX_PEOPLE: usize = 20_000;
 /// Longest breakout or speaking duration a facilitator may set: 12 hours.
 pub const MAX_DURATION_MS: u64 = 12 * 3600 * 1000;
 
@@ -506,6 +510,8 @@ pub enum Code {
     NotFound,
     /// The command does not fit the current state (e.g. breakouts already open).
     Conflict,
+    /// The secret poll's ballot box was altered outside the server (`Poll::tampered`).
+    Tampered,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

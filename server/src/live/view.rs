@@ -225,6 +225,10 @@ pub fn poll_view(
         participation: staff.then(|| participation(state, poll, present)),
         // A draft has no tally yet (as `poll_drafted` carries none).
         tally: sees_tally(poll, viewer).then(|| wire::tally_out(&poll.tally())),
+        tampered: poll
+            .tampered
+            .filter(|_| staff)
+            .map(|t| wire::tampered_out(&t)),
     }
 }
 
@@ -246,12 +250,14 @@ fn observers<'a>(
     counts
 }
 
-/// Everything `viewer` may see, as of `state.seq`.
+/// Everything `viewer` may see, as of `state.seq`; `audit_head` is the number and hash of the
+/// audit trail's last entry at that seq (staff see it).
 pub fn snapshot(
     id: &str,
     state: &Convention,
     viewer: &Person,
     present: &BTreeSet<String>,
+    audit_head: &(u64, String),
 ) -> p::Snapshot {
     let all = viewer.sees_everything();
     let here = state.location_of(&viewer.id);
@@ -340,6 +346,10 @@ pub fn snapshot(
             .map(|(g, m)| (g.clone(), m.iter().cloned().collect()))
             .collect(),
         notices: state.notices.iter().map(wire::notice_out).collect(),
+        audit_head: (all && audit_head.0 > 0).then(|| p::AuditHead {
+            n: audit_head.0,
+            hash: audit_head.1.clone(),
+        }),
         polls: state
             .polls_in_order()
             .filter(|p| sees_poll(state, p, viewer))
@@ -448,6 +458,7 @@ pub struct Snapshots<'a> {
     state: &'a Convention,
     present: &'a BTreeSet<String>,
     server_time: u64,
+    audit_head: &'a (u64, String),
     built: std::collections::BTreeMap<ViewKey, (crate::live::Frame, p::Snapshot)>,
 }
 
@@ -457,12 +468,14 @@ impl<'a> Snapshots<'a> {
         state: &'a Convention,
         present: &'a BTreeSet<String>,
         server_time: u64,
+        audit_head: &'a (u64, String),
     ) -> Self {
         Snapshots {
             id,
             state,
             present,
             server_time,
+            audit_head,
             built: Default::default(),
         }
     }
@@ -475,13 +488,13 @@ impl<'a> Snapshots<'a> {
             // one built for this viewer alone.
             debug_assert_eq!(
                 shared,
-                &snapshot(self.id, self.state, viewer, self.present),
+                &snapshot(self.id, self.state, viewer, self.present, self.audit_head),
                 "a shared snapshot differs from {}'s own",
                 viewer.id
             );
             return frame.clone();
         }
-        let snap = snapshot(self.id, self.state, viewer, self.present);
+        let snap = snapshot(self.id, self.state, viewer, self.present, self.audit_head);
         let frame = crate::live::encode(&p::ServerMessage::Snapshot {
             server_time: self.server_time,
             snapshot: snap.clone(),

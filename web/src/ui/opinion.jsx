@@ -7,6 +7,7 @@ import { t } from '../i18n.js';
 import { PLENARY } from '../reduce.js';
 import { act, ActButton, Section, useId, timeOfDay, roomName } from './common.jsx';
 import { Icon } from './icons.jsx';
+import { ExportButton, apiFetch } from './download.jsx';
 
 
 function editorLabels() {
@@ -127,9 +128,9 @@ function DiffView({ client, doc }) {
     e.preventDefault();
     setError(null);
     const base = `/api/conventions/${encodeURIComponent(client.snap.convention.id)}/documents/${encodeURIComponent(doc.name)}/diff`;
-    const q = `?from=${from}${to ? `&to=${to}` : ''}&format=json&token=${encodeURIComponent(client.token)}`;
+    const q = `?from=${from}${to ? `&to=${to}` : ''}&format=json`;
     try {
-      const r = await fetch(base + q);
+      const r = await apiFetch(client, base + q);
       if (!r.ok) throw new Error(String(r.status));
       setDiff(await r.json());
     } catch (err) {
@@ -173,7 +174,6 @@ function Versions({ client, doc }) {
   const [label, setLabel] = useState('');
   const id = useId('ver');
   const cid = encodeURIComponent(client.snap.convention.id);
-  const tok = encodeURIComponent(client.token);
   const base = `/api/conventions/${cid}/documents/${encodeURIComponent(doc.name)}`;
   const versions = doc.versions.slice().sort((a, b) => b.version - a.version);
   return (
@@ -190,7 +190,7 @@ function Versions({ client, doc }) {
           {versions.map((v) => (
             <li key={v.version}>
               <strong>{v.version}. {v.label}</strong> <span class="muted small">{timeOfDay(v.at)}</span>{' '}
-              <a href={`${base}/export?format=html&version=${v.version}&token=${tok}`} target="_blank" rel="noopener">{t('doc.view_version')}</a>
+              <ExportButton client={client} view small path={`${base}/export?format=html&version=${v.version}`} filename={`${doc.name}-v${v.version}.html`}>{t('doc.view_version')}</ExportButton>
             </li>
           ))}
         </ul>
@@ -203,12 +203,11 @@ function Versions({ client, doc }) {
 
 function Exports({ client, doc }) {
   const cid = encodeURIComponent(client.snap.convention.id);
-  const tok = encodeURIComponent(client.token);
   const base = `/api/conventions/${cid}/documents/${encodeURIComponent(doc.name)}/export`;
   return (
     <p class="row wrap">
-      <a class="btn" href={`${base}?format=html&token=${tok}`} target="_blank" rel="noopener">{t('doc.export_html')}</a>
-      <a class="btn" href={`${base}?format=md&token=${tok}`} download={`${doc.name}.md`}>{t('doc.export_md')}</a>
+      <ExportButton client={client} view path={`${base}?format=html`} filename={`${doc.name}.html`}>{t('doc.export_html')}</ExportButton>
+      <ExportButton client={client} path={`${base}?format=md`} filename={`${doc.name}.md`}>{t('doc.export_md')}</ExportButton>
     </p>
   );
 }

@@ -7,6 +7,7 @@ import { pollNumber, voterOrder } from '../reduce.js';
 import { Countdown, act, ActButton, Section, useId, roomName } from './common.jsx';
 import { Icon } from './icons.jsx';
 import { Waiting } from './status.jsx';
+import { ExportButton } from './download.jsx';
 
 const STANCES = ['for', 'against', 'for_with_reservations', 'abstain'];
 
@@ -561,7 +562,6 @@ export function PollsView({ client }) {
   const drafts = polls.filter((p) => p.status === 'draft');
   const done = polls.filter((p) => p.status === 'closed' || p.status === 'published').reverse();
   const cid = snap.convention.id;
-  const tok = encodeURIComponent(client.token);
   return (
     <div class="polls-view">
       {facilitator ? (
@@ -586,8 +586,8 @@ export function PollsView({ client }) {
         ) : null}
         {staff ? (
           <p class="row wrap">
-            <a class="btn" href={`/api/conventions/${encodeURIComponent(cid)}/polls?token=${tok}&format=csv`} download>{t('polls.export_csv')}</a>
-            <a class="btn" href={`/api/conventions/${encodeURIComponent(cid)}/polls?token=${tok}`} download>{t('polls.export_json')}</a>
+            <ExportButton client={client} path={`/api/conventions/${encodeURIComponent(cid)}/polls?format=csv`} filename={`polls-${cid}.csv`}>{t('polls.export_csv')}</ExportButton>
+            <ExportButton client={client} path={`/api/conventions/${encodeURIComponent(cid)}/polls`} filename={`polls-${cid}.json`}>{t('polls.export_json')}</ExportButton>
           </p>
         ) : null}
       </div>

@@ -8,6 +8,7 @@ import { PLENARY, person, groupOf, roomInRound, placedRound } from '../reduce.js
 import { Countdown, act, ActButton, Section, nameOf, roomName, useId, spoken, clock } from './common.jsx';
 import { attributesOf } from './console.jsx';
 import { Icon } from './icons.jsx';
+import { ExportButton } from './download.jsx';
 
 function phaseWords(client, phase) {
   switch (phase.state) {
@@ -365,7 +366,6 @@ export function RotationView({ client }) {
   const facilitator = client.you.roles.includes('facilitator');
   const placed = rot && (groupOf(rot, client.you.id) >= 0 || rot.plan.experts.includes(client.you.id));
   const cid = encodeURIComponent(snap.convention.id);
-  const tok = encodeURIComponent(client.token);
   if (!rot) {
     return (
       <div class="rotation-view">
@@ -390,7 +390,7 @@ export function RotationView({ client }) {
         <Section id="rot-schedule" title={t('rot.schedule')}>
           <Schedule client={client} />
           <Groups client={client} />
-          {facilitator || client.you.roles.includes('guarantor') ? <p><a class="btn" href={`/api/conventions/${cid}/rotation?token=${tok}`} download>{t('rot.export')}</a></p> : null}
+          {facilitator || client.you.roles.includes('guarantor') ? <p><ExportButton client={client} path={`/api/conventions/${cid}/rotation`} filename={`rotation-${snap.convention.id}.json`}>{t('rot.export')}</ExportButton></p> : null}
         </Section>
         {facilitator && rot.phase.state === 'finished' ? <Section id="rot-plan" title={t('rot.setup_new')}><PlanForm client={client} /></Section> : null}
       </div>
