@@ -124,11 +124,13 @@ async fn staff_see_participation_not_the_count_of_an_open_secret_poll() -> Resul
         "participation in the snapshot: {view:?}"
     );
     // The export: participation, an empty tally.
-    let export: Vec<PollResults> =
-        reqwest::get(server.url(&format!("/api/conventions/secret/polls?token={}", token(0))))
-            .await?
-            .json()
-            .await?;
+    let export: Vec<PollResults> = reqwest::Client::new()
+        .get(server.url("/api/conventions/secret/polls"))
+        .bearer_auth(token(0))
+        .send()
+        .await?
+        .json()
+        .await?;
     let r = export
         .iter()
         .find(|r| r.id == secret)

@@ -61,7 +61,7 @@ test('a citizen raises a hand and the facilitator gives the floor', { timeout: 1
   // The guarantor's audit trail has it.
   const audited = await fac.evaluate(async () => {
     const c = window.__convene;
-    const r = await fetch(`/api/conventions/${c.snap.convention.id}/audit?token=${c.token}`);
+    const r = await fetch(`/api/conventions/${c.snap.convention.id}/audit`, { headers: { authorization: `Bearer ${c.token}` } });
     return (await r.text()).split('\n').filter(Boolean).map((l) => JSON.parse(l).event.type);
   });
   assert.ok(audited.includes('floor_limit_set'), `audited: ${audited.slice(-5)}`);
