@@ -6,7 +6,7 @@ use crate::{ClientMessage, Command, ErrorCode};
 impl ClientMessage {
     /// Every `type` a client message may have: a frame with another type is answered with
     /// `unknown_type` rather than `bad_message`.
-    pub const TYPES: &'static [&'static str] = &["hello", "request"];
+    pub const TYPES: &'static [&'static str] = &["hello", "request", "ping"];
 }
 
 impl Command {
@@ -31,6 +31,7 @@ impl Command {
         "end_floor",
         "set_queue_order",
         "set_speaking_limit",
+        "set_floor_limit",
         "draft_poll",
         "edit_poll",
         "delete_poll",

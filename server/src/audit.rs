@@ -18,7 +18,9 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 /// did, and who got the floor for how long. Citizens' chat and hands are not audited.
 pub fn audited(state: &Convention, record: &d::Record) -> bool {
     match &record.event {
-        d::Event::FloorGiven { .. } | d::Event::FloorEnded { .. } => true,
+        d::Event::FloorGiven { .. }
+        | d::Event::FloorEnded { .. }
+        | d::Event::FloorLimitSet { .. } => true,
         // Ballots are never audited: the close carries the tally.
         d::Event::ChatPosted { .. }
         | d::Event::HandRaised { .. }

@@ -220,7 +220,14 @@ pub fn decide(state: &Convention, actor: &Actor, command: &Command, ctx: &Contex
             }
             Ok(vec![Event::CallResolved { call: *call }])
         }
-        Command::GiveFloor { room, participant } => {
+        Command::GiveFloor {
+            room,
+            participant,
+            limit_ms,
+        } => {
+            if let Some(Some(l)) = limit_ms {
+                check_duration(*l, "the speaking limit")?;
+            }
             let room_id = my_room(room)?;
             let r = state.room(&room_id).expect("checked by my_room");
             let who = match participant {
@@ -248,12 +255,30 @@ pub fn decide(state: &Convention, actor: &Actor, command: &Command, ctx: &Contex
                 }
                 out.push(floor_ended(&room_id, f, FloorEndReason::Taken, now));
             }
+            // The turn's own limit if one was chosen, otherwise the room's.
+            let limit = limit_ms.unwrap_or(r.limit_ms);
             out.push(Event::FloorGiven {
                 room: room_id,
                 participant: who,
-                ends_at: r.limit_ms.map(|l| now + l),
+                ends_at: limit.map(|l| now + l),
             });
             Ok(out)
+        }
+        Command::SetFloorLimit { room, limit_ms } => {
+            if let Some(l) = limit_ms {
+                check_duration(*l, "the speaking limit")?;
+            }
+            let room_id = my_room(room)?;
+            let Some(f) = state.room(&room_id).and_then(|r| r.floor.as_ref()) else {
+                return reject(Code::Conflict, "nobody has the floor in this room");
+            };
+            // From the start of the turn; a limit already passed ends it now (the timer
+            // fires at once), never in the past.
+            Ok(vec![Event::FloorLimitSet {
+                room: room_id,
+                participant: f.participant.clone(),
+                ends_at: limit_ms.map(|l| (f.since + l).max(now)),
+            }])
         }
         Command::EndFloor { room } => {
             let room_id = my_room(room)?;

@@ -191,6 +191,12 @@ pub enum Event {
         room: RoomId,
         limit_ms: Option<u64>,
     },
+    /// The turn under way in `room` now ends at `ends_at` (`None`: no limit).
+    FloorLimitSet {
+        room: RoomId,
+        participant: ParticipantId,
+        ends_at: Option<Millis>,
+    },
     FacilitatorCalled {
         room: RoomId,
         message: String,
@@ -374,6 +380,8 @@ pub enum Command {
     GiveFloor {
         room: Option<RoomId>,
         participant: Option<ParticipantId>,
+        /// This turn's limit: `None`, the room's; `Some(None)`, none; `Some(Some(ms))`.
+        limit_ms: Option<Option<u64>>,
     },
     EndFloor {
         room: Option<RoomId>,
@@ -383,6 +391,11 @@ pub enum Command {
         order: QueueOrder,
     },
     SetSpeakingLimit {
+        room: Option<RoomId>,
+        limit_ms: Option<u64>,
+    },
+    /// The limit of the turn under way, from its start (`None`: no limit).
+    SetFloorLimit {
         room: Option<RoomId>,
         limit_ms: Option<u64>,
     },

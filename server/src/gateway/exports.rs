@@ -35,7 +35,13 @@ pub struct ExportQuery {
 }
 
 fn results(state: &Convention, poll: &d::Poll) -> PollResults {
-    let tally = wire::tally_out(&poll.tally());
+    // An open secret poll's running count is nobody's (view::staff_sees_tally): its export
+    // has the participation and an empty tally until it closes or its results are revealed.
+    let tally = if view::staff_sees_tally(poll) {
+        wire::tally_out(&poll.tally())
+    } else {
+        wire::tally_out(&wire::empty_tally())
+    };
     let ballots = tally.ballots.max(1) as f64;
     let percentages = tally
         .counts

@@ -30,6 +30,7 @@ pub fn audience(state: &Convention, record: &d::Record) -> Audience {
         | HandLowered { room, .. }
         | FloorGiven { room, .. }
         | FloorEnded { room, .. }
+        | FloorLimitSet { room, .. }
         | QueueOrderSet { room, .. }
         | SpeakingLimitSet { room, .. } => Audience::Room(room.clone()),
         FacilitatorCalled { .. } => Audience::Staff(match &record.actor {
@@ -182,6 +183,28 @@ pub fn sees_poll(state: &Convention, poll: &d::Poll, viewer: &Person) -> bool {
                 || poll.status == d::PollStatus::Published))
 }
 
+/// Whether `viewer` sees a poll's tally now: staff as `staff_sees_tally` says, the others
+/// once the results are public (live, revealed, published).
+pub fn sees_tally(poll: &d::Poll, viewer: &Person) -> bool {
+    if viewer.sees_everything() {
+        staff_sees_tally(poll)
+    } else {
+        poll.status != d::PollStatus::Draft && poll.results_public()
+    }
+}
+
+/// Whether facilitators and guarantors see a poll's tally now. A closed poll's is theirs, to
+/// decide on publishing; but while a secret poll is open and its results are hidden, they
+/// follow its participation only: a running count or a provisional winner would let the room
+/// be steered (or, with few voters left, tell who voted what).
+pub fn staff_sees_tally(poll: &d::Poll) -> bool {
+    match poll.status {
+        d::PollStatus::Draft => false,
+        d::PollStatus::Open => poll.results_public() || !poll.spec.secret,
+        d::PollStatus::Closed | d::PollStatus::Published => true,
+    }
+}
+
 pub fn poll_view(
     state: &Convention,
     poll: &d::Poll,
@@ -201,8 +224,7 @@ pub fn poll_view(
         your_ballot: poll.named.get(&viewer.id).map(wire::ballot_out),
         participation: staff.then(|| participation(state, poll, present)),
         // A draft has no tally yet (as `poll_drafted` carries none).
-        tally: (poll.status != d::PollStatus::Draft && (staff || poll.results_public()))
-            .then(|| wire::tally_out(&poll.tally())),
+        tally: sees_tally(poll, viewer).then(|| wire::tally_out(&poll.tally())),
         tampered: poll
             .tampered
             .filter(|_| staff)

@@ -22,35 +22,42 @@ function editorLabels() {
   };
 }
 
+/**
+ * The formatting toolbar. Each button says in words what it does (on a phone too); a screen
+ * reader hears the whole action ("Faire de ce paragraphe un argument pour").
+ */
 function Toolbar({ ed, st, editable }) {
   const a = st.active || {};
-  const B = ({ on, pressed, label, children, disabled }) => (
-    <button type="button" class="tool" onMouseDown={(e) => e.preventDefault()} onClick={on} aria-pressed={pressed === undefined ? undefined : pressed ? 'true' : 'false'} disabled={!editable || disabled} title={label}>
-      <span aria-hidden="true">{children}</span><span class="sr-only">{label}</span>
+  const B = ({ on, pressed, label, children, disabled, cls }) => (
+    <button type="button" class={`tool${cls ? ` ${cls}` : ''}`} onMouseDown={(e) => e.preventDefault()} onClick={on} aria-pressed={pressed === undefined ? undefined : pressed ? 'true' : 'false'} disabled={!editable || disabled} title={label}>
+      {children}{label ? <span class="sr-only"> : {label}</span> : null}
     </button>
   );
   return (
     <div class="toolbar" role="toolbar" aria-label={t('doc.toolbar')}>
       <div class="tool-group">
-        <B on={() => ed.bold()} pressed={!!a.bold} label={t('doc.bold')}><strong>G</strong></B>
-        <B on={() => ed.italic()} pressed={!!a.italic} label={t('doc.italic')}><em>I</em></B>
+        <B on={() => ed.bold()} pressed={!!a.bold} cls="tool-bold">{t('doc.bold')}</B>
+        <B on={() => ed.italic()} pressed={!!a.italic} cls="tool-italic">{t('doc.italic')}</B>
       </div>
       <div class="tool-group">
-        <B on={() => ed.heading(1)} label={t('doc.h1')}>{t('doc.h1_short')}</B>
-        <B on={() => ed.heading(2)} label={t('doc.h2')}>{t('doc.h2_short')}</B>
-        <B on={() => ed.paragraph()} label={t('doc.paragraph')}>¶</B>
-        <B on={() => ed.bulletList()} label={t('doc.list')}>•≡</B>
+        <B on={() => ed.heading(1)}>{t('doc.h1')}</B>
+        <B on={() => ed.heading(2)}>{t('doc.h2')}</B>
+        <B on={() => ed.paragraph()}>{t('doc.paragraph')}</B>
+        <B on={() => ed.bulletList()}>{t('doc.list')}</B>
       </div>
       <div class="tool-group">
         <B on={() => ed.proposal()} label={t('doc.add_proposal')}>+ {t('doc.proposal')}</B>
+      </div>
+      <div class="tool-group" role="group" aria-label={t('doc.make_label')}>
+        <span class="tool-label" aria-hidden="true">{t('doc.make_label')}</span>
         <B on={() => ed.argument('for')} pressed={a.block === 'argument' && a.kind === 'for'} disabled={!a.inProposal} label={t('doc.make_for')}>{t('doc.for_short')}</B>
         <B on={() => ed.argument('against')} pressed={a.block === 'argument' && a.kind === 'against'} disabled={!a.inProposal} label={t('doc.make_against')}>{t('doc.against_short')}</B>
         <B on={() => ed.argument('moderating')} pressed={a.block === 'argument' && a.kind === 'moderating'} disabled={!a.inProposal} label={t('doc.make_moderating')}>{t('doc.moderating_short')}</B>
         <B on={() => ed.minority()} pressed={a.block === 'minority'} label={t('doc.make_minority')}>{t('doc.minority_short')}</B>
       </div>
       <div class="tool-group">
-        <B on={() => ed.undo()} label={t('doc.undo')}>↶</B>
-        <B on={() => ed.redo()} label={t('doc.redo')}>↷</B>
+        <B on={() => ed.undo()}>{t('doc.undo')}</B>
+        <B on={() => ed.redo()}>{t('doc.redo')}</B>
       </div>
     </div>
   );

@@ -68,7 +68,7 @@ impl Actor {
             let staff = encode(&ServerMessage::PollTally {
                 poll: id.clone(),
                 participation: Some(view::participation(&self.state, poll, &self.present)),
-                tally: Some(tally.clone()),
+                tally: view::staff_sees_tally(poll).then(|| tally.clone()),
             });
             let others = (public && poll.results_public()).then(|| {
                 encode(&ServerMessage::PollTally {
