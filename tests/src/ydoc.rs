@@ -860,8 +860,19 @@ impl DocWorld {
         let mut c = crate::Client::join(&self.server.ws_url(), "other", &self.other_token)
             .await
             .with_context(|| format!("{tag}: joining the other convention"))?;
+        let slug: String = tag
+            .chars()
+            .map(|ch| {
+                if ch.is_ascii_alphanumeric() {
+                    ch.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
+            .take(50)
+            .collect();
         c.ok(crate::proto::Command::CreateDocument {
-            name: format!("notes-{tag}"),
+            name: format!("notes-{slug}"),
             title: format!("Notes {tag}"),
         })
         .await

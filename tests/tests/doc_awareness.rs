@@ -222,9 +222,9 @@ async fn a_document_holds_a_bounded_number_of_states() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_document_holds_a_bounded_size_of_states() -> Result<()> {
-    // 16 connections of 4 states of 4,000 bytes: 256,000 bytes, within 256 KiB; a 17th
-    // connection's states would pass it and are refused.
-    let state_len = 4000;
+    // 16 connections of 4 states of 4 KiB: 256 KiB, the budget; a 17th connection's states
+    // would pass it and are refused.
+    let state_len = MAX_STATE_BYTES;
     let conns = MAX_STATE_BYTES_PER_DOCUMENT / (state_len * MAX_CLIENTS_PER_CONNECTION as usize);
     let w = DocWorld::start_with(conns + 1).await?;
     let observer = w.yc(W_CIT1).await?;

@@ -20,9 +20,10 @@ use yrs::{ReadTxn, Transact};
 
 /// The document endpoint's close code for an update nesting deeper than the limit.
 const TOO_DEEP: u16 = 4422;
-/// Levels below the root an item may sit at: a top-level paragraph is at level 1, its text
-/// at level 2, so 63 nested elements and their text is the deepest document accepted.
-const MAX_DEPTH: usize = 64;
+/// Levels below the root an item may sit at: a top-level paragraph is at level 1, the text
+/// inside it at level 2, that text's characters at level 3. So 62 nested elements with a
+/// text in the last is the deepest structure accepted (its characters at level 64).
+const DEEPEST_ELEMENTS: usize = 62;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deep_document_is_refused_and_the_server_stays_up() -> Result<()> {
@@ -65,10 +66,10 @@ async fn a_deep_document_is_refused_and_the_server_stays_up() -> Result<()> {
         attacker.recorded().closed.is_none() || attacker.recorded().closed == Some(Some(TOO_DEEP))
     );
 
-    // 3. At the limit: 63 nested elements and their text are accepted and relayed, and the
+    // 3. At the limit: 62 nested elements and their text are accepted and relayed, and the
     // delete of their top element (yrs recurses through them) works.
     let limit_client = 0x11_u64;
-    writer.send_update(nested_update(limit_client, MAX_DEPTH - 1, "au fond"))?;
+    writer.send_update(nested_update(limit_client, DEEPEST_ELEMENTS, "au fond"))?;
     reader
         .wait_doc("the structure at the limit", |c| {
             c.paragraphs().iter().any(|p| p == "au fond")
@@ -86,7 +87,7 @@ async fn a_deep_document_is_refused_and_the_server_stays_up() -> Result<()> {
         })
         .await?;
     // One level more is refused.
-    writer.send_update(nested_update(0x12, MAX_DEPTH, "trop bas"))?;
+    writer.send_update(nested_update(0x12, DEEPEST_ELEMENTS + 1, "trop bas"))?;
     let code = writer.wait_closed().await?;
     ensure!(
         code == Some(TOO_DEEP),

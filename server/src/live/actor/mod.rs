@@ -59,7 +59,7 @@ use super::encode;
 struct Conn {
     participant: String,
     token_hash: String,
-    out: mpsc::Sender<Frame>,
+    out: crate::gateway::outbox::Outbox<Frame>,
     close: mpsc::Sender<(u16, &'static str)>,
 }
 
