@@ -74,7 +74,7 @@ impl DocActor {
             name,
             store,
             metrics,
-            live: LiveDoc::load([]).unwrap_or_else(|_| unreachable!("an empty document loads")),
+            live: LiveDoc::empty(),
             conns: HashMap::new(),
             last: 0,
             since_snapshot: 0,
@@ -112,6 +112,10 @@ impl DocActor {
             .map(|(_, d)| d.as_slice())
             .chain(loaded.updates.iter().map(|(_, d)| d.as_slice()));
         self.live = LiveDoc::load(parts)?;
+        // A reload (after a failed write) keeps the connections that stay.
+        for (id, c) in &self.conns {
+            self.live.register(*id, &c.participant);
+        }
         self.last = loaded
             .updates
             .last()

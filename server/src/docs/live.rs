@@ -156,17 +156,33 @@ impl LiveDoc {
             awareness: Awareness::new(doc),
             nesting,
             size,
+            ..LiveDoc::empty()
+        })
+    }
+
+    /// An empty document.
+    pub fn empty() -> LiveDoc {
+        LiveDoc {
+            awareness: Awareness::new(Doc::new()),
+            nesting: Nesting::default(),
+            size: 0,
             answers: Vec::new(),
             owners: HashMap::new(),
             claims: HashMap::new(),
             participants: HashMap::new(),
             held: HashMap::new(),
             held_bytes: 0,
-        })
+        }
     }
 
     pub fn doc(&self) -> &Doc {
         self.awareness.doc()
+    }
+
+    /// A connection of `participant` is open (its awareness ids may move to another of its
+    /// connections).
+    pub fn register(&mut self, conn: u64, participant: &str) {
+        self.participants.insert(conn, participant.to_string());
     }
 
     /// The document holds structure deeper than the limit (stored before it existed): it is
@@ -229,7 +245,7 @@ impl LiveDoc {
     /// A connection opened: the frames it gets first (our step 1; the awareness states, if
     /// any; why it may not write, if so).
     pub fn join(&mut self, conn: u64, participant: &str, writable: bool) -> Vec<Bytes> {
-        self.participants.insert(conn, participant.to_string());
+        self.register(conn, participant);
         let mut out = vec![self.step1()];
         if let Some(states) = self.awareness_held() {
             out.push(states);
@@ -518,6 +534,16 @@ impl LiveDoc {
         (self.held.len(), self.held_bytes)
     }
 
+    /// The client ids whose awareness state is held.
+    pub fn awareness_clients(&self) -> Vec<ClientID> {
+        self.held.keys().copied().collect()
+    }
+
+    /// How many awareness client ids a connection announced.
+    pub fn announced_by(&self, conn: u64) -> usize {
+        self.owners.values().filter(|c| **c == conn).count()
+    }
+
     /// Runs of the nesting index (a measure of its memory).
     pub fn nesting_runs(&self) -> usize {
         self.nesting.runs()
@@ -529,4 +555,150 @@ impl LiveDoc {
 /// stored too deep.
 pub fn load_doc<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> Result<Doc, String> {
     LiveDoc::load(parts).map(|live| live.doc().clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::export::{export, Format};
+    use super::super::nesting::tests::nested;
+    use super::*;
+
+    fn update_frame(update: Vec<u8>) -> Bytes {
+        encode(&Message::Sync(SyncMessage::Update(update)))
+    }
+
+    const WRITER: Access = Access {
+        writable: true,
+        silent: false,
+    };
+
+    /// The delete of `len` items of `client` from `clock`, and nothing else.
+    fn delete(client: u8, clock: u8, len: u8) -> Vec<u8> {
+        vec![0, 1, client, 1, clock, len]
+    }
+
+    /// What a tokio worker has, halved: the walks must not need more.
+    fn on_a_small_stack(f: impl FnOnce() + Send + 'static) {
+        std::thread::Builder::new()
+            .stack_size(1024 * 1024)
+            .spawn(f)
+            .expect("a thread")
+            .join()
+            .expect("no panic, no overflow");
+    }
+
+    #[test]
+    fn a_document_stored_too_deep_loads_exports_and_drops() {
+        on_a_small_stack(|| {
+            let deep = nested(7, 10_000);
+            let top_deleted = delete(7, 0, 1);
+            let mut live = LiveDoc::load([deep.as_slice(), top_deleted.as_slice()]).expect("loads");
+            assert!(live.read_only());
+            let state = live.full_state();
+            // The deep content is kept, and its top was not deleted (that delete was left out).
+            assert!(
+                state.len() >= deep.len(),
+                "{} < {}",
+                state.len(),
+                deep.len()
+            );
+            for format in [Format::Markdown, Format::Html] {
+                export(live.doc(), "Avis", format);
+            }
+            // Nobody writes it.
+            let out = live.frame(1, WRITER, update_frame(nested(8, 1)));
+            assert!(matches!(out, Outcome::Reply(_)), "{out:?}");
+            // A named version of it loads and exports too; both drop.
+            let version = load_doc([&state[..]]).expect("a version loads");
+            export(&version, "Avis", Format::Html);
+            drop(version);
+            drop(live);
+        });
+    }
+
+    #[test]
+    fn a_deep_update_is_refused_and_one_at_the_limit_is_deleted() {
+        on_a_small_stack(|| {
+            let mut live = LiveDoc::empty();
+            let out = live.frame(1, WRITER, update_frame(nested(7, 10_000)));
+            assert!(
+                matches!(
+                    out,
+                    Outcome::Close {
+                        code: close::TOO_DEEP,
+                        ..
+                    }
+                ),
+                "{out:?}"
+            );
+            assert_eq!(live.doc().transact().state_vector().len(), 0);
+            let out = live.frame(1, WRITER, update_frame(nested(9, 62)));
+            assert!(matches!(out, Outcome::Update { .. }), "{out:?}");
+            // yrs deletes the 62 levels recursively: within the limit, that is fine.
+            let out = live.frame(1, WRITER, update_frame(delete(9, 0, 1)));
+            assert!(matches!(out, Outcome::Update { .. }), "{out:?}");
+            export(live.doc(), "Avis", Format::Markdown);
+        });
+    }
+
+    #[test]
+    fn the_answer_to_a_sync_step_1_is_encoded_once_per_change() {
+        let mut live = LiveDoc::empty();
+        let Outcome::Update { .. } = live.frame(1, WRITER, update_frame(nested(9, 3))) else {
+            panic!("the update is taken");
+        };
+        let ask = encode(&Message::Sync(SyncMessage::SyncStep1(
+            StateVector::default(),
+        )));
+        let answer = |live: &mut LiveDoc| match live.frame(2, WRITER, ask.clone()) {
+            Outcome::Reply(b) => b,
+            other => panic!("{other:?}"),
+        };
+        let a = answer(&mut live);
+        let b = answer(&mut live);
+        assert_eq!(a.as_ptr(), b.as_ptr(), "the same bytes, shared");
+        assert_eq!(
+            live.full_state().as_ptr(),
+            a.slice(a.len() - live.full_state().len()..).as_ptr()
+        );
+        let Outcome::Update { .. } = live.frame(1, WRITER, update_frame(nested(10, 2))) else {
+            panic!("the update is taken");
+        };
+        let c = answer(&mut live);
+        assert_ne!(a, c, "a change makes a new answer");
+    }
+
+    #[test]
+    fn a_silent_connection_hears_itself_and_changes_nothing() {
+        let mut live = LiveDoc::empty();
+        live.join(1, "garante", false);
+        let mut clients = HashMap::new();
+        clients.insert(
+            ClientID::new(5),
+            AwarenessUpdateEntry {
+                clock: 1,
+                json: r#"{"user":{"name":"Claire Animatrice"}}"#.into(),
+            },
+        );
+        let frame = encode(&Message::Awareness(AwarenessUpdate { clients }));
+        let silent = Access {
+            writable: false,
+            silent: true,
+        };
+        let out = live.frame(1, silent, frame.clone());
+        assert!(matches!(&out, Outcome::Reply(b) if *b == frame), "{out:?}");
+        assert_eq!(live.awareness_budget(), (0, 0));
+        let reader = Access {
+            writable: false,
+            silent: false,
+        };
+        live.join(2, "citoyen", false);
+        assert!(matches!(
+            live.frame(2, reader, frame),
+            Outcome::Awareness(_)
+        ));
+        assert_eq!(live.awareness_budget().0, 1);
+        assert!(live.leave(2).is_some());
+        assert_eq!(live.awareness_budget(), (0, 0));
+    }
 }

@@ -788,13 +788,15 @@ impl Nesting {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use yrs::types::xml::XmlFragment;
     use yrs::updates::decoder::Decode;
     use yrs::{Doc, Map, ReadTxn, StateVector, Text, Transact, XmlElementPrelim, XmlTextPrelim};
 
-    fn nested(client: u64, depth: usize) -> Vec<u8> {
+    /// An update nesting `depth` elements under the `prosemirror` fragment, with a text in
+    /// the last (built a level at a time: a nested prelim would make yrs recurse).
+    pub(crate) fn nested(client: u64, depth: usize) -> Vec<u8> {
         let doc = Doc::with_client_id(client);
         let root = doc.get_or_insert_xml_fragment("prosemirror");
         {
