@@ -33,8 +33,21 @@ pub const PROTOCOL_VERSION: u32 = 1;
 pub const MAX_FRAME_BYTES: usize = 16 * 1024;
 /// The id of the plenary room, which every convention has.
 pub const PLENARY_ID: &str = "plenary";
-/// How many chat lines of each room a snapshot carries (the most recent ones).
-pub const SNAPSHOT_CHAT_LINES: usize = 200;
+/// How many chat lines of each room a snapshot carries (the most recent ones); the whole
+/// history stays in the log and its exports.
+pub const SNAPSHOT_CHAT_LINES: usize = 50;
+/// At most this many bytes of chat text per room in a snapshot (the most recent lines that
+/// fit, at least one).
+pub const SNAPSHOT_CHAT_BYTES: usize = 16 * 1024;
+/// The longest request id, in bytes. A longer one is refused with `invalid`.
+pub const MAX_REQUEST_ID_BYTES: usize = 64;
+/// How many of a participant's latest requests the server remembers to answer a retry
+/// (same id) from the log instead of running it again. An older id is a new request.
+pub const RETRY_WINDOW: usize = 256;
+/// Connections one invitation may hold at once on one server (a phone and a laptop, with
+/// room for a reconnect); a new one beyond it closes the oldest with
+/// [`close::TOO_MANY_CONNECTIONS`].
+pub const MAX_CONNECTIONS_PER_TOKEN: usize = 4;
 
 /// WebSocket close codes the server uses.
 pub mod close {
@@ -58,6 +71,19 @@ pub mod close {
     pub const SLOW_CONSUMER: u16 = 4009;
     /// A binary frame: this endpoint speaks JSON text only.
     pub const BINARY: u16 = 4010;
+    /// A frame that breaks RFC 6455 (unmasked, reserved bits, a bad opcode or length).
+    pub const PROTOCOL_ERROR: u16 = 1002;
+    /// A text frame that is not valid UTF-8.
+    pub const INVALID_PAYLOAD: u16 = 1007;
+    /// The convention is unavailable for now (its store cannot be written or read, or its
+    /// task is being restarted): reconnect with backoff ("try again later").
+    pub const TRY_AGAIN_LATER: u16 = 1013;
+    /// This invitation is open in more places than allowed (`MAX_CONNECTIONS_PER_TOKEN`): the
+    /// oldest connection is closed. Do not reconnect automatically.
+    pub const TOO_MANY_CONNECTIONS: u16 = 4011;
+    /// The convention's stored log is damaged: an operator must repair it. Do not reconnect
+    /// automatically.
+    pub const DAMAGED: u16 = 4012;
 }
 
 /// Roles a participant may hold. A guarantor holds no other role.

@@ -75,7 +75,20 @@ pub fn parse_client_message(text: &str) -> Result<ClientMessage, ParseError> {
         message: format!("not valid JSON: {e}"),
         id: None,
     })?;
-    let id = value.get("id").and_then(|v| v.as_str()).map(str::to_string);
+    let id = value.get("id").and_then(|v| v.as_str());
+    // An id is echoed in replies and kept for retries: one over the budget is refused (and
+    // not echoed), whatever else the frame holds.
+    if id.is_some_and(|id| id.len() > crate::MAX_REQUEST_ID_BYTES) {
+        return Err(ParseError {
+            code: ErrorCode::Invalid,
+            message: format!(
+                "a request id is at most {} bytes",
+                crate::MAX_REQUEST_ID_BYTES
+            ),
+            id: None,
+        });
+    }
+    let id = id.map(str::to_string);
     let fail = |code, message: String| ParseError {
         code,
         message,

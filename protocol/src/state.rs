@@ -13,14 +13,15 @@ use serde::{Deserialize, Serialize};
 use crate::*;
 
 /// The version of this format; a stored state of another version is not used.
-pub const STATE_FORMAT: u32 = 2;
+pub const STATE_FORMAT: u32 = 3;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredState {
     pub format: u32,
     pub convention: ConventionState,
-    /// Requests already answered: (participant, request id, seq of its last event), so that
-    /// a retry after the state is still answered from the log and never run twice.
+    /// Requests already answered: (participant, request id, seq of its last event), each
+    /// participant's latest `RETRY_WINDOW`, oldest first, so that a retry after the state is
+    /// still answered from the log and never run twice.
     pub requests: Vec<(String, String, u64)>,
     /// Hashes of invitations revoked or replaced (to say "revoked", not "unknown").
     pub revoked: Vec<String>,

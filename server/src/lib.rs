@@ -61,6 +61,19 @@ pub struct Config {
     /// With --demo: also write the links as a JSON array to this file.
     #[arg(long, env = "CONVENE_INVITES_OUT")]
     pub invites_out: Option<PathBuf>,
+    /// Seconds a WebSocket may stay silent (not even answering the server's pings, sent every
+    /// third of it) before the server closes it: a phone that lost its network leaves a
+    /// half-open connection behind.
+    #[arg(long, env = "CONVENE_WS_IDLE_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(3..))]
+    pub ws_idle_secs: u64,
+    /// Seconds an HTTP client has to send a whole request head, and that a keep-alive
+    /// connection may wait for its next request.
+    #[arg(long, env = "CONVENE_HTTP_HEADER_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub http_header_timeout_secs: u64,
+    /// Most connections open at once (WebSockets included). Default: what the open-files
+    /// limit allows, less a reserve kept for health, metrics and the organizer API.
+    #[arg(long, env = "CONVENE_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -101,7 +114,7 @@ fn organizer_token(config: &Config) -> Result<String, RunError> {
     };
     match std::fs::read_to_string(&path) {
         Ok(t) if !t.trim().is_empty() => {
-            println!("Organizer token: in {}", path.display());
+            say(format_args!("Organizer token: in {}", path.display()));
             Ok(t.trim().to_string())
         }
         _ => {
@@ -109,10 +122,10 @@ fn organizer_token(config: &Config) -> Result<String, RunError> {
             rand::thread_rng().fill_bytes(&mut b);
             let token = hex::encode(b);
             write_private(&path, &token).map_err(err)?;
-            println!(
+            say(format_args!(
                 "Organizer token (generated, saved in {}): {token}",
                 path.display()
-            );
+            ));
             Ok(token)
         }
     }
@@ -185,7 +198,10 @@ pub async fn run(
             .as_ref()
             .map(|_| gateway::hash_token(&format!("demo:{token}")).into_bytes());
         let invites = demo::seed(&hub, &config.data, secret, &public_url).await?;
-        println!("Demo convention \"{}\": invitation links", demo::DEMO_ID);
+        say(format_args!(
+            "Demo convention \"{}\": invitation links",
+            demo::DEMO_ID
+        ));
         for i in &invites {
             let roles: Vec<&str> = i
                 .roles
@@ -198,7 +214,12 @@ pub async fn run(
                     convene_protocol::Role::Expert => "expert·e",
                 })
                 .collect();
-            println!("  {:<34} {:<26} {}", i.name, roles.join(", "), i.url);
+            say(format_args!(
+                "  {:<34} {:<26} {}",
+                i.name,
+                roles.join(", "),
+                i.url
+            ));
         }
         if let Some(path) = &config.invites_out {
             let text = serde_json::to_string_pretty(&invites).unwrap_or_default();
@@ -206,11 +227,26 @@ pub async fn run(
                 path: path.clone(),
                 source,
             })?;
-            println!("Invitations written to {}", path.display());
+            say(format_args!("Invitations written to {}", path.display()));
         }
     }
 
+    let fds = gateway::serve::raise_fd_limit();
+    let http_limits = gateway::serve::HttpLimits::for_fds(
+        fds,
+        std::time::Duration::from_secs(config.http_header_timeout_secs),
+        config.max_connections,
+    );
+    info!(
+        fds,
+        max_connections = http_limits.max_connections,
+        reserve = http_limits.reserve,
+        "connection budget"
+    );
     let app = gateway::AppState {
+        limits: gateway::Limits {
+            ws_idle: std::time::Duration::from_secs(config.ws_idle_secs),
+        },
         hub: hub.clone(),
         docs,
         organizer_hash: gateway::hash_token(&token),
@@ -219,18 +255,32 @@ pub async fn run(
         tracker: tracker.clone(),
         cancel: shutdown.clone(),
     };
-    println!("convene listening on http://{addr}");
+    say(format_args!("convene listening on http://{addr}"));
     info!(%addr, data = %config.data.display(), "listening");
-    // Small frames (acknowledgments, events) go out at once rather than wait for Nagle.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let result = axum::serve(listener, gateway::router(app))
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .await;
+    let metrics = app.hub.metrics_arc();
+    gateway::serve::serve(
+        listener,
+        gateway::router(app),
+        http_limits,
+        metrics,
+        shutdown.clone(),
+        tracker.clone(),
+    )
+    .await;
     info!("shutting down");
     tracker.close();
     tracker.wait().await;
     store.close().await;
-    result.map_err(RunError::Serve)
+    Ok(())
+}
+
+/// A line on standard output. A write that fails (a full disk under a redirected stdout, a
+/// closed pipe) is dropped: `println!` would panic instead.
+pub fn say(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out
+        .write_fmt(line)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
 }

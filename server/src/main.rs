@@ -151,6 +151,9 @@ fn serve(config: convene::Config) -> anyhow::Result<()> {
                 .unwrap_or_else(|_| "convene=info,warn".into()),
         )
         .with_writer(std::io::stderr)
+        // A log line that cannot be written (a full disk under a redirected stderr) is lost;
+        // by default tracing would report it with eprintln!, which panics.
+        .log_internal_errors(false)
         .init();
     let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
     runtime.block_on(async move {

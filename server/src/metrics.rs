@@ -29,6 +29,16 @@ pub struct Metrics {
     pub doc_deliveries: Counter,
     pub records_replayed: Counter,
     pub states_stored: Counter,
+    /// Convention tasks that failed and were started again by the hub.
+    pub task_restarts: Counter,
+    /// Connections past their invitation's limit, closed (the oldest first).
+    pub token_evictions: Counter,
+    /// Reserve connections closed to make room for a newer one (the reserve was full).
+    pub http_refused: Counter,
+    /// HTTP connections served from the reserve kept for health, metrics and organizers.
+    pub http_reserve: Counter,
+    /// Open HTTP connections (upgraded WebSockets included).
+    pub http_connections: Gauge,
 }
 
 impl Default for Metrics {
@@ -47,6 +57,36 @@ impl Default for Metrics {
         let doc_deliveries = Counter::default();
         let records_replayed = Counter::default();
         let states_stored = Counter::default();
+        let task_restarts = Counter::default();
+        let token_evictions = Counter::default();
+        let http_refused = Counter::default();
+        let http_reserve = Counter::default();
+        let http_connections = Gauge::default();
+        registry.register(
+            "task_restarts",
+            "Convention tasks that failed and were started again",
+            task_restarts.clone(),
+        );
+        registry.register(
+            "token_evictions",
+            "Connections closed because their invitation was opened in too many places",
+            token_evictions.clone(),
+        );
+        registry.register(
+            "http_refused",
+            "Reserve HTTP connections closed to make room for newer ones (every slot was taken)",
+            http_refused.clone(),
+        );
+        registry.register(
+            "http_reserve",
+            "HTTP connections served from the reserve kept for health, metrics and organizers",
+            http_reserve.clone(),
+        );
+        registry.register(
+            "http_connections",
+            "Open HTTP connections, upgraded WebSockets included",
+            http_connections.clone(),
+        );
         registry.register(
             "records_replayed",
             "Log records folded when taking a convention up (after its stored state, if any)",
@@ -130,6 +170,11 @@ impl Default for Metrics {
             append_conflicts,
             records_replayed,
             states_stored,
+            task_restarts,
+            token_evictions,
+            http_refused,
+            http_reserve,
+            http_connections,
         }
     }
 }

@@ -50,6 +50,8 @@ pub struct Server {
     pub stdout: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     pub stderr_path: PathBuf,
     extra: Vec<String>,
+    /// A command the server runs under (e.g. `prlimit --nofile=1024`), kept for restarts.
+    wrapper: Vec<String>,
 }
 
 impl Server {
@@ -59,12 +61,27 @@ impl Server {
     }
 
     pub async fn start_with(data: &Path, extra: &[&str]) -> Result<Server> {
+        Self::start_wrapped(data, extra, &[]).await
+    }
+
+    /// Start under a wrapper command that execs the server (same process id), such as
+    /// `["prlimit", "--nofile=1024"]` to give it fewer file descriptors.
+    pub async fn start_wrapped(data: &Path, extra: &[&str], wrapper: &[&str]) -> Result<Server> {
         let stderr_path = data.with_extension(format!("stderr-{}.log", std::process::id()));
         let stderr = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&stderr_path)?;
-        let mut child = Process::new(convene_bin())
+        let bin = convene_bin();
+        let mut cmd = match wrapper.split_first() {
+            Some((first, rest)) => {
+                let mut c = Process::new(first);
+                c.args(rest).arg(&bin);
+                c
+            }
+            None => Process::new(&bin),
+        };
+        let mut child = cmd
             .arg("serve")
             .arg("--listen")
             .arg("127.0.0.1:0")
@@ -108,6 +125,7 @@ impl Server {
             stdout: lines,
             stderr_path,
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            wrapper: wrapper.iter().map(|s| s.to_string()).collect(),
         })
     }
 
@@ -127,8 +145,9 @@ impl Server {
     /// Start again on the same data directory, with the same flags (a new port).
     pub async fn restart(&mut self) -> Result<()> {
         let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
+        let wrapper: Vec<&str> = self.wrapper.iter().map(String::as_str).collect();
         let data = self.data.clone();
-        *self = Server::start_with(&data, &extra).await?;
+        *self = Server::start_wrapped(&data, &extra, &wrapper).await?;
         Ok(())
     }
 

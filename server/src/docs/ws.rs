@@ -1,8 +1,6 @@
 //! The y-websocket endpoint `/doc/{convention}/{document}?token=...`: a stock Yjs
 //! `WebsocketProvider` connects to it unchanged. Binary frames, one y-protocols message each.
 
-use std::time::Duration;
-
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
@@ -30,7 +28,6 @@ const RATE_PER_SEC: f64 = 200.0;
 const BURST: f64 = 1000.0;
 /// Editors send Yjs updates of a few KiB at times; readers of a document send next to nothing.
 const READ_BUFFER: usize = 4 * 1024;
-const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
 #[derive(Deserialize)]
 pub struct TokenQuery {
@@ -150,29 +147,36 @@ async fn connection(
         }
         let (sink, mut stream) = socket.split();
         let shutdown = app.cancel.clone();
+        let idle = app.limits.ws_idle;
         let writer = tokio::spawn(write_frames(
             sink,
             out_rx,
             close_rx,
             shutdown,
             Message::Binary,
+            idle / 3,
         ));
         let mut tokens = BURST;
         let mut last = Instant::now();
+        let mut peer_closed = false;
         loop {
             let next = tokio::select! {
-                n = tokio::time::timeout(IDLE_TIMEOUT, stream.next()) => n,
+                n = tokio::time::timeout(idle, stream.next()) => n,
                 _ = close_tx.closed() => break,
             };
             let msg = match next {
                 Ok(Some(Ok(m))) => m,
                 Ok(Some(Err(e))) => {
-                    if matches!(e, tungstenite::Error::Capacity(_)) {
-                        let _ = close_tx.try_send((close::TOO_LARGE, "frame too large"));
+                    if let Some(c) = socket::close_for(&e, (close::TOO_LARGE, "frame too large")) {
+                        let _ = close_tx.try_send(c);
                     }
                     break;
                 }
-                Ok(None) | Err(_) => break,
+                Ok(None) => break,
+                Err(_) => {
+                    let _ = close_tx.try_send((pclose::GOING_AWAY, "idle for too long"));
+                    break;
+                }
             };
             match msg {
                 Message::Binary(data) => {
@@ -193,13 +197,21 @@ async fn connection(
                     let _ = close_tx.try_send((close::MALFORMED, "binary y-protocols frames only"));
                     break;
                 }
-                Message::Close(_) => break,
+                Message::Close(_) => {
+                    peer_closed = true;
+                    break;
+                }
                 Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
             }
         }
         handle.leave(conn).await;
-        let _ = close_tx.try_send((1000, "bye"));
         drop(out_tx);
+        if peer_closed {
+            socket::answer_close(&mut stream).await;
+            writer.abort();
+        } else {
+            let _ = close_tx.try_send((1000, "bye"));
+        }
         let _ = writer.await;
     }
     .instrument(span)

@@ -48,6 +48,11 @@ pub struct Notice {
 /// Announcements a convention keeps: the latest ones.
 pub const RECENT_NOTICES: usize = 10;
 
+/// Chat lines each room keeps in the state: the latest ones (what a snapshot can carry). The
+/// whole history stays in the log, where exports read it; the state, which every snapshot,
+/// checkpoint and stored state copies, stays the same size however long people talk.
+pub const RECENT_CHAT_LINES: usize = 50;
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Floor {
     pub participant: ParticipantId,
@@ -347,6 +352,11 @@ impl Convention {
                         from,
                         text: text.clone(),
                     });
+                    // Drained in halves: amortized O(1) per line, never more than twice kept.
+                    if r.chat.len() >= 2 * RECENT_CHAT_LINES {
+                        let over = r.chat.len() - RECENT_CHAT_LINES;
+                        r.chat.drain(..over);
+                    }
                 }
             }
             Event::HandRaised { room, participant } => {

@@ -35,10 +35,19 @@ pub fn organizer(app: &AppState, headers: &HeaderMap) -> ApiResult<()> {
 }
 
 pub async fn convention(app: &AppState, id: &str) -> ApiResult<Handle> {
-    app.hub
+    let handle = app
+        .hub
         .find(id)
         .await
-        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("no convention {id}")))
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("no convention {id}")))?;
+    // A convention that cannot be served now says why, rather than seeming empty.
+    if let Some(f) = app.hub.faults().get(id) {
+        return Err(ApiError::new(
+            ErrorCode::Unavailable,
+            format!("convention {id} is unavailable: {}", f.reason),
+        ));
+    }
+    Ok(handle)
 }
 
 fn valid_id(id: &str) -> bool {
@@ -49,14 +58,32 @@ fn valid_id(id: &str) -> bool {
         && !id.starts_with('-')
 }
 
-/// 200 while the store answers; 503 with the reason while it does not (cluster mode).
+/// 200 while the store answers and writes; 503 with the reason while it does not (Redis
+/// away, a full disk). Conventions that cannot be served (a damaged log) are named with
+/// their reason and make the status "degraded", but not a 503: every node would see the same
+/// damage, and taking them all out of service would help no other convention.
 pub async fn health(State(app): State<AppState>) -> Response {
+    let faults: Vec<serde_json::Value> = app
+        .hub
+        .faults()
+        .all()
+        .into_iter()
+        .map(|(id, f)| serde_json::json!({ "convention": id, "damaged": f.damaged, "reason": f.reason }))
+        .collect();
     match app.hub.store().ping().await {
-        Ok(()) => Json(serde_json::json!({ "status": "ok", "conventions": app.hub.ids().len() }))
-            .into_response(),
+        Ok(()) => Json(serde_json::json!({
+            "status": if faults.is_empty() { "ok" } else { "degraded" },
+            "conventions": app.hub.ids().len(),
+            "unavailable": faults,
+        }))
+        .into_response(),
         Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({ "status": "unavailable", "reason": e.to_string() })),
+            Json(serde_json::json!({
+                "status": "unavailable",
+                "reason": e.to_string(),
+                "unavailable": faults,
+            })),
         )
             .into_response(),
     }

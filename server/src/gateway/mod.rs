@@ -7,6 +7,7 @@ mod exports;
 mod nodes;
 pub mod openapi;
 pub mod outbox;
+pub mod serve;
 pub mod socket;
 mod web;
 pub mod ws;
@@ -39,6 +40,14 @@ pub struct AppState {
     pub nodes: std::sync::Arc<Vec<String>>,
     pub tracker: TaskTracker,
     pub cancel: CancellationToken,
+    pub limits: Limits,
+}
+
+/// Budgets of the participant endpoints that the configuration sets.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// A WebSocket silent this long (pings unanswered) is closed; pings go every third.
+    pub ws_idle: std::time::Duration,
 }
 
 /// SHA-256 hex of a token: what the log stores instead of the token.

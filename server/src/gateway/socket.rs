@@ -133,6 +133,48 @@ impl Upgrade {
     }
 }
 
+/// The close that a read error calls for (RFC 6455, section 7.4.1): a frame that breaks the
+/// protocol (unmasked, reserved bits, bad opcode or length) 1002, a text frame that is not
+/// UTF-8 1007, a frame or message over the endpoint's limit `too_large`. `None` when the
+/// connection is simply gone (nothing can be sent).
+pub fn close_for(
+    e: &tungstenite::Error,
+    too_large: (u16, &'static str),
+) -> Option<(u16, &'static str)> {
+    match e {
+        tungstenite::Error::Capacity(_) => Some(too_large),
+        tungstenite::Error::Protocol(p) => match p {
+            // The peer is gone without a close: nobody to tell.
+            tungstenite::error::ProtocolError::ResetWithoutClosingHandshake
+            | tungstenite::error::ProtocolError::SendAfterClosing
+            | tungstenite::error::ProtocolError::ReceivedAfterClosing => None,
+            _ => Some((
+                convene_protocol::close::PROTOCOL_ERROR,
+                "WebSocket protocol error",
+            )),
+        },
+        tungstenite::Error::Utf8(_) => Some((
+            convene_protocol::close::INVALID_PAYLOAD,
+            "text frame is not UTF-8",
+        )),
+        _ => None,
+    }
+}
+
+/// The peer sent its Close: read on until the stream ends (at most a second), which lets
+/// tungstenite write the answering Close (it writes it on the next read) before the socket
+/// goes. Without this, a browser reports every close it starts as 1006.
+pub async fn answer_close<S>(stream: &mut S)
+where
+    S: futures_util::Stream + Unpin,
+{
+    use futures_util::StreamExt;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), async {
+        while stream.next().await.is_some() {}
+    })
+    .await;
+}
+
 /// The socket settings: small read and write buffers (most connections are idle), and the
 /// largest message and frame a client may send.
 pub fn config(read_buffer: usize, write_buffer: usize, max_message: usize) -> WebSocketConfig {

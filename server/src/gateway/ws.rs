@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::response::Response;
 use convene_protocol::{self as p, close, ClientMessage, ErrorCode, ServerMessage};
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::{timeout, Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info_span, Instrument};
@@ -32,9 +32,6 @@ const BURST: f64 = 40.0;
 /// Consecutive messages over the limit before the connection is closed.
 const MAX_OVER_LIMIT: u32 = 100;
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
-const PING_EVERY: Duration = Duration::from_secs(30);
-/// A connection that sends nothing (not even a pong) for this long is gone.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 /// tungstenite reads into a buffer of 128 KiB by default; most connections are idle, and a
 /// participant's messages are small (a longer one still arrives whole).
 pub const READ_BUFFER: usize = 2 * 1024;
@@ -50,7 +47,7 @@ pub async fn upgrade(ws: Upgrade, State(app): State<AppState>) -> Response {
     })
 }
 
-/// A connection's writer: the frames queued by its task, a ping every 30 s, and the close when
+/// A connection's writer: the frames queued by its task, a ping now and then, and the close when
 /// asked (or at shutdown), after what was already queued. Shared by `/ws` and the document
 /// endpoint; `frame` makes a WebSocket message of a queued item.
 pub(crate) async fn write_frames<F: Weigh>(
@@ -59,8 +56,9 @@ pub(crate) async fn write_frames<F: Weigh>(
     mut close_rx: mpsc::Receiver<(u16, &'static str)>,
     shutdown: CancellationToken,
     frame: fn(F) -> Message,
+    ping_every: Duration,
 ) {
-    let mut ping = tokio::time::interval(PING_EVERY);
+    let mut ping = tokio::time::interval(ping_every);
     ping.tick().await;
     let closing: Option<(u16, &'static str)> = loop {
         tokio::select! {
@@ -265,20 +263,25 @@ async fn connection(mut socket: Socket, app: AppState) {
         };
         let (out_tx, out_rx) = outbox::channel::<Frame>(OUTBOUND_QUEUE, OUTBOUND_BYTES);
         let (close_tx, close_rx) = mpsc::channel::<(u16, &'static str)>(1);
+        let (attached_tx, mut attached) = oneshot::channel();
         let link = ConnLink {
             id: conn,
             out: out_tx.clone(),
             close: close_tx.clone(),
+            attached: attached_tx,
         };
         // A replica that just went idle (cluster mode) answers Gone: ask again, it restarts.
         let mut joined = handle.join(hash.clone(), link, last_seq).await;
         if joined.as_ref().err() == Some(&JoinError::Gone) && !app.cancel.is_cancelled() {
             if let Some(h) = app.hub.find(convention).await {
                 handle = h;
+                let (attached_tx, again) = oneshot::channel();
+                attached = again;
                 let link = ConnLink {
                     id: conn,
                     out: out_tx.clone(),
                     close: close_tx.clone(),
+                    attached: attached_tx,
                 };
                 joined = handle.join(hash, link, last_seq).await;
             }
@@ -288,13 +291,23 @@ async fn connection(mut socket: Socket, app: AppState) {
                 tracing::Span::current().record("participant", joined.participant.as_str());
             }
             Err(e) => {
-                app.hub.metrics().reject(ErrorCode::Unauthorized);
-                let (code, reason) = match e {
-                    JoinError::Revoked => (close::REVOKED, "invitation revoked"),
-                    JoinError::Unknown => (close::UNKNOWN_TOKEN, "unknown invitation"),
-                    JoinError::Gone => (close::GOING_AWAY, "server shutting down"),
+                let (code, reason, error_code) = match e {
+                    JoinError::Revoked => (close::REVOKED, "invitation revoked", ErrorCode::Unauthorized),
+                    JoinError::Unknown => (close::UNKNOWN_TOKEN, "unknown invitation", ErrorCode::Unauthorized),
+                    JoinError::Gone => (close::GOING_AWAY, "server shutting down", ErrorCode::Unavailable),
+                    JoinError::Unavailable(_) => (
+                        close::TRY_AGAIN_LATER,
+                        "convention unavailable: try again later",
+                        ErrorCode::Unavailable,
+                    ),
+                    JoinError::Damaged(_) => (
+                        close::DAMAGED,
+                        "convention damaged: an operator must repair it",
+                        ErrorCode::Unavailable,
+                    ),
                 };
-                let f = error(None, ErrorCode::Unauthorized, e.to_string());
+                app.hub.metrics().reject(error_code);
+                let f = error(None, error_code, e.to_string());
                 return close_now(&mut socket, code, reason, Some(f)).await;
             }
         }
@@ -305,29 +318,40 @@ async fn connection(mut socket: Socket, app: AppState) {
         let done = CancellationToken::new();
         let shutdown = app.cancel.clone();
         let writer_done = done.clone();
+        let idle = app.limits.ws_idle;
         let writer = tokio::spawn(async move {
-            write_frames(sink, out_rx, close_rx, shutdown, Message::Text).await;
+            write_frames(sink, out_rx, close_rx, shutdown, Message::Text, idle / 3).await;
             writer_done.cancel();
         });
 
         // 3. The reader.
         let mut limit = RateLimit::new();
+        let mut peer_closed = false;
         loop {
             let next = tokio::select! {
                 _ = done.cancelled() => break,
-                n = timeout(IDLE_TIMEOUT, stream.next()) => n,
+                // The convention's task let this connection go without closing it: it failed
+                // and is being restarted. Come back in a moment (the new task is fresh).
+                _ = &mut attached => {
+                    let _ = close_tx.try_send((close::TRY_AGAIN_LATER, "the convention restarted: reconnect"));
+                    break;
+                }
+                n = timeout(idle, stream.next()) => n,
             };
             let msg = match next {
                 Err(_) => {
+                    // Silent past the idle timeout, pings unanswered: a half-open TCP
+                    // connection (a phone that lost its network) or a stalled client.
                     let _ = close_tx.try_send((close::GOING_AWAY, "idle for too long"));
                     break;
                 }
                 Ok(None) => break,
                 Ok(Some(Err(e))) => {
-                    // tungstenite refuses frames over the size limit with a capacity error.
-                    if matches!(e, tungstenite::Error::Capacity(_)) {
+                    if let Some(c) =
+                        socket::close_for(&e, (close::TOO_LARGE, "frame too large"))
+                    {
                         app.hub.metrics().reject(ErrorCode::BadMessage);
-                        let _ = close_tx.try_send((close::TOO_LARGE, "frame too large"));
+                        let _ = close_tx.try_send(c);
                     }
                     break;
                 }
@@ -345,7 +369,10 @@ async fn connection(mut socket: Socket, app: AppState) {
                     let _ = close_tx.try_send((close::BINARY, "text frames only"));
                     break;
                 }
-                Message::Close(_) => break,
+                Message::Close(_) => {
+                    peer_closed = true;
+                    break;
+                }
                 Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
             };
             if !limit.take() {
@@ -400,7 +427,13 @@ async fn connection(mut socket: Socket, app: AppState) {
         }
         handle.leave(conn).await;
         drop(out_tx);
-        let _ = close_tx.try_send((1000, "bye"));
+        if peer_closed {
+            // The client closed: answer its Close (the reader does), then the writer goes.
+            socket::answer_close(&mut stream).await;
+            writer.abort();
+        } else {
+            let _ = close_tx.try_send((1000, "bye"));
+        }
         let _ = writer.await;
         debug!("left");
     }

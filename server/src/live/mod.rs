@@ -3,6 +3,7 @@
 //! convention ids to handles.
 
 mod actor;
+mod answered;
 mod cluster;
 pub mod view;
 
@@ -18,6 +19,8 @@ use crate::docs::DocHub;
 use crate::domain::{self as d, Convention};
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
+
+pub use answered::Answered;
 
 /// The bytes of one text frame, encoded once and shared by every connection it goes to.
 pub type Frame = tungstenite::Utf8Bytes;
@@ -43,6 +46,14 @@ pub fn encode(msg: &convene_protocol::ServerMessage) -> Frame {
 
 /// Messages waiting for one convention's task; senders wait beyond it.
 const INBOX: usize = 4096;
+/// A failed convention task is started again after this (doubling with each quick failure,
+/// up to `MAX_RESTART_BACKOFF`).
+const RESTART_BACKOFF: std::time::Duration = std::time::Duration::from_millis(50);
+const MAX_RESTART_BACKOFF: std::time::Duration = std::time::Duration::from_secs(5);
+/// A task that ran this long before failing starts a new count of quick failures.
+const RESTART_RESET: std::time::Duration = std::time::Duration::from_secs(60);
+/// Quick failures in a row after which the convention is left refusing (named in health).
+const MAX_QUICK_FAILURES: u32 = 5;
 
 /// Why a command was not carried out.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -68,7 +79,7 @@ impl CommandError {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JoinError {
     #[error("unknown invitation")]
     Unknown,
@@ -76,6 +87,12 @@ pub enum JoinError {
     Revoked,
     #[error("the convention is shutting down")]
     Gone,
+    /// The convention cannot be served for now (its store is away, its task restarting).
+    #[error("the convention is unavailable for now: {0}")]
+    Unavailable(String),
+    /// The convention's stored log is damaged: it stays unavailable until repaired.
+    #[error("the convention is unavailable: {0}")]
+    Damaged(String),
 }
 
 /// A connection as the convention's task sees it: where to queue its frames, and how to
@@ -84,6 +101,52 @@ pub struct ConnLink {
     pub id: u64,
     pub out: crate::gateway::outbox::Outbox<Frame>,
     pub close: mpsc::Sender<(u16, &'static str)>,
+    /// Dropped by the task when it lets the connection go, or when the task itself fails:
+    /// the connection then learns it is no longer attached, and closes (1013).
+    pub attached: oneshot::Sender<()>,
+}
+
+/// Why a convention cannot be served: what `/healthz` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fault {
+    /// The stored log is damaged (a record that cannot be read): an operator must act.
+    pub damaged: bool,
+    pub reason: String,
+}
+
+/// The conventions of this process that cannot be served now, and why (shared with health).
+#[derive(Clone, Default)]
+pub struct Faults(Arc<Mutex<std::collections::BTreeMap<String, Fault>>>);
+
+impl Faults {
+    pub fn set(&self, convention: &str, fault: Option<Fault>) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match fault {
+            Some(f) => {
+                map.insert(convention.to_string(), f);
+            }
+            None => {
+                map.remove(convention);
+            }
+        }
+    }
+
+    pub fn get(&self, convention: &str) -> Option<Fault> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(convention)
+            .cloned()
+    }
+
+    pub fn all(&self) -> Vec<(String, Fault)> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
 }
 
 /// What a successful join tells the connection.
@@ -230,6 +293,7 @@ struct HubInner {
     docs: DocHub,
     replicas: Replicas,
     conventions: Mutex<HashMap<String, Handle>>,
+    faults: Faults,
     tracker: TaskTracker,
     cancel: CancellationToken,
     next_conn: AtomicU64,
@@ -258,6 +322,7 @@ impl Hub {
                 docs,
                 replicas,
                 conventions: Mutex::new(HashMap::new()),
+                faults: Faults::default(),
                 tracker,
                 cancel,
                 next_conn: AtomicU64::new(1),
@@ -286,27 +351,81 @@ impl Hub {
             .or_insert_with(|| {
                 let (tx, rx) = mpsc::channel(INBOX);
                 let weak = tx.downgrade();
-                let task = actor::Actor::new(
-                    id.to_string(),
-                    self.inner.store.clone(),
-                    self.inner.metrics.clone(),
-                    self.inner.docs.clone(),
-                    self.inner.cluster.clone(),
-                    self.inner.replicas,
-                );
                 self.inner.metrics.conventions.inc();
-                let metrics = self.inner.metrics.clone();
-                let cancel = self.inner.cancel.clone();
                 let hub = self.clone();
                 let key = id.to_string();
-                self.inner.tracker.spawn(async move {
-                    task.run(rx, weak, cancel).await;
-                    metrics.conventions.dec();
-                    hub.forget(&key);
-                });
+                self.inner
+                    .tracker
+                    .spawn(async move { hub.supervise(key, rx, weak).await });
                 Handle { tx }
             })
             .clone()
+    }
+
+    /// Run a convention's task, and run it again if it fails: its inbox (and so every
+    /// `Handle` to it) outlives a failure, the new task loads the convention from the store,
+    /// and the connections of the failed one are told to come back (1013). A task that keeps
+    /// failing right after it starts is left refusing everything, its fault named in health.
+    async fn supervise(
+        &self,
+        id: String,
+        mut inbox: mpsc::Receiver<Msg>,
+        weak: mpsc::WeakSender<Msg>,
+    ) {
+        use futures_util::FutureExt;
+        let cancel = self.inner.cancel.clone();
+        let mut failures = 0u32;
+        let mut preset: Option<Fault> = None;
+        loop {
+            let task = actor::Actor::new(
+                id.clone(),
+                self.inner.store.clone(),
+                self.inner.metrics.clone(),
+                self.inner.docs.clone(),
+                self.inner.cluster.clone(),
+                self.inner.replicas,
+                self.inner.faults.clone(),
+            );
+            let started = std::time::Instant::now();
+            let run = std::panic::AssertUnwindSafe(task.run(
+                &mut inbox,
+                weak.clone(),
+                cancel.clone(),
+                preset.take(),
+            ))
+            .catch_unwind()
+            .await;
+            let Err(panic) = run else { break };
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".into());
+            self.inner.metrics.task_restarts.inc();
+            tracing::error!(convention = %id, panic = %what, "convention task failed; restarting it");
+            if cancel.is_cancelled() {
+                break;
+            }
+            failures = if started.elapsed() > RESTART_RESET {
+                1
+            } else {
+                failures + 1
+            };
+            if failures >= MAX_QUICK_FAILURES {
+                preset = Some(Fault {
+                    damaged: true,
+                    reason: format!("its task failed {failures} times in a row: {what}"),
+                });
+            }
+            let backoff = RESTART_BACKOFF * 2u32.pow(failures.min(6));
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = tokio::time::sleep(backoff.min(MAX_RESTART_BACKOFF)) => {}
+            }
+        }
+        self.inner.metrics.conventions.dec();
+        self.inner.faults.set(&id, None);
+        self.forget(&id);
     }
 
     /// A convention's task ended (an idle replica in cluster mode): drop its handle.
@@ -394,5 +513,14 @@ impl Hub {
 
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
+    }
+
+    pub fn metrics_arc(&self) -> Arc<Metrics> {
+        self.inner.metrics.clone()
+    }
+
+    /// The conventions that cannot be served now, and why.
+    pub fn faults(&self) -> &Faults {
+        &self.inner.faults
     }
 }

@@ -326,8 +326,23 @@ pub fn snapshot(
     }
 }
 
+/// Where the chat lines a snapshot carries begin: the latest `SNAPSHOT_CHAT_LINES` that fit in
+/// `SNAPSHOT_CHAT_BYTES` of text (at least the last line).
+fn chat_start(chat: &[d::ChatLine]) -> usize {
+    let mut bytes = 0;
+    let mut start = chat.len();
+    for (i, line) in chat.iter().enumerate().rev().take(p::SNAPSHOT_CHAT_LINES) {
+        bytes += line.text.len();
+        if bytes > p::SNAPSHOT_CHAT_BYTES && start < chat.len() {
+            break;
+        }
+        start = i;
+    }
+    start
+}
+
 fn inside(state: &Convention, r: &d::RoomState) -> p::RoomInside {
-    let skip = r.chat.len().saturating_sub(p::SNAPSHOT_CHAT_LINES);
+    let skip = chat_start(&r.chat);
     p::RoomInside {
         chat: r.chat[skip..]
             .iter()

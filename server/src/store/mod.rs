@@ -97,10 +97,10 @@ impl Store {
         matches!(self, Store::Redis(_))
     }
 
-    /// Whether the store answers now.
+    /// Whether the store answers and writes now.
     pub async fn ping(&self) -> Result<(), StoreError> {
         match self {
-            Store::Sqlite(_) => Ok(()),
+            Store::Sqlite(s) => s.ping().await,
             Store::Redis(s) => s.ping().await,
         }
     }

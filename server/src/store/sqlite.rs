@@ -4,6 +4,7 @@
 //! of its own so that one conflict does not fail the others.
 
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::thread;
 
 use convene_protocol::{AuditEntry, Record};
@@ -49,12 +50,18 @@ enum Job {
     },
     Conventions(Reply<Vec<String>>),
     Audit(String, Reply<Vec<AuditEntry>>),
+    /// Try a small write: can the store write again?
+    Probe(Reply<()>),
     Close(oneshot::Sender<()>),
 }
+
+/// Why the last write failed, while the store cannot write (cleared by the next success).
+type WriteError = Arc<Mutex<Option<String>>>;
 
 #[derive(Clone)]
 pub struct SqliteStore {
     jobs: mpsc::Sender<Job>,
+    write_error: WriteError,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> StoreError {
@@ -113,31 +120,39 @@ impl SqliteStore {
                  hash TEXT NOT NULL,
                  body TEXT NOT NULL,
                  PRIMARY KEY (convention, n)
-             ) WITHOUT ROWID;",
+             ) WITHOUT ROWID;
+             CREATE TABLE IF NOT EXISTS probe (
+                 k INTEGER PRIMARY KEY,
+                 at INTEGER NOT NULL
+             );",
         )
         .map_err(unavailable)?;
-        // Stored states live in a file of their own: they are derived data (losing one costs a
-        // longer replay, so no fsync per write), and their pages never sit beside the ballot
-        // box's in a file or its write-ahead log.
-        let states = Connection::open(dir.join("states.sqlite3")).map_err(unavailable)?;
-        states
-            .execute_batch(
-                "PRAGMA journal_mode=WAL;
-                 PRAGMA synchronous=NORMAL;
-                 PRAGMA secure_delete=ON;
-                 CREATE TABLE IF NOT EXISTS states (
-                     convention TEXT NOT NULL PRIMARY KEY,
-                     seq INTEGER NOT NULL,
-                     data BLOB NOT NULL
-                 ) WITHOUT ROWID;",
-            )
-            .map_err(unavailable)?;
+        let states = open_states(dir)?;
         let (tx, rx) = mpsc::channel(QUEUE);
+        let write_error = WriteError::default();
+        let flag = write_error.clone();
         thread::Builder::new()
             .name("convene-sqlite".into())
-            .spawn(move || writer(conn, states, rx))
+            .spawn(move || writer(conn, states, rx, flag))
             .map_err(unavailable)?;
-        Ok(SqliteStore { jobs: tx })
+        Ok(SqliteStore {
+            jobs: tx,
+            write_error,
+        })
+    }
+
+    /// Ok while the store writes; while it cannot (a full disk), a small write is tried and
+    /// the reason of the failure returned.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let failing = self
+            .write_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some();
+        if !failing {
+            return Ok(());
+        }
+        self.ask(Job::Probe).await
     }
 
     async fn ask<T>(&self, job: impl FnOnce(Reply<T>) -> Job) -> Result<T, StoreError> {
@@ -248,7 +263,55 @@ impl SqliteStore {
     }
 }
 
-fn writer(mut conn: Connection, states: Connection, mut jobs: mpsc::Receiver<Job>) {
+/// The stored states' file. They live in a file of their own: they are derived data (losing
+/// one costs a longer replay, so no fsync per write), and their pages never sit beside the
+/// ballot box's in a file or its write-ahead log. A file that is not a usable database is set
+/// aside (renamed `states.sqlite3.damaged-<unix time>`) and a new one started: it never
+/// blocks the start.
+fn open_states(dir: &Path) -> Result<Connection, StoreError> {
+    let path = dir.join("states.sqlite3");
+    let open = || -> rusqlite::Result<Connection> {
+        let c = Connection::open(&path)?;
+        c.execute_batch(
+            "PRAGMA journal_mode=WAL;
+             PRAGMA synchronous=NORMAL;
+             PRAGMA secure_delete=ON;
+             CREATE TABLE IF NOT EXISTS states (
+                 convention TEXT NOT NULL PRIMARY KEY,
+                 seq INTEGER NOT NULL,
+                 data BLOB NOT NULL
+             ) WITHOUT ROWID;",
+        )?;
+        c.query_row("SELECT COUNT(*) FROM states", [], |r| r.get::<_, i64>(0))?;
+        Ok(c)
+    };
+    match open() {
+        Ok(c) => Ok(c),
+        Err(e) => {
+            let stamp = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            tracing::warn!(error = %e, file = %path.display(), "stored states unreadable: set aside, starting a new file");
+            for suffix in ["", "-wal", "-shm"] {
+                let from = dir.join(format!("states.sqlite3{suffix}"));
+                if from.exists() {
+                    let to = dir.join(format!("states.sqlite3{suffix}.damaged-{stamp}"));
+                    std::fs::rename(&from, &to).map_err(|e| {
+                        unavailable(format!("cannot set aside {}: {e}", from.display()))
+                    })?;
+                }
+            }
+            open().map_err(unavailable)
+        }
+    }
+}
+
+fn writer(
+    mut conn: Connection,
+    states: Connection,
+    mut jobs: mpsc::Receiver<Job>,
+    write_error: WriteError,
+) {
     let mut appends: Vec<Write> = Vec::new();
     while let Some(first) = jobs.blocking_recv() {
         let mut next = Some(first);
@@ -301,6 +364,11 @@ fn writer(mut conn: Connection, states: Connection, mut jobs: mpsc::Receiver<Job
                 Job::Audit(c, r) => {
                     let _ = r.send(audit(&conn, &c));
                 }
+                Job::Probe(r) => {
+                    let result = probe(&conn);
+                    note_write(&write_error, &result);
+                    let _ = r.send(result);
+                }
                 Job::Close(r) => close = Some(r),
             }
             if appends.len() < MAX_BATCH && close.is_none() {
@@ -308,7 +376,8 @@ fn writer(mut conn: Connection, states: Connection, mut jobs: mpsc::Receiver<Job
             }
         }
         if !appends.is_empty() {
-            commit(&conn, &mut appends);
+            let result = commit(&conn, &mut appends);
+            note_write(&write_error, &result);
         }
         if let Some(done) = close {
             let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
@@ -330,9 +399,36 @@ enum Write {
     Doc(DocAppend, Reply<u64>),
 }
 
+/// Keep the reason of a failed write (for health) until a write succeeds.
+fn note_write(flag: &WriteError, result: &Result<(), StoreError>) {
+    let mut f = flag.lock().unwrap_or_else(|e| e.into_inner());
+    match result {
+        Ok(()) => {
+            if f.take().is_some() {
+                tracing::info!("the store writes again");
+            }
+        }
+        Err(e) => *f = Some(e.to_string()),
+    }
+}
+
+/// A small durable write: whether the store can write now.
+fn probe(conn: &Connection) -> Result<(), StoreError> {
+    let at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    conn.execute(
+        "INSERT INTO probe (k, at) VALUES (1, ?1) ON CONFLICT (k) DO UPDATE SET at = excluded.at",
+        [at],
+    )
+    .map(drop)
+    .map_err(|e| unavailable(format!("the store cannot write: {e}")))
+}
+
 /// Write a group of appends in one transaction, each in its own savepoint, and answer each
-/// once the transaction is committed (durable) or failed.
-fn commit(conn: &Connection, appends: &mut Vec<Write>) {
+/// once the transaction is committed (durable) or failed. The transaction's own failure is
+/// returned (for health).
+fn commit(conn: &Connection, appends: &mut Vec<Write>) -> Result<(), StoreError> {
     enum Outcome {
         Log(Result<(), StoreError>),
         Doc(Result<u64, StoreError>),
@@ -374,6 +470,10 @@ fn commit(conn: &Connection, appends: &mut Vec<Write>) {
             tracing::warn!(error = %e, "checkpoint after a secret poll failed");
         }
     }
+    let written = result
+        .as_ref()
+        .map(|_| ())
+        .map_err(|e| unavailable(format!("the store cannot write: {e}")));
     match result {
         Ok(()) => {
             for (w, o) in appends.drain(..).zip(outcomes) {
@@ -406,6 +506,7 @@ fn commit(conn: &Connection, appends: &mut Vec<Write>) {
             }
         }
     }
+    written
 }
 
 fn append_one(tx: &Connection, a: &Append) -> Result<(), StoreError> {
@@ -506,7 +607,9 @@ fn load(
     states: Option<&Connection>,
     convention: &str,
 ) -> Result<Loaded, StoreError> {
-    let state: Option<(u64, Vec<u8>)> = if let Some(states) = states {
+    // A stored state is derived data: one that cannot be read is a longer replay, not a
+    // convention that cannot be loaded.
+    let state: Option<(u64, Vec<u8>)> = states.and_then(|states| {
         states
             .query_row(
                 "SELECT seq, data FROM states WHERE convention = ?1",
@@ -514,10 +617,11 @@ fn load(
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()
-            .map_err(unavailable)?
-    } else {
-        None
-    };
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, convention, "stored state unreadable; replaying the log");
+                None
+            })
+    });
     let (records, state) = match state {
         Some((seq, data)) => match records_from(conn, convention, seq, true) {
             Ok(records) => (records, Some((seq, data))),

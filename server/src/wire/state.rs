@@ -2,7 +2,7 @@
 //! a node loads instead of folding the whole log. Secret ballots are left out on the way out;
 //! the caller adds them back from the ballot box.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use convene_protocol as p;
 
@@ -10,26 +10,23 @@ use super::rotation::{phase_out, plan_in, plan_out, view as rotation_view};
 use super::tally_out;
 use super::{ballot_in, ballot_out, order_in, order_out, role_in, spec_in, spec_out, tally_in};
 use crate::domain::{self as d, rotation as r};
+use crate::live::Answered;
 
 /// What a convention's task keeps beside the domain state and must find again.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct TaskState {
     pub convention: d::Convention,
-    /// (participant, request id) -> seq of the request's last event.
-    pub requests: HashMap<(String, String), u64>,
+    /// Each participant's latest requests, with the seq of each one's last event.
+    pub requests: Answered,
     pub revoked: HashSet<String>,
 }
 
 pub fn state_out(
     c: &d::Convention,
-    requests: &HashMap<(String, String), u64>,
+    requests: &Answered,
     revoked: &HashSet<String>,
 ) -> p::StoredState {
-    let mut requests: Vec<(String, String, u64)> = requests
-        .iter()
-        .map(|((who, id), seq)| (who.clone(), id.clone(), *seq))
-        .collect();
-    requests.sort();
+    let requests = requests.entries();
     let mut revoked: Vec<String> = revoked.iter().cloned().collect();
     revoked.sort();
     p::StoredState {
@@ -47,11 +44,7 @@ pub fn state_in(s: p::StoredState) -> Option<TaskState> {
     }
     Some(TaskState {
         convention: convention_in(s.convention),
-        requests: s
-            .requests
-            .into_iter()
-            .map(|(who, id, seq)| ((who, id), seq))
-            .collect(),
+        requests: s.requests.into_iter().collect(),
         revoked: s.revoked.into_iter().collect(),
     })
 }
@@ -373,10 +366,12 @@ mod tests {
             name: "Convention citoyenne".into(),
             ..Default::default()
         };
-        let requests = HashMap::from([
-            (("p00001".to_string(), "r-1".to_string()), 7),
-            (("p00002".to_string(), "r-9".to_string()), 12),
-        ]);
+        let requests: Answered = [
+            ("p00001".to_string(), "r-1".to_string(), 7),
+            ("p00002".to_string(), "r-9".to_string(), 12),
+        ]
+        .into_iter()
+        .collect();
         let revoked = HashSet::from(["ab12".to_string(), "cd34".to_string()]);
         let stored = state_out(&c, &requests, &revoked);
         let json = serde_json::to_string(&stored).unwrap();

@@ -25,6 +25,12 @@ mod stored;
 
 /// Messages taken from the inbox at once: the commands among them share one append.
 const MAX_BATCH: usize = 256;
+/// A chat with this text makes the task panic, in debug builds only.
+#[cfg(debug_assertions)]
+const TEST_PANIC_TRIGGER: &str = "convene:test:panic-in-convention-task";
+/// A convention that could not be loaded tries again, when asked for something, at most this
+/// often.
+const RELOAD_EVERY: Duration = Duration::from_secs(2);
 /// Tries of one batch when other nodes keep appending first (each try catches up first, so a
 /// burst from every node settles; 8 was seen to run out under a 150-ballot burst on 3 nodes).
 const MAX_ATTEMPTS: usize = 32;
@@ -35,7 +41,7 @@ struct Checkpoint {
     audit_head: (u64, String),
     by_hash: HashMap<String, String>,
     revoked: HashSet<String>,
-    requests: HashMap<(String, String), u64>,
+    requests: super::Answered,
 }
 
 /// A batch once decided.
@@ -61,6 +67,8 @@ struct Conn {
     token_hash: String,
     out: crate::gateway::outbox::Outbox<Frame>,
     close: mpsc::Sender<(u16, &'static str)>,
+    /// Dropped with the connection (or with the task, if it fails): see `ConnLink::attached`.
+    _attached: oneshot::Sender<()>,
 }
 
 enum ReplyTo {
@@ -110,11 +118,15 @@ pub struct Actor {
     by_hash: HashMap<String, String>,
     /// Hashes of tokens revoked or replaced, to say "revoked" rather than "unknown".
     revoked: HashSet<String>,
-    /// The seq of the last event of each participant's request, by (participant, id): a
-    /// retried request is answered from here, never run twice.
-    requests: HashMap<(String, String), u64>,
+    /// The seq of the last event of each participant's latest requests: a retried request is
+    /// answered from here, never run twice.
+    requests: super::Answered,
     /// Whether the log could be loaded; if not, the task refuses everything.
     healthy: bool,
+    /// Why it could not, shared with health; when the last try was.
+    faults: super::Faults,
+    fault: Option<super::Fault>,
+    last_load: Instant,
     /// Connections found gone (or too slow) while sending: removed by `reap`.
     dead: Vec<u64>,
 }
@@ -127,8 +139,12 @@ impl Actor {
         docs: DocHub,
         cluster: Option<Arc<Cluster>>,
         replicas: super::Replicas,
+        faults: super::Faults,
     ) -> Self {
         Actor {
+            faults,
+            fault: None,
+            last_load: Instant::now(),
             replicas,
             state_saved: 0,
             cluster,
@@ -146,23 +162,30 @@ impl Actor {
             present: BTreeSet::new(),
             by_hash: HashMap::new(),
             revoked: HashSet::new(),
-            requests: HashMap::new(),
+            requests: super::Answered::default(),
             healthy: false,
             dead: Vec::new(),
         }
     }
 
+    /// Serve the convention until `cancel`, or until the inbox closes (or, in cluster mode,
+    /// the replica goes idle). With `fault`, the task does not load the log and refuses
+    /// everything (the hub gave up restarting it).
     pub async fn run(
         mut self,
-        mut inbox: mpsc::Receiver<Msg>,
+        inbox: &mut mpsc::Receiver<Msg>,
         me: mpsc::WeakSender<Msg>,
         cancel: CancellationToken,
+        fault: Option<super::Fault>,
     ) {
         let span = info_span!("convention", id = %self.id);
         async move {
-            match self.load().await {
-                Ok(()) => self.healthy = true,
-                Err(e) => warn!(error = %e, "convention log could not be loaded"),
+            match fault {
+                Some(f) => {
+                    warn!(reason = %f.reason, "convention left refusing");
+                    self.set_fault(Some(f));
+                }
+                None => self.try_load().await,
             }
             let helpers = cancel.child_token();
             if let Some(c) = &self.cluster {
@@ -182,7 +205,7 @@ impl Actor {
                     _ = cancel.cancelled() => break,
                     msg = inbox.recv() => {
                         let Some(first) = msg else { break };
-                        self.handle(crate::live::with_waiting(first, &mut inbox, MAX_BATCH)).await;
+                        self.handle(crate::live::with_waiting(first, inbox, MAX_BATCH)).await;
                         self.reap();
                     }
                     _ = tokio::time::sleep(sleep), if has_deadline => {
@@ -219,13 +242,44 @@ impl Actor {
         .await
     }
 
-    async fn handle(&mut self, msgs: Vec<Msg>) {
-        // The store was away: try again now (it may be back).
-        if !self.healthy {
-            match self.load().await {
-                Ok(()) => self.healthy = true,
-                Err(e) => warn!(error = %e, "convention log still unavailable"),
+    /// Load the convention from the store; on failure, refuse everything and say why.
+    async fn try_load(&mut self) {
+        self.last_load = Instant::now();
+        match self.load().await {
+            Ok(()) => {
+                self.healthy = true;
+                self.set_fault(None);
             }
+            Err(e) => {
+                warn!(error = %e, "convention log could not be loaded");
+                self.healthy = false;
+                self.set_fault(Some(super::Fault {
+                    damaged: matches!(e, StoreError::Corrupt(_)),
+                    reason: e.to_string(),
+                }));
+            }
+        }
+    }
+
+    fn set_fault(&mut self, fault: Option<super::Fault>) {
+        if fault.is_some() {
+            self.healthy = false;
+        }
+        self.faults.set(&self.id, fault.clone());
+        self.fault = fault;
+    }
+
+    async fn handle(&mut self, msgs: Vec<Msg>) {
+        // The store was away: try again now (it may be back), but not at every message (a
+        // damaged log is read whole at every try).
+        if !self.healthy
+            && self
+                .fault
+                .as_ref()
+                .is_none_or(|f| !f.reason.starts_with("its task failed"))
+            && self.last_load.elapsed() >= RELOAD_EVERY
+        {
+            self.try_load().await;
         }
         let mut batch = Vec::new();
         for msg in msgs {
@@ -287,7 +341,14 @@ impl Actor {
     }
 
     fn join(&mut self, token_hash: String, link: ConnLink) -> Result<Joined, JoinError> {
-        if !self.healthy || !self.state.exists() {
+        if !self.healthy {
+            return Err(match &self.fault {
+                Some(f) if f.damaged => JoinError::Damaged(f.reason.clone()),
+                Some(f) => JoinError::Unavailable(f.reason.clone()),
+                None => JoinError::Unavailable("the convention is loading".into()),
+            });
+        }
+        if !self.state.exists() {
             return Err(JoinError::Unknown);
         }
         let Some(participant) = self.by_hash.get(&token_hash).cloned() else {
@@ -332,9 +393,26 @@ impl Actor {
                 token_hash,
                 out: link.out,
                 close: link.close,
+                _attached: link.attached,
             },
         );
         self.metrics.connections.inc();
+        // One invitation, a few places at once: past the limit, the oldest goes (a phone's
+        // connection that died without a word is the likeliest to be the oldest).
+        let over: Vec<u64> = self.online.get(&participant).map_or_else(Vec::new, |ids| {
+            let n = ids.len().saturating_sub(p::MAX_CONNECTIONS_PER_TOKEN);
+            ids[..n].to_vec()
+        });
+        for id in over {
+            if let Some(c) = self.conns.get(&id) {
+                let _ = c.close.try_send((
+                    close::TOO_MANY_CONNECTIONS,
+                    "this invitation is open in too many places",
+                ));
+            }
+            self.metrics.token_evictions.inc();
+            self.leave(id);
+        }
         Ok(Joined { participant })
     }
 
@@ -434,6 +512,13 @@ impl Actor {
                 ReplyTo::Conn { id, .. } => Some(id.clone()),
                 ReplyTo::Http(_) | ReplyTo::Nobody => None,
             };
+            // Debug builds only: the end-to-end test of the hub's supervision needs a task
+            // that fails on demand (tests/tests/hardening.rs).
+            #[cfg(debug_assertions)]
+            if matches!(&pend.command, d::Command::SendChat { text } if text == TEST_PANIC_TRIGGER)
+            {
+                panic!("a convention task failing on purpose (debug build, test trigger)");
+            }
             let ctx = d::Context {
                 now,
                 seed: rand::random(),
@@ -568,10 +653,7 @@ impl Actor {
                     match checkpoint {
                         Some(c) => self.restore(c),
                         None => {
-                            if let Err(e) = self.load().await {
-                                warn!(error = %e, "reload failed; convention refuses commands");
-                                self.healthy = false;
-                            }
+                            self.try_load().await;
                         }
                     }
                     let outcomes = d

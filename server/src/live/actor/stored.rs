@@ -19,12 +19,8 @@ impl Actor {
     }
 
     /// Take up the latest stored state and fold the log after it (or the whole log).
-    pub(super) async fn load(&mut self) -> Result<(), String> {
-        let mut loaded = self
-            .store
-            .load_live(&self.id)
-            .await
-            .map_err(|e| e.to_string())?;
+    pub(super) async fn load(&mut self) -> Result<(), StoreError> {
+        let mut loaded = self.store.load_live(&self.id).await?;
         let stored = loaded.state.take().map(|(seq, data)| {
             let state = serde_json::from_slice::<p::StoredState>(&data)
                 .ok()
@@ -38,7 +34,7 @@ impl Actor {
             Some((seq, None)) => {
                 // Another format, or damaged: derived data, so replay the whole log.
                 warn!(seq, "stored state not usable; replaying the whole log");
-                loaded = self.store.load(&self.id).await.map_err(|e| e.to_string())?;
+                loaded = self.store.load(&self.id).await?;
                 wire::TaskState::default()
             }
         };
@@ -91,16 +87,14 @@ impl Actor {
 
     pub(super) fn track_request(&mut self, r: &d::Record) {
         if let (Some(id), d::Actor::Participant(p)) = (&r.request, &r.actor) {
-            self.requests.insert((p.clone(), id.clone()), r.seq);
+            self.requests.insert(p, id, r.seq);
         }
     }
 
     /// The seq already produced by this request, if it is a retry.
     pub(super) fn done_before(&self, pend: &Pending) -> Option<u64> {
         match (&pend.reply, &pend.actor) {
-            (ReplyTo::Conn { id, .. }, d::Actor::Participant(p)) => {
-                self.requests.get(&(p.clone(), id.clone())).copied()
-            }
+            (ReplyTo::Conn { id, .. }, d::Actor::Participant(p)) => self.requests.get(p, id),
             _ => None,
         }
     }
