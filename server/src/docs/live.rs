@@ -27,8 +27,10 @@ pub const MAX_AWARENESS_CLIENTS_PER_CONNECTION: usize = 4;
 /// dropped (neither kept nor relayed) until others leave.
 pub const MAX_AWARENESS_STATES: usize = 512;
 pub const MAX_AWARENESS_BYTES: usize = 256 * 1024;
-/// Sync step 2 answers kept between changes (by the state vector they answer).
+/// Sync step 2 answers kept between changes (by the state vector they answer), and their
+/// bytes: the latest one is always kept, whatever its size.
 const ANSWERS_KEPT: usize = 4;
+const ANSWERS_BYTES: usize = 4 * 1024 * 1024;
 
 /// What a connection may do with the document.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -219,14 +221,17 @@ impl LiveDoc {
         let update = self.doc().transact().encode_state_as_update_v1(sv);
         let len = update.len();
         let frame = encode(&Message::Sync(SyncMessage::SyncStep2(update)));
-        if self.answers.len() >= ANSWERS_KEPT {
-            self.answers.remove(0);
-        }
         self.answers.push(Answer {
             state_vector: key,
             header: frame.len() - len,
             frame,
         });
+        while self.answers.len() > ANSWERS_KEPT
+            || (self.answers.len() > 1
+                && self.answers.iter().map(|a| a.frame.len()).sum::<usize>() > ANSWERS_BYTES)
+        {
+            self.answers.remove(0);
+        }
         &self.answers[self.answers.len() - 1]
     }
 
