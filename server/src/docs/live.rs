@@ -673,6 +673,52 @@ mod tests {
         assert_ne!(a, c, "a change makes a new answer");
     }
 
+    /// The nesting index's memory: five writers typing in turns, one keystroke per update,
+    /// each in their own paragraphs, keep a few runs per paragraph, not one per keystroke.
+    #[test]
+    fn typing_keeps_the_nesting_index_small() {
+        use yrs::types::xml::XmlFragment;
+        use yrs::{GetString, Text, XmlElementPrelim, XmlTextPrelim};
+        let mut live = LiveDoc::empty();
+        let writers: Vec<Doc> = (0..5).map(|i| Doc::with_client_id(50 + i)).collect();
+        let mut keystrokes = 0;
+        for round in 0..20 {
+            for (w, doc) in writers.iter().enumerate() {
+                let root = doc.get_or_insert_xml_fragment("prosemirror");
+                let before = doc.transact().state_vector();
+                let text = {
+                    let mut txn = doc.transact_mut();
+                    let p = root.push_back(&mut txn, XmlElementPrelim::empty("paragraph"));
+                    p.push_back(&mut txn, XmlTextPrelim::new(""))
+                };
+                let u = doc.transact().encode_state_as_update_v1(&before);
+                assert!(matches!(
+                    live.frame(1, WRITER, update_frame(u)),
+                    Outcome::Update { .. }
+                ));
+                for k in 0..50 {
+                    let before = doc.transact().state_vector();
+                    text.push(
+                        &mut doc.transact_mut(),
+                        &format!("{}", (k + w + round) % 10),
+                    );
+                    let u = doc.transact().encode_state_as_update_v1(&before);
+                    let out = live.frame(1, WRITER, update_frame(u));
+                    assert!(matches!(out, Outcome::Update { .. }), "{out:?}");
+                    keystrokes += 1;
+                }
+                assert_eq!(text.get_string(&doc.transact()).len(), 50);
+            }
+        }
+        let paragraphs = 20 * writers.len();
+        let runs = live.nesting_runs();
+        eprintln!("{keystrokes} keystrokes in {paragraphs} paragraphs: {runs} runs");
+        assert!(
+            runs <= 3 * paragraphs,
+            "{runs} runs for {paragraphs} paragraphs"
+        );
+    }
+
     #[test]
     fn a_silent_connection_hears_itself_and_changes_nothing() {
         let mut live = LiveDoc::empty();

@@ -711,19 +711,18 @@ impl Nesting {
         let Some(branches) = &self.branches else {
             return false;
         };
-        let too_high = |level: u16| level.saturating_add(MAX_DEPTH) < deepest;
+        let too_high = |level: &u16| level.saturating_add(MAX_DEPTH) < deepest;
+        let new: BTreeMap<Id, u16> = judged
+            .levels
+            .iter()
+            .filter(|(b, _)| matches!(b.kind, Kind::Item { branch: true, .. }))
+            .map(|(b, level)| ((b.client, b.clock), *level))
+            .collect();
         scan.deletes.iter().all(|(client, ranges)| {
             ranges.iter().all(|r| {
-                let stored = branches
-                    .range((*client, r.start)..(*client, r.end))
-                    .any(|(_, level)| too_high(*level));
-                let new = judged.levels.iter().any(|(b, level)| {
-                    b.client == *client
-                        && matches!(b.kind, Kind::Item { branch: true, .. })
-                        && r.contains(&b.clock)
-                        && too_high(*level)
-                });
-                !stored && !new
+                let span = (*client, r.start)..(*client, r.end);
+                !branches.range(span.clone()).any(|(_, l)| too_high(l))
+                    && !new.range(span).any(|(_, l)| too_high(l))
             })
         })
     }

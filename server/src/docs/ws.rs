@@ -18,9 +18,10 @@ use crate::gateway::socket::{self, CloseFrame, Message, Socket, Upgrade};
 use crate::gateway::ws::{parse_token, write_frames, WRITE_BUFFER};
 use crate::gateway::AppState;
 
-/// Frames waiting for one connection, and their bytes (one frame over a quarter of this, the
-/// answer to a large document's sync, may wait beside them: see `gateway::outbox`); a reader
-/// slower than this is closed with 4009 and resyncs.
+/// Frames waiting for one connection, and their bytes (frames over a quarter of this, the
+/// answer to a large document's sync, a long paste, have as much again of their own, which
+/// one may pass alone: see `gateway::outbox`); a reader slower than this is closed with 4009
+/// and resyncs.
 const OUTBOUND_QUEUE: usize = 1024;
 const OUTBOUND_BYTES: usize = 4 * 1024 * 1024;
 /// Sustained frames per second a connection may send (typing and cursors), and its burst.

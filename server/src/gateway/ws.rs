@@ -18,9 +18,9 @@ use super::AppState;
 use crate::live::{ConnLink, Frame, JoinError};
 use crate::wire;
 
-/// Frames waiting to be written to one connection, and their bytes (see `outbox`: one frame
-/// over a quarter of this, a large welcome or snapshot, may wait beside them); a reader
-/// slower than this is closed with 4009 and resyncs.
+/// Frames waiting to be written to one connection, and their bytes (see `outbox`: frames over
+/// a quarter of this, large welcomes or snapshots, have as much again of their own, which one
+/// may pass alone); a reader slower than this is closed with 4009 and resyncs.
 pub const OUTBOUND_QUEUE: usize = 1024;
 pub const OUTBOUND_BYTES: usize = 1024 * 1024;
 /// How long the close frame may take to leave. A reader that stopped reading stalls the
