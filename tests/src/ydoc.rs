@@ -531,6 +531,16 @@ fn handle(
         }
         Message::Sync(SyncMessage::SyncStep2(u)) | Message::Sync(SyncMessage::Update(u)) => {
             let step2 = matches!(data.get(1), Some(1));
+            // Recorded before it is applied: a test that sees the content in the document
+            // then finds the frame that brought it among the recorded ones.
+            {
+                let mut r = lock(rec);
+                if step2 {
+                    let at = r.updates.len();
+                    r.step2_at.push(at);
+                }
+                r.updates.push(u.clone());
+            }
             let applied = Update::decode_v1(&u)
                 .map_err(|e| e.to_string())
                 .and_then(|update| {
@@ -542,12 +552,10 @@ fn handle(
             if let Err(e) = applied {
                 r.errors.push(format!("{name}: update does not apply: {e}"));
             }
+            // `synced` once the document holds the server's state.
             if step2 {
                 r.synced = true;
-                let at = r.updates.len();
-                r.step2_at.push(at);
             }
-            r.updates.push(u);
             return step2;
         }
         Message::Awareness(update) => {

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use axum::body::Bytes;
-use tracing::{error, warn};
+use tracing::{debug, error, warn};
 use yrs::sync::awareness::AwarenessUpdateEntry;
 use yrs::sync::{Awareness, AwarenessUpdate, Message, SyncMessage};
 use yrs::updates::encoder::Encode;
@@ -354,6 +354,11 @@ impl LiveDoc {
         // It names content this server does not hold (another node's, not caught up yet):
         // ask the client for what we lack; its sync step 2 brings that and this again.
         if judged.ahead() {
+            debug!(
+                blocks = judged.ahead_blocks(),
+                deletes = judged.deletes_ahead,
+                "an update ahead of this document: asking for what it lacks"
+            );
             return Outcome::Reply(self.step1());
         }
         let doc = self.doc().clone();

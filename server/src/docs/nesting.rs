@@ -483,6 +483,11 @@ impl Judged {
         !self.ahead.is_empty() || self.deletes_ahead
     }
 
+    /// The update's blocks that name content the document lacks.
+    pub fn ahead_blocks(&self) -> usize {
+        self.ahead.len()
+    }
+
     /// Whether it would nest anything deeper than the limit.
     pub fn too_deep(&self) -> bool {
         self.deepest > MAX_DEPTH
