@@ -107,3 +107,53 @@ pub struct NamedBallot {
 pub struct Nodes {
     pub nodes: Vec<String>,
 }
+
+/// The video service a server embeds (`convene serve --video`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum VideoProvider {
+    /// No embedded video (the default).
+    Off,
+    /// A self-hosted Jitsi Meet with JWT authentication, through its IFrame API.
+    Jitsi,
+    /// A LiveKit server, joined with the `livekit-client` SDK.
+    Livekit,
+    /// A link made from a template (any other service), opened in a new tab.
+    Link,
+}
+
+/// `GET /api/conventions/{id}/video`, with a participant's invitation token as
+/// `Authorization: Bearer`: the video meeting of the room the caller is in now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct VideoMeeting {
+    pub provider: VideoProvider,
+    /// The convention's room the meeting belongs to: where the caller is now.
+    pub room: String,
+    /// The meeting's name at the video service: derived from a server secret, never the
+    /// room's id. Absent when the provider is `off`.
+    #[serde(default)]
+    pub meeting: Option<String>,
+    /// `jitsi`: the Jitsi Meet deployment's base URL (its IFrame API is
+    /// `{url}/external_api.js`); `livekit`: the LiveKit server's WebSocket URL; `link`: the
+    /// meeting's link.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// `jitsi`, `livekit`: the access token (a JWT) of this person for this meeting only.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// When `token` expires, in ms since the epoch: ask again before joining after it.
+    #[serde(default)]
+    pub expires_at: Option<u64>,
+    /// Join with the microphone off (the plenary, and observers).
+    #[serde(default)]
+    pub start_muted: bool,
+    /// A guarantor: joins with camera and microphone off (LiveKit: may not publish, and is
+    /// not listed to the others).
+    #[serde(default)]
+    pub observer: bool,
+    /// `livekit` with the floor controlling the microphone, in the plenary: whether this
+    /// person may publish audio now (holds the floor, or facilitates). The server changes
+    /// the permission at the video service when the floor moves.
+    #[serde(default)]
+    pub may_speak: Option<bool>,
+}

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use convene_protocol::api::{
     ConventionSummary, CreateConvention, ErrorBody, Invite, InviteStatus, IssueInvites,
-    NamedBallot, Nodes, PollResults, RosterAdded, RosterEntry,
+    NamedBallot, Nodes, PollResults, RosterAdded, RosterEntry, VideoMeeting,
 };
 use convene_protocol::{
     close, parse_client_message, schema, ClientMessage, Command, ErrorCode, Record, ServerMessage,
@@ -335,6 +335,7 @@ fn check_example(ex: &Example, cov: &mut Coverage) -> Result<(), String> {
                 "PollResults" => check!(PollResults)?,
                 "NamedBallot" => check!(NamedBallot)?,
                 "Nodes" => check!(Nodes)?,
+                "VideoMeeting" => check!(VideoMeeting)?,
                 other => return Err(format!("unknown HTTP type {other:?} in tag")),
             }
         }

@@ -11,6 +11,7 @@ pub mod invites;
 pub mod live;
 pub mod metrics;
 pub mod store;
+pub mod video;
 pub mod wire;
 
 use std::path::{Path, PathBuf};
@@ -74,6 +75,10 @@ pub struct Config {
     /// limit allows, less a reserve kept for health, metrics and the organizer API.
     #[arg(long, env = "CONVENE_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
+    /// Video: the provider and its settings (`video::VideoArgs`, README "Video"; boxed, as
+    /// they are many).
+    #[command(flatten)]
+    pub video: Box<video::VideoArgs>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +105,8 @@ pub enum RunError {
     Nodes(#[from] gateway::BadNode),
     #[error("--nodes needs cluster mode (--redis): nodes share conventions only through Redis")]
     NodesWithoutRedis,
+    #[error(transparent)]
+    Video(#[from] video::VideoError),
 }
 
 /// The organizer token: given, or read from the data directory, or generated there.
@@ -176,6 +183,15 @@ pub async fn run(
         tracker.clone(),
         shutdown.clone(),
     );
+    // In cluster mode every node must name a room's meeting alike: the shared organizer
+    // token is what they all have.
+    let video = Arc::new(video::Video::new(
+        &config.video,
+        &config.data,
+        config.redis.as_ref().map(|_| token.as_str()),
+    )?);
+    let floor_mic = video::floor::FloorMic::start(video.clone(), &tracker, shutdown.clone())
+        .map(|f| f as Arc<dyn live::Follower>);
     let replicas = live::Replicas {
         idle: std::time::Duration::from_secs(config.idle_replica_secs.max(1)),
         state_every: config.state_every,
@@ -185,6 +201,7 @@ pub async fn run(
         metrics,
         docs.clone(),
         replicas,
+        floor_mic,
         tracker.clone(),
         shutdown.clone(),
     )
@@ -252,6 +269,7 @@ pub async fn run(
         organizer_hash: gateway::hash_token(&token),
         public_url,
         nodes: Arc::new(nodes),
+        video,
         tracker: tracker.clone(),
         cancel: shutdown.clone(),
     };

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, ensure, Context, Result};
 use convene_protocol::api::{CreateConvention, Invite, RosterEntry};
 use convene_protocol::{ClientMessage, Command, ErrorCode, Record, ServerMessage, Snapshot};
 use futures_util::{SinkExt, StreamExt};
@@ -183,6 +183,28 @@ impl Server {
             .with_context(|| format!("no {name} in /metrics"))
     }
 
+    /// Every record of a convention's log, read with `convene export` (the log is the
+    /// truth: snapshots carry only the latest chat lines).
+    pub fn log(&self, convention: &str) -> Result<Vec<Record>> {
+        let out = std::process::Command::new(convene_bin())
+            .args(["export", "--convention", convention, "--data"])
+            .arg(&self.data)
+            .output()?;
+        ensure!(
+            out.status.success(),
+            "convene export: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut records = Vec::new();
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let v: serde_json::Value = serde_json::from_str(line)?;
+            if v["kind"] == "record" {
+                records.push(serde_json::from_value(v["record"].clone())?);
+            }
+        }
+        Ok(records)
+    }
+
     pub fn ws_url(&self) -> String {
         format!("ws://{}/ws", self.addr)
     }
@@ -305,6 +327,23 @@ pub fn invite_of<'a>(invites: &'a [Invite], name: &str) -> &'a Invite {
 /// The invitation token of `name` among `invites`.
 pub fn token_of(invites: &[Invite], name: &str) -> String {
     invite_of(invites, name).token.clone()
+}
+
+/// The chat lines a snapshot carries of a room whose chat is `lines` (seq order), as
+/// PROTOCOL.md says: the latest `SNAPSHOT_CHAT_LINES` whose texts fit in
+/// `SNAPSHOT_CHAT_BYTES`, and always the last one.
+pub fn snapshot_chat_tail(lines: &[(u64, String)]) -> Vec<(u64, String)> {
+    let mut bytes = 0;
+    let mut tail = Vec::new();
+    for line in lines.iter().rev().take(proto::SNAPSHOT_CHAT_LINES) {
+        bytes += line.1.len();
+        if bytes > proto::SNAPSHOT_CHAT_BYTES && !tail.is_empty() {
+            break;
+        }
+        tail.push(line.clone());
+    }
+    tail.reverse();
+    tail
 }
 
 pub fn person(name: &str, roles: &[proto::Role], attrs: &[(&str, &str)]) -> RosterEntry {

@@ -1,10 +1,10 @@
 // The client's pure parts, in Node: applying events to a snapshot as PROTOCOL.md says, the
-// video link of a room, and the translations (every key in French and English).
+// video meeting's IFrame API options and links, and the translations (every key in French and English).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { applyEvent, missedNotices, noticeEffect, normalizeSnapshot, roomInRound, placedRound, canWrite, RECENT_NOTICE_MS } from '../../web/src/reduce.js';
-import { videoUrl } from '../../web/src/video-url.js';
+import { jitsiDomain, jitsiOptions, meetingLink } from '../../web/src/video-url.js';
 import { DICT } from '../../web/src/i18n.js';
 
 const me = { id: 'p3', name: 'Yannick Le Goff', roles: ['citizen'] };
@@ -175,10 +175,28 @@ test('writing permission follows writing groups', () => {
   assert.equal(canWrite(s, { id: 'p2', roles: ['guarantor'] }, s.documents[0]), false);
 });
 
-test('the video link of a room', () => {
-  assert.equal(videoUrl('https://meet.jit.si/convene-{convention}-{room}', 'demo', 'plenary'), 'https://meet.jit.si/convene-demo-plenary');
-  assert.equal(videoUrl('https://visio.example.org/{convention}/{room}', 'Nantes Métropole', 'r2'), 'https://visio.example.org/nantes-m-tropole/r2');
-  assert.equal(videoUrl(undefined, 'demo', 'r1'), 'https://meet.jit.si/convene-demo-r1');
+test("the video meeting: the Jitsi IFrame API's domain and options, and the links", () => {
+  assert.equal(jitsiDomain('https://meet.example.org'), 'meet.example.org');
+  assert.equal(jitsiDomain('https://meet.example.org/tenant/'), 'meet.example.org/tenant');
+  assert.equal(jitsiDomain('http://127.0.0.1:8443'), '127.0.0.1:8443');
+  const m = { provider: 'jitsi', room: 'plenary', meeting: 'cv0123456789abcdef0123456789abcdef', url: 'https://meet.example.org', token: 'a.b.c', start_muted: true, observer: false };
+  const o = jitsiOptions(m, 'Amina Diallo', 'fr');
+  assert.equal(o.roomName, m.meeting);
+  assert.equal(o.jwt, 'a.b.c');
+  assert.equal(o.noSSL, false);
+  assert.deepEqual(o.userInfo, { displayName: 'Amina Diallo' });
+  assert.deepEqual(o.configOverwrite.prejoinConfig, { enabled: false });
+  assert.equal(o.configOverwrite.startWithAudioMuted, true);
+  assert.equal(o.configOverwrite.startWithVideoMuted, false);
+  assert.equal(o.configOverwrite.disableDeepLinking, true);
+  const inRoom = jitsiOptions({ ...m, room: 'r1', start_muted: false, observer: true, url: 'http://127.0.0.1:9' }, 'Hélène', 'en');
+  assert.equal(inRoom.configOverwrite.startWithAudioMuted, false);
+  assert.equal(inRoom.configOverwrite.startWithVideoMuted, true);
+  assert.equal(inRoom.noSSL, true);
+  assert.equal(meetingLink(m), `https://meet.example.org/${m.meeting}?jwt=a.b.c`);
+  assert.equal(meetingLink({ provider: 'link', url: 'https://visio.example.org/cv01' }), 'https://visio.example.org/cv01');
+  assert.equal(meetingLink({ provider: 'livekit', url: 'wss://lk.example.org', meeting: 'cv01', token: 't' }), null);
+  assert.equal(meetingLink({ provider: 'off', room: 'plenary' }), null);
 });
 
 test('every string in French and in English', () => {

@@ -32,7 +32,6 @@ function readConfig() {
   const q = new URLSearchParams(location.search);
   // ?video=off: no embedded meeting (tests, or rooms that meet elsewhere).
   if (q.get('video') === 'off') video.disabled = true;
-  if (document.documentElement.dataset.videoTemplate) video.template = document.documentElement.dataset.videoTemplate;
   return { video };
 }
 

@@ -9,6 +9,7 @@ pub mod openapi;
 pub mod outbox;
 pub mod serve;
 pub mod socket;
+mod video;
 mod web;
 pub mod ws;
 
@@ -38,6 +39,8 @@ pub struct AppState {
     pub public_url: String,
     /// The cluster's nodes as clients reach them (`--nodes`), served at `/nodes`.
     pub nodes: std::sync::Arc<Vec<String>>,
+    /// The video service and the key of its meeting names (`GET /api/conventions/{id}/video`).
+    pub video: std::sync::Arc<crate::video::Video>,
     pub tracker: TaskTracker,
     pub cancel: CancellationToken,
     pub limits: Limits,
@@ -106,6 +109,7 @@ pub fn router(state: AppState) -> Router {
             get(exports::ballots),
         )
         .route("/api/conventions/{id}/rotation", get(exports::rotation))
+        .route("/api/conventions/{id}/video", get(video::meeting))
         .fallback(web::serve)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)

@@ -4,7 +4,7 @@
 use axum::Json;
 use convene_protocol::api::{
     ConventionSummary, CreateConvention, ErrorBody, Invite, InviteStatus, IssueInvites,
-    NamedBallot, Nodes, PollResults, RosterAdded, RosterEntry,
+    NamedBallot, Nodes, PollResults, RosterAdded, RosterEntry, VideoMeeting,
 };
 use convene_protocol::Person;
 use schemars::gen::SchemaSettings;
@@ -29,6 +29,7 @@ pub const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/api/conventions/{id}/polls/{poll}/results"),
     ("get", "/api/conventions/{id}/polls/{poll}/ballots"),
     ("get", "/api/conventions/{id}/rotation"),
+    ("get", "/api/conventions/{id}/video"),
     ("get", "/api/conventions/{id}/documents/{doc}/export"),
     ("get", "/api/conventions/{id}/documents/{doc}/versions"),
     ("get", "/api/conventions/{id}/documents/{doc}/diff"),
@@ -59,6 +60,7 @@ pub fn document() -> Value {
         serde_json::to_value(gen.subschema_for::<Vec<PollResults>>()).unwrap_or_default();
     let named = serde_json::to_value(gen.subschema_for::<Vec<NamedBallot>>()).unwrap_or_default();
     let nodes = serde_json::to_value(gen.subschema_for::<Nodes>()).unwrap_or_default();
+    let video = serde_json::to_value(gen.subschema_for::<VideoMeeting>()).unwrap_or_default();
     let versions = serde_json::to_value(gen.subschema_for::<Vec<convene_protocol::VersionInfo>>())
         .unwrap_or_default();
     let schemas: serde_json::Map<String, Value> = gen
@@ -201,6 +203,14 @@ pub fn document() -> Value {
                     "parameters": [id_param, doc_param, reader_token, { "name": "from", "in": "query", "required": true, "schema": { "type": "integer" } }, { "name": "to", "in": "query", "schema": { "type": "integer" } }, { "name": "format", "in": "query", "schema": { "type": "string", "enum": ["diff", "json"] } }],
                     "responses": { "200": { "description": "The changes", "content": { "text/x-diff": { "schema": { "type": "string" } }, "application/json": { "schema": { "type": "object" } } } }, "404": err("No such document or version") }
                 }))
+            },
+            "/api/conventions/{id}/video": {
+                "get": {
+                    "summary": "The video meeting of the room the caller is in now, with the caller's access token",
+                    "description": "For participants (their invitation token as Bearer). The meeting's name is derived from a server secret, never the room's id; the token (Jitsi or LiveKit JWT) is for this person and this meeting only, and short-lived: ask again after `expires_at`, and after every move. With `provider: off`, no meeting (the page says how to configure one).",
+                    "parameters": [id_param, { "name": "room", "in": "query", "required": false, "schema": { "type": "string" }, "description": "The room the page believes the caller is in; refused (403 forbidden) if the caller is elsewhere" }],
+                    "responses": { "200": ok("The meeting", &video), "401": err("No, unknown or revoked invitation token"), "403": err("`room` is not the caller's room (code forbidden)") }
+                }
             },
             "/healthz": { "get": { "summary": "Health", "responses": { "200": { "description": "Serving" } } } },
             "/nodes": { "get": { "summary": "The cluster's nodes a client may reconnect to (--nodes; empty: only this origin). No token needed", "responses": { "200": ok("Base URLs", &nodes) } } },

@@ -188,6 +188,13 @@ enum Msg {
     Query(Query),
 }
 
+/// Told of each event this node appends, once it is durable (never of those read from other
+/// nodes: in a cluster, exactly one node acts on each). It runs inside the convention's task
+/// and must not wait: it hands its work to a task of its own (e.g. `video::floor::FloorMic`).
+pub trait Follower: Send + Sync {
+    fn appended(&self, convention: &str, state: &Convention, event: &d::Event);
+}
+
 /// The way to one live convention.
 #[derive(Clone)]
 pub struct Handle {
@@ -292,6 +299,7 @@ struct HubInner {
     metrics: Arc<Metrics>,
     docs: DocHub,
     replicas: Replicas,
+    follower: Option<Arc<dyn Follower>>,
     conventions: Mutex<HashMap<String, Handle>>,
     faults: Faults,
     tracker: TaskTracker,
@@ -307,6 +315,7 @@ impl Hub {
         metrics: Arc<Metrics>,
         docs: DocHub,
         replicas: Replicas,
+        follower: Option<Arc<dyn Follower>>,
         tracker: TaskTracker,
         cancel: CancellationToken,
     ) -> Result<Hub, StoreError> {
@@ -321,6 +330,7 @@ impl Hub {
                 metrics,
                 docs,
                 replicas,
+                follower,
                 conventions: Mutex::new(HashMap::new()),
                 faults: Faults::default(),
                 tracker,
@@ -379,12 +389,15 @@ impl Hub {
         loop {
             let task = actor::Actor::new(
                 id.clone(),
-                self.inner.store.clone(),
-                self.inner.metrics.clone(),
-                self.inner.docs.clone(),
-                self.inner.cluster.clone(),
-                self.inner.replicas,
-                self.inner.faults.clone(),
+                actor::Shared {
+                    store: self.inner.store.clone(),
+                    metrics: self.inner.metrics.clone(),
+                    docs: self.inner.docs.clone(),
+                    cluster: self.inner.cluster.clone(),
+                    replicas: self.inner.replicas,
+                    faults: self.inner.faults.clone(),
+                    follower: self.inner.follower.clone(),
+                },
             );
             let started = std::time::Instant::now();
             let run = std::panic::AssertUnwindSafe(task.run(

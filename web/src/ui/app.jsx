@@ -11,7 +11,7 @@ import { ConsoleView } from './console.jsx';
 import { RotationView, RotationStatus } from './rotation.jsx';
 import { ObserverView } from './observer.jsx';
 import { OpinionView } from './opinion.jsx';
-import { VideoDock } from './video.jsx';
+import { VideoDock, useVideo } from './video.jsx';
 import { Icon } from './icons.jsx';
 
 function useClient(client) {
@@ -174,8 +174,7 @@ export function App({ client, videoConfig }) {
   const [tab, setTab] = useState(null);
   const [notices, setNotices] = useState([]);
   const [moved, setMoved] = useState(null);
-  const [videoJoined, setVideoJoined] = useState(false);
-  const video = { joined: videoJoined, set: setVideoJoined };
+  const video = useVideo(client, videoConfig);
   const prevRoom = useRef(null);
   const mainRef = useRef(null);
 
@@ -244,7 +243,7 @@ export function App({ client, videoConfig }) {
     case 'rotation': view = <RotationView client={client} />; break;
     case 'opinion': view = <OpinionView client={client} lang={lang} />; break;
     case 'observe': view = <ObserverView client={client} />; break;
-    default: view = <RoomView client={client} videoConfig={videoConfig} video={video} />;
+    default: view = <RoomView client={client} video={video} />;
   }
   return (
     <>
@@ -267,9 +266,9 @@ export function App({ client, videoConfig }) {
       <Nav tabs={tabs} tab={current} setTab={setTab} client={client} />
       <main id="main" ref={mainRef} tabIndex={-1} data-view={current}>
         <h2 class="sr-only">{t(`tab.${current}`)}</h2>
+        <VideoDock client={client} video={video} inRoomView={current === 'room' || current === 'observe'} />
         {view}
       </main>
-      <VideoDock client={client} config={videoConfig} video={video} />
       <Errors client={client} />
     </>
   );

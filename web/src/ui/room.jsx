@@ -264,7 +264,7 @@ export function WhereAmI({ client }) {
 }
 
 /** The whole room view. */
-export function RoomView({ client, videoConfig, video }) {
+export function RoomView({ client, video }) {
   const snap = client.snap;
   const me = person(snap, client.you.id);
   const roomId = me ? me.room : PLENARY;
@@ -297,7 +297,7 @@ export function RoomView({ client, videoConfig, video }) {
         <Section id="people" title={t('people.heading')}>
           <PeopleList client={client} roomId={roomId} observers={r.observers} />
         </Section>
-        <VideoPanel client={client} roomId={roomId} config={videoConfig} video={video} />
+        <VideoPanel video={video} />
       </div>
     </div>
   );

@@ -129,22 +129,38 @@ pub struct Actor {
     last_load: Instant,
     /// Connections found gone (or too slow) while sending: removed by `reap`.
     dead: Vec<u64>,
+    /// Told of what this node appends (the video controller follows the floor).
+    follower: Option<Arc<dyn super::Follower>>,
+}
+
+/// What every convention's task of a process shares, from the hub.
+#[derive(Clone)]
+pub struct Shared {
+    pub store: Store,
+    pub metrics: Arc<Metrics>,
+    pub docs: DocHub,
+    pub cluster: Option<Arc<Cluster>>,
+    pub replicas: super::Replicas,
+    pub faults: super::Faults,
+    pub follower: Option<Arc<dyn super::Follower>>,
 }
 
 impl Actor {
-    pub fn new(
-        id: String,
-        store: Store,
-        metrics: Arc<Metrics>,
-        docs: DocHub,
-        cluster: Option<Arc<Cluster>>,
-        replicas: super::Replicas,
-        faults: super::Faults,
-    ) -> Self {
+    pub fn new(id: String, shared: Shared) -> Self {
+        let Shared {
+            store,
+            metrics,
+            docs,
+            cluster,
+            replicas,
+            faults,
+            follower,
+        } = shared;
         Actor {
             faults,
             fault: None,
             last_load: Instant::now(),
+            follower,
             replicas,
             state_saved: 0,
             cluster,
@@ -635,6 +651,7 @@ impl Actor {
                 Ok(()) => {
                     self.metrics.events.inc_by(d.records.len() as u64);
                     self.publish(&d.records, &d.audit, &rooms_before).await;
+                    self.tell_follower(&d.records);
                     return self.reply_all(batch, d.outcomes, &d.records);
                 }
                 Err(StoreError::Conflict { .. })

@@ -5,6 +5,15 @@
 use super::*;
 
 impl Actor {
+    /// What this node appended, for the follower (the video controller), if any.
+    pub(super) fn tell_follower(&self, records: &[(d::Record, Audience)]) {
+        if let Some(f) = &self.follower {
+            for (r, _) in records {
+                f.appended(&self.id, &self.state, &r.event);
+            }
+        }
+    }
+
     /// Live documents follow what was decided here: who may write, who was revoked, and
     /// named versions (kept before the request is answered).
     pub(super) async fn follow_documents(&mut self, records: &[(d::Record, Audience)]) {

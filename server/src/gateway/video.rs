@@ -1,0 +1,84 @@
+//! `GET /api/conventions/{id}/video`: the video meeting of the room the caller is in now,
+//! with their access token. The caller is a participant, by their invitation token in
+//! `Authorization: Bearer`; `?room=` names the room the page believes it is in, and is refused
+//! (403) when the caller is elsewhere, so a page never joins a meeting it left.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap};
+use axum::Json;
+use convene_protocol::api::VideoMeeting;
+use convene_protocol::ErrorCode;
+use serde::Deserialize;
+
+use super::api::ApiResult;
+use super::{hash_token, ApiError, AppState};
+
+#[derive(Deserialize)]
+pub struct RoomQuery {
+    room: Option<String>,
+}
+
+/// Why a meeting is not handed out, decided inside the convention's task.
+enum Refusal {
+    Unknown,
+    Elsewhere { here: String },
+    Sign(String),
+}
+
+pub async fn meeting(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<RoomQuery>,
+) -> ApiResult<Json<VideoMeeting>> {
+    let unknown = || {
+        ApiError::new(
+            ErrorCode::Unauthorized,
+            "a participant's invitation token is required (Authorization: Bearer ...)",
+        )
+    };
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(unknown)?;
+    // Without a valid token, nothing says whether the convention exists.
+    let handle = app.hub.find(&id).await.ok_or_else(unknown)?;
+    let hash = hash_token(token.trim());
+    let video = app.video.clone();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let answer = handle
+        .query(move |c, _| {
+            let who = c
+                .invites
+                .iter()
+                .find(|(_, h)| **h == hash)
+                .map(|(p, _)| p.clone())
+                .ok_or(Refusal::Unknown)?;
+            let here = c.location_of(&who);
+            if q.room.is_some_and(|r| r != here) {
+                return Err(Refusal::Elsewhere {
+                    here: here.to_string(),
+                });
+            }
+            video
+                .meeting(&id, c, &who, now)
+                .map_err(|e| Refusal::Sign(e.to_string()))
+        })
+        .await
+        .ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "the convention is shutting down"))?;
+    match answer {
+        Ok(m) => Ok(Json(m)),
+        Err(Refusal::Unknown) => Err(unknown()),
+        Err(Refusal::Elsewhere { here }) => Err(ApiError::new(
+            ErrorCode::Forbidden,
+            format!("not your room: only the meeting of the room you are in ({here}) is given"),
+        )),
+        Err(Refusal::Sign(e)) => Err(ApiError::new(ErrorCode::Internal, e)),
+    }
+}
