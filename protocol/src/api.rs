@@ -91,6 +91,10 @@ pub struct PollResults {
     pub percentages: Vec<f64>,
     /// Whether the quorum (if any) was reached.
     pub quorum_reached: Option<bool>,
+    /// Present when the poll's ballot box was tampered with: an open poll's `tally` then counts
+    /// nothing; a closed poll's is the one its close logged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tampered: Option<crate::TamperedBox>,
 }
 
 /// One voter's final ballot in a named poll (never for a secret poll).

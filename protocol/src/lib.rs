@@ -123,6 +123,9 @@ pub enum ErrorCode {
     UnsupportedVersion,
     /// The store could not make the command durable; nothing was applied. Retry.
     Unavailable,
+    /// The secret poll's ballot box was altered outside the server (more ballots than voters,
+    /// or a sealed box that does not give the logged result): none of its ballots is counted.
+    Tampered,
     /// A bug on the server's side.
     Internal,
 }
@@ -141,6 +144,7 @@ impl ErrorCode {
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::UnsupportedVersion => "unsupported_version",
             ErrorCode::Unavailable => "unavailable",
+            ErrorCode::Tampered => "tampered",
             ErrorCode::Internal => "internal",
         }
     }

@@ -149,6 +149,17 @@ pub struct Participation {
     pub quorum: Option<u32>,
 }
 
+/// A secret poll's ballot box that did not match its voters when the server took it up: it was
+/// altered outside the server. None of its ballots is counted; an open poll takes no vote and
+/// cannot be closed (error `tampered`); a closed poll keeps the result its close logged.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TamperedBox {
+    /// Valid ballots found in the box for the poll.
+    pub ballots: u64,
+    /// Voters the log marks as having voted.
+    pub voters: u64,
+}
+
 /// A poll as a participant may see it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PollView {
@@ -167,4 +178,7 @@ pub struct PollView {
     pub participation: Option<Participation>,
     /// Present when you may see the results.
     pub tally: Option<Tally>,
+    /// Facilitators and guarantors only: present when the poll's ballot box was tampered with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tampered: Option<TamperedBox>,
 }

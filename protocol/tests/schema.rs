@@ -415,7 +415,7 @@ fn protocol_md_tables_list_every_error_and_close_code() {
     let codes = enum_values(&schema(), "ErrorCode");
     assert_eq!(
         codes.len(),
-        11,
+        12,
         "ErrorCode has {} values: update this test and PROTOCOL.md",
         codes.len()
     );

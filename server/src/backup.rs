@@ -100,7 +100,7 @@ pub async fn export(store: &Store, id: &str) -> Result<Vec<Line>, BackupError> {
     );
     let mut ballots: Vec<String> = loaded
         .ballots
-        .iter()
+        .events()
         .map(|b| serde_json::to_string(b).unwrap_or_default())
         .collect();
     ballots.sort(); // no order to keep: sorted, so that two exports compare equal
@@ -182,7 +182,8 @@ pub async fn import(store: &Store, lines: Vec<Line>) -> Result<String, BackupErr
         records: vec![],
         audit: vec![],
         ballots: vec![],
-        checkpoint: false,
+        // Closed polls' ballots are sealed when the convention is first taken up.
+        seal: vec![],
     };
     let mut docs = Vec::new();
     for (i, l) in lines.into_iter().enumerate().skip(1) {

@@ -29,6 +29,9 @@ pub struct Metrics {
     pub doc_deliveries: Counter,
     pub records_replayed: Counter,
     pub states_stored: Counter,
+    /// Ballot-box rows not counted when a convention was taken up (not a valid ballot of an
+    /// existing secret poll, or in the box of a poll it does not match).
+    pub ballots_refused: Counter,
     /// Convention tasks that failed and were started again by the hub.
     pub task_restarts: Counter,
     /// Connections past their invitation's limit, closed (the oldest first).
@@ -149,6 +152,12 @@ impl Default for Metrics {
             "Document updates stored",
             doc_updates.clone(),
         );
+        let ballots_refused = Counter::default();
+        registry.register(
+            "ballots_refused",
+            "Ballot-box rows refused when a convention was taken up (planted or altered)",
+            ballots_refused.clone(),
+        );
         registry.register(
             "doc_deliveries",
             "Document frames queued to connections",
@@ -170,6 +179,7 @@ impl Default for Metrics {
             append_conflicts,
             records_replayed,
             states_stored,
+            ballots_refused,
             task_restarts,
             token_evictions,
             http_refused,

@@ -1234,6 +1234,75 @@ fn published_results_are_the_closing_tally() {
     assert_eq!(&sim.poll(&poll).tally(), tally);
 }
 
+/// A secret poll whose ballot box did not match its marks when taken up (the actor sets
+/// `tampered`, none of its ballots counted): while open it takes no vote, cannot be closed or
+/// revealed, and its timer neither fires nor is waited for; once closed, its logged result
+/// stands and may be published.
+#[test]
+fn a_tampered_secret_poll_is_stalled_while_open() {
+    let (mut sim, ids) = ready();
+    let f = ids.facilitator().to_string();
+    let secret = |s: &mut PollSpec| {
+        s.secret = true;
+        s.duration_ms = Some(60_000);
+    };
+    sim.at(0);
+    let stalled = sim.open_poll(&f, spec(single(&["A", "B"]), secret));
+    let other = sim.open_poll(&f, spec(single(&["A", "B"]), secret));
+    for poll in [&stalled, &other] {
+        sim.ok(ids.citizen(0), vote(poll, Ballot::Single(1)));
+    }
+    let closed = sim.ok(&f, close(&other));
+    let tampered = polls::Tampered {
+        ballots: 2,
+        voters: 1,
+    };
+    for poll in [&stalled, &other] {
+        let p = sim.state.polls.get_mut(poll).expect("the poll");
+        p.secret.clear();
+        p.tampered = Some(tampered);
+    }
+    assert_eq!(
+        sim.by(ids.citizen(1), vote(&stalled, Ballot::Single(0))),
+        Err(Code::Tampered)
+    );
+    assert_eq!(sim.by(&f, close(&stalled)), Err(Code::Tampered));
+    assert_eq!(
+        sim.by(
+            &f,
+            Command::RevealResults {
+                poll: stalled.clone()
+            }
+        ),
+        Err(Code::Tampered)
+    );
+    assert_eq!(sim.state.next_deadline(), None, "no deadline to wait for");
+    sim.at(61_000);
+    assert_eq!(
+        sim.tick(),
+        vec![],
+        "its timer does not close it on a false count"
+    );
+    assert_eq!(sim.poll(&stalled).status, PollStatus::Open);
+    let [Event::PollClosed { tally, .. }] = &closed[..] else {
+        panic!("{closed:?}")
+    };
+    let published = sim.ok(
+        &f,
+        Command::PublishResults {
+            poll: other.clone(),
+        },
+    );
+    assert_eq!(
+        published,
+        vec![Event::PollPublished {
+            poll: other.clone(),
+            tally: tally.clone(),
+        }],
+        "a closed poll keeps its logged result"
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // Timers.
 

@@ -1,7 +1,8 @@
 //! Forty citizens vote in a secret plenary poll while the server is killed (`kill -9`) and
 //! restarted in the middle: every acknowledged ballot is counted once, retries with the same
 //! request id never count twice, and a search of the database files, the server's logs and
-//! every export finds no link between a voter and a choice.
+//! every export finds no link between a voter and a choice. (`ballot_order.rs` looks for the
+//! order the ballots were cast in.)
 
 // Voter i is one index into several tables (ids, choices, acknowledgments): plain indexes read best.
 #![allow(clippy::needless_range_loop)]
@@ -288,14 +289,28 @@ async fn a_secret_vote_survives_kill_9_and_links_no_voter_to_a_choice() -> Resul
             bail!("{what}: {link}");
         }
     }
-    // The ballot box really holds the ballots, and nothing else.
+    // The ballot box really holds the ballots: sealed at the close into one sorted list, with
+    // no loose row left behind.
     let db =
         rusqlite::Connection::open(data.join("convene.sqlite3")).context("open the database")?;
-    let boxed: Vec<String> = db
-        .prepare("SELECT body FROM ballot_box")?
-        .query_map([], |r| r.get(0))?
+    let sealed: Vec<String> = db
+        .prepare("SELECT body FROM sealed_ballots WHERE poll = ?1")?
+        .query_map([&poll], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
+    ensure!(sealed.len() == 1, "{} sealed lists", sealed.len());
+    let boxed: Vec<serde_json::Value> = serde_json::from_str(&sealed[0])?;
     ensure!(boxed.len() == VOTERS, "{} ballots in the box", boxed.len());
+    // Sorted by their text, which differs only in the choice.
+    let choices: Vec<u64> = boxed
+        .iter()
+        .filter_map(|b| b["ballot"]["choice"].as_u64())
+        .collect();
+    ensure!(
+        choices.len() == VOTERS && choices.windows(2).all(|w| w[0] <= w[1]),
+        "the sealed ballots are sorted: {choices:?}"
+    );
+    let loose: i64 = db.query_row("SELECT COUNT(*) FROM ballot_box", [], |r| r.get(0))?;
+    ensure!(loose == 0, "{loose} loose ballots left after the close");
     let marks: i64 = db.query_row(
         "SELECT COUNT(*) FROM events WHERE body LIKE '%voter_marked%'",
         [],

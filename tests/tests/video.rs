@@ -263,7 +263,7 @@ async fn video_is_off_by_default_and_bad_settings_refuse_to_start() -> Result<()
 
 #[tokio::test]
 async fn every_node_of_a_cluster_names_a_room_alike() -> Result<()> {
-    let redis = fresh_redis(13)?;
+    let redis = fresh_redis(4)?;
     let dir = tempdir();
     // No key given: in cluster mode it is derived from the organizer token the nodes share.
     let mut servers = Vec::new();

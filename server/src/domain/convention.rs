@@ -227,7 +227,7 @@ impl Convention {
         let polls = self
             .polls
             .values()
-            .filter(|p| p.status == PollStatus::Open)
+            .filter(|p| p.status == PollStatus::Open && p.stalled().is_none())
             .filter_map(|p| p.ends_at);
         let rotation = self.rotation.as_ref().and_then(|r| r.deadline());
         floors.chain(breakout).chain(polls).chain(rotation).min()

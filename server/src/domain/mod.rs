@@ -493,6 +493,8 @@ pub enum Code {
     NotFound,
     /// The command does not fit the current state (e.g. breakouts already open).
     Conflict,
+    /// The secret poll's ballot box was altered outside the server (`Poll::tampered`).
+    Tampered,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

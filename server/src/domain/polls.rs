@@ -142,6 +142,33 @@ pub struct Poll {
     pub secret: Vec<Ballot>,
     /// The final tally, fixed at the close.
     pub final_tally: Option<Tally>,
+    /// Secret polls: the ballot box did not match the voter marks when it was taken up (rows
+    /// are anonymous: an extra one cannot be told from the others, so none is counted). Known
+    /// from the box, never from the log: found again at every load.
+    pub tampered: Option<Tampered>,
+}
+
+/// What a tampered ballot box held.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tampered {
+    /// Valid ballots found for the poll (loose or sealed).
+    pub ballots: u64,
+    /// Voters marked as having voted in the log.
+    pub voters: u64,
+}
+
+impl Tampered {
+    pub fn rejection(&self) -> Rejection {
+        Rejection::new(
+            Code::Tampered,
+            format!(
+                "the ballot box of this secret poll was tampered with: it holds {} ballots for \
+                 {} voters; none of them is counted, and the vote cannot go on nor be closed \
+                 on this count: run it again",
+                self.ballots, self.voters
+            ),
+        )
+    }
 }
 
 impl Poll {
@@ -157,7 +184,16 @@ impl Poll {
             voted: BTreeSet::new(),
             secret: Vec::new(),
             final_tally: None,
+            tampered: None,
         }
+    }
+
+    /// An open poll whose box was refused: it takes no ballot, and neither its timer nor a
+    /// facilitator closes it on a count that cannot be trusted.
+    pub fn stalled(&self) -> Option<&Tampered> {
+        self.tampered
+            .as_ref()
+            .filter(|_| self.status == PollStatus::Open)
     }
 
     pub fn has_voted(&self, who: &str) -> bool {
@@ -509,6 +545,9 @@ pub(super) fn decide(
             if p.status != PollStatus::Open {
                 return reject(Code::Conflict, "this poll is not open");
             }
+            if let Some(t) = p.stalled() {
+                return Err(t.rejection());
+            }
             Ok(vec![Event::PollClosed {
                 poll: poll.clone(),
                 reason: CloseReason::Facilitator,
@@ -522,6 +561,9 @@ pub(super) fn decide(
             }
             if p.results_public() {
                 return reject(Code::Conflict, "the results are already visible");
+            }
+            if let Some(t) = p.stalled() {
+                return Err(t.rejection());
             }
             Ok(vec![Event::PollRevealed { poll: poll.clone() }])
         }
@@ -552,6 +594,9 @@ pub(super) fn decide(
             }
             if !p.eligible(&voter.roles) {
                 return reject(Code::Forbidden, "this poll is not open to your role");
+            }
+            if let Some(t) = p.stalled() {
+                return Err(t.rejection());
             }
             if let Some(room) = &p.spec.room {
                 if state.location_of(&voter.id) != room.as_str() {
@@ -591,6 +636,7 @@ pub(super) fn due(state: &Convention, now: Millis) -> Vec<Event> {
         .polls
         .values()
         .filter(|p| p.status == PollStatus::Open && p.ends_at.is_some_and(|e| e <= now))
+        .filter(|p| p.stalled().is_none())
         .map(|p| Event::PollClosed {
             poll: p.id.clone(),
             reason: CloseReason::Timer,

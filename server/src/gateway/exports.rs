@@ -55,6 +55,7 @@ fn results(state: &Convention, poll: &d::Poll) -> PollResults {
         participation,
         tally,
         percentages,
+        tampered: poll.tampered.as_ref().map(wire::tampered_out),
     }
 }
 
@@ -210,11 +211,20 @@ async fn one(app: &AppState, id: &str, poll: String) -> ApiResult<(PollResults, 
                     ballot: wire::ballot_out(b),
                 })
                 .collect();
-            Some((results(c, p), named))
+            // An open poll whose box was tampered with has no result to give.
+            let result = match p.stalled() {
+                Some(t) => Err(*t),
+                None => Ok((results(c, p), named)),
+            };
+            Some(result)
         })
         .await
         .ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "the convention is shutting down"))?
-        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such poll (or still a draft)"))
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such poll (or still a draft)"))?
+        .map_err(|t| {
+            let rejection = t.rejection();
+            ApiError::new(wire::code_out(rejection.code), rejection.message)
+        })
 }
 
 /// `GET /api/conventions/{id}/polls/{poll}/results`.

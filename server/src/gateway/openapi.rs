@@ -165,7 +165,7 @@ pub fn document() -> Value {
                 "get": export(json!({
                     "summary": "One poll's results: counts, percentages, Borda scores and instant-runoff rounds, participation and quorum",
                     "parameters": [id_param, poll_param, token_param, format_param],
-                    "responses": { "200": ok_or_csv("Results", &results), "404": err("No such poll") }
+                    "responses": { "200": ok_or_csv("Results", &results), "404": err("No such poll"), "409": err("A secret poll whose ballot box was tampered with, still open (code tampered)") }
                 }))
             },
             "/api/conventions/{id}/polls/{poll}/ballots": {

@@ -203,6 +203,10 @@ pub fn poll_view(
         // A draft has no tally yet (as `poll_drafted` carries none).
         tally: (poll.status != d::PollStatus::Draft && (staff || poll.results_public()))
             .then(|| wire::tally_out(&poll.tally())),
+        tampered: poll
+            .tampered
+            .filter(|_| staff)
+            .map(|t| wire::tampered_out(&t)),
     }
 }
 

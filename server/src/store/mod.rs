@@ -36,8 +36,93 @@ pub struct Loaded {
     pub records: Vec<Record>,
     /// The last audit entry's number and hash, to chain the next one to.
     pub audit_head: Option<(u64, String)>,
-    /// The ballot box: every secret ballot, in no meaningful order.
-    pub ballots: Vec<Event>,
+    /// The ballot box, read with the log: `records` reach at least its `seq`.
+    pub ballots: BallotBox,
+}
+
+/// A convention's secret ballot box as stored, read back unchecked: it is checked against the
+/// voter marks of the log by whoever folds it (`live::actor`), since rows are anonymous.
+#[derive(Debug, Default)]
+pub struct BallotBox {
+    pub rows: Vec<BoxRow>,
+    /// The log's last seq when the box was read, in the same atomic read: every honest ballot
+    /// in the box has its `voter_marked` record at or before it.
+    pub seq: u64,
+}
+
+/// One row of a ballot box.
+#[derive(Debug, Clone)]
+pub enum BoxRow {
+    /// A ballot of a poll still open (a `SecretBallotCast` event, if nobody planted anything
+    /// else), stored under a random key.
+    Loose(Event),
+    /// The ballots of a poll closed since, sealed together at its close: one sorted list.
+    Sealed { poll: String, ballots: Vec<Event> },
+    /// Something stored in the box that is not a ballot at all: what is wrong with it.
+    Unreadable(String),
+}
+
+impl BallotBox {
+    /// Every readable ballot, loose or sealed, unchecked (exports).
+    pub fn events(&self) -> impl Iterator<Item = &Event> {
+        self.rows.iter().flat_map(|row| match row {
+            BoxRow::Loose(e) => std::slice::from_ref(e),
+            BoxRow::Sealed { ballots, .. } => ballots.as_slice(),
+            BoxRow::Unreadable(_) => &[],
+        })
+    }
+}
+
+impl BoxRow {
+    /// A loose row as stored (an event's JSON).
+    fn loose(body: &[u8]) -> BoxRow {
+        match serde_json::from_slice(body) {
+            Ok(event) => BoxRow::Loose(event),
+            Err(e) => BoxRow::Unreadable(format!("not a ballot: {e}")),
+        }
+    }
+
+    /// A sealed list as stored (a JSON array of events), into `rows`: what is not an event
+    /// becomes an unreadable row of its own, the rest stays sealed together.
+    fn sealed(poll: &str, body: &[u8], rows: &mut Vec<BoxRow>) {
+        let items: Vec<serde_json::Value> = match serde_json::from_slice(body) {
+            Ok(items) => items,
+            Err(e) => {
+                rows.push(BoxRow::Unreadable(format!(
+                    "the sealed ballots of {poll}: {e}"
+                )));
+                return;
+            }
+        };
+        let mut ballots = Vec::with_capacity(items.len());
+        for item in items {
+            match serde_json::from_value(item) {
+                Ok(event) => ballots.push(event),
+                Err(e) => rows.push(BoxRow::Unreadable(format!(
+                    "among the sealed ballots of {poll}, not a ballot: {e}"
+                ))),
+            }
+        }
+        rows.push(BoxRow::Sealed {
+            poll: poll.to_string(),
+            ballots,
+        });
+    }
+}
+
+/// The poll a stored loose ballot belongs to, if it is one.
+fn poll_of(body: &[u8]) -> Option<String> {
+    match serde_json::from_slice(body) {
+        Ok(Event::SecretBallotCast { poll, .. }) => Some(poll),
+        _ => None,
+    }
+}
+
+/// One sealed list: the stored ballots (each an event's JSON) sorted, so that their order is a
+/// function of what they say and of nothing else, as one JSON array.
+fn seal_list(mut bodies: Vec<String>) -> String {
+    bodies.sort_unstable();
+    format!("[{}]", bodies.join(","))
 }
 
 /// One append: records at `expected + 1 ..`, and their audit entries.
@@ -48,10 +133,11 @@ pub struct Append {
     pub records: Vec<Record>,
     pub audit: Vec<AuditEntry>,
     /// Secret ballots for the ballot box (`SecretBallotCast` events): stored with no seq,
-    /// no time, no voter, under random keys, so their order on disk tells nothing.
+    /// no time, no voter, under random keys, in a random order within each group commit.
     pub ballots: Vec<Event>,
-    /// Checkpoint the write-ahead log after this append (a secret poll closed).
-    pub checkpoint: bool,
+    /// The secret polls these records close: their ballots are sealed, in the same atomic
+    /// write, into one sorted list, and no trace of the order they were cast in is kept.
+    pub seal: Vec<String>,
 }
 
 /// Yjs updates of one document, appended in order; their numbers come back.
@@ -160,11 +246,20 @@ impl Store {
         }
     }
 
-    /// The ballot box of a convention.
-    pub async fn ballots(&self, convention: &str) -> Result<Vec<Event>, StoreError> {
+    /// The ballot box of a convention, with the log's last seq read in the same atomic read.
+    pub async fn ballots(&self, convention: &str) -> Result<BallotBox, StoreError> {
         match self {
-            Store::Sqlite(s) => Ok(s.load(convention, true).await?.ballots),
+            Store::Sqlite(s) => s.ballots(convention).await,
             Store::Redis(s) => s.ballots(convention).await,
+        }
+    }
+
+    /// Seal the ballots of closed secret polls still loose in the box (written before polls
+    /// were sealed at their close), as a close would have.
+    pub async fn seal(&self, convention: &str, polls: Vec<String>) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(s) => s.seal(convention, polls).await,
+            Store::Redis(s) => s.seal(convention, &polls).await,
         }
     }
 

@@ -4,17 +4,27 @@
 //! own). Audit entries and secret ballots go in the same atomic script. Every key of a
 //! convention carries its id as a hash tag (`cv:{id}:...`), so one convention lives on one
 //! Redis Cluster slot: one stream per convention is the unit of sharding.
+//!
+//! Secret ballots: the loose ballots of open polls are members of a sorted set, all of score 0
+//! and each behind a random prefix, so that Redis keeps them in the order of the prefixes (a
+//! small set's listpack would keep the order of insertion, and `SMEMBERS` return it); the
+//! script that appends a secret poll's close seals its ballots: removed from the set, kept as
+//! one sorted list in a hash. Ballots are added in a random order within each append.
 
 use std::time::Duration;
 
-use convene_protocol::{AuditEntry, Event, Record};
+use convene_protocol::{AuditEntry, Record};
+use rand::seq::SliceRandom;
 use rand::RngCore;
 use redis::aio::{ConnectionManager, MultiplexedConnection};
 use redis::{AsyncCommands, Client, Script};
 
-use super::{Append, DocAppend, DocLoaded, Loaded, StoreError, StoredVersion};
+use super::{Append, BallotBox, BoxRow, DocAppend, DocLoaded, Loaded, StoreError, StoredVersion};
 
 const CONVENTIONS: &str = "convene:conventions";
+/// Tries, a second apart, to have Redis rewrite its append-only file after a seal while another
+/// rewrite runs.
+const AOF_REWRITE_TRIES: usize = 120;
 
 fn log_key(c: &str) -> String {
     format!("cv:{{{c}}}:log")
@@ -22,8 +32,17 @@ fn log_key(c: &str) -> String {
 fn audit_key(c: &str) -> String {
     format!("cv:{{{c}}}:audit")
 }
-fn ballots_key(c: &str) -> String {
+/// Loose ballots of open polls: a sorted set, every score 0, members `{16 hex}:{json}`.
+fn box_key(c: &str) -> String {
+    format!("cv:{{{c}}}:box")
+}
+/// Loose ballots as written before the sorted set (a set): read, and sealed, still.
+fn legacy_ballots_key(c: &str) -> String {
     format!("cv:{{{c}}}:ballots")
+}
+/// Sealed ballots of closed polls: a hash, poll -> sorted JSON array.
+fn sealed_key(c: &str) -> String {
+    format!("cv:{{{c}}}:sealed")
 }
 fn state_key(c: &str) -> String {
     format!("cv:{{{c}}}:state")
@@ -41,13 +60,54 @@ fn doc_versions_key(c: &str, d: &str) -> String {
     format!("cv:{{{c}}}:docv:{d}")
 }
 
-/// KEYS: log, audit, ballots. ARGV: expected last seq, then counts and bodies of records
-/// (seq, json), audit entries (n, json) and ballots (member).
-const APPEND: &str = r#"
+/// Lua: seal the loose ballots of poll `poll` (in the sorted set `box` and the legacy set
+/// `legacy`) into one sorted JSON array in the hash `sealed`; 1 if there were any. A member is
+/// `{16 hex}:{json}`; one that is not a ballot of the poll stays where it is.
+macro_rules! seal_fn {
+    () => {
+        r#"
+local function seal(box, legacy, sealed, poll)
+  local found = {}
+  local function take(key, members, remove)
+    for _, m in ipairs(members) do
+      local json = string.sub(m, 18)
+      local ok, ev = pcall(cjson.decode, json)
+      if ok and type(ev) == 'table' and ev['type'] == 'secret_ballot_cast' and ev['poll'] == poll then
+        table.insert(found, json)
+        redis.call(remove, key, m)
+      end
+    end
+  end
+  take(box, redis.call('ZRANGE', box, 0, -1), 'ZREM')
+  take(legacy, redis.call('SMEMBERS', legacy), 'SREM')
+  if #found == 0 then return 0 end
+  local before = redis.call('HGET', sealed, poll)
+  if before then
+    local ok, items = pcall(cjson.decode, before)
+    if ok and type(items) == 'table' then
+      for _, item in ipairs(items) do table.insert(found, cjson.encode(item)) end
+    else
+      redis.call('HSET', sealed, poll .. ' (unreadable)', before)
+    end
+  end
+  table.sort(found)
+  redis.call('HSET', sealed, poll, '[' .. table.concat(found, ',') .. ']')
+  return 1
+end
+"#
+    };
+}
+
+/// KEYS: log, audit, box, legacy ballots, sealed. ARGV: expected last seq, then counts and
+/// bodies of records (seq, json), audit entries (n, json), ballots (member), and the polls
+/// whose ballots to seal. Returns the status, the last seq, and how many polls were sealed.
+const APPEND: &str = concat!(
+    seal_fn!(),
+    r#"
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 local found = 0
 if #last > 0 then found = tonumber(string.match(last[1][1], '^(%d+)')) end
-if found ~= tonumber(ARGV[1]) then return {'conflict', found} end
+if found ~= tonumber(ARGV[1]) then return {'conflict', found, 0} end
 local i = 2
 local n = tonumber(ARGV[i]); i = i + 1
 for k = 1, n do
@@ -59,10 +119,29 @@ for k = 1, a do
 end
 local b = tonumber(ARGV[i]); i = i + 1
 for k = 1, b do
-  redis.call('SADD', KEYS[3], ARGV[i]); i = i + 1
+  redis.call('ZADD', KEYS[3], 0, ARGV[i]); i = i + 1
 end
-return {'ok', found + n}
-"#;
+local s = tonumber(ARGV[i]); i = i + 1
+local sealed = 0
+for k = 1, s do
+  sealed = sealed + seal(KEYS[3], KEYS[4], KEYS[5], ARGV[i]); i = i + 1
+end
+return {'ok', found + n, sealed}
+"#
+);
+
+/// KEYS: box, legacy ballots, sealed. ARGV: the polls whose loose ballots to seal. Returns how
+/// many were sealed.
+const SEAL: &str = concat!(
+    seal_fn!(),
+    r#"
+local sealed = 0
+for k = 1, #ARGV do
+  sealed = sealed + seal(KEYS[1], KEYS[2], KEYS[3], ARGV[k])
+end
+return sealed
+"#
+);
 
 /// KEYS: updates stream, counter, snapshot. ARGV: updates. Numbers continue the counter.
 const DOC_APPEND: &str = r#"
@@ -186,7 +265,9 @@ impl RedisStore {
         let mut inv = script.prepare_invoke();
         inv.key(log_key(&a.convention))
             .key(audit_key(&a.convention))
-            .key(ballots_key(&a.convention));
+            .key(box_key(&a.convention))
+            .key(legacy_ballots_key(&a.convention))
+            .key(sealed_key(&a.convention));
         inv.arg(a.expected).arg(a.records.len());
         for r in &a.records {
             inv.arg(r.seq)
@@ -196,18 +277,29 @@ impl RedisStore {
         for e in &a.audit {
             inv.arg(e.n).arg(serde_json::to_string(e).map_err(corrupt)?);
         }
-        inv.arg(a.ballots.len());
+        // A random prefix: equal ballots stay distinct members, and the sorted set keeps them
+        // in no order of casting. Sent in a random order too (replicas and an append-only
+        // file see the script's writes in order).
+        let mut members = Vec::with_capacity(a.ballots.len());
         for b in &a.ballots {
-            // A random prefix: equal ballots stay distinct members, and say nothing of order.
             let mut nonce = [0u8; 8];
             rand::thread_rng().fill_bytes(&mut nonce);
-            inv.arg(format!(
+            members.push(format!(
                 "{}:{}",
                 hex::encode(nonce),
                 serde_json::to_string(b).map_err(corrupt)?
             ));
         }
-        let (status, found): (String, u64) =
+        members.shuffle(&mut rand::thread_rng());
+        inv.arg(members.len());
+        for m in &members {
+            inv.arg(m);
+        }
+        inv.arg(a.seal.len());
+        for poll in &a.seal {
+            inv.arg(poll);
+        }
+        let (status, found, sealed): (String, u64, u64) =
             inv.invoke_async(&mut con).await.map_err(unavailable)?;
         if status == "conflict" {
             return Err(StoreError::Conflict {
@@ -216,7 +308,45 @@ impl RedisStore {
                 found,
             });
         }
+        if sealed > 0 {
+            self.forget_history();
+        }
         Ok(())
+    }
+
+    /// With Redis's append-only file on, that file records every write of every script in
+    /// order, ballots included, until it is rewritten: once ballots are sealed, ask Redis to
+    /// rewrite it from what it holds now (the sealed, sorted lists), which removes the files
+    /// with the history. In the background, best effort (a Redis may refuse the command); a
+    /// rewrite already running began before the seal, so it is waited for and asked again.
+    fn forget_history(&self) {
+        let mut con = self.con.clone();
+        tokio::spawn(async move {
+            for _ in 0..AOF_REWRITE_TRIES {
+                let info: String = match redis::cmd("INFO")
+                    .arg("persistence")
+                    .query_async(&mut con)
+                    .await
+                {
+                    Ok(info) => info,
+                    Err(e) => return tracing::warn!(error = %e, "append-only file not checked"),
+                };
+                if !info.lines().any(|l| l.trim() == "aof_enabled:1") {
+                    return;
+                }
+                match redis::cmd("BGREWRITEAOF")
+                    .query_async::<String>(&mut con)
+                    .await
+                {
+                    Ok(_) => return,
+                    Err(e) if e.to_string().contains("in progress") => {
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                    Err(e) => return tracing::warn!(error = %e, "append-only file not rewritten"),
+                }
+            }
+            tracing::warn!("append-only file not rewritten: a rewrite kept running");
+        });
     }
 
     /// The records after `after`, in order.
@@ -230,6 +360,27 @@ impl RedisStore {
             .arg(log_key(convention))
             .arg(format!("({after}-0"))
             .arg("+")
+            .query_async(&mut con)
+            .await
+            .map_err(unavailable)?;
+        values(entries)?
+            .into_iter()
+            .map(|(_, body)| serde_json::from_slice(&body).map_err(corrupt))
+            .collect()
+    }
+
+    /// The records after `after` up to `upto`, in order.
+    async fn records_between(
+        &self,
+        convention: &str,
+        after: u64,
+        upto: u64,
+    ) -> Result<Vec<Record>, StoreError> {
+        let mut con = self.con.clone();
+        let entries: Entries = redis::cmd("XRANGE")
+            .arg(log_key(convention))
+            .arg(format!("({after}-0"))
+            .arg(format!("{upto}-0"))
             .query_async(&mut con)
             .await
             .map_err(unavailable)?;
@@ -264,25 +415,69 @@ impl RedisStore {
         Ok(out)
     }
 
-    pub async fn load(&self, convention: &str, with_state: bool) -> Result<Loaded, StoreError> {
+    /// The box, the log's last seq and the stored state, read in one transaction: the box
+    /// goes with exactly the log up to that seq.
+    async fn snapshot(
+        &self,
+        convention: &str,
+    ) -> Result<(BallotBox, Option<(u64, Vec<u8>)>), StoreError> {
         let mut con = self.con.clone();
-        let mut state = None;
-        if with_state {
-            let (seq, data): (Option<u64>, Option<Vec<u8>>) = redis::cmd("HMGET")
+        type Members = Vec<Vec<u8>>;
+        type State = (Option<u64>, Option<Vec<u8>>);
+        let (last, boxed, legacy, sealed, state): (Entries, Members, Members, Members, State) =
+            redis::pipe()
+                .atomic()
+                .cmd("XREVRANGE")
+                .arg(log_key(convention))
+                .arg("+")
+                .arg("-")
+                .arg("COUNT")
+                .arg(1)
+                .cmd("ZRANGE")
+                .arg(box_key(convention))
+                .arg(0)
+                .arg(-1)
+                .cmd("SMEMBERS")
+                .arg(legacy_ballots_key(convention))
+                .cmd("HGETALL")
+                .arg(sealed_key(convention))
+                .cmd("HMGET")
                 .arg(state_key(convention))
                 .arg("seq")
                 .arg("data")
                 .query_async(&mut con)
                 .await
                 .map_err(unavailable)?;
-            state = seq.zip(data);
+        let seq = match last.first() {
+            Some((id, _)) => seq_of(id)?,
+            None => 0,
+        };
+        let mut rows = Vec::new();
+        for m in boxed.iter().chain(&legacy) {
+            // `{16 hex}:{json}`; anything else is no ballot.
+            match m.get(17..).filter(|_| m.get(16) == Some(&b':')) {
+                Some(json) => rows.push(BoxRow::loose(json)),
+                None => rows.push(BoxRow::Unreadable("a member without its prefix".into())),
+            }
         }
+        for pair in sealed.chunks(2) {
+            if let [poll, body] = pair {
+                BoxRow::sealed(&String::from_utf8_lossy(poll), body, &mut rows);
+            }
+        }
+        Ok((BallotBox { rows, seq }, state.0.zip(state.1)))
+    }
+
+    pub async fn load(&self, convention: &str, with_state: bool) -> Result<Loaded, StoreError> {
+        let (ballots, stored) = self.snapshot(convention).await?;
+        let last = ballots.seq;
+        let mut state = stored.filter(|(seq, _)| with_state && *seq <= last);
         let mut records = Vec::new();
         if let Some((seq, _)) = &state {
             // From the state's own record: a state whose record is not in the log (a log
             // lost without its state) is not used; the log is the truth.
             let tail = self
-                .records_after(convention, seq.saturating_sub(1))
+                .records_between(convention, seq.saturating_sub(1), last)
                 .await?;
             let anchored = tail.first().is_some_and(|r| r.seq == *seq);
             if anchored && contiguous(&tail, *seq) {
@@ -292,12 +487,13 @@ impl RedisStore {
             }
         }
         if state.is_none() {
-            records = self.records_after(convention, 0).await?;
+            records = self.records_between(convention, 0, last).await?;
             if !contiguous(&records, 1) {
                 return Err(corrupt(format!("{convention}: seq out of order")));
             }
         }
-        let last: Entries = redis::cmd("XREVRANGE")
+        let mut con = self.con.clone();
+        let head: Entries = redis::cmd("XREVRANGE")
             .arg(audit_key(convention))
             .arg("+")
             .arg("-")
@@ -306,7 +502,7 @@ impl RedisStore {
             .query_async(&mut con)
             .await
             .map_err(unavailable)?;
-        let audit_head = match values(last)?.into_iter().next() {
+        let audit_head = match values(head)?.into_iter().next() {
             Some((_, body)) => {
                 let e: AuditEntry = serde_json::from_slice(&body).map_err(corrupt)?;
                 Some((e.n, e.hash))
@@ -317,7 +513,7 @@ impl RedisStore {
             state,
             records,
             audit_head,
-            ballots: self.ballots(convention).await?,
+            ballots,
         })
     }
 
@@ -338,20 +534,27 @@ impl RedisStore {
         Ok(())
     }
 
-    /// The ballot box: every secret ballot, in no order.
-    pub async fn ballots(&self, convention: &str) -> Result<Vec<Event>, StoreError> {
+    /// The ballot box, with the log's last seq read in the same transaction.
+    pub async fn ballots(&self, convention: &str) -> Result<BallotBox, StoreError> {
+        Ok(self.snapshot(convention).await?.0)
+    }
+
+    /// Seal closed polls' loose ballots (see `Store::seal`).
+    pub async fn seal(&self, convention: &str, polls: &[String]) -> Result<(), StoreError> {
         let mut con = self.con.clone();
-        let members: Vec<String> = con
-            .smembers(ballots_key(convention))
-            .await
-            .map_err(unavailable)?;
-        members
-            .iter()
-            .map(|m| {
-                let json = m.split_once(':').map(|(_, j)| j).unwrap_or(m);
-                serde_json::from_str(json).map_err(corrupt)
-            })
-            .collect()
+        let script = Script::new(SEAL);
+        let mut inv = script.prepare_invoke();
+        inv.key(box_key(convention))
+            .key(legacy_ballots_key(convention))
+            .key(sealed_key(convention));
+        for poll in polls {
+            inv.arg(poll);
+        }
+        let sealed: i64 = inv.invoke_async(&mut con).await.map_err(unavailable)?;
+        if sealed > 0 {
+            self.forget_history();
+        }
+        Ok(())
     }
 
     pub async fn conventions(&self) -> Result<Vec<String>, StoreError> {

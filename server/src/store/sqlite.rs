@@ -2,17 +2,28 @@
 //! thread. Appends that arrive together are committed in one transaction (group commit: one
 //! fsync for many commands, each still acknowledged only once durable), each in a savepoint
 //! of its own so that one conflict does not fail the others.
+//!
+//! Secret ballots: each group commit inserts its ballots in a random order, under random keys;
+//! when a secret poll closes, its ballots are sealed (moved, in the close's transaction, into
+//! one sorted list), the rest of the box is rewritten under fresh keys in a random order (the
+//! table cleared: `secure_delete` zeroes every page it frees), and the write-ahead log is
+//! truncated, so that no page, free page or frame keeps the order the ballots were cast in.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::thread;
 
 use convene_protocol::{AuditEntry, Record};
+use rand::seq::SliceRandom;
 use rand::RngCore;
+use rusqlite::types::{Value, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Append, DocAppend, DocLoaded, Loaded, StoreError, StoredVersion};
+use super::{
+    poll_of, seal_list, Append, BallotBox, BoxRow, DocAppend, DocLoaded, Loaded, StoreError,
+    StoredVersion,
+};
 
 /// Most appends folded into one transaction.
 const MAX_BATCH: usize = 512;
@@ -42,6 +53,8 @@ enum Job {
     /// The whole log, or (with `true`) the latest stored state and the log after it.
     Load(String, bool, Reply<Loaded>),
     RecordsAfter(String, u64, Reply<Vec<Record>>),
+    Ballots(String, Reply<BallotBox>),
+    Seal(String, Vec<String>, Reply<()>),
     SaveState {
         convention: String,
         seq: u64,
@@ -91,6 +104,12 @@ impl SqliteStore {
                  body TEXT NOT NULL,
                  PRIMARY KEY (convention, id)
              ) WITHOUT ROWID;
+             CREATE TABLE IF NOT EXISTS sealed_ballots (
+                 convention TEXT NOT NULL,
+                 poll TEXT NOT NULL,
+                 body TEXT NOT NULL,
+                 PRIMARY KEY (convention, poll)
+             ) WITHOUT ROWID;
              CREATE TABLE IF NOT EXISTS doc_updates (
                  convention TEXT NOT NULL,
                  doc TEXT NOT NULL,
@@ -124,9 +143,12 @@ impl SqliteStore {
              CREATE TABLE IF NOT EXISTS probe (
                  k INTEGER PRIMARY KEY,
                  at INTEGER NOT NULL
-             );",
+             );
+             PRAGMA wal_checkpoint(TRUNCATE);",
         )
         .map_err(unavailable)?;
+        // The checkpoint that ends the batch folds and truncates a write-ahead log a crash left
+        // behind: its frames may hold the order of a poll closed just before.
         let states = open_states(dir)?;
         let (tx, rx) = mpsc::channel(QUEUE);
         let write_error = WriteError::default();
@@ -199,6 +221,15 @@ impl SqliteStore {
 
     pub async fn conventions(&self) -> Result<Vec<String>, StoreError> {
         self.ask(Job::Conventions).await
+    }
+
+    pub async fn ballots(&self, convention: &str) -> Result<BallotBox, StoreError> {
+        self.ask(|r| Job::Ballots(convention.to_string(), r)).await
+    }
+
+    pub async fn seal(&self, convention: &str, polls: Vec<String>) -> Result<(), StoreError> {
+        self.ask(|r| Job::Seal(convention.to_string(), polls, r))
+            .await
     }
 
     pub async fn audit(&self, convention: &str) -> Result<Vec<AuditEntry>, StoreError> {
@@ -350,6 +381,12 @@ fn writer(
                 Job::RecordsAfter(c, after, r) => {
                     let _ = r.send(records_from(&conn, &c, after, false));
                 }
+                Job::Ballots(c, r) => {
+                    let _ = r.send(ballot_box(&conn, &c));
+                }
+                Job::Seal(c, polls, r) => {
+                    let _ = r.send(seal_alone(&conn, &c, &polls));
+                }
                 Job::SaveState {
                     convention,
                     seq,
@@ -434,6 +471,7 @@ fn commit(conn: &Connection, appends: &mut Vec<Write>) -> Result<(), StoreError>
         Doc(Result<u64, StoreError>),
     }
     let mut outcomes: Vec<Outcome> = Vec::with_capacity(appends.len());
+    let mut sealed = false;
     let result = (|| -> Result<(), rusqlite::Error> {
         run(conn, "BEGIN IMMEDIATE")?;
         for w in appends.iter() {
@@ -455,20 +493,46 @@ fn commit(conn: &Connection, appends: &mut Vec<Write>) -> Result<(), StoreError>
             run(conn, "RELEASE one")?;
             outcomes.push(outcome);
         }
+        let held: Vec<&Append> = appends
+            .iter()
+            .zip(&outcomes)
+            .filter_map(|(w, o)| match (w, o) {
+                (Write::Log(a, _), Outcome::Log(Ok(()))) => Some(a),
+                _ => None,
+            })
+            .collect();
+        // The group's ballots in a random order: cells filling a page, and pages splitting,
+        // follow the order of insertion, which is then not the order of the voter marks.
+        let mut ballots = Vec::new();
+        for a in &held {
+            for b in &a.ballots {
+                let body = serde_json::to_string(b)
+                    .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+                ballots.push((a.convention.as_str(), body));
+            }
+        }
+        ballots.shuffle(&mut rand::thread_rng());
+        for (convention, body) in &ballots {
+            insert_ballot(conn, convention, body)?;
+        }
+        // After this group's ballots, so that a vote and the close in one group are sealed
+        // together.
+        for a in &held {
+            for poll in &a.seal {
+                seal_poll(conn, &a.convention, poll)?;
+                sealed = true;
+            }
+        }
+        if sealed {
+            rewrite_box(conn)?;
+        }
         run(conn, "COMMIT")
     })();
     if result.is_err() && !conn.is_autocommit() {
         let _ = run(conn, "ROLLBACK");
     }
-    if appends
-        .iter()
-        .any(|w| matches!(w, Write::Log(a, _) if a.checkpoint))
-    {
-        // Fold the write-ahead log into the database: no trace of the order of a closed
-        // secret poll's writes stays on disk.
-        if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
-            tracing::warn!(error = %e, "checkpoint after a secret poll failed");
-        }
+    if sealed && result.is_ok() {
+        truncate_wal(conn);
     }
     let written = result
         .as_ref()
@@ -509,6 +573,153 @@ fn commit(conn: &Connection, appends: &mut Vec<Write>) -> Result<(), StoreError>
     written
 }
 
+/// Fold the write-ahead log into the database and truncate it: its frames are page images in
+/// the order of the commits.
+fn truncate_wal(conn: &Connection) {
+    if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
+        tracing::warn!(error = %e, "write-ahead log not truncated after sealing ballots");
+    }
+}
+
+/// A stored body's bytes, whatever its type (a planted row may be anything).
+fn bytes_of(value: ValueRef<'_>) -> Vec<u8> {
+    match value {
+        ValueRef::Text(b) | ValueRef::Blob(b) => b.to_vec(),
+        ValueRef::Integer(i) => i.to_string().into_bytes(),
+        ValueRef::Real(f) => f.to_string().into_bytes(),
+        ValueRef::Null => Vec::new(),
+    }
+}
+
+/// One loose ballot, under a random key: its place among the rows says nothing.
+fn insert_ballot(
+    conn: &Connection,
+    convention: &dyn rusqlite::ToSql,
+    body: &dyn rusqlite::ToSql,
+) -> rusqlite::Result<()> {
+    let mut key = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut key);
+    conn.prepare_cached("INSERT INTO ballot_box (convention, id, body) VALUES (?1, ?2, ?3)")?
+        .execute(params![convention, &key[..], body])
+        .map(drop)
+}
+
+/// Move the loose ballots of `poll` into its sealed list (one row, sorted), within the
+/// caller's transaction. Rows that are no ballot of it stay where they are.
+fn seal_poll(conn: &Connection, convention: &str, poll: &str) -> rusqlite::Result<()> {
+    let rows: Vec<(Value, Vec<u8>)> = conn
+        .prepare_cached("SELECT id, body FROM ballot_box WHERE convention = ?1")?
+        .query_map([convention], |r| Ok((r.get(0)?, bytes_of(r.get_ref(1)?))))?
+        .collect::<Result<_, _>>()?;
+    let mut bodies = Vec::new();
+    let mut delete =
+        conn.prepare_cached("DELETE FROM ballot_box WHERE convention = ?1 AND id = ?2")?;
+    for (id, body) in rows {
+        if poll_of(&body).as_deref() == Some(poll) {
+            delete.execute(params![convention, id])?;
+            // A ballot of the poll parses: it is valid UTF-8.
+            bodies.push(String::from_utf8_lossy(&body).into_owned());
+        }
+    }
+    if bodies.is_empty() {
+        return Ok(());
+    }
+    let before: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT body FROM sealed_ballots WHERE convention = ?1 AND poll = ?2")?
+        .query_row([convention, poll], |r| Ok(bytes_of(r.get_ref(0)?)))
+        .optional()?;
+    // Sealed twice (ballots planted after a close): one list still, re-sorted. A list that
+    // does not parse is kept as it is, beside, for whoever investigates.
+    if let Some(before) = before {
+        match serde_json::from_slice::<Vec<serde_json::Value>>(&before) {
+            Ok(items) => bodies.extend(items.iter().map(|v| v.to_string())),
+            Err(_) => {
+                conn.prepare_cached(
+                    "UPDATE sealed_ballots SET poll = ?3 WHERE convention = ?1 AND poll = ?2",
+                )?
+                .execute(params![
+                    convention,
+                    poll,
+                    format!("{poll} (unreadable)")
+                ])?;
+            }
+        }
+    }
+    conn.prepare_cached(
+        "INSERT INTO sealed_ballots (convention, poll, body) VALUES (?1, ?2, ?3)
+         ON CONFLICT (convention, poll) DO UPDATE SET body = excluded.body",
+    )?
+    .execute(params![convention, poll, seal_list(bodies)])
+    .map(drop)
+}
+
+/// Rewrite the loose ballots of every convention under fresh random keys, in a random order,
+/// within the caller's transaction. Clearing the table frees its pages (zeroed: secure_delete)
+/// and empties its root page: no freed cell, no copy of a cell left in a page's unused space by
+/// a split, no page allocated in the order of the splits, keeps a trace of the order of casting.
+fn rewrite_box(conn: &Connection) -> rusqlite::Result<()> {
+    // Values as stored, of whatever type: a planted row is kept as it is, as evidence.
+    let mut rows: Vec<(Value, Value)> = conn
+        .prepare_cached("SELECT convention, body FROM ballot_box")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    run(conn, "DELETE FROM ballot_box")?;
+    rows.shuffle(&mut rand::thread_rng());
+    for (convention, body) in &rows {
+        insert_ballot(conn, convention, body)?;
+    }
+    Ok(())
+}
+
+/// Seal closed polls' loose ballots in a transaction of their own (see `Store::seal`).
+fn seal_alone(conn: &Connection, convention: &str, polls: &[String]) -> Result<(), StoreError> {
+    let result = (|| -> rusqlite::Result<()> {
+        run(conn, "BEGIN IMMEDIATE")?;
+        for poll in polls {
+            seal_poll(conn, convention, poll)?;
+        }
+        rewrite_box(conn)?;
+        run(conn, "COMMIT")
+    })();
+    if result.is_err() && !conn.is_autocommit() {
+        let _ = run(conn, "ROLLBACK");
+    }
+    result.map_err(unavailable)?;
+    truncate_wal(conn);
+    Ok(())
+}
+
+/// A convention's ballot box, and the log's last seq (one job of the writer thread: atomic).
+fn ballot_box(conn: &Connection, convention: &str) -> Result<BallotBox, StoreError> {
+    let seq: u64 = conn
+        .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM events WHERE convention = ?1")
+        .and_then(|mut s| s.query_row([convention], |r| r.get(0)))
+        .map_err(unavailable)?;
+    let mut rows = Vec::new();
+    let mut stmt = conn
+        .prepare_cached("SELECT body FROM ballot_box WHERE convention = ?1")
+        .map_err(unavailable)?;
+    let loose = stmt
+        .query_map([convention], |r| Ok(bytes_of(r.get_ref(0)?)))
+        .map_err(unavailable)?;
+    for body in loose {
+        rows.push(BoxRow::loose(&body.map_err(unavailable)?));
+    }
+    let mut stmt = conn
+        .prepare_cached("SELECT poll, body FROM sealed_ballots WHERE convention = ?1")
+        .map_err(unavailable)?;
+    let sealed = stmt
+        .query_map([convention], |r| {
+            Ok((bytes_of(r.get_ref(0)?), bytes_of(r.get_ref(1)?)))
+        })
+        .map_err(unavailable)?;
+    for row in sealed {
+        let (poll, body) = row.map_err(unavailable)?;
+        BoxRow::sealed(&String::from_utf8_lossy(&poll), &body, &mut rows);
+    }
+    Ok(BallotBox { rows, seq })
+}
+
 fn append_one(tx: &Connection, a: &Append) -> Result<(), StoreError> {
     let found: u64 = tx
         .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM events WHERE convention = ?1")
@@ -535,18 +746,6 @@ fn append_one(tx: &Connection, a: &Append) -> Result<(), StoreError> {
     for e in &a.audit {
         let body = serde_json::to_string(e).map_err(unavailable)?;
         ins.execute(params![a.convention, e.n, e.hash, body])
-            .map_err(unavailable)?;
-    }
-    // A random key puts each ballot at a random place in the table: neither the order of
-    // the rows nor anything in them tells when, or by whom, a ballot was cast.
-    let mut ins = tx
-        .prepare_cached("INSERT INTO ballot_box (convention, id, body) VALUES (?1, ?2, ?3)")
-        .map_err(unavailable)?;
-    for b in &a.ballots {
-        let mut key = [0u8; 16];
-        rand::thread_rng().fill_bytes(&mut key);
-        let body = serde_json::to_string(b).map_err(unavailable)?;
-        ins.execute(params![a.convention, &key[..], body])
             .map_err(unavailable)?;
     }
     Ok(())
@@ -639,20 +838,7 @@ fn load(
         )
         .optional()
         .map_err(unavailable)?;
-    let mut stmt = conn
-        .prepare_cached("SELECT body FROM ballot_box WHERE convention = ?1")
-        .map_err(unavailable)?;
-    let rows = stmt
-        .query_map([convention], |r| r.get::<_, String>(0))
-        .map_err(unavailable)?;
-    let mut ballots = Vec::new();
-    for row in rows {
-        let body = row.map_err(unavailable)?;
-        ballots.push(
-            serde_json::from_str(&body)
-                .map_err(|e| StoreError::Corrupt(format!("ballot box: {e}")))?,
-        );
-    }
+    let ballots = ballot_box(conn, convention)?;
     Ok(Loaded {
         ballots,
         records,

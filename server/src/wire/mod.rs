@@ -537,12 +537,20 @@ pub fn command_in(c: p::Command) -> d::Command {
     }
 }
 
+pub fn tampered_out(t: &d::polls::Tampered) -> p::TamperedBox {
+    p::TamperedBox {
+        ballots: t.ballots,
+        voters: t.voters,
+    }
+}
+
 pub fn code_out(c: d::Code) -> p::ErrorCode {
     match c {
         d::Code::Forbidden => p::ErrorCode::Forbidden,
         d::Code::Invalid => p::ErrorCode::Invalid,
         d::Code::NotFound => p::ErrorCode::NotFound,
         d::Code::Conflict => p::ErrorCode::Conflict,
+        d::Code::Tampered => p::ErrorCode::Tampered,
     }
 }
 

@@ -311,9 +311,10 @@ fn poll_in(poll: p::PollState) -> d::Poll {
             .map(|(who, b)| (who, ballot_in(b)))
             .collect(),
         voted: poll.voted.into_iter().collect(),
-        // The ballot box is read beside the state and added back by the caller.
+        // The ballot box is read beside the state and added back (and checked) by the caller.
         secret: Vec::new(),
         final_tally: poll.final_tally.map(tally_in),
+        tampered: None,
     }
 }
 
@@ -346,11 +347,13 @@ fn phase_in(phase: p::RotationPhase) -> r::Phase {
     }
 }
 
-/// The state with the secret polls' ballots left out, as a stored state holds it.
+/// The state with the secret polls' ballots (and what their check found) left out, as a
+/// stored state holds it.
 pub fn without_secret_ballots(c: &d::Convention) -> d::Convention {
     let mut c = c.clone();
     for poll in c.polls.values_mut() {
         poll.secret.clear();
+        poll.tampered = None;
     }
     c
 }

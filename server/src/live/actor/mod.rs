@@ -634,14 +634,21 @@ impl Actor {
                 records: d.records.iter().map(|(r, _)| wire::record_out(r)).collect(),
                 audit: d.audit.clone(),
                 ballots: std::mem::take(&mut d.boxed),
-                // Once a secret poll closes, fold the write-ahead log into the database so
-                // that no trace of the order of its writes stays on disk.
-                checkpoint: d.records.iter().any(|(r, _)| match &r.event {
-                    d::Event::PollClosed { poll, .. } => {
-                        self.state.polls.get(poll).is_some_and(|p| p.spec.secret)
-                    }
-                    _ => false,
-                }),
+                // A secret poll that closes has its ballots sealed in the same write: no trace
+                // of the order they were cast in stays in the store.
+                seal: d
+                    .records
+                    .iter()
+                    .filter_map(|(r, _)| match &r.event {
+                        d::Event::PollClosed { poll, .. } => self
+                            .state
+                            .polls
+                            .get(poll)
+                            .filter(|p| p.spec.secret)
+                            .map(|p| p.id.clone()),
+                        _ => None,
+                    })
+                    .collect(),
             };
             let result = self.store.append(append).await;
             self.metrics
@@ -700,22 +707,12 @@ impl Actor {
         let rooms_before = self.state.location.clone();
         let mut records = Vec::new();
         let mut audit = Vec::new();
-        let mut gap = false;
-        for r in incoming {
-            if r.seq <= self.state.seq {
-                continue; // ours, or already seen
-            }
-            if r.seq != self.state.seq + 1 {
-                gap = true;
-                break;
-            }
-            self.take(wire::record_in(r), &mut records, &mut audit);
-        }
+        let gap = self.take_remote(incoming, &mut records, &mut audit);
         if records
             .iter()
             .any(|(r, _)| matches!(r.event, d::Event::VoterMarked { .. }))
         {
-            self.refresh_ballots().await;
+            self.refresh_ballots(&mut records, &mut audit).await;
         }
         if !records.is_empty() {
             self.publish(&records, &audit, &rooms_before).await;
@@ -725,6 +722,25 @@ impl Actor {
         }
     }
 
+    /// Take the records after ours, in order; whether one was missing before the rest.
+    fn take_remote(
+        &mut self,
+        incoming: Vec<p::Record>,
+        records: &mut Vec<(d::Record, Audience)>,
+        audit: &mut Vec<p::AuditEntry>,
+    ) -> bool {
+        for r in incoming {
+            if r.seq <= self.state.seq {
+                continue; // ours, or already seen
+            }
+            if r.seq != self.state.seq + 1 {
+                return true;
+            }
+            self.take(wire::record_in(r), records, audit);
+        }
+        false
+    }
+
     /// Read and apply what other nodes appended since our last record.
     async fn catch_up(&mut self) {
         match self.store.records_after(&self.id, self.state.seq).await {
@@ -732,17 +748,6 @@ impl Actor {
             Ok(_) => {}
             Err(e) => warn!(error = %e, "catching up failed"),
         }
-    }
-
-    /// Secret ballots cast through other nodes: the box is the truth for every poll's count.
-    async fn refresh_ballots(&mut self) {
-        let Ok(ballots) = self.store.ballots(&self.id).await else {
-            return;
-        };
-        for p in self.state.polls.values_mut().filter(|p| p.spec.secret) {
-            p.secret.clear();
-        }
-        self.fold_ballots(ballots);
     }
 
     fn reply(&mut self, to: ReplyTo, outcome: Outcome, records: &[(d::Record, Audience)]) {
