@@ -52,7 +52,7 @@ async function checkTranslations() {
     'stance.': ['for', 'against', 'for_with_reservations', 'abstain'],
     'tab.': ['room', 'polls', 'opinion', 'rotation', 'console', 'observe'],
     'err.': ['bad_message', 'unknown_type', 'forbidden', 'invalid', 'not_found', 'conflict', 'rate_limited', 'unauthorized', 'unsupported_version', 'unavailable', 'internal'],
-    'fatal.': ['unknown_token', 'revoked', 'unsupported_version'],
+    'fatal.': ['unknown_token', 'revoked', 'unsupported_version', 'too_many_connections', 'damaged'],
     'reason.': ['timer', 'facilitator', 'yielded', 'taken', 'moved'],
   };
   for (const [prefix, names] of Object.entries(dynamic)) {

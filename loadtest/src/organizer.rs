@@ -86,7 +86,8 @@ impl Organizer {
         Some(crate::server_metrics::parse(&r.text().await.ok()?))
     }
 
-    /// Create convention `id` with `roster` and invite everyone.
+    /// Create convention `id` with `roster` (in requests of at most `ROWS_PER_IMPORT`) and
+    /// invite everyone.
     pub async fn setup(&self, id: &str, name: &str, roster: &[RosterEntry]) -> Result<Setup> {
         let _: ConventionSummary = self
             .post(
@@ -97,15 +98,16 @@ impl Organizer {
                 },
             )
             .await?;
-        let added: RosterAdded = self
-            .post(&format!("/api/conventions/{id}/roster"), &roster)
-            .await?;
-        if added.added.len() != roster.len() {
-            bail!(
-                "roster: {} people sent, {} added",
-                roster.len(),
-                added.added.len()
-            );
+        // The server imports at most 10,000 people per request (ARCHITECTURE.md, Limits).
+        let mut ids = Vec::with_capacity(roster.len());
+        for chunk in roster.chunks(ROWS_PER_IMPORT) {
+            let added: RosterAdded = self
+                .post(&format!("/api/conventions/{id}/roster"), &chunk)
+                .await?;
+            ids.extend(added.added);
+        }
+        if ids.len() != roster.len() {
+            bail!("roster: {} people sent, {} added", roster.len(), ids.len());
         }
         let invites: Vec<Invite> = self
             .post(
@@ -117,12 +119,12 @@ impl Organizer {
             .into_iter()
             .map(|i| (i.participant, i.token))
             .collect();
-        Ok(Setup {
-            ids: added.added,
-            tokens,
-        })
+        Ok(Setup { ids, tokens })
     }
 }
+
+/// The server's cap on people per roster import.
+const ROWS_PER_IMPORT: usize = 10_000;
 
 /// A convention id of this run: `lt-<scenario>-<random hex>`.
 pub fn unique_id(scenario: &str) -> String {

@@ -14,7 +14,7 @@ mod state;
 mod views;
 
 pub use documents::*;
-pub use parse::{parse_client_message, ParseError};
+pub use parse::{parse_client_message, ParseError, MAX_ERROR_MESSAGE_BYTES};
 pub use polls::*;
 pub use rotation::*;
 pub use schema::schema;
@@ -286,6 +286,12 @@ pub enum Event {
         room: String,
         limit_ms: Option<u64>,
     },
+    /// The turn of `participant` in `room` now ends at `ends_at` (`null`: no limit).
+    FloorLimitSet {
+        room: String,
+        participant: String,
+        ends_at: Option<u64>,
+    },
     FacilitatorCalled {
         room: String,
         message: String,
@@ -441,6 +447,16 @@ pub enum AssignMethod {
 fn yes() -> bool {
     true
 }
+
+/// A field that may be omitted (`None`), `null` (`Some(None)`) or a value: serde reads an
+/// omitted field with `default`, and a present one, `null` included, here.
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
 fn one_minute() -> u64 {
     60_000
 }
@@ -507,6 +523,14 @@ pub enum Command {
         room: Option<String>,
         #[serde(default)]
         participant: Option<String>,
+        /// This turn's speaking limit: omitted, the room's (`limit_ms` of the room);
+        /// `null`, none; a number, that many ms.
+        #[serde(
+            default,
+            deserialize_with = "present",
+            skip_serializing_if = "Option::is_none"
+        )]
+        limit_ms: Option<Option<u64>>,
     },
     EndFloor {
         #[serde(default)]
@@ -518,6 +542,13 @@ pub enum Command {
         order: QueueOrder,
     },
     SetSpeakingLimit {
+        #[serde(default)]
+        room: Option<String>,
+        limit_ms: Option<u64>,
+    },
+    /// Change the limit of the turn under way: `limit_ms` from the start of the turn (`null`:
+    /// none). A limit already passed ends the turn at once.
+    SetFloorLimit {
         #[serde(default)]
         room: Option<String>,
         limit_ms: Option<u64>,
@@ -647,6 +678,10 @@ pub enum ClientMessage {
     },
     /// A command; `id` is chosen by the client and echoed in the one reply.
     Request { id: String, command: Command },
+    /// Is the connection alive? Answered at once by a `pong` (PROTOCOL.md, "Heartbeat"):
+    /// WebSocket pings are invisible to a web page, so a page that hears nothing for a while
+    /// asks, and takes silence for a dead network.
+    Ping,
 }
 
 /// Messages from the server.
@@ -690,4 +725,6 @@ pub enum ServerMessage {
         participation: Option<Participation>,
         tally: Option<Tally>,
     },
+    /// The answer to a `ping`, with the server's clock (ms since the epoch).
+    Pong { server_time: u64 },
 }

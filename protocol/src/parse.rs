@@ -6,7 +6,7 @@ use crate::{ClientMessage, Command, ErrorCode};
 impl ClientMessage {
     /// Every `type` a client message may have: a frame with another type is answered with
     /// `unknown_type` rather than `bad_message`.
-    pub const TYPES: &'static [&'static str] = &["hello", "request"];
+    pub const TYPES: &'static [&'static str] = &["hello", "request", "ping"];
 }
 
 impl Command {
@@ -31,6 +31,7 @@ impl Command {
         "end_floor",
         "set_queue_order",
         "set_speaking_limit",
+        "set_floor_limit",
         "draft_poll",
         "edit_poll",
         "delete_poll",
@@ -58,6 +59,26 @@ impl Command {
     ];
 }
 
+/// The longest error message the parser gives, whatever the frame: messages quote what was
+/// sent (an unknown type, serde's account of a bad value), and the reply goes back through
+/// the sender's bounded queue, so a 16 KiB frame must not come back as more.
+pub const MAX_ERROR_MESSAGE_BYTES: usize = 512;
+
+/// `message`, cut at a character boundary to at most `MAX_ERROR_MESSAGE_BYTES` (with `…`).
+fn bounded(mut message: String) -> String {
+    if message.len() > MAX_ERROR_MESSAGE_BYTES {
+        let ellipsis = '…';
+        let room = MAX_ERROR_MESSAGE_BYTES - ellipsis.len_utf8();
+        let cut = (0..=room)
+            .rev()
+            .find(|i| message.is_char_boundary(*i))
+            .unwrap_or(0);
+        message.truncate(cut);
+        message.push(ellipsis);
+    }
+    message
+}
+
 /// Why a frame could not be read as a client message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseError {
@@ -72,7 +93,7 @@ pub struct ParseError {
 pub fn parse_client_message(text: &str) -> Result<ClientMessage, ParseError> {
     let value: serde_json::Value = serde_json::from_str(text).map_err(|e| ParseError {
         code: ErrorCode::BadMessage,
-        message: format!("not valid JSON: {e}"),
+        message: bounded(format!("not valid JSON: {e}")),
         id: None,
     })?;
     let id = value.get("id").and_then(|v| v.as_str());
@@ -91,7 +112,7 @@ pub fn parse_client_message(text: &str) -> Result<ClientMessage, ParseError> {
     let id = id.map(str::to_string);
     let fail = |code, message: String| ParseError {
         code,
-        message,
+        message: bounded(message),
         id: id.clone(),
     };
     let ty = value

@@ -131,6 +131,19 @@ pub struct Snapshot {
     /// announced while you were away. Left out when there is none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notices: Vec<NoticeLine>,
+    /// Facilitators and guarantors: the audit trail's last entry at `seq`, its number and
+    /// hash, for a guarantor to note down and check a later export against (`convene audit
+    /// verify FILE --head N:HASH`). Later entries arrive as `audit` messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_head: Option<AuditHead>,
+}
+
+/// The last entry of the audit trail: its number (`n`) and its `hash`. The hash covers the
+/// whole chain before it: an export rewritten from any earlier entry on no longer has it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AuditHead {
+    pub n: u64,
+    pub hash: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -167,6 +167,7 @@ fn day_log(n: usize) -> Vec<Record> {
                     Command::GiveFloor {
                         room: None,
                         participant: None,
+                        limit_ms: None,
                     },
                 );
             }

@@ -146,9 +146,10 @@ pub enum DemoError {
     Command(#[from] CommandError),
 }
 
-/// Create the demo convention unless it exists, and return working invitations for all.
-/// Tokens derive from a secret kept in the data directory, so the links stay the same from
-/// one start to the next.
+/// Create the demo convention unless it exists, and return working invitations for the
+/// demo's own people (its seeded roster). Their tokens derive from a secret kept in the data
+/// directory (0600), so the links stay the same from one start to the next; people an
+/// organizer added over the API keep the invitations issued to them.
 pub async fn seed(
     hub: &Hub,
     data_dir: &Path,
@@ -164,7 +165,7 @@ pub async fn seed(
         Err(_) => {
             let mut s = [0u8; 32];
             rand::thread_rng().fill_bytes(&mut s);
-            std::fs::write(&secret_path, s).map_err(DemoError::Secret)?;
+            crate::datadir::write_private(&secret_path, &s).map_err(DemoError::Secret)?;
             s.to_vec()
         }
     };
@@ -195,18 +196,26 @@ pub async fn seed(
             .command(d::Actor::Participant("p00001".into()), opinion)
             .await?;
     }
-    // Re-issue only where the stored hash is not the derived token's (first start, or revoked).
+    // The demo's own people are the roster it was seeded with: the first people added, in id
+    // order (ids follow the order of addition). Anyone an organizer added later holds the
+    // invitation the organizer gave them, which the demo must neither print nor replace.
+    let own = roster().len();
+    let own_people = handle
+        .query(move |c, _| c.people.values().take(own).cloned().collect::<Vec<_>>())
+        .await
+        .ok_or(CommandError::Gone)?;
+    // Re-issue only where the stored hash is not the derived token's (first start, or an
+    // organizer revoked or replaced a demo link): the demo's links stay the same.
     let secret2 = secret.clone();
+    let ids: Vec<String> = own_people.iter().map(|p| p.id.clone()).collect();
     let stale: Vec<String> = handle
         .query(move |c, _| {
-            c.people
-                .keys()
+            ids.into_iter()
                 .filter(|p| {
                     let expected =
                         crate::gateway::hash_token(&invites::derived_token(DEMO_ID, &secret2, p));
-                    c.invites.get(*p) != Some(&expected)
+                    c.invites.get(p) != Some(&expected)
                 })
-                .cloned()
                 .collect()
         })
         .await
@@ -218,12 +227,8 @@ pub async fn seed(
         })
         .await?;
     }
-    // Everyone's link, same as last time.
-    let people = handle
-        .query(|c, _| c.people.values().cloned().collect::<Vec<_>>())
-        .await
-        .ok_or(CommandError::Gone)?;
-    Ok(people
+    // The demo's own links, same as last time.
+    Ok(own_people
         .into_iter()
         .map(|p| {
             let token = invites::derived_token(DEMO_ID, &secret, &p.id);

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod backup;
+pub mod datadir;
 pub mod demo;
 pub mod docs;
 pub mod domain;
@@ -14,7 +15,7 @@ pub mod store;
 pub mod video;
 pub mod wire;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use rand::RngCore;
@@ -85,6 +86,11 @@ pub struct Config {
 pub enum RunError {
     #[error(transparent)]
     Store(#[from] store::StoreError),
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("organizer token file {path}: {source}")]
     TokenFile {
         path: PathBuf,
@@ -128,7 +134,7 @@ fn organizer_token(config: &Config) -> Result<String, RunError> {
             let mut b = [0u8; 24];
             rand::thread_rng().fill_bytes(&mut b);
             let token = hex::encode(b);
-            write_private(&path, &token).map_err(err)?;
+            datadir::write_private(&path, token.as_bytes()).map_err(err)?;
             say(format_args!(
                 "Organizer token (generated, saved in {}): {token}",
                 path.display()
@@ -136,16 +142,6 @@ fn organizer_token(config: &Config) -> Result<String, RunError> {
             Ok(token)
         }
     }
-}
-
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    std::fs::write(path, text)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-    }
-    Ok(())
 }
 
 /// Serve until `shutdown` is cancelled, then close every connection (1001), finish the
@@ -160,6 +156,11 @@ pub async fn run(
     if !nodes.is_empty() && config.redis.is_none() {
         return Err(RunError::NodesWithoutRedis);
     }
+    // Before the store creates anything in it: the data directory is private (0700, files 0600).
+    datadir::prepare(&config.data).map_err(|source| RunError::DataDir {
+        path: config.data.clone(),
+        source,
+    })?;
     let store = match &config.redis {
         Some(url) => {
             if config.organizer_token.as_deref().is_none_or(str::is_empty) {
@@ -169,7 +170,6 @@ pub async fn run(
         }
         None => store::Store::open_sqlite(&config.data)?,
     };
-    std::fs::create_dir_all(&config.data).map_err(RunError::Serve)?;
     let token = organizer_token(&config)?;
     let public_url = config
         .public_url
@@ -240,9 +240,11 @@ pub async fn run(
         }
         if let Some(path) = &config.invites_out {
             let text = serde_json::to_string_pretty(&invites).unwrap_or_default();
-            write_private(path, &text).map_err(|source| RunError::InvitesOut {
-                path: path.clone(),
-                source,
+            datadir::write_private(path, text.as_bytes()).map_err(|source| {
+                RunError::InvitesOut {
+                    path: path.clone(),
+                    source,
+                }
             })?;
             say(format_args!("Invitations written to {}", path.display()));
         }

@@ -67,7 +67,15 @@ impl StoreArgs {
 #[derive(Subcommand)]
 enum AuditCommand {
     /// Check an exported trail (JSON lines) link by link; points at the first broken one.
-    Verify { file: PathBuf },
+    Verify {
+        file: PathBuf,
+        /// The head a guarantor noted down (the number and hash of the last entry they saw,
+        /// shown in their view), as N:HASH (the hash whole, or its first 16 digits at least):
+        /// the export must still hold that entry with that hash. A chain rewritten from any
+        /// earlier entry on passes the link-by-link check, not this one.
+        #[arg(long, value_name = "N:HASH")]
+        head: Option<convene::audit::Head>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -107,7 +115,7 @@ fn main() -> ExitCode {
             })
         })),
         Command::Audit {
-            command: AuditCommand::Verify { file },
+            command: AuditCommand::Verify { file, head },
         } => {
             let f = match std::fs::File::open(&file) {
                 Ok(f) => f,
@@ -116,10 +124,27 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            match convene::audit::verify(std::io::BufReader::new(f)) {
+            match convene::audit::verify_with_head(std::io::BufReader::new(f), head.as_ref()) {
                 Ok(n) => {
-                    println!("{}: {n} entries, every link holds", file.display());
+                    match &head {
+                        Some(h) => println!(
+                            "{}: {n} entries, every link holds, and entry {} has the hash you noted",
+                            file.display(),
+                            h.n
+                        ),
+                        None => println!("{}: {n} entries, every link holds", file.display()),
+                    }
                     ExitCode::SUCCESS
+                }
+                Err(
+                    e @ (convene::audit::VerifyError::HeadMissing { .. }
+                    | convene::audit::VerifyError::HeadMismatch { .. }),
+                ) => {
+                    println!(
+                        "{}: every link holds, but NOT THE TRAIL YOU NOTED: {e}",
+                        file.display()
+                    );
+                    ExitCode::FAILURE
                 }
                 Err(e) => {
                     println!("{}: BROKEN at {e}", file.display());
@@ -145,6 +170,13 @@ fn report(result: anyhow::Result<()>) -> ExitCode {
 }
 
 fn serve(config: convene::Config) -> anyhow::Result<()> {
+    // Whatever the server creates (SQLite files, their WAL, secrets) is for its user alone,
+    // whatever umask the service manager or shell left.
+    #[cfg(unix)]
+    // SAFETY: umask only sets the process's file-creation mask; it cannot fail.
+    unsafe {
+        libc::umask(0o077);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CONVENE_LOG")

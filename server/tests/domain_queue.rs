@@ -25,6 +25,7 @@ fn give(room: Option<&str>, participant: Option<&str>) -> Command {
     Command::GiveFloor {
         room: room.map(String::from),
         participant: participant.map(String::from),
+        limit_ms: None,
     }
 }
 

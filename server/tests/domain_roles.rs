@@ -32,7 +32,7 @@ const COLUMNS: [Who; 7] = [
 ];
 
 /// How many variants `Command` has; `allow_list` matches them all, `samples` names them all.
-const COMMAND_VARIANTS: usize = 48;
+const COMMAND_VARIANTS: usize = 49;
 
 /// Who may send each command: one column per actor of `COLUMNS`, `x` allowed, `.` refused.
 /// The match is exhaustive: a new command does not compile until its row is written here.
@@ -58,6 +58,7 @@ fn allow_list(command: &Command) -> (&'static str, &'static str) {
         EndFloor { .. } => ("EndFloor", ". . . x . . ."),
         SetQueueOrder { .. } => ("SetQueueOrder", ". . . x . . ."),
         SetSpeakingLimit { .. } => ("SetSpeakingLimit", ". . . x . . ."),
+        SetFloorLimit { .. } => ("SetFloorLimit", ". . . x . . ."),
         SendChat { .. } => ("SendChat", ". . x x x . x"),
         RaiseHand => ("RaiseHand", ". . x x x . x"),
         LowerHand => ("LowerHand", ". . x x x . x"),
@@ -270,10 +271,12 @@ fn samples(sim: &Sim, p: &People) -> Vec<Command> {
         Command::GiveFloor {
             room: None,
             participant: None,
+            limit_ms: None,
         },
         Command::GiveFloor {
             room: None,
             participant: Some(p.citizen.clone()),
+            limit_ms: None,
         },
         Command::EndFloor { room: None },
         Command::SetQueueOrder {
@@ -287,6 +290,19 @@ fn samples(sim: &Sim, p: &People) -> Vec<Command> {
         Command::SetSpeakingLimit {
             room: None,
             limit_ms: Some(0),
+        },
+        Command::GiveFloor {
+            room: None,
+            participant: Some(p.citizen.clone()),
+            limit_ms: Some(Some(60_000)),
+        },
+        Command::SetFloorLimit {
+            room: None,
+            limit_ms: Some(180_000),
+        },
+        Command::SetFloorLimit {
+            room: None,
+            limit_ms: None,
         },
         Command::SendChat {
             text: "Bonjour à toutes et à tous".into(),
@@ -1027,6 +1043,7 @@ fn guarantors_observe_and_never_act() {
             command: Command::GiveFloor {
                 room: None,
                 participant: Some(g.into()),
+                limit_ms: None,
             },
             expect: Err(Code::Invalid),
         },

@@ -1201,3 +1201,38 @@ fn clearing_rooms_strands_nobody() {
         }
     }
 }
+
+#[test]
+fn closing_breakouts_ends_the_recall_of_announcements() {
+    let (mut sim, ids) = with_rooms(2);
+    sim.ok(ids.facilitator(), assign(AssignMethod::Random));
+    let broadcast = |text: &str| Command::Broadcast { text: text.into() };
+    sim.ok(
+        ids.facilitator(),
+        broadcast("Les sous-groupes ouvrent dans deux minutes."),
+    );
+    sim.ok(ids.facilitator(), open());
+    sim.ok(ids.facilitator(), broadcast("Il reste cinq minutes."));
+    let texts =
+        |sim: &Sim| -> Vec<String> { sim.state.notices.iter().map(|n| n.text.clone()).collect() };
+    assert_eq!(texts(&sim).len(), 2, "recalled while the rooms are open");
+    sim.at(60_000);
+    sim.ok(ids.facilitator(), Command::CloseBreakouts);
+    assert_eq!(texts(&sim), Vec::<String>::new(), "their moment has passed");
+    // What is announced after the recall is recalled again.
+    sim.ok(ids.facilitator(), broadcast("Vote dans cinq minutes."));
+    assert_eq!(texts(&sim), vec!["Vote dans cinq minutes.".to_string()]);
+    // The timer's close too.
+    sim.ok(ids.facilitator(), open());
+    sim.ok(ids.facilitator(), broadcast("Dernière minute."));
+    sim.at(21 * 60_000);
+    let events = sim.tick();
+    assert!(
+        events.contains(&Event::BreakoutsClosed {
+            reason: convene::domain::CloseReason::Timer
+        }),
+        "{events:?}"
+    );
+    assert_eq!(texts(&sim), Vec::<String>::new());
+    assert_eq!(sim.replayed(), sim.state, "replay");
+}

@@ -265,6 +265,7 @@ fn give(room: &str, participant: &str) -> Command {
     Command::GiveFloor {
         room: Some(room.into()),
         participant: Some(participant.into()),
+        limit_ms: None,
     }
 }
 

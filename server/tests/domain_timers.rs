@@ -37,6 +37,7 @@ fn give(room: Option<&str>, participant: &str) -> Command {
     Command::GiveFloor {
         room: room.map(String::from),
         participant: Some(participant.into()),
+        limit_ms: None,
     }
 }
 
@@ -891,6 +892,7 @@ fn replay_gives_the_same_state() {
             Command::GiveFloor {
                 room: None,
                 participant: None,
+                limit_ms: None,
             },
         ),
         (
@@ -1009,4 +1011,178 @@ fn extending_an_overdue_breakout_twice_does_not_panic() {
     sim.ok(pid(1), extend(1_000));
     let again = sim.by(pid(1), extend(1_000));
     assert!(again.is_ok() || again == Err(Code::Conflict), "{again:?}");
+}
+
+/// The limit of one turn: chosen when giving the floor (`give_floor` with `limit_ms`), and
+/// changed while it runs (`set_floor_limit`, from the turn's start); the room's limit stays.
+#[test]
+fn a_turns_own_limit() {
+    use FloorEndReason::{Taken, Timer};
+    let give_for = |participant: &str, limit_ms: Option<Option<u64>>| Command::GiveFloor {
+        room: None,
+        participant: Some(participant.into()),
+        limit_ms,
+    };
+    let floor_limit = |limit_ms: Option<u64>| Command::SetFloorLimit {
+        room: None,
+        limit_ms,
+    };
+    let now_ends = |participant: &str, ends_at: Option<Millis>| Event::FloorLimitSet {
+        room: PLENARY.into(),
+        participant: participant.into(),
+        ends_at: ends_at.map(t),
+    };
+    let set = |ms| Event::SpeakingLimitSet {
+        room: PLENARY.into(),
+        limit_ms: ms,
+    };
+    let timelines = vec![
+        Timeline {
+            name: "chosen when giving the floor, over the room's",
+            steps: vec![
+                by(
+                    0,
+                    pid(1),
+                    limit(None, Some(180_000)),
+                    Ok(vec![set(Some(180_000))]),
+                    None,
+                ),
+                by(
+                    1_000,
+                    pid(1),
+                    give_for(pid(4), Some(Some(60_000))),
+                    Ok(vec![given(PLENARY, pid(4), Some(61_000))]),
+                    Some(61_000),
+                ),
+                tick(61_000, vec![ended(PLENARY, pid(4), 60_000, Timer)], None),
+                // The next turn without a choice takes the room's limit again.
+                by(
+                    62_000,
+                    pid(1),
+                    give_for(pid(5), None),
+                    Ok(vec![given(PLENARY, pid(5), Some(242_000))]),
+                    Some(242_000),
+                ),
+                // No limit for this one, whatever the room's.
+                by(
+                    70_000,
+                    pid(1),
+                    give_for(pid(6), Some(None)),
+                    Ok(vec![
+                        ended(PLENARY, pid(5), 8_000, Taken),
+                        given(PLENARY, pid(6), None),
+                    ]),
+                    None,
+                ),
+                tick(3_600_000, vec![], None),
+            ],
+        },
+        Timeline {
+            name: "changed while the turn runs, from its start",
+            steps: vec![
+                by(
+                    1_000,
+                    pid(1),
+                    give_for(pid(4), Some(Some(120_000))),
+                    Ok(vec![given(PLENARY, pid(4), Some(121_000))]),
+                    Some(121_000),
+                ),
+                // Two more minutes: four from the start.
+                by(
+                    100_000,
+                    pid(1),
+                    floor_limit(Some(240_000)),
+                    Ok(vec![now_ends(pid(4), Some(241_000))]),
+                    Some(241_000),
+                ),
+                tick(121_000, vec![], Some(241_000)),
+                // No limit after all, then one already passed: the turn ends now, counted
+                // up to now.
+                by(
+                    200_000,
+                    pid(1),
+                    floor_limit(None),
+                    Ok(vec![now_ends(pid(4), None)]),
+                    None,
+                ),
+                tick(300_000, vec![], None),
+                by(
+                    400_000,
+                    pid(1),
+                    floor_limit(Some(60_000)),
+                    Ok(vec![now_ends(pid(4), Some(400_000))]),
+                    Some(400_000),
+                ),
+                tick(400_000, vec![ended(PLENARY, pid(4), 399_000, Timer)], None),
+            ],
+        },
+        Timeline {
+            name: "refused",
+            steps: vec![
+                // Nobody has the floor.
+                by(
+                    0,
+                    pid(1),
+                    floor_limit(Some(60_000)),
+                    Err(Code::Conflict),
+                    None,
+                ),
+                by(
+                    0,
+                    pid(1),
+                    give_for(pid(4), Some(Some(0))),
+                    Err(Code::Invalid),
+                    None,
+                ),
+                by(
+                    0,
+                    pid(1),
+                    give_for(pid(4), Some(Some(12 * 3600 * 1000 + 1))),
+                    Err(Code::Invalid),
+                    None,
+                ),
+                by(
+                    1_000,
+                    pid(1),
+                    give_for(pid(4), None),
+                    Ok(vec![given(PLENARY, pid(4), None)]),
+                    None,
+                ),
+                by(
+                    2_000,
+                    pid(1),
+                    floor_limit(Some(0)),
+                    Err(Code::Invalid),
+                    None,
+                ),
+                by(
+                    2_000,
+                    pid(4),
+                    floor_limit(Some(60_000)),
+                    Err(Code::Forbidden),
+                    None,
+                ),
+                by(
+                    2_000,
+                    pid(3),
+                    floor_limit(Some(60_000)),
+                    Err(Code::Forbidden),
+                    None,
+                ),
+                by(
+                    2_000,
+                    pid(1),
+                    Command::SetFloorLimit {
+                        room: Some("r9".into()),
+                        limit_ms: Some(60_000),
+                    },
+                    Err(Code::NotFound),
+                    None,
+                ),
+            ],
+        },
+    ];
+    for timeline in timelines {
+        run(timeline);
+    }
 }

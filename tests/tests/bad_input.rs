@@ -245,7 +245,8 @@ async fn unreadable_frames_get_typed_errors_and_the_connection_stays_open() -> R
         code == ErrorCode::UnknownType,
         "unknown message type: {code:?}"
     );
-    bad.send_raw(r#"{"type": "ping"}"#).await?;
+    // (`ping` is a message now, the heartbeat: `pong` is the server's alone.)
+    bad.send_raw(r#"{"type": "pong"}"#).await?;
     let (code, _) = error_reply(&mut bad, None).await?;
     ensure!(
         code == ErrorCode::UnknownType,

@@ -133,10 +133,8 @@ async fn results(server: &Server, poll: &str, token: Option<&str>) -> Result<(u1
     let path = format!("/api/conventions/{CONVENTION}/polls/{poll}/results");
     let http = reqwest::Client::new();
     let request = match token {
-        // A participant's token, in the header and in the query (either is accepted).
-        Some(t) => http
-            .get(server.url(&format!("{path}?token={t}")))
-            .bearer_auth(t),
+        // A participant's token, in the header (never in the URL).
+        Some(t) => http.get(server.url(&path)).bearer_auth(t),
         None => http.get(server.url(&path)).bearer_auth(ORGANIZER_TOKEN),
     };
     let r = request.send().await?;

@@ -265,6 +265,7 @@ async fn a_breakout_session_survives_kill_9() -> Result<()> {
         .ok(Command::GiveFloor {
             room: None,
             participant: None,
+            limit_ms: None,
         })
         .await?;
     let given = cast.citizens[0].wait_event("floor_given").await?;
@@ -302,6 +303,7 @@ async fn a_breakout_session_survives_kill_9() -> Result<()> {
         .ok(Command::GiveFloor {
             room: None,
             participant: Some(cast.citizens[2].id()),
+            limit_ms: None,
         })
         .await?;
     let speaker = cast.citizens[2].id();
@@ -346,6 +348,7 @@ async fn a_breakout_session_survives_kill_9() -> Result<()> {
         Command::GiveFloor {
             room: None,
             participant: None,
+            limit_ms: None,
         },
         Command::EndFloor { room: None },
         Command::SetQueueOrder {
@@ -378,6 +381,7 @@ async fn a_breakout_session_survives_kill_9() -> Result<()> {
         Command::GiveFloor {
             room: None,
             participant: Some(cast.citizens[1].id()),
+            limit_ms: None,
         },
         Command::OpenBreakouts {
             duration_ms: 1000,

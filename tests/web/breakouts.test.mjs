@@ -49,7 +49,7 @@ test('balanced breakout rooms: citizens land in them and chat', { timeout: 12000
     const where = await page.textContent('[data-testid=where]');
     assert.match(where, /Salle [12]/);
     roomOf[ids[i]] = where.includes('Salle 1') ? 'r1' : 'r2';
-    assert.ok(await page.isVisible('header .countdown'), 'the breakout countdown is shown');
+    assert.ok(await page.isVisible('[data-testid=status-bar] .countdown'), 'the breakout countdown is shown');
   }
   // (The video meeting that follows a move is tested in video.test.mjs.)
   await tab(viewer, 'polls');
@@ -64,7 +64,10 @@ test('balanced breakout rooms: citizens land in them and chat', { timeout: 12000
   // Two citizens of Salle 1 chat; Salle 2 does not see it.
   const [a, b] = inR1.map(pageOf);
   await a.fill('.chat-form input', 'Bonjour, on commence par les transports ?');
-  await a.click('.chat-form button[type=submit]');
+  // The button, from the keyboard: on a laptop the video dock (fixed, bottom right) may lie
+  // over it until the page is scrolled.
+  await a.focus('.chat-form button[type=submit]');
+  await a.keyboard.press('Enter');
   await b.waitForSelector('.chat-log :text("Bonjour, on commence par les transports ?")');
   await b.fill('.chat-form input', 'Oui, et le logement ensuite.');
   await b.press('.chat-form input', 'Enter');

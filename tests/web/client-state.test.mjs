@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyEvent, missedNotices, noticeEffect, normalizeSnapshot, roomInRound, placedRound, canWrite, RECENT_NOTICE_MS } from '../../web/src/reduce.js';
+import { applyEvent, missedNotices, noticeEffect, normalizeSnapshot, roomInRound, placedRound, canWrite, CURRENT_NOTICE_MS, moveCause, voterOrder } from '../../web/src/reduce.js';
 import { jitsiDomain, jitsiOptions, meetingLink } from '../../web/src/video-url.js';
 import { DICT } from '../../web/src/i18n.js';
 
@@ -120,22 +120,31 @@ test('polls: a secret vote seen by a citizen, calls, and events that are not for
   assert.equal(s.seq, seq, 'an unknown event still moves the seq');
 });
 
-test('announcements in a snapshot: those missed while away, or recent ones on arrival', () => {
-  const now = 10 * RECENT_NOTICE_MS;
+test('announcements in a snapshot: the recent ones missed while away, never stale ones', () => {
+  const now = 10 * CURRENT_NOTICE_MS;
   const s = snapshot(me);
   s.notices = [
-    { seq: 40, at: now - 2 * RECENT_NOTICE_MS, by: { kind: 'participant', id: 'p1' }, text: 'Ancienne' },
+    { seq: 40, at: now - 2 * CURRENT_NOTICE_MS, by: { kind: 'participant', id: 'p1' }, text: 'Ancienne' },
+    { seq: 42, at: now - CURRENT_NOTICE_MS - 1, by: { kind: 'participant', id: 'p1' }, text: 'Passée de peu' },
     { seq: 45, at: now - 60000, by: { kind: 'organizer' }, text: 'Reprise à 14 h' },
     { seq: 48, at: now - 1000, by: { kind: 'participant', id: 'p1' }, text: 'Votez maintenant' },
   ];
-  // Back after seq 44: the two sent since, as broadcast records, in order.
-  const back = missedNotices(s, 44, now);
+  // Back after seq 39: the recent ones sent since, as broadcast records, in order; those
+  // older than a few minutes are not told as news.
+  const back = missedNotices(s, 39, now);
   assert.deepEqual(back.map((r) => r.seq), [45, 48]);
   assert.deepEqual(noticeEffect(back[0]).broadcast, { seq: 45, at: now - 60000, from: null, text: 'Reprise à 14 h' });
   assert.equal(noticeEffect(back[1]).broadcast.from, 'p1');
-  // Nothing new since seq 48; a first arrival sees only the last ten minutes.
+  // Nothing new since seq 48; a first arrival sees only the last few minutes.
   assert.deepEqual(missedNotices(s, 48, now), []);
+  assert.deepEqual(missedNotices(s, 46, now).map((r) => r.event.text), ['Votez maintenant']);
   assert.deepEqual(missedNotices(s, 0, now).map((r) => r.event.text), ['Reprise à 14 h', 'Votez maintenant']);
+  // Closing the breakout rooms ends the recall, as on the server.
+  const s2 = snapshot(staff);
+  s2.notices = s.notices.slice();
+  const closed = ev(s2, staff, { type: 'breakouts_closed', reason: 'facilitator' });
+  assert.deepEqual(closed, { breakoutsClosed: true });
+  assert.deepEqual(s2.notices, []);
   // A snapshot without notices (none sent yet) has an empty list.
   assert.deepEqual(normalizeSnapshot({ rooms: [] }).notices, []);
 });
@@ -203,7 +212,54 @@ test('every string in French and in English', () => {
   for (const [k, v] of Object.entries(DICT)) {
     assert.equal(v.length, 2, k);
     assert.ok(v[0] && v[1], k);
-    const params = (s) => [...s.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort().join(',');
-    assert.equal(params(v[0]), params(v[1]), `${k}: the same parameters in both languages`);
+    // Plural forms ({one, other}, chosen by Intl.PluralRules): every form has the same
+    // parameters, and `other` is always there.
+    const forms = (x) => (typeof x === 'object' ? (assert.ok(x.other, `${k}: an "other" form`), Object.values(x)) : [x]);
+    const params = (s) => [...new Set([...s.matchAll(/\{(\w+)\}/g)].map((m) => m[1]))].sort().join(',');
+    const all = [...forms(v[0]), ...forms(v[1])].map(params);
+    assert.ok(all.every((p) => p === all[0]), `${k}: the same parameters in both languages and every form`);
   }
+});
+
+test('French plurals and numbers by Intl: 0 personne, 1 garant·e, 12,5 %', async () => {
+  const { t, setLang, fmtPercent, fmtNumber } = await import('../../web/src/i18n.js');
+  setLang('fr');
+  assert.equal(t('people.observers', { n: 1 }), '1 garant·e observe cette salle');
+  assert.equal(t('people.observers', { n: 2 }), '2 garant·es observent cette salle');
+  assert.equal(t('board.hands', { n: 0 }), '0 main levée');
+  assert.equal(t('people.present', { n: 0 }), '0 personne présente');
+  assert.equal(t('people.present', { n: 2 }), '2 personnes présentes');
+  assert.equal(t('results.ballots', { n: 0 }), '0 bulletin');
+  assert.equal(fmtPercent(0.125).replace(/\s/g, ' '), '12,5 %');
+  assert.equal(fmtNumber(3.25, 1), '3,3');
+  setLang('en');
+  assert.equal(t('people.observers', { n: 0 }), '0 guarantors observing this room');
+  assert.equal(fmtPercent(0.125), '12.5%');
+  setLang('fr');
+});
+
+test('why my room changed: breakouts, recall, rotation, a facilitator, or my own visit', () => {
+  const rec = (type, by = { kind: 'participant', id: 'p1' }) => ({ seq: 1, at: 1, by, event: { type } });
+  assert.equal(moveCause(rec('breakouts_opened'), 'p3'), 'breakouts');
+  assert.equal(moveCause(rec('breakouts_closed', { kind: 'timer' }), 'p3'), 'recall');
+  assert.equal(moveCause(rec('rotation_round_started', { kind: 'timer' }), 'p3'), 'rotation');
+  assert.equal(moveCause(rec('rotation_transition', { kind: 'timer' }), 'p3'), 'rotation');
+  assert.equal(moveCause(rec('rotation_ended'), 'p3'), 'rotation_end');
+  assert.equal(moveCause(rec('participant_moved'), 'p3'), 'moved');
+  assert.equal(moveCause(rec('participant_moved', { kind: 'participant', id: 'p3' }), 'p3'), 'self');
+});
+
+test("a ranking ballot's starting order is each voter's own, and favours no option", () => {
+  // The same voter and poll: the same order (a reload changes nothing).
+  assert.deepEqual(voterOrder(5, 'q3:p12'), voterOrder(5, 'q3:p12'));
+  // Every order is a permutation.
+  for (let i = 0; i < 50; i += 1) assert.deepEqual(voterOrder(4, `q1:p${i}`).slice().sort(), [0, 1, 2, 3]);
+  // Over many voters, each option comes first about as often as the others.
+  const first = [0, 0, 0];
+  const voters = 900;
+  for (let i = 0; i < voters; i += 1) first[voterOrder(3, `q7:p${i}`)[0]] += 1;
+  for (const n of first) assert.ok(n > voters / 3 * 0.8 && n < voters / 3 * 1.2, `first places ${first}`);
+  // And the order typed by the facilitator is not everyone's.
+  const given = Array.from({ length: 60 }, (_, i) => voterOrder(3, `q7:p${i}`).join()).filter((o) => o === '0,1,2').length;
+  assert.ok(given < 30, `the given order for ${given} of 60 voters`);
 });

@@ -28,28 +28,47 @@ test('a citizen raises a hand and the facilitator gives the floor', { timeout: 1
   const b = await openAs(browser, server, second, { viewport: PHONE });
 
   await a.click('button:has-text("Lever la main")');
-  await a.waitForSelector('.hand-place:has-text("1ʳᵉ dans la file (sur 1)")');
+  await a.waitForSelector('.hand-place:has-text("vous êtes en tête de la file")');
   await b.click('button:has-text("Lever la main")');
-  await b.waitForSelector('.hand-place:has-text("2ᵉ dans la file (sur 2)")');
-  // The header says so on every tab.
+  await b.waitForSelector('.hand-place:has-text("vous êtes n° 2 sur 2 dans la file")');
+  // The status bar says so on every tab.
   await tab(b, 'polls');
-  await b.waitForSelector('header .pill:has-text("Main levée (2ᵉ)")');
+  await b.waitForSelector('[data-testid=my-hand]:has-text("Main levée : n° 2 sur 2")');
   await tab(b, 'room');
 
-  // The facilitator's console: the queue, a 2-minute limit, then "Donner la parole".
+  // The facilitator's console: the queue; two minutes for this turn (the room has no
+  // limit), then "Donner la parole".
   await tab(fac, 'console');
   await fac.waitForSelector(`#speaking .queue-list li:has-text("${first.name}")`);
-  await fac.selectOption('#speaking select >> nth=1', '120000');
-  await waitState(fac, (c) => c.snap.rooms[0].inside.limit_ms === 120000);
+  const speaking = fac.locator('#speaking');
+  assert.equal(await speaking.getByLabel('Temps de parole du prochain tour').inputValue(), 'room');
+  assert.match(await speaking.getByLabel('Temps de parole du prochain tour').locator('option:checked').textContent(), /celui de la salle \(sans limite\)/);
+  await speaking.getByLabel('Temps de parole du prochain tour').selectOption('120000');
   await fac.click(`#speaking .queue-list li:has-text("${first.name}") button:has-text("Donner la parole")`);
 
   await a.waitForSelector('.floor.mine:has-text("Vous avez la parole")');
   const left = await a.textContent('.floor.mine .countdown strong');
   assert.match(left, /^[12]:\d\d$/, `a speaking countdown under two minutes: ${left}`);
-  await a.waitForSelector('header .pill.speaking');
+  const turn = (c) => { const f = c.snap.rooms[0].inside.floor; return f && f.ends_at ? f.ends_at - f.since : null; };
+  await waitState(fac, (c) => { const f = c.snap.rooms[0].inside.floor; return f && f.ends_at - f.since === 120000 && c.snap.rooms[0].inside.limit_ms === null; });
+  // The turn under way: five minutes in all, then one more.
+  await speaking.getByLabel('Durée de ce tour').selectOption('300000');
+  await waitState(a, (c) => { const f = c.snap.rooms[0].inside.floor; return f && f.ends_at - f.since === 300000; });
+  await a.waitForFunction(() => /^[45]:\d\d$/.test(document.querySelector('.floor.mine .countdown strong').textContent));
+  await speaking.locator('button:has-text("Une minute de plus")').click();
+  await waitState(a, (c) => { const f = c.snap.rooms[0].inside.floor; return f && f.ends_at - f.since === 360000; });
+  assert.equal(await fac.evaluate(new Function('c', `return (${turn})(window.__convene);`)), 360000);
+  // The guarantor's audit trail has it.
+  const audited = await fac.evaluate(async () => {
+    const c = window.__convene;
+    const r = await fetch(`/api/conventions/${c.snap.convention.id}/audit`, { headers: { authorization: `Bearer ${c.token}` } });
+    return (await r.text()).split('\n').filter(Boolean).map((l) => JSON.parse(l).event.type);
+  });
+  assert.ok(audited.includes('floor_limit_set'), `audited: ${audited.slice(-5)}`);
+  await a.waitForSelector('[data-testid=my-floor]:has-text("Vous avez la parole")');
   // The other citizen sees who speaks, and moves up to first place.
   await b.waitForSelector(`.floor:has-text("La parole est à ${first.name}")`);
-  await b.waitForSelector('.hand-place:has-text("1ʳᵉ dans la file (sur 1)")');
+  await b.waitForSelector('.hand-place:has-text("vous êtes en tête de la file")');
   await axe(a, 'citizen with the floor (phone)');
   await axe(fac, 'console, someone speaking');
 
@@ -60,12 +79,20 @@ test('a citizen raises a hand and the facilitator gives the floor', { timeout: 1
   await waitState(fac, (c, id) => (c.snap.floor_time.find((f) => f.participant === id) || {}).spoken_ms >= 1000, first.participant);
   const row = await fac.textContent(`#equity li:has-text("${first.name}")`);
   assert.match(row, /\d+ s/);
-  assert.match(await fac.textContent('#equity'), /1 personne\(s\) sur \d+ ont eu la parole/);
+  assert.match(await fac.textContent('#equity'), /1 personne sur \d+ a eu la parole/);
 
-  // "Donner la parole au suivant" takes the next raised hand; "Reprendre la parole" ends it.
+  // The room's own limit, in its settings: the next turn takes it ("celui de la salle").
+  await speaking.locator('summary:has-text("Réglages de la salle")').click();
+  await speaking.getByLabel('Temps de parole de la salle').selectOption('180000');
+  await waitState(fac, (c) => c.snap.rooms[0].inside.limit_ms === 180000);
+  await speaking.getByLabel('Temps de parole du prochain tour').selectOption('room');
+  assert.match(await speaking.getByLabel('Temps de parole du prochain tour').locator('option:checked').textContent(), /celui de la salle \(3 min\)/);
+  // "Donner la parole au suivant" takes the next raised hand; "Terminer ce tour de parole"
+  // ends it.
   await fac.click('#speaking button:has-text("Donner la parole au suivant")');
   await b.waitForSelector('.floor.mine');
-  await fac.click('#speaking button:has-text("Reprendre la parole")');
+  await waitState(b, (c) => { const f = c.snap.rooms[0].inside.floor; return f && f.ends_at - f.since === 180000; });
+  await fac.click('#speaking button:has-text("Terminer ce tour de parole")');
   await b.waitForSelector('.floor.empty');
   // Lowering a hand.
   await a.click('button:has-text("Lever la main")');

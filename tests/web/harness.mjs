@@ -2,7 +2,7 @@
 // convention), Debian's headless Chromium driven by playwright-core, axe-core, screenshots.
 
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
+import { createServer, connect as tcpConnect } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -13,7 +13,11 @@ import { isDeepStrictEqual } from 'node:util';
 import { chromium } from 'playwright-core';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export const SCREENSHOTS = join(ROOT, 'docs', 'screenshots');
+/**
+ * Where screenshots go: an ignored folder, so that a test run never rewrites tracked files.
+ * `node tests/web/refresh-screenshots.mjs` sets CONVENE_SCREENSHOTS to docs/screenshots.
+ */
+export const SCREENSHOTS = process.env.CONVENE_SCREENSHOTS ? resolve(process.env.CONVENE_SCREENSHOTS) : join(ROOT, 'tests', 'web', 'out', 'screenshots');
 const require = createRequire(import.meta.url);
 const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 
@@ -97,6 +101,13 @@ export async function startServer({ dataDir, port = 0, extra = [] } = {}) {
       await Promise.race([done, new Promise((r) => setTimeout(r, 5000))]);
       if (proc.exitCode === null) proc.kill('SIGKILL');
     },
+    /** SIGSTOP: the process is there but answers nothing (a silently dead network). */
+    freeze() {
+      proc.kill('SIGSTOP');
+    },
+    thaw() {
+      proc.kill('SIGCONT');
+    },
     /** kill -9: nothing acknowledged may be lost. */
     async kill9() {
       const done = new Promise((r) => proc.once('exit', r));
@@ -118,12 +129,14 @@ export async function launchBrowser() {
 }
 
 /** A person's own browser (a fresh context), on their invitation link, once welcomed. */
-export async function openAs(browser, server, invite, { viewport = LAPTOP, query, lang } = {}) {
+export async function openAs(browser, server, invite, { viewport = LAPTOP, query, lang, base } = {}) {
   const context = await browser.newContext({ viewport, deviceScaleFactor: 1, locale: lang === 'en' ? 'en-GB' : 'fr-FR' });
   const page = await context.newPage();
   page.errors = [];
   page.on('pageerror', (e) => page.errors.push(e.message));
-  await page.goto(server.url(invite, query));
+  // `base`: the same server through another address (a proxy standing for the network).
+  const url = server.url(invite, query);
+  await page.goto(base ? url.replace(server.base, base) : url);
   await waitOpen(page);
   return page;
 }
@@ -162,10 +175,11 @@ export async function axe(page, label) {
   return result;
 }
 
-export async function screenshot(page, name) {
+/** The whole page (`fullPage`), or what the screen shows (what stays in view). */
+export async function screenshot(page, name, { fullPage = true } = {}) {
   mkdirSync(SCREENSHOTS, { recursive: true });
   await page.evaluate(() => document.fonts && document.fonts.ready);
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage });
 }
 
 /** Send a command through the page's own client, as the UI does (for setting up scenes). */
@@ -246,4 +260,84 @@ export async function assertMatchesServer(page, label = '', attempt = 0) {
     return assertMatchesServer(page, label, attempt + 1);
   }
   assert.deepEqual(a, b, `client state vs server snapshot ${label}`);
+}
+
+/**
+ * A TCP proxy standing for a phone's network between one browser and the real server.
+ * `stall()` makes it silently dead: nothing goes through either way, nothing is closed (no
+ * FIN, no RST, no offline event), new connections hang; `heal()` ends the stalled
+ * connections (as a network that comes back finds its old ones gone) and lets the waiting
+ * ones through.
+ */
+export async function stallableProxy(targetPort) {
+  const links = new Set();
+  const waiting = [];
+  let stalled = false;
+  const link = (client) => {
+    const upstream = tcpConnect(targetPort, '127.0.0.1');
+    const l = { client, upstream, dead: false };
+    links.add(l);
+    client.on('data', (d) => { if (!l.dead) upstream.write(d); });
+    upstream.on('data', (d) => { if (!l.dead) client.write(d); });
+    // A dead link carries nothing, closes included: the silence is total.
+    client.on('close', () => { if (!l.dead) upstream.destroy(); links.delete(l); });
+    upstream.on('close', () => { if (!l.dead) client.destroy(); });
+    client.on('error', () => {});
+    upstream.on('error', () => {});
+  };
+  const srv = createServer((client) => {
+    client.on('error', () => {});
+    if (stalled) {
+      client.pause();
+      waiting.push(client);
+    } else {
+      link(client);
+    }
+  });
+  await new Promise((ok) => srv.listen(0, '127.0.0.1', ok));
+  const { port } = srv.address();
+  return {
+    port,
+    base: `http://127.0.0.1:${port}`,
+    stall() {
+      stalled = true;
+      for (const l of links) l.dead = true;
+    },
+    heal() {
+      stalled = false;
+      for (const l of links) {
+        if (l.dead) {
+          l.client.destroy();
+          l.upstream.destroy();
+          links.delete(l);
+        }
+      }
+      for (const c of waiting.splice(0)) {
+        link(c);
+        c.resume();
+      }
+    },
+    async close() {
+      for (const l of links) {
+        l.client.destroy();
+        l.upstream.destroy();
+      }
+      for (const c of waiting) c.destroy();
+      await new Promise((ok) => srv.close(ok));
+    },
+  };
+}
+
+/**
+ * Answer the dialog that asks for a vote or announces results (web/src/ui/asked.jsx) with
+ * `button` ("Plus tard", "Voir les sondages", "Fermer"), once it is there for `poll` (any
+ * poll if none is given).
+ */
+export async function answerAsked(page, button = 'Plus tard', poll = null) {
+  const sel = `[data-testid=ask-dialog][open]${poll ? `[data-poll=${poll}]` : ''}`;
+  await page.waitForSelector(sel);
+  const which = await page.getAttribute(sel, 'data-poll');
+  const kind = await page.getAttribute(sel, 'data-kind');
+  await page.click(`${sel} button:has-text("${button}")`);
+  await page.waitForFunction(([p, k]) => !document.querySelector(`[data-testid=ask-dialog][open][data-poll="${p}"][data-kind="${k}"]`), [which, kind]);
 }

@@ -41,7 +41,7 @@ test('a rapporteur types in the opinion and a second browser sees it', { timeout
   await a.click('.doc-editor');
   await a.keyboard.type("Préambule de l'avis citoyen");
   await a.click('.toolbar button:has-text("Ajouter une proposition")');
-  const title = a.locator('.doc-editor input.proposal-title').first();
+  const title = a.locator('.doc-editor .proposal-title').first();
   await title.waitFor();
   await title.fill('Bus de nuit gratuits');
   await a.click('.doc-editor .proposal-body p');
@@ -58,7 +58,7 @@ test('a rapporteur types in the opinion and a second browser sees it', { timeout
   await b.waitForSelector('.doc-editor .argument.arg-for:has-text("Les jeunes rentreraient plus sûrement.")');
   await b.waitForSelector('.doc-editor .minority:has-text("Le coût pour la métropole est trop élevé.")');
   await b.waitForFunction(() => {
-    const i = document.querySelector('.doc-editor input.proposal-title');
+    const i = document.querySelector('.doc-editor .proposal-title');
     return i && i.value === 'Bus de nuit gratuits';
   });
   // ...and who else is in the document, with their cursor.
@@ -99,7 +99,7 @@ test('a rapporteur types in the opinion and a second browser sees it', { timeout
   // The export has the structure the server reads out of the document.
   const html = await a.evaluate(async () => {
     const c = window.__convene;
-    const r = await fetch(`/api/conventions/${c.snap.convention.id}/documents/opinion/export?format=html&token=${encodeURIComponent(c.token)}`);
+    const r = await fetch(`/api/conventions/${c.snap.convention.id}/documents/opinion/export?format=html`, { headers: { authorization: `Bearer ${c.token}` } });
     return r.text();
   });
   assert.match(html, /Proposition 1 : Bus de nuit gratuits/);

@@ -5,7 +5,7 @@
 
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openAs, tab, axe, command, PHONE , assertMatchesServer } from './harness.mjs';
+import { startServer, launchBrowser, openAs, tab, axe, command, answerAsked, PHONE , assertMatchesServer } from './harness.mjs';
 
 let server;
 let browser;
@@ -41,7 +41,9 @@ test('a secret poll is opened, voted from two browsers and published', { timeout
 
   for (const [page, stance] of [[a, 'Pour'], [b, 'Contre']]) {
     await page.waitForSelector('nav [data-tab=polls] .count-badge');
-    await tab(page, 'polls');
+    // The poll comes as a dialog (asked.test.mjs); here, the polls tab's card is used.
+    await answerAsked(page, 'Voir les sondages');
+    await page.waitForSelector('main[data-view=polls]');
     const card = page.locator('article.poll', { hasText: QUESTION });
     await card.locator('.secret-warning:has-text("Ce vote est secret : une fois envoyé, il ne pourra plus être modifié.")').waitFor();
     await card.locator(`label.choice:has-text("${stance}") input`).first().check();
@@ -56,9 +58,10 @@ test('a secret poll is opened, voted from two browsers and published', { timeout
     assert.ok(!(await card.textContent()).includes(`« ${stance} »`));
   }
 
-  // The facilitator follows participation live.
-  await draft.locator('.participation:has-text("2 vote(s) sur")').waitFor();
-  await draft.locator('.results:has-text("2 bulletin(s)")').waitFor();
+  // The facilitator follows participation live, not the count of a secret poll.
+  await draft.locator('.participation:has-text("2 votes sur")').waitFor();
+  await draft.locator('[data-testid=count-hidden]').waitFor();
+  assert.equal(await draft.locator('.results').count(), 0);
   // Citizens do not see the tally before publication.
   assert.equal(await a.locator('article.poll .results').count(), 0);
 
@@ -67,11 +70,14 @@ test('a secret poll is opened, voted from two browsers and published', { timeout
   await a.waitForSelector('article.poll:has-text("les résultats seront publiés")');
   await draft.locator('button:has-text("Publier les résultats")').click();
   for (const page of [a, b]) {
+    // Announced by the dialog, and on the card.
+    await answerAsked(page, 'Fermer');
     const card = page.locator('article.poll', { hasText: QUESTION });
     await card.locator('.results:has-text("Résultats publiés")').waitFor();
-    const text = await card.locator('.results').textContent();
-    assert.match(text, /Pour.*1 \(50 %\)/);
-    assert.match(text, /Contre.*1 \(50 %\)/);
+    const text = (await card.locator('.results').textContent()).replace(/\s/g, ' ');
+    assert.match(text, /Égalité entre « Pour », « Contre » \(1 voix chacune\)\./);
+    assert.match(text, /Pour1 voix \(50 %\)/);
+    assert.match(text, /Contre1 voix \(50 %\)/);
   }
   await axe(b, 'published results');
   for (const page of [fac, a, b]) await assertMatchesServer(page, 'after a secret poll');
@@ -95,20 +101,23 @@ test('a named ranking poll: reorder, vote, change the vote, see the rounds', { t
   await card.locator('button:has-text("Ouvrir le vote")').click();
   await card.locator('.badge:has-text("ouvert")').waitFor();
 
-  await tab(a, 'polls');
+  await answerAsked(a, 'Voir les sondages');
   const mine = a.locator('article.poll', { hasText: 'Classez ces priorités' });
-  // Move "Isolement des personnes âgées" to the top with the keyboard-reachable arrows.
-  await mine.locator('button:has-text("Monter « Isolement des personnes âgées »")').click();
-  await mine.locator('button:has-text("Monter « Isolement des personnes âgées »")').click();
+  const order = () => mine.locator('ol.ranking .rank-label').allTextContents();
+  // Move "Isolement des personnes âgées" to the top with the keyboard-reachable arrows
+  // (the starting order is this voter's own).
+  while ((await order())[0] !== 'Isolement des personnes âgées') await mine.locator('button:has-text("Monter « Isolement des personnes âgées »")').click();
+  const first = await order();
   await mine.locator('button:has-text("Voter")').click();
-  await mine.locator('.voted:has-text("Isolement des personnes âgées > Transports de nuit > Logement des jeunes")').waitFor();
-  // Live results: the citizen sees the winner and the rounds.
-  await mine.locator('.results:has-text("Proposition retenue : Isolement des personnes âgées")').waitFor();
+  await mine.locator(`.voted:has-text("${first.join(' > ')}")`).waitFor();
+  // Live results: the citizen sees the winner, in words.
+  await mine.locator('.results:has-text("« Isolement des personnes âgées » est retenue")').waitFor();
   // A named vote may change until the close.
   await mine.locator('button:has-text("Descendre « Isolement des personnes âgées »")').click();
+  const second = await order();
   await mine.locator('button:has-text("Changer mon vote")').click();
-  await mine.locator('.voted:has-text("Transports de nuit > Isolement des personnes âgées")').waitFor();
-  await card.locator('.results:has-text("Proposition retenue : Transports de nuit")').waitFor();
+  await mine.locator(`.voted:has-text("${second.join(' > ')}")`).waitFor();
+  await card.locator(`.results:has-text("« ${second[0]} » est retenue")`).waitFor();
   await axe(a, 'ranking poll with live results');
   for (const page of [fac, a]) await assertMatchesServer(page, 'after a ranking poll');
 });
@@ -129,7 +138,11 @@ test('every kind of ballot from the page: single, multiple, scale, text', { time
     assert.deepEqual(await command(fac, { type: 'open_poll', poll: id }), { ok: true });
     ids.push(id);
   }
-  await tab(a, 'polls');
+  // "Voir les sondages" in the dialog: every open poll is there, none asked again.
+  await answerAsked(a, 'Voir les sondages');
+  await a.waitForSelector('main[data-view=polls]');
+  await a.waitForTimeout(300);
+  assert.equal(await a.locator('[data-testid=ask-dialog][open]').count(), 0);
   const card = (q) => a.locator('article.poll', { hasText: q });
   await card('Faut-il une pause ?').locator('label:has-text("Non, votons") input').check();
   await card('Faut-il une pause ?').locator('button:has-text("Voter")').click();
@@ -146,7 +159,7 @@ test('every kind of ballot from the page: single, multiple, scale, text', { time
   await scale.locator('label.scale-choice:has-text("4") input').check();
   await scale.locator('button:has-text("Voter")').click();
   await scale.locator('.voted:has-text("« 4 »")').waitFor();
-  await scale.locator('.results:has-text("Moyenne : 4")').waitFor();
+  await scale.locator('.results:has-text("Note moyenne : 4, sur une échelle de 1 à 5 (1 bulletin).")').waitFor();
 
   const text = card('En une phrase, votre proposition');
   await text.locator('textarea').fill('Un bus de nuit entre Rezé et le centre.');
@@ -157,6 +170,6 @@ test('every kind of ballot from the page: single, multiple, scale, text', { time
   assert.deepEqual(voted, [true, true, true, true]);
   // The facilitator sees the participation of each.
   await tab(fac, 'polls');
-  for (const spec of specs) await fac.locator('article.poll', { hasText: spec.question }).locator('.participation:has-text("1 vote(s) sur")').waitFor();
+  for (const spec of specs) await fac.locator('article.poll', { hasText: spec.question }).locator('.participation:has-text("1 vote sur")').waitFor();
   assert.deepEqual(await a.evaluate(() => window.__convene.errors.map((e) => e.code)), []);
 });

@@ -29,7 +29,7 @@ test("a citizen's connection drops and comes back", { timeout: 150000 }, async (
   await a.press('.chat-form input', 'Enter');
   await b.waitForSelector('.chat-log :text("Avant la coupure")');
   await a.click('button:has-text("Lever la main")');
-  await a.waitForSelector('.hand-place:has-text("1ʳᵉ dans la file")');
+  await a.waitForSelector('.hand-place:has-text("vous êtes en tête de la file")');
   const seqBefore = await a.evaluate(() => window.__convene.snap.seq);
 
   // The server dies: the banner appears, the page keeps what it shows.
@@ -41,7 +41,7 @@ test("a citizen's connection drops and comes back", { timeout: 150000 }, async (
   // Something said while offline waits for the connection.
   await a.fill('.chat-form input', 'Pendant la coupure');
   await a.press('.chat-form input', 'Enter');
-  await a.waitForSelector('[data-testid=reconnecting]:has-text("1 action(s) en attente")');
+  await a.waitForSelector('[data-testid=reconnecting]:has-text("1 action en attente sera envoyée")');
 
   // The server comes back on the same address, with the same data.
   const port = server.port;
@@ -54,7 +54,7 @@ test("a citizen's connection drops and comes back", { timeout: 150000 }, async (
   await waitState(b, (c) => c.status === 'open', null, 40000);
 
   // Everything as it was: the raised hand, the chat, and the offline message, exactly once.
-  await a.waitForSelector('.hand-place:has-text("1ʳᵉ dans la file")');
+  await a.waitForSelector('.hand-place:has-text("vous êtes en tête de la file")');
   await b.waitForSelector('.chat-log :text("Pendant la coupure")');
   for (const page of [a, b]) {
     const lines = await page.evaluate(() => window.__convene.snap.rooms[0].inside.chat.map((l) => l.text));

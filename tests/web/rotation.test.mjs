@@ -33,7 +33,7 @@ test('a rotation is set up, run and stopped from the page', { timeout: 150000 },
 
   await tab(fac, 'rotation');
   // Every expert is ticked by default; two groups, everyone (not only those online).
-  await fac.fill('#rot-plan input[type=number] >> nth=0', '2');
+  await fac.locator('#rot-plan').getByLabel('Nombre de groupes').fill('2');
   await fac.uncheck('#rot-plan label:has-text("Seulement les personnes connectées") input');
   await fac.click('#rot-plan button:has-text("Planifier la rotation")');
   await fac.waitForSelector('#rot-schedule table.schedule');
@@ -48,7 +48,9 @@ test('a rotation is set up, run and stopped from the page', { timeout: 150000 },
 
   await fac.click('#rot-status button:has-text("Démarrer")');
   await fac.waitForSelector('#rot-status :text("Tour 1 en cours.")');
-  await cit.waitForSelector('header :text("Tour 1 en cours.")');
+  await cit.waitForSelector('[data-testid=status-bar] :text("Tour 1, fin dans")');
+  // The round moved the citizen: the notice says where, and why.
+  await cit.waitForSelector('[data-testid=moved]:has-text("Vous êtes maintenant dans :"):has-text("Rotation : tour 1.")');
   const first = await roomOf(cit);
   await cit.waitForSelector('#rot-path li.current');
   // The expert is in their room, and sees it in their room view.
@@ -71,6 +73,7 @@ test('a rotation is set up, run and stopped from the page', { timeout: 150000 },
   await fac.waitForSelector('#rot-status :text("Tour 2 en cours.")');
   await waitState(cit, (c, r) => c.snap.participants.find((p) => p.id === c.you.id).room !== r, first);
   await cit.waitForSelector('#rot-status :text("Tour 2 en cours.")');
+  await cit.waitForSelector('[data-testid=moved]:has-text("Rotation : tour 2.")');
 
   // An expert drops out: marked absent, the rest re-planned.
   fac.once('dialog', (d) => d.accept());
@@ -80,11 +83,16 @@ test('a rotation is set up, run and stopped from the page', { timeout: 150000 },
   await waitState(cit, (c, id) => c.snap.rotation.absent.includes(id), absent.participant);
 
   // Stop: everyone is back in the plenary.
+  const beforeStop = await roomOf(cit);
   fac.once('dialog', (d) => d.accept());
   await fac.click('#rot-status button:has-text("Arrêter la rotation")');
   await fac.waitForSelector('#rot-status :text("Rotation arrêtée.")');
   await waitState(cit, (c) => c.snap.participants.find((p) => p.id === c.you.id).room === 'plenary');
+  // (With an expert gone, the citizen's group may rest in the plenary already.)
+  if (beforeStop !== 'plenary') await cit.waitForSelector('[data-testid=moved]:has-text("Vous êtes maintenant dans : Plénière."):has-text("La rotation est terminée.")');
   await waitState(expert, (c) => c.snap.participants.find((p) => p.id === c.you.id).room === 'plenary');
+  // The expert leaves their room: told why.
+  await expert.waitForSelector('[data-testid=moved]:has-text("Vous êtes maintenant dans : Plénière."):has-text("La rotation est terminée.")');
   await axe(cit, 'rotation over (phone)');
   for (const page of [fac, cit, expert]) {
     assert.deepEqual(await page.evaluate(() => window.__convene.errors.map((e) => `${e.command}: ${e.code}`)), []);

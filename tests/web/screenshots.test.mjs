@@ -1,10 +1,11 @@
 // A realistic moment of a convention day, then a screenshot of each role's main view on a
-// laptop (1280 px) and a phone (360 px) into docs/screenshots/, and axe-core on every view of
-// every role. Other tests check behaviour; this one shows the result to a reviewer.
+// laptop (1280 px) and a phone (360 px), and axe-core on every view of every role. Other tests
+// check behaviour; this one shows the result to a reviewer. The screenshots go to the ignored
+// tests/web/out/screenshots; `node tests/web/refresh-screenshots.mjs` writes docs/screenshots.
 
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openAs, waitState, tab, tabsOf, axe, screenshot, command, assertMatchesServer, LAPTOP, PHONE } from './harness.mjs';
+import { startServer, launchBrowser, openAs, waitState, tab, tabsOf, axe, screenshot, command, assertMatchesServer, answerAsked, LAPTOP, PHONE } from './harness.mjs';
 
 // The video panel as people see it: the meeting loads only when someone asks for it.
 const VIDEO = { query: 'demo=1' };
@@ -90,6 +91,18 @@ test('screenshots of every role, and axe-core on every view', { timeout: 300000 
   await ok(dominique, { type: 'call_facilitator', message: "Je n'entends plus le son de la vidéo." });
   await ok(fac, { type: 'draft_poll', spec: { question: 'Proposition 12 : rendre les bus de nuit gratuits le week-end', kind: 'position', secret: true, quorum: 12, duration_ms: 600000 } });
   await ok(fac, { type: 'open_poll', poll: 'q1' });
+  // The vote comes to Amina as a dialog, on a phone, over whatever she was looking at.
+  await amina.setViewportSize(PHONE);
+  await amina.waitForSelector('[data-testid=ask-dialog][open][data-poll=q1]');
+  await amina.check('[data-testid=ask-dialog] label:has-text("Pour, avec réserves") input');
+  await amina.waitForTimeout(250);
+  await screenshot(amina, 'citizen-vote-dialog-phone', { fullPage: false });
+  await answerAsked(amina, 'Plus tard', 'q1');
+  await amina.setViewportSize(LAPTOP);
+  // The rapporteurs who are citizens too are asked as well: later.
+  for (const page of [rap, rap2]) {
+    if (await page.evaluate(() => window.__convene.snap.polls.some((p) => p.id === 'q1' && p.eligible))) await answerAsked(page, 'Plus tard', 'q1');
+  }
   await ok(elodie, { type: 'vote', poll: 'q1', ballot: { kind: 'position', stance: 'for' } });
   await ok(fac, { type: 'draft_poll', spec: { question: 'Comment avez-vous vécu cette matinée ?', kind: 'scale', min: 1, max: 5, min_label: 'Très mal', max_label: 'Très bien' } });
   await ok(guar, { type: 'visit', room: 'r1' });
@@ -103,7 +116,7 @@ test('screenshots of every role, and axe-core on every view', { timeout: 300000 
   await rap.keyboard.press('Enter');
   await rap.keyboard.type("Les citoyennes et citoyens ont entendu quatre expert·es et débattu en sous-groupes. Voici leurs propositions.");
   await rap.click('.toolbar button:has-text("Ajouter une proposition")');
-  await rap.locator('.doc-editor input.proposal-title').last().fill('Des bus de nuit gratuits le week-end');
+  await rap.locator('.doc-editor .proposal-title').last().fill('Des bus de nuit gratuits le week-end');
   await rap.click('.doc-editor .proposal-body p >> nth=-1');
   await rap.keyboard.type('Faire circuler des bus toute la nuit le vendredi et le samedi, gratuitement, entre le centre et les communes.');
   for (const [kind, label, text] of [
@@ -126,9 +139,21 @@ test('screenshots of every role, and axe-core on every view', { timeout: 300000 
   await rap2.click('.doc-editor .minority');
   await rap.waitForSelector(`.ProseMirror-yjs-cursor:has-text("${antoine.name}")`);
 
+  // What stays in view on a phone: the status bar, the move notice, the warning, the latest
+  // announcement.
+  await ok(fac, { type: 'broadcast', text: 'Pensez à désigner qui restituera vos propositions en plénière.' });
+  await amina.setViewportSize(PHONE);
+  await amina.waitForSelector('.broadcast-msg');
+  await amina.evaluate(() => window.scrollTo(0, 600));
+  await amina.waitForTimeout(250);
+  await screenshot(amina, 'citizen-notices-phone', { fullPage: false });
+  await amina.evaluate(() => window.scrollTo(0, 0));
+  await amina.setViewportSize(LAPTOP);
+  await amina.click('[data-testid=moved] button:has-text("J\'ai compris")');
+
   // Each role's main view.
   await amina.waitForSelector('.floor:has-text("La parole est à")');
-  await amina.waitForSelector('.hand-place:has-text("2ᵉ dans la file")');
+  await amina.waitForSelector('.hand-place:has-text("n° 2 sur 2 dans la file")');
   await shoot(amina, 'citizen');
   await tab(fac, 'console');
   await fac.waitForSelector('#calls :text("Je n\'entends plus le son")');
@@ -149,7 +174,7 @@ test('screenshots of every role, and axe-core on every view', { timeout: 300000 
   await amina.waitForSelector('.voted');
   await amina.setViewportSize(LAPTOP);
   await tab(fac, 'polls');
-  await fac.waitForSelector('article.poll .participation:has-text("2 vote(s)")');
+  await fac.waitForSelector('article.poll .participation:has-text("2 votes")');
   await screenshot(fac, 'facilitator-polls-laptop');
   // The same citizen view in English.
   await tab(amina, 'room');

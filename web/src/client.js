@@ -5,12 +5,32 @@
 // retry is never run twice). In a cluster (`setNodes`, from GET /nodes), each attempt after a
 // loss goes to the next node of the list, and the hello carries the seq the page had
 // (`last_seq`), so that the new node's welcome is not behind what the page shows.
+//
+// A network can die without closing the socket (a phone between antennas): the page pings
+// when it has heard nothing for a while (PROTOCOL.md, "Heartbeat") and drops a connection that
+// stays silent, that leaves a request unanswered, or that gives no welcome, then reconnects.
 
-import { applyEvent, missedNotices, normalizeSnapshot, noticeEffect, room } from './reduce.js';
+import { applyEvent, missedNotices, normalizeSnapshot, noticeEffect, room, roomOfPerson, moveCause } from './reduce.js';
 
 /** Close codes after which reconnecting cannot help (PROTOCOL.md, section 13). */
-const FATAL_CLOSES = { 4001: 'unknown_token', 4002: 'revoked', 4003: 'unsupported_version' };
+const FATAL_CLOSES = {
+  4001: 'unknown_token',
+  4002: 'revoked',
+  4003: 'unsupported_version',
+  // Opened in too many other tabs or devices: reconnecting would close another of them.
+  4011: 'too_many_connections',
+  4012: 'damaged',
+};
 const MAX_BACKOFF_MS = 30000;
+/** Heard nothing for this long: send a `ping`. */
+export const PING_AFTER_MS = 5000;
+/** Heard nothing for this long (a `ping` went unanswered): the connection is dead. */
+export const DEAD_AFTER_MS = 11000;
+/** A request with no reply for this long: the connection is taken for dead. */
+export const REQUEST_TIMEOUT_MS = 10000;
+/** No welcome this long after opening the socket: try again. */
+export const WELCOME_TIMEOUT_MS = 10000;
+const CHECK_EVERY_MS = 1000;
 
 function randomPrefix() {
   const a = new Uint8Array(6);
@@ -60,6 +80,13 @@ export class Client {
     this.nextRetryAt = 0;
     this.hooks = {}; // onEffect(effect), onWelcome()
     this._notifyQueued = false;
+    // The heartbeat's clocks (Date.now()): when this connection last spoke, when it opened,
+    // when we last pinged, and when the watchdog last ran.
+    this.lastHeard = 0;
+    this.openedAt = 0;
+    this.lastPing = 0;
+    this.lastCheck = 0;
+    this.watchdog = null;
   }
 
   subscribe(fn) {
@@ -102,17 +129,79 @@ export class Client {
     this.stopped = false;
     this.connect();
     // A phone that changes network keeps a dead socket for a long time: the browser's own
-    // offline/online signals let the page say so at once, and reconnect as soon as it can.
-    window.addEventListener('offline', () => {
-      if (this.ws) this.ws.close(4999, 'offline');
-    });
+    // offline/online signals, when it gives them, let the page say so at once, and reconnect
+    // as soon as it can. When it does not, the watchdog finds out.
+    window.addEventListener('offline', () => this.abandon('offline'));
     window.addEventListener('online', () => this.retryNow());
+    this.lastCheck = Date.now();
+    this.watchdog = setInterval(() => this.check(), CHECK_EVERY_MS);
   }
 
   stop() {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearInterval(this.watchdog);
     if (this.ws) this.ws.close(1000);
+  }
+
+  /**
+   * The heartbeat, once a second: ping a quiet connection, and drop one that stays silent,
+   * that leaves a request unanswered, or that never welcomed us.
+   */
+  check() {
+    const now = Date.now();
+    const slept = now - this.lastCheck > 3 * CHECK_EVERY_MS;
+    this.lastCheck = now;
+    const ws = this.ws;
+    if (!ws || this.stopped) return;
+    if (slept) {
+      // Our own timers were asleep (a background tab, a closed lid): the silence is ours,
+      // not the network's. Ask now, and judge from here.
+      this.lastHeard = Math.max(this.lastHeard, now - PING_AFTER_MS);
+      this.openedAt = Math.max(this.openedAt, now - PING_AFTER_MS);
+    }
+    if (this.status !== 'open') {
+      if (now - this.openedAt > WELCOME_TIMEOUT_MS) this.abandon('no welcome');
+      return;
+    }
+    if (now - this.lastHeard > DEAD_AFTER_MS) {
+      this.abandon('silent');
+      return;
+    }
+    for (const p of this.pending.values()) {
+      if (p.sentAt && now - p.sentAt > REQUEST_TIMEOUT_MS) {
+        this.abandon('request timeout');
+        return;
+      }
+    }
+    if (now - this.lastHeard > PING_AFTER_MS && now - this.lastPing > PING_AFTER_MS && ws.readyState === WebSocket.OPEN) {
+      this.lastPing = now;
+      ws.send('{"type":"ping"}');
+    }
+  }
+
+  /**
+   * Give up this connection now, without waiting for the browser's close (which a dead
+   * network delays for minutes), and reconnect. Requests waiting for a reply go again, with
+   * their ids, after the next welcome.
+   */
+  abandon(why) {
+    const ws = this.ws;
+    if (!ws || this.stopped) return;
+    this.ws = null;
+    this.lostBecause = why;
+    ws.onopen = null;
+    ws.onmessage = null;
+    ws.onclose = null;
+    ws.onerror = null;
+    try {
+      ws.close(4000, why);
+    } catch {
+      /* already closing */
+    }
+    for (const p of this.pending.values()) p.sentAt = 0;
+    this.nextNode();
+    this.scheduleReconnect();
   }
 
   connect() {
@@ -127,7 +216,9 @@ export class Client {
       return;
     }
     this.ws = ws;
+    this.openedAt = Date.now();
     ws.onopen = () => {
+      this.lastHeard = Date.now();
       const hello = { type: 'hello', protocol: 1, token: this.token };
       // Coming back: the new welcome is at this seq or after it, on any node.
       if (this.snap) hello.last_seq = this.snap.seq;
@@ -135,6 +226,8 @@ export class Client {
     };
     ws.onmessage = (m) => {
       if (this.ws !== ws) return;
+      // Whatever it is, the connection is alive.
+      this.lastHeard = Date.now();
       let msg;
       try {
         msg = JSON.parse(m.data);
@@ -155,6 +248,7 @@ export class Client {
         this.notify();
         return;
       }
+      for (const p of this.pending.values()) p.sentAt = 0;
       this.nextNode();
       this.scheduleReconnect();
     };
@@ -188,9 +282,13 @@ export class Client {
 
   takeSnapshot(snapshot, serverTime) {
     const before = this.seen;
+    const myCalls = this.snap && this.you ? this.snap.calls.filter((c) => c.participant === this.you.id).map((c) => c.id) : [];
     this.snap = normalizeSnapshot(snapshot);
     this.offset = serverTime - Date.now();
     this.seen = Math.max(this.seen, this.snap.seq);
+    // A call of mine handled while we were away: said as if live.
+    const gone = myCalls.filter((id) => !this.snap.calls.some((c) => c.id === id));
+    if (gone.length && this.hooks.onEffect) this.hooks.onEffect({ callResolved: { call: gone[0], mine: true, by: null } }, null);
     // Announcements made while we were away (or just before we came) show as if live.
     if (this.hooks.onEffect) {
       for (const rec of missedNotices(this.snap, before, serverTime)) {
@@ -200,6 +298,19 @@ export class Client {
   }
 
   handle(msg) {
+    const before = this.you ? roomOfPerson(this.snap, this.you.id) : null;
+    this.dispatch(msg);
+    // Moved (breakout rooms, a rotation, a recall, a facilitator, one's own visit, or while
+    // away): the page says where one is now, and why.
+    const after = this.you ? roomOfPerson(this.snap, this.you.id) : null;
+    if (before && after && before !== after && this.hooks.onEffect) {
+      const cause = msg.type === 'event' ? moveCause(msg, this.you.id) : 'away';
+      this.hooks.onEffect({ moved: { room: after, from: before, cause } }, msg.type === 'event' ? msg : null);
+    }
+    this.notify();
+  }
+
+  dispatch(msg) {
     switch (msg.type) {
       case 'welcome': {
         const wasReconnect = this.everConnected;
@@ -239,6 +350,7 @@ export class Client {
         // `unavailable`: nothing was applied; try again later with the same id.
         if (p && msg.code === 'unavailable' && (p.retries || 0) < 3) {
           p.retries = (p.retries || 0) + 1;
+          p.sentAt = 0; // answered: not a silent connection
           setTimeout(() => this.send(p), 1500 * p.retries);
           break;
         }
@@ -263,6 +375,10 @@ export class Client {
       case 'audit':
         this.audit.set(msg.entry.n, msg.entry);
         break;
+      case 'pong':
+        // The clock again (a laptop that slept has drifted): countdowns stay right.
+        if (typeof msg.server_time === 'number') this.offset = msg.server_time - Date.now();
+        break;
       case 'poll_tally': {
         const p = this.snap && this.snap.polls.find((x) => x.id === msg.poll);
         if (p) {
@@ -274,13 +390,18 @@ export class Client {
       default:
         break; // a message this client does not know: ignore (PROTOCOL.md, section 1)
     }
-    this.notify();
   }
 
   send(p) {
     if (this.ws && this.status === 'open' && this.ws.readyState === WebSocket.OPEN) {
       this.ws.send(JSON.stringify({ type: 'request', id: p.id, command: p.command }));
+      p.sentAt = Date.now();
     }
+  }
+
+  /** Requests not yet answered, of these command types (the page shows them "en attente"). */
+  waiting(...types) {
+    return [...this.pending.values()].filter((p) => types.includes(p.command.type));
   }
 
   /**

@@ -87,9 +87,12 @@ class ProposalView {
     const id = `prop-${Math.random().toString(36).slice(2, 9)}`;
     label.htmlFor = id;
     label.textContent = labels.proposal;
-    this.input = document.createElement('input');
+    // A textarea, not an input: a long title wraps on a phone instead of running off the
+    // screen. It stays one paragraph: Enter goes to the proposal's text, newlines become
+    // spaces.
+    this.input = document.createElement('textarea');
     this.input.id = id;
-    this.input.type = 'text';
+    this.input.rows = 1;
     this.input.className = 'proposal-title';
     this.input.placeholder = labels.proposal_title;
     this.input.value = node.attrs.title;
@@ -97,20 +100,49 @@ class ProposalView {
     this.input.addEventListener('input', () => {
       const pos = this.getPos();
       if (typeof pos !== 'number') return;
-      this.view.dispatch(this.view.state.tr.setNodeMarkup(pos, null, { ...this.node.attrs, title: this.input.value }));
+      const title = this.input.value.replace(/[\r\n]+/g, ' ');
+      if (title !== this.input.value) this.input.value = title;
+      this.fit();
+      this.view.dispatch(this.view.state.tr.setNodeMarkup(pos, null, { ...this.node.attrs, title }));
     });
+    this.input.addEventListener('keydown', (e) => {
+      if (e.key !== 'Enter') return;
+      e.preventDefault();
+      const pos = this.getPos();
+      if (typeof pos !== 'number') return;
+      const tr = this.view.state.tr.setSelection(TextSelection.near(this.view.state.doc.resolve(pos + 1)));
+      this.view.dispatch(tr);
+      this.view.focus();
+    });
+    // Its height follows its lines (once in the page, and whenever the width changes).
+    if (typeof ResizeObserver !== 'undefined') {
+      this.resize = new ResizeObserver(() => this.fit());
+      this.resize.observe(this.input);
+    }
     head.append(label, this.input);
     this.contentDOM = document.createElement('div');
     this.contentDOM.className = 'proposal-body';
     this.dom.append(head, this.contentDOM);
   }
 
+  fit() {
+    this.input.style.height = 'auto';
+    this.input.style.height = `${this.input.scrollHeight}px`;
+  }
+
   update(node) {
     if (node.type !== this.node.type) return false;
     this.node = node;
-    if (document.activeElement !== this.input && this.input.value !== node.attrs.title) this.input.value = node.attrs.title;
+    if (document.activeElement !== this.input && this.input.value !== node.attrs.title) {
+      this.input.value = node.attrs.title;
+      this.fit();
+    }
     this.input.readOnly = !this.view.editable;
     return true;
+  }
+
+  destroy() {
+    if (this.resize) this.resize.disconnect();
   }
 
   stopEvent(e) {
@@ -202,7 +234,11 @@ export function mountEditor(el, opts) {
     return { ...marks, block: $from.parent.type.name, kind: $from.parent.attrs.kind, inProposal: proposalDepth(st) > 0 };
   };
   let view;
-  const emit = () => opts.onChange && opts.onChange({ status, synced, peers: peers(), active: view ? active(view.state) : {} });
+  // Set once the editor is torn down (the person left the tab): y-prosemirror 1.3.7 may still
+  // dispatch a cursor update it queued a moment before (its `isDestroyed` check is never
+  // true), which a destroyed view cannot take ("reading 'matchesNode'").
+  let destroyed = false;
+  const emit = () => !destroyed && opts.onChange && opts.onChange({ status, synced, peers: peers(), active: view ? active(view.state) : {} });
 
   view = new EditorView(el, {
     state,
@@ -212,6 +248,7 @@ export function mountEditor(el, opts) {
     // Called with the view as `this`, also while it is being constructed (y-prosemirror
     // fills it from the Yjs document at once).
     dispatchTransaction(tr) {
+      if (destroyed) return;
       this.updateState(this.state.apply(tr));
       if (view) emit();
     },
@@ -266,12 +303,13 @@ export function mountEditor(el, opts) {
       tr.setSelection(TextSelection.create(tr.doc, pos + 2));
       view.dispatch(tr.scrollIntoView());
       const dom = view.nodeDOM(pos);
-      const input = dom && dom.querySelector && dom.querySelector('input.proposal-title');
+      const input = dom && dom.querySelector && dom.querySelector('.proposal-title');
       if (input) input.focus();
       else view.focus();
       return true;
     },
     destroy() {
+      destroyed = true;
       view.destroy();
       provider.awareness.setLocalState(null);
       provider.destroy();

@@ -13,8 +13,16 @@ export const DICT = {
   'lang.switch_to': ['Switch to English', 'Passer en français'],
   'nav.label': ['Sections', 'Sections'],
   'nav.skip': ['Aller au contenu', 'Skip to content'],
-  'nav.to_vote': ['{n} sondage(s) en attente de votre vote', '{n} poll(s) awaiting your vote'],
-  'nav.calls': ['{n} appel(s) en attente', '{n} pending call(s)'],
+  'nav.to_vote': [{ one: '{n} sondage attend votre vote', other: '{n} sondages attendent votre vote' }, { one: '{n} poll awaiting your vote', other: '{n} polls awaiting your vote' }],
+  'nav.unread': [{ one: '{n} nouveau message', other: '{n} nouveaux messages' }, { one: '{n} new message', other: '{n} new messages' }],
+  'ask.vote_title': ['Un vote est ouvert pour vous', 'A vote is open for you'],
+  'ask.voted_title': ['Vote enregistré', 'Vote recorded'],
+  'ask.results_title': ['Résultats publiés', 'Results published'],
+  'ask.later': ['Plus tard', 'Later'],
+  'ask.see_polls': ['Voir les sondages', 'See the polls'],
+  'call.handled': ['Votre appel a été traité.', 'Your call has been handled.'],
+  'call.handled_by': ['Votre appel a été traité par {name}.', 'Your call has been handled by {name}.'],
+  'nav.calls': [{ one: '{n} appel en attente', other: '{n} appels en attente' }, { one: '{n} pending call', other: '{n} pending calls' }],
   'tab.room': ['Ma salle', 'My room'],
   'tab.polls': ['Sondages', 'Polls'],
   'tab.opinion': ['Avis citoyen', "Citizens' opinion"],
@@ -50,6 +58,8 @@ export const DICT = {
   'landing.paste': ["Ou collez ici votre lien d'invitation", 'Or paste your invitation link here'],
   'landing.bad': ["Ce lien d'invitation n'est pas reconnu. Vérifiez qu'il est complet.", 'This invitation link is not recognised. Check that it is complete.'],
   'landing.join': ['Rejoindre', 'Join'],
+  'landing.truncated': ["Ce lien d'invitation est incomplet : sa fin manque (il a sans doute été coupé en passant à la ligne). Copiez-le en entier, jusqu'au dernier caractère, ou demandez-le à nouveau aux organisateurs.", 'This invitation link is incomplete: its end is missing (it was probably cut where the line wrapped). Copy all of it, to the last character, or ask the organizers for it again.'],
+  'landing.truncated_opened': ["Le lien que vous avez ouvert est incomplet : sa fin manque (il a sans doute été coupé en passant à la ligne dans votre message). Copiez-le en entier et collez-le ci-dessous, ou demandez-le à nouveau aux organisateurs.", 'The link you opened is incomplete: its end is missing (it was probably cut where the line wrapped in your message). Copy all of it and paste it below, or ask the organizers for it again.'],
   'landing.privacy': ["Votre lien est personnel : ne le partagez pas.", 'Your link is personal: do not share it.'],
   // ---- connection ----
   'conn.connecting': ['Connexion en cours…', 'Connecting…'],
@@ -58,11 +68,16 @@ export const DICT = {
   'conn.trying': ['Reconnexion en cours…', 'Reconnecting…'],
   'conn.retry_in': ['Nouvel essai dans {s} s.', 'Trying again in {s} s.'],
   'conn.retry_now': ['Réessayer maintenant', 'Try now'],
-  'conn.pending': ['{n} action(s) en attente seront envoyées au retour de la connexion.', '{n} pending action(s) will be sent once reconnected.'],
+  'conn.pending': [{ one: '{n} action en attente sera envoyée au retour de la connexion', other: '{n} actions en attente seront envoyées au retour de la connexion' }, { one: '{n} pending action will be sent once reconnected', other: '{n} pending actions will be sent once reconnected' }],
+  'pending.tag': ['en attente', 'pending'],
+  'pending.vote': ['Votre vote', 'Your vote'],
+  'pending.explain': ['sera envoyé dès le retour de la connexion.', 'will be sent as soon as the connection is back.'],
   'conn.back': ['Reconnecté·e : tout est à jour.', 'Reconnected: everything is up to date.'],
   'fatal.unknown_token': ["Ce lien d'invitation n'est pas valable.", 'This invitation link is not valid.'],
   'fatal.revoked': ["Ce lien d'invitation a été révoqué.", 'This invitation link has been revoked.'],
   'fatal.unsupported_version': ["Cette page est trop ancienne pour le serveur : rechargez-la.", 'This page is too old for the server: reload it.'],
+  'fatal.too_many_connections': ["Cette invitation est ouverte dans trop d'autres onglets ou appareils : cette page s'est arrêtée. Rechargez-la pour la reprendre ici.", 'This invitation is open in too many other tabs or devices: this page has stopped. Reload it to carry on here.'],
+  'fatal.damaged': ["La convention ne peut pas être chargée pour le moment : prévenez les organisateurs.", 'The convention cannot be loaded right now: tell the organizers.'],
   'fatal.help': ["Demandez un nouveau lien aux organisateurs de la convention.", "Ask the convention's organizers for a new link."],
   // ---- errors (PROTOCOL.md, section 12) ----
   'err.bad_message': ["la demande était mal formée (erreur de l'application).", 'the request was malformed (an application error).'],
@@ -96,7 +111,9 @@ export const DICT = {
   'cmd.move_participant': ['Déplacer', 'Moving'],
   'cmd.resolve_call': ["Traiter l'appel", 'Resolving the call'],
   'cmd.give_floor': ['Donner la parole', 'Giving the floor'],
-  'cmd.end_floor': ['Reprendre la parole', 'Ending the turn'],
+  'cmd.end_floor': ['Terminer le tour de parole', 'Ending the turn'],
+  'cmd.set_floor_limit': ['Durée du tour de parole', 'Length of the turn'],
+  'audit.floor_limit_set': ['Durée du tour de {name} changée ({room})', 'Length of the turn of {name} changed ({room})'],
   'cmd.set_queue_order': ["Ordre de la file", 'Queue order'],
   'cmd.set_speaking_limit': ['Temps de parole', 'Speaking time'],
   'cmd.draft_poll': ['Enregistrer le sondage', 'Saving the poll'],
@@ -133,7 +150,33 @@ export const DICT = {
   'moved.observe': ['Vous observez maintenant : {room}.', 'You are now observing: {room}.'],
   'moved.go': ['Voir la salle', 'See the room'],
   'status.speaking': ['Vous avez la parole', 'You have the floor'],
-  'status.hand': ['Main levée ({place})', 'Hand raised ({place})'],
+  'status.hand': ['Main levée : {place}', 'Hand raised: {place}'],
+  'status.speaking_left': ['reste', 'left'],
+  'status.you_are_in': ['Vous êtes dans :', 'You are in:'],
+  'status.observing': ['Vous observez :', 'You observe:'],
+  'status.breakouts_end': ['Fin dans', 'Ends in'],
+  'status.breakouts_sr': ['Sous-groupes :', 'Breakout rooms:'],
+  'status.round_ends': ['Tour {n}, fin dans', 'Round {n}, ends in'],
+  'status.round_starts': ['Tour {n} dans', 'Round {n} in'],
+  'status.rotation_paused': ['Rotation en pause', 'Rotation paused'],
+  'status.online': ['Connecté·e', 'Connected'],
+  'status.reconnecting': ['Reconnexion…', 'Reconnecting…'],
+  'status.pending': [{ one: '{n} action en attente', other: '{n} actions en attente' }, { one: '{n} action pending', other: '{n} actions pending' }],
+  'queue.first': ['en tête de la file', 'first in the queue'],
+  'queue.place_n': ['n° {place} sur {n} dans la file', 'no. {place} of {n} in the queue'],
+  'queue.place_short': ['n° {place} sur {n}', 'no. {place} of {n}'],
+  'queue.first_short': ['en tête', 'first'],
+  'warn.breakouts': [{ one: 'Il reste {n} minute avant la fin des sous-groupes.', other: 'Il reste {n} minutes avant la fin des sous-groupes.' }, { one: '{n} minute left before the breakout rooms end.', other: '{n} minutes left before the breakout rooms end.' }],
+  'warn.round': [{ one: 'Il reste {n} minute avant la fin du tour.', other: 'Il reste {n} minutes avant la fin du tour.' }, { one: '{n} minute left in this round.', other: '{n} minutes left in this round.' }],
+  'moved.cause.breakouts': ['Les sous-groupes sont ouverts.', 'The breakout rooms are open.'],
+  'moved.cause.recall': ['Les sous-groupes sont terminés : retour en plénière.', 'The breakout rooms are over: back to the plenary.'],
+  'moved.cause.round': ['Rotation : tour {n}.', 'Rotation: round {n}.'],
+  'moved.cause.rotation': ['Rotation des expert·es.', 'Expert rotation.'],
+  'moved.cause.rotation_end': ['La rotation est terminée.', 'The rotation is over.'],
+  'moved.cause.moved': ['Un·e animateur·rice vous a déplacé·e.', 'A facilitator moved you.'],
+  'moved.cause.away': ['Vous avez changé de salle pendant votre absence.', 'Your room changed while you were away.'],
+  'broadcast.at': ['à {time}', 'at {time}'],
+  'common.understood': ["J'ai compris", 'Got it'],
   'breakouts.ends_in': ['Fin des sous-groupes dans', 'Breakout rooms end in'],
   'breakouts.warned': ['La fin approche.', 'The end is near.'],
   'broadcast.from': ['Annonce de {name}', 'Announcement from {name}'],
@@ -145,13 +188,20 @@ export const DICT = {
   'floor.remaining': ['Temps de parole restant', 'Speaking time left'],
   'floor.since': ['Parle depuis', 'Speaking for'],
   'floor.yield': ['Rendre la parole', 'Yield the floor'],
-  'floor.end': ['Reprendre la parole', 'End this turn'],
-  'floor.limit': ['Temps de parole', 'Speaking time'],
+  'floor.end': ['Terminer ce tour de parole', 'End this turn'],
+  'floor.next_limit': ['Temps de parole du prochain tour', 'Speaking time of the next turn'],
+  'floor.room_limit': ['celui de la salle ({limit})', "the room's ({limit})"],
+  'floor.room_limit_none': ['celui de la salle (sans limite)', "the room's (no limit)"],
+  'floor.this_turn': ['Tour de parole en cours : {name}', 'Turn under way: {name}'],
+  'floor.turn_limit': ['Durée de ce tour', 'Length of this turn'],
+  'floor.one_more_minute': ['Une minute de plus', 'One more minute'],
+  'floor.room_settings': ['Réglages de la salle : temps de parole, ordre de la file', "The room's settings: speaking time, queue order"],
+  'floor.limit': ['Temps de parole de la salle', "The room's speaking time"],
   'floor.no_limit': ['sans limite', 'no limit'],
   'hand.raise': ['Lever la main', 'Raise my hand'],
   'hand.lower': ['Baisser la main', 'Lower my hand'],
-  'hand.place': ['Votre main est levée : vous êtes {place} dans la file (sur {n}).', 'Your hand is raised: you are {place} in the queue (of {n}).'],
-  'hand.raised_least': ["Votre main est levée ({n} dans la file ; priorité à qui a le moins parlé).", 'Your hand is raised ({n} in the queue; those who spoke least go first).'],
+  'hand.place': ['Votre main est levée : vous êtes {place}.', 'Your hand is raised: you are {place}.'],
+  'hand.raised_least': [{ one: 'Votre main est levée ({n} personne dans la file ; priorité à qui a le moins parlé).', other: 'Votre main est levée ({n} personnes dans la file ; priorité à qui a le moins parlé).' }, { one: 'Your hand is raised ({n} person in the queue; those who spoke least go first).', other: 'Your hand is raised ({n} people in the queue; those who spoke least go first).' }],
   'queue.title': ['File des mains levées ({n})', 'Raised hands ({n})'],
   'queue.empty': ['Aucune main levée.', 'No raised hand.'],
   'queue.give': ['Donner la parole', 'Give the floor'],
@@ -161,11 +211,12 @@ export const DICT = {
   'queue.order.raised': ['premier levé, premier servi', 'first raised, first heard'],
   'queue.order.least_spoken': ["qui a le moins parlé d'abord", 'least spoken first'],
   'people.heading': ['Présent·es', 'People here'],
-  'people.title': ['{n} en ligne sur {total}', '{n} online of {total}'],
+  'people.present': [{ one: '{n} personne présente', other: '{n} personnes présentes' }, { one: '{n} person here', other: '{n} people here' }],
+  'people.away': [{ one: '{n} personne absente de cette salle', other: '{n} personnes absentes de cette salle' }, { one: '{n} person of this room away', other: '{n} people of this room away' }],
   'people.you': ['vous', 'you'],
   'people.online': ['en ligne', 'online'],
   'people.offline': ['hors ligne', 'offline'],
-  'people.observers': ['{n} garant·e(s) observe(nt) cette salle', '{n} guarantor(s) observing this room'],
+  'people.observers': [{ one: '{n} garant·e observe cette salle', other: '{n} garant·es observent cette salle' }, { one: '{n} guarantor observing this room', other: '{n} guarantors observing this room' }],
   'chat.title': ['Discussion', 'Chat'],
   'chat.log': ['Messages de la salle {room}', 'Messages of {room}'],
   'chat.empty': ['Aucun message pour le moment.', 'No message yet.'],
@@ -230,7 +281,7 @@ export const DICT = {
   'poll.secret': ['vote secret', 'secret ballot'],
   'poll.named': ['vote nominatif', 'named vote'],
   'poll.closes_in': ['Clôture dans', 'Closes in'],
-  'poll.voted': ['{n} vote(s) sur {eligible}', '{n} vote(s) of {eligible}'],
+  'poll.voted': [{ one: '{n} vote sur {eligible}', other: '{n} votes sur {eligible}' }, { one: '{n} vote of {eligible}', other: '{n} votes of {eligible}' }],
   'poll.present': ['({n} présent·es)', '({n} present)'],
   'poll.quorum_ok': ['quorum de {q} atteint', 'quorum of {q} reached'],
   'poll.quorum_no': ['quorum de {q} non atteint', 'quorum of {q} not reached'],
@@ -256,9 +307,11 @@ export const DICT = {
   'vote.recorded_named': ['Votre vote « {choice} » est enregistré. Vous pouvez le changer jusqu\'à la clôture.', 'Your vote "{choice}" is recorded. You may change it until the close.'],
   'vote.you_took_part': ['Vous avez participé à ce vote.', 'You took part in this vote.'],
   'vote.not_eligible': ['Vous ne votez pas dans ce sondage.', 'You do not vote in this poll.'],
-  'vote.multi_exact': ['Choisissez {n} réponse(s).', 'Choose {n} answer(s).'],
+  'vote.multi_exact': [{ one: 'Choisissez {n} réponse.', other: 'Choisissez {n} réponses.' }, { one: 'Choose {n} answer.', other: 'Choose {n} answers.' }],
   'vote.multi_range': ['Choisissez de {min} à {max} réponses.', 'Choose {min} to {max} answers.'],
-  'vote.rank_hint': ['Classez les propositions, la préférée en haut, avec les flèches.', 'Rank the options, your favourite first, with the arrows.'],
+  'vote.rank_hint': ["Classez les propositions, votre préférée en 1, avec les flèches ou en faisant glisser la poignée ⠿. L'ordre de départ est tiré au hasard pour vous.", 'Rank the options, your favourite as 1, with the arrows or by dragging the handle ⠿. The starting order is drawn at random for you.'],
+  'vote.moved_to': ['« {option} » est maintenant en place {place}.', '"{option}" is now in place {place}.'],
+  'vote.drag': ['Glisser pour déplacer', 'Drag to move'],
   'vote.up': ['Monter « {option} »', 'Move "{option}" up'],
   'vote.down': ['Descendre « {option} »', 'Move "{option}" down'],
   'vote.your_answer': ['Votre réponse', 'Your answer'],
@@ -266,17 +319,36 @@ export const DICT = {
   'vote.unknown_kind': ['Ce type de sondage n\'est pas pris en charge par cette page.', 'This kind of poll is not supported by this page.'],
   'results.current': ['Résultats en cours', 'Current results'],
   'results.published': ['Résultats publiés', 'Published results'],
-  'results.ballots': ['{n} bulletin(s)', '{n} ballot(s)'],
-  'results.count': ['{n} ({pct} %)', '{n} ({pct}%)'],
+  'results.ballots': [{ one: '{n} bulletin', other: '{n} bulletins' }, { one: '{n} ballot', other: '{n} ballots' }],
+  'results.count': [{ one: '{n} voix ({pct})', other: '{n} voix ({pct})' }, { one: '{n} vote ({pct})', other: '{n} votes ({pct})' }],
+  'results.quoted': ['« {x} »', '"{x}"'],
+  'results.no_ballot': ['Aucun bulletin.', 'No ballot.'],
+  'results.answers': [{ one: '{n} réponse.', other: '{n} réponses.' }, { one: '{n} answer.', other: '{n} answers.' }],
+  'results.scale': [{ one: 'Note moyenne : {mean}, sur une échelle de {min} à {max} ({n} bulletin).', other: 'Note moyenne : {mean}, sur une échelle de {min} à {max} ({n} bulletins).' }, { one: 'Average score: {mean}, on a scale from {min} to {max} ({n} ballot).', other: 'Average score: {mean}, on a scale from {min} to {max} ({n} ballots).' }],
+  'results.no_winner': ["Aucune proposition n'est retenue : égalité.", 'No option wins: a tie.'],
+  'results.ranking': [{ one: '{option} est retenue, avec {n} voix sur {of} au dernier tour de dépouillement ({pct}).', other: '{option} est retenue, avec {n} voix sur {of} au dernier tour de dépouillement ({pct}).' }, { one: '{option} wins, with {n} vote of {of} in the last counting round ({pct}).', other: '{option} wins, with {n} votes of {of} in the last counting round ({pct}).' }],
+  'results.tie': [{ one: 'Égalité entre {options} ({n} voix chacune).', other: 'Égalité entre {options} ({n} voix chacune).' }, { one: 'A tie between {options} ({n} vote each).', other: 'A tie between {options} ({n} votes each).' }],
+  'results.ahead': [{ one: '{option} arrive en tête avec {n} voix sur {of} ({pct}).', other: '{option} arrive en tête avec {n} voix sur {of} ({pct}).' }, { one: '{option} comes first with {n} vote of {of} ({pct}).', other: '{option} comes first with {n} votes of {of} ({pct}).' }],
+  'results.most_chosen': [{ one: '{option} est la plus choisie : par {n} personne sur {of} ({pct}).', other: '{option} est la plus choisie : par {n} personnes sur {of} ({pct}).' }, { one: '{option} is chosen most: by {n} of {of} people ({pct}).', other: '{option} is chosen most: by {n} of {of} people ({pct}).' }],
+  'results.rounds_detail': [{ one: 'Détail du dépouillement ({n} tour)', other: 'Détail du dépouillement ({n} tours)' }, { one: 'The counting, round by round ({n} round)', other: 'The counting, round by round ({n} rounds)' }],
+  'results.hidden_secret': ["Vote secret : le décompte reste caché à tous, à vous aussi, jusqu'à la clôture (ou jusqu'à ce que les résultats soient montrés).", 'Secret vote: the count stays hidden from everyone, you included, until the close (or until the results are shown).'],
+  'counting.single': ['Majorité relative', 'Plurality'],
+  'counting.single_how': ["la proposition qui recueille le plus de voix l'emporte.", 'the option with the most votes wins.'],
+  'counting.multiple': ['Choix multiples', 'Multiple choice'],
+  'counting.multiple_how': ['chaque personne pouvait choisir plusieurs propositions ; on compte les voix de chacune.', "each person could choose several options; each option's votes are counted."],
+  'counting.scale': ['Moyenne des notes', 'Average score'],
+  'counting.scale_how': ['chaque personne donne une note ; on en fait la moyenne.', 'each person gives a score; the scores are averaged.'],
+  'counting.position': ['Décompte des positions', 'Count of positions'],
+  'counting.position_how': ['chaque bulletin compte pour une position ; les pourcentages portent sur tous les bulletins, abstentions comprises.', 'each ballot counts for one position; the percentages are of all ballots, abstentions included.'],
+  'counting.ranking': ['Vote alternatif', 'Instant runoff'],
+  'counting.ranking_how': ["à chaque tour, la proposition le moins souvent classée en tête est éliminée et ses bulletins passent au choix suivant, jusqu'à ce qu'une proposition ait la majorité.", 'at each round, the option ranked first least often is eliminated and its ballots go to their next choice, until one option has a majority.'],
   'results.points': ['{n} points', '{n} points'],
-  'results.winner': ['Proposition retenue : {option}', 'Winning option: {option}'],
-  'results.borda': ['Score de Borda', 'Borda score'],
-  'results.irv': ['Vote alternatif : tours de dépouillement', 'Instant runoff: counting rounds'],
+  'results.borda': ['Points de Borda (indicatif)', 'Borda points (for information)'],
+  'results.irv': ['Tours de dépouillement', 'Counting rounds'],
   'results.option': ['Proposition', 'Option'],
   'results.round': ['Tour {n}', 'Round {n}'],
   'results.eliminated': ['éliminée', 'eliminated'],
   'results.no_answer': ['Aucune réponse.', 'No answer.'],
-  'results.mean': ['Moyenne : {v}', 'Mean: {v}'],
   'results.not_yet': ['Vote clos : les résultats seront publiés par l\'animation.', 'Vote closed: the facilitators will publish the results.'],
   'pb.title': ['Nouveau sondage', 'New poll'],
   'pb.edit_title': ['Modifier le brouillon {id}', 'Edit draft {id}'],
@@ -325,7 +397,7 @@ export const DICT = {
   'console.step_open': ['Ouvrir les sous-groupes', 'Open the breakout rooms'],
   'console.duration': ['Durée (minutes)', 'Duration (minutes)'],
   'console.warning': ['Prévenir avant la fin (minutes)', 'Warn before the end (minutes)'],
-  'console.open_rooms': ['Ouvrir les salles ({n} personnes)', 'Open the rooms ({n} people)'],
+  'console.open_rooms': [{ one: 'Ouvrir les salles ({n} personne)', other: 'Ouvrir les salles ({n} personnes)' }, { one: 'Open the rooms ({n} person)', other: 'Open the rooms ({n} people)' }],
   'console.broadcast': ['Message à toutes les salles', 'Message to every room'],
   'console.send_broadcast': ['Diffuser', 'Broadcast'],
   'console.speaking': ['Prise de parole', 'Speaking'],
@@ -333,7 +405,7 @@ export const DICT = {
   'console.back_plenary': ['Revenir en plénière', 'Back to the plenary'],
   'board.unassigned': ['Non affecté·es', 'Not assigned'],
   'board.count': ['{n}/{total}', '{n}/{total}'],
-  'board.hands': ['{n} main(s) levée(s)', '{n} hand(s) raised'],
+  'board.hands': [{ one: '{n} main levée', other: '{n} mains levées' }, { one: '{n} hand raised', other: '{n} hands raised' }],
   'board.move_here': ['Déplacer ici', 'Move here'],
   'board.assign_here': ['Affecter ici', 'Assign here'],
   'board.speaking': ['Parole', 'Floor'],
@@ -343,7 +415,7 @@ export const DICT = {
   'board.hint_open': ['Cliquez sur une personne puis sur « Déplacer ici », ou glissez-la vers une salle.', 'Click a person then "Move here", or drag them to a room.'],
   'board.hint_closed': ['Répartition prévue pour la prochaine ouverture. Cliquez sur une personne puis sur « Affecter ici », ou glissez-la.', 'The plan for the next opening. Click a person then "Assign here", or drag them.'],
   'equity.title': ['Équité du temps de parole', 'Floor-time equity'],
-  'equity.summary': ['{spoke} personne(s) sur {n} ont eu la parole, pour {total} au total.', '{spoke} of {n} people have spoken, {total} in all.'],
+  'equity.summary': [{ one: '{n} personne sur {people} a eu la parole, pour {total} au total.', other: '{n} personnes sur {people} ont eu la parole, pour {total} au total.' }, { one: '{n} of {people} people has spoken, {total} in all.', other: '{n} of {people} people have spoken, {total} in all.' }],
   'equity.by': ['Regrouper', 'Group'],
   'equity.by_person': ['par personne', 'by person'],
   'equity.by_attr': ['Temps de parole par {attr}', 'Speaking time by {attr}'],
@@ -399,6 +471,12 @@ export const DICT = {
   'rot.rounds_auto': ['automatique', 'automatic'],
   'rot.break_room': ['Salle de pause pour les groupes sans expert·e', 'A break room for groups without an expert'],
   'rot.plan': ['Planifier la rotation', 'Plan the rotation'],
+  'rot.err_round': ["La durée d'un tour doit être un nombre de minutes, plus que 0 et au plus {max}.", 'A round lasts a number of minutes, more than 0 and at most {max}.'],
+  'rot.err_transition': ['Le changement de salle dure un nombre de minutes, de 0 à {max}.', 'The room change lasts a number of minutes, from 0 to {max}.'],
+  'rot.err_warning_number': ['Le délai de prévenance est un nombre de minutes (0 pour ne pas prévenir).', 'The warning is a number of minutes (0 for none).'],
+  'rot.err_warning_round': ["Prévenez moins longtemps avant la fin que la durée d'un tour.", 'Warn less long before the end than a round lasts.'],
+  'rot.err_whole': ['Un nombre entier, ou rien.', 'A whole number, or nothing.'],
+  'form.errors': [{ one: '{n} champ est à corriger.', other: '{n} champs sont à corriger.' }, { one: '{n} field needs correcting.', other: '{n} fields need correcting.' }],
   'rot.start': ['Démarrer', 'Start'],
   'rot.pause': ['Pause', 'Pause'],
   'rot.resume': ['Reprendre', 'Resume'],
@@ -428,11 +506,10 @@ export const DICT = {
   'doc.bold': ['Gras', 'Bold'],
   'doc.italic': ['Italique', 'Italic'],
   'doc.h1': ['Titre', 'Title'],
-  'doc.h1_short': ['T1', 'H1'],
   'doc.h2': ['Sous-titre', 'Subtitle'],
-  'doc.h2_short': ['T2', 'H2'],
   'doc.paragraph': ['Paragraphe', 'Paragraph'],
-  'doc.list': ['Liste à puces', 'Bulleted list'],
+  'doc.list': ['Liste', 'List'],
+  'doc.make_label': ['Ce paragraphe :', 'This paragraph:'],
   'doc.proposal': ['Proposition', 'Proposal'],
   'doc.proposal_title': ['Titre de la proposition', 'Title of the proposal'],
   'doc.add_proposal': ['Ajouter une proposition', 'Add a proposal'],
@@ -444,10 +521,10 @@ export const DICT = {
   'doc.make_against': ['Faire de ce paragraphe un argument contre', 'Make this paragraph an argument against'],
   'doc.make_moderating': ['Faire de ce paragraphe un argument qui nuance', 'Make this paragraph a moderating argument'],
   'doc.make_minority': ['Faire de ce paragraphe une position minoritaire', 'Make this paragraph a minority position'],
-  'doc.for_short': ['Pour', 'For'],
-  'doc.against_short': ['Contre', 'Against'],
-  'doc.moderating_short': ['Nuance', 'Moderating'],
-  'doc.minority_short': ['Minoritaire', 'Minority'],
+  'doc.for_short': ['argument pour', 'argument for'],
+  'doc.against_short': ['argument contre', 'argument against'],
+  'doc.moderating_short': ['nuance', 'moderating'],
+  'doc.minority_short': ['position minoritaire', 'minority position'],
   'doc.undo': ['Annuler', 'Undo'],
   'doc.redo': ['Rétablir', 'Redo'],
   'doc.connecting': ['Connexion au document…', 'Connecting to the document…'],
@@ -471,7 +548,7 @@ export const DICT = {
   'doc.compare': ['Comparer', 'Compare'],
   'doc.diff_error': ['La comparaison a échoué.', 'The comparison failed.'],
   'doc.diff_label': ['Différences entre les versions', 'Differences between versions'],
-  'doc.diff_count': ['{n} ligne(s) modifiée(s).', '{n} line(s) changed.'],
+  'doc.diff_count': [{ one: '{n} ligne modifiée.', other: '{n} lignes modifiées.' }, { one: '{n} line changed.', other: '{n} lines changed.' }],
   'doc.diff_none': ['Aucune différence.', 'No difference.'],
   'doc.added': ['ajouté :', 'added:'],
   'doc.removed': ['supprimé :', 'removed:'],
@@ -555,6 +632,20 @@ export const DICT = {
   'export.polls_json': ['Résultats des sondages (JSON)', 'Poll results (JSON)'],
   'export.rotation': ['Rotation (JSON)', 'Rotation (JSON)'],
   'export.opinion_html': ['Avis citoyen (HTML)', "Citizens' opinion (HTML)"],
+  // Exports fetched with the token in a header; the audit trail's head; audit names.
+  'export.failed': ["L'export n'a pas pu être téléchargé : réessayez.", 'The export could not be downloaded: try again.'],
+  'audit.head_title': ['Dernière entrée du journal :', 'Last entry of the trail:'],
+  'audit.head_entry': ['n° {n}', 'no. {n}'],
+  'audit.head_hash': ['Son empreinte (SHA-256) :', 'Its hash (SHA-256):'],
+  'audit.head_explain': ['Notez ce numéro et cette empreinte : tout export ultérieur du journal doit encore contenir cette entrée avec cette empreinte. La commande ci-dessous le vérifie, et refuse un journal réécrit ou tronqué.', 'Note this number and hash down: any later export of the trail must still hold this entry with this hash. The command below checks it, and refuses a trail rewritten or cut short.'],
+  'audit.poll_named': ['« {question} »', '“{question}”'],
+  'audit.round_started': ['Tour {n} de la rotation : début', 'Round {n} of the rotation: start'],
+  'audit.round_warned': ['Tour {n} de la rotation : fin proche', 'Round {n} of the rotation: ending soon'],
+  'audit.round_transition': ['Tour {n} de la rotation terminé : changement de salle pour le tour {next}', 'Round {n} of the rotation over: changing rooms for round {next}'],
+  'audit.round_paused': ['Tour {n} de la rotation en pause', 'Round {n} of the rotation paused'],
+  'audit.round_resumed': ['Tour {n} de la rotation repris', 'Round {n} of the rotation resumed'],
+  'audit.round_extended': ['Tour {n} de la rotation prolongé', 'Round {n} of the rotation extended'],
+  'audit.question_answered_named': ['Réponse à la question « {text} »', 'Answer to the question “{text}”'],
 };
 
 const STORAGE_KEY = 'convene-lang';
@@ -580,7 +671,7 @@ export function getLang() {
 export function setLang(l) {
   if (!LANGS.includes(l)) return;
   lang = l;
-  document.documentElement.lang = l;
+  if (typeof document !== 'undefined') document.documentElement.lang = l;
   try {
     localStorage.setItem(STORAGE_KEY, l);
   } catch {
@@ -594,11 +685,49 @@ export function onLang(fn) {
   return () => listeners.delete(fn);
 }
 
-/** The string for `key` in the current language, with {params} filled in; the key if none. */
+/** The locale of the current language, for Intl. */
+export function locale() {
+  return lang === 'en' ? 'en-GB' : 'fr-FR';
+}
+
+const pluralRules = {};
+/** The plural category of `n` in the current language ("one", "other"...), by Intl. */
+export function pluralOf(n) {
+  const l = locale();
+  if (!pluralRules[l]) pluralRules[l] = new Intl.PluralRules(l);
+  return pluralRules[l].select(n);
+}
+
+/** A number as people of the current language write it ("12,5" in French). */
+export function fmtNumber(n, digits = 1) {
+  return new Intl.NumberFormat(locale(), { maximumFractionDigits: digits }).format(n);
+}
+
+/** A share (0.125) as a percentage ("12,5 %" in French, "12.5%" in English). */
+export function fmtPercent(share, digits = 1) {
+  return new Intl.NumberFormat(locale(), { style: 'percent', maximumFractionDigits: digits }).format(share);
+}
+
+/**
+ * The string for `key` in the current language, with {params} filled in; the key if none.
+ * An entry may give plural forms (`{one, other}`): the form is chosen by `params.n` with
+ * Intl.PluralRules, so that French says "0 personne, 1 personne, 2 personnes".
+ */
 export function t(key, params) {
   const entry = DICT[key];
   if (!entry) return key;
   let s = entry[lang === 'en' ? 1 : 0];
-  if (params) s = s.replace(/\{(\w+)\}/g, (m, k) => (params[k] === undefined || params[k] === null ? m : String(params[k])));
+  if (typeof s === 'object') {
+    const n = params && typeof params.n === 'number' ? params.n : 0;
+    s = s[pluralOf(n)] || s.other;
+  }
+  if (params) {
+    s = s.replace(/\{(\w+)\}/g, (m, k) => {
+      const v = params[k];
+      if (v === undefined || v === null) return m;
+      // Whole numbers stay as they are (ids, counts); decimals take the language's comma.
+      return typeof v === 'number' && !Number.isInteger(v) ? fmtNumber(v, 2) : String(v);
+    });
+  }
   return s;
 }

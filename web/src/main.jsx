@@ -35,34 +35,57 @@ function readConfig() {
   return { video };
 }
 
+/** The token part of a pasted link, a fragment, or a bare token. */
+function tokenPart(text) {
+  const v = (text || '').trim();
+  if (v.includes('token=')) return v.slice(v.indexOf('token=') + 6).split('&')[0];
+  if (v.includes('#')) return v.slice(v.indexOf('#') + 1);
+  return v;
+}
+
+/**
+ * What is wrong with an invitation link: null if it is one, 'truncated' if it is one cut
+ * short (a mail that wrapped the line, a copy that missed the end), 'bad' otherwise.
+ */
+export function linkProblem(text) {
+  const part = tokenPart(text);
+  if (!part) return 'bad';
+  if (TOKEN_RE.test(part)) return null;
+  // A convention's id and the start of a secret; or, after "token=", the id alone.
+  if (/^[a-z0-9-]{1,40}\.[0-9a-f]{0,31}$/.test(part)) return 'truncated';
+  return /token=/.test(text) && /^[a-z0-9-]{1,40}\.?$/.test(part) ? 'truncated' : 'bad';
+}
+
 function Landing() {
+  // Opened with a link that is not a whole invitation: say so at once.
+  const opened = (location.hash || '').replace(/^#/, '');
   const [value, setValue] = useState('');
-  const [bad, setBad] = useState(false);
+  const [problem, setProblem] = useState(opened ? { kind: linkProblem(opened), opened: true } : null);
   const [lang, setL] = useState(getLang());
   const other = LANGS.find((l) => l !== lang);
   const submit = (e) => {
     e.preventDefault();
-    const v = value.trim();
-    const hash = v.includes('#') ? v.slice(v.indexOf('#')) : v.includes('token=') ? `#${v.slice(v.indexOf('token='))}` : `#token=${v}`;
-    const tok = tokenFromHash(hash);
-    if (!tok) {
-      setBad(true);
+    const kind = linkProblem(value);
+    if (kind) {
+      setProblem({ kind, opened: false });
       return;
     }
-    location.hash = `token=${tok}`;
+    location.hash = `token=${tokenPart(value)}`;
     location.reload();
   };
+  const bad = !!problem;
+  const message = problem ? t(problem.kind === 'truncated' ? (problem.opened ? 'landing.truncated_opened' : 'landing.truncated') : 'landing.bad') : null;
   return (
     <main id="main" class="center-page">
       <div class="top-row">
         <h1>Convene</h1>
-        <button type="button" class="btn small lang" lang={other} onClick={() => { setLang(other); setL(other); }}>{t('lang.other')}</button>
+        <button type="button" class="btn small lang" lang={other} aria-label={t('lang.switch_to')} onClick={() => { setLang(other); setL(other); }}>{t('lang.other')}</button>
       </div>
       <p>{t('landing.intro')}</p>
       <form class="stack" onSubmit={submit}>
         <label for="invite">{t('landing.paste')}</label>
-        <input id="invite" type="text" value={value} onInput={(e) => { setValue(e.currentTarget.value); setBad(false); }} aria-invalid={bad ? 'true' : undefined} aria-describedby={bad ? 'invite-err' : undefined} autocomplete="off" />
-        {bad ? <p id="invite-err" class="warn-text" role="alert">{t('landing.bad')}</p> : null}
+        <input id="invite" type="text" value={value} onInput={(e) => { setValue(e.currentTarget.value); setProblem(null); }} aria-invalid={bad ? 'true' : undefined} aria-describedby={bad ? 'invite-err' : undefined} autocomplete="off" />
+        {bad ? <p id="invite-err" class="warn-text" role="alert" data-problem={problem.kind}>{message}</p> : null}
         <button type="submit" class="btn primary">{t('landing.join')}</button>
       </form>
       <p class="small muted">{t('landing.privacy')}</p>

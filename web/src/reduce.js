@@ -3,6 +3,8 @@
 // re-renders; only events with a seq greater than the snapshot's are applied (client.js).
 
 export const PLENARY = 'plenary';
+/** Chat lines a room keeps (protocol: SNAPSHOT_CHAT_LINES). */
+export const CHAT_LINES = 50;
 
 /** Roles that see every room, the roster's attributes and the floor time. */
 export function seesEverything(roles) {
@@ -234,18 +236,23 @@ function applyOne(snap, me, rec) {
       // but the server closes breakouts only when no rotation places anyone.
       for (const p of snap.participants) p.room = PLENARY;
       recomputeObservers(snap);
-      break;
+      // The server stops recalling the announcements made so far (PROTOCOL.md).
+      snap.notices = [];
+      return { breakoutsClosed: true };
     case 'participant_moved':
       moveTo(snap, ev.participant, ev.room);
       recomputeObservers(snap);
       break;
     case 'broadcast_sent':
+      snap.notices = (snap.notices || []).concat({ seq: rec.seq, at: rec.at, by: rec.by, text: ev.text }).slice(-10);
       return noticeEffect(rec);
     case 'chat_posted': {
       const r = room(snap, ev.room);
       if (r && r.inside) {
-        r.inside.chat.push({ seq: rec.seq, at: rec.at, from: byId, text: ev.text });
-        if (r.inside.chat.length > 500) r.inside.chat.splice(0, r.inside.chat.length - 500);
+        // `request`: the page's own line, matched to the request that waited for it.
+        r.inside.chat.push({ seq: rec.seq, at: rec.at, from: byId, text: ev.text, ...(rec.request ? { request: rec.request } : {}) });
+        // A room keeps its latest 50 lines, as the server does (SNAPSHOT_CHAT_LINES).
+        if (r.inside.chat.length > CHAT_LINES) r.inside.chat.splice(0, r.inside.chat.length - CHAT_LINES);
       }
       return { chat: { room: ev.room, from: byId } };
     }
@@ -287,6 +294,13 @@ function applyOne(snap, me, rec) {
       }
       break;
     }
+    case 'floor_limit_set': {
+      const r = room(snap, ev.room);
+      if (r && r.inside && r.inside.floor && r.inside.floor.participant === ev.participant) {
+        r.inside.floor.ends_at = ev.ends_at;
+      }
+      break;
+    }
     case 'queue_order_set': {
       const r = room(snap, ev.room);
       if (r && r.inside) {
@@ -305,9 +319,12 @@ function applyOne(snap, me, rec) {
         snap.calls.push({ id: rec.seq, at: rec.at, participant: byId, room: ev.room, message: ev.message });
       }
       return { call: true };
-    case 'call_resolved':
+    case 'call_resolved': {
+      const call = snap.calls.find((c) => c.id === ev.call);
       snap.calls = snap.calls.filter((c) => c.id !== ev.call);
-      break;
+      // The caller hears that their call was handled ("Votre appel a été traité").
+      return { callResolved: { call: ev.call, mine: !!call && call.participant === me.id, by: byId } };
+    }
     // ---- polls ----
     case 'poll_drafted':
       if (!poll(snap, ev.poll)) {
@@ -374,7 +391,8 @@ function applyOne(snap, me, rec) {
         p.status = 'published';
         p.tally = ev.tally;
       }
-      break;
+      // Announced to those who see it, as a poll opening is.
+      return p ? { published: ev.poll } : null;
     }
     // ---- rotations ----
     case 'rotation_planned':
@@ -511,18 +529,46 @@ export function noticeEffect(rec) {
   return { broadcast: { seq: rec.seq, at: rec.at, from, text: rec.event.text } };
 }
 
-/** On a first connection, announcements younger than this are shown from the snapshot. */
-export const RECENT_NOTICE_MS = 10 * 60 * 1000;
+/**
+ * An announcement is shown as current only while it is this young: an older one has had its
+ * moment, and someone arriving later is not told it as news. (Those sent during breakout
+ * rooms leave the snapshot when the rooms close: the server stops recalling them.)
+ */
+export const CURRENT_NOTICE_MS = 5 * 60 * 1000;
 
 /**
- * The announcements of a snapshot (`notices`) to show, as `broadcast_sent` records: those
- * after `seen` (the highest seq applied before this snapshot: sent while we were away), or,
- * on a first connection (`seen` 0), those of the last ten minutes (server time `now`).
+ * The announcements of a snapshot (`notices`) to show as current, as `broadcast_sent`
+ * records: those after `seen` (the highest seq applied before this snapshot: sent while we
+ * were away; 0 on a first connection) that are younger than CURRENT_NOTICE_MS at server time
+ * `now`.
  */
 export function missedNotices(snap, seen, now) {
   return (snap.notices || [])
-    .filter((n) => n.seq > seen && (seen > 0 || now - n.at < RECENT_NOTICE_MS))
+    .filter((n) => n.seq > seen && now - n.at < CURRENT_NOTICE_MS)
     .map((n) => ({ seq: n.seq, at: n.at, by: n.by, event: { type: 'broadcast_sent', text: n.text } }));
+}
+
+/** My room (null before the first snapshot). */
+export function roomOfPerson(snap, id) {
+  const p = snap ? person(snap, id) : null;
+  return p ? p.room : null;
+}
+
+/** Why my room changed with this event ('self' when I went there myself). */
+export function moveCause(rec, me) {
+  const ev = rec.event || {};
+  switch (ev.type) {
+    case 'breakouts_opened': return 'breakouts';
+    case 'breakouts_closed': return 'recall';
+    case 'rotation_round_started':
+    case 'rotation_transition':
+    case 'expert_absent':
+    case 'group_joined':
+      return 'rotation';
+    case 'rotation_ended': return 'rotation_end';
+    default:
+      return rec.by && rec.by.kind === 'participant' && rec.by.id === me ? 'self' : 'moved';
+  }
 }
 
 export function normalizeSnapshot(snap) {
@@ -534,4 +580,42 @@ export function normalizeSnapshot(snap) {
   snap.rotation = snap.rotation || null;
   for (const r of snap.rooms) r.observers = r.observers || 0;
   return snap;
+}
+
+/** A number from a string (FNV-1a): the seed of a voter's own order of a ranking's options. */
+function hash32(text) {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i += 1) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  // MurmurHash3's finalizer: seeds that differ in one character differ in every bit.
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b) >>> 0;
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35) >>> 0;
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/**
+ * The options 0..n-1 in an order of this voter's own (shuffled with a seed made of the poll
+ * and the voter, so it stays the same across reloads): nobody submits the order the
+ * facilitator happened to type, and no option gains from being listed first.
+ */
+export function voterOrder(n, seed) {
+  let x = hash32(seed) || 1;
+  const next = () => {
+    // xorshift32: ten lines do not deserve a crate.
+    x ^= x << 13; x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5; x >>>= 0;
+    return x / 4294967296;
+  };
+  const order = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i -= 1) {
+    const j = Math.floor(next() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  return order;
 }

@@ -324,6 +324,9 @@ impl Convention {
             } => {
                 self.breakout = None;
                 self.location.clear();
+                // The announcements made so far had their moment (most were about the
+                // breakout rooms): whoever arrives later is not told them as news.
+                self.notices.clear();
                 for r in self.rooms.iter_mut().skip(1) {
                     r.queue.clear();
                     r.floor = None;
@@ -404,6 +407,19 @@ impl Convention {
             Event::QueueOrderSet { room, order } => {
                 if let Some(r) = self.room_mut(room) {
                     r.order = *order;
+                }
+            }
+            Event::FloorLimitSet {
+                room,
+                participant,
+                ends_at,
+            } => {
+                if let Some(f) = self
+                    .room_mut(room)
+                    .and_then(|r| r.floor.as_mut())
+                    .filter(|f| &f.participant == participant)
+                {
+                    f.ends_at = *ends_at;
                 }
             }
             Event::SpeakingLimitSet { room, limit_ms } => {

@@ -6,7 +6,8 @@ use super::polls;
 use super::{
     assign_balanced, assign_random, Actor, AssignMethod, CloseReason, Code, Command, Convention,
     Event, FloorEndReason, Millis, NewPerson, ParticipantId, Permission, Person, Rejection, Role,
-    RoomId, MAX_CHAT_CHARS, MAX_DURATION_MS, MAX_NAME_CHARS, MAX_NOTICE_CHARS, MAX_ROOMS, PLENARY,
+    RoomId, MAX_CHAT_CHARS, MAX_DURATION_MS, MAX_NAME_CHARS, MAX_NOTICE_CHARS, MAX_PEOPLE,
+    MAX_ROOMS, MAX_ROSTER_ROWS, PLENARY,
 };
 
 /// What a decision may depend on besides the state: the time, a seed for random draws, and
@@ -219,7 +220,14 @@ pub fn decide(state: &Convention, actor: &Actor, command: &Command, ctx: &Contex
             }
             Ok(vec![Event::CallResolved { call: *call }])
         }
-        Command::GiveFloor { room, participant } => {
+        Command::GiveFloor {
+            room,
+            participant,
+            limit_ms,
+        } => {
+            if let Some(Some(l)) = limit_ms {
+                check_duration(*l, "the speaking limit")?;
+            }
             let room_id = my_room(room)?;
             let r = state.room(&room_id).expect("checked by my_room");
             let who = match participant {
@@ -247,12 +255,30 @@ pub fn decide(state: &Convention, actor: &Actor, command: &Command, ctx: &Contex
                 }
                 out.push(floor_ended(&room_id, f, FloorEndReason::Taken, now));
             }
+            // The turn's own limit if one was chosen, otherwise the room's.
+            let limit = limit_ms.unwrap_or(r.limit_ms);
             out.push(Event::FloorGiven {
                 room: room_id,
                 participant: who,
-                ends_at: r.limit_ms.map(|l| now + l),
+                ends_at: limit.map(|l| now + l),
             });
             Ok(out)
+        }
+        Command::SetFloorLimit { room, limit_ms } => {
+            if let Some(l) = limit_ms {
+                check_duration(*l, "the speaking limit")?;
+            }
+            let room_id = my_room(room)?;
+            let Some(f) = state.room(&room_id).and_then(|r| r.floor.as_ref()) else {
+                return reject(Code::Conflict, "nobody has the floor in this room");
+            };
+            // From the start of the turn; a limit already passed ends it now (the timer
+            // fires at once), never in the past.
+            Ok(vec![Event::FloorLimitSet {
+                room: room_id,
+                participant: f.participant.clone(),
+                ends_at: limit_ms.map(|l| (f.since + l).max(now)),
+            }])
         }
         Command::EndFloor { room } => {
             let room_id = my_room(room)?;
@@ -381,6 +407,26 @@ fn authorize<'s>(
 fn add_participants(state: &Convention, people: &[NewPerson]) -> Decision {
     if people.is_empty() {
         return reject(Code::Invalid, "the roster is empty");
+    }
+    // The roster's budgets, checked before anything else: all or nothing.
+    if people.len() > MAX_ROSTER_ROWS {
+        return reject(
+            Code::Invalid,
+            format!(
+                "at most {MAX_ROSTER_ROWS} people per import: this one has {}; split it",
+                people.len()
+            ),
+        );
+    }
+    if state.people.len() + people.len() > MAX_PEOPLE {
+        return reject(
+            Code::Invalid,
+            format!(
+                "a convention holds at most {MAX_PEOPLE} people: it has {}, this import would add {}",
+                state.people.len(),
+                people.len()
+            ),
+        );
     }
     let mut out = Vec::with_capacity(people.len());
     for (i, p) in people.iter().enumerate() {

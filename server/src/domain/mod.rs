@@ -36,6 +36,10 @@ pub const MAX_NOTICE_CHARS: usize = 1000;
 pub const MAX_NAME_CHARS: usize = 120;
 /// Most breakout rooms a convention may have at once.
 pub const MAX_ROOMS: usize = 200;
+/// Most people one roster import may add (one request: one command, one append).
+pub const MAX_ROSTER_ROWS: usize = 10_000;
+/// Most people a convention may hold: every snapshot lists them, every fold carries them.
+pub const MAX_PEOPLE: usize = 20_000;
 /// Longest breakout or speaking duration a facilitator may set: 12 hours.
 pub const MAX_DURATION_MS: u64 = 12 * 3600 * 1000;
 
@@ -186,6 +190,12 @@ pub enum Event {
     SpeakingLimitSet {
         room: RoomId,
         limit_ms: Option<u64>,
+    },
+    /// The turn under way in `room` now ends at `ends_at` (`None`: no limit).
+    FloorLimitSet {
+        room: RoomId,
+        participant: ParticipantId,
+        ends_at: Option<Millis>,
     },
     FacilitatorCalled {
         room: RoomId,
@@ -370,6 +380,8 @@ pub enum Command {
     GiveFloor {
         room: Option<RoomId>,
         participant: Option<ParticipantId>,
+        /// This turn's limit: `None`, the room's; `Some(None)`, none; `Some(Some(ms))`.
+        limit_ms: Option<Option<u64>>,
     },
     EndFloor {
         room: Option<RoomId>,
@@ -379,6 +391,11 @@ pub enum Command {
         order: QueueOrder,
     },
     SetSpeakingLimit {
+        room: Option<RoomId>,
+        limit_ms: Option<u64>,
+    },
+    /// The limit of the turn under way, from its start (`None`: no limit).
+    SetFloorLimit {
         room: Option<RoomId>,
         limit_ms: Option<u64>,
     },

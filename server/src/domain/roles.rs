@@ -53,6 +53,7 @@ pub fn allowed(command: &Command) -> Permission {
         | EndFloor { .. }
         | SetQueueOrder { .. }
         | SetSpeakingLimit { .. }
+        | SetFloorLimit { .. }
         | DraftPoll { .. }
         | EditPoll { .. }
         | DeletePoll { .. }

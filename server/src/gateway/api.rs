@@ -18,13 +18,17 @@ use crate::{invites, wire};
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
-pub fn organizer(app: &AppState, headers: &HeaderMap) -> ApiResult<()> {
-    let given = headers
+/// The token of `Authorization: Bearer {token}`, if any (an empty one is none).
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .map(hash_token);
-    if given.as_deref() == Some(app.organizer_hash.as_str()) {
+        .filter(|t| !t.is_empty())
+}
+
+pub fn organizer(app: &AppState, headers: &HeaderMap) -> ApiResult<()> {
+    if bearer(headers).map(hash_token).as_deref() == Some(app.organizer_hash.as_str()) {
         Ok(())
     } else {
         Err(ApiError::new(
@@ -239,14 +243,35 @@ pub fn parse_csv(text: &str) -> Result<Vec<RosterEntry>, String> {
     Ok(out)
 }
 
+/// A body the router would not read whole: over its size limit (413, typed like every other
+/// refusal), or not UTF-8 text (400).
+fn unreadable_body(e: axum::extract::rejection::StringRejection) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            code: ErrorCode::Invalid,
+            message: format!(
+                "the body is larger than {} MiB: import at most {} people per request",
+                super::MAX_BODY / (1024 * 1024),
+                d::MAX_ROSTER_ROWS
+            ),
+        }
+    } else {
+        ApiError::new(ErrorCode::BadMessage, e.body_text())
+    }
+}
+
+/// Import people: all or nothing, at most `MAX_ROSTER_ROWS` per request and `MAX_PEOPLE` in
+/// the convention (both checked by the domain, the one place; `invalid` beyond).
 pub async fn import_roster(
     State(app): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    body: String,
+    body: Result<String, axum::extract::rejection::StringRejection>,
 ) -> ApiResult<(StatusCode, Json<RosterAdded>)> {
     organizer(&app, &headers)?;
     let handle = convention(&app, &id).await?;
+    let body = body.map_err(unreadable_body)?;
     let csv = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -361,36 +386,48 @@ pub async fn revoke_invite(
 
 #[derive(Deserialize)]
 pub struct TokenQuery {
+    /// Only to refuse it: a token never travels in a URL.
     pub token: Option<String>,
 }
 
-/// Let in an organizer (Bearer token), or a participant of this convention holding one of
-/// `roles` (their invitation token as `?token=`).
+/// Let in an organizer, or a participant of this convention holding one of `roles`, each
+/// with their token as `Authorization: Bearer`. The one gate of every route participants may
+/// call (the OpenAPI document's `x-convene-access` says who, per route).
+///
+/// `url_token` is a `?token=` the request carried: refused (400) before anything else, since
+/// a token in a URL ends up in proxy logs and browser history. The y-websocket endpoint
+/// `/doc`, where a browser cannot send a header, is the one place that takes it.
 pub async fn organizer_or(
     app: &AppState,
     headers: &HeaderMap,
     id: &str,
-    token: Option<String>,
+    url_token: Option<String>,
     roles: &'static [d::Role],
 ) -> ApiResult<Handle> {
-    // Who asks comes first: without credentials, nothing says which conventions exist.
-    if organizer(app, headers).is_ok() {
-        return convention(app, id).await;
+    if url_token.is_some() {
+        return Err(ApiError::new(
+            ErrorCode::Invalid,
+            "a token never goes in the URL: send it as Authorization: Bearer {token}",
+        ));
     }
-    let Some(token) = token else {
+    // Who asks comes first: without credentials, nothing says which conventions exist.
+    let Some(token) = bearer(headers) else {
         return Err(ApiError::new(
             ErrorCode::Unauthorized,
-            "an organizer token, or a participant's token as ?token=, is required",
+            "a token is required: Authorization: Bearer {organizer token or your invitation token}",
         ));
     };
+    let hash = hash_token(token);
+    if hash == app.organizer_hash {
+        return convention(app, id).await;
+    }
     let unknown = || {
         ApiError::new(
             ErrorCode::Unauthorized,
-            "unknown or revoked invitation token",
+            "unknown or revoked invitation token for this convention",
         )
     };
     let handle = app.hub.find(id).await.ok_or_else(unknown)?;
-    let hash = hash_token(&token);
     // None: no such token; Some(false): a participant whose role may not.
     let allowed = handle
         .query(move |c, _| {
@@ -407,14 +444,14 @@ pub async fn organizer_or(
         Some(true) => Ok(handle),
         Some(false) => Err(ApiError::new(
             ErrorCode::Forbidden,
-            "your role does not allow this export",
+            "your role does not allow this: see x-convene-access in /openapi.json",
         )),
         None => Err(unknown()),
     }
 }
 
-/// The audit trail as JSON lines: for organizers (Bearer) and the convention's guarantors
-/// and facilitators (their own invitation token as `?token=`).
+/// The audit trail as JSON lines: for organizers and the convention's guarantors, who hold the
+/// operator to the record with it, and facilitators, who receive every entry live already.
 pub async fn audit(
     State(app): State<AppState>,
     headers: HeaderMap,

@@ -35,7 +35,13 @@ pub struct ExportQuery {
 }
 
 fn results(state: &Convention, poll: &d::Poll) -> PollResults {
-    let tally = wire::tally_out(&poll.tally());
+    // An open secret poll's running count is nobody's (view::staff_sees_tally): its export
+    // has the participation and an empty tally until it closes or its results are revealed.
+    let tally = if view::staff_sees_tally(poll) {
+        wire::tally_out(&poll.tally())
+    } else {
+        wire::tally_out(&wire::empty_tally())
+    };
     let ballots = tally.ballots.max(1) as f64;
     let percentages = tally
         .counts
@@ -81,20 +87,26 @@ fn labels(spec: &convene_protocol::PollSpec) -> Vec<String> {
 }
 
 fn results_csv(r: &PollResults) -> String {
-    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut w = Csv::default();
+    write_results(&mut w, r);
+    w.finish()
+}
+
+/// One poll's table: a row per option (stance, scale value), or per answer of a text poll.
+fn write_results(w: &mut Csv, r: &PollResults) {
     let labels = labels(&r.spec);
     match &r.spec.kind {
         PollKind::Text { .. } => {
-            let _ = w.write_record(["answer"]);
+            w.row(["answer"]);
             for t in &r.tally.texts {
-                let _ = w.write_record([cell(t)]);
+                w.row([t]);
             }
         }
         PollKind::Ranking { .. } => {
             let mut header = vec!["option".to_string(), "borda".to_string()];
             header.extend((1..=r.tally.rounds.len()).map(|i| format!("irv_round_{i}")));
             header.push("winner".into());
-            let _ = w.write_record(&header);
+            w.row(&header);
             for (i, label) in labels.iter().enumerate() {
                 let mut row = vec![
                     label.clone(),
@@ -112,28 +124,69 @@ fn results_csv(r: &PollResults) -> String {
                     );
                 }
                 row.push((r.tally.winner == Some(i as u32)).to_string());
-                let _ = w.write_record(&row);
+                w.row(&row);
             }
         }
         _ => {
-            let _ = w.write_record(["option", "count", "percent"]);
+            w.row(["option", "count", "percent"]);
             for (i, label) in labels.iter().enumerate() {
                 let count = r.tally.counts.get(i).copied().unwrap_or(0);
                 let pct = r.percentages.get(i).copied().unwrap_or(0.0);
-                let _ = w.write_record([cell(label), count.to_string(), format!("{pct:.1}")]);
+                w.row([label.clone(), count.to_string(), format!("{pct:.1}")]);
             }
         }
     }
-    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
 }
 
-/// A cell as a spreadsheet will not run it: text that starts like a formula gets a quote.
+/// The one way this server writes CSV: every cell goes through [`cell`], so no text a
+/// participant wrote (a question, an option, an answer, a name) reaches a spreadsheet as a
+/// formula. Rows may differ in length (the all-polls export puts several tables in one file).
+struct Csv(csv::Writer<Vec<u8>>);
+
+impl Default for Csv {
+    fn default() -> Self {
+        Csv(csv::WriterBuilder::new()
+            .flexible(true)
+            .from_writer(Vec::new()))
+    }
+}
+
+impl Csv {
+    fn row<I, S>(&mut self, cells: I)
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let cells: Vec<String> = cells.into_iter().map(|c| cell(c.as_ref())).collect();
+        // Writing to a Vec cannot fail (flexible rows: no length error either).
+        let _ = self.0.write_record(&cells);
+    }
+
+    fn finish(self) -> String {
+        let bytes = self.0.into_inner().unwrap_or_default();
+        String::from_utf8(bytes).unwrap_or_default()
+    }
+}
+
+/// A cell as a spreadsheet will not run it (OWASP, CSV injection): text that starts with
+/// `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`, which spreadsheets show
+/// as text. A plain number (`-2`, a scale value) is left as it is: it cannot be a formula.
 fn cell(text: &str) -> String {
-    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) && !plain_number(text) {
         format!("'{text}")
     } else {
         text.to_string()
     }
+}
+
+/// `-?digits(.digits)?`: what a spreadsheet reads as a number and nothing else.
+fn plain_number(text: &str) -> bool {
+    let unsigned = text.strip_prefix('-').unwrap_or(text);
+    let mut parts = unsigned.split('.');
+    let whole = parts.next().unwrap_or_default();
+    let frac = parts.next();
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    parts.next().is_none() && digits(whole) && frac.is_none_or(digits)
 }
 
 fn csv_response(name: &str, body: String) -> Response {
@@ -180,12 +233,14 @@ pub async fn all(
         .await
         .ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "the convention is shutting down"))?;
     if csv {
-        let body = all
-            .iter()
-            .map(|r| format!("# {} {}\n{}", r.id, r.spec.question, results_csv(r)))
-            .collect::<Vec<_>>()
-            .join("\n");
-        return Ok(csv_response(&format!("polls-{id}"), body));
+        // Each poll's table after a row `# {id}`, its question (a cell of its own: a question
+        // may hold newlines).
+        let mut w = Csv::default();
+        for r in &all {
+            w.row([format!("# {}", r.id), r.spec.question.clone()]);
+            write_results(&mut w, r);
+        }
+        return Ok(csv_response(&format!("polls-{id}"), w.finish()));
     }
     Ok(Json(all).into_response())
 }
@@ -264,8 +319,8 @@ pub async fn ballots(
     }
     if csv {
         let labels = labels(&r.spec);
-        let mut w = csv::Writer::from_writer(Vec::new());
-        let _ = w.write_record(["participant", "name", "ballot"]);
+        let mut w = Csv::default();
+        w.row(["participant", "name", "ballot"]);
         for b in &named {
             let label = |i: &u32| labels.get(*i as usize).cloned().unwrap_or_default();
             let text = match &b.ballot {
@@ -283,10 +338,9 @@ pub async fn ballots(
                     label(&i)
                 }
             };
-            let _ = w.write_record([b.participant.clone(), cell(&b.name), cell(&text)]);
+            w.row([b.participant.as_str(), &b.name, &text]);
         }
-        let body = String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default();
-        return Ok(csv_response(&format!("{id}-{}-ballots", r.id), body));
+        return Ok(csv_response(&format!("{id}-{}-ballots", r.id), w.finish()));
     }
     Ok(Json(named).into_response())
 }
@@ -314,4 +368,40 @@ pub async fn rotation(
         .ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "the convention is shutting down"))?
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no rotation was planned"))?;
     Ok(Json(export).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_that_would_run_get_a_quote_and_numbers_stay() {
+        for (text, want) in [
+            ("=1+1", "'=1+1"),
+            ("+33 6", "'+33 6"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\t=1", "'\t=1"),
+            ("\r=1", "'\r=1"),
+            ("-2", "-2"),
+            ("-0.5", "-0.5"),
+            ("-", "'-"),
+            ("-.5", "'-.5"),
+            ("-1.", "'-1."),
+            ("-1.2.3", "'-1.2.3"),
+            ("Transports de nuit", "Transports de nuit"),
+            ("a=b", "a=b"),
+            ("", ""),
+        ] {
+            assert_eq!(cell(text), want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_newline_stays_inside_its_cell() {
+        let mut w = Csv::default();
+        w.row(["# q1", "Question ?\n=1+1"]);
+        w.row(["=a", "2"]);
+        assert_eq!(w.finish(), "# q1,\"Question ?\n=1+1\"\n'=a,2\n");
+    }
 }

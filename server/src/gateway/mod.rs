@@ -27,7 +27,7 @@ use crate::live::{CommandError, Hub};
 pub use nodes::{parse_nodes, BadNode};
 
 /// Largest HTTP body accepted (a roster of thousands fits).
-const MAX_BODY: usize = 4 * 1024 * 1024;
+pub(crate) const MAX_BODY: usize = 4 * 1024 * 1024;
 
 #[derive(Clone)]
 pub struct AppState {

@@ -72,150 +72,189 @@ pub fn document() -> Value {
     let ok = |desc: &str, s: &Value| json!({ "description": desc, "content": { "application/json": { "schema": s } } });
     let err = |desc: &str| json!({ "description": desc, "content": { "application/json": { "schema": error } } });
     let id_param = json!({ "name": "id", "in": "path", "required": true, "schema": { "type": "string" }, "description": "The convention's id" });
-    let token_param = json!({ "name": "token", "in": "query", "required": false, "schema": { "type": "string" }, "description": "A facilitator's or guarantor's invitation token, instead of the organizer token" });
     let format_param = json!({ "name": "format", "in": "query", "required": false, "schema": { "type": "string", "enum": ["json", "csv"] } });
     let poll_param = json!({ "name": "poll", "in": "path", "required": true, "schema": { "type": "string" }, "description": "The poll's id (q1, q2...)" });
     let ok_or_csv = |desc: &str, s: &Value| json!({ "description": desc, "content": { "application/json": { "schema": s }, "text/csv": { "schema": { "type": "string" } } } });
-    let export = |mut op: Value| {
-        op["security"] = json!([{ "organizer": [] }, {}]);
-        op["responses"]["401"] = err("No token");
-        op["responses"]["403"] = err("Not a facilitator or guarantor");
+    // Who may call: `x-convene-access` says it for programs (a test calls every route with
+    // every role against it), `security` for OpenAPI tools, the description for people.
+    let organizer_only = |mut op: Value| {
+        op["security"] = json!([{ "organizer": [] }]);
+        op["x-convene-access"] = json!({ "organizer": true, "roles": [] });
+        op["responses"]["401"] = err("No organizer token, or not this server's (an invitation token is not an organizer token)");
+        op
+    };
+    let participants = |roles: &[&str], who: &str, mut op: Value| {
+        op["security"] = json!([{ "organizer": [] }, { "invitation": [] }]);
+        op["x-convene-access"] = json!({ "organizer": true, "roles": roles });
+        let said = op["description"]
+            .as_str()
+            .map(|d| format!("{d} "))
+            .unwrap_or_default();
+        op["description"] = json!(format!("{said}Who may call: the organizer token, or the invitation token of {who} of this convention, as `Authorization: Bearer` (a token in the URL, `?token=`, is refused with 400)."));
+        let bad = op["responses"]["400"]["description"]
+            .as_str()
+            .map(|d| format!("{d}; or "))
+            .unwrap_or_default();
+        op["responses"]["400"] = err(&format!(
+            "{bad}a token in the URL (?token=): send it as Authorization: Bearer (code invalid)"
+        ));
+        op["responses"]["401"] = err("No token, or one that is neither the organizer's nor an active invitation of this convention (revoked, made up, another convention's)");
+        if roles.len() < 5 {
+            op["responses"]["403"] = err(&format!(
+                "An invitation of this convention whose roles may not: only {who}"
+            ));
+        }
+        op
+    };
+    let staff = &["facilitator", "guarantor"][..];
+    let everyone = &[
+        "citizen",
+        "facilitator",
+        "rapporteur",
+        "guarantor",
+        "expert",
+    ][..];
+    let public = |mut op: Value| {
+        op["security"] = json!([]);
+        op["x-convene-access"] = json!({ "public": true });
         op
     };
     let doc_param = json!({ "name": "doc", "in": "path", "required": true, "schema": { "type": "string" }, "description": "The document's name (the opinion is `opinion`)" });
-    let reader_token = json!({ "name": "token", "in": "query", "required": false, "schema": { "type": "string" }, "description": "Any participant's invitation token, instead of the organizer token" });
     let version_param = json!({ "name": "version", "in": "query", "required": false, "schema": { "type": "integer" }, "description": "A named version; default: the current content" });
-    let guarded = |mut op: Value| {
-        op["security"] = json!([{ "organizer": [] }]);
-        op["responses"]["401"] = err("No or wrong organizer token");
-        op
-    };
     json!({
         "openapi": "3.0.3",
         "info": {
             "title": "Convene organizer API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Set a convention up: roster, roles, invitations; export its audit trail. Participants use the WebSocket /ws (see PROTOCOL.md)."
+            "description": "Set a convention up: roster, roles, invitations; export its audit trail, polls, rotation and documents. Each operation's x-convene-access says who may call it: the organizer token, and on some routes the invitation tokens of the roles it names, always as Authorization: Bearer (never in the URL). Participants use the WebSocket /ws (see PROTOCOL.md)."
         },
         "components": {
-            "securitySchemes": { "organizer": { "type": "http", "scheme": "bearer", "description": "The organizer token (--organizer-token / CONVENE_ORGANIZER_TOKEN)" } },
+            "securitySchemes": {
+                "organizer": { "type": "http", "scheme": "bearer", "description": "The organizer token (--organizer-token / CONVENE_ORGANIZER_TOKEN)" },
+                "invitation": { "type": "http", "scheme": "bearer", "description": "A participant's invitation token ({convention}.{32 hex}), on the routes whose x-convene-access names their roles" }
+            },
             "schemas": schemas
         },
         "paths": {
             "/api/conventions": {
-                "post": guarded(json!({
+                "post": organizer_only(json!({
                     "summary": "Create a convention",
                     "requestBody": { "required": true, "content": { "application/json": { "schema": create } } },
                     "responses": { "201": ok("Created", &summary), "400": err("Malformed body or id"), "409": err("The id is taken") }
                 })),
-                "get": guarded(json!({ "summary": "List conventions", "responses": { "200": ok("Conventions", &summaries) } }))
+                "get": organizer_only(json!({ "summary": "List conventions", "responses": { "200": ok("Conventions", &summaries) } }))
             },
             "/api/conventions/{id}": {
-                "get": guarded(json!({ "summary": "A convention's summary", "parameters": [id_param], "responses": { "200": ok("Summary", &summary), "404": err("No such convention") } }))
+                "get": organizer_only(json!({ "summary": "A convention's summary", "parameters": [id_param], "responses": { "200": ok("Summary", &summary), "404": err("No such convention") } }))
             },
             "/api/conventions/{id}/roster": {
-                "post": guarded(json!({
+                "post": organizer_only(json!({
                     "summary": "Import people into the roster",
-                    "description": "JSON (an array of entries) or text/csv with a header: name, roles (separated by ';', English or French names), and any other column as an attribute (commune, age band, gender...). A guarantor holds no other role. All or nothing.",
+                    "description": "JSON (an array of entries) or text/csv with a header: name, roles (separated by ';', English or French names), and any other column as an attribute (commune, age band, gender...). A guarantor holds no other role. All or nothing. At most 10,000 people per request and 20,000 per convention (400 invalid beyond); a body over 4 MiB: 413 invalid.",
                     "parameters": [id_param],
                     "requestBody": { "required": true, "content": {
                         "application/json": { "schema": roster_in },
                         "text/csv": { "schema": { "type": "string" }, "example": "name,roles,commune,age\nAmina Diallo,citizen,Rezé,18-29\nJean Martin,garant,,\n" }
                     } },
-                    "responses": { "201": ok("The ids given, in order", &added), "400": err("Malformed or invalid roster"), "404": err("No such convention") }
+                    "responses": { "201": ok("The ids given, in order", &added), "400": err("Malformed or invalid roster, or over a cap (10,000 people per request, 20,000 per convention): code invalid"), "404": err("No such convention"), "413": err("A body over 4 MiB: code invalid") }
                 })),
-                "get": guarded(json!({ "summary": "The roster", "parameters": [id_param], "responses": { "200": ok("People", &people), "404": err("No such convention") } }))
+                "get": organizer_only(json!({ "summary": "The roster", "parameters": [id_param], "responses": { "200": ok("People", &people), "404": err("No such convention") } }))
             },
             "/api/conventions/{id}/invites": {
-                "post": guarded(json!({
+                "post": organizer_only(json!({
                     "summary": "Issue invitations",
                     "description": "One secret token per person (128 random bits), returned once: only its hash is stored. Issuing again replaces the previous token (connections made with it are closed).",
                     "parameters": [id_param],
                     "requestBody": { "required": false, "content": { "application/json": { "schema": issue } } },
                     "responses": { "201": ok("The invitations", &invites), "404": err("No such convention or participant") }
                 })),
-                "get": guarded(json!({ "summary": "Who has an active invitation", "parameters": [id_param], "responses": { "200": ok("Statuses", &statuses) } }))
+                "get": organizer_only(json!({ "summary": "Who has an active invitation", "parameters": [id_param], "responses": { "200": ok("Statuses", &statuses) } }))
             },
             "/api/conventions/{id}/invites/{participant}": {
-                "delete": guarded(json!({
+                "delete": organizer_only(json!({
                     "summary": "Revoke an invitation (its connections are closed with 4002)",
                     "parameters": [id_param, { "name": "participant", "in": "path", "required": true, "schema": { "type": "string" } }],
                     "responses": { "204": { "description": "Revoked" }, "404": err("No such participant"), "409": err("No active invitation") }
                 }))
             },
             "/api/conventions/{id}/audit": {
-                "get": {
+                "get": participants(staff, "a guarantor or a facilitator", json!({
                     "summary": "Export the audit trail (JSON lines, hash-chained)",
-                    "description": "For organizers (Bearer) or the convention's guarantors (their token as ?token=). Check it with `convene audit verify FILE`.",
-                    "parameters": [id_param, { "name": "token", "in": "query", "required": false, "schema": { "type": "string" } }],
+                    "description": "Guarantors and organizers hold the operator to the record with it; facilitators, who receive every entry live over /ws already, may download it too. Check it with `convene audit verify FILE --head N:HASH`.",
+                    "parameters": [id_param],
                     "responses": {
                         "200": { "description": "One AuditEntry per line", "content": { "application/jsonl": { "schema": { "type": "string" } } } },
-                        "401": err("No token"), "403": err("Not a guarantor"), "404": err("No such convention")
+                        "404": err("No such convention (organizer token)")
                     }
-                }
+                }))
             },
             "/api/conventions/{id}/polls": {
-                "get": export(json!({
+                "get": participants(staff, "a facilitator or a guarantor", json!({
                     "summary": "Results of every poll (drafts excluded)",
-                    "parameters": [id_param, token_param, format_param],
-                    "responses": { "200": ok_or_csv("Results", &all_results), "404": err("No such convention") }
+                    "parameters": [id_param, format_param],
+                    "responses": { "200": ok_or_csv("Results", &all_results), "400": err("Another format"), "404": err("No such convention (organizer token)") }
                 }))
             },
             "/api/conventions/{id}/polls/{poll}/results": {
-                "get": export(json!({
+                "get": participants(staff, "a facilitator or a guarantor", json!({
                     "summary": "One poll's results: counts, percentages, Borda scores and instant-runoff rounds, participation and quorum",
-                    "parameters": [id_param, poll_param, token_param, format_param],
-                    "responses": { "200": ok_or_csv("Results", &results), "404": err("No such poll"), "409": err("A secret poll whose ballot box was tampered with, still open (code tampered)") }
+                    "parameters": [id_param, poll_param, format_param],
+                    "responses": { "200": ok_or_csv("Results", &results), "400": err("Another format"), "404": err("No such poll"), "409": err("A secret poll whose ballot box was tampered with, still open (code tampered)") }
                 }))
             },
             "/api/conventions/{id}/polls/{poll}/ballots": {
-                "get": export(json!({
+                "get": participants(staff, "a facilitator or a guarantor", json!({
                     "summary": "A named poll's final ballots, with voters' names",
                     "description": "Refused (409) for a secret poll: its ballots are linked to nobody.",
-                    "parameters": [id_param, poll_param, token_param, format_param],
-                    "responses": { "200": ok_or_csv("Ballots", &named), "404": err("No such poll"), "409": err("A secret poll") }
+                    "parameters": [id_param, poll_param, format_param],
+                    "responses": { "200": ok_or_csv("Ballots", &named), "400": err("Another format"), "404": err("No such poll"), "409": err("A secret poll") }
                 }))
             },
             "/api/conventions/{id}/rotation": {
-                "get": export(json!({
+                "get": participants(staff, "a facilitator or a guarantor", json!({
                     "summary": "The expert rotation: plan, schedule, absences, and the questions asked in each expert's room with their answers",
-                    "parameters": [id_param, token_param],
+                    "parameters": [id_param],
                     "responses": { "200": { "description": "{ rotation: RotationView, names: { participant id: name } }" }, "404": err("No rotation") }
                 }))
             },
             "/api/conventions/{id}/documents/{doc}/export": {
-                "get": export(json!({
+                "get": participants(everyone, "any participant", json!({
                     "summary": "Export a document (the opinion: proposals, arguments for, against and moderating, minority positions) as Markdown or HTML",
-                    "parameters": [id_param, doc_param, reader_token, { "name": "format", "in": "query", "schema": { "type": "string", "enum": ["md", "html"] } }, version_param],
-                    "responses": { "200": { "description": "The document", "content": { "text/markdown": { "schema": { "type": "string" } }, "text/html": { "schema": { "type": "string" } } } }, "404": err("No such document or version") }
+                    "description": "Everyone in the convention reads its documents.",
+                    "parameters": [id_param, doc_param, { "name": "format", "in": "query", "schema": { "type": "string", "enum": ["md", "html"] } }, version_param],
+                    "responses": { "200": { "description": "The document", "content": { "text/markdown": { "schema": { "type": "string" } }, "text/html": { "schema": { "type": "string" } } } }, "400": err("Another format"), "404": err("No such document or version") }
                 }))
             },
             "/api/conventions/{id}/documents/{doc}/versions": {
-                "get": export(json!({
+                "get": participants(everyone, "any participant", json!({
                     "summary": "Named versions of a document",
-                    "parameters": [id_param, doc_param, reader_token],
+                    "description": "Everyone in the convention reads its documents.",
+                    "parameters": [id_param, doc_param],
                     "responses": { "200": ok("Versions", &versions), "404": err("No such document") }
                 }))
             },
             "/api/conventions/{id}/documents/{doc}/diff": {
-                "get": export(json!({
+                "get": participants(everyone, "any participant", json!({
                     "summary": "What changed between two named versions (or a version and now): a unified diff of their Markdown, or JSON with format=json",
-                    "parameters": [id_param, doc_param, reader_token, { "name": "from", "in": "query", "required": true, "schema": { "type": "integer" } }, { "name": "to", "in": "query", "schema": { "type": "integer" } }, { "name": "format", "in": "query", "schema": { "type": "string", "enum": ["diff", "json"] } }],
-                    "responses": { "200": { "description": "The changes", "content": { "text/x-diff": { "schema": { "type": "string" } }, "application/json": { "schema": { "type": "object" } } } }, "404": err("No such document or version") }
+                    "description": "Everyone in the convention reads its documents.",
+                    "parameters": [id_param, doc_param, { "name": "from", "in": "query", "required": true, "schema": { "type": "integer" } }, { "name": "to", "in": "query", "schema": { "type": "integer" } }, { "name": "format", "in": "query", "schema": { "type": "string", "enum": ["diff", "json"] } }],
+                    "responses": { "200": { "description": "The changes", "content": { "text/x-diff": { "schema": { "type": "string" } }, "application/json": { "schema": { "type": "object" } } } }, "400": err("No from"), "404": err("No such document or version") }
                 }))
             },
             "/api/conventions/{id}/video": {
                 "get": {
                     "summary": "The video meeting of the room the caller is in now, with the caller's access token",
-                    "description": "For participants (their invitation token as Bearer). The meeting's name is derived from a server secret, never the room's id; the token (Jitsi or LiveKit JWT) is for this person and this meeting only, and short-lived: ask again after `expires_at`, and after every move. With `provider: off`, no meeting (the page says how to configure one).",
+                    "description": "The meeting's name is derived from a server secret, never the room's id; the token (Jitsi or LiveKit JWT) is for this person and this meeting only, and short-lived: ask again after `expires_at`, and after every move. With `provider: off`, no meeting (the page says how to configure one). Who may call: the invitation token of any participant of this convention, as `Authorization: Bearer`; not the organizer token (the organizer is in no room).",
+                    "security": [{ "invitation": [] }],
+                    "x-convene-access": { "organizer": false, "roles": ["citizen", "facilitator", "rapporteur", "guarantor", "expert"] },
                     "parameters": [id_param, { "name": "room", "in": "query", "required": false, "schema": { "type": "string" }, "description": "The room the page believes the caller is in; refused (403 forbidden) if the caller is elsewhere" }],
-                    "responses": { "200": ok("The meeting", &video), "401": err("No, unknown or revoked invitation token"), "403": err("`room` is not the caller's room (code forbidden)") }
+                    "responses": { "200": ok("The meeting", &video), "400": err("A token in the URL (?token=): send it as Authorization: Bearer (code invalid)"), "401": err("No, unknown or revoked invitation token, or the organizer's"), "403": err("`room` is not the caller's room (code forbidden)") }
                 }
             },
-            "/healthz": { "get": { "summary": "Health", "responses": { "200": { "description": "Serving" } } } },
-            "/nodes": { "get": { "summary": "The cluster's nodes a client may reconnect to (--nodes; empty: only this origin). No token needed", "responses": { "200": ok("Base URLs", &nodes) } } },
-            "/metrics": { "get": { "summary": "Prometheus metrics (convene_*)", "responses": { "200": { "description": "Text exposition format" } } } },
-            "/openapi.json": { "get": { "summary": "This document", "responses": { "200": { "description": "OpenAPI 3" } } } }
+            "/healthz": { "get": public(json!({ "summary": "Health. No token needed", "responses": { "200": { "description": "Serving; `status` is `degraded` when some conventions cannot be served (listed under `unavailable`, with the reason)" }, "503": err("The store cannot be reached or written (Redis away, a full disk)") } })) },
+            "/nodes": { "get": public(json!({ "summary": "The cluster's nodes a client may reconnect to (--nodes; empty: only this origin). No token needed", "responses": { "200": ok("Base URLs", &nodes) } })) },
+            "/metrics": { "get": public(json!({ "summary": "Prometheus metrics (convene_*). No token needed", "responses": { "200": { "description": "Text exposition format" } } })) },
+            "/openapi.json": { "get": public(json!({ "summary": "This document. No token needed", "responses": { "200": { "description": "OpenAPI 3" } } })) }
         }
     })
 }

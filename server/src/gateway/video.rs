@@ -18,6 +18,8 @@ use super::{hash_token, ApiError, AppState};
 #[derive(Deserialize)]
 pub struct RoomQuery {
     room: Option<String>,
+    /// Refused: a token never goes in a URL (see `api::organizer_or`).
+    token: Option<String>,
 }
 
 /// Why a meeting is not handed out, decided inside the convention's task.
@@ -39,6 +41,12 @@ pub async fn meeting(
             "a participant's invitation token is required (Authorization: Bearer ...)",
         )
     };
+    if q.token.is_some() {
+        return Err(ApiError::new(
+            ErrorCode::Invalid,
+            "a token never goes in the URL: send it as Authorization: Bearer {token}",
+        ));
+    }
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

@@ -156,6 +156,15 @@ fn error(id: Option<String>, code: ErrorCode, message: impl Into<String>) -> Fra
     })
 }
 
+/// The answer to an application-level `ping` (PROTOCOL.md, "Heartbeat"): a page cannot see
+/// WebSocket pings, so this is how it knows its connection is alive; it carries the clock.
+fn pong() -> Frame {
+    let server_time = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    crate::live::encode(&ServerMessage::Pong { server_time })
+}
+
 async fn close_now(socket: &mut Socket, code: u16, reason: &'static str, before: Option<Frame>) {
     if let Some(f) = before {
         let _ = socket.send(Message::Text(f)).await;
@@ -201,8 +210,12 @@ async fn connection(mut socket: Socket, app: AppState) {
                 token,
                 last_seq,
             }) => (protocol, token, last_seq),
-            Ok(ClientMessage::Request { id, .. }) => {
-                let e = error(Some(id), ErrorCode::BadMessage, "say hello first");
+            Ok(m @ (ClientMessage::Request { .. } | ClientMessage::Ping)) => {
+                let id = match m {
+                    ClientMessage::Request { id, .. } => Some(id),
+                    _ => None,
+                };
+                let e = error(id, ErrorCode::BadMessage, "say hello first");
                 return close_now(
                     &mut socket,
                     close::HELLO_EXPECTED,
@@ -386,7 +399,7 @@ async fn connection(mut socket: Socket, app: AppState) {
                 // The frame's id, even when the rest of it would not parse.
                 let id = match p::parse_client_message(&text) {
                     Ok(ClientMessage::Request { id, .. }) => Some(id),
-                    Ok(ClientMessage::Hello { .. }) => None,
+                    Ok(ClientMessage::Hello { .. } | ClientMessage::Ping) => None,
                     Err(e) => e.id,
                 };
                 let _ = out_tx.try_send(error(
@@ -410,6 +423,10 @@ async fn connection(mut socket: Socket, app: AppState) {
                         ));
                         break;
                     }
+                }
+                // The heartbeat, counted by the rate limit like every frame.
+                Ok(ClientMessage::Ping) => {
+                    let _ = out_tx.try_send(pong());
                 }
                 Ok(ClientMessage::Hello { .. }) => {
                     app.hub.metrics().reject(ErrorCode::BadMessage);

@@ -30,6 +30,7 @@ pub fn audience(state: &Convention, record: &d::Record) -> Audience {
         | HandLowered { room, .. }
         | FloorGiven { room, .. }
         | FloorEnded { room, .. }
+        | FloorLimitSet { room, .. }
         | QueueOrderSet { room, .. }
         | SpeakingLimitSet { room, .. } => Audience::Room(room.clone()),
         FacilitatorCalled { .. } => Audience::Staff(match &record.actor {
@@ -182,6 +183,28 @@ pub fn sees_poll(state: &Convention, poll: &d::Poll, viewer: &Person) -> bool {
                 || poll.status == d::PollStatus::Published))
 }
 
+/// Whether `viewer` sees a poll's tally now: staff as `staff_sees_tally` says, the others
+/// once the results are public (live, revealed, published).
+pub fn sees_tally(poll: &d::Poll, viewer: &Person) -> bool {
+    if viewer.sees_everything() {
+        staff_sees_tally(poll)
+    } else {
+        poll.status != d::PollStatus::Draft && poll.results_public()
+    }
+}
+
+/// Whether facilitators and guarantors see a poll's tally now. A closed poll's is theirs, to
+/// decide on publishing; but while a secret poll is open and its results are hidden, they
+/// follow its participation only: a running count or a provisional winner would let the room
+/// be steered (or, with few voters left, tell who voted what).
+pub fn staff_sees_tally(poll: &d::Poll) -> bool {
+    match poll.status {
+        d::PollStatus::Draft => false,
+        d::PollStatus::Open => poll.results_public() || !poll.spec.secret,
+        d::PollStatus::Closed | d::PollStatus::Published => true,
+    }
+}
+
 pub fn poll_view(
     state: &Convention,
     poll: &d::Poll,
@@ -201,8 +224,7 @@ pub fn poll_view(
         your_ballot: poll.named.get(&viewer.id).map(wire::ballot_out),
         participation: staff.then(|| participation(state, poll, present)),
         // A draft has no tally yet (as `poll_drafted` carries none).
-        tally: (poll.status != d::PollStatus::Draft && (staff || poll.results_public()))
-            .then(|| wire::tally_out(&poll.tally())),
+        tally: sees_tally(poll, viewer).then(|| wire::tally_out(&poll.tally())),
         tampered: poll
             .tampered
             .filter(|_| staff)
@@ -228,12 +250,14 @@ fn observers<'a>(
     counts
 }
 
-/// Everything `viewer` may see, as of `state.seq`.
+/// Everything `viewer` may see, as of `state.seq`; `audit_head` is the number and hash of the
+/// audit trail's last entry at that seq (staff see it).
 pub fn snapshot(
     id: &str,
     state: &Convention,
     viewer: &Person,
     present: &BTreeSet<String>,
+    audit_head: &(u64, String),
 ) -> p::Snapshot {
     let all = viewer.sees_everything();
     let here = state.location_of(&viewer.id);
@@ -322,6 +346,10 @@ pub fn snapshot(
             .map(|(g, m)| (g.clone(), m.iter().cloned().collect()))
             .collect(),
         notices: state.notices.iter().map(wire::notice_out).collect(),
+        audit_head: (all && audit_head.0 > 0).then(|| p::AuditHead {
+            n: audit_head.0,
+            hash: audit_head.1.clone(),
+        }),
         polls: state
             .polls_in_order()
             .filter(|p| sees_poll(state, p, viewer))
@@ -430,6 +458,7 @@ pub struct Snapshots<'a> {
     state: &'a Convention,
     present: &'a BTreeSet<String>,
     server_time: u64,
+    audit_head: &'a (u64, String),
     built: std::collections::BTreeMap<ViewKey, (crate::live::Frame, p::Snapshot)>,
 }
 
@@ -439,12 +468,14 @@ impl<'a> Snapshots<'a> {
         state: &'a Convention,
         present: &'a BTreeSet<String>,
         server_time: u64,
+        audit_head: &'a (u64, String),
     ) -> Self {
         Snapshots {
             id,
             state,
             present,
             server_time,
+            audit_head,
             built: Default::default(),
         }
     }
@@ -457,13 +488,13 @@ impl<'a> Snapshots<'a> {
             // one built for this viewer alone.
             debug_assert_eq!(
                 shared,
-                &snapshot(self.id, self.state, viewer, self.present),
+                &snapshot(self.id, self.state, viewer, self.present, self.audit_head),
                 "a shared snapshot differs from {}'s own",
                 viewer.id
             );
             return frame.clone();
         }
-        let snap = snapshot(self.id, self.state, viewer, self.present);
+        let snap = snapshot(self.id, self.state, viewer, self.present, self.audit_head);
         let frame = crate::live::encode(&p::ServerMessage::Snapshot {
             server_time: self.server_time,
             snapshot: snap.clone(),

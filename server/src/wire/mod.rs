@@ -218,6 +218,15 @@ pub fn event_out(e: &d::Event) -> p::Event {
             room: room.clone(),
             limit_ms: *limit_ms,
         },
+        D::FloorLimitSet {
+            room,
+            participant,
+            ends_at,
+        } => P::FloorLimitSet {
+            room: room.clone(),
+            participant: participant.clone(),
+            ends_at: *ends_at,
+        },
         D::FacilitatorCalled { room, message } => P::FacilitatorCalled {
             room: room.clone(),
             message: message.clone(),
@@ -377,6 +386,15 @@ pub fn event_in(e: p::Event) -> d::Event {
             order: order_in(order),
         },
         P::SpeakingLimitSet { room, limit_ms } => D::SpeakingLimitSet { room, limit_ms },
+        P::FloorLimitSet {
+            room,
+            participant,
+            ends_at,
+        } => D::FloorLimitSet {
+            room,
+            participant,
+            ends_at,
+        },
         P::FacilitatorCalled { room, message } => D::FacilitatorCalled { room, message },
         P::CallResolved { call } => D::CallResolved { call },
         P::DocumentCreated { name, title } => D::DocumentCreated { name, title },
@@ -506,13 +524,22 @@ pub fn command_in(c: p::Command) -> d::Command {
         P::Broadcast { text } => D::Broadcast { text },
         P::MoveParticipant { participant, room } => D::MoveParticipant { participant, room },
         P::ResolveCall { call } => D::ResolveCall { call },
-        P::GiveFloor { room, participant } => D::GiveFloor { room, participant },
+        P::GiveFloor {
+            room,
+            participant,
+            limit_ms,
+        } => D::GiveFloor {
+            room,
+            participant,
+            limit_ms,
+        },
         P::EndFloor { room } => D::EndFloor { room },
         P::SetQueueOrder { room, order } => D::SetQueueOrder {
             room,
             order: order_in(order),
         },
         P::SetSpeakingLimit { room, limit_ms } => D::SetSpeakingLimit { room, limit_ms },
+        P::SetFloorLimit { room, limit_ms } => D::SetFloorLimit { room, limit_ms },
         P::CreateDocument { name, title } => D::CreateDocument { name, title },
         P::SetWritingGroup { group, members } => D::SetWritingGroup { group, members },
         P::OpenDocument { document, group } => D::OpenDocument { document, group },

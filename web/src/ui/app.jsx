@@ -1,18 +1,20 @@
-// The application shell: header (convention, who and where, countdown, language), the
-// reconnection banner, broadcasts, error messages, the role's tabs and the current view.
+// The application shell: header (convention, who, language), the status bar and the notices
+// that stay in view (status.jsx), error messages, the role's tabs and the current view.
 
 import { useState, useEffect, useRef } from 'preact/hooks';
 import { t, getLang, setLang, LANGS } from '../i18n.js';
 import { person, PLENARY, room as roomOf, groupOf } from '../reduce.js';
-import { Countdown, roomName, roleWords, ordinal, timeOfDay, nameOf } from './common.jsx';
+import { roomName, roleWords, nameOf } from './common.jsx';
 import { RoomView } from './room.jsx';
 import { PollsView, pollsToVote } from './polls.jsx';
 import { ConsoleView } from './console.jsx';
-import { RotationView, RotationStatus } from './rotation.jsx';
+import { RotationView } from './rotation.jsx';
 import { ObserverView } from './observer.jsx';
 import { OpinionView } from './opinion.jsx';
 import { VideoDock, useVideo } from './video.jsx';
 import { Icon } from './icons.jsx';
+import { AskDialog } from './asked.jsx';
+import { StatusBar, TimeWarning, MoveNotice, Announcement, ConnectionBanner, dismissedUpTo, rememberDismissed, useStickyHeight } from './status.jsx';
 
 function useClient(client) {
   const [, set] = useState(0);
@@ -30,36 +32,6 @@ export function tabsFor(client) {
   if (roles.includes('rapporteur')) return ['opinion', 'room', 'polls', ...(rot ? ['rotation'] : [])];
   if (roles.includes('expert')) return ['room', ...(rot ? ['rotation'] : []), 'polls', 'opinion'];
   return ['room', 'polls', ...(placed || rot ? ['rotation'] : []), 'opinion'];
-}
-
-function ConnectionBanner({ client }) {
-  const [, force] = useState(0);
-  useEffect(() => {
-    if (client.status !== 'reconnecting' && client.status !== 'connecting') return undefined;
-    const id = setInterval(() => force((x) => x + 1), 1000);
-    return () => clearInterval(id);
-  }, [client.status]);
-  const recently = client.lastReconnectAt && Date.now() - client.lastReconnectAt < 5000;
-  useEffect(() => {
-    if (!recently) return undefined;
-    const id = setTimeout(() => force((x) => x + 1), 5100);
-    return () => clearTimeout(id);
-  }, [client.lastReconnectAt]);
-  if (client.status === 'reconnecting') {
-    const secs = Math.max(0, Math.ceil((client.nextRetryAt - Date.now()) / 1000));
-    return (
-      <div class="banner reconnecting" role="alert" data-testid="reconnecting">
-        <span class="spinner" aria-hidden="true" />
-        <span><strong>{t('conn.lost')}</strong> {client.ws ? t('conn.trying') : t('conn.retry_in', { s: secs })}</span>
-        {client.pending.size ? <span class="small">{t('conn.pending', { n: client.pending.size })}</span> : null}
-        <button type="button" class="btn small" onClick={() => client.retryNow()} disabled={!!client.ws}>{t('conn.retry_now')}</button>
-      </div>
-    );
-  }
-  if (recently) {
-    return <div class="banner back" role="status" data-testid="reconnected"><Icon name="check" /> {t('conn.back')}</div>;
-  }
-  return null;
 }
 
 function errorText(e) {
@@ -88,42 +60,8 @@ function Errors({ client }) {
   );
 }
 
-function Broadcasts({ notices, dismiss, snap }) {
-  if (!notices.length) return null;
-  return (
-    <div class="broadcasts">
-      {notices.map((n) => (
-        <div key={n.seq} class="broadcast-msg" role="alert">
-          <p><Icon name="megaphone" /> <strong>{t('broadcast.from', { name: n.from ? nameOf(snap, n.from) : t('actor.organizer') })}</strong> <time class="small">{timeOfDay(n.at)}</time></p>
-          <p>{n.text}</p>
-          <button type="button" class="btn small" onClick={() => dismiss(n.seq)}>{t('common.close')}</button>
-        </div>
-      ))}
-    </div>
-  );
-}
-
-/** What matters right now about me, shown on every tab. */
-function MyStatus({ client }) {
-  const snap = client.snap;
-  const me = person(snap, client.you.id);
-  if (!me) return null;
-  const r = roomOf(snap, me.room);
-  const inside = r && r.inside;
-  const bits = [];
-  if (inside && inside.floor && inside.floor.participant === me.id) bits.push(<span class="pill speaking" key="f"><Icon name="mic" size={14} /> {t('status.speaking')}</span>);
-  else if (inside && inside.queue.some((e) => e.participant === me.id)) {
-    const place = inside.queue_in_order.indexOf(me.id);
-    bits.push(<span class="pill" key="h"><Icon name="hand" size={14} /> {t('status.hand', { place: ordinal(place + 1) })}</span>);
-  }
-  return bits.length ? <span class="my-status">{bits}</span> : null;
-}
-
 function Header({ client, lang, onLang }) {
   const snap = client.snap;
-  const me = person(snap, client.you.id);
-  const here = me ? me.room : PLENARY;
-  const guarantor = client.you.roles.includes('guarantor');
   const other = LANGS.find((l) => l !== lang);
   return (
     <header class="top">
@@ -133,20 +71,12 @@ function Header({ client, lang, onLang }) {
           {t('lang.other')}
         </button>
       </div>
-      <div class="top-row info">
-        <span class="whoami">{client.you.name} · <span class="muted">{roleWords(client.you.roles)}</span></span>
-        <span class={`where-chip${here === PLENARY ? '' : ' room'}`} data-testid="where">
-          <Icon name="pin" size={14} /> {guarantor ? t('where.chip_observe', { room: roomName(snap, here) }) : roomName(snap, here)}
-        </span>
-        {snap.breakouts ? <Countdown client={client} deadline={snap.breakouts.ends_at} warnAt={snap.breakouts.warn_at} label={t('breakouts.ends_in')} /> : null}
-        {snap.rotation && ['round', 'transition', 'paused'].includes(snap.rotation.phase.state) ? <RotationStatus client={client} /> : null}
-        <MyStatus client={client} />
-      </div>
+      <p class="whoami">{client.you.name} · <span class="muted">{roleWords(client.you.roles)}</span></p>
     </header>
   );
 }
 
-function Nav({ tabs, tab, setTab, client }) {
+function Nav({ tabs, tab, setTab, client, unread, roomTab }) {
   const toVote = pollsToVote(client.snap, client.you);
   const calls = client.you.roles.includes('facilitator') ? client.snap.calls.length : 0;
   return (
@@ -158,6 +88,7 @@ function Nav({ tabs, tab, setTab, client }) {
               <Icon name={ICONS[x]} /> {t(`tab.${x}`)}
               {x === 'polls' && toVote ? <span class="count-badge"><span class="sr-only">, {t('nav.to_vote', { n: toVote })}</span><span aria-hidden="true">{toVote}</span></span> : null}
               {x === 'console' && calls ? <span class="count-badge"><span class="sr-only">, {t('nav.calls', { n: calls })}</span><span aria-hidden="true">{calls}</span></span> : null}
+              {x === roomTab && unread && x !== tab ? <span class="count-badge" data-testid="unread"><span class="sr-only">, {t('nav.unread', { n: unread })}</span><span aria-hidden="true">{unread}</span></span> : null}
             </button>
           </li>
         ))}
@@ -171,17 +102,46 @@ const ICONS = { room: 'chat', polls: 'ballot', opinion: 'doc', rotation: 'rotate
 export function App({ client, videoConfig }) {
   useClient(client);
   const [lang, setLangState] = useState(getLang());
-  const [tab, setTab] = useState(null);
-  const [notices, setNotices] = useState([]);
-  const [moved, setMoved] = useState(null);
+  const [tab, showTab] = useState(null);
+  // Going to the room's tab reads its new chat lines.
+  const setTab = (x) => {
+    showTab(x);
+    if (x === (client.you && client.you.roles.includes('guarantor') ? 'observe' : 'room')) setUnread(0);
+  };
+  const [announcement, setAnnouncement] = useState(null);
+  const [moveNotice, setMoveNotice] = useState(null);
   const video = useVideo(client, videoConfig);
-  const prevRoom = useRef(null);
   const mainRef = useRef(null);
+  const stickyRef = useStickyHeight();
 
   const [callAlert, setCallAlert] = useState(null);
+  const [callHandled, setCallHandled] = useState(null);
+  const [published, setPublished] = useState([]);
+  const [unread, setUnread] = useState(0);
+  // The tab shown, for the hook below (which outlives renders).
+  const shown = useRef(null);
   useEffect(() => {
     client.hooks.onEffect = (effect, rec) => {
-      if (effect.broadcast) setNotices((n) => n.concat(effect.broadcast).slice(-3));
+      // Results published while I am here are announced (the dialog).
+      if (effect.published && !(rec && rec.by && rec.by.id === client.you.id)) setPublished((l) => l.concat(effect.published));
+      // A chat line in my room while I look at another tab: a badge on the room's tab.
+      if (effect.chat && effect.chat.from !== client.you.id) {
+        const me = client.snap && person(client.snap, client.you.id);
+        const roomTab = client.you.roles.includes('guarantor') ? 'observe' : 'room';
+        if (me && me.room === effect.chat.room && shown.current !== roomTab) setUnread((n) => n + 1);
+      }
+      if (effect.callResolved && effect.callResolved.mine) setCallHandled({ by: effect.callResolved.by, key: `${effect.callResolved.call}-${Date.now()}` });
+      if (effect.broadcast) {
+        const n = effect.broadcast;
+        // The latest replaces the one shown; one already dismissed (here, before a reload)
+        // is not shown again.
+        if (n.seq > dismissedUpTo(client)) {
+          setAnnouncement((cur) => (cur && cur.seq > n.seq ? cur : { ...n, during: !!(client.snap && client.snap.breakouts) }));
+        }
+      }
+      // What was announced during breakout rooms is over with them.
+      if (effect.breakoutsClosed) setAnnouncement((cur) => (cur && cur.during ? null : cur));
+      if (effect.moved) setMoveNotice({ ...effect.moved, key: `${rec ? rec.seq : 0}-${Date.now()}` });
       // Facilitators hear of a new call for help wherever they are in the page.
       if (effect.call && client.you.roles.includes('facilitator') && rec.by && rec.by.id !== client.you.id) {
         setCallAlert({ who: rec.by.id, room: rec.event.room, seq: rec.seq });
@@ -198,20 +158,6 @@ export function App({ client, videoConfig }) {
   }, [client.snap && client.snap.convention.name]);
 
   const snap = client.snap;
-  const me = snap && client.you ? person(snap, client.you.id) : null;
-  const here = me ? me.room : null;
-  useEffect(() => {
-    if (here === null) return;
-    if (prevRoom.current !== null && prevRoom.current !== here) {
-      setMoved({ room: here, at: Date.now() });
-      const id = setTimeout(() => setMoved(null), 8000);
-      prevRoom.current = here;
-      return () => clearTimeout(id);
-    }
-    prevRoom.current = here;
-    return undefined;
-  }, [here]);
-
   const onLang = (l) => {
     setLang(l);
     setLangState(l);
@@ -222,7 +168,7 @@ export function App({ client, videoConfig }) {
       <main id="main" class="center-page">
         <h1>Convene</h1>
         <p class="notice error" role="alert">{t(`fatal.${client.fatal}`)}</p>
-        <p>{t('fatal.help')}</p>
+        {client.fatal === 'unknown_token' || client.fatal === 'revoked' ? <p>{t('fatal.help')}</p> : null}
       </main>
     );
   }
@@ -236,6 +182,8 @@ export function App({ client, videoConfig }) {
   }
   const tabs = tabsFor(client);
   const current = tabs.includes(tab) ? tab : tabs[0];
+  shown.current = current;
+  const roomTab = client.you.roles.includes('guarantor') ? 'observe' : 'room';
   let view;
   switch (current) {
     case 'console': view = <ConsoleView client={client} />; break;
@@ -249,26 +197,46 @@ export function App({ client, videoConfig }) {
     <>
       <a class="skip" href="#main">{t('nav.skip')}</a>
       <Header client={client} lang={lang} onLang={onLang} />
-      <ConnectionBanner client={client} />
-      <Broadcasts notices={notices} snap={snap} dismiss={(seq) => setNotices(notices.filter((n) => n.seq !== seq))} />
-      {moved ? (
-        <div class="banner moved" role="status">
-          <span><Icon name="arrow" /> {client.you.roles.includes('guarantor') ? t('moved.observe', { room: roomName(snap, moved.room) }) : t('moved.you', { room: roomName(snap, moved.room) })}</span>
-          {current !== 'room' && current !== 'observe' && current !== 'console' ? <button type="button" class="btn small" onClick={() => setTab(tabs.includes('room') ? 'room' : tabs[0])}>{t('moved.go')}</button> : null}
+      <div class="sticky-top" ref={stickyRef}>
+        <StatusBar client={client} />
+        <Nav tabs={tabs} tab={current} setTab={setTab} client={client} unread={unread} roomTab={roomTab} />
+        <div class="alerts">
+          <ConnectionBanner client={client} />
+          <MoveNotice
+            client={client}
+            notice={moveNotice}
+            dismiss={() => setMoveNotice(null)}
+            goToRoom={current !== 'room' && current !== 'observe' && current !== 'console' ? () => setTab(tabs.includes('room') ? 'room' : tabs[0]) : null}
+          />
+          <TimeWarning client={client} />
+          <Announcement
+            client={client}
+            notice={announcement}
+            dismiss={() => {
+              rememberDismissed(client, announcement.seq);
+              setAnnouncement(null);
+            }}
+          />
+          {callHandled ? (
+            <div class="banner compact call-handled" role="status" data-testid="call-handled">
+              <span class="grow"><Icon name="check" /> {callHandled.by ? t('call.handled_by', { name: nameOf(snap, callHandled.by) }) : t('call.handled')}</span>
+              <button type="button" class="btn small" onClick={() => setCallHandled(null)}>{t('common.understood')}</button>
+            </div>
+          ) : null}
+          {callAlert ? (
+            <div class="banner call-alert" role="status">
+              <span><Icon name="bell" /> {t('calls.new', { name: nameOf(snap, callAlert.who), room: roomName(snap, callAlert.room) })}</span>
+              {current !== 'console' ? <button type="button" class="btn small" onClick={() => { setTab('console'); setCallAlert(null); }}>{t('calls.see')}</button> : null}
+            </div>
+          ) : null}
         </div>
-      ) : null}
-      {callAlert ? (
-        <div class="banner call-alert" role="status">
-          <span><Icon name="bell" /> {t('calls.new', { name: nameOf(snap, callAlert.who), room: roomName(snap, callAlert.room) })}</span>
-          {current !== 'console' ? <button type="button" class="btn small" onClick={() => { setTab('console'); setCallAlert(null); }}>{t('calls.see')}</button> : null}
-        </div>
-      ) : null}
-      <Nav tabs={tabs} tab={current} setTab={setTab} client={client} />
+      </div>
       <main id="main" ref={mainRef} tabIndex={-1} data-view={current}>
         <h2 class="sr-only">{t(`tab.${current}`)}</h2>
         <VideoDock client={client} video={video} inRoomView={current === 'room' || current === 'observe'} />
         {view}
       </main>
+      <AskDialog client={client} published={published} goToPolls={() => setTab('polls')} />
       <Errors client={client} />
     </>
   );

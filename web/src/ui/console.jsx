@@ -6,7 +6,7 @@ import { useState } from 'preact/hooks';
 import { t } from '../i18n.js';
 import { PLENARY, room as roomOf, person } from '../reduce.js';
 import { Countdown, act, ActButton, Section, Presence, nameOf, roomName, roleWords, useId, spoken, timeOfDay } from './common.jsx';
-import { FloorCard, QueueList, SpeakingControls } from './room.jsx';
+import { FloorCard, FloorManager } from './room.jsx';
 import { Icon } from './icons.jsx';
 
 /** Roster attributes present in the roster (commune, age, genre…). */
@@ -250,8 +250,7 @@ function SpeakingPanel({ client, roomId, setRoomId }) {
       {inside ? (
         <>
           <FloorCard client={client} inside={inside} roomId={r.id} />
-          <SpeakingControls client={client} roomId={r.id} inside={inside} />
-          <QueueList client={client} inside={inside} roomId={r.id} manage />
+          <FloorManager client={client} roomId={r.id} inside={inside} />
         </>
       ) : null}
     </div>
@@ -290,7 +289,7 @@ export function EquityView({ client }) {
   }
   return (
     <div class="equity">
-      <p>{t('equity.summary', { spoke: spokeCount, n: rows.length, total: spoken(total) })}</p>
+      <p>{t('equity.summary', { n: spokeCount, people: rows.length, total: spoken(total) })}</p>
       <div class="row wrap">
         <label for={id}>{t('equity.by')}</label>
         <select id={id} value={by} onChange={(e) => setBy(e.currentTarget.value)}>

@@ -10,6 +10,7 @@ import { FloorCard, QueueList, PeopleList, Chat } from './room.jsx';
 import { EquityView, CallsList } from './console.jsx';
 import { sortedPolls, Participation } from './polls.jsx';
 import { Icon } from './icons.jsx';
+import { ExportButton, apiFetch } from './download.jsx';
 
 /** serde_json's canonical form as the audit chain hashes it: sorted keys, no spaces. */
 export function canonical(v) {
@@ -38,11 +39,63 @@ export async function verifyChain(entries) {
   return { ok: true, bad: null };
 }
 
-/** One audit entry in words. */
-function describe(snap, e) {
+/** A text cut to `max` characters, for a line of the trail. */
+function short(text, max = 80) {
+  const s = String(text || '');
+  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
+}
+
+/**
+ * What the trail itself says about the things its entries name by id, in order: each poll's
+ * question (from its drafts, edits and opening, so a deleted poll keeps its name) and, at
+ * each entry, the rotation round under way or about to start (from 0).
+ */
+export function trailContext(snap, entries) {
+  const questions = new Map((snap.polls || []).map((p) => [p.id, p.spec.question]));
+  const rounds = new Map();
+  let round = null;
+  for (const e of entries) {
+    const ev = e.event || {};
+    if (ev.spec && ev.poll) questions.set(ev.poll, ev.spec.question);
+    if (ev.type === 'rotation_planned' || ev.type === 'rotation_ended') round = null;
+    if (ev.type === 'rotation_round_started') round = ev.round;
+    rounds.set(e.n, round);
+    if (ev.type === 'rotation_transition') round = ev.next;
+  }
+  return { questions, rounds };
+}
+
+/** Rotation events said with their round's number, as the rotation's view counts (from 1). */
+const ROUND_KEYS = {
+  rotation_round_started: 'audit.round_started',
+  rotation_warned: 'audit.round_warned',
+  rotation_transition: 'audit.round_transition',
+  rotation_paused: 'audit.round_paused',
+  rotation_resumed: 'audit.round_resumed',
+  rotation_extended: 'audit.round_extended',
+};
+
+/** One audit entry in words; `ctx` from `trailContext`. */
+function describe(snap, e, ctx) {
   const ev = e.event || {};
   const who = (id) => nameOf(snap, id);
   const p = { ...ev };
+  if (ev.poll) {
+    const q = (ctx && ctx.questions.get(ev.poll)) || null;
+    if (q) p.poll = t('audit.poll_named', { question: short(q) });
+  }
+  if (ROUND_KEYS[ev.type]) {
+    const r = ev.type === 'rotation_round_started' ? ev.round : ev.type === 'rotation_transition' ? ev.next - 1 : ctx && ctx.rounds.get(e.n);
+    if (r !== null && r !== undefined && r >= 0) return t(ROUND_KEYS[ev.type], { n: r + 1, next: r + 2 });
+  }
+  if (ev.type === 'question_answered' && snap.rotation) {
+    const q = snap.rotation.questions.find((x) => x.id === ev.question);
+    if (q) return t('audit.question_answered_named', { text: short(q.text) });
+  }
+  if (ev.document) {
+    const d = (snap.documents || []).find((x) => x.name === ev.document);
+    if (d) p.document = d.title;
+  }
   if (ev.participant) p.name = who(ev.participant);
   if (ev.room) p.room = roomName(snap, ev.room);
   if (ev.person) p.name = ev.person.name;
@@ -67,16 +120,37 @@ function actorWords(snap, by) {
   return nameOf(snap, by.id);
 }
 
+/** The trail's head as this page knows it: the snapshot's, or a later entry received live. */
+function headOf(client, entries) {
+  let head = client.snap.audit_head || null;
+  const last = entries[entries.length - 1];
+  if (last && (!head || last.n > head.n)) head = { n: last.n, hash: last.hash };
+  return head;
+}
+
+/** The head to note down, and the command that checks a later export against it. */
+function AuditHead({ head, convention }) {
+  if (!head) return null;
+  return (
+    <div class="audit-head" data-testid="audit-head">
+      <p><strong>{t('audit.head_title')}</strong> {t('audit.head_entry', { n: head.n })}</p>
+      <p>{t('audit.head_hash')} <code class="audit-head-hash">{head.hash}</code></p>
+      <p class="small muted">{t('audit.head_explain')}</p>
+      <p class="small"><code class="audit-head-hash">convene audit verify audit-{convention}.jsonl --head {head.n}:{head.hash}</code></p>
+    </div>
+  );
+}
+
 export function AuditTrail({ client }) {
   const snap = client.snap;
   const [loaded, setLoaded] = useState(false);
   const [error, setError] = useState(null);
   const [check, setCheck] = useState(null);
   const [limit, setLimit] = useState(50);
-  const url = `/api/conventions/${encodeURIComponent(snap.convention.id)}/audit?token=${encodeURIComponent(client.token)}`;
+  const path = `/api/conventions/${encodeURIComponent(snap.convention.id)}/audit`;
   const load = async () => {
     try {
-      const r = await fetch(url);
+      const r = await apiFetch(client, path);
       if (!r.ok) throw new Error(String(r.status));
       const text = await r.text();
       for (const line of text.split('\n')) {
@@ -96,6 +170,7 @@ export function AuditTrail({ client }) {
   }, []);
   const entries = [...client.audit.values()].sort((a, b) => a.n - b.n);
   const shown = entries.slice(-limit).reverse();
+  const ctx = trailContext(snap, entries);
   const verify = async () => {
     if (!(window.crypto && crypto.subtle)) {
       setCheck({ unsupported: true });
@@ -111,8 +186,9 @@ export function AuditTrail({ client }) {
     <div class="audit">
       <div class="row wrap">
         <button type="button" class="btn" onClick={verify}>{t('audit.verify')}</button>
-        <a class="btn" href={url} download>{t('audit.download')}</a>
+        <ExportButton client={client} path={path} filename={`audit-${snap.convention.id}.jsonl`}>{t('audit.download')}</ExportButton>
       </div>
+      <AuditHead head={headOf(client, entries)} convention={snap.convention.id} />
       {check ? (
         <p class={check.ok ? 'ok' : 'warn-text'} role="status">
           {check.unsupported ? t('audit.unsupported') : check.ok ? t('audit.verified', { n: check.n }) : check.gap ? t('audit.gap') : t('audit.broken', { n: check.bad })}
@@ -124,7 +200,7 @@ export function AuditTrail({ client }) {
         {shown.map((e) => (
           <li key={e.n} value={e.n}>
             <span class="audit-meta"><span class="audit-n">#{e.n}</span> <time>{timeOfDay(e.at)}</time> · {actorWords(snap, e.by)}</span>
-            <span class="audit-what">{describe(snap, e)}</span>
+            <span class="audit-what">{describe(snap, e, ctx)}</span>
             <code class="audit-hash" title={e.hash}>{e.hash.slice(0, 10)}…</code>
           </li>
         ))}
@@ -162,16 +238,19 @@ function RoomSwitcher({ client }) {
 
 export function ExportLinks({ client }) {
   const snap = client.snap;
-  const cid = encodeURIComponent(snap.convention.id);
-  const tok = encodeURIComponent(client.token);
+  const id = snap.convention.id;
+  const cid = encodeURIComponent(id);
   const doc = snap.documents[0];
+  const item = (path, filename, label, view = false) => (
+    <li><ExportButton client={client} small view={view} path={path} filename={filename}>{label}</ExportButton></li>
+  );
   return (
     <ul class="plain exports">
-      <li><a href={`/api/conventions/${cid}/audit?token=${tok}`} download>{t('export.audit')}</a></li>
-      <li><a href={`/api/conventions/${cid}/polls?token=${tok}&format=csv`} download>{t('export.polls_csv')}</a></li>
-      <li><a href={`/api/conventions/${cid}/polls?token=${tok}`} download>{t('export.polls_json')}</a></li>
-      {snap.rotation ? <li><a href={`/api/conventions/${cid}/rotation?token=${tok}`} download>{t('export.rotation')}</a></li> : null}
-      {doc ? <li><a href={`/api/conventions/${cid}/documents/${encodeURIComponent(doc.name)}/export?format=html&token=${tok}`} target="_blank" rel="noopener">{t('export.opinion_html')}</a></li> : null}
+      {item(`/api/conventions/${cid}/audit`, `audit-${id}.jsonl`, t('export.audit'))}
+      {item(`/api/conventions/${cid}/polls?format=csv`, `polls-${id}.csv`, t('export.polls_csv'))}
+      {item(`/api/conventions/${cid}/polls`, `polls-${id}.json`, t('export.polls_json'))}
+      {snap.rotation ? item(`/api/conventions/${cid}/rotation`, `rotation-${id}.json`, t('export.rotation')) : null}
+      {doc ? item(`/api/conventions/${cid}/documents/${encodeURIComponent(doc.name)}/export?format=html`, `${doc.name}.html`, t('export.opinion_html'), true) : null}
     </ul>
   );
 }

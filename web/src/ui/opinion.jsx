@@ -7,6 +7,7 @@ import { t } from '../i18n.js';
 import { PLENARY } from '../reduce.js';
 import { act, ActButton, Section, useId, timeOfDay, roomName } from './common.jsx';
 import { Icon } from './icons.jsx';
+import { ExportButton, apiFetch } from './download.jsx';
 
 
 function editorLabels() {
@@ -21,35 +22,42 @@ function editorLabels() {
   };
 }
 
+/**
+ * The formatting toolbar. Each button says in words what it does (on a phone too); a screen
+ * reader hears the whole action ("Faire de ce paragraphe un argument pour").
+ */
 function Toolbar({ ed, st, editable }) {
   const a = st.active || {};
-  const B = ({ on, pressed, label, children, disabled }) => (
-    <button type="button" class="tool" onMouseDown={(e) => e.preventDefault()} onClick={on} aria-pressed={pressed === undefined ? undefined : pressed ? 'true' : 'false'} disabled={!editable || disabled} title={label}>
-      <span aria-hidden="true">{children}</span><span class="sr-only">{label}</span>
+  const B = ({ on, pressed, label, children, disabled, cls }) => (
+    <button type="button" class={`tool${cls ? ` ${cls}` : ''}`} onMouseDown={(e) => e.preventDefault()} onClick={on} aria-pressed={pressed === undefined ? undefined : pressed ? 'true' : 'false'} disabled={!editable || disabled} title={label}>
+      {children}{label ? <span class="sr-only"> : {label}</span> : null}
     </button>
   );
   return (
     <div class="toolbar" role="toolbar" aria-label={t('doc.toolbar')}>
       <div class="tool-group">
-        <B on={() => ed.bold()} pressed={!!a.bold} label={t('doc.bold')}><strong>G</strong></B>
-        <B on={() => ed.italic()} pressed={!!a.italic} label={t('doc.italic')}><em>I</em></B>
+        <B on={() => ed.bold()} pressed={!!a.bold} cls="tool-bold">{t('doc.bold')}</B>
+        <B on={() => ed.italic()} pressed={!!a.italic} cls="tool-italic">{t('doc.italic')}</B>
       </div>
       <div class="tool-group">
-        <B on={() => ed.heading(1)} label={t('doc.h1')}>{t('doc.h1_short')}</B>
-        <B on={() => ed.heading(2)} label={t('doc.h2')}>{t('doc.h2_short')}</B>
-        <B on={() => ed.paragraph()} label={t('doc.paragraph')}>¶</B>
-        <B on={() => ed.bulletList()} label={t('doc.list')}>•≡</B>
+        <B on={() => ed.heading(1)}>{t('doc.h1')}</B>
+        <B on={() => ed.heading(2)}>{t('doc.h2')}</B>
+        <B on={() => ed.paragraph()}>{t('doc.paragraph')}</B>
+        <B on={() => ed.bulletList()}>{t('doc.list')}</B>
       </div>
       <div class="tool-group">
         <B on={() => ed.proposal()} label={t('doc.add_proposal')}>+ {t('doc.proposal')}</B>
+      </div>
+      <div class="tool-group" role="group" aria-label={t('doc.make_label')}>
+        <span class="tool-label" aria-hidden="true">{t('doc.make_label')}</span>
         <B on={() => ed.argument('for')} pressed={a.block === 'argument' && a.kind === 'for'} disabled={!a.inProposal} label={t('doc.make_for')}>{t('doc.for_short')}</B>
         <B on={() => ed.argument('against')} pressed={a.block === 'argument' && a.kind === 'against'} disabled={!a.inProposal} label={t('doc.make_against')}>{t('doc.against_short')}</B>
         <B on={() => ed.argument('moderating')} pressed={a.block === 'argument' && a.kind === 'moderating'} disabled={!a.inProposal} label={t('doc.make_moderating')}>{t('doc.moderating_short')}</B>
         <B on={() => ed.minority()} pressed={a.block === 'minority'} label={t('doc.make_minority')}>{t('doc.minority_short')}</B>
       </div>
       <div class="tool-group">
-        <B on={() => ed.undo()} label={t('doc.undo')}>↶</B>
-        <B on={() => ed.redo()} label={t('doc.redo')}>↷</B>
+        <B on={() => ed.undo()}>{t('doc.undo')}</B>
+        <B on={() => ed.redo()}>{t('doc.redo')}</B>
       </div>
     </div>
   );
@@ -120,9 +128,9 @@ function DiffView({ client, doc }) {
     e.preventDefault();
     setError(null);
     const base = `/api/conventions/${encodeURIComponent(client.snap.convention.id)}/documents/${encodeURIComponent(doc.name)}/diff`;
-    const q = `?from=${from}${to ? `&to=${to}` : ''}&format=json&token=${encodeURIComponent(client.token)}`;
+    const q = `?from=${from}${to ? `&to=${to}` : ''}&format=json`;
     try {
-      const r = await fetch(base + q);
+      const r = await apiFetch(client, base + q);
       if (!r.ok) throw new Error(String(r.status));
       setDiff(await r.json());
     } catch (err) {
@@ -166,7 +174,6 @@ function Versions({ client, doc }) {
   const [label, setLabel] = useState('');
   const id = useId('ver');
   const cid = encodeURIComponent(client.snap.convention.id);
-  const tok = encodeURIComponent(client.token);
   const base = `/api/conventions/${cid}/documents/${encodeURIComponent(doc.name)}`;
   const versions = doc.versions.slice().sort((a, b) => b.version - a.version);
   return (
@@ -183,7 +190,7 @@ function Versions({ client, doc }) {
           {versions.map((v) => (
             <li key={v.version}>
               <strong>{v.version}. {v.label}</strong> <span class="muted small">{timeOfDay(v.at)}</span>{' '}
-              <a href={`${base}/export?format=html&version=${v.version}&token=${tok}`} target="_blank" rel="noopener">{t('doc.view_version')}</a>
+              <ExportButton client={client} view small path={`${base}/export?format=html&version=${v.version}`} filename={`${doc.name}-v${v.version}.html`}>{t('doc.view_version')}</ExportButton>
             </li>
           ))}
         </ul>
@@ -196,12 +203,11 @@ function Versions({ client, doc }) {
 
 function Exports({ client, doc }) {
   const cid = encodeURIComponent(client.snap.convention.id);
-  const tok = encodeURIComponent(client.token);
   const base = `/api/conventions/${cid}/documents/${encodeURIComponent(doc.name)}/export`;
   return (
     <p class="row wrap">
-      <a class="btn" href={`${base}?format=html&token=${tok}`} target="_blank" rel="noopener">{t('doc.export_html')}</a>
-      <a class="btn" href={`${base}?format=md&token=${tok}`} download={`${doc.name}.md`}>{t('doc.export_md')}</a>
+      <ExportButton client={client} view path={`${base}?format=html`} filename={`${doc.name}.html`}>{t('doc.export_html')}</ExportButton>
+      <ExportButton client={client} path={`${base}?format=md`} filename={`${doc.name}.md`}>{t('doc.export_md')}</ExportButton>
     </p>
   );
 }

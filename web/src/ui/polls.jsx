@@ -1,11 +1,13 @@
 // Polls: voting in every kind (single, multiple, scale, ranking, text, position), results,
 // and, for facilitators, the builder and the live participation.
 
-import { useState } from 'preact/hooks';
-import { t } from '../i18n.js';
-import { pollNumber } from '../reduce.js';
+import { useState, useRef } from 'preact/hooks';
+import { t, fmtPercent, fmtNumber } from '../i18n.js';
+import { pollNumber, voterOrder } from '../reduce.js';
 import { Countdown, act, ActButton, Section, useId, roomName } from './common.jsx';
 import { Icon } from './icons.jsx';
+import { Waiting } from './status.jsx';
+import { ExportButton } from './download.jsx';
 
 const STANCES = ['for', 'against', 'for_with_reservations', 'abstain'];
 
@@ -40,8 +42,9 @@ function countLabels(spec) {
   }
 }
 
-function pct(n, d) {
-  return d ? Math.round((1000 * n) / d) / 10 : 0;
+/** A share of the ballots as people read it: "12,5 %" in French. */
+function share(n, ballots) {
+  return fmtPercent(ballots ? n / ballots : 0);
 }
 
 function Bars({ labels, counts, ballots, highlight }) {
@@ -49,17 +52,50 @@ function Bars({ labels, counts, ballots, highlight }) {
   return (
     <ul class="bars">
       {labels.map((l, i) => (
-        <li key={i} class={highlight === i ? 'winner' : ''}>
+        <li key={i} class={highlight && highlight.includes(i) ? 'winner' : ''}>
           <span class="bar-label">{l}</span>
           <span class="bar-track" aria-hidden="true"><span class="bar-fill" style={{ width: `${(100 * (counts[i] || 0)) / max}%` }} /></span>
-          <span class="bar-value">{t('results.count', { n: counts[i] || 0, pct: pct(counts[i] || 0, ballots) })}</span>
+          <span class="bar-value">{t('results.count', { n: counts[i] || 0, pct: share(counts[i] || 0, ballots) })}</span>
         </li>
       ))}
     </ul>
   );
 }
 
-export function Results({ poll }) {
+/** The counting method, named once, with its one-line explanation. */
+function Method({ kind }) {
+  if (kind === 'text') return null;
+  return <p class="method small"><strong>{t(`counting.${kind}`)}</strong> — {t(`counting.${kind}_how`)}</p>;
+}
+
+const quote = (x) => t('results.quoted', { x });
+
+/** What the tally says, in one plain sentence. */
+export function resultWords(spec, tally) {
+  if (!tally.ballots) return t('results.no_ballot');
+  if (spec.kind === 'text') return t('results.answers', { n: tally.texts.length });
+  if (spec.kind === 'scale') {
+    let sum = 0;
+    tally.counts.forEach((c, i) => { sum += c * (spec.min + i); });
+    return t('results.scale', { mean: fmtNumber(sum / tally.ballots, 1), max: spec.max, min: spec.min, n: tally.ballots });
+  }
+  if (spec.kind === 'ranking') {
+    const w = tally.winner;
+    if (w === null || w === undefined) return t('results.no_winner');
+    const last = tally.rounds[tally.rounds.length - 1];
+    const votes = last ? last.counts[w] || 0 : 0;
+    const counted = last ? last.counts.reduce((a, c) => a + (c || 0), 0) : tally.ballots;
+    return t('results.ranking', { option: quote(spec.options[w]), n: votes, of: counted, pct: share(votes, counted) });
+  }
+  const labels = countLabels(spec);
+  const top = Math.max(...tally.counts);
+  const leaders = tally.counts.map((c, i) => (c === top ? i : -1)).filter((i) => i >= 0);
+  if (leaders.length > 1) return t('results.tie', { options: leaders.map((i) => quote(labels[i])).join(', '), n: top });
+  const key = spec.kind === 'multiple' ? 'results.most_chosen' : 'results.ahead';
+  return t(key, { option: quote(labels[leaders[0]]), n: top, of: tally.ballots, pct: share(top, tally.ballots) });
+}
+
+export function Results({ poll, staff }) {
   const { spec, tally } = poll;
   if (!tally) return null;
   let body;
@@ -68,60 +104,63 @@ export function Results({ poll }) {
     const maxB = Math.max(1, ...tally.borda);
     body = (
       <>
-        {tally.winner !== null && tally.winner !== undefined ? (
-          <p class="winner-line"><Icon name="award" /> {t('results.winner', { option: opts[tally.winner] })}</p>
-        ) : null}
-        <h4 class="h-small">{t('results.borda')}</h4>
-        <ul class="bars">
-          {opts.map((o, i) => (
-            <li key={i}>
-              <span class="bar-label">{o}</span>
-              <span class="bar-track" aria-hidden="true"><span class="bar-fill" style={{ width: `${(100 * (tally.borda[i] || 0)) / maxB}%` }} /></span>
-              <span class="bar-value">{t('results.points', { n: tally.borda[i] || 0 })}</span>
-            </li>
-          ))}
-        </ul>
         {tally.rounds.length ? (
-          <div class="table-wrap" tabIndex={0} role="region" aria-label={t('common.table')}>
-            <table class="irv">
-              <caption>{t('results.irv')}</caption>
-              <thead>
-                <tr><th scope="col">{t('results.option')}</th>{tally.rounds.map((_, r) => <th scope="col">{t('results.round', { n: r + 1 })}</th>)}</tr>
-              </thead>
-              <tbody>
-                {opts.map((o, i) => (
-                  <tr key={i}>
-                    <th scope="row">{o}</th>
-                    {tally.rounds.map((rd) => <td>{rd.counts[i] === null ? '—' : rd.counts[i]}{rd.eliminated === i ? ` ✗ ${t('results.eliminated')}` : ''}</td>)}
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <details class="rounds">
+            <summary>{t('results.rounds_detail', { n: tally.rounds.length })}</summary>
+            <div class="table-wrap" tabIndex={0} role="region" aria-label={t('results.irv')}>
+              <table class="irv">
+                <caption>{t('results.irv')}</caption>
+                <thead>
+                  <tr><th scope="col">{t('results.option')}</th>{tally.rounds.map((_, r) => <th scope="col">{t('results.round', { n: r + 1 })}</th>)}</tr>
+                </thead>
+                <tbody>
+                  {opts.map((o, i) => (
+                    <tr key={i} class={tally.winner === i ? 'winner' : ''}>
+                      <th scope="row">{o}</th>
+                      {tally.rounds.map((rd) => <td>{rd.counts[i] === null ? '—' : rd.counts[i]}{rd.eliminated === i ? ` ✗ ${t('results.eliminated')}` : ''}</td>)}
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          </details>
+        ) : null}
+        {staff ? (
+          <details class="borda">
+            <summary>{t('results.borda')}</summary>
+            <ul class="bars">
+              {opts.map((o, i) => (
+                <li key={i}>
+                  <span class="bar-label">{o}</span>
+                  <span class="bar-track" aria-hidden="true"><span class="bar-fill" style={{ width: `${(100 * (tally.borda[i] || 0)) / maxB}%` }} /></span>
+                  <span class="bar-value">{t('results.points', { n: tally.borda[i] || 0 })}</span>
+                </li>
+              ))}
+            </ul>
+          </details>
         ) : null}
       </>
     );
   } else if (spec.kind === 'text') {
     body = tally.texts.length ? (
       <ul class="answers">{tally.texts.map((x, i) => <li key={i}>{x}</li>)}</ul>
-    ) : <p class="muted">{t('results.no_answer')}</p>;
+    ) : null;
   } else {
-    body = <Bars labels={countLabels(spec)} counts={tally.counts} ballots={tally.ballots} />;
-    if (spec.kind === 'scale' && tally.ballots) {
-      let sum = 0;
-      tally.counts.forEach((c, i) => { sum += c * (spec.min + i); });
-      body = <>{body}<p class="small">{t('results.mean', { v: (Math.round((10 * sum) / tally.ballots) / 10).toLocaleString() })}</p></>;
-    }
+    const top = Math.max(...tally.counts, 0);
+    const leaders = top > 0 ? tally.counts.map((c, i) => (c === top ? i : -1)).filter((i) => i >= 0) : [];
+    body = <Bars labels={countLabels(spec)} counts={tally.counts} ballots={tally.ballots} highlight={spec.kind === 'scale' ? null : leaders} />;
   }
   return (
     <div class="results">
       <h4 class="h-small">{poll.status === 'published' ? t('results.published') : t('results.current')} · {t('results.ballots', { n: tally.ballots })}</h4>
+      <p class="result-words">{spec.kind === 'ranking' && tally.winner !== null && tally.winner !== undefined ? <Icon name="award" /> : null} {resultWords(spec, tally)}</p>
+      <Method kind={spec.kind} />
       {body}
     </div>
   );
 }
 
-function describeBallot(spec, b) {
+export function describeBallot(spec, b) {
   if (!b) return '';
   switch (b.kind) {
     case 'single': return spec.options[b.choice];
@@ -134,15 +173,66 @@ function describeBallot(spec, b) {
   }
 }
 
-/** The form of a ballot, by kind. Calls onVote(ballot). */
-function BallotForm({ poll, onVote, busy }) {
+/** A ranking ballot: numbered places, moved with buttons or by dragging the handle. */
+function RankingField({ spec, order, setOrder, hintId }) {
+  const [said, setSaid] = useState('');
+  const drag = useRef(null);
+  const listRef = useRef(null);
+  const moveTo = (from, to, announce) => {
+    if (to < 0 || to >= order.length || to === from) return;
+    const o = order.slice();
+    const [x] = o.splice(from, 1);
+    o.splice(to, 0, x);
+    setOrder(o);
+    if (announce) setSaid(t('vote.moved_to', { option: spec.options[x], place: to + 1 }));
+  };
+  const onDown = (e, i) => {
+    e.preventDefault();
+    drag.current = { from: i };
+    e.currentTarget.setPointerCapture(e.pointerId);
+  };
+  const onMove = (e) => {
+    if (!drag.current) return;
+    const el = document.elementFromPoint(e.clientX, e.clientY);
+    const li = el && el.closest('li[data-place]');
+    if (!li || !listRef.current || !listRef.current.contains(li)) return;
+    const to = Number(li.dataset.place);
+    if (to !== drag.current.from) {
+      moveTo(drag.current.from, to, false);
+      drag.current.from = to;
+    }
+  };
+  const onUp = () => {
+    if (drag.current) setSaid(t('vote.moved_to', { option: spec.options[order[drag.current.from]], place: drag.current.from + 1 }));
+    drag.current = null;
+  };
+  return (
+    <>
+      <ol class="ranking" ref={listRef} aria-describedby={hintId}>
+        {order.map((opt, i) => (
+          <li key={opt} data-place={i} data-option={opt}>
+            <span class="rank-num">{i + 1}</span>
+            <span class="drag-handle" aria-hidden="true" title={t('vote.drag')} onPointerDown={(e) => onDown(e, i)} onPointerMove={onMove} onPointerUp={onUp} onPointerCancel={onUp}>⠿</span>
+            <span class="rank-label">{spec.options[opt]}</span>
+            <button type="button" class="btn small" disabled={i === 0} onClick={() => moveTo(i, i - 1, true)}><span aria-hidden="true">↑</span><span class="sr-only">{t('vote.up', { option: spec.options[opt] })}</span></button>
+            <button type="button" class="btn small" disabled={i === order.length - 1} onClick={() => moveTo(i, i + 1, true)}><span aria-hidden="true">↓</span><span class="sr-only">{t('vote.down', { option: spec.options[opt] })}</span></button>
+          </li>
+        ))}
+      </ol>
+      <p class="sr-only" aria-live="polite">{said}</p>
+    </>
+  );
+}
+
+/** The form of a ballot, by kind. Calls onVote(ballot). `seed`: the voter's own order. */
+export function BallotForm({ poll, onVote, busy, seed }) {
   const { spec } = poll;
   const prev = poll.your_ballot;
   const gid = useId('ballot');
   const [single, setSingle] = useState(prev && prev.kind === 'single' ? prev.choice : null);
   const [multi, setMulti] = useState(prev && prev.kind === 'multiple' ? prev.choices : []);
   const [scale, setScale] = useState(prev && prev.kind === 'scale' ? prev.value : null);
-  const [order, setOrder] = useState(prev && prev.kind === 'ranking' ? prev.order : optionsOf(spec).map((_, i) => i));
+  const [order, setOrder] = useState(prev && prev.kind === 'ranking' ? prev.order : voterOrder(optionsOf(spec).length, `${poll.id}:${seed || ''}`));
   const [text, setText] = useState(prev && prev.kind === 'text' ? prev.text : '');
   const [stance, setStance] = useState(prev && prev.kind === 'position' ? prev.stance : null);
   const [confirming, setConfirming] = useState(false);
@@ -183,25 +273,8 @@ function BallotForm({ poll, onVote, busy }) {
       break;
     }
     case 'ranking': {
-      const move = (i, d) => {
-        const o = order.slice();
-        const j = i + d;
-        if (j < 0 || j >= o.length) return;
-        [o[i], o[j]] = [o[j], o[i]];
-        setOrder(o);
-      };
       hint = t('vote.rank_hint');
-      fields = (
-        <ol class="ranking">
-          {order.map((opt, i) => (
-            <li key={opt}>
-              <span class="rank-label">{spec.options[opt]}</span>
-              <button type="button" class="btn small" disabled={i === 0} onClick={() => move(i, -1)}><span aria-hidden="true">↑</span><span class="sr-only">{t('vote.up', { option: spec.options[opt] })}</span></button>
-              <button type="button" class="btn small" disabled={i === order.length - 1} onClick={() => move(i, 1)}><span aria-hidden="true">↓</span><span class="sr-only">{t('vote.down', { option: spec.options[opt] })}</span></button>
-            </li>
-          ))}
-        </ol>
-      );
+      fields = <RankingField spec={spec} order={order} setOrder={setOrder} hintId={`${gid}-hint`} />;
       ballot = { kind: 'ranking', order };
       break;
     }
@@ -311,9 +384,11 @@ export function PollCard({ client, poll, admin }) {
       ) : null}
       {poll.status !== 'open' && poll.you_voted && !admin ? <p class="small muted">{t('vote.you_took_part')}</p> : null}
       {poll.status === 'open' && !poll.eligible && !admin ? <p class="muted">{t('vote.not_eligible')}</p> : null}
-      {canVote ? <BallotForm poll={poll} onVote={vote} busy={busy} /> : null}
+      {canVote ? <BallotForm poll={poll} onVote={vote} busy={busy} seed={client.you.id} /> : null}
+      <Waiting client={client} types={['vote']} match={(p) => p.command.poll === poll.id} what={t('pending.vote')} />
       {admin ? <Participation poll={poll} /> : null}
-      {poll.tally ? <Results poll={poll} /> : (poll.status === 'closed' ? <p class="muted">{t('results.not_yet')}</p> : null)}
+      {admin && poll.status === 'open' && !poll.tally && spec.secret ? <p class="muted small" data-testid="count-hidden"><Icon name="lock" size={14} /> {t('results.hidden_secret')}</p> : null}
+      {poll.tally ? <Results poll={poll} staff={admin} /> : (poll.status === 'closed' ? <p class="muted">{t('results.not_yet')}</p> : null)}
       {admin ? <PollActions client={client} poll={poll} /> : null}
     </article>
   );
@@ -487,7 +562,6 @@ export function PollsView({ client }) {
   const drafts = polls.filter((p) => p.status === 'draft');
   const done = polls.filter((p) => p.status === 'closed' || p.status === 'published').reverse();
   const cid = snap.convention.id;
-  const tok = encodeURIComponent(client.token);
   return (
     <div class="polls-view">
       {facilitator ? (
@@ -512,8 +586,8 @@ export function PollsView({ client }) {
         ) : null}
         {staff ? (
           <p class="row wrap">
-            <a class="btn" href={`/api/conventions/${encodeURIComponent(cid)}/polls?token=${tok}&format=csv`} download>{t('polls.export_csv')}</a>
-            <a class="btn" href={`/api/conventions/${encodeURIComponent(cid)}/polls?token=${tok}`} download>{t('polls.export_json')}</a>
+            <ExportButton client={client} path={`/api/conventions/${encodeURIComponent(cid)}/polls?format=csv`} filename={`polls-${cid}.csv`}>{t('polls.export_csv')}</ExportButton>
+            <ExportButton client={client} path={`/api/conventions/${encodeURIComponent(cid)}/polls`} filename={`polls-${cid}.json`}>{t('polls.export_json')}</ExportButton>
           </p>
         ) : null}
       </div>

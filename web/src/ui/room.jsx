@@ -8,6 +8,7 @@ import { Countdown, Elapsed, act, ActButton, Section, Presence, nameOf, roomName
 import { VideoPanel } from './video.jsx';
 import { Questions } from './rotation.jsx';
 import { Icon } from './icons.jsx';
+import { queuePlace, Waiting } from './status.jsx';
 
 export function BreakoutBanner({ client }) {
   const snap = client.snap;
@@ -53,8 +54,6 @@ export function FloorCard({ client, inside, roomId }) {
 export function HandControl({ client, inside }) {
   const me = client.you.id;
   if (inside.floor && inside.floor.participant === me) return null;
-  const order = inside.queue_in_order;
-  const place = order.indexOf(me);
   const raised = inside.queue.some((e) => e.participant === me);
   return (
     <div class="hand">
@@ -63,19 +62,20 @@ export function HandControl({ client, inside }) {
           <p class="hand-place" aria-live="polite">
             {inside.order === 'least_spoken' && !client.snap.floor_time
               ? t('hand.raised_least', { n: inside.queue.length })
-              : t('hand.place', { place: ordinal(place + 1), n: order.length })}
+              : t('hand.place', { place: queuePlace(inside, me) })}
           </p>
           <ActButton client={client} command={{ type: 'lower_hand' }} class="btn big secondary"><Icon name="hand" size={22} /> {t('hand.lower')}</ActButton>
         </>
       ) : (
         <ActButton client={client} command={{ type: 'raise_hand' }} class="btn big primary"><Icon name="hand" size={22} /> {t('hand.raise')}</ActButton>
       )}
+      <Waiting client={client} types={['raise_hand', 'lower_hand']} />
     </div>
   );
 }
 
-/** The speaking queue; facilitators give the floor from it. */
-export function QueueList({ client, inside, roomId, manage }) {
+/** The speaking queue; facilitators give the floor from it (`give`: the command to send). */
+export function QueueList({ client, inside, roomId, manage, give }) {
   const snap = client.snap;
   const order = inside.queue_in_order;
   const raisedAt = new Map(inside.queue.map((e) => [e.participant, e.raised_at]));
@@ -89,7 +89,7 @@ export function QueueList({ client, inside, roomId, manage }) {
               <span class="queue-name">{nameOf(snap, pid)}{pid === client.you.id ? ` (${t('people.you')})` : ''}</span>
               {raisedAt.has(pid) ? <span class="muted small"> · {timeOfDay(raisedAt.get(pid))}</span> : null}
               {manage ? (
-                <ActButton client={client} class="btn small" command={{ type: 'give_floor', room: roomId, participant: pid }} label={t('queue.give_to', { name: nameOf(snap, pid) })}>
+                <ActButton client={client} class="btn small" command={() => (give ? give(pid) : { type: 'give_floor', room: roomId, participant: pid })} label={t('queue.give_to', { name: nameOf(snap, pid) })}>
                   {t('queue.give')}
                 </ActButton>
               ) : null}
@@ -101,58 +101,123 @@ export function QueueList({ client, inside, roomId, manage }) {
   );
 }
 
-/** The facilitator's hands on the floor of a room. */
-export function SpeakingControls({ client, roomId, inside }) {
+const LIMITS = [60000, 120000, 180000, 300000, 600000];
+
+/** The floor's limit of this turn, from its start (null: none). */
+function turnLimit(floor) {
+  return floor && floor.ends_at ? floor.ends_at - floor.since : null;
+}
+
+/**
+ * The facilitator's hands on the floor of a room: the next turn's speaking time (the room's
+ * limit, or one for this turn only), giving the floor, the turn under way (its limit changed,
+ * a minute more, ended), the room's limit and the queue's order, then the queue.
+ */
+export function FloorManager({ client, roomId, inside }) {
+  const [next, setNext] = useState('room');
+  const nextId = useId('next');
+  const turnId = useId('turn');
   const limitId = useId('limit');
   const orderId = useId('order');
-  const limits = [null, 60000, 120000, 180000, 300000, 600000];
+  // The turn's limit in a command: omitted for the room's, null for none.
+  const withLimit = (cmd) => (next === 'room' ? cmd : { ...cmd, limit_ms: next === 'none' ? null : Number(next) });
+  const give = (pid) => withLimit({ type: 'give_floor', room: roomId, participant: pid });
+  const floor = inside.floor;
+  const current = turnLimit(floor);
+  const roomLimit = inside.limit_ms;
   return (
     <div class="speaking-controls">
       <div class="row wrap">
-        <ActButton client={client} class="btn primary" disabled={inside.queue.length === 0} command={{ type: 'give_floor', room: roomId }}>
-          {t('queue.give_next')}
-        </ActButton>
-        <ActButton client={client} class="btn" disabled={!inside.floor} command={{ type: 'end_floor', room: roomId }}>
-          {t('floor.end')}
-        </ActButton>
+        <label for={nextId}>{t('floor.next_limit')}</label>
+        <select id={nextId} value={next} onChange={(e) => setNext(e.currentTarget.value)}>
+          <option value="room">{roomLimit === null ? t('floor.room_limit_none') : t('floor.room_limit', { limit: spoken(roomLimit) })}</option>
+          {LIMITS.map((l) => <option value={String(l)}>{spoken(l)}</option>)}
+          <option value="none">{t('floor.no_limit')}</option>
+        </select>
       </div>
       <div class="row wrap">
-        <label for={limitId}>{t('floor.limit')}</label>
-        <select id={limitId} value={inside.limit_ms === null ? '' : String(inside.limit_ms)} onChange={(e) => {
-          const v = e.currentTarget.value;
-          act(client, { type: 'set_speaking_limit', room: roomId, limit_ms: v === '' ? null : Number(v) });
-        }}>
-          {limits.map((l) => <option value={l === null ? '' : String(l)}>{l === null ? t('floor.no_limit') : spoken(l)}</option>)}
-          {inside.limit_ms !== null && !limits.includes(inside.limit_ms) ? <option value={String(inside.limit_ms)}>{spoken(inside.limit_ms)}</option> : null}
-        </select>
-        <label for={orderId}>{t('queue.order')}</label>
-        <select id={orderId} value={inside.order} onChange={(e) => act(client, { type: 'set_queue_order', room: roomId, order: e.currentTarget.value })}>
-          <option value="raised">{t('queue.order.raised')}</option>
-          <option value="least_spoken">{t('queue.order.least_spoken')}</option>
-        </select>
+        <ActButton client={client} class="btn primary" disabled={inside.queue.length === 0} command={() => withLimit({ type: 'give_floor', room: roomId })}>
+          {t('queue.give_next')}
+        </ActButton>
       </div>
+      {floor ? (
+        <div class="turn stack" data-testid="turn">
+          <p class="small"><strong>{t('floor.this_turn', { name: nameOf(client.snap, floor.participant) })}</strong></p>
+          <div class="row wrap">
+            <label for={turnId}>{t('floor.turn_limit')}</label>
+            <select id={turnId} value={current === null ? 'none' : String(current)} onChange={(e) => {
+              const v = e.currentTarget.value;
+              act(client, { type: 'set_floor_limit', room: roomId, limit_ms: v === 'none' ? null : Number(v) });
+            }}>
+              {LIMITS.map((l) => <option value={String(l)}>{spoken(l)}</option>)}
+              {current !== null && !LIMITS.includes(current) ? <option value={String(current)}>{spoken(current)}</option> : null}
+              <option value="none">{t('floor.no_limit')}</option>
+            </select>
+            <ActButton client={client} class="btn small" command={() => ({ type: 'set_floor_limit', room: roomId, limit_ms: Math.max(turnLimit(floor) || 0, client.now() - floor.since) + 60000 })}>
+              {t('floor.one_more_minute')}
+            </ActButton>
+          </div>
+          <ActButton client={client} class="btn" command={{ type: 'end_floor', room: roomId }}>
+            {t('floor.end')}
+          </ActButton>
+        </div>
+      ) : null}
+      <details class="room-floor-settings">
+        <summary>{t('floor.room_settings')}</summary>
+        <div class="row wrap">
+          <label for={limitId}>{t('floor.limit')}</label>
+          <select id={limitId} value={roomLimit === null ? '' : String(roomLimit)} onChange={(e) => {
+            const v = e.currentTarget.value;
+            act(client, { type: 'set_speaking_limit', room: roomId, limit_ms: v === '' ? null : Number(v) });
+          }}>
+            <option value="">{t('floor.no_limit')}</option>
+            {LIMITS.map((l) => <option value={String(l)}>{spoken(l)}</option>)}
+            {roomLimit !== null && !LIMITS.includes(roomLimit) ? <option value={String(roomLimit)}>{spoken(roomLimit)}</option> : null}
+          </select>
+          <label for={orderId}>{t('queue.order')}</label>
+          <select id={orderId} value={inside.order} onChange={(e) => act(client, { type: 'set_queue_order', room: roomId, order: e.currentTarget.value })}>
+            <option value="raised">{t('queue.order.raised')}</option>
+            <option value="least_spoken">{t('queue.order.least_spoken')}</option>
+          </select>
+        </div>
+      </details>
+      <QueueList client={client} inside={inside} roomId={roomId} manage give={give} />
     </div>
   );
 }
 
-/** Who is in a room (guarantors are counted as observers, not listed). */
+function PersonLine({ client, p }) {
+  return (
+    <li key={p.id} class={p.online ? '' : 'offline'}>
+      <Presence online={p.online} />
+      <span>{p.name}{p.id === client.you.id ? ` (${t('people.you')})` : ''}</span>
+      {p.roles.some((r) => r !== 'citizen') ? <span class="badge">{roleWords(p.roles.filter((r) => r !== 'citizen'))}</span> : null}
+    </li>
+  );
+}
+
+/**
+ * Who is present in a room (online), then, folded, who belongs to it but is away. Guarantors
+ * are counted as observers, not listed.
+ */
 export function PeopleList({ client, roomId, observers }) {
   const snap = client.snap;
   const here = snap.participants.filter((p) => p.room === roomId && !p.roles.includes('guarantor'));
-  here.sort((a, b) => Number(b.online) - Number(a.online) || a.name.localeCompare(b.name));
-  const online = here.filter((p) => p.online).length;
+  here.sort((a, b) => a.name.localeCompare(b.name));
+  const present = here.filter((p) => p.online);
+  const away = here.filter((p) => !p.online);
   return (
     <div class="people">
-      <h3 class="h-small">{t('people.title', { n: online, total: here.length })}</h3>
-      <ul class="people-list" tabIndex={0} aria-label={t('people.heading')}>
-        {here.map((p) => (
-          <li key={p.id} class={p.online ? '' : 'offline'}>
-            <Presence online={p.online} />
-            <span>{p.name}{p.id === client.you.id ? ` (${t('people.you')})` : ''}</span>
-            {p.roles.some((r) => r !== 'citizen') ? <span class="badge">{roleWords(p.roles.filter((r) => r !== 'citizen'))}</span> : null}
-          </li>
-        ))}
+      <h3 class="h-small" data-testid="present-count">{t('people.present', { n: present.length })}</h3>
+      <ul class="people-list" tabIndex={0} aria-label={t('people.heading')} data-testid="present">
+        {present.map((p) => <PersonLine client={client} p={p} />)}
       </ul>
+      {away.length ? (
+        <details class="people-away">
+          <summary>{t('people.away', { n: away.length })}</summary>
+          <ul class="people-list" data-testid="away">{away.map((p) => <PersonLine client={client} p={p} />)}</ul>
+        </details>
+      ) : null}
       {observers > 0 ? <p class="muted small"><Icon name="eye" size={14} /> {t('people.observers', { n: observers })}</p> : null}
     </div>
   );
@@ -166,10 +231,14 @@ export function Chat({ client, roomId, inside, readOnly }) {
   const inputId = useId('chat');
   const stick = useRef(true);
   const lines = inside.chat;
+  // Lines typed but not yet acknowledged (offline, or on their way): shown "en attente"
+  // until the server's line (with the same request id) takes their place.
+  const delivered = new Set(lines.map((l) => l.request).filter(Boolean));
+  const waitingLines = client.waiting('send_chat').filter((p) => !delivered.has(p.id));
   useEffect(() => {
     const el = listRef.current;
     if (el && stick.current) el.scrollTop = el.scrollHeight;
-  }, [lines.length, roomId]);
+  }, [lines.length, waitingLines.length, roomId]);
   useEffect(() => {
     const el = listRef.current;
     if (!el || typeof ResizeObserver === 'undefined') return undefined;
@@ -201,6 +270,12 @@ export function Chat({ client, roomId, inside, readOnly }) {
           <p key={l.seq} class={`chat-line${l.from === client.you.id ? ' mine' : ''}`}>
             <span class="chat-meta"><strong>{nameOf(snap, l.from)}</strong> <time>{timeOfDay(l.at)}</time></span>
             <span class="chat-text">{l.text}</span>
+          </p>
+        ))}
+        {readOnly ? null : waitingLines.map((p) => (
+          <p key={p.id} class="chat-line mine pending" data-request={p.id}>
+            <span class="chat-meta"><strong>{nameOf(snap, client.you.id)}</strong> <span class="pending-tag">{t('pending.tag')}</span></span>
+            <span class="chat-text">{p.command.text}</span>
           </p>
         ))}
       </div>
@@ -235,6 +310,7 @@ export function CallFacilitator({ client }) {
       {mine.length > 0 ? (
         <p class="notice" role="status"><Icon name="bell" /> {t('call.pending', { n: mine.length })}</p>
       ) : null}
+      <Waiting client={client} types={['call_facilitator']} />
       {open ? (
         <form onSubmit={send} class="stack">
           <label for={id}>{t('call.message')}</label>
@@ -282,8 +358,7 @@ export function RoomView({ client, video }) {
         <Section id="floor" title={t('floor.title')}>
           <FloorCard client={client} inside={inside} roomId={roomId} />
           {speaker ? <HandControl client={client} inside={inside} /> : null}
-          {facilitator ? <SpeakingControls client={client} roomId={roomId} inside={inside} /> : null}
-          <QueueList client={client} inside={inside} roomId={roomId} manage={facilitator} />
+          {facilitator ? <FloorManager client={client} roomId={roomId} inside={inside} /> : <QueueList client={client} inside={inside} roomId={roomId} />}
           {caller ? <CallFacilitator client={client} /> : null}
         </Section>
         <Section id="chat" title={t('chat.title')} class="chat-card">

@@ -8,6 +8,7 @@ import { PLENARY, person, groupOf, roomInRound, placedRound } from '../reduce.js
 import { Countdown, act, ActButton, Section, nameOf, roomName, useId, spoken, clock } from './common.jsx';
 import { attributesOf } from './console.jsx';
 import { Icon } from './icons.jsx';
+import { ExportButton } from './download.jsx';
 
 function phaseWords(client, phase) {
   switch (phase.state) {
@@ -134,6 +135,29 @@ function Groups({ client }) {
   );
 }
 
+/** A number of minutes as typed ("1,5" or "1.5"), or NaN. */
+function minutes(text) {
+  const v = String(text).trim().replace(',', '.');
+  return v === '' || !/^\d*\.?\d+$/.test(v) ? NaN : Number(v);
+}
+
+/** What is wrong with a rotation's set-up, field by field, in words. */
+export function planErrors({ roundMin, transMin, warnMin, groups, rounds }) {
+  const out = {};
+  const max = 12 * 60;
+  const round = minutes(roundMin);
+  if (Number.isNaN(round) || round <= 0 || round > max) out.roundMin = t('rot.err_round', { max });
+  const trans = minutes(transMin);
+  if (Number.isNaN(trans) || trans > max) out.transMin = t('rot.err_transition', { max });
+  const warn = minutes(warnMin);
+  if (Number.isNaN(warn)) out.warnMin = t('rot.err_warning_number');
+  else if (!out.roundMin && warn >= round) out.warnMin = t('rot.err_warning_round');
+  const whole = (v) => String(v).trim() === '' || /^[1-9]\d{0,3}$/.test(String(v).trim());
+  if (!whole(groups)) out.groups = t('rot.err_whole');
+  if (!whole(rounds)) out.rounds = t('rot.err_whole');
+  return out;
+}
+
 function PlanForm({ client }) {
   const snap = client.snap;
   const experts = snap.participants.filter((p) => p.roles.includes('expert'));
@@ -149,20 +173,52 @@ function PlanForm({ client }) {
   const [breakRoom, setBreakRoom] = useState(false);
   const [onlyPresent, setOnlyPresent] = useState(true);
   const id = useId('rot');
+  const [errors, setErrors] = useState({});
   const submit = (e) => {
     e.preventDefault();
+    // Checked here, in words next to each field (not by the browser's own bubbles, which
+    // vanish, and speak the browser's language).
+    const found = planErrors({ roundMin, transMin, warnMin, groups, rounds });
+    setErrors(found);
+    const first = Object.keys(found)[0];
+    if (first) {
+      const el = document.getElementById(`${id}-${first}`);
+      if (el) el.focus();
+      return;
+    }
     const cmd = {
       type: 'plan_rotation', experts: chosen, method,
-      round_ms: Math.round(Number(roundMin) * 60000), transition_ms: Math.round(Number(transMin) * 60000),
-      warning_ms: Math.round(Number(warnMin) * 60000), break_room: breakRoom, only_present: onlyPresent,
+      round_ms: Math.round(minutes(roundMin) * 60000), transition_ms: Math.round(minutes(transMin) * 60000),
+      warning_ms: Math.round(minutes(warnMin) * 60000), break_room: breakRoom, only_present: onlyPresent,
     };
     if (method === 'balanced') cmd.attribute = attribute;
     if (groups) cmd.group_count = Number(groups);
     if (rounds) cmd.rounds = Number(rounds);
     act(client, cmd);
   };
+  const field = (key, label, value, set, extra = {}) => (
+    <>
+      <label for={`${id}-${key}`}>{label}</label>
+      <span class="field">
+        <input
+          id={`${id}-${key}`}
+          type="text"
+          inputMode="decimal"
+          class="num"
+          value={value}
+          onInput={(e) => { set(e.currentTarget.value); if (errors[key]) setErrors({ ...errors, [key]: undefined }); }}
+          aria-invalid={errors[key] ? 'true' : undefined}
+          aria-describedby={errors[key] ? `${id}-${key}-err` : undefined}
+          {...extra}
+        />
+        {errors[key] ? <span id={`${id}-${key}-err`} class="field-error">{errors[key]}</span> : null}
+      </span>
+    </>
+  );
+  const nErrors = Object.values(errors).filter(Boolean).length;
   return (
-    <form class="stack" onSubmit={submit}>
+    <form class="stack" onSubmit={submit} noValidate>
+      {nErrors ? <p class="warn-text" role="alert" data-testid="plan-errors">{t('form.errors', { n: nErrors })}</p> : null}
       <fieldset class="inline-fieldset">
         <legend>{t('rot.experts')}</legend>
         {experts.map((e) => (
@@ -181,16 +237,11 @@ function PlanForm({ client }) {
         ) : null}
       </fieldset>
       <div class="grid2">
-        <label for={`${id}-g`}>{t('rot.group_count')}</label>
-        <input id={`${id}-g`} type="number" min="1" class="num" placeholder={String(chosen.length)} value={groups} onInput={(e) => setGroups(e.currentTarget.value)} />
-        <label for={`${id}-r`}>{t('rot.round_min')}</label>
-        <input id={`${id}-r`} type="number" min="1" class="num" value={roundMin} onInput={(e) => setRoundMin(e.currentTarget.value)} />
-        <label for={`${id}-t`}>{t('rot.transition_min')}</label>
-        <input id={`${id}-t`} type="number" min="0" class="num" value={transMin} onInput={(e) => setTransMin(e.currentTarget.value)} />
-        <label for={`${id}-w`}>{t('console.warning')}</label>
-        <input id={`${id}-w`} type="number" min="0" class="num" value={warnMin} onInput={(e) => setWarnMin(e.currentTarget.value)} />
-        <label for={`${id}-n`}>{t('rot.rounds')}</label>
-        <input id={`${id}-n`} type="number" min="1" class="num" placeholder={t('rot.rounds_auto')} value={rounds} onInput={(e) => setRounds(e.currentTarget.value)} />
+        {field('groups', t('rot.group_count'), groups, setGroups, { inputMode: 'numeric', placeholder: String(chosen.length) })}
+        {field('roundMin', t('rot.round_min'), roundMin, setRoundMin)}
+        {field('transMin', t('rot.transition_min'), transMin, setTransMin)}
+        {field('warnMin', t('console.warning'), warnMin, setWarnMin)}
+        {field('rounds', t('rot.rounds'), rounds, setRounds, { inputMode: 'numeric', placeholder: t('rot.rounds_auto') })}
       </div>
       <label class="choice"><input type="checkbox" checked={breakRoom} onChange={(e) => setBreakRoom(e.currentTarget.checked)} /> {t('rot.break_room')}</label>
       <label class="choice"><input type="checkbox" checked={onlyPresent} onChange={(e) => setOnlyPresent(e.currentTarget.checked)} /> {t('console.only_present')}</label>
@@ -276,7 +327,8 @@ export function Questions({ client }) {
   const id = useId('q');
   const list = rot.questions.filter((q) => staff || q.room === here || q.room === myExpertRoom);
   const canAnswer = (q) => roles.includes('facilitator') || q.room === myExpertRoom;
-  const canAsk = inExpertRoom && !roles.includes('guarantor') && rot.phase.state !== 'finished';
+  // The room's own expert answers; they are not offered to question themselves.
+  const canAsk = inExpertRoom && here !== myExpertRoom && !roles.includes('guarantor') && rot.phase.state !== 'finished';
   return (
     <div class="stack">
       {canAsk ? (
@@ -314,7 +366,6 @@ export function RotationView({ client }) {
   const facilitator = client.you.roles.includes('facilitator');
   const placed = rot && (groupOf(rot, client.you.id) >= 0 || rot.plan.experts.includes(client.you.id));
   const cid = encodeURIComponent(snap.convention.id);
-  const tok = encodeURIComponent(client.token);
   if (!rot) {
     return (
       <div class="rotation-view">
@@ -339,7 +390,7 @@ export function RotationView({ client }) {
         <Section id="rot-schedule" title={t('rot.schedule')}>
           <Schedule client={client} />
           <Groups client={client} />
-          {facilitator || client.you.roles.includes('guarantor') ? <p><a class="btn" href={`/api/conventions/${cid}/rotation?token=${tok}`} download>{t('rot.export')}</a></p> : null}
+          {facilitator || client.you.roles.includes('guarantor') ? <p><ExportButton client={client} path={`/api/conventions/${cid}/rotation`} filename={`rotation-${snap.convention.id}.json`}>{t('rot.export')}</ExportButton></p> : null}
         </Section>
         {facilitator && rot.phase.state === 'finished' ? <Section id="rot-plan" title={t('rot.setup_new')}><PlanForm client={client} /></Section> : null}
       </div>

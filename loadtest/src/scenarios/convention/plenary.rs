@@ -82,6 +82,7 @@ impl Day<'_> {
                     Command::GiveFloor {
                         room: None,
                         participant: None,
+                        limit_ms: None,
                     },
                 )
                 .await?;

@@ -389,7 +389,13 @@ impl Actor {
             protocol: p::PROTOCOL_VERSION,
             you: wire::person_out(person, person.sees_everything()),
             server_time: now_ms(),
-            snapshot: view::snapshot(&self.id, &self.state, person, &self.present),
+            snapshot: view::snapshot(
+                &self.id,
+                &self.state,
+                person,
+                &self.present,
+                &self.audit_head,
+            ),
         };
         // A fresh queue always has room for the welcome.
         let _ = link.out.try_send(encode(&welcome));

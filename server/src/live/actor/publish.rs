@@ -68,7 +68,7 @@ impl Actor {
             let staff = encode(&ServerMessage::PollTally {
                 poll: id.clone(),
                 participation: Some(view::participation(&self.state, poll, &self.present)),
-                tally: Some(tally.clone()),
+                tally: view::staff_sees_tally(poll).then(|| tally.clone()),
             });
             let others = (public && poll.results_public()).then(|| {
                 encode(&ServerMessage::PollTally {
@@ -240,7 +240,13 @@ impl Actor {
         let mut out: Vec<(u64, Frame)> = Vec::new();
         let mut frames_of: Vec<Frame> = Vec::new();
         // Those who moved together mostly see the same thing: one snapshot per distinct view.
-        let mut snapshots = view::Snapshots::new(&self.id, &self.state, &self.present, now_ms());
+        let mut snapshots = view::Snapshots::new(
+            &self.id,
+            &self.state,
+            &self.present,
+            now_ms(),
+            &self.audit_head,
+        );
         for who in concerned {
             let (Some(person), Some(conns)) = (self.state.people.get(who), self.online.get(who))
             else {

@@ -1,0 +1,84 @@
+// Exports over HTTP with the invitation token in a header, never in the URL: a URL ends up in
+// proxy logs and browser history, so the page fetches with `Authorization: Bearer` and hands
+// the browser a blob (saved as a file, or shown in a new tab). The server refuses `?token=`
+// on these routes; only the y-websocket endpoint, where a browser cannot set a header, takes it.
+
+import { useState } from 'preact/hooks';
+import { t } from '../i18n.js';
+
+/** `fetch` of an API path with the participant's own token as a Bearer header. */
+export function apiFetch(client, path, init = {}) {
+  return fetch(path, { ...init, headers: { ...(init.headers || {}), authorization: `Bearer ${client.token}` } });
+}
+
+async function blobOf(client, path) {
+  const r = await apiFetch(client, path);
+  if (!r.ok) throw new Error(String(r.status));
+  return r.blob();
+}
+
+/** A blob URL lives as long as the page: let it go once the browser has read it. */
+function release(url) {
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+}
+
+function save(blob, filename) {
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = filename;
+  a.style.display = 'none';
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  release(url);
+}
+
+/** Download the export at `path` as `filename`. */
+export async function saveExport(client, path, filename) {
+  save(await blobOf(client, path), filename);
+}
+
+/**
+ * Show the export at `path` (an HTML page) in a new tab. The tab opens at the click, while the
+ * browser still counts it as the person's doing, and receives the page once fetched; if the
+ * browser blocked it, the page is saved as `filename` instead.
+ */
+export async function viewExport(client, path, filename) {
+  const tab = window.open('', '_blank');
+  let blob;
+  try {
+    blob = await blobOf(client, path);
+  } catch (e) {
+    if (tab) tab.close();
+    throw e;
+  }
+  if (!tab) {
+    save(blob, filename);
+    return;
+  }
+  const url = URL.createObjectURL(blob);
+  tab.opener = null;
+  tab.location.href = url;
+  release(url);
+}
+
+/** A button that downloads (or, with `view`, shows) an export; says so when it fails. */
+export function ExportButton({ client, path, filename, view = false, small = false, children }) {
+  const [state, setState] = useState(null);
+  const run = async () => {
+    setState('busy');
+    try {
+      await (view ? viewExport(client, path, filename) : saveExport(client, path, filename));
+      setState(null);
+    } catch {
+      setState('error');
+    }
+  };
+  return (
+    <span class="export-btn">
+      <button type="button" class={`btn${small ? ' small' : ''}`} data-export={path} onClick={run} aria-busy={state === 'busy' ? 'true' : undefined}>{children}</button>
+      {state === 'error' ? <span class="warn-text small" role="alert">{t('export.failed')}</span> : null}
+    </span>
+  );
+}
