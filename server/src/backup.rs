@@ -8,7 +8,6 @@ use std::io::{BufRead, Write};
 use base64::Engine;
 use convene_protocol::{AuditEntry, Event, Record};
 use serde::{Deserialize, Serialize};
-use yrs::updates::decoder::Decode;
 use yrs::{ReadTxn, StateVector, Transact};
 
 use crate::domain::Convention;
@@ -112,20 +111,16 @@ pub async fn export(store: &Store, id: &str) -> Result<Vec<Line>, BackupError> {
     }
     for name in state.documents.keys() {
         let stored = store.doc_load(id, name).await?;
-        let doc = yrs::Doc::new();
-        {
-            let mut txn = doc.transact_mut();
-            for data in stored
-                .snapshot
-                .iter()
-                .map(|(_, d)| d)
-                .chain(stored.updates.iter().map(|(_, d)| d))
-            {
-                if let Ok(u) = yrs::Update::decode_v1(data) {
-                    let _ = txn.apply_update(u);
-                }
-            }
-        }
+        // Loaded as the server loads it: nothing stored too deep makes yrs recurse.
+        let parts = stored
+            .snapshot
+            .iter()
+            .map(|(_, d)| d.as_slice())
+            .chain(stored.updates.iter().map(|(_, d)| d.as_slice()));
+        let doc = crate::docs::live::load_doc(parts).unwrap_or_else(|e| {
+            tracing::warn!(convention = id, document = %name, error = %e, "document not exported");
+            yrs::Doc::new()
+        });
         let state = doc
             .transact()
             .encode_state_as_update_v1(&StateVector::default());

@@ -1,27 +1,39 @@
-//! What the document endpoint does with a client's bytes, fed random and mutated input: no
-//! input may panic. Each case makes the yrs calls of the server's path (docs/actor.rs): `Message::decode_v1`
-//! of the frame; for a sync step 1, the step 2 answer from a populated document; for a step 2
-//! or an update, `Update::decode_v1` and `apply_update` on a populated document, then what
-//! follows (the state vector, a snapshot as compaction writes it, a reload of that snapshot,
-//! and the Markdown and HTML export); for awareness, `Awareness::apply_update` and the
-//! re-encoded states. Every raw input is also fed to `Update::decode_v1` + apply directly.
+//! What the document endpoint does with a client's bytes: the document task's own code
+//! (`convene::docs::live::LiveDoc`, which `docs/actor.rs` calls for every frame) fed random
+//! input, mutated real messages, and generated sessions. No input may panic the task or make
+//! it recurse without bound, and every budget must hold.
 //!
-//! Inputs: random bytes, and real y-protocols messages generated with yrs (sync step 1,
-//! step 2 and updates of documents with text, XML trees with attributes, maps, deletions;
-//! awareness updates and queries; auth messages), mutated by bit flips, byte changes,
-//! truncations, insertions, deletions, duplications and splices with another message.
+//! - `random_bytes_never_panic`, `mutated_messages_never_panic`: a frame goes to a
+//!   populated document as a writer's, a reader's and a guarantor's; then what follows (the
+//!   answer, the snapshot compaction writes and its reload, the Markdown and HTML export).
+//!   The raw bytes also go in as an update. Whenever yrs decodes an update, the server's own
+//!   reader of the encoding (`docs/nesting.rs`) must read the same blocks and delete set, or
+//!   refuse it only for a reason yrs does not check (overlapping blocks, values nested past
+//!   the limit).
+//! - `generated_sessions_keep_every_budget`: several connections (writers, a reader, a
+//!   guarantor) edit one document: nested structures built level by level on top of each
+//!   other up to 160 deep, text, deletes of top-level blocks and of arbitrary ranges,
+//!   awareness frames (several ids, states of 4 KiB and more, removals, states that are not
+//!   JSON), sync step 1 with arbitrary state vectors, awareness queries, departures. After
+//!   each step: the document is never deeper than 64 levels (walked independently of the
+//!   server's own account), a guarantor's awareness is held nowhere, no connection holds more
+//!   than 4 awareness ids, the document's awareness stays within 512 states and 256 KiB, and
+//!   a reader that applied everything relayed holds what the server holds. Everything runs on
+//!   a thread with half a tokio worker's stack.
 //!
-//! Long run, recorded: `PROPTEST_CASES=200000` (debug build, both properties in parallel on
-//! 2 cores, 2026-11-22): 200000 cases of each property, 400000 in all, no failure, in 32 min
-//! 13 s (mutated messages: about 2 min; random bytes: 32 min, most of it in the kernel: the
-//! random inputs that declare huge counts make yrs reserve and initialise up to 1 GiB, see
-//! `a_tiny_frame_cannot_make_the_server_allocate_a_lot` in tests/tests/documents.rs). Only
-//! the known panics listed below occurred (they are tolerated so that the run goes on).
-//! The default case count keeps the test to a few seconds.
+//! Inputs of the first two: random bytes, and real y-protocols messages generated with yrs
+//! (sync step 1, step 2 and updates of documents with text, XML trees with attributes, maps,
+//! deletions, nested structures; awareness updates and queries; auth messages), mutated by
+//! bit flips, byte changes, truncations, insertions, deletions, duplications and splices.
+//!
+//! Long runs are recorded in docs/bench/fuzz.md. The default case counts keep the test to a
+//! few seconds.
 
 use std::sync::OnceLock;
 
 use convene::docs::export::{doc_from_state, export, Format};
+use convene::docs::live::{load_doc, Access, LiveDoc, Outcome};
+use convene::docs::nesting::{scan, Invalid};
 use proptest::prelude::*;
 use yrs::sync::awareness::AwarenessUpdateEntry;
 use yrs::sync::{Awareness, AwarenessUpdate, Message, SyncMessage};
@@ -29,7 +41,7 @@ use yrs::types::xml::XmlFragment;
 use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::Encode;
 use yrs::{
-    Any, Array, Doc, GetString, In, Map, Number, ReadTxn, StateVector, Text, Transact, Update, Xml,
+    Any, Array, Doc, In, Map, Number, ReadTxn, StateVector, Text, Transact, Update, Xml,
     XmlElementPrelim, XmlTextPrelim,
 };
 
@@ -177,12 +189,51 @@ fn corpus() -> &'static Vec<Vec<u8>> {
         }
         out.push(Message::Awareness(AwarenessUpdate { clients }).encode_v1());
         out.push(Message::AwarenessQuery.encode_v1());
+        // Nested structures: within the limit and past it, and the delete of their top.
+        for (client, depth) in [(3000u64, 20usize), (3001, 70)] {
+            let u = nested(client, depth);
+            out.push(Message::Sync(SyncMessage::Update(u.clone())).encode_v1());
+            out.push(u);
+            let del = delete_range(client, 0, 1);
+            out.push(Message::Sync(SyncMessage::Update(del.clone())).encode_v1());
+            out.push(del);
+        }
         out.push(Message::Auth(None).encode_v1());
         out.push(Message::Auth(Some("read-only".into())).encode_v1());
         // The empty update a new client answers step 1 with.
         out.push(Message::Sync(SyncMessage::SyncStep2(full_state(&Doc::new()))).encode_v1());
         out
     })
+}
+
+/// `depth` elements nested one in another under the fragment, a text in the last: built a
+/// level at a time (a nested prelim would make yrs recurse).
+fn nested(client: u64, depth: usize) -> Vec<u8> {
+    let doc = Doc::with_client_id(client);
+    let root = doc.get_or_insert_xml_fragment("prosemirror");
+    {
+        let mut txn = doc.transact_mut();
+        let mut cur = root.push_back(&mut txn, XmlElementPrelim::empty("paragraph"));
+        for _ in 1..depth {
+            cur = cur.push_back(&mut txn, XmlElementPrelim::empty("paragraph"));
+        }
+        cur.push_back(&mut txn, XmlTextPrelim::new("au fond"));
+    }
+    full_state(&doc)
+}
+
+/// An update deleting `len` items of `client` from `clock`, and nothing else.
+fn delete_range(client: u64, clock: u32, len: u32) -> Vec<u8> {
+    use yrs::encoding::write::Write;
+    use yrs::updates::encoder::{Encoder, EncoderV1};
+    let mut e = EncoderV1::new();
+    e.write_var(0u32);
+    e.write_var(1u32);
+    e.write_var(client);
+    e.write_var(1u32);
+    e.write_var(clock);
+    e.write_var(len);
+    e.to_vec()
 }
 
 /// The server's document, before the input: populated, so that updates meet real content.
@@ -261,54 +312,68 @@ fn apply_mutation(bytes: &mut Vec<u8>, m: &Mutation) {
 // ---------------------------------------------------------------------------------------
 // The server's path.
 
-/// Apply an update the way the actor does, then everything that may follow it.
-fn apply_and_use(update: &[u8]) {
-    let Ok(decoded) = Update::decode_v1(update) else {
-        return;
-    };
-    let doc = doc_from_state(base_state()).expect("the base state loads");
-    let applied = doc.transact_mut().apply_update(decoded);
-    if applied.is_err() {
-        return;
+const WRITER: Access = Access {
+    writable: true,
+    silent: false,
+};
+const READER: Access = Access {
+    writable: false,
+    silent: false,
+};
+const GUARANTOR: Access = Access {
+    writable: false,
+    silent: true,
+};
+
+/// The server's own reader of an update and yrs's decoder agree on what they both read.
+fn reader_agrees(update: &[u8]) -> Result<(), String> {
+    let ours = scan(update);
+    let theirs = std::panic::catch_unwind(|| Update::decode_v1(update).ok())
+        .ok()
+        .flatten();
+    match (ours, theirs) {
+        (Ok(s), Some(u)) if !s.agrees_with(&u) => {
+            Err(format!("read differently from yrs: {update:?}"))
+        }
+        (Err(Invalid::Malformed(why)), Some(_)) if why != "overlapping blocks" => {
+            Err(format!("refused ({why}) what yrs reads: {update:?}"))
+        }
+        _ => Ok(()),
     }
-    let txn = doc.transact();
-    let _ = txn.state_vector().encode_v1();
-    let snapshot = txn.encode_state_as_update_v1(&StateVector::default());
-    if let Some(root) = txn.get_xml_fragment("prosemirror") {
-        let _ = root.get_string(&txn);
-    }
-    drop(txn);
-    // Compaction writes that snapshot; loading it must work too.
-    let _ = doc_from_state(&snapshot);
-    let _ = export(&doc, "Avis citoyen", Format::Markdown);
-    let _ = export(&doc, "Avis citoyen", Format::Html);
 }
 
-/// One frame, as `DocActor::frame` handles it.
+/// What follows a frame: the answer to a new reader, the snapshot compaction writes, its
+/// reload, the exports.
+fn use_document(live: &mut LiveDoc) {
+    let snapshot = live.full_state();
+    let again = load_doc([&snapshot[..]]).expect("a snapshot reloads");
+    assert_eq!(
+        again.transact().state_vector(),
+        live.doc().transact().state_vector(),
+        "the snapshot holds the document"
+    );
+    let _ = export(live.doc(), "Avis citoyen", Format::Markdown);
+    let _ = export(&again, "Avis citoyen", Format::Html);
+}
+
+/// One frame, as the document task handles it, from each kind of connection.
 fn frame(bytes: &[u8]) {
-    match Message::decode_v1(bytes) {
-        Ok(Message::Sync(SyncMessage::SyncStep1(sv))) => {
-            let doc = doc_from_state(base_state()).expect("the base state loads");
-            let answer = doc.transact().encode_state_as_update_v1(&sv);
-            let _ = Message::Sync(SyncMessage::SyncStep2(answer)).encode_v1();
-        }
-        Ok(Message::Sync(SyncMessage::SyncStep2(u)))
-        | Ok(Message::Sync(SyncMessage::Update(u))) => apply_and_use(&u),
-        Ok(Message::Awareness(update)) => {
-            let mut aw = Awareness::new(Doc::new());
-            let clients: Vec<_> = update.clients.keys().copied().collect();
-            if aw.apply_update(update).is_ok() {
-                let _ = aw.update().map(|u| Message::Awareness(u).encode_v1());
-                for c in clients {
-                    aw.remove_state(c);
-                }
-                let _ = aw.update();
-            }
-        }
-        Ok(_) | Err(_) => {}
+    // A writer's frame may change the document: what follows is used. A reader's and a
+    // guarantor's change no content.
+    let mut live = LiveDoc::load([base_state().as_slice()]).expect("the base state loads");
+    for (conn, access) in [(1, WRITER), (2, READER), (3, GUARANTOR)] {
+        live.join(conn, "p", access.writable);
+        let _ = live.frame(conn, access, bytes.to_vec().into());
     }
+    for conn in 1..=3 {
+        let _ = live.leave(conn);
+    }
+    use_document(&mut live);
     // Raw bytes as an update, too.
-    apply_and_use(bytes);
+    let mut live = LiveDoc::load([base_state().as_slice()]).expect("the base state loads");
+    let as_update = Message::Sync(SyncMessage::Update(bytes.to_vec())).encode_v1();
+    let _ = live.frame(1, WRITER, as_update.into());
+    use_document(&mut live);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -371,9 +436,16 @@ fn install_hook() {
     });
 }
 
-/// `frame`, where only the known panics are tolerated.
+/// `frame`, where only the known panics are tolerated, and the update readers agree.
 fn frame_checked(bytes: &[u8]) -> Result<(), TestCaseError> {
     install_hook();
+    reader_agrees(bytes).map_err(TestCaseError::fail)?;
+    if let Ok(Message::Sync(SyncMessage::SyncStep2(u) | SyncMessage::Update(u))) =
+        std::panic::catch_unwind(|| Message::decode_v1(bytes))
+            .unwrap_or(Err(yrs::encoding::read::Error::EndOfBuffer(0)))
+    {
+        reader_agrees(&u).map_err(TestCaseError::fail)?;
+    }
     match std::panic::catch_unwind(|| frame(bytes)) {
         Ok(()) => Ok(()),
         Err(_) => {
@@ -417,6 +489,483 @@ proptest! {
         }
         frame_checked(&bytes)?;
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Generated sessions.
+
+/// Cases of the session property unless `PROPTEST_CASES` says otherwise.
+const SESSION_CASES: u32 = 48;
+/// Connections of a session: 0 to 2 write, 3 reads, 4 is a guarantor.
+const CONNS: u8 = 5;
+
+#[derive(Clone, Debug)]
+enum StateKind {
+    Small,
+    /// Exactly the largest allowed.
+    Largest,
+    /// One byte more.
+    TooLarge,
+    Null,
+    NotJson,
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    /// Nest `depth` elements under the element `under` levels down the first block's
+    /// first-child chain (or at the top), a text in the last.
+    Nest {
+        conn: u8,
+        under: u8,
+        depth: u8,
+    },
+    Type {
+        conn: u8,
+        block: u8,
+        text: String,
+    },
+    /// Delete a top-level block (yrs deletes its subtree recursively).
+    DeleteBlock {
+        conn: u8,
+        block: u8,
+    },
+    /// A hand-made delete of any range of a writer's clocks.
+    DeleteRange {
+        conn: u8,
+        of: u8,
+        clock: u16,
+        len: u16,
+    },
+    Awareness {
+        conn: u8,
+        states: Vec<(u8, u8, StateKind)>,
+    },
+    Step1 {
+        conn: u8,
+        sv: Vec<(u8, u16)>,
+    },
+    Query {
+        conn: u8,
+    },
+    /// The connection closes; a new one of the same participant opens.
+    Reconnect {
+        conn: u8,
+    },
+}
+
+fn state_kind() -> impl Strategy<Value = StateKind> {
+    prop_oneof![
+        6 => Just(StateKind::Small),
+        1 => Just(StateKind::Largest),
+        1 => Just(StateKind::TooLarge),
+        2 => Just(StateKind::Null),
+        1 => Just(StateKind::NotJson),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let conn = 0..CONNS;
+    prop_oneof![
+        4 => (conn.clone(), 0u8..100, 1u8..80)
+            .prop_map(|(conn, under, depth)| Op::Nest { conn, under, depth }),
+        3 => (conn.clone(), any::<u8>(), "[a-zé ]{0,12}")
+            .prop_map(|(conn, block, text)| Op::Type { conn, block, text }),
+        2 => (conn.clone(), any::<u8>()).prop_map(|(conn, block)| Op::DeleteBlock { conn, block }),
+        1 => (conn.clone(), 0u8..3, any::<u16>(), 1u16..400)
+            .prop_map(|(conn, of, clock, len)| Op::DeleteRange { conn, of, clock: clock % 600, len }),
+        4 => (conn.clone(), prop::collection::vec((0u8..12, 1u8..6, state_kind()), 1..6))
+            .prop_map(|(conn, states)| Op::Awareness { conn, states }),
+        1 => (conn.clone(), prop::collection::vec((0u8..6, any::<u16>()), 0..4))
+            .prop_map(|(conn, sv)| Op::Step1 { conn, sv }),
+        1 => conn.clone().prop_map(|conn| Op::Query { conn }),
+        1 => conn.prop_map(|conn| Op::Reconnect { conn }),
+    ]
+}
+
+fn access_of(conn: u8) -> Access {
+    match conn {
+        0..=2 => WRITER,
+        3 => READER,
+        _ => GUARANTOR,
+    }
+}
+
+/// The deepest level of anything in a document, walked with yrs's public API (iteratively),
+/// independently of the server's own account: a root type's items are at level 1.
+fn deepest(doc: &Doc) -> usize {
+    use yrs::Out;
+    let txn = doc.transact();
+    // A root type decoded from an update has no type until asked for one: ask as each.
+    let names: Vec<String> = txn.root_refs().map(|(n, _)| n.to_string()).collect();
+    let mut stack: Vec<(Out, usize)> = Vec::new();
+    for name in &names {
+        if let Some(f) = txn.get_xml_fragment(name.as_str()) {
+            stack.push((Out::YXmlFragment(f), 0));
+        }
+        if let Some(m) = txn.get_map(name.as_str()) {
+            stack.push((Out::YMap(m), 0));
+        }
+    }
+    let mut deepest = 0;
+    while let Some((v, level)) = stack.pop() {
+        deepest = deepest.max(level);
+        match v {
+            Out::YXmlFragment(f) => {
+                stack.extend(f.children(&txn).map(|c| (Out::from(c), level + 1)));
+            }
+            Out::YXmlElement(e) => {
+                stack.extend(e.children(&txn).map(|c| (Out::from(c), level + 1)));
+                stack.extend(e.attributes(&txn).map(|(_, v)| (v, level + 1)));
+            }
+            Out::YXmlText(t) if t.len(&txn) > 0 => deepest = deepest.max(level + 1),
+            Out::YText(t) if t.len(&txn) > 0 => deepest = deepest.max(level + 1),
+            Out::YMap(m) => stack.extend(m.iter(&txn).map(|(_, v)| (v, level + 1))),
+            Out::YArray(a) => stack.extend(a.iter(&txn).map(|v| (v, level + 1))),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// What the sessions reached, printed at the end: a generator that never passes the limits
+/// would prove nothing.
+#[derive(Default, Debug)]
+struct Reached {
+    accepted: usize,
+    too_deep: usize,
+    too_large: usize,
+    malformed: usize,
+    asked_back: usize,
+    awareness_relayed: usize,
+    deepest: usize,
+}
+
+static REACHED: std::sync::Mutex<Reached> = std::sync::Mutex::new(Reached {
+    accepted: 0,
+    too_deep: 0,
+    too_large: 0,
+    malformed: 0,
+    asked_back: 0,
+    awareness_relayed: 0,
+    deepest: 0,
+});
+
+fn reached() -> std::sync::MutexGuard<'static, Reached> {
+    REACHED.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// One client of a session: its own document, kept in step with what it is sent.
+struct Peer {
+    doc: Doc,
+    conn: u64,
+}
+
+impl Peer {
+    fn new(index: u8, conn: u64, server: &LiveDoc) -> Peer {
+        let doc = Doc::with_client_id(100 + u64::from(index) + 1000 * conn);
+        let state = server
+            .doc()
+            .transact()
+            .encode_state_as_update_v1(&StateVector::default());
+        if let Ok(u) = Update::decode_v1(&state) {
+            let _ = doc.transact_mut().apply_update(u);
+        }
+        Peer { doc, conn }
+    }
+
+    /// What a local edit sends: the update since `before`.
+    fn since(&self, before: &StateVector) -> Vec<u8> {
+        self.doc.transact().encode_state_as_update_v1(before)
+    }
+
+    fn apply(&self, update: &[u8]) {
+        if let Ok(u) = Update::decode_v1(update) {
+            let _ = self.doc.transact_mut().apply_update(u);
+        }
+    }
+
+    /// The element `under` levels down the first block's first-child chain (as far as it
+    /// goes), or none: nest at the top.
+    fn element_at(&self, under: u8) -> Option<yrs::XmlElementRef> {
+        let txn = self.doc.transact();
+        let root = txn.get_xml_fragment("prosemirror")?;
+        let mut cur = match root.get(&txn, 0)? {
+            yrs::XmlOut::Element(e) => e,
+            _ => return None,
+        };
+        for _ in 0..under {
+            match cur.get(&txn, 0) {
+                Some(yrs::XmlOut::Element(e)) => cur = e,
+                _ => break,
+            }
+        }
+        Some(cur)
+    }
+}
+
+fn state_json(kind: &StateKind, id: u8) -> String {
+    match kind {
+        StateKind::Small => format!(r#"{{"user":{{"name":"n{id}"}}}}"#),
+        StateKind::Largest | StateKind::TooLarge => {
+            let len = 4096 + usize::from(matches!(kind, StateKind::TooLarge));
+            let head = r#"{"pad":""#;
+            format!("{head}{}\"}}", "x".repeat(len - head.len() - 2))
+        }
+        StateKind::Null => "null".into(),
+        StateKind::NotJson => "{pas du json".into(),
+    }
+}
+
+/// Run a session; the reader's mirror of everything relayed, and the server.
+fn session(ops: &[Op]) -> Result<(), TestCaseError> {
+    let mut live = LiveDoc::load([base_state().as_slice()]).expect("the base state loads");
+    let mut next_conn = 1u64;
+    let mut peers: Vec<Peer> = (0..CONNS)
+        .map(|i| {
+            let p = Peer::new(i, next_conn, &live);
+            live.join(next_conn, &format!("p{i}"), access_of(i).writable);
+            next_conn += 1;
+            p
+        })
+        .collect();
+    // What a reader holds: the base, and everything relayed.
+    let mirror = Doc::new();
+    if let Ok(u) = Update::decode_v1(base_state()) {
+        let _ = mirror.transact_mut().apply_update(u);
+    }
+    // Awareness ids only the guarantor ever sent.
+    let mut silent_ids = std::collections::BTreeSet::new();
+    let mut spoken_ids = std::collections::BTreeSet::new();
+    for op in ops {
+        let (i, frame) = match op {
+            Op::Nest { conn, under, depth } => {
+                let p = &peers[*conn as usize];
+                let before = p.doc.transact().state_vector();
+                {
+                    let root = p.doc.get_or_insert_xml_fragment("prosemirror");
+                    let top = p.element_at(*under);
+                    let mut txn = p.doc.transact_mut();
+                    let mut cur = match top {
+                        Some(e) => e.push_back(&mut txn, XmlElementPrelim::empty("paragraph")),
+                        None => root.push_back(&mut txn, XmlElementPrelim::empty("paragraph")),
+                    };
+                    for _ in 1..*depth {
+                        cur = cur.push_back(&mut txn, XmlElementPrelim::empty("paragraph"));
+                    }
+                    cur.push_back(&mut txn, XmlTextPrelim::new("fond"));
+                }
+                (
+                    *conn,
+                    Message::Sync(SyncMessage::Update(p.since(&before))).encode_v1(),
+                )
+            }
+            Op::Type { conn, block, text } => {
+                let p = &peers[*conn as usize];
+                let before = p.doc.transact().state_vector();
+                {
+                    let root = p.doc.get_or_insert_xml_fragment("prosemirror");
+                    let mut txn = p.doc.transact_mut();
+                    let n = root.len(&txn);
+                    let at = if n == 0 { 0 } else { u32::from(*block) % n };
+                    root.insert(
+                        &mut txn,
+                        at,
+                        XmlElementPrelim::new(
+                            "paragraph",
+                            [XmlTextPrelim::new(text.as_str()).into()],
+                        ),
+                    );
+                }
+                (
+                    *conn,
+                    Message::Sync(SyncMessage::Update(p.since(&before))).encode_v1(),
+                )
+            }
+            Op::DeleteBlock { conn, block } => {
+                let p = &peers[*conn as usize];
+                let before = p.doc.transact().state_vector();
+                {
+                    let root = p.doc.get_or_insert_xml_fragment("prosemirror");
+                    let mut txn = p.doc.transact_mut();
+                    let n = root.len(&txn);
+                    if n > 0 {
+                        root.remove_range(&mut txn, u32::from(*block) % n, 1);
+                    }
+                }
+                (
+                    *conn,
+                    Message::Sync(SyncMessage::Update(p.since(&before))).encode_v1(),
+                )
+            }
+            Op::DeleteRange {
+                conn,
+                of,
+                clock,
+                len,
+            } => {
+                let client = peers[*of as usize].doc.client_id().get();
+                let u = delete_range(client, u32::from(*clock), u32::from(*len));
+                (*conn, Message::Sync(SyncMessage::Update(u)).encode_v1())
+            }
+            Op::Awareness { conn, states } => {
+                let mut clients = std::collections::HashMap::new();
+                for (id, clock, kind) in states {
+                    let id = u64::from(*id) + 7000;
+                    if *conn == 4 {
+                        silent_ids.insert(id);
+                    } else {
+                        spoken_ids.insert(id);
+                    }
+                    clients.insert(
+                        yrs::ClientID::new(id),
+                        AwarenessUpdateEntry {
+                            clock: u32::from(*clock),
+                            json: state_json(kind, *conn).into(),
+                        },
+                    );
+                }
+                (
+                    *conn,
+                    Message::Awareness(AwarenessUpdate { clients }).encode_v1(),
+                )
+            }
+            Op::Step1 { conn, sv } => {
+                let mut v = StateVector::default();
+                for (c, clock) in sv {
+                    v.set_max(yrs::ClientID::new(u64::from(*c) + 100), u32::from(*clock));
+                }
+                (*conn, Message::Sync(SyncMessage::SyncStep1(v)).encode_v1())
+            }
+            Op::Query { conn } => (*conn, Message::AwarenessQuery.encode_v1()),
+            Op::Reconnect { conn } => {
+                let i = *conn as usize;
+                let _ = live.leave(peers[i].conn);
+                peers[i].conn = next_conn;
+                live.join(next_conn, &format!("p{i}"), access_of(*conn).writable);
+                next_conn += 1;
+                continue;
+            }
+        };
+        let conn_id = peers[i as usize].conn;
+        let outcome = live.frame(conn_id, access_of(i), frame.into());
+        {
+            let mut r = reached();
+            match &outcome {
+                Outcome::Update { .. } => r.accepted += 1,
+                Outcome::Close { code: 4422, .. } => r.too_deep += 1,
+                Outcome::Close { code: 4413, .. } => r.too_large += 1,
+                Outcome::Close { .. } => r.malformed += 1,
+                Outcome::Reply(b) if b.starts_with(&[0, 0]) => r.asked_back += 1,
+                Outcome::Awareness(_) => r.awareness_relayed += 1,
+                _ => {}
+            }
+        }
+        match outcome {
+            Outcome::Update { update, .. } => {
+                // Relayed to everyone else: the reader's mirror and the other peers.
+                if let Ok(u) = Update::decode_v1(&update) {
+                    let _ = mirror.transact_mut().apply_update(u);
+                }
+                for (k, p) in peers.iter().enumerate() {
+                    if k != i as usize {
+                        p.apply(&update);
+                    }
+                }
+            }
+            Outcome::Reply(b) => {
+                // Our step 1 (the client is ahead): it answers with what we lack.
+                if let Ok(Message::Sync(SyncMessage::SyncStep1(sv))) = Message::decode_v1(&b) {
+                    let answer = peers[i as usize].since(&sv);
+                    let f = Message::Sync(SyncMessage::SyncStep2(answer)).encode_v1();
+                    if let Outcome::Update { update, .. } =
+                        live.frame(conn_id, access_of(i), f.into())
+                    {
+                        if let Ok(u) = Update::decode_v1(&update) {
+                            let _ = mirror.transact_mut().apply_update(u);
+                        }
+                        for (k, p) in peers.iter().enumerate() {
+                            if k != i as usize {
+                                p.apply(&update);
+                            }
+                        }
+                    }
+                }
+            }
+            Outcome::Close { .. } => {
+                // Closed: it comes back with what the server holds.
+                let _ = live.leave(conn_id);
+                peers[i as usize] = Peer::new(i, next_conn, &live);
+                live.join(next_conn, &format!("p{i}"), access_of(i).writable);
+                next_conn += 1;
+            }
+            Outcome::Broken => {
+                return Err(TestCaseError::fail(format!("yrs panicked on {op:?}")));
+            }
+            Outcome::Nothing | Outcome::Awareness(_) => {}
+        }
+        // The budgets, after every step.
+        let depth = deepest(live.doc());
+        prop_assert!(
+            depth <= 64,
+            "the document is {depth} levels deep after {op:?}"
+        );
+        {
+            let mut r = reached();
+            r.deepest = r.deepest.max(depth);
+        }
+        let (count, bytes) = live.awareness_budget();
+        prop_assert!(
+            count <= 512 && bytes <= 256 * 1024,
+            "{count} states, {bytes} bytes"
+        );
+        let held = live.awareness_clients();
+        for id in &silent_ids {
+            prop_assert!(
+                spoken_ids.contains(id) || !held.iter().any(|c| c.get() == *id),
+                "the guarantor's awareness id {id} is held"
+            );
+        }
+        for p in &peers {
+            prop_assert!(live.announced_by(p.conn) <= 4);
+        }
+    }
+    // A reader that applied everything relayed holds what the server holds.
+    prop_assert_eq!(
+        mirror.transact().state_vector(),
+        live.doc().transact().state_vector()
+    );
+    use_document(&mut live);
+    Ok(())
+}
+
+/// Half a tokio worker's stack: a walk that recursed through the nesting would not fit.
+fn on_a_small_stack(f: impl FnOnce() + Send + 'static) {
+    std::thread::Builder::new()
+        .stack_size(1024 * 1024)
+        .spawn(f)
+        .expect("a thread")
+        .join()
+        .unwrap_or_else(|p| std::panic::resume_unwind(p));
+}
+
+#[test]
+fn generated_sessions_keep_every_budget() {
+    on_a_small_stack(|| {
+        let mut runner = proptest::test_runner::TestRunner::new(config(SESSION_CASES));
+        let result = runner.run(&prop::collection::vec(op(), 1..40), |ops| session(&ops));
+        if let Err(e) = result {
+            panic!("{e}");
+        }
+    });
+    let r = reached();
+    eprintln!("sessions reached: {r:?}");
+    // The generator does reach the limits it is there to try.
+    assert!(r.accepted > 0 && r.too_deep > 0 && r.too_large > 0 && r.awareness_relayed > 0);
+    assert!(
+        r.deepest >= 40,
+        "the deepest document was {} levels",
+        r.deepest
+    );
 }
 
 /// The minimal inputs proptest found, as yrs sees them (the server contains these panics: see

@@ -285,7 +285,7 @@ impl YClient {
     fn summary(&self) -> String {
         let r = lock(&self.rec);
         format!(
-            "synced={} auth={:?} frames={} updates={} errors={:?} closed={:?} peers={:?}; doc={}",
+            "synced={} auth={:?} frames={} updates={} errors={:?} closed={:?} peers={:?}; doc={:?}",
             r.synced,
             r.auth,
             r.frames,
@@ -293,7 +293,11 @@ impl YClient {
             r.errors,
             r.closed,
             r.peers,
-            self.xml()
+            // Not `xml()`: yrs writes XML recursively, and some tests hold very deep documents.
+            self.paragraphs()
+                .iter()
+                .map(|p| p.chars().take(80).collect::<String>())
+                .collect::<Vec<_>>()
         )
     }
 
@@ -527,6 +531,16 @@ fn handle(
         }
         Message::Sync(SyncMessage::SyncStep2(u)) | Message::Sync(SyncMessage::Update(u)) => {
             let step2 = matches!(data.get(1), Some(1));
+            // Recorded before it is applied: a test that sees the content in the document
+            // then finds the frame that brought it among the recorded ones.
+            {
+                let mut r = lock(rec);
+                if step2 {
+                    let at = r.updates.len();
+                    r.step2_at.push(at);
+                }
+                r.updates.push(u.clone());
+            }
             let applied = Update::decode_v1(&u)
                 .map_err(|e| e.to_string())
                 .and_then(|update| {
@@ -538,12 +552,10 @@ fn handle(
             if let Err(e) = applied {
                 r.errors.push(format!("{name}: update does not apply: {e}"));
             }
+            // `synced` once the document holds the server's state.
             if step2 {
                 r.synced = true;
-                let at = r.updates.len();
-                r.step2_at.push(at);
             }
-            r.updates.push(u);
             return step2;
         }
         Message::Awareness(update) => {
@@ -615,12 +627,25 @@ pub fn xml_of(doc: &Doc) -> String {
         .unwrap_or_default()
 }
 
+/// The text under a node, in document order. Iterative: the hardening tests read documents
+/// 10,000 levels deep, which a recursive walk would overflow this side's stack on.
 fn inner_text<T: ReadTxn>(node: &XmlOut, txn: &T) -> String {
-    match node {
-        XmlOut::Text(t) => t.get_string(txn),
-        XmlOut::Element(e) => e.children(txn).map(|c| inner_text(&c, txn)).collect(),
-        XmlOut::Fragment(f) => f.children(txn).map(|c| inner_text(&c, txn)).collect(),
+    let mut out = String::new();
+    let mut stack = vec![node.clone()];
+    while let Some(n) = stack.pop() {
+        match n {
+            XmlOut::Text(t) => out.push_str(&t.get_string(txn)),
+            XmlOut::Element(e) => {
+                let children: Vec<XmlOut> = e.children(txn).collect();
+                stack.extend(children.into_iter().rev());
+            }
+            XmlOut::Fragment(f) => {
+                let children: Vec<XmlOut> = f.children(txn).collect();
+                stack.extend(children.into_iter().rev());
+            }
+        }
     }
+    out
 }
 
 /// The text of each top-level block of the `prosemirror` fragment.
@@ -686,4 +711,194 @@ pub fn foreign_paragraph_update(text: &str) -> Vec<u8> {
         .transact()
         .encode_state_as_update_v1(&StateVector::default());
     state
+}
+
+// ---- hostile documents (nesting, deletes) and a small convention to try them on
+
+/// An update from client `client` nesting `depth` `paragraph` elements one inside the other
+/// under the `prosemirror` fragment, with `text` at the bottom: 10,000 levels make about
+/// 160 KB. Built one level at a time (a nested `XmlElementPrelim` would make yrs recurse on
+/// this side too). The top element is the client's first item: its id is `(client, 0)`.
+pub fn nested_update(client: u64, depth: usize, text: &str) -> Vec<u8> {
+    let doc = Doc::with_client_id(client);
+    let root = doc.get_or_insert_xml_fragment(ROOT);
+    {
+        let mut txn = doc.transact_mut();
+        let mut cur = root.push_back(&mut txn, XmlElementPrelim::empty("paragraph"));
+        for _ in 1..depth {
+            cur = cur.push_back(&mut txn, XmlElementPrelim::empty("paragraph"));
+        }
+        cur.push_back(&mut txn, XmlTextPrelim::new(text));
+    }
+    let update = doc
+        .transact()
+        .encode_state_as_update_v1(&StateVector::default());
+    // Dropping a document is flat in yrs 0.28, but this one is never needed again: keep the
+    // helper independent of how yrs frees deep trees.
+    std::mem::forget(doc);
+    update
+}
+
+/// An update that only deletes `len` items of `client` from `clock` (no new content): what a
+/// client sends when it removes an element it created, whatever that element holds. Built by
+/// hand: deleting a deep element in a local yrs document would recurse on this side.
+pub fn delete_update(client: u64, clock: u32, len: u32) -> Vec<u8> {
+    use yrs::encoding::write::Write;
+    use yrs::updates::encoder::{Encoder, EncoderV1};
+    let mut e = EncoderV1::new();
+    e.write_var(0u32); // no structs
+    e.write_var(1u32); // one client in the delete set
+    e.write_var(client);
+    e.write_var(1u32); // one range
+    e.write_var(clock);
+    e.write_var(len);
+    e.to_vec()
+}
+
+/// A convention for the document hardening tests: a facilitator, two rapporteurs (writers),
+/// a guarantor, two citizens (readers: no writing group is opened), and the `opinion`
+/// document; plus a second convention, `autre`, whose facilitator checks that an attack on
+/// the first never reaches it.
+pub struct DocWorld {
+    pub dir: tempfile::TempDir,
+    pub server: crate::Server,
+    pub tokens: std::collections::HashMap<String, String>,
+    pub fac: crate::Client,
+    other_token: String,
+}
+
+pub const W_CONV: &str = "avis-durci";
+pub const W_DOC: &str = "opinion";
+pub const W_FAC: &str = "Claire Animatrice";
+pub const W_RAP1: &str = "Rita Rapporteure";
+pub const W_RAP2: &str = "Rémi Rapporteur";
+pub const W_GAR: &str = "Hélène Garante";
+pub const W_CIT1: &str = "Citoyen 01";
+pub const W_CIT2: &str = "Citoyen 02";
+const W_OTHER: &str = "autre";
+
+/// `Citoyen 01`, `Citoyen 02`, ...
+pub fn citizen_name(i: usize) -> String {
+    format!("Citoyen {i:02}")
+}
+
+impl DocWorld {
+    pub async fn start() -> Result<DocWorld> {
+        Self::start_with(0).await
+    }
+
+    /// With `extra` more citizens (readers), named `Citoyen 03` and on.
+    pub async fn start_with(extra: usize) -> Result<DocWorld> {
+        use crate::proto::{Command, Role};
+        use crate::{person, tempdir, Client, Server};
+        let dir = tempdir();
+        let server = Server::start(&dir.path().join("data")).await?;
+        let mut roster = vec![
+            person(W_FAC, &[Role::Facilitator], &[]),
+            person(W_RAP1, &[Role::Rapporteur], &[]),
+            person(W_RAP2, &[Role::Rapporteur], &[]),
+            person(W_GAR, &[Role::Guarantor], &[]),
+            person(W_CIT1, &[Role::Citizen], &[("commune", "Rezé")]),
+            person(W_CIT2, &[Role::Citizen], &[("commune", "Nantes")]),
+        ];
+        for i in 0..extra {
+            roster.push(person(&citizen_name(i + 3), &[Role::Citizen], &[]));
+        }
+        let invites = server.http().convention(W_CONV, &roster).await?;
+        let tokens: std::collections::HashMap<String, String> = invites
+            .iter()
+            .map(|i| (i.name.clone(), i.token.clone()))
+            .collect();
+        let mut fac = Client::join(&server.ws_url(), "fac", &tokens[W_FAC]).await?;
+        fac.ok(Command::CreateDocument {
+            name: W_DOC.into(),
+            title: "Avis citoyen".into(),
+        })
+        .await?;
+        let other = server
+            .http()
+            .convention(W_OTHER, &[person(W_FAC, &[Role::Facilitator], &[])])
+            .await?;
+        let other_token = other
+            .first()
+            .map(|i| i.token.clone())
+            .ok_or_else(|| anyhow!("no invitation in {W_OTHER}"))?;
+        Ok(DocWorld {
+            dir,
+            server,
+            tokens,
+            fac,
+            other_token,
+        })
+    }
+
+    pub fn url(&self, name: &str) -> String {
+        doc_url(&self.server.addr, W_CONV, W_DOC, &self.tokens[name])
+    }
+
+    /// A connected, synced client of `name`.
+    pub async fn yc(&self, name: &str) -> Result<YClient> {
+        YClient::synced(name, &self.url(name)).await
+    }
+
+    /// `GET /api/conventions/{conv}/documents/{doc}/{rest}` as the organizer.
+    pub async fn get(&self, rest: &str) -> Result<(u16, String)> {
+        let r = self
+            .server
+            .http()
+            .get(&format!(
+                "/api/conventions/{W_CONV}/documents/{W_DOC}/{rest}"
+            ))
+            .send()
+            .await?;
+        Ok((r.status().as_u16(), r.text().await?))
+    }
+
+    /// The Markdown and HTML exports, both answered 200.
+    pub async fn exports(&self) -> Result<(String, String)> {
+        let (s1, md) = self.get("export?format=md").await?;
+        anyhow::ensure!(s1 == 200, "markdown export: {s1} {md}");
+        let (s2, html) = self.get("export?format=html").await?;
+        anyhow::ensure!(s2 == 200, "html export: {s2} {html}");
+        Ok((md, html))
+    }
+
+    /// The other convention answers: a fresh connection is welcomed and a command carried out.
+    pub async fn other_convention_works(&self, tag: &str) -> Result<()> {
+        let mut c = crate::Client::join(&self.server.ws_url(), "other", &self.other_token)
+            .await
+            .with_context(|| format!("{tag}: joining the other convention"))?;
+        let slug: String = tag
+            .chars()
+            .map(|ch| {
+                if ch.is_ascii_alphanumeric() {
+                    ch.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
+            .take(50)
+            .collect();
+        c.ok(crate::proto::Command::CreateDocument {
+            name: format!("notes-{slug}"),
+            title: format!("Notes {tag}"),
+        })
+        .await
+        .with_context(|| format!("{tag}: a command in the other convention"))?;
+        Ok(())
+    }
+}
+
+/// The resident and peak memory of a process, in kB (`VmRSS`, `VmHWM` of /proc/PID/status).
+pub fn memory_kb(pid: u32) -> Result<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let field = |name: &str| -> Result<u64> {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| anyhow!("no {name} in /proc/{pid}/status"))
+    };
+    Ok((field("VmRSS:")?, field("VmHWM:")?))
 }

@@ -3,7 +3,7 @@
 //! appended in one durable write, and only then relayed, merged into one update frame for
 //! every connection that sent none of them.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,12 +11,11 @@ use axum::body::Bytes;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{info_span, warn, Instrument};
-use yrs::sync::{Awareness, AwarenessUpdate, Message, SyncMessage};
-use yrs::updates::decoder::Decode;
-use yrs::{ClientID, Doc, ReadTxn, StateVector, Transact, Update};
 
-use super::frames::{decode, decode_update, encode, is_step1, merged};
-use super::{close, DocConn, DocMsg, MAX_DOCUMENT_BYTES};
+use super::frames::{is_step1, merged};
+use super::live::{Access, LiveDoc, Outcome};
+use super::{close, DocConn, DocMsg};
+use crate::gateway::outbox::{Outbox, TrySendError};
 use crate::metrics::Metrics;
 use crate::store::redis::RedisStore;
 use crate::store::{DocAppend, Store, StoredVersion};
@@ -39,10 +38,9 @@ const MAX_PACE: Duration = Duration::from_millis(20);
 struct Conn {
     participant: String,
     writable: bool,
-    out: mpsc::Sender<Bytes>,
+    silent: bool,
+    out: Outbox<Bytes>,
     close: mpsc::Sender<(u16, &'static str)>,
-    /// Awareness client ids this connection announced: removed when it closes.
-    clients: HashSet<ClientID>,
 }
 
 pub struct DocActor {
@@ -50,13 +48,12 @@ pub struct DocActor {
     name: String,
     store: Store,
     metrics: Arc<Metrics>,
-    awareness: Awareness,
+    /// The document, its awareness and every budget on them.
+    live: LiveDoc,
     conns: HashMap<u64, Conn>,
     /// Number of the last stored update.
     last: u64,
     since_snapshot: usize,
-    /// Encoded size at the last snapshot plus the updates since: what the size limit counts.
-    size: usize,
     healthy: bool,
     /// yrs panicked while applying an update: reload the stored document.
     broken: bool,
@@ -77,11 +74,10 @@ impl DocActor {
             name,
             store,
             metrics,
-            awareness: Awareness::new(Doc::new()),
+            live: LiveDoc::empty(),
             conns: HashMap::new(),
             last: 0,
             since_snapshot: 0,
-            size: 0,
             healthy: false,
             broken: false,
             dead: Vec::new(),
@@ -103,10 +99,6 @@ impl DocActor {
         (PACE_PER_CONNECTION * self.conns.len() as u32).min(MAX_PACE)
     }
 
-    fn doc(&self) -> &Doc {
-        self.awareness.doc()
-    }
-
     /// Rebuild the document from its snapshot and the updates after it.
     async fn load(&mut self) -> Result<(), String> {
         let loaded = self
@@ -114,22 +106,15 @@ impl DocActor {
             .doc_load(&self.convention, &self.name)
             .await
             .map_err(|e| e.to_string())?;
-        let doc = Doc::new();
-        let mut size = 0;
-        {
-            let mut txn = doc.transact_mut();
-            let parts = loaded
-                .snapshot
-                .iter()
-                .map(|(_, d)| d)
-                .chain(loaded.updates.iter().map(|(_, d)| d));
-            for data in parts {
-                size += data.len();
-                let update = Update::decode_v1(data)
-                    .map_err(|e| format!("stored update does not decode: {e}"))?;
-                txn.apply_update(update)
-                    .map_err(|e| format!("stored update does not apply: {e}"))?;
-            }
+        let parts = loaded
+            .snapshot
+            .iter()
+            .map(|(_, d)| d.as_slice())
+            .chain(loaded.updates.iter().map(|(_, d)| d.as_slice()));
+        self.live = LiveDoc::load(parts)?;
+        // A reload (after a failed write) keeps the connections that stay.
+        for (id, c) in &self.conns {
+            self.live.register(*id, &c.participant);
         }
         self.last = loaded
             .updates
@@ -138,8 +123,6 @@ impl DocActor {
             .or(loaded.snapshot.as_ref().map(|(n, _)| *n))
             .unwrap_or(0);
         self.since_snapshot = loaded.updates.len();
-        self.size = size;
-        self.awareness = Awareness::new(doc);
         Ok(())
     }
 
@@ -234,8 +217,7 @@ impl DocActor {
                         DocMsg::Join(c) => self.join(c),
                         DocMsg::Leave { conn } => self.leave(conn),
                         DocMsg::Writers(writers) => {
-                            let sv = self.doc().transact().state_vector();
-                            let step1 = encode(&Message::Sync(SyncMessage::SyncStep1(sv)));
+                            let step1 = self.live.step1();
                             let mut now_writers = Vec::new();
                             for (id, c) in self.conns.iter_mut() {
                                 let writable = writers.contains(&c.participant);
@@ -245,6 +227,9 @@ impl DocActor {
                                 c.writable = writable;
                             }
                             // What they typed while read-only was refused: ask for it again.
+                            if self.live.read_only() {
+                                now_writers.clear();
+                            }
                             for id in now_writers {
                                 self.send(id, &step1);
                             }
@@ -266,10 +251,7 @@ impl DocActor {
                             at,
                             reply,
                         } => {
-                            let data = self
-                                .doc()
-                                .transact()
-                                .encode_state_as_update_v1(&StateVector::default());
+                            let data = self.live.full_state().to_vec();
                             let v = StoredVersion {
                                 version,
                                 label,
@@ -282,7 +264,7 @@ impl DocActor {
                                     .await,
                             );
                         }
-                        DocMsg::Read(f) => f(self.doc()),
+                        DocMsg::Read(f) => f(self.live.doc()),
                         DocMsg::Remote(updates) => self.remote(updates),
                         DocMsg::Frame { .. } => unreachable!("handled above"),
                     }
@@ -299,20 +281,10 @@ impl DocActor {
                 .try_send((convene_protocol::close::INTERNAL, "document unavailable"));
             return;
         }
-        // Our sync step 1, then (in its own frame) the awareness states.
-        let sv = self.doc().transact().state_vector();
-        let _ = c
-            .out
-            .try_send(encode(&Message::Sync(SyncMessage::SyncStep1(sv))));
-        if let Ok(update) = self.awareness.update() {
-            if !update.clients.is_empty() {
-                let _ = c.out.try_send(encode(&Message::Awareness(update)));
-            }
-        }
-        if !c.writable {
-            let _ = c
-                .out
-                .try_send(encode(&Message::Auth(Some("read-only".into()))));
+        // Our sync step 1, then (in their own frames) the awareness states and why the
+        // connection may not write, if so. A fresh queue has room for them.
+        for frame in self.live.join(c.id, &c.participant, c.writable) {
+            let _ = c.out.try_send(frame);
         }
         self.metrics.doc_connections.inc();
         self.conns.insert(
@@ -320,30 +292,20 @@ impl DocActor {
             Conn {
                 participant: c.participant,
                 writable: c.writable,
+                silent: c.silent,
                 out: c.out,
                 close: c.close,
-                clients: HashSet::new(),
             },
         );
     }
 
     fn leave(&mut self, id: u64) {
-        let Some(c) = self.conns.remove(&id) else {
+        if self.conns.remove(&id).is_none() {
             return;
-        };
+        }
         self.metrics.doc_connections.dec();
-        if c.clients.is_empty() {
-            return;
-        }
-        // Their cursors and names go: remove the states and tell the others.
-        for client in &c.clients {
-            self.awareness.remove_state(*client);
-        }
-        if let Ok(update) = self
-            .awareness
-            .update_with_clients(c.clients.iter().copied())
-        {
-            let frame = encode(&Message::Awareness(update));
+        // Their cursors and names go: tell the others.
+        if let Some(frame) = self.live.leave(id) {
             self.broadcast(None, &frame);
         }
     }
@@ -361,7 +323,7 @@ impl DocActor {
             Ok(()) => {
                 self.metrics.doc_deliveries.inc();
             }
-            Err(mpsc::error::TrySendError::Full(_)) => {
+            Err(TrySendError::Full(_)) => {
                 self.metrics.slow_consumers.inc();
                 let _ = c.close.try_send((
                     convene_protocol::close::SLOW_CONSUMER,
@@ -369,7 +331,7 @@ impl DocActor {
                 ));
                 self.dead.push(id);
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => self.dead.push(id),
+            Err(TrySendError::Closed(_)) => self.dead.push(id),
         }
     }
 
@@ -393,92 +355,41 @@ impl DocActor {
         }
     }
 
-    /// One y-protocols message from a connection.
+    /// One y-protocols message from a connection: `LiveDoc` decides, this sends.
     fn frame(&mut self, id: u64, data: Bytes, pending: &mut Vec<(u64, Vec<u8>, Bytes)>) {
-        let Some(writable) = self.conns.get(&id).map(|c| c.writable) else {
+        let Some(access) = self.conns.get(&id).map(|c| Access {
+            writable: c.writable,
+            silent: c.silent,
+        }) else {
             return;
         };
-        let Some(msg) = decode(&data) else {
-            return self.kick(id, close::MALFORMED, "not a y-protocols message");
-        };
-        match msg {
-            Message::Sync(SyncMessage::SyncStep1(sv)) => {
-                let update = self.doc().transact().encode_state_as_update_v1(&sv);
-                self.send(id, &encode(&Message::Sync(SyncMessage::SyncStep2(update))));
+        match self.live.frame(id, access, data) {
+            Outcome::Nothing => {}
+            Outcome::Reply(frame) => self.send(id, &frame),
+            Outcome::Update { update, relay } => pending.push((id, update, relay)),
+            Outcome::Awareness(frame) => {
+                // To everyone, the sender too (as the reference y-websocket server does): a
+                // lone editor then hears from the server and its provider keeps the
+                // connection.
+                self.broadcast(None, &frame);
             }
-            Message::Sync(SyncMessage::SyncStep2(update))
-            | Message::Sync(SyncMessage::Update(update)) => {
-                // An empty update (a new client's step 2) changes nothing.
-                if update.len() <= 2 {
-                    return;
+            Outcome::Close {
+                code,
+                reason,
+                before,
+            } => {
+                if let Some(frame) = before {
+                    self.send(id, &frame);
                 }
-                if !writable {
-                    self.send(id, &encode(&Message::Auth(Some("read-only".into()))));
-                    return;
-                }
-                if self.size + update.len() > MAX_DOCUMENT_BYTES {
-                    self.send(
-                        id,
-                        &encode(&Message::Auth(Some("document too large".into()))),
-                    );
-                    return self.kick(id, close::TOO_LARGE, "document too large");
-                }
-                let Some(decoded) = decode_update(&update) else {
-                    return self.kick(id, close::MALFORMED, "update does not decode");
-                };
-                let doc = self.doc().clone();
-                let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    doc.transact_mut().apply_update(decoded).is_ok()
-                }));
-                match applied {
-                    Ok(true) => {}
-                    Ok(false) => return self.kick(id, close::MALFORMED, "update does not apply"),
-                    Err(_) => {
-                        // A panic inside yrs may leave the document half-changed: the
-                        // stored one is the truth.
-                        self.broken = true;
-                        return self.kick(id, close::MALFORMED, "update does not apply");
-                    }
-                }
-                // Relay as an update; a client's own update frame goes out as it came.
-                let is_update_frame = data.first() == Some(&0) && data.get(1) == Some(&2);
-                let relay = if is_update_frame {
-                    data
-                } else {
-                    encode(&Message::Sync(SyncMessage::Update(update.clone())))
-                };
-                self.size += update.len();
-                pending.push((id, update, relay));
+                self.kick(id, code, reason);
             }
-            Message::Awareness(update) => self.awareness_update(id, update, data),
-            Message::AwarenessQuery => {
-                if let Ok(update) = self.awareness.update() {
-                    self.send(id, &encode(&Message::Awareness(update)));
-                }
+            Outcome::Broken => {
+                // A panic inside yrs may leave the document half-changed: the stored one is
+                // the truth.
+                self.broken = true;
+                self.kick(id, close::MALFORMED, "update does not apply");
             }
-            Message::Auth(_) | Message::Custom(..) => {}
         }
-    }
-
-    fn awareness_update(&mut self, id: u64, update: AwarenessUpdate, frame: Bytes) {
-        // Stock clients parse every state as JSON: one that is not would break them all.
-        if update
-            .clients
-            .values()
-            .any(|e| serde_json::from_str::<serde::de::IgnoredAny>(&e.json).is_err())
-        {
-            return self.kick(id, close::MALFORMED, "awareness state is not JSON");
-        }
-        let clients: Vec<ClientID> = update.clients.keys().copied().collect();
-        if self.awareness.apply_update(update).is_err() {
-            return self.kick(id, close::MALFORMED, "awareness update does not apply");
-        }
-        if let Some(c) = self.conns.get_mut(&id) {
-            c.clients.extend(clients);
-        }
-        // To everyone, the sender too (as the reference y-websocket server does): a lone
-        // editor then hears from the server and its provider keeps the connection.
-        self.broadcast(None, &frame);
     }
 
     /// Make this turn's updates durable, then relay them. If the store fails, the document
@@ -560,15 +471,10 @@ impl DocActor {
             if self.own.remove(&n) {
                 continue; // ours, already applied and relayed
             }
-            let Ok(decoded) = Update::decode_v1(&update) else {
+            let Some(frame) = self.live.absorb(&update) else {
                 continue;
             };
-            if self.doc().transact_mut().apply_update(decoded).is_err() {
-                continue;
-            }
-            self.size += update.len();
             self.since_snapshot += 1;
-            let frame = encode(&Message::Sync(SyncMessage::Update(update)));
             self.broadcast(None, &frame);
         }
         let _ = self.last_tx.send(self.last);
@@ -601,21 +507,15 @@ impl DocActor {
         if self.store.is_shared() {
             match self.store.doc_load(&self.convention, &self.name).await {
                 Ok(stored) => {
-                    let mut txn = self.awareness.doc().transact_mut();
                     for (n, u) in &stored.updates {
-                        if let Ok(decoded) = Update::decode_v1(u) {
-                            let _ = txn.apply_update(decoded);
-                        }
+                        let _ = self.live.absorb(u);
                         self.last = self.last.max(*n);
                     }
                 }
                 Err(e) => return warn!(error = %e, "document compaction skipped"),
             }
         }
-        let snapshot = self
-            .doc()
-            .transact()
-            .encode_state_as_update_v1(&StateVector::default());
+        let snapshot = self.live.full_state().to_vec();
         let len = snapshot.len();
         match self
             .store
@@ -624,7 +524,7 @@ impl DocActor {
         {
             Ok(()) => {
                 self.since_snapshot = 0;
-                self.size = len;
+                self.live.compacted(len);
             }
             Err(e) => warn!(error = %e, "document compaction failed"),
         }

@@ -14,6 +14,8 @@ use yrs::types::text::{Diff, YChange};
 use yrs::types::xml::{Xml, XmlFragment, XmlOut};
 use yrs::{Any, Doc, Out, ReadTxn, Text, Transact};
 
+use super::nesting::MAX_DEPTH;
+
 /// The name of the document's root fragment.
 pub const ROOT: &str = "prosemirror";
 
@@ -52,64 +54,78 @@ struct Span {
     italic: bool,
 }
 
+/// An attribute's value, when it is a plain value. One that is a shared type (which
+/// ProseMirror never writes) is left out: yrs would write it out recursively.
 fn attr<T: ReadTxn>(e: &yrs::XmlElementRef, txn: &T, name: &str) -> Option<String> {
     match e.get_attribute(txn, name)? {
         Out::Any(Any::String(s)) => Some(s.to_string()),
         Out::Any(Any::Number(n)) => Some(n.to_string()),
-        other => Some(other.to_string(txn)),
+        // A value nests at most `MAX_DEPTH` levels (checked on the way in).
+        Out::Any(other) => Some(other.to_string()),
+        _ => None,
     }
 }
 
-/// The inline text of a node: every text child, with its marks.
-fn spans<T: ReadTxn>(node: &XmlOut, txn: &T) -> Vec<Span> {
+/// The inline text of a node at `level` (a top-level block is at level 1): every text in it,
+/// in order, with its marks. Iterative, and blind below `MAX_DEPTH` levels: a document stored
+/// before the nesting limit existed may be 10,000 levels deep.
+fn spans<T: ReadTxn>(node: &XmlOut, txn: &T, level: u16) -> Vec<Span> {
     let mut out = Vec::new();
-    match node {
-        XmlOut::Text(t) => {
-            for d in t.diff(txn, YChange::identity) {
-                let Diff {
-                    insert, attributes, ..
-                } = d;
-                let text = match insert {
-                    Out::Any(Any::String(s)) => s.to_string(),
-                    _ => continue,
-                };
-                let has = |k: &str| attributes.as_ref().is_some_and(|a| a.contains_key(k));
-                out.push(Span {
-                    text,
-                    bold: has("bold") || has("strong"),
-                    italic: has("italic") || has("em"),
-                });
-            }
+    let mut stack = vec![(node.clone(), level)];
+    while let Some((node, level)) = stack.pop() {
+        if level > MAX_DEPTH {
+            continue;
         }
-        XmlOut::Element(e) => {
-            for child in e.children(txn) {
-                out.extend(spans(&child, txn));
+        let children: Vec<XmlOut> = match &node {
+            XmlOut::Text(t) => {
+                for d in t.diff(txn, YChange::identity) {
+                    let Diff {
+                        insert, attributes, ..
+                    } = d;
+                    let text = match insert {
+                        Out::Any(Any::String(s)) => s.to_string(),
+                        _ => continue,
+                    };
+                    let has = |k: &str| attributes.as_ref().is_some_and(|a| a.contains_key(k));
+                    out.push(Span {
+                        text,
+                        bold: has("bold") || has("strong"),
+                        italic: has("italic") || has("em"),
+                    });
+                }
+                continue;
             }
-        }
-        XmlOut::Fragment(f) => {
-            for child in f.children(txn) {
-                out.extend(spans(&child, txn));
-            }
-        }
+            XmlOut::Element(e) => e.children(txn).collect(),
+            XmlOut::Fragment(f) => f.children(txn).collect(),
+        };
+        stack.extend(children.into_iter().rev().map(|c| (c, level + 1)));
     }
     out
 }
 
-fn block<T: ReadTxn>(node: &XmlOut, txn: &T) -> Option<Block> {
+/// A block of the document at `level`. Proposals hold blocks (and may hold proposals): past
+/// `MAX_DEPTH` levels a block is read as a paragraph of its text, so that neither this walk
+/// nor the `Block` tree it builds is deeper than that.
+fn block<T: ReadTxn>(node: &XmlOut, txn: &T, level: u16) -> Option<Block> {
     let XmlOut::Element(e) = node else {
-        return Some(Block::Paragraph(spans(node, txn)));
+        return Some(Block::Paragraph(spans(node, txn, level)));
     };
+    if level >= MAX_DEPTH {
+        return Some(Block::Paragraph(spans(node, txn, level)));
+    }
     Some(match e.tag().as_ref() {
         "heading" => {
-            let level = attr(e, txn, "level")
+            let level_attr = attr(e, txn, "level")
                 .and_then(|l| l.parse::<f64>().ok())
                 .unwrap_or(1.0)
                 .clamp(1.0, 3.0) as u8;
-            Block::Heading(level, spans(node, txn))
+            Block::Heading(level_attr, spans(node, txn, level))
         }
-        "bullet_list" | "ordered_list" => {
-            Block::List(e.children(txn).map(|item| spans(&item, txn)).collect())
-        }
+        "bullet_list" | "ordered_list" => Block::List(
+            e.children(txn)
+                .map(|item| spans(&item, txn, level + 1))
+                .collect(),
+        ),
         "proposal" => {
             let mut body = Vec::new();
             let mut arguments = Vec::new();
@@ -122,12 +138,12 @@ fn block<T: ReadTxn>(node: &XmlOut, txn: &T) -> Option<Block> {
                             Some("moderating") => ArgKind::Moderating,
                             _ => ArgKind::For,
                         };
-                        arguments.push((kind, spans(&child, txn)));
+                        arguments.push((kind, spans(&child, txn, level + 1)));
                     }
                     XmlOut::Element(c) if c.tag().as_ref() == "minority" => {
-                        minorities.push(spans(&child, txn))
+                        minorities.push(spans(&child, txn, level + 1))
                     }
-                    _ => body.extend(block(&child, txn)),
+                    _ => body.extend(block(&child, txn, level + 1)),
                 }
             }
             Block::Proposal {
@@ -137,8 +153,8 @@ fn block<T: ReadTxn>(node: &XmlOut, txn: &T) -> Option<Block> {
                 minorities,
             }
         }
-        "minority" => Block::Minority(spans(node, txn)),
-        _ => Block::Paragraph(spans(node, txn)),
+        "minority" => Block::Minority(spans(node, txn, level)),
+        _ => Block::Paragraph(spans(node, txn, level)),
     })
 }
 
@@ -148,7 +164,7 @@ fn blocks(doc: &Doc) -> Vec<Block> {
         return Vec::new();
     };
     root.children(&txn)
-        .filter_map(|n| block(&n, &txn))
+        .filter_map(|n| block(&n, &txn, 1))
         .collect()
 }
 
@@ -317,13 +333,8 @@ pub fn export(doc: &Doc, title: &str, format: Format) -> String {
     }
 }
 
-/// A document from a stored state (a named version).
+/// A document from a stored state (a named version), loaded as a live document is: a
+/// version an older server stored too deep loads, and its export stays depth-limited.
 pub fn doc_from_state(state: &[u8]) -> Result<Doc, String> {
-    use yrs::updates::decoder::Decode;
-    let doc = Doc::new();
-    let update = yrs::Update::decode_v1(state).map_err(|e| e.to_string())?;
-    doc.transact_mut()
-        .apply_update(update)
-        .map_err(|e| e.to_string())?;
-    Ok(doc)
+    super::live::load_doc([state])
 }

@@ -5,6 +5,8 @@
 mod actor;
 pub mod export;
 mod frames;
+pub mod live;
+pub mod nesting;
 pub mod ws;
 
 use std::collections::{BTreeSet, HashMap};
@@ -30,8 +32,12 @@ pub mod close {
     pub const REVOKED: u16 = 4403;
     /// No document of that name in the convention.
     pub const UNKNOWN_DOCUMENT: u16 = 4404;
-    /// The document reached its size limit, or a frame was over the frame limit.
+    /// The document reached its size limit, a frame was over the frame limit, or an
+    /// awareness budget was passed (a state over 4 KiB, a fifth client id).
     pub const TOO_LARGE: u16 = 4413;
+    /// An update that would nest the document deeper than `nesting::MAX_DEPTH` levels, or
+    /// holds a value nested that deep.
+    pub const TOO_DEEP: u16 = 4422;
     /// Frames kept coming faster than the rate limit.
     pub const RATE_LIMITED: u16 = 4429;
 }
@@ -47,7 +53,9 @@ pub struct DocConn {
     pub id: u64,
     pub participant: String,
     pub writable: bool,
-    pub out: mpsc::Sender<Bytes>,
+    /// A guarantor: its awareness reaches nobody.
+    pub silent: bool,
+    pub out: crate::gateway::outbox::Outbox<Bytes>,
     pub close: mpsc::Sender<(u16, &'static str)>,
 }
 

@@ -12,12 +12,18 @@ use tokio::time::Instant;
 use tracing::{info_span, Instrument};
 
 use super::{close, DocConn, MAX_FRAME_BYTES};
+use crate::domain::Role;
+use crate::gateway::outbox;
 use crate::gateway::socket::{self, CloseFrame, Message, Socket, Upgrade};
 use crate::gateway::ws::{parse_token, write_frames, WRITE_BUFFER};
 use crate::gateway::AppState;
 
-/// Frames waiting for one connection; a reader slower than this is closed and resyncs.
+/// Frames waiting for one connection, and their bytes (frames over a quarter of this, the
+/// answer to a large document's sync, a long paste, have as much again of their own, which
+/// one may pass alone: see `gateway::outbox`); a reader slower than this is closed with 4009
+/// and resyncs.
 const OUTBOUND_QUEUE: usize = 1024;
+const OUTBOUND_BYTES: usize = 4 * 1024 * 1024;
 /// Sustained frames per second a connection may send (typing and cursors), and its burst.
 const RATE_PER_SEC: f64 = 200.0;
 const BURST: f64 = 1000.0;
@@ -57,13 +63,14 @@ async fn close_now(mut socket: Socket, code: u16, reason: &'static str) {
         .await;
 }
 
-/// Who the token is, and whether they may write this document; `Err` with a close code.
+/// Who the token is, whether they may write this document, and whether they are silent (a
+/// guarantor); `Err` with a close code.
 async fn admit(
     app: &AppState,
     convention: &str,
     document: &str,
     token: &str,
-) -> Result<(String, bool), (u16, &'static str)> {
+) -> Result<(String, bool, bool), (u16, &'static str)> {
     let Some((conv, hash)) = parse_token(token).filter(|(c, _)| *c == convention) else {
         return Err((
             close::UNKNOWN_TOKEN,
@@ -88,7 +95,11 @@ async fn admit(
                 .people
                 .get(pid)
                 .ok_or((close::UNKNOWN_TOKEN, "unknown invitation"))?;
-            Ok((pid.clone(), c.can_write(person, &document)))
+            Ok((
+                pid.clone(),
+                c.can_write(person, &document),
+                person.has(Role::Guarantor),
+            ))
         })
         .await;
     answer.unwrap_or(Err((pclose::GOING_AWAY, "server shutting down")))
@@ -104,15 +115,16 @@ async fn connection(
     let conn = app.hub.next_conn_id();
     let span = info_span!("doc_connection", conn, %convention, %document, participant = tracing::field::Empty);
     async move {
-        let (participant, writable) = match admit(&app, &convention, &document, &token).await {
-            Ok(p) => p,
-            Err((code, reason)) => {
-                tracing::debug!(code, reason, "document connection refused");
-                return close_now(socket, code, reason).await;
-            }
-        };
+        let (participant, writable, silent) =
+            match admit(&app, &convention, &document, &token).await {
+                Ok(p) => p,
+                Err((code, reason)) => {
+                    tracing::debug!(code, reason, "document connection refused");
+                    return close_now(socket, code, reason).await;
+                }
+            };
         tracing::Span::current().record("participant", participant.as_str());
-        let (out_tx, out_rx) = mpsc::channel::<Bytes>(OUTBOUND_QUEUE);
+        let (out_tx, out_rx) = outbox::channel::<Bytes>(OUTBOUND_QUEUE, OUTBOUND_BYTES);
         let (close_tx, close_rx) = mpsc::channel::<(u16, &'static str)>(1);
         let mut handle = app.docs.handle(&convention, &document);
         let link = |h: &super::DocHandle| {
@@ -120,6 +132,7 @@ async fn connection(
                 id: conn,
                 participant: participant.clone(),
                 writable,
+                silent,
                 out: out_tx.clone(),
                 close: close_tx.clone(),
             };

@@ -14,6 +14,9 @@ use super::{ApiError, AppState};
 use crate::docs::export::{self, Format};
 use crate::domain::Role;
 
+/// How long a diff may look for the smallest set of changes.
+const DIFF_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Everyone in the convention reads its documents.
 const READERS: &[Role] = &[
     Role::Citizen,
@@ -160,7 +163,11 @@ pub async fn diff(
             .unwrap_or_default()
     };
     let (old, new) = (body(&old), body(&new));
-    let d = TextDiff::from_lines(&old, &new);
+    // Myers' diff costs time in proportion to the lines times the differences: two large,
+    // very different versions give up on the finest diff after a while (still a correct one).
+    let d = TextDiff::configure()
+        .timeout(DIFF_TIMEOUT)
+        .diff_lines(&old, &new);
     let to_name =
         q.to.map(|v| format!("version {v}"))
             .unwrap_or_else(|| "current".into());

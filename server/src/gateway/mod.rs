@@ -6,6 +6,7 @@ mod documents;
 mod exports;
 mod nodes;
 pub mod openapi;
+pub mod outbox;
 pub mod serve;
 pub mod socket;
 mod video;

@@ -13,12 +13,19 @@ use tokio::time::{timeout, Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info_span, Instrument};
 
+use super::outbox::{self, OutboxReceiver, Weigh};
 use super::AppState;
 use crate::live::{ConnLink, Frame, JoinError};
 use crate::wire;
 
-/// Frames waiting to be written to one connection; a reader slower than this is closed.
+/// Frames waiting to be written to one connection, and their bytes (see `outbox`: frames over
+/// a quarter of this, large welcomes or snapshots, have as much again of their own, which one
+/// may pass alone); a reader slower than this is closed with 4009 and resyncs.
 pub const OUTBOUND_QUEUE: usize = 1024;
+pub const OUTBOUND_BYTES: usize = 1024 * 1024;
+/// How long the close frame may take to leave. A reader that stopped reading stalls the
+/// socket: the close frame would wait forever behind what fills its buffers.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Sustained messages per second a connection may send, and its burst.
 const RATE_PER_SEC: f64 = 20.0;
 const BURST: f64 = 40.0;
@@ -43,9 +50,9 @@ pub async fn upgrade(ws: Upgrade, State(app): State<AppState>) -> Response {
 /// A connection's writer: the frames queued by its task, a ping now and then, and the close when
 /// asked (or at shutdown), after what was already queued. Shared by `/ws` and the document
 /// endpoint; `frame` makes a WebSocket message of a queued item.
-pub(crate) async fn write_frames<F>(
+pub(crate) async fn write_frames<F: Weigh>(
     mut sink: futures_util::stream::SplitSink<Socket, Message>,
-    mut out_rx: mpsc::Receiver<F>,
+    mut out_rx: OutboxReceiver<F>,
     mut close_rx: mpsc::Receiver<(u16, &'static str)>,
     shutdown: CancellationToken,
     frame: fn(F) -> Message,
@@ -91,12 +98,11 @@ pub(crate) async fn write_frames<F>(
             };
             let _ = tokio::time::timeout(Duration::from_secs(1), flush).await;
         }
-        let _ = sink
-            .send(Message::Close(Some(CloseFrame {
-                code: code.into(),
-                reason: reason.into(),
-            })))
-            .await;
+        let close = sink.send(Message::Close(Some(CloseFrame {
+            code: code.into(),
+            reason: reason.into(),
+        })));
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, close).await;
     }
 }
 
@@ -268,7 +274,7 @@ async fn connection(mut socket: Socket, app: AppState) {
             )
             .await;
         };
-        let (out_tx, out_rx) = mpsc::channel::<Frame>(OUTBOUND_QUEUE);
+        let (out_tx, out_rx) = outbox::channel::<Frame>(OUTBOUND_QUEUE, OUTBOUND_BYTES);
         let (close_tx, close_rx) = mpsc::channel::<(u16, &'static str)>(1);
         let (attached_tx, mut attached) = oneshot::channel();
         let link = ConnLink {

@@ -99,7 +99,7 @@ pub enum JoinError {
 /// close it (slow consumer, revoked invitation) when the queue is full.
 pub struct ConnLink {
     pub id: u64,
-    pub out: mpsc::Sender<Frame>,
+    pub out: crate::gateway::outbox::Outbox<Frame>,
     pub close: mpsc::Sender<(u16, &'static str)>,
     /// Dropped by the task when it lets the connection go, or when the task itself fails:
     /// the connection then learns it is no longer attached, and closes (1013).

@@ -65,7 +65,7 @@ use super::encode;
 struct Conn {
     participant: String,
     token_hash: String,
-    out: mpsc::Sender<Frame>,
+    out: crate::gateway::outbox::Outbox<Frame>,
     close: mpsc::Sender<(u16, &'static str)>,
     /// Dropped with the connection (or with the task, if it fails): see `ConnLink::attached`.
     _attached: oneshot::Sender<()>,
