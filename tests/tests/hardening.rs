@@ -1056,3 +1056,50 @@ async fn a_convention_task_that_fails_is_restarted_and_loses_nothing() -> Result
     ensure!(server.metric("convene_task_restarts_total").await? == 1);
     Ok(())
 }
+
+#[tokio::test]
+async fn one_invitation_holds_at_most_four_connections_to_a_document() -> Result<()> {
+    use convene_tests::ydoc::{doc_url, YClient};
+    let dir = tempdir();
+    let server = Server::start(&dir.path().join("data")).await?;
+    let invites = convention(&server, "doc-jetons", 2).await?;
+    let mut fac = Client::join(&server.ws_url(), FAC, &token(&invites, FAC)).await?;
+    fac.ok(Command::CreateDocument {
+        name: "avis".into(),
+        title: "Avis citoyen".into(),
+    })
+    .await?;
+    let writer = YClient::synced(
+        "fac",
+        &doc_url(&server.addr, "doc-jetons", "avis", &token(&invites, FAC)),
+    )
+    .await?;
+    let url = doc_url(
+        &server.addr,
+        "doc-jetons",
+        "avis",
+        &token(&invites, &citizen(0)),
+    );
+    // Ten times the budget, one after the other.
+    let n = 10 * proto::MAX_CONNECTIONS_PER_TOKEN;
+    let mut readers = Vec::new();
+    for i in 0..n {
+        readers.push(YClient::synced(&format!("r{i}"), &url).await?);
+    }
+    writer.push_paragraph("Proposition : des bus de nuit");
+    let keep = n - proto::MAX_CONNECTIONS_PER_TOKEN;
+    for (i, r) in readers.iter().enumerate() {
+        if i < keep {
+            let code = r.wait_closed().await?;
+            ensure!(
+                code == Some(convene::docs::close::TOO_MANY_CONNECTIONS),
+                "document connection {i} of {n}: closed with {code:?}"
+            );
+        } else {
+            r.wait_paragraph("Proposition : des bus de nuit")
+                .await
+                .with_context(|| format!("document connection {i} of {n} should still be open"))?;
+        }
+    }
+    Ok(())
+}

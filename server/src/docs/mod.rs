@@ -40,6 +40,10 @@ pub mod close {
     pub const TOO_DEEP: u16 = 4422;
     /// Frames kept coming faster than the rate limit.
     pub const RATE_LIMITED: u16 = 4429;
+    /// The invitation opened this document in a fifth place (at most
+    /// `MAX_CONNECTIONS_PER_TOKEN` per document and server): the oldest connection is
+    /// closed. In the 4400s, so a stock provider does not reconnect and push out another.
+    pub const TOO_MANY_CONNECTIONS: u16 = 4411;
 }
 
 /// Largest binary frame the document endpoint reads (a client's first sync may carry a
