@@ -287,6 +287,7 @@ impl DocActor {
             let _ = c.out.try_send(frame);
         }
         self.metrics.doc_connections.inc();
+        let participant = c.participant.clone();
         self.conns.insert(
             c.id,
             Conn {
@@ -297,6 +298,26 @@ impl DocActor {
                 close: c.close,
             },
         );
+        // One invitation, a few places at once (as on /ws): past the limit, the oldest
+        // connection goes (connection ids grow with time).
+        let mut mine: Vec<u64> = self
+            .conns
+            .iter()
+            .filter(|(_, k)| k.participant == participant)
+            .map(|(id, _)| *id)
+            .collect();
+        if mine.len() > convene_protocol::MAX_CONNECTIONS_PER_TOKEN {
+            mine.sort_unstable();
+            let over = mine.len() - convene_protocol::MAX_CONNECTIONS_PER_TOKEN;
+            for id in &mine[..over] {
+                self.metrics.token_evictions.inc();
+                self.kick(
+                    *id,
+                    close::TOO_MANY_CONNECTIONS,
+                    "this invitation has this document open in too many places",
+                );
+            }
+        }
     }
 
     fn leave(&mut self, id: u64) {
