@@ -206,6 +206,26 @@ async fn raw_joined(server: &Server, token: &str) -> Result<Raw> {
 // ---------------------------------------------------------------------------------------
 // RFC 6455: the close handshake, protocol errors, invalid UTF-8.
 
+/// After the client's Close: the code of the server's answering Close, within 5 s; an error if
+/// the connection ends without one (what a browser reports as 1006).
+async fn close_answer<S>(ws: &mut S, endpoint: &str) -> Result<Option<u16>>
+where
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(m) = ws.next().await {
+            match m {
+                Ok(Message::Close(f)) => return Ok(f.map(|f| u16::from(f.code))),
+                Ok(_) => continue,
+                Err(e) => return Err(anyhow!("{endpoint} ended without a close frame: {e}")),
+            }
+        }
+        Err(anyhow!("{endpoint} ended without a close frame"))
+    })
+    .await
+    .with_context(|| format!("no close answer on {endpoint}"))?
+}
+
 #[tokio::test]
 async fn a_clients_close_is_answered_and_bad_frames_get_their_rfc_codes() -> Result<()> {
     let dir = tempdir();
@@ -230,18 +250,7 @@ async fn a_clients_close_is_answered_and_bad_frames_get_their_rfc_codes() -> Res
         reason: "au revoir".into(),
     })))
     .await?;
-    let answer = tokio::time::timeout(Duration::from_secs(5), async {
-        while let Some(m) = ws.next().await {
-            match m {
-                Ok(Message::Close(f)) => return Ok(f.map(|f| u16::from(f.code))),
-                Ok(_) => continue,
-                Err(e) => return Err(anyhow!("/ws ended without a close frame: {e}")),
-            }
-        }
-        Err(anyhow!("/ws ended without a close frame"))
-    })
-    .await
-    .context("no close answer on /ws")??;
+    let answer = close_answer(&mut ws, "/ws").await?;
     ensure!(
         answer == Some(1000),
         "/ws answered the close with {answer:?}"
@@ -259,18 +268,7 @@ async fn a_clients_close_is_answered_and_bad_frames_get_their_rfc_codes() -> Res
         reason: "".into(),
     })))
     .await?;
-    let answer = tokio::time::timeout(Duration::from_secs(5), async {
-        while let Some(m) = doc.next().await {
-            match m {
-                Ok(Message::Close(f)) => return Ok(f.map(|f| u16::from(f.code))),
-                Ok(_) => continue,
-                Err(e) => return Err(anyhow!("/doc ended without a close frame: {e}")),
-            }
-        }
-        Err(anyhow!("/doc ended without a close frame"))
-    })
-    .await
-    .context("no close answer on /doc")??;
+    let answer = close_answer(&mut doc, "/doc").await?;
     ensure!(
         answer == Some(1000),
         "/doc answered the close with {answer:?}"

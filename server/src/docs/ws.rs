@@ -85,16 +85,13 @@ async fn admit(
     let document = document.to_string();
     let answer = handle
         .query(move |c, _| {
-            let Some((pid, _)) = c.invites.iter().find(|(_, h)| **h == hash) else {
-                return Err((close::UNKNOWN_TOKEN, "unknown or revoked invitation"));
-            };
+            let person = c
+                .invited(&hash)
+                .ok_or((close::UNKNOWN_TOKEN, "unknown or revoked invitation"))?;
             if !c.documents.contains_key(&document) {
                 return Err((close::UNKNOWN_DOCUMENT, "no such document"));
             }
-            let person = c
-                .people
-                .get(pid)
-                .ok_or((close::UNKNOWN_TOKEN, "unknown invitation"))?;
+            let pid = &person.id;
             Ok((
                 pid.clone(),
                 c.can_write(person, &document),

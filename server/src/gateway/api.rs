@@ -19,7 +19,21 @@ use crate::{invites, wire};
 pub type ApiResult<T> = Result<T, ApiError>;
 
 /// The token of `Authorization: Bearer {token}`, if any (an empty one is none).
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+/// A token in a URL (`?token=`) is refused (400) before anything else: it would end up in
+/// proxy logs and browser history. The y-websocket `/doc` endpoint, where a browser cannot
+/// send a header, is the one place that takes it.
+pub(crate) fn no_url_token(url_token: Option<&str>) -> ApiResult<()> {
+    match url_token {
+        Some(_) => Err(ApiError::new(
+            ErrorCode::Invalid,
+            "a token never goes in the URL: send it as Authorization: Bearer {token}",
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The token of an `Authorization: Bearer` header.
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -404,12 +418,7 @@ pub async fn organizer_or(
     url_token: Option<String>,
     roles: &'static [d::Role],
 ) -> ApiResult<Handle> {
-    if url_token.is_some() {
-        return Err(ApiError::new(
-            ErrorCode::Invalid,
-            "a token never goes in the URL: send it as Authorization: Bearer {token}",
-        ));
-    }
+    no_url_token(url_token.as_deref())?;
     // Who asks comes first: without credentials, nothing says which conventions exist.
     let Some(token) = bearer(headers) else {
         return Err(ApiError::new(
@@ -431,11 +440,7 @@ pub async fn organizer_or(
     // None: no such token; Some(false): a participant whose role may not.
     let allowed = handle
         .query(move |c, _| {
-            let who = c
-                .invites
-                .iter()
-                .find(|(_, h)| **h == hash)
-                .and_then(|(p, _)| c.people.get(p))?;
+            let who = c.invited(&hash)?;
             Some(roles.iter().any(|r| who.has(*r)))
         })
         .await

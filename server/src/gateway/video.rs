@@ -6,7 +6,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap};
+use axum::http::HeaderMap;
 use axum::Json;
 use convene_protocol::api::VideoMeeting;
 use convene_protocol::ErrorCode;
@@ -41,17 +41,8 @@ pub async fn meeting(
             "a participant's invitation token is required (Authorization: Bearer ...)",
         )
     };
-    if q.token.is_some() {
-        return Err(ApiError::new(
-            ErrorCode::Invalid,
-            "a token never goes in the URL: send it as Authorization: Bearer {token}",
-        ));
-    }
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(unknown)?;
+    super::api::no_url_token(q.token.as_deref())?;
+    let token = super::api::bearer(&headers).ok_or_else(unknown)?;
     // Without a valid token, nothing says whether the convention exists.
     let handle = app.hub.find(&id).await.ok_or_else(unknown)?;
     let hash = hash_token(token.trim());
@@ -62,12 +53,7 @@ pub async fn meeting(
         .unwrap_or(0);
     let answer = handle
         .query(move |c, _| {
-            let who = c
-                .invites
-                .iter()
-                .find(|(_, h)| **h == hash)
-                .map(|(p, _)| p.clone())
-                .ok_or(Refusal::Unknown)?;
+            let who = c.invited(&hash).ok_or(Refusal::Unknown)?.id.clone();
             let here = c.location_of(&who);
             if q.room.is_some_and(|r| r != here) {
                 return Err(Refusal::Elsewhere {

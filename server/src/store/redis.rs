@@ -355,18 +355,7 @@ impl RedisStore {
         convention: &str,
         after: u64,
     ) -> Result<Vec<Record>, StoreError> {
-        let mut con = self.con.clone();
-        let entries: Entries = redis::cmd("XRANGE")
-            .arg(log_key(convention))
-            .arg(format!("({after}-0"))
-            .arg("+")
-            .query_async(&mut con)
-            .await
-            .map_err(unavailable)?;
-        values(entries)?
-            .into_iter()
-            .map(|(_, body)| serde_json::from_slice(&body).map_err(corrupt))
-            .collect()
+        self.log_range(convention, after, "+".into()).await
     }
 
     /// The records after `after` up to `upto`, in order.
@@ -376,11 +365,21 @@ impl RedisStore {
         after: u64,
         upto: u64,
     ) -> Result<Vec<Record>, StoreError> {
+        self.log_range(convention, after, format!("{upto}-0")).await
+    }
+
+    /// The records after `after` up to the stream id `end` (`+`: the last), in order.
+    async fn log_range(
+        &self,
+        convention: &str,
+        after: u64,
+        end: String,
+    ) -> Result<Vec<Record>, StoreError> {
         let mut con = self.con.clone();
         let entries: Entries = redis::cmd("XRANGE")
             .arg(log_key(convention))
             .arg(format!("({after}-0"))
-            .arg(format!("{upto}-0"))
+            .arg(end)
             .query_async(&mut con)
             .await
             .map_err(unavailable)?;
