@@ -6,28 +6,13 @@
 // secret poll's participation, not its count; a chat line on another tab gives a badge; a
 // call for help, once handled, says so.
 
-import { test, after, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openAs, waitState, axe, command, assertMatchesServer, PHONE, LAPTOP } from './harness.mjs';
+import { openAs, waitState, axe, command, assertMatchesServer, PHONE, LAPTOP, server, browser, useServerAndBrowser, commandOk as ok } from './harness.mjs';
 import { voterOrder } from '../../web/src/reduce.js';
 
-let server;
-let browser;
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-after(async () => {
-  if (browser) await browser.close();
-  if (server) {
-    await server.stop();
-    server.cleanup();
-  }
-});
+useServerAndBrowser();
 
-async function ok(page, cmd) {
-  assert.deepEqual(await command(page, cmd), { ok: true }, JSON.stringify(cmd));
-}
 
 const DIALOG = '[data-testid=ask-dialog][open]';
 

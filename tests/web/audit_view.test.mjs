@@ -4,25 +4,13 @@
 // entries name polls by their question and rotation rounds by their number, not by
 // internal ids.
 
-import { test, after, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startServer, launchBrowser, openAs, command, axe, PHONE } from './harness.mjs';
+import { openAs, command, axe, PHONE, server, browser, useServerAndBrowser } from './harness.mjs';
 
-let server;
-let browser;
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-after(async () => {
-  if (browser) await browser.close();
-  if (server) {
-    await server.stop();
-    server.cleanup();
-  }
-});
+useServerAndBrowser();
 
 /** The audit export's entries, as the organizer gets them. */
 async function trail() {

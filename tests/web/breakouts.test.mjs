@@ -2,23 +2,11 @@
 // page follows them), chat with the people of their room only, are moved by hand
 // (click-to-move), get a broadcast, and come back to the plenary when the rooms close.
 
-import { test, after, before } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openAs, waitState, tab, axe, command , assertMatchesServer } from './harness.mjs';
+import { openAs, waitState, tab, axe, command, assertMatchesServer, server, browser, useServerAndBrowser } from './harness.mjs';
 
-let server;
-let browser;
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-after(async () => {
-  if (browser) await browser.close();
-  if (server) {
-    await server.stop();
-    server.cleanup();
-  }
-});
+useServerAndBrowser();
 
 test('balanced breakout rooms: citizens land in them and chat', { timeout: 120000 }, async () => {
   const fac = await openAs(browser, server, server.role('facilitator'));

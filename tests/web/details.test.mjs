@@ -5,27 +5,12 @@
 // titles wrap, toolbar buttons say what they do, others' names do not stay over the text,
 // and leaving the tab throws no error.
 
-import { test, after, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openAs, waitState, axe, tab, command, PHONE, LAPTOP } from './harness.mjs';
+import { openAs, waitState, axe, tab, command, PHONE, LAPTOP, server, browser, useServerAndBrowser, commandOk as ok } from './harness.mjs';
 
-let server;
-let browser;
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-after(async () => {
-  if (browser) await browser.close();
-  if (server) {
-    await server.stop();
-    server.cleanup();
-  }
-});
+useServerAndBrowser();
 
-async function ok(page, cmd) {
-  assert.deepEqual(await command(page, cmd), { ok: true }, JSON.stringify(cmd));
-}
 
 test('the landing page: a visible language button, and a truncated link that says so', { timeout: 60000 }, async () => {
   const context = await browser.newContext({ viewport: PHONE, locale: 'fr-FR' });

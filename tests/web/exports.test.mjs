@@ -4,25 +4,13 @@
 // the token in its URL (the y-websocket endpoint /doc, where browsers cannot send a header,
 // is the one exception), and each download holds what the server exports.
 
-import { test, after, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startServer, launchBrowser, openAs, tab, command, axe, waitState } from './harness.mjs';
+import { openAs, tab, command, axe, waitState, server, browser, useServerAndBrowser } from './harness.mjs';
 
-let server;
-let browser;
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-after(async () => {
-  if (browser) await browser.close();
-  if (server) {
-    await server.stop();
-    server.cleanup();
-  }
-});
+useServerAndBrowser();
 
 /** Watch every request of `page`'s browser context (new tabs included). */
 function watch(page, token) {

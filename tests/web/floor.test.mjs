@@ -2,23 +2,11 @@
 // limit and gives the floor; the citizen sees that they have the floor and the countdown,
 // yields it, and the floor-time equity view counts their time.
 
-import { test, after, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openAs, waitState, tab, axe, PHONE , assertMatchesServer } from './harness.mjs';
+import { openAs, waitState, tab, axe, PHONE, assertMatchesServer, server, browser, useServerAndBrowser } from './harness.mjs';
 
-let server;
-let browser;
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-after(async () => {
-  if (browser) await browser.close();
-  if (server) {
-    await server.stop();
-    server.cleanup();
-  }
-});
+useServerAndBrowser();
 
 test('a citizen raises a hand and the facilitator gives the floor', { timeout: 120000 }, async () => {
   const fac = await openAs(browser, server, server.role('facilitator'));

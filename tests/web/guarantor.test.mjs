@@ -2,23 +2,11 @@
 // among its members, sees the live audit trail and checks its hash chain, and cannot act:
 // the page offers no action, and a hand-made command is refused by the server.
 
-import { test, after, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openAs, waitState, tab, axe, command, PHONE , assertMatchesServer } from './harness.mjs';
+import { openAs, waitState, tab, axe, command, PHONE, assertMatchesServer, server, browser, useServerAndBrowser } from './harness.mjs';
 
-let server;
-let browser;
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-after(async () => {
-  if (browser) await browser.close();
-  if (server) {
-    await server.stop();
-    server.cleanup();
-  }
-});
+useServerAndBrowser();
 
 test('a guarantor switches rooms and cannot act', { timeout: 120000 }, async () => {
   const guarantor = server.role('guarantor');

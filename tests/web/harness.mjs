@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import assert from 'node:assert/strict';
 import { isDeepStrictEqual } from 'node:util';
+import { before, after } from 'node:test';
 import { chromium } from 'playwright-core';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -119,6 +120,31 @@ export async function startServer({ dataDir, port = 0, extra = [] } = {}) {
     },
   };
   return server;
+}
+
+/** The server and the browser of a test file (each file runs in a process of its own, so
+ * these bindings are the file's): set before its first test by `useServerAndBrowser`. */
+export let server;
+export let browser;
+
+/** Start a server and a browser before the file's tests, and stop them after. */
+export function useServerAndBrowser(options) {
+  before(async () => {
+    server = await startServer(options);
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    if (browser) await browser.close();
+    if (server) {
+      await server.stop();
+      server.cleanup();
+    }
+  });
+}
+
+/** A command sent from the page that must be accepted. */
+export async function commandOk(page, cmd) {
+  assert.deepEqual(await command(page, cmd), { ok: true }, JSON.stringify(cmd));
 }
 
 export async function launchBrowser() {

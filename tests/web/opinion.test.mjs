@@ -3,23 +3,11 @@
 // rapporteur sees it live with the first one's cursor and name; a citizen reads it and cannot
 // write; a named version, the differences since, and the HTML export.
 
-import { test, after, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openAs, waitState, axe, tab, PHONE } from './harness.mjs';
+import { openAs, waitState, axe, tab, PHONE, server, browser, useServerAndBrowser } from './harness.mjs';
 
-let server;
-let browser;
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-after(async () => {
-  if (browser) await browser.close();
-  if (server) {
-    await server.stop();
-    server.cleanup();
-  }
-});
+useServerAndBrowser();
 
 async function editorReady(page) {
   await page.waitForSelector('.doc-editor');

@@ -3,23 +3,11 @@
 // followed live by the facilitator, closed and published: the citizens see the results.
 // Then a named ranking poll, to vote by reordering and see the instant-runoff rounds.
 
-import { test, after, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openAs, tab, axe, command, answerAsked, PHONE , assertMatchesServer } from './harness.mjs';
+import { openAs, tab, axe, command, answerAsked, PHONE, assertMatchesServer, server, browser, useServerAndBrowser } from './harness.mjs';
 
-let server;
-let browser;
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-after(async () => {
-  if (browser) await browser.close();
-  if (server) {
-    await server.stop();
-    server.cleanup();
-  }
-});
+useServerAndBrowser();
 
 const QUESTION = 'Proposition 12 : rendre les bus gratuits la nuit, le week-end';
 

@@ -3,23 +3,11 @@
 // once reconnected, and everything is back as it was. An unknown invitation gets a clear
 // message and no reconnection loop.
 
-import { test, after, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openAs, waitState, axe, PHONE, LAPTOP } from './harness.mjs';
+import { startServer, openAs, waitState, axe, PHONE, LAPTOP, server, browser, useServerAndBrowser } from './harness.mjs';
 
-let server;
-let browser;
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-after(async () => {
-  if (browser) await browser.close();
-  if (server) {
-    await server.stop();
-    server.cleanup();
-  }
-});
+useServerAndBrowser();
 
 test("a citizen's connection drops and comes back", { timeout: 150000 }, async () => {
   const citizen = server.role('citizen', 0);

@@ -2,23 +2,11 @@
 // extend, skip, an expert marked absent, stop. Citizens see their path and where they go
 // next, and their page follows them from room to room; the expert sees their room.
 
-import { test, after, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openAs, waitState, tab, axe, PHONE , assertMatchesServer } from './harness.mjs';
+import { openAs, waitState, tab, axe, PHONE, assertMatchesServer, server, browser, useServerAndBrowser } from './harness.mjs';
 
-let server;
-let browser;
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-after(async () => {
-  if (browser) await browser.close();
-  if (server) {
-    await server.stop();
-    server.cleanup();
-  }
-});
+useServerAndBrowser();
 
 const roomOf = (page) => page.evaluate(() => {
   const c = window.__convene;

@@ -3,26 +3,14 @@
 // check behaviour; this one shows the result to a reviewer. The screenshots go to the ignored
 // tests/web/out/screenshots; `node tests/web/refresh-screenshots.mjs` writes docs/screenshots.
 
-import { test, after, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openAs, waitState, tab, tabsOf, axe, screenshot, command, assertMatchesServer, answerAsked, LAPTOP, PHONE } from './harness.mjs';
+import { openAs, waitState, tab, tabsOf, axe, screenshot, command, assertMatchesServer, answerAsked, LAPTOP, PHONE, server, browser, useServerAndBrowser } from './harness.mjs';
 
 // The video panel as people see it: the meeting loads only when someone asks for it.
 const VIDEO = { query: 'demo=1' };
 
-let server;
-let browser;
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-after(async () => {
-  if (browser) await browser.close();
-  if (server) {
-    await server.stop();
-    server.cleanup();
-  }
-});
+useServerAndBrowser();
 
 async function ok(page, cmd) {
   const r = await command(page, cmd);

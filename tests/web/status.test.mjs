@@ -5,27 +5,12 @@
 // the latest announcement stays in view with its time until dismissed or replaced, and one
 // made during breakout rooms now closed is not told as news to someone arriving later.
 
-import { test, after, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openAs, waitState, axe, command, assertMatchesServer, PHONE, LAPTOP } from './harness.mjs';
+import { openAs, waitState, axe, command, assertMatchesServer, PHONE, LAPTOP, server, browser, useServerAndBrowser, commandOk as ok } from './harness.mjs';
 
-let server;
-let browser;
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-after(async () => {
-  if (browser) await browser.close();
-  if (server) {
-    await server.stop();
-    server.cleanup();
-  }
-});
+useServerAndBrowser();
 
-async function ok(page, cmd) {
-  assert.deepEqual(await command(page, cmd), { ok: true }, JSON.stringify(cmd));
-}
 
 /** Scroll the page to its very bottom (the chat, the people, far below the top). */
 async function scrollToBottom(page) {

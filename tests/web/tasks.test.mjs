@@ -4,23 +4,11 @@
 // scrolling); the counts are printed for the report and checked, so that a change that adds
 // a tap to one of them is seen.
 
-import { test, after, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, waitOpen, command, PHONE } from './harness.mjs';
+import { waitOpen, command, PHONE, server, browser, useServerAndBrowser } from './harness.mjs';
 
-let server;
-let browser;
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-after(async () => {
-  if (browser) await browser.close();
-  if (server) {
-    await server.stop();
-    server.cleanup();
-  }
-});
+useServerAndBrowser();
 
 /** Taps counted; each tapped control must be in view (no scrolling to find it). */
 function taps(page) {
