@@ -142,6 +142,13 @@ export function useServerAndBrowser(options) {
   });
 }
 
+/** Start the file's server again on the same address and data (after `kill9`): the
+ * `server` binding then names the new process, which `after` stops. */
+export async function restartServer() {
+  server = await startServer({ dataDir: server.data, port: server.port });
+  return server;
+}
+
 /** A command sent from the page that must be accepted. */
 export async function commandOk(page, cmd) {
   assert.deepEqual(await command(page, cmd), { ok: true }, JSON.stringify(cmd));

@@ -5,7 +5,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, openAs, waitState, axe, PHONE, LAPTOP, server, browser, useServerAndBrowser } from './harness.mjs';
+import { restartServer, openAs, waitState, axe, PHONE, LAPTOP, server, browser, useServerAndBrowser } from './harness.mjs';
 
 useServerAndBrowser();
 
@@ -32,9 +32,7 @@ test("a citizen's connection drops and comes back", { timeout: 150000 }, async (
   await a.waitForSelector('[data-testid=reconnecting]:has-text("1 action en attente sera envoyée")');
 
   // The server comes back on the same address, with the same data.
-  const port = server.port;
-  const data = server.data;
-  server = await startServer({ dataDir: data, port });
+  await restartServer();
   // Reconnecting uses a backoff of at most a few seconds here; the button tries at once.
   await a.click('[data-testid=reconnecting] button').catch(() => {});
   await a.waitForSelector('[data-testid=reconnected]:has-text("Reconnecté·e")', { timeout: 40000 });
