@@ -4,7 +4,9 @@
 //! who `floor_time` lists, and the `least_spoken` order citizens get only from snapshots (§2,
 //! §10 `participant_added`, `queue_order_set`); `rooms_created` with an inside for staff only
 //! (§10); offline assigned people moved at `breakouts_opened` (§10); rotation deadlines that
-//! chain on the schedule, with no `rotation_transition` when `transition_ms` is 0 (§12).
+//! chain on the schedule, with no `rotation_transition` when `transition_ms` is 0 (§12); a
+//! citizen's invitation on the audit export, never its token, and a cut export that `verify`
+//! accepts unless a head was noted (§18).
 
 use std::time::Duration;
 
@@ -583,5 +585,118 @@ async fn rotation_deadlines_chain_on_the_schedule() -> Result<()> {
             "transition_ms {transition_ms}: {kinds:?}"
         );
     }
+    Ok(())
+}
+
+/// §18: on the audit export a citizen's invitation is `invite_issued` / `invite_revoked` with
+/// only the participant (the last one says which holds), never the token nor its hash; an
+/// export cut short still verifies, unless checked against a head noted later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invitations_on_the_audit_export_and_a_cut_export() -> Result<()> {
+    use convene::audit::{verify, verify_with_head, Head, VerifyError};
+    let dir = tempdir();
+    let server = Server::start(&dir.path().join("data")).await?;
+    let roster = [
+        person("Claire Moreau", &[Role::Facilitator], &[]),
+        person("Yannick Le Goff", &[Role::Citizen], &[]),
+    ];
+    let conv = "invitations-au-registre";
+    let invites = server.http().convention(conv, &roster).await?;
+    let who = invites[1].participant.clone();
+    let old = invites[1].token.clone();
+
+    // Revoked, then issued again: the old token is refused (4002), the new one works.
+    let r = server
+        .http()
+        .delete(&format!("/api/conventions/{conv}/invites/{who}"))
+        .send()
+        .await?;
+    ensure!(r.status() == 204, "revoke: {}", r.status());
+    let r = server
+        .http()
+        .post(&format!("/api/conventions/{conv}/invites"))
+        .send()
+        .await?;
+    ensure!(r.status() == 201, "issue again: {}", r.status());
+    let again: Vec<convene_tests::proto::api::Invite> = r.json().await?;
+    let new = again
+        .iter()
+        .find(|i| i.participant == who)
+        .context("a new invitation")?
+        .token
+        .clone();
+    let mut refused = Client::open(&server.ws_url(), "yannick-old").await?;
+    refused
+        .send(&convene_tests::proto::ClientMessage::Hello {
+            protocol: convene_tests::proto::PROTOCOL_VERSION,
+            token: old.clone(),
+            last_seq: None,
+        })
+        .await?;
+    let code = refused.wait_closed(WAIT).await?;
+    ensure!(
+        code == Some(convene_tests::proto::close::REVOKED),
+        "old token: {code:?}"
+    );
+    Client::join(&server.ws_url(), "yannick-new", &new).await?;
+
+    let body = server
+        .http()
+        .get(&format!("/api/conventions/{conv}/audit"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    for token in [&old, &new] {
+        let secret = &token[conv.len() + 1..];
+        let hash = convene::gateway::hash_token(token);
+        ensure!(
+            !body.contains(secret) && !body.contains(&hash),
+            "the trail holds a token or its hash"
+        );
+    }
+    let entries: Vec<convene_tests::proto::AuditEntry> = body
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
+    let mine: Vec<&serde_json::Value> = entries
+        .iter()
+        .filter(|e| e.event["participant"] == who.as_str())
+        .map(|e| &e.event)
+        .collect();
+    let shown = |ty: &str| serde_json::json!({ "type": ty, "participant": who });
+    ensure!(
+        mine == [
+            &shown("invite_issued"),
+            &shown("invite_revoked"),
+            &shown("invite_issued")
+        ],
+        "the citizen's invitation on the trail: {mine:?}"
+    );
+    ensure!(
+        entries
+            .iter()
+            .filter(|e| e.event["participant"] == who.as_str())
+            .all(|e| e.by == Actor::Organizer),
+        "invitations are the organizer's acts"
+    );
+
+    // The whole export verifies; so does the same export cut short, unless checked against
+    // the head of the whole one.
+    let n = verify(body.as_bytes())?;
+    ensure!(n == entries.len() as u64 && n > 3, "{n} entries");
+    let cut: String = body.lines().take(3).map(|l| format!("{l}\n")).collect();
+    ensure!(verify(cut.as_bytes())? == 3, "a cut export verifies alone");
+    let head = Head {
+        n,
+        hash: entries[entries.len() - 1].hash.clone(),
+    };
+    ensure!(
+        matches!(
+            verify_with_head(cut.as_bytes(), Some(&head)),
+            Err(VerifyError::HeadMissing { .. })
+        ),
+        "a noted head tells a cut export"
+    );
     Ok(())
 }
