@@ -101,9 +101,28 @@ async fn several_connections_per_invitation_and_presence_per_person() -> Result<
         );
     }
     // Replies go to the connection that asked; events to every connection of the person.
-    let seq = second.ok(Command::RaiseHand).await?;
+    let seq = second
+        .request_with_id("main-levee-1", Command::RaiseHand)
+        .await?
+        .map_err(|e| anyhow::anyhow!("raise_hand refused: {e:?}"))?;
     first.wait_seq(seq).await?;
-    fac.wait_seq(seq).await?;
+    sync(&mut fac, &mut [&mut first, &mut second], "hand raised").await?;
+    ensure!(
+        !first
+            .inbox
+            .iter()
+            .any(|m| matches!(m, ServerMessage::Ok { .. })),
+        "the reply went to the other connection too"
+    );
+    // The retry window is the person's: the same id on another connection is a retry,
+    // answered with the original seq, not run (run, it would have a seq of its own).
+    let again = first
+        .request_with_id("main-levee-1", Command::LowerHand)
+        .await?;
+    ensure!(
+        again == Ok(seq),
+        "a retry from another connection: {again:?}"
+    );
 
     // Three more: the fifth pushes the oldest out with 4011, still without presence.
     fac.inbox.clear();
