@@ -159,12 +159,18 @@ test('rotations: rounds place people, pause and resume keep the time left', () =
   ev(s, staff, { type: 'rotation_round_started', round: 0, ends_at: 601000, warn_at: 541000 }, { kind: 'participant', id: 'p1' }, 1000);
   assert.equal(s.participants.find((p) => p.id === 'p3').room, 'r1');
   assert.equal(s.participants.find((p) => p.id === 'p7').room, 'r1');
-  ev(s, staff, { type: 'rotation_paused', remaining_ms: 500000 }, { kind: 'participant', id: 'p1' }, 41000);
+  // Paused 560 s before the end (the warning, not come yet, 500 s away): remaining_ms runs to
+  // the end, as the server sends it.
+  ev(s, staff, { type: 'rotation_paused', remaining_ms: 560000 }, { kind: 'participant', id: 'p1' }, 41000);
   assert.equal(placedRound(s.rotation.phase), 0);
   ev(s, staff, { type: 'rotation_resumed' }, { kind: 'participant', id: 'p1' }, 100000);
-  // Frozen on the warning (not warned yet): the warning is 500 s away, the end 60 s after it.
+  // The end 560 s after the resumption, the warning 60 s before it, still to come.
   assert.deepEqual(s.rotation.phase, { state: 'round', round: 0, ends_at: 660000, warn_at: 600000, warned: false });
-  ev(s, staff, { type: 'rotation_transition', next: 1, starts_at: 700000 }, { kind: 'timer' });
+  // A pause closer to the end than the warning margin: the warning comes at once on resuming.
+  ev(s, staff, { type: 'rotation_paused', remaining_ms: 30000 }, { kind: 'participant', id: 'p1' }, 630000);
+  ev(s, staff, { type: 'rotation_resumed' }, { kind: 'participant', id: 'p1' }, 700000);
+  assert.deepEqual(s.rotation.phase, { state: 'round', round: 0, ends_at: 730000, warn_at: 700000, warned: false });
+  ev(s, staff, { type: 'rotation_transition', next: 1, starts_at: 790000 }, { kind: 'timer' });
   assert.equal(s.participants.find((p) => p.id === 'p4').room, 'r1');
   assert.equal(s.participants.find((p) => p.id === 'p3').room, 'plenary');
   ev(s, staff, { type: 'rotation_ended', stopped: true });

@@ -426,11 +426,11 @@ function applyOne(snap, me, rec) {
         const deadline = rec.at + rot.phase.remaining_ms;
         const f = rot.phase.frozen;
         if (f.state === 'round') {
+          // remaining_ms runs to the round's end (PROTOCOL.md, rotation_paused): the end
+          // moves to at + remaining_ms, the warning keeps its margin, never before `at`.
           const warning = Math.max(0, f.ends_at - f.warn_at);
-          const [ends, warn] = f.warned || f.warn_at >= f.ends_at
-            ? [deadline, Math.max(0, deadline - warning)]
-            : [deadline + warning, deadline];
-          rot.phase = { state: 'round', round: f.round, ends_at: ends, warn_at: warn, warned: f.warned };
+          const warn = Math.max(deadline - warning, rec.at);
+          rot.phase = { state: 'round', round: f.round, ends_at: deadline, warn_at: warn, warned: f.warned };
         } else if (f.state === 'transition') {
           rot.phase = { state: 'transition', next: f.next, starts_at: deadline };
         } else {
