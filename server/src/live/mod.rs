@@ -186,6 +186,8 @@ enum Msg {
         present: BTreeSet<String>,
     },
     Query(Query),
+    /// Attendance (issue #17): this node's stretches not yet written, open ones ending now.
+    Attendance(oneshot::Sender<Vec<crate::attendance::Stretch>>),
 }
 
 /// Told of each event this node appends, once it is durable (never of those read from other
@@ -258,6 +260,14 @@ impl Handle {
         let _ = self.tx.send(Msg::Leave { conn }).await;
     }
 
+    /// Attendance (issue #17): this node's stretches of presence not yet written (open ones
+    /// ending now), so that a report is up to date on the node that serves it.
+    pub async fn attendance(&self) -> Option<Vec<crate::attendance::Stretch>> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(Msg::Attendance(reply)).await.ok()?;
+        rx.await.ok()
+    }
+
     /// Who is online on another node changed (cluster mode).
     pub async fn remote_presence(&self, node: String, present: BTreeSet<String>) {
         let _ = self.tx.send(Msg::RemotePresence { node, present }).await;
@@ -296,6 +306,8 @@ struct HubInner {
     /// In cluster mode: this node and its Redis.
     cluster: Option<Arc<cluster::Cluster>>,
     store: Store,
+    /// Attendance (issue #17): where each convention's task writes who was here when.
+    attendance: crate::attendance::Attendance,
     metrics: Arc<Metrics>,
     docs: DocHub,
     replicas: Replicas,
@@ -312,6 +324,7 @@ impl Hub {
     /// anyone connects.
     pub async fn start(
         store: Store,
+        attendance: crate::attendance::Attendance,
         metrics: Arc<Metrics>,
         docs: DocHub,
         replicas: Replicas,
@@ -327,6 +340,7 @@ impl Hub {
                     Store::Sqlite(_) => None,
                 },
                 store,
+                attendance,
                 metrics,
                 docs,
                 replicas,
@@ -391,6 +405,7 @@ impl Hub {
                 id.clone(),
                 actor::Shared {
                     store: self.inner.store.clone(),
+                    attendance: self.inner.attendance.clone(),
                     metrics: self.inner.metrics.clone(),
                     docs: self.inner.docs.clone(),
                     cluster: self.inner.cluster.clone(),
@@ -522,6 +537,11 @@ impl Hub {
 
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// Attendance (issue #17): the store of who was here when.
+    pub fn attendance(&self) -> &crate::attendance::Attendance {
+        &self.inner.attendance
     }
 
     pub fn metrics(&self) -> &Metrics {
