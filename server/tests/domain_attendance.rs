@@ -36,7 +36,10 @@ fn dates_are_calendar_days_in_utc() {
     assert_eq!(date(0), "1970-01-01");
     assert_eq!(date(-1), "1969-12-31");
     assert_eq!(date(19_782), "2024-02-29");
-    assert_eq!(timestamp(D0 + 13 * 3_600_000 + 5 * MIN + 7_000), "2026-12-06T13:05:07Z");
+    assert_eq!(
+        timestamp(D0 + 13 * 3_600_000 + 5 * MIN + 7_000),
+        "2026-12-06T13:05:07Z"
+    );
 }
 
 #[test]

@@ -54,8 +54,14 @@ fn id_of(invites: &[Invite], name: &str) -> String {
     convene_tests::invite_of(invites, name).participant.clone()
 }
 
-async fn get(server: &Server, conv: &str, token: Option<&str>, query: &str) -> Result<reqwest::Response> {
-    let mut req = reqwest::Client::new().get(server.url(&format!("/api/conventions/{conv}/attendance{query}")));
+async fn get(
+    server: &Server,
+    conv: &str,
+    token: Option<&str>,
+    query: &str,
+) -> Result<reqwest::Response> {
+    let mut req = reqwest::Client::new()
+        .get(server.url(&format!("/api/conventions/{conv}/attendance{query}")));
     if let Some(t) = token {
         req = req.bearer_auth(t);
     }
@@ -64,7 +70,12 @@ async fn get(server: &Server, conv: &str, token: Option<&str>, query: &str) -> R
 
 async fn report(server: &Server, conv: &str, token: &str) -> Result<AttendanceReport> {
     let r = get(server, conv, Some(token), "").await?;
-    ensure!(r.status() == 200, "attendance: {} {}", r.status(), r.text().await?);
+    ensure!(
+        r.status() == 200,
+        "attendance: {} {}",
+        r.status(),
+        r.text().await?
+    );
     Ok(r.json().await?)
 }
 
@@ -154,9 +165,14 @@ async fn overlapping_connections_count_once_and_a_reconnection_is_a_second_sessi
         .iter()
         .find(|p| p.participant == amina)
         .context("Amina's row")?;
-    ensure!(row.name == AMINA && row.roles == vec![Role::Citizen], "{row:?}");
     ensure!(
-        row.first_arrival >= t0 && row.last_departure <= now_ms() && row.first_arrival < row.last_departure,
+        row.name == AMINA && row.roles == vec![Role::Citizen],
+        "{row:?}"
+    );
+    ensure!(
+        row.first_arrival >= t0
+            && row.last_departure <= now_ms()
+            && row.first_arrival < row.last_departure,
         "{row:?}"
     );
     ensure!(
@@ -171,8 +187,16 @@ async fn overlapping_connections_count_once_and_a_reconnection_is_a_second_sessi
             .find(|b| &b.day == today && b.attribute == attr && b.value == value)
             .map(|b| (b.present, b.roster))
     };
-    ensure!(by("commune", "Rezé") == Some((1, 1)), "{:?}", r.by_attribute);
-    ensure!(by("commune", "Nantes") == Some((1, 2)), "{:?}", r.by_attribute);
+    ensure!(
+        by("commune", "Rezé") == Some((1, 1)),
+        "{:?}",
+        r.by_attribute
+    );
+    ensure!(
+        by("commune", "Nantes") == Some((1, 2)),
+        "{:?}",
+        r.by_attribute
+    );
     ensure!(by("gender", "F") == Some((2, 2)), "{:?}", r.by_attribute);
     ensure!(by("gender", "M") == Some((0, 1)), "{:?}", r.by_attribute);
     let day = r.days.iter().find(|d| &d.day == today).context("today")?;
@@ -188,24 +212,47 @@ async fn overlapping_connections_count_once_and_a_reconnection_is_a_second_sessi
     let csv = resp.text().await?;
     let mut lines = csv.lines();
     ensure!(
-        lines.next() == Some("participant,name,roles,day,minutes,sessions,first_arrival,last_departure"),
+        lines.next()
+            == Some("participant,name,roles,day,minutes,sessions,first_arrival,last_departure"),
         "{csv}"
     );
-    ensure!(csv.contains(&format!("{amina},{AMINA},citizen,{today},")), "{csv}");
-    ensure!(csv.contains("\"'=HYPERLINK(\"\"http://x\"\")\""), "a formula left as is: {csv}");
+    ensure!(
+        csv.contains(&format!("{amina},{AMINA},citizen,{today},")),
+        "{csv}"
+    );
+    ensure!(
+        csv.contains("\"'=HYPERLINK(\"\"http://x\"\")\""),
+        "a formula left as is: {csv}"
+    );
     let csv = get(&server, conv, Some(&g), "?format=csv&table=attributes")
         .await?
         .text()
         .await?;
-    ensure!(csv.starts_with("day,attribute,value,present,roster,share_percent\n"), "{csv}");
-    ensure!(csv.contains(&format!("{today},commune,Nantes,1,2,50.0")), "{csv}");
+    ensure!(
+        csv.starts_with("day,attribute,value,present,roster,share_percent\n"),
+        "{csv}"
+    );
+    ensure!(
+        csv.contains(&format!("{today},commune,Nantes,1,2,50.0")),
+        "{csv}"
+    );
     let bad = get(&server, conv, Some(&g), "?format=xml").await?;
     ensure!(bad.status() == 400, "format xml: {}", bad.status());
 
     // Nobody else: not a facilitator, not a citizen, not without a token, not in the URL.
     for (who, token, status, code) in [
-        ("a facilitator", Some(token_of(&invites, FAC)), 403, ErrorCode::Forbidden),
-        ("a citizen", Some(token_of(&invites, AMINA)), 403, ErrorCode::Forbidden),
+        (
+            "a facilitator",
+            Some(token_of(&invites, FAC)),
+            403,
+            ErrorCode::Forbidden,
+        ),
+        (
+            "a citizen",
+            Some(token_of(&invites, AMINA)),
+            403,
+            ErrorCode::Forbidden,
+        ),
         ("nobody", None, 401, ErrorCode::Unauthorized),
     ] {
         let resp = get(&server, conv, token.as_deref(), "").await?;
@@ -267,13 +314,19 @@ async fn kill9_keeps_what_was_written_and_old_days_are_purged() -> Result<()> {
         .filter(|p| p.participant == amina)
         .map(|p| p.day.as_str())
         .collect();
-    ensure!(days.len() >= 2, "today's and the recent stretch are kept: {days:?}");
+    ensure!(
+        days.len() >= 2,
+        "today's and the recent stretch are kept: {days:?}"
+    );
     let recent = r
         .participants
         .iter()
         .filter(|p| p.participant == amina && p.last_departure == now - 100 * DAY_MS)
         .count();
-    ensure!(recent == 1, "the stretch of 100 days ago is kept (365 days of retention): {r:?}");
+    ensure!(
+        recent == 1,
+        "the stretch of 100 days ago is kept (365 days of retention): {r:?}"
+    );
     ensure!(
         r.participants
             .iter()
@@ -285,13 +338,21 @@ async fn kill9_keeps_what_was_written_and_old_days_are_purged() -> Result<()> {
     server.terminate().await?;
     let server = Server::start_with(
         &data,
-        &["--attendance-flush-secs", "1", "--attendance-retention-days", "30"],
+        &[
+            "--attendance-flush-secs",
+            "1",
+            "--attendance-retention-days",
+            "30",
+        ],
     )
     .await?;
     let r = report(&server, conv, ORGANIZER_TOKEN).await?;
     ensure!(r.retention_days == 30, "{r:?}");
     ensure!(
-        !r.participants.is_empty() && r.participants.iter().all(|p| p.last_departure > now - 30 * DAY_MS),
+        !r.participants.is_empty()
+            && r.participants
+                .iter()
+                .all(|p| p.last_departure > now - 30 * DAY_MS),
         "only today's stretch is left: {r:?}"
     );
     Ok(())

@@ -206,11 +206,8 @@ impl Attendance {
                 let conn = conn.clone();
                 blocking(move || {
                     let c = conn.lock().unwrap_or_else(|e| e.into_inner());
-                    c.execute(
-                        "DELETE FROM attendance WHERE end_ms < ?1",
-                        [cutoff as i64],
-                    )
-                    .map(|n| n as u64)
+                    c.execute("DELETE FROM attendance WHERE end_ms < ?1", [cutoff as i64])
+                        .map(|n| n as u64)
                 })
                 .await
             }
@@ -232,10 +229,7 @@ impl Attendance {
                     };
                     let mut con = con.clone();
                     for chunk in old.chunks(1000) {
-                        let _: () = con
-                            .hdel(redis_key(&id), chunk)
-                            .await
-                            .map_err(unavailable)?;
+                        let _: () = con.hdel(redis_key(&id), chunk).await.map_err(unavailable)?;
                     }
                     n += old.len() as u64;
                 }
@@ -245,7 +239,12 @@ impl Attendance {
     }
 
     /// Purge now, then once a day until `cancel`.
-    pub async fn start_purging(&self, store: Store, tracker: &TaskTracker, cancel: CancellationToken) {
+    pub async fn start_purging(
+        &self,
+        store: Store,
+        tracker: &TaskTracker,
+        cancel: CancellationToken,
+    ) {
         self.purge_once(&store).await;
         let me = self.clone();
         tracker.spawn(async move {

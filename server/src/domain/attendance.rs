@@ -145,7 +145,10 @@ pub fn report<'a>(intervals: &[Interval], roster: impl IntoIterator<Item = &'a P
     for (day, who) in &present {
         totals.push(DayTotal {
             day: *day,
-            present: roster.iter().filter(|p| who.contains(p.id.as_str())).count() as u32,
+            present: roster
+                .iter()
+                .filter(|p| who.contains(p.id.as_str()))
+                .count() as u32,
             roster: roster.len() as u32,
         });
         for ((attribute, value), people) in &values {

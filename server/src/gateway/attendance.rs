@@ -108,10 +108,9 @@ pub async fn attendance(
     }
     Ok(match table {
         Table::Participants => csv_response(&format!("attendance-{id}"), participants_csv(&out)),
-        Table::Attributes => csv_response(
-            &format!("attendance-{id}-attributes"),
-            attributes_csv(&out),
-        ),
+        Table::Attributes => {
+            csv_response(&format!("attendance-{id}-attributes"), attributes_csv(&out))
+        }
     })
 }
 
@@ -157,7 +156,14 @@ fn participants_csv(r: &AttendanceReport) -> String {
 /// One row per day, roster attribute and value.
 fn attributes_csv(r: &AttendanceReport) -> String {
     let mut w = Csv::default();
-    w.row(["day", "attribute", "value", "present", "roster", "share_percent"]);
+    w.row([
+        "day",
+        "attribute",
+        "value",
+        "present",
+        "roster",
+        "share_percent",
+    ]);
     for t in &r.days {
         w.row([
             t.day.clone(),

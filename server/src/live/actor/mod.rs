@@ -496,7 +496,9 @@ impl Actor {
         }
         match self.attendance.write(&self.id, stretches).await {
             Ok(()) => self.presence_kept.written(ended),
-            Err(e) => warn!(error = %e, waiting = ended, dropped = self.presence_kept.dropped, "attendance not written"),
+            Err(e) => {
+                warn!(error = %e, waiting = ended, dropped = self.presence_kept.dropped, "attendance not written")
+            }
         }
     }
 
