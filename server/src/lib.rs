@@ -218,8 +218,10 @@ pub async fn run(
         .start_purging(store.clone(), &tracker, shutdown.clone())
         .await;
     let hub = live::Hub::start(
-        store.clone(),
-        attendance,
+        live::Stores {
+            log: store.clone(),
+            attendance,
+        },
         metrics,
         docs.clone(),
         replicas,

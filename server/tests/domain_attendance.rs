@@ -47,7 +47,8 @@ fn each_case_gives_its_minutes_sessions_and_times() {
     // (what, intervals of "a", expected per day: (day offset, present minutes, sessions,
     // first arrival, last departure) with times in minutes after D0)
     type Want = Vec<(i64, u64, u32, u64, u64)>;
-    let cases: Vec<(&str, Vec<(u64, u64)>, Want)> = vec![
+    type Case = (&'static str, Vec<(u64, u64)>, Want);
+    let cases: Vec<Case> = vec![
         ("one stretch", vec![(600, 660)], vec![(0, 60, 1, 600, 660)]),
         (
             "a phone and a laptop overlapping count once",

@@ -293,6 +293,13 @@ pub struct Hub {
     inner: Arc<HubInner>,
 }
 
+/// Where a node keeps what its conventions produce: the log (and all that goes with it) and,
+/// outside it, attendance (issue #17: personal data with a retention period).
+pub struct Stores {
+    pub log: Store,
+    pub attendance: crate::attendance::Attendance,
+}
+
 /// How a node keeps its conventions' replicas.
 #[derive(Clone, Copy, Debug)]
 pub struct Replicas {
@@ -323,8 +330,7 @@ impl Hub {
     /// Start a task for every convention in the store, so that their timers run even before
     /// anyone connects.
     pub async fn start(
-        store: Store,
-        attendance: crate::attendance::Attendance,
+        stores: Stores,
         metrics: Arc<Metrics>,
         docs: DocHub,
         replicas: Replicas,
@@ -332,6 +338,10 @@ impl Hub {
         tracker: TaskTracker,
         cancel: CancellationToken,
     ) -> Result<Hub, StoreError> {
+        let Stores {
+            log: store,
+            attendance,
+        } = stores;
         let ids = store.conventions().await?;
         let hub = Hub {
             inner: Arc::new(HubInner {
