@@ -397,3 +397,80 @@ async fn one_citizen_on_two_nodes_at_once_counts_once() -> Result<()> {
     }
     Ok(())
 }
+
+/// Ten times the connections an invitation may hold (4), all at once: the oldest are closed
+/// (4011) as the newest arrive, the citizen stays present throughout, so it is one session
+/// counted once; another citizen and the server are unharmed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_times_the_connections_of_an_invitation_are_one_presence() -> Result<()> {
+    let dir = tempdir();
+    let server = Server::start_with(&dir.path().join("data"), FLUSH).await?;
+    let conv = "afflux";
+    let invites = server.http().convention(conv, &roster()).await?;
+    let amina = id_of(&invites, AMINA);
+    let ws = server.ws_url();
+    let budget = convene_tests::proto::MAX_CONNECTIONS_PER_TOKEN;
+
+    let t0 = now_ms();
+    let mut bernard = Client::join(&ws, "bernard", &token_of(&invites, BERNARD)).await?;
+    let mut held = Vec::new();
+    for k in 0..10 * budget {
+        held.push(Client::join(&ws, &format!("amina {k}"), &token_of(&invites, AMINA)).await?);
+    }
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    // Bernard's connection is unharmed: it still answers.
+    bernard
+        .ok(convene_tests::proto::Command::SendChat {
+            text: "Toujours là".into(),
+        })
+        .await?;
+    for c in held {
+        c.close().await;
+    }
+    bernard.close().await;
+    no_connections(&server).await?;
+    let t1 = now_ms();
+
+    let r = report(&server, conv, ORGANIZER_TOKEN).await?;
+    for who in [&amina, &id_of(&invites, BERNARD)] {
+        let (present, sessions, rows) = totals(&r, who);
+        ensure!(
+            sessions as usize == rows && rows >= 1,
+            "{who}: one session: {r:?}"
+        );
+        ensure!(
+            (1_500..=t1 - t0).contains(&present),
+            "{who}: present {present} ms of the {} ms the test took (counted once)",
+            t1 - t0
+        );
+    }
+    Ok(())
+}
+
+/// A clean shutdown (SIGTERM) writes every open stretch before the process exits, even with
+/// the default flush period (30 s) not yet run out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_shutdown_writes_everything() -> Result<()> {
+    let dir = tempdir();
+    let mut server = Server::start(&dir.path().join("data")).await?;
+    let conv = "arret";
+    let invites = server.http().convention(conv, &roster()).await?;
+    let amina = id_of(&invites, AMINA);
+    let t0 = now_ms();
+    let c = Client::join(&server.ws_url(), "amina", &token_of(&invites, AMINA)).await?;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let status = server.terminate().await?;
+    let t1 = now_ms();
+    ensure!(status.success(), "clean exit: {status}");
+    drop(c);
+    server.restart().await?;
+    let r = report(&server, conv, ORGANIZER_TOKEN).await?;
+    let (present, sessions, rows) = totals(&r, &amina);
+    ensure!(sessions as usize == rows && rows >= 1, "{r:?}");
+    ensure!(
+        (1_500..=t1 - t0).contains(&present),
+        "after SIGTERM: {present} ms of the {} ms before it",
+        t1 - t0
+    );
+    Ok(())
+}
