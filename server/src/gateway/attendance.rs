@@ -71,11 +71,13 @@ pub async fn attendance(
         }
     };
     let attendance = app.hub.attendance();
-    let stored = attendance.read(&id).await.map_err(unavailable)?;
+    // This node's unwritten stretches first, then the store: a stretch written in between is
+    // in the store with an end at least as late.
     let live = handle.attendance().await.unwrap_or_default();
+    let stored = attendance.read(&id).await.map_err(unavailable)?;
     // A stretch written and still open here: its latest end.
     let mut by_id: BTreeMap<String, Stretch> = BTreeMap::new();
-    for s in stored.into_iter().chain(live) {
+    for s in live.into_iter().chain(stored) {
         match by_id.get_mut(&s.id) {
             Some(known) => known.end = known.end.max(s.end),
             None => {
