@@ -278,6 +278,9 @@ async fn kill9_keeps_what_was_written_and_old_days_are_purged() -> Result<()> {
     let c = Client::join(&server.ws_url(), "amina", &token_of(&invites, AMINA)).await?;
     // Several flush periods with the citizen here, then the server dies without a word.
     tokio::time::sleep(Duration::from_millis(3_200)).await;
+    let written = server.metric("convene_attendance_written_total").await?;
+    ensure!(written >= 2, "written at every flush while she is here: {written}");
+    ensure!(server.metric("convene_attendance_failures_total").await? == 0);
     server.kill9().await?;
     let t1 = now_ms();
     drop(c);

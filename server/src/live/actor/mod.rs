@@ -494,9 +494,14 @@ impl Actor {
         if stretches.is_empty() {
             return;
         }
+        let n = stretches.len() as u64;
         match self.attendance.write(&self.id, stretches).await {
-            Ok(()) => self.presence_kept.written(ended),
+            Ok(()) => {
+                self.presence_kept.written(ended);
+                self.metrics.attendance_written.inc_by(n);
+            }
             Err(e) => {
+                self.metrics.attendance_failures.inc();
                 warn!(error = %e, waiting = ended, dropped = self.presence_kept.dropped, "attendance not written")
             }
         }
