@@ -2,7 +2,8 @@
 //! connections of one citizen at once count once, a disconnection and reconnection make two
 //! sessions, what was written survives `kill -9`, stretches older than the retention period
 //! are purged at start, only organizers and guarantors may read it (JSON and CSV, cells
-//! neutralized), and in cluster mode one citizen on two nodes at once counts once.
+//! neutralized), and in cluster mode (Redis DB 2) one citizen on two nodes at once counts
+//! once and old stretches are purged too.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -279,7 +280,10 @@ async fn kill9_keeps_what_was_written_and_old_days_are_purged() -> Result<()> {
     // Several flush periods with the citizen here, then the server dies without a word.
     tokio::time::sleep(Duration::from_millis(3_200)).await;
     let written = server.metric("convene_attendance_written_total").await?;
-    ensure!(written >= 2, "written at every flush while she is here: {written}");
+    ensure!(
+        written >= 2,
+        "written at every flush while she is here: {written}"
+    );
     ensure!(server.metric("convene_attendance_failures_total").await? == 0);
     server.kill9().await?;
     let t1 = now_ms();
@@ -362,7 +366,7 @@ async fn kill9_keeps_what_was_written_and_old_days_are_purged() -> Result<()> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_citizen_on_two_nodes_at_once_counts_once() -> Result<()> {
+async fn in_a_cluster_one_citizen_on_two_nodes_counts_once_and_old_days_are_purged() -> Result<()> {
     let redis = fresh_redis(2)?;
     let dir = tempdir();
     let flags = ["--redis", redis.as_str(), "--attendance-flush-secs", "1"];
@@ -398,6 +402,38 @@ async fn one_citizen_on_two_nodes_at_once_counts_once() -> Result<()> {
             t1 - t0
         );
     }
+
+    // Retention in Redis: a stretch of 400 days ago and one of 100 days ago, stored as the
+    // nodes store them; a node starting purges the first and keeps the second.
+    let now = now_ms();
+    {
+        let mut con = redis::Client::open(redis.as_str())?.get_connection()?;
+        for (id, days) in [("old", 400), ("recent", 100)] {
+            let end = now - days * DAY_MS;
+            let value = serde_json::json!([amina, end - 3_600_000, end]).to_string();
+            redis::cmd("HSET")
+                .arg(format!("cv:{{{conv}}}:attendance"))
+                .arg(id)
+                .arg(value)
+                .query::<()>(&mut con)?;
+        }
+    }
+    let c = Server::start_with(&dir.path().join("node2"), &flags).await?;
+    let r = report(&c, conv, ORGANIZER_TOKEN).await?;
+    let ends: Vec<u64> = r
+        .participants
+        .iter()
+        .filter(|p| p.participant == amina)
+        .map(|p| p.last_departure)
+        .collect();
+    ensure!(
+        ends.contains(&(now - 100 * DAY_MS)),
+        "the stretch of 100 days ago is kept: {r:?}"
+    );
+    ensure!(
+        ends.iter().all(|e| *e > now - 365 * DAY_MS),
+        "the stretch of 400 days ago is purged: {r:?}"
+    );
     Ok(())
 }
 
