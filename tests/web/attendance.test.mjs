@@ -41,6 +41,9 @@ test('a guarantor sees attendance and downloads it as CSV', { timeout: 120000 },
   assert.equal(cells[0], citizen.name);
   assert.equal(cells[1], today);
   assert.equal(cells[3], '1', `one session: ${cells}`);
+  // The day's headcount against the roster.
+  const total = await gar.textContent('#attendance [data-testid=attendance-total]');
+  assert.match(total, new RegExp(`^${today} : \\d+ personnes? du panel présentes? sur \\d+$`));
   // The summary per roster attribute: the demo roster's communes, in French.
   const summary = await gar.textContent('#attendance table.attendance-attributes');
   assert.match(summary, /commune/);

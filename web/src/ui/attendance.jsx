@@ -23,6 +23,8 @@ export function AttendanceView({ client }) {
   const path = `/api/conventions/${encodeURIComponent(id)}/attendance`;
   const [report, setReport] = useState(null);
   const [error, setError] = useState(null);
+  // The day shown: the latest by default (a convention's weekend spans a few days).
+  const [day, setDay] = useState(null);
   const load = async () => {
     try {
       const r = await apiFetch(client, path);
@@ -36,8 +38,11 @@ export function AttendanceView({ client }) {
   useEffect(() => {
     load();
   }, []);
-  const rows = report ? report.participants : [];
-  const byAttr = report ? report.by_attribute : [];
+  const days = report ? report.days.map((d) => d.day) : [];
+  const shown = day && days.includes(day) ? day : days[days.length - 1];
+  const total = report ? report.days.find((d) => d.day === shown) : null;
+  const rows = report ? report.participants.filter((r) => r.day === shown) : [];
+  const byAttr = report ? report.by_attribute.filter((b) => b.day === shown) : [];
   return (
     <div class="attendance" data-testid="attendance">
       <p class="small muted">{t('attendance.explain', { days: report ? report.retention_days : 365 })}</p>
@@ -46,9 +51,19 @@ export function AttendanceView({ client }) {
         <ExportButton client={client} small path={`${path}?format=csv`} filename={`attendance-${id}.csv`}>{t('attendance.csv')}</ExportButton>
         <ExportButton client={client} small path={`${path}?format=csv&table=attributes`} filename={`attendance-${id}-attributes.csv`}>{t('attendance.csv_attributes')}</ExportButton>
       </div>
+      {days.length > 1 ? (
+        <p>
+          <label>{t('attendance.day')}{' '}
+            <select value={shown} onChange={(e) => setDay(e.currentTarget.value)} data-testid="attendance-day">
+              {days.map((d) => <option key={d} value={d}>{d}</option>)}
+            </select>
+          </label>
+        </p>
+      ) : null}
+      {total ? <p data-testid="attendance-total">{t('attendance.total', { day: total.day, n: total.present, roster: total.roster })}</p> : null}
       {error ? <p class="warn-text" role="alert">{t('attendance.load_error')}</p> : null}
       {!report && !error ? <p class="muted">{t('common.loading')}</p> : null}
-      {report && !rows.length ? <p class="muted">{t('attendance.none')}</p> : null}
+      {report && !days.length ? <p class="muted">{t('attendance.none')}</p> : null}
       {rows.length ? (
         <div class="table-wrap" tabIndex={0} role="region" aria-label={t('attendance.by_person')}>
           <table class="attendance-people">
