@@ -50,6 +50,11 @@ pub async fn attendance(
     Query(q): Query<AttendanceQuery>,
 ) -> ApiResult<Response> {
     let handle = organizer_or(&app, &headers, &id, q.token.clone(), READERS).await?;
+    // Personal data: each reading is logged, with who read it (the organizer or a guarantor).
+    let by = match super::api::bearer(&headers).map(super::hash_token) {
+        Some(h) if h == app.organizer_hash => "organizer",
+        _ => "guarantor",
+    };
     let csv = match q.format.as_deref() {
         None | Some("json") => false,
         Some("csv") => true,
@@ -105,6 +110,7 @@ pub async fn attendance(
         attendance.settings.retention_days,
         crate::attendance::now_ms(),
     );
+    tracing::info!(convention = %id, by, csv, people = out.participants.len(), "attendance read");
     if !csv {
         return Ok(Json(out).into_response());
     }
