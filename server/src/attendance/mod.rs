@@ -211,7 +211,7 @@ impl Attendance {
                 })
                 .await
             }
-            Backend::Redis(_) => {
+            Backend::Redis(con) => {
                 let mut n = 0;
                 for id in conventions {
                     let old: Vec<String> = self
@@ -224,9 +224,6 @@ impl Attendance {
                     if old.is_empty() {
                         continue;
                     }
-                    let Backend::Redis(con) = &self.backend else {
-                        break;
-                    };
                     let mut con = con.clone();
                     for chunk in old.chunks(1000) {
                         let _: () = con.hdel(redis_key(&id), chunk).await.map_err(unavailable)?;
