@@ -4,6 +4,8 @@
 //! the committed file against the code.
 
 pub mod api;
+// Attendance (issue #17).
+mod attendance;
 mod documents;
 mod polls;
 mod rotation;
@@ -13,6 +15,8 @@ mod schema;
 mod state;
 mod views;
 
+// Attendance (issue #17).
+pub use attendance::*;
 pub use documents::*;
 pub use parse::{parse_client_message, ParseError, MAX_ERROR_MESSAGE_BYTES};
 pub use polls::*;

@@ -33,6 +33,8 @@ pub fn schema() -> serde_json::Value {
         api::PollResults,
         api::NamedBallot
     );
+    // Attendance (issue #17).
+    add!(AttendanceReport);
     for (name, s) in gen.definitions() {
         defs.insert(name.clone(), serde_json::to_value(s).unwrap_or_default());
     }

@@ -336,6 +336,8 @@ fn check_example(ex: &Example, cov: &mut Coverage) -> Result<(), String> {
                 "NamedBallot" => check!(NamedBallot)?,
                 "Nodes" => check!(Nodes)?,
                 "VideoMeeting" => check!(VideoMeeting)?,
+                // Attendance (issue #17).
+                "AttendanceReport" => check!(convene_protocol::AttendanceReport)?,
                 other => return Err(format!("unknown HTTP type {other:?} in tag")),
             }
         }

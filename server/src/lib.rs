@@ -1,6 +1,8 @@
 //! Convene: a real-time server for deliberative assemblies held online. `run` serves one
 //! listener until `shutdown` is cancelled; `main.rs` only parses the configuration.
 
+// Attendance (issue #17): presence kept out of the log, with a retention period.
+pub mod attendance;
 pub mod audit;
 pub mod backup;
 pub mod datadir;
@@ -76,6 +78,14 @@ pub struct Config {
     /// limit allows, less a reserve kept for health, metrics and the organizer API.
     #[arg(long, env = "CONVENE_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
+    /// Attendance: days a stretch of presence is kept after it ended; older ones are deleted
+    /// at start and once a day (attendance is personal data, kept out of the log).
+    #[arg(long, env = "CONVENE_ATTENDANCE_RETENTION_DAYS", default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=36500))]
+    pub attendance_retention_days: u32,
+    /// Attendance: seconds between two writes of each convention's presence; a crash
+    /// (kill -9) loses at most this much of each open stretch.
+    #[arg(long, env = "CONVENE_ATTENDANCE_FLUSH_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub attendance_flush_secs: u64,
     /// Video: the provider and its settings (`video::VideoArgs`, README "Video"; boxed, as
     /// they are many).
     #[command(flatten)]
@@ -196,8 +206,22 @@ pub async fn run(
         idle: std::time::Duration::from_secs(config.idle_replica_secs.max(1)),
         state_every: config.state_every,
     };
+    let attendance = attendance::Attendance::open(
+        &store,
+        &config.data,
+        attendance::Settings {
+            flush_every: std::time::Duration::from_secs(config.attendance_flush_secs),
+            retention_days: config.attendance_retention_days,
+        },
+    )?;
+    attendance
+        .start_purging(store.clone(), &tracker, shutdown.clone())
+        .await;
     let hub = live::Hub::start(
-        store.clone(),
+        live::Stores {
+            log: store.clone(),
+            attendance,
+        },
         metrics,
         docs.clone(),
         replicas,

@@ -42,6 +42,11 @@ pub struct Metrics {
     pub http_reserve: Counter,
     /// Open HTTP connections (upgraded WebSockets included).
     pub http_connections: Gauge,
+    // Attendance (issue #17).
+    /// Stretches of presence written to the attendance store.
+    pub attendance_written: Counter,
+    /// Writes to the attendance store that failed (kept in memory for the next try).
+    pub attendance_failures: Counter,
 }
 
 impl Default for Metrics {
@@ -65,6 +70,19 @@ impl Default for Metrics {
         let http_refused = Counter::default();
         let http_reserve = Counter::default();
         let http_connections = Gauge::default();
+        // Attendance (issue #17).
+        let attendance_written = Counter::default();
+        let attendance_failures = Counter::default();
+        registry.register(
+            "attendance_written",
+            "Stretches of presence written to the attendance store",
+            attendance_written.clone(),
+        );
+        registry.register(
+            "attendance_failures",
+            "Writes to the attendance store that failed (retried at the next flush)",
+            attendance_failures.clone(),
+        );
         registry.register(
             "task_restarts",
             "Convention tasks that failed and were started again",
@@ -185,6 +203,8 @@ impl Default for Metrics {
             http_refused,
             http_reserve,
             http_connections,
+            attendance_written,
+            attendance_failures,
         }
     }
 }

@@ -646,6 +646,28 @@ export const DICT = {
   'audit.round_resumed': ['Tour {n} de la rotation repris', 'Round {n} of the rotation resumed'],
   'audit.round_extended': ['Tour {n} de la rotation prolongé', 'Round {n} of the rotation extended'],
   'audit.question_answered_named': ['Réponse à la question « {text} »', 'Answer to the question “{text}”'],
+  // ---- attendance (issue #17) ----
+  'attendance.title': ['Présence', 'Attendance'],
+  'attendance.explain': ['Temps de présence de chaque participant·e par jour (jours en heure UTC), connexions simultanées comptées une fois. Visible des organisateurs et des garant·es seulement ; conservé {days} jours.', 'Time present per participant and day (days in UTC), simultaneous connections counted once. Seen by organizers and guarantors only; kept {days} days.'],
+  'attendance.refresh': ['Actualiser', 'Refresh'],
+  'attendance.csv': ['Présence par personne (CSV)', 'Attendance per person (CSV)'],
+  'attendance.csv_attributes': ['Présence par attribut (CSV)', 'Attendance per attribute (CSV)'],
+  'attendance.load_error': ["La présence n'a pas pu être chargée : réessayez.", 'Attendance could not be loaded: try again.'],
+  'attendance.none': ['Personne ne s’est encore connecté.', 'Nobody has connected yet.'],
+  'attendance.by_person': ['Présence par personne et par jour', 'Attendance per person and day'],
+  'attendance.by_attribute': ['Présence par attribut du panel', 'Attendance per roster attribute'],
+  'attendance.name': ['Nom', 'Name'],
+  'attendance.day': ['Jour (UTC)', 'Day (UTC)'],
+  'attendance.minutes': ['Minutes', 'Minutes'],
+  'attendance.sessions': ['Sessions', 'Sessions'],
+  'attendance.arrival': ['Arrivée (UTC)', 'Arrival (UTC)'],
+  'attendance.departure': ['Départ (UTC)', 'Departure (UTC)'],
+  'attendance.attribute': ['Attribut', 'Attribute'],
+  'attendance.value': ['Valeur', 'Value'],
+  'attendance.present': ['Présent·es', 'Present'],
+  'attendance.present_of': ['{n} sur {roster}', '{n} of {roster}'],
+  'attendance.share': ['Part', 'Share'],
+  'attendance.total': [{ one: '{day} : {n} personne du panel présente sur {roster}', other: '{day} : {n} personnes du panel présentes sur {roster}' }, { one: '{day}: {n} person of the roster present out of {roster}', other: '{day}: {n} people of the roster present out of {roster}' }],
 };
 
 const STORAGE_KEY = 'convene-lang';

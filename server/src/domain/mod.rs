@@ -3,6 +3,8 @@
 //! an argument), no serde: the edges translate.
 
 mod assign;
+// Attendance (issue #17): presence intervals merged, split by day, summed up.
+pub mod attendance;
 mod convention;
 mod decide;
 pub mod documents;

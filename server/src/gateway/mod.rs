@@ -2,6 +2,8 @@
 //! and the OpenAPI document.
 
 mod api;
+// Attendance (issue #17).
+mod attendance;
 mod documents;
 mod exports;
 mod nodes;
@@ -110,6 +112,11 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/conventions/{id}/rotation", get(exports::rotation))
         .route("/api/conventions/{id}/video", get(video::meeting))
+        // Attendance (issue #17).
+        .route(
+            "/api/conventions/{id}/attendance",
+            get(attendance::attendance),
+        )
         .fallback(web::serve)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)

@@ -30,6 +30,8 @@ pub const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/api/conventions/{id}/polls/{poll}/ballots"),
     ("get", "/api/conventions/{id}/rotation"),
     ("get", "/api/conventions/{id}/video"),
+    // Attendance (issue #17).
+    ("get", "/api/conventions/{id}/attendance"),
     ("get", "/api/conventions/{id}/documents/{doc}/export"),
     ("get", "/api/conventions/{id}/documents/{doc}/versions"),
     ("get", "/api/conventions/{id}/documents/{doc}/diff"),
@@ -63,6 +65,10 @@ pub fn document() -> Value {
     let video = serde_json::to_value(gen.subschema_for::<VideoMeeting>()).unwrap_or_default();
     let versions = serde_json::to_value(gen.subschema_for::<Vec<convene_protocol::VersionInfo>>())
         .unwrap_or_default();
+    // Attendance (issue #17).
+    let attendance =
+        serde_json::to_value(gen.subschema_for::<convene_protocol::AttendanceReport>())
+            .unwrap_or_default();
     let schemas: serde_json::Map<String, Value> = gen
         .take_definitions()
         .into_iter()
@@ -250,6 +256,15 @@ pub fn document() -> Value {
                     "parameters": [id_param, { "name": "room", "in": "query", "required": false, "schema": { "type": "string" }, "description": "The room the page believes the caller is in; refused (403 forbidden) if the caller is elsewhere" }],
                     "responses": { "200": ok("The meeting", &video), "400": err("A token in the URL (?token=): send it as Authorization: Bearer (code invalid)"), "401": err("No, unknown or revoked invitation token, or the organizer's"), "403": err("`room` is not the caller's room (code forbidden)") }
                 }
+            },
+            // Attendance (issue #17).
+            "/api/conventions/{id}/attendance": {
+                "get": participants(&["guarantor"], "a guarantor", json!({
+                    "summary": "Attendance: per participant and day (UTC), time present (several connections at once counted once), first arrival, last departure, sessions; headcount per day and per roster attribute value (PROTOCOL.md §23)",
+                    "description": "Personal data, kept outside the log for --attendance-retention-days (default 365). Facilitators and other participants may not read it. CSV: `table=participants` (default) or `table=attributes`.",
+                    "parameters": [id_param, format_param, { "name": "table", "in": "query", "required": false, "schema": { "type": "string", "enum": ["participants", "attributes"] }, "description": "CSV only: which table" }],
+                    "responses": { "200": ok_or_csv("The report", &attendance), "400": err("Another format or table (code invalid)"), "404": err("No such convention (organizer token)"), "503": err("The attendance store cannot be read (code unavailable)") }
+                }))
             },
             "/healthz": { "get": public(json!({ "summary": "Health. No token needed", "responses": { "200": { "description": "Serving; `status` is `degraded` when some conventions cannot be served (listed under `unavailable`, with the reason)" }, "503": err("The store cannot be reached or written (Redis away, a full disk)") } })) },
             "/nodes": { "get": public(json!({ "summary": "The cluster's nodes a client may reconnect to (--nodes; empty: only this origin). No token needed", "responses": { "200": ok("Base URLs", &nodes) } })) },

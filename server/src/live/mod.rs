@@ -186,6 +186,8 @@ enum Msg {
         present: BTreeSet<String>,
     },
     Query(Query),
+    /// Attendance (issue #17): this node's stretches not yet written, open ones ending now.
+    Attendance(oneshot::Sender<Vec<crate::attendance::Stretch>>),
 }
 
 /// Told of each event this node appends, once it is durable (never of those read from other
@@ -258,6 +260,14 @@ impl Handle {
         let _ = self.tx.send(Msg::Leave { conn }).await;
     }
 
+    /// Attendance (issue #17): this node's stretches of presence not yet written (open ones
+    /// ending now), so that a report is up to date on the node that serves it.
+    pub async fn attendance(&self) -> Option<Vec<crate::attendance::Stretch>> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(Msg::Attendance(reply)).await.ok()?;
+        rx.await.ok()
+    }
+
     /// Who is online on another node changed (cluster mode).
     pub async fn remote_presence(&self, node: String, present: BTreeSet<String>) {
         let _ = self.tx.send(Msg::RemotePresence { node, present }).await;
@@ -283,6 +293,13 @@ pub struct Hub {
     inner: Arc<HubInner>,
 }
 
+/// Where a node keeps what its conventions produce: the log (and all that goes with it) and,
+/// outside it, attendance (issue #17: personal data with a retention period).
+pub struct Stores {
+    pub log: Store,
+    pub attendance: crate::attendance::Attendance,
+}
+
 /// How a node keeps its conventions' replicas.
 #[derive(Clone, Copy, Debug)]
 pub struct Replicas {
@@ -296,6 +313,8 @@ struct HubInner {
     /// In cluster mode: this node and its Redis.
     cluster: Option<Arc<cluster::Cluster>>,
     store: Store,
+    /// Attendance (issue #17): where each convention's task writes who was here when.
+    attendance: crate::attendance::Attendance,
     metrics: Arc<Metrics>,
     docs: DocHub,
     replicas: Replicas,
@@ -311,7 +330,7 @@ impl Hub {
     /// Start a task for every convention in the store, so that their timers run even before
     /// anyone connects.
     pub async fn start(
-        store: Store,
+        stores: Stores,
         metrics: Arc<Metrics>,
         docs: DocHub,
         replicas: Replicas,
@@ -319,6 +338,10 @@ impl Hub {
         tracker: TaskTracker,
         cancel: CancellationToken,
     ) -> Result<Hub, StoreError> {
+        let Stores {
+            log: store,
+            attendance,
+        } = stores;
         let ids = store.conventions().await?;
         let hub = Hub {
             inner: Arc::new(HubInner {
@@ -327,6 +350,7 @@ impl Hub {
                     Store::Sqlite(_) => None,
                 },
                 store,
+                attendance,
                 metrics,
                 docs,
                 replicas,
@@ -391,6 +415,7 @@ impl Hub {
                 id.clone(),
                 actor::Shared {
                     store: self.inner.store.clone(),
+                    attendance: self.inner.attendance.clone(),
                     metrics: self.inner.metrics.clone(),
                     docs: self.inner.docs.clone(),
                     cluster: self.inner.cluster.clone(),
@@ -522,6 +547,11 @@ impl Hub {
 
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// Attendance (issue #17): the store of who was here when.
+    pub fn attendance(&self) -> &crate::attendance::Attendance {
+        &self.inner.attendance
     }
 
     pub fn metrics(&self) -> &Metrics {

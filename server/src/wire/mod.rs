@@ -1,10 +1,14 @@
 //! The edge between the pure domain and the wire: conversions both ways between domain
 //! types and `convene_protocol` types. Nothing else in the server maps one onto the other.
 
+// Attendance (issue #17).
+mod attendance;
 mod polls;
 mod rotation;
 mod state;
 
+// Attendance (issue #17).
+pub use attendance::attendance_out;
 pub use polls::*;
 pub use state::{state_in, state_out, without_secret_ballots, TaskState};
 

@@ -11,6 +11,8 @@ import { EquityView, CallsList } from './console.jsx';
 import { sortedPolls, Participation } from './polls.jsx';
 import { Icon } from './icons.jsx';
 import { ExportButton, apiFetch } from './download.jsx';
+// Attendance (issue #17).
+import { AttendanceView } from './attendance.jsx';
 
 /** serde_json's canonical form as the audit chain hashes it: sorted keys, no spaces. */
 export function canonical(v) {
@@ -298,6 +300,8 @@ export function ObserverView({ client }) {
         <Section id="audit" title={t('audit.title')}><AuditTrail client={client} /></Section>
         <Section id="participation" title={t('observe.participation')}><PollsParticipation client={client} /></Section>
         <Section id="equity" title={t('equity.title')}><EquityView client={client} /></Section>
+        {/* Attendance (issue #17) */}
+        <Section id="attendance" title={t('attendance.title')}><AttendanceView client={client} /></Section>
         <Section id="exports" title={t('export.title')}><ExportLinks client={client} /></Section>
       </div>
     </div>

@@ -131,12 +131,16 @@ pub struct Actor {
     dead: Vec<u64>,
     /// Told of what this node appends (the video controller follows the floor).
     follower: Option<Arc<dyn super::Follower>>,
+    /// Attendance (issue #17): who is connected here since when, and where it is written.
+    attendance: crate::attendance::Attendance,
+    presence_kept: crate::attendance::Tracker,
 }
 
 /// What every convention's task of a process shares, from the hub.
 #[derive(Clone)]
 pub struct Shared {
     pub store: Store,
+    pub attendance: crate::attendance::Attendance,
     pub metrics: Arc<Metrics>,
     pub docs: DocHub,
     pub cluster: Option<Arc<Cluster>>,
@@ -149,6 +153,7 @@ impl Actor {
     pub fn new(id: String, shared: Shared) -> Self {
         let Shared {
             store,
+            attendance,
             metrics,
             docs,
             cluster,
@@ -181,6 +186,8 @@ impl Actor {
             requests: super::Answered::default(),
             healthy: false,
             dead: Vec::new(),
+            attendance,
+            presence_kept: crate::attendance::Tracker::default(),
         }
     }
 
@@ -212,6 +219,8 @@ impl Actor {
                 c.follow(self.id.clone(), self.seq_tx.subscribe(), me.clone(), helpers.clone());
                 c.presence(self.id.clone(), self.local_tx.subscribe(), me, helpers.clone());
             }
+            let mut attendance_tick = tokio::time::interval(self.attendance.settings.flush_every);
+            attendance_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 let deadline = self.state.next_deadline();
                 let has_deadline = deadline.is_some();
@@ -219,6 +228,10 @@ impl Actor {
                 tokio::select! {
                     biased;
                     _ = cancel.cancelled() => break,
+                    // Attendance (issue #17): written down every flush period.
+                    _ = attendance_tick.tick(), if !self.presence_kept.is_idle() => {
+                        self.write_attendance().await;
+                    }
                     msg = inbox.recv() => {
                         let Some(first) = msg else { break };
                         self.handle(crate::live::with_waiting(first, inbox, MAX_BATCH)).await;
@@ -244,11 +257,17 @@ impl Actor {
                 if let Some(save) = self.state_to_save(false) {
                     tokio::spawn(save);
                 }
+                if self.presence_kept.is_full() {
+                    self.write_attendance().await;
+                }
             }
             // Whoever takes the convention up next (a restart, another node) starts here.
             if let Some(save) = self.state_to_save(true) {
                 save.await;
             }
+            // Attendance (issue #17): everyone here leaves now; written before the task ends.
+            self.presence_kept.all_left(now_ms());
+            self.write_attendance().await;
             helpers.cancel();
             for (_, c) in self.conns.drain() {
                 let _ = c.close.try_send((close::GOING_AWAY, "server shutting down"));
@@ -346,6 +365,9 @@ impl Actor {
                             self.remote_presence(node, present)
                         }
                         Msg::Query(q) => q(&self.state, &self.present),
+                        Msg::Attendance(reply) => {
+                            let _ = reply.send(self.presence_kept.to_write(now_ms()).0);
+                        }
                         Msg::Command { .. } | Msg::Request { .. } => unreachable!("batched above"),
                     }
                 }
@@ -404,6 +426,7 @@ impl Actor {
             self.local_tx.send_modify(|s| {
                 s.insert(participant.clone());
             });
+            self.presence_kept.arrived(&participant, now_ms());
         }
         if !was_present {
             self.presence(&participant, true);
@@ -451,6 +474,7 @@ impl Actor {
             None => false,
         };
         if last {
+            self.presence_kept.left(&c.participant, now_ms());
             self.online.remove(&c.participant);
             self.local_tx.send_modify(|s| {
                 s.remove(&c.participant);
@@ -459,6 +483,26 @@ impl Actor {
             if !self.remote.values().any(|s| s.contains(&c.participant)) {
                 self.present.remove(&c.participant);
                 self.presence(&c.participant, false);
+            }
+        }
+    }
+
+    /// Attendance (issue #17): write down the ended stretches and the open ones (ending now);
+    /// what fails to be written is kept (bounded) for the next try.
+    async fn write_attendance(&mut self) {
+        let (stretches, ended) = self.presence_kept.to_write(now_ms());
+        if stretches.is_empty() {
+            return;
+        }
+        let n = stretches.len() as u64;
+        match self.attendance.write(&self.id, stretches).await {
+            Ok(()) => {
+                self.presence_kept.written(ended);
+                self.metrics.attendance_written.inc_by(n);
+            }
+            Err(e) => {
+                self.metrics.attendance_failures.inc();
+                warn!(error = %e, waiting = ended, dropped = self.presence_kept.dropped, "attendance not written")
             }
         }
     }

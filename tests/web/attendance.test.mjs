@@ -1,0 +1,81 @@
+// Attendance (issue #17) in the guarantor's view: the table of time present per participant
+// and day, and the summary per roster attribute, read with the guarantor's token in a header;
+// the CSV downloads (never with the token in a URL) and holds the same people as the
+// organizer's export. A facilitator's page has no attendance, and the server refuses their
+// token.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { openAs, axe, server, browser, useServerAndBrowser } from './harness.mjs';
+
+useServerAndBrowser();
+
+async function download(page, selector) {
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click(selector)]);
+  return { name: dl.suggestedFilename(), text: readFileSync(await dl.path(), 'utf8') };
+}
+
+async function asOrganizer(path) {
+  const token = readFileSync(join(server.data, 'organizer-token'), 'utf8').trim();
+  const r = await fetch(`${server.base}${path}`, { headers: { authorization: `Bearer ${token}` } });
+  assert.equal(r.status, 200, `${path} as the organizer`);
+  return r;
+}
+
+test('a guarantor sees attendance and downloads it as CSV', { timeout: 120000 }, async () => {
+  const citizen = server.role('citizen');
+  const cit = await openAs(browser, server, citizen);
+  const garInvite = server.role('guarantor');
+  const gar = await openAs(browser, server, garInvite);
+  const urls = [];
+  const secret = server.token(garInvite).split('.').pop();
+  gar.context().on('request', (r) => urls.push(r.url().split('#')[0]));
+
+  // The citizen's row, with their name, today's date (UTC) and one session.
+  const row = `#attendance table.attendance-people tr[data-participant="${citizen.participant}"]`;
+  await gar.waitForSelector(row);
+  const cells = await gar.$$eval(`${row} th, ${row} td`, (els) => els.map((e) => e.textContent.trim()));
+  const today = new Date().toISOString().slice(0, 10);
+  assert.equal(cells[0], citizen.name);
+  assert.equal(cells[1], today);
+  assert.equal(cells[3], '1', `one session: ${cells}`);
+  // The day's headcount against the roster.
+  const total = await gar.textContent('#attendance [data-testid=attendance-total]');
+  assert.match(total, new RegExp(`^${today} : \\d+ personnes? du panel présentes? sur \\d+$`));
+  // The summary per roster attribute: the demo roster's communes, in French.
+  const summary = await gar.textContent('#attendance table.attendance-attributes');
+  assert.match(summary, /commune/);
+  assert.match(summary, /Jour \(UTC\)/);
+
+  // The CSV, as the organizer's export has it: the same people and days.
+  const cid = 'demo';
+  const csv = await download(gar, `#attendance button[data-export="/api/conventions/${cid}/attendance?format=csv"]`);
+  assert.equal(csv.name, `attendance-${cid}.csv`);
+  const lines = csv.text.trim().split('\n');
+  assert.equal(lines[0], 'participant,name,roles,day,minutes,sessions,first_arrival,last_departure');
+  const mine = lines.find((l) => l.startsWith(`${citizen.participant},`));
+  assert.ok(mine && mine.includes(`,${today},`), `the citizen's row: ${csv.text}`);
+  const org = await (await asOrganizer(`/api/conventions/${cid}/attendance?format=csv`)).text();
+  const who = (text) => text.trim().split('\n').slice(1).map((l) => l.split(',').slice(0, 4).join(',')).sort();
+  assert.deepEqual(who(csv.text), who(org));
+  const attrs = await download(gar, `#attendance button[data-export="/api/conventions/${cid}/attendance?format=csv&table=attributes"]`);
+  assert.match(attrs.text, /^day,attribute,value,present,roster,share_percent\n/);
+  assert.ok(attrs.text.includes(`${today},commune,`), attrs.text);
+  assert.deepEqual(urls.filter((u) => u.includes(secret) && !new URL(u).pathname.startsWith('/doc/')), [], 'a token in a URL');
+
+  await axe(gar, 'guarantor attendance');
+  assert.deepEqual(gar.errors, []);
+  assert.deepEqual(cit.errors, []);
+});
+
+test('a facilitator has no attendance, and the server refuses them', { timeout: 60000 }, async () => {
+  const facInvite = server.role('facilitator');
+  const fac = await openAs(browser, server, facInvite);
+  assert.equal(await fac.$('#attendance'), null);
+  const r = await fetch(`${server.base}/api/conventions/demo/attendance`, { headers: { authorization: `Bearer ${server.token(facInvite)}` } });
+  assert.equal(r.status, 403);
+  assert.equal((await r.json()).code, 'forbidden');
+  assert.deepEqual(fac.errors, []);
+});
