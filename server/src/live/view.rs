@@ -64,6 +64,15 @@ pub fn audience(state: &Convention, record: &d::Record) -> Audience {
         | GroupJoined { .. }
         | QuestionAsked { .. }
         | QuestionAnswered { .. } => Audience::Everyone,
+        // Run sheet: the programme of the day is everyone's.
+        SequenceAdded { .. }
+        | SequenceEdited { .. }
+        | SequenceDeleted { .. }
+        | SequenceMoved { .. }
+        | SequenceStarted { .. }
+        | SequenceExtended { .. }
+        | SequenceEnded { .. }
+        | SequenceSkipped { .. } => Audience::Everyone,
         VoterMarked { .. } => match actor_id(record) {
             Some(p) => Audience::Only(p),
             None => Audience::Nobody,
@@ -355,6 +364,7 @@ pub fn snapshot(
             .filter(|p| sees_poll(state, p, viewer))
             .map(|p| poll_view(state, p, viewer, present))
             .collect(),
+        runsheet: wire::runsheet::view(&state.runsheet, all),
     }
 }
 
