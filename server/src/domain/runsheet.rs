@@ -26,8 +26,8 @@ pub type SequenceId = String;
 /// Which breakout rooms a breakouts sequence uses.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BreakoutRooms {
-    /// New rooms, made at the start (the breakout rooms of before are cleared first):
-    /// `count` rooms named "Salle N", or one per name.
+    /// New rooms, made at the start beside those of before: `count` rooms named
+    /// "Salle N", or one per name.
     New {
         count: Option<u32>,
         names: Vec<String>,
@@ -379,10 +379,10 @@ fn check_action(state: &Convention, action: &Action) -> Result<(), Rejection> {
 enum Step {
     CloseBreakouts,
     StopRotation,
-    ClearRooms,
     CreateRooms,
-    /// Assign over the listed rooms, or (`None`) over every breakout room then.
-    Assign(Option<Vec<RoomId>>),
+    /// Assign over the listed rooms, or over the rooms from this index on (those the
+    /// sequence made).
+    Assign(Result<Vec<RoomId>, usize>),
     OpenBreakouts,
     OpenPoll(PollId),
     StartRotation,
@@ -402,16 +402,15 @@ fn plan(state: &Convention, action: &Action) -> Vec<Step> {
             out
         }
         Action::Breakouts { rooms, .. } => match rooms {
-            BreakoutRooms::New { .. } => {
-                let mut out = Vec::new();
-                if state.rooms.len() > 1 {
-                    out.push(Step::ClearRooms);
-                }
-                out.extend([Step::CreateRooms, Step::Assign(None), Step::OpenBreakouts]);
-                out
-            }
+            // Rooms of before stay (a planned rotation's among them): the new ones follow
+            // them, and the assignment is over the new ones only.
+            BreakoutRooms::New { .. } => vec![
+                Step::CreateRooms,
+                Step::Assign(Err(state.rooms.len())),
+                Step::OpenBreakouts,
+            ],
             BreakoutRooms::Existing(ids) => {
-                vec![Step::Assign(Some(ids.clone())), Step::OpenBreakouts]
+                vec![Step::Assign(Ok(ids.clone())), Step::OpenBreakouts]
             }
         },
         Action::Polls(polls) => polls.iter().cloned().map(Step::OpenPoll).collect(),
@@ -428,7 +427,6 @@ fn command(sim: &Convention, step: &Step, action: &Action, ctx: &Context) -> (St
     match step {
         Step::CloseBreakouts => ("close the breakout rooms".into(), Command::CloseBreakouts),
         Step::StopRotation => ("stop the expert rotation".into(), Command::StopRotation),
-        Step::ClearRooms => ("clear the rooms of before".into(), Command::ClearRooms),
         Step::CreateRooms => {
             let (count, names) = match action {
                 Action::Breakouts {
@@ -440,13 +438,15 @@ fn command(sim: &Convention, step: &Step, action: &Action, ctx: &Context) -> (St
             ("create the rooms".into(), Command::CreateRooms { count, names })
         }
         Step::Assign(rooms) => {
-            let all: Vec<RoomId> = sim.rooms.iter().skip(1).map(|r| r.id.clone()).collect();
+            let rooms: Vec<RoomId> = match rooms {
+                Ok(ids) => ids.clone(),
+                Err(from) => sim.rooms.iter().skip(*from).map(|r| r.id.clone()).collect(),
+            };
             let grouping = match action {
                 Action::Breakouts { grouping, .. } => grouping.clone(),
                 _ => Grouping::Random,
             };
-            let rooms = rooms.as_deref().unwrap_or(&all);
-            ("assign people".into(), assign(sim, &grouping, rooms, ctx))
+            ("assign people".into(), assign(sim, &grouping, &rooms, ctx))
         }
         Step::OpenBreakouts => {
             let (duration_ms, warning_ms) = match action {
