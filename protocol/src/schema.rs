@@ -33,6 +33,8 @@ pub fn schema() -> serde_json::Value {
         api::PollResults,
         api::NamedBallot
     );
+    // Run sheet.
+    add!(SequenceReport);
     for (name, s) in gen.definitions() {
         defs.insert(name.clone(), serde_json::to_value(s).unwrap_or_default());
     }

@@ -5,6 +5,8 @@ mod api;
 mod documents;
 mod exports;
 mod nodes;
+// Run sheet.
+mod runsheet;
 pub mod openapi;
 pub mod outbox;
 pub mod serve;
@@ -109,6 +111,8 @@ pub fn router(state: AppState) -> Router {
             get(exports::ballots),
         )
         .route("/api/conventions/{id}/rotation", get(exports::rotation))
+        // Run sheet.
+        .route("/api/conventions/{id}/runsheet", get(runsheet::export))
         .route("/api/conventions/{id}/video", get(video::meeting))
         .fallback(web::serve)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
