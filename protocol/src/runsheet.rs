@@ -115,6 +115,13 @@ pub struct RunSheetView {
     pub drift_ms: Option<i64>,
 }
 
+impl RunSheetView {
+    /// No sequence: the snapshot leaves the run sheet out.
+    pub fn is_empty(&self) -> bool {
+        self.sequences.is_empty()
+    }
+}
+
 /// The run sheet as stored beside the log.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunSheetState {

@@ -137,7 +137,8 @@ pub struct Snapshot {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit_head: Option<AuditHead>,
     /// Run sheet: the sequences of the day ("now" and "next"), and for staff the drift.
-    #[serde(default)]
+    /// Left out while the run sheet is empty.
+    #[serde(default, skip_serializing_if = "RunSheetView::is_empty")]
     pub runsheet: RunSheetView,
 }
 
