@@ -469,7 +469,6 @@ fn what_a_sequence_refers_to_is_checked_when_it_is_prepared() {
     let cases: Vec<(Action, Code)> = vec![
         (Action::Polls(vec!["q9".into()]), Code::NotFound),
         (Action::Polls(vec![]), Code::Invalid),
-        (Action::Rotation, Code::NotFound),
         (
             breakouts(BreakoutRooms::Existing(vec!["r7".into()]), Grouping::Random),
             Code::NotFound,
@@ -542,6 +541,13 @@ fn what_a_sequence_refers_to_is_checked_when_it_is_prepared() {
         .code,
         Code::NotFound
     );
+    // A rotation sequence names no rotation: prepared before the rotation is planned, it is
+    // refused at its start until one is.
+    let rot = add(&mut sim, &f, spec("Rotation", 0, 30, Action::Rotation));
+    let r = refusal(&sim, &f, start(&rot));
+    assert_eq!(r.code, Code::NotFound);
+    assert!(r.message.contains(&rot), "{}", r.message);
+    sim.ok(&f, Command::DeleteSequence { sequence: rot });
     // A hearing is prepared and started (it opens nothing yet: an extension point).
     let h = add(
         &mut sim,

@@ -221,7 +221,7 @@ fn check_spec(state: &Convention, spec: &SequenceSpec) -> Result<SequenceSpec, R
         );
     }
     duration(spec.planned_ms, "the planned duration")?;
-    check_action(state, &spec.action)?;
+    check_action(state, &spec.action, false)?;
     Ok(SequenceSpec {
         title: title.to_string(),
         ..spec.clone()
@@ -239,7 +239,9 @@ fn check_person(state: &Convention, id: &str) -> Result<(), Rejection> {
     }
 }
 
-fn check_action(state: &Convention, action: &Action) -> Result<(), Rejection> {
+/// `starting`: checked again at the start (a rotation sequence names no rotation: it starts
+/// the one planned then, which may be planned after the sequence is prepared).
+fn check_action(state: &Convention, action: &Action, starting: bool) -> Result<(), Rejection> {
     match action {
         Action::Plenary | Action::Break => Ok(()),
         Action::Breakouts {
@@ -353,6 +355,7 @@ fn check_action(state: &Convention, action: &Action) -> Result<(), Rejection> {
             }
             Ok(())
         }
+        Action::Rotation if !starting => Ok(()),
         Action::Rotation => match &state.rotation {
             Some(r) if r.phase == Phase::Planned => Ok(()),
             Some(_) => reject(
@@ -645,7 +648,7 @@ pub(super) fn decide(
                 out.push(ended(r, now));
             }
             // Prepared ahead: what it refers to may have gone since (a poll deleted).
-            check_action(state, &seq.spec.action).map_err(|r| {
+            check_action(state, &seq.spec.action, true).map_err(|r| {
                 Rejection::new(
                     r.code,
                     format!("sequence {} ({}): {}", seq.id, seq.spec.title, r.message),
