@@ -79,14 +79,19 @@ pub struct SequenceSpec {
 pub enum SequenceStatus {
     Planned,
     /// Under way; `ends_at` is its planned end (informational).
-    Running { started_at: u64, ends_at: u64 },
+    Running {
+        started_at: u64,
+        ends_at: u64,
+    },
     Done {
         started_at: u64,
         ended_at: u64,
         /// Ended before its planned end.
         early: bool,
     },
-    Skipped { at: u64 },
+    Skipped {
+        at: u64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -113,11 +113,17 @@ fn a_nantes_day_is_prepared_then_run_by_starting_its_sequences() {
     let f = ids.facilitator().to_string();
     let q1 = sim.draft_poll(
         &f,
-        poll_spec("Priorité n°1 ?", PollKind::Single {
-            options: vec!["Transports".into(), "Logement".into()],
-        }),
+        poll_spec(
+            "Priorité n°1 ?",
+            PollKind::Single {
+                options: vec!["Transports".into(), "Logement".into()],
+            },
+        ),
     );
-    let q2 = sim.draft_poll(&f, poll_spec("Avis sur la proposition 3 ?", PollKind::Position));
+    let q2 = sim.draft_poll(
+        &f,
+        poll_spec("Avis sur la proposition 3 ?", PollKind::Position),
+    );
     sim.ok(
         &f,
         Command::PlanRotation {
@@ -135,7 +141,11 @@ fn a_nantes_day_is_prepared_then_run_by_starting_its_sequences() {
             break_room: false,
         },
     );
-    let welcome = add(&mut sim, &f, spec("Accueil en plénière", 0, 15, Action::Plenary));
+    let welcome = add(
+        &mut sim,
+        &f,
+        spec("Accueil en plénière", 0, 15, Action::Plenary),
+    );
     let round = add(
         &mut sim,
         &f,
@@ -153,7 +163,11 @@ fn a_nantes_day_is_prepared_then_run_by_starting_its_sequences() {
         spec("Votes", 95, 10, Action::Polls(vec![q1.clone(), q2.clone()])),
     );
     let pause = add(&mut sim, &f, spec("Pause", 65, 10, Action::Break));
-    let experts = add(&mut sim, &f, spec("Rotation des expert·es", 75, 20, Action::Rotation));
+    let experts = add(
+        &mut sim,
+        &f,
+        spec("Rotation des expert·es", 75, 20, Action::Rotation),
+    );
     // The break and the rotation were added last: move them before the votes.
     sim.ok(
         &f,
@@ -259,7 +273,9 @@ fn a_nantes_day_is_prepared_then_run_by_starting_its_sequences() {
     // 3. Extended by 5 minutes: the breakouts too.
     let events = sim.ok(&f, Command::ExtendSequence { by_ms: 5 * MIN });
     assert!(matches!(events[0], Event::SequenceExtended { by_ms, .. } if by_ms == 5 * MIN));
-    assert!(matches!(events[1], Event::BreakoutsExtended { ends_at, .. } if ends_at == t(51 * MIN)));
+    assert!(
+        matches!(events[1], Event::BreakoutsExtended { ends_at, .. } if ends_at == t(51 * MIN))
+    );
 
     // 4. Restitution: everyone back.
     sim.at(50 * MIN);
@@ -275,7 +291,12 @@ fn a_nantes_day_is_prepared_then_run_by_starting_its_sequences() {
 
     // 5. The break is skipped; the rotation starts.
     sim.ok(&f, Command::EndSequence);
-    sim.ok(&f, Command::SkipSequence { sequence: pause.clone() });
+    sim.ok(
+        &f,
+        Command::SkipSequence {
+            sequence: pause.clone(),
+        },
+    );
     assert!(matches!(
         sim.state.runsheet.get(&pause).unwrap().status,
         SequenceStatus::Skipped { .. }
@@ -340,11 +361,24 @@ fn a_start_that_cannot_do_everything_does_nothing_and_names_the_action() {
 
     // A deleted draft: refused at the start, naming the sequence and the poll.
     let q3 = sim.draft_poll(&f, poll_spec("Troisième ?", single()));
-    let later = add(&mut sim, &f, spec("Plus tard", 10, 10, Action::Polls(vec![q1.clone(), q3.clone()])));
+    let later = add(
+        &mut sim,
+        &f,
+        spec(
+            "Plus tard",
+            10,
+            10,
+            Action::Polls(vec![q1.clone(), q3.clone()]),
+        ),
+    );
     sim.ok(&f, Command::DeletePoll { poll: q3.clone() });
     let r = refusal(&sim, &f, start(&later));
     assert_eq!(r.code, Code::NotFound);
-    assert!(r.message.contains(&later) && r.message.contains(&q3), "{}", r.message);
+    assert!(
+        r.message.contains(&later) && r.message.contains(&q3),
+        "{}",
+        r.message
+    );
 
     // Existing rooms that were cleared since.
     sim.ok(
@@ -416,7 +450,12 @@ fn a_start_that_cannot_do_everything_does_nothing_and_names_the_action() {
     let own = add(
         &mut sim,
         &f,
-        spec("Groupes 2", 90, 30, breakouts(new_rooms(2), Grouping::Random)),
+        spec(
+            "Groupes 2",
+            90,
+            30,
+            breakouts(new_rooms(2), Grouping::Random),
+        ),
     );
     let r = refusal(
         &sim,
@@ -427,7 +466,11 @@ fn a_start_that_cannot_do_everything_does_nothing_and_names_the_action() {
         },
     );
     assert_eq!(r.code, Code::Conflict);
-    assert!(r.message.contains("action 3 (open the breakout rooms)"), "{}", r.message);
+    assert!(
+        r.message.contains("action 3 (open the breakout rooms)"),
+        "{}",
+        r.message
+    );
     assert_eq!(sim.replayed(), sim.state);
 }
 
@@ -487,7 +530,10 @@ fn what_a_sequence_refers_to_is_checked_when_it_is_prepared() {
         (
             breakouts(
                 new_rooms(1),
-                Grouping::Manual(vec![vec![ids.citizen(0).into()], vec![ids.citizen(1).into()]]),
+                Grouping::Manual(vec![
+                    vec![ids.citizen(0).into()],
+                    vec![ids.citizen(1).into()],
+                ]),
             ),
             Code::Invalid,
         ),
@@ -524,7 +570,15 @@ fn what_a_sequence_refers_to_is_checked_when_it_is_prepared() {
         let mut s = spec("Séquence", 0, 10, Action::Break);
         s.planned_ms = ms;
         assert_eq!(
-            refusal(&sim, &f, Command::AddSequence { spec: s, before: None }).code,
+            refusal(
+                &sim,
+                &f,
+                Command::AddSequence {
+                    spec: s,
+                    before: None
+                }
+            )
+            .code,
             Code::Invalid
         );
     }
@@ -573,7 +627,12 @@ fn a_started_or_skipped_sequence_no_longer_changes() {
     let a = add(&mut sim, &f, spec("A", 0, 10, Action::Break));
     let b = add(&mut sim, &f, spec("B", 10, 10, Action::Break));
     sim.ok(&f, start(&a));
-    sim.ok(&f, Command::SkipSequence { sequence: b.clone() });
+    sim.ok(
+        &f,
+        Command::SkipSequence {
+            sequence: b.clone(),
+        },
+    );
     for id in [&a, &b] {
         for command in [
             Command::EditSequence {
@@ -600,7 +659,14 @@ fn a_started_or_skipped_sequence_no_longer_changes() {
         }
     }
     assert_eq!(
-        refusal(&sim, &f, Command::DeleteSequence { sequence: "s9".into() }).code,
+        refusal(
+            &sim,
+            &f,
+            Command::DeleteSequence {
+                sequence: "s9".into()
+            }
+        )
+        .code,
         Code::NotFound
     );
     sim.ok(&f, Command::EndSequence);
@@ -621,7 +687,11 @@ fn budgets_sent_ten_times_over_are_refused_whole() {
     // Titles: the budget passes, ten times it does not.
     let long = "é".repeat(MAX_TITLE_CHARS);
     add(&mut sim, &f, spec(&long, 0, 10, Action::Break));
-    for title in ["".to_string(), "   ".to_string(), "é".repeat(10 * MAX_TITLE_CHARS)] {
+    for title in [
+        "".to_string(),
+        "   ".to_string(),
+        "é".repeat(10 * MAX_TITLE_CHARS),
+    ] {
         assert_eq!(
             refusal(
                 &sim,
@@ -637,12 +707,7 @@ fn budgets_sent_ten_times_over_are_refused_whole() {
     }
     // Polls per sequence: ten times the budget of (existing) drafts.
     let drafts: Vec<String> = (0..10 * MAX_SEQUENCE_POLLS)
-        .map(|i| {
-            sim.draft_poll(
-                &f,
-                poll_spec(&format!("Q{i} ?"), PollKind::Position),
-            )
-        })
+        .map(|i| sim.draft_poll(&f, poll_spec(&format!("Q{i} ?"), PollKind::Position)))
         .collect();
     let r = refusal(
         &sim,
@@ -669,7 +734,12 @@ fn budgets_sent_ten_times_over_are_refused_whole() {
             &sim,
             &f,
             Command::AddSequence {
-                spec: spec("Salles", 0, 10, breakouts(new_rooms(2000), Grouping::Random)),
+                spec: spec(
+                    "Salles",
+                    0,
+                    10,
+                    breakouts(new_rooms(2000), Grouping::Random)
+                ),
                 before: None
             }
         )
@@ -711,12 +781,17 @@ fn only_facilitators_prepare_and_run_the_day() {
                 before: None,
             },
             start(&a),
-            Command::SkipSequence { sequence: a.clone() },
+            Command::SkipSequence {
+                sequence: a.clone(),
+            },
             Command::EndSequence,
         ] {
             assert_eq!(refusal(&sim, who, command).code, Code::Forbidden, "{who}");
         }
     }
     // The organizer does not run the day either.
-    assert_eq!(sim.exec(&Actor::Organizer, &start(&a)), Err(Code::Forbidden));
+    assert_eq!(
+        sim.exec(&Actor::Organizer, &start(&a)),
+        Err(Code::Forbidden)
+    );
 }

@@ -140,7 +140,11 @@ async fn a_day_prepared_and_run_by_its_sequences() -> Result<()> {
         ),
     )
     .await?;
-    let pause = add(&mut fac, spec("Pause", day + 70 * MIN, 15, SequenceAction::Break)).await?;
+    let pause = add(
+        &mut fac,
+        spec("Pause", day + 70 * MIN, 15, SequenceAction::Break),
+    )
+    .await?;
     // Citizens saw the programme arrive.
     let last = citizens[0].wait_event("sequence_added").await?;
     ensure!(last.seq > 0);
@@ -197,7 +201,9 @@ async fn a_day_prepared_and_run_by_its_sequences() -> Result<()> {
     // 1. Welcome.
     fac.ok(start(&welcome_seq, false)).await?;
     let started = citizens[0].wait_event("sequence_started").await?;
-    ensure!(matches!(&started.event, Event::SequenceStarted { sequence, .. } if *sequence == welcome_seq));
+    ensure!(
+        matches!(&started.event, Event::SequenceStarted { sequence, .. } if *sequence == welcome_seq)
+    );
 
     // 2. Starting the breakouts while the welcome runs: conflict, nothing happened.
     let r = fac.request(start(&groups, false)).await?;
@@ -314,25 +320,54 @@ async fn a_day_prepared_and_run_by_its_sequences() -> Result<()> {
         "{w:?}"
     );
     let b = by_id(&groups)?;
-    ensure!(b.extensions.len() == 1 && b.extensions[0].by_ms == 5 * MIN, "{b:?}");
+    ensure!(
+        b.extensions.len() == 1 && b.extensions[0].by_ms == 5 * MIN,
+        "{b:?}"
+    );
     ensure!(b.status == "done" && b.actual_ms.is_some(), "{b:?}");
     ensure!(by_id(&pause)?.status == "skipped");
     ensure!(by_id(&votes)?.kind == "polls");
     let csv = export(&server, &fac_token, "csv").await?.text().await?;
     let mut lines = csv.lines();
     ensure!(
-        lines.next().is_some_and(|h| h.starts_with("id,title,kind,planned_start")),
+        lines
+            .next()
+            .is_some_and(|h| h.starts_with("id,title,kind,planned_start")),
         "{csv}"
     );
     ensure!(lines.count() == 5, "{csv}");
     let r = export(&server, &token_of(&invites, &names[0]), "json").await?;
     ensure!(r.status() == 403, "a citizen's export: {}", r.status());
 
+    // The audit trail shows who started each sequence, and when.
+    let audit = reqwest::Client::new()
+        .get(server.url(&format!("/api/conventions/{CONV}/audit")))
+        .bearer_auth(&garant_token)
+        .send()
+        .await?
+        .text()
+        .await?;
+    let fac_id = fac.id();
+    let starts: Vec<serde_json::Value> = audit
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["event"]["type"] == "sequence_started")
+        .collect();
+    ensure!(starts.len() == 4, "{} starts audited", starts.len());
+    ensure!(
+        starts
+            .iter()
+            .all(|e| e["by"]["id"] == fac_id.as_str() && e["at"].as_u64().is_some()),
+        "{starts:?}"
+    );
+
     // The log holds every start's actions right after it, from one append.
     let log = server.log(CONV)?;
     let i = log
         .iter()
-        .position(|r| matches!(&r.event, Event::SequenceStarted { sequence, .. } if *sequence == groups))
+        .position(
+            |r| matches!(&r.event, Event::SequenceStarted { sequence, .. } if *sequence == groups),
+        )
         .context("started")?;
     let kinds: Vec<String> = log[i + 1..i + 4]
         .iter()

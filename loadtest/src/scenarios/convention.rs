@@ -264,7 +264,8 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
     let bar = ctx.bar(6, "day");
     let result = async {
         bar.set_message("run sheet");
-        day.prepare_runsheet(groups, args.rounds, args.speakers).await?;
+        day.prepare_runsheet(groups, args.rounds, args.speakers)
+            .await?;
         bar.inc(1);
         bar.set_message("plenary");
         day.plenary(args.speakers).await?;

@@ -9,8 +9,8 @@ use std::collections::BTreeSet;
 
 use super::rotation::Phase;
 use super::{
-    assign_balanced, assign_random, Actor, AssignMethod, Code, Command, Context, Convention,
-    Event, Millis, ParticipantId, Person, PollId, PollStatus, Record, Rejection, Role, RoomId,
+    assign_balanced, assign_random, Actor, AssignMethod, Code, Command, Context, Convention, Event,
+    Millis, ParticipantId, Person, PollId, PollStatus, Record, Rejection, Role, RoomId,
     MAX_DURATION_MS, MAX_NAME_CHARS, MAX_PEOPLE, MAX_ROOMS, PLENARY,
 };
 
@@ -98,14 +98,19 @@ pub enum SequenceStatus {
     Planned,
     /// Under way since `started_at`; planned to end at `ends_at` (informational: nothing
     /// happens then, but for the timers of its own actions).
-    Running { started_at: Millis, ends_at: Millis },
+    Running {
+        started_at: Millis,
+        ends_at: Millis,
+    },
     Done {
         started_at: Millis,
         ended_at: Millis,
         /// Ended before its planned end.
         early: bool,
     },
-    Skipped { at: Millis },
+    Skipped {
+        at: Millis,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -438,7 +443,10 @@ fn command(sim: &Convention, step: &Step, action: &Action, ctx: &Context) -> (St
                 } => (*count, names.clone()),
                 _ => (None, Vec::new()),
             };
-            ("create the rooms".into(), Command::CreateRooms { count, names })
+            (
+                "create the rooms".into(),
+                Command::CreateRooms { count, names },
+            )
         }
         Step::Assign(rooms) => {
             let rooms: Vec<RoomId> = match rooms {
@@ -468,7 +476,10 @@ fn command(sim: &Convention, step: &Step, action: &Action, ctx: &Context) -> (St
                 },
             )
         }
-        Step::OpenPoll(p) => (format!("open poll {p}"), Command::OpenPoll { poll: p.clone() }),
+        Step::OpenPoll(p) => (
+            format!("open poll {p}"),
+            Command::OpenPoll { poll: p.clone() },
+        ),
         Step::StartRotation => ("start the expert rotation".into(), Command::StartRotation),
     }
 }

@@ -6,9 +6,9 @@ mod documents;
 mod exports;
 mod nodes;
 // Run sheet.
-mod runsheet;
 pub mod openapi;
 pub mod outbox;
+mod runsheet;
 pub mod serve;
 pub mod socket;
 mod video;

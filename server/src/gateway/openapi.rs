@@ -66,8 +66,9 @@ pub fn document() -> Value {
     let versions = serde_json::to_value(gen.subschema_for::<Vec<convene_protocol::VersionInfo>>())
         .unwrap_or_default();
     // Run sheet.
-    let runsheet = serde_json::to_value(gen.subschema_for::<Vec<convene_protocol::SequenceReport>>())
-        .unwrap_or_default();
+    let runsheet =
+        serde_json::to_value(gen.subschema_for::<Vec<convene_protocol::SequenceReport>>())
+            .unwrap_or_default();
     let schemas: serde_json::Map<String, Value> = gen
         .take_definitions()
         .into_iter()

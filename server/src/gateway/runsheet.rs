@@ -95,7 +95,11 @@ pub async fn export(
             r.ended_early.to_string(),
             opt(r.skipped_at),
             r.extensions.len().to_string(),
-            r.extensions.iter().map(|e| e.by_ms).sum::<u64>().to_string(),
+            r.extensions
+                .iter()
+                .map(|e| e.by_ms)
+                .sum::<u64>()
+                .to_string(),
             opt(r.start_drift_ms),
             opt(r.actual_ms),
         ]);

@@ -18,7 +18,9 @@ fn action_out(a: &r::Action) -> p::SequenceAction {
                     count: *count,
                     names: names.clone(),
                 },
-                r::BreakoutRooms::Existing(ids) => p::SequenceRooms::Existing { rooms: ids.clone() },
+                r::BreakoutRooms::Existing(ids) => {
+                    p::SequenceRooms::Existing { rooms: ids.clone() }
+                }
             },
             grouping: match grouping {
                 r::Grouping::Random => p::Grouping::Random,

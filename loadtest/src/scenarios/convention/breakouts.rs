@@ -59,7 +59,10 @@ impl Day<'_> {
         };
         let rooms: Vec<String> = rooms.into_iter().map(|r| r.id).collect();
         if rooms.len() != groups {
-            self.fail(format!("{} breakout rooms made, {groups} prepared", rooms.len()));
+            self.fail(format!(
+                "{} breakout rooms made, {groups} prepared",
+                rooms.len()
+            ));
         }
         let Some(assignments) = started.iter().find_map(|e| match e {
             Event::RoomsAssigned { assignments, .. } => Some(assignments.clone()),

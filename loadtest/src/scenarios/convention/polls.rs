@@ -261,7 +261,8 @@ impl Day<'_> {
         let fac = self.fac();
         // The break of the run sheet is skipped: straight to the votes.
         let pause = self.sheet.pause.clone();
-        self.cmd(fac, Command::SkipSequence { sequence: pause }).await?;
+        self.cmd(fac, Command::SkipSequence { sequence: pause })
+            .await?;
         let citizens = self.cast.citizens.clone();
         let experts = self.cast.experts.clone();
         let timer_ms = (self.t.vote * 2).as_millis() as u64;

@@ -35,7 +35,13 @@ fn now_ms() -> u64 {
 }
 
 impl Day<'_> {
-    async fn add_sequence(&mut self, title: &str, start: u64, ms: u64, action: SequenceAction) -> Result<String> {
+    async fn add_sequence(
+        &mut self,
+        title: &str,
+        start: u64,
+        ms: u64,
+        action: SequenceAction,
+    ) -> Result<String> {
         let fac = self.fac();
         let seq = self
             .cmd(
@@ -58,7 +64,12 @@ impl Day<'_> {
     }
 
     /// Draft the polls and prepare the day's sequences, planned one after the other from now.
-    pub async fn prepare_runsheet(&mut self, groups: usize, rounds: u32, speakers: usize) -> Result<()> {
+    pub async fn prepare_runsheet(
+        &mut self,
+        groups: usize,
+        rounds: u32,
+        speakers: usize,
+    ) -> Result<()> {
         let fac = self.fac();
         let timer_ms = (self.t.vote * 2).as_millis() as u64;
         let mut drafts = Vec::new();
@@ -70,11 +81,16 @@ impl Day<'_> {
             drafts.push(poll);
         }
         let ms = |d: std::time::Duration| d.as_millis() as u64;
-        let t = self.t.clone();
+        let t = self.t;
         let mut at = now_ms();
         let plenary_ms = ms(t.chat) + ms(t.floor) * speakers as u64;
         self.sheet.welcome = self
-            .add_sequence("Accueil en plénière", at, plenary_ms, SequenceAction::Plenary)
+            .add_sequence(
+                "Accueil en plénière",
+                at,
+                plenary_ms,
+                SequenceAction::Plenary,
+            )
             .await?;
         at += plenary_ms;
         self.sheet.breakouts = self
@@ -98,7 +114,12 @@ impl Day<'_> {
         at += ms(t.breakout);
         let rotation_ms = (ms(t.round) + ms(t.transition)) * rounds as u64;
         self.sheet.rotation = self
-            .add_sequence("Rotation des expert·es", at, rotation_ms, SequenceAction::Rotation)
+            .add_sequence(
+                "Rotation des expert·es",
+                at,
+                rotation_ms,
+                SequenceAction::Rotation,
+            )
             .await?;
         at += rotation_ms;
         self.sheet.pause = self
@@ -141,7 +162,8 @@ impl Day<'_> {
         let fac = self.fac();
         self.event(fac, last).await?;
         let ib = lock(&self.inboxes);
-        let got: Vec<&super::inbox::Got> = ib[fac].since(0).iter().filter(|g| g.seq <= last).collect();
+        let got: Vec<&super::inbox::Got> =
+            ib[fac].since(0).iter().filter(|g| g.seq <= last).collect();
         let Some(from) = got
             .iter()
             .rposition(|g| matches!(g.event, Event::SequenceStarted { .. }))
