@@ -149,6 +149,64 @@ async fn a_day_prepared_and_run_by_its_sequences() -> Result<()> {
     let last = citizens[0].wait_event("sequence_added").await?;
     ensure!(last.seq > 0);
 
+    // Manual groups prepared ahead are staff's: citizens see the sequence, not who goes where.
+    let by_hand = Grouping::Manual {
+        groups: vec![vec![citizens[0].id()], vec![citizens[1].id()]],
+    };
+    let tables = add(
+        &mut fac,
+        spec(
+            "Tables préparées",
+            day + 200 * MIN,
+            20,
+            SequenceAction::Breakouts {
+                rooms: SequenceRooms::New {
+                    count: Some(2),
+                    names: vec![],
+                },
+                grouping: by_hand.clone(),
+                duration_ms: 20 * MIN,
+                warning_ms: MIN,
+            },
+        ),
+    )
+    .await?;
+    let groups_of = |e: &Event| match e {
+        Event::SequenceAdded {
+            spec:
+                SequenceSpec {
+                    action: SequenceAction::Breakouts { grouping, .. },
+                    ..
+                },
+            ..
+        } => Some(grouping.clone()),
+        _ => None,
+    };
+    let seen = citizens[2]
+        .wait_for(|m| matches!(m, ServerMessage::Event { record } if matches!(&record.event, Event::SequenceAdded { sequence, .. } if *sequence == tables)))
+        .await?;
+    let ServerMessage::Event { record } = seen else {
+        bail!("not an event")
+    };
+    ensure!(
+        groups_of(&record.event) == Some(Grouping::Manual { groups: vec![] }),
+        "{record:?}"
+    );
+    let staff_seen = fac.events.iter().rev().find_map(|r| groups_of(&r.event));
+    ensure!(staff_seen == Some(by_hand.clone()), "{staff_seen:?}");
+    let c = welcome(&server, "c", &token_of(&invites, &names[5])).await?;
+    let t = c
+        .runsheet
+        .sequences
+        .iter()
+        .find(|s| s.id == tables)
+        .context("tables")?;
+    ensure!(
+        matches!(&t.spec.action, SequenceAction::Breakouts { grouping: Grouping::Manual { groups }, .. } if groups.is_empty()),
+        "{t:?}"
+    );
+    fac.ok(Command::DeleteSequence { sequence: tables }).await?;
+
     // Budgets, ten times over: typed errors, nothing added.
     let long = "x".repeat(10 * convene_tests::proto::MAX_SEQUENCE_TITLE_CHARS);
     let too_many_polls: Vec<String> = (0..10 * convene_tests::proto::MAX_SEQUENCE_POLLS)

@@ -170,10 +170,43 @@ fn sequence_in(s: p::SequenceView) -> r::Sequence {
     }
 }
 
-/// The run sheet as a viewer sees it: the drift for staff only.
+/// A spec as participants who are not staff see it: a manual grouping's groups (who goes
+/// where, before the rooms open) are left out.
+pub fn without_groups(spec: &mut p::SequenceSpec) {
+    if let p::SequenceAction::Breakouts {
+        grouping: p::Grouping::Manual { groups },
+        ..
+    } = &mut spec.action
+    {
+        groups.clear();
+    }
+}
+
+/// Whether a spec holds what only staff see.
+pub fn has_groups(spec: &r::SequenceSpec) -> bool {
+    matches!(
+        &spec.action,
+        r::Action::Breakouts {
+            grouping: r::Grouping::Manual(_),
+            ..
+        }
+    )
+}
+
+/// The run sheet as a viewer sees it: the drift and the manual groups for staff only.
 pub fn view(sheet: &r::RunSheet, staff: bool) -> p::RunSheetView {
     p::RunSheetView {
-        sequences: sheet.sequences.iter().map(sequence_out).collect(),
+        sequences: sheet
+            .sequences
+            .iter()
+            .map(|s| {
+                let mut v = sequence_out(s);
+                if !staff {
+                    without_groups(&mut v.spec);
+                }
+                v
+            })
+            .collect(),
         drift_ms: sheet.drift_ms().filter(|_| staff),
     }
 }
