@@ -327,8 +327,19 @@ fn a_nantes_day_is_prepared_then_run_by_starting_its_sequences() {
     assert_eq!(opened, [q1.as_str(), q2.as_str()]);
     assert_eq!(sim.state.polls[&q1].status, PollStatus::Open);
     sim.ok(&f, Command::EndSequence);
-    assert!(sim.state.runsheet.next().is_none());
     assert!(sim.state.runsheet.running().is_none());
+
+    // 7. The closing plenary stops the rotation still under way: everyone back.
+    let closing = add(&mut sim, &f, spec("Clôture", 110, 10, Action::Plenary));
+    let events = sim.ok(&f, start(&closing));
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, Event::RotationEnded { stopped: true })));
+    for p in ids.citizens.iter().chain(&ids.experts) {
+        assert_eq!(sim.location(p), PLENARY, "{p}");
+    }
+    sim.ok(&f, Command::EndSequence);
+    assert!(sim.state.runsheet.next().is_none());
 
     // The log folds back to the same state.
     assert_eq!(sim.replayed(), sim.state);
