@@ -650,7 +650,7 @@ export const DICT = {
   'runsheet.section': ['Déroulé', 'Run sheet'],
   'runsheet.now': ['Maintenant :', 'Now:'],
   'runsheet.next': ['Ensuite :', 'Next:'],
-  'runsheet.until': ["jusqu'à {time}", 'until {time}'],
+  'runsheet.span': ['{from}–{to}', '{from}–{to}'],
   'runsheet.late': [{ one: 'retard de {n} min', other: 'retard de {n} min' }, { one: '{n} min behind', other: '{n} min behind' }],
   'runsheet.early': [{ one: 'avance de {n} min', other: 'avance de {n} min' }, { one: '{n} min ahead', other: '{n} min ahead' }],
   'runsheet.on_time': ["à l'heure", 'on time'],

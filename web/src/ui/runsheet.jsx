@@ -37,7 +37,7 @@ export function NowNext({ client }) {
       {now ? (
         <span class="nn-item" data-testid="now">
           <strong>{t('runsheet.now')}</strong> {now.spec.title}{' '}
-          <span class="muted">({t('runsheet.until', { time: timeOfDay(now.status.ends_at) })})</span>
+          <span class="muted">({t('runsheet.span', { from: timeOfDay(now.status.started_at), to: timeOfDay(now.status.ends_at) })})</span>
         </span>
       ) : null}
       {next ? (
