@@ -72,6 +72,23 @@ impl Organizer {
         r.json().await.with_context(|| format!("POST {path}: body"))
     }
 
+    /// A JSON document of the API, read with the organizer token.
+    pub async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T> {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .with_context(|| format!("GET {path}"))?;
+        let status = r.status();
+        if !status.is_success() {
+            let text = r.text().await.unwrap_or_default();
+            bail!("GET {path}: {status} {text}");
+        }
+        r.json().await.with_context(|| format!("GET {path}: body"))
+    }
+
     /// The server's Prometheus metrics; `None` if they cannot be read.
     pub async fn metrics(&self) -> Option<crate::server_metrics::Scrape> {
         let r = self

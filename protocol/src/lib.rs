@@ -9,6 +9,8 @@ mod attendance;
 mod documents;
 mod polls;
 mod rotation;
+// Run sheet.
+mod runsheet;
 
 mod parse;
 mod schema;
@@ -21,6 +23,7 @@ pub use documents::*;
 pub use parse::{parse_client_message, ParseError, MAX_ERROR_MESSAGE_BYTES};
 pub use polls::*;
 pub use rotation::*;
+pub use runsheet::*;
 pub use schema::schema;
 pub use state::*;
 pub use views::*;
@@ -419,6 +422,44 @@ pub enum Event {
         version: u32,
         label: String,
     },
+    // Run sheet (§20). Everyone receives these.
+    /// A sequence is added to the run sheet, before `before` (`null`: at the end).
+    SequenceAdded {
+        sequence: String,
+        spec: SequenceSpec,
+        before: Option<String>,
+    },
+    SequenceEdited {
+        sequence: String,
+        spec: SequenceSpec,
+    },
+    SequenceDeleted {
+        sequence: String,
+    },
+    /// Moved before `before` (`null`: to the end).
+    SequenceMoved {
+        sequence: String,
+        before: Option<String>,
+    },
+    /// Started at the record's `at`, planned to end at `ends_at`; the events of its actions
+    /// follow with the next seqs, from the same append.
+    SequenceStarted {
+        sequence: String,
+        ends_at: u64,
+    },
+    SequenceExtended {
+        sequence: String,
+        by_ms: u64,
+        ends_at: u64,
+    },
+    /// `early`: before its planned end.
+    SequenceEnded {
+        sequence: String,
+        early: bool,
+    },
+    SequenceSkipped {
+        sequence: String,
+    },
 }
 
 /// An event with its place in the convention's log. `at` is in ms since the Unix epoch.
@@ -663,6 +704,44 @@ pub enum Command {
     NameVersion {
         document: String,
         label: String,
+    },
+    // Run sheet (§20). Facilitators.
+    /// Add a sequence to the run sheet, before `before` (default: at the end).
+    AddSequence {
+        spec: SequenceSpec,
+        #[serde(default)]
+        before: Option<String>,
+    },
+    /// Change a sequence that has not started.
+    EditSequence {
+        sequence: String,
+        spec: SequenceSpec,
+    },
+    DeleteSequence {
+        sequence: String,
+    },
+    /// Move a planned sequence before `before` (default: to the end).
+    MoveSequence {
+        sequence: String,
+        #[serde(default)]
+        before: Option<String>,
+    },
+    /// Perform the sequence's prepared actions, all or none. With `end_running`, the
+    /// sequence under way is ended first; without it, one running is a `conflict`.
+    StartSequence {
+        sequence: String,
+        #[serde(default)]
+        end_running: bool,
+    },
+    /// Push the running sequence's planned end (and a breakouts sequence's open rooms).
+    ExtendSequence {
+        by_ms: u64,
+    },
+    /// End the running sequence (its actions' effects stay).
+    EndSequence,
+    /// Skip a planned sequence.
+    SkipSequence {
+        sequence: String,
     },
 }
 

@@ -56,6 +56,15 @@ impl Command {
         "open_document",
         "close_document",
         "name_version",
+        // Run sheet.
+        "add_sequence",
+        "edit_sequence",
+        "delete_sequence",
+        "move_sequence",
+        "start_sequence",
+        "extend_sequence",
+        "end_sequence",
+        "skip_sequence",
     ];
 }
 

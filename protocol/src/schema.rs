@@ -35,6 +35,8 @@ pub fn schema() -> serde_json::Value {
     );
     // Attendance (issue #17).
     add!(AttendanceReport);
+    // Run sheet.
+    add!(SequenceReport);
     for (name, s) in gen.definitions() {
         defs.insert(name.clone(), serde_json::to_value(s).unwrap_or_default());
     }

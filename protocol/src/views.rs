@@ -136,6 +136,10 @@ pub struct Snapshot {
     /// verify FILE --head N:HASH`). Later entries arrive as `audit` messages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit_head: Option<AuditHead>,
+    /// Run sheet: the sequences of the day ("now" and "next"), and for staff the drift.
+    /// Left out while the run sheet is empty.
+    #[serde(default, skip_serializing_if = "RunSheetView::is_empty")]
+    pub runsheet: RunSheetView,
 }
 
 /// The last entry of the audit trail: its number (`n`) and its `hash`. The hash covers the

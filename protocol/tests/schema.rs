@@ -338,6 +338,7 @@ fn check_example(ex: &Example, cov: &mut Coverage) -> Result<(), String> {
                 "VideoMeeting" => check!(VideoMeeting)?,
                 // Attendance (issue #17).
                 "AttendanceReport" => check!(convene_protocol::AttendanceReport)?,
+                "SequenceReport" => check!(convene_protocol::SequenceReport)?,
                 other => return Err(format!("unknown HTTP type {other:?} in tag")),
             }
         }

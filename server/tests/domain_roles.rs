@@ -5,8 +5,8 @@ mod common;
 
 use common::{options, person, poll_spec, Sim, NOBODY};
 use convene::domain::{
-    allowed, Actor, AssignMethod, Ballot, Code, Command, Event, NewPerson, Permission, PollKind,
-    PollSpec, QueueOrder, Role,
+    allowed, runsheet, Actor, AssignMethod, Ballot, Code, Command, Event, NewPerson, Permission,
+    PollKind, PollSpec, QueueOrder, Role, SequenceSpec,
 };
 
 /// The actors of the table, in the order of its columns.
@@ -32,7 +32,7 @@ const COLUMNS: [Who; 7] = [
 ];
 
 /// How many variants `Command` has; `allow_list` matches them all, `samples` names them all.
-const COMMAND_VARIANTS: usize = 49;
+const COMMAND_VARIANTS: usize = 57;
 
 /// Who may send each command: one column per actor of `COLUMNS`, `x` allowed, `.` refused.
 /// The match is exhaustive: a new command does not compile until its row is written here.
@@ -90,6 +90,15 @@ fn allow_list(command: &Command) -> (&'static str, &'static str) {
         OpenDocument { .. } => ("OpenDocument", ". . . x . . ."),
         CloseDocument { .. } => ("CloseDocument", ". . . x . . ."),
         NameVersion { .. } => ("NameVersion", ". . . x x . ."),
+        // Run sheet.
+        AddSequence { .. } => ("AddSequence", ". . . x . . ."),
+        EditSequence { .. } => ("EditSequence", ". . . x . . ."),
+        DeleteSequence { .. } => ("DeleteSequence", ". . . x . . ."),
+        MoveSequence { .. } => ("MoveSequence", ". . . x . . ."),
+        StartSequence { .. } => ("StartSequence", ". . . x . . ."),
+        ExtendSequence { .. } => ("ExtendSequence", ". . . x . . ."),
+        EndSequence => ("EndSequence", ". . . x . . ."),
+        SkipSequence { .. } => ("SkipSequence", ". . . x . . ."),
         Tick => ("Tick", ". x . . . . ."),
     }
 }
@@ -414,6 +423,41 @@ fn samples(sim: &Sim, p: &People) -> Vec<Command> {
         Command::NameVersion {
             document: "opinion".into(),
             label: "Version du samedi".into(),
+        },
+        // Run sheet.
+        Command::AddSequence {
+            spec: SequenceSpec {
+                title: "Pause".into(),
+                planned_start: common::T0,
+                planned_ms: 600_000,
+                action: runsheet::Action::Break,
+            },
+            before: None,
+        },
+        Command::EditSequence {
+            sequence: "s1".into(),
+            spec: SequenceSpec {
+                title: "Pause".into(),
+                planned_start: common::T0,
+                planned_ms: 600_000,
+                action: runsheet::Action::Break,
+            },
+        },
+        Command::DeleteSequence {
+            sequence: "s1".into(),
+        },
+        Command::MoveSequence {
+            sequence: "s1".into(),
+            before: None,
+        },
+        Command::StartSequence {
+            sequence: "s1".into(),
+            end_running: false,
+        },
+        Command::ExtendSequence { by_ms: 60_000 },
+        Command::EndSequence,
+        Command::SkipSequence {
+            sequence: "s1".into(),
         },
         Command::Tick,
     ]

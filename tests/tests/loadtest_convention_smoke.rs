@@ -102,6 +102,13 @@ async fn a_whole_day_delivers_everything_to_everyone() -> Result<()> {
         ensure!(c(k) == 0, "{k}");
     }
 
+    // The run sheet drove the day: a welcome, the breakouts, the rotation, six votes, all
+    // done in order; the break skipped (from the run sheet's export).
+    ensure!(c("runsheet_sequences") == 10);
+    ensure!(c("runsheet_done") == 9);
+    ensure!(c("runsheet_skipped") == 1);
+    ensure!(yes("runsheet_ran_in_order"));
+
     // Polls: six kinds, every ballot counted (the scale with the 2 experts).
     ensure!(c("polls") == 6);
     ensure!(c("polls_tallies_right") == 6);

@@ -2,6 +2,8 @@
 // events") describes each one. The snapshot is mutated in place by the client, which then
 // re-renders; only events with a seq greater than the snapshot's are applied (client.js).
 
+import { applySequenceEvent } from './runsheet.js';
+
 export const PLENARY = 'plenary';
 /** Chat lines a room keeps (protocol: SNAPSHOT_CHAT_LINES). */
 export const CHAT_LINES = 50;
@@ -515,6 +517,17 @@ function applyOne(snap, me, rec) {
       }
       return { version: { document: ev.document, version: ev.version, by: byId } };
     }
+    // ---- run sheet (runsheet.js) ----
+    case 'sequence_added':
+    case 'sequence_edited':
+    case 'sequence_deleted':
+    case 'sequence_moved':
+    case 'sequence_started':
+    case 'sequence_extended':
+    case 'sequence_ended':
+    case 'sequence_skipped':
+      applySequenceEvent(snap, rec);
+      break;
     default:
       // An event this client does not know (a newer server): its seq is taken, nothing else.
       return { unknown: ev.type };
@@ -578,6 +591,7 @@ export function normalizeSnapshot(snap) {
   snap.writing_groups = snap.writing_groups || {};
   snap.calls = snap.calls || [];
   snap.rotation = snap.rotation || null;
+  snap.runsheet = snap.runsheet || { sequences: [] };
   for (const r of snap.rooms) r.observers = r.observers || 0;
   return snap;
 }

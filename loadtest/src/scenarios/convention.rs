@@ -34,6 +34,8 @@ mod measure;
 mod plenary;
 mod polls;
 mod roster;
+// Run sheet.
+mod runsheet;
 mod writing;
 
 use std::path::PathBuf;
@@ -259,8 +261,12 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
     let clock = measure::Clock::now();
     let day_start = Instant::now();
     let mut day = Day::new(ctx, t, cast, ids, tokens, id, ps, inboxes.clone(), out);
-    let bar = ctx.bar(5, "day");
+    let bar = ctx.bar(6, "day");
     let result = async {
+        bar.set_message("run sheet");
+        day.prepare_runsheet(groups, args.rounds, args.speakers)
+            .await?;
+        bar.inc(1);
         bar.set_message("plenary");
         day.plenary(args.speakers).await?;
         bar.inc(1);
@@ -272,6 +278,7 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
         bar.inc(1);
         bar.set_message("polls");
         day.polls().await?;
+        day.finish_runsheet().await?;
         bar.inc(1);
         bar.set_message("drafting");
         day.drafting(args.writing_groups, args.writers).await?;

@@ -141,6 +141,8 @@ pub struct Convention {
     pub writing_groups: BTreeMap<String, BTreeSet<ParticipantId>>,
     /// The latest announcements, oldest first (at most `RECENT_NOTICES`).
     pub notices: Vec<Notice>,
+    /// The run sheet of the day.
+    pub runsheet: super::RunSheet,
 }
 
 impl Default for Convention {
@@ -163,6 +165,7 @@ impl Default for Convention {
             documents: BTreeMap::new(),
             writing_groups: BTreeMap::new(),
             notices: Vec::new(),
+            runsheet: Default::default(),
         }
     }
 }
@@ -454,6 +457,15 @@ impl Convention {
             | Event::DocumentOpened { .. }
             | Event::DocumentClosed { .. }
             | Event::VersionNamed { .. } => super::documents::apply(self, &record.event, at),
+            // Run sheet.
+            Event::SequenceAdded { .. }
+            | Event::SequenceEdited { .. }
+            | Event::SequenceDeleted { .. }
+            | Event::SequenceMoved { .. }
+            | Event::SequenceStarted { .. }
+            | Event::SequenceExtended { .. }
+            | Event::SequenceEnded { .. }
+            | Event::SequenceSkipped { .. } => super::runsheet::apply(self, &record.event, at),
             Event::RotationPlanned { .. }
             | Event::RotationRoundStarted { .. }
             | Event::RotationWarned

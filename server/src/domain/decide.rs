@@ -382,6 +382,15 @@ pub fn decide(state: &Convention, actor: &Actor, command: &Command, ctx: &Contex
         | Command::OpenDocument { .. }
         | Command::CloseDocument { .. }
         | Command::NameVersion { .. } => super::documents::decide(state, command),
+        // Run sheet.
+        Command::AddSequence { .. }
+        | Command::EditSequence { .. }
+        | Command::DeleteSequence { .. }
+        | Command::MoveSequence { .. }
+        | Command::StartSequence { .. }
+        | Command::ExtendSequence { .. }
+        | Command::EndSequence
+        | Command::SkipSequence { .. } => super::runsheet::decide(state, actor, command, ctx),
         Command::Tick => Ok(tick(state, now)),
     }
 }

@@ -11,6 +11,8 @@ pub mod documents;
 pub mod polls;
 mod roles;
 pub mod rotation;
+// Run sheet.
+pub mod runsheet;
 
 pub use assign::{assign_balanced, assign_random};
 pub use convention::{
@@ -20,6 +22,7 @@ pub use decide::{decide, Context};
 pub use polls::{Ballot, Poll, PollId, PollKind, PollSpec, PollStatus, Stance, Tally};
 pub use roles::{allowed, Permission};
 pub use rotation::{Phase, Rotation, RotationPlan};
+pub use runsheet::{RunSheet, Sequence, SequenceId, SequenceSpec, SequenceStatus};
 
 use std::collections::BTreeMap;
 
@@ -317,6 +320,42 @@ pub enum Event {
         version: u32,
         label: String,
     },
+    // Run sheet.
+    SequenceAdded {
+        sequence: SequenceId,
+        spec: SequenceSpec,
+        /// Placed before this sequence; `None`: at the end.
+        before: Option<SequenceId>,
+    },
+    SequenceEdited {
+        sequence: SequenceId,
+        spec: SequenceSpec,
+    },
+    SequenceDeleted {
+        sequence: SequenceId,
+    },
+    SequenceMoved {
+        sequence: SequenceId,
+        before: Option<SequenceId>,
+    },
+    /// Started at the record's time; planned to end at `ends_at`. The events of its actions
+    /// follow in the same append.
+    SequenceStarted {
+        sequence: SequenceId,
+        ends_at: Millis,
+    },
+    SequenceExtended {
+        sequence: SequenceId,
+        by_ms: u64,
+        ends_at: Millis,
+    },
+    SequenceEnded {
+        sequence: SequenceId,
+        early: bool,
+    },
+    SequenceSkipped {
+        sequence: SequenceId,
+    },
 }
 
 /// An event as the log holds it: its place, its time and who caused it.
@@ -496,6 +535,35 @@ pub enum Command {
     NameVersion {
         document: String,
         label: String,
+    },
+    // Run sheet.
+    AddSequence {
+        spec: SequenceSpec,
+        before: Option<SequenceId>,
+    },
+    EditSequence {
+        sequence: SequenceId,
+        spec: SequenceSpec,
+    },
+    DeleteSequence {
+        sequence: SequenceId,
+    },
+    MoveSequence {
+        sequence: SequenceId,
+        before: Option<SequenceId>,
+    },
+    /// Perform the sequence's prepared actions, all or none. `end_running`: end the
+    /// sequence under way first (else one running is a conflict).
+    StartSequence {
+        sequence: SequenceId,
+        end_running: bool,
+    },
+    ExtendSequence {
+        by_ms: u64,
+    },
+    EndSequence,
+    SkipSequence {
+        sequence: SequenceId,
     },
     /// Fire every deadline that is due. Sent by the server's timer; a no-op when nothing is due.
     Tick,

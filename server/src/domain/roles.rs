@@ -76,6 +76,15 @@ pub fn allowed(command: &Command) -> Permission {
         | OpenDocument { .. }
         | CloseDocument { .. } => Permission::Roles(FACILITATORS),
         NameVersion { .. } => Permission::Roles(EDITORS),
+        // Run sheet.
+        AddSequence { .. }
+        | EditSequence { .. }
+        | DeleteSequence { .. }
+        | MoveSequence { .. }
+        | StartSequence { .. }
+        | ExtendSequence { .. }
+        | EndSequence
+        | SkipSequence { .. } => Permission::Roles(FACILITATORS),
         // The expert of the room (checked by the rotation) or a facilitator.
         AnswerQuestion { .. } => Permission::Roles(ANSWERERS),
         // Each poll narrows this to its own list of voters; guarantors never vote.

@@ -25,13 +25,13 @@ const STANCES: [Stance; 4] = [
 ];
 
 /// Facilitators and guarantors may export, as may organizers.
-const READERS: &[d::Role] = &[d::Role::Facilitator, d::Role::Guarantor];
+pub(super) const READERS: &[d::Role] = &[d::Role::Facilitator, d::Role::Guarantor];
 
 #[derive(Deserialize)]
 pub struct ExportQuery {
-    token: Option<String>,
+    pub(super) token: Option<String>,
     /// `json` (default) or `csv`.
-    format: Option<String>,
+    pub(super) format: Option<String>,
 }
 
 fn results(state: &Convention, poll: &d::Poll) -> PollResults {
@@ -203,7 +203,7 @@ pub(super) fn csv_response(name: &str, body: String) -> Response {
         .into_response()
 }
 
-fn wants_csv(q: &ExportQuery) -> ApiResult<bool> {
+pub(super) fn wants_csv(q: &ExportQuery) -> ApiResult<bool> {
     match q.format.as_deref() {
         None | Some("json") => Ok(false),
         Some("csv") => Ok(true),

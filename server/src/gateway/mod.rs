@@ -7,8 +7,10 @@ mod attendance;
 mod documents;
 mod exports;
 mod nodes;
+// Run sheet.
 pub mod openapi;
 pub mod outbox;
+mod runsheet;
 pub mod serve;
 pub mod socket;
 mod video;
@@ -111,6 +113,8 @@ pub fn router(state: AppState) -> Router {
             get(exports::ballots),
         )
         .route("/api/conventions/{id}/rotation", get(exports::rotation))
+        // Run sheet.
+        .route("/api/conventions/{id}/runsheet", get(runsheet::export))
         .route("/api/conventions/{id}/video", get(video::meeting))
         // Attendance (issue #17).
         .route(

@@ -29,6 +29,8 @@ pub const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/api/conventions/{id}/polls/{poll}/results"),
     ("get", "/api/conventions/{id}/polls/{poll}/ballots"),
     ("get", "/api/conventions/{id}/rotation"),
+    // Run sheet.
+    ("get", "/api/conventions/{id}/runsheet"),
     ("get", "/api/conventions/{id}/video"),
     // Attendance (issue #17).
     ("get", "/api/conventions/{id}/attendance"),
@@ -68,6 +70,10 @@ pub fn document() -> Value {
     // Attendance (issue #17).
     let attendance =
         serde_json::to_value(gen.subschema_for::<convene_protocol::AttendanceReport>())
+            .unwrap_or_default();
+    // Run sheet.
+    let runsheet =
+        serde_json::to_value(gen.subschema_for::<Vec<convene_protocol::SequenceReport>>())
             .unwrap_or_default();
     let schemas: serde_json::Map<String, Value> = gen
         .take_definitions()
@@ -221,6 +227,14 @@ pub fn document() -> Value {
                     "summary": "The expert rotation: plan, schedule, absences, and the questions asked in each expert's room with their answers",
                     "parameters": [id_param],
                     "responses": { "200": { "description": "{ rotation: RotationView, names: { participant id: name } }" }, "404": err("No rotation") }
+                }))
+            },
+            // Run sheet.
+            "/api/conventions/{id}/runsheet": {
+                "get": participants(staff, "a facilitator or a guarantor", json!({
+                    "summary": "The day as planned and as run: each sequence's planned start and duration, actual start and end, extensions, skip, drift",
+                    "parameters": [id_param, format_param],
+                    "responses": { "200": ok_or_csv("Sequences in the order of the day", &runsheet), "400": err("Another format"), "404": err("No such convention (organizer token)") }
                 }))
             },
             "/api/conventions/{id}/documents/{doc}/export": {

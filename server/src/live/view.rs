@@ -64,6 +64,15 @@ pub fn audience(state: &Convention, record: &d::Record) -> Audience {
         | GroupJoined { .. }
         | QuestionAsked { .. }
         | QuestionAnswered { .. } => Audience::Everyone,
+        // Run sheet: the programme of the day is everyone's.
+        SequenceAdded { .. }
+        | SequenceEdited { .. }
+        | SequenceDeleted { .. }
+        | SequenceMoved { .. }
+        | SequenceStarted { .. }
+        | SequenceExtended { .. }
+        | SequenceEnded { .. }
+        | SequenceSkipped { .. } => Audience::Everyone,
         VoterMarked { .. } => match actor_id(record) {
             Some(p) => Audience::Only(p),
             None => Audience::Nobody,
@@ -112,13 +121,18 @@ impl Audience {
     }
 }
 
-/// An event as sent: `ParticipantAdded` carries attributes, and `PollClosed` a tally, only
-/// for those who may see them, so they are encoded in two forms.
+/// An event as sent: `ParticipantAdded` carries attributes, `PollClosed` a tally, and a
+/// run-sheet sequence with manual groups its groups, only for those who may see them, so
+/// they are encoded in two forms.
 pub fn needs_private_form(record: &d::Record) -> bool {
-    matches!(
-        record.event,
-        d::Event::ParticipantAdded { .. } | d::Event::PollClosed { .. }
-    )
+    match &record.event {
+        d::Event::ParticipantAdded { .. } | d::Event::PollClosed { .. } => true,
+        // Run sheet: a manual grouping's groups are staff's.
+        d::Event::SequenceAdded { spec, .. } | d::Event::SequenceEdited { spec, .. } => {
+            wire::runsheet::has_groups(spec)
+        }
+        _ => false,
+    }
 }
 
 /// The form for participants who are not staff, judged against the state after the event.
@@ -133,6 +147,10 @@ pub fn public_form(record: &d::Record, state: &Convention) -> p::Record {
                 .is_some_and(|p| p.results_public()) =>
         {
             *tally = None;
+        }
+        // Run sheet.
+        p::Event::SequenceAdded { spec, .. } | p::Event::SequenceEdited { spec, .. } => {
+            wire::runsheet::without_groups(spec)
         }
         _ => {}
     }
@@ -355,6 +373,7 @@ pub fn snapshot(
             .filter(|p| sees_poll(state, p, viewer))
             .map(|p| poll_view(state, p, viewer, present))
             .collect(),
+        runsheet: wire::runsheet::view(&state.runsheet, all),
     }
 }
 

@@ -5,6 +5,8 @@
 mod attendance;
 mod polls;
 mod rotation;
+// Run sheet.
+pub mod runsheet;
 mod state;
 
 // Attendance (issue #17).
@@ -129,6 +131,15 @@ pub fn event_out(e: &d::Event) -> p::Event {
         | D::GroupJoined { .. }
         | D::QuestionAsked { .. }
         | D::QuestionAnswered { .. } => rotation::event_out(e),
+        // Run sheet.
+        D::SequenceAdded { .. }
+        | D::SequenceEdited { .. }
+        | D::SequenceDeleted { .. }
+        | D::SequenceMoved { .. }
+        | D::SequenceStarted { .. }
+        | D::SequenceExtended { .. }
+        | D::SequenceEnded { .. }
+        | D::SequenceSkipped { .. } => runsheet::event_out(e),
         D::ConventionCreated { name } => P::ConventionCreated { name: name.clone() },
         D::ParticipantAdded { person } => P::ParticipantAdded {
             person: person_out(person, true),
@@ -321,6 +332,15 @@ pub fn event_in(e: p::Event) -> d::Event {
         | P::GroupJoined { .. }
         | P::QuestionAsked { .. }
         | P::QuestionAnswered { .. }) => rotation::event_in(e),
+        // Run sheet.
+        e @ (P::SequenceAdded { .. }
+        | P::SequenceEdited { .. }
+        | P::SequenceDeleted { .. }
+        | P::SequenceMoved { .. }
+        | P::SequenceStarted { .. }
+        | P::SequenceExtended { .. }
+        | P::SequenceEnded { .. }
+        | P::SequenceSkipped { .. }) => runsheet::event_in(e),
         P::ConventionCreated { name } => D::ConventionCreated { name },
         P::ParticipantAdded { person } => D::ParticipantAdded {
             person: d::Person {
@@ -493,6 +513,15 @@ pub fn command_in(c: p::Command) -> d::Command {
         | P::AddToGroup { .. }
         | P::AskQuestion { .. }
         | P::AnswerQuestion { .. }) => rotation::command_in(c),
+        // Run sheet.
+        c @ (P::AddSequence { .. }
+        | P::EditSequence { .. }
+        | P::DeleteSequence { .. }
+        | P::MoveSequence { .. }
+        | P::StartSequence { .. }
+        | P::ExtendSequence { .. }
+        | P::EndSequence
+        | P::SkipSequence { .. }) => runsheet::command_in(c),
         P::SendChat { text } => D::SendChat { text },
         P::RaiseHand => D::RaiseHand,
         P::LowerHand => D::LowerHand,

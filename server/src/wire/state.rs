@@ -112,6 +112,7 @@ fn convention_out(c: &d::Convention) -> p::ConventionState {
             .map(|(g, members)| (g.clone(), members.iter().cloned().collect()))
             .collect(),
         notices: c.notices.iter().map(super::notice_out).collect(),
+        runsheet: super::runsheet::state_out(&c.runsheet),
     }
 }
 
@@ -210,6 +211,7 @@ fn convention_in(c: p::ConventionState) -> d::Convention {
             .map(|(g, members)| (g, members.into_iter().collect()))
             .collect(),
         notices: c.notices.into_iter().map(super::notice_in).collect(),
+        runsheet: super::runsheet::state_in(c.runsheet),
     }
 }
 

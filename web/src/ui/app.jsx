@@ -14,6 +14,8 @@ import { OpinionView } from './opinion.jsx';
 import { VideoDock, useVideo } from './video.jsx';
 import { Icon } from './icons.jsx';
 import { AskDialog } from './asked.jsx';
+// Run sheet.
+import { NowNext } from './runsheet.jsx';
 import { StatusBar, TimeWarning, MoveNotice, Announcement, ConnectionBanner, dismissedUpTo, rememberDismissed, useStickyHeight } from './status.jsx';
 
 function useClient(client) {
@@ -199,6 +201,7 @@ export function App({ client, videoConfig }) {
       <Header client={client} lang={lang} onLang={onLang} />
       <div class="sticky-top" ref={stickyRef}>
         <StatusBar client={client} />
+        <NowNext client={client} />
         <Nav tabs={tabs} tab={current} setTab={setTab} client={client} unread={unread} roomTab={roomTab} />
         <div class="alerts">
           <ConnectionBanner client={client} />

@@ -8,6 +8,8 @@ import { PLENARY, room as roomOf, person } from '../reduce.js';
 import { Countdown, act, ActButton, Section, Presence, nameOf, roomName, roleWords, useId, spoken, timeOfDay } from './common.jsx';
 import { FloorCard, FloorManager } from './room.jsx';
 import { Icon } from './icons.jsx';
+// Run sheet.
+import { RunSheetPanel } from './runsheet.jsx';
 
 /** Roster attributes present in the roster (commune, age, genre…). */
 export function attributesOf(snap) {
@@ -363,6 +365,10 @@ export function ConsoleView({ client }) {
     <div class="console">
       <Section id="calls" title={callsTitle} class={snap.calls.length ? 'attention' : ''}>
         <CallsList client={client} manage />
+      </Section>
+      {/* Run sheet. */}
+      <Section id="runsheet" title={t('runsheet.section')}>
+        <RunSheetPanel client={client} />
       </Section>
       <Section id="rooms" title={t('console.rooms')}>
         <BreakoutControls client={client} />

@@ -13,6 +13,8 @@ import { Icon } from './icons.jsx';
 import { ExportButton, apiFetch } from './download.jsx';
 // Attendance (issue #17).
 import { AttendanceView } from './attendance.jsx';
+// Run sheet.
+import { RunSheetPanel } from './runsheet.jsx';
 
 /** serde_json's canonical form as the audit chain hashes it: sorted keys, no spaces. */
 export function canonical(v) {
@@ -97,6 +99,11 @@ function describe(snap, e, ctx) {
   if (ev.document) {
     const d = (snap.documents || []).find((x) => x.name === ev.document);
     if (d) p.document = d.title;
+  }
+  // Run sheet: the sequence by its title.
+  if (ev.sequence) {
+    const sq = ((snap.runsheet && snap.runsheet.sequences) || []).find((x) => x.id === ev.sequence);
+    p.title = ev.spec ? ev.spec.title : sq ? sq.spec.title : ev.sequence;
   }
   if (ev.participant) p.name = who(ev.participant);
   if (ev.room) p.room = roomName(snap, ev.room);
@@ -298,6 +305,8 @@ export function ObserverView({ client }) {
       </div>
       <div class="col">
         <Section id="audit" title={t('audit.title')}><AuditTrail client={client} /></Section>
+        {/* Run sheet. */}
+        {snap.runsheet && snap.runsheet.sequences.length ? <Section id="runsheet" title={t('runsheet.section')}><RunSheetPanel client={client} readOnly /></Section> : null}
         <Section id="participation" title={t('observe.participation')}><PollsParticipation client={client} /></Section>
         <Section id="equity" title={t('equity.title')}><EquityView client={client} /></Section>
         {/* Attendance (issue #17) */}

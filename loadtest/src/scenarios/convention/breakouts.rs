@@ -1,5 +1,6 @@
-//! Phase 2, breakout rooms: the facilitator creates the rooms, assigns the citizens balanced
-//! on their commune, and opens the rooms with a timer. Everyone moves to their room; a
+//! Phase 2, breakout rooms: the facilitator starts the run sheet's breakouts sequence, which
+//! creates the rooms, assigns the citizens balanced on their commune, and opens the rooms
+//! with a timer, in one decision. Everyone moves to their room; a
 //! guarantor observes the first room; every citizen writes a line in their room's chat; a
 //! citizen of the last room calls for help, and the second facilitator goes there and
 //! resolves the call; the facilitator broadcasts to every room. The server warns everyone,
@@ -14,7 +15,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use anyhow::{bail, Result};
-use convene_protocol::{Actor, AssignMethod, CloseReason, Command, Event, PLENARY_ID};
+use convene_protocol::{Actor, CloseReason, Command, Event, PLENARY_ID};
 
 use super::day::{Day, CONTROL, DRAIN};
 use super::inbox::lock;
@@ -45,34 +46,33 @@ impl Day<'_> {
         let (fac, fac2) = (self.fac(), self.fac2());
         let citizens = self.cast.citizens.clone();
 
-        let seq = self
-            .cmd(
-                fac,
-                Command::CreateRooms {
-                    count: Some(groups as u32),
-                    names: vec![],
-                },
-            )
-            .await?;
-        let Event::RoomsCreated { rooms } = self.event(fac, seq).await? else {
-            bail!("create_rooms's event is not rooms_created");
+        // The run sheet's sequence makes the rooms, assigns the citizens balanced on their
+        // commune and opens the rooms, in one start.
+        let sequence = self.sheet.breakouts.clone();
+        let open = self.start_sequence(&sequence).await?;
+        let started = self.started_events(open).await?;
+        let Some(rooms) = started.iter().find_map(|e| match e {
+            Event::RoomsCreated { rooms } => Some(rooms.clone()),
+            _ => None,
+        }) else {
+            bail!("the breakouts sequence made no rooms");
         };
         let rooms: Vec<String> = rooms.into_iter().map(|r| r.id).collect();
-        let seq = self
-            .cmd(
-                fac,
-                Command::AssignRooms {
-                    method: AssignMethod::Balanced {
-                        attribute: "commune".into(),
-                    },
-                    participants: None,
-                    only_present: true,
-                },
-            )
-            .await?;
-        let Event::RoomsAssigned { assignments, .. } = self.event(fac, seq).await? else {
-            bail!("assign_rooms's event is not rooms_assigned");
+        if rooms.len() != groups {
+            self.fail(format!(
+                "{} breakout rooms made, {groups} prepared",
+                rooms.len()
+            ));
+        }
+        let Some(assignments) = started.iter().find_map(|e| match e {
+            Event::RoomsAssigned { assignments, .. } => Some(assignments.clone()),
+            _ => None,
+        }) else {
+            bail!("the breakouts sequence assigned nobody");
         };
+        if !matches!(started.last(), Some(Event::BreakoutsOpened { .. })) {
+            bail!("the breakouts sequence's last event is not breakouts_opened");
+        }
         let mut room_of: HashMap<usize, String> = HashMap::new();
         let mut twice = 0;
         for a in &assignments {
@@ -104,16 +104,7 @@ impl Day<'_> {
             self.fail("the breakout rooms are not balanced on the commune".into());
         }
 
-        // Open them: everyone to their room.
-        let open = self
-            .cmd(
-                fac,
-                Command::OpenBreakouts {
-                    duration_ms: self.t.breakout.as_millis() as u64,
-                    warning_ms: self.t.breakout_warning.as_millis() as u64,
-                },
-            )
-            .await?;
+        // Opened with the sequence: everyone to their room.
         let placed = |day: &Self, snap_from: u64, room: &dyn Fn(usize) -> String, who: &[usize]| {
             let ib = lock(&day.inboxes);
             who.iter()

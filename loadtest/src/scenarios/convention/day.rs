@@ -59,6 +59,8 @@ pub struct Day<'a> {
     pub out: Outcome,
     /// Document updates delivered (inserts of others read by editors and readers).
     pub doc_update: Latency,
+    /// The run sheet's sequences, prepared before the plenary.
+    pub sheet: super::runsheet::Prepared,
 }
 
 /// A command's `type`, as on the wire.
@@ -107,6 +109,7 @@ impl<'a> Day<'a> {
             max_ok: 0,
             out,
             doc_update: Latency::new(),
+            sheet: Default::default(),
         }
     }
 

@@ -107,7 +107,9 @@ impl Day<'_> {
             self.fail("the rotation's groups are not balanced on the age band".into());
         }
 
-        let start = self.cmd(fac, Command::StartRotation).await?;
+        // The run sheet's rotation sequence starts it (ending the breakouts' sequence).
+        let sequence = self.sheet.rotation.clone();
+        let start = self.start_sequence(&sequence).await?;
         let round_time = self.t.round + self.t.transition;
         for r in 0..rounds {
             let (_, _, _) = self

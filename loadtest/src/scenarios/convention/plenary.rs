@@ -24,6 +24,9 @@ impl Day<'_> {
     pub async fn plenary(&mut self, speakers: usize) -> Result<()> {
         let first = self.start_phase("plenary");
         let fac = self.fac();
+        // The run sheet's welcome: nothing to close, the sequence runs.
+        let welcome = self.sheet.welcome.clone();
+        self.start_sequence(&welcome).await?;
         let floor_ms = self.t.floor.as_millis() as u64;
         self.cmd(
             fac,

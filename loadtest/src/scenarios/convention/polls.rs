@@ -29,8 +29,8 @@ use super::day::{Day, CONTROL};
 use super::inbox::lock;
 
 /// One poll of the day: its spec, and the ballot of the k-th voter.
-struct Poll {
-    spec: PollSpec,
+pub(super) struct Poll {
+    pub(super) spec: PollSpec,
     experts_vote: bool,
     ballot: fn(usize) -> Ballot,
 }
@@ -55,7 +55,7 @@ const STANCES: [Stance; 4] = [
     Stance::Abstain,
 ];
 
-fn polls(timer_ms: u64) -> Vec<Poll> {
+pub(super) fn polls(timer_ms: u64) -> Vec<Poll> {
     let options = |o: &[&str]| o.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     vec![
         Poll {
@@ -259,6 +259,10 @@ impl Day<'_> {
     pub async fn polls(&mut self) -> Result<()> {
         let first = self.start_phase("polls");
         let fac = self.fac();
+        // The break of the run sheet is skipped: straight to the votes.
+        let pause = self.sheet.pause.clone();
+        self.cmd(fac, Command::SkipSequence { sequence: pause })
+            .await?;
         let citizens = self.cast.citizens.clone();
         let experts = self.cast.experts.clone();
         let timer_ms = (self.t.vote * 2).as_millis() as u64;
@@ -266,20 +270,11 @@ impl Day<'_> {
         let mut public = Vec::new();
         let (mut ok_tallies, mut votes_acked, mut votes_expected) = (0, 0, 0);
         for (n, p) in polls(timer_ms).into_iter().enumerate() {
-            let seq = self
-                .cmd(
-                    fac,
-                    Command::DraftPoll {
-                        spec: p.spec.clone(),
-                    },
-                )
-                .await?;
-            let Event::PollDrafted { poll, .. } = self.event(fac, seq).await? else {
-                bail!("draft_poll's event is not poll_drafted");
+            // Drafted with the run sheet; its sequence opens it.
+            let Some((poll, sequence)) = self.sheet.votes.get(n).cloned() else {
+                bail!("no sequence prepared for poll {}", n + 1);
             };
-            let opened = self
-                .cmd(fac, Command::OpenPoll { poll: poll.clone() })
-                .await?;
+            let opened = self.start_sequence(&sequence).await?;
             let mut voters = citizens.clone();
             if p.experts_vote {
                 voters.extend(&experts);
