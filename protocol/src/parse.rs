@@ -56,6 +56,18 @@ impl Command {
         "open_document",
         "close_document",
         "name_version",
+        // Hearings.
+        "create_hearing",
+        "open_hearing",
+        "close_hearing",
+        "ask_hearing_question",
+        "support_question",
+        "withdraw_support",
+        "approve_question",
+        "merge_question",
+        "hide_question",
+        "mark_answering",
+        "mark_answered",
     ];
 }
 

@@ -136,6 +136,9 @@ pub struct Snapshot {
     /// verify FILE --head N:HASH`). Later entries arrive as `audit` messages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit_head: Option<AuditHead>,
+    /// Hearings (section 22), in order of creation. Left out when there is none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hearings: Vec<HearingView>,
 }
 
 /// The last entry of the audit trail: its number (`n`) and its `hash`. The hash covers the

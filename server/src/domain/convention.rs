@@ -141,6 +141,8 @@ pub struct Convention {
     pub writing_groups: BTreeMap<String, BTreeSet<ParticipantId>>,
     /// The latest announcements, oldest first (at most `RECENT_NOTICES`).
     pub notices: Vec<Notice>,
+    /// Hearings, planned, open or closed, by id.
+    pub hearings: BTreeMap<String, super::hearings::Hearing>,
 }
 
 impl Default for Convention {
@@ -163,6 +165,7 @@ impl Default for Convention {
             documents: BTreeMap::new(),
             writing_groups: BTreeMap::new(),
             notices: Vec::new(),
+            hearings: BTreeMap::new(),
         }
     }
 }
@@ -471,6 +474,24 @@ impl Convention {
                     Actor::Organizer | Actor::Timer => None,
                 };
                 super::rotation::apply(self, &record.event, at, record.seq, from);
+            }
+            // Hearings: questions from the floor.
+            Event::HearingCreated { .. }
+            | Event::HearingOpened { .. }
+            | Event::HearingClosed { .. }
+            | Event::HearingQuestionAsked { .. }
+            | Event::HearingQuestionSupported { .. }
+            | Event::HearingSupportWithdrawn { .. }
+            | Event::HearingQuestionApproved { .. }
+            | Event::HearingQuestionsMerged { .. }
+            | Event::HearingQuestionHidden { .. }
+            | Event::HearingQuestionAnswering { .. }
+            | Event::HearingQuestionAnswered { .. } => {
+                let from = match &record.actor {
+                    Actor::Participant(p) => Some(p.as_str()),
+                    Actor::Organizer | Actor::Timer => None,
+                };
+                super::hearings::apply(self, &record.event, at, record.seq, from);
             }
             Event::PollDrafted { poll, spec } => {
                 self.polls

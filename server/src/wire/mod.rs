@@ -1,6 +1,7 @@
 //! The edge between the pure domain and the wire: conversions both ways between domain
 //! types and `convene_protocol` types. Nothing else in the server maps one onto the other.
 
+pub mod hearings;
 mod polls;
 mod rotation;
 mod state;
@@ -125,6 +126,18 @@ pub fn event_out(e: &d::Event) -> p::Event {
         | D::GroupJoined { .. }
         | D::QuestionAsked { .. }
         | D::QuestionAnswered { .. } => rotation::event_out(e),
+        // Hearings.
+        D::HearingCreated { .. }
+        | D::HearingOpened { .. }
+        | D::HearingClosed { .. }
+        | D::HearingQuestionAsked { .. }
+        | D::HearingQuestionSupported { .. }
+        | D::HearingSupportWithdrawn { .. }
+        | D::HearingQuestionApproved { .. }
+        | D::HearingQuestionsMerged { .. }
+        | D::HearingQuestionHidden { .. }
+        | D::HearingQuestionAnswering { .. }
+        | D::HearingQuestionAnswered { .. } => hearings::event_out(e),
         D::ConventionCreated { name } => P::ConventionCreated { name: name.clone() },
         D::ParticipantAdded { person } => P::ParticipantAdded {
             person: person_out(person, true),
@@ -317,6 +330,18 @@ pub fn event_in(e: p::Event) -> d::Event {
         | P::GroupJoined { .. }
         | P::QuestionAsked { .. }
         | P::QuestionAnswered { .. }) => rotation::event_in(e),
+        // Hearings.
+        e @ (P::HearingCreated { .. }
+        | P::HearingOpened { .. }
+        | P::HearingClosed { .. }
+        | P::HearingQuestionAsked { .. }
+        | P::HearingQuestionSupported { .. }
+        | P::HearingSupportWithdrawn { .. }
+        | P::HearingQuestionApproved { .. }
+        | P::HearingQuestionsMerged { .. }
+        | P::HearingQuestionHidden { .. }
+        | P::HearingQuestionAnswering { .. }
+        | P::HearingQuestionAnswered { .. }) => hearings::event_in(e),
         P::ConventionCreated { name } => D::ConventionCreated { name },
         P::ParticipantAdded { person } => D::ParticipantAdded {
             person: d::Person {
@@ -489,6 +514,18 @@ pub fn command_in(c: p::Command) -> d::Command {
         | P::AddToGroup { .. }
         | P::AskQuestion { .. }
         | P::AnswerQuestion { .. }) => rotation::command_in(c),
+        // Hearings.
+        c @ (P::CreateHearing { .. }
+        | P::OpenHearing { .. }
+        | P::CloseHearing { .. }
+        | P::AskHearingQuestion { .. }
+        | P::SupportQuestion { .. }
+        | P::WithdrawSupport { .. }
+        | P::ApproveQuestion { .. }
+        | P::MergeQuestion { .. }
+        | P::HideQuestion { .. }
+        | P::MarkAnswering { .. }
+        | P::MarkAnswered { .. }) => hearings::command_in(c),
         P::SendChat { text } => D::SendChat { text },
         P::RaiseHand => D::RaiseHand,
         P::LowerHand => D::LowerHand,
