@@ -25,13 +25,13 @@ const STANCES: [Stance; 4] = [
 ];
 
 /// Facilitators and guarantors may export, as may organizers.
-const READERS: &[d::Role] = &[d::Role::Facilitator, d::Role::Guarantor];
+pub(super) const READERS: &[d::Role] = &[d::Role::Facilitator, d::Role::Guarantor];
 
 #[derive(Deserialize)]
 pub struct ExportQuery {
-    token: Option<String>,
+    pub(super) token: Option<String>,
     /// `json` (default) or `csv`.
-    format: Option<String>,
+    pub(super) format: Option<String>,
 }
 
 fn results(state: &Convention, poll: &d::Poll) -> PollResults {
@@ -141,7 +141,7 @@ fn write_results(w: &mut Csv, r: &PollResults) {
 /// The one way this server writes CSV: every cell goes through [`cell`], so no text a
 /// participant wrote (a question, an option, an answer, a name) reaches a spreadsheet as a
 /// formula. Rows may differ in length (the all-polls export puts several tables in one file).
-struct Csv(csv::Writer<Vec<u8>>);
+pub(super) struct Csv(csv::Writer<Vec<u8>>);
 
 impl Default for Csv {
     fn default() -> Self {
@@ -152,7 +152,7 @@ impl Default for Csv {
 }
 
 impl Csv {
-    fn row<I, S>(&mut self, cells: I)
+    pub(super) fn row<I, S>(&mut self, cells: I)
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
@@ -162,7 +162,7 @@ impl Csv {
         let _ = self.0.write_record(&cells);
     }
 
-    fn finish(self) -> String {
+    pub(super) fn finish(self) -> String {
         let bytes = self.0.into_inner().unwrap_or_default();
         String::from_utf8(bytes).unwrap_or_default()
     }
@@ -189,7 +189,7 @@ fn plain_number(text: &str) -> bool {
     parts.next().is_none() && digits(whole) && frac.is_none_or(digits)
 }
 
-fn csv_response(name: &str, body: String) -> Response {
+pub(super) fn csv_response(name: &str, body: String) -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
@@ -203,7 +203,7 @@ fn csv_response(name: &str, body: String) -> Response {
         .into_response()
 }
 
-fn wants_csv(q: &ExportQuery) -> ApiResult<bool> {
+pub(super) fn wants_csv(q: &ExportQuery) -> ApiResult<bool> {
     match q.format.as_deref() {
         None | Some("json") => Ok(false),
         Some("csv") => Ok(true),

@@ -4,6 +4,7 @@
 mod api;
 mod documents;
 mod exports;
+mod hearings;
 mod nodes;
 pub mod openapi;
 pub mod outbox;
@@ -109,6 +110,11 @@ pub fn router(state: AppState) -> Router {
             get(exports::ballots),
         )
         .route("/api/conventions/{id}/rotation", get(exports::rotation))
+        // Hearings.
+        .route(
+            "/api/conventions/{id}/hearings/{hearing}/questions",
+            get(hearings::questions),
+        )
         .route("/api/conventions/{id}/video", get(video::meeting))
         .fallback(web::serve)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))

@@ -29,6 +29,7 @@ pub const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/api/conventions/{id}/polls/{poll}/results"),
     ("get", "/api/conventions/{id}/polls/{poll}/ballots"),
     ("get", "/api/conventions/{id}/rotation"),
+    ("get", "/api/conventions/{id}/hearings/{hearing}/questions"),
     ("get", "/api/conventions/{id}/video"),
     ("get", "/api/conventions/{id}/documents/{doc}/export"),
     ("get", "/api/conventions/{id}/documents/{doc}/versions"),
@@ -215,6 +216,14 @@ pub fn document() -> Value {
                     "summary": "The expert rotation: plan, schedule, absences, and the questions asked in each expert's room with their answers",
                     "parameters": [id_param],
                     "responses": { "200": { "description": "{ rotation: RotationView, names: { participant id: name } }" }, "404": err("No rotation") }
+                }))
+            },
+            "/api/conventions/{id}/hearings/{hearing}/questions": {
+                "get": participants(staff, "a facilitator or a guarantor", json!({
+                    "summary": "A hearing's questions from the floor and their status (PROTOCOL.md section 22), in the room's order, then pending, hidden and merged ones",
+                    "description": "JSON: { hearing: {id, title, speaker, speaker_name, room, anonymous, moderated, status}, questions: [HearingQuestion with from_name] }. CSV (format=csv): id, asked_at, author, status, supports, merged_into, hidden_reason, text; no cell runs as a formula. An anonymous hearing's export names no author.",
+                    "parameters": [id_param, { "name": "hearing", "in": "path", "required": true, "schema": { "type": "string" } }, format_param],
+                    "responses": { "200": { "description": "The questions", "content": { "application/json": { "schema": { "type": "object" } }, "text/csv": { "schema": { "type": "string" } } } }, "400": err("Another format"), "404": err("No such hearing") }
                 }))
             },
             "/api/conventions/{id}/documents/{doc}/export": {
