@@ -92,17 +92,65 @@ fn a_hearing_is_created_opened_and_closed_and_one_is_open_per_room() {
     let h3 = create(&mut sim, &fac, &ids.experts[1], "r1", false);
     assert_eq!((h1.as_str(), h2.as_str(), h3.as_str()), ("h1", "h2", "h3"));
     assert_eq!(sim.state.hearings[&h1].status, HearingStatus::Planned);
-    sim.ok(&fac, Command::OpenHearing { hearing: h1.clone() });
+    sim.ok(
+        &fac,
+        Command::OpenHearing {
+            hearing: h1.clone(),
+        },
+    );
     // One open per room: h2 waits; h3, in another room, opens.
-    refused(&mut sim, &fac, Command::OpenHearing { hearing: h2.clone() }, Code::Conflict);
-    sim.ok(&fac, Command::OpenHearing { hearing: h3.clone() });
-    refused(&mut sim, &fac, Command::OpenHearing { hearing: h1.clone() }, Code::Conflict);
-    sim.ok(&fac, Command::CloseHearing { hearing: h1.clone() });
-    sim.ok(&fac, Command::OpenHearing { hearing: h2.clone() });
+    refused(
+        &mut sim,
+        &fac,
+        Command::OpenHearing {
+            hearing: h2.clone(),
+        },
+        Code::Conflict,
+    );
+    sim.ok(
+        &fac,
+        Command::OpenHearing {
+            hearing: h3.clone(),
+        },
+    );
+    refused(
+        &mut sim,
+        &fac,
+        Command::OpenHearing {
+            hearing: h1.clone(),
+        },
+        Code::Conflict,
+    );
+    sim.ok(
+        &fac,
+        Command::CloseHearing {
+            hearing: h1.clone(),
+        },
+    );
+    sim.ok(
+        &fac,
+        Command::OpenHearing {
+            hearing: h2.clone(),
+        },
+    );
     assert_eq!(sim.state.hearings[&h1].status, HearingStatus::Closed);
     // A closed hearing does not reopen, and takes no more questions or moderation.
-    refused(&mut sim, &fac, Command::OpenHearing { hearing: h1.clone() }, Code::Conflict);
-    refused(&mut sim, &fac, Command::CloseHearing { hearing: h1.clone() }, Code::Conflict);
+    refused(
+        &mut sim,
+        &fac,
+        Command::OpenHearing {
+            hearing: h1.clone(),
+        },
+        Code::Conflict,
+    );
+    refused(
+        &mut sim,
+        &fac,
+        Command::CloseHearing {
+            hearing: h1.clone(),
+        },
+        Code::Conflict,
+    );
     let citizen = ids.citizen(0).to_string();
     refused(
         &mut sim,
@@ -131,16 +179,46 @@ fn bad_hearings_are_refused() {
     };
     let cases: Vec<(&str, Command, Code)> = vec![
         // A speaker who is not an expert (a guest is added by an organizer as an expert).
-        (&fac, create(ids.citizen(0), PLENARY, "Audition"), Code::Invalid),
+        (
+            &fac,
+            create(ids.citizen(0), PLENARY, "Audition"),
+            Code::Invalid,
+        ),
         (&fac, create("nobody", PLENARY, "Audition"), Code::NotFound),
-        (&fac, create(&ids.experts[0], "r99", "Audition"), Code::NotFound),
+        (
+            &fac,
+            create(&ids.experts[0], "r99", "Audition"),
+            Code::NotFound,
+        ),
         (&fac, create(&ids.experts[0], PLENARY, "  "), Code::Invalid),
-        (&fac, create(&ids.experts[0], PLENARY, &"t".repeat(1200)), Code::Invalid),
+        (
+            &fac,
+            create(&ids.experts[0], PLENARY, &"t".repeat(1200)),
+            Code::Invalid,
+        ),
         // Only facilitators plan hearings; a guarantor never acts.
-        (ids.citizen(0), create(&ids.experts[0], PLENARY, "A"), Code::Forbidden),
-        (ids.guarantor(), create(&ids.experts[0], PLENARY, "A"), Code::Forbidden),
-        (&ids.experts[0], create(&ids.experts[0], PLENARY, "A"), Code::Forbidden),
-        (&fac, Command::OpenHearing { hearing: "h9".into() }, Code::NotFound),
+        (
+            ids.citizen(0),
+            create(&ids.experts[0], PLENARY, "A"),
+            Code::Forbidden,
+        ),
+        (
+            ids.guarantor(),
+            create(&ids.experts[0], PLENARY, "A"),
+            Code::Forbidden,
+        ),
+        (
+            &ids.experts[0],
+            create(&ids.experts[0], PLENARY, "A"),
+            Code::Forbidden,
+        ),
+        (
+            &fac,
+            Command::OpenHearing {
+                hearing: "h9".into(),
+            },
+            Code::NotFound,
+        ),
     ];
     for (who, command, code) in cases {
         refused(&mut sim, who, command, code);
@@ -201,7 +279,12 @@ fn questions_are_ordered_by_support_then_age_and_supports_count_once() {
     let qs = &sim.state.hearings[&h].questions;
     assert_eq!(qs.get(q2).unwrap().status, Status::Merged { into: q3 });
     assert_eq!(
-        qs.get(q3).unwrap().supporters.iter().cloned().collect::<Vec<_>>(),
+        qs.get(q3)
+            .unwrap()
+            .supporters
+            .iter()
+            .cloned()
+            .collect::<Vec<_>>(),
         {
             let mut v = vec![c[1].clone(), c[3].clone()];
             v.sort();
@@ -280,7 +363,10 @@ fn a_moderated_hearing_shows_questions_once_approved() {
     let h = create(&mut sim, &fac, &ids.experts[0], PLENARY, true);
     sim.ok(&fac, Command::OpenHearing { hearing: h.clone() });
     let q = ask(&mut sim, ids.citizen(0), &h, "Une question ?");
-    assert_eq!(sim.state.hearings[&h].questions.get(q).unwrap().status, Status::Pending);
+    assert_eq!(
+        sim.state.hearings[&h].questions.get(q).unwrap().status,
+        Status::Pending
+    );
     assert!(ranked(&sim, &h).is_empty());
     // Nobody supports, and nobody answers, what the room has not seen.
     refused(&mut sim, ids.citizen(1), support(&h, q), Code::Conflict);
@@ -331,10 +417,25 @@ fn who_may_ask_and_where_and_how_much() {
     }
     sim.ok(ids.guarantor(), Command::Visit { room: "r1".into() });
     // Guarantors observe (refused by role), experts are heard: neither asks.
-    refused(&mut sim, ids.guarantor(), asking("Garant ?"), Code::Forbidden);
-    refused(&mut sim, &ids.experts[1], asking("Expert ?"), Code::Forbidden);
+    refused(
+        &mut sim,
+        ids.guarantor(),
+        asking("Garant ?"),
+        Code::Forbidden,
+    );
+    refused(
+        &mut sim,
+        &ids.experts[1],
+        asking("Expert ?"),
+        Code::Forbidden,
+    );
     // Ten times the budget, empty, then exactly the budget.
-    refused(&mut sim, &c0, asking(&"é".repeat(10 * MAX_QUESTION_CHARS)), Code::Invalid);
+    refused(
+        &mut sim,
+        &c0,
+        asking(&"é".repeat(10 * MAX_QUESTION_CHARS)),
+        Code::Invalid,
+    );
     refused(&mut sim, &c0, asking(" \n "), Code::Invalid);
     let first = ask(&mut sim, &c0, &h, &"é".repeat(MAX_QUESTION_CHARS));
     // The per-person cap counts hidden questions too.
@@ -359,8 +460,18 @@ fn merging_across_hearings_is_refused() {
     let fac = ids.facilitator().to_string();
     let h1 = create(&mut sim, &fac, &ids.experts[0], PLENARY, false);
     let h2 = create(&mut sim, &fac, &ids.experts[1], "r1", false);
-    sim.ok(&fac, Command::OpenHearing { hearing: h1.clone() });
-    sim.ok(&fac, Command::OpenHearing { hearing: h2.clone() });
+    sim.ok(
+        &fac,
+        Command::OpenHearing {
+            hearing: h1.clone(),
+        },
+    );
+    sim.ok(
+        &fac,
+        Command::OpenHearing {
+            hearing: h2.clone(),
+        },
+    );
     let a = ask(&mut sim, ids.citizen(0), &h1, "Dans la plénière ?");
     sim.ok(
         &fac,
@@ -414,11 +525,21 @@ fn the_rotation_shares_the_question_budget() {
     sim.ok(&fac, Command::StartRotation);
     let c0 = ids.citizen(0).to_string();
     let asking = |text: String| Command::AskQuestion { text };
-    refused(&mut sim, &c0, asking("x".repeat(10 * MAX_QUESTION_CHARS)), Code::Invalid);
+    refused(
+        &mut sim,
+        &c0,
+        asking("x".repeat(10 * MAX_QUESTION_CHARS)),
+        Code::Invalid,
+    );
     for i in 0..MAX_QUESTIONS_PER_PERSON {
         sim.ok(&c0, asking(format!("Question {i} ?")));
     }
-    refused(&mut sim, &c0, asking("Une de trop ?".into()), Code::Conflict);
+    refused(
+        &mut sim,
+        &c0,
+        asking("Une de trop ?".into()),
+        Code::Conflict,
+    );
     let rot = sim.state.rotation.as_ref().unwrap();
     assert_eq!(rot.questions.len(), MAX_QUESTIONS_PER_PERSON);
     assert_eq!(sim.replayed(), sim.state);

@@ -139,10 +139,18 @@ pub fn decide(state: &Convention, actor: &Actor, command: &Command, ctx: &Contex
             if state.rotation.as_ref().is_some_and(|r| r.running()) {
                 return reject(Code::Conflict, "an expert rotation is running");
             }
-            if let Some(h) = state.rooms.iter().skip(1).find_map(|r| state.open_hearing_in(&r.id)) {
+            if let Some(h) = state
+                .rooms
+                .iter()
+                .skip(1)
+                .find_map(|r| state.open_hearing_in(&r.id))
+            {
                 return reject(
                     Code::Conflict,
-                    format!("hearing {} is open in room {}: close it first", h.id, h.room),
+                    format!(
+                        "hearing {} is open in room {}: close it first",
+                        h.id, h.room
+                    ),
                 );
             }
             // Whoever is in a breakout room (moved or visiting) goes back to the plenary.

@@ -170,7 +170,10 @@ pub(super) fn decide(state: &Convention, me: Option<&Person>, command: &Command)
                 text,
             }])
         }
-        Command::SupportQuestion { hearing: id, question } => {
+        Command::SupportQuestion {
+            hearing: id,
+            question,
+        } => {
             let (h, who) = in_room(state, me, id)?;
             h.questions.check_support(*question, &who)?;
             Ok(vec![Event::HearingQuestionSupported {
@@ -178,7 +181,10 @@ pub(super) fn decide(state: &Convention, me: Option<&Person>, command: &Command)
                 question: *question,
             }])
         }
-        Command::WithdrawSupport { hearing: id, question } => {
+        Command::WithdrawSupport {
+            hearing: id,
+            question,
+        } => {
             let (h, who) = in_room(state, me, id)?;
             h.questions.check_withdraw(*question, &who)?;
             Ok(vec![Event::HearingSupportWithdrawn {
@@ -186,7 +192,10 @@ pub(super) fn decide(state: &Convention, me: Option<&Person>, command: &Command)
                 question: *question,
             }])
         }
-        Command::ApproveQuestion { hearing: id, question } => {
+        Command::ApproveQuestion {
+            hearing: id,
+            question,
+        } => {
             let h = open(state, id)?;
             match h.questions.get(*question).map(|q| &q.status) {
                 None => reject(Code::NotFound, format!("no question {question} here")),
@@ -245,14 +254,20 @@ pub(super) fn decide(state: &Convention, me: Option<&Person>, command: &Command)
                 }]),
             }
         }
-        Command::MarkAnswering { hearing: id, question } => {
+        Command::MarkAnswering {
+            hearing: id,
+            question,
+        } => {
             open(state, id)?.questions.check_answer(*question, false)?;
             Ok(vec![Event::HearingQuestionAnswering {
                 hearing: id.clone(),
                 question: *question,
             }])
         }
-        Command::MarkAnswered { hearing: id, question } => {
+        Command::MarkAnswered {
+            hearing: id,
+            question,
+        } => {
             open(state, id)?.questions.check_answer(*question, true)?;
             Ok(vec![Event::HearingQuestionAnswered {
                 hearing: id.clone(),
@@ -264,7 +279,13 @@ pub(super) fn decide(state: &Convention, me: Option<&Person>, command: &Command)
 }
 
 /// Apply a hearing event; `from` is the record's participant, if any.
-pub(super) fn apply(state: &mut Convention, event: &Event, at: Millis, seq: u64, from: Option<&str>) {
+pub(super) fn apply(
+    state: &mut Convention,
+    event: &Event,
+    at: Millis,
+    seq: u64,
+    from: Option<&str>,
+) {
     match event {
         Event::HearingCreated {
             hearing,

@@ -26,9 +26,13 @@ pub enum Status {
     Answering,
     Answered,
     /// Hidden by a facilitator, with a reason: staff only.
-    Hidden { reason: String },
+    Hidden {
+        reason: String,
+    },
     /// A duplicate, merged into question `into` (which took its supports).
-    Merged { into: u64 },
+    Merged {
+        into: u64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -118,15 +122,7 @@ impl Questions {
     }
 
     /// Add a question (the event was decided).
-    pub fn ask(
-        &mut self,
-        id: u64,
-        room: &str,
-        from: &str,
-        at: Millis,
-        text: &str,
-        status: Status,
-    ) {
+    pub fn ask(&mut self, id: u64, room: &str, from: &str, at: Millis, text: &str, status: Status) {
         self.list.push(Question {
             id,
             room: room.to_string(),

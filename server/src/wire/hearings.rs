@@ -33,7 +33,11 @@ pub fn question_status_out(s: &q::Status) -> p::QuestionStatus {
 
 /// A question as a viewer sees it: `staff` (facilitators and guarantors) see everything; the
 /// others no author in an anonymous hearing, and no text or reason once hidden or merged.
-pub fn question_out(hearing: &h::Hearing, question: &q::Question, staff: bool) -> p::HearingQuestion {
+pub fn question_out(
+    hearing: &h::Hearing,
+    question: &q::Question,
+    staff: bool,
+) -> p::HearingQuestion {
     let gone = !question.visible() && question.status != q::Status::Pending;
     p::HearingQuestion {
         id: question.id,

@@ -112,7 +112,11 @@ fn convention_out(c: &d::Convention) -> p::ConventionState {
             .map(|(g, members)| (g.clone(), members.iter().cloned().collect()))
             .collect(),
         notices: c.notices.iter().map(super::notice_out).collect(),
-        hearings: c.hearings.values().map(super::hearings::state_out).collect(),
+        hearings: c
+            .hearings
+            .values()
+            .map(super::hearings::state_out)
+            .collect(),
     }
 }
 
