@@ -350,6 +350,7 @@ async fn a_token_in_the_url_is_refused_on_every_participant_route() -> Result<()
         ("participant", "p00001".to_string()),
         ("poll", "q1".to_string()),
         ("doc", "avis".to_string()),
+        ("hearing", "h1".to_string()),
     ]);
     let mut checked = 0;
     for (m, p) in convene::gateway::openapi::OPERATIONS {
