@@ -2,6 +2,8 @@
 // events") describes each one. The snapshot is mutated in place by the client, which then
 // re-renders; only events with a seq greater than the snapshot's are applied (client.js).
 
+import { applyHearingEvent } from './hearings.js';
+
 export const PLENARY = 'plenary';
 /** Chat lines a room keeps (protocol: SNAPSHOT_CHAT_LINES). */
 export const CHAT_LINES = 50;
@@ -515,6 +517,20 @@ function applyOne(snap, me, rec) {
       }
       return { version: { document: ev.document, version: ev.version, by: byId } };
     }
+    // ---- hearings (hearings.js) ----
+    case 'hearing_created':
+    case 'hearing_opened':
+    case 'hearing_closed':
+    case 'hearing_question_asked':
+    case 'hearing_question_supported':
+    case 'hearing_support_withdrawn':
+    case 'hearing_question_approved':
+    case 'hearing_questions_merged':
+    case 'hearing_question_hidden':
+    case 'hearing_question_answering':
+    case 'hearing_question_answered':
+      applyHearingEvent(snap, me, rec);
+      break;
     default:
       // An event this client does not know (a newer server): its seq is taken, nothing else.
       return { unknown: ev.type };
@@ -578,6 +594,7 @@ export function normalizeSnapshot(snap) {
   snap.writing_groups = snap.writing_groups || {};
   snap.calls = snap.calls || [];
   snap.rotation = snap.rotation || null;
+  snap.hearings = snap.hearings || [];
   for (const r of snap.rooms) r.observers = r.observers || 0;
   return snap;
 }
