@@ -267,6 +267,30 @@ async fn an_anonymous_hearing_keeps_authors_from_the_room_and_the_speaker() -> R
         .filter_map(|q| q["id"].as_u64())
         .collect();
     ensure!(ids == vec![q2, q3, q1], "{json}");
+    // The audit trail shows the staff's actions, with who and when; a citizen's question
+    // (and so its author) is not in it.
+    let audit = http
+        .get("/api/conventions/audition/audit")
+        .send()
+        .await?
+        .text()
+        .await?;
+    for ty in [
+        "hearing_created",
+        "hearing_opened",
+        "hearing_questions_merged",
+        "hearing_question_answering",
+        "hearing_question_answered",
+    ] {
+        ensure!(
+            audit.contains(&format!("\"type\":\"{ty}\"")),
+            "{ty} not audited"
+        );
+    }
+    ensure!(
+        !audit.contains("hearing_question_asked") && !audit.contains("hearing_question_supported"),
+        "citizens' questions or supports in the audit trail"
+    );
     let r = http
         .get("/api/conventions/audition/hearings/h9/questions")
         .send()
