@@ -544,3 +544,68 @@ fn the_rotation_shares_the_question_budget() {
     assert_eq!(rot.questions.len(), MAX_QUESTIONS_PER_PERSON);
     assert_eq!(sim.replayed(), sim.state);
 }
+
+#[test]
+fn a_list_holds_a_bounded_amount_of_text_and_few_hearings_are_open_at_once() {
+    use convene::domain::hearings::MAX_OPEN_HEARINGS;
+    use convene::domain::questions::MAX_LIST_BYTES;
+    let (mut sim, ids) = convention(Roster {
+        facilitators: 1,
+        experts: 1,
+        citizens: 8,
+        communes: 1,
+        ..Roster::default()
+    });
+    let fac = ids.facilitator().to_string();
+    sim.ok(
+        &fac,
+        Command::CreateRooms {
+            count: Some(MAX_OPEN_HEARINGS as u32),
+            names: vec![],
+        },
+    );
+    let h = create(&mut sim, &fac, &ids.experts[0], PLENARY, false);
+    sim.ok(&fac, Command::OpenHearing { hearing: h.clone() });
+    // Full-length questions from everyone, until the list's text budget.
+    let text = "q".repeat(MAX_QUESTION_CHARS);
+    let fit = MAX_LIST_BYTES / MAX_QUESTION_CHARS;
+    let mut asked = 0;
+    'outer: for c in ids.citizens.clone() {
+        for _ in 0..MAX_QUESTIONS_PER_PERSON {
+            if asked == fit {
+                break 'outer;
+            }
+            ask(&mut sim, &c, &h, &text);
+            asked += 1;
+        }
+    }
+    let last = ids.citizens.last().unwrap().clone();
+    refused(
+        &mut sim,
+        &last,
+        Command::AskHearingQuestion {
+            hearing: h.clone(),
+            text: text.clone(),
+        },
+        Code::Conflict,
+    );
+    // Hearings open at once: the plenary's and the rooms' up to the cap.
+    let rooms = sim.breakout_rooms();
+    for room in &rooms[..MAX_OPEN_HEARINGS - 1] {
+        let other = create(&mut sim, &fac, &ids.experts[0], room, false);
+        sim.ok(&fac, Command::OpenHearing { hearing: other });
+    }
+    let one_more = create(
+        &mut sim,
+        &fac,
+        &ids.experts[0],
+        &rooms[MAX_OPEN_HEARINGS - 1],
+        false,
+    );
+    refused(
+        &mut sim,
+        &fac,
+        Command::OpenHearing { hearing: one_more },
+        Code::Conflict,
+    );
+}

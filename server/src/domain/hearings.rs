@@ -10,6 +10,9 @@ use super::{
 
 /// Most hearings a convention may hold (a hearing is kept, closed, for its export).
 pub const MAX_HEARINGS: usize = 100;
+/// Most hearings open at once (in different rooms): facilitators and guarantors follow every
+/// open one, and their snapshot carries each one's list.
+pub const MAX_OPEN_HEARINGS: usize = 4;
 /// Longest reason for hiding a question, in characters.
 pub const MAX_HIDE_REASON_CHARS: usize = 300;
 
@@ -138,6 +141,17 @@ pub(super) fn decide(state: &Convention, me: Option<&Person>, command: &Command)
             if state.room(&h.room).is_none() {
                 return reject(Code::NotFound, format!("room {} no longer exists", h.room));
             }
+            let open_now = state
+                .hearings
+                .values()
+                .filter(|o| o.status == HearingStatus::Open)
+                .count();
+            if open_now >= MAX_OPEN_HEARINGS {
+                return reject(
+                    Code::Conflict,
+                    format!("at most {MAX_OPEN_HEARINGS} hearings open at once: close one first"),
+                );
+            }
             if let Some(other) = state
                 .hearings
                 .values()
@@ -164,7 +178,7 @@ pub(super) fn decide(state: &Convention, me: Option<&Person>, command: &Command)
                 return reject(Code::Invalid, "the speaker answers, they do not ask");
             }
             let text = questions::check_text(text, "a question")?;
-            h.questions.check_ask(&who, &h.room)?;
+            h.questions.check_ask(&who, &h.room, &text)?;
             Ok(vec![Event::HearingQuestionAsked {
                 hearing: id.clone(),
                 text,

@@ -12,7 +12,11 @@ pub const MAX_QUESTION_CHARS: usize = 1000;
 /// rotation), hidden and merged ones included: the log keeps every one.
 pub const MAX_QUESTIONS_PER_PERSON: usize = 20;
 /// Most questions one list may hold, whoever asked them.
-pub const MAX_QUESTIONS_PER_LIST: usize = 2000;
+pub const MAX_QUESTIONS_PER_LIST: usize = 500;
+/// Most bytes of question text one list may hold: the list goes whole into snapshots (a
+/// hearing's to its room and the staff, a rotation's to everyone), which must stay well
+/// under the 1 MiB a connection may queue.
+pub const MAX_LIST_BYTES: usize = 128 * 1024;
 
 /// Where a question stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -99,12 +103,17 @@ impl Questions {
         self.list.iter_mut().find(|q| q.id == id)
     }
 
-    /// Whether `who` may ask one more question in `room`: the per-person and per-list caps.
-    pub fn check_ask(&self, who: &str, room: &str) -> Result<(), Rejection> {
-        if self.list.len() >= MAX_QUESTIONS_PER_LIST {
+    /// Whether `who` may ask one more question, of `text`, in `room`: the per-person and
+    /// per-list caps.
+    pub fn check_ask(&self, who: &str, room: &str, text: &str) -> Result<(), Rejection> {
+        let bytes: usize = self.list.iter().map(|q| q.text.len()).sum();
+        if self.list.len() >= MAX_QUESTIONS_PER_LIST || bytes + text.len() > MAX_LIST_BYTES {
             return reject(
                 Code::Conflict,
-                format!("this list is full ({MAX_QUESTIONS_PER_LIST} questions)"),
+                format!(
+                    "this list is full ({MAX_QUESTIONS_PER_LIST} questions or {} KiB of text)",
+                    MAX_LIST_BYTES / 1024
+                ),
             );
         }
         let mine = self

@@ -511,7 +511,7 @@ pub(in crate::domain) fn decide(
                 return reject(Code::Conflict, "questions are asked in an expert's room");
             }
             let text = questions::check_text(text, "a question")?;
-            rot.questions.check_ask(&p.id, room)?;
+            rot.questions.check_ask(&p.id, room, &text)?;
             Ok(vec![Event::QuestionAsked {
                 room: room.to_string(),
                 text,
