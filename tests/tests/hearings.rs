@@ -386,5 +386,18 @@ async fn a_moderated_hearing_in_a_room_shows_questions_once_approved() -> Result
         ErrorCode::Conflict,
     )
     .await?;
+    // A named hearing's export, once closed, names the author, with the status and supports.
+    let csv = server
+        .http()
+        .get("/api/conventions/salle/hearings/h1/questions?format=csv")
+        .send()
+        .await?
+        .text()
+        .await?;
+    let row = csv.lines().nth(1).context("a question row")?;
+    ensure!(
+        row.starts_with(&format!("{q},")) && row.contains(",Anne Citoyenne,open,1,,,Combien"),
+        "{csv}"
+    );
     Ok(())
 }

@@ -26,28 +26,41 @@ pub async fn questions(
     let handle = organizer_or(&app, &headers, &id, q.token.clone(), READERS).await?;
     let csv = wants_csv(&q)?;
     let wanted = hearing.clone();
-    let export = handle
+    let (export, rows) = handle
         .query(move |c, _| {
             let h = c.hearings.get(&wanted)?;
             let name = |p: &str| c.people.get(p).map(|p| p.name.clone()).unwrap_or_default();
-            let rows: Vec<serde_json::Value> = h
-                .questions
-                .ranked_all()
-                .into_iter()
-                .map(|x| {
-                    let mut v = serde_json::to_value(wire::hearings::question_out(h, x, true))
-                        .unwrap_or_default();
-                    if let Some(m) = v.as_object_mut() {
-                        if h.anonymous {
-                            m.insert("from".into(), serde_json::Value::Null);
-                        } else {
-                            m.insert("from_name".into(), json!(name(&x.from)));
-                        }
-                    }
-                    v
-                })
-                .collect();
-            Some(json!({
+            let mut json_rows = Vec::new();
+            let mut csv_rows = Vec::new();
+            for x in h.questions.ranked_all() {
+                let mut view = wire::hearings::question_out(h, x, true);
+                // The file travels: an anonymous hearing's export names nobody.
+                let author = if h.anonymous {
+                    view.from = None;
+                    String::new()
+                } else {
+                    name(&x.from)
+                };
+                csv_rows.push([
+                    x.id.to_string(),
+                    x.at.to_string(),
+                    author.clone(),
+                    serde_json::to_value(view.status)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default(),
+                    view.supports.to_string(),
+                    view.merged_into.map(|m| m.to_string()).unwrap_or_default(),
+                    view.hidden_reason.clone().unwrap_or_default(),
+                    view.text.clone(),
+                ]);
+                let mut v = serde_json::to_value(&view).unwrap_or_default();
+                if let (Some(m), false) = (v.as_object_mut(), h.anonymous) {
+                    m.insert("from_name".into(), json!(author));
+                }
+                json_rows.push(v);
+            }
+            let export = json!({
                 "hearing": {
                     "id": h.id,
                     "title": h.title,
@@ -58,8 +71,9 @@ pub async fn questions(
                     "moderated": h.moderated,
                     "status": wire::hearings::hearing_status_out(h.status),
                 },
-                "questions": rows,
-            }))
+                "questions": json_rows,
+            });
+            Some((export, csv_rows))
         })
         .await
         .ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "the convention is shutting down"))?
@@ -78,22 +92,8 @@ pub async fn questions(
         "hidden_reason",
         "text",
     ]);
-    let text = |v: &serde_json::Value| match v {
-        serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Null => String::new(),
-        other => other.to_string(),
-    };
-    for x in export["questions"].as_array().into_iter().flatten() {
-        w.row([
-            text(&x["id"]),
-            text(&x["at"]),
-            text(&x["from_name"]),
-            text(&x["status"]),
-            text(&x["supports"]),
-            text(&x["merged_into"]),
-            text(&x["hidden_reason"]),
-            text(&x["text"]),
-        ]);
+    for row in rows {
+        w.row(row);
     }
     Ok(csv_response(&format!("{id}-{hearing}-questions"), w.finish()).into_response())
 }
