@@ -373,6 +373,23 @@ async fn a_moderated_hearing_in_a_room_shows_questions_once_approved() -> Result
             .any(|m| matches!(m, ServerMessage::HearingQuestion { .. })),
         "a participant outside the room received its questions"
     );
+    // Hidden with a reason: the room sees it go, without its text; the staff keep the reason.
+    let rude = b.ok(ask(h, "Une question déplacée")).await?;
+    fac.ok(Command::HideQuestion {
+        hearing: h.into(),
+        question: rude,
+        reason: "Propos déplacés".into(),
+    })
+    .await?;
+    seen(&mut fac, rude, |v| {
+        v.status == QuestionStatus::Hidden && v.hidden_reason.as_deref() == Some("Propos déplacés")
+    })
+    .await?;
+    seen(&mut b, rude, |v| {
+        v.status == QuestionStatus::Hidden && v.text.is_empty() && v.hidden_reason.is_none()
+    })
+    .await?;
+    refused(&mut a, support(h, rude), ErrorCode::Conflict).await?;
     // Closed: nothing more.
     fac.ok(Command::CloseHearing { hearing: h.into() }).await?;
     refused(&mut b, ask(h, "Encore une ?"), ErrorCode::Conflict).await?;
