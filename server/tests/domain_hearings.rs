@@ -609,3 +609,88 @@ fn a_list_holds_a_bounded_amount_of_text_and_few_hearings_are_open_at_once() {
         Code::Conflict,
     );
 }
+
+/// A log written before questions were shared with hearings (the same `question_asked` and
+/// `question_answered` JSON, but more than today's per-person budget, which did not exist)
+/// replays whole: the log is the truth, budgets judge only new commands.
+#[test]
+fn an_old_rotation_log_with_questions_replays_into_the_shared_list() {
+    let (mut sim, ids) = convention(Roster {
+        facilitators: 1,
+        experts: 1,
+        citizens: 2,
+        communes: 1,
+        ..Roster::default()
+    });
+    let fac = ids.facilitator().to_string();
+    sim.ok(
+        &fac,
+        Command::PlanRotation {
+            experts: ids.experts.clone(),
+            grouping: convene::domain::AssignMethod::Random,
+            groups: None,
+            group_count: Some(1),
+            group_size: None,
+            participants: Some(ids.citizens.clone()),
+            only_present: false,
+            round_ms: 600_000,
+            transition_ms: 0,
+            warning_ms: 60_000,
+            rounds: None,
+            break_room: false,
+        },
+    );
+    sim.ok(&fac, Command::StartRotation);
+    let room = sim.state.rotation.as_ref().unwrap().plan.rooms[0].clone();
+    let c0 = ids.citizen(0);
+    // The old server's records, as JSON lines of the log.
+    let mut records: Vec<convene_protocol::Record> =
+        sim.log.iter().map(convene::wire::record_out).collect();
+    let first = sim.state.seq + 1;
+    let old = MAX_QUESTIONS_PER_PERSON + 5;
+    for i in 0..old {
+        let json = format!(
+            r#"{{"seq":{},"at":{},"by":{{"kind":"participant","id":"{c0}"}},"event":{{"type":"question_asked","room":"{room}","text":"Question {i} ?"}}}}"#,
+            first + i as u64,
+            T0 + i as u64
+        );
+        records.push(serde_json::from_str(&json).expect("an old record parses"));
+    }
+    let expert = &ids.experts[0];
+    let json = format!(
+        r#"{{"seq":{},"at":{T0},"by":{{"kind":"participant","id":"{expert}"}},"event":{{"type":"question_answered","question":{first},"text":"Oui."}}}}"#,
+        first + old as u64
+    );
+    records.push(serde_json::from_str(&json).unwrap());
+    let log: Vec<convene::domain::Record> =
+        records.into_iter().map(convene::wire::record_in).collect();
+    let state = Convention::from_log(&log);
+    let rot = state.rotation.as_ref().unwrap();
+    assert_eq!(rot.questions.len(), old, "every old question is kept");
+    assert_eq!(rot.questions[0].answer.as_deref(), Some("Oui."));
+    assert_eq!(rot.questions[0].status, Status::Answered);
+    // The rotation's view keeps its documented shape and order (order of asking).
+    let view = convene::wire::rotation_view(rot);
+    assert_eq!(
+        view.questions.iter().map(|q| q.id).collect::<Vec<_>>(),
+        (first..first + old as u64).collect::<Vec<_>>()
+    );
+    // New questions meet today's budget; answers still come.
+    sim.state = state;
+    sim.log = log;
+    refused(
+        &mut sim,
+        c0,
+        Command::AskQuestion {
+            text: "Encore ?".into(),
+        },
+        Code::Conflict,
+    );
+    sim.ok(
+        expert,
+        Command::AnswerQuestion {
+            question: first + 1,
+            text: "Non.".into(),
+        },
+    );
+}
