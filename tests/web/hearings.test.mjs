@@ -5,7 +5,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openAs, waitState, tab, axe, PHONE, server, browser, useServerAndBrowser } from './harness.mjs';
+import { openAs, waitState, tab, axe, screenshot, PHONE, server, browser, useServerAndBrowser } from './harness.mjs';
 
 useServerAndBrowser();
 
@@ -132,6 +132,8 @@ test('citizens ask and support, the facilitator merges and answers, the speaker 
     const wide = await page.evaluate(() => document.scrollingElement.scrollWidth);
     assert.ok(wide <= PHONE.width, `the page is ${wide}px wide on a 360px phone`);
   }
+  await screenshot(anne, 'hearing-citizen-phone');
+  await screenshot(fac, 'hearing-facilitator');
   await axe(anne, 'hearing, citizen on a phone');
   await axe(fac, 'hearing, facilitator');
   await axe(speaker, 'hearing, speaker');
