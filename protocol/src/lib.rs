@@ -7,6 +7,7 @@ pub mod api;
 // Attendance (issue #17).
 mod attendance;
 mod documents;
+mod hearings;
 mod polls;
 mod rotation;
 // Run sheet.
@@ -20,6 +21,7 @@ mod views;
 // Attendance (issue #17).
 pub use attendance::*;
 pub use documents::*;
+pub use hearings::*;
 pub use parse::{parse_client_message, ParseError, MAX_ERROR_MESSAGE_BYTES};
 pub use polls::*;
 pub use rotation::*;
@@ -460,6 +462,61 @@ pub enum Event {
     SequenceSkipped {
         sequence: String,
     },
+    // Hearings: questions from the floor (PROTOCOL.md section 22).
+    /// A hearing is planned: `speaker` (an expert) will be heard in `room`.
+    HearingCreated {
+        hearing: String,
+        title: String,
+        speaker: String,
+        room: String,
+        anonymous: bool,
+        moderated: bool,
+    },
+    HearingOpened {
+        hearing: String,
+    },
+    HearingClosed {
+        hearing: String,
+    },
+    /// `by` asks; the question's id is this event's seq. To the author, facilitators and
+    /// guarantors only: the room sees questions as `hearing_question` messages.
+    HearingQuestionAsked {
+        hearing: String,
+        text: String,
+    },
+    /// `by` supports the question. To the supporter, facilitators and guarantors only.
+    HearingQuestionSupported {
+        hearing: String,
+        question: u64,
+    },
+    /// `by` withdraws their support. To the supporter, facilitators and guarantors only.
+    HearingSupportWithdrawn {
+        hearing: String,
+        question: u64,
+    },
+    HearingQuestionApproved {
+        hearing: String,
+        question: u64,
+    },
+    /// `question` is a duplicate of `into`, which takes its author and supporters.
+    HearingQuestionsMerged {
+        hearing: String,
+        question: u64,
+        into: u64,
+    },
+    HearingQuestionHidden {
+        hearing: String,
+        question: u64,
+        reason: String,
+    },
+    HearingQuestionAnswering {
+        hearing: String,
+        question: u64,
+    },
+    HearingQuestionAnswered {
+        hearing: String,
+        question: u64,
+    },
 }
 
 /// An event with its place in the convention's log. `at` is in ms since the Unix epoch.
@@ -501,6 +558,9 @@ where
     T: Deserialize<'de>,
 {
     Option::<T>::deserialize(d).map(Some)
+}
+fn plenary() -> String {
+    PLENARY_ID.to_string()
 }
 fn one_minute() -> u64 {
     60_000
@@ -743,6 +803,62 @@ pub enum Command {
     SkipSequence {
         sequence: String,
     },
+    // Hearings: questions from the floor (PROTOCOL.md section 22).
+    /// Plan a hearing of `speaker` (an expert of the roster) in `room` (default the plenary).
+    CreateHearing {
+        title: String,
+        speaker: String,
+        #[serde(default = "plenary")]
+        room: String,
+        /// Nobody but facilitators and guarantors sees who asked what.
+        #[serde(default)]
+        anonymous: bool,
+        /// Questions reach the room only once a facilitator approves them.
+        #[serde(default)]
+        moderated: bool,
+    },
+    OpenHearing {
+        hearing: String,
+    },
+    CloseHearing {
+        hearing: String,
+    },
+    /// In the hearing's room, while it is open.
+    AskHearingQuestion {
+        hearing: String,
+        text: String,
+    },
+    SupportQuestion {
+        hearing: String,
+        question: u64,
+    },
+    WithdrawSupport {
+        hearing: String,
+        question: u64,
+    },
+    ApproveQuestion {
+        hearing: String,
+        question: u64,
+    },
+    /// `question` is a duplicate of `into`: merged, with its supports.
+    MergeQuestion {
+        hearing: String,
+        question: u64,
+        into: u64,
+    },
+    HideQuestion {
+        hearing: String,
+        question: u64,
+        reason: String,
+    },
+    MarkAnswering {
+        hearing: String,
+        question: u64,
+    },
+    MarkAnswered {
+        hearing: String,
+        question: u64,
+    },
 }
 
 /// Messages from the client.
@@ -810,4 +926,12 @@ pub enum ServerMessage {
     },
     /// The answer to a `ping`, with the server's clock (ms since the epoch).
     Pong { server_time: u64 },
+    /// A question of a hearing changed (asked, supported, approved, merged, hidden,
+    /// answered): how this viewer sees it now (not part of the log). To those in the
+    /// hearing's room and to facilitators and guarantors; a pending question only to the
+    /// staff.
+    HearingQuestion {
+        hearing: String,
+        question: HearingQuestion,
+    },
 }

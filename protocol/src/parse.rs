@@ -65,6 +65,18 @@ impl Command {
         "extend_sequence",
         "end_sequence",
         "skip_sequence",
+        // Hearings.
+        "create_hearing",
+        "open_hearing",
+        "close_hearing",
+        "ask_hearing_question",
+        "support_question",
+        "withdraw_support",
+        "approve_question",
+        "merge_question",
+        "hide_question",
+        "mark_answering",
+        "mark_answered",
     ];
 }
 

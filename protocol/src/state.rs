@@ -51,6 +51,9 @@ pub struct ConventionState {
     /// Since format 4: the run sheet.
     #[serde(default)]
     pub runsheet: RunSheetState,
+    /// Since format 4.
+    #[serde(default)]
+    pub hearings: Vec<HearingState>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -140,6 +140,9 @@ pub struct Snapshot {
     /// Left out while the run sheet is empty.
     #[serde(default, skip_serializing_if = "RunSheetView::is_empty")]
     pub runsheet: RunSheetView,
+    /// Hearings (section 22), in order of creation. Left out when there is none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hearings: Vec<HearingView>,
 }
 
 /// The last entry of the audit trail: its number (`n`) and its `hash`. The hash covers the

@@ -32,7 +32,7 @@ const COLUMNS: [Who; 7] = [
 ];
 
 /// How many variants `Command` has; `allow_list` matches them all, `samples` names them all.
-const COMMAND_VARIANTS: usize = 57;
+const COMMAND_VARIANTS: usize = 68;
 
 /// Who may send each command: one column per actor of `COLUMNS`, `x` allowed, `.` refused.
 /// The match is exhaustive: a new command does not compile until its row is written here.
@@ -100,6 +100,18 @@ fn allow_list(command: &Command) -> (&'static str, &'static str) {
         EndSequence => ("EndSequence", ". . . x . . ."),
         SkipSequence { .. } => ("SkipSequence", ". . . x . . ."),
         Tick => ("Tick", ". x . . . . ."),
+        // Hearings: questions from the floor.
+        CreateHearing { .. } => ("CreateHearing", ". . . x . . ."),
+        OpenHearing { .. } => ("OpenHearing", ". . . x . . ."),
+        CloseHearing { .. } => ("CloseHearing", ". . . x . . ."),
+        AskHearingQuestion { .. } => ("AskHearingQuestion", ". . x x x . ."),
+        SupportQuestion { .. } => ("SupportQuestion", ". . x x x . ."),
+        WithdrawSupport { .. } => ("WithdrawSupport", ". . x x x . ."),
+        ApproveQuestion { .. } => ("ApproveQuestion", ". . . x . . ."),
+        MergeQuestion { .. } => ("MergeQuestion", ". . . x . . ."),
+        HideQuestion { .. } => ("HideQuestion", ". . . x . . ."),
+        MarkAnswering { .. } => ("MarkAnswering", ". . . x . . ."),
+        MarkAnswered { .. } => ("MarkAnswered", ". . . x . . ."),
     }
 }
 
@@ -460,6 +472,54 @@ fn samples(sim: &Sim, p: &People) -> Vec<Command> {
             sequence: "s1".into(),
         },
         Command::Tick,
+        // Hearings: questions from the floor.
+        Command::CreateHearing {
+            title: "Audition".into(),
+            speaker: p.expert.clone(),
+            room: "plenary".into(),
+            anonymous: true,
+            moderated: false,
+        },
+        Command::OpenHearing {
+            hearing: "h1".into(),
+        },
+        Command::CloseHearing {
+            hearing: "h1".into(),
+        },
+        Command::AskHearingQuestion {
+            hearing: "h1".into(),
+            text: "Une question ?".into(),
+        },
+        Command::SupportQuestion {
+            hearing: "h1".into(),
+            question: 1,
+        },
+        Command::WithdrawSupport {
+            hearing: "h1".into(),
+            question: 1,
+        },
+        Command::ApproveQuestion {
+            hearing: "h1".into(),
+            question: 1,
+        },
+        Command::MergeQuestion {
+            hearing: "h1".into(),
+            question: 1,
+            into: 2,
+        },
+        Command::HideQuestion {
+            hearing: "h1".into(),
+            question: 1,
+            reason: "Hors sujet".into(),
+        },
+        Command::MarkAnswering {
+            hearing: "h1".into(),
+            question: 1,
+        },
+        Command::MarkAnswered {
+            hearing: "h1".into(),
+            question: 1,
+        },
     ]
 }
 

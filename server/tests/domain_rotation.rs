@@ -1710,7 +1710,9 @@ fn questions_are_asked_in_an_experts_room_while_running() {
                         from: who.to_string(),
                         at: sim.now,
                         text: kept,
-                        answer: None
+                        answer: None,
+                        status: convene::domain::questions::Status::Open,
+                        supporters: Default::default(),
                     }
                 );
             }

@@ -225,8 +225,14 @@ async fn every_route_answers_every_credential_as_the_openapi_document_says() -> 
                 "participants": [id(PEOPLE[2].0), id(TARGET)], "only_present": false, "round_ms": 600000 }),
     )
     .await?;
+    command(
+        &mut fac,
+        json!({ "type": "create_hearing", "title": "Audition", "speaker": id(PEOPLE[4].0) }),
+    )
+    .await?;
     let params = HashMap::from([
         ("id", CONV.to_string()),
+        ("hearing", "h1".to_string()),
         ("participant", id(TARGET)),
         ("poll", poll),
         ("doc", "avis".to_string()),
@@ -344,6 +350,7 @@ async fn a_token_in_the_url_is_refused_on_every_participant_route() -> Result<()
         ("participant", "p00001".to_string()),
         ("poll", "q1".to_string()),
         ("doc", "avis".to_string()),
+        ("hearing", "h1".to_string()),
     ]);
     let mut checked = 0;
     for (m, p) in convene::gateway::openapi::OPERATIONS {

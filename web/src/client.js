@@ -11,6 +11,7 @@
 // stays silent, that leaves a request unanswered, or that gives no welcome, then reconnects.
 
 import { applyEvent, missedNotices, normalizeSnapshot, noticeEffect, room, roomOfPerson, moveCause } from './reduce.js';
+import { applyHearingQuestion } from './hearings.js';
 
 /** Close codes after which reconnecting cannot help (PROTOCOL.md, section 13). */
 const FATAL_CLOSES = {
@@ -387,6 +388,10 @@ export class Client {
         }
         break;
       }
+      // Hearings: a question as the room (or the staff) sees it now.
+      case 'hearing_question':
+        if (this.snap) applyHearingQuestion(this.snap, this.you, msg);
+        break;
       default:
         break; // a message this client does not know: ignore (PROTOCOL.md, section 1)
     }

@@ -3,6 +3,7 @@
 // re-renders; only events with a seq greater than the snapshot's are applied (client.js).
 
 import { applySequenceEvent } from './runsheet.js';
+import { applyHearingEvent } from './hearings.js';
 
 export const PLENARY = 'plenary';
 /** Chat lines a room keeps (protocol: SNAPSHOT_CHAT_LINES). */
@@ -527,6 +528,19 @@ function applyOne(snap, me, rec) {
     case 'sequence_ended':
     case 'sequence_skipped':
       applySequenceEvent(snap, rec);
+    // ---- hearings (hearings.js) ----
+    case 'hearing_created':
+    case 'hearing_opened':
+    case 'hearing_closed':
+    case 'hearing_question_asked':
+    case 'hearing_question_supported':
+    case 'hearing_support_withdrawn':
+    case 'hearing_question_approved':
+    case 'hearing_questions_merged':
+    case 'hearing_question_hidden':
+    case 'hearing_question_answering':
+    case 'hearing_question_answered':
+      applyHearingEvent(snap, me, rec);
       break;
     default:
       // An event this client does not know (a newer server): its seq is taken, nothing else.
@@ -592,6 +606,7 @@ export function normalizeSnapshot(snap) {
   snap.calls = snap.calls || [];
   snap.rotation = snap.rotation || null;
   snap.runsheet = snap.runsheet || { sequences: [] };
+  snap.hearings = snap.hearings || [];
   for (const r of snap.rooms) r.observers = r.observers || 0;
   return snap;
 }

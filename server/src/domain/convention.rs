@@ -143,6 +143,8 @@ pub struct Convention {
     pub notices: Vec<Notice>,
     /// The run sheet of the day.
     pub runsheet: super::RunSheet,
+    /// Hearings, planned, open or closed, by id.
+    pub hearings: BTreeMap<String, super::hearings::Hearing>,
 }
 
 impl Default for Convention {
@@ -166,6 +168,7 @@ impl Default for Convention {
             writing_groups: BTreeMap::new(),
             notices: Vec::new(),
             runsheet: Default::default(),
+            hearings: BTreeMap::new(),
         }
     }
 }
@@ -483,6 +486,24 @@ impl Convention {
                     Actor::Organizer | Actor::Timer => None,
                 };
                 super::rotation::apply(self, &record.event, at, record.seq, from);
+            }
+            // Hearings: questions from the floor.
+            Event::HearingCreated { .. }
+            | Event::HearingOpened { .. }
+            | Event::HearingClosed { .. }
+            | Event::HearingQuestionAsked { .. }
+            | Event::HearingQuestionSupported { .. }
+            | Event::HearingSupportWithdrawn { .. }
+            | Event::HearingQuestionApproved { .. }
+            | Event::HearingQuestionsMerged { .. }
+            | Event::HearingQuestionHidden { .. }
+            | Event::HearingQuestionAnswering { .. }
+            | Event::HearingQuestionAnswered { .. } => {
+                let from = match &record.actor {
+                    Actor::Participant(p) => Some(p.as_str()),
+                    Actor::Organizer | Actor::Timer => None,
+                };
+                super::hearings::apply(self, &record.event, at, record.seq, from);
             }
             Event::PollDrafted { poll, spec } => {
                 self.polls

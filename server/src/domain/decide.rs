@@ -139,6 +139,20 @@ pub fn decide(state: &Convention, actor: &Actor, command: &Command, ctx: &Contex
             if state.rotation.as_ref().is_some_and(|r| r.running()) {
                 return reject(Code::Conflict, "an expert rotation is running");
             }
+            if let Some(h) = state
+                .rooms
+                .iter()
+                .skip(1)
+                .find_map(|r| state.open_hearing_in(&r.id))
+            {
+                return reject(
+                    Code::Conflict,
+                    format!(
+                        "hearing {} is open in room {}: close it first",
+                        h.id, h.room
+                    ),
+                );
+            }
             // Whoever is in a breakout room (moved or visiting) goes back to the plenary.
             let mut out = close_floors(state, now, now);
             out.push(Event::RoomsCleared);
@@ -391,6 +405,18 @@ pub fn decide(state: &Convention, actor: &Actor, command: &Command, ctx: &Contex
         | Command::ExtendSequence { .. }
         | Command::EndSequence
         | Command::SkipSequence { .. } => super::runsheet::decide(state, actor, command, ctx),
+        // Hearings: questions from the floor.
+        Command::CreateHearing { .. }
+        | Command::OpenHearing { .. }
+        | Command::CloseHearing { .. }
+        | Command::AskHearingQuestion { .. }
+        | Command::SupportQuestion { .. }
+        | Command::WithdrawSupport { .. }
+        | Command::ApproveQuestion { .. }
+        | Command::MergeQuestion { .. }
+        | Command::HideQuestion { .. }
+        | Command::MarkAnswering { .. }
+        | Command::MarkAnswered { .. } => super::hearings::decide(state, me, command),
         Command::Tick => Ok(tick(state, now)),
     }
 }

@@ -8,7 +8,9 @@ pub mod attendance;
 mod convention;
 mod decide;
 pub mod documents;
+pub mod hearings;
 pub mod polls;
+pub mod questions;
 mod roles;
 pub mod rotation;
 // Run sheet.
@@ -356,6 +358,58 @@ pub enum Event {
     SequenceSkipped {
         sequence: SequenceId,
     },
+    // Hearings: questions from the floor.
+    HearingCreated {
+        hearing: String,
+        title: String,
+        speaker: ParticipantId,
+        room: RoomId,
+        anonymous: bool,
+        moderated: bool,
+    },
+    HearingOpened {
+        hearing: String,
+    },
+    HearingClosed {
+        hearing: String,
+    },
+    /// The record's actor asks; the question's id is the record's seq.
+    HearingQuestionAsked {
+        hearing: String,
+        text: String,
+    },
+    /// The record's actor supports the question.
+    HearingQuestionSupported {
+        hearing: String,
+        question: u64,
+    },
+    /// The record's actor withdraws their support.
+    HearingSupportWithdrawn {
+        hearing: String,
+        question: u64,
+    },
+    HearingQuestionApproved {
+        hearing: String,
+        question: u64,
+    },
+    HearingQuestionsMerged {
+        hearing: String,
+        question: u64,
+        into: u64,
+    },
+    HearingQuestionHidden {
+        hearing: String,
+        question: u64,
+        reason: String,
+    },
+    HearingQuestionAnswering {
+        hearing: String,
+        question: u64,
+    },
+    HearingQuestionAnswered {
+        hearing: String,
+        question: u64,
+    },
 }
 
 /// An event as the log holds it: its place, its time and who caused it.
@@ -564,6 +618,54 @@ pub enum Command {
     EndSequence,
     SkipSequence {
         sequence: SequenceId,
+    },
+    // Hearings: questions from the floor.
+    CreateHearing {
+        title: String,
+        speaker: ParticipantId,
+        room: RoomId,
+        anonymous: bool,
+        moderated: bool,
+    },
+    OpenHearing {
+        hearing: String,
+    },
+    CloseHearing {
+        hearing: String,
+    },
+    AskHearingQuestion {
+        hearing: String,
+        text: String,
+    },
+    SupportQuestion {
+        hearing: String,
+        question: u64,
+    },
+    WithdrawSupport {
+        hearing: String,
+        question: u64,
+    },
+    ApproveQuestion {
+        hearing: String,
+        question: u64,
+    },
+    MergeQuestion {
+        hearing: String,
+        question: u64,
+        into: u64,
+    },
+    HideQuestion {
+        hearing: String,
+        question: u64,
+        reason: String,
+    },
+    MarkAnswering {
+        hearing: String,
+        question: u64,
+    },
+    MarkAnswered {
+        hearing: String,
+        question: u64,
     },
     /// Fire every deadline that is due. Sent by the server's timer; a no-op when nothing is due.
     Tick,

@@ -31,6 +31,9 @@ const VOTERS: &[Role] = &[
 const ANSWERERS: &[Role] = &[Role::Facilitator, Role::Expert];
 const EDITORS: &[Role] = &[Role::Facilitator, Role::Rapporteur];
 const VISITORS: &[Role] = &[Role::Facilitator, Role::Guarantor];
+/// Who asks and supports questions in a hearing (in its room): never a guarantor. An
+/// expert is heard, and does not ask.
+const QUESTIONERS: &[Role] = &[Role::Citizen, Role::Facilitator, Role::Rapporteur];
 
 pub fn allowed(command: &Command) -> Permission {
     use Command::*;
@@ -92,6 +95,18 @@ pub fn allowed(command: &Command) -> Permission {
         Visit { .. } => Permission::Roles(VISITORS),
         SendChat { .. } | RaiseHand | LowerHand | YieldFloor => Permission::Roles(SPEAKERS),
         CallFacilitator { .. } => Permission::Roles(CALLERS),
+        // Hearings: questions from the floor.
+        CreateHearing { .. }
+        | OpenHearing { .. }
+        | CloseHearing { .. }
+        | ApproveQuestion { .. }
+        | MergeQuestion { .. }
+        | HideQuestion { .. }
+        | MarkAnswering { .. }
+        | MarkAnswered { .. } => Permission::Roles(FACILITATORS),
+        AskHearingQuestion { .. } | SupportQuestion { .. } | WithdrawSupport { .. } => {
+            Permission::Roles(QUESTIONERS)
+        }
     }
 }
 

@@ -6,6 +6,7 @@ mod api;
 mod attendance;
 mod documents;
 mod exports;
+mod hearings;
 mod nodes;
 // Run sheet.
 pub mod openapi;
@@ -115,6 +116,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/conventions/{id}/rotation", get(exports::rotation))
         // Run sheet.
         .route("/api/conventions/{id}/runsheet", get(runsheet::export))
+        // Hearings.
+        .route(
+            "/api/conventions/{id}/hearings/{hearing}/questions",
+            get(hearings::questions),
+        )
         .route("/api/conventions/{id}/video", get(video::meeting))
         // Attendance (issue #17).
         .route(

@@ -31,6 +31,7 @@ pub const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/api/conventions/{id}/rotation"),
     // Run sheet.
     ("get", "/api/conventions/{id}/runsheet"),
+    ("get", "/api/conventions/{id}/hearings/{hearing}/questions"),
     ("get", "/api/conventions/{id}/video"),
     // Attendance (issue #17).
     ("get", "/api/conventions/{id}/attendance"),
@@ -235,6 +236,14 @@ pub fn document() -> Value {
                     "summary": "The day as planned and as run: each sequence's planned start and duration, actual start and end, extensions, skip, drift",
                     "parameters": [id_param, format_param],
                     "responses": { "200": ok_or_csv("Sequences in the order of the day", &runsheet), "400": err("Another format"), "404": err("No such convention (organizer token)") }
+                }))
+            },
+            "/api/conventions/{id}/hearings/{hearing}/questions": {
+                "get": participants(staff, "a facilitator or a guarantor", json!({
+                    "summary": "A hearing's questions from the floor and their status (PROTOCOL.md section 22), in the room's order, then pending, hidden and merged ones",
+                    "description": "JSON: { hearing: {id, title, speaker, speaker_name, room, anonymous, moderated, status}, questions: [HearingQuestion with from_name] }. CSV (format=csv): id, asked_at, author, status, supports, merged_into, hidden_reason, text; no cell runs as a formula. An anonymous hearing's export names no author.",
+                    "parameters": [id_param, { "name": "hearing", "in": "path", "required": true, "schema": { "type": "string" } }, format_param],
+                    "responses": { "200": { "description": "The questions", "content": { "application/json": { "schema": { "type": "object" } }, "text/csv": { "schema": { "type": "string" } } } }, "400": err("Another format"), "404": err("No such hearing") }
                 }))
             },
             "/api/conventions/{id}/documents/{doc}/export": {

@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 
 use convene_protocol as p;
 
+use crate::domain::hearings::{Hearing, HearingStatus};
 use crate::domain::{self as d, Convention, Person, Role};
 use crate::wire;
 
@@ -73,6 +74,18 @@ pub fn audience(state: &Convention, record: &d::Record) -> Audience {
         | SequenceExtended { .. }
         | SequenceEnded { .. }
         | SequenceSkipped { .. } => Audience::Everyone,
+        // Hearings: the plan is everyone's; a question's events go to the staff and whoever
+        // acted (the author, the supporter); the room sees questions as `hearing_question`
+        // messages (`hearing_question_views`), without authors in an anonymous hearing.
+        HearingCreated { .. } | HearingOpened { .. } | HearingClosed { .. } => Audience::Everyone,
+        HearingQuestionAsked { .. }
+        | HearingQuestionSupported { .. }
+        | HearingSupportWithdrawn { .. } => Audience::Staff(actor_id(record)),
+        HearingQuestionApproved { .. }
+        | HearingQuestionsMerged { .. }
+        | HearingQuestionHidden { .. }
+        | HearingQuestionAnswering { .. }
+        | HearingQuestionAnswered { .. } => Audience::Staff(None),
         VoterMarked { .. } => match actor_id(record) {
             Some(p) => Audience::Only(p),
             None => Audience::Nobody,
@@ -374,7 +387,103 @@ pub fn snapshot(
             .map(|p| poll_view(state, p, viewer, present))
             .collect(),
         runsheet: wire::runsheet::view(&state.runsheet, all),
+        hearings: state
+            .hearings_in_order()
+            .map(|h| hearing_view(state, h, viewer))
+            .collect(),
     }
+}
+
+/// Whether `viewer` follows the questions of hearing `h`: it is open, and they are in its
+/// room or see everything.
+pub fn follows_hearing(state: &Convention, h: &Hearing, viewer: &Person) -> bool {
+    h.status == HearingStatus::Open
+        && (viewer.sees_everything() || state.location_of(&viewer.id) == h.room)
+}
+
+/// A hearing as `viewer` sees it in a snapshot.
+pub fn hearing_view(state: &Convention, h: &Hearing, viewer: &Person) -> p::HearingView {
+    let staff = viewer.sees_everything();
+    let follows = follows_hearing(state, h, viewer);
+    let (yours, supported) = hearing_marks(state, h, viewer);
+    p::HearingView {
+        id: h.id.clone(),
+        title: h.title.clone(),
+        speaker: h.speaker.clone(),
+        room: h.room.clone(),
+        anonymous: h.anonymous,
+        moderated: h.moderated,
+        status: wire::hearings::hearing_status_out(h.status),
+        questions: follows.then(|| {
+            h.questions
+                .ranked_all()
+                .into_iter()
+                .filter(|q| {
+                    staff
+                        || q.visible()
+                        || (q.status == d::questions::Status::Pending && q.from == viewer.id)
+                })
+                .map(|q| wire::hearings::question_out(h, q, staff))
+                .collect()
+        }),
+        yours,
+        supported,
+    }
+}
+
+/// The ids of `viewer`'s own questions in `h`, and of those they support, when they follow it.
+fn hearing_marks(state: &Convention, h: &Hearing, viewer: &Person) -> (Vec<u64>, Vec<u64>) {
+    if !follows_hearing(state, h, viewer) {
+        return (Vec::new(), Vec::new());
+    }
+    let yours = h
+        .questions
+        .list
+        .iter()
+        .filter(|q| q.from == viewer.id)
+        .map(|q| q.id)
+        .collect();
+    let supported = h
+        .questions
+        .list
+        .iter()
+        .filter(|q| q.supporters.contains(&viewer.id))
+        .map(|q| q.id)
+        .collect();
+    (yours, supported)
+}
+
+/// The questions a batch of events changed, by hearing: each is sent again as a
+/// `hearing_question` message to those who follow the hearing.
+pub fn changed_questions(records: &[(d::Record, Audience)]) -> Vec<(String, u64)> {
+    use d::Event::*;
+    let mut out = Vec::new();
+    for (r, _) in records {
+        match &r.event {
+            HearingQuestionAsked { hearing, .. } => out.push((hearing.clone(), r.seq)),
+            HearingQuestionSupported { hearing, question }
+            | HearingSupportWithdrawn { hearing, question }
+            | HearingQuestionApproved { hearing, question }
+            | HearingQuestionHidden {
+                hearing, question, ..
+            }
+            | HearingQuestionAnswering { hearing, question }
+            | HearingQuestionAnswered { hearing, question } => {
+                out.push((hearing.clone(), *question))
+            }
+            HearingQuestionsMerged {
+                hearing,
+                question,
+                into,
+            } => {
+                out.push((hearing.clone(), *question));
+                out.push((hearing.clone(), *into));
+            }
+            _ => {}
+        }
+    }
+    out.dedup();
+    out
 }
 
 /// Where the chat lines a snapshot carries begin: the latest `SNAPSHOT_CHAT_LINES` that fit in
@@ -439,6 +548,8 @@ struct ViewKey {
     writes: Vec<bool>,
     /// Each poll as they see it: seen at all, eligible, voted, their named ballot.
     polls: Vec<(bool, bool, bool, Option<d::Ballot>)>,
+    /// Each hearing: their own questions and those they support (when they follow it).
+    hearings: Vec<(Vec<u64>, Vec<u64>)>,
 }
 
 fn view_key(state: &Convention, viewer: &Person) -> ViewKey {
@@ -465,6 +576,10 @@ fn view_key(state: &Convention, viewer: &Person) -> ViewKey {
                     p.named.get(&viewer.id).cloned(),
                 )
             })
+            .collect(),
+        hearings: state
+            .hearings_in_order()
+            .map(|h| hearing_marks(state, h, viewer))
             .collect(),
     }
 }

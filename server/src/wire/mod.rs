@@ -3,6 +3,7 @@
 
 // Attendance (issue #17).
 mod attendance;
+pub mod hearings;
 mod polls;
 mod rotation;
 // Run sheet.
@@ -140,6 +141,18 @@ pub fn event_out(e: &d::Event) -> p::Event {
         | D::SequenceExtended { .. }
         | D::SequenceEnded { .. }
         | D::SequenceSkipped { .. } => runsheet::event_out(e),
+        // Hearings.
+        D::HearingCreated { .. }
+        | D::HearingOpened { .. }
+        | D::HearingClosed { .. }
+        | D::HearingQuestionAsked { .. }
+        | D::HearingQuestionSupported { .. }
+        | D::HearingSupportWithdrawn { .. }
+        | D::HearingQuestionApproved { .. }
+        | D::HearingQuestionsMerged { .. }
+        | D::HearingQuestionHidden { .. }
+        | D::HearingQuestionAnswering { .. }
+        | D::HearingQuestionAnswered { .. } => hearings::event_out(e),
         D::ConventionCreated { name } => P::ConventionCreated { name: name.clone() },
         D::ParticipantAdded { person } => P::ParticipantAdded {
             person: person_out(person, true),
@@ -341,6 +354,18 @@ pub fn event_in(e: p::Event) -> d::Event {
         | P::SequenceExtended { .. }
         | P::SequenceEnded { .. }
         | P::SequenceSkipped { .. }) => runsheet::event_in(e),
+        // Hearings.
+        e @ (P::HearingCreated { .. }
+        | P::HearingOpened { .. }
+        | P::HearingClosed { .. }
+        | P::HearingQuestionAsked { .. }
+        | P::HearingQuestionSupported { .. }
+        | P::HearingSupportWithdrawn { .. }
+        | P::HearingQuestionApproved { .. }
+        | P::HearingQuestionsMerged { .. }
+        | P::HearingQuestionHidden { .. }
+        | P::HearingQuestionAnswering { .. }
+        | P::HearingQuestionAnswered { .. }) => hearings::event_in(e),
         P::ConventionCreated { name } => D::ConventionCreated { name },
         P::ParticipantAdded { person } => D::ParticipantAdded {
             person: d::Person {
@@ -522,6 +547,18 @@ pub fn command_in(c: p::Command) -> d::Command {
         | P::ExtendSequence { .. }
         | P::EndSequence
         | P::SkipSequence { .. }) => runsheet::command_in(c),
+        // Hearings.
+        c @ (P::CreateHearing { .. }
+        | P::OpenHearing { .. }
+        | P::CloseHearing { .. }
+        | P::AskHearingQuestion { .. }
+        | P::SupportQuestion { .. }
+        | P::WithdrawSupport { .. }
+        | P::ApproveQuestion { .. }
+        | P::MergeQuestion { .. }
+        | P::HideQuestion { .. }
+        | P::MarkAnswering { .. }
+        | P::MarkAnswered { .. }) => hearings::command_in(c),
         P::SendChat { text } => D::SendChat { text },
         P::RaiseHand => D::RaiseHand,
         P::LowerHand => D::LowerHand,

@@ -80,9 +80,11 @@ pub fn view(rot: &r::Rotation) -> p::RotationView {
             .iter()
             .filter_map(|e| rot.plan.experts.get(*e).cloned())
             .collect(),
+        // In order of asking: the shared ranking, as nobody supports a rotation's questions.
         questions: rot
             .questions
-            .iter()
+            .ranked_all()
+            .into_iter()
             .map(|q| p::Question {
                 id: q.id,
                 room: q.room.clone(),

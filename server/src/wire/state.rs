@@ -113,6 +113,11 @@ fn convention_out(c: &d::Convention) -> p::ConventionState {
             .collect(),
         notices: c.notices.iter().map(super::notice_out).collect(),
         runsheet: super::runsheet::state_out(&c.runsheet),
+        hearings: c
+            .hearings
+            .values()
+            .map(super::hearings::state_out)
+            .collect(),
     }
 }
 
@@ -174,18 +179,26 @@ fn convention_in(c: p::ConventionState) -> d::Convention {
             plan: plan_in(rot.plan),
             phase: phase_in(rot.phase),
             absent: rot.absent.into_iter().map(|e| e as usize).collect(),
-            questions: rot
-                .questions
-                .into_iter()
-                .map(|q| r::Question {
-                    id: q.id,
-                    room: q.room,
-                    from: q.from,
-                    at: q.at,
-                    text: q.text,
-                    answer: q.answer,
-                })
-                .collect(),
+            questions: d::questions::Questions {
+                list: rot
+                    .questions
+                    .into_iter()
+                    .map(|q| d::questions::Question {
+                        id: q.id,
+                        room: q.room,
+                        from: q.from,
+                        at: q.at,
+                        text: q.text,
+                        status: if q.answer.is_some() {
+                            d::questions::Status::Answered
+                        } else {
+                            d::questions::Status::Open
+                        },
+                        answer: q.answer,
+                        supporters: Default::default(),
+                    })
+                    .collect(),
+            },
         }),
         documents: c
             .documents
@@ -212,6 +225,11 @@ fn convention_in(c: p::ConventionState) -> d::Convention {
             .collect(),
         notices: c.notices.into_iter().map(super::notice_in).collect(),
         runsheet: super::runsheet::state_in(c.runsheet),
+        hearings: c
+            .hearings
+            .into_iter()
+            .map(|h| (h.id.clone(), super::hearings::state_in(h)))
+            .collect(),
     }
 }
 

@@ -9,6 +9,7 @@ import { RoomView } from './room.jsx';
 import { PollsView, pollsToVote } from './polls.jsx';
 import { ConsoleView } from './console.jsx';
 import { RotationView } from './rotation.jsx';
+import { HearingView, hearingTab } from './hearings.jsx';
 import { ObserverView } from './observer.jsx';
 import { OpinionView } from './opinion.jsx';
 import { VideoDock, useVideo } from './video.jsx';
@@ -29,6 +30,13 @@ export function tabsFor(client) {
   const snap = client.snap;
   const rot = snap.rotation;
   const placed = rot && (groupOf(rot, client.you.id) >= 0 || rot.plan.experts.includes(client.you.id));
+  // Hearings: after the main tab, for those who have one to follow (facilitators always).
+  const tabs = tabsWithoutHearing(client, roles, rot, placed);
+  if (hearingTab(client)) tabs.splice(1, 0, 'hearing');
+  return tabs;
+}
+
+function tabsWithoutHearing(client, roles, rot, placed) {
   if (roles.includes('guarantor')) return ['observe', 'polls', ...(rot ? ['rotation'] : []), 'opinion'];
   if (roles.includes('facilitator')) return ['console', 'room', 'polls', 'rotation', 'opinion'];
   if (roles.includes('rapporteur')) return ['opinion', 'room', 'polls', ...(rot ? ['rotation'] : [])];
@@ -99,7 +107,7 @@ function Nav({ tabs, tab, setTab, client, unread, roomTab }) {
   );
 }
 
-const ICONS = { room: 'chat', polls: 'ballot', opinion: 'doc', rotation: 'rotate', console: 'console', observe: 'eye' };
+const ICONS = { room: 'chat', polls: 'ballot', opinion: 'doc', rotation: 'rotate', console: 'console', observe: 'eye', hearing: 'megaphone' };
 
 export function App({ client, videoConfig }) {
   useClient(client);
@@ -191,6 +199,7 @@ export function App({ client, videoConfig }) {
     case 'console': view = <ConsoleView client={client} />; break;
     case 'polls': view = <PollsView client={client} />; break;
     case 'rotation': view = <RotationView client={client} />; break;
+    case 'hearing': view = <HearingView client={client} />; break;
     case 'opinion': view = <OpinionView client={client} lang={lang} />; break;
     case 'observe': view = <ObserverView client={client} />; break;
     default: view = <RoomView client={client} video={video} />;

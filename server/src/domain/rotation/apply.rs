@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use super::*;
-use crate::domain::{Convention, Event, PLENARY};
+use crate::domain::{questions, Convention, Event, PLENARY};
 
 /// Put everyone the rotation places in their room for `round`.
 fn place(state: &mut Convention, round: usize) {
@@ -38,7 +38,7 @@ pub(in crate::domain) fn apply(
                 plan: plan.clone(),
                 phase: Phase::Planned,
                 absent: BTreeSet::new(),
-                questions: Vec::new(),
+                questions: Default::default(),
             });
         }
         Event::RotationRoundStarted {
@@ -171,23 +171,13 @@ pub(in crate::domain) fn apply(
         }
         Event::QuestionAsked { room, text } => {
             if let (Some(rot), Some(from)) = (state.rotation.as_mut(), from) {
-                rot.questions.push(Question {
-                    id: seq,
-                    room: room.clone(),
-                    from: from.to_string(),
-                    at,
-                    text: text.clone(),
-                    answer: None,
-                });
+                rot.questions
+                    .ask(seq, room, from, at, text, questions::Status::Open);
             }
         }
         Event::QuestionAnswered { question, text } => {
-            if let Some(q) = state
-                .rotation
-                .as_mut()
-                .and_then(|r| r.questions.iter_mut().find(|q| q.id == *question))
-            {
-                q.answer = Some(text.clone());
+            if let Some(rot) = state.rotation.as_mut() {
+                rot.questions.write_answer(*question, text);
             }
         }
         _ => {}

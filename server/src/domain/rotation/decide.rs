@@ -4,10 +4,11 @@ use std::collections::BTreeSet;
 
 use crate::domain::{
     assign_balanced, assign_random, AssignMethod, Code, Command, Context, Convention, Event,
-    Person, Rejection, Role, MAX_DURATION_MS, MAX_NOTICE_CHARS, PLENARY,
+    Person, Rejection, Role, MAX_DURATION_MS, PLENARY,
 };
 
 use super::*;
+use crate::domain::questions;
 
 type Decision = Result<Vec<Event>, Rejection>;
 
@@ -509,16 +510,11 @@ pub(in crate::domain) fn decide(
             if !rot.plan.rooms.iter().any(|r| r == room) {
                 return reject(Code::Conflict, "questions are asked in an expert's room");
             }
-            let text = text.trim();
-            if text.is_empty() || text.chars().count() > MAX_NOTICE_CHARS {
-                return reject(
-                    Code::Invalid,
-                    format!("a question is 1 to {MAX_NOTICE_CHARS} characters"),
-                );
-            }
+            let text = questions::check_text(text, "a question")?;
+            rot.questions.check_ask(&p.id, room, &text)?;
             Ok(vec![Event::QuestionAsked {
                 room: room.to_string(),
-                text: text.to_string(),
+                text,
             }])
         }
         Command::AnswerQuestion { question, text } => {
@@ -527,7 +523,7 @@ pub(in crate::domain) fn decide(
                 .rotation
                 .as_ref()
                 .ok_or_else(|| Rejection::new(Code::Conflict, "no rotation is planned"))?;
-            let Some(q) = rot.questions.iter().find(|q| q.id == *question) else {
+            let Some(q) = rot.questions.get(*question) else {
                 return reject(Code::NotFound, format!("no question {question}"));
             };
             let is_room_expert = rot
@@ -542,16 +538,10 @@ pub(in crate::domain) fn decide(
                     "only the expert of this room (or a facilitator) answers",
                 );
             }
-            let text = text.trim();
-            if text.is_empty() || text.chars().count() > MAX_NOTICE_CHARS {
-                return reject(
-                    Code::Invalid,
-                    format!("an answer is 1 to {MAX_NOTICE_CHARS} characters"),
-                );
-            }
+            let text = questions::check_text(text, "an answer")?;
             Ok(vec![Event::QuestionAnswered {
                 question: *question,
-                text: text.to_string(),
+                text,
             }])
         }
         _ => reject(Code::Invalid, "not a rotation command"),

@@ -57,15 +57,9 @@ pub enum Phase {
     Finished { stopped: bool },
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Question {
-    pub id: u64,
-    pub room: RoomId,
-    pub from: ParticipantId,
-    pub at: Millis,
-    pub text: String,
-    pub answer: Option<String>,
-}
+/// The rotation's questions are questions from the floor like a hearing's: the same list,
+/// budgets, order and answering (`domain::questions`).
+pub use crate::domain::questions::Question;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rotation {
@@ -73,8 +67,8 @@ pub struct Rotation {
     pub phase: Phase,
     /// Experts marked absent, by index.
     pub absent: BTreeSet<usize>,
-    /// The questions asked in the experts' rooms, with their answers.
-    pub questions: Vec<Question>,
+    /// The questions asked in the experts' rooms, with their answers, in order of asking.
+    pub questions: crate::domain::questions::Questions,
 }
 
 impl Rotation {

@@ -20,6 +20,7 @@ use crate::metrics::Metrics;
 use crate::store::{Append, Store, StoreError};
 use crate::wire;
 
+mod hearings;
 mod publish;
 mod stored;
 

@@ -159,6 +159,7 @@ impl Actor {
         let _ = self.seq_tx.send(self.state.seq);
         let moved = moved(rooms_before, &self.state.location);
         self.fan_out(records, audit, rooms_before, &moved);
+        self.hearing_questions(records);
         let polls: BTreeSet<String> = records
             .iter()
             .filter_map(|(r, _)| poll_of(&r.event))
