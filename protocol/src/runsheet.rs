@@ -52,13 +52,8 @@ pub enum SequenceAction {
     Polls { polls: Vec<String> },
     /// Start the planned expert rotation.
     Rotation,
-    /// A hearing of `speaker` in `room` (default the plenary). Opens nothing yet: an
-    /// extension point (PROTOCOL.md §20).
-    Hearing {
-        speaker: String,
-        #[serde(default)]
-        room: Option<String>,
-    },
+    /// Open this prepared hearing (created with `create_hearing`, not yet opened: §22).
+    Hearing { hearing: String },
     /// Nothing opens: a countdown.
     Break,
 }

@@ -558,8 +558,7 @@ fn what_a_sequence_refers_to_is_checked_when_it_is_prepared() {
         (breakouts(new_rooms(0), Grouping::Random), Code::Invalid),
         (
             Action::Hearing {
-                speaker: "p99999".into(),
-                room: None,
+                hearing: "h99".into(),
             },
             Code::NotFound,
         ),
@@ -613,7 +612,38 @@ fn what_a_sequence_refers_to_is_checked_when_it_is_prepared() {
     assert_eq!(r.code, Code::NotFound);
     assert!(r.message.contains(&rot), "{}", r.message);
     sim.ok(&f, Command::DeleteSequence { sequence: rot });
-    // A hearing is prepared and started (it opens nothing yet: an extension point).
+    // A hearing sequence names a prepared hearing: unknown, it is refused at preparation;
+    // prepared, starting the sequence opens the hearing in the same append.
+    let r = refusal(
+        &sim,
+        &f,
+        Command::AddSequence {
+            spec: spec(
+                "Audition",
+                0,
+                60,
+                Action::Hearing {
+                    hearing: "h9".into(),
+                },
+            ),
+            before: None,
+        },
+    );
+    assert_eq!(r.code, Code::NotFound);
+    let created = sim.ok(
+        &f,
+        Command::CreateHearing {
+            title: "Les bus de nuit".into(),
+            speaker: ids.experts[0].clone(),
+            room: PLENARY.into(),
+            anonymous: false,
+            moderated: false,
+        },
+    );
+    let hearing = match created.as_slice() {
+        [Event::HearingCreated { hearing, .. }] => hearing.clone(),
+        other => panic!("create_hearing gave {other:?}"),
+    };
     let h = add(
         &mut sim,
         &f,
@@ -622,13 +652,36 @@ fn what_a_sequence_refers_to_is_checked_when_it_is_prepared() {
             0,
             60,
             Action::Hearing {
-                speaker: ids.experts[0].clone(),
-                room: None,
+                hearing: hearing.clone(),
             },
         ),
     );
     let events = sim.ok(&f, start(&h));
-    assert_eq!(events.len(), 1);
+    assert!(
+        matches!(events.as_slice(), [Event::SequenceStarted { .. }, Event::HearingOpened { hearing: opened }] if *opened == hearing),
+        "{events:?}"
+    );
+    // Opened once: a second sequence for the same hearing is refused whole, by name.
+    sim.ok(&f, Command::EndSequence);
+    let again = add(&mut sim, &f, spec("Encore", 0, 10, Action::Break));
+    sim.ok(&f, Command::DeleteSequence { sequence: again });
+    let r = refusal(
+        &sim,
+        &f,
+        Command::AddSequence {
+            spec: spec(
+                "Audition bis",
+                0,
+                60,
+                Action::Hearing {
+                    hearing: hearing.clone(),
+                },
+            ),
+            before: None,
+        },
+    );
+    assert_eq!(r.code, Code::Conflict);
+    assert!(r.message.contains(&hearing), "{}", r.message);
 }
 
 #[test]

@@ -205,8 +205,15 @@ async fn resources(
         }),
     )
     .await?;
+    // A hearing, so that its questions' export exists.
+    command(
+        fac,
+        json!({ "type": "create_hearing", "title": "Audition", "speaker": w.id(EXP) }),
+    )
+    .await?;
     Ok(HashMap::from([
         ("id", w.conv.clone()),
+        ("hearing", "h1".to_string()),
         ("participant", w.id(participant)),
         ("poll", poll),
         ("doc", "avis".to_string()),
@@ -336,6 +343,7 @@ async fn without_a_token_no_route_tells_which_conventions_exist() -> Result<()> 
         ("participant", "p00001".to_string()),
         ("poll", "q1".to_string()),
         ("doc", "avis".to_string()),
+        ("hearing", "h1".to_string()),
     ]);
     let mut failures = Vec::new();
     for (method, path) in api_operations(&params)? {

@@ -448,3 +448,99 @@ async fn a_day_prepared_and_run_by_its_sequences() -> Result<()> {
     fac.drain(Duration::from_millis(10)).await;
     Ok(())
 }
+
+/// A hearing sequence opens the hearing prepared with `create_hearing`, in the start's append:
+/// the room hears `hearing_opened` right after `sequence_started`; a second sequence for the
+/// same hearing is refused by name at its preparation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hearing_sequence_opens_the_prepared_hearing() -> Result<()> {
+    let dir = tempdir();
+    let server = Server::start(&dir.path().join("data")).await?;
+    let roster = vec![
+        person("Claire Animatrice", &[Role::Facilitator], &[]),
+        person("Marc Expert", &[Role::Expert], &[]),
+        person("Yannick Citoyen", &[Role::Citizen], &[]),
+    ];
+    let invites = server.http().convention(CONV, &roster).await?;
+    let mut fac = Client::join(
+        &server.ws_url(),
+        "fac",
+        &token_of(&invites, "Claire Animatrice"),
+    )
+    .await?;
+    let mut citizen = Client::join(
+        &server.ws_url(),
+        "cit",
+        &token_of(&invites, "Yannick Citoyen"),
+    )
+    .await?;
+    let expert = citizen
+        .snapshot
+        .as_ref()
+        .and_then(|s| {
+            s.participants
+                .iter()
+                .find(|p| p.person.name == "Marc Expert")
+        })
+        .map(|p| p.person.id.clone())
+        .context("the expert on the roster")?;
+    let seq = fac
+        .ok(Command::CreateHearing {
+            title: "Les bus de nuit".into(),
+            speaker: expert,
+            room: PLENARY_ID.into(),
+            anonymous: false,
+            moderated: false,
+        })
+        .await?;
+    let Event::HearingCreated { hearing, .. } = fac.wait_seq(seq).await?.event else {
+        bail!("no hearing_created");
+    };
+    let sequence = add(
+        &mut fac,
+        spec(
+            "Audition",
+            now_ms(),
+            60,
+            SequenceAction::Hearing {
+                hearing: hearing.clone(),
+            },
+        ),
+    )
+    .await?;
+    // The reply's seq is the append's last: the sequence's start, then the hearing opened.
+    let started = fac.ok(start(&sequence, false)).await?;
+    let first = citizen.wait_seq(started - 1).await?;
+    ensure!(
+        matches!(first.event, Event::SequenceStarted { .. }),
+        "{:?}",
+        first.event
+    );
+    let opened = citizen.wait_seq(started).await?;
+    ensure!(
+        matches!(&opened.event, Event::HearingOpened { hearing: h } if *h == hearing),
+        "{:?}",
+        opened.event
+    );
+    let refused = fac
+        .request(Command::AddSequence {
+            spec: spec(
+                "Encore",
+                now_ms(),
+                10,
+                SequenceAction::Hearing {
+                    hearing: hearing.clone(),
+                },
+            ),
+            before: None,
+        })
+        .await?;
+    match refused {
+        Err((code, message)) => {
+            ensure!(code == ErrorCode::Conflict, "{code:?}");
+            ensure!(message.contains(&hearing), "{message}");
+        }
+        Ok(seq) => bail!("a second sequence for an opened hearing was accepted at {seq}"),
+    }
+    Ok(())
+}

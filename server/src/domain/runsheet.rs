@@ -7,6 +7,7 @@
 
 use std::collections::BTreeSet;
 
+use super::hearings::HearingStatus;
 use super::rotation::Phase;
 use super::{
     assign_balanced, assign_random, Actor, AssignMethod, Code, Command, Context, Convention, Event,
@@ -62,12 +63,8 @@ pub enum Action {
     Polls(Vec<PollId>),
     /// Start the planned expert rotation.
     Rotation,
-    /// A hearing of `speaker` in `room` (default the plenary). Extension point: the hearing's
-    /// own command is added to `steps` when hearings exist; until then it opens nothing.
-    Hearing {
-        speaker: ParticipantId,
-        room: Option<RoomId>,
-    },
+    /// Open this prepared hearing (created, not yet opened).
+    Hearing { hearing: String },
     /// Nothing opens: a countdown.
     Break,
 }
@@ -369,15 +366,14 @@ fn check_action(state: &Convention, action: &Action, starting: bool) -> Result<(
             ),
             None => reject(Code::NotFound, "no rotation is planned: plan it first"),
         },
-        Action::Hearing { speaker, room } => {
-            check_person(state, speaker)?;
-            if let Some(r) = room {
-                if state.room(r).is_none() {
-                    return reject(Code::NotFound, format!("no room {r}"));
-                }
-            }
-            Ok(())
-        }
+        Action::Hearing { hearing } => match state.hearings.get(hearing) {
+            None => reject(Code::NotFound, format!("no hearing {hearing}")),
+            Some(h) if h.status != HearingStatus::Planned => reject(
+                Code::Conflict,
+                format!("hearing {hearing} has already been opened"),
+            ),
+            Some(_) => Ok(()),
+        },
     }
 }
 
@@ -394,6 +390,7 @@ enum Step {
     OpenBreakouts,
     OpenPoll(PollId),
     StartRotation,
+    OpenHearing(String),
 }
 
 fn plan(state: &Convention, action: &Action) -> Vec<Step> {
@@ -423,9 +420,7 @@ fn plan(state: &Convention, action: &Action) -> Vec<Step> {
         },
         Action::Polls(polls) => polls.iter().cloned().map(Step::OpenPoll).collect(),
         Action::Rotation => vec![Step::StartRotation],
-        // The hearings extension point: a `Step::OpenHearing` here, run through the hearing's
-        // own `decide`, once hearings exist. Until then a hearing sequence opens nothing.
-        Action::Hearing { .. } => Vec::new(),
+        Action::Hearing { hearing } => vec![Step::OpenHearing(hearing.clone())],
         Action::Break => Vec::new(),
     }
 }
@@ -481,6 +476,12 @@ fn command(sim: &Convention, step: &Step, action: &Action, ctx: &Context) -> (St
             Command::OpenPoll { poll: p.clone() },
         ),
         Step::StartRotation => ("start the expert rotation".into(), Command::StartRotation),
+        Step::OpenHearing(hearing) => (
+            format!("open hearing {hearing}"),
+            Command::OpenHearing {
+                hearing: hearing.clone(),
+            },
+        ),
     }
 }
 

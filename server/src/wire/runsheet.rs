@@ -38,9 +38,8 @@ fn action_out(a: &r::Action) -> p::SequenceAction {
             polls: polls.clone(),
         },
         r::Action::Rotation => p::SequenceAction::Rotation,
-        r::Action::Hearing { speaker, room } => p::SequenceAction::Hearing {
-            speaker: speaker.clone(),
-            room: room.clone(),
+        r::Action::Hearing { hearing } => p::SequenceAction::Hearing {
+            hearing: hearing.clone(),
         },
         r::Action::Break => p::SequenceAction::Break,
     }
@@ -69,7 +68,7 @@ fn action_in(a: p::SequenceAction) -> r::Action {
         },
         p::SequenceAction::Polls { polls } => r::Action::Polls(polls),
         p::SequenceAction::Rotation => r::Action::Rotation,
-        p::SequenceAction::Hearing { speaker, room } => r::Action::Hearing { speaker, room },
+        p::SequenceAction::Hearing { hearing } => r::Action::Hearing { hearing },
         p::SequenceAction::Break => r::Action::Break,
     }
 }

@@ -78,7 +78,7 @@ function fieldsOf(spec, after, attrs) {
     attribute: bo && bo.grouping.attribute ? bo.grouping.attribute : (attrs.includes('commune') ? 'commune' : attrs[0] || ''),
     boMinutes: String(bo ? Math.round(bo.duration_ms / MIN) : 20),
     polls: a.kind === 'polls' ? a.polls.slice() : [],
-    speaker: a.kind === 'hearing' ? a.speaker : '',
+    hearing: a.kind === 'hearing' ? a.hearing : '',
   };
 }
 
@@ -94,7 +94,7 @@ function specOf(f) {
       };
       break;
     case 'polls': action = { kind: 'polls', polls: f.polls }; break;
-    case 'hearing': action = { kind: 'hearing', speaker: f.speaker }; break;
+    case 'hearing': action = { kind: 'hearing', hearing: f.hearing }; break;
     default: action = { kind: f.kind };
   }
   return { title: f.title.trim(), planned_start: atTime(f.start), planned_ms: Math.round((Number(f.minutes) || 1) * MIN), action };
@@ -113,7 +113,7 @@ function SequenceForm({ client, editing, onDone }) {
   };
   const id = useId('rs');
   const drafts = snap.polls.filter((p) => p.status === 'draft');
-  const experts = snap.participants.filter((p) => p.roles.includes('expert'));
+  const hearings = (snap.hearings || []).filter((h) => h.status === 'planned' || (editing && editing.spec.action.hearing === h.id));
   const submit = async (e) => {
     e.preventDefault();
     const spec = specOf(f);
@@ -183,11 +183,12 @@ function SequenceForm({ client, editing, onDone }) {
       {f.kind === 'rotation' ? <p class="small muted">{snap.rotation && snap.rotation.phase.state === 'planned' ? t('runsheet.rotation_ready') : t('runsheet.rotation_plan_first')}</p> : null}
       {f.kind === 'hearing' ? (
         <div class="grid2">
-          <label for={`${id}-sp`}>{t('runsheet.speaker')}</label>
-          <select id={`${id}-sp`} value={f.speaker} onChange={set('speaker')} required>
+          <label for={`${id}-sp`}>{t('runsheet.hearing')}</label>
+          <select id={`${id}-sp`} value={f.hearing} onChange={set('hearing')} required>
             <option value="">—</option>
-            {experts.map((p) => <option value={p.id}>{p.name}</option>)}
+            {hearings.map((h) => <option value={h.id}>{h.title}</option>)}
           </select>
+          {hearings.length ? null : <p class="small muted">{t('runsheet.no_hearings')}</p>}
         </div>
       ) : null}
       {f.kind === 'break' ? <p class="small muted">{t('runsheet.break_hint')}</p> : null}
