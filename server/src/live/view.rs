@@ -395,10 +395,13 @@ pub fn snapshot(
 }
 
 /// Whether `viewer` follows the questions of hearing `h`: it is open, and they are in its
-/// room or see everything.
+/// room, or are its speaker (wherever they are: nothing moves an expert into a breakout room
+/// by itself), or see everything.
 pub fn follows_hearing(state: &Convention, h: &Hearing, viewer: &Person) -> bool {
     h.status == HearingStatus::Open
-        && (viewer.sees_everything() || state.location_of(&viewer.id) == h.room)
+        && (viewer.sees_everything()
+            || viewer.id == h.speaker
+            || state.location_of(&viewer.id) == h.room)
 }
 
 /// A hearing as `viewer` sees it in a snapshot.
