@@ -388,6 +388,29 @@ fn a_moderated_hearing_shows_questions_once_approved() {
     refused(&mut sim, &fac, approve, Code::Conflict);
     assert_eq!(ranked(&sim, &h), vec![q]);
     sim.ok(ids.citizen(1), support(&h, q));
+    // A question the room sees is not merged into one it cannot see (yet); two pending ones
+    // may be.
+    let pending = ask(&mut sim, ids.citizen(2), &h, "Une question en attente ?");
+    let merge = |question, into| Command::MergeQuestion {
+        hearing: h.clone(),
+        question,
+        into,
+    };
+    refused(&mut sim, &fac, merge(q, pending), Code::Conflict);
+    let other = ask(&mut sim, ids.citizen(3), &h, "La même en attente ?");
+    sim.ok(&fac, merge(other, pending));
+    sim.ok(&fac, merge(pending, q));
+    // Control characters (but line breaks) are refused: six bytes each once encoded.
+    refused(
+        &mut sim,
+        ids.citizen(4),
+        Command::AskHearingQuestion {
+            hearing: h.clone(),
+            text: "Une\u{1}question".into(),
+        },
+        Code::Invalid,
+    );
+    ask(&mut sim, ids.citizen(4), &h, "Sur deux\nlignes ?");
     assert_eq!(sim.replayed(), sim.state);
 }
 

@@ -91,6 +91,14 @@ pub fn check_text(text: &str, what: &str) -> Result<String, Rejection> {
             format!("{what} is 1 to {MAX_QUESTION_CHARS} characters"),
         );
     }
+    // Control characters (but line breaks) would take six bytes each once JSON-encoded,
+    // six times the list's byte budget in every snapshot that carries it.
+    if t.chars().any(|c| c.is_control() && c != '\n') {
+        return reject(
+            Code::Invalid,
+            format!("{what} may not hold control characters"),
+        );
+    }
     Ok(t.to_string())
 }
 
@@ -214,6 +222,14 @@ impl Questions {
                 }
                 Some(_) => {}
             }
+        }
+        // The room would see a question it follows vanish into one it cannot see.
+        let pending = |q: u64| matches!(self.get(q).map(|q| &q.status), Some(Status::Pending));
+        if pending(into) && !pending(id) {
+            return reject(
+                Code::Conflict,
+                format!("question {into} awaits approval: approve it first"),
+            );
         }
         Ok(())
     }
