@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 
 use common::{convention, poll_spec, Ids, Roster, Sim, T0};
 use convene::domain::runsheet::{
-    Action, BreakoutRooms, Grouping, SequenceSpec, SequenceStatus, MAX_SEQUENCES,
+    Action, BreakoutRooms, Grouping, SequenceSpec, SequenceStatus, MAX_EXTENSIONS, MAX_SEQUENCES,
     MAX_SEQUENCE_POLLS, MAX_TITLE_CHARS,
 };
 use convene::domain::{
@@ -682,6 +682,19 @@ fn what_a_sequence_refers_to_is_checked_when_it_is_prepared() {
     );
     assert_eq!(r.code, Code::Conflict);
     assert!(r.message.contains(&hearing), "{}", r.message);
+    // The next plenary closes the hearing, in its start's append.
+    let back = add(
+        &mut sim,
+        &f,
+        spec("Retour en plénière", 0, 10, Action::Plenary),
+    );
+    let events = sim.ok(&f, start(&back));
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::HearingClosed { hearing: h } if *h == hearing)),
+        "{events:?}"
+    );
 }
 
 #[test]
@@ -826,6 +839,22 @@ fn budgets_sent_ten_times_over_are_refused_whole() {
         assert_eq!(r.code, Code::Invalid);
     }
     assert_eq!(sim.state.runsheet.sequences.len(), MAX_SEQUENCES);
+    // Extensions of a running sequence: up to the budget, then ten times that refused whole.
+    let running = sim.state.runsheet.sequences[0].id.clone();
+    sim.ok(&f, start(&running));
+    for _ in 0..MAX_EXTENSIONS {
+        sim.ok(&f, Command::ExtendSequence { by_ms: 60_000 });
+    }
+    let ends_at = sim.state.runsheet.sequences[0].status.clone();
+    for _ in 0..10 * MAX_EXTENSIONS {
+        let r = refusal(&sim, &f, Command::ExtendSequence { by_ms: 60_000 });
+        assert_eq!(r.code, Code::Conflict);
+    }
+    assert_eq!(sim.state.runsheet.sequences[0].status, ends_at);
+    assert_eq!(
+        sim.state.runsheet.sequences[0].extensions.len(),
+        MAX_EXTENSIONS
+    );
 }
 
 #[test]

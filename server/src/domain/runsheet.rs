@@ -21,6 +21,8 @@ pub const MAX_SEQUENCES: usize = 100;
 pub const MAX_TITLE_CHARS: usize = MAX_NAME_CHARS;
 /// Most polls one sequence may open.
 pub const MAX_SEQUENCE_POLLS: usize = 20;
+/// Most extensions of one sequence (each goes into every snapshot and the export).
+pub const MAX_EXTENSIONS: usize = 20;
 
 pub type SequenceId = String;
 
@@ -391,6 +393,7 @@ enum Step {
     OpenPoll(PollId),
     StartRotation,
     OpenHearing(String),
+    CloseHearing(String),
 }
 
 fn plan(state: &Convention, action: &Action) -> Vec<Step> {
@@ -404,6 +407,14 @@ fn plan(state: &Convention, action: &Action) -> Vec<Step> {
             if state.rotation.as_ref().is_some_and(|r| r.running()) {
                 out.push(Step::StopRotation);
             }
+            // A hearing ends with its sequence: the next plenary closes it.
+            out.extend(
+                state
+                    .hearings
+                    .values()
+                    .filter(|h| h.status == HearingStatus::Open)
+                    .map(|h| Step::CloseHearing(h.id.clone())),
+            );
             out
         }
         Action::Breakouts { rooms, .. } => match rooms {
@@ -476,6 +487,12 @@ fn command(sim: &Convention, step: &Step, action: &Action, ctx: &Context) -> (St
             Command::OpenPoll { poll: p.clone() },
         ),
         Step::StartRotation => ("start the expert rotation".into(), Command::StartRotation),
+        Step::CloseHearing(hearing) => (
+            format!("close hearing {hearing}"),
+            Command::CloseHearing {
+                hearing: hearing.clone(),
+            },
+        ),
         Step::OpenHearing(hearing) => (
             format!("open hearing {hearing}"),
             Command::OpenHearing {
@@ -680,6 +697,14 @@ pub(super) fn decide(
             let SequenceStatus::Running { ends_at, .. } = r.status else {
                 return reject(Code::Conflict, "no sequence is running");
             };
+            if r.extensions.len() >= MAX_EXTENSIONS {
+                return reject(
+                    Code::Conflict,
+                    format!(
+                        "a sequence is extended at most {MAX_EXTENSIONS} times: start the next one"
+                    ),
+                );
+            }
             let mut out = vec![Event::SequenceExtended {
                 sequence: r.id.clone(),
                 by_ms: *by_ms,
