@@ -487,6 +487,44 @@ async fn ten_times_the_connections_of_an_invitation_are_one_presence() -> Result
     Ok(())
 }
 
+/// A client that connects and disconnects in a loop, ten times the day's budget of stretches:
+/// no more stretches (rows, sessions) than the budget; the last one runs on; others unharmed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_times_the_days_stretches_in_a_loop_stay_within_the_budget() -> Result<()> {
+    let dir = tempdir();
+    let server = Server::start_with(&dir.path().join("data"), FLUSH).await?;
+    let conv = "boucle";
+    let invites = server.http().convention(conv, &roster()).await?;
+    let amina = id_of(&invites, AMINA);
+    let ws = server.ws_url();
+    let budget = convene::attendance::MAX_STRETCHES_PER_DAY as usize;
+    let mut bernard = Client::join(&ws, "bernard", &token_of(&invites, BERNARD)).await?;
+    for k in 0..10 * budget {
+        Client::join(&ws, &format!("amina {k}"), &token_of(&invites, AMINA))
+            .await?
+            .close()
+            .await;
+    }
+    bernard
+        .ok(convene_tests::proto::Command::SendChat {
+            text: "Toujours là".into(),
+        })
+        .await?;
+    bernard.close().await;
+    no_connections(&server).await?;
+    let r = report(&server, conv, ORGANIZER_TOKEN).await?;
+    let (_, sessions, _) = totals(&r, &amina);
+    // A UTC midnight during the loop gives a second day its own budget.
+    ensure!(
+        (1..=2 * budget as u32).contains(&sessions),
+        "{sessions} sessions for {} connections: {r:?}",
+        10 * budget
+    );
+    let (_, bernard_sessions, _) = totals(&r, &id_of(&invites, BERNARD));
+    ensure!(bernard_sessions == 1, "{r:?}");
+    Ok(())
+}
+
 /// A clean shutdown (SIGTERM) writes every open stretch before the process exits, even with
 /// the default flush period (30 s) not yet run out.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -28,7 +28,7 @@ use tracing::{info, warn};
 use crate::domain::attendance::DAY_MS;
 use crate::store::{Store, StoreError};
 
-pub use tracker::{Tracker, MAX_WAITING};
+pub use tracker::{Mark, Tracker, MAX_STRETCHES_PER_DAY, MAX_WAITING};
 
 /// One stretch of presence as stored: its random id (unique across nodes), the person, when it
 /// began and when it ended (or was last written down, while still open).

@@ -188,6 +188,12 @@ enum Msg {
     Query(Query),
     /// Attendance (issue #17): this node's stretches not yet written, open ones ending now.
     Attendance(oneshot::Sender<Vec<crate::attendance::Stretch>>),
+    /// Attendance: a write handed to a task of its own is done.
+    AttendanceWritten {
+        mark: crate::attendance::Mark,
+        stretches: u64,
+        ok: bool,
+    },
 }
 
 /// Told of each event this node appends, once it is durable (never of those read from other

@@ -135,6 +135,11 @@ pub struct Actor {
     /// Attendance (issue #17): who is connected here since when, and where it is written.
     attendance: crate::attendance::Attendance,
     presence_kept: crate::attendance::Tracker,
+    /// A write of attendance runs in a task of its own (the store's lock and its daily purge
+    /// must not hold up the convention): at most one at a time.
+    attendance_writing: bool,
+    /// This task's own inbox, for that task's answer.
+    me: Option<mpsc::WeakSender<Msg>>,
 }
 
 /// What every convention's task of a process shares, from the hub.
@@ -189,6 +194,8 @@ impl Actor {
             dead: Vec::new(),
             attendance,
             presence_kept: crate::attendance::Tracker::default(),
+            attendance_writing: false,
+            me: None,
         }
     }
 
@@ -203,6 +210,7 @@ impl Actor {
         fault: Option<super::Fault>,
     ) {
         let span = info_span!("convention", id = %self.id);
+        self.me = Some(me.clone());
         async move {
             match fault {
                 Some(f) => {
@@ -231,7 +239,7 @@ impl Actor {
                     _ = cancel.cancelled() => break,
                     // Attendance (issue #17): written down every flush period.
                     _ = attendance_tick.tick(), if !self.presence_kept.is_idle() => {
-                        self.write_attendance().await;
+                        self.start_attendance_write();
                     }
                     msg = inbox.recv() => {
                         let Some(first) = msg else { break };
@@ -259,7 +267,7 @@ impl Actor {
                     tokio::spawn(save);
                 }
                 if self.presence_kept.is_full() {
-                    self.write_attendance().await;
+                    self.start_attendance_write();
                 }
             }
             // Whoever takes the convention up next (a restart, another node) starts here.
@@ -368,6 +376,19 @@ impl Actor {
                         Msg::Query(q) => q(&self.state, &self.present),
                         Msg::Attendance(reply) => {
                             let _ = reply.send(self.presence_kept.to_write(now_ms()).0);
+                        }
+                        Msg::AttendanceWritten {
+                            mark,
+                            stretches,
+                            ok,
+                        } => {
+                            self.attendance_writing = false;
+                            if ok {
+                                self.presence_kept.written(mark);
+                                self.metrics.attendance_written.inc_by(stretches);
+                            } else {
+                                self.metrics.attendance_failures.inc();
+                            }
                         }
                         Msg::Command { .. } | Msg::Request { .. } => unreachable!("batched above"),
                     }
@@ -490,22 +511,58 @@ impl Actor {
 
     /// Attendance (issue #17): write down the ended stretches and the open ones (ending now);
     /// what fails to be written is kept (bounded) for the next try.
+    /// Write attendance down (when the task ends: the last word, awaited).
     async fn write_attendance(&mut self) {
-        let (stretches, ended) = self.presence_kept.to_write(now_ms());
+        let (stretches, mark) = self.presence_kept.to_write(now_ms());
         if stretches.is_empty() {
             return;
         }
         let n = stretches.len() as u64;
         match self.attendance.write(&self.id, stretches).await {
             Ok(()) => {
-                self.presence_kept.written(ended);
+                self.presence_kept.written(mark);
                 self.metrics.attendance_written.inc_by(n);
             }
             Err(e) => {
                 self.metrics.attendance_failures.inc();
-                warn!(error = %e, waiting = ended, dropped = self.presence_kept.dropped, "attendance not written")
+                warn!(error = %e, waiting = self.presence_kept.waiting(), dropped = self.presence_kept.dropped, "attendance not written")
             }
         }
+    }
+
+    /// Write attendance down in a task of its own, which answers with `AttendanceWritten`;
+    /// nothing if a write is already under way (the next tick carries what came since).
+    fn start_attendance_write(&mut self) {
+        if self.attendance_writing {
+            return;
+        }
+        let Some(me) = self.me.as_ref().and_then(|m| m.upgrade()) else {
+            return;
+        };
+        let (stretches, mark) = self.presence_kept.to_write(now_ms());
+        if stretches.is_empty() {
+            return;
+        }
+        self.attendance_writing = true;
+        let n = stretches.len() as u64;
+        let (store, id) = (self.attendance.clone(), self.id.clone());
+        let (waiting, dropped) = (self.presence_kept.waiting(), self.presence_kept.dropped);
+        tokio::spawn(async move {
+            let ok = match store.write(&id, stretches).await {
+                Ok(()) => true,
+                Err(e) => {
+                    warn!(convention = %id, error = %e, waiting, dropped, "attendance not written");
+                    false
+                }
+            };
+            let _ = me
+                .send(Msg::AttendanceWritten {
+                    mark,
+                    stretches: n,
+                    ok,
+                })
+                .await;
+        });
     }
 
     /// Queue a frame; a full queue means a slow reader: close it, it will resync.
