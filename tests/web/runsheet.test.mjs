@@ -228,5 +228,22 @@ test('the form prepares tomorrow, keeps what an edit leaves alone, and groups by
   await citizens[0].waitForSelector('[data-testid=where]:has-text("Atelier Sud")');
   await citizens[1].waitForSelector('[data-testid=where]:has-text("Atelier Nord")');
 
+  // 4. Existing rooms, by their checkboxes: the sequence names them by id.
+  await addSequence(fac, {
+    title: 'Retour en ateliers',
+    minutes: 15,
+    kind: 'breakouts',
+    fill: async () => {
+      await fac.selectOption(`${form} select[name=rooms-from]`, 'existing');
+      await fac.check(`${form} input[name=room][value=${sud}]`);
+      await fac.check(`${form} input[name=room][value=${nord}]`);
+      await fac.selectOption(`${form} select[name=method]`, 'random');
+    },
+  });
+  const again = await seqOf('Retour en ateliers');
+  const order = await fac.evaluate(([a, b]) => window.__convene.snap.rooms.map((r) => r.id).filter((r) => r === a || r === b), [nord, sud]);
+  assert.deepEqual(again.spec.action.rooms, { from: 'existing', rooms: order }, 'in the order of the rooms');
+  assert.deepEqual(again.spec.action.grouping, { method: 'random' });
+
   for (const page of [fac, ...citizens]) assert.deepEqual(page.errors, []);
 });

@@ -727,7 +727,7 @@ export const DICT = {
   'runsheet.room_names': ['Noms des salles (un par ligne)', 'Room names (one per line)'],
   'runsheet.existing_rooms': ['Salles de sous-groupes à utiliser', 'Breakout rooms to use'],
   'runsheet.no_rooms': ["Aucune salle de sous-groupe pour l'instant : créez-les, ou préparez de nouvelles salles.", 'No breakout room yet: create them, or prepare new rooms.'],
-  'runsheet.room_n': ['Salle {n}', 'Room {n}'],
+  'runsheet.room_n': ['Nouvelle salle {n}', 'New room {n}'],
   'runsheet.manual': ['À la main', 'By hand'],
   'runsheet.manual_legend': ['Qui va dans quelle salle', 'Who goes to which room'],
   'runsheet.manual_no_rooms': ["Indiquez d'abord les salles de la séquence.", "Give the sequence's rooms first."],
