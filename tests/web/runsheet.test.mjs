@@ -118,3 +118,132 @@ test('a day prepared in the console and run by starting its sequences', { timeou
 
   for (const page of [fac, guarantor, ...citizens]) assert.deepEqual(page.errors, []);
 });
+
+// The form prepares a real day: a sequence for tomorrow lands at tomorrow's date; editing a
+// breakouts sequence (named rooms, a manual grouping, odd durations) only changes what was
+// changed; a manual grouping prepared in the form sends each citizen to the chosen room.
+test('the form prepares tomorrow, keeps what an edit leaves alone, and groups by hand', { timeout: 180000 }, async () => {
+  const fac = await openAs(browser, server, server.role('facilitator'));
+  const citizens = [];
+  for (let i = 0; i < 4; i += 1) citizens.push(await openAs(browser, server, server.role('citizen', i)));
+  const ids = [0, 1, 2, 3].map((i) => server.role('citizen', i).participant);
+  await tab(fac, 'console');
+  await fac.waitForSelector(`${form} input[name=date]`);
+  const seqOf = (title) => fac.evaluate((x) => {
+    const s = window.__convene.snap.runsheet.sequences.find((q) => q.spec.title === x);
+    return s ? JSON.parse(JSON.stringify(s)) : null;
+  }, title);
+
+  // 1. Tomorrow at 09:30, through the form's date and time fields.
+  const tomorrow = await fac.evaluate(() => {
+    const d = new Date();
+    d.setDate(d.getDate() + 1);
+    return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+  });
+  await fac.fill(`${form} input[name=date]`, tomorrow);
+  await fac.fill(`${form} input[name=start]`, '09:30');
+  await addSequence(fac, { title: 'Demain : accueil', minutes: 30, kind: 'plenary' });
+  const welcome = await seqOf('Demain : accueil');
+  const expected = await fac.evaluate((ymd) => {
+    const [y, m, d] = ymd.split('-').map(Number);
+    return new Date(y, m - 1, d, 9, 30).getTime();
+  }, tomorrow);
+  assert.equal(welcome.spec.planned_start, expected, 'stored at tomorrow 09:30, local time');
+  // The next sequence defaults to the end of that one: tomorrow, 10:00.
+  assert.equal(await fac.inputValue(`${form} input[name=date]`), tomorrow);
+  assert.equal(await fac.inputValue(`${form} input[name=start]`), '10:00');
+
+  // 2. A breakouts sequence prepared by a command (named rooms, a manual grouping, durations
+  // that are not whole minutes), then edited in the form: only its title changes.
+  const prepared = {
+    title: 'Ateliers nommés',
+    planned_start: expected + 45 * 60000 + 12345,
+    planned_ms: 25 * 60000 + 500,
+    action: {
+      kind: 'breakouts',
+      rooms: { from: 'new', names: ['Salle Jaune', 'Salle Verte'] },
+      grouping: { method: 'manual', groups: [[ids[0]], [ids[1], ids[2]]] },
+      duration_ms: 1234567,
+      warning_ms: 90000,
+    },
+  };
+  await commandOk(fac, { type: 'add_sequence', spec: prepared });
+  await waitState(fac, (c) => c.snap.runsheet.sequences.some((s) => s.spec.title === 'Ateliers nommés'));
+  const before = await seqOf('Ateliers nommés');
+  await fac.click('#runsheet li.sequence:has-text("Ateliers nommés") button:has-text("Modifier")');
+  await fac.waitForSelector(`${form} h3:has-text("Modifier « Ateliers nommés »")`);
+  // The form shows what is stored.
+  assert.equal(await fac.inputValue(`${form} input[name=date]`), tomorrow);
+  assert.equal(await fac.inputValue(`${form} select[name=rooms-from]`), 'names');
+  assert.equal(await fac.inputValue(`${form} textarea[name=room-names]`), 'Salle Jaune\nSalle Verte');
+  assert.equal(await fac.inputValue(`${form} select[name=method]`), 'manual');
+  assert.equal(await fac.inputValue(`${form} select[name=pick-${ids[0]}]`), '0');
+  assert.equal(await fac.inputValue(`${form} select[name=pick-${ids[2]}]`), '1');
+  assert.equal(await fac.inputValue(`${form} select[name=pick-${ids[3]}]`), '');
+  assert.equal(await fac.inputValue(`${form} input[name=warning]`), '2');
+  await axe(fac, 'run sheet form editing a manual grouping');
+  await fac.fill(`${form} input[name=title]`, 'Ateliers nommés (renommé)');
+  await fac.click(`${form} button:has-text("Enregistrer")`);
+  await waitState(fac, (c) => c.snap.runsheet.sequences.some((s) => s.spec.title === 'Ateliers nommés (renommé)'));
+  const after = await seqOf('Ateliers nommés (renommé)');
+  assert.equal(after.id, before.id);
+  assert.deepEqual({ ...after.spec, title: before.spec.title }, before.spec, 'everything but the title is unchanged');
+  assert.equal(after.spec.planned_start, prepared.planned_start);
+  assert.deepEqual(after.spec.action.grouping, prepared.action.grouping);
+  assert.equal(after.spec.action.duration_ms, 1234567);
+  assert.equal(after.spec.action.warning_ms, 90000);
+
+  // 3. A manual grouping prepared in the form, then started: each citizen in the chosen room.
+  await fac.waitForSelector(`${form} h3:has-text("Ajouter une séquence")`);
+  await addSequence(fac, {
+    title: 'Ateliers à la main',
+    minutes: 20,
+    kind: 'breakouts',
+    fill: async () => {
+      await fac.selectOption(`${form} select[name=rooms-from]`, 'names');
+      await fac.fill(`${form} textarea[name=room-names]`, 'Atelier Nord\nAtelier Sud');
+      await fac.selectOption(`${form} select[name=method]`, 'manual');
+      await fac.selectOption(`${form} select[name=pick-${ids[0]}]`, '1');
+      await fac.selectOption(`${form} select[name=pick-${ids[1]}]`, '0');
+      await fac.selectOption(`${form} select[name=pick-${ids[2]}]`, '1');
+      await fac.fill(`${form} input[name=bo-minutes]`, '20');
+      await fac.fill(`${form} input[name=warning]`, '3');
+    },
+  });
+  const manual = await seqOf('Ateliers à la main');
+  assert.deepEqual(manual.spec.action.rooms, { from: 'new', count: null, names: ['Atelier Nord', 'Atelier Sud'] });
+  assert.deepEqual(manual.spec.action.grouping, { method: 'manual', groups: [[ids[1]], [ids[0], ids[2]]] });
+  assert.equal(manual.spec.action.warning_ms, 3 * 60000);
+  assert.equal(manual.spec.action.duration_ms, 20 * 60000);
+  const startedTitle = 'Ateliers à la main';
+  await fac.click(`#runsheet li.sequence:has-text("${startedTitle}") button:has-text("Démarrer")`);
+  await fac.waitForSelector(`#runsheet li.sequence.running:has-text("${startedTitle}")`);
+  const roomNamed = (page, name) => page.evaluate((n) => window.__convene.snap.rooms.find((r) => r.name === n).id, name);
+  const nord = await roomNamed(fac, 'Atelier Nord');
+  const sud = await roomNamed(fac, 'Atelier Sud');
+  const want = [sud, nord, sud, 'plenary'];
+  for (const [i, page] of citizens.entries()) {
+    await waitState(page, (c, [id, room]) => c.snap.participants.find((p) => p.id === id).room === room, [ids[i], want[i]]);
+  }
+  await citizens[0].waitForSelector('[data-testid=where]:has-text("Atelier Sud")');
+  await citizens[1].waitForSelector('[data-testid=where]:has-text("Atelier Nord")');
+
+  // 4. Existing rooms, by their checkboxes: the sequence names them by id.
+  await addSequence(fac, {
+    title: 'Retour en ateliers',
+    minutes: 15,
+    kind: 'breakouts',
+    fill: async () => {
+      await fac.selectOption(`${form} select[name=rooms-from]`, 'existing');
+      await fac.check(`${form} input[name=room][value=${sud}]`);
+      await fac.check(`${form} input[name=room][value=${nord}]`);
+      await fac.selectOption(`${form} select[name=method]`, 'random');
+    },
+  });
+  const again = await seqOf('Retour en ateliers');
+  const order = await fac.evaluate(([a, b]) => window.__convene.snap.rooms.map((r) => r.id).filter((r) => r === a || r === b), [nord, sud]);
+  assert.deepEqual(again.spec.action.rooms, { from: 'existing', rooms: order }, 'in the order of the rooms');
+  assert.deepEqual(again.spec.action.grouping, { method: 'random' });
+
+  for (const page of [fac, ...citizens]) assert.deepEqual(page.errors, []);
+});

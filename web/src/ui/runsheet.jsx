@@ -1,11 +1,12 @@
 // The run sheet ("déroulé", PROTOCOL.md §20): the facilitators' panel to prepare the day's
 // sequences and run it by starting them, and the compact "now / next" line everyone sees.
 
+import { Fragment } from 'preact';
 import { useState } from 'preact/hooks';
 import { t } from '../i18n.js';
-import { seesEverything } from '../reduce.js';
+import { PLENARY, seesEverything } from '../reduce.js';
 import { nowNext, driftMs } from '../runsheet.js';
-import { act, ActButton, Countdown, timeOfDay, useId, useTick } from './common.jsx';
+import { act, ActButton, Countdown, roomName, timeOfDay, useId, useTick } from './common.jsx';
 import { attributesOf } from './console.jsx';
 import { ExportButton } from './download.jsx';
 
@@ -51,53 +52,243 @@ export function NowNext({ client }) {
   );
 }
 
-/** Today at "HH:MM", in ms. */
-function atTime(hhmm) {
+function pad2(n) {
+  return String(n).padStart(2, '0');
+}
+
+/** A local date ("YYYY-MM-DD") and time ("HH:MM") as ms; today when the date is not one. */
+function atDateTime(ymd, hhmm) {
   const [h, m] = hhmm.split(':').map(Number);
-  const d = new Date();
-  d.setHours(h || 0, m || 0, 0, 0);
-  return d.getTime();
+  const [y, mo, d] = (ymd || '').split('-').map(Number);
+  const day = y && mo && d ? new Date(y, mo - 1, d) : new Date();
+  day.setHours(h || 0, m || 0, 0, 0);
+  return day.getTime();
 }
 
 function hhmm(ms) {
   const d = new Date(ms);
-  return `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
+  return `${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
+}
+
+function ymdOf(ms) {
+  const d = new Date(ms);
+  return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())}`;
+}
+
+/** Who the manual grouping places: the citizens (never guarantors). */
+function placeable(snap) {
+  return snap.participants.filter((p) => p.roles.includes('citizen') && !p.roles.includes('guarantor'));
 }
 
 /** The form's fields from a spec (to edit), or defaults after the last sequence. */
 function fieldsOf(spec, after, attrs) {
   const a = spec ? spec.action : { kind: 'plenary' };
   const bo = a.kind === 'breakouts' ? a : null;
+  const r = bo ? bo.rooms : null;
+  const pick = {};
+  if (bo && bo.grouping.method === 'manual') {
+    bo.grouping.groups.forEach((g, i) => g.forEach((pid) => { pick[pid] = String(i); }));
+  }
+  const at = spec ? spec.planned_start : after;
   return {
     title: spec ? spec.title : '',
-    start: hhmm(spec ? spec.planned_start : after),
+    date: ymdOf(at),
+    start: hhmm(at),
     minutes: String(spec ? Math.round(spec.planned_ms / MIN) : 15),
     kind: a.kind,
-    rooms: String(bo && bo.rooms.from === 'new' && bo.rooms.count ? bo.rooms.count : 4),
+    roomsFrom: !r ? 'count' : r.from === 'existing' ? 'existing' : r.names && r.names.length ? 'names' : 'count',
+    rooms: String(r && r.from === 'new' && r.count ? r.count : 4),
+    roomNames: r && r.from === 'new' && r.names ? r.names.join('\n') : '',
+    existing: r && r.from === 'existing' ? r.rooms.slice() : [],
     method: bo ? bo.grouping.method : (attrs.length ? 'balanced' : 'random'),
     attribute: bo && bo.grouping.attribute ? bo.grouping.attribute : (attrs.includes('commune') ? 'commune' : attrs[0] || ''),
+    pick,
     boMinutes: String(bo ? Math.round(bo.duration_ms / MIN) : 20),
+    warning: String(bo && bo.warning_ms != null ? Math.round(bo.warning_ms / MIN) : 1),
     polls: a.kind === 'polls' ? a.polls.slice() : [],
     hearing: a.kind === 'hearing' ? a.hearing : '',
   };
 }
 
-function specOf(f) {
+function namesOf(f) {
+  return f.roomNames.split('\n').map((x) => x.trim()).filter(Boolean);
+}
+
+/** The labels of the sequence's rooms, in order (the i-th manual group goes to the i-th). */
+function roomLabels(snap, f) {
+  switch (f.roomsFrom) {
+    case 'names': return namesOf(f);
+    case 'existing': return f.existing.map((id) => roomName(snap, id));
+    default: {
+      const n = Math.min(Math.max(Math.floor(Number(f.rooms)) || 0, 0), 200);
+      return Array.from({ length: n }, (_, i) => t('runsheet.room_n', { n: i + 1 }));
+    }
+  }
+}
+
+const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+
+/**
+ * The spec the form describes. When editing (`orig`, with the fields it was shown with, `f0`),
+ * whatever the facilitator left as it was is carried over exactly as stored: the planned start
+ * to the millisecond, the rooms, the grouping, the durations.
+ */
+function specOf(f, f0, orig, snap) {
+  const kept = (...ks) => orig && ks.every((k) => same(f[k], f0[k]));
   let action;
   switch (f.kind) {
-    case 'breakouts':
+    case 'breakouts': {
+      const ob = orig && orig.action.kind === 'breakouts' && f0.kind === 'breakouts' ? orig.action : null;
+      const keep = (...ks) => ob && kept(...ks);
+      const roomsKept = keep('roomsFrom', 'rooms', 'roomNames', 'existing');
+      let rooms;
+      if (roomsKept) rooms = ob.rooms;
+      else if (f.roomsFrom === 'names') rooms = { from: 'new', names: namesOf(f) };
+      else if (f.roomsFrom === 'existing') rooms = { from: 'existing', rooms: f.existing.slice() };
+      else rooms = { from: 'new', count: Number(f.rooms) || 1 };
+      let grouping;
+      if (keep('method', 'attribute', 'pick') && (roomsKept || f.method !== 'manual')) grouping = ob.grouping;
+      else if (f.method === 'balanced') grouping = { method: 'balanced', attribute: f.attribute };
+      else if (f.method === 'manual') {
+        const n = roomLabels(snap, f).length;
+        const groups = Array.from({ length: Math.max(n, 1) }, () => []);
+        for (const [pid, i] of Object.entries(f.pick)) {
+          const k = Number(i);
+          if (i !== '' && k < n) groups[k].push(pid);
+        }
+        grouping = { method: 'manual', groups };
+      } else grouping = { method: 'random' };
       action = {
         kind: 'breakouts',
-        rooms: { from: 'new', count: Number(f.rooms) || 1 },
-        grouping: f.method === 'balanced' ? { method: 'balanced', attribute: f.attribute } : { method: 'random' },
-        duration_ms: Math.round((Number(f.boMinutes) || 1) * MIN),
+        rooms,
+        grouping,
+        duration_ms: keep('boMinutes') ? ob.duration_ms : Math.round((Number(f.boMinutes) || 1) * MIN),
+        warning_ms: keep('warning') ? ob.warning_ms : Math.round(Math.max(Number(f.warning) || 0, 0) * MIN),
       };
       break;
+    }
     case 'polls': action = { kind: 'polls', polls: f.polls }; break;
     case 'hearing': action = { kind: 'hearing', hearing: f.hearing }; break;
     default: action = { kind: f.kind };
   }
-  return { title: f.title.trim(), planned_start: atTime(f.start), planned_ms: Math.round((Number(f.minutes) || 1) * MIN), action };
+  return {
+    title: f.title.trim(),
+    planned_start: kept('date', 'start') ? orig.planned_start : atDateTime(f.date, f.start),
+    planned_ms: kept('minutes') ? orig.planned_ms : Math.round((Number(f.minutes) || 1) * MIN),
+    action,
+  };
+}
+
+/** A breakouts sequence's rooms and grouping, in the form. */
+function BreakoutFields({ snap, f, setF, set, id, attrs }) {
+  const breakoutRooms = snap.rooms.filter((r) => r.id !== PLENARY);
+  const labels = roomLabels(snap, f);
+  const people = placeable(snap);
+  for (const pid of Object.keys(f.pick)) {
+    if (!people.some((p) => p.id === pid)) {
+      const p = snap.participants.find((x) => x.id === pid);
+      people.push(p || { id: pid, name: pid, roles: [] });
+    }
+  }
+  const toggleRoom = (rid) => (e) => {
+    const on = e.currentTarget.checked;
+    setF((x) => {
+      const chosen = new Set(x.existing);
+      if (on) chosen.add(rid);
+      else chosen.delete(rid);
+      // In the order of the rooms: the i-th manual group goes to the i-th room.
+      const ordered = breakoutRooms.map((r) => r.id).filter((r) => chosen.has(r));
+      return { ...x, existing: ordered.concat(x.existing.filter((r) => chosen.has(r) && !ordered.includes(r))) };
+    });
+  };
+  return (
+    <div class="stack">
+      <div class="grid2">
+        <label for={`${id}-from`}>{t('runsheet.rooms_from')}</label>
+        <select id={`${id}-from`} name="rooms-from" value={f.roomsFrom} onChange={set('roomsFrom')}>
+          <option value="count">{t('runsheet.rooms_from.count')}</option>
+          <option value="names">{t('runsheet.rooms_from.names')}</option>
+          <option value="existing">{t('runsheet.rooms_from.existing')}</option>
+        </select>
+        {f.roomsFrom === 'count' ? (
+          <>
+            <label for={`${id}-rooms`}>{t('console.room_count')}</label>
+            <input id={`${id}-rooms`} name="rooms" type="number" min="1" max="200" class="num" value={f.rooms} onInput={set('rooms')} />
+          </>
+        ) : null}
+      </div>
+      {f.roomsFrom === 'names' ? (
+        <div class="stack">
+          <label for={`${id}-names`}>{t('runsheet.room_names')}</label>
+          <textarea id={`${id}-names`} name="room-names" rows={3} value={f.roomNames} onInput={set('roomNames')} />
+        </div>
+      ) : null}
+      {f.roomsFrom === 'existing' ? (
+        breakoutRooms.length ? (
+          <fieldset>
+            <legend>{t('runsheet.existing_rooms')}</legend>
+            {breakoutRooms.map((r) => (
+              <label class="choice" key={r.id}>
+                <input type="checkbox" name="room" value={r.id} checked={f.existing.includes(r.id)} onChange={toggleRoom(r.id)} /> {r.name}
+              </label>
+            ))}
+          </fieldset>
+        ) : <p class="small muted">{t('runsheet.no_rooms')}</p>
+      ) : null}
+      <div class="grid2">
+        <label for={`${id}-method`}>{t('console.method')}</label>
+        <select id={`${id}-method`} name="method" value={f.method} onChange={set('method')}>
+          <option value="random">{t('console.random')}</option>
+          {attrs.length || f.method === 'balanced' ? <option value="balanced">{t('console.balanced')}</option> : null}
+          <option value="manual">{t('runsheet.manual')}</option>
+        </select>
+        {f.method === 'balanced' ? (
+          <>
+            <label for={`${id}-attr`}>{t('console.attribute')}</label>
+            <select id={`${id}-attr`} name="attribute" value={f.attribute} onChange={set('attribute')}>
+              {(attrs.includes(f.attribute) || !f.attribute ? attrs : attrs.concat([f.attribute])).map((a) => <option value={a}>{a}</option>)}
+            </select>
+          </>
+        ) : null}
+        <label for={`${id}-bo`}>{t('runsheet.breakout_minutes')}</label>
+        <input id={`${id}-bo`} name="bo-minutes" type="number" min="1" max="720" class="num" value={f.boMinutes} onInput={set('boMinutes')} />
+        <label for={`${id}-warn`}>{t('runsheet.warning_minutes')}</label>
+        <input id={`${id}-warn`} name="warning" type="number" min="0" max="720" class="num" value={f.warning} onInput={set('warning')} />
+      </div>
+      {f.method === 'manual' ? (
+        <fieldset class="runsheet-groups" data-testid="manual-groups">
+          <legend>{t('runsheet.manual_legend')}</legend>
+          {labels.length ? null : <p class="small muted">{t('runsheet.manual_no_rooms')}</p>}
+          <div class="grid2">
+            {people.map((p) => (
+              <Fragment key={p.id}>
+                <label for={`${id}-pick-${p.id}`}>{p.name}</label>
+                <select
+                  id={`${id}-pick-${p.id}`}
+                  name={`pick-${p.id}`}
+                  data-participant={p.id}
+                  value={f.pick[p.id] != null && Number(f.pick[p.id]) < labels.length ? f.pick[p.id] : ''}
+                  onChange={(e) => {
+                    const v = e.currentTarget.value;
+                    setF((x) => {
+                      const pick = { ...x.pick };
+                      if (v === '') delete pick[p.id];
+                      else pick[p.id] = v;
+                      return { ...x, pick };
+                    });
+                  }}
+                >
+                  <option value="">—</option>
+                  {labels.map((l, i) => <option value={String(i)}>{`${i + 1}. ${l}`}</option>)}
+                </select>
+              </Fragment>
+            ))}
+          </div>
+          <p class="small muted">{t('runsheet.manual_hint')}</p>
+        </fieldset>
+      ) : null}
+    </div>
+  );
 }
 
 function SequenceForm({ client, editing, onDone }) {
@@ -106,7 +297,9 @@ function SequenceForm({ client, editing, onDone }) {
   const seqs = snap.runsheet.sequences;
   const last = seqs[seqs.length - 1];
   const after = last ? plannedEnd(last) : Math.ceil(client.now() / (5 * MIN)) * 5 * MIN;
-  const [f, setF] = useState(() => fieldsOf(editing && editing.spec, after, attrs));
+  // The fields as first shown: what is left as it was is carried over unchanged on edit.
+  const [f0, setF0] = useState(() => fieldsOf(editing && editing.spec, after, attrs));
+  const [f, setF] = useState(f0);
   const set = (k) => (e) => {
     const v = e.currentTarget.value;
     setF((x) => ({ ...x, [k]: v }));
@@ -116,10 +309,14 @@ function SequenceForm({ client, editing, onDone }) {
   const hearings = (snap.hearings || []).filter((h) => h.status === 'planned' || (editing && editing.spec.action.hearing === h.id));
   const submit = async (e) => {
     e.preventDefault();
-    const spec = specOf(f);
+    const spec = specOf(f, f0, editing ? editing.spec : null, snap);
     const ok = await act(client, editing ? { type: 'edit_sequence', sequence: editing.id, spec } : { type: 'add_sequence', spec });
     if (ok) {
-      if (!editing) setF(fieldsOf(null, spec.planned_start + spec.planned_ms, attrs));
+      if (!editing) {
+        const next = fieldsOf(null, spec.planned_start + spec.planned_ms, attrs);
+        setF0(next);
+        setF(next);
+      }
       if (onDone) onDone();
     }
   };
@@ -129,6 +326,8 @@ function SequenceForm({ client, editing, onDone }) {
       <div class="grid2">
         <label for={`${id}-title`}>{t('runsheet.title')}</label>
         <input id={`${id}-title`} name="title" type="text" required maxLength={120} value={f.title} onInput={set('title')} />
+        <label for={`${id}-date`}>{t('runsheet.date')}</label>
+        <input id={`${id}-date`} name="date" type="date" required value={f.date} onInput={set('date')} onChange={set('date')} />
         <label for={`${id}-start`}>{t('runsheet.start')}</label>
         <input id={`${id}-start`} name="start" type="time" required value={f.start} onInput={set('start')} />
         <label for={`${id}-min`}>{t('runsheet.minutes')}</label>
@@ -138,27 +337,7 @@ function SequenceForm({ client, editing, onDone }) {
           {KINDS.map((k) => <option value={k}>{t(`runsheet.kind.${k}`)}</option>)}
         </select>
       </div>
-      {f.kind === 'breakouts' ? (
-        <div class="grid2">
-          <label for={`${id}-rooms`}>{t('console.room_count')}</label>
-          <input id={`${id}-rooms`} name="rooms" type="number" min="1" max="200" class="num" value={f.rooms} onInput={set('rooms')} />
-          <label for={`${id}-method`}>{t('console.method')}</label>
-          <select id={`${id}-method`} name="method" value={f.method} onChange={set('method')}>
-            <option value="random">{t('console.random')}</option>
-            {attrs.length ? <option value="balanced">{t('console.balanced')}</option> : null}
-          </select>
-          {f.method === 'balanced' ? (
-            <>
-              <label for={`${id}-attr`}>{t('console.attribute')}</label>
-              <select id={`${id}-attr`} value={f.attribute} onChange={set('attribute')}>
-                {attrs.map((a) => <option value={a}>{a}</option>)}
-              </select>
-            </>
-          ) : null}
-          <label for={`${id}-bo`}>{t('runsheet.breakout_minutes')}</label>
-          <input id={`${id}-bo`} name="bo-minutes" type="number" min="1" max="720" class="num" value={f.boMinutes} onInput={set('boMinutes')} />
-        </div>
-      ) : null}
+      {f.kind === 'breakouts' ? <BreakoutFields snap={snap} f={f} setF={setF} set={set} id={id} attrs={attrs} /> : null}
       {f.kind === 'polls' ? (
         drafts.length ? (
           <fieldset>
