@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::*;
 
 /// The version of this format; a stored state of another version is not used.
-pub const STATE_FORMAT: u32 = 3;
+pub const STATE_FORMAT: u32 = 4;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredState {
@@ -48,6 +48,13 @@ pub struct ConventionState {
     pub writing_groups: BTreeMap<String, Vec<String>>,
     /// Since format 2.
     pub notices: Vec<NoticeLine>,
+    /// Since format 4 (moderation; hidden chat lines are marked in `rooms`).
+    #[serde(default)]
+    pub reports: Vec<ReportView>,
+    #[serde(default)]
+    pub mutes: Vec<MuteView>,
+    #[serde(default)]
+    pub removed: Vec<RemovalView>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

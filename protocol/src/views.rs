@@ -30,6 +30,9 @@ pub struct ChatLine {
     pub at: u64,
     pub from: String,
     pub text: String,
+    /// Hidden by a facilitator (only facilitators and guarantors receive hidden lines).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hidden: Option<HiddenMark>,
 }
 
 /// An announcement that a snapshot recalls (see `Snapshot::notices`).
@@ -136,6 +139,15 @@ pub struct Snapshot {
     /// verify FILE --head N:HASH`). Later entries arrive as `audit` messages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit_head: Option<AuditHead>,
+    /// Open reports of chat messages: facilitators and guarantors see all, others their own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reports: Vec<ReportView>,
+    /// Muted participants: facilitators and guarantors see all, others their own mute.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mutes: Vec<MuteView>,
+    /// Removed participants (facilitators and guarantors only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<RemovalView>,
 }
 
 /// The last entry of the audit trail: its number (`n`) and its `hash`. The hash covers the

@@ -302,6 +302,15 @@ pub fn decide(state: &Convention, actor: &Actor, command: &Command, ctx: &Contex
         }
         Command::SendChat { text } => {
             let p = me.expect("admitted participants only");
+            if let Some(until) = state.muted_until(&p.id, now) {
+                let secs = (until - now).div_ceil(1000);
+                return reject(
+                    Code::Muted,
+                    format!(
+                        "your chat is muted by the facilitators for {secs} s more (until {until})"
+                    ),
+                );
+            }
             Ok(vec![Event::ChatPosted {
                 room: state.location_of(&p.id).to_string(),
                 text: check_text(text, MAX_CHAT_CHARS, "the message")?,
@@ -382,6 +391,16 @@ pub fn decide(state: &Convention, actor: &Actor, command: &Command, ctx: &Contex
         | Command::OpenDocument { .. }
         | Command::CloseDocument { .. }
         | Command::NameVersion { .. } => super::documents::decide(state, command),
+        // Moderation.
+        Command::HideChat { .. }
+        | Command::ReportChat { .. }
+        | Command::DismissReport { .. }
+        | Command::Mute { .. }
+        | Command::Unmute { .. }
+        | Command::RemoveParticipant { .. }
+        | Command::Readmit { .. } => {
+            super::moderation::decide(state, me.expect("admitted participants only"), command, now)
+        }
         Command::Tick => Ok(tick(state, now)),
     }
 }
@@ -396,6 +415,11 @@ fn authorize<'s>(
     match (actor, permission) {
         (Actor::Organizer, Permission::Organizer) | (Actor::Timer, Permission::Timer) => Ok(None),
         (Actor::Participant(id), p @ Permission::Roles(_)) => match state.people.get(id) {
+            // Removed from the live convention: nothing more until readmitted.
+            Some(person) if state.is_removed(id) => reject(
+                Code::Forbidden,
+                format!("{} was removed from the convention", person.id),
+            ),
             Some(person) if p.admits(&person.roles) => Ok(Some(person)),
             Some(_) => reject(Code::Forbidden, "your role does not allow this"),
             None => reject(Code::Forbidden, "unknown participant"),
@@ -671,6 +695,7 @@ fn tick(state: &Convention, now: Millis) -> Vec<Event> {
     }
     out.extend(polls::due(state, now));
     out.extend(super::rotation::due(state, now));
+    out.extend(super::moderation::due(state, now));
 
     if breakout_over {
         let ends_at = state.breakout.as_ref().map_or(now, |b| b.ends_at);

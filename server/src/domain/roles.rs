@@ -83,6 +83,14 @@ pub fn allowed(command: &Command) -> Permission {
         Visit { .. } => Permission::Roles(VISITORS),
         SendChat { .. } | RaiseHand | LowerHand | YieldFloor => Permission::Roles(SPEAKERS),
         CallFacilitator { .. } => Permission::Roles(CALLERS),
+        // Moderation: facilitators act; everyone but guarantors may report a message.
+        HideChat { .. }
+        | DismissReport { .. }
+        | Mute { .. }
+        | Unmute { .. }
+        | RemoveParticipant { .. }
+        | Readmit { .. } => Permission::Roles(FACILITATORS),
+        ReportChat { .. } => Permission::Roles(SPEAKERS),
     }
 }
 

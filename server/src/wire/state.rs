@@ -112,6 +112,13 @@ fn convention_out(c: &d::Convention) -> p::ConventionState {
             .map(|(g, members)| (g.clone(), members.iter().cloned().collect()))
             .collect(),
         notices: c.notices.iter().map(super::notice_out).collect(),
+        reports: c.reports.values().map(super::report_out).collect(),
+        mutes: c.muted.iter().map(|(p, m)| super::mute_out(p, m)).collect(),
+        removed: c
+            .removed
+            .iter()
+            .map(|(p, r)| super::removal_out(p, r))
+            .collect(),
     }
 }
 
@@ -210,6 +217,9 @@ fn convention_in(c: p::ConventionState) -> d::Convention {
             .map(|(g, members)| (g, members.into_iter().collect()))
             .collect(),
         notices: c.notices.into_iter().map(super::notice_in).collect(),
+        reports: c.reports.into_iter().map(super::report_in).collect(),
+        muted: c.mutes.into_iter().map(super::mute_in).collect(),
+        removed: c.removed.into_iter().map(super::removal_in).collect(),
     }
 }
 
@@ -225,6 +235,7 @@ fn room_out(room: &d::RoomState) -> p::RoomState {
                 at: l.at,
                 from: l.from.clone(),
                 text: l.text.clone(),
+                hidden: l.hidden.as_ref().map(super::hidden_out),
             })
             .collect(),
         queue: room
@@ -257,6 +268,7 @@ fn room_in(room: p::RoomState) -> d::RoomState {
                 at: l.at,
                 from: l.from,
                 text: l.text,
+                hidden: l.hidden.map(super::hidden_in),
             })
             .collect(),
         queue: room

@@ -1,0 +1,56 @@
+//! Live moderation as participants see it (PROTOCOL.md §21): hidden chat messages, reports,
+//! mutes and removals.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Longest reason a facilitator gives for hiding, muting or removing, in characters.
+pub const MAX_MODERATION_REASON_CHARS: usize = 500;
+/// Longest reason of a report, in characters.
+pub const MAX_REPORT_REASON_CHARS: usize = 200;
+/// Most reports one participant may have open at once (one per message).
+pub const MAX_OPEN_REPORTS_PER_REPORTER: usize = 10;
+
+/// How a hidden chat line is marked for facilitators and guarantors (nobody else receives a
+/// hidden line).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct HiddenMark {
+    /// The facilitator who hid it.
+    pub by: String,
+    pub at: u64,
+    pub reason: String,
+}
+
+/// An open report of a chat message: facilitators and guarantors see all, a reporter their own.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ReportView {
+    /// The seq of the `chat_reported` event.
+    pub id: u64,
+    pub at: u64,
+    /// The reporter.
+    pub by: String,
+    pub room: String,
+    /// The seq of the reported `chat_posted`.
+    pub message: u64,
+    pub reason: String,
+}
+
+/// A muted participant: facilitators and guarantors see all, a muted participant their own.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct MuteView {
+    pub participant: String,
+    /// When the mute ends by itself (ms since the epoch).
+    pub until: u64,
+    pub at: u64,
+    pub by: String,
+    pub reason: String,
+}
+
+/// A participant removed from the live convention (facilitators and guarantors only).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RemovalView {
+    pub participant: String,
+    pub at: u64,
+    pub by: String,
+    pub reason: String,
+}
