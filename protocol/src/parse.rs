@@ -56,6 +56,14 @@ impl Command {
         "open_document",
         "close_document",
         "name_version",
+        // Moderation.
+        "hide_chat",
+        "report_chat",
+        "dismiss_report",
+        "mute",
+        "unmute",
+        "remove_participant",
+        "readmit",
     ];
 }
 

@@ -415,7 +415,7 @@ fn protocol_md_tables_list_every_error_and_close_code() {
     let codes = enum_values(&schema(), "ErrorCode");
     assert_eq!(
         codes.len(),
-        12,
+        13,
         "ErrorCode has {} values: update this test and PROTOCOL.md",
         codes.len()
     );
@@ -436,6 +436,7 @@ fn protocol_md_tables_list_every_error_and_close_code() {
         close::RATE_LIMITED,
         close::SLOW_CONSUMER,
         close::BINARY,
+        close::REMOVED,
     ] {
         assert!(
             keys.contains(&code.to_string()),
