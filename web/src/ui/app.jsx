@@ -169,6 +169,7 @@ export function App({ client, videoConfig }) {
         <h1>Convene</h1>
         <p class="notice error" role="alert">{t(`fatal.${client.fatal}`)}</p>
         {client.fatal === 'unknown_token' || client.fatal === 'revoked' ? <p>{t('fatal.help')}</p> : null}
+        {client.fatal === 'removed' ? <p data-testid="removed-help">{t('fatal.removed_help')}</p> : null}
       </main>
     );
   }

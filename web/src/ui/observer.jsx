@@ -11,6 +11,7 @@ import { EquityView, CallsList } from './console.jsx';
 import { sortedPolls, Participation } from './polls.jsx';
 import { Icon } from './icons.jsx';
 import { ExportButton, apiFetch } from './download.jsx';
+import { ModerationLog, MODERATION_TYPES, describeModeration } from './moderation.jsx';
 
 /** serde_json's canonical form as the audit chain hashes it: sorted keys, no spaces. */
 export function canonical(v) {
@@ -78,6 +79,8 @@ const ROUND_KEYS = {
 /** One audit entry in words; `ctx` from `trailContext`. */
 function describe(snap, e, ctx) {
   const ev = e.event || {};
+  // Moderation reasons are free text, said as they were given.
+  if (MODERATION_TYPES.includes(ev.type)) return describeModeration(snap, ev);
   const who = (id) => nameOf(snap, id);
   const p = { ...ev };
   if (ev.poll) {
@@ -295,6 +298,7 @@ export function ObserverView({ client }) {
         <Section id="calls" title={t('calls.title')}><CallsList client={client} /></Section>
       </div>
       <div class="col">
+        <Section id="moderation-log" title={t('mod.log_title')}><ModerationLog client={client} /></Section>
         <Section id="audit" title={t('audit.title')}><AuditTrail client={client} /></Section>
         <Section id="participation" title={t('observe.participation')}><PollsParticipation client={client} /></Section>
         <Section id="equity" title={t('equity.title')}><EquityView client={client} /></Section>
