@@ -386,9 +386,43 @@ fn a_removed_participant_leaves_every_room_hand_and_floor() {
     );
     refused(&mut sim, pid(4), Command::RaiseHand, Code::Forbidden);
     refused(&mut sim, pid(1), mute(pid(4), 1000), Code::Conflict);
-    // Closing and reopening breakouts does not bring them back to a room.
+    // Closing the breakouts, assigning and moving do not bring them back to a room.
     sim.ok(pid(1), Command::CloseBreakouts);
     assert_eq!(sim.location(pid(4)), PLENARY);
+    let events = sim.ok(
+        pid(1),
+        Command::AssignRooms {
+            method: AssignMethod::Random,
+            participants: None,
+            only_present: false,
+        },
+    );
+    let Event::RoomsAssigned { assignments, .. } = &events[0] else {
+        panic!("{events:?}");
+    };
+    assert!(
+        assignments.iter().all(|(p, _)| p != pid(4) && p != pid(5)),
+        "{assignments:?}"
+    );
+    refused(
+        &mut sim,
+        pid(1),
+        Command::MoveParticipant {
+            participant: pid(4).into(),
+            room: "r2".into(),
+        },
+        Code::Conflict,
+    );
+    refused(
+        &mut sim,
+        pid(1),
+        Command::AssignRooms {
+            method: AssignMethod::Manual(vec![(pid(5).into(), "r2".into())]),
+            participants: None,
+            only_present: false,
+        },
+        Code::Conflict,
+    );
     sim.ok(
         pid(1),
         Command::Readmit {

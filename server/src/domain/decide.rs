@@ -206,6 +206,9 @@ pub fn decide(state: &Convention, actor: &Actor, command: &Command, ctx: &Contex
             if person.has(Role::Guarantor) {
                 return reject(Code::Invalid, "guarantors choose the room they observe");
             }
+            if state.is_removed(participant) {
+                return reject(Code::Conflict, format!("{participant} is removed"));
+            }
             move_to(state, participant, room, now)
         }
         Command::Visit { room } => {
@@ -543,6 +546,9 @@ fn assign_rooms(
             if !seen.insert(p) {
                 return reject(Code::Invalid, format!("{p} is assigned twice"));
             }
+            if state.is_removed(p) {
+                return reject(Code::Conflict, format!("{p} is removed"));
+            }
         }
         ("manual".to_string(), pairs.clone())
     } else {
@@ -558,6 +564,9 @@ fn assign_rooms(
                                 format!("{id} is a guarantor: guarantors are not assigned"),
                             )
                         }
+                        Some(p) if state.is_removed(&p.id) => {
+                            return reject(Code::Conflict, format!("{id} is removed"))
+                        }
                         Some(p) => out.push(p),
                     }
                 }
@@ -568,6 +577,8 @@ fn assign_rooms(
                 .values()
                 .filter(|p| p.has(Role::Citizen) && !p.has(Role::Facilitator))
                 .filter(|p| !only_present || ctx.present.contains(&p.id))
+                // Removed from the live convention: no room until readmitted.
+                .filter(|p| !state.is_removed(&p.id))
                 .collect(),
         };
         if candidates.is_empty() {
