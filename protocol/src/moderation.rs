@@ -54,3 +54,20 @@ pub struct RemovalView {
     pub by: String,
     pub reason: String,
 }
+
+/// One line of the chat export (`GET /api/conventions/{id}/chat`): every chat line of the
+/// log, in order, hidden ones included and marked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ChatExportLine {
+    /// The seq of the `chat_posted` event.
+    pub seq: u64,
+    pub at: u64,
+    pub room: String,
+    pub from: String,
+    /// The author's name on the roster.
+    pub name: String,
+    pub text: String,
+    /// Hidden by a facilitator: by whom, when and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hidden: Option<HiddenMark>,
+}

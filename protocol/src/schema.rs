@@ -31,7 +31,9 @@ pub fn schema() -> serde_json::Value {
         api::InviteStatus,
         api::ErrorBody,
         api::PollResults,
-        api::NamedBallot
+        api::NamedBallot,
+        // Moderation: the chat export.
+        ChatExportLine
     );
     for (name, s) in gen.definitions() {
         defs.insert(name.clone(), serde_json::to_value(s).unwrap_or_default());

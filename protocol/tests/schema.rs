@@ -336,6 +336,7 @@ fn check_example(ex: &Example, cov: &mut Coverage) -> Result<(), String> {
                 "NamedBallot" => check!(NamedBallot)?,
                 "Nodes" => check!(Nodes)?,
                 "VideoMeeting" => check!(VideoMeeting)?,
+                "ChatExportLine" => check!(convene_protocol::ChatExportLine)?,
                 other => return Err(format!("unknown HTTP type {other:?} in tag")),
             }
         }

@@ -208,9 +208,49 @@ async fn a_hidden_message_leaves_citizens_views_and_stays_marked_for_staff() -> 
             .any(|e| e.seq == reported && e.event["type"] == "chat_reported"),
         "the report is in the audit trail"
     );
-    // And the export of the log keeps the message, with the record that hides it.
-    let log = server.log(CONV)?;
-    ensure!(log.iter().any(|r| r.seq == bad), "the log keeps the line");
+    // The chat export keeps the line, marked hidden (JSON and CSV); citizens may not have it.
+    let get = |token: String, query: &'static str| {
+        let url = server.url(&format!("/api/conventions/{CONV}/chat{query}"));
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+        }
+    };
+    let lines: Vec<proto::ChatExportLine> = get(tok("Gaëlle Garant"), "")
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let line = lines
+        .iter()
+        .find(|l| l.seq == bad)
+        .context("the hidden line is exported")?;
+    ensure!(
+        line.text == "Un message injurieux"
+            && line.name == "Yannick Le Goff"
+            && line.hidden.as_ref().is_some_and(|h| h.by == fac_id && h.reason == "Propos injurieux"),
+        "{line:?}"
+    );
+    ensure!(
+        lines.iter().any(|l| l.seq == fine && l.hidden.is_none()),
+        "{lines:?}"
+    );
+    let csv = get(tok("Claire Moreau"), "?format=csv")
+        .await?
+        .error_for_status()?
+        .text()
+        .await?;
+    ensure!(
+        csv.lines().any(|l| l.contains("Un message injurieux")
+            && l.contains(",yes,")
+            && l.ends_with("Propos injurieux")),
+        "{csv}"
+    );
+    let refused = get(tok("Inès Martin"), "").await?;
+    ensure!(refused.status() == 403, "a citizen: {}", refused.status());
     Ok(())
 }
 

@@ -59,6 +59,11 @@ test('a hidden message leaves two citizens\' chats and stays marked for the guar
   await g.reload();
   await waitState(g, (c) => c.status === 'open' && !!c.snap);
   await g.waitForSelector(`#observed ${line}.hidden-line`);
+  // The guarantor's chat export keeps the line, marked hidden with its reason.
+  const path = await g.getAttribute('#exports button:has-text("Chat, messages masqués compris")', 'data-export');
+  const csv = await g.evaluate(async (u) => (await fetch(u, { headers: { authorization: `Bearer ${window.__convene.token}` } })).text(), path);
+  const row = csv.split('\n').find((l) => l.includes('Un message injurieux à masquer'));
+  assert.ok(row && row.includes(',yes,') && row.trim().endsWith('Propos injurieux'), csv);
   await axe(b, 'citizen chat after a hide (phone)');
   await axe(g, 'guarantor with the moderation log');
   for (const page of [fac, a, b, g]) assert.deepEqual(page.errors, []);

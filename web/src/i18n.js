@@ -682,6 +682,7 @@ export const DICT = {
   'export.audit': ["Journal d'audit (JSONL)", 'Audit trail (JSONL)'],
   'export.polls_csv': ['Résultats des sondages (CSV)', 'Poll results (CSV)'],
   'export.polls_json': ['Résultats des sondages (JSON)', 'Poll results (JSON)'],
+  'export.chat_csv': ['Chat, messages masqués compris — tableur CSV', 'Chat, hidden messages included — CSV spreadsheet'],
   'export.rotation': ['Rotation (JSON)', 'Rotation (JSON)'],
   'export.opinion_html': ['Avis citoyen (HTML)', "Citizens' opinion (HTML)"],
   // Exports fetched with the token in a header; the audit trail's head; audit names.

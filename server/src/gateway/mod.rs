@@ -109,6 +109,7 @@ pub fn router(state: AppState) -> Router {
             get(exports::ballots),
         )
         .route("/api/conventions/{id}/rotation", get(exports::rotation))
+        .route("/api/conventions/{id}/chat", get(exports::chat))
         .route("/api/conventions/{id}/video", get(video::meeting))
         .fallback(web::serve)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))

@@ -6,7 +6,7 @@ use convene_protocol::api::{
     ConventionSummary, CreateConvention, ErrorBody, Invite, InviteStatus, IssueInvites,
     NamedBallot, Nodes, PollResults, RosterAdded, RosterEntry, VideoMeeting,
 };
-use convene_protocol::Person;
+use convene_protocol::{ChatExportLine, Person};
 use schemars::gen::SchemaSettings;
 use serde_json::{json, Value};
 
@@ -29,6 +29,7 @@ pub const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/api/conventions/{id}/polls/{poll}/results"),
     ("get", "/api/conventions/{id}/polls/{poll}/ballots"),
     ("get", "/api/conventions/{id}/rotation"),
+    ("get", "/api/conventions/{id}/chat"),
     ("get", "/api/conventions/{id}/video"),
     ("get", "/api/conventions/{id}/documents/{doc}/export"),
     ("get", "/api/conventions/{id}/documents/{doc}/versions"),
@@ -55,6 +56,8 @@ pub fn document() -> Value {
     let statuses =
         serde_json::to_value(gen.subschema_for::<Vec<InviteStatus>>()).unwrap_or_default();
     let error = serde_json::to_value(gen.subschema_for::<ErrorBody>()).unwrap_or_default();
+    let chat_lines =
+        serde_json::to_value(gen.subschema_for::<Vec<ChatExportLine>>()).unwrap_or_default();
     let results = serde_json::to_value(gen.subschema_for::<PollResults>()).unwrap_or_default();
     let all_results =
         serde_json::to_value(gen.subschema_for::<Vec<PollResults>>()).unwrap_or_default();
@@ -215,6 +218,13 @@ pub fn document() -> Value {
                     "summary": "The expert rotation: plan, schedule, absences, and the questions asked in each expert's room with their answers",
                     "parameters": [id_param],
                     "responses": { "200": { "description": "{ rotation: RotationView, names: { participant id: name } }" }, "404": err("No rotation") }
+                }))
+            },
+            "/api/conventions/{id}/chat": {
+                "get": participants(staff, "a facilitator or a guarantor", json!({
+                    "summary": "Every chat line of the log, in order, with room and author; lines a facilitator hid are kept, marked hidden (by, at, reason)",
+                    "parameters": [id_param, format_param],
+                    "responses": { "200": ok_or_csv("Chat lines", &chat_lines), "400": err("Another format"), "404": err("No such convention (organizer token)") }
                 }))
             },
             "/api/conventions/{id}/documents/{doc}/export": {

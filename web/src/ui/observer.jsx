@@ -252,6 +252,7 @@ export function ExportLinks({ client }) {
       {item(`/api/conventions/${cid}/audit`, `audit-${id}.jsonl`, t('export.audit'))}
       {item(`/api/conventions/${cid}/polls?format=csv`, `polls-${id}.csv`, t('export.polls_csv'))}
       {item(`/api/conventions/${cid}/polls`, `polls-${id}.json`, t('export.polls_json'))}
+      {item(`/api/conventions/${cid}/chat?format=csv`, `chat-${id}.csv`, t('export.chat_csv'))}
       {snap.rotation ? item(`/api/conventions/${cid}/rotation`, `rotation-${id}.json`, t('export.rotation')) : null}
       {doc ? item(`/api/conventions/${cid}/documents/${encodeURIComponent(doc.name)}/export?format=html`, `${doc.name}.html`, t('export.opinion_html'), true) : null}
     </ul>
