@@ -231,7 +231,10 @@ async fn a_hidden_message_leaves_citizens_views_and_stays_marked_for_staff() -> 
     ensure!(
         line.text == "Un message injurieux"
             && line.name == "Yannick Le Goff"
-            && line.hidden.as_ref().is_some_and(|h| h.by == fac_id && h.reason == "Propos injurieux"),
+            && line
+                .hidden
+                .as_ref()
+                .is_some_and(|h| h.by == fac_id && h.reason == "Propos injurieux"),
         "{line:?}"
     );
     ensure!(

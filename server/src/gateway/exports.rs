@@ -399,7 +399,15 @@ pub async fn chat(
     if csv {
         let mut w = Csv::default();
         w.row([
-            "seq", "at", "room", "from", "name", "text", "hidden", "hidden_by", "hidden_at",
+            "seq",
+            "at",
+            "room",
+            "from",
+            "name",
+            "text",
+            "hidden",
+            "hidden_by",
+            "hidden_at",
             "hidden_reason",
         ]);
         for l in &lines {
