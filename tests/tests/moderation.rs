@@ -110,6 +110,22 @@ async fn a_hidden_message_leaves_citizens_views_and_stays_marked_for_staff() -> 
         })
         .await?;
     ensure!(matches!(e, Err((ErrorCode::NotFound, _))), "{e:?}");
+    // A report's reason, and a mute's, ten times over their budgets: typed errors too.
+    let e = ines
+        .request(Command::ReportChat {
+            message: fine,
+            reason: "x".repeat(10 * proto::MAX_REPORT_REASON_CHARS),
+        })
+        .await?;
+    ensure!(matches!(e, Err((ErrorCode::Invalid, _))), "{e:?}");
+    let e = fac
+        .request(Command::Mute {
+            participant: ines.id(),
+            duration_ms: 60_000,
+            reason: "x".repeat(10 * proto::MAX_MODERATION_REASON_CHARS),
+        })
+        .await?;
+    ensure!(matches!(e, Err((ErrorCode::Invalid, _))), "{e:?}");
     let e = gar
         .request(Command::HideChat {
             message: bad,
@@ -154,6 +170,13 @@ async fn a_hidden_message_leaves_citizens_views_and_stays_marked_for_staff() -> 
         .await?;
     ensure!(matches!(e, Err((ErrorCode::Conflict, _))), "{e:?}");
 
+    // Nothing of the refusals was applied: nobody is muted, one report only was ever made.
+    let c = Client::join(&url, "claire-check", &tok("Claire Moreau")).await?;
+    ensure!(
+        c.snapshot.as_ref().is_some_and(|s| s.mutes.is_empty()),
+        "a refused mute left a trace"
+    );
+    c.close().await;
     // Snapshots agree: a citizen's no longer carries the text; staff's carry it marked, and
     // the report is settled.
     let fac_id = fac.id();
