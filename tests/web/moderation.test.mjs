@@ -6,7 +6,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openAs, waitState, tab, axe, command, commandOk, PHONE, assertMatchesServer, server, browser, useServerAndBrowser, sleep } from './harness.mjs';
+import { openAs, waitState, tab, axe, command, commandOk, screenshot, PHONE, assertMatchesServer, server, browser, useServerAndBrowser, sleep } from './harness.mjs';
 
 useServerAndBrowser();
 
@@ -65,6 +65,8 @@ test('a hidden message leaves two citizens\' chats and stays marked for the guar
   const row = csv.split('\n').find((l) => l.includes('Un message injurieux à masquer'));
   assert.ok(row && row.includes(',yes,') && row.trim().endsWith('Propos injurieux'), csv);
   await axe(b, 'citizen chat after a hide (phone)');
+  await screenshot(g, 'moderation-guarantor-laptop');
+  await screenshot(fac, 'moderation-facilitator-console-laptop');
   await axe(g, 'guarantor with the moderation log');
   for (const page of [fac, a, b, g]) assert.deepEqual(page.errors, []);
   for (const page of [fac, a, b, g]) await assertMatchesServer(page);
@@ -84,7 +86,7 @@ test('a muted citizen sees why sending fails and until when', { timeout: 120000 
 
   await c.fill('.chat-form input', 'Je voudrais parler');
   await c.press('.chat-form input', 'Enter');
-  await c.waitForSelector('.toast[data-code=muted]:has-text("votre chat est coupé")');
+  await c.waitForSelector('.toast[data-code=muted]:has-text("votre chat est coupé par l\'équipe d\'animation jusqu\'à")');
   // The line comes back into the field; nobody received it.
   assert.equal(await c.inputValue('.chat-form input'), 'Je voudrais parler');
   assert.equal(await fac.locator('.chat-log :text("Je voudrais parler")').count(), 0);
@@ -92,6 +94,7 @@ test('a muted citizen sees why sending fails and until when', { timeout: 120000 
   await c.click('button:has-text("Lever la main")');
   await c.waitForSelector('button:has-text("Baisser la main")');
   await axe(c, 'muted citizen (phone)');
+  await screenshot(c, 'moderation-muted-citizen-phone', { fullPage: false });
 
   // The facilitator lifts it early; the citizen writes again.
   await fac.waitForSelector(`#moderation [data-testid=moderated-person]:has-text("${cit.name}")`);
@@ -127,6 +130,7 @@ test('a removed citizen is told so, does not reconnect, and comes back once read
   assert.equal(await c.evaluate(() => window.__convene.attempt), attempts);
   assert.equal(await c.evaluate(() => window.__convene.status), 'fatal');
   await axe(c, 'removed citizen (phone)');
+  await screenshot(c, 'moderation-removed-citizen-phone', { fullPage: false });
 
   // Staff see the removal; the guarantor's log says who, whom and why.
   await g.waitForSelector('[data-testid=moderation-log] li[data-type=participant_removed]:has-text("Insultes répétées")');

@@ -260,7 +260,11 @@ export function describeModeration(snap, ev) {
   if (ev.until) p.time = timeOfDay(ev.until);
   if (ev.message !== undefined) p.n = ev.message;
   if (ev.report !== undefined) p.n = ev.report;
-  const key = ev.type === 'participant_unmuted' && ev.early ? 'mod.log.participant_unmuted_early' : `mod.log.${ev.type}`;
+  // Whose message, when this page still holds it (staff keep hidden lines).
+  const line = ev.message !== undefined ? lineOf(snap, ev.message) : null;
+  if (line) p.author = who(line.from);
+  let key = ev.type === 'participant_unmuted' && ev.early ? 'mod.log.participant_unmuted_early' : `mod.log.${ev.type}`;
+  if (line && (ev.type === 'chat_hidden' || ev.type === 'chat_reported')) key = `${key}_of`;
   const s = t(key, p);
   return s === key ? ev.type : s;
 }
