@@ -46,12 +46,13 @@ pub struct MuteView {
     pub reason: String,
 }
 
-/// A participant removed from the live convention (facilitators and guarantors only).
+/// A participant removed from the live convention, until readmitted.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RemovalView {
     pub participant: String,
     pub at: u64,
     pub by: String,
+    /// Empty but for facilitators and guarantors.
     pub reason: String,
 }
 

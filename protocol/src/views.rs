@@ -145,7 +145,8 @@ pub struct Snapshot {
     /// Muted participants: facilitators and guarantors see all, others their own mute.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mutes: Vec<MuteView>,
-    /// Removed participants (facilitators and guarantors only).
+    /// Participants removed from the live convention; `reason` is empty but for facilitators
+    /// and guarantors.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub removed: Vec<RemovalView>,
 }

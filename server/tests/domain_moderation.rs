@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{pid, small, Sim, NOBODY};
+use common::{convention, pid, small, Roster, Sim, NOBODY};
 use convene::domain::moderation::{
     MAX_MODERATION_REASON_CHARS, MAX_OPEN_REPORTS_PER_REPORTER, MAX_REPORT_REASON_CHARS,
 };
@@ -453,4 +453,72 @@ fn a_removed_participant_leaves_every_room_hand_and_floor() {
     );
     assert!(sim.state.is_removed(pid(5)));
     assert_eq!(sim.replayed(), sim.state);
+}
+
+/// Removed during an expert rotation: the next rounds pass them by (they stay out of every
+/// room) until they are readmitted, and then the next round places them with their group.
+#[test]
+fn a_rotation_does_not_place_a_removed_participant() {
+    let (mut sim, ids) = convention(Roster {
+        facilitators: 1,
+        guarantors: 1,
+        experts: 3,
+        citizens: 6,
+        communes: 2,
+        ..Roster::default()
+    });
+    let f = ids.facilitator().to_string();
+    sim.ok(
+        &f,
+        Command::PlanRotation {
+            experts: ids.experts.clone(),
+            grouping: AssignMethod::Random,
+            groups: None,
+            group_count: None,
+            group_size: None,
+            participants: Some(ids.citizens.clone()),
+            only_present: false,
+            round_ms: 10_000,
+            transition_ms: 0,
+            warning_ms: 1_000,
+            rounds: None,
+            break_room: false,
+        },
+    );
+    sim.ok(&f, Command::StartRotation);
+    let who = ids.citizen(0).to_string();
+    assert_ne!(sim.location(&who), PLENARY, "placed by the first round");
+    sim.ok(&f, remove(&who));
+    assert_eq!(sim.location(&who), PLENARY);
+    // The next round: everyone else moves, the removed citizen stays out.
+    sim.at(10_000);
+    sim.tick();
+    assert_eq!(sim.location(&who), PLENARY, "a round does not place them");
+    assert_ne!(sim.location(ids.citizen(1)), PLENARY);
+    assert_eq!(sim.replayed(), sim.state);
+    // A facilitator cannot give them the floor either.
+    refused(
+        &mut sim,
+        &f,
+        Command::GiveFloor {
+            room: Some(PLENARY.into()),
+            participant: Some(who.clone()),
+            limit_ms: None,
+        },
+        Code::Conflict,
+    );
+    sim.ok(
+        &f,
+        Command::Readmit {
+            participant: who.clone(),
+        },
+    );
+    // Readmitted: the next round takes them to their group's room.
+    sim.at(20_000);
+    sim.tick();
+    assert!(
+        sim.state.rotation.as_ref().is_some_and(|r| r.running()),
+        "three experts: a third round"
+    );
+    assert_ne!(sim.location(&who), PLENARY, "placed again once readmitted");
 }

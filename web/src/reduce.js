@@ -59,6 +59,8 @@ function lowerEverywhere(snap, pid) {
 function moveTo(snap, pid, roomId) {
   const p = person(snap, pid);
   if (!p || p.room === roomId) return;
+  // Removed from the live convention (moderation): in no room until readmitted.
+  if (roomId !== PLENARY && (snap.removed || []).some((r) => r.participant === pid)) return;
   const from = room(snap, p.room);
   if (from && from.inside) {
     from.inside.queue = from.inside.queue.filter((e) => e.participant !== pid);
@@ -556,11 +558,9 @@ function applyOne(snap, me, rec) {
         p.room = PLENARY;
         p.assigned = null;
       }
-      if (staff) {
-        snap.removed = (snap.removed || []).filter((x) => x.participant !== ev.participant).concat({
-          participant: ev.participant, at: rec.at, by: byId, reason: ev.reason || '',
-        });
-      }
+      snap.removed = (snap.removed || []).filter((x) => x.participant !== ev.participant).concat({
+        participant: ev.participant, at: rec.at, by: byId, reason: ev.reason || '',
+      });
       recomputeObservers(snap);
       return ev.participant === me.id ? { removed: true } : null;
     }

@@ -258,6 +258,11 @@ impl Convention {
     }
 
     pub(super) fn move_to(&mut self, who: &str, room: &str) {
+        // Moderation: someone removed from the live convention is placed in no room (a
+        // rotation's next round included) until readmitted.
+        if room != PLENARY && self.removed.contains_key(who) {
+            return;
+        }
         let from = self.location_of(who).to_string();
         if let Some(r) = self.room_mut(&from) {
             r.lower(who);

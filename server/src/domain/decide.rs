@@ -244,6 +244,9 @@ pub fn decide(state: &Convention, actor: &Actor, command: &Command, ctx: &Contex
                     if state.location_of(p) != room_id {
                         return reject(Code::Conflict, format!("{p} is not in this room"));
                     }
+                    if state.is_removed(p) {
+                        return reject(Code::Conflict, format!("{p} is removed"));
+                    }
                     p.clone()
                 }
                 None => match state.queue_in_order(r).into_iter().next() {

@@ -386,11 +386,17 @@ pub fn snapshot(
             .filter(|(p, _)| all || **p == viewer.id)
             .map(|(p, m)| wire::mute_out(p, m))
             .collect(),
+        // Everyone knows who is out (they left their room); only staff why.
         removed: state
             .removed
             .iter()
-            .filter(|_| all)
-            .map(|(p, r)| wire::removal_out(p, r))
+            .map(|(p, r)| {
+                let mut v = wire::removal_out(p, r);
+                if !all {
+                    v.reason.clear();
+                }
+                v
+            })
             .collect(),
     }
 }
