@@ -99,6 +99,10 @@ fn hiding_refuses_bad_input_whole() {
     let exact = "é".repeat(MAX_MODERATION_REASON_CHARS);
     sim.ok(pid(1), hide(m, &exact));
     refused(&mut sim, pid(2), hide(m, "Encore"), Code::Conflict);
+    // Staff are not moderated: a facilitator's message is not hidden (but may be reported).
+    let staff = chat(&mut sim, pid(2), "Message de l'animation");
+    refused(&mut sim, pid(1), hide(staff, "Raison"), Code::Forbidden);
+    sim.ok(pid(4), report(staff, "Je conteste"));
     // Roles: a guarantor and a citizen never hide.
     let n = chat(&mut sim, pid(5), "Salut");
     refused(&mut sim, pid(3), hide(n, "Raison"), Code::Forbidden);

@@ -138,6 +138,18 @@ pub(super) fn decide(
                     format!("message {message} is already hidden"),
                 );
             }
+            // Staff are not moderated: a facilitator's message stays (it may be reported,
+            // and the guarantors see the report).
+            if state
+                .people
+                .get(&line.from)
+                .is_some_and(|p| p.has(Role::Facilitator) || p.has(Role::Guarantor))
+            {
+                return reject(
+                    Code::Forbidden,
+                    "a facilitator's message cannot be hidden: staff are not moderated",
+                );
+            }
             Ok(vec![Event::ChatHidden {
                 room: room.id.clone(),
                 message: *message,

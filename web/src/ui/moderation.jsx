@@ -68,7 +68,8 @@ export function ChatLineActions({ client, line }) {
   const [open, setOpen] = useState(null);
   const roles = client.you.roles;
   if (roles.includes('guarantor') || line.hidden || line.from === client.you.id) return null;
-  const facilitator = roles.includes('facilitator');
+  // Staff are not moderated: a facilitator's line can be reported, not hidden.
+  const facilitator = roles.includes('facilitator') && !staffLine(client.snap, line);
   const reported = (client.snap.reports || []).some((r) => r.message === line.seq && r.by === client.you.id);
   if (open === 'hide') {
     return (
@@ -139,7 +140,7 @@ function Reports({ client, manage }) {
           <li key={r.id} class="report">
             <p class="small"><strong>{nameOf(snap, r.by)}</strong> · {roomName(snap, r.room)} · <time>{timeOfDay(r.at)}</time>{r.reason ? <> — {r.reason}</> : null}</p>
             <blockquote class="reported-text">{line ? <><strong>{nameOf(snap, line.from)}</strong> : {line.text}</> : t('mod.message_n', { n: r.message })}</blockquote>
-            {manage ? <ReportActions client={client} report={r} /> : null}
+            {manage ? <ReportActions client={client} report={r} hideable={!line || !staffLine(snap, line)} /> : null}
           </li>
         );
       })}
@@ -147,7 +148,13 @@ function Reports({ client, manage }) {
   );
 }
 
-function ReportActions({ client, report }) {
+/** Whether a line is a facilitator's (staff are not moderated: it cannot be hidden). */
+function staffLine(snap, line) {
+  const author = snap.participants.find((p) => p.id === line.from);
+  return !!author && author.roles.includes('facilitator');
+}
+
+function ReportActions({ client, report, hideable }) {
   const [hiding, setHiding] = useState(false);
   if (hiding) {
     return (
@@ -163,7 +170,7 @@ function ReportActions({ client, report }) {
   }
   return (
     <div class="row">
-      <button type="button" class="btn small" onClick={() => setHiding(true)}>{t('mod.hide')}</button>
+      {hideable ? <button type="button" class="btn small" onClick={() => setHiding(true)}>{t('mod.hide')}</button> : null}
       <ActButton client={client} class="btn small" command={{ type: 'dismiss_report', report: report.id }}>{t('mod.dismiss')}</ActButton>
     </div>
   );
