@@ -118,6 +118,7 @@ test('a removed citizen is told so, does not reconnect, and comes back once read
   await tab(fac, 'console');
   await fac.selectOption('#moderation [data-testid=mod-pick]', cit.participant);
   await fac.click(`#moderation button[aria-label="Retirer ${cit.name} de la convention"]`);
+  await axe(fac, 'facilitator moderation panel');
   await fac.fill('[data-testid=remove-form] input', 'Insultes répétées');
   await fac.click('[data-testid=remove-form] button:has-text("Valider")');
 
