@@ -8,6 +8,7 @@ pub mod api;
 mod attendance;
 mod documents;
 mod hearings;
+mod moderation;
 mod polls;
 mod rotation;
 // Run sheet.
@@ -22,6 +23,7 @@ mod views;
 pub use attendance::*;
 pub use documents::*;
 pub use hearings::*;
+pub use moderation::*;
 pub use parse::{parse_client_message, ParseError, MAX_ERROR_MESSAGE_BYTES};
 pub use polls::*;
 pub use rotation::*;
@@ -93,6 +95,10 @@ pub mod close {
     /// The convention's stored log is damaged: an operator must repair it. Do not reconnect
     /// automatically.
     pub const DAMAGED: u16 = 4012;
+    /// A facilitator removed this participant from the live convention: every connection is
+    /// closed, and a new `hello` is refused with this code until they are readmitted. Do not
+    /// reconnect automatically.
+    pub const REMOVED: u16 = 4013;
 }
 
 /// Roles a participant may hold. A guarantor holds no other role.
@@ -135,6 +141,9 @@ pub enum ErrorCode {
     /// The secret poll's ballot box was altered outside the server (more ballots than voters,
     /// or a sealed box that does not give the logged result): none of its ballots is counted.
     Tampered,
+    /// The sender's chat is muted by a facilitator; the message says for how long (the
+    /// sender's snapshot and `participant_muted` event carry `until`).
+    Muted,
     /// A bug on the server's side.
     Internal,
 }
@@ -154,6 +163,7 @@ impl ErrorCode {
             ErrorCode::UnsupportedVersion => "unsupported_version",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Tampered => "tampered",
+            ErrorCode::Muted => "muted",
             ErrorCode::Internal => "internal",
         }
     }
@@ -517,6 +527,47 @@ pub enum Event {
         hearing: String,
         question: u64,
     },
+    // Moderation (PROTOCOL.md §21).
+    /// The message whose `chat_posted` has seq `message` is hidden. Sent to the room and to
+    /// staff; `reason` only to facilitators and guarantors.
+    ChatHidden {
+        room: String,
+        message: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// `by` reports a message to the facilitators; the report's id is this event's seq.
+    /// Facilitators, guarantors and the reporter.
+    ChatReported {
+        room: String,
+        message: u64,
+        reason: String,
+    },
+    /// Facilitators, guarantors and the reporter.
+    ReportDismissed {
+        report: u64,
+    },
+    /// `participant` may not chat until `until`. Facilitators, guarantors and the participant.
+    ParticipantMuted {
+        participant: String,
+        until: u64,
+        reason: String,
+    },
+    /// `early`: a facilitator lifted the mute; otherwise its time ran out (`by` is the timer).
+    ParticipantUnmuted {
+        participant: String,
+        early: bool,
+    },
+    /// `participant` is out of the live convention until readmitted: everyone hears of it
+    /// (they leave their room), `reason` only facilitators and guarantors.
+    ParticipantRemoved {
+        participant: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    ParticipantReadmitted {
+        participant: String,
+    },
 }
 
 /// An event with its place in the convention's log. `at` is in ms since the Unix epoch.
@@ -858,6 +909,42 @@ pub enum Command {
     MarkAnswered {
         hearing: String,
         question: u64,
+    },
+    // Moderation (PROTOCOL.md §21).
+    /// Facilitators: hide a chat message (`message`: the seq of its `chat_posted`).
+    HideChat {
+        message: u64,
+        reason: String,
+    },
+    /// Everyone but guarantors: report a message of one's room to the facilitators.
+    ReportChat {
+        message: u64,
+        #[serde(default)]
+        reason: String,
+    },
+    /// Facilitators: close a report without hiding the message.
+    DismissReport {
+        report: u64,
+    },
+    /// Facilitators: mute a participant's chat for `duration_ms` (again: a new deadline).
+    Mute {
+        participant: String,
+        duration_ms: u64,
+        #[serde(default)]
+        reason: String,
+    },
+    /// Facilitators: lift a mute early.
+    Unmute {
+        participant: String,
+    },
+    /// Facilitators: remove a participant from the live convention.
+    RemoveParticipant {
+        participant: String,
+        reason: String,
+    },
+    /// Facilitators: let a removed participant come back.
+    Readmit {
+        participant: String,
     },
 }
 

@@ -77,6 +77,14 @@ impl Command {
         "hide_question",
         "mark_answering",
         "mark_answered",
+        // Moderation.
+        "hide_chat",
+        "report_chat",
+        "dismiss_report",
+        "mute",
+        "unmute",
+        "remove_participant",
+        "readmit",
     ];
 }
 

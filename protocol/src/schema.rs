@@ -31,7 +31,9 @@ pub fn schema() -> serde_json::Value {
         api::InviteStatus,
         api::ErrorBody,
         api::PollResults,
-        api::NamedBallot
+        api::NamedBallot,
+        // Moderation: the chat export.
+        ChatExportLine
     );
     // Attendance (issue #17).
     add!(AttendanceReport);

@@ -54,6 +54,13 @@ pub struct ConventionState {
     /// Since format 4.
     #[serde(default)]
     pub hearings: Vec<HearingState>,
+    /// Since format 4 (moderation; hidden chat lines are marked in `rooms`).
+    #[serde(default)]
+    pub reports: Vec<ReportView>,
+    #[serde(default)]
+    pub mutes: Vec<MuteView>,
+    #[serde(default)]
+    pub removed: Vec<RemovalView>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

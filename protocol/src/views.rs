@@ -30,6 +30,9 @@ pub struct ChatLine {
     pub at: u64,
     pub from: String,
     pub text: String,
+    /// Hidden by a facilitator (only facilitators and guarantors receive hidden lines).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hidden: Option<HiddenMark>,
 }
 
 /// An announcement that a snapshot recalls (see `Snapshot::notices`).
@@ -143,6 +146,16 @@ pub struct Snapshot {
     /// Hearings (section 22), in order of creation. Left out when there is none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hearings: Vec<HearingView>,
+    /// Open reports of chat messages: facilitators and guarantors see all, others their own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reports: Vec<ReportView>,
+    /// Muted participants: facilitators and guarantors see all, others their own mute.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mutes: Vec<MuteView>,
+    /// Participants removed from the live convention; `reason` is empty but for facilitators
+    /// and guarantors.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<RemovalView>,
 }
 
 /// The last entry of the audit trail: its number (`n`) and its `hash`. The hash covers the

@@ -339,6 +339,7 @@ fn check_example(ex: &Example, cov: &mut Coverage) -> Result<(), String> {
                 // Attendance (issue #17).
                 "AttendanceReport" => check!(convene_protocol::AttendanceReport)?,
                 "SequenceReport" => check!(convene_protocol::SequenceReport)?,
+                "ChatExportLine" => check!(convene_protocol::ChatExportLine)?,
                 other => return Err(format!("unknown HTTP type {other:?} in tag")),
             }
         }
@@ -418,7 +419,7 @@ fn protocol_md_tables_list_every_error_and_close_code() {
     let codes = enum_values(&schema(), "ErrorCode");
     assert_eq!(
         codes.len(),
-        12,
+        13,
         "ErrorCode has {} values: update this test and PROTOCOL.md",
         codes.len()
     );
@@ -439,6 +440,7 @@ fn protocol_md_tables_list_every_error_and_close_code() {
         close::RATE_LIMITED,
         close::SLOW_CONSUMER,
         close::BINARY,
+        close::REMOVED,
     ] {
         assert!(
             keys.contains(&code.to_string()),

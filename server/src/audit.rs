@@ -21,6 +21,15 @@ pub fn audited(state: &Convention, record: &d::Record) -> bool {
         d::Event::FloorGiven { .. }
         | d::Event::FloorEnded { .. }
         | d::Event::FloorLimitSet { .. } => true,
+        // The moderation log: every moderation event, reports by anyone included, with who,
+        // what, whom, when and why.
+        d::Event::ChatHidden { .. }
+        | d::Event::ChatReported { .. }
+        | d::Event::ReportDismissed { .. }
+        | d::Event::ParticipantMuted { .. }
+        | d::Event::ParticipantUnmuted { .. }
+        | d::Event::ParticipantRemoved { .. }
+        | d::Event::ParticipantReadmitted { .. } => true,
         // Ballots are never audited: the close carries the tally.
         d::Event::ChatPosted { .. }
         | d::Event::HandRaised { .. }

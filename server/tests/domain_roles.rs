@@ -32,7 +32,7 @@ const COLUMNS: [Who; 7] = [
 ];
 
 /// How many variants `Command` has; `allow_list` matches them all, `samples` names them all.
-const COMMAND_VARIANTS: usize = 68;
+const COMMAND_VARIANTS: usize = 75;
 
 /// Who may send each command: one column per actor of `COLUMNS`, `x` allowed, `.` refused.
 /// The match is exhaustive: a new command does not compile until its row is written here.
@@ -99,6 +99,14 @@ fn allow_list(command: &Command) -> (&'static str, &'static str) {
         ExtendSequence { .. } => ("ExtendSequence", ". . . x . . ."),
         EndSequence => ("EndSequence", ". . . x . . ."),
         SkipSequence { .. } => ("SkipSequence", ". . . x . . ."),
+        // Moderation: facilitators act; everyone but guarantors reports.
+        HideChat { .. } => ("HideChat", ". . . x . . ."),
+        ReportChat { .. } => ("ReportChat", ". . x x x . x"),
+        DismissReport { .. } => ("DismissReport", ". . . x . . ."),
+        Mute { .. } => ("Mute", ". . . x . . ."),
+        Unmute { .. } => ("Unmute", ". . . x . . ."),
+        RemoveParticipant { .. } => ("RemoveParticipant", ". . . x . . ."),
+        Readmit { .. } => ("Readmit", ". . . x . . ."),
         Tick => ("Tick", ". x . . . . ."),
         // Hearings: questions from the floor.
         CreateHearing { .. } => ("CreateHearing", ". . . x . . ."),
@@ -223,6 +231,29 @@ fn stage() -> (Sim, People) {
             message: "Une question".into(),
         },
     );
+    // Moderation: a message, reported by the citizen; the other muted.
+    sim.ok(
+        &p.other,
+        Command::SendChat {
+            text: "Un message".into(),
+        },
+    );
+    let message = sim.state.seq;
+    sim.ok(
+        &p.citizen,
+        Command::ReportChat {
+            message,
+            reason: String::new(),
+        },
+    );
+    sim.ok(
+        &p.facilitator,
+        Command::Mute {
+            participant: p.other.clone(),
+            duration_ms: 60_000,
+            reason: String::new(),
+        },
+    );
     (sim, p)
 }
 
@@ -230,6 +261,8 @@ fn stage() -> (Sim, People) {
 /// with bad arguments: a refusal for the role must come before any other.
 fn samples(sim: &Sim, p: &People) -> Vec<Command> {
     let call = *sim.state.calls.keys().next().expect("a pending call");
+    let report = *sim.state.reports.keys().next().expect("an open report");
+    let message = sim.state.reports[&report].message;
     vec![
         Command::CreateConvention {
             name: "Une autre".into(),
@@ -470,6 +503,34 @@ fn samples(sim: &Sim, p: &People) -> Vec<Command> {
         Command::EndSequence,
         Command::SkipSequence {
             sequence: "s1".into(),
+        },
+        Command::HideChat {
+            message,
+            reason: "Propos injurieux".into(),
+        },
+        Command::HideChat {
+            message,
+            reason: "x".repeat(5000),
+        },
+        Command::ReportChat {
+            message,
+            reason: "Hors sujet".into(),
+        },
+        Command::DismissReport { report },
+        Command::Mute {
+            participant: p.rapporteur.clone(),
+            duration_ms: 60_000,
+            reason: String::new(),
+        },
+        Command::Unmute {
+            participant: p.other.clone(),
+        },
+        Command::RemoveParticipant {
+            participant: p.other.clone(),
+            reason: "Perturbe la séance".into(),
+        },
+        Command::Readmit {
+            participant: p.citizen.clone(),
         },
         Command::Tick,
         // Hearings: questions from the floor.

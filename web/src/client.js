@@ -21,6 +21,8 @@ const FATAL_CLOSES = {
   // Opened in too many other tabs or devices: reconnecting would close another of them.
   4011: 'too_many_connections',
   4012: 'damaged',
+  // Removed from the live convention by the facilitators (moderation): until readmitted.
+  4013: 'removed',
 };
 const MAX_BACKOFF_MS = 30000;
 /** Heard nothing for this long: send a `ping`. */

@@ -62,6 +62,8 @@ function lowerEverywhere(snap, pid) {
 function moveTo(snap, pid, roomId) {
   const p = person(snap, pid);
   if (!p || p.room === roomId) return;
+  // Removed from the live convention (moderation): in no room until readmitted.
+  if (roomId !== PLENARY && (snap.removed || []).some((r) => r.participant === pid)) return;
   const from = room(snap, p.room);
   if (from && from.inside) {
     from.inside.queue = from.inside.queue.filter((e) => e.participant !== pid);
@@ -528,6 +530,7 @@ function applyOne(snap, me, rec) {
     case 'sequence_ended':
     case 'sequence_skipped':
       applySequenceEvent(snap, rec);
+      break;
     // ---- hearings (hearings.js) ----
     case 'hearing_created':
     case 'hearing_opened':
@@ -541,6 +544,56 @@ function applyOne(snap, me, rec) {
     case 'hearing_question_answering':
     case 'hearing_question_answered':
       applyHearingEvent(snap, me, rec);
+      break;
+    // ---- moderation (PROTOCOL.md §21) ----
+    case 'chat_hidden': {
+      const r = room(snap, ev.room);
+      if (r && r.inside) {
+        if (staff) {
+          const line = r.inside.chat.find((l) => l.seq === ev.message);
+          if (line) line.hidden = { by: byId, at: rec.at, reason: ev.reason || '' };
+        } else {
+          // Gone for everyone but staff: neither its text nor a mark stays.
+          r.inside.chat = r.inside.chat.filter((l) => l.seq !== ev.message);
+        }
+      }
+      snap.reports = (snap.reports || []).filter((x) => x.message !== ev.message);
+      return { hidden: ev.message };
+    }
+    case 'chat_reported':
+      snap.reports = (snap.reports || []).filter((x) => x.id !== rec.seq).concat({
+        id: rec.seq, at: rec.at, by: byId, room: ev.room, message: ev.message, reason: ev.reason,
+      });
+      return { reported: { report: rec.seq, mine: byId === me.id } };
+    case 'report_dismissed':
+      snap.reports = (snap.reports || []).filter((x) => x.id !== ev.report);
+      break;
+    case 'participant_muted':
+      snap.mutes = (snap.mutes || []).filter((m) => m.participant !== ev.participant).concat({
+        participant: ev.participant, until: ev.until, at: rec.at, by: byId, reason: ev.reason,
+      });
+      return ev.participant === me.id ? { muted: { until: ev.until } } : null;
+    case 'participant_unmuted':
+      snap.mutes = (snap.mutes || []).filter((m) => m.participant !== ev.participant);
+      return ev.participant === me.id ? { unmuted: true } : null;
+    case 'participant_removed': {
+      lowerEverywhere(snap, ev.participant);
+      for (const r of snap.rooms) {
+        if (r.inside && r.inside.floor && r.inside.floor.participant === ev.participant) r.inside.floor = null;
+      }
+      const p = person(snap, ev.participant);
+      if (p) {
+        p.room = PLENARY;
+        p.assigned = null;
+      }
+      snap.removed = (snap.removed || []).filter((x) => x.participant !== ev.participant).concat({
+        participant: ev.participant, at: rec.at, by: byId, reason: ev.reason || '',
+      });
+      recomputeObservers(snap);
+      return ev.participant === me.id ? { removed: true } : null;
+    }
+    case 'participant_readmitted':
+      snap.removed = (snap.removed || []).filter((x) => x.participant !== ev.participant);
       break;
     default:
       // An event this client does not know (a newer server): its seq is taken, nothing else.
@@ -604,6 +657,9 @@ export function normalizeSnapshot(snap) {
   snap.documents = snap.documents || [];
   snap.writing_groups = snap.writing_groups || {};
   snap.calls = snap.calls || [];
+  snap.reports = snap.reports || [];
+  snap.mutes = snap.mutes || [];
+  snap.removed = snap.removed || [];
   snap.rotation = snap.rotation || null;
   snap.runsheet = snap.runsheet || { sequences: [] };
   snap.hearings = snap.hearings || [];

@@ -245,6 +245,17 @@ impl DocActor {
                                 self.kick(id, close::REVOKED, "invitation revoked");
                             }
                         }
+                        DocMsg::Remove(participant) => {
+                            let gone: Vec<u64> = self
+                                .conns
+                                .iter()
+                                .filter(|(_, c)| c.participant == participant)
+                                .map(|(id, _)| *id)
+                                .collect();
+                            for id in gone {
+                                self.kick(id, close::REMOVED, "removed from the convention");
+                            }
+                        }
                         DocMsg::Capture {
                             version,
                             label,

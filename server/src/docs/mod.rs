@@ -44,6 +44,9 @@ pub mod close {
     /// `MAX_CONNECTIONS_PER_TOKEN` per document and server): the oldest connection is
     /// closed. In the 4400s, so a stock provider does not reconnect and push out another.
     pub const TOO_MANY_CONNECTIONS: u16 = 4411;
+    /// A facilitator removed the participant from the live convention (moderation); refused
+    /// until they are readmitted.
+    pub const REMOVED: u16 = 4405;
 }
 
 /// Largest binary frame the document endpoint reads (a client's first sync may carry a
@@ -76,6 +79,8 @@ enum DocMsg {
     },
     Writers(BTreeSet<String>),
     Revoke(String),
+    /// The participant was removed from the live convention: close their connections.
+    Remove(String),
     Capture {
         version: u32,
         label: String,
@@ -191,6 +196,13 @@ impl DocHub {
     pub async fn revoke(&self, convention: &str, participant: &str) {
         for (_, h) in self.live(convention) {
             let _ = h.tx.send(DocMsg::Revoke(participant.to_string())).await;
+        }
+    }
+
+    /// Close a removed participant's connections to every live document of the convention.
+    pub async fn remove(&self, convention: &str, participant: &str) {
+        for (_, h) in self.live(convention) {
+            let _ = h.tx.send(DocMsg::Remove(participant.to_string())).await;
         }
     }
 

@@ -88,6 +88,9 @@ async fn admit(
             let person = c
                 .invited(&hash)
                 .ok_or((close::UNKNOWN_TOKEN, "unknown or revoked invitation"))?;
+            if c.is_removed(&person.id) {
+                return Err((close::REMOVED, "removed from the convention"));
+            }
             if !c.documents.contains_key(&document) {
                 return Err((close::UNKNOWN_DOCUMENT, "no such document"));
             }

@@ -33,6 +33,8 @@ pub struct ChatLine {
     pub at: Millis,
     pub from: ParticipantId,
     pub text: String,
+    /// Hidden by a facilitator: shown marked to staff, to nobody else.
+    pub hidden: Option<super::Hidden>,
 }
 
 /// An announcement (`broadcast_sent`), kept so that whoever was away when it was sent still
@@ -145,6 +147,13 @@ pub struct Convention {
     pub runsheet: super::RunSheet,
     /// Hearings, planned, open or closed, by id.
     pub hearings: BTreeMap<String, super::hearings::Hearing>,
+    // Moderation (`moderation.rs`).
+    /// Open reports of chat messages, by id (the seq of the report).
+    pub reports: BTreeMap<u64, super::Report>,
+    /// Participants whose chat is muted, until a deadline.
+    pub muted: BTreeMap<ParticipantId, super::Mute>,
+    /// Participants removed from the live convention, until readmitted.
+    pub removed: BTreeMap<ParticipantId, super::Removal>,
 }
 
 impl Default for Convention {
@@ -169,6 +178,9 @@ impl Default for Convention {
             notices: Vec::new(),
             runsheet: Default::default(),
             hearings: BTreeMap::new(),
+            reports: BTreeMap::new(),
+            muted: BTreeMap::new(),
+            removed: BTreeMap::new(),
         }
     }
 }
@@ -243,10 +255,20 @@ impl Convention {
             .filter(|p| p.status == PollStatus::Open && p.stalled().is_none())
             .filter_map(|p| p.ends_at);
         let rotation = self.rotation.as_ref().and_then(|r| r.deadline());
-        floors.chain(breakout).chain(polls).chain(rotation).min()
+        floors
+            .chain(breakout)
+            .chain(polls)
+            .chain(rotation)
+            .chain(self.next_unmute())
+            .min()
     }
 
     pub(super) fn move_to(&mut self, who: &str, room: &str) {
+        // Moderation: someone removed from the live convention is placed in no room (a
+        // rotation's next round included) until readmitted.
+        if room != PLENARY && self.removed.contains_key(who) {
+            return;
+        }
         let from = self.location_of(who).to_string();
         if let Some(r) = self.room_mut(&from) {
             r.lower(who);
@@ -367,6 +389,7 @@ impl Convention {
                         at,
                         from,
                         text: text.clone(),
+                        hidden: None,
                     });
                     // Drained in halves: amortized O(1) per line, never more than twice kept.
                     if r.chat.len() >= 2 * RECENT_CHAT_LINES {
@@ -504,6 +527,20 @@ impl Convention {
                     Actor::Organizer | Actor::Timer => None,
                 };
                 super::hearings::apply(self, &record.event, at, record.seq, from);
+            }
+            // Moderation.
+            Event::ChatHidden { .. }
+            | Event::ChatReported { .. }
+            | Event::ReportDismissed { .. }
+            | Event::ParticipantMuted { .. }
+            | Event::ParticipantUnmuted { .. }
+            | Event::ParticipantRemoved { .. }
+            | Event::ParticipantReadmitted { .. } => {
+                let by = match &record.actor {
+                    Actor::Participant(p) => Some(p.as_str()),
+                    Actor::Organizer | Actor::Timer => None,
+                };
+                super::moderation::apply(self, &record.event, at, record.seq, by);
             }
             Event::PollDrafted { poll, spec } => {
                 self.polls

@@ -220,6 +220,9 @@ pub fn decide(state: &Convention, actor: &Actor, command: &Command, ctx: &Contex
             if person.has(Role::Guarantor) {
                 return reject(Code::Invalid, "guarantors choose the room they observe");
             }
+            if state.is_removed(participant) {
+                return reject(Code::Conflict, format!("{participant} is removed"));
+            }
             move_to(state, participant, room, now)
         }
         Command::Visit { room } => {
@@ -254,6 +257,9 @@ pub fn decide(state: &Convention, actor: &Actor, command: &Command, ctx: &Contex
                     }
                     if state.location_of(p) != room_id {
                         return reject(Code::Conflict, format!("{p} is not in this room"));
+                    }
+                    if state.is_removed(p) {
+                        return reject(Code::Conflict, format!("{p} is removed"));
                     }
                     p.clone()
                 }
@@ -316,6 +322,15 @@ pub fn decide(state: &Convention, actor: &Actor, command: &Command, ctx: &Contex
         }
         Command::SendChat { text } => {
             let p = me.expect("admitted participants only");
+            if let Some(until) = state.muted_until(&p.id, now) {
+                let secs = (until - now).div_ceil(1000);
+                return reject(
+                    Code::Muted,
+                    format!(
+                        "your chat is muted by the facilitators for {secs} s more (until {until})"
+                    ),
+                );
+            }
             Ok(vec![Event::ChatPosted {
                 room: state.location_of(&p.id).to_string(),
                 text: check_text(text, MAX_CHAT_CHARS, "the message")?,
@@ -417,6 +432,16 @@ pub fn decide(state: &Convention, actor: &Actor, command: &Command, ctx: &Contex
         | Command::HideQuestion { .. }
         | Command::MarkAnswering { .. }
         | Command::MarkAnswered { .. } => super::hearings::decide(state, me, command),
+        // Moderation.
+        Command::HideChat { .. }
+        | Command::ReportChat { .. }
+        | Command::DismissReport { .. }
+        | Command::Mute { .. }
+        | Command::Unmute { .. }
+        | Command::RemoveParticipant { .. }
+        | Command::Readmit { .. } => {
+            super::moderation::decide(state, me.expect("admitted participants only"), command, now)
+        }
         Command::Tick => Ok(tick(state, now)),
     }
 }
@@ -431,6 +456,11 @@ fn authorize<'s>(
     match (actor, permission) {
         (Actor::Organizer, Permission::Organizer) | (Actor::Timer, Permission::Timer) => Ok(None),
         (Actor::Participant(id), p @ Permission::Roles(_)) => match state.people.get(id) {
+            // Removed from the live convention: nothing more until readmitted.
+            Some(person) if state.is_removed(id) => reject(
+                Code::Forbidden,
+                format!("{} was removed from the convention", person.id),
+            ),
             Some(person) if p.admits(&person.roles) => Ok(Some(person)),
             Some(_) => reject(Code::Forbidden, "your role does not allow this"),
             None => reject(Code::Forbidden, "unknown participant"),
@@ -554,6 +584,9 @@ fn assign_rooms(
             if !seen.insert(p) {
                 return reject(Code::Invalid, format!("{p} is assigned twice"));
             }
+            if state.is_removed(p) {
+                return reject(Code::Conflict, format!("{p} is removed"));
+            }
         }
         ("manual".to_string(), pairs.clone())
     } else {
@@ -569,6 +602,9 @@ fn assign_rooms(
                                 format!("{id} is a guarantor: guarantors are not assigned"),
                             )
                         }
+                        Some(p) if state.is_removed(&p.id) => {
+                            return reject(Code::Conflict, format!("{id} is removed"))
+                        }
                         Some(p) => out.push(p),
                     }
                 }
@@ -579,6 +615,8 @@ fn assign_rooms(
                 .values()
                 .filter(|p| p.has(Role::Citizen) && !p.has(Role::Facilitator))
                 .filter(|p| !only_present || ctx.present.contains(&p.id))
+                // Removed from the live convention: no room until readmitted.
+                .filter(|p| !state.is_removed(&p.id))
                 .collect(),
         };
         if candidates.is_empty() {
@@ -706,6 +744,7 @@ fn tick(state: &Convention, now: Millis) -> Vec<Event> {
     }
     out.extend(polls::due(state, now));
     out.extend(super::rotation::due(state, now));
+    out.extend(super::moderation::due(state, now));
 
     if breakout_over {
         let ends_at = state.breakout.as_ref().map_or(now, |b| b.ends_at);

@@ -9,6 +9,7 @@ mod convention;
 mod decide;
 pub mod documents;
 pub mod hearings;
+pub mod moderation;
 pub mod polls;
 pub mod questions;
 mod roles;
@@ -21,6 +22,7 @@ pub use convention::{
     Breakout, Call, ChatLine, Convention, Floor, Notice, Person, Room, RoomState,
 };
 pub use decide::{decide, Context};
+pub use moderation::{Hidden, Mute, Removal, Report};
 pub use polls::{Ballot, Poll, PollId, PollKind, PollSpec, PollStatus, Stance, Tally};
 pub use roles::{allowed, Permission};
 pub use rotation::{Phase, Rotation, RotationPlan};
@@ -410,6 +412,39 @@ pub enum Event {
         hearing: String,
         question: u64,
     },
+    // Moderation (`moderation.rs`).
+    /// The chat message whose `chat_posted` has seq `message` is hidden.
+    ChatHidden {
+        room: RoomId,
+        message: u64,
+        reason: String,
+    },
+    /// The record's actor reports a message to the facilitators; the report's id is the seq.
+    ChatReported {
+        room: RoomId,
+        message: u64,
+        reason: String,
+    },
+    ReportDismissed {
+        report: u64,
+    },
+    ParticipantMuted {
+        participant: ParticipantId,
+        until: Millis,
+        reason: String,
+    },
+    /// `early`: a facilitator lifted it; otherwise its time ran out.
+    ParticipantUnmuted {
+        participant: ParticipantId,
+        early: bool,
+    },
+    ParticipantRemoved {
+        participant: ParticipantId,
+        reason: String,
+    },
+    ParticipantReadmitted {
+        participant: ParticipantId,
+    },
 }
 
 /// An event as the log holds it: its place, its time and who caused it.
@@ -667,6 +702,33 @@ pub enum Command {
         hearing: String,
         question: u64,
     },
+    // Moderation (`moderation.rs`).
+    HideChat {
+        message: u64,
+        reason: String,
+    },
+    ReportChat {
+        message: u64,
+        reason: String,
+    },
+    DismissReport {
+        report: u64,
+    },
+    Mute {
+        participant: ParticipantId,
+        duration_ms: u64,
+        reason: String,
+    },
+    Unmute {
+        participant: ParticipantId,
+    },
+    RemoveParticipant {
+        participant: ParticipantId,
+        reason: String,
+    },
+    Readmit {
+        participant: ParticipantId,
+    },
     /// Fire every deadline that is due. Sent by the server's timer; a no-op when nothing is due.
     Tick,
 }
@@ -684,6 +746,8 @@ pub enum Code {
     Conflict,
     /// The secret poll's ballot box was altered outside the server (`Poll::tampered`).
     Tampered,
+    /// The sender's chat is muted by a facilitator (the message says until when).
+    Muted,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

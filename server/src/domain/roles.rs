@@ -107,6 +107,14 @@ pub fn allowed(command: &Command) -> Permission {
         AskHearingQuestion { .. } | SupportQuestion { .. } | WithdrawSupport { .. } => {
             Permission::Roles(QUESTIONERS)
         }
+        // Moderation: facilitators act; everyone but guarantors may report a message.
+        HideChat { .. }
+        | DismissReport { .. }
+        | Mute { .. }
+        | Unmute { .. }
+        | RemoveParticipant { .. }
+        | Readmit { .. } => Permission::Roles(FACILITATORS),
+        ReportChat { .. } => Permission::Roles(SPEAKERS),
     }
 }
 

@@ -437,11 +437,12 @@ pub async fn organizer_or(
         )
     };
     let handle = app.hub.find(id).await.ok_or_else(unknown)?;
-    // None: no such token; Some(false): a participant whose role may not.
+    // None: no such token; Some(false): a participant whose role may not, or who was
+    // removed from the live convention (moderation).
     let allowed = handle
         .query(move |c, _| {
             let who = c.invited(&hash)?;
-            Some(roles.iter().any(|r| who.has(*r)))
+            Some(!c.is_removed(&who.id) && roles.iter().any(|r| who.has(*r)))
         })
         .await
         .flatten();
@@ -449,7 +450,8 @@ pub async fn organizer_or(
         Some(true) => Ok(handle),
         Some(false) => Err(ApiError::new(
             ErrorCode::Forbidden,
-            "your role does not allow this: see x-convene-access in /openapi.json",
+            "your role does not allow this (see x-convene-access in /openapi.json), or you were \
+             removed from the convention",
         )),
         None => Err(unknown()),
     }

@@ -1,6 +1,6 @@
 //! Exports over HTTP: poll results (JSON or CSV) of one poll or of all, the ballots of named
 //! polls (secret polls have none to export: nothing links them to voters), and the expert
-//! rotation with its schedule and the questions heard.
+//! rotation with its schedule and the questions heard, and the chat (hidden lines marked).
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap};
@@ -368,6 +368,107 @@ pub async fn rotation(
         .ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "the convention is shutting down"))?
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no rotation was planned"))?;
     Ok(Json(export).into_response())
+}
+
+/// `GET /api/conventions/{id}/chat`: every chat line of the log, in order, with its room and
+/// author; a line a facilitator hid is kept, marked (by whom, when, why), never dropped.
+pub async fn chat(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<ExportQuery>,
+) -> ApiResult<Response> {
+    let csv = wants_csv(&q)?;
+    let handle = organizer_or(&app, &headers, &id, q.token.clone(), READERS).await?;
+    let names: std::collections::BTreeMap<String, String> = handle
+        .query(|c, _| {
+            c.people
+                .values()
+                .map(|p| (p.id.clone(), p.name.clone()))
+                .collect()
+        })
+        .await
+        .ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "the convention is shutting down"))?;
+    let records = app
+        .hub
+        .store()
+        .records_after(&id, 0)
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::Unavailable, e.to_string()))?;
+    let lines = chat_lines(&records, &names);
+    if csv {
+        let mut w = Csv::default();
+        w.row([
+            "seq",
+            "at",
+            "room",
+            "from",
+            "name",
+            "text",
+            "hidden",
+            "hidden_by",
+            "hidden_at",
+            "hidden_reason",
+        ]);
+        for l in &lines {
+            let (seq, at) = (l.seq.to_string(), l.at.to_string());
+            let h = l.hidden.as_ref();
+            let hidden_at = h.map(|h| h.at.to_string()).unwrap_or_default();
+            w.row([
+                seq.as_str(),
+                &at,
+                &l.room,
+                &l.from,
+                &l.name,
+                &l.text,
+                if h.is_some() { "yes" } else { "no" },
+                h.map_or("", |h| h.by.as_str()),
+                &hidden_at,
+                h.map_or("", |h| h.reason.as_str()),
+            ]);
+        }
+        return Ok(csv_response(&format!("{id}-chat"), w.finish()));
+    }
+    Ok(Json(lines).into_response())
+}
+
+/// The chat lines of a log, each marked by the `chat_hidden` that hid it, if any.
+fn chat_lines(
+    records: &[convene_protocol::Record],
+    names: &std::collections::BTreeMap<String, String>,
+) -> Vec<convene_protocol::ChatExportLine> {
+    use convene_protocol::{Actor, ChatExportLine, Event, HiddenMark};
+    let mut lines: Vec<ChatExportLine> = Vec::new();
+    for r in records {
+        let Actor::Participant(from) = &r.by else {
+            continue;
+        };
+        match &r.event {
+            Event::ChatPosted { room, text } => lines.push(ChatExportLine {
+                seq: r.seq,
+                at: r.at,
+                room: room.clone(),
+                from: from.clone(),
+                name: names.get(from).cloned().unwrap_or_default(),
+                text: text.clone(),
+                hidden: None,
+            }),
+            Event::ChatHidden {
+                message, reason, ..
+            } => {
+                // Lines come in order of seq: found by binary search.
+                if let Ok(i) = lines.binary_search_by_key(message, |l| l.seq) {
+                    lines[i].hidden = Some(HiddenMark {
+                        by: from.clone(),
+                        at: r.at,
+                        reason: reason.clone().unwrap_or_default(),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    lines
 }
 
 #[cfg(test)]

@@ -121,6 +121,7 @@ pub fn router(state: AppState) -> Router {
             "/api/conventions/{id}/hearings/{hearing}/questions",
             get(hearings::questions),
         )
+        .route("/api/conventions/{id}/chat", get(exports::chat))
         .route("/api/conventions/{id}/video", get(video::meeting))
         // Attendance (issue #17).
         .route(
@@ -148,7 +149,7 @@ impl ApiError {
             | ErrorCode::UnknownType
             | ErrorCode::UnsupportedVersion => StatusCode::BAD_REQUEST,
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
-            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden | ErrorCode::Muted => StatusCode::FORBIDDEN,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::Conflict | ErrorCode::Tampered => StatusCode::CONFLICT,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,

@@ -6,7 +6,7 @@ use convene_protocol::api::{
     ConventionSummary, CreateConvention, ErrorBody, Invite, InviteStatus, IssueInvites,
     NamedBallot, Nodes, PollResults, RosterAdded, RosterEntry, VideoMeeting,
 };
-use convene_protocol::Person;
+use convene_protocol::{ChatExportLine, Person};
 use schemars::gen::SchemaSettings;
 use serde_json::{json, Value};
 
@@ -32,6 +32,7 @@ pub const OPERATIONS: &[(&str, &str)] = &[
     // Run sheet.
     ("get", "/api/conventions/{id}/runsheet"),
     ("get", "/api/conventions/{id}/hearings/{hearing}/questions"),
+    ("get", "/api/conventions/{id}/chat"),
     ("get", "/api/conventions/{id}/video"),
     // Attendance (issue #17).
     ("get", "/api/conventions/{id}/attendance"),
@@ -60,6 +61,8 @@ pub fn document() -> Value {
     let statuses =
         serde_json::to_value(gen.subschema_for::<Vec<InviteStatus>>()).unwrap_or_default();
     let error = serde_json::to_value(gen.subschema_for::<ErrorBody>()).unwrap_or_default();
+    let chat_lines =
+        serde_json::to_value(gen.subschema_for::<Vec<ChatExportLine>>()).unwrap_or_default();
     let results = serde_json::to_value(gen.subschema_for::<PollResults>()).unwrap_or_default();
     let all_results =
         serde_json::to_value(gen.subschema_for::<Vec<PollResults>>()).unwrap_or_default();
@@ -244,6 +247,13 @@ pub fn document() -> Value {
                     "description": "JSON: { hearing: {id, title, speaker, speaker_name, room, anonymous, moderated, status}, questions: [HearingQuestion with from_name] }. CSV (format=csv): id, asked_at, author, status, supports, merged_into, hidden_reason, text; no cell runs as a formula. An anonymous hearing's export names no author.",
                     "parameters": [id_param, { "name": "hearing", "in": "path", "required": true, "schema": { "type": "string" } }, format_param],
                     "responses": { "200": { "description": "The questions", "content": { "application/json": { "schema": { "type": "object" } }, "text/csv": { "schema": { "type": "string" } } } }, "400": err("Another format"), "404": err("No such hearing") }
+                }))
+            },
+            "/api/conventions/{id}/chat": {
+                "get": participants(staff, "a facilitator or a guarantor", json!({
+                    "summary": "Every chat line of the log, in order, with room and author; lines a facilitator hid are kept, marked hidden (by, at, reason)",
+                    "parameters": [id_param, format_param],
+                    "responses": { "200": ok_or_csv("Chat lines", &chat_lines), "400": err("Another format"), "404": err("No such convention (organizer token)") }
                 }))
             },
             "/api/conventions/{id}/documents/{doc}/export": {

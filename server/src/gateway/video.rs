@@ -25,7 +25,11 @@ pub struct RoomQuery {
 /// Why a meeting is not handed out, decided inside the convention's task.
 enum Refusal {
     Unknown,
-    Elsewhere { here: String },
+    /// Removed from the live convention (moderation): no meeting until readmitted.
+    Removed,
+    Elsewhere {
+        here: String,
+    },
     Sign(String),
 }
 
@@ -54,6 +58,9 @@ pub async fn meeting(
     let answer = handle
         .query(move |c, _| {
             let who = c.invited(&hash).ok_or(Refusal::Unknown)?.id.clone();
+            if c.is_removed(&who) {
+                return Err(Refusal::Removed);
+            }
             let here = c.location_of(&who);
             if q.room.is_some_and(|r| r != here) {
                 return Err(Refusal::Elsewhere {
@@ -69,6 +76,10 @@ pub async fn meeting(
     match answer {
         Ok(m) => Ok(Json(m)),
         Err(Refusal::Unknown) => Err(unknown()),
+        Err(Refusal::Removed) => Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "you were removed from the convention by the facilitators",
+        )),
         Err(Refusal::Elsewhere { here }) => Err(ApiError::new(
             ErrorCode::Forbidden,
             format!("not your room: only the meeting of the room you are in ({here}) is given"),

@@ -306,6 +306,7 @@ async fn connection(mut socket: Socket, app: AppState) {
             Err(e) => {
                 let (code, reason, error_code) = match e {
                     JoinError::Revoked => (close::REVOKED, "invitation revoked", ErrorCode::Unauthorized),
+                    JoinError::Removed => (close::REMOVED, "removed from the convention", ErrorCode::Forbidden),
                     JoinError::Unknown => (close::UNKNOWN_TOKEN, "unknown invitation", ErrorCode::Unauthorized),
                     JoinError::Gone => (close::GOING_AWAY, "server shutting down", ErrorCode::Unavailable),
                     JoinError::Unavailable(_) => (

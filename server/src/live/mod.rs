@@ -85,6 +85,9 @@ pub enum JoinError {
     Unknown,
     #[error("this invitation was revoked")]
     Revoked,
+    /// A facilitator removed this participant from the live convention (moderation).
+    #[error("you were removed from the convention by the facilitators")]
+    Removed,
     #[error("the convention is shutting down")]
     Gone,
     /// The convention cannot be served for now (its store is away, its task restarting).

@@ -86,6 +86,17 @@ pub fn audience(state: &Convention, record: &d::Record) -> Audience {
         | HearingQuestionHidden { .. }
         | HearingQuestionAnswering { .. }
         | HearingQuestionAnswered { .. } => Audience::Staff(None),
+        // Moderation: a hidden message leaves the room's view (its reason is staff's); reports
+        // and mutes concern staff and the one reporting or muted; a removal, everyone.
+        ChatHidden { room, .. } => Audience::Room(room.clone()),
+        ChatReported { .. } => Audience::Staff(actor_id(record)),
+        ReportDismissed { report } => {
+            Audience::Staff(state.reports.get(report).map(|r| r.by.clone()))
+        }
+        ParticipantMuted { participant, .. } | ParticipantUnmuted { participant, .. } => {
+            Audience::Staff(Some(participant.clone()))
+        }
+        ParticipantRemoved { .. } | ParticipantReadmitted { .. } => Audience::Everyone,
         VoterMarked { .. } => match actor_id(record) {
             Some(p) => Audience::Only(p),
             None => Audience::Nobody,
@@ -139,7 +150,10 @@ impl Audience {
 /// they are encoded in two forms.
 pub fn needs_private_form(record: &d::Record) -> bool {
     match &record.event {
-        d::Event::ParticipantAdded { .. } | d::Event::PollClosed { .. } => true,
+        d::Event::ParticipantAdded { .. }
+        | d::Event::PollClosed { .. }
+        | d::Event::ChatHidden { .. }
+        | d::Event::ParticipantRemoved { .. } => true,
         // Run sheet: a manual grouping's groups are staff's.
         d::Event::SequenceAdded { spec, .. } | d::Event::SequenceEdited { spec, .. } => {
             wire::runsheet::has_groups(spec)
@@ -153,6 +167,10 @@ pub fn public_form(record: &d::Record, state: &Convention) -> p::Record {
     let mut r = wire::record_out(record);
     match &mut r.event {
         p::Event::ParticipantAdded { person } => person.attributes.clear(),
+        // Why a message was hidden, or someone removed, is for facilitators and guarantors.
+        p::Event::ChatHidden { reason, .. } | p::Event::ParticipantRemoved { reason, .. } => {
+            *reason = None
+        }
         p::Event::PollClosed { poll, tally, .. }
             if !state
                 .polls
@@ -310,7 +328,7 @@ pub fn snapshot(
             id: r.id.clone(),
             name: r.name.clone(),
             observers: observing.get(r.id.as_str()).copied().unwrap_or(0),
-            inside: (all || r.id == here).then(|| inside(state, r)),
+            inside: (all || r.id == here).then(|| inside(state, r, all)),
         })
         .collect();
     let floor_time = all.then(|| {
@@ -390,6 +408,31 @@ pub fn snapshot(
         hearings: state
             .hearings_in_order()
             .map(|h| hearing_view(state, h, viewer))
+            .collect(),
+        // Moderation: staff see it all, others their own reports and mute.
+        reports: state
+            .reports
+            .values()
+            .filter(|r| all || r.by == viewer.id)
+            .map(wire::report_out)
+            .collect(),
+        mutes: state
+            .muted
+            .iter()
+            .filter(|(p, _)| all || **p == viewer.id)
+            .map(|(p, m)| wire::mute_out(p, m))
+            .collect(),
+        // Everyone knows who is out (they left their room); only staff why.
+        removed: state
+            .removed
+            .iter()
+            .map(|(p, r)| {
+                let mut v = wire::removal_out(p, r);
+                if !all {
+                    v.reason.clear();
+                }
+                v
+            })
             .collect(),
     }
 }
@@ -491,7 +534,7 @@ pub fn changed_questions(records: &[(d::Record, Audience)]) -> Vec<(String, u64)
 
 /// Where the chat lines a snapshot carries begin: the latest `SNAPSHOT_CHAT_LINES` that fit in
 /// `SNAPSHOT_CHAT_BYTES` of text (at least the last line).
-fn chat_start(chat: &[d::ChatLine]) -> usize {
+fn chat_start(chat: &[&d::ChatLine]) -> usize {
     let mut bytes = 0;
     let mut start = chat.len();
     for (i, line) in chat.iter().enumerate().rev().take(p::SNAPSHOT_CHAT_LINES) {
@@ -504,16 +547,23 @@ fn chat_start(chat: &[d::ChatLine]) -> usize {
     start
 }
 
-fn inside(state: &Convention, r: &d::RoomState) -> p::RoomInside {
-    let skip = chat_start(&r.chat);
+fn inside(state: &Convention, r: &d::RoomState, all: bool) -> p::RoomInside {
+    // A hidden line reaches facilitators and guarantors, marked; nobody else.
+    let chat: Vec<&d::ChatLine> = r
+        .chat
+        .iter()
+        .filter(|c| all || c.hidden.is_none())
+        .collect();
+    let skip = chat_start(&chat);
     p::RoomInside {
-        chat: r.chat[skip..]
+        chat: chat[skip..]
             .iter()
             .map(|c| p::ChatLine {
                 seq: c.seq,
                 at: c.at,
                 from: c.from.clone(),
                 text: c.text.clone(),
+                hidden: c.hidden.as_ref().map(wire::hidden_out),
             })
             .collect(),
         queue: r
@@ -553,12 +603,18 @@ struct ViewKey {
     polls: Vec<(bool, bool, bool, Option<d::Ballot>)>,
     /// Each hearing: their own questions and those they support (when they follow it).
     hearings: Vec<(Vec<u64>, Vec<u64>)>,
+    /// Set when the viewer sees reports or a mute of their own (staff see them all).
+    moderated: Option<String>,
 }
 
 fn view_key(state: &Convention, viewer: &Person) -> ViewKey {
     let all = viewer.sees_everything();
     let caller = (!all && state.calls.values().any(|c| c.participant == viewer.id))
         .then(|| viewer.id.clone());
+    let moderated = (!all
+        && (state.muted.contains_key(&viewer.id)
+            || state.reports.values().any(|r| r.by == viewer.id)))
+    .then(|| viewer.id.clone());
     ViewKey {
         all,
         here: state.location_of(&viewer.id).to_string(),
@@ -584,6 +640,7 @@ fn view_key(state: &Convention, viewer: &Person) -> ViewKey {
             .hearings_in_order()
             .map(|h| hearing_marks(state, h, viewer))
             .collect(),
+        moderated,
     }
 }
 

@@ -4,6 +4,7 @@
 // Attendance (issue #17).
 mod attendance;
 pub mod hearings;
+mod moderation;
 mod polls;
 mod rotation;
 // Run sheet.
@@ -12,6 +13,7 @@ mod state;
 
 // Attendance (issue #17).
 pub use attendance::attendance_out;
+pub(crate) use moderation::*;
 pub use polls::*;
 pub use state::{state_in, state_out, without_secret_ballots, TaskState};
 
@@ -326,6 +328,49 @@ pub fn event_out(e: &d::Event) -> p::Event {
             poll: poll.clone(),
             tally: tally_out(tally),
         },
+        // Moderation.
+        D::ChatHidden {
+            room,
+            message,
+            reason,
+        } => P::ChatHidden {
+            room: room.clone(),
+            message: *message,
+            reason: Some(reason.clone()),
+        },
+        D::ChatReported {
+            room,
+            message,
+            reason,
+        } => P::ChatReported {
+            room: room.clone(),
+            message: *message,
+            reason: reason.clone(),
+        },
+        D::ReportDismissed { report } => P::ReportDismissed { report: *report },
+        D::ParticipantMuted {
+            participant,
+            until,
+            reason,
+        } => P::ParticipantMuted {
+            participant: participant.clone(),
+            until: *until,
+            reason: reason.clone(),
+        },
+        D::ParticipantUnmuted { participant, early } => P::ParticipantUnmuted {
+            participant: participant.clone(),
+            early: *early,
+        },
+        D::ParticipantRemoved {
+            participant,
+            reason,
+        } => P::ParticipantRemoved {
+            participant: participant.clone(),
+            reason: Some(reason.clone()),
+        },
+        D::ParticipantReadmitted { participant } => P::ParticipantReadmitted {
+            participant: participant.clone(),
+        },
     }
 }
 
@@ -500,6 +545,46 @@ pub fn event_in(e: p::Event) -> d::Event {
             poll,
             tally: tally_in(tally),
         },
+        // Moderation.
+        P::ChatHidden {
+            room,
+            message,
+            reason,
+        } => D::ChatHidden {
+            room,
+            message,
+            reason: reason.unwrap_or_default(),
+        },
+        P::ChatReported {
+            room,
+            message,
+            reason,
+        } => D::ChatReported {
+            room,
+            message,
+            reason,
+        },
+        P::ReportDismissed { report } => D::ReportDismissed { report },
+        P::ParticipantMuted {
+            participant,
+            until,
+            reason,
+        } => D::ParticipantMuted {
+            participant,
+            until,
+            reason,
+        },
+        P::ParticipantUnmuted { participant, early } => {
+            D::ParticipantUnmuted { participant, early }
+        }
+        P::ParticipantRemoved {
+            participant,
+            reason,
+        } => D::ParticipantRemoved {
+            participant,
+            reason: reason.unwrap_or_default(),
+        },
+        P::ParticipantReadmitted { participant } => D::ParticipantReadmitted { participant },
     }
 }
 
@@ -631,6 +716,28 @@ pub fn command_in(c: p::Command) -> d::Command {
             poll,
             ballot: ballot_in(ballot),
         },
+        // Moderation.
+        P::HideChat { message, reason } => D::HideChat { message, reason },
+        P::ReportChat { message, reason } => D::ReportChat { message, reason },
+        P::DismissReport { report } => D::DismissReport { report },
+        P::Mute {
+            participant,
+            duration_ms,
+            reason,
+        } => D::Mute {
+            participant,
+            duration_ms,
+            reason,
+        },
+        P::Unmute { participant } => D::Unmute { participant },
+        P::RemoveParticipant {
+            participant,
+            reason,
+        } => D::RemoveParticipant {
+            participant,
+            reason,
+        },
+        P::Readmit { participant } => D::Readmit { participant },
     }
 }
 
@@ -648,6 +755,7 @@ pub fn code_out(c: d::Code) -> p::ErrorCode {
         d::Code::NotFound => p::ErrorCode::NotFound,
         d::Code::Conflict => p::ErrorCode::Conflict,
         d::Code::Tampered => p::ErrorCode::Tampered,
+        d::Code::Muted => p::ErrorCode::Muted,
     }
 }
 

@@ -118,6 +118,13 @@ fn convention_out(c: &d::Convention) -> p::ConventionState {
             .values()
             .map(super::hearings::state_out)
             .collect(),
+        reports: c.reports.values().map(super::report_out).collect(),
+        mutes: c.muted.iter().map(|(p, m)| super::mute_out(p, m)).collect(),
+        removed: c
+            .removed
+            .iter()
+            .map(|(p, r)| super::removal_out(p, r))
+            .collect(),
     }
 }
 
@@ -230,6 +237,9 @@ fn convention_in(c: p::ConventionState) -> d::Convention {
             .into_iter()
             .map(|h| (h.id.clone(), super::hearings::state_in(h)))
             .collect(),
+        reports: c.reports.into_iter().map(super::report_in).collect(),
+        muted: c.mutes.into_iter().map(super::mute_in).collect(),
+        removed: c.removed.into_iter().map(super::removal_in).collect(),
     }
 }
 
@@ -245,6 +255,7 @@ fn room_out(room: &d::RoomState) -> p::RoomState {
                 at: l.at,
                 from: l.from.clone(),
                 text: l.text.clone(),
+                hidden: l.hidden.as_ref().map(super::hidden_out),
             })
             .collect(),
         queue: room
@@ -277,6 +288,7 @@ fn room_in(room: p::RoomState) -> d::RoomState {
                 at: l.at,
                 from: l.from,
                 text: l.text,
+                hidden: l.hidden.map(super::hidden_in),
             })
             .collect(),
         queue: room

@@ -4,7 +4,7 @@
 import { useState, useEffect, useRef } from 'preact/hooks';
 import { t, getLang, setLang, LANGS } from '../i18n.js';
 import { person, PLENARY, room as roomOf, groupOf } from '../reduce.js';
-import { roomName, roleWords, nameOf } from './common.jsx';
+import { roomName, roleWords, nameOf, timeOfDay } from './common.jsx';
 import { RoomView } from './room.jsx';
 import { PollsView, pollsToVote } from './polls.jsx';
 import { ConsoleView } from './console.jsx';
@@ -44,9 +44,11 @@ function tabsWithoutHearing(client, roles, rot, placed) {
   return ['room', 'polls', ...(placed || rot ? ['rotation'] : []), 'opinion'];
 }
 
-function errorText(e) {
+function errorText(e, client) {
   const what = e.command ? t(`cmd.${e.command}`) : null;
-  const why = t(`err.${e.code}`);
+  // Muted (moderation): say until when, from the page's own mute.
+  const mute = e.code === 'muted' && client && client.snap && (client.snap.mutes || []).find((m) => m.participant === client.you.id);
+  const why = mute ? t('err.muted_until', { time: timeOfDay(mute.until) }) : t(`err.${e.code}`);
   return what && what !== `cmd.${e.command}` ? `${what} : ${why}` : why;
 }
 
@@ -61,7 +63,7 @@ function Errors({ client }) {
     <div class="toasts" aria-live="assertive">
       {errors.map((e) => (
         <div key={e.key} class="toast error" role="alert" data-code={e.code}>
-          <p><Icon name="warning" /> {errorText(e)}</p>
+          <p><Icon name="warning" /> {errorText(e, client)}</p>
           {e.message ? <details><summary>{t('err.details')}</summary><p class="small">{e.code} — {e.message}</p></details> : null}
           <button type="button" class="btn small" onClick={() => client.dismissError(e.key)}>{t('common.close')}</button>
         </div>
@@ -179,6 +181,7 @@ export function App({ client, videoConfig }) {
         <h1>Convene</h1>
         <p class="notice error" role="alert">{t(`fatal.${client.fatal}`)}</p>
         {client.fatal === 'unknown_token' || client.fatal === 'revoked' ? <p>{t('fatal.help')}</p> : null}
+        {client.fatal === 'removed' ? <p data-testid="removed-help">{t('fatal.removed_help')}</p> : null}
       </main>
     );
   }

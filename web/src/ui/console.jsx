@@ -10,6 +10,7 @@ import { FloorCard, FloorManager } from './room.jsx';
 import { Icon } from './icons.jsx';
 // Run sheet.
 import { RunSheetPanel } from './runsheet.jsx';
+import { ModerationPanel, ModerationLog } from './moderation.jsx';
 
 /** Roster attributes present in the roster (commune, age, genre…). */
 export function attributesOf(snap) {
@@ -379,6 +380,14 @@ export function ConsoleView({ client }) {
       </Section>
       <Section id="equity" title={t('equity.title')}>
         <EquityView client={client} />
+      </Section>
+      {/* Moderation. */}
+      <Section id="moderation" title={t('mod.title')} class={(snap.reports || []).length ? 'attention' : ''}>
+        <ModerationPanel client={client} />
+        <details class="moderation-log-details">
+          <summary>{t('mod.log_title')}</summary>
+          <ModerationLog client={client} />
+        </details>
       </Section>
       {me && me.room !== PLENARY ? (
         <p class="console-more"><ActButton client={client} class="btn" command={{ type: 'visit', room: PLENARY }}>{t('console.back_plenary')}</ActButton></p>

@@ -15,6 +15,7 @@ import { ExportButton, apiFetch } from './download.jsx';
 import { AttendanceView } from './attendance.jsx';
 // Run sheet.
 import { RunSheetPanel } from './runsheet.jsx';
+import { ModerationLog, MODERATION_TYPES, describeModeration } from './moderation.jsx';
 
 /** serde_json's canonical form as the audit chain hashes it: sorted keys, no spaces. */
 export function canonical(v) {
@@ -82,6 +83,8 @@ const ROUND_KEYS = {
 /** One audit entry in words; `ctx` from `trailContext`. */
 function describe(snap, e, ctx) {
   const ev = e.event || {};
+  // Moderation reasons are free text, said as they were given.
+  if (MODERATION_TYPES.includes(ev.type)) return describeModeration(snap, ev);
   const who = (id) => nameOf(snap, id);
   const p = { ...ev };
   if (ev.poll) {
@@ -258,6 +261,7 @@ export function ExportLinks({ client }) {
       {item(`/api/conventions/${cid}/audit`, `audit-${id}.jsonl`, t('export.audit'))}
       {item(`/api/conventions/${cid}/polls?format=csv`, `polls-${id}.csv`, t('export.polls_csv'))}
       {item(`/api/conventions/${cid}/polls`, `polls-${id}.json`, t('export.polls_json'))}
+      {item(`/api/conventions/${cid}/chat?format=csv`, `chat-${id}.csv`, t('export.chat_csv'))}
       {snap.rotation ? item(`/api/conventions/${cid}/rotation`, `rotation-${id}.json`, t('export.rotation')) : null}
       {doc ? item(`/api/conventions/${cid}/documents/${encodeURIComponent(doc.name)}/export?format=html`, `${doc.name}.html`, t('export.opinion_html'), true) : null}
     </ul>
@@ -304,6 +308,7 @@ export function ObserverView({ client }) {
         <Section id="calls" title={t('calls.title')}><CallsList client={client} /></Section>
       </div>
       <div class="col">
+        <Section id="moderation-log" title={t('mod.log_title')}><ModerationLog client={client} /></Section>
         <Section id="audit" title={t('audit.title')}><AuditTrail client={client} /></Section>
         {/* Run sheet. */}
         {snap.runsheet && snap.runsheet.sequences.length ? <Section id="runsheet" title={t('runsheet.section')}><RunSheetPanel client={client} readOnly /></Section> : null}

@@ -9,6 +9,7 @@ import { VideoPanel } from './video.jsx';
 import { Questions } from './rotation.jsx';
 import { Icon } from './icons.jsx';
 import { queuePlace, Waiting } from './status.jsx';
+import { ChatLineActions, HiddenMark, MuteNotice } from './moderation.jsx';
 
 export function BreakoutBanner({ client }) {
   const snap = client.snap;
@@ -267,9 +268,11 @@ export function Chat({ client, roomId, inside, readOnly }) {
       <div class="chat-log" role="log" aria-live="polite" aria-label={t('chat.log', { room: roomName(snap, roomId) })} ref={listRef} onScroll={onScroll} tabIndex={0}>
         {lines.length === 0 ? <p class="muted">{t('chat.empty')}</p> : null}
         {lines.map((l) => (
-          <p key={l.seq} class={`chat-line${l.from === client.you.id ? ' mine' : ''}`}>
+          <p key={l.seq} class={`chat-line${l.from === client.you.id ? ' mine' : ''}${l.hidden ? ' hidden-line' : ''}`} data-seq={l.seq}>
             <span class="chat-meta"><strong>{nameOf(snap, l.from)}</strong> <time>{timeOfDay(l.at)}</time></span>
             <span class="chat-text">{l.text}</span>
+            <HiddenMark client={client} line={l} />
+            <ChatLineActions client={client} line={l} />
           </p>
         ))}
         {readOnly ? null : waitingLines.map((p) => (
@@ -279,6 +282,7 @@ export function Chat({ client, roomId, inside, readOnly }) {
           </p>
         ))}
       </div>
+      {readOnly ? null : <MuteNotice client={client} />}
       {readOnly ? null : (
         <form class="chat-form" onSubmit={submit}>
           <label for={inputId} class="sr-only">{t('chat.label')}</label>

@@ -423,6 +423,9 @@ impl Actor {
             .people
             .get(&participant)
             .ok_or(JoinError::Unknown)?;
+        if self.state.is_removed(&participant) {
+            return Err(JoinError::Removed);
+        }
         let first = {
             let ids = self.online.entry(participant.clone()).or_default();
             ids.push(link.id);

@@ -36,6 +36,10 @@ impl Actor {
                 | d::Event::InviteIssued { participant, .. } => {
                     self.docs.revoke(&self.id, participant).await;
                 }
+                // Moderation: a removed participant's document connections close too.
+                d::Event::ParticipantRemoved { participant, .. } => {
+                    self.docs.remove(&self.id, participant).await;
+                }
                 d::Event::VersionNamed {
                     document,
                     version,
@@ -326,6 +330,25 @@ impl Actor {
         for id in stale {
             if let Some(c) = self.conns.get(&id) {
                 let _ = c.close.try_send((close::REVOKED, "invitation revoked"));
+            }
+            self.leave(id);
+        }
+        // Moderation: a participant removed (here or on another node: every replica reads the
+        // event) loses every connection on this node, after the frames queued above.
+        let removed: Vec<u64> = records
+            .iter()
+            .filter_map(|(r, _)| match &r.event {
+                d::Event::ParticipantRemoved { participant, .. } => self.online.get(participant),
+                _ => None,
+            })
+            .flatten()
+            .copied()
+            .collect();
+        for id in removed {
+            if let Some(c) = self.conns.get(&id) {
+                let _ = c
+                    .close
+                    .try_send((close::REMOVED, "removed from the convention"));
             }
             self.leave(id);
         }
