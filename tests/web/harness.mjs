@@ -233,29 +233,33 @@ export function sleep(ms) {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+/** A fresh snapshot the server gives the page's person now (a second connection with the
+ * same token, closed at once). */
+export function freshSnapshot(page) {
+  return page.evaluate(() => new Promise((resolve, reject) => {
+    const c = window.__convene;
+    const ws = new WebSocket(c.url);
+    const timer = setTimeout(() => reject(new Error('no welcome')), 10000);
+    ws.onopen = () => ws.send(JSON.stringify({ type: 'hello', protocol: 1, token: c.token }));
+    ws.onmessage = (m) => {
+      const msg = JSON.parse(m.data);
+      if (msg.type === 'welcome') {
+        clearTimeout(timer);
+        ws.close(1000);
+        resolve(msg.snapshot);
+      }
+    };
+  }));
+}
+
 /**
  * The page's state, folded from events, equals a fresh snapshot the server gives the same
  * person now (a second connection with the same token): the client applies every event as
  * the server does.
  */
 export async function assertMatchesServer(page, label = '', attempt = 0) {
-  const { mine, fresh } = await page.evaluate(async () => {
-    const c = window.__convene;
-    const fresh = await new Promise((resolve, reject) => {
-      const ws = new WebSocket(c.url);
-      const timer = setTimeout(() => reject(new Error('no welcome')), 10000);
-      ws.onopen = () => ws.send(JSON.stringify({ type: 'hello', protocol: 1, token: c.token }));
-      ws.onmessage = (m) => {
-        const msg = JSON.parse(m.data);
-        if (msg.type === 'welcome') {
-          clearTimeout(timer);
-          ws.close(1000);
-          resolve(msg.snapshot);
-        }
-      };
-    });
-    return { mine: JSON.parse(JSON.stringify(c.snap)), fresh };
-  });
+  const fresh = await freshSnapshot(page);
+  const mine = await page.evaluate(() => JSON.parse(JSON.stringify(window.__convene.snap)));
   const norm = (s) => ({
     seq: s.seq,
     participants: s.participants.map((p) => ({ id: p.id, room: p.room, assigned: p.assigned, roles: p.roles })),

@@ -5,7 +5,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openAs, waitState, tab, axe, screenshot, PHONE, server, browser, useServerAndBrowser } from './harness.mjs';
+import { openAs, freshSnapshot, waitState, tab, axe, screenshot, PHONE, server, browser, useServerAndBrowser } from './harness.mjs';
 
 useServerAndBrowser();
 
@@ -28,21 +28,8 @@ async function waitOrder(page, ids, label) {
 }
 
 /** The hearing's questions in a fresh snapshot the server gives this person now. */
-function freshQuestions(page) {
-  return page.evaluate(() => new Promise((resolve, reject) => {
-    const c = window.__convene;
-    const ws = new WebSocket(c.url);
-    const timer = setTimeout(() => reject(new Error('no welcome')), 10000);
-    ws.onopen = () => ws.send(JSON.stringify({ type: 'hello', protocol: 1, token: c.token }));
-    ws.onmessage = (m) => {
-      const msg = JSON.parse(m.data);
-      if (msg.type === 'welcome') {
-        clearTimeout(timer);
-        ws.close(1000);
-        resolve(msg.snapshot.hearings[0].questions);
-      }
-    };
-  }));
+async function freshQuestions(page) {
+  return (await freshSnapshot(page)).hearings[0].questions;
 }
 
 async function ask(page, text) {
