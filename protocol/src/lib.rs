@@ -9,6 +9,8 @@ mod attendance;
 mod documents;
 mod hearings;
 mod polls;
+// Public audience (§24).
+mod public;
 mod rotation;
 // Run sheet.
 mod runsheet;
@@ -24,6 +26,8 @@ pub use documents::*;
 pub use hearings::*;
 pub use parse::{parse_client_message, ParseError, MAX_ERROR_MESSAGE_BYTES};
 pub use polls::*;
+// Public audience (§24).
+pub use public::*;
 pub use rotation::*;
 pub use runsheet::*;
 pub use schema::schema;
@@ -517,6 +521,22 @@ pub enum Event {
         hearing: String,
         question: u64,
     },
+    // Public audience (§24). Never sent on `/ws`: organizers (HTTP) and the audit trail.
+    /// A public link was made, replacing any earlier one; its token is stored hashed.
+    PublicLinkCreated {
+        token_hash: String,
+        livestream: Option<String>,
+    },
+    /// The public link was revoked: its viewers are closed (4021).
+    PublicLinkRevoked,
+    LivestreamSet {
+        livestream: Option<String>,
+    },
+    /// This named version of the document is what the public page shows.
+    DocumentPublished {
+        document: String,
+        version: u32,
+    },
 }
 
 /// An event with its place in the convention's log. `at` is in ms since the Unix epoch.
@@ -859,6 +879,9 @@ pub enum Command {
         hearing: String,
         question: u64,
     },
+    // Public audience (§24). Facilitators.
+    /// Show this named version of the document (the opinion) on the public page.
+    PublishDocument { document: String, version: u32 },
 }
 
 /// Messages from the client.
@@ -934,4 +957,8 @@ pub enum ServerMessage {
         hearing: String,
         question: HearingQuestion,
     },
+    // Public audience (§24).
+    /// How many public viewers watch now (facilitators and guarantors; not part of the
+    /// log): after the welcome when a public link is active, then at most once a second.
+    PublicViewers { count: u64 },
 }

@@ -77,6 +77,8 @@ impl Command {
         "hide_question",
         "mark_answering",
         "mark_answered",
+        // Public audience (§24).
+        "publish_document",
     ];
 }
 

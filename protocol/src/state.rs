@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::*;
 
 /// The version of this format; a stored state of another version is not used.
-pub const STATE_FORMAT: u32 = 4;
+pub const STATE_FORMAT: u32 = 5;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredState {
@@ -54,6 +54,9 @@ pub struct ConventionState {
     /// Since format 4.
     #[serde(default)]
     pub hearings: Vec<HearingState>,
+    /// Since format 5: the public audience (§24).
+    #[serde(default)]
+    pub public: PublicStored,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

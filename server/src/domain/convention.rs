@@ -145,6 +145,8 @@ pub struct Convention {
     pub runsheet: super::RunSheet,
     /// Hearings, planned, open or closed, by id.
     pub hearings: BTreeMap<String, super::hearings::Hearing>,
+    /// Public audience (§24): the public link, the livestream, the published opinion.
+    pub public: super::public::PublicState,
 }
 
 impl Default for Convention {
@@ -169,6 +171,7 @@ impl Default for Convention {
             notices: Vec::new(),
             runsheet: Default::default(),
             hearings: BTreeMap::new(),
+            public: Default::default(),
         }
     }
 }
@@ -505,6 +508,11 @@ impl Convention {
                 };
                 super::hearings::apply(self, &record.event, at, record.seq, from);
             }
+            // Public audience (§24).
+            Event::PublicLinkCreated { .. }
+            | Event::PublicLinkRevoked
+            | Event::LivestreamSet { .. }
+            | Event::DocumentPublished { .. } => super::public::apply(self, &record.event),
             Event::PollDrafted { poll, spec } => {
                 self.polls
                     .insert(poll.clone(), Poll::new(poll.clone(), spec.clone()));

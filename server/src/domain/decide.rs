@@ -417,6 +417,11 @@ pub fn decide(state: &Convention, actor: &Actor, command: &Command, ctx: &Contex
         | Command::HideQuestion { .. }
         | Command::MarkAnswering { .. }
         | Command::MarkAnswered { .. } => super::hearings::decide(state, me, command),
+        // Public audience (§24).
+        Command::CreatePublicLink { .. }
+        | Command::RevokePublicLink
+        | Command::SetLivestream { .. }
+        | Command::PublishDocument { .. } => super::public::decide(state, command),
         Command::Tick => Ok(tick(state, now)),
     }
 }

@@ -86,6 +86,11 @@ pub fn audience(state: &Convention, record: &d::Record) -> Audience {
         | HearingQuestionHidden { .. }
         | HearingQuestionAnswering { .. }
         | HearingQuestionAnswered { .. } => Audience::Staff(None),
+        // Public audience (§24): for organizers (HTTP), the audit trail and the public page.
+        PublicLinkCreated { .. }
+        | PublicLinkRevoked
+        | LivestreamSet { .. }
+        | DocumentPublished { .. } => Audience::Nobody,
         VoterMarked { .. } => match actor_id(record) {
             Some(p) => Audience::Only(p),
             None => Audience::Nobody,

@@ -118,6 +118,7 @@ fn convention_out(c: &d::Convention) -> p::ConventionState {
             .values()
             .map(super::hearings::state_out)
             .collect(),
+        public: super::public::state_out(&c.public),
     }
 }
 
@@ -230,6 +231,7 @@ fn convention_in(c: p::ConventionState) -> d::Convention {
             .into_iter()
             .map(|h| (h.id.clone(), super::hearings::state_in(h)))
             .collect(),
+        public: super::public::state_in(c.public),
     }
 }
 
