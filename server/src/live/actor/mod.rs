@@ -22,6 +22,8 @@ use crate::wire;
 
 mod hearings;
 mod publish;
+// Public audience (§24).
+mod public;
 mod stored;
 
 /// Messages taken from the inbox at once: the commands among them share one append.
@@ -135,6 +137,8 @@ pub struct Actor {
     /// Attendance (issue #17): who is connected here since when, and where it is written.
     attendance: crate::attendance::Attendance,
     presence_kept: crate::attendance::Tracker,
+    /// Public audience (§24): the feed of this convention's public viewers on this node.
+    public: public::PublicSide,
 }
 
 /// What every convention's task of a process shares, from the hub.
@@ -148,6 +152,8 @@ pub struct Shared {
     pub replicas: super::Replicas,
     pub faults: super::Faults,
     pub follower: Option<Arc<dyn super::Follower>>,
+    /// Public audience (§24).
+    pub public: super::public::Public,
 }
 
 impl Actor {
@@ -161,6 +167,7 @@ impl Actor {
             replicas,
             faults,
             follower,
+            public,
         } = shared;
         Actor {
             faults,
@@ -173,7 +180,6 @@ impl Actor {
             seq_tx: watch::channel(0).0,
             local_tx: watch::channel(BTreeSet::new()).0,
             remote: HashMap::new(),
-            id,
             store,
             metrics,
             docs,
@@ -189,6 +195,8 @@ impl Actor {
             dead: Vec::new(),
             attendance,
             presence_kept: crate::attendance::Tracker::default(),
+            public: public::PublicSide::new(public.feed(&id)),
+            id,
         }
     }
 
@@ -220,6 +228,10 @@ impl Actor {
                 c.follow(self.id.clone(), self.seq_tx.subscribe(), me.clone(), helpers.clone());
                 c.presence(self.id.clone(), self.local_tx.subscribe(), me, helpers.clone());
             }
+            // Public audience (§24): the first view, then the count once a second.
+            self.public_refresh(false);
+            let mut public_tick = tokio::time::interval(Duration::from_millis(p::PUBLIC_COUNT_EVERY_MS));
+            public_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut attendance_tick = tokio::time::interval(self.attendance.settings.flush_every);
             attendance_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
@@ -233,6 +245,10 @@ impl Actor {
                     _ = attendance_tick.tick(), if !self.presence_kept.is_idle() => {
                         self.write_attendance().await;
                     }
+                    // Public audience (§24).
+                    _ = public_tick.tick(), if self.public.watched(&self.state) => {
+                        self.public_refresh(true);
+                    }
                     msg = inbox.recv() => {
                         let Some(first) = msg else { break };
                         self.handle(crate::live::with_waiting(first, inbox, MAX_BATCH)).await;
@@ -245,7 +261,7 @@ impl Actor {
                     }
                     // Cluster mode: a replica nobody here uses, with no timer to watch, goes;
                     // it is loaded again from the log when someone comes back.
-                    _ = tokio::time::sleep(self.replicas.idle), if self.cluster.is_some() && self.conns.is_empty() && !has_deadline => {
+                    _ = tokio::time::sleep(self.replicas.idle), if self.cluster.is_some() && self.conns.is_empty() && self.public.feed.local() == 0 && !has_deadline => {
                         inbox.close();
                         let rest: Vec<Msg> = std::iter::from_fn(|| inbox.try_recv().ok()).collect();
                         let wanted = rest.iter().any(|m| matches!(m, Msg::Join { .. } | Msg::Command { .. } | Msg::Query(_)));
@@ -258,6 +274,8 @@ impl Actor {
                 if let Some(save) = self.state_to_save(false) {
                     tokio::spawn(save);
                 }
+                // Public audience (§24): only if the log moved (cheap otherwise).
+                self.public_refresh(false);
                 if self.presence_kept.is_full() {
                     self.write_attendance().await;
                 }
@@ -443,6 +461,15 @@ impl Actor {
             },
         );
         self.metrics.connections.inc();
+        // Public audience (§24): the staff learn how many watch.
+        if self
+            .state
+            .people
+            .get(&participant)
+            .is_some_and(|p| p.sees_everything())
+        {
+            self.public_count_to_staff(Some(link.id));
+        }
         // One invitation, a few places at once: past the limit, the oldest goes (a phone's
         // connection that died without a word is the likeliest to be the oldest).
         let over: Vec<u64> = self.online.get(&participant).map_or_else(Vec::new, |ids| {
