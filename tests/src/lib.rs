@@ -720,6 +720,8 @@ impl Client {
 }
 
 pub mod ydoc;
+// Public audience (§24).
+pub mod public;
 
 /// `convene-loadtest`: `CONVENE_LOADTEST_BIN`, or next to the `convene` binary (the test
 /// script builds every binary of the workspace first).
