@@ -157,39 +157,40 @@ pub async fn status(
 /// `GET /public/opinion`: the published version of the opinion as HTML, for whoever holds
 /// the public link (`Authorization: Bearer {link}`). Served sandboxed: no script runs.
 pub async fn opinion(State(app): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
-    let not_found = || ApiError::new(ErrorCode::NotFound, "no published opinion for this link");
-    let Some((id, hash)) = bearer(headers_ref(&headers)).and_then(super::ws::parse_token) else {
-        return Err(ApiError::new(
+    let unknown = || {
+        ApiError::new(
             ErrorCode::Unauthorized,
-            "the public link is required: Authorization: Bearer {link}",
-        ));
+            "the active public link is required: Authorization: Bearer {link}",
+        )
     };
+    let (id, hash) = bearer(&headers)
+        .and_then(super::ws::parse_token)
+        .ok_or_else(unknown)?;
     let id = id.to_string();
-    let handle = app.hub.find(&id).await.ok_or_else(not_found)?;
+    let handle = app.hub.find(&id).await.ok_or_else(unknown)?;
     let published = handle
         .query(move |c, _| {
-            (c.public.link.as_deref() == Some(hash.as_str()))
-                .then(|| c.public.published.clone())
-                .flatten()
+            (c.public.link.as_deref() == Some(hash.as_str())).then(|| c.public.published.clone())
         })
         .await
         .ok_or_else(unavailable)?
-        .ok_or_else(not_found)?;
-    let (doc, version) = published;
+        .ok_or_else(unknown)?;
+    let (doc, version) = published.ok_or_else(|| {
+        ApiError::new(ErrorCode::NotFound, "no opinion is published for the public yet")
+    })?;
     let html = super::documents::render(&app, &id, &doc, Some(version), Format::Html).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::CONTENT_SECURITY_POLICY, "sandbox; default-src 'none'; style-src 'unsafe-inline'"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "sandbox; default-src 'none'; style-src 'unsafe-inline'",
+            ),
             (header::CACHE_CONTROL, "no-store"),
         ],
         html,
     )
         .into_response())
-}
-
-fn headers_ref(h: &HeaderMap) -> &HeaderMap {
-    h
 }
 
 /// `GET /public/ws`: a public viewer.
