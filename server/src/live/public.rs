@@ -35,6 +35,8 @@ pub struct Feed {
     tx: watch::Sender<Shown>,
     /// Viewers of this feed connected to this node.
     local: AtomicU64,
+    /// Cluster mode: viewers on the other nodes, as they last published it.
+    remote: AtomicU64,
 }
 
 impl Feed {
@@ -42,7 +44,22 @@ impl Feed {
         Feed {
             tx: watch::channel(Shown::default()).0,
             local: AtomicU64::new(0),
+            remote: AtomicU64::new(0),
         }
+    }
+
+    /// Cluster mode: viewers on the other nodes.
+    pub fn remote(&self) -> u64 {
+        self.remote.load(Ordering::Relaxed)
+    }
+
+    pub fn set_remote(&self, n: u64) {
+        self.remote.store(n, Ordering::Relaxed);
+    }
+
+    /// Whether a public link is active (as last shown).
+    pub fn has_link(&self) -> bool {
+        self.tx.borrow().link.is_some()
     }
 
     /// Viewers connected to this node.
@@ -122,7 +139,7 @@ impl Public {
         map.get(convention).map_or(0, |f| f.local())
     }
 
-    /// Viewers connected to this node, over every convention.
+    /// Viewers connected to this node, over every convention (for the cap).
     pub fn viewers(&self) -> usize {
         self.total.load(Ordering::Relaxed)
     }

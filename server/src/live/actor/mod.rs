@@ -227,6 +227,8 @@ impl Actor {
                 self.seq_tx.send_replace(self.state.seq);
                 c.follow(self.id.clone(), self.seq_tx.subscribe(), me.clone(), helpers.clone());
                 c.presence(self.id.clone(), self.local_tx.subscribe(), me, helpers.clone());
+                // Public audience (§24): viewer counts over the nodes.
+                c.public_viewers(self.id.clone(), self.public.feed.clone(), helpers.clone());
             }
             // Public audience (§24): the first view, then the count once a second.
             self.public_refresh(false);

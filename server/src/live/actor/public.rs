@@ -12,8 +12,6 @@ pub(super) struct PublicSide {
     last: Option<p::PublicView>,
     seq: u64,
     link: Option<String>,
-    /// Cluster mode: viewers on each other node (their published counts).
-    pub remote: HashMap<String, u64>,
 }
 
 impl PublicSide {
@@ -23,13 +21,12 @@ impl PublicSide {
             last: None,
             seq: 0,
             link: None,
-            remote: HashMap::new(),
         }
     }
 
-    /// Viewers over every node.
+    /// Viewers over every node (cluster mode: the others' as they last published it).
     pub fn viewers(&self) -> u64 {
-        self.feed.local() + self.remote.values().sum::<u64>()
+        self.feed.local() + self.feed.remote()
     }
 
     /// Whether the count is worth looking at (once a second): a link is active or someone
@@ -37,6 +34,7 @@ impl PublicSide {
     pub fn watched(&self, state: &Convention) -> bool {
         state.public.link.is_some()
             || self.feed.local() > 0
+            || self.feed.remote() > 0
             || self.last.as_ref().is_some_and(|v| v.viewers > 0)
     }
 }
