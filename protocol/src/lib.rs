@@ -881,7 +881,10 @@ pub enum Command {
     },
     // Public audience (§24). Facilitators.
     /// Show this named version of the document (the opinion) on the public page.
-    PublishDocument { document: String, version: u32 },
+    PublishDocument {
+        document: String,
+        version: u32,
+    },
 }
 
 /// Messages from the client.

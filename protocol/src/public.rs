@@ -44,7 +44,9 @@ pub enum PublicClientMessage {
 #[serde(rename_all = "snake_case", tag = "type")]
 pub enum PublicServerMessage {
     /// Everything the public sees, whole, each time it changes (and first after `watch`).
+    /// `server_time`: when this view was built (shared by every viewer).
     PublicView { server_time: u64, view: PublicView },
+    /// The server's clock now: once right after the first view, and in answer to `ping`.
     Pong { server_time: u64 },
 }
 

@@ -321,8 +321,18 @@ async fn every_route_answers_every_credential_as_the_openapi_document_says() -> 
         .json()
         .await?;
     let link = link["token"].as_str().unwrap_or_default().to_string();
-    let (got, body) = call(&base, &Method::GET, "/public/opinion", &Who::MadeUp(link), 0).await?;
-    ensure!(got == 404, "GET /public/opinion with the link: {got} {body}");
+    let (got, body) = call(
+        &base,
+        &Method::GET,
+        "/public/opinion",
+        &Who::MadeUp(link),
+        0,
+    )
+    .await?;
+    ensure!(
+        got == 404,
+        "GET /public/opinion with the link: {got} {body}"
+    );
     for (op, row) in &table {
         println!("{op:<60} {row:?}");
     }

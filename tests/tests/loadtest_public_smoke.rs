@@ -49,11 +49,15 @@ async fn public_every_viewer_of_every_worker_gets_the_floor_and_every_announceme
     ensure!(num(&r, "/checks/deliveries_expected") == 120);
     ensure!(num(&r, "/latencies/public_floor/count") == 40);
     ensure!(
-        r.pointer("/checks/workers_cpu_s").and_then(Value::as_f64).is_some(),
+        r.pointer("/checks/workers_cpu_s")
+            .and_then(Value::as_f64)
+            .is_some(),
         "the workers' CPU is reported"
     );
     ensure!(
-        r.pointer("/rates/server_bytes_per_viewer").and_then(Value::as_f64).is_some(),
+        r.pointer("/rates/server_bytes_per_viewer")
+            .and_then(Value::as_f64)
+            .is_some(),
         "the server's memory per viewer is reported"
     );
     Ok(())

@@ -39,20 +39,39 @@ async fn viewers_on_two_nodes_get_the_broadcast_and_the_count_adds_up() -> Resul
     }
 
     // An announcement on A reaches the viewers of both nodes.
-    fac.ok(Command::Broadcast { text: "Bienvenue au public".into() }).await?;
+    fac.ok(Command::Broadcast {
+        text: "Bienvenue au public".into(),
+    })
+    .await?;
     for v in viewers.iter_mut() {
-        v.wait_view(|view| view.announcements.iter().any(|n| n.text == "Bienvenue au public"))
-            .await?;
+        v.wait_view(|view| {
+            view.announcements
+                .iter()
+                .any(|n| n.text == "Bienvenue au public")
+        })
+        .await?;
     }
     // The floor given on A shows on B.
-    let mut yannick =
-        Client::join(&a.ws_url(), "yannick", &token_of(&invites, "Yannick Le Goff")).await?;
+    let mut yannick = Client::join(
+        &a.ws_url(),
+        "yannick",
+        &token_of(&invites, "Yannick Le Goff"),
+    )
+    .await?;
     yannick.ok(Command::RaiseHand).await?;
-    fac.ok(Command::GiveFloor { room: None, participant: Some(yannick.id()), limit_ms: None })
-        .await?;
+    fac.ok(Command::GiveFloor {
+        room: None,
+        participant: Some(yannick.id()),
+        limit_ms: None,
+    })
+    .await?;
     for v in viewers.iter_mut().skip(3) {
-        v.wait_view(|view| view.floor.as_ref().is_some_and(|f| f.name == "Yannick Le Goff"))
-            .await?;
+        v.wait_view(|view| {
+            view.floor
+                .as_ref()
+                .is_some_and(|f| f.name == "Yannick Le Goff")
+        })
+        .await?;
     }
 
     // Two leave B: everyone counts three.
@@ -64,7 +83,11 @@ async fn viewers_on_two_nodes_get_the_broadcast_and_the_count_adds_up() -> Resul
     }
 
     // Revoked through B: A's viewers are closed.
-    let r = b.http().delete("/api/conventions/grappe/public-link").send().await?;
+    let r = b
+        .http()
+        .delete("/api/conventions/grappe/public-link")
+        .send()
+        .await?;
     ensure!(r.status() == 204, "revoked: {}", r.status());
     for v in viewers.iter_mut() {
         ensure!(

@@ -134,7 +134,13 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
 
     // 2. The members.
     let members: Vec<ToOpen> = (0..args.members)
-        .map(|i| Ok(ToOpen { conn: i, token: setup.token(i)?, sub: None }))
+        .map(|i| {
+            Ok(ToOpen {
+                conn: i,
+                token: setup.token(i)?,
+                sub: None,
+            })
+        })
         .collect::<Result<_>>()?;
     let members = ctx.connect_many(members, "members").await;
     if members.iter().any(Option::is_none) {
@@ -158,8 +164,14 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
             .env("CONVENE_LT_PUBLIC_VIEWERS", share.to_string())
             .env("CONVENE_LT_PUBLIC_OFFSET", w.to_string())
             .env("CONVENE_LT_PUBLIC_EXPECT", args.broadcasts.to_string())
-            .env("CONVENE_LT_PUBLIC_CONCURRENCY", (ctx.connect_concurrency / procs).max(8).to_string())
-            .env("CONVENE_LT_PUBLIC_SECONDS", ctx.left().as_secs().to_string())
+            .env(
+                "CONVENE_LT_PUBLIC_CONCURRENCY",
+                (ctx.connect_concurrency / procs).max(8).to_string(),
+            )
+            .env(
+                "CONVENE_LT_PUBLIC_SECONDS",
+                ctx.left().as_secs().to_string(),
+            )
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -204,7 +216,11 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
         let rx = members[1].send(Command::RaiseHand).await?;
         wait_reply(rx, ctx.within(Duration::from_secs(10)), &ctx.shared.errors).await?;
         let rx = members[0]
-            .send(Command::GiveFloor { room: None, participant: Some(speaker_id), limit_ms: Some(Some(300_000)) })
+            .send(Command::GiveFloor {
+                room: None,
+                participant: Some(speaker_id),
+                limit_ms: Some(Some(300_000)),
+            })
             .await?;
         wait_reply(rx, ctx.within(Duration::from_secs(10)), &ctx.shared.errors).await?;
     }
@@ -212,7 +228,8 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
     for k in 0..args.broadcasts {
         let text = format!("PUB {k} t={}", now_us());
         let rx = members[0].send(Command::Broadcast { text }).await?;
-        if let Ok(r) = wait_reply(rx, ctx.within(Duration::from_secs(10)), &ctx.shared.errors).await {
+        if let Ok(r) = wait_reply(rx, ctx.within(Duration::from_secs(10)), &ctx.shared.errors).await
+        {
             if r.result.is_ok() {
                 acked += 1;
                 ack.record(r.latency(), r.at);
@@ -293,7 +310,8 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
     });
     out.series.push(Series {
         name: "public_floor".into(),
-        what: "floor given (server's timestamp) -> public_view with the speaker read by a viewer".into(),
+        what: "floor given (server's timestamp) -> public_view with the speaker read by a viewer"
+            .into(),
         latency: floor,
     });
     out.series.push(Series {
@@ -311,7 +329,10 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
 /// and the drain passed, or the time is up).
 pub fn worker_main() -> i32 {
     let _ = crate::procstat::raise_nofile_limit();
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("public worker: {e}");
@@ -361,7 +382,12 @@ async fn worker() -> Result<()> {
         tokio::spawn(async move {
             let ws = {
                 let _permit = sem.acquire().await.ok();
-                match tokio::time::timeout(Duration::from_secs(30), tokio_tungstenite::connect_async(&url)).await {
+                match tokio::time::timeout(
+                    Duration::from_secs(30),
+                    tokio_tungstenite::connect_async(&url),
+                )
+                .await
+                {
                     Ok(Ok((mut ws, _))) => {
                         if ws.send(Message::text(watch)).await.is_err() {
                             let _ = ready_tx.send(false);
@@ -403,13 +429,25 @@ async fn worker() -> Result<()> {
     }
     println!("ready {opened}");
 
-    let mut seen: Vec<Seen> = (0..n).map(|_| Seen { got: HashSet::new(), floor: false }).collect();
-    let mut report = WorkerReport { opened, failed, ..Default::default() };
+    let mut seen: Vec<Seen> = (0..n)
+        .map(|_| Seen {
+            got: HashSet::new(),
+            floor: false,
+        })
+        .collect();
+    let mut report = WorkerReport {
+        opened,
+        failed,
+        ..Default::default()
+    };
     let mut stdin = BufReader::new(tokio::io::stdin()).lines();
     let mut stdin_open = true;
     let mut drain_end: Option<tokio::time::Instant> = None;
     loop {
-        let complete = seen.iter().filter(|s| s.floor && s.got.len() >= expect).count();
+        let complete = seen
+            .iter()
+            .filter(|s| s.floor && s.got.len() >= expect)
+            .count();
         if complete + report.closed + failed >= n && !stdin_open {
             break;
         }
@@ -449,7 +487,10 @@ async fn worker() -> Result<()> {
             _ = tokio::time::sleep_until(until) => break,
         }
     }
-    report.complete = seen.iter().filter(|s| s.floor && s.got.len() >= expect).count();
+    report.complete = seen
+        .iter()
+        .filter(|s| s.floor && s.got.len() >= expect)
+        .count();
     if let Some(r) = crate::procstat::read("self") {
         report.cpu_s = r.cpu_s;
         report.rss_kib = r.rss_kib;
@@ -464,12 +505,18 @@ mod tests {
 
     #[test]
     fn announcement_texts_carry_their_index_and_send_time() {
-        assert_eq!(parse_text("PUB 3 t=1796565600000000"), Some((3, 1796565600000000)));
+        assert_eq!(
+            parse_text("PUB 3 t=1796565600000000"),
+            Some((3, 1796565600000000))
+        );
         assert_eq!(parse_text("Bonjour"), None);
     }
 
     #[test]
     fn the_public_endpoint_is_beside_ws() {
-        assert_eq!(public_ws("ws://127.0.0.1:8080/ws"), "ws://127.0.0.1:8080/public/ws");
+        assert_eq!(
+            public_ws("ws://127.0.0.1:8080/ws"),
+            "ws://127.0.0.1:8080/public/ws"
+        );
     }
 }

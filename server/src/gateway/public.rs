@@ -176,7 +176,10 @@ pub async fn opinion(State(app): State<AppState>, headers: HeaderMap) -> ApiResu
         .ok_or_else(unavailable)?
         .ok_or_else(unknown)?;
     let (doc, version) = published.ok_or_else(|| {
-        ApiError::new(ErrorCode::NotFound, "no opinion is published for the public yet")
+        ApiError::new(
+            ErrorCode::NotFound,
+            "no opinion is published for the public yet",
+        )
     })?;
     let html = super::documents::render(&app, &id, &doc, Some(version), Format::Html).await?;
     Ok((
@@ -287,7 +290,8 @@ async fn viewer(mut socket: Socket, app: AppState) {
         let Some(first) = first else {
             return close_now(&mut socket, public_close::UNKNOWN_LINK, "unknown public link").await;
         };
-        if !send_frame(&mut socket, first).await {
+        // The view was built when it last changed: the clock now, to run countdowns against.
+        if !send_frame(&mut socket, first).await || !send_frame(&mut socket, pong()).await {
             return;
         }
         debug!("watching");

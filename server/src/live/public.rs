@@ -148,8 +148,10 @@ impl Public {
 /// What the public sees of `state`, with `viewers` watching. Bounded whatever the
 /// convention's size: names of no one but the speaker, the latest announcements and results.
 pub fn view(state: &Convention, viewers: u64) -> p::PublicView {
-    let floor = state.room(d::PLENARY).and_then(|r| r.floor.as_ref()).map(|f| {
-        p::PublicFloor {
+    let floor = state
+        .room(d::PLENARY)
+        .and_then(|r| r.floor.as_ref())
+        .map(|f| p::PublicFloor {
             name: state
                 .people
                 .get(&f.participant)
@@ -157,8 +159,7 @@ pub fn view(state: &Convention, viewers: u64) -> p::PublicView {
                 .unwrap_or_default(),
             since: f.since,
             ends_at: f.ends_at,
-        }
-    });
+        });
     let away = match (&state.breakout, &state.rotation) {
         (Some(b), _) => Some(p::PublicAway {
             kind: p::AwayKind::Breakouts,

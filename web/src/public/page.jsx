@@ -49,9 +49,12 @@ class Watcher {
     ws.onmessage = (m) => {
       let msg;
       try { msg = JSON.parse(m.data); } catch { return; }
-      if (msg.type === 'public_view') {
-        this.view = msg.view;
+      if (msg.type === 'pong') {
+        // The server's clock now (a view's server_time is when it was built).
         this.offset = msg.server_time - Date.now();
+        this.onChange();
+      } else if (msg.type === 'public_view') {
+        this.view = msg.view;
         this.status = 'live';
         this.backoff = 1000;
         this.onChange();
