@@ -80,12 +80,17 @@ impl Viewer {
         Ok(v)
     }
 
-    /// Connect, `watch`, and wait for the first view.
+    /// Connect, `watch`, and wait for the first view and the `pong` that follows it.
     pub async fn watch(server: &Server, link: &str) -> Result<Viewer> {
         let mut v = Viewer::watch_only(server, link).await?;
         v.next_view(Duration::from_secs(10))
             .await
             .context("no first public_view")?;
+        let clock = v.next(Duration::from_secs(10)).await?;
+        anyhow::ensure!(
+            matches!(clock, PublicServerMessage::Pong { .. }),
+            "the first view is followed by the server's clock: {clock:?}"
+        );
         Ok(v)
     }
 

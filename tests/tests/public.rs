@@ -187,7 +187,9 @@ async fn a_public_viewer_sees_nothing_of_the_roster_chat_or_rooms() -> Result<()
         .await;
     ensure!(counted.is_ok(), "the facilitator learns one viewer watches");
 
-    // A full scenario of what the public must not see.
+    // A full scenario of what the public must not see. A chat line, a hand, a call change
+    // nothing the public sees: no frame at all (one view per change, none per event).
+    let before = viewer.frames.len();
     yannick
         .ok(Command::SendChat {
             text: SECRET_CHAT.into(),
@@ -198,6 +200,12 @@ async fn a_public_viewer_sees_nothing_of_the_roster_chat_or_rooms() -> Result<()
         message: SECRET_CALL.into(),
     })
     .await?;
+    viewer.drain(Duration::from_millis(1500)).await;
+    ensure!(
+        viewer.frames.len() == before,
+        "events the public cannot see sent it frames: {:?}",
+        &viewer.frames[before..]
+    );
     fac.ok(Command::CreateRooms {
         count: None,
         names: vec![SECRET_ROOM.into(), "Autre salle".into()],
