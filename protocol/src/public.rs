@@ -45,7 +45,10 @@ pub enum PublicClientMessage {
 pub enum PublicServerMessage {
     /// Everything the public sees, whole, each time it changes (and first after `watch`).
     /// `server_time`: when this view was built (shared by every viewer).
-    PublicView { server_time: u64, view: PublicView },
+    PublicView {
+        server_time: u64,
+        view: Box<PublicView>,
+    },
     /// The server's clock now: once right after the first view, and in answer to `ping`.
     Pong { server_time: u64 },
 }

@@ -125,7 +125,7 @@ impl Viewer {
                 let m: PublicServerMessage = serde_json::from_str(&t)
                     .with_context(|| format!("not a public server message: {t}"))?;
                 if let PublicServerMessage::PublicView { view, .. } = &m {
-                    self.view = Some(view.clone());
+                    self.view = Some((**view).clone());
                 }
                 Ok(m)
             }
@@ -147,7 +147,7 @@ impl Viewer {
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             if let PublicServerMessage::PublicView { view, .. } = self.next(left).await? {
-                return Ok(view);
+                return Ok(*view);
             }
         }
     }

@@ -233,7 +233,7 @@ pub fn encode(view: &p::PublicView, server_time: u64) -> Frame {
     Frame::from(
         serde_json::to_string(&p::PublicServerMessage::PublicView {
             server_time,
-            view: view.clone(),
+            view: Box::new(view.clone()),
         })
         .unwrap_or_default(),
     )
