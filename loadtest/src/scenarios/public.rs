@@ -468,6 +468,11 @@ async fn worker() -> Result<()> {
                 let at = now_us();
                 report.frames += 1;
                 report.bytes += text.len() as u64;
+                // A view that only recounts the viewers (most of them while viewers arrive)
+                // is not parsed whole when this viewer has everything already.
+                if seen[i].floor && seen[i].got.len() >= expect {
+                    continue;
+                }
                 let Ok(PublicServerMessage::PublicView { view, .. }) = serde_json::from_str(&text) else { continue };
                 let s = &mut seen[i];
                 if !s.floor {
