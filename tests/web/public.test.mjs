@@ -45,6 +45,8 @@ test('the public page shows the floor, an announcement and published results liv
   await page.waitForSelector(`[data-testid=public-livestream][href="${LIVESTREAM}"]`);
   await page.waitForSelector('[data-testid=public-viewers][data-count="1"]');
   assert.match(await page.textContent('[data-testid=public-viewers]'), /1 personne regarde/);
+  // The facilitator sees the count, not people.
+  await fac.waitForSelector('[data-testid=public-viewers-staff]:has-text("1 personne regarde")');
 
   // A chat line is nobody's business here.
   await commandOk(cit, { type: 'send_chat', text: 'Ligne de discussion privée 7781' });

@@ -32,7 +32,7 @@ export const DICT = {
   'public.revoked': ['La diffusion publique est terminée : ce lien a été retiré.', 'The public broadcast has ended: this link was withdrawn.'],
   'public.full': ['Trop de personnes regardent en ce moment. Nouvel essai dans quelques secondes…', 'Too many people are watching right now. Trying again in a few seconds…'],
   'public.reconnecting': ['Connexion perdue, reconnexion…', 'Connection lost, reconnecting…'],
-  'public.status': ['État', 'Status'],
+  'public.staff_viewers': [{ one: 'Public : {n} personne regarde la plénière', other: 'Public : {n} personnes regardent la plénière' }, { one: 'Public: {n} person watching the plenary', other: 'Public: {n} people watching the plenary' }],
   // ---- shell ----
   'lang.other': ['English', 'Français'],
   'lang.switch_to': ['Switch to English', 'Passer en français'],
