@@ -49,6 +49,9 @@ pub enum PublicServerMessage {
         server_time: u64,
         view: Box<PublicView>,
     },
+    /// How many watch now (over every node), when only that changed: at most once a
+    /// second (`PUBLIC_COUNT_EVERY_MS`), a few bytes instead of the whole view.
+    PublicCount { viewers: u64 },
     /// The server's clock now: once right after the first view, and in answer to `ping`.
     Pong { server_time: u64 },
 }
@@ -70,7 +73,8 @@ pub struct PublicView {
     /// The published opinion, fetched as HTML at `url`.
     pub opinion: Option<PublicOpinion>,
     pub livestream: Option<String>,
-    /// Viewers watching now (over every node of a cluster); updated at most once a second.
+    /// Viewers watching when the view was built (over every node of a cluster); later
+    /// changes come as `public_count`.
     pub viewers: u64,
 }
 

@@ -80,18 +80,22 @@ impl Viewer {
         Ok(v)
     }
 
-    /// Connect, `watch`, and wait for the first view and the `pong` that follows it.
+    /// Connect, `watch`, and wait for the first view and the `pong` that follows it (after
+    /// the count, if it changed since the view was built).
     pub async fn watch(server: &Server, link: &str) -> Result<Viewer> {
         let mut v = Viewer::watch_only(server, link).await?;
-        v.next_view(Duration::from_secs(10))
-            .await
-            .context("no first public_view")?;
-        let clock = v.next(Duration::from_secs(10)).await?;
+        let first = v.next(Duration::from_secs(10)).await?;
         anyhow::ensure!(
-            matches!(clock, PublicServerMessage::Pong { .. }),
-            "the first view is followed by the server's clock: {clock:?}"
+            matches!(first, PublicServerMessage::PublicView { .. }),
+            "the first message is the view: {first:?}"
         );
-        Ok(v)
+        loop {
+            match v.next(Duration::from_secs(10)).await? {
+                PublicServerMessage::Pong { .. } => return Ok(v),
+                PublicServerMessage::PublicCount { .. } => continue,
+                other => bail!("the first view is followed by the server's clock: {other:?}"),
+            }
+        }
     }
 
     pub async fn send(&mut self, m: &PublicClientMessage) -> Result<()> {
@@ -124,8 +128,17 @@ impl Viewer {
                 self.frames.push(t.clone());
                 let m: PublicServerMessage = serde_json::from_str(&t)
                     .with_context(|| format!("not a public server message: {t}"))?;
-                if let PublicServerMessage::PublicView { view, .. } = &m {
-                    self.view = Some((**view).clone());
+                match &m {
+                    PublicServerMessage::PublicView { view, .. } => {
+                        self.view = Some((**view).clone());
+                    }
+                    // The count alone: the latest view with it.
+                    PublicServerMessage::PublicCount { viewers } => {
+                        if let Some(v) = self.view.as_mut() {
+                            v.viewers = *viewers;
+                        }
+                    }
+                    PublicServerMessage::Pong { .. } => {}
                 }
                 Ok(m)
             }
@@ -141,13 +154,19 @@ impl Viewer {
         }
     }
 
-    /// The next `public_view`.
+    /// The view after the next `public_view` or `public_count`.
     pub async fn next_view(&mut self, within: Duration) -> Result<PublicView> {
         let deadline = tokio::time::Instant::now() + within;
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            if let PublicServerMessage::PublicView { view, .. } = self.next(left).await? {
-                return Ok(*view);
+            match self.next(left).await? {
+                PublicServerMessage::PublicView { view, .. } => return Ok(*view),
+                PublicServerMessage::PublicCount { .. } => {
+                    if let Some(v) = &self.view {
+                        return Ok(v.clone());
+                    }
+                }
+                PublicServerMessage::Pong { .. } => {}
             }
         }
     }

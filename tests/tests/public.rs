@@ -87,7 +87,7 @@ fn check_frames(v: &Viewer, forbidden: &[String]) -> Result<()> {
         let json: serde_json::Value = serde_json::from_str(f)?;
         let ty = json["type"].as_str().unwrap_or_default();
         ensure!(
-            ty == "public_view" || ty == "pong",
+            ty == "public_view" || ty == "public_count" || ty == "pong",
             "frame of type {ty:?}: {f}"
         );
         if ty == "public_view" {
@@ -454,6 +454,13 @@ async fn revoking_the_link_closes_viewers_and_refuses_it() -> Result<()> {
     let link = http.public_link("revoque", None).await?;
     let mut a = Viewer::watch(&server, &link.token).await?;
     let mut b = Viewer::watch(&server, &link.token).await?;
+    // A new viewer changes only the count: the others get a few bytes, not the view again.
+    a.wait_view(|v| v.viewers == 2).await?;
+    let last = a.frames.last().cloned().unwrap_or_default();
+    ensure!(
+        last == r#"{"type":"public_count","viewers":2}"#,
+        "the count alone: {last}"
+    );
     let r = http
         .delete("/api/conventions/revoque/public-link")
         .send()

@@ -93,7 +93,7 @@ test('the public page shows the floor, an announcement and published results liv
 
   const all = frames.join('\n');
   assert.ok(!all.includes('Ligne de discussion privée'), 'no chat line reached the public page');
-  assert.ok(frames.every((f) => /"type":"(public_view|pong)"/.test(f)), 'only public views');
+  assert.ok(frames.every((f) => /"type":"(public_view|public_count|pong)"/.test(f)), 'only public views');
 
   // Revoked: the page says the broadcast ended.
   const revoked = await organizer('DELETE', `/api/conventions/${conv}/public-link`);

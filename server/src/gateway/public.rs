@@ -25,6 +25,7 @@ use super::socket::{self, CloseFrame, Message, Socket, Upgrade};
 use super::{hash_token, ApiError, AppState};
 use crate::docs::export::Format;
 use crate::domain as d;
+use crate::live::public::same_frame;
 use crate::live::Frame;
 
 /// A viewer's reads are tiny (`watch`, `ping`): a small buffer.
@@ -283,16 +284,19 @@ async fn viewer(mut socket: Socket, app: AppState) {
             )
             .await;
             match ready {
-                Ok(Ok(s)) => s.frame.clone(),
+                Ok(Ok(s)) => Some(s.clone()),
                 _ => None,
             }
         };
-        let Some(first) = first else {
+        let Some(mut sent) = first else {
             return close_now(&mut socket, public_close::UNKNOWN_LINK, "unknown public link").await;
         };
-        // The view was built when it last changed: the clock now, to run countdowns against.
-        if !send_frame(&mut socket, first).await || !send_frame(&mut socket, pong()).await {
-            return;
+        // The view, the count if it changed since, and the clock now (the view was built when
+        // it last changed) to run countdowns against.
+        for f in [sent.frame.clone(), sent.count.clone(), Some(pong())].into_iter().flatten() {
+            if !send_frame(&mut socket, f).await {
+                return;
+            }
         }
         debug!("watching");
 
@@ -314,10 +318,17 @@ async fn viewer(mut socket: Socket, app: AppState) {
                     if shown.link.as_deref() != Some(hash.as_str()) {
                         break Some((public_close::LINK_REVOKED, "the public link was revoked"));
                     }
-                    if let Some(f) = shown.frame {
-                        if !send_frame(&mut socket, f).await {
-                            break Some((close::SLOW_CONSUMER, "too slow"));
-                        }
+                    // Only what changed: the view, or the count alone (the same shared bytes
+                    // as every other viewer's).
+                    let view = (!same_frame(&shown.frame, &sent.frame)).then(|| shown.frame.clone()).flatten();
+                    let count = (!same_frame(&shown.count, &sent.count)).then(|| shown.count.clone()).flatten();
+                    sent = shown;
+                    let mut ok = true;
+                    for f in [view, count].into_iter().flatten() {
+                        ok = ok && send_frame(&mut socket, f).await;
+                    }
+                    if !ok {
+                        break Some((close::SLOW_CONSUMER, "too slow"));
                     }
                 }
                 _ = ping.tick() => {

@@ -22,12 +22,25 @@ use super::Frame;
 use crate::domain::{self as d, Convention};
 use crate::wire;
 
-/// What a feed holds: the active link's hash and the latest view, encoded.
+/// What a feed holds: the active link's hash, the latest view and the latest count, encoded.
 #[derive(Clone, Debug, Default)]
 pub struct Shown {
     pub link: Option<String>,
     /// `None` until the convention's task has built its first view.
     pub frame: Option<Frame>,
+    /// The latest `public_count`, once the count changed after the view was built.
+    pub count: Option<Frame>,
+}
+
+/// Whether two optional frames are the same encoding (the same shared bytes): O(1).
+pub fn same_frame(a: &Option<Frame>, b: &Option<Frame>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => {
+            std::ptr::eq(a.as_str().as_ptr(), b.as_str().as_ptr()) && a.len() == b.len()
+        }
+        (None, None) => true,
+        _ => false,
+    }
 }
 
 /// One convention's public feed on this node.
@@ -226,6 +239,13 @@ pub fn view(state: &Convention, viewers: u64) -> p::PublicView {
         livestream: state.public.livestream.clone(),
         viewers,
     }
+}
+
+/// The frame of a count alone.
+pub fn encode_count(viewers: u64) -> Frame {
+    Frame::from(
+        serde_json::to_string(&p::PublicServerMessage::PublicCount { viewers }).unwrap_or_default(),
+    )
 }
 
 /// The frame of a view, with the server's clock to run countdowns against.

@@ -53,6 +53,10 @@ class Watcher {
         // The server's clock now (a view's server_time is when it was built).
         this.offset = msg.server_time - Date.now();
         this.onChange();
+      } else if (msg.type === 'public_count') {
+        // The count alone changed.
+        if (this.view) this.view = { ...this.view, viewers: msg.viewers };
+        this.onChange();
       } else if (msg.type === 'public_view') {
         this.view = msg.view;
         this.status = 'live';

@@ -4,14 +4,19 @@
 
 use super::*;
 use crate::live::public::{self, Shown};
+use crate::live::Frame;
 
 /// The task's side of its public feed.
 pub(super) struct PublicSide {
     pub feed: Arc<public::Feed>,
-    /// The view last shown (with its count), the seq and link it was built at.
+    /// The view last shown, the seq and link it was built at, its frame.
     last: Option<p::PublicView>,
     seq: u64,
     link: Option<String>,
+    frame: Option<Frame>,
+    /// The count last shown, and its frame once it changed after the view.
+    count: u64,
+    count_frame: Option<Frame>,
 }
 
 impl PublicSide {
@@ -21,6 +26,9 @@ impl PublicSide {
             last: None,
             seq: 0,
             link: None,
+            frame: None,
+            count: 0,
+            count_frame: None,
         }
     }
 
@@ -35,40 +43,63 @@ impl PublicSide {
         state.public.link.is_some()
             || self.feed.local() > 0
             || self.feed.remote() > 0
-            || self.last.as_ref().is_some_and(|v| v.viewers > 0)
+            || self.count > 0
+    }
+}
+
+/// A view without its count, to tell whether anything else changed.
+fn uncounted(v: &p::PublicView) -> p::PublicView {
+    p::PublicView {
+        viewers: 0,
+        ..v.clone()
     }
 }
 
 impl Actor {
     /// Show the public what changed: after a turn (`recount` false: only if the log moved or
-    /// the link changed) or on the count's tick (`recount` true).
+    /// the link changed) or on the count's tick (`recount` true). A new view is encoded only
+    /// when something but the count changed; a new count alone is a `public_count` frame.
     pub(super) fn public_refresh(&mut self, recount: bool) {
         let side = &mut self.public;
-        let same_log = side.seq == self.state.seq && side.link == self.state.public.link;
-        if !recount && same_log && side.last.is_some() {
-            return;
-        }
+        let log_moved = side.last.is_none()
+            || side.seq != self.state.seq
+            || side.link != self.state.public.link;
         let viewers = if recount || side.last.is_none() {
             side.viewers()
         } else {
-            side.last.as_ref().map_or(0, |v| v.viewers)
+            side.count
         };
-        let counted_before = side.last.as_ref().map(|v| v.viewers);
-        if same_log && counted_before == Some(viewers) {
+        let count_changed = viewers != side.count;
+        if !log_moved && !count_changed {
             return;
         }
-        let view = public::view(&self.state, viewers);
-        side.seq = self.state.seq;
-        if side.last.as_ref() == Some(&view) && side.link == self.state.public.link {
-            return;
+        let mut changed = false;
+        if log_moved {
+            side.seq = self.state.seq;
+            let view = public::view(&self.state, viewers);
+            let same = side.last.as_ref().map(uncounted) == Some(uncounted(&view));
+            if !same || side.link != self.state.public.link {
+                side.link = self.state.public.link.clone();
+                side.frame = Some(public::encode(&view, now_ms()));
+                // The view carries the count: no count frame needed until it changes again.
+                side.count_frame = None;
+                side.last = Some(view);
+                changed = true;
+            }
         }
-        side.link = self.state.public.link.clone();
-        side.feed.show(Shown {
-            link: side.link.clone(),
-            frame: Some(public::encode(&view, now_ms())),
-        });
-        side.last = Some(view);
-        if counted_before.is_some_and(|c| c != viewers) {
+        if count_changed {
+            side.count = viewers;
+            side.count_frame = Some(public::encode_count(viewers));
+            changed = true;
+        }
+        if changed {
+            side.feed.show(Shown {
+                link: side.link.clone(),
+                frame: side.frame.clone(),
+                count: side.count_frame.clone(),
+            });
+        }
+        if count_changed {
             self.public_count_to_staff(None);
         }
     }
@@ -79,7 +110,7 @@ impl Actor {
             return;
         }
         let frame = encode(&ServerMessage::PublicViewers {
-            count: self.public.last.as_ref().map_or(0, |v| v.viewers),
+            count: self.public.count,
         });
         let staff: Vec<u64> = match only {
             Some(id) => vec![id],
