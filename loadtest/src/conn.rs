@@ -197,7 +197,7 @@ pub fn snapshot_seq(text: &str) -> Option<u64> {
     leading_number(&text[at + KEY.len()..])
 }
 
-fn ws_config() -> WebSocketConfig {
+pub(crate) fn ws_config() -> WebSocketConfig {
     // Thousands of connections in one process: small buffers, as the server does.
     WebSocketConfig::default()
         .read_buffer_size(8 * 1024)

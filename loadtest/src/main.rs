@@ -100,6 +100,9 @@ enum Scenario {
     Idle(scenarios::idle::Args),
     /// A whole convention day, compressed: plenary, breakouts, expert rotation, polls, drafting.
     Convention(scenarios::convention::Args),
+    /// N public viewers (in worker processes) and M members: the floor and announcements
+    /// reaching the public (PROTOCOL.md §24).
+    Public(scenarios::public::Args),
 }
 
 impl Scenario {
@@ -111,6 +114,7 @@ impl Scenario {
             Scenario::Rotation(_) => "rotation",
             Scenario::Idle(_) => "idle",
             Scenario::Convention(_) => "convention",
+            Scenario::Public(_) => "public",
         }
     }
 }
@@ -188,6 +192,10 @@ fn is_loopback_host(host: &str) -> bool {
 }
 
 fn main() {
+    // Public audience (§24): this binary run again as a worker holding public viewers.
+    if std::env::args().nth(1).as_deref() == Some(scenarios::public::WORKER) {
+        std::process::exit(scenarios::public::worker_main());
+    }
     let code = match run() {
         Ok(code) => code,
         Err(e) => {
@@ -263,6 +271,7 @@ async fn run_async(cli: Cli, urls: Vec<Url>, token: String, nofile: Option<u64>)
             Scenario::Rotation(a) => scenarios::rotation::run(&ctx, a).await,
             Scenario::Idle(a) => scenarios::idle::run(&ctx, a).await,
             Scenario::Convention(a) => scenarios::convention::run(&ctx, a).await,
+            Scenario::Public(a) => scenarios::public::run(&ctx, a).await,
         }
     })
     .await;

@@ -51,7 +51,7 @@ impl Organizer {
         }
     }
 
-    async fn post<T: serde::de::DeserializeOwned>(
+    pub(crate) async fn post<T: serde::de::DeserializeOwned>(
         &self,
         path: &str,
         body: &impl serde::Serialize,

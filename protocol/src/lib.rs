@@ -10,6 +10,8 @@ mod documents;
 mod hearings;
 mod moderation;
 mod polls;
+// Public audience (§24).
+mod public;
 mod rotation;
 // Run sheet.
 mod runsheet;
@@ -26,6 +28,8 @@ pub use hearings::*;
 pub use moderation::*;
 pub use parse::{parse_client_message, ParseError, MAX_ERROR_MESSAGE_BYTES};
 pub use polls::*;
+// Public audience (§24).
+pub use public::*;
 pub use rotation::*;
 pub use runsheet::*;
 pub use schema::schema;
@@ -568,6 +572,22 @@ pub enum Event {
     ParticipantReadmitted {
         participant: String,
     },
+    // Public audience (§24). Never sent on `/ws`: organizers (HTTP) and the audit trail.
+    /// A public link was made, replacing any earlier one; its token is stored hashed.
+    PublicLinkCreated {
+        token_hash: String,
+        livestream: Option<String>,
+    },
+    /// The public link was revoked: its viewers are closed (4021).
+    PublicLinkRevoked,
+    LivestreamSet {
+        livestream: Option<String>,
+    },
+    /// This named version of the document is what the public page shows.
+    DocumentPublished {
+        document: String,
+        version: u32,
+    },
 }
 
 /// An event with its place in the convention's log. `at` is in ms since the Unix epoch.
@@ -946,6 +966,12 @@ pub enum Command {
     Readmit {
         participant: String,
     },
+    // Public audience (§24). Facilitators.
+    /// Show this named version of the document (the opinion) on the public page.
+    PublishDocument {
+        document: String,
+        version: u32,
+    },
 }
 
 /// Messages from the client.
@@ -1021,4 +1047,8 @@ pub enum ServerMessage {
         hearing: String,
         question: HearingQuestion,
     },
+    // Public audience (§24).
+    /// How many public viewers watch now (facilitators and guarantors; not part of the
+    /// log): after the welcome when a public link is active, then at most once a second.
+    PublicViewers { count: u64 },
 }

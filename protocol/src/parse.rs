@@ -85,6 +85,8 @@ impl Command {
         "unmute",
         "remove_participant",
         "readmit",
+        // Public audience (§24).
+        "publish_document",
     ];
 }
 

@@ -39,6 +39,15 @@ pub fn schema() -> serde_json::Value {
     add!(AttendanceReport);
     // Run sheet.
     add!(SequenceReport);
+    // Public audience (§24).
+    add!(
+        PublicClientMessage,
+        PublicServerMessage,
+        CreatePublicLink,
+        SetLivestream,
+        PublicLink,
+        PublicLinkStatus
+    );
     for (name, s) in gen.definitions() {
         defs.insert(name.clone(), serde_json::to_value(s).unwrap_or_default());
     }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::*;
 
 /// The version of this format; a stored state of another version is not used.
-pub const STATE_FORMAT: u32 = 4;
+pub const STATE_FORMAT: u32 = 5;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredState {
@@ -61,6 +61,9 @@ pub struct ConventionState {
     pub mutes: Vec<MuteView>,
     #[serde(default)]
     pub removed: Vec<RemovalView>,
+    /// Since format 5: the public audience (§24).
+    #[serde(default)]
+    pub public: PublicStored,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -340,6 +340,13 @@ fn check_example(ex: &Example, cov: &mut Coverage) -> Result<(), String> {
                 "AttendanceReport" => check!(convene_protocol::AttendanceReport)?,
                 "SequenceReport" => check!(convene_protocol::SequenceReport)?,
                 "ChatExportLine" => check!(convene_protocol::ChatExportLine)?,
+                // Public audience (§24).
+                "PublicClientMessage" => check!(convene_protocol::PublicClientMessage)?,
+                "PublicServerMessage" => check!(convene_protocol::PublicServerMessage)?,
+                "CreatePublicLink" => check!(convene_protocol::CreatePublicLink)?,
+                "SetLivestream" => check!(convene_protocol::SetLivestream)?,
+                "PublicLink" => check!(convene_protocol::PublicLink)?,
+                "PublicLinkStatus" => check!(convene_protocol::PublicLinkStatus)?,
                 other => return Err(format!("unknown HTTP type {other:?} in tag")),
             }
         }
@@ -441,6 +448,11 @@ fn protocol_md_tables_list_every_error_and_close_code() {
         close::SLOW_CONSUMER,
         close::BINARY,
         close::REMOVED,
+        // Public audience (§24).
+        convene_protocol::public_close::UNKNOWN_LINK,
+        convene_protocol::public_close::LINK_REVOKED,
+        convene_protocol::public_close::FULL,
+        convene_protocol::public_close::READ_ONLY,
     ] {
         assert!(
             keys.contains(&code.to_string()),

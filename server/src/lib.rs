@@ -78,6 +78,10 @@ pub struct Config {
     /// limit allows, less a reserve kept for health, metrics and the organizer API.
     #[arg(long, env = "CONVENE_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
+    /// Public audience (§24): most public viewers this node holds at once; one more is
+    /// closed with 4022 (members are never refused for viewers).
+    #[arg(long, env = "CONVENE_MAX_PUBLIC_VIEWERS", default_value_t = 20_000)]
+    pub max_public_viewers: usize,
     /// Attendance: days a stretch of presence is kept after it ended; older ones are deleted
     /// at start and once a day (attendance is personal data, kept out of the log).
     #[arg(long, env = "CONVENE_ATTENDANCE_RETENTION_DAYS", default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=36500))]
@@ -289,6 +293,7 @@ pub async fn run(
     let app = gateway::AppState {
         limits: gateway::Limits {
             ws_idle: std::time::Duration::from_secs(config.ws_idle_secs),
+            max_public_viewers: config.max_public_viewers,
         },
         hub: hub.clone(),
         docs,

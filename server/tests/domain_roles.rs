@@ -32,7 +32,7 @@ const COLUMNS: [Who; 7] = [
 ];
 
 /// How many variants `Command` has; `allow_list` matches them all, `samples` names them all.
-const COMMAND_VARIANTS: usize = 75;
+const COMMAND_VARIANTS: usize = 79;
 
 /// Who may send each command: one column per actor of `COLUMNS`, `x` allowed, `.` refused.
 /// The match is exhaustive: a new command does not compile until its row is written here.
@@ -120,6 +120,11 @@ fn allow_list(command: &Command) -> (&'static str, &'static str) {
         HideQuestion { .. } => ("HideQuestion", ". . . x . . ."),
         MarkAnswering { .. } => ("MarkAnswering", ". . . x . . ."),
         MarkAnswered { .. } => ("MarkAnswered", ". . . x . . ."),
+        // Public audience (§24).
+        CreatePublicLink { .. } => ("CreatePublicLink", "x . . . . . ."),
+        RevokePublicLink => ("RevokePublicLink", "x . . . . . ."),
+        SetLivestream { .. } => ("SetLivestream", "x . . . . . ."),
+        PublishDocument { .. } => ("PublishDocument", ". . . x . . ."),
     }
 }
 
@@ -580,6 +585,17 @@ fn samples(sim: &Sim, p: &People) -> Vec<Command> {
         Command::MarkAnswered {
             hearing: "h1".into(),
             question: 1,
+        },
+        // Public audience (§24).
+        Command::CreatePublicLink {
+            token_hash: "ab".repeat(32),
+            livestream: None,
+        },
+        Command::RevokePublicLink,
+        Command::SetLivestream { livestream: None },
+        Command::PublishDocument {
+            document: "avis".into(),
+            version: 1,
         },
     ]
 }

@@ -274,7 +274,7 @@ impl Organizer {
 
 /// A Redis database of its own for a test, emptied (the machine's Redis on 6379, or
 /// `CONVENE_TEST_REDIS`). Each test file uses its own database numbers (taken: 4 video, 5 and 7
-/// ballot_box_check, 2 attendance, 6 and 10 failover, 8 stored_state, 9 and 13 ballot_order (9 also the web
+/// ballot_box_check, 1 public_cluster, 2 attendance, 6 and 10 failover, 8 stored_state, 9 and 13 ballot_order (9 also the web
 /// failover test, which runs after), 11, 12, 14 and 15 cluster).
 pub fn fresh_redis(db: u8) -> Result<String> {
     let base =
@@ -720,6 +720,8 @@ impl Client {
 }
 
 pub mod ydoc;
+// Public audience (§24).
+pub mod public;
 
 /// `convene-loadtest`: `CONVENE_LOADTEST_BIN`, or next to the `convene` binary (the test
 /// script builds every binary of the workspace first).

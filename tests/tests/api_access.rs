@@ -312,6 +312,27 @@ async fn every_route_answers_every_credential_as_the_openapi_document_says() -> 
             "DELETE invite: {want} undocumented"
         );
     }
+    // Public audience (§24): the opinion is for the holder of the active public link only;
+    // with it, 404 until something is published.
+    let link: Value = org
+        .post(&format!("/api/conventions/{CONV}/public-link"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let link = link["token"].as_str().unwrap_or_default().to_string();
+    let (got, body) = call(
+        &base,
+        &Method::GET,
+        "/public/opinion",
+        &Who::MadeUp(link),
+        0,
+    )
+    .await?;
+    ensure!(
+        got == 404,
+        "GET /public/opinion with the link: {got} {body}"
+    );
     for (op, row) in &table {
         println!("{op:<60} {row:?}");
     }

@@ -159,6 +159,17 @@ async fn command(c: &mut Client, command: Value) -> Result<Value> {
     Ok(serde_json::to_value(&record.event)?)
 }
 
+/// Public audience (§24): a fresh public link of the world's convention (its token).
+async fn public_link(w: &World) -> Result<String> {
+    let r = http()
+        .post(w.server.url(&w.path("/public-link")))
+        .bearer_auth(ORGANIZER_TOKEN)
+        .send()
+        .await?;
+    let link: Value = expect_json(r, 201).await?;
+    Ok(link["token"].as_str().unwrap_or_default().to_string())
+}
+
 /// Values for the path parameters of every operation, naming things that exist: the
 /// convention, a participant (`participant`, whose invitation the DELETE will revoke), an
 /// open poll, a document with a named version and a planned expert rotation (by the facilitator, over the WebSocket).
@@ -211,6 +222,13 @@ async fn resources(
         json!({ "type": "create_hearing", "title": "Audition", "speaker": w.id(EXP) }),
     )
     .await?;
+    // Public audience (§24): the opinion published, and a public link for the DELETE.
+    fac.ok(convene_protocol::Command::PublishDocument {
+        document: "avis".into(),
+        version: 1,
+    })
+    .await?;
+    public_link(w).await?;
     Ok(HashMap::from([
         ("id", w.conv.clone()),
         ("hearing", "h1".to_string()),
@@ -1058,6 +1076,9 @@ async fn the_openapi_document_lists_every_route_and_every_route_answers() -> Res
         // The video meeting answers a participant (their invitation token), not the organizer.
         let token = if p.ends_with("/video") {
             w.token(FAC)
+        } else if p == "/public/opinion" {
+            // The public link's holder (the DELETE may have revoked the earlier one).
+            public_link(&w).await?
         } else {
             ORGANIZER_TOKEN.to_string()
         };

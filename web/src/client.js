@@ -394,6 +394,10 @@ export class Client {
       case 'hearing_question':
         if (this.snap) applyHearingQuestion(this.snap, this.you, msg);
         break;
+      // Public audience (§24): how many watch the public page (staff only).
+      case 'public_viewers':
+        this.publicViewers = msg.count;
+        break;
       default:
         break; // a message this client does not know: ignore (PROTOCOL.md, section 1)
     }

@@ -8,6 +8,31 @@ const listeners = new Set();
 
 // key: [français, English]. {name} is replaced by the parameter `name`.
 export const DICT = {
+  // ---- public audience (§24) ----
+  'public.kicker': ['En direct — plénière publique', 'Live — public plenary'],
+  'public.viewers': [{ one: '{n} personne regarde', other: '{n} personnes regardent' }, { one: '{n} person watching', other: '{n} people watching' }],
+  'public.livestream': ['Regarder la retransmission vidéo', 'Watch the video livestream'],
+  'public.now': ['En ce moment', 'Right now'],
+  'public.floor': ['{name} a la parole', '{name} has the floor'],
+  'public.left': ['(encore {time})', '({time} left)'],
+  'public.no_floor': ['Personne n’a la parole pour l’instant.', 'Nobody has the floor for now.'],
+  'public.away_until': ['Les participants sont en sous-groupes jusqu’à {time}.', 'The participants are in breakout groups until {time}.'],
+  'public.away': ['Les participants sont en sous-groupes.', 'The participants are in breakout groups.'],
+  'public.rotation_until': ['Les participants rencontrent les experts jusqu’à {time}.', 'The participants are meeting the experts until {time}.'],
+  'public.rotation': ['Les participants rencontrent les experts.', 'The participants are meeting the experts.'],
+  'public.announcements': ['Annonces', 'Announcements'],
+  'public.results': ['Résultats publiés', 'Published results'],
+  'public.none': ['Rien pour l’instant.', 'Nothing yet.'],
+  'public.opinion': ['L’avis citoyen', 'The citizens’ opinion'],
+  'public.read_opinion': ['Lire l’avis', 'Read the opinion'],
+  'public.opinion_error': ['L’avis n’a pas pu être chargé. Réessayez.', 'The opinion could not be loaded. Try again.'],
+  'public.privacy': ['Vous regardez sans être inscrit·e : personne ne voit qui regarde, seulement combien.', 'You are watching without being on the roster: nobody sees who watches, only how many.'],
+  'public.no_link': ['Ce lien public est incomplet. Demandez le lien aux organisateurs.', 'This public link is incomplete. Ask the organizers for the link.'],
+  'public.unknown': ['Ce lien public n’est pas (ou plus) valide. Demandez le lien actuel aux organisateurs.', 'This public link is not (or no longer) valid. Ask the organizers for the current link.'],
+  'public.revoked': ['La diffusion publique est terminée : ce lien a été retiré.', 'The public broadcast has ended: this link was withdrawn.'],
+  'public.full': ['Trop de personnes regardent en ce moment. Nouvel essai dans quelques secondes…', 'Too many people are watching right now. Trying again in a few seconds…'],
+  'public.reconnecting': ['Connexion perdue, reconnexion…', 'Connection lost, reconnecting…'],
+  'public.staff_viewers': [{ one: 'Public : {n} personne regarde la plénière', other: 'Public : {n} personnes regardent la plénière' }, { one: 'Public: {n} person watching the plenary', other: 'Public: {n} people watching the plenary' }],
   // ---- shell ----
   'lang.other': ['English', 'Français'],
   'lang.switch_to': ['Switch to English', 'Passer en français'],

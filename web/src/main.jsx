@@ -7,6 +7,8 @@ import './styles.css';
 import { t, initLang, getLang, setLang, LANGS } from './i18n.js';
 import { Client } from './client.js';
 import { App } from './ui/app.jsx';
+// Public audience (§24).
+import { startPublic } from './public/page.jsx';
 
 const TOKEN_RE = /^[a-z0-9-]{1,40}\.[0-9a-f]{32}$/;
 
@@ -125,6 +127,11 @@ function start() {
   initLang();
   const root = document.getElementById('app');
   root.textContent = '';
+  // Public audience (§24): /public is the page of the public link, not a participant's.
+  if (location.pathname === '/public') {
+    startPublic(root);
+    return;
+  }
   const token = tokenFromHash(location.hash);
   if (!token) {
     render(<Landing />, root);

@@ -8,6 +8,8 @@ pub mod convention;
 pub mod drafting;
 pub mod idle;
 pub mod plenary;
+// Public audience (§24).
+pub mod public;
 pub mod rotation;
 pub mod votes;
 pub mod yclient;

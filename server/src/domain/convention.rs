@@ -154,6 +154,8 @@ pub struct Convention {
     pub muted: BTreeMap<ParticipantId, super::Mute>,
     /// Participants removed from the live convention, until readmitted.
     pub removed: BTreeMap<ParticipantId, super::Removal>,
+    /// Public audience (§24): the public link, the livestream, the published opinion.
+    pub public: super::public::PublicState,
 }
 
 impl Default for Convention {
@@ -181,6 +183,7 @@ impl Default for Convention {
             reports: BTreeMap::new(),
             muted: BTreeMap::new(),
             removed: BTreeMap::new(),
+            public: Default::default(),
         }
     }
 }
@@ -542,6 +545,11 @@ impl Convention {
                 };
                 super::moderation::apply(self, &record.event, at, record.seq, by);
             }
+            // Public audience (§24).
+            Event::PublicLinkCreated { .. }
+            | Event::PublicLinkRevoked
+            | Event::LivestreamSet { .. }
+            | Event::DocumentPublished { .. } => super::public::apply(self, &record.event),
             Event::PollDrafted { poll, spec } => {
                 self.polls
                     .insert(poll.clone(), Poll::new(poll.clone(), spec.clone()));

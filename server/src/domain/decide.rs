@@ -442,6 +442,11 @@ pub fn decide(state: &Convention, actor: &Actor, command: &Command, ctx: &Contex
         | Command::Readmit { .. } => {
             super::moderation::decide(state, me.expect("admitted participants only"), command, now)
         }
+        // Public audience (§24).
+        Command::CreatePublicLink { .. }
+        | Command::RevokePublicLink
+        | Command::SetLivestream { .. }
+        | Command::PublishDocument { .. } => super::public::decide(state, command),
         Command::Tick => Ok(tick(state, now)),
     }
 }

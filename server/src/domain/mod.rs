@@ -11,6 +11,8 @@ pub mod documents;
 pub mod hearings;
 pub mod moderation;
 pub mod polls;
+// Public audience (§24).
+pub mod public;
 pub mod questions;
 mod roles;
 pub mod rotation;
@@ -445,6 +447,21 @@ pub enum Event {
     ParticipantReadmitted {
         participant: ParticipantId,
     },
+    // Public audience (§24).
+    /// A public link was made (replacing any earlier one); its token is stored hashed.
+    PublicLinkCreated {
+        token_hash: String,
+        livestream: Option<String>,
+    },
+    PublicLinkRevoked,
+    LivestreamSet {
+        livestream: Option<String>,
+    },
+    /// This named version of the document is what the public page shows.
+    DocumentPublished {
+        document: String,
+        version: u32,
+    },
 }
 
 /// An event as the log holds it: its place, its time and who caused it.
@@ -728,6 +745,19 @@ pub enum Command {
     },
     Readmit {
         participant: ParticipantId,
+    },
+    // Public audience (§24).
+    CreatePublicLink {
+        token_hash: String,
+        livestream: Option<String>,
+    },
+    RevokePublicLink,
+    SetLivestream {
+        livestream: Option<String>,
+    },
+    PublishDocument {
+        document: String,
+        version: u32,
     },
     /// Fire every deadline that is due. Sent by the server's timer; a no-op when nothing is due.
     Tick,

@@ -42,6 +42,9 @@ pub fn allowed(command: &Command) -> Permission {
         | AddParticipants { .. }
         | IssueInvites { .. }
         | RevokeInvite { .. } => Permission::Organizer,
+        // Public audience (§24).
+        CreatePublicLink { .. } | RevokePublicLink | SetLivestream { .. } => Permission::Organizer,
+        PublishDocument { .. } => Permission::Roles(FACILITATORS),
         Tick => Permission::Timer,
         CreateRooms { .. }
         | ClearRooms

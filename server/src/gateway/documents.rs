@@ -49,7 +49,7 @@ async fn title(app: &AppState, id: &str, doc: &str) -> ApiResult<String> {
 }
 
 /// The document's Markdown or HTML, now or at a named version.
-async fn render(
+pub(crate) async fn render(
     app: &AppState,
     id: &str,
     doc: &str,

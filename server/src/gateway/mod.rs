@@ -11,6 +11,8 @@ mod nodes;
 // Run sheet.
 pub mod openapi;
 pub mod outbox;
+// Public audience (§24).
+mod public;
 mod runsheet;
 pub mod serve;
 pub mod socket;
@@ -56,6 +58,8 @@ pub struct AppState {
 pub struct Limits {
     /// A WebSocket silent this long (pings unanswered) is closed; pings go every third.
     pub ws_idle: std::time::Duration,
+    /// Public audience (§24): viewers this node holds at once (`--max-public-viewers`).
+    pub max_public_viewers: usize,
 }
 
 /// SHA-256 hex of a token: what the log stores instead of the token.
@@ -123,6 +127,16 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/conventions/{id}/chat", get(exports::chat))
         .route("/api/conventions/{id}/video", get(video::meeting))
+        // Public audience (§24).
+        .route(
+            "/api/conventions/{id}/public-link",
+            post(public::create)
+                .put(public::set_livestream)
+                .delete(public::revoke)
+                .get(public::status),
+        )
+        .route("/public/ws", get(public::upgrade))
+        .route("/public/opinion", get(public::opinion))
         // Attendance (issue #17).
         .route(
             "/api/conventions/{id}/attendance",

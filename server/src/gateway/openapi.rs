@@ -36,6 +36,12 @@ pub const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/api/conventions/{id}/video"),
     // Attendance (issue #17).
     ("get", "/api/conventions/{id}/attendance"),
+    // Public audience (§24).
+    ("post", "/api/conventions/{id}/public-link"),
+    ("put", "/api/conventions/{id}/public-link"),
+    ("get", "/api/conventions/{id}/public-link"),
+    ("delete", "/api/conventions/{id}/public-link"),
+    ("get", "/public/opinion"),
     ("get", "/api/conventions/{id}/documents/{doc}/export"),
     ("get", "/api/conventions/{id}/documents/{doc}/versions"),
     ("get", "/api/conventions/{id}/documents/{doc}/diff"),
@@ -78,6 +84,17 @@ pub fn document() -> Value {
     // Run sheet.
     let runsheet =
         serde_json::to_value(gen.subschema_for::<Vec<convene_protocol::SequenceReport>>())
+            .unwrap_or_default();
+    // Public audience (§24).
+    let public_create =
+        serde_json::to_value(gen.subschema_for::<convene_protocol::CreatePublicLink>())
+            .unwrap_or_default();
+    let public_live = serde_json::to_value(gen.subschema_for::<convene_protocol::SetLivestream>())
+        .unwrap_or_default();
+    let public_link = serde_json::to_value(gen.subschema_for::<convene_protocol::PublicLink>())
+        .unwrap_or_default();
+    let public_status =
+        serde_json::to_value(gen.subschema_for::<convene_protocol::PublicLinkStatus>())
             .unwrap_or_default();
     let schemas: serde_json::Map<String, Value> = gen
         .take_definitions()
@@ -142,12 +159,13 @@ pub fn document() -> Value {
         "info": {
             "title": "Convene organizer API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Set a convention up: roster, roles, invitations; export its audit trail, polls, rotation and documents. Each operation's x-convene-access says who may call it: the organizer token, and on some routes the invitation tokens of the roles it names, always as Authorization: Bearer (never in the URL). Participants use the WebSocket /ws (see PROTOCOL.md)."
+            "description": "Set a convention up: roster, roles, invitations; export its audit trail, polls, rotation and documents. Each operation's x-convene-access says who may call it: the organizer token, and on some routes the invitation tokens of the roles it names, always as Authorization: Bearer (never in the URL). Participants use the WebSocket /ws, public viewers /public/ws (see PROTOCOL.md)."
         },
         "components": {
             "securitySchemes": {
                 "organizer": { "type": "http", "scheme": "bearer", "description": "The organizer token (--organizer-token / CONVENE_ORGANIZER_TOKEN)" },
-                "invitation": { "type": "http", "scheme": "bearer", "description": "A participant's invitation token ({convention}.{32 hex}), on the routes whose x-convene-access names their roles" }
+                "invitation": { "type": "http", "scheme": "bearer", "description": "A participant's invitation token ({convention}.{32 hex}), on the routes whose x-convene-access names their roles" },
+                "public_link": { "type": "http", "scheme": "bearer", "description": "A convention's public link ({convention}.{32 hex}, PROTOCOL.md §24), on the routes whose x-convene-access says public_link" }
             },
             "schemas": schemas
         },
@@ -298,6 +316,41 @@ pub fn document() -> Value {
                     "parameters": [id_param, format_param, { "name": "table", "in": "query", "required": false, "schema": { "type": "string", "enum": ["participants", "attributes"] }, "description": "CSV only: which table" }],
                     "responses": { "200": ok_or_csv("The report", &attendance), "400": err("Another format or table (code invalid)"), "404": err("No such convention (organizer token)"), "503": err("The attendance store cannot be read (code unavailable)") }
                 }))
+            },
+            // Public audience (§24).
+            "/api/conventions/{id}/public-link": {
+                "post": organizer_only(json!({
+                    "summary": "Make the public link of the convention's plenary (PROTOCOL.md §24)",
+                    "description": "A new token (128 random bits, only its hash stored, distinct from every invitation), returned once with the page's URL (`/public#link=TOKEN`). Any earlier link stops working: its viewers are closed with 4021. Optional livestream URL (http or https, at most 500 characters). Audited (`public_link_created`, without the hash).",
+                    "parameters": [id_param],
+                    "requestBody": { "required": false, "content": { "application/json": { "schema": public_create } } },
+                    "responses": { "201": ok("The link", &public_link), "400": err("A livestream that is not an http(s) URL, or longer than 500 characters (code invalid); a malformed body (bad_message)"), "404": err("No such convention") }
+                })),
+                "put": organizer_only(json!({
+                    "summary": "Set (or clear, with null) the livestream URL shown on the public page",
+                    "parameters": [id_param],
+                    "requestBody": { "required": false, "content": { "application/json": { "schema": public_live } } },
+                    "responses": { "204": { "description": "Set" }, "400": err("Not an http(s) URL, or longer than 500 characters (code invalid)"), "404": err("No such convention, or no public link (code not_found)") }
+                })),
+                "get": organizer_only(json!({
+                    "summary": "Whether a public link is active, its livestream, the published opinion, and how many watch on this node",
+                    "parameters": [id_param],
+                    "responses": { "200": ok("Status", &public_status), "404": err("No such convention") }
+                })),
+                "delete": organizer_only(json!({
+                    "summary": "Revoke the public link: its viewers are closed with 4021, and it is refused (4020) from then on. Audited (`public_link_revoked`)",
+                    "parameters": [id_param],
+                    "responses": { "204": { "description": "Revoked" }, "404": err("No such convention, or no public link") }
+                }))
+            },
+            "/public/opinion": {
+                "get": {
+                    "summary": "The published opinion (the named version a facilitator published with `publish_document`), as HTML, for the public page",
+                    "description": "Who may call: whoever holds the convention's active public link, as `Authorization: Bearer {link}`; no organizer or invitation token. Served with `Content-Security-Policy: sandbox`.",
+                    "security": [{ "public_link": [] }],
+                    "x-convene-access": { "organizer": false, "roles": [], "public_link": true },
+                    "responses": { "200": { "description": "The opinion", "content": { "text/html": { "schema": { "type": "string" } } } }, "401": err("No active public link (revoked, made up, an invitation or organizer token)"), "404": err("Nothing published yet") }
+                }
             },
             "/healthz": { "get": public(json!({ "summary": "Health. No token needed", "responses": { "200": { "description": "Serving; `status` is `degraded` when some conventions cannot be served (listed under `unavailable`, with the reason)" }, "503": err("The store cannot be reached or written (Redis away, a full disk)") } })) },
             "/nodes": { "get": public(json!({ "summary": "The cluster's nodes a client may reconnect to (--nodes; empty: only this origin). No token needed", "responses": { "200": ok("Base URLs", &nodes) } })) },

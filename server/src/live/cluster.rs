@@ -189,6 +189,80 @@ impl Cluster {
     }
 }
 
+// Public audience (§24): viewer counts per node.
+
+/// How long a node's viewer count lasts without being refreshed (a dead node's viewers
+/// stop counting after this).
+const VIEWERS_TTL_SECS: u64 = 5;
+
+fn viewers_key(conv: &str, node: &str) -> String {
+    format!("cv:{{{conv}}}:viewers:{node}")
+}
+fn viewer_nodes_key(conv: &str) -> String {
+    format!("cv:{{{conv}}}:viewer-nodes")
+}
+
+impl Cluster {
+    /// Public audience (§24): once a second while the convention is watched (a public link
+    /// is active, or someone watches here or elsewhere), publish how many watch on this node
+    /// and add up the other nodes' counts into the feed (`Feed::set_remote`).
+    pub(super) fn public_viewers(
+        &self,
+        conv: String,
+        feed: std::sync::Arc<super::public::Feed>,
+        cancel: CancellationToken,
+    ) {
+        let store = self.store.clone();
+        let node = self.node.clone();
+        tokio::spawn(async move {
+            let mut beat = tokio::time::interval(Duration::from_millis(
+                convene_protocol::PUBLIC_COUNT_EVERY_MS,
+            ));
+            beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = beat.tick() => {}
+                }
+                let local = feed.local();
+                if local == 0 && feed.remote() == 0 && !feed.has_link() {
+                    continue;
+                }
+                match count_viewers(&store, &conv, &node, local).await {
+                    Ok(remote) => feed.set_remote(remote),
+                    Err(e) => debug!(error = %e, "viewer count not exchanged"),
+                }
+            }
+        });
+    }
+}
+
+/// Publish this node's count; the sum of the other nodes' (expired ones forgotten).
+async fn count_viewers(
+    store: &RedisStore,
+    conv: &str,
+    me: &str,
+    local: u64,
+) -> redis::RedisResult<u64> {
+    let mut con = store.manager();
+    let _: () = con
+        .set_ex(viewers_key(conv, me), local, VIEWERS_TTL_SECS)
+        .await?;
+    let _: () = con.sadd(viewer_nodes_key(conv), me).await?;
+    let nodes: Vec<String> = con.smembers(viewer_nodes_key(conv)).await?;
+    let mut sum = 0;
+    for n in nodes.into_iter().filter(|n| n != me) {
+        let count: Option<u64> = con.get(viewers_key(conv, &n)).await?;
+        match count {
+            Some(c) => sum += c,
+            None => {
+                let _: () = con.srem(viewer_nodes_key(conv), &n).await?;
+            }
+        }
+    }
+    Ok(sum)
+}
+
 async fn publish(
     store: &RedisStore,
     conv: &str,

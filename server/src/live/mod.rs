@@ -5,6 +5,8 @@
 mod actor;
 mod answered;
 mod cluster;
+// Public audience (§24).
+pub mod public;
 pub mod view;
 
 use std::collections::{BTreeSet, HashMap};
@@ -333,6 +335,8 @@ struct HubInner {
     tracker: TaskTracker,
     cancel: CancellationToken,
     next_conn: AtomicU64,
+    /// Public audience (§24): the public feeds of this node.
+    public: public::Public,
 }
 
 impl Hub {
@@ -369,6 +373,7 @@ impl Hub {
                 tracker,
                 cancel,
                 next_conn: AtomicU64::new(1),
+                public: public::Public::default(),
             }),
         };
         if let Some(c) = &hub.inner.cluster {
@@ -431,6 +436,7 @@ impl Hub {
                     replicas: self.inner.replicas,
                     faults: self.inner.faults.clone(),
                     follower: self.inner.follower.clone(),
+                    public: self.inner.public.clone(),
                 },
             );
             let started = std::time::Instant::now();
@@ -548,6 +554,11 @@ impl Hub {
             .collect();
         ids.sort();
         ids
+    }
+
+    /// Public audience (§24): the public feeds of this node.
+    pub fn public(&self) -> &public::Public {
+        &self.inner.public
     }
 
     pub fn next_conn_id(&self) -> u64 {

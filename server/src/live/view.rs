@@ -97,6 +97,11 @@ pub fn audience(state: &Convention, record: &d::Record) -> Audience {
             Audience::Staff(Some(participant.clone()))
         }
         ParticipantRemoved { .. } | ParticipantReadmitted { .. } => Audience::Everyone,
+        // Public audience (§24): for organizers (HTTP), the audit trail and the public page.
+        PublicLinkCreated { .. }
+        | PublicLinkRevoked
+        | LivestreamSet { .. }
+        | DocumentPublished { .. } => Audience::Nobody,
         VoterMarked { .. } => match actor_id(record) {
             Some(p) => Audience::Only(p),
             None => Audience::Nobody,

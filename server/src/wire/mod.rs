@@ -6,6 +6,8 @@ mod attendance;
 pub mod hearings;
 mod moderation;
 mod polls;
+// Public audience (§24).
+pub mod public;
 mod rotation;
 // Run sheet.
 pub mod runsheet;
@@ -155,6 +157,11 @@ pub fn event_out(e: &d::Event) -> p::Event {
         | D::HearingQuestionHidden { .. }
         | D::HearingQuestionAnswering { .. }
         | D::HearingQuestionAnswered { .. } => hearings::event_out(e),
+        // Public audience (§24).
+        D::PublicLinkCreated { .. }
+        | D::PublicLinkRevoked
+        | D::LivestreamSet { .. }
+        | D::DocumentPublished { .. } => public::event_out(e),
         D::ConventionCreated { name } => P::ConventionCreated { name: name.clone() },
         D::ParticipantAdded { person } => P::ParticipantAdded {
             person: person_out(person, true),
@@ -411,6 +418,11 @@ pub fn event_in(e: p::Event) -> d::Event {
         | P::HearingQuestionHidden { .. }
         | P::HearingQuestionAnswering { .. }
         | P::HearingQuestionAnswered { .. }) => hearings::event_in(e),
+        // Public audience (§24).
+        e @ (P::PublicLinkCreated { .. }
+        | P::PublicLinkRevoked
+        | P::LivestreamSet { .. }
+        | P::DocumentPublished { .. }) => public::event_in(e),
         P::ConventionCreated { name } => D::ConventionCreated { name },
         P::ParticipantAdded { person } => D::ParticipantAdded {
             person: d::Person {
@@ -700,6 +712,8 @@ pub fn command_in(c: p::Command) -> d::Command {
         P::OpenDocument { document, group } => D::OpenDocument { document, group },
         P::CloseDocument { document, group } => D::CloseDocument { document, group },
         P::NameVersion { document, label } => D::NameVersion { document, label },
+        // Public audience (§24).
+        P::PublishDocument { document, version } => D::PublishDocument { document, version },
         P::DraftPoll { spec } => D::DraftPoll {
             spec: spec_in(spec),
         },

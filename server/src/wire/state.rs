@@ -125,6 +125,7 @@ fn convention_out(c: &d::Convention) -> p::ConventionState {
             .iter()
             .map(|(p, r)| super::removal_out(p, r))
             .collect(),
+        public: super::public::state_out(&c.public),
     }
 }
 
@@ -240,6 +241,7 @@ fn convention_in(c: p::ConventionState) -> d::Convention {
         reports: c.reports.into_iter().map(super::report_in).collect(),
         muted: c.mutes.into_iter().map(super::mute_in).collect(),
         removed: c.removed.into_iter().map(super::removal_in).collect(),
+        public: super::public::state_in(c.public),
     }
 }
 

@@ -364,6 +364,10 @@ export function ConsoleView({ client }) {
   // Pending calls come first on a phone; on a laptop, rooms on the left, the rest on the right.
   return (
     <div class="console">
+      {/* Public audience (§24): viewers are a count, never people. */}
+      {typeof client.publicViewers === 'number' ? (
+        <p class="small muted" data-testid="public-viewers-staff">{t('public.staff_viewers', { n: client.publicViewers })}</p>
+      ) : null}
       <Section id="calls" title={callsTitle} class={snap.calls.length ? 'attention' : ''}>
         <CallsList client={client} manage />
       </Section>

@@ -22,6 +22,8 @@ use crate::wire;
 
 mod hearings;
 mod publish;
+// Public audience (§24).
+mod public;
 mod stored;
 
 /// Messages taken from the inbox at once: the commands among them share one append.
@@ -140,6 +142,8 @@ pub struct Actor {
     attendance_writing: bool,
     /// This task's own inbox, for that task's answer.
     me: Option<mpsc::WeakSender<Msg>>,
+    /// Public audience (§24): the feed of this convention's public viewers on this node.
+    public: public::PublicSide,
 }
 
 /// What every convention's task of a process shares, from the hub.
@@ -153,6 +157,8 @@ pub struct Shared {
     pub replicas: super::Replicas,
     pub faults: super::Faults,
     pub follower: Option<Arc<dyn super::Follower>>,
+    /// Public audience (§24).
+    pub public: super::public::Public,
 }
 
 impl Actor {
@@ -166,6 +172,7 @@ impl Actor {
             replicas,
             faults,
             follower,
+            public,
         } = shared;
         Actor {
             faults,
@@ -178,7 +185,6 @@ impl Actor {
             seq_tx: watch::channel(0).0,
             local_tx: watch::channel(BTreeSet::new()).0,
             remote: HashMap::new(),
-            id,
             store,
             metrics,
             docs,
@@ -196,6 +202,8 @@ impl Actor {
             presence_kept: crate::attendance::Tracker::default(),
             attendance_writing: false,
             me: None,
+            public: public::PublicSide::new(public.feed(&id)),
+            id,
         }
     }
 
@@ -227,7 +235,13 @@ impl Actor {
                 self.seq_tx.send_replace(self.state.seq);
                 c.follow(self.id.clone(), self.seq_tx.subscribe(), me.clone(), helpers.clone());
                 c.presence(self.id.clone(), self.local_tx.subscribe(), me, helpers.clone());
+                // Public audience (§24): viewer counts over the nodes.
+                c.public_viewers(self.id.clone(), self.public.feed.clone(), helpers.clone());
             }
+            // Public audience (§24): the first view, then the count once a second.
+            self.public_refresh(false);
+            let mut public_tick = tokio::time::interval(Duration::from_millis(p::PUBLIC_COUNT_EVERY_MS));
+            public_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut attendance_tick = tokio::time::interval(self.attendance.settings.flush_every);
             attendance_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
@@ -241,6 +255,10 @@ impl Actor {
                     _ = attendance_tick.tick(), if !self.presence_kept.is_idle() => {
                         self.start_attendance_write();
                     }
+                    // Public audience (§24).
+                    _ = public_tick.tick(), if self.public.watched(&self.state) => {
+                        self.public_refresh(true);
+                    }
                     msg = inbox.recv() => {
                         let Some(first) = msg else { break };
                         self.handle(crate::live::with_waiting(first, inbox, MAX_BATCH)).await;
@@ -253,7 +271,7 @@ impl Actor {
                     }
                     // Cluster mode: a replica nobody here uses, with no timer to watch, goes;
                     // it is loaded again from the log when someone comes back.
-                    _ = tokio::time::sleep(self.replicas.idle), if self.cluster.is_some() && self.conns.is_empty() && !has_deadline => {
+                    _ = tokio::time::sleep(self.replicas.idle), if self.cluster.is_some() && self.conns.is_empty() && self.public.feed.local() == 0 && !has_deadline => {
                         inbox.close();
                         let rest: Vec<Msg> = std::iter::from_fn(|| inbox.try_recv().ok()).collect();
                         let wanted = rest.iter().any(|m| matches!(m, Msg::Join { .. } | Msg::Command { .. } | Msg::Query(_)));
@@ -266,6 +284,8 @@ impl Actor {
                 if let Some(save) = self.state_to_save(false) {
                     tokio::spawn(save);
                 }
+                // Public audience (§24): only if the log moved (cheap otherwise).
+                self.public_refresh(false);
                 if self.presence_kept.is_full() {
                     self.start_attendance_write();
                 }
@@ -467,6 +487,15 @@ impl Actor {
             },
         );
         self.metrics.connections.inc();
+        // Public audience (§24): the staff learn how many watch.
+        if self
+            .state
+            .people
+            .get(&participant)
+            .is_some_and(|p| p.sees_everything())
+        {
+            self.public_count_to_staff(Some(link.id));
+        }
         // One invitation, a few places at once: past the limit, the oldest goes (a phone's
         // connection that died without a word is the likeliest to be the oldest).
         let over: Vec<u64> = self.online.get(&participant).map_or_else(Vec::new, |ids| {

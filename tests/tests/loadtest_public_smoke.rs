@@ -1,0 +1,64 @@
+//! The real `convene-loadtest` binary's `public` scenario (PROTOCOL.md §24) against a real
+//! server, at a tiny size and with two worker processes: every viewer, whichever process
+//! holds it, must receive the floor and every acknowledged announcement, and the report must
+//! carry the tester's own CPU beside the server's. Never a speed: the figures are for
+//! BENCHMARKS.md.
+
+use anyhow::{ensure, Result};
+use convene_tests::{tempdir, Server};
+use serde_json::Value;
+
+fn num(report: &Value, pointer: &str) -> u64 {
+    report
+        .pointer(pointer)
+        .and_then(Value::as_u64)
+        .unwrap_or_else(|| panic!("{pointer} missing in the report"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn public_every_viewer_of_every_worker_gets_the_floor_and_every_announcement() -> Result<()> {
+    let dir = tempdir();
+    let server = Server::start(&dir.path().join("data")).await?;
+    let (r, code) = convene_tests::run_loadtest(
+        &server,
+        dir.path(),
+        &[
+            "public",
+            "--viewers",
+            "40",
+            "--members",
+            "4",
+            "--broadcasts",
+            "3",
+            "--interval-ms",
+            "100",
+            "--procs",
+            "2",
+        ],
+        true,
+    )
+    .await?;
+    ensure!(code == 0, "exit code {code}: {}", r["failures"]);
+    ensure!(r["ok"] == true, "failures: {}", r["failures"]);
+    ensure!(num(&r, "/errors_total") == 0, "errors: {}", r["errors"]);
+    ensure!(num(&r, "/params/procs") == 2);
+    ensure!(num(&r, "/checks/viewers_connected") == 40);
+    ensure!(num(&r, "/checks/broadcasts_acknowledged") == 3);
+    ensure!(num(&r, "/checks/viewers_complete") == 40);
+    ensure!(num(&r, "/checks/deliveries") == 120);
+    ensure!(num(&r, "/checks/deliveries_expected") == 120);
+    ensure!(num(&r, "/latencies/public_floor/count") == 40);
+    ensure!(
+        r.pointer("/checks/workers_cpu_s")
+            .and_then(Value::as_f64)
+            .is_some(),
+        "the workers' CPU is reported"
+    );
+    ensure!(
+        r.pointer("/rates/server_bytes_per_viewer")
+            .and_then(Value::as_f64)
+            .is_some(),
+        "the server's memory per viewer is reported"
+    );
+    Ok(())
+}

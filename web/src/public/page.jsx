@@ -1,0 +1,225 @@
+// Public audience (PROTOCOL.md §24): the page anyone with a convention's public link opens
+// (/public#link=CONV.32hex). It watches /public/ws and shows the whole `public_view` it
+// receives: who has the floor and the countdown, breakouts, announcements, published
+// results, the published opinion, the livestream and how many watch. It sends only `watch`
+// and `ping`. The link stays in the fragment, which browsers never send to servers.
+
+import { render } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import { t, getLang, setLang, LANGS, locale, fmtPercent } from '../i18n.js';
+
+const LINK_RE = /^[a-z0-9-]{1,40}\.[0-9a-f]{32}$/;
+/** Close codes after which trying again is pointless (§15). */
+const FINAL = { 4020: 'public.unknown', 4021: 'public.revoked', 4023: 'public.unknown', 4003: 'public.unknown' };
+const FULL = 4022;
+
+export function linkFromHash(hash) {
+  const params = new URLSearchParams((hash || '').replace(/^#/, ''));
+  const link = (params.get('link') || '').trim();
+  return LINK_RE.test(link) ? link : null;
+}
+
+/** "15 h 20" in French, the locale's short time in English. */
+export function clock(ms) {
+  const d = new Date(ms);
+  if (getLang() === 'fr') return `${d.getHours()} h ${String(d.getMinutes()).padStart(2, '0')}`;
+  return new Intl.DateTimeFormat(locale(), { hour: 'numeric', minute: '2-digit' }).format(d);
+}
+
+function mmss(ms) {
+  const s = Math.max(0, Math.ceil(ms / 1000));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}
+
+/** The connection: `watch`, views as they come, reconnect with backoff unless told not to. */
+class Watcher {
+  constructor(url, link, onChange) {
+    this.url = url;
+    this.link = link;
+    this.onChange = onChange;
+    this.view = null;
+    this.offset = 0;
+    this.status = 'connecting';
+    this.backoff = 1000;
+  }
+  start() {
+    const ws = new WebSocket(this.url);
+    this.ws = ws;
+    ws.onopen = () => ws.send(JSON.stringify({ type: 'watch', protocol: 1, link: this.link }));
+    ws.onmessage = (m) => {
+      let msg;
+      try { msg = JSON.parse(m.data); } catch { return; }
+      if (msg.type === 'pong') {
+        // The server's clock now (a view's server_time is when it was built).
+        this.offset = msg.server_time - Date.now();
+        this.onChange();
+      } else if (msg.type === 'public_count') {
+        // The count alone changed.
+        if (this.view) this.view = { ...this.view, viewers: msg.viewers };
+        this.onChange();
+      } else if (msg.type === 'public_view') {
+        this.view = msg.view;
+        this.status = 'live';
+        this.backoff = 1000;
+        this.onChange();
+      }
+    };
+    const ping = setInterval(() => { if (ws.readyState === 1) ws.send('{"type":"ping"}'); }, 25000);
+    ws.onclose = (e) => {
+      clearInterval(ping);
+      if (FINAL[e.code]) {
+        this.status = FINAL[e.code];
+        this.onChange();
+        return;
+      }
+      this.status = e.code === FULL ? 'public.full' : 'public.reconnecting';
+      this.onChange();
+      const wait = e.code === FULL ? 15000 : this.backoff;
+      this.backoff = Math.min(this.backoff * 2, 30000);
+      setTimeout(() => this.start(), wait + Math.random() * 1000);
+    };
+  }
+  now() {
+    return Date.now() + this.offset;
+  }
+}
+
+function Results({ r }) {
+  const total = r.tally.ballots || 0;
+  let rows = null;
+  if (Array.isArray(r.options) && (r.kind === 'single' || r.kind === 'multiple')) {
+    rows = r.options.map((label, i) => [label, r.tally.counts[i] || 0]);
+  } else if (r.kind === 'position') {
+    rows = ['for', 'against', 'for_with_reservations', 'abstain'].map((s, i) => [t(`stance.${s}`), r.tally.counts[i] || 0]);
+  }
+  return (
+    <li class="public-result" data-poll={r.poll}>
+      <h3>{r.question}</h3>
+      {rows ? (
+        <ul class="public-bars">
+          {rows.map(([label, n]) => {
+            const share = total ? n / total : 0;
+            return (
+              <li>
+                <span class="public-bar-label">{label}</span>
+                <span class="public-bar" style={`--share:${(share * 100).toFixed(1)}%`} aria-hidden="true" />
+                <span class="public-bar-n">{n} ({fmtPercent(share)})</span>
+              </li>
+            );
+          })}
+        </ul>
+      ) : null}
+      <p class="small muted">{t('results.ballots', { n: total })}</p>
+    </li>
+  );
+}
+
+function Opinion({ o, link }) {
+  const [html, setHtml] = useState(null);
+  const [err, setErr] = useState(false);
+  const open = async () => {
+    try {
+      const r = await fetch(o.url, { headers: { Authorization: `Bearer ${link}` }, cache: 'no-store' });
+      if (!r.ok) throw new Error(String(r.status));
+      setHtml(await r.text());
+    } catch {
+      setErr(true);
+    }
+  };
+  return (
+    <section class="card public-card" data-testid="public-opinion" aria-labelledby="public-opinion-h">
+      <h2 id="public-opinion-h">{t('public.opinion')}</h2>
+      <p><strong>{o.title}</strong> — {o.label}</p>
+      {html === null ? <button type="button" class="btn primary" onClick={open}>{t('public.read_opinion')}</button> : null}
+      {err ? <p class="warn-text" role="alert">{t('public.opinion_error')}</p> : null}
+      {html !== null ? <iframe class="public-opinion" title={o.title} sandbox="" srcdoc={html} /> : null}
+    </section>
+  );
+}
+
+function Page({ w }) {
+  const [, tick] = useState(0);
+  const [lang, setL] = useState(getLang());
+  useEffect(() => {
+    const id = setInterval(() => tick((n) => n + 1), 1000);
+    return () => clearInterval(id);
+  }, []);
+  const other = LANGS.find((l) => l !== lang);
+  const v = w.view;
+  const now = w.now();
+  const banner = w.status !== 'live' && w.status !== 'connecting' ? <p class="public-status warn-text" role="status" data-status={w.status}>{t(w.status)}</p> : null;
+  return (
+    <main id="main" class="public-page" lang={lang}>
+      <header class="top-row">
+        <div>
+          <p class="small muted">{t('public.kicker')}</p>
+          <h1>{v ? v.convention : t('common.loading')}</h1>
+        </div>
+        <button type="button" class="btn small lang" lang={other} aria-label={t('lang.switch_to')} onClick={() => { setLang(other); setL(other); }}>{t('lang.other')}</button>
+      </header>
+      {banner}
+      {v ? (
+        <>
+          <p class="small muted" data-testid="public-viewers" data-count={v.viewers} aria-live="polite">{t('public.viewers', { n: v.viewers })}</p>
+          {v.livestream ? (
+            <p><a class="btn primary" data-testid="public-livestream" href={v.livestream} target="_blank" rel="noopener noreferrer">{t('public.livestream')}</a></p>
+          ) : null}
+          <section class="card public-card" aria-labelledby="public-now-h">
+            <h2 id="public-now-h">{t('public.now')}</h2>
+            {v.away ? (
+              <p data-testid="public-away" data-kind={v.away.kind}>
+                {v.away.until
+                  ? t(v.away.kind === 'rotation' ? 'public.rotation_until' : 'public.away_until', { time: clock(v.away.until) })
+                  : t(v.away.kind === 'rotation' ? 'public.rotation' : 'public.away')}
+              </p>
+            ) : null}
+            {v.floor ? (
+              <p class="public-floor" data-testid="public-floor" aria-live="polite">
+                <strong>{t('public.floor', { name: v.floor.name })}</strong>
+                {v.floor.ends_at ? <span class="public-countdown" data-testid="public-countdown"> {t('public.left', { time: mmss(v.floor.ends_at - now) })}</span> : null}
+              </p>
+            ) : !v.away ? <p class="muted" data-testid="public-floor-none">{t('public.no_floor')}</p> : null}
+          </section>
+          <section class="card public-card" aria-labelledby="public-ann-h">
+            <h2 id="public-ann-h">{t('public.announcements')}</h2>
+            {v.announcements.length ? (
+              <ul class="public-list" data-testid="public-announcements" aria-live="polite">
+                {[...v.announcements].reverse().map((a) => <li><span class="small muted">{clock(a.at)}</span> {a.text}</li>)}
+              </ul>
+            ) : <p class="muted">{t('public.none')}</p>}
+          </section>
+          <section class="card public-card" aria-labelledby="public-res-h">
+            <h2 id="public-res-h">{t('public.results')}</h2>
+            {v.results.length ? (
+              <ul class="public-list" data-testid="public-results">
+                {[...v.results].reverse().map((r) => <Results r={r} />)}
+              </ul>
+            ) : <p class="muted">{t('public.none')}</p>}
+          </section>
+          {v.opinion ? <Opinion o={v.opinion} link={w.link} /> : null}
+        </>
+      ) : null}
+      <p class="small muted">{t('public.privacy')}</p>
+    </main>
+  );
+}
+
+/** Render the public page into `root`. */
+export function startPublic(root) {
+  const link = linkFromHash(location.hash);
+  if (!link) {
+    render(
+      <main id="main" class="center-page"><h1>Convene</h1><p class="warn-text" role="alert">{t('public.no_link')}</p></main>,
+      root,
+    );
+    return;
+  }
+  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/public/ws`;
+  let w;
+  const rerender = () => render(<Page w={w} />, root);
+  w = new Watcher(url, link, rerender);
+  // For the end-to-end tests: the latest view, read-only by intent.
+  window.__conveneWatch = w;
+  rerender();
+  w.start();
+}
