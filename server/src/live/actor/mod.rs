@@ -23,6 +23,8 @@ use crate::wire;
 mod hearings;
 mod publish;
 mod stored;
+// Protocol version 2 (PROTOCOL.md section 25).
+mod v2;
 
 /// Messages taken from the inbox at once: the commands among them share one append.
 const MAX_BATCH: usize = 256;
@@ -70,6 +72,9 @@ struct Conn {
     close: mpsc::Sender<(u16, &'static str)>,
     /// Dropped with the connection (or with the task, if it fails): see `ConnLink::attached`.
     _attached: oneshot::Sender<()>,
+    /// Protocol version 2: what it was last sent of presence (`None`: a version 1
+    /// connection, which gets one `presence` message per change).
+    sent: Option<super::view2::SentPresence>,
 }
 
 enum ReplyTo {
@@ -135,6 +140,11 @@ pub struct Actor {
     /// Attendance (issue #17): who is connected here since when, and where it is written.
     attendance: crate::attendance::Attendance,
     presence_kept: crate::attendance::Tracker,
+    // Protocol version 2 (PROTOCOL.md section 25).
+    /// The roster as encoded for its latest version asked for.
+    roster: Option<super::view2::RosterFrames>,
+    /// Something v2 connections see of people changed since the last presence tick.
+    presence_dirty: bool,
 }
 
 /// What every convention's task of a process shares, from the hub.
@@ -189,6 +199,8 @@ impl Actor {
             dead: Vec::new(),
             attendance,
             presence_kept: crate::attendance::Tracker::default(),
+            roster: None,
+            presence_dirty: false,
         }
     }
 
@@ -222,6 +234,10 @@ impl Actor {
             }
             let mut attendance_tick = tokio::time::interval(self.attendance.settings.flush_every);
             attendance_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            // Protocol version 2: presence goes out at most once per tick.
+            let mut presence_tick =
+                tokio::time::interval(Duration::from_millis(p::PRESENCE_TICK_MS));
+            presence_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 let deadline = self.state.next_deadline();
                 let has_deadline = deadline.is_some();
@@ -232,6 +248,10 @@ impl Actor {
                     // Attendance (issue #17): written down every flush period.
                     _ = attendance_tick.tick(), if !self.presence_kept.is_idle() => {
                         self.write_attendance().await;
+                    }
+                    _ = presence_tick.tick(), if self.presence_dirty => {
+                        self.flush_presence();
+                        self.reap();
                     }
                     msg = inbox.recv() => {
                         let Some(first) = msg else { break };
@@ -361,6 +381,7 @@ impl Actor {
                             let _ = reply.send(self.join(token_hash, link));
                         }
                         Msg::Leave { conn } => self.leave(conn),
+                        Msg::GetRoster { conn, version } => self.get_roster(conn, version),
                         Msg::Remote(records) => self.apply_remote(records).await,
                         Msg::RemotePresence { node, present } => {
                             self.remote_presence(node, present)
@@ -408,17 +429,36 @@ impl Actor {
             ids.len() == 1
         };
         let was_present = !self.present.insert(participant.clone());
-        let welcome = ServerMessage::Welcome {
-            protocol: p::PROTOCOL_VERSION,
-            you: wire::person_out(person, person.sees_everything()),
-            server_time: now_ms(),
-            snapshot: view::snapshot(
+        let mut sent = None;
+        let snapshot = if link.protocol == p::PROTOCOL_V2 {
+            let index = super::view2::PresenceIndex::new(&self.state, &self.present);
+            let snap = super::view2::snapshot(
                 &self.id,
                 &self.state,
                 person,
                 &self.present,
                 &self.audit_head,
-            ),
+                &index,
+            );
+            sent = snap
+                .presence
+                .as_ref()
+                .map(super::view2::SentPresence::from_view);
+            snap
+        } else {
+            view::snapshot(
+                &self.id,
+                &self.state,
+                person,
+                &self.present,
+                &self.audit_head,
+            )
+        };
+        let welcome = ServerMessage::Welcome {
+            protocol: link.protocol,
+            you: wire::person_out(person, person.sees_everything()),
+            server_time: now_ms(),
+            snapshot,
         };
         // A fresh queue always has room for the welcome.
         let _ = link.out.try_send(encode(&welcome));
@@ -440,6 +480,7 @@ impl Actor {
                 out: link.out,
                 close: link.close,
                 _attached: link.attached,
+                sent,
             },
         );
         self.metrics.connections.inc();

@@ -1,0 +1,117 @@
+//! Protocol version 2 (PROTOCOL.md section 25) in the convention's task: the roster served
+//! by version, presence coalesced per tick, room views for those who move.
+
+use super::*;
+use crate::live::view2::{PresenceIndex, RosterFrames};
+
+impl Actor {
+    /// `get_roster`: the roster's shared bytes for the viewer's audience, or `not_modified`.
+    pub(super) fn get_roster(&mut self, conn: u64, version: Option<u64>) {
+        let Some(person) = self
+            .conns
+            .get(&conn)
+            .and_then(|c| self.state.people.get(&c.participant))
+        else {
+            return;
+        };
+        let current = crate::live::view2::roster_version(&self.state);
+        if version == Some(current) {
+            let frame = encode(&ServerMessage::NotModified {
+                resource: "roster".into(),
+                version: current,
+            });
+            return self.send(conn, &frame);
+        }
+        if self.roster.as_ref().is_none_or(|r| r.version != current) {
+            self.roster = Some(RosterFrames::build(&self.state));
+        }
+        let frame = self
+            .roster
+            .as_ref()
+            .map(|r| r.for_viewer(person).clone());
+        if let Some(frame) = frame {
+            self.send(conn, &frame);
+        }
+    }
+
+    /// Something v2 viewers see of people changed: it goes out at the next tick.
+    pub(super) fn presence_changed(&mut self) {
+        if self.conns.values().any(|c| c.sent.is_some()) {
+            self.presence_dirty = true;
+        }
+    }
+
+    /// The presence tick: each v2 connection gets one `presence_batch` with what changed in
+    /// its view since it was last told (nothing if nothing did).
+    pub(super) fn flush_presence(&mut self) {
+        self.presence_dirty = false;
+        let index = PresenceIndex::new(&self.state, &self.present);
+        let mut out: Vec<(u64, Frame)> = Vec::new();
+        // Neighbours in the map often get the same batch (counts only): encoded once.
+        let mut last: Option<(ServerMessage, Frame)> = None;
+        for (id, c) in self.conns.iter_mut() {
+            let (Some(sent), Some(person)) =
+                (c.sent.as_mut(), self.state.people.get(&c.participant))
+            else {
+                continue;
+            };
+            let Some(batch) = sent.advance(&index, person) else {
+                continue;
+            };
+            let frame = match &last {
+                Some((m, f)) if *m == batch => f.clone(),
+                _ => {
+                    let f = encode(&batch);
+                    last = Some((batch, f.clone()));
+                    f
+                }
+            };
+            out.push((*id, frame));
+        }
+        drop(index);
+        for (id, frame) in out {
+            self.send(id, &frame);
+        }
+    }
+}
+
+/// The `room_view` messages of one moment, one per distinct viewer, with the presence view
+/// each carries (what its connection then has).
+pub(super) struct RoomViews<'a> {
+    state: &'a Convention,
+    present: &'a BTreeSet<String>,
+    server_time: u64,
+    index: Option<PresenceIndex<'a>>,
+    built: HashMap<String, (Frame, p::PresenceView)>,
+}
+
+impl<'a> RoomViews<'a> {
+    pub fn new(state: &'a Convention, present: &'a BTreeSet<String>, server_time: u64) -> Self {
+        RoomViews {
+            state,
+            present,
+            server_time,
+            index: None,
+            built: HashMap::new(),
+        }
+    }
+
+    /// The frame for `viewer` (built once per participant: several connections share it).
+    pub fn frame(&mut self, viewer: &d::Person) -> (Frame, p::PresenceView) {
+        if let Some(b) = self.built.get(&viewer.id) {
+            return b.clone();
+        }
+        let index = self
+            .index
+            .get_or_insert_with(|| PresenceIndex::new(self.state, self.present));
+        let msg =
+            crate::live::view2::room_view(self.state, viewer, self.present, index, self.server_time);
+        let view = match &msg {
+            ServerMessage::RoomView { presence, .. } => presence.clone(),
+            _ => p::PresenceView::default(),
+        };
+        let built = (encode(&msg), view);
+        self.built.insert(viewer.id.clone(), built.clone());
+        built
+    }
+}
