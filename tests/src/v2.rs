@@ -40,7 +40,10 @@ impl View {
         let ServerMessage::Welcome { you, snapshot, .. } = msg else {
             bail!("not a welcome: {msg:?}")
         };
-        let presence = snapshot.presence.clone().context("a v2 welcome has presence")?;
+        let presence = snapshot
+            .presence
+            .clone()
+            .context("a v2 welcome has presence")?;
         let roster = snapshot.roster.clone().context("a v2 welcome has roster")?;
         let mut v = View {
             me: you.id.clone(),
@@ -69,7 +72,11 @@ impl View {
     }
 
     fn set_inside(&mut self, inside: &proto::RoomInside) {
-        self.chat = inside.chat.iter().map(|c| (c.seq, c.text.clone())).collect();
+        self.chat = inside
+            .chat
+            .iter()
+            .map(|c| (c.seq, c.text.clone()))
+            .collect();
         self.queue = inside.queue.iter().map(|q| q.participant.clone()).collect();
         self.floor = inside.floor.as_ref().map(|f| f.participant.clone());
     }
@@ -163,7 +170,10 @@ impl View {
     /// The parts a fresh client compares: everything but `seq` (a fresh welcome may be later
     /// when nothing it shows changed).
     pub fn comparable(&self) -> View {
-        View { seq: 0, ..self.clone() }
+        View {
+            seq: 0,
+            ..self.clone()
+        }
     }
 }
 
@@ -179,9 +189,7 @@ impl Follower {
     /// Join with protocol 2 and fetch the roster.
     pub async fn join(ws_url: &str, name: &str, token: &str) -> Result<Follower> {
         let mut client = Client::join_with(ws_url, name, token, proto::PROTOCOL_V2, None).await?;
-        let welcome = client
-            .take_welcome()
-            .context("the welcome was recorded")?;
+        let welcome = client.take_welcome().context("the welcome was recorded")?;
         let view = View::from_welcome(&welcome)?;
         let mut f = Follower {
             client,

@@ -51,7 +51,10 @@ async fn a_citizens_welcome_stays_small_with_five_thousand_people() -> Result<()
         "a v1 welcome carries the roster: {} bytes",
         encoded(&w1)
     );
-    ensure!(v1.snapshot.as_ref().is_some_and(|s| s.participants.len() == 5_000));
+    ensure!(v1
+        .snapshot
+        .as_ref()
+        .is_some_and(|s| s.participants.len() == 5_000));
 
     // Version 2: under 16 KiB, with the roster's version and size.
     let mut cit = Client::join_with(&url, "v2", &invites[11].token, PROTOCOL_V2, None).await?;
@@ -72,7 +75,10 @@ async fn a_citizens_welcome_stays_small_with_five_thousand_people() -> Result<()
     // The plenary is large: the citizen sees herself and the notable people, and counts.
     let me = cit.id();
     ensure!(
-        presence.people.iter().any(|s| s.participant == me && s.online),
+        presence
+            .people
+            .iter()
+            .any(|s| s.participant == me && s.online),
         "herself, online"
     );
     ensure!(
@@ -87,7 +93,8 @@ async fn a_citizens_welcome_stays_small_with_five_thousand_people() -> Result<()
     );
 
     // The roster on request: everyone, without attributes for a citizen.
-    cit.send(&ClientMessage::GetRoster { version: None }).await?;
+    cit.send(&ClientMessage::GetRoster { version: None })
+        .await?;
     let r = cit
         .wait_for(|m| matches!(m, ServerMessage::Roster { .. }))
         .await?;
@@ -129,10 +136,14 @@ async fn a_citizens_welcome_stays_small_with_five_thousand_people() -> Result<()
         unreachable!()
     };
     ensure!(
-        snapshot.presence.as_ref().is_some_and(|p| p.people.len() == 5_000),
+        snapshot
+            .presence
+            .as_ref()
+            .is_some_and(|p| p.people.len() == 5_000),
         "staff see everyone's presence"
     );
-    fac.send(&ClientMessage::GetRoster { version: Some(1) }).await?;
+    fac.send(&ClientMessage::GetRoster { version: Some(1) })
+        .await?;
     let r = fac
         .wait_for(|m| matches!(m, ServerMessage::Roster { .. }))
         .await?;
@@ -151,8 +162,10 @@ async fn a_citizens_welcome_stays_small_with_five_thousand_people() -> Result<()
     // Ten times the budget of one message's size does not apply to get_roster (it has no
     // input): a flood of get_roster is rate limited like any frame, the others unharmed.
     for _ in 0..60 {
-        cit.send(&ClientMessage::GetRoster { version: Some(info.version) })
-            .await?;
+        cit.send(&ClientMessage::GetRoster {
+            version: Some(info.version),
+        })
+        .await?;
     }
     let limited = cit
         .wait_for(|m| {
@@ -222,7 +235,10 @@ async fn a_reconnecting_client_fetches_only_changed_resources() -> Result<()> {
         .as_ref()
         .and_then(|s| s.roster.clone())
         .context("roster info")?;
-    ensure!(now.version != version && now.count == 24, "new version {now:?}");
+    ensure!(
+        now.version != version && now.count == 24,
+        "new version {now:?}"
+    );
     c.send(&ClientMessage::GetRoster {
         version: Some(version),
     })
@@ -277,8 +293,10 @@ async fn coalesced_presence_loses_no_final_state() -> Result<()> {
     let again = Client::join(&url, "again", &invites[5].token).await?;
     kept.pop().context("one")?.close().await;
     let elapsed = started.elapsed();
-    fac.settle(Duration::from_millis(3 * PRESENCE_TICK_MS)).await;
-    cit.settle(Duration::from_millis(3 * PRESENCE_TICK_MS)).await;
+    fac.settle(Duration::from_millis(3 * PRESENCE_TICK_MS))
+        .await;
+    cit.settle(Duration::from_millis(3 * PRESENCE_TICK_MS))
+        .await;
     let total = started.elapsed();
 
     // The final state: what a fresh connection sees.
@@ -304,7 +322,10 @@ async fn coalesced_presence_loses_no_final_state() -> Result<()> {
     );
     // At most one batch per tick (plus the tick under way at each end), whatever the pace.
     let ticks = (total.as_millis() as usize) / PRESENCE_TICK_MS as usize + 2;
-    for (who, n) in [("fac", fac.batches - fac_before), ("cit", cit.batches - cit_before)] {
+    for (who, n) in [
+        ("fac", fac.batches - fac_before),
+        ("cit", cit.batches - cit_before),
+    ] {
         ensure!(n >= 1, "{who}: at least one batch");
         ensure!(
             n <= ticks,
@@ -331,7 +352,8 @@ async fn coalesced_presence_loses_no_final_state() -> Result<()> {
         text: "rien ne bouge".into(),
     })
     .await?;
-    cit.settle(Duration::from_millis(3 * PRESENCE_TICK_MS)).await;
+    cit.settle(Duration::from_millis(3 * PRESENCE_TICK_MS))
+        .await;
     ensure!(cit.batches == before, "no presence batch for a chat line");
     drop(again);
     Ok(())
@@ -361,7 +383,10 @@ async fn a_move_sends_the_room_not_the_world() -> Result<()> {
     }
     cit.read_until(|m| matches!(m, ServerMessage::RoomView { .. }))
         .await?;
-    ensure!(cit.view.room() == Some("r1"), "the room view puts her in r1");
+    ensure!(
+        cit.view.room() == Some("r1"),
+        "the room view puts her in r1"
+    );
     ensure!(
         !cit.client
             .inbox
@@ -370,7 +395,8 @@ async fn a_move_sends_the_room_not_the_world() -> Result<()> {
         "no snapshot to a v2 client"
     );
     // The other mover arrives in the next presence batch.
-    cit.settle(Duration::from_millis(3 * PRESENCE_TICK_MS)).await;
+    cit.settle(Duration::from_millis(3 * PRESENCE_TICK_MS))
+        .await;
     ensure!(
         cit.view.people.get(&old_id).is_some_and(|s| s.room == "r1"),
         "the members of the new room are in its view"
@@ -385,13 +411,96 @@ async fn a_move_sends_the_room_not_the_world() -> Result<()> {
     })
     .await?;
     cit.ok(Command::RaiseHand).await?;
-    cit.settle(Duration::from_millis(3 * PRESENCE_TICK_MS)).await;
+    cit.settle(Duration::from_millis(3 * PRESENCE_TICK_MS))
+        .await;
     let f = fresh(&url, &invites[3].token).await?;
     ensure!(
         cit.view.comparable() == f.comparable(),
         "after a move:\n{:?}\n{:?}",
         cit.view,
         f
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tallies_are_coalesced_per_poll_and_exact_at_close() -> Result<()> {
+    use convene_tests::poll_spec;
+    use proto::{Ballot, Event, PollKind, TALLIES_PER_SECOND};
+    let dir = tempdir();
+    let server = Server::start(&dir.path().join("data")).await?;
+    let invites = server.http().convention("scrutin", &roster(30)).await?;
+    let url = server.ws_url();
+    let mut fac = Client::join(&url, "fac", &invites[0].token).await?;
+    let mut watcher =
+        Client::join_with(&url, "watch", &invites[3].token, PROTOCOL_V2, None).await?;
+    let mut voters = Vec::new();
+    for (k, i) in invites[4..33].iter().enumerate() {
+        voters.push(Client::join(&url, &format!("v{k}"), &i.token).await?);
+    }
+    let spec = poll_spec(
+        "Des bus de nuit le week-end ?",
+        PollKind::Single {
+            options: vec!["oui".into(), "non".into()],
+        },
+        false,
+        true,
+    );
+    let (poll, _) = fac.draft_and_open(spec).await?;
+    watcher.drain(Duration::from_millis(600)).await;
+    watcher.inbox.clear();
+    fac.drain(Duration::from_millis(600)).await;
+    fac.inbox.clear();
+
+    // One ballot after another: each its own batch (a tally each, without coalescing).
+    let started = Instant::now();
+    for (k, v) in voters.iter_mut().enumerate() {
+        v.ok(Command::Vote {
+            poll: poll.clone(),
+            ballot: Ballot::Single {
+                choice: (k % 3 == 0) as u32,
+            },
+        })
+        .await?;
+    }
+    // The last state follows within one period.
+    let period = Duration::from_millis(1000 / TALLIES_PER_SECOND);
+    watcher.drain(period * 3).await;
+    fac.drain(period * 3).await;
+    let elapsed = started.elapsed();
+    let tallies = |c: &Client| -> Vec<proto::Tally> {
+        c.inbox
+            .iter()
+            .filter_map(|m| match m {
+                ServerMessage::PollTally {
+                    poll: p,
+                    tally: Some(t),
+                    ..
+                } if *p == poll => Some(t.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let bound = (elapsed.as_millis() as usize) * TALLIES_PER_SECOND as usize / 1000 + 2;
+    for (who, c) in [("citizen", &watcher), ("facilitator", &fac)] {
+        let seen = tallies(c);
+        ensure!(
+            !seen.is_empty() && seen.len() <= bound,
+            "{who}: {} tallies in {elapsed:?} (at most {bound}) for 29 ballots",
+            seen.len()
+        );
+        let last = seen.last().context("a tally")?;
+        ensure!(
+            last.ballots == 29 && last.counts == vec![19, 10],
+            "{who}: the last live tally is the final state: {last:?}"
+        );
+    }
+    // The close carries the exact tally.
+    let seq = fac.ok(Command::ClosePoll { poll: poll.clone() }).await?;
+    let closed = watcher.wait_seq(seq).await?;
+    ensure!(
+        matches!(&closed.event, Event::PollClosed { tally: Some(t), .. } if t.ballots == 29 && t.counts == vec![19, 10]),
+        "poll_closed carries the exact tally: {closed:?}"
     );
     Ok(())
 }

@@ -94,7 +94,10 @@ impl<'a> PresenceIndex<'a> {
             .rooms
             .iter()
             .map(|r| {
-                let inside = members.get(r.id.as_str()).map(Vec::as_slice).unwrap_or_default();
+                let inside = members
+                    .get(r.id.as_str())
+                    .map(Vec::as_slice)
+                    .unwrap_or_default();
                 p::RoomCount {
                     room: r.id.clone(),
                     members: inside.len() as u32,
@@ -133,7 +136,11 @@ impl<'a> PresenceIndex<'a> {
         }
         let mut out = BTreeMap::new();
         let here = self.state.location_of(&viewer.id);
-        let members = self.members.get(here).map(Vec::as_slice).unwrap_or_default();
+        let members = self
+            .members
+            .get(here)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         if members.len() <= p::LARGE_ROOM {
             for m in members {
                 out.insert(m.id.clone(), self.state_of(m));
@@ -201,12 +208,13 @@ impl SentPresence {
         };
         self.people = now;
         self.rooms = index.counts().to_vec();
-        (!people.is_empty() || !gone.is_empty() || !rooms.is_empty())
-            .then_some(p::ServerMessage::PresenceBatch {
+        (!people.is_empty() || !gone.is_empty() || !rooms.is_empty()).then_some(
+            p::ServerMessage::PresenceBatch {
                 people,
                 gone,
                 rooms,
-            })
+            },
+        )
     }
 }
 

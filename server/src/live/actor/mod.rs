@@ -145,6 +145,9 @@ pub struct Actor {
     roster: Option<super::view2::RosterFrames>,
     /// Something v2 connections see of people changed since the last presence tick.
     presence_dirty: bool,
+    /// Polls whose live tally or participation changed since the last tally tick, and
+    /// whether those who see public results are concerned (both protocol versions).
+    tallies_due: BTreeMap<String, bool>,
 }
 
 /// What every convention's task of a process shares, from the hub.
@@ -201,6 +204,7 @@ impl Actor {
             presence_kept: crate::attendance::Tracker::default(),
             roster: None,
             presence_dirty: false,
+            tallies_due: BTreeMap::new(),
         }
     }
 
@@ -238,6 +242,10 @@ impl Actor {
             let mut presence_tick =
                 tokio::time::interval(Duration::from_millis(p::PRESENCE_TICK_MS));
             presence_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            // Live tallies go out at most `TALLIES_PER_SECOND` times per poll.
+            let mut tally_tick =
+                tokio::time::interval(Duration::from_millis(1000 / p::TALLIES_PER_SECOND));
+            tally_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 let deadline = self.state.next_deadline();
                 let has_deadline = deadline.is_some();
@@ -248,6 +256,10 @@ impl Actor {
                     // Attendance (issue #17): written down every flush period.
                     _ = attendance_tick.tick(), if !self.presence_kept.is_idle() => {
                         self.write_attendance().await;
+                    }
+                    _ = tally_tick.tick(), if !self.tallies_due.is_empty() => {
+                        self.flush_tallies();
+                        self.reap();
                     }
                     _ = presence_tick.tick(), if self.presence_dirty => {
                         self.flush_presence();

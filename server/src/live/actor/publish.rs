@@ -152,7 +152,7 @@ impl Actor {
             })
             .map(|p| p.id.clone())
             .collect();
-        self.poll_tallies(&open, false);
+        self.tallies_later(&open, false);
     }
 
     /// After records are durable (ours) or read (another node's): tell everyone concerned.
@@ -175,7 +175,23 @@ impl Actor {
             .iter()
             .filter_map(|(r, _)| poll_of(&r.event))
             .collect();
-        self.poll_tallies(&polls, true);
+        // A poll's change of state (opened, closed, revealed...) sends its tally now, exact;
+        // ballots only make it due at the next tally tick (at most `TALLIES_PER_SECOND`).
+        let (now, later): (BTreeSet<String>, BTreeSet<String>) =
+            polls.iter().cloned().partition(|id| {
+                records.iter().any(|(r, _)| {
+                    poll_of(&r.event).as_ref() == Some(id)
+                        && !matches!(
+                            r.event,
+                            d::Event::BallotCast { .. } | d::Event::VoterMarked { .. }
+                        )
+                })
+            });
+        for id in &now {
+            self.tallies_due.remove(id);
+        }
+        self.poll_tallies(&now, true);
+        self.tallies_later(&later, true);
         self.follow_documents(records).await;
         // People moved: who may vote in a room's poll, and who is there, changed.
         if moved.iter().any(|p| self.online.contains_key(p)) {
@@ -190,7 +206,7 @@ impl Actor {
                 })
                 .map(|p| p.id.clone())
                 .collect();
-            self.poll_tallies(&open, false);
+            self.tallies_later(&open, false);
         }
     }
 

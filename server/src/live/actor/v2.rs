@@ -25,10 +25,7 @@ impl Actor {
         if self.roster.as_ref().is_none_or(|r| r.version != current) {
             self.roster = Some(RosterFrames::build(&self.state));
         }
-        let frame = self
-            .roster
-            .as_ref()
-            .map(|r| r.for_viewer(person).clone());
+        let frame = self.roster.as_ref().map(|r| r.for_viewer(person).clone());
         if let Some(frame) = frame {
             self.send(conn, &frame);
         }
@@ -75,6 +72,32 @@ impl Actor {
     }
 }
 
+impl Actor {
+    /// Tallies coalesced per poll (section 25, both versions): these polls' tallies go out
+    /// at the next tally tick; `public`: to those who see public results too.
+    pub(super) fn tallies_later(&mut self, polls: &BTreeSet<String>, public: bool) {
+        for id in polls {
+            *self.tallies_due.entry(id.clone()).or_insert(false) |= public;
+        }
+    }
+
+    /// The tally tick: each due poll's tally and participation, as they are now.
+    pub(super) fn flush_tallies(&mut self) {
+        let due = std::mem::take(&mut self.tallies_due);
+        let mut public = BTreeSet::new();
+        let mut staff = BTreeSet::new();
+        for (id, to_all) in due {
+            if to_all {
+                public.insert(id);
+            } else {
+                staff.insert(id);
+            }
+        }
+        self.poll_tallies(&public, true);
+        self.poll_tallies(&staff, false);
+    }
+}
+
 /// The `room_view` messages of one moment, one per distinct viewer, with the presence view
 /// each carries (what its connection then has).
 pub(super) struct RoomViews<'a> {
@@ -104,8 +127,13 @@ impl<'a> RoomViews<'a> {
         let index = self
             .index
             .get_or_insert_with(|| PresenceIndex::new(self.state, self.present));
-        let msg =
-            crate::live::view2::room_view(self.state, viewer, self.present, index, self.server_time);
+        let msg = crate::live::view2::room_view(
+            self.state,
+            viewer,
+            self.present,
+            index,
+            self.server_time,
+        );
         let view = match &msg {
             ServerMessage::RoomView { presence, .. } => presence.clone(),
             _ => p::PresenceView::default(),
