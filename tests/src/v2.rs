@@ -104,6 +104,11 @@ impl View {
                 if !rooms.is_empty() {
                     self.counts = rooms.clone();
                 }
+                // Leaving a room lowers one's hand (PROTOCOL.md section 7 of moves).
+                let here = self.room().unwrap_or(proto::PLENARY_ID).to_string();
+                let people = &self.people;
+                self.queue
+                    .retain(|q| people.get(q).is_none_or(|s| s.room == here));
             }
             ServerMessage::RoomView {
                 seq,
@@ -163,6 +168,10 @@ impl View {
                 self.floor = Some(participant.clone());
             }
             Event::FloorEnded { room, .. } if *room == here => self.floor = None,
+            // Leaving a room lowers one's hand.
+            Event::ParticipantMoved { participant, room } if *room != here => {
+                self.queue.retain(|p| p != participant)
+            }
             _ => {}
         }
     }
