@@ -420,6 +420,8 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
                 .arg("--connect-concurrency")
                 .arg(ctx.connect_concurrency.to_string())
                 .arg("--quiet")
+                .arg("--protocol")
+                .arg(crate::conn::protocol().to_string())
                 // Workers never call the organizer API; the flag is required all the same.
                 .env("CONVENE_ORGANIZER_TOKEN", "unused-by-idle-workers")
                 .arg("idle")
