@@ -44,7 +44,10 @@ impl View {
             .presence
             .clone()
             .context("a v2 welcome has presence")?;
-        let roster = snapshot.roster.clone().context("a v2 welcome has roster")?;
+        snapshot
+            .roster
+            .as_ref()
+            .context("a v2 welcome has the roster's version")?;
         let mut v = View {
             me: you.id.clone(),
             seq: snapshot.seq,
@@ -58,7 +61,6 @@ impl View {
             rooms: snapshot.rooms.iter().map(|r| r.id.clone()).collect(),
             ..View::default()
         };
-        let _ = roster;
         let here = v.room().unwrap_or(proto::PLENARY_ID).to_string();
         if let Some(inside) = snapshot
             .rooms
@@ -127,27 +129,24 @@ impl View {
             }
             ServerMessage::Event { record } => {
                 self.seq = record.seq;
-                self.event(&record.event, &record.by);
+                self.event(&record.event);
             }
             _ => {}
         }
     }
 
-    fn event(&mut self, e: &Event, by: &proto::Actor) {
+    fn event(&mut self, e: &Event) {
         let here = self.room().unwrap_or(proto::PLENARY_ID).to_string();
         match e {
-            Event::ParticipantAdded { person } => {
-                if self.roster_version.is_some() {
-                    self.roster.insert(person.id.clone(), person.clone());
-                    self.roster_version = Some(self.roster.len() as u64);
-                }
+            Event::ParticipantAdded { person } if self.roster_version.is_some() => {
+                self.roster.insert(person.id.clone(), person.clone());
+                self.roster_version = Some(self.roster.len() as u64);
             }
             Event::RoomsCreated { rooms } => {
                 self.rooms.extend(rooms.iter().map(|r| r.id.clone()));
             }
             Event::RoomsCleared => self.rooms.truncate(1),
             Event::ChatPosted { room, text } if *room == here => {
-                let _ = by;
                 // The seq is the record's: set by `apply` before this call.
                 self.chat.push((self.seq, text.clone()));
                 let keep = proto::SNAPSHOT_CHAT_LINES;
