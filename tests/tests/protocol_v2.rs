@@ -504,3 +504,53 @@ async fn tallies_are_coalesced_per_poll_and_exact_at_close() -> Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_get_roster_is_refused_and_harms_nobody() -> Result<()> {
+    let dir = tempdir();
+    let server = Server::start(&dir.path().join("data")).await?;
+    let invites = server.http().convention("mauvais", &roster(4)).await?;
+    let url = server.ws_url();
+    // Before hello: closed 4000, like any other first message.
+    let mut early = Client::open(&url, "early").await?;
+    early.send_raw(r#"{"type":"get_roster"}"#).await?;
+    ensure!(
+        early.wait_closed(Duration::from_secs(10)).await? == Some(proto::close::HELLO_EXPECTED),
+        "get_roster before hello closes 4000"
+    );
+    let mut cit = Client::join_with(&url, "cit", &invites[3].token, PROTOCOL_V2, None).await?;
+    let mut other = Client::join_with(&url, "other", &invites[4].token, PROTOCOL_V2, None).await?;
+    let long = "9".repeat(200);
+    for bad in [
+        r#"{"type":"get_roster","version":"douze"}"#.to_string(),
+        r#"{"type":"get_roster","version":-1}"#.to_string(),
+        format!(r#"{{"type":"get_roster","version":{long}}}"#),
+    ] {
+        cit.send_raw(&bad).await?;
+        let m = cit
+            .wait_for(|m| matches!(m, ServerMessage::Error { .. }))
+            .await?;
+        ensure!(
+            matches!(
+                m,
+                ServerMessage::Error {
+                    code: proto::ErrorCode::BadMessage,
+                    ..
+                }
+            ),
+            "{bad}: {m:?}"
+        );
+    }
+    // Both still served.
+    other
+        .send(&ClientMessage::GetRoster { version: None })
+        .await?;
+    other
+        .wait_for(|m| matches!(m, ServerMessage::Roster { .. }))
+        .await?;
+    cit.ok(Command::SendChat {
+        text: "toujours là".into(),
+    })
+    .await?;
+    Ok(())
+}
