@@ -67,50 +67,78 @@ fn notable(person: &Person) -> bool {
     person.sees_everything() || person.has(Role::Expert)
 }
 
-/// Where everyone is, counted once for all viewers of one moment (a tick, a join, a move).
-pub struct PresenceIndex<'a> {
-    state: &'a Convention,
-    present: &'a BTreeSet<String>,
-    members: HashMap<&'a str, Vec<&'a Person>>,
+/// Where everyone is and how many are online per room: built in one pass over the roster when
+/// people move or the roster changes, and kept up to date (online counts) as people come and
+/// go, so that a join costs the joiner's view, not a walk over the roster.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PresenceCounts {
+    members: HashMap<String, Vec<String>>,
+    notable: Vec<String>,
     counts: Vec<p::RoomCount>,
-    notable: Vec<&'a Person>,
 }
 
-impl<'a> PresenceIndex<'a> {
-    /// One pass over the roster.
-    pub fn new(state: &'a Convention, present: &'a BTreeSet<String>) -> Self {
-        let mut members: HashMap<&str, Vec<&Person>> = HashMap::new();
+impl PresenceCounts {
+    pub fn build(state: &Convention, present: &BTreeSet<String>) -> Self {
+        let mut members: HashMap<String, Vec<String>> = HashMap::new();
         let mut notables = Vec::new();
         for person in state.people.values() {
             members
-                .entry(state.location_of(&person.id))
+                .entry(state.location_of(&person.id).to_string())
                 .or_default()
-                .push(person);
+                .push(person.id.clone());
             if notable(person) {
-                notables.push(person);
+                notables.push(person.id.clone());
             }
         }
         let counts = state
             .rooms
             .iter()
             .map(|r| {
-                let inside = members
-                    .get(r.id.as_str())
-                    .map(Vec::as_slice)
-                    .unwrap_or_default();
+                let inside = members.get(&r.id).map(Vec::as_slice).unwrap_or_default();
                 p::RoomCount {
                     room: r.id.clone(),
                     members: inside.len() as u32,
-                    online: inside.iter().filter(|m| present.contains(&m.id)).count() as u32,
+                    online: inside.iter().filter(|m| present.contains(*m)).count() as u32,
                 }
             })
             .collect();
+        PresenceCounts {
+            members,
+            notable: notables,
+            counts,
+        }
+    }
+
+    /// `who` came online or went offline (where they are did not change).
+    pub fn online_changed(&mut self, state: &Convention, who: &str, online: bool) {
+        let room = state.location_of(who);
+        if let Some(c) = self.counts.iter_mut().find(|c| c.room == room) {
+            c.online = if online {
+                c.online + 1
+            } else {
+                c.online.saturating_sub(1)
+            };
+        }
+    }
+}
+
+/// The presence of one moment, for all viewers of it (a tick, a join, a move).
+pub struct PresenceIndex<'a> {
+    state: &'a Convention,
+    present: &'a BTreeSet<String>,
+    c: &'a PresenceCounts,
+}
+
+impl<'a> PresenceIndex<'a> {
+    pub fn new(
+        state: &'a Convention,
+        present: &'a BTreeSet<String>,
+        counts: &'a PresenceCounts,
+    ) -> Self {
         PresenceIndex {
             state,
             present,
-            members,
-            counts,
-            notable: notables,
+            c: counts,
         }
     }
 
@@ -137,16 +165,14 @@ impl<'a> PresenceIndex<'a> {
         let mut out = BTreeMap::new();
         let here = self.state.location_of(&viewer.id);
         let members = self
+            .c
             .members
             .get(here)
             .map(Vec::as_slice)
             .unwrap_or_default();
-        if members.len() <= p::LARGE_ROOM {
-            for m in members {
-                out.insert(m.id.clone(), self.state_of(m));
-            }
-        }
-        for m in &self.notable {
+        let small = members.len() <= p::LARGE_ROOM;
+        let listed = members.iter().filter(|_| small).chain(&self.c.notable);
+        for m in listed.filter_map(|id| self.state.people.get(id)) {
             out.insert(m.id.clone(), self.state_of(m));
         }
         out.insert(viewer.id.clone(), self.state_of(viewer));
@@ -154,13 +180,13 @@ impl<'a> PresenceIndex<'a> {
     }
 
     pub fn counts(&self) -> &[p::RoomCount] {
-        &self.counts
+        &self.c.counts
     }
 
     pub fn view(&self, viewer: &Person) -> p::PresenceView {
         p::PresenceView {
             people: self.people(viewer).into_values().collect(),
-            rooms: self.counts.clone(),
+            rooms: self.c.counts.clone(),
         }
     }
 }

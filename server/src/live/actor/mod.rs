@@ -145,6 +145,8 @@ pub struct Actor {
     roster: Option<super::view2::RosterFrames>,
     /// Something v2 connections see of people changed since the last presence tick.
     presence_dirty: bool,
+    /// Where people are and how many are online per room (`None`: to build again).
+    presence_counts: Option<super::view2::PresenceCounts>,
     /// Polls whose live tally or participation changed since the last tally tick, and
     /// whether those who see public results are concerned (both protocol versions).
     tallies_due: BTreeMap<String, bool>,
@@ -204,6 +206,7 @@ impl Actor {
             presence_kept: crate::attendance::Tracker::default(),
             roster: None,
             presence_dirty: false,
+            presence_counts: None,
             tallies_due: BTreeMap::new(),
         }
     }
@@ -317,6 +320,8 @@ impl Actor {
             Ok(()) => {
                 self.healthy = true;
                 self.set_fault(None);
+                // Protocol version 2: a state loaded again, counts built again.
+                self.locations_changed();
             }
             Err(e) => {
                 warn!(error = %e, "convention log could not be loaded");
@@ -430,6 +435,13 @@ impl Actor {
                 JoinError::Unknown
             });
         };
+        if !self.state.people.contains_key(&participant) {
+            return Err(JoinError::Unknown);
+        }
+        // Protocol version 2: the counts, before the joiner counts as online.
+        if link.protocol == p::PROTOCOL_V2 {
+            self.ensure_counts();
+        }
         let person = self
             .state
             .people
@@ -441,9 +453,15 @@ impl Actor {
             ids.len() == 1
         };
         let was_present = !self.present.insert(participant.clone());
+        if !was_present {
+            if let Some(c) = self.presence_counts.as_mut() {
+                c.online_changed(&self.state, &participant, true);
+            }
+        }
         let mut sent = None;
-        let snapshot = if link.protocol == p::PROTOCOL_V2 {
-            let index = super::view2::PresenceIndex::new(&self.state, &self.present);
+        let counts = self.presence_counts.as_ref();
+        let snapshot = if let Some(counts) = counts.filter(|_| link.protocol == p::PROTOCOL_V2) {
+            let index = super::view2::PresenceIndex::new(&self.state, &self.present, counts);
             let snap = super::view2::snapshot(
                 &self.id,
                 &self.state,
@@ -536,6 +554,7 @@ impl Actor {
             // Still online through another node?
             if !self.remote.values().any(|s| s.contains(&c.participant)) {
                 self.present.remove(&c.participant);
+                self.online_changed(&c.participant, false);
                 self.presence(&c.participant, false);
             }
         }

@@ -118,9 +118,11 @@ impl Actor {
         let went: Vec<String> = self.present.difference(&merged).cloned().collect();
         self.present = merged;
         for p in came {
+            self.online_changed(&p, true);
             self.presence(&p, true);
         }
         for p in went {
+            self.online_changed(&p, false);
             self.presence(&p, false);
         }
     }
@@ -168,7 +170,7 @@ impl Actor {
         self.fan_out(records, audit, rooms_before, &moved);
         // Protocol version 2: who is where changed.
         if !moved.is_empty() || super::super::view2::touches_presence(records) {
-            self.presence_changed();
+            self.locations_changed();
         }
         self.hearing_questions(records);
         let polls: BTreeSet<String> = records

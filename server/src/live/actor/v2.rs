@@ -2,7 +2,7 @@
 //! by version, presence coalesced per tick, room views for those who move.
 
 use super::*;
-use crate::live::view2::{PresenceIndex, RosterFrames};
+use crate::live::view2::{PresenceCounts, PresenceIndex, RosterFrames};
 
 impl Actor {
     /// `get_roster`: the roster's shared bytes for the viewer's audience, or `not_modified`.
@@ -31,6 +31,34 @@ impl Actor {
         }
     }
 
+    /// Where people are (or the roster, or the rooms) changed: the counts are built again
+    /// when next needed.
+    pub(super) fn locations_changed(&mut self) {
+        self.presence_counts = None;
+        self.presence_changed();
+    }
+
+    /// `who` came online or went offline: the cached counts follow (call after `present`
+    /// changed).
+    pub(super) fn online_changed(&mut self, who: &str, online: bool) {
+        if let Some(c) = self.presence_counts.as_mut() {
+            c.online_changed(&self.state, who, online);
+        }
+    }
+
+    /// The counts of now, built if they were dropped. Debug builds (the tests) check the
+    /// cached counts against a fresh pass.
+    pub(super) fn ensure_counts(&mut self) {
+        match &self.presence_counts {
+            Some(c) => debug_assert_eq!(
+                c,
+                &PresenceCounts::build(&self.state, &self.present),
+                "the cached presence counts drifted"
+            ),
+            None => self.presence_counts = Some(PresenceCounts::build(&self.state, &self.present)),
+        }
+    }
+
     /// Something v2 viewers see of people changed: it goes out at the next tick.
     pub(super) fn presence_changed(&mut self) {
         if self.conns.values().any(|c| c.sent.is_some()) {
@@ -42,7 +70,11 @@ impl Actor {
     /// its view since it was last told (nothing if nothing did).
     pub(super) fn flush_presence(&mut self) {
         self.presence_dirty = false;
-        let index = PresenceIndex::new(&self.state, &self.present);
+        self.ensure_counts();
+        let Some(counts) = self.presence_counts.as_ref() else {
+            return;
+        };
+        let index = PresenceIndex::new(&self.state, &self.present, counts);
         let mut out: Vec<(u64, Frame)> = Vec::new();
         // Neighbours in the map often get the same batch (counts only): encoded once.
         let mut last: Option<(ServerMessage, Frame)> = None;
@@ -104,7 +136,8 @@ pub(super) struct RoomViews<'a> {
     state: &'a Convention,
     present: &'a BTreeSet<String>,
     server_time: u64,
-    index: Option<PresenceIndex<'a>>,
+    /// Built when the first v2 mover needs them (after the moves).
+    counts: Option<PresenceCounts>,
     built: HashMap<String, (Frame, p::PresenceView)>,
 }
 
@@ -114,7 +147,7 @@ impl<'a> RoomViews<'a> {
             state,
             present,
             server_time,
-            index: None,
+            counts: None,
             built: HashMap::new(),
         }
     }
@@ -124,16 +157,12 @@ impl<'a> RoomViews<'a> {
         if let Some(b) = self.built.get(&viewer.id) {
             return b.clone();
         }
-        let index = self
-            .index
-            .get_or_insert_with(|| PresenceIndex::new(self.state, self.present));
-        let msg = crate::live::view2::room_view(
-            self.state,
-            viewer,
-            self.present,
-            index,
-            self.server_time,
-        );
+        let (state, present) = (self.state, self.present);
+        let counts = self
+            .counts
+            .get_or_insert_with(|| PresenceCounts::build(state, present));
+        let index = PresenceIndex::new(state, present, counts);
+        let msg = crate::live::view2::room_view(state, viewer, present, &index, self.server_time);
         let view = match &msg {
             ServerMessage::RoomView { presence, .. } => presence.clone(),
             _ => p::PresenceView::default(),
