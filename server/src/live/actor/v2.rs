@@ -97,7 +97,6 @@ impl Actor {
             };
             out.push((*id, frame));
         }
-        drop(index);
         for (id, frame) in out {
             self.send(id, &frame);
         }
