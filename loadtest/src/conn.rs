@@ -23,9 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
-use convene_protocol::{
-    ClientMessage, Command, ErrorCode, Person, ServerMessage, PROTOCOL_VERSION,
-};
+use convene_protocol::{ClientMessage, Command, ErrorCode, Person, ServerMessage};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
@@ -171,6 +169,26 @@ struct SnapshotLite {
     seq: u64,
 }
 
+/// The protocol version every connection of this run speaks (`--protocol`, default 2).
+static PROTOCOL: std::sync::atomic::AtomicU32 =
+    std::sync::atomic::AtomicU32::new(convene_protocol::PROTOCOL_V2);
+
+pub fn set_protocol(version: u32) {
+    PROTOCOL.store(version, Ordering::Relaxed);
+}
+
+/// The protocol version of this run's hellos.
+pub fn protocol() -> u32 {
+    PROTOCOL.load(Ordering::Relaxed)
+}
+
+/// The `seq` of a version 2 `room_view` message (after `server_time`, as serde writes it).
+pub fn room_view_seq(text: &str) -> Option<u64> {
+    let rest = text.strip_prefix("{\"type\":\"room_view\",\"server_time\":")?;
+    let at = rest.find(",\"seq\":")?;
+    leading_number(&rest[at + ",\"seq\":".len()..])
+}
+
 /// The `type` of a server message, read from its first bytes (serde writes the tag first).
 pub fn message_type(text: &str) -> Option<&str> {
     let rest = text.strip_prefix("{\"type\":\"")?;
@@ -310,7 +328,7 @@ impl Participant {
                 .await
                 .context("websocket connect")?;
         let hello = serde_json::to_string(&ClientMessage::Hello {
-            protocol: PROTOCOL_VERSION,
+            protocol: protocol(),
             token: token.to_string(),
             last_seq,
         })?;
@@ -516,7 +534,8 @@ impl Reader {
                 .fetch_add(text.len() as u64, Ordering::Relaxed);
             let ty = message_type(&text);
             match ty {
-                Some("presence") => {
+                // Version 2 coalesces presence: one batch counts as one presence frame.
+                Some("presence") | Some("presence_batch") => {
                     counters.presence.fetch_add(1, Ordering::Relaxed);
                 }
                 Some("ok") | Some("error") | None => self.reply(&text, at),
@@ -531,8 +550,9 @@ impl Reader {
                                 self.seen = self.seen.max(seq);
                             }
                         }
-                        "snapshot" => {
-                            if let Some(seq) = snapshot_seq(&text) {
+                        "snapshot" | "room_view" => {
+                            if let Some(seq) = snapshot_seq(&text).or_else(|| room_view_seq(&text))
+                            {
                                 if seq < self.seen {
                                     self.shared.errors.add("snapshot_behind");
                                 }

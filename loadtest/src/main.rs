@@ -83,6 +83,10 @@ struct Common {
     /// No progress bar.
     #[arg(long, global = true)]
     quiet: bool,
+    /// The protocol version the participants speak (PROTOCOL.md section 25): 2 (views that
+    /// stay small), or 1 to compare.
+    #[arg(long, default_value_t = convene_protocol::PROTOCOL_V2, global = true)]
+    protocol: u32,
 }
 
 #[derive(Subcommand)]
@@ -221,6 +225,10 @@ fn run() -> Result<i32> {
 
 async fn run_async(cli: Cli, urls: Vec<Url>, token: String, nofile: Option<u64>) -> Result<i32> {
     let c = &cli.common;
+    if !convene_protocol::SUPPORTED_PROTOCOLS.contains(&c.protocol) {
+        bail!("--protocol {}: this tester speaks 1 and 2", c.protocol);
+    }
+    conn::set_protocol(c.protocol);
     let first = first_answering(&urls).await?;
     let url = &urls[first];
     let nodes = Arc::new(Nodes::new(

@@ -19,6 +19,8 @@ mod runsheet;
 mod parse;
 mod schema;
 mod state;
+// Protocol version 2 (section 25).
+mod v2;
 mod views;
 
 // Attendance (issue #17).
@@ -34,6 +36,8 @@ pub use rotation::*;
 pub use runsheet::*;
 pub use schema::schema;
 pub use state::*;
+// Protocol version 2 (section 25).
+pub use v2::*;
 pub use views::*;
 
 use std::collections::BTreeMap;
@@ -994,6 +998,13 @@ pub enum ClientMessage {
     /// WebSocket pings are invisible to a web page, so a page that hears nothing for a while
     /// asks, and takes silence for a dead network.
     Ping,
+    // Protocol version 2 (section 25).
+    /// The roster, unless the client's cached `version` is current: answered by one `roster`
+    /// or one `not_modified` message (in order with other answers; no id).
+    GetRoster {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        version: Option<u64>,
+    },
 }
 
 /// Messages from the server.
@@ -1051,4 +1062,36 @@ pub enum ServerMessage {
     /// How many public viewers watch now (facilitators and guarantors; not part of the
     /// log): after the welcome when a public link is active, then at most once a second.
     PublicViewers { count: u64 },
+    // Protocol version 2 (section 25).
+    /// The answer to `get_roster`: every person of the roster (attributes for facilitators
+    /// and guarantors only) at `version`. The same bytes go to every viewer of an audience.
+    Roster {
+        version: u64,
+        count: u64,
+        people: Vec<Person>,
+    },
+    /// The answer to `get_roster` when the client's `version` is current.
+    NotModified { resource: String, version: u64 },
+    /// Version 2: the presence changes of the last tick (at most one per tick): `people`
+    /// added to or changed in your view, `gone` left your view, `rooms` whose counts changed.
+    PresenceBatch {
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        people: Vec<PersonState>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        gone: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        rooms: Vec<RoomCount>,
+    },
+    /// Version 2: you changed room (instead of a `snapshot`): `room` is where you are now,
+    /// with its inside; replace your polls, hearings and presence with these. Other rooms'
+    /// insides are dropped (except for facilitators and guarantors, who see every room).
+    RoomView {
+        server_time: u64,
+        seq: u64,
+        room: String,
+        inside: RoomInside,
+        polls: Vec<PollView>,
+        hearings: Vec<HearingView>,
+        presence: PresenceView,
+    },
 }

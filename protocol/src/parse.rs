@@ -6,7 +6,7 @@ use crate::{ClientMessage, Command, ErrorCode};
 impl ClientMessage {
     /// Every `type` a client message may have: a frame with another type is answered with
     /// `unknown_type` rather than `bad_message`.
-    pub const TYPES: &'static [&'static str] = &["hello", "request", "ping"];
+    pub const TYPES: &'static [&'static str] = &["hello", "request", "ping", "get_roster"];
 }
 
 impl Command {

@@ -108,7 +108,17 @@ pub struct FloorTime {
 pub struct Snapshot {
     pub seq: u64,
     pub convention: ConventionInfo,
+    /// Version 1: the whole roster, where each person is and who is online. Version 2 leaves
+    /// it out (see `roster` and `presence`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub participants: Vec<ParticipantView>,
+    // Protocol version 2 (section 25).
+    /// Version 2: the roster's version and size; fetch it with `get_roster`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roster: Option<RosterInfo>,
+    /// Version 2: where the people of your view are, who is online, and every room's counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub presence: Option<PresenceView>,
     /// The plenary first, then breakout rooms.
     pub rooms: Vec<RoomView>,
     pub breakouts: Option<BreakoutView>,

@@ -384,6 +384,8 @@ pub struct Client {
     pub you: Option<proto::Person>,
     pub closed: Option<Option<(u16, String)>>,
     next_id: u64,
+    /// Protocol version 2: the last welcome, whole.
+    last_welcome: Option<ServerMessage>,
 }
 
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -433,7 +435,24 @@ impl Client {
             you: None,
             closed: None,
             next_id: 0,
+            last_welcome: None,
         })
+    }
+
+    /// Protocol version 2: the welcome just read (it stays in the inbox otherwise).
+    pub fn take_welcome(&mut self) -> Option<ServerMessage> {
+        let ServerMessage::Welcome { .. } = self.last_welcome.as_ref()? else {
+            return None;
+        };
+        self.last_welcome.take()
+    }
+
+    /// The next message, read or still to come, in order.
+    pub async fn next_message(&mut self, within: Duration) -> Result<ServerMessage> {
+        if let Some(m) = self.inbox.pop_front() {
+            return Ok(m);
+        }
+        self.read_one(within).await
     }
 
     /// Open, say hello with `token`, and wait for the welcome.
@@ -443,6 +462,28 @@ impl Client {
             protocol: proto::PROTOCOL_VERSION,
             token: token.to_string(),
             last_seq: None,
+        })
+        .await?;
+        c.wait_for(|m| matches!(m, ServerMessage::Welcome { .. }))
+            .await
+            .with_context(|| format!("{name}: no welcome"))?;
+        Ok(c)
+    }
+
+    /// Protocol version 2 (PROTOCOL.md section 25): join speaking `protocol`, reconnecting
+    /// from `last_seq` if given.
+    pub async fn join_with(
+        ws_url: &str,
+        name: &str,
+        token: &str,
+        protocol: u32,
+        last_seq: Option<u64>,
+    ) -> Result<Client> {
+        let mut c = Client::open(ws_url, name).await?;
+        c.send(&ClientMessage::Hello {
+            protocol,
+            token: token.to_string(),
+            last_seq,
         })
         .await?;
         c.wait_for(|m| matches!(m, ServerMessage::Welcome { .. }))
@@ -485,6 +526,7 @@ impl Client {
             ServerMessage::Welcome { snapshot, you, .. } => {
                 self.snapshot = Some(snapshot.clone());
                 self.you = Some(you.clone());
+                self.last_welcome = Some(m.clone());
             }
             ServerMessage::Snapshot { snapshot, .. } => self.snapshot = Some(snapshot.clone()),
             _ => {}
@@ -722,6 +764,8 @@ impl Client {
 pub mod ydoc;
 // Public audience (§24).
 pub mod public;
+// Protocol version 2 (PROTOCOL.md section 25): a v2 client model.
+pub mod v2;
 
 /// `convene-loadtest`: `CONVENE_LOADTEST_BIN`, or next to the `convene` binary (the test
 /// script builds every binary of the workspace first).

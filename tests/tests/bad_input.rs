@@ -620,7 +620,7 @@ async fn another_protocol_version_closes_with_4003() -> Result<()> {
     let mut b = w.join(&citizen(1)).await?;
     w.chat(&mut a, &mut b, "avant le futur").await?;
     let token = w.tokens[&citizen(2)].clone();
-    for version in [2, 0, 99] {
+    for version in [3, 0, 99] {
         let mut bad = Client::open(&w.server.ws_url(), &format!("v{version}")).await?;
         bad.send_raw(&hello(version, &token)).await?;
         expect_close(
@@ -630,7 +630,7 @@ async fn another_protocol_version_closes_with_4003() -> Result<()> {
         )
         .await?;
     }
-    w.still_fine(&mut a, &mut b, "protocol version 2").await?;
+    w.still_fine(&mut a, &mut b, "protocol version 3").await?;
     // The same token with version 1 works.
     let c = w.join(&citizen(2)).await?;
     ensure!(c.id() == w.ids[&citizen(2)], "wrong person");

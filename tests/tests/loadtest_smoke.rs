@@ -46,7 +46,20 @@ async fn votes_every_ballot_is_acknowledged_and_counted() -> Result<()> {
     ensure!(num(&r, "/checks/ballots_without_tally") == 0);
     ensure!(num(&r, "/latencies/ack/count") == 20);
     ensure!(num(&r, "/latencies/ballot_to_tally/count") == 20);
-    // Every participant heard the others come online (N(N-1)/2 at least, for N connections).
+    // Protocol version 2 (the default) coalesces presence: fewer frames than arrivals heard.
+    let coalesced = num(&r, "/frames/presence");
+    ensure!(coalesced < 22 * 21 / 2, "v2: {coalesced} presence frames");
+    // Version 1: every participant heard the others come online (N(N-1)/2 at least, for N
+    // connections).
+    let (r, code) = loadtest(
+        &server,
+        dir.path(),
+        &["votes", "--voters", "20", "--protocol", "1"],
+    )
+    .await?;
+    ensure!(code == 0, "v1: exit code {code}");
+    ensure!(num(&r, "/checks/acknowledged") == 20);
+    ensure!(num(&r, "/checks/listener_last_voted") == 20);
     ensure!(num(&r, "/frames/presence") >= 22 * 21 / 2);
     Ok(())
 }

@@ -240,7 +240,9 @@ export function freshSnapshot(page) {
     const c = window.__convene;
     const ws = new WebSocket(c.url);
     const timer = setTimeout(() => reject(new Error('no welcome')), 10000);
-    ws.onopen = () => ws.send(JSON.stringify({ type: 'hello', protocol: 1, token: c.token }));
+    // The page's protocol (version 2: PROTOCOL.md section 25).
+    const protocol = c.snap && c.snap.presence ? 2 : 1;
+    ws.onopen = () => ws.send(JSON.stringify({ type: 'hello', protocol, token: c.token }));
     ws.onmessage = (m) => {
       const msg = JSON.parse(m.data);
       if (msg.type === 'welcome') {
@@ -262,7 +264,13 @@ export async function assertMatchesServer(page, label = '', attempt = 0) {
   const mine = await page.evaluate(() => JSON.parse(JSON.stringify(window.__convene.snap)));
   const norm = (s) => ({
     seq: s.seq,
-    participants: s.participants.map((p) => ({ id: p.id, room: p.room, assigned: p.assigned, roles: p.roles })),
+    // Version 2: where the people of the view are, and every room's members, as the presence
+    // view says (the page's `participants` are made of it and of the roster).
+    participants: s.presence
+      ? [...s.presence.people].sort((a, b) => a.participant.localeCompare(b.participant))
+        .map((p) => ({ id: p.participant, room: p.room, assigned: p.assigned || null }))
+      : s.participants.map((p) => ({ id: p.id, room: p.room, assigned: p.assigned, roles: p.roles })),
+    members: s.presence ? s.presence.rooms.map((r) => [r.room, r.members]) : null,
     rooms: s.rooms.map((r) => ({
       id: r.id,
       name: r.name,

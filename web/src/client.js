@@ -12,6 +12,8 @@
 
 import { applyEvent, missedNotices, normalizeSnapshot, noticeEffect, room, roomOfPerson, moveCause } from './reduce.js';
 import { applyHearingQuestion } from './hearings.js';
+// Protocol version 2 (PROTOCOL.md section 25).
+import { PROTOCOL, emptyRoster, takeRoster, addToRoster, rosterCurrent, syncParticipants, applyPresenceBatch, applyRoomView } from './v2.js';
 
 /** Close codes after which reconnecting cannot help (PROTOCOL.md, section 13). */
 const FATAL_CLOSES = {
@@ -60,6 +62,8 @@ export class Client {
     this.node = 0;
     this.token = token;
     this.prefix = randomPrefix();
+    // Protocol version 2: the roster, cached by version across reconnects.
+    this.roster = emptyRoster();
     this.counter = 0;
     /** id -> {id, command, resolve, reject} in order of sending */
     this.pending = new Map();
@@ -222,7 +226,7 @@ export class Client {
     this.openedAt = Date.now();
     ws.onopen = () => {
       this.lastHeard = Date.now();
-      const hello = { type: 'hello', protocol: 1, token: this.token };
+      const hello = { type: 'hello', protocol: PROTOCOL, token: this.token };
       // Coming back: the new welcome is at this seq or after it, on any node.
       if (this.snap) hello.last_seq = this.snap.seq;
       ws.send(JSON.stringify(hello));
@@ -287,6 +291,15 @@ export class Client {
     const before = this.seen;
     const myCalls = this.snap && this.you ? this.snap.calls.filter((c) => c.participant === this.you.id).map((c) => c.id) : [];
     this.snap = normalizeSnapshot(snapshot);
+    // Protocol version 2: the roster is fetched only when the cached one is not current.
+    if (this.snap.presence) {
+      if (!rosterCurrent(this.roster, this.snap) && this.ws && this.ws.readyState === WebSocket.OPEN) {
+        const ask = { type: 'get_roster' };
+        if (this.roster.version !== null) ask.version = this.roster.version;
+        this.ws.send(JSON.stringify(ask));
+      }
+      syncParticipants(this.snap, this.roster, this.you);
+    }
     this.offset = serverTime - Date.now();
     this.seen = Math.max(this.seen, this.snap.seq);
     // A call of mine handled while we were away: said as if live.
@@ -334,6 +347,7 @@ export class Client {
         break;
       case 'event': {
         if (!this.snap || msg.seq <= this.snap.seq) break;
+        if (msg.event.type === 'participant_added') addToRoster(this.roster, msg.event.person);
         const effect = applyEvent(this.snap, this.you, msg);
         // A notice (a broadcast...) shows once, even if a welcome were ever behind.
         if (effect && this.hooks.onEffect && msg.seq > this.seen) this.hooks.onEffect(effect, msg);
@@ -375,6 +389,27 @@ export class Client {
         }
         break;
       }
+      // Protocol version 2 (PROTOCOL.md section 25).
+      case 'roster':
+        takeRoster(this.roster, msg);
+        if (this.snap) syncParticipants(this.snap, this.roster, this.you);
+        break;
+      case 'not_modified':
+        break;
+      case 'presence_batch':
+        if (this.snap) {
+          applyPresenceBatch(this.snap, msg);
+          syncParticipants(this.snap, this.roster, this.you);
+        }
+        break;
+      case 'room_view':
+        if (this.snap) {
+          applyRoomView(this.snap, msg, this.you);
+          syncParticipants(this.snap, this.roster, this.you);
+          this.offset = msg.server_time - Date.now();
+          if (this.hooks.onSnapshot) this.hooks.onSnapshot();
+        }
+        break;
       case 'audit':
         this.audit.set(msg.entry.n, msg.entry);
         break;

@@ -238,7 +238,7 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
             conn: i,
             token: tokens[i].clone(),
             sub: Some(Subscription {
-                types: &["event", "snapshot", "poll_tally"],
+                types: &["event", "snapshot", "room_view", "poll_tally"],
                 tx: tx.clone(),
             }),
         })

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
-use convene_protocol::{ClientMessage, Role, PROTOCOL_VERSION};
+use convene_protocol::{ClientMessage, Role};
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use reqwest::Url;
@@ -132,7 +132,7 @@ async fn open_one(
             .await
             .context("websocket handshake")?;
     let hello = serde_json::to_string(&ClientMessage::Hello {
-        protocol: PROTOCOL_VERSION,
+        protocol: crate::conn::protocol(),
         token: token.to_string(),
         last_seq: None,
     })?;
@@ -219,7 +219,7 @@ async fn open_all(
                     match stream.next().await {
                         Some(Ok(Message::Text(t))) => {
                             tally.frames.fetch_add(1, Ordering::Relaxed);
-                            if message_type(&t) == Some("presence") {
+                            if matches!(message_type(&t), Some("presence" | "presence_batch")) {
                                 tally.presence.fetch_add(1, Ordering::Relaxed);
                             }
                         }
@@ -420,6 +420,8 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
                 .arg("--connect-concurrency")
                 .arg(ctx.connect_concurrency.to_string())
                 .arg("--quiet")
+                .arg("--protocol")
+                .arg(crate::conn::protocol().to_string())
                 // Workers never call the organizer API; the flag is required all the same.
                 .env("CONVENE_ORGANIZER_TOKEN", "unused-by-idle-workers")
                 .arg("idle")

@@ -25,7 +25,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{anyhow, bail, Context, Result};
 use convene_protocol::{
     Actor, ClientMessage, Command, Event, Grouping, Role, RotationPlan, ServerMessage,
-    PROTOCOL_VERSION,
 };
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
@@ -143,6 +142,18 @@ impl Person {
                         local_ms,
                     });
                 }
+                // Version 2: the room, not the world.
+                Ok(ServerMessage::RoomView {
+                    server_time,
+                    seq,
+                    room,
+                    ..
+                }) => moves.push(Move {
+                    seq,
+                    room: Some(room),
+                    server_time,
+                    local_ms,
+                }),
                 Ok(_) => {}
                 Err(e) => seen.errors.push(format!("snapshot: {e}")),
             }
@@ -156,7 +167,7 @@ impl Person {
                 .await
                 .context("websocket connect")?;
         let hello = serde_json::to_string(&ClientMessage::Hello {
-            protocol: PROTOCOL_VERSION,
+            protocol: crate::conn::protocol(),
             token: token.to_string(),
             last_seq: None,
         })?;
@@ -190,7 +201,7 @@ impl Person {
             let closed = loop {
                 match stream.next().await {
                     Some(Ok(Message::Text(t))) => {
-                        if message_type(&t) != Some("snapshot") {
+                        if !matches!(message_type(&t), Some("snapshot" | "room_view")) {
                             continue;
                         }
                         let local_ms = wall_ms();

@@ -210,7 +210,11 @@ async fn connection(mut socket: Socket, app: AppState) {
                 token,
                 last_seq,
             }) => (protocol, token, last_seq),
-            Ok(m @ (ClientMessage::Request { .. } | ClientMessage::Ping)) => {
+            Ok(
+                m @ (ClientMessage::Request { .. }
+                | ClientMessage::Ping
+                | ClientMessage::GetRoster { .. }),
+            ) => {
                 let id = match m {
                     ClientMessage::Request { id, .. } => Some(id),
                     _ => None,
@@ -236,12 +240,16 @@ async fn connection(mut socket: Socket, app: AppState) {
                 .await;
             }
         };
-        if version != p::PROTOCOL_VERSION {
+        if !p::SUPPORTED_PROTOCOLS.contains(&version) {
             app.hub.metrics().reject(ErrorCode::UnsupportedVersion);
             let f = error(
                 None,
                 ErrorCode::UnsupportedVersion,
-                format!("this server speaks protocol {}", p::PROTOCOL_VERSION),
+                format!(
+                    "this server speaks protocols {} and {}",
+                    p::PROTOCOL_VERSION,
+                    p::PROTOCOL_V2
+                ),
             );
             return close_now(
                 &mut socket,
@@ -282,6 +290,7 @@ async fn connection(mut socket: Socket, app: AppState) {
             out: out_tx.clone(),
             close: close_tx.clone(),
             attached: attached_tx,
+            protocol: version,
         };
         // A replica that just went idle (cluster mode) answers Gone: ask again, it restarts.
         let mut joined = handle.join(hash.clone(), link, last_seq).await;
@@ -295,6 +304,7 @@ async fn connection(mut socket: Socket, app: AppState) {
                     out: out_tx.clone(),
                     close: close_tx.clone(),
                     attached: attached_tx,
+                    protocol: version,
                 };
                 joined = handle.join(hash, link, last_seq).await;
             }
@@ -400,7 +410,11 @@ async fn connection(mut socket: Socket, app: AppState) {
                 // The frame's id, even when the rest of it would not parse.
                 let id = match p::parse_client_message(&text) {
                     Ok(ClientMessage::Request { id, .. }) => Some(id),
-                    Ok(ClientMessage::Hello { .. } | ClientMessage::Ping) => None,
+                    Ok(
+                        ClientMessage::Hello { .. }
+                        | ClientMessage::Ping
+                        | ClientMessage::GetRoster { .. },
+                    ) => None,
                     Err(e) => e.id,
                 };
                 let _ = out_tx.try_send(error(
@@ -428,6 +442,12 @@ async fn connection(mut socket: Socket, app: AppState) {
                 // The heartbeat, counted by the rate limit like every frame.
                 Ok(ClientMessage::Ping) => {
                     let _ = out_tx.try_send(pong());
+                }
+                // Protocol version 2 (section 25): the roster, by version.
+                Ok(ClientMessage::GetRoster { version }) => {
+                    if handle.get_roster(conn, version).await.is_err() {
+                        break;
+                    }
                 }
                 Ok(ClientMessage::Hello { .. }) => {
                     app.hub.metrics().reject(ErrorCode::BadMessage);

@@ -8,6 +8,8 @@ mod cluster;
 // Public audience (§24).
 pub mod public;
 pub mod view;
+// Protocol version 2 (PROTOCOL.md section 25).
+pub mod view2;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -109,6 +111,8 @@ pub struct ConnLink {
     /// Dropped by the task when it lets the connection go, or when the task itself fails:
     /// the connection then learns it is no longer attached, and closes (1013).
     pub attached: oneshot::Sender<()>,
+    /// The protocol version the connection speaks (its hello's), 1 or 2.
+    pub protocol: u32,
 }
 
 /// Why a convention cannot be served: what `/healthz` names.
@@ -182,6 +186,11 @@ enum Msg {
     },
     Leave {
         conn: u64,
+    },
+    /// Protocol version 2: a connection asks for the roster (`get_roster`).
+    GetRoster {
+        conn: u64,
+        version: Option<u64>,
     },
     /// Records another node appended (cluster mode).
     Remote(Vec<convene_protocol::Record>),
@@ -265,6 +274,14 @@ impl Handle {
             .await
             .map_err(|_| JoinError::Gone)?;
         rx.await.map_err(|_| JoinError::Gone)?
+    }
+
+    /// Protocol version 2: the roster for this connection, unless `version` is current.
+    pub async fn get_roster(&self, conn: u64, version: Option<u64>) -> Result<(), CommandError> {
+        self.tx
+            .send(Msg::GetRoster { conn, version })
+            .await
+            .map_err(|_| CommandError::Gone)
     }
 
     pub async fn leave(&self, conn: u64) {

@@ -313,18 +313,35 @@ pub fn snapshot(
     present: &BTreeSet<String>,
     audit_head: &(u64, String),
 ) -> p::Snapshot {
+    snapshot_v(id, state, viewer, present, audit_head, true)
+}
+
+/// The snapshot, with the roster's `participants` (version 1) or without (version 2, which
+/// adds its own parts: `view2::snapshot`).
+pub fn snapshot_v(
+    id: &str,
+    state: &Convention,
+    viewer: &Person,
+    present: &BTreeSet<String>,
+    audit_head: &(u64, String),
+    with_participants: bool,
+) -> p::Snapshot {
     let all = viewer.sees_everything();
     let here = state.location_of(&viewer.id);
-    let participants = state
-        .people
-        .values()
-        .map(|person| p::ParticipantView {
-            person: wire::person_out(person, all),
-            room: state.location_of(&person.id).to_string(),
-            online: present.contains(&person.id),
-            assigned: state.assignment.get(&person.id).cloned(),
-        })
-        .collect();
+    let participants = if with_participants {
+        state
+            .people
+            .values()
+            .map(|person| p::ParticipantView {
+                person: wire::person_out(person, all),
+                room: state.location_of(&person.id).to_string(),
+                online: present.contains(&person.id),
+                assigned: state.assignment.get(&person.id).cloned(),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let observing = observers(state, present);
     let rooms = state
         .rooms
@@ -366,6 +383,9 @@ pub fn snapshot(
             name: state.name.clone(),
         },
         participants,
+        // Protocol version 2: filled by `view2::snapshot`.
+        roster: None,
+        presence: None,
         rooms,
         breakouts: state.breakout.as_ref().map(|b| p::BreakoutView {
             ends_at: b.ends_at,
@@ -552,7 +572,7 @@ fn chat_start(chat: &[&d::ChatLine]) -> usize {
     start
 }
 
-fn inside(state: &Convention, r: &d::RoomState, all: bool) -> p::RoomInside {
+pub fn inside(state: &Convention, r: &d::RoomState, all: bool) -> p::RoomInside {
     // A hidden line reaches facilitators and guarantors, marked; nobody else.
     let chat: Vec<&d::ChatLine> = r
         .chat

@@ -105,6 +105,18 @@ pub async fn collect(
                         .map(|p| p.room.clone())
                 }),
             }),
+            // Version 2: the room, not the world.
+            ServerMessage::RoomView {
+                seq,
+                server_time,
+                room,
+                ..
+            } => Some(Snap {
+                seq: *seq,
+                at: r.at,
+                server_time: *server_time,
+                room: Some(room.clone()),
+            }),
             _ => None,
         };
         let mut all = lock(&inboxes);

@@ -25,6 +25,8 @@ mod publish;
 // Public audience (§24).
 mod public;
 mod stored;
+// Protocol version 2 (PROTOCOL.md section 25).
+mod v2;
 
 /// Messages taken from the inbox at once: the commands among them share one append.
 const MAX_BATCH: usize = 256;
@@ -72,6 +74,9 @@ struct Conn {
     close: mpsc::Sender<(u16, &'static str)>,
     /// Dropped with the connection (or with the task, if it fails): see `ConnLink::attached`.
     _attached: oneshot::Sender<()>,
+    /// Protocol version 2: what it was last sent of presence (`None`: a version 1
+    /// connection, which gets one `presence` message per change).
+    sent: Option<super::view2::SentPresence>,
 }
 
 enum ReplyTo {
@@ -144,6 +149,16 @@ pub struct Actor {
     me: Option<mpsc::WeakSender<Msg>>,
     /// Public audience (§24): the feed of this convention's public viewers on this node.
     public: public::PublicSide,
+    // Protocol version 2 (PROTOCOL.md section 25).
+    /// The roster as encoded for its latest version asked for.
+    roster: Option<super::view2::RosterFrames>,
+    /// Something v2 connections see of people changed since the last presence tick.
+    presence_dirty: bool,
+    /// Where people are and how many are online per room (`None`: to build again).
+    presence_counts: Option<super::view2::PresenceCounts>,
+    /// Polls whose live tally or participation changed since the last tally tick, and
+    /// whether those who see public results are concerned (both protocol versions).
+    tallies_due: BTreeMap<String, bool>,
 }
 
 /// What every convention's task of a process shares, from the hub.
@@ -204,6 +219,10 @@ impl Actor {
             me: None,
             public: public::PublicSide::new(public.feed(&id)),
             id,
+            roster: None,
+            presence_dirty: false,
+            presence_counts: None,
+            tallies_due: BTreeMap::new(),
         }
     }
 
@@ -244,6 +263,14 @@ impl Actor {
             public_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut attendance_tick = tokio::time::interval(self.attendance.settings.flush_every);
             attendance_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            // Protocol version 2: presence goes out at most once per tick.
+            let mut presence_tick =
+                tokio::time::interval(Duration::from_millis(p::PRESENCE_TICK_MS));
+            presence_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            // Live tallies go out at most `TALLIES_PER_SECOND` times per poll.
+            let mut tally_tick =
+                tokio::time::interval(Duration::from_millis(1000 / p::TALLIES_PER_SECOND));
+            tally_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 let deadline = self.state.next_deadline();
                 let has_deadline = deadline.is_some();
@@ -258,6 +285,14 @@ impl Actor {
                     // Public audience (§24).
                     _ = public_tick.tick(), if self.public.watched(&self.state) => {
                         self.public_refresh(true);
+                    }
+                    _ = tally_tick.tick(), if !self.tallies_due.is_empty() => {
+                        self.flush_tallies();
+                        self.reap();
+                    }
+                    _ = presence_tick.tick(), if self.presence_dirty => {
+                        self.flush_presence();
+                        self.reap();
                     }
                     msg = inbox.recv() => {
                         let Some(first) = msg else { break };
@@ -313,6 +348,8 @@ impl Actor {
             Ok(()) => {
                 self.healthy = true;
                 self.set_fault(None);
+                // Protocol version 2: a state loaded again, counts built again.
+                self.locations_changed();
             }
             Err(e) => {
                 warn!(error = %e, "convention log could not be loaded");
@@ -389,6 +426,7 @@ impl Actor {
                             let _ = reply.send(self.join(token_hash, link));
                         }
                         Msg::Leave { conn } => self.leave(conn),
+                        Msg::GetRoster { conn, version } => self.get_roster(conn, version),
                         Msg::Remote(records) => self.apply_remote(records).await,
                         Msg::RemotePresence { node, present } => {
                             self.remote_presence(node, present)
@@ -438,6 +476,13 @@ impl Actor {
                 JoinError::Unknown
             });
         };
+        if !self.state.people.contains_key(&participant) {
+            return Err(JoinError::Unknown);
+        }
+        // Protocol version 2: the counts, before the joiner counts as online.
+        if link.protocol == p::PROTOCOL_V2 {
+            self.ensure_counts();
+        }
         let person = self
             .state
             .people
@@ -452,17 +497,42 @@ impl Actor {
             ids.len() == 1
         };
         let was_present = !self.present.insert(participant.clone());
-        let welcome = ServerMessage::Welcome {
-            protocol: p::PROTOCOL_VERSION,
-            you: wire::person_out(person, person.sees_everything()),
-            server_time: now_ms(),
-            snapshot: view::snapshot(
+        if !was_present {
+            if let Some(c) = self.presence_counts.as_mut() {
+                c.online_changed(&self.state, &participant, true);
+            }
+        }
+        let mut sent = None;
+        let counts = self.presence_counts.as_ref();
+        let snapshot = if let Some(counts) = counts.filter(|_| link.protocol == p::PROTOCOL_V2) {
+            let index = super::view2::PresenceIndex::new(&self.state, &self.present, counts);
+            let snap = super::view2::snapshot(
                 &self.id,
                 &self.state,
                 person,
                 &self.present,
                 &self.audit_head,
-            ),
+                &index,
+            );
+            sent = snap
+                .presence
+                .as_ref()
+                .map(super::view2::SentPresence::from_view);
+            snap
+        } else {
+            view::snapshot(
+                &self.id,
+                &self.state,
+                person,
+                &self.present,
+                &self.audit_head,
+            )
+        };
+        let welcome = ServerMessage::Welcome {
+            protocol: link.protocol,
+            you: wire::person_out(person, person.sees_everything()),
+            server_time: now_ms(),
+            snapshot,
         };
         // A fresh queue always has room for the welcome.
         let _ = link.out.try_send(encode(&welcome));
@@ -484,6 +554,7 @@ impl Actor {
                 out: link.out,
                 close: link.close,
                 _attached: link.attached,
+                sent,
             },
         );
         self.metrics.connections.inc();
@@ -536,6 +607,7 @@ impl Actor {
             // Still online through another node?
             if !self.remote.values().any(|s| s.contains(&c.participant)) {
                 self.present.remove(&c.participant);
+                self.online_changed(&c.participant, false);
                 self.presence(&c.participant, false);
             }
         }

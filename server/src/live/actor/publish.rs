@@ -122,9 +122,11 @@ impl Actor {
         let went: Vec<String> = self.present.difference(&merged).cloned().collect();
         self.present = merged;
         for p in came {
+            self.online_changed(&p, true);
             self.presence(&p, true);
         }
         for p in went {
+            self.online_changed(&p, false);
             self.presence(&p, false);
         }
     }
@@ -134,10 +136,17 @@ impl Actor {
             participant: participant.to_string(),
             online,
         });
-        let ids: Vec<u64> = self.conns.keys().copied().collect();
+        // Version 1 connections hear of it now; version 2 ones at the next presence tick.
+        let ids: Vec<u64> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.sent.is_none())
+            .map(|(id, _)| *id)
+            .collect();
         for id in ids {
             self.send(id, &frame);
         }
+        self.presence_changed();
         // Who is present counts in the participation of open polls.
         let who = self.state.people.get(participant);
         let open: BTreeSet<String> = self
@@ -149,7 +158,7 @@ impl Actor {
             })
             .map(|p| p.id.clone())
             .collect();
-        self.poll_tallies(&open, false);
+        self.tallies_later(&open, false);
     }
 
     /// After records are durable (ours) or read (another node's): tell everyone concerned.
@@ -163,12 +172,32 @@ impl Actor {
         let _ = self.seq_tx.send(self.state.seq);
         let moved = moved(rooms_before, &self.state.location);
         self.fan_out(records, audit, rooms_before, &moved);
+        // Protocol version 2: who is where changed.
+        if !moved.is_empty() || super::super::view2::touches_presence(records) {
+            self.locations_changed();
+        }
         self.hearing_questions(records);
         let polls: BTreeSet<String> = records
             .iter()
             .filter_map(|(r, _)| poll_of(&r.event))
             .collect();
-        self.poll_tallies(&polls, true);
+        // A poll's change of state (opened, closed, revealed...) sends its tally now, exact;
+        // ballots only make it due at the next tally tick (at most `TALLIES_PER_SECOND`).
+        let (now, later): (BTreeSet<String>, BTreeSet<String>) =
+            polls.iter().cloned().partition(|id| {
+                records.iter().any(|(r, _)| {
+                    poll_of(&r.event).as_ref() == Some(id)
+                        && !matches!(
+                            r.event,
+                            d::Event::BallotCast { .. } | d::Event::VoterMarked { .. }
+                        )
+                })
+            });
+        for id in &now {
+            self.tallies_due.remove(id);
+        }
+        self.poll_tallies(&now, true);
+        self.tallies_later(&later, true);
         self.follow_documents(records).await;
         // People moved: who may vote in a room's poll, and who is there, changed.
         if moved.iter().any(|p| self.online.contains_key(p)) {
@@ -183,7 +212,7 @@ impl Actor {
                 })
                 .map(|p| p.id.clone())
                 .collect();
-            self.poll_tallies(&open, false);
+            self.tallies_later(&open, false);
         }
     }
 
@@ -252,6 +281,10 @@ impl Actor {
             now_ms(),
             &self.audit_head,
         );
+        // Protocol version 2: the room views of those who moved, and what their
+        // connections now have of presence.
+        let mut rooms = super::v2::RoomViews::new(&self.state, &self.present, now_ms());
+        let mut reset: Vec<(u64, convene_protocol::PresenceView)> = Vec::new();
         for who in concerned {
             let (Some(person), Some(conns)) = (self.state.people.get(who), self.online.get(who))
             else {
@@ -290,14 +323,30 @@ impl Actor {
                     public.clone()
                 });
             }
-            if moved.contains(who) {
-                frames_of.push(snapshots.frame(person));
-            }
             if all {
                 frames_of.extend(audit_frames.iter().cloned());
             }
             for id in conns {
                 out.extend(frames_of.iter().map(|f| (*id, f.clone())));
+                // A viewer who changed room then gets a fresh snapshot (version 1) or the
+                // new room (version 2).
+                if moved.contains(who) {
+                    let v2 = self.conns.get(id).is_some_and(|c| c.sent.is_some());
+                    let frame = if v2 {
+                        let (frame, view) = rooms.frame(person);
+                        reset.push((*id, view));
+                        frame
+                    } else {
+                        snapshots.frame(person)
+                    };
+                    out.push((*id, frame));
+                }
+            }
+        }
+        drop(rooms);
+        for (id, view) in reset {
+            if let Some(c) = self.conns.get_mut(&id) {
+                c.sent = Some(super::super::view2::SentPresence::from_view(&view));
             }
         }
         for (id, frame) in out {
