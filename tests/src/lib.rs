@@ -782,6 +782,15 @@ pub fn loadtest_bin() -> PathBuf {
     p
 }
 
+/// A number of a load-tester report, by JSON pointer (panics with the pointer when missing:
+/// the report's shape is part of what the smoke tests check).
+pub fn report_num(report: &serde_json::Value, pointer: &str) -> u64 {
+    report
+        .pointer(pointer)
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or_else(|| panic!("{pointer} missing in the report"))
+}
+
 /// Run a load-tester scenario against `server` with `--json` and `--plot` (and
 /// `--server-pid` when `with_pid`): its report, and the process's exit code.
 pub async fn run_loadtest(

@@ -11,10 +11,7 @@ use convene_tests::{tempdir, Server};
 use serde_json::Value;
 
 fn num(report: &Value, pointer: &str) -> u64 {
-    report
-        .pointer(pointer)
-        .and_then(Value::as_u64)
-        .unwrap_or_else(|| panic!("{pointer} missing in the report"))
+    convene_tests::report_num(report, pointer)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -19,10 +19,7 @@ async fn loadtest(server: &Server, dir: &Path, args: &[&str]) -> Result<(Value, 
 }
 
 fn num(report: &Value, pointer: &str) -> u64 {
-    report
-        .pointer(pointer)
-        .and_then(Value::as_u64)
-        .unwrap_or_else(|| panic!("{pointer} missing in the report"))
+    convene_tests::report_num(report, pointer)
 }
 
 fn ok_and_no_error(r: &Value, code: i32) -> Result<()> {

@@ -14,10 +14,7 @@ async fn loadtest(server: &Server, dir: &Path, args: &[&str]) -> Result<(Value, 
 }
 
 fn num(report: &Value, pointer: &str) -> u64 {
-    report
-        .pointer(pointer)
-        .and_then(Value::as_u64)
-        .unwrap_or_else(|| panic!("{pointer} missing in the report"))
+    convene_tests::report_num(report, pointer)
 }
 
 fn common_checks(r: &Value, connections: u64) -> Result<()> {

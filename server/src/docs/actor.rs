@@ -235,26 +235,18 @@ impl DocActor {
                             }
                         }
                         DocMsg::Revoke(participant) => {
-                            let gone: Vec<u64> = self
-                                .conns
-                                .iter()
-                                .filter(|(_, c)| c.participant == participant)
-                                .map(|(id, _)| *id)
-                                .collect();
-                            for id in gone {
-                                self.kick(id, close::REVOKED, "invitation revoked");
-                            }
+                            self.kick_participant(
+                                &participant,
+                                close::REVOKED,
+                                "invitation revoked",
+                            );
                         }
                         DocMsg::Remove(participant) => {
-                            let gone: Vec<u64> = self
-                                .conns
-                                .iter()
-                                .filter(|(_, c)| c.participant == participant)
-                                .map(|(id, _)| *id)
-                                .collect();
-                            for id in gone {
-                                self.kick(id, close::REMOVED, "removed from the convention");
-                            }
+                            self.kick_participant(
+                                &participant,
+                                close::REMOVED,
+                                "removed from the convention",
+                            );
                         }
                         DocMsg::Capture {
                             version,
@@ -339,6 +331,19 @@ impl DocActor {
         // Their cursors and names go: tell the others.
         if let Some(frame) = self.live.leave(id) {
             self.broadcast(None, &frame);
+        }
+    }
+
+    /// Close every connection of `participant` to this document.
+    fn kick_participant(&mut self, participant: &str, code: u16, reason: &'static str) {
+        let gone: Vec<u64> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.participant == participant)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in gone {
+            self.kick(id, code, reason);
         }
     }
 
