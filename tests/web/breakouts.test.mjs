@@ -97,8 +97,16 @@ test('balanced breakout rooms: citizens land in them and chat', { timeout: 12000
   await fac.click('#rooms button:has-text("Prolonger")');
   await waitState(fac, (c, t0) => c.snap.breakouts && c.snap.breakouts.ends_at > t0, before);
   await axe(fac, 'console with rooms open');
-  fac.once('dialog', (d) => d.accept());
+  // Asked in the page, not in a popup: "Annuler" leaves the rooms open...
   await fac.click('#rooms button:has-text("Fermer les sous-groupes")');
+  await fac.click('#rooms [data-testid=confirm-no]');
+  await fac.waitForSelector('#rooms button:has-text("Fermer les sous-groupes")');
+  assert.ok(await fac.evaluate(() => window.__convene.snap.breakouts !== null));
+  // ... the question, then "Confirmer", closes them.
+  await fac.click('#rooms button:has-text("Fermer les sous-groupes")');
+  await fac.waitForSelector('#rooms [data-testid=confirm] [role=alert]');
+  await axe(fac, 'a confirmation asked in the page');
+  await fac.click('#rooms [data-testid=confirm-yes]');
   for (const [i, page] of citizens.entries()) {
     await waitState(page, (c, id) => c.snap.participants.find((p) => p.id === id).room === 'plenary' && !c.snap.breakouts, ids[i]);
     await page.waitForSelector('[data-testid=where]:has-text("Plénière")');

@@ -64,16 +64,16 @@ test('a rotation is set up, run and stopped from the page', { timeout: 150000 },
   await cit.waitForSelector('[data-testid=moved]:has-text("Rotation : tour 2.")');
 
   // An expert drops out: marked absent, the rest re-planned.
-  fac.once('dialog', (d) => d.accept());
   const absent = server.role('expert', 1);
   await fac.click(`#rot-status li:has-text("${absent.name}") button:has-text("Marquer absent")`);
+  await fac.click(`#rot-status li:has-text("${absent.name}") [data-testid=confirm-yes]`);
   await fac.waitForSelector(`#rot-status li:has-text("${absent.name}") .badge:has-text("absent")`);
   await waitState(cit, (c, id) => c.snap.rotation.absent.includes(id), absent.participant);
 
   // Stop: everyone is back in the plenary.
   const beforeStop = await roomOf(cit);
-  fac.once('dialog', (d) => d.accept());
   await fac.click('#rot-status button:has-text("Arrêter la rotation")');
+  await fac.click('#rot-status [data-testid=confirm-yes]');
   await fac.waitForSelector('#rot-status :text("Rotation arrêtée.")');
   await waitState(cit, (c) => c.snap.participants.find((p) => p.id === c.you.id).room === 'plenary');
   // (With an expert gone, the citizen's group may rest in the plenary already.)

@@ -55,6 +55,7 @@ export const DICT = {
   'tab.console': ['Console', 'Console'],
   'tab.observe': ['Observation', 'Observation'],
   'common.cancel': ['Annuler', 'Cancel'],
+  'common.confirm': ['Confirmer', 'Confirm'],
   'common.close': ['Fermer', 'Close'],
   'common.loading': ['Chargement…', 'Loading…'],
   'unit.min': ['min', 'min'],

@@ -80,16 +80,29 @@ export function act(client, command) {
   );
 }
 
-/** A button that sends a command and is busy until the reply. */
+/** A button that sends a command and is busy until the reply. With `confirm`, the first
+ * press asks in the page (the question, "Confirmer", "Annuler"), not in a browser popup that
+ * phones show out of context and screen readers announce poorly. */
 export function ActButton({ client, command, children, class: cls, confirm, disabled, label, onDone, ...rest }) {
   const [busy, setBusy] = useState(false);
-  const onClick = async () => {
-    if (confirm && !window.confirm(confirm)) return;
+  const [asking, setAsking] = useState(false);
+  const send = async () => {
+    setAsking(false);
     setBusy(true);
     const ok = await act(client, typeof command === 'function' ? command() : command);
     setBusy(false);
     if (ok && onDone) onDone();
   };
+  const onClick = () => (confirm ? setAsking(true) : send());
+  if (asking) {
+    return (
+      <span class="confirm-inline" role="group" aria-label={confirm} data-testid="confirm">
+        <span class="confirm-question" role="alert">{confirm}</span>
+        <button type="button" class="btn danger small" data-testid="confirm-yes" onClick={send} ref={(el) => el && el.focus()}>{t('common.confirm')}</button>
+        <button type="button" class="btn small" data-testid="confirm-no" onClick={() => setAsking(false)}>{t('common.cancel')}</button>
+      </span>
+    );
+  }
   return (
     <button type="button" class={cls || 'btn'} onClick={onClick} disabled={disabled || busy} aria-busy={busy ? 'true' : undefined} aria-label={label} {...rest}>
       {children}
