@@ -19,7 +19,17 @@ test('balanced breakout rooms: citizens land in them and chat', { timeout: 12000
 
   // The console: create two rooms, spread the people online by commune, open for 20 minutes.
   await tab(fac, 'console');
-  await fac.fill('#rooms input[type=number] >> nth=0', '2');
+  // Bad numbers are said in the page, next to the field, and the focus goes there (no
+  // browser bubble); nothing is sent.
+  const count = fac.locator('#rooms').getByLabel('Nombre de salles');
+  await count.fill('0');
+  await fac.click('#rooms button:has-text("Créer")');
+  await fac.locator('#rooms .field-error:has-text("Un nombre entier de salles, de 1 à 200.")').waitFor();
+  assert.equal(await count.getAttribute('aria-invalid'), 'true');
+  assert.equal(await fac.evaluate(() => document.activeElement.id), await count.getAttribute('id'));
+  assert.equal(await fac.evaluate(() => window.__convene.snap.rooms.length), 1);
+  await count.fill('2');
+  assert.equal(await fac.locator('#rooms .field-error').count(), 0, 'typing clears the error');
   await fac.click('#rooms button:has-text("Créer")');
   await fac.waitForSelector('#rooms .board-col[data-room=r1]');
   await fac.check('#rooms label:has-text("Équilibré") input');
@@ -27,6 +37,13 @@ test('balanced breakout rooms: citizens land in them and chat', { timeout: 12000
   await fac.click('#rooms button:has-text("Répartir")');
   // Four citizens online, two rooms: two in each, by the plan shown on the board.
   await fac.waitForFunction(() => document.querySelectorAll('.board-col[data-room=r1] .chip').length === 2 && document.querySelectorAll('.board-col[data-room=r2] .chip').length === 2);
+  const warn = fac.locator('#rooms').getByLabel('Prévenir avant la fin (minutes)');
+  await warn.fill('45');
+  await fac.click('#rooms button:has-text("Ouvrir les salles")');
+  await fac.locator('#rooms .field-error:has-text("L\'avertissement doit venir avant la fin")').waitFor();
+  await axe(fac, 'console: a field to correct');
+  assert.equal(await fac.evaluate(() => window.__convene.snap.breakouts), null);
+  await warn.fill('2');
   await fac.click('#rooms button:has-text("Ouvrir les salles")');
   await fac.waitForSelector('#rooms :text("Sous-groupes ouverts")');
 

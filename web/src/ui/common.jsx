@@ -156,3 +156,43 @@ export function ordinal(n) {
   const v = n % 100;
   return n + (s[(v - 20) % 10] || s[v] || s[0]);
 }
+
+/** A number of minutes as typed ("1,5" or "1.5"), or NaN. */
+export function minutes(text) {
+  const v = String(text).trim().replace(',', '.');
+  return v === '' || !/^\d*\.?\d+$/.test(v) ? NaN : Number(v);
+}
+
+/** A number typed in a form that checks in the page, not with the browser's bubbles (which
+ * vanish, and speak the browser's language): the field, and its error in words under it. */
+export function NumberField({ id, label, value, onValue, error, inputMode = 'decimal' }) {
+  return (
+    <>
+      <label for={id}>{label}</label>
+      <span class="field">
+        <input
+          id={id}
+          type="text"
+          inputMode={inputMode}
+          class="num"
+          value={value}
+          onInput={(e) => onValue(e.currentTarget.value)}
+          aria-invalid={error ? 'true' : undefined}
+          aria-describedby={error ? `${id}-err` : undefined}
+        />
+        {error ? <span id={`${id}-err`} class="field-error">{error}</span> : null}
+      </span>
+    </>
+  );
+}
+
+/** Show `found` (field key → words) and focus the first field in error (ids `${base}-${key}`);
+ * whether the form may be sent. */
+export function checkFields(found, setErrors, base) {
+  setErrors(found);
+  const first = Object.keys(found).find((k) => found[k]);
+  if (!first) return true;
+  const el = document.getElementById(`${base}-${first}`);
+  if (el) el.focus();
+  return false;
+}

@@ -5,7 +5,7 @@
 import { useState } from 'preact/hooks';
 import { t } from '../i18n.js';
 import { PLENARY, room as roomOf, person } from '../reduce.js';
-import { Countdown, act, ActButton, Section, Presence, nameOf, roomName, roleWords, useId, spoken, timeOfDay } from './common.jsx';
+import { Countdown, act, ActButton, Section, Presence, nameOf, roomName, roleWords, useId, spoken, timeOfDay, minutes, NumberField, checkFields } from './common.jsx';
 import { FloorCard, FloorManager } from './room.jsx';
 import { Icon } from './icons.jsx';
 // Run sheet.
@@ -41,11 +41,34 @@ function BreakoutControls({ client }) {
   const [text, setText] = useState('');
   const id = useId('bo');
   const assigned = snap.participants.filter((p) => p.assigned).length;
+  // Checked in the page, field by field (the server checks again).
+  const [errors, setErrors] = useState({});
+  const max = 12 * 60;
+  const inMinutes = (v, zero) => {
+    const m = minutes(v);
+    return !Number.isNaN(m) && (zero ? m >= 0 : m > 0) && m <= max;
+  };
+  const fieldError = (key) => errors[key];
+  const onValue = (key, set) => (v) => {
+    set(v);
+    if (errors[key]) setErrors({ ...errors, [key]: undefined });
+  };
 
   const create = (e) => {
     e.preventDefault();
     const list = names.split('\n').map((x) => x.trim()).filter(Boolean);
-    act(client, list.length ? { type: 'create_rooms', names: list } : { type: 'create_rooms', count: Number(count) || 1 }).then((ok) => ok && setNames(''));
+    const n = String(count).trim();
+    const found = {};
+    if (!list.length && !(/^\d{1,3}$/.test(n) && Number(n) >= 1 && Number(n) <= 200)) found.count = t('console.err_count');
+    if (!checkFields(found, setErrors, id)) return;
+    act(client, list.length ? { type: 'create_rooms', names: list } : { type: 'create_rooms', count: Number(n) }).then((ok) => ok && setNames(''));
+  };
+  const extendRooms = (e) => {
+    e.preventDefault();
+    const found = {};
+    if (!inMinutes(extend)) found.ext = t('console.err_minutes', { max });
+    if (!checkFields(found, setErrors, id)) return;
+    act(client, { type: 'extend_breakouts', by_ms: Math.round(minutes(extend) * 60000) });
   };
   const assign = (e) => {
     e.preventDefault();
@@ -54,7 +77,12 @@ function BreakoutControls({ client }) {
   };
   const openRooms = (e) => {
     e.preventDefault();
-    act(client, { type: 'open_breakouts', duration_ms: Math.round(Number(duration) * 60000), warning_ms: Math.round(Number(warning) * 60000) });
+    const found = {};
+    if (!inMinutes(duration)) found.dur = t('console.err_minutes', { max });
+    if (!inMinutes(warning, true)) found.warn = t('console.err_warning_number');
+    else if (!found.dur && minutes(warning) >= minutes(duration)) found.warn = t('console.err_warning');
+    if (!checkFields(found, setErrors, id)) return;
+    act(client, { type: 'open_breakouts', duration_ms: Math.round(minutes(duration) * 60000), warning_ms: Math.round(minutes(warning) * 60000) });
   };
   const broadcast = (e) => {
     e.preventDefault();
@@ -66,9 +94,8 @@ function BreakoutControls({ client }) {
       {open ? (
         <div class="stack">
           <p class="status-line"><strong>{t('console.open')}</strong> <Countdown client={client} deadline={snap.breakouts.ends_at} warnAt={snap.breakouts.warn_at} label={t('breakouts.ends_in')} /></p>
-          <form class="row wrap" onSubmit={(e) => { e.preventDefault(); act(client, { type: 'extend_breakouts', by_ms: Math.round(Number(extend) * 60000) }); }}>
-            <label for={`${id}-ext`}>{t('console.extend_by')}</label>
-            <input id={`${id}-ext`} type="number" min="1" class="num" value={extend} onInput={(e) => setExtend(e.currentTarget.value)} />
+          <form class="row wrap" onSubmit={extendRooms} noValidate>
+            <NumberField id={`${id}-ext`} label={t('console.extend_by')} value={extend} onValue={onValue('ext', setExtend)} error={fieldError('ext')} />
             <span>{t('unit.min')}</span>
             <button type="submit" class="btn">{t('console.extend')}</button>
           </form>
@@ -76,11 +103,10 @@ function BreakoutControls({ client }) {
         </div>
       ) : (
         <div class="steps">
-          <form class="step" onSubmit={create}>
+          <form class="step" onSubmit={create} noValidate>
             <h3 class="h-small">1. {t('console.step_create')}</h3>
             <div class="row wrap">
-              <label for={`${id}-count`}>{t('console.room_count')}</label>
-              <input id={`${id}-count`} type="number" min="1" max="200" class="num" value={count} onInput={(e) => setCount(e.currentTarget.value)} />
+              <NumberField id={`${id}-count`} label={t('console.room_count')} value={count} onValue={onValue('count', setCount)} error={fieldError('count')} inputMode="numeric" />
               <button type="submit" class="btn">{t('console.create')}</button>
             </div>
             <details>
@@ -111,13 +137,11 @@ function BreakoutControls({ client }) {
             <button type="submit" class="btn" disabled={!breakoutRooms.length}>{t('console.assign')}</button>
             <p class="small muted">{t('console.by_hand_hint')}</p>
           </form>
-          <form class="step" onSubmit={openRooms}>
+          <form class="step" onSubmit={openRooms} noValidate>
             <h3 class="h-small">3. {t('console.step_open')}</h3>
             <div class="grid2">
-              <label for={`${id}-dur`}>{t('console.duration')}</label>
-              <input id={`${id}-dur`} type="number" min="1" class="num" value={duration} onInput={(e) => setDuration(e.currentTarget.value)} />
-              <label for={`${id}-warn`}>{t('console.warning')}</label>
-              <input id={`${id}-warn`} type="number" min="0" class="num" value={warning} onInput={(e) => setWarning(e.currentTarget.value)} />
+              <NumberField id={`${id}-dur`} label={t('console.duration')} value={duration} onValue={onValue('dur', setDuration)} error={fieldError('dur')} />
+              <NumberField id={`${id}-warn`} label={t('console.warning')} value={warning} onValue={onValue('warn', setWarning)} error={fieldError('warn')} />
             </div>
             <button type="submit" class="btn primary" disabled={!assigned}>{t('console.open_rooms', { n: assigned })}</button>
           </form>

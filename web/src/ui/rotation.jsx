@@ -5,7 +5,7 @@
 import { useState } from 'preact/hooks';
 import { t } from '../i18n.js';
 import { PLENARY, person, groupOf, roomInRound, placedRound } from '../reduce.js';
-import { Countdown, act, ActButton, Section, nameOf, roomName, useId, spoken, clock } from './common.jsx';
+import { Countdown, act, ActButton, Section, nameOf, roomName, useId, spoken, clock, minutes } from './common.jsx';
 import { attributesOf } from './console.jsx';
 import { Icon } from './icons.jsx';
 import { ExportButton } from './download.jsx';
@@ -135,11 +135,6 @@ function Groups({ client }) {
   );
 }
 
-/** A number of minutes as typed ("1,5" or "1.5"), or NaN. */
-function minutes(text) {
-  const v = String(text).trim().replace(',', '.');
-  return v === '' || !/^\d*\.?\d+$/.test(v) ? NaN : Number(v);
-}
 
 /** What is wrong with a rotation's set-up, field by field, in words. */
 export function planErrors({ roundMin, transMin, warnMin, groups, rounds }) {
