@@ -165,7 +165,7 @@ export function minutes(text) {
 
 /** A number typed in a form that checks in the page, not with the browser's bubbles (which
  * vanish, and speak the browser's language): the field, and its error in words under it. */
-export function NumberField({ id, label, value, onValue, error, inputMode = 'decimal' }) {
+export function NumberField({ id, label, value, onValue, error, inputMode = 'decimal', placeholder }) {
   return (
     <>
       <label for={id}>{label}</label>
@@ -174,6 +174,7 @@ export function NumberField({ id, label, value, onValue, error, inputMode = 'dec
           id={id}
           type="text"
           inputMode={inputMode}
+          placeholder={placeholder}
           class="num"
           value={value}
           onInput={(e) => onValue(e.currentTarget.value)}

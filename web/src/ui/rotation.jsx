@@ -5,7 +5,7 @@
 import { useState } from 'preact/hooks';
 import { t } from '../i18n.js';
 import { PLENARY, person, groupOf, roomInRound, placedRound } from '../reduce.js';
-import { Countdown, act, ActButton, Section, nameOf, roomName, useId, spoken, clock, minutes } from './common.jsx';
+import { Countdown, act, ActButton, Section, nameOf, roomName, useId, spoken, clock, minutes, NumberField, checkFields } from './common.jsx';
 import { attributesOf } from './console.jsx';
 import { Icon } from './icons.jsx';
 import { ExportButton } from './download.jsx';
@@ -173,14 +173,7 @@ function PlanForm({ client }) {
     e.preventDefault();
     // Checked here, in words next to each field (not by the browser's own bubbles, which
     // vanish, and speak the browser's language).
-    const found = planErrors({ roundMin, transMin, warnMin, groups, rounds });
-    setErrors(found);
-    const first = Object.keys(found)[0];
-    if (first) {
-      const el = document.getElementById(`${id}-${first}`);
-      if (el) el.focus();
-      return;
-    }
+    if (!checkFields(planErrors({ roundMin, transMin, warnMin, groups, rounds }), setErrors, id)) return;
     const cmd = {
       type: 'plan_rotation', experts: chosen, method,
       round_ms: Math.round(minutes(roundMin) * 60000), transition_ms: Math.round(minutes(transMin) * 60000),
@@ -192,23 +185,14 @@ function PlanForm({ client }) {
     act(client, cmd);
   };
   const field = (key, label, value, set, extra = {}) => (
-    <>
-      <label for={`${id}-${key}`}>{label}</label>
-      <span class="field">
-        <input
-          id={`${id}-${key}`}
-          type="text"
-          inputMode="decimal"
-          class="num"
-          value={value}
-          onInput={(e) => { set(e.currentTarget.value); if (errors[key]) setErrors({ ...errors, [key]: undefined }); }}
-          aria-invalid={errors[key] ? 'true' : undefined}
-          aria-describedby={errors[key] ? `${id}-${key}-err` : undefined}
-          {...extra}
-        />
-        {errors[key] ? <span id={`${id}-${key}-err`} class="field-error">{errors[key]}</span> : null}
-      </span>
-    </>
+    <NumberField
+      id={`${id}-${key}`}
+      label={label}
+      value={value}
+      onValue={(v) => { set(v); if (errors[key]) setErrors({ ...errors, [key]: undefined }); }}
+      error={errors[key]}
+      {...extra}
+    />
   );
   const nErrors = Object.values(errors).filter(Boolean).length;
   return (
