@@ -181,9 +181,9 @@ test('screenshots of every role, and axe-core on every view', { timeout: 300000 
   }
 
   // Then an expert rotation: the expert's room, a citizen's path, the facilitator's control.
-  fac.once('dialog', (d) => d.accept());
   await tab(fac, 'console');
   await fac.click('#rooms button:has-text("Fermer les sous-groupes")');
+  await fac.click('#rooms [data-testid=confirm-yes]');
   await waitState(amina, (c) => !c.snap.breakouts);
   const experts = server.invites.filter((i) => i.roles.includes('expert')).map((i) => i.participant);
   await ok(fac, { type: 'plan_rotation', experts, method: 'balanced', attribute: 'commune', only_present: false, round_ms: 15 * 60000, transition_ms: 60000, warning_ms: 120000 });
