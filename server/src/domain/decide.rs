@@ -20,11 +20,13 @@ pub struct Context<'a> {
 
 type Decision = Result<Vec<Event>, Rejection>;
 
-fn reject<T>(code: Code, message: impl Into<String>) -> Result<T, Rejection> {
+/// A refusal (shared by the domain's modules).
+pub(super) fn reject<T>(code: Code, message: impl Into<String>) -> Result<T, Rejection> {
     Err(Rejection::new(code, message))
 }
 
-fn check_text(text: &str, max: usize, what: &str) -> Result<String, Rejection> {
+/// A text, trimmed, not empty, within `max` characters (shared by the domain's modules).
+pub(super) fn check_text(text: &str, max: usize, what: &str) -> Result<String, Rejection> {
     let t = text.trim();
     if t.is_empty() {
         return reject(Code::Invalid, format!("{what} is empty"));
@@ -38,7 +40,24 @@ fn check_text(text: &str, max: usize, what: &str) -> Result<String, Rejection> {
     Ok(t.to_string())
 }
 
-fn check_duration(ms: u64, what: &str) -> Result<(), Rejection> {
+/// Who an assignment by draw puts in rooms: citizens (not facilitators), online ones only if
+/// asked, never someone removed from the live convention (no room until readmitted).
+pub(super) fn assign_candidates<'s>(
+    state: &'s Convention,
+    only_present: bool,
+    ctx: &Context,
+) -> Vec<&'s Person> {
+    state
+        .people
+        .values()
+        .filter(|p| p.has(Role::Citizen) && !p.has(Role::Facilitator))
+        .filter(|p| !only_present || ctx.present.contains(&p.id))
+        .filter(|p| !state.is_removed(&p.id))
+        .collect()
+}
+
+/// A duration of 1 ms to 12 hours (shared by the domain's modules).
+pub(super) fn check_duration(ms: u64, what: &str) -> Result<(), Rejection> {
     if ms == 0 || ms > MAX_DURATION_MS {
         return reject(
             Code::Invalid,
@@ -615,14 +634,7 @@ fn assign_rooms(
                 }
                 out
             }
-            None => state
-                .people
-                .values()
-                .filter(|p| p.has(Role::Citizen) && !p.has(Role::Facilitator))
-                .filter(|p| !only_present || ctx.present.contains(&p.id))
-                // Removed from the live convention: no room until readmitted.
-                .filter(|p| !state.is_removed(&p.id))
-                .collect(),
+            None => assign_candidates(state, only_present, ctx),
         };
         if candidates.is_empty() {
             return reject(Code::Conflict, "nobody to assign");
@@ -645,7 +657,12 @@ fn assign_rooms(
     }])
 }
 
-fn floor_ended(room: &str, f: &super::Floor, reason: FloorEndReason, now: Millis) -> Event {
+pub(super) fn floor_ended(
+    room: &str,
+    f: &super::Floor,
+    reason: FloorEndReason,
+    now: Millis,
+) -> Event {
     // A speaking limit that ran out while the server was down counts only up to its end.
     let end = match (reason, f.ends_at) {
         (FloorEndReason::Timer, Some(e)) => e.min(now),

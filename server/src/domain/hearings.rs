@@ -2,6 +2,7 @@
 //! people of that room put questions to them, support each other's, and facilitators moderate.
 //! The question list itself is `questions::Questions`, shared with the expert rotation.
 
+use super::decide::{check_text, reject};
 use super::questions::{self, Questions, Status};
 use super::{
     Code, Command, Convention, Event, Millis, ParticipantId, Person, Rejection, Role, RoomId,
@@ -40,10 +41,6 @@ pub struct Hearing {
 }
 
 type Decision = Result<Vec<Event>, Rejection>;
-
-fn reject<T>(code: Code, message: impl Into<String>) -> Result<T, Rejection> {
-    Err(Rejection::new(code, message))
-}
 
 fn hearing<'a>(state: &'a Convention, id: &str) -> Result<&'a Hearing, Rejection> {
     state
@@ -91,13 +88,7 @@ pub(super) fn decide(state: &Convention, me: Option<&Person>, command: &Command)
             anonymous,
             moderated,
         } => {
-            let title = title.trim();
-            if title.is_empty() || title.chars().count() > MAX_NAME_CHARS {
-                return reject(
-                    Code::Invalid,
-                    format!("a hearing's title is 1 to {MAX_NAME_CHARS} characters"),
-                );
-            }
+            let title = check_text(title, MAX_NAME_CHARS, "a hearing's title")?;
             match state.people.get(speaker) {
                 None => return reject(Code::NotFound, format!("no participant {speaker}")),
                 Some(p) if !p.has(Role::Expert) => {
@@ -122,7 +113,7 @@ pub(super) fn decide(state: &Convention, me: Option<&Person>, command: &Command)
             }
             Ok(vec![Event::HearingCreated {
                 hearing: format!("h{}", state.hearings.len() + 1),
-                title: title.to_string(),
+                title,
                 speaker: speaker.clone(),
                 room: room.clone(),
                 anonymous: *anonymous,
@@ -152,11 +143,7 @@ pub(super) fn decide(state: &Convention, me: Option<&Person>, command: &Command)
                     format!("at most {MAX_OPEN_HEARINGS} hearings open at once: close one first"),
                 );
             }
-            if let Some(other) = state
-                .hearings
-                .values()
-                .find(|o| o.room == h.room && o.status == HearingStatus::Open)
-            {
+            if let Some(other) = state.open_hearing_in(&h.room) {
                 return reject(
                     Code::Conflict,
                     format!("hearing {} is open in this room: close it first", other.id),
@@ -250,13 +237,7 @@ pub(super) fn decide(state: &Convention, me: Option<&Person>, command: &Command)
             reason,
         } => {
             let h = open(state, id)?;
-            let reason = reason.trim();
-            if reason.is_empty() || reason.chars().count() > MAX_HIDE_REASON_CHARS {
-                return reject(
-                    Code::Invalid,
-                    format!("the reason is 1 to {MAX_HIDE_REASON_CHARS} characters"),
-                );
-            }
+            let reason = check_text(reason, MAX_HIDE_REASON_CHARS, "the reason")?;
             match h.questions.get(*question).map(|q| &q.status) {
                 None => reject(Code::NotFound, format!("no question {question} here")),
                 Some(Status::Hidden { .. }) => reject(Code::Conflict, "already hidden"),
@@ -264,7 +245,7 @@ pub(super) fn decide(state: &Convention, me: Option<&Person>, command: &Command)
                 Some(_) => Ok(vec![Event::HearingQuestionHidden {
                     hearing: id.clone(),
                     question: *question,
-                    reason: reason.to_string(),
+                    reason,
                 }]),
             }
         }

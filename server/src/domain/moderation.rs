@@ -3,9 +3,10 @@
 //! readmitting them. Every action is an event of the log, so it is audited (the moderation
 //! log is the audit trail's moderation entries) and every node's replica acts on it.
 
+use super::decide::{check_duration, floor_ended, reject};
 use super::{
     Code, Command, Convention, Event, FloorEndReason, Millis, ParticipantId, Person, Rejection,
-    Role, RoomId, MAX_DURATION_MS,
+    Role, RoomId,
 };
 
 /// Longest reason a facilitator gives for hiding, muting or removing, in characters.
@@ -51,10 +52,6 @@ pub struct Removal {
     pub at: Millis,
     pub by: ParticipantId,
     pub reason: String,
-}
-
-fn reject<T>(code: Code, message: impl Into<String>) -> Result<T, Rejection> {
-    Err(Rejection::new(code, message))
 }
 
 /// A reason: trimmed, within `max` characters; required or not.
@@ -212,9 +209,7 @@ pub(super) fn decide(
             reason: why,
         } => {
             target(state, participant)?;
-            if *duration_ms == 0 || *duration_ms > MAX_DURATION_MS {
-                return reject(Code::Invalid, "a mute lasts between 1 ms and 12 hours");
-            }
+            check_duration(*duration_ms, "a mute")?;
             let why = reason(why, MAX_MODERATION_REASON_CHARS, false)?;
             if state.is_removed(participant) {
                 return reject(Code::Conflict, format!("{participant} is removed"));
@@ -249,12 +244,7 @@ pub(super) fn decide(
             let mut out = Vec::new();
             for r in &state.rooms {
                 if let Some(f) = r.floor.as_ref().filter(|f| &f.participant == participant) {
-                    out.push(Event::FloorEnded {
-                        room: r.id.clone(),
-                        participant: participant.clone(),
-                        spoken_ms: now.saturating_sub(f.since),
-                        reason: FloorEndReason::Taken,
-                    });
+                    out.push(floor_ended(&r.id, f, FloorEndReason::Taken, now));
                 }
                 if r.queue.iter().any(|(p, _)| p == participant) {
                     out.push(Event::HandLowered {

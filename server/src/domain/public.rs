@@ -2,6 +2,7 @@
 //! the livestream link shown beside it, and the version of a document published for the
 //! public. Who watches is not state: viewers are counted by the live layer, never listed.
 
+use super::decide::reject;
 use super::{Code, Command, Convention, Event, Rejection};
 
 /// Longest livestream URL, in characters.
@@ -16,10 +17,6 @@ pub struct PublicState {
     pub livestream: Option<String>,
     /// The document and named version published for the public (the opinion).
     pub published: Option<(String, u32)>,
-}
-
-fn reject<T>(code: Code, message: impl Into<String>) -> Result<T, Rejection> {
-    Err(Rejection::new(code, message))
 }
 
 /// A livestream URL: `http(s)://`, no whitespace, at most `MAX_LIVESTREAM_CHARS`.

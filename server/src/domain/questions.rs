@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 
+use super::decide::reject;
 use super::{Code, Millis, ParticipantId, Rejection, RoomId};
 
 /// Longest question (and rotation answer), in characters, after trimming.
@@ -78,19 +79,9 @@ impl std::ops::Deref for Questions {
     }
 }
 
-fn reject<T>(code: Code, message: impl Into<String>) -> Result<T, Rejection> {
-    Err(Rejection::new(code, message))
-}
-
 /// A question's (or a written answer's) text, trimmed, within its budget.
 pub fn check_text(text: &str, what: &str) -> Result<String, Rejection> {
-    let t = text.trim();
-    if t.is_empty() || t.chars().count() > MAX_QUESTION_CHARS {
-        return reject(
-            Code::Invalid,
-            format!("{what} is 1 to {MAX_QUESTION_CHARS} characters"),
-        );
-    }
+    let t = super::decide::check_text(text, MAX_QUESTION_CHARS, what)?;
     // Control characters (but line breaks) would take six bytes each once JSON-encoded,
     // six times the list's byte budget in every snapshot that carries it.
     if t.chars().any(|c| c.is_control() && c != '\n') {
@@ -99,7 +90,7 @@ pub fn check_text(text: &str, what: &str) -> Result<String, Rejection> {
             format!("{what} may not hold control characters"),
         );
     }
-    Ok(t.to_string())
+    Ok(t)
 }
 
 impl Questions {

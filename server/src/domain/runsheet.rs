@@ -7,12 +7,13 @@
 
 use std::collections::BTreeSet;
 
+use super::decide::{check_duration, check_text, reject};
 use super::hearings::HearingStatus;
 use super::rotation::Phase;
 use super::{
     assign_balanced, assign_random, Actor, AssignMethod, Code, Command, Context, Convention, Event,
-    Millis, ParticipantId, Person, PollId, PollStatus, Record, Rejection, Role, RoomId,
-    MAX_DURATION_MS, MAX_NAME_CHARS, MAX_PEOPLE, MAX_ROOMS, PLENARY,
+    Millis, ParticipantId, PollId, PollStatus, Record, Rejection, Role, RoomId, MAX_DURATION_MS,
+    MAX_NAME_CHARS, MAX_PEOPLE, MAX_ROOMS, PLENARY,
 };
 
 /// Most sequences a run sheet may hold (started, done and skipped ones included).
@@ -176,20 +177,6 @@ impl RunSheet {
 
 type Decision = Result<Vec<Event>, Rejection>;
 
-fn reject<T>(code: Code, message: impl Into<String>) -> Result<T, Rejection> {
-    Err(Rejection::new(code, message))
-}
-
-fn duration(ms: u64, what: &str) -> Result<(), Rejection> {
-    if ms == 0 || ms > MAX_DURATION_MS {
-        return reject(
-            Code::Invalid,
-            format!("{what} must be between 1 ms and 12 hours"),
-        );
-    }
-    Ok(())
-}
-
 /// A planned sequence, or why it cannot be changed.
 fn planned<'a>(state: &'a Convention, id: &str) -> Result<&'a Sequence, Rejection> {
     let Some(s) = state.runsheet.get(id) else {
@@ -217,17 +204,11 @@ fn check_before(state: &Convention, before: Option<&str>, me: &str) -> Result<()
 /// Check a spec against the state: budgets, and everything it refers to (rooms, polls, the
 /// rotation, people), as far as it can be known before the start. Returns it trimmed.
 fn check_spec(state: &Convention, spec: &SequenceSpec) -> Result<SequenceSpec, Rejection> {
-    let title = spec.title.trim();
-    if title.is_empty() || title.chars().count() > MAX_TITLE_CHARS {
-        return reject(
-            Code::Invalid,
-            format!("a sequence's title is 1 to {MAX_TITLE_CHARS} characters"),
-        );
-    }
-    duration(spec.planned_ms, "the planned duration")?;
+    let title = check_text(&spec.title, MAX_TITLE_CHARS, "a sequence's title")?;
+    check_duration(spec.planned_ms, "the planned duration")?;
     check_action(state, &spec.action, false)?;
     Ok(SequenceSpec {
-        title: title.to_string(),
+        title,
         ..spec.clone()
     })
 }
@@ -254,7 +235,7 @@ fn check_action(state: &Convention, action: &Action, starting: bool) -> Result<(
             duration_ms,
             warning_ms,
         } => {
-            duration(*duration_ms, "the breakout duration")?;
+            check_duration(*duration_ms, "the breakout duration")?;
             if *warning_ms > MAX_DURATION_MS {
                 return reject(Code::Invalid, "the warning must be at most 12 hours");
             }
@@ -308,13 +289,7 @@ fn check_action(state: &Convention, action: &Action, starting: bool) -> Result<(
             match grouping {
                 Grouping::Random => {}
                 Grouping::Balanced(attr) => {
-                    let a = attr.trim();
-                    if a.is_empty() || a.chars().count() > MAX_NAME_CHARS {
-                        return reject(
-                            Code::Invalid,
-                            format!("an attribute name is 1 to {MAX_NAME_CHARS} characters"),
-                        );
-                    }
+                    check_text(attr, MAX_NAME_CHARS, "an attribute name")?;
                 }
                 Grouping::Manual(groups) => {
                     if groups.is_empty() || groups.len() > room_count {
@@ -518,12 +493,7 @@ fn assign(sim: &Convention, grouping: &Grouping, rooms: &[RoomId], ctx: &Context
                 .collect(),
         ),
         Grouping::Random | Grouping::Balanced(_) => {
-            let candidates: Vec<&Person> = sim
-                .people
-                .values()
-                .filter(|p| p.has(Role::Citizen) && !p.has(Role::Facilitator))
-                .filter(|p| ctx.present.contains(&p.id))
-                .collect();
+            let candidates = super::decide::assign_candidates(sim, true, ctx);
             AssignMethod::Manual(match grouping {
                 Grouping::Balanced(a) => assign_balanced(&candidates, rooms, a.trim(), ctx.seed),
                 _ => assign_random(&candidates, rooms, ctx.seed),
@@ -690,7 +660,7 @@ pub(super) fn decide(
             perform(state, actor, seq, out, ctx)
         }
         Command::ExtendSequence { by_ms } => {
-            duration(*by_ms, "the extension")?;
+            check_duration(*by_ms, "the extension")?;
             let Some(r) = sheet.running() else {
                 return reject(Code::Conflict, "no sequence is running");
             };
