@@ -457,17 +457,7 @@ impl Client {
 
     /// Open, say hello with `token`, and wait for the welcome.
     pub async fn join(ws_url: &str, name: &str, token: &str) -> Result<Client> {
-        let mut c = Client::open(ws_url, name).await?;
-        c.send(&ClientMessage::Hello {
-            protocol: proto::PROTOCOL_VERSION,
-            token: token.to_string(),
-            last_seq: None,
-        })
-        .await?;
-        c.wait_for(|m| matches!(m, ServerMessage::Welcome { .. }))
-            .await
-            .with_context(|| format!("{name}: no welcome"))?;
-        Ok(c)
+        Client::join_with(ws_url, name, token, proto::PROTOCOL_VERSION, None).await
     }
 
     /// Protocol version 2 (PROTOCOL.md section 25): join speaking `protocol`, reconnecting

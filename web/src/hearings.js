@@ -1,13 +1,11 @@
 // Hearings (PROTOCOL.md section 22): the snapshot's `hearings`, the hearing events, and the
 // `hearing_question` messages through which the room follows a hearing's questions.
 
+import { seesEverything } from './reduce.js';
+
 /** Statuses the room sees; the others (pending, hidden, merged) only the staff (and a
  * pending question, its author). */
 const VISIBLE = ['open', 'answering', 'answered'];
-
-function staffOf(me) {
-  return me.roles.includes('facilitator') || me.roles.includes('guarantor');
-}
 
 export function hearing(snap, id) {
   return (snap.hearings || []).find((h) => h.id === id);
@@ -20,14 +18,14 @@ function roomOf(snap, pid) {
 
 /** Whether `me` follows the questions of `h` (server: view::follows_hearing). */
 export function follows(snap, me, h) {
-  return h.status === 'open' && (staffOf(me) || roomOf(snap, me.id) === h.room);
+  return h.status === 'open' && (seesEverything(me.roles) || roomOf(snap, me.id) === h.room);
 }
 
 /** The open hearing of my room (or, for staff, the first open one), if any. */
 export function myHearing(snap, me) {
   const open = (snap.hearings || []).filter((h) => h.status === 'open');
   const here = roomOf(snap, me.id);
-  return open.find((h) => h.room === here) || (staffOf(me) ? open[0] : null) || null;
+  return open.find((h) => h.room === here) || (seesEverything(me.roles) ? open[0] : null) || null;
 }
 
 /** The server's order: most supported first, ties older first; the unseen ones after. */
@@ -74,7 +72,7 @@ export function applyHearingEvent(snap, me, rec) {
         // My own question, before (or, moderated, instead of) the room's view of it.
         if (h.questions && !h.questions.some((q) => q.id === rec.seq)) {
           h.questions.push({
-            id: rec.seq, at: rec.at, text: ev.text, from: h.anonymous && !staffOf(me) ? null : me.id,
+            id: rec.seq, at: rec.at, text: ev.text, from: h.anonymous && !seesEverything(me.roles) ? null : me.id,
             status: h.moderated ? 'pending' : 'open', supports: 0,
           });
           sortQuestions(h.questions);
@@ -108,7 +106,7 @@ export function applyHearingQuestion(snap, me, msg) {
     }
   }
   const i = h.questions.findIndex((x) => x.id === q.id);
-  if (gone && !staffOf(me)) {
+  if (gone && !seesEverything(me.roles)) {
     if (i >= 0) h.questions.splice(i, 1);
   } else if (i >= 0) {
     h.questions[i] = q;

@@ -4,7 +4,7 @@
 // `snap.participants`: it is rebuilt from the roster and the presence view, and people out of
 // the view (the members of a large room, for a citizen) have `room: null`.
 
-import { seesEverything } from './reduce.js';
+import { seesEverything, recomputeObservers } from './reduce.js';
 
 export const PROTOCOL = 2;
 
@@ -47,9 +47,7 @@ export function syncParticipants(snap, cache, you) {
   });
   snap.participants.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   // Observers: guarantors are always in the view.
-  for (const r of snap.rooms) {
-    r.observers = snap.participants.filter((x) => x.roles.includes('guarantor') && x.online && x.room === r.id).length;
-  }
+  recomputeObservers(snap);
 }
 
 /** A `presence_batch`: changed people replace theirs, `gone` leave the view, counts replace. */

@@ -36,6 +36,14 @@ export function timeOfDay(at) {
   return new Date(at).toLocaleTimeString(getLang() === 'fr' ? 'fr-FR' : 'en-GB', { hour: '2-digit', minute: '2-digit' });
 }
 
+/** Who acted on a record (`by`), in words: a person's name, the organizers or the timer. */
+export function actorWords(snap, by) {
+  if (!by) return '';
+  if (by.kind === 'organizer') return t('actor.organizer');
+  if (by.kind === 'timer') return t('actor.timer');
+  return nameOf(snap, by.id);
+}
+
 export function nameOf(snap, id) {
   const p = person(snap, id);
   return p ? p.name : id;

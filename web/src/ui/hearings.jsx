@@ -4,17 +4,13 @@
 
 import { useState } from 'preact/hooks';
 import { t } from '../i18n.js';
-import { person } from '../reduce.js';
+import { person, seesEverything } from '../reduce.js';
 import { myHearing, follows } from '../hearings.js';
 import { act, ActButton, Section, nameOf, roomName, useId } from './common.jsx';
 import { ExportButton } from './download.jsx';
 
 /** Longest question (PROTOCOL.md section 22). */
 const MAX_QUESTION_CHARS = 1000;
-
-function staffOf(roles) {
-  return roles.includes('facilitator') || roles.includes('guarantor');
-}
 
 /** Whether this person gets the hearing tab. */
 export function hearingTab(client) {
@@ -141,7 +137,7 @@ function Hearing({ client, h }) {
       </p>
       {answering ? <p class="notice" role="status" data-testid="answering">{t('hearing.now_answering', { text: answering.text })}</p> : null}
       {canAsk ? <AskForm client={client} h={h} /> : null}
-      {!inRoom && !staffOf(roles) ? <p class="muted">{t('hearing.elsewhere', { room: roomName(snap, h.room) })}</p> : null}
+      {!inRoom && !seesEverything(roles) ? <p class="muted">{t('hearing.elsewhere', { room: roomName(snap, h.room) })}</p> : null}
       {list.length === 0 ? <p class="muted">{t('hearing.no_questions')}</p> : (
         <ol class="questions hearing-questions" aria-label={t('hearing.list')} data-testid="hearing-questions">
           {list.map((q) => <QuestionItem key={q.id} client={client} h={h} q={q} canAsk={canAsk} />)}
@@ -213,7 +209,7 @@ function HearingList({ client }) {
 export function HearingView({ client }) {
   const snap = client.snap;
   const roles = client.you.roles;
-  const staff = staffOf(roles);
+  const staff = seesEverything(roles);
   const followed = (snap.hearings || []).filter((h) => follows(snap, client.you, h));
   const mine = myHearing(snap, client.you);
   // Staff follow every open hearing; the others, the one of their room.

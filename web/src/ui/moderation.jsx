@@ -5,7 +5,7 @@
 
 import { useState, useEffect } from 'preact/hooks';
 import { t } from '../i18n.js';
-import { act, ActButton, nameOf, roomName, timeOfDay, useId, Countdown } from './common.jsx';
+import { act, ActButton, nameOf, roomName, timeOfDay, useId, Countdown, actorWords } from './common.jsx';
 import { apiFetch } from './download.jsx';
 import { Icon } from './icons.jsx';
 
@@ -276,13 +276,6 @@ export function describeModeration(snap, ev) {
   return s === key ? ev.type : s;
 }
 
-function actorName(snap, by) {
-  if (!by) return '';
-  if (by.kind === 'organizer') return t('actor.organizer');
-  if (by.kind === 'timer') return t('actor.timer');
-  return nameOf(snap, by.id);
-}
-
 /**
  * The moderation log: the audit trail's moderation entries, newest first, updated live (the
  * page receives each entry as an `audit` message); loaded once from the audit export.
@@ -314,7 +307,7 @@ export function ModerationLog({ client }) {
         <ol class="audit-list" reversed aria-label={t('mod.log_title')} data-testid="moderation-log">
           {entries.map((e) => (
             <li key={e.n} value={e.n} data-type={e.event.type}>
-              <span class="audit-meta"><time>{timeOfDay(e.at)}</time> · {actorName(snap, e.by)}</span>
+              <span class="audit-meta"><time>{timeOfDay(e.at)}</time> · {actorWords(snap, e.by)}</span>
               <span class="audit-what">{describeModeration(snap, e.event)}</span>
             </li>
           ))}

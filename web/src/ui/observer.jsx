@@ -5,7 +5,7 @@
 import { useState, useEffect } from 'preact/hooks';
 import { t } from '../i18n.js';
 import { PLENARY, person, room as roomOf } from '../reduce.js';
-import { act, Section, nameOf, roomName, timeOfDay } from './common.jsx';
+import { act, Section, nameOf, roomName, timeOfDay, actorWords } from './common.jsx';
 import { FloorCard, QueueList, PeopleList, Chat } from './room.jsx';
 import { EquityView, CallsList } from './console.jsx';
 import { sortedPolls, Participation } from './polls.jsx';
@@ -123,13 +123,6 @@ function describe(snap, e, ctx) {
   const key = `audit.${ev.type}`;
   const s = t(key, p);
   return s === key ? ev.type : s;
-}
-
-function actorWords(snap, by) {
-  if (!by) return '';
-  if (by.kind === 'organizer') return t('actor.organizer');
-  if (by.kind === 'timer') return t('actor.timer');
-  return nameOf(snap, by.id);
 }
 
 /** The trail's head as this page knows it: the snapshot's, or a later entry received live. */

@@ -441,12 +441,7 @@ impl Actor {
                             ok,
                         } => {
                             self.attendance_writing = false;
-                            if ok {
-                                self.presence_kept.written(mark);
-                                self.metrics.attendance_written.inc_by(stretches);
-                            } else {
-                                self.metrics.attendance_failures.inc();
-                            }
+                            self.attendance_done(mark, stretches, ok);
                         }
                         Msg::Command { .. } | Msg::Request { .. } => unreachable!("batched above"),
                     }
@@ -622,15 +617,24 @@ impl Actor {
             return;
         }
         let n = stretches.len() as u64;
-        match self.attendance.write(&self.id, stretches).await {
-            Ok(()) => {
-                self.presence_kept.written(mark);
-                self.metrics.attendance_written.inc_by(n);
-            }
+        let ok = match self.attendance.write(&self.id, stretches).await {
+            Ok(()) => true,
             Err(e) => {
-                self.metrics.attendance_failures.inc();
-                warn!(error = %e, waiting = self.presence_kept.waiting(), dropped = self.presence_kept.dropped, "attendance not written")
+                warn!(error = %e, waiting = self.presence_kept.waiting(), dropped = self.presence_kept.dropped, "attendance not written");
+                false
             }
+        };
+        self.attendance_done(mark, n, ok);
+    }
+
+    /// A write of attendance ended: forget what it carried, or count the failure (what it
+    /// carried stays for the next write).
+    fn attendance_done(&mut self, mark: crate::attendance::Mark, stretches: u64, ok: bool) {
+        if ok {
+            self.presence_kept.written(mark);
+            self.metrics.attendance_written.inc_by(stretches);
+        } else {
+            self.metrics.attendance_failures.inc();
         }
     }
 

@@ -47,14 +47,6 @@ impl PublicSide {
     }
 }
 
-/// A view without its count, to tell whether anything else changed.
-fn uncounted(v: &p::PublicView) -> p::PublicView {
-    p::PublicView {
-        viewers: 0,
-        ..v.clone()
-    }
-}
-
 impl Actor {
     /// Show the public what changed: after a turn (`recount` false: only if the log moved or
     /// the link changed) or on the count's tick (`recount` true). A new view is encoded only
@@ -76,8 +68,14 @@ impl Actor {
         let mut changed = false;
         if log_moved {
             side.seq = self.state.seq;
-            let view = public::view(&self.state, viewers);
-            let same = side.last.as_ref().map(uncounted) == Some(uncounted(&view));
+            let mut view = public::view(&self.state, viewers);
+            // Compared without the count (and without copying either view).
+            let same = side.last.as_ref().is_some_and(|last| {
+                let real = std::mem::replace(&mut view.viewers, last.viewers);
+                let same = *last == view;
+                view.viewers = real;
+                same
+            });
             if !same || side.link != self.state.public.link {
                 side.link = self.state.public.link.clone();
                 side.frame = Some(public::encode(&view, now_ms()));
