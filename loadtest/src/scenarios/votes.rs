@@ -32,6 +32,7 @@ use super::{close_all, Ctx, ScenarioResult, ToOpen};
 use crate::conn::{wait_reply, Participant, Received, Reply, Subscription};
 use crate::metrics::{self, Latency};
 use crate::organizer::{person, unique_id};
+use crate::procstat;
 use crate::report::{Outcome, Series};
 
 #[derive(clap::Args, Debug, Clone, Serialize)]
@@ -114,6 +115,7 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
     // 2. Connections: the facilitator and the listener first, then the voters.
     let t = Instant::now();
     let scraped = ctx.scrape().await;
+    let cpu_before = ctx.server_pid.as_deref().and_then(procstat::thread_cpu_ns);
     let (ftx, mut frx) = mpsc::unbounded_channel();
     let mut fac = Participant::connect(
         &ctx.nodes,
@@ -186,6 +188,20 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
         out.rates.insert(
             "connections_per_s".into(),
             (connected + 2) as f64 / connect_s,
+        );
+    }
+    // The server's CPU for the joins, with the presence ticks that follow the last welcome
+    // (250 ms each, PROTOCOL.md §25): read after two of them.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    if let (Some(b), Some(a)) = (
+        cpu_before,
+        ctx.server_pid.as_deref().and_then(procstat::thread_cpu_ns),
+    ) {
+        let ms = a.saturating_sub(b) as f64 / 1e6;
+        out.rates.insert("server_cpu_ms_joins".into(), ms);
+        out.rates.insert(
+            "server_cpu_us_per_join".into(),
+            ms * 1000.0 / (connected + 2).max(1) as f64,
         );
     }
     ctx.scrape_delta("connect", scraped, &mut out).await;

@@ -289,16 +289,15 @@ pub fn poll_view(
 /// Online guarantors observing each room.
 /// Online guarantors observing each room, counted in one pass over the roster (a snapshot
 /// is built for every participant who moves: this must not cost rooms × people).
+/// How many guarantors are present in each room, counted among `candidates` (everyone, or
+/// a list that holds every guarantor).
 fn observers<'a>(
     state: &'a Convention,
     present: &BTreeSet<String>,
+    candidates: impl Iterator<Item = &'a Person>,
 ) -> std::collections::HashMap<&'a str, u32> {
     let mut counts = std::collections::HashMap::new();
-    for p in state
-        .people
-        .values()
-        .filter(|p| p.has(Role::Guarantor) && present.contains(&p.id))
-    {
+    for p in candidates.filter(|p| p.has(Role::Guarantor) && present.contains(&p.id)) {
         *counts.entry(state.location_of(&p.id)).or_insert(0) += 1;
     }
     counts
@@ -313,7 +312,7 @@ pub fn snapshot(
     present: &BTreeSet<String>,
     audit_head: &(u64, String),
 ) -> p::Snapshot {
-    snapshot_v(id, state, viewer, present, audit_head, true)
+    snapshot_v(id, state, viewer, present, audit_head, None)
 }
 
 /// The snapshot, with the roster's `participants` (version 1) or without (version 2, which
@@ -324,11 +323,11 @@ pub fn snapshot_v(
     viewer: &Person,
     present: &BTreeSet<String>,
     audit_head: &(u64, String),
-    with_participants: bool,
+    v2: Option<&super::view2::PresenceCounts>,
 ) -> p::Snapshot {
     let all = viewer.sees_everything();
     let here = state.location_of(&viewer.id);
-    let participants = if with_participants {
+    let participants = if v2.is_none() {
         state
             .people
             .values()
@@ -342,7 +341,12 @@ pub fn snapshot_v(
     } else {
         Vec::new()
     };
-    let observing = observers(state, present);
+    // Version 2 counts the guarantors among the notable people it keeps: a citizen's welcome
+    // does not walk the roster.
+    let observing = match v2 {
+        Some(counts) => observers(state, present, counts.notable(state)),
+        None => observers(state, present, state.people.values()),
+    };
     let rooms = state
         .rooms
         .iter()

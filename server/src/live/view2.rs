@@ -109,6 +109,11 @@ impl PresenceCounts {
         }
     }
 
+    /// The people every v2 viewer sees (facilitators, guarantors, experts).
+    pub fn notable<'a>(&'a self, state: &'a Convention) -> impl Iterator<Item = &'a Person> {
+        self.notable.iter().filter_map(|id| state.people.get(id))
+    }
+
     /// `who` came online or went offline (where they are did not change).
     pub fn online_changed(&mut self, state: &Convention, who: &str, online: bool) {
         let room = state.location_of(who);
@@ -170,8 +175,14 @@ impl<'a> PresenceIndex<'a> {
             .get(here)
             .map(Vec::as_slice)
             .unwrap_or_default();
-        let small = members.len() <= p::LARGE_ROOM;
-        let listed = members.iter().filter(|_| small).chain(&self.c.notable);
+        // A large room's members are not listed: not even walked (a join into a plenary of
+        // thousands costs the joiner's view, not the room).
+        let members = if members.len() <= p::LARGE_ROOM {
+            members
+        } else {
+            &[]
+        };
+        let listed = members.iter().chain(&self.c.notable);
         for m in listed.filter_map(|id| self.state.people.get(id)) {
             out.insert(m.id.clone(), self.state_of(m));
         }
@@ -188,6 +199,27 @@ impl<'a> PresenceIndex<'a> {
             people: self.people(viewer).into_values().collect(),
             rooms: self.c.counts.clone(),
         }
+    }
+}
+
+/// Who changed (came, went) since the last presence tick; `all` when where people are, the
+/// roster, the rooms or the assignments changed (anyone may have).
+#[derive(Default)]
+pub struct Changed {
+    all: bool,
+    people: BTreeSet<String>,
+}
+
+impl Changed {
+    pub fn person(&mut self, id: &str) {
+        if !self.all {
+            self.people.insert(id.to_string());
+        }
+    }
+
+    pub fn everyone(&mut self) {
+        self.all = true;
+        self.people.clear();
     }
 }
 
@@ -211,8 +243,42 @@ impl SentPresence {
     }
 
     /// The batch that brings this connection to `index`'s view for `viewer` (none when
-    /// nothing it sees changed), remembered as sent.
-    pub fn advance(&mut self, index: &PresenceIndex, viewer: &Person) -> Option<p::ServerMessage> {
+    /// nothing it sees changed), remembered as sent. `changed`: who changed since the last
+    /// tick; a viewer who sees everyone is compared on those only, unless anyone may have.
+    pub fn advance(
+        &mut self,
+        index: &PresenceIndex,
+        viewer: &Person,
+        changed: &Changed,
+    ) -> Option<p::ServerMessage> {
+        let (people, gone) = if viewer.sees_everything() && !changed.all {
+            self.advance_some(index, &changed.people)
+        } else {
+            self.advance_all(index, viewer)
+        };
+        // The counts go whole when any changed: a handful of rooms, and rooms created or
+        // cleared need no rule of their own.
+        let rooms = if self.rooms.as_slice() != index.counts() {
+            index.counts().to_vec()
+        } else {
+            Vec::new()
+        };
+        self.rooms = index.counts().to_vec();
+        (!people.is_empty() || !gone.is_empty() || !rooms.is_empty()).then_some(
+            p::ServerMessage::PresenceBatch {
+                people,
+                gone,
+                rooms,
+            },
+        )
+    }
+
+    /// The whole view compared with what was sent.
+    fn advance_all(
+        &mut self,
+        index: &PresenceIndex,
+        viewer: &Person,
+    ) -> (Vec<p::PersonState>, Vec<String>) {
         let now = index.people(viewer);
         let people: Vec<p::PersonState> = now
             .iter()
@@ -225,22 +291,37 @@ impl SentPresence {
             .filter(|id| !now.contains_key(*id))
             .cloned()
             .collect();
-        // The counts go whole when any changed: a handful of rooms, and rooms created or
-        // cleared need no rule of their own.
-        let rooms = if self.rooms.as_slice() != index.counts() {
-            index.counts().to_vec()
-        } else {
-            Vec::new()
-        };
         self.people = now;
-        self.rooms = index.counts().to_vec();
-        (!people.is_empty() || !gone.is_empty() || !rooms.is_empty()).then_some(
-            p::ServerMessage::PresenceBatch {
-                people,
-                gone,
-                rooms,
-            },
-        )
+        (people, gone)
+    }
+
+    /// Everyone's view where only `changed` people may differ: nobody leaves it (the roster
+    /// only grows), those who changed are compared. Debug builds (the tests) check the result
+    /// against the whole comparison.
+    fn advance_some(
+        &mut self,
+        index: &PresenceIndex,
+        changed: &BTreeSet<String>,
+    ) -> (Vec<p::PersonState>, Vec<String>) {
+        let mut people = Vec::new();
+        for person in changed.iter().filter_map(|id| index.state.people.get(id)) {
+            let now = index.state_of(person);
+            if self.people.get(&person.id) != Some(&now) {
+                self.people.insert(person.id.clone(), now.clone());
+                people.push(now);
+            }
+        }
+        debug_assert_eq!(
+            self.people,
+            index
+                .state
+                .people
+                .values()
+                .map(|person| (person.id.clone(), index.state_of(person)))
+                .collect::<BTreeMap<_, _>>(),
+            "an everyone view's presence drifted from the changes it was told"
+        );
+        (people, Vec::new())
     }
 }
 
@@ -254,7 +335,7 @@ pub fn snapshot(
     audit_head: &(u64, String),
     index: &PresenceIndex,
 ) -> p::Snapshot {
-    let mut snap = super::view::snapshot_v(id, state, viewer, present, audit_head, false);
+    let mut snap = super::view::snapshot_v(id, state, viewer, present, audit_head, Some(index.c));
     snap.roster = Some(roster_info(state));
     snap.presence = Some(index.view(viewer));
     snap

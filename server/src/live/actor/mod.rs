@@ -112,6 +112,8 @@ pub struct Actor {
     /// The seq of the last state stored (or loaded).
     state_saved: u64,
     seq_tx: watch::Sender<u64>,
+    /// Version 1 connections among `conns` (presence is sent to them one by one).
+    v1_conns: usize,
     local_tx: watch::Sender<BTreeSet<String>>,
     remote: HashMap<String, BTreeSet<String>>,
     state: Convention,
@@ -156,6 +158,9 @@ pub struct Actor {
     presence_dirty: bool,
     /// Where people are and how many are online per room (`None`: to build again).
     presence_counts: Option<super::view2::PresenceCounts>,
+    /// What changed of people since the last presence tick, for the viewers who see
+    /// everyone (their batch is these people, not a walk over the roster).
+    presence_delta: super::view2::Changed,
     /// Polls whose live tally or participation changed since the last tally tick, and
     /// whether those who see public results are concerned (both protocol versions).
     tallies_due: BTreeMap<String, bool>,
@@ -199,6 +204,7 @@ impl Actor {
             cluster,
             seq_tx: watch::channel(0).0,
             local_tx: watch::channel(BTreeSet::new()).0,
+            v1_conns: 0,
             remote: HashMap::new(),
             store,
             metrics,
@@ -222,6 +228,7 @@ impl Actor {
             roster: None,
             presence_dirty: false,
             presence_counts: None,
+            presence_delta: Default::default(),
             tallies_due: BTreeMap::new(),
         }
     }
@@ -333,6 +340,7 @@ impl Actor {
             self.presence_kept.all_left(now_ms());
             self.write_attendance().await;
             helpers.cancel();
+            self.v1_conns = 0;
             for (_, c) in self.conns.drain() {
                 let _ = c.close.try_send((close::GOING_AWAY, "server shutting down"));
             }
@@ -541,6 +549,7 @@ impl Actor {
         if !was_present {
             self.presence(&participant, true);
         }
+        self.v1_conns += usize::from(sent.is_none());
         self.conns.insert(
             link.id,
             Conn {
@@ -585,6 +594,7 @@ impl Actor {
         let Some(c) = self.conns.remove(&conn) else {
             return;
         };
+        self.v1_conns -= usize::from(c.sent.is_none());
         self.metrics.connections.dec();
         let last = match self.online.get_mut(&c.participant) {
             Some(ids) => {

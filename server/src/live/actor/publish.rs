@@ -132,19 +132,23 @@ impl Actor {
     }
 
     pub(super) fn presence(&mut self, participant: &str, online: bool) {
-        let frame = encode(&ServerMessage::Presence {
-            participant: participant.to_string(),
-            online,
-        });
-        // Version 1 connections hear of it now; version 2 ones at the next presence tick.
-        let ids: Vec<u64> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| c.sent.is_none())
-            .map(|(id, _)| *id)
-            .collect();
-        for id in ids {
-            self.send(id, &frame);
+        self.presence_delta.person(participant);
+        // Version 1 connections hear of it now; version 2 ones at the next presence tick (a
+        // convention of version 2 clients only does not walk its connections per arrival).
+        if self.v1_conns > 0 {
+            let frame = encode(&ServerMessage::Presence {
+                participant: participant.to_string(),
+                online,
+            });
+            let ids: Vec<u64> = self
+                .conns
+                .iter()
+                .filter(|(_, c)| c.sent.is_none())
+                .map(|(id, _)| *id)
+                .collect();
+            for id in ids {
+                self.send(id, &frame);
+            }
         }
         self.presence_changed();
         // Who is present counts in the participation of open polls.

@@ -35,6 +35,7 @@ impl Actor {
     /// when next needed.
     pub(super) fn locations_changed(&mut self) {
         self.presence_counts = None;
+        self.presence_delta.everyone();
         self.presence_changed();
     }
 
@@ -61,7 +62,7 @@ impl Actor {
 
     /// Something v2 viewers see of people changed: it goes out at the next tick.
     pub(super) fn presence_changed(&mut self) {
-        if self.conns.values().any(|c| c.sent.is_some()) {
+        if self.conns.len() > self.v1_conns {
             self.presence_dirty = true;
         }
     }
@@ -84,7 +85,7 @@ impl Actor {
             else {
                 continue;
             };
-            let Some(batch) = sent.advance(&index, person) else {
+            let Some(batch) = sent.advance(&index, person, &self.presence_delta) else {
                 continue;
             };
             let frame = match &last {
@@ -97,6 +98,7 @@ impl Actor {
             };
             out.push((*id, frame));
         }
+        self.presence_delta = Default::default();
         for (id, frame) in out {
             self.send(id, &frame);
         }
