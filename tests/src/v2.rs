@@ -402,14 +402,20 @@ impl View {
                     self.roster.insert(person.id.clone(), person.clone());
                     self.roster_version = Some(self.roster.len() as u64);
                 }
+                // Floor times list everyone but guarantors, by id (PROTOCOL.md section 10).
                 if let Some(ft) = self.snap.floor_time.as_mut() {
-                    if !person.roles.contains(&Role::Guarantor)
-                        && !ft.iter().any(|f| f.participant == person.id)
-                    {
-                        ft.push(FloorTime {
-                            participant: person.id.clone(),
-                            spoken_ms: 0,
-                        });
+                    if !person.roles.contains(&Role::Guarantor) {
+                        if let Err(i) =
+                            ft.binary_search_by(|f| f.participant.as_str().cmp(&person.id))
+                        {
+                            ft.insert(
+                                i,
+                                FloorTime {
+                                    participant: person.id.clone(),
+                                    spoken_ms: 0,
+                                },
+                            );
+                        }
                     }
                 }
             }
@@ -550,12 +556,15 @@ impl View {
                     }
                 }
                 if let Some(ft) = self.snap.floor_time.as_mut() {
-                    match ft.iter_mut().find(|f| f.participant == *participant) {
-                        Some(f) => f.spoken_ms += spoken_ms,
-                        None => ft.push(FloorTime {
-                            participant: participant.clone(),
-                            spoken_ms: *spoken_ms,
-                        }),
+                    match ft.binary_search_by(|f| f.participant.as_str().cmp(participant)) {
+                        Ok(i) => ft[i].spoken_ms += spoken_ms,
+                        Err(i) => ft.insert(
+                            i,
+                            FloorTime {
+                                participant: participant.clone(),
+                                spoken_ms: *spoken_ms,
+                            },
+                        ),
                     }
                     self.reorder_all();
                 }
