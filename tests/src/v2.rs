@@ -13,11 +13,10 @@ use anyhow::{bail, Context, Result};
 use crate::proto::{self, ClientMessage, Event, PersonState, RoomCount, ServerMessage};
 use crate::Client;
 use proto::{
-    Actor, CallView, ChatLine, DocumentView, FloorTime, FloorView, HearingQuestion,
-    HearingStatus, HearingView, HiddenMark, MuteView, NoticeLine, PollStatus, PollView,
-    QueueEntry, QueueOrder, QuestionStatus, RemovalView, ReportView, Role, RoomInside,
-    RotationPhase, RotationView, SequenceExtension, SequenceStatus, SequenceView, Snapshot,
-    VersionInfo,
+    Actor, CallView, ChatLine, DocumentView, FloorTime, FloorView, HearingQuestion, HearingStatus,
+    HearingView, HiddenMark, MuteView, NoticeLine, PollStatus, PollView, QuestionStatus,
+    QueueEntry, QueueOrder, RemovalView, ReportView, Role, RoomInside, RotationPhase, RotationView,
+    SequenceExtension, SequenceStatus, SequenceView, Snapshot, VersionInfo,
 };
 
 /// Announcements a snapshot recalls (PROTOCOL.md, `notices`).
@@ -106,7 +105,9 @@ impl View {
         };
         let mut snap = snapshot.clone();
         let presence = snap.presence.take().context("a v2 welcome has presence")?;
-        snap.roster.take().context("a v2 welcome has the roster's version")?;
+        snap.roster
+            .take()
+            .context("a v2 welcome has the roster's version")?;
         Ok(View {
             me: you.id.clone(),
             you: you.clone(),
@@ -364,7 +365,12 @@ impl View {
     }
 
     fn rewrite(&mut self) {
-        let can: Vec<bool> = self.snap.documents.iter().map(|d| self.can_write(d)).collect();
+        let can: Vec<bool> = self
+            .snap
+            .documents
+            .iter()
+            .map(|d| self.can_write(d))
+            .collect();
         for (d, c) in self.snap.documents.iter_mut().zip(can) {
             d.can_write = c;
         }
@@ -380,7 +386,10 @@ impl View {
 
     fn insert_sequence(&mut self, s: SequenceView, before: &Option<String>) {
         let seqs = &mut self.snap.runsheet.sequences;
-        match before.as_ref().and_then(|b| seqs.iter().position(|x| x.id == *b)) {
+        match before
+            .as_ref()
+            .and_then(|b| seqs.iter().position(|x| x.id == *b))
+        {
             Some(i) => seqs.insert(i, s),
             None => seqs.push(s),
         }
@@ -464,8 +473,7 @@ impl View {
             Event::BreakoutsClosed { .. } => {
                 self.snap.breakouts = None;
                 for r in self.snap.rooms.iter_mut() {
-                    if let Some(inside) = r.inside.as_mut().filter(|_| r.id != proto::PLENARY_ID)
-                    {
+                    if let Some(inside) = r.inside.as_mut().filter(|_| r.id != proto::PLENARY_ID) {
                         inside.queue.clear();
                         inside.queue_in_order.clear();
                         inside.floor = None;
@@ -983,8 +991,11 @@ impl View {
             }
             Event::HearingClosed { hearing } => {
                 if let Some(h) = self.hearing(hearing) {
+                    // `yours` and `supported` go with the questions (given only with them).
                     h.status = HearingStatus::Closed;
                     h.questions = None;
+                    h.yours.clear();
+                    h.supported.clear();
                 }
             }
             Event::HearingQuestionAsked { hearing, text } => {
@@ -1076,14 +1087,22 @@ impl View {
                 until,
                 reason,
             } => {
+                // By participant, as the snapshot lists them.
                 self.snap.mutes.retain(|m| m.participant != *participant);
-                self.snap.mutes.push(MuteView {
-                    participant: participant.clone(),
-                    until: *until,
-                    at,
-                    by: by.clone().unwrap_or_default(),
-                    reason: reason.clone(),
-                });
+                let i = self
+                    .snap
+                    .mutes
+                    .partition_point(|m| m.participant < *participant);
+                self.snap.mutes.insert(
+                    i,
+                    MuteView {
+                        participant: participant.clone(),
+                        until: *until,
+                        at,
+                        by: by.clone().unwrap_or_default(),
+                        reason: reason.clone(),
+                    },
+                );
             }
             Event::ParticipantUnmuted { participant, .. } => {
                 self.snap.mutes.retain(|m| m.participant != *participant)
@@ -1105,12 +1124,19 @@ impl View {
                     }
                 }
                 self.snap.removed.retain(|r| r.participant != *participant);
-                self.snap.removed.push(RemovalView {
-                    participant: participant.clone(),
-                    at,
-                    by: by.clone().unwrap_or_default(),
-                    reason: reason.clone().unwrap_or_default(),
-                });
+                let i = self
+                    .snap
+                    .removed
+                    .partition_point(|r| r.participant < *participant);
+                self.snap.removed.insert(
+                    i,
+                    RemovalView {
+                        participant: participant.clone(),
+                        at,
+                        by: by.clone().unwrap_or_default(),
+                        reason: reason.clone().unwrap_or_default(),
+                    },
+                );
             }
             Event::ParticipantReadmitted { participant } => {
                 self.snap.removed.retain(|r| r.participant != *participant)
@@ -1163,6 +1189,16 @@ impl View {
     /// - `queue_in_order` of a room in `least_spoken` order, for viewers without floor times
     ///   (all but facilitators and guarantors): the order comes from the floor times they do
     ///   not receive (PROTOCOL.md section 10, `queue_order_set`);
+    /// - the `participation` of a poll that is not open (a draft's whole participation, a
+    ///   closed or published poll's `eligible` and `eligible_present`): the snapshot counts
+    ///   the roster and who is online now, but `poll_tally` follows them for open polls only
+    ///   (PROTOCOL.md section 11), so no client, of either version, can keep it;
+    /// - for viewers other than facilitators and guarantors, a room's poll while they are
+    ///   not in that room: the snapshot shows it to those who voted in it and to everyone
+    ///   once published (`view::sees_poll`), but `poll_closed`, `poll_revealed` and
+    ///   `poll_published` go to the room's members only, and someone who never was in the
+    ///   room never had its `poll_opened` (its spec): a divergence of the server (both
+    ///   versions), left for a decision on which side should change;
     /// - the snapshot's `participants` (empty in version 2) and its `presence` and `roster`,
     ///   which are compared as `people`, `counts` and the fetched `roster` instead.
     ///
@@ -1171,6 +1207,24 @@ impl View {
         v.seq = 0;
         v.snap.seq = 0;
         let staff = v.staff();
+        if !staff {
+            let here = v.here();
+            v.snap
+                .polls
+                .retain(|p| p.spec.room.as_ref().is_none_or(|r| *r == here));
+        }
+        for p in v.snap.polls.iter_mut() {
+            match p.status {
+                PollStatus::Open => {}
+                PollStatus::Draft => p.participation = None,
+                PollStatus::Closed | PollStatus::Published => {
+                    if let Some(part) = p.participation.as_mut() {
+                        part.eligible = 0;
+                        part.eligible_present = 0;
+                    }
+                }
+            }
+        }
         for r in v.snap.rooms.iter_mut() {
             if let Some(inside) = r.inside.as_mut() {
                 if !staff && inside.order == QueueOrder::LeastSpoken {

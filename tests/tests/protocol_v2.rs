@@ -571,7 +571,8 @@ async fn a_hand_moved_out_of_a_large_plenary_by_breakouts_goes_for_a_v2_citizen(
     let mut stays = Follower::join(&url, "reste", &invites[3].token).await?;
     // Those who raise a hand and go: a v1 and a v2 citizen.
     let mut leaver1 = Client::join(&url, "part1", &invites[4].token).await?;
-    let mut leaver2 = Client::join_with(&url, "part2", &invites[5].token, PROTOCOL_V2, None).await?;
+    let mut leaver2 =
+        Client::join_with(&url, "part2", &invites[5].token, PROTOCOL_V2, None).await?;
     let (a, b) = (leaver1.id(), leaver2.id());
     leaver1.ok(Command::RaiseHand).await?;
     leaver2.ok(Command::RaiseHand).await?;
