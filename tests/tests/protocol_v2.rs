@@ -554,3 +554,111 @@ async fn a_malformed_get_roster_is_refused_and_harms_nobody() -> Result<()> {
     .await?;
     Ok(())
 }
+
+/// PROTOCOL.md section 25, "A move sends the room": a raised hand of someone that
+/// `breakouts_opened` moves out of a large plenary (no event lowers it) disappears from the
+/// queue of a v2 citizen who stays there and who does not see that person: the room comes
+/// again in a `room_view`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hand_moved_out_of_a_large_plenary_by_breakouts_goes_for_a_v2_citizen() -> Result<()> {
+    let dir = tempdir();
+    let server = Server::start(&dir.path().join("data")).await?;
+    // A facilitator, a guarantor, an expert and 57 citizens: 60 in the plenary.
+    let invites = server.http().convention("mains", &roster(57)).await?;
+    ensure!(invites.len() == 60, "60 people");
+    let url = server.ws_url();
+    let mut fac = Client::join(&url, "fac", &invites[0].token).await?;
+    let mut stays = Follower::join(&url, "reste", &invites[3].token).await?;
+    // Those who raise a hand and go: a v1 and a v2 citizen.
+    let mut leaver1 = Client::join(&url, "part1", &invites[4].token).await?;
+    let mut leaver2 =
+        Client::join_with(&url, "part2", &invites[5].token, PROTOCOL_V2, None).await?;
+    let (a, b) = (leaver1.id(), leaver2.id());
+    leaver1.ok(Command::RaiseHand).await?;
+    leaver2.ok(Command::RaiseHand).await?;
+    stays.ok(Command::RaiseHand).await?;
+    stays
+        .settle(Duration::from_millis(3 * PRESENCE_TICK_MS))
+        .await;
+    let queue = |f: &Follower| -> Vec<String> {
+        f.view
+            .inside()
+            .map(|i| i.queue.iter().map(|q| q.participant.clone()).collect())
+            .unwrap_or_default()
+    };
+    ensure!(
+        queue(&stays) == vec![a.clone(), b.clone(), stays.view.me.clone()],
+        "three hands: {:?}",
+        queue(&stays)
+    );
+    ensure!(
+        !stays.view.people.contains_key(&a) && !stays.view.people.contains_key(&b),
+        "in a large plenary, she does not see them"
+    );
+    // Two rooms: the two who raised a hand and three others go; she stays (the plenary
+    // keeps 55 people: large).
+    fac.ok(Command::CreateRooms {
+        count: Some(2),
+        names: vec![],
+    })
+    .await?;
+    let mut assignments = vec![
+        proto::Assignment {
+            participant: a.clone(),
+            room: "r1".into(),
+        },
+        proto::Assignment {
+            participant: b.clone(),
+            room: "r2".into(),
+        },
+    ];
+    for i in invites[6..9].iter() {
+        assignments.push(proto::Assignment {
+            participant: i.participant.clone(),
+            room: "r1".into(),
+        });
+    }
+    fac.ok(Command::AssignRooms {
+        method: proto::AssignMethod::Manual { assignments },
+        participants: None,
+        only_present: false,
+    })
+    .await?;
+    let views_before = stays.room_views;
+    fac.ok(Command::OpenBreakouts {
+        duration_ms: 600_000,
+        warning_ms: 60_000,
+    })
+    .await?;
+    stays
+        .settle(Duration::from_millis(3 * PRESENCE_TICK_MS))
+        .await;
+    ensure!(
+        stays.view.room() == Some(proto::PLENARY_ID),
+        "she stayed in the plenary"
+    );
+    ensure!(
+        queue(&stays) == vec![stays.view.me.clone()],
+        "the hands of those who left are gone: {:?}",
+        queue(&stays)
+    );
+    ensure!(
+        stays.room_views == views_before + 1,
+        "one room_view told her: {} then {}",
+        views_before,
+        stays.room_views
+    );
+    let f = fresh(&url, &invites[3].token).await?;
+    ensure!(
+        stays.view.comparable() == f.comparable(),
+        "as a fresh welcome:\n{:?}\n{:?}",
+        stays.view.inside(),
+        f.inside()
+    );
+    // In r1 the leaver's hand is down as well (leaving lowers it).
+    leaver1
+        .wait_for(|m| matches!(m, ServerMessage::Snapshot { .. }))
+        .await?;
+    ensure!(leaver1.room() == "r1");
+    Ok(())
+}

@@ -289,6 +289,10 @@ impl Actor {
         // connections now have of presence.
         let mut rooms = super::v2::RoomViews::new(&self.state, &self.present, now_ms());
         let mut reset: Vec<(u64, convene_protocol::PresenceView)> = Vec::new();
+        // Those moved out of a room by an event that does not name them (`breakouts_opened`,
+        // a rotation round...), by the room they left: leaving lowers their hand without an
+        // event, so a v2 viewer of that room who does not see them gets the room again.
+        let silent = silently_moved(records, rooms_before, moved);
         for who in concerned {
             let (Some(person), Some(conns)) = (self.state.people.get(who), self.online.get(who))
             else {
@@ -333,9 +337,18 @@ impl Actor {
             for id in conns {
                 out.extend(frames_of.iter().map(|f| (*id, f.clone())));
                 // A viewer who changed room then gets a fresh snapshot (version 1) or the
-                // new room (version 2).
-                if moved.contains(who) {
-                    let v2 = self.conns.get(id).is_some_and(|c| c.sent.is_some());
+                // new room (version 2); a v2 viewer whose room lost someone it did not see,
+                // silently, gets its room again (its queue may have lost a hand).
+                let sent = self.conns.get(id).and_then(|c| c.sent.as_ref());
+                let stale = !all
+                    && !moved.contains(who)
+                    && sent.is_some_and(|s| {
+                        silent
+                            .get(room_before)
+                            .is_some_and(|left| left.iter().any(|m| !s.people.contains_key(*m)))
+                    });
+                if moved.contains(who) || stale {
+                    let v2 = sent.is_some();
                     let frame = if v2 {
                         let (frame, view) = rooms.frame(person);
                         reset.push((*id, view));
@@ -425,6 +438,31 @@ fn moved(before: &Rooms, now: &Rooms) -> BTreeSet<String> {
         .filter(|p| room_in(before, p) != room_in(now, p))
         .cloned()
         .collect()
+}
+
+/// Who changed room in these records without an event naming them (`participant_moved` and
+/// `participant_removed` do), by the room they left.
+fn silently_moved<'a>(
+    records: &[(d::Record, Audience)],
+    before: &'a Rooms,
+    moved: &'a BTreeSet<String>,
+) -> HashMap<&'a str, Vec<&'a str>> {
+    let mut out: HashMap<&str, Vec<&str>> = HashMap::new();
+    if moved.is_empty() {
+        return out;
+    }
+    let named: BTreeSet<&str> = records
+        .iter()
+        .filter_map(|(r, _)| match &r.event {
+            d::Event::ParticipantMoved { participant, .. }
+            | d::Event::ParticipantRemoved { participant, .. } => Some(participant.as_str()),
+            _ => None,
+        })
+        .collect();
+    for who in moved.iter().filter(|p| !named.contains(p.as_str())) {
+        out.entry(room_in(before, who)).or_default().push(who);
+    }
+    out
 }
 
 /// The poll an event is about, if any.
