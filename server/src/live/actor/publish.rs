@@ -343,9 +343,11 @@ impl Actor {
                 let stale = !all
                     && !moved.contains(who)
                     && sent.is_some_and(|s| {
-                        silent
-                            .get(room_before)
-                            .is_some_and(|left| left.iter().any(|m| !s.people.contains_key(*m)))
+                        silent.get(room_before).is_some_and(|left| {
+                            // More left than it sees: some it did not see.
+                            left.len() > s.people.len()
+                                || left.iter().any(|m| !s.people.contains_key(*m))
+                        })
                     });
                 if moved.contains(who) || stale {
                     let v2 = sent.is_some();
