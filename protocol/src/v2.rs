@@ -22,6 +22,19 @@ pub const PRESENCE_TICK_MS: u64 = 250;
 /// per connection; the last state always follows within one period, and `poll_closed`
 /// carries the exact final tally.
 pub const TALLIES_PER_SECOND: u64 = 4;
+/// Live tallies in a large audience: a poll's live `poll_tally` goes out at most this many
+/// times per second in all (deliveries), so that its period grows with its audience beyond
+/// 2,500 connections (10,000 connections: once a second)...
+pub const TALLY_DELIVERIES_PER_SECOND: u64 = 10_000;
+/// ... up to this period: the last state always follows within 2 s.
+pub const TALLY_MAX_PERIOD_MS: u64 = 2_000;
+
+/// The period of a poll's live tallies for an audience of `connections`, in ms.
+pub fn tally_period_ms(connections: usize) -> u64 {
+    let by_rate = 1000 / TALLIES_PER_SECOND;
+    let by_budget = (connections as u64).saturating_mul(1000) / TALLY_DELIVERIES_PER_SECOND;
+    by_rate.max(by_budget).min(TALLY_MAX_PERIOD_MS)
+}
 
 /// Version 2: the roster's version and size, in a welcome's snapshot. `version` is the seq of
 /// the last `participant_added` (0 before any): it changes only when the roster does.
@@ -59,4 +72,20 @@ pub struct RoomCount {
 pub struct PresenceView {
     pub people: Vec<PersonState>,
     pub rooms: Vec<RoomCount>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tally_period_grows_with_its_audience_within_bounds() {
+        assert_eq!(tally_period_ms(0), 250);
+        assert_eq!(tally_period_ms(2_500), 250);
+        assert_eq!(tally_period_ms(5_000), 500);
+        assert_eq!(tally_period_ms(10_000), 1_000);
+        assert_eq!(tally_period_ms(20_000), 2_000);
+        assert_eq!(tally_period_ms(1_000_000), TALLY_MAX_PERIOD_MS);
+        assert_eq!(tally_period_ms(usize::MAX), TALLY_MAX_PERIOD_MS);
+    }
 }

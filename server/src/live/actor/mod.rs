@@ -164,6 +164,9 @@ pub struct Actor {
     /// Polls whose live tally or participation changed since the last tally tick, and
     /// whether those who see public results are concerned (both protocol versions).
     tallies_due: BTreeMap<String, bool>,
+    /// When each poll's tally last went out and the earliest its next may go (its period
+    /// grows with its audience: `p::tally_period_ms`).
+    tally_next: HashMap<String, Instant>,
 }
 
 /// What every convention's task of a process shares, from the hub.
@@ -230,6 +233,7 @@ impl Actor {
             presence_counts: None,
             presence_delta: Default::default(),
             tallies_due: BTreeMap::new(),
+            tally_next: HashMap::new(),
         }
     }
 

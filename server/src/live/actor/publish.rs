@@ -99,6 +99,11 @@ impl Actor {
                 };
                 targets.extend(conns.iter().map(|id| (*id, frame.clone())));
             }
+            let period = p::tally_period_ms(targets.len());
+            self.tally_next.insert(
+                id.clone(),
+                Instant::now() + Duration::from_millis(period.saturating_sub(10)),
+            );
             for (cid, frame) in targets {
                 self.send(cid, &frame);
             }

@@ -114,9 +114,15 @@ impl Actor {
         }
     }
 
-    /// The tally tick: each due poll's tally and participation, as they are now.
+    /// The tally tick: each due poll's tally and participation, as they are now, unless its
+    /// period (longer in a large audience) has not passed yet: it stays due.
     pub(super) fn flush_tallies(&mut self) {
-        let due = std::mem::take(&mut self.tallies_due);
+        let now = Instant::now();
+        let (due, wait): (BTreeMap<String, bool>, BTreeMap<String, bool>) =
+            std::mem::take(&mut self.tallies_due)
+                .into_iter()
+                .partition(|(id, _)| self.tally_next.get(id).is_none_or(|at| *at <= now));
+        self.tallies_due = wait;
         let mut public = BTreeSet::new();
         let mut staff = BTreeSet::new();
         for (id, to_all) in due {
