@@ -1193,12 +1193,6 @@ impl View {
     ///   closed or published poll's `eligible` and `eligible_present`): the snapshot counts
     ///   the roster and who is online now, but `poll_tally` follows them for open polls only
     ///   (PROTOCOL.md section 11), so no client, of either version, can keep it;
-    /// - for viewers other than facilitators and guarantors, a room's poll while they are
-    ///   not in that room: the snapshot shows it to those who voted in it and to everyone
-    ///   once published (`view::sees_poll`), but `poll_closed`, `poll_revealed` and
-    ///   `poll_published` go to the room's members only, and someone who never was in the
-    ///   room never had its `poll_opened` (its spec): a divergence of the server (both
-    ///   versions), left for a decision on which side should change;
     /// - the snapshot's `participants` (empty in version 2) and its `presence` and `roster`,
     ///   which are compared as `people`, `counts` and the fetched `roster` instead.
     ///
@@ -1207,12 +1201,6 @@ impl View {
         v.seq = 0;
         v.snap.seq = 0;
         let staff = v.staff();
-        if !staff {
-            let here = v.here();
-            v.snap
-                .polls
-                .retain(|p| p.spec.room.as_ref().is_none_or(|r| *r == here));
-        }
         for p in v.snap.polls.iter_mut() {
             match p.status {
                 PollStatus::Open => {}

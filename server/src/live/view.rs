@@ -225,16 +225,15 @@ pub fn may_vote(state: &Convention, poll: &d::Poll, person: &Person) -> bool {
 
 /// Whether a viewer sees a poll at all.
 pub fn sees_poll(state: &Convention, poll: &d::Poll, viewer: &Person) -> bool {
-    // A room's poll is seen in the room, by those who voted in it, and by all once published.
+    // A room's poll is seen in the room only, as PROTOCOL.md section 11 says (its events go
+    // to the room's members: someone outside it could not follow it).
     viewer.sees_everything()
         || (poll.status != d::PollStatus::Draft
-            && (poll
+            && poll
                 .spec
                 .room
                 .as_deref()
-                .is_none_or(|r| state.location_of(&viewer.id) == r)
-                || poll.has_voted(&viewer.id)
-                || poll.status == d::PollStatus::Published))
+                .is_none_or(|r| state.location_of(&viewer.id) == r))
 }
 
 /// Whether `viewer` sees a poll's tally now: staff as `staff_sees_tally` says, the others
