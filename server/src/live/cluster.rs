@@ -245,18 +245,29 @@ async fn count_viewers(
     local: u64,
 ) -> redis::RedisResult<u64> {
     let mut con = store.manager();
-    let _: () = con
+    // Two round trips whatever the number of nodes: this node's count and the list of nodes,
+    // then every other node's count at once.
+    let (nodes,): (Vec<String>,) = redis::pipe()
         .set_ex(viewers_key(conv, me), local, VIEWERS_TTL_SECS)
+        .ignore()
+        .sadd(viewer_nodes_key(conv), me)
+        .ignore()
+        .smembers(viewer_nodes_key(conv))
+        .query_async(&mut con)
         .await?;
-    let _: () = con.sadd(viewer_nodes_key(conv), me).await?;
-    let nodes: Vec<String> = con.smembers(viewer_nodes_key(conv)).await?;
+    let others: Vec<String> = nodes.into_iter().filter(|n| n != me).collect();
+    if others.is_empty() {
+        return Ok(0);
+    }
+    let keys: Vec<String> = others.iter().map(|n| viewers_key(conv, n)).collect();
+    let counts: Vec<Option<u64>> = redis::cmd("MGET").arg(&keys).query_async(&mut con).await?;
     let mut sum = 0;
-    for n in nodes.into_iter().filter(|n| n != me) {
-        let count: Option<u64> = con.get(viewers_key(conv, &n)).await?;
+    for (n, count) in others.iter().zip(counts) {
         match count {
             Some(c) => sum += c,
+            // Its count expired: the node is gone.
             None => {
-                let _: () = con.srem(viewer_nodes_key(conv), &n).await?;
+                let _: () = con.srem(viewer_nodes_key(conv), n).await?;
             }
         }
     }
