@@ -11,6 +11,32 @@ export function apiFetch(client, path, init = {}) {
   return fetch(path, { ...init, headers: { ...(init.headers || {}), authorization: `Bearer ${client.token}` } });
 }
 
+/**
+ * The audit trail (its export) read into `client.audit`, which live `audit` messages then
+ * extend. The panels that show it (the trail, the moderation log) share one request; `fresh`
+ * reads it again (checking the chain wants everything up to now).
+ */
+export function loadAudit(client, fresh = false) {
+  if (!fresh && client.auditLoad) return client.auditLoad;
+  const path = `/api/conventions/${encodeURIComponent(client.snap.convention.id)}/audit`;
+  const load = apiFetch(client, path)
+    .then((r) => (r.ok ? r.text() : Promise.reject(new Error(String(r.status)))))
+    .then((text) => {
+      for (const line of text.split('\n')) {
+        if (!line.trim()) continue;
+        const e = JSON.parse(line);
+        client.audit.set(e.n, e);
+      }
+      client.notify();
+    });
+  // A failed read is tried again by the next panel that asks.
+  client.auditLoad = load.catch((err) => {
+    client.auditLoad = null;
+    throw err;
+  });
+  return client.auditLoad;
+}
+
 async function blobOf(client, path) {
   const r = await apiFetch(client, path);
   if (!r.ok) throw new Error(String(r.status));

@@ -6,7 +6,7 @@
 import { useState, useEffect } from 'preact/hooks';
 import { t } from '../i18n.js';
 import { act, ActButton, nameOf, roomName, timeOfDay, useId, Countdown, actorWords } from './common.jsx';
-import { apiFetch } from './download.jsx';
+import { loadAudit } from './download.jsx';
 import { Icon } from './icons.jsx';
 
 /** Budgets of the protocol (MAX_MODERATION_REASON_CHARS, MAX_REPORT_REASON_CHARS). */
@@ -284,18 +284,7 @@ export function ModerationLog({ client }) {
   const snap = client.snap;
   const [error, setError] = useState(false);
   useEffect(() => {
-    const path = `/api/conventions/${encodeURIComponent(snap.convention.id)}/audit`;
-    apiFetch(client, path)
-      .then((r) => (r.ok ? r.text() : Promise.reject(new Error(String(r.status)))))
-      .then((text) => {
-        for (const line of text.split('\n')) {
-          if (!line.trim()) continue;
-          const e = JSON.parse(line);
-          client.audit.set(e.n, e);
-        }
-        client.notify();
-      })
-      .catch(() => setError(true));
+    loadAudit(client).catch(() => setError(true));
   }, []);
   const entries = [...client.audit.values()]
     .filter((e) => e.event && MODERATION_TYPES.includes(e.event.type))

@@ -10,7 +10,7 @@ import { FloorCard, QueueList, PeopleList, Chat } from './room.jsx';
 import { EquityView, CallsList } from './console.jsx';
 import { sortedPolls, Participation } from './polls.jsx';
 import { Icon } from './icons.jsx';
-import { ExportButton, apiFetch } from './download.jsx';
+import { ExportButton, loadAudit } from './download.jsx';
 // Attendance (issue #17).
 import { AttendanceView } from './attendance.jsx';
 // Run sheet.
@@ -153,19 +153,11 @@ export function AuditTrail({ client }) {
   const [check, setCheck] = useState(null);
   const [limit, setLimit] = useState(50);
   const path = `/api/conventions/${encodeURIComponent(snap.convention.id)}/audit`;
-  const load = async () => {
+  const load = async (fresh = false) => {
     try {
-      const r = await apiFetch(client, path);
-      if (!r.ok) throw new Error(String(r.status));
-      const text = await r.text();
-      for (const line of text.split('\n')) {
-        if (!line.trim()) continue;
-        const e = JSON.parse(line);
-        client.audit.set(e.n, e);
-      }
+      await loadAudit(client, fresh);
       setLoaded(true);
       setError(null);
-      client.notify();
     } catch (err) {
       setError(String(err.message || err));
     }
@@ -181,7 +173,7 @@ export function AuditTrail({ client }) {
       setCheck({ unsupported: true });
       return;
     }
-    await load();
+    await load(true);
     const all = [...client.audit.values()].sort((a, b) => a.n - b.n);
     const contiguous = all.every((e, i) => e.n === i + 1);
     const res = contiguous ? await verifyChain(all) : { ok: false, bad: null, gap: true };
