@@ -10,7 +10,8 @@
 # start of the runs, and convene's ratio to the floor.
 #
 #   cargo build --release -p convene -p convene-loadtest
-#   bench/fanout.sh [OUTDIR]          env: CASES ("1000:20 1000:100 200:20 200:100"),
+#   bench/fanout.sh [OUTDIR]          env: CASES ("1000:20 1000:100 200:20:30 200:100"),
+#                                     each LISTENERS:RATE[:SECONDS of broadcasting],
 #                                     RUNS (3), DURATION (s, 10), SERVERS ("convene floor"),
 #                                     BIN (target/release), CONVENE ($BIN/convene)
 #   bench/fanout.sh --table DIR...    only print the table of runs already made
@@ -89,7 +90,9 @@ if [ -z "${FANOUT_LOCKED:-}" ]; then
 fi
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-CASES=${CASES:-"1000:20 1000:100 200:20 200:100"}
+# 200 listeners at 20/s broadcast for 30 s: 120,000 deliveries, so that the floor's CPU time
+# (about 0.2 s) is well above /proc's 10 ms resolution.
+CASES=${CASES:-"1000:20 1000:100 200:20:30 200:100"}
 RUNS=${RUNS:-3}
 DURATION=${DURATION:-10}
 SERVERS=${SERVERS:-"convene floor"}
@@ -122,8 +125,8 @@ start_server() { # $1 server, $2 log
 
 for run in $(seq "$RUNS"); do
   for c in $CASES; do
-    n=${c%%:*}
-    rate=${c##*:}
+    IFS=: read -r n rate secs <<<"$c"
+    secs=${secs:-$DURATION}
     for s in $SERVERS; do
       name="$s-$n-$rate-$run"
       start_server "$s" "$OUT/$name.server.log"
@@ -131,8 +134,8 @@ for run in $(seq "$RUNS"); do
       echo "$load" >"$OUT/$name.load"
       echo "== run $run: $s, $n listeners, $rate/s (load $load)" >&2
       "$BIN/convene-loadtest" --url "http://127.0.0.1:$PORT" --organizer-token "$TOKEN" --quiet \
-        --timeout $((DURATION + 120)) --server-pid "$PID" --json "$OUT/$name.json" \
-        plenary --listeners "$n" --rate "$rate" --duration "$DURATION" --target "$s" \
+        --timeout $((secs + 120)) --server-pid "$PID" --json "$OUT/$name.json" \
+        plenary --listeners "$n" --rate "$rate" --duration "$secs" --target "$s" \
         >"$OUT/$name.txt" 2>&1 || echo "  (exit code $?: see $OUT/$name.txt)" >&2
       stop_server
       rm -rf "$OUT"/convene-data.*
