@@ -13,7 +13,9 @@
 #   bench/fanout.sh [OUTDIR]          env: CASES ("1000:20 1000:100 200:20:30 200:100"),
 #                                     each LISTENERS:RATE[:SECONDS of broadcasting],
 #                                     RUNS (3), DURATION (s, 10), SERVERS ("convene floor"),
-#                                     BIN (target/release), CONVENE ($BIN/convene)
+#                                     BIN (target/release), CONVENE ($BIN/convene);
+#                                     SERVERS may also name "convene-before", run from
+#                                     $BEFORE (another convene binary, to compare builds)
 #   bench/fanout.sh --table DIR...    only print the table of runs already made
 set -euo pipefail
 
@@ -27,7 +29,7 @@ rows() {
       load=$(cat "${f%.json}.load" 2>/dev/null || echo 0)
       jq -r --arg load "$load" --arg name "$(basename "$f" .json)" '
         ($name | split("-")) as $p
-        | [ "\(.params.listeners):\(.params.rate)", .params.target, ($p[-1]), $load,
+        | [ "\(.params.listeners):\(.params.rate)", ($p[0:-3] | join("-")), ($p[-1]), $load,
             (.rates.server_cpu_us_per_delivery // 0), (.latencies.delivery.p50_ms // 0),
             (.latencies.delivery.p99_ms // 0), (.checks.deliveries // 0),
             (.checks.deliveries_expected // 0), (.rates.broadcast_frame_bytes // 0),
@@ -45,9 +47,9 @@ table() {
   printf '%s\n' "$all" | sort -t$'\t' -k1,1V -k3,3n -k2,2 | awk -F'\t' 'NF {
     printf "| %s | %s | %s | %s | %.2f | %.1f | %.1f | %d / %d | %.1f | %.2f | %s |\n",
       $1, $3, $2, $4, $5, $6, $7, $8, $9, $10, $11, $12 }'
-  printf '\nMedians over the runs (convene ÷ floor: the goal is at most 1.2):\n\n'
-  printf '| case (listeners:rate/s) | runs | load | convene µs / delivery | floor µs / delivery | ratio | ratios run by run | convene p50 / p99 ms | floor p50 / p99 ms |\n'
-  printf '|---|---:|---|---:|---:|---:|---|---|---|\n'
+  printf '\nMedians over the runs, and the ratio to the floor'"'"'s median (the goal: convene at most 1.2):\n\n'
+  printf '| case (listeners:rate/s) | server | runs | load | server CPU µs / delivery | ÷ floor | ÷ floor run by run | p50 / p99 ms |\n'
+  printf '|---|---|---:|---|---:|---:|---|---|\n'
   printf '%s\n' "$all" | awk -F'\t' '
     function median(s,   a, n, i, j, t) {
       n = split(s, a, " ")
@@ -57,26 +59,26 @@ table() {
     }
     NF {
       k = $1 SUBSEP $2
-      cpu[k] = cpu[k] " " $5; p50[k] = p50[k] " " $6; p99[k] = p99[k] " " $7; load[$1] = load[$1] " " $4
-      runcpu[$1 SUBSEP $3 SUBSEP $2] = $5; if ($3 + 0 > maxrun) maxrun = $3 + 0; cases[$1] = 1
-      n[k]++
+      cpu[k] = cpu[k] " " $5; p50[k] = p50[k] " " $6; p99[k] = p99[k] " " $7; load[k] = load[k] " " $4
+      runcpu[$1 SUBSEP $3 SUBSEP $2] = $5; if ($3 + 0 > maxrun) maxrun = $3 + 0
+      n[k]++; keys[k] = 1
     }
     END {
-      for (c in cases) {
-        kc = c SUBSEP "convene"; kf = c SUBSEP "floor"
-        mc = median(cpu[kc]); mf = median(cpu[kf])
+      for (k in keys) {
+        split(k, cs, SUBSEP); c = cs[1]; s = cs[2]
+        m = median(cpu[k]); mf = median(cpu[c SUBSEP "floor"])
         per = ""
         for (r = 1; r <= maxrun; r++) {
-          a = runcpu[c SUBSEP r SUBSEP "convene"]; b = runcpu[c SUBSEP r SUBSEP "floor"]
+          a = runcpu[c SUBSEP r SUBSEP s]; b = runcpu[c SUBSEP r SUBSEP "floor"]
           if (a != "" && b > 0) per = per sprintf("%s%.2f", per == "" ? "" : ", ", a / b)
         }
-        split(load[c], L, " "); lo = 1e9; hi = 0
+        split(load[k], L, " "); lo = 1e9; hi = 0
         for (i in L) { if (L[i] + 0 < lo) lo = L[i] + 0; if (L[i] + 0 > hi) hi = L[i] + 0 }
-        printf "| %s | %d | %.2f–%.2f | %.2f | %.2f | %s | %s | %.1f / %.1f | %.1f / %.1f |\n",
-          c, n[kc], lo, hi, mc, mf, (mf > 0 ? sprintf("%.2f×", mc / mf) : "-"), per,
-          median(p50[kc]), median(p99[kc]), median(p50[kf]), median(p99[kf])
+        printf "| %s | %s | %d | %.2f–%.2f | %.2f | %s | %s | %.1f / %.1f |\n",
+          c, s, n[k], lo, hi, m, (mf > 0 ? sprintf("%.2f×", m / mf) : "-"), per,
+          median(p50[k]), median(p99[k])
       }
-    }' | sort -t'|' -k2,2V
+    }' | sort -t'|' -k2,2V -k3,3
 }
 
 if [ "${1:-}" = --table ]; then
@@ -104,6 +106,9 @@ TOKEN=bench-organizer-token
 for b in "$CONVENE" "$BIN/convene-loadtest" "$BIN/broadcast-floor"; do
   [ -x "$b" ] || { echo "no $b: cargo build --release -p convene -p convene-loadtest" >&2; exit 1; }
 done
+case " $SERVERS " in
+  *" convene-before "*) [ -x "${BEFORE:-}" ] || { echo "convene-before: set BEFORE to a convene binary" >&2; exit 1; } ;;
+esac
 hard=$(ulimit -Hn)
 ulimit -n $(( hard < 20000 ? hard : 20000 ))
 mkdir -p "$OUT"
@@ -114,6 +119,11 @@ start_server() { # $1 server, $2 log
     convene)
       local data; data=$(mktemp -d "$OUT/convene-data.XXXXXX")
       CONVENE_LOG=warn "$CONVENE" serve --listen "127.0.0.1:$PORT" --data "$data" \
+        --organizer-token "$TOKEN" >"$2" 2>&1 &
+      PID=$! ;;
+    convene-before)
+      local data; data=$(mktemp -d "$OUT/convene-data.XXXXXX")
+      CONVENE_LOG=warn "$BEFORE" serve --listen "127.0.0.1:$PORT" --data "$data" \
         --organizer-token "$TOKEN" >"$2" 2>&1 &
       PID=$! ;;
     floor) "$BIN/broadcast-floor" "$PORT" >"$2" 2>&1 & PID=$! ;;
@@ -135,7 +145,7 @@ for run in $(seq "$RUNS"); do
       echo "== run $run: $s, $n listeners, $rate/s (load $load)" >&2
       "$BIN/convene-loadtest" --url "http://127.0.0.1:$PORT" --organizer-token "$TOKEN" --quiet \
         --timeout $((secs + 120)) --server-pid "$PID" --json "$OUT/$name.json" \
-        plenary --listeners "$n" --rate "$rate" --duration "$secs" --target "$s" \
+        plenary --listeners "$n" --rate "$rate" --duration "$secs" --target "${s%%-*}" \
         >"$OUT/$name.txt" 2>&1 || echo "  (exit code $?: see $OUT/$name.txt)" >&2
       stop_server
       rm -rf "$OUT"/convene-data.*
