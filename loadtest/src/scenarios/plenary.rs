@@ -985,7 +985,8 @@ async fn run_floor(
 
 #[cfg(test)]
 mod tests {
-    use super::{covered, parse_text};
+    use super::{covered, floor_frame, parse_text};
+    use convene_protocol::{Actor, Event, ServerMessage};
 
     #[test]
     fn a_resume_covers_what_came_between_the_last_seq_and_the_welcome() {
@@ -999,5 +1000,26 @@ mod tests {
         assert_eq!(parse_text("LT 17 t=123456"), Some((17, 123456)));
         assert_eq!(parse_text("Bonjour à toutes et à tous"), None);
         assert_eq!(parse_text("LT x t=1"), None);
+    }
+
+    #[test]
+    fn the_floor_sends_the_event_a_convene_listener_reads() {
+        let frame = floor_frame(17, 2043, 0, 18);
+        let msg: ServerMessage = serde_json::from_str(&frame).expect("a server message");
+        // Encoded as convene encodes its messages (`serde_json::to_string`): the same bytes.
+        assert_eq!(
+            serde_json::to_string(&msg).ok().as_deref(),
+            Some(frame.as_str())
+        );
+        let ServerMessage::Event { record } = msg else {
+            panic!("not an event: {frame}");
+        };
+        assert_eq!(record.seq, 2043);
+        assert_eq!(record.by, Actor::Participant("p00001".into()));
+        assert_eq!(record.request.as_deref(), Some("c0-18"));
+        let Event::BroadcastSent { text } = record.event else {
+            panic!("not a broadcast: {frame}");
+        };
+        assert_eq!(parse_text(&text).map(|(k, _)| k), Some(17));
     }
 }
