@@ -12,6 +12,20 @@
 //! (`conn.rs`) learned the broadcasts acknowledged between its last seq and its new welcome's
 //! from that welcome's snapshot, not as events: those are counted as `covered_by_resume`, not
 //! as missing; any other missing broadcast is a gap.
+//!
+//! Server CPU per delivery: the server's CPU time (`/proc/PID/stat` of `--server-pid`) from
+//! just before the first broadcast to the last delivery (or the end of the drain), divided by
+//! the deliveries to listeners; the load tester's own likewise.
+//!
+//! `--target floor`: the same workload against `broadcast-floor` (loadtest/src/bin), the bare
+//! axum broadcast server, at `--url`'s host and port (docs/bench/fanout.md). Nothing to set
+//! up: the N listeners and F senders connect to one path, and each sender sends, at the same
+//! times as the facilitators would, the very frame a convene listener reads for a broadcast
+//! (a `broadcast_sent` event with a record like convene's: same fields, same byte length,
+//! give or take a digit), which the floor relays to every connection of the path, the
+//! senders included; a sender's own frame coming back is its acknowledgment. The listeners
+//! read and parse those frames as they read convene's. The floor keeps no order between
+//! senders: the seq order is not checked there.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,10 +38,18 @@ use serde::Serialize;
 use serde_json::json;
 use tokio::sync::{mpsc, watch};
 
+use convene_protocol::{Actor, Record};
+use futures_util::stream::SplitSink;
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
 use super::{close_all, Ctx, ScenarioResult, ToOpen};
-use crate::conn::{wait_reply, Participant, Received, Reply, Subscription};
+use crate::conn::{wait_reply, Participant, Received, Reply, Shared, Subscription};
 use crate::metrics::{self, Counters, Latency};
 use crate::organizer::{person, unique_id};
+use crate::procstat::{self, Reading};
 use crate::report::{Outcome, Series};
 
 /// The server's sustained limit per connection (PROTOCOL.md, "Rate limit").
@@ -50,6 +72,19 @@ pub struct Args {
     /// Seconds to wait, once the last broadcast is acknowledged, for the last deliveries.
     #[arg(long, default_value_t = 10.0)]
     pub drain: f64,
+    /// The server: convene (`--url`), or the bare axum broadcast server `broadcast-floor`
+    /// listening at `--url`'s host and port, to compare (no convention, no token used).
+    #[arg(long, value_enum, default_value_t = Target::Convene)]
+    pub target: Target,
+}
+
+/// Which server the plenary runs against.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    Convene,
+    /// `broadcast-floor`: relays every text frame to every connection of its path.
+    Floor,
 }
 
 #[derive(Default)]
@@ -66,6 +101,10 @@ struct Agg {
     out_of_order: u64,
     foreign: u64,
     last_delivery: Option<Instant>,
+    /// Bytes of the `broadcast_sent` frames the first listener read (re-encoded: the same
+    /// bytes as on the wire), and how many.
+    frame_bytes: u64,
+    frames_measured: u64,
 }
 
 /// How many of these seqs fall in a resume's window (after the seq the connection had, up to
@@ -100,6 +139,7 @@ async fn aggregate(
     base: usize,
     delivered: Arc<AtomicU64>,
     mut stop: watch::Receiver<bool>,
+    check_order: bool,
 ) -> Agg {
     let mut agg = Agg {
         listeners: (0..n).map(|_| ListenerState::default()).collect(),
@@ -109,8 +149,19 @@ async fn aggregate(
         out_of_order: 0,
         foreign: 0,
         last_delivery: None,
+        frame_bytes: 0,
+        frames_measured: 0,
     };
     let handle = |agg: &mut Agg, r: Received| {
+        let first = r.conn == base;
+        if first {
+            if let ServerMessage::Event { record } = &r.msg {
+                if matches!(record.event, Event::BroadcastSent { .. }) {
+                    agg.frame_bytes += serde_json::to_string(&r.msg).map_or(0, |t| t.len()) as u64;
+                    agg.frames_measured += 1;
+                }
+            }
+        }
         let ServerMessage::Event { record } = r.msg else {
             return;
         };
@@ -121,7 +172,7 @@ async fn aggregate(
         else {
             return;
         };
-        if record.seq <= l.last_seq {
+        if check_order && record.seq <= l.last_seq {
             agg.out_of_order += 1;
         }
         l.last_seq = l.last_seq.max(record.seq);
@@ -177,14 +228,136 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
         "facilitators": f,
         "drain": args.drain,
         "broadcasts_planned": total,
+        "target": args.target,
     }));
-    if args.rate / f as f64 > PER_CONNECTION_RATE {
-        out.notes.push(format!(
-            "{:.1} broadcasts/s per facilitator is over the server's limit of 20/s: expect rate_limited",
-            args.rate / f as f64
-        ));
+    match args.target {
+        Target::Convene => {
+            if args.rate / f as f64 > PER_CONNECTION_RATE {
+                out.notes.push(format!(
+                    "{:.1} broadcasts/s per facilitator is over the server's limit of 20/s: expect rate_limited",
+                    args.rate / f as f64
+                ));
+            }
+            run_convene(ctx, args, f, total, out).await
+        }
+        Target::Floor => run_floor(ctx, args, f, total, out).await,
+    }
+}
+
+/// What the listeners' connections must tell the end of a run, whichever the server.
+trait Listening {
+    fn open(&self) -> bool;
+    /// Each resume on another node: (the seq the connection had, the new welcome's).
+    fn resumed(&self) -> Vec<(u64, u64)>;
+}
+
+impl Listening for Participant {
+    fn open(&self) -> bool {
+        self.is_open()
+    }
+    fn resumed(&self) -> Vec<(u64, u64)> {
+        self.resumes()
+    }
+}
+
+/// What the senders' tasks came back with.
+#[derive(Default)]
+struct Sent {
+    ack: Latency,
+    acked: Vec<u32>,
+    /// Each acknowledged broadcast's seq, to tell a resume's window from a gap.
+    acked_seq: HashMap<u32, u64>,
+    refused: u64,
+    unanswered: u64,
+    first_send: Option<Instant>,
+    last_send: Option<Instant>,
+}
+
+impl Sent {
+    fn acknowledged(&mut self, k: u32, seq: u64, sent: Instant, at: Instant) {
+        self.first_send = Some(self.first_send.map_or(sent, |x| x.min(sent)));
+        self.last_send = Some(self.last_send.map_or(sent, |x| x.max(sent)));
+        self.ack.record(at.saturating_duration_since(sent), at);
+        self.acked.push(k);
+        self.acked_seq.insert(k, seq);
+    }
+}
+
+/// The server's and the load tester's CPU at the start of the broadcasting.
+struct CpuStart {
+    server: Option<Reading>,
+    me: Option<Reading>,
+}
+
+impl CpuStart {
+    fn now(ctx: &Ctx) -> Self {
+        CpuStart {
+            server: ctx.server_pid.as_deref().and_then(procstat::read),
+            me: procstat::read("self"),
+        }
     }
 
+    /// CPU used since, per delivery and in percent of one core, into the rates.
+    fn end(self, ctx: &Ctx, deliveries: u64, out: &mut Outcome) {
+        let used = |b: Option<Reading>, a: Option<Reading>| -> Option<(f64, f64)> {
+            let (b, a) = (b?, a?);
+            let wall = a.at?.duration_since(b.at?).as_secs_f64();
+            Some((a.cpu_s - b.cpu_s, wall))
+        };
+        let server = ctx.server_pid.as_deref().and_then(procstat::read);
+        for (who, b, a) in [
+            ("server", self.server, server),
+            ("loadtest", self.me, procstat::read("self")),
+        ] {
+            let Some((cpu, wall)) = used(b, a) else {
+                continue;
+            };
+            out.rates.insert(format!("{who}_cpu_s"), cpu);
+            if wall > 0.0 {
+                out.rates
+                    .insert(format!("{who}_cpu_pct"), cpu * 100.0 / wall);
+            }
+            if deliveries > 0 {
+                out.rates.insert(
+                    format!("{who}_cpu_us_per_delivery"),
+                    cpu * 1e6 / deliveries as f64,
+                );
+            }
+        }
+    }
+}
+
+/// A progress bar of the broadcasts sent and the deliveries, updated until aborted.
+fn ticker(
+    ctx: &Ctx,
+    total: usize,
+    sent_count: &Arc<AtomicU64>,
+    delivered: &Arc<AtomicU64>,
+) -> (indicatif::ProgressBar, tokio::task::JoinHandle<()>) {
+    let bar = ctx.bar(total as u64, "broadcasts");
+    let handle = {
+        let bar = bar.clone();
+        let sent_count = sent_count.clone();
+        let delivered = delivered.clone();
+        tokio::spawn(async move {
+            loop {
+                bar.set_position(sent_count.load(Ordering::Relaxed));
+                bar.set_message(format!("{} deliveries", delivered.load(Ordering::Relaxed)));
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+    };
+    (bar, handle)
+}
+
+async fn run_convene(
+    ctx: &Ctx,
+    args: &Args,
+    f: usize,
+    total: usize,
+    mut out: Outcome,
+) -> ScenarioResult {
+    let n = args.listeners;
     // 1. The convention: F facilitators, N citizens.
     let t = Instant::now();
     let mut roster: Vec<_> = (0..f)
@@ -206,7 +379,7 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
     let (tx, rx) = mpsc::unbounded_channel();
     let delivered = Arc::new(AtomicU64::new(0));
     let (stop_tx, stop_rx) = watch::channel(false);
-    let agg = tokio::spawn(aggregate(rx, n, f, delivered.clone(), stop_rx));
+    let agg = tokio::spawn(aggregate(rx, n, f, delivered.clone(), stop_rx, true));
     let mut to_open = Vec::with_capacity(n);
     for i in 0..n {
         to_open.push(ToOpen {
@@ -250,6 +423,8 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
     }
 
     // 3. Broadcasts: broadcast k goes at t0 + k / rate from facilitator k mod F.
+    let scraped = ctx.scrape().await;
+    let cpu = CpuStart::now(ctx);
     let t0 = tokio::time::Instant::now() + Duration::from_millis(100);
     let deadline = tokio::time::Instant::from_std(ctx.deadline);
     let sent_count = Arc::new(AtomicU64::new(0));
@@ -285,172 +460,41 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
             (p, replies)
         }));
     }
-    let scraped = ctx.scrape().await;
-    let bar = ctx.bar(total as u64, "broadcasts");
-    let ticker = {
-        let bar = bar.clone();
-        let sent_count = sent_count.clone();
-        let delivered = delivered.clone();
-        tokio::spawn(async move {
-            loop {
-                bar.set_position(sent_count.load(Ordering::Relaxed));
-                bar.set_message(format!("{} deliveries", delivered.load(Ordering::Relaxed)));
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        })
-    };
+    let (bar, ticker) = ticker(ctx, total, &sent_count, &delivered);
     let mut fac_ps = Vec::new();
-    let mut ack = Latency::new();
-    let mut acked: Vec<u32> = Vec::new();
-    // Each acknowledged broadcast's seq (its `ok`), to tell a resume's window from a gap.
-    let mut acked_seq: HashMap<u32, u64> = HashMap::new();
-    let mut refused = 0u64;
-    let mut unanswered = 0u64;
-    let mut first_send: Option<Instant> = None;
-    let mut last_send: Option<Instant> = None;
+    let mut sent = Sent::default();
     for t in tasks {
         let Ok((p, replies)) = t.await else { continue };
         fac_ps.push(p);
         for (k, r) in replies {
             match r {
-                Some(r) => {
-                    first_send = Some(first_send.map_or(r.sent, |x: Instant| x.min(r.sent)));
-                    last_send = Some(last_send.map_or(r.sent, |x: Instant| x.max(r.sent)));
-                    match r.result {
-                        Ok(seq) => {
-                            ack.record(r.latency(), r.at);
-                            acked.push(k);
-                            acked_seq.insert(k, seq);
-                        }
-                        Err(_) => refused += 1,
+                Some(r) => match r.result {
+                    Ok(seq) => sent.acknowledged(k, seq, r.sent, r.at),
+                    Err(_) => {
+                        sent.first_send =
+                            Some(sent.first_send.map_or(r.sent, |x: Instant| x.min(r.sent)));
+                        sent.last_send =
+                            Some(sent.last_send.map_or(r.sent, |x: Instant| x.max(r.sent)));
+                        sent.refused += 1;
                     }
-                }
-                None => unanswered += 1,
+                },
+                None => sent.unanswered += 1,
             }
         }
     }
-
-    // 4. The last deliveries: wait until every listener still connected has every
-    // acknowledged broadcast (but those its resumes covered), or the drain time is over.
-    let seqs: Vec<u64> = acked_seq.values().copied().collect();
-    let target = || -> u64 {
-        listeners
-            .iter()
-            .flatten()
-            .filter(|p| p.is_open())
-            .map(|p| (seqs.len() - covered(&seqs, &p.resumes())) as u64)
-            .sum()
+    let end = End {
+        listeners: &listeners,
+        connected,
+        sent,
+        sent_count,
+        delivered,
+        stop_tx,
+        agg,
+        cpu,
+        bar,
+        ticker,
     };
-    let drain_end = Instant::now() + ctx.within(Duration::from_secs_f64(args.drain.max(0.0)));
-    while delivered.load(Ordering::Relaxed) < target() && Instant::now() < drain_end {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    ticker.abort();
-    bar.finish_and_clear();
-    ctx.scrape_delta("broadcasting", scraped, &mut out).await;
-    ctx.end_of_measurement(&mut out);
-    let _ = stop_tx.send(true);
-    let agg = agg.await.context("aggregator")?;
-
-    // 5. Checks and figures.
-    let acked_set: HashSet<u32> = acked.iter().copied().collect();
-    let mut complete = 0u64;
-    let mut missing_open = 0u64;
-    let mut missing_closed = 0u64;
-    let mut covered_by_resume = 0u64;
-    let mut resumed = 0u64;
-    for (i, l) in listeners.iter().enumerate() {
-        let Some(p) = l else { continue };
-        let resumes = p.resumes();
-        resumed += u64::from(!resumes.is_empty());
-        let mut missing = 0u64;
-        for k in acked_set
-            .iter()
-            .filter(|k| !agg.listeners[i].got.contains(k))
-        {
-            let seq = acked_seq.get(k).copied().unwrap_or(0);
-            if covered(&[seq], &resumes) == 1 {
-                covered_by_resume += 1;
-            } else {
-                missing += 1;
-            }
-        }
-        if missing == 0 {
-            complete += 1;
-        } else if p.is_open() {
-            missing_open += missing;
-        } else {
-            missing_closed += missing;
-        }
-    }
-    out.check("broadcasts_sent", Counters::get(&sent_count));
-    out.check("broadcasts_acknowledged", acked.len());
-    out.check("broadcasts_refused", refused);
-    out.check("broadcasts_unanswered", unanswered);
-    out.check("deliveries", agg.deliveries);
-    out.check(
-        "deliveries_expected",
-        acked.len() as u64 * connected as u64 - covered_by_resume,
-    );
-    out.check("listeners_resumed_elsewhere", resumed);
-    out.check("covered_by_resume", covered_by_resume);
-    out.check("listeners_complete", complete);
-    out.check("missing_on_open_connections", missing_open);
-    out.check("missing_on_closed_connections", missing_closed);
-    out.check("duplicates", agg.duplicates);
-    out.check("out_of_order", agg.out_of_order);
-    out.check("foreign_broadcasts", agg.foreign);
-    if missing_open > 0 {
-        out.failures.push(format!(
-            "{missing_open} acknowledged broadcasts never reached listeners that are still connected"
-        ));
-    }
-    if agg.duplicates > 0 {
-        out.failures
-            .push(format!("{} broadcasts delivered twice", agg.duplicates));
-    }
-    if agg.out_of_order > 0 {
-        out.failures
-            .push(format!("{} events out of seq order", agg.out_of_order));
-    }
-    if let (Some(f0), Some(l)) = (first_send, last_send) {
-        let span = l.duration_since(f0).as_secs_f64();
-        out.phases.insert("broadcasting".into(), span);
-        if span > 0.0 && acked.len() > 1 {
-            out.rates
-                .insert("broadcasts_per_s".into(), (acked.len() - 1) as f64 / span);
-        }
-    }
-    if let (Some(f0), Some(l)) = (first_send, agg.last_delivery) {
-        let span = l.duration_since(f0).as_secs_f64();
-        if span > 0.0 {
-            out.rates
-                .insert("deliveries_per_s".into(), agg.deliveries as f64 / span);
-        }
-    }
-    out.timeline_from = first_send
-        .map(metrics::since_start)
-        .unwrap_or_default()
-        .saturating_sub(Duration::from_millis(50));
-    let span = agg
-        .last_delivery
-        .zip(first_send)
-        .map(|(l, f0)| l.saturating_duration_since(f0))
-        .unwrap_or(Duration::from_secs(1));
-    out.timeline_width = (span / 200).max(Duration::from_millis(50));
-    out.throughput_series = Some("delivery".into());
-    out.throughput_what = "deliveries to listeners".into();
-    out.series.push(Series {
-        name: "delivery".into(),
-        what: "broadcast sent -> broadcast_sent read by a listener".into(),
-        latency: agg.delivery,
-    });
-    out.series.push(Series {
-        name: "broadcast_ack".into(),
-        what: "broadcast sent -> its ok".into(),
-        latency: ack,
-    });
-    out.timed_out = ctx.timed_out();
+    end.finish(ctx, args, scraped, &mut out).await?;
 
     let mut all: Vec<Participant> = listeners.into_iter().flatten().collect();
     all.extend(fac_ps);
@@ -458,9 +502,491 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
     Ok(out)
 }
 
+/// The end of a run, whichever the server: the last deliveries, then the checks and figures.
+struct End<'a, L> {
+    listeners: &'a [Option<L>],
+    connected: usize,
+    sent: Sent,
+    sent_count: Arc<AtomicU64>,
+    delivered: Arc<AtomicU64>,
+    stop_tx: watch::Sender<bool>,
+    agg: tokio::task::JoinHandle<Agg>,
+    cpu: CpuStart,
+    bar: indicatif::ProgressBar,
+    ticker: tokio::task::JoinHandle<()>,
+}
+
+impl<L: Listening> End<'_, L> {
+    async fn finish(
+        self,
+        ctx: &Ctx,
+        args: &Args,
+        scraped: Option<crate::server_metrics::Scrape>,
+        out: &mut Outcome,
+    ) -> anyhow::Result<()> {
+        let End {
+            listeners,
+            connected,
+            sent,
+            sent_count,
+            delivered,
+            stop_tx,
+            agg,
+            cpu,
+            bar,
+            ticker,
+        } = self;
+        let Sent {
+            ack,
+            acked,
+            acked_seq,
+            refused,
+            unanswered,
+            first_send,
+            last_send,
+        } = sent;
+        // 4. The last deliveries: wait until every listener still connected has every
+        // acknowledged broadcast (but those its resumes covered), or the drain time is over.
+        let seqs: Vec<u64> = acked_seq.values().copied().collect();
+        let target = || -> u64 {
+            listeners
+                .iter()
+                .flatten()
+                .filter(|p| p.open())
+                .map(|p| (seqs.len() - covered(&seqs, &p.resumed())) as u64)
+                .sum()
+        };
+        let drain_end = Instant::now() + ctx.within(Duration::from_secs_f64(args.drain.max(0.0)));
+        while delivered.load(Ordering::Relaxed) < target() && Instant::now() < drain_end {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let deliveries_now = delivered.load(Ordering::Relaxed);
+        cpu.end(ctx, deliveries_now, out);
+        ticker.abort();
+        bar.finish_and_clear();
+        if scraped.is_some() {
+            ctx.scrape_delta("broadcasting", scraped, out).await;
+        }
+        ctx.end_of_measurement(out);
+        let _ = stop_tx.send(true);
+        let agg = agg.await.context("aggregator")?;
+
+        // 5. Checks and figures.
+        let acked_set: HashSet<u32> = acked.iter().copied().collect();
+        let mut complete = 0u64;
+        let mut missing_open = 0u64;
+        let mut missing_closed = 0u64;
+        let mut covered_by_resume = 0u64;
+        let mut resumed = 0u64;
+        for (i, l) in listeners.iter().enumerate() {
+            let Some(p) = l else { continue };
+            let resumes = p.resumed();
+            resumed += u64::from(!resumes.is_empty());
+            let mut missing = 0u64;
+            for k in acked_set
+                .iter()
+                .filter(|k| !agg.listeners[i].got.contains(k))
+            {
+                let seq = acked_seq.get(k).copied().unwrap_or(0);
+                if covered(&[seq], &resumes) == 1 {
+                    covered_by_resume += 1;
+                } else {
+                    missing += 1;
+                }
+            }
+            if missing == 0 {
+                complete += 1;
+            } else if p.open() {
+                missing_open += missing;
+            } else {
+                missing_closed += missing;
+            }
+        }
+        out.check("broadcasts_sent", Counters::get(&sent_count));
+        out.check("broadcasts_acknowledged", acked.len());
+        out.check("broadcasts_refused", refused);
+        out.check("broadcasts_unanswered", unanswered);
+        out.check("deliveries", agg.deliveries);
+        out.check(
+            "deliveries_expected",
+            acked.len() as u64 * connected as u64 - covered_by_resume,
+        );
+        out.check("listeners_resumed_elsewhere", resumed);
+        out.check("covered_by_resume", covered_by_resume);
+        out.check("listeners_complete", complete);
+        out.check("missing_on_open_connections", missing_open);
+        out.check("missing_on_closed_connections", missing_closed);
+        out.check("duplicates", agg.duplicates);
+        out.check("out_of_order", agg.out_of_order);
+        out.check("foreign_broadcasts", agg.foreign);
+        if agg.frames_measured > 0 {
+            out.rates.insert(
+                "broadcast_frame_bytes".into(),
+                agg.frame_bytes as f64 / agg.frames_measured as f64,
+            );
+        }
+        if missing_open > 0 {
+            out.failures.push(format!(
+                "{missing_open} acknowledged broadcasts never reached listeners that are still connected"
+            ));
+        }
+        if agg.duplicates > 0 {
+            out.failures
+                .push(format!("{} broadcasts delivered twice", agg.duplicates));
+        }
+        if agg.out_of_order > 0 {
+            out.failures
+                .push(format!("{} events out of seq order", agg.out_of_order));
+        }
+        if let (Some(f0), Some(l)) = (first_send, last_send) {
+            let span = l.duration_since(f0).as_secs_f64();
+            out.phases.insert("broadcasting".into(), span);
+            if span > 0.0 && acked.len() > 1 {
+                out.rates
+                    .insert("broadcasts_per_s".into(), (acked.len() - 1) as f64 / span);
+            }
+        }
+        if let (Some(f0), Some(l)) = (first_send, agg.last_delivery) {
+            let span = l.duration_since(f0).as_secs_f64();
+            if span > 0.0 {
+                out.rates
+                    .insert("deliveries_per_s".into(), agg.deliveries as f64 / span);
+            }
+        }
+        out.timeline_from = first_send
+            .map(metrics::since_start)
+            .unwrap_or_default()
+            .saturating_sub(Duration::from_millis(50));
+        let span = agg
+            .last_delivery
+            .zip(first_send)
+            .map(|(l, f0)| l.saturating_duration_since(f0))
+            .unwrap_or(Duration::from_secs(1));
+        out.timeline_width = (span / 200).max(Duration::from_millis(50));
+        out.throughput_series = Some("delivery".into());
+        out.throughput_what = "deliveries to listeners".into();
+        out.series.push(Series {
+            name: "delivery".into(),
+            what: "broadcast sent -> broadcast_sent read by a listener".into(),
+            latency: agg.delivery,
+        });
+        out.series.push(Series {
+            name: "broadcast_ack".into(),
+            what: match args.target {
+                Target::Convene => "broadcast sent -> its ok".into(),
+                Target::Floor => "broadcast sent -> the sender's own frame back".into(),
+            },
+            latency: ack,
+        });
+        out.timed_out = ctx.timed_out();
+        Ok(())
+    }
+}
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A connection to `broadcast-floor`: its sink; a task reads what comes.
+struct FloorConn {
+    sink: SplitSink<Ws, Message>,
+    open: Arc<std::sync::atomic::AtomicBool>,
+    closing: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Listening for FloorConn {
+    fn open(&self) -> bool {
+        self.open.load(Ordering::Relaxed)
+    }
+    fn resumed(&self) -> Vec<(u64, u64)> {
+        Vec::new()
+    }
+}
+
+impl FloorConn {
+    /// Connect; every `event` frame read is parsed (as `conn.rs` does for convene's) and
+    /// handed to `tx` with the time it was read.
+    async fn open(
+        url: &str,
+        conn: usize,
+        tx: mpsc::UnboundedSender<Received>,
+        shared: &Shared,
+        within: Duration,
+    ) -> anyhow::Result<FloorConn> {
+        use std::sync::atomic::AtomicBool;
+        let counters = shared.counters.clone();
+        counters.attempted.fetch_add(1, Ordering::Relaxed);
+        let connecting =
+            tokio_tungstenite::connect_async_with_config(url, Some(crate::conn::ws_config()), true);
+        let ws = match tokio::time::timeout(within, connecting).await {
+            Ok(Ok((ws, _))) => ws,
+            Ok(Err(e)) => {
+                counters.failed.fetch_add(1, Ordering::Relaxed);
+                shared.errors.add("connect_failed");
+                bail!("connecting to {url}: {e}");
+            }
+            Err(_) => {
+                counters.failed.fetch_add(1, Ordering::Relaxed);
+                shared.errors.add("connect_timeout");
+                bail!("connecting to {url}: timed out");
+            }
+        };
+        counters.opened();
+        let (sink, mut stream) = ws.split();
+        let open = Arc::new(AtomicBool::new(true));
+        let closing = Arc::new(AtomicBool::new(false));
+        let (o, c, shared) = (open.clone(), closing.clone(), shared.clone());
+        tokio::spawn(async move {
+            let counters = &shared.counters;
+            while let Some(m) = stream.next().await {
+                let at = Instant::now();
+                let text = match m {
+                    Ok(Message::Text(t)) => t,
+                    Ok(Message::Close(_)) | Err(_) => break,
+                    Ok(_) => continue,
+                };
+                counters.frames.fetch_add(1, Ordering::Relaxed);
+                counters
+                    .bytes
+                    .fetch_add(text.len() as u64, Ordering::Relaxed);
+                if crate::conn::message_type(&text) != Some("event") {
+                    continue;
+                }
+                match serde_json::from_str::<ServerMessage>(&text) {
+                    Ok(msg) => {
+                        let _ = tx.send(Received { conn, at, msg });
+                    }
+                    Err(_) => shared.errors.add("unparsable_message"),
+                }
+            }
+            if !c.load(Ordering::Relaxed) {
+                shared.errors.add("disconnected");
+            }
+            o.store(false, Ordering::Relaxed);
+            counters.closed();
+        });
+        Ok(FloorConn {
+            sink,
+            open,
+            closing,
+        })
+    }
+
+    async fn close(mut self) {
+        self.closing.store(true, Ordering::Relaxed);
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.sink.send(Message::Close(None)))
+            .await;
+    }
+}
+
+/// Open these connections (conn, where its events go) to the floor, `connect_concurrency`
+/// at a time; `None` for those that failed.
+async fn floor_connect_many(
+    ctx: &Ctx,
+    url: &str,
+    list: Vec<(usize, mpsc::UnboundedSender<Received>)>,
+    what: &str,
+) -> Vec<Option<FloorConn>> {
+    let bar = ctx.bar(list.len() as u64, what);
+    let sem = Arc::new(tokio::sync::Semaphore::new(ctx.connect_concurrency.max(1)));
+    let mut tasks = Vec::with_capacity(list.len());
+    for (conn, tx) in list {
+        let (sem, shared, url, bar) = (
+            sem.clone(),
+            ctx.shared.clone(),
+            url.to_string(),
+            bar.clone(),
+        );
+        let within = ctx.within(Duration::from_secs(30));
+        tasks.push(tokio::spawn(async move {
+            let _permit = sem.acquire_owned().await.ok()?;
+            let c = FloorConn::open(&url, conn, tx, &shared, within).await.ok();
+            bar.inc(1);
+            c
+        }));
+    }
+    let mut out = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        out.push(t.await.ok().flatten());
+    }
+    bar.finish_and_clear();
+    out
+}
+
+/// The frame convene's listeners read for broadcast `k` (`broadcast_sent`, its record as
+/// convene writes it: seq, time, the facilitator who sent it, the request's id).
+fn floor_frame(k: usize, seq: u64, facilitator: usize, request: u64) -> String {
+    let us = metrics::since_start(Instant::now()).as_micros();
+    let at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let msg = ServerMessage::Event {
+        record: Record {
+            seq,
+            at,
+            by: Actor::Participant(format!("p{:05}", facilitator + 1)),
+            event: Event::BroadcastSent {
+                text: format!("LT {k} t={us}"),
+            },
+            request: Some(format!("c{facilitator}-{request}")),
+        },
+    };
+    serde_json::to_string(&msg).unwrap_or_default()
+}
+
+async fn run_floor(
+    ctx: &Ctx,
+    args: &Args,
+    f: usize,
+    total: usize,
+    mut out: Outcome,
+) -> ScenarioResult {
+    let n = args.listeners;
+    let run_id = unique_id("fanout");
+    let base = ctx
+        .ws_url
+        .strip_suffix("/ws")
+        .ok_or_else(|| anyhow::anyhow!("unexpected WebSocket URL {}", ctx.ws_url))?;
+    let url = format!("{base}/floor/{run_id}");
+    out.notes.push(format!(
+        "the bare broadcast server (broadcast-floor), path /floor/{run_id}"
+    ));
+
+    // 2. Connections: the listeners, then the senders.
+    let t = Instant::now();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let delivered = Arc::new(AtomicU64::new(0));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let agg = tokio::spawn(aggregate(rx, n, f, delivered.clone(), stop_rx, false));
+    let list = (0..n).map(|i| (f + i, tx.clone())).collect();
+    drop(tx);
+    let listeners = floor_connect_many(ctx, &url, list, "listeners").await;
+    let mut echoes = Vec::with_capacity(f);
+    let mut list = Vec::with_capacity(f);
+    for j in 0..f {
+        let (etx, erx) = mpsc::unbounded_channel();
+        list.push((j, etx));
+        echoes.push(erx);
+    }
+    let senders = floor_connect_many(ctx, &url, list, "senders").await;
+    let connected = listeners.iter().filter(|l| l.is_some()).count();
+    let connect_s = t.elapsed().as_secs_f64();
+    out.phases.insert("connect".into(), connect_s);
+    if connect_s > 0.0 {
+        out.rates.insert(
+            "connections_per_s".into(),
+            (connected + f) as f64 / connect_s,
+        );
+    }
+    out.check("listeners", n);
+    out.check("listeners_connected", connected);
+    if senders.iter().any(|p| p.is_none()) {
+        bail!("a sender could not connect");
+    }
+    if ctx.timed_out() {
+        out.timed_out = true;
+        return Ok(out);
+    }
+
+    // 3. Broadcasts: broadcast k goes at t0 + k / rate from sender k mod F; its seq follows
+    // the setup's events, as in convene's log (the convention, then each person added and
+    // invited).
+    let cpu = CpuStart::now(ctx);
+    let seq0 = 2 * (n + f) as u64 + 1;
+    let t0 = tokio::time::Instant::now() + Duration::from_millis(100);
+    let deadline = tokio::time::Instant::from_std(ctx.deadline);
+    let drain = Duration::from_secs_f64(args.drain.max(0.0));
+    let sent_count = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::with_capacity(f);
+    for (j, (p, mut erx)) in senders.into_iter().zip(echoes).enumerate() {
+        let Some(mut p) = p else { continue };
+        let rate = args.rate;
+        let sent_count = sent_count.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut times: HashMap<u32, Instant> = HashMap::new();
+            let mut k = j;
+            let mut request = 0u64;
+            while k < total {
+                let at = t0 + Duration::from_secs_f64(k as f64 / rate);
+                if at >= deadline {
+                    break;
+                }
+                tokio::time::sleep_until(at).await;
+                request += 1;
+                let frame = floor_frame(k, seq0 + k as u64, j, request);
+                let sent = Instant::now();
+                if p.sink.send(Message::text(frame)).await.is_err() {
+                    break;
+                }
+                times.insert(k as u32, sent);
+                sent_count.fetch_add(1, Ordering::Relaxed);
+                k += f;
+            }
+            // Its own frames back: the acknowledgments.
+            let mut acks: Vec<(u32, Instant, Instant)> = Vec::with_capacity(times.len());
+            let until = tokio::time::Instant::now() + drain;
+            while acks.len() < times.len() {
+                let r = tokio::time::timeout_at(until.min(deadline), erx.recv()).await;
+                let Ok(Some(r)) = r else { break };
+                let ServerMessage::Event { record } = r.msg else {
+                    continue;
+                };
+                let Event::BroadcastSent { text } = record.event else {
+                    continue;
+                };
+                if let Some((k, _)) = parse_text(&text) {
+                    if let Some(sent) = times.get(&k) {
+                        acks.push((k, *sent, r.at));
+                    }
+                }
+            }
+            let unanswered = (times.len() - acks.len()) as u64;
+            (p, acks, unanswered)
+        }));
+    }
+    let (bar, ticker) = ticker(ctx, total, &sent_count, &delivered);
+    let mut sender_ps = Vec::new();
+    let mut sent = Sent::default();
+    for t in tasks {
+        let Ok((p, acks, unanswered)) = t.await else {
+            continue;
+        };
+        sender_ps.push(p);
+        sent.unanswered += unanswered;
+        for (k, s, at) in acks {
+            sent.acknowledged(k, seq0 + u64::from(k), s, at);
+        }
+    }
+    let end = End {
+        listeners: &listeners,
+        connected,
+        sent,
+        sent_count,
+        delivered,
+        stop_tx,
+        agg,
+        cpu,
+        bar,
+        ticker,
+    };
+    end.finish(ctx, args, None, &mut out).await?;
+
+    let closing = async {
+        let mut set = tokio::task::JoinSet::new();
+        for c in listeners.into_iter().flatten().chain(sender_ps) {
+            set.spawn(c.close());
+            while set.len() >= 256 {
+                set.join_next().await;
+            }
+        }
+        while set.join_next().await.is_some() {}
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(5), closing).await;
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{covered, parse_text};
+    use super::{covered, floor_frame, parse_text};
+    use convene_protocol::{Actor, Event, ServerMessage};
 
     #[test]
     fn a_resume_covers_what_came_between_the_last_seq_and_the_welcome() {
@@ -474,5 +1000,26 @@ mod tests {
         assert_eq!(parse_text("LT 17 t=123456"), Some((17, 123456)));
         assert_eq!(parse_text("Bonjour à toutes et à tous"), None);
         assert_eq!(parse_text("LT x t=1"), None);
+    }
+
+    #[test]
+    fn the_floor_sends_the_event_a_convene_listener_reads() {
+        let frame = floor_frame(17, 2043, 0, 18);
+        let msg: ServerMessage = serde_json::from_str(&frame).expect("a server message");
+        // Encoded as convene encodes its messages (`serde_json::to_string`): the same bytes.
+        assert_eq!(
+            serde_json::to_string(&msg).ok().as_deref(),
+            Some(frame.as_str())
+        );
+        let ServerMessage::Event { record } = msg else {
+            panic!("not an event: {frame}");
+        };
+        assert_eq!(record.seq, 2043);
+        assert_eq!(record.by, Actor::Participant("p00001".into()));
+        assert_eq!(record.request.as_deref(), Some("c0-18"));
+        let Event::BroadcastSent { text } = record.event else {
+            panic!("not a broadcast: {frame}");
+        };
+        assert_eq!(parse_text(&text).map(|(k, _)| k), Some(17));
     }
 }

@@ -60,11 +60,18 @@ pub(crate) async fn write_frames<F: Weigh>(
 ) {
     let mut ping = tokio::time::interval(ping_every);
     ping.tick().await;
+    // Waiting for the shutdown on a token of this connection's own, created once: a fresh
+    // `cancelled()` of the server's token at every wake-up took that one token's lock twice
+    // (to register the waiter and to remove it), shared by every connection's writer, for
+    // every frame written.
+    let shutdown = shutdown.child_token();
+    let cancelled = shutdown.cancelled();
+    tokio::pin!(cancelled);
     let closing: Option<(u16, &'static str)> = loop {
         tokio::select! {
             biased;
             c = close_rx.recv() => break c,
-            _ = shutdown.cancelled() => break Some((close::GOING_AWAY, "server shutting down")),
+            _ = &mut cancelled => break Some((close::GOING_AWAY, "server shutting down")),
             f = out_rx.recv() => match f {
                 // Everything already queued in one write: one system call per wake-up, not
                 // one per frame.

@@ -689,21 +689,32 @@ impl Actor {
 
     /// Queue a frame; a full queue means a slow reader: close it, it will resync.
     fn send(&mut self, conn: u64, frame: &Frame) {
+        if self.queue(conn, frame.clone()) {
+            self.metrics.deliveries.inc();
+        }
+    }
+
+    /// `send` for the fan-out: the frame is given (not cloned again), and the caller counts
+    /// the deliveries of a whole batch at once (one shared counter update per batch, not one
+    /// per connection). Whether the frame was queued.
+    fn queue(&mut self, conn: u64, frame: Frame) -> bool {
         let Some(c) = self.conns.get(&conn) else {
-            return;
+            return false;
         };
-        match c.out.try_send(frame.clone()) {
-            Ok(()) => {
-                self.metrics.deliveries.inc();
-            }
+        match c.out.try_send(frame) {
+            Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
                 let _ = c
                     .close
                     .try_send((close::SLOW_CONSUMER, "too slow: reconnect to resync"));
                 self.metrics.slow_consumers.inc();
                 self.dead.push(conn);
+                false
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => self.dead.push(conn),
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.dead.push(conn);
+                false
+            }
         }
     }
 
