@@ -77,6 +77,8 @@ struct Conn {
     /// Protocol version 2: what it was last sent of presence (`None`: a version 1
     /// connection, which gets one `presence` message per change).
     sent: Option<super::view2::SentPresence>,
+    /// Its participant sees everything (facilitator, guarantor): roles do not change.
+    staff: bool,
 }
 
 enum ReplyTo {
@@ -509,6 +511,7 @@ impl Actor {
                 c.online_changed(&self.state, &participant, true);
             }
         }
+        let staff = person.sees_everything();
         let mut sent = None;
         let counts = self.presence_counts.as_ref();
         let snapshot = if let Some(counts) = counts.filter(|_| link.protocol == p::PROTOCOL_V2) {
@@ -563,6 +566,7 @@ impl Actor {
                 close: link.close,
                 _attached: link.attached,
                 sent,
+                staff,
             },
         );
         self.metrics.connections.inc();

@@ -268,115 +268,135 @@ impl Actor {
                 Audience::Everyone | Audience::Room(_) | Audience::Staff(_) => wide.push(i),
             }
         }
-        // Who must be looked at: everyone online when a record (or an audit entry, for
-        // staff) may concern them; otherwise only those addressed and those who moved.
-        let everyone = !wide.is_empty() || !audit_frames.is_empty();
-        let concerned: Vec<&str> = if everyone {
-            self.online.keys().map(String::as_str).collect()
-        } else {
-            let mut who: BTreeSet<&str> = only.keys().copied().collect();
-            who.extend(moved.iter().map(String::as_str));
-            who.into_iter()
-                .filter(|p| self.online.contains_key(*p))
-                .collect()
-        };
+        // Nobody moved and every record is everyone's (a broadcast, an announcement): each
+        // connection gets the same frames, the staff's with their private forms and the
+        // audit entries; no participant is judged.
+        let for_all = only.is_empty()
+            && moved.is_empty()
+            && records.iter().all(|(_, a)| matches!(a, Audience::Everyone));
         let mut out: Vec<(u64, Frame)> = Vec::new();
-        let mut frames_of: Vec<Frame> = Vec::new();
-        // Those who moved together mostly see the same thing: one snapshot per distinct view.
-        let mut snapshots = view::Snapshots::new(
-            &self.id,
-            &self.state,
-            &self.present,
-            now_ms(),
-            &self.audit_head,
-        );
-        // Protocol version 2: the room views of those who moved, and what their
-        // connections now have of presence.
-        let mut rooms = super::v2::RoomViews::new(&self.state, &self.present, now_ms());
-        let mut reset: Vec<(u64, convene_protocol::PresenceView)> = Vec::new();
-        // Those moved out of a room by an event that does not name them (`breakouts_opened`,
-        // a rotation round...), by the room they left: leaving lowers their hand without an
-        // event, so a v2 viewer of that room who does not see them gets the room again.
-        let silent = silently_moved(records, rooms_before, moved);
-        for who in concerned {
-            let (Some(person), Some(conns)) = (self.state.people.get(who), self.online.get(who))
-            else {
-                continue;
+        if for_all {
+            let others: Vec<Frame> = frames.iter().map(|(public, _)| public.clone()).collect();
+            let staff: Vec<Frame> = frames
+                .iter()
+                .map(|(public, private)| private.as_ref().unwrap_or(public).clone())
+                .chain(audit_frames.iter().cloned())
+                .collect();
+            for (id, c) in &self.conns {
+                let mine = if c.staff { &staff } else { &others };
+                out.extend(mine.iter().map(|f| (*id, f.clone())));
+            }
+        } else {
+            // Who must be looked at: everyone online when a record (or an audit entry, for
+            // staff) may concern them; otherwise only those addressed and those who moved.
+            let everyone = !wide.is_empty() || !audit_frames.is_empty();
+            let concerned: Vec<&str> = if everyone {
+                self.online.keys().map(String::as_str).collect()
+            } else {
+                let mut who: BTreeSet<&str> = only.keys().copied().collect();
+                who.extend(moved.iter().map(String::as_str));
+                who.into_iter()
+                    .filter(|p| self.online.contains_key(*p))
+                    .collect()
             };
-            let all = person.sees_everything();
-            // The events, judged by the room the viewer was in when they happened, in the
-            // order of the log; then, if the viewer changed room, a fresh snapshot.
-            let room_before = room_in(rooms_before, who);
-            let mine = only.get(who).map(Vec::as_slice).unwrap_or_default();
-            frames_of.clear();
-            let (mut w, mut m) = (0, 0);
-            loop {
-                let i = match (wide.get(w), mine.get(m)) {
-                    (Some(&a), Some(&b)) if b < a => {
-                        m += 1;
-                        b
-                    }
-                    (Some(&a), _) => {
-                        w += 1;
-                        if !records[a].1.admits(person, room_before) {
-                            continue;
-                        }
-                        a
-                    }
-                    (None, Some(&b)) => {
-                        m += 1;
-                        b
-                    }
-                    (None, None) => break,
+            let mut frames_of: Vec<Frame> = Vec::new();
+            // Those who moved together mostly see the same thing: one snapshot per distinct view.
+            let mut snapshots = view::Snapshots::new(
+                &self.id,
+                &self.state,
+                &self.present,
+                now_ms(),
+                &self.audit_head,
+            );
+            // Protocol version 2: the room views of those who moved, and what their
+            // connections now have of presence.
+            let mut rooms = super::v2::RoomViews::new(&self.state, &self.present, now_ms());
+            let mut reset: Vec<(u64, convene_protocol::PresenceView)> = Vec::new();
+            // Those moved out of a room by an event that does not name them (`breakouts_opened`,
+            // a rotation round...), by the room they left: leaving lowers their hand without an
+            // event, so a v2 viewer of that room who does not see them gets the room again.
+            let silent = silently_moved(records, rooms_before, moved);
+            for who in concerned {
+                let (Some(person), Some(conns)) =
+                    (self.state.people.get(who), self.online.get(who))
+                else {
+                    continue;
                 };
-                let (public, private) = &frames[i];
-                frames_of.push(if all {
-                    private.as_ref().unwrap_or(public).clone()
-                } else {
-                    public.clone()
-                });
-            }
-            if all {
-                frames_of.extend(audit_frames.iter().cloned());
-            }
-            for (n, id) in conns.iter().enumerate() {
-                // The last (mostly the only) connection takes the frames themselves: one
-                // reference count less to raise and drop per delivery.
-                if n + 1 == conns.len() {
-                    out.extend(frames_of.drain(..).map(|f| (*id, f)));
-                } else {
-                    out.extend(frames_of.iter().map(|f| (*id, f.clone())));
-                }
-                // A viewer who changed room then gets a fresh snapshot (version 1) or the
-                // new room (version 2); a v2 viewer whose room lost someone it did not see,
-                // silently, gets its room again (its queue may have lost a hand).
-                let sent = self.conns.get(id).and_then(|c| c.sent.as_ref());
-                let stale = !all
-                    && !moved.contains(who)
-                    && sent.is_some_and(|s| {
-                        silent.get(room_before).is_some_and(|left| {
-                            // More left than it sees: some it did not see.
-                            left.len() > s.people.len()
-                                || left.iter().any(|m| !s.people.contains_key(*m))
-                        })
-                    });
-                if moved.contains(who) || stale {
-                    let v2 = sent.is_some();
-                    let frame = if v2 {
-                        let (frame, view) = rooms.frame(person);
-                        reset.push((*id, view));
-                        frame
-                    } else {
-                        snapshots.frame(person)
+                let all = person.sees_everything();
+                // The events, judged by the room the viewer was in when they happened, in the
+                // order of the log; then, if the viewer changed room, a fresh snapshot.
+                let room_before = room_in(rooms_before, who);
+                let mine = only.get(who).map(Vec::as_slice).unwrap_or_default();
+                frames_of.clear();
+                let (mut w, mut m) = (0, 0);
+                loop {
+                    let i = match (wide.get(w), mine.get(m)) {
+                        (Some(&a), Some(&b)) if b < a => {
+                            m += 1;
+                            b
+                        }
+                        (Some(&a), _) => {
+                            w += 1;
+                            if !records[a].1.admits(person, room_before) {
+                                continue;
+                            }
+                            a
+                        }
+                        (None, Some(&b)) => {
+                            m += 1;
+                            b
+                        }
+                        (None, None) => break,
                     };
-                    out.push((*id, frame));
+                    let (public, private) = &frames[i];
+                    frames_of.push(if all {
+                        private.as_ref().unwrap_or(public).clone()
+                    } else {
+                        public.clone()
+                    });
+                }
+                if all {
+                    frames_of.extend(audit_frames.iter().cloned());
+                }
+                for (n, id) in conns.iter().enumerate() {
+                    // The last (mostly the only) connection takes the frames themselves: one
+                    // reference count less to raise and drop per delivery.
+                    if n + 1 == conns.len() {
+                        out.extend(frames_of.drain(..).map(|f| (*id, f)));
+                    } else {
+                        out.extend(frames_of.iter().map(|f| (*id, f.clone())));
+                    }
+                    // A viewer who changed room then gets a fresh snapshot (version 1) or the
+                    // new room (version 2); a v2 viewer whose room lost someone it did not see,
+                    // silently, gets its room again (its queue may have lost a hand).
+                    let sent = self.conns.get(id).and_then(|c| c.sent.as_ref());
+                    let stale = !all
+                        && !moved.contains(who)
+                        && sent.is_some_and(|s| {
+                            silent.get(room_before).is_some_and(|left| {
+                                // More left than it sees: some it did not see.
+                                left.len() > s.people.len()
+                                    || left.iter().any(|m| !s.people.contains_key(*m))
+                            })
+                        });
+                    if moved.contains(who) || stale {
+                        let v2 = sent.is_some();
+                        let frame = if v2 {
+                            let (frame, view) = rooms.frame(person);
+                            reset.push((*id, view));
+                            frame
+                        } else {
+                            snapshots.frame(person)
+                        };
+                        out.push((*id, frame));
+                    }
                 }
             }
-        }
-        drop(rooms);
-        for (id, view) in reset {
-            if let Some(c) = self.conns.get_mut(&id) {
-                c.sent = Some(super::super::view2::SentPresence::from_view(&view));
+            drop(rooms);
+            for (id, view) in reset {
+                if let Some(c) = self.conns.get_mut(&id) {
+                    c.sent = Some(super::super::view2::SentPresence::from_view(&view));
+                }
             }
         }
         let mut queued = 0u64;
