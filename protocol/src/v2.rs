@@ -23,17 +23,21 @@ pub const PRESENCE_TICK_MS: u64 = 250;
 /// carries the exact final tally.
 pub const TALLIES_PER_SECOND: u64 = 4;
 /// Live tallies in a large audience: a poll's live `poll_tally` goes out at most this many
-/// times per second in all (deliveries), so that its period grows with its audience beyond
-/// 2,500 connections (10,000 connections: once a second)...
+/// times per second in all (deliveries). Beyond 2,500 receivers, each tally tick serves one
+/// slice of them in turn (by connection), so that each receives one every
+/// `tally_slots(receivers)` ticks (10,000 receivers: once a second) and the work is spread
+/// evenly over the ticks...
 pub const TALLY_DELIVERIES_PER_SECOND: u64 = 10_000;
-/// ... up to this period: the last state always follows within 2 s.
-pub const TALLY_MAX_PERIOD_MS: u64 = 2_000;
+/// ... in at most this many slices: the last state always reaches everyone within 2 s.
+pub const TALLY_MAX_SLICES: u64 = 8;
 
-/// The period of a poll's live tallies for an audience of `connections`, in ms.
-pub fn tally_period_ms(connections: usize) -> u64 {
-    let by_rate = 1000 / TALLIES_PER_SECOND;
-    let by_budget = (connections as u64).saturating_mul(1000) / TALLY_DELIVERIES_PER_SECOND;
-    by_rate.max(by_budget).min(TALLY_MAX_PERIOD_MS)
+/// In how many slices (one per tally tick, 1000 / `TALLIES_PER_SECOND` ms) a poll's live
+/// tally reaches `receivers` connections.
+pub fn tally_slots(receivers: usize) -> u64 {
+    let per_tick = TALLY_DELIVERIES_PER_SECOND / TALLIES_PER_SECOND;
+    (receivers as u64)
+        .div_ceil(per_tick)
+        .clamp(1, TALLY_MAX_SLICES)
 }
 
 /// Version 2: the roster's version and size, in a welcome's snapshot. `version` is the seq of
@@ -79,13 +83,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_tally_period_grows_with_its_audience_within_bounds() {
-        assert_eq!(tally_period_ms(0), 250);
-        assert_eq!(tally_period_ms(2_500), 250);
-        assert_eq!(tally_period_ms(5_000), 500);
-        assert_eq!(tally_period_ms(10_000), 1_000);
-        assert_eq!(tally_period_ms(20_000), 2_000);
-        assert_eq!(tally_period_ms(1_000_000), TALLY_MAX_PERIOD_MS);
-        assert_eq!(tally_period_ms(usize::MAX), TALLY_MAX_PERIOD_MS);
+    fn a_tally_reaches_a_large_audience_in_slices_within_bounds() {
+        assert_eq!(tally_slots(0), 1);
+        assert_eq!(tally_slots(2_500), 1);
+        assert_eq!(tally_slots(2_501), 2);
+        assert_eq!(tally_slots(10_000), 4);
+        assert_eq!(tally_slots(20_000), TALLY_MAX_SLICES);
+        assert_eq!(tally_slots(usize::MAX), TALLY_MAX_SLICES);
     }
 }

@@ -505,6 +505,97 @@ async fn tallies_are_coalesced_per_poll_and_exact_at_close() -> Result<()> {
     Ok(())
 }
 
+/// Beyond 2,500 receivers a poll's live tally goes out in slices, one per tally tick
+/// (PROTOCOL.md section 25, `tally_slots`): every connection still ends with the last state,
+/// and gets at most one tally per round of slices.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_audience_gets_live_tallies_in_slices_and_each_the_last_state() -> Result<()> {
+    use convene_tests::poll_spec;
+    use futures_util::future::join_all;
+    use proto::{Ballot, PollKind};
+    const CITIZENS: usize = 2_600;
+    let dir = tempdir();
+    let server = Server::start(&dir.path().join("data")).await?;
+    let invites = server
+        .http()
+        .convention("grande-salle", &roster(CITIZENS))
+        .await?;
+    let url = server.ws_url();
+    let mut fac = Client::join(&url, "fac", &invites[0].token).await?;
+    let mut crowd = Vec::with_capacity(CITIZENS);
+    for (k, i) in invites[3..].iter().enumerate() {
+        crowd.push(Client::join_with(&url, &format!("c{k}"), &i.token, PROTOCOL_V2, None).await?);
+    }
+    ensure!(
+        proto::tally_slots(CITIZENS + 1) == 2,
+        "the test wants two slices"
+    );
+    let spec = poll_spec(
+        "Une piste cyclable sur le pont ?",
+        PollKind::Single {
+            options: vec!["oui".into(), "non".into()],
+        },
+        false,
+        true,
+    );
+    let (poll, _) = fac.draft_and_open(spec).await?;
+    let settle = Duration::from_millis(800);
+    join_all(crowd.iter_mut().map(|c| c.drain(settle))).await;
+    for c in crowd.iter_mut() {
+        c.inbox.clear();
+    }
+    // Three ballots, a round of slices apart or less.
+    for (k, gap) in [0u64, 300, 150].into_iter().enumerate() {
+        tokio::time::sleep(Duration::from_millis(gap)).await;
+        crowd[k]
+            .ok(Command::Vote {
+                poll: poll.clone(),
+                ballot: Ballot::Single {
+                    choice: (k % 2) as u32,
+                },
+            })
+            .await?;
+    }
+    // Two slices of 250 ms, with room to spare on a loaded machine.
+    join_all(
+        crowd
+            .iter_mut()
+            .map(|c| c.drain(Duration::from_millis(2500))),
+    )
+    .await;
+    let mut total = 0;
+    for c in &crowd {
+        let seen: Vec<&proto::Tally> = c
+            .inbox
+            .iter()
+            .filter_map(|m| match m {
+                ServerMessage::PollTally {
+                    poll: p,
+                    tally: Some(t),
+                    ..
+                } if *p == poll => Some(t),
+                _ => None,
+            })
+            .collect();
+        let last = seen.last().context("every connection gets a live tally")?;
+        ensure!(
+            last.ballots == 3 && last.counts == vec![2, 1],
+            "the last live tally is the final state: {last:?}"
+        );
+        ensure!(
+            seen.len() <= 3,
+            "at most one tally per round of slices, three ballots: {}",
+            seen.len()
+        );
+        total += seen.len();
+    }
+    ensure!(
+        total >= CITIZENS && total <= 3 * CITIZENS,
+        "{total} tallies"
+    );
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_malformed_get_roster_is_refused_and_harms_nobody() -> Result<()> {
     let dir = tempdir();

@@ -166,9 +166,21 @@ pub struct Actor {
     /// Polls whose live tally or participation changed since the last tally tick, and
     /// whether those who see public results are concerned (both protocol versions).
     tallies_due: BTreeMap<String, bool>,
-    /// When each poll's tally last went out and the earliest its next may go (its period
-    /// grows with its audience: `p::tally_period_ms`).
-    tally_next: HashMap<String, Instant>,
+    /// Live tallies going out in slices (a large audience, `p::tally_slots`), by poll.
+    tally_rounds: HashMap<String, TallyRound>,
+    /// Tally ticks so far: which slice of connections a tick serves.
+    tally_ticks: u64,
+}
+
+/// A poll's live tally reaching its receivers slice by slice, one per tally tick.
+#[derive(Clone, Copy, Default)]
+pub(super) struct TallyRound {
+    /// Those who see public results are concerned.
+    public: bool,
+    /// Slices of the round (`None`: the tally changed, a new round starts at the next tick).
+    slots: Option<u64>,
+    /// Slices still to serve in this round.
+    left: u64,
 }
 
 /// What every convention's task of a process shares, from the hub.
@@ -235,7 +247,8 @@ impl Actor {
             presence_counts: None,
             presence_delta: Default::default(),
             tallies_due: BTreeMap::new(),
-            tally_next: HashMap::new(),
+            tally_rounds: HashMap::new(),
+            tally_ticks: 0,
         }
     }
 
@@ -299,7 +312,7 @@ impl Actor {
                     _ = public_tick.tick(), if self.public.watched(&self.state) => {
                         self.public_refresh(true);
                     }
-                    _ = tally_tick.tick(), if !self.tallies_due.is_empty() => {
+                    _ = tally_tick.tick(), if !self.tallies_due.is_empty() || !self.tally_rounds.is_empty() => {
                         self.flush_tallies();
                         self.reap();
                     }

@@ -58,55 +58,81 @@ impl Actor {
         }
     }
 
-    /// Send the participation and tally of these polls: staff get both; others the tally of
-    /// polls they see whose results are public (only when `public` changed).
+    /// Send the participation and tally of these polls, now, to all: staff get both; others
+    /// the tally of polls they see whose results are public (only when `public` changed).
     pub(super) fn poll_tallies(&mut self, polls: &BTreeSet<String>, public: bool) {
         for id in polls {
-            let Some(poll) = self.state.polls.get(id) else {
+            self.poll_tally(id, public, None);
+        }
+    }
+
+    /// `poll_tallies` of one poll; with a round (tally tick, slices): to the tick's slice of
+    /// the receivers only (starting the round when it is new).
+    pub(super) fn poll_tally(
+        &mut self,
+        id: &str,
+        public: bool,
+        round: Option<(u64, &mut super::TallyRound)>,
+    ) {
+        let Some(poll) = self.state.polls.get(id) else {
+            if let Some((_, r)) = round {
+                r.left = 0;
+            }
+            return;
+        };
+        if poll.status == d::PollStatus::Draft {
+            if let Some((_, r)) = round {
+                r.left = 0;
+            }
+            return;
+        }
+        let tally = wire::tally_out(&poll.tally());
+        let staff = encode(&ServerMessage::PollTally {
+            poll: id.to_string(),
+            participation: Some(view::participation(&self.state, poll, &self.present)),
+            tally: view::staff_sees_tally(poll).then(|| tally.clone()),
+        });
+        let others = (public && poll.results_public()).then(|| {
+            encode(&ServerMessage::PollTally {
+                poll: id.to_string(),
+                participation: None,
+                tally: Some(tally),
+            })
+        });
+        // Each participant online is judged once, for all their connections.
+        let mut targets: Vec<(u64, &Frame)> = Vec::new();
+        for (who, conns) in &self.online {
+            let Some(person) = self.state.people.get(who) else {
                 continue;
             };
-            if poll.status == d::PollStatus::Draft {
+            let frame = if person.sees_everything() {
+                &staff
+            } else if let Some(f) = others
+                .as_ref()
+                .filter(|_| view::sees_poll(&self.state, poll, person))
+            {
+                f
+            } else {
                 continue;
-            }
-            let tally = wire::tally_out(&poll.tally());
-            let staff = encode(&ServerMessage::PollTally {
-                poll: id.clone(),
-                participation: Some(view::participation(&self.state, poll, &self.present)),
-                tally: view::staff_sees_tally(poll).then(|| tally.clone()),
-            });
-            let others = (public && poll.results_public()).then(|| {
-                encode(&ServerMessage::PollTally {
-                    poll: id.clone(),
-                    participation: None,
-                    tally: Some(tally),
-                })
-            });
-            // Each participant online is judged once, for all their connections.
-            let mut targets: Vec<(u64, Frame)> = Vec::new();
-            for (who, conns) in &self.online {
-                let Some(person) = self.state.people.get(who) else {
-                    continue;
-                };
-                let frame = if person.sees_everything() {
-                    &staff
-                } else if let Some(f) = others
-                    .as_ref()
-                    .filter(|_| view::sees_poll(&self.state, poll, person))
-                {
-                    f
-                } else {
-                    continue;
-                };
-                targets.extend(conns.iter().map(|id| (*id, frame.clone())));
-            }
-            let period = p::tally_period_ms(targets.len());
-            self.tally_next.insert(
-                id.clone(),
-                Instant::now() + Duration::from_millis(period.saturating_sub(10)),
-            );
-            for (cid, frame) in targets {
-                self.send(cid, &frame);
-            }
+            };
+            targets.extend(conns.iter().map(|id| (*id, frame)));
+        }
+        if let Some((tick, r)) = round {
+            let slots = match r.slots {
+                Some(n) => n,
+                None => {
+                    let n = p::tally_slots(targets.len());
+                    r.slots = Some(n);
+                    r.left = n;
+                    n
+                }
+            };
+            targets.retain(|(cid, _)| cid % slots == tick % slots);
+            r.left = r.left.saturating_sub(1);
+        }
+        let targets: Vec<(u64, Frame)> = targets.into_iter().map(|(c, f)| (c, f.clone())).collect();
+        for (cid, frame) in targets {
+            self.send(cid, &frame);
         }
     }
 
@@ -204,6 +230,7 @@ impl Actor {
             });
         for id in &now {
             self.tallies_due.remove(id);
+            self.tally_rounds.remove(id);
         }
         self.poll_tallies(&now, true);
         self.tallies_later(&later, true);

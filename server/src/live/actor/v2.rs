@@ -114,26 +114,23 @@ impl Actor {
         }
     }
 
-    /// The tally tick: each due poll's tally and participation, as they are now, unless its
-    /// period (longer in a large audience) has not passed yet: it stays due.
+    /// The tally tick: each changed poll's tally and participation, as they are now, to its
+    /// receivers, or in a large audience to this tick's slice of them (a round of slices
+    /// starts again whenever the tally changes, so everyone gets its last state).
     pub(super) fn flush_tallies(&mut self) {
-        let now = Instant::now();
-        let (due, wait): (BTreeMap<String, bool>, BTreeMap<String, bool>) =
-            std::mem::take(&mut self.tallies_due)
-                .into_iter()
-                .partition(|(id, _)| self.tally_next.get(id).is_none_or(|at| *at <= now));
-        self.tallies_due = wait;
-        let mut public = BTreeSet::new();
-        let mut staff = BTreeSet::new();
-        for (id, to_all) in due {
-            if to_all {
-                public.insert(id);
-            } else {
-                staff.insert(id);
-            }
+        let tick = self.tally_ticks;
+        self.tally_ticks += 1;
+        let mut rounds = std::mem::take(&mut self.tally_rounds);
+        for (id, public) in std::mem::take(&mut self.tallies_due) {
+            let r = rounds.entry(id).or_default();
+            r.public |= public;
+            r.slots = None;
         }
-        self.poll_tallies(&public, true);
-        self.poll_tallies(&staff, false);
+        rounds.retain(|id, round| {
+            self.poll_tally(id, round.public, Some((tick, round)));
+            round.left > 0
+        });
+        self.tally_rounds = rounds;
     }
 }
 
