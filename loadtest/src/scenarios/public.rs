@@ -86,7 +86,8 @@ struct WorkerReport {
     /// everything yet.
     closed: usize,
     closed_incomplete: usize,
-    /// Per announcement k: the latencies (µs) of the viewers that got it.
+    /// Per node n and announcement k (at `n * broadcasts + k`): the latencies (µs) of the
+    /// viewers of that node that got it.
     delivery_us: Vec<Vec<u64>>,
     floor_us: Vec<u64>,
     /// Viewers that got every announcement and the floor.
@@ -136,14 +137,17 @@ fn cpu_between(a: &Option<Reading>, b: &Option<Reading>) -> Option<f64> {
     Some(b.as_ref()?.cpu_s - a.as_ref()?.cpu_s)
 }
 
-fn p99_ms(us: &[u64]) -> f64 {
+/// Min, p50, p99 and max of latencies in µs, as ms (rounded to 0.1).
+fn quantiles_ms(us: &mut [u64]) -> [f64; 4] {
     if us.is_empty() {
-        return 0.0;
+        return [0.0; 4];
     }
-    let mut v = us.to_vec();
-    v.sort_unstable();
-    let i = ((v.len() as f64 * 0.99).ceil() as usize).clamp(1, v.len()) - 1;
-    v[i] as f64 / 1000.0
+    us.sort_unstable();
+    let at = |q: f64| {
+        let i = ((us.len() as f64 * q).ceil() as usize).clamp(1, us.len()) - 1;
+        (us[i] as f64 / 100.0).round() / 10.0
+    };
+    [at(0.0), at(0.5), at(0.99), at(1.0)]
 }
 
 pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
@@ -313,7 +317,7 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
     let drain = ctx.within(Duration::from_secs_f64(args.drain.max(0.0)));
     let mut total = WorkerReport {
         opened_per_node: vec![0; urls.len()],
-        delivery_us: vec![Vec::new(); args.broadcasts],
+        delivery_us: vec![Vec::new(); args.broadcasts * urls.len()],
         ..Default::default()
     };
     let mut delivery = Latency::new();
@@ -337,11 +341,11 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
             continue;
         };
         let now = Instant::now();
-        for (k, us) in r.delivery_us.iter().enumerate() {
+        for (i, us) in r.delivery_us.iter().enumerate() {
             for us in us {
                 delivery.record(Duration::from_micros(*us), now);
             }
-            if let Some(all) = total.delivery_us.get_mut(k) {
+            if let Some(all) = total.delivery_us.get_mut(i) {
                 all.extend_from_slice(us);
             }
         }
@@ -385,12 +389,31 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
     out.check("viewers_per_node", &total.opened_per_node);
     out.check("deliveries", delivery.summary().count);
     out.check("deliveries_expected", (acked * total.opened) as u64);
+    // Per announcement (every node), and per node and announcement: where the time goes.
+    let per_k: Vec<f64> = (0..args.broadcasts)
+        .map(|k| {
+            let mut all: Vec<u64> = total
+                .delivery_us
+                .iter()
+                .skip(k)
+                .step_by(args.broadcasts.max(1))
+                .flatten()
+                .copied()
+                .collect();
+            quantiles_ms(&mut all)[2]
+        })
+        .collect();
+    out.check("delivery_p99_ms_per_broadcast", per_k);
     out.check(
-        "delivery_p99_ms_per_broadcast",
+        "delivery_ms_per_node_broadcast_min_p50_p99_max",
         total
             .delivery_us
-            .iter()
-            .map(|us| p99_ms(us))
+            .chunks(args.broadcasts.max(1))
+            .map(|node| {
+                node.iter()
+                    .map(|us| quantiles_ms(&mut us.clone()))
+                    .collect::<Vec<_>>()
+            })
             .collect::<Vec<_>>(),
     );
     out.check("viewer_frames", total.frames);
@@ -575,7 +598,7 @@ async fn worker() -> Result<()> {
 
     let tally = Rc::new(RefCell::new(WorkerReport {
         opened_per_node: vec![0; urls.len()],
-        delivery_us: vec![Vec::new(); expect],
+        delivery_us: vec![Vec::new(); expect * urls.len()],
         ..Default::default()
     }));
     // Connect, `concurrency` at a time, round-robin over the nodes.
@@ -589,7 +612,7 @@ async fn worker() -> Result<()> {
             watch.clone(),
             Rc::clone(&sem),
             Rc::clone(&tally),
-            all_bits(expect),
+            (node * expect, all_bits(expect)),
         ));
     }
     loop {
@@ -654,7 +677,7 @@ async fn viewer(
     watch: Message,
     sem: Rc<tokio::sync::Semaphore>,
     tally: Rc<RefCell<WorkerReport>>,
-    all: u64,
+    (first, all): (usize, u64),
 ) {
     let ws = {
         let _permit = sem.acquire().await.ok();
@@ -697,9 +720,9 @@ async fn viewer(
         }
         let t = &mut *t;
         let Some(since) = scan(&text, |k, sent| {
-            if k < t.delivery_us.len() && got & (1 << k) == 0 {
+            if k < MAX_BROADCASTS && all & (1 << k) != 0 && got & (1 << k) == 0 {
                 got |= 1 << k;
-                t.delivery_us[k].push(at.saturating_sub(sent));
+                t.delivery_us[first + k].push(at.saturating_sub(sent));
             }
         }) else {
             continue;
