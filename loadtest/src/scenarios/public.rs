@@ -1,40 +1,48 @@
 //! `public`: N public viewers watch a convention's plenary (PROTOCOL.md §24) while M members
-//! are connected; a facilitator gives the floor, then sends B announcements. Measured: the
-//! delivery latency to viewers (p50/p99), the server's memory per viewer, and the CPU of the
-//! load tester (this process and its worker processes) beside the server's.
+//! are connected; a facilitator gives the floor, then sends B announcements `--interval-ms`
+//! apart. Measured: the delivery latency to viewers (p50/p99, and per announcement), the
+//! servers' memory per viewer, and the CPU of the load tester (this process and its worker
+//! processes) beside the servers', for the connection phase and the broadcast phase apart.
 //!
 //! The viewers are held by `--procs` worker processes (this binary run again as
 //! `convene-loadtest __public-worker`, each limited to 20,000 open files), so that the tester
-//! is not the bottleneck. Each announcement's text carries the wall-clock time it was sent
-//! (µs since the epoch; every process runs on this machine): a viewer's latency is the time it
-//! read the first `public_view` holding it minus that. The floor's latency is measured from
-//! the server's own timestamp of the turn (`floor.since`, ms).
+//! is not the bottleneck: one thread each, a viewer is a task of a few KiB that looks at a
+//! frame without parsing it (`scan`). Each announcement's text carries the wall-clock time it
+//! was sent (µs since the epoch; every process runs on this machine): a viewer's latency is
+//! the time it read the first `public_view` holding it minus that. Every viewer is connected,
+//! and the counts have settled (`--settle-ms`), before the floor is given; the floor's latency
+//! is measured from the server's own timestamp of the turn (`floor.since`, ms).
 //!
 //! Checked: every viewer still connected received every acknowledged announcement and the
 //! floor.
 
-use std::collections::HashSet;
+use std::cell::RefCell;
 use std::process::Stdio;
+use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
-use convene_protocol::{Command, PublicClientMessage, PublicServerMessage, Role};
+use convene_protocol::{Command, PublicClientMessage, Role};
 use futures_util::{SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::{close_all, Ctx, ScenarioResult, ToOpen};
 use crate::conn::wait_reply;
 use crate::metrics::Latency;
 use crate::organizer::{person, unique_id};
+use crate::procstat::Reading;
 use crate::report::{Outcome, Series};
 
 /// The first argument that makes this binary a worker of this scenario.
 pub const WORKER: &str = "__public-worker";
 /// Viewers one worker process holds at most (each process may open 20,000 files).
 const PER_PROC: usize = 15_000;
+/// Announcements a run may send (a viewer keeps the ones it got in a `u64`).
+const MAX_BROADCASTS: usize = 64;
 
 #[derive(clap::Args, Debug, Clone, Serialize)]
 pub struct Args {
@@ -44,34 +52,53 @@ pub struct Args {
     /// Members connected meanwhile (one facilitator, the rest citizens).
     #[arg(long, default_value_t = 20)]
     pub members: usize,
-    /// Announcements sent (after the floor is given).
+    /// Announcements sent (after the floor is given), at most 64.
     #[arg(long, default_value_t = 5)]
     pub broadcasts: usize,
-    /// Milliseconds between two announcements.
+    /// Milliseconds between the floor and the first announcement, and between two
+    /// announcements.
     #[arg(long, default_value_t = 1000)]
     pub interval_ms: u64,
+    /// Milliseconds to wait once every viewer is connected, before the floor: the counts
+    /// settle (once a second per node) and the viewers are idle when the broadcasts start.
+    #[arg(long, default_value_t = 3000)]
+    pub settle_ms: u64,
     /// Worker processes holding the viewers (default: one per 15,000 viewers).
     #[arg(long)]
     pub procs: Option<usize>,
     /// Seconds to wait, after the last announcement, for the last deliveries.
     #[arg(long, default_value_t = 10.0)]
     pub drain: f64,
+    /// Process ids of the nodes, comma-separated, in the order of `--url`: each node's
+    /// memory per viewer and its CPU per phase (default: `--server-pid`, the first node).
+    #[arg(long)]
+    pub node_pids: Option<String>,
 }
 
 /// What a worker prints last: its measurements.
 #[derive(Serialize, Deserialize, Default)]
 struct WorkerReport {
     opened: usize,
+    /// Viewers opened on each node (the index of its URL).
+    opened_per_node: Vec<usize>,
     failed: usize,
-    /// Viewers closed by the server before the end.
+    /// Viewers closed by the server before the end, and those of them that had not got
+    /// everything yet.
     closed: usize,
-    /// Per announcement k: the latencies (µs) of the viewers that got it.
-    delivery_us: Vec<u64>,
+    closed_incomplete: usize,
+    /// Per node n and announcement k (at `n * broadcasts + k`): the latencies (µs) of the
+    /// viewers of that node that got it.
+    delivery_us: Vec<Vec<u64>>,
     floor_us: Vec<u64>,
     /// Viewers that got every announcement and the floor.
     complete: usize,
     frames: u64,
     bytes: u64,
+    /// Frames looked into (views before the viewer had everything).
+    scanned: u64,
+    /// CPU and memory of the worker once its viewers were connected, and at the end.
+    cpu_ready_s: f64,
+    rss_ready_kib: u64,
     cpu_s: f64,
     rss_kib: u64,
 }
@@ -98,9 +125,37 @@ fn public_ws(ws: &str) -> String {
     format!("{}/public/ws", ws.trim_end_matches("/ws"))
 }
 
+/// A node's process read at the three moments of a run.
+struct Node {
+    pid: String,
+    before: Option<Reading>,
+    ready: Option<Reading>,
+    end: Option<Reading>,
+}
+
+fn cpu_between(a: &Option<Reading>, b: &Option<Reading>) -> Option<f64> {
+    Some(b.as_ref()?.cpu_s - a.as_ref()?.cpu_s)
+}
+
+/// Min, p50, p99 and max of latencies in µs, as ms (rounded to 0.1).
+fn quantiles_ms(us: &mut [u64]) -> [f64; 4] {
+    if us.is_empty() {
+        return [0.0; 4];
+    }
+    us.sort_unstable();
+    let at = |q: f64| {
+        let i = ((us.len() as f64 * q).ceil() as usize).clamp(1, us.len()) - 1;
+        (us[i] as f64 / 100.0).round() / 10.0
+    };
+    [at(0.0), at(0.5), at(0.99), at(1.0)]
+}
+
 pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
     if args.viewers == 0 || args.members == 0 {
         bail!("--viewers and --members must be positive");
+    }
+    if args.broadcasts > MAX_BROADCASTS {
+        bail!("--broadcasts: at most {MAX_BROADCASTS}");
     }
     let procs = args
         .procs
@@ -111,8 +166,17 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
         "members": args.members,
         "broadcasts": args.broadcasts,
         "interval_ms": args.interval_ms,
+        "settle_ms": args.settle_ms,
         "procs": procs,
     }));
+    let pids: Vec<String> = match &args.node_pids {
+        Some(list) => list
+            .split(',')
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+            .collect(),
+        None => ctx.server_pid.iter().cloned().collect(),
+    };
 
     // 1. The convention and its public link.
     let t = Instant::now();
@@ -149,7 +213,16 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
     let mut members: Vec<_> = members.into_iter().flatten().collect();
 
     // 3. The viewers, in worker processes.
-    let rss_before = ctx.server_pid.as_deref().and_then(crate::procstat::read);
+    let mut nodes: Vec<Node> = pids
+        .into_iter()
+        .map(|pid| Node {
+            before: crate::procstat::read(&pid),
+            pid,
+            ready: None,
+            end: None,
+        })
+        .collect();
+    let self_before = crate::procstat::read("self");
     let t = Instant::now();
     let scraped = ctx.scrape().await;
     let urls: Vec<String> = ctx.nodes.ws.iter().map(|w| public_ws(w)).collect();
@@ -172,6 +245,7 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
                 "CONVENE_LT_PUBLIC_SECONDS",
                 ctx.left().as_secs().to_string(),
             )
+            .env("CONVENE_LT_PUBLIC_DRAIN", args.drain.to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -198,17 +272,17 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
     ctx.scrape_delta("connect", scraped, &mut out).await;
     out.check("viewers", args.viewers);
     out.check("viewers_connected", opened);
-    // The server's memory per viewer: once the count has settled.
-    tokio::time::sleep(ctx.within(Duration::from_millis(1500))).await;
-    let rss_held = ctx.server_pid.as_deref().and_then(crate::procstat::read);
-    if let (Some(b), Some(h)) = (&rss_before, &rss_held) {
-        if opened > 0 {
-            let per = (h.rss_kib.saturating_sub(b.rss_kib)) as f64 * 1024.0 / opened as f64;
-            out.rates.insert("server_bytes_per_viewer".into(), per);
-        }
+    // Idle viewers: the counts settle (and the servers' memory with them) before the floor.
+    tokio::time::sleep(ctx.within(Duration::from_millis(args.settle_ms))).await;
+    for n in nodes.iter_mut() {
+        n.ready = crate::procstat::read(&n.pid);
     }
+    let self_ready = crate::procstat::read("self");
+    out.phases
+        .insert("settle".into(), t.elapsed().as_secs_f64() - connect_s);
 
     // 4. The floor, then the announcements.
+    let t = Instant::now();
     let scraped = ctx.scrape().await;
     let mut ack = Latency::new();
     if members.len() > 1 {
@@ -226,6 +300,7 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
     }
     let mut acked = 0usize;
     for k in 0..args.broadcasts {
+        tokio::time::sleep(ctx.within(Duration::from_millis(args.interval_ms))).await;
         let text = format!("PUB {k} t={}", now_us());
         let rx = members[0].send(Command::Broadcast { text }).await?;
         if let Ok(r) = wait_reply(rx, ctx.within(Duration::from_secs(10)), &ctx.shared.errors).await
@@ -235,13 +310,16 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
                 ack.record(r.latency(), r.at);
             }
         }
-        tokio::time::sleep(ctx.within(Duration::from_millis(args.interval_ms))).await;
     }
     out.check("broadcasts_acknowledged", acked);
 
     // 5. The workers' reports (they stop once every viewer has everything, or at the drain).
     let drain = ctx.within(Duration::from_secs_f64(args.drain.max(0.0)));
-    let mut total = WorkerReport::default();
+    let mut total = WorkerReport {
+        opened_per_node: vec![0; urls.len()],
+        delivery_us: vec![Vec::new(); args.broadcasts * urls.len()],
+        ..Default::default()
+    };
     let mut delivery = Latency::new();
     let mut floor = Latency::new();
     for (child, lines) in workers.iter_mut() {
@@ -263,44 +341,163 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
             continue;
         };
         let now = Instant::now();
-        for us in &r.delivery_us {
-            delivery.record(Duration::from_micros(*us), now);
+        for (i, us) in r.delivery_us.iter().enumerate() {
+            for us in us {
+                delivery.record(Duration::from_micros(*us), now);
+            }
+            if let Some(all) = total.delivery_us.get_mut(i) {
+                all.extend_from_slice(us);
+            }
         }
         for us in &r.floor_us {
             floor.record(Duration::from_micros(*us), now);
         }
+        for (i, n) in r.opened_per_node.iter().enumerate() {
+            if let Some(all) = total.opened_per_node.get_mut(i) {
+                *all += n;
+            }
+        }
         total.opened += r.opened;
         total.failed += r.failed;
         total.closed += r.closed;
+        total.closed_incomplete += r.closed_incomplete;
         total.complete += r.complete;
         total.frames += r.frames;
         total.bytes += r.bytes;
+        total.scanned += r.scanned;
+        total.cpu_ready_s += r.cpu_ready_s;
         total.cpu_s += r.cpu_s;
+        total.rss_ready_kib += r.rss_ready_kib;
         total.rss_kib += r.rss_kib;
     }
     for (mut child, _) in workers {
         let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
     }
+    for n in nodes.iter_mut() {
+        n.end = crate::procstat::read(&n.pid);
+    }
+    let self_end = crate::procstat::read("self");
+    out.phases
+        .insert("broadcasting".into(), t.elapsed().as_secs_f64());
     ctx.scrape_delta("broadcasting", scraped, &mut out).await;
     ctx.end_of_measurement(&mut out);
 
     out.check("viewers_failed", total.failed);
     out.check("viewers_closed_by_server", total.closed);
+    out.check("viewers_closed_incomplete", total.closed_incomplete);
     out.check("viewers_complete", total.complete);
+    out.check("viewers_per_node", &total.opened_per_node);
     out.check("deliveries", delivery.summary().count);
     out.check("deliveries_expected", (acked * total.opened) as u64);
+    // Per announcement (every node), and per node and announcement: where the time goes.
+    let per_k: Vec<f64> = (0..args.broadcasts)
+        .map(|k| {
+            let mut all: Vec<u64> = total
+                .delivery_us
+                .iter()
+                .skip(k)
+                .step_by(args.broadcasts.max(1))
+                .flatten()
+                .copied()
+                .collect();
+            quantiles_ms(&mut all)[2]
+        })
+        .collect();
+    out.check("delivery_p99_ms_per_broadcast", per_k);
+    out.check(
+        "delivery_ms_per_node_broadcast_min_p50_p99_max",
+        total
+            .delivery_us
+            .chunks(args.broadcasts.max(1))
+            .map(|node| {
+                node.iter()
+                    .map(|us| quantiles_ms(&mut us.clone()))
+                    .collect::<Vec<_>>()
+            })
+            .collect::<Vec<_>>(),
+    );
     out.check("viewer_frames", total.frames);
+    out.check("viewer_frames_scanned", total.scanned);
     out.check("viewer_bytes", total.bytes);
+
+    // CPU by phase: connecting the viewers (and settling), then the floor and broadcasts.
+    let self_connect = cpu_between(&self_before, &self_ready);
+    let self_broadcast = cpu_between(&self_ready, &self_end);
+    let workers_connect = total.cpu_ready_s;
+    let workers_broadcast = total.cpu_s - total.cpu_ready_s;
+    let mut node_rows = Vec::new();
+    let mut per_viewer_max: Option<f64> = None;
+    for (i, n) in nodes.iter().enumerate() {
+        let held = total.opened_per_node.get(i).copied().unwrap_or(0);
+        let per = match (&n.before, &n.ready) {
+            (Some(b), Some(h)) if held > 0 => {
+                Some(h.rss_kib.saturating_sub(b.rss_kib) as f64 * 1024.0 / held as f64)
+            }
+            _ => None,
+        };
+        if let Some(p) = per {
+            per_viewer_max = Some(per_viewer_max.map_or(p, |m: f64| m.max(p)));
+        }
+        node_rows.push(json!({
+            "pid": n.pid,
+            "viewers": held,
+            "rss_before_kib": n.before.map(|r| r.rss_kib),
+            "rss_held_kib": n.ready.map(|r| r.rss_kib),
+            "bytes_per_viewer": per,
+            "cpu_connect_s": cpu_between(&n.before, &n.ready),
+            "cpu_broadcast_s": cpu_between(&n.ready, &n.end),
+        }));
+    }
+    if let Some(p) = per_viewer_max {
+        out.rates.insert("server_bytes_per_viewer".into(), p);
+    }
+    let servers_connect: f64 = nodes
+        .iter()
+        .filter_map(|n| cpu_between(&n.before, &n.ready))
+        .sum();
+    let servers_broadcast: f64 = nodes
+        .iter()
+        .filter_map(|n| cpu_between(&n.ready, &n.end))
+        .sum();
+    out.check("nodes", node_rows);
+    out.check(
+        "cpu_s",
+        json!({
+            "connect": {
+                "servers": servers_connect,
+                "workers": workers_connect,
+                "tester_main": self_connect,
+            },
+            "broadcast": {
+                "servers": servers_broadcast,
+                "workers": workers_broadcast,
+                "tester_main": self_broadcast,
+            },
+        }),
+    );
     out.check("workers_cpu_s", total.cpu_s);
     out.check("workers_rss_kib", total.rss_kib);
+    out.check("workers_rss_ready_kib", total.rss_ready_kib);
     out.notes.push(format!(
-        "the load tester's own CPU: {:.2} s in {procs} worker process(es) holding the viewers, beside this process's (below)",
-        total.cpu_s
+        "CPU, connecting {opened} viewers: servers {servers_connect:.2} s ({} node(s) read), tester {:.2} s ({procs} worker(s) {workers_connect:.2} + main {:.2}); \
+         floor and {acked} broadcasts: servers {servers_broadcast:.2} s, tester {:.2} s (workers {workers_broadcast:.2} + main {:.2})",
+        nodes.len(),
+        workers_connect + self_connect.unwrap_or(0.0),
+        self_connect.unwrap_or(0.0),
+        workers_broadcast + self_broadcast.unwrap_or(0.0),
+        self_broadcast.unwrap_or(0.0),
     ));
-    if total.complete < total.opened.saturating_sub(total.closed) {
+    if opened > 0 {
+        out.notes.push(format!(
+            "the tester's workers hold {:.1} KiB per viewer",
+            total.rss_ready_kib as f64 / opened as f64
+        ));
+    }
+    let missing = total.opened.saturating_sub(total.complete);
+    if missing > total.closed_incomplete {
         out.failures.push(format!(
             "{} viewers still connected missed an announcement or the floor",
-            total.opened - total.closed - total.complete
+            missing - total.closed_incomplete
         ));
     }
     out.series.push(Series {
@@ -325,8 +522,12 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
 }
 
 /// A worker process: hold `CONVENE_LT_PUBLIC_VIEWERS` viewers, print `ready N`, measure, and
-/// print a `WorkerReport` as one JSON line once every viewer has everything (or stdin closed
-/// and the drain passed, or the time is up).
+/// print a `WorkerReport` as one JSON line once every viewer has everything and stdin is
+/// closed (or the drain passed after stdin closed, or the time is up).
+///
+/// One thread (a current-thread runtime and a `LocalSet`): each viewer is one small task that
+/// reads its socket and looks at each frame where it lands, with no channel, no copy and no
+/// lock between them; what they find is tallied in one `RefCell`.
 pub fn worker_main() -> i32 {
     let _ = crate::procstat::raise_nofile_limit();
     let rt = match tokio::runtime::Builder::new_current_thread()
@@ -339,7 +540,8 @@ pub fn worker_main() -> i32 {
             return 3;
         }
     };
-    match rt.block_on(worker()) {
+    let local = tokio::task::LocalSet::new();
+    match local.block_on(&rt, worker()) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("public worker: {e:#}");
@@ -348,9 +550,24 @@ pub fn worker_main() -> i32 {
     }
 }
 
-struct Seen {
-    got: HashSet<usize>,
-    floor: bool,
+/// A viewer's socket: small buffers (a view is under a few KiB; tungstenite's default read
+/// buffer, 128 KiB, is zeroed again before each read and was most of the tester's CPU and
+/// memory), writes sent at once (a viewer writes only its `watch` and pongs).
+fn ws_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(2 * 1024)
+        .write_buffer_size(0)
+        .max_message_size(Some(256 * 1024))
+        .max_frame_size(Some(256 * 1024))
+}
+
+/// The bits of the announcements `0..expect`.
+fn all_bits(expect: usize) -> u64 {
+    if expect >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << expect) - 1
+    }
 }
 
 async fn worker() -> Result<()> {
@@ -369,133 +586,81 @@ async fn worker() -> Result<()> {
     let expect: usize = var("CONVENE_LT_PUBLIC_EXPECT")?.parse()?;
     let concurrency: usize = var("CONVENE_LT_PUBLIC_CONCURRENCY")?.parse()?;
     let seconds: u64 = var("CONVENE_LT_PUBLIC_SECONDS")?.parse()?;
+    let drain: f64 = var("CONVENE_LT_PUBLIC_DRAIN")?.parse()?;
+    if expect > MAX_BROADCASTS {
+        bail!("at most {MAX_BROADCASTS} announcements");
+    }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
-    let watch = serde_json::to_string(&PublicClientMessage::Watch { protocol: 1, link })?;
+    let watch = Message::text(serde_json::to_string(&PublicClientMessage::Watch {
+        protocol: 1,
+        link,
+    })?);
 
-    // Connect, `concurrency` at a time, round-robin over the nodes.
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, Option<String>)>();
-    let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
-    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::unbounded_channel::<bool>();
-    for i in 0..n {
-        let url = urls[(offset + i) % urls.len()].clone();
-        let (tx, ready_tx, sem, watch) = (tx.clone(), ready_tx.clone(), sem.clone(), watch.clone());
-        tokio::spawn(async move {
-            let ws = {
-                let _permit = sem.acquire().await.ok();
-                match tokio::time::timeout(
-                    Duration::from_secs(30),
-                    tokio_tungstenite::connect_async(&url),
-                )
-                .await
-                {
-                    Ok(Ok((mut ws, _))) => {
-                        if ws.send(Message::text(watch)).await.is_err() {
-                            let _ = ready_tx.send(false);
-                            return;
-                        }
-                        ws
-                    }
-                    _ => {
-                        let _ = ready_tx.send(false);
-                        return;
-                    }
-                }
-            };
-            let _ = ready_tx.send(true);
-            let mut ws = ws;
-            while let Some(m) = ws.next().await {
-                match m {
-                    Ok(Message::Text(t)) => {
-                        if tx.send((i, Some(t.to_string()))).is_err() {
-                            return;
-                        }
-                    }
-                    Ok(Message::Close(_)) | Err(_) => break,
-                    Ok(_) => {}
-                }
-            }
-            let _ = tx.send((i, None));
-        });
-    }
-    drop(tx);
-    drop(ready_tx);
-    let (mut opened, mut failed) = (0, 0);
-    while opened + failed < n {
-        match tokio::time::timeout_at(deadline, ready_rx.recv()).await {
-            Ok(Some(true)) => opened += 1,
-            Ok(Some(false)) => failed += 1,
-            _ => break,
-        }
-    }
-    println!("ready {opened}");
-
-    let mut seen: Vec<Seen> = (0..n)
-        .map(|_| Seen {
-            got: HashSet::new(),
-            floor: false,
-        })
-        .collect();
-    let mut report = WorkerReport {
-        opened,
-        failed,
+    let tally = Rc::new(RefCell::new(WorkerReport {
+        opened_per_node: vec![0; urls.len()],
+        delivery_us: vec![Vec::new(); expect * urls.len()],
         ..Default::default()
-    };
+    }));
+    // Connect, `concurrency` at a time, round-robin over the nodes.
+    let sem = Rc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
+    let urls: Vec<Rc<str>> = urls.into_iter().map(Rc::from).collect();
+    for i in 0..n {
+        let node = (offset + i) % urls.len();
+        tokio::task::spawn_local(viewer(
+            Rc::clone(&urls[node]),
+            node,
+            watch.clone(),
+            Rc::clone(&sem),
+            Rc::clone(&tally),
+            (node * expect, all_bits(expect)),
+        ));
+    }
+    loop {
+        let settled = {
+            let t = tally.borrow();
+            t.opened + t.failed
+        };
+        if settled >= n || tokio::time::Instant::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    {
+        let mut t = tally.borrow_mut();
+        if let Some(r) = crate::procstat::read("self") {
+            t.cpu_ready_s = r.cpu_s;
+            t.rss_ready_kib = r.rss_kib;
+        }
+        println!("ready {}", t.opened);
+    }
+
+    // Closing stdin says: the last announcement is sent. Then stop once every viewer still
+    // connected has everything, or at the drain.
     let mut stdin = BufReader::new(tokio::io::stdin()).lines();
     let mut stdin_open = true;
     let mut drain_end: Option<tokio::time::Instant> = None;
     loop {
-        let complete = seen
-            .iter()
-            .filter(|s| s.floor && s.got.len() >= expect)
-            .count();
-        if complete + report.closed + failed >= n && !stdin_open {
-            break;
+        if !stdin_open {
+            let t = tally.borrow();
+            if t.complete + t.closed_incomplete + t.failed >= n {
+                break;
+            }
         }
         let until = drain_end.map_or(deadline, |d| d.min(deadline));
+        if tokio::time::Instant::now() >= until {
+            break;
+        }
         tokio::select! {
             line = stdin.next_line(), if stdin_open => {
                 if !matches!(line, Ok(Some(_))) {
                     stdin_open = false;
-                    drain_end = Some(tokio::time::Instant::now() + Duration::from_secs(10));
+                    drain_end = Some(tokio::time::Instant::now() + Duration::from_secs_f64(drain.max(0.0)));
                 }
             }
-            m = rx.recv() => {
-                let Some((i, text)) = m else { break };
-                let Some(text) = text else {
-                    report.closed += 1;
-                    continue;
-                };
-                let at = now_us();
-                report.frames += 1;
-                report.bytes += text.len() as u64;
-                // A view that only recounts the viewers (most of them while viewers arrive)
-                // is not parsed whole when this viewer has everything already.
-                if seen[i].floor && seen[i].got.len() >= expect {
-                    continue;
-                }
-                let Ok(PublicServerMessage::PublicView { view, .. }) = serde_json::from_str(&text) else { continue };
-                let s = &mut seen[i];
-                if !s.floor {
-                    if let Some(f) = &view.floor {
-                        s.floor = true;
-                        report.floor_us.push(at.saturating_sub(f.since * 1000));
-                    }
-                }
-                for a in &view.announcements {
-                    if let Some((k, sent)) = parse_text(&a.text) {
-                        if s.got.insert(k) {
-                            report.delivery_us.push(at.saturating_sub(sent));
-                        }
-                    }
-                }
-            }
-            _ = tokio::time::sleep_until(until) => break,
+            _ = tokio::time::sleep(Duration::from_millis(20)) => {}
         }
     }
-    report.complete = seen
-        .iter()
-        .filter(|s| s.floor && s.got.len() >= expect)
-        .count();
+    let mut report = std::mem::take(&mut *tally.borrow_mut());
     if let Some(r) = crate::procstat::read("self") {
         report.cpu_s = r.cpu_s;
         report.rss_kib = r.rss_kib;
@@ -504,9 +669,123 @@ async fn worker() -> Result<()> {
     Ok(())
 }
 
+/// One viewer: connect, `watch`, then look at each frame for the floor and the announcements
+/// until it has them all (and only count the frames after that).
+async fn viewer(
+    url: Rc<str>,
+    node: usize,
+    watch: Message,
+    sem: Rc<tokio::sync::Semaphore>,
+    tally: Rc<RefCell<WorkerReport>>,
+    (first, all): (usize, u64),
+) {
+    let ws = {
+        let _permit = sem.acquire().await.ok();
+        // Boxed: the handshake's state is dropped with it, not kept in the task.
+        let open = Box::pin(async move {
+            let (mut ws, _) =
+                tokio_tungstenite::connect_async_with_config(&*url, Some(ws_config()), true)
+                    .await
+                    .ok()?;
+            ws.send(watch).await.ok()?;
+            Some(ws)
+        });
+        tokio::time::timeout(Duration::from_secs(30), open)
+            .await
+            .ok()
+            .flatten()
+    };
+    let Some(mut ws) = ws else {
+        tally.borrow_mut().failed += 1;
+        return;
+    };
+    {
+        let mut t = tally.borrow_mut();
+        t.opened += 1;
+        t.opened_per_node[node] += 1;
+    }
+    let (mut got, mut floor) = (0u64, false);
+    while let Some(m) = ws.next().await {
+        let text = match m {
+            Ok(Message::Text(t)) => t,
+            Ok(Message::Close(_)) | Err(_) => break,
+            Ok(_) => continue,
+        };
+        let at = now_us();
+        let mut t = tally.borrow_mut();
+        t.frames += 1;
+        t.bytes += text.len() as u64;
+        if floor && got == all {
+            continue;
+        }
+        let t = &mut *t;
+        let Some(since) = scan(&text, |k, sent| {
+            if k < MAX_BROADCASTS && all & (1 << k) != 0 && got & (1 << k) == 0 {
+                got |= 1 << k;
+                t.delivery_us[first + k].push(at.saturating_sub(sent));
+            }
+        }) else {
+            continue;
+        };
+        t.scanned += 1;
+        if let (false, Some(since)) = (floor, since) {
+            floor = true;
+            t.floor_us.push(at.saturating_sub(since * 1000));
+        }
+        if floor && got == all {
+            t.complete += 1;
+        }
+    }
+    let mut t = tally.borrow_mut();
+    t.closed += 1;
+    if !(floor && got == all) {
+        t.closed_incomplete += 1;
+    }
+}
+
+/// What a viewer needs of a frame, found without parsing it: `None` unless it is a
+/// `public_view`; else the floor's `since` (ms) if someone has the floor, and each
+/// announcement `PUB <k> t=<µs>` handed to `each`. Inside a JSON string a quote is escaped,
+/// so `"floor":`, `"since":`, `"announcements":[`, `"results":` and `"text":"` are found only
+/// as the keys they are (PROTOCOL.md §24: announcements hold `at` and `text` only).
+fn scan(text: &str, mut each: impl FnMut(usize, u64)) -> Option<Option<u64>> {
+    let rest = text.strip_prefix(r#"{"type":"public_view","#)?;
+    let floor = rest.find(r#""floor":"#).and_then(|at| {
+        let f = &rest[at + r#""floor":"#.len()..];
+        if !f.starts_with('{') {
+            return None;
+        }
+        let since = f.find(r#""since":"#)?;
+        leading_number(&f[since + r#""since":"#.len()..])
+    });
+    if let Some(at) = rest.find(r#""announcements":["#) {
+        let list = &rest[at..];
+        let list = &list[..list.find(r#""results":"#).unwrap_or(list.len())];
+        let mut from = 0;
+        while let Some(i) = list[from..].find(r#""text":"PUB "#) {
+            let start = from + i + r#""text":""#.len();
+            let end = list[start..].find('"').map_or(list.len(), |e| start + e);
+            if let Some((k, sent)) = parse_text(&list[start..end]) {
+                each(k, sent);
+            }
+            from = end;
+        }
+    }
+    Some(floor)
+}
+
+fn leading_number(text: &str) -> Option<u64> {
+    let end = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    text[..end].parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{parse_text, public_ws};
+    use convene_protocol::{PublicAnnouncement, PublicFloor, PublicServerMessage, PublicView};
+
+    use super::{parse_text, public_ws, scan};
 
     #[test]
     fn announcement_texts_carry_their_index_and_send_time() {
@@ -523,5 +802,71 @@ mod tests {
             public_ws("ws://127.0.0.1:8080/ws"),
             "ws://127.0.0.1:8080/public/ws"
         );
+    }
+
+    fn frame(floor: Option<PublicFloor>, texts: &[&str]) -> String {
+        serde_json::to_string(&PublicServerMessage::PublicView {
+            server_time: 1796565600123,
+            view: Box::new(PublicView {
+                convention: r#"Load test "floor":{"since":1} "text":"PUB 7 t=9""#.into(),
+                floor,
+                announcements: texts
+                    .iter()
+                    .map(|t| PublicAnnouncement {
+                        at: 1796565600000,
+                        text: (*t).into(),
+                    })
+                    .collect(),
+                livestream: Some(r#"https://x.example/"results":"#.into()),
+                viewers: 20000,
+                ..Default::default()
+            }),
+        })
+        .unwrap()
+    }
+
+    /// The floor's `since` and the announcements found.
+    type Found = (Option<u64>, Vec<(usize, u64)>);
+
+    fn scanned(text: &str) -> Option<Found> {
+        let mut pubs = Vec::new();
+        let floor = scan(text, |k, t| pubs.push((k, t)))?;
+        Some((floor, pubs))
+    }
+
+    /// The scan finds what serde finds, whatever the strings around hold.
+    #[test]
+    fn the_scan_finds_the_floor_and_the_announcements_as_serde_does() {
+        let speaker = PublicFloor {
+            name: r#"Citoyen "since":5 \ 1"#.into(),
+            since: 1796565599000,
+            ends_at: Some(1796565899000),
+        };
+        let texts = [
+            "PUB 0 t=1796565600000001",
+            r#"Bonjour "text":"PUB 8 t=1" à tous"#,
+            "PUB 1 t=1796565600000002",
+            "PUBLIC 2 t=3",
+        ];
+        let text = frame(Some(speaker.clone()), &texts);
+        let Ok(PublicServerMessage::PublicView { view, .. }) = serde_json::from_str(&text) else {
+            panic!("not a view")
+        };
+        let by_serde: Vec<(usize, u64)> = view
+            .announcements
+            .iter()
+            .filter_map(|a| parse_text(&a.text))
+            .collect();
+        assert_eq!(
+            scanned(&text),
+            Some((view.floor.map(|f| f.since), by_serde.clone()))
+        );
+        assert_eq!(by_serde, vec![(0, 1796565600000001), (1, 1796565600000002)]);
+        assert_eq!(scanned(&frame(None, &[])), Some((None, vec![])));
+        let count =
+            serde_json::to_string(&PublicServerMessage::PublicCount { viewers: 3 }).unwrap();
+        assert_eq!(scanned(&count), None);
+        let pong = serde_json::to_string(&PublicServerMessage::Pong { server_time: 3 }).unwrap();
+        assert_eq!(scanned(&pong), None);
     }
 }

@@ -17,6 +17,7 @@ use convene_protocol::{AuditEntry, Record};
 use rand::seq::SliceRandom;
 use rand::RngCore;
 use redis::aio::{ConnectionManager, MultiplexedConnection};
+use redis::AsyncConnectionConfig;
 use redis::{AsyncCommands, Client, Script};
 
 use super::{Append, BallotBox, BoxRow, DocAppend, DocLoaded, Loaded, StoreError, StoredVersion};
@@ -25,6 +26,9 @@ const CONVENTIONS: &str = "convene:conventions";
 /// Tries, a second apart, to have Redis rewrite its append-only file after a seal while another
 /// rewrite runs.
 const AOF_REWRITE_TRIES: usize = 120;
+/// The response timeout of a `dedicated` connection: longer than any blocking read (5 s),
+/// short enough that a Redis gone silent is noticed.
+const DEDICATED_TIMEOUT: Duration = Duration::from_secs(15);
 
 fn log_key(c: &str) -> String {
     format!("cv:{{{c}}}:log")
@@ -225,10 +229,14 @@ impl RedisStore {
         Ok(RedisStore { client, con })
     }
 
-    /// A connection of its own, for blocking reads.
+    /// A connection of its own, for blocking reads (`XREAD BLOCK`, 5 s). Its replies may take
+    /// as long as the block: the client's default response timeout (500 ms) cut every block
+    /// short with an error, and the follower read again only after reconnecting a second
+    /// later, so another node's records arrived up to 1.5 s late.
     pub async fn dedicated(&self) -> Result<MultiplexedConnection, StoreError> {
+        let config = AsyncConnectionConfig::new().set_response_timeout(Some(DEDICATED_TIMEOUT));
         self.client
-            .get_multiplexed_async_connection()
+            .get_multiplexed_async_connection_with_config(&config)
             .await
             .map_err(unavailable)
     }
