@@ -590,7 +590,7 @@ async fn a_large_audience_gets_live_tallies_in_slices_and_each_the_last_state() 
         total += seen.len();
     }
     ensure!(
-        total >= CITIZENS && total <= 3 * CITIZENS,
+        (CITIZENS..=3 * CITIZENS).contains(&total),
         "{total} tallies"
     );
     Ok(())
