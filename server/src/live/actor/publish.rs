@@ -74,18 +74,18 @@ impl Actor {
         public: bool,
         round: Option<(u64, &mut super::TallyRound)>,
     ) {
-        let Some(poll) = self.state.polls.get(id) else {
+        let Some(poll) = self
+            .state
+            .polls
+            .get(id)
+            .filter(|p| p.status != d::PollStatus::Draft)
+        else {
+            // Gone, or a draft again: no round to serve.
             if let Some((_, r)) = round {
                 r.left = 0;
             }
             return;
         };
-        if poll.status == d::PollStatus::Draft {
-            if let Some((_, r)) = round {
-                r.left = 0;
-            }
-            return;
-        }
         let tally = wire::tally_out(&poll.tally());
         let staff = encode(&ServerMessage::PollTally {
             poll: id.to_string(),
@@ -130,9 +130,8 @@ impl Actor {
             targets.retain(|(cid, _)| cid % slots == tick % slots);
             r.left = r.left.saturating_sub(1);
         }
-        let targets: Vec<(u64, Frame)> = targets.into_iter().map(|(c, f)| (c, f.clone())).collect();
         for (cid, frame) in targets {
-            self.send(cid, &frame);
+            self.send(cid, frame);
         }
     }
 
@@ -206,11 +205,12 @@ impl Actor {
     ) {
         let _ = self.seq_tx.send(self.state.seq);
         let moved = moved(rooms_before, &self.state.location);
-        self.fan_out(records, audit, rooms_before, &moved);
-        // Protocol version 2: who is where changed.
+        // Protocol version 2: who is where changed (the counts are built again once, for the
+        // movers' room views and the next presence tick).
         if !moved.is_empty() || super::super::view2::touches_presence(records) {
             self.locations_changed();
         }
+        self.fan_out(records, audit, rooms_before, &moved);
         self.hearing_questions(records);
         let polls: BTreeSet<String> = records
             .iter()
@@ -267,6 +267,10 @@ impl Actor {
         rooms_before: &Rooms,
         moved: &BTreeSet<String>,
     ) {
+        // Version 2 movers get their room with its presence: the counts of now, built once.
+        if !moved.is_empty() && self.conns.len() > self.v1_conns {
+            self.ensure_counts();
+        }
         let frames: Vec<(Frame, Option<Frame>)> = records
             .iter()
             .map(|(r, _)| {
@@ -337,7 +341,12 @@ impl Actor {
             );
             // Protocol version 2: the room views of those who moved, and what their
             // connections now have of presence.
-            let mut rooms = super::v2::RoomViews::new(&self.state, &self.present, now_ms());
+            let mut rooms = super::v2::RoomViews::new(
+                &self.state,
+                &self.present,
+                self.presence_counts.as_ref(),
+                now_ms(),
+            );
             let mut reset: Vec<(u64, convene_protocol::PresenceView)> = Vec::new();
             // Those moved out of a room by an event that does not name them (`breakouts_opened`,
             // a rotation round...), by the room they left: leaving lowers their hand without an

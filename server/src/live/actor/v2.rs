@@ -140,17 +140,25 @@ pub(super) struct RoomViews<'a> {
     state: &'a Convention,
     present: &'a BTreeSet<String>,
     server_time: u64,
-    /// Built when the first v2 mover needs them (after the moves).
+    /// The task's counts of now (after the moves), or built here when the first v2 mover
+    /// needs them.
+    given: Option<&'a PresenceCounts>,
     counts: Option<PresenceCounts>,
     built: HashMap<String, (Frame, p::PresenceView)>,
 }
 
 impl<'a> RoomViews<'a> {
-    pub fn new(state: &'a Convention, present: &'a BTreeSet<String>, server_time: u64) -> Self {
+    pub fn new(
+        state: &'a Convention,
+        present: &'a BTreeSet<String>,
+        counts: Option<&'a PresenceCounts>,
+        server_time: u64,
+    ) -> Self {
         RoomViews {
             state,
             present,
             server_time,
+            given: counts,
             counts: None,
             built: HashMap::new(),
         }
@@ -162,9 +170,12 @@ impl<'a> RoomViews<'a> {
             return b.clone();
         }
         let (state, present) = (self.state, self.present);
-        let counts = self
-            .counts
-            .get_or_insert_with(|| PresenceCounts::build(state, present));
+        let counts = match self.given {
+            Some(c) => c,
+            None => self
+                .counts
+                .get_or_insert_with(|| PresenceCounts::build(state, present)),
+        };
         let index = PresenceIndex::new(state, present, counts);
         let msg = crate::live::view2::room_view(state, viewer, present, &index, self.server_time);
         let view = match &msg {
