@@ -3,7 +3,9 @@
 # a plenary run (convene or the floor), then the flat profile, under /tmp/bench.lock.
 #
 #   bench/fanout-profile.sh SERVER LISTENERS RATE TAG    SERVER: convene | floor
-#   env: CONVENE (target/release/convene), OUT (target/bench/profile)
+#   env: CONVENE (target/release/convene), OUT (target/bench/profile), FREQ (Hz, 999),
+#        CALLG (perf's call-graph option, -g; "--call-graph dwarf,16384" names inlined frames),
+#        STAT=1 (perf stat's counts instead: CPU, thread switches, migrations)
 # Writes OUT/TAG.perf.data, OUT/TAG.report.txt (flat, by symbol), OUT/TAG.dso.txt, OUT/TAG.txt.
 set -euo pipefail
 if [ -z "${FANOUT_LOCKED:-}" ]; then
@@ -38,10 +40,25 @@ for _ in $(seq 300); do
   sleep 0.1
 done
 sleep 2
-perf record -F 999 -g -p "$PID" -o "$OUT/$TAG.perf.data" -- sleep 8 2>"$OUT/$TAG.perf.log"
+if [ -n "${STAT:-}" ]; then
+  # Counts instead of samples: thread switches (voluntary: parked; involuntary: preempted)
+  # by thread, then perf's counts for the whole server.
+  switches() { grep -H ctxt_switches /proc/"$PID"/task/*/status | sed 's|/proc/[0-9]*/task/||;s|/status:| |'; }
+  switches >"$OUT/$TAG.switches.before"
+  perf stat ${PERTHREAD:+--per-thread} -e task-clock,context-switches,cpu-migrations,page-faults -p "$PID" -o "$OUT/$TAG.stat.txt" -- sleep 8
+  switches >"$OUT/$TAG.switches.after"
+  join <(awk '{print $1"/"$2, $3}' "$OUT/$TAG.switches.before") <(awk '{print $1"/"$2, $3}' "$OUT/$TAG.switches.after") \
+    | awk '{d=$3-$2; if (d>0) print $1, d}' >"$OUT/$TAG.switches.txt"
+else
+  perf record ${EVENT:+-e $EVENT} -F "${FREQ:-999}" ${CALLG:--g} -p "$PID" -o "$OUT/$TAG.perf.data" -- sleep 8 2>"$OUT/$TAG.perf.log"
+fi
 wait "$LT" || true
 stop_server
 rm -rf "$OUT"/data.*
+if [ -n "${STAT:-}" ]; then
+  cat "$OUT/$TAG.stat.txt" "$OUT/$TAG.switches.txt"
+  exit 0
+fi
 perf report -i "$OUT/$TAG.perf.data" --no-children --stdio -g none 2>/dev/null >"$OUT/$TAG.report.txt"
 perf report -i "$OUT/$TAG.perf.data" --no-children --stdio -g none --sort dso 2>/dev/null >"$OUT/$TAG.dso.txt"
 grep -h "Event count" "$OUT/$TAG.report.txt" || true

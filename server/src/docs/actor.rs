@@ -15,7 +15,7 @@ use tracing::{info_span, warn, Instrument};
 use super::frames::{is_step1, merged};
 use super::live::{Access, LiveDoc, Outcome};
 use super::{close, DocConn, DocMsg};
-use crate::gateway::outbox::{Outbox, TrySendError};
+use crate::gateway::outbox::{Outbox, Refused};
 use crate::metrics::Metrics;
 use crate::store::redis::RedisStore;
 use crate::store::{DocAppend, Store, StoredVersion};
@@ -40,7 +40,6 @@ struct Conn {
     writable: bool,
     silent: bool,
     out: Outbox<Bytes>,
-    close: mpsc::Sender<(u16, &'static str)>,
 }
 
 pub struct DocActor {
@@ -186,9 +185,8 @@ impl DocActor {
             helpers.cancel();
             self.compact().await;
             for (_, c) in self.conns.drain() {
-                let _ = c
-                    .close
-                    .try_send((convene_protocol::close::GOING_AWAY, "server shutting down"));
+                c.out
+                    .close(convene_protocol::close::GOING_AWAY, "server shutting down");
             }
         }
         .instrument(span)
@@ -279,9 +277,8 @@ impl DocActor {
 
     fn join(&mut self, c: DocConn) {
         if !self.healthy {
-            let _ = c
-                .close
-                .try_send((convene_protocol::close::INTERNAL, "document unavailable"));
+            c.out
+                .close(convene_protocol::close::INTERNAL, "document unavailable");
             return;
         }
         // Our sync step 1, then (in their own frames) the awareness states and why the
@@ -298,7 +295,6 @@ impl DocActor {
                 writable: c.writable,
                 silent: c.silent,
                 out: c.out,
-                close: c.close,
             },
         );
         // One invitation, a few places at once (as on /ws): past the limit, the oldest
@@ -349,7 +345,7 @@ impl DocActor {
 
     fn kick(&mut self, id: u64, code: u16, reason: &'static str) {
         if let Some(c) = self.conns.get(&id) {
-            let _ = c.close.try_send((code, reason));
+            c.out.close(code, reason);
         }
         self.leave(id);
     }
@@ -360,15 +356,15 @@ impl DocActor {
             Ok(()) => {
                 self.metrics.doc_deliveries.inc();
             }
-            Err(TrySendError::Full(_)) => {
+            Err(Refused::Full) => {
                 self.metrics.slow_consumers.inc();
-                let _ = c.close.try_send((
+                c.out.close(
                     convene_protocol::close::SLOW_CONSUMER,
                     "too slow: reconnect to resync",
-                ));
+                );
                 self.dead.push(id);
             }
-            Err(TrySendError::Closed(_)) => self.dead.push(id),
+            Err(Refused::Closed) => self.dead.push(id),
         }
     }
 

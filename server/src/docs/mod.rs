@@ -62,8 +62,8 @@ pub struct DocConn {
     pub writable: bool,
     /// A guarantor: its awareness reaches nobody.
     pub silent: bool,
+    /// Its queue, through which it is closed too (`Outbox::close`).
     pub out: crate::gateway::outbox::Outbox<Bytes>,
-    pub close: mpsc::Sender<(u16, &'static str)>,
 }
 
 type Read = Box<dyn FnOnce(&yrs::Doc) + Send>;

@@ -7,15 +7,15 @@ use axum::response::Response;
 use convene_protocol::close as pclose;
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
-use tokio::sync::mpsc;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 use tracing::{info_span, Instrument};
 
 use super::{close, DocConn, MAX_FRAME_BYTES};
 use crate::domain::Role;
 use crate::gateway::outbox;
 use crate::gateway::socket::{self, CloseFrame, Message, Socket, Upgrade};
-use crate::gateway::ws::{parse_token, write_frames, WRITE_BUFFER};
+use crate::gateway::ws::{parse_token, write_frames, Watch, Watched, WRITE_BUFFER};
 use crate::gateway::AppState;
 
 /// Frames waiting for one connection, and their bytes (frames over a quarter of this, the
@@ -124,8 +124,7 @@ async fn connection(
                 }
             };
         tracing::Span::current().record("participant", participant.as_str());
-        let (out_tx, out_rx) = outbox::channel::<Bytes>(OUTBOUND_QUEUE, OUTBOUND_BYTES);
-        let (close_tx, close_rx) = mpsc::channel::<(u16, &'static str)>(1);
+        let (out_tx, out_rx) = outbox::channel::<Bytes>(OUTBOUND_QUEUE, OUTBOUND_BYTES, Message::Binary);
         let mut handle = app.docs.handle(&convention, &document);
         let link = |h: &super::DocHandle| {
             let c = DocConn {
@@ -134,7 +133,6 @@ async fn connection(
                 writable,
                 silent,
                 out: out_tx.clone(),
-                close: close_tx.clone(),
             };
             let h = h.clone();
             async move { h.join(c).await }
@@ -147,37 +145,40 @@ async fn connection(
             }
         }
         let (sink, mut stream) = socket.split();
-        let shutdown = app.cancel.clone();
-        let idle = app.limits.ws_idle;
-        let writer = tokio::spawn(write_frames(
-            sink,
-            out_rx,
-            close_rx,
-            shutdown,
-            Message::Binary,
-            idle / 3,
-        ));
+        let done = CancellationToken::new();
+        let writer_done = done.clone();
+        let writer = tokio::spawn(async move {
+            write_frames(sink, out_rx).await;
+            writer_done.cancel();
+        });
+        let mut watch = Watch::new(&app.cancel, app.limits.ws_idle);
         let mut tokens = BURST;
         let mut last = Instant::now();
         let mut peer_closed = false;
         loop {
             let next = tokio::select! {
-                n = tokio::time::timeout(idle, stream.next()) => n,
-                _ = close_tx.closed() => break,
+                _ = done.cancelled() => break,
+                w = watch.until(&out_tx) => {
+                    match w {
+                        Watched::ShuttingDown => out_tx.close(pclose::GOING_AWAY, "server shutting down"),
+                        Watched::Idle => out_tx.close(pclose::GOING_AWAY, "idle for too long"),
+                    };
+                    break;
+                }
+                n = stream.next() => n,
             };
+            watch.heard();
             let msg = match next {
-                Ok(Some(Ok(m))) => m,
-                Ok(Some(Err(e))) => {
-                    if let Some(c) = socket::close_for(&e, (close::TOO_LARGE, "frame too large")) {
-                        let _ = close_tx.try_send(c);
+                Some(Ok(m)) => m,
+                Some(Err(e)) => {
+                    if let Some((code, reason)) =
+                        socket::close_for(&e, (close::TOO_LARGE, "frame too large"))
+                    {
+                        out_tx.close(code, reason);
                     }
                     break;
                 }
-                Ok(None) => break,
-                Err(_) => {
-                    let _ = close_tx.try_send((pclose::GOING_AWAY, "idle for too long"));
-                    break;
-                }
+                None => break,
             };
             match msg {
                 Message::Binary(data) => {
@@ -186,7 +187,7 @@ async fn connection(
                         (tokens + now.duration_since(last).as_secs_f64() * RATE_PER_SEC).min(BURST);
                     last = now;
                     if tokens < 1.0 {
-                        let _ = close_tx.try_send((close::RATE_LIMITED, "too many messages"));
+                        out_tx.close(close::RATE_LIMITED, "too many messages");
                         break;
                     }
                     tokens -= 1.0;
@@ -195,7 +196,7 @@ async fn connection(
                     }
                 }
                 Message::Text(_) => {
-                    let _ = close_tx.try_send((close::MALFORMED, "binary y-protocols frames only"));
+                    out_tx.close(close::MALFORMED, "binary y-protocols frames only");
                     break;
                 }
                 Message::Close(_) => {
@@ -206,12 +207,13 @@ async fn connection(
             }
         }
         handle.leave(conn).await;
-        drop(out_tx);
         if peer_closed {
+            drop(out_tx);
             socket::answer_close(&mut stream).await;
             writer.abort();
         } else {
-            let _ = close_tx.try_send((1000, "bye"));
+            out_tx.close(1000, "bye");
+            drop(out_tx);
         }
         let _ = writer.await;
     }

@@ -1,14 +1,33 @@
 //! A connection's outbound queue, bounded in frames and in bytes: the one mechanism behind
 //! every socket's "slow consumer" close (`/ws` and `/doc`). A count of frames alone does not
 //! bound memory: a reader that never reads could hold 1,024 frames of a megabyte each. The
-//! sender side answers like tokio's `try_send` (`Full`, `Closed`), so a task never waits for
-//! a connection; a full queue means the connection is closed and resyncs.
+//! sender side answers at once (`Refused::Full`, `Refused::Closed`), so a task never waits
+//! for a connection; a full queue means the connection is closed and resyncs.
+//!
+//! **Written at once when nothing waits.** A frame sent to a connection whose writer has
+//! nothing in hand (nothing queued, nothing unflushed) is written by the sender itself if
+//! the socket takes it without waiting: no task to wake, no queue, no thread woken to write
+//! one frame (docs/bench/fanout.md: that was most of what convene paid above a bare
+//! broadcast server). Otherwise, or for a long frame, it is queued for the writer, which
+//! writes the queue in order; a frame is never written ahead of one queued before it.
+//!
+//! The same queue carries what else the writer does: a ping now and then, the close (slow
+//! consumer, revoked invitation, shutdown, bye), and the flush of a frame written at once
+//! that the socket did not take whole. A close is not a queued item: it must pass a full
+//! queue. It is set aside (the first one wins) and the writer looks at it each time it wakes.
 
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll, Waker};
 
+use futures_util::stream::SplitSink;
+use futures_util::Sink;
 use tokio::sync::mpsc;
-pub use tokio::sync::mpsc::error::{TryRecvError, TrySendError};
+
+use super::socket::{self, Message, Socket};
 
 /// What a queued item weighs: the bytes it keeps alive until written.
 pub trait Weigh {
@@ -27,16 +46,67 @@ impl Weigh for tungstenite::Utf8Bytes {
     }
 }
 
-/// The budget shared by both ends of one queue.
-struct Budget {
+/// A close: its code and reason.
+pub type Close = (u16, &'static str);
+
+/// Why a frame was not taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// Over the frame count or the byte budget: the reader is too slow.
+    Full,
+    /// The connection is gone.
+    Closed,
+}
+
+/// What travels in the queue.
+enum Item<T> {
+    Frame(T),
+    Ping,
+    /// Look at the close set aside.
+    Wake,
+    /// A frame written at once is not all out: the writer finishes it.
+    Flush,
+}
+
+/// What the writer is to do next.
+#[derive(Debug, PartialEq)]
+pub enum Next<T> {
+    Frame(T),
+    Ping,
+    /// Flush what the socket holds.
+    Flush,
+    /// Close with this code (`None`: every sender is gone without a word; the socket just
+    /// ends).
+    Close(Option<Close>),
+}
+
+type SocketSink = SplitSink<Socket, Message>;
+
+/// The socket's sending half, shared by the writer and whoever writes at once.
+struct Writing {
+    sink: SocketSink,
+    /// Something is in hand: a batch the writer is writing or a flush not finished. Nobody
+    /// else writes meanwhile (they would overtake it, and replace the writer's waker).
+    busy: bool,
+}
+
+/// The budget shared by both ends of one queue, the close set aside, and the socket.
+struct Shared<T> {
     /// Bytes of the small frames queued.
     small: AtomicUsize,
     /// Bytes of the large frames queued.
     large: AtomicUsize,
     bytes: usize,
+    close: OnceLock<Close>,
+    /// Frames queued and not yet written: while there are any, a frame is queued behind them.
+    queued: AtomicUsize,
+    /// Set by the writer when it starts, emptied when it ends.
+    socket: Mutex<Option<Writing>>,
+    /// The WebSocket message a frame is sent as (text on `/ws`, binary on `/doc`).
+    message: fn(T) -> Message,
 }
 
-impl Budget {
+impl<T> Shared<T> {
     /// A frame over a quarter of the budget is "large": a whole document's sync answer, a
     /// large snapshot, a long paste. Large frames have a budget of their own, of the same
     /// size, which the first one may pass alone: an honest client that asks for a 16 MiB
@@ -70,61 +140,168 @@ impl Budget {
         };
         counter.fetch_sub(weight, Ordering::AcqRel);
     }
+
+    fn socket(&self) -> std::sync::MutexGuard<'_, Option<Writing>> {
+        self.socket.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// The sending side: cheap to clone (a channel sender and a shared counter).
 pub struct Outbox<T> {
-    tx: mpsc::Sender<T>,
-    budget: Arc<Budget>,
+    tx: mpsc::Sender<Item<T>>,
+    shared: Arc<Shared<T>>,
 }
 
 impl<T> Clone for Outbox<T> {
     fn clone(&self) -> Self {
         Outbox {
             tx: self.tx.clone(),
-            budget: self.budget.clone(),
+            shared: self.shared.clone(),
         }
     }
 }
 
 /// The receiving side, read by the connection's writer.
 pub struct OutboxReceiver<T> {
-    rx: mpsc::Receiver<T>,
-    budget: Arc<Budget>,
+    rx: mpsc::Receiver<Item<T>>,
+    shared: Arc<Shared<T>>,
+    /// The frame that came with the news of a close: the first of those still to write.
+    held: Option<T>,
 }
 
 /// A queue of at most `frames` frames, `bytes` bytes of small frames and `bytes` bytes of
-/// large ones, or one large frame of any size (see `Budget::is_large`).
-pub fn channel<T: Weigh>(frames: usize, bytes: usize) -> (Outbox<T>, OutboxReceiver<T>) {
+/// large ones, or one large frame of any size (see `Shared::is_large`); each frame leaves
+/// as `message(frame)`.
+pub fn channel<T: Weigh>(
+    frames: usize,
+    bytes: usize,
+    message: fn(T) -> Message,
+) -> (Outbox<T>, OutboxReceiver<T>) {
     let (tx, rx) = mpsc::channel(frames);
-    let budget = Arc::new(Budget {
+    let shared = Arc::new(Shared {
         small: AtomicUsize::new(0),
         large: AtomicUsize::new(0),
         bytes,
+        close: OnceLock::new(),
+        queued: AtomicUsize::new(0),
+        socket: Mutex::new(None),
+        message,
     });
     (
         Outbox {
             tx,
-            budget: budget.clone(),
+            shared: shared.clone(),
         },
-        OutboxReceiver { rx, budget },
+        OutboxReceiver {
+            rx,
+            shared,
+            held: None,
+        },
     )
 }
 
+/// How a write at once went.
+enum AtOnce<T> {
+    Written,
+    /// Not now: queue it.
+    Queue(T),
+    /// The socket is gone (the frame with it).
+    Gone,
+}
+
 impl<T: Weigh> Outbox<T> {
-    /// Queue a frame, or say why not: `Full` (over the frame count or the byte budget: the
-    /// reader is too slow) or `Closed` (the connection is gone).
-    pub fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
-        if self.tx.is_closed() {
-            return Err(TrySendError::Closed(item));
-        }
+    /// Send a frame: written at once if nothing waits before it and the socket takes it,
+    /// else queued; or say why not.
+    pub fn try_send(&self, item: T) -> Result<(), Refused> {
+        let item = match self.write_at_once(item) {
+            AtOnce::Written => return Ok(()),
+            AtOnce::Gone => return Err(Refused::Closed),
+            AtOnce::Queue(item) => item,
+        };
         let weight = item.weight();
-        if !self.budget.take(weight) {
-            return Err(TrySendError::Full(item));
+        if !self.shared.take(weight) {
+            return Err(if self.tx.is_closed() {
+                Refused::Closed
+            } else {
+                Refused::Full
+            });
         }
-        self.tx.try_send(item).inspect_err(|_| {
-            self.budget.give_back(weight);
+        self.shared.queued.fetch_add(1, Ordering::AcqRel);
+        self.tx.try_send(Item::Frame(item)).map_err(|e| {
+            self.shared.give_back(weight);
+            self.shared.queued.fetch_sub(1, Ordering::AcqRel);
+            match e {
+                mpsc::error::TrySendError::Full(_) => Refused::Full,
+                mpsc::error::TrySendError::Closed(_) => Refused::Closed,
+            }
         })
+    }
+
+    /// Write `item` now, without waiting for anything (see the module's documentation).
+    fn write_at_once(&self, item: T) -> AtOnce<T> {
+        let s = &*self.shared;
+        // A long frame leaves in fragments: the writer's work. After a close, nothing more.
+        // A task out of its cooperative budget gets `Pending` from every socket, and tokio
+        // then wakes the waker tokio-tungstenite gave the socket, which wakes the
+        // connection's reader and writer for nothing: queue instead (the convention's task
+        // fans out unconstrained, see `Actor::run`).
+        if item.weight() > socket::FRAGMENT
+            || s.queued.load(Ordering::Acquire) != 0
+            || s.close.get().is_some()
+            || !tokio::task::coop::has_budget_remaining()
+        {
+            return AtOnce::Queue(item);
+        }
+        // The writer is at it, or someone else is writing at once: queue.
+        let Ok(mut guard) = s.socket.try_lock() else {
+            return AtOnce::Queue(item);
+        };
+        let Some(w) = guard.as_mut() else {
+            return AtOnce::Queue(item);
+        };
+        // Checked again under the lock: the writer takes it to write what it took off the
+        // queue, and counts those frames out only once they are written.
+        if w.busy || s.queued.load(Ordering::Acquire) != 0 {
+            return AtOnce::Queue(item);
+        }
+        // Nobody is to be woken by this attempt: if the socket cannot take the frame now, the
+        // writer is asked to finish, and it waits with its own waker.
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut sink = Pin::new(&mut w.sink);
+        match sink.as_mut().poll_ready(&mut cx) {
+            Poll::Ready(Ok(())) => {}
+            Poll::Ready(Err(_)) => return AtOnce::Gone,
+            Poll::Pending => return AtOnce::Queue(item),
+        }
+        if sink.as_mut().start_send((s.message)(item)).is_err() {
+            return AtOnce::Gone;
+        }
+        match sink.poll_flush(&mut cx) {
+            Poll::Ready(Ok(())) => AtOnce::Written,
+            Poll::Ready(Err(_)) => AtOnce::Gone,
+            Poll::Pending => {
+                // Taken, not all out: the writer finishes it, and nothing overtakes it.
+                w.busy = true;
+                drop(guard);
+                let _ = self.tx.try_send(Item::Flush);
+                AtOnce::Written
+            }
+        }
+    }
+
+    /// Close the connection with `code` and `reason`, after what is queued (all of it, but
+    /// for a slow consumer: see `write_frames`). The first close asked for is the one sent;
+    /// whether this one was it.
+    pub fn close(&self, code: u16, reason: &'static str) -> bool {
+        let first = self.shared.close.set((code, reason)).is_ok();
+        // A full queue needs no wake-up: its writer is busy and looks at the close next.
+        let _ = self.tx.try_send(Item::Wake);
+        first
+    }
+
+    /// Ask for a WebSocket ping (none if the queue is full: the writer is busy anyway).
+    pub fn ping(&self) {
+        let _ = self.tx.try_send(Item::Ping);
     }
 
     pub fn is_closed(&self) -> bool {
@@ -133,17 +310,113 @@ impl<T: Weigh> Outbox<T> {
 }
 
 impl<T: Weigh> OutboxReceiver<T> {
-    /// The next frame; `None` once every sender is gone and the queue is empty.
-    pub async fn recv(&mut self) -> Option<T> {
-        let item = self.rx.recv().await?;
-        self.budget.give_back(item.weight());
-        Some(item)
+    fn closing(&self) -> Option<Close> {
+        self.shared.close.get().copied()
     }
 
-    pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
-        let item = self.rx.try_recv()?;
-        self.budget.give_back(item.weight());
-        Ok(item)
+    fn unwrap(&mut self, item: Item<T>) -> Option<Next<T>> {
+        match item {
+            Item::Frame(f) => {
+                self.shared.give_back(f.weight());
+                Some(Next::Frame(f))
+            }
+            Item::Ping => Some(Next::Ping),
+            Item::Flush => Some(Next::Flush),
+            Item::Wake => None,
+        }
+    }
+
+    /// What to do next: a frame, a ping, a flush, or the close (as soon as one is asked for,
+    /// ahead of what is still queued: `try_recv` gives those).
+    pub async fn next(&mut self) -> Next<T> {
+        loop {
+            let Some(item) = self.rx.recv().await else {
+                return Next::Close(self.closing());
+            };
+            if let Some(close) = self.closing() {
+                if let Item::Frame(f) = item {
+                    self.shared.give_back(f.weight());
+                    self.held = Some(f);
+                }
+                return Next::Close(Some(close));
+            }
+            if let Some(next) = self.unwrap(item) {
+                return next;
+            }
+        }
+    }
+
+    /// What else is queued right now (never a close: `next` says it).
+    pub fn try_next(&mut self) -> Option<Next<T>> {
+        loop {
+            let item = self.rx.try_recv().ok()?;
+            if let Some(next) = self.unwrap(item) {
+                return Some(next);
+            }
+        }
+    }
+
+    /// The next frame still queued, at the close (pings are of no use any more).
+    pub fn try_recv(&mut self) -> Option<T> {
+        if let Some(f) = self.held.take() {
+            return Some(f);
+        }
+        loop {
+            if let Next::Frame(f) = self.try_next()? {
+                return Some(f);
+            }
+        }
+    }
+
+    /// The WebSocket message `frame` leaves as.
+    pub fn message(&self, frame: T) -> Message {
+        (self.shared.message)(frame)
+    }
+
+    /// The writer starts: from now on a frame may be written at once.
+    pub fn attach(&self, sink: SocketSink) {
+        *self.shared.socket() = Some(Writing { sink, busy: false });
+    }
+
+    /// The writer ends: nothing is written any more.
+    pub fn detach(&self) {
+        self.shared.socket().take();
+    }
+
+    /// Write `messages` and flush, waiting for the socket as long as it takes; `frames` of
+    /// them came off the queue and are counted out once written. Whether the socket took
+    /// them all.
+    pub async fn write(&self, messages: &mut VecDeque<Message>, frames: usize) -> bool {
+        let shared = &*self.shared;
+        poll_fn(|cx| {
+            let mut guard = shared.socket();
+            let Some(w) = guard.as_mut() else {
+                return Poll::Ready(false);
+            };
+            w.busy = true;
+            let mut sink = Pin::new(&mut w.sink);
+            while !messages.is_empty() {
+                match sink.as_mut().poll_ready(cx) {
+                    Poll::Ready(Ok(())) => {}
+                    Poll::Ready(Err(_)) => return Poll::Ready(false),
+                    Poll::Pending => return Poll::Pending,
+                }
+                let Some(m) = messages.pop_front() else { break };
+                if sink.as_mut().start_send(m).is_err() {
+                    return Poll::Ready(false);
+                }
+            }
+            match sink.poll_flush(cx) {
+                Poll::Ready(Ok(())) => {
+                    w.busy = false;
+                    shared.queued.fetch_sub(frames, Ordering::AcqRel);
+                    Poll::Ready(true)
+                }
+                Poll::Ready(Err(_)) => Poll::Ready(false),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await
     }
 }
 
@@ -156,57 +429,86 @@ mod tests {
         Bytes::from(vec![0u8; n])
     }
 
+    fn len(next: Next<Bytes>) -> usize {
+        match next {
+            Next::Frame(f) => f.len(),
+            other => panic!("a frame expected, got {other:?}"),
+        }
+    }
+
     #[tokio::test]
     async fn bytes_bound_the_queue_and_come_back_when_read() {
-        let (tx, mut rx) = channel::<Bytes>(100, 1000);
+        let (tx, mut rx) = channel::<Bytes>(100, 1000, Message::Binary);
         for _ in 0..4 {
             assert!(tx.try_send(frame(250)).is_ok());
         }
-        assert!(matches!(tx.try_send(frame(1)), Err(TrySendError::Full(_))));
-        assert_eq!(rx.recv().await.map(|f| f.len()), Some(250));
+        assert_eq!(tx.try_send(frame(1)), Err(Refused::Full));
+        assert_eq!(len(rx.next().await), 250);
         assert!(tx.try_send(frame(200)).is_ok());
-        assert!(matches!(tx.try_send(frame(51)), Err(TrySendError::Full(_))));
+        assert_eq!(tx.try_send(frame(51)), Err(Refused::Full));
         assert!(tx.try_send(frame(50)).is_ok());
     }
 
     #[tokio::test]
     async fn large_frames_have_a_budget_the_first_may_pass_alone() {
-        let (tx, mut rx) = channel::<Bytes>(100, 1000);
+        let (tx, mut rx) = channel::<Bytes>(100, 1000, Message::Binary);
         // A whole document's answer, four times the budget: served.
         assert!(tx.try_send(frame(4000)).is_ok());
         // Small frames beside it, within their budget.
         assert!(tx.try_send(frame(200)).is_ok());
         // A second large one while the first waits: too slow.
-        assert!(matches!(
-            tx.try_send(frame(300)),
-            Err(TrySendError::Full(_))
-        ));
-        assert_eq!(rx.recv().await.map(|f| f.len()), Some(4000));
+        assert_eq!(tx.try_send(frame(300)), Err(Refused::Full));
+        assert_eq!(len(rx.next().await), 4000);
         // Large frames within their budget queue together: three of 300, not a fourth.
         for _ in 0..3 {
             assert!(tx.try_send(frame(300)).is_ok());
         }
-        assert!(matches!(
-            tx.try_send(frame(300)),
-            Err(TrySendError::Full(_))
-        ));
+        assert_eq!(tx.try_send(frame(300)), Err(Refused::Full));
     }
 
     #[tokio::test]
     async fn the_frame_count_still_bounds_it_and_a_refusal_costs_nothing() {
-        let (tx, mut rx) = channel::<Bytes>(2, 1000);
+        let (tx, mut rx) = channel::<Bytes>(2, 1000, Message::Binary);
         assert!(tx.try_send(frame(10)).is_ok());
         assert!(tx.try_send(frame(10)).is_ok());
-        assert!(matches!(tx.try_send(frame(10)), Err(TrySendError::Full(_))));
+        assert_eq!(tx.try_send(frame(10)), Err(Refused::Full));
         rx.try_recv().expect("a frame");
         rx.try_recv().expect("a frame");
+        assert!(rx.try_recv().is_none());
         // The refused frame gave its bytes back: the whole budget is free.
         assert!(tx.try_send(frame(250)).is_ok());
         assert!(tx.try_send(frame(250)).is_ok());
         drop(rx);
-        assert!(matches!(
-            tx.try_send(frame(1)),
-            Err(TrySendError::Closed(_))
-        ));
+        assert_eq!(tx.try_send(frame(1)), Err(Refused::Closed));
+    }
+
+    #[tokio::test]
+    async fn a_close_passes_a_full_queue_and_the_first_one_wins() {
+        let (tx, mut rx) = channel::<Bytes>(2, 1000, Message::Binary);
+        tx.ping();
+        assert!(tx.try_send(frame(10)).is_ok());
+        assert_eq!(tx.try_send(frame(10)), Err(Refused::Full));
+        // The queue is full: the close is set aside all the same, and a second one loses.
+        assert!(tx.close(4009, "too slow"));
+        assert!(!tx.close(1000, "bye"));
+        // The writer hears of the close at once, ahead of what is queued...
+        assert_eq!(rx.next().await, Next::Close(Some((4009, "too slow"))));
+        // ...which is still there for it to write first, frames only.
+        assert_eq!(rx.try_recv().map(|f| f.len()), Some(10));
+        assert!(rx.try_recv().is_none());
+    }
+
+    #[tokio::test]
+    async fn pings_and_frames_in_order_and_the_end_without_a_close() {
+        let (tx, mut rx) = channel::<Bytes>(8, 1000, Message::Binary);
+        assert!(tx.try_send(frame(1)).is_ok());
+        tx.ping();
+        assert!(tx.try_send(frame(2)).is_ok());
+        assert_eq!(len(rx.next().await), 1);
+        assert_eq!(rx.try_next(), Some(Next::Ping));
+        assert_eq!(rx.try_next().map(len), Some(2));
+        assert_eq!(rx.try_next(), None);
+        drop(tx);
+        assert_eq!(rx.next().await, Next::Close(None));
     }
 }

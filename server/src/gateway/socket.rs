@@ -185,10 +185,22 @@ pub fn config(read_buffer: usize, write_buffer: usize, max_message: usize) -> We
         .max_frame_size(Some(max_message))
 }
 
+/// Whether `message` leaves in several frames (`frames`): most do not, and need no list.
+pub fn is_long(message: &Message) -> bool {
+    match message {
+        Message::Text(t) => t.len() > FRAGMENT,
+        Message::Binary(b) => b.len() > FRAGMENT,
+        _ => false,
+    }
+}
+
 /// A text or binary message as frames of at most `FRAGMENT` bytes (RFC 6455, section 5.4):
 /// one frame when it is short, else a first frame and continuations. The bytes are shared,
 /// not copied.
 pub fn frames(message: Message) -> Vec<Message> {
+    if !is_long(&message) {
+        return vec![message];
+    }
     let (data, kind): (Bytes, Data) = match message {
         Message::Text(t) if t.len() > FRAGMENT => (Bytes::from(t), Data::Text),
         Message::Binary(b) if b.len() > FRAGMENT => (b, Data::Binary),

@@ -1,6 +1,7 @@
 //! The participant's WebSocket `/ws`: hello, then requests in and frames out. Bad input
 //! earns a typed error or a documented close code; it never reaches the convention.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use super::socket::{self, CloseFrame, Message, Socket, Upgrade};
@@ -8,12 +9,12 @@ use axum::extract::State;
 use axum::response::Response;
 use convene_protocol::{self as p, close, ClientMessage, ErrorCode, ServerMessage};
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio::time::{timeout, Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info_span, Instrument};
 
-use super::outbox::{self, OutboxReceiver, Weigh};
+use super::outbox::{self, Next, OutboxReceiver, Weigh};
 use super::AppState;
 use crate::live::{ConnLink, Frame, JoinError};
 use crate::wire;
@@ -47,81 +48,126 @@ pub async fn upgrade(ws: Upgrade, State(app): State<AppState>) -> Response {
     })
 }
 
-/// A connection's writer: the frames queued by its task, a ping now and then, and the close when
-/// asked (or at shutdown), after what was already queued. Shared by `/ws` and the document
-/// endpoint; `frame` makes a WebSocket message of a queued item.
+/// A connection's writer: the frames queued for it (those not written at once by their
+/// sender, see `outbox`), a ping when asked, and the close when asked, after what was
+/// already queued. Shared by `/ws` and the document endpoint. It waits on its queue alone:
+/// one wake-up per batch, nothing else polled.
 pub(crate) async fn write_frames<F: Weigh>(
-    mut sink: futures_util::stream::SplitSink<Socket, Message>,
+    sink: futures_util::stream::SplitSink<Socket, Message>,
     mut out_rx: OutboxReceiver<F>,
-    mut close_rx: mpsc::Receiver<(u16, &'static str)>,
-    shutdown: CancellationToken,
-    frame: fn(F) -> Message,
-    ping_every: Duration,
 ) {
-    let mut ping = tokio::time::interval(ping_every);
-    ping.tick().await;
-    // Waiting for the shutdown on a token of this connection's own, created once: a fresh
-    // `cancelled()` of the server's token at every wake-up took that one token's lock twice
-    // (to register the waiter and to remove it), shared by every connection's writer, for
-    // every frame written.
-    let shutdown = shutdown.child_token();
-    let cancelled = shutdown.cancelled();
-    tokio::pin!(cancelled);
-    let closing: Option<(u16, &'static str)> = loop {
-        tokio::select! {
-            biased;
-            c = close_rx.recv() => break c,
-            _ = &mut cancelled => break Some((close::GOING_AWAY, "server shutting down")),
-            f = out_rx.recv() => match f {
-                // Everything already queued in one write: one system call per wake-up, not
-                // one per frame.
-                Some(f) => {
-                    let mut ok = feed(&mut sink, frame(f)).await;
-                    while ok {
-                        match out_rx.try_recv() {
-                            Ok(f) => ok = feed(&mut sink, frame(f)).await,
-                            Err(_) => break,
-                        }
-                    }
-                    if !ok || sink.flush().await.is_err() {
-                        break None;
-                    }
-                }
-                None => break None,
-            },
-            _ = ping.tick() => if sink.send(Message::Ping(Default::default())).await.is_err() { break None },
+    out_rx.attach(sink);
+    let mut batch: VecDeque<Message> = VecDeque::new();
+    let closing = loop {
+        let mut frames = 0;
+        match out_rx.next().await {
+            Next::Close(c) => break c,
+            next => add(&out_rx, next, &mut batch, &mut frames),
+        }
+        // Everything already queued in one write: one system call per wake-up, not one per
+        // frame.
+        while let Some(next) = out_rx.try_next() {
+            add(&out_rx, next, &mut batch, &mut frames);
+        }
+        if !out_rx.write(&mut batch, frames).await {
+            break None;
         }
     };
     if let Some((code, reason)) = closing {
         // What was queued before the close goes out first (a reply, or the reason as an auth
         // message); a slow consumer's queue is full and its socket stalled: not for it.
         if code != close::SLOW_CONSUMER {
-            let flush = async {
-                while let Ok(f) = out_rx.try_recv() {
-                    if !feed(&mut sink, frame(f)).await || sink.flush().await.is_err() {
-                        break;
-                    }
-                }
-            };
+            let mut frames = 0;
+            while let Some(f) = out_rx.try_recv() {
+                add(&out_rx, Next::Frame(f), &mut batch, &mut frames);
+            }
+            let flush = out_rx.write(&mut batch, frames);
             let _ = tokio::time::timeout(Duration::from_secs(1), flush).await;
         }
-        let close = sink.send(Message::Close(Some(CloseFrame {
+        batch.clear();
+        batch.push_back(Message::Close(Some(CloseFrame {
             code: code.into(),
             reason: reason.into(),
         })));
-        let _ = tokio::time::timeout(CLOSE_TIMEOUT, close).await;
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, out_rx.write(&mut batch, 0)).await;
+    }
+    out_rx.detach();
+}
+
+/// Add what the queue gave to the batch to write: a frame (in fragments when it is long,
+/// see `socket::frames`), a ping, or nothing (a flush: the write flushes anyway).
+fn add<F: Weigh>(
+    out_rx: &OutboxReceiver<F>,
+    next: Next<F>,
+    batch: &mut VecDeque<Message>,
+    frames: &mut usize,
+) {
+    match next {
+        Next::Frame(f) => {
+            *frames += 1;
+            let m = out_rx.message(f);
+            if socket::is_long(&m) {
+                batch.extend(socket::frames(m));
+            } else {
+                batch.push_back(m);
+            }
+        }
+        Next::Ping => batch.push_back(Message::Ping(Default::default())),
+        Next::Flush | Next::Close(_) => {}
     }
 }
 
-/// Queue a message for the socket, in fragments when it is long (see `socket::frames`);
-/// whether the socket took it.
-async fn feed(sink: &mut futures_util::stream::SplitSink<Socket, Message>, m: Message) -> bool {
-    for part in socket::frames(m) {
-        if sink.feed(part).await.is_err() {
-            return false;
+/// What a connection's reader watches besides its socket, the same for `/ws` and the
+/// document endpoint: the server's shutdown, the idle timeout and the pings that keep a
+/// quiet connection alive (the writer sends them, asked through the queue).
+pub(crate) struct Watch {
+    shutdown: std::pin::Pin<Box<tokio_util::sync::WaitForCancellationFutureOwned>>,
+    ping: tokio::time::Interval,
+    idle: Duration,
+    heard: Instant,
+    deadline: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+/// Why a reader stops without a message.
+pub(crate) enum Watched {
+    ShuttingDown,
+    Idle,
+}
+
+impl Watch {
+    pub(crate) fn new(shutdown: &CancellationToken, idle: Duration) -> Self {
+        let every = idle / 3;
+        Watch {
+            shutdown: Box::pin(shutdown.clone().cancelled_owned()),
+            ping: tokio::time::interval_at(Instant::now() + every, every),
+            idle,
+            heard: Instant::now(),
+            deadline: Box::pin(tokio::time::sleep(idle)),
         }
     }
-    true
+
+    /// Something came from the peer: the idle clock starts again (the timer itself is moved
+    /// only when it fires, not at every message).
+    pub(crate) fn heard(&mut self) {
+        self.heard = Instant::now();
+    }
+
+    /// Wait for the shutdown or the idle timeout, asking `out` for a ping now and then.
+    pub(crate) async fn until<F: Weigh>(&mut self, out: &super::outbox::Outbox<F>) -> Watched {
+        loop {
+            tokio::select! {
+                _ = self.shutdown.as_mut() => return Watched::ShuttingDown,
+                _ = self.ping.tick() => out.ping(),
+                _ = self.deadline.as_mut() => {
+                    let due = self.heard + self.idle;
+                    if Instant::now() >= due {
+                        return Watched::Idle;
+                    }
+                    self.deadline.as_mut().reset(due);
+                }
+            }
+        }
+    }
 }
 
 /// A token bucket: 10 lines do not deserve a crate.
@@ -289,13 +335,11 @@ async fn connection(mut socket: Socket, app: AppState) {
             )
             .await;
         };
-        let (out_tx, out_rx) = outbox::channel::<Frame>(OUTBOUND_QUEUE, OUTBOUND_BYTES);
-        let (close_tx, close_rx) = mpsc::channel::<(u16, &'static str)>(1);
+        let (out_tx, out_rx) = outbox::channel::<Frame>(OUTBOUND_QUEUE, OUTBOUND_BYTES, Message::Text);
         let (attached_tx, mut attached) = oneshot::channel();
         let link = ConnLink {
             id: conn,
             out: out_tx.clone(),
-            close: close_tx.clone(),
             attached: attached_tx,
             protocol: version,
         };
@@ -309,8 +353,7 @@ async fn connection(mut socket: Socket, app: AppState) {
                 let link = ConnLink {
                     id: conn,
                     out: out_tx.clone(),
-                    close: close_tx.clone(),
-                    attached: attached_tx,
+                            attached: attached_tx,
                     protocol: version,
                 };
                 joined = handle.join(hash, link, last_seq).await;
@@ -344,18 +387,17 @@ async fn connection(mut socket: Socket, app: AppState) {
         }
         debug!("joined");
 
-        // 2. The writer: frames from the convention's task, closes, pings, shutdown.
+        // 2. The writer: frames from the convention's task, pings, the close.
         let (sink, mut stream) = socket.split();
         let done = CancellationToken::new();
-        let shutdown = app.cancel.clone();
         let writer_done = done.clone();
-        let idle = app.limits.ws_idle;
         let writer = tokio::spawn(async move {
-            write_frames(sink, out_rx, close_rx, shutdown, Message::Text, idle / 3).await;
+            write_frames(sink, out_rx).await;
             writer_done.cancel();
         });
 
-        // 3. The reader.
+        // 3. The reader, which also watches the shutdown and the idle timeout.
+        let mut watch = Watch::new(&app.cancel, app.limits.ws_idle);
         let mut limit = RateLimit::new();
         let mut peer_closed = false;
         loop {
@@ -364,29 +406,33 @@ async fn connection(mut socket: Socket, app: AppState) {
                 // The convention's task let this connection go without closing it: it failed
                 // and is being restarted. Come back in a moment (the new task is fresh).
                 _ = &mut attached => {
-                    let _ = close_tx.try_send((close::TRY_AGAIN_LATER, "the convention restarted: reconnect"));
+                    out_tx.close(close::TRY_AGAIN_LATER, "the convention restarted: reconnect");
                     break;
                 }
-                n = timeout(idle, stream.next()) => n,
+                w = watch.until(&out_tx) => {
+                    match w {
+                        Watched::ShuttingDown => out_tx.close(close::GOING_AWAY, "server shutting down"),
+                        // Silent past the idle timeout, pings unanswered: a half-open TCP
+                        // connection (a phone that lost its network) or a stalled client.
+                        Watched::Idle => out_tx.close(close::GOING_AWAY, "idle for too long"),
+                    };
+                    break;
+                }
+                n = stream.next() => n,
             };
+            watch.heard();
             let msg = match next {
-                Err(_) => {
-                    // Silent past the idle timeout, pings unanswered: a half-open TCP
-                    // connection (a phone that lost its network) or a stalled client.
-                    let _ = close_tx.try_send((close::GOING_AWAY, "idle for too long"));
-                    break;
-                }
-                Ok(None) => break,
-                Ok(Some(Err(e))) => {
-                    if let Some(c) =
+                None => break,
+                Some(Err(e)) => {
+                    if let Some((code, reason)) =
                         socket::close_for(&e, (close::TOO_LARGE, "frame too large"))
                     {
                         app.hub.metrics().reject(ErrorCode::BadMessage);
-                        let _ = close_tx.try_send(c);
+                        out_tx.close(code, reason);
                     }
                     break;
                 }
-                Ok(Some(Ok(m))) => m,
+                Some(Ok(m)) => m,
             };
             let text = match msg {
                 Message::Text(t) => t,
@@ -397,7 +443,7 @@ async fn connection(mut socket: Socket, app: AppState) {
                         ErrorCode::BadMessage,
                         "binary frames are not spoken here",
                     ));
-                    let _ = close_tx.try_send((close::BINARY, "text frames only"));
+                    out_tx.close(close::BINARY, "text frames only");
                     break;
                 }
                 Message::Close(_) => {
@@ -411,7 +457,7 @@ async fn connection(mut socket: Socket, app: AppState) {
                 if limit.over >= MAX_OVER_LIMIT {
                     // Let the replies to what was accepted go out before the close.
                     tokio::time::sleep(Duration::from_millis(300)).await;
-                    let _ = close_tx.try_send((close::RATE_LIMITED, "rate limit exceeded"));
+                    out_tx.close(close::RATE_LIMITED, "rate limit exceeded");
                     break;
                 }
                 // The frame's id, even when the rest of it would not parse.
@@ -471,13 +517,14 @@ async fn connection(mut socket: Socket, app: AppState) {
             }
         }
         handle.leave(conn).await;
-        drop(out_tx);
         if peer_closed {
             // The client closed: answer its Close (the reader does), then the writer goes.
+            drop(out_tx);
             socket::answer_close(&mut stream).await;
             writer.abort();
         } else {
-            let _ = close_tx.try_send((1000, "bye"));
+            out_tx.close(1000, "bye");
+            drop(out_tx);
         }
         let _ = writer.await;
         debug!("left");

@@ -102,12 +102,11 @@ pub enum JoinError {
     Damaged(String),
 }
 
-/// A connection as the convention's task sees it: where to queue its frames, and how to
-/// close it (slow consumer, revoked invitation) when the queue is full.
+/// A connection as the convention's task sees it: where to queue its frames, and through
+/// which to close it (slow consumer, revoked invitation: `Outbox::close` passes a full queue).
 pub struct ConnLink {
     pub id: u64,
     pub out: crate::gateway::outbox::Outbox<Frame>,
-    pub close: mpsc::Sender<(u16, &'static str)>,
     /// Dropped by the task when it lets the connection go, or when the task itself fails:
     /// the connection then learns it is no longer attached, and closes (1013).
     pub attached: oneshot::Sender<()>,

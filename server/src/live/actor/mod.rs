@@ -7,6 +7,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use convene_protocol::{self as p, close, ServerMessage};
 use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::unconstrained;
 use tokio_util::sync::CancellationToken;
 use tracing::{info_span, warn, Instrument};
 
@@ -71,7 +72,6 @@ struct Conn {
     participant: String,
     token_hash: String,
     out: crate::gateway::outbox::Outbox<Frame>,
-    close: mpsc::Sender<(u16, &'static str)>,
     /// Dropped with the connection (or with the task, if it fails): see `ConnLink::attached`.
     _attached: oneshot::Sender<()>,
     /// Protocol version 2: what it was last sent of presence (`None`: a version 1
@@ -312,22 +312,29 @@ impl Actor {
                     _ = public_tick.tick(), if self.public.watched(&self.state) => {
                         self.public_refresh(true);
                     }
+                    // What fans out runs without tokio's cooperative budget, which would
+                    // stop writing frames at once after 128 sockets (see `outbox`): one
+                    // batch at a time, it yields between batches as before.
                     _ = tally_tick.tick(), if !self.tallies_due.is_empty() || !self.tally_rounds.is_empty() => {
-                        self.flush_tallies();
-                        self.reap();
+                        unconstrained(async {
+                            self.flush_tallies();
+                            self.reap();
+                        }).await;
                     }
                     _ = presence_tick.tick(), if self.presence_dirty => {
-                        self.flush_presence();
-                        self.reap();
+                        unconstrained(async {
+                            self.flush_presence();
+                            self.reap();
+                        }).await;
                     }
                     msg = inbox.recv() => {
                         let Some(first) = msg else { break };
-                        self.handle(crate::live::with_waiting(first, inbox, MAX_BATCH)).await;
+                        unconstrained(self.handle(crate::live::with_waiting(first, inbox, MAX_BATCH))).await;
                         self.reap();
                     }
                     _ = tokio::time::sleep(sleep), if has_deadline => {
                         let tick = Pending { actor: d::Actor::Timer, command: d::Command::Tick, reply: ReplyTo::Nobody };
-                        self.run_batch(vec![tick]).await;
+                        unconstrained(self.run_batch(vec![tick])).await;
                         self.reap();
                     }
                     // Cluster mode: a replica nobody here uses, with no timer to watch, goes;
@@ -361,7 +368,7 @@ impl Actor {
             helpers.cancel();
             self.v1_conns = 0;
             for (_, c) in self.conns.drain() {
-                let _ = c.close.try_send((close::GOING_AWAY, "server shutting down"));
+                c.out.close(close::GOING_AWAY, "server shutting down");
             }
         }
         .instrument(span)
@@ -576,7 +583,6 @@ impl Actor {
                 participant: participant.clone(),
                 token_hash,
                 out: link.out,
-                close: link.close,
                 _attached: link.attached,
                 sent,
                 staff,
@@ -600,10 +606,10 @@ impl Actor {
         });
         for id in over {
             if let Some(c) = self.conns.get(&id) {
-                let _ = c.close.try_send((
+                c.out.close(
                     close::TOO_MANY_CONNECTIONS,
                     "this invitation is open in too many places",
-                ));
+                );
             }
             self.metrics.token_evictions.inc();
             self.leave(id);
@@ -720,15 +726,14 @@ impl Actor {
         };
         match c.out.try_send(frame) {
             Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                let _ = c
-                    .close
-                    .try_send((close::SLOW_CONSUMER, "too slow: reconnect to resync"));
+            Err(crate::gateway::outbox::Refused::Full) => {
+                c.out
+                    .close(close::SLOW_CONSUMER, "too slow: reconnect to resync");
                 self.metrics.slow_consumers.inc();
                 self.dead.push(conn);
                 false
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => {
+            Err(crate::gateway::outbox::Refused::Closed) => {
                 self.dead.push(conn);
                 false
             }

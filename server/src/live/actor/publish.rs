@@ -468,7 +468,7 @@ impl Actor {
         stale.dedup();
         for id in stale {
             if let Some(c) = self.conns.get(&id) {
-                let _ = c.close.try_send((close::REVOKED, "invitation revoked"));
+                c.out.close(close::REVOKED, "invitation revoked");
             }
             self.leave(id);
         }
@@ -485,9 +485,7 @@ impl Actor {
             .collect();
         for id in removed {
             if let Some(c) = self.conns.get(&id) {
-                let _ = c
-                    .close
-                    .try_send((close::REMOVED, "removed from the convention"));
+                c.out.close(close::REMOVED, "removed from the convention");
             }
             self.leave(id);
         }
