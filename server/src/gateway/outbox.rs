@@ -23,11 +23,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll, Waker};
 
-use futures_util::stream::SplitSink;
 use futures_util::Sink;
 use tokio::sync::mpsc;
 
-use super::socket::{self, Message, Socket};
+use super::socket::{self, Message};
 
 /// What a queued item weighs: the bytes it keeps alive until written.
 pub trait Weigh {
@@ -80,7 +79,9 @@ pub enum Next<T> {
     Close(Option<Close>),
 }
 
-type SocketSink = SplitSink<Socket, Message>;
+/// A socket's sending half: the upgraded connection's (or a test's), boxed once per
+/// connection.
+type SocketSink = Pin<Box<dyn Sink<Message, Error = tungstenite::Error> + Send>>;
 
 /// The socket's sending half, shared by the writer and whoever writes at once.
 struct Writing {
@@ -100,6 +101,9 @@ struct Shared<T> {
     close: OnceLock<Close>,
     /// Frames queued and not yet written: while there are any, a frame is queued behind them.
     queued: AtomicUsize,
+    /// Frames written at once (tests look at it).
+    #[cfg(test)]
+    at_once: AtomicUsize,
     /// Set by the writer when it starts, emptied when it ends.
     socket: Mutex<Option<Writing>>,
     /// The WebSocket message a frame is sent as (text on `/ws`, binary on `/doc`).
@@ -184,6 +188,8 @@ pub fn channel<T: Weigh>(
         bytes,
         close: OnceLock::new(),
         queued: AtomicUsize::new(0),
+        #[cfg(test)]
+        at_once: AtomicUsize::new(0),
         socket: Mutex::new(None),
         message,
     });
@@ -267,7 +273,7 @@ impl<T: Weigh> Outbox<T> {
         // Nobody is to be woken by this attempt: if the socket cannot take the frame now, the
         // writer is asked to finish, and it waits with its own waker.
         let mut cx = Context::from_waker(Waker::noop());
-        let mut sink = Pin::new(&mut w.sink);
+        let mut sink = w.sink.as_mut();
         match sink.as_mut().poll_ready(&mut cx) {
             Poll::Ready(Ok(())) => {}
             Poll::Ready(Err(_)) => return AtOnce::Gone,
@@ -276,6 +282,8 @@ impl<T: Weigh> Outbox<T> {
         if sink.as_mut().start_send((s.message)(item)).is_err() {
             return AtOnce::Gone;
         }
+        #[cfg(test)]
+        s.at_once.fetch_add(1, Ordering::Relaxed);
         match sink.poll_flush(&mut cx) {
             Poll::Ready(Ok(())) => AtOnce::Written,
             Poll::Ready(Err(_)) => AtOnce::Gone,
@@ -374,8 +382,14 @@ impl<T: Weigh> OutboxReceiver<T> {
     }
 
     /// The writer starts: from now on a frame may be written at once.
-    pub fn attach(&self, sink: SocketSink) {
-        *self.shared.socket() = Some(Writing { sink, busy: false });
+    pub fn attach<S>(&self, sink: S)
+    where
+        S: Sink<Message, Error = tungstenite::Error> + Send + 'static,
+    {
+        *self.shared.socket() = Some(Writing {
+            sink: Box::pin(sink),
+            busy: false,
+        });
     }
 
     /// The writer ends: nothing is written any more.
@@ -394,7 +408,7 @@ impl<T: Weigh> OutboxReceiver<T> {
                 return Poll::Ready(false);
             };
             w.busy = true;
-            let mut sink = Pin::new(&mut w.sink);
+            let mut sink = w.sink.as_mut();
             while !messages.is_empty() {
                 match sink.as_mut().poll_ready(cx) {
                     Poll::Ready(Ok(())) => {}
@@ -510,5 +524,103 @@ mod tests {
         assert_eq!(rx.try_next(), None);
         drop(tx);
         assert_eq!(rx.next().await, Next::Close(None));
+    }
+
+    /// A real WebSocket over the loopback with small socket buffers, the client not reading
+    /// at first: frames go out at once while the socket takes them, then queue behind what
+    /// it could not take; once the client reads, frames go out at once again. Every frame
+    /// arrives once, in order, and the close comes last.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn frames_written_at_once_and_queued_arrive_once_in_order() {
+        use futures_util::StreamExt;
+        use tungstenite::Utf8Bytes;
+        const N: usize = 2000;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let connect = tokio::spawn(async move {
+            let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+            socket2::SockRef::from(&tcp)
+                .set_recv_buffer_size(64 * 1024)
+                .unwrap();
+            tokio_tungstenite::client_async(format!("ws://{addr}/"), tcp)
+                .await
+                .unwrap()
+                .0
+        });
+        let (tcp, _) = listener.accept().await.unwrap();
+        // Buffers small enough to fill with a few frames (smaller ones stall the loopback's
+        // TCP itself: its window never reaches half a segment).
+        socket2::SockRef::from(&tcp)
+            .set_send_buffer_size(16 * 1024)
+            .unwrap();
+        let server = tokio_tungstenite::accept_async(tcp).await.unwrap();
+        let client = connect.await.unwrap();
+        let (sink, _server_stream) = server.split();
+        let (tx, rx) = channel::<Utf8Bytes>(2 * N, 64 * 1024 * 1024, Message::Text);
+        let writer = tokio::spawn(crate::gateway::ws::write_frames(sink, rx));
+        while tx.shared.socket().is_none() {
+            tokio::task::yield_now().await;
+        }
+        let frame = |i: usize| Utf8Bytes::from(format!("{i:06} {}", "x".repeat(1000)));
+        let at_once = |tx: &Outbox<Utf8Bytes>| tx.shared.at_once.load(Ordering::Relaxed);
+
+        // The client does not read: a few frames fill the buffers, the rest wait in the queue.
+        tokio::task::unconstrained(async {
+            for i in 0..N {
+                assert_eq!(tx.try_send(frame(i)), Ok(()));
+            }
+        })
+        .await;
+        let first = at_once(&tx);
+        assert!(first > 0, "nothing was written at once");
+        assert!(first < N, "the stalled socket took everything at once");
+
+        // The client reads everything; the queue drains; frames go out at once again.
+        let reader = tokio::spawn(async move {
+            let mut client = client;
+            let mut got = Vec::new();
+            while let Some(Ok(m)) = client.next().await {
+                match m {
+                    Message::Text(t) => got.push(t.as_str()[..6].parse::<usize>().unwrap()),
+                    Message::Close(c) => {
+                        got.push(usize::from(c.map_or(0, |c| u16::from(c.code))) + 1_000_000);
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            got
+        });
+        for _ in 0..1000 {
+            if tx.shared.queued.load(Ordering::Acquire) == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(
+            tx.shared.queued.load(Ordering::Acquire),
+            0,
+            "the queue never drained"
+        );
+        tokio::task::unconstrained(async {
+            for i in N..2 * N {
+                assert_eq!(tx.try_send(frame(i)), Ok(()));
+                if i % 100 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+        })
+        .await;
+        assert!(
+            at_once(&tx) > first,
+            "nothing went out at once after the drain"
+        );
+        assert!(tx.close(1000, "bye"));
+        drop(tx);
+        writer.await.unwrap();
+        let got = reader.await.unwrap();
+        let expected: Vec<usize> = (0..2 * N).chain([1_001_000]).collect();
+        assert_eq!(got.len(), expected.len());
+        assert!(got == expected, "frames lost, doubled or out of order");
     }
 }

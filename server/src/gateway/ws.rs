@@ -52,10 +52,11 @@ pub async fn upgrade(ws: Upgrade, State(app): State<AppState>) -> Response {
 /// sender, see `outbox`), a ping when asked, and the close when asked, after what was
 /// already queued. Shared by `/ws` and the document endpoint. It waits on its queue alone:
 /// one wake-up per batch, nothing else polled.
-pub(crate) async fn write_frames<F: Weigh>(
-    sink: futures_util::stream::SplitSink<Socket, Message>,
-    mut out_rx: OutboxReceiver<F>,
-) {
+pub(crate) async fn write_frames<F, S>(sink: S, mut out_rx: OutboxReceiver<F>)
+where
+    F: Weigh,
+    S: futures_util::Sink<Message, Error = tungstenite::Error> + Send + 'static,
+{
     out_rx.attach(sink);
     let mut batch: VecDeque<Message> = VecDeque::new();
     let closing = loop {
