@@ -219,11 +219,15 @@ impl<T: Weigh> Outbox<T> {
     /// Send a frame: written at once if nothing waits before it and the socket takes it,
     /// else queued; or say why not.
     pub fn try_send(&self, item: T) -> Result<(), Refused> {
-        let item = match self.write_at_once(item) {
-            AtOnce::Written => return Ok(()),
-            AtOnce::Gone => return Err(Refused::Closed),
-            AtOnce::Queue(item) => item,
-        };
+        match self.write_at_once(item) {
+            AtOnce::Written => Ok(()),
+            AtOnce::Gone => Err(Refused::Closed),
+            AtOnce::Queue(item) => self.queue(item),
+        }
+    }
+
+    /// Queue a frame for the writer (never written at once), or say why not.
+    pub fn queue(&self, item: T) -> Result<(), Refused> {
         let weight = item.weight();
         if !self.shared.take(weight) {
             return Err(if self.tx.is_closed() {

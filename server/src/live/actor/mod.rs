@@ -141,6 +141,10 @@ pub struct Actor {
     last_load: Instant,
     /// Connections found gone (or too slow) while sending: removed by `reap`.
     dead: Vec<u64>,
+    /// Frames may be written to their sockets at once (see `gateway::outbox`): while the task
+    /// keeps up. When requests wait, it queues them instead, so that the connections' writers
+    /// write them on every core and the task gets back to the requests.
+    at_once: bool,
     /// Told of what this node appends (the video controller follows the floor).
     follower: Option<Arc<dyn super::Follower>>,
     /// Attendance (issue #17): who is connected here since when, and where it is written.
@@ -236,6 +240,7 @@ impl Actor {
             requests: super::Answered::default(),
             healthy: false,
             dead: Vec::new(),
+            at_once: true,
             attendance,
             presence_kept: crate::attendance::Tracker::default(),
             attendance_writing: false,
@@ -316,12 +321,14 @@ impl Actor {
                     // stop writing frames at once after 128 sockets (see `outbox`): one
                     // batch at a time, it yields between batches as before.
                     _ = tally_tick.tick(), if !self.tallies_due.is_empty() || !self.tally_rounds.is_empty() => {
+                        self.at_once = inbox.is_empty();
                         unconstrained(async {
                             self.flush_tallies();
                             self.reap();
                         }).await;
                     }
                     _ = presence_tick.tick(), if self.presence_dirty => {
+                        self.at_once = inbox.is_empty();
                         unconstrained(async {
                             self.flush_presence();
                             self.reap();
@@ -329,11 +336,13 @@ impl Actor {
                     }
                     msg = inbox.recv() => {
                         let Some(first) = msg else { break };
+                        self.at_once = inbox.is_empty();
                         unconstrained(self.handle(crate::live::with_waiting(first, inbox, MAX_BATCH))).await;
                         self.reap();
                     }
                     _ = tokio::time::sleep(sleep), if has_deadline => {
                         let tick = Pending { actor: d::Actor::Timer, command: d::Command::Tick, reply: ReplyTo::Nobody };
+                        self.at_once = inbox.is_empty();
                         unconstrained(self.run_batch(vec![tick])).await;
                         self.reap();
                     }
@@ -724,7 +733,12 @@ impl Actor {
         let Some(c) = self.conns.get(&conn) else {
             return false;
         };
-        match c.out.try_send(frame) {
+        let sent = if self.at_once {
+            c.out.try_send(frame)
+        } else {
+            c.out.queue(frame)
+        };
+        match sent {
             Ok(()) => true,
             Err(crate::gateway::outbox::Refused::Full) => {
                 c.out
