@@ -15,7 +15,7 @@ use super::{close, DocConn, MAX_FRAME_BYTES};
 use crate::domain::Role;
 use crate::gateway::outbox;
 use crate::gateway::socket::{self, CloseFrame, Message, Socket, Upgrade};
-use crate::gateway::ws::{parse_token, write_frames, Watch, Watched, WRITE_BUFFER};
+use crate::gateway::ws::{close_after, finish, parse_token, write_frames, Watch, WRITE_BUFFER};
 use crate::gateway::AppState;
 
 /// Frames waiting for one connection, and their bytes (frames over a quarter of this, the
@@ -124,7 +124,8 @@ async fn connection(
                 }
             };
         tracing::Span::current().record("participant", participant.as_str());
-        let (out_tx, out_rx) = outbox::channel::<Bytes>(OUTBOUND_QUEUE, OUTBOUND_BYTES, Message::Binary);
+        let (out_tx, out_rx) =
+            outbox::channel::<Bytes>(OUTBOUND_QUEUE, OUTBOUND_BYTES, Message::Binary);
         let mut handle = app.docs.handle(&convention, &document);
         let link = |h: &super::DocHandle| {
             let c = DocConn {
@@ -158,24 +159,14 @@ async fn connection(
         loop {
             let next = tokio::select! {
                 _ = done.cancelled() => break,
-                w = watch.until(&out_tx) => {
-                    match w {
-                        Watched::ShuttingDown => out_tx.close(pclose::GOING_AWAY, "server shutting down"),
-                        Watched::Idle => out_tx.close(pclose::GOING_AWAY, "idle for too long"),
-                    };
-                    break;
-                }
+                _ = watch.until(&out_tx) => break,
                 n = stream.next() => n,
             };
             watch.heard();
             let msg = match next {
                 Some(Ok(m)) => m,
                 Some(Err(e)) => {
-                    if let Some((code, reason)) =
-                        socket::close_for(&e, (close::TOO_LARGE, "frame too large"))
-                    {
-                        out_tx.close(code, reason);
-                    }
+                    close_after(&e, &out_tx, (close::TOO_LARGE, "frame too large"));
                     break;
                 }
                 None => break,
@@ -207,15 +198,14 @@ async fn connection(
             }
         }
         handle.leave(conn).await;
-        if peer_closed {
-            drop(out_tx);
-            socket::answer_close(&mut stream).await;
-            writer.abort();
-        } else {
-            out_tx.close(1000, "bye");
-            drop(out_tx);
-        }
-        let _ = writer.await;
+        finish(
+            &mut stream,
+            out_tx,
+            writer,
+            peer_closed,
+            app.cancel.is_cancelled(),
+        )
+        .await;
     }
     .instrument(span)
     .await

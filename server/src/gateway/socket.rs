@@ -161,18 +161,17 @@ pub fn close_for(
     }
 }
 
-/// The peer sent its Close: read on until the stream ends (at most a second), which lets
-/// tungstenite write the answering Close (it writes it on the next read) before the socket
-/// goes. Without this, a browser reports every close it starts as 1006.
-pub async fn answer_close<S>(stream: &mut S)
+/// Read on until the stream ends (at most `within`), discarding what comes. When the peer
+/// sent its Close, this lets tungstenite write the answering Close (it writes it on the next
+/// read) before the socket goes: without it, a browser reports every close it starts as 1006.
+/// When the server closed, it waits for the peer's answer: a socket dropped with bytes from
+/// the peer still unread is reset, and the peer loses what was sent before, the close too.
+pub async fn answer_close<S>(stream: &mut S, within: std::time::Duration)
 where
     S: futures_util::Stream + Unpin,
 {
     use futures_util::StreamExt;
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), async {
-        while stream.next().await.is_some() {}
-    })
-    .await;
+    let _ = tokio::time::timeout(within, async { while stream.next().await.is_some() {} }).await;
 }
 
 /// The socket settings: small read and write buffers (most connections are idle), and the

@@ -36,6 +36,8 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// tungstenite reads into a buffer of 128 KiB by default; most connections are idle, and a
 /// participant's messages are small (a longer one still arrives whole).
 pub const READ_BUFFER: usize = 2 * 1024;
+/// Most bytes a writer takes off its queue for one write.
+const WRITE_BATCH: usize = 64 * 1024;
 /// Frames queued together are written at once past this many bytes: with frames of at most
 /// `socket::FRAGMENT`, the write buffer each connection keeps stays within 4 KiB.
 pub const WRITE_BUFFER: usize = 2 * 1024;
@@ -65,10 +67,15 @@ where
             Next::Close(c) => break c,
             next => add(&out_rx, next, &mut batch, &mut frames),
         }
-        // Everything already queued in one write: one system call per wake-up, not one per
-        // frame.
-        while let Some(next) = out_rx.try_next() {
+        // What is already queued in one write: one system call per wake-up, not one per
+        // frame; up to `WRITE_BATCH` bytes, the rest stays in the queue, counted by its
+        // budget (a reader that does not read holds the queue's budget and one batch).
+        let mut bytes = batch.iter().map(Message::len).sum::<usize>();
+        while bytes < WRITE_BATCH {
+            let Some(next) = out_rx.try_next() else { break };
+            let before = batch.len();
             add(&out_rx, next, &mut batch, &mut frames);
+            bytes += batch.iter().skip(before).map(Message::len).sum::<usize>();
         }
         if !out_rx.write(&mut batch, frames).await {
             break None;
@@ -129,12 +136,6 @@ pub(crate) struct Watch {
     deadline: std::pin::Pin<Box<tokio::time::Sleep>>,
 }
 
-/// Why a reader stops without a message.
-pub(crate) enum Watched {
-    ShuttingDown,
-    Idle,
-}
-
 impl Watch {
     pub(crate) fn new(shutdown: &CancellationToken, idle: Duration) -> Self {
         let every = idle / 3;
@@ -153,22 +154,77 @@ impl Watch {
         self.heard = Instant::now();
     }
 
-    /// Wait for the shutdown or the idle timeout, asking `out` for a ping now and then.
-    pub(crate) async fn until<F: Weigh>(&mut self, out: &super::outbox::Outbox<F>) -> Watched {
+    /// Wait for the shutdown or the idle timeout, asking `out` for a ping now and then; then
+    /// close the connection for it (1001).
+    pub(crate) async fn until<F: Weigh>(&mut self, out: &super::outbox::Outbox<F>) {
         loop {
             tokio::select! {
-                _ = self.shutdown.as_mut() => return Watched::ShuttingDown,
+                _ = self.shutdown.as_mut() => {
+                    out.close(close::GOING_AWAY, "server shutting down");
+                    return;
+                }
                 _ = self.ping.tick() => out.ping(),
                 _ = self.deadline.as_mut() => {
                     let due = self.heard + self.idle;
                     if Instant::now() >= due {
-                        return Watched::Idle;
+                        // Silent past the idle timeout, pings unanswered: a half-open TCP
+                        // connection (a phone that lost its network) or a stalled client.
+                        out.close(close::GOING_AWAY, "idle for too long");
+                        return;
                     }
                     self.deadline.as_mut().reset(due);
                 }
             }
         }
     }
+}
+
+/// The end of a connection, the same for `/ws` and the document endpoint. The peer closed:
+/// answer its Close, and the writer goes. Otherwise: close (1000, unless a close was already
+/// asked), after what is queued, then read on until the peer answers, at most
+/// `CLOSE_TIMEOUT`, a second when the server is shutting down (see `socket::answer_close`: a
+/// socket dropped with unread bytes is reset, and a peer that kept sending, a slow consumer
+/// say, would lose its close).
+pub(crate) async fn finish<F, S>(
+    stream: &mut S,
+    out: super::outbox::Outbox<F>,
+    writer: tokio::task::JoinHandle<()>,
+    peer_closed: bool,
+    shutting_down: bool,
+) where
+    F: Weigh,
+    S: futures_util::Stream + Unpin,
+{
+    if peer_closed {
+        drop(out);
+        socket::answer_close(stream, Duration::from_secs(1)).await;
+        writer.abort();
+        let _ = writer.await;
+    } else {
+        out.close(1000, "bye");
+        drop(out);
+        let _ = writer.await;
+        let within = if shutting_down {
+            Duration::from_secs(1)
+        } else {
+            CLOSE_TIMEOUT
+        };
+        socket::answer_close(stream, within).await;
+    }
+}
+
+/// A read failed: close with the code it calls for (`socket::close_for`), if the peer can
+/// still hear it; whether a close was asked (the frame broke a rule).
+pub(crate) fn close_after<F: Weigh>(
+    e: &tungstenite::Error,
+    out: &super::outbox::Outbox<F>,
+    too_large: (u16, &'static str),
+) -> bool {
+    let Some((code, reason)) = socket::close_for(e, too_large) else {
+        return false;
+    };
+    out.close(code, reason);
+    true
 }
 
 /// A token bucket: 10 lines do not deserve a crate.
@@ -336,7 +392,8 @@ async fn connection(mut socket: Socket, app: AppState) {
             )
             .await;
         };
-        let (out_tx, out_rx) = outbox::channel::<Frame>(OUTBOUND_QUEUE, OUTBOUND_BYTES, Message::Text);
+        let (out_tx, out_rx) =
+            outbox::channel::<Frame>(OUTBOUND_QUEUE, OUTBOUND_BYTES, Message::Text);
         let (attached_tx, mut attached) = oneshot::channel();
         let link = ConnLink {
             id: conn,
@@ -354,7 +411,7 @@ async fn connection(mut socket: Socket, app: AppState) {
                 let link = ConnLink {
                     id: conn,
                     out: out_tx.clone(),
-                            attached: attached_tx,
+                    attached: attached_tx,
                     protocol: version,
                 };
                 joined = handle.join(hash, link, last_seq).await;
@@ -366,10 +423,26 @@ async fn connection(mut socket: Socket, app: AppState) {
             }
             Err(e) => {
                 let (code, reason, error_code) = match e {
-                    JoinError::Revoked => (close::REVOKED, "invitation revoked", ErrorCode::Unauthorized),
-                    JoinError::Removed => (close::REMOVED, "removed from the convention", ErrorCode::Forbidden),
-                    JoinError::Unknown => (close::UNKNOWN_TOKEN, "unknown invitation", ErrorCode::Unauthorized),
-                    JoinError::Gone => (close::GOING_AWAY, "server shutting down", ErrorCode::Unavailable),
+                    JoinError::Revoked => (
+                        close::REVOKED,
+                        "invitation revoked",
+                        ErrorCode::Unauthorized,
+                    ),
+                    JoinError::Removed => (
+                        close::REMOVED,
+                        "removed from the convention",
+                        ErrorCode::Forbidden,
+                    ),
+                    JoinError::Unknown => (
+                        close::UNKNOWN_TOKEN,
+                        "unknown invitation",
+                        ErrorCode::Unauthorized,
+                    ),
+                    JoinError::Gone => (
+                        close::GOING_AWAY,
+                        "server shutting down",
+                        ErrorCode::Unavailable,
+                    ),
                     JoinError::Unavailable(_) => (
                         close::TRY_AGAIN_LATER,
                         "convention unavailable: try again later",
@@ -410,26 +483,15 @@ async fn connection(mut socket: Socket, app: AppState) {
                     out_tx.close(close::TRY_AGAIN_LATER, "the convention restarted: reconnect");
                     break;
                 }
-                w = watch.until(&out_tx) => {
-                    match w {
-                        Watched::ShuttingDown => out_tx.close(close::GOING_AWAY, "server shutting down"),
-                        // Silent past the idle timeout, pings unanswered: a half-open TCP
-                        // connection (a phone that lost its network) or a stalled client.
-                        Watched::Idle => out_tx.close(close::GOING_AWAY, "idle for too long"),
-                    };
-                    break;
-                }
+                _ = watch.until(&out_tx) => break,
                 n = stream.next() => n,
             };
             watch.heard();
             let msg = match next {
                 None => break,
                 Some(Err(e)) => {
-                    if let Some((code, reason)) =
-                        socket::close_for(&e, (close::TOO_LARGE, "frame too large"))
-                    {
+                    if close_after(&e, &out_tx, (close::TOO_LARGE, "frame too large")) {
                         app.hub.metrics().reject(ErrorCode::BadMessage);
-                        out_tx.close(code, reason);
                     }
                     break;
                 }
@@ -518,16 +580,14 @@ async fn connection(mut socket: Socket, app: AppState) {
             }
         }
         handle.leave(conn).await;
-        if peer_closed {
-            // The client closed: answer its Close (the reader does), then the writer goes.
-            drop(out_tx);
-            socket::answer_close(&mut stream).await;
-            writer.abort();
-        } else {
-            out_tx.close(1000, "bye");
-            drop(out_tx);
-        }
-        let _ = writer.await;
+        finish(
+            &mut stream,
+            out_tx,
+            writer,
+            peer_closed,
+            app.cancel.is_cancelled(),
+        )
+        .await;
         debug!("left");
     }
     .instrument(span)
