@@ -8,14 +8,13 @@ use convene_protocol::close as pclose;
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 use tracing::{info_span, Instrument};
 
 use super::{close, DocConn, MAX_FRAME_BYTES};
 use crate::domain::Role;
 use crate::gateway::outbox;
 use crate::gateway::socket::{self, CloseFrame, Message, Socket, Upgrade};
-use crate::gateway::ws::{close_after, finish, parse_token, write_frames, Watch, WRITE_BUFFER};
+use crate::gateway::ws::{close_after, finish, parse_token, spawn_writer, Watch, WRITE_BUFFER};
 use crate::gateway::AppState;
 
 /// Frames waiting for one connection, and their bytes (frames over a quarter of this, the
@@ -146,12 +145,7 @@ async fn connection(
             }
         }
         let (sink, mut stream) = socket.split();
-        let done = CancellationToken::new();
-        let writer_done = done.clone();
-        let writer = tokio::spawn(async move {
-            write_frames(sink, out_rx).await;
-            writer_done.cancel();
-        });
+        let (writer, done) = spawn_writer(sink, out_rx);
         let mut watch = Watch::new(&app.cancel, app.limits.ws_idle);
         let mut tokens = BURST;
         let mut last = Instant::now();

@@ -315,10 +315,6 @@ impl<T: Weigh> Outbox<T> {
     pub fn ping(&self) {
         let _ = self.tx.try_send(Item::Ping);
     }
-
-    pub fn is_closed(&self) -> bool {
-        self.tx.is_closed()
-    }
 }
 
 impl<T: Weigh> OutboxReceiver<T> {

@@ -197,9 +197,6 @@ pub fn is_long(message: &Message) -> bool {
 /// one frame when it is short, else a first frame and continuations. The bytes are shared,
 /// not copied.
 pub fn frames(message: Message) -> Vec<Message> {
-    if !is_long(&message) {
-        return vec![message];
-    }
     let (data, kind): (Bytes, Data) = match message {
         Message::Text(t) if t.len() > FRAGMENT => (Bytes::from(t), Data::Text),
         Message::Binary(b) if b.len() > FRAGMENT => (b, Data::Binary),

@@ -63,19 +63,16 @@ where
     let mut batch: VecDeque<Message> = VecDeque::new();
     let closing = loop {
         let mut frames = 0;
-        match out_rx.next().await {
+        let mut bytes = match out_rx.next().await {
             Next::Close(c) => break c,
             next => add(&out_rx, next, &mut batch, &mut frames),
-        }
+        };
         // What is already queued in one write: one system call per wake-up, not one per
         // frame; up to `WRITE_BATCH` bytes, the rest stays in the queue, counted by its
         // budget (a reader that does not read holds the queue's budget and one batch).
-        let mut bytes = batch.iter().map(Message::len).sum::<usize>();
         while bytes < WRITE_BATCH {
             let Some(next) = out_rx.try_next() else { break };
-            let before = batch.len();
-            add(&out_rx, next, &mut batch, &mut frames);
-            bytes += batch.iter().skip(before).map(Message::len).sum::<usize>();
+            bytes += add(&out_rx, next, &mut batch, &mut frames);
         }
         if !out_rx.write(&mut batch, frames).await {
             break None;
@@ -103,26 +100,48 @@ where
 }
 
 /// Add what the queue gave to the batch to write: a frame (in fragments when it is long,
-/// see `socket::frames`), a ping, or nothing (a flush: the write flushes anyway).
+/// see `socket::frames`), a ping, or nothing (a flush: the write flushes anyway). The bytes
+/// added.
 fn add<F: Weigh>(
     out_rx: &OutboxReceiver<F>,
     next: Next<F>,
     batch: &mut VecDeque<Message>,
     frames: &mut usize,
-) {
-    match next {
+) -> usize {
+    let m = match next {
         Next::Frame(f) => {
             *frames += 1;
-            let m = out_rx.message(f);
-            if socket::is_long(&m) {
-                batch.extend(socket::frames(m));
-            } else {
-                batch.push_back(m);
-            }
+            out_rx.message(f)
         }
-        Next::Ping => batch.push_back(Message::Ping(Default::default())),
-        Next::Flush | Next::Close(_) => {}
+        Next::Ping => Message::Ping(Default::default()),
+        Next::Flush | Next::Close(_) => return 0,
+    };
+    let bytes = m.len();
+    if socket::is_long(&m) {
+        batch.extend(socket::frames(m));
+    } else {
+        batch.push_back(m);
     }
+    bytes
+}
+
+/// Start a connection's writer (`write_frames`) on its own task: its handle, and a token
+/// cancelled when it ends (the reader then stops too).
+pub(crate) fn spawn_writer<F, S>(
+    sink: S,
+    out_rx: OutboxReceiver<F>,
+) -> (tokio::task::JoinHandle<()>, CancellationToken)
+where
+    F: Weigh + Send + Sync + 'static,
+    S: futures_util::Sink<Message, Error = tungstenite::Error> + Send + 'static,
+{
+    let done = CancellationToken::new();
+    let writer_done = done.clone();
+    let writer = tokio::spawn(async move {
+        write_frames(sink, out_rx).await;
+        writer_done.cancel();
+    });
+    (writer, done)
 }
 
 /// What a connection's reader watches besides its socket, the same for `/ws` and the
@@ -463,12 +482,7 @@ async fn connection(mut socket: Socket, app: AppState) {
 
         // 2. The writer: frames from the convention's task, pings, the close.
         let (sink, mut stream) = socket.split();
-        let done = CancellationToken::new();
-        let writer_done = done.clone();
-        let writer = tokio::spawn(async move {
-            write_frames(sink, out_rx).await;
-            writer_done.cancel();
-        });
+        let (writer, done) = spawn_writer(sink, out_rx);
 
         // 3. The reader, which also watches the shutdown and the idle timeout.
         let mut watch = Watch::new(&app.cancel, app.limits.ws_idle);

@@ -81,6 +81,39 @@ struct Conn {
     staff: bool,
 }
 
+/// Give a frame to connection `id` (`c`): written at once or queued (`Actor::at_once`); a full
+/// queue means a slow reader, closed and left to resync, a closed one is gone (both to
+/// `dead`). Whether it was taken. A function of the fields it needs, so that a loop over the
+/// connections can call it without looking each one up again.
+fn offer(
+    c: &Conn,
+    id: u64,
+    frame: Frame,
+    at_once: bool,
+    metrics: &Metrics,
+    dead: &mut Vec<u64>,
+) -> bool {
+    let sent = if at_once {
+        c.out.try_send(frame)
+    } else {
+        c.out.queue(frame)
+    };
+    match sent {
+        Ok(()) => true,
+        Err(crate::gateway::outbox::Refused::Full) => {
+            c.out
+                .close(close::SLOW_CONSUMER, "too slow: reconnect to resync");
+            metrics.slow_consumers.inc();
+            dead.push(id);
+            false
+        }
+        Err(crate::gateway::outbox::Refused::Closed) => {
+            dead.push(id);
+            false
+        }
+    }
+}
+
 enum ReplyTo {
     Conn { conn: u64, id: String },
     Http(oneshot::Sender<Result<Vec<d::Record>, CommandError>>),
@@ -733,25 +766,7 @@ impl Actor {
         let Some(c) = self.conns.get(&conn) else {
             return false;
         };
-        let sent = if self.at_once {
-            c.out.try_send(frame)
-        } else {
-            c.out.queue(frame)
-        };
-        match sent {
-            Ok(()) => true,
-            Err(crate::gateway::outbox::Refused::Full) => {
-                c.out
-                    .close(close::SLOW_CONSUMER, "too slow: reconnect to resync");
-                self.metrics.slow_consumers.inc();
-                self.dead.push(conn);
-                false
-            }
-            Err(crate::gateway::outbox::Refused::Closed) => {
-                self.dead.push(conn);
-                false
-            }
-        }
+        offer(c, conn, frame, self.at_once, &self.metrics, &mut self.dead)
     }
 
     /// Remove the connections found gone while sending. Iterative: a departure tells the

@@ -306,6 +306,7 @@ impl Actor {
             && moved.is_empty()
             && records.iter().all(|(_, a)| matches!(a, Audience::Everyone));
         let mut out: Vec<(u64, Frame)> = Vec::new();
+        let mut queued = 0u64;
         if for_all {
             let others: Vec<Frame> = frames.iter().map(|(public, _)| public.clone()).collect();
             let staff: Vec<Frame> = frames
@@ -313,9 +314,13 @@ impl Actor {
                 .map(|(public, private)| private.as_ref().unwrap_or(public).clone())
                 .chain(audit_frames.iter().cloned())
                 .collect();
+            // Straight to each connection, in hand already.
+            let (dead, metrics, at_once) = (&mut self.dead, &self.metrics, self.at_once);
             for (id, c) in &self.conns {
                 let mine = if c.staff { &staff } else { &others };
-                out.extend(mine.iter().map(|f| (*id, f.clone())));
+                for f in mine {
+                    queued += u64::from(super::offer(c, *id, f.clone(), at_once, metrics, dead));
+                }
             }
         } else {
             // Who must be looked at: everyone online when a record (or an audit entry, for
@@ -435,7 +440,6 @@ impl Actor {
                 }
             }
         }
-        let mut queued = 0u64;
         for (id, frame) in out {
             queued += u64::from(self.queue(id, frame));
         }
