@@ -360,12 +360,16 @@ pub enum Event {
         poll: String,
         ballot: Ballot,
     },
-    /// `tally` is present only for those who may see the results.
+    /// `tally` is present only for those who may see the results; `turnout` only for
+    /// facilitators and guarantors (and in the log, absent from logs written before it was
+    /// kept).
     PollClosed {
         poll: String,
         reason: CloseReason,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         tally: Option<Tally>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        turnout: Option<Turnout>,
     },
     PollRevealed {
         poll: String,

@@ -138,7 +138,9 @@ pub enum PollStatus {
     Published,
 }
 
-/// Who has voted, in numbers (facilitators and guarantors).
+/// Who has voted, in numbers (facilitators and guarantors). Absent for a draft. For a closed
+/// or published poll, `eligible` and `eligible_present` are those at the close (the close's
+/// `turnout`), not those of now.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Participation {
     pub voted: u64,
@@ -147,6 +149,14 @@ pub struct Participation {
     /// Of those, how many are online (and in the poll's room, for a room poll).
     pub eligible_present: u64,
     pub quorum: Option<u32>,
+}
+
+/// Who could vote in a poll, and how many of them were online (and in the poll's room, for a
+/// room poll), at its close.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Turnout {
+    pub eligible: u64,
+    pub eligible_present: u64,
 }
 
 /// A secret poll's ballot box that did not match its voters when the server took it up: it was

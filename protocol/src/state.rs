@@ -97,6 +97,9 @@ pub struct PollState {
     /// Secret polls: who has voted, and nothing else.
     pub voted: Vec<String>,
     pub final_tally: Option<Tally>,
+    /// Fixed at the close (absent from states stored before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_turnout: Option<crate::Turnout>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -241,6 +241,7 @@ fn valid_ballots_are_counted() {
             assert_eq!(tally.counts, case.counts, "{label}: counts");
             assert_eq!(tally.texts, case.texts, "{label}: texts");
             assert_eq!(sim.poll(&poll).ballot_count(), tally.ballots, "{label}");
+            let turnout = polls::turnout(&sim.state, sim.poll(&poll), &sim.present);
             let events = sim.ok(&f, close(&poll));
             assert_eq!(
                 events,
@@ -248,6 +249,7 @@ fn valid_ballots_are_counted() {
                     poll: poll.clone(),
                     reason: CloseReason::Facilitator,
                     tally: tally.clone(),
+                    turnout: Some(turnout),
                 }],
                 "{label}: the close carries the tally"
             );
@@ -933,6 +935,7 @@ fn ranking_methods_against_hand_counts() {
             for (i, b) in ballots.iter().enumerate() {
                 sim.ok(ids.citizen(i), vote(&poll, b.clone()));
             }
+            let turnout = polls::turnout(&sim.state, sim.poll(&poll), &sim.present);
             let events = sim.ok(&f, close(&poll));
             assert_eq!(
                 events,
@@ -940,6 +943,7 @@ fn ranking_methods_against_hand_counts() {
                     poll: poll.clone(),
                     reason: CloseReason::Facilitator,
                     tally: tally.clone(),
+                    turnout: Some(turnout),
                 }],
                 "{label}"
             );
@@ -1336,14 +1340,38 @@ fn a_poll_with_a_duration_closes_on_the_tick_at_its_end() {
     sim.at(61_000);
     let tally = sim.poll(&poll).tally();
     assert_eq!(tally.counts, vec![1, 1]);
+    // Three citizens and the facilitator online: the close logs the 16 citizens who could
+    // vote, 3 of them online.
+    sim.present = [
+        ids.citizen(0),
+        ids.citizen(5),
+        ids.citizen(9),
+        ids.facilitator(),
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
     assert_eq!(
         sim.tick(),
         vec![Event::PollClosed {
             poll: poll.clone(),
             reason: CloseReason::Timer,
             tally: tally.clone(),
+            turnout: Some(polls::Turnout {
+                eligible: 16,
+                eligible_present: 3,
+            }),
         }],
         "the tick at ends_at closes it"
+    );
+    sim.present.clear();
+    assert_eq!(
+        sim.poll(&poll).closed_turnout,
+        Some(polls::Turnout {
+            eligible: 16,
+            eligible_present: 3,
+        }),
+        "the turnout stays as it was at the close"
     );
     assert_eq!(sim.poll(&poll).status, PollStatus::Closed);
     assert_eq!(sim.poll(&poll).tally(), tally);
@@ -1974,6 +2002,7 @@ fn the_tally_is_fixed_at_the_close() {
             sim.ok(ids.citizen(i), vote(&poll, Ballot::Scale(v)));
         }
         let live = sim.poll(&poll).tally();
+        let closed_turnout = Some(polls::turnout(&sim.state, sim.poll(&poll), &sim.present));
         let closed = sim.ok(&f, close(&poll));
         let want = Tally {
             ballots: 3,
@@ -1990,6 +2019,7 @@ fn the_tally_is_fixed_at_the_close() {
                 poll: poll.clone(),
                 reason: CloseReason::Facilitator,
                 tally: want.clone(),
+                turnout: closed_turnout,
             }],
             "{label}"
         );

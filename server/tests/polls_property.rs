@@ -437,6 +437,7 @@ fn run(
                         poll: p,
                         reason: CloseReason::Facilitator,
                         tally,
+                        turnout: Some(_),
                     }] = &events[..]
                     else {
                         return Err(TestCaseError::fail(format!("{label}: {events:?}")));

@@ -686,12 +686,22 @@ impl View {
                     }
                 }
             }
-            Event::PollClosed { poll, tally, .. } => {
+            Event::PollClosed {
+                poll,
+                tally,
+                turnout,
+                ..
+            } => {
                 if let Some(p) = self.poll(poll) {
                     p.status = PollStatus::Closed;
                     p.ends_at = None;
                     if tally.is_some() {
                         p.tally = tally.clone();
+                    }
+                    // Staff's close carries the turnout its participation keeps from now on.
+                    if let (Some(t), Some(part)) = (turnout, p.participation.as_mut()) {
+                        part.eligible = t.eligible;
+                        part.eligible_present = t.eligible_present;
                     }
                 }
             }
@@ -1189,10 +1199,6 @@ impl View {
     /// - `queue_in_order` of a room in `least_spoken` order, for viewers without floor times
     ///   (all but facilitators and guarantors): the order comes from the floor times they do
     ///   not receive (PROTOCOL.md section 10, `queue_order_set`);
-    /// - the `participation` of a poll that is not open (a draft's whole participation, a
-    ///   closed or published poll's `eligible` and `eligible_present`): the snapshot counts
-    ///   the roster and who is online now, but `poll_tally` follows them for open polls only
-    ///   (PROTOCOL.md section 11), so no client, of either version, can keep it;
     /// - the snapshot's `participants` (empty in version 2) and its `presence` and `roster`,
     ///   which are compared as `people`, `counts` and the fetched `roster` instead.
     ///
@@ -1201,18 +1207,6 @@ impl View {
         v.seq = 0;
         v.snap.seq = 0;
         let staff = v.staff();
-        for p in v.snap.polls.iter_mut() {
-            match p.status {
-                PollStatus::Open => {}
-                PollStatus::Draft => p.participation = None,
-                PollStatus::Closed | PollStatus::Published => {
-                    if let Some(part) = p.participation.as_mut() {
-                        part.eligible = 0;
-                        part.eligible_present = 0;
-                    }
-                }
-            }
-        }
         for r in v.snap.rooms.iter_mut() {
             if let Some(inside) = r.inside.as_mut() {
                 if !staff && inside.order == QueueOrder::LeastSpoken {

@@ -1101,3 +1101,121 @@ async fn one_invitation_holds_at_most_four_connections_to_a_document() -> Result
     }
     Ok(())
 }
+
+// ---------------------------------------------------------------------------------------
+// After the server's close, it reads on until the peer answers, at most 5 s (ARCHITECTURE.md,
+// limits: "Reading on after the server's close"): a peer that never answers and floods instead
+// is cut at that budget, on both endpoints, and the others go on.
+
+/// The budget: how long the server reads on after its close (`gateway/ws.rs`, `CLOSE_TIMEOUT`).
+const READ_ON: Duration = Duration::from_secs(5);
+
+/// After the server's close: send 8 KiB frames (within both endpoints' frame limits, so that
+/// only the time budget can end it), never the answering Close, for ten times the read-on
+/// budget or until the server drops the socket. How long it took, and the bytes sent.
+async fn flood_after_close(raw: Raw, opcode: u8) -> Result<(Option<Duration>, u64)> {
+    let Raw { tcp, .. } = raw;
+    let (mut rd, mut wr) = tcp.into_split();
+    let payload = vec![b'a'; 8 * 1024];
+    let mut frame = vec![0x80 | opcode, 0x80 | 126];
+    frame.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+    frame.extend_from_slice(&[0, 0, 0, 0]); // the zero mask: the payload as it is
+    frame.extend_from_slice(&payload);
+    let started = Instant::now();
+    let end = started + 10 * READ_ON;
+    let mut sent = 0u64;
+    // The server's end shows as a write error (reset) or as the end of the stream.
+    let mut eof = [0u8; 4096];
+    let reading = async {
+        loop {
+            match rd.read(&mut eof).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => continue,
+            }
+        }
+    };
+    tokio::pin!(reading);
+    loop {
+        tokio::select! {
+            _ = &mut reading => return Ok((Some(started.elapsed()), sent)),
+            written = wr.write_all(&frame) => match written {
+                Ok(()) => sent += frame.len() as u64,
+                Err(_) => return Ok((Some(started.elapsed()), sent)),
+            },
+            // A server that stops reading without dropping the socket stalls the write here.
+            _ = tokio::time::sleep_until(end.into()) => return Ok((None, sent)),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_peer_flooding_after_the_servers_close_is_cut_at_the_read_on_budget() -> Result<()> {
+    let dir = tempdir();
+    let server = Server::start(&dir.path().join("data")).await?;
+    let invites = convention(&server, "deluge", 4).await?;
+    let pid = server.pid().context("pid")?;
+    let mut fac = Client::join(&server.ws_url(), FAC, &token(&invites, FAC)).await?;
+    let mut c0 = Client::join(&server.ws_url(), "c0", &token(&invites, &citizen(0))).await?;
+    fac.ok(Command::CreateDocument {
+        name: "avis".into(),
+        title: "Avis citoyen".into(),
+    })
+    .await?;
+    let rss_before = rss_kib(pid)?;
+
+    // /ws: a binary frame gets 4010; /doc: a text frame gets its "malformed" close.
+    let mut ws = raw_joined(&server, &token(&invites, &citizen(1))).await?;
+    ws.frame(0x2, b"\x00\x01", true).await?;
+    let code = ws.close_code(Duration::from_secs(5)).await?;
+    ensure!(code == Some(close::BINARY), "/ws closed with {code:?}");
+    let mut doc = Raw::upgrade(
+        &server.addr,
+        &format!("/doc/deluge/avis?token={}", token(&invites, &citizen(2))),
+    )
+    .await?;
+    doc.frame(0x1, b"bonjour", true).await?;
+    let code = doc.close_code(Duration::from_secs(5)).await?;
+    ensure!(
+        code == Some(convene::docs::close::MALFORMED),
+        "/doc closed with {code:?}"
+    );
+
+    // Both flood at once, while the others chat.
+    let floods = tokio::spawn(async move {
+        let (a, b) = tokio::join!(flood_after_close(ws, 0x1), flood_after_close(doc, 0x2));
+        Ok::<_, anyhow::Error>((a?, b?))
+    });
+    let mut chats = 0;
+    while !floods.is_finished() {
+        goes_on(
+            &mut fac,
+            &mut c0,
+            &format!("message {chats} pendant le déluge"),
+        )
+        .await?;
+        chats += 1;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let ((ws_cut, ws_sent), (doc_cut, doc_sent)) = floods.await??;
+    eprintln!(
+        "cut after the server's close: /ws {ws_cut:?} ({} MiB sent), /doc {doc_cut:?} ({} MiB sent); \
+         {chats} chats went through meanwhile (budget {READ_ON:?})",
+        ws_sent >> 20,
+        doc_sent >> 20
+    );
+    for (endpoint, cut) in [("/ws", ws_cut), ("/doc", doc_cut)] {
+        ensure!(
+            cut.is_some(),
+            "{endpoint}: still open after ten times the read-on budget"
+        );
+    }
+    ensure!(chats > 0, "no chat went through during the flood");
+    goes_on(&mut fac, &mut c0, "après le déluge").await?;
+    let rss_after = rss_kib(pid)?;
+    ensure!(
+        rss_after < rss_before + 64 * 1024,
+        "server memory grew from {rss_before} KiB to {rss_after} KiB during the flood"
+    );
+    ensure!(server.metric("convene_connections").await? == 2);
+    Ok(())
+}

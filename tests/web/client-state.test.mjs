@@ -120,6 +120,15 @@ test('polls: a secret vote seen by a citizen, calls, and events that are not for
   assert.equal(s.seq, seq, 'an unknown event still moves the seq');
 });
 
+test('polls: staff keep the turnout of the close, whoever comes and goes after it', () => {
+  const s = snapshot(staff);
+  const spec = { question: 'Q', kind: 'position', secret: false, live_results: true, voters: ['citizen'], quorum: null, duration_ms: null, room: null };
+  ev(s, staff, { type: 'poll_opened', poll: 'q1', spec, ends_at: null });
+  s.polls[0].participation = { voted: 2, eligible: 10, eligible_present: 7, quorum: null };
+  ev(s, staff, { type: 'poll_closed', poll: 'q1', reason: 'facilitator', turnout: { eligible: 10, eligible_present: 6 } });
+  assert.deepEqual(s.polls[0].participation, { voted: 2, eligible: 10, eligible_present: 6, quorum: null });
+});
+
 test('announcements in a snapshot: the recent ones missed while away, never stale ones', () => {
   const now = 10 * CURRENT_NOTICE_MS;
   const s = snapshot(me);

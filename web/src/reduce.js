@@ -382,6 +382,10 @@ function applyOne(snap, me, rec) {
         p.status = 'closed';
         p.ends_at = null;
         if (ev.tally) p.tally = ev.tally;
+        // Staff's close carries the turnout at the close, which stays.
+        if (ev.turnout && p.participation) {
+          p.participation = { ...p.participation, ...ev.turnout };
+        }
       }
       break;
     }

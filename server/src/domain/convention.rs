@@ -590,11 +590,17 @@ impl Convention {
                 }
             }
             Event::SecretBallotCast { .. } => {} // handled above
-            Event::PollClosed { poll, tally, .. } => {
+            Event::PollClosed {
+                poll,
+                tally,
+                turnout,
+                ..
+            } => {
                 if let Some(p) = self.polls.get_mut(poll) {
                     p.status = PollStatus::Closed;
                     p.ends_at = None;
                     p.final_tally = Some(tally.clone());
+                    p.closed_turnout = *turnout;
                 }
             }
             Event::PollRevealed { poll } => {

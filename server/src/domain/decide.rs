@@ -413,7 +413,7 @@ pub fn decide(state: &Convention, actor: &Actor, command: &Command, ctx: &Contex
         | Command::ClosePoll { .. }
         | Command::RevealResults { .. }
         | Command::PublishResults { .. }
-        | Command::Vote { .. } => polls::decide(state, me, command, now),
+        | Command::Vote { .. } => polls::decide(state, me, command, now, ctx.present),
         Command::PlanRotation { .. }
         | Command::StartRotation
         | Command::PauseRotation
@@ -466,7 +466,7 @@ pub fn decide(state: &Convention, actor: &Actor, command: &Command, ctx: &Contex
         | Command::RevokePublicLink
         | Command::SetLivestream { .. }
         | Command::PublishDocument { .. } => super::public::decide(state, command),
-        Command::Tick => Ok(tick(state, now)),
+        Command::Tick => Ok(tick(state, now, ctx.present)),
     }
 }
 
@@ -741,7 +741,7 @@ fn close_breakouts(
 
 /// Fire what is due at `now`; nothing if nothing is. Firing twice is harmless: the first
 /// firing's events make the deadline disappear from the state.
-fn tick(state: &Convention, now: Millis) -> Vec<Event> {
+fn tick(state: &Convention, now: Millis, present: &BTreeSet<ParticipantId>) -> Vec<Event> {
     let mut out = Vec::new();
     let mut breakout_over = false;
     if let Some(b) = &state.breakout {
@@ -764,7 +764,7 @@ fn tick(state: &Convention, now: Millis) -> Vec<Event> {
             out.push(floor_ended(&r.id, f, FloorEndReason::Timer, now));
         }
     }
-    out.extend(polls::due(state, now));
+    out.extend(polls::due(state, now, present));
     out.extend(super::rotation::due(state, now));
     out.extend(super::moderation::due(state, now));
 

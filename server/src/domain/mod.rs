@@ -25,7 +25,9 @@ pub use convention::{
 };
 pub use decide::{decide, Context};
 pub use moderation::{Hidden, Mute, Removal, Report};
-pub use polls::{Ballot, Poll, PollId, PollKind, PollSpec, PollStatus, Stance, Tally};
+pub use polls::{
+    may_vote, turnout, Ballot, Poll, PollId, PollKind, PollSpec, PollStatus, Stance, Tally, Turnout,
+};
 pub use roles::{allowed, Permission};
 pub use rotation::{Phase, Rotation, RotationPlan};
 pub use runsheet::{RunSheet, Sequence, SequenceId, SequenceSpec, SequenceStatus};
@@ -251,6 +253,9 @@ pub enum Event {
         poll: PollId,
         reason: CloseReason,
         tally: Tally,
+        /// Who could vote, and how many of them were online, at the close (`None` in logs
+        /// written before it was kept).
+        turnout: Option<Turnout>,
     },
     PollRevealed {
         poll: PollId,

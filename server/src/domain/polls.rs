@@ -142,10 +142,43 @@ pub struct Poll {
     pub secret: Vec<Ballot>,
     /// The final tally, fixed at the close.
     pub final_tally: Option<Tally>,
+    /// Who could vote and how many of them were online, fixed at the close (from the log;
+    /// `None` for a poll closed before the log kept it).
+    pub closed_turnout: Option<Turnout>,
     /// Secret polls: the ballot box did not match the voter marks when it was taken up (rows
     /// are anonymous: an extra one cannot be told from the others, so none is counted). Known
     /// from the box, never from the log: found again at every load.
     pub tampered: Option<Tampered>,
+}
+
+/// Who could vote in a poll, and how many of them were online.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Turnout {
+    pub eligible: u64,
+    pub eligible_present: u64,
+}
+
+/// Whether a person may vote in a poll where they are now (a room's poll: those in the room).
+pub fn may_vote(state: &Convention, poll: &Poll, person: &Person) -> bool {
+    poll.eligible(&person.roles)
+        && poll
+            .spec
+            .room
+            .as_deref()
+            .is_none_or(|r| state.location_of(&person.id) == r)
+}
+
+/// A poll's turnout now: as it stands while the poll is open; what a close logs.
+pub fn turnout(state: &Convention, poll: &Poll, present: &BTreeSet<ParticipantId>) -> Turnout {
+    let eligible: Vec<&Person> = state
+        .people
+        .values()
+        .filter(|p| may_vote(state, poll, p))
+        .collect();
+    Turnout {
+        eligible: eligible.len() as u64,
+        eligible_present: eligible.iter().filter(|p| present.contains(&p.id)).count() as u64,
+    }
 }
 
 /// What a tampered ballot box held.
@@ -184,6 +217,7 @@ impl Poll {
             voted: BTreeSet::new(),
             secret: Vec::new(),
             final_tally: None,
+            closed_turnout: None,
             tampered: None,
         }
     }
@@ -509,6 +543,7 @@ pub(super) fn decide(
     me: Option<&Person>,
     command: &Command,
     now: Millis,
+    present: &BTreeSet<ParticipantId>,
 ) -> Result<Vec<Event>, Rejection> {
     match command {
         Command::DraftPoll { spec } => {
@@ -552,6 +587,7 @@ pub(super) fn decide(
                 poll: poll.clone(),
                 reason: CloseReason::Facilitator,
                 tally: p.tally(),
+                turnout: Some(turnout(state, p, present)),
             }])
         }
         Command::RevealResults { poll } => {
@@ -631,7 +667,11 @@ pub(super) fn decide(
 }
 
 /// Polls whose time is up at `now`: their closing events.
-pub(super) fn due(state: &Convention, now: Millis) -> Vec<Event> {
+pub(super) fn due(
+    state: &Convention,
+    now: Millis,
+    present: &BTreeSet<ParticipantId>,
+) -> Vec<Event> {
     state
         .polls
         .values()
@@ -641,6 +681,7 @@ pub(super) fn due(state: &Convention, now: Millis) -> Vec<Event> {
             poll: p.id.clone(),
             reason: CloseReason::Timer,
             tally: p.tally(),
+            turnout: Some(turnout(state, p, present)),
         })
         .collect()
 }

@@ -49,7 +49,8 @@ fn results(state: &Convention, poll: &d::Poll) -> PollResults {
         .map(|c| (*c as f64) * 100.0 / ballots)
         .map(|p| (p * 10.0).round() / 10.0)
         .collect();
-    // Nobody is "present" in an export: participation counts who voted among who may.
+    // Nobody is "present" in an export: an open poll's participation counts who voted among
+    // who may; a closed poll's has who could and were online at its close (logged).
     let participation = view::participation(state, poll, &Default::default());
     PollResults {
         id: poll.id.clone(),

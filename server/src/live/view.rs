@@ -176,13 +176,21 @@ pub fn public_form(record: &d::Record, state: &Convention) -> p::Record {
         p::Event::ChatHidden { reason, .. } | p::Event::ParticipantRemoved { reason, .. } => {
             *reason = None
         }
-        p::Event::PollClosed { poll, tally, .. }
+        p::Event::PollClosed {
+            poll,
+            tally,
+            turnout,
+            ..
+        } => {
+            // Participation is staff's (section 11).
+            *turnout = None;
             if !state
                 .polls
                 .get(poll.as_str())
-                .is_some_and(|p| p.results_public()) =>
-        {
-            *tally = None;
+                .is_some_and(|p| p.results_public())
+            {
+                *tally = None;
+            }
         }
         // Run sheet.
         p::Event::SequenceAdded { spec, .. } | p::Event::SequenceEdited { spec, .. } => {
@@ -199,28 +207,19 @@ pub fn participation(
     poll: &d::Poll,
     present: &BTreeSet<String>,
 ) -> p::Participation {
-    // A room's poll is voted by those in the room.
-    let eligible: Vec<&Person> = state
-        .people
-        .values()
-        .filter(|p| may_vote(state, poll, p))
-        .collect();
+    // A closed poll's as it stood at its close (a log written before the close kept it: as
+    // it stands now).
+    let turnout = match poll.status {
+        d::PollStatus::Closed | d::PollStatus::Published => poll.closed_turnout,
+        _ => None,
+    }
+    .unwrap_or_else(|| d::turnout(state, poll, present));
     p::Participation {
         voted: poll.ballot_count(),
-        eligible: eligible.len() as u64,
-        eligible_present: eligible.iter().filter(|p| present.contains(&p.id)).count() as u64,
+        eligible: turnout.eligible,
+        eligible_present: turnout.eligible_present,
         quorum: poll.spec.quorum,
     }
-}
-
-/// Whether a person may vote in a poll where they are now.
-pub fn may_vote(state: &Convention, poll: &d::Poll, person: &Person) -> bool {
-    poll.eligible(&person.roles)
-        && poll
-            .spec
-            .room
-            .as_deref()
-            .is_none_or(|r| state.location_of(&person.id) == r)
 }
 
 /// Whether a viewer sees a poll at all.
@@ -272,10 +271,12 @@ pub fn poll_view(
         opened_at: poll.opened_at,
         ends_at: poll.ends_at,
         revealed: poll.revealed,
-        eligible: may_vote(state, poll, viewer),
+        eligible: d::may_vote(state, poll, viewer),
         you_voted: poll.has_voted(&viewer.id),
         your_ballot: poll.named.get(&viewer.id).map(wire::ballot_out),
-        participation: staff.then(|| participation(state, poll, present)),
+        // A draft has no participation yet (as no `poll_tally` follows drafts).
+        participation: (staff && poll.status != d::PollStatus::Draft)
+            .then(|| participation(state, poll, present)),
         // A draft has no tally yet (as `poll_drafted` carries none).
         tally: sees_tally(poll, viewer).then(|| wire::tally_out(&poll.tally())),
         tampered: poll
@@ -658,7 +659,7 @@ fn view_key(state: &Convention, viewer: &Person) -> ViewKey {
             .map(|p| {
                 (
                     sees_poll(state, p, viewer),
-                    may_vote(state, p, viewer),
+                    d::may_vote(state, p, viewer),
                     p.has_voted(&viewer.id),
                     p.named.get(&viewer.id).cloned(),
                 )
