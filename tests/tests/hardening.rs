@@ -1103,26 +1103,32 @@ async fn one_invitation_holds_at_most_four_connections_to_a_document() -> Result
 }
 
 // ---------------------------------------------------------------------------------------
-// After the server's close, it reads on until the peer answers, at most 5 s (ARCHITECTURE.md,
-// limits: "Reading on after the server's close"): a peer that never answers and floods instead
-// is cut at that budget, on both endpoints, and the others go on.
+// After a close, the server reads on until the peer answers (ARCHITECTURE.md, limits: "Reading
+// on after a close"), within a time and a byte budget: a peer that never answers is cut at the
+// first it exceeds, on both endpoints, and the others go on.
 
-/// The budget: how long the server reads on after its close (`gateway/ws.rs`, `CLOSE_TIMEOUT`).
+/// The time budget: how long the server reads on after its close (`gateway/ws.rs`,
+/// `CLOSE_TIMEOUT`).
 const READ_ON: Duration = Duration::from_secs(5);
+/// The byte budget (`gateway/socket.rs`, `READ_ON_BYTES`).
+const READ_ON_BYTES: u64 = 1024 * 1024;
 
-/// After the server's close: send 8 KiB frames (within both endpoints' frame limits, so that
-/// only the time budget can end it), never the answering Close, for ten times the read-on
-/// budget or until the server drops the socket. How long it took, and the bytes sent.
-async fn flood_after_close(raw: Raw, opcode: u8) -> Result<(Option<Duration>, u64)> {
+/// After the server's close: frames (within both endpoints' frame limits, so that only the
+/// read-on budgets can end it), never the answering Close. A trickle (a 100-byte frame every
+/// 100 ms, far below the byte budget) for ten times the time budget; or a flood of 8 KiB
+/// frames for ten times the byte budget plus what the loopback's socket buffers can hold
+/// (64 MiB). Stops when the server drops the socket: after how long, and the bytes sent.
+async fn after_close(raw: Raw, opcode: u8, trickle: bool) -> Result<(Option<Duration>, u64)> {
     let Raw { tcp, .. } = raw;
     let (mut rd, mut wr) = tcp.into_split();
-    let payload = vec![b'a'; 8 * 1024];
+    let payload = vec![b'a'; if trickle { 100 } else { 8 * 1024 }];
     let mut frame = vec![0x80 | opcode, 0x80 | 126];
     frame.extend_from_slice(&(payload.len() as u16).to_be_bytes());
     frame.extend_from_slice(&[0, 0, 0, 0]); // the zero mask: the payload as it is
     frame.extend_from_slice(&payload);
     let started = Instant::now();
     let end = started + 10 * READ_ON;
+    let most = if trickle { u64::MAX } else { 64 << 20 };
     let mut sent = 0u64;
     // The server's end shows as a write error (reset) or as the end of the stream.
     let mut eof = [0u8; 4096];
@@ -1135,7 +1141,7 @@ async fn flood_after_close(raw: Raw, opcode: u8) -> Result<(Option<Duration>, u6
         }
     };
     tokio::pin!(reading);
-    loop {
+    while sent < most {
         tokio::select! {
             _ = &mut reading => return Ok((Some(started.elapsed()), sent)),
             written = wr.write_all(&frame) => match written {
@@ -1145,14 +1151,21 @@ async fn flood_after_close(raw: Raw, opcode: u8) -> Result<(Option<Duration>, u6
             // A server that stops reading without dropping the socket stalls the write here.
             _ = tokio::time::sleep_until(end.into()) => return Ok((None, sent)),
         }
+        if trickle {
+            tokio::select! {
+                _ = &mut reading => return Ok((Some(started.elapsed()), sent)),
+                _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+            }
+        }
     }
+    Ok((None, sent))
 }
 
 #[tokio::test]
-async fn a_peer_flooding_after_the_servers_close_is_cut_at_the_read_on_budget() -> Result<()> {
+async fn a_peer_that_never_answers_the_servers_close_is_cut_at_the_read_on_budgets() -> Result<()> {
     let dir = tempdir();
     let server = Server::start(&dir.path().join("data")).await?;
-    let invites = convention(&server, "deluge", 4).await?;
+    let invites = convention(&server, "deluge", 6).await?;
     let pid = server.pid().context("pid")?;
     let mut fac = Client::join(&server.ws_url(), FAC, &token(&invites, FAC)).await?;
     let mut c0 = Client::join(&server.ws_url(), "c0", &token(&invites, &citizen(0))).await?;
@@ -1164,29 +1177,47 @@ async fn a_peer_flooding_after_the_servers_close_is_cut_at_the_read_on_budget() 
     let rss_before = rss_kib(pid)?;
 
     // /ws: a binary frame gets 4010; /doc: a text frame gets its "malformed" close.
-    let mut ws = raw_joined(&server, &token(&invites, &citizen(1))).await?;
-    ws.frame(0x2, b"\x00\x01", true).await?;
-    let code = ws.close_code(Duration::from_secs(5)).await?;
-    ensure!(code == Some(close::BINARY), "/ws closed with {code:?}");
-    let mut doc = Raw::upgrade(
-        &server.addr,
-        &format!("/doc/deluge/avis?token={}", token(&invites, &citizen(2))),
-    )
-    .await?;
-    doc.frame(0x1, b"bonjour", true).await?;
-    let code = doc.close_code(Duration::from_secs(5)).await?;
-    ensure!(
-        code == Some(convene::docs::close::MALFORMED),
-        "/doc closed with {code:?}"
-    );
+    let closed_ws = |i: usize| {
+        let t = token(&invites, &citizen(i));
+        let server = &server;
+        async move {
+            let mut ws = raw_joined(server, &t).await?;
+            ws.frame(0x2, b"\x00\x01", true).await?;
+            let code = ws.close_code(Duration::from_secs(5)).await?;
+            ensure!(code == Some(close::BINARY), "/ws closed with {code:?}");
+            Ok::<_, anyhow::Error>(ws)
+        }
+    };
+    let closed_doc = |i: usize| {
+        let t = token(&invites, &citizen(i));
+        let server = &server;
+        async move {
+            let mut doc =
+                Raw::upgrade(&server.addr, &format!("/doc/deluge/avis?token={t}")).await?;
+            doc.frame(0x1, b"bonjour", true).await?;
+            let code = doc.close_code(Duration::from_secs(5)).await?;
+            ensure!(
+                code == Some(convene::docs::close::MALFORMED),
+                "/doc closed with {code:?}"
+            );
+            Ok::<_, anyhow::Error>(doc)
+        }
+    };
+    let (ws_trickle, ws_flood) = (closed_ws(1).await?, closed_ws(2).await?);
+    let (doc_trickle, doc_flood) = (closed_doc(3).await?, closed_doc(4).await?);
 
-    // Both flood at once, while the others chat.
-    let floods = tokio::spawn(async move {
-        let (a, b) = tokio::join!(flood_after_close(ws, 0x1), flood_after_close(doc, 0x2));
-        Ok::<_, anyhow::Error>((a?, b?))
+    // All four at once, while the others chat.
+    let attacks = tokio::spawn(async move {
+        let (a, b, c, d) = tokio::join!(
+            after_close(ws_trickle, 0x1, true),
+            after_close(ws_flood, 0x1, false),
+            after_close(doc_trickle, 0x2, true),
+            after_close(doc_flood, 0x2, false),
+        );
+        Ok::<_, anyhow::Error>([a?, b?, c?, d?])
     });
     let mut chats = 0;
-    while !floods.is_finished() {
+    while !attacks.is_finished() {
         goes_on(
             &mut fac,
             &mut c0,
@@ -1196,25 +1227,33 @@ async fn a_peer_flooding_after_the_servers_close_is_cut_at_the_read_on_budget() 
         chats += 1;
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let ((ws_cut, ws_sent), (doc_cut, doc_sent)) = floods.await??;
-    eprintln!(
-        "cut after the server's close: /ws {ws_cut:?} ({} MiB sent), /doc {doc_cut:?} ({} MiB sent); \
-         {chats} chats went through meanwhile (budget {READ_ON:?})",
-        ws_sent >> 20,
-        doc_sent >> 20
-    );
-    for (endpoint, cut) in [("/ws", ws_cut), ("/doc", doc_cut)] {
+    let results = attacks.await??;
+    let names = ["/ws trickle", "/ws flood", "/doc trickle", "/doc flood"];
+    for (name, (cut, sent)) in names.iter().zip(&results) {
+        eprintln!("{name}: cut after {cut:?}, {sent} bytes sent after the server's close");
+    }
+    eprintln!("{chats} chats went through meanwhile (budgets {READ_ON:?}, {READ_ON_BYTES} bytes)");
+    for (name, (cut, sent)) in names.iter().zip(&results) {
         ensure!(
             cut.is_some(),
-            "{endpoint}: still open after ten times the read-on budget"
+            "{name}: still open after {sent} bytes, ten times the read-on budgets"
         );
     }
-    ensure!(chats > 0, "no chat went through during the flood");
+    // The trickles were cut by time, with far less than the byte budget sent.
+    for i in [0, 2] {
+        ensure!(
+            results[i].1 < READ_ON_BYTES / 10,
+            "{}: {} bytes sent",
+            names[i],
+            results[i].1
+        );
+    }
+    ensure!(chats > 0, "no chat went through during the attacks");
     goes_on(&mut fac, &mut c0, "après le déluge").await?;
     let rss_after = rss_kib(pid)?;
     ensure!(
         rss_after < rss_before + 64 * 1024,
-        "server memory grew from {rss_before} KiB to {rss_after} KiB during the flood"
+        "server memory grew from {rss_before} KiB to {rss_after} KiB during the attacks"
     );
     ensure!(server.metric("convene_connections").await? == 2);
     Ok(())

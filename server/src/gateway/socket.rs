@@ -161,17 +161,34 @@ pub fn close_for(
     }
 }
 
-/// Read on until the stream ends (at most `within`), discarding what comes. When the peer
-/// sent its Close, this lets tungstenite write the answering Close (it writes it on the next
-/// read) before the socket goes: without it, a browser reports every close it starts as 1006.
-/// When the server closed, it waits for the peer's answer: a socket dropped with bytes from
-/// the peer still unread is reset, and the peer loses what was sent before, the close too.
-pub async fn answer_close<S>(stream: &mut S, within: std::time::Duration)
+/// What the peer may send, after a close, before the socket is dropped: the frames it had
+/// in flight and its answer fit many times over; a peer that floods instead is cut there.
+pub const READ_ON_BYTES: usize = 1024 * 1024;
+/// ... and in frames (empty frames weigh nothing in bytes).
+pub const READ_ON_FRAMES: usize = 1024;
+
+/// Read on until the stream ends (at most `within`, `READ_ON_BYTES` and `READ_ON_FRAMES`),
+/// discarding what comes. When the peer sent its Close, this lets tungstenite write the
+/// answering Close (it writes it on the next read) before the socket goes: without it, a
+/// browser reports every close it starts as 1006. When the server closed, it waits for the
+/// peer's answer: a socket dropped with bytes from the peer still unread is reset, and the
+/// peer loses what was sent before, the close too.
+pub async fn answer_close<S, E>(stream: &mut S, within: std::time::Duration)
 where
-    S: futures_util::Stream + Unpin,
+    S: futures_util::Stream<Item = Result<Message, E>> + Unpin,
 {
     use futures_util::StreamExt;
-    let _ = tokio::time::timeout(within, async { while stream.next().await.is_some() {} }).await;
+    let _ = tokio::time::timeout(within, async {
+        let (mut bytes, mut frames) = (0, 0);
+        while let Some(read) = stream.next().await {
+            bytes += read.map_or(0, |m| m.len());
+            frames += 1;
+            if bytes > READ_ON_BYTES || frames > READ_ON_FRAMES {
+                return;
+            }
+        }
+    })
+    .await;
 }
 
 /// The socket settings: small read and write buffers (most connections are idle), and the

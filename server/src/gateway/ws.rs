@@ -201,10 +201,11 @@ impl Watch {
 /// The end of a connection, the same for `/ws` and the document endpoint. The peer closed:
 /// answer its Close, and the writer goes. Otherwise: close (1000, unless a close was already
 /// asked), after what is queued, then read on until the peer answers, at most
-/// `CLOSE_TIMEOUT`, a second when the server is shutting down (see `socket::answer_close`: a
+/// `CLOSE_TIMEOUT`, a second when the server is shutting down, and at most
+/// `socket::READ_ON_BYTES` or `READ_ON_FRAMES` (see `socket::answer_close`: a
 /// socket dropped with unread bytes is reset, and a peer that kept sending, a slow consumer
 /// say, would lose its close).
-pub(crate) async fn finish<F, S>(
+pub(crate) async fn finish<F, S, E>(
     stream: &mut S,
     out: super::outbox::Outbox<F>,
     writer: tokio::task::JoinHandle<()>,
@@ -212,7 +213,7 @@ pub(crate) async fn finish<F, S>(
     shutting_down: bool,
 ) where
     F: Weigh,
-    S: futures_util::Stream + Unpin,
+    S: futures_util::Stream<Item = Result<Message, E>> + Unpin,
 {
     if peer_closed {
         drop(out);
