@@ -35,6 +35,24 @@ async fn convention(server: &Server, id: &str, n: usize) -> Result<Vec<proto::ap
     server.http().convention(id, &roster).await
 }
 
+/// A convention with `n` citizens, its facilitator and first citizen joined, and the
+/// document "avis" created: the invitations and the two clients.
+async fn with_document(
+    server: &Server,
+    id: &str,
+    n: usize,
+) -> Result<(Vec<proto::api::Invite>, Client, Client)> {
+    let invites = convention(server, id, n).await?;
+    let mut fac = Client::join(&server.ws_url(), FAC, &token(&invites, FAC)).await?;
+    let c0 = Client::join(&server.ws_url(), "c0", &token(&invites, &citizen(0))).await?;
+    fac.ok(Command::CreateDocument {
+        name: "avis".into(),
+        title: "Avis citoyen".into(),
+    })
+    .await?;
+    Ok((invites, fac, c0))
+}
+
 fn token(invites: &[proto::api::Invite], name: &str) -> String {
     convene_tests::token_of(invites, name)
 }
@@ -230,14 +248,7 @@ where
 async fn a_clients_close_is_answered_and_bad_frames_get_their_rfc_codes() -> Result<()> {
     let dir = tempdir();
     let server = Server::start(&dir.path().join("data")).await?;
-    let invites = convention(&server, "rfc", 4).await?;
-    let mut fac = Client::join(&server.ws_url(), FAC, &token(&invites, FAC)).await?;
-    let mut c0 = Client::join(&server.ws_url(), "c0", &token(&invites, &citizen(0))).await?;
-    fac.ok(Command::CreateDocument {
-        name: "avis".into(),
-        title: "Avis citoyen".into(),
-    })
-    .await?;
+    let (invites, mut fac, mut c0) = with_document(&server, "rfc", 4).await?;
 
     // A client's Close on /ws is answered with a Close carrying its code (not an abrupt end,
     // which a browser reports as 1006).
@@ -1165,15 +1176,8 @@ async fn after_close(raw: Raw, opcode: u8, trickle: bool) -> Result<(Option<Dura
 async fn a_peer_that_never_answers_the_servers_close_is_cut_at_the_read_on_budgets() -> Result<()> {
     let dir = tempdir();
     let server = Server::start(&dir.path().join("data")).await?;
-    let invites = convention(&server, "deluge", 6).await?;
+    let (invites, mut fac, mut c0) = with_document(&server, "deluge", 6).await?;
     let pid = server.pid().context("pid")?;
-    let mut fac = Client::join(&server.ws_url(), FAC, &token(&invites, FAC)).await?;
-    let mut c0 = Client::join(&server.ws_url(), "c0", &token(&invites, &citizen(0))).await?;
-    fac.ok(Command::CreateDocument {
-        name: "avis".into(),
-        title: "Avis citoyen".into(),
-    })
-    .await?;
     let rss_before = rss_kib(pid)?;
 
     // /ws: a binary frame gets 4010; /doc: a text frame gets its "malformed" close.
