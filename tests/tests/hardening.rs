@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, ensure, Context, Result};
+use anyhow::{anyhow, bail, ensure, Context, Result};
 use convene_tests::proto::{self, close, ClientMessage, Command, ErrorCode, Event, Role};
 use convene_tests::{person, tempdir, Client, Server, ORGANIZER_TOKEN};
 use futures_util::{SinkExt, StreamExt};
@@ -1121,14 +1121,14 @@ async fn one_invitation_holds_at_most_four_connections_to_a_document() -> Result
 /// The time budget: how long the server reads on after its close (`gateway/ws.rs`,
 /// `CLOSE_TIMEOUT`).
 const READ_ON: Duration = Duration::from_secs(5);
-/// The byte budget (`gateway/socket.rs`, `READ_ON_BYTES`).
-const READ_ON_BYTES: u64 = 1024 * 1024;
+/// The largest byte budget (`docs/ws.rs`, `READ_ON`: four 2 MiB frames; `/ws` reads 7.5 MiB).
+const READ_ON_BYTES: u64 = 8 * 1024 * 1024;
 
 /// After the server's close: frames (within both endpoints' frame limits, so that only the
 /// read-on budgets can end it), never the answering Close. A trickle (a 100-byte frame every
 /// 100 ms, far below the byte budget) for ten times the time budget; or a flood of 8 KiB
 /// frames for ten times the byte budget plus what the loopback's socket buffers can hold
-/// (64 MiB). Stops when the server drops the socket: after how long, and the bytes sent.
+/// (128 MiB). Stops when the server drops the socket: after how long, and the bytes sent.
 async fn after_close(raw: Raw, opcode: u8, trickle: bool) -> Result<(Option<Duration>, u64)> {
     let Raw { tcp, .. } = raw;
     let (mut rd, mut wr) = tcp.into_split();
@@ -1139,7 +1139,11 @@ async fn after_close(raw: Raw, opcode: u8, trickle: bool) -> Result<(Option<Dura
     frame.extend_from_slice(&payload);
     let started = Instant::now();
     let end = started + 10 * READ_ON;
-    let most = if trickle { u64::MAX } else { 64 << 20 };
+    let most = if trickle {
+        u64::MAX
+    } else {
+        10 * READ_ON_BYTES + (48 << 20)
+    };
     let mut sent = 0u64;
     // The server's end shows as a write error (reset) or as the end of the stream.
     let mut eof = [0u8; 4096];
@@ -1246,7 +1250,7 @@ async fn a_peer_that_never_answers_the_servers_close_is_cut_at_the_read_on_budge
     // The trickles were cut by time, with far less than the byte budget sent.
     for i in [0, 2] {
         ensure!(
-            results[i].1 < READ_ON_BYTES / 10,
+            results[i].1 < 64 * 1024,
             "{}: {} bytes sent",
             names[i],
             results[i].1
@@ -1260,5 +1264,66 @@ async fn a_peer_that_never_answers_the_servers_close_is_cut_at_the_read_on_budge
         "server memory grew from {rss_before} KiB to {rss_after} KiB during the attacks"
     );
     ensure!(server.metric("convene_connections").await? == 2);
+    Ok(())
+}
+
+/// After the server's close: `frames` frames of `size` bytes (`opcode`), then the answering
+/// Close; whether the server then ended the connection cleanly (the end of the stream), not
+/// with a reset (what a socket dropped with the peer's bytes unread gets).
+async fn answer_after(raw: Raw, opcode: u8, frames: usize, size: usize) -> Result<bool> {
+    let Raw { mut tcp, .. } = raw;
+    let mut frame = vec![0x80 | opcode];
+    match size {
+        n if n < 65536 => {
+            frame.push(0x80 | 126);
+            frame.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            frame.push(0x80 | 127);
+            frame.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    frame.extend_from_slice(&[0, 0, 0, 0]);
+    frame.extend(std::iter::repeat_n(b'a', size));
+    for _ in 0..frames {
+        tcp.write_all(&frame).await?;
+    }
+    // Close 1000, masked with the zero mask.
+    tcp.write_all(&[0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8]).await?;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match tokio::time::timeout(Duration::from_secs(15), tcp.read(&mut buf)).await {
+            Err(_) => bail!("the connection neither ended nor was reset in 15 s"),
+            Ok(Ok(0)) => return Ok(true),
+            Ok(Ok(_)) => continue,
+            Ok(Err(_)) => return Ok(false),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_peer_within_its_limits_that_answers_the_servers_close_late_is_not_cut() -> Result<()> {
+    let dir = tempdir();
+    let server = Server::start(&dir.path().join("data")).await?;
+    let (invites, mut fac, mut c0) = with_document(&server, "retard", 4).await?;
+    // /ws: a binary frame gets 4010; then 200 text frames of 15 KiB (3 MiB: the burst, the
+    // sustained rate for the read-on time and the forgiven excess, in the largest frames)
+    // before the answer.
+    let mut ws = raw_joined(&server, &token(&invites, &citizen(1))).await?;
+    ws.frame(0x2, b"\x00\x01", true).await?;
+    ensure!(ws.close_code(Duration::from_secs(5)).await? == Some(close::BINARY));
+    // /doc: a text frame gets "malformed"; then three binary frames of 1.5 MiB (a large sync
+    // in flight) before the answer.
+    let t = token(&invites, &citizen(2));
+    let mut doc = Raw::upgrade(&server.addr, &format!("/doc/retard/avis?token={t}")).await?;
+    doc.frame(0x1, b"bonjour", true).await?;
+    ensure!(doc.close_code(Duration::from_secs(5)).await? == Some(convene::docs::close::MALFORMED));
+    let (ws_clean, doc_clean) = tokio::join!(
+        answer_after(ws, 0x1, 200, 15 * 1024),
+        answer_after(doc, 0x2, 3, 1536 * 1024)
+    );
+    ensure!(ws_clean?, "/ws: reset before the close handshake ended");
+    ensure!(doc_clean?, "/doc: reset before the close handshake ended");
+    goes_on(&mut fac, &mut c0, "tout le monde est là").await?;
     Ok(())
 }

@@ -26,6 +26,12 @@ const OUTBOUND_BYTES: usize = 4 * 1024 * 1024;
 /// Sustained frames per second a connection may send (typing and cursors), and its burst.
 const RATE_PER_SEC: f64 = 200.0;
 const BURST: f64 = 1000.0;
+/// Reading on after a close (`gateway::ws::finish`, at most 5 s): the frames a client within
+/// its rate limit can send meanwhile, twice (4,000), and four of the largest frames (8 MiB).
+const READ_ON: socket::ReadOn = socket::ReadOn {
+    frames: 2 * (BURST + RATE_PER_SEC * 5.0) as usize,
+    bytes: 4 * MAX_FRAME_BYTES,
+};
 /// Editors send Yjs updates of a few KiB at times; readers of a document send next to nothing.
 const READ_BUFFER: usize = 4 * 1024;
 
@@ -198,6 +204,7 @@ async fn connection(
             writer,
             peer_closed,
             app.cancel.is_cancelled(),
+            READ_ON,
         )
         .await;
     }

@@ -161,19 +161,23 @@ pub fn close_for(
     }
 }
 
-/// What the peer may send, after a close, before the socket is dropped: the frames it had
-/// in flight and its answer fit many times over; a peer that floods instead is cut there.
-pub const READ_ON_BYTES: usize = 1024 * 1024;
-/// ... and in frames (empty frames weigh nothing in bytes).
-pub const READ_ON_FRAMES: usize = 1024;
+/// What an endpoint reads, after a close, before the socket is dropped: more than a peer
+/// within the endpoint's limits can send in the time the read-on lasts (its burst and rate
+/// for that time, frames of its largest size); a peer that floods instead is cut there.
+#[derive(Clone, Copy, Debug)]
+pub struct ReadOn {
+    pub bytes: usize,
+    /// (Empty frames weigh nothing in bytes.)
+    pub frames: usize,
+}
 
-/// Read on until the stream ends (at most `within`, `READ_ON_BYTES` and `READ_ON_FRAMES`),
-/// discarding what comes. When the peer sent its Close, this lets tungstenite write the
-/// answering Close (it writes it on the next read) before the socket goes: without it, a
-/// browser reports every close it starts as 1006. When the server closed, it waits for the
-/// peer's answer: a socket dropped with bytes from the peer still unread is reset, and the
-/// peer loses what was sent before, the close too.
-pub async fn answer_close<S, E>(stream: &mut S, within: std::time::Duration)
+/// Read on until the stream ends (at most `within` and `budget`), discarding what comes.
+/// When the peer sent its Close, this lets tungstenite write the answering Close (it writes
+/// it on the next read) before the socket goes: without it, a browser reports every close it
+/// starts as 1006. When the server closed, it waits for the peer's answer: a socket dropped
+/// with bytes from the peer still unread is reset, and the peer loses what was sent before,
+/// the close too.
+pub async fn answer_close<S, E>(stream: &mut S, within: std::time::Duration, budget: ReadOn)
 where
     S: futures_util::Stream<Item = Result<Message, E>> + Unpin,
 {
@@ -183,7 +187,7 @@ where
         while let Some(read) = stream.next().await {
             bytes += read.map_or(0, |m| m.len());
             frames += 1;
-            if bytes > READ_ON_BYTES || frames > READ_ON_FRAMES {
+            if bytes > budget.bytes || frames > budget.frames {
                 return;
             }
         }

@@ -32,6 +32,18 @@ const RATE_PER_SEC: f64 = 20.0;
 const BURST: f64 = 40.0;
 /// Consecutive messages over the limit before the connection is closed.
 const MAX_OVER_LIMIT: u32 = 100;
+/// Reading on after a close (`finish`): twice what a client within its rate limit (burst,
+/// `CLOSE_TIMEOUT` at the sustained rate, the messages over the limit it is forgiven) can
+/// send meanwhile, in frames of the largest size: 480 frames, 7.5 MiB.
+const READ_ON: socket::ReadOn = {
+    let frames = 2
+        * ((BURST + RATE_PER_SEC * CLOSE_TIMEOUT.as_secs() as f64) as usize
+            + MAX_OVER_LIMIT as usize);
+    socket::ReadOn {
+        frames,
+        bytes: frames * p::MAX_FRAME_BYTES,
+    }
+};
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// tungstenite reads into a buffer of 128 KiB by default; most connections are idle, and a
 /// participant's messages are small (a longer one still arrives whole).
@@ -201,8 +213,8 @@ impl Watch {
 /// The end of a connection, the same for `/ws` and the document endpoint. The peer closed:
 /// answer its Close, and the writer goes. Otherwise: close (1000, unless a close was already
 /// asked), after what is queued, then read on until the peer answers, at most
-/// `CLOSE_TIMEOUT`, a second when the server is shutting down, and at most
-/// `socket::READ_ON_BYTES` or `READ_ON_FRAMES` (see `socket::answer_close`: a
+/// `CLOSE_TIMEOUT`, a second when the server is shutting down, and at most the endpoint's
+/// `budget` (see `socket::answer_close`: a
 /// socket dropped with unread bytes is reset, and a peer that kept sending, a slow consumer
 /// say, would lose its close).
 pub(crate) async fn finish<F, S, E>(
@@ -211,13 +223,14 @@ pub(crate) async fn finish<F, S, E>(
     writer: tokio::task::JoinHandle<()>,
     peer_closed: bool,
     shutting_down: bool,
+    budget: socket::ReadOn,
 ) where
     F: Weigh,
     S: futures_util::Stream<Item = Result<Message, E>> + Unpin,
 {
     if peer_closed {
         drop(out);
-        socket::answer_close(stream, Duration::from_secs(1)).await;
+        socket::answer_close(stream, Duration::from_secs(1), budget).await;
         writer.abort();
         let _ = writer.await;
     } else {
@@ -229,7 +242,7 @@ pub(crate) async fn finish<F, S, E>(
         } else {
             CLOSE_TIMEOUT
         };
-        socket::answer_close(stream, within).await;
+        socket::answer_close(stream, within, budget).await;
     }
 }
 
@@ -601,6 +614,7 @@ async fn connection(mut socket: Socket, app: AppState) {
             writer,
             peer_closed,
             app.cancel.is_cancelled(),
+            READ_ON,
         )
         .await;
         debug!("left");
