@@ -115,27 +115,9 @@ impl Raw {
 
     /// One frame: FIN set, `opcode`, masked as a client must (or not, to break the rules).
     async fn frame(&mut self, opcode: u8, payload: &[u8], masked: bool) -> Result<()> {
-        let mut f = vec![0x80 | opcode];
-        let mask_bit = if masked { 0x80 } else { 0 };
-        match payload.len() {
-            n if n < 126 => f.push(mask_bit | n as u8),
-            n if n < 65536 => {
-                f.push(mask_bit | 126);
-                f.extend_from_slice(&(n as u16).to_be_bytes());
-            }
-            n => {
-                f.push(mask_bit | 127);
-                f.extend_from_slice(&(n as u64).to_be_bytes());
-            }
-        }
-        if masked {
-            let key = [0x12u8, 0x34, 0x56, 0x78];
-            f.extend_from_slice(&key);
-            f.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
-        } else {
-            f.extend_from_slice(payload);
-        }
-        self.tcp.write_all(&f).await?;
+        self.tcp
+            .write_all(&client_frame(opcode, payload, masked))
+            .await?;
         Ok(())
     }
 
@@ -177,6 +159,31 @@ impl Raw {
             }
         }
     }
+}
+
+/// A client frame's bytes: FIN set, `opcode`, masked as a client must (or not).
+fn client_frame(opcode: u8, payload: &[u8], masked: bool) -> Vec<u8> {
+    let mut f = vec![0x80 | opcode];
+    let mask_bit = if masked { 0x80 } else { 0 };
+    match payload.len() {
+        n if n < 126 => f.push(mask_bit | n as u8),
+        n if n < 65536 => {
+            f.push(mask_bit | 126);
+            f.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            f.push(mask_bit | 127);
+            f.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    if masked {
+        let key = [0x12u8, 0x34, 0x56, 0x78];
+        f.extend_from_slice(&key);
+        f.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+    } else {
+        f.extend_from_slice(payload);
+    }
+    f
 }
 
 /// A server frame (never masked): opcode, payload, bytes used.
@@ -1133,10 +1140,7 @@ async fn after_close(raw: Raw, opcode: u8, trickle: bool) -> Result<(Option<Dura
     let Raw { tcp, .. } = raw;
     let (mut rd, mut wr) = tcp.into_split();
     let payload = vec![b'a'; if trickle { 100 } else { 8 * 1024 }];
-    let mut frame = vec![0x80 | opcode, 0x80 | 126];
-    frame.extend_from_slice(&(payload.len() as u16).to_be_bytes());
-    frame.extend_from_slice(&[0, 0, 0, 0]); // the zero mask: the payload as it is
-    frame.extend_from_slice(&payload);
+    let frame = client_frame(opcode, &payload, true);
     let started = Instant::now();
     let end = started + 10 * READ_ON;
     let most = if trickle {
@@ -1272,24 +1276,12 @@ async fn a_peer_that_never_answers_the_servers_close_is_cut_at_the_read_on_budge
 /// with a reset (what a socket dropped with the peer's bytes unread gets).
 async fn answer_after(raw: Raw, opcode: u8, frames: usize, size: usize) -> Result<bool> {
     let Raw { mut tcp, .. } = raw;
-    let mut frame = vec![0x80 | opcode];
-    match size {
-        n if n < 65536 => {
-            frame.push(0x80 | 126);
-            frame.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            frame.push(0x80 | 127);
-            frame.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    frame.extend_from_slice(&[0, 0, 0, 0]);
-    frame.extend(std::iter::repeat_n(b'a', size));
+    let frame = client_frame(opcode, &vec![b'a'; size], true);
     for _ in 0..frames {
         tcp.write_all(&frame).await?;
     }
-    // Close 1000, masked with the zero mask.
-    tcp.write_all(&[0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8]).await?;
+    tcp.write_all(&client_frame(0x8, &1000u16.to_be_bytes(), true))
+        .await?;
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         match tokio::time::timeout(Duration::from_secs(15), tcp.read(&mut buf)).await {

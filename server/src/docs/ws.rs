@@ -14,7 +14,9 @@ use super::{close, DocConn, MAX_FRAME_BYTES};
 use crate::domain::Role;
 use crate::gateway::outbox;
 use crate::gateway::socket::{self, CloseFrame, Message, Socket, Upgrade};
-use crate::gateway::ws::{close_after, finish, parse_token, spawn_writer, Watch, WRITE_BUFFER};
+use crate::gateway::ws::{
+    close_after, finish, parse_token, spawn_writer, Watch, CLOSE_TIMEOUT, WRITE_BUFFER,
+};
 use crate::gateway::AppState;
 
 /// Frames waiting for one connection, and their bytes (frames over a quarter of this, the
@@ -26,10 +28,10 @@ const OUTBOUND_BYTES: usize = 4 * 1024 * 1024;
 /// Sustained frames per second a connection may send (typing and cursors), and its burst.
 const RATE_PER_SEC: f64 = 200.0;
 const BURST: f64 = 1000.0;
-/// Reading on after a close (`gateway::ws::finish`, at most 5 s): the frames a client within
-/// its rate limit can send meanwhile, twice (4,000), and four of the largest frames (8 MiB).
+/// Reading on after a close (`gateway::ws::finish`): the frames a client within its rate
+/// limit can send meanwhile, twice (4,000), and four of the largest frames (8 MiB).
 const READ_ON: socket::ReadOn = socket::ReadOn {
-    frames: 2 * (BURST + RATE_PER_SEC * 5.0) as usize,
+    frames: socket::ReadOn::frames_within(BURST, RATE_PER_SEC, 0, CLOSE_TIMEOUT),
     bytes: 4 * MAX_FRAME_BYTES,
 };
 /// Editors send Yjs updates of a few KiB at times; readers of a document send next to nothing.

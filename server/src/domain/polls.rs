@@ -170,15 +170,15 @@ pub fn may_vote(state: &Convention, poll: &Poll, person: &Person) -> bool {
 
 /// A poll's turnout now: as it stands while the poll is open; what a close logs.
 pub fn turnout(state: &Convention, poll: &Poll, present: &BTreeSet<ParticipantId>) -> Turnout {
-    let eligible: Vec<&Person> = state
-        .people
-        .values()
-        .filter(|p| may_vote(state, poll, p))
-        .collect();
-    Turnout {
-        eligible: eligible.len() as u64,
-        eligible_present: eligible.iter().filter(|p| present.contains(&p.id)).count() as u64,
+    let mut t = Turnout {
+        eligible: 0,
+        eligible_present: 0,
+    };
+    for p in state.people.values().filter(|p| may_vote(state, poll, p)) {
+        t.eligible += 1;
+        t.eligible_present += u64::from(present.contains(&p.id));
     }
+    t
 }
 
 /// What a tampered ballot box held.

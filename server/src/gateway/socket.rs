@@ -171,6 +171,19 @@ pub struct ReadOn {
     pub frames: usize,
 }
 
+impl ReadOn {
+    /// Twice the frames a client within its rate limit sends in `within`: its `burst`,
+    /// `rate` per second, and the `forgiven` ones over the limit before it is closed.
+    pub const fn frames_within(
+        burst: f64,
+        rate: f64,
+        forgiven: usize,
+        within: std::time::Duration,
+    ) -> usize {
+        2 * ((burst + rate * within.as_secs_f64()) as usize + forgiven)
+    }
+}
+
 /// Read on until the stream ends (at most `within` and `budget`), discarding what comes.
 /// When the peer sent its Close, this lets tungstenite write the answering Close (it writes
 /// it on the next read) before the socket goes: without it, a browser reports every close it

@@ -25,8 +25,9 @@ use crate::wire;
 pub const OUTBOUND_QUEUE: usize = 1024;
 pub const OUTBOUND_BYTES: usize = 1024 * 1024;
 /// How long the close frame may take to leave. A reader that stopped reading stalls the
-/// socket: the close frame would wait forever behind what fills its buffers.
-const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// socket: the close frame would wait forever behind what fills its buffers. Also how long
+/// the reader reads on after the close, waiting for the peer's answer (`finish`).
+pub(crate) const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Sustained messages per second a connection may send, and its burst.
 const RATE_PER_SEC: f64 = 20.0;
 const BURST: f64 = 40.0;
@@ -36,9 +37,8 @@ const MAX_OVER_LIMIT: u32 = 100;
 /// `CLOSE_TIMEOUT` at the sustained rate, the messages over the limit it is forgiven) can
 /// send meanwhile, in frames of the largest size: 480 frames, 7.5 MiB.
 const READ_ON: socket::ReadOn = {
-    let frames = 2
-        * ((BURST + RATE_PER_SEC * CLOSE_TIMEOUT.as_secs() as f64) as usize
-            + MAX_OVER_LIMIT as usize);
+    let frames =
+        socket::ReadOn::frames_within(BURST, RATE_PER_SEC, MAX_OVER_LIMIT as usize, CLOSE_TIMEOUT);
     socket::ReadOn {
         frames,
         bytes: frames * p::MAX_FRAME_BYTES,

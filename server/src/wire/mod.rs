@@ -330,10 +330,7 @@ pub fn event_out(e: &d::Event) -> p::Event {
             poll: poll.clone(),
             reason: close_reason_out(*reason),
             tally: Some(tally_out(tally)),
-            turnout: turnout.map(|t| p::Turnout {
-                eligible: t.eligible,
-                eligible_present: t.eligible_present,
-            }),
+            turnout: turnout.map(turnout_out),
         },
         D::PollRevealed { poll } => P::PollRevealed { poll: poll.clone() },
         D::PollPublished { poll, tally } => P::PollPublished {
@@ -557,10 +554,7 @@ pub fn event_in(e: p::Event) -> d::Event {
             poll,
             reason: close_reason_in(reason),
             tally: tally.map(tally_in).unwrap_or_else(empty_tally),
-            turnout: turnout.map(|t| d::Turnout {
-                eligible: t.eligible,
-                eligible_present: t.eligible_present,
-            }),
+            turnout: turnout.map(turnout_in),
         },
         P::PollRevealed { poll } => D::PollRevealed { poll },
         P::PollPublished { poll, tally } => D::PollPublished {

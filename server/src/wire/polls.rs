@@ -142,6 +142,20 @@ pub fn tally_out(t: &d::Tally) -> p::Tally {
     }
 }
 
+pub fn turnout_out(t: d::Turnout) -> p::Turnout {
+    p::Turnout {
+        eligible: t.eligible,
+        eligible_present: t.eligible_present,
+    }
+}
+
+pub fn turnout_in(t: p::Turnout) -> d::Turnout {
+    d::Turnout {
+        eligible: t.eligible,
+        eligible_present: t.eligible_present,
+    }
+}
+
 pub fn tally_in(t: p::Tally) -> d::Tally {
     d::Tally {
         ballots: t.ballots,

@@ -323,10 +323,7 @@ fn poll_out(poll: &d::Poll) -> p::PollState {
             .collect(),
         voted: poll.voted.iter().cloned().collect(),
         final_tally: poll.final_tally.as_ref().map(tally_out),
-        closed_turnout: poll.closed_turnout.map(|t| p::Turnout {
-            eligible: t.eligible,
-            eligible_present: t.eligible_present,
-        }),
+        closed_turnout: poll.closed_turnout.map(super::turnout_out),
     }
 }
 
@@ -352,10 +349,7 @@ fn poll_in(poll: p::PollState) -> d::Poll {
         // The ballot box is read beside the state and added back (and checked) by the caller.
         secret: Vec::new(),
         final_tally: poll.final_tally.map(tally_in),
-        closed_turnout: poll.closed_turnout.map(|t| d::Turnout {
-            eligible: t.eligible,
-            eligible_present: t.eligible_present,
-        }),
+        closed_turnout: poll.closed_turnout.map(super::turnout_in),
         tampered: None,
     }
 }
