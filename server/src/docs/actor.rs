@@ -58,10 +58,13 @@ pub struct DocActor {
     broken: bool,
     /// Connections found gone (or too slow) while sending: removed by `reap`.
     dead: Vec<u64>,
-    /// Cluster mode: numbers of the updates this node stored (the follower reads them back),
-    /// and the last number seen, for the follower.
+    /// Cluster mode: numbers of the updates this node stored (the follower reads them back).
     own: BTreeSet<u64>,
-    last_tx: watch::Sender<u64>,
+    /// Cluster mode: every stored update up to this number is applied here and relayed. The
+    /// follower reads after it: never after `last`, which this node's own appends move past
+    /// other nodes' updates it has not read yet.
+    followed: u64,
+    followed_tx: watch::Sender<u64>,
     /// When the next turn may start (see `PACE_PER_CONNECTION`).
     next_turn: tokio::time::Instant,
 }
@@ -81,7 +84,8 @@ impl DocActor {
             broken: false,
             dead: Vec::new(),
             own: BTreeSet::new(),
-            last_tx: watch::channel(0).0,
+            followed: 0,
+            followed_tx: watch::channel(0).0,
             next_turn: tokio::time::Instant::now(),
         }
     }
@@ -122,6 +126,9 @@ impl DocActor {
             .or(loaded.snapshot.as_ref().map(|(n, _)| *n))
             .unwrap_or(0);
         self.since_snapshot = loaded.updates.len();
+        self.followed = self.last;
+        self.own.clear();
+        let _ = self.followed_tx.send(self.followed);
         Ok(())
     }
 
@@ -139,12 +146,11 @@ impl DocActor {
             }
             let helpers = cancel.child_token();
             if let Store::Redis(redis) = &self.store {
-                let _ = self.last_tx.send(self.last);
                 follow(
                     redis.clone(),
                     self.convention.clone(),
                     self.name.clone(),
-                    self.last_tx.subscribe(),
+                    self.followed_tx.subscribe(),
                     me,
                     helpers.clone(),
                 );
@@ -266,7 +272,7 @@ impl DocActor {
                             );
                         }
                         DocMsg::Read(f) => f(self.live.doc()),
-                        DocMsg::Remote(updates) => self.remote(updates),
+                        DocMsg::Remote(updates) => self.remote(updates).await,
                         DocMsg::Frame { .. } => unreachable!("handled above"),
                     }
                 }
@@ -444,7 +450,6 @@ impl DocActor {
                     self.own.extend(first..=last);
                 }
                 self.last = self.last.max(last);
-                let _ = self.last_tx.send(self.last);
                 self.since_snapshot += batch.len();
                 self.metrics.doc_updates.inc_by(batch.len() as u64);
                 self.relay(&batch);
@@ -497,20 +502,69 @@ impl DocActor {
         }
     }
 
-    /// Updates another node stored: apply them and relay them to every connection here.
-    fn remote(&mut self, updates: Vec<(u64, Vec<u8>)>) {
+    /// Updates the follower read, in stored order: apply and relay to every connection here
+    /// those another node stored. Numbers are gapless: a gap means a compaction trimmed
+    /// updates this node had not read, and the stored document fills it.
+    async fn remote(&mut self, updates: Vec<(u64, Vec<u8>)>) {
         for (n, update) in updates {
-            self.last = self.last.max(n);
-            if self.own.remove(&n) {
-                continue; // ours, already applied and relayed
+            if n > self.followed + 1 && !self.catch_up().await {
+                break; // the follower reads again after `followed`
             }
-            let Some(frame) = self.live.absorb(&update) else {
+            if n <= self.followed {
                 continue;
-            };
+            }
+            self.take_in(n, &update);
+        }
+        let _ = self.followed_tx.send(self.followed);
+    }
+
+    /// Stored update `n`, the one after `followed`: applied and relayed unless it is ours.
+    fn take_in(&mut self, n: u64, update: &[u8]) {
+        self.followed = n;
+        self.last = self.last.max(n);
+        if self.own.remove(&n) {
+            return; // ours, already applied and relayed
+        }
+        if let Some(frame) = self.live.absorb(update) {
             self.since_snapshot += 1;
             self.broadcast(None, &frame);
         }
-        let _ = self.last_tx.send(self.last);
+    }
+
+    /// Cluster mode: apply and relay everything stored beyond `followed`, the snapshot too if
+    /// it goes beyond (applying what is already here changes nothing). False if the store
+    /// could not be read whole.
+    async fn catch_up(&mut self) -> bool {
+        let stored = match self.store.doc_load(&self.convention, &self.name).await {
+            Ok(stored) => stored,
+            Err(e) => {
+                warn!(error = %e, "document updates from other nodes not read");
+                return false;
+            }
+        };
+        if let Some((upto, data)) = stored.snapshot.filter(|(upto, _)| *upto > self.followed) {
+            if let Some(frame) = self.live.absorb(&data) {
+                self.broadcast(None, &frame);
+            }
+            let size = data.len() + stored.updates.iter().map(|(_, u)| u.len()).sum::<usize>();
+            self.live.compacted(size);
+            self.followed = upto;
+            self.last = self.last.max(upto);
+            self.since_snapshot = 0;
+            self.own = self.own.split_off(&(upto + 1));
+        }
+        for (n, update) in stored.updates {
+            if n > self.followed + 1 {
+                // A compaction between the two reads: the next try sees its snapshot.
+                let _ = self.followed_tx.send(self.followed);
+                return false;
+            }
+            if n > self.followed {
+                self.take_in(n, &update);
+            }
+        }
+        let _ = self.followed_tx.send(self.followed);
+        true
     }
 
     /// Go back to the stored document after yrs panicked; connections resync.
@@ -535,18 +589,11 @@ impl DocActor {
         if self.since_snapshot == 0 || !self.healthy {
             return;
         }
-        // Shared store: other nodes' updates may not all have reached us yet. Apply every
-        // stored update first (applying one twice changes nothing), and snapshot up to them.
-        if self.store.is_shared() {
-            match self.store.doc_load(&self.convention, &self.name).await {
-                Ok(stored) => {
-                    for (n, u) in &stored.updates {
-                        let _ = self.live.absorb(u);
-                        self.last = self.last.max(*n);
-                    }
-                }
-                Err(e) => return warn!(error = %e, "document compaction skipped"),
-            }
+        // Shared store: other nodes' updates may not all have reached us yet. Take in (and
+        // relay) every stored update first, and snapshot up to them: the compaction trims
+        // them, and a follower here reading after them would never see them.
+        if self.store.is_shared() && !self.catch_up().await {
+            return warn!("document compaction skipped");
         }
         let snapshot = self.live.full_state().to_vec();
         let len = snapshot.len();
