@@ -272,10 +272,53 @@ impl Organizer {
     }
 }
 
+/// A Redis server of the test's own, on a Unix socket in `dir` (no port or database to share
+/// with anyone), keeping nothing on disk unless `args` say so; stopped when dropped.
+pub struct OwnRedis {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn own_redis(dir: &Path, args: &[&str]) -> Result<OwnRedis> {
+    let socket = dir.join("redis.sock");
+    let child = std::process::Command::new("redis-server")
+        .args(["--port", "0", "--unixsocket"])
+        .arg(&socket)
+        .arg("--dir")
+        .arg(dir)
+        .args(["--save", ""])
+        .args(args)
+        .stdout(Stdio::null())
+        .spawn()
+        .context("redis-server (scripts/test.sh installs it)")?;
+    let redis = OwnRedis {
+        child,
+        url: format!("redis+unix://{}", socket.display()),
+    };
+    for _ in 0..100 {
+        let up = redis::Client::open(redis.url.as_str())
+            .and_then(|c| c.get_connection())
+            .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c));
+        if up.is_ok() {
+            return Ok(redis);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    bail!("redis-server on {} did not start", socket.display())
+}
+
 /// A Redis database of its own for a test, emptied (the machine's Redis on 6379, or
 /// `CONVENE_TEST_REDIS`). Each test file uses its own database numbers (taken: 4 video, 5 and 7
 /// ballot_box_check, 1 public_cluster, 2 attendance, 6 and 10 failover, 8 stored_state, 9 and 13 ballot_order (9 also the web
-/// failover test, which runs after), 11, 12, 14 and 15 cluster).
+/// failover test, which runs after; 13 also migration), 11, 12, 14 and 15 cluster). All are taken:
+/// a new test starts a Redis of its own (`own_redis`).
 pub fn fresh_redis(db: u8) -> Result<String> {
     let base =
         std::env::var("CONVENE_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());

@@ -41,7 +41,7 @@ use std::path::Path;
 
 use anyhow::{bail, ensure, Context, Result};
 use convene_tests::proto::{self, Actor, Ballot, Command, Event, PollKind, Role};
-use convene_tests::{fresh_redis, person, poll_spec, tempdir, Client, Server};
+use convene_tests::{fresh_redis, own_redis, person, poll_spec, tempdir, Client, Server};
 use rand::seq::SliceRandom;
 use rand::Rng;
 
@@ -782,56 +782,6 @@ async fn forty_secret_ballots_leave_no_order_in_redis() -> Result<()> {
     redis_case(40, 9).await
 }
 
-/// A Redis of the test's own, on a Unix socket in `dir` (no port to share with anyone), with
-/// its append-only file on: every write of every script, in order, on disk.
-struct OwnRedis {
-    child: std::process::Child,
-    url: String,
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn own_redis(dir: &Path) -> Result<OwnRedis> {
-    let socket = dir.join("redis.sock");
-    let child = std::process::Command::new("redis-server")
-        .args(["--port", "0", "--unixsocket"])
-        .arg(&socket)
-        .arg("--dir")
-        .arg(dir)
-        .args([
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            "always",
-            "--save",
-            "",
-        ])
-        // Uncompressed, so that a ballot's bytes are found in the file's RDB preamble.
-        .args(["--rdbcompression", "no"])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .context("redis-server")?;
-    let redis = OwnRedis {
-        child,
-        url: format!("redis+unix://{}", socket.display()),
-    };
-    for _ in 0..100 {
-        let up = redis::Client::open(redis.url.as_str())
-            .and_then(|c| c.get_connection())
-            .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c));
-        if up.is_ok() {
-            return Ok(redis);
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    bail!("redis-server on {} did not start", socket.display())
-}
-
 /// A field of `INFO persistence`.
 fn persistence(con: &mut redis::Connection, field: &str) -> Result<u64> {
     let info: String = redis::cmd("INFO").arg("persistence").query(con)?;
@@ -849,7 +799,19 @@ async fn twelve_secret_ballots_leave_no_order_in_a_redis_append_only_file() -> R
     let dir = tempdir();
     let redis_dir = dir.path().join("redis");
     std::fs::create_dir_all(&redis_dir)?;
-    let redis = own_redis(&redis_dir)?;
+    // Its append-only file on: every write of every script, in order, on disk; uncompressed,
+    // so that a ballot's bytes are found in the file's RDB preamble.
+    let redis = own_redis(
+        &redis_dir,
+        &[
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--rdbcompression",
+            "no",
+        ],
+    )?;
     let node = Server::start_with(&dir.path().join("node"), &["--redis", &redis.url]).await?;
     // One vote per write: the file's order is the order of casting.
     let (run, mut fac) = run_poll(&node, &[node.ws_url()], "jury-aof", 12, 0).await?;

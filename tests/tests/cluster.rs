@@ -10,7 +10,9 @@ use anyhow::{bail, ensure, Result};
 use convene_tests::proto::{
     AssignMethod, Ballot, Command, ErrorCode, Event, PollKind, PollSpec, Role, ServerMessage,
 };
-use convene_tests::{fresh_redis, nodes, person, poll_spec, tempdir, unique, Client, Server};
+use convene_tests::{
+    fresh_redis, nodes, own_redis, person, poll_spec, tempdir, unique, Client, Server,
+};
 
 fn secret_poll(question: &str) -> PollSpec {
     let options = vec!["Oui".into(), "Non".into(), "Sans avis".into()];
@@ -508,14 +510,16 @@ async fn a_document_and_a_rotation_span_the_nodes() -> Result<()> {
 /// Editors on every node typing at once, past a compaction (every 500 stored updates): each
 /// node's follower must read every other node's update even while its own appends take the
 /// numbers after them, and none may be lost to a compaction that trims what a follower has
-/// not read yet.
+/// not read yet. A node started afterwards loads the same document from the store.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn editors_on_every_node_typing_at_once_lose_nothing() -> Result<()> {
     use convene_tests::ydoc::{doc_url, YClient};
     const EACH: usize = 240;
-    let redis = fresh_redis(13)?;
     let dir = tempdir();
-    let servers = nodes(dir.path(), &redis, 3).await?;
+    let redis_dir = dir.path().join("redis");
+    std::fs::create_dir_all(&redis_dir)?;
+    let redis = own_redis(&redis_dir, &[])?;
+    let servers = nodes(dir.path(), &redis.url, 3).await?;
     let roster = vec![
         person("Claire", &[Role::Facilitator], &[]),
         person("Lucie", &[Role::Rapporteur], &[]),
@@ -545,30 +549,191 @@ async fn editors_on_every_node_typing_at_once_lose_nothing() -> Result<()> {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
     }
-    let all = 3 * EACH;
+    let mut expected: Vec<String> = (0..3)
+        .flat_map(|i| (0..EACH).map(move |k| format!("nœud {i}, paragraphe {k}")))
+        .collect();
+    expected.sort();
+    let all = expected.len();
     for e in &editors {
-        e.wait_doc_within(&format!("{all} paragraphs"), Duration::from_secs(30), |c| {
-            c.paragraphs().len() == all
-        })
-        .await?;
-    }
-    let mut first = editors[0].paragraphs();
-    first.sort();
-    for e in &editors {
+        let waited = e
+            .wait_doc_within("every paragraph", Duration::from_secs(30), |c| {
+                c.paragraphs().len() >= all
+            })
+            .await;
         let mut p = e.paragraphs();
         p.sort();
-        ensure!(p == first, "{} disagrees with {}", e.name, editors[0].name);
-    }
-    // A newcomer on each node loads the same document.
-    for (i, n) in names.iter().enumerate() {
-        let late =
-            YClient::synced(n, &doc_url(&servers[i].addr, "busy", "opinion", &tok(n))).await?;
-        let mut p = late.paragraphs();
-        p.sort();
+        let missing: Vec<&String> = expected.iter().filter(|x| !p.contains(x)).collect();
         ensure!(
-            p == first,
-            "a newcomer on node {i} loads {} paragraphs",
-            p.len()
+            waited.is_ok() && p == expected,
+            "{} has {} paragraphs of {all}; missing {} (first: {:?})",
+            e.name,
+            p.len(),
+            missing.len(),
+            missing.first()
+        );
+        let rec = e.recorded();
+        ensure!(
+            rec.closed.is_none() && rec.errors.is_empty(),
+            "{} still connected, without error: {:?} {:?}",
+            e.name,
+            rec.closed,
+            rec.errors
+        );
+    }
+    // The store compacted on the way (and kept what it trimmed in the snapshot).
+    let mut con = redis::Client::open(redis.url.as_str())?.get_connection()?;
+    let upto: Option<u64> = redis::cmd("HGET")
+        .arg("cv:{busy}:docs:opinion")
+        .arg("upto")
+        .query(&mut con)?;
+    ensure!(
+        upto.is_some_and(|u| u >= 500),
+        "a compaction happened: snapshot up to {upto:?}"
+    );
+    // A node started now loads the document from the store alone.
+    let late_node = Server::start_with(&dir.path().join("node3"), &["--redis", &redis.url]).await?;
+    let late = YClient::synced(
+        "Claire",
+        &doc_url(&late_node.addr, "busy", "opinion", &tok("Claire")),
+    )
+    .await?;
+    let mut p = late.paragraphs();
+    p.sort();
+    ensure!(
+        p == expected,
+        "a node started afterwards loads {} paragraphs of {all}",
+        p.len()
+    );
+    Ok(())
+}
+
+/// A compaction on another node trims an update before this node's follower read it (made
+/// here by writing the update, its snapshot and the trim in one Redis transaction, as if a
+/// node had appended and compacted at once): the next update shows the gap, and the node
+/// fills it from the stored snapshot, relaying to its editors only what they lack (not the
+/// whole document again), none of them closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_trimmed_before_a_node_read_it_reaches_its_editors() -> Result<()> {
+    use convene_tests::ydoc::{doc_from, doc_url, paragraph, YClient, ROOT};
+    use yrs::{ReadTxn, StateVector, Transact, XmlFragment};
+    let dir = tempdir();
+    let redis_dir = dir.path().join("redis");
+    std::fs::create_dir_all(&redis_dir)?;
+    let redis = own_redis(&redis_dir, &[])?;
+    let servers = nodes(dir.path(), &redis.url, 2).await?;
+    let roster = vec![
+        person("Claire", &[Role::Facilitator], &[]),
+        person("Lucie", &[Role::Rapporteur], &[]),
+    ];
+    let invites = servers[0].http().convention("gap", &roster).await?;
+    let tok = |n: &str| invites.iter().find(|i| i.name == n).unwrap().token.clone();
+    let mut fac = Client::join(&servers[0].ws_url(), "fac", &tok("Claire")).await?;
+    fac.ok(Command::CreateDocument {
+        name: "opinion".into(),
+        title: "Avis".into(),
+    })
+    .await?;
+    let claire = YClient::synced(
+        "Claire",
+        &doc_url(&servers[0].addr, "gap", "opinion", &tok("Claire")),
+    )
+    .await?;
+    let lucie = YClient::synced(
+        "Lucie",
+        &doc_url(&servers[1].addr, "gap", "opinion", &tok("Lucie")),
+    )
+    .await?;
+    // A long first paragraph: the whole document is large, what the gap adds is small.
+    let long = "Les bus de nuit desservent les communes de la première couronne. ".repeat(300);
+    claire.push_paragraph(&long);
+    lucie.wait_paragraph(&long).await?;
+    let before = (
+        claire.recorded().updates.len(),
+        lucie.recorded().updates.len(),
+    );
+
+    // Another writer's update n+1, stored with a snapshot up to it and trimmed, at once.
+    let mut con = redis::Client::open(redis.url.as_str())?.get_connection()?;
+    let n: u64 = redis::cmd("GET")
+        .arg("cv:{gap}:docn:opinion")
+        .query(&mut con)?;
+    let state = lucie
+        .doc
+        .transact()
+        .encode_state_as_update_v1(&StateVector::default());
+    let other = doc_from(&state)?;
+    let sv = other.transact().state_vector();
+    {
+        let root = other.get_or_insert_xml_fragment(ROOT);
+        let mut txn = other.transact_mut();
+        root.push_back(&mut txn, paragraph("écrit pendant une compaction"));
+    }
+    let update = other.transact().encode_state_as_update_v1(&sv);
+    let whole = other
+        .transact()
+        .encode_state_as_update_v1(&StateVector::default());
+    redis::pipe()
+        .atomic()
+        .cmd("XADD")
+        .arg("cv:{gap}:doc:opinion")
+        .arg(format!("{}-0", n + 1))
+        .arg("u")
+        .arg(&update)
+        .ignore()
+        .cmd("SET")
+        .arg("cv:{gap}:docn:opinion")
+        .arg(n + 1)
+        .ignore()
+        .cmd("HSET")
+        .arg("cv:{gap}:docs:opinion")
+        .arg("upto")
+        .arg(n + 1)
+        .arg("data")
+        .arg(&whole)
+        .ignore()
+        .cmd("XTRIM")
+        .arg("cv:{gap}:doc:opinion")
+        .arg("MINID")
+        .arg(format!("{}-0", n + 2))
+        .ignore()
+        .query::<()>(&mut con)?;
+
+    // The next update, from node 1, shows both nodes the gap.
+    lucie.push_paragraph("après la compaction");
+    for e in [&claire, &lucie] {
+        e.wait_doc_within("three paragraphs", Duration::from_secs(15), |c| {
+            c.paragraphs().len() >= 3
+        })
+        .await?;
+        let p = e.paragraphs();
+        ensure!(
+            p.contains(&"écrit pendant une compaction".to_string())
+                && p.contains(&"après la compaction".to_string())
+                && p.len() == 3,
+            "{}: {p:?}",
+            e.name
+        );
+        let rec = e.recorded();
+        ensure!(
+            rec.closed.is_none() && rec.errors.is_empty(),
+            "{} still connected, without error: {:?} {:?}",
+            e.name,
+            rec.closed,
+            rec.errors
+        );
+    }
+    // What filled the gap was the difference, not the whole document again.
+    for (e, from) in [(&claire, before.0), (&lucie, before.1)] {
+        let largest = e.recorded().updates[from..]
+            .iter()
+            .map(Vec::len)
+            .max()
+            .unwrap_or(0);
+        ensure!(
+            largest < whole.len() / 4,
+            "{} got {largest} bytes at once after the gap (the whole document: {})",
+            e.name,
+            whole.len()
         );
     }
     Ok(())

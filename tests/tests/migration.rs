@@ -3,7 +3,7 @@
 
 use anyhow::{ensure, Context, Result};
 use convene_tests::proto::{Ballot, Command, Event, PollKind, Role};
-use convene_tests::{convene_bin, person, poll_spec, tempdir, Client, Server};
+use convene_tests::{convene_bin, own_redis, person, poll_spec, tempdir, Client, Server};
 
 fn run(args: &[&str]) -> Result<std::process::Output> {
     let out = std::process::Command::new(convene_bin())
@@ -80,13 +80,11 @@ async fn a_convention_moves_between_sqlite_and_redis_unchanged() -> Result<()> {
         "--out",
         &first.to_string_lossy(),
     ])?;
-    let base =
-        std::env::var("CONVENE_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let redis = format!("{base}/13");
-    let flushed = std::process::Command::new("redis-cli")
-        .args(["-u", &redis, "FLUSHDB"])
-        .output()?;
-    ensure!(flushed.status.success(), "redis-cli FLUSHDB");
+    // A Redis of its own: an empty one, shared with no other test.
+    let redis_dir = dir.path().join("redis");
+    std::fs::create_dir_all(&redis_dir)?;
+    let own = own_redis(&redis_dir, &[])?;
+    let redis = own.url.clone();
     run(&["import", &first.to_string_lossy(), "--redis", &redis])?;
     // Importing twice is refused: nothing is overwritten.
     let again = std::process::Command::new(convene_bin())

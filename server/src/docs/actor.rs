@@ -128,7 +128,7 @@ impl DocActor {
         self.since_snapshot = loaded.updates.len();
         self.followed = self.last;
         self.own.clear();
-        let _ = self.followed_tx.send(self.followed);
+        self.followed_tx.send_replace(self.followed);
         Ok(())
     }
 
@@ -446,6 +446,17 @@ impl DocActor {
         match self.store.doc_append(append).await {
             Ok(last) => {
                 let first = last + 1 - batch.len() as u64;
+                if self.store.is_shared() && first <= self.followed {
+                    // The store numbered after less than this node has read: it lost updates
+                    // (a Redis restarted empty). Load what it holds; every connection
+                    // resyncs and sends back what the store lacks.
+                    warn!(
+                        first,
+                        followed = self.followed,
+                        "document numbers went back"
+                    );
+                    return self.recover().await;
+                }
                 if self.store.is_shared() {
                     self.own.extend(first..=last);
                 }
@@ -459,9 +470,18 @@ impl DocActor {
             }
             Err(e) => {
                 warn!(error = %e, "document updates could not be stored; reloading");
-                if let Err(e) = self.load().await {
-                    warn!(error = %e, "document reload failed");
-                    self.healthy = false;
+                // The connections that stay had the document as relayed so far; the reload
+                // may hold more (other nodes' updates not read yet): they get the difference.
+                let relayed = self.live.state_vector();
+                match self.load().await {
+                    Ok(()) => {
+                        let frame = self.live.update_since(&relayed);
+                        self.broadcast(None, &frame);
+                    }
+                    Err(e) => {
+                        warn!(error = %e, "document reload failed");
+                        self.healthy = false;
+                    }
                 }
                 let senders: BTreeSet<u64> = batch.iter().map(|(id, _, _)| *id).collect();
                 for id in senders {
@@ -515,7 +535,7 @@ impl DocActor {
             }
             self.take_in(n, &update);
         }
-        let _ = self.followed_tx.send(self.followed);
+        self.followed_tx.send_replace(self.followed);
     }
 
     /// Stored update `n`, the one after `followed`: applied and relayed unless it is ours.
@@ -531,9 +551,11 @@ impl DocActor {
         }
     }
 
-    /// Cluster mode: apply and relay everything stored beyond `followed`, the snapshot too if
-    /// it goes beyond (applying what is already here changes nothing). False if the store
-    /// could not be read whole.
+    /// Cluster mode: apply and relay everything stored beyond `followed` (the store reads
+    /// the snapshot and the updates after it at once). A snapshot beyond `followed` is
+    /// applied and its difference relayed (the whole document would be one large frame per
+    /// connection). False if the store could not be read, or does not follow on (it lost
+    /// updates): the follower's next read tries again.
     async fn catch_up(&mut self) -> bool {
         let stored = match self.store.doc_load(&self.convention, &self.name).await {
             Ok(stored) => stored,
@@ -542,29 +564,43 @@ impl DocActor {
                 return false;
             }
         };
+        let stored_size = stored.snapshot.as_ref().map_or(0, |(_, d)| d.len())
+            + stored.updates.iter().map(|(_, u)| u.len()).sum::<usize>();
+        let stored_updates = stored.updates.len();
+        let mut took_snapshot = false;
         if let Some((upto, data)) = stored.snapshot.filter(|(upto, _)| *upto > self.followed) {
-            if let Some(frame) = self.live.absorb(&data) {
+            let relayed = self.live.state_vector();
+            if self.live.absorb(&data).is_some() {
+                let frame = self.live.update_since(&relayed);
                 self.broadcast(None, &frame);
             }
-            let size = data.len() + stored.updates.iter().map(|(_, u)| u.len()).sum::<usize>();
-            self.live.compacted(size);
             self.followed = upto;
             self.last = self.last.max(upto);
-            self.since_snapshot = 0;
             self.own = self.own.split_off(&(upto + 1));
+            took_snapshot = true;
         }
+        let mut whole = true;
         for (n, update) in stored.updates {
             if n > self.followed + 1 {
-                // A compaction between the two reads: the next try sees its snapshot.
-                let _ = self.followed_tx.send(self.followed);
-                return false;
+                warn!(
+                    followed = self.followed,
+                    next = n,
+                    "stored document updates do not follow on"
+                );
+                whole = false;
+                break;
             }
             if n > self.followed {
                 self.take_in(n, &update);
             }
         }
-        let _ = self.followed_tx.send(self.followed);
-        true
+        if took_snapshot {
+            // As `load` counts: the snapshot and the updates after it.
+            self.live.compacted(stored_size);
+            self.since_snapshot = stored_updates;
+        }
+        self.followed_tx.send_replace(self.followed);
+        whole
     }
 
     /// Go back to the stored document after yrs panicked; connections resync.
@@ -594,6 +630,9 @@ impl DocActor {
         // them, and a follower here reading after them would never see them.
         if self.store.is_shared() && !self.catch_up().await {
             return warn!("document compaction skipped");
+        }
+        if self.since_snapshot == 0 {
+            return; // another node's snapshot, just taken in, holds everything
         }
         let snapshot = self.live.full_state().to_vec();
         let len = snapshot.len();
@@ -639,11 +678,17 @@ fn follow(
             };
             match read {
                 Ok(updates) if !updates.is_empty() => {
+                    let sent = updates.last().map_or(from, |(n, _)| *n);
                     let Some(tx) = inbox.upgrade() else { return };
                     if tx.send(DocMsg::Remote(updates)).await.is_err() {
                         return;
                     }
-                    let _ = tokio::time::timeout(Duration::from_secs(1), after.changed()).await;
+                    // Read on once the task took them in; if it could not (a gap it could
+                    // not fill yet), a second later.
+                    let took = after.wait_for(|f| *f >= sent);
+                    if let Ok(Err(_)) = tokio::time::timeout(Duration::from_secs(1), took).await {
+                        return; // the task is gone
+                    }
                 }
                 Ok(_) => {
                     if inbox.upgrade().is_none() {

@@ -202,6 +202,18 @@ impl LiveDoc {
         self.size = len;
     }
 
+    /// What the document holds now: where a later `update_since` starts.
+    pub fn state_vector(&self) -> StateVector {
+        self.doc().transact().state_vector()
+    }
+
+    /// One update frame of what the document gained since `sv` (and its deletions): what a
+    /// connection that had it at `sv` lacks.
+    pub fn update_since(&self, sv: &StateVector) -> Bytes {
+        let update = self.doc().transact().encode_state_as_update_v1(sv);
+        encode(&Message::Sync(SyncMessage::Update(update)))
+    }
+
     /// Our sync step 1: what we have.
     pub fn step1(&self) -> Bytes {
         let sv = self.doc().transact().state_vector();

@@ -598,12 +598,20 @@ impl RedisStore {
         inv.invoke_async(&mut con).await.map_err(unavailable)
     }
 
+    /// The snapshot and the updates after it, read in one transaction: a compaction between
+    /// two reads would trim updates the snapshot read first does not hold.
     pub async fn doc_load(&self, convention: &str, doc: &str) -> Result<DocLoaded, StoreError> {
         let mut con = self.con.clone();
-        let snap: (Option<u64>, Option<Vec<u8>>) = redis::cmd("HMGET")
+        let (snap, entries): ((Option<u64>, Option<Vec<u8>>), Entries) = redis::pipe()
+            .atomic()
+            .cmd("HMGET")
             .arg(doc_snapshot_key(convention, doc))
             .arg("upto")
             .arg("data")
+            .cmd("XRANGE")
+            .arg(doc_key(convention, doc))
+            .arg("-")
+            .arg("+")
             .query_async(&mut con)
             .await
             .map_err(unavailable)?;
@@ -612,25 +620,13 @@ impl RedisStore {
             _ => None,
         };
         let upto = snapshot.as_ref().map_or(0, |(u, _)| *u);
-        let updates = self.doc_updates_after(convention, doc, upto).await?;
+        // The stream holds what came after the last compaction (and, after a refused one,
+        // perhaps a little before): only what the snapshot lacks.
+        let updates = values(entries)?
+            .into_iter()
+            .filter(|(n, _)| *n > upto)
+            .collect();
         Ok(DocLoaded { snapshot, updates })
-    }
-
-    pub async fn doc_updates_after(
-        &self,
-        convention: &str,
-        doc: &str,
-        after: u64,
-    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
-        let mut con = self.con.clone();
-        let entries: Entries = redis::cmd("XRANGE")
-            .arg(doc_key(convention, doc))
-            .arg(format!("({after}-0"))
-            .arg("+")
-            .query_async(&mut con)
-            .await
-            .map_err(unavailable)?;
-        values(entries)
     }
 
     /// Wait (up to `block`) for document updates after `after`, on the caller's connection.
