@@ -738,3 +738,110 @@ async fn an_update_trimmed_before_a_node_read_it_reaches_its_editors() -> Result
     }
     Ok(())
 }
+
+/// A Redis stream's entries: id, then field-value pairs.
+type StreamEntries = Vec<(String, Vec<(String, Vec<u8>)>)>;
+
+/// The audit trail in Redis: each entry's number and links, in order.
+fn stored_trail(
+    con: &mut redis::Connection,
+    convention: &str,
+) -> Result<Vec<convene_tests::proto::AuditEntry>> {
+    let entries: StreamEntries = redis::cmd("XRANGE")
+        .arg(format!("cv:{{{convention}}}:audit"))
+        .arg("-")
+        .arg("+")
+        .query(con)?;
+    entries
+        .into_iter()
+        .map(|(_, fields)| Ok(serde_json::from_slice(&fields[0].1)?))
+        .collect()
+}
+
+/// A node whose audit head is out of step with the stored trail (what a take-up that read the
+/// trail apart from the log could leave) writes nothing until it has the trail's head: no
+/// hole in the numbering when it is ahead, no record without its audit entry (a half-done
+/// write answered `unavailable`) when it is behind. Both made here by changing the trail in
+/// Redis under a running node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_out_of_step_with_the_audit_trail_writes_nothing_until_it_has_its_head() -> Result<()>
+{
+    let dir = tempdir();
+    let redis_dir = dir.path().join("redis");
+    std::fs::create_dir_all(&redis_dir)?;
+    let redis = own_redis(&redis_dir, &[])?;
+    let servers = nodes(dir.path(), &redis.url, 1).await?;
+    let roster = vec![person("Claire", &[Role::Facilitator], &[])];
+    let invites = servers[0].http().convention("trail", &roster).await?;
+    let mut fac = Client::join(&servers[0].ws_url(), "fac", &invites[0].token).await?;
+    let mut con = redis::Client::open(redis.url.as_str())?.get_connection()?;
+    let document = |k: usize| Command::CreateDocument {
+        name: format!("doc{k}"),
+        title: format!("Document {k}"),
+    };
+    fac.ok(document(1)).await?;
+    let trail = stored_trail(&mut con, "trail")?;
+    let top = trail
+        .last()
+        .expect("a facilitator's command is audited")
+        .clone();
+
+    // The node ahead of the trail: the trail written again without its last entry.
+    let _: u64 = redis::cmd("DEL").arg("cv:{trail}:audit").query(&mut con)?;
+    for e in trail.iter().filter(|e| e.n < top.n) {
+        let _: String = redis::cmd("XADD")
+            .arg("cv:{trail}:audit")
+            .arg(format!("{}-0", e.n))
+            .arg("e")
+            .arg(serde_json::to_string(e)?)
+            .query(&mut con)?;
+    }
+    fac.ok(document(2)).await?;
+    let trail = stored_trail(&mut con, "trail")?;
+    for (i, e) in trail.iter().enumerate() {
+        ensure!(e.n == i as u64 + 1, "entry {} at place {}", e.n, i + 1);
+        if i > 0 {
+            ensure!(
+                e.prev == trail[i - 1].hash,
+                "entry {} links to the one before",
+                e.n
+            );
+        }
+    }
+
+    // The node behind the trail: an entry it never made appended after its head.
+    let head = trail.last().unwrap().clone();
+    let mut extra = head.clone();
+    extra.n += 1;
+    extra.prev = head.hash.clone();
+    let _: String = redis::cmd("XADD")
+        .arg("cv:{trail}:audit")
+        .arg(format!("{}-0", extra.n))
+        .arg("e")
+        .arg(serde_json::to_string(&extra)?)
+        .query(&mut con)?;
+    let log_before: u64 = redis::cmd("XLEN").arg("cv:{trail}:log").query(&mut con)?;
+    fac.ok(document(3)).await?;
+    let log_after: u64 = redis::cmd("XLEN").arg("cv:{trail}:log").query(&mut con)?;
+    let trail = stored_trail(&mut con, "trail")?;
+    let last = trail.last().unwrap();
+    ensure!(
+        last.n == extra.n + 1 && last.prev == extra.hash,
+        "the command's entry follows the trail's head: {} after {}",
+        last.n,
+        extra.n
+    );
+    ensure!(
+        log_after == log_before + 1,
+        "one record for one command: {log_before} then {log_after}"
+    );
+    // The replica took in nothing twice: its next command is answered and follows on.
+    fac.ok(document(4)).await?;
+    let trail = stored_trail(&mut con, "trail")?;
+    ensure!(
+        trail.last().unwrap().n == extra.n + 2,
+        "and the next one: {:?}",
+        trail.iter().map(|e| e.n).collect::<Vec<_>>()
+    );
+    Ok(())
+}

@@ -19,6 +19,15 @@ pub enum StoreError {
         expected: u64,
         found: u64,
     },
+    /// The log was as expected but the audit trail was not: this node's audit head is not
+    /// the trail's (it took the convention up while another node appended). Nothing was
+    /// written; the node loads the convention again.
+    #[error("audit trail conflict on {convention}: next entry {next}, trail ends at {head}")]
+    AuditConflict {
+        convention: String,
+        next: u64,
+        head: u64,
+    },
     /// The store cannot be reached or written; nothing was written.
     #[error("store unavailable: {0}")]
     Unavailable(String),

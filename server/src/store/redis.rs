@@ -104,7 +104,9 @@ end
 
 /// KEYS: log, audit, box, legacy ballots, sealed. ARGV: expected last seq, then counts and
 /// bodies of records (seq, json), audit entries (n, json), ballots (member), and the polls
-/// whose ballots to seal. Returns the status, the last seq, and how many polls were sealed.
+/// whose ballots to seal. Returns the status, the last seq, and how many polls were sealed
+/// (or, for `audit`, the trail's last entry). Everything is checked before the first write: a
+/// script that fails halfway keeps what it wrote.
 const APPEND: &str = concat!(
     seal_fn!(),
     r#"
@@ -112,15 +114,28 @@ local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 local found = 0
 if #last > 0 then found = tonumber(string.match(last[1][1], '^(%d+)')) end
 if found ~= tonumber(ARGV[1]) then return {'conflict', found, 0} end
-local i = 2
-local n = tonumber(ARGV[i]); i = i + 1
+local n = tonumber(ARGV[2])
+local at = 3 + 2 * n
+local a = tonumber(ARGV[at])
+if a > 0 then
+  local top = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+  local head = 0
+  if #top > 0 then head = tonumber(string.match(top[1][1], '^(%d+)')) end
+  if tonumber(ARGV[at + 1]) ~= head + 1 then return {'audit', found, head} end
+  -- The trail is written first, and its first entry tried: if the stream refuses it,
+  -- nothing at all is written. The entries after it follow on and cannot be refused.
+  local first = redis.pcall('XADD', KEYS[2], ARGV[at + 1] .. '-0', 'e', ARGV[at + 2])
+  if type(first) == 'table' and first.err then return {'audit', found, head} end
+  for k = 2, a do
+    local j = at + 2 * k - 1
+    redis.call('XADD', KEYS[2], ARGV[j] .. '-0', 'e', ARGV[j + 1])
+  end
+end
+local i = 3
 for k = 1, n do
   redis.call('XADD', KEYS[1], ARGV[i] .. '-0', 'r', ARGV[i + 1]); i = i + 2
 end
-local a = tonumber(ARGV[i]); i = i + 1
-for k = 1, a do
-  redis.call('XADD', KEYS[2], ARGV[i] .. '-0', 'e', ARGV[i + 1]); i = i + 2
-end
+i = at + 1 + 2 * a
 local b = tonumber(ARGV[i]); i = i + 1
 for k = 1, b do
   redis.call('ZADD', KEYS[3], 0, ARGV[i]); i = i + 1
@@ -176,6 +191,13 @@ redis.call('HSET', KEYS[1], 'seq', ARGV[1], 'data', ARGV[2])
 return 1
 "#;
 
+/// What `RedisStore::snapshot` reads at once.
+struct Snapshot {
+    ballots: BallotBox,
+    state: Option<(u64, Vec<u8>)>,
+    audit_head: Option<(u64, String)>,
+}
+
 #[derive(Clone)]
 pub struct RedisStore {
     client: Client,
@@ -209,6 +231,17 @@ fn contiguous(records: &[Record], first: u64) -> bool {
 }
 
 /// The value of the (single) field of each stream entry.
+/// The number and hash of the audit entry read (the trail's last), if any.
+fn audit_head_of(entries: Entries) -> Result<Option<(u64, String)>, StoreError> {
+    match values(entries)?.into_iter().next() {
+        Some((_, body)) => {
+            let e: AuditEntry = serde_json::from_slice(&body).map_err(corrupt)?;
+            Ok(Some((e.n, e.hash)))
+        }
+        None => Ok(None),
+    }
+}
+
 fn values(entries: Entries) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
     entries
         .into_iter()
@@ -314,6 +347,13 @@ impl RedisStore {
                 convention: a.convention,
                 expected: a.expected,
                 found,
+            });
+        }
+        if status == "audit" {
+            return Err(StoreError::AuditConflict {
+                convention: a.convention,
+                next: a.audit.first().map_or(0, |e| e.n),
+                head: sealed,
             });
         }
         if sealed > 0 {
@@ -422,39 +462,48 @@ impl RedisStore {
         Ok(out)
     }
 
-    /// The box, the log's last seq and the stored state, read in one transaction: the box
-    /// goes with exactly the log up to that seq.
-    async fn snapshot(
-        &self,
-        convention: &str,
-    ) -> Result<(BallotBox, Option<(u64, Vec<u8>)>), StoreError> {
+    /// The box, the log's last seq, the stored state and the audit trail's last entry, read in
+    /// one transaction: the box and the trail go with exactly the log up to that seq.
+    async fn snapshot(&self, convention: &str) -> Result<Snapshot, StoreError> {
         let mut con = self.con.clone();
         type Members = Vec<Vec<u8>>;
         type State = (Option<u64>, Option<Vec<u8>>);
-        let (last, boxed, legacy, sealed, state): (Entries, Members, Members, Members, State) =
-            redis::pipe()
-                .atomic()
-                .cmd("XREVRANGE")
-                .arg(log_key(convention))
-                .arg("+")
-                .arg("-")
-                .arg("COUNT")
-                .arg(1)
-                .cmd("ZRANGE")
-                .arg(box_key(convention))
-                .arg(0)
-                .arg(-1)
-                .cmd("SMEMBERS")
-                .arg(legacy_ballots_key(convention))
-                .cmd("HGETALL")
-                .arg(sealed_key(convention))
-                .cmd("HMGET")
-                .arg(state_key(convention))
-                .arg("seq")
-                .arg("data")
-                .query_async(&mut con)
-                .await
-                .map_err(unavailable)?;
+        let (last, boxed, legacy, sealed, state, head): (
+            Entries,
+            Members,
+            Members,
+            Members,
+            State,
+            Entries,
+        ) = redis::pipe()
+            .atomic()
+            .cmd("XREVRANGE")
+            .arg(log_key(convention))
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(1)
+            .cmd("ZRANGE")
+            .arg(box_key(convention))
+            .arg(0)
+            .arg(-1)
+            .cmd("SMEMBERS")
+            .arg(legacy_ballots_key(convention))
+            .cmd("HGETALL")
+            .arg(sealed_key(convention))
+            .cmd("HMGET")
+            .arg(state_key(convention))
+            .arg("seq")
+            .arg("data")
+            .cmd("XREVRANGE")
+            .arg(audit_key(convention))
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(1)
+            .query_async(&mut con)
+            .await
+            .map_err(unavailable)?;
         let seq = match last.first() {
             Some((id, _)) => seq_of(id)?,
             None => 0,
@@ -472,11 +521,49 @@ impl RedisStore {
                 BoxRow::sealed(&String::from_utf8_lossy(poll), body, &mut rows);
             }
         }
-        Ok((BallotBox { rows, seq }, state.0.zip(state.1)))
+        Ok(Snapshot {
+            ballots: BallotBox { rows, seq },
+            state: state.0.zip(state.1),
+            audit_head: audit_head_of(head)?,
+        })
+    }
+
+    /// The log's last seq and the audit trail's last entry, read at once.
+    pub async fn audit_head(
+        &self,
+        convention: &str,
+    ) -> Result<(u64, Option<(u64, String)>), StoreError> {
+        let mut con = self.con.clone();
+        let (last, head): (Entries, Entries) = redis::pipe()
+            .atomic()
+            .cmd("XREVRANGE")
+            .arg(log_key(convention))
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(1)
+            .cmd("XREVRANGE")
+            .arg(audit_key(convention))
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(1)
+            .query_async(&mut con)
+            .await
+            .map_err(unavailable)?;
+        let seq = match last.first() {
+            Some((id, _)) => seq_of(id)?,
+            None => 0,
+        };
+        Ok((seq, audit_head_of(head)?))
     }
 
     pub async fn load(&self, convention: &str, with_state: bool) -> Result<Loaded, StoreError> {
-        let (ballots, stored) = self.snapshot(convention).await?;
+        let Snapshot {
+            ballots,
+            state: stored,
+            audit_head,
+        } = self.snapshot(convention).await?;
         let last = ballots.seq;
         let mut state = stored.filter(|(seq, _)| with_state && *seq <= last);
         let mut records = Vec::new();
@@ -499,23 +586,6 @@ impl RedisStore {
                 return Err(corrupt(format!("{convention}: seq out of order")));
             }
         }
-        let mut con = self.con.clone();
-        let head: Entries = redis::cmd("XREVRANGE")
-            .arg(audit_key(convention))
-            .arg("+")
-            .arg("-")
-            .arg("COUNT")
-            .arg(1)
-            .query_async(&mut con)
-            .await
-            .map_err(unavailable)?;
-        let audit_head = match values(head)?.into_iter().next() {
-            Some((_, body)) => {
-                let e: AuditEntry = serde_json::from_slice(&body).map_err(corrupt)?;
-                Some((e.n, e.hash))
-            }
-            None => None,
-        };
         Ok(Loaded {
             state,
             records,
@@ -543,7 +613,7 @@ impl RedisStore {
 
     /// The ballot box, with the log's last seq read in the same transaction.
     pub async fn ballots(&self, convention: &str) -> Result<BallotBox, StoreError> {
-        Ok(self.snapshot(convention).await?.0)
+        Ok(self.snapshot(convention).await?.ballots)
     }
 
     /// Seal closed polls' loose ballots (see `Store::seal`).

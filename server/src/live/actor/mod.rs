@@ -963,6 +963,28 @@ impl Actor {
                     }
                     self.catch_up().await;
                 }
+                Err(e @ StoreError::AuditConflict { .. })
+                    if attempt < MAX_ATTEMPTS && checkpoint.is_some() =>
+                {
+                    // The log was ours to extend but our audit head is not the trail's:
+                    // nothing was written. Take the trail's head if the log still ends
+                    // where this replica does (read at once), then decide again (if the log
+                    // moved on, the next try catches up first).
+                    warn!(error = %e, "audit head out of step with the trail");
+                    self.metrics.append_conflicts.inc();
+                    if let Some(c) = checkpoint {
+                        self.restore(c);
+                    }
+                    if let Store::Redis(redis) = &self.store {
+                        match redis.audit_head(&self.id).await {
+                            Ok((seq, head)) if seq == self.state.seq => {
+                                self.audit_head = head.unwrap_or((0, audit::GENESIS.to_string()));
+                            }
+                            Ok(_) => {}
+                            Err(e) => warn!(error = %e, "audit trail not read"),
+                        }
+                    }
+                }
                 Err(e) => {
                     warn!(error = %e, "append failed; state reloaded from the store");
                     // Nothing of this batch is durable: forget it, reply "unavailable".
