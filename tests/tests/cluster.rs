@@ -845,3 +845,71 @@ async fn a_node_out_of_step_with_the_audit_trail_writes_nothing_until_it_has_its
     );
     Ok(())
 }
+
+/// How many times Redis ran a command, from `INFO commandstats`.
+fn redis_calls(con: &mut redis::Connection, command: &str) -> Result<u64> {
+    let info: String = redis::cmd("INFO").arg("commandstats").query(con)?;
+    Ok(info
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("cmdstat_{command}:calls=")))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0))
+}
+
+/// A convention's task that fails in cluster mode is run again with its own follower: the
+/// failed one's follower stops (it read the log again and again, as fast as Redis answered,
+/// for a task that was gone).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_task_leaves_no_follower_behind() -> Result<()> {
+    use convene_tests::proto::ClientMessage;
+    let dir = tempdir();
+    let redis_dir = dir.path().join("redis");
+    std::fs::create_dir_all(&redis_dir)?;
+    let redis = own_redis(&redis_dir, &[])?;
+    let servers = nodes(dir.path(), &redis.url, 2).await?;
+    let roster = vec![
+        person("Claire", &[Role::Facilitator], &[]),
+        person("Citoyen", &[Role::Citizen], &[]),
+    ];
+    let invites = servers[0].http().convention("relance", &roster).await?;
+    let tok = |n: &str| invites.iter().find(|i| i.name == n).unwrap().token.clone();
+    let mut cit = Client::join(&servers[0].ws_url(), "cit", &tok("Citoyen")).await?;
+    let mut fac = Client::join(&servers[1].ws_url(), "fac", &tok("Claire")).await?;
+    // Debug builds panic on this chat inside the convention's task (tests/tests/hardening.rs).
+    cit.send(&ClientMessage::Request {
+        id: "boom".into(),
+        command: Command::SendChat {
+            text: "convene:test:panic-in-convention-task".into(),
+        },
+    })
+    .await?;
+    let _ = cit.wait_for(|_| false).await;
+    ensure!(
+        cit.closed.is_some(),
+        "the failed task's connection is closed"
+    );
+    let mut cit = Client::join(&servers[0].ws_url(), "cit", &tok("Citoyen")).await?;
+    // The other node appends: node 0 follows (once).
+    let mut last = 0;
+    for i in 0..3 {
+        last = fac
+            .ok(Command::SendChat {
+                text: format!("après la relance {i}"),
+            })
+            .await?;
+    }
+    cit.wait_seq(last).await?;
+    let mut con = redis::Client::open(redis.url.as_str())?.get_connection()?;
+    let before = redis_calls(&mut con, "xread")?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let reads = redis_calls(&mut con, "xread")? - before;
+    // A live follower blocks in one read for seconds: each node's few followers (the
+    // convention's, presence aside) make a handful of reads in 3 quiet seconds.
+    ensure!(
+        reads < 50,
+        "{reads} XREAD in 3 quiet seconds: a follower spins"
+    );
+    ensure!(servers[0].metric("convene_task_restarts_total").await? == 1);
+    Ok(())
+}

@@ -145,6 +145,7 @@ impl DocActor {
                 Err(e) => warn!(error = %e, "document could not be loaded"),
             }
             let helpers = cancel.child_token();
+            let _helpers_stop = helpers.clone().drop_guard(); // a panic stops them too
             if let Store::Redis(redis) = &self.store {
                 follow(
                     redis.clone(),

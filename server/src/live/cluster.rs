@@ -85,7 +85,10 @@ impl Cluster {
                             return;
                         }
                         // Wait until the task has applied them before reading on.
-                        let _ = tokio::time::timeout(Duration::from_secs(1), after.changed()).await;
+                        let applied = tokio::time::timeout(Duration::from_secs(1), after.changed());
+                        if let Ok(Err(_)) = applied.await {
+                            return; // the task that kept `after` current is gone
+                        }
                     }
                     Ok(_) => {
                         if inbox.upgrade().is_none() {

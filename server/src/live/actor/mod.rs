@@ -311,6 +311,9 @@ impl Actor {
                 None => self.try_load().await,
             }
             let helpers = cancel.child_token();
+            // Stopped however this task ends, a panic too: the task run again after one
+            // starts its own (these, alive, would follow for a task that is gone).
+            let _helpers_stop = helpers.clone().drop_guard();
             if let Some(c) = &self.cluster {
                 // `send` stores nothing while no receiver exists (there is none yet): the
                 // follower would start from 0, read the whole log again, and wait a second
