@@ -351,7 +351,13 @@ async fn a_node_keeps_a_replica_only_while_it_is_used() -> Result<()> {
     .await?;
     let invites = a
         .http()
-        .convention("idle", &[person("Amina", &[Role::Citizen], &[])])
+        .convention(
+            "idle",
+            &[
+                person("Amina", &[Role::Citizen], &[]),
+                person("Basile", &[Role::Citizen], &[]),
+            ],
+        )
         .await?;
     // Node b learns of the convention when someone joins through it...
     let mut c = Client::join(&b.ws_url(), "amina", &invites[0].token).await?;
@@ -364,13 +370,21 @@ async fn a_node_keeps_a_replica_only_while_it_is_used() -> Result<()> {
         "node b holds the convention while used"
     );
     c.close().await;
-    // ...and lets it go once nobody uses it there.
+    // ...and lets it go once nobody uses it there, while it goes on on node a (whose records
+    // node b reads: that is no use of b's replica).
+    let mut busy = Client::join(&a.ws_url(), "basile", &invites[1].token).await?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let mut n = 0;
     while b.metric("convene_conventions").await? != 0 {
         ensure!(
             tokio::time::Instant::now() < deadline,
             "node b still holds an unused replica"
         );
+        n += 1;
+        busy.ok(Command::SendChat {
+            text: format!("ailleurs {n}"),
+        })
+        .await?;
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // Coming back loads it again from the log, with everything in it.

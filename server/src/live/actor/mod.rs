@@ -338,9 +338,20 @@ impl Actor {
             let mut tally_tick =
                 tokio::time::interval(Duration::from_millis(1000 / p::TALLIES_PER_SECOND));
             tally_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            // Cluster mode: when the replica was last used here. What other nodes do (their
+            // records, their presence every heartbeat) does not count: it would keep every
+            // replica of a convention active anywhere.
+            let mut used_at = tokio::time::Instant::now();
             loop {
                 let deadline = self.state.next_deadline();
                 let has_deadline = deadline.is_some();
+                let unused = self.cluster.is_some()
+                    && self.conns.is_empty()
+                    && self.public.feed.local() == 0
+                    && !has_deadline;
+                if !unused {
+                    used_at = tokio::time::Instant::now();
+                }
                 let sleep = Duration::from_millis(deadline.map_or(0, |t| t.saturating_sub(now_ms())));
                 tokio::select! {
                     biased;
@@ -384,7 +395,7 @@ impl Actor {
                     }
                     // Cluster mode: a replica nobody here uses, with no timer to watch, goes;
                     // it is loaded again from the log when someone comes back.
-                    _ = tokio::time::sleep(self.replicas.idle), if self.cluster.is_some() && self.conns.is_empty() && self.public.feed.local() == 0 && !has_deadline => {
+                    _ = tokio::time::sleep_until(used_at + self.replicas.idle), if unused => {
                         inbox.close();
                         let rest: Vec<Msg> = std::iter::from_fn(|| inbox.try_recv().ok()).collect();
                         let wanted = rest.iter().any(|m| matches!(m, Msg::Join { .. } | Msg::Command { .. } | Msg::Query(_)));
