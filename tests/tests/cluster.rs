@@ -577,15 +577,17 @@ async fn editors_on_every_node_typing_at_once_lose_nothing() -> Result<()> {
         let mut p = e.paragraphs();
         p.sort();
         let missing: Vec<&String> = expected.iter().filter(|x| !p.contains(x)).collect();
+        let rec = e.recorded();
         ensure!(
             waited.is_ok() && p == expected,
-            "{} has {} paragraphs of {all}; missing {} (first: {:?})",
+            "{} has {} paragraphs of {all}; missing {} (first: {:?}); {} frames, closed {:?}",
             e.name,
             p.len(),
             missing.len(),
-            missing.first()
+            missing.first(),
+            rec.frames,
+            rec.closed
         );
-        let rec = e.recorded();
         ensure!(
             rec.closed.is_none() && rec.errors.is_empty(),
             "{} still connected, without error: {:?} {:?}",
@@ -925,5 +927,73 @@ async fn a_restarted_task_leaves_no_follower_behind() -> Result<()> {
         "{reads} XREAD in 3 quiet seconds: a follower spins"
     );
     ensure!(servers[0].metric("convene_task_restarts_total").await? == 1);
+    Ok(())
+}
+
+/// A node that could not read the ballot box after a vote cast on another node lacks that
+/// ballot: it does not close the secret poll (its logged result would be wrong for good, and
+/// the poll found tampered with at the next take-up) until it has read the box again, which
+/// it does on its own. The box is made unreadable here by giving a key read with it (the
+/// stored state's) another type.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_poll_closes_only_with_every_nodes_ballots() -> Result<()> {
+    let dir = tempdir();
+    let redis_dir = dir.path().join("redis");
+    std::fs::create_dir_all(&redis_dir)?;
+    let redis = own_redis(&redis_dir, &[])?;
+    let servers = nodes(dir.path(), &redis.url, 2).await?;
+    let roster = vec![
+        person("Claire", &[Role::Facilitator], &[]),
+        person("Citoyen", &[Role::Citizen], &[]),
+    ];
+    let invites = servers[0].http().convention("urne", &roster).await?;
+    let tok = |n: &str| invites.iter().find(|i| i.name == n).unwrap().token.clone();
+    let mut fac = Client::join(&servers[0].ws_url(), "fac", &tok("Claire")).await?;
+    let mut cit = Client::join(&servers[1].ws_url(), "cit", &tok("Citoyen")).await?;
+    let (poll, _) = fac.draft_and_open(secret_poll("Des bus de nuit ?")).await?;
+    cit.wait_event("poll_opened").await?;
+
+    let mut con = redis::Client::open(redis.url.as_str())?.get_connection()?;
+    let _: () = redis::cmd("SET")
+        .arg("cv:{urne}:state")
+        .arg("pas un état")
+        .query(&mut con)?;
+    cit.ok(Command::Vote {
+        poll: poll.clone(),
+        ballot: Ballot::Single { choice: 0 },
+    })
+    .await?;
+    // Node 0 takes the voter's mark in (following the log, or catching up when its close
+    // finds the log moved) but cannot read the ballot.
+    let refused = fac
+        .request(Command::ClosePoll { poll: poll.clone() })
+        .await?;
+    ensure!(
+        matches!(refused, Err((ErrorCode::Unavailable, _))),
+        "a close without the box: {refused:?}"
+    );
+    // The box readable again: node 0 reads it on its own, and the close counts the ballot.
+    let _: () = redis::cmd("DEL").arg("cv:{urne}:state").query(&mut con)?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let seq = loop {
+        match fac
+            .request(Command::ClosePoll { poll: poll.clone() })
+            .await?
+        {
+            Ok(seq) => break seq,
+            Err((ErrorCode::Unavailable, _)) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(200)).await
+            }
+            Err(e) => bail!("close: {e:?}"),
+        }
+    };
+    let Event::PollClosed { tally: Some(t), .. } = fac.wait_seq(seq).await?.event else {
+        bail!("no tally")
+    };
+    ensure!(
+        t.counts == vec![1, 0, 0],
+        "the ballot cast on node 1 is counted: {:?}",
+        t.counts
+    );
     Ok(())
 }

@@ -172,6 +172,10 @@ pub struct Actor {
     faults: super::Faults,
     fault: Option<super::Fault>,
     last_load: Instant,
+    /// Cluster mode: the ballot box could not be read after another node's voter mark, so
+    /// secret polls lack ballots cast there: read again at this time, and no secret poll
+    /// closes here (its logged result would be wrong for good) until it is read.
+    ballots_retry: Option<tokio::time::Instant>,
     /// Connections found gone (or too slow) while sending: removed by `reap`.
     dead: Vec<u64>,
     /// Frames may be written to their sockets at once (see `gateway::outbox`): while the task
@@ -252,6 +256,7 @@ impl Actor {
             faults,
             fault: None,
             last_load: Instant::now(),
+            ballots_retry: None,
             follower,
             replicas,
             state_saved: 0,
@@ -352,7 +357,11 @@ impl Actor {
                 if !unused {
                     used_at = tokio::time::Instant::now();
                 }
-                let sleep = Duration::from_millis(deadline.map_or(0, |t| t.saturating_sub(now_ms())));
+                let mut sleep = Duration::from_millis(deadline.map_or(0, |t| t.saturating_sub(now_ms())));
+                if let Some(retry) = self.ballots_retry {
+                    // A due timer may close a secret poll, which waits for the box.
+                    sleep = sleep.max(retry.saturating_duration_since(tokio::time::Instant::now()));
+                }
                 tokio::select! {
                     biased;
                     _ = cancel.cancelled() => break,
@@ -392,6 +401,10 @@ impl Actor {
                         self.at_once = inbox.is_empty();
                         unconstrained(self.run_batch(vec![tick])).await;
                         self.reap();
+                    }
+                    // Cluster mode: the ballot box, read again (see `ballots_retry`).
+                    _ = tokio::time::sleep_until(self.ballots_retry.unwrap_or_else(tokio::time::Instant::now)), if self.ballots_retry.is_some() => {
+                        self.apply_remote(Vec::new()).await;
                     }
                     // Cluster mode: a replica nobody here uses, with no timer to watch, goes;
                     // it is loaded again from the log when someone comes back.
@@ -933,6 +946,30 @@ impl Actor {
                 }
                 return self.reply_all(batch, d.outcomes, &[]);
             }
+            if self.ballots_retry.is_some() && checkpoint.is_some() {
+                // The box is read again first; if it still cannot be, a secret poll's close
+                // waits (its logged result would lack ballots cast on other nodes).
+                let closes_secret = d.records.iter().any(|(r, _)| {
+                    matches!(&r.event, d::Event::PollClosed { poll, .. }
+                        if self.state.polls.get(poll).is_some_and(|p| p.spec.secret))
+                });
+                if closes_secret {
+                    if let Some(c) = checkpoint {
+                        self.restore(c);
+                    }
+                    self.apply_remote(Vec::new()).await;
+                    if self.ballots_retry.is_none() && attempt < MAX_ATTEMPTS {
+                        continue;
+                    }
+                    let why = "the ballot box cannot be read: a secret poll closes once it is";
+                    let outcomes = d
+                        .outcomes
+                        .into_iter()
+                        .map(|o| o.and(Err(CommandError::Unavailable(why.into()))))
+                        .collect();
+                    return self.reply_all(batch, outcomes, &[]);
+                }
+            }
             let started = Instant::now();
             let append = Append {
                 convention: self.id.clone(),
@@ -1036,9 +1073,10 @@ impl Actor {
         let mut records = Vec::new();
         let mut audit = Vec::new();
         let gap = self.take_remote(incoming, &mut records, &mut audit);
-        if records
-            .iter()
-            .any(|(r, _)| matches!(r.event, d::Event::VoterMarked { .. }))
+        if self.ballots_retry.is_some()
+            || records
+                .iter()
+                .any(|(r, _)| matches!(r.event, d::Event::VoterMarked { .. }))
         {
             self.refresh_ballots(&mut records, &mut audit).await;
         }

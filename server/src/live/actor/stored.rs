@@ -10,6 +10,9 @@ use tracing::error;
 use super::*;
 use crate::store::{BallotBox, BoxRow};
 
+/// A ballot box that could not be read is read again this long after.
+const BALLOTS_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The valid ballots found in the box for one poll, and whether some were loose.
 #[derive(Default)]
 struct Found {
@@ -138,6 +141,8 @@ impl Actor {
         records: &mut Vec<(d::Record, Audience)>,
         audit: &mut Vec<p::AuditEntry>,
     ) {
+        // Until read and folded: read again in a second (see `ballots_retry`).
+        self.ballots_retry = Some(tokio::time::Instant::now() + BALLOTS_RETRY);
         let boxed = match self.store.ballots(&self.id).await {
             Ok(b) => b,
             Err(e) => return warn!(error = %e, "ballot box not read"),
@@ -153,6 +158,7 @@ impl Actor {
             }
         }
         let _ = self.fold_ballots(boxed, false);
+        self.ballots_retry = None;
     }
 
     /// Take up the latest stored state and fold the log after it (or the whole log).
@@ -195,6 +201,7 @@ impl Actor {
             self.state.apply(&r);
         }
         let seal = self.fold_ballots(loaded.ballots, true);
+        self.ballots_retry = None;
         self.audit_head = loaded.audit_head.unwrap_or((0, audit::GENESIS.to_string()));
         if !seal.is_empty() {
             // Closed polls whose ballots are still loose (cast before polls were sealed at
