@@ -34,6 +34,11 @@ const MAX_BATCH: usize = 256;
 /// update (a quiet document) is handled at once. docs/bench/drafting.md measures it.
 const PACE_PER_CONNECTION: Duration = Duration::from_micros(100);
 const MAX_PACE: Duration = Duration::from_millis(20);
+/// Cluster mode: this often, a document open here checks that its follower keeps up with the
+/// store: if the store already held updates after `followed` at the last check and none came
+/// in since, the task reads them itself (a follower that stalls must not leave editors
+/// without the others' text).
+const FOLLOW_CHECK: Duration = Duration::from_secs(2);
 
 struct Conn {
     participant: String,
@@ -156,11 +161,17 @@ impl DocActor {
                     helpers.clone(),
                 );
             }
+            let mut follow_check = tokio::time::interval(FOLLOW_CHECK);
+            follow_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut at_check = (self.followed, self.followed);
             loop {
                 let idle = self.conns.is_empty();
                 tokio::select! {
                     biased;
                     _ = cancel.cancelled() => break,
+                    _ = follow_check.tick(), if self.store.is_shared() && !idle => {
+                        self.check_followed(&mut at_check).await;
+                    }
                     msg = inbox.recv() => {
                         let Some(first) = msg else { break };
                         if tokio::time::Instant::now() < self.next_turn {
@@ -537,6 +548,29 @@ impl DocActor {
             self.take_in(n, &update);
         }
         self.followed_tx.send_replace(self.followed);
+    }
+
+    /// Cluster mode: `at_check` is what was followed and stored at the last check; if the
+    /// store was ahead then and nothing came in since, read what is missing here (and say so:
+    /// the follower should have brought it).
+    async fn check_followed(&mut self, at_check: &mut (u64, u64)) {
+        let Store::Redis(redis) = &self.store else {
+            return;
+        };
+        let stored = match redis.doc_last(&self.convention, &self.name).await {
+            Ok(n) => n,
+            Err(e) => return warn!(error = %e, "document store not read"),
+        };
+        let (followed_then, stored_then) = *at_check;
+        if followed_then == self.followed && stored_then > self.followed {
+            warn!(
+                followed = self.followed,
+                stored = stored_then,
+                "document follower behind the store: catching up here"
+            );
+            self.catch_up().await;
+        }
+        *at_check = (self.followed, stored);
     }
 
     /// Stored update `n`, the one after `followed`: applied and relayed unless it is ours.

@@ -699,6 +699,16 @@ impl RedisStore {
         Ok(DocLoaded { snapshot, updates })
     }
 
+    /// The number of a document's last stored update.
+    pub async fn doc_last(&self, convention: &str, doc: &str) -> Result<u64, StoreError> {
+        let mut con = self.con.clone();
+        let n: Option<u64> = con
+            .get(doc_counter_key(convention, doc))
+            .await
+            .map_err(unavailable)?;
+        Ok(n.unwrap_or(0))
+    }
+
     /// Wait (up to `block`) for document updates after `after`, on the caller's connection.
     pub async fn wait_doc_updates(
         con: &mut MultiplexedConnection,
