@@ -18,7 +18,7 @@ use super::{close, DocConn, DocMsg};
 use crate::gateway::outbox::{Outbox, Refused};
 use crate::metrics::Metrics;
 use crate::store::redis::RedisStore;
-use crate::store::{DocAppend, Store, StoredVersion};
+use crate::store::{DocAppend, Store, StoreError, StoredVersion};
 
 /// Updates between two snapshots: loading a document replays at most this many.
 const COMPACT_EVERY: usize = 500;
@@ -39,6 +39,8 @@ const MAX_PACE: Duration = Duration::from_millis(20);
 /// in since, the task reads them itself (a follower that stalls must not leave editors
 /// without the others' text).
 const FOLLOW_CHECK: Duration = Duration::from_secs(2);
+/// Cluster mode: how long the follower's read waits for other nodes' updates.
+const FOLLOW_BLOCK: Duration = Duration::from_secs(5);
 
 struct Conn {
     participant: String,
@@ -707,9 +709,15 @@ fn follow(
             }
             let Some(c) = con.as_mut() else { continue };
             let from = *after.borrow_and_update();
+            // A read blocks at most `FOLLOW_BLOCK`; one that has not answered well after is
+            // given up with its connection (a test saw a read stay unanswered while updates
+            // were stored after it).
             let read = tokio::select! {
                 _ = cancel.cancelled() => return,
-                r = RedisStore::wait_doc_updates(c, &convention, &name, from, Duration::from_secs(5)) => r,
+                r = tokio::time::timeout(
+                    FOLLOW_BLOCK + FOLLOW_CHECK,
+                    RedisStore::wait_doc_updates(c, &convention, &name, from, FOLLOW_BLOCK),
+                ) => r.unwrap_or_else(|_| Err(StoreError::Unavailable("document read unanswered".into()))),
             };
             match read {
                 Ok(updates) if !updates.is_empty() => {
