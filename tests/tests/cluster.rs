@@ -11,7 +11,7 @@ use convene_tests::proto::{
     AssignMethod, Ballot, Command, ErrorCode, Event, PollKind, PollSpec, Role, ServerMessage,
 };
 use convene_tests::{
-    fresh_redis, nodes, own_redis, person, poll_spec, tempdir, unique, Client, Server,
+    fresh_redis, nodes, own_redis, person, poll_spec, tempdir, token_of, unique, Client, Server,
 };
 
 fn secret_poll(question: &str) -> PollSpec {
@@ -529,18 +529,18 @@ async fn a_document_and_a_rotation_span_the_nodes() -> Result<()> {
 async fn editors_on_every_node_typing_at_once_lose_nothing() -> Result<()> {
     use convene_tests::ydoc::{doc_url, YClient};
     const EACH: usize = 240;
-    let dir = tempdir();
-    let redis_dir = dir.path().join("redis");
-    std::fs::create_dir_all(&redis_dir)?;
-    let redis = own_redis(&redis_dir, &[])?;
-    let servers = nodes(dir.path(), &redis.url, 3).await?;
-    let roster = vec![
-        person("Claire", &[Role::Facilitator], &[]),
-        person("Lucie", &[Role::Rapporteur], &[]),
-        person("Antoine", &[Role::Rapporteur], &[]),
-    ];
-    let invites = servers[0].http().convention("busy", &roster).await?;
-    let tok = |n: &str| invites.iter().find(|i| i.name == n).unwrap().token.clone();
+    let cluster = OwnCluster::start(
+        3,
+        "busy",
+        vec![
+            person("Claire", &[Role::Facilitator], &[]),
+            person("Lucie", &[Role::Rapporteur], &[]),
+            person("Antoine", &[Role::Rapporteur], &[]),
+        ],
+    )
+    .await?;
+    let (servers, invites) = (&cluster.servers, &cluster.invites);
+    let tok = |n: &str| token_of(invites, n);
     let mut fac = Client::join(&servers[0].ws_url(), "fac", &tok("Claire")).await?;
     fac.ok(Command::CreateDocument {
         name: "opinion".into(),
@@ -597,7 +597,7 @@ async fn editors_on_every_node_typing_at_once_lose_nothing() -> Result<()> {
         );
     }
     // The store compacted on the way (and kept what it trimmed in the snapshot).
-    let mut con = redis::Client::open(redis.url.as_str())?.get_connection()?;
+    let mut con = redis::Client::open(cluster.redis.url.as_str())?.get_connection()?;
     let upto: Option<u64> = redis::cmd("HGET")
         .arg("cv:{busy}:docs:opinion")
         .arg("upto")
@@ -607,7 +607,11 @@ async fn editors_on_every_node_typing_at_once_lose_nothing() -> Result<()> {
         "a compaction happened: snapshot up to {upto:?}"
     );
     // A node started now loads the document from the store alone.
-    let late_node = Server::start_with(&dir.path().join("node3"), &["--redis", &redis.url]).await?;
+    let late_node = Server::start_with(
+        &cluster.dir.path().join("node3"),
+        &["--redis", &cluster.redis.url],
+    )
+    .await?;
     let late = YClient::synced(
         "Claire",
         &doc_url(&late_node.addr, "busy", "opinion", &tok("Claire")),
@@ -632,17 +636,17 @@ async fn editors_on_every_node_typing_at_once_lose_nothing() -> Result<()> {
 async fn an_update_trimmed_before_a_node_read_it_reaches_its_editors() -> Result<()> {
     use convene_tests::ydoc::{doc_from, doc_url, paragraph, YClient, ROOT};
     use yrs::{ReadTxn, StateVector, Transact, XmlFragment};
-    let dir = tempdir();
-    let redis_dir = dir.path().join("redis");
-    std::fs::create_dir_all(&redis_dir)?;
-    let redis = own_redis(&redis_dir, &[])?;
-    let servers = nodes(dir.path(), &redis.url, 2).await?;
-    let roster = vec![
-        person("Claire", &[Role::Facilitator], &[]),
-        person("Lucie", &[Role::Rapporteur], &[]),
-    ];
-    let invites = servers[0].http().convention("gap", &roster).await?;
-    let tok = |n: &str| invites.iter().find(|i| i.name == n).unwrap().token.clone();
+    let cluster = OwnCluster::start(
+        2,
+        "gap",
+        vec![
+            person("Claire", &[Role::Facilitator], &[]),
+            person("Lucie", &[Role::Rapporteur], &[]),
+        ],
+    )
+    .await?;
+    let (servers, invites) = (&cluster.servers, &cluster.invites);
+    let tok = |n: &str| token_of(invites, n);
     let mut fac = Client::join(&servers[0].ws_url(), "fac", &tok("Claire")).await?;
     fac.ok(Command::CreateDocument {
         name: "opinion".into(),
@@ -669,7 +673,7 @@ async fn an_update_trimmed_before_a_node_read_it_reaches_its_editors() -> Result
     );
 
     // Another writer's update n+1, stored with a snapshot up to it and trimmed, at once.
-    let mut con = redis::Client::open(redis.url.as_str())?.get_connection()?;
+    let mut con = redis::Client::open(cluster.redis.url.as_str())?.get_connection()?;
     let n: u64 = redis::cmd("GET")
         .arg("cv:{gap}:docn:opinion")
         .query(&mut con)?;
@@ -758,6 +762,36 @@ async fn an_update_trimmed_before_a_node_read_it_reaches_its_editors() -> Result
 /// A Redis stream's entries: id, then field-value pairs.
 type StreamEntries = Vec<(String, Vec<(String, Vec<u8>)>)>;
 
+/// `n` nodes on a Redis of the test's own (no database shared with another test), and a
+/// convention with this roster created through the first.
+struct OwnCluster {
+    servers: Vec<Server>,
+    invites: Vec<convene_tests::proto::api::Invite>,
+    redis: convene_tests::OwnRedis,
+    dir: tempfile::TempDir,
+}
+
+impl OwnCluster {
+    async fn start(
+        n: usize,
+        convention: &str,
+        roster: Vec<convene_tests::proto::api::RosterEntry>,
+    ) -> Result<OwnCluster> {
+        let dir = tempdir();
+        let redis_dir = dir.path().join("redis");
+        std::fs::create_dir_all(&redis_dir)?;
+        let redis = own_redis(&redis_dir, &[])?;
+        let servers = nodes(dir.path(), &redis.url, n).await?;
+        let invites = servers[0].http().convention(convention, &roster).await?;
+        Ok(OwnCluster {
+            servers,
+            invites,
+            redis,
+            dir,
+        })
+    }
+}
+
 /// The audit trail in Redis: each entry's number and links, in order.
 fn stored_trail(
     con: &mut redis::Connection,
@@ -782,15 +816,15 @@ fn stored_trail(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_out_of_step_with_the_audit_trail_writes_nothing_until_it_has_its_head() -> Result<()>
 {
-    let dir = tempdir();
-    let redis_dir = dir.path().join("redis");
-    std::fs::create_dir_all(&redis_dir)?;
-    let redis = own_redis(&redis_dir, &[])?;
-    let servers = nodes(dir.path(), &redis.url, 1).await?;
-    let roster = vec![person("Claire", &[Role::Facilitator], &[])];
-    let invites = servers[0].http().convention("trail", &roster).await?;
+    let cluster = OwnCluster::start(
+        1,
+        "trail",
+        vec![person("Claire", &[Role::Facilitator], &[])],
+    )
+    .await?;
+    let (servers, invites) = (&cluster.servers, &cluster.invites);
     let mut fac = Client::join(&servers[0].ws_url(), "fac", &invites[0].token).await?;
-    let mut con = redis::Client::open(redis.url.as_str())?.get_connection()?;
+    let mut con = redis::Client::open(cluster.redis.url.as_str())?.get_connection()?;
     let document = |k: usize| Command::CreateDocument {
         name: format!("doc{k}"),
         title: format!("Document {k}"),
@@ -879,17 +913,17 @@ fn redis_calls(con: &mut redis::Connection, command: &str) -> Result<u64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_task_leaves_no_follower_behind() -> Result<()> {
     use convene_tests::proto::ClientMessage;
-    let dir = tempdir();
-    let redis_dir = dir.path().join("redis");
-    std::fs::create_dir_all(&redis_dir)?;
-    let redis = own_redis(&redis_dir, &[])?;
-    let servers = nodes(dir.path(), &redis.url, 2).await?;
-    let roster = vec![
-        person("Claire", &[Role::Facilitator], &[]),
-        person("Citoyen", &[Role::Citizen], &[]),
-    ];
-    let invites = servers[0].http().convention("relance", &roster).await?;
-    let tok = |n: &str| invites.iter().find(|i| i.name == n).unwrap().token.clone();
+    let cluster = OwnCluster::start(
+        2,
+        "relance",
+        vec![
+            person("Claire", &[Role::Facilitator], &[]),
+            person("Citoyen", &[Role::Citizen], &[]),
+        ],
+    )
+    .await?;
+    let (servers, invites) = (&cluster.servers, &cluster.invites);
+    let tok = |n: &str| token_of(invites, n);
     let mut cit = Client::join(&servers[0].ws_url(), "cit", &tok("Citoyen")).await?;
     let mut fac = Client::join(&servers[1].ws_url(), "fac", &tok("Claire")).await?;
     // Debug builds panic on this chat inside the convention's task (tests/tests/hardening.rs).
@@ -916,7 +950,7 @@ async fn a_restarted_task_leaves_no_follower_behind() -> Result<()> {
             .await?;
     }
     cit.wait_seq(last).await?;
-    let mut con = redis::Client::open(redis.url.as_str())?.get_connection()?;
+    let mut con = redis::Client::open(cluster.redis.url.as_str())?.get_connection()?;
     let before = redis_calls(&mut con, "xread")?;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let reads = redis_calls(&mut con, "xread")? - before;
@@ -937,23 +971,23 @@ async fn a_restarted_task_leaves_no_follower_behind() -> Result<()> {
 /// stored state's) another type.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_secret_poll_closes_only_with_every_nodes_ballots() -> Result<()> {
-    let dir = tempdir();
-    let redis_dir = dir.path().join("redis");
-    std::fs::create_dir_all(&redis_dir)?;
-    let redis = own_redis(&redis_dir, &[])?;
-    let servers = nodes(dir.path(), &redis.url, 2).await?;
-    let roster = vec![
-        person("Claire", &[Role::Facilitator], &[]),
-        person("Citoyen", &[Role::Citizen], &[]),
-    ];
-    let invites = servers[0].http().convention("urne", &roster).await?;
-    let tok = |n: &str| invites.iter().find(|i| i.name == n).unwrap().token.clone();
+    let cluster = OwnCluster::start(
+        2,
+        "urne",
+        vec![
+            person("Claire", &[Role::Facilitator], &[]),
+            person("Citoyen", &[Role::Citizen], &[]),
+        ],
+    )
+    .await?;
+    let (servers, invites) = (&cluster.servers, &cluster.invites);
+    let tok = |n: &str| token_of(invites, n);
     let mut fac = Client::join(&servers[0].ws_url(), "fac", &tok("Claire")).await?;
     let mut cit = Client::join(&servers[1].ws_url(), "cit", &tok("Citoyen")).await?;
     let (poll, _) = fac.draft_and_open(secret_poll("Des bus de nuit ?")).await?;
     cit.wait_event("poll_opened").await?;
 
-    let mut con = redis::Client::open(redis.url.as_str())?.get_connection()?;
+    let mut con = redis::Client::open(cluster.redis.url.as_str())?.get_connection()?;
     let _: () = redis::cmd("SET")
         .arg("cv:{urne}:state")
         .arg("pas un état")

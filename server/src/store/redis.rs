@@ -231,6 +231,24 @@ fn contiguous(records: &[Record], first: u64) -> bool {
 }
 
 /// The value of the (single) field of each stream entry.
+/// Adds to `pipe` the read of a stream's last entry.
+fn last_entry(pipe: &mut redis::Pipeline, stream: String) -> &mut redis::Pipeline {
+    pipe.cmd("XREVRANGE")
+        .arg(stream)
+        .arg("+")
+        .arg("-")
+        .arg("COUNT")
+        .arg(1)
+}
+
+/// The number of a stream's last entry read by `last_entry` (0 for an empty stream).
+fn last_seq(last: &Entries) -> Result<u64, StoreError> {
+    match last.first() {
+        Some((id, _)) => seq_of(id),
+        None => Ok(0),
+    }
+}
+
 /// The number and hash of the audit entry read (the trail's last), if any.
 fn audit_head_of(entries: Entries) -> Result<Option<(u64, String)>, StoreError> {
     match values(entries)?.into_iter().next() {
@@ -468,21 +486,8 @@ impl RedisStore {
         let mut con = self.con.clone();
         type Members = Vec<Vec<u8>>;
         type State = (Option<u64>, Option<Vec<u8>>);
-        let (last, boxed, legacy, sealed, state, head): (
-            Entries,
-            Members,
-            Members,
-            Members,
-            State,
-            Entries,
-        ) = redis::pipe()
-            .atomic()
-            .cmd("XREVRANGE")
-            .arg(log_key(convention))
-            .arg("+")
-            .arg("-")
-            .arg("COUNT")
-            .arg(1)
+        let mut pipe = redis::pipe();
+        last_entry(pipe.atomic(), log_key(convention))
             .cmd("ZRANGE")
             .arg(box_key(convention))
             .arg(0)
@@ -494,20 +499,19 @@ impl RedisStore {
             .cmd("HMGET")
             .arg(state_key(convention))
             .arg("seq")
-            .arg("data")
-            .cmd("XREVRANGE")
-            .arg(audit_key(convention))
-            .arg("+")
-            .arg("-")
-            .arg("COUNT")
-            .arg(1)
+            .arg("data");
+        let (last, boxed, legacy, sealed, state, head): (
+            Entries,
+            Members,
+            Members,
+            Members,
+            State,
+            Entries,
+        ) = last_entry(&mut pipe, audit_key(convention))
             .query_async(&mut con)
             .await
             .map_err(unavailable)?;
-        let seq = match last.first() {
-            Some((id, _)) => seq_of(id)?,
-            None => 0,
-        };
+        let seq = last_seq(&last)?;
         let mut rows = Vec::new();
         for m in boxed.iter().chain(&legacy) {
             // `{16 hex}:{json}`; anything else is no ballot.
@@ -534,27 +538,13 @@ impl RedisStore {
         convention: &str,
     ) -> Result<(u64, Option<(u64, String)>), StoreError> {
         let mut con = self.con.clone();
-        let (last, head): (Entries, Entries) = redis::pipe()
-            .atomic()
-            .cmd("XREVRANGE")
-            .arg(log_key(convention))
-            .arg("+")
-            .arg("-")
-            .arg("COUNT")
-            .arg(1)
-            .cmd("XREVRANGE")
-            .arg(audit_key(convention))
-            .arg("+")
-            .arg("-")
-            .arg("COUNT")
-            .arg(1)
+        let mut pipe = redis::pipe();
+        last_entry(pipe.atomic(), log_key(convention));
+        let (last, head): (Entries, Entries) = last_entry(&mut pipe, audit_key(convention))
             .query_async(&mut con)
             .await
             .map_err(unavailable)?;
-        let seq = match last.first() {
-            Some((id, _)) => seq_of(id)?,
-            None => 0,
-        };
+        let seq = last_seq(&last)?;
         Ok((seq, audit_head_of(head)?))
     }
 
