@@ -127,6 +127,14 @@ type Rooms = BTreeMap<d::ParticipantId, d::RoomId>;
 /// A decided command: the seq after it, and the range of the batch's records it produced.
 type Outcome = Result<(u64, usize, usize), CommandError>;
 
+/// A batch none of which was made durable: what succeeded is answered `unavailable`, why.
+fn unavailable(outcomes: Vec<Outcome>, why: &str) -> Vec<Outcome> {
+    outcomes
+        .into_iter()
+        .map(|o| o.and(Err(CommandError::Unavailable(why.to_string()))))
+        .collect()
+}
+
 struct Pending {
     actor: d::Actor,
     command: d::Command,
@@ -946,29 +954,19 @@ impl Actor {
                 }
                 return self.reply_all(batch, d.outcomes, &[]);
             }
-            if self.ballots_retry.is_some() && checkpoint.is_some() {
-                // The box is read again first; if it still cannot be, a secret poll's close
-                // waits (its logged result would lack ballots cast on other nodes).
-                let closes_secret = d.records.iter().any(|(r, _)| {
-                    matches!(&r.event, d::Event::PollClosed { poll, .. }
-                        if self.state.polls.get(poll).is_some_and(|p| p.spec.secret))
-                });
-                if closes_secret {
-                    if let Some(c) = checkpoint {
-                        self.restore(c);
-                    }
-                    self.apply_remote(Vec::new()).await;
-                    if self.ballots_retry.is_none() && attempt < MAX_ATTEMPTS {
-                        continue;
-                    }
-                    let why = "the ballot box cannot be read: a secret poll closes once it is";
-                    let outcomes = d
-                        .outcomes
-                        .into_iter()
-                        .map(|o| o.and(Err(CommandError::Unavailable(why.into()))))
-                        .collect();
-                    return self.reply_all(batch, outcomes, &[]);
+            // The box unread (see `ballots_retry`): it is read again first; if it still cannot
+            // be, a secret poll's close waits (its logged result would lack ballots cast on
+            // other nodes).
+            if self.ballots_retry.is_some() && self.closes_secret_poll(&d.records) {
+                if let Some(c) = checkpoint {
+                    self.restore(c);
                 }
+                self.apply_remote(Vec::new()).await;
+                if self.ballots_retry.is_none() && attempt < MAX_ATTEMPTS {
+                    continue;
+                }
+                let why = "the ballot box cannot be read: a secret poll closes once it is";
+                return self.reply_all(batch, unavailable(d.outcomes, why), &[]);
             }
             let started = Instant::now();
             let append = Append {
@@ -1045,15 +1043,19 @@ impl Actor {
                             self.try_load().await;
                         }
                     }
-                    let outcomes = d
-                        .outcomes
-                        .into_iter()
-                        .map(|o| o.and(Err(CommandError::Unavailable(e.to_string()))))
-                        .collect();
+                    let outcomes = unavailable(d.outcomes, &e.to_string());
                     return self.reply_all(std::mem::take(&mut batch), outcomes, &d.records);
                 }
             }
         }
+    }
+
+    /// Whether these records close a secret poll.
+    fn closes_secret_poll(&self, records: &[(d::Record, Audience)]) -> bool {
+        records.iter().any(|(r, _)| {
+            matches!(&r.event, d::Event::PollClosed { poll, .. }
+                if self.state.polls.get(poll).is_some_and(|p| p.spec.secret))
+        })
     }
 
     fn reply_all(
