@@ -138,6 +138,135 @@ fn roster() -> Vec<NewPerson> {
     people
 }
 
+/// What the demo convention comes with when it is first made (`--demo-day`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum DemoDay {
+    /// A day ready to run: a run sheet, its hearing, rotation plan and draft vote.
+    Prepared,
+    /// The roster and the opinion only.
+    None,
+}
+
+/// The first facilitator, who prepares the demo's day.
+const FACILITATOR: &str = "p00001";
+/// The demo's experts (the 7th to 10th people of its roster).
+const EXPERTS: [&str; 4] = ["p00007", "p00008", "p00009", "p00010"];
+
+/// The id a command's one event gave what it made (a poll, a hearing).
+fn made(records: &[d::Record]) -> Option<String> {
+    records.iter().find_map(|r| match &r.event {
+        d::Event::PollDrafted { poll, .. } => Some(poll.clone()),
+        d::Event::HearingCreated { hearing, .. } => Some(hearing.clone()),
+        _ => None,
+    })
+}
+
+/// A day prepared the way a facilitator would, so that a newcomer sees the run sheet work
+/// at once: a hearing, an expert rotation, breakout rooms balanced by commune and a vote,
+/// from the next quarter of an hour on. Only when the demo is first made: what an organizer
+/// or a facilitator changes in it afterwards is theirs.
+async fn prepare_day(h: &crate::live::Handle, now: u64) -> Result<(), CommandError> {
+    use d::runsheet::{Action, BreakoutRooms, Grouping, SequenceSpec};
+    const MIN: u64 = 60_000;
+    let fac = || d::Actor::Participant(FACILITATOR.into());
+    let poll = h
+        .command(
+            fac(),
+            d::Command::DraftPoll {
+                spec: d::PollSpec {
+                    question: "Faut-il des bus de nuit le week-end dans toute la métropole ?"
+                        .into(),
+                    kind: d::PollKind::Single {
+                        options: vec!["Oui".into(), "Non".into(), "Sans avis".into()],
+                    },
+                    secret: true,
+                    live_results: false,
+                    voters: vec![Role::Citizen],
+                    quorum: None,
+                    duration_ms: Some(10 * MIN),
+                    room: None,
+                },
+            },
+        )
+        .await?;
+    let hearing = h
+        .command(
+            fac(),
+            d::Command::CreateHearing {
+                title: "Les mobilités de demain".into(),
+                speaker: EXPERTS[2].into(),
+                room: d::PLENARY.into(),
+                anonymous: false,
+                moderated: true,
+            },
+        )
+        .await?;
+    h.command(
+        fac(),
+        d::Command::PlanRotation {
+            experts: EXPERTS.iter().map(|e| e.to_string()).collect(),
+            grouping: d::AssignMethod::Balanced("commune".into()),
+            groups: None,
+            group_count: Some(4),
+            group_size: None,
+            participants: None,
+            // Nobody is online when the demo is made: every citizen, in 4 groups.
+            only_present: false,
+            round_ms: 10 * MIN,
+            transition_ms: MIN,
+            warning_ms: MIN,
+            rounds: None,
+            break_room: false,
+        },
+    )
+    .await?;
+    let (Some(poll), Some(hearing)) = (made(&poll), made(&hearing)) else {
+        return Err(CommandError::Gone);
+    };
+    // Each step after a rotation or breakout rooms starts with everyone back in the plenary
+    // (a `plenary` sequence stops the rotation and closes the hearing), as a facilitator
+    // moving on early needs.
+    let day: [(&str, u64, Action); 7] = [
+        ("Accueil en plénière", 15, Action::Plenary),
+        (
+            "Audition : les mobilités de demain",
+            30,
+            Action::Hearing { hearing },
+        ),
+        ("Rencontres avec les experts", 45, Action::Rotation),
+        ("Pause, puis retour en plénière", 15, Action::Plenary),
+        (
+            "Travail en sous-groupes",
+            45,
+            Action::Breakouts {
+                rooms: BreakoutRooms::New {
+                    count: Some(4),
+                    names: vec![],
+                },
+                grouping: Grouping::Balanced("commune".into()),
+                duration_ms: 40 * MIN,
+                warning_ms: 5 * MIN,
+            },
+        ),
+        ("Restitution en plénière", 30, Action::Plenary),
+        ("Vote : bus de nuit", 15, Action::Polls(vec![poll])),
+    ];
+    let quarter = 15 * MIN;
+    let mut start = now.div_ceil(quarter) * quarter;
+    for (title, minutes, action) in day {
+        let spec = SequenceSpec {
+            title: title.into(),
+            planned_start: start,
+            planned_ms: minutes * MIN,
+            action,
+        };
+        h.command(fac(), d::Command::AddSequence { spec, before: None })
+            .await?;
+        start += minutes * MIN;
+    }
+    Ok(())
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
     #[error("demo secret: {0}")]
@@ -155,6 +284,7 @@ pub async fn seed(
     data_dir: &Path,
     shared: Option<Vec<u8>>,
     public_url: &str,
+    day: DemoDay,
 ) -> Result<Vec<Invite>, DemoError> {
     let secret_path = data_dir.join("demo-secret");
     let secret = match shared
@@ -178,6 +308,9 @@ pub async fn seed(
                 d::Command::AddParticipants { people: roster() },
             )
             .await?;
+            if day == DemoDay::Prepared {
+                prepare_day(&h, crate::attendance::now_ms()).await?;
+            }
             h
         }
     };

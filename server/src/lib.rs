@@ -45,6 +45,11 @@ pub struct Config {
     /// Seed a demo convention (unless it exists) and print its invitation links.
     #[arg(long, env = "CONVENE_DEMO")]
     pub demo: bool,
+    /// With --demo: what the demo convention comes with when it is first made. `prepared`: a
+    /// day ready to run (run sheet, hearing, rotation plan, draft vote); `none`: the roster
+    /// and the opinion only, a blank day.
+    #[arg(long, env = "CONVENE_DEMO_DAY", value_enum, default_value_t = demo::DemoDay::Prepared)]
+    pub demo_day: demo::DemoDay,
     /// Cluster mode: keep the conventions in this Redis (e.g. redis://127.0.0.1:6379), shared
     /// with every other node started with the same URL. Needs --organizer-token.
     #[arg(long, env = "CONVENE_REDIS")]
@@ -242,7 +247,7 @@ pub async fn run(
             .redis
             .as_ref()
             .map(|_| gateway::hash_token(&format!("demo:{token}")).into_bytes());
-        let invites = demo::seed(&hub, &config.data, secret, &public_url).await?;
+        let invites = demo::seed(&hub, &config.data, secret, &public_url, config.demo_day).await?;
         say(format_args!(
             "Demo convention \"{}\": invitation links",
             demo::DEMO_ID

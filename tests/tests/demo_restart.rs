@@ -102,3 +102,176 @@ async fn a_restart_with_demo_keeps_the_invitations_an_organizer_issued() -> Resu
     }
     Ok(())
 }
+
+/// The day the demo comes with, as its facilitator sees it and runs it: seven sequences from
+/// the next quarter of an hour on, each starting what it prepared (the hearing, the
+/// rotation of the four experts, breakout rooms balanced by commune, the vote), in order;
+/// a restart does not prepare it twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_comes_with_a_day_its_facilitator_runs_from_start_to_end() -> Result<()> {
+    use convene_tests::proto::{
+        Command, Event, HearingStatus, PollStatus, SequenceAction, SequenceStatus,
+    };
+    let dir = tempdir();
+    let out = dir.path().join("invites.json");
+    let out_arg = out.to_string_lossy().into_owned();
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis() as u64;
+    let mut server = Server::start_with(
+        &dir.path().join("data"),
+        &["--demo", "--invites-out", &out_arg],
+    )
+    .await?;
+    let demo = printed(&out)?;
+    let by_role = |role: Role| demo.iter().filter(move |i| i.roles.contains(&role));
+    let claire = by_role(Role::Facilitator).next().context("a facilitator")?;
+    let mut fac = Client::join(&server.ws_url(), &claire.name, &claire.token).await?;
+    let snap = fac.snapshot.clone().context("a welcome")?;
+
+    // What is prepared: the programme, the draft vote, the hearing, the rotation's plan.
+    let titles: Vec<&str> = snap
+        .runsheet
+        .sequences
+        .iter()
+        .map(|s| s.spec.title.as_str())
+        .collect();
+    ensure!(
+        titles
+            == [
+                "Accueil en plénière",
+                "Audition : les mobilités de demain",
+                "Rencontres avec les experts",
+                "Pause, puis retour en plénière",
+                "Travail en sous-groupes",
+                "Restitution en plénière",
+                "Vote : bus de nuit",
+            ],
+        "{titles:?}"
+    );
+    let seqs = &snap.runsheet.sequences;
+    ensure!(seqs.iter().all(|s| s.status == SequenceStatus::Planned));
+    let quarter = 15 * 60_000;
+    let first = seqs[0].spec.planned_start;
+    ensure!(
+        first % quarter == 0 && first >= before && first < before + quarter + 60_000,
+        "the day starts at {first}, made at {before}"
+    );
+    for w in seqs.windows(2) {
+        ensure!(
+            w[1].spec.planned_start == w[0].spec.planned_start + w[0].spec.planned_ms,
+            "{} does not follow {}",
+            w[1].spec.title,
+            w[0].spec.title
+        );
+    }
+    ensure!(
+        snap.polls.len() == 1 && snap.polls[0].status == PollStatus::Draft,
+        "{:?}",
+        snap.polls
+    );
+    ensure!(
+        matches!(&seqs[6].spec.action, SequenceAction::Polls { polls } if polls == &[snap.polls[0].id.clone()])
+    );
+    ensure!(
+        snap.hearings.len() == 1 && snap.hearings[0].status == HearingStatus::Planned,
+        "{:?}",
+        snap.hearings
+    );
+    ensure!(snap.rotation.is_some(), "no rotation planned");
+
+    // A citizen sees the programme too.
+    let citizens: Vec<&Invite> = by_role(Role::Citizen).collect();
+    let mut amina = Client::join(&server.ws_url(), &citizens[0].name, &citizens[0].token).await?;
+    let seen = amina.snapshot.clone().context("a welcome")?;
+    ensure!(seen.runsheet.sequences.len() == 7);
+
+    // The rotation needs its experts: without them, a typed refusal that names the sequence.
+    let ids: Vec<String> = seqs.iter().map(|s| s.id.clone()).collect();
+    let start = |i: usize| Command::StartSequence {
+        sequence: ids[i].clone(),
+        end_running: true,
+    };
+    fac.ok(start(0)).await?;
+    fac.ok(start(1)).await?;
+    fac.wait_event("hearing_opened").await?;
+    let refused = fac.request(start(2)).await?;
+    ensure!(
+        refused
+            .as_ref()
+            .is_err_and(|(_, message)| message.contains("Rencontres avec les experts")),
+        "{refused:?}"
+    );
+    // The experts and a few citizens come; the day runs to its end.
+    let mut present = Vec::new();
+    for inv in by_role(Role::Expert).chain(citizens.iter().skip(1).take(7).copied()) {
+        present.push(Client::join(&server.ws_url(), &inv.name, &inv.token).await?);
+    }
+    fac.ok(start(2)).await?;
+    fac.wait_event("rotation_round_started").await?;
+    fac.ok(start(3)).await?;
+    fac.wait_event("rotation_ended").await?;
+    fac.ok(start(4)).await?;
+    let opened = fac.wait_event("breakouts_opened").await?;
+    ensure!(matches!(opened.event, Event::BreakoutsOpened { .. }));
+    let moved = amina.wait_event("rooms_assigned").await?;
+    ensure!(
+        matches!(&moved.event, Event::RoomsAssigned { method, .. } if method == "balanced:commune"),
+        "{moved:?}"
+    );
+    fac.ok(start(5)).await?;
+    fac.wait_event("breakouts_closed").await?;
+    fac.ok(start(6)).await?;
+    fac.wait_event("poll_opened").await?;
+    fac.ok(Command::EndSequence).await?;
+    drop(present);
+
+    // A restart prepares nothing again.
+    fac.close().await;
+    amina.close().await;
+    server.terminate().await?;
+    server.restart().await?;
+    let fac = Client::join(&server.ws_url(), &claire.name, &claire.token).await?;
+    let snap = fac.snapshot.clone().context("a welcome")?;
+    ensure!(
+        snap.runsheet.sequences.len() == 7,
+        "{}",
+        snap.runsheet.sequences.len()
+    );
+    ensure!(snap.polls.len() == 1 && snap.hearings.len() == 1);
+    ensure!(snap
+        .runsheet
+        .sequences
+        .iter()
+        .all(|s| matches!(s.status, SequenceStatus::Done { .. })));
+    Ok(())
+}
+
+/// `--demo-day none`: the demo's roster and opinion, and a blank day.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_demo_without_its_day_starts_blank() -> Result<()> {
+    let dir = tempdir();
+    let out = dir.path().join("invites.json");
+    let out_arg = out.to_string_lossy().into_owned();
+    let server = Server::start_with(
+        &dir.path().join("data"),
+        &["--demo", "--demo-day", "none", "--invites-out", &out_arg],
+    )
+    .await?;
+    let demo = printed(&out)?;
+    ensure!(demo.len() == 34, "{} demo links", demo.len());
+    let claire = demo
+        .iter()
+        .find(|i| i.roles.contains(&Role::Facilitator))
+        .context("a facilitator")?;
+    let fac = Client::join(&server.ws_url(), &claire.name, &claire.token).await?;
+    let snap = fac.snapshot.clone().context("a welcome")?;
+    ensure!(snap.runsheet.sequences.is_empty(), "{:?}", snap.runsheet);
+    ensure!(snap.polls.is_empty() && snap.hearings.is_empty() && snap.rotation.is_none());
+    ensure!(
+        snap.documents.len() == 1,
+        "the opinion: {:?}",
+        snap.documents
+    );
+    Ok(())
+}

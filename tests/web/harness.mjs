@@ -35,12 +35,13 @@ function binary() {
 /**
  * The real server with its demo convention, on an ephemeral port (or `port`, to restart on
  * the same address after a kill), with `extra` flags (e.g. cluster mode). Returns helpers to
- * reach each participant.
+ * reach each participant. The demo's day is blank (`demoDay: 'none'`): each test builds its
+ * own scene; `'prepared'` gives the day a newcomer gets (the run sheet ready to run).
  */
-export async function startServer({ dataDir, port = 0, extra = [] } = {}) {
+export async function startServer({ dataDir, port = 0, extra = [], demoDay = 'none' } = {}) {
   const data = dataDir || mkdtempSync(join(tmpdir(), 'convene-web-test-'));
   const invitesFile = join(data, 'invites.json');
-  const proc = spawn(binary(), ['serve', '--demo', '--data', data, '--listen', `127.0.0.1:${port}`, '--invites-out', invitesFile, ...extra], {
+  const proc = spawn(binary(), ['serve', '--demo', '--demo-day', demoDay, '--data', data, '--listen', `127.0.0.1:${port}`, '--invites-out', invitesFile, ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, CONVENE_LOG: process.env.CONVENE_LOG || 'warn' },
   });

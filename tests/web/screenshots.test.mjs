@@ -10,7 +10,8 @@ import { openAs, waitState, tab, tabsOf, axe, screenshot, command, assertMatches
 // The video panel as people see it: the meeting loads only when someone asks for it.
 const VIDEO = { query: 'demo=1' };
 
-useServerAndBrowser();
+// The demo as a newcomer gets it: its day prepared (the run sheet shows in the console).
+useServerAndBrowser({ demoDay: 'prepared' });
 
 async function ok(page, cmd) {
   const r = await command(page, cmd);
@@ -58,10 +59,13 @@ test('screenshots of every role, and axe-core on every view', { timeout: 300000 
   const expert = await openAs(browser, server, sarah, VIDEO);
 
   // Four rooms; every citizen assigned (online or not), Amina with Bernard and Camille.
-  await ok(fac, { type: 'create_rooms', names: ['Mobilités', 'Logement', 'Santé et solidarités', 'Économie locale'] });
-  const rooms = ['r1', 'r2', 'r3', 'r4'];
-  const assignments = citizens.map((c, i) => ({ participant: c.participant, room: i < 3 ? 'r1' : rooms[i % 4] }));
-  assignments.push({ participant: lucie.participant, room: 'r2' });
+  // (Their ids are read: the demo's prepared rotation has rooms of its own.)
+  const names = ['Mobilités', 'Logement', 'Santé et solidarités', 'Économie locale'];
+  await ok(fac, { type: 'create_rooms', names });
+  const rooms = await fac.evaluate((names) => names.map((n) => window.__convene.snap.rooms.find((r) => r.name === n).id), names);
+  const [r1, r2] = rooms;
+  const assignments = citizens.map((c, i) => ({ participant: c.participant, room: i < 3 ? r1 : rooms[i % 4] }));
+  assignments.push({ participant: lucie.participant, room: r2 });
   await ok(fac, { type: 'assign_rooms', method: 'manual', assignments });
   await ok(fac, { type: 'open_breakouts', duration_ms: 30 * 60000, warning_ms: 120000 });
   await amina.waitForSelector('[data-testid=where]:has-text("Mobilités")');
@@ -70,30 +74,32 @@ test('screenshots of every role, and axe-core on every view', { timeout: 300000 
   await ok(bernard, { type: 'send_chat', text: 'Bonjour à toutes et à tous ! On commence par les bus de nuit ?' });
   await ok(amina, { type: 'send_chat', text: "Oui : à Rezé, il n'y a plus rien après 22 h." });
   await ok(camille, { type: 'send_chat', text: 'Et les vélos en libre-service la nuit, ce serait possible ?' });
-  await ok(fac, { type: 'visit', room: 'r1' });
-  await ok(fac, { type: 'set_speaking_limit', room: 'r1', limit_ms: 180000 });
+  await ok(fac, { type: 'visit', room: r1 });
+  await ok(fac, { type: 'set_speaking_limit', room: r1, limit_ms: 180000 });
   await ok(camille, { type: 'raise_hand' });
   await ok(amina, { type: 'raise_hand' });
-  await ok(fac, { type: 'give_floor', room: 'r1', participant: citizens[1].participant });
+  await ok(fac, { type: 'give_floor', room: r1, participant: citizens[1].participant });
   await ok(fac, { type: 'visit', room: 'plenary' });
   await ok(dominique, { type: 'call_facilitator', message: "Je n'entends plus le son de la vidéo." });
   await ok(fac, { type: 'draft_poll', spec: { question: 'Proposition 12 : rendre les bus de nuit gratuits le week-end', kind: 'position', secret: true, quorum: 12, duration_ms: 600000 } });
-  await ok(fac, { type: 'open_poll', poll: 'q1' });
+  // (The demo's own day has a draft vote of its own: this poll's id is read, not assumed.)
+  const vote = await fac.evaluate(() => window.__convene.snap.polls.at(-1).id);
+  await ok(fac, { type: 'open_poll', poll: vote });
   // The vote comes to Amina as a dialog, on a phone, over whatever she was looking at.
   await amina.setViewportSize(PHONE);
-  await amina.waitForSelector('[data-testid=ask-dialog][open][data-poll=q1]');
+  await amina.waitForSelector(`[data-testid=ask-dialog][open][data-poll=${vote}]`);
   await amina.check('[data-testid=ask-dialog] label:has-text("Pour, avec réserves") input');
   await amina.waitForTimeout(250);
   await screenshot(amina, 'citizen-vote-dialog-phone', { fullPage: false });
-  await answerAsked(amina, 'Plus tard', 'q1');
+  await answerAsked(amina, 'Plus tard', vote);
   await amina.setViewportSize(LAPTOP);
   // The rapporteurs who are citizens too are asked as well: later.
   for (const page of [rap, rap2]) {
-    if (await page.evaluate(() => window.__convene.snap.polls.some((p) => p.id === 'q1' && p.eligible))) await answerAsked(page, 'Plus tard', 'q1');
+    if (await page.evaluate((id) => window.__convene.snap.polls.some((p) => p.id === id && p.eligible), vote)) await answerAsked(page, 'Plus tard', vote);
   }
-  await ok(elodie, { type: 'vote', poll: 'q1', ballot: { kind: 'position', stance: 'for' } });
+  await ok(elodie, { type: 'vote', poll: vote, ballot: { kind: 'position', stance: 'for' } });
   await ok(fac, { type: 'draft_poll', spec: { question: 'Comment avez-vous vécu cette matinée ?', kind: 'scale', min: 1, max: 5, min_label: 'Très mal', max_label: 'Très bien' } });
-  await ok(guar, { type: 'visit', room: 'r1' });
+  await ok(guar, { type: 'visit', room: r1 });
 
   // The opinion, written by the rapporteurs.
   await tab(rap2, 'opinion');
