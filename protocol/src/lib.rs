@@ -548,6 +548,14 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
+    /// A hidden message is shown again. Sent to the room and to staff; those who are not
+    /// staff (who had lost the line) get it back in `line`, to put in its place by `seq`.
+    ChatUnhidden {
+        room: String,
+        message: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        line: Option<ChatLine>,
+    },
     /// `by` reports a message to the facilitators; the report's id is this event's seq.
     /// Facilitators, guarantors and the reporter.
     ChatReported {
@@ -943,6 +951,10 @@ pub enum Command {
     HideChat {
         message: u64,
         reason: String,
+    },
+    /// Facilitators: show a hidden message again (a hiding undone).
+    UnhideChat {
+        message: u64,
     },
     /// Everyone but guarantors: report a message of one's room to the facilitators.
     ReportChat {

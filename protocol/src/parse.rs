@@ -79,6 +79,7 @@ impl Command {
         "mark_answered",
         // Moderation.
         "hide_chat",
+        "unhide_chat",
         "report_chat",
         "dismiss_report",
         "mute",

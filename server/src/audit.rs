@@ -24,6 +24,7 @@ pub fn audited(state: &Convention, record: &d::Record) -> bool {
         // The moderation log: every moderation event, reports by anyone included, with who,
         // what, whom, when and why.
         d::Event::ChatHidden { .. }
+        | d::Event::ChatUnhidden { .. }
         | d::Event::ChatReported { .. }
         | d::Event::ReportDismissed { .. }
         | d::Event::ParticipantMuted { .. }

@@ -110,6 +110,46 @@ fn hiding_refuses_bad_input_whole() {
 }
 
 #[test]
+fn a_hidden_message_is_shown_again_and_can_be_hidden_again() {
+    let (mut sim, _) = small();
+    let m = chat(&mut sim, pid(4), "Un message caché par erreur");
+    sim.ok(pid(1), hide(m, "Clic malheureux"));
+    let events = sim.ok(pid(2), Command::UnhideChat { message: m });
+    assert_eq!(
+        events,
+        vec![Event::ChatUnhidden {
+            room: PLENARY.into(),
+            message: m,
+        }]
+    );
+    let (_, line) = sim.state.chat_line(m).expect("still kept");
+    assert_eq!(line.hidden, None);
+    assert_eq!(line.text, "Un message caché par erreur");
+    // Shown: it may be reported, and hidden again.
+    sim.ok(pid(5), report(m, "Finalement injurieux"));
+    sim.ok(pid(1), hide(m, "Propos injurieux"));
+    assert!(sim.state.chat_line(m).expect("kept").1.hidden.is_some());
+    assert_eq!(sim.replayed(), sim.state);
+}
+
+#[test]
+fn showing_again_refuses_bad_input_whole() {
+    let (mut sim, _) = small();
+    let m = chat(&mut sim, pid(4), "Bonjour");
+    let unhide = |message| Command::UnhideChat { message };
+    // Not hidden, not kept, far off.
+    refused(&mut sim, pid(1), unhide(m), Code::Conflict);
+    refused(&mut sim, pid(1), unhide(m + 100), Code::NotFound);
+    refused(&mut sim, pid(1), unhide(u64::MAX), Code::NotFound);
+    sim.ok(pid(1), hide(m, "Raison"));
+    // Roles: a guarantor and a citizen never moderate.
+    refused(&mut sim, pid(3), unhide(m), Code::Forbidden);
+    refused(&mut sim, pid(4), unhide(m), Code::Forbidden);
+    sim.ok(pid(1), unhide(m));
+    refused(&mut sim, pid(2), unhide(m), Code::Conflict);
+}
+
+#[test]
 fn reports_have_a_budget() {
     let (mut sim, _) = small();
     let m = chat(&mut sim, pid(4), "Bonjour");

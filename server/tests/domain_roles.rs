@@ -32,7 +32,7 @@ const COLUMNS: [Who; 7] = [
 ];
 
 /// How many variants `Command` has; `allow_list` matches them all, `samples` names them all.
-const COMMAND_VARIANTS: usize = 79;
+const COMMAND_VARIANTS: usize = 80;
 
 /// Who may send each command: one column per actor of `COLUMNS`, `x` allowed, `.` refused.
 /// The match is exhaustive: a new command does not compile until its row is written here.
@@ -101,6 +101,7 @@ fn allow_list(command: &Command) -> (&'static str, &'static str) {
         SkipSequence { .. } => ("SkipSequence", ". . . x . . ."),
         // Moderation: facilitators act; everyone but guarantors reports.
         HideChat { .. } => ("HideChat", ". . . x . . ."),
+        UnhideChat { .. } => ("UnhideChat", ". . . x . . ."),
         ReportChat { .. } => ("ReportChat", ". . x x x . x"),
         DismissReport { .. } => ("DismissReport", ". . . x . . ."),
         Mute { .. } => ("Mute", ". . . x . . ."),
@@ -517,6 +518,7 @@ fn samples(sim: &Sim, p: &People) -> Vec<Command> {
             message,
             reason: "x".repeat(5000),
         },
+        Command::UnhideChat { message },
         Command::ReportChat {
             message,
             reason: "Hors sujet".into(),

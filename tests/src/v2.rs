@@ -1076,6 +1076,23 @@ impl View {
                 }
                 self.snap.reports.retain(|r| r.message != *message);
             }
+            Event::ChatUnhidden {
+                room,
+                message,
+                line,
+            } => {
+                if let Some(inside) = self.inside_of(room) {
+                    if let Some(kept) = inside.chat.iter_mut().find(|l| l.seq == *message) {
+                        kept.hidden = None;
+                    } else if let Some(line) = line {
+                        // Back in its place, unless older than every line kept.
+                        let at = inside.chat.partition_point(|l| l.seq < line.seq);
+                        if at > 0 || inside.chat.len() < proto::SNAPSHOT_CHAT_LINES {
+                            inside.chat.insert(at, line.clone());
+                        }
+                    }
+                }
+            }
             Event::ChatReported {
                 room,
                 message,
@@ -1221,7 +1238,7 @@ impl View {
 /// How many variants `Event` has: `event_kind` names them all (the match is exhaustive, so a
 /// new event does not compile until it is named here), and the day of
 /// `tests/tests/protocol_v2_views.rs` must exercise every one.
-pub const EVENT_VARIANTS: usize = 80;
+pub const EVENT_VARIANTS: usize = 81;
 
 /// An event's kind, as its `type` says on the wire.
 pub fn event_kind(e: &Event) -> &'static str {
@@ -1297,6 +1314,7 @@ pub fn event_kind(e: &Event) -> &'static str {
         HearingQuestionAnswering { .. } => "hearing_question_answering",
         HearingQuestionAnswered { .. } => "hearing_question_answered",
         ChatHidden { .. } => "chat_hidden",
+        ChatUnhidden { .. } => "chat_unhidden",
         ChatReported { .. } => "chat_reported",
         ReportDismissed { .. } => "report_dismissed",
         ParticipantMuted { .. } => "participant_muted",

@@ -280,6 +280,134 @@ async fn a_hidden_message_leaves_citizens_views_and_stays_marked_for_staff() -> 
     Ok(())
 }
 
+/// A hiding undone: the line comes back to the room's citizens in its place (with the event,
+/// and in every snapshot), staff's mark goes, the moderation log keeps both, the chat export no
+/// longer marks it; a citizen or a guarantor cannot undo it, nor anyone twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hidden_message_shown_again_comes_back_to_the_room() -> Result<()> {
+    let dir = tempdir();
+    let server = Server::start(&dir.path().join("data")).await?;
+    let invites = server.http().convention(CONV, &roster()).await?;
+    let tok = |n: &str| token_of(&invites, n);
+    let url = ws_url(&server);
+    let mut fac = Client::join(&url, "claire", &tok("Claire Moreau")).await?;
+    let mut gar = Client::join(&url, "gaelle", &tok("Gaëlle Garant")).await?;
+    let mut yan = Client::join(&url, "yannick", &tok("Yannick Le Goff")).await?;
+    let mut ines = Client::join(&url, "ines", &tok("Inès Martin")).await?;
+
+    let before = yan
+        .ok(Command::SendChat {
+            text: "Avant".into(),
+        })
+        .await?;
+    let line = yan
+        .ok(Command::SendChat {
+            text: "Je ne suis pas d'accord avec cette proposition.".into(),
+        })
+        .await?;
+    let after = ines
+        .ok(Command::SendChat {
+            text: "Après".into(),
+        })
+        .await?;
+    fac.ok(Command::HideChat {
+        message: line,
+        reason: "Clic malheureux".into(),
+    })
+    .await?;
+    // Refused whole: a citizen, a guarantor, a message not hidden, one not kept.
+    for (who, message, code) in [
+        (&mut yan, line, ErrorCode::Forbidden),
+        (&mut gar, line, ErrorCode::Forbidden),
+        (&mut fac, before, ErrorCode::Conflict),
+    ] {
+        let e = who.request(Command::UnhideChat { message }).await?;
+        ensure!(
+            matches!(&e, Err((c, _)) if *c == code),
+            "{}: {e:?}",
+            who.name
+        );
+    }
+    let e = fac
+        .request(Command::UnhideChat {
+            message: after + 10_000,
+        })
+        .await?;
+    ensure!(matches!(e, Err((ErrorCode::NotFound, _))), "{e:?}");
+
+    let shown = fac.ok(Command::UnhideChat { message: line }).await?;
+    // Inès, who had lost the line, gets it back with the event; staff get the event alone.
+    let r = ines.wait_seq(shown).await?;
+    match &r.event {
+        Event::ChatUnhidden {
+            message,
+            line: Some(l),
+            ..
+        } if *message == line => ensure!(
+            l.seq == line
+                && l.from == yan.id()
+                && l.text == "Je ne suis pas d'accord avec cette proposition."
+                && l.hidden.is_none(),
+            "{l:?}"
+        ),
+        other => anyhow::bail!("Inès: {other:?}"),
+    }
+    let r = gar.wait_seq(shown).await?;
+    ensure!(
+        matches!(&r.event, Event::ChatUnhidden { message, line: None, .. } if *message == line),
+        "{r:?}"
+    );
+    gar.wait_for(|m| matches!(m, ServerMessage::Audit { entry } if entry.seq == shown))
+        .await?;
+    let e = fac.request(Command::UnhideChat { message: line }).await?;
+    ensure!(matches!(e, Err((ErrorCode::Conflict, _))), "{e:?}");
+
+    // Every snapshot has it in its place, unmarked.
+    for (name, token) in [
+        ("ines", "Inès Martin"),
+        ("yannick", "Yannick Le Goff"),
+        ("gaelle", "Gaëlle Garant"),
+    ] {
+        let c = Client::join(&url, name, &tok(token)).await?;
+        let chat: Vec<(u64, Option<proto::HiddenMark>)> = plenary_chat(&c)?
+            .into_iter()
+            .map(|(s, _, h)| (s, h))
+            .collect();
+        ensure!(
+            chat == [(before, None), (line, None), (after, None)],
+            "{name}: {chat:?}"
+        );
+        c.close().await;
+    }
+    // The moderation log keeps both; the export marks the line no more.
+    let entries = audit_export(&server, &tok("Gaëlle Garant")).await?;
+    let kinds: Vec<&str> = entries
+        .iter()
+        .filter(|e| e.event["message"] == line)
+        .filter_map(|e| e.event["type"].as_str())
+        .collect();
+    ensure!(kinds == ["chat_hidden", "chat_unhidden"], "{kinds:?}");
+    ensure!(
+        entries
+            .iter()
+            .all(|e| !e.event.to_string().contains("pas d'accord")),
+        "the line's text is not in the audit trail"
+    );
+    let lines: Vec<proto::ChatExportLine> = reqwest::Client::new()
+        .get(server.url(&format!("/api/conventions/{CONV}/chat")))
+        .bearer_auth(tok("Claire Moreau"))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    ensure!(
+        lines.iter().any(|l| l.seq == line && l.hidden.is_none()),
+        "{lines:?}"
+    );
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mute_ends_by_itself_and_survives_a_restart() -> Result<()> {
     let dir = tempdir();

@@ -327,6 +327,9 @@ async fn a_v2_client_keeps_the_view_of_a_fresh_welcome_through_every_kind_of_eve
     })
     .await?;
     day.check("a mute lifted").await?;
+    // A hiding undone: members get the line back in its place.
+    day.fac(Command::UnhideChat { message: line }).await?;
+    day.check("a hidden message shown again").await?;
     others[0].ok(Command::RaiseHand).await?;
     day.fac(Command::RemoveParticipant {
         participant: ids[6].clone(),

@@ -2,7 +2,8 @@
 // facilitator hides it with a reason typed in the page, and it leaves both citizens' chats
 // (phones, 360x740) while the guarantor sees it marked and the moderation log says who, what
 // and why; a citizen muted from the console sees why sending fails and until when; a removed
-// citizen's page says so and stops, without reconnecting, until readmitted.
+// citizen's page says so and stops, without reconnecting, until readmitted. A hiding undone
+// brings the line back to the citizens in its place.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -68,6 +69,26 @@ test('a hidden message leaves two citizens\' chats and stays marked for the guar
   await screenshot(g, 'moderation-guarantor-laptop');
   await screenshot(fac, 'moderation-facilitator-console-laptop');
   await axe(g, 'guarantor with the moderation log');
+
+  // Hidden by mistake? The facilitator shows it again, after a confirmation in the page: it
+  // comes back to both citizens in its place (before a line sent since), unmarked for staff,
+  // and the moderation log says so.
+  await b.fill('.chat-form input', 'Un message envoyé après');
+  await b.press('.chat-form input', 'Enter');
+  const later = '.chat-line:has-text("Un message envoyé après")';
+  await a.waitForSelector(later);
+  await tab(fac, 'room');
+  await fac.click(`${line} [data-testid=unhide]`);
+  await fac.click('[data-testid=confirm-yes]');
+  for (const page of [a, b]) {
+    await page.waitForSelector(line);
+    const order = await page.locator('.chat-log .chat-line .chat-text').allTextContents();
+    assert.deepEqual(order.filter((x) => x.startsWith('Un message')), ['Un message injurieux à masquer', 'Un message envoyé après']);
+  }
+  await fac.waitForSelector(`${line}:not(.hidden-line)`);
+  await g.waitForSelector(`#observed ${line}:not(.hidden-line)`);
+  await g.waitForSelector('[data-testid=moderation-log] li[data-type=chat_unhidden]');
+  await axe(fac, 'facilitator chat after a message shown again');
   for (const page of [fac, a, b, g]) assert.deepEqual(page.errors, []);
   for (const page of [fac, a, b, g]) await assertMatchesServer(page);
   for (const page of [fac, a, b, g]) await page.context().close();

@@ -132,6 +132,7 @@ export const DICT = {
   // What was being done when an error came (cmd.<command type>).
   // ---- moderation ----
   'cmd.hide_chat': ['Masquer le message', 'Hiding the message'],
+  'cmd.unhide_chat': ['Rétablir le message', 'Showing the message again'],
   'cmd.report_chat': ['Signaler le message', 'Reporting the message'],
   'cmd.dismiss_report': ['Classer le signalement', 'Dismissing the report'],
   'cmd.mute': ['Couper le chat', 'Muting the chat'],
@@ -142,6 +143,9 @@ export const DICT = {
   'mod.confirm': ['Valider', 'Confirm'],
   'mod.hide': ['Masquer', 'Hide'],
   'mod.hide_label': ['Masquer le message de {name}', "Hide {name}'s message"],
+  'mod.unhide': ['Rétablir', 'Show again'],
+  'mod.unhide_confirm': ['Rétablir ce message pour toute la salle ?', 'Show this message to the whole room again?'],
+  'mod.unhide_label': ['Rétablir le message de {name}', "Show {name}'s message again"],
   'mod.hide_reason': ['Raison du masquage (visible par l\'équipe et les garants)', 'Why hide it (seen by the team and the guarantors)'],
   'mod.report': ['Signaler', 'Report'],
   'mod.report_label': ['Signaler le message de {name}', "Report {name}'s message"],
@@ -173,6 +177,8 @@ export const DICT = {
   'mod.log.chat_hidden': ['Message n° {n} masqué dans {room} : {reason}', 'Message #{n} hidden in {room}: {reason}'],
   'mod.log.chat_reported': ['Message n° {n} signalé dans {room} {reason}', 'Message #{n} reported in {room} {reason}'],
   'mod.log.chat_hidden_of': ['Message de {author} masqué dans {room} : {reason}', "{author}'s message hidden in {room}: {reason}"],
+  'mod.log.chat_unhidden': ['Message n° {n} rétabli dans {room}', 'Message #{n} shown again in {room}'],
+  'mod.log.chat_unhidden_of': ['Message de {author} rétabli dans {room}', "{author}'s message shown again in {room}"],
   'mod.log.chat_reported_of': ['Message de {author} signalé dans {room} {reason}', "{author}'s message reported in {room} {reason}"],
   'mod.log.report_dismissed': ['Signalement n° {n} classé', 'Report #{n} dismissed'],
   'mod.log.participant_muted': ["Chat de {name} coupé jusqu'à {time} {reason}", "{name}'s chat muted until {time} {reason}"],

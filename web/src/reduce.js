@@ -564,6 +564,20 @@ function applyOne(snap, me, rec) {
       snap.reports = (snap.reports || []).filter((x) => x.message !== ev.message);
       return { hidden: ev.message };
     }
+    case 'chat_unhidden': {
+      const r = room(snap, ev.room);
+      if (r && r.inside) {
+        const kept = r.inside.chat.find((l) => l.seq === ev.message);
+        if (kept) delete kept.hidden;
+        else if (ev.line) {
+          // Back in its place (those who are not staff had dropped it).
+          const chat = r.inside.chat;
+          const at = chat.findIndex((l) => l.seq > ev.line.seq);
+          chat.splice(at < 0 ? chat.length : at, 0, { ...ev.line });
+        }
+      }
+      return null;
+    }
     case 'chat_reported':
       snap.reports = (snap.reports || []).filter((x) => x.id !== rec.seq).concat({
         id: rec.seq, at: rec.at, by: byId, room: ev.room, message: ev.message, reason: ev.reason,

@@ -533,6 +533,7 @@ impl Convention {
             }
             // Moderation.
             Event::ChatHidden { .. }
+            | Event::ChatUnhidden { .. }
             | Event::ChatReported { .. }
             | Event::ReportDismissed { .. }
             | Event::ParticipantMuted { .. }

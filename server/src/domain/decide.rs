@@ -453,6 +453,7 @@ pub fn decide(state: &Convention, actor: &Actor, command: &Command, ctx: &Contex
         | Command::MarkAnswered { .. } => super::hearings::decide(state, me, command),
         // Moderation.
         Command::HideChat { .. }
+        | Command::UnhideChat { .. }
         | Command::ReportChat { .. }
         | Command::DismissReport { .. }
         | Command::Mute { .. }

@@ -426,6 +426,11 @@ pub enum Event {
         message: u64,
         reason: String,
     },
+    /// The hidden message whose `chat_posted` has seq `message` is shown again.
+    ChatUnhidden {
+        room: RoomId,
+        message: u64,
+    },
     /// The record's actor reports a message to the facilitators; the report's id is the seq.
     ChatReported {
         room: RoomId,
@@ -728,6 +733,9 @@ pub enum Command {
     HideChat {
         message: u64,
         reason: String,
+    },
+    UnhideChat {
+        message: u64,
     },
     ReportChat {
         message: u64,

@@ -153,6 +153,21 @@ pub(super) fn decide(
                 reason: why,
             }])
         }
+        Command::UnhideChat { message } => {
+            let Some((room, line)) = state.chat_line(*message) else {
+                return reject(
+                    Code::NotFound,
+                    format!("no recent chat message {message} (older ones are only in the log)"),
+                );
+            };
+            if line.hidden.is_none() {
+                return reject(Code::Conflict, format!("message {message} is not hidden"));
+            }
+            Ok(vec![Event::ChatUnhidden {
+                room: room.id.clone(),
+                message: *message,
+            }])
+        }
         Command::ReportChat {
             message,
             reason: why,
@@ -307,6 +322,13 @@ pub(super) fn apply(state: &mut Convention, event: &Event, at: Millis, seq: u64,
             }
             // Hiding a message settles its reports.
             state.reports.retain(|_, r| r.message != *message);
+        }
+        Event::ChatUnhidden { room, message } => {
+            if let Some(r) = state.rooms.iter_mut().find(|r| &r.id == room) {
+                if let Ok(i) = r.chat.binary_search_by_key(message, |l| l.seq) {
+                    r.chat[i].hidden = None;
+                }
+            }
         }
         Event::ChatReported {
             room,

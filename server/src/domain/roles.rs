@@ -112,6 +112,7 @@ pub fn allowed(command: &Command) -> Permission {
         }
         // Moderation: facilitators act; everyone but guarantors may report a message.
         HideChat { .. }
+        | UnhideChat { .. }
         | DismissReport { .. }
         | Mute { .. }
         | Unmute { .. }

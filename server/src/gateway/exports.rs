@@ -433,7 +433,8 @@ pub async fn chat(
     Ok(Json(lines).into_response())
 }
 
-/// The chat lines of a log, each marked by the `chat_hidden` that hid it, if any.
+/// The chat lines of a log, each marked by the `chat_hidden` that hid it, if any and not
+/// undone by a `chat_unhidden` since (the moderation log keeps both).
 fn chat_lines(
     records: &[convene_protocol::Record],
     names: &std::collections::BTreeMap<String, String>,
@@ -464,6 +465,11 @@ fn chat_lines(
                         at: r.at,
                         reason: reason.clone().unwrap_or_default(),
                     });
+                }
+            }
+            Event::ChatUnhidden { message, .. } => {
+                if let Ok(i) = lines.binary_search_by_key(message, |l| l.seq) {
+                    lines[i].hidden = None;
                 }
             }
             _ => {}

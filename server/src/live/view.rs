@@ -88,7 +88,7 @@ pub fn audience(state: &Convention, record: &d::Record) -> Audience {
         | HearingQuestionAnswered { .. } => Audience::Staff(None),
         // Moderation: a hidden message leaves the room's view (its reason is staff's); reports
         // and mutes concern staff and the one reporting or muted; a removal, everyone.
-        ChatHidden { room, .. } => Audience::Room(room.clone()),
+        ChatHidden { room, .. } | ChatUnhidden { room, .. } => Audience::Room(room.clone()),
         ChatReported { .. } => Audience::Staff(actor_id(record)),
         ReportDismissed { report } => {
             Audience::Staff(state.reports.get(report).map(|r| r.by.clone()))
@@ -158,6 +158,7 @@ pub fn needs_private_form(record: &d::Record) -> bool {
         d::Event::ParticipantAdded { .. }
         | d::Event::PollClosed { .. }
         | d::Event::ChatHidden { .. }
+        | d::Event::ChatUnhidden { .. }
         | d::Event::ParticipantRemoved { .. } => true,
         // Run sheet: a manual grouping's groups are staff's.
         d::Event::SequenceAdded { spec, .. } | d::Event::SequenceEdited { spec, .. } => {
@@ -175,6 +176,10 @@ pub fn public_form(record: &d::Record, state: &Convention) -> p::Record {
         // Why a message was hidden, or someone removed, is for facilitators and guarantors.
         p::Event::ChatHidden { reason, .. } | p::Event::ParticipantRemoved { reason, .. } => {
             *reason = None
+        }
+        // Those who are not staff had lost the line: it comes back with the event.
+        p::Event::ChatUnhidden { message, line, .. } => {
+            *line = state.chat_line(*message).map(|(_, l)| chat_line_out(l));
         }
         p::Event::PollClosed {
             poll,
@@ -576,6 +581,16 @@ fn chat_start(chat: &[&d::ChatLine]) -> usize {
     start
 }
 
+fn chat_line_out(c: &d::ChatLine) -> p::ChatLine {
+    p::ChatLine {
+        seq: c.seq,
+        at: c.at,
+        from: c.from.clone(),
+        text: c.text.clone(),
+        hidden: c.hidden.as_ref().map(wire::hidden_out),
+    }
+}
+
 pub fn inside(state: &Convention, r: &d::RoomState, all: bool) -> p::RoomInside {
     // A hidden line reaches facilitators and guarantors, marked; nobody else.
     let chat: Vec<&d::ChatLine> = r
@@ -585,16 +600,7 @@ pub fn inside(state: &Convention, r: &d::RoomState, all: bool) -> p::RoomInside 
         .collect();
     let skip = chat_start(&chat);
     p::RoomInside {
-        chat: chat[skip..]
-            .iter()
-            .map(|c| p::ChatLine {
-                seq: c.seq,
-                at: c.at,
-                from: c.from.clone(),
-                text: c.text.clone(),
-                hidden: c.hidden.as_ref().map(wire::hidden_out),
-            })
-            .collect(),
+        chat: chat[skip..].iter().map(|c| chat_line_out(c)).collect(),
         queue: r
             .queue
             .iter()

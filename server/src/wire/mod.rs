@@ -347,6 +347,12 @@ pub fn event_out(e: &d::Event) -> p::Event {
             message: *message,
             reason: Some(reason.clone()),
         },
+        D::ChatUnhidden { room, message } => P::ChatUnhidden {
+            room: room.clone(),
+            message: *message,
+            // Filled in by the fan-out for those who had lost the line (`view::public_form`).
+            line: None,
+        },
         D::ChatReported {
             room,
             message,
@@ -571,6 +577,7 @@ pub fn event_in(e: p::Event) -> d::Event {
             message,
             reason: reason.unwrap_or_default(),
         },
+        P::ChatUnhidden { room, message, .. } => D::ChatUnhidden { room, message },
         P::ChatReported {
             room,
             message,
@@ -736,6 +743,7 @@ pub fn command_in(c: p::Command) -> d::Command {
         },
         // Moderation.
         P::HideChat { message, reason } => D::HideChat { message, reason },
+        P::UnhideChat { message } => D::UnhideChat { message },
         P::ReportChat { message, reason } => D::ReportChat { message, reason },
         P::DismissReport { report } => D::DismissReport { report },
         P::Mute {

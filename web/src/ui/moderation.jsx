@@ -16,6 +16,7 @@ const MAX_REPORT_REASON = 200;
 /** The audit trail's moderation entries, by event type. */
 export const MODERATION_TYPES = [
   'chat_hidden',
+  'chat_unhidden',
   'chat_reported',
   'report_dismissed',
   'participant_muted',
@@ -51,14 +52,19 @@ function ReasonForm({ label, max, required, submit, cancel, testid }) {
   );
 }
 
-/** How a hidden line is shown to facilitators and guarantors. */
+/** How a hidden line is shown to facilitators and guarantors; facilitators may show it again
+ * (a hiding undone, in the moderation log like the hiding). */
 export function HiddenMark({ client, line }) {
   const h = line.hidden;
   if (!h) return null;
+  const facilitator = client.you.roles.includes('facilitator');
   return (
     <span class="hidden-mark small" data-testid="hidden-mark">
       <Icon name="eye" size={14} /> {t('mod.hidden_by', { name: nameOf(client.snap, h.by), time: timeOfDay(h.at) })}
       {h.reason ? <> — <em>{h.reason}</em></> : null}
+      {facilitator ? (
+        <> <ActButton client={client} class="btn tiny" command={{ type: 'unhide_chat', message: line.seq }} confirm={t('mod.unhide_confirm')} label={t('mod.unhide_label', { name: nameOf(client.snap, line.from) })} data-testid="unhide">{t('mod.unhide')}</ActButton></>
+      ) : null}
     </span>
   );
 }
@@ -271,7 +277,7 @@ export function describeModeration(snap, ev) {
   const line = ev.message !== undefined ? lineOf(snap, ev.message) : null;
   if (line) p.author = who(line.from);
   let key = ev.type === 'participant_unmuted' && ev.early ? 'mod.log.participant_unmuted_early' : `mod.log.${ev.type}`;
-  if (line && (ev.type === 'chat_hidden' || ev.type === 'chat_reported')) key = `${key}_of`;
+  if (line && ['chat_hidden', 'chat_unhidden', 'chat_reported'].includes(ev.type)) key = `${key}_of`;
   const s = t(key, p);
   return s === key ? ev.type : s;
 }
