@@ -84,6 +84,7 @@ pub async fn export(store: &Store, id: &str) -> Result<Vec<Line>, BackupError> {
             .map(wire::record_in)
             .collect::<Vec<_>>(),
     );
+    let last = loaded.records.last().map_or(0, |r| r.seq);
     let mut out = vec![Line::Convention { id: id.to_string() }];
     out.extend(
         loaded
@@ -91,11 +92,16 @@ pub async fn export(store: &Store, id: &str) -> Result<Vec<Line>, BackupError> {
             .into_iter()
             .map(|record| Line::Record { record }),
     );
+    // Read after the log: a node that appended since also wrote the audit entries of its
+    // records (in the same atomic write, the trail's before the log's). The trail is cut at
+    // the log's end: what stays is exactly the trail as it was when the log was read (entries
+    // follow the log's order), and an import rebuilds a convention whose trail and log agree.
     out.extend(
         store
             .audit(id)
             .await?
             .into_iter()
+            .take_while(|entry| entry.seq <= last)
             .map(|entry| Line::Audit { entry }),
     );
     let mut ballots: Vec<String> = loaded

@@ -1031,3 +1031,122 @@ async fn a_secret_poll_closes_only_with_every_nodes_ballots() -> Result<()> {
     );
     Ok(())
 }
+
+/// The record an audit entry is about: the same event, secrets removed.
+fn audited_as(entry: &serde_json::Value, record: &serde_json::Value) -> bool {
+    let mut event = record["event"].clone();
+    if let Some(m) = event.as_object_mut() {
+        m.remove("token_hash");
+    }
+    entry["event"] == event && entry["seq"] == record["seq"]
+}
+
+/// An export taken from Redis while another node appends audited records holds a trail that
+/// goes with its log: every entry is about a record of the export, the trail verifies, and
+/// the export imports.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_during_appends_holds_a_trail_that_goes_with_its_log() -> Result<()> {
+    let cluster = OwnCluster::start(
+        2,
+        "sauve",
+        vec![person("Claire", &[Role::Facilitator], &[])],
+    )
+    .await?;
+    let (servers, invites) = (&cluster.servers, &cluster.invites);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Announcements are audited (a facilitator's action): from four connections on both
+    // nodes (each within its rate limit of 20 messages a second), until told to stop.
+    let mut appenders = Vec::new();
+    for k in 0..4 {
+        let mut fac = Client::join(
+            &servers[k % 2].ws_url(),
+            "fac",
+            &token_of(invites, "Claire"),
+        )
+        .await?;
+        let stopped = stop.clone();
+        appenders.push(tokio::spawn(async move {
+            let mut n = 0u64;
+            while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                fac.ok(Command::Broadcast {
+                    text: format!("annonce {k}.{n}"),
+                })
+                .await?;
+                n += 1;
+                tokio::time::sleep(Duration::from_millis(55)).await;
+            }
+            anyhow::Ok(n)
+        }));
+    }
+    let dir = cluster.dir.path();
+    let mut lengths = Vec::new();
+    for i in 0..60 {
+        let file = dir.join(format!("export{i}.jsonl"));
+        let out = std::process::Command::new(convene_tests::convene_bin())
+            .args(["export", "--convention", "sauve", "--redis"])
+            .arg(&cluster.redis.url)
+            .arg("--out")
+            .arg(&file)
+            .output()?;
+        ensure!(
+            out.status.success(),
+            "export: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let lines: Vec<serde_json::Value> = std::fs::read_to_string(&file)?
+            .lines()
+            .map(serde_json::from_str)
+            .collect::<Result<_, _>>()?;
+        let records: BTreeMap<u64, &serde_json::Value> = lines
+            .iter()
+            .filter(|l| l["kind"] == "record")
+            .map(|l| (l["record"]["seq"].as_u64().unwrap_or(0), &l["record"]))
+            .collect();
+        let trail: Vec<&serde_json::Value> = lines
+            .iter()
+            .filter(|l| l["kind"] == "audit")
+            .map(|l| &l["entry"])
+            .collect();
+        for e in &trail {
+            let seq = e["seq"].as_u64().unwrap_or(0);
+            ensure!(
+                records.get(&seq).is_some_and(|r| audited_as(e, r)),
+                "export {i}: audit entry {} is about seq {seq}, not in its log (which ends at {:?})",
+                e["n"],
+                records.keys().next_back()
+            );
+        }
+        let trail_file = dir.join(format!("trail{i}.jsonl"));
+        let text: String = trail.iter().map(|e| format!("{e}\n")).collect();
+        std::fs::write(&trail_file, text)?;
+        let verified = std::process::Command::new(convene_tests::convene_bin())
+            .arg("audit")
+            .arg("verify")
+            .arg(&trail_file)
+            .output()?;
+        ensure!(verified.status.success(), "export {i}: the trail verifies");
+        let imported = std::process::Command::new(convene_tests::convene_bin())
+            .arg("import")
+            .arg(&file)
+            .arg("--data")
+            .arg(dir.join(format!("import{i}")))
+            .output()?;
+        ensure!(
+            imported.status.success(),
+            "export {i} imports: {}",
+            String::from_utf8_lossy(&imported.stderr)
+        );
+        lengths.push(records.len());
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut appended = 0;
+    for a in appenders {
+        appended += a.await??;
+    }
+    lengths.dedup();
+    ensure!(
+        lengths.len() > 20 && appended > 40,
+        "the exports were taken while records were appended: {appended} announcements, logs of {lengths:?}"
+    );
+    Ok(())
+}
