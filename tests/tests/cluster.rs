@@ -790,6 +790,27 @@ impl OwnCluster {
             dir,
         })
     }
+
+    /// Two nodes with a facilitator (Claire) on node 0 and a citizen on node 1 (each node keeps
+    /// a replica), and a connection to their Redis.
+    async fn facilitator_and_citizen(
+        convention: &str,
+    ) -> Result<(OwnCluster, Client, Client, redis::Connection)> {
+        let cluster = OwnCluster::start(
+            2,
+            convention,
+            vec![
+                person("Claire", &[Role::Facilitator], &[]),
+                person("Citoyen", &[Role::Citizen], &[]),
+            ],
+        )
+        .await?;
+        let tok = |n: &str| token_of(&cluster.invites, n);
+        let fac = Client::join(&cluster.servers[0].ws_url(), "fac", &tok("Claire")).await?;
+        let cit = Client::join(&cluster.servers[1].ws_url(), "cit", &tok("Citoyen")).await?;
+        let con = redis::Client::open(cluster.redis.url.as_str())?.get_connection()?;
+        Ok((cluster, fac, cit, con))
+    }
 }
 
 /// The audit trail in Redis: each entry's number and links, in order.
@@ -971,23 +992,10 @@ async fn a_restarted_task_leaves_no_follower_behind() -> Result<()> {
 /// stored state's) another type.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_secret_poll_closes_only_with_every_nodes_ballots() -> Result<()> {
-    let cluster = OwnCluster::start(
-        2,
-        "urne",
-        vec![
-            person("Claire", &[Role::Facilitator], &[]),
-            person("Citoyen", &[Role::Citizen], &[]),
-        ],
-    )
-    .await?;
-    let (servers, invites) = (&cluster.servers, &cluster.invites);
-    let tok = |n: &str| token_of(invites, n);
-    let mut fac = Client::join(&servers[0].ws_url(), "fac", &tok("Claire")).await?;
-    let mut cit = Client::join(&servers[1].ws_url(), "cit", &tok("Citoyen")).await?;
+    let (_cluster, mut fac, mut cit, mut con) = OwnCluster::facilitator_and_citizen("urne").await?;
     let (poll, _) = fac.draft_and_open(secret_poll("Des bus de nuit ?")).await?;
     cit.wait_event("poll_opened").await?;
 
-    let mut con = redis::Client::open(cluster.redis.url.as_str())?.get_connection()?;
     let _: () = redis::cmd("SET")
         .arg("cv:{urne}:state")
         .arg("pas un état")
@@ -1028,6 +1036,83 @@ async fn a_secret_poll_closes_only_with_every_nodes_ballots() -> Result<()> {
         t.counts == vec![1, 0, 0],
         "the ballot cast on node 1 is counted: {:?}",
         t.counts
+    );
+    Ok(())
+}
+
+/// A client reconnecting to a node with a `last_seq` the node has not reached, when the node
+/// cannot read the log to catch up, is refused (1013, `unavailable`: try again), never
+/// welcomed behind what it had; once the log reads again, it is welcomed at its `last_seq`
+/// or after. The log is made unreadable here by giving its key another type.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_is_never_welcomed_behind_its_last_seq() -> Result<()> {
+    use convene_tests::proto::ClientMessage;
+    let (cluster, mut fac, mut cit, mut con) =
+        OwnCluster::facilitator_and_citizen("retour").await?;
+    let (servers, invites) = (&cluster.servers, &cluster.invites);
+    let tok = |n: &str| token_of(invites, n);
+    let seq = fac
+        .ok(Command::SendChat {
+            text: "avant".into(),
+        })
+        .await?;
+    cit.wait_seq(seq).await?;
+
+    // The log unreadable: node 1 cannot learn what the client says it saw (on node 0).
+    let _: () = redis::cmd("RENAME")
+        .arg("cv:{retour}:log")
+        .arg("cv:{retour}:log-kept")
+        .query(&mut con)?;
+    let _: () = redis::cmd("SET")
+        .arg("cv:{retour}:log")
+        .arg("pas un journal")
+        .query(&mut con)?;
+    let mut back = Client::open(&servers[1].ws_url(), "fac2").await?;
+    back.send(&ClientMessage::Hello {
+        protocol: convene_tests::proto::PROTOCOL_VERSION,
+        token: tok("Claire"),
+        last_seq: Some(seq + 1),
+    })
+    .await?;
+    match back.next_message(Duration::from_secs(20)).await? {
+        ServerMessage::Welcome { snapshot, .. } => bail!(
+            "welcomed at seq {}, behind its last_seq {}",
+            snapshot.seq,
+            seq + 1
+        ),
+        ServerMessage::Error {
+            code: ErrorCode::Unavailable,
+            ..
+        } => {}
+        other => bail!("an unavailable error first, not {other:?}"),
+    }
+    let code = back.wait_closed(Duration::from_secs(20)).await?;
+    ensure!(code == Some(1013), "closed with {code:?}, not 1013");
+
+    // The log readable again, and the record the client had: welcomed at it.
+    let _: () = redis::cmd("DEL").arg("cv:{retour}:log").query(&mut con)?;
+    let _: () = redis::cmd("RENAME")
+        .arg("cv:{retour}:log-kept")
+        .arg("cv:{retour}:log")
+        .query(&mut con)?;
+    let next = fac
+        .ok(Command::SendChat {
+            text: "après".into(),
+        })
+        .await?;
+    ensure!(next == seq + 1);
+    let back = Client::join_with(
+        &servers[1].ws_url(),
+        "fac2",
+        &tok("Claire"),
+        convene_tests::proto::PROTOCOL_VERSION,
+        Some(next),
+    )
+    .await?;
+    let at = back.snapshot.as_ref().map(|s| s.seq);
+    ensure!(
+        at.is_some_and(|s| s >= next),
+        "welcomed at {at:?}, its last_seq is {next}"
     );
     Ok(())
 }

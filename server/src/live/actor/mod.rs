@@ -528,13 +528,23 @@ impl Actor {
                         } => {
                             // A client coming from another node may have seen records our
                             // follower has not brought yet: read them first, so that its
-                            // welcome is not behind what it saw (no event twice).
-                            if self.cluster.is_some()
+                            // welcome is not behind what it saw (no event twice). If the log
+                            // cannot be read, it is refused (retryable): a welcome behind its
+                            // `last_seq` would replace its newer state with an older one. A
+                            // log read that has no more than this is the truth (the client's
+                            // `last_seq` is beyond it): welcomed at the log's end.
+                            let refused = self.cluster.is_some()
                                 && last_seq.is_some_and(|s| s > self.state.seq)
-                            {
-                                self.catch_up().await;
-                            }
-                            let _ = reply.send(self.join(token_hash, link));
+                                && !self.catch_up().await;
+                            let joined = if refused {
+                                Err(JoinError::Unavailable(format!(
+                                    "this node could not read the convention up to seq {}",
+                                    last_seq.unwrap_or_default()
+                                )))
+                            } else {
+                                self.join(token_hash, link)
+                            };
+                            let _ = reply.send(joined);
                         }
                         Msg::Leave { conn } => self.leave(conn),
                         Msg::GetRoster { conn, version } => self.get_roster(conn, version),
@@ -1109,12 +1119,20 @@ impl Actor {
         false
     }
 
-    /// Read and apply what other nodes appended since our last record.
-    async fn catch_up(&mut self) {
+    /// Read and apply what other nodes appended since our last record; whether the log could
+    /// be read.
+    async fn catch_up(&mut self) -> bool {
         match self.store.records_after(&self.id, self.state.seq).await {
-            Ok(records) if !records.is_empty() => Box::pin(self.apply_remote(records)).await,
-            Ok(_) => {}
-            Err(e) => warn!(error = %e, "catching up failed"),
+            Ok(records) => {
+                if !records.is_empty() {
+                    Box::pin(self.apply_remote(records)).await;
+                }
+                true
+            }
+            Err(e) => {
+                warn!(error = %e, "catching up failed");
+                false
+            }
         }
     }
 
