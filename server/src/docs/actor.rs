@@ -16,9 +16,10 @@ use super::frames::{is_step1, merged};
 use super::live::{Access, LiveDoc, Outcome};
 use super::{close, DocConn, DocMsg};
 use crate::gateway::outbox::{Outbox, Refused};
+use crate::live::cluster::{follow_stream, FollowCheck, FOLLOW_BLOCK, FOLLOW_CHECK};
 use crate::metrics::Metrics;
 use crate::store::redis::RedisStore;
-use crate::store::{DocAppend, Store, StoreError, StoredVersion};
+use crate::store::{DocAppend, Store, StoredVersion};
 
 /// Updates between two snapshots: loading a document replays at most this many.
 const COMPACT_EVERY: usize = 500;
@@ -34,13 +35,6 @@ const MAX_BATCH: usize = 256;
 /// update (a quiet document) is handled at once. docs/bench/drafting.md measures it.
 const PACE_PER_CONNECTION: Duration = Duration::from_micros(100);
 const MAX_PACE: Duration = Duration::from_millis(20);
-/// Cluster mode: this often, a document open here checks that its follower keeps up with the
-/// store: if the store already held updates after `followed` at the last check and none came
-/// in since, the task reads them itself (a follower that stalls must not leave editors
-/// without the others' text).
-const FOLLOW_CHECK: Duration = Duration::from_secs(2);
-/// Cluster mode: how long the follower's read waits for other nodes' updates.
-const FOLLOW_BLOCK: Duration = Duration::from_secs(5);
 
 struct Conn {
     participant: String,
@@ -165,7 +159,7 @@ impl DocActor {
             }
             let mut follow_check = tokio::time::interval(FOLLOW_CHECK);
             follow_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let mut at_check = (self.followed, self.followed);
+            let mut at_check = FollowCheck::new(self.followed);
             loop {
                 let idle = self.conns.is_empty();
                 tokio::select! {
@@ -552,10 +546,9 @@ impl DocActor {
         self.followed_tx.send_replace(self.followed);
     }
 
-    /// Cluster mode: `at_check` is what was followed and stored at the last check; if the
-    /// store was ahead then and nothing came in since, read what is missing here (and say so:
-    /// the follower should have brought it).
-    async fn check_followed(&mut self, at_check: &mut (u64, u64)) {
+    /// Cluster mode: if the store was ahead at the last check and nothing came in since, read
+    /// what is missing here (and say so: the follower should have brought it).
+    async fn check_followed(&mut self, at_check: &mut FollowCheck) {
         let Store::Redis(redis) = &self.store else {
             return;
         };
@@ -563,16 +556,13 @@ impl DocActor {
             Ok(n) => n,
             Err(e) => return warn!(error = %e, "document store not read"),
         };
-        let (followed_then, stored_then) = *at_check;
-        if followed_then == self.followed && stored_then > self.followed {
+        if let Some(stored) = at_check.stalled(self.followed, stored) {
             warn!(
                 followed = self.followed,
-                stored = stored_then,
-                "document follower behind the store: catching up here"
+                stored, "document follower behind the store: catching up here"
             );
             self.catch_up().await;
         }
-        *at_check = (self.followed, stored);
     }
 
     /// Stored update `n`, the one after `followed`: applied and relayed unless it is ours.
@@ -692,57 +682,22 @@ fn follow(
     store: RedisStore,
     convention: String,
     name: String,
-    mut after: watch::Receiver<u64>,
+    after: watch::Receiver<u64>,
     inbox: mpsc::WeakSender<DocMsg>,
     cancel: CancellationToken,
 ) {
-    tokio::spawn(async move {
-        let mut con = None;
-        loop {
-            if con.is_none() {
-                match store.dedicated().await {
-                    Ok(c) => con = Some(c),
-                    Err(_) => {
-                        tokio::select! { _ = cancel.cancelled() => return, _ = tokio::time::sleep(Duration::from_secs(1)) => continue }
-                    }
-                }
+    follow_stream(
+        store,
+        after,
+        inbox,
+        cancel,
+        move |mut con, from| {
+            let (convention, name) = (convention.clone(), name.clone());
+            async move {
+                RedisStore::wait_doc_updates(&mut con, &convention, &name, from, FOLLOW_BLOCK).await
             }
-            let Some(c) = con.as_mut() else { continue };
-            let from = *after.borrow_and_update();
-            // A read blocks at most `FOLLOW_BLOCK`; one that has not answered well after is
-            // given up with its connection (a test saw a read stay unanswered while updates
-            // were stored after it).
-            let read = tokio::select! {
-                _ = cancel.cancelled() => return,
-                r = tokio::time::timeout(
-                    FOLLOW_BLOCK + FOLLOW_CHECK,
-                    RedisStore::wait_doc_updates(c, &convention, &name, from, FOLLOW_BLOCK),
-                ) => r.unwrap_or_else(|_| Err(StoreError::Unavailable("document read unanswered".into()))),
-            };
-            match read {
-                Ok(updates) if !updates.is_empty() => {
-                    let sent = updates.last().map_or(from, |(n, _)| *n);
-                    let Some(tx) = inbox.upgrade() else { return };
-                    if tx.send(DocMsg::Remote(updates)).await.is_err() {
-                        return;
-                    }
-                    // Read on once the task took them in; if it could not (a gap it could
-                    // not fill yet), a second later.
-                    let took = after.wait_for(|f| *f >= sent);
-                    if let Ok(Err(_)) = tokio::time::timeout(Duration::from_secs(1), took).await {
-                        return; // the task is gone
-                    }
-                }
-                Ok(_) => {
-                    if inbox.upgrade().is_none() {
-                        return;
-                    }
-                }
-                Err(_) => {
-                    con = None;
-                    tokio::select! { _ = cancel.cancelled() => return, _ = tokio::time::sleep(Duration::from_secs(1)) => {} }
-                }
-            }
-        }
-    });
+        },
+        |(n, _)| *n,
+        DocMsg::Remote,
+    );
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use rand::RngCore;
+use redis::aio::MultiplexedConnection;
 use redis::AsyncCommands;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -15,12 +16,18 @@ use tracing::{debug, warn};
 
 use super::{Hub, Msg};
 use crate::store::redis::RedisStore;
+use crate::store::StoreError;
 
 /// How long a node's presence lasts without being refreshed (a dead node's participants go
 /// offline after this).
 const PRESENCE_TTL_SECS: u64 = 30;
 const HEARTBEAT: Duration = Duration::from_secs(10);
-const BLOCK: Duration = Duration::from_secs(5);
+/// How long a follower's read waits for other nodes' records or updates.
+pub(crate) const FOLLOW_BLOCK: Duration = Duration::from_secs(5);
+/// This often, a live convention or an open document checks that its follower keeps up with
+/// the store (`FollowCheck`); a follower's read unanswered this long past its block is given
+/// up, with its connection.
+pub(crate) const FOLLOW_CHECK: Duration = Duration::from_secs(2);
 
 pub struct Cluster {
     pub node: String,
@@ -52,57 +59,22 @@ impl Cluster {
     pub(super) fn follow(
         &self,
         conv: String,
-        mut after: watch::Receiver<u64>,
+        after: watch::Receiver<u64>,
         inbox: mpsc::WeakSender<Msg>,
         cancel: CancellationToken,
     ) {
-        let store = self.store.clone();
-        tokio::spawn(async move {
-            let mut con = None;
-            loop {
-                if cancel.is_cancelled() {
-                    return;
-                }
-                if con.is_none() {
-                    match store.dedicated().await {
-                        Ok(c) => con = Some(c),
-                        Err(e) => {
-                            debug!(error = %e, "follower cannot connect; retrying");
-                            tokio::select! { _ = cancel.cancelled() => return, _ = tokio::time::sleep(Duration::from_secs(1)) => continue }
-                        }
-                    }
-                }
-                let Some(c) = con.as_mut() else { continue };
-                let from = *after.borrow_and_update();
-                let read = tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    r = RedisStore::wait_records(c, &conv, from, BLOCK) => r,
-                };
-                match read {
-                    Ok(records) if !records.is_empty() => {
-                        let Some(tx) = inbox.upgrade() else { return };
-                        if tx.send(Msg::Remote(records)).await.is_err() {
-                            return;
-                        }
-                        // Wait until the task has applied them before reading on.
-                        let applied = tokio::time::timeout(Duration::from_secs(1), after.changed());
-                        if let Ok(Err(_)) = applied.await {
-                            return; // the task that kept `after` current is gone
-                        }
-                    }
-                    Ok(_) => {
-                        if inbox.upgrade().is_none() {
-                            return;
-                        }
-                    }
-                    Err(e) => {
-                        debug!(error = %e, "follower read failed; reconnecting");
-                        con = None;
-                        tokio::select! { _ = cancel.cancelled() => return, _ = tokio::time::sleep(Duration::from_secs(1)) => {} }
-                    }
-                }
-            }
-        });
+        follow_stream(
+            self.store.clone(),
+            after,
+            inbox,
+            cancel,
+            move |mut con, from| {
+                let conv = conv.clone();
+                async move { RedisStore::wait_records(&mut con, &conv, from, FOLLOW_BLOCK).await }
+            },
+            |r| r.seq,
+            Msg::Remote,
+        );
     }
 
     /// Publish who is online here (whenever it changes, and every heartbeat), and read the
@@ -189,6 +161,106 @@ impl Cluster {
                 warn!("presence subscription lost; resubscribing");
             }
         });
+    }
+}
+
+/// Cluster mode: read what other nodes append to a stream (a convention's log, a document's
+/// updates) after `after`, the number the owning task has taken in (it keeps the watch
+/// current), and hand it to that task with `wrap`; `number` is an item's number in the
+/// stream. The task must take what it is handed in before the follower reads on (a second at
+/// most: then it reads again after what the task has).
+pub(crate) fn follow_stream<T, M, R, F>(
+    store: RedisStore,
+    mut after: watch::Receiver<u64>,
+    inbox: mpsc::WeakSender<M>,
+    cancel: CancellationToken,
+    read: R,
+    number: fn(&T) -> u64,
+    wrap: fn(Vec<T>) -> M,
+) where
+    T: Send + 'static,
+    M: Send + 'static,
+    R: Fn(MultiplexedConnection, u64) -> F + Send + 'static,
+    F: std::future::Future<Output = Result<Vec<T>, StoreError>> + Send,
+{
+    tokio::spawn(async move {
+        let mut con = None;
+        loop {
+            if cancel.is_cancelled() {
+                return;
+            }
+            if con.is_none() {
+                match store.dedicated().await {
+                    Ok(c) => con = Some(c),
+                    Err(e) => {
+                        debug!(error = %e, "follower cannot connect; retrying");
+                        tokio::select! { _ = cancel.cancelled() => return, _ = tokio::time::sleep(Duration::from_secs(1)) => continue }
+                    }
+                }
+            }
+            let Some(c) = con.clone() else { continue };
+            let from = *after.borrow_and_update();
+            // A read blocks at most `FOLLOW_BLOCK`; one that has not answered well after is
+            // given up with its connection (tests saw a read stay unanswered while Redis held
+            // entries after it: see `FollowCheck`).
+            let read = tokio::select! {
+                _ = cancel.cancelled() => return,
+                r = tokio::time::timeout(FOLLOW_BLOCK + FOLLOW_CHECK, read(c, from)) => {
+                    r.unwrap_or_else(|_| Err(StoreError::Unavailable("follower read unanswered".into())))
+                }
+            };
+            match read {
+                Ok(items) if !items.is_empty() => {
+                    let sent = items.last().map_or(from, number);
+                    let Some(tx) = inbox.upgrade() else { return };
+                    if tx.send(wrap(items)).await.is_err() {
+                        return;
+                    }
+                    // Read on once the task took them in; if it could not (a gap it could
+                    // not fill yet), a second later.
+                    let took = after.wait_for(|n| *n >= sent);
+                    if let Ok(Err(_)) = tokio::time::timeout(Duration::from_secs(1), took).await {
+                        return; // the task is gone
+                    }
+                }
+                Ok(_) => {
+                    if inbox.upgrade().is_none() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    debug!(error = %e, "follower read failed; reconnecting");
+                    con = None;
+                    tokio::select! { _ = cancel.cancelled() => return, _ = tokio::time::sleep(Duration::from_secs(1)) => {} }
+                }
+            }
+        }
+    });
+}
+
+/// A follower's safety net, checked every `FOLLOW_CHECK` by the task that owns a live
+/// convention or an open document: what the task had taken in and what the store held at the
+/// last check. A follower's read was seen left unanswered while Redis held later entries (the
+/// cause is not known); then nothing comes in while the store stays ahead.
+pub(crate) struct FollowCheck {
+    taken: u64,
+    stored: u64,
+}
+
+impl FollowCheck {
+    pub(crate) fn new(taken: u64) -> Self {
+        FollowCheck {
+            taken,
+            stored: taken,
+        }
+    }
+
+    /// With what the task has taken in and what the store holds now: if the store was ahead
+    /// at the last check and nothing came in since, the store's number then (the task reads
+    /// what is missing itself, and says so).
+    pub(crate) fn stalled(&mut self, taken: u64, stored: u64) -> Option<u64> {
+        let before = std::mem::replace(self, FollowCheck { taken, stored });
+        (before.taken == taken && before.stored > taken).then_some(before.stored)
     }
 }
 

@@ -4,7 +4,7 @@
 
 mod actor;
 mod answered;
-mod cluster;
+pub(crate) mod cluster;
 // Public audience (§24).
 pub mod public;
 pub mod view;

@@ -532,6 +532,17 @@ impl RedisStore {
         })
     }
 
+    /// The seq of the log's last record (0: none).
+    pub async fn log_last(&self, convention: &str) -> Result<u64, StoreError> {
+        let mut con = self.con.clone();
+        let mut pipe = redis::pipe();
+        let (last,): (Entries,) = last_entry(&mut pipe, log_key(convention))
+            .query_async(&mut con)
+            .await
+            .map_err(unavailable)?;
+        last_seq(&last)
+    }
+
     /// The log's last seq and the audit trail's last entry, read at once.
     pub async fn audit_head(
         &self,

@@ -347,6 +347,10 @@ impl Actor {
             let mut presence_tick =
                 tokio::time::interval(Duration::from_millis(p::PRESENCE_TICK_MS));
             presence_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            // Cluster mode: the follower's safety net (`FollowCheck`).
+            let mut follow_check = tokio::time::interval(super::cluster::FOLLOW_CHECK);
+            follow_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut at_check = super::cluster::FollowCheck::new(self.state.seq);
             // Live tallies go out at most `TALLIES_PER_SECOND` times per poll.
             let mut tally_tick =
                 tokio::time::interval(Duration::from_millis(1000 / p::TALLIES_PER_SECOND));
@@ -373,6 +377,9 @@ impl Actor {
                 tokio::select! {
                     biased;
                     _ = cancel.cancelled() => break,
+                    _ = follow_check.tick(), if self.cluster.is_some() && self.healthy => {
+                        self.check_followed(&mut at_check).await;
+                    }
                     // Attendance (issue #17): written down every flush period.
                     _ = attendance_tick.tick(), if !self.presence_kept.is_idle() => {
                         self.start_attendance_write();
@@ -1117,6 +1124,25 @@ impl Actor {
             self.take(wire::record_in(r), records, audit);
         }
         false
+    }
+
+    /// Cluster mode: if the log was ahead of this replica at the last check and nothing came
+    /// in since, read it here (and say so: the follower should have brought it).
+    async fn check_followed(&mut self, at_check: &mut super::cluster::FollowCheck) {
+        let Store::Redis(redis) = &self.store else {
+            return;
+        };
+        let stored = match redis.log_last(&self.id).await {
+            Ok(n) => n,
+            Err(e) => return warn!(error = %e, "convention log not read"),
+        };
+        if let Some(stored) = at_check.stalled(self.state.seq, stored) {
+            warn!(
+                seq = self.state.seq,
+                stored, "convention follower behind the store: catching up here"
+            );
+            self.catch_up().await;
+        }
     }
 
     /// Read and apply what other nodes appended since our last record; whether the log could
