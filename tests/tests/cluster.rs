@@ -1040,6 +1040,135 @@ async fn a_secret_poll_closes_only_with_every_nodes_ballots() -> Result<()> {
     Ok(())
 }
 
+/// A node's presence set for a convention, as stored under `cv:{conv}:presence:{node}` and
+/// published on `cv:{conv}:presence`.
+fn presence_sets(con: &mut redis::Connection, conv: &str) -> Result<Vec<serde_json::Value>> {
+    let nodes: Vec<String> = redis::cmd("SMEMBERS")
+        .arg(format!("cv:{{{conv}}}:nodes"))
+        .query(con)?;
+    let mut out = Vec::new();
+    for n in nodes {
+        let json: Option<String> = redis::cmd("GET")
+            .arg(format!("cv:{{{conv}}}:presence:{n}"))
+            .query(con)?;
+        if let Some(j) = json {
+            out.push(serde_json::from_str(&j)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Whether a client was told that `who` went offline (or came online), among what it read.
+fn told_presence(c: &Client, who: &str, online: bool) -> bool {
+    c.inbox.iter().any(|m| {
+        matches!(m, ServerMessage::Presence { participant, online: o } if participant == who && *o == online)
+    })
+}
+
+/// Presence reaches a node by two paths that can cross (the pub/sub message, and the key read
+/// at every heartbeat): an older set of a node, coming after a newer one, is ignored. Made
+/// here by publishing an older set by hand and writing it to the key, under running nodes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_presence_set_never_replaces_a_newer_one() -> Result<()> {
+    let cluster = OwnCluster::start(
+        2,
+        "presence",
+        vec![
+            person("Claire", &[Role::Facilitator], &[]),
+            person("Citoyen", &[Role::Citizen], &[]),
+            person("Témoin", &[Role::Citizen], &[]),
+        ],
+    )
+    .await?;
+    let (servers, invites) = (&cluster.servers, &cluster.invites);
+    let tok = |n: &str| token_of(invites, n);
+    let id = |n: &str| convene_tests::invite_of(invites, n).participant.clone();
+    let (cit_id, witness) = (id("Citoyen"), id("Témoin"));
+    let mut fac = Client::join(&servers[0].ws_url(), "fac", &tok("Claire")).await?;
+    let cit = Client::join(&servers[1].ws_url(), "cit", &tok("Citoyen")).await?;
+    fac.wait_for(|m| matches!(m, ServerMessage::Presence { participant, online: true } if *participant == cit_id))
+        .await?;
+
+    let mut con = redis::Client::open(cluster.redis.url.as_str())?.get_connection()?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let newer = loop {
+        let sets = presence_sets(&mut con, "presence")?;
+        if let Some(s) = sets.into_iter().find(|s| {
+            s["present"]
+                .as_array()
+                .is_some_and(|p| p.iter().any(|x| x == &serde_json::json!(cit_id)))
+        }) {
+            break s;
+        }
+        ensure!(
+            tokio::time::Instant::now() < deadline,
+            "node 1 never stored its set"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let node1 = newer["node"].as_str().expect("a node id").to_string();
+    let version = newer["version"].as_u64().expect("a version");
+    // The set node 1 had before the citizen came: older.
+    let older = serde_json::json!({"node": node1, "version": version - 1, "present": []});
+    let channel = "cv:{presence}:presence";
+    let _: u64 = redis::cmd("PUBLISH")
+        .arg(channel)
+        .arg(older.to_string())
+        .query(&mut con)?;
+    // A node of the test's own says the witness is online: once node 0 tells it, it has
+    // handled the older message before (one subscription, in order).
+    let barrier = serde_json::json!({"node": "feedfacecafe", "version": 1, "present": [witness]});
+    let _: u64 = redis::cmd("PUBLISH")
+        .arg(channel)
+        .arg(barrier.to_string())
+        .query(&mut con)?;
+    fac.wait_for(|m| matches!(m, ServerMessage::Presence { participant, online: true } if *participant == witness))
+        .await?;
+    ensure!(
+        !told_presence(&fac, &cit_id, false),
+        "an older set published after a newer one put the citizen offline on node 0"
+    );
+    // The heartbeat's path: the older set in node 1's key until node 0 has read it (it reads
+    // every 10 s; node 1 writes its own every 10 s too, so it is written again and again).
+    let key = format!("cv:{{presence}}:presence:{node1}");
+    let until = tokio::time::Instant::now() + Duration::from_secs(12);
+    while tokio::time::Instant::now() < until {
+        let _: () = redis::cmd("SET")
+            .arg(&key)
+            .arg(older.to_string())
+            .arg("EX")
+            .arg(30)
+            .query(&mut con)?;
+        fac.drain(Duration::from_millis(50)).await;
+    }
+    ensure!(
+        !told_presence(&fac, &cit_id, false),
+        "an older set read from the key put the citizen offline on node 0"
+    );
+
+    // A newer set is taken: the citizen leaves node 1.
+    cit.close().await;
+    fac.wait_for(|m| matches!(m, ServerMessage::Presence { participant, online: false } if *participant == cit_id))
+        .await?;
+    // And the set from before it, published late, does not bring the citizen back.
+    let _: u64 = redis::cmd("PUBLISH")
+        .arg(channel)
+        .arg(newer.to_string())
+        .query(&mut con)?;
+    let barrier = serde_json::json!({"node": "feedfacecafe", "version": 2, "present": []});
+    let _: u64 = redis::cmd("PUBLISH")
+        .arg(channel)
+        .arg(barrier.to_string())
+        .query(&mut con)?;
+    fac.wait_for(|m| matches!(m, ServerMessage::Presence { participant, online: false } if *participant == witness))
+        .await?;
+    ensure!(
+        !told_presence(&fac, &cit_id, true),
+        "an older set published late brought the citizen back online on node 0"
+    );
+    Ok(())
+}
+
 /// A client reconnecting to a node with a `last_seq` the node has not reached, when the node
 /// cannot read the log to catch up, is refused (1013, `unavailable`: try again), never
 /// welcomed behind what it had; once the log reads again, it is welcomed at its `last_seq`

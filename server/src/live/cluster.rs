@@ -3,13 +3,16 @@
 //! presence spans nodes. Ordering comes from Redis (the log's entry ids); nothing here
 //! decides anything.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use rand::RngCore;
 use redis::aio::MultiplexedConnection;
 use redis::AsyncCommands;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
@@ -32,6 +35,57 @@ pub(crate) const FOLLOW_CHECK: Duration = Duration::from_secs(2);
 pub struct Cluster {
     pub node: String,
     pub store: RedisStore,
+    /// The version of the next presence set this node publishes, over all its conventions
+    /// (a convention's task run again on this node goes on from here; a restarted node has
+    /// another id, whose versions start again).
+    presence_version: Arc<AtomicU64>,
+}
+
+/// A node's online set for one convention, as published (the pub/sub message) and kept
+/// (its key). Sets reach another node by two paths, the message and the heartbeat's read of
+/// the key, which can cross: the receiver keeps the highest version per node and ignores
+/// anything older.
+#[derive(Serialize, Deserialize)]
+struct PresenceSet {
+    node: String,
+    version: u64,
+    present: BTreeSet<String>,
+}
+
+/// Another node's online set as this node last took it.
+struct Remote {
+    version: u64,
+    present: BTreeSet<String>,
+}
+
+/// Every other node's online set for one convention.
+#[derive(Default)]
+pub(super) struct RemotePresence(HashMap<String, Remote>);
+
+impl RemotePresence {
+    /// Take a node's set unless an equal or newer version is already here; `None`: its key
+    /// expired (the node is gone), forgotten. Whether anything changed.
+    pub(super) fn take(&mut self, node: String, set: Option<(u64, BTreeSet<String>)>) -> bool {
+        match set {
+            None => self.0.remove(&node).is_some(),
+            Some((version, present)) => {
+                if self.0.get(&node).is_some_and(|r| r.version >= version) {
+                    return false;
+                }
+                self.0.insert(node, Remote { version, present });
+                true
+            }
+        }
+    }
+
+    /// Everyone online on another node.
+    pub(super) fn online(&self) -> impl Iterator<Item = &String> {
+        self.0.values().flat_map(|r| &r.present)
+    }
+
+    pub(super) fn contains(&self, participant: &str) -> bool {
+        self.0.values().any(|r| r.present.contains(participant))
+    }
 }
 
 fn presence_key(conv: &str, node: &str) -> String {
@@ -51,6 +105,7 @@ impl Cluster {
         Cluster {
             node: hex::encode(id),
             store,
+            presence_version: Arc::new(AtomicU64::new(1)),
         }
     }
 
@@ -88,6 +143,7 @@ impl Cluster {
     ) {
         let store = self.store.clone();
         let node = self.node.clone();
+        let versions = self.presence_version.clone();
         tokio::spawn(async move {
             let mut beat = tokio::time::interval(HEARTBEAT);
             loop {
@@ -96,16 +152,20 @@ impl Cluster {
                     c = local.changed() => { if c.is_err() { return } true }
                     _ = beat.tick() => false,
                 };
-                let set: Vec<String> = local.borrow_and_update().iter().cloned().collect();
-                if let Err(e) = publish(&store, &conv, &node, &set, changed).await {
+                let set = PresenceSet {
+                    node: node.clone(),
+                    version: versions.fetch_add(1, Ordering::Relaxed),
+                    present: local.borrow_and_update().clone(),
+                };
+                if let Err(e) = publish(&store, &conv, &set, changed).await {
                     debug!(error = %e, "presence not published");
                 }
                 if !changed {
                     match read_all(&store, &conv, &node).await {
                         Ok(nodes) => {
                             let Some(tx) = inbox.upgrade() else { return };
-                            for (n, present) in nodes {
-                                let _ = tx.send(Msg::RemotePresence { node: n, present }).await;
+                            for (node, set) in nodes {
+                                let _ = tx.send(Msg::RemotePresence { node, set }).await;
                             }
                         }
                         Err(e) => debug!(error = %e, "presence not read"),
@@ -118,7 +178,6 @@ impl Cluster {
     /// Listen to every convention's presence channel and pass other nodes' changes on.
     pub(super) fn subscribe(&self, hub: Hub, cancel: CancellationToken) {
         let client = self.store.client().clone();
-        let store = self.store.clone();
         let me = self.node.clone();
         tokio::spawn(async move {
             loop {
@@ -139,7 +198,10 @@ impl Cluster {
                         m = messages.next() => m,
                     };
                     let Some(msg) = msg else { break };
-                    let node: String = msg.get_payload().unwrap_or_default();
+                    let payload: String = msg.get_payload().unwrap_or_default();
+                    let Ok(set) = serde_json::from_str::<PresenceSet>(&payload) else {
+                        continue;
+                    };
                     let chan = msg.get_channel_name().to_string();
                     let Some(conv) = chan
                         .strip_prefix("cv:{")
@@ -147,15 +209,13 @@ impl Cluster {
                     else {
                         continue;
                     };
-                    if node == me {
+                    if set.node == me {
                         continue;
                     }
-                    let Some(handle) = hub.get(conv) else {
-                        continue;
-                    };
-                    match read_node(&store, conv, &node).await {
-                        Ok(present) => handle.remote_presence(node, present).await,
-                        Err(e) => debug!(error = %e, "presence not read"),
+                    if let Some(handle) = hub.get(conv) {
+                        handle
+                            .remote_presence(set.node, Some((set.version, set.present)))
+                            .await;
                     }
                 }
                 warn!("presence subscription lost; resubscribing");
@@ -349,52 +409,49 @@ async fn count_viewers(
     Ok(sum)
 }
 
+/// This node's set: its key, and (`announce`) the message other nodes take it from at once.
 async fn publish(
     store: &RedisStore,
     conv: &str,
-    node: &str,
-    set: &[String],
+    set: &PresenceSet,
     announce: bool,
 ) -> redis::RedisResult<()> {
     let mut con = store.manager();
-    let key = presence_key(conv, node);
     let json = serde_json::to_string(set).unwrap_or_default();
-    let _: () = con.set_ex(&key, json, PRESENCE_TTL_SECS).await?;
-    let _: () = con.sadd(nodes_key(conv), node).await?;
+    let _: () = con
+        .set_ex(presence_key(conv, &set.node), &json, PRESENCE_TTL_SECS)
+        .await?;
+    let _: () = con.sadd(nodes_key(conv), &set.node).await?;
     if announce {
-        let _: () = con.publish(channel(conv), node).await?;
+        let _: () = con.publish(channel(conv), &json).await?;
     }
     Ok(())
 }
 
-async fn read_node(
-    store: &RedisStore,
-    conv: &str,
-    node: &str,
-) -> redis::RedisResult<BTreeSet<String>> {
-    let mut con = store.manager();
-    let json: Option<String> = con.get(presence_key(conv, node)).await?;
-    Ok(json
-        .and_then(|j| serde_json::from_str(&j).ok())
-        .unwrap_or_default())
-}
+/// A node's set with its version, as `RemotePresence::take` takes it.
+type Versioned = Option<(u64, BTreeSet<String>)>;
 
-/// Every other node's set; nodes whose set expired come back empty (and are forgotten).
+/// Every other node's set; nodes whose set expired come back as `None` (and are forgotten).
 async fn read_all(
     store: &RedisStore,
     conv: &str,
     me: &str,
-) -> redis::RedisResult<Vec<(String, BTreeSet<String>)>> {
+) -> redis::RedisResult<Vec<(String, Versioned)>> {
     let mut con = store.manager();
     let nodes: Vec<String> = con.smembers(nodes_key(conv)).await?;
     let mut out = Vec::new();
     for n in nodes.into_iter().filter(|n| n != me) {
         let json: Option<String> = con.get(presence_key(conv, &n)).await?;
         match json {
-            Some(j) => out.push((n, serde_json::from_str(&j).unwrap_or_default())),
+            Some(j) => {
+                // Unreadable (another format): left as it was.
+                if let Ok(set) = serde_json::from_str::<PresenceSet>(&j) {
+                    out.push((n, Some((set.version, set.present))));
+                }
+            }
             None => {
                 let _: () = con.srem(nodes_key(conv), &n).await?;
-                out.push((n, BTreeSet::new()));
+                out.push((n, None));
             }
         }
     }

@@ -193,10 +193,11 @@ enum Msg {
     },
     /// Records another node appended (cluster mode).
     Remote(Vec<convene_protocol::Record>),
-    /// Who is online on another node (cluster mode): its whole set for this convention.
+    /// Who is online on another node (cluster mode): its whole set for this convention, with
+    /// the set's version (`None`: the node's set expired).
     RemotePresence {
         node: String,
-        present: BTreeSet<String>,
+        set: Option<(u64, BTreeSet<String>)>,
     },
     Query(Query),
     /// Attendance (issue #17): this node's stretches not yet written, open ones ending now.
@@ -296,8 +297,8 @@ impl Handle {
     }
 
     /// Who is online on another node changed (cluster mode).
-    pub async fn remote_presence(&self, node: String, present: BTreeSet<String>) {
-        let _ = self.tx.send(Msg::RemotePresence { node, present }).await;
+    pub async fn remote_presence(&self, node: String, set: Option<(u64, BTreeSet<String>)>) {
+        let _ = self.tx.send(Msg::RemotePresence { node, set }).await;
     }
 
     /// Read the state (and who is online) inside the convention's task.

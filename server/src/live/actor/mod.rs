@@ -158,7 +158,7 @@ pub struct Actor {
     /// Version 1 connections among `conns` (presence is sent to them one by one).
     v1_conns: usize,
     local_tx: watch::Sender<BTreeSet<String>>,
-    remote: HashMap<String, BTreeSet<String>>,
+    remote: super::cluster::RemotePresence,
     state: Convention,
     /// Number and hash of the last audit entry.
     audit_head: (u64, String),
@@ -272,7 +272,7 @@ impl Actor {
             seq_tx: watch::channel(0).0,
             local_tx: watch::channel(BTreeSet::new()).0,
             v1_conns: 0,
-            remote: HashMap::new(),
+            remote: Default::default(),
             store,
             metrics,
             docs,
@@ -556,9 +556,7 @@ impl Actor {
                         Msg::Leave { conn } => self.leave(conn),
                         Msg::GetRoster { conn, version } => self.get_roster(conn, version),
                         Msg::Remote(records) => self.apply_remote(records).await,
-                        Msg::RemotePresence { node, present } => {
-                            self.remote_presence(node, present)
-                        }
+                        Msg::RemotePresence { node, set } => self.remote_presence(node, set),
                         Msg::Query(q) => q(&self.state, &self.present),
                         Msg::Attendance(reply) => {
                             let _ = reply.send(self.presence_kept.to_write(now_ms()).0);
@@ -731,7 +729,7 @@ impl Actor {
                 s.remove(&c.participant);
             });
             // Still online through another node?
-            if !self.remote.values().any(|s| s.contains(&c.participant)) {
+            if !self.remote.contains(&c.participant) {
                 self.present.remove(&c.participant);
                 self.online_changed(&c.participant, false);
                 self.presence(&c.participant, false);

@@ -135,18 +135,17 @@ impl Actor {
         }
     }
 
-    /// Another node's set of online participants: merge, and tell who came and went.
-    pub(super) fn remote_presence(&mut self, node: String, present: BTreeSet<String>) {
-        if present.is_empty() {
-            self.remote.remove(&node);
-        } else {
-            self.remote.insert(node, present);
+    /// Another node's set of online participants (`None`: its set expired): merge, unless an
+    /// equal or newer set of that node is already here, and tell who came and went.
+    pub(super) fn remote_presence(&mut self, node: String, set: Option<(u64, BTreeSet<String>)>) {
+        if !self.remote.take(node, set) {
+            return;
         }
         let merged: BTreeSet<String> = self
             .online
             .keys()
             .cloned()
-            .chain(self.remote.values().flatten().cloned())
+            .chain(self.remote.online().cloned())
             .collect();
         let came: Vec<String> = merged.difference(&self.present).cloned().collect();
         let went: Vec<String> = self.present.difference(&merged).cloned().collect();
