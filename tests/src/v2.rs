@@ -1085,10 +1085,13 @@ impl View {
                     if let Some(kept) = inside.chat.iter_mut().find(|l| l.seq == *message) {
                         kept.hidden = None;
                     } else if let Some(line) = line {
-                        // Back in its place, unless older than every line kept.
+                        // Back in its place; the latest lines kept, as a fresh welcome has
+                        // them (a line older than all of them goes out again).
                         let at = inside.chat.partition_point(|l| l.seq < line.seq);
-                        if at > 0 || inside.chat.len() < proto::SNAPSHOT_CHAT_LINES {
-                            inside.chat.insert(at, line.clone());
+                        inside.chat.insert(at, line.clone());
+                        let n = inside.chat.len();
+                        if n > proto::SNAPSHOT_CHAT_LINES {
+                            inside.chat.drain(..n - proto::SNAPSHOT_CHAT_LINES);
                         }
                     }
                 }

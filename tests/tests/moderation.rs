@@ -294,6 +294,18 @@ async fn a_hidden_message_shown_again_comes_back_to_the_room() -> Result<()> {
     let mut gar = Client::join(&url, "gaelle", &tok("Gaëlle Garant")).await?;
     let mut yan = Client::join(&url, "yannick", &tok("Yannick Le Goff")).await?;
     let mut ines = Client::join(&url, "ines", &tok("Inès Martin")).await?;
+    // Paul is in a breakout room: the plenary's chat is not his to see.
+    let mut paul = Client::join(&url, "paul", &tok("Paul Durand")).await?;
+    fac.ok(Command::CreateRooms {
+        count: Some(1),
+        names: vec![],
+    })
+    .await?;
+    fac.ok(Command::MoveParticipant {
+        participant: paul.id(),
+        room: "r1".into(),
+    })
+    .await?;
 
     let before = yan
         .ok(Command::SendChat {
@@ -361,6 +373,30 @@ async fn a_hidden_message_shown_again_comes_back_to_the_room() -> Result<()> {
         .await?;
     let e = fac.request(Command::UnhideChat { message: line }).await?;
     ensure!(matches!(e, Err((ErrorCode::Conflict, _))), "{e:?}");
+    // Paul, in another room, got neither the hiding nor the line back: the next event he
+    // receives after his move is this announcement.
+    let told = fac
+        .ok(Command::Broadcast {
+            text: "Reprise dans dix minutes".into(),
+        })
+        .await?;
+    loop {
+        let m = paul.next_message(Duration::from_secs(10)).await?;
+        if let ServerMessage::Event { record } = &m {
+            ensure!(
+                !matches!(
+                    record.event,
+                    Event::ChatUnhidden { .. }
+                        | Event::ChatHidden { .. }
+                        | Event::ChatPosted { .. }
+                ),
+                "Paul, in another room: {record:?}"
+            );
+            if record.seq == told {
+                break;
+            }
+        }
+    }
 
     // Every snapshot has it in its place, unmarked.
     for (name, token) in [

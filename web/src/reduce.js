@@ -574,6 +574,8 @@ function applyOne(snap, me, rec) {
           const chat = r.inside.chat;
           const at = chat.findIndex((l) => l.seq > ev.line.seq);
           chat.splice(at < 0 ? chat.length : at, 0, { ...ev.line });
+          // The latest 50, as a fresh snapshot has them (an older line goes out again).
+          if (chat.length > CHAT_LINES) chat.splice(0, chat.length - CHAT_LINES);
         }
       }
       return null;

@@ -168,7 +168,9 @@ pub fn needs_private_form(record: &d::Record) -> bool {
     }
 }
 
-/// The form for participants who are not staff, judged against the state after the event.
+/// The form for participants who are not staff, judged against the state after the batch the
+/// event came in (later events of the same batch may have changed it again: what is taken
+/// from the state must not depend on them).
 pub fn public_form(record: &d::Record, state: &Convention) -> p::Record {
     let mut r = wire::record_out(record);
     match &mut r.event {
@@ -177,9 +179,15 @@ pub fn public_form(record: &d::Record, state: &Convention) -> p::Record {
         p::Event::ChatHidden { reason, .. } | p::Event::ParticipantRemoved { reason, .. } => {
             *reason = None
         }
-        // Those who are not staff had lost the line: it comes back with the event.
+        // Those who are not staff had lost the line: it comes back with the event, unmarked
+        // (as this event leaves it: a `chat_hidden` later in the same batch, which may have
+        // marked it again in the state, follows it and takes it away again, reason and all
+        // for staff only).
         p::Event::ChatUnhidden { message, line, .. } => {
-            *line = state.chat_line(*message).map(|(_, l)| chat_line_out(l));
+            *line = state.chat_line(*message).map(|(_, l)| p::ChatLine {
+                hidden: None,
+                ..chat_line_out(l)
+            });
         }
         p::Event::PollClosed {
             poll,
@@ -730,5 +738,48 @@ impl<'a> Snapshots<'a> {
         });
         self.built.insert(key, (frame.clone(), snap));
         frame
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Hidden;
+
+    /// A line shown again then hidden again in one batch: the `chat_unhidden` that reaches
+    /// citizens carries the line without the second hiding's mark (who, when, why are staff's).
+    #[test]
+    fn a_line_shown_again_carries_no_later_mark() {
+        let mut state = Convention::default();
+        state.rooms[0].chat.push(d::ChatLine {
+            seq: 7,
+            at: 1_000,
+            from: "p4".into(),
+            text: "Un avis".into(),
+            hidden: Some(Hidden {
+                by: "p1".into(),
+                at: 3_000,
+                reason: "Propos injurieux".into(),
+            }),
+        });
+        let record = d::Record {
+            seq: 9,
+            at: 2_000,
+            actor: d::Actor::Participant("p2".into()),
+            event: d::Event::ChatUnhidden {
+                room: d::PLENARY.into(),
+                message: 7,
+            },
+            request: None,
+        };
+        let out = public_form(&record, &state);
+        let p::Event::ChatUnhidden {
+            line: Some(line), ..
+        } = out.event
+        else {
+            panic!("no line: {:?}", out.event);
+        };
+        assert_eq!((line.seq, line.text.as_str()), (7, "Un avis"));
+        assert_eq!(line.hidden, None, "the later hiding's mark leaked");
     }
 }
