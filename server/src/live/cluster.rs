@@ -52,10 +52,11 @@ struct PresenceSet {
     present: BTreeSet<String>,
 }
 
-/// Another node's online set as this node last took it.
+/// Another node's online set as this node last took it, and when.
 struct Remote {
     version: u64,
     present: BTreeSet<String>,
+    taken: tokio::time::Instant,
 }
 
 /// Every other node's online set for one convention.
@@ -64,15 +65,33 @@ pub(super) struct RemotePresence(HashMap<String, Remote>);
 
 impl RemotePresence {
     /// Take a node's set unless an equal or newer version is already here; `None`: its key
-    /// expired (the node is gone), forgotten. Whether anything changed.
+    /// was found expired (the node is gone), forgotten, unless a set of it came in too
+    /// recently for its key to have expired since (a read of the expired key that crossed
+    /// the node's new message, as it comes back). A set is taken at most a heartbeat after
+    /// its key was written, so a dead node is still forgotten at the first read after its
+    /// key expired. Whether anything changed.
     pub(super) fn take(&mut self, node: String, set: Option<(u64, BTreeSet<String>)>) -> bool {
         match set {
-            None => self.0.remove(&node).is_some(),
+            None => {
+                let fresh = Duration::from_secs(PRESENCE_TTL_SECS) - HEARTBEAT;
+                if self.0.get(&node).is_some_and(|r| r.taken.elapsed() < fresh) {
+                    return false;
+                }
+                self.0.remove(&node).is_some()
+            }
             Some((version, present)) => {
                 if self.0.get(&node).is_some_and(|r| r.version >= version) {
                     return false;
                 }
-                self.0.insert(node, Remote { version, present });
+                let taken = tokio::time::Instant::now();
+                self.0.insert(
+                    node,
+                    Remote {
+                        version,
+                        present,
+                        taken,
+                    },
+                );
                 true
             }
         }

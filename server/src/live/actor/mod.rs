@@ -37,6 +37,10 @@ const TEST_PANIC_TRIGGER: &str = "convene:test:panic-in-convention-task";
 /// A convention that could not be loaded tries again, when asked for something, at most this
 /// often.
 const RELOAD_EVERY: Duration = Duration::from_secs(2);
+/// Cluster mode: the longest a read the convention's task makes for one client (the catch-up
+/// before a welcome) or for its follower's check may hold the task, which serves everyone
+/// else meanwhile.
+const READ_IN_TASK: Duration = Duration::from_secs(1);
 /// Tries of one batch when other nodes keep appending first (each try catches up first, so a
 /// burst from every node settles; 8 was seen to run out under a 150-ballot burst on 3 nodes).
 const MAX_ATTEMPTS: usize = 32;
@@ -180,6 +184,8 @@ pub struct Actor {
     faults: super::Faults,
     fault: Option<super::Fault>,
     last_load: Instant,
+    /// Cluster mode: when a catch-up for a join last failed (`catch_up_for_join`).
+    catch_up_failed: Option<Instant>,
     /// Cluster mode: the ballot box could not be read after another node's voter mark, so
     /// secret polls lack ballots cast there: read again at this time, and no secret poll
     /// closes here (its logged result would be wrong for good) until it is read.
@@ -264,6 +270,7 @@ impl Actor {
             faults,
             fault: None,
             last_load: Instant::now(),
+            catch_up_failed: None,
             ballots_retry: None,
             follower,
             replicas,
@@ -466,6 +473,9 @@ impl Actor {
             Ok(()) => {
                 self.healthy = true;
                 self.set_fault(None);
+                // Cluster mode: the follower reads on from what was loaded (after a failed
+                // first load it would read the whole log again and again).
+                self.seq_tx.send_replace(self.state.seq);
                 // Protocol version 2: a state loaded again, counts built again.
                 self.locations_changed();
             }
@@ -542,7 +552,7 @@ impl Actor {
                             // `last_seq` is beyond it): welcomed at the log's end.
                             let refused = self.cluster.is_some()
                                 && last_seq.is_some_and(|s| s > self.state.seq)
-                                && !self.catch_up().await;
+                                && !self.catch_up_for_join().await;
                             let joined = if refused {
                                 Err(JoinError::Unavailable(format!(
                                     "this node could not read the convention up to seq {}",
@@ -1130,9 +1140,10 @@ impl Actor {
         let Store::Redis(redis) = &self.store else {
             return;
         };
-        let stored = match redis.log_last(&self.id).await {
-            Ok(n) => n,
-            Err(e) => return warn!(error = %e, "convention log not read"),
+        let stored = match tokio::time::timeout(READ_IN_TASK, redis.log_last(&self.id)).await {
+            Ok(Ok(n)) => n,
+            Ok(Err(e)) => return warn!(error = %e, "convention log not read"),
+            Err(_) => return warn!("convention log not read in time"),
         };
         if let Some(stored) = at_check.stalled(self.state.seq, stored) {
             warn!(
@@ -1143,10 +1154,38 @@ impl Actor {
         }
     }
 
+    /// Cluster mode: `catch_up` for a client whose `last_seq` is ahead of this replica, with
+    /// its read bounded (`READ_IN_TASK`): the task serves everyone else meanwhile. After a
+    /// failure, the joins of the next `READ_IN_TASK` are refused without reading again (a
+    /// store in trouble is not asked once per client retrying).
+    async fn catch_up_for_join(&mut self) -> bool {
+        if self
+            .catch_up_failed
+            .is_some_and(|at| at.elapsed() < READ_IN_TASK)
+        {
+            return false;
+        }
+        let ok = self.catch_up_within(Some(READ_IN_TASK)).await;
+        self.catch_up_failed = (!ok).then(Instant::now);
+        ok
+    }
+
     /// Read and apply what other nodes appended since our last record; whether the log could
     /// be read.
     async fn catch_up(&mut self) -> bool {
-        match self.store.records_after(&self.id, self.state.seq).await {
+        self.catch_up_within(None).await
+    }
+
+    /// `catch_up`, its read given up after `limit` (the apply is never cut short).
+    async fn catch_up_within(&mut self, limit: Option<Duration>) -> bool {
+        let read = self.store.records_after(&self.id, self.state.seq);
+        let read = match limit {
+            Some(limit) => tokio::time::timeout(limit, read)
+                .await
+                .unwrap_or_else(|_| Err(StoreError::Unavailable("not read in time".into()))),
+            None => read.await,
+        };
+        match read {
             Ok(records) => {
                 if !records.is_empty() {
                     Box::pin(self.apply_remote(records)).await;
