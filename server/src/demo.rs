@@ -138,7 +138,8 @@ fn roster() -> Vec<NewPerson> {
     people
 }
 
-/// What the demo convention comes with when it is first made (`--demo-day`).
+/// What the demo convention comes with (`--demo-day`): its day is prepared at start while
+/// its run sheet has never had a sequence.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum DemoDay {
     /// A day ready to run: a run sheet, its hearing, rotation plan and draft vote.
@@ -161,68 +162,93 @@ fn made(records: &[d::Record]) -> Option<String> {
     })
 }
 
+const DAY_POLL: &str = "Faut-il des bus de nuit le week-end dans toute la métropole ?";
+const DAY_HEARING: &str = "Les mobilités de demain";
+
 /// A day prepared the way a facilitator would, so that a newcomer sees the run sheet work
 /// at once: a hearing, an expert rotation, breakout rooms balanced by commune and a vote,
-/// from the next quarter of an hour on. Only when the demo is first made: what an organizer
-/// or a facilitator changes in it afterwards is theirs.
-async fn prepare_day(h: &crate::live::Handle, now: u64) -> Result<(), CommandError> {
+/// from the next quarter of an hour on. Prepared while the run sheet has never had a
+/// sequence: once it has, the day is the facilitators' (what they delete stays deleted).
+/// Each piece is made only if it is not there yet, so that a start interrupted halfway is
+/// finished by the next.
+async fn prepare_day(h: &crate::live::Handle, now: u64) -> Result<(), DemoError> {
     use d::runsheet::{Action, BreakoutRooms, Grouping, SequenceSpec};
     const MIN: u64 = 60_000;
     let fac = || d::Actor::Participant(FACILITATOR.into());
-    let poll = h
-        .command(
-            fac(),
-            d::Command::DraftPoll {
-                spec: d::PollSpec {
-                    question: "Faut-il des bus de nuit le week-end dans toute la métropole ?"
-                        .into(),
-                    kind: d::PollKind::Single {
-                        options: vec!["Oui".into(), "Non".into(), "Sans avis".into()],
-                    },
-                    secret: true,
-                    live_results: false,
-                    voters: vec![Role::Citizen],
-                    quorum: None,
-                    duration_ms: Some(10 * MIN),
-                    room: None,
+    let (started, poll, hearing, planned) = h
+        .query(|c, _| {
+            (
+                c.runsheet.made > 0,
+                c.polls
+                    .values()
+                    .find(|p| p.spec.question == DAY_POLL)
+                    .map(|p| p.id.clone()),
+                c.hearings
+                    .values()
+                    .find(|x| x.title == DAY_HEARING)
+                    .map(|x| x.id.clone()),
+                c.rotation.is_some(),
+            )
+        })
+        .await
+        .ok_or(CommandError::Gone)?;
+    if started {
+        return Ok(());
+    }
+    let poll = match poll {
+        Some(id) => id,
+        None => {
+            let spec = d::PollSpec {
+                question: DAY_POLL.into(),
+                kind: d::PollKind::Single {
+                    options: vec!["Oui".into(), "Non".into(), "Sans avis".into()],
                 },
-            },
-        )
-        .await?;
-    let hearing = h
-        .command(
-            fac(),
-            d::Command::CreateHearing {
-                title: "Les mobilités de demain".into(),
+                secret: true,
+                live_results: false,
+                voters: vec![Role::Citizen],
+                quorum: None,
+                duration_ms: Some(10 * MIN),
+                room: None,
+            };
+            let records = h.command(fac(), d::Command::DraftPoll { spec }).await?;
+            made(&records).ok_or(DemoError::Day("the vote's draft"))?
+        }
+    };
+    let hearing = match hearing {
+        Some(id) => id,
+        None => {
+            let create = d::Command::CreateHearing {
+                title: DAY_HEARING.into(),
                 speaker: EXPERTS[2].into(),
                 room: d::PLENARY.into(),
                 anonymous: false,
                 moderated: true,
+            };
+            let records = h.command(fac(), create).await?;
+            made(&records).ok_or(DemoError::Day("the hearing"))?
+        }
+    };
+    if !planned {
+        h.command(
+            fac(),
+            d::Command::PlanRotation {
+                experts: EXPERTS.iter().map(|e| e.to_string()).collect(),
+                grouping: d::AssignMethod::Balanced("commune".into()),
+                groups: None,
+                group_count: Some(4),
+                group_size: None,
+                participants: None,
+                // Nobody is online when the demo is made: every citizen, in 4 groups.
+                only_present: false,
+                round_ms: 10 * MIN,
+                transition_ms: MIN,
+                warning_ms: MIN,
+                rounds: None,
+                break_room: false,
             },
         )
         .await?;
-    h.command(
-        fac(),
-        d::Command::PlanRotation {
-            experts: EXPERTS.iter().map(|e| e.to_string()).collect(),
-            grouping: d::AssignMethod::Balanced("commune".into()),
-            groups: None,
-            group_count: Some(4),
-            group_size: None,
-            participants: None,
-            // Nobody is online when the demo is made: every citizen, in 4 groups.
-            only_present: false,
-            round_ms: 10 * MIN,
-            transition_ms: MIN,
-            warning_ms: MIN,
-            rounds: None,
-            break_room: false,
-        },
-    )
-    .await?;
-    let (Some(poll), Some(hearing)) = (made(&poll), made(&hearing)) else {
-        return Err(CommandError::Gone);
-    };
+    }
     // Each step after a rotation or breakout rooms starts with everyone back in the plenary
     // (a `plenary` sequence stops the rotation and closes the hearing), as a facilitator
     // moving on early needs.
@@ -273,6 +299,8 @@ pub enum DemoError {
     Secret(std::io::Error),
     #[error("demo convention: {0}")]
     Command(#[from] CommandError),
+    #[error("demo convention: {0} was not made")]
+    Day(&'static str),
 }
 
 /// Create the demo convention unless it exists, and return working invitations for the
@@ -308,12 +336,12 @@ pub async fn seed(
                 d::Command::AddParticipants { people: roster() },
             )
             .await?;
-            if day == DemoDay::Prepared {
-                prepare_day(&h, crate::attendance::now_ms()).await?;
-            }
             h
         }
     };
+    if day == DemoDay::Prepared {
+        prepare_day(&handle, crate::attendance::now_ms()).await?;
+    }
     // The opinion the rapporteurs write, created by the first facilitator (also in demo
     // conventions seeded before documents existed).
     let has_opinion = handle

@@ -45,9 +45,9 @@ pub struct Config {
     /// Seed a demo convention (unless it exists) and print its invitation links.
     #[arg(long, env = "CONVENE_DEMO")]
     pub demo: bool,
-    /// With --demo: what the demo convention comes with when it is first made. `prepared`: a
-    /// day ready to run (run sheet, hearing, rotation plan, draft vote); `none`: the roster
-    /// and the opinion only, a blank day.
+    /// With --demo: what the demo convention comes with. `prepared`: a day ready to run (run
+    /// sheet, hearing, rotation plan, draft vote), made at start while its run sheet has never
+    /// had a sequence; `none`: the roster and the opinion only, a blank day.
     #[arg(long, env = "CONVENE_DEMO_DAY", value_enum, default_value_t = demo::DemoDay::Prepared)]
     pub demo_day: demo::DemoDay,
     /// Cluster mode: keep the conventions in this Redis (e.g. redis://127.0.0.1:6379), shared

@@ -247,14 +247,19 @@ async fn the_demo_comes_with_a_day_its_facilitator_runs_from_start_to_end() -> R
     Ok(())
 }
 
-/// `--demo-day none`: the demo's roster and opinion, and a blank day.
+/// `--demo-day none`: the demo's roster and opinion, and a blank day. Started again with its
+/// day, the demo gets it (its run sheet never had a sequence), reusing what is already there
+/// (here the vote's draft, as a start interrupted halfway would have left it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_demo_without_its_day_starts_blank() -> Result<()> {
+async fn a_demo_without_its_day_starts_blank_and_gets_it_later() -> Result<()> {
+    use convene_tests::poll_spec;
+    use convene_tests::proto::{Command, PollKind};
     let dir = tempdir();
     let out = dir.path().join("invites.json");
     let out_arg = out.to_string_lossy().into_owned();
-    let server = Server::start_with(
-        &dir.path().join("data"),
+    let data = dir.path().join("data");
+    let mut server = Server::start_with(
+        &data,
         &["--demo", "--demo-day", "none", "--invites-out", &out_arg],
     )
     .await?;
@@ -264,7 +269,7 @@ async fn a_demo_without_its_day_starts_blank() -> Result<()> {
         .iter()
         .find(|i| i.roles.contains(&Role::Facilitator))
         .context("a facilitator")?;
-    let fac = Client::join(&server.ws_url(), &claire.name, &claire.token).await?;
+    let mut fac = Client::join(&server.ws_url(), &claire.name, &claire.token).await?;
     let snap = fac.snapshot.clone().context("a welcome")?;
     ensure!(snap.runsheet.sequences.is_empty(), "{:?}", snap.runsheet);
     ensure!(snap.polls.is_empty() && snap.hearings.is_empty() && snap.rotation.is_none());
@@ -273,5 +278,27 @@ async fn a_demo_without_its_day_starts_blank() -> Result<()> {
         "the opinion: {:?}",
         snap.documents
     );
+    let question = "Faut-il des bus de nuit le week-end dans toute la métropole ?";
+    let kind = PollKind::Single {
+        options: vec!["Oui".into(), "Non".into()],
+    };
+    fac.ok(Command::DraftPoll {
+        spec: poll_spec(question, kind, false, false),
+    })
+    .await?;
+    fac.close().await;
+    server.terminate().await?;
+
+    // Started again with its day (the default).
+    let server = Server::start_with(&data, &["--demo", "--invites-out", &out_arg]).await?;
+    let fac = Client::join(&server.ws_url(), &claire.name, &claire.token).await?;
+    let snap = fac.snapshot.clone().context("a welcome")?;
+    ensure!(
+        snap.runsheet.sequences.len() == 7,
+        "{:?}",
+        snap.runsheet.sequences
+    );
+    ensure!(snap.polls.len() == 1, "the draft reused: {:?}", snap.polls);
+    ensure!(snap.hearings.len() == 1 && snap.rotation.is_some());
     Ok(())
 }
