@@ -71,10 +71,23 @@ impl RemotePresence {
     /// its key was written, so a dead node is still forgotten at the first read after its
     /// key expired. Whether anything changed.
     pub(super) fn take(&mut self, node: String, set: Option<(u64, BTreeSet<String>)>) -> bool {
+        self.take_at(node, set, tokio::time::Instant::now())
+    }
+
+    fn take_at(
+        &mut self,
+        node: String,
+        set: Option<(u64, BTreeSet<String>)>,
+        now: tokio::time::Instant,
+    ) -> bool {
         match set {
             None => {
                 let fresh = Duration::from_secs(PRESENCE_TTL_SECS) - HEARTBEAT;
-                if self.0.get(&node).is_some_and(|r| r.taken.elapsed() < fresh) {
+                if self
+                    .0
+                    .get(&node)
+                    .is_some_and(|r| now.saturating_duration_since(r.taken) < fresh)
+                {
                     return false;
                 }
                 self.0.remove(&node).is_some()
@@ -83,7 +96,7 @@ impl RemotePresence {
                 if self.0.get(&node).is_some_and(|r| r.version >= version) {
                     return false;
                 }
-                let taken = tokio::time::Instant::now();
+                let taken = now;
                 self.0.insert(
                     node,
                     Remote {
@@ -475,4 +488,38 @@ async fn read_all(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(ids: &[&str]) -> BTreeSet<String> {
+        ids.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// Sets by version, whatever path brings them first; an expired key forgets a node only
+    /// if its set is older than a key could live unrefreshed.
+    #[test]
+    fn remote_sets_go_by_version_and_expire_only_when_old() {
+        let t0 = tokio::time::Instant::now();
+        let mut r = RemotePresence::default();
+        assert!(r.take_at("b".into(), Some((5, set(&["p1", "p2"]))), t0));
+        // An older or equal set, crossing the newer one: ignored.
+        assert!(!r.take_at("b".into(), Some((4, set(&["p1"]))), t0));
+        assert!(!r.take_at("b".into(), Some((5, set(&[]))), t0));
+        assert!(r.contains("p2"));
+        // A read of the key found expired just as the node's new set came in: kept.
+        assert!(!r.take_at("b".into(), None, t0 + Duration::from_secs(1)));
+        assert!(r.contains("p2"));
+        // The set was taken a heartbeat after its key was written at the latest: the key's
+        // expiry is seen at least TTL - heartbeat after it was taken, and forgets the node.
+        let later = t0 + Duration::from_secs(PRESENCE_TTL_SECS) - HEARTBEAT;
+        assert!(r.take_at("b".into(), None, later));
+        assert!(!r.contains("p2"));
+        assert_eq!(r.online().count(), 0);
+        // A node forgotten comes back with whatever version (a restarted node has a new id).
+        assert!(r.take_at("b".into(), Some((1, set(&["p3"]))), later));
+        assert!(r.contains("p3"));
+    }
 }
