@@ -162,20 +162,27 @@ fn made(records: &[d::Record]) -> Option<String> {
     })
 }
 
+/// What the demo's public link token derives from (no participant has this id).
+const PUBLIC_LINK: &str = "public-link";
+
 const DAY_POLL: &str = "Faut-il des bus de nuit le week-end dans toute la métropole ?";
 const DAY_HEARING: &str = "Les mobilités de demain";
 
 /// A day prepared the way a facilitator would, so that a newcomer sees the run sheet work
 /// at once: a hearing, an expert rotation, breakout rooms balanced by commune and a vote,
-/// from the next quarter of an hour on. Prepared while the run sheet has never had a
+/// from the next quarter of an hour on; and a public page for the plenary. Prepared while the run sheet has never had a
 /// sequence: once it has, the day is the facilitators' (what they delete stays deleted).
 /// Each piece is made only if it is not there yet, so that a start interrupted halfway is
 /// finished by the next.
-async fn prepare_day(h: &crate::live::Handle, now: u64) -> Result<(), DemoError> {
+async fn prepare_day(
+    h: &crate::live::Handle,
+    now: u64,
+    public_hash: &str,
+) -> Result<(), DemoError> {
     use d::runsheet::{Action, BreakoutRooms, Grouping, SequenceSpec};
     const MIN: u64 = 60_000;
     let fac = || d::Actor::Participant(FACILITATOR.into());
-    let (started, poll, hearing, planned) = h
+    let (started, poll, hearing, planned, linked) = h
         .query(|c, _| {
             (
                 c.runsheet.made > 0,
@@ -188,6 +195,7 @@ async fn prepare_day(h: &crate::live::Handle, now: u64) -> Result<(), DemoError>
                     .find(|x| x.title == DAY_HEARING)
                     .map(|x| x.id.clone()),
                 c.rotation.is_some(),
+                c.public.link.is_some(),
             )
         })
         .await
@@ -228,6 +236,14 @@ async fn prepare_day(h: &crate::live::Handle, now: u64) -> Result<(), DemoError>
             made(&records).ok_or(DemoError::Day("the hearing"))?
         }
     };
+    // A public page for the plenary, as for a public restitution (§24).
+    if !linked {
+        let link = d::Command::CreatePublicLink {
+            token_hash: public_hash.to_string(),
+            livestream: None,
+        };
+        h.command(d::Actor::Organizer, link).await?;
+    }
     if !planned {
         h.command(
             fac(),
@@ -313,7 +329,7 @@ pub async fn seed(
     shared: Option<Vec<u8>>,
     public_url: &str,
     day: DemoDay,
-) -> Result<Vec<Invite>, DemoError> {
+) -> Result<Seeded, DemoError> {
     let secret_path = data_dir.join("demo-secret");
     let secret = match shared
         .map(Ok)
@@ -339,9 +355,19 @@ pub async fn seed(
             h
         }
     };
+    // The public page's link (§24): its token derives from the secret like the invitations'.
+    let public_token = invites::derived_token(DEMO_ID, &secret, PUBLIC_LINK);
+    let public_hash = crate::gateway::hash_token(&public_token);
     if day == DemoDay::Prepared {
-        prepare_day(&handle, crate::attendance::now_ms()).await?;
+        prepare_day(&handle, crate::attendance::now_ms(), &public_hash).await?;
     }
+    // Printed while it is the active link (an organizer may revoke or replace it).
+    let ours = public_hash.clone();
+    let public_page = handle
+        .query(move |c, _| c.public.link.as_deref() == Some(ours.as_str()))
+        .await
+        .ok_or(CommandError::Gone)?
+        .then(|| crate::gateway::page_url(public_url, &public_token));
     // The opinion the rapporteurs write, created by the first facilitator (also in demo
     // conventions seeded before documents existed).
     let has_opinion = handle
@@ -389,7 +415,7 @@ pub async fn seed(
         .await?;
     }
     // The demo's own links, same as last time.
-    Ok(own_people
+    let invites = own_people
         .into_iter()
         .map(|p| {
             let token = invites::derived_token(DEMO_ID, &secret, &p.id);
@@ -402,5 +428,16 @@ pub async fn seed(
                 token,
             }
         })
-        .collect())
+        .collect();
+    Ok(Seeded {
+        invites,
+        public_page,
+    })
+}
+
+/// What `seed` gives to print: the demo's own invitations, and its public page's link while
+/// it is the active one.
+pub struct Seeded {
+    pub invites: Vec<Invite>,
+    pub public_page: Option<String>,
 }

@@ -247,7 +247,10 @@ pub async fn run(
             .redis
             .as_ref()
             .map(|_| gateway::hash_token(&format!("demo:{token}")).into_bytes());
-        let invites = demo::seed(&hub, &config.data, secret, &public_url, config.demo_day).await?;
+        let demo::Seeded {
+            invites,
+            public_page,
+        } = demo::seed(&hub, &config.data, secret, &public_url, config.demo_day).await?;
         say(format_args!(
             "Demo convention \"{}\": invitation links",
             demo::DEMO_ID
@@ -270,6 +273,9 @@ pub async fn run(
                 roles.join(", "),
                 i.url
             ));
+        }
+        if let Some(url) = &public_page {
+            say(format_args!("Page publique (public audience) : {url}"));
         }
         if let Some(path) = &config.invites_out {
             let text = serde_json::to_string_pretty(&invites).unwrap_or_default();

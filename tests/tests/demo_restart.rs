@@ -7,6 +7,22 @@ use convene_tests::proto::api::{Invite, InviteStatus, IssueInvites, RosterAdded}
 use convene_tests::proto::Role;
 use convene_tests::{person, tempdir, Client, Server};
 
+/// The public page's link token, from the line `serve --demo` prints.
+fn public_link(server: &Server) -> Result<String> {
+    let lines = server
+        .stdout
+        .lock()
+        .map_err(|_| anyhow::anyhow!("stdout"))?;
+    let line = lines
+        .iter()
+        .find(|l| l.starts_with("Page publique"))
+        .context("no public page printed")?;
+    let (_, token) = line
+        .split_once("/public#link=")
+        .with_context(|| format!("not a page link: {line}"))?;
+    Ok(token.trim().to_string())
+}
+
 fn printed(path: &std::path::Path) -> Result<Vec<Invite>> {
     let text = std::fs::read_to_string(path).context("no --invites-out file")?;
     Ok(serde_json::from_str(&text)?)
@@ -180,6 +196,18 @@ async fn the_demo_comes_with_a_day_its_facilitator_runs_from_start_to_end() -> R
     );
     ensure!(snap.rotation.is_some(), "no rotation planned");
 
+    // The public page's link, printed at start, opens the plenary to the public.
+    let public = public_link(&server)?;
+    let viewer = convene_tests::public::Viewer::watch(&server, &public).await?;
+    ensure!(
+        viewer
+            .view
+            .as_ref()
+            .is_some_and(|v| v.convention.contains("Nantes Métropole")),
+        "{:?}",
+        viewer.view
+    );
+
     // A citizen sees the programme too.
     let citizens: Vec<&Invite> = by_role(Role::Citizen).collect();
     let mut amina = Client::join(&server.ws_url(), &citizens[0].name, &citizens[0].token).await?;
@@ -239,6 +267,10 @@ async fn the_demo_comes_with_a_day_its_facilitator_runs_from_start_to_end() -> R
         snap.runsheet.sequences.len()
     );
     ensure!(snap.polls.len() == 1 && snap.hearings.len() == 1);
+    ensure!(
+        public_link(&server)? == public,
+        "the public link changed at restart"
+    );
     ensure!(snap
         .runsheet
         .sequences

@@ -32,6 +32,7 @@ use tokio_util::task::TaskTracker;
 use crate::live::{CommandError, Hub};
 
 pub use nodes::{parse_nodes, BadNode};
+pub use public::page_url;
 
 /// Largest HTTP body accepted (a roster of thousands fits).
 pub(crate) const MAX_BODY: usize = 4 * 1024 * 1024;
