@@ -43,6 +43,16 @@ fn plenary_chat(c: &Client) -> Result<Vec<(u64, String, Option<proto::HiddenMark
         .collect())
 }
 
+/// A server (in a directory of its own, kept while the test runs) with the convention of
+/// `roster()`: its invitations, and the URL to join it.
+async fn scene() -> Result<(tempfile::TempDir, Server, Vec<proto::api::Invite>, String)> {
+    let dir = tempdir();
+    let server = Server::start(&dir.path().join("data")).await?;
+    let invites = server.http().convention(CONV, &roster()).await?;
+    let url = ws_url(&server);
+    Ok((dir, server, invites, url))
+}
+
 async fn audit_export(server: &Server, token: &str) -> Result<Vec<proto::AuditEntry>> {
     let body = reqwest::Client::new()
         .get(server.url(&format!("/api/conventions/{CONV}/audit")))
@@ -59,11 +69,8 @@ async fn audit_export(server: &Server, token: &str) -> Result<Vec<proto::AuditEn
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hidden_message_leaves_citizens_views_and_stays_marked_for_staff() -> Result<()> {
-    let dir = tempdir();
-    let server = Server::start(&dir.path().join("data")).await?;
-    let invites = server.http().convention(CONV, &roster()).await?;
+    let (_dir, server, invites, url) = scene().await?;
     let tok = |n: &str| token_of(&invites, n);
-    let url = ws_url(&server);
     let mut fac = Client::join(&url, "claire", &tok("Claire Moreau")).await?;
     let mut gar = Client::join(&url, "gaelle", &tok("Gaëlle Garant")).await?;
     let mut yan = Client::join(&url, "yannick", &tok("Yannick Le Goff")).await?;
@@ -285,11 +292,8 @@ async fn a_hidden_message_leaves_citizens_views_and_stays_marked_for_staff() -> 
 /// longer marks it; a citizen or a guarantor cannot undo it, nor anyone twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hidden_message_shown_again_comes_back_to_the_room() -> Result<()> {
-    let dir = tempdir();
-    let server = Server::start(&dir.path().join("data")).await?;
-    let invites = server.http().convention(CONV, &roster()).await?;
+    let (_dir, server, invites, url) = scene().await?;
     let tok = |n: &str| token_of(&invites, n);
-    let url = ws_url(&server);
     let mut fac = Client::join(&url, "claire", &tok("Claire Moreau")).await?;
     let mut gar = Client::join(&url, "gaelle", &tok("Gaëlle Garant")).await?;
     let mut yan = Client::join(&url, "yannick", &tok("Yannick Le Goff")).await?;
@@ -446,11 +450,8 @@ async fn a_hidden_message_shown_again_comes_back_to_the_room() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mute_ends_by_itself_and_survives_a_restart() -> Result<()> {
-    let dir = tempdir();
-    let mut server = Server::start(&dir.path().join("data")).await?;
-    let invites = server.http().convention(CONV, &roster()).await?;
+    let (_dir, mut server, invites, url) = scene().await?;
     let tok = |n: &str| token_of(&invites, n);
-    let url = ws_url(&server);
     let mut fac = Client::join(&url, "claire", &tok("Claire Moreau")).await?;
     let mut yan = Client::join(&url, "yannick", &tok("Yannick Le Goff")).await?;
     let mut ines = Client::join(&url, "ines", &tok("Inès Martin")).await?;
@@ -558,11 +559,8 @@ async fn a_mute_ends_by_itself_and_survives_a_restart() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_removed_participant_is_closed_everywhere_until_readmitted() -> Result<()> {
-    let dir = tempdir();
-    let server = Server::start(&dir.path().join("data")).await?;
-    let invites = server.http().convention(CONV, &roster()).await?;
+    let (_dir, server, invites, url) = scene().await?;
     let tok = |n: &str| token_of(&invites, n);
-    let url = ws_url(&server);
     let mut fac = Client::join(&url, "claire", &tok("Claire Moreau")).await?;
     let mut gar = Client::join(&url, "gaelle", &tok("Gaëlle Garant")).await?;
     let mut ines = Client::join(&url, "ines", &tok("Inès Martin")).await?;
