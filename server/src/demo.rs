@@ -170,8 +170,9 @@ const DAY_HEARING: &str = "Les mobilités de demain";
 
 /// A day prepared the way a facilitator would, so that a newcomer sees the run sheet work
 /// at once: a hearing, an expert rotation, breakout rooms balanced by commune and a vote,
-/// from the next quarter of an hour on; and a public page for the plenary. Prepared while the run sheet has never had a
-/// sequence: once it has, the day is the facilitators' (what they delete stays deleted).
+/// from the next quarter of an hour on; and a public page for the plenary. Prepared while
+/// the run sheet has never had a sequence: once it has, the day is the facilitators' (what
+/// they delete stays deleted).
 /// Each piece is made only if it is not there yet, so that a start interrupted halfway is
 /// finished by the next.
 async fn prepare_day(

@@ -493,10 +493,7 @@ impl View {
                     by: record.by.clone(),
                     text: text.clone(),
                 });
-                let n = self.snap.notices.len();
-                if n > NOTICES {
-                    self.snap.notices.drain(..n - NOTICES);
-                }
+                keep_latest(&mut self.snap.notices, NOTICES);
             }
             Event::ChatPosted { room, text } => {
                 if let Some(inside) = self.inside_of(room) {
@@ -507,10 +504,7 @@ impl View {
                         text: text.clone(),
                         hidden: None,
                     });
-                    let n = inside.chat.len();
-                    if n > proto::SNAPSHOT_CHAT_LINES {
-                        inside.chat.drain(..n - proto::SNAPSHOT_CHAT_LINES);
-                    }
+                    keep_latest(&mut inside.chat, proto::SNAPSHOT_CHAT_LINES);
                 }
             }
             Event::HandRaised { room, participant } => {
@@ -1089,10 +1083,7 @@ impl View {
                         // them (a line older than all of them goes out again).
                         let at = inside.chat.partition_point(|l| l.seq < line.seq);
                         inside.chat.insert(at, line.clone());
-                        let n = inside.chat.len();
-                        if n > proto::SNAPSHOT_CHAT_LINES {
-                            inside.chat.drain(..n - proto::SNAPSHOT_CHAT_LINES);
-                        }
+                        keep_latest(&mut inside.chat, proto::SNAPSHOT_CHAT_LINES);
                     }
                 }
             }
@@ -1235,6 +1226,13 @@ impl View {
             }
         }
         v
+    }
+}
+
+/// The latest `n` of a list that keeps its latest items (a room's chat, the notices).
+fn keep_latest<T>(items: &mut Vec<T>, n: usize) {
+    if items.len() > n {
+        items.drain(..items.len() - n);
     }
 }
 

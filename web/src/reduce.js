@@ -9,6 +9,11 @@ export const PLENARY = 'plenary';
 /** Chat lines a room keeps (protocol: SNAPSHOT_CHAT_LINES). */
 export const CHAT_LINES = 50;
 
+/** A room keeps its latest 50 lines, as the server does (SNAPSHOT_CHAT_LINES). */
+function keepLatest(chat) {
+  if (chat.length > CHAT_LINES) chat.splice(0, chat.length - CHAT_LINES);
+}
+
 /** Roles that see every room, the roster's attributes and the floor time. */
 export function seesEverything(roles) {
   return roles.includes('facilitator') || roles.includes('guarantor');
@@ -256,8 +261,7 @@ function applyOne(snap, me, rec) {
       if (r && r.inside) {
         // `request`: the page's own line, matched to the request that waited for it.
         r.inside.chat.push({ seq: rec.seq, at: rec.at, from: byId, text: ev.text, ...(rec.request ? { request: rec.request } : {}) });
-        // A room keeps its latest 50 lines, as the server does (SNAPSHOT_CHAT_LINES).
-        if (r.inside.chat.length > CHAT_LINES) r.inside.chat.splice(0, r.inside.chat.length - CHAT_LINES);
+        keepLatest(r.inside.chat);
       }
       return { chat: { room: ev.room, from: byId } };
     }
@@ -574,8 +578,8 @@ function applyOne(snap, me, rec) {
           const chat = r.inside.chat;
           const at = chat.findIndex((l) => l.seq > ev.line.seq);
           chat.splice(at < 0 ? chat.length : at, 0, { ...ev.line });
-          // The latest 50, as a fresh snapshot has them (an older line goes out again).
-          if (chat.length > CHAT_LINES) chat.splice(0, chat.length - CHAT_LINES);
+          // As a fresh snapshot has them: a line older than all kept goes out again.
+          keepLatest(chat);
         }
       }
       return null;

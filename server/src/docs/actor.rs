@@ -552,15 +552,8 @@ impl DocActor {
         let Store::Redis(redis) = &self.store else {
             return;
         };
-        let stored = match redis.doc_last(&self.convention, &self.name).await {
-            Ok(n) => n,
-            Err(e) => return warn!(error = %e, "document store not read"),
-        };
-        if let Some(stored) = at_check.stalled(self.followed, stored) {
-            warn!(
-                followed = self.followed,
-                stored, "document follower behind the store: catching up here"
-            );
+        let last = redis.doc_last(&self.convention, &self.name);
+        if at_check.behind(self.followed, last, "document").await {
             self.catch_up().await;
         }
     }

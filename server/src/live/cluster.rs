@@ -31,6 +31,9 @@ pub(crate) const FOLLOW_BLOCK: Duration = Duration::from_secs(5);
 /// the store (`FollowCheck`); a follower's read unanswered this long past its block is given
 /// up, with its connection.
 pub(crate) const FOLLOW_CHECK: Duration = Duration::from_secs(2);
+/// The longest a read a task makes on its own (its follower's check, a convention's catch-up
+/// before a welcome) may hold the task, which serves everyone else meanwhile.
+pub(crate) const READ_IN_TASK: Duration = Duration::from_secs(1);
 
 pub struct Cluster {
     pub node: String,
@@ -348,11 +351,40 @@ impl FollowCheck {
     }
 
     /// With what the task has taken in and what the store holds now: if the store was ahead
-    /// at the last check and nothing came in since, the store's number then (the task reads
-    /// what is missing itself, and says so).
-    pub(crate) fn stalled(&mut self, taken: u64, stored: u64) -> Option<u64> {
+    /// at the last check and nothing came in since, the store's number then.
+    fn stalled(&mut self, taken: u64, stored: u64) -> Option<u64> {
         let before = std::mem::replace(self, FollowCheck { taken, stored });
         (before.taken == taken && before.stored > taken).then_some(before.stored)
+    }
+
+    /// The check itself: read the store's last number (`last`, given up after
+    /// `READ_IN_TASK`) and say whether the task must read what is missing itself, saying so in
+    /// its log (`what` follows: "convention", "document").
+    pub(crate) async fn behind(
+        &mut self,
+        taken: u64,
+        last: impl std::future::Future<Output = Result<u64, StoreError>>,
+        what: &str,
+    ) -> bool {
+        let stored = match tokio::time::timeout(READ_IN_TASK, last).await {
+            Ok(Ok(n)) => n,
+            Ok(Err(e)) => {
+                warn!(error = %e, "{what} follower's check: the store not read");
+                return false;
+            }
+            Err(_) => {
+                warn!("{what} follower's check: the store not read in time");
+                return false;
+            }
+        };
+        let Some(stored) = self.stalled(taken, stored) else {
+            return false;
+        };
+        warn!(
+            taken,
+            stored, "{what} follower behind the store: catching up here"
+        );
+        true
     }
 }
 
@@ -470,10 +502,16 @@ async fn read_all(
     me: &str,
 ) -> redis::RedisResult<Vec<(String, Versioned)>> {
     let mut con = store.manager();
+    // Two round trips whatever the number of nodes, as `count_viewers`.
     let nodes: Vec<String> = con.smembers(nodes_key(conv)).await?;
+    let others: Vec<String> = nodes.into_iter().filter(|n| n != me).collect();
+    if others.is_empty() {
+        return Ok(Vec::new());
+    }
+    let keys: Vec<String> = others.iter().map(|n| presence_key(conv, n)).collect();
+    let sets: Vec<Option<String>> = redis::cmd("MGET").arg(&keys).query_async(&mut con).await?;
     let mut out = Vec::new();
-    for n in nodes.into_iter().filter(|n| n != me) {
-        let json: Option<String> = con.get(presence_key(conv, &n)).await?;
+    for (n, json) in others.into_iter().zip(sets) {
         match json {
             Some(j) => {
                 // Unreadable (another format): left as it was.

@@ -230,7 +230,6 @@ fn contiguous(records: &[Record], first: u64) -> bool {
         .all(|(i, r)| r.seq == first + i as u64)
 }
 
-/// The value of the (single) field of each stream entry.
 /// Adds to `pipe` the read of a stream's last entry.
 fn last_entry(pipe: &mut redis::Pipeline, stream: String) -> &mut redis::Pipeline {
     pipe.cmd("XREVRANGE")
@@ -260,6 +259,7 @@ fn audit_head_of(entries: Entries) -> Result<Option<(u64, String)>, StoreError> 
     }
 }
 
+/// The value of the (single) field of each stream entry.
 fn values(entries: Entries) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
     entries
         .into_iter()

@@ -3,10 +3,7 @@
 
 use super::*;
 
-/// Cluster mode: the longest a read the convention's task makes for one client (the catch-up
-/// before a welcome) or for its follower's check may hold the task, which serves everyone
-/// else meanwhile.
-const READ_IN_TASK: Duration = Duration::from_secs(1);
+use crate::live::cluster::{FollowCheck, READ_IN_TASK};
 
 impl Actor {
     /// Records another node appended: apply those after ours, in order, and fan them out.
@@ -51,23 +48,12 @@ impl Actor {
 
     /// Cluster mode: if the log was ahead of this replica at the last check and nothing came
     /// in since, read it here (and say so: the follower should have brought it).
-    pub(super) async fn check_followed(
-        &mut self,
-        at_check: &mut crate::live::cluster::FollowCheck,
-    ) {
+    pub(super) async fn check_followed(&mut self, at_check: &mut FollowCheck) {
         let Store::Redis(redis) = &self.store else {
             return;
         };
-        let stored = match tokio::time::timeout(READ_IN_TASK, redis.log_last(&self.id)).await {
-            Ok(Ok(n)) => n,
-            Ok(Err(e)) => return warn!(error = %e, "convention log not read"),
-            Err(_) => return warn!("convention log not read in time"),
-        };
-        if let Some(stored) = at_check.stalled(self.state.seq, stored) {
-            warn!(
-                seq = self.state.seq,
-                stored, "convention follower behind the store: catching up here"
-            );
+        let last = redis.log_last(&self.id);
+        if at_check.behind(self.state.seq, last, "convention").await {
             self.catch_up().await;
         }
     }
