@@ -33,8 +33,10 @@ test("a citizen's connection drops and comes back", { timeout: 150000 }, async (
 
   // The server comes back on the same address, with the same data.
   await restartServer();
-  // Reconnecting uses a backoff of at most a few seconds here; the button tries at once.
-  await a.click('[data-testid=reconnecting] button').catch(() => {});
+  // Reconnecting uses a backoff of at most a few seconds here; the button tries at once. The
+  // page may have reconnected by itself meanwhile (the button gone, or disabled while it
+  // connects): the click is not waited for long, since « Reconnecté·e » shows for 5 s only.
+  await a.click('[data-testid=reconnecting] button', { timeout: 2000 }).catch(() => {});
   await a.waitForSelector('[data-testid=reconnected]:has-text("Reconnecté·e")', { timeout: 40000 });
   assert.equal(await a.locator('[data-testid=reconnecting]').count(), 0);
   await waitState(b, (c) => c.status === 'open', null, 40000);
