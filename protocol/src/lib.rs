@@ -184,6 +184,8 @@ pub enum Actor {
     Organizer,
     Timer,
     Participant(String),
+    /// Someone of the public audience, through the public link (a public poll's ballot).
+    Public,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -604,6 +606,25 @@ pub enum Event {
         document: String,
         version: u32,
     },
+    /// A poll for the public audience is open (§24, public polls): indicative, one ballot per
+    /// browser. Audited.
+    PublicPollOpened {
+        poll: String,
+        question: String,
+        options: Vec<String>,
+    },
+    /// One browser's answer to a public poll: `browser` is a hash of the browser's own id,
+    /// which says nothing of who holds it. Never audited.
+    PublicBallotCast {
+        poll: String,
+        choice: u32,
+        browser: String,
+    },
+    /// The public poll is closed with this tally (shown to the public). Audited.
+    PublicPollClosed {
+        poll: String,
+        tally: PublicTally,
+    },
 }
 
 /// An event with its place in the convention's log. `at` is in ms since the Unix epoch.
@@ -991,6 +1012,15 @@ pub enum Command {
     PublishDocument {
         document: String,
         version: u32,
+    },
+    /// Open a poll for the public audience (one at a time; needs an active public link).
+    OpenPublicPoll {
+        question: String,
+        options: Vec<String>,
+    },
+    /// Close the open public poll: its tally goes to the public page.
+    ClosePublicPoll {
+        poll: String,
     },
 }
 

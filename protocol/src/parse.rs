@@ -88,6 +88,8 @@ impl Command {
         "readmit",
         // Public audience (§24).
         "publish_document",
+        "open_public_poll",
+        "close_public_poll",
     ];
 }
 

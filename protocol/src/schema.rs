@@ -46,7 +46,8 @@ pub fn schema() -> serde_json::Value {
         CreatePublicLink,
         SetLivestream,
         PublicLink,
-        PublicLinkStatus
+        PublicLinkStatus,
+        PublicPolls
     );
     for (name, s) in gen.definitions() {
         defs.insert(name.clone(), serde_json::to_value(s).unwrap_or_default());

@@ -347,6 +347,7 @@ fn check_example(ex: &Example, cov: &mut Coverage) -> Result<(), String> {
                 "SetLivestream" => check!(convene_protocol::SetLivestream)?,
                 "PublicLink" => check!(convene_protocol::PublicLink)?,
                 "PublicLinkStatus" => check!(convene_protocol::PublicLinkStatus)?,
+                "PublicPolls" => check!(convene_protocol::PublicPolls)?,
                 other => return Err(format!("unknown HTTP type {other:?} in tag")),
             }
         }

@@ -37,9 +37,11 @@ pub fn audited(state: &Convention, record: &d::Record) -> bool {
         | d::Event::HandLowered { .. }
         | d::Event::BallotCast { .. }
         | d::Event::VoterMarked { .. }
-        | d::Event::SecretBallotCast { .. } => false,
+        | d::Event::SecretBallotCast { .. }
+        | d::Event::PublicBallotCast { .. } => false,
         _ => match &record.actor {
             d::Actor::Organizer | d::Actor::Timer => true,
+            d::Actor::Public => false,
             d::Actor::Participant(id) => state
                 .people
                 .get(id)

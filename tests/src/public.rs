@@ -138,7 +138,9 @@ impl Viewer {
                             v.viewers = *viewers;
                         }
                     }
-                    PublicServerMessage::Pong { .. } => {}
+                    PublicServerMessage::Pong { .. }
+                    | PublicServerMessage::PublicVoted { .. }
+                    | PublicServerMessage::PublicVoteRefused { .. } => {}
                 }
                 Ok(m)
             }
@@ -166,7 +168,33 @@ impl Viewer {
                         return Ok(v.clone());
                     }
                 }
-                PublicServerMessage::Pong { .. } => {}
+                PublicServerMessage::Pong { .. }
+                | PublicServerMessage::PublicVoted { .. }
+                | PublicServerMessage::PublicVoteRefused { .. } => {}
+            }
+        }
+    }
+
+    /// Answer a public poll: the server's answer (`public_voted` or `public_vote_refused`),
+    /// views and counts that come meanwhile kept as usual.
+    pub async fn vote(
+        &mut self,
+        poll: &str,
+        choice: u32,
+        browser: &str,
+    ) -> Result<PublicServerMessage> {
+        self.send(&PublicClientMessage::PublicVote {
+            poll: poll.to_string(),
+            choice,
+            browser: browser.to_string(),
+        })
+        .await?;
+        loop {
+            if let m @ (PublicServerMessage::PublicVoted { .. }
+            | PublicServerMessage::PublicVoteRefused { .. }) =
+                self.next(Duration::from_secs(10)).await?
+            {
+                return Ok(m);
             }
         }
     }

@@ -435,7 +435,10 @@ impl View {
             | Event::PublicLinkCreated { .. }
             | Event::PublicLinkRevoked
             | Event::LivestreamSet { .. }
-            | Event::DocumentPublished { .. } => {}
+            | Event::DocumentPublished { .. }
+            | Event::PublicPollOpened { .. }
+            | Event::PublicBallotCast { .. }
+            | Event::PublicPollClosed { .. } => {}
             Event::RoomsCreated { rooms } => {
                 for r in rooms {
                     if !self.snap.rooms.iter().any(|x| x.id == r.id) {
@@ -1326,6 +1329,9 @@ pub fn event_kind(e: &Event) -> &'static str {
         PublicLinkRevoked => "public_link_revoked",
         LivestreamSet { .. } => "livestream_set",
         DocumentPublished { .. } => "document_published",
+        PublicPollOpened { .. } => "public_poll_opened",
+        PublicBallotCast { .. } => "public_ballot_cast",
+        PublicPollClosed { .. } => "public_poll_closed",
     }
 }
 

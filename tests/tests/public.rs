@@ -74,6 +74,8 @@ fn check_frames(v: &Viewer, forbidden: &[String]) -> Result<()> {
         "announcements",
         "results",
         "opinion",
+        "poll",
+        "poll_results",
         "livestream",
         "viewers",
     ];

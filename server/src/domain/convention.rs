@@ -384,7 +384,7 @@ impl Convention {
             Event::ChatPosted { room, text } => {
                 let from = match &record.actor {
                     Actor::Participant(p) => p.clone(),
-                    Actor::Organizer | Actor::Timer => return,
+                    Actor::Organizer | Actor::Timer | Actor::Public => return,
                 };
                 if let Some(r) = self.room_mut(room) {
                     r.chat.push(ChatLine {
@@ -509,7 +509,7 @@ impl Convention {
             | Event::QuestionAnswered { .. } => {
                 let from = match &record.actor {
                     Actor::Participant(p) => Some(p.as_str()),
-                    Actor::Organizer | Actor::Timer => None,
+                    Actor::Organizer | Actor::Timer | Actor::Public => None,
                 };
                 super::rotation::apply(self, &record.event, at, record.seq, from);
             }
@@ -527,7 +527,7 @@ impl Convention {
             | Event::HearingQuestionAnswered { .. } => {
                 let from = match &record.actor {
                     Actor::Participant(p) => Some(p.as_str()),
-                    Actor::Organizer | Actor::Timer => None,
+                    Actor::Organizer | Actor::Timer | Actor::Public => None,
                 };
                 super::hearings::apply(self, &record.event, at, record.seq, from);
             }
@@ -542,7 +542,7 @@ impl Convention {
             | Event::ParticipantReadmitted { .. } => {
                 let by = match &record.actor {
                     Actor::Participant(p) => Some(p.as_str()),
-                    Actor::Organizer | Actor::Timer => None,
+                    Actor::Organizer | Actor::Timer | Actor::Public => None,
                 };
                 super::moderation::apply(self, &record.event, at, record.seq, by);
             }
@@ -550,7 +550,10 @@ impl Convention {
             Event::PublicLinkCreated { .. }
             | Event::PublicLinkRevoked
             | Event::LivestreamSet { .. }
-            | Event::DocumentPublished { .. } => super::public::apply(self, &record.event),
+            | Event::DocumentPublished { .. }
+            | Event::PublicPollOpened { .. }
+            | Event::PublicBallotCast { .. }
+            | Event::PublicPollClosed { .. } => super::public::apply(self, &record.event, at),
             Event::PollDrafted { poll, spec } => {
                 self.polls
                     .insert(poll.clone(), Poll::new(poll.clone(), spec.clone()));

@@ -466,7 +466,10 @@ pub fn decide(state: &Convention, actor: &Actor, command: &Command, ctx: &Contex
         Command::CreatePublicLink { .. }
         | Command::RevokePublicLink
         | Command::SetLivestream { .. }
-        | Command::PublishDocument { .. } => super::public::decide(state, command),
+        | Command::PublishDocument { .. }
+        | Command::OpenPublicPoll { .. }
+        | Command::ClosePublicPoll { .. }
+        | Command::CastPublicBallot { .. } => super::public::decide(state, command),
         Command::Tick => Ok(tick(state, now, ctx.present)),
     }
 }
@@ -479,7 +482,9 @@ fn authorize<'s>(
 ) -> Result<Option<&'s Person>, Rejection> {
     let permission = super::allowed(command);
     match (actor, permission) {
-        (Actor::Organizer, Permission::Organizer) | (Actor::Timer, Permission::Timer) => Ok(None),
+        (Actor::Organizer, Permission::Organizer)
+        | (Actor::Timer, Permission::Timer)
+        | (Actor::Public, Permission::Public) => Ok(None),
         (Actor::Participant(id), p @ Permission::Roles(_)) => match state.people.get(id) {
             // Removed from the live convention: nothing more until readmitted.
             Some(person) if state.is_removed(id) => reject(

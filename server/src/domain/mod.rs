@@ -84,6 +84,8 @@ pub enum Actor {
     Participant(ParticipantId),
     /// A deadline that the server fired.
     Timer,
+    /// Someone of the public audience, through the public link.
+    Public,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -472,6 +474,22 @@ pub enum Event {
         document: String,
         version: u32,
     },
+    /// A poll for the public audience is open (indicative, one ballot per browser).
+    PublicPollOpened {
+        poll: String,
+        question: String,
+        options: Vec<String>,
+    },
+    /// A browser's answer: `browser` is the hash of its id (`public::browser_hash`).
+    PublicBallotCast {
+        poll: String,
+        choice: u32,
+        browser: String,
+    },
+    PublicPollClosed {
+        poll: String,
+        counts: Vec<u64>,
+    },
 }
 
 /// An event as the log holds it: its place, its time and who caused it.
@@ -771,6 +789,19 @@ pub enum Command {
     PublishDocument {
         document: String,
         version: u32,
+    },
+    OpenPublicPoll {
+        question: String,
+        options: Vec<String>,
+    },
+    ClosePublicPoll {
+        poll: String,
+    },
+    /// A public viewer's answer; `browser` is already the hash of the browser's id.
+    CastPublicBallot {
+        poll: String,
+        choice: u32,
+        browser: String,
     },
     /// Fire every deadline that is due. Sent by the server's timer; a no-op when nothing is due.
     Tick,

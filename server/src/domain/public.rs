@@ -1,8 +1,16 @@
 //! The public audience (PROTOCOL.md §24): the convention's public link (its token's hash),
 //! the livestream link shown beside it, and the version of a document published for the
-//! public. Who watches is not state: viewers are counted by the live layer, never listed.
+//! public; and the public polls (indicative, one ballot per browser). Who watches is not
+//! state: viewers are counted by the live layer, never listed.
+
+use std::collections::HashSet;
+
+use convene_protocol::{
+    MAX_PUBLIC_BALLOTS, MAX_PUBLIC_OPTIONS, MAX_PUBLIC_POLLS, PUBLIC_BROWSER_CHARS,
+};
 
 use super::decide::reject;
+use super::polls::{MAX_OPTION_CHARS, MAX_QUESTION_CHARS};
 use super::{Code, Command, Convention, Event, Rejection};
 
 /// Longest livestream URL, in characters.
@@ -17,6 +25,94 @@ pub struct PublicState {
     pub livestream: Option<String>,
     /// The document and named version published for the public (the opinion).
     pub published: Option<(String, u32)>,
+    /// Public polls, in order of opening (`pp1`, `pp2`, ...); at most one open, the last.
+    pub polls: Vec<PublicPoll>,
+}
+
+/// A poll for the public audience.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PublicPoll {
+    pub id: String,
+    pub question: String,
+    pub options: Vec<String>,
+    pub opened_at: u64,
+    pub closed_at: Option<u64>,
+    /// Answers per option.
+    pub counts: Vec<u64>,
+    /// Hashes of the browsers that answered (`browser_hash`).
+    pub browsers: HashSet<String>,
+}
+
+impl PublicPoll {
+    pub fn ballots(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+}
+
+impl PublicState {
+    /// The open public poll, if any.
+    pub fn open_poll(&self) -> Option<&PublicPoll> {
+        self.polls.last().filter(|p| p.closed_at.is_none())
+    }
+}
+
+/// Whether a browser id a viewer sent is well formed: `PUBLIC_BROWSER_CHARS` characters of
+/// `A-Z a-z 0-9 - _`.
+pub fn browser_ok(browser: &str) -> bool {
+    PUBLIC_BROWSER_CHARS.contains(&browser.len())
+        && browser
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// What the log keeps of a browser's id: its SHA-256 with the convention's id, so the same
+/// browser is one ballot per poll and its id is nowhere stored.
+pub fn browser_hash(convention: &str, browser: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(format!(
+        "public-ballot\n{convention}\n{browser}"
+    )))
+}
+
+/// A public poll's question and options, checked and trimmed.
+fn check_public_poll(
+    question: &str,
+    options: &[String],
+) -> Result<(String, Vec<String>), Rejection> {
+    let question = question.trim();
+    if question.is_empty() {
+        return reject(Code::Invalid, "the question is empty");
+    }
+    if question.chars().count() > MAX_QUESTION_CHARS {
+        return reject(
+            Code::Invalid,
+            format!("the question is longer than {MAX_QUESTION_CHARS} characters"),
+        );
+    }
+    if options.len() < 2 || options.len() > MAX_PUBLIC_OPTIONS {
+        return reject(
+            Code::Invalid,
+            format!("a public poll has 2 to {MAX_PUBLIC_OPTIONS} options"),
+        );
+    }
+    let mut out: Vec<String> = Vec::with_capacity(options.len());
+    for o in options {
+        let o = o.trim();
+        if o.is_empty() {
+            return reject(Code::Invalid, "an option is empty");
+        }
+        if o.chars().count() > MAX_OPTION_CHARS {
+            return reject(
+                Code::Invalid,
+                format!("an option is longer than {MAX_OPTION_CHARS} characters"),
+            );
+        }
+        if out.iter().any(|x| x.to_lowercase() == o.to_lowercase()) {
+            return reject(Code::Invalid, format!("the option « {o} » is there twice"));
+        }
+        out.push(o.to_string());
+    }
+    Ok((question.to_string(), out))
 }
 
 /// A livestream URL: `http(s)://`, no whitespace, at most `MAX_LIVESTREAM_CHARS`.
@@ -85,11 +181,84 @@ pub fn decide(state: &Convention, command: &Command) -> Result<Vec<Event>, Rejec
                 version: *version,
             }])
         }
+        Command::OpenPublicPoll { question, options } => {
+            if state.public.link.is_none() {
+                return reject(
+                    Code::NotFound,
+                    "this convention has no public link: the organizers make one first",
+                );
+            }
+            if let Some(open) = state.public.open_poll() {
+                return reject(
+                    Code::Conflict,
+                    format!("the public poll {} is still open: close it first", open.id),
+                );
+            }
+            if state.public.polls.len() >= MAX_PUBLIC_POLLS {
+                return reject(
+                    Code::Conflict,
+                    format!("a convention holds at most {MAX_PUBLIC_POLLS} public polls"),
+                );
+            }
+            let (question, options) = check_public_poll(question, options)?;
+            Ok(vec![Event::PublicPollOpened {
+                poll: format!("pp{}", state.public.polls.len() + 1),
+                question,
+                options,
+            }])
+        }
+        Command::ClosePublicPoll { poll } => {
+            let Some(p) = state.public.polls.iter().find(|p| &p.id == poll) else {
+                return reject(Code::NotFound, format!("no public poll {poll}"));
+            };
+            if p.closed_at.is_some() {
+                return reject(
+                    Code::Conflict,
+                    format!("the public poll {poll} is closed already"),
+                );
+            }
+            Ok(vec![Event::PublicPollClosed {
+                poll: poll.clone(),
+                counts: p.counts.clone(),
+            }])
+        }
+        Command::CastPublicBallot {
+            poll,
+            choice,
+            browser,
+        } => {
+            let Some(p) = state.public.polls.iter().find(|p| &p.id == poll) else {
+                return reject(Code::NotFound, format!("no public poll {poll}"));
+            };
+            if p.closed_at.is_some() {
+                return reject(Code::Conflict, format!("the public poll {poll} is closed"));
+            }
+            if *choice as usize >= p.options.len() {
+                return reject(Code::Invalid, format!("no option {choice} in {poll}"));
+            }
+            if p.browsers.contains(browser) {
+                return reject(
+                    Code::Conflict,
+                    "this browser has answered this poll already",
+                );
+            }
+            if p.ballots() >= MAX_PUBLIC_BALLOTS {
+                return reject(
+                    Code::Conflict,
+                    format!("the public poll {poll} holds its {MAX_PUBLIC_BALLOTS} answers"),
+                );
+            }
+            Ok(vec![Event::PublicBallotCast {
+                poll: poll.clone(),
+                choice: *choice,
+                browser: browser.clone(),
+            }])
+        }
         _ => reject(Code::Invalid, "not a public-audience command"),
     }
 }
 
-pub fn apply(state: &mut Convention, event: &Event) {
+pub fn apply(state: &mut Convention, event: &Event, at: u64) {
     match event {
         Event::PublicLinkCreated {
             token_hash,
@@ -102,6 +271,37 @@ pub fn apply(state: &mut Convention, event: &Event) {
         Event::LivestreamSet { livestream } => state.public.livestream = livestream.clone(),
         Event::DocumentPublished { document, version } => {
             state.public.published = Some((document.clone(), *version));
+        }
+        Event::PublicPollOpened {
+            poll,
+            question,
+            options,
+        } => state.public.polls.push(PublicPoll {
+            id: poll.clone(),
+            question: question.clone(),
+            options: options.clone(),
+            opened_at: at,
+            closed_at: None,
+            counts: vec![0; options.len()],
+            browsers: HashSet::new(),
+        }),
+        Event::PublicBallotCast {
+            poll,
+            choice,
+            browser,
+        } => {
+            if let Some(p) = state.public.polls.iter_mut().find(|p| &p.id == poll) {
+                if let Some(c) = p.counts.get_mut(*choice as usize) {
+                    *c += 1;
+                    p.browsers.insert(browser.clone());
+                }
+            }
+        }
+        Event::PublicPollClosed { poll, counts } => {
+            if let Some(p) = state.public.polls.iter_mut().find(|p| &p.id == poll) {
+                p.closed_at = Some(at);
+                p.counts = counts.clone();
+            }
         }
         _ => {}
     }

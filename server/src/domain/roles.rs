@@ -9,6 +9,8 @@ pub enum Permission {
     Organizer,
     /// Only the server's own timer.
     Timer,
+    /// Only the public audience, through the public link (a public poll's ballot).
+    Public,
     /// Participants holding any of these roles. A guarantor is never in any list but
     /// `Visit`'s: guarantors observe, they never act.
     Roles(&'static [Role]),
@@ -44,7 +46,10 @@ pub fn allowed(command: &Command) -> Permission {
         | RevokeInvite { .. } => Permission::Organizer,
         // Public audience (§24).
         CreatePublicLink { .. } | RevokePublicLink | SetLivestream { .. } => Permission::Organizer,
-        PublishDocument { .. } => Permission::Roles(FACILITATORS),
+        PublishDocument { .. } | OpenPublicPoll { .. } | ClosePublicPoll { .. } => {
+            Permission::Roles(FACILITATORS)
+        }
+        CastPublicBallot { .. } => Permission::Public,
         Tick => Permission::Timer,
         CreateRooms { .. }
         | ClearRooms
@@ -128,7 +133,7 @@ impl Permission {
     /// the roster refuses a guarantor with another role).
     pub fn admits(&self, roles: &[Role]) -> bool {
         match self {
-            Permission::Organizer | Permission::Timer => false,
+            Permission::Organizer | Permission::Timer | Permission::Public => false,
             Permission::Roles(list) => {
                 if roles.contains(&Role::Guarantor) {
                     list.contains(&Role::Guarantor)

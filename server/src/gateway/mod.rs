@@ -136,6 +136,7 @@ pub fn router(state: AppState) -> Router {
                 .delete(public::revoke)
                 .get(public::status),
         )
+        .route("/api/conventions/{id}/public-polls", get(public::polls))
         .route("/public/ws", get(public::upgrade))
         .route("/public/opinion", get(public::opinion))
         // Attendance (issue #17).

@@ -41,6 +41,7 @@ pub const OPERATIONS: &[(&str, &str)] = &[
     ("put", "/api/conventions/{id}/public-link"),
     ("get", "/api/conventions/{id}/public-link"),
     ("delete", "/api/conventions/{id}/public-link"),
+    ("get", "/api/conventions/{id}/public-polls"),
     ("get", "/public/opinion"),
     ("get", "/api/conventions/{id}/documents/{doc}/export"),
     ("get", "/api/conventions/{id}/documents/{doc}/versions"),
@@ -96,6 +97,8 @@ pub fn document() -> Value {
     let public_status =
         serde_json::to_value(gen.subschema_for::<convene_protocol::PublicLinkStatus>())
             .unwrap_or_default();
+    let public_polls = serde_json::to_value(gen.subschema_for::<convene_protocol::PublicPolls>())
+        .unwrap_or_default();
     let schemas: serde_json::Map<String, Value> = gen
         .take_definitions()
         .into_iter()
@@ -341,6 +344,14 @@ pub fn document() -> Value {
                     "summary": "Revoke the public link: its viewers are closed with 4021, and it is refused (4020) from then on. Audited (`public_link_revoked`)",
                     "parameters": [id_param],
                     "responses": { "204": { "description": "Revoked" }, "404": err("No such convention, or no public link") }
+                }))
+            },
+            "/api/conventions/{id}/public-polls": {
+                "get": participants(staff, "a facilitator or a guarantor", json!({
+                    "summary": "The public polls (PROTOCOL.md §24): indicative polls of the public audience, one answer per browser; oldest first, each with its live tally",
+                    "description": "Facilitators open and close them on /ws (`open_public_poll`, `close_public_poll`); the public answers on /public/ws (`public_vote`) and sees a tally only once the poll is closed.",
+                    "parameters": [id_param],
+                    "responses": { "200": ok("The public polls", &public_polls), "404": err("No such convention (organizer token)") }
                 }))
             },
             "/public/opinion": {

@@ -5,11 +5,17 @@
 //! A viewer says `watch` with the link, then receives the convention's `public_view` frame
 //! each time it changes: the same bytes for every viewer, taken from the convention's feed
 //! (`live::public`). Nothing queues per viewer: a slow one skips to the latest view. A viewer
-//! may send `ping` and nothing else.
+//! may send `ping`, and `public_vote` to answer the open public poll; nothing else.
+//!
+//! A viewer's budget, enforced here: frames of at most `MAX_PUBLIC_FRAME_BYTES` (else 1009);
+//! `ping` and `public_vote` together at most `PUBLIC_MESSAGES_PER_SEC`, bursts of
+//! `PUBLIC_MESSAGE_BURST` (else 4008); one ballot per poll and connection (a second is
+//! refused here, without reaching the convention), one per browser id and poll (the
+//! convention's state), `MAX_PUBLIC_BALLOTS` per poll.
 
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -20,13 +26,13 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::time::{timeout, Instant};
 use tracing::{debug, info_span, Instrument};
 
-use super::api::{bearer, convention, organizer, ApiResult};
+use super::api::{bearer, convention, organizer, organizer_or, ApiResult, TokenQuery};
 use super::socket::{self, CloseFrame, Message, Socket, Upgrade};
 use super::{hash_token, ApiError, AppState};
 use crate::docs::export::Format;
 use crate::domain as d;
 use crate::live::public::same_frame;
-use crate::live::Frame;
+use crate::live::{CommandError, Frame};
 
 /// A viewer's reads are tiny (`watch`, `ping`): a small buffer.
 const READ_BUFFER: usize = 1024;
@@ -36,9 +42,6 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a view may take to be built after `watch` (a replica being loaded).
 const FIRST_VIEW_TIMEOUT: Duration = Duration::from_secs(5);
-/// `ping`s a viewer may send: one a second, bursts of 5; past it the connection is closed.
-const PINGS_PER_SEC: f64 = 1.0;
-const PING_BURST: f64 = 5.0;
 
 fn unavailable() -> ApiError {
     ApiError::new(ErrorCode::Unavailable, "the convention is shutting down")
@@ -155,6 +158,35 @@ pub async fn status(
     }))
 }
 
+/// `GET /api/conventions/{id}/public-polls`: every public poll with its live tally, for the
+/// organizers, facilitators and guarantors.
+pub async fn polls(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<TokenQuery>,
+) -> ApiResult<Json<p::PublicPolls>> {
+    let handle = organizer_or(
+        &app,
+        &headers,
+        &id,
+        q.token,
+        &[d::Role::Facilitator, d::Role::Guarantor],
+    )
+    .await?;
+    let polls = handle
+        .query(|c, _| {
+            c.public
+                .polls
+                .iter()
+                .map(crate::wire::public::poll_status)
+                .collect()
+        })
+        .await
+        .ok_or_else(unavailable)?;
+    Ok(Json(p::PublicPolls { polls }))
+}
+
 /// `GET /public/opinion`: the published version of the opinion as HTML, for whoever holds
 /// the public link (`Authorization: Bearer {link}`). Served sandboxed: no script runs.
 pub async fn opinion(State(app): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
@@ -222,6 +254,89 @@ async fn send_frame(socket: &mut Socket, frame: Frame) -> bool {
         socket.flush().await
     };
     matches!(timeout(WRITE_TIMEOUT, write).await, Ok(Ok(())))
+}
+
+fn encode(message: &PublicServerMessage) -> Frame {
+    Frame::from(serde_json::to_string(message).unwrap_or_default())
+}
+
+fn refused(poll: String, reason: p::PublicVoteRefusal, message: impl Into<String>) -> Frame {
+    encode(&PublicServerMessage::PublicVoteRefused {
+        poll,
+        reason,
+        message: message.into(),
+    })
+}
+
+/// Record a viewer's answer to a public poll: `public_voted` once durable, or why not.
+async fn vote(
+    app: &AppState,
+    convention: &str,
+    voted: &mut std::collections::HashSet<String>,
+    poll: String,
+    choice: u32,
+    browser: String,
+) -> Frame {
+    use p::PublicVoteRefusal as R;
+    if !d::public::browser_ok(&browser) {
+        return refused(
+            poll,
+            R::Invalid,
+            "the browser id is 16 to 64 characters of A-Z, a-z, 0-9, - and _",
+        );
+    }
+    if voted.contains(&poll) {
+        return refused(
+            poll,
+            R::AlreadyVoted,
+            "this browser has answered this poll already",
+        );
+    }
+    let Some(handle) = app.hub.find(convention).await else {
+        return refused(
+            poll,
+            R::Unavailable,
+            "the convention is not available: try again",
+        );
+    };
+    let command = d::Command::CastPublicBallot {
+        poll: poll.clone(),
+        choice,
+        browser: d::public::browser_hash(convention, &browser),
+    };
+    match handle.command(d::Actor::Public, command).await {
+        Ok(_) => {
+            voted.insert(poll.clone());
+            encode(&PublicServerMessage::PublicVoted { poll, choice })
+        }
+        Err(CommandError::Rejected(r)) => {
+            let reason = match r.code {
+                d::Code::NotFound => R::NotFound,
+                d::Code::Invalid => R::Invalid,
+                // Closed, answered already by this browser, or full: which, the state says
+                // (each of them, once true, stays true).
+                _ => {
+                    let id = poll.clone();
+                    handle
+                        .query(move |c, _| {
+                            let p = c.public.polls.iter().find(|p| p.id == id)?;
+                            Some(if p.closed_at.is_some() {
+                                R::Closed
+                            } else if p.ballots() >= p::MAX_PUBLIC_BALLOTS {
+                                R::Full
+                            } else {
+                                R::AlreadyVoted
+                            })
+                        })
+                        .await
+                        .flatten()
+                        .unwrap_or(R::Unavailable)
+                }
+            };
+            refused(poll, reason, r.message)
+        }
+        Err(e) => refused(poll, R::Unavailable, format!("{e}: try again")),
+    }
 }
 
 fn pong() -> Frame {
@@ -305,7 +420,9 @@ async fn viewer(mut socket: Socket, app: AppState) {
         let mut ping = tokio::time::interval(idle / 3);
         ping.tick().await;
         let mut heard = Instant::now();
-        let (mut tokens, mut refilled) = (PING_BURST, Instant::now());
+        let (mut tokens, mut refilled) = (p::PUBLIC_MESSAGE_BURST, Instant::now());
+        // The polls this connection answered.
+        let mut voted = std::collections::HashSet::new();
         let closing: Option<(u16, &'static str)> = loop {
             tokio::select! {
                 biased;
@@ -350,14 +467,29 @@ async fn viewer(mut socket: Socket, app: AppState) {
                         }
                         Some(Ok(Message::Close(_))) => break None,
                         Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
-                        Some(Ok(Message::Text(t))) if matches!(serde_json::from_str::<PublicClientMessage>(&t), Ok(PublicClientMessage::Ping)) => {
-                            tokens = (tokens + refilled.elapsed().as_secs_f64() * PINGS_PER_SEC).min(PING_BURST);
+                        Some(Ok(Message::Text(t))) => {
+                            let Ok(message) = serde_json::from_str::<PublicClientMessage>(&t) else {
+                                app.hub.metrics().reject(ErrorCode::Forbidden);
+                                break Some((public_close::READ_ONLY, "a public viewer only watches and answers public polls"));
+                            };
+                            if matches!(message, PublicClientMessage::Watch { .. }) {
+                                app.hub.metrics().reject(ErrorCode::Forbidden);
+                                break Some((public_close::READ_ONLY, "a public viewer watches once"));
+                            }
+                            tokens = (tokens + refilled.elapsed().as_secs_f64() * p::PUBLIC_MESSAGES_PER_SEC).min(p::PUBLIC_MESSAGE_BURST);
                             refilled = Instant::now();
                             if tokens < 1.0 {
-                                break Some((close::RATE_LIMITED, "too many pings"));
+                                app.hub.metrics().reject(ErrorCode::RateLimited);
+                                break Some((close::RATE_LIMITED, "too many messages"));
                             }
                             tokens -= 1.0;
-                            if !send_frame(&mut socket, pong()).await {
+                            let answer = match message {
+                                PublicClientMessage::PublicVote { poll, choice, browser } => {
+                                    vote(&app, convention, &mut voted, poll, choice, browser).await
+                                }
+                                _ => pong(),
+                            };
+                            if !send_frame(&mut socket, answer).await {
                                 break None;
                             }
                         }

@@ -229,6 +229,31 @@ pub fn view(state: &Convention, viewers: u64) -> p::PublicView {
                 url: "/public/opinion".into(),
             })
         });
+    // Public polls: the open one without a count (a live count would sway the answers), and
+    // the latest closed ones with their tallies.
+    let poll = state.public.open_poll().map(|p| p::PublicPollShown {
+        poll: p.id.clone(),
+        question: p.question.clone(),
+        options: p.options.clone(),
+        opened_at: p.opened_at,
+    });
+    let closed: Vec<&d::public::PublicPoll> = state
+        .public
+        .polls
+        .iter()
+        .filter(|p| p.closed_at.is_some())
+        .collect();
+    let skip = closed.len().saturating_sub(p::PUBLIC_POLL_RESULTS);
+    let poll_results = closed[skip..]
+        .iter()
+        .map(|p| p::PublicPollResult {
+            poll: p.id.clone(),
+            question: p.question.clone(),
+            options: p.options.clone(),
+            tally: wire::public::tally_out(&p.counts),
+            closed_at: p.closed_at.unwrap_or_default(),
+        })
+        .collect();
     p::PublicView {
         convention: state.name.clone(),
         floor,
@@ -236,6 +261,8 @@ pub fn view(state: &Convention, viewers: u64) -> p::PublicView {
         announcements,
         results,
         opinion,
+        poll,
+        poll_results,
         livestream: state.public.livestream.clone(),
         viewers,
     }

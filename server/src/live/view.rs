@@ -101,7 +101,10 @@ pub fn audience(state: &Convention, record: &d::Record) -> Audience {
         PublicLinkCreated { .. }
         | PublicLinkRevoked
         | LivestreamSet { .. }
-        | DocumentPublished { .. } => Audience::Nobody,
+        | DocumentPublished { .. }
+        | PublicPollOpened { .. }
+        | PublicBallotCast { .. }
+        | PublicPollClosed { .. } => Audience::Nobody,
         VoterMarked { .. } => match actor_id(record) {
             Some(p) => Audience::Only(p),
             None => Audience::Nobody,
@@ -123,7 +126,7 @@ pub fn audience(state: &Convention, record: &d::Record) -> Audience {
 fn actor_id(record: &d::Record) -> Option<String> {
     match &record.actor {
         d::Actor::Participant(p) => Some(p.clone()),
-        d::Actor::Organizer | d::Actor::Timer => None,
+        d::Actor::Organizer | d::Actor::Timer | d::Actor::Public => None,
     }
 }
 

@@ -49,6 +49,7 @@ pub fn actor_out(a: &d::Actor) -> p::Actor {
         d::Actor::Organizer => p::Actor::Organizer,
         d::Actor::Timer => p::Actor::Timer,
         d::Actor::Participant(id) => p::Actor::Participant(id.clone()),
+        d::Actor::Public => p::Actor::Public,
     }
 }
 
@@ -57,6 +58,7 @@ pub fn actor_in(a: p::Actor) -> d::Actor {
         p::Actor::Organizer => d::Actor::Organizer,
         p::Actor::Timer => d::Actor::Timer,
         p::Actor::Participant(id) => d::Actor::Participant(id),
+        p::Actor::Public => d::Actor::Public,
     }
 }
 
@@ -161,7 +163,10 @@ pub fn event_out(e: &d::Event) -> p::Event {
         D::PublicLinkCreated { .. }
         | D::PublicLinkRevoked
         | D::LivestreamSet { .. }
-        | D::DocumentPublished { .. } => public::event_out(e),
+        | D::DocumentPublished { .. }
+        | D::PublicPollOpened { .. }
+        | D::PublicBallotCast { .. }
+        | D::PublicPollClosed { .. } => public::event_out(e),
         D::ConventionCreated { name } => P::ConventionCreated { name: name.clone() },
         D::ParticipantAdded { person } => P::ParticipantAdded {
             person: person_out(person, true),
@@ -430,7 +435,10 @@ pub fn event_in(e: p::Event) -> d::Event {
         e @ (P::PublicLinkCreated { .. }
         | P::PublicLinkRevoked
         | P::LivestreamSet { .. }
-        | P::DocumentPublished { .. }) => public::event_in(e),
+        | P::DocumentPublished { .. }
+        | P::PublicPollOpened { .. }
+        | P::PublicBallotCast { .. }
+        | P::PublicPollClosed { .. }) => public::event_in(e),
         P::ConventionCreated { name } => D::ConventionCreated { name },
         P::ParticipantAdded { person } => D::ParticipantAdded {
             person: d::Person {
@@ -725,6 +733,8 @@ pub fn command_in(c: p::Command) -> d::Command {
         P::NameVersion { document, label } => D::NameVersion { document, label },
         // Public audience (§24).
         P::PublishDocument { document, version } => D::PublishDocument { document, version },
+        P::OpenPublicPoll { question, options } => D::OpenPublicPoll { question, options },
+        P::ClosePublicPoll { poll } => D::ClosePublicPoll { poll },
         P::DraftPoll { spec } => D::DraftPoll {
             spec: spec_in(spec),
         },
