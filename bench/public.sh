@@ -16,7 +16,9 @@
 #          BROADCASTS (5), INTERVAL_MS (1000), REDIS (redis://127.0.0.1:6379), REDIS_DB (0,
 #          flushed before each run: no test uses it), BIN (target/release),
 #          PERF ("" | workers | nodes: perf record -g of those processes during the run, to
-#          OUTDIR/NAME.perf.*)
+#          OUTDIR/NAME.perf.*), ANSWER (0: the fraction of the viewers answering a public poll
+#          opened after the announcements, §24), ANSWER_OVER (10: seconds the answers are
+#          spread over)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${1:-$ROOT/target/bench/public}
@@ -33,6 +35,8 @@ REDIS=${REDIS:-redis://127.0.0.1:6379}
 REDIS_DB=${REDIS_DB:-0}
 BIN=${BIN:-$ROOT/target/release}
 PERF=${PERF:-}
+ANSWER=${ANSWER:-0}
+ANSWER_OVER=${ANSWER_OVER:-10}
 BASE_PORT=${BASE_PORT:-18941}
 TOKEN=bench-organizer-token
 REDIS_URL="$REDIS/$REDIS_DB"
@@ -114,6 +118,7 @@ for config in $CONFIGS; do
       procs=1
     fi
     args+=(--broadcasts "$BROADCASTS" --interval-ms "$INTERVAL_MS" --node-pids "$(IFS=,; echo "${PIDS[*]}")")
+    args+=(--answer "$ANSWER" --answer-over "$ANSWER_OVER")
     code=0
     "$BIN/convene-loadtest" --url "$URLS" --organizer-token "$TOKEN" --quiet "${extra[@]}" \
       --server-pid "${PIDS[0]}" --json "$OUT/$name.json" "${args[@]}" >"$OUT/$name.txt" 2>&1 &
@@ -171,3 +176,18 @@ for config in $CONFIGS; do
   printf '%s: median of %d runs (load %s): delivery p50 %.0f ms, p99 %.0f ms, max %.0f ms; server %.0f bytes per viewer (worst node); CPU during the broadcasts: servers %.2f s, tester %.2f s\n' \
     "$config" "${#files[@]}" "${loads% }" "$p50" "$p99" "$max" "$bpv" "$scpu" "$tcpu"
 done
+# The public poll's answers, when asked for.
+if [ "$ANSWER" != 0 ]; then
+  echo
+  echo "| run | load | answers acknowledged / expected | refused | answers/s | answer ack p50 / p99 / max ms | tally after the close |"
+  echo "|---|---|---|---|---|---|---|"
+  for config in $CONFIGS; do
+    for run in $(seq "$RUNS"); do
+      name="$config-$run"
+      [ -e "$OUT/$name.json" ] || continue
+      jq -r --arg n "$name" --arg load "$(cat "$OUT/$name.load")" '
+        .checks as $c | .latencies.public_answer_ack as $a |
+        "| \($n) | \($load) | \($c.answers_acknowledged) / \($c.answers_expected) | \($c.answers_refused) | \(.rates.answers_per_s | round) | \($a.p50_ms | round) / \($a.p99_ms | round) / \($a.max_ms | round) | \($c.public_poll_ballots) |"' "$OUT/$name.json"
+    done
+  done
+fi

@@ -59,3 +59,42 @@ async fn public_every_viewer_of_every_worker_gets_the_floor_and_every_announceme
     );
     Ok(())
 }
+
+/// `--answer 1`: every viewer of both workers answers the public poll once; every answer is
+/// acknowledged and the closed poll's tally holds exactly those.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn public_every_viewer_answers_the_public_poll_and_the_tally_holds_them() -> Result<()> {
+    let dir = tempdir();
+    let server = Server::start(&dir.path().join("data")).await?;
+    let (r, code) = convene_tests::run_loadtest(
+        &server,
+        dir.path(),
+        &[
+            "public",
+            "--viewers",
+            "30",
+            "--members",
+            "3",
+            "--broadcasts",
+            "1",
+            "--interval-ms",
+            "100",
+            "--procs",
+            "2",
+            "--answer",
+            "1",
+            "--answer-over",
+            "1",
+        ],
+        true,
+    )
+    .await?;
+    ensure!(code == 0, "exit code {code}: {}", r["failures"]);
+    ensure!(r["ok"] == true, "failures: {}", r["failures"]);
+    ensure!(num(&r, "/checks/answers_expected") == 30);
+    ensure!(num(&r, "/checks/answers_acknowledged") == 30);
+    ensure!(num(&r, "/checks/answers_refused") == 0);
+    ensure!(num(&r, "/checks/public_poll_ballots") == 30);
+    ensure!(num(&r, "/latencies/public_answer_ack/count") == 30);
+    Ok(())
+}

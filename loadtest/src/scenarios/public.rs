@@ -15,6 +15,12 @@
 //!
 //! Checked: every viewer still connected received every acknowledged announcement and the
 //! floor.
+//!
+//! With `--answer F` (a fraction of the viewers), the facilitator then opens a public poll
+//! (§24): each answering viewer, on seeing it, sends one `public_vote` (its own browser id) at
+//! a moment spread over `--answer-over` seconds, and measures the time to its
+//! `public_voted` (acknowledged once durable). Checked: every answer acknowledged, and the
+//! poll's tally (`GET /public-polls` after the close) holds exactly the acknowledged ones.
 
 use std::cell::RefCell;
 use std::process::Stdio;
@@ -69,6 +75,13 @@ pub struct Args {
     /// Seconds to wait, after the last announcement, for the last deliveries.
     #[arg(long, default_value_t = 10.0)]
     pub drain: f64,
+    /// Fraction of the viewers that answer a public poll opened after the announcements
+    /// (0: no poll).
+    #[arg(long, default_value_t = 0.0)]
+    pub answer: f64,
+    /// Seconds over which the answers are spread (each viewer picks its moment at random).
+    #[arg(long, default_value_t = 10.0)]
+    pub answer_over: f64,
     /// Process ids of the nodes, comma-separated, in the order of `--url`: each node's
     /// memory per viewer and its CPU per phase (default: `--server-pid`, the first node).
     #[arg(long)]
@@ -96,6 +109,13 @@ struct WorkerReport {
     bytes: u64,
     /// Frames looked into (views before the viewer had everything).
     scanned: u64,
+    /// Public poll: viewers that were to answer and saw the poll, answers acknowledged
+    /// (`public_voted`) with their latencies (µs), answers refused (and why, the first few).
+    answering: usize,
+    answered: usize,
+    answer_us: Vec<u64>,
+    refused: usize,
+    refusals: Vec<String>,
     /// CPU and memory of the worker once its viewers were connected, and at the end.
     cpu_ready_s: f64,
     rss_ready_kib: u64,
@@ -157,6 +177,9 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
     if args.broadcasts > MAX_BROADCASTS {
         bail!("--broadcasts: at most {MAX_BROADCASTS}");
     }
+    if !(0.0..=1.0).contains(&args.answer) || args.answer_over.is_nan() || args.answer_over < 0.0 {
+        bail!("--answer is a fraction from 0 to 1, --answer-over a number of seconds");
+    }
     let procs = args
         .procs
         .unwrap_or(args.viewers.div_ceil(PER_PROC))
@@ -168,6 +191,8 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
         "interval_ms": args.interval_ms,
         "settle_ms": args.settle_ms,
         "procs": procs,
+        "answer": args.answer,
+        "answer_over": args.answer_over,
     }));
     let pids: Vec<String> = match &args.node_pids {
         Some(list) => list
@@ -246,6 +271,11 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
                 ctx.left().as_secs().to_string(),
             )
             .env("CONVENE_LT_PUBLIC_DRAIN", args.drain.to_string())
+            .env("CONVENE_LT_PUBLIC_ANSWER", args.answer.to_string())
+            .env(
+                "CONVENE_LT_PUBLIC_ANSWER_OVER",
+                args.answer_over.to_string(),
+            )
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -313,6 +343,25 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
     }
     out.check("broadcasts_acknowledged", acked);
 
+    // 4b. The public poll: opened, answered over `--answer-over` seconds by the workers'
+    // viewers, closed once the workers have reported.
+    let poll_opened = if args.answer > 0.0 {
+        let rx = members[0]
+            .send(Command::OpenPublicPoll {
+                question: "Load test: public poll".into(),
+                options: vec!["A".into(), "B".into(), "C".into()],
+            })
+            .await?;
+        let r = wait_reply(rx, ctx.within(Duration::from_secs(10)), &ctx.shared.errors).await?;
+        if let Err(e) = &r.result {
+            bail!("the public poll could not be opened: {e:?}");
+        }
+        tokio::time::sleep(ctx.within(Duration::from_secs_f64(args.answer_over + 1.0))).await;
+        true
+    } else {
+        false
+    };
+
     // 5. The workers' reports (they stop once every viewer has everything, or at the drain).
     let drain = ctx.within(Duration::from_secs_f64(args.drain.max(0.0)));
     let mut total = WorkerReport {
@@ -365,6 +414,13 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
         total.frames += r.frames;
         total.bytes += r.bytes;
         total.scanned += r.scanned;
+        total.answering += r.answering;
+        total.answered += r.answered;
+        total.refused += r.refused;
+        total.answer_us.extend_from_slice(&r.answer_us);
+        if total.refusals.len() < 5 {
+            total.refusals.extend(r.refusals.into_iter().take(5));
+        }
         total.cpu_ready_s += r.cpu_ready_s;
         total.cpu_s += r.cpu_s;
         total.rss_ready_kib += r.rss_ready_kib;
@@ -416,6 +472,59 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
             })
             .collect::<Vec<_>>(),
     );
+    if poll_opened {
+        let rx = members[0]
+            .send(Command::ClosePublicPoll { poll: "pp1".into() })
+            .await?;
+        let closed = wait_reply(rx, ctx.within(Duration::from_secs(10)), &ctx.shared.errors)
+            .await
+            .is_ok_and(|r| r.result.is_ok());
+        let polls: convene_protocol::PublicPolls = ctx
+            .organizer
+            .get_json(&format!(
+                "/api/conventions/{}/public-polls",
+                out.convention.clone().unwrap_or_default()
+            ))
+            .await
+            .context("reading the public polls")?;
+        let ballots = polls.polls.first().map_or(0, |p| p.tally.ballots);
+        out.check("answers_expected", total.answering);
+        out.check("answers_acknowledged", total.answered);
+        out.check("answers_refused", total.refused);
+        out.check("public_poll_closed", closed);
+        out.check("public_poll_ballots", ballots);
+        if !total.refusals.is_empty() {
+            out.check("answers_refused_first", &total.refusals);
+        }
+        if total.answered != total.answering {
+            out.failures.push(format!(
+                "{} of {} answers acknowledged",
+                total.answered, total.answering
+            ));
+        }
+        if ballots != total.answered as u64 {
+            out.failures.push(format!(
+                "the tally holds {ballots} answers, {} were acknowledged",
+                total.answered
+            ));
+        }
+        let mut answer = Latency::new();
+        let now = Instant::now();
+        for us in &total.answer_us {
+            answer.record(Duration::from_micros(*us), now);
+        }
+        if args.answer_over > 0.0 {
+            out.rates.insert(
+                "answers_per_s".into(),
+                total.answered as f64 / args.answer_over,
+            );
+        }
+        out.series.push(Series {
+            name: "public_answer_ack".into(),
+            what: "public_vote sent -> its public_voted (durable)".into(),
+            latency: answer,
+        });
+    }
     out.check("viewer_frames", total.frames);
     out.check("viewer_frames_scanned", total.scanned);
     out.check("viewer_bytes", total.bytes);
@@ -587,6 +696,8 @@ async fn worker() -> Result<()> {
     let concurrency: usize = var("CONVENE_LT_PUBLIC_CONCURRENCY")?.parse()?;
     let seconds: u64 = var("CONVENE_LT_PUBLIC_SECONDS")?.parse()?;
     let drain: f64 = var("CONVENE_LT_PUBLIC_DRAIN")?.parse()?;
+    let answer: f64 = var("CONVENE_LT_PUBLIC_ANSWER")?.parse()?;
+    let answer_over: f64 = var("CONVENE_LT_PUBLIC_ANSWER_OVER")?.parse()?;
     if expect > MAX_BROADCASTS {
         bail!("at most {MAX_BROADCASTS} announcements");
     }
@@ -606,6 +717,12 @@ async fn worker() -> Result<()> {
     let urls: Vec<Rc<str>> = urls.into_iter().map(Rc::from).collect();
     for i in 0..n {
         let node = (offset + i) % urls.len();
+        // Which viewers answer the public poll, and when after seeing it: at random.
+        let answers = (answer > 0.0 && rand::random::<f64>() < answer).then(|| Answer {
+            browser: format!("lt{offset:0>4}x{i:0>16}"),
+            choice: (i % 3) as u32,
+            after: Duration::from_secs_f64(rand::random::<f64>() * answer_over),
+        });
         tokio::task::spawn_local(viewer(
             Rc::clone(&urls[node]),
             node,
@@ -613,6 +730,7 @@ async fn worker() -> Result<()> {
             Rc::clone(&sem),
             Rc::clone(&tally),
             (node * expect, all_bits(expect)),
+            answers,
         ));
     }
     loop {
@@ -642,7 +760,9 @@ async fn worker() -> Result<()> {
     loop {
         if !stdin_open {
             let t = tally.borrow();
-            if t.complete + t.closed_incomplete + t.failed >= n {
+            if t.complete + t.closed_incomplete + t.failed >= n
+                && t.answered + t.refused >= t.answering
+            {
                 break;
             }
         }
@@ -669,8 +789,26 @@ async fn worker() -> Result<()> {
     Ok(())
 }
 
+/// A viewer's answer to the public poll: its browser id, its choice, and how long after
+/// seeing the poll it sends it.
+struct Answer {
+    browser: String,
+    choice: u32,
+    after: Duration,
+}
+
+/// The open public poll's id in a `public_view`, found without parsing it (a quote inside a
+/// JSON string is escaped, so `"poll":{"poll":"` is only ever the key of the open poll).
+fn open_poll(text: &str) -> Option<&str> {
+    let key = r#""poll":{"poll":""#;
+    let from = text.find(key)? + key.len();
+    let len = text[from..].find('"')?;
+    Some(&text[from..from + len])
+}
+
 /// One viewer: connect, `watch`, then look at each frame for the floor and the announcements
-/// until it has them all (and only count the frames after that).
+/// until it has them all (and only count the frames after that); with an `Answer`, also for
+/// the public poll, answered once after `Answer::after`, and for the answer's reply.
 async fn viewer(
     url: Rc<str>,
     node: usize,
@@ -678,6 +816,7 @@ async fn viewer(
     sem: Rc<tokio::sync::Semaphore>,
     tally: Rc<RefCell<WorkerReport>>,
     (first, all): (usize, u64),
+    mut answer: Option<Answer>,
 ) {
     let ws = {
         let _permit = sem.acquire().await.ok();
@@ -705,7 +844,29 @@ async fn viewer(
         t.opened_per_node[node] += 1;
     }
     let (mut got, mut floor) = (0u64, false);
-    while let Some(m) = ws.next().await {
+    // The public poll: when to answer it (once seen), and when the answer left.
+    let mut answer_at: Option<(tokio::time::Instant, String)> = None;
+    let mut answer_sent: Option<u64> = None;
+    loop {
+        let due = answer_at.as_ref().map(|(at, _)| *at);
+        let m = tokio::select! {
+            m = ws.next() => m,
+            _ = async { tokio::time::sleep_until(due.unwrap_or_else(tokio::time::Instant::now)).await }, if due.is_some() => {
+                let (Some(a), Some((_, poll))) = (answer.as_ref(), answer_at.take()) else { continue };
+                let vote = serde_json::to_string(&PublicClientMessage::PublicVote {
+                    poll,
+                    choice: a.choice,
+                    browser: a.browser.clone(),
+                })
+                .unwrap_or_default();
+                answer_sent = Some(now_us());
+                if ws.send(Message::text(vote)).await.is_err() {
+                    break;
+                }
+                continue;
+            }
+        };
+        let Some(m) = m else { break };
         let text = match m {
             Ok(Message::Text(t)) => t,
             Ok(Message::Close(_)) | Err(_) => break,
@@ -715,6 +876,30 @@ async fn viewer(
         let mut t = tally.borrow_mut();
         t.frames += 1;
         t.bytes += text.len() as u64;
+        if let Some(sent) = answer_sent {
+            if text.starts_with(r#"{"type":"public_voted""#) {
+                t.answered += 1;
+                t.answer_us.push(at.saturating_sub(sent));
+                answer_sent = None;
+                answer = None;
+                continue;
+            }
+            if text.starts_with(r#"{"type":"public_vote_refused""#) {
+                t.refused += 1;
+                if t.refusals.len() < 5 {
+                    t.refusals.push(text.to_string());
+                }
+                answer_sent = None;
+                answer = None;
+                continue;
+            }
+        }
+        if let (Some(a), None, None) = (answer.as_ref(), answer_at.as_ref(), answer_sent) {
+            if let Some(poll) = open_poll(&text) {
+                t.answering += 1;
+                answer_at = Some((tokio::time::Instant::now() + a.after, poll.to_string()));
+            }
+        }
         if floor && got == all {
             continue;
         }
