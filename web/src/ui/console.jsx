@@ -1,6 +1,6 @@
 // The facilitator's console: every room and its occupants live; breakout rooms (create, fill
 // at random / balanced / by hand with click-to-move or drag, open, extend, broadcast, close);
-// the speaking queue of any room; floor-time equity; pending calls.
+// the speaking queue of any room; floor-time equity; pending calls; the public poll.
 
 import { useState } from 'preact/hooks';
 import { t } from '../i18n.js';
@@ -11,6 +11,8 @@ import { Icon } from './icons.jsx';
 // Run sheet.
 import { RunSheetPanel } from './runsheet.jsx';
 import { ModerationPanel, ModerationLog } from './moderation.jsx';
+// Public polls (issue #16).
+import { PublicPollPanel } from './public-poll.jsx';
 
 /** Roster attributes present in the roster (commune, age, genre…). */
 export function attributesOf(snap) {
@@ -394,6 +396,10 @@ export function ConsoleView({ client }) {
       ) : null}
       <Section id="calls" title={callsTitle} class={snap.calls.length ? 'attention' : ''}>
         <CallsList client={client} manage />
+      </Section>
+      {/* Public polls (issue #16): for the audience of the public page, indicative. */}
+      <Section id="public-poll" title={t('ppoll.title')}>
+        <PublicPollPanel client={client} />
       </Section>
       {/* Run sheet. */}
       <Section id="runsheet" title={t('runsheet.section')}>
