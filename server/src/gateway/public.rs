@@ -480,8 +480,12 @@ async fn viewer(mut socket: Socket, app: AppState) {
                     match msg {
                         None => break None,
                         Some(Err(e)) => {
-                            app.hub.metrics().reject(ErrorCode::BadMessage);
-                            break socket::close_for(&e, (close::TOO_LARGE, "frame too large"));
+                            // A rule broken, as on `/ws`; a viewer gone without a close is none.
+                            let closing = socket::close_for(&e, (close::TOO_LARGE, "frame too large"));
+                            if closing.is_some() {
+                                app.hub.metrics().reject(ErrorCode::BadMessage);
+                            }
+                            break closing;
                         }
                         Some(Ok(Message::Close(_))) => break None,
                         Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}

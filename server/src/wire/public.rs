@@ -104,7 +104,7 @@ pub fn state_out(s: &PublicState) -> p::PublicStored {
             .polls
             .iter()
             .map(|p| {
-                let mut browsers: Vec<String> = p.browsers.iter().cloned().collect();
+                let mut browsers: Vec<String> = p.browsers.iter().map(hex::encode).collect();
                 // Sorted: a stored state says nothing of the order of the answers.
                 browsers.sort_unstable();
                 p::PublicPollStored {
@@ -136,7 +136,11 @@ pub fn state_in(s: p::PublicStored) -> PublicState {
                 opened_at: p.opened_at,
                 closed_at: p.closed_at,
                 counts: p.counts,
-                browsers: p.browsers.into_iter().collect(),
+                browsers: p
+                    .browsers
+                    .iter()
+                    .filter_map(|b| crate::domain::public::browser_key(b))
+                    .collect(),
             })
             .collect(),
     }
