@@ -277,7 +277,7 @@ fn refused(poll: String, reason: p::PublicVoteRefusal, message: impl Into<String
 async fn vote(
     app: &AppState,
     convention: &str,
-    voted: &mut std::collections::HashSet<String>,
+    voted: &mut Vec<String>,
     poll: String,
     choice: u32,
     browser: String,
@@ -324,7 +324,7 @@ async fn vote(
     }
     match result {
         Ok(_) => {
-            voted.insert(poll.clone());
+            voted.push(poll.clone());
             encode(&PublicServerMessage::PublicVoted { poll, choice })
         }
         Err(CommandError::Rejected(r)) => {
@@ -440,7 +440,8 @@ async fn viewer(mut socket: Socket, app: AppState) {
         let mut heard = Instant::now();
         let (mut tokens, mut refilled) = (p::PUBLIC_MESSAGE_BURST, Instant::now());
         // The polls this connection answered.
-        let mut voted = std::collections::HashSet::new();
+        // (A few at most: one per public poll this viewer answered.)
+        let mut voted = Vec::new();
         let closing: Option<(u16, &'static str)> = loop {
             tokio::select! {
                 biased;
@@ -490,11 +491,12 @@ async fn viewer(mut socket: Socket, app: AppState) {
                         Some(Ok(Message::Close(_))) => break None,
                         Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
                         Some(Ok(Message::Text(t))) => {
-                            let Ok(message) = serde_json::from_str::<PublicClientMessage>(&t) else {
+                            // Boxed, as the vote below: a viewer's task stays small.
+                            let Ok(message) = serde_json::from_str::<Box<PublicClientMessage>>(&t) else {
                                 app.hub.metrics().reject(ErrorCode::Forbidden);
                                 break Some((public_close::READ_ONLY, "a public viewer only watches and answers public polls"));
                             };
-                            if matches!(message, PublicClientMessage::Watch { .. }) {
+                            if matches!(*message, PublicClientMessage::Watch { .. }) {
                                 app.hub.metrics().reject(ErrorCode::Forbidden);
                                 break Some((public_close::READ_ONLY, "a public viewer watches once"));
                             }
@@ -505,9 +507,11 @@ async fn viewer(mut socket: Socket, app: AppState) {
                                 break Some((close::RATE_LIMITED, "too many messages"));
                             }
                             tokens -= 1.0;
-                            let answer = match message {
+                            let answer = match *message {
+                                // Boxed: its state (the command, the retries) is held only
+                                // while a vote is under way, not in every viewer's task.
                                 PublicClientMessage::PublicVote { poll, choice, browser } => {
-                                    vote(&app, convention, &mut voted, poll, choice, browser).await
+                                    Box::pin(vote(&app, convention, &mut voted, poll, choice, browser)).await
                                 }
                                 _ => pong(),
                             };
