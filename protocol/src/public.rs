@@ -24,6 +24,9 @@ pub const MAX_PUBLIC_POLLS: usize = 100;
 pub const MAX_PUBLIC_BALLOTS: u64 = 100_000;
 /// Closed public polls whose results a public view carries: the latest ones.
 pub const PUBLIC_POLL_RESULTS: usize = 10;
+/// A public poll's id as a viewer may send it (`pp1`...`pp100`); a longer one is refused
+/// `not_found` at once, echoed cut to this length.
+pub const MAX_PUBLIC_POLL_ID_CHARS: usize = 16;
 /// A browser's id (`public_vote`'s `browser`): this many characters of `A-Z a-z 0-9 - _`.
 pub const PUBLIC_BROWSER_CHARS: std::ops::RangeInclusive<usize> = 16..=64;
 /// What a viewer may send after its `watch` (`ping`, `public_vote`): this many a second...

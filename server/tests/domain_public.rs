@@ -160,3 +160,189 @@ fn a_facilitator_publishes_a_named_version_of_a_document() {
     assert_eq!(sim.state.public.published, Some(("avis".into(), 1)));
     assert_eq!(sim.replayed(), sim.state);
 }
+
+fn open_poll(question: &str, options: &[&str]) -> Command {
+    Command::OpenPublicPoll {
+        question: question.into(),
+        options: options.iter().map(|o| o.to_string()).collect(),
+    }
+}
+
+fn ballot(poll: &str, choice: u32, browser: &str) -> Command {
+    Command::CastPublicBallot {
+        poll: poll.into(),
+        choice,
+        browser: browser.into(),
+    }
+}
+
+/// Public polls: the facilitator's commands, one answer per browser (by its hash), a closed
+/// poll that takes nothing and forgets who answered, the ids and the count of polls, the
+/// public view's window of results; the state folded again from the log, and through its
+/// stored form, after every step.
+#[test]
+fn public_polls_one_answer_per_browser_and_a_closed_poll_keeps_only_its_tally() {
+    let mut sim = Sim::created("Sondages");
+    let ids = sim.add(vec![
+        person("Claire", &[Role::Facilitator], &[]),
+        person("Yannick", &[Role::Citizen], &[]),
+    ]);
+    let (fac, cit) = (&ids[0], &ids[1]);
+    let public = convene::domain::Actor::Public;
+    assert_eq!(
+        sim.by(fac, open_poll("Des bus de nuit ?", &["Oui", "Non"])),
+        Err(Code::NotFound),
+        "no public link"
+    );
+    sim.org(create(&hash('a'), None));
+    for (why, question, options) in [
+        ("empty question", " ", vec!["Oui", "Non"]),
+        ("one option", "Q ?", vec!["Oui"]),
+        ("eleven options", "Q ?", vec!["o"; 11]),
+        ("letter case", "Q ?", vec!["Oui", " oui "]),
+        ("spacing", "Q ?", vec!["Sans  avis", "sans avis", "Non"]),
+        ("an empty option", "Q ?", vec!["Oui", ""]),
+    ] {
+        assert_eq!(
+            sim.by(fac, open_poll(question, &options)),
+            Err(Code::Invalid),
+            "{why}"
+        );
+    }
+    assert_eq!(
+        sim.by(cit, open_poll("Q ?", &["Oui", "Non"])),
+        Err(Code::Forbidden)
+    );
+    assert_eq!(
+        sim.ok(fac, open_poll("  Des bus de nuit ?  ", &[" Oui", "Non "])),
+        vec![Event::PublicPollOpened {
+            poll: "pp1".into(),
+            question: "Des bus de nuit ?".into(),
+            options: vec!["Oui".into(), "Non".into()],
+        }]
+    );
+    assert_eq!(
+        sim.by(fac, open_poll("Une autre ?", &["Oui", "Non"])),
+        Err(Code::Conflict),
+        "one open at a time"
+    );
+
+    // Answers: once per browser hash; refusals change nothing.
+    let (b1, b2) = (hash('1'), hash('2'));
+    assert!(sim.exec(&public, &ballot("pp1", 0, &b1)).is_ok());
+    assert_eq!(
+        sim.exec(&public, &ballot("pp1", 1, &b1)),
+        Err(Code::Conflict)
+    );
+    assert_eq!(
+        sim.exec(&public, &ballot("pp1", 2, &b2)),
+        Err(Code::Invalid)
+    );
+    assert_eq!(
+        sim.exec(&public, &ballot("pp1", 0, "zz")),
+        Err(Code::Invalid)
+    );
+    assert_eq!(
+        sim.exec(&public, &ballot("pp9", 0, &b2)),
+        Err(Code::NotFound)
+    );
+    assert_eq!(sim.by(fac, ballot("pp1", 0, &b2)), Err(Code::Forbidden));
+    assert!(sim.exec(&public, &ballot("pp1", 1, &b2)).is_ok());
+    let p = &sim.state.public.polls[0];
+    assert_eq!((p.counts.clone(), p.browsers.len()), (vec![1, 1], 2));
+
+    // Closed: the tally stays, who answered goes; nothing more is taken.
+    assert_eq!(
+        sim.ok(fac, Command::ClosePublicPoll { poll: "pp1".into() }),
+        vec![Event::PublicPollClosed {
+            poll: "pp1".into(),
+            counts: vec![1, 1],
+        }]
+    );
+    let p = &sim.state.public.polls[0];
+    assert!(p.closed_at.is_some() && p.browsers.is_empty() && p.counts == [1, 1]);
+    assert_eq!(
+        sim.exec(&public, &ballot("pp1", 0, &hash('3'))),
+        Err(Code::Conflict)
+    );
+    assert_eq!(
+        sim.by(fac, Command::ClosePublicPoll { poll: "pp1".into() }),
+        Err(Code::Conflict)
+    );
+
+    // Up to 100 polls, pp1 to pp100; the public view shows the open one and the latest 10
+    // closed ones.
+    for n in 2..=convene_protocol::MAX_PUBLIC_POLLS {
+        let events = sim.ok(fac, open_poll(&format!("Question {n} ?"), &["A", "B"]));
+        assert!(
+            matches!(&events[..], [Event::PublicPollOpened { poll, .. }] if *poll == format!("pp{n}"))
+        );
+        if n < convene_protocol::MAX_PUBLIC_POLLS {
+            sim.ok(
+                fac,
+                Command::ClosePublicPoll {
+                    poll: format!("pp{n}"),
+                },
+            );
+        }
+    }
+    let view = convene::live::public::view(&sim.state, 0);
+    assert_eq!(view.poll.map(|p| p.poll), Some("pp100".to_string()));
+    let shown: Vec<String> = view.poll_results.iter().map(|r| r.poll.clone()).collect();
+    assert_eq!(
+        shown,
+        (90..100).map(|n| format!("pp{n}")).collect::<Vec<_>>()
+    );
+    sim.ok(
+        fac,
+        Command::ClosePublicPoll {
+            poll: "pp100".into(),
+        },
+    );
+    assert_eq!(
+        sim.by(fac, open_poll("Une de trop ?", &["A", "B"])),
+        Err(Code::Conflict),
+        "the 101st"
+    );
+    assert_eq!(sim.replayed(), sim.state);
+}
+
+/// The fold takes a ballot only as `decide` would have: a log holding a malformed hash, a
+/// second answer of one browser or an answer after the close (none of which decide lets
+/// through) changes no count.
+#[test]
+fn the_fold_of_ballots_is_as_strict_as_decide() {
+    use convene::domain::{Actor, Record};
+    let mut sim = Sim::created("Pli");
+    let fac = sim.add(vec![person("Claire", &[Role::Facilitator], &[])])[0].clone();
+    sim.org(create(&hash('a'), None));
+    sim.ok(&fac, open_poll("Q ?", &["A", "B"]));
+    let mut state = sim.state.clone();
+    let mut put = |event: Event| {
+        let record = Record {
+            seq: state.seq + 1,
+            at: 1,
+            actor: Actor::Public,
+            event,
+            request: None,
+        };
+        state.apply(&record);
+    };
+    let cast = |choice, browser: &str| Event::PublicBallotCast {
+        poll: "pp1".into(),
+        choice,
+        browser: browser.into(),
+    };
+    put(cast(0, &hash('1')));
+    put(cast(1, &hash('1')));
+    put(cast(0, "pas un hash"));
+    put(cast(7, &hash('2')));
+    put(Event::PublicPollClosed {
+        poll: "pp1".into(),
+        counts: vec![1, 0],
+    });
+    put(cast(1, &hash('3')));
+    let p = &state.public.polls[0];
+    assert_eq!(p.counts, vec![1, 0]);
+    assert!(p.browsers.is_empty());
+}

@@ -1230,14 +1230,28 @@ async fn a_client_is_never_welcomed_behind_its_last_seq() -> Result<()> {
         })
         .await?;
     ensure!(next == seq + 1);
-    let back = Client::join_with(
-        &servers[1].ws_url(),
-        "fac2",
-        &tok("Claire"),
-        convene_tests::proto::PROTOCOL_VERSION,
-        Some(next),
-    )
-    .await?;
+    // Node 1 refuses joins for a second after a catch-up failed (without reading the log
+    // again): 1013 says try again later, and a client does.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let back = loop {
+        match Client::join_with(
+            &servers[1].ws_url(),
+            "fac2",
+            &tok("Claire"),
+            convene_tests::proto::PROTOCOL_VERSION,
+            Some(next),
+        )
+        .await
+        {
+            Ok(c) => break c,
+            Err(e)
+                if format!("{e:#}").contains("1013") && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    };
     let at = back.snapshot.as_ref().map(|s| s.seq);
     ensure!(
         at.is_some_and(|s| s >= next),

@@ -171,7 +171,7 @@ test('a public poll: opened from the console, one answer per browser, results on
   assert.equal(await panel.locator('[data-testid=public-poll-open]').count(), 0);
   assert.match(await closed.textContent(), /Faut-il des bus de nuit le week-end \?/);
   assert.equal(await closed.locator('[data-testid=public-poll-ballots]').getAttribute('data-count'), '2');
-  assert.deepEqual(await closed.locator('[data-testid=public-poll-tally] li').evaluateAll((lis) => lis.map((li) => [li.querySelector('.bar-label').textContent, li.querySelector('.bar-value').textContent.replace(/\s/g, ' ')])), [['Oui', '1 voix (50 %)'], ['Non', '1 voix (50 %)'], ['Sans avis', '0 voix (0 %)']]);
+  assert.deepEqual(await closed.locator('[data-testid=public-poll-tally] li').evaluateAll((lis) => lis.map((li) => [li.querySelector('.bar-label').textContent, li.querySelector('.bar-value').textContent.replace(/\s/g, ' ')])), [['Oui', '1 réponse (50 %)'], ['Non', '1 réponse (50 %)'], ['Sans avis', '0 réponse (0 %)']]);
   assert.match(await panel.textContent(), /1 sondage clos/);
   // The form is back for the next one.
   await panel.locator('summary:has-text("Préparer un sondage du public")').waitFor();

@@ -53,6 +53,7 @@ export const DICT = {
   'public.poll_yours': ['votre réponse', 'your answer'],
   // Public polls: the facilitator's console.
   'ppoll.title': ['Sondage du public', 'Public poll'],
+  'ppoll.count': [{ one: '{n} réponse ({pct})', other: '{n} réponses ({pct})' }, { one: '{n} answer ({pct})', other: '{n} answers ({pct})' }],
   'ppoll.explain': ['Une question au public de la page publique : une réponse par navigateur, indicative et non contraignante. Le public voit les résultats une fois le sondage clos.', 'A question to the audience of the public page: one answer per browser, indicative and non-binding. The public sees the results once the poll is closed.'],
   'ppoll.question': ['Question', 'Question'],
   'ppoll.options': ['Réponses proposées (une par ligne)', 'Options (one per line)'],

@@ -384,18 +384,47 @@ pub fn instant_runoff(n: usize, rankings: &[&Vec<u32>]) -> (Vec<IrvRound>, Optio
     }
 }
 
-/// Check a spec; returns it cleaned (trimmed texts, default voters).
-pub fn check_spec(spec: &PollSpec) -> Result<PollSpec, String> {
-    let mut s = spec.clone();
-    s.question = s.question.trim().to_string();
-    if s.question.is_empty() {
+/// A poll's question (a convention's poll or a public poll), trimmed.
+pub fn check_question(question: &str) -> Result<String, String> {
+    let question = question.trim();
+    if question.is_empty() {
         return Err("the question is empty".into());
     }
-    if s.question.chars().count() > MAX_QUESTION_CHARS {
+    if question.chars().count() > MAX_QUESTION_CHARS {
         return Err(format!(
             "the question is longer than {MAX_QUESTION_CHARS} characters"
         ));
     }
+    Ok(question.to_string())
+}
+
+/// A poll's options, trimmed in place: none empty or longer than `MAX_OPTION_CHARS`, from
+/// `min` to `max` of them. (What makes two of them the same is the caller's.)
+pub fn check_options(options: &mut [String], min: usize, max: usize) -> Result<(), String> {
+    for o in options.iter_mut() {
+        *o = o.trim().to_string();
+        if o.is_empty() {
+            return Err("an option is empty".into());
+        }
+        if o.chars().count() > MAX_OPTION_CHARS {
+            return Err(format!(
+                "an option is longer than {MAX_OPTION_CHARS} characters"
+            ));
+        }
+    }
+    if options.len() < min {
+        return Err(format!("at least {min} options"));
+    }
+    if options.len() > max {
+        return Err(format!("at most {max} options"));
+    }
+    Ok(())
+}
+
+/// Check a spec; returns it cleaned (trimmed texts, default voters).
+pub fn check_spec(spec: &PollSpec) -> Result<PollSpec, String> {
+    let mut s = spec.clone();
+    s.question = check_question(&s.question)?;
     if s.voters.is_empty() {
         s.voters = vec![Role::Citizen];
     }
@@ -412,27 +441,11 @@ pub fn check_spec(spec: &PollSpec) -> Result<PollSpec, String> {
             return Err("the duration must be between 1 ms and 12 hours".into());
         }
     }
-    let check_options = |options: &mut Vec<String>, min_n: usize| -> Result<(), String> {
-        for o in options.iter_mut() {
-            *o = o.trim().to_string();
-            if o.is_empty() {
-                return Err("an option is empty".into());
-            }
-            if o.chars().count() > MAX_OPTION_CHARS {
-                return Err(format!(
-                    "an option is longer than {MAX_OPTION_CHARS} characters"
-                ));
-            }
-        }
-        if options.len() < min_n {
-            return Err(format!("at least {min_n} options"));
-        }
-        if options.len() > MAX_OPTIONS {
-            return Err(format!("at most {MAX_OPTIONS} options"));
-        }
+    let check_options = |options: &mut Vec<String>, min_n: usize| {
+        check_options(options, min_n, MAX_OPTIONS)?;
         let distinct: BTreeSet<&String> = options.iter().collect();
         if distinct.len() != options.len() {
-            return Err("two options are the same".into());
+            return Err("two options are the same".to_string());
         }
         Ok(())
     };

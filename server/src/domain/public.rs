@@ -10,7 +10,7 @@ use convene_protocol::{
 };
 
 use super::decide::reject;
-use super::polls::{MAX_OPTION_CHARS, MAX_QUESTION_CHARS};
+use super::polls::{check_options, check_question};
 use super::{Code, Command, Convention, Event, Rejection};
 
 /// Longest livestream URL, in characters.
@@ -78,54 +78,38 @@ pub fn browser_ok(browser: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// What the log keeps of a browser's id: its SHA-256 with the convention's id, so the same
-/// browser is one ballot per poll and its id is nowhere stored.
-pub fn browser_hash(convention: &str, browser: &str) -> String {
+/// What the log keeps of a browser's id: its SHA-256 with the convention's and the poll's
+/// ids, so the same browser is one ballot per poll, its id is nowhere stored, and its answers
+/// to two polls do not carry the same hash (nothing links them).
+pub fn browser_hash(convention: &str, poll: &str, browser: &str) -> String {
     use sha2::{Digest, Sha256};
     hex::encode(Sha256::digest(format!(
-        "public-ballot\n{convention}\n{browser}"
+        "public-ballot\n{convention}\n{poll}\n{browser}"
     )))
 }
 
-/// A public poll's question and options, checked and trimmed.
+/// A public poll's question and options, checked and trimmed. Two options are the same when
+/// they differ only in letter case or spacing (as the console checks).
 fn check_public_poll(
     question: &str,
     options: &[String],
 ) -> Result<(String, Vec<String>), Rejection> {
-    let question = question.trim();
-    if question.is_empty() {
-        return reject(Code::Invalid, "the question is empty");
-    }
-    if question.chars().count() > MAX_QUESTION_CHARS {
-        return reject(
-            Code::Invalid,
-            format!("the question is longer than {MAX_QUESTION_CHARS} characters"),
-        );
-    }
-    if options.len() < 2 || options.len() > MAX_PUBLIC_OPTIONS {
-        return reject(
-            Code::Invalid,
-            format!("a public poll has 2 to {MAX_PUBLIC_OPTIONS} options"),
-        );
-    }
-    let mut out: Vec<String> = Vec::with_capacity(options.len());
-    for o in options {
-        let o = o.trim();
-        if o.is_empty() {
-            return reject(Code::Invalid, "an option is empty");
-        }
-        if o.chars().count() > MAX_OPTION_CHARS {
-            return reject(
-                Code::Invalid,
-                format!("an option is longer than {MAX_OPTION_CHARS} characters"),
-            );
-        }
-        if out.iter().any(|x| x.to_lowercase() == o.to_lowercase()) {
+    let invalid = |m: String| Rejection::new(Code::Invalid, m);
+    let question = check_question(question).map_err(invalid)?;
+    let mut options = options.to_vec();
+    check_options(&mut options, 2, MAX_PUBLIC_OPTIONS).map_err(invalid)?;
+    let mut seen = HashSet::new();
+    for o in &options {
+        let folded = o
+            .to_lowercase()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        if !seen.insert(folded) {
             return reject(Code::Invalid, format!("the option « {o} » is there twice"));
         }
-        out.push(o.to_string());
     }
-    Ok((question.to_string(), out))
+    Ok((question, options))
 }
 
 /// A livestream URL: `http(s)://`, no whitespace, at most `MAX_LIVESTREAM_CHARS`.
@@ -306,12 +290,17 @@ pub fn apply(state: &mut Convention, event: &Event, at: u64) {
             choice,
             browser,
         } => {
-            if let Some(p) = state.public.polls.iter_mut().find(|p| &p.id == poll) {
-                if let Some(c) = p.counts.get_mut(*choice as usize) {
+            // As strict as `decide` (a log holds nothing else): an answer to an open poll, in
+            // range, from a browser that had not answered.
+            let Some(p) = state.public.polls.iter_mut().find(|p| &p.id == poll) else {
+                return;
+            };
+            let (Some(key), None) = (browser_key(browser), p.closed_at) else {
+                return;
+            };
+            if let Some(c) = p.counts.get_mut(*choice as usize) {
+                if p.browsers.insert(key) {
                     *c += 1;
-                    if let Some(key) = browser_key(browser) {
-                        p.browsers.insert(key);
-                    }
                 }
             }
         }
@@ -319,6 +308,9 @@ pub fn apply(state: &mut Convention, event: &Event, at: u64) {
             if let Some(p) = state.public.polls.iter_mut().find(|p| &p.id == poll) {
                 p.closed_at = Some(at);
                 p.counts = counts.clone();
+                // A closed poll takes no answer: who answered is of no more use, and kept
+                // it would be copied with the state before every batch in cluster mode.
+                p.browsers = HashSet::new();
             }
         }
         _ => {}

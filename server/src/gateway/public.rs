@@ -283,6 +283,10 @@ async fn vote(
     browser: String,
 ) -> Frame {
     use p::PublicVoteRefusal as R;
+    if poll.chars().count() > p::MAX_PUBLIC_POLL_ID_CHARS {
+        let cut = poll.chars().take(p::MAX_PUBLIC_POLL_ID_CHARS).collect();
+        return refused(cut, R::NotFound, "no such public poll");
+    }
     if !d::public::browser_ok(&browser) {
         return refused(
             poll,
@@ -307,7 +311,7 @@ async fn vote(
     let command = d::Command::CastPublicBallot {
         poll: poll.clone(),
         choice,
-        browser: d::public::browser_hash(convention, &browser),
+        browser: d::public::browser_hash(convention, &poll, &browser),
     };
     // A ballot refused `unavailable` was not recorded (nothing of its batch was applied): in
     // cluster mode, most often the other nodes appending first again and again while many

@@ -16,6 +16,8 @@ const OPTION_MAX = 200;
 const OPTIONS_MIN = 2;
 const OPTIONS_MAX = 10;
 const REFRESH_MS = 2000;
+/** While no poll is open: often enough to see one another facilitator opened. */
+const IDLE_REFRESH_MS = 10000;
 
 /** Characters as the server counts them (code points, not UTF-16 units). */
 function chars(s) {
@@ -79,7 +81,7 @@ function Tally({ poll }) {
           <li key={i} data-choice={i} data-count={counts[i] || 0}>
             <span class="bar-label">{o}</span>
             <span class="bar-track" aria-hidden="true"><span class="bar-fill" style={{ width: `${(100 * (counts[i] || 0)) / max}%` }} /></span>
-            <span class="bar-value">{t('results.count', { n: counts[i] || 0, pct: fmtPercent(ballots ? (counts[i] || 0) / ballots : 0) })}</span>
+            <span class="bar-value">{t('ppoll.count', { n: counts[i] || 0, pct: fmtPercent(ballots ? (counts[i] || 0) / ballots : 0) })}</span>
           </li>
         ))}
       </ul>
@@ -106,7 +108,15 @@ export function PublicPollPanel({ client }) {
   const alive = useRef(true);
   useEffect(() => () => { alive.current = false; }, []);
 
+  // One read at a time: a slow server does not get a pile of them.
+  const loading = useRef(false);
+  const again = useRef(false);
   const load = async () => {
+    if (loading.current) {
+      again.current = true;
+      return;
+    }
+    loading.current = true;
     asked.current += 1;
     const mine = asked.current;
     try {
@@ -121,16 +131,23 @@ export function PublicPollPanel({ client }) {
       }
     } catch {
       if (alive.current && mine === asked.current) setLoadError('failed');
+    } finally {
+      loading.current = false;
+    }
+    // Asked for meanwhile (right after an open or a close): once more, now.
+    if (again.current && alive.current) {
+      again.current = false;
+      await load();
     }
   };
   useEffect(() => {
     load();
   }, []);
   const open = polls ? polls.find((p) => p.open) : null;
-  // The live tally, while a poll is open.
+  // The live tally while a poll is open; otherwise now and then, for a poll another
+  // facilitator opens.
   useEffect(() => {
-    if (!open) return undefined;
-    const timer = setInterval(load, REFRESH_MS);
+    const timer = setInterval(load, open ? REFRESH_MS : IDLE_REFRESH_MS);
     return () => clearInterval(timer);
   }, [open ? open.poll : null]);
 
