@@ -12,31 +12,34 @@ fn num(report: &Value, pointer: &str) -> u64 {
     convene_tests::report_num(report, pointer)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn public_every_viewer_of_every_worker_gets_the_floor_and_every_announcement() -> Result<()> {
+/// `convene-loadtest public ARGS` against a fresh server: its report, once it exited 0
+/// with no failure.
+async fn public(args: &[&str]) -> Result<Value> {
     let dir = tempdir();
     let server = Server::start(&dir.path().join("data")).await?;
-    let (r, code) = convene_tests::run_loadtest(
-        &server,
-        dir.path(),
-        &[
-            "public",
-            "--viewers",
-            "40",
-            "--members",
-            "4",
-            "--broadcasts",
-            "3",
-            "--interval-ms",
-            "100",
-            "--procs",
-            "2",
-        ],
-        true,
-    )
-    .await?;
+    let mut all = vec!["public"];
+    all.extend_from_slice(args);
+    let (r, code) = convene_tests::run_loadtest(&server, dir.path(), &all, true).await?;
     ensure!(code == 0, "exit code {code}: {}", r["failures"]);
     ensure!(r["ok"] == true, "failures: {}", r["failures"]);
+    Ok(r)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn public_every_viewer_of_every_worker_gets_the_floor_and_every_announcement() -> Result<()> {
+    let r = public(&[
+        "--viewers",
+        "40",
+        "--members",
+        "4",
+        "--broadcasts",
+        "3",
+        "--interval-ms",
+        "100",
+        "--procs",
+        "2",
+    ])
+    .await?;
     ensure!(num(&r, "/errors_total") == 0, "errors: {}", r["errors"]);
     ensure!(num(&r, "/params/procs") == 2);
     ensure!(num(&r, "/checks/viewers_connected") == 40);
@@ -64,33 +67,23 @@ async fn public_every_viewer_of_every_worker_gets_the_floor_and_every_announceme
 /// acknowledged and the closed poll's tally holds exactly those.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn public_every_viewer_answers_the_public_poll_and_the_tally_holds_them() -> Result<()> {
-    let dir = tempdir();
-    let server = Server::start(&dir.path().join("data")).await?;
-    let (r, code) = convene_tests::run_loadtest(
-        &server,
-        dir.path(),
-        &[
-            "public",
-            "--viewers",
-            "30",
-            "--members",
-            "3",
-            "--broadcasts",
-            "1",
-            "--interval-ms",
-            "100",
-            "--procs",
-            "2",
-            "--answer",
-            "1",
-            "--answer-over",
-            "1",
-        ],
-        true,
-    )
+    let r = public(&[
+        "--viewers",
+        "30",
+        "--members",
+        "3",
+        "--broadcasts",
+        "1",
+        "--interval-ms",
+        "100",
+        "--procs",
+        "2",
+        "--answer",
+        "1",
+        "--answer-over",
+        "1",
+    ])
     .await?;
-    ensure!(code == 0, "exit code {code}: {}", r["failures"]);
-    ensure!(r["ok"] == true, "failures: {}", r["failures"]);
     ensure!(num(&r, "/checks/answers_expected") == 30);
     ensure!(num(&r, "/checks/answers_acknowledged") == 30);
     ensure!(num(&r, "/checks/answers_refused") == 0);

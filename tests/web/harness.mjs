@@ -150,6 +150,18 @@ export async function restartServer() {
   return server;
 }
 
+/** A call of the organizer HTTP API with the server's organizer token: its status and JSON
+ * body (null for 204). */
+export async function organizerApi(srv, method, path, body) {
+  const token = readFileSync(join(srv.data, 'organizer-token'), 'utf8').trim();
+  const r = await fetch(`${srv.base}${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return { status: r.status, body: r.status === 204 ? null : await r.json() };
+}
+
 /** A command sent from the page that must be accepted. */
 export async function commandOk(page, cmd) {
   assert.deepEqual(await command(page, cmd), { ok: true }, JSON.stringify(cmd));

@@ -9,9 +9,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { openAs, axe, screenshot, PHONE, LAPTOP, server, browser, useServerAndBrowser } from './harness.mjs';
+import { openAs, axe, screenshot, PHONE, LAPTOP, server, browser, useServerAndBrowser, organizerApi } from './harness.mjs';
 
 useServerAndBrowser();
 
@@ -19,14 +17,8 @@ const QUESTION = 'Faut-il des bus de nuit le week-end ?';
 const OPTIONS = ['Oui', 'Non', 'Sans avis'];
 const BROWSER_KEY = 'convene.public.browser';
 
-async function organizer(method, path, body) {
-  const token = readFileSync(join(server.data, 'organizer-token'), 'utf8').trim();
-  const r = await fetch(`${server.base}${path}`, {
-    method,
-    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return { status: r.status, body: r.status === 204 ? null : await r.json() };
+function organizer(method, path, body) {
+  return organizerApi(server, method, path, body);
 }
 
 /** A page of the public link in `context`, with the frames it sends and receives. */

@@ -6,22 +6,14 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { openAs, commandOk, axe, screenshot, PHONE, server, browser, useServerAndBrowser } from './harness.mjs';
+import { openAs, commandOk, axe, screenshot, PHONE, server, browser, useServerAndBrowser, organizerApi } from './harness.mjs';
 
 useServerAndBrowser();
 
 const LIVESTREAM = 'https://video.example.org/live/nantes';
 
-async function organizer(method, path, body) {
-  const token = readFileSync(join(server.data, 'organizer-token'), 'utf8').trim();
-  const r = await fetch(`${server.base}${path}`, {
-    method,
-    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return { status: r.status, body: r.status === 204 ? null : await r.json() };
+function organizer(method, path, body) {
+  return organizerApi(server, method, path, body);
 }
 
 test('the public page shows the floor, an announcement and published results live, on a phone', { timeout: 120000 }, async () => {
