@@ -222,10 +222,13 @@ export async function axe(page, label) {
 }
 
 /** The whole page (`fullPage`), or what the screen shows (what stays in view). */
-export async function screenshot(page, name, { fullPage = true } = {}) {
+export async function screenshot(page, name, { fullPage = true, element = null } = {}) {
   mkdirSync(SCREENSHOTS, { recursive: true });
   await page.evaluate(() => document.fonts && document.fonts.ready);
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage });
+  const path = join(SCREENSHOTS, `${name}.png`);
+  // `element`: a locator of the page, shot alone.
+  if (element) await element.screenshot({ path });
+  else await page.screenshot({ path, fullPage });
 }
 
 /** Send a command through the page's own client, as the UI does (for setting up scenes). */

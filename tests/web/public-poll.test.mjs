@@ -154,7 +154,9 @@ test('a public poll: opened from the console, one answer per browser, results on
   // The console's live tally: 2 answers, one « Oui », one « Non ».
   await open.locator('[data-testid=public-poll-ballots][data-count="2"]:has-text("2 réponses")').waitFor({ timeout: 10000 });
   assert.deepEqual(await open.locator('[data-testid=public-poll-tally] li').evaluateAll((lis) => lis.map((li) => [li.querySelector('.bar-label').textContent, Number(li.dataset.count)])), [['Oui', 1], ['Non', 1], ['Sans avis', 0]]);
-  await screenshot(fac, 'public-poll-console-open');
+  // The console's card alone (the refusal at the start left a toast over the page: closed).
+  for (const dismiss of await fac.locator('.toasts .toast button:has-text("Fermer")').all()) await dismiss.click();
+  await screenshot(fac, 'public-poll-console-open', { element: panel });
 
   // The facilitator closes it.
   await open.locator('button:has-text("Clore le sondage")').click();
