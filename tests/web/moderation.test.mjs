@@ -79,6 +79,8 @@ test('a hidden message leaves two citizens\' chats and stays marked for the guar
   await a.waitForSelector(later);
   await tab(fac, 'room');
   await fac.click(`${line} [data-testid=unhide]`);
+  // Showing a line again is harmless: its « Confirmer » is not the red of a removal.
+  assert.match(await fac.getAttribute('[data-testid=confirm-yes]', 'class'), /\bprimary\b/);
   await fac.click('[data-testid=confirm-yes]');
   for (const page of [a, b]) {
     await page.waitForSelector(line);

@@ -91,7 +91,9 @@ export function act(client, command) {
 /** A button that sends a command and is busy until the reply. With `confirm`, the first
  * press asks in the page (the question, "Confirmer", "Annuler"), not in a browser popup that
  * phones show out of context and screen readers announce poorly. */
-export function ActButton({ client, command, children, class: cls, confirm, disabled, label, onDone, ...rest }) {
+// `confirm`: a question asked in the page before sending; its « yes » is red (`danger`) unless
+// `harmless` (undoing something, say).
+export function ActButton({ client, command, children, class: cls, confirm, harmless, disabled, label, onDone, ...rest }) {
   const [busy, setBusy] = useState(false);
   const [asking, setAsking] = useState(false);
   const send = async () => {
@@ -106,7 +108,7 @@ export function ActButton({ client, command, children, class: cls, confirm, disa
     return (
       <span class="confirm-inline" role="group" aria-label={confirm} data-testid="confirm">
         <span class="confirm-question" role="alert">{confirm}</span>
-        <button type="button" class="btn danger small" data-testid="confirm-yes" onClick={send} ref={(el) => el && el.focus()}>{t('common.confirm')}</button>
+        <button type="button" class={harmless ? 'btn primary small' : 'btn danger small'} data-testid="confirm-yes" onClick={send} ref={(el) => el && el.focus()}>{t('common.confirm')}</button>
         <button type="button" class="btn small" data-testid="confirm-no" onClick={() => setAsking(false)}>{t('common.cancel')}</button>
       </span>
     );

@@ -63,7 +63,7 @@ export function HiddenMark({ client, line }) {
       <Icon name="eye" size={14} /> {t('mod.hidden_by', { name: nameOf(client.snap, h.by), time: timeOfDay(h.at) })}
       {h.reason ? <> — <em>{h.reason}</em></> : null}
       {facilitator ? (
-        <> <ActButton client={client} class="btn tiny" command={{ type: 'unhide_chat', message: line.seq }} confirm={t('mod.unhide_confirm')} label={t('mod.unhide_label', { name: nameOf(client.snap, line.from) })} data-testid="unhide">{t('mod.unhide')}</ActButton></>
+        <> <ActButton client={client} class="btn tiny" command={{ type: 'unhide_chat', message: line.seq }} confirm={t('mod.unhide_confirm')} harmless label={t('mod.unhide_label', { name: nameOf(client.snap, line.from) })} data-testid="unhide">{t('mod.unhide')}</ActButton></>
       ) : null}
     </span>
   );
