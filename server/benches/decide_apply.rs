@@ -207,6 +207,12 @@ fn fold(c: &mut Criterion) {
     group.bench_function("from_log_10000_records", |b| {
         b.iter(|| Convention::from_log(black_box(&log)))
     });
+    // What cluster mode pays before every batch: the convention's task copies its state, to
+    // undo the batch if another node appended first (`Actor::checkpoint`).
+    let state = Convention::from_log(&log);
+    group.bench_function("clone_state_after_10000_records", |b| {
+        b.iter(|| black_box(&state).clone())
+    });
     group.finish();
 }
 
