@@ -213,6 +213,25 @@ fn fold(c: &mut Criterion) {
     group.bench_function("clone_state_after_10000_records", |b| {
         b.iter(|| black_box(&state).clone())
     });
+    // The answered requests beside it: 200 participants with 50 request ids each. Copied
+    // before each batch until 2026-12-07, now journaled: a batch of one request begun,
+    // inserted and rolled back.
+    let mut answered = convene::live::Answered::default();
+    for p in 0..200 {
+        for r in 0..50 {
+            answered.insert(&format!("p{p}"), &format!("p{p}-{r}"), (p * 50 + r) as u64);
+        }
+    }
+    group.bench_function("clone_answered_200x50", |b| {
+        b.iter(|| black_box(&answered).clone())
+    });
+    group.bench_function("journal_answered_200x50_one_request", |b| {
+        b.iter(|| {
+            answered.begin();
+            answered.insert("p7", "p7-new", 99_999);
+            answered.rollback();
+        })
+    });
     group.finish();
 }
 

@@ -43,12 +43,13 @@ const RELOAD_EVERY: Duration = Duration::from_secs(2);
 const MAX_ATTEMPTS: usize = 32;
 
 /// The state a batch may have to undo (cluster mode).
+/// What a batch may have to undo (the answered requests are not copied: their journal,
+/// begun with the checkpoint, is rolled back).
 struct Checkpoint {
     state: Convention,
     audit_head: (u64, String),
     by_hash: HashMap<String, String>,
     revoked: HashSet<String>,
-    requests: super::Answered,
 }
 
 /// A batch once decided.
@@ -836,13 +837,13 @@ impl Actor {
     }
 
     /// What a batch may have to undo when another node appended first.
-    fn checkpoint(&self) -> Checkpoint {
+    fn checkpoint(&mut self) -> Checkpoint {
+        self.requests.begin();
         Checkpoint {
             state: self.state.clone(),
             audit_head: self.audit_head.clone(),
             by_hash: self.by_hash.clone(),
             revoked: self.revoked.clone(),
-            requests: self.requests.clone(),
         }
     }
 
@@ -851,7 +852,7 @@ impl Actor {
         self.audit_head = c.audit_head;
         self.by_hash = c.by_hash;
         self.revoked = c.revoked;
-        self.requests = c.requests;
+        self.requests.rollback();
     }
 
     /// Decide a batch against the state, applying it speculatively. Returns the records, the

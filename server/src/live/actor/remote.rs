@@ -8,6 +8,9 @@ use crate::live::cluster::{FollowCheck, READ_IN_TASK};
 impl Actor {
     /// Records another node appended: apply those after ours, in order, and fan them out.
     pub(super) async fn apply_remote(&mut self, incoming: Vec<p::Record>) {
+        // Other nodes' records are durable: nothing of them is ever undone (and the journal of
+        // a batch that went through ends here, not growing with the log while none is decided).
+        self.requests.end();
         let rooms_before = self.state.location.clone();
         let mut records = Vec::new();
         let mut audit = Vec::new();
