@@ -115,7 +115,9 @@ pub struct Convention {
     pub name: String,
     /// The sequence number of the last event applied; 0 before the first.
     pub seq: u64,
-    pub people: BTreeMap<ParticipantId, Person>,
+    /// The roster, shared between copies of the state until one of them adds someone: in
+    /// cluster mode the state is copied before every batch, and the roster rarely changes.
+    pub people: std::sync::Arc<BTreeMap<ParticipantId, Person>>,
     /// Active invitation per participant: the SHA-256 of the token, never the token.
     pub invites: BTreeMap<ParticipantId, String>,
     /// The plenary first, then breakout rooms in order of creation.
@@ -163,7 +165,7 @@ impl Default for Convention {
         Convention {
             name: String::new(),
             seq: 0,
-            people: BTreeMap::new(),
+            people: Default::default(),
             invites: BTreeMap::new(),
             rooms: vec![RoomState::new(PLENARY, "Plénière")],
             location: BTreeMap::new(),
@@ -300,7 +302,8 @@ impl Convention {
         match &record.event {
             Event::ConventionCreated { name } => self.name = name.clone(),
             Event::ParticipantAdded { person } => {
-                self.people.insert(person.id.clone(), person.clone());
+                std::sync::Arc::make_mut(&mut self.people)
+                    .insert(person.id.clone(), person.clone());
             }
             Event::InviteIssued {
                 participant,

@@ -149,7 +149,8 @@ fn convention_in(c: p::ConventionState) -> d::Convention {
                 };
                 (id, person)
             })
-            .collect(),
+            .collect::<std::collections::BTreeMap<_, _>>()
+            .into(),
         invites: c.invites,
         rooms: c.rooms.into_iter().map(room_in).collect(),
         location: c.location,
