@@ -797,6 +797,18 @@ struct Answer {
     after: Duration,
 }
 
+/// Where a viewer's answer to the public poll stands.
+enum Answering {
+    /// To answer once the poll shows.
+    Waiting(Answer),
+    /// The poll shown: the answer leaves then.
+    Due(tokio::time::Instant, String, Answer),
+    /// Sent at this time (µs since the epoch): the reply is awaited.
+    Sent(u64),
+    /// Answered, refused, or not answering.
+    Done,
+}
+
 /// The open public poll's id in a `public_view`, found without parsing it (a quote inside a
 /// JSON string is escaped, so `"poll":{"poll":"` is only ever the key of the open poll).
 fn open_poll(text: &str) -> Option<&str> {
@@ -816,7 +828,7 @@ async fn viewer(
     sem: Rc<tokio::sync::Semaphore>,
     tally: Rc<RefCell<WorkerReport>>,
     (first, all): (usize, u64),
-    mut answer: Option<Answer>,
+    answer: Option<Answer>,
 ) {
     let ws = {
         let _permit = sem.acquire().await.ok();
@@ -844,22 +856,23 @@ async fn viewer(
         t.opened_per_node[node] += 1;
     }
     let (mut got, mut floor) = (0u64, false);
-    // The public poll: when to answer it (once seen), and when the answer left.
-    let mut answer_at: Option<(tokio::time::Instant, String)> = None;
-    let mut answer_sent: Option<u64> = None;
+    let mut answering = answer.map_or(Answering::Done, Answering::Waiting);
     loop {
-        let due = answer_at.as_ref().map(|(at, _)| *at);
+        let due = match &answering {
+            Answering::Due(at, ..) => Some(*at),
+            _ => None,
+        };
         let m = tokio::select! {
             m = ws.next() => m,
             _ = async { tokio::time::sleep_until(due.unwrap_or_else(tokio::time::Instant::now)).await }, if due.is_some() => {
-                let (Some(a), Some((_, poll))) = (answer.as_ref(), answer_at.take()) else { continue };
+                let Answering::Due(_, poll, a) = std::mem::replace(&mut answering, Answering::Done) else { continue };
                 let vote = serde_json::to_string(&PublicClientMessage::PublicVote {
                     poll,
                     choice: a.choice,
-                    browser: a.browser.clone(),
+                    browser: a.browser,
                 })
                 .unwrap_or_default();
-                answer_sent = Some(now_us());
+                answering = Answering::Sent(now_us());
                 if ws.send(Message::text(vote)).await.is_err() {
                     break;
                 }
@@ -876,29 +889,38 @@ async fn viewer(
         let mut t = tally.borrow_mut();
         t.frames += 1;
         t.bytes += text.len() as u64;
-        if let Some(sent) = answer_sent {
-            if text.starts_with(r#"{"type":"public_voted""#) {
-                t.answered += 1;
-                t.answer_us.push(at.saturating_sub(sent));
-                answer_sent = None;
-                answer = None;
-                continue;
-            }
-            if text.starts_with(r#"{"type":"public_vote_refused""#) {
-                t.refused += 1;
-                if t.refusals.len() < 5 {
-                    t.refusals.push(text.to_string());
+        match &answering {
+            Answering::Sent(sent) => {
+                let reply = if text.starts_with(r#"{"type":"public_voted""#) {
+                    t.answered += 1;
+                    t.answer_us.push(at.saturating_sub(*sent));
+                    true
+                } else if text.starts_with(r#"{"type":"public_vote_refused""#) {
+                    t.refused += 1;
+                    if t.refusals.len() < 5 {
+                        t.refusals.push(text.to_string());
+                    }
+                    true
+                } else {
+                    false
+                };
+                if reply {
+                    answering = Answering::Done;
+                    continue;
                 }
-                answer_sent = None;
-                answer = None;
-                continue;
             }
-        }
-        if let (Some(a), None, None) = (answer.as_ref(), answer_at.as_ref(), answer_sent) {
-            if let Some(poll) = open_poll(&text) {
-                t.answering += 1;
-                answer_at = Some((tokio::time::Instant::now() + a.after, poll.to_string()));
+            Answering::Waiting(_) => {
+                if let Some(poll) = open_poll(&text) {
+                    t.answering += 1;
+                    if let Answering::Waiting(a) =
+                        std::mem::replace(&mut answering, Answering::Done)
+                    {
+                        let due = tokio::time::Instant::now() + a.after;
+                        answering = Answering::Due(due, poll.to_string(), a);
+                    }
+                }
             }
+            Answering::Due(..) | Answering::Done => {}
         }
         if floor && got == all {
             continue;

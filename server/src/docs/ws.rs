@@ -7,7 +7,6 @@ use axum::response::Response;
 use convene_protocol::close as pclose;
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
-use tokio::time::Instant;
 use tracing::{info_span, Instrument};
 
 use super::{close, DocConn, MAX_FRAME_BYTES};
@@ -155,8 +154,7 @@ async fn connection(
         let (sink, mut stream) = socket.split();
         let (writer, done) = spawn_writer(sink, out_rx);
         let mut watch = Watch::new(&app.cancel, app.limits.ws_idle);
-        let mut tokens = BURST;
-        let mut last = Instant::now();
+        let mut rate = socket::TokenBucket::new(RATE_PER_SEC, BURST);
         let mut peer_closed = false;
         loop {
             let next = tokio::select! {
@@ -175,15 +173,10 @@ async fn connection(
             };
             match msg {
                 Message::Binary(data) => {
-                    let now = Instant::now();
-                    tokens =
-                        (tokens + now.duration_since(last).as_secs_f64() * RATE_PER_SEC).min(BURST);
-                    last = now;
-                    if tokens < 1.0 {
+                    if !rate.take() {
                         out_tx.close(close::RATE_LIMITED, "too many messages");
                         break;
                     }
-                    tokens -= 1.0;
                     if !handle.frame(conn, data).await {
                         break;
                     }

@@ -88,6 +88,45 @@ pub fn browser_hash(convention: &str, poll: &str, browser: &str) -> String {
     )))
 }
 
+/// Why a public poll does not take a ballot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    NotFound,
+    Closed,
+    /// The choice is out of range.
+    NoSuchOption,
+    /// The browser is no SHA-256 hash (the gateway makes them: never from a viewer).
+    NotAHash,
+    AlreadyVoted,
+    Full,
+}
+
+/// Why a ballot for `poll` cannot be taken, if it cannot: `decide`'s rules, in one place (the
+/// gateway names a refusal to the viewer with them).
+pub fn ballot_refusal(
+    public: &PublicState,
+    poll: &str,
+    choice: u32,
+    browser: &str,
+) -> Option<Refusal> {
+    let Some(p) = public.polls.iter().find(|p| p.id == poll) else {
+        return Some(Refusal::NotFound);
+    };
+    if p.closed_at.is_some() {
+        return Some(Refusal::Closed);
+    }
+    if choice as usize >= p.options.len() {
+        return Some(Refusal::NoSuchOption);
+    }
+    let Some(key) = browser_key(browser) else {
+        return Some(Refusal::NotAHash);
+    };
+    if p.browsers.contains(&key) {
+        return Some(Refusal::AlreadyVoted);
+    }
+    (p.ballots() >= MAX_PUBLIC_BALLOTS).then_some(Refusal::Full)
+}
+
 /// A public poll's question and options, checked and trimmed. Two options are the same when
 /// they differ only in letter case or spacing (as the console checks).
 fn check_public_poll(
@@ -224,29 +263,29 @@ pub fn decide(state: &Convention, command: &Command) -> Result<Vec<Event>, Rejec
             choice,
             browser,
         } => {
-            let Some(p) = state.public.polls.iter().find(|p| &p.id == poll) else {
-                return reject(Code::NotFound, format!("no public poll {poll}"));
-            };
-            if p.closed_at.is_some() {
-                return reject(Code::Conflict, format!("the public poll {poll} is closed"));
-            }
-            if *choice as usize >= p.options.len() {
-                return reject(Code::Invalid, format!("no option {choice} in {poll}"));
-            }
-            let Some(key) = browser_key(browser) else {
-                return reject(Code::Invalid, "a browser is kept as a SHA-256 hash");
-            };
-            if p.browsers.contains(&key) {
-                return reject(
-                    Code::Conflict,
-                    "this browser has answered this poll already",
-                );
-            }
-            if p.ballots() >= MAX_PUBLIC_BALLOTS {
-                return reject(
-                    Code::Conflict,
-                    format!("the public poll {poll} holds its {MAX_PUBLIC_BALLOTS} answers"),
-                );
+            if let Some(refusal) = ballot_refusal(&state.public, poll, *choice, browser) {
+                let (code, message) = match refusal {
+                    Refusal::NotFound => (Code::NotFound, format!("no public poll {poll}")),
+                    Refusal::Closed => {
+                        (Code::Conflict, format!("the public poll {poll} is closed"))
+                    }
+                    Refusal::NoSuchOption => {
+                        (Code::Invalid, format!("no option {choice} in {poll}"))
+                    }
+                    Refusal::NotAHash => (
+                        Code::Invalid,
+                        "a browser is kept as a SHA-256 hash".to_string(),
+                    ),
+                    Refusal::AlreadyVoted => (
+                        Code::Conflict,
+                        "this browser has answered this poll already".to_string(),
+                    ),
+                    Refusal::Full => (
+                        Code::Conflict,
+                        format!("the public poll {poll} holds its {MAX_PUBLIC_BALLOTS} answers"),
+                    ),
+                };
+                return reject(code, message);
             }
             Ok(vec![Event::PublicBallotCast {
                 poll: poll.clone(),
@@ -290,17 +329,15 @@ pub fn apply(state: &mut Convention, event: &Event, at: u64) {
             choice,
             browser,
         } => {
-            // As strict as `decide` (a log holds nothing else): an answer to an open poll, in
-            // range, from a browser that had not answered.
-            let Some(p) = state.public.polls.iter_mut().find(|p| &p.id == poll) else {
+            // As strict as `decide` (a log holds nothing else), by the same rules.
+            if ballot_refusal(&state.public, poll, *choice, browser).is_some() {
                 return;
-            };
-            let (Some(key), None) = (browser_key(browser), p.closed_at) else {
-                return;
-            };
-            if let Some(c) = p.counts.get_mut(*choice as usize) {
-                if p.browsers.insert(key) {
+            }
+            let p = state.public.polls.iter_mut().find(|p| &p.id == poll);
+            if let (Some(p), Some(key)) = (p, browser_key(browser)) {
+                if let Some(c) = p.counts.get_mut(*choice as usize) {
                     *c += 1;
+                    p.browsers.insert(key);
                 }
             }
         }

@@ -308,10 +308,11 @@ async fn vote(
             "the convention is not available: try again",
         );
     };
+    let hash = d::public::browser_hash(convention, &poll, &browser);
     let command = d::Command::CastPublicBallot {
         poll: poll.clone(),
         choice,
-        browser: d::public::browser_hash(convention, &poll, &browser),
+        browser: hash.clone(),
     };
     // A ballot refused `unavailable` was not recorded (nothing of its batch was applied): in
     // cluster mode, most often the other nodes appending first again and again while many
@@ -332,28 +333,19 @@ async fn vote(
             encode(&PublicServerMessage::PublicVoted { poll, choice })
         }
         Err(CommandError::Rejected(r)) => {
-            let reason = match r.code {
-                d::Code::NotFound => R::NotFound,
-                d::Code::Invalid => R::Invalid,
-                // Closed, answered already by this browser, or full: which, the state says
-                // (each of them, once true, stays true).
-                _ => {
-                    let id = poll.clone();
-                    handle
-                        .query(move |c, _| {
-                            let p = c.public.polls.iter().find(|p| p.id == id)?;
-                            Some(if p.closed_at.is_some() {
-                                R::Closed
-                            } else if p.ballots() >= p::MAX_PUBLIC_BALLOTS {
-                                R::Full
-                            } else {
-                                R::AlreadyVoted
-                            })
-                        })
-                        .await
-                        .flatten()
-                        .unwrap_or(R::Unavailable)
-                }
+            // Which of the poll's rules refused it, the state says (each, once true, stays true).
+            let id = poll.clone();
+            let refusal = handle
+                .query(move |c, _| d::public::ballot_refusal(&c.public, &id, choice, &hash))
+                .await
+                .flatten();
+            let reason = match refusal {
+                Some(d::public::Refusal::NotFound) => R::NotFound,
+                Some(d::public::Refusal::Closed) => R::Closed,
+                Some(d::public::Refusal::NoSuchOption | d::public::Refusal::NotAHash) => R::Invalid,
+                Some(d::public::Refusal::AlreadyVoted) => R::AlreadyVoted,
+                Some(d::public::Refusal::Full) => R::Full,
+                None => R::Unavailable,
             };
             refused(poll, reason, r.message)
         }
@@ -442,7 +434,7 @@ async fn viewer(mut socket: Socket, app: AppState) {
         let mut ping = tokio::time::interval(idle / 3);
         ping.tick().await;
         let mut heard = Instant::now();
-        let (mut tokens, mut refilled) = (p::PUBLIC_MESSAGE_BURST, Instant::now());
+        let mut rate = socket::TokenBucket::new(p::PUBLIC_MESSAGES_PER_SEC, p::PUBLIC_MESSAGE_BURST);
         // The polls this connection answered.
         // (A few at most: one per public poll this viewer answered.)
         let mut voted = Vec::new();
@@ -504,13 +496,10 @@ async fn viewer(mut socket: Socket, app: AppState) {
                                 app.hub.metrics().reject(ErrorCode::Forbidden);
                                 break Some((public_close::READ_ONLY, "a public viewer watches once"));
                             }
-                            tokens = (tokens + refilled.elapsed().as_secs_f64() * p::PUBLIC_MESSAGES_PER_SEC).min(p::PUBLIC_MESSAGE_BURST);
-                            refilled = Instant::now();
-                            if tokens < 1.0 {
+                            if !rate.take() {
                                 app.hub.metrics().reject(ErrorCode::RateLimited);
                                 break Some((close::RATE_LIMITED, "too many messages"));
                             }
-                            tokens -= 1.0;
                             let answer = match *message {
                                 // Boxed: its state (the command, the retries) is held only
                                 // while a vote is under way, not in every viewer's task.

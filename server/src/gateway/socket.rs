@@ -255,6 +255,40 @@ pub fn frames(message: Message) -> Vec<Message> {
     out
 }
 
+/// A token bucket, the rate budget of one connection: `burst` messages at once, refilled at
+/// `per_sec` (ten lines do not deserve a crate).
+pub struct TokenBucket {
+    tokens: f64,
+    last: tokio::time::Instant,
+    per_sec: f64,
+    burst: f64,
+}
+
+impl TokenBucket {
+    /// Full.
+    pub fn new(per_sec: f64, burst: f64) -> Self {
+        TokenBucket {
+            tokens: burst,
+            last: tokio::time::Instant::now(),
+            per_sec,
+            burst,
+        }
+    }
+
+    /// Take a token if there is one (what came in since the last take is counted first).
+    pub fn take(&mut self) -> bool {
+        let now = tokio::time::Instant::now();
+        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.per_sec)
+            .min(self.burst);
+        self.last = now;
+        if self.tokens < 1.0 {
+            return false;
+        }
+        self.tokens -= 1.0;
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -260,34 +260,23 @@ pub(crate) fn close_after<F: Weigh>(
     true
 }
 
-/// A token bucket: 10 lines do not deserve a crate.
+/// The connection's rate budget, and how many messages in a row went over it.
 struct RateLimit {
-    tokens: f64,
-    last: Instant,
+    bucket: socket::TokenBucket,
     over: u32,
 }
 
 impl RateLimit {
     fn new() -> Self {
         RateLimit {
-            tokens: BURST,
-            last: Instant::now(),
+            bucket: socket::TokenBucket::new(RATE_PER_SEC, BURST),
             over: 0,
         }
     }
     fn take(&mut self) -> bool {
-        let now = Instant::now();
-        self.tokens =
-            (self.tokens + now.duration_since(self.last).as_secs_f64() * RATE_PER_SEC).min(BURST);
-        self.last = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            self.over = 0;
-            true
-        } else {
-            self.over += 1;
-            false
-        }
+        let ok = self.bucket.take();
+        self.over = if ok { 0 } else { self.over + 1 };
+        ok
     }
 }
 

@@ -47,15 +47,17 @@ function share(n, ballots) {
   return fmtPercent(ballots ? n / ballots : 0);
 }
 
-function Bars({ labels, counts, ballots, highlight }) {
+/** Per option, its count, share of `ballots` and a bar (scaled to the largest count);
+ * `countKey` words a count (votes, or a public poll's answers). */
+export function Bars({ labels, counts, ballots, highlight, countKey = 'results.count', testid }) {
   const max = Math.max(1, ...counts);
   return (
-    <ul class="bars">
+    <ul class="bars" data-testid={testid}>
       {labels.map((l, i) => (
-        <li key={i} class={highlight && highlight.includes(i) ? 'winner' : ''}>
+        <li key={i} class={highlight && highlight.includes(i) ? 'winner' : ''} data-choice={i} data-count={counts[i] || 0}>
           <span class="bar-label">{l}</span>
           <span class="bar-track" aria-hidden="true"><span class="bar-fill" style={{ width: `${(100 * (counts[i] || 0)) / max}%` }} /></span>
-          <span class="bar-value">{t('results.count', { n: counts[i] || 0, pct: share(counts[i] || 0, ballots) })}</span>
+          <span class="bar-value">{t(countKey, { n: counts[i] || 0, pct: share(counts[i] || 0, ballots) })}</span>
         </li>
       ))}
     </ul>

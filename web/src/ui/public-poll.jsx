@@ -6,9 +6,10 @@
 // each open or close. The public sees the results only once the poll is closed.
 
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { t, fmtPercent } from '../i18n.js';
+import { t } from '../i18n.js';
 import { useId, checkFields, timeOfDay } from './common.jsx';
 import { apiFetch } from './download.jsx';
+import { Bars } from './polls.jsx';
 
 /** Limits of the spec (the server checks them again). */
 const QUESTION_MAX = 500;
@@ -69,22 +70,13 @@ function refusalText(type, code) {
   return why === `err.${code}` ? t('err.internal') : why;
 }
 
-/** Per option: its count, share and a bar (the staff's bars, as in the polls tab). */
+/** Per option: its count, share and a bar (the polls tab's bars, counting answers). */
 function Tally({ poll }) {
   const ballots = (poll.tally && poll.tally.ballots) || 0;
   const counts = (poll.tally && poll.tally.counts) || [];
-  const max = Math.max(1, ...counts);
   return (
     <>
-      <ul class="bars" data-testid="public-poll-tally">
-        {poll.options.map((o, i) => (
-          <li key={i} data-choice={i} data-count={counts[i] || 0}>
-            <span class="bar-label">{o}</span>
-            <span class="bar-track" aria-hidden="true"><span class="bar-fill" style={{ width: `${(100 * (counts[i] || 0)) / max}%` }} /></span>
-            <span class="bar-value">{t('ppoll.count', { n: counts[i] || 0, pct: fmtPercent(ballots ? (counts[i] || 0) / ballots : 0) })}</span>
-          </li>
-        ))}
-      </ul>
+      <Bars labels={poll.options} counts={counts} ballots={ballots} countKey="ppoll.count" testid="public-poll-tally" />
       <p class="small" data-testid="public-poll-ballots" data-count={ballots}>{t('ppoll.answers', { n: ballots })}</p>
     </>
   );
