@@ -42,11 +42,6 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a view may take to be built after `watch` (a replica being loaded).
 const FIRST_VIEW_TIMEOUT: Duration = Duration::from_secs(5);
-/// A `public_vote` the store could not take is tried again this many times, after
-/// `VOTE_RETRY_MS` × the attempt (plus as much at random), before the viewer hears
-/// `unavailable`.
-const VOTE_RETRIES: u64 = 3;
-const VOTE_RETRY_MS: u64 = 25;
 
 fn unavailable() -> ApiError {
     ApiError::new(ErrorCode::Unavailable, "the convention is shutting down")
@@ -314,19 +309,7 @@ async fn vote(
         choice,
         browser: hash.clone(),
     };
-    // A ballot refused `unavailable` was not recorded (nothing of its batch was applied): in
-    // cluster mode, most often the other nodes appending first again and again while many
-    // answer at once. Tried again a few times, a little later each, before the viewer is
-    // told to try again; the rule of one per browser makes a retry harmless.
-    let mut result = handle.command(d::Actor::Public, command.clone()).await;
-    for attempt in 1..=VOTE_RETRIES {
-        if !matches!(result, Err(CommandError::Unavailable(_))) {
-            break;
-        }
-        let jitter = rand::random::<u64>() % (VOTE_RETRY_MS * attempt);
-        tokio::time::sleep(Duration::from_millis(VOTE_RETRY_MS * attempt + jitter)).await;
-        result = handle.command(d::Actor::Public, command.clone()).await;
-    }
+    let result = handle.command(d::Actor::Public, command).await;
     match result {
         Ok(_) => {
             voted.push(poll.clone());

@@ -1028,10 +1028,17 @@ impl Actor {
                 Err(StoreError::Conflict { .. })
                     if attempt < MAX_ATTEMPTS && checkpoint.is_some() =>
                 {
-                    // Another node appended first: undo, catch up, decide again.
+                    // Another node appended first: undo, catch up, decide again. After the
+                    // first loss in a row, a few ms at random first: nodes that keep racing
+                    // (many commands on every node at once) fall out of step, instead of one
+                    // losing every race until it gives up.
                     self.metrics.append_conflicts.inc();
                     if let Some(c) = checkpoint {
                         self.restore(c);
+                    }
+                    if attempt > 1 {
+                        let ms = rand::random::<u64>() % (attempt.min(10) as u64 + 1);
+                        tokio::time::sleep(Duration::from_millis(ms)).await;
                     }
                     self.catch_up().await;
                 }
