@@ -484,7 +484,7 @@ async fn viewer(mut socket: Socket, app: AppState) {
                                 break Some((close::RATE_LIMITED, "too many messages"));
                             }
                             let answer = match *message {
-                                // Boxed: its state (the command, the retries) is held only
+                                // Boxed: its state (the command, its reply) is held only
                                 // while a vote is under way, not in every viewer's task.
                                 PublicClientMessage::PublicVote { poll, choice, browser } => {
                                     Box::pin(vote(&app, convention, &mut voted, poll, choice, browser)).await
