@@ -29,7 +29,21 @@ test("a citizen's connection drops and comes back", { timeout: 150000 }, async (
   // Something said while offline waits for the connection.
   await a.fill('.chat-form input', 'Pendant la coupure');
   await a.press('.chat-form input', 'Enter');
-  await a.waitForSelector('[data-testid=reconnecting]:has-text("1 action en attente sera envoyée")');
+  await a.waitForSelector('[data-testid=reconnecting]:has-text("1 action en attente sera envoyée")').catch(async (e) => {
+    // What the page held instead (a rare failure here was never explained).
+    const held = await a.evaluate(() => {
+      const c = window.__convene;
+      const banner = document.querySelector('[data-testid=reconnecting]');
+      return {
+        status: c.status,
+        pending: [...c.pending.values()].map((p) => p.command),
+        input: document.querySelector('.chat-form input')?.value,
+        banner: banner ? banner.textContent : null,
+        errors: c.errors.map((x) => x.code),
+      };
+    });
+    throw new Error(`${e.message}\npage: ${JSON.stringify(held)}`);
+  });
 
   // The server comes back on the same address, with the same data.
   await restartServer();
