@@ -5,7 +5,10 @@
 #   bench/fanout-profile.sh SERVER LISTENERS RATE TAG    SERVER: convene | floor
 #   env: CONVENE (target/release/convene), OUT (target/bench/profile), FREQ (Hz, 999),
 #        CALLG (perf's call-graph option, -g; "--call-graph dwarf,16384" names inlined frames),
-#        STAT=1 (perf stat's counts instead: CPU, thread switches, migrations)
+#        STAT=1 (perf stat's counts instead: CPU, thread switches, migrations),
+#        PERTHREAD=1 (with STAT: the counts by thread),
+#        DURATION (the run, s, 12) and SETTLE (s from the last connection to the 8 s window, 2):
+#        DURATION=45 SETTLE=25 measures after SQLite's first checkpoint (a reused log file)
 # Writes OUT/TAG.perf.data, OUT/TAG.report.txt (flat, by symbol), OUT/TAG.dso.txt, OUT/TAG.txt.
 set -euo pipefail
 if [ -z "${FANOUT_LOCKED:-}" ]; then
@@ -32,14 +35,14 @@ wait_listening "$OUT/$TAG.server.log"
 echo "load $(cut -d' ' -f1 /proc/loadavg)" >"$OUT/$TAG.load"
 "$BIN/convene-loadtest" --url "http://127.0.0.1:$PORT" --organizer-token t --quiet \
   --server-pid "$PID" --json "$OUT/$TAG.json" \
-  plenary --listeners "$N" --rate "$RATE" --duration 12 --target "$SERVER" >"$OUT/$TAG.txt" 2>&1 &
+  plenary --listeners "$N" --rate "$RATE" --duration "${DURATION:-12}" --target "$SERVER" >"$OUT/$TAG.txt" 2>&1 &
 LT=$!
 # The broadcasting starts once every listener is connected (the server holds their sockets).
 for _ in $(seq 300); do
   [ "$(ls "/proc/$PID/fd" 2>/dev/null | wc -l)" -gt "$N" ] && break
   sleep 0.1
 done
-sleep 2
+sleep "${SETTLE:-2}"
 if [ -n "${STAT:-}" ]; then
   # Counts instead of samples: thread switches (voluntary: parked; involuntary: preempted)
   # by thread, then perf's counts for the whole server.
@@ -47,7 +50,7 @@ if [ -n "${STAT:-}" ]; then
   switches >"$OUT/$TAG.switches.before"
   perf stat ${PERTHREAD:+--per-thread} -e task-clock,context-switches,cpu-migrations,page-faults -p "$PID" -o "$OUT/$TAG.stat.txt" -- sleep 8
   switches >"$OUT/$TAG.switches.after"
-  join <(awk '{print $1"/"$2, $3}' "$OUT/$TAG.switches.before") <(awk '{print $1"/"$2, $3}' "$OUT/$TAG.switches.after") \
+  join <(awk '{print $1"/"$2, $3}' "$OUT/$TAG.switches.before" | sort) <(awk '{print $1"/"$2, $3}' "$OUT/$TAG.switches.after" | sort) \
     | awk '{d=$3-$2; if (d>0) print $1, d}' >"$OUT/$TAG.switches.txt"
 else
   perf record ${EVENT:+-e $EVENT} -F "${FREQ:-999}" ${CALLG:--g} -p "$PID" -o "$OUT/$TAG.perf.data" -- sleep 8 2>"$OUT/$TAG.perf.log"
