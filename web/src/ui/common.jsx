@@ -96,25 +96,49 @@ export function act(client, command) {
 export function ActButton({ client, command, children, class: cls, confirm, harmless, disabled, label, onDone, ...rest }) {
   const [busy, setBusy] = useState(false);
   const [asking, setAsking] = useState(false);
+  // Busy is said with aria-disabled, not `disabled`: a focused button that becomes disabled
+  // loses the focus to the page's top, and a keyboard or screen-reader user with it.
+  const inFlight = useRef(false);
+  const button = useRef(null);
+  // After the question in the page (confirmed or not), the focus goes back to the button.
+  const refocus = useRef(false);
+  // The question takes the focus once, when it opens (not at every render: a live update
+  // would pull it back from « Annuler » to « Confirmer »).
+  const yes = useRef(null);
+  useEffect(() => {
+    if (asking && yes.current) yes.current.focus();
+    if (!asking && refocus.current) {
+      refocus.current = false;
+      if (button.current) button.current.focus();
+    }
+  }, [asking]);
   const send = async () => {
+    if (inFlight.current) return;
+    inFlight.current = true;
     setAsking(false);
     setBusy(true);
     const ok = await act(client, typeof command === 'function' ? command() : command);
+    inFlight.current = false;
     setBusy(false);
     if (ok && onDone) onDone();
   };
   const onClick = () => (confirm ? setAsking(true) : send());
+  const answer = (confirmed) => {
+    refocus.current = true;
+    if (confirmed) send();
+    else setAsking(false);
+  };
   if (asking) {
     return (
       <span class="confirm-inline" role="group" aria-label={confirm} data-testid="confirm">
         <span class="confirm-question" role="alert">{confirm}</span>
-        <button type="button" class={harmless ? 'btn primary small' : 'btn danger small'} data-testid="confirm-yes" onClick={send} ref={(el) => el && el.focus()}>{t('common.confirm')}</button>
-        <button type="button" class="btn small" data-testid="confirm-no" onClick={() => setAsking(false)}>{t('common.cancel')}</button>
+        <button type="button" class={harmless ? 'btn primary small' : 'btn danger small'} data-testid="confirm-yes" onClick={() => answer(true)} ref={yes}>{t('common.confirm')}</button>
+        <button type="button" class="btn small" data-testid="confirm-no" onClick={() => answer(false)}>{t('common.cancel')}</button>
       </span>
     );
   }
   return (
-    <button type="button" class={cls || 'btn'} onClick={onClick} disabled={disabled || busy} aria-busy={busy ? 'true' : undefined} aria-label={label} {...rest}>
+    <button type="button" ref={button} class={cls || 'btn'} onClick={busy ? undefined : onClick} disabled={disabled} aria-disabled={busy ? 'true' : undefined} aria-busy={busy ? 'true' : undefined} aria-label={label} {...rest}>
       {children}
     </button>
   );

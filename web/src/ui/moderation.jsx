@@ -5,7 +5,7 @@
 
 import { useState, useEffect } from 'preact/hooks';
 import { t } from '../i18n.js';
-import { act, ActButton, nameOf, roomName, timeOfDay, useId, Countdown, actorWords } from './common.jsx';
+import { act, ActButton, nameOf, roomName, timeOfDay, useId, useAutoFocus, Countdown, actorWords } from './common.jsx';
 import { loadAudit } from './download.jsx';
 import { Icon } from './icons.jsx';
 
@@ -32,6 +32,8 @@ function ReasonForm({ label, max, required, submit, cancel, testid }) {
   const [reason, setReason] = useState('');
   const [busy, setBusy] = useState(false);
   const id = useId('reason');
+  // The field takes the focus when the form opens (`autoFocus` does not, in a page in use).
+  const field = useAutoFocus();
   const send = async (e) => {
     e.preventDefault();
     if (required && !reason.trim()) return;
@@ -43,7 +45,7 @@ function ReasonForm({ label, max, required, submit, cancel, testid }) {
   return (
     <form class="reason-form stack" onSubmit={send} data-testid={testid}>
       <label for={id}>{label}</label>
-      <input id={id} type="text" value={reason} maxLength={max} required={required} autoFocus autocomplete="off" onInput={(e) => setReason(e.currentTarget.value)} />
+      <input id={id} type="text" value={reason} maxLength={max} required={required} ref={field} autocomplete="off" onInput={(e) => setReason(e.currentTarget.value)} />
       <div class="row">
         <button type="submit" class="btn primary small" disabled={busy || (required && !reason.trim())}>{t('mod.confirm')}</button>
         <button type="button" class="btn small" onClick={cancel}>{t('common.cancel')}</button>

@@ -1,7 +1,7 @@
 // Polls: voting in every kind (single, multiple, scale, ranking, text, position), results,
 // and, for facilitators, the builder and the live participation.
 
-import { useState, useRef } from 'preact/hooks';
+import { useState, useRef, useEffect } from 'preact/hooks';
 import { t, fmtPercent, fmtNumber } from '../i18n.js';
 import { pollNumber, voterOrder } from '../reduce.js';
 import { Countdown, act, ActButton, Section, useId, roomName } from './common.jsx';
@@ -238,6 +238,18 @@ export function BallotForm({ poll, onVote, busy, seed }) {
   const [text, setText] = useState(prev && prev.kind === 'text' ? prev.text : '');
   const [stance, setStance] = useState(prev && prev.kind === 'position' ? prev.stance : null);
   const [confirming, setConfirming] = useState(false);
+  // The confirmation takes the focus when it opens (`autoFocus` does not, on an element added
+  // to a page already in use), and « Revenir » gives it back to « Voter ».
+  const confirmRef = useRef(null);
+  const submitRef = useRef(null);
+  const goingBack = useRef(false);
+  useEffect(() => {
+    if (confirming && confirmRef.current) confirmRef.current.focus();
+    if (!confirming && goingBack.current) {
+      goingBack.current = false;
+      if (submitRef.current) submitRef.current.focus();
+    }
+  }, [confirming]);
 
   let fields;
   let ballot = null;
@@ -324,12 +336,12 @@ export function BallotForm({ poll, onVote, busy, seed }) {
         <div class="confirm" role="alertdialog" aria-labelledby={`${gid}-confirm`}>
           <p id={`${gid}-confirm`}><strong>{t('vote.confirm_q', { choice: describeBallot(spec, ballot) })}</strong></p>
           <div class="row">
-            <button type="submit" class="btn primary" autoFocus>{t('vote.confirm')}</button>
-            <button type="button" class="btn" onClick={() => setConfirming(false)}>{t('vote.back')}</button>
+            <button type="submit" class="btn primary" ref={confirmRef}>{t('vote.confirm')}</button>
+            <button type="button" class="btn" onClick={() => { goingBack.current = true; setConfirming(false); }}>{t('vote.back')}</button>
           </div>
         </div>
       ) : (
-        <button type="submit" class="btn primary" disabled={!ballot || busy}>{poll.you_voted ? t('vote.change') : t('vote.submit')}</button>
+        <button type="submit" class="btn primary" ref={submitRef} disabled={!ballot || busy}>{poll.you_voted ? t('vote.change') : t('vote.submit')}</button>
       )}
     </form>
   );

@@ -56,20 +56,19 @@ export function HandControl({ client, inside }) {
   const me = client.you.id;
   if (inside.floor && inside.floor.participant === me) return null;
   const raised = inside.queue.some((e) => e.participant === me);
+  // One button that changes (not one swapped for another), so that the focus stays on it.
   return (
     <div class="hand">
       {raised ? (
-        <>
-          <p class="hand-place" aria-live="polite">
-            {inside.order === 'least_spoken' && !client.snap.floor_time
-              ? t('hand.raised_least', { n: inside.queue.length })
-              : t('hand.place', { place: queuePlace(inside, me) })}
-          </p>
-          <ActButton client={client} command={{ type: 'lower_hand' }} class="btn big secondary"><Icon name="hand" size={22} /> {t('hand.lower')}</ActButton>
-        </>
-      ) : (
-        <ActButton client={client} command={{ type: 'raise_hand' }} class="btn big primary"><Icon name="hand" size={22} /> {t('hand.raise')}</ActButton>
-      )}
+        <p class="hand-place" aria-live="polite">
+          {inside.order === 'least_spoken' && !client.snap.floor_time
+            ? t('hand.raised_least', { n: inside.queue.length })
+            : t('hand.place', { place: queuePlace(inside, me) })}
+        </p>
+      ) : null}
+      <ActButton client={client} command={{ type: raised ? 'lower_hand' : 'raise_hand' }} class={raised ? 'btn big secondary' : 'btn big primary'} data-testid="hand-button">
+        <Icon name="hand" size={22} /> {raised ? t('hand.lower') : t('hand.raise')}
+      </ActButton>
       <Waiting client={client} types={['raise_hand', 'lower_hand']} />
     </div>
   );
@@ -301,12 +300,28 @@ export function CallFacilitator({ client }) {
   const [msg, setMsg] = useState('');
   const id = useId('call');
   const mine = snap.calls.filter((c) => c.participant === client.you.id);
+  // When the form closes (sent or cancelled), the focus goes back to the button that opened it.
+  const opener = useRef(null);
+  const field = useRef(null);
+  const closing = useRef(false);
+  useEffect(() => {
+    // Opened: the message field takes the focus (`autoFocus` does not, in a page already in use).
+    if (open && field.current) field.current.focus();
+    if (!open && closing.current) {
+      closing.current = false;
+      if (opener.current) opener.current.focus();
+    }
+  }, [open]);
+  const close = () => {
+    closing.current = true;
+    setOpen(false);
+  };
   const send = async (e) => {
     e.preventDefault();
     const ok = await act(client, { type: 'call_facilitator', message: msg.trim() });
     if (ok) {
       setMsg('');
-      setOpen(false);
+      close();
     }
   };
   return (
@@ -318,14 +333,14 @@ export function CallFacilitator({ client }) {
       {open ? (
         <form onSubmit={send} class="stack">
           <label for={id}>{t('call.message')}</label>
-          <textarea id={id} rows={2} maxLength={1000} value={msg} onInput={(e) => setMsg(e.currentTarget.value)} autoFocus />
+          <textarea id={id} rows={2} maxLength={1000} value={msg} onInput={(e) => setMsg(e.currentTarget.value)} ref={field} />
           <div class="row">
             <button type="submit" class="btn primary">{t('call.send')}</button>
-            <button type="button" class="btn" onClick={() => setOpen(false)}>{t('common.cancel')}</button>
+            <button type="button" class="btn" onClick={close}>{t('common.cancel')}</button>
           </div>
         </form>
       ) : (
-        <button type="button" class="btn" onClick={() => setOpen(true)}><Icon name="bell" /> {t('call.button')}</button>
+        <button type="button" class="btn" ref={opener} onClick={() => setOpen(true)}><Icon name="bell" /> {t('call.button')}</button>
       )}
     </div>
   );
