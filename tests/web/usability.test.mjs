@@ -1,10 +1,11 @@
 // What a hands-on audit of the page found, kept found: the focus stays where a keyboard or
 // screen-reader user acts (a button busy until the server answers, the hand, a question
-// asked in the page, a call, a secret vote, a report).
+// asked in the page, a call, a secret vote, a report), the tabs of a phone are never cut, and a
+// long room name does not squeeze a form's labels.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openAs, waitState, tab, commandOk, answerAsked, server, browser, useServerAndBrowser } from './harness.mjs';
+import { openAs, waitState, tab, commandOk, answerAsked, LAPTOP, PHONE, server, browser, useServerAndBrowser } from './harness.mjs';
 
 // The demo's prepared day: a hearing and a rotation, so that everyone has all their tabs.
 useServerAndBrowser({ demoDay: 'prepared' });
@@ -110,4 +111,31 @@ test('the focus stays where a keyboard user acts', { timeout: 120000 }, async ()
   await amina.waitForSelector('[data-testid=report-form]');
   // (The page moves the focus after rendering: a moment is allowed.)
   await amina.waitForFunction(() => document.activeElement.tagName === 'INPUT' && document.activeElement.closest('[data-testid=report-form]') !== null, null, { timeout: 1000 });
+});
+
+test('the tabs of a phone are never cut, and a long room name leaves its labels room', { timeout: 120000 }, async () => {
+  // Six tabs for a facilitator, five for a guarantor: each as wide as its longest word.
+  const fac = await openAs(browser, server, server.role('facilitator'), { viewport: PHONE });
+  const guarantor = await openAs(browser, server, server.role('guarantor'), { viewport: PHONE });
+  assert.equal((await fac.$$('nav .tab')).length, 6);
+  assert.equal((await guarantor.$$('nav .tab')).length, 5);
+  for (const [page, who] of [[fac, 'facilitator'], [guarantor, 'guarantor']]) {
+    const tabs = await page.$$eval('nav .tab', (els) => els.map((e) => {
+      const r = e.getBoundingClientRect();
+      return { tab: e.dataset.tab, left: r.left, right: r.right, cut: e.scrollWidth > e.clientWidth };
+    }));
+    for (const x of tabs) {
+      assert.equal(x.cut, false, `${who}: the tab ${x.tab} is cut`);
+      assert.ok(x.left >= 0 && x.right <= PHONE.width, `${who}: the tab ${x.tab} is outside the screen (${x.left}–${x.right})`);
+    }
+  }
+
+  // The poll builder: a room with a long name in « Salle » once took the labels' column.
+  const long = 'Mobilités et transports du quotidien dans la métropole';
+  const lap = await openAs(browser, server, server.role('facilitator', 1), { viewport: LAPTOP });
+  await commandOk(lap, { type: 'create_rooms', names: [long] });
+  await waitState(lap, (c, name) => c.snap.rooms.some((r) => r.name === name), long);
+  await tab(lap, 'polls');
+  const width = await lap.locator('#poll-builder label:has-text("Quorum")').evaluate((e) => e.getBoundingClientRect().width);
+  assert.ok(width >= 100, `the label « Quorum (facultatif) » is ${width} px wide`);
 });
