@@ -145,7 +145,7 @@ test('a removed citizen is told so, does not reconnect, and comes back once read
   await fac.fill('[data-testid=remove-form] input', 'Insultes répétées');
   await fac.click('[data-testid=remove-form] button:has-text("Valider")');
 
-  await c.waitForSelector('[role=alert]:has-text("Vous avez été retiré de la convention par l\'équipe d\'animation")');
+  await c.waitForSelector('[role=alert]:has-text("Vous avez été retiré·e de la convention par l\'équipe d\'animation")');
   await c.waitForSelector('[data-testid=removed-help]');
   await waitState(c, (cl) => cl.status === 'fatal' && cl.fatal === 'removed');
   // No reconnection loop: the page stays stopped, without a new attempt.

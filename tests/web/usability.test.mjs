@@ -1,7 +1,7 @@
 // What a hands-on audit of the page found, kept found: the focus stays where a keyboard or
 // screen-reader user acts (a button busy until the server answers, the hand, a question
-// asked in the page, a call, a secret vote, a report), the tabs of a phone are never cut, and a
-// long room name does not squeeze a form's labels.
+// asked in the page, a call, a secret vote, a report), the tabs of a phone are never cut, a
+// long room name does not squeeze a form's labels, and the audit trail's counts agree in number.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -138,4 +138,16 @@ test('the tabs of a phone are never cut, and a long room name leaves its labels 
   await tab(lap, 'polls');
   const width = await lap.locator('#poll-builder label:has-text("Quorum")').evaluate((e) => e.getBoundingClientRect().width);
   assert.ok(width >= 100, `the label « Quorum (facultatif) » is ${width} px wide`);
+});
+
+test('the audit trail counts rooms and people in the right number', { timeout: 60000 }, async () => {
+  const fac = await openAs(browser, server, server.role('facilitator'));
+  const g = await openAs(browser, server, server.role('guarantor'));
+  // Rooms are filled by hand while they are closed.
+  if (await fac.evaluate(() => !!window.__convene.snap.breakouts)) await commandOk(fac, { type: 'close_breakouts' });
+  await commandOk(fac, { type: 'create_rooms', names: ['Seule salle'] });
+  await g.waitForSelector('#audit .audit-list li:has-text("1 salle créée")');
+  await commandOk(fac, { type: 'assign_rooms', method: 'manual', assignments: [{ participant: server.role('citizen', 2).participant, room: await fac.evaluate(() => window.__convene.snap.rooms.find((r) => r.name === 'Seule salle').id) }] });
+  await g.waitForSelector('#audit .audit-list li:has-text("de 1 personne")');
+  assert.equal(await g.locator('#audit .audit-list li:has-text("(s)")').count(), 0);
 });
