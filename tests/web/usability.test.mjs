@@ -151,3 +151,14 @@ test('the audit trail counts rooms and people in the right number', { timeout: 6
   await g.waitForSelector('#audit .audit-list li:has-text("de 1 personne")');
   assert.equal(await g.locator('#audit .audit-list li:has-text("(s)")').count(), 0);
 });
+
+test('the console board says what « 3/29 » counts', { timeout: 60000 }, async () => {
+  const fac = await openAs(browser, server, server.role('facilitator'));
+  await tab(fac, 'console');
+  const count = fac.locator('.board-col').first().locator('[data-testid=board-count]');
+  const [shown, words] = await count.evaluate((e) => [e.querySelector('[aria-hidden=true]').textContent, e.querySelector('.sr-only').textContent]);
+  const m = shown.match(/^(\d+)\/(\d+)$/);
+  assert.ok(m, shown);
+  assert.equal(words, `${m[1]} ${m[1] === '1' || m[1] === '0' ? 'personne connectée' : 'personnes connectées'} sur ${m[2]}`);
+  assert.equal(await count.getAttribute('title'), words);
+});

@@ -545,6 +545,8 @@ export const DICT = {
   'console.back_plenary': ['Revenir en plénière', 'Back to the plenary'],
   'board.unassigned': ['Non affecté·es', 'Not assigned'],
   'board.count': ['{n}/{total}', '{n}/{total}'],
+  // What « 3/29 » means, for a screen reader and on hover.
+  'board.count_words': [{ one: '{n} personne connectée sur {total}', other: '{n} personnes connectées sur {total}' }, { one: '{n} person online out of {total}', other: '{n} people online out of {total}' }],
   'board.hands': [{ one: '{n} main levée', other: '{n} mains levées' }, { one: '{n} hand raised', other: '{n} hands raised' }],
   'board.move_here': ['Déplacer ici', 'Move here'],
   'board.assign_here': ['Affecter ici', 'Assign here'],

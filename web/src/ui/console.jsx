@@ -218,7 +218,7 @@ function RoomsBoard({ client, onPick }) {
               onDrop={(e) => { e.preventDefault(); setOver(null); const pid = e.dataTransfer.getData('text/plain'); if (pid) place(pid, col.id); }}
             >
               <header class="board-col-head">
-                <h3 class="h-small">{title} <span class="count">{t('board.count', { n: online, total: col.people.length })}</span></h3>
+                <h3 class="h-small">{title} <span class="count" title={t('board.count_words', { n: online, total: col.people.length })} data-testid="board-count"><span aria-hidden="true">{t('board.count', { n: online, total: col.people.length })}</span><span class="sr-only">{t('board.count_words', { n: online, total: col.people.length })}</span></span></h3>
                 {inside ? (
                   <p class="small muted">
                     {inside.floor ? <><Icon name="mic" size={14} /> {nameOf(snap, inside.floor.participant)} · </> : null}
