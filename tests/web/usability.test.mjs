@@ -162,3 +162,27 @@ test('the console board says what « 3/29 » counts', { timeout: 60000 }, async 
   assert.equal(words, `${m[1]} ${m[1] === '1' || m[1] === '0' ? 'personne connectée' : 'personnes connectées'} sur ${m[2]}`);
   assert.equal(await count.getAttribute('title'), words);
 });
+
+test('on a phone, the reason form under a chat line is in view with its buttons', { timeout: 60000 }, async () => {
+  const fac = await openAs(browser, server, server.role('facilitator', 1), { viewport: PHONE });
+  const cit = await openAs(browser, server, server.role('citizen', 5), { viewport: PHONE });
+  const roomOf = (page) => page.evaluate(() => { const c = window.__convene; return c.snap.participants.find((p) => p.id === c.you.id).room; });
+  const room = await roomOf(cit);
+  if ((await roomOf(fac)) !== room) await commandOk(fac, { type: 'visit', room });
+  // A log that does not scroll yet: the form, opened under its last line, makes it scroll.
+  for (let i = 1; i <= 2; i += 1) await commandOk(cit, { type: 'send_chat', text: `Ligne ${i} de la discussion` });
+  await tab(fac, 'room');
+  await fac.waitForSelector('.chat-line:has-text("Ligne 2 de la discussion")');
+  assert.ok(await fac.$eval('.chat-log', (l) => l.scrollHeight <= l.clientHeight), 'the room\'s chat already scrolls');
+  await fac.click('.chat-line:has-text("Ligne 2 de la discussion") button:has-text("Masquer")');
+  await fac.waitForSelector('[data-testid=hide-form]');
+  await fac.waitForFunction(() => document.activeElement.closest('[data-testid=hide-form]') !== null, null, { timeout: 1000 });
+  // « Valider » and « Annuler » within what the log shows (the page scrolls it after rendering).
+  await fac.waitForFunction(() => {
+    const log = document.querySelector('.chat-log').getBoundingClientRect();
+    return [...document.querySelectorAll('[data-testid=hide-form] button')].every((b) => {
+      const r = b.getBoundingClientRect();
+      return r.top >= log.top && r.bottom <= log.bottom;
+    });
+  }, null, { timeout: 2000 }).catch(() => assert.fail('the hide form\'s buttons are outside the chat log\'s view'));
+});

@@ -3,9 +3,9 @@
 // facilitators' panel (open reports, mutes, removal and readmission), and the moderation log
 // (the audit trail's moderation entries) that guarantors and facilitators read live.
 
-import { useState, useEffect } from 'preact/hooks';
+import { useState, useEffect, useRef } from 'preact/hooks';
 import { t } from '../i18n.js';
-import { act, ActButton, nameOf, roomName, timeOfDay, useId, useAutoFocus, Countdown, actorWords } from './common.jsx';
+import { act, ActButton, nameOf, roomName, timeOfDay, useId, Countdown, actorWords } from './common.jsx';
 import { loadAudit } from './download.jsx';
 import { Icon } from './icons.jsx';
 
@@ -32,8 +32,15 @@ function ReasonForm({ label, max, required, submit, cancel, testid }) {
   const [reason, setReason] = useState('');
   const [busy, setBusy] = useState(false);
   const id = useId('reason');
-  // The field takes the focus when the form opens (`autoFocus` does not, in a page in use).
-  const field = useAutoFocus();
+  // The field takes the focus when the form opens (`autoFocus` does not, in a page in use),
+  // and the whole form comes into view: inside the chat's scrolling log, focusing the field
+  // alone left « Valider » and « Annuler » below the log's edge.
+  const field = useRef(null);
+  const form = useRef(null);
+  useEffect(() => {
+    if (field.current) field.current.focus({ preventScroll: true });
+    if (form.current) form.current.scrollIntoView({ block: 'nearest' });
+  }, []);
   const send = async (e) => {
     e.preventDefault();
     if (required && !reason.trim()) return;
@@ -43,7 +50,7 @@ function ReasonForm({ label, max, required, submit, cancel, testid }) {
     if (ok) cancel();
   };
   return (
-    <form class="reason-form stack" onSubmit={send} data-testid={testid}>
+    <form class="reason-form stack" onSubmit={send} data-testid={testid} ref={form}>
       <label for={id}>{label}</label>
       <input id={id} type="text" value={reason} maxLength={max} required={required} ref={field} autocomplete="off" onInput={(e) => setReason(e.currentTarget.value)} />
       <div class="row">
