@@ -8,9 +8,9 @@ mod common;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use common::{convention, step, Ids, Roster, Sim};
+use common::{convention, options, poll_spec, step, Ids, Roster, Sim};
 use convene::domain::{
-    Actor, AssignMethod, Command, Context, Convention, Millis, QueueOrder, Record,
+    Actor, AssignMethod, Ballot, Command, Context, Convention, Millis, PollKind, QueueOrder, Record,
 };
 use criterion::{criterion_group, criterion_main, Criterion};
 
@@ -232,7 +232,55 @@ fn fold(c: &mut Criterion) {
             answered.rollback();
         })
     });
+    // The same copy for a national-size convention: 5,000 citizens, each placed in one of 20
+    // rooms, who all voted in a named and in a secret poll.
+    let large = large_state(5_000);
+    group.bench_function("clone_state_5000_people_two_polls_of_5000", |b| {
+        b.iter(|| black_box(&large).clone())
+    });
     group.finish();
+}
+
+/// `citizens` citizens in 20 rooms (balanced by commune), all of whom voted in a named poll
+/// and in a secret poll, both still open.
+fn large_state(citizens: usize) -> Convention {
+    let (mut sim, ids) = convention(Roster {
+        facilitators: 2,
+        guarantors: 2,
+        citizens,
+        communes: 24,
+        ..Roster::default()
+    });
+    let f = ids.facilitator().to_string();
+    sim.ok(
+        &f,
+        Command::CreateRooms {
+            count: Some(ROOMS),
+            names: vec![],
+        },
+    );
+    sim.ok(&f, balanced());
+    for secret in [false, true] {
+        let mut spec = poll_spec(
+            "Quelle priorité pour la métropole ?",
+            PollKind::Single {
+                options: options(&["Mobilité", "Logement", "Climat"]),
+            },
+        );
+        spec.secret = secret;
+        let poll = sim.open_poll(&f, spec);
+        for (i, c) in ids.citizens.iter().enumerate() {
+            let ballot = Ballot::Single((i % 3) as u32);
+            sim.ok(
+                c,
+                Command::Vote {
+                    poll: poll.clone(),
+                    ballot,
+                },
+            );
+        }
+    }
+    sim.state
 }
 
 criterion_group!(benches, decide_apply, fold);
