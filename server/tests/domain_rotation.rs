@@ -14,8 +14,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use common::{convention, Ids, Roster, Sim, NOBODY, T0};
 use convene::domain::rotation::{Question, Schedule};
 use convene::domain::{
-    AssignMethod, Code, Command, Event, FloorEndReason, Millis, ParticipantId, Phase, Rotation,
-    RotationPlan, PLENARY,
+    Actor, AssignMethod, Code, Command, Context, Event, FloorEndReason, Millis, ParticipantId,
+    Phase, Rotation, RotationPlan, PLENARY,
 };
 
 // ---------------------------------------------------------------------------------------
@@ -634,6 +634,14 @@ fn conflicts_between_rotations_and_breakouts() {
     ok(
         &mut sim,
         &fac,
+        Command::CreateRooms {
+            count: Some(2),
+            names: vec![],
+        },
+    );
+    ok(
+        &mut sim,
+        &fac,
         Command::AssignRooms {
             method: AssignMethod::Random,
             participants: None,
@@ -682,6 +690,102 @@ fn conflicts_between_rotations_and_breakouts() {
     make_plan(&mut sim, &ids, &p);
     ok(&mut sim, &fac, Command::StartRotation);
     check(&sim);
+}
+
+/// « Répartir » before, during or after a rotation: a draw fills the breakout rooms a
+/// facilitator made, never the experts' rooms or the break room (found by using the console
+/// with the demo's planned rotation); a manual assignment may still name them.
+#[test]
+fn a_draw_fills_the_breakout_rooms_not_the_rotations() {
+    let (mut sim, ids) = roster(3, 12);
+    let fac = ids.facilitator().to_string();
+    let mut p = Plan::new(&ids.experts);
+    p.break_room = true;
+    let plan = make_plan(&mut sim, &ids, &p);
+    let rotation_rooms: Vec<String> = plan
+        .rooms
+        .iter()
+        .chain([&plan.rest_room])
+        .cloned()
+        .collect();
+    assert_eq!(rotation_rooms.len(), 4);
+    let draw = |method: AssignMethod| Command::AssignRooms {
+        method,
+        participants: None,
+        only_present: false,
+    };
+    // Only the rotation's rooms: nothing to draw into, and the refusal says why.
+    for method in [
+        AssignMethod::Random,
+        AssignMethod::Balanced("commune".into()),
+    ] {
+        let ctx = Context {
+            now: sim.now,
+            seed: sim.seed,
+            present: &sim.present,
+        };
+        let actor = Actor::Participant(fac.clone());
+        let err = convene::domain::decide(&sim.state, &actor, &draw(method), &ctx)
+            .expect_err("no breakout room of the facilitator's");
+        assert_eq!(err.code, Code::Conflict);
+        assert!(err.message.contains("rotation"), "{}", err.message);
+    }
+    ok(
+        &mut sim,
+        &fac,
+        Command::CreateRooms {
+            count: Some(2),
+            names: vec![],
+        },
+    );
+    let made: Vec<String> = sim.state.rooms[5..].iter().map(|r| r.id.clone()).collect();
+    assert_eq!(made, vec!["r5", "r6"]);
+    for (when, method) in [
+        ("planned", AssignMethod::Random),
+        ("planned", AssignMethod::Balanced("commune".into())),
+        ("over", AssignMethod::Random),
+    ] {
+        if when == "over" {
+            ok(&mut sim, &fac, Command::StartRotation);
+            ok(&mut sim, &fac, Command::StopRotation);
+        }
+        let events = ok(&mut sim, &fac, draw(method.clone()));
+        let Some(Event::RoomsAssigned { assignments, .. }) = events.first() else {
+            panic!("{events:?}")
+        };
+        assert_eq!(
+            assignments.len(),
+            12,
+            "{when} {method:?}: every citizen placed"
+        );
+        for (who, room) in assignments {
+            assert!(
+                made.contains(room),
+                "{when} {method:?}: {who} drawn into {room}, not one of {made:?}"
+            );
+        }
+        for room in &made {
+            assert!(
+                assignments.iter().filter(|(_, r)| r == room).count() >= 5,
+                "{when} {method:?}: {room} filled evenly: {assignments:?}"
+            );
+        }
+    }
+    // A facilitator may still put someone in an expert's room by name.
+    let c = ids.citizen(0).to_string();
+    ok(
+        &mut sim,
+        &fac,
+        draw(AssignMethod::Manual(vec![(
+            c.clone(),
+            plan.rooms[0].clone(),
+        )])),
+    );
+    assert_eq!(
+        sim.state.assignment.get(&c),
+        Some(&plan.rooms[0]),
+        "a manual assignment names an expert's room"
+    );
 }
 
 // ---------------------------------------------------------------------------------------

@@ -139,3 +139,43 @@ test('balanced breakout rooms: citizens land in them and chat', { timeout: 12000
   await citizens[0].waitForSelector('.toast[data-code=forbidden]:has-text("votre rôle ne permet pas cette action")');
   for (const page of [fac, ...citizens]) await assertMatchesServer(page);
 });
+
+test("« Répartir » fills the facilitator's rooms, never the expert rotation's", { timeout: 90000 }, async () => {
+  const fac = await openAs(browser, server, server.role('facilitator'));
+  await tab(fac, 'console');
+  // Only the rotation's rooms (two experts' and a break room): nothing to draw into, and the
+  // console says so instead of sending a draw the server would refuse.
+  assert.deepEqual(await command(fac, { type: 'clear_rooms' }), { ok: true });
+  const experts = server.invites.filter((i) => i.roles.includes('expert')).slice(0, 2).map((i) => i.participant);
+  assert.deepEqual(
+    await command(fac, { type: 'plan_rotation', experts, method: 'random', only_present: false, round_ms: 600000, break_room: true }),
+    { ok: true },
+  );
+  await waitState(fac, (c) => !!c.snap.rotation && c.snap.rooms.length === 4);
+  const assign = fac.locator('#rooms button:has-text("Répartir")');
+  await fac.waitForSelector('#rooms [data-testid=draw-rooms-hint]:has-text("Créez d\'abord des salles : le tirage ne remplit pas celles de la rotation d\'expert·es.")');
+  assert.ok(await assign.isDisabled(), 'nothing to draw into');
+
+  // Two rooms of the facilitator's: the draw fills them only.
+  await fac.locator('#rooms').getByLabel('Nombre de salles').fill('2');
+  await fac.click('#rooms button:has-text("Créer")');
+  await waitState(fac, (c) => c.snap.rooms.length === 6);
+  await fac.waitForSelector('#rooms [data-testid=draw-rooms-hint]:has-text("Le tirage ne remplit pas les salles de la rotation d\'expert·es.")');
+  const { made, rotation } = await fac.evaluate(() => {
+    const s = window.__convene.snap;
+    const rotation = [...s.rotation.plan.rooms, s.rotation.plan.rest_room];
+    return { rotation, made: s.rooms.map((r) => r.id).filter((id) => id !== 'plenary' && !rotation.includes(id)) };
+  });
+  assert.equal(made.length, 2);
+  await fac.uncheck('#rooms label:has-text("Seulement les personnes connectées") input');
+  await assign.click();
+  await waitState(fac, (c) => c.snap.participants.some((p) => p.assigned));
+  const assigned = await fac.evaluate(() => window.__convene.snap.participants.filter((p) => p.assigned).map((p) => p.assigned));
+  // Those a draw places: citizens (rapporteurs among them), not facilitators.
+  const citizens = server.invites.filter((i) => i.roles.includes('citizen') && !i.roles.includes('facilitator')).length;
+  assert.equal(assigned.length, citizens, 'every citizen drawn');
+  for (const room of assigned) assert.ok(made.includes(room), `drawn into ${room}, not one of ${made} (rotation: ${rotation})`);
+  await axe(fac, 'console: a draw beside a planned rotation');
+  assert.deepEqual(await fac.evaluate(() => window.__convene.errors.map((e) => e.code)), []);
+  assert.deepEqual(fac.errors, []);
+});

@@ -533,6 +533,8 @@ export const DICT = {
   'console.attribute': ['selon', 'on'],
   'console.only_present': ['Seulement les personnes connectées', 'Only people online'],
   'console.assign': ['Répartir', 'Assign'],
+  'console.draw_not_rotation': ['Le tirage ne remplit pas les salles de la rotation d\'expert·es.', "A draw does not fill the expert rotation's rooms."],
+  'console.draw_no_rooms': ['Créez d\'abord des salles : le tirage ne remplit pas celles de la rotation d\'expert·es.', "Create rooms first: a draw does not fill the expert rotation's rooms."],
   'console.by_hand_hint': ['À la main : cliquez sur une personne puis sur « Affecter ici », ou glissez-la dans une salle.', 'By hand: click a person then "Assign here", or drag them into a room.'],
   'console.step_open': ['Ouvrir les sous-groupes', 'Open the breakout rooms'],
   'console.duration': ['Durée (minutes)', 'Duration (minutes)'],

@@ -56,6 +56,25 @@ pub(super) fn assign_candidates<'s>(
         .collect()
 }
 
+/// The rooms an assignment by draw fills: every breakout room but the expert rotation's (its
+/// experts' rooms and its break room, kept for it even once it is over; a manual assignment
+/// may still name them).
+pub(super) fn draw_rooms(state: &Convention) -> Vec<RoomId> {
+    let rotation: BTreeSet<&str> = state
+        .rotation
+        .iter()
+        .flat_map(|r| r.plan.rooms.iter().chain([&r.plan.rest_room]))
+        .map(String::as_str)
+        .collect();
+    state
+        .rooms
+        .iter()
+        .skip(1)
+        .map(|r| r.id.clone())
+        .filter(|id| !rotation.contains(id.as_str()))
+        .collect()
+}
+
 /// A duration of 1 ms to 12 hours (shared by the domain's modules).
 pub(super) fn check_duration(ms: u64, what: &str) -> Result<(), Rejection> {
     if ms == 0 || ms > MAX_DURATION_MS {
@@ -644,6 +663,13 @@ fn assign_rooms(
         };
         if candidates.is_empty() {
             return reject(Code::Conflict, "nobody to assign");
+        }
+        let rooms = draw_rooms(state);
+        if rooms.is_empty() {
+            return reject(
+                Code::Conflict,
+                "create breakout rooms first: the expert rotation's rooms are not filled by a draw",
+            );
         }
         match method {
             AssignMethod::Random => (

@@ -481,7 +481,9 @@ fn command(sim: &Convention, step: &Step, action: &Action, ctx: &Context) -> (St
 /// rooms' own `decide` to check. Random and balanced draws over a subset of the rooms use the
 /// same functions as `assign_rooms`, with the same candidates (the citizens online).
 fn assign(sim: &Convention, grouping: &Grouping, rooms: &[RoomId], ctx: &Context) -> Command {
-    let all_rooms = sim.rooms.len() - 1 == rooms.len();
+    // The draw's own rooms (`AssignRooms` by draw fills those): otherwise drawn here, over
+    // exactly the sequence's rooms.
+    let all_rooms = super::decide::draw_rooms(sim) == rooms;
     let method = match grouping {
         Grouping::Random if all_rooms => AssignMethod::Random,
         Grouping::Balanced(a) if all_rooms => AssignMethod::Balanced(a.trim().to_string()),

@@ -31,6 +31,9 @@ function BreakoutControls({ client }) {
   const snap = client.snap;
   const open = !!snap.breakouts;
   const breakoutRooms = snap.rooms.filter((r) => r.id !== PLENARY);
+  // What a draw fills (the server's rule): not the expert rotation's rooms.
+  const rotationRooms = snap.rotation ? [...snap.rotation.plan.rooms, snap.rotation.plan.rest_room] : [];
+  const drawRooms = breakoutRooms.filter((r) => !rotationRooms.includes(r.id));
   const attrs = attributesOf(snap);
   const [count, setCount] = useState('4');
   const [names, setNames] = useState('');
@@ -136,7 +139,10 @@ function BreakoutControls({ client }) {
               </div>
             ) : null}
             <label class="choice"><input type="checkbox" checked={onlyPresent} onChange={(e) => setOnlyPresent(e.currentTarget.checked)} /> {t('console.only_present')}</label>
-            <button type="submit" class="btn" disabled={!breakoutRooms.length}>{t('console.assign')}</button>
+            <button type="submit" class="btn" disabled={!drawRooms.length}>{t('console.assign')}</button>
+            {drawRooms.length < breakoutRooms.length ? (
+              <p class="small" data-testid="draw-rooms-hint">{t(drawRooms.length ? 'console.draw_not_rotation' : 'console.draw_no_rooms')}</p>
+            ) : null}
             <p class="small muted">{t('console.by_hand_hint')}</p>
           </form>
           <form class="step" onSubmit={openRooms} noValidate>
