@@ -1920,7 +1920,7 @@ fn a_secret_ballot_is_final_and_unlinked() {
     sim.ok(&b, vote(&poll, Ballot::Single(2)));
     let p = sim.poll(&poll);
     assert!(p.named.is_empty(), "no ballot is kept by voter");
-    assert_eq!(p.voted, BTreeSet::from([a.clone(), b.clone()]));
+    assert_eq!(*p.voted, BTreeSet::from([a.clone(), b.clone()]));
     assert_eq!(p.tally().counts, vec![0, 1, 1]);
     assert_eq!(p.tally().ballots, 2);
 
@@ -1940,7 +1940,11 @@ fn a_secret_ballot_is_final_and_unlinked() {
     assert_eq!(marks.len(), 2);
     let folded = Convention::from_log(&log);
     let q = &folded.polls[&poll];
-    assert_eq!(q.voted, BTreeSet::from([a.clone(), b.clone()]), "who voted");
+    assert_eq!(
+        *q.voted,
+        BTreeSet::from([a.clone(), b.clone()]),
+        "who voted"
+    );
     assert!(q.secret.is_empty(), "the log holds no ballot");
     assert!(q.named.is_empty());
     assert_eq!(q.tally().ballots, 0);

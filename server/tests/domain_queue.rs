@@ -982,7 +982,7 @@ fn floor_time_adds_up_across_rooms_and_sessions() {
             *sums.entry(participant.clone()).or_insert(0) += spoken_ms;
         }
     }
-    assert_eq!(sim.state.floor_time, sums);
+    assert_eq!(*sim.state.floor_time, sums);
     assert_eq!(sim.replayed(), sim.state);
     assert_eq!(sim.replayed().floor_time[pid(4)], total);
 }

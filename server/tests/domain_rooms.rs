@@ -286,7 +286,7 @@ fn check_assignment(
     );
     let held: BTreeMap<ParticipantId, String> = assignments.iter().cloned().collect();
     assert_eq!(
-        sim.state.assignment, held,
+        *sim.state.assignment, held,
         "{name}: the state holds the event's assignment"
     );
 }
@@ -690,8 +690,8 @@ fn manual_assignment() {
                     case.name
                 );
                 assert_eq!(
-                    sim.state.assignment,
-                    pairs.into_iter().collect(),
+                    *sim.state.assignment,
+                    pairs.into_iter().collect::<BTreeMap<_, _>>(),
                     "{}",
                     case.name
                 );
@@ -792,7 +792,7 @@ fn open_and_close_breakouts_move_everyone() {
             );
         }
         assert_eq!(
-            sim.state.assignment, assignment,
+            *sim.state.assignment, assignment,
             "{name}: the assignment is kept"
         );
         // And they can open again with the same assignment.

@@ -201,7 +201,7 @@ fn run(timeline: Timeline) {
             .iter()
             .any(|e| matches!(e, Event::BreakoutsOpened { .. }))
         {
-            for (p, r) in &assignment {
+            for (p, r) in assignment.iter() {
                 assert_eq!(sim.location(p), r, "{name}: {p} is in their room");
             }
         }

@@ -495,7 +495,7 @@ fn run(
         let folded = Convention::from_log(&log_proper(&sim.log));
         let q = &folded.polls[&poll];
         let voted: BTreeSet<String> = counted.keys().map(|i| people[*i].clone()).collect();
-        prop_assert_eq!(&q.voted, &voted);
+        prop_assert_eq!(&*q.voted, &voted);
         prop_assert!(q.secret.is_empty() && q.named.is_empty());
     }
     Ok(())

@@ -2,6 +2,7 @@
 //! clock: every outcome was decided before the event was written.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use super::polls::{Poll, PollStatus};
 use super::{
@@ -117,18 +118,18 @@ pub struct Convention {
     pub seq: u64,
     /// The roster, shared between copies of the state until one of them adds someone: in
     /// cluster mode the state is copied before every batch, and the roster rarely changes.
-    pub people: std::sync::Arc<BTreeMap<ParticipantId, Person>>,
+    pub people: Arc<BTreeMap<ParticipantId, Person>>,
     /// Active invitation per participant: the SHA-256 of the token, never the token.
-    pub invites: BTreeMap<ParticipantId, String>,
+    pub invites: Arc<BTreeMap<ParticipantId, String>>,
     /// The plenary first, then breakout rooms in order of creation.
     pub rooms: Vec<RoomState>,
     /// Where each participant is; absent means the plenary.
-    pub location: BTreeMap<ParticipantId, RoomId>,
+    pub location: Arc<BTreeMap<ParticipantId, RoomId>>,
     /// Breakout room of each assigned participant.
-    pub assignment: BTreeMap<ParticipantId, RoomId>,
+    pub assignment: Arc<BTreeMap<ParticipantId, RoomId>>,
     pub breakout: Option<Breakout>,
     /// Cumulative floor time of each participant, in ms, over every room.
-    pub floor_time: BTreeMap<ParticipantId, u64>,
+    pub floor_time: Arc<BTreeMap<ParticipantId, u64>>,
     /// Pending calls for a facilitator, by id (the seq of the call).
     pub calls: BTreeMap<u64, Call>,
     /// Rooms created so far, to number new ones.
@@ -166,12 +167,12 @@ impl Default for Convention {
             name: String::new(),
             seq: 0,
             people: Default::default(),
-            invites: BTreeMap::new(),
+            invites: Default::default(),
             rooms: vec![RoomState::new(PLENARY, "Plénière")],
-            location: BTreeMap::new(),
-            assignment: BTreeMap::new(),
+            location: Default::default(),
+            assignment: Default::default(),
             breakout: None,
-            floor_time: BTreeMap::new(),
+            floor_time: Default::default(),
             calls: BTreeMap::new(),
             rooms_made: 0,
             polls: BTreeMap::new(),
@@ -279,9 +280,9 @@ impl Convention {
             r.lower(who);
         }
         if room == PLENARY {
-            self.location.remove(who);
+            Arc::make_mut(&mut self.location).remove(who);
         } else {
-            self.location.insert(who.to_string(), room.to_string());
+            Arc::make_mut(&mut self.location).insert(who.to_string(), room.to_string());
         }
     }
 
@@ -302,17 +303,16 @@ impl Convention {
         match &record.event {
             Event::ConventionCreated { name } => self.name = name.clone(),
             Event::ParticipantAdded { person } => {
-                std::sync::Arc::make_mut(&mut self.people)
-                    .insert(person.id.clone(), person.clone());
+                Arc::make_mut(&mut self.people).insert(person.id.clone(), person.clone());
             }
             Event::InviteIssued {
                 participant,
                 token_hash,
             } => {
-                self.invites.insert(participant.clone(), token_hash.clone());
+                Arc::make_mut(&mut self.invites).insert(participant.clone(), token_hash.clone());
             }
             Event::InviteRevoked { participant } => {
-                self.invites.remove(participant);
+                Arc::make_mut(&mut self.invites).remove(participant);
             }
             Event::RoomsCreated { rooms } => {
                 for (id, name) in rooms {
@@ -322,13 +322,13 @@ impl Convention {
             }
             Event::RoomsCleared => {
                 self.rooms.truncate(1);
-                self.assignment.clear();
-                self.location.clear();
+                Arc::make_mut(&mut self.assignment).clear();
+                Arc::make_mut(&mut self.location).clear();
             }
             Event::RoomsAssigned { assignments, .. } => {
-                self.assignment.clear();
+                Arc::make_mut(&mut self.assignment).clear();
                 for (p, r) in assignments {
-                    self.assignment.insert(p.clone(), r.clone());
+                    Arc::make_mut(&mut self.assignment).insert(p.clone(), r.clone());
                 }
             }
             Event::BreakoutsOpened { ends_at, warn_at } => {
@@ -364,7 +364,7 @@ impl Convention {
                 reason: CloseReason::Timer | CloseReason::Facilitator,
             } => {
                 self.breakout = None;
-                self.location.clear();
+                Arc::make_mut(&mut self.location).clear();
                 // The announcements made so far had their moment (most were about the
                 // breakout rooms): whoever arrives later is not told them as news.
                 self.notices.clear();
@@ -444,7 +444,9 @@ impl Convention {
                         r.floor = None;
                     }
                 }
-                *self.floor_time.entry(participant.clone()).or_insert(0) += spoken_ms;
+                *Arc::make_mut(&mut self.floor_time)
+                    .entry(participant.clone())
+                    .or_insert(0) += spoken_ms;
             }
             Event::QueueOrderSet { room, order } => {
                 if let Some(r) = self.room_mut(room) {
@@ -586,14 +588,14 @@ impl Convention {
                 if let (Some(p), Actor::Participant(who)) =
                     (self.polls.get_mut(poll), &record.actor)
                 {
-                    p.named.insert(who.clone(), ballot.clone());
+                    Arc::make_mut(&mut p.named).insert(who.clone(), ballot.clone());
                 }
             }
             Event::VoterMarked { poll } => {
                 if let (Some(p), Actor::Participant(who)) =
                     (self.polls.get_mut(poll), &record.actor)
                 {
-                    p.voted.insert(who.clone());
+                    Arc::make_mut(&mut p.voted).insert(who.clone());
                 }
             }
             Event::SecretBallotCast { .. } => {} // handled above

@@ -217,7 +217,7 @@ pub fn decide(state: &Convention, actor: &Actor, command: &Command, ctx: &Contex
             }
             let mut out = Vec::new();
             // Whoever holds the floor somewhere and is about to move loses it first.
-            for (p, room) in &state.assignment {
+            for (p, room) in state.assignment.iter() {
                 if state.location_of(p) != room.as_str() {
                     end_floor_of(state, p, FloorEndReason::Moved, now, &mut out);
                 }

@@ -374,7 +374,7 @@ pub(super) fn apply(state: &mut Convention, event: &Event, at: Millis, seq: u64,
         } => {
             // Out of every room and every assignment: nothing brings them back in by itself.
             state.move_to(participant, super::PLENARY);
-            state.assignment.remove(participant);
+            std::sync::Arc::make_mut(&mut state.assignment).remove(participant);
             for r in &mut state.rooms {
                 r.queue.retain(|(p, _)| p != participant);
             }

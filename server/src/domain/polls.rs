@@ -135,9 +135,9 @@ pub struct Poll {
     pub ends_at: Option<Millis>,
     pub revealed: bool,
     /// Named polls: each voter's current ballot.
-    pub named: BTreeMap<ParticipantId, Ballot>,
+    pub named: std::sync::Arc<BTreeMap<ParticipantId, Ballot>>,
     /// Secret polls: who has voted (nothing else is known of them)...
-    pub voted: BTreeSet<ParticipantId>,
+    pub voted: std::sync::Arc<BTreeSet<ParticipantId>>,
     /// ...and the ballots, with no voter, sorted (so in no order of casting).
     pub secret: Vec<Ballot>,
     /// The final tally, fixed at the close.
@@ -213,8 +213,8 @@ impl Poll {
             opened_at: None,
             ends_at: None,
             revealed: false,
-            named: BTreeMap::new(),
-            voted: BTreeSet::new(),
+            named: Default::default(),
+            voted: Default::default(),
             secret: Vec::new(),
             final_tally: None,
             closed_turnout: None,

@@ -58,16 +58,16 @@ fn convention_out(c: &d::Convention) -> p::ConventionState {
             .values()
             .map(|person| super::person_out(person, true))
             .collect(),
-        invites: c.invites.clone(),
+        invites: (*c.invites).clone(),
         rooms: c.rooms.iter().map(room_out).collect(),
-        location: c.location.clone(),
-        assignment: c.assignment.clone(),
+        location: (*c.location).clone(),
+        assignment: (*c.assignment).clone(),
         breakout: c.breakout.as_ref().map(|b| p::BreakoutState {
             ends_at: b.ends_at,
             warn_at: b.warn_at,
             warned: b.warned,
         }),
-        floor_time: c.floor_time.clone(),
+        floor_time: (*c.floor_time).clone(),
         calls: c
             .calls
             .values()
@@ -151,16 +151,16 @@ fn convention_in(c: p::ConventionState) -> d::Convention {
             })
             .collect::<std::collections::BTreeMap<_, _>>()
             .into(),
-        invites: c.invites,
+        invites: c.invites.into(),
         rooms: c.rooms.into_iter().map(room_in).collect(),
-        location: c.location,
-        assignment: c.assignment,
+        location: c.location.into(),
+        assignment: c.assignment.into(),
         breakout: c.breakout.map(|b| d::Breakout {
             ends_at: b.ends_at,
             warn_at: b.warn_at,
             warned: b.warned,
         }),
-        floor_time: c.floor_time,
+        floor_time: c.floor_time.into(),
         calls: c
             .calls
             .into_iter()
@@ -345,8 +345,13 @@ fn poll_in(poll: p::PollState) -> d::Poll {
             .named
             .into_iter()
             .map(|(who, b)| (who, ballot_in(b)))
-            .collect(),
-        voted: poll.voted.into_iter().collect(),
+            .collect::<std::collections::BTreeMap<_, _>>()
+            .into(),
+        voted: poll
+            .voted
+            .into_iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into(),
         // The ballot box is read beside the state and added back (and checked) by the caller.
         secret: Vec::new(),
         final_tally: poll.final_tally.map(tally_in),

@@ -2,6 +2,7 @@
 //! up, when another node appended first), then applied, fanned out and answered.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use convene_protocol::{self as p, ServerMessage};
@@ -26,8 +27,8 @@ const MAX_ATTEMPTS: usize = 32;
 struct Checkpoint {
     state: Convention,
     audit_head: (u64, String),
-    by_hash: HashMap<String, String>,
-    revoked: HashSet<String>,
+    by_hash: Arc<HashMap<String, String>>,
+    revoked: Arc<HashSet<String>>,
 }
 
 /// A batch once decided.

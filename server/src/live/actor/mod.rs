@@ -141,9 +141,9 @@ pub struct Actor {
     online: HashMap<String, Vec<u64>>,
     present: BTreeSet<String>,
     /// Active token hash -> participant.
-    by_hash: HashMap<String, String>,
+    by_hash: Arc<HashMap<String, String>>,
     /// Hashes of tokens revoked or replaced, to say "revoked" rather than "unknown".
-    revoked: HashSet<String>,
+    revoked: Arc<HashSet<String>>,
     /// The seq of the last event of each participant's latest requests: a retried request is
     /// answered from here, never run twice.
     requests: super::Answered,
@@ -257,8 +257,8 @@ impl Actor {
             conns: HashMap::new(),
             online: HashMap::new(),
             present: BTreeSet::new(),
-            by_hash: HashMap::new(),
-            revoked: HashSet::new(),
+            by_hash: Default::default(),
+            revoked: Default::default(),
             requests: super::Answered::default(),
             healthy: false,
             dead: Vec::new(),

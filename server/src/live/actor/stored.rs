@@ -183,13 +183,14 @@ impl Actor {
         };
         self.state = task.convention;
         self.requests = task.requests;
-        self.revoked = task.revoked;
-        self.by_hash = self
-            .state
-            .invites
-            .iter()
-            .map(|(who, hash)| (hash.clone(), who.clone()))
-            .collect();
+        self.revoked = Arc::new(task.revoked);
+        self.by_hash = Arc::new(
+            self.state
+                .invites
+                .iter()
+                .map(|(who, hash)| (hash.clone(), who.clone()))
+                .collect(),
+        );
         self.state_saved = self.state.seq;
         self.metrics
             .records_replayed
@@ -216,20 +217,21 @@ impl Actor {
     /// Keep the token index in step with invitation events (before they are applied).
     pub(super) fn track_invites(&mut self, event: &d::Event) {
         match event {
+            // Copied on write: a checkpoint shares them (cluster mode).
             d::Event::InviteIssued {
                 participant,
                 token_hash,
             } => {
                 if let Some(old) = self.state.invites.get(participant) {
-                    self.by_hash.remove(old);
-                    self.revoked.insert(old.clone());
+                    Arc::make_mut(&mut self.by_hash).remove(old);
+                    Arc::make_mut(&mut self.revoked).insert(old.clone());
                 }
-                self.by_hash.insert(token_hash.clone(), participant.clone());
+                Arc::make_mut(&mut self.by_hash).insert(token_hash.clone(), participant.clone());
             }
             d::Event::InviteRevoked { participant } => {
                 if let Some(old) = self.state.invites.get(participant) {
-                    self.by_hash.remove(old);
-                    self.revoked.insert(old.clone());
+                    Arc::make_mut(&mut self.by_hash).remove(old);
+                    Arc::make_mut(&mut self.revoked).insert(old.clone());
                 }
             }
             _ => {}
