@@ -296,8 +296,7 @@ pub(crate) fn follow_stream<T, M, R, F>(
             let Some(c) = con.clone() else { continue };
             let from = *after.borrow_and_update();
             // A read blocks at most `FOLLOW_BLOCK`; one that has not answered well after is
-            // given up with its connection (tests saw a read stay unanswered while Redis held
-            // entries after it: see `FollowCheck`).
+            // given up with its connection (a Redis, or something between, gone silent).
             let read = tokio::select! {
                 _ = cancel.cancelled() => return,
                 r = tokio::time::timeout(FOLLOW_BLOCK + FOLLOW_CHECK, read(c, from)) => {
@@ -335,8 +334,10 @@ pub(crate) fn follow_stream<T, M, R, F>(
 
 /// A follower's safety net, checked every `FOLLOW_CHECK` by the task that owns a live
 /// convention or an open document: what the task had taken in and what the store held at the
-/// last check. A follower's read was seen left unanswered while Redis held later entries (the
-/// cause is not known); then nothing comes in while the store stays ahead.
+/// last check. Tests saw a document's follower read nothing, block after block, while the
+/// store's counter was ahead: a compaction had trimmed every update after it (the compaction
+/// now keeps its last one, `DOC_COMPACT`); whatever else keeps a follower behind, nothing
+/// comes in while the store stays ahead.
 pub(crate) struct FollowCheck {
     taken: u64,
     stored: u64,

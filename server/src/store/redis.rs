@@ -174,12 +174,17 @@ return n
 "#;
 
 /// KEYS: updates stream, snapshot. ARGV: upto, snapshot bytes. A snapshot never replaces a
-/// more recent one (two nodes may compact at once).
+/// more recent one (two nodes may compact at once). The trim keeps update `upto` itself (the
+/// snapshot holds it too; a load skips it): another node's follower still behind it reads it
+/// at once, and its number shows the gap to fill from the snapshot. Trimmed past it, the
+/// stream could hold nothing after such a follower, and Redis answers a blocking read after
+/// entries that were all trimmed only when a newer one comes: with nobody typing any more,
+/// that node never learnt of the last updates.
 const DOC_COMPACT: &str = r#"
 local cur = tonumber(redis.call('HGET', KEYS[2], 'upto') or '0')
 if tonumber(ARGV[1]) <= cur then return 0 end
 redis.call('HSET', KEYS[2], 'upto', ARGV[1], 'data', ARGV[2])
-redis.call('XTRIM', KEYS[1], 'MINID', (tonumber(ARGV[1]) + 1) .. '-0')
+redis.call('XTRIM', KEYS[1], 'MINID', ARGV[1] .. '-0')
 return 1
 "#;
 
