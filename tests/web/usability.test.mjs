@@ -98,6 +98,12 @@ test('the focus stays where a keyboard user acts', { timeout: 120000 }, async ()
   await amina.keyboard.press('Enter');
   await amina.waitForSelector('main .ballot .confirm', { state: 'detached' });
   await focusIs(amina, 'button:Voter');
+  // Confirmed: the ballot form goes away, and its focus to the confirmation of the vote.
+  await amina.keyboard.press('Enter');
+  await focusIs(amina, 'button:Confirmer mon vote');
+  await amina.keyboard.press('Enter');
+  await amina.waitForSelector('main [data-testid=vote-recorded]');
+  await focusIs(amina, 'vote-recorded', 'the focus is on the vote just recorded');
 
   // Reporting a chat line: the reason's field has the focus.
   await tab(bernard, 'room');

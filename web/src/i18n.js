@@ -352,7 +352,7 @@ export const DICT = {
   'queue.order.least_spoken': ["qui a le moins parlé d'abord", 'least spoken first'],
   'people.heading': ['Présent·es', 'People here'],
   'people.present': [{ one: '{n} personne présente', other: '{n} personnes présentes' }, { one: '{n} person here', other: '{n} people here' }],
-  'people.away': [{ one: '{n} personne absente de cette salle', other: '{n} personnes absentes de cette salle' }, { one: '{n} person of this room away', other: '{n} people of this room away' }],
+  'people.away': [{ one: '{n} personne absente de cette salle', other: '{n} personnes absentes de cette salle' }, { one: '{n} member of this room is absent', other: '{n} members of this room are absent' }],
   'people.you': ['vous', 'you'],
   'people.online': ['en ligne', 'online'],
   'people.offline': ['hors ligne', 'offline'],

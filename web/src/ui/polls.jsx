@@ -375,11 +375,22 @@ export function Participation({ poll }) {
 export function PollCard({ client, poll, admin }) {
   const [busy, setBusy] = useState(false);
   const { spec } = poll;
+  const votedRef = useRef(null);
+  const votedHere = useRef(false);
   const vote = async (ballot) => {
+    votedHere.current = true;
     setBusy(true);
     await act(client, { type: 'vote', poll: poll.id, ballot });
     setBusy(false);
   };
+  // A secret vote recorded takes its ballot form away, and the focus it held: the focus goes
+  // to the confirmation, not to the top of the page.
+  useEffect(() => {
+    if (!poll.you_voted || !votedHere.current) return;
+    votedHere.current = false;
+    const a = document.activeElement;
+    if ((!a || a === document.body) && votedRef.current) votedRef.current.focus();
+  }, [poll.you_voted]);
   const canVote = poll.status === 'open' && poll.eligible && !client.you.roles.includes('guarantor') && !(spec.secret && poll.you_voted);
   const titleId = `poll-${poll.id}-q`;
   return (
@@ -394,7 +405,7 @@ export function PollCard({ client, poll, admin }) {
         </p>
       </header>
       {poll.status === 'open' && poll.you_voted ? (
-        <p class="voted" role="status"><Icon name="check" /> {spec.secret ? t('vote.recorded_secret') : t('vote.recorded_named', { choice: describeBallot(spec, poll.your_ballot) })}</p>
+        <p class="voted" role="status" tabIndex={-1} ref={votedRef} data-testid="vote-recorded"><Icon name="check" /> {spec.secret ? t('vote.recorded_secret') : t('vote.recorded_named', { choice: describeBallot(spec, poll.your_ballot) })}</p>
       ) : null}
       {poll.status !== 'open' && poll.you_voted && !admin ? <p class="small muted">{t('vote.you_took_part')}</p> : null}
       {poll.status === 'open' && !poll.eligible && !admin ? <p class="muted">{t('vote.not_eligible')}</p> : null}
