@@ -99,19 +99,8 @@ export function ActButton({ client, command, children, class: cls, confirm, harm
   // Busy is said with aria-disabled, not `disabled`: a focused button that becomes disabled
   // loses the focus to the page's top, and a keyboard or screen-reader user with it.
   const inFlight = useRef(false);
-  const button = useRef(null);
   // After the question in the page (confirmed or not), the focus goes back to the button.
-  const refocus = useRef(false);
-  // The question takes the focus once, when it opens (not at every render: a live update
-  // would pull it back from « Annuler » to « Confirmer »).
-  const yes = useRef(null);
-  useEffect(() => {
-    if (asking && yes.current) yes.current.focus();
-    if (!asking && refocus.current) {
-      refocus.current = false;
-      if (button.current) button.current.focus();
-    }
-  }, [asking]);
+  const focus = useQuestionFocus(asking);
   const send = async () => {
     if (inFlight.current) return;
     inFlight.current = true;
@@ -124,7 +113,7 @@ export function ActButton({ client, command, children, class: cls, confirm, harm
   };
   const onClick = () => (confirm ? setAsking(true) : send());
   const answer = (confirmed) => {
-    refocus.current = true;
+    focus.giveBack();
     if (confirmed) send();
     else setAsking(false);
   };
@@ -132,13 +121,13 @@ export function ActButton({ client, command, children, class: cls, confirm, harm
     return (
       <span class="confirm-inline" role="group" aria-label={confirm} data-testid="confirm">
         <span class="confirm-question" role="alert">{confirm}</span>
-        <button type="button" class={harmless ? 'btn primary small' : 'btn danger small'} data-testid="confirm-yes" onClick={() => answer(true)} ref={yes}>{t('common.confirm')}</button>
+        <button type="button" class={harmless ? 'btn primary small' : 'btn danger small'} data-testid="confirm-yes" onClick={() => answer(true)} ref={focus.question}>{t('common.confirm')}</button>
         <button type="button" class="btn small" data-testid="confirm-no" onClick={() => answer(false)}>{t('common.cancel')}</button>
       </span>
     );
   }
   return (
-    <button type="button" ref={button} class={cls || 'btn'} onClick={busy ? undefined : onClick} disabled={disabled} aria-disabled={busy ? 'true' : undefined} aria-busy={busy ? 'true' : undefined} aria-label={label} {...rest}>
+    <button type="button" ref={focus.opener} class={cls || 'btn'} onClick={busy ? undefined : onClick} disabled={disabled} aria-disabled={busy ? 'true' : undefined} aria-busy={busy ? 'true' : undefined} aria-label={label} {...rest}>
       {children}
     </button>
   );
@@ -161,6 +150,24 @@ export function Section({ title, children, class: cls, id, headingLevel = 2, act
 /** The dot that tells online from offline, with words for screen readers. */
 export function Presence({ online }) {
   return <span class={`dot ${online ? 'on' : 'off'}`} title={online ? t('people.online') : t('people.offline')}><span class="sr-only">{online ? t('people.online') : t('people.offline')}</span></span>;
+}
+
+/** The focus of a question asked in the page: `question` (its first control) takes it once,
+ * when it opens (not at every render: a live update would pull it back from « Annuler » to
+ * « Confirmer »; `autoFocus` does not, on an element added to a page in use); once it closes
+ * after `giveBack()`, `opener` has it again. */
+export function useQuestionFocus(open) {
+  const question = useRef(null);
+  const opener = useRef(null);
+  const back = useRef(false);
+  useEffect(() => {
+    if (open && question.current) question.current.focus();
+    if (!open && back.current) {
+      back.current = false;
+      if (opener.current) opener.current.focus();
+    }
+  }, [open]);
+  return { question, opener, giveBack: () => { back.current = true; } };
 }
 
 /** Focus an element when it appears (used for dialogs and forms that open). */

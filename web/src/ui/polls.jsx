@@ -4,7 +4,7 @@
 import { useState, useRef, useEffect } from 'preact/hooks';
 import { t, fmtPercent, fmtNumber } from '../i18n.js';
 import { pollNumber, voterOrder } from '../reduce.js';
-import { Countdown, act, ActButton, Section, useId, roomName } from './common.jsx';
+import { Countdown, act, ActButton, Section, useId, roomName, useQuestionFocus } from './common.jsx';
 import { Icon } from './icons.jsx';
 import { Waiting } from './status.jsx';
 import { ExportButton } from './download.jsx';
@@ -238,18 +238,8 @@ export function BallotForm({ poll, onVote, busy, seed }) {
   const [text, setText] = useState(prev && prev.kind === 'text' ? prev.text : '');
   const [stance, setStance] = useState(prev && prev.kind === 'position' ? prev.stance : null);
   const [confirming, setConfirming] = useState(false);
-  // The confirmation takes the focus when it opens (`autoFocus` does not, on an element added
-  // to a page already in use), and « Revenir » gives it back to « Voter ».
-  const confirmRef = useRef(null);
-  const submitRef = useRef(null);
-  const goingBack = useRef(false);
-  useEffect(() => {
-    if (confirming && confirmRef.current) confirmRef.current.focus();
-    if (!confirming && goingBack.current) {
-      goingBack.current = false;
-      if (submitRef.current) submitRef.current.focus();
-    }
-  }, [confirming]);
+  // The confirmation takes the focus when it opens, and « Revenir » gives it back to « Voter ».
+  const focus = useQuestionFocus(confirming);
 
   let fields;
   let ballot = null;
@@ -336,12 +326,12 @@ export function BallotForm({ poll, onVote, busy, seed }) {
         <div class="confirm" role="alertdialog" aria-labelledby={`${gid}-confirm`}>
           <p id={`${gid}-confirm`}><strong>{t('vote.confirm_q', { choice: describeBallot(spec, ballot) })}</strong></p>
           <div class="row">
-            <button type="submit" class="btn primary" ref={confirmRef}>{t('vote.confirm')}</button>
-            <button type="button" class="btn" onClick={() => { goingBack.current = true; setConfirming(false); }}>{t('vote.back')}</button>
+            <button type="submit" class="btn primary" ref={focus.question}>{t('vote.confirm')}</button>
+            <button type="button" class="btn" onClick={() => { focus.giveBack(); setConfirming(false); }}>{t('vote.back')}</button>
           </div>
         </div>
       ) : (
-        <button type="submit" class="btn primary" ref={submitRef} disabled={!ballot || busy}>{poll.you_voted ? t('vote.change') : t('vote.submit')}</button>
+        <button type="submit" class="btn primary" ref={focus.opener} disabled={!ballot || busy}>{poll.you_voted ? t('vote.change') : t('vote.submit')}</button>
       )}
     </form>
   );
