@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Everything the web client's tests need, on a fresh Debian machine (as root), then the tests:
-# Debian's Chromium, the pinned npm packages, the check that web/dist is exactly what
+# Debian's Chromium and nginx, the pinned npm packages, the check that web/dist is exactly what
 # web/src builds, the convene binary, and the end-to-end tests in headless Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +14,23 @@ if [ ! -x /usr/bin/chromium ]; then
     apt-get install -y --no-install-recommends chromium
 fi
 /usr/bin/chromium --version
+
+if [ ! -x /usr/sbin/nginx ]; then
+    # proxy.test.mjs runs deploy/nginx.conf in front of the server (the README's deployment).
+    # Only the binary is wanted: policy-rc.d keeps the package from starting a service.
+    step "installing Debian's nginx"
+    export DEBIAN_FRONTEND=noninteractive
+    own_policy=
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+        chmod +x /usr/sbin/policy-rc.d
+        own_policy=1
+    fi
+    apt-get update
+    apt-get install -y --no-install-recommends nginx
+    if [ -n "$own_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
+fi
+/usr/sbin/nginx -v
 
 step "npm ci (web/ and tests/web/)"
 node --version
