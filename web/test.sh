@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Everything the web client's tests need, on a fresh Debian machine (as root), then the tests:
-# Debian's Chromium and nginx, the pinned npm packages, the check that web/dist is exactly what
+# Debian's Chromium, nginx and systemd-analyze, the pinned npm packages, the check that web/dist is exactly what
 # web/src builds, the convene binary, and the end-to-end tests in headless Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +31,13 @@ if [ ! -x /usr/sbin/nginx ]; then
     if [ -n "$own_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
 fi
 /usr/sbin/nginx -v
+
+if ! command -v systemd-analyze >/dev/null 2>&1; then
+    # deploy.test.mjs checks deploy/convene.service with systemd's own checker.
+    step "installing Debian's systemd (for systemd-analyze)"
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends systemd
+fi
 
 step "npm ci (web/ and tests/web/)"
 node --version
