@@ -5,6 +5,8 @@
 //! `convene serve` also sets its umask to 077 at start (main.rs), so that whatever SQLite
 //! creates later (the WAL, the shared-memory file, states.sqlite3) is 0600 as well; the
 //! directory's own mode protects them even where the umask was not set (`run` embedded).
+//!
+//! `backup` copies it whole while a server runs on it (`convene backup`).
 
 use std::io::Write;
 use std::path::Path;
@@ -79,6 +81,174 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     file.set_len(0)?;
     file.write_all(bytes)?;
     file.sync_all()
+}
+
+/// One file of a backup, as `backup` reports it once written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Copied {
+    pub name: String,
+    pub bytes: u64,
+    /// A database, copied as one consistent snapshot (rather than byte for byte).
+    pub database: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error("{0} is not a data directory of convene (no convene.sqlite3, no organizer-token)")]
+    NotData(std::path::PathBuf),
+    #[error("{0} exists and is not empty: a backup never writes over anything")]
+    NotEmpty(std::path::PathBuf),
+    #[error("{}: {error}", path.display())]
+    Sqlite {
+        path: std::path::PathBuf,
+        error: rusqlite::Error,
+    },
+    #[error("{}: {error}", path.display())]
+    Io {
+        path: std::path::PathBuf,
+        error: std::io::Error,
+    },
+}
+
+/// Copy the data directory `data` to `out`, while a server may be running on it and writing:
+/// `convene backup`. `out` must not exist or be empty; it appears only once complete (the
+/// files go to a sibling folder renamed at the end), private like the data directory.
+///
+/// Each SQLite database is copied with `VACUUM INTO`, one read transaction (a consistent
+/// snapshot; SQLite's readers never block its writer) that writes a fresh file, so that the
+/// copy keeps nothing the live file may hold beyond its rows: no write-ahead log, no free page,
+/// no page image, and the rows of each table in the order of its keys. The ballot box's keys
+/// are random: a backup taken while a secret poll is open keeps no order of the casting, which
+/// a copy of the files would (ARCHITECTURE.md, "Secret ballots"). The stored states (derived
+/// data) are copied before the log, so that none is ahead of the log it is a state of. Every
+/// other file (the organizer token, the secrets) is copied as it is. `each` is called after
+/// each file.
+pub fn backup(
+    data: &Path,
+    out: &Path,
+    mut each: impl FnMut(&Copied),
+) -> Result<Vec<Copied>, BackupError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |error| BackupError::Io { path, error }
+    };
+    let sql = |path: &Path| {
+        let path = path.to_path_buf();
+        move |error| BackupError::Sqlite { path, error }
+    };
+    let mut databases = Vec::new();
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(data).map_err(io(data))? {
+        let entry = entry.map_err(io(data))?;
+        let kind = entry.file_type().map_err(io(&entry.path()))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !kind.is_file() {
+            continue;
+        }
+        if name.ends_with(".sqlite3") {
+            databases.push(name);
+        } else if !["-wal", "-shm", "-journal"]
+            .iter()
+            .any(|part| name.ends_with(&format!(".sqlite3{part}")))
+        {
+            files.push(name);
+        }
+    }
+    if !databases.iter().any(|n| n == "convene.sqlite3")
+        && !files.iter().any(|n| n == "organizer-token")
+    {
+        return Err(BackupError::NotData(data.to_path_buf()));
+    }
+    // The log last: a stored state copied after it could be ahead of it.
+    databases.sort_by_key(|n| (n == "convene.sqlite3", n.clone()));
+    files.sort();
+
+    if let Ok(mut inside) = std::fs::read_dir(out) {
+        if inside.next().is_some() {
+            return Err(BackupError::NotEmpty(out.to_path_buf()));
+        }
+    }
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let staging = parent.join(format!(
+        ".{}.partial-{}",
+        out.file_name()
+            .map_or_else(|| "backup".into(), |n| n.to_string_lossy()),
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&staging);
+    prepare(&staging).map_err(io(&staging))?;
+    let result = (|| {
+        let mut copied = Vec::new();
+        for name in &files {
+            let from = data.join(name);
+            let bytes = std::fs::read(&from).map_err(io(&from))?;
+            let to = staging.join(name);
+            write_private(&to, &bytes).map_err(io(&to))?;
+            copied.push(Copied {
+                name: name.clone(),
+                bytes: bytes.len() as u64,
+                database: false,
+            });
+            each(copied.last().expect("just pushed"));
+        }
+        for name in &databases {
+            let from = data.join(name);
+            let to = staging.join(name);
+            let conn = rusqlite::Connection::open_with_flags(
+                &from,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(sql(&from))?;
+            conn.busy_timeout(std::time::Duration::from_secs(10))
+                .map_err(sql(&from))?;
+            conn.execute("VACUUM INTO ?1", [to.to_string_lossy()])
+                .map_err(sql(&from))?;
+            drop(conn);
+            #[cfg(unix)]
+            std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600))
+                .map_err(io(&to))?;
+            // The copy is whole and readable before it counts.
+            let check = rusqlite::Connection::open_with_flags(
+                &to,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+            )
+            .and_then(|c| c.query_row("PRAGMA quick_check", [], |r| r.get::<_, String>(0)))
+            .map_err(sql(&to))?;
+            if check != "ok" {
+                return Err(BackupError::Io {
+                    path: to,
+                    error: std::io::Error::other(format!("copy fails its check: {check}")),
+                });
+            }
+            std::fs::File::open(&to)
+                .and_then(|f| f.sync_all())
+                .map_err(io(&to))?;
+            let bytes = std::fs::metadata(&to).map_err(io(&to))?.len();
+            copied.push(Copied {
+                name: name.clone(),
+                bytes,
+                database: true,
+            });
+            each(copied.last().expect("just pushed"));
+        }
+        std::fs::File::open(&staging)
+            .and_then(|f| f.sync_all())
+            .map_err(io(&staging))?;
+        // An empty `out` is replaced (rename takes the place of an empty directory).
+        std::fs::rename(&staging, out).map_err(io(out))?;
+        std::fs::File::open(&parent)
+            .and_then(|f| f.sync_all())
+            .map_err(io(&parent))?;
+        Ok(copied)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    result
 }
 
 #[cfg(all(test, unix))]

@@ -44,6 +44,17 @@ enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Copy the whole data directory (every convention, the secrets, attendance), also while
+    /// the server runs and writes: each database as one consistent snapshot. Restore by
+    /// serving the copy (--data OUT). Cluster mode keeps the conventions in Redis: back them up
+    /// with `export`, or with Redis's own persistence.
+    Backup {
+        #[arg(long, env = "CONVENE_DATA", default_value = "./convene-data")]
+        data: PathBuf,
+        /// A directory that does not exist yet, or is empty.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 /// Which store: the SQLite file in --data (default), or Redis with --redis.
@@ -114,6 +125,30 @@ fn main() -> ExitCode {
                 Ok(())
             })
         })),
+        Command::Backup { data, out } => {
+            private_umask();
+            let started = std::time::Instant::now();
+            report(
+                convene::datadir::backup(&data, &out, |c| {
+                    eprintln!(
+                        "  {:<24} {:>12} bytes{}",
+                        c.name,
+                        c.bytes,
+                        if c.database { "  (snapshot)" } else { "" }
+                    );
+                })
+                .map(|copied| {
+                    eprintln!(
+                        "{}: {} files, {} bytes, in {:.1} s",
+                        out.display(),
+                        copied.len(),
+                        copied.iter().map(|c| c.bytes).sum::<u64>(),
+                        started.elapsed().as_secs_f64()
+                    );
+                })
+                .map_err(Into::into),
+            )
+        }
         Command::Audit {
             command: AuditCommand::Verify { file, head },
         } => {
@@ -169,14 +204,18 @@ fn report(result: anyhow::Result<()>) -> ExitCode {
     }
 }
 
-fn serve(config: convene::Config) -> anyhow::Result<()> {
-    // Whatever the server creates (SQLite files, their WAL, secrets) is for its user alone,
-    // whatever umask the service manager or shell left.
+/// Whatever the server (or a backup) creates (SQLite files, their WAL, secrets) is for its
+/// user alone, whatever umask the service manager or shell left.
+fn private_umask() {
     #[cfg(unix)]
     // SAFETY: umask only sets the process's file-creation mask; it cannot fail.
     unsafe {
         libc::umask(0o077);
     }
+}
+
+fn serve(config: convene::Config) -> anyhow::Result<()> {
+    private_umask();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CONVENE_LOG")
