@@ -39,6 +39,26 @@ pub fn convene_bin() -> PathBuf {
     panic!("no convene binary: run `cargo build -p convene` first (scripts/test.sh does)")
 }
 
+/// `convene ARGS…` (a command other than `serve`), which must succeed: its output.
+pub fn convene_cli<I, S>(args: I) -> Result<std::process::Output>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(|a| a.as_ref().into()).collect();
+    let out = std::process::Command::new(convene_bin())
+        .args(&args)
+        .output()
+        .context("running convene")?;
+    ensure!(
+        out.status.success(),
+        "convene {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(out)
+}
+
 pub const ORGANIZER_TOKEN: &str = "test-organizer-token";
 
 /// A running `convene serve` process.

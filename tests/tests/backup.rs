@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{ensure, Context, Result};
 use convene_tests::proto::{Ballot, Command, Event, PollKind, Role, Stance};
-use convene_tests::{convene_bin, person, poll_spec, tempdir, Client, Server};
+use convene_tests::{convene_bin, convene_cli, person, poll_spec, tempdir, Client, Server};
 
 /// `convene backup --data DATA --out OUT`: whether it succeeded, and what it printed.
 async fn backup(data: &Path, out: &Path) -> Result<(bool, String)> {
@@ -184,15 +184,11 @@ async fn a_backup_taken_while_people_write_is_served_with_everything_acknowledge
         .await?;
     let file = dir.path().join("audit.jsonl");
     std::fs::write(&file, &trail)?;
-    let verify = std::process::Command::new(convene_bin())
-        .args(["audit", "verify"])
-        .arg(&file)
-        .output()?;
-    ensure!(
-        verify.status.success(),
-        "audit verify: {}",
-        String::from_utf8_lossy(&verify.stdout)
-    );
+    convene_cli([
+        std::ffi::OsStr::new("audit"),
+        "verify".as_ref(),
+        file.as_os_str(),
+    ])?;
     Ok(())
 }
 

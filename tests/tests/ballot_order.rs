@@ -42,7 +42,7 @@ use std::path::Path;
 use anyhow::{bail, ensure, Context, Result};
 use convene_tests::proto::{self, Actor, Ballot, Command, Event, PollKind, Role};
 use convene_tests::{
-    convene_bin, fresh_redis, own_redis, person, poll_spec, tempdir, Client, Server,
+    convene_cli, fresh_redis, own_redis, person, poll_spec, tempdir, Client, Server,
 };
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -640,17 +640,13 @@ async fn a_backup_taken_during_a_secret_vote_keeps_no_order_of_the_casting() -> 
     let (run, _fac) = run_poll(&server, &[server.ws_url()], "urne", n, n / 2).await?;
     let raw = files(&data)?;
     let out = dir.path().join("copy");
-    let backup = std::process::Command::new(convene_bin())
-        .args(["backup", "--data"])
-        .arg(&data)
-        .arg("--out")
-        .arg(&out)
-        .output()?;
-    ensure!(
-        backup.status.success(),
-        "convene backup: {}",
-        String::from_utf8_lossy(&backup.stderr)
-    );
+    convene_cli([
+        std::ffi::OsStr::new("backup"),
+        "--data".as_ref(),
+        data.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ])?;
     let marks = marks_order(&sqlite_log(&data, &run.convention)?, &run.poll);
     let copy = files(&out)?;
     all_found(&copy, "convene.sqlite3", &run)?;

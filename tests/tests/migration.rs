@@ -3,20 +3,9 @@
 
 use anyhow::{ensure, Context, Result};
 use convene_tests::proto::{Ballot, Command, Event, PollKind, Role};
-use convene_tests::{convene_bin, own_redis, person, poll_spec, tempdir, Client, Server};
-
-fn run(args: &[&str]) -> Result<std::process::Output> {
-    let out = std::process::Command::new(convene_bin())
-        .args(args)
-        .output()
-        .context("running convene")?;
-    ensure!(
-        out.status.success(),
-        "convene {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(out)
-}
+use convene_tests::{
+    convene_bin, convene_cli, own_redis, person, poll_spec, tempdir, Client, Server,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_convention_moves_between_sqlite_and_redis_unchanged() -> Result<()> {
@@ -71,7 +60,7 @@ async fn a_convention_moves_between_sqlite_and_redis_unchanged() -> Result<()> {
     let first = dir.path().join("first.jsonl");
     let second = dir.path().join("second.jsonl");
     let data_s = data.to_string_lossy().to_string();
-    run(&[
+    convene_cli([
         "export",
         "--convention",
         "migre",
@@ -85,7 +74,7 @@ async fn a_convention_moves_between_sqlite_and_redis_unchanged() -> Result<()> {
     std::fs::create_dir_all(&redis_dir)?;
     let own = own_redis(&redis_dir, &[])?;
     let redis = own.url.clone();
-    run(&["import", &first.to_string_lossy(), "--redis", &redis])?;
+    convene_cli(["import", &first.to_string_lossy(), "--redis", &redis])?;
     // Importing twice is refused: nothing is overwritten.
     let again = std::process::Command::new(convene_bin())
         .args(["import", &first.to_string_lossy(), "--redis", &redis])
@@ -95,7 +84,7 @@ async fn a_convention_moves_between_sqlite_and_redis_unchanged() -> Result<()> {
             && String::from_utf8_lossy(&again.stderr).contains("already exists"),
         "second import"
     );
-    run(&[
+    convene_cli([
         "export",
         "--convention",
         "migre",
@@ -128,7 +117,7 @@ async fn a_convention_moves_between_sqlite_and_redis_unchanged() -> Result<()> {
         .collect();
     let audit_file = dir.path().join("audit.jsonl");
     std::fs::write(&audit_file, audit)?;
-    run(&["audit", "verify", &audit_file.to_string_lossy()])?;
+    convene_cli(["audit", "verify", &audit_file.to_string_lossy()])?;
 
     // A node on Redis serves the imported convention as it was.
     let node = Server::start_with(&dir.path().join("node"), &["--redis", &redis]).await?;
