@@ -1,6 +1,10 @@
 //! Convene: a real-time server for deliberative assemblies held online. `run` serves one
 //! listener until `shutdown` is cancelled; `main.rs` only parses the configuration.
 
+/// This build: the crate's version and, built from a git checkout, its commit (`build.rs`).
+/// `convene --version` prints it; the nodes of a cluster must all run the same.
+pub const BUILD: &str = env!("CONVENE_BUILD");
+
 // Attendance (issue #17): presence kept out of the log, with a retention period.
 pub mod attendance;
 pub mod audit;
@@ -132,6 +136,8 @@ pub enum RunError {
     NodesWithoutRedis,
     #[error(transparent)]
     Video(#[from] video::VideoError),
+    #[error(transparent)]
+    Cluster(#[from] live::cluster::RegisterError),
 }
 
 /// The organizer token: given, or read from the data directory, or generated there.
@@ -189,12 +195,17 @@ pub async fn run(
         }
         None => store::Store::open_sqlite(&config.data)?,
     };
+    let tracker = TaskTracker::new();
+    // Every node of a cluster runs the same build: one that does not, does not start.
+    if let store::Store::Redis(redis) = &store {
+        live::cluster::register(redis.clone(), addr.to_string(), &tracker, shutdown.clone())
+            .await?;
+    }
     let token = organizer_token(&config)?;
     let public_url = config
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
-    let tracker = TaskTracker::new();
     let metrics = Arc::new(metrics::Metrics::default());
     let docs = docs::DocHub::new(
         store.clone(),

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 #[derive(Parser)]
 #[command(
     name = "convene",
-    version,
+    version = convene::BUILD,
     about = "Real-time server for citizens' conventions held online"
 )]
 struct Cli {

@@ -20,6 +20,7 @@ use tracing::{debug, warn};
 use super::{Hub, Msg};
 use crate::store::redis::RedisStore;
 use crate::store::StoreError;
+use crate::BUILD;
 
 /// How long a node's presence lasts without being refreshed (a dead node's participants go
 /// offline after this).
@@ -131,6 +132,88 @@ fn nodes_key(conv: &str) -> String {
 }
 fn channel(conv: &str) -> String {
     format!("cv:{{{conv}}}:presence")
+}
+
+/// How long a node's entry in the cluster's list of nodes lasts without being renewed, and how
+/// often a running node renews it.
+const NODE_TTL: Duration = Duration::from_secs(30);
+const NODE_RENEW: Duration = Duration::from_secs(10);
+
+/// Another node of the cluster runs another build: this one does not start.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "this node runs convene {build}, but {}: stop every node, then start them all on the same \
+     build (a node stopped with kill -9 is forgotten {} s after it stopped)",
+    others.iter().map(|(b, a)| format!("the node at {a} runs {b}")).collect::<Vec<_>>().join(", "),
+    NODE_TTL.as_secs()
+)]
+pub struct MixedBuilds {
+    pub build: String,
+    pub others: Vec<(String, String)>,
+}
+
+/// Join the cluster's list of nodes, unless a live node runs another build (nodes of
+/// different builds may not read each other's shared keys alike); then renew the entry while
+/// the node runs, and take it out at a clean stop. `address`: where this node listens, to
+/// name it to the others.
+pub async fn register(
+    store: RedisStore,
+    address: String,
+    tracker: &tokio_util::task::TaskTracker,
+    cancel: CancellationToken,
+) -> Result<(), RegisterError> {
+    let mut id = [0u8; 6];
+    rand::thread_rng().fill_bytes(&mut id);
+    let node = hex::encode(id);
+    let others = store
+        .register_node(&node, BUILD, &address, NODE_TTL, true)
+        .await?;
+    if !others.is_empty() {
+        return Err(RegisterError::Mixed(MixedBuilds {
+            build: BUILD.to_string(),
+            others,
+        }));
+    }
+    tracker.spawn(async move {
+        let mut renew = tokio::time::interval(NODE_RENEW);
+        renew.tick().await;
+        let mut told = Vec::new();
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = renew.tick() => {}
+            }
+            match store
+                .register_node(&node, BUILD, &address, NODE_TTL, false)
+                .await
+            {
+                Ok(others) if others != told => {
+                    if !others.is_empty() {
+                        tracing::error!(
+                            build = BUILD,
+                            others = ?others,
+                            "the cluster mixes builds: another node runs another build"
+                        );
+                    }
+                    told = others;
+                }
+                Ok(_) => {}
+                Err(e) => debug!(error = %e, "node entry not renewed"),
+            }
+        }
+        if let Err(e) = store.deregister_node(&node).await {
+            debug!(error = %e, "node entry not removed");
+        }
+    });
+    Ok(())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    #[error(transparent)]
+    Mixed(#[from] MixedBuilds),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 impl Cluster {

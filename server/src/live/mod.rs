@@ -4,7 +4,7 @@
 
 mod actor;
 mod answered;
-pub(crate) mod cluster;
+pub mod cluster;
 // Public audience (§24).
 pub mod public;
 pub mod view;

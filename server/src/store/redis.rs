@@ -196,6 +196,37 @@ redis.call('HSET', KEYS[1], 'seq', ARGV[1], 'data', ARGV[2])
 return 1
 "#;
 
+/// The nodes of the cluster and the build each runs: a hash, node -> `expires_ms|build|address`.
+const NODES: &str = "convene:nodes";
+
+/// KEYS: nodes. ARGV: node, build, address, ttl_ms, `join` or `stay`. Forgets the nodes whose
+/// entry expired; returns the other live nodes that run another build, as `build|address`
+/// strings. `join` writes this node's entry only when there is none; `stay` writes it always
+/// (a running node keeps its place).
+const REGISTER: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local all = redis.call('HGETALL', KEYS[1])
+local others = {}
+for i = 1, #all, 2 do
+  local node, v = all[i], all[i + 1]
+  local sep = string.find(v, '|', 1, true)
+  local expires = sep and tonumber(string.sub(v, 1, sep - 1)) or 0
+  if expires < now then
+    redis.call('HDEL', KEYS[1], node)
+  elseif node ~= ARGV[1] then
+    local rest = string.sub(v, sep + 1)
+    local sep2 = string.find(rest, '|', 1, true)
+    local build = sep2 and string.sub(rest, 1, sep2 - 1) or rest
+    if build ~= ARGV[2] then table.insert(others, rest) end
+  end
+end
+if #others == 0 or ARGV[5] == 'stay' then
+  redis.call('HSET', KEYS[1], ARGV[1], (now + tonumber(ARGV[4])) .. '|' .. ARGV[2] .. '|' .. ARGV[3])
+end
+return others
+"#;
+
 /// What `RedisStore::snapshot` reads at once.
 struct Snapshot {
     ballots: BallotBox,
@@ -304,6 +335,43 @@ impl RedisStore {
 
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// Put this node in the cluster's list of nodes (`join`: only if every other live node
+    /// runs `build`), or keep it there (`stay`), for `ttl`. Returns the other live nodes that
+    /// run another build: `(build, address)`.
+    pub async fn register_node(
+        &self,
+        node: &str,
+        build: &str,
+        address: &str,
+        ttl: Duration,
+        join: bool,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let mut con = self.con.clone();
+        let others: Vec<String> = Script::new(REGISTER)
+            .key(NODES)
+            .arg(node)
+            .arg(build)
+            .arg(address)
+            .arg(ttl.as_millis() as u64)
+            .arg(if join { "join" } else { "stay" })
+            .invoke_async(&mut con)
+            .await
+            .map_err(unavailable)?;
+        Ok(others
+            .into_iter()
+            .map(|o| match o.split_once('|') {
+                Some((b, a)) => (b.to_string(), a.to_string()),
+                None => (o, String::new()),
+            })
+            .collect())
+    }
+
+    /// Take this node out of the cluster's list (a clean stop).
+    pub async fn deregister_node(&self, node: &str) -> Result<(), StoreError> {
+        let mut con = self.con.clone();
+        con.hdel(NODES, node).await.map_err(unavailable)
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {
