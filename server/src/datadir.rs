@@ -83,6 +83,70 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     file.sync_all()
 }
 
+/// The lock file: held (`flock`) by the one process that serves a data directory, and
+/// naming it (its process id).
+pub const LOCK_FILE: &str = "convene.lock";
+
+/// The data directory's lock, held while it lives: one process at a time serves a data
+/// directory (two would each keep their own state of the same conventions), or imports into
+/// it while none serves it. The kernel releases it when the process ends, `kill -9` included.
+#[derive(Debug)]
+pub struct DataLock {
+    _file: std::fs::File,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error(
+        "another convene (process {pid}) is using the data directory {}: stop it first, or give \
+         this one another --data",
+        dir.display()
+    )]
+    Busy {
+        dir: std::path::PathBuf,
+        pid: String,
+    },
+    #[error("{}: {error}", path.display())]
+    Io {
+        path: std::path::PathBuf,
+        error: std::io::Error,
+    },
+}
+
+/// Take the data directory's lock, or say which process holds it.
+pub fn lock(dir: &Path) -> Result<DataLock, LockError> {
+    use std::io::Read;
+    let path = dir.join(LOCK_FILE);
+    let io = |error| LockError::Io {
+        path: path.clone(),
+        error,
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options.open(&path).map_err(io)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut pid = String::new();
+            let _ = file.read_to_string(&mut pid);
+            return Err(LockError::Busy {
+                dir: dir.to_path_buf(),
+                pid: match pid.trim() {
+                    "" => "unknown".into(),
+                    p => p.to_string(),
+                },
+            });
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+    }
+    file.set_len(0).map_err(io)?;
+    file.write_all(std::process::id().to_string().as_bytes())
+        .map_err(io)?;
+    Ok(DataLock { _file: file })
+}
+
 /// One file of a backup, as `backup` reports it once written.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Copied {
@@ -142,7 +206,7 @@ pub fn backup(
         let entry = entry.map_err(io(data))?;
         let kind = entry.file_type().map_err(io(&entry.path()))?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if !kind.is_file() {
+        if !kind.is_file() || name == LOCK_FILE {
             continue;
         }
         if name.ends_with(".sqlite3") {

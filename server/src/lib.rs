@@ -138,6 +138,8 @@ pub enum RunError {
     Video(#[from] video::VideoError),
     #[error(transparent)]
     Cluster(#[from] live::cluster::RegisterError),
+    #[error(transparent)]
+    Locked(#[from] datadir::LockError),
 }
 
 /// The organizer token: given, or read from the data directory, or generated there.
@@ -186,6 +188,11 @@ pub async fn run(
         path: config.data.clone(),
         source,
     })?;
+    // One process serves a data directory: embedded, it holds the conventions themselves.
+    let _lock = match &config.redis {
+        None => Some(datadir::lock(&config.data)?),
+        Some(_) => None,
+    };
     let store = match &config.redis {
         Some(url) => {
             if config.organizer_token.as_deref().is_none_or(str::is_empty) {

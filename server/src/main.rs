@@ -117,6 +117,15 @@ fn main() -> ExitCode {
             rt.block_on(async {
                 let lines =
                     convene::backup::read(std::io::BufReader::new(std::fs::File::open(&file)?))?;
+                // Into the embedded store only while no server uses it: a running one would
+                // not see the convention, and might create one of the same name meanwhile.
+                let _lock = match &store.redis {
+                    None => {
+                        convene::datadir::prepare(&store.data)?;
+                        Some(convene::datadir::lock(&store.data)?)
+                    }
+                    Some(_) => None,
+                };
                 let store = store.open().await?;
                 let n = lines.len();
                 let id = convene::backup::import(&store, lines).await?;

@@ -1,0 +1,91 @@
+//! One process at a time uses an embedded data directory: a second `convene serve` on it does
+//! not start (it would keep a state of its own of the same conventions) and names the process
+//! that serves it; `convene import` into it waits for no server to use it; the first server is
+//! unharmed; the lock goes with the process that held it, `kill -9` included.
+
+use anyhow::{ensure, Result};
+use convene_tests::proto::Role;
+use convene_tests::{convene_bin, convene_cli, person, tempdir, Server};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_server_on_the_same_data_directory_does_not_start() -> Result<()> {
+    let dir = tempdir();
+    let data = dir.path().join("data");
+    let mut first = Server::start(&data).await?;
+    let pid = first.pid().unwrap_or_default();
+    first
+        .http()
+        .convention(
+            "seule",
+            &[person("Claire Animatrice", &[Role::Facilitator], &[])],
+        )
+        .await?;
+    let export = dir.path().join("seule.jsonl");
+    convene_cli([
+        std::ffi::OsStr::new("export"),
+        "--convention".as_ref(),
+        "seule".as_ref(),
+        "--data".as_ref(),
+        data.as_os_str(),
+        "--out".as_ref(),
+        export.as_os_str(),
+    ])?;
+
+    // A second server on the same directory: refused, naming the first.
+    ensure!(
+        Server::start(&data).await.is_err(),
+        "a second server started on the same data directory"
+    );
+    let said =
+        std::fs::read_to_string(data.with_extension(format!("stderr-{}.log", std::process::id())))?;
+    ensure!(
+        said.contains(&format!(
+            "another convene (process {pid}) is using the data directory"
+        )),
+        "the refusal names the process: {said}"
+    );
+
+    // An import into it while it serves: refused too, nothing written.
+    let import = std::process::Command::new(convene_bin())
+        .arg("import")
+        .arg(&export)
+        .arg("--data")
+        .arg(&data)
+        .output()?;
+    let err = String::from_utf8_lossy(&import.stderr);
+    ensure!(
+        !import.status.success() && err.contains("is using the data directory"),
+        "an import into a served directory: {err}"
+    );
+    let after = dir.path().join("after.jsonl");
+    convene_cli([
+        std::ffi::OsStr::new("export"),
+        "--convention".as_ref(),
+        "seule".as_ref(),
+        "--data".as_ref(),
+        data.as_os_str(),
+        "--out".as_ref(),
+        after.as_os_str(),
+    ])?;
+    ensure!(
+        std::fs::read(&after)? == std::fs::read(&export)?,
+        "the convention changed"
+    );
+
+    // The first server is unharmed.
+    first
+        .http()
+        .convention(
+            "encore",
+            &[person("Hélène Garante", &[Role::Guarantor], &[])],
+        )
+        .await?;
+
+    // Once it is gone (even by kill -9), the directory is free again.
+    first.kill9().await?;
+    let mut again = Server::start(&data).await?;
+    let r = again.http().get("/api/conventions/encore").send().await?;
+    ensure!(r.status() == 200, "{}", r.status());
+    again.terminate().await?;
+    Ok(())
+}
