@@ -1,6 +1,6 @@
 //! One process at a time uses an embedded data directory: a second `convene serve` on it does
 //! not start (it would keep a state of its own of the same conventions) and names the process
-//! that serves it; `convene import` into it waits for no server to use it; the first server is
+//! that serves it; `convene import` into it is refused while it serves; the first server is
 //! unharmed; the lock goes with the process that held it, `kill -9` included.
 
 use anyhow::{ensure, Result};
