@@ -13,6 +13,7 @@ pub mod datadir;
 pub mod demo;
 pub mod docs;
 pub mod domain;
+pub mod erase;
 pub mod gateway;
 pub mod invites;
 pub mod live;

@@ -44,6 +44,18 @@ enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Delete a convention for good (its log, ballot box, documents, audit trail, stored
+    /// state and attendance), while no server uses the store: keep its exports first. The
+    /// other conventions stay as they are.
+    Delete {
+        #[arg(long)]
+        convention: String,
+        /// The convention's id again: a deletion cannot be undone.
+        #[arg(long)]
+        confirm: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// Copy the whole data directory (every convention, the secrets, attendance), also while
     /// the server runs and writes: each database as one consistent snapshot. Restore by
     /// serving the copy (--data OUT). Cluster mode keeps the conventions in Redis: back them up
@@ -134,6 +146,35 @@ fn main() -> ExitCode {
                 Ok(())
             })
         })),
+        Command::Delete {
+            convention,
+            confirm,
+            store,
+        } => report(
+            convene::erase::confirmed(&convention, &confirm)
+                .map_err(anyhow::Error::from)
+                .and_then(|()| match &store.redis {
+                    None => {
+                        let deleted = convene::erase::delete_sqlite(&store.data, &convention)?;
+                        for d in &deleted {
+                            eprintln!(
+                                "  {:<24} {:>8} rows deleted, file rewritten",
+                                d.file, d.rows
+                            );
+                        }
+                        eprintln!("{convention}: deleted");
+                        Ok(())
+                    }
+                    Some(url) => runtime().and_then(|rt| {
+                        rt.block_on(async {
+                            let redis = convene::store::redis::RedisStore::open(url).await?;
+                            convene::erase::delete_redis(&redis, &convention).await?;
+                            eprintln!("{convention}: deleted from Redis");
+                            Ok(())
+                        })
+                    }),
+                }),
+        ),
         Command::Backup { data, out } => {
             private_umask();
             let started = std::time::Instant::now();

@@ -368,6 +368,28 @@ impl RedisStore {
             .collect())
     }
 
+    /// The live nodes of the cluster's list: `(build, address)` of each.
+    pub async fn live_nodes(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let mut con = self.con.clone();
+        let (secs, micros): (u64, u64) = redis::cmd("TIME")
+            .query_async(&mut con)
+            .await
+            .map_err(unavailable)?;
+        let now = secs * 1000 + micros / 1000;
+        let all: std::collections::HashMap<String, String> =
+            con.hgetall(NODES).await.map_err(unavailable)?;
+        Ok(all
+            .into_values()
+            .filter_map(|v| {
+                let mut parts = v.splitn(3, '|');
+                let expires: u64 = parts.next()?.parse().ok()?;
+                let build = parts.next()?.to_string();
+                let address = parts.next().unwrap_or_default().to_string();
+                (expires >= now).then_some((build, address))
+            })
+            .collect())
+    }
+
     /// Take this node out of the cluster's list (a clean stop).
     pub async fn deregister_node(&self, node: &str) -> Result<(), StoreError> {
         let mut con = self.con.clone();

@@ -1,0 +1,159 @@
+//! `convene delete`: a convention removed from the store for good, while no server uses it.
+//! A convention's log holds personal data (names, chat, who voted, attendance): once its
+//! exports are kept, an organizer deletes it, and the other conventions stay as they are.
+//!
+//! Embedded: every row of the convention in every table of every database of the data
+//! directory (each table with a `convention` column: the log, the ballot box, the documents,
+//! the audit trail, the stored states, attendance), then each database rewritten (`VACUUM`)
+//! and its write-ahead log truncated, so that no page, free page or frame keeps any of it. The
+//! data directory's lock keeps a server from using it meanwhile. Cluster mode: every key of the
+//! convention in Redis, once no node of the cluster runs (the list of nodes, `convene:nodes`).
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::Connection;
+
+use crate::datadir::{self, LockError};
+use crate::store::redis::RedisStore;
+use crate::store::StoreError;
+
+/// What was deleted from one database file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Deleted {
+    pub file: String,
+    pub rows: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeleteError {
+    #[error("no convention {0}: nothing deleted")]
+    Unknown(String),
+    #[error("--confirm must repeat the convention's id ({0}): nothing deleted")]
+    NotConfirmed(String),
+    #[error(
+        "nodes of the cluster are running ({}): stop every node first, nothing deleted",
+        .0.iter().map(|(b, a)| format!("{a}, convene {b}")).collect::<Vec<_>>().join("; ")
+    )]
+    NodesRunning(Vec<(String, String)>),
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error("{}: {error}", path.display())]
+    Sqlite {
+        path: PathBuf,
+        error: rusqlite::Error,
+    },
+    #[error("{}: {error}", path.display())]
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// `--confirm` must name the convention: a deletion cannot be undone.
+pub fn confirmed(convention: &str, confirm: &str) -> Result<(), DeleteError> {
+    if convention == confirm {
+        Ok(())
+    } else {
+        Err(DeleteError::NotConfirmed(convention.to_string()))
+    }
+}
+
+/// The tables of a database that have a `convention` column.
+fn convention_tables(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    let names: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut out = Vec::new();
+    for name in names {
+        let columns: Vec<String> = conn
+            .prepare(&format!(
+                "PRAGMA table_info(\"{}\")",
+                name.replace('"', "\"\"")
+            ))?
+            .query_map([], |r| r.get(1))?
+            .collect::<Result<_, _>>()?;
+        if columns.iter().any(|c| c == "convention") {
+            out.push(name);
+        }
+    }
+    Ok(out)
+}
+
+/// Delete `convention` from the embedded store in `dir`, which no server may be using.
+pub fn delete_sqlite(dir: &Path, convention: &str) -> Result<Vec<Deleted>, DeleteError> {
+    let _lock = datadir::lock(dir)?;
+    let sql = |path: &Path| {
+        let path = path.to_path_buf();
+        move |error| DeleteError::Sqlite { path, error }
+    };
+    let log = dir.join("convene.sqlite3");
+    if !log.exists() {
+        return Err(DeleteError::Unknown(convention.to_string()));
+    }
+    let known: i64 = Connection::open(&log)
+        .and_then(|c| {
+            c.query_row(
+                "SELECT COUNT(*) FROM events WHERE convention = ?1",
+                [convention],
+                |r| r.get(0),
+            )
+        })
+        .map_err(sql(&log))?;
+    if known == 0 {
+        return Err(DeleteError::Unknown(convention.to_string()));
+    }
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .map_err(|error| DeleteError::Io {
+            path: dir.to_path_buf(),
+            error,
+        })?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".sqlite3"))
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    for file in files {
+        let path = dir.join(&file);
+        let mut conn = Connection::open(&path).map_err(sql(&path))?;
+        // Freed content is overwritten, then every page written afresh.
+        conn.execute_batch("PRAGMA secure_delete=ON; PRAGMA busy_timeout=5000;")
+            .map_err(sql(&path))?;
+        let tables = convention_tables(&conn).map_err(sql(&path))?;
+        let tx = conn.transaction().map_err(sql(&path))?;
+        let mut rows = 0u64;
+        for table in &tables {
+            rows += tx
+                .execute(
+                    &format!(
+                        "DELETE FROM \"{}\" WHERE convention = ?1",
+                        table.replace('"', "\"\"")
+                    ),
+                    [convention],
+                )
+                .map_err(sql(&path))? as u64;
+        }
+        tx.commit().map_err(sql(&path))?;
+        conn.execute_batch("VACUUM; PRAGMA wal_checkpoint(TRUNCATE);")
+            .map_err(sql(&path))?;
+        out.push(Deleted { file, rows });
+    }
+    Ok(out)
+}
+
+/// Delete `convention` from Redis, once no node of the cluster runs.
+pub async fn delete_redis(store: &RedisStore, convention: &str) -> Result<(), DeleteError> {
+    let running = store.live_nodes().await?;
+    if !running.is_empty() {
+        return Err(DeleteError::NodesRunning(running));
+    }
+    if !store.conventions().await?.iter().any(|c| c == convention) {
+        return Err(DeleteError::Unknown(convention.to_string()));
+    }
+    store.delete(convention).await?;
+    Ok(())
+}
