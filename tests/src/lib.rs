@@ -162,8 +162,12 @@ impl Server {
         self.restart().await
     }
 
-    /// Start again on the same data directory, with the same flags (a new port).
+    /// Start again on the same data directory, with the same flags (a new port). A server
+    /// still running is stopped first (SIGTERM): one process serves a data directory.
     pub async fn restart(&mut self) -> Result<()> {
+        if self.child.try_wait()?.is_none() {
+            self.terminate().await?;
+        }
         let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
         let wrapper: Vec<&str> = self.wrapper.iter().map(String::as_str).collect();
         let data = self.data.clone();
