@@ -6,8 +6,8 @@ use super::polls;
 use super::{
     assign_balanced, assign_random, Actor, AssignMethod, CloseReason, Code, Command, Convention,
     Event, FloorEndReason, Millis, NewPerson, ParticipantId, Permission, Person, Rejection, Role,
-    RoomId, MAX_CHAT_CHARS, MAX_DURATION_MS, MAX_NAME_CHARS, MAX_NOTICE_CHARS, MAX_PEOPLE,
-    MAX_ROOMS, MAX_ROSTER_ROWS, PLENARY,
+    RoomId, MAX_CHAT_CHARS, MAX_DURATION_MS, MAX_NAME_CHARS, MAX_NOTICE_CHARS, MAX_PENDING_CALLS,
+    MAX_PEOPLE, MAX_ROOMS, MAX_ROSTER_ROWS, PLENARY,
 };
 
 /// What a decision may depend on besides the state: the time, a seed for random draws, and
@@ -415,6 +415,19 @@ pub fn decide(state: &Convention, actor: &Actor, command: &Command, ctx: &Contex
         }
         Command::CallFacilitator { message } => {
             let p = me.expect("admitted participants only");
+            let pending = state
+                .calls
+                .values()
+                .filter(|c| c.participant == p.id)
+                .count();
+            if pending >= MAX_PENDING_CALLS {
+                return reject(
+                    Code::Conflict,
+                    format!(
+                        "you have {MAX_PENDING_CALLS} calls pending already: a facilitator will come"
+                    ),
+                );
+            }
             let message = if message.trim().is_empty() {
                 String::new()
             } else {

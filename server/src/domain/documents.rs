@@ -10,6 +10,9 @@ use super::{Code, Command, Convention, Event, Millis, ParticipantId, Person, Rej
 pub const OPINION: &str = "opinion";
 /// Longest document, group or version name.
 pub const MAX_DOC_NAME: usize = 64;
+/// Most named versions of one document: each keeps the whole document (up to 16 MiB) in
+/// the store, and every snapshot lists them.
+pub const MAX_VERSIONS: usize = 100;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Document {
@@ -153,6 +156,12 @@ pub(super) fn decide(state: &Convention, command: &Command) -> Result<Vec<Event>
             let label = label.trim();
             if label.is_empty() || label.chars().count() > super::MAX_NAME_CHARS {
                 return reject(Code::Invalid, "a version label is 1 to 120 characters");
+            }
+            if d.versions.len() >= MAX_VERSIONS {
+                return reject(
+                    Code::Conflict,
+                    format!("{name} has {MAX_VERSIONS} named versions already"),
+                );
             }
             let version = d.versions.last().map_or(1, |(n, _, _)| n + 1);
             Ok(vec![Event::VersionNamed {

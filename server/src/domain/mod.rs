@@ -47,6 +47,9 @@ pub const MAX_CHAT_CHARS: usize = 2000;
 pub const MAX_NOTICE_CHARS: usize = 1000;
 /// Longest name of a person, room or convention, in characters.
 pub const MAX_NAME_CHARS: usize = 120;
+/// Most help calls one person may have pending at once: every call goes whole into the
+/// staff's snapshots until a facilitator resolves it.
+pub const MAX_PENDING_CALLS: usize = 5;
 /// Most breakout rooms a convention may have at once.
 pub const MAX_ROOMS: usize = 200;
 /// Most people one roster import may add (one request: one command, one append).

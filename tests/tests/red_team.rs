@@ -1,0 +1,253 @@
+//! Red team: what a participant (or anyone holding a public link) with a hand-made client can
+//! make the real `convene` process hold, send or compute, past what the hardening tests
+//! cover. Each test sends at least ten times the budget it checks, then shows that the server
+//! and everyone else are unharmed. Sizes and counters are measured, never wall-clock speed.
+
+use std::time::Duration;
+
+use anyhow::{bail, ensure, Context, Result};
+use convene_tests::proto::{self, Command, ErrorCode, Role};
+use convene_tests::{person, tempdir, token_of, Client, Server};
+
+const FAC: &str = "Claire Animatrice";
+const RAP: &str = "Rita Rapporteure";
+
+fn citizen(i: usize) -> String {
+    format!("Citoyen {i:02}")
+}
+
+/// A convention with a facilitator, a rapporteur and `n` citizens; returns the invitations.
+async fn convention(server: &Server, id: &str, n: usize) -> Result<Vec<proto::api::Invite>> {
+    let mut roster = vec![
+        person(FAC, &[Role::Facilitator], &[]),
+        person(RAP, &[Role::Rapporteur], &[]),
+    ];
+    for i in 0..n {
+        roster.push(person(&citizen(i), &[Role::Citizen], &[]));
+    }
+    server.http().convention(id, &roster).await
+}
+
+/// `a` chats and `b` hears it: the convention goes on.
+async fn goes_on(a: &mut Client, b: &mut Client, text: &str) -> Result<()> {
+    let seq = a
+        .ok(Command::SendChat {
+            text: text.to_string(),
+        })
+        .await?;
+    let r = b.wait_seq(seq).await?;
+    ensure!(
+        matches!(&r.event, proto::Event::ChatPosted { text: t, .. } if t == text),
+        "{}: seq {seq} is {:?}",
+        b.name,
+        r.event
+    );
+    Ok(())
+}
+
+/// Send `commands` one after the other, within the rate limit of one connection (20 a
+/// second, PROTOCOL.md §16), and collect each reply.
+async fn paced(
+    mut c: Client,
+    commands: Vec<Command>,
+) -> Result<(Client, Vec<std::result::Result<u64, (ErrorCode, String)>>)> {
+    let mut replies = Vec::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(60));
+    for command in commands {
+        tick.tick().await;
+        replies.push(c.request(command).await?);
+        // Events pile up in the inbox otherwise: nobody reads them here.
+        c.inbox.clear();
+    }
+    Ok((c, replies))
+}
+
+/// Commands sent over `conns` connections of one invitation at once, each paced.
+async fn paced_over(
+    conns: Vec<Client>,
+    commands: Vec<Command>,
+) -> Result<(
+    Vec<Client>,
+    Vec<std::result::Result<u64, (ErrorCode, String)>>,
+)> {
+    let n = conns.len();
+    let mut shares: Vec<Vec<Command>> = vec![Vec::new(); n];
+    for (i, c) in commands.into_iter().enumerate() {
+        shares[i % n].push(c);
+    }
+    let tasks: Vec<_> = conns
+        .into_iter()
+        .zip(shares)
+        .map(|(c, share)| tokio::spawn(paced(c, share)))
+        .collect();
+    let mut clients = Vec::new();
+    let mut replies = Vec::new();
+    for t in tasks {
+        let (c, r) = t.await??;
+        clients.push(c);
+        replies.extend(r);
+    }
+    Ok((clients, replies))
+}
+
+fn count_ok(replies: &[std::result::Result<u64, (ErrorCode, String)>]) -> usize {
+    replies.iter().filter(|r| r.is_ok()).count()
+}
+
+/// Every reply is `ok` or `code`; returns how many are `ok`.
+fn only_ok_or(
+    replies: &[std::result::Result<u64, (ErrorCode, String)>],
+    code: ErrorCode,
+    what: &str,
+) -> Result<usize> {
+    for r in replies {
+        if let Err((c, m)) = r {
+            ensure!(*c == code, "{what}: refused with {c:?} ({m}), not {code:?}");
+        }
+    }
+    Ok(count_ok(replies))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Help calls: a citizen's pending calls are bounded (5 each, `MAX_PENDING_CALLS`).
+
+const MAX_PENDING_CALLS: usize = 5;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_citizen_holds_at_most_five_pending_calls() -> Result<()> {
+    let dir = tempdir();
+    let server = Server::start(&dir.path().join("data")).await?;
+    let invites = convention(&server, "appels", 2).await?;
+    let mut fac = Client::join(&server.ws_url(), "fac", &token_of(&invites, FAC)).await?;
+    let attacker = Client::join(&server.ws_url(), "c0", &token_of(&invites, &citizen(0))).await?;
+    let mut other = Client::join(&server.ws_url(), "c1", &token_of(&invites, &citizen(1))).await?;
+
+    // Ten times the budget, each call of the largest message (1,000 characters): before the
+    // budget, each went whole into every staff snapshot until resolved, without end.
+    let message = "à".repeat(1000);
+    let calls: Vec<Command> = (0..10 * MAX_PENDING_CALLS)
+        .map(|_| Command::CallFacilitator {
+            message: message.clone(),
+        })
+        .collect();
+    let (mut attacker, replies) = paced(attacker, calls).await?;
+    let accepted = only_ok_or(&replies, ErrorCode::Conflict, "a call past the budget")?;
+    ensure!(
+        accepted == MAX_PENDING_CALLS,
+        "{accepted} calls of one citizen pending, budget {MAX_PENDING_CALLS}"
+    );
+
+    // A facilitator's fresh snapshot holds those five and nothing more.
+    let fresh = Client::join(&server.ws_url(), "fac2", &token_of(&invites, FAC)).await?;
+    let snap = fresh.snapshot.as_ref().context("no snapshot")?;
+    let theirs: Vec<u64> = snap
+        .calls
+        .iter()
+        .filter(|c| c.participant == attacker.id())
+        .map(|c| c.id)
+        .collect();
+    ensure!(
+        theirs.len() == MAX_PENDING_CALLS,
+        "the staff snapshot holds {} of their calls",
+        theirs.len()
+    );
+
+    // Everyone else is unharmed: another citizen calls, chat goes on.
+    let call = other
+        .ok(Command::CallFacilitator {
+            message: "Le son ne marche pas".into(),
+        })
+        .await?;
+    fac.wait_seq(call).await?;
+    goes_on(&mut other, &mut fac, "on continue").await?;
+
+    // One resolved, the citizen may call once more.
+    fac.ok(Command::ResolveCall { call: theirs[0] }).await?;
+    attacker
+        .ok(Command::CallFacilitator {
+            message: String::new(),
+        })
+        .await?;
+    match attacker
+        .request(Command::CallFacilitator {
+            message: String::new(),
+        })
+        .await?
+    {
+        Err((ErrorCode::Conflict, _)) => {}
+        other => bail!("a sixth pending call: {other:?}"),
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Named versions: a rapporteur names at most 100 versions of a document (`MAX_VERSIONS`).
+
+const MAX_VERSIONS: usize = 100;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rapporteur_names_at_most_a_hundred_versions_of_a_document() -> Result<()> {
+    let dir = tempdir();
+    let server = Server::start(&dir.path().join("data")).await?;
+    let invites = convention(&server, "versions", 1).await?;
+    let mut fac = Client::join(&server.ws_url(), "fac", &token_of(&invites, FAC)).await?;
+    let mut c0 = Client::join(&server.ws_url(), "c0", &token_of(&invites, &citizen(0))).await?;
+    fac.ok(Command::CreateDocument {
+        name: "avis".into(),
+        title: "Avis citoyen".into(),
+    })
+    .await?;
+
+    // Four connections of the rapporteur's invitation (the most it holds), each within its
+    // rate limit: ten times the budget, each with the longest label. Before the budget,
+    // each named version kept a whole copy of the document in the store and a line in every
+    // snapshot, without end.
+    let rap = token_of(&invites, RAP);
+    let mut conns = Vec::new();
+    for i in 0..proto::MAX_CONNECTIONS_PER_TOKEN {
+        conns.push(Client::join(&server.ws_url(), &format!("rap{i}"), &rap).await?);
+    }
+    let label = "é".repeat(120);
+    let names: Vec<Command> = (0..10 * MAX_VERSIONS)
+        .map(|_| Command::NameVersion {
+            document: "avis".into(),
+            label: label.clone(),
+        })
+        .collect();
+    let (_conns, replies) = paced_over(conns, names).await?;
+    let accepted = only_ok_or(&replies, ErrorCode::Conflict, "a version past the budget")?;
+    ensure!(
+        accepted == MAX_VERSIONS,
+        "{accepted} versions named, budget {MAX_VERSIONS}"
+    );
+
+    // A fresh snapshot lists 100, the store keeps 100.
+    let fresh = Client::join(&server.ws_url(), "c0b", &token_of(&invites, &citizen(0))).await?;
+    let doc = fresh
+        .snapshot
+        .as_ref()
+        .and_then(|s| s.documents.iter().find(|d| d.name == "avis"))
+        .context("no document in the snapshot")?;
+    ensure!(
+        doc.versions.len() == MAX_VERSIONS,
+        "the snapshot lists {} versions",
+        doc.versions.len()
+    );
+    let r = server
+        .http()
+        .get("/api/conventions/versions/documents/avis/versions")
+        .send()
+        .await?;
+    ensure!(r.status().as_u16() == 200, "versions: {}", r.status());
+    let listed: Vec<proto::VersionInfo> = r.json().await?;
+    ensure!(
+        listed.len() == MAX_VERSIONS,
+        "the store keeps {} versions",
+        listed.len()
+    );
+
+    // Everyone else is unharmed.
+    goes_on(&mut c0, &mut fac, "la convention continue").await?;
+    goes_on(&mut fac, &mut c0, "oui").await?;
+    Ok(())
+}
