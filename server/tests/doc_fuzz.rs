@@ -856,7 +856,7 @@ fn session(ops: &[Op]) -> Result<(), TestCaseError> {
                 Outcome::Close { code: 4413, .. } => r.too_large += 1,
                 Outcome::Close { .. } => r.malformed += 1,
                 Outcome::Reply(b) if b.starts_with(&[0, 0]) => r.asked_back += 1,
-                Outcome::Awareness(_) => r.awareness_relayed += 1,
+                Outcome::Awareness { .. } => r.awareness_relayed += 1,
                 _ => {}
             }
         }
@@ -901,7 +901,7 @@ fn session(ops: &[Op]) -> Result<(), TestCaseError> {
             Outcome::Broken => {
                 return Err(TestCaseError::fail(format!("yrs panicked on {op:?}")));
             }
-            Outcome::Nothing | Outcome::Awareness(_) => {}
+            Outcome::Nothing | Outcome::Awareness { .. } => {}
         }
         // The budgets, after every step.
         let depth = deepest(live.doc());

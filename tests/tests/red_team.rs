@@ -251,3 +251,82 @@ async fn a_rapporteur_names_at_most_a_hundred_versions_of_a_document() -> Result
     goes_on(&mut fac, &mut c0, "oui").await?;
     Ok(())
 }
+
+// ---------------------------------------------------------------------------------------------
+// Awareness (cursors, names) on `/doc`: any reader of a document announces its state, and the
+// server relays each update to every connection of the document. Relays of one connection are
+// bounded (`docs/actor.rs`: 20 at once, then 10 a second); what comes faster is kept and goes
+// out coalesced, the latest state of each client once per 100 ms tick.
+
+const AWARENESS_BURST: usize = 20;
+const AWARENESS_PER_SEC: f64 = 10.0;
+const AWARENESS_TICK: Duration = Duration::from_millis(100);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_flooding_awareness_reaches_the_others_coalesced() -> Result<()> {
+    use convene_tests::ydoc::{DocWorld, W_CIT1, W_CIT2, W_RAP1};
+    let w = DocWorld::start().await?;
+    let observer = w.yc(W_CIT1).await?;
+    let writer = w.yc(W_RAP1).await?;
+    // A citizen who only reads the document: any invitation of the convention may do this.
+    let attacker = w.yc(W_CIT2).await?;
+    let id = attacker.client_id();
+    let heard_from = |r: &convene_tests::ydoc::Recorded| {
+        r.awareness
+            .iter()
+            .filter(|u| u.clients.keys().any(|c| c.get() == id))
+            .count()
+    };
+
+    // Thirty times the burst, as fast as the socket takes them (within the endpoint's own
+    // rate limit of 1,000 frames at once), each state near its 4 KiB: before the budget, every
+    // one went to every connection of the document, 600 frames and 2.4 MB to each.
+    let sent = 30 * AWARENESS_BURST;
+    let pad = "x".repeat(3900);
+    let started = std::time::Instant::now();
+    for i in 1..=sent {
+        attacker.set_awareness(&format!(
+            r#"{{"user":{{"name":"Curseur {i}"}},"pad":"{pad}"}}"#
+        ))?;
+    }
+    let last = format!(r#""name":"Curseur {sent}""#);
+    let got = observer
+        .wait_rec("the attacker's latest state", |r| {
+            r.present().get(&id).is_some_and(|s| s.contains(&last))
+        })
+        .await?;
+    let elapsed = started.elapsed();
+    let relayed = heard_from(&got);
+    // The ceiling of the budget over the time the flood took (a slower machine only raises
+    // it): the burst, the refill, one coalesced frame per tick, and one tick of slack.
+    let ticks = (elapsed.as_secs_f64() / AWARENESS_TICK.as_secs_f64()).ceil() as usize + 1;
+    let ceiling =
+        AWARENESS_BURST + (elapsed.as_secs_f64() * AWARENESS_PER_SEC).ceil() as usize + ticks;
+    ensure!(
+        relayed <= ceiling && relayed < sent / 2,
+        "the observer received {relayed} awareness frames of {sent} sent over {elapsed:?} \
+         (ceiling {ceiling})"
+    );
+
+    // Everyone else is unharmed: the observer is connected, a writer's text reaches it, and
+    // the writer's cursor too.
+    ensure!(
+        observer.recorded().closed.is_none() && writer.recorded().closed.is_none(),
+        "a connection was closed: observer {:?}, writer {:?}",
+        observer.recorded().closed,
+        writer.recorded().closed
+    );
+    writer.push_paragraph("Les bus de nuit circulent le week-end.");
+    observer
+        .wait_paragraph("Les bus de nuit circulent le week-end.")
+        .await?;
+    writer.set_awareness(r#"{"user":{"name":"Rita"}}"#)?;
+    observer
+        .wait_rec("the writer's cursor", |r| {
+            r.present().get(&writer.client_id()).map(String::as_str)
+                == Some(r#"{"user":{"name":"Rita"}}"#)
+        })
+        .await?;
+    w.other_convention_works("after an awareness flood").await?;
+    Ok(())
+}

@@ -16,6 +16,7 @@ use super::frames::{is_step1, merged};
 use super::live::{Access, LiveDoc, Outcome};
 use super::{close, DocConn, DocMsg};
 use crate::gateway::outbox::{Outbox, Refused};
+use crate::gateway::socket::TokenBucket;
 use crate::live::cluster::{follow_stream, FollowCheck, FOLLOW_BLOCK, FOLLOW_CHECK};
 use crate::metrics::Metrics;
 use crate::store::redis::RedisStore;
@@ -27,6 +28,14 @@ const COMPACT_EVERY: usize = 500;
 const LINGER: Duration = Duration::from_secs(30);
 /// Messages handled per turn: the updates among them share one durable write.
 const MAX_BATCH: usize = 256;
+/// Awareness relays of one connection: each update goes to every connection of the document
+/// at once while its bucket has a token (bursts of 20, then 10 a second: a cursor that
+/// follows typing or a drag). Past that its states are still kept, and go out coalesced, the
+/// latest of each client once per `AWARENESS_TICK`, in one frame with every other deferred
+/// state: a flood of updates costs the others a frame per tick, not one per update.
+const AWARENESS_PER_SEC: f64 = 10.0;
+const AWARENESS_BURST: f64 = 20.0;
+const AWARENESS_TICK: Duration = Duration::from_millis(100);
 /// Under load, a turn starts no sooner than this long after the previous one for each
 /// connection of the document, up to `MAX_PACE`: what arrives in between shares one durable
 /// write and reaches each connection as one merged update (one wake-up, one system call)
@@ -41,6 +50,8 @@ struct Conn {
     writable: bool,
     silent: bool,
     out: Outbox<Bytes>,
+    /// Its awareness relays (`AWARENESS_PER_SEC`).
+    aware: TokenBucket,
 }
 
 pub struct DocActor {
@@ -68,6 +79,10 @@ pub struct DocActor {
     followed_tx: watch::Sender<u64>,
     /// When the next turn may start (see `PACE_PER_CONNECTION`).
     next_turn: tokio::time::Instant,
+    /// Awareness clients whose latest state waits for the next coalesced relay, and when
+    /// that may go (`AWARENESS_TICK` after the last).
+    deferred: BTreeSet<yrs::ClientID>,
+    next_awareness: tokio::time::Instant,
 }
 
 impl DocActor {
@@ -88,6 +103,8 @@ impl DocActor {
             followed: 0,
             followed_tx: watch::channel(0).0,
             next_turn: tokio::time::Instant::now(),
+            deferred: BTreeSet::new(),
+            next_awareness: tokio::time::Instant::now(),
         }
     }
 
@@ -167,6 +184,10 @@ impl DocActor {
                     _ = cancel.cancelled() => break,
                     _ = follow_check.tick(), if self.store.is_shared() && !idle => {
                         self.check_followed(&mut at_check).await;
+                    }
+                    _ = tokio::time::sleep_until(self.next_awareness), if !self.deferred.is_empty() => {
+                        self.relay_deferred();
+                        self.reap();
                     }
                     msg = inbox.recv() => {
                         let Some(first) = msg else { break };
@@ -309,6 +330,7 @@ impl DocActor {
                 writable: c.writable,
                 silent: c.silent,
                 out: c.out,
+                aware: TokenBucket::new(AWARENESS_PER_SEC, AWARENESS_BURST),
             },
         );
         // One invitation, a few places at once (as on /ws): past the limit, the oldest
@@ -402,6 +424,15 @@ impl DocActor {
         }
     }
 
+    /// The latest states of the deferred awareness clients, in one frame to everyone.
+    fn relay_deferred(&mut self) {
+        let clients = std::mem::take(&mut self.deferred);
+        self.next_awareness = tokio::time::Instant::now() + AWARENESS_TICK;
+        if let Some(frame) = self.live.awareness_of(clients) {
+            self.broadcast(None, &frame);
+        }
+    }
+
     /// One y-protocols message from a connection: `LiveDoc` decides, this sends.
     fn frame(&mut self, id: u64, data: Bytes, pending: &mut Vec<(u64, Vec<u8>, Bytes)>) {
         let Some(access) = self.conns.get(&id).map(|c| Access {
@@ -414,11 +445,19 @@ impl DocActor {
             Outcome::Nothing => {}
             Outcome::Reply(frame) => self.send(id, &frame),
             Outcome::Update { update, relay } => pending.push((id, update, relay)),
-            Outcome::Awareness(frame) => {
+            Outcome::Awareness { frame, clients } => {
                 // To everyone, the sender too (as the reference y-websocket server does): a
                 // lone editor then hears from the server and its provider keeps the
-                // connection.
-                self.broadcast(None, &frame);
+                // connection. Now within the sender's budget, else with the next tick's.
+                let now = self.conns.get_mut(&id).is_some_and(|c| c.aware.take());
+                if now {
+                    for c in &clients {
+                        self.deferred.remove(c);
+                    }
+                    self.broadcast(None, &frame);
+                } else {
+                    self.deferred.extend(clients);
+                }
             }
             Outcome::Close {
                 code,

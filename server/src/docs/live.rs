@@ -51,8 +51,12 @@ pub enum Outcome {
         update: Vec<u8>,
         relay: Bytes,
     },
-    /// Awareness to relay to every connection, the sender's too.
-    Awareness(Bytes),
+    /// Awareness to relay to every connection, the sender's too (now, or coalesced later
+    /// within the sender's relay budget: `clients` are the ids it changed).
+    Awareness {
+        frame: Bytes,
+        clients: Vec<ClientID>,
+    },
     /// Close the sender with this code, after `before` if any.
     Close {
         code: u16,
@@ -519,6 +523,7 @@ impl LiveDoc {
                 )
             })
             .collect();
+        let clients: Vec<ClientID> = entries.iter().map(|(id, _)| *id).collect();
         let relay = (accepted.len() < total).then(|| {
             encode(&Message::Awareness(AwarenessUpdate {
                 clients: accepted.clone(),
@@ -548,7 +553,24 @@ impl LiveDoc {
                 self.held_bytes += len;
             }
         }
-        Outcome::Awareness(relay.unwrap_or(frame))
+        Outcome::Awareness {
+            frame: relay.unwrap_or(frame),
+            clients,
+        }
+    }
+
+    /// The current states of `clients` (removals as `null`), in one frame: what a coalesced
+    /// relay sends. Ids this document never heard of are left out.
+    pub fn awareness_of(&self, clients: impl IntoIterator<Item = ClientID>) -> Option<Bytes> {
+        let known: Vec<ClientID> = clients
+            .into_iter()
+            .filter(|id| self.awareness.meta(*id).is_some())
+            .collect();
+        if known.is_empty() {
+            return None;
+        }
+        let update = self.awareness.update_with_clients(known).ok()?;
+        Some(encode(&Message::Awareness(update)))
     }
 
     /// Awareness states held, and their bytes (for tests and metrics).
@@ -763,7 +785,7 @@ mod tests {
         live.join(2, "citoyen", false);
         assert!(matches!(
             live.frame(2, reader, frame),
-            Outcome::Awareness(_)
+            Outcome::Awareness { .. }
         ));
         assert_eq!(live.awareness_budget().0, 1);
         assert!(live.leave(2).is_some());
