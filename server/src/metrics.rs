@@ -27,6 +27,8 @@ pub struct Metrics {
     pub doc_connections: Gauge,
     pub doc_updates: Counter,
     pub doc_deliveries: Counter,
+    /// Documents rendered to Markdown or HTML (exports, diffs, the published opinion).
+    pub doc_renders: Counter,
     pub records_replayed: Counter,
     pub states_stored: Counter,
     /// Ballot-box rows not counted when a convention was taken up (not a valid ballot of an
@@ -181,7 +183,14 @@ impl Default for Metrics {
             "Document frames queued to connections",
             doc_deliveries.clone(),
         );
+        let doc_renders = Counter::default();
+        registry.register(
+            "doc_renders",
+            "Documents rendered to Markdown or HTML (exports, diffs, the published opinion: a named version once)",
+            doc_renders.clone(),
+        );
         Metrics {
+            doc_renders,
             doc_connections,
             doc_updates,
             doc_deliveries,

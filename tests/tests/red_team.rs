@@ -330,3 +330,108 @@ async fn a_reader_flooding_awareness_reaches_the_others_coalesced() -> Result<()
     w.other_convention_works("after an awareness flood").await?;
     Ok(())
 }
+
+// ---------------------------------------------------------------------------------------------
+// The published opinion (`GET /public/opinion`): anyone holding the public link, thousands at
+// once, fetches it. A named version never changes: it is rendered once and the same bytes
+// serve every request (`docs/mod.rs`, `DocHub::rendered`), and only that version is read
+// from the store.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_published_opinion_is_rendered_once_for_every_reader() -> Result<()> {
+    let dir = tempdir();
+    let server = Server::start(&dir.path().join("data")).await?;
+    opinion_rendered_once(&server).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_published_opinion_is_rendered_once_for_every_reader_in_cluster_mode() -> Result<()> {
+    let dir = tempdir();
+    let redis = convene_tests::own_redis(dir.path(), &[])?;
+    let server = Server::start_with(&dir.path().join("data"), &["--redis", &redis.url]).await?;
+    opinion_rendered_once(&server).await
+}
+
+async fn opinion_rendered_once(server: &Server) -> Result<()> {
+    use convene_tests::ydoc::{doc_url, YClient};
+    let invites = convention(server, "avis-public", 1).await?;
+    let mut fac = Client::join(&server.ws_url(), "fac", &token_of(&invites, FAC)).await?;
+    let mut c0 = Client::join(&server.ws_url(), "c0", &token_of(&invites, &citizen(0))).await?;
+    fac.ok(Command::CreateDocument {
+        name: "avis".into(),
+        title: "Avis citoyen".into(),
+    })
+    .await?;
+
+    // A long opinion (2 MB of text), kept as twenty named versions: the largest reads.
+    let url = |name: &str| {
+        doc_url(
+            &server.addr,
+            "avis-public",
+            "avis",
+            &token_of(&invites, name),
+        )
+    };
+    let writer = YClient::synced("rap", &url(RAP)).await?;
+    let reader = YClient::synced("c0", &url(&citizen(0))).await?;
+    let paragraphs = 40;
+    for i in 0..paragraphs {
+        writer.push_paragraph(&format!("{i} {}", "Les bus de nuit. ".repeat(3000)));
+    }
+    reader
+        .wait_doc("every paragraph", |c| c.paragraphs().len() == paragraphs)
+        .await?;
+    let versions = 20;
+    for v in 1..=versions {
+        fac.ok(Command::NameVersion {
+            document: "avis".into(),
+            label: format!("Version {v}"),
+        })
+        .await?;
+    }
+    let link = server.http().public_link("avis-public", None).await?;
+    fac.ok(Command::PublishDocument {
+        document: "avis".into(),
+        version: versions,
+    })
+    .await?;
+
+    // Two hundred anonymous readers, twenty at a time: ten times the budget (one rendering
+    // per version) ten times over.
+    let renders = server.metric("convene_doc_renders_total").await?;
+    let http = reqwest::Client::new();
+    let started = std::time::Instant::now();
+    let mut lengths = std::collections::BTreeSet::new();
+    for _ in 0..10 {
+        let batch: Vec<_> = (0..20)
+            .map(|_| {
+                let r = http
+                    .get(server.url("/public/opinion"))
+                    .bearer_auth(&link.token)
+                    .send();
+                async move {
+                    let r = r.await?;
+                    anyhow::Ok((r.status().as_u16(), r.bytes().await?.len()))
+                }
+            })
+            .collect();
+        for (status, len) in futures_util::future::try_join_all(batch).await? {
+            ensure!(status == 200, "the opinion: {status}");
+            lengths.insert(len);
+        }
+    }
+    eprintln!("200 readings of the opinion in {:?}", started.elapsed());
+    ensure!(
+        lengths.len() == 1 && lengths.iter().all(|l| *l > 2_000_000),
+        "the readers got different or short opinions: {lengths:?}"
+    );
+    let rendered = server.metric("convene_doc_renders_total").await? - renders;
+    ensure!(
+        rendered <= 1,
+        "the opinion was rendered {rendered} times for 200 readers"
+    );
+
+    // Everyone else is unharmed.
+    goes_on(&mut c0, &mut fac, "on lit l'avis").await?;
+    Ok(())
+}

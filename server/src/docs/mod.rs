@@ -55,6 +55,64 @@ pub const MAX_FRAME_BYTES: usize = 2 * 1024 * 1024;
 /// Largest document, as its encoded state plus the updates since the last snapshot.
 pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024;
 
+/// Renderings of named versions kept, and their bytes: the latest one is always kept.
+const RENDERS_KEPT: usize = 8;
+const RENDERS_BYTES: usize = 64 * 1024 * 1024;
+
+#[derive(Clone, PartialEq, Eq)]
+struct RenderKey {
+    convention: String,
+    doc: String,
+    version: u32,
+    title: String,
+    html: bool,
+}
+
+type RenderCell = Arc<tokio::sync::OnceCell<Arc<str>>>;
+
+/// Named versions rendered, oldest first; a cell being filled is shared by every request
+/// that waits for it.
+#[derive(Default)]
+struct Renders {
+    kept: std::collections::VecDeque<(RenderKey, RenderCell)>,
+}
+
+impl Renders {
+    fn cell(&mut self, key: &RenderKey) -> RenderCell {
+        if let Some(i) = self.kept.iter().position(|(k, _)| k == key) {
+            let entry = self.kept.remove(i).expect("found");
+            let cell = entry.1.clone();
+            self.kept.push_back(entry);
+            return cell;
+        }
+        let cell = RenderCell::default();
+        self.kept.push_back((key.clone(), cell.clone()));
+        cell
+    }
+
+    /// Drop the oldest past the budgets (a cell still being filled counts nothing yet).
+    fn trim(&mut self) {
+        let size = |c: &RenderCell| c.get().map_or(0, |t| t.len());
+        let mut bytes: usize = self.kept.iter().map(|(_, c)| size(c)).sum();
+        while self.kept.len() > 1 && (self.kept.len() > RENDERS_KEPT || bytes > RENDERS_BYTES) {
+            if let Some((_, c)) = self.kept.pop_front() {
+                bytes -= size(&c);
+            }
+        }
+    }
+}
+
+/// Why a named version could not be rendered.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("no version {0}")]
+    NoVersion(u32),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the stored version cannot be read: {0}")]
+    Decode(String),
+}
+
 /// A connection to one document, as its task sees it.
 pub struct DocConn {
     pub id: u64,
@@ -119,6 +177,8 @@ struct Inner {
     store: Store,
     metrics: Arc<Metrics>,
     docs: Mutex<HashMap<(String, String), DocHandle>>,
+    /// Named versions rendered (`DocHub::rendered`).
+    renders: Mutex<Renders>,
     tracker: TaskTracker,
     cancel: CancellationToken,
 }
@@ -135,6 +195,7 @@ impl DocHub {
                 store,
                 metrics,
                 docs: Mutex::new(HashMap::new()),
+                renders: Mutex::new(Renders::default()),
                 tracker,
                 cancel,
             }),
@@ -260,13 +321,54 @@ impl DocHub {
         doc: &str,
         version: u32,
     ) -> Result<Option<StoredVersion>, StoreError> {
-        Ok(self
-            .inner
-            .store
-            .versions(convention, doc)
+        self.inner.store.version(convention, doc, version).await
+    }
+
+    /// A named version as Markdown or HTML, headed `title` and its label. A named version
+    /// never changes: it is read and rendered once (on a blocking thread, never a runtime
+    /// worker), and the same bytes serve every request, however many come at once (the
+    /// published opinion: anyone holding the public link). The latest `RENDERS_KEPT` are kept
+    /// within `RENDERS_BYTES`, the latest always.
+    pub async fn rendered(
+        &self,
+        convention: &str,
+        doc: &str,
+        version: u32,
+        title: &str,
+        format: export::Format,
+    ) -> Result<Arc<str>, RenderError> {
+        let key = RenderKey {
+            convention: convention.to_string(),
+            doc: doc.to_string(),
+            version,
+            title: title.to_string(),
+            html: format == export::Format::Html,
+        };
+        let cell = self.lock_renders().cell(&key);
+        let text = cell
+            .get_or_try_init(|| async {
+                let stored = self
+                    .version(convention, doc, version)
+                    .await?
+                    .ok_or(RenderError::NoVersion(version))?;
+                let title = format!("{title} ({})", stored.label);
+                let metrics = self.inner.metrics.clone();
+                tokio::task::spawn_blocking(move || {
+                    metrics.doc_renders.inc();
+                    let d = export::doc_from_state(&stored.data).map_err(RenderError::Decode)?;
+                    Ok::<_, RenderError>(Arc::<str>::from(export::export(&d, &title, format)))
+                })
+                .await
+                .map_err(|e| RenderError::Decode(e.to_string()))?
+            })
             .await?
-            .into_iter()
-            .find(|v| v.version == version))
+            .clone();
+        self.lock_renders().trim();
+        Ok(text)
+    }
+
+    fn lock_renders(&self) -> std::sync::MutexGuard<'_, Renders> {
+        self.inner.renders.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn store(&self) -> &Store {

@@ -12,6 +12,7 @@ use similar::{ChangeTag, TextDiff};
 use super::api::{convention, organizer_or, ApiResult};
 use super::{ApiError, AppState};
 use crate::docs::export::{self, Format};
+use crate::docs::RenderError;
 use crate::domain::Role;
 
 /// How long a diff may look for the smallest set of changes.
@@ -58,26 +59,27 @@ pub(crate) async fn render(
 ) -> ApiResult<String> {
     let title = title(app, id, doc).await?;
     match version {
-        None => app
-            .docs
-            .read(id, doc, move |d| export::export(d, &title, format))
-            .await
-            .ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "the document is unavailable")),
-        Some(v) => {
-            let stored = app
-                .docs
-                .version(id, doc, v)
+        None => {
+            let metrics = app.docs.metrics().doc_renders.clone();
+            app.docs
+                .read(id, doc, move |d| {
+                    metrics.inc();
+                    export::export(d, &title, format)
+                })
                 .await
-                .map_err(|e| ApiError::new(ErrorCode::Unavailable, e.to_string()))?
-                .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("no version {v}")))?;
-            let d = export::doc_from_state(&stored.data)
-                .map_err(|e| ApiError::new(ErrorCode::Internal, e))?;
-            Ok(export::export(
-                &d,
-                &format!("{title} ({})", stored.label),
-                format,
-            ))
+                .ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "the document is unavailable"))
         }
+        Some(v) => match app.docs.rendered(id, doc, v, &title, format).await {
+            Ok(text) => Ok(text.to_string()),
+            Err(RenderError::NoVersion(v)) => Err(ApiError::new(
+                ErrorCode::NotFound,
+                format!("no version {v}"),
+            )),
+            Err(RenderError::Store(e)) => Err(ApiError::new(ErrorCode::Unavailable, e.to_string())),
+            Err(e @ RenderError::Decode(_)) => {
+                Err(ApiError::new(ErrorCode::Internal, e.to_string()))
+            }
+        },
     }
 }
 
@@ -120,23 +122,25 @@ pub async fn versions(
     Path((id, doc)): Path<(String, String)>,
     Query(q): Query<DocQuery>,
 ) -> ApiResult<Json<Vec<VersionInfo>>> {
-    organizer_or(&app, &headers, &id, q.token.clone(), READERS).await?;
-    title(&app, &id, &doc).await?;
-    let list = app
-        .docs
-        .store()
-        .versions(&id, &doc)
-        .await
-        .map_err(|e| ApiError::new(ErrorCode::Unavailable, e.to_string()))?;
-    Ok(Json(
-        list.into_iter()
-            .map(|v| VersionInfo {
-                version: v.version,
-                label: v.label,
-                at: v.at,
+    let handle = organizer_or(&app, &headers, &id, q.token.clone(), READERS).await?;
+    // From the state: the list never reads the stored versions, each a whole document.
+    let list = handle
+        .query(move |c, _| {
+            c.documents.get(&doc).map(|d| {
+                d.versions
+                    .iter()
+                    .map(|(version, label, at)| VersionInfo {
+                        version: *version,
+                        label: label.clone(),
+                        at: *at,
+                    })
+                    .collect::<Vec<_>>()
             })
-            .collect(),
-    ))
+        })
+        .await
+        .ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "the convention is shutting down"))?
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such document"))?;
+    Ok(Json(list))
 }
 
 /// A line diff of the Markdown of two versions (`to` absent: the current content), as a

@@ -340,6 +340,19 @@ impl Store {
         }
     }
 
+    /// One named version, alone.
+    pub async fn version(
+        &self,
+        convention: &str,
+        doc: &str,
+        version: u32,
+    ) -> Result<Option<StoredVersion>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.version(convention, doc, version).await,
+            Store::Redis(s) => s.version(convention, doc, version).await,
+        }
+    }
+
     /// Wait until everything submitted so far is written, then stop accepting work.
     pub async fn close(&self) {
         match self {

@@ -904,6 +904,30 @@ impl RedisStore {
         Ok(versions.into_values().collect())
     }
 
+    /// One named version, alone.
+    pub async fn version(
+        &self,
+        convention: &str,
+        doc: &str,
+        version: u32,
+    ) -> Result<Option<StoredVersion>, StoreError> {
+        let mut con = self.con.clone();
+        let (label, at, data): (Option<String>, Option<u64>, Option<Vec<u8>>) = redis::cmd("HMGET")
+            .arg(doc_versions_key(convention, doc))
+            .arg(format!("{version}:label"))
+            .arg(format!("{version}:at"))
+            .arg(format!("{version}:data"))
+            .query_async(&mut con)
+            .await
+            .map_err(unavailable)?;
+        Ok(data.map(|data| StoredVersion {
+            version,
+            label: label.unwrap_or_default(),
+            at: at.unwrap_or(0),
+            data,
+        }))
+    }
+
     /// Remove a convention entirely (tests and `convene import --replace`).
     pub async fn delete(&self, convention: &str) -> Result<(), StoreError> {
         let mut con = self.con.clone();

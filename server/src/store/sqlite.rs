@@ -50,6 +50,7 @@ enum Job {
         reply: Reply<()>,
     },
     Versions(String, String, Reply<Vec<StoredVersion>>),
+    Version(String, String, u32, Reply<Option<StoredVersion>>),
     /// The whole log, or (with `true`) the latest stored state and the log after it.
     Load(String, bool, Reply<Loaded>),
     RecordsAfter(String, u64, Reply<Vec<Record>>),
@@ -286,6 +287,18 @@ impl SqliteStore {
             .await
     }
 
+    /// One named version, alone (a version keeps a whole document: never read them all to
+    /// serve one).
+    pub async fn version(
+        &self,
+        convention: &str,
+        doc: &str,
+        version: u32,
+    ) -> Result<Option<StoredVersion>, StoreError> {
+        self.ask(|r| Job::Version(convention.to_string(), doc.to_string(), version, r))
+            .await
+    }
+
     pub async fn close(&self) {
         let (tx, rx) = oneshot::channel();
         if self.jobs.send(Job::Close(tx)).await.is_ok() {
@@ -374,6 +387,9 @@ fn writer(
                 }
                 Job::Versions(c, d, r) => {
                     let _ = r.send(versions(&conn, &c, &d));
+                }
+                Job::Version(c, d, n, r) => {
+                    let _ = r.send(one_version(&conn, &c, &d, n));
                 }
                 Job::Load(c, with_state, r) => {
                     let _ = r.send(load(&conn, with_state.then_some(&states), &c));
@@ -991,4 +1007,25 @@ fn versions(
         })
         .map_err(unavailable)?;
     rows.collect::<Result<Vec<_>, _>>().map_err(unavailable)
+}
+
+fn one_version(
+    conn: &Connection,
+    convention: &str,
+    doc: &str,
+    version: u32,
+) -> Result<Option<StoredVersion>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached("SELECT label, at, data FROM doc_versions WHERE convention = ?1 AND doc = ?2 AND version = ?3")
+        .map_err(unavailable)?;
+    stmt.query_row(params![convention, doc, version], |r| {
+        Ok(StoredVersion {
+            version,
+            label: r.get(0)?,
+            at: r.get(1)?,
+            data: r.get(2)?,
+        })
+    })
+    .optional()
+    .map_err(unavailable)
 }
