@@ -338,14 +338,14 @@ async fn a_reader_flooding_awareness_reaches_the_others_coalesced() -> Result<()
 // from the store.
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_published_opinion_is_rendered_once_for_every_reader() -> Result<()> {
+async fn documents_are_rendered_once_for_every_reader() -> Result<()> {
     let dir = tempdir();
     let server = Server::start(&dir.path().join("data")).await?;
     opinion_rendered_once(&server).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_published_opinion_is_rendered_once_for_every_reader_in_cluster_mode() -> Result<()> {
+async fn documents_are_rendered_once_for_every_reader_in_cluster_mode() -> Result<()> {
     let dir = tempdir();
     let redis = convene_tests::own_redis(dir.path(), &[])?;
     let server = Server::start_with(&dir.path().join("data"), &["--redis", &redis.url]).await?;
@@ -430,6 +430,67 @@ async fn opinion_rendered_once(server: &Server) -> Result<()> {
         rendered <= 1,
         "the opinion was rendered {rendered} times for 200 readers"
     );
+
+    // A citizen (every participant reads the documents) exports the current content and
+    // asks for diffs, two hundred times each, twenty at a time: rendered once while the
+    // document does not change.
+    let citizen_token = token_of(&invites, &citizen(0));
+    let get = |path: String| {
+        let r = http
+            .get(server.url(&format!(
+                "/api/conventions/avis-public/documents/avis/{path}"
+            )))
+            .bearer_auth(&citizen_token)
+            .send();
+        async move {
+            let r = r.await?;
+            anyhow::Ok((r.status().as_u16(), r.text().await?))
+        }
+    };
+    let many = |path: &'static str| async move {
+        let mut bodies = std::collections::BTreeSet::new();
+        for _ in 0..10 {
+            let batch: Vec<_> = (0..20).map(|_| get(path.to_string())).collect();
+            for (status, body) in futures_util::future::try_join_all(batch).await? {
+                ensure!(status == 200, "{path}: {status} {body:.200}");
+                bodies.insert(body);
+            }
+        }
+        anyhow::Ok(bodies)
+    };
+    let renders = server.metric("convene_doc_renders_total").await?;
+    let exports = many("export?format=html").await?;
+    ensure!(
+        exports.len() == 1 && exports.iter().all(|b| b.len() > 2_000_000),
+        "the exports differ or are short: {} kinds",
+        exports.len()
+    );
+    let diffs = many("diff?from=1").await?;
+    ensure!(diffs.len() == 1, "the diffs differ: {} kinds", diffs.len());
+    let rendered = server.metric("convene_doc_renders_total").await? - renders;
+    // The HTML export, then the Markdown of version 1 and of the current content for the diff.
+    ensure!(
+        rendered <= 3,
+        "200 exports and 200 diffs of an unchanged document: {rendered} renderings"
+    );
+
+    // A change is in the next export: rendered once more.
+    writer.push_paragraph("Une dernière phrase.");
+    reader
+        .wait_doc("the last paragraph", |c| {
+            c.paragraphs().len() == paragraphs + 1
+        })
+        .await?;
+    let mut fresh = false;
+    for _ in 0..50 {
+        let (_, body) = get("export?format=md".into()).await?;
+        if body.contains("Une dernière phrase.") {
+            fresh = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    ensure!(fresh, "the export does not follow a change");
 
     // Everyone else is unharmed.
     goes_on(&mut c0, &mut fac, "on lit l'avis").await?;

@@ -301,6 +301,9 @@ impl DocActor {
                             );
                         }
                         DocMsg::Read(f) => f(self.live.doc()),
+                        DocMsg::Current(reply) => {
+                            let _ = reply.send(self.live.current());
+                        }
                         DocMsg::Remote(updates) => self.remote(updates).await,
                         DocMsg::Frame { .. } => unreachable!("handled above"),
                     }

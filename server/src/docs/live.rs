@@ -32,6 +32,12 @@ pub const MAX_AWARENESS_BYTES: usize = 256 * 1024;
 const ANSWERS_KEPT: usize = 4;
 const ANSWERS_BYTES: usize = 4 * 1024 * 1024;
 
+/// A number never handed out before in this process.
+fn next_generation() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 /// What a connection may do with the document.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Access {
@@ -98,6 +104,9 @@ pub struct LiveDoc {
     /// Answers to sync step 1 since the last change: a thousand requests for the whole
     /// document share one encoding.
     answers: Vec<Answer>,
+    /// This content's number, new at every change and unique in the process: what a
+    /// rendering of the current content is kept under (`DocHub::rendered`).
+    generation: u64,
     /// Awareness: the connection (and its participant) that announced each client id, the
     /// ids each connection announced, and the bytes of each state held.
     owners: HashMap<ClientID, u64>,
@@ -173,6 +182,7 @@ impl LiveDoc {
             nesting: Nesting::default(),
             size: 0,
             answers: Vec::new(),
+            generation: next_generation(),
             owners: HashMap::new(),
             claims: HashMap::new(),
             participants: HashMap::new(),
@@ -261,6 +271,13 @@ impl LiveDoc {
     /// The document changed: answers computed before are stale.
     fn changed(&mut self) {
         self.answers.clear();
+        self.generation = next_generation();
+    }
+
+    /// The current content's number (see `generation`) and its whole state, shared with the
+    /// answers to sync step 1.
+    pub fn current(&mut self) -> (u64, Bytes) {
+        (self.generation, self.full_state())
     }
 
     /// A connection opened: the frames it gets first (our step 1; the awareness states, if

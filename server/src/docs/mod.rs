@@ -55,22 +55,32 @@ pub const MAX_FRAME_BYTES: usize = 2 * 1024 * 1024;
 /// Largest document, as its encoded state plus the updates since the last snapshot.
 pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024;
 
-/// Renderings of named versions kept, and their bytes: the latest one is always kept.
+/// Renderings kept, and their bytes: the latest one is always kept.
 const RENDERS_KEPT: usize = 8;
 const RENDERS_BYTES: usize = 64 * 1024 * 1024;
+
+/// Renderings made at once (each on a blocking thread, a whole document in memory).
+const RENDERS_AT_ONCE: usize = 2;
 
 #[derive(Clone, PartialEq, Eq)]
 struct RenderKey {
     convention: String,
     doc: String,
-    version: u32,
+    what: Rendered,
     title: String,
     html: bool,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Rendered {
+    Version(u32),
+    /// The current content, at this generation (`LiveDoc::current`).
+    Current(u64),
+}
+
 type RenderCell = Arc<tokio::sync::OnceCell<Arc<str>>>;
 
-/// Named versions rendered, oldest first; a cell being filled is shared by every request
+/// Renderings, oldest first; a cell being filled is shared by every request
 /// that waits for it.
 #[derive(Default)]
 struct Renders {
@@ -146,6 +156,8 @@ enum DocMsg {
         reply: oneshot::Sender<Result<(), StoreError>>,
     },
     Read(Read),
+    /// The current content's generation and whole state (`LiveDoc::current`).
+    Current(oneshot::Sender<(u64, Bytes)>),
     /// Updates another node stored (cluster mode), with their numbers.
     Remote(Vec<(u64, Vec<u8>)>),
 }
@@ -177,8 +189,9 @@ struct Inner {
     store: Store,
     metrics: Arc<Metrics>,
     docs: Mutex<HashMap<(String, String), DocHandle>>,
-    /// Named versions rendered (`DocHub::rendered`).
+    /// Documents rendered (`DocHub::rendered`), and the turns to render.
     renders: Mutex<Renders>,
+    rendering: tokio::sync::Semaphore,
     tracker: TaskTracker,
     cancel: CancellationToken,
 }
@@ -196,6 +209,7 @@ impl DocHub {
                 metrics,
                 docs: Mutex::new(HashMap::new()),
                 renders: Mutex::new(Renders::default()),
+                rendering: tokio::sync::Semaphore::new(RENDERS_AT_ONCE),
                 tracker,
                 cancel,
             }),
@@ -324,38 +338,60 @@ impl DocHub {
         self.inner.store.version(convention, doc, version).await
     }
 
-    /// A named version as Markdown or HTML, headed `title` and its label. A named version
-    /// never changes: it is read and rendered once (on a blocking thread, never a runtime
-    /// worker), and the same bytes serve every request, however many come at once (the
-    /// published opinion: anyone holding the public link). The latest `RENDERS_KEPT` are kept
+    /// The current content (`version: None`) or a named version as Markdown or HTML, headed
+    /// `title` (and the version's label). Each is rendered once (on a blocking thread, never
+    /// a runtime worker, `RENDERS_AT_ONCE` at a time) and the same bytes serve every request,
+    /// however many come at once: a named version never changes, and the current content is
+    /// kept under its generation until the next change. The latest `RENDERS_KEPT` are kept
     /// within `RENDERS_BYTES`, the latest always.
     pub async fn rendered(
         &self,
         convention: &str,
         doc: &str,
-        version: u32,
+        version: Option<u32>,
         title: &str,
         format: export::Format,
     ) -> Result<Arc<str>, RenderError> {
+        let (what, current) = match version {
+            Some(v) => (Rendered::Version(v), None),
+            None => {
+                let (generation, state) = self.current(convention, doc).await?;
+                (Rendered::Current(generation), Some(state))
+            }
+        };
         let key = RenderKey {
             convention: convention.to_string(),
             doc: doc.to_string(),
-            version,
+            what,
             title: title.to_string(),
             html: format == export::Format::Html,
         };
         let cell = self.lock_renders().cell(&key);
         let text = cell
             .get_or_try_init(|| async {
-                let stored = self
-                    .version(convention, doc, version)
-                    .await?
-                    .ok_or(RenderError::NoVersion(version))?;
-                let title = format!("{title} ({})", stored.label);
+                let (state, title) = match (version, current) {
+                    (Some(v), _) => {
+                        let stored = self
+                            .version(convention, doc, v)
+                            .await?
+                            .ok_or(RenderError::NoVersion(v))?;
+                        (
+                            Bytes::from(stored.data),
+                            format!("{title} ({})", stored.label),
+                        )
+                    }
+                    (None, state) => (state.unwrap_or_default(), title.to_string()),
+                };
+                let _turn = self
+                    .inner
+                    .rendering
+                    .acquire()
+                    .await
+                    .map_err(|e| RenderError::Decode(e.to_string()))?;
                 let metrics = self.inner.metrics.clone();
                 tokio::task::spawn_blocking(move || {
                     metrics.doc_renders.inc();
-                    let d = export::doc_from_state(&stored.data).map_err(RenderError::Decode)?;
+                    let d = export::doc_from_state(&state).map_err(RenderError::Decode)?;
                     Ok::<_, RenderError>(Arc::<str>::from(export::export(&d, &title, format)))
                 })
                 .await
@@ -365,6 +401,27 @@ impl DocHub {
             .clone();
         self.lock_renders().trim();
         Ok(text)
+    }
+
+    /// The current content's generation and state, from the document's task.
+    async fn current(&self, convention: &str, doc: &str) -> Result<(u64, Bytes), RenderError> {
+        for _ in 0..2 {
+            let (reply, rx) = oneshot::channel();
+            if self
+                .handle(convention, doc)
+                .tx
+                .send(DocMsg::Current(reply))
+                .await
+                .is_ok()
+            {
+                if let Ok(r) = rx.await {
+                    return Ok(r);
+                }
+            }
+        }
+        Err(RenderError::Store(StoreError::Unavailable(
+            "the document's task stopped".into(),
+        )))
     }
 
     fn lock_renders(&self) -> std::sync::MutexGuard<'_, Renders> {

@@ -11,12 +11,14 @@ use similar::{ChangeTag, TextDiff};
 
 use super::api::{convention, organizer_or, ApiResult};
 use super::{ApiError, AppState};
-use crate::docs::export::{self, Format};
+use crate::docs::export::Format;
 use crate::docs::RenderError;
 use crate::domain::Role;
 
 /// How long a diff may look for the smallest set of changes.
 const DIFF_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+/// Diffs made at once in the process (each up to `DIFF_TIMEOUT` of a blocking thread).
+static DIFFS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
 
 /// Everyone in the convention reads its documents.
 const READERS: &[Role] = &[
@@ -58,28 +60,14 @@ pub(crate) async fn render(
     format: Format,
 ) -> ApiResult<String> {
     let title = title(app, id, doc).await?;
-    match version {
-        None => {
-            let metrics = app.docs.metrics().doc_renders.clone();
-            app.docs
-                .read(id, doc, move |d| {
-                    metrics.inc();
-                    export::export(d, &title, format)
-                })
-                .await
-                .ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "the document is unavailable"))
-        }
-        Some(v) => match app.docs.rendered(id, doc, v, &title, format).await {
-            Ok(text) => Ok(text.to_string()),
-            Err(RenderError::NoVersion(v)) => Err(ApiError::new(
-                ErrorCode::NotFound,
-                format!("no version {v}"),
-            )),
-            Err(RenderError::Store(e)) => Err(ApiError::new(ErrorCode::Unavailable, e.to_string())),
-            Err(e @ RenderError::Decode(_)) => {
-                Err(ApiError::new(ErrorCode::Internal, e.to_string()))
-            }
-        },
+    match app.docs.rendered(id, doc, version, &title, format).await {
+        Ok(text) => Ok(text.to_string()),
+        Err(RenderError::NoVersion(v)) => Err(ApiError::new(
+            ErrorCode::NotFound,
+            format!("no version {v}"),
+        )),
+        Err(RenderError::Store(e)) => Err(ApiError::new(ErrorCode::Unavailable, e.to_string())),
+        Err(e @ RenderError::Decode(_)) => Err(ApiError::new(ErrorCode::Internal, e.to_string())),
     }
 }
 
@@ -143,6 +131,12 @@ pub async fn versions(
     Ok(Json(list))
 }
 
+/// A diff as JSON (`format=json`) or as a unified diff.
+enum Made {
+    Json(serde_json::Value),
+    Text(String),
+}
+
 /// A line diff of the Markdown of two versions (`to` absent: the current content), as a
 /// unified diff, or as JSON (`format=json`): a list of `{ "op": "equal"|"insert"|"delete", "line" }`.
 pub async fn diff(
@@ -167,34 +161,47 @@ pub async fn diff(
             .unwrap_or_default()
     };
     let (old, new) = (body(&old), body(&new));
-    // Myers' diff costs time in proportion to the lines times the differences: two large,
-    // very different versions give up on the finest diff after a while (still a correct one).
-    let d = TextDiff::configure()
-        .timeout(DIFF_TIMEOUT)
-        .diff_lines(&old, &new);
     let to_name =
         q.to.map(|v| format!("version {v}"))
             .unwrap_or_else(|| "current".into());
-    if q.format.as_deref() == Some("json") {
-        let ops: Vec<serde_json::Value> = d
-            .iter_all_changes()
-            .map(|c| {
-                let op = match c.tag() {
-                    ChangeTag::Equal => "equal",
-                    ChangeTag::Insert => "insert",
-                    ChangeTag::Delete => "delete",
-                };
-                serde_json::json!({ "op": op, "line": c.value().trim_end_matches('\n') })
-            })
-            .collect();
-        return Ok(
-            Json(serde_json::json!({ "from": from, "to": to_name, "changes": ops }))
-                .into_response(),
-        );
-    }
-    let text = d
-        .unified_diff()
-        .header(&format!("version {from}"), &to_name)
-        .to_string();
+    let json = q.format.as_deref() == Some("json");
+    // Myers' diff costs time in proportion to the lines times the differences: two large,
+    // very different versions give up on the finest diff after a while (still a correct one).
+    // Up to a second of work: on a blocking thread, one diff at a time in the process, so
+    // that requests in a loop queue behind each other and never take the runtime's workers.
+    let _turn = DIFFS
+        .acquire()
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
+    let made = tokio::task::spawn_blocking(move || {
+        let d = TextDiff::configure()
+            .timeout(DIFF_TIMEOUT)
+            .diff_lines(&old, &new);
+        if json {
+            let ops: Vec<serde_json::Value> = d
+                .iter_all_changes()
+                .map(|c| {
+                    let op = match c.tag() {
+                        ChangeTag::Equal => "equal",
+                        ChangeTag::Insert => "insert",
+                        ChangeTag::Delete => "delete",
+                    };
+                    serde_json::json!({ "op": op, "line": c.value().trim_end_matches('\n') })
+                })
+                .collect();
+            return Made::Json(serde_json::json!({ "from": from, "to": to_name, "changes": ops }));
+        }
+        Made::Text(
+            d.unified_diff()
+                .header(&format!("version {from}"), &to_name)
+                .to_string(),
+        )
+    })
+    .await
+    .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
+    let text = match made {
+        Made::Text(text) => text,
+        Made::Json(json) => return Ok(Json(json).into_response()),
+    };
     Ok(([(header::CONTENT_TYPE, "text/x-diff; charset=utf-8")], text).into_response())
 }
