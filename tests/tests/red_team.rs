@@ -496,3 +496,60 @@ async fn opinion_rendered_once(server: &Server) -> Result<()> {
     goes_on(&mut c0, &mut fac, "on lit l'avis").await?;
     Ok(())
 }
+
+/// A query awareness (one byte) is answered with every state the document holds: it shares
+/// the awareness budget of the connection, and a query past it gets no answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_querying_awareness_in_a_loop_is_answered_within_its_budget() -> Result<()> {
+    use convene_tests::ydoc::{DocWorld, W_CIT1, W_CIT2, W_RAP1, W_RAP2};
+    use yrs::sync::Message;
+    let w = DocWorld::start().await?;
+    // Three others with states near 4 KiB: each answer is 12 KB.
+    let mut others = Vec::new();
+    for (i, name) in [W_RAP1, W_RAP2, W_CIT1].into_iter().enumerate() {
+        let c = w.yc(name).await?;
+        c.set_awareness(&format!(
+            r#"{{"user":{{"name":"{i}"}},"pad":"{}"}}"#,
+            "x".repeat(4000)
+        ))?;
+        others.push(c);
+    }
+    let attacker = w.yc(W_CIT2).await?;
+    attacker
+        .wait_rec("the three states", |r| r.present().len() == 3)
+        .await?;
+    let before = attacker.recorded().awareness.len();
+
+    // Forty times the burst, within the endpoint's own rate limit (1,000 frames at once).
+    let sent = 40 * AWARENESS_BURST;
+    let started = std::time::Instant::now();
+    for _ in 0..sent {
+        attacker.send_message(&Message::AwarenessQuery)?;
+    }
+    // What the server answers arrives within a few seconds.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let elapsed = started.elapsed();
+    let answers = attacker.recorded().awareness.len() - before;
+    let ceiling = AWARENESS_BURST + (elapsed.as_secs_f64() * AWARENESS_PER_SEC).ceil() as usize + 1;
+    ensure!(
+        answers <= ceiling && answers < sent / 2,
+        "{answers} answers to {sent} queries over {elapsed:?} (ceiling {ceiling})"
+    );
+    ensure!(
+        attacker.recorded().closed.is_none(),
+        "the querying reader was closed: {:?}",
+        attacker.recorded().closed
+    );
+
+    // The others are unharmed: a cursor still reaches everyone.
+    others[0].set_awareness(r#"{"user":{"name":"Rita"}}"#)?;
+    for c in others.iter().skip(1) {
+        c.wait_rec("Rita's cursor", |r| {
+            r.present().get(&others[0].client_id()).map(String::as_str)
+                == Some(r#"{"user":{"name":"Rita"}}"#)
+        })
+        .await?;
+    }
+    w.other_convention_works("after awareness queries").await?;
+    Ok(())
+}

@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{info_span, warn, Instrument};
 
-use super::frames::{is_step1, merged};
+use super::frames::{is_awareness_query, is_step1, merged};
 use super::live::{Access, LiveDoc, Outcome};
 use super::{close, DocConn, DocMsg};
 use crate::gateway::outbox::{Outbox, Refused};
@@ -444,6 +444,12 @@ impl DocActor {
         }) else {
             return;
         };
+        // A query awareness (one byte) is answered with every state held: it takes from the
+        // connection's awareness budget, and past it gets no answer (stock providers do not
+        // send it; their states come at joining and with every change).
+        if is_awareness_query(&data) && !self.conns.get_mut(&id).is_some_and(|c| c.aware.take()) {
+            return;
+        }
         match self.live.frame(id, access, data) {
             Outcome::Nothing => {}
             Outcome::Reply(frame) => self.send(id, &frame),

@@ -90,3 +90,8 @@ pub(super) fn merged(batch: &[(u64, Vec<u8>, Bytes)]) -> Option<Bytes> {
 pub(super) fn is_step1(data: &[u8]) -> bool {
     data.first() == Some(&0) && data.get(1) == Some(&0)
 }
+
+/// A query awareness message (y-protocols type 3).
+pub(super) fn is_awareness_query(data: &[u8]) -> bool {
+    data.first() == Some(&3)
+}
