@@ -553,3 +553,72 @@ async fn a_reader_querying_awareness_in_a_loop_is_answered_within_its_budget() -
     w.other_convention_works("after awareness queries").await?;
     Ok(())
 }
+
+// ---------------------------------------------------------------------------------------------
+// Documents and writing groups: every snapshot lists them all. A facilitator's hand-made
+// client creates at most 50 documents and 100 writing groups (`domain/documents.rs`).
+
+const MAX_DOCUMENTS: usize = 50;
+const MAX_WRITING_GROUPS: usize = 100;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documents_and_writing_groups_are_bounded_per_convention() -> Result<()> {
+    let dir = tempdir();
+    let server = Server::start(&dir.path().join("data")).await?;
+    let invites = convention(&server, "groupes", 2).await?;
+    let mut c0 = Client::join(&server.ws_url(), "c0", &token_of(&invites, &citizen(0))).await?;
+    let mut c1 = Client::join(&server.ws_url(), "c1", &token_of(&invites, &citizen(1))).await?;
+    let fac_token = token_of(&invites, FAC);
+    let mut conns = Vec::new();
+    for i in 0..proto::MAX_CONNECTIONS_PER_TOKEN {
+        conns.push(Client::join(&server.ws_url(), &format!("fac{i}"), &fac_token).await?);
+    }
+    let members = vec![c0.id(), c1.id()];
+
+    // Ten times each budget, with the longest names and titles.
+    let pad = |i: usize| format!("{i:04}{}", "x".repeat(60));
+    let docs: Vec<Command> = (0..10 * MAX_DOCUMENTS)
+        .map(|i| Command::CreateDocument {
+            name: pad(i),
+            title: "é".repeat(120),
+        })
+        .collect();
+    let (conns, replies) = paced_over(conns, docs).await?;
+    let made = only_ok_or(&replies, ErrorCode::Conflict, "a document past the budget")?;
+    ensure!(
+        made == MAX_DOCUMENTS,
+        "{made} documents, budget {MAX_DOCUMENTS}"
+    );
+    let groups: Vec<Command> = (0..10 * MAX_WRITING_GROUPS)
+        .map(|i| Command::SetWritingGroup {
+            group: pad(i),
+            members: members.clone(),
+        })
+        .collect();
+    let (mut conns, replies) = paced_over(conns, groups).await?;
+    let made = only_ok_or(&replies, ErrorCode::Conflict, "a group past the budget")?;
+    ensure!(
+        made == MAX_WRITING_GROUPS,
+        "{made} writing groups, budget {MAX_WRITING_GROUPS}"
+    );
+
+    // A fresh snapshot lists exactly the budgets; an existing group may still change.
+    let fresh = Client::join(&server.ws_url(), "c0b", &token_of(&invites, &citizen(0))).await?;
+    let snap = fresh.snapshot.as_ref().context("no snapshot")?;
+    ensure!(
+        snap.documents.len() == MAX_DOCUMENTS && snap.writing_groups.len() == MAX_WRITING_GROUPS,
+        "the snapshot lists {} documents and {} groups",
+        snap.documents.len(),
+        snap.writing_groups.len()
+    );
+    let fac = &mut conns[0];
+    fac.ok(Command::SetWritingGroup {
+        group: pad(0),
+        members: vec![c0.id()],
+    })
+    .await?;
+
+    // Everyone else is unharmed.
+    goes_on(&mut c0, &mut c1, "on écrit").await?;
+    Ok(())
+}

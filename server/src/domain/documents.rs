@@ -13,6 +13,9 @@ pub const MAX_DOC_NAME: usize = 64;
 /// Most named versions of one document: each keeps the whole document (up to 16 MiB) in
 /// the store, and every snapshot lists them.
 pub const MAX_VERSIONS: usize = 100;
+/// Most documents of a convention, and most writing groups: every snapshot lists them all.
+pub const MAX_DOCUMENTS: usize = 50;
+pub const MAX_WRITING_GROUPS: usize = 100;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Document {
@@ -87,6 +90,12 @@ pub(super) fn decide(state: &Convention, command: &Command) -> Result<Vec<Event>
             if state.documents.contains_key(name) {
                 return reject(Code::Conflict, format!("document {name} exists"));
             }
+            if state.documents.len() >= MAX_DOCUMENTS {
+                return reject(
+                    Code::Conflict,
+                    format!("a convention has at most {MAX_DOCUMENTS} documents"),
+                );
+            }
             let title = title.trim();
             if title.is_empty() || title.chars().count() > super::MAX_NAME_CHARS {
                 return reject(Code::Invalid, "a title is 1 to 120 characters");
@@ -101,6 +110,14 @@ pub(super) fn decide(state: &Convention, command: &Command) -> Result<Vec<Event>
                 return reject(
                     Code::Invalid,
                     "a group name is 1 to 64 lowercase letters, digits, - or _",
+                );
+            }
+            if !state.writing_groups.contains_key(group)
+                && state.writing_groups.len() >= MAX_WRITING_GROUPS
+            {
+                return reject(
+                    Code::Conflict,
+                    format!("a convention has at most {MAX_WRITING_GROUPS} writing groups"),
                 );
             }
             let mut set = BTreeSet::new();
