@@ -67,6 +67,12 @@ pub const RETRY_WINDOW: usize = 256;
 /// room for a reconnect); a new one beyond it closes the oldest with
 /// [`close::TOO_MANY_CONNECTIONS`].
 pub const MAX_CONNECTIONS_PER_TOKEN: usize = 4;
+/// Welcomes one invitation gets at once (each of its `MAX_CONNECTIONS_PER_TOKEN` places
+/// reconnecting ten times), and then one every `WELCOME_EVERY_MS`: a welcome is a whole
+/// snapshot (in version 1 the whole roster). A `hello` past them is refused with
+/// `rate_limited` and [`close::RATE_LIMITED`], before any snapshot is built; per server.
+pub const WELCOME_BURST: u32 = 40;
+pub const WELCOME_EVERY_MS: u64 = 3_000;
 
 /// WebSocket close codes the server uses.
 pub mod close {

@@ -67,6 +67,10 @@ pub struct Config {
     /// again (another node, a restart) folds only the log after it.
     #[arg(long, env = "CONVENE_STATE_EVERY", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
     pub state_every: u64,
+    /// Welcomes one invitation gets at once on this node before they are paced to one every
+    /// 3 seconds (each welcome is a whole snapshot): PROTOCOL.md, "Welcomes per invitation".
+    #[arg(long, env = "CONVENE_WELCOME_BURST", default_value_t = convene_protocol::WELCOME_BURST, value_parser = clap::value_parser!(u32).range(1..))]
+    pub welcome_burst: u32,
     /// Cluster mode: the base URLs of every node as browsers reach them, comma-separated
     /// (e.g. https://a.example.org,https://b.example.org). Served at /nodes: a web page
     /// that loses its node reconnects to the next one. Default: none (only this origin).
@@ -233,6 +237,7 @@ pub async fn run(
     let replicas = live::Replicas {
         idle: std::time::Duration::from_secs(config.idle_replica_secs.max(1)),
         state_every: config.state_every,
+        welcome_burst: config.welcome_burst,
     };
     let attendance = attendance::Attendance::open(
         &store,

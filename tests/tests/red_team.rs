@@ -622,3 +622,86 @@ async fn documents_and_writing_groups_are_bounded_per_convention() -> Result<()>
     goes_on(&mut c0, &mut c1, "on écrit").await?;
     Ok(())
 }
+
+// ---------------------------------------------------------------------------------------------
+// Welcomes: a `hello` costs the server a whole snapshot (in version 1, the whole roster: 530
+// KB and tens of milliseconds at 5,000 people). One invitation is welcomed 40 times at once,
+// then once every 3 seconds (`WELCOME_BURST`, `WELCOME_EVERY_MS`); a hello past that is
+// refused before any snapshot is built (`rate_limited`, close 4008).
+
+const WELCOME_BURST: usize = 40;
+const WELCOME_EVERY: Duration = Duration::from_secs(3);
+
+/// Say hello; `Ok(true)` for a welcome, `Ok(false)` for a refusal with `rate_limited` and 4008.
+async fn hello_once(server: &Server, token: &str) -> Result<bool> {
+    let mut c = Client::open(&server.ws_url(), "hello").await?;
+    c.send(&proto::ClientMessage::Hello {
+        protocol: 1,
+        token: token.to_string(),
+        last_seq: None,
+    })
+    .await?;
+    let first = c
+        .wait_for(|m| {
+            matches!(
+                m,
+                proto::ServerMessage::Welcome { .. } | proto::ServerMessage::Error { .. }
+            )
+        })
+        .await?;
+    match first {
+        proto::ServerMessage::Welcome { .. } => {
+            c.close().await;
+            Ok(true)
+        }
+        proto::ServerMessage::Error { code, message, .. } => {
+            ensure!(
+                code == ErrorCode::RateLimited,
+                "hello refused: {code:?} {message}"
+            );
+            let closed = c.wait_closed(Duration::from_secs(10)).await?;
+            ensure!(
+                closed == Some(proto::close::RATE_LIMITED),
+                "a refused hello closed with {closed:?}"
+            );
+            Ok(false)
+        }
+        _ => unreachable!(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invitation_saying_hello_in_a_loop_is_welcomed_within_its_budget() -> Result<()> {
+    let dir = tempdir();
+    let server = Server::start(&dir.path().join("data")).await?;
+    let invites = convention(&server, "bonjour", 1000).await?;
+    let mut fac = Client::join(&server.ws_url(), "fac", &token_of(&invites, FAC)).await?;
+    let mut c1 = Client::join(&server.ws_url(), "c1", &token_of(&invites, &citizen(1))).await?;
+    let token = token_of(&invites, &citizen(0));
+
+    // Ten times the burst, one after the other.
+    let sent = 10 * WELCOME_BURST;
+    let started = std::time::Instant::now();
+    let mut welcomed = 0;
+    for _ in 0..sent {
+        if hello_once(&server, &token).await? {
+            welcomed += 1;
+        }
+    }
+    let elapsed = started.elapsed();
+    let ceiling =
+        WELCOME_BURST + (elapsed.as_secs_f64() / WELCOME_EVERY.as_secs_f64()).ceil() as usize + 1;
+    ensure!(
+        welcomed <= ceiling && welcomed < sent / 2,
+        "{welcomed} welcomes for {sent} hellos over {elapsed:?} (ceiling {ceiling})"
+    );
+
+    // Everyone else is unharmed; the invitation is welcomed again after a pause.
+    goes_on(&mut c1, &mut fac, "bonjour à tous").await?;
+    tokio::time::sleep(WELCOME_EVERY + Duration::from_millis(500)).await;
+    ensure!(
+        hello_once(&server, &token).await?,
+        "no welcome after a pause"
+    );
+    Ok(())
+}

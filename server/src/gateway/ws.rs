@@ -465,6 +465,11 @@ async fn connection(mut socket: Socket, app: AppState) {
                         "server shutting down",
                         ErrorCode::Unavailable,
                     ),
+                    JoinError::TooOften => (
+                        close::RATE_LIMITED,
+                        "connected too often",
+                        ErrorCode::RateLimited,
+                    ),
                     JoinError::Unavailable(_) => (
                         close::TRY_AGAIN_LATER,
                         "convention unavailable: try again later",

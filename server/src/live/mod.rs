@@ -100,6 +100,9 @@ pub enum JoinError {
     /// The convention's stored log is damaged: it stays unavailable until repaired.
     #[error("the convention is unavailable: {0}")]
     Damaged(String),
+    /// This invitation said hello too often (`WELCOME_BURST`, `WELCOME_EVERY_MS`).
+    #[error("this invitation connected too often: wait a few seconds")]
+    TooOften,
 }
 
 /// A connection as the convention's task sees it: where to queue its frames, and through
@@ -335,6 +338,8 @@ pub struct Replicas {
     pub idle: std::time::Duration,
     /// A convention's state is stored every this many events (and when its task stops).
     pub state_every: u64,
+    /// Welcomes one invitation gets at once (`--welcome-burst`; `p::WELCOME_BURST`).
+    pub welcome_burst: u32,
 }
 
 struct HubInner {

@@ -142,6 +142,8 @@ pub struct Actor {
     present: BTreeSet<String>,
     /// Active token hash -> participant.
     by_hash: Arc<HashMap<String, String>>,
+    /// Welcomes left to each participant who joined (`p::WELCOME_BURST`): at most the roster.
+    welcomes: HashMap<String, crate::gateway::socket::TokenBucket>,
     /// Hashes of tokens revoked or replaced, to say "revoked" rather than "unknown".
     revoked: Arc<HashSet<String>>,
     /// The seq of the last event of each participant's latest requests: a retried request is
@@ -258,6 +260,7 @@ impl Actor {
             online: HashMap::new(),
             present: BTreeSet::new(),
             by_hash: Default::default(),
+            welcomes: HashMap::new(),
             revoked: Default::default(),
             requests: super::Answered::default(),
             healthy: false,
@@ -590,6 +593,16 @@ impl Actor {
             .ok_or(JoinError::Unknown)?;
         if self.state.is_removed(&participant) {
             return Err(JoinError::Removed);
+        }
+        // Before any snapshot is built: a hello in a loop must not cost one each.
+        let welcomes = self.welcomes.entry(participant.clone()).or_insert_with(|| {
+            crate::gateway::socket::TokenBucket::new(
+                1000.0 / p::WELCOME_EVERY_MS as f64,
+                f64::from(self.replicas.welcome_burst),
+            )
+        });
+        if !welcomes.take() {
+            return Err(JoinError::TooOften);
         }
         let first = {
             let ids = self.online.entry(participant.clone()).or_default();
