@@ -705,3 +705,137 @@ async fn an_invitation_saying_hello_in_a_loop_is_welcomed_within_its_budget() ->
     );
     Ok(())
 }
+
+// ---------------------------------------------------------------------------------------------
+// Readers who never read: a response waits in the server until the client takes it. A
+// rendering is shared by every response that carries it, never copied per request, so that
+// stalled readers of the published opinion (anyone holding the public link) hold no copy each.
+
+fn rss_kib(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .with_context(|| format!("no VmRSS for {pid}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_readers_of_the_opinion_hold_no_copy_of_it() -> Result<()> {
+    use convene_tests::ydoc::{doc_url, YClient};
+    use tokio::io::AsyncWriteExt;
+    let dir = tempdir();
+    let server = Server::start_with(
+        &dir.path().join("data"),
+        &["--http-header-timeout-secs", "2"],
+    )
+    .await?;
+    let invites = convention(&server, "lenteurs", 1).await?;
+    let mut fac = Client::join(&server.ws_url(), "fac", &token_of(&invites, FAC)).await?;
+    let mut c0 = Client::join(&server.ws_url(), "c0", &token_of(&invites, &citizen(0))).await?;
+    fac.ok(Command::CreateDocument {
+        name: "avis".into(),
+        title: "Avis citoyen".into(),
+    })
+    .await?;
+    // An opinion of 10 MB: more than the kernel buffers of a connection take.
+    let url = |name: &str| doc_url(&server.addr, "lenteurs", "avis", &token_of(&invites, name));
+    let writer = YClient::synced("rap", &url(RAP)).await?;
+    let reader = YClient::synced("c0", &url(&citizen(0))).await?;
+    let paragraphs = 200;
+    for i in 0..paragraphs {
+        writer.push_paragraph(&format!("{i} {}", "Les bus de nuit. ".repeat(3000)));
+    }
+    reader
+        .wait_doc("every paragraph", |c| c.paragraphs().len() == paragraphs)
+        .await?;
+    fac.ok(Command::NameVersion {
+        document: "avis".into(),
+        label: "Version finale".into(),
+    })
+    .await?;
+    let link = server.http().public_link("lenteurs", None).await?;
+    fac.ok(Command::PublishDocument {
+        document: "avis".into(),
+        version: 1,
+    })
+    .await?;
+    let whole = reqwest::Client::new()
+        .get(server.url("/public/opinion"))
+        .bearer_auth(&link.token)
+        .send()
+        .await?
+        .bytes()
+        .await?
+        .len();
+    ensure!(whole > 10_000_000, "the opinion is {whole} bytes");
+
+    // Forty readers ask and never read, their receive buffers at the smallest.
+    let pid = server.pid().context("no pid")?;
+    let before = rss_kib(pid)?;
+    let mut stalled = Vec::new();
+    for _ in 0..40 {
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.set_recv_buffer_size(4096)?;
+        let mut tcp = socket.connect(server.addr.parse()?).await?;
+        tcp.write_all(
+            format!(
+                "GET /public/opinion HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n\r\n",
+                server.addr, link.token
+            )
+            .as_bytes(),
+        )
+        .await?;
+        stalled.push(tcp);
+    }
+    // What the server holds for them once it has written what their sockets take.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let grown = rss_kib(pid)?.saturating_sub(before);
+    let copies = (grown * 1024) as f64 / whole as f64;
+    eprintln!("40 stalled readers: the server grew by {grown} KiB ({copies:.2} copies)");
+    ensure!(
+        copies < 4.0,
+        "40 stalled readers grew the server by {grown} KiB: {copies:.1} copies of the opinion"
+    );
+
+    // Everyone else is unharmed: another reader gets the opinion, the convention goes on.
+    let again = reqwest::Client::new()
+        .get(server.url("/public/opinion"))
+        .bearer_auth(&link.token)
+        .send()
+        .await?
+        .bytes()
+        .await?
+        .len();
+    ensure!(
+        again == whole,
+        "another reader got {again} bytes of {whole}"
+    );
+    goes_on(&mut c0, &mut fac, "on attend les lecteurs").await?;
+
+    // A response the peer takes nothing of for the header timeout (here 2 s) is dropped, its
+    // connection with it: none of the forty is held any more.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let connections = server.metric("convene_http_connections").await?;
+    ensure!(
+        connections < 10,
+        "{connections} HTTP connections still open for 40 stalled readers"
+    );
+    for mut tcp in stalled {
+        use tokio::io::AsyncReadExt;
+        let mut sink = vec![0u8; 1 << 20];
+        let mut got = 0usize;
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), tcp.read(&mut sink)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => break,
+                Ok(Ok(n)) => got += n,
+                Err(_) => bail!("a stalled reader's connection is still open"),
+            }
+        }
+        ensure!(
+            got < whole,
+            "a stalled reader got the whole opinion after all"
+        );
+    }
+    Ok(())
+}

@@ -1,6 +1,7 @@
 //! Documents over HTTP: export (Markdown or HTML, current or a named version), the list of
 //! named versions, and what changed between two versions.
 
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
@@ -52,16 +53,26 @@ async fn title(app: &AppState, id: &str, doc: &str) -> ApiResult<String> {
 }
 
 /// The document's Markdown or HTML, now or at a named version.
+/// A rendering as a response body: the same bytes for every request, never a copy (a reader
+/// that does not read holds a reference, not a document).
+struct Shared(std::sync::Arc<str>);
+
+impl AsRef<[u8]> for Shared {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
 pub(crate) async fn render(
     app: &AppState,
     id: &str,
     doc: &str,
     version: Option<u32>,
     format: Format,
-) -> ApiResult<String> {
+) -> ApiResult<Bytes> {
     let title = title(app, id, doc).await?;
     match app.docs.rendered(id, doc, version, &title, format).await {
-        Ok(text) => Ok(text.to_string()),
+        Ok(text) => Ok(Bytes::from_owner(Shared(text))),
         Err(RenderError::NoVersion(v)) => Err(ApiError::new(
             ErrorCode::NotFound,
             format!("no version {v}"),
@@ -155,8 +166,10 @@ pub async fn diff(
     let old = render(&app, &id, &doc, Some(from), Format::Markdown).await?;
     let new = render(&app, &id, &doc, q.to, Format::Markdown).await?;
     // The titles name the versions: compare the bodies.
-    let body = |s: &str| {
-        s.split_once('\n')
+    let body = |b: &Bytes| {
+        std::str::from_utf8(b)
+            .ok()
+            .and_then(|s| s.split_once('\n'))
             .map(|(_, rest)| rest.to_string())
             .unwrap_or_default()
     };

@@ -4,6 +4,8 @@
 //! - hyper's HTTP/1.1 with a header-read timeout: a request head must arrive whole within it
 //!   (a slowloris is cut), and a keep-alive connection waiting for its next request is closed
 //!   after it too (hyper starts the same timer while it waits);
+//! - a write that makes no progress for as long (a client that asks and never reads) fails,
+//!   and the connection goes with what it held (hyper has no write timeout of its own);
 //! - at most `max_connections` connections at once (upgraded WebSockets included: the slot
 //!   lives as long as the socket); past it, a small reserve serves only health, metrics and
 //!   the organizer API, one request per connection, with a short header timeout; when the
@@ -118,6 +120,48 @@ struct Held {
     /// An ordinary slot; none for a reserve connection (the reserve counts its own).
     _slot: Option<OwnedSemaphorePermit>,
     metrics: Arc<Metrics>,
+    /// A write that makes no progress for this long fails (the peer stopped reading: its
+    /// response, or its WebSocket frames, would stay in memory for as long as it likes).
+    stall: Duration,
+    /// Since when writes wait, as the deadline they have.
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Held {
+    fn new(
+        tcp: TcpStream,
+        slot: Option<OwnedSemaphorePermit>,
+        metrics: Arc<Metrics>,
+        stall: Duration,
+    ) -> Self {
+        Held {
+            tcp,
+            _slot: slot,
+            metrics,
+            stall,
+            stalled: None,
+        }
+    }
+
+    /// What a write came to: progress clears the deadline; waiting starts it, and fails
+    /// once it has passed.
+    fn watch<T>(&mut self, cx: &mut Context<'_>, r: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        if r.is_ready() {
+            self.stalled = None;
+            return r;
+        }
+        let stall = self.stall;
+        let deadline = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(stall)));
+        match std::future::Future::poll(deadline.as_mut(), cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the peer takes nothing of what is written to it",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
 }
 
 impl Drop for Held {
@@ -142,20 +186,23 @@ impl AsyncWrite for Held {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.tcp).poll_write(cx, buf)
+        let r = Pin::new(&mut self.tcp).poll_write(cx, buf);
+        self.watch(cx, r)
     }
     fn poll_write_vectored(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs)
+        let r = Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs);
+        self.watch(cx, r)
     }
     fn is_write_vectored(&self) -> bool {
         self.tcp.is_write_vectored()
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.tcp).poll_flush(cx)
+        let r = Pin::new(&mut self.tcp).poll_flush(cx);
+        self.watch(cx, r)
     }
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.tcp).poll_shutdown(cx)
@@ -237,11 +284,12 @@ pub async fn serve(
         let slot = slots.clone().try_acquire_owned().ok();
         let from_reserve = slot.is_none();
         metrics.http_connections.inc();
-        let io = TokioIo::new(Held {
-            tcp,
-            _slot: slot,
-            metrics: metrics.clone(),
-        });
+        let stall = if from_reserve {
+            RESERVE_HEADER_TIMEOUT
+        } else {
+            limits.header_timeout
+        };
+        let io = TokioIo::new(Held::new(tcp, slot, metrics.clone(), stall));
         let mut builder = http1::Builder::new();
         builder
             .timer(TokioTimer::new())
