@@ -839,3 +839,90 @@ async fn stalled_readers_of_the_opinion_hold_no_copy_of_it() -> Result<()> {
     }
     Ok(())
 }
+
+// ---------------------------------------------------------------------------------------------
+// The roster on request (`get_roster`, protocol version 2): a few bytes ask for the whole
+// roster (144 KB at 1,000 people). One connection is sent each version of the roster once;
+// asked again for a version it was sent, it gets `not_modified`.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_is_sent_each_version_of_the_roster_once() -> Result<()> {
+    use proto::{ClientMessage, ServerMessage};
+    let dir = tempdir();
+    let server = Server::start(&dir.path().join("data")).await?;
+    let invites = convention(&server, "registre", 1000).await?;
+    let mut fac = Client::join(&server.ws_url(), "fac", &token_of(&invites, FAC)).await?;
+    let mut cit = Client::join_with(
+        &server.ws_url(),
+        "c0",
+        &token_of(&invites, &citizen(0)),
+        2,
+        None,
+    )
+    .await?;
+    cit.inbox.clear();
+
+    // Ten times the budget (one), within the rate limit, never naming a version.
+    let asked = 10;
+    for _ in 0..asked {
+        cit.send(&ClientMessage::GetRoster { version: None })
+            .await?;
+    }
+    let mut rosters = 0;
+    let mut not_modified = 0;
+    while rosters + not_modified < asked {
+        match cit
+            .wait_for(|m| {
+                matches!(
+                    m,
+                    ServerMessage::Roster { .. } | ServerMessage::NotModified { .. }
+                )
+            })
+            .await?
+        {
+            ServerMessage::Roster { people, .. } => {
+                ensure!(people.len() == 1002, "a roster of {}", people.len());
+                rosters += 1;
+            }
+            _ => not_modified += 1,
+        }
+    }
+    ensure!(
+        rosters == 1,
+        "{rosters} whole rosters for {asked} asks on one connection"
+    );
+
+    // A new version is sent once more.
+    let added = server
+        .http()
+        .post("/api/conventions/registre/roster")
+        .json(&vec![person("Nouvelle Citoyenne", &[Role::Citizen], &[])])
+        .send()
+        .await?;
+    ensure!(
+        added.status().is_success(),
+        "roster import: {}",
+        added.status()
+    );
+    cit.wait_event("participant_added").await?;
+    cit.send(&ClientMessage::GetRoster { version: None })
+        .await?;
+    let r = cit
+        .wait_for(|m| {
+            matches!(
+                m,
+                ServerMessage::Roster { .. } | ServerMessage::NotModified { .. }
+            )
+        })
+        .await?;
+    ensure!(
+        matches!(&r, ServerMessage::Roster { people, .. } if people.len() == 1003),
+        "the new version: {:?}",
+        std::mem::discriminant(&r)
+    );
+
+    // Everyone else is unharmed.
+    let mut c1 = Client::join(&server.ws_url(), "c1", &token_of(&invites, &citizen(1))).await?;
+    goes_on(&mut c1, &mut fac, "le registre").await?;
+    Ok(())
+}

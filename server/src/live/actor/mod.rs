@@ -60,6 +60,8 @@ struct Conn {
     sent: Option<super::view2::SentPresence>,
     /// Its participant sees everything (facilitator, guarantor): roles do not change.
     staff: bool,
+    /// The roster version it was sent whole (`get_roster`): asked again, `not_modified`.
+    roster_sent: Option<u64>,
 }
 
 /// Give a frame to connection `id` (`c`): written at once or queued (`Actor::at_once`); a full
@@ -670,6 +672,7 @@ impl Actor {
                 _attached: link.attached,
                 sent,
                 staff,
+                roster_sent: None,
             },
         );
         self.metrics.connections.inc();

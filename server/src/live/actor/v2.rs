@@ -15,7 +15,10 @@ impl Actor {
             return;
         };
         let current = crate::live::view2::roster_version(&self.state);
-        if version == Some(current) {
+        // Its own version, or one this connection was sent already (a client that does not
+        // name it has it all the same): a few bytes, not the roster again.
+        let sent = self.conns.get(&conn).and_then(|c| c.roster_sent);
+        if version == Some(current) || sent == Some(current) {
             let frame = encode(&ServerMessage::NotModified {
                 resource: "roster".into(),
                 version: current,
@@ -27,6 +30,9 @@ impl Actor {
         }
         let frame = self.roster.as_ref().map(|r| r.for_viewer(person).clone());
         if let Some(frame) = frame {
+            if let Some(c) = self.conns.get_mut(&conn) {
+                c.roster_sent = Some(current);
+            }
             self.send(conn, &frame);
         }
     }
