@@ -926,3 +926,59 @@ async fn a_connection_is_sent_each_version_of_the_roster_once() -> Result<()> {
     goes_on(&mut c1, &mut fac, "le registre").await?;
     Ok(())
 }
+
+// ---------------------------------------------------------------------------------------------
+// Sync step 1 on `/doc`: four bytes ask for the whole document (an empty state vector). A
+// stock provider sends one when it connects (and at its `resyncInterval`, if set): each
+// connection is answered 10 at once, then one every 2 seconds; past that, no answer.
+
+const SYNC_BURST: usize = 10;
+const SYNC_EVERY: Duration = Duration::from_secs(2);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_asking_for_the_whole_document_in_a_loop_is_answered_within_its_budget(
+) -> Result<()> {
+    use convene_tests::ydoc::{DocWorld, W_CIT1, W_CIT2, W_RAP1};
+    use yrs::sync::{Message, SyncMessage};
+    let w = DocWorld::start().await?;
+    let writer = w.yc(W_RAP1).await?;
+    let reader = w.yc(W_CIT1).await?;
+    // A document of 256 KiB: the burst's answers fit a connection's queue.
+    for k in 0..2 {
+        writer.push_paragraph(&format!("{k}{}", "x".repeat(128 * 1024)));
+    }
+    reader
+        .wait_doc("the 256 KiB document", |c| c.paragraphs().len() >= 2)
+        .await?;
+    // The attacker reads everything it is sent (it would be closed as a slow consumer
+    // otherwise): the cost is the server's bandwidth, a whole document per four bytes.
+    let attacker = w.yc(W_CIT2).await?;
+    let before = attacker.recorded().step2_at.len();
+    let sent = 10 * SYNC_BURST;
+    let started = std::time::Instant::now();
+    for _ in 0..sent {
+        attacker.send_message(&Message::Sync(SyncMessage::SyncStep1(
+            yrs::StateVector::default(),
+        )))?;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let elapsed = started.elapsed();
+    let answers = attacker.recorded().step2_at.len() - before;
+    let ceiling =
+        SYNC_BURST + (elapsed.as_secs_f64() / SYNC_EVERY.as_secs_f64()).ceil() as usize + 1;
+    ensure!(
+        answers <= ceiling && answers < sent / 2,
+        "{answers} whole documents for {sent} asks over {elapsed:?} (ceiling {ceiling})"
+    );
+    ensure!(
+        attacker.recorded().closed.is_none(),
+        "the asking reader was closed: {:?}",
+        attacker.recorded().closed
+    );
+
+    // Everyone else is unharmed: the writer's next paragraph reaches the other reader.
+    writer.push_paragraph("Et une de plus.");
+    reader.wait_paragraph("Et une de plus.").await?;
+    w.other_convention_works("after sync asks").await?;
+    Ok(())
+}

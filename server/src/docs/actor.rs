@@ -36,6 +36,12 @@ const MAX_BATCH: usize = 256;
 const AWARENESS_PER_SEC: f64 = 10.0;
 const AWARENESS_BURST: f64 = 20.0;
 const AWARENESS_TICK: Duration = Duration::from_millis(100);
+/// Sync step 1 answers of one connection: four bytes (an empty state vector) ask for the
+/// whole document. A stock provider sends one when it connects, and one at each
+/// `resyncInterval` if it sets one: 10 at once, then one every 2 seconds; past that, no
+/// answer (the client's next one will be).
+const SYNCS_PER_SEC: f64 = 0.5;
+const SYNC_BURST: f64 = 10.0;
 /// Under load, a turn starts no sooner than this long after the previous one for each
 /// connection of the document, up to `MAX_PACE`: what arrives in between shares one durable
 /// write and reaches each connection as one merged update (one wake-up, one system call)
@@ -52,6 +58,8 @@ struct Conn {
     out: Outbox<Bytes>,
     /// Its awareness relays (`AWARENESS_PER_SEC`).
     aware: TokenBucket,
+    /// Its sync step 1 answers (`SYNCS_PER_SEC`).
+    syncs: TokenBucket,
 }
 
 pub struct DocActor {
@@ -334,6 +342,7 @@ impl DocActor {
                 silent: c.silent,
                 out: c.out,
                 aware: TokenBucket::new(AWARENESS_PER_SEC, AWARENESS_BURST),
+                syncs: TokenBucket::new(SYNCS_PER_SEC, SYNC_BURST),
             },
         );
         // One invitation, a few places at once (as on /ws): past the limit, the oldest
@@ -448,6 +457,9 @@ impl DocActor {
         // connection's awareness budget, and past it gets no answer (stock providers do not
         // send it; their states come at joining and with every change).
         if is_awareness_query(&data) && !self.conns.get_mut(&id).is_some_and(|c| c.aware.take()) {
+            return;
+        }
+        if is_step1(&data) && !self.conns.get_mut(&id).is_some_and(|c| c.syncs.take()) {
             return;
         }
         match self.live.frame(id, access, data) {
