@@ -431,10 +431,35 @@ async fn opinion_rendered_once(server: &Server) -> Result<()> {
         "the opinion was rendered {rendered} times for 200 readers"
     );
 
+    // Asking for versions that do not exist (a cheap 404 each) keeps nothing in the
+    // renderings kept, so it cannot push the opinion out of them.
+    let citizen_token = token_of(&invites, &citizen(0));
+    for v in 0..100 {
+        let r = http
+            .get(server.url(&format!(
+                "/api/conventions/avis-public/documents/avis/export?version={}",
+                1000 + v
+            )))
+            .bearer_auth(&citizen_token)
+            .send()
+            .await?;
+        ensure!(r.status() == 404, "version {}: {}", 1000 + v, r.status());
+    }
+    let r = http
+        .get(server.url("/public/opinion"))
+        .bearer_auth(&link.token)
+        .send()
+        .await?;
+    ensure!(r.status() == 200, "the opinion again: {}", r.status());
+    let rendered = server.metric("convene_doc_renders_total").await? - renders;
+    ensure!(
+        rendered <= 1,
+        "after 100 unknown versions, the opinion was rendered {rendered} times"
+    );
+
     // A citizen (every participant reads the documents) exports the current content and
     // asks for diffs, two hundred times each, twenty at a time: rendered once while the
     // document does not change.
-    let citizen_token = token_of(&invites, &citizen(0));
     let get = |path: String| {
         let r = http
             .get(server.url(&format!(

@@ -100,6 +100,11 @@ impl Renders {
         cell
     }
 
+    /// Drop an entry whose rendering failed (unless another request has filled it since).
+    fn forget(&mut self, key: &RenderKey) {
+        self.kept.retain(|(k, c)| k != key || c.initialized());
+    }
+
     /// Drop the oldest past the budgets (a cell still being filled counts nothing yet).
     fn trim(&mut self) {
         let size = |c: &RenderCell| c.get().map_or(0, |t| t.len());
@@ -367,7 +372,7 @@ impl DocHub {
             html: format == export::Format::Html,
         };
         let cell = self.lock_renders().cell(&key);
-        let text = cell
+        let made = cell
             .get_or_try_init(|| async {
                 let (state, title) = match (version, current) {
                     (Some(v), _) => {
@@ -397,10 +402,16 @@ impl DocHub {
                 .await
                 .map_err(|e| RenderError::Decode(e.to_string()))?
             })
-            .await?
-            .clone();
-        self.lock_renders().trim();
-        Ok(text)
+            .await
+            .cloned();
+        let mut renders = self.lock_renders();
+        if made.is_err() {
+            // Nothing is kept of what could not be rendered (an unknown version: any number
+            // a request names).
+            renders.forget(&key);
+        }
+        renders.trim();
+        made
     }
 
     /// The current content's generation and state, from the document's task.
