@@ -59,8 +59,10 @@ pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024;
 const RENDERS_KEPT: usize = 8;
 const RENDERS_BYTES: usize = 64 * 1024 * 1024;
 
-/// Renderings made at once (each on a blocking thread, a whole document in memory).
-const RENDERS_AT_ONCE: usize = 2;
+/// Renderings made at once in the process (each on a blocking thread, a whole document in
+/// memory): one, so that participants asking for one version after another in a loop take one
+/// core at most, never the live conventions' runtime.
+const RENDERS_AT_ONCE: usize = 1;
 
 #[derive(Clone, PartialEq, Eq)]
 struct RenderKey {
