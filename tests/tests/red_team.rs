@@ -1007,3 +1007,83 @@ async fn a_reader_asking_for_the_whole_document_in_a_loop_is_answered_within_its
     w.other_convention_works("after sync asks").await?;
     Ok(())
 }
+
+// ---------------------------------------------------------------------------------------------
+// Request bodies: only organizer routes take one (a roster, invitations, a convention, the
+// public link), up to 4 MiB. A body is read only once the request carries the organizer
+// token: before, anyone could send 4 MiB bodies on many connections, never finish them, and
+// have the server hold them (hyper has no body timeout), without a token.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_without_the_organizer_token_is_refused_before_it_is_read() -> Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempdir();
+    let server = Server::start(&dir.path().join("data")).await?;
+    let invites = convention(&server, "corps", 1).await?;
+    let mut fac = Client::join(&server.ws_url(), "fac", &token_of(&invites, FAC)).await?;
+    let mut c0 = Client::join(&server.ws_url(), "c0", &token_of(&invites, &citizen(0))).await?;
+    let pid = server.pid().context("no pid")?;
+    let before = rss_kib(pid)?;
+
+    // Forty connections, ten times four, each a 4 MB body announced and 3.9 MB of it sent:
+    // no token, a participant's, a wrong one.
+    let body = format!(r#"{{"id":"{}"#, "a".repeat(3_900_000));
+    let participant = token_of(&invites, &citizen(0));
+    let mut held = Vec::new();
+    for i in 0..40 {
+        let auth = match i % 3 {
+            0 => String::new(),
+            1 => format!("Authorization: Bearer {participant}\r\n"),
+            _ => "Authorization: Bearer pas-le-bon\r\n".to_string(),
+        };
+        let path = if i % 2 == 0 {
+            "/api/conventions"
+        } else {
+            "/api/conventions/corps/roster"
+        };
+        let mut tcp = tokio::net::TcpStream::connect(&server.addr).await?;
+        tcp.write_all(
+            format!(
+                "POST {path} HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/json\r\nContent-Length: 4000000\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await?;
+        // The server may answer and close before all of it is sent.
+        let _ = tcp.write_all(body.as_bytes()).await;
+        held.push(tcp);
+    }
+    // Each is answered 401 without the rest of its body.
+    for (i, tcp) in held.iter_mut().enumerate() {
+        let mut head = vec![0u8; 64];
+        let n = tokio::time::timeout(Duration::from_secs(10), tcp.read(&mut head))
+            .await
+            .with_context(|| format!("connection {i}: no answer without the whole body"))??;
+        let head = String::from_utf8_lossy(&head[..n]).to_string();
+        ensure!(
+            head.starts_with("HTTP/1.1 401"),
+            "connection {i}: answered {head:?}"
+        );
+    }
+    let grown = rss_kib(pid)?.saturating_sub(before);
+    ensure!(
+        grown < 40 * 1024,
+        "40 unfinished bodies grew the server by {grown} KiB"
+    );
+
+    // The organizer still imports; everyone else is unharmed.
+    let r = server
+        .http()
+        .post("/api/conventions/corps/roster")
+        .json(&vec![person("Nouveau Citoyen", &[Role::Citizen], &[])])
+        .send()
+        .await?;
+    ensure!(
+        r.status().is_success(),
+        "the organizer's import: {}",
+        r.status()
+    );
+    goes_on(&mut c0, &mut fac, "on continue").await?;
+    drop(held);
+    Ok(())
+}

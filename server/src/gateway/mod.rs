@@ -68,6 +68,27 @@ pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// Only organizer routes take a body (a convention, a roster, invitations, the public link).
+/// A request that carries one (`POST`, `PUT`, `PATCH`) is refused 401 before it is read unless
+/// it holds the organizer token: otherwise anyone could announce 4 MiB bodies on many
+/// connections, send them slowly or never finish them, and have the server hold them (hyper
+/// has no timeout on a body), without any token. Extractors read a body before the handler
+/// checks who asks; this runs first.
+async fn organizer_before_body(
+    axum::extract::State(app): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use axum::http::Method;
+    let takes_body = matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH);
+    if takes_body {
+        if let Err(e) = api::organizer(&app, req.headers()) {
+            return e.into_response();
+        }
+    }
+    next.run(req).await
+}
+
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/ws", get(ws::upgrade))
@@ -146,6 +167,10 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(web::serve)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            organizer_before_body,
+        ))
         .with_state(state)
 }
 
