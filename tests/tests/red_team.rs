@@ -1087,3 +1087,119 @@ async fn a_body_without_the_organizer_token_is_refused_before_it_is_read() -> Re
     drop(held);
     Ok(())
 }
+
+// ---------------------------------------------------------------------------------------------
+// Secret ballots, seen from the others: what a facilitator, a guarantor and another citizen
+// receive while someone votes must not depend on what they voted (PROTOCOL.md, "Named and
+// secret polls"). Two voters cast ballots as different as can be (one character and 2,000; two
+// options): every message the others receive after each vote is the same, numbers aside.
+
+/// Every message read since the last call, as JSON with each number replaced by 0.
+fn seen(c: &mut Client) -> Vec<String> {
+    let mut out = Vec::new();
+    while let Some(m) = c.inbox.pop_front() {
+        let json = serde_json::to_string(&m).unwrap_or_default();
+        let mut norm = String::new();
+        let mut in_number = false;
+        for ch in json.chars() {
+            if ch.is_ascii_digit() {
+                if !in_number {
+                    norm.push('0');
+                }
+                in_number = true;
+            } else {
+                in_number = false;
+                norm.push(ch);
+            }
+        }
+        out.push(norm);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_others_receive_during_a_secret_vote_does_not_depend_on_the_ballot() -> Result<()> {
+    use convene_tests::poll_spec;
+    use proto::{Ballot, PollKind};
+    let dir = tempdir();
+    let server = Server::start(&dir.path().join("data")).await?;
+    let mut roster = vec![
+        person(FAC, &[Role::Facilitator], &[]),
+        person("Hélène Garante", &[Role::Guarantor], &[]),
+    ];
+    for i in 0..3 {
+        roster.push(person(&citizen(i), &[Role::Citizen], &[]));
+    }
+    let invites = server.http().convention("isoloir", &roster).await?;
+    let url = server.ws_url();
+    let mut fac = Client::join(&url, "fac", &token_of(&invites, FAC)).await?;
+    let mut gar = Client::join(&url, "gar", &token_of(&invites, "Hélène Garante")).await?;
+    let mut gar2 =
+        Client::join_with(&url, "gar2", &token_of(&invites, "Hélène Garante"), 2, None).await?;
+    let mut obs = Client::join(&url, "obs", &token_of(&invites, &citizen(2))).await?;
+    let mut a = Client::join(&url, "a", &token_of(&invites, &citizen(0))).await?;
+    let mut b = Client::join(&url, "b", &token_of(&invites, &citizen(1))).await?;
+
+    let long = "Une réponse très longue. ".repeat(80);
+    let cases = [
+        (
+            PollKind::Text { max_chars: 2000 },
+            Ballot::Text { text: "x".into() },
+            Ballot::Text { text: long.clone() },
+        ),
+        (
+            PollKind::Single {
+                options: vec!["Oui".into(), "Non".into()],
+            },
+            Ballot::Single { choice: 0 },
+            Ballot::Single { choice: 1 },
+        ),
+    ];
+    for (kind, first, second) in cases {
+        let (poll, _) = fac
+            .draft_and_open(poll_spec("Votre avis ?", kind, true, false))
+            .await?;
+        let mut views: Vec<Vec<Vec<String>>> = Vec::new();
+        for (voter, ballot) in [(&mut a, first), (&mut b, second)] {
+            // Past the tally's quarter-second tick, everyone reads what came, then the vote.
+            for c in [&mut fac, &mut gar, &mut gar2, &mut obs] {
+                c.drain(Duration::from_millis(600)).await;
+                c.inbox.clear();
+            }
+            voter
+                .ok(Command::Vote {
+                    poll: poll.clone(),
+                    ballot,
+                })
+                .await?;
+            let mut after = Vec::new();
+            for c in [&mut fac, &mut gar, &mut gar2, &mut obs] {
+                c.drain(Duration::from_millis(600)).await;
+                after.push(seen(c));
+            }
+            views.push(after);
+        }
+        // The staff do follow the vote: its participation reached them.
+        ensure!(
+            views
+                .iter()
+                .all(|v| v[0].iter().any(|m| m.contains("poll_tally"))),
+            "poll {poll}: the facilitator saw no participation: {views:#?}"
+        );
+        for (who, (one, two)) in ["facilitator", "guarantor", "guarantor (v2)", "citizen"]
+            .iter()
+            .zip(views[0].iter().zip(&views[1]))
+        {
+            ensure!(
+                one == two,
+                "poll {poll}: the {who} received\n{one:#?}\nafter the first ballot and\n{two:#?}\nafter the second"
+            );
+            ensure!(
+                !two.iter().any(|m| m.contains("longue")),
+                "poll {poll}: the {who} received a ballot's text before the close"
+            );
+        }
+        fac.ok(Command::ClosePoll { poll }).await?;
+    }
+    Ok(())
+}
