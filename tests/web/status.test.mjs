@@ -76,7 +76,8 @@ test('the status bar and the notices stay in view, on a phone and a laptop', { t
   // An announcement: in view, with its time; the next one replaces it.
   await ok(fac, { type: 'broadcast', text: 'Il reste peu de temps : pensez à conclure.' });
   await a.waitForSelector('.broadcast-msg:has-text("pensez à conclure")');
-  assert.match(await a.textContent('.broadcast-msg time'), /^à \d\d:\d\d$/);
+  // « à 9 h 58 »: the French way, as everywhere in the app and on the public page.
+  assert.match(await a.textContent('.broadcast-msg time'), /^à \d{1,2}\u00a0h\u00a0\d\d$/);
   await assertInView(a, '.broadcast-msg', 'the announcement');
   await ok(fac, { type: 'broadcast', text: 'Désignez qui restituera en plénière.' });
   await a.waitForSelector('.broadcast-msg:has-text("Désignez qui restituera")');

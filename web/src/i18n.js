@@ -1013,6 +1013,19 @@ export function fmtNumber(n, digits = 1) {
   return new Intl.NumberFormat(locale(), { maximumFractionDigits: digits }).format(n);
 }
 
+/**
+ * A time of day, as the whole interface writes it (the app, the public page, attendance):
+ * « 9 h 58 » in French (the French typographic rule: hours unpadded, « h » between
+ * non-breaking spaces, so that it never wraps on a phone), "09:58" in English (24-hour, as
+ * en-GB). `utc`: the time in UTC (attendance's days are UTC days), else local time.
+ */
+export function fmtTime(at, { utc = false } = {}) {
+  const d = new Date(at);
+  const h = utc ? d.getUTCHours() : d.getHours();
+  const mm = String(utc ? d.getUTCMinutes() : d.getMinutes()).padStart(2, '0');
+  return lang === 'en' ? `${String(h).padStart(2, '0')}:${mm}` : `${h}\u00a0h\u00a0${mm}`;
+}
+
 /** A share (0.125) as a percentage ("12,5 %" in French, "12.5%" in English). */
 export function fmtPercent(share, digits = 1) {
   return new Intl.NumberFormat(locale(), { style: 'percent', maximumFractionDigits: digits }).format(share);

@@ -8,7 +8,7 @@
 
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { t, getLang, setLang, LANGS, locale, fmtPercent } from '../i18n.js';
+import { t, getLang, setLang, LANGS, fmtPercent, fmtTime } from '../i18n.js';
 
 const LINK_RE = /^[a-z0-9-]{1,40}\.[0-9a-f]{32}$/;
 /** Close codes after which trying again is pointless (§15). */
@@ -73,11 +73,9 @@ export function linkFromHash(hash) {
   return LINK_RE.test(link) ? link : null;
 }
 
-/** "15 h 20" in French, the locale's short time in English. */
+/** « 15 h 20 » in French, "15:20" in English: the app's own format (i18n.js's fmtTime). */
 export function clock(ms) {
-  const d = new Date(ms);
-  if (getLang() === 'fr') return `${d.getHours()} h ${String(d.getMinutes()).padStart(2, '0')}`;
-  return new Intl.DateTimeFormat(locale(), { hour: 'numeric', minute: '2-digit' }).format(d);
+  return fmtTime(ms);
 }
 
 function mmss(ms) {

@@ -4,7 +4,7 @@
 // view shows it: the server refuses other roles.
 
 import { useState, useEffect } from 'preact/hooks';
-import { t, getLang, fmtPercent } from '../i18n.js';
+import { t, fmtPercent, fmtTime } from '../i18n.js';
 import { ExportButton, apiFetch } from './download.jsx';
 
 function attrLabel(k) {
@@ -15,7 +15,7 @@ function attrLabel(k) {
 
 /** A time of day in UTC, as the report's days are UTC days. */
 function utcTime(at) {
-  return new Date(at).toLocaleTimeString(getLang() === 'fr' ? 'fr-FR' : 'en-GB', { hour: '2-digit', minute: '2-digit', timeZone: 'UTC' });
+  return fmtTime(at, { utc: true });
 }
 
 export function AttendanceView({ client }) {

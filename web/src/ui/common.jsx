@@ -1,7 +1,7 @@
 // Small pieces shared by every view: time formats, countdowns, names, and sending commands.
 
 import { useEffect, useState, useRef } from 'preact/hooks';
-import { t, getLang } from '../i18n.js';
+import { t, getLang, fmtTime } from '../i18n.js';
 import { person, PLENARY } from '../reduce.js';
 
 /** Re-render every `period` ms (countdowns). */
@@ -32,8 +32,10 @@ export function spoken(ms) {
   return s % 60 ? t('dur.ms', { m, s: s % 60 }) : t('dur.m', { m });
 }
 
+/** A time of day: « 9 h 58 » in French, "09:58" in English (i18n.js's fmtTime, which the
+ * public page uses too). */
 export function timeOfDay(at) {
-  return new Date(at).toLocaleTimeString(getLang() === 'fr' ? 'fr-FR' : 'en-GB', { hour: '2-digit', minute: '2-digit' });
+  return fmtTime(at);
 }
 
 /** Who acted on a record (`by`), in words: a person's name, the organizers or the timer. */
