@@ -134,24 +134,25 @@ test('the form prepares tomorrow, keeps what an edit leaves alone, and groups by
     return s ? JSON.parse(JSON.stringify(s)) : null;
   }, title);
 
-  // 1. Tomorrow at 09:30, through the form's date and time fields.
+  // 1. Tomorrow at 9 h 30, through the form's date and time fields, written the French way
+  // (day/month/year, « 9 h 30 »).
   const tomorrow = await fac.evaluate(() => {
     const d = new Date();
     d.setDate(d.getDate() + 1);
-    return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+    return `${String(d.getDate()).padStart(2, '0')}/${String(d.getMonth() + 1).padStart(2, '0')}/${d.getFullYear()}`;
   });
   await fac.fill(`${form} input[name=date]`, tomorrow);
-  await fac.fill(`${form} input[name=start]`, '09:30');
+  await fac.fill(`${form} input[name=start]`, '9h30');
   await addSequence(fac, { title: 'Demain : accueil', minutes: 30, kind: 'plenary' });
   const welcome = await seqOf('Demain : accueil');
-  const expected = await fac.evaluate((ymd) => {
-    const [y, m, d] = ymd.split('-').map(Number);
+  const expected = await fac.evaluate((dmy) => {
+    const [d, m, y] = dmy.split('/').map(Number);
     return new Date(y, m - 1, d, 9, 30).getTime();
   }, tomorrow);
-  assert.equal(welcome.spec.planned_start, expected, 'stored at tomorrow 09:30, local time');
-  // The next sequence defaults to the end of that one: tomorrow, 10:00.
+  assert.equal(welcome.spec.planned_start, expected, 'stored at tomorrow 9 h 30, local time');
+  // The next sequence defaults to the end of that one: tomorrow, 10 h 00.
   assert.equal(await fac.inputValue(`${form} input[name=date]`), tomorrow);
-  assert.equal(await fac.inputValue(`${form} input[name=start]`), '10:00');
+  assert.equal(await fac.inputValue(`${form} input[name=start]`), '10 h 00');
 
   // 2. A breakouts sequence prepared by a command (named rooms, a manual grouping, durations
   // that are not whole minutes), then edited in the form: only its title changes.

@@ -37,3 +37,39 @@ test('times are written the French way, in the app and on the public page alike'
   assert.equal(onPublic, inApp, 'the public page and the app write the same time alike');
   await context.close();
 });
+
+test('the run sheet takes a French date and time in an English browser, and says what is wrong in words', { timeout: 60000 }, async () => {
+  // A French facilitator whose browser speaks American English: the browser's own pickers
+  // asked for "mm/dd/yyyy" and "--:-- AM".
+  const context = await browser.newContext({ viewport: LAPTOP, deviceScaleFactor: 1, locale: 'en-US' });
+  const fac = await context.newPage();
+  await fac.goto(server.url(server.role('facilitator', 1)));
+  await fac.waitForFunction(() => window.__convene && window.__convene.status === 'open' && window.__convene.snap);
+  await tab(fac, 'console');
+  const form = '#runsheet [data-testid=sequence-form]';
+  await fac.waitForSelector(`${form} input[name=date]`);
+  for (const name of ['date', 'start']) assert.equal(await fac.getAttribute(`${form} input[name=${name}]`, 'type'), 'text', `the ${name} is typed as the page writes it`);
+  assert.match(await fac.inputValue(`${form} input[name=date]`), /^\d\d\/\d\d\/\d{4}$/);
+  assert.match(await fac.inputValue(`${form} input[name=start]`), /^\d{1,2} h \d\d$/);
+
+  // Wrong: said in French next to each field, the first one focused, nothing sent.
+  await fac.fill(`${form} input[name=title]`, 'Accueil');
+  await fac.fill(`${form} input[name=date]`, '31/02/2027');
+  await fac.fill(`${form} input[name=start]`, '25h');
+  await fac.click(`${form} button:has-text("Ajouter au déroulé")`);
+  await fac.waitForSelector(`${form} [data-testid=sequence-errors]:has-text("2 champs sont à corriger.")`);
+  assert.match(await fac.textContent(`${form} .field:has(input[name=date]) .field-error`), /jour\/mois\/année/);
+  assert.match(await fac.textContent(`${form} .field:has(input[name=start]) .field-error`), /9 h 30/);
+  assert.equal(await fac.evaluate(() => document.activeElement.name), 'date');
+  assert.equal(await fac.evaluate(() => window.__convene.snap.runsheet.sequences.length), 0);
+
+  // Right: « 14h15 » on 3 March 2027, the day in words under the field.
+  await fac.fill(`${form} input[name=date]`, '3/3/2027');
+  await fac.waitForSelector(`${form} :text("mercredi 3 mars 2027")`);
+  await fac.fill(`${form} input[name=start]`, '14h15');
+  await fac.click(`${form} button:has-text("Ajouter au déroulé")`);
+  await fac.waitForFunction(() => window.__convene.snap.runsheet.sequences.length === 1);
+  const planned = await fac.evaluate(() => window.__convene.snap.runsheet.sequences[0].spec.planned_start);
+  assert.equal(planned, await fac.evaluate(() => new Date(2027, 2, 3, 14, 15).getTime()));
+  await context.close();
+});

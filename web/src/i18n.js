@@ -865,6 +865,13 @@ export const DICT = {
   'runsheet.export_json': ['Exporter le déroulé (JSON)', 'Export the run sheet (JSON)'],
   // Run sheet form: date, rooms, grouping, warning (issue #17 follow-up)
   'runsheet.date': ['Date', 'Date'],
+  'runsheet.date_format': ['jour/mois/année, par exemple 12/12/2026', 'day/month/year, for example 12/12/2026'],
+  'runsheet.err_title': ['Donnez un titre à la séquence.', 'Give the sequence a title.'],
+  'runsheet.err_date': ['Écrivez la date jour/mois/année, par exemple 12/12/2026.', 'Write the date as day/month/year, for example 12/12/2026.'],
+  'runsheet.err_start': ['Écrivez l’heure comme 9 h 30 ou 14:15.', 'Write the time as 09:30 or 14:15.'],
+  'runsheet.err_minutes': ['Un nombre entier de minutes, de {lo} à {hi}.', 'A whole number of minutes, from {lo} to {hi}.'],
+  'runsheet.err_rooms': ['Un nombre entier de salles, de 1 à {hi}.', 'A whole number of rooms, from 1 to {hi}.'],
+  'runsheet.err_hearing': ['Choisissez l’audition à ouvrir.', 'Choose the hearing to open.'],
   'runsheet.rooms_from': ['Salles', 'Rooms'],
   'runsheet.rooms_from.count': ['Nouvelles salles, par nombre', 'New rooms, by count'],
   'runsheet.rooms_from.names': ['Nouvelles salles, par noms', 'New rooms, by names'],

@@ -1,12 +1,12 @@
 // The run sheet ("déroulé", PROTOCOL.md §20): the facilitators' panel to prepare the day's
 // sequences and run it by starting them, and the compact "now / next" line everyone sees.
 
-import { Fragment } from 'preact';
+import { Fragment, cloneElement } from 'preact';
 import { useState } from 'preact/hooks';
-import { t } from '../i18n.js';
+import { t, getLang, locale } from '../i18n.js';
 import { PLENARY, seesEverything } from '../reduce.js';
 import { nowNext, driftMs } from '../runsheet.js';
-import { act, ActButton, Countdown, roomName, timeOfDay, useId, useTick } from './common.jsx';
+import { act, ActButton, Countdown, roomName, timeOfDay, useId, useTick, checkFields } from './common.jsx';
 import { attributesOf } from './console.jsx';
 import { ExportButton } from './download.jsx';
 
@@ -56,23 +56,97 @@ function pad2(n) {
   return String(n).padStart(2, '0');
 }
 
-/** A local date ("YYYY-MM-DD") and time ("HH:MM") as ms; today when the date is not one. */
-function atDateTime(ymd, hhmm) {
-  const [h, m] = hhmm.split(':').map(Number);
-  const [y, mo, d] = (ymd || '').split('-').map(Number);
-  const day = y && mo && d ? new Date(y, mo - 1, d) : new Date();
-  day.setHours(h || 0, m || 0, 0, 0);
-  return day.getTime();
+// The date and the start are typed in text fields, the way the page's language writes them
+// (« 12/12/2026 », « 9 h 30 »), not in the browser's own date and time pickers, which follow
+// the browser's language (an English browser asked a French facilitator for "mm/dd/yyyy" and
+// "--:-- --" AM/PM) and check with bubbles in that language.
+
+/** A date typed day first ("12/12/2026", "12.12.26", "12-12-2026"), or an ISO date
+ * ("2026-12-12"): [year, month, day], or null if it is no date. */
+export function parseDate(text) {
+  const s = String(text).trim();
+  let y;
+  let mo;
+  let d;
+  let m = s.match(/^(\d{4})-(\d{1,2})-(\d{1,2})$/);
+  if (m) [y, mo, d] = [m[1], m[2], m[3]].map(Number);
+  else {
+    m = s.match(/^(\d{1,2})\s*[/.-]\s*(\d{1,2})\s*[/.-]\s*(\d{2}|\d{4})$/);
+    if (!m) return null;
+    [d, mo, y] = [m[1], m[2], m[3]].map(Number);
+    if (y < 100) y += 2000;
+  }
+  const day = new Date(y, mo - 1, d);
+  return day.getFullYear() === y && day.getMonth() === mo - 1 && day.getDate() === d ? [y, mo, d] : null;
 }
 
+/** A time typed « 9 h 30 », « 9h30 », « 9 h », "09:30", "9.30" or "9": [hours, minutes], or null. */
+export function parseTime(text) {
+  const m = String(text).trim().toLowerCase().match(/^(\d{1,2})\s*(?:[h:.]\s*(\d{2})?)?$/);
+  if (!m) return null;
+  const h = Number(m[1]);
+  const min = m[2] ? Number(m[2]) : 0;
+  return h < 24 && min < 60 ? [h, min] : null;
+}
+
+/** The date and time of the form's fields, local, as ms (null if either is not one). */
+function atDateTime(date, time) {
+  const d = parseDate(date);
+  const hm = parseTime(time);
+  if (!d || !hm) return null;
+  return new Date(d[0], d[1] - 1, d[2], hm[0], hm[1], 0, 0).getTime();
+}
+
+/** A time as the form shows it: « 9 h 30 » in French, "09:30" in English. */
 function hhmm(ms) {
   const d = new Date(ms);
-  return `${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
+  return getLang() === 'fr' ? `${d.getHours()} h ${pad2(d.getMinutes())}` : `${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
 }
 
-function ymdOf(ms) {
+/** A date as the form shows it: day/month/year, in French and in (British) English alike. */
+function dmyOf(ms) {
   const d = new Date(ms);
-  return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())}`;
+  return `${pad2(d.getDate())}/${pad2(d.getMonth() + 1)}/${d.getFullYear()}`;
+}
+
+/** The typed date in words (« samedi 12 décembre 2026 »), to check it at a glance. */
+function dateInWords(text) {
+  const d = parseDate(text);
+  return d ? new Intl.DateTimeFormat(locale(), { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' }).format(new Date(d[0], d[1] - 1, d[2])) : null;
+}
+
+const WHOLE = /^\d{1,4}$/;
+/** The form's fields whose error goes by the id of their control (`${id}-min`…). */
+const ERROR_KEY = { minutes: 'min', boMinutes: 'bo', warning: 'warn', hearing: 'sp' };
+
+/** What is wrong with the form, field by field, in words (the browser's bubbles vanish, and
+ * speak the browser's language, not the page's). */
+function formErrors(f) {
+  const out = {};
+  const inRange = (v, lo, hi) => WHOLE.test(String(v).trim()) && Number(v) >= lo && Number(v) <= hi;
+  if (!f.title.trim()) out.title = t('runsheet.err_title');
+  if (!parseDate(f.date)) out.date = t('runsheet.err_date');
+  if (!parseTime(f.start)) out.start = t('runsheet.err_start');
+  if (!inRange(f.minutes, 1, 720)) out.min = t('runsheet.err_minutes', { lo: 1, hi: 720 });
+  if (f.kind === 'breakouts') {
+    if (f.roomsFrom === 'count' && !inRange(f.rooms, 1, 200)) out.rooms = t('runsheet.err_rooms', { hi: 200 });
+    if (!inRange(f.boMinutes, 1, 720)) out.bo = t('runsheet.err_minutes', { lo: 1, hi: 720 });
+    if (!inRange(f.warning, 0, 720)) out.warn = t('runsheet.err_minutes', { lo: 0, hi: 720 });
+  }
+  if (f.kind === 'hearing' && !f.hearing) out.sp = t('runsheet.err_hearing');
+  return out;
+}
+
+/** A form's control with its error under it (`aria-invalid`, `aria-describedby`). */
+function Checked({ id, error, hint, children }) {
+  const described = [error ? `${id}-err` : null, hint ? `${id}-hint` : null].filter(Boolean).join(' ') || undefined;
+  return (
+    <span class="field">
+      {cloneElement(children, { id, 'aria-invalid': error ? 'true' : undefined, 'aria-describedby': described })}
+      {hint ? <span id={`${id}-hint`} class="small muted">{hint}</span> : null}
+      {error ? <span id={`${id}-err`} class="field-error">{error}</span> : null}
+    </span>
+  );
 }
 
 /** Who the manual grouping places: the citizens (never guarantors). */
@@ -92,7 +166,7 @@ function fieldsOf(spec, after, attrs) {
   const at = spec ? spec.planned_start : after;
   return {
     title: spec ? spec.title : '',
-    date: ymdOf(at),
+    date: dmyOf(at),
     start: hhmm(at),
     minutes: String(spec ? Math.round(spec.planned_ms / MIN) : 15),
     kind: a.kind,
@@ -180,7 +254,7 @@ function specOf(f, f0, orig, snap) {
 }
 
 /** A breakouts sequence's rooms and grouping, in the form. */
-function BreakoutFields({ snap, f, setF, set, id, attrs }) {
+function BreakoutFields({ snap, f, setF, set, id, attrs, errors }) {
   const breakoutRooms = snap.rooms.filter((r) => r.id !== PLENARY);
   const labels = roomLabels(snap, f);
   const people = placeable(snap);
@@ -213,7 +287,7 @@ function BreakoutFields({ snap, f, setF, set, id, attrs }) {
         {f.roomsFrom === 'count' ? (
           <>
             <label for={`${id}-rooms`}>{t('console.room_count')}</label>
-            <input id={`${id}-rooms`} name="rooms" type="number" min="1" max="200" class="num" value={f.rooms} onInput={set('rooms')} />
+            <Checked id={`${id}-rooms`} error={errors.rooms}><input name="rooms" type="text" inputMode="numeric" class="num" value={f.rooms} onInput={set('rooms')} /></Checked>
           </>
         ) : null}
       </div>
@@ -251,9 +325,9 @@ function BreakoutFields({ snap, f, setF, set, id, attrs }) {
           </>
         ) : null}
         <label for={`${id}-bo`}>{t('runsheet.breakout_minutes')}</label>
-        <input id={`${id}-bo`} name="bo-minutes" type="number" min="1" max="720" class="num" value={f.boMinutes} onInput={set('boMinutes')} />
+        <Checked id={`${id}-bo`} error={errors.bo}><input name="bo-minutes" type="text" inputMode="numeric" class="num" value={f.boMinutes} onInput={set('boMinutes')} /></Checked>
         <label for={`${id}-warn`}>{t('runsheet.warning_minutes')}</label>
-        <input id={`${id}-warn`} name="warning" type="number" min="0" max="720" class="num" value={f.warning} onInput={set('warning')} />
+        <Checked id={`${id}-warn`} error={errors.warn}><input name="warning" type="text" inputMode="numeric" class="num" value={f.warning} onInput={set('warning')} /></Checked>
       </div>
       {f.method === 'manual' ? (
         <fieldset class="runsheet-groups" data-testid="manual-groups">
@@ -300,15 +374,21 @@ function SequenceForm({ client, editing, onDone }) {
   // The fields as first shown: what is left as it was is carried over unchanged on edit.
   const [f0, setF0] = useState(() => fieldsOf(editing && editing.spec, after, attrs));
   const [f, setF] = useState(f0);
+  const id = useId('rs');
+  const [errors, setErrors] = useState({});
+  const nErrors = Object.values(errors).filter(Boolean).length;
+  // A field typed again loses its error (the others keep theirs until the next try).
   const set = (k) => (e) => {
     const v = e.currentTarget.value;
     setF((x) => ({ ...x, [k]: v }));
+    const ek = ERROR_KEY[k] || k;
+    if (errors[ek]) setErrors({ ...errors, [ek]: undefined });
   };
-  const id = useId('rs');
   const drafts = snap.polls.filter((p) => p.status === 'draft');
   const hearings = (snap.hearings || []).filter((h) => h.status === 'planned' || (editing && editing.spec.action.hearing === h.id));
   const submit = async (e) => {
     e.preventDefault();
+    if (!checkFields(formErrors(f), setErrors, id)) return;
     const spec = specOf(f, f0, editing ? editing.spec : null, snap);
     const ok = await act(client, editing ? { type: 'edit_sequence', sequence: editing.id, spec } : { type: 'add_sequence', spec });
     if (ok) {
@@ -321,23 +401,24 @@ function SequenceForm({ client, editing, onDone }) {
     }
   };
   return (
-    <form class="stack runsheet-form" onSubmit={submit} data-testid="sequence-form">
+    <form class="stack runsheet-form" onSubmit={submit} data-testid="sequence-form" noValidate>
       <h3 class="h-small">{editing ? t('runsheet.edit_title', { title: editing.spec.title }) : t('runsheet.add_title')}</h3>
+      {nErrors ? <p class="warn-text" role="alert" data-testid="sequence-errors">{t('form.errors', { n: nErrors })}</p> : null}
       <div class="grid2">
         <label for={`${id}-title`}>{t('runsheet.title')}</label>
-        <input id={`${id}-title`} name="title" type="text" required maxLength={120} value={f.title} onInput={set('title')} />
+        <Checked id={`${id}-title`} error={errors.title}><input name="title" type="text" maxLength={120} value={f.title} onInput={set('title')} /></Checked>
         <label for={`${id}-date`}>{t('runsheet.date')}</label>
-        <input id={`${id}-date`} name="date" type="date" required value={f.date} onInput={set('date')} onChange={set('date')} />
+        <Checked id={`${id}-date`} error={errors.date} hint={dateInWords(f.date) || t('runsheet.date_format')}><input name="date" type="text" inputMode="numeric" autocomplete="off" value={f.date} onInput={set('date')} /></Checked>
         <label for={`${id}-start`}>{t('runsheet.start')}</label>
-        <input id={`${id}-start`} name="start" type="time" required value={f.start} onInput={set('start')} />
+        <Checked id={`${id}-start`} error={errors.start}><input name="start" type="text" autocomplete="off" class="num" value={f.start} onInput={set('start')} /></Checked>
         <label for={`${id}-min`}>{t('runsheet.minutes')}</label>
-        <input id={`${id}-min`} name="minutes" type="number" min="1" max="720" class="num" value={f.minutes} onInput={set('minutes')} />
+        <Checked id={`${id}-min`} error={errors.min}><input name="minutes" type="text" inputMode="numeric" class="num" value={f.minutes} onInput={set('minutes')} /></Checked>
         <label for={`${id}-kind`}>{t('runsheet.kind')}</label>
         <select id={`${id}-kind`} name="kind" value={f.kind} onChange={set('kind')}>
           {KINDS.map((k) => <option value={k}>{t(`runsheet.kind.${k}`)}</option>)}
         </select>
       </div>
-      {f.kind === 'breakouts' ? <BreakoutFields snap={snap} f={f} setF={setF} set={set} id={id} attrs={attrs} /> : null}
+      {f.kind === 'breakouts' ? <BreakoutFields snap={snap} f={f} setF={setF} set={set} id={id} attrs={attrs} errors={errors} /> : null}
       {f.kind === 'polls' ? (
         drafts.length ? (
           <fieldset>
@@ -363,10 +444,12 @@ function SequenceForm({ client, editing, onDone }) {
       {f.kind === 'hearing' ? (
         <div class="grid2">
           <label for={`${id}-sp`}>{t('runsheet.hearing')}</label>
-          <select id={`${id}-sp`} value={f.hearing} onChange={set('hearing')} required>
-            <option value="">—</option>
-            {hearings.map((h) => <option value={h.id}>{h.title}</option>)}
-          </select>
+          <Checked id={`${id}-sp`} error={errors.sp}>
+            <select value={f.hearing} onChange={set('hearing')}>
+              <option value="">—</option>
+              {hearings.map((h) => <option value={h.id}>{h.title}</option>)}
+            </select>
+          </Checked>
           {hearings.length ? null : <p class="small muted">{t('runsheet.no_hearings')}</p>}
         </div>
       ) : null}
