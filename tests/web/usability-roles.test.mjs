@@ -17,6 +17,34 @@ async function editorReady(page) {
   await page.waitForSelector('.editor-status .badge[role=status]:has-text("À jour")', { timeout: 20000 });
 }
 
+test('a rapporteur whose network dies is told so in the opinion, and what they typed reaches the others', { timeout: 120000 }, async () => {
+  proxy = await stallableProxy(server.port);
+  const lucie = await openAs(browser, server, server.who('Lucie Rapporteuse'), { viewport: PHONE, base: proxy.base });
+  const antoine = await openAs(browser, server, server.who('Antoine Rapporteur'));
+  await editorReady(lucie);
+  await editorReady(antoine);
+  await lucie.click('.doc-editor');
+  await lucie.keyboard.type('Avant la coupure.');
+  await antoine.waitForSelector('.doc-editor :text("Avant la coupure.")');
+
+  // The network dies silently: the page's heartbeat finds out, and the editor says it (the
+  // document's own socket still looks open: it said « À jour » for 30 s more).
+  proxy.stall();
+  await lucie.waitForSelector('[data-testid=reconnecting]', { timeout: 20000 });
+  await lucie.waitForSelector('.editor-status .badge[role=status]:has-text("Hors ligne")', { timeout: 2000 });
+  assert.match(await lucie.textContent('[data-testid=doc-offline]'), /Vous pouvez continuer d’écrire/);
+  await lucie.click('.doc-editor');
+  await lucie.keyboard.press('Control+End');
+  await lucie.keyboard.type(' Écrit hors ligne.');
+  await lucie.waitForSelector('[data-testid=doc-offline]:has-text("Ne fermez pas et ne rechargez pas cette page")');
+
+  // Back: the notice goes, and the words typed offline reach the other rapporteur.
+  proxy.heal();
+  await lucie.waitForSelector('.editor-status .badge[role=status]:has-text("À jour")', { timeout: 30000 });
+  await lucie.waitForSelector('[data-testid=doc-offline]', { state: 'detached' });
+  await antoine.waitForSelector('.doc-editor :text("Écrit hors ligne.")', { timeout: 10000 });
+});
+
 test('times are written the French way, in the app and on the public page alike', { timeout: 60000 }, async () => {
   const fac = await openAs(browser, server, server.role('facilitator'));
   const cit = await openAs(browser, server, server.role('citizen', 3), { viewport: PHONE });

@@ -193,6 +193,14 @@ export function mountEditor(el, opts) {
   let editable = !!opts.editable;
   let status = 'connecting';
   let synced = false;
+  // The page's own connection is down (its heartbeat knows within seconds; the document's
+  // socket may look open for 30 s more on a silently dead network, y-websocket's timeout).
+  let offline = false;
+  // Changes typed here while the document was not known to reach the server: kept in this
+  // page's Yjs document, sent by the resync once connected again.
+  let unsent = false;
+  // Before the first sync, the editor's own set-up writes too: that is not the person's work.
+  let reachedOnce = false;
 
   const S = schema.nodes;
   const M = schema.marks;
@@ -238,7 +246,15 @@ export function mountEditor(el, opts) {
   // dispatch a cursor update it queued a moment before (its `isDestroyed` check is never
   // true), which a destroyed view cannot take ("reading 'matchesNode'").
   let destroyed = false;
-  const emit = () => !destroyed && opts.onChange && opts.onChange({ status, synced, peers: peers(), active: view ? active(view.state) : {} });
+  const emit = () => !destroyed && opts.onChange && opts.onChange({ status, synced, offline, unsent, peers: peers(), active: view ? active(view.state) : {} });
+  const reaching = () => status === 'connected' && synced && !offline;
+  ydoc.on('update', (_update, origin) => {
+    // Not the server's (applied with the provider as origin): typed here.
+    if (origin !== provider && reachedOnce && !reaching() && !unsent) {
+      unsent = true;
+      emit();
+    }
+  });
 
   view = new EditorView(el, {
     state,
@@ -260,6 +276,11 @@ export function mountEditor(el, opts) {
   });
   provider.on('sync', (s) => {
     synced = s;
+    // A sync exchanges what each side lacks: what was typed offline is on its way.
+    if (reaching()) {
+      unsent = false;
+      reachedOnce = true;
+    }
     emit();
   });
   provider.awareness.on('change', emit);
@@ -278,6 +299,17 @@ export function mountEditor(el, opts) {
     setEditable(v) {
       editable = !!v;
       view.setProps({ editable: () => editable });
+      emit();
+    },
+    /** The page's connection went down (true) or came back (false). Back: the document
+     * connects again at once and resyncs (its socket may be dead without knowing it yet). */
+    setOffline(v) {
+      if (offline === !!v) return;
+      offline = !!v;
+      if (!offline) {
+        provider.disconnect();
+        provider.connect();
+      }
       emit();
     },
     bold: () => run(toggleMark(M.bold)),

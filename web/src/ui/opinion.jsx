@@ -97,16 +97,32 @@ function Editor({ client, doc, lang }) {
   useEffect(() => {
     if (ed) ed.setEditable(doc.can_write);
   }, [ed, doc.can_write]);
-  const statusText = st.status === 'connected' ? (st.synced ? t('doc.synced') : t('doc.syncing')) : t('doc.connecting');
+  // The page's connection tells the editor when the network is gone (and back).
+  const pageOffline = client.status !== 'open';
+  useEffect(() => {
+    if (ed) ed.setOffline(pageOffline);
+  }, [ed, pageOffline]);
+  // Once the document has been reached, a lost connection is said as such, not as
+  // « Connexion au document… », and never as « À jour » while the page knows it is offline.
+  const reached = useRef(false);
+  const upToDate = st.status === 'connected' && st.synced && !st.offline && !pageOffline;
+  if (upToDate) reached.current = true;
+  const lost = reached.current && !upToDate && (st.offline || pageOffline || st.status !== 'connected');
+  const statusText = lost ? t('doc.offline') : upToDate ? t('doc.synced') : st.status === 'connected' && !pageOffline ? t('doc.syncing') : t('doc.connecting');
   return (
     <div class="editor-wrap">
       <div class="editor-status row wrap">
-        <span class={`badge ${st.status === 'connected' && st.synced ? 'ok' : 'warn'}`} role="status">{statusText}</span>
+        <span class={`badge ${upToDate ? 'ok' : 'warn'}`} role="status" data-testid="doc-status">{statusText}</span>
         <span class="badge">{doc.can_write ? t('doc.can_write') : t('doc.read_only')}</span>
         <span class="peers" aria-label={t('doc.peers_label')}>
           {st.peers.length ? st.peers.map((p) => <span key={p.clientId} class="peer" style={{ borderColor: p.color }}><span class="peer-dot" style={{ background: p.color }} aria-hidden="true" />{p.name}</span>) : <span class="muted small">{t('doc.alone')}</span>}
         </span>
       </div>
+      {lost || (st.unsent && !upToDate) ? (
+        <p class="notice warn small" role="status" data-testid="doc-offline">
+          {st.unsent ? t('doc.offline_unsent') : doc.can_write ? t('doc.offline_write') : t('doc.offline_read')}
+        </p>
+      ) : null}
       {doc.can_write && ed ? <Toolbar ed={ed} st={st} editable={doc.can_write} /> : null}
       {failed ? <p class="warn-text" role="alert">{t('doc.load_error')}</p> : null}
       <div class="editor-host" ref={host} />
