@@ -101,3 +101,23 @@ test('the run sheet takes a French date and time in an English browser, and says
   assert.equal(planned, await fac.evaluate(() => new Date(2027, 2, 3, 14, 15).getTime()));
   await context.close();
 });
+
+test('on a phone, an error does not cover the chat field one is typing in', { timeout: 60000 }, async () => {
+  const fac = await openAs(browser, server, server.role('facilitator'));
+  const citizen = server.role('citizen', 4);
+  const cit = await openAs(browser, server, citizen, { viewport: PHONE });
+  await commandOk(fac, { type: 'mute', participant: citizen.participant, duration_ms: 60000, reason: 'Essai' });
+  await cit.waitForSelector('.chat-card [role=status], .chat-card .notice');
+  // The field just above the keyboard, where a phone puts the field being typed in.
+  await cit.locator('.chat-form input').evaluate((e) => e.scrollIntoView({ block: 'end' }));
+  await cit.fill('.chat-form input', 'Je peux parler ?');
+  await cit.press('.chat-form input', 'Enter');
+  await cit.waitForSelector('.toast[data-code=muted]');
+  const [toast, field] = await cit.evaluate(() => ['.toast', '.chat-form input'].map((s) => {
+    const r = document.querySelector(s).getBoundingClientRect();
+    return { top: r.top, bottom: r.bottom };
+  }));
+  assert.ok(toast.bottom <= field.top || toast.top >= field.bottom, `the error (${toast.top}–${toast.bottom}) covers the field (${field.top}–${field.bottom})`);
+  assert.equal(await cit.inputValue('.chat-form input'), 'Je peux parler ?', 'the refused line is back in the field');
+  await commandOk(fac, { type: 'unmute', participant: citizen.participant });
+});
