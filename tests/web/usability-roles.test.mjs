@@ -121,3 +121,37 @@ test('on a phone, an error does not cover the chat field one is typing in', { ti
   assert.equal(await cit.inputValue('.chat-form input'), 'Je peux parler ?', 'the refused line is back in the field');
   await commandOk(fac, { type: 'unmute', participant: citizen.participant });
 });
+
+test('on a phone, « Maintenant » and « Ensuite » keep their times when a long title is cut', { timeout: 60000 }, async () => {
+  const fac = await openAs(browser, server, server.role('facilitator', 1));
+  const cit = await openAs(browser, server, server.role('citizen', 6), { viewport: PHONE });
+  const at = await fac.evaluate(() => window.__convene.now() + 3600000);
+  const long = 'Audition : les mobilités de demain dans les communes de la métropole';
+  await commandOk(fac, { type: 'add_sequence', spec: { title: long, planned_start: at, planned_ms: 30 * 60000, action: { kind: 'break' } } });
+  await commandOk(fac, { type: 'add_sequence', spec: { title: 'Rencontres avec les expert·es de la mobilité et du logement', planned_start: at + 30 * 60000, planned_ms: 30 * 60000, action: { kind: 'break' } } });
+  const first = await fac.evaluate((t) => window.__convene.snap.runsheet.sequences.find((s) => s.spec.title === t).id, long);
+  await commandOk(fac, { type: 'start_sequence', sequence: first, end_running: true });
+  await cit.waitForSelector(`[data-testid=now]:has-text("${long}")`);
+  await cit.waitForSelector('[data-testid=next]:has-text("Rencontres")');
+  // What a phone shows of each: the time is within the part not cut off.
+  for (const which of ['now', 'next']) {
+    const shown = await cit.locator(`[data-testid=${which}]`).evaluate((e) => {
+      const box = e.getBoundingClientRect();
+      // The last time written in the item (the end of « now », the start of « next »).
+      const walker = document.createTreeWalker(e, NodeFilter.SHOW_TEXT);
+      let last = null;
+      for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+        const re = /\d{1,2}\u00a0h\u00a0\d\d/g;
+        for (let m = re.exec(n.data); m; m = re.exec(n.data)) last = { node: n, from: m.index, to: m.index + m[0].length, text: m[0] };
+      }
+      if (!last) return { cut: e.scrollWidth > e.clientWidth, timeInView: false, text: e.textContent };
+      const range = document.createRange();
+      range.setStart(last.node, last.from);
+      range.setEnd(last.node, last.to);
+      return { cut: e.scrollWidth > e.clientWidth, timeInView: range.getBoundingClientRect().right <= box.right + 0.5, text: last.text };
+    });
+    assert.ok(shown.cut, `${which}: the long title is not cut here, the test shows nothing`);
+    assert.ok(shown.timeInView, `${which}: « ${shown.text} » is cut off`);
+  }
+  await commandOk(fac, { type: 'end_sequence' });
+});

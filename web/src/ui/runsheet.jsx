@@ -24,7 +24,7 @@ function plannedEnd(s) {
   return s.spec.planned_start + s.spec.planned_ms;
 }
 
-/** The compact line under the status bar: "Maintenant : … · Ensuite : … 15:45". */
+/** The compact line under the status bar: « Maintenant (jusqu’à 15 h 30) : … Ensuite (15 h 45) : … ». */
 export function NowNext({ client }) {
   useTick(30000);
   const snap = client.snap;
@@ -35,16 +35,16 @@ export function NowNext({ client }) {
   const drift = staff ? driftMs(snap) : null;
   return (
     <p class="now-next" data-testid="now-next">
+      {/* The time before the title: on a phone the line is cut at its end, and a long title
+          once took the time with it (« Audition : les mobilités de demain (13 … »). */}
       {now ? (
         <span class="nn-item" data-testid="now">
-          <strong>{t('runsheet.now')}</strong> {now.spec.title}{' '}
-          <span class="muted">({t('runsheet.span', { from: timeOfDay(now.status.started_at), to: timeOfDay(now.status.ends_at) })})</span>
+          <strong>{t('runsheet.now_until', { time: timeOfDay(now.status.ends_at) })}</strong> {now.spec.title}
         </span>
       ) : null}
       {next ? (
         <span class="nn-item" data-testid="next">
-          <strong>{t('runsheet.next')}</strong> {next.spec.title}{' '}
-          <span class="muted">{timeOfDay(next.spec.planned_start)}</span>
+          <strong>{t('runsheet.next_at', { time: timeOfDay(next.spec.planned_start) })}</strong> {next.spec.title}
         </span>
       ) : null}
       {drift != null ? <span class={`nn-item drift${drift > 60000 ? ' late' : ''}`} data-testid="drift">{driftWords(drift)}</span> : null}
