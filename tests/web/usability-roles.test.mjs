@@ -155,3 +155,28 @@ test('on a phone, « Maintenant » and « Ensuite » keep their times when a lon
   }
   await commandOk(fac, { type: 'end_sequence' });
 });
+
+test('asking a hearing question, or preparing a hearing, keeps the focus in the form and says it is done', { timeout: 60000 }, async () => {
+  const fac = await openAs(browser, server, server.role('facilitator'));
+  const expert = server.role('expert', 2);
+  await tab(fac, 'hearing');
+  const prep = '[data-testid=hearing-prepare]';
+  await fac.fill(`${prep} input[type=text]`, 'Les mobilités de demain');
+  await fac.selectOption(`${prep} select >> nth=0`, expert.participant);
+  await fac.check(`${prep} label:has-text("Valider les questions") input`);
+  await fac.focus(`${prep} button[type=submit]`);
+  await fac.keyboard.press('Enter');
+  await fac.waitForSelector(`${prep} [role=status]:has-text("Audition « Les mobilités de demain » préparée")`);
+  assert.equal(await fac.evaluate((sel) => document.activeElement === document.querySelector(`${sel} input[type=text]`), prep), true, 'the focus fell out of the form');
+  const hearing = await fac.evaluate(() => window.__convene.snap.hearings.find((h) => h.title === 'Les mobilités de demain').id);
+  await commandOk(fac, { type: 'open_hearing', hearing });
+
+  const cit = await openAs(browser, server, server.role('citizen', 7), { viewport: PHONE });
+  await tab(cit, 'hearing');
+  await cit.fill('[data-testid=hearing-ask] textarea', 'Des bus la nuit jusqu’à Rezé ?');
+  await cit.focus('[data-testid=hearing-ask] button[type=submit]');
+  await cit.keyboard.press('Enter');
+  await cit.waitForSelector('[data-testid=hearing-sent]:has-text("une fois validée par l’animation")');
+  assert.equal(await cit.evaluate(() => document.activeElement.tagName), 'TEXTAREA', 'the focus fell to the top of the page');
+  await commandOk(fac, { type: 'close_hearing', hearing });
+});

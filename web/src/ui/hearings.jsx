@@ -2,7 +2,7 @@
 // support; asking, supporting and withdrawing; the facilitator's preparation, opening and
 // closing, moderation (approve, merge, hide, being answered, answered) and exports.
 
-import { useState } from 'preact/hooks';
+import { useState, useRef } from 'preact/hooks';
 import { t } from '../i18n.js';
 import { person, seesEverything } from '../reduce.js';
 import { myHearing, follows } from '../hearings.js';
@@ -23,22 +23,32 @@ export function hearingTab(client) {
 
 function AskForm({ client, h }) {
   const [text, setText] = useState('');
+  const [sent, setSent] = useState(false);
+  const field = useRef(null);
   const id = useId('hq');
   const left = MAX_QUESTION_CHARS - text.length;
   const submit = (e) => {
     e.preventDefault();
     const q = text.trim();
     if (!q) return;
-    act(client, { type: 'ask_hearing_question', hearing: h.id, text: q }).then((ok) => ok && setText(''));
+    act(client, { type: 'ask_hearing_question', hearing: h.id, text: q }).then((ok) => {
+      if (!ok) return;
+      setText('');
+      setSent(true);
+      // The button is disabled once the field is empty: the focus, which it had, goes back
+      // to the field (it fell to the top of the page), ready for another question.
+      if (field.current) field.current.focus();
+    });
   };
   return (
     <form class="stack" onSubmit={submit} data-testid="hearing-ask">
       <label for={id}>{h.anonymous ? t('hearing.ask_label_anonymous') : t('hearing.ask_label')}</label>
-      <textarea id={id} rows={3} maxLength={MAX_QUESTION_CHARS} value={text} onInput={(e) => setText(e.currentTarget.value)} />
+      <textarea id={id} ref={field} rows={3} maxLength={MAX_QUESTION_CHARS} value={text} onInput={(e) => { setText(e.currentTarget.value); setSent(false); }} />
       <div class="row">
         <span class="small muted">{t('hearing.chars_left', { n: left })}</span>
         <button type="submit" class="btn primary" disabled={!text.trim()}>{t('hearing.ask')}</button>
       </div>
+      <p class="small" role="status" data-testid="hearing-sent">{sent ? (h.moderated ? t('hearing.sent_moderated') : t('hearing.sent')) : ''}</p>
     </form>
   );
 }
@@ -156,16 +166,26 @@ function Prepare({ client }) {
   const [room, setRoom] = useState('plenary');
   const [anonymous, setAnonymous] = useState(false);
   const [moderated, setModerated] = useState(false);
+  const [made, setMade] = useState(null);
+  const first = useRef(null);
   const id = useId('hp');
   const submit = (e) => {
     e.preventDefault();
     if (!title.trim() || !speaker) return;
-    act(client, { type: 'create_hearing', title: title.trim(), speaker, room, anonymous, moderated }).then((ok) => ok && setTitle(''));
+    const made = title.trim();
+    act(client, { type: 'create_hearing', title: made, speaker, room, anonymous, moderated }).then((ok) => {
+      if (!ok) return;
+      setTitle('');
+      setMade(made);
+      // As in the question form: the disabled button loses the focus; the title takes it.
+      if (first.current) first.current.focus();
+    });
   };
   return (
     <form class="stack" onSubmit={submit} data-testid="hearing-prepare">
+      <p class="small" role="status">{made ? t('hearing.prepared', { title: made }) : ''}</p>
       <label for={`${id}-t`}>{t('hearing.field_title')}</label>
-      <input id={`${id}-t`} type="text" maxLength={120} value={title} onInput={(e) => setTitle(e.currentTarget.value)} />
+      <input id={`${id}-t`} ref={first} type="text" maxLength={120} value={title} onInput={(e) => { setTitle(e.currentTarget.value); setMade(null); }} />
       <label for={`${id}-s`}>{t('hearing.field_speaker')}</label>
       <select id={`${id}-s`} value={speaker} onChange={(e) => setSpeaker(e.currentTarget.value)}>
         <option value="">—</option>
