@@ -180,3 +180,24 @@ test('asking a hearing question, or preparing a hearing, keeps the focus in the 
   assert.equal(await cit.evaluate(() => document.activeElement.tagName), 'TEXTAREA', 'the focus fell to the top of the page');
   await commandOk(fac, { type: 'close_hearing', hearing });
 });
+
+test('in a rotation, on a phone: room to type a question to the expert, and the expert sees which round is now', { timeout: 90000 }, async () => {
+  const fac = await openAs(browser, server, server.role('facilitator'));
+  const expert = server.role('expert', 0);
+  const exp = await openAs(browser, server, expert, { viewport: PHONE });
+  await commandOk(fac, { type: 'plan_rotation', experts: [expert.participant], method: 'random', round_ms: 10 * 60000, transition_ms: 60000, warning_ms: 60000, break_room: false, only_present: false });
+  await commandOk(fac, { type: 'start_rotation' });
+  // A citizen in the expert's room this round.
+  const inRoom = await fac.evaluate((e) => {
+    const rot = window.__convene.snap.rotation;
+    const g = rot.plan.schedule[0].findIndex((x) => x === rot.plan.experts.indexOf(e));
+    return rot.plan.groups[g][0];
+  }, expert.participant);
+  const cit = await openAs(browser, server, server.who(inRoom), { viewport: PHONE });
+  await tab(cit, 'rotation');
+  const width = await cit.locator('#rot-questions input[type=text]').evaluate((e) => e.getBoundingClientRect().width);
+  assert.ok(width >= 190, `the question's field is ${width} px wide on a phone`);
+  await tab(exp, 'rotation');
+  await exp.waitForSelector('#rot-path li[aria-current=step] .badge:has-text("en cours")');
+  await commandOk(fac, { type: 'stop_rotation' });
+});

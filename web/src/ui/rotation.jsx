@@ -58,6 +58,7 @@ function MyPath({ client }) {
             return (
               <li key={r} class={r === current ? 'current' : ''} aria-current={r === current ? 'step' : undefined}>
                 <strong>{t('rot.round', { n: r + 1 })}</strong> · {gi >= 0 ? t('rot.group', { n: gi + 1 }) : t('rot.no_group')}
+                {r === current ? <span class="badge"> {t('rot.now')}</span> : null}
               </li>
             );
           })}
@@ -313,7 +314,7 @@ export function Questions({ client }) {
       {canAsk ? (
         <form class="stack" onSubmit={(e) => { e.preventDefault(); if (text.trim()) act(client, { type: 'ask_question', text: text.trim() }).then((ok) => ok && setText('')); }}>
           <label for={id}>{t('rot.ask_label')}</label>
-          <div class="row">
+          <div class="row wrap ask-row">
             <input id={id} type="text" maxLength={1000} value={text} onInput={(e) => setText(e.currentTarget.value)} />
             <button type="submit" class="btn primary">{t('rot.ask')}</button>
           </div>
