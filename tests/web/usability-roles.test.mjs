@@ -201,3 +201,55 @@ test('in a rotation, on a phone: room to type a question to the expert, and the 
   await exp.waitForSelector('#rot-path li[aria-current=step] .badge:has-text("en cours")');
   await commandOk(fac, { type: 'stop_rotation' });
 });
+
+test('the guarantor reads hearings, the public page and public polls in the audit trail in words, not as codes', { timeout: 90000 }, async () => {
+  const fac = await openAs(browser, server, server.role('facilitator'));
+  const g = await openAs(browser, server, server.role('guarantor'), { viewport: PHONE });
+  const conv = server.role('facilitator').convention;
+  await commandOk(fac, { type: 'create_hearing', title: 'Le logement abordable', speaker: server.role('expert', 1).participant, room: 'plenary', anonymous: false, moderated: true });
+  const hearing = await fac.evaluate(() => window.__convene.snap.hearings.find((h) => h.title === 'Le logement abordable').id);
+  await commandOk(fac, { type: 'open_hearing', hearing });
+  const cit = await openAs(browser, server, server.role('citizen', 8));
+  await commandOk(cit, { type: 'ask_hearing_question', hearing, text: 'Combien de logements sociaux à Rezé ?' });
+  await commandOk(cit, { type: 'ask_hearing_question', hearing, text: 'Hors sujet complet' });
+  const ids = await fac.evaluate((h) => new Promise((ok) => {
+    const look = () => {
+      const x = window.__convene.snap.hearings.find((y) => y.id === h);
+      if (x.questions && x.questions.length === 2) ok(x.questions.map((q) => [q.id, q.text]));
+      else setTimeout(look, 100);
+    };
+    look();
+  }), hearing);
+  const [good, bad] = [ids.find((x) => x[1].startsWith('Combien'))[0], ids.find((x) => x[1].startsWith('Hors'))[0]];
+  await commandOk(fac, { type: 'approve_question', hearing, question: good });
+  await commandOk(fac, { type: 'mark_answering', hearing, question: good });
+  await commandOk(fac, { type: 'hide_question', hearing, question: bad, reason: 'Sans rapport avec l’audition' });
+  await commandOk(fac, { type: 'close_hearing', hearing });
+  assert.equal((await organizerApi(server, 'POST', `/api/conventions/${conv}/public-link`, { livestream: 'https://video.example.org/live' })).status, 201);
+  assert.equal((await organizerApi(server, 'PUT', `/api/conventions/${conv}/public-link`, { livestream: null })).status, 204);
+  await commandOk(fac, { type: 'open_public_poll', question: 'Faut-il des bus de nuit ?', options: ['Oui', 'Non'] });
+  const polls = (await organizerApi(server, 'GET', `/api/conventions/${conv}/public-polls`)).body;
+  const pp = (Array.isArray(polls) ? polls : polls.polls || []).find((x) => x.question === 'Faut-il des bus de nuit ?').poll;
+  await commandOk(fac, { type: 'close_public_poll', poll: pp });
+  await commandOk(fac, { type: 'name_version', document: 'opinion', label: 'Version adoptée' });
+  await commandOk(fac, { type: 'publish_document', document: 'opinion', version: 1 });
+  assert.equal((await organizerApi(server, 'DELETE', `/api/conventions/${conv}/public-link`)).status, 204);
+
+  const list = '#audit .audit-list';
+  await g.waitForSelector(`${list} li:has-text("Lien de la page publique révoqué")`, { timeout: 20000 });
+  for (const line of [
+    'Audition préparée : « Le logement abordable »',
+    'Audition ouverte : « Le logement abordable »',
+    // (The question by its words while the page has them, else by its number.)
+    'validée (audition « Le logement abordable »)',
+    'en cours de réponse (audition « Le logement abordable »)',
+    'masquée (audition « Le logement abordable ») : Sans rapport avec l’audition',
+    'Audition close : « Le logement abordable »',
+    'Lien de la page publique créé',
+    'Retransmission retirée de la page publique',
+    'Version 1 de « Avis citoyen » publiée sur la page publique',
+  ]) await g.waitForSelector(`${list} li:has-text("${line}")`, { timeout: 5000 }).catch(async () => assert.fail(`no « ${line} » in the trail: ${(await g.$$eval(`${list} .audit-what`, (els) => els.map((e) => e.textContent))).slice(0, 20).join(" / ")}`));
+  await g.waitForSelector(`${list} li:has-text("Sondage du public clos : « Faut-il des bus de nuit ? » (0 réponse)")`);
+  const codes = await g.$$eval(`${list} .audit-what`, (els) => els.map((e) => e.textContent).filter((x) => /^[a-z]+(_[a-z]+)+$/.test(x) || x.includes('reason.')));
+  assert.deepEqual(codes, [], 'lines of the trail shown as codes');
+});

@@ -59,15 +59,26 @@ export function trailContext(snap, entries) {
   const questions = new Map((snap.polls || []).map((p) => [p.id, p.spec.question]));
   const rounds = new Map();
   let round = null;
+  const hearings = new Map();
   for (const e of entries) {
     const ev = e.event || {};
     if (ev.spec && ev.poll) questions.set(ev.poll, ev.spec.question);
+    // Public polls (their ids, pp1…, are not the convention's polls', q1…).
+    if (ev.type === 'public_poll_opened') questions.set(ev.poll, ev.question);
+    if (ev.type === 'hearing_created') hearings.set(ev.hearing, ev.title);
     if (ev.type === 'rotation_planned' || ev.type === 'rotation_ended') round = null;
     if (ev.type === 'rotation_round_started') round = ev.round;
     rounds.set(e.n, round);
     if (ev.type === 'rotation_transition') round = ev.next;
   }
-  return { questions, rounds };
+  return { questions, rounds, hearings };
+}
+
+/** A hearing's question in a line of the trail: its words if this page has them, else its number. */
+function hearingQuestion(snap, hearing, id) {
+  const h = (snap.hearings || []).find((x) => x.id === hearing);
+  const q = h && (h.questions || []).find((x) => x.id === id);
+  return q ? t('audit.poll_named', { question: short(q.text, 60) }) : t('audit.question_n', { n: id });
 }
 
 /** Rotation events said with their round's number, as the rotation's view counts (from 1). */
@@ -103,6 +114,15 @@ function describe(snap, e, ctx) {
     const d = (snap.documents || []).find((x) => x.name === ev.document);
     if (d) p.document = d.title;
   }
+  // Hearings: by their title, their questions by their words (or number).
+  if (ev.hearing) {
+    const h = (snap.hearings || []).find((x) => x.id === ev.hearing);
+    p.hearing = h ? h.title : (ctx && ctx.hearings.get(ev.hearing)) || ev.hearing;
+    if (ev.question !== undefined) p.q = hearingQuestion(snap, ev.hearing, ev.question);
+    if (ev.into !== undefined) p.into = hearingQuestion(snap, ev.hearing, ev.into);
+  }
+  if (ev.type === 'livestream_set' && !ev.livestream) return t('audit.livestream_cleared');
+  if (ev.tally && typeof ev.tally.ballots === 'number') p.n = ev.tally.ballots;
   // Run sheet: the sequence by its title.
   if (ev.sequence) {
     const sq = ((snap.runsheet && snap.runsheet.sequences) || []).find((x) => x.id === ev.sequence);
@@ -119,7 +139,8 @@ function describe(snap, e, ctx) {
   }
   if (ev.rooms) p.n = ev.rooms.length;
   if (ev.spoken_ms !== undefined) p.s = Math.round(ev.spoken_ms / 1000);
-  if (ev.reason) p.reason = t(`reason.${ev.reason}`);
+  // A reason is a code (the end of a turn, of a poll…) or, for a hidden question, free text.
+  if (ev.reason) p.reason = t(`reason.${ev.reason}`) === `reason.${ev.reason}` ? ev.reason : t(`reason.${ev.reason}`);
   const key = `audit.${ev.type}`;
   const s = t(key, p);
   return s === key ? ev.type : s;
