@@ -253,3 +253,39 @@ test('the guarantor reads hearings, the public page and public polls in the audi
   const codes = await g.$$eval(`${list} .audit-what`, (els) => els.map((e) => e.textContent).filter((x) => /^[a-z]+(_[a-z]+)+$/.test(x) || x.includes('reason.')));
   assert.deepEqual(codes, [], 'lines of the trail shown as codes');
 });
+
+/** Whether a screen reader would announce the changes of what `sel` shows (in a live region, not hidden from it). */
+function announced(page, sel) {
+  return page.$eval(sel, (e) => !e.closest('[aria-hidden=true]') && !!e.closest('[aria-live=polite], [aria-live=assertive], [role=status], [role=alert], [role=log]'));
+}
+
+test('who has the floor is announced, the seconds that run are not (the room, the public page)', { timeout: 60000 }, async () => {
+  const fac = await openAs(browser, server, server.role('facilitator'));
+  const speaker = server.role('citizen', 9);
+  const sp = await openAs(browser, server, speaker);
+  const other = await openAs(browser, server, server.role('citizen', 10), { viewport: PHONE });
+  const conv = speaker.convention;
+  const made = await organizerApi(server, 'POST', `/api/conventions/${conv}/public-link`, {});
+  const context = await browser.newContext({ viewport: PHONE, deviceScaleFactor: 1, locale: 'fr-FR' });
+  const pub = await context.newPage();
+  await pub.goto(`${server.base}/public#link=${made.body.token}`);
+  await pub.waitForSelector('[data-testid=public-viewers]');
+  assert.equal(await announced(pub, '[data-testid=public-viewers]'), false, 'the viewers\' count, which changes every second at a public plenary');
+
+  // Rooms are closed (the floor is the plenary's).
+  if (await fac.evaluate(() => !!window.__convene.snap.breakouts)) await commandOk(fac, { type: 'close_breakouts' });
+  await commandOk(sp, { type: 'raise_hand' });
+  await commandOk(fac, { type: 'give_floor', participant: speaker.participant });
+  await other.waitForSelector(`.floor-who:has-text("${speaker.name}")`);
+  assert.equal(await announced(other, '.floor-who'), true, 'who has the floor');
+  assert.equal(await announced(other, '.floor-time'), false, 'the time since the turn began, every second');
+
+  await commandOk(fac, { type: 'end_floor', room: 'plenary' });
+  await commandOk(fac, { type: 'give_floor', participant: speaker.participant, limit_ms: 120000 });
+  await pub.waitForSelector('[data-testid=public-countdown]');
+  assert.equal(await announced(pub, '[data-testid=public-floor] strong'), true, 'who has the floor, on the public page');
+  assert.equal(await announced(pub, '[data-testid=public-countdown]'), false, 'the public countdown, every second');
+  await other.waitForSelector('.floor-time [role=timer]');
+  assert.equal(await announced(other, '.floor-time'), false, 'the countdown of the turn');
+  await context.close();
+});

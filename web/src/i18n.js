@@ -15,6 +15,7 @@ export const DICT = {
   'public.now': ['En ce moment', 'Right now'],
   'public.floor': ['{name} a la parole', '{name} has the floor'],
   'public.left': ['(encore {time})', '({time} left)'],
+  'public.until': ['(jusqu’à {time})', '(until {time})'],
   'public.no_floor': ['Personne n’a la parole pour l’instant.', 'Nobody has the floor for now.'],
   'public.away_until': ['Les participants sont en sous-groupes jusqu’à {time}.', 'The participants are in breakout groups until {time}.'],
   'public.away': ['Les participants sont en sous-groupes.', 'The participants are in breakout groups.'],

@@ -321,25 +321,35 @@ function Page({ w }) {
       {banner}
       {v ? (
         <>
-          <p class="small muted" data-testid="public-viewers" data-count={v.viewers} aria-live="polite">{t('public.viewers', { n: v.viewers })}</p>
+          {/* Not a live region: at a public plenary the count changes every second. */}
+          <p class="small muted" data-testid="public-viewers" data-count={v.viewers}>{t('public.viewers', { n: v.viewers })}</p>
           {v.livestream ? (
             <p><a class="btn primary" data-testid="public-livestream" href={v.livestream} target="_blank" rel="noopener noreferrer">{t('public.livestream')}</a></p>
           ) : null}
           <section class="card public-card" aria-labelledby="public-now-h">
             <h2 id="public-now-h">{t('public.now')}</h2>
-            {v.away ? (
-              <p data-testid="public-away" data-kind={v.away.kind}>
-                {v.away.until
-                  ? t(v.away.kind === 'rotation' ? 'public.rotation_until' : 'public.away_until', { time: clock(v.away.until) })
-                  : t(v.away.kind === 'rotation' ? 'public.rotation' : 'public.away')}
-              </p>
-            ) : null}
-            {v.floor ? (
-              <p class="public-floor" data-testid="public-floor" aria-live="polite">
-                <strong>{t('public.floor', { name: v.floor.name })}</strong>
-                {v.floor.ends_at ? <span class="public-countdown" data-testid="public-countdown"> {t('public.left', { time: mmss(v.floor.ends_at - now) })}</span> : null}
-              </p>
-            ) : !v.away ? <p class="muted" data-testid="public-floor-none">{t('public.no_floor')}</p> : null}
+            {/* What changes is announced (who speaks, the breakouts), not the countdown, which
+                a screen reader said every second: it hears until when instead. */}
+            <div aria-live="polite" data-testid="public-now-live">
+              {v.away ? (
+                <p data-testid="public-away" data-kind={v.away.kind}>
+                  {v.away.until
+                    ? t(v.away.kind === 'rotation' ? 'public.rotation_until' : 'public.away_until', { time: clock(v.away.until) })
+                    : t(v.away.kind === 'rotation' ? 'public.rotation' : 'public.away')}
+                </p>
+              ) : null}
+              {v.floor ? (
+                <p class="public-floor" data-testid="public-floor">
+                  <strong>{t('public.floor', { name: v.floor.name })}</strong>
+                  {v.floor.ends_at ? (
+                    <>
+                      <span class="public-countdown" data-testid="public-countdown" aria-hidden="true"> {t('public.left', { time: mmss(v.floor.ends_at - now) })}</span>
+                      <span class="sr-only"> {t('public.until', { time: clock(v.floor.ends_at) })}</span>
+                    </>
+                  ) : null}
+                </p>
+              ) : !v.away ? <p class="muted" data-testid="public-floor-none">{t('public.no_floor')}</p> : null}
+            </div>
           </section>
           {v.poll ? <PublicPoll key={v.poll.poll} w={w} poll={v.poll} /> : null}
           <section class="card public-card" aria-labelledby="public-ann-h">

@@ -28,13 +28,15 @@ export function FloorCard({ client, inside, roomId }) {
   const snap = client.snap;
   const me = client.you.id;
   const f = inside.floor;
+  // Who has the floor is announced when it changes; the time that runs is not (it was inside
+  // the live region: a screen reader said « depuis 0:12, 0:13, … » every second).
   if (!f) {
-    return <div class="floor empty" aria-live="polite"><p>{t('floor.nobody')}</p></div>;
+    return <div class="floor empty"><p aria-live="polite">{t('floor.nobody')}</p></div>;
   }
   const mine = f.participant === me;
   return (
-    <div class={`floor${mine ? ' mine' : ''}`} aria-live="polite">
-      <p class="floor-who">
+    <div class={`floor${mine ? ' mine' : ''}`}>
+      <p class="floor-who" aria-live="polite">
         {mine ? <strong>{t('floor.you')}</strong> : <>{t('floor.has')} <strong>{nameOf(snap, f.participant)}</strong></>}
       </p>
       <p class="floor-time">
