@@ -107,6 +107,7 @@ test('a day prepared in the console and run by starting its sequences', { timeou
 
   // 4. The break is skipped, 5. the votes open the prepared poll.
   await fac.click('#runsheet li.sequence:has-text("Pause") button:has-text("Passer")');
+  await fac.click('#runsheet li.sequence:has-text("Pause") [data-testid=confirm-yes]');
   await fac.waitForSelector('#runsheet li.sequence.skipped:has-text("Pause")');
   await start(fac, 'Votes');
   for (const page of citizens) {

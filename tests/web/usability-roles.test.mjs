@@ -289,3 +289,19 @@ test('who has the floor is announced, the seconds that run are not (the room, th
   assert.equal(await announced(other, '.floor-time'), false, 'the countdown of the turn');
   await context.close();
 });
+
+test('skipping a sequence of the run sheet, which cannot be undone, is asked first', { timeout: 60000 }, async () => {
+  const fac = await openAs(browser, server, server.role('facilitator', 1), { viewport: PHONE });
+  const at = await fac.evaluate(() => window.__convene.now() + 2 * 3600000);
+  await commandOk(fac, { type: 'add_sequence', spec: { title: 'Pause de l’après-midi', planned_start: at, planned_ms: 15 * 60000, action: { kind: 'break' } } });
+  await tab(fac, 'console');
+  const item = '#runsheet li.sequence:has-text("Pause de l’après-midi")';
+  await fac.click(`${item} button:has-text("Passer")`);
+  await fac.waitForSelector(`${item} [data-testid=confirm]:has-text("Elle ne pourra plus être démarrée")`);
+  await fac.click(`${item} [data-testid=confirm-no]`);
+  await fac.waitForSelector(`${item} [data-testid=confirm]`, { state: 'detached' });
+  assert.equal(await fac.getAttribute(item, 'data-state'), 'planned', 'a tap next to « Démarrer » skipped the sequence');
+  await fac.click(`${item} button:has-text("Passer")`);
+  await fac.click(`${item} [data-testid=confirm-yes]`);
+  await fac.waitForSelector(`${item}[data-state=skipped]`);
+});

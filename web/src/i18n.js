@@ -853,6 +853,7 @@ export const DICT = {
   'runsheet.start_label': ['Démarrer « {title} »', 'Start “{title}”'],
   'runsheet.skip': ['Passer', 'Skip'],
   'runsheet.skip_label': ['Passer « {title} »', 'Skip “{title}”'],
+  'runsheet.skip_confirm': ['Passer « {title} » ? Elle ne pourra plus être démarrée.', 'Skip “{title}”? It can no longer be started.'],
   'runsheet.edit': ['Modifier', 'Edit'],
   'runsheet.up': ['Monter « {title} »', 'Move “{title}” up'],
   'runsheet.down': ['Descendre « {title} »', 'Move “{title}” down'],

@@ -526,7 +526,7 @@ export function RunSheetPanel({ client, readOnly = false }) {
                 {isPlanned && !readOnly ? (
                   <div class="row wrap">
                     <ActButton client={client} class="btn small primary" command={{ type: 'start_sequence', sequence: s.id, end_running: !!now }} label={t('runsheet.start_label', { title: s.spec.title })}>{t('runsheet.start_btn')}</ActButton>
-                    <ActButton client={client} class="btn small" command={{ type: 'skip_sequence', sequence: s.id }} label={t('runsheet.skip_label', { title: s.spec.title })}>{t('runsheet.skip')}</ActButton>
+                    <ActButton client={client} class="btn small" command={{ type: 'skip_sequence', sequence: s.id }} label={t('runsheet.skip_label', { title: s.spec.title })} confirm={t('runsheet.skip_confirm', { title: s.spec.title })}>{t('runsheet.skip')}</ActButton>
                     <button type="button" class="btn small" onClick={() => setEditing(s)}>{t('runsheet.edit')}</button>
                     <button type="button" class="btn small" onClick={() => move(s, -1)} aria-label={t('runsheet.up', { title: s.spec.title })}>↑</button>
                     <button type="button" class="btn small" onClick={() => move(s, 1)} aria-label={t('runsheet.down', { title: s.spec.title })}>↓</button>
