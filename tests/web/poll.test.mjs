@@ -54,9 +54,12 @@ test('a secret poll is opened, voted from two browsers and published', { timeout
   assert.equal(await a.locator('article.poll .results').count(), 0);
 
   await draft.locator('button:has-text("Clore le vote")').click();
+  await draft.locator('[data-testid=confirm-yes]').click();
   await draft.locator('.badge:has-text("clos")').waitFor();
   await a.waitForSelector('article.poll:has-text("les résultats seront publiés")');
   await draft.locator('button:has-text("Publier les résultats")').click();
+  await draft.locator('[data-testid=confirm]:has-text("la page publique aussi")').waitFor();
+  await draft.locator('[data-testid=confirm-yes]').click();
   for (const page of [a, b]) {
     // Announced by the dialog, and on the card.
     await answerAsked(page, 'Fermer');

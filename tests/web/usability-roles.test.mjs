@@ -305,3 +305,22 @@ test('skipping a sequence of the run sheet, which cannot be undone, is asked fir
   await fac.click(`${item} [data-testid=confirm-yes]`);
   await fac.waitForSelector(`${item}[data-state=skipped]`);
 });
+
+test('closing a vote and publishing its results, which cannot be undone, are asked first', { timeout: 60000 }, async () => {
+  const fac = await openAs(browser, server, server.role('facilitator'));
+  await commandOk(fac, { type: 'draft_poll', spec: { question: 'Un budget participatif par commune ?', kind: 'single', options: ['Oui', 'Non'], secret: false, live_results: false, voters: ['citizen'], quorum: null, duration_ms: null, room: null } });
+  const poll = await fac.evaluate(() => window.__convene.snap.polls.find((p) => p.spec.question.startsWith('Un budget participatif')).id);
+  await commandOk(fac, { type: 'open_poll', poll });
+  await tab(fac, 'polls');
+  const card = fac.locator('article.poll', { hasText: 'Un budget participatif' });
+  await card.locator('button:has-text("Clore le vote")').click();
+  await card.locator('[data-testid=confirm]:has-text("Qui n’a pas encore voté ne le pourra plus.")').waitFor();
+  await card.locator('[data-testid=confirm-no]').click();
+  assert.equal(await fac.evaluate((p) => window.__convene.snap.polls.find((x) => x.id === p).status, poll), 'open');
+  await card.locator('button:has-text("Clore le vote")').click();
+  await card.locator('[data-testid=confirm-yes]').click();
+  await card.locator('button:has-text("Publier les résultats")').click();
+  await card.locator('[data-testid=confirm]:has-text("et la page publique aussi si elle est ouverte")').waitFor();
+  await card.locator('[data-testid=confirm-no]').click();
+  assert.equal(await fac.evaluate((p) => window.__convene.snap.polls.find((x) => x.id === p).status, poll), 'closed');
+});

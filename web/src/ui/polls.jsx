@@ -421,11 +421,12 @@ function PollActions({ client, poll }) {
           <ActButton client={client} class="btn danger" command={{ type: 'delete_poll', poll: poll.id }} confirm={t('poll.delete_confirm')}>{t('poll.delete')}</ActButton>
         </>
       ) : null}
-      {poll.status === 'open' ? <ActButton client={client} class="btn primary" command={{ type: 'close_poll', poll: poll.id }}>{t('poll.close')}</ActButton> : null}
+      {/* Closing and publishing cannot be undone: asked first, saying what follows. */}
+      {poll.status === 'open' ? <ActButton client={client} class="btn primary" command={{ type: 'close_poll', poll: poll.id }} confirm={t('poll.close_confirm')}>{t('poll.close')}</ActButton> : null}
       {(poll.status === 'open' || poll.status === 'closed') && !participantsSee ? (
         <ActButton client={client} class="btn" command={{ type: 'reveal_results', poll: poll.id }}>{t('poll.reveal')}</ActButton>
       ) : null}
-      {poll.status === 'closed' ? <ActButton client={client} class="btn primary" command={{ type: 'publish_results', poll: poll.id }}>{t('poll.publish')}</ActButton> : null}
+      {poll.status === 'closed' ? <ActButton client={client} class="btn primary" command={{ type: 'publish_results', poll: poll.id }} confirm={poll.spec.room ? t('poll.publish_confirm_room') : t('poll.publish_confirm')}>{t('poll.publish')}</ActButton> : null}
     </div>
   );
 }
