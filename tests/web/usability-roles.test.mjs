@@ -324,3 +324,22 @@ test('closing a vote and publishing its results, which cannot be undone, are ask
   await card.locator('[data-testid=confirm-no]').click();
   assert.equal(await fac.evaluate((p) => window.__convene.snap.polls.find((x) => x.id === p).status, poll), 'closed');
 });
+
+test('a facilitator publishes a named version of the opinion for the public page, from the opinion tab', { timeout: 60000 }, async () => {
+  const fac = await openAs(browser, server, server.role('facilitator', 1));
+  const conv = server.role('facilitator', 1).convention;
+  const made = await organizerApi(server, 'POST', `/api/conventions/${conv}/public-link`, {});
+  const context = await browser.newContext({ viewport: PHONE, deviceScaleFactor: 1, locale: 'fr-FR' });
+  const pub = await context.newPage();
+  await pub.goto(`${server.base}/public#link=${made.body.token}`);
+  await pub.waitForSelector('[data-testid=public-viewers]');
+  await commandOk(fac, { type: 'name_version', document: 'opinion', label: 'Avis adopté en plénière' });
+  await tab(fac, 'opinion');
+  const item = '#versions li:has-text("Avis adopté en plénière")';
+  await fac.click(`${item} button:has-text("Publier")`);
+  await fac.waitForSelector(`${item} [data-testid=confirm]:has-text("sur la page publique ?")`);
+  await fac.click(`${item} [data-testid=confirm-yes]`);
+  await fac.waitForSelector('[data-testid=doc-published]:has-text("« Avis adopté en plénière » publiée : la page publique la montre.")');
+  await pub.waitForSelector('[data-testid=public-opinion]');
+  await context.close();
+});

@@ -187,6 +187,10 @@ function DiffView({ client, doc }) {
 function Versions({ client, doc }) {
   const roles = client.you.roles;
   const mayName = roles.includes('facilitator') || roles.includes('rapporteur');
+  // Facilitators publish a named version for the public page (PROTOCOL.md §24). The event
+  // reaches nobody on /ws: the page says what it just did.
+  const mayPublish = roles.includes('facilitator');
+  const [published, setPublished] = useState(null);
   const [label, setLabel] = useState('');
   const id = useId('ver');
   const cid = encodeURIComponent(client.snap.convention.id);
@@ -207,10 +211,17 @@ function Versions({ client, doc }) {
             <li key={v.version}>
               <strong>{v.version}. {v.label}</strong> <span class="muted small">{timeOfDay(v.at)}</span>{' '}
               <ExportButton client={client} view small path={`${base}/export?format=html&version=${v.version}`} filename={`${doc.name}-v${v.version}.html`}>{t('doc.view_version')}</ExportButton>
+              {mayPublish ? (
+                <>
+                  {' '}
+                  <ActButton client={client} class="btn small" command={{ type: 'publish_document', document: doc.name, version: v.version }} confirm={t('doc.publish_confirm', { version: v.version, label: v.label })} harmless onDone={() => setPublished(v)} label={t('doc.publish_label', { version: v.version, label: v.label })}>{t('doc.publish')}</ActButton>
+                </>
+              ) : null}
             </li>
           ))}
         </ul>
       ) : null}
+      {mayPublish ? <p class="small" role="status" data-testid="doc-published">{published ? t('doc.published', { version: published.version, label: published.label }) : ''}</p> : null}
       <h3 class="h-small">{t('doc.diff_title')}</h3>
       <DiffView client={client} doc={doc} />
     </div>
