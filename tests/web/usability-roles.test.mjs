@@ -343,3 +343,25 @@ test('a facilitator publishes a named version of the opinion for the public page
   await pub.waitForSelector('[data-testid=public-opinion]');
   await context.close();
 });
+
+test('the opinion\'s « pressed » buttons undo what they did when pressed again', { timeout: 60000 }, async () => {
+  const a = await openAs(browser, server, server.who('Antoine Rapporteur'), { viewport: PHONE });
+  await editorReady(a);
+  await a.click('.toolbar button:has-text("Ajouter une proposition")');
+  await a.locator('.doc-editor .proposal-title').last().fill('Des cantines bio');
+  await a.click('.doc-editor .proposal:last-of-type .proposal-body p');
+  await a.keyboard.type('Le bio coûte plus cher aux familles.');
+  const minority = '.toolbar button:has-text("Faire de ce paragraphe une position minoritaire")';
+  await a.click(minority);
+  await a.waitForSelector('.doc-editor .minority:has-text("Le bio coûte plus cher")');
+  assert.equal(await a.getAttribute(minority, 'aria-pressed'), 'true');
+  await a.click(minority);
+  await a.waitForSelector('.doc-editor .minority:has-text("Le bio coûte plus cher")', { state: 'detached' });
+  assert.equal(await a.getAttribute(minority, 'aria-pressed'), 'false');
+  const against = '.toolbar button:has-text("Faire de ce paragraphe un argument contre")';
+  await a.click(against);
+  await a.waitForSelector('.doc-editor .argument.arg-against:has-text("Le bio coûte plus cher")');
+  await a.click(against);
+  await a.waitForSelector('.doc-editor .argument:has-text("Le bio coûte plus cher")', { state: 'detached' });
+  assert.equal(await a.getAttribute(against, 'aria-pressed'), 'false');
+});

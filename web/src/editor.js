@@ -319,9 +319,16 @@ export function mountEditor(el, opts) {
     bulletList: () => run(wrapInList(S.bullet_list)),
     undo: () => run(undo),
     redo: () => run(redo),
-    minority: () => run(setBlockType(S.minority)),
+    // The toolbar's buttons for these say `aria-pressed`: pressed again, they take the
+    // paragraph back to a plain one (they left it as it was, still « pressed »).
+    minority: () => run((st, dispatch) => {
+      if (st.selection.$from.parent.type === S.minority) return setBlockType(S.paragraph)(st, dispatch);
+      return setBlockType(S.minority)(st, dispatch);
+    }),
     argument: (kind) => run((st, dispatch) => {
       if (proposalDepth(st) < 0) return false;
+      const here = st.selection.$from.parent;
+      if (here.type === S.argument && here.attrs.kind === kind) return setBlockType(S.paragraph)(st, dispatch);
       return setBlockType(S.argument, { kind })(st, dispatch);
     }),
     /** A new proposal after the top-level block of the selection; its title field gets the focus. */
