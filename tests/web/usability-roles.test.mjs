@@ -365,3 +365,25 @@ test('the opinion\'s « pressed » buttons undo what they did when pressed again
   await a.waitForSelector('.doc-editor .argument:has-text("Le bio coûte plus cher")', { state: 'detached' });
   assert.equal(await a.getAttribute(against, 'aria-pressed'), 'false');
 });
+
+test('the expert is told of the questions waiting for an answer, and answers them from the room', { timeout: 90000 }, async () => {
+  const fac = await openAs(browser, server, server.role('facilitator'));
+  const expert = server.role('expert', 3);
+  const exp = await openAs(browser, server, expert, { viewport: PHONE });
+  await commandOk(fac, { type: 'plan_rotation', experts: [expert.participant], method: 'random', round_ms: 10 * 60000, transition_ms: 60000, warning_ms: 60000, break_room: false, only_present: false });
+  await commandOk(fac, { type: 'start_rotation' });
+  const inRoom = await fac.evaluate((e) => {
+    const rot = window.__convene.snap.rotation;
+    const g = rot.plan.schedule[0].findIndex((x) => x === rot.plan.experts.indexOf(e));
+    return rot.plan.groups[g][1];
+  }, expert.participant);
+  const cit = await openAs(browser, server, server.who(inRoom));
+  await tab(exp, 'room');
+  await commandOk(cit, { type: 'ask_question', text: 'Quelle part de bio dans les cantines ?' });
+  await exp.waitForSelector('#questions [data-testid=questions-waiting][role=status]:has-text("1 question attend votre réponse.")');
+  await exp.fill('#questions li:has-text("Quelle part de bio") input', 'Un quart, à terme la moitié.');
+  await exp.click('#questions li:has-text("Quelle part de bio") button:has-text("Répondre")');
+  await exp.waitForSelector('#questions .answer:has-text("Un quart")');
+  assert.equal((await exp.textContent('#questions [data-testid=questions-waiting]')).trim(), '');
+  await commandOk(fac, { type: 'stop_rotation' });
+});

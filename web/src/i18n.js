@@ -645,6 +645,7 @@ export const DICT = {
   'rot.answer': ['Répondre', 'Answer'],
   'rot.unanswered': ['En attente de réponse.', 'Awaiting an answer.'],
   'rot.no_questions': ['Aucune question pour le moment.', 'No question yet.'],
+  'rot.waiting': [{ one: '{n} question attend votre réponse.', other: '{n} questions attendent votre réponse.' }, { one: '{n} question awaits your answer.', other: '{n} questions await your answer.' }],
   'rot.export': ['Exporter la rotation (JSON)', 'Export the rotation (JSON)'],
   // ---- opinion ----
   'doc.none': ['Aucun document.', 'No document.'],

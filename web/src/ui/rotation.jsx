@@ -309,8 +309,12 @@ export function Questions({ client }) {
   const canAnswer = (q) => roles.includes('facilitator') || q.room === myExpertRoom;
   // The room's own expert answers; they are not offered to question themselves.
   const canAsk = inExpertRoom && here !== myExpertRoom && !roles.includes('guarantor') && rot.phase.state !== 'finished';
+  // The expert hears (and sees at the top) how many questions wait for them: a question
+  // arrived below the chat without a sound, on a phone out of view.
+  const waiting = myExpertRoom ? list.filter((q) => q.room === myExpertRoom && !q.answer).length : 0;
   return (
     <div class="stack">
+      {myExpertRoom ? <p class={waiting ? 'notice' : 'sr-only'} role="status" data-testid="questions-waiting">{waiting ? t('rot.waiting', { n: waiting }) : ''}</p> : null}
       {canAsk ? (
         <form class="stack" onSubmit={(e) => { e.preventDefault(); if (text.trim()) act(client, { type: 'ask_question', text: text.trim() }).then((ok) => ok && setText('')); }}>
           <label for={id}>{t('rot.ask_label')}</label>
