@@ -387,3 +387,23 @@ test('the expert is told of the questions waiting for an answer, and answers the
   assert.equal((await exp.textContent('#questions [data-testid=questions-waiting]')).trim(), '');
   await commandOk(fac, { type: 'stop_rotation' });
 });
+
+test('on the public page, answering the public poll with the keyboard leaves the focus on the answer', { timeout: 60000 }, async () => {
+  const fac = await openAs(browser, server, server.role('facilitator'));
+  const conv = server.role('facilitator').convention;
+  const made = await organizerApi(server, 'POST', `/api/conventions/${conv}/public-link`, {});
+  const context = await browser.newContext({ viewport: PHONE, deviceScaleFactor: 1, locale: 'fr-FR' });
+  const pub = await context.newPage();
+  await pub.goto(`${server.base}/public#link=${made.body.token}`);
+  await pub.waitForSelector('[data-testid=public-viewers]');
+  await commandOk(fac, { type: 'open_public_poll', question: 'Une piste cyclable sur le pont ?', options: ['Oui', 'Non'] });
+  await pub.waitForSelector('[data-testid=public-poll-option]:has-text("Oui")');
+  await pub.focus('[data-testid=public-poll-option]:has-text("Oui")');
+  await pub.keyboard.press('Enter');
+  await pub.waitForSelector('[data-testid=public-poll-thanks]');
+  await pub.waitForFunction(() => document.activeElement && document.activeElement.dataset.testid === 'public-poll-thanks', null, { timeout: 2000 })
+    .catch(async () => assert.fail(`the focus is on ${await pub.evaluate(() => document.activeElement.tagName)}`));
+  const polls = (await organizerApi(server, 'GET', `/api/conventions/${conv}/public-polls`)).body.polls;
+  await commandOk(fac, { type: 'close_public_poll', poll: polls.find((p) => p.open).poll });
+  await context.close();
+});

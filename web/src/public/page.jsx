@@ -7,7 +7,7 @@
 // browsers never send to servers.
 
 import { render } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { t, getLang, setLang, LANGS, fmtPercent, fmtTime } from '../i18n.js';
 
 const LINK_RE = /^[a-z0-9-]{1,40}\.[0-9a-f]{32}$/;
@@ -223,13 +223,21 @@ function PublicPoll({ w, poll }) {
   const choice = mine && mine.state === 'voted' ? mine.choice : stored && Number.isInteger(stored.choice) ? stored.choice : null;
   const answered = choice !== null || (stored && stored.choice === null) || (mine && mine.reason === 'already_voted');
   const sending = mine && mine.state === 'sending';
+  // The option pressed is disabled while its answer is on its way, and the options go once
+  // answered: the focus, which fell to the top of the page, goes to what the page says.
+  const saidRef = useRef(null);
+  const settled = mine && (mine.state === 'voted' || mine.state === 'refused');
+  useEffect(() => {
+    const a = document.activeElement;
+    if (settled && saidRef.current && (!a || a === document.body)) saidRef.current.focus();
+  }, [settled]);
   let said = null;
   if (choice !== null) {
-    said = <p class="public-poll-said" data-testid="public-poll-thanks" data-choice={choice}>{t('public.poll_thanks', { option: poll.options[choice] ?? '' })}</p>;
+    said = <p class="public-poll-said" data-testid="public-poll-thanks" data-choice={choice} tabIndex={-1} ref={saidRef}>{t('public.poll_thanks', { option: poll.options[choice] ?? '' })}</p>;
   } else if (answered) {
-    said = <p class="public-poll-said" data-testid="public-poll-refused" data-reason="already_voted">{t('public.poll_already')}</p>;
+    said = <p class="public-poll-said" data-testid="public-poll-refused" data-reason="already_voted" tabIndex={-1} ref={saidRef}>{t('public.poll_already')}</p>;
   } else if (mine && mine.state === 'refused') {
-    said = <p class="warn-text" role="alert" data-testid="public-poll-refused" data-reason={mine.reason}>{refusedText(mine.reason)}</p>;
+    said = <p class="warn-text" role="alert" data-testid="public-poll-refused" data-reason={mine.reason} tabIndex={-1} ref={saidRef}>{refusedText(mine.reason)}</p>;
   } else if (sending) {
     said = <p class="small muted">{t('public.poll_sending')}</p>;
   }
