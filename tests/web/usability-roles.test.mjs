@@ -407,3 +407,20 @@ test('on the public page, answering the public poll with the keyboard leaves the
   await commandOk(fac, { type: 'close_public_poll', poll: polls.find((p) => p.open).poll });
   await context.close();
 });
+
+test('an empty document says so, and where to start', { timeout: 60000 }, async () => {
+  const fac = await openAs(browser, server, server.role('facilitator'));
+  await commandOk(fac, { type: 'create_document', name: 'annexe', title: 'Annexe : les auditions' });
+  const rap = await openAs(browser, server, server.who('Lucie Rapporteuse'), { viewport: PHONE });
+  const cit = await openAs(browser, server, server.role('citizen', 11), { viewport: PHONE });
+  for (const [page, hint] of [[rap, 'Écrivez ici, ou commencez par « + Proposition ».'], [cit, 'Ce texte n’est pas encore écrit.']]) {
+    await tab(page, 'opinion');
+    await page.selectOption('.opinion-main select', 'annexe');
+    await page.waitForSelector('.doc-editor .doc-empty');
+    const shown = await page.$eval('.doc-editor .doc-empty', (e) => getComputedStyle(e, '::before').content);
+    assert.ok(shown.includes(hint), shown);
+  }
+  await rap.click('.doc-editor');
+  await rap.keyboard.type('Les auditions du samedi.');
+  await rap.waitForSelector('.doc-editor .doc-empty', { state: 'detached' });
+});

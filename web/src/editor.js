@@ -11,8 +11,8 @@
 import * as Y from 'yjs';
 import { WebsocketProvider } from 'y-websocket';
 import { ySyncPlugin, yCursorPlugin, yUndoPlugin, undo, redo } from 'y-prosemirror';
-import { EditorState, TextSelection } from 'prosemirror-state';
-import { EditorView } from 'prosemirror-view';
+import { EditorState, TextSelection, Plugin } from 'prosemirror-state';
+import { EditorView, Decoration, DecorationSet } from 'prosemirror-view';
 import { Schema } from 'prosemirror-model';
 import { keymap } from 'prosemirror-keymap';
 import { baseKeymap, toggleMark, setBlockType, chainCommands, exitCode } from 'prosemirror-commands';
@@ -154,6 +154,19 @@ class ProposalView {
   }
 }
 
+/** A document with nothing in it says so, and where to start (`text()`: for who may write, or not). */
+function emptyHint(text) {
+  return new Plugin({
+    props: {
+      decorations(state) {
+        const d = state.doc;
+        if (d.childCount !== 1 || !d.firstChild.isTextblock || d.firstChild.content.size) return null;
+        return DecorationSet.create(d, [Decoration.node(0, d.firstChild.nodeSize, { class: 'doc-empty', 'data-placeholder': text() })]);
+      },
+    },
+  });
+}
+
 function colorFor(id) {
   let h = 0;
   for (const c of id) h = (h * 31 + c.charCodeAt(0)) % 360;
@@ -223,6 +236,7 @@ export function mountEditor(el, opts) {
       yUndoPlugin(),
       keymap(km),
       keymap(baseKeymap),
+      emptyHint(() => (editable ? opts.labels.empty_write : opts.labels.empty_read)),
     ],
   });
 

@@ -650,6 +650,8 @@ export const DICT = {
   // ---- opinion ----
   'doc.none': ['Aucun document.', 'No document.'],
   'doc.choose': ['Document', 'Document'],
+  'doc.empty_write': ['Ce texte est encore vide. Écrivez ici, ou commencez par « + Proposition ».', 'This text is still empty. Write here, or start with “+ Proposal”.'],
+  'doc.empty_read': ['Ce texte n’est pas encore écrit.', 'This text is not written yet.'],
   'doc.editor_label': ["Texte de l'avis citoyen", "Text of the citizens' opinion"],
   'doc.toolbar': ['Mise en forme', 'Formatting'],
   'doc.bold': ['Gras', 'Bold'],

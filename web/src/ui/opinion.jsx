@@ -19,6 +19,8 @@ function editorLabels() {
     arg_against: t('doc.arg_against'),
     arg_moderating: t('doc.arg_moderating'),
     minority: t('doc.minority'),
+    empty_write: t('doc.empty_write'),
+    empty_read: t('doc.empty_read'),
   };
 }
 
