@@ -424,3 +424,13 @@ test('an empty document says so, and where to start', { timeout: 60000 }, async 
   await rap.keyboard.type('Les auditions du samedi.');
   await rap.waitForSelector('.doc-editor .doc-empty', { state: 'detached' });
 });
+
+test('a hearing that is over says « Terminée », not « Close » (which reads as the English button)', { timeout: 60000 }, async () => {
+  const fac = await openAs(browser, server, server.role('facilitator', 1));
+  await commandOk(fac, { type: 'create_hearing', title: 'L’alimentation locale', speaker: server.role('expert', 3).participant, room: 'plenary', anonymous: true, moderated: false });
+  const hearing = await fac.evaluate(() => window.__convene.snap.hearings.find((h) => h.title === 'L’alimentation locale').id);
+  await commandOk(fac, { type: 'open_hearing', hearing });
+  await commandOk(fac, { type: 'close_hearing', hearing });
+  await tab(fac, 'hearing');
+  assert.equal((await fac.textContent(`#hearings-all li[data-hearing=${hearing}] .badge`)).trim(), 'Terminée');
+});

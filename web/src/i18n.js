@@ -977,7 +977,7 @@ export const DICT = {
   'hearing.none': ['Aucune audition prévue.', 'No hearing planned.'],
   'hearing.hstatus.planned': ['Prévue', 'Planned'],
   'hearing.hstatus.open': ['Ouverte', 'Open'],
-  'hearing.hstatus.closed': ['Close', 'Closed'],
+  'hearing.hstatus.closed': ['Terminée', 'Closed'],
   'hearing.open': ['Ouvrir l’audition', 'Open the hearing'],
   'hearing.close': ['Clore l’audition', 'Close the hearing'],
   'hearing.close_confirm': ['Clore cette audition ? Plus aucune question ne pourra être posée.', 'Close this hearing? No more questions can be asked.'],
