@@ -97,8 +97,10 @@ test('the run sheet takes a French date and time in an English browser, and says
   await fac.fill(`${form} input[name=start]`, '14h15');
   await fac.click(`${form} button:has-text("Ajouter au déroulé")`);
   await fac.waitForFunction(() => window.__convene.snap.runsheet.sequences.length === 1);
-  const planned = await fac.evaluate(() => window.__convene.snap.runsheet.sequences[0].spec.planned_start);
+  const [planned, id] = await fac.evaluate(() => [window.__convene.snap.runsheet.sequences[0].spec.planned_start, window.__convene.snap.runsheet.sequences[0].id]);
   assert.equal(planned, await fac.evaluate(() => new Date(2027, 2, 3, 14, 15).getTime()));
+  // The day of the other tests is not this one.
+  await commandOk(fac, { type: 'delete_sequence', sequence: id });
   await context.close();
 });
 
@@ -154,6 +156,8 @@ test('on a phone, « Maintenant » and « Ensuite » keep their times when a lon
     assert.ok(shown.timeInView, `${which}: « ${shown.text} » is cut off`);
   }
   await commandOk(fac, { type: 'end_sequence' });
+  const second = await fac.evaluate(() => window.__convene.snap.runsheet.sequences.find((s) => s.spec.title.startsWith('Rencontres')).id);
+  await commandOk(fac, { type: 'delete_sequence', sequence: second });
 });
 
 test('asking a hearing question, or preparing a hearing, keeps the focus in the form and says it is done', { timeout: 60000 }, async () => {
