@@ -254,7 +254,7 @@ test('a link template: the page offers the room\'s link, which follows a move', 
   }
 });
 
-test('off by default: no public service embedded, and the page says how to configure the video', { timeout: 120000 }, async () => {
+test('off by default: no public service embedded, and the page says how to configure the video (to facilitators)', { timeout: 120000 }, async () => {
   const server = await startServer();
   try {
     const page = await openAs(browser, server, server.role('citizen'), { viewport: PHONE, query: 'from=test' });
@@ -264,9 +264,15 @@ test('off by default: no public service embedded, and the page says how to confi
     });
     await page.waitForSelector('#video :text("La vidéo n’est pas configurée sur ce serveur")');
     assert.equal(await page.locator('#video-dock').count(), 0);
-    await page.click('#video summary');
-    await page.waitForSelector('#video :text("--video jitsi")');
+    // A citizen is not shown the server's flags; a facilitator, who passes them on, is.
+    assert.equal(await page.locator('#video summary').count(), 0, 'a citizen is shown how to start the server');
+    assert.doesNotMatch(await page.textContent('#video'), /--video/);
     await axe(page, 'phone, video not configured');
+    const fac = await openAs(browser, server, server.role('facilitator'), { viewport: PHONE, query: 'from=test' });
+    await fac.click('nav [data-tab=room]');
+    await fac.click('#video summary');
+    await fac.waitForSelector('#video :text("--video jitsi")');
+    await fac.context().close();
     assert.deepEqual(elsewhere, []);
     assert.equal(await page.locator('iframe').count(), 0);
     await page.context().close();

@@ -393,7 +393,7 @@ export function RoomView({ client, video }) {
         <Section id="people" title={t('people.heading')}>
           <PeopleList client={client} roomId={roomId} observers={r.observers} />
         </Section>
-        <VideoPanel video={video} />
+        <VideoPanel video={video} facilitator={facilitator} />
       </div>
     </div>
   );

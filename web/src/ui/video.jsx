@@ -69,16 +69,20 @@ export function useVideo(client, config) {
   };
 }
 
-/** In the room view's side column: a word when the video is not configured on this server. */
-export function VideoPanel({ video }) {
+/** In the room view's side column: a word when the video is not configured on this server;
+ * how to turn it on (the server's flags) for facilitators only, who can pass it on: a citizen
+ * was shown « --video jitsi ». */
+export function VideoPanel({ video, facilitator = false }) {
   if (!video || video.disabled || video.provider !== 'off') return null;
   return (
     <Section id="video" title={t('video.title')} class="video-card">
       <p>{t('video.off')}</p>
-      <details class="small">
-        <summary>{t('video.off_how_title')}</summary>
-        <p>{t('video.off_how')}</p>
-      </details>
+      {facilitator ? (
+        <details class="small">
+          <summary>{t('video.off_how_title')}</summary>
+          <p>{t('video.off_how')}</p>
+        </details>
+      ) : null}
     </Section>
   );
 }
