@@ -34,7 +34,8 @@ async function freshQuestions(page) {
 
 async function ask(page, text) {
   const before = await page.evaluate(() => window.__convene.snap.hearings[0].yours.length);
-  await page.getByLabel('Votre question (anonyme pour la salle et l’intervenant·e)').fill(text);
+  // Anonymous, and said honestly: to the room and the speaker, not to the staff.
+  await page.getByLabel('Votre question (anonyme pour la salle et l’intervenant·e ; l’équipe d’animation et les garant·es voient votre nom)', { exact: true }).fill(text);
   await page.click('[data-testid=hearing-ask] button:has-text("Poser une question")');
   await waitState(page, (c, n) => c.snap.hearings[0].yours.length > n, before);
   return page.evaluate(() => { const y = window.__convene.snap.hearings[0].yours; return y[y.length - 1]; });

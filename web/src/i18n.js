@@ -944,7 +944,7 @@ export const DICT = {
   'hearing.anonymous_badge': ['Questions anonymes', 'Anonymous questions'],
   'hearing.moderated_badge': ['Questions validées par l’animation', 'Questions approved by facilitators'],
   'hearing.ask_label': ['Votre question (votre nom sera affiché)', 'Your question (your name is shown)'],
-  'hearing.ask_label_anonymous': ['Votre question (anonyme pour la salle et l’intervenant·e)', 'Your question (anonymous to the room and the speaker)'],
+  'hearing.ask_label_anonymous': ['Votre question (anonyme pour la salle et l’intervenant·e ; l’équipe d’animation et les garant·es voient votre nom)', 'Your question (anonymous to the room and the speaker; the facilitators and the guarantors see your name)'],
   'hearing.ask': ['Poser une question', 'Ask a question'],
   'hearing.sent': ['Votre question est envoyée : elle est dans la liste ci-dessous.', 'Your question is sent: it is in the list below.'],
   'hearing.sent_moderated': ['Votre question est envoyée : la salle la verra une fois validée par l’animation.', 'Your question is sent: the room will see it once the facilitators approve it.'],
