@@ -438,3 +438,18 @@ test('a hearing that is over says « Terminée », not « Close » (which reads 
   await tab(fac, 'hearing');
   assert.equal((await fac.textContent(`#hearings-all li[data-hearing=${hearing}] .badge`)).trim(), 'Terminée');
 });
+
+test('the opinion says why the argument buttons are greyed out', { timeout: 60000 }, async () => {
+  const a = await openAs(browser, server, server.who('Antoine Rapporteur'), { viewport: PHONE });
+  await editorReady(a);
+  await a.click('.doc-editor > p >> nth=0');
+  await a.waitForSelector('[data-testid=args-hint]:has-text("Les arguments se placent dans une proposition")');
+  const against = '.toolbar button:has-text("Faire de ce paragraphe un argument contre")';
+  assert.equal(await a.isDisabled(against), true);
+  assert.equal(await a.getAttribute(against, 'aria-describedby'), await a.getAttribute('[data-testid=args-hint]', 'id'));
+  await a.click('.toolbar button:has-text("Ajouter une proposition")');
+  await a.locator('.doc-editor .proposal-title').last().fill('Des jardins partagés');
+  await a.click('.doc-editor .proposal:last-of-type .proposal-body p');
+  await a.waitForSelector('[data-testid=args-hint]', { state: 'detached' });
+  assert.equal(await a.isDisabled(against), false);
+});

@@ -676,6 +676,7 @@ export const DICT = {
   'doc.against_short': ['argument contre', 'argument against'],
   'doc.moderating_short': ['nuance', 'moderating'],
   'doc.minority_short': ['position minoritaire', 'minority position'],
+  'doc.args_need_proposal': ['Les arguments se placent dans une proposition : cliquez dans l’une d’elles, ou ajoutez-en une.', 'Arguments go inside a proposal: click in one, or add one.'],
   'doc.undo': ['Annuler', 'Undo'],
   'doc.redo': ['Rétablir', 'Redo'],
   'doc.connecting': ['Connexion au document…', 'Connecting to the document…'],

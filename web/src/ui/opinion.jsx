@@ -30,8 +30,9 @@ function editorLabels() {
  */
 function Toolbar({ ed, st, editable }) {
   const a = st.active || {};
-  const B = ({ on, pressed, label, children, disabled, cls }) => (
-    <button type="button" class={`tool${cls ? ` ${cls}` : ''}`} onMouseDown={(e) => e.preventDefault()} onClick={on} aria-pressed={pressed === undefined ? undefined : pressed ? 'true' : 'false'} disabled={!editable || disabled} title={label}>
+  const hintId = 'doc-args-hint';
+  const B = ({ on, pressed, label, children, disabled, cls, why }) => (
+    <button type="button" class={`tool${cls ? ` ${cls}` : ''}`} onMouseDown={(e) => e.preventDefault()} onClick={on} aria-pressed={pressed === undefined ? undefined : pressed ? 'true' : 'false'} disabled={!editable || disabled} title={label} aria-describedby={disabled && why ? why : undefined}>
       {children}{label ? <span class="sr-only"> : {label}</span> : null}
     </button>
   );
@@ -52,10 +53,12 @@ function Toolbar({ ed, st, editable }) {
       </div>
       <div class="tool-group" role="group" aria-label={t('doc.make_label')}>
         <span class="tool-label" aria-hidden="true">{t('doc.make_label')}</span>
-        <B on={() => ed.argument('for')} pressed={a.block === 'argument' && a.kind === 'for'} disabled={!a.inProposal} label={t('doc.make_for')}>{t('doc.for_short')}</B>
-        <B on={() => ed.argument('against')} pressed={a.block === 'argument' && a.kind === 'against'} disabled={!a.inProposal} label={t('doc.make_against')}>{t('doc.against_short')}</B>
-        <B on={() => ed.argument('moderating')} pressed={a.block === 'argument' && a.kind === 'moderating'} disabled={!a.inProposal} label={t('doc.make_moderating')}>{t('doc.moderating_short')}</B>
+        <B on={() => ed.argument('for')} pressed={a.block === 'argument' && a.kind === 'for'} disabled={!a.inProposal} why={hintId} label={t('doc.make_for')}>{t('doc.for_short')}</B>
+        <B on={() => ed.argument('against')} pressed={a.block === 'argument' && a.kind === 'against'} disabled={!a.inProposal} why={hintId} label={t('doc.make_against')}>{t('doc.against_short')}</B>
+        <B on={() => ed.argument('moderating')} pressed={a.block === 'argument' && a.kind === 'moderating'} disabled={!a.inProposal} why={hintId} label={t('doc.make_moderating')}>{t('doc.moderating_short')}</B>
         <B on={() => ed.minority()} pressed={a.block === 'minority'} label={t('doc.make_minority')}>{t('doc.minority_short')}</B>
+        {/* Why the arguments are greyed out, in words (a disabled button shows no tooltip on a phone). */}
+        {a.inProposal ? null : <span class="tool-hint small muted" id={hintId} data-testid="args-hint">{t('doc.args_need_proposal')}</span>}
       </div>
       <div class="tool-group">
         <B on={() => ed.undo()}>{t('doc.undo')}</B>
