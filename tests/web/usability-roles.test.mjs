@@ -3,6 +3,7 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { t, setLang, fmtTime } from '../../web/src/i18n.js';
 import { openAs, tab, commandOk, organizerApi, stallableProxy, LAPTOP, PHONE, server, browser, useServerAndBrowser } from './harness.mjs';
 
 useServerAndBrowser();
@@ -203,6 +204,8 @@ test('in a rotation, on a phone: room to type a question to the expert, and the 
   assert.ok(width >= 190, `the question's field is ${width} px wide on a phone`);
   await tab(exp, 'rotation');
   await exp.waitForSelector('#rot-path li[aria-current=step] .badge:has-text("en cours")');
+  // One expert: one round, one group, in the singular.
+  assert.match(await exp.textContent('#rot-status'), /1 tour de 10 min, 1 groupe, 1 expert·e\./);
   await commandOk(fac, { type: 'stop_rotation' });
 });
 
@@ -452,4 +455,19 @@ test('the opinion says why the argument buttons are greyed out', { timeout: 6000
   await a.click('.doc-editor .proposal:last-of-type .proposal-body p');
   await a.waitForSelector('[data-testid=args-hint]', { state: 'detached' });
   assert.equal(await a.isDisabled(against), false);
+});
+
+test('counts agree in number: one present, one point, one round', () => {
+  setLang('fr');
+  assert.equal(t('poll.present', { n: 1 }), '(1 présent·e)');
+  assert.equal(t('poll.present', { n: 12 }), '(12 présent·es)');
+  assert.equal(t('results.points', { n: 1 }), '1 point');
+  assert.equal(t('rot.n_rounds', { n: 1 }), '1 tour');
+  assert.equal(t('rot.n_experts', { n: 4 }), '4 expert·es');
+  // (and the time of day, the French way, from the one formatter)
+  assert.equal(fmtTime(new Date(2026, 11, 12, 9, 5).getTime()), '9\u00a0h\u00a005');
+  setLang('en');
+  assert.equal(t('results.points', { n: 1 }), '1 point');
+  assert.equal(fmtTime(new Date(2026, 11, 12, 9, 5).getTime()), '09:05');
+  setLang('fr');
 });

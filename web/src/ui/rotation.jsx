@@ -364,7 +364,7 @@ export function RotationView({ client }) {
       <div class="col">
         <Section id="rot-status" title={t('rot.title')}>
           <RotationStatus client={client} />
-          <p class="small muted">{t('rot.summary', { rounds: rot.plan.schedule.length, round: spoken(rot.plan.round_ms), groups: rot.plan.groups.length, experts: rot.plan.experts.length })}</p>
+          <p class="small muted">{t('rot.summary', { rounds: t('rot.n_rounds', { n: rot.plan.schedule.length }), round: spoken(rot.plan.round_ms), groups: t('rot.n_groups', { n: rot.plan.groups.length }), experts: t('rot.n_experts', { n: rot.plan.experts.length }) })}</p>
           {facilitator ? <Controls client={client} /> : null}
         </Section>
         {placed ? <Section id="rot-path" title={t('rot.path')}><MyPath client={client} /></Section> : null}
