@@ -850,7 +850,7 @@ export const DICT = {
   'attendance.present': ['Présent·es', 'Present'],
   'attendance.present_of': ['{n} sur {roster}', '{n} of {roster}'],
   'attendance.share': ['Part', 'Share'],
-  'attendance.total': [{ one: '{day} : {n} personne du panel présente sur {roster}', other: '{day} : {n} personnes du panel présentes sur {roster}' }, { one: '{day}: {n} person of the roster present out of {roster}', other: '{day}: {n} people of the roster present out of {roster}' }],
+  'attendance.total': [{ one: '{day} (jour UTC) : {n} personne du panel présente sur {roster}', other: '{day} (jour UTC) : {n} personnes du panel présentes sur {roster}' }, { one: '{day} (UTC day): {n} person of the roster present out of {roster}', other: '{day} (UTC day): {n} people of the roster present out of {roster}' }],
   // ---- run sheet ("déroulé") ----
   'runsheet.section': ['Déroulé', 'Run sheet'],
   'runsheet.now': ['Maintenant :', 'Now:'],

@@ -4,7 +4,7 @@
 // view shows it: the server refuses other roles.
 
 import { useState, useEffect } from 'preact/hooks';
-import { t, fmtPercent, fmtTime } from '../i18n.js';
+import { t, fmtPercent, fmtTime, locale } from '../i18n.js';
 import { ExportButton, apiFetch } from './download.jsx';
 
 function attrLabel(k) {
@@ -16,6 +16,14 @@ function attrLabel(k) {
 /** A time of day in UTC, as the report's days are UTC days. */
 function utcTime(at) {
   return fmtTime(at, { utc: true });
+}
+
+/** A report's day ("2026-12-07", a UTC day) in words: « Lundi 7 décembre 2026 ». */
+export function dayWords(day) {
+  const [y, m, d] = String(day).split('-').map(Number);
+  if (!y || !m || !d) return day;
+  const s = new Intl.DateTimeFormat(locale(), { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' }).format(new Date(Date.UTC(y, m - 1, d)));
+  return s.charAt(0).toUpperCase() + s.slice(1);
 }
 
 export function AttendanceView({ client }) {
@@ -55,15 +63,17 @@ export function AttendanceView({ client }) {
         <p>
           <label>{t('attendance.day')}{' '}
             <select value={shown} onChange={(e) => setDay(e.currentTarget.value)} data-testid="attendance-day">
-              {days.map((d) => <option key={d} value={d}>{d}</option>)}
+              {days.map((d) => <option key={d} value={d}>{dayWords(d)}</option>)}
             </select>
           </label>
         </p>
       ) : null}
-      {total ? <p data-testid="attendance-total">{t('attendance.total', { day: total.day, n: total.present, roster: total.roster })}</p> : null}
+      {total ? <p data-testid="attendance-total">{t('attendance.total', { day: dayWords(total.day), n: total.present, roster: total.roster })}</p> : null}
       {error ? <p class="warn-text" role="alert">{t('attendance.load_error')}</p> : null}
       {!report && !error ? <p class="muted">{t('common.loading')}</p> : null}
       {report && !days.length ? <p class="muted">{t('attendance.none')}</p> : null}
+      {/* The tables hold the day above them, once, in words (each row repeated
+          « 2026-12-07 », and on a phone the names had no room left). */}
       {rows.length ? (
         <div class="table-wrap" tabIndex={0} role="region" aria-label={t('attendance.by_person')}>
           <table class="attendance-people">
@@ -71,7 +81,6 @@ export function AttendanceView({ client }) {
             <thead>
               <tr>
                 <th scope="col">{t('attendance.name')}</th>
-                <th scope="col">{t('attendance.day')}</th>
                 <th scope="col">{t('attendance.minutes')}</th>
                 <th scope="col">{t('attendance.sessions')}</th>
                 <th scope="col">{t('attendance.arrival')}</th>
@@ -82,7 +91,6 @@ export function AttendanceView({ client }) {
               {rows.map((r) => (
                 <tr key={`${r.day}/${r.participant}`} data-participant={r.participant}>
                   <th scope="row">{r.name || r.participant}</th>
-                  <td>{r.day}</td>
                   <td>{r.minutes}</td>
                   <td>{r.sessions}</td>
                   <td>{utcTime(r.first_arrival)}</td>
@@ -99,7 +107,6 @@ export function AttendanceView({ client }) {
             <caption class="sr-only">{t('attendance.by_attribute')}</caption>
             <thead>
               <tr>
-                <th scope="col">{t('attendance.day')}</th>
                 <th scope="col">{t('attendance.attribute')}</th>
                 <th scope="col">{t('attendance.value')}</th>
                 <th scope="col">{t('attendance.present')}</th>
@@ -109,7 +116,6 @@ export function AttendanceView({ client }) {
             <tbody>
               {byAttr.map((b) => (
                 <tr key={`${b.day}/${b.attribute}/${b.value}`}>
-                  <td>{b.day}</td>
                   <td>{attrLabel(b.attribute)}</td>
                   <th scope="row">{b.value}</th>
                   <td>{t('attendance.present_of', { n: b.present, roster: b.roster })}</td>
