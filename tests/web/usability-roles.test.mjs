@@ -471,3 +471,23 @@ test('counts agree in number: one present, one point, one round', () => {
   assert.equal(fmtTime(new Date(2026, 11, 12, 9, 5).getTime()), '09:05');
   setLang('fr');
 });
+
+test('a button that its own success takes away leaves the focus on its item, not at the top of the page', { timeout: 60000 }, async () => {
+  const fac = await openAs(browser, server, server.role('facilitator'));
+  await commandOk(fac, { type: 'create_hearing', title: 'Les transports scolaires', speaker: server.role('expert', 0).participant, room: 'plenary', anonymous: false, moderated: true });
+  const hearing = await fac.evaluate(() => window.__convene.snap.hearings.find((h) => h.title === 'Les transports scolaires').id);
+  await commandOk(fac, { type: 'open_hearing', hearing });
+  const cit = await openAs(browser, server, server.role('citizen', 12));
+  await commandOk(cit, { type: 'ask_hearing_question', hearing, text: 'Des cars le mercredi ?' });
+  await tab(fac, 'hearing');
+  const item = `#hearing-${hearing} li.hearing-q:has-text("Des cars le mercredi ?")`;
+  // « Valider », then « En cours de réponse »: each goes once done.
+  for (const [button, status] of [['Valider', 'open'], ['En cours de réponse', 'answering']]) {
+    await fac.focus(`${item} button:has-text("${button}")`);
+    await fac.keyboard.press('Enter');
+    await fac.waitForSelector(`${item}[data-status=${status}]`);
+    await fac.waitForFunction((sel) => document.activeElement === document.querySelector(sel), item.replace(':has-text("Des cars le mercredi ?")', ''), { timeout: 2000 })
+      .catch(async () => assert.fail(`after « ${button} », the focus is on ${await fac.evaluate(() => document.activeElement.tagName)}`));
+  }
+  await commandOk(fac, { type: 'close_hearing', hearing });
+});

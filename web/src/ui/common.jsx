@@ -1,6 +1,6 @@
 // Small pieces shared by every view: time formats, countdowns, names, and sending commands.
 
-import { useEffect, useState, useRef } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useState, useRef } from 'preact/hooks';
 import { t, getLang, fmtTime } from '../i18n.js';
 import { person, PLENARY } from '../reduce.js';
 
@@ -103,6 +103,10 @@ export function ActButton({ client, command, children, class: cls, confirm, harm
   const inFlight = useRef(false);
   // After the question in the page (confirmed or not), the focus goes back to the button.
   const focus = useQuestionFocus(asking);
+  // A button that its own success takes away (« Valider » once the question is approved,
+  // « Démarrer » once started…) leaves the focus where it stood, not at the top of the page.
+  const root = useRef(null);
+  useLayoutEffect(() => () => keepFocusNear(root.current), []);
   const send = async () => {
     if (inFlight.current) return;
     inFlight.current = true;
@@ -121,7 +125,7 @@ export function ActButton({ client, command, children, class: cls, confirm, harm
   };
   if (asking) {
     return (
-      <span class="confirm-inline" role="group" aria-label={confirm} data-testid="confirm">
+      <span class="confirm-inline" role="group" aria-label={confirm} data-testid="confirm" ref={root}>
         <span class="confirm-question" role="alert">{confirm}</span>
         <button type="button" class={harmless ? 'btn primary small' : 'btn danger small'} data-testid="confirm-yes" onClick={() => answer(true)} ref={focus.question}>{t('common.confirm')}</button>
         <button type="button" class="btn small" data-testid="confirm-no" onClick={() => answer(false)}>{t('common.cancel')}</button>
@@ -129,10 +133,29 @@ export function ActButton({ client, command, children, class: cls, confirm, harm
     );
   }
   return (
-    <button type="button" ref={focus.opener} class={cls || 'btn'} onClick={busy ? undefined : onClick} disabled={disabled} aria-disabled={busy ? 'true' : undefined} aria-busy={busy ? 'true' : undefined} aria-label={label} {...rest}>
+    <button type="button" ref={(el) => { focus.opener.current = el; root.current = el; }} class={cls || 'btn'} onClick={busy ? undefined : onClick} disabled={disabled} aria-disabled={busy ? 'true' : undefined} aria-busy={busy ? 'true' : undefined} aria-label={label} {...rest}>
       {children}
     </button>
   );
+}
+
+/**
+ * `el` is leaving the page: if it holds the focus, the focus goes, once it is gone, to the
+ * nearest of its list item, article or section still in the page (made focusable for it), so
+ * that a keyboard or screen-reader user goes on from there, not from the top of the page.
+ */
+export function keepFocusNear(el) {
+  if (!el || typeof document === 'undefined' || !el.contains(document.activeElement)) return;
+  const near = [];
+  for (let a = el.parentElement; a; a = a.parentElement) if (a.matches('li, article, section, main')) near.push(a);
+  setTimeout(() => {
+    const now = document.activeElement;
+    if (now && now !== document.body) return;
+    const to = near.find((a) => a.isConnected);
+    if (!to) return;
+    if (!to.hasAttribute('tabindex')) to.setAttribute('tabindex', '-1');
+    to.focus();
+  }, 0);
 }
 
 export function Section({ title, children, class: cls, id, headingLevel = 2, actions }) {
