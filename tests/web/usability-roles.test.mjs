@@ -491,3 +491,28 @@ test('a button that its own success takes away leaves the focus on its item, not
   }
   await commandOk(fac, { type: 'close_hearing', hearing });
 });
+
+test('a question merged into another names it by its words for the guarantor, not by a number shown nowhere', { timeout: 60000 }, async () => {
+  const fac = await openAs(browser, server, server.role('facilitator', 1));
+  await commandOk(fac, { type: 'create_hearing', title: 'La qualité de l’air', speaker: server.role('expert', 2).participant, room: 'plenary', anonymous: false, moderated: false });
+  const hearing = await fac.evaluate(() => window.__convene.snap.hearings.find((h) => h.title === 'La qualité de l’air').id);
+  await commandOk(fac, { type: 'open_hearing', hearing });
+  const a = await openAs(browser, server, server.role('citizen', 13), { viewport: PHONE });
+  const b = await openAs(browser, server, server.role('citizen', 14));
+  await commandOk(a, { type: 'ask_hearing_question', hearing, text: 'Que mesure-t-on près des écoles ?' });
+  await commandOk(b, { type: 'ask_hearing_question', hearing, text: 'Mesure-t-on l’air devant les écoles ?' });
+  const ids = await fac.evaluate((h) => new Promise((ok) => {
+    const look = () => {
+      const x = window.__convene.snap.hearings.find((y) => y.id === h);
+      if (x.questions && x.questions.length === 2) ok(Object.fromEntries(x.questions.map((q) => [q.text, q.id])));
+      else setTimeout(look, 100);
+    };
+    look();
+  }), hearing);
+  await commandOk(fac, { type: 'merge_question', hearing, question: ids['Mesure-t-on l’air devant les écoles ?'], into: ids['Que mesure-t-on près des écoles ?'] });
+  // The staff see merged questions (the author sees their support moved to the other one).
+  const g = await openAs(browser, server, server.role('guarantor', 1));
+  await tab(g, 'hearing');
+  await g.waitForSelector('li.hearing-q[data-status=merged] .badge:has-text("Fusionnée avec « Que mesure-t-on près des écoles ? »")');
+  await commandOk(fac, { type: 'close_hearing', hearing });
+});

@@ -964,6 +964,7 @@ export const DICT = {
   'hearing.status.answered': ['Répondu', 'Answered'],
   'hearing.status.hidden': ['Masquée', 'Hidden'],
   'hearing.status.merged': ['Fusionnée dans la question {n}', 'Merged into question {n}'],
+  'hearing.status.merged_text': ['Fusionnée avec « {text} »', 'Merged with “{text}”'],
   'hearing.now_answering': ['En cours de réponse : {text}', 'Being answered: {text}'],
   'hearing.no_questions': ['Aucune question pour le moment.', 'No question yet.'],
   'hearing.list': ['Questions, les plus soutenues d’abord', 'Questions, most supported first'],

@@ -53,13 +53,18 @@ function AskForm({ client, h }) {
   );
 }
 
-function statusWords(q) {
+/** A question's status in words; a merged one names the question it joined by its words
+ * (its number is shown nowhere a citizen looks). */
+function statusWords(q, h) {
   switch (q.status) {
     case 'pending': return t('hearing.status.pending');
     case 'answering': return t('hearing.status.answering');
     case 'answered': return t('hearing.status.answered');
     case 'hidden': return t('hearing.status.hidden');
-    case 'merged': return t('hearing.status.merged', { n: q.merged_into });
+    case 'merged': {
+      const into = (h.questions || []).find((x) => x.id === q.merged_into);
+      return into ? t('hearing.status.merged_text', { text: into.text.length > 60 ? `${into.text.slice(0, 59)}…` : into.text }) : t('hearing.status.merged', { n: q.merged_into });
+    }
     default: return null;
   }
 }
@@ -106,7 +111,7 @@ function QuestionItem({ client, h, q, canAsk }) {
   const facilitator = client.you.roles.includes('facilitator');
   const mine = h.yours.includes(q.id);
   const supported = h.supported.includes(q.id);
-  const status = statusWords(q);
+  const status = statusWords(q, h);
   const supportable = q.status === 'open' || q.status === 'answering';
   const author = mine ? t('hearing.yours') : q.from ? nameOf(snap, q.from) : t('hearing.anonymous');
   return (
