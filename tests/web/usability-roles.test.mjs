@@ -38,12 +38,23 @@ test('a rapporteur whose network dies is told so in the opinion, and what they t
   await lucie.keyboard.press('Control+End');
   await lucie.keyboard.type(' Écrit hors ligne.');
   await lucie.waitForSelector('[data-testid=doc-offline]:has-text("Ne fermez pas et ne rechargez pas cette page")');
+  // Leaving the page now asks first (what was typed lives only here).
+  assert.equal(await lucie.evaluate(() => {
+    const e = new Event('beforeunload', { cancelable: true });
+    window.dispatchEvent(e);
+    return e.defaultPrevented;
+  }), true, 'leaving the page with changes not sent does not ask');
 
   // Back: the notice goes, and the words typed offline reach the other rapporteur.
   proxy.heal();
   await lucie.waitForSelector('.editor-status .badge[role=status]:has-text("À jour")', { timeout: 30000 });
   await lucie.waitForSelector('[data-testid=doc-offline]', { state: 'detached' });
   await antoine.waitForSelector('.doc-editor :text("Écrit hors ligne.")', { timeout: 10000 });
+  assert.equal(await lucie.evaluate(() => {
+    const e = new Event('beforeunload', { cancelable: true });
+    window.dispatchEvent(e);
+    return e.defaultPrevented;
+  }), false, 'once sent, leaving the page still asks');
 });
 
 test('times are written the French way, in the app and on the public page alike', { timeout: 60000 }, async () => {

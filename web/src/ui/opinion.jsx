@@ -102,6 +102,16 @@ function Editor({ client, doc, lang }) {
   useEffect(() => {
     if (ed) ed.setEditable(doc.can_write);
   }, [ed, doc.can_write]);
+  // Changes typed offline live only in this page until sent: leaving it asks first.
+  useEffect(() => {
+    if (!st.unsent) return undefined;
+    const ask = (e) => {
+      e.preventDefault();
+      e.returnValue = '';
+    };
+    window.addEventListener('beforeunload', ask);
+    return () => window.removeEventListener('beforeunload', ask);
+  }, [st.unsent]);
   // The page's connection tells the editor when the network is gone (and back).
   const pageOffline = client.status !== 'open';
   useEffect(() => {
