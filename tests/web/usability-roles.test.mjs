@@ -527,3 +527,26 @@ test('a question merged into another names it by its words for the guarantor, no
   await g.waitForSelector('li.hearing-q[data-status=merged] .badge:has-text("Fusionnée avec « Que mesure-t-on près des écoles ? »")');
   await commandOk(fac, { type: 'close_hearing', hearing });
 });
+
+test('on a phone, the opinion\'s toolbar is one row that stays in view while one writes further down', { timeout: 90000 }, async () => {
+  const a = await openAs(browser, server, server.who('Lucie Rapporteuse'), { viewport: PHONE });
+  await tab(a, 'opinion');
+  await a.selectOption('.opinion-main select', 'opinion').catch(() => {});
+  await editorReady(a);
+  await a.click('.doc-editor');
+  await a.keyboard.press('Control+End');
+  for (let i = 1; i <= 20; i += 1) {
+    await a.keyboard.press('Enter');
+    await a.keyboard.type(`Paragraphe ${i} : un texte assez long pour remplir l’écran du téléphone.`);
+  }
+  const [bar, top, vh] = await a.evaluate(() => {
+    const r = document.querySelector('.toolbar').getBoundingClientRect();
+    return [{ top: r.top, bottom: r.bottom, height: r.height }, document.querySelector('.sticky-top').getBoundingClientRect().bottom, innerHeight];
+  });
+  assert.ok(bar.top >= top - 1 && bar.bottom <= vh, `the toolbar is out of view (${bar.top}–${bar.bottom}) while writing paragraph 20`);
+  assert.ok(bar.height <= 64, `the toolbar takes ${bar.height} px of a ${vh} px screen`);
+  // Its last buttons are reached by scrolling it sideways, not the page.
+  const minority = '.toolbar button:has-text("Faire de ce paragraphe une position minoritaire")';
+  await a.click(minority);
+  await a.waitForSelector('.doc-editor .minority:has-text("Paragraphe 20")');
+});

@@ -37,6 +37,7 @@ function Toolbar({ ed, st, editable }) {
     </button>
   );
   return (
+    <>
     <div class="toolbar" role="toolbar" aria-label={t('doc.toolbar')}>
       <div class="tool-group">
         <B on={() => ed.bold()} pressed={!!a.bold} cls="tool-bold">{t('doc.bold')}</B>
@@ -57,14 +58,15 @@ function Toolbar({ ed, st, editable }) {
         <B on={() => ed.argument('against')} pressed={a.block === 'argument' && a.kind === 'against'} disabled={!a.inProposal} why={hintId} label={t('doc.make_against')}>{t('doc.against_short')}</B>
         <B on={() => ed.argument('moderating')} pressed={a.block === 'argument' && a.kind === 'moderating'} disabled={!a.inProposal} why={hintId} label={t('doc.make_moderating')}>{t('doc.moderating_short')}</B>
         <B on={() => ed.minority()} pressed={a.block === 'minority'} label={t('doc.make_minority')}>{t('doc.minority_short')}</B>
-        {/* Why the arguments are greyed out, in words (a disabled button shows no tooltip on a phone). */}
-        {a.inProposal ? null : <span class="tool-hint small muted" id={hintId} data-testid="args-hint">{t('doc.args_need_proposal')}</span>}
       </div>
       <div class="tool-group">
         <B on={() => ed.undo()}>{t('doc.undo')}</B>
         <B on={() => ed.redo()}>{t('doc.redo')}</B>
       </div>
     </div>
+    {/* Why the arguments are greyed out, in words (a disabled button shows no tooltip on a phone). */}
+    {a.inProposal ? null : <p class="tool-hint small muted" id={hintId} data-testid="args-hint">{t('doc.args_need_proposal')}</p>}
+    </>
   );
 }
 
