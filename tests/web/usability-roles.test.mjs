@@ -550,3 +550,19 @@ test('on a phone, the opinion\'s toolbar is one row that stays in view while one
   await a.click(minority);
   await a.waitForSelector('.doc-editor .minority:has-text("Paragraphe 20")');
 });
+
+test('between two rounds, the expert is told to stay: the groups are the ones who move', { timeout: 90000 }, async () => {
+  const fac = await openAs(browser, server, server.role('facilitator'));
+  const [e0, e1] = [server.role('expert', 0), server.role('expert', 1)];
+  const exp = await openAs(browser, server, e0, { viewport: PHONE });
+  if (await fac.evaluate(() => { const r = window.__convene.snap.rotation; return r && ['round', 'transition', 'paused'].includes(r.phase.state); })) await commandOk(fac, { type: 'stop_rotation' });
+  await commandOk(fac, { type: 'plan_rotation', experts: [e0.participant, e1.participant], method: 'random', round_ms: 10 * 60000, transition_ms: 5 * 60000, warning_ms: 60000, break_room: false, only_present: false });
+  await commandOk(fac, { type: 'start_rotation' });
+  await commandOk(fac, { type: 'skip_round' });
+  await tab(exp, 'rotation');
+  await exp.waitForSelector('#rot-status :text("Les groupes changent de salle : restez dans la vôtre, le tour 2 va commencer.")');
+  const cit = await openAs(browser, server, server.role('citizen', 15), { viewport: PHONE });
+  await tab(cit, 'rotation');
+  await cit.waitForSelector('#rot-status :text("Changement de salle : le tour 2 va commencer.")');
+  await commandOk(fac, { type: 'stop_rotation' });
+});

@@ -587,6 +587,7 @@ export const DICT = {
   'rot.phase.planned': ['Rotation prévue, pas encore commencée.', 'Rotation planned, not started.'],
   'rot.phase.round': ['Tour {n} en cours.', 'Round {n} under way.'],
   'rot.phase.transition': ['Changement de salle : le tour {n} va commencer.', 'Changing rooms: round {n} is about to start.'],
+  'rot.phase.transition_expert': ['Les groupes changent de salle : restez dans la vôtre, le tour {n} va commencer.', 'The groups are changing rooms: stay in yours, round {n} is about to start.'],
   'rot.phase.paused': ['Rotation en pause ({left} restantes).', 'Rotation paused ({left} left).'],
   'rot.phase.finished': ['Rotation terminée.', 'Rotation finished.'],
   'rot.phase.stopped': ['Rotation arrêtée.', 'Rotation stopped.'],

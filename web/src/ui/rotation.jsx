@@ -14,7 +14,8 @@ function phaseWords(client, phase) {
   switch (phase.state) {
     case 'planned': return t('rot.phase.planned');
     case 'round': return t('rot.phase.round', { n: phase.round + 1 });
-    case 'transition': return t('rot.phase.transition', { n: phase.next + 1 });
+    // An expert stays in their room: the groups are the ones who move.
+    case 'transition': return t(client.snap.rotation && client.snap.rotation.plan.experts.includes(client.you.id) ? 'rot.phase.transition_expert' : 'rot.phase.transition', { n: phase.next + 1 });
     case 'paused': return t('rot.phase.paused', { left: clock(phase.remaining_ms) });
     case 'finished': return phase.stopped ? t('rot.phase.stopped') : t('rot.phase.finished');
     default: return phase.state;
