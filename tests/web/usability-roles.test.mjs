@@ -566,3 +566,24 @@ test('between two rounds, the expert is told to stay: the groups are the ones wh
   await cit.waitForSelector('#rot-status :text("Changement de salle : le tour 2 va commencer.")');
   await commandOk(fac, { type: 'stop_rotation' });
 });
+
+test('opening and closing a public poll with the keyboard keeps the focus in its card', { timeout: 60000 }, async () => {
+  const fac = await openAs(browser, server, server.role('facilitator', 1));
+  const conv = server.role('facilitator', 1).convention;
+  assert.equal((await organizerApi(server, 'POST', `/api/conventions/${conv}/public-link`, {})).status, 201);
+  await tab(fac, 'console');
+  const card = '#public-poll';
+  await fac.click(`${card} details.public-poll-new summary`);
+  await fac.fill(`${card} [data-testid=public-poll-form] textarea >> nth=0`, 'Un marché de producteurs le samedi ?');
+  await fac.fill(`${card} [data-testid=public-poll-form] textarea >> nth=1`, 'Oui\nNon');
+  await fac.focus(`${card} button:has-text("Lancer le sondage")`);
+  await fac.keyboard.press('Enter');
+  await fac.waitForSelector(`${card} [data-testid=public-poll-open]`);
+  const inCard = () => fac.waitForFunction((sel) => document.activeElement !== document.body && document.querySelector(sel).contains(document.activeElement), card, { timeout: 3000 })
+    .catch(async () => assert.fail(`the focus is on ${await fac.evaluate(() => document.activeElement.tagName)}`));
+  await inCard();
+  await fac.focus(`${card} button:has-text("Clore le sondage")`);
+  await fac.keyboard.press('Enter');
+  await fac.waitForSelector(`${card} [data-testid=public-poll-open]`, { state: 'detached' });
+  await inCard();
+});

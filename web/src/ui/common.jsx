@@ -146,16 +146,25 @@ export function ActButton({ client, command, children, class: cls, confirm, harm
  */
 export function keepFocusNear(el) {
   if (!el || typeof document === 'undefined' || !el.contains(document.activeElement)) return;
+  const near = focusAnchors(el);
+  setTimeout(() => focusBack(near), 0);
+}
+
+/** The list items, articles and sections around `el`, nearest first (to focus one later). */
+export function focusAnchors(el) {
   const near = [];
-  for (let a = el.parentElement; a; a = a.parentElement) if (a.matches('li, article, section, main')) near.push(a);
-  setTimeout(() => {
-    const now = document.activeElement;
-    if (now && now !== document.body) return;
-    const to = near.find((a) => a.isConnected);
-    if (!to) return;
-    if (!to.hasAttribute('tabindex')) to.setAttribute('tabindex', '-1');
-    to.focus();
-  }, 0);
+  for (let a = el && el.parentElement; a; a = a.parentElement) if (a.matches('li, article, section, main')) near.push(a);
+  return near;
+}
+
+/** If the focus fell to the top of the page, give it to the nearest of `near` still there. */
+export function focusBack(near) {
+  const now = document.activeElement;
+  if (now && now !== document.body) return;
+  const to = near.find((a) => a.isConnected);
+  if (!to) return;
+  if (!to.hasAttribute('tabindex')) to.setAttribute('tabindex', '-1');
+  to.focus();
 }
 
 export function Section({ title, children, class: cls, id, headingLevel = 2, actions }) {

@@ -7,7 +7,7 @@
 
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { t } from '../i18n.js';
-import { useId, checkFields, timeOfDay } from './common.jsx';
+import { useId, checkFields, timeOfDay, focusAnchors, focusBack } from './common.jsx';
 import { apiFetch } from './download.jsx';
 import { Bars } from './polls.jsx';
 
@@ -144,6 +144,9 @@ export function PublicPollPanel({ client }) {
   }, [open ? open.poll : null]);
 
   const send = async (command) => {
+    // Opening swaps the form for the open poll, closing swaps it back, and the busy button is
+    // disabled meanwhile: the focus, if it falls to the top of the page, comes back here.
+    const near = focusAnchors(document.activeElement);
     setBusy(true);
     setRefused(null);
     let ok = false;
@@ -157,6 +160,7 @@ export function PublicPollPanel({ client }) {
     setBusy(false);
     // Right after, whatever the answer: a refusal may come of a poll someone else opened.
     await load();
+    if (alive.current) setTimeout(() => focusBack(near), 0);
     return ok;
   };
   const start = async (e) => {
