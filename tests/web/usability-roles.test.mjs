@@ -587,3 +587,22 @@ test('opening and closing a public poll with the keyboard keeps the focus in its
   await fac.waitForSelector(`${card} [data-testid=public-poll-open]`, { state: 'detached' });
   await inCard();
 });
+
+test('going up the opinion with the arrows, the caret stays in view below the toolbar', { timeout: 90000 }, async () => {
+  const a = await openAs(browser, server, server.who('Antoine Rapporteur'), { viewport: PHONE });
+  await tab(a, 'opinion');
+  await editorReady(a);
+  await a.click('.doc-editor');
+  await a.keyboard.press('Control+End');
+  for (let i = 1; i <= 60; i += 1) {
+    await a.keyboard.press('Enter');
+    await a.keyboard.type(`Ligne ${i} à relire.`);
+  }
+  for (let i = 0; i < 45; i += 1) await a.keyboard.press('ArrowUp');
+  await a.waitForTimeout(200);
+  const [caret, bar] = await a.evaluate(() => {
+    const r = window.getSelection().getRangeAt(0).getBoundingClientRect();
+    return [r.top, document.querySelector('.toolbar').getBoundingClientRect().bottom];
+  });
+  assert.ok(caret >= bar, `the caret (${caret}) is under the toolbar (its bottom ${bar})`);
+});

@@ -275,6 +275,25 @@ export function mountEditor(el, opts) {
     editable: () => editable,
     attributes: { class: 'doc-editor', role: 'textbox', 'aria-multiline': 'true', 'aria-label': opts.labels.editor },
     nodeViews: { proposal: (node, v, getPos) => new ProposalView(node, v, getPos, opts.labels) },
+    // The page's sticky header and the toolbar cover the top of the window: the caret is
+    // brought into view below them (ProseMirror's own scrolling put it under them when one
+    // went up the text with the arrows).
+    handleScrollToSelection(v) {
+      if (typeof window === 'undefined' || !v.hasFocus()) return false;
+      let caret;
+      try {
+        caret = v.coordsAtPos(v.state.selection.head);
+      } catch {
+        return false;
+      }
+      const covers = [document.querySelector('.sticky-top'), el.parentElement && el.parentElement.querySelector('.toolbar')]
+        .filter(Boolean).map((b) => b.getBoundingClientRect().bottom);
+      const top = Math.max(0, ...covers) + 8;
+      const bottom = window.innerHeight - 8;
+      if (caret.top < top) window.scrollBy(0, caret.top - top);
+      else if (caret.bottom > bottom) window.scrollBy(0, caret.bottom - bottom);
+      return true;
+    },
     // Called with the view as `this`, also while it is being constructed (y-prosemirror
     // fills it from the Yjs document at once).
     dispatchTransaction(tr) {
