@@ -730,6 +730,24 @@ async fn roster_import_as_json_and_csv() -> Result<()> {
     )
     .await
     .context("empty name in CSV")?;
+    // Every wrong row at once, by its line in the file (a quoted cell spans two lines here,
+    // so the second entry starts on line 4), and nothing imported.
+    let m = expect_error(
+        csv_post(
+            "name,roles,note\nJeanne,citizen,\"sur\ndeux lignes\"\n ,citizen,\nMarc,,\nPierre,garant;citizen,\n Zoé ,citizen,\n",
+        )
+        .await?,
+        400,
+        ErrorCode::Invalid,
+    )
+    .await?;
+    ensure!(
+        m.starts_with("2 entries of the roster are wrong, nothing imported: ")
+            && m.contains("the name of line 4 is empty")
+            && m.contains("line 6 (Pierre): a guarantor holds no other role")
+            && !m.contains("entry"),
+        "each wrong row named by its line: {m}"
+    );
     // The same in JSON.
     for (body, code) in [
         (

@@ -555,59 +555,89 @@ fn add_participants(state: &Convention, people: &[NewPerson]) -> Decision {
             ),
         );
     }
+    // Every entry is checked, and every wrong one is named at once (up to
+    // `MAX_ROSTER_ERRORS`): a roster is fixed in one go, not a line per try.
     let mut out = Vec::with_capacity(people.len());
+    let mut wrong = Vec::new();
     for (i, p) in people.iter().enumerate() {
-        let line = i + 1;
-        let name = check_text(
-            &p.name,
-            MAX_NAME_CHARS,
-            &format!("the name of entry {line}"),
-        )?;
-        let roles: Vec<Role> = p
-            .roles
-            .iter()
-            .copied()
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        if roles.is_empty() {
-            return reject(Code::Invalid, format!("entry {line} ({name}) has no role"));
+        match new_person(p, i + 1, format!("p{:05}", state.people.len() + i + 1)) {
+            Ok(person) => out.push(Event::ParticipantAdded { person }),
+            Err(r) => wrong.push(r.message),
         }
-        if roles.contains(&Role::Guarantor) && roles.len() > 1 {
+    }
+    match wrong.len() {
+        0 => Ok(out),
+        1 => reject(Code::Invalid, wrong.remove(0)),
+        n => {
+            let shown = wrong
+                .iter()
+                .take(MAX_ROSTER_ERRORS)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("; ");
+            let more = if n > MAX_ROSTER_ERRORS {
+                format!("; and {} more", n - MAX_ROSTER_ERRORS)
+            } else {
+                String::new()
+            };
+            reject(
+                Code::Invalid,
+                format!("{n} entries of the roster are wrong, nothing imported: {shown}{more}"),
+            )
+        }
+    }
+}
+
+/// Most wrong roster entries named in one refusal.
+const MAX_ROSTER_ERRORS: usize = 20;
+
+/// One roster entry (`line`: its place in the import, from 1) checked and made a person.
+fn new_person(p: &NewPerson, line: usize, id: ParticipantId) -> Result<Person, Rejection> {
+    let name = check_text(
+        &p.name,
+        MAX_NAME_CHARS,
+        &format!("the name of entry {line}"),
+    )?;
+    let roles: Vec<Role> = p
+        .roles
+        .iter()
+        .copied()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if roles.is_empty() {
+        return reject(Code::Invalid, format!("entry {line} ({name}) has no role"));
+    }
+    if roles.contains(&Role::Guarantor) && roles.len() > 1 {
+        return reject(
+            Code::Invalid,
+            format!("entry {line} ({name}): a guarantor holds no other role"),
+        );
+    }
+    let mut attributes = BTreeMap::new();
+    for (k, v) in &p.attributes {
+        let k = check_text(
+            k,
+            MAX_NAME_CHARS,
+            &format!("an attribute name of entry {line}"),
+        )?;
+        let v = v.trim();
+        if v.chars().count() > MAX_NAME_CHARS {
             return reject(
                 Code::Invalid,
-                format!("entry {line} ({name}): a guarantor holds no other role"),
+                format!("attribute {k} of entry {line} is too long"),
             );
         }
-        let mut attributes = BTreeMap::new();
-        for (k, v) in &p.attributes {
-            let k = check_text(
-                k,
-                MAX_NAME_CHARS,
-                &format!("an attribute name of entry {line}"),
-            )?;
-            let v = v.trim();
-            if v.chars().count() > MAX_NAME_CHARS {
-                return reject(
-                    Code::Invalid,
-                    format!("attribute {k} of entry {line} is too long"),
-                );
-            }
-            if !v.is_empty() {
-                attributes.insert(k, v.to_string());
-            }
+        if !v.is_empty() {
+            attributes.insert(k, v.to_string());
         }
-        let id = format!("p{:05}", state.people.len() + i + 1);
-        out.push(Event::ParticipantAdded {
-            person: Person {
-                id,
-                name,
-                roles,
-                attributes,
-            },
-        });
     }
-    Ok(out)
+    Ok(Person {
+        id,
+        name,
+        roles,
+        attributes,
+    })
 }
 
 fn assign_rooms(

@@ -206,8 +206,9 @@ fn parse_role(s: &str) -> Option<Role> {
 }
 
 /// Read a CSV roster: a `name` (or `nom`) column, an optional `roles` column (separated by
-/// `;` or `|`, default citizen), every other column an attribute.
-pub fn parse_csv(text: &str) -> Result<Vec<RosterEntry>, String> {
+/// `;` or `|`, default citizen), every other column an attribute. With each entry, the line of
+/// the file it starts on (a quoted cell may span lines).
+pub fn parse_csv(text: &str) -> Result<(Vec<RosterEntry>, Vec<u64>), String> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_reader(text.as_bytes());
@@ -225,9 +226,14 @@ pub fn parse_csv(text: &str) -> Result<Vec<RosterEntry>, String> {
         .iter()
         .position(|h| h == "roles" || h == "role" || h == "rôles" || h == "rôle");
     let mut out = Vec::new();
+    let mut lines = Vec::new();
     for (i, row) in reader.records().enumerate() {
-        let line = i + 2;
-        let row = row.map_err(|e| format!("line {line}: {e}"))?;
+        let row = row.map_err(|e| match e.position() {
+            Some(p) => format!("line {}: {e}", p.line()),
+            None => format!("record {}: {e}", i + 1),
+        })?;
+        let line = row.position().map_or(i as u64 + 2, |p| p.line());
+        lines.push(line);
         let name = row.get(name_col).unwrap_or("").to_string();
         let roles = match roles_col
             .and_then(|c| row.get(c))
@@ -254,7 +260,33 @@ pub fn parse_csv(text: &str) -> Result<Vec<RosterEntry>, String> {
             attributes,
         });
     }
-    Ok(out)
+    Ok((out, lines))
+}
+
+/// A refusal of a CSV roster speaks of the file's lines: each "entry N" of the domain's
+/// message (its place in the import, from 1) becomes "line L".
+fn on_csv_lines(message: &str, lines: &[u64]) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find("entry ") {
+        let after = &rest[at + "entry ".len()..];
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        let line = after[..digits]
+            .parse::<usize>()
+            .ok()
+            .and_then(|n| n.checked_sub(1))
+            .and_then(|i| lines.get(i));
+        match line {
+            Some(line) => {
+                out.push_str(&rest[..at]);
+                out.push_str(&format!("line {line}"));
+            }
+            None => out.push_str(&rest[..at + "entry ".len() + digits]),
+        }
+        rest = &after[digits..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A body the router would not read whole: over its size limit (413, typed like every other
@@ -290,11 +322,14 @@ pub async fn import_roster(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/csv"));
-    let entries: Vec<RosterEntry> = if csv {
-        parse_csv(&body).map_err(|e| ApiError::new(ErrorCode::BadMessage, e))?
+    let (entries, lines): (Vec<RosterEntry>, Option<Vec<u64>>) = if csv {
+        let (entries, lines) =
+            parse_csv(&body).map_err(|e| ApiError::new(ErrorCode::BadMessage, e))?;
+        (entries, Some(lines))
     } else {
-        serde_json::from_str(&body)
-            .map_err(|e| ApiError::new(ErrorCode::BadMessage, format!("not a JSON roster: {e}")))?
+        let entries = serde_json::from_str(&body)
+            .map_err(|e| ApiError::new(ErrorCode::BadMessage, format!("not a JSON roster: {e}")))?;
+        (entries, None)
     };
     let people = entries
         .into_iter()
@@ -306,7 +341,14 @@ pub async fn import_roster(
         .collect();
     let records = handle
         .command(d::Actor::Organizer, d::Command::AddParticipants { people })
-        .await?;
+        .await
+        .map_err(|e| match (e, &lines) {
+            (crate::live::CommandError::Rejected(mut r), Some(lines)) => {
+                r.message = on_csv_lines(&r.message, lines);
+                ApiError::from(crate::live::CommandError::Rejected(r))
+            }
+            (e, _) => ApiError::from(e),
+        })?;
     let added = records
         .into_iter()
         .filter_map(|r| match r.event {
@@ -498,4 +540,30 @@ pub async fn audit(
         body,
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_csv_refusal_names_the_file_lines() {
+        let lines = [2, 3, 5, 6];
+        assert_eq!(
+            super::on_csv_lines("entry 3 (Ana) has no role", &lines),
+            "line 5 (Ana) has no role"
+        );
+        assert_eq!(
+            super::on_csv_lines(
+                "2 entries of the roster are wrong, nothing imported: the name of entry 1 is \
+                 empty; attribute age of entry 4 is too long",
+                &lines
+            ),
+            "2 entries of the roster are wrong, nothing imported: the name of line 2 is \
+             empty; attribute age of line 6 is too long"
+        );
+        // No such entry, or no number: left as it is.
+        assert_eq!(
+            super::on_csv_lines("entry 9 and entry x", &lines),
+            "entry 9 and entry x"
+        );
+    }
 }
