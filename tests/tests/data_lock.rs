@@ -7,6 +7,20 @@ use anyhow::{ensure, Result};
 use convene_tests::proto::Role;
 use convene_tests::{convene_bin, convene_cli, person, tempdir, Server};
 
+/// `convene export` of the convention `seule` from `data` into `out`.
+fn export_seule(data: &std::path::Path, out: &std::path::Path) -> Result<()> {
+    convene_cli([
+        std::ffi::OsStr::new("export"),
+        "--convention".as_ref(),
+        "seule".as_ref(),
+        "--data".as_ref(),
+        data.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ])?;
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_server_on_the_same_data_directory_does_not_start() -> Result<()> {
     let dir = tempdir();
@@ -21,15 +35,7 @@ async fn a_second_server_on_the_same_data_directory_does_not_start() -> Result<(
         )
         .await?;
     let export = dir.path().join("seule.jsonl");
-    convene_cli([
-        std::ffi::OsStr::new("export"),
-        "--convention".as_ref(),
-        "seule".as_ref(),
-        "--data".as_ref(),
-        data.as_os_str(),
-        "--out".as_ref(),
-        export.as_os_str(),
-    ])?;
+    export_seule(&data, &export)?;
 
     // A second server on the same directory: refused, naming the first.
     ensure!(
@@ -58,15 +64,7 @@ async fn a_second_server_on_the_same_data_directory_does_not_start() -> Result<(
         "an import into a served directory: {err}"
     );
     let after = dir.path().join("after.jsonl");
-    convene_cli([
-        std::ffi::OsStr::new("export"),
-        "--convention".as_ref(),
-        "seule".as_ref(),
-        "--data".as_ref(),
-        data.as_os_str(),
-        "--out".as_ref(),
-        after.as_os_str(),
-    ])?;
+    export_seule(&data, &after)?;
     ensure!(
         std::fs::read(&after)? == std::fs::read(&export)?,
         "the convention changed"
