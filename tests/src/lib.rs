@@ -39,6 +39,23 @@ pub fn convene_bin() -> PathBuf {
     panic!("no convene binary: run `cargo build -p convene` first (scripts/test.sh does)")
 }
 
+/// `convene ARGS…` (a command other than `serve`), which may fail: whether it succeeded, and
+/// what it wrote on stderr.
+pub fn convene_try<I, S>(args: I) -> Result<(bool, String)>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let out = std::process::Command::new(convene_bin())
+        .args(args)
+        .output()
+        .context("running convene")?;
+    Ok((
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ))
+}
+
 /// `convene ARGS…` (a command other than `serve`), which must succeed: its output.
 pub fn convene_cli<I, S>(args: I) -> Result<std::process::Output>
 where

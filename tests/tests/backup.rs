@@ -8,25 +8,21 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use anyhow::{ensure, Context, Result};
+use anyhow::{ensure, Result};
 use convene_tests::proto::{Ballot, Command, Event, PollKind, Role, Stance};
-use convene_tests::{convene_bin, convene_cli, person, poll_spec, tempdir, Client, Server};
+use convene_tests::{convene_cli, convene_try, person, poll_spec, tempdir, Client, Server};
 
 /// `convene backup --data DATA --out OUT`: whether it succeeded, and what it printed.
 async fn backup(data: &Path, out: &Path) -> Result<(bool, String)> {
-    let out = tokio::process::Command::new(convene_bin())
-        .arg("backup")
-        .arg("--data")
-        .arg(data)
-        .arg("--out")
-        .arg(out)
-        .output()
-        .await
-        .context("running convene backup")?;
-    Ok((
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    ))
+    let args = [
+        "backup".into(),
+        "--data".into(),
+        data.as_os_str().to_owned(),
+        "--out".into(),
+        out.as_os_str().to_owned(),
+    ];
+    // On a blocking thread: the test's clients keep writing meanwhile.
+    tokio::task::spawn_blocking(move || convene_try::<_, std::ffi::OsString>(args)).await?
 }
 
 fn chats(records: &[convene_tests::proto::Record]) -> Vec<String> {

@@ -5,7 +5,7 @@
 
 use anyhow::{ensure, Result};
 use convene_tests::proto::Role;
-use convene_tests::{convene_bin, convene_cli, person, tempdir, Server};
+use convene_tests::{convene_cli, convene_try, person, tempdir, Server};
 
 /// `convene export` of the convention `seule` from `data` into `out`.
 fn export_seule(data: &std::path::Path, out: &std::path::Path) -> Result<()> {
@@ -52,15 +52,14 @@ async fn a_second_server_on_the_same_data_directory_does_not_start() -> Result<(
     );
 
     // An import into it while it serves: refused too, nothing written.
-    let import = std::process::Command::new(convene_bin())
-        .arg("import")
-        .arg(&export)
-        .arg("--data")
-        .arg(&data)
-        .output()?;
-    let err = String::from_utf8_lossy(&import.stderr);
+    let (ok, err) = convene_try([
+        std::ffi::OsStr::new("import"),
+        export.as_os_str(),
+        "--data".as_ref(),
+        data.as_os_str(),
+    ])?;
     ensure!(
-        !import.status.success() && err.contains("is using the data directory"),
+        !ok && err.contains("is using the data directory"),
         "an import into a served directory: {err}"
     );
     let after = dir.path().join("after.jsonl");

@@ -9,20 +9,19 @@ use std::path::Path;
 
 use anyhow::{ensure, Result};
 use convene_tests::proto::{Ballot, Command, PollKind, Role};
-use convene_tests::{convene_bin, own_redis, person, poll_spec, tempdir, Client, Server};
+use convene_tests::{convene_try, own_redis, person, poll_spec, tempdir, Client, Server};
 use redis::Commands;
 
 /// `convene delete …`: whether it succeeded, and what it printed.
 fn delete(args: &[&str], store: &[&std::ffi::OsStr]) -> Result<(bool, String)> {
-    let out = std::process::Command::new(convene_bin())
-        .arg("delete")
-        .args(args)
-        .args(store)
-        .output()?;
-    Ok((
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    ))
+    let delete = [std::ffi::OsStr::new("delete")];
+    convene_try(
+        delete
+            .iter()
+            .copied()
+            .chain(args.iter().map(|a| a.as_ref()))
+            .chain(store.iter().copied()),
+    )
 }
 
 /// A convention whose every kind of content carries `mark`: the names, a chat line, a secret

@@ -4,7 +4,7 @@
 use anyhow::{ensure, Context, Result};
 use convene_tests::proto::{Ballot, Command, Event, PollKind, Role};
 use convene_tests::{
-    convene_bin, convene_cli, own_redis, person, poll_spec, tempdir, Client, Server,
+    convene_cli, convene_try, own_redis, person, poll_spec, tempdir, Client, Server,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -76,14 +76,8 @@ async fn a_convention_moves_between_sqlite_and_redis_unchanged() -> Result<()> {
     let redis = own.url.clone();
     convene_cli(["import", &first.to_string_lossy(), "--redis", &redis])?;
     // Importing twice is refused: nothing is overwritten.
-    let again = std::process::Command::new(convene_bin())
-        .args(["import", &first.to_string_lossy(), "--redis", &redis])
-        .output()?;
-    ensure!(
-        !again.status.success()
-            && String::from_utf8_lossy(&again.stderr).contains("already exists"),
-        "second import"
-    );
+    let (ok, err) = convene_try(["import", &first.to_string_lossy(), "--redis", &redis])?;
+    ensure!(!ok && err.contains("already exists"), "second import");
     convene_cli([
         "export",
         "--convention",
