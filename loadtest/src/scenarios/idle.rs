@@ -11,7 +11,9 @@
 //! Past the open-files limit of one process, `--processes P` re-spawns this binary as P
 //! workers (`idle --worker-of P --worker-index i --tokens-file F`), each opening its share.
 //! A worker prints `READY <opened> <welcomes> <failed>` once its connections are open, holds
-//! them until a line (or the end of) its standard input, and prints `DONE <json>`. Client
+//! them until a line (or the end of) its standard input, prints `DONE <json>`, and closes them
+//! at the end of its standard input: the coordinator ends every worker's input only once it has
+//! every `DONE`, so that no worker counts the presence frames of another one's departures. Client
 //! sockets are bound to 127.0.0.2, 127.0.0.3... (`--source-addresses`) before connecting,
 //! so that the loopback's ephemeral ports (about 28,000 per source address) suffice.
 
@@ -28,7 +30,7 @@ use futures_util::{SinkExt, StreamExt};
 use reqwest::Url;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -327,6 +329,9 @@ async fn worker(ctx: &Ctx, args: &Args) -> ScenarioResult {
         .write_all(format!("DONE {}\n", serde_json::to_string(&done)?).as_bytes())
         .await?;
     stdout.flush().await?;
+    // Held until every worker has counted: the end of stdin (or a minute).
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(60), stdin.read_to_end(&mut rest)).await;
     close_held(held).await;
     let mut out = Outcome::new(json!(args));
     out.check("worker_done", &done);
@@ -497,8 +502,9 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
         done.presence = tally.presence.load(Ordering::Relaxed);
         close_held(held).await;
     } else {
+        // Every worker counts (STOP, DONE) before any closes (the end of its stdin, below).
         for s in workers.iter_mut() {
-            if let Some(mut stdin) = s.stdin.take() {
+            if let Some(stdin) = s.stdin.as_mut() {
                 let _ = stdin.write_all(b"STOP\n").await;
                 let _ = stdin.flush().await;
             }
@@ -532,6 +538,10 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
                     .failures
                     .push(format!("worker {w}: no DONE within 60 s")),
             }
+        }
+        // Every worker has counted: now they may close (the end of their stdin).
+        for s in workers.iter_mut() {
+            drop(s.stdin.take());
         }
         for s in workers.iter_mut() {
             // Let it close its connections and print its own report (ignored).
