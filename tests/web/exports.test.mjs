@@ -70,6 +70,15 @@ test('exports download with the token in a header, never in a URL', { timeout: 1
   assert.equal(csv.name, `polls-${cid}.csv`);
   assert.match(csv.text, /Faut-il des bus de nuit \?/);
   assert.equal(csv.text, await asOrganizer(`/api/conventions/${cid}/polls?format=csv`));
+  // The spreadsheet form, for people: headers in the page's language, times in the browser's
+  // zone (its content is checked cell by cell in tests/tests/xlsx_exports.rs).
+  const zone = await gar.evaluate(() => Intl.DateTimeFormat().resolvedOptions().timeZone);
+  const sheetPath = `/api/conventions/${cid}/polls?format=xlsx&lang=fr&tz=${encodeURIComponent(zone)}`;
+  const [sheet] = await Promise.all([gar.waitForEvent('download'), gar.click(`#exports button[data-export="${sheetPath}"]`)]);
+  assert.equal(sheet.suggestedFilename(), `polls-${cid}.xlsx`);
+  const bytes = readFileSync(await sheet.path());
+  assert.equal(bytes.subarray(0, 4).toString('latin1'), 'PK\x03\x04', 'an .xlsx is a zip file');
+  assert.ok(bytes.includes(Buffer.from('xl/worksheets/sheet1.xml')), 'with a worksheet');
   const json = await download(gar, `#exports button[data-export="/api/conventions/${cid}/polls"]`);
   assert.equal(JSON.parse(json.text).at(-1).spec.question, 'Faut-il des bus de nuit ?');
   // The opinion as HTML, shown in a new tab.

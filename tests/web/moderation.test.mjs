@@ -61,7 +61,7 @@ test('a hidden message leaves two citizens\' chats and stays marked for the guar
   await waitState(g, (c) => c.status === 'open' && !!c.snap);
   await g.waitForSelector(`#observed ${line}.hidden-line`);
   // The guarantor's chat export keeps the line, marked hidden with its reason.
-  const path = await g.getAttribute('#exports button:has-text("Chat, messages masqués compris")', 'data-export');
+  const path = await g.getAttribute('#exports button:has-text("Chat, messages masqués compris (CSV)")', 'data-export');
   const csv = await g.evaluate(async (u) => (await fetch(u, { headers: { authorization: `Bearer ${window.__convene.token}` } })).text(), path);
   const row = csv.split('\n').find((l) => l.includes('Un message injurieux à masquer'));
   assert.ok(row && row.includes(',yes,') && row.trim().endsWith('Propos injurieux'), csv);

@@ -13,7 +13,7 @@ use convene_protocol::{AttendanceReport, ErrorCode};
 use serde::Deserialize;
 
 use super::api::{organizer_or, ApiResult};
-use super::exports::{csv_response, Csv};
+use super::table::{col, row, Cell, Export, Output, OutputQuery, Sheet};
 use super::{ApiError, AppState};
 use crate::attendance::Stretch;
 use crate::domain::{self as d, attendance as a};
@@ -25,9 +25,10 @@ const READERS: &[d::Role] = &[d::Role::Guarantor];
 #[derive(Deserialize)]
 pub struct AttendanceQuery {
     token: Option<String>,
-    /// `json` (default) or `csv`.
-    format: Option<String>,
-    /// CSV only: `participants` (default: one row per participant and day) or `attributes`
+    /// `format` (`json`, `csv`, `xlsx`), `lang` and `tz`: [`super::table`].
+    #[serde(flatten)]
+    out: OutputQuery,
+    /// CSV and spreadsheet only: `participants` (default: one row per participant and day) or `attributes`
     /// (per day, roster attribute and value).
     table: Option<String>,
 }
@@ -55,16 +56,7 @@ pub async fn attendance(
         Some(h) if h == app.organizer_hash => "organizer",
         _ => "guarantor",
     };
-    let csv = match q.format.as_deref() {
-        None | Some("json") => false,
-        Some("csv") => true,
-        Some(other) => {
-            return Err(ApiError::new(
-                ErrorCode::Invalid,
-                format!("format {other:?}: json or csv"),
-            ))
-        }
-    };
+    let out = q.out.output()?;
     let table = match q.table.as_deref() {
         None | Some("participants") => Table::Participants,
         Some("attributes") => Table::Attributes,
@@ -103,23 +95,26 @@ pub async fn attendance(
         .await
         .ok_or_else(|| unavailable("the convention is shutting down"))?;
     let report = a::report(&intervals, people.values());
-    let out = wire::attendance_out(
+    let report = wire::attendance_out(
         &id,
         report,
         &people,
         attendance.settings.retention_days,
         crate::attendance::now_ms(),
     );
-    tracing::info!(convention = %id, by, csv, people = out.participants.len(), "attendance read");
-    if !csv {
-        return Ok(Json(out).into_response());
+    let json = matches!(out, Output::Json);
+    tracing::info!(convention = %id, by, json, people = report.participants.len(), "attendance read");
+    if json {
+        return Ok(Json(report).into_response());
     }
-    Ok(match table {
-        Table::Participants => csv_response(&format!("attendance-{id}"), participants_csv(&out)),
+    match table {
+        Table::Participants => Export::one(format!("attendance-{id}"), participants(&report)),
         Table::Attributes => {
-            csv_response(&format!("attendance-{id}-attributes"), attributes_csv(&out))
+            Export::one(format!("attendance-{id}-attributes"), attributes(&report))
         }
-    })
+    }
+    .respond(out)
+    .await
 }
 
 fn role_name(r: convene_protocol::Role) -> &'static str {
@@ -132,72 +127,76 @@ fn role_name(r: convene_protocol::Role) -> &'static str {
     }
 }
 
-/// One row per participant and day (times in UTC, ISO 8601).
-fn participants_csv(r: &AttendanceReport) -> String {
-    let mut w = Csv::default();
-    w.row([
-        "participant",
-        "name",
-        "roles",
-        "day",
-        "minutes",
-        "sessions",
-        "first_arrival",
-        "last_departure",
-    ]);
+/// One row per participant and day (in the CSV, times in UTC, ISO 8601).
+fn participants(r: &AttendanceReport) -> Sheet {
+    let mut s = Sheet::new(
+        "attendance",
+        vec![
+            col("participant", "Identifiant", "Participant id"),
+            col("name", "Nom", "Name"),
+            col("roles", "Rôles", "Roles"),
+            col("day", "Jour", "Day"),
+            col("minutes", "Minutes", "Minutes"),
+            col("sessions", "Connexions", "Sessions"),
+            col("first_arrival", "Première arrivée", "First arrival"),
+            col("last_departure", "Dernier départ", "Last departure"),
+        ],
+    );
     for p in &r.participants {
         let roles: Vec<&str> = p.roles.iter().copied().map(role_name).collect();
-        w.row([
-            p.participant.clone(),
-            p.name.clone(),
+        s.push(row![
+            &p.participant,
+            &p.name,
             roles.join(";"),
-            p.day.clone(),
-            p.minutes.to_string(),
-            p.sessions.to_string(),
-            a::timestamp(p.first_arrival),
-            a::timestamp(p.last_departure),
+            Cell::Day(p.day.clone()),
+            p.minutes,
+            p.sessions,
+            Cell::Iso(p.first_arrival as i64),
+            Cell::Iso(p.last_departure as i64),
         ]);
     }
-    w.finish()
+    s
 }
 
 /// One row per day, roster attribute and value.
-fn attributes_csv(r: &AttendanceReport) -> String {
-    let mut w = Csv::default();
-    w.row([
-        "day",
-        "attribute",
-        "value",
-        "present",
-        "roster",
-        "share_percent",
-    ]);
+fn attributes(r: &AttendanceReport) -> Sheet {
+    let mut s = Sheet::new(
+        "attributes",
+        vec![
+            col("day", "Jour", "Day"),
+            col("attribute", "Attribut", "Attribute"),
+            col("value", "Valeur", "Value"),
+            col("present", "Présent·es", "Present"),
+            col("roster", "Inscrit·es", "On the roster"),
+            col("share_percent", "Part (%)", "Share (%)"),
+        ],
+    );
     for t in &r.days {
-        w.row([
-            t.day.clone(),
-            "*".into(),
-            "*".into(),
-            t.present.to_string(),
-            t.roster.to_string(),
-            share(t.present, t.roster),
+        s.push(row![
+            Cell::Day(t.day.clone()),
+            "*",
+            "*",
+            t.present,
+            t.roster,
+            Cell::Decimal(share(t.present, t.roster)),
         ]);
     }
     for b in &r.by_attribute {
-        w.row([
-            b.day.clone(),
-            b.attribute.clone(),
-            b.value.clone(),
-            b.present.to_string(),
-            b.roster.to_string(),
-            format!("{:.1}", b.share),
+        s.push(row![
+            Cell::Day(b.day.clone()),
+            &b.attribute,
+            &b.value,
+            b.present,
+            b.roster,
+            Cell::Decimal(b.share),
         ]);
     }
-    w.finish()
+    s
 }
 
-fn share(present: u32, roster: u32) -> String {
+fn share(present: u32, roster: u32) -> f64 {
     if roster == 0 {
-        return "0.0".into();
+        return 0.0;
     }
-    format!("{:.1}", f64::from(present) * 100.0 / f64::from(roster))
+    f64::from(present) * 100.0 / f64::from(roster)
 }

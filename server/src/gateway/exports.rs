@@ -3,7 +3,7 @@
 //! rotation with its schedule and the questions heard, and the chat (hidden lines marked).
 
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use convene_protocol::api::{NamedBallot, PollResults};
@@ -11,6 +11,7 @@ use convene_protocol::{ErrorCode, PollKind, Stance};
 use serde::Deserialize;
 
 use super::api::{convention, organizer_or, ApiResult};
+use super::table::{col, row, Cell, Export, Output, OutputQuery, Sheet};
 use super::{ApiError, AppState};
 use crate::domain::{self as d, Convention};
 use crate::live::view;
@@ -30,8 +31,9 @@ pub(super) const READERS: &[d::Role] = &[d::Role::Facilitator, d::Role::Guaranto
 #[derive(Deserialize)]
 pub struct ExportQuery {
     pub(super) token: Option<String>,
-    /// `json` (default) or `csv`.
-    pub(super) format: Option<String>,
+    /// `format` (`json`, `csv`, `xlsx`), `lang` and `tz`: [`super::table`].
+    #[serde(flatten)]
+    pub(super) out: OutputQuery,
 }
 
 fn results(state: &Convention, poll: &d::Poll) -> PollResults {
@@ -87,131 +89,75 @@ fn labels(spec: &convene_protocol::PollSpec) -> Vec<String> {
     }
 }
 
-fn results_csv(r: &PollResults) -> String {
-    let mut w = Csv::default();
-    write_results(&mut w, r);
-    w.finish()
-}
-
 /// One poll's table: a row per option (stance, scale value), or per answer of a text poll.
-fn write_results(w: &mut Csv, r: &PollResults) {
+fn results_sheet(r: &PollResults) -> Sheet {
     let labels = labels(&r.spec);
     match &r.spec.kind {
         PollKind::Text { .. } => {
-            w.row(["answer"]);
+            let mut s = Sheet::new(&r.id, vec![col("answer", "Réponse", "Answer")]);
             for t in &r.tally.texts {
-                w.row([t]);
+                s.push(row![t]);
             }
+            s
         }
         PollKind::Ranking { .. } => {
-            let mut header = vec!["option".to_string(), "borda".to_string()];
-            header.extend((1..=r.tally.rounds.len()).map(|i| format!("irv_round_{i}")));
-            header.push("winner".into());
-            w.row(&header);
+            let mut cols = vec![
+                col("option", "Option", "Option"),
+                col("borda", "Score de Borda", "Borda score"),
+            ];
+            cols.extend((1..=r.tally.rounds.len()).map(|i| {
+                col(
+                    format!("irv_round_{i}"),
+                    format!("Tour {i} (vote alternatif)"),
+                    format!("Instant-runoff round {i}"),
+                )
+            }));
+            cols.push(col("winner", "Gagnante", "Winner"));
+            let mut s = Sheet::new(&r.id, cols);
             for (i, label) in labels.iter().enumerate() {
-                let mut row = vec![
-                    label.clone(),
-                    r.tally.borda.get(i).copied().unwrap_or(0).to_string(),
-                ];
+                let mut cells = row![label, r.tally.borda.get(i).copied().unwrap_or(0)];
                 for round in &r.tally.rounds {
-                    row.push(
-                        round
-                            .counts
-                            .get(i)
-                            .copied()
-                            .flatten()
-                            .map(|c| c.to_string())
-                            .unwrap_or_else(|| "eliminated".into()),
-                    );
+                    cells.push(match round.counts.get(i).copied().flatten() {
+                        Some(c) => Cell::from(c),
+                        None => Cell::Word("eliminated", "éliminée", "eliminated"),
+                    });
                 }
-                row.push((r.tally.winner == Some(i as u32)).to_string());
-                w.row(&row);
+                cells.push(Cell::Flag(
+                    r.tally.winner == Some(i as u32),
+                    ["true", "false"],
+                ));
+                s.push(cells);
             }
+            s
         }
         _ => {
-            w.row(["option", "count", "percent"]);
+            let mut s = Sheet::new(
+                &r.id,
+                vec![
+                    col("option", "Option", "Option"),
+                    col("count", "Voix", "Votes"),
+                    col("percent", "Pourcentage", "Percent"),
+                ],
+            );
             for (i, label) in labels.iter().enumerate() {
                 let count = r.tally.counts.get(i).copied().unwrap_or(0);
                 let pct = r.percentages.get(i).copied().unwrap_or(0.0);
-                w.row([label.clone(), count.to_string(), format!("{pct:.1}")]);
+                s.push(row![label, count, Cell::Decimal(pct)]);
             }
+            s
         }
     }
 }
 
-/// The one way this server writes CSV: every cell goes through [`cell`], so no text a
-/// participant wrote (a question, an option, an answer, a name) reaches a spreadsheet as a
-/// formula. Rows may differ in length (the all-polls export puts several tables in one file).
-pub(super) struct Csv(csv::Writer<Vec<u8>>);
-
-impl Default for Csv {
-    fn default() -> Self {
-        Csv(csv::WriterBuilder::new()
-            .flexible(true)
-            .from_writer(Vec::new()))
-    }
-}
-
-impl Csv {
-    pub(super) fn row<I, S>(&mut self, cells: I)
-    where
-        I: IntoIterator<Item = S>,
-        S: AsRef<str>,
-    {
-        let cells: Vec<String> = cells.into_iter().map(|c| cell(c.as_ref())).collect();
-        // Writing to a Vec cannot fail (flexible rows: no length error either).
-        let _ = self.0.write_record(&cells);
-    }
-
-    pub(super) fn finish(self) -> String {
-        let bytes = self.0.into_inner().unwrap_or_default();
-        String::from_utf8(bytes).unwrap_or_default()
-    }
-}
-
-/// A cell as a spreadsheet will not run it (OWASP, CSV injection): text that starts with
-/// `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`, which spreadsheets show
-/// as text. A plain number (`-2`, a scale value) is left as it is: it cannot be a formula.
-fn cell(text: &str) -> String {
-    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) && !plain_number(text) {
-        format!("'{text}")
-    } else {
-        text.to_string()
-    }
-}
-
-/// `-?digits(.digits)?`: what a spreadsheet reads as a number and nothing else.
-fn plain_number(text: &str) -> bool {
-    let unsigned = text.strip_prefix('-').unwrap_or(text);
-    let mut parts = unsigned.split('.');
-    let whole = parts.next().unwrap_or_default();
-    let frac = parts.next();
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    parts.next().is_none() && digits(whole) && frac.is_none_or(digits)
-}
-
-pub(super) fn csv_response(name: &str, body: String) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}.csv\""),
-            ),
-        ],
-        body,
-    )
-        .into_response()
-}
-
-pub(super) fn wants_csv(q: &ExportQuery) -> ApiResult<bool> {
-    match q.format.as_deref() {
-        None | Some("json") => Ok(false),
-        Some("csv") => Ok(true),
-        Some(other) => Err(ApiError::new(
-            ErrorCode::Invalid,
-            format!("format {other:?}: json or csv"),
-        )),
+/// JSON, or the export's tables in the form asked for.
+async fn respond<T: serde::Serialize>(
+    out: Output,
+    json: T,
+    tables: impl FnOnce() -> Export,
+) -> ApiResult<Response> {
+    match out {
+        Output::Json => Ok(Json(json).into_response()),
+        out => tables().respond(out).await,
     }
 }
 
@@ -223,7 +169,7 @@ pub async fn all(
     Query(q): Query<ExportQuery>,
 ) -> ApiResult<Response> {
     let handle = organizer_or(&app, &headers, &id, q.token.clone(), READERS).await?;
-    let csv = wants_csv(&q)?;
+    let out = q.out.output()?;
     let all: Vec<PollResults> = handle
         .query(|c, _| {
             c.polls_in_order()
@@ -233,17 +179,16 @@ pub async fn all(
         })
         .await
         .ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "the convention is shutting down"))?;
-    if csv {
-        // Each poll's table after a row `# {id}`, its question (a cell of its own: a question
-        // may hold newlines).
-        let mut w = Csv::default();
-        for r in &all {
-            w.row([format!("# {}", r.id), r.spec.question.clone()]);
-            write_results(&mut w, r);
-        }
-        return Ok(csv_response(&format!("polls-{id}"), w.finish()));
-    }
-    Ok(Json(all).into_response())
+    // A sheet per poll; in the CSV, each poll's table after a row `# {id}`, its question (a
+    // cell of its own: a question may hold newlines).
+    let tables = || Export {
+        file: format!("polls-{id}"),
+        sheets: all
+            .iter()
+            .map(|r| results_sheet(r).caption(r.spec.question.clone()))
+            .collect(),
+    };
+    respond(out, &all, tables).await
 }
 
 async fn one(app: &AppState, id: &str, poll: String) -> ApiResult<(PollResults, Vec<NamedBallot>)> {
@@ -291,15 +236,10 @@ pub async fn poll_results(
     Query(q): Query<ExportQuery>,
 ) -> ApiResult<Response> {
     organizer_or(&app, &headers, &id, q.token.clone(), READERS).await?;
-    let csv = wants_csv(&q)?;
+    let out = q.out.output()?;
     let (r, _) = one(&app, &id, poll).await?;
-    if csv {
-        return Ok(csv_response(
-            &format!("{id}-{}-results", r.id),
-            results_csv(&r),
-        ));
-    }
-    Ok(Json(r).into_response())
+    let tables = || Export::one(format!("{id}-{}-results", r.id), results_sheet(&r));
+    respond(out, &r, tables).await
 }
 
 /// `GET /api/conventions/{id}/polls/{poll}/ballots`: named polls only.
@@ -310,7 +250,7 @@ pub async fn ballots(
     Query(q): Query<ExportQuery>,
 ) -> ApiResult<Response> {
     organizer_or(&app, &headers, &id, q.token.clone(), READERS).await?;
-    let csv = wants_csv(&q)?;
+    let out = q.out.output()?;
     let (r, named) = one(&app, &id, poll).await?;
     if r.spec.secret {
         return Err(ApiError::new(
@@ -318,10 +258,16 @@ pub async fn ballots(
             "a secret poll's ballots are linked to nobody: there is nothing to export",
         ));
     }
-    if csv {
+    let tables = || {
         let labels = labels(&r.spec);
-        let mut w = Csv::default();
-        w.row(["participant", "name", "ballot"]);
+        let mut s = Sheet::new(
+            &r.id,
+            vec![
+                col("participant", "Identifiant", "Participant id"),
+                col("name", "Nom", "Name"),
+                col("ballot", "Vote", "Ballot"),
+            ],
+        );
         for b in &named {
             let label = |i: &u32| labels.get(*i as usize).cloned().unwrap_or_default();
             let text = match &b.ballot {
@@ -339,11 +285,11 @@ pub async fn ballots(
                     label(&i)
                 }
             };
-            w.row([b.participant.as_str(), &b.name, &text]);
+            s.push(row![&b.participant, &b.name, text]);
         }
-        return Ok(csv_response(&format!("{id}-{}-ballots", r.id), w.finish()));
-    }
-    Ok(Json(named).into_response())
+        Export::one(format!("{id}-{}-ballots", r.id), s)
+    };
+    respond(out, &named, tables).await
 }
 
 /// `GET /api/conventions/{id}/rotation`: the plan, the schedule with names, the questions
@@ -379,7 +325,7 @@ pub async fn chat(
     Path(id): Path<String>,
     Query(q): Query<ExportQuery>,
 ) -> ApiResult<Response> {
-    let csv = wants_csv(&q)?;
+    let out = q.out.output()?;
     let handle = organizer_or(&app, &headers, &id, q.token.clone(), READERS).await?;
     let names: std::collections::BTreeMap<String, String> = handle
         .query(|c, _| {
@@ -397,40 +343,40 @@ pub async fn chat(
         .await
         .map_err(|e| ApiError::new(ErrorCode::Unavailable, e.to_string()))?;
     let lines = chat_lines(&records, &names);
-    if csv {
-        let mut w = Csv::default();
-        w.row([
-            "seq",
-            "at",
-            "room",
-            "from",
-            "name",
-            "text",
-            "hidden",
-            "hidden_by",
-            "hidden_at",
-            "hidden_reason",
-        ]);
+    let tables = || {
+        let mut s = Sheet::new(
+            "chat",
+            vec![
+                col("seq", "N° dans le journal", "Log seq"),
+                col("at", "Heure", "Time"),
+                col("room", "Salle", "Room"),
+                col("from", "Identifiant", "Participant id"),
+                col("name", "Nom", "Name"),
+                col("text", "Message", "Message"),
+                col("hidden", "Masqué", "Hidden"),
+                col("hidden_by", "Masqué par", "Hidden by"),
+                col("hidden_at", "Masqué à", "Hidden at"),
+                col("hidden_reason", "Motif", "Reason"),
+            ],
+        );
         for l in &lines {
-            let (seq, at) = (l.seq.to_string(), l.at.to_string());
             let h = l.hidden.as_ref();
-            let hidden_at = h.map(|h| h.at.to_string()).unwrap_or_default();
-            w.row([
-                seq.as_str(),
-                &at,
+            s.push(row![
+                l.seq,
+                Cell::Millis(l.at as i64),
                 &l.room,
                 &l.from,
                 &l.name,
                 &l.text,
-                if h.is_some() { "yes" } else { "no" },
-                h.map_or("", |h| h.by.as_str()),
-                &hidden_at,
-                h.map_or("", |h| h.reason.as_str()),
+                Cell::Flag(h.is_some(), ["yes", "no"]),
+                h.map(|h| &h.by),
+                Cell::millis(h.map(|h| h.at)),
+                h.map(|h| &h.reason),
             ]);
         }
-        return Ok(csv_response(&format!("{id}-chat"), w.finish()));
-    }
-    Ok(Json(lines).into_response())
+        Export::one(format!("{id}-chat"), s)
+    };
+    respond(out, &lines, tables).await
 }
 
 /// The chat lines of a log, each marked by the `chat_hidden` that hid it, if any and not
@@ -476,40 +422,4 @@ fn chat_lines(
         }
     }
     lines
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cells_that_would_run_get_a_quote_and_numbers_stay() {
-        for (text, want) in [
-            ("=1+1", "'=1+1"),
-            ("+33 6", "'+33 6"),
-            ("-2+3", "'-2+3"),
-            ("@SUM(A1)", "'@SUM(A1)"),
-            ("\t=1", "'\t=1"),
-            ("\r=1", "'\r=1"),
-            ("-2", "-2"),
-            ("-0.5", "-0.5"),
-            ("-", "'-"),
-            ("-.5", "'-.5"),
-            ("-1.", "'-1."),
-            ("-1.2.3", "'-1.2.3"),
-            ("Transports de nuit", "Transports de nuit"),
-            ("a=b", "a=b"),
-            ("", ""),
-        ] {
-            assert_eq!(cell(text), want, "{text:?}");
-        }
-    }
-
-    #[test]
-    fn a_newline_stays_inside_its_cell() {
-        let mut w = Csv::default();
-        w.row(["# q1", "Question ?\n=1+1"]);
-        w.row(["=a", "2"]);
-        assert_eq!(w.finish(), "# q1,\"Question ?\n=1+1\"\n'=a,2\n");
-    }
 }

@@ -6,11 +6,12 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use convene_protocol::ErrorCode;
+use convene_protocol::{ErrorCode, QuestionStatus};
 use serde_json::json;
 
 use super::api::{organizer_or, ApiResult};
-use super::exports::{csv_response, wants_csv, Csv, ExportQuery, READERS};
+use super::exports::{ExportQuery, READERS};
+use super::table::{col, row, Cell, Export, Output, Sheet};
 use super::{ApiError, AppState};
 use crate::wire;
 
@@ -24,7 +25,7 @@ pub async fn questions(
     Query(q): Query<ExportQuery>,
 ) -> ApiResult<Response> {
     let handle = organizer_or(&app, &headers, &id, q.token.clone(), READERS).await?;
-    let csv = wants_csv(&q)?;
+    let out = q.out.output()?;
     let wanted = hearing.clone();
     let (export, rows) = handle
         .query(move |c, _| {
@@ -41,18 +42,15 @@ pub async fn questions(
                 } else {
                     name(&x.from)
                 };
-                csv_rows.push([
-                    x.id.to_string(),
-                    x.at.to_string(),
-                    author.clone(),
-                    serde_json::to_value(view.status)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_default(),
-                    view.supports.to_string(),
-                    view.merged_into.map(|m| m.to_string()).unwrap_or_default(),
-                    view.hidden_reason.clone().unwrap_or_default(),
-                    view.text.clone(),
+                csv_rows.push(row![
+                    x.id,
+                    Cell::Millis(x.at as i64),
+                    &author,
+                    status_word(view.status),
+                    view.supports,
+                    view.merged_into,
+                    view.hidden_reason.clone(),
+                    &view.text,
                 ]);
                 let mut v = serde_json::to_value(&view).unwrap_or_default();
                 if let (Some(m), false) = (v.as_object_mut(), h.anonymous) {
@@ -78,22 +76,39 @@ pub async fn questions(
         .await
         .ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "the convention is shutting down"))?
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("no hearing {hearing}")))?;
-    if !csv {
+    if let Output::Json = out {
         return Ok(Json(export).into_response());
     }
-    let mut w = Csv::default();
-    w.row([
-        "id",
-        "asked_at",
-        "author",
-        "status",
-        "supports",
-        "merged_into",
-        "hidden_reason",
-        "text",
-    ]);
-    for row in rows {
-        w.row(row);
+    let mut s = Sheet::new(
+        &hearing,
+        vec![
+            col("id", "N°", "No."),
+            col("asked_at", "Posée à", "Asked at"),
+            col("author", "Auteur·rice", "Author"),
+            col("status", "État", "Status"),
+            col("supports", "Soutiens", "Supports"),
+            col("merged_into", "Fusionnée avec", "Merged into"),
+            col("hidden_reason", "Motif du masquage", "Reason hidden"),
+            col("text", "Question", "Question"),
+        ],
+    );
+    for r in rows {
+        s.push(r);
     }
-    Ok(csv_response(&format!("{id}-{hearing}-questions"), w.finish()).into_response())
+    Export::one(format!("{id}-{hearing}-questions"), s)
+        .respond(out)
+        .await
+}
+
+/// A question's status: its CSV spelling (PROTOCOL.md's), French, English.
+fn status_word(s: QuestionStatus) -> Cell {
+    let (csv, fr, en) = match s {
+        QuestionStatus::Pending => ("pending", "en attente", "pending"),
+        QuestionStatus::Open => ("open", "ouverte", "open"),
+        QuestionStatus::Answering => ("answering", "en réponse", "being answered"),
+        QuestionStatus::Answered => ("answered", "répondue", "answered"),
+        QuestionStatus::Hidden => ("hidden", "masquée", "hidden"),
+        QuestionStatus::Merged => ("merged", "fusionnée", "merged"),
+    };
+    Cell::Word(csv, fr, en)
 }

@@ -16,6 +16,7 @@ mod public;
 mod runsheet;
 pub mod serve;
 pub mod socket;
+mod table;
 mod video;
 mod web;
 pub mod ws;

@@ -108,9 +108,12 @@ pub fn document() -> Value {
     let ok = |desc: &str, s: &Value| json!({ "description": desc, "content": { "application/json": { "schema": s } } });
     let err = |desc: &str| json!({ "description": desc, "content": { "application/json": { "schema": error } } });
     let id_param = json!({ "name": "id", "in": "path", "required": true, "schema": { "type": "string" }, "description": "The convention's id" });
-    let format_param = json!({ "name": "format", "in": "query", "required": false, "schema": { "type": "string", "enum": ["json", "csv"] } });
+    let format_param = json!({ "name": "format", "in": "query", "required": false, "schema": { "type": "string", "enum": ["json", "csv", "xlsx"] }, "description": "json (default); csv for programs (English keys, times in ms or ISO 8601 UTC, no cell runs as a formula); xlsx, a spreadsheet for people (headers in `lang`, numbers as numbers, times as dates in `tz`)" });
+    const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+    let lang_param = json!({ "name": "lang", "in": "query", "required": false, "schema": { "type": "string", "enum": ["fr", "en"] }, "description": "xlsx only: the headers' language (default fr)" });
+    let tz_param = json!({ "name": "tz", "in": "query", "required": false, "schema": { "type": "string", "maxLength": 64 }, "description": "xlsx only: IANA time zone of the dates (default UTC), e.g. Europe/Paris" });
     let poll_param = json!({ "name": "poll", "in": "path", "required": true, "schema": { "type": "string" }, "description": "The poll's id (q1, q2...)" });
-    let ok_or_csv = |desc: &str, s: &Value| json!({ "description": desc, "content": { "application/json": { "schema": s }, "text/csv": { "schema": { "type": "string" } } } });
+    let ok_or_csv = |desc: &str, s: &Value| json!({ "description": desc, "content": { "application/json": { "schema": s }, "text/csv": { "schema": { "type": "string" } }, XLSX: { "schema": { "type": "string", "format": "binary" } } } });
     // Who may call: `x-convene-access` says it for programs (a test calls every route with
     // every role against it), `security` for OpenAPI tools, the description for people.
     let organizer_only = |mut op: Value| {
@@ -228,14 +231,14 @@ pub fn document() -> Value {
             "/api/conventions/{id}/polls": {
                 "get": participants(staff, "a facilitator or a guarantor", json!({
                     "summary": "Results of every poll (drafts excluded)",
-                    "parameters": [id_param, format_param],
+                    "parameters": [id_param, format_param, lang_param, tz_param],
                     "responses": { "200": ok_or_csv("Results", &all_results), "400": err("Another format"), "404": err("No such convention (organizer token)") }
                 }))
             },
             "/api/conventions/{id}/polls/{poll}/results": {
                 "get": participants(staff, "a facilitator or a guarantor", json!({
                     "summary": "One poll's results: counts, percentages, Borda scores and instant-runoff rounds, participation and quorum",
-                    "parameters": [id_param, poll_param, format_param],
+                    "parameters": [id_param, poll_param, format_param, lang_param, tz_param],
                     "responses": { "200": ok_or_csv("Results", &results), "400": err("Another format"), "404": err("No such poll"), "409": err("A secret poll whose ballot box was tampered with, still open (code tampered)") }
                 }))
             },
@@ -243,7 +246,7 @@ pub fn document() -> Value {
                 "get": participants(staff, "a facilitator or a guarantor", json!({
                     "summary": "A named poll's final ballots, with voters' names",
                     "description": "Refused (409) for a secret poll: its ballots are linked to nobody.",
-                    "parameters": [id_param, poll_param, format_param],
+                    "parameters": [id_param, poll_param, format_param, lang_param, tz_param],
                     "responses": { "200": ok_or_csv("Ballots", &named), "400": err("Another format"), "404": err("No such poll"), "409": err("A secret poll") }
                 }))
             },
@@ -258,7 +261,7 @@ pub fn document() -> Value {
             "/api/conventions/{id}/runsheet": {
                 "get": participants(staff, "a facilitator or a guarantor", json!({
                     "summary": "The day as planned and as run: each sequence's planned start and duration, actual start and end, extensions, skip, drift",
-                    "parameters": [id_param, format_param],
+                    "parameters": [id_param, format_param, lang_param, tz_param],
                     "responses": { "200": ok_or_csv("Sequences in the order of the day", &runsheet), "400": err("Another format"), "404": err("No such convention (organizer token)") }
                 }))
             },
@@ -266,14 +269,14 @@ pub fn document() -> Value {
                 "get": participants(staff, "a facilitator or a guarantor", json!({
                     "summary": "A hearing's questions from the floor and their status (PROTOCOL.md section 22), in the room's order, then pending, hidden and merged ones",
                     "description": "JSON: { hearing: {id, title, speaker, speaker_name, room, anonymous, moderated, status}, questions: [HearingQuestion with from_name] }. CSV (format=csv): id, asked_at, author, status, supports, merged_into, hidden_reason, text; no cell runs as a formula. An anonymous hearing's export names no author.",
-                    "parameters": [id_param, { "name": "hearing", "in": "path", "required": true, "schema": { "type": "string" } }, format_param],
-                    "responses": { "200": { "description": "The questions", "content": { "application/json": { "schema": { "type": "object" } }, "text/csv": { "schema": { "type": "string" } } } }, "400": err("Another format"), "404": err("No such hearing") }
+                    "parameters": [id_param, { "name": "hearing", "in": "path", "required": true, "schema": { "type": "string" } }, format_param, lang_param, tz_param],
+                    "responses": { "200": { "description": "The questions", "content": { "application/json": { "schema": { "type": "object" } }, "text/csv": { "schema": { "type": "string" } }, XLSX: { "schema": { "type": "string", "format": "binary" } } } }, "400": err("Another format"), "404": err("No such hearing") }
                 }))
             },
             "/api/conventions/{id}/chat": {
                 "get": participants(staff, "a facilitator or a guarantor", json!({
                     "summary": "Every chat line of the log, in order, with room and author; lines a facilitator hid are kept, marked hidden (by, at, reason)",
-                    "parameters": [id_param, format_param],
+                    "parameters": [id_param, format_param, lang_param, tz_param],
                     "responses": { "200": ok_or_csv("Chat lines", &chat_lines), "400": err("Another format"), "404": err("No such convention (organizer token)") }
                 }))
             },
@@ -316,7 +319,7 @@ pub fn document() -> Value {
                 "get": participants(&["guarantor"], "a guarantor", json!({
                     "summary": "Attendance: per participant and day (UTC), time present (several connections at once counted once), first arrival, last departure, sessions; headcount per day and per roster attribute value (PROTOCOL.md §23)",
                     "description": "Personal data, kept outside the log for --attendance-retention-days (default 365). Facilitators and other participants may not read it. CSV: `table=participants` (default) or `table=attributes`.",
-                    "parameters": [id_param, format_param, { "name": "table", "in": "query", "required": false, "schema": { "type": "string", "enum": ["participants", "attributes"] }, "description": "CSV only: which table" }],
+                    "parameters": [id_param, format_param, lang_param, tz_param, { "name": "table", "in": "query", "required": false, "schema": { "type": "string", "enum": ["participants", "attributes"] }, "description": "CSV and xlsx only: which table" }],
                     "responses": { "200": ok_or_csv("The report", &attendance), "400": err("Another format or table (code invalid)"), "404": err("No such convention (organizer token)"), "503": err("The attendance store cannot be read (code unavailable)") }
                 }))
             },

@@ -9,7 +9,8 @@ use axum::Json;
 use convene_protocol::{ErrorCode, SequenceReport};
 
 use super::api::{organizer_or, ApiResult};
-use super::exports::{csv_response, wants_csv, Csv, ExportQuery, READERS};
+use super::exports::{ExportQuery, READERS};
+use super::table::{col, row, Cell, Export, Output, Sheet};
 use super::{ApiError, AppState};
 use crate::domain::runsheet::{Sequence, SequenceStatus};
 use crate::wire;
@@ -45,10 +46,6 @@ fn report(s: &Sequence) -> SequenceReport {
     }
 }
 
-fn opt<T: ToString>(v: Option<T>) -> String {
-    v.map(|v| v.to_string()).unwrap_or_default()
-}
-
 /// `GET /api/conventions/{id}/runsheet`: every sequence in the order of the day.
 pub async fn export(
     State(app): State<AppState>,
@@ -57,52 +54,58 @@ pub async fn export(
     Query(q): Query<ExportQuery>,
 ) -> ApiResult<Response> {
     let handle = organizer_or(&app, &headers, &id, q.token.clone(), READERS).await?;
-    let csv = wants_csv(&q)?;
+    let out = q.out.output()?;
     let rows: Vec<SequenceReport> = handle
         .query(|c, _| c.runsheet.sequences.iter().map(report).collect())
         .await
         .ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "the convention is shutting down"))?;
-    if !csv {
+    if let Output::Json = out {
         return Ok(Json(rows).into_response());
     }
-    let mut w = Csv::default();
-    w.row([
-        "id",
-        "title",
-        "kind",
-        "planned_start",
-        "planned_ms",
-        "status",
-        "started_at",
-        "ended_at",
-        "ended_early",
-        "skipped_at",
-        "extensions",
-        "extended_ms",
-        "start_drift_ms",
-        "actual_ms",
-    ]);
+    let mut s = Sheet::new(
+        "runsheet",
+        vec![
+            col("id", "Identifiant", "Id"),
+            col("title", "Séquence", "Sequence"),
+            col("kind", "Type", "Kind"),
+            col("planned_start", "Début prévu", "Planned start"),
+            col("planned_ms", "Durée prévue", "Planned length"),
+            col("status", "État", "Status"),
+            col("started_at", "Début", "Started"),
+            col("ended_at", "Fin", "Ended"),
+            col("ended_early", "Close avant l'heure", "Ended early"),
+            col("skipped_at", "Passée à", "Skipped at"),
+            col("extensions", "Prolongations", "Extensions"),
+            col("extended_ms", "Temps ajouté", "Time added"),
+            col("start_drift_ms", "Décalage du début", "Start drift"),
+            col("actual_ms", "Durée réelle", "Actual length"),
+        ],
+    );
     for r in &rows {
-        w.row([
-            r.id.clone(),
-            r.title.clone(),
-            r.kind.clone(),
-            r.planned_start.to_string(),
-            r.planned_ms.to_string(),
-            r.status.clone(),
-            opt(r.started_at),
-            opt(r.ended_at),
-            r.ended_early.to_string(),
-            opt(r.skipped_at),
-            r.extensions.len().to_string(),
-            r.extensions
-                .iter()
-                .map(|e| e.by_ms)
-                .sum::<u64>()
-                .to_string(),
-            opt(r.start_drift_ms),
-            opt(r.actual_ms),
+        let status = match r.status.as_str() {
+            "planned" => Cell::Word("planned", "prévue", "planned"),
+            "running" => Cell::Word("running", "en cours", "running"),
+            "done" => Cell::Word("done", "terminée", "done"),
+            "skipped" => Cell::Word("skipped", "passée", "skipped"),
+            other => Cell::from(other),
+        };
+        let extended: u64 = r.extensions.iter().map(|e| e.by_ms).sum();
+        s.push(row![
+            &r.id,
+            &r.title,
+            &r.kind,
+            Cell::Millis(r.planned_start as i64),
+            Cell::Duration(r.planned_ms as i64),
+            status,
+            Cell::millis(r.started_at),
+            Cell::millis(r.ended_at),
+            Cell::Flag(r.ended_early, ["true", "false"]),
+            Cell::millis(r.skipped_at),
+            r.extensions.len(),
+            Cell::Duration(extended as i64),
+            Cell::duration(r.start_drift_ms),
+            Cell::duration(r.actual_ms.map(|a| a as i64)),
         ]);
     }
-    Ok(csv_response(&format!("runsheet-{id}"), w.finish()))
+    Export::one(format!("runsheet-{id}"), s).respond(out).await
 }

@@ -5,7 +5,7 @@
 
 import { useState, useEffect } from 'preact/hooks';
 import { t, fmtPercent, fmtTime, locale } from '../i18n.js';
-import { ExportButton, apiFetch } from './download.jsx';
+import { ExportButton, apiFetch, sheetPath } from './download.jsx';
 
 function attrLabel(k) {
   const key = `attr.${k}`;
@@ -56,6 +56,8 @@ export function AttendanceView({ client }) {
       <p class="small muted">{t('attendance.explain', { days: report ? report.retention_days : 365 })}</p>
       <div class="row wrap">
         <button type="button" class="btn small" onClick={load}>{t('attendance.refresh')}</button>
+        <ExportButton client={client} small path={sheetPath(path)} filename={`attendance-${id}.xlsx`}>{t('attendance.xlsx')}</ExportButton>
+        <ExportButton client={client} small path={sheetPath(`${path}?table=attributes`)} filename={`attendance-${id}-attributes.xlsx`}>{t('attendance.xlsx_attributes')}</ExportButton>
         <ExportButton client={client} small path={`${path}?format=csv`} filename={`attendance-${id}.csv`}>{t('attendance.csv')}</ExportButton>
         <ExportButton client={client} small path={`${path}?format=csv&table=attributes`} filename={`attendance-${id}-attributes.csv`}>{t('attendance.csv_attributes')}</ExportButton>
       </div>

@@ -4,7 +4,22 @@
 // on these routes; only the y-websocket endpoint, where a browser cannot set a header, takes it.
 
 import { useState } from 'preact/hooks';
-import { t } from '../i18n.js';
+import { t, getLang } from '../i18n.js';
+
+/**
+ * The spreadsheet form of the export at `path` (PROTOCOL.md, "Spreadsheets"): `.xlsx`, headers
+ * in the page's language, dates and times in the browser's time zone.
+ */
+export function sheetPath(path) {
+  let tz = 'UTC';
+  try {
+    tz = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+  } catch {
+    // An old browser without time zones: UTC, which the sheet's headers say.
+  }
+  const sep = path.includes('?') ? '&' : '?';
+  return `${path}${sep}format=xlsx&lang=${getLang()}&tz=${encodeURIComponent(tz)}`;
+}
 
 /** `fetch` of an API path with the participant's own token as a Bearer header. */
 export function apiFetch(client, path, init = {}) {

@@ -7,7 +7,7 @@ import { t } from '../i18n.js';
 import { person, seesEverything } from '../reduce.js';
 import { myHearing, follows } from '../hearings.js';
 import { act, ActButton, Section, nameOf, roomName, useId } from './common.jsx';
-import { ExportButton } from './download.jsx';
+import { ExportButton, sheetPath } from './download.jsx';
 
 /** Longest question (PROTOCOL.md section 22). */
 const MAX_QUESTION_CHARS = 1000;
@@ -222,6 +222,7 @@ function HearingList({ client }) {
           <div class="row wrap">
             {facilitator && h.status === 'planned' ? <ActButton client={client} class="btn small primary" command={{ type: 'open_hearing', hearing: h.id }}>{t('hearing.open')}</ActButton> : null}
             {facilitator && h.status === 'open' ? <ActButton client={client} class="btn small" command={{ type: 'close_hearing', hearing: h.id }} confirm={t('hearing.close_confirm')}>{t('hearing.close')}</ActButton> : null}
+            <ExportButton client={client} small path={sheetPath(`/api/conventions/${cid}/hearings/${h.id}/questions`)} filename={`${snap.convention.id}-${h.id}-questions.xlsx`}>{t('hearing.export_xlsx')}</ExportButton>
             <ExportButton client={client} small path={`/api/conventions/${cid}/hearings/${h.id}/questions?format=csv`} filename={`${snap.convention.id}-${h.id}-questions.csv`}>{t('hearing.export_csv')}</ExportButton>
             <ExportButton client={client} small path={`/api/conventions/${cid}/hearings/${h.id}/questions`} filename={`${snap.convention.id}-${h.id}-questions.json`}>{t('hearing.export_json')}</ExportButton>
           </div>

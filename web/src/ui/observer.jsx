@@ -10,7 +10,7 @@ import { FloorCard, QueueList, PeopleList, Chat } from './room.jsx';
 import { EquityView, CallsList } from './console.jsx';
 import { sortedPolls, Participation } from './polls.jsx';
 import { Icon } from './icons.jsx';
-import { ExportButton, loadAudit } from './download.jsx';
+import { ExportButton, loadAudit, sheetPath } from './download.jsx';
 // Attendance (issue #17).
 import { AttendanceView } from './attendance.jsx';
 // Run sheet.
@@ -265,8 +265,10 @@ export function ExportLinks({ client }) {
   return (
     <ul class="plain exports">
       {item(`/api/conventions/${cid}/audit`, `audit-${id}.jsonl`, t('export.audit'))}
+      {item(sheetPath(`/api/conventions/${cid}/polls`), `polls-${id}.xlsx`, t('export.polls_xlsx'))}
       {item(`/api/conventions/${cid}/polls?format=csv`, `polls-${id}.csv`, t('export.polls_csv'))}
       {item(`/api/conventions/${cid}/polls`, `polls-${id}.json`, t('export.polls_json'))}
+      {item(sheetPath(`/api/conventions/${cid}/chat`), `chat-${id}.xlsx`, t('export.chat_xlsx'))}
       {item(`/api/conventions/${cid}/chat?format=csv`, `chat-${id}.csv`, t('export.chat_csv'))}
       {snap.rotation ? item(`/api/conventions/${cid}/rotation`, `rotation-${id}.json`, t('export.rotation')) : null}
       {doc ? item(`/api/conventions/${cid}/documents/${encodeURIComponent(doc.name)}/export?format=html`, `${doc.name}.html`, t('export.opinion_html'), true) : null}

@@ -7,7 +7,7 @@ import { pollNumber, voterOrder } from '../reduce.js';
 import { Countdown, act, ActButton, Section, useId, roomName, useQuestionFocus } from './common.jsx';
 import { Icon } from './icons.jsx';
 import { Waiting } from './status.jsx';
-import { ExportButton } from './download.jsx';
+import { ExportButton, sheetPath } from './download.jsx';
 
 const STANCES = ['for', 'against', 'for_with_reservations', 'abstain'];
 
@@ -602,6 +602,7 @@ export function PollsView({ client }) {
         ) : null}
         {staff ? (
           <p class="row wrap">
+            <ExportButton client={client} path={sheetPath(`/api/conventions/${encodeURIComponent(cid)}/polls`)} filename={`polls-${cid}.xlsx`}>{t('polls.export_xlsx')}</ExportButton>
             <ExportButton client={client} path={`/api/conventions/${encodeURIComponent(cid)}/polls?format=csv`} filename={`polls-${cid}.csv`}>{t('polls.export_csv')}</ExportButton>
             <ExportButton client={client} path={`/api/conventions/${encodeURIComponent(cid)}/polls`} filename={`polls-${cid}.json`}>{t('polls.export_json')}</ExportButton>
           </p>

@@ -8,7 +8,7 @@ import { PLENARY, seesEverything } from '../reduce.js';
 import { nowNext, driftMs } from '../runsheet.js';
 import { act, ActButton, Countdown, roomName, timeOfDay, useId, useTick, checkFields } from './common.jsx';
 import { attributesOf } from './console.jsx';
-import { ExportButton } from './download.jsx';
+import { ExportButton, sheetPath } from './download.jsx';
 
 const KINDS = ['plenary', 'breakouts', 'polls', 'rotation', 'hearing', 'break'];
 const MIN = 60000;
@@ -472,7 +472,8 @@ function statusWords(s) {
 }
 
 function exportPath(snap, format) {
-  return `/api/conventions/${encodeURIComponent(snap.convention.id)}/runsheet?format=${format}`;
+  const path = `/api/conventions/${encodeURIComponent(snap.convention.id)}/runsheet`;
+  return format ? `${path}?format=${format}` : path;
 }
 
 /**
@@ -541,6 +542,7 @@ export function RunSheetPanel({ client, readOnly = false }) {
       {readOnly ? null : editing ? <SequenceForm key={`edit-${editing.id}`} client={client} editing={editing} onDone={() => setEditing(null)} /> : <SequenceForm key="add" client={client} />}
       {readOnly ? null : <p class="small muted">{t('runsheet.hint')}</p>}
       <div class="row wrap">
+        <ExportButton client={client} small path={sheetPath(exportPath(snap))} filename={`runsheet-${snap.convention.id}.xlsx`}>{t('runsheet.export_xlsx')}</ExportButton>
         <ExportButton client={client} small path={exportPath(snap, 'csv')} filename={`runsheet-${snap.convention.id}.csv`}>{t('runsheet.export_csv')}</ExportButton>
         <ExportButton client={client} small path={exportPath(snap, 'json')} filename={`runsheet-${snap.convention.id}.json`}>{t('runsheet.export_json')}</ExportButton>
       </div>
