@@ -55,9 +55,25 @@ test('a followed hearing keeps its questions ordered by support, then age', () =
   applyHearingQuestion(snap, me, { type: 'hearing_question', hearing: 'h1', question: q(30, 3) });
   assert.deepEqual(snap.hearings[0].supported, [30]);
   assert.deepEqual(snap.hearings[0].questions.map((x) => x.id), [32, 30, mine]);
+  // My own question merged: it leaves my list, and I am told which one it joined.
+  applyHearingQuestion(snap, me, { type: 'hearing_question', hearing: 'h1', question: q(mine, 0, 'merged', { text: '', merged_into: 30 }) });
+  assert.deepEqual(snap.hearings[0].questions.map((x) => x.id), [32, 30]);
+  assert.deepEqual(snap.hearings[0].outcome, { question: mine, status: 'merged', into: 30 });
+  assert.deepEqual(snap.hearings[0].supported, [30], 'supported once');
+  // Asking again clears it.
+  const again = ev(snap, me, 'p3', { type: 'hearing_question_asked', hearing: 'h1', text: 'Autre question ?' });
+  assert.equal(snap.hearings[0].outcome, null);
+  applyHearingQuestion(snap, me, { type: 'hearing_question', hearing: 'h1', question: q(again, 0) });
+  // Someone else's question hidden: no word about mine.
+  applyHearingQuestion(snap, me, { type: 'hearing_question', hearing: 'h1', question: q(31, 0, 'hidden', { text: '' }) });
+  assert.equal(snap.hearings[0].outcome, null);
   // Hidden: gone for a citizen.
   applyHearingQuestion(snap, me, { type: 'hearing_question', hearing: 'h1', question: q(32, 5, 'hidden', { text: '' }) });
-  assert.deepEqual(snap.hearings[0].questions.map((x) => x.id), [30, mine]);
+  assert.deepEqual(snap.hearings[0].questions.map((x) => x.id), [30, again]);
+  assert.equal(snap.hearings[0].outcome, null, 'not mine: nothing to say');
+  // Mine hidden by the facilitators: I am told.
+  applyHearingQuestion(snap, me, { type: 'hearing_question', hearing: 'h1', question: q(again, 0, 'hidden', { text: '' }) });
+  assert.deepEqual(snap.hearings[0].outcome, { question: again, status: 'hidden', into: null });
   ev(snap, me, 'p3', { type: 'hearing_support_withdrawn', hearing: 'h1', question: 30 });
   assert.deepEqual(snap.hearings[0].supported, []);
   ev(snap, me, 'p1', { type: 'hearing_closed', hearing: 'h1' });

@@ -100,6 +100,10 @@ test('citizens ask and support, the facilitator merges and answers, the speaker 
   await speaker.waitForSelector(`${LIST}[data-question-id="${q1}"] [data-testid=supports]:has-text("1 soutien")`);
   await waitState(bruno, (c, q) => c.snap.hearings[0].supported.includes(q), q1);
   await bruno.waitForSelector(`${LIST}[data-question-id="${q1}"] [data-testid=withdraw]`);
+  // Bruno's own question left his list: he is told that it joined q1, in words.
+  await bruno.waitForSelector('[data-testid=my-question-outcome]:has-text("Votre question a été regroupée avec une question semblable, « Combien coûterait")');
+  assert.equal(await bruno.locator(`${LIST}[data-question-id="${q3}"]`).count(), 0);
+  assert.equal(await anne.locator('[data-testid=my-question-outcome]').innerText(), '', 'Anne, whose question stays, is told nothing');
 
   // Being answered, then answered: everyone sees it.
   await fac.click(`#hearing-h1 ${LIST}[data-question-id="${q1}"] [data-testid=mark-answering]`);

@@ -69,6 +69,7 @@ export function applyHearingEvent(snap, me, rec) {
     case 'hearing_question_asked':
       if (h && byMe) {
         if (!h.yours.includes(rec.seq)) h.yours.push(rec.seq);
+        h.outcome = null;
         // My own question, before (or, moderated, instead of) the room's view of it.
         if (h.questions && !h.questions.some((q) => q.id === rec.seq)) {
           h.questions.push({
@@ -106,6 +107,10 @@ export function applyHearingQuestion(snap, me, msg) {
     }
   }
   const i = h.questions.findIndex((x) => x.id === q.id);
+  // My own question leaves my list: say why rather than let it vanish.
+  if (gone && !seesEverything(me.roles) && h.yours.includes(q.id)) {
+    h.outcome = { question: q.id, status: q.status, into: q.status === 'merged' ? q.merged_into : null };
+  }
   if (gone && !seesEverything(me.roles)) {
     if (i >= 0) h.questions.splice(i, 1);
   } else if (i >= 0) {

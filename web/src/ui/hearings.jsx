@@ -69,6 +69,19 @@ function statusWords(q, h) {
   }
 }
 
+/** What became of my question when it left my list (merged, hidden), or nothing. */
+function outcomeWords(h) {
+  const o = h.outcome;
+  if (!o) return '';
+  if (o.status === 'merged') {
+    const into = (h.questions || []).find((x) => x.id === o.into);
+    return into
+      ? t('hearing.yours_merged_text', { text: into.text.length > 80 ? `${into.text.slice(0, 79)}…` : into.text })
+      : t('hearing.yours_merged');
+  }
+  return t('hearing.yours_hidden');
+}
+
 /** A facilitator's controls for one question. */
 function Moderate({ client, h, q }) {
   const [into, setInto] = useState('');
@@ -152,6 +165,7 @@ function Hearing({ client, h }) {
       </p>
       {answering ? <p class="notice" role="status" data-testid="answering">{t('hearing.now_answering', { text: answering.text })}</p> : null}
       {canAsk ? <AskForm client={client} h={h} /> : null}
+      <p class="small" role="status" data-testid="my-question-outcome">{outcomeWords(h)}</p>
       {!inRoom && !seesEverything(roles) ? <p class="muted">{t('hearing.elsewhere', { room: roomName(snap, h.room) })}</p> : null}
       {list.length === 0 ? <p class="muted">{t('hearing.no_questions')}</p> : (
         <ol class="questions hearing-questions" aria-label={t('hearing.list')} data-testid="hearing-questions">
