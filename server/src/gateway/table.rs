@@ -321,10 +321,10 @@ impl Export {
                     let c = i as u16;
                     match cell {
                         Cell::Text(t) if t.contains('\n') => {
-                            sheet.write_string_with_format(r, c, t, &wrap)?;
+                            sheet.write_string_with_format(r, c, fit(t).as_ref(), &wrap)?;
                         }
                         Cell::Text(t) => {
-                            sheet.write_string(r, c, t)?;
+                            sheet.write_string(r, c, fit(t).as_ref())?;
                         }
                         Cell::Int(n) => {
                             sheet.write_number(r, c, *n as f64)?;
@@ -366,6 +366,21 @@ impl Export {
         }
         book.save_to_buffer()
     }
+}
+
+/// The most characters a spreadsheet's cell holds.
+const CELL_CHARS: usize = 32_767;
+
+/// A text as a cell takes it: one longer than a cell holds (no input of the server's reaches
+/// that, but a spreadsheet would refuse the whole file) is cut, with `…` at the end; the CSV
+/// and JSON forms keep it whole.
+fn fit(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.len() <= CELL_CHARS || text.chars().count() <= CELL_CHARS {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut cut: String = text.chars().take(CELL_CHARS - 1).collect();
+    cut.push('…');
+    std::borrow::Cow::Owned(cut)
 }
 
 /// The days from Excel's epoch (1899-12-30) to the Unix epoch.
@@ -512,6 +527,19 @@ mod tests {
         assert_eq!(serial(winter, &paris).floor(), 46_363.0);
         assert_eq!(day_serial("2026-12-07"), Some(46_363.0));
         assert_eq!(day_serial("7 décembre"), None);
+    }
+
+    #[test]
+    fn a_text_longer_than_a_cell_is_cut_not_refused() {
+        let long = "é".repeat(40_000);
+        let mut s = Sheet::new("t", vec![col("text", "Texte", "Text")]);
+        s.push(row![&long]);
+        let e = Export::one("t", s);
+        assert!(e.xlsx(Lang::Fr, &jiff::tz::TimeZone::UTC).is_ok());
+        assert_eq!(fit(&long).chars().count(), CELL_CHARS);
+        assert!(fit(&long).ends_with('…'));
+        assert_eq!(fit("court"), "court");
+        assert!(e.csv().contains(&long), "the CSV keeps it whole");
     }
 
     #[test]
