@@ -205,12 +205,59 @@ fn parse_role(s: &str) -> Option<Role> {
     })
 }
 
+/// A CSV roster's text as spreadsheets save it: UTF-8, its byte-order mark dropped (Excel's
+/// "CSV UTF-8"), or, when the bytes are not UTF-8, Windows-1252 (Excel's plain "CSV" in France
+/// and most of Europe, where « é » is one byte).
+pub fn roster_text(bytes: &[u8]) -> String {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_string(),
+        Err(_) => encoding_rs::WINDOWS_1252
+            .decode_without_bom_handling(bytes)
+            .0
+            .into_owned(),
+    }
+}
+
+/// The separator of a CSV: `;` (what French spreadsheets write), a tab, or `,`: whichever its
+/// header line holds most of, outside quotes (`,` when none).
+fn separator(text: &str) -> u8 {
+    let mut counts = [(b',', 0usize), (b';', 0), (b'\t', 0)];
+    let mut quoted = false;
+    for b in text.bytes() {
+        match b {
+            b'"' => quoted = !quoted,
+            b'\n' if !quoted => break,
+            _ if !quoted => {
+                for (sep, n) in counts.iter_mut() {
+                    if b == *sep {
+                        *n += 1;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    counts
+        .iter()
+        .fold(
+            (b',', 0),
+            |best, &(sep, n)| if n > best.1 { (sep, n) } else { best },
+        )
+        .0
+}
+
 /// Read a CSV roster: a `name` (or `nom`) column, an optional `roles` column (separated by
-/// `;` or `|`, default citizen), every other column an attribute. With each entry, the line of
-/// the file it starts on (a quoted cell may span lines).
+/// `;`, `|` or `,`, default citizen), every other column an attribute; cells separated by `,`,
+/// `;` or tabs (see [`separator`]). With each entry, the line of the file it starts on (a
+/// quoted cell may span lines).
 pub fn parse_csv(text: &str) -> Result<(Vec<RosterEntry>, Vec<u64>), String> {
+    // Windows line ends as plain ones: the csv crate counts a CRLF file's lines one short,
+    // and errors name the file's lines.
+    let text = &text.replace("\r\n", "\n");
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
+        .delimiter(separator(text))
         .from_reader(text.as_bytes());
     let headers: Vec<String> = reader
         .headers()
@@ -225,6 +272,11 @@ pub fn parse_csv(text: &str) -> Result<(Vec<RosterEntry>, Vec<u64>), String> {
     let roles_col = headers
         .iter()
         .position(|h| h == "roles" || h == "role" || h == "rôles" || h == "rôle");
+    // A French roster often has « Prénom » and « Nom »: the name is both.
+    let first_col = headers
+        .iter()
+        .position(|h| h == "prénom" || h == "prenom")
+        .filter(|_| headers[name_col] == "nom");
     let mut out = Vec::new();
     let mut lines = Vec::new();
     for (i, row) in reader.records().enumerate() {
@@ -234,14 +286,19 @@ pub fn parse_csv(text: &str) -> Result<(Vec<RosterEntry>, Vec<u64>), String> {
         })?;
         let line = row.position().map_or(i as u64 + 2, |p| p.line());
         lines.push(line);
-        let name = row.get(name_col).unwrap_or("").to_string();
+        let name = match first_col.and_then(|c| row.get(c)) {
+            Some(first) => format!("{first} {}", row.get(name_col).unwrap_or(""))
+                .trim()
+                .to_string(),
+            None => row.get(name_col).unwrap_or("").to_string(),
+        };
         let roles = match roles_col
             .and_then(|c| row.get(c))
             .filter(|r| !r.trim().is_empty())
         {
             None => vec![Role::Citizen],
             Some(r) => r
-                .split([';', '|'])
+                .split([';', '|', ','])
                 .filter(|s| !s.trim().is_empty())
                 .map(|s| {
                     parse_role(s).ok_or_else(|| format!("line {line}: unknown role {:?}", s.trim()))
@@ -251,7 +308,7 @@ pub fn parse_csv(text: &str) -> Result<(Vec<RosterEntry>, Vec<u64>), String> {
         let attributes = headers
             .iter()
             .enumerate()
-            .filter(|(c, _)| *c != name_col && Some(*c) != roles_col)
+            .filter(|(c, _)| *c != name_col && Some(*c) != roles_col && Some(*c) != first_col)
             .filter_map(|(c, h)| row.get(c).map(|v| (h.clone(), v.to_string())))
             .collect();
         out.push(RosterEntry {
@@ -291,7 +348,7 @@ fn on_csv_lines(message: &str, lines: &[u64]) -> String {
 
 /// A body the router would not read whole: over its size limit (413, typed like every other
 /// refusal), or not UTF-8 text (400).
-fn unreadable_body(e: axum::extract::rejection::StringRejection) -> ApiError {
+fn unreadable_body(e: axum::extract::rejection::BytesRejection) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError {
             status: StatusCode::PAYLOAD_TOO_LARGE,
@@ -313,7 +370,7 @@ pub async fn import_roster(
     State(app): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    body: Result<String, axum::extract::rejection::StringRejection>,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> ApiResult<(StatusCode, Json<RosterAdded>)> {
     organizer(&app, &headers)?;
     let handle = convention(&app, &id).await?;
@@ -324,10 +381,10 @@ pub async fn import_roster(
         .is_some_and(|v| v.starts_with("text/csv"));
     let (entries, lines): (Vec<RosterEntry>, Option<Vec<u64>>) = if csv {
         let (entries, lines) =
-            parse_csv(&body).map_err(|e| ApiError::new(ErrorCode::BadMessage, e))?;
+            parse_csv(&roster_text(&body)).map_err(|e| ApiError::new(ErrorCode::BadMessage, e))?;
         (entries, Some(lines))
     } else {
-        let entries = serde_json::from_str(&body)
+        let entries = serde_json::from_slice(&body)
             .map_err(|e| ApiError::new(ErrorCode::BadMessage, format!("not a JSON roster: {e}")))?;
         (entries, None)
     };
@@ -544,6 +601,24 @@ pub async fn audit(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn french_spreadsheet_csv_separators_and_line_ends() {
+        assert_eq!(super::separator("Nom;Rôles;Commune\r\nA;b,c;d"), b';');
+        assert_eq!(super::separator("name,roles\nA;B,citizen"), b',');
+        assert_eq!(super::separator("name\troles\n"), b'\t');
+        assert_eq!(
+            super::separator("\"a;b\";c,d,e\n"),
+            b',',
+            "quoted ; do not count"
+        );
+        assert_eq!(super::separator("nom\n"), b',');
+        let (_, lines) =
+            super::parse_csv("Nom;Rôles\r\nJeanne;citoyenne\r\nMarc;citoyen\r\n").unwrap();
+        assert_eq!(lines, vec![2, 3]);
+        assert_eq!(super::roster_text(b"\xEF\xBB\xBFnom"), "nom");
+        assert_eq!(super::roster_text(b"R\xE9z\xE9"), "Rézé");
+    }
+
     #[test]
     fn a_csv_refusal_names_the_file_lines() {
         let lines = [2, 3, 5, 6];
