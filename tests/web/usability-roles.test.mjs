@@ -360,6 +360,16 @@ test('a facilitator publishes a named version of the opinion for the public page
   await fac.waitForSelector('[data-testid=doc-published]:has-text("« Avis adopté en plénière » publiée : la page publique la montre.")');
   await pub.waitForSelector('[data-testid=public-opinion]');
   await context.close();
+  // After a reload the console still says which version the public page shows (read from the
+  // public link's status, which facilitators may read), and that a link is open.
+  await fac.reload();
+  await tab(fac, 'opinion');
+  await fac.waitForSelector('[data-testid=doc-published]:has-text("« Avis adopté en plénière » publiée : la page publique la montre.")');
+  // Once the organizers revoke the link, it says that no public page shows it.
+  await organizerApi(server, 'DELETE', `/api/conventions/${conv}/public-link`);
+  await fac.reload();
+  await tab(fac, 'opinion');
+  await fac.waitForSelector('[data-testid=doc-published]:has-text("« Avis adopté en plénière » publiée ; aucun lien public n’est ouvert")');
 });
 
 test('the opinion\'s « pressed » buttons undo what they did when pressed again', { timeout: 60000 }, async () => {

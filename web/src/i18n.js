@@ -705,6 +705,8 @@ export const DICT = {
   'doc.publish': ['Publier', 'Publish'],
   'doc.publish_label': ['Publier la version {version} « {label} » sur la page publique', 'Publish version {version} “{label}” on the public page'],
   'doc.publish_confirm': ['Publier la version {version} « {label} » sur la page publique ? Le public pourra la lire ; elle remplace celle publiée avant.', 'Publish version {version} “{label}” on the public page? The public will be able to read it; it replaces the one published before.'],
+  'doc.no_public_link': ['Aucun lien public n’est ouvert : une version publiée s’affichera sur la page publique quand l’organisation en créera un.', 'No public link is open: a published version will show on the public page once the organizers create one.'],
+  'doc.published_no_link': ['Version {version} « {label} » publiée ; aucun lien public n’est ouvert : elle s’affichera quand l’organisation en créera un.', 'Version {version} “{label}” published; no public link is open: it will show once the organizers create one.'],
   'doc.published': ['Version {version} « {label} » publiée : la page publique la montre.', 'Version {version} “{label}” published: the public page shows it.'],
   'doc.diff_title': ['Différences', 'Differences'],
   'doc.diff_from': ['De la version', 'From version'],

@@ -338,10 +338,11 @@ pub fn document() -> Value {
                     "requestBody": { "required": false, "content": { "application/json": { "schema": public_live } } },
                     "responses": { "204": { "description": "Set" }, "400": err("Not an http(s) URL, or longer than 500 characters (code invalid)"), "404": err("No such convention, or no public link (code not_found)") }
                 })),
-                "get": organizer_only(json!({
+                "get": participants(staff, "a facilitator or a guarantor", json!({
                     "summary": "Whether a public link is active, its livestream, the published opinion, and how many watch on this node",
+                    "description": "Facilitators and guarantors read it too: the console says which version of the opinion the public page shows. The link's token is not in it.",
                     "parameters": [id_param],
-                    "responses": { "200": ok("Status", &public_status), "404": err("No such convention") }
+                    "responses": { "200": ok("Status", &public_status), "404": err("No such convention (organizer token)") }
                 })),
                 "delete": organizer_only(json!({
                     "summary": "Revoke the public link: its viewers are closed with 4021, and it is refused (4020) from then on. Audited (`public_link_revoked`)",

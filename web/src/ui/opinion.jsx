@@ -205,12 +205,26 @@ function Versions({ client, doc }) {
   const roles = client.you.roles;
   const mayName = roles.includes('facilitator') || roles.includes('rapporteur');
   // Facilitators publish a named version for the public page (PROTOCOL.md §24). The event
-  // reaches nobody on /ws: the page says what it just did.
+  // reaches nobody on /ws: the page reads what is published from the public link's status
+  // (also after a reload), and says what it just did.
   const mayPublish = roles.includes('facilitator');
   const [published, setPublished] = useState(null);
+  const [status, setStatus] = useState(null);
   const [label, setLabel] = useState('');
   const id = useId('ver');
   const cid = encodeURIComponent(client.snap.convention.id);
+  useEffect(() => {
+    if (!mayPublish) return undefined;
+    let live = true;
+    apiFetch(client, `/api/conventions/${cid}/public-link`)
+      .then((r) => (r.ok ? r.json() : null))
+      .then((s) => { if (live && s) setStatus(s); })
+      .catch(() => {});
+    return () => { live = false; };
+  }, [cid, mayPublish]);
+  const fromStatus = status && status.published && status.published.document === doc.name
+    ? doc.versions.find((v) => v.version === status.published.version) : null;
+  const shown = published || fromStatus;
   const base = `/api/conventions/${cid}/documents/${encodeURIComponent(doc.name)}`;
   const versions = doc.versions.slice().sort((a, b) => b.version - a.version);
   return (
@@ -238,7 +252,14 @@ function Versions({ client, doc }) {
           ))}
         </ul>
       ) : null}
-      {mayPublish ? <p class="small" role="status" data-testid="doc-published">{published ? t('doc.published', { version: published.version, label: published.label }) : ''}</p> : null}
+      {mayPublish ? (
+        <p class="small" role="status" data-testid="doc-published">
+          {!shown ? '' : status && !status.active
+            ? t('doc.published_no_link', { version: shown.version, label: shown.label })
+            : t('doc.published', { version: shown.version, label: shown.label })}
+        </p>
+      ) : null}
+      {mayPublish && !shown && status && !status.active ? <p class="small muted" data-testid="doc-no-public-link">{t('doc.no_public_link')}</p> : null}
       <h3 class="h-small">{t('doc.diff_title')}</h3>
       <DiffView client={client} doc={doc} />
     </div>
