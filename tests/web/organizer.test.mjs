@@ -262,6 +262,11 @@ test('the console on a phone: nothing wider than the screen, every button reacha
   await page.fill('#org-import-text', 'nom,roles\nJeanne,présidente\n');
   await page.tap('#org-import button[type=submit]');
   await page.waitForSelector('[data-testid=import-errors] li:has-text("Ligne 2 (Jeanne) : rôle inconnu « présidente »")');
+  // A link of each kind on the page: a new invitation for someone, a new public link.
+  await page.tap('#org-invitations li:first-child button:has-text("Nouveau lien")');
+  await page.waitForSelector('#org-invitations li:first-child [data-testid=invite-link] input');
+  await page.tap('#org-public button:has-text("Créer le lien public")');
+  await page.waitForSelector('#org-public [data-testid=public-link] input');
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   assert.equal(overflow, 0, 'no horizontal scrolling of the page');
   // Every button can be scrolled to and lies within the screen's width, big enough to tap.
