@@ -258,10 +258,19 @@ test('the console on a phone: nothing wider than the screen, every button reacha
   await page.waitForSelector('li[data-convention=demo]');
   await page.tap('li[data-convention=demo] button');
   await page.waitForSelector('#org-roster tbody tr');
-  // A wrong import, for its error list to be on the page too.
+  // JSON is read too; its wrong entries are said by their place in the list.
+  await page.fill('#org-import-text', '[{ "name": "Paul", "roles": [] }]');
+  await page.tap('#org-import button[type=submit]');
+  await page.waitForSelector('[data-testid=import-errors] li:text-is("Entrée 1 (Paul) : aucun rôle.")');
+  // A wrong CSV, for its error list to be on the page too.
   await page.fill('#org-import-text', 'nom,roles\nJeanne,présidente\n');
   await page.tap('#org-import button[type=submit]');
   await page.waitForSelector('[data-testid=import-errors] li:has-text("Ligne 2 (Jeanne) : rôle inconnu « présidente »")');
+  // A file that cannot be read: said so, with the server's words under it.
+  await page.fill('#org-import-text', 'prénom,roles\nJeanne,citoyenne\n');
+  await page.tap('#org-import button[type=submit]');
+  await page.waitForSelector('[data-testid=import-errors][data-code=bad_message]:has-text("Le fichier n’a pas pu être lu")');
+  assert.match(await page.textContent('[data-testid=import-errors] [lang=en]'), /name/);
   // A link of each kind on the page: a new invitation for someone, a new public link.
   await page.tap('#org-invitations li:first-child button:has-text("Nouveau lien")');
   await page.waitForSelector('#org-invitations li:first-child [data-testid=invite-link] input');

@@ -1026,7 +1026,7 @@ export const DICT = {
   'org.err.expired': ['Le jeton d’organisation n’est plus accepté : reconnectez-vous.', 'The organizer token is no longer accepted: sign in again.'],
   'org.err_refused': ['Refusé : {reason}', 'Refused: {reason}'],
   'org.err_no_convention': ['Cette convention n’existe pas (ou plus).', 'This convention does not exist (any more).'],
-  'org.server_said': ['Message du serveur : {message}', 'Server message: {message}'],
+  'org.server_said': ['Message du serveur :', 'Server message:'],
   'org.conventions': ['Conventions', 'Conventions'],
   'org.no_conventions': ['Aucune convention pour l’instant : créez la première ci-dessous.', 'No convention yet: create the first one below.'],
   'org.conv_people': [{ one: '{n} participant·e', other: '{n} participant·es' }, { one: '{n} participant', other: '{n} participants' }],

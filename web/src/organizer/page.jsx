@@ -81,6 +81,11 @@ function failureWords(e, specific = {}) {
   return t('org.err_refused', { reason: reason === `err.${e.code}` ? t('err.internal') : reason });
 }
 
+/** The server's own words (in English), as a detail under the page's. */
+function ServerSaid({ message }) {
+  return <p class="small muted">{t('org.server_said')} <span lang="en">{message}</span></p>;
+}
+
 /** An error said to everyone (role=alert), with the server's own words as detail. */
 function Failure({ error, specific, id }) {
   if (!error) return null;
@@ -88,7 +93,7 @@ function Failure({ error, specific, id }) {
   return (
     <div class="notice error" role="alert" id={id} data-code={error.code}>
       <p>{words}</p>
-      {error.code !== 'network' && error.message && !specific?.[error.code] ? <p class="small muted" lang="en">{t('org.server_said', { message: error.message })}</p> : null}
+      {error.code !== 'network' && error.message && !specific?.[error.code] ? <ServerSaid message={error.message} /> : null}
     </div>
   );
 }
@@ -356,7 +361,7 @@ function ImportRoster({ token, conv, onImported, onExpired }) {
     errorView = (
       <div class="notice error" role="alert" data-testid="import-errors" data-code={error.code}>
         <p>{error.code === 'bad_message' ? t('org.import_unreadable') : failureWords(error, { invalid: 'org.import_invalid' })} {t('org.import_nothing')}</p>
-        <p class="small muted" lang="en">{t('org.server_said', { message: error.message })}</p>
+        <ServerSaid message={error.message} />
       </div>
     );
   }
