@@ -93,6 +93,7 @@ test('an organizer sets a convention up from the console, in French', { timeout:
   // The right one: the conventions (the demo's), the token in sessionStorage only.
   await signIn(page, token);
   await page.waitForSelector('li[data-convention=demo]');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'org-list-title', 'the focus on the list once signed in');
   assert.equal(await page.evaluate(() => sessionStorage.getItem('convene.organizer.token')), token);
   assert.equal(await page.evaluate(() => Object.values({ ...localStorage }).some((v) => v.includes('.') && v.length > 20)), false, 'nothing token-like in localStorage');
   assert.ok(!page.url().includes(token));
@@ -238,6 +239,11 @@ test('an organizer sets a convention up from the console, in French', { timeout:
   await page.waitForSelector('#org-invitations h2:has-text("Invitations")');
   assert.ok(await page.locator('button:has-text("Sign out")').isVisible());
   await page.click('button.lang:has-text("Français")');
+
+  // Back to the list: the focus on the convention one left.
+  await page.click('button:has-text("← Toutes les conventions")');
+  await page.waitForSelector(`li[data-convention=${CONV}]`);
+  assert.equal(await page.evaluate(() => document.activeElement.closest('li')?.dataset.convention), CONV);
 
   // The token never went into a URL.
   assert.deepEqual(page.urls.filter((u) => u.includes(token)), []);

@@ -258,7 +258,7 @@ function Conventions({ token, list, onOpen, onCreated, onExpired }) {
   return (
     <>
       <section class="card" aria-labelledby="org-list-title">
-        <h2 id="org-list-title">{t('org.conventions')}</h2>
+        <h2 id="org-list-title" tabindex="-1">{t('org.conventions')}</h2>
         {list.length === 0 ? <p class="muted">{t('org.no_conventions')}</p> : (
           <ul class="plain org-conventions">
             {list.map((c) => (
@@ -752,7 +752,7 @@ function OrganizerApp() {
   }, [token]);
   let body;
   if (!token) {
-    body = <SignIn notice={notice} onSignedIn={(tok, l) => { setNotice(null); setToken(tok); setList(l); }} />;
+    body = <SignIn notice={notice} onSignedIn={(tok, l) => { setNotice(null); setToken(tok); setList(l); focusSoon('#org-list-title'); }} />;
   } else if (!list) {
     body = <p class="muted" role="status">{t('org.loading')}</p>;
   } else if (conv) {
@@ -760,7 +760,12 @@ function OrganizerApp() {
       <Convention
         token={token}
         conv={conv}
-        onBack={() => { setConv(null); refresh(); }}
+        onBack={() => {
+          // Back to the list, the focus on the convention one came from.
+          focusSoon(`li[data-convention="${conv}"] button`);
+          setConv(null);
+          refresh();
+        }}
         onExpired={expired}
         links={links[conv] || {}}
         addLinks={(out) => setLinks((all) => ({ ...all, [conv]: { ...(all[conv] || {}), ...Object.fromEntries(out.map((i) => [i.participant, i.url])) } }))}
