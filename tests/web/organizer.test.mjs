@@ -277,6 +277,10 @@ test('the console on a phone: nothing wider than the screen, every button reacha
   await page.tap('#org-import button[type=submit]');
   await page.waitForSelector('[data-testid=import-errors][data-code=bad_message]:has-text("Le fichier n’a pas pu être lu")');
   assert.match(await page.textContent('[data-testid=import-errors] [lang=en]'), /name/);
+  // French Excel's CSV, separated by semicolons: said how to save it.
+  await page.fill('#org-import-text', 'nom;roles\nJeanne;citoyenne\n');
+  await page.tap('#org-import button[type=submit]');
+  await page.waitForSelector('[data-testid=import-errors]:has-text("Ce fichier semble séparé par des points-virgules")');
   // A link of each kind on the page: a new invitation for someone, a new public link.
   await page.tap('#org-invitations li:first-child button:has-text("Nouveau lien")');
   await page.waitForSelector('#org-invitations li:first-child [data-testid=invite-link] input');

@@ -1061,6 +1061,7 @@ export const DICT = {
   'org.import_more': [{ one: 'Et {n} autre, non listée.', other: 'Et {n} autres, non listées.' }, { one: 'And {n} more, not listed.', other: 'And {n} more, not listed.' }],
   'org.import_fix': ['Corrigez le fichier, puis importez-le à nouveau en entier.', 'Fix the file, then import all of it again.'],
   'org.import_unreadable': ['Le fichier n’a pas pu être lu (colonne « nom » manquante, guillemet non fermé, JSON mal formé…).', 'The file could not be read (no “name” column, an unclosed quote, malformed JSON…).'],
+  'org.import_semicolons': ['Ce fichier semble séparé par des points-virgules (le CSV d’Excel en français) : dans Excel, enregistrez-le au format « CSV UTF-8 (délimité par des virgules) », puis importez-le à nouveau.', 'This file seems separated by semicolons (the CSV of a French Excel): in Excel, save it as “CSV UTF-8 (Comma delimited)”, then import it again.'],
   'org.import_invalid': ['La liste a été refusée (trop de personnes, ou liste vide).', 'The list was refused (too many people, or an empty list).'],
   'org.imported': [{ one: '{n} personne importée.', other: '{n} personnes importées.' }, { one: '{n} person imported.', other: '{n} people imported.' }],
   'org.pb_line': ['Ligne {n}', 'Line {n}'],

@@ -336,6 +336,9 @@ function ImportRoster({ token, conv, onImported, onExpired }) {
       await onImported();
     } catch (err) {
       if (err.code === 'unauthorized') return onExpired();
+      // French Excel's own CSV is separated by semicolons: the header then has no comma.
+      const header = body.split(/\r?\n/, 1)[0];
+      err.semicolons = !json && header.includes(';') && !header.includes(',');
       setError(err);
     } finally {
       setBusy(false);
@@ -361,6 +364,7 @@ function ImportRoster({ token, conv, onImported, onExpired }) {
     errorView = (
       <div class="notice error" role="alert" data-testid="import-errors" data-code={error.code}>
         <p>{error.code === 'bad_message' ? t('org.import_unreadable') : failureWords(error, { invalid: 'org.import_invalid' })} {t('org.import_nothing')}</p>
+        {error.semicolons ? <p>{t('org.import_semicolons')}</p> : null}
         <ServerSaid message={error.message} />
       </div>
     );
