@@ -918,6 +918,47 @@ async fn a_refused_roster_carries_its_problems_as_data() -> Result<()> {
         roster.is_empty(),
         "a refused import added people: {roster:?}"
     );
+
+    // A CSV as a spreadsheet in French saves it: a BOM, `;` between cells, several roles in a
+    // quoted cell, CRLF; read the same, and its problems by line as well.
+    let (status, body) = refusal(
+        org.post(roster_path)
+            .header("content-type", "text/csv")
+            .body("\u{feff}nom;rôles;commune\r\nJeanne;citoyenne;Rezé\r\n ;citoyen;Orvault\r\n")
+            .send()
+            .await?,
+    )
+    .await?;
+    ensure!(
+        status == 400 && body.problems == vec![problem(2, Some(3), K::NameEmpty, None)],
+        "semicolons, refused: {status} {body:?}"
+    );
+    let added: RosterAdded = expect_json(
+        org.post(roster_path)
+            .header("content-type", "text/csv")
+            .body("\u{feff}nom;rôles;commune\r\nJeanne Dupont;\"citoyenne;rapporteuse\";Rezé\r\nPaul;garant;\r\n")
+            .send()
+            .await?,
+        201,
+    )
+    .await?;
+    ensure!(added.added.len() == 2, "{added:?}");
+    let roster: Vec<Person> = expect_json(org.get(roster_path).send().await?, 200).await?;
+    let jeanne = roster
+        .iter()
+        .find(|p| p.name == "Jeanne Dupont")
+        .context("Jeanne Dupont imported")?;
+    ensure!(
+        jeanne.roles == [Role::Citizen, Role::Rapporteur]
+            && jeanne.attributes.get("commune").map(String::as_str) == Some("Rezé"),
+        "{jeanne:?}"
+    );
+    ensure!(
+        roster
+            .iter()
+            .any(|p| p.name == "Paul" && p.roles == [Role::Guarantor]),
+        "{roster:?}"
+    );
     Ok(())
 }
 

@@ -206,11 +206,22 @@ fn parse_role(s: &str) -> Option<Role> {
 }
 
 /// Read a CSV roster: a `name` (or `nom`) column, an optional `roles` column (separated by
-/// `;` or `|`, default citizen), every other column an attribute. With each entry, the line of
+/// `;` or `|`, default citizen), every other column an attribute; cells separated by commas,
+/// or by semicolons when the header has no comma. With each entry, the line of
 /// the file it starts on (a quoted cell may span lines).
 pub fn parse_csv(text: &str) -> Result<(Vec<RosterEntry>, Vec<u64>), ApiError> {
     let bad = |m: String| ApiError::new(ErrorCode::BadMessage, m);
+    // A spreadsheet in French writes its CSV with `;` between cells (the comma is the decimal
+    // separator there): a header with semicolons and no comma is read so. Several roles are
+    // then in a quoted cell ("citoyenne;rapporteuse"), as the spreadsheet writes it, or `|`.
+    let header = text.lines().next().unwrap_or("");
+    let delimiter = if header.contains(';') && !header.contains(',') {
+        b';'
+    } else {
+        b','
+    };
     let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
         .trim(csv::Trim::All)
         .from_reader(text.as_bytes());
     let headers: Vec<String> = reader
@@ -238,7 +249,19 @@ pub fn parse_csv(text: &str) -> Result<(Vec<RosterEntry>, Vec<u64>), ApiError> {
                 None => format!("record {}: {e}", i + 1),
             })
         })?;
-        let line = row.position().map_or(i as u64 + 2, |p| p.line());
+        // The line where the record's first cell starts, counted here: in a file with CRLF
+        // line ends (which spreadsheets on Windows write) the reader's own count, and its
+        // record position, stop at the `\r` and miss the `\n` after it.
+        let line = row.position().map_or(i as u64 + 2, |p| {
+            let bytes = text.as_bytes();
+            let start = (p.byte() as usize).min(bytes.len());
+            let newlines = |part: &[u8]| part.iter().filter(|b| **b == b'\n').count() as u64;
+            let ends = bytes[start..]
+                .iter()
+                .take_while(|b| **b == b'\r' || **b == b'\n')
+                .count();
+            1 + newlines(&bytes[..start + ends])
+        });
         lines.push(line);
         let name = row.get(name_col).unwrap_or("").to_string();
         let roles = match roles_col

@@ -187,7 +187,7 @@ pub fn document() -> Value {
             "/api/conventions/{id}/roster": {
                 "post": organizer_only(json!({
                     "summary": "Import people into the roster",
-                    "description": "JSON (an array of entries) or text/csv with a header: name, roles (separated by ';', English or French names), and any other column as an attribute (commune, age band, gender...). A guarantor holds no other role. All or nothing. At most 10,000 people per request and 20,000 per convention (400 invalid beyond); a body over 4 MiB: 413 invalid.",
+                    "description": "JSON (an array of entries) or text/csv with a header: name, roles (separated by ';', English or French names), and any other column as an attribute (commune, age band, gender...); cells separated by ',', or by ';' when the header has no comma (a spreadsheet in French). A guarantor holds no other role. All or nothing. At most 10,000 people per request and 20,000 per convention (400 invalid beyond); a body over 4 MiB: 413 invalid.",
                     "parameters": [id_param],
                     "requestBody": { "required": true, "content": {
                         "application/json": { "schema": roster_in },
