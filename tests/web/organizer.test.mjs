@@ -277,10 +277,16 @@ test('the console on a phone: nothing wider than the screen, every button reacha
   await page.tap('#org-import button[type=submit]');
   await page.waitForSelector('[data-testid=import-errors][data-code=bad_message]:has-text("Le fichier n’a pas pu être lu")');
   assert.match(await page.textContent('[data-testid=import-errors] [lang=en]'), /name/);
-  // French Excel's CSV, separated by semicolons: said how to save it.
-  await page.fill('#org-import-text', 'nom;roles\nJeanne;citoyenne\n');
+  // The CSV a French Excel saves by default: Windows-1252, `;`, CRLF, roles in quotes.
+  const excel = Buffer.from('nom;rôles;commune\r\nHélène Tessier;"citoyenne;rapporteuse";Rezé\r\n', 'latin1');
+  await page.setInputFiles('#org-import-file', { name: 'liste.csv', mimeType: 'text/csv', buffer: excel });
   await page.tap('#org-import button[type=submit]');
-  await page.waitForSelector('[data-testid=import-errors]:has-text("Ce fichier semble séparé par des points-virgules")');
+  await page.waitForSelector('[data-testid=import-done]:has-text("1 personne importée.")');
+  await page.waitForSelector('#org-roster tbody tr:has(th:text-is("Hélène Tessier")) td:text-is("rapporteur·e, citoyen·ne")');
+  // And a wrong line of it, by its line in the file.
+  await page.setInputFiles('#org-import-file', { name: 'liste.csv', mimeType: 'text/csv', buffer: Buffer.from('nom;rôles\r\nAnne;citoyenne\r\n;citoyenne\r\n', 'latin1') });
+  await page.tap('#org-import button[type=submit]');
+  await page.waitForSelector('[data-testid=import-errors] li:text-is("Ligne 3 : le nom est vide.")');
   // A link of each kind on the page: a new invitation for someone, a new public link.
   await page.tap('#org-invitations li:first-child button:has-text("Nouveau lien")');
   await page.waitForSelector('#org-invitations li:first-child [data-testid=invite-link] input');

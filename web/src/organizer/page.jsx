@@ -299,6 +299,17 @@ export function problemWords(p) {
   return t('org.pb_item', { who, what: what.startsWith('org.pb.') ? p.problem : what });
 }
 
+/** A file's text: UTF-8, or else Windows-1252, the encoding of the CSV that Excel saves in
+ * French by default (« CSV (séparateur : point-virgule) »), whose accents would otherwise
+ * come out as « H�l�ne ». */
+export function fileText(buffer) {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(buffer);
+  } catch {
+    return new TextDecoder('windows-1252').decode(buffer);
+  }
+}
+
 function ImportRoster({ token, conv, onImported, onExpired }) {
   const [text, setText] = useState('');
   const [fileName, setFileName] = useState('');
@@ -309,7 +320,7 @@ function ImportRoster({ token, conv, onImported, onExpired }) {
   const onFile = async (e) => {
     const f = e.currentTarget.files && e.currentTarget.files[0];
     if (!f) return;
-    setText(await f.text());
+    setText(fileText(await f.arrayBuffer()));
     setFileName(f.name);
     setError(null);
     setDone(null);
@@ -336,9 +347,6 @@ function ImportRoster({ token, conv, onImported, onExpired }) {
       await onImported();
     } catch (err) {
       if (err.code === 'unauthorized') return onExpired();
-      // French Excel's own CSV is separated by semicolons: the header then has no comma.
-      const header = body.split(/\r?\n/, 1)[0];
-      err.semicolons = !json && header.includes(';') && !header.includes(',');
       setError(err);
     } finally {
       setBusy(false);
@@ -364,7 +372,6 @@ function ImportRoster({ token, conv, onImported, onExpired }) {
     errorView = (
       <div class="notice error" role="alert" data-testid="import-errors" data-code={error.code}>
         <p>{error.code === 'bad_message' ? t('org.import_unreadable') : failureWords(error, { invalid: 'org.import_invalid' })} {t('org.import_nothing')}</p>
-        {error.semicolons ? <p>{t('org.import_semicolons')}</p> : null}
         <ServerSaid message={error.message} />
       </div>
     );
