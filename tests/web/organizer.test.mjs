@@ -289,6 +289,8 @@ test('the console on a phone: nothing wider than the screen, every button reacha
   await page.waitForSelector('[data-testid=import-errors] li:text-is("Ligne 3 : le nom est vide.")');
   // A link of each kind on the page: a new invitation for someone, a new public link.
   await page.tap('#org-invitations li:first-child button:has-text("Nouveau lien")');
+  assert.match(await page.textContent('#org-invitations li:first-child [data-testid=confirm]'), /L’ancien ne marchera plus/);
+  await page.tap('#org-invitations li:first-child [data-testid=confirm-yes]');
   await page.waitForSelector('#org-invitations li:first-child [data-testid=invite-link] input');
   await page.tap('#org-public button:has-text("Créer le lien public")');
   await page.waitForSelector('#org-public [data-testid=public-link] input');

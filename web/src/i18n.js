@@ -1095,6 +1095,7 @@ export const DICT = {
   'org.inv_hidden': ['Lien déjà créé, plus affichable : créez-en un nouveau s’il est perdu.', 'Link already created, no longer shown: create a new one if it was lost.'],
   'org.inv_open': ['Ouvrir', 'Open'],
   'org.inv_new_link': ['Nouveau lien', 'New link'],
+  'org.inv_new_link_q': ['Créer un nouveau lien pour {name} ? L’ancien ne marchera plus, et ses sessions ouvertes avec lui seront fermées.', 'Create a new link for {name}? The old one will stop working, and the sessions open with it will be closed.'],
   'org.inv_issue_one': ['Créer son invitation', 'Create their invitation'],
   'org.inv_revoke': ['Révoquer', 'Revoke'],
   'org.inv_revoke_q': ['Révoquer l’invitation de {name} ? Son lien ne marchera plus et ses sessions ouvertes seront fermées tout de suite. Vous pourrez lui créer un nouveau lien ensuite.', 'Revoke the invitation of {name}? Their link will stop working and their open sessions will be closed at once. You can create a new link for them afterwards.'],

@@ -518,7 +518,7 @@ function Invitations({ token, conv, status, links, onIssued, onChanged, onExpire
                 {s.active && !url ? <p class="small muted">{t('org.inv_hidden')}</p> : null}
                 <div class="row wrap">
                   {s.active && url ? <a class="btn small" href={url} target="_blank" rel="noopener noreferrer">{t('org.inv_open')}<span class="sr-only"> ({s.name})</span></a> : null}
-                  {s.active && !url ? <button type="button" class="btn small" onClick={() => issue([s.participant])}>{t('org.inv_new_link')}<span class="sr-only"> ({s.name})</span></button> : null}
+                  {s.active && !url ? <ConfirmButton class="btn small" testid="new-link" question={t('org.inv_new_link_q', { name: s.name })} onConfirm={() => issue([s.participant])}>{t('org.inv_new_link')}<span class="sr-only"> ({s.name})</span></ConfirmButton> : null}
                   {!s.active ? <button type="button" class="btn small" onClick={() => issue([s.participant])}>{t('org.inv_issue_one')}<span class="sr-only"> ({s.name})</span></button> : null}
                   {s.active ? <ConfirmButton testid="revoke" question={t('org.inv_revoke_q', { name: s.name })} onConfirm={() => revoke(s)}>{t('org.inv_revoke')}<span class="sr-only"> ({s.name})</span></ConfirmButton> : null}
                 </div>
