@@ -55,6 +55,7 @@ async function checkTranslations() {
     'err.': ['bad_message', 'unknown_type', 'forbidden', 'invalid', 'not_found', 'conflict', 'rate_limited', 'unauthorized', 'unsupported_version', 'unavailable', 'internal'],
     'fatal.': ['unknown_token', 'revoked', 'unsupported_version', 'too_many_connections', 'damaged'],
     'reason.': ['timer', 'facilitator', 'yielded', 'taken', 'moved'],
+    'org.pb.': ['name_empty', 'name_too_long', 'no_role', 'guarantor_alone', 'attribute_name_empty', 'attribute_name_too_long', 'attribute_too_long', 'unknown_role'],
   };
   for (const [prefix, names] of Object.entries(dynamic)) {
     for (const n of names) if (!DICT[prefix + n]) problems.push(`missing ${prefix}${n}`);

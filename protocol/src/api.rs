@@ -75,6 +75,56 @@ pub struct InviteStatus {
 pub struct ErrorBody {
     pub code: ErrorCode,
     pub message: String,
+    /// A refused roster import: its wrong entries as data, up to 20 (the message says them in
+    /// English), so that an interface can say them in its own language. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<RosterProblem>,
+    /// With `problems`: how many entries were wrong in all (more than 20: only the first 20
+    /// are listed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wrong_entries: Option<u64>,
+}
+
+/// One wrong entry of a refused roster import.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RosterProblem {
+    /// The entry's place in the import, from 1.
+    pub entry: u64,
+    /// A CSV roster: the line of the file the entry starts on (the header is line 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    pub problem: RosterProblemKind,
+    /// The entry's name, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `attribute_too_long`: the attribute (the CSV column).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attribute: Option<String>,
+    /// `unknown_role`: the role as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+}
+
+/// What is wrong with a roster entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RosterProblemKind {
+    /// The name is empty (or only spaces).
+    NameEmpty,
+    /// The name is longer than 120 characters.
+    NameTooLong,
+    /// No role.
+    NoRole,
+    /// A guarantor with another role: a guarantor holds no other role.
+    GuarantorAlone,
+    /// An attribute's name (a CSV column's header) is empty.
+    AttributeNameEmpty,
+    /// An attribute's name is longer than 120 characters.
+    AttributeNameTooLong,
+    /// An attribute's value is longer than 120 characters.
+    AttributeTooLong,
+    /// A CSV role that is none of the known ones (code `bad_message`).
+    UnknownRole,
 }
 
 /// A poll's results, as exported (`GET /api/conventions/{id}/polls[/{poll}/results]`).

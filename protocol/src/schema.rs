@@ -30,6 +30,7 @@ pub fn schema() -> serde_json::Value {
         api::Invite,
         api::InviteStatus,
         api::ErrorBody,
+        api::RosterProblem,
         api::PollResults,
         api::NamedBallot,
         // Moderation: the chat export.

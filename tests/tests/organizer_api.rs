@@ -787,6 +787,181 @@ async fn roster_import_as_json_and_csv() -> Result<()> {
     Ok(())
 }
 
+/// A refused roster import carries its wrong entries as data (`problems`: the entry, the CSV
+/// line, what is wrong, the name, the attribute or role), so that the organizer console can say
+/// them in French; every other refusal has none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_roster_carries_its_problems_as_data() -> Result<()> {
+    use convene_tests::proto::api::{RosterProblem, RosterProblemKind as K};
+    let dir = tempdir();
+    let server = Server::start(&dir.path().join("data")).await?;
+    let org = server.http();
+    expect_json::<ConventionSummary>(
+        org.post("/api/conventions")
+            .json(&json!({ "id": "brest", "name": "Convention de Brest" }))
+            .send()
+            .await?,
+        201,
+    )
+    .await?;
+    let roster_path = "/api/conventions/brest/roster";
+    let refusal = |r: reqwest::Response| async move {
+        let status = r.status().as_u16();
+        let text = r.text().await?;
+        let body: ErrorBody = serde_json::from_str(&text).with_context(|| text.clone())?;
+        anyhow::Ok((status, body))
+    };
+    let problem = |entry: u64, line: Option<u64>, problem: K, name: Option<&str>| RosterProblem {
+        entry,
+        line,
+        problem,
+        name: name.map(str::to_string),
+        attribute: None,
+        role: None,
+    };
+
+    // CSV: a quoted cell over two lines, so the entries start on lines 2, 4, 5, 6, 7.
+    let long = "x".repeat(121);
+    let csv = format!(
+        "nom,roles,note\nJeanne,citoyenne,\"sur\ndeux lignes\"\n ,citizen,\nPierre,garant;citoyen,\nZoé,citizen,{long}\nMarc,expert,\n"
+    );
+    let (status, body) = refusal(
+        org.post(roster_path)
+            .header("content-type", "text/csv")
+            .body(csv)
+            .send()
+            .await?,
+    )
+    .await?;
+    ensure!(
+        status == 400 && body.code == ErrorCode::Invalid,
+        "{status} {body:?}"
+    );
+    let mut too_long = problem(4, Some(6), K::AttributeTooLong, Some("Zoé"));
+    too_long.attribute = Some("note".into());
+    ensure!(
+        body.problems
+            == vec![
+                problem(2, Some(4), K::NameEmpty, None),
+                problem(3, Some(5), K::GuarantorAlone, Some("Pierre")),
+                too_long,
+            ]
+            && body.wrong_entries == Some(3),
+        "the problems, by entry and file line: {body:?}"
+    );
+    ensure!(
+        body.message
+            .starts_with("3 entries of the roster are wrong, nothing imported: "),
+        "the message is still there: {}",
+        body.message
+    );
+
+    // Every unknown role at once, by line (`bad_message`: the file says something unknown).
+    let (status, body) = refusal(
+        org.post(roster_path)
+            .header("content-type", "text/csv")
+            .body("name,roles\nJeanne,président\nPaul,citizen\nAnne,maire;citoyenne\n")
+            .send()
+            .await?,
+    )
+    .await?;
+    let unknown = |entry, line, name: &str, role: &str| RosterProblem {
+        role: Some(role.into()),
+        ..problem(entry, Some(line), K::UnknownRole, Some(name))
+    };
+    ensure!(
+        status == 400
+            && body.code == ErrorCode::BadMessage
+            && body.problems
+                == vec![
+                    unknown(1, 2, "Jeanne", "président"),
+                    unknown(3, 4, "Anne", "maire")
+                ]
+            && body.wrong_entries == Some(2)
+            && body.message.contains("line 2")
+            && body.message.contains("line 4"),
+        "unknown roles: {status} {body:?}"
+    );
+
+    // JSON: by entry, no line.
+    let (status, body) = refusal(
+        org.post(roster_path)
+            .json(&json!([
+                { "name": "Claire", "roles": ["facilitator"] },
+                { "name": "Paul", "roles": [] },
+            ]))
+            .send()
+            .await?,
+    )
+    .await?;
+    ensure!(
+        status == 400
+            && body.problems == vec![problem(2, None, K::NoRole, Some("Paul"))]
+            && body.wrong_entries == Some(1),
+        "JSON: {status} {body:?}"
+    );
+
+    // Any other refusal has no problems, and says nothing of them on the wire.
+    let r = org
+        .post("/api/conventions")
+        .json(&json!({ "id": "Brest!", "name": "x" }))
+        .send()
+        .await?;
+    let text = r.text().await?;
+    ensure!(
+        !text.contains("problems") && !text.contains("wrong_entries"),
+        "{text}"
+    );
+    // Nothing was imported by any of them.
+    let roster: Vec<Person> = expect_json(org.get(roster_path).send().await?, 200).await?;
+    ensure!(
+        roster.is_empty(),
+        "a refused import added people: {roster:?}"
+    );
+
+    // A CSV as a spreadsheet in French saves it: a BOM, `;` between cells, several roles in a
+    // quoted cell, CRLF; read the same, and its problems by line as well.
+    let (status, body) = refusal(
+        org.post(roster_path)
+            .header("content-type", "text/csv")
+            .body("\u{feff}nom;rôles;commune\r\nJeanne;citoyenne;Rezé\r\n ;citoyen;Orvault\r\n")
+            .send()
+            .await?,
+    )
+    .await?;
+    ensure!(
+        status == 400 && body.problems == vec![problem(2, Some(3), K::NameEmpty, None)],
+        "semicolons, refused: {status} {body:?}"
+    );
+    let added: RosterAdded = expect_json(
+        org.post(roster_path)
+            .header("content-type", "text/csv")
+            .body("\u{feff}nom;rôles;commune\r\nJeanne Dupont;\"citoyenne;rapporteuse\";Rezé\r\nPaul;garant;\r\n")
+            .send()
+            .await?,
+        201,
+    )
+    .await?;
+    ensure!(added.added.len() == 2, "{added:?}");
+    let roster: Vec<Person> = expect_json(org.get(roster_path).send().await?, 200).await?;
+    let jeanne = roster
+        .iter()
+        .find(|p| p.name == "Jeanne Dupont")
+        .context("Jeanne Dupont imported")?;
+    ensure!(
+        jeanne.roles == [Role::Citizen, Role::Rapporteur]
+            && jeanne.attributes.get("commune").map(String::as_str) == Some("Rezé"),
+        "{jeanne:?}"
+    );
+    ensure!(
+        roster
+            .iter()
+            .any(|p| p.name == "Paul" && p.roles == [Role::Guarantor]),
+        "{roster:?}"
+    );
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------------
 // Invitations.
 

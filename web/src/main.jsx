@@ -132,6 +132,11 @@ function start() {
     startPublic(root);
     return;
   }
+  // The organizer console: a chunk of its own, loaded only here.
+  if (/^\/organisation\/?$/.test(location.pathname)) {
+    import('./organizer/page.jsx').then((m) => m.startOrganizer(root));
+    return;
+  }
   const token = tokenFromHash(location.hash);
   if (!token) {
     render(<Landing />, root);

@@ -6,8 +6,8 @@ use super::polls;
 use super::{
     assign_balanced, assign_random, Actor, AssignMethod, CloseReason, Code, Command, Convention,
     Event, FloorEndReason, Millis, NewPerson, ParticipantId, Permission, Person, Rejection, Role,
-    RoomId, MAX_CHAT_CHARS, MAX_DURATION_MS, MAX_NAME_CHARS, MAX_NOTICE_CHARS, MAX_PENDING_CALLS,
-    MAX_PEOPLE, MAX_ROOMS, MAX_ROSTER_ROWS, PLENARY,
+    RoomId, RosterFault, RosterProblem, MAX_CHAT_CHARS, MAX_DURATION_MS, MAX_NAME_CHARS,
+    MAX_NOTICE_CHARS, MAX_PENDING_CALLS, MAX_PEOPLE, MAX_ROOMS, MAX_ROSTER_ROWS, PLENARY,
 };
 
 /// What a decision may depend on besides the state: the time, a seed for random draws, and
@@ -562,28 +562,56 @@ fn add_participants(state: &Convention, people: &[NewPerson]) -> Decision {
     for (i, p) in people.iter().enumerate() {
         match new_person(p, i + 1, format!("p{:05}", state.people.len() + i + 1)) {
             Ok(person) => out.push(Event::ParticipantAdded { person }),
-            Err(r) => wrong.push(r.message),
+            Err(problem) => wrong.push(problem),
         }
     }
-    match wrong.len() {
-        0 => Ok(out),
-        1 => reject(Code::Invalid, wrong.remove(0)),
-        n => {
-            let shown = wrong
-                .iter()
-                .take(MAX_ROSTER_ERRORS)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join("; ");
-            let more = if n > MAX_ROSTER_ERRORS {
-                format!("; and {} more", n - MAX_ROSTER_ERRORS)
-            } else {
-                String::new()
-            };
-            reject(
-                Code::Invalid,
-                format!("{n} entries of the roster are wrong, nothing imported: {shown}{more}"),
-            )
+    let n = wrong.len();
+    if n == 0 {
+        return Ok(out);
+    }
+    wrong.truncate(MAX_ROSTER_ERRORS);
+    let shown = wrong
+        .iter()
+        .map(roster_message)
+        .collect::<Vec<_>>()
+        .join("; ");
+    let message = if n == 1 {
+        shown
+    } else {
+        let more = if n > MAX_ROSTER_ERRORS {
+            format!("; and {} more", n - MAX_ROSTER_ERRORS)
+        } else {
+            String::new()
+        };
+        format!("{n} entries of the roster are wrong, nothing imported: {shown}{more}")
+    };
+    Err(Rejection {
+        roster: wrong,
+        roster_wrong: n,
+        ..Rejection::new(Code::Invalid, message)
+    })
+}
+
+/// One wrong roster entry in words (the refusal's message; `problems` carries it as data).
+fn roster_message(p: &RosterProblem) -> String {
+    let line = p.entry;
+    let name = p.name.as_deref().unwrap_or("");
+    let attribute = p.attribute.as_deref().unwrap_or("");
+    match p.fault {
+        RosterFault::NameEmpty => format!("the name of entry {line} is empty"),
+        RosterFault::NameTooLong => {
+            format!("the name of entry {line} is longer than {MAX_NAME_CHARS} characters")
+        }
+        RosterFault::NoRole => format!("entry {line} ({name}) has no role"),
+        RosterFault::GuarantorAlone => {
+            format!("entry {line} ({name}): a guarantor holds no other role")
+        }
+        RosterFault::AttributeNameEmpty => format!("an attribute name of entry {line} is empty"),
+        RosterFault::AttributeNameTooLong => {
+            format!("an attribute name of entry {line} is longer than {MAX_NAME_CHARS} characters")
+        }
+        RosterFault::AttributeTooLong => {
+            format!("attribute {attribute} of entry {line} is too long")
         }
     }
 }
@@ -592,12 +620,21 @@ fn add_participants(state: &Convention, people: &[NewPerson]) -> Decision {
 const MAX_ROSTER_ERRORS: usize = 20;
 
 /// One roster entry (`line`: its place in the import, from 1) checked and made a person.
-fn new_person(p: &NewPerson, line: usize, id: ParticipantId) -> Result<Person, Rejection> {
-    let name = check_text(
-        &p.name,
-        MAX_NAME_CHARS,
-        &format!("the name of entry {line}"),
-    )?;
+fn new_person(p: &NewPerson, line: usize, id: ParticipantId) -> Result<Person, RosterProblem> {
+    let problem = |fault, name: Option<&str>, attribute: Option<&str>| RosterProblem {
+        entry: line,
+        fault,
+        name: name.map(str::to_string),
+        attribute: attribute.map(str::to_string),
+    };
+    let name = p.name.trim();
+    if name.is_empty() {
+        return Err(problem(RosterFault::NameEmpty, None, None));
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(problem(RosterFault::NameTooLong, None, None));
+    }
+    let name = name.to_string();
     let roles: Vec<Role> = p
         .roles
         .iter()
@@ -606,27 +643,32 @@ fn new_person(p: &NewPerson, line: usize, id: ParticipantId) -> Result<Person, R
         .into_iter()
         .collect();
     if roles.is_empty() {
-        return reject(Code::Invalid, format!("entry {line} ({name}) has no role"));
+        return Err(problem(RosterFault::NoRole, Some(&name), None));
     }
     if roles.contains(&Role::Guarantor) && roles.len() > 1 {
-        return reject(
-            Code::Invalid,
-            format!("entry {line} ({name}): a guarantor holds no other role"),
-        );
+        return Err(problem(RosterFault::GuarantorAlone, Some(&name), None));
     }
     let mut attributes = BTreeMap::new();
     for (k, v) in &p.attributes {
-        let k = check_text(
-            k,
-            MAX_NAME_CHARS,
-            &format!("an attribute name of entry {line}"),
-        )?;
+        let k = k.trim();
+        if k.is_empty() {
+            return Err(problem(RosterFault::AttributeNameEmpty, Some(&name), None));
+        }
+        if k.chars().count() > MAX_NAME_CHARS {
+            return Err(problem(
+                RosterFault::AttributeNameTooLong,
+                Some(&name),
+                None,
+            ));
+        }
+        let k = k.to_string();
         let v = v.trim();
         if v.chars().count() > MAX_NAME_CHARS {
-            return reject(
-                Code::Invalid,
-                format!("attribute {k} of entry {line} is too long"),
-            );
+            return Err(problem(
+                RosterFault::AttributeTooLong,
+                Some(&name),
+                Some(&k),
+            ));
         }
         if !v.is_empty() {
             attributes.insert(k, v.to_string());

@@ -831,6 +831,11 @@ pub enum Code {
 pub struct Rejection {
     pub code: Code,
     pub message: String,
+    /// A refused roster import: its wrong entries, each as data (up to `MAX_ROSTER_ERRORS`),
+    /// so that an interface can say them in its own language. Empty for every other refusal.
+    pub roster: Vec<RosterProblem>,
+    /// How many entries of that import were wrong (`roster` holds the first ones).
+    pub roster_wrong: usize,
 }
 
 impl Rejection {
@@ -838,6 +843,30 @@ impl Rejection {
         Rejection {
             code,
             message: message.into(),
+            roster: Vec::new(),
+            roster_wrong: 0,
         }
     }
+}
+
+/// What is wrong with one entry of a roster import.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RosterFault {
+    NameEmpty,
+    NameTooLong,
+    NoRole,
+    GuarantorAlone,
+    AttributeNameEmpty,
+    AttributeNameTooLong,
+    AttributeTooLong,
+}
+
+/// One wrong entry of a roster import: its place in the import (from 1), what is wrong, and
+/// the name and attribute concerned when there is one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RosterProblem {
+    pub entry: usize,
+    pub fault: RosterFault,
+    pub name: Option<String>,
+    pub attribute: Option<String>,
 }

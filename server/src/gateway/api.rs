@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use convene_protocol::api::{
     ConventionSummary, CreateConvention, Invite, InviteStatus, IssueInvites, RosterAdded,
-    RosterEntry,
+    RosterEntry, RosterProblem, RosterProblemKind,
 };
 use convene_protocol::{ErrorCode, Person, Role};
 use serde::Deserialize;
@@ -251,9 +251,10 @@ fn separator(text: &str) -> u8 {
 /// `;`, `|` or `,`, default citizen), every other column an attribute; cells separated by `,`,
 /// `;` or tabs (see [`separator`]). With each entry, the line of the file it starts on (a
 /// quoted cell may span lines).
-pub fn parse_csv(text: &str) -> Result<(Vec<RosterEntry>, Vec<u64>), String> {
-    // Windows line ends as plain ones: the csv crate counts a CRLF file's lines one short,
-    // and errors name the file's lines.
+pub fn parse_csv(text: &str) -> Result<(Vec<RosterEntry>, Vec<u64>), ApiError> {
+    let bad = |m: String| ApiError::new(ErrorCode::BadMessage, m);
+    // Windows line ends as plain ones: the csv crate counts a CRLF file's lines one short
+    // (its position stops at the `\r`), and errors name the file's lines.
     let text = &text.replace("\r\n", "\n");
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
@@ -261,14 +262,14 @@ pub fn parse_csv(text: &str) -> Result<(Vec<RosterEntry>, Vec<u64>), String> {
         .from_reader(text.as_bytes());
     let headers: Vec<String> = reader
         .headers()
-        .map_err(|e| e.to_string())?
+        .map_err(|e| bad(e.to_string()))?
         .iter()
         .map(|h| h.to_lowercase())
         .collect();
     let name_col = headers
         .iter()
         .position(|h| h == "name" || h == "nom")
-        .ok_or("the CSV needs a \"name\" column")?;
+        .ok_or_else(|| bad("the CSV needs a \"name\" column".to_string()))?;
     let roles_col = headers
         .iter()
         .position(|h| h == "roles" || h == "role" || h == "rôles" || h == "rôle");
@@ -279,10 +280,15 @@ pub fn parse_csv(text: &str) -> Result<(Vec<RosterEntry>, Vec<u64>), String> {
         .filter(|_| headers[name_col] == "nom");
     let mut out = Vec::new();
     let mut lines = Vec::new();
+    // Unknown roles, every one at once (up to 20), like the domain's wrong entries.
+    let mut unknown: Vec<RosterProblem> = Vec::new();
+    let mut unknown_rows = 0u64;
     for (i, row) in reader.records().enumerate() {
-        let row = row.map_err(|e| match e.position() {
-            Some(p) => format!("line {}: {e}", p.line()),
-            None => format!("record {}: {e}", i + 1),
+        let row = row.map_err(|e| {
+            bad(match e.position() {
+                Some(p) => format!("line {}: {e}", p.line()),
+                None => format!("record {}: {e}", i + 1),
+            })
         })?;
         let line = row.position().map_or(i as u64 + 2, |p| p.line());
         lines.push(line);
@@ -297,13 +303,27 @@ pub fn parse_csv(text: &str) -> Result<(Vec<RosterEntry>, Vec<u64>), String> {
             .filter(|r| !r.trim().is_empty())
         {
             None => vec![Role::Citizen],
-            Some(r) => r
-                .split([';', '|', ','])
-                .filter(|s| !s.trim().is_empty())
-                .map(|s| {
-                    parse_role(s).ok_or_else(|| format!("line {line}: unknown role {:?}", s.trim()))
-                })
-                .collect::<Result<_, _>>()?,
+            Some(r) => {
+                let written: Vec<&str> = r
+                    .split([';', '|', ','])
+                    .filter(|s| !s.trim().is_empty())
+                    .collect();
+                let roles: Vec<Role> = written.iter().filter_map(|s| parse_role(s)).collect();
+                if let Some(role) = written.iter().find(|s| parse_role(s).is_none()) {
+                    unknown_rows += 1;
+                    if unknown.len() < MAX_ROSTER_ERRORS {
+                        unknown.push(RosterProblem {
+                            entry: i as u64 + 1,
+                            line: Some(line),
+                            problem: RosterProblemKind::UnknownRole,
+                            name: Some(name.trim().to_string()).filter(|n| !n.is_empty()),
+                            attribute: None,
+                            role: Some(role.trim().to_string()),
+                        });
+                    }
+                }
+                roles
+            }
         };
         let attributes = headers
             .iter()
@@ -317,8 +337,28 @@ pub fn parse_csv(text: &str) -> Result<(Vec<RosterEntry>, Vec<u64>), String> {
             attributes,
         });
     }
+    if !unknown.is_empty() {
+        let shown = unknown
+            .iter()
+            .map(|p| {
+                format!(
+                    "line {}: unknown role {:?}",
+                    p.line.unwrap_or(p.entry),
+                    p.role.as_deref().unwrap_or("")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        let mut e = bad(shown);
+        e.problems = unknown;
+        e.wrong_entries = Some(unknown_rows);
+        return Err(e);
+    }
     Ok((out, lines))
 }
+
+/// Most unknown roles named in one refusal (as the domain names wrong entries).
+const MAX_ROSTER_ERRORS: usize = 20;
 
 /// A refusal of a CSV roster speaks of the file's lines: each "entry N" of the domain's
 /// message (its place in the import, from 1) becomes "line L".
@@ -358,6 +398,7 @@ fn unreadable_body(e: axum::extract::rejection::BytesRejection) -> ApiError {
                 super::MAX_BODY / (1024 * 1024),
                 d::MAX_ROSTER_ROWS
             ),
+            ..ApiError::new(ErrorCode::Invalid, "")
         }
     } else {
         ApiError::new(ErrorCode::BadMessage, e.body_text())
@@ -380,8 +421,7 @@ pub async fn import_roster(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/csv"));
     let (entries, lines): (Vec<RosterEntry>, Option<Vec<u64>>) = if csv {
-        let (entries, lines) =
-            parse_csv(&roster_text(&body)).map_err(|e| ApiError::new(ErrorCode::BadMessage, e))?;
+        let (entries, lines) = parse_csv(&roster_text(&body))?;
         (entries, Some(lines))
     } else {
         let entries = serde_json::from_slice(&body)
@@ -402,7 +442,15 @@ pub async fn import_roster(
         .map_err(|e| match (e, &lines) {
             (crate::live::CommandError::Rejected(mut r), Some(lines)) => {
                 r.message = on_csv_lines(&r.message, lines);
-                ApiError::from(crate::live::CommandError::Rejected(r))
+                let mut e = ApiError::from(crate::live::CommandError::Rejected(r));
+                for p in &mut e.problems {
+                    p.line = usize::try_from(p.entry)
+                        .ok()
+                        .and_then(|n| n.checked_sub(1))
+                        .and_then(|i| lines.get(i))
+                        .copied();
+                }
+                e
             }
             (e, _) => ApiError::from(e),
         })?;

@@ -25,7 +25,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use convene_protocol::{api::ErrorBody, ErrorCode};
+use convene_protocol::api::{ErrorBody, RosterProblem, RosterProblemKind};
+use convene_protocol::ErrorCode;
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -181,6 +182,10 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: ErrorCode,
     pub message: String,
+    /// A refused roster import: its wrong entries as data (`ErrorBody::problems`).
+    pub problems: Vec<RosterProblem>,
+    /// With `problems`: how many entries were wrong in all.
+    pub wrong_entries: Option<u64>,
 }
 
 impl ApiError {
@@ -202,13 +207,43 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            problems: Vec::new(),
+            wrong_entries: None,
         }
     }
 }
 
 impl From<CommandError> for ApiError {
     fn from(e: CommandError) -> Self {
-        ApiError::new(e.code(), e.to_string())
+        let mut out = ApiError::new(e.code(), e.to_string());
+        if let CommandError::Rejected(r) = &e {
+            if !r.roster.is_empty() {
+                out.problems = r.roster.iter().map(roster_problem).collect();
+                out.wrong_entries = Some(r.roster_wrong as u64);
+            }
+        }
+        out
+    }
+}
+
+/// A wrong roster entry on the wire (`line` is set by the CSV import).
+fn roster_problem(p: &crate::domain::RosterProblem) -> RosterProblem {
+    use crate::domain::RosterFault as F;
+    RosterProblem {
+        entry: p.entry as u64,
+        line: None,
+        problem: match p.fault {
+            F::NameEmpty => RosterProblemKind::NameEmpty,
+            F::NameTooLong => RosterProblemKind::NameTooLong,
+            F::NoRole => RosterProblemKind::NoRole,
+            F::GuarantorAlone => RosterProblemKind::GuarantorAlone,
+            F::AttributeNameEmpty => RosterProblemKind::AttributeNameEmpty,
+            F::AttributeNameTooLong => RosterProblemKind::AttributeNameTooLong,
+            F::AttributeTooLong => RosterProblemKind::AttributeTooLong,
+        },
+        name: p.name.clone(),
+        attribute: p.attribute.clone(),
+        role: None,
     }
 }
 
@@ -219,6 +254,8 @@ impl IntoResponse for ApiError {
             Json(ErrorBody {
                 code: self.code,
                 message: self.message,
+                problems: self.problems,
+                wrong_entries: self.wrong_entries,
             }),
         )
             .into_response()

@@ -196,7 +196,7 @@ pub fn document() -> Value {
                         "application/json": { "schema": roster_in },
                         "text/csv": { "schema": { "type": "string" }, "example": "name,roles,commune,age\nAmina Diallo,citizen,Rezé,18-29\nJean Martin,garant,,\n" }
                     } },
-                    "responses": { "201": ok("The ids given, in order", &added), "400": err("Malformed or invalid roster, or over a cap (10,000 people per request, 20,000 per convention): code invalid"), "404": err("No such convention"), "413": err("A body over 4 MiB: code invalid") }
+                    "responses": { "201": ok("The ids given, in order", &added), "400": err("Malformed or invalid roster, or over a cap (10,000 people per request, 20,000 per convention): code invalid; every wrong entry (up to 20) also as data in problems, by CSV line, and wrong_entries (PROTOCOL.md)"), "404": err("No such convention"), "413": err("A body over 4 MiB: code invalid") }
                 })),
                 "get": organizer_only(json!({ "summary": "The roster", "parameters": [id_param], "responses": { "200": ok("People", &people), "404": err("No such convention") } }))
             },

@@ -63,7 +63,8 @@ function release(url) {
   setTimeout(() => URL.revokeObjectURL(url), 60000);
 }
 
-function save(blob, filename) {
+/** Save `blob` as a file named `filename` (also for files the page makes itself). */
+export function saveBlob(blob, filename) {
   const url = URL.createObjectURL(blob);
   const a = document.createElement('a');
   a.href = url;
@@ -77,7 +78,7 @@ function save(blob, filename) {
 
 /** Download the export at `path` as `filename`. */
 export async function saveExport(client, path, filename) {
-  save(await blobOf(client, path), filename);
+  saveBlob(await blobOf(client, path), filename);
 }
 
 /**
@@ -95,7 +96,7 @@ export async function viewExport(client, path, filename) {
     throw e;
   }
   if (!tab) {
-    save(blob, filename);
+    saveBlob(blob, filename);
     return;
   }
   const url = URL.createObjectURL(blob);

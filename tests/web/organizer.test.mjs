@@ -1,0 +1,320 @@
+// The organizer console (« Espace organisation », /organisation), end to end in French against
+// the real server: a wrong token then the right one; a convention created (a refused id first);
+// a CSV roster with two wrong lines refused with both lines said in French and nothing
+// imported, then the fixed one imported and shown; invitations issued, a citizen getting in
+// with their link, then revoked and seeing it; the invitations' CSV as French Excel wants it;
+// the public link made, opened, given a livestream, withdrawn; an export downloaded; English;
+// and a pass on a phone. The token never travels in a URL nor lands in localStorage.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { axe, screenshot, waitOpen, server, browser, useServerAndBrowser, organizerApi } from './harness.mjs';
+
+useServerAndBrowser();
+
+const LAPTOP = { width: 1366, height: 768 };
+const PHONE = { width: 390, height: 844 };
+const LIVESTREAM = 'https://video.example.org/live/nantes-2026';
+const CONV = 'nantes-2026';
+
+function organizerToken() {
+  return readFileSync(join(server.data, 'organizer-token'), 'utf8').trim();
+}
+
+/** A fresh browser context on /organisation, every request's URL recorded. */
+async function openConsole(viewport, extra = {}) {
+  const context = await browser.newContext({ viewport, deviceScaleFactor: 1, locale: 'fr-FR', ...extra });
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.base });
+  const page = await context.newPage();
+  page.errors = [];
+  page.on('pageerror', (e) => page.errors.push(e.message));
+  page.urls = [];
+  context.on('request', (r) => page.urls.push(r.url()));
+  await page.goto(`${server.base}/organisation`);
+  await page.waitForSelector('#org-token');
+  return page;
+}
+
+async function signIn(page, token) {
+  await page.fill('#org-token', token);
+  await page.click('button[type=submit]:has-text("Se connecter")');
+}
+
+/** Click and return the download's name and bytes. */
+async function download(page, locator) {
+  const [dl] = await Promise.all([page.waitForEvent('download'), locator.click()]);
+  return { name: dl.suggestedFilename(), bytes: readFileSync(await dl.path()) };
+}
+
+const BAD_CSV = [
+  'nom,roles,commune,âge',
+  'Claire Moreau,animatrice,,',
+  ' ,citoyen,Rezé,35-49',
+  'Hélène Garnier,garante;citoyenne,,',
+  'Yannick Le Goff,citoyen,Rezé,35-49',
+].join('\n');
+
+const GOOD_CSV = [
+  'nom,roles,commune,âge',
+  'Claire Moreau,animatrice,,',
+  'Hélène Garnier,garante,,',
+  'Yannick Le Goff,citoyen,Rezé,35-49',
+  'Fatima Benali,citoyenne,Orvault,18-34',
+  'Sophie Tessier,citoyenne;rapporteuse,Bouguenais,50-64',
+].join('\n');
+
+test('an organizer sets a convention up from the console, in French', { timeout: 240000 }, async () => {
+  const token = organizerToken();
+  const page = await openConsole(LAPTOP);
+  assert.equal(await page.textContent('h1'), 'Espace organisation');
+
+  // The console is a chunk of its own: the citizens' page never loads it.
+  const citizenPage = await (await browser.newContext()).newPage();
+  const citizenUrls = [];
+  citizenPage.on('request', (r) => citizenUrls.push(new URL(r.url()).pathname));
+  await citizenPage.goto(server.url(server.role('citizen')));
+  await waitOpen(citizenPage);
+  const consoleScripts = page.urls.map((u) => new URL(u).pathname).filter((p) => p.endsWith('.js'));
+  const onlyConsole = consoleScripts.filter((p) => !citizenUrls.includes(p));
+  assert.ok(onlyConsole.length >= 1, `a script only the console loads: ${consoleScripts} vs ${citizenUrls}`);
+  await citizenPage.context().close();
+
+  // A wrong token: said in French, nothing kept.
+  await signIn(page, 'pas-le-bon-jeton');
+  const wrong = page.locator('#org-token-err[role=alert]');
+  await wrong.waitFor();
+  assert.match(await wrong.textContent(), /Ce jeton n’est pas le bon/);
+  assert.equal(await page.getAttribute('#org-token', 'aria-invalid'), 'true');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'org-token', 'the focus stays in the field');
+  assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+
+  // The right one: the conventions (the demo's), the token in sessionStorage only.
+  await signIn(page, token);
+  await page.waitForSelector('li[data-convention=demo]');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'org-list-title', 'the focus on the list once signed in');
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('convene.organizer.token')), token);
+  assert.equal(await page.evaluate(() => Object.values({ ...localStorage }).some((v) => v.includes('.') && v.length > 20)), false, 'nothing token-like in localStorage');
+  assert.ok(!page.url().includes(token));
+  // Kept across a reload of the tab.
+  await page.reload();
+  await page.waitForSelector('li[data-convention=demo]');
+
+  // Create a convention: a refused id first, said in French, the focus on the id.
+  await page.fill('#org-new-name', 'Convention citoyenne de Nantes 2026');
+  await page.fill('#org-new-id', 'Nantes 2026');
+  await page.click('button:has-text("Créer la convention")');
+  await page.waitForSelector('#org-new-err[data-code=invalid]');
+  assert.match(await page.textContent('#org-new-err'), /Cet identifiant n’est pas accepté/);
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'org-new-id');
+  await page.fill('#org-new-id', 'demo');
+  await page.click('button:has-text("Créer la convention")');
+  await page.waitForSelector('#org-new-err[data-code=conflict]');
+  assert.match(await page.textContent('#org-new-err'), /Une convention porte déjà cet identifiant/);
+  await page.fill('#org-new-id', CONV);
+  await page.click('button:has-text("Créer la convention")');
+  await page.waitForSelector(`.org-convention[data-convention=${CONV}] h2:has-text("Convention citoyenne de Nantes 2026")`);
+  const made = await organizerApi(server, 'GET', `/api/conventions/${CONV}`);
+  assert.equal(made.status, 200);
+  // No facilitator yet: said.
+  await page.waitForSelector('[data-testid=no-facilitator]');
+
+  // A CSV with two wrong lines, uploaded: both said in French by their file line, nothing in.
+  await page.setInputFiles('#org-import-file', { name: 'participants.csv', mimeType: 'text/csv', buffer: Buffer.from(BAD_CSV) });
+  await page.click('#org-import button[type=submit]');
+  const errors = page.locator('[data-testid=import-errors][role=alert]');
+  await errors.waitFor();
+  const items = await errors.locator('li').allTextContents();
+  assert.deepEqual(items, [
+    'Ligne 3 : le nom est vide.',
+    'Ligne 4 (Hélène Garnier) : un·e garant·e ne peut pas avoir d’autre rôle.',
+  ]);
+  const said = await errors.textContent();
+  assert.match(said, /2 lignes sont à corriger\./);
+  assert.match(said, /Rien n’a été importé\./);
+  assert.equal((await organizerApi(server, 'GET', `/api/conventions/${CONV}/roster`)).body.length, 0, 'nothing imported');
+  assert.equal(await page.locator('#org-roster table').count(), 0);
+
+  // The fixed roster, pasted: imported and shown, with the counts per role.
+  await page.fill('#org-import-text', GOOD_CSV);
+  await page.click('#org-import button[type=submit]');
+  await page.waitForSelector('[data-testid=import-done]:has-text("5 personnes importées.")');
+  assert.equal(await page.locator('[data-testid=import-errors]').count(), 0);
+  await page.waitForSelector('#org-roster tbody tr >> nth=4');
+  const rows = await page.$$eval('#org-roster tbody tr', (trs) => trs.map((tr) => [...tr.children].map((c) => c.textContent)));
+  assert.deepEqual(rows.find((r) => r[0] === 'Sophie Tessier'), ['Sophie Tessier', 'rapporteur·e, citoyen·ne', 'Bouguenais', '50-64']);
+  assert.deepEqual(await page.$$eval('#org-roster thead th', (ths) => ths.map((th) => th.textContent)), ['Nom', 'Rôles', 'commune', 'âge']);
+  const counts = Object.fromEntries(await page.$$eval('.org-counts [data-role]', (els) => els.map((e) => [e.dataset.role, e.textContent])));
+  assert.deepEqual(counts, { facilitator: 'animateur·rice : 1', rapporteur: 'rapporteur·e : 1', guarantor: 'garant·e : 1', citizen: 'citoyen·ne : 3' });
+  assert.equal(await page.locator('[data-testid=no-facilitator]').count(), 0, 'a facilitator now');
+  assert.equal((await organizerApi(server, 'GET', `/api/conventions/${CONV}/roster`)).body.length, 5);
+
+  // Invitations: issued for the five, each link listed.
+  await page.click('#org-invitations button:has-text("Créer les invitations manquantes (5)")');
+  await page.waitForSelector('#org-invitations [data-testid=invite-link] >> nth=4');
+  const status = (await organizerApi(server, 'GET', `/api/conventions/${CONV}/invites`)).body;
+  assert.equal(status.filter((s) => s.active).length, 5);
+  const yannick = status.find((s) => s.name === 'Yannick Le Goff').participant;
+  const item = page.locator(`#org-invitations li[data-participant=${yannick}]`);
+  const link = await item.locator('input').inputValue();
+  assert.match(link, new RegExp(`#token=${CONV}\\.[0-9a-f]{32}$`));
+  // The facilitator's way in, in « Pour entrer ».
+  assert.match(await page.getAttribute('#org-join a', 'href'), /#token=/);
+  // Copy a link.
+  await item.locator('button:has-text("Copier")').click();
+  await item.locator('[role=status]:has-text("Copié.")').waitFor();
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), link);
+
+  // The citizen gets in with that link, in a browser of their own.
+  const citizen = await (await browser.newContext({ viewport: PHONE, locale: 'fr-FR' })).newPage();
+  await citizen.goto(link.replace('/#', '/?video=off#'));
+  await waitOpen(citizen);
+  assert.equal(await citizen.evaluate(() => window.__convene.you.name), 'Yannick Le Goff');
+
+  // Revoke it: the question says what happens; the citizen's page says it is revoked.
+  await item.locator('[data-testid=revoke]').click();
+  const question = await item.locator('[data-testid=confirm] .confirm-question').textContent();
+  assert.match(question, /Révoquer l’invitation de Yannick Le Goff \?/);
+  assert.match(question, /ses sessions ouvertes seront fermées/);
+  assert.equal(await page.evaluate(() => document.activeElement.dataset.testid), 'confirm-yes');
+  await item.locator('[data-testid=confirm-yes]').click();
+  await page.waitForSelector(`#org-invitations li[data-participant=${yannick}][data-active=false]`);
+  await citizen.waitForSelector('[role=alert]:has-text("Ce lien d\'invitation a été révoqué.")');
+  assert.equal(await page.evaluate((id) => !!document.activeElement.closest(`li[data-participant="${id}"]`), yannick), true, 'the focus stays with the person');
+  assert.equal((await organizerApi(server, 'GET', `/api/conventions/${CONV}/invites`)).body.find((s) => s.participant === yannick).active, false);
+
+  // The invitations' CSV: a BOM, `;`, French headers, every person, the links it has.
+  const csv = await download(page, page.locator('[data-testid=download-invitations]'));
+  assert.equal(csv.name, `invitations-${CONV}.csv`);
+  assert.deepEqual([...csv.bytes.subarray(0, 3)], [0xef, 0xbb, 0xbf], 'UTF-8 BOM');
+  const lines = csv.bytes.toString('utf8').slice(1).trim().split('\r\n');
+  assert.equal(lines[0], 'Nom;Rôles;Identifiant;Invitation;Lien d’invitation');
+  assert.equal(lines.length, 6, lines.join('\n'));
+  for (const s of status) assert.ok(lines.some((l) => l.startsWith(`${s.name};`)), `${s.name} in the CSV`);
+  assert.ok(lines.includes(`Yannick Le Goff;citoyen·ne;${yannick};sans invitation;`), lines.join('\n'));
+  const sophie = lines.find((l) => l.startsWith('Sophie Tessier;')).split(';');
+  assert.equal(sophie.length, 5);
+  assert.match(sophie[4], new RegExp(`^${server.base}/#token=${CONV}\\.[0-9a-f]{32}$`));
+
+  // The public link: made, opened by someone on no roster, given a livestream, withdrawn.
+  await page.click('#org-public button:has-text("Créer le lien public")');
+  const publicField = page.locator('#org-public [data-testid=public-link] input');
+  await publicField.waitFor();
+  const publicUrl = await publicField.inputValue();
+  assert.match(publicUrl, /\/public#link=/);
+  const viewer = await (await browser.newContext({ viewport: PHONE, locale: 'fr-FR' })).newPage();
+  await viewer.goto(publicUrl);
+  await viewer.waitForSelector('h1:has-text("Convention citoyenne de Nantes 2026")');
+  assert.equal(await viewer.locator('[data-testid=public-livestream]').count(), 0);
+  await page.fill('#org-live', LIVESTREAM);
+  await page.click('#org-public button:has-text("Enregistrer la vidéo")');
+  await page.waitForSelector('#org-public [role=status]:has-text("Adresse de la vidéo enregistrée.")');
+  await viewer.waitForSelector(`[data-testid=public-livestream][href="${LIVESTREAM}"]`);
+  // The count of viewers, on « Actualiser ».
+  for (let i = 0; i < 50 && !(await page.textContent('#org-public [data-testid=public-status]')).includes('1 personne regarde'); i += 1) {
+    await page.click('#org-public button:has-text("Actualiser")');
+    await page.waitForTimeout(100);
+  }
+  assert.match(await page.textContent('#org-public [data-testid=public-status]'), /1 personne regarde/);
+  await page.click('#org-public [data-testid=revoke-public]');
+  assert.match(await page.textContent('#org-public [data-testid=confirm] .confirm-question'), /personnes qui regardent seront déconnectées/);
+  await page.click('#org-public [data-testid=confirm-yes]');
+  await page.waitForSelector('#org-public [data-testid=public-status][data-active=false]');
+  await viewer.waitForSelector('text=La diffusion publique est terminée');
+
+  // An export: the audit trail, fetched with the token in a header, as the API gives it.
+  const audit = await download(page, page.locator(`#org-exports button[data-export="/api/conventions/${CONV}/audit"]`));
+  assert.equal(audit.name, `audit-${CONV}.jsonl`);
+  const r = await fetch(`${server.base}/api/conventions/${CONV}/audit`, { headers: { authorization: `Bearer ${token}` } });
+  assert.equal(audit.bytes.toString('utf8'), await r.text());
+  assert.ok(audit.bytes.toString('utf8').split('\n').filter(Boolean).length >= 5);
+  // The attendance as a spreadsheet, in the page's language and the browser's zone.
+  const zone = await page.evaluate(() => Intl.DateTimeFormat().resolvedOptions().timeZone);
+  const sheet = await download(page, page.locator(`#org-exports button[data-export="/api/conventions/${CONV}/attendance?format=xlsx&lang=fr&tz=${encodeURIComponent(zone)}"]`));
+  assert.equal(sheet.name, `attendance-${CONV}.xlsx`);
+  assert.equal(sheet.bytes.subarray(0, 4).toString('latin1'), 'PK\x03\x04', 'an .xlsx is a zip file');
+
+  await axe(page, 'organizer console');
+  await screenshot(page, 'organizer-laptop');
+
+  // English, by the language switch.
+  await page.click('button.lang:has-text("English")');
+  await page.waitForSelector('h1:has-text("Organizer console")');
+  await page.waitForSelector('#org-invitations h2:has-text("Invitations")');
+  assert.ok(await page.locator('button:has-text("Sign out")').isVisible());
+  await page.click('button.lang:has-text("Français")');
+
+  // Back to the list: the focus on the convention one left.
+  await page.click('button:has-text("← Toutes les conventions")');
+  await page.waitForSelector(`li[data-convention=${CONV}]`);
+  assert.equal(await page.evaluate(() => document.activeElement.closest('li')?.dataset.convention), CONV);
+
+  // The token never went into a URL.
+  assert.deepEqual(page.urls.filter((u) => u.includes(token)), []);
+
+  // Sign out: back to the sign-in, the token forgotten.
+  await page.click('button:has-text("Se déconnecter")');
+  await page.waitForSelector('#org-token');
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('convene.organizer.token')), null);
+  assert.deepEqual(page.errors, []);
+  assert.deepEqual(citizen.errors || [], []);
+  for (const p of [citizen, viewer]) await p.context().close();
+  await page.context().close();
+});
+
+test('the console on a phone: nothing wider than the screen, every button reachable', { timeout: 120000 }, async () => {
+  const page = await openConsole(PHONE, { hasTouch: true, isMobile: true });
+  await signIn(page, organizerToken());
+  await page.waitForSelector('li[data-convention=demo]');
+  await page.tap('li[data-convention=demo] button');
+  await page.waitForSelector('#org-roster tbody tr');
+  // JSON is read too; its wrong entries are said by their place in the list.
+  await page.fill('#org-import-text', '[{ "name": "Paul", "roles": [] }]');
+  await page.tap('#org-import button[type=submit]');
+  await page.waitForSelector('[data-testid=import-errors] li:text-is("Entrée 1 (Paul) : aucun rôle.")');
+  // A wrong CSV, for its error list to be on the page too.
+  await page.fill('#org-import-text', 'nom,roles\nJeanne,présidente\n');
+  await page.tap('#org-import button[type=submit]');
+  await page.waitForSelector('[data-testid=import-errors] li:has-text("Ligne 2 (Jeanne) : rôle inconnu « présidente »")');
+  // A file that cannot be read: said so, with the server's words under it.
+  await page.fill('#org-import-text', 'prénom,roles\nJeanne,citoyenne\n');
+  await page.tap('#org-import button[type=submit]');
+  await page.waitForSelector('[data-testid=import-errors][data-code=bad_message]:has-text("Le fichier n’a pas pu être lu")');
+  assert.match(await page.textContent('[data-testid=import-errors] [lang=en]'), /name/);
+  // The CSV a French Excel saves by default: Windows-1252, `;`, CRLF, roles in quotes.
+  const excel = Buffer.from('nom;rôles;commune\r\nHélène Tessier;"citoyenne;rapporteuse";Rezé\r\n', 'latin1');
+  await page.setInputFiles('#org-import-file', { name: 'liste.csv', mimeType: 'text/csv', buffer: excel });
+  await page.tap('#org-import button[type=submit]');
+  await page.waitForSelector('[data-testid=import-done]:has-text("1 personne importée.")');
+  await page.waitForSelector('#org-roster tbody tr:has(th:text-is("Hélène Tessier")) td:text-is("rapporteur·e, citoyen·ne")');
+  // And a wrong line of it, by its line in the file.
+  await page.setInputFiles('#org-import-file', { name: 'liste.csv', mimeType: 'text/csv', buffer: Buffer.from('nom;rôles\r\nAnne;citoyenne\r\n;citoyenne\r\n', 'latin1') });
+  await page.tap('#org-import button[type=submit]');
+  await page.waitForSelector('[data-testid=import-errors] li:text-is("Ligne 3 : le nom est vide.")');
+  // A link of each kind on the page: a new invitation for someone, a new public link.
+  await page.tap('#org-invitations li:first-child button:has-text("Nouveau lien")');
+  assert.match(await page.textContent('#org-invitations li:first-child [data-testid=confirm]'), /L’ancien ne marchera plus/);
+  await page.tap('#org-invitations li:first-child [data-testid=confirm-yes]');
+  await page.waitForSelector('#org-invitations li:first-child [data-testid=invite-link] input');
+  await page.tap('#org-public button:has-text("Créer le lien public")');
+  await page.waitForSelector('#org-public [data-testid=public-link] input');
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  assert.equal(overflow, 0, 'no horizontal scrolling of the page');
+  // Every button can be scrolled to and lies within the screen's width, big enough to tap.
+  const buttons = page.locator('main button:visible');
+  const n = await buttons.count();
+  assert.ok(n > 20, `${n} buttons`);
+  for (let i = 0; i < n; i += 1) {
+    const b = buttons.nth(i);
+    await b.scrollIntoViewIfNeeded();
+    const box = await b.boundingBox();
+    const label = await b.textContent();
+    assert.ok(box && box.x >= 0 && box.x + box.width <= PHONE.width + 0.5, `"${label}" within the screen: ${JSON.stringify(box)}`);
+    assert.ok(box.height >= 36, `"${label}" is ${box.height}px high`);
+  }
+  await axe(page, 'organizer console, phone');
+  await screenshot(page, 'organizer-phone');
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+});
