@@ -134,14 +134,7 @@ pub async fn status(
     Query(q): Query<TokenQuery>,
 ) -> ApiResult<Json<p::PublicLinkStatus>> {
     // Facilitators and guarantors read it too (the console shows the published version).
-    let handle = organizer_or(
-        &app,
-        &headers,
-        &id,
-        q.token,
-        &[d::Role::Facilitator, d::Role::Guarantor],
-    )
-    .await?;
+    let handle = staff_reader(&app, &headers, &id, q.token).await?;
     let (active, livestream, published) = handle
         .query(|c, _| {
             (
@@ -166,6 +159,23 @@ pub async fn status(
     }))
 }
 
+/// The public audience's state is read by the organizer, facilitators and guarantors.
+async fn staff_reader(
+    app: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+    token: Option<String>,
+) -> ApiResult<crate::live::Handle> {
+    organizer_or(
+        app,
+        headers,
+        id,
+        token,
+        &[d::Role::Facilitator, d::Role::Guarantor],
+    )
+    .await
+}
+
 /// `GET /api/conventions/{id}/public-polls`: every public poll with its live tally, for the
 /// organizers, facilitators and guarantors.
 pub async fn polls(
@@ -174,14 +184,7 @@ pub async fn polls(
     Path(id): Path<String>,
     Query(q): Query<TokenQuery>,
 ) -> ApiResult<Json<p::PublicPolls>> {
-    let handle = organizer_or(
-        &app,
-        &headers,
-        &id,
-        q.token,
-        &[d::Role::Facilitator, d::Role::Guarantor],
-    )
-    .await?;
+    let handle = staff_reader(&app, &headers, &id, q.token).await?;
     let polls = handle
         .query(|c, _| {
             c.public
