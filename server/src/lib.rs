@@ -218,6 +218,10 @@ pub async fn run(
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
+    say(format_args!(
+        "Espace organisation (organizer console, with the organizer token): {}/organisation",
+        public_url.trim_end_matches('/')
+    ));
     let metrics = Arc::new(metrics::Metrics::default());
     let docs = docs::DocHub::new(
         store.clone(),

@@ -297,6 +297,22 @@ async fn a_demo_without_its_day_starts_blank_and_gets_it_later() -> Result<()> {
     .await?;
     let demo = printed(&out)?;
     ensure!(demo.len() == 34, "{} demo links", demo.len());
+    // The start says where the organizer console is, and it is there.
+    let console = {
+        let lines = server
+            .stdout
+            .lock()
+            .map_err(|_| anyhow::anyhow!("stdout"))?;
+        lines
+            .iter()
+            .find(|l| l.starts_with("Espace organisation"))
+            .and_then(|l| l.split_whitespace().last())
+            .map(str::to_string)
+            .context("no console link printed")?
+    };
+    ensure!(console == server.url("/organisation"), "{console}");
+    let page = reqwest::get(&console).await?;
+    ensure!(page.status() == 200, "{console}: {}", page.status());
     let claire = demo
         .iter()
         .find(|i| i.roles.contains(&Role::Facilitator))
