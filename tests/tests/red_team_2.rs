@@ -1,0 +1,143 @@
+//! Red team, second pass: what the first (`red_team.rs`) left open. Each test sends at least
+//! ten times the budget it checks, with a hand-made client, then shows that the server and
+//! everyone else are unharmed. Counts, typed errors and close codes; never wall-clock speed.
+
+use anyhow::{ensure, Context, Result};
+use convene_tests::proto::{self, Command, ErrorCode, Role};
+use convene_tests::red::{citizen, convention, goes_on, only_ok_or, paced, paced_over, FAC, GAR};
+
+use convene_tests::{person, poll_spec, tempdir, token_of, Client, Server};
+
+// ---------------------------------------------------------------------------------------------
+// Polls: every facilitator's and guarantor's snapshot lists every poll of the convention,
+// drafts and closed ones. A convention holds at most 1,000 polls and 2 MiB of poll text
+// (`domain/polls.rs`, `MAX_POLLS`, `MAX_POLL_TEXT_BYTES`); past them a draft is `conflict`.
+
+const MAX_POLLS: usize = 1000;
+const MAX_POLL_TEXT_BYTES: usize = 2 * 1024 * 1024;
+
+fn facilitator(i: usize) -> String {
+    format!("Animateur {i:02}")
+}
+
+/// A convention with ten more facilitators, and four connections of each: forty connections
+/// within their rate limit draft fast enough to send ten times a budget.
+async fn drafting_room(
+    server: &Server,
+    id: &str,
+) -> Result<(Vec<proto::api::Invite>, Vec<Client>)> {
+    let extra = (0..10)
+        .map(|i| person(&facilitator(i), &[Role::Facilitator], &[]))
+        .collect();
+    let invites = convention(server, id, extra, 1).await?;
+    let mut conns = Vec::new();
+    for i in 0..10 {
+        for k in 0..4 {
+            let token = token_of(&invites, &facilitator(i));
+            conns.push(Client::join(&server.ws_url(), &format!("f{i}-{k}"), &token).await?);
+        }
+    }
+    Ok((invites, conns))
+}
+
+fn small_poll(i: usize) -> Command {
+    Command::DraftPoll {
+        spec: poll_spec(
+            &format!("Question {i} : faut-il des bus de nuit ?"),
+            proto::PollKind::Single {
+                options: vec!["Oui".into(), "Non".into()],
+            },
+            false,
+            false,
+        ),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn facilitators_draft_at_most_a_thousand_polls() -> Result<()> {
+    let dir = tempdir();
+    let server = Server::start(&dir.path().join("data")).await?;
+    let (invites, conns) = drafting_room(&server, "sondages").await?;
+    let mut fac = Client::join(&server.ws_url(), "fac", &token_of(&invites, FAC)).await?;
+    let mut c0 = Client::join(&server.ws_url(), "c0", &token_of(&invites, &citizen(0))).await?;
+
+    // A weekend's 60 polls, the way a facilitator prepares them: every one accepted.
+    let weekend: Vec<Command> = (0..60).map(small_poll).collect();
+    let (fac2, replies) = paced(
+        Client::join(&server.ws_url(), "fac2", &token_of(&invites, FAC)).await?,
+        weekend,
+    )
+    .await?;
+    ensure!(
+        replies.iter().all(|r| r.is_ok()),
+        "a weekend's 60 polls: {:?}",
+        replies.iter().find(|r| r.is_err())
+    );
+    fac2.close().await;
+
+    // Ten times the budget, drafted by forty connections at once.
+    let flood: Vec<Command> = (60..10 * MAX_POLLS).map(small_poll).collect();
+    let (_conns, replies) = paced_over(conns, flood).await?;
+    let accepted = only_ok_or(&replies, ErrorCode::Conflict, "a draft past the budget")?;
+    ensure!(
+        accepted + 60 == MAX_POLLS,
+        "{} polls drafted, budget {MAX_POLLS}",
+        accepted + 60
+    );
+
+    // A fresh staff snapshot holds those and nothing more.
+    let fresh = Client::join(&server.ws_url(), "gar", &token_of(&invites, GAR)).await?;
+    let polls = fresh.snapshot.as_ref().context("no snapshot")?.polls.len();
+    ensure!(polls == MAX_POLLS, "the staff snapshot lists {polls} polls");
+
+    // Everyone else is unharmed; a deleted draft makes room for one more.
+    goes_on(&mut c0, &mut fac, "on vote bientôt").await?;
+    fac.ok(Command::DeletePoll { poll: "q1".into() }).await?;
+    fac.ok(small_poll(0)).await?;
+    match fac.request(small_poll(1)).await? {
+        Err((ErrorCode::Conflict, _)) => {}
+        other => anyhow::bail!("a draft past the budget: {other:?}"),
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_text_of_a_conventions_polls_is_bounded() -> Result<()> {
+    let dir = tempdir();
+    let server = Server::start(&dir.path().join("data")).await?;
+    let (invites, conns) = drafting_room(&server, "longues").await?;
+    let mut fac = Client::join(&server.ws_url(), "fac", &token_of(&invites, FAC)).await?;
+    let mut c0 = Client::join(&server.ws_url(), "c0", &token_of(&invites, &citizen(0))).await?;
+
+    // The largest poll each field allows: a question of 500 characters, 50 options of 200.
+    let big = |i: usize| {
+        let question = format!("{i:05} {}", "q".repeat(494));
+        let options: Vec<String> = (0..50)
+            .map(|k| format!("{k:03}{}", "o".repeat(197)))
+            .collect();
+        let bytes = question.len() + options.iter().map(String::len).sum::<usize>();
+        let spec = poll_spec(&question, proto::PollKind::Single { options }, false, false);
+        (Command::DraftPoll { spec }, bytes)
+    };
+    let each = big(0).1;
+    let n = 10 * MAX_POLL_TEXT_BYTES / each;
+    let (_conns, replies) = paced_over(conns, (0..n).map(|i| big(i).0).collect()).await?;
+    let accepted = only_ok_or(
+        &replies,
+        ErrorCode::Conflict,
+        "a draft past the text budget",
+    )?;
+    ensure!(
+        accepted == MAX_POLL_TEXT_BYTES / each,
+        "{accepted} polls of {each} bytes drafted, {} bytes of text; budget {MAX_POLL_TEXT_BYTES}",
+        accepted * each
+    );
+
+    // Everyone else is unharmed; the next poll is refused too, typed.
+    goes_on(&mut c0, &mut fac, "on lit les options").await?;
+    match fac.request(big(n).0).await? {
+        Err((ErrorCode::Conflict, m)) if m.contains("text") => {}
+        other => anyhow::bail!("a draft past the text budget: {other:?}"),
+    }
+    Ok(())
+}
