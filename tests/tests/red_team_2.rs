@@ -2,9 +2,13 @@
 //! ten times the budget it checks, with a hand-made client, then shows that the server and
 //! everyone else are unharmed. Counts, typed errors and close codes; never wall-clock speed.
 
+use std::time::{Duration, Instant};
+
 use anyhow::{ensure, Context, Result};
 use convene_tests::proto::{self, Command, ErrorCode, Role};
-use convene_tests::red::{citizen, convention, goes_on, only_ok_or, paced, paced_over, FAC, GAR};
+use convene_tests::red::{
+    ceiling, citizen, convention, goes_on, only_ok_or, paced, paced_over, FAC, GAR,
+};
 
 use convene_tests::{person, poll_spec, tempdir, token_of, Client, Server};
 
@@ -139,5 +143,63 @@ async fn the_text_of_a_conventions_polls_is_bounded() -> Result<()> {
         Err((ErrorCode::Conflict, m)) if m.contains("text") => {}
         other => anyhow::bail!("a draft past the text budget: {other:?}"),
     }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Visits: a `visit` builds the visitor a whole snapshot (in version 1 the whole roster) and
+// appends an event everyone sees. A participant visits 40 times at once, then once every 3
+// seconds (the welcome's budget, `WELCOME_BURST`, `WELCOME_EVERY_MS`, counted apart); past
+// that, `rate_limited`, before anything is decided.
+
+const VISIT_BURST: f64 = 40.0;
+const VISITS_PER_SEC: f64 = 1.0 / 3.0;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guarantor_visiting_rooms_in_a_loop_is_within_a_budget() -> Result<()> {
+    let dir = tempdir();
+    let server = Server::start(&dir.path().join("data")).await?;
+    let invites = convention(&server, "visites", vec![], 1000).await?;
+    let mut fac = Client::join(&server.ws_url(), "fac", &token_of(&invites, FAC)).await?;
+    let mut c0 = Client::join(&server.ws_url(), "c0", &token_of(&invites, &citizen(0))).await?;
+    fac.ok(Command::CreateRooms {
+        count: Some(2),
+        names: vec![],
+    })
+    .await?;
+    let mut gar = Client::join(&server.ws_url(), "gar", &token_of(&invites, GAR)).await?;
+    let before = server.log("visites")?.len();
+
+    // Ten times the burst, from room to room, within the connection's rate limit.
+    let sent = 10 * VISIT_BURST as usize;
+    let mut replies = Vec::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(60));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut room = "r1";
+    let started = Instant::now();
+    for _ in 0..sent {
+        tick.tick().await;
+        let reply = gar.request(Command::Visit { room: room.into() }).await?;
+        if reply.is_ok() {
+            room = if room == "r1" { "r2" } else { "r1" };
+        }
+        replies.push(reply);
+        gar.inbox.clear();
+    }
+    let elapsed = started.elapsed();
+    let accepted = only_ok_or(&replies, ErrorCode::RateLimited, "a visit past the budget")?;
+    let most = ceiling(VISIT_BURST, VISITS_PER_SEC, elapsed);
+    ensure!(
+        accepted <= most && accepted < sent / 2,
+        "{accepted} visits of {sent} accepted over {elapsed:?} (ceiling {most})"
+    );
+    // Only those reached the log.
+    let moves = server.log("visites")?.len() - before;
+    ensure!(moves == accepted, "{moves} records for {accepted} visits");
+
+    // Everyone else is unharmed; the guarantor visits again after a pause.
+    goes_on(&mut c0, &mut fac, "on nous observe").await?;
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    gar.ok(Command::Visit { room: room.into() }).await?;
     Ok(())
 }

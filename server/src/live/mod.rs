@@ -70,6 +70,9 @@ pub enum CommandError {
     /// The convention's task is gone (shutting down).
     #[error("the convention is shutting down")]
     Gone,
+    /// A request past its sender's budget (a `visit`: `WELCOME_BURST`, `WELCOME_EVERY_MS`).
+    #[error("{0}")]
+    TooOften(&'static str),
 }
 
 impl CommandError {
@@ -79,6 +82,7 @@ impl CommandError {
             CommandError::Unavailable(_) | CommandError::Gone => {
                 convene_protocol::ErrorCode::Unavailable
             }
+            CommandError::TooOften(_) => convene_protocol::ErrorCode::RateLimited,
         }
     }
 }
