@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 use anyhow::{ensure, Context, Result};
 use convene_tests::proto::{self, Command, ErrorCode, Role};
 use convene_tests::red::{
-    ceiling, citizen, convention, goes_on, only_ok_or, paced, paced_over, FAC, GAR,
+    ceiling, citizen, convention, goes_on, only_ok_or, paced, paced_over, FAC, GAR, RAP,
 };
-
+use convene_tests::ydoc::{doc_url, YClient};
 use convene_tests::{person, poll_spec, tempdir, token_of, Client, Server};
 
 // ---------------------------------------------------------------------------------------------
@@ -201,5 +201,75 @@ async fn a_guarantor_visiting_rooms_in_a_loop_is_within_a_budget() -> Result<()>
     goes_on(&mut c0, &mut fac, "on nous observe").await?;
     tokio::time::sleep(Duration::from_millis(3500)).await;
     gar.ok(Command::Visit { room: room.into() }).await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Document connections: each costs the server a sync step, the awareness states it holds, and
+// fresh per-connection budgets (10 whole documents asked at once). One participant opens a
+// document 40 times at once, then once a second (`docs/actor.rs`, `JOIN_BURST`,
+// `JOINS_PER_SEC`); past that, close 4429 before anything is sent.
+
+const JOIN_BURST: f64 = 40.0;
+const JOINS_PER_SEC: f64 = 1.0;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnecting_to_a_document_in_a_loop_is_within_a_budget() -> Result<()> {
+    let dir = tempdir();
+    let server = Server::start(&dir.path().join("data")).await?;
+    let invites = convention(&server, "reconnexions", vec![], 2).await?;
+    let mut fac = Client::join(&server.ws_url(), "fac", &token_of(&invites, FAC)).await?;
+    fac.ok(Command::CreateDocument {
+        name: "avis".into(),
+        title: "Avis citoyen".into(),
+    })
+    .await?;
+    let url = |name: &str| {
+        doc_url(
+            &server.addr,
+            "reconnexions",
+            "avis",
+            &token_of(&invites, name),
+        )
+    };
+    let writer = YClient::synced("rap", &url(RAP)).await?;
+    let reader = YClient::synced("c1", &url(&citizen(1))).await?;
+    writer.push_paragraph("Les bus de nuit");
+    reader.wait_paragraph("Les bus de nuit").await?;
+
+    // Ten times the burst, one connection after the other, each asking for the whole document.
+    let sent = 10 * JOIN_BURST as usize;
+    let started = Instant::now();
+    let mut served = 0;
+    for i in 0..sent {
+        let mut c = YClient::connect(&format!("c0-{i}"), &url(&citizen(0))).await?;
+        let r = c
+            .wait_rec("served or closed", |r| r.synced || r.closed.is_some())
+            .await?;
+        if r.synced {
+            served += 1;
+        } else {
+            ensure!(
+                r.closed == Some(Some(convene::docs::close::RATE_LIMITED)) && r.frames == 0,
+                "connection {i} closed with {:?} after {} frames",
+                r.closed,
+                r.frames
+            );
+        }
+        c.close().await;
+    }
+    let elapsed = started.elapsed();
+    let most = ceiling(JOIN_BURST, JOINS_PER_SEC, elapsed);
+    ensure!(
+        served <= most && served < sent / 2,
+        "{served} of {sent} connections served over {elapsed:?} (ceiling {most})"
+    );
+
+    // Everyone else is unharmed; the participant is served again after a pause.
+    writer.push_paragraph("Les pistes cyclables");
+    reader.wait_paragraph("Les pistes cyclables").await?;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let again = YClient::synced("c0", &url(&citizen(0))).await?;
+    again.wait_paragraph("Les pistes cyclables").await?;
     Ok(())
 }
