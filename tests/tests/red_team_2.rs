@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::{ensure, Context, Result};
 use convene_tests::proto::{self, Command, ErrorCode, Role};
 use convene_tests::red::{
-    ceiling, citizen, convention, goes_on, only_ok_or, paced, paced_over, FAC, GAR, RAP,
+    ceiling, citizen, convention, get_as, goes_on, only_ok_or, paced, paced_over, FAC, GAR, RAP,
 };
 use convene_tests::ydoc::{doc_url, YClient};
 use convene_tests::{person, poll_spec, tempdir, token_of, Client, Server};
@@ -271,5 +271,63 @@ async fn reconnecting_to_a_document_in_a_loop_is_within_a_budget() -> Result<()>
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let again = YClient::synced("c0", &url(&citizen(0))).await?;
     again.wait_paragraph("Les pistes cyclables").await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Participants' HTTP requests (exports, versions, diffs, the video meeting...): each asks the
+// convention's task at least once. One invitation makes 60 at once, then 5 a second
+// (`HTTP_BURST`, `HTTP_PER_SEC`); past that, 429 `rate_limited`, before the task is asked.
+
+const HTTP_BURST: f64 = 60.0;
+const HTTP_PER_SEC: f64 = 5.0;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invitation_requesting_in_a_loop_is_within_a_budget() -> Result<()> {
+    let dir = tempdir();
+    let server = Server::start(&dir.path().join("data")).await?;
+    let invites = convention(&server, "requetes", vec![], 2).await?;
+    let mut fac = Client::join(&server.ws_url(), "fac", &token_of(&invites, FAC)).await?;
+    let mut c1 = Client::join(&server.ws_url(), "c1", &token_of(&invites, &citizen(1))).await?;
+    fac.ok(Command::CreateDocument {
+        name: "avis".into(),
+        title: "Avis citoyen".into(),
+    })
+    .await?;
+    let http = reqwest::Client::new();
+    let versions = "/api/conventions/requetes/documents/avis/versions";
+    let attacker = token_of(&invites, &citizen(0));
+
+    // Ten times the burst, one after the other on one keep-alive connection.
+    let sent = 10 * HTTP_BURST as usize;
+    let started = Instant::now();
+    let mut answered = 0;
+    for _ in 0..sent {
+        match get_as(&http, &server, versions, &attacker).await? {
+            (200, _, _) => answered += 1,
+            (429, _, Some(ErrorCode::RateLimited)) => {}
+            (status, body, _) => {
+                anyhow::bail!("{status}: {}", String::from_utf8_lossy(&body))
+            }
+        }
+    }
+    let elapsed = started.elapsed();
+    let most = ceiling(HTTP_BURST, HTTP_PER_SEC, elapsed);
+    ensure!(
+        answered <= most && answered < sent / 2,
+        "{answered} of {sent} requests answered over {elapsed:?} (ceiling {most})"
+    );
+
+    // Everyone else is unharmed: another participant's export, the organizer, the convention.
+    let export = "/api/conventions/requetes/documents/avis/export";
+    let (status, _, _) = get_as(&http, &server, export, &token_of(&invites, &citizen(1))).await?;
+    ensure!(status == 200, "another participant's export: {status}");
+    let status = server.http().get(versions).send().await?.status();
+    ensure!(status == 200, "the organizer: {status}");
+    goes_on(&mut c1, &mut fac, "on exporte").await?;
+    // The invitation is answered again after a pause.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let (status, _, _) = get_as(&http, &server, versions, &attacker).await?;
+    ensure!(status == 200, "after a pause: {status}");
     Ok(())
 }
