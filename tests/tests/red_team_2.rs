@@ -331,3 +331,67 @@ async fn an_invitation_requesting_in_a_loop_is_within_a_budget() -> Result<()> {
     ensure!(status == 200, "after a pause: {status}");
     Ok(())
 }
+
+// ---------------------------------------------------------------------------------------------
+// Cluster mode: a request naming a convention this node does not hold (a made-up invitation
+// on /ws, /doc or HTTP: anyone can send one) asks Redis whether it exists. One member is
+// looked up (`SISMEMBER`), never the list of every convention: what it costs Redis does not
+// grow with the conventions the cluster has held.
+
+/// Bytes Redis has sent to its clients so far.
+fn redis_output_bytes(con: &mut redis::Connection) -> Result<u64> {
+    let info: String = redis::cmd("INFO").arg("stats").query(con)?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("total_net_output_bytes:"))
+        .and_then(|v| v.trim().parse().ok())
+        .context("no total_net_output_bytes in INFO")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_conventions_cost_redis_the_same_whatever_their_number() -> Result<()> {
+    let dir = tempdir();
+    let redis = convene_tests::own_redis(dir.path(), &[])?;
+    let server = Server::start_with(&dir.path().join("data"), &["--redis", &redis.url]).await?;
+    let invites = convention(&server, "grappe", vec![], 1).await?;
+    let mut fac = Client::join(&server.ws_url(), "fac", &token_of(&invites, FAC)).await?;
+    let mut c0 = Client::join(&server.ws_url(), "c0", &token_of(&invites, &citizen(0))).await?;
+
+    // A cluster that has held 10,000 conventions (their ids are what the lookup could list).
+    let mut con = redis::Client::open(redis.url.as_str())?.get_connection()?;
+    let ids: Vec<String> = (0..10_000)
+        .map(|i| format!("convention-ancienne-{i:05}"))
+        .collect();
+    let _: () = redis::cmd("SADD")
+        .arg("convene:conventions")
+        .arg(&ids)
+        .query(&mut con)?;
+
+    // 400 hellos with invitations to conventions that never existed, each refused.
+    let before = redis_output_bytes(&mut con)?;
+    let sent = 400;
+    for i in 0..sent {
+        let mut c = Client::open(&server.ws_url(), "inconnu").await?;
+        c.send(&proto::ClientMessage::Hello {
+            protocol: 1,
+            token: format!("inventee-{i}.{:032x}", i),
+            last_seq: None,
+        })
+        .await?;
+        let closed = c.wait_closed(Duration::from_secs(10)).await?;
+        ensure!(
+            closed == Some(proto::close::UNKNOWN_TOKEN),
+            "hello {i}: closed with {closed:?}"
+        );
+    }
+    let sent_by_redis = redis_output_bytes(&mut con)? - before;
+    eprintln!("{sent} unknown conventions: Redis sent {sent_by_redis} bytes");
+    // Listing the 10,000 ids each time is about 270 KB a hello; a lookup, a few bytes.
+    ensure!(
+        sent_by_redis < 1024 * sent,
+        "Redis sent {sent_by_redis} bytes for {sent} hellos naming unknown conventions"
+    );
+
+    // Everyone else is unharmed.
+    goes_on(&mut c0, &mut fac, "la grappe tient").await?;
+    Ok(())
+}
