@@ -333,6 +333,114 @@ async fn an_invitation_requesting_in_a_loop_is_within_a_budget() -> Result<()> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Diffs: up to a second of a blocking thread each, one at a time in the process. A participant
+// has one diff under way at a time (`gateway/documents.rs`, `DIFFING`); another at the same
+// time is 429 `rate_limited`: a loop never queues more than one diff ahead of anyone else's.
+
+/// A convention `id` whose document has two named versions as different as can be, of
+/// `lines` paragraphs of about `width` bytes each; its invitations and its facilitator.
+async fn two_versions(
+    server: &Server,
+    id: &str,
+    lines: usize,
+    width: usize,
+) -> Result<(Vec<proto::api::Invite>, Client)> {
+    let invites = convention(server, id, vec![], 2).await?;
+    let mut fac = Client::join(&server.ws_url(), "fac", &token_of(&invites, FAC)).await?;
+    fac.ok(Command::CreateDocument {
+        name: "avis".into(),
+        title: "Avis citoyen".into(),
+    })
+    .await?;
+    let url = |name: &str| doc_url(&server.addr, id, "avis", &token_of(&invites, name));
+    let writer = YClient::synced("rap", &url(RAP)).await?;
+    for (round, word) in ["bus", "vélo"].into_iter().enumerate() {
+        let pad = word.repeat(width / word.len());
+        let lines: Vec<String> = (0..lines)
+            .map(|i| format!("{word} {} {i} {pad}", (i * 7919 + round) % 1013))
+            .collect();
+        // Updates within the 2 MiB frame of `/doc`.
+        let per_frame = (1_000_000 / (width + 20)).max(1);
+        writer.set_paragraphs(&lines[..per_frame.min(lines.len())]);
+        for chunk in lines[per_frame.min(lines.len())..].chunks(per_frame) {
+            writer.push_paragraphs(chunk);
+        }
+        let last = lines.last().cloned().unwrap_or_default();
+        YClient::synced("c1", &url(&citizen(1)))
+            .await?
+            .wait_doc("the version", |c| c.paragraphs().last() == Some(&last))
+            .await?;
+        fac.ok(Command::NameVersion {
+            document: "avis".into(),
+            label: format!("Version {}", round + 1),
+        })
+        .await?;
+    }
+    Ok((invites, fac))
+}
+
+fn diff_path(id: &str) -> String {
+    format!("/api/conventions/{id}/documents/avis/diff?from=1&to=2")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_participant_diffs_one_at_a_time() -> Result<()> {
+    let dir = tempdir();
+    let server = Server::start(&dir.path().join("data")).await?;
+    // Two versions as different as can be: the diff searches its full second.
+    let (invites_a, mut fac) = two_versions(&server, "diff-a", 5000, 8).await?;
+    let (invites_b, _) = two_versions(&server, "diff-b", 5000, 8).await?;
+    let diff = diff_path;
+    let attacker = token_of(&invites_a, &citizen(0));
+
+    // Ten diffs at once from one participant of the first convention, and meanwhile one from
+    // a participant of the second.
+    let http = reqwest::Client::new();
+    let flood: Vec<_> = (0..10)
+        .map(|_| {
+            let (http, url, token) = (http.clone(), server.url(&diff("diff-a")), attacker.clone());
+            tokio::spawn(async move {
+                let r = http.get(url).bearer_auth(token).send().await?;
+                let status = r.status().as_u16();
+                let body = r.bytes().await?;
+                anyhow::Ok((status, body))
+            })
+        })
+        .collect();
+    let (status, body, _) = get_as(
+        &http,
+        &server,
+        &diff("diff-b"),
+        &token_of(&invites_b, &citizen(0)),
+    )
+    .await?;
+    ensure!(
+        status == 200 && String::from_utf8_lossy(&body).contains("+vélo"),
+        "the other convention's diff: {status}"
+    );
+    let mut accepted = 0;
+    for t in flood {
+        let (status, body) = t.await??;
+        match status {
+            200 => accepted += 1,
+            429 => {
+                let e: proto::api::ErrorBody = serde_json::from_slice(&body)?;
+                ensure!(e.code == ErrorCode::RateLimited, "429 with {:?}", e.code);
+            }
+            other => anyhow::bail!("a diff answered {other}"),
+        }
+    }
+    ensure!(accepted < 5, "{accepted} of 10 diffs at once were made");
+
+    // Nothing is held: the participant's next diff is made, and the convention goes on.
+    let (status, _, _) = get_as(&http, &server, &diff("diff-a"), &attacker).await?;
+    ensure!(status == 200, "the next diff: {status}");
+    let mut c0 = Client::join(&server.ws_url(), "c0", &attacker).await?;
+    goes_on(&mut c0, &mut fac, "on compare").await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
 // Cluster mode: a request naming a convention this node does not hold (a made-up invitation
 // on /ws, /doc or HTTP: anyone can send one) asks Redis whether it exists. One member is
 // looked up (`SISMEMBER`), never the list of every convention: what it costs Redis does not

@@ -10,7 +10,7 @@ use convene_protocol::{ErrorCode, VersionInfo};
 use serde::Deserialize;
 use similar::{ChangeTag, TextDiff};
 
-use super::api::{convention, organizer_or, ApiResult};
+use super::api::{bearer, convention, organizer_or, ApiResult};
 use super::{ApiError, AppState};
 use crate::docs::export::Format;
 use crate::docs::RenderError;
@@ -20,6 +20,37 @@ use crate::domain::Role;
 const DIFF_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 /// Diffs made at once in the process (each up to `DIFF_TIMEOUT` of a blocking thread).
 static DIFFS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+/// Participants (by token hash) whose diff is under way or waits its turn: one each at a
+/// time, so that the diffs queued for `DIFFS` are at most one per requester, and one
+/// participant's diffs in a loop keep nobody else's (any convention's) waiting more than one
+/// of theirs. Another at the same time: 429 `rate_limited`.
+static DIFFING: std::sync::Mutex<std::collections::BTreeSet<String>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// A requester's diff under way (`DIFFING`), until dropped.
+struct Diffing(String);
+
+impl Diffing {
+    fn start(requester: String) -> ApiResult<Diffing> {
+        let mut diffing = DIFFING.lock().unwrap_or_else(|e| e.into_inner());
+        if !diffing.insert(requester.clone()) {
+            return Err(ApiError::new(
+                ErrorCode::RateLimited,
+                "a diff of yours is under way: one at a time",
+            ));
+        }
+        Ok(Diffing(requester))
+    }
+}
+
+impl Drop for Diffing {
+    fn drop(&mut self) {
+        DIFFING
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.0);
+    }
+}
 
 /// Everyone in the convention reads its documents.
 const READERS: &[Role] = &[
@@ -157,6 +188,11 @@ pub async fn diff(
     Query(q): Query<DocQuery>,
 ) -> ApiResult<Response> {
     organizer_or(&app, &headers, &id, q.token.clone(), READERS).await?;
+    // Participants one diff at a time each (the organizer, who runs the server, is not held).
+    let _mine = match bearer(&headers).map(super::hash_token) {
+        Some(h) if h != app.organizer_hash => Some(Diffing::start(h)?),
+        _ => None,
+    };
     let from = q.from.ok_or_else(|| {
         ApiError::new(
             ErrorCode::Invalid,
