@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use anyhow::{ensure, Context, Result};
 use convene_tests::proto::{self, Command, ErrorCode, Role};
 use convene_tests::red::{
-    ceiling, citizen, convention, get_as, goes_on, only_ok_or, paced, paced_over, FAC, GAR, RAP,
+    ceiling, citizen, convention, get_as, goes_on, only_ok_or, paced, paced_over, rss_kib, FAC,
+    GAR, RAP,
 };
 use convene_tests::ydoc::{doc_url, YClient};
 use convene_tests::{person, poll_spec, tempdir, token_of, Client, Server};
@@ -501,5 +502,116 @@ async fn unknown_conventions_cost_redis_the_same_whatever_their_number() -> Resu
 
     // Everyone else is unharmed.
     goes_on(&mut c0, &mut fac, "la grappe tient").await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Readers who take a response a few bytes at a time: a document's export is a rendering
+// shared by every response (`red_team.rs` shows 40 stalled readers of it hold no copy), but a
+// diff is made for its request (up to twice the documents). A participant's turn for diffs
+// lasts until the body of their diff is written or dropped: a trickling reader holds one diff
+// of theirs in the server, and their next diff meanwhile is 429 `rate_limited`.
+
+/// A raw HTTP/1.1 request whose response is read 512 bytes every 100 ms, with the smallest
+/// receive buffer: its status, and the reading in the background (what it read in all).
+async fn trickle(
+    server: &Server,
+    path: &str,
+    token: &str,
+) -> Result<(u16, tokio::task::JoinHandle<usize>)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.set_recv_buffer_size(4096)?;
+    let mut tcp = socket.connect(server.addr.parse()?).await?;
+    tcp.write_all(
+        format!(
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\n\r\n",
+            server.addr
+        )
+        .as_bytes(),
+    )
+    .await?;
+    let mut head = [0u8; 12];
+    tcp.read_exact(&mut head).await?;
+    let status = std::str::from_utf8(&head[9..12])?.parse()?;
+    let reading = tokio::spawn(async move {
+        let mut got = head.len();
+        let mut buf = [0u8; 512];
+        while let Ok(Ok(n)) =
+            tokio::time::timeout(Duration::from_secs(30), tcp.read(&mut buf)).await
+        {
+            if n == 0 {
+                break;
+            }
+            got += n;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        got
+    });
+    Ok((status, reading))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trickling_reader_holds_one_diff_of_theirs() -> Result<()> {
+    let dir = tempdir();
+    let server = Server::start(&dir.path().join("data")).await?;
+    // Two versions of 3 MB, nothing in common: a diff of 6 MB.
+    let (invites, mut fac) = two_versions(&server, "lent", 3000, 1000).await?;
+    let attacker = token_of(&invites, &citizen(0));
+    let http = reqwest::Client::new();
+    let (status, whole, _) = get_as(&http, &server, &diff_path("lent"), &attacker).await?;
+    ensure!(
+        status == 200 && whole.len() > 6_000_000,
+        "the diff: {status}, {} bytes",
+        whole.len()
+    );
+
+    // Ten diffs, one after the other, each read a few bytes at a time.
+    let pid = server.pid().context("no pid")?;
+    let before = rss_kib(pid)?;
+    let mut readers = Vec::new();
+    let mut accepted = 0;
+    for _ in 0..10 {
+        let (status, reading) = trickle(&server, &diff_path("lent"), &attacker).await?;
+        match status {
+            200 => accepted += 1,
+            429 => {}
+            other => anyhow::bail!("a diff answered {other}"),
+        }
+        readers.push(reading);
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let grown = rss_kib(pid)?.saturating_sub(before);
+    let copies = (grown * 1024) as f64 / whole.len() as f64;
+    eprintln!(
+        "10 trickling diffs: {accepted} made, the server grew by {grown} KiB ({copies:.2} diffs)"
+    );
+    ensure!(
+        accepted == 1,
+        "{accepted} diffs made for one participant reading none of them"
+    );
+    ensure!(
+        copies < 3.0,
+        "10 trickling diffs grew the server by {grown} KiB: {copies:.1} diffs"
+    );
+
+    // Everyone else is unharmed: another participant's diff, the convention.
+    let (status, _, _) = get_as(
+        &http,
+        &server,
+        &diff_path("lent"),
+        &token_of(&invites, &citizen(1)),
+    )
+    .await?;
+    ensure!(status == 200, "another participant's diff: {status}");
+    let mut c1 = Client::join(&server.ws_url(), "c1", &token_of(&invites, &citizen(1))).await?;
+    goes_on(&mut c1, &mut fac, "on lit lentement").await?;
+    // Once their reader goes, the participant diffs again.
+    for r in readers {
+        r.abort();
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (status, _, _) = get_as(&http, &server, &diff_path("lent"), &attacker).await?;
+    ensure!(status == 200, "the next diff: {status}");
     Ok(())
 }
