@@ -25,18 +25,19 @@ fn facilitator(i: usize) -> String {
     format!("Animateur {i:02}")
 }
 
-/// A convention with ten more facilitators, and four connections of each: forty connections
-/// within their rate limit draft fast enough to send ten times a budget.
+/// A convention with `n` more facilitators, and four connections of each: connections within
+/// their rate limit that draft fast enough to send ten times a budget.
 async fn drafting_room(
     server: &Server,
     id: &str,
+    n: usize,
 ) -> Result<(Vec<proto::api::Invite>, Vec<Client>)> {
-    let extra = (0..10)
+    let extra = (0..n)
         .map(|i| person(&facilitator(i), &[Role::Facilitator], &[]))
         .collect();
     let invites = convention(server, id, extra, 1).await?;
     let mut conns = Vec::new();
-    for i in 0..10 {
+    for i in 0..n {
         for k in 0..4 {
             let token = token_of(&invites, &facilitator(i));
             conns.push(Client::join(&server.ws_url(), &format!("f{i}-{k}"), &token).await?);
@@ -62,7 +63,7 @@ fn small_poll(i: usize) -> Command {
 async fn facilitators_draft_at_most_a_thousand_polls() -> Result<()> {
     let dir = tempdir();
     let server = Server::start(&dir.path().join("data")).await?;
-    let (invites, conns) = drafting_room(&server, "sondages").await?;
+    let (invites, conns) = drafting_room(&server, "sondages", 10).await?;
     let mut fac = Client::join(&server.ws_url(), "fac", &token_of(&invites, FAC)).await?;
     let mut c0 = Client::join(&server.ws_url(), "c0", &token_of(&invites, &citizen(0))).await?;
 
@@ -110,7 +111,9 @@ async fn facilitators_draft_at_most_a_thousand_polls() -> Result<()> {
 async fn the_text_of_a_conventions_polls_is_bounded() -> Result<()> {
     let dir = tempdir();
     let server = Server::start(&dir.path().join("data")).await?;
-    let (invites, conns) = drafting_room(&server, "longues").await?;
+    // Eight connections: each accepted poll (11 KB) reaches every staff connection, and forty
+    // test clients on two threads would not read 2 MB each as fast as they are drafted.
+    let (invites, conns) = drafting_room(&server, "longues", 2).await?;
     let mut fac = Client::join(&server.ws_url(), "fac", &token_of(&invites, FAC)).await?;
     let mut c0 = Client::join(&server.ws_url(), "c0", &token_of(&invites, &citizen(0))).await?;
 
