@@ -53,6 +53,8 @@ async fn paced(
 ) -> Result<(Client, Vec<std::result::Result<u64, (ErrorCode, String)>>)> {
     let mut replies = Vec::new();
     let mut tick = tokio::time::interval(Duration::from_millis(60));
+    // A slow reply delays the next request rather than letting the missed ones go at once.
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     for command in commands {
         tick.tick().await;
         replies.push(c.request(command).await?);
