@@ -73,6 +73,12 @@ pub const MAX_CONNECTIONS_PER_TOKEN: usize = 4;
 /// `rate_limited` and [`close::RATE_LIMITED`], before any snapshot is built; per server.
 pub const WELCOME_BURST: u32 = 40;
 pub const WELCOME_EVERY_MS: u64 = 3_000;
+/// HTTP requests one invitation makes to the routes a participant may call (document
+/// exports, versions and diffs, the video meeting, the exports of staff), at once, and then
+/// per second; per server. A request past them is answered 429 `rate_limited` before the
+/// convention is asked anything. The organizer token has no such budget.
+pub const HTTP_BURST: u32 = 60;
+pub const HTTP_PER_SEC: u32 = 5;
 
 /// WebSocket close codes the server uses.
 pub mod close {

@@ -342,6 +342,7 @@ pub async fn run(
         video,
         tracker: tracker.clone(),
         cancel: shutdown.clone(),
+        requests: gateway::http_budgets(),
     };
     say(format_args!("convene listening on http://{addr}"));
     info!(%addr, data = %config.data.display(), "listening");

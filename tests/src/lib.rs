@@ -18,6 +18,8 @@ use tokio_tungstenite::tungstenite::Message;
 
 pub use convene_protocol as proto;
 
+pub mod red;
+
 /// The `convene` binary: `CONVENE_BIN`, or the workspace's target directory.
 pub fn convene_bin() -> PathBuf {
     if let Ok(p) = std::env::var("CONVENE_BIN") {

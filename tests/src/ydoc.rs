@@ -408,6 +408,29 @@ impl YClient {
         root.push_back(&mut txn, block);
     }
 
+    /// Replace every top-level block with paragraphs of `texts`, in one transaction (one
+    /// update frame, however many).
+    pub fn set_paragraphs(&self, texts: &[String]) {
+        let root = self.doc.get_or_insert_xml_fragment(ROOT);
+        let mut txn = self.doc.transact_mut();
+        let len = root.len(&txn);
+        if len > 0 {
+            root.remove_range(&mut txn, 0, len);
+        }
+        for t in texts {
+            root.push_back(&mut txn, paragraph(t));
+        }
+    }
+
+    /// Append paragraphs of `texts`, in one transaction.
+    pub fn push_paragraphs(&self, texts: &[String]) {
+        let root = self.doc.get_or_insert_xml_fragment(ROOT);
+        let mut txn = self.doc.transact_mut();
+        for t in texts {
+            root.push_back(&mut txn, paragraph(t));
+        }
+    }
+
     /// Remove the top-level block at `index`.
     pub fn remove_block(&self, index: u32) {
         let root = self.doc.get_or_insert_xml_fragment(ROOT);

@@ -53,6 +53,8 @@ async fn paced(
 ) -> Result<(Client, Vec<std::result::Result<u64, (ErrorCode, String)>>)> {
     let mut replies = Vec::new();
     let mut tick = tokio::time::interval(Duration::from_millis(60));
+    // A slow reply delays the next request rather than letting the missed ones go at once.
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     for command in commands {
         tick.tick().await;
         replies.push(c.request(command).await?);
@@ -354,7 +356,10 @@ async fn documents_are_rendered_once_for_every_reader_in_cluster_mode() -> Resul
 
 async fn opinion_rendered_once(server: &Server) -> Result<()> {
     use convene_tests::ydoc::{doc_url, YClient};
-    let invites = convention(server, "avis-public", 1).await?;
+    // Twenty citizens share the reading below: each invitation has its HTTP budget (60 at
+    // once) and one diff at a time (PROTOCOL.md §19; red_team_2.rs tests those).
+    let readers = 20;
+    let invites = convention(server, "avis-public", readers).await?;
     let mut fac = Client::join(&server.ws_url(), "fac", &token_of(&invites, FAC)).await?;
     let mut c0 = Client::join(&server.ws_url(), "c0", &token_of(&invites, &citizen(0))).await?;
     fac.ok(Command::CreateDocument {
@@ -433,14 +438,14 @@ async fn opinion_rendered_once(server: &Server) -> Result<()> {
 
     // Asking for versions that do not exist (a cheap 404 each) keeps nothing in the
     // renderings kept, so it cannot push the opinion out of them.
-    let citizen_token = token_of(&invites, &citizen(0));
+    let citizen_token = |i: usize| token_of(&invites, &citizen(i % readers));
     for v in 0..100 {
         let r = http
             .get(server.url(&format!(
                 "/api/conventions/avis-public/documents/avis/export?version={}",
                 1000 + v
             )))
-            .bearer_auth(&citizen_token)
+            .bearer_auth(citizen_token(v))
             .send()
             .await?;
         ensure!(r.status() == 404, "version {}: {}", 1000 + v, r.status());
@@ -457,15 +462,15 @@ async fn opinion_rendered_once(server: &Server) -> Result<()> {
         "after 100 unknown versions, the opinion was rendered {rendered} times"
     );
 
-    // A citizen (every participant reads the documents) exports the current content two
-    // hundred times and asks for forty diffs (made one at a time), twenty requests at a time:
+    // Citizens (every participant reads the documents) export the current content two
+    // hundred times and ask for forty diffs (made one at a time), twenty requests at a time:
     // rendered once while the document does not change.
-    let get = |path: String| {
+    let get = |path: String, i: usize| {
         let r = http
             .get(server.url(&format!(
                 "/api/conventions/avis-public/documents/avis/{path}"
             )))
-            .bearer_auth(&citizen_token)
+            .bearer_auth(citizen_token(i))
             .send();
         async move {
             let r = r.await?;
@@ -475,7 +480,7 @@ async fn opinion_rendered_once(server: &Server) -> Result<()> {
     let many = |path: &'static str, batches: usize| async move {
         let mut bodies = std::collections::BTreeSet::new();
         for _ in 0..batches {
-            let batch: Vec<_> = (0..20).map(|_| get(path.to_string())).collect();
+            let batch: Vec<_> = (0..20).map(|i| get(path.to_string(), i)).collect();
             for (status, body) in futures_util::future::try_join_all(batch).await? {
                 ensure!(status == 200, "{path}: {status} {body:.200}");
                 bodies.insert(body);
@@ -508,7 +513,7 @@ async fn opinion_rendered_once(server: &Server) -> Result<()> {
         .await?;
     let mut fresh = false;
     for _ in 0..50 {
-        let (_, body) = get("export?format=md".into()).await?;
+        let (_, body) = get("export?format=md".into(), 0).await?;
         if body.contains("Une dernière phrase.") {
             fresh = true;
             break;

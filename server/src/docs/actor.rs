@@ -16,7 +16,7 @@ use super::frames::{is_awareness_query, is_step1, merged};
 use super::live::{Access, LiveDoc, Outcome};
 use super::{close, DocConn, DocMsg};
 use crate::gateway::outbox::{Outbox, Refused};
-use crate::gateway::socket::TokenBucket;
+use crate::gateway::socket::{Budgets, TokenBucket};
 use crate::live::cluster::{follow_stream, FollowCheck, FOLLOW_BLOCK, FOLLOW_CHECK};
 use crate::metrics::Metrics;
 use crate::store::redis::RedisStore;
@@ -42,6 +42,13 @@ const AWARENESS_TICK: Duration = Duration::from_millis(100);
 /// answer (the client's next one will be).
 const SYNCS_PER_SEC: f64 = 0.5;
 const SYNC_BURST: f64 = 10.0;
+/// Connections of one participant to the document: each costs the server its sync step 1,
+/// the awareness states held (up to 256 KiB), and fresh per-connection budgets (10 whole
+/// documents asked at once). 40 at once (each of 4 places reconnecting ten times), then one a
+/// second: a phone on a flaky network reconnects every few seconds at most. Past that, the
+/// connection is closed 4429 before anything is sent.
+pub const JOINS_PER_SEC: f64 = 1.0;
+pub const JOIN_BURST: f64 = 40.0;
 /// Under load, a turn starts no sooner than this long after the previous one for each
 /// connection of the document, up to `MAX_PACE`: what arrives in between shares one durable
 /// write and reaches each connection as one merged update (one wake-up, one system call)
@@ -91,6 +98,8 @@ pub struct DocActor {
     /// that may go (`AWARENESS_TICK` after the last).
     deferred: BTreeSet<yrs::ClientID>,
     next_awareness: tokio::time::Instant,
+    /// Connections each participant opened lately (`JOINS_PER_SEC`): at most the roster.
+    joins: Budgets<String>,
 }
 
 impl DocActor {
@@ -113,6 +122,7 @@ impl DocActor {
             next_turn: tokio::time::Instant::now(),
             deferred: BTreeSet::new(),
             next_awareness: tokio::time::Instant::now(),
+            joins: Budgets::new(JOINS_PER_SEC, JOIN_BURST, 4096),
         }
     }
 
@@ -325,6 +335,12 @@ impl DocActor {
         if !self.healthy {
             c.out
                 .close(convene_protocol::close::INTERNAL, "document unavailable");
+            return;
+        }
+        // Before anything is sent: reconnecting in a loop must not cost the document each time.
+        if !self.joins.take(c.participant.clone()) {
+            c.out
+                .close(close::RATE_LIMITED, "reconnected too often: wait a second");
             return;
         }
         // Our sync step 1, then (in their own frames) the awareness states and why the

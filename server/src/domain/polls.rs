@@ -20,6 +20,12 @@ pub const MAX_OPTIONS: usize = 50;
 pub const MAX_TEXT_CHARS: u32 = 2000;
 /// Widest scale (e.g. 0 to 10 is 11 values).
 pub const MAX_SCALE_VALUES: i32 = 101;
+/// Most polls a convention holds (drafts, open and closed; a deleted draft no longer counts),
+/// and most bytes of text (questions, options, scale labels) among them: every facilitator's
+/// and guarantor's snapshot lists them all. A weekend's 60 polls, over ten weekends, fit
+/// with room to spare; a hand-made client drafting in a loop does not.
+pub const MAX_POLLS: usize = 1000;
+pub const MAX_POLL_TEXT_BYTES: usize = 2 * 1024 * 1024;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PollKind {
@@ -561,6 +567,13 @@ pub(super) fn decide(
     match command {
         Command::DraftPoll { spec } => {
             let spec = poll_spec(state, spec)?;
+            if state.polls.len() >= MAX_POLLS {
+                return reject(
+                    Code::Conflict,
+                    format!("a convention holds at most {MAX_POLLS} polls: delete a draft"),
+                );
+            }
+            room_for_text(state, None, &spec)?;
             Ok(vec![Event::PollDrafted {
                 poll: format!("q{}", state.polls_made + 1),
                 spec,
@@ -568,9 +581,11 @@ pub(super) fn decide(
         }
         Command::EditPoll { poll, spec } => {
             draft(state, poll)?;
+            let spec = poll_spec(state, spec)?;
+            room_for_text(state, Some(poll), &spec)?;
             Ok(vec![Event::PollEdited {
                 poll: poll.clone(),
-                spec: poll_spec(state, spec)?,
+                spec,
             }])
         }
         Command::DeletePoll { poll } => {
@@ -715,6 +730,47 @@ fn draft<'s>(state: &'s Convention, poll: &str) -> Result<&'s Poll, Rejection> {
         );
     }
     Ok(p)
+}
+
+/// Bytes of text a poll carries into every snapshot that lists it.
+fn text_bytes(spec: &PollSpec) -> usize {
+    let kind = match &spec.kind {
+        PollKind::Single { options }
+        | PollKind::Ranking { options }
+        | PollKind::Multiple { options, .. } => options.iter().map(String::len).sum(),
+        PollKind::Scale {
+            min_label,
+            max_label,
+            ..
+        } => min_label.len() + max_label.len(),
+        PollKind::Text { .. } | PollKind::Position => 0,
+    };
+    spec.question.len() + kind
+}
+
+/// `MAX_POLL_TEXT_BYTES`: the polls' text with `spec` instead of `replacing`'s (a new draft:
+/// none).
+fn room_for_text(
+    state: &Convention,
+    replacing: Option<&str>,
+    spec: &PollSpec,
+) -> Result<(), Rejection> {
+    let others: usize = state
+        .polls
+        .values()
+        .filter(|p| Some(p.id.as_str()) != replacing)
+        .map(|p| text_bytes(&p.spec))
+        .sum();
+    if others + text_bytes(spec) > MAX_POLL_TEXT_BYTES {
+        return reject(
+            Code::Conflict,
+            format!(
+                "a convention's polls hold at most {} MiB of text: delete a draft",
+                MAX_POLL_TEXT_BYTES >> 20
+            ),
+        );
+    }
+    Ok(())
 }
 
 fn poll_spec(state: &Convention, spec: &PollSpec) -> Result<PollSpec, Rejection> {

@@ -577,6 +577,22 @@ pub async fn organizer_or(
     if hash == app.organizer_hash {
         return convention(app, id).await;
     }
+    // A participant: within their invitation's budget, before the convention's task is asked
+    // anything (requests in a loop must not cost it a message each). Only invitations it
+    // knows are counted (below), so made-up tokens hold nothing here.
+    let too_often = || {
+        ApiError::new(
+            ErrorCode::RateLimited,
+            format!(
+                "this invitation made too many requests: {} at once, then {} a second",
+                convene_protocol::HTTP_BURST,
+                convene_protocol::HTTP_PER_SEC
+            ),
+        )
+    };
+    if !app.within_budget(&hash, false) {
+        return Err(too_often());
+    }
     let unknown = || {
         ApiError::new(
             ErrorCode::Unauthorized,
@@ -584,6 +600,7 @@ pub async fn organizer_or(
         )
     };
     let handle = app.hub.find(id).await.ok_or_else(unknown)?;
+    let counted = hash.clone();
     // None: no such token; Some(false): a participant whose role may not, or who was
     // removed from the live convention (moderation).
     let allowed = handle
@@ -593,6 +610,9 @@ pub async fn organizer_or(
         })
         .await
         .flatten();
+    if allowed.is_some() && !app.within_budget(&counted, true) {
+        return Err(too_often());
+    }
     match allowed {
         Some(true) => Ok(handle),
         Some(false) => Err(ApiError::new(

@@ -10,7 +10,7 @@ use convene_protocol::{ErrorCode, VersionInfo};
 use serde::Deserialize;
 use similar::{ChangeTag, TextDiff};
 
-use super::api::{convention, organizer_or, ApiResult};
+use super::api::{bearer, convention, organizer_or, ApiResult};
 use super::{ApiError, AppState};
 use crate::docs::export::Format;
 use crate::docs::RenderError;
@@ -20,6 +20,38 @@ use crate::domain::Role;
 const DIFF_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 /// Diffs made at once in the process (each up to `DIFF_TIMEOUT` of a blocking thread).
 static DIFFS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+/// Participants (by token hash) whose diff is under way, waits its turn, or has its answer
+/// not yet written whole (`Held`): one each at a time, so that the diffs queued for `DIFFS`
+/// are at most one per requester, one participant's diffs in a loop keep nobody else's (any
+/// convention's) waiting more than one of theirs, and a reader who never finishes holds one.
+/// Another at the same time: 429 `rate_limited`.
+static DIFFING: std::sync::Mutex<std::collections::BTreeSet<String>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// A requester's diff under way (`DIFFING`), until dropped.
+struct Diffing(String);
+
+impl Diffing {
+    fn start(requester: String) -> ApiResult<Diffing> {
+        let mut diffing = DIFFING.lock().unwrap_or_else(|e| e.into_inner());
+        if !diffing.insert(requester.clone()) {
+            return Err(ApiError::new(
+                ErrorCode::RateLimited,
+                "a diff of yours is under way: one at a time",
+            ));
+        }
+        Ok(Diffing(requester))
+    }
+}
+
+impl Drop for Diffing {
+    fn drop(&mut self) {
+        DIFFING
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.0);
+    }
+}
 
 /// Everyone in the convention reads its documents.
 const READERS: &[Role] = &[
@@ -157,6 +189,11 @@ pub async fn diff(
     Query(q): Query<DocQuery>,
 ) -> ApiResult<Response> {
     organizer_or(&app, &headers, &id, q.token.clone(), READERS).await?;
+    // Participants one diff at a time each (the organizer, who runs the server, is not held).
+    let mine = match bearer(&headers).map(super::hash_token) {
+        Some(h) if h != app.organizer_hash => Some(Diffing::start(h)?),
+        _ => None,
+    };
     let from = q.from.ok_or_else(|| {
         ApiError::new(
             ErrorCode::Invalid,
@@ -212,9 +249,29 @@ pub async fn diff(
     })
     .await
     .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
-    let text = match made {
-        Made::Text(text) => text,
-        Made::Json(json) => return Ok(Json(json).into_response()),
+    let (mime, bytes) = match made {
+        Made::Text(text) => ("text/x-diff; charset=utf-8", text.into_bytes()),
+        Made::Json(json) => (
+            "application/json",
+            serde_json::to_vec(&json)
+                .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?,
+        ),
     };
-    Ok(([(header::CONTENT_TYPE, "text/x-diff; charset=utf-8")], text).into_response())
+    // A diff is this request's own (up to twice the documents): the requester's turn lasts
+    // until its body is written or dropped, so that a reader who takes it a few bytes at a
+    // time holds one diff of theirs in the server, not one per request.
+    let body = Bytes::from_owner(Held { bytes, _turn: mine });
+    Ok(([(header::CONTENT_TYPE, mime)], body).into_response())
+}
+
+/// A diff's bytes and the requester's turn (`Diffing`), released with them.
+struct Held {
+    bytes: Vec<u8>,
+    _turn: Option<Diffing>,
+}
+
+impl AsRef<[u8]> for Held {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes
+    }
 }

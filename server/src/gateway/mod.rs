@@ -54,6 +54,30 @@ pub struct AppState {
     pub tracker: TaskTracker,
     pub cancel: CancellationToken,
     pub limits: Limits,
+    /// HTTP requests of each invitation (`HTTP_BURST`, `HTTP_PER_SEC`), keyed by the hash of
+    /// a token its convention knows: at most the invitations used lately.
+    pub requests: std::sync::Arc<std::sync::Mutex<socket::Budgets<String>>>,
+}
+
+impl AppState {
+    /// Whether the invitation of `hash` may make one more request; with `take`, counted.
+    pub(crate) fn within_budget(&self, hash: &str, take: bool) -> bool {
+        let mut budgets = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+        if take {
+            budgets.take(hash.to_string())
+        } else {
+            budgets.has(&hash.to_string())
+        }
+    }
+}
+
+/// The budgets of `AppState::requests`.
+pub fn http_budgets() -> std::sync::Arc<std::sync::Mutex<socket::Budgets<String>>> {
+    std::sync::Arc::new(std::sync::Mutex::new(socket::Budgets::new(
+        f64::from(convene_protocol::HTTP_PER_SEC),
+        f64::from(convene_protocol::HTTP_BURST),
+        4096,
+    )))
 }
 
 /// Budgets of the participant endpoints that the configuration sets.

@@ -287,6 +287,61 @@ impl TokenBucket {
         self.tokens -= 1.0;
         true
     }
+
+    /// Refilled to its burst: it remembers nothing a new bucket would not.
+    fn is_full(&self) -> bool {
+        self.tokens + self.last.elapsed().as_secs_f64() * self.per_sec >= self.burst
+    }
+}
+
+/// The same budget for each of many keys (a participant, an invitation): one token bucket
+/// per key, made full on first use. Past `keep` keys, those whose bucket has refilled are
+/// forgotten (they remember nothing), so the map holds no more than the keys that used
+/// their budget lately. Every per-person rate of the server is one of these: welcomes and
+/// visits (`live::actor`), document connections (`docs::actor`), HTTP requests
+/// (`gateway::api`), diffs (`gateway::documents`).
+pub struct Budgets<K> {
+    buckets: std::collections::HashMap<K, TokenBucket>,
+    per_sec: f64,
+    burst: f64,
+    keep: usize,
+}
+
+impl<K: std::hash::Hash + Eq> Budgets<K> {
+    /// `burst` at once, then `per_sec`, for each key.
+    pub fn new(per_sec: f64, burst: f64, keep: usize) -> Self {
+        Budgets {
+            buckets: std::collections::HashMap::new(),
+            per_sec,
+            burst,
+            keep,
+        }
+    }
+
+    /// Take one of `key`'s tokens, if it has one.
+    pub fn take(&mut self, key: K) -> bool {
+        if self.buckets.len() >= self.keep {
+            self.buckets.retain(|_, b| !b.is_full());
+            // Still as many (all used lately): not again before twice as many.
+            self.keep = self.keep.max(2 * self.buckets.len());
+        }
+        let (per_sec, burst) = (self.per_sec, self.burst);
+        self.buckets
+            .entry(key)
+            .or_insert_with(|| TokenBucket::new(per_sec, burst))
+            .take()
+    }
+
+    /// Whether `key` has a token now, without taking it.
+    pub fn has(&mut self, key: &K) -> bool {
+        self.buckets.get_mut(key).is_none_or(|b| {
+            let now = tokio::time::Instant::now();
+            b.tokens =
+                (b.tokens + now.duration_since(b.last).as_secs_f64() * b.per_sec).min(b.burst);
+            b.last = now;
+            b.tokens >= 1.0
+        })
+    }
 }
 
 #[cfg(test)]

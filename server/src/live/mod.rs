@@ -70,6 +70,9 @@ pub enum CommandError {
     /// The convention's task is gone (shutting down).
     #[error("the convention is shutting down")]
     Gone,
+    /// A request past its sender's budget (a `visit`: `WELCOME_BURST`, `WELCOME_EVERY_MS`).
+    #[error("{0}")]
+    TooOften(&'static str),
 }
 
 impl CommandError {
@@ -79,6 +82,7 @@ impl CommandError {
             CommandError::Unavailable(_) | CommandError::Gone => {
                 convene_protocol::ErrorCode::Unavailable
             }
+            CommandError::TooOften(_) => convene_protocol::ErrorCode::RateLimited,
         }
     }
 }
@@ -534,14 +538,18 @@ impl Hub {
         if !self.inner.store.is_shared() {
             return None;
         }
-        let known = match self.inner.store.conventions().await {
-            Ok(k) => k,
-            Err(e) => {
-                tracing::warn!(error = %e, convention = id, "cannot list conventions");
-                return None;
-            }
+        let Store::Redis(redis) = &self.inner.store else {
+            return None;
         };
-        known.iter().any(|c| c == id).then(|| self.spawn(id))
+        // One member asked for, never the list: anyone can name a convention (a made-up
+        // invitation on /ws, /doc or HTTP), and each such request costs Redis this much.
+        match redis.has_convention(id).await {
+            Ok(known) => known.then(|| self.spawn(id)),
+            Err(e) => {
+                tracing::warn!(error = %e, convention = id, "cannot look up a convention");
+                None
+            }
+        }
     }
 
     /// Create a convention: its task, then its first event.

@@ -737,6 +737,15 @@ impl RedisStore {
         Ok(ids)
     }
 
+    /// Whether a convention of this id was created (one member looked up: what a request
+    /// naming an unknown convention costs, whatever the number of conventions).
+    pub async fn has_convention(&self, convention: &str) -> Result<bool, StoreError> {
+        let mut con = self.con.clone();
+        con.sismember(CONVENTIONS, convention)
+            .await
+            .map_err(unavailable)
+    }
+
     pub async fn audit(&self, convention: &str) -> Result<Vec<AuditEntry>, StoreError> {
         let mut con = self.con.clone();
         let entries: Entries = redis::cmd("XRANGE")

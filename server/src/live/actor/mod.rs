@@ -17,6 +17,7 @@ use super::{CommandError, ConnLink, Frame, JoinError, Joined, Msg};
 use crate::audit;
 use crate::docs::DocHub;
 use crate::domain::{self as d, Convention};
+use crate::gateway::socket::Budgets;
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
 use crate::wire;
@@ -144,8 +145,11 @@ pub struct Actor {
     present: BTreeSet<String>,
     /// Active token hash -> participant.
     by_hash: Arc<HashMap<String, String>>,
-    /// Welcomes left to each participant who joined (`p::WELCOME_BURST`): at most the roster.
-    welcomes: HashMap<String, crate::gateway::socket::TokenBucket>,
+    /// Welcomes left to each participant who joined (`p::WELCOME_BURST`), and visits: each
+    /// builds a whole snapshot, so a visit has the budget of a welcome, counted apart. Keyed
+    /// by participant: at most the roster.
+    welcomes: Budgets<String>,
+    visits: Budgets<String>,
     /// Hashes of tokens revoked or replaced, to say "revoked" rather than "unknown".
     revoked: Arc<HashSet<String>>,
     /// The seq of the last event of each participant's latest requests: a retried request is
@@ -226,6 +230,19 @@ pub struct Shared {
     pub public: super::public::Public,
 }
 
+/// Snapshots built on one participant's demand, welcomes or visits (each counted apart):
+/// `burst` at once, then one every `p::WELCOME_EVERY_MS`.
+fn snapshot_budget(burst: u32) -> Budgets<String> {
+    Budgets::new(
+        1000.0 / p::WELCOME_EVERY_MS as f64,
+        f64::from(burst),
+        KEEP_BUDGETS,
+    )
+}
+
+/// People whose budgets are kept before the full ones are forgotten (see `Budgets`).
+const KEEP_BUDGETS: usize = 4096;
+
 impl Actor {
     pub fn new(id: String, shared: Shared) -> Self {
         let Shared {
@@ -239,6 +256,7 @@ impl Actor {
             follower,
             public,
         } = shared;
+        let burst = replicas.welcome_burst;
         Actor {
             faults,
             fault: None,
@@ -262,7 +280,8 @@ impl Actor {
             online: HashMap::new(),
             present: BTreeSet::new(),
             by_hash: Default::default(),
-            welcomes: HashMap::new(),
+            welcomes: snapshot_budget(burst),
+            visits: snapshot_budget(burst),
             revoked: Default::default(),
             requests: super::Answered::default(),
             healthy: false,
@@ -499,11 +518,28 @@ impl Actor {
                 Msg::Request { conn, id, command } => {
                     // A connection that left before its request was read gets no reply.
                     if let Some(c) = self.conns.get(&conn) {
-                        batch.push(Pending {
-                            actor: d::Actor::Participant(c.participant.clone()),
+                        let who = c.participant.clone();
+                        let pend = Pending {
+                            actor: d::Actor::Participant(who.clone()),
                             command,
                             reply: ReplyTo::Conn { conn, id },
-                        });
+                        };
+                        // A visit builds the visitor a whole snapshot (version 1): before
+                        // anything is decided, within its budget (a retry is answered as ever).
+                        if matches!(pend.command, d::Command::Visit { .. })
+                            && self.done_before(&pend).is_none()
+                            && !self.visits.take(who)
+                        {
+                            self.reply(
+                                pend.reply,
+                                Err(CommandError::TooOften(
+                                    "you changed room too often: wait a few seconds",
+                                )),
+                                &[],
+                            );
+                            continue;
+                        }
+                        batch.push(pend);
                     }
                 }
                 other => {
@@ -597,13 +633,7 @@ impl Actor {
             return Err(JoinError::Removed);
         }
         // Before any snapshot is built: a hello in a loop must not cost one each.
-        let welcomes = self.welcomes.entry(participant.clone()).or_insert_with(|| {
-            crate::gateway::socket::TokenBucket::new(
-                1000.0 / p::WELCOME_EVERY_MS as f64,
-                f64::from(self.replicas.welcome_burst),
-            )
-        });
-        if !welcomes.take() {
+        if !self.welcomes.take(participant.clone()) {
             return Err(JoinError::TooOften);
         }
         let first = {
