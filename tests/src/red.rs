@@ -38,8 +38,8 @@ pub async fn convention(
     server.http().convention(id, &roster).await
 }
 
-/// `a` chats and `b` hears it: the convention goes on.
-pub async fn goes_on(a: &mut Client, b: &mut Client, text: &str) -> Result<()> {
+/// `a` chats and `b` hears it: the convention goes on. Returns the line's seq.
+pub async fn goes_on(a: &mut Client, b: &mut Client, text: &str) -> Result<u64> {
     let seq = a
         .ok(Command::SendChat {
             text: text.to_string(),
@@ -52,7 +52,7 @@ pub async fn goes_on(a: &mut Client, b: &mut Client, text: &str) -> Result<()> {
         b.name,
         r.event
     );
-    Ok(())
+    Ok(seq)
 }
 
 /// A request's reply: `Ok(seq)` or the error's code and message.

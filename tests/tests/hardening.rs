@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
-use convene_tests::proto::{self, close, ClientMessage, Command, ErrorCode, Event, Role};
+use convene_tests::proto::{self, close, ClientMessage, Command, ErrorCode, Role};
+use convene_tests::red::goes_on;
 use convene_tests::{person, tempdir, Client, Server, ORGANIZER_TOKEN};
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -55,23 +56,6 @@ async fn with_document(
 
 fn token(invites: &[proto::api::Invite], name: &str) -> String {
     convene_tests::token_of(invites, name)
-}
-
-/// `a` chats and `b` hears it: the convention goes on.
-async fn goes_on(a: &mut Client, b: &mut Client, text: &str) -> Result<u64> {
-    let seq = a
-        .ok(Command::SendChat {
-            text: text.to_string(),
-        })
-        .await?;
-    let r = b.wait_seq(seq).await?;
-    ensure!(
-        matches!(&r.event, Event::ChatPosted { text: t, .. } if t == text),
-        "{}: seq {seq} is {:?}",
-        b.name,
-        r.event
-    );
-    Ok(seq)
 }
 
 fn rss_kib(pid: u32) -> Result<u64> {

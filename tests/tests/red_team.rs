@@ -7,14 +7,8 @@ use std::time::Duration;
 
 use anyhow::{bail, ensure, Context, Result};
 use convene_tests::proto::{self, Command, ErrorCode, Role};
+use convene_tests::red::{citizen, goes_on, only_ok_or, paced, paced_over, FAC, RAP};
 use convene_tests::{person, tempdir, token_of, Client, Server};
-
-const FAC: &str = "Claire Animatrice";
-const RAP: &str = "Rita Rapporteure";
-
-fn citizen(i: usize) -> String {
-    format!("Citoyen {i:02}")
-}
 
 /// A convention with a facilitator, a rapporteur and `n` citizens; returns the invitations.
 async fn convention(server: &Server, id: &str, n: usize) -> Result<Vec<proto::api::Invite>> {
@@ -26,88 +20,6 @@ async fn convention(server: &Server, id: &str, n: usize) -> Result<Vec<proto::ap
         roster.push(person(&citizen(i), &[Role::Citizen], &[]));
     }
     server.http().convention(id, &roster).await
-}
-
-/// `a` chats and `b` hears it: the convention goes on.
-async fn goes_on(a: &mut Client, b: &mut Client, text: &str) -> Result<()> {
-    let seq = a
-        .ok(Command::SendChat {
-            text: text.to_string(),
-        })
-        .await?;
-    let r = b.wait_seq(seq).await?;
-    ensure!(
-        matches!(&r.event, proto::Event::ChatPosted { text: t, .. } if t == text),
-        "{}: seq {seq} is {:?}",
-        b.name,
-        r.event
-    );
-    Ok(())
-}
-
-/// Send `commands` one after the other, within the rate limit of one connection (20 a
-/// second, PROTOCOL.md §16), and collect each reply.
-async fn paced(
-    mut c: Client,
-    commands: Vec<Command>,
-) -> Result<(Client, Vec<std::result::Result<u64, (ErrorCode, String)>>)> {
-    let mut replies = Vec::new();
-    let mut tick = tokio::time::interval(Duration::from_millis(60));
-    // A slow reply delays the next request rather than letting the missed ones go at once.
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    for command in commands {
-        tick.tick().await;
-        replies.push(c.request(command).await?);
-        // Events pile up in the inbox otherwise: nobody reads them here.
-        c.inbox.clear();
-    }
-    Ok((c, replies))
-}
-
-/// Commands sent over `conns` connections of one invitation at once, each paced.
-async fn paced_over(
-    conns: Vec<Client>,
-    commands: Vec<Command>,
-) -> Result<(
-    Vec<Client>,
-    Vec<std::result::Result<u64, (ErrorCode, String)>>,
-)> {
-    let n = conns.len();
-    let mut shares: Vec<Vec<Command>> = vec![Vec::new(); n];
-    for (i, c) in commands.into_iter().enumerate() {
-        shares[i % n].push(c);
-    }
-    let tasks: Vec<_> = conns
-        .into_iter()
-        .zip(shares)
-        .map(|(c, share)| tokio::spawn(paced(c, share)))
-        .collect();
-    let mut clients = Vec::new();
-    let mut replies = Vec::new();
-    for t in tasks {
-        let (c, r) = t.await??;
-        clients.push(c);
-        replies.extend(r);
-    }
-    Ok((clients, replies))
-}
-
-fn count_ok(replies: &[std::result::Result<u64, (ErrorCode, String)>]) -> usize {
-    replies.iter().filter(|r| r.is_ok()).count()
-}
-
-/// Every reply is `ok` or `code`; returns how many are `ok`.
-fn only_ok_or(
-    replies: &[std::result::Result<u64, (ErrorCode, String)>],
-    code: ErrorCode,
-    what: &str,
-) -> Result<usize> {
-    for r in replies {
-        if let Err((c, m)) = r {
-            ensure!(*c == code, "{what}: refused with {c:?} ({m}), not {code:?}");
-        }
-    }
-    Ok(count_ok(replies))
 }
 
 // ---------------------------------------------------------------------------------------------
