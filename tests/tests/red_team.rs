@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{bail, ensure, Context, Result};
 use convene_tests::proto::{self, Command, ErrorCode, Role};
-use convene_tests::red::{citizen, goes_on, only_ok_or, paced, paced_over, FAC, RAP};
+use convene_tests::red::{citizen, goes_on, only_ok_or, paced, paced_over, rss_kib, FAC, RAP};
 use convene_tests::{person, tempdir, token_of, Client, Server};
 
 /// A convention with a facilitator, a rapporteur and `n` citizens; returns the invitations.
@@ -652,15 +652,6 @@ async fn an_invitation_saying_hello_in_a_loop_is_welcomed_within_its_budget() ->
 // Readers who never read: a response waits in the server until the client takes it. A
 // rendering is shared by every response that carries it, never copied per request, so that
 // stalled readers of the published opinion (anyone holding the public link) hold no copy each.
-
-fn rss_kib(pid: u32) -> Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .with_context(|| format!("no VmRSS for {pid}"))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stalled_readers_of_the_opinion_hold_no_copy_of_it() -> Result<()> {
