@@ -590,9 +590,14 @@ pub async fn organizer_or(
             ),
         )
     };
-    if !app.within_budget(&hash, false) {
-        return Err(too_often());
-    }
+    // Counted at once when it is known, so requests in flight together cannot all pass one
+    // check before any of them is counted; a token never seen is counted once the
+    // convention knows it (below).
+    let counted_now = match app.take_known_budget(&hash) {
+        Some(false) => return Err(too_often()),
+        Some(true) => true,
+        None => false,
+    };
     let unknown = || {
         ApiError::new(
             ErrorCode::Unauthorized,
@@ -610,7 +615,7 @@ pub async fn organizer_or(
         })
         .await
         .flatten();
-    if allowed.is_some() && !app.within_budget(&counted, true) {
+    if allowed.is_some() && !counted_now && !app.take_budget(&counted) {
         return Err(too_often());
     }
     match allowed {

@@ -60,14 +60,19 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Whether the invitation of `hash` may make one more request; with `take`, counted.
-    pub(crate) fn within_budget(&self, hash: &str, take: bool) -> bool {
-        let mut budgets = self.requests.lock().unwrap_or_else(|e| e.into_inner());
-        if take {
-            budgets.take(hash.to_string())
-        } else {
-            budgets.has(&hash.to_string())
-        }
+    /// One request of the invitation of `hash` counted, if it made requests lately: whether
+    /// its budget allowed it. `None`: no request of it is remembered (it may be made up).
+    pub(crate) fn take_known_budget(&self, hash: &str) -> Option<bool> {
+        self.budgets().take_known(&hash.to_string())
+    }
+
+    /// One request of the invitation of `hash` counted: whether its budget allowed it.
+    pub(crate) fn take_budget(&self, hash: &str) -> bool {
+        self.budgets().take(hash.to_string())
+    }
+
+    fn budgets(&self) -> std::sync::MutexGuard<'_, socket::Budgets<String>> {
+        self.requests.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 

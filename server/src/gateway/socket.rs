@@ -332,21 +332,31 @@ impl<K: std::hash::Hash + Eq> Budgets<K> {
             .take()
     }
 
-    /// Whether `key` has a token now, without taking it.
-    pub fn has(&mut self, key: &K) -> bool {
-        self.buckets.get_mut(key).is_none_or(|b| {
-            let now = tokio::time::Instant::now();
-            b.tokens =
-                (b.tokens + now.duration_since(b.last).as_secs_f64() * b.per_sec).min(b.burst);
-            b.last = now;
-            b.tokens >= 1.0
-        })
+    /// Take one of `key`'s tokens if `key` has a bucket (it used its budget lately): whether
+    /// it had one. `None` when it has none: nothing is made for it, so a key that may be
+    /// made up (an unknown token) holds no memory until `take` is called for it.
+    pub fn take_known(&mut self, key: &K) -> Option<bool> {
+        self.buckets.get_mut(key).map(TokenBucket::take)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_known_key_is_counted_at_once_and_an_unknown_one_holds_nothing() {
+        let mut budgets = Budgets::new(0.001, 3.0, 16);
+        assert_eq!(budgets.take_known(&"made-up"), None);
+        assert!(budgets.buckets.is_empty(), "an unknown key made a bucket");
+        assert!(budgets.take("known"));
+        // Its two other tokens, then refused: each check also counts.
+        assert_eq!(budgets.take_known(&"known"), Some(true));
+        assert_eq!(budgets.take_known(&"known"), Some(true));
+        assert_eq!(budgets.take_known(&"known"), Some(false));
+        assert!(!budgets.take("known"));
+        assert_eq!(budgets.take_known(&"made-up"), None);
+    }
 
     #[test]
     fn a_long_message_leaves_as_fragments_that_join_up_to_it() {
