@@ -110,9 +110,18 @@ test('balanced breakout rooms: citizens land in them and chat', { timeout: 12000
   await late.context().close();
 
   // Extend, then close: everyone is back in the plenary.
+  // Minutes as typed in France, checked in the page: « cinq » is refused beside the field
+  // (nothing sent), « 1,5 » extends by a minute and a half.
   const before = await fac.evaluate(() => window.__convene.snap.breakouts.ends_at);
+  const extendBy = fac.locator('#rooms').getByLabel('Prolonger de');
+  await extendBy.fill('cinq');
   await fac.click('#rooms button:has-text("Prolonger")');
-  await waitState(fac, (c, t0) => c.snap.breakouts && c.snap.breakouts.ends_at > t0, before);
+  await fac.locator('#rooms .field-error:has-text("Un nombre de minutes, plus que 0 et au plus 720.")').waitFor();
+  assert.equal(await extendBy.getAttribute('aria-invalid'), 'true');
+  await extendBy.fill('1,5');
+  assert.equal(await fac.locator('#rooms .field-error').count(), 0);
+  await fac.click('#rooms button:has-text("Prolonger")');
+  await waitState(fac, (c, t0) => c.snap.breakouts && c.snap.breakouts.ends_at === t0 + 90000, before);
   await axe(fac, 'console with rooms open');
   // Asked in the page, not in a popup: "Annuler" leaves the rooms open...
   await fac.click('#rooms button:has-text("Fermer les sous-groupes")');

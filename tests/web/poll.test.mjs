@@ -5,7 +5,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openAs, tab, axe, command, answerAsked, PHONE, assertMatchesServer, server, browser, useServerAndBrowser } from './harness.mjs';
+import { openAs, tab, axe, command, answerAsked, waitState, PHONE, assertMatchesServer, server, browser, useServerAndBrowser } from './harness.mjs';
 
 useServerAndBrowser();
 
@@ -163,4 +163,63 @@ test('every kind of ballot from the page: single, multiple, scale, text', { time
   await tab(fac, 'polls');
   for (const spec of specs) await fac.locator('article.poll', { hasText: spec.question }).locator('.participation:has-text("1 vote sur")').waitFor();
   assert.deepEqual(await a.evaluate(() => window.__convene.errors.map((e) => e.code)), []);
+});
+
+test('the poll builder checks its numbers in the page, in the page\'s language, and takes « 1,5 » minutes', { timeout: 120000 }, async () => {
+  const fac = await openAs(browser, server, server.role('facilitator', 1));
+  await tab(fac, 'polls');
+  const form = fac.locator('#poll-builder form');
+  const polls = () => fac.evaluate(() => window.__convene.snap.polls.length);
+  const before = await polls();
+  await form.getByLabel('Question').fill('Combien de temps pour la pause ?');
+  await form.getByLabel('Type de vote').selectOption('multiple');
+  await form.getByLabel('Propositions (une par ligne)').fill('Dix minutes\nVingt minutes\n Dix minutes ');
+  await form.getByLabel('Choix minimum').fill('-1');
+  await form.getByLabel('Choix maximum').fill('deux');
+  await form.getByLabel('Quorum (facultatif)').fill('0');
+  await form.getByLabel('Durée en minutes (facultatif)').fill('une heure');
+  await form.locator('button:has-text("Enregistrer le brouillon")').click();
+  // Every wrong field says what it wants, beside it, in French; the first one has the focus.
+  const errors = await form.locator('.field-error').allTextContents();
+  assert.deepEqual(errors, [
+    'Deux propositions sont identiques : « Dix minutes ».',
+    'Un nombre entier, de 0 au choix maximum.',
+    'Un nombre entier, de 1 au nombre de propositions (3).',
+    "Laissez vide, ou un nombre entier d'au moins 1.",
+    'Laissez vide, ou une durée en minutes (par exemple 1,5), 720 au plus.',
+  ]);
+  assert.equal(await fac.evaluate(() => document.activeElement.id), await form.getByLabel('Propositions (une par ligne)').getAttribute('id'));
+  assert.equal(await form.getByLabel('Choix maximum').getAttribute('aria-invalid'), 'true');
+  await axe(fac, 'poll builder with errors');
+  await fac.waitForTimeout(300);
+  assert.equal(await polls(), before, 'a draft with errors was sent');
+
+  // Typing in a field clears its error; fixed, the draft is saved with what was typed,
+  // « 1,5 » minutes included (a number field of the browser would have sent no duration).
+  await form.getByLabel('Propositions (une par ligne)').fill('Dix minutes\nVingt minutes\nUne demi-heure');
+  assert.equal(await form.locator('.field-error').count(), 4);
+  await form.getByLabel('Choix minimum').fill('1');
+  await form.getByLabel('Choix maximum').fill(' 2 ');
+  await form.getByLabel('Quorum (facultatif)').fill('');
+  await form.getByLabel('Durée en minutes (facultatif)').fill('1,5');
+  await form.locator('button:has-text("Enregistrer le brouillon")').click();
+  await waitState(fac, (c, n) => c.snap.polls.length === n + 1, before);
+  const spec = await fac.evaluate(() => window.__convene.snap.polls.find((p) => p.spec.question === 'Combien de temps pour la pause ?').spec);
+  assert.deepEqual([spec.options, spec.min, spec.max, spec.quorum, spec.duration_ms], [['Dix minutes', 'Vingt minutes', 'Une demi-heure'], 1, 2, null, 90000]);
+  assert.equal(await form.locator('.field-error').count(), 0);
+
+  // In English, in English; a scale's top must be above its bottom.
+  const en = await openAs(browser, server, server.role('facilitator', 1), { lang: 'en', query: 'video=off&lang=en' });
+  await tab(en, 'polls');
+  const enForm = en.locator('#poll-builder form');
+  await enForm.getByLabel('Question').fill('How was the morning?');
+  await enForm.getByLabel('Kind of vote').selectOption('scale');
+  await enForm.getByLabel('Scale from').fill('5');
+  await enForm.getByLabel('Scale to').fill('−1');
+  await enForm.locator('button:has-text("Save the draft")').click();
+  assert.deepEqual(await enForm.locator('.field-error').allTextContents(), ['The top of the scale must be above its bottom, with at most 101 values.']);
+  await enForm.getByLabel('Scale from').fill('-2');
+  await enForm.getByLabel('Scale to').fill('2');
+  await enForm.locator('button:has-text("Save the draft")').click();
+  await waitState(en, () => window.__convene.snap.polls.some((p) => p.spec.question === 'How was the morning?' && p.spec.min === -2 && p.spec.max === 2));
 });

@@ -238,6 +238,12 @@ export function minutes(text) {
   return v === '' || !/^\d*\.?\d+$/.test(v) ? NaN : Number(v);
 }
 
+/** A whole number as typed ("12", "-3", " 4 "), up to six digits, or NaN. */
+export function integer(text) {
+  const v = String(text).trim().replace('−', '-');
+  return /^-?\d{1,6}$/.test(v) ? Number(v) : NaN;
+}
+
 /** A number typed in a form that checks in the page, not with the browser's bubbles (which
  * vanish, and speak the browser's language): the field, and its error in words under it. */
 export function NumberField({ id, label, value, onValue, error, inputMode = 'decimal', placeholder }) {
@@ -259,6 +265,28 @@ export function NumberField({ id, label, value, onValue, error, inputMode = 'dec
         {error ? <span id={`${id}-err`} class="field-error">{error}</span> : null}
       </span>
     </>
+  );
+}
+
+/** « Prolonger de [5] min [Prolonger] »: the minutes checked in the page (more than 0, at most
+ * 12 hours, "1,5" as well as "1.5"), then `command(by_ms)` sent. */
+export function ExtendForm({ client, label, button, command }) {
+  const [value, setValue] = useState('5');
+  const [error, setError] = useState(undefined);
+  const id = useId('ext');
+  const max = 12 * 60;
+  const submit = (e) => {
+    e.preventDefault();
+    const m = minutes(value);
+    if (!checkFields(Number.isNaN(m) || m <= 0 || m > max ? { ext: t('console.err_minutes', { max }) } : {}, (f) => setError(f.ext), id)) return;
+    act(client, command(Math.round(m * 60000)));
+  };
+  return (
+    <form class="row wrap" onSubmit={submit} noValidate>
+      <NumberField id={`${id}-ext`} label={label} value={value} onValue={(v) => { setValue(v); setError(undefined); }} error={error} />
+      <span>{t('unit.min')}</span>
+      <button type="submit" class="btn">{button}</button>
+    </form>
   );
 }
 

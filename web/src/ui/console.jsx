@@ -5,7 +5,7 @@
 import { useState } from 'preact/hooks';
 import { t } from '../i18n.js';
 import { PLENARY, room as roomOf, person } from '../reduce.js';
-import { Countdown, act, ActButton, Section, Presence, nameOf, roomName, roleWords, useId, spoken, timeOfDay, minutes, NumberField, checkFields } from './common.jsx';
+import { Countdown, act, ActButton, Section, Presence, nameOf, roomName, roleWords, useId, spoken, timeOfDay, minutes, NumberField, checkFields, ExtendForm } from './common.jsx';
 import { FloorCard, FloorManager } from './room.jsx';
 import { Icon } from './icons.jsx';
 // Run sheet.
@@ -42,7 +42,6 @@ function BreakoutControls({ client }) {
   const [onlyPresent, setOnlyPresent] = useState(true);
   const [duration, setDuration] = useState('20');
   const [warning, setWarning] = useState('2');
-  const [extend, setExtend] = useState('5');
   const [text, setText] = useState('');
   const id = useId('bo');
   const assigned = snap.participants.filter((p) => p.assigned).length;
@@ -68,13 +67,6 @@ function BreakoutControls({ client }) {
     if (!checkFields(found, setErrors, id)) return;
     act(client, list.length ? { type: 'create_rooms', names: list } : { type: 'create_rooms', count: Number(n) }).then((ok) => ok && setNames(''));
   };
-  const extendRooms = (e) => {
-    e.preventDefault();
-    const found = {};
-    if (!inMinutes(extend)) found.ext = t('console.err_minutes', { max });
-    if (!checkFields(found, setErrors, id)) return;
-    act(client, { type: 'extend_breakouts', by_ms: Math.round(minutes(extend) * 60000) });
-  };
   const assign = (e) => {
     e.preventDefault();
     const cmd = method === 'balanced' ? { type: 'assign_rooms', method: 'balanced', attribute, only_present: onlyPresent } : { type: 'assign_rooms', method: 'random', only_present: onlyPresent };
@@ -99,11 +91,7 @@ function BreakoutControls({ client }) {
       {open ? (
         <div class="stack">
           <p class="status-line"><strong>{t('console.open')}</strong> <Countdown client={client} deadline={snap.breakouts.ends_at} warnAt={snap.breakouts.warn_at} label={t('breakouts.ends_in')} /></p>
-          <form class="row wrap" onSubmit={extendRooms} noValidate>
-            <NumberField id={`${id}-ext`} label={t('console.extend_by')} value={extend} onValue={onValue('ext', setExtend)} error={fieldError('ext')} />
-            <span>{t('unit.min')}</span>
-            <button type="submit" class="btn">{t('console.extend')}</button>
-          </form>
+          <ExtendForm client={client} label={t('console.extend_by')} button={t('console.extend')} command={(by) => ({ type: 'extend_breakouts', by_ms: by })} />
           <ActButton client={client} class="btn danger" command={{ type: 'close_breakouts' }} confirm={t('console.close_confirm')}>{t('console.close')}</ActButton>
         </div>
       ) : (

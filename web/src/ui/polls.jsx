@@ -4,7 +4,7 @@
 import { useState, useRef, useEffect } from 'preact/hooks';
 import { t, fmtPercent, fmtNumber } from '../i18n.js';
 import { pollNumber, voterOrder } from '../reduce.js';
-import { Countdown, act, ActButton, Section, useId, roomName, useQuestionFocus } from './common.jsx';
+import { Countdown, act, ActButton, Section, useId, roomName, useQuestionFocus, NumberField, checkFields, integer, minutes } from './common.jsx';
 import { Icon } from './icons.jsx';
 import { Waiting } from './status.jsx';
 import { ExportButton, sheetPath } from './download.jsx';
@@ -458,15 +458,68 @@ function draftFromSpec(spec) {
   return d;
 }
 
-function specFromDraft(d) {
+const WITH_OPTIONS = ['single', 'multiple', 'ranking'];
+
+function optionLines(text) {
+  return text.split('\n').map((x) => x.trim()).filter(Boolean);
+}
+
+/** What is wrong in a draft, field by field (keys: the ends of the fields' ids, in the form's
+ * order), in words: checked in the page as the server checks (polls.rs `check_spec`), so that a
+ * facilitator reads what to change beside the field, in their language. */
+export function draftErrors(d) {
+  const found = {};
+  const question = d.question.trim();
+  if (!question || [...question].length > 500) found.q = t('pb.err_question');
+  if (WITH_OPTIONS.includes(d.kind)) {
+    const options = optionLines(d.options);
+    const long = options.find((o) => [...o].length > 200);
+    const seen = new Set();
+    const same = options.find((o) => seen.has(o) || !seen.add(o));
+    if (options.length < 2) found.opts = t('pb.err_options_few');
+    else if (options.length > 50) found.opts = t('pb.err_options_many', { n: options.length });
+    else if (long !== undefined) found.opts = t('pb.err_option_long', { start: `${[...long].slice(0, 40).join('')}…` });
+    else if (same !== undefined) found.opts = t('pb.err_options_same', { option: same });
+    if (d.kind === 'multiple') {
+      const min = integer(d.min);
+      const max = integer(d.max);
+      const n = Math.max(options.length, 2);
+      if (Number.isNaN(min) || min < 0 || (!Number.isNaN(max) && min > max)) found.min = t('pb.err_min_choices');
+      if (Number.isNaN(max) || max < 1 || max > n) found.max = t('pb.err_max_choices', { n });
+    }
+  }
+  if (d.kind === 'scale') {
+    const lo = integer(d.smin);
+    const hi = integer(d.smax);
+    if (Number.isNaN(lo)) found.smin = t('pb.err_integer');
+    if (Number.isNaN(hi)) found.smax = t('pb.err_integer');
+    else if (!Number.isNaN(lo) && (hi <= lo || hi - lo + 1 > 101)) found.smax = t('pb.err_scale');
+  }
+  if (d.kind === 'text') {
+    const n = integer(d.max_chars);
+    if (Number.isNaN(n) || n < 1 || n > 2000) found.mc = t('pb.err_max_chars');
+  }
+  if (String(d.quorum).trim() !== '') {
+    const q = integer(d.quorum);
+    if (Number.isNaN(q) || q < 1) found.quorum = t('pb.err_quorum');
+  }
+  if (String(d.duration).trim() !== '') {
+    const m = minutes(d.duration);
+    if (Number.isNaN(m) || m <= 0 || m > 720) found.dur = t('pb.err_duration');
+  }
+  return found;
+}
+
+/** The spec of a draft `draftErrors` found nothing wrong in. */
+export function specFromDraft(d) {
   const spec = { question: d.question.trim(), kind: d.kind, secret: d.secret, live_results: d.live_results, voters: d.voters };
-  const options = d.options.split('\n').map((x) => x.trim()).filter(Boolean);
+  const options = optionLines(d.options);
   if (d.kind === 'single' || d.kind === 'ranking') spec.options = options;
-  if (d.kind === 'multiple') { spec.options = options; spec.min = Number(d.min) || 0; spec.max = Number(d.max) || 1; }
-  if (d.kind === 'scale') { spec.min = Number(d.smin); spec.max = Number(d.smax); spec.min_label = d.min_label.trim(); spec.max_label = d.max_label.trim(); }
-  if (d.kind === 'text') spec.max_chars = Number(d.max_chars) || 280;
-  spec.quorum = d.quorum === '' ? null : Number(d.quorum);
-  spec.duration_ms = d.duration === '' ? null : Math.round(Number(d.duration) * 60000);
+  if (d.kind === 'multiple') { spec.options = options; spec.min = integer(d.min); spec.max = integer(d.max); }
+  if (d.kind === 'scale') { spec.min = integer(d.smin); spec.max = integer(d.smax); spec.min_label = d.min_label.trim(); spec.max_label = d.max_label.trim(); }
+  if (d.kind === 'text') spec.max_chars = integer(d.max_chars);
+  spec.quorum = String(d.quorum).trim() === '' ? null : integer(d.quorum);
+  spec.duration_ms = String(d.duration).trim() === '' ? null : Math.round(minutes(d.duration) * 60000);
   spec.room = d.room || null;
   return spec;
 }
@@ -475,13 +528,18 @@ function specFromDraft(d) {
 export function PollBuilder({ client, editing, onDone }) {
   const [d, setD] = useState(editing ? draftFromSpec(editing.spec) : emptyDraft());
   const [busy, setBusy] = useState(false);
+  // Checked in the page, field by field (the server checks again).
+  const [errors, setErrors] = useState({});
   const id = useId('pb');
-  const set = (k) => (e) => {
-    const v = e.currentTarget.type === 'checkbox' ? e.currentTarget.checked : e.currentTarget.value;
+  const put = (k, v, field) => {
     setD({ ...d, [k]: v });
+    if (errors[field]) setErrors({ ...errors, [field]: undefined });
   };
+  const set = (k, field = k) => (e) => put(k, e.currentTarget.type === 'checkbox' ? e.currentTarget.checked : e.currentTarget.value, field);
+  const number = (k, field) => ({ id: `${id}-${field}`, value: d[k], onValue: (v) => put(k, v, field), error: errors[field] });
   const submit = async (e) => {
     e.preventDefault();
+    if (!checkFields(draftErrors(d), setErrors, id)) return;
     setBusy(true);
     const spec = specFromDraft(d);
     const ok = await act(client, editing ? { type: 'edit_poll', poll: editing.id, spec } : { type: 'draft_poll', spec });
@@ -491,11 +549,17 @@ export function PollBuilder({ client, editing, onDone }) {
       if (onDone) onDone();
     }
   };
-  const needsOptions = ['single', 'multiple', 'ranking'].includes(d.kind);
+  const needsOptions = WITH_OPTIONS.includes(d.kind);
+  const invalid = (field, hint) => ({
+    'aria-invalid': errors[field] ? 'true' : undefined,
+    'aria-describedby': [errors[field] ? `${id}-${field}-err` : null, hint].filter(Boolean).join(' ') || undefined,
+  });
+  const fieldError = (field) => (errors[field] ? <span id={`${id}-${field}-err`} class="field-error">{errors[field]}</span> : null);
   return (
-    <form class="poll-builder stack" onSubmit={submit}>
+    <form class="poll-builder stack" onSubmit={submit} noValidate>
       <label for={`${id}-q`}>{t('pb.question')}</label>
-      <textarea id={`${id}-q`} rows={2} required maxLength={500} value={d.question} onInput={set('question')} />
+      <textarea id={`${id}-q`} rows={2} maxLength={500} value={d.question} onInput={set('question', 'q')} {...invalid('q')} />
+      {fieldError('q')}
       <label for={`${id}-kind`}>{t('pb.kind')}</label>
       <select id={`${id}-kind`} value={d.kind} onChange={set('kind')}>
         {KINDS.map((k) => <option value={k}>{t(`poll.kind.${k}`)}</option>)}
@@ -503,24 +567,21 @@ export function PollBuilder({ client, editing, onDone }) {
       {needsOptions ? (
         <>
           <label for={`${id}-opts`}>{t('pb.options')}</label>
-          <textarea id={`${id}-opts`} rows={4} value={d.options} onInput={set('options')} aria-describedby={`${id}-opts-hint`} />
+          <textarea id={`${id}-opts`} rows={4} value={d.options} onInput={set('options', 'opts')} {...invalid('opts', `${id}-opts-hint`)} />
+          {fieldError('opts')}
           <span id={`${id}-opts-hint`} class="small muted">{t('pb.options_hint')}</span>
         </>
       ) : null}
       {d.kind === 'multiple' ? (
         <div class="row wrap">
-          <label for={`${id}-min`}>{t('pb.min_choices')}</label>
-          <input id={`${id}-min`} type="number" min="0" class="num" value={d.min} onInput={set('min')} />
-          <label for={`${id}-max`}>{t('pb.max_choices')}</label>
-          <input id={`${id}-max`} type="number" min="1" class="num" value={d.max} onInput={set('max')} />
+          <NumberField label={t('pb.min_choices')} inputMode="numeric" {...number('min', 'min')} />
+          <NumberField label={t('pb.max_choices')} inputMode="numeric" {...number('max', 'max')} />
         </div>
       ) : null}
       {d.kind === 'scale' ? (
         <div class="grid2">
-          <label for={`${id}-smin`}>{t('pb.scale_min')}</label>
-          <input id={`${id}-smin`} type="number" class="num" value={d.smin} onInput={set('smin')} />
-          <label for={`${id}-smax`}>{t('pb.scale_max')}</label>
-          <input id={`${id}-smax`} type="number" class="num" value={d.smax} onInput={set('smax')} />
+          <NumberField label={t('pb.scale_min')} inputMode="text" {...number('smin', 'smin')} />
+          <NumberField label={t('pb.scale_max')} inputMode="text" {...number('smax', 'smax')} />
           <label for={`${id}-minl`}>{t('pb.min_label')}</label>
           <input id={`${id}-minl`} type="text" value={d.min_label} onInput={set('min_label')} />
           <label for={`${id}-maxl`}>{t('pb.max_label')}</label>
@@ -529,8 +590,7 @@ export function PollBuilder({ client, editing, onDone }) {
       ) : null}
       {d.kind === 'text' ? (
         <div class="row wrap">
-          <label for={`${id}-mc`}>{t('pb.max_chars')}</label>
-          <input id={`${id}-mc`} type="number" min="1" max="2000" class="num" value={d.max_chars} onInput={set('max_chars')} />
+          <NumberField label={t('pb.max_chars')} inputMode="numeric" {...number('max_chars', 'mc')} />
         </div>
       ) : null}
       <label class="choice"><input type="checkbox" checked={d.secret} onChange={set('secret')} /> {t('pb.secret')}</label>
@@ -542,10 +602,8 @@ export function PollBuilder({ client, editing, onDone }) {
         ))}
       </fieldset>
       <div class="grid2">
-        <label for={`${id}-quorum`}>{t('pb.quorum')}</label>
-        <input id={`${id}-quorum`} type="number" min="1" class="num" value={d.quorum} onInput={set('quorum')} />
-        <label for={`${id}-dur`}>{t('pb.duration')}</label>
-        <input id={`${id}-dur`} type="number" min="0.1" step="0.5" class="num" value={d.duration} onInput={set('duration')} />
+        <NumberField label={t('pb.quorum')} inputMode="numeric" {...number('quorum', 'quorum')} />
+        <NumberField label={t('pb.duration')} {...number('duration', 'dur')} />
         <label for={`${id}-room`}>{t('pb.room')}</label>
         <select id={`${id}-room`} value={d.room} onChange={set('room')}>
           <option value="">{t('pb.room_all')}</option>

@@ -5,7 +5,7 @@
 import { useState } from 'preact/hooks';
 import { t } from '../i18n.js';
 import { PLENARY, person, groupOf, roomInRound, placedRound } from '../reduce.js';
-import { Countdown, act, ActButton, Section, nameOf, roomName, useId, spoken, clock, minutes, NumberField, checkFields } from './common.jsx';
+import { Countdown, act, ActButton, Section, nameOf, roomName, useId, spoken, clock, minutes, NumberField, checkFields, ExtendForm } from './common.jsx';
 import { attributesOf } from './console.jsx';
 import { Icon } from './icons.jsx';
 import { ExportButton } from './download.jsx';
@@ -235,7 +235,6 @@ function Controls({ client }) {
   const snap = client.snap;
   const rot = snap.rotation;
   const ph = rot.phase;
-  const [ext, setExt] = useState('5');
   const [late, setLate] = useState('');
   const [group, setGroup] = useState('');
   const id = useId('rc');
@@ -252,12 +251,7 @@ function Controls({ client }) {
         {running ? <ActButton client={client} class="btn danger" command={{ type: 'stop_rotation' }} confirm={t('rot.stop_confirm')}>{t('rot.stop')}</ActButton> : null}
       </div>
       {ph.state === 'round' ? (
-        <form class="row wrap" onSubmit={(e) => { e.preventDefault(); act(client, { type: 'extend_round', by_ms: Math.round(Number(ext) * 60000) }); }}>
-          <label for={`${id}-ext`}>{t('rot.extend_by')}</label>
-          <input id={`${id}-ext`} type="number" min="1" class="num" value={ext} onInput={(e) => setExt(e.currentTarget.value)} />
-          <span>{t('unit.min')}</span>
-          <button type="submit" class="btn">{t('console.extend')}</button>
-        </form>
+        <ExtendForm client={client} label={t('rot.extend_by')} button={t('console.extend')} command={(by) => ({ type: 'extend_round', by_ms: by })} />
       ) : null}
       {ph.state !== 'finished' ? (
         <div>

@@ -6,7 +6,7 @@ import { useState } from 'preact/hooks';
 import { t, getLang, locale } from '../i18n.js';
 import { PLENARY, seesEverything } from '../reduce.js';
 import { nowNext, driftMs } from '../runsheet.js';
-import { act, ActButton, Countdown, roomName, timeOfDay, useId, useTick, checkFields } from './common.jsx';
+import { act, ActButton, Countdown, roomName, timeOfDay, useId, useTick, checkFields, ExtendForm } from './common.jsx';
 import { attributesOf } from './console.jsx';
 import { ExportButton, sheetPath } from './download.jsx';
 
@@ -485,8 +485,6 @@ export function RunSheetPanel({ client, readOnly = false }) {
   const seqs = snap.runsheet.sequences;
   const { now, next } = nowNext(snap);
   const [editing, setEditing] = useState(null);
-  const [extend, setExtend] = useState('5');
-  const id = useId('rsx');
   const drift = driftMs(snap);
   const planned = seqs.filter((s) => s.status.state === 'planned');
   const move = (s, dir) => {
@@ -506,10 +504,7 @@ export function RunSheetPanel({ client, readOnly = false }) {
             {drift != null ? <> · <span class="drift" data-testid="console-drift">{driftWords(drift)}</span></> : null}
           </p>
           {readOnly ? null : <div class="row wrap">
-            <label for={`${id}-ext`}>{t('console.extend_by')}</label>
-            <input id={`${id}-ext`} type="number" min="1" class="num" value={extend} onInput={(e) => setExtend(e.currentTarget.value)} />
-            <span>{t('unit.min')}</span>
-            <ActButton client={client} class="btn" command={() => ({ type: 'extend_sequence', by_ms: Math.round((Number(extend) || 1) * MIN) })}>{t('runsheet.extend')}</ActButton>
+            <ExtendForm client={client} label={t('console.extend_by')} button={t('runsheet.extend')} command={(by) => ({ type: 'extend_sequence', by_ms: by })} />
             <ActButton client={client} class="btn" command={{ type: 'end_sequence' }}>{t('runsheet.end')}</ActButton>
           </div>}
         </div>
