@@ -90,10 +90,8 @@ async fn admit(
         .ok_or((close::UNKNOWN_TOKEN, "unknown invitation"))?;
     let document = document.to_string();
     let answer = handle
-        .query(move |c, _| {
-            let person = c
-                .invited(&hash)
-                .ok_or((close::UNKNOWN_TOKEN, "unknown or revoked invitation"))?;
+        .query_as(hash, move |c, person| {
+            let person = person.ok_or((close::UNKNOWN_TOKEN, "unknown or revoked invitation"))?;
             if c.is_removed(&person.id) {
                 return Err((close::REMOVED, "removed from the convention"));
             }

@@ -213,13 +213,6 @@ impl Convention {
         self.rooms.iter_mut().find(|r| r.id == id)
     }
 
-    /// Who holds the active invitation with this token hash (a revoked or replaced one is
-    /// nobody's).
-    pub fn invited(&self, token_hash: &str) -> Option<&Person> {
-        let (who, _) = self.invites.iter().find(|(_, h)| *h == token_hash)?;
-        self.people.get(who)
-    }
-
     /// The room a participant is in.
     pub fn location_of(&self, who: &str) -> &str {
         self.location

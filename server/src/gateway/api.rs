@@ -609,8 +609,8 @@ pub async fn organizer_or(
     // None: no such token; Some(false): a participant whose role may not, or who was
     // removed from the live convention (moderation).
     let allowed = handle
-        .query(move |c, _| {
-            let who = c.invited(&hash)?;
+        .query_as(hash, move |c, who| {
+            let who = who?;
             Some(!c.is_removed(&who.id) && roles.iter().any(|r| who.has(*r)))
         })
         .await

@@ -56,8 +56,8 @@ pub async fn meeting(
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
     let answer = handle
-        .query(move |c, _| {
-            let who = c.invited(&hash).ok_or(Refusal::Unknown)?.id.clone();
+        .query_as(hash, move |c, who| {
+            let who = who.ok_or(Refusal::Unknown)?.id.clone();
             if c.is_removed(&who) {
                 return Err(Refusal::Removed);
             }

@@ -171,6 +171,7 @@ pub struct Joined {
 }
 
 type Query = Box<dyn FnOnce(&Convention, &BTreeSet<String>) + Send>;
+type QueryAs = Box<dyn FnOnce(&Convention, Option<&d::Person>) + Send>;
 
 enum Msg {
     Command {
@@ -192,6 +193,12 @@ enum Msg {
     },
     Leave {
         conn: u64,
+    },
+    /// A query on behalf of an invitation token: the person it belongs to (now, not revoked),
+    /// found in the task's index of token hashes.
+    QueryAs {
+        token_hash: String,
+        query: QueryAs,
     },
     /// Protocol version 2: a connection asks for the roster (`get_roster`).
     GetRoster {
@@ -306,6 +313,26 @@ impl Handle {
     /// Who is online on another node changed (cluster mode).
     pub async fn remote_presence(&self, node: String, set: Option<(u64, BTreeSet<String>)>) {
         let _ = self.tx.send(Msg::RemotePresence { node, set }).await;
+    }
+
+    /// Read the state inside the convention's task on behalf of the invitation whose token
+    /// hashes to `token_hash`: `f` gets its person, or `None` for a token the convention does
+    /// not know (made up, revoked, replaced). Looked up in the task's index of token hashes:
+    /// a made-up token costs one lookup, whatever the roster's size.
+    pub async fn query_as<T: Send + 'static>(
+        &self,
+        token_hash: String,
+        f: impl FnOnce(&Convention, Option<&d::Person>) -> T + Send + 'static,
+    ) -> Option<T> {
+        let (reply, rx) = oneshot::channel();
+        let query: QueryAs = Box::new(move |c, who| {
+            let _ = reply.send(f(c, who));
+        });
+        self.tx
+            .send(Msg::QueryAs { token_hash, query })
+            .await
+            .ok()?;
+        rx.await.ok()
     }
 
     /// Read the state (and who is online) inside the convention's task.

@@ -426,7 +426,7 @@ impl Actor {
                     _ = tokio::time::sleep_until(used_at + self.replicas.idle), if unused => {
                         inbox.close();
                         let rest: Vec<Msg> = std::iter::from_fn(|| inbox.try_recv().ok()).collect();
-                        let wanted = rest.iter().any(|m| matches!(m, Msg::Join { .. } | Msg::Command { .. } | Msg::Query(_)));
+                        let wanted = rest.iter().any(|m| matches!(m, Msg::Join { .. } | Msg::Command { .. } | Msg::Query(_) | Msg::QueryAs { .. }));
                         self.handle(rest).await;
                         if !wanted || self.conns.is_empty() {
                             break;
@@ -578,6 +578,13 @@ impl Actor {
                         Msg::Remote(records) => self.apply_remote(records).await,
                         Msg::RemotePresence { node, set } => self.remote_presence(node, set),
                         Msg::Query(q) => q(&self.state, &self.present),
+                        Msg::QueryAs { token_hash, query } => {
+                            let who = self
+                                .by_hash
+                                .get(&token_hash)
+                                .and_then(|p| self.state.people.get(p));
+                            query(&self.state, who)
+                        }
                         Msg::Attendance(reply) => {
                             let _ = reply.send(self.presence_kept.to_write(now_ms()).0);
                         }
