@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { applyEvent, missedNotices, noticeEffect, normalizeSnapshot, roomInRound, placedRound, canWrite, CURRENT_NOTICE_MS, moveCause, voterOrder } from '../../web/src/reduce.js';
 import { jitsiDomain, jitsiOptions, meetingLink } from '../../web/src/video-url.js';
 import { DICT } from '../../web/src/i18n.js';
+import { DICT as ORGANIZER_DICT } from '../../web/src/organizer/i18n.js';
 
 const me = { id: 'p3', name: 'Yannick Le Goff', roles: ['citizen'] };
 const staff = { id: 'p1', name: 'Claire Moreau', roles: ['facilitator'] };
@@ -224,7 +225,10 @@ test("the video meeting: the Jitsi IFrame API's domain and options, and the link
 });
 
 test('every string in French and in English', () => {
-  for (const [k, v] of Object.entries(DICT)) {
+  // The shared dictionary and the organizer console's own (registered when its chunk loads).
+  assert.ok(Object.keys(ORGANIZER_DICT).length > 100);
+  assert.deepEqual(Object.keys(ORGANIZER_DICT).filter((k) => k in DICT), [], 'no key in both');
+  for (const [k, v] of [...Object.entries(DICT), ...Object.entries(ORGANIZER_DICT)]) {
     assert.equal(v.length, 2, k);
     assert.ok(v[0] && v[1], k);
     // Plural forms ({one, other}, chosen by Intl.PluralRules): every form has the same

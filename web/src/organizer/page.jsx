@@ -9,9 +9,13 @@
 
 import { render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { t, getLang, setLang, LANGS, onLang, fmtTime } from '../i18n.js';
+import { t, getLang, setLang, LANGS, onLang, fmtTime, addDict } from '../i18n.js';
+import { DICT as ORGANIZER_DICT } from './i18n.js';
 import { ExportButton, saveBlob, sheetPath } from '../ui/download.jsx';
 import { useId, useQuestionFocus } from '../ui/common.jsx';
+
+// The console's own strings, kept out of the shared dictionary that every page carries.
+addDict(ORGANIZER_DICT);
 
 const TOKEN_KEY = 'convene.organizer.token';
 const ROLES = ['facilitator', 'rapporteur', 'guarantor', 'expert', 'citizen'];
