@@ -76,6 +76,52 @@ async function call(token, method, path, { json, text, type } = {}) {
   return data;
 }
 
+/** The text of a GET of the organizer API (the audit trail is JSON lines), or an ApiFailure. */
+async function callText(token, path) {
+  let r;
+  try {
+    r = await fetch(path, { headers: { authorization: `Bearer ${token}` }, cache: 'no-store' });
+  } catch {
+    throw new ApiFailure(0, null);
+  }
+  if (!r.ok) {
+    let data = null;
+    try {
+      data = await r.json();
+    } catch {
+      data = null;
+    }
+    throw new ApiFailure(r.status, data);
+  }
+  return r.text();
+}
+
+/**
+ * The hearings and documents of a convention, from its audit trail: the organizer API has no
+ * list of them, and the trail holds every `hearing_created` and `document_created` (only
+ * facilitators create them, and whatever a facilitator does is audited), with the hearings'
+ * openings and closings. In order of creation.
+ */
+export function foldTrail(text) {
+  const hearings = new Map();
+  const documents = new Map();
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    let e;
+    try {
+      e = JSON.parse(line).event;
+    } catch {
+      continue;
+    }
+    if (!e) continue;
+    if (e.type === 'hearing_created') hearings.set(e.hearing, { id: e.hearing, title: e.title, status: 'planned' });
+    else if (e.type === 'hearing_opened' && hearings.has(e.hearing)) hearings.get(e.hearing).status = 'open';
+    else if (e.type === 'hearing_closed' && hearings.has(e.hearing)) hearings.get(e.hearing).status = 'closed';
+    else if (e.type === 'document_created') documents.set(e.name, { name: e.name, title: e.title });
+  }
+  return { hearings: [...hearings.values()], documents: [...documents.values()] };
+}
+
 /** A refusal in words: the page's own translation (`specific`, by code), else the code's. */
 function failureWords(e, specific = {}) {
   if (specific[e.code]) return t(specific[e.code]);
@@ -171,11 +217,31 @@ function ConfirmButton({ question, onConfirm, children, class: cls = 'btn small 
 
 /** Once the page has re-rendered, focus the first element of `selector` (the control that
  * takes the place of one an action removed), so that the focus never falls to the page's top. */
-function focusSoon(selector) {
+function focusSoon(selector, fallback = null) {
   setTimeout(() => {
-    const el = document.querySelector(selector);
+    const el = document.querySelector(selector) || (fallback && document.querySelector(fallback));
     if (el) el.focus();
   }, 0);
+}
+
+/** Text as a search compares it: no accents, no case (« Élodie » is found by « elodie »). */
+export function searchKey(text) {
+  return String(text || '')
+    .normalize('NFD')
+    .replace(/\p{M}/gu, '')
+    .replace(/œ/gi, 'oe')
+    .replace(/æ/gi, 'ae')
+    .toLowerCase();
+}
+
+/** Whether an invitation's person matches: every word of `query` in their name or id, `role`
+ * among their roles, `state` (`active`, `inactive`) their invitation's. Empty means any. */
+export function invitationMatches(s, { query = '', role = '', state = '' }) {
+  if (role && !s.roles.includes(role)) return false;
+  if (state === 'active' && !s.active) return false;
+  if (state === 'inactive' && s.active) return false;
+  const hay = searchKey(`${s.name} ${s.participant}`);
+  return searchKey(query).split(/\s+/).filter(Boolean).every((w) => hay.includes(w));
 }
 
 function roleList(roles) {
@@ -469,7 +535,7 @@ function Invitations({ token, conv, status, links, onIssued, onChanged, onExpire
       onIssued(out);
       setSaid(t('org.issued', { n: out.length }));
       await onChanged();
-      if (participants) focusSoon(`#org-invitations li[data-participant="${participants[0]}"] button`);
+      if (participants) focusSoon(`#org-invitations li[data-participant="${participants[0]}"] button`, '#org-inv-search');
     } catch (err) {
       if (err.code === 'unauthorized') return onExpired();
       setError(err);
@@ -484,7 +550,7 @@ function Invitations({ token, conv, status, links, onIssued, onChanged, onExpire
       setSaid(t('org.revoked', { name: s.name }));
       await onChanged();
       // The « Révoquer » button is gone: the focus goes to this person's next action.
-      focusSoon(`#org-invitations li[data-participant="${s.participant}"] button`);
+      focusSoon(`#org-invitations li[data-participant="${s.participant}"] button`, '#org-inv-search');
     } catch (err) {
       if (err.code === 'unauthorized') return onExpired();
       setError(err);
@@ -493,6 +559,14 @@ function Invitations({ token, conv, status, links, onIssued, onChanged, onExpire
   const known = status.filter((s) => s.active && links[s.participant]).length;
   const order = (s) => ROLES.findIndex((r) => s.roles.includes(r));
   const sorted = [...status].sort((a, b) => order(a) - order(b));
+  const [filter, setFilter] = useState({ query: '', role: '', state: '' });
+  const filtering = !!(filter.query.trim() || filter.role || filter.state);
+  const shown = filtering ? sorted.filter((s) => invitationMatches(s, filter)) : sorted;
+  const set = (k) => (e) => setFilter({ ...filter, [k]: e.currentTarget.value });
+  const clear = () => {
+    setFilter({ query: '', role: '', state: '' });
+    focusSoon('#org-inv-search');
+  };
   const download = () => {
     const blob = new Blob([invitationsCsv(sorted, links)], { type: 'text/csv;charset=utf-8' });
     saveBlob(blob, `invitations-${conv}.csv`);
@@ -509,8 +583,38 @@ function Invitations({ token, conv, status, links, onIssued, onChanged, onExpire
       <p class="small ok" role="status" aria-live="polite">{said}</p>
       <Failure error={error} />
       {sorted.length === 0 ? <p class="muted">{t('org.inv_none')}</p> : (
+        <form class="org-inv-filter" role="search" aria-label={t('org.inv_filter')} onSubmit={(e) => e.preventDefault()} noValidate>
+          <div class="stack org-inv-search">
+            <label for="org-inv-search">{t('org.inv_search')}</label>
+            <input id="org-inv-search" type="search" autocomplete="off" spellcheck={false} value={filter.query} onInput={set('query')} aria-describedby="org-inv-count" />
+          </div>
+          <div class="stack">
+            <label for="org-inv-role">{t('org.inv_role')}</label>
+            <select id="org-inv-role" value={filter.role} onChange={set('role')}>
+              <option value="">{t('org.inv_role_any')}</option>
+              {ROLES.map((r) => <option key={r} value={r}>{t(`role.${r}`)}</option>)}
+            </select>
+          </div>
+          <div class="stack">
+            <label for="org-inv-state">{t('org.inv_state')}</label>
+            <select id="org-inv-state" value={filter.state} onChange={set('state')}>
+              <option value="">{t('org.inv_state_any')}</option>
+              <option value="active">{t('org.inv_active')}</option>
+              <option value="inactive">{t('org.inv_state_inactive')}</option>
+            </select>
+          </div>
+          <p id="org-inv-count" class="small org-inv-count" role="status" aria-live="polite" aria-atomic="true" data-testid="invite-count" data-shown={shown.length} data-total={sorted.length}>{t('org.inv_count', { n: shown.length, total: sorted.length })}</p>
+        </form>
+      )}
+      {sorted.length > 0 && shown.length === 0 ? (
+        <div class="org-inv-empty" data-testid="invite-empty">
+          <p><strong>{t('org.inv_no_result')}</strong> {t('org.inv_no_result_hint')}</p>
+          <button type="button" class="btn small" onClick={clear}>{t('org.inv_clear')}</button>
+        </div>
+      ) : null}
+      {shown.length === 0 ? null : (
         <ul class="plain org-invites">
-          {sorted.map((s) => {
+          {shown.map((s) => {
             const url = links[s.participant];
             return (
               <li key={s.participant} data-participant={s.participant} data-active={s.active ? 'true' : 'false'}>
@@ -684,6 +788,122 @@ function Exports({ token, conv }) {
   );
 }
 
+/** One thing to export (a poll, a hearing, a document): its label, then its files' buttons,
+ * each also naming the thing for screen readers (the same buttons repeat from one to the next). */
+function ExportItem({ who, label, detail, items, attrs }) {
+  return (
+    <li class="org-exp-item" {...attrs}>
+      <p class="org-exp-label"><strong>{label}</strong>{detail ? <span class="small muted"> ({detail})</span> : null}</p>
+      <ul class="plain exports">
+        {items.map(([path, filename, words]) => (
+          <li key={path}><ExportButton client={who} small path={path} filename={filename}>{words}<span class="sr-only"> — {label}</span></ExportButton></li>
+        ))}
+      </ul>
+    </li>
+  );
+}
+
+/**
+ * The exports of each poll, hearing and document: polls from the poll export (every poll but
+ * drafts), hearings and documents from the audit trail (`foldTrail`). Read when the convention
+ * opens and on « Actualiser ».
+ */
+function ItemExports({ token, conv, onExpired }) {
+  const who = { token };
+  const c = encodeURIComponent(conv);
+  const [data, setData] = useState(null);
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const [said, setSaid] = useState('');
+  const load = async (announce = false) => {
+    setBusy(true);
+    setError(null);
+    setSaid('');
+    try {
+      const [polls, trail] = await Promise.all([
+        call(token, 'GET', `/api/conventions/${c}/polls`),
+        callText(token, `/api/conventions/${c}/audit`),
+      ]);
+      const found = { polls: polls || [], ...foldTrail(trail) };
+      setData(found);
+      if (announce) setSaid(t('org.exp_refreshed'));
+    } catch (err) {
+      if (err.code === 'unauthorized') return onExpired();
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  useEffect(() => {
+    setData(null);
+    load();
+  }, [conv]);
+  const base = `/api/conventions/${c}`;
+  const pollItems = (p) => {
+    const id = encodeURIComponent(p.id);
+    const name = `${conv}-${p.id}`;
+    const out = [
+      [sheetPath(`${base}/polls/${id}/results`), `poll-${name}-results.xlsx`, t('org.exp_results_xlsx')],
+      [`${base}/polls/${id}/results?format=csv`, `poll-${name}-results.csv`, t('org.exp_results_csv')],
+    ];
+    // A secret poll has no ballots to export (the server answers 409): no button.
+    if (!p.spec.secret) {
+      out.push(
+        [sheetPath(`${base}/polls/${id}/ballots`), `poll-${name}-ballots.xlsx`, t('org.exp_ballots_xlsx')],
+        [`${base}/polls/${id}/ballots?format=csv`, `poll-${name}-ballots.csv`, t('org.exp_ballots_csv')],
+      );
+    }
+    return out;
+  };
+  const hearingItems = (h) => {
+    const path = `${base}/hearings/${encodeURIComponent(h.id)}/questions`;
+    const name = `hearing-${conv}-${h.id}-questions`;
+    return [
+      [sheetPath(path), `${name}.xlsx`, t('org.exp_questions_xlsx')],
+      [`${path}?format=csv`, `${name}.csv`, t('org.exp_questions_csv')],
+      [path, `${name}.json`, t('org.exp_questions_json')],
+    ];
+  };
+  const documentItems = (d) => {
+    const path = `${base}/documents/${encodeURIComponent(d.name)}/export`;
+    return [
+      [`${path}?format=md`, `${d.name}.md`, t('org.exp_doc_md')],
+      [`${path}?format=html`, `${d.name}.html`, t('org.exp_doc_html')],
+    ];
+  };
+  return (
+    <section class="card" aria-labelledby="org-items-title" id="org-item-exports" aria-busy={busy ? 'true' : undefined}>
+      <h2 id="org-items-title">{t('org.exp_items')}</h2>
+      <p class="small muted">{t('org.exp_items_intro')}</p>
+      <p><button type="button" class="btn small" onClick={() => load(true)} data-testid="refresh-exports">{t('org.exp_refresh')}</button></p>
+      <p class="small ok" role="status" aria-live="polite">{said}</p>
+      <Failure error={error} />
+      {data ? (
+        <>
+          <h3 class="h-small" id="org-exp-polls-title">{t('org.exp_polls')}</h3>
+          {data.polls.length === 0 ? <p class="muted small" data-testid="no-polls">{t('org.exp_no_polls')}</p> : (
+            <ul class="plain org-exp-list" aria-labelledby="org-exp-polls-title" data-testid="poll-exports">
+              {data.polls.map((p) => <ExportItem key={p.id} who={who} label={p.spec.question} detail={`${t(`poll.status.${p.status}`)}${p.spec.secret ? `, ${t('org.exp_secret')}` : ''}`} items={pollItems(p)} attrs={{ 'data-poll': p.id }} />)}
+            </ul>
+          )}
+          <h3 class="h-small" id="org-exp-hearings-title">{t('org.exp_hearings')}</h3>
+          {data.hearings.length === 0 ? <p class="muted small" data-testid="no-hearings">{t('org.exp_no_hearings')}</p> : (
+            <ul class="plain org-exp-list" aria-labelledby="org-exp-hearings-title" data-testid="hearing-exports">
+              {data.hearings.map((h) => <ExportItem key={h.id} who={who} label={h.title} detail={t(`hearing.hstatus.${h.status}`)} items={hearingItems(h)} attrs={{ 'data-hearing': h.id }} />)}
+            </ul>
+          )}
+          <h3 class="h-small" id="org-exp-docs-title">{t('org.exp_documents')}</h3>
+          {data.documents.length === 0 ? <p class="muted small" data-testid="no-documents">{t('org.exp_no_documents')}</p> : (
+            <ul class="plain org-exp-list" aria-labelledby="org-exp-docs-title" data-testid="document-exports">
+              {data.documents.map((d) => <ExportItem key={d.name} who={who} label={d.title} items={documentItems(d)} attrs={{ 'data-document': d.name }} />)}
+            </ul>
+          )}
+        </>
+      ) : (!error ? <p class="muted small" role="status">{t('org.loading')}</p> : null)}
+    </section>
+  );
+}
+
 function Convention({ token, conv, onBack, onExpired, links, addLinks, publicLink, setPublicLink }) {
   const [summary, setSummary] = useState(null);
   const [people, setPeople] = useState([]);
@@ -727,6 +947,7 @@ function Convention({ token, conv, onBack, onExpired, links, addLinks, publicLin
           <Invitations token={token} conv={conv} status={status} links={links} onIssued={addLinks} onChanged={load} onExpired={onExpired} />
           <PublicLink token={token} conv={conv} link={publicLink} setLink={setPublicLink} onExpired={onExpired} />
           <Exports token={token} conv={conv} />
+          <ItemExports token={token} conv={conv} onExpired={onExpired} />
         </div>
       </div>
     </div>
