@@ -525,13 +525,15 @@ test("the exports of each poll, hearing and document, labelled by the poll's que
   // The demo's opinion is there from the start.
   await page.waitForSelector('#org-item-exports [data-testid=document-exports] li[data-document=opinion]:has-text("Avis citoyen")');
 
-  // A facilitator runs a named poll, a secret one, and a hearing with a question, live.
-  const fac = await openAs(browser, server, server.role('facilitator'));
+  // A facilitator runs a named poll, a secret one, and a hearing with a question, live. (With
+  // links of their own: the phone's test above replaced the first facilitator's.)
+  const fresh = async (invite) => (await organizerApi(server, 'POST', '/api/conventions/demo/invites', { participants: [invite.participant] })).body[0];
+  const fac = await openAs(browser, server, await fresh(server.role('facilitator')));
   const spec = (question, secret) => ({ question, kind: 'single', options: ['Oui', 'Non'], secret, live_results: false, voters: [], quorum: null, duration_ms: null, room: null });
   await commandOk(fac, { type: 'draft_poll', spec: spec('Faut-il un tarif social pour les transports ?', false) });
   const named = await fac.evaluate(() => window.__convene.snap.polls.at(-1).id);
   await commandOk(fac, { type: 'open_poll', poll: named });
-  const voter = server.role('citizen', 1);
+  const voter = await fresh(server.role('citizen', 1));
   const cit = await openAs(browser, server, voter);
   await commandOk(cit, { type: 'vote', poll: named, ballot: { kind: 'single', choice: 0 } });
   await cit.context().close();
