@@ -447,6 +447,16 @@ test('among 150 people, the organizer finds one by a name typed without accents,
   await page.waitForSelector('#org-invitations [data-testid=invite-count][data-shown="111"]');
   assert.equal(await page.locator(`#org-invitations .org-invites > li[data-participant=${ids[10]}]`).count(), 1, 'the revoked one is without');
   assert.equal(await page.locator('#org-invitations .org-invites > li[data-active=true]').count(), 0);
+  // The audit trail tells the revoked invitation from those never made.
+  await page.selectOption('#org-inv-state', 'revoked');
+  await page.waitForSelector('#org-invitations [data-testid=invite-count][data-shown="1"]');
+  const revoked = page.locator(`#org-invitations .org-invites > li[data-participant=${ids[10]}]`);
+  assert.equal(await revoked.getAttribute('data-invitation'), 'revoked');
+  assert.equal(await revoked.locator('.badge').textContent(), 'invitation révoquée');
+  await page.selectOption('#org-inv-state', 'never');
+  await page.waitForSelector('#org-invitations [data-testid=invite-count][data-shown="110"]');
+  assert.equal(await count.textContent(), '110 sur 150');
+  assert.equal(await page.locator('#org-invitations .org-invites > li:not([data-invitation=never])').count(), 0);
   // Both: the experts with an invitation (the three are among the first 40).
   await page.selectOption('#org-inv-state', 'active');
   await page.selectOption('#org-inv-role', 'expert');
@@ -549,6 +559,7 @@ test("the exports of each poll, hearing and document, labelled by the poll's que
   await commandOk(fac, { type: 'open_hearing', hearing });
   await commandOk(fac, { type: 'ask_hearing_question', hearing, text: 'Combien coûterait un bus de nuit le week-end ?' });
   await commandOk(fac, { type: 'create_document', name: 'annexe', title: 'Annexe : les auditions' });
+  await commandOk(fac, { type: 'name_version', document: 'opinion', label: 'Trame de l’avis' });
 
   // « Actualiser »: they appear, grouped, each labelled, the refresh said.
   await page.click('#org-item-exports [data-testid=refresh-exports]');
@@ -611,7 +622,16 @@ test("the exports of each poll, hearing and document, labelled by the poll's que
   assert.deepEqual(md.bytes, await serverBytes(mdPath));
   const html = await downloadExport(page, `${base}/documents/opinion/export?format=html`);
   assert.equal(html.name, 'opinion.html');
+  assert.match(html.type, /^text\/html/);
   assert.match(html.bytes.toString('utf8'), /<h1>Avis citoyen<\/h1>/);
+  // Its named version, by its label.
+  const version = page.locator('#org-item-exports li[data-document=opinion] li[data-version="1"]');
+  assert.equal(await version.locator('.org-exp-label strong').textContent(), 'Version 1 : Trame de l’avis');
+  const v1Path = `${base}/documents/opinion/export?format=md&version=1`;
+  const v1 = await downloadExport(page, v1Path);
+  assert.equal(v1.name, 'opinion-v1.md');
+  assert.equal(v1.bytes.toString('utf8').split('\n')[0], '# Avis citoyen (Trame de l’avis)');
+  assert.deepEqual(v1.bytes, await serverBytes(v1Path));
 
   // In English, the same list.
   await page.click('button.lang:has-text("English")');

@@ -141,6 +141,9 @@ export const DICT = {
   'org.inv_state': ['Invitation', 'Invitation'],
   'org.inv_state_any': ['Toutes', 'All'],
   'org.inv_state_inactive': ['sans invitation (jamais créée ou révoquée)', 'no invitation (never created, or revoked)'],
+  'org.inv_state_revoked': ['invitation révoquée', 'invitation revoked'],
+  'org.inv_state_never': ['invitation jamais créée', 'invitation never created'],
+  'org.inv_revoked_badge': ['invitation révoquée', 'invitation revoked'],
   'org.inv_count': ['{n} sur {total}', '{n} of {total}'],
   'org.inv_no_result': ['Aucun résultat.', 'No results.'],
   'org.inv_no_result_hint': ['Personne ne correspond à cette recherche.', 'Nobody matches this search.'],
@@ -165,5 +168,7 @@ export const DICT = {
   'org.exp_documents': ['Avis et documents', 'Opinion and documents'],
   'org.exp_no_documents': ['Aucun document pour l’instant.', 'No document yet.'],
   'org.exp_doc_md': ['Texte (Markdown)', 'Text (Markdown)'],
+  'org.exp_versions': ['Versions nommées de « {title} »', 'Named versions of “{title}”'],
+  'org.exp_version': ['Version {n} : {label}', 'Version {n}: {label}'],
   'org.exp_doc_html': ['Page web (HTML)', 'Web page (HTML)'],
 };

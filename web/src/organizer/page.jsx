@@ -97,14 +97,16 @@ async function callText(token, path) {
 }
 
 /**
- * The hearings and documents of a convention, from its audit trail: the organizer API has no
- * list of them, and the trail holds every `hearing_created` and `document_created` (only
- * facilitators create them, and whatever a facilitator does is audited), with the hearings'
- * openings and closings. In order of creation.
+ * What the organizer API lists nowhere, from the convention's audit trail: its hearings and
+ * documents (only facilitators create them, and whatever a facilitator does is audited), in
+ * order of creation, with the hearings' openings and closings; and who was ever given an
+ * invitation (`invite_issued`: the organizers' doing, audited), which tells a revoked
+ * invitation from one never made (the invitations' list says only active or not).
  */
 export function foldTrail(text) {
   const hearings = new Map();
   const documents = new Map();
+  const invited = new Set();
   for (const line of text.split('\n')) {
     if (!line.trim()) continue;
     let e;
@@ -118,8 +120,9 @@ export function foldTrail(text) {
     else if (e.type === 'hearing_opened' && hearings.has(e.hearing)) hearings.get(e.hearing).status = 'open';
     else if (e.type === 'hearing_closed' && hearings.has(e.hearing)) hearings.get(e.hearing).status = 'closed';
     else if (e.type === 'document_created') documents.set(e.name, { name: e.name, title: e.title });
+    else if (e.type === 'invite_issued') invited.add(e.participant);
   }
-  return { hearings: [...hearings.values()], documents: [...documents.values()] };
+  return { hearings: [...hearings.values()], documents: [...documents.values()], invited };
 }
 
 /** A refusal in words: the page's own translation (`specific`, by code), else the code's. */
@@ -234,12 +237,23 @@ export function searchKey(text) {
     .toLowerCase();
 }
 
+/** The state of a person's invitation: `active`; else, when the audit trail is known
+ * (`invited`: who was ever given one), `revoked` or `never` (made); else `inactive`. */
+export function invitationState(s, invited) {
+  if (s.active) return 'active';
+  if (!invited) return 'inactive';
+  return invited.has(s.participant) ? 'revoked' : 'never';
+}
+
 /** Whether an invitation's person matches: every word of `query` in their name or id, `role`
- * among their roles, `state` (`active`, `inactive`) their invitation's. Empty means any. */
-export function invitationMatches(s, { query = '', role = '', state = '' }) {
+ * among their roles, `state` their invitation's (`inactive`: revoked or never made). Empty
+ * means any. */
+export function invitationMatches(s, { query = '', role = '', state = '' }, invited = null) {
   if (role && !s.roles.includes(role)) return false;
-  if (state === 'active' && !s.active) return false;
-  if (state === 'inactive' && s.active) return false;
+  if (state) {
+    const mine = invitationState(s, invited);
+    if (state === 'inactive' ? mine === 'active' : mine !== state) return false;
+  }
   const hay = searchKey(`${s.name} ${s.participant}`);
   return searchKey(query).split(/\s+/).filter(Boolean).every((w) => hay.includes(w));
 }
@@ -522,7 +536,7 @@ export function invitationsCsv(status, links) {
   return `\uFEFF${lines.map((l) => l.map(csvCell).join(';')).join('\r\n')}\r\n`;
 }
 
-function Invitations({ token, conv, status, links, onIssued, onChanged, onExpired }) {
+function Invitations({ token, conv, status, links, invited, onIssued, onChanged, onExpired }) {
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
   const [said, setSaid] = useState('');
@@ -561,7 +575,7 @@ function Invitations({ token, conv, status, links, onIssued, onChanged, onExpire
   const sorted = [...status].sort((a, b) => order(a) - order(b));
   const [filter, setFilter] = useState({ query: '', role: '', state: '' });
   const filtering = !!(filter.query.trim() || filter.role || filter.state);
-  const shown = filtering ? sorted.filter((s) => invitationMatches(s, filter)) : sorted;
+  const shown = filtering ? sorted.filter((s) => invitationMatches(s, filter, invited)) : sorted;
   const set = (k) => (e) => setFilter({ ...filter, [k]: e.currentTarget.value });
   const clear = () => {
     setFilter({ query: '', role: '', state: '' });
@@ -601,6 +615,8 @@ function Invitations({ token, conv, status, links, onIssued, onChanged, onExpire
               <option value="">{t('org.inv_state_any')}</option>
               <option value="active">{t('org.inv_active')}</option>
               <option value="inactive">{t('org.inv_state_inactive')}</option>
+              {invited ? <option value="revoked">{t('org.inv_state_revoked')}</option> : null}
+              {invited ? <option value="never">{t('org.inv_state_never')}</option> : null}
             </select>
           </div>
           <p id="org-inv-count" class="small org-inv-count" role="status" aria-live="polite" aria-atomic="true" data-testid="invite-count" data-shown={shown.length} data-total={sorted.length}>{t('org.inv_count', { n: shown.length, total: sorted.length })}</p>
@@ -617,10 +633,10 @@ function Invitations({ token, conv, status, links, onIssued, onChanged, onExpire
           {shown.map((s) => {
             const url = links[s.participant];
             return (
-              <li key={s.participant} data-participant={s.participant} data-active={s.active ? 'true' : 'false'}>
+              <li key={s.participant} data-participant={s.participant} data-active={s.active ? 'true' : 'false'} data-invitation={invitationState(s, invited)}>
                 <p class="org-inv-who">
                   <strong>{s.name}</strong> <span class="small muted">{roleList(s.roles)}</span>
-                  {s.active ? <span class="badge ok">{t('org.inv_active')}</span> : <span class="badge warn">{t('org.inv_inactive')}</span>}
+                  {s.active ? <span class="badge ok">{t('org.inv_active')}</span> : <span class="badge warn">{t(invitationState(s, invited) === 'revoked' ? 'org.inv_revoked_badge' : 'org.inv_inactive')}</span>}
                 </p>
                 {s.active && url ? <CopyLink url={url} label={t('org.inv_link_of', { name: s.name })} testid="invite-link" /> : null}
                 {s.active && !url ? <p class="small muted">{t('org.inv_hidden')}</p> : null}
@@ -790,7 +806,7 @@ function Exports({ token, conv }) {
 
 /** One thing to export (a poll, a hearing, a document): its label, then its files' buttons,
  * each also naming the thing for screen readers (the same buttons repeat from one to the next). */
-function ExportItem({ who, label, detail, items, attrs }) {
+function ExportItem({ who, label, detail, items, attrs, children }) {
   return (
     <li class="org-exp-item" {...attrs}>
       <p class="org-exp-label"><strong>{label}</strong>{detail ? <span class="small muted"> ({detail})</span> : null}</p>
@@ -799,6 +815,7 @@ function ExportItem({ who, label, detail, items, attrs }) {
           <li key={path}><ExportButton client={who} small path={path} filename={filename}>{words}<span class="sr-only"> — {label}</span></ExportButton></li>
         ))}
       </ul>
+      {children}
     </li>
   );
 }
@@ -808,37 +825,52 @@ function ExportItem({ who, label, detail, items, attrs }) {
  * drafts), hearings and documents from the audit trail (`foldTrail`). Read when the convention
  * opens and on « Actualiser ».
  */
-function ItemExports({ token, conv, onExpired }) {
+function ItemExports({ token, conv, trail, trailError, reloadTrail, onExpired }) {
   const who = { token };
   const c = encodeURIComponent(conv);
-  const [data, setData] = useState(null);
+  const base = `/api/conventions/${c}`;
+  const [polls, setPolls] = useState(null);
+  // Each document's named versions (`GET …/versions`), by name.
+  const [versions, setVersions] = useState({});
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
   const [said, setSaid] = useState('');
-  const load = async (announce = false) => {
-    setBusy(true);
-    setError(null);
-    setSaid('');
+  const loadPolls = async () => {
     try {
-      const [polls, trail] = await Promise.all([
-        call(token, 'GET', `/api/conventions/${c}/polls`),
-        callText(token, `/api/conventions/${c}/audit`),
-      ]);
-      const found = { polls: polls || [], ...foldTrail(trail) };
-      setData(found);
-      if (announce) setSaid(t('org.exp_refreshed'));
+      setPolls((await call(token, 'GET', `${base}/polls`)) || []);
+      setError(null);
+      return true;
     } catch (err) {
-      if (err.code === 'unauthorized') return onExpired();
-      setError(err);
-    } finally {
-      setBusy(false);
+      if (err.code === 'unauthorized') onExpired();
+      else setError(err);
+      return false;
     }
   };
   useEffect(() => {
-    setData(null);
-    load();
+    setPolls(null);
+    setVersions({});
+    loadPolls();
   }, [conv]);
-  const base = `/api/conventions/${c}`;
+  // The documents come with the trail: their versions are read when the list of documents
+  // changes and on « Actualiser » (not each time the trail is read again for the invitations).
+  const [tick, setTick] = useState(0);
+  const names = trail ? trail.documents.map((d) => d.name).join('/') : null;
+  useEffect(() => {
+    if (!trail) return;
+    let gone = false;
+    Promise.all(trail.documents.map((d) => call(token, 'GET', `${base}/documents/${encodeURIComponent(d.name)}/versions`).then((v) => [d.name, v || []], () => [d.name, []])))
+      .then((all) => { if (!gone) setVersions(Object.fromEntries(all)); });
+    return () => { gone = true; };
+  }, [names, tick]);
+  const refresh = async () => {
+    setBusy(true);
+    setSaid('');
+    const [ok, folded] = await Promise.all([loadPolls(), reloadTrail()]);
+    setTick((n) => n + 1);
+    setBusy(false);
+    if (ok && folded) setSaid(t('org.exp_refreshed'));
+  };
+  const data = polls && trail ? { polls, hearings: trail.hearings, documents: trail.documents } : null;
   const pollItems = (p) => {
     const id = encodeURIComponent(p.id);
     const name = `${conv}-${p.id}`;
@@ -864,20 +896,22 @@ function ItemExports({ token, conv, onExpired }) {
       [path, `${name}.json`, t('org.exp_questions_json')],
     ];
   };
-  const documentItems = (d) => {
+  const documentItems = (d, v = null) => {
     const path = `${base}/documents/${encodeURIComponent(d.name)}/export`;
+    const q = v ? `&version=${v.version}` : '';
+    const file = v ? `${d.name}-v${v.version}` : d.name;
     return [
-      [`${path}?format=md`, `${d.name}.md`, t('org.exp_doc_md')],
-      [`${path}?format=html`, `${d.name}.html`, t('org.exp_doc_html')],
+      [`${path}?format=md${q}`, `${file}.md`, t('org.exp_doc_md')],
+      [`${path}?format=html${q}`, `${file}.html`, t('org.exp_doc_html')],
     ];
   };
   return (
-    <section class="card" aria-labelledby="org-items-title" id="org-item-exports" aria-busy={busy ? 'true' : undefined}>
+    <section class="card" aria-labelledby="org-items-title" id="org-item-exports">
       <h2 id="org-items-title">{t('org.exp_items')}</h2>
       <p class="small muted">{t('org.exp_items_intro')}</p>
-      <p><button type="button" class="btn small" onClick={() => load(true)} data-testid="refresh-exports">{t('org.exp_refresh')}</button></p>
+      <p><button type="button" class="btn small" onClick={busy ? undefined : refresh} aria-busy={busy ? 'true' : undefined} data-testid="refresh-exports">{t('org.exp_refresh')}</button></p>
       <p class="small ok" role="status" aria-live="polite">{said}</p>
-      <Failure error={error} />
+      <Failure error={error || trailError} />
       {data ? (
         <>
           <h3 class="h-small" id="org-exp-polls-title">{t('org.exp_polls')}</h3>
@@ -895,11 +929,19 @@ function ItemExports({ token, conv, onExpired }) {
           <h3 class="h-small" id="org-exp-docs-title">{t('org.exp_documents')}</h3>
           {data.documents.length === 0 ? <p class="muted small" data-testid="no-documents">{t('org.exp_no_documents')}</p> : (
             <ul class="plain org-exp-list" aria-labelledby="org-exp-docs-title" data-testid="document-exports">
-              {data.documents.map((d) => <ExportItem key={d.name} who={who} label={d.title} items={documentItems(d)} attrs={{ 'data-document': d.name }} />)}
+              {data.documents.map((d) => (
+                <ExportItem key={d.name} who={who} label={d.title} items={documentItems(d)} attrs={{ 'data-document': d.name }}>
+                  {(versions[d.name] || []).length ? (
+                    <ul class="plain org-exp-versions" aria-label={t('org.exp_versions', { title: d.title })}>
+                      {versions[d.name].map((v) => <ExportItem key={v.version} who={who} label={t('org.exp_version', { n: v.version, label: v.label, title: d.title })} items={documentItems(d, v)} attrs={{ 'data-version': v.version }} />)}
+                    </ul>
+                  ) : null}
+                </ExportItem>
+              ))}
             </ul>
           )}
         </>
-      ) : (!error ? <p class="muted small" role="status">{t('org.loading')}</p> : null)}
+      ) : (!error && !trailError ? <p class="muted small" role="status">{t('org.loading')}</p> : null)}
     </section>
   );
 }
@@ -909,9 +951,26 @@ function Convention({ token, conv, onBack, onExpired, links, addLinks, publicLin
   const [people, setPeople] = useState([]);
   const [status, setStatus] = useState([]);
   const [error, setError] = useState(null);
+  // The audit trail, folded (`foldTrail`): hearings, documents, who was ever invited.
+  const [trail, setTrail] = useState(null);
+  const [trailError, setTrailError] = useState(null);
   const heading = useRef(null);
   const c = encodeURIComponent(conv);
+  const loadTrail = async () => {
+    try {
+      const folded = foldTrail(await callText(token, `/api/conventions/${c}/audit`));
+      setTrail(folded);
+      setTrailError(null);
+      return folded;
+    } catch (err) {
+      if (err.code === 'unauthorized') onExpired();
+      else setTrailError(err);
+      return null;
+    }
+  };
   const load = async () => {
+    // The trail is read beside the rest, and a failure of it spoils nothing else.
+    const trailRead = loadTrail();
     try {
       const [s, roster, inv] = await Promise.all([
         call(token, 'GET', `/api/conventions/${c}`),
@@ -926,6 +985,7 @@ function Convention({ token, conv, onBack, onExpired, links, addLinks, publicLin
       if (err.code === 'unauthorized') return onExpired();
       setError(err);
     }
+    await trailRead;
   };
   useEffect(() => {
     load();
@@ -944,10 +1004,10 @@ function Convention({ token, conv, onBack, onExpired, links, addLinks, publicLin
           <Roster people={people} />
         </div>
         <div>
-          <Invitations token={token} conv={conv} status={status} links={links} onIssued={addLinks} onChanged={load} onExpired={onExpired} />
+          <Invitations token={token} conv={conv} status={status} links={links} invited={trail ? trail.invited : null} onIssued={addLinks} onChanged={load} onExpired={onExpired} />
           <PublicLink token={token} conv={conv} link={publicLink} setLink={setPublicLink} onExpired={onExpired} />
           <Exports token={token} conv={conv} />
-          <ItemExports token={token} conv={conv} onExpired={onExpired} />
+          <ItemExports token={token} conv={conv} trail={trail} trailError={trailError} reloadTrail={loadTrail} onExpired={onExpired} />
         </div>
       </div>
     </div>
