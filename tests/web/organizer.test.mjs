@@ -505,6 +505,7 @@ test('among 150 people, the organizer finds one by a name typed without accents,
   await page.waitForSelector('label[for=org-inv-search]:text-is("Rechercher (nom ou identifiant)")');
 
   await axe(page, 'organizer console, a search');
+  await screenshot(page, 'organizer-search', { element: page.locator('#org-invitations') });
   assert.deepEqual(page.errors, []);
   await page.context().close();
 });
@@ -640,6 +641,7 @@ test("the exports of each poll, hearing and document, labelled by the poll's que
   await page.click('button.lang:has-text("Français")');
 
   await axe(page, 'organizer console, exports');
+  await screenshot(page, 'organizer-exports', { element: page.locator('#org-item-exports') });
   assert.deepEqual(page.errors, []);
   assert.deepEqual(fac.errors, []);
   await fac.context().close();

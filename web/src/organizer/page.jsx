@@ -810,7 +810,7 @@ function ExportItem({ who, label, detail, items, attrs, children }) {
   return (
     <li class="org-exp-item" {...attrs}>
       <p class="org-exp-label"><strong>{label}</strong>{detail ? <span class="small muted"> ({detail})</span> : null}</p>
-      <ul class="plain exports">
+      <ul class="plain org-exp-buttons">
         {items.map(([path, filename, words]) => (
           <li key={path}><ExportButton client={who} small path={path} filename={filename}>{words}<span class="sr-only"> — {label}</span></ExportButton></li>
         ))}
