@@ -909,9 +909,11 @@ function Convention({ token, conv, onBack, onExpired, links, addLinks, publicLin
       return null;
     }
   };
-  const load = async () => {
+  // `withTrail`: read the audit trail again too (it grows with the convention: not after each
+  // invitation made or revoked here, which `invitedHere` records instead).
+  const load = async (withTrail = true) => {
     // The trail is read beside the rest, and a failure of it spoils nothing else.
-    const trailRead = loadTrail();
+    const trailRead = withTrail ? loadTrail() : null;
     try {
       const [s, roster, inv] = await Promise.all([
         call(token, 'GET', `/api/conventions/${c}`),
@@ -928,6 +930,10 @@ function Convention({ token, conv, onBack, onExpired, links, addLinks, publicLin
     }
     await trailRead;
   };
+  const invitedHere = (out) => {
+    addLinks(out);
+    setTrail((tr) => (tr ? { ...tr, invited: new Set([...tr.invited, ...out.map((i) => i.participant)]) } : tr));
+  };
   useEffect(() => {
     load();
     if (heading.current) heading.current.focus();
@@ -936,16 +942,16 @@ function Convention({ token, conv, onBack, onExpired, links, addLinks, publicLin
     <div class="org-convention" data-convention={conv}>
       <p><button type="button" class="btn small" onClick={onBack}>{t('org.back')}</button></p>
       <h2 ref={heading} tabindex="-1" class="org-conv-title">{summary ? summary.name : conv} <span class="muted small">({conv})</span></h2>
-      {summary ? <p class="small">{t('org.conv_people', { n: summary.participants })} · {t('org.conv_online', { n: summary.online })} <button type="button" class="btn small" onClick={load}>{t('org.refresh')}</button></p> : null}
+      {summary ? <p class="small">{t('org.conv_people', { n: summary.participants })} · {t('org.conv_online', { n: summary.online })} <button type="button" class="btn small" onClick={() => load()}>{t('org.refresh')}</button></p> : null}
       <Failure error={error} specific={{ not_found: 'org.err_no_convention' }} />
       <div class="org-grid">
         <div>
           <HowToJoin people={people} status={status} links={links} />
-          <ImportRoster token={token} conv={conv} onImported={load} onExpired={onExpired} />
+          <ImportRoster token={token} conv={conv} onImported={() => load(false)} onExpired={onExpired} />
           <Roster people={people} />
         </div>
         <div>
-          <Invitations token={token} conv={conv} status={status} links={links} invited={trail ? trail.invited : null} onIssued={addLinks} onChanged={load} onExpired={onExpired} />
+          <Invitations token={token} conv={conv} status={status} links={links} invited={trail ? trail.invited : null} onIssued={invitedHere} onChanged={() => load(false)} onExpired={onExpired} />
           <PublicLink token={token} conv={conv} link={publicLink} setLink={setPublicLink} onExpired={onExpired} />
           <Exports token={token} conv={conv} />
           <ItemExports token={token} conv={conv} trail={trail} trailError={trailError} reloadTrail={loadTrail} onExpired={onExpired} />
