@@ -308,6 +308,7 @@ test("the organizer console's search: no accents, no case, every word, by role a
   // Without the trail, only active or not is known.
   assert.equal(invitationState(people[1], null), 'inactive');
   assert.deepEqual(names({ state: 'inactive' }, null), ['Jean Petit', 'Hélène Garnier']);
+  assert.deepEqual(names({ state: 'revoked' }, null), ['Jean Petit', 'Hélène Garnier']);
 });
 
 test('the organizer console reads hearings, documents and invitations from the audit trail', () => {

@@ -26,7 +26,9 @@ export function invitationMatches(s, { query = '', role = '', state = '' }, invi
   if (role && !s.roles.includes(role)) return false;
   if (state) {
     const mine = invitationState(s, invited);
-    if (state === 'inactive' ? mine === 'active' : mine !== state) return false;
+    // Without the trail (it could not be read), « revoked » and « never » are « inactive ».
+    const wanted = !invited && (state === 'revoked' || state === 'never') ? 'inactive' : state;
+    if (wanted === 'inactive' ? mine === 'active' : mine !== wanted) return false;
   }
   const hay = searchKey(`${s.name} ${s.participant}`);
   return searchKey(query).split(/\s+/).filter(Boolean).every((w) => hay.includes(w));
