@@ -31,17 +31,38 @@ function walk(dir) {
   return out;
 }
 
-/** Every literal t('key') of the sources exists, in French and English, and is not empty. */
+/**
+ * Every literal t('key') of the sources exists, in French and English, and is not empty. The
+ * shared dictionary is src/i18n.js's `DICT`; a lazily loaded chunk's folder may hold its own
+ * (src/<folder>/i18n.js, registered with `addDict` when the chunk loads), whose keys only the
+ * files of that folder may use: the other pages never load them.
+ */
 async function checkTranslations() {
-  const { DICT } = await import(new URL('./src/i18n.js', import.meta.url));
+  const { DICT: shared } = await import(new URL('./src/i18n.js', import.meta.url));
+  const chunks = new Map();
+  for (const file of walk(src).filter((f) => f.endsWith('/i18n.js') && dirname(f) !== src)) {
+    const { DICT: own } = await import(new URL(`file://${file}`));
+    chunks.set(dirname(file), own);
+  }
   const problems = [];
+  const all = { ...shared };
+  for (const [dir, own] of chunks) {
+    for (const k of Object.keys(own)) {
+      if (k in all) problems.push(`${relative(web, dir)}/i18n.js: ${k} is defined twice`);
+      all[k] = own[k];
+    }
+    const registers = walk(dir).some((f) => /\.(jsx?|mjs)$/.test(f) && /\baddDict\(/.test(readFileSync(f, 'utf8')));
+    if (!registers) problems.push(`${relative(web, dir)}/i18n.js: no file of its folder registers it with addDict`);
+  }
+  const DICT = all;
   for (const [k, v] of Object.entries(DICT)) {
     if (!Array.isArray(v) || v.length !== 2 || !v[0] || !v[1]) problems.push(`${k}: needs a French and an English text`);
   }
   for (const file of walk(src).filter((f) => /\.(jsx?|mjs)$/.test(f))) {
     const text = readFileSync(file, 'utf8');
+    const own = [...chunks].find(([dir]) => file.startsWith(`${dir}/`));
     for (const m of text.matchAll(/\bt\('([^'$]+)'/g)) {
-      if (!DICT[m[1]]) problems.push(`${relative(web, file)}: t('${m[1]}') has no translation`);
+      if (!shared[m[1]] && !(own && own[1][m[1]])) problems.push(`${relative(web, file)}: t('${m[1]}') has no translation${DICT[m[1]] ? ' in the dictionaries this file can reach' : ''}`);
     }
   }
   // Keys built at run time from a known list.

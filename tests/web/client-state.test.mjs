@@ -1,11 +1,14 @@
 // The client's pure parts, in Node: applying events to a snapshot as PROTOCOL.md says, the
-// video meeting's IFrame API options and links, and the translations (every key in French and English).
+// video meeting's IFrame API options and links, the translations (every key in French and English),
+// and the organizer console's search and reading of the audit trail.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { applyEvent, missedNotices, noticeEffect, normalizeSnapshot, roomInRound, placedRound, canWrite, CURRENT_NOTICE_MS, moveCause, voterOrder } from '../../web/src/reduce.js';
 import { jitsiDomain, jitsiOptions, meetingLink } from '../../web/src/video-url.js';
 import { DICT } from '../../web/src/i18n.js';
+import { DICT as ORGANIZER_DICT } from '../../web/src/organizer/i18n.js';
+import { searchKey, invitationMatches, invitationState, foldTrail } from '../../web/src/organizer/search.js';
 
 const me = { id: 'p3', name: 'Yannick Le Goff', roles: ['citizen'] };
 const staff = { id: 'p1', name: 'Claire Moreau', roles: ['facilitator'] };
@@ -224,7 +227,10 @@ test("the video meeting: the Jitsi IFrame API's domain and options, and the link
 });
 
 test('every string in French and in English', () => {
-  for (const [k, v] of Object.entries(DICT)) {
+  // The shared dictionary and the organizer console's own (registered when its chunk loads).
+  assert.ok(Object.keys(ORGANIZER_DICT).length > 100);
+  assert.deepEqual(Object.keys(ORGANIZER_DICT).filter((k) => k in DICT), [], 'no key in both');
+  for (const [k, v] of [...Object.entries(DICT), ...Object.entries(ORGANIZER_DICT)]) {
     assert.equal(v.length, 2, k);
     assert.ok(v[0] && v[1], k);
     // Plural forms ({one, other}, chosen by Intl.PluralRules): every form has the same
@@ -277,4 +283,51 @@ test("a ranking ballot's starting order is each voter's own, and favours no opti
   // And the order typed by the facilitator is not everyone's.
   const given = Array.from({ length: 60 }, (_, i) => voterOrder(3, `q7:p${i}`).join()).filter((o) => o === '0,1,2').length;
   assert.ok(given < 30, `the given order for ${given} of 60 voters`);
+});
+
+test("the organizer console's search: no accents, no case, every word, by role and invitation", () => {
+  assert.equal(searchKey('Élodie CŒUR-Dæhlie'), 'elodie coeur-daehlie');
+  const people = [
+    { participant: 'p00008', name: 'Élodie Marchand', roles: ['citizen'], active: true },
+    { participant: 'p00011', name: 'Jean Petit', roles: ['citizen'], active: false },
+    { participant: 'p00012', name: 'Hélène Garnier', roles: ['guarantor'], active: false },
+    { participant: 'p00013', name: 'Sophie Tessier', roles: ['citizen', 'rapporteur'], active: true },
+  ];
+  const invited = new Set(['p00008', 'p00011', 'p00013']);
+  const names = (filter, known = invited) => people.filter((s) => invitationMatches(s, filter, known)).map((s) => s.name);
+  assert.deepEqual(names({ query: 'elodie' }), ['Élodie Marchand']);
+  assert.deepEqual(names({ query: '  MARCHAND   élo ' }), ['Élodie Marchand']);
+  assert.deepEqual(names({ query: 'p00012' }), ['Hélène Garnier']);
+  assert.deepEqual(names({ query: 'helene petit' }), []);
+  assert.deepEqual(names({ query: '' }), people.map((p) => p.name));
+  assert.deepEqual(names({ role: 'rapporteur' }), ['Sophie Tessier']);
+  assert.deepEqual(names({ role: 'citizen', state: 'active' }), ['Élodie Marchand', 'Sophie Tessier']);
+  assert.deepEqual(names({ state: 'inactive' }), ['Jean Petit', 'Hélène Garnier']);
+  assert.deepEqual(names({ state: 'revoked' }), ['Jean Petit']);
+  assert.deepEqual(names({ state: 'never' }), ['Hélène Garnier']);
+  // Without the trail, only active or not is known.
+  assert.equal(invitationState(people[1], null), 'inactive');
+  assert.deepEqual(names({ state: 'inactive' }, null), ['Jean Petit', 'Hélène Garnier']);
+  assert.deepEqual(names({ state: 'revoked' }, null), ['Jean Petit', 'Hélène Garnier']);
+});
+
+test('the organizer console reads hearings, documents and invitations from the audit trail', () => {
+  const line = (n, event) => JSON.stringify({ n, seq: n, at: n, by: { kind: 'organizer' }, event, prev: '0', hash: '0' });
+  const trail = [
+    line(1, { type: 'convention_created', name: 'C' }),
+    line(2, { type: 'invite_issued', participant: 'p3' }),
+    line(3, { type: 'document_created', name: 'opinion', title: 'Avis citoyen' }),
+    line(4, { type: 'hearing_created', hearing: 'h1', title: 'Les mobilités', speaker: 'p7', room: 'plenary', anonymous: false, moderated: false }),
+    line(5, { type: 'hearing_created', hearing: 'h2', title: 'Le logement', speaker: 'p7', room: 'plenary', anonymous: true, moderated: false }),
+    line(6, { type: 'hearing_opened', hearing: 'h1' }),
+    line(7, { type: 'invite_revoked', participant: 'p3' }),
+    line(8, { type: 'hearing_closed', hearing: 'h1' }),
+    line(9, { type: 'hearing_opened', hearing: 'h2' }),
+    '',
+  ].join('\n');
+  const f = foldTrail(trail);
+  assert.deepEqual(f.hearings, [{ id: 'h1', title: 'Les mobilités', status: 'closed' }, { id: 'h2', title: 'Le logement', status: 'open' }]);
+  assert.deepEqual(f.documents, [{ name: 'opinion', title: 'Avis citoyen' }]);
+  assert.deepEqual([...f.invited], ['p3']);
+  assert.deepEqual(foldTrail(''), { hearings: [], documents: [], invited: new Set() });
 });

@@ -8,9 +8,9 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { axe, screenshot, waitOpen, server, browser, useServerAndBrowser, organizerApi } from './harness.mjs';
+import { axe, screenshot, waitOpen, server, browser, useServerAndBrowser, organizerApi, openAs, commandOk, ROOT } from './harness.mjs';
 
 useServerAndBrowser();
 
@@ -316,5 +316,360 @@ test('the console on a phone: nothing wider than the screen, every button reacha
   await axe(page, 'organizer console, phone');
   await screenshot(page, 'organizer-phone');
   assert.deepEqual(page.errors, []);
+  await page.context().close();
+});
+
+// ---- finding one person among 150, the exports of each poll, hearing and document ----------
+
+const BIG = 'grande-convention';
+const FIRST = ['Marie', 'Jean', 'Nathalie', 'Pierre', 'Isabelle', 'Michel', 'Sylvie', 'Philippe', 'Catherine', 'Alain', 'Françoise', 'Bernard', 'Anne', 'Patrick', 'Christine'];
+const LAST = ['Martin', 'Bernard', 'Dubois', 'Thomas', 'Robert', 'Richard', 'Petit', 'Durand', 'Leroy', 'Moreau'];
+
+/** 150 people: two facilitators, a guarantor, three experts, a rapporteur, and citizens, one
+ * of whom is « Élodie Marchand » (the only Élodie). */
+function bigRoster() {
+  const out = [
+    { name: 'Claire Moreau', roles: ['facilitator'] },
+    { name: 'Karim Haddad', roles: ['facilitator'] },
+    { name: 'Hélène Garnier', roles: ['guarantor'] },
+    { name: 'Marc Lefèvre', roles: ['expert'] },
+    { name: 'Agnès Roux', roles: ['expert'] },
+    { name: 'Luc Fontaine', roles: ['expert'] },
+    { name: 'Sophie Tessier', roles: ['citizen', 'rapporteur'] },
+    { name: 'Élodie Marchand', roles: ['citizen'], attributes: { commune: 'Rezé' } },
+  ];
+  for (let i = 0; out.length < 150; i += 1) out.push({ name: `${FIRST[i % FIRST.length]} ${LAST[Math.floor(i / FIRST.length) % LAST.length]} ${i}`, roles: ['citizen'] });
+  return out;
+}
+
+/** The files a citizen's page loads before any lazy import: index.html's module and what it
+ * imports statically, transitively. */
+function sharedBundle() {
+  const dist = join(ROOT, 'web', 'dist');
+  const entry = readFileSync(join(dist, 'index.html'), 'utf8').match(/<script type="module" src="\/([^"]+\.js)"/)[1];
+  const seen = new Map();
+  const walk = (f) => {
+    if (seen.has(f)) return;
+    const text = readFileSync(join(dist, f), 'utf8');
+    seen.set(f, text);
+    // Static imports only (`import{…}from"./chunk-….js"`): `import("./…")` is lazy.
+    for (const m of text.matchAll(/import\s*(?:[\w{}$,\s*]*?from\s*)?"\.\/([^"]+\.js)"/g)) walk(m[1]);
+  };
+  walk(entry);
+  return seen;
+}
+
+test("the organizer console's strings are not in the citizens' bundle", () => {
+  const files = sharedBundle();
+  assert.ok(files.size >= 2, `the entry and its shared chunk: ${[...files.keys()]}`);
+  const all = [...files.values()].join('\n');
+  // The shared dictionary is there (a citizen's string), the console's strings are not.
+  assert.ok(all.includes('Lever la main') || all.includes('Chat'), 'the shared dictionary is in the bundle');
+  for (const s of ['Espace organisation', 'Rechercher (nom ou identifiant)', 'Créer les invitations manquantes', 'Exports par sondage, audition et document']) {
+    assert.ok(!all.includes(s), `« ${s} » is in the citizens' bundle`);
+  }
+  // It is in the console's own chunk.
+  const dist = join(ROOT, 'web', 'dist');
+  const chunk = readdirSync(dist).filter((f) => f.endsWith('.js') && !files.has(f)).map((f) => readFileSync(join(dist, f), 'utf8')).find((t) => t.includes('Espace organisation'));
+  assert.ok(chunk && chunk.includes('Rechercher (nom ou identifiant)'), 'the console chunk has its strings');
+});
+
+test('among 150 people, the organizer finds one by a name typed without accents, and filters by role and invitation', { timeout: 180000 }, async () => {
+  const made = await organizerApi(server, 'POST', '/api/conventions', { name: 'Convention nationale', id: BIG });
+  assert.equal(made.status, 201);
+  const added = await organizerApi(server, 'POST', `/api/conventions/${BIG}/roster`, bigRoster());
+  assert.ok(added.status === 200 || added.status === 201, JSON.stringify(added.body));
+  const ids = added.body.added;
+  assert.equal(ids.length, 150);
+  // Invitations for the first 40, then one of them revoked: 39 active, 111 without.
+  const issued = await organizerApi(server, 'POST', `/api/conventions/${BIG}/invites`, { participants: ids.slice(0, 40) });
+  assert.equal(issued.body.length, 40, JSON.stringify(issued.body));
+  assert.equal((await organizerApi(server, 'DELETE', `/api/conventions/${BIG}/invites/${ids[10]}`)).status, 204);
+  const elodie = ids[7];
+
+  const page = await openConsole(LAPTOP);
+  await signIn(page, organizerToken());
+  await page.click(`li[data-convention=${BIG}] button`);
+  const count = page.locator('#org-invitations [data-testid=invite-count]');
+  await page.waitForSelector('#org-invitations [data-testid=invite-count][data-shown="150"]');
+  assert.equal(await count.textContent(), '150 sur 150');
+  // Said politely to screen readers, whole.
+  assert.equal(await count.getAttribute('role'), 'status');
+  assert.equal(await count.getAttribute('aria-live'), 'polite');
+  assert.equal(await count.getAttribute('aria-atomic'), 'true');
+  const items = page.locator('#org-invitations .org-invites > li');
+  assert.equal(await items.count(), 150);
+  const names = async () => items.locator('.org-inv-who strong').allTextContents();
+
+  // By the label, with the keyboard: « elodie » finds « Élodie Marchand », alone.
+  await page.getByLabel('Rechercher (nom ou identifiant)').focus();
+  await page.keyboard.type('elodie');
+  await page.waitForSelector('#org-invitations [data-testid=invite-count][data-shown="1"]');
+  assert.equal(await count.textContent(), '1 sur 150');
+  assert.deepEqual(await names(), ['Élodie Marchand']);
+  assert.equal(await items.first().getAttribute('data-participant'), elodie);
+  // Upper case, and several words, in any order.
+  await page.fill('#org-inv-search', 'MARCHAND élo');
+  await page.waitForSelector('#org-invitations [data-testid=invite-count][data-shown="1"]');
+  assert.deepEqual(await names(), ['Élodie Marchand']);
+  // By identifier.
+  await page.fill('#org-inv-search', ids[42]);
+  await page.waitForSelector('#org-invitations [data-testid=invite-count][data-shown="1"]');
+  assert.equal(await items.first().getAttribute('data-participant'), ids[42]);
+  // « helene » finds Hélène, and nobody else.
+  await page.fill('#org-inv-search', 'helene');
+  await page.waitForSelector('#org-invitations [data-testid=invite-count][data-shown="1"]');
+  assert.deepEqual(await names(), ['Hélène Garnier']);
+  // The fields follow in the keyboard's order, each with its label.
+  await page.focus('#org-inv-search');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'org-inv-role');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'org-inv-state');
+  assert.equal(await page.getByLabel('Rôle', { exact: true }).getAttribute('id'), 'org-inv-role');
+  assert.equal(await page.getByLabel('Invitation', { exact: true }).getAttribute('id'), 'org-inv-state');
+
+  // By role.
+  await page.fill('#org-inv-search', '');
+  await page.selectOption('#org-inv-role', 'facilitator');
+  await page.waitForSelector('#org-invitations [data-testid=invite-count][data-shown="2"]');
+  assert.deepEqual((await names()).sort(), ['Claire Moreau', 'Karim Haddad']);
+  await page.selectOption('#org-inv-role', 'rapporteur');
+  await page.waitForSelector('#org-invitations [data-testid=invite-count][data-shown="1"]');
+  assert.deepEqual(await names(), ['Sophie Tessier']);
+  // By invitation: 39 active, 111 without (never made, or revoked).
+  await page.selectOption('#org-inv-role', '');
+  await page.selectOption('#org-inv-state', 'active');
+  await page.waitForSelector('#org-invitations [data-testid=invite-count][data-shown="39"]');
+  assert.equal(await count.textContent(), '39 sur 150');
+  assert.equal(await page.locator('#org-invitations .org-invites > li[data-active=false]').count(), 0);
+  await page.selectOption('#org-inv-state', 'inactive');
+  await page.waitForSelector('#org-invitations [data-testid=invite-count][data-shown="111"]');
+  assert.equal(await page.locator(`#org-invitations .org-invites > li[data-participant=${ids[10]}]`).count(), 1, 'the revoked one is without');
+  assert.equal(await page.locator('#org-invitations .org-invites > li[data-active=true]').count(), 0);
+  // The audit trail tells the revoked invitation from those never made.
+  await page.selectOption('#org-inv-state', 'revoked');
+  await page.waitForSelector('#org-invitations [data-testid=invite-count][data-shown="1"]');
+  const revoked = page.locator(`#org-invitations .org-invites > li[data-participant=${ids[10]}]`);
+  assert.equal(await revoked.getAttribute('data-invitation'), 'revoked');
+  assert.equal(await revoked.locator('.badge').textContent(), 'invitation révoquée');
+  await page.selectOption('#org-inv-state', 'never');
+  await page.waitForSelector('#org-invitations [data-testid=invite-count][data-shown="110"]');
+  assert.equal(await count.textContent(), '110 sur 150');
+  assert.equal(await page.locator('#org-invitations .org-invites > li:not([data-invitation=never])').count(), 0);
+  // Both: the experts with an invitation (the three are among the first 40).
+  await page.selectOption('#org-inv-state', 'active');
+  await page.selectOption('#org-inv-role', 'expert');
+  await page.waitForSelector('#org-invitations [data-testid=invite-count][data-shown="3"]');
+
+  // Nobody: « Aucun résultat », said; a button clears everything and gives the focus back.
+  await page.selectOption('#org-inv-role', '');
+  await page.selectOption('#org-inv-state', '');
+  await page.fill('#org-inv-search', 'zoé inexistante');
+  await page.waitForSelector('#org-invitations [data-testid=invite-count][data-shown="0"]');
+  assert.equal(await count.textContent(), '0 sur 150');
+  assert.equal(await items.count(), 0);
+  const empty = page.locator('#org-invitations [data-testid=invite-empty]');
+  assert.match(await empty.textContent(), /Aucun résultat\./);
+  await empty.locator('button:has-text("Effacer la recherche")').click();
+  await page.waitForSelector('#org-invitations [data-testid=invite-count][data-shown="150"]');
+  assert.equal(await page.inputValue('#org-inv-search'), '');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'org-inv-search');
+  assert.equal(await empty.count(), 0);
+
+  // Revoking someone the filter then hides: the focus goes back to the search, not to the top.
+  // The page does not read the whole audit trail again for that: it knows what it did.
+  const trailReads = () => page.urls.filter((u) => u.endsWith(`/api/conventions/${BIG}/audit`)).length;
+  const reads = trailReads();
+  assert.ok(reads >= 1);
+  await page.selectOption('#org-inv-state', 'active');
+  await page.fill('#org-inv-search', 'Karim');
+  await page.waitForSelector('#org-invitations [data-testid=invite-count][data-shown="1"]');
+  await page.click('#org-invitations [data-testid=revoke]');
+  await page.click('#org-invitations [data-testid=confirm-yes]');
+  await page.waitForSelector('#org-invitations [data-testid=invite-count][data-shown="0"]');
+  await page.waitForFunction(() => document.activeElement && document.activeElement.id === 'org-inv-search');
+  await page.fill('#org-inv-search', '');
+  await page.selectOption('#org-inv-state', 'revoked');
+  await page.waitForSelector('#org-invitations [data-testid=invite-count][data-shown="2"]');
+  assert.deepEqual((await names()).sort(), ['Karim Haddad', (bigRoster()[10]).name].sort());
+  // An invitation made here leaves « jamais créée » at once.
+  await page.selectOption('#org-inv-state', 'never');
+  await page.waitForSelector('#org-invitations [data-testid=invite-count][data-shown="110"]');
+  const first = await items.first().getAttribute('data-participant');
+  await items.first().locator('button:has-text("Créer son invitation")').click();
+  await page.waitForSelector('#org-invitations [data-testid=invite-count][data-shown="109"]');
+  await page.selectOption('#org-inv-state', 'active');
+  await page.waitForSelector(`#org-invitations li[data-participant=${first}][data-invitation=active]`);
+  // Revoked at once: « révoquée », not « jamais créée ».
+  await page.fill('#org-inv-search', first);
+  await page.click(`#org-invitations li[data-participant=${first}] [data-testid=revoke]`);
+  await page.click(`#org-invitations li[data-participant=${first}] [data-testid=confirm-yes]`);
+  await page.waitForSelector('#org-invitations [data-testid=invite-count][data-shown="0"]');
+  await page.selectOption('#org-inv-state', 'revoked');
+  await page.waitForSelector(`#org-invitations li[data-participant=${first}][data-invitation=revoked]`);
+  await page.fill('#org-inv-search', '');
+  assert.equal(trailReads(), reads, 'the trail was not read again');
+  await page.selectOption('#org-inv-state', '');
+
+  // A new convention has nothing to export yet: each kind says so.
+  await page.waitForSelector('#org-item-exports [data-testid=no-polls]');
+  assert.match(await page.textContent('#org-item-exports [data-testid=no-polls]'), /Aucun sondage à exporter/);
+  assert.match(await page.textContent('#org-item-exports [data-testid=no-hearings]'), /Aucune audition/);
+  assert.match(await page.textContent('#org-item-exports [data-testid=no-documents]'), /Aucun document/);
+
+  // English: the same search, in English.
+  await page.fill('#org-inv-search', 'elodie');
+  await page.selectOption('#org-inv-state', '');
+  await page.click('button.lang:has-text("English")');
+  await page.waitForSelector('label[for=org-inv-search]:text-is("Search (name or identifier)")');
+  assert.equal(await count.textContent(), '1 of 150');
+  assert.equal(await page.textContent('#org-item-exports h2'), 'Exports per poll, hearing and document');
+  await page.fill('#org-inv-search', 'nobody-here');
+  await page.waitForSelector('#org-invitations [data-testid=invite-empty]:has-text("No results.")');
+  await page.click('button.lang:has-text("Français")');
+  await page.waitForSelector('label[for=org-inv-search]:text-is("Rechercher (nom ou identifiant)")');
+
+  await axe(page, 'organizer console, a search');
+  await screenshot(page, 'organizer-search', { element: page.locator('#org-invitations') });
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+});
+
+/** Click an export button of the console and return the download's name and bytes, with the
+ * answer the page's fetch got (its headers). */
+async function downloadExport(page, path) {
+  const [response, dl] = await Promise.all([
+    page.waitForResponse((r) => r.url() === `${server.base}${path}`),
+    page.waitForEvent('download'),
+    page.click(`#org-item-exports button[data-export="${path}"]`),
+  ]);
+  return { name: dl.suggestedFilename(), bytes: readFileSync(await dl.path()), type: response.headers()['content-type'] };
+}
+
+/** The same export as the server gives the organizer. */
+async function serverBytes(path) {
+  const r = await fetch(`${server.base}${path}`, { headers: { authorization: `Bearer ${organizerToken()}` } });
+  assert.equal(r.status, 200, path);
+  return Buffer.from(await r.arrayBuffer());
+}
+
+test("the exports of each poll, hearing and document, labelled by the poll's question and the hearing's title", { timeout: 180000 }, async () => {
+  const page = await openConsole(LAPTOP);
+  await signIn(page, organizerToken());
+  await page.click('li[data-convention=demo] button');
+  await page.waitForSelector('#org-item-exports [data-testid=no-polls]');
+  // The demo's opinion is there from the start.
+  await page.waitForSelector('#org-item-exports [data-testid=document-exports] li[data-document=opinion]:has-text("Avis citoyen")');
+
+  // A facilitator runs a named poll, a secret one, and a hearing with a question, live. (With
+  // links of their own: the phone's test above replaced the first facilitator's.)
+  const fresh = async (invite) => (await organizerApi(server, 'POST', '/api/conventions/demo/invites', { participants: [invite.participant] })).body[0];
+  const fac = await openAs(browser, server, await fresh(server.role('facilitator')));
+  const spec = (question, secret) => ({ question, kind: 'single', options: ['Oui', 'Non'], secret, live_results: false, voters: [], quorum: null, duration_ms: null, room: null });
+  await commandOk(fac, { type: 'draft_poll', spec: spec('Faut-il un tarif social pour les transports ?', false) });
+  const named = await fac.evaluate(() => window.__convene.snap.polls.at(-1).id);
+  await commandOk(fac, { type: 'open_poll', poll: named });
+  const voter = await fresh(server.role('citizen', 1));
+  const cit = await openAs(browser, server, voter);
+  await commandOk(cit, { type: 'vote', poll: named, ballot: { kind: 'single', choice: 0 } });
+  await cit.context().close();
+  await commandOk(fac, { type: 'close_poll', poll: named });
+  await commandOk(fac, { type: 'draft_poll', spec: spec('Adopter la proposition n° 3 ?', true) });
+  const secret = await fac.evaluate(() => window.__convene.snap.polls.at(-1).id);
+  await commandOk(fac, { type: 'open_poll', poll: secret });
+  // A draft is not exported.
+  await commandOk(fac, { type: 'draft_poll', spec: spec('Brouillon jamais lancé', false) });
+  const expert = server.role('expert').participant;
+  await commandOk(fac, { type: 'create_hearing', title: 'Les mobilités de nuit', speaker: expert, room: 'plenary', anonymous: false, moderated: false });
+  const hearing = await fac.evaluate(() => window.__convene.snap.hearings.at(-1).id);
+  await commandOk(fac, { type: 'open_hearing', hearing });
+  await commandOk(fac, { type: 'ask_hearing_question', hearing, text: 'Combien coûterait un bus de nuit le week-end ?' });
+  await commandOk(fac, { type: 'create_document', name: 'annexe', title: 'Annexe : les auditions' });
+  await commandOk(fac, { type: 'name_version', document: 'opinion', label: 'Trame de l’avis' });
+
+  // « Actualiser »: they appear, grouped, each labelled, the refresh said.
+  await page.click('#org-item-exports [data-testid=refresh-exports]');
+  await page.waitForSelector('#org-item-exports [role=status]:has-text("Liste des exports actualisée.")');
+  const polls = page.locator('#org-item-exports [data-testid=poll-exports] > li');
+  assert.equal(await polls.count(), 2, 'two polls, the draft left out');
+  const namedItem = page.locator(`#org-item-exports li[data-poll=${named}]`);
+  assert.equal(await namedItem.locator('.org-exp-label strong').textContent(), 'Faut-il un tarif social pour les transports ?');
+  assert.match(await namedItem.locator('.org-exp-label').textContent(), /clos/);
+  const secretItem = page.locator(`#org-item-exports li[data-poll=${secret}]`);
+  assert.match(await secretItem.locator('.org-exp-label').textContent(), /Adopter la proposition n° 3 \? \(ouvert, vote secret\)/);
+  assert.equal(await secretItem.locator('button:has-text("Bulletins")').count(), 0, 'no ballots for a secret vote');
+  assert.equal(await namedItem.locator('button:has-text("Bulletins nominatifs (CSV)")').count(), 1);
+  // Each button names its poll for screen readers.
+  assert.match(await namedItem.locator('button:has-text("Résultats (CSV)")').textContent(), /Résultats \(CSV\) — Faut-il un tarif social/);
+  const hearingItem = page.locator(`#org-item-exports [data-testid=hearing-exports] li[data-hearing=${hearing}]`);
+  assert.match(await hearingItem.locator('.org-exp-label').textContent(), /^Les mobilités de nuit \(Ouverte\)$/);
+  await page.waitForSelector('#org-item-exports li[data-document=annexe]:has-text("Annexe : les auditions")');
+
+  // The poll's results: CSV (the server's bytes), and the spreadsheet.
+  const base = '/api/conventions/demo';
+  const csvPath = `${base}/polls/${named}/results?format=csv`;
+  const csv = await downloadExport(page, csvPath);
+  assert.equal(csv.name, `poll-demo-${named}-results.csv`);
+  assert.match(csv.type, /^text\/csv/);
+  assert.deepEqual(csv.bytes, await serverBytes(csvPath));
+  assert.deepEqual(csv.bytes.toString('utf8').trim().split(/\r?\n/), ['option,count,percent', 'Oui,1,100.0', 'Non,0,0.0']);
+  const zone = await page.evaluate(() => Intl.DateTimeFormat().resolvedOptions().timeZone);
+  const sheet = await downloadExport(page, `${base}/polls/${named}/results?format=xlsx&lang=fr&tz=${encodeURIComponent(zone)}`);
+  assert.equal(sheet.name, `poll-demo-${named}-results.xlsx`);
+  assert.equal(sheet.type, 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet');
+  assert.equal(sheet.bytes.subarray(0, 4).toString('latin1'), 'PK\x03\x04', 'an .xlsx is a zip file');
+  assert.ok(sheet.bytes.includes(Buffer.from('xl/worksheets/sheet1.xml')), 'with a worksheet');
+  // The named ballots: the citizen's vote, by name.
+  const ballotsPath = `${base}/polls/${named}/ballots?format=csv`;
+  const ballots = await downloadExport(page, ballotsPath);
+  assert.equal(ballots.name, `poll-demo-${named}-ballots.csv`);
+  assert.deepEqual(ballots.bytes, await serverBytes(ballotsPath));
+  assert.match(ballots.bytes.toString('utf8'), new RegExp(voter.name));
+  const ballotsSheet = await downloadExport(page, `${base}/polls/${named}/ballots?format=xlsx&lang=fr&tz=${encodeURIComponent(zone)}`);
+  assert.equal(ballotsSheet.bytes.subarray(0, 4).toString('latin1'), 'PK\x03\x04');
+
+  // The hearing's questions.
+  const qPath = `${base}/hearings/${hearing}/questions?format=csv`;
+  const questions = await downloadExport(page, qPath);
+  assert.equal(questions.name, `hearing-demo-${hearing}-questions.csv`);
+  assert.deepEqual(questions.bytes, await serverBytes(qPath));
+  const qLines = questions.bytes.toString('utf8').trim().split(/\r?\n/);
+  assert.match(qLines[0], /^id,asked_at,author,status,supports/);
+  assert.match(qLines[1], /Combien coûterait un bus de nuit le week-end \?/);
+  const qJson = await downloadExport(page, `${base}/hearings/${hearing}/questions`);
+  assert.equal(JSON.parse(qJson.bytes.toString('utf8')).hearing.title, 'Les mobilités de nuit');
+
+  // The opinion, as Markdown and as a web page.
+  const mdPath = `${base}/documents/opinion/export?format=md`;
+  const md = await downloadExport(page, mdPath);
+  assert.equal(md.name, 'opinion.md');
+  assert.match(md.type, /^text\/markdown/);
+  assert.match(md.bytes.toString('utf8'), /^# Avis citoyen/);
+  assert.deepEqual(md.bytes, await serverBytes(mdPath));
+  const html = await downloadExport(page, `${base}/documents/opinion/export?format=html`);
+  assert.equal(html.name, 'opinion.html');
+  assert.match(html.type, /^text\/html/);
+  assert.match(html.bytes.toString('utf8'), /<h1>Avis citoyen<\/h1>/);
+  // Its named version, by its label.
+  const version = page.locator('#org-item-exports li[data-document=opinion] li[data-version="1"]');
+  assert.equal(await version.locator('.org-exp-label strong').textContent(), 'Version 1 : Trame de l’avis');
+  const v1Path = `${base}/documents/opinion/export?format=md&version=1`;
+  const v1 = await downloadExport(page, v1Path);
+  assert.equal(v1.name, 'opinion-v1.md');
+  assert.equal(v1.bytes.toString('utf8').split('\n')[0], '# Avis citoyen (Trame de l’avis)');
+  assert.deepEqual(v1.bytes, await serverBytes(v1Path));
+
+  // In English, the same list.
+  await page.click('button.lang:has-text("English")');
+  await page.waitForSelector('#org-item-exports h3:text-is("Hearings")');
+  assert.equal(await namedItem.locator('button:has-text("Results (CSV)")').count(), 1);
+  await page.click('button.lang:has-text("Français")');
+
+  await axe(page, 'organizer console, exports');
+  await screenshot(page, 'organizer-exports', { element: page.locator('#org-item-exports') });
+  assert.deepEqual(page.errors, []);
+  assert.deepEqual(fac.errors, []);
+  await fac.context().close();
   await page.context().close();
 });

@@ -9,9 +9,14 @@
 
 import { render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { t, getLang, setLang, LANGS, onLang, fmtTime } from '../i18n.js';
+import { t, getLang, setLang, LANGS, onLang, fmtTime, addDict } from '../i18n.js';
+import { DICT as ORGANIZER_DICT } from './i18n.js';
+import { foldTrail, invitationMatches, invitationState } from './search.js';
 import { ExportButton, saveBlob, sheetPath } from '../ui/download.jsx';
 import { useId, useQuestionFocus } from '../ui/common.jsx';
+
+// The console's own strings, kept out of the shared dictionary that every page carries.
+addDict(ORGANIZER_DICT);
 
 const TOKEN_KEY = 'convene.organizer.token';
 const ROLES = ['facilitator', 'rapporteur', 'guarantor', 'expert', 'citizen'];
@@ -70,6 +75,26 @@ async function call(token, method, path, { json, text, type } = {}) {
   }
   if (!r.ok) throw new ApiFailure(r.status, data);
   return data;
+}
+
+/** The text of a GET of the organizer API (the audit trail is JSON lines), or an ApiFailure. */
+async function callText(token, path) {
+  let r;
+  try {
+    r = await fetch(path, { headers: { authorization: `Bearer ${token}` }, cache: 'no-store' });
+  } catch {
+    throw new ApiFailure(0, null);
+  }
+  if (!r.ok) {
+    let data = null;
+    try {
+      data = await r.json();
+    } catch {
+      data = null;
+    }
+    throw new ApiFailure(r.status, data);
+  }
+  return r.text();
 }
 
 /** A refusal in words: the page's own translation (`specific`, by code), else the code's. */
@@ -167,9 +192,9 @@ function ConfirmButton({ question, onConfirm, children, class: cls = 'btn small 
 
 /** Once the page has re-rendered, focus the first element of `selector` (the control that
  * takes the place of one an action removed), so that the focus never falls to the page's top. */
-function focusSoon(selector) {
+function focusSoon(selector, fallback = null) {
   setTimeout(() => {
-    const el = document.querySelector(selector);
+    const el = document.querySelector(selector) || (fallback && document.querySelector(fallback));
     if (el) el.focus();
   }, 0);
 }
@@ -452,7 +477,7 @@ export function invitationsCsv(status, links) {
   return `\uFEFF${lines.map((l) => l.map(csvCell).join(';')).join('\r\n')}\r\n`;
 }
 
-function Invitations({ token, conv, status, links, onIssued, onChanged, onExpired }) {
+function Invitations({ token, conv, status, links, invited, onIssued, onChanged, onExpired }) {
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
   const [said, setSaid] = useState('');
@@ -465,7 +490,7 @@ function Invitations({ token, conv, status, links, onIssued, onChanged, onExpire
       onIssued(out);
       setSaid(t('org.issued', { n: out.length }));
       await onChanged();
-      if (participants) focusSoon(`#org-invitations li[data-participant="${participants[0]}"] button`);
+      if (participants) focusSoon(`#org-invitations li[data-participant="${participants[0]}"] button`, '#org-inv-search');
     } catch (err) {
       if (err.code === 'unauthorized') return onExpired();
       setError(err);
@@ -480,7 +505,7 @@ function Invitations({ token, conv, status, links, onIssued, onChanged, onExpire
       setSaid(t('org.revoked', { name: s.name }));
       await onChanged();
       // The « Révoquer » button is gone: the focus goes to this person's next action.
-      focusSoon(`#org-invitations li[data-participant="${s.participant}"] button`);
+      focusSoon(`#org-invitations li[data-participant="${s.participant}"] button`, '#org-inv-search');
     } catch (err) {
       if (err.code === 'unauthorized') return onExpired();
       setError(err);
@@ -489,6 +514,14 @@ function Invitations({ token, conv, status, links, onIssued, onChanged, onExpire
   const known = status.filter((s) => s.active && links[s.participant]).length;
   const order = (s) => ROLES.findIndex((r) => s.roles.includes(r));
   const sorted = [...status].sort((a, b) => order(a) - order(b));
+  const [filter, setFilter] = useState({ query: '', role: '', state: '' });
+  const filtering = !!(filter.query.trim() || filter.role || filter.state);
+  const shown = filtering ? sorted.filter((s) => invitationMatches(s, filter, invited)) : sorted;
+  const set = (k) => (e) => setFilter({ ...filter, [k]: e.currentTarget.value });
+  const clear = () => {
+    setFilter({ query: '', role: '', state: '' });
+    focusSoon('#org-inv-search');
+  };
   const download = () => {
     const blob = new Blob([invitationsCsv(sorted, links)], { type: 'text/csv;charset=utf-8' });
     saveBlob(blob, `invitations-${conv}.csv`);
@@ -505,14 +538,46 @@ function Invitations({ token, conv, status, links, onIssued, onChanged, onExpire
       <p class="small ok" role="status" aria-live="polite">{said}</p>
       <Failure error={error} />
       {sorted.length === 0 ? <p class="muted">{t('org.inv_none')}</p> : (
+        <form class="org-inv-filter" role="search" aria-label={t('org.inv_filter')} onSubmit={(e) => e.preventDefault()} noValidate>
+          <div class="stack org-inv-search">
+            <label for="org-inv-search">{t('org.inv_search')}</label>
+            <input id="org-inv-search" type="search" autocomplete="off" spellcheck={false} value={filter.query} onInput={set('query')} aria-describedby="org-inv-count" />
+          </div>
+          <div class="stack">
+            <label for="org-inv-role">{t('org.inv_role')}</label>
+            <select id="org-inv-role" value={filter.role} onChange={set('role')}>
+              <option value="">{t('org.inv_role_any')}</option>
+              {ROLES.map((r) => <option key={r} value={r}>{t(`role.${r}`)}</option>)}
+            </select>
+          </div>
+          <div class="stack">
+            <label for="org-inv-state">{t('org.inv_state')}</label>
+            <select id="org-inv-state" value={filter.state} onChange={set('state')}>
+              <option value="">{t('org.inv_state_any')}</option>
+              <option value="active">{t('org.inv_active')}</option>
+              <option value="inactive">{t('org.inv_state_inactive')}</option>
+              {invited ? <option value="revoked">{t('org.inv_state_revoked')}</option> : null}
+              {invited ? <option value="never">{t('org.inv_state_never')}</option> : null}
+            </select>
+          </div>
+          <p id="org-inv-count" class="small org-inv-count" role="status" aria-live="polite" aria-atomic="true" data-testid="invite-count" data-shown={shown.length} data-total={sorted.length}>{t('org.inv_count', { n: shown.length, total: sorted.length })}</p>
+        </form>
+      )}
+      {sorted.length > 0 && shown.length === 0 ? (
+        <div class="org-inv-empty" data-testid="invite-empty">
+          <p><strong>{t('org.inv_no_result')}</strong> {t('org.inv_no_result_hint')}</p>
+          <button type="button" class="btn small" onClick={clear}>{t('org.inv_clear')}</button>
+        </div>
+      ) : null}
+      {shown.length === 0 ? null : (
         <ul class="plain org-invites">
-          {sorted.map((s) => {
+          {shown.map((s) => {
             const url = links[s.participant];
             return (
-              <li key={s.participant} data-participant={s.participant} data-active={s.active ? 'true' : 'false'}>
+              <li key={s.participant} data-participant={s.participant} data-active={s.active ? 'true' : 'false'} data-invitation={invitationState(s, invited)}>
                 <p class="org-inv-who">
                   <strong>{s.name}</strong> <span class="small muted">{roleList(s.roles)}</span>
-                  {s.active ? <span class="badge ok">{t('org.inv_active')}</span> : <span class="badge warn">{t('org.inv_inactive')}</span>}
+                  {s.active ? <span class="badge ok">{t('org.inv_active')}</span> : <span class="badge warn">{t(invitationState(s, invited) === 'revoked' ? 'org.inv_revoked_badge' : 'org.inv_inactive')}</span>}
                 </p>
                 {s.active && url ? <CopyLink url={url} label={t('org.inv_link_of', { name: s.name })} testid="invite-link" /> : null}
                 {s.active && !url ? <p class="small muted">{t('org.inv_hidden')}</p> : null}
@@ -680,14 +745,175 @@ function Exports({ token, conv }) {
   );
 }
 
+/** One thing to export (a poll, a hearing, a document): its label, then its files' buttons,
+ * each also naming the thing for screen readers (the same buttons repeat from one to the next). */
+function ExportItem({ who, label, detail, items, attrs, children }) {
+  return (
+    <li class="org-exp-item" {...attrs}>
+      <p class="org-exp-label"><strong>{label}</strong>{detail ? <span class="small muted"> ({detail})</span> : null}</p>
+      <ul class="plain org-exp-buttons">
+        {items.map(([path, filename, words]) => (
+          <li key={path}><ExportButton client={who} small path={path} filename={filename}>{words}<span class="sr-only"> — {label}</span></ExportButton></li>
+        ))}
+      </ul>
+      {children}
+    </li>
+  );
+}
+
+/**
+ * The exports of each poll, hearing and document: polls from the poll export (every poll but
+ * drafts), hearings and documents from the audit trail (`foldTrail`). Read when the convention
+ * opens and on « Actualiser ».
+ */
+function ItemExports({ token, conv, trail, trailError, reloadTrail, onExpired }) {
+  const who = { token };
+  const c = encodeURIComponent(conv);
+  const base = `/api/conventions/${c}`;
+  const [polls, setPolls] = useState(null);
+  // Each document's named versions (`GET …/versions`), by name.
+  const [versions, setVersions] = useState({});
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const [said, setSaid] = useState('');
+  const loadPolls = async () => {
+    try {
+      setPolls((await call(token, 'GET', `${base}/polls`)) || []);
+      setError(null);
+      return true;
+    } catch (err) {
+      if (err.code === 'unauthorized') onExpired();
+      else setError(err);
+      return false;
+    }
+  };
+  useEffect(() => {
+    setPolls(null);
+    setVersions({});
+    loadPolls();
+  }, [conv]);
+  // The documents come with the trail: their versions are read when the list of documents
+  // changes and on « Actualiser » (not each time the trail is read again for the invitations).
+  const [tick, setTick] = useState(0);
+  const names = trail ? trail.documents.map((d) => d.name).join('/') : null;
+  useEffect(() => {
+    if (!trail) return;
+    let gone = false;
+    Promise.all(trail.documents.map((d) => call(token, 'GET', `${base}/documents/${encodeURIComponent(d.name)}/versions`).then((v) => [d.name, v || []], () => [d.name, []])))
+      .then((all) => { if (!gone) setVersions(Object.fromEntries(all)); });
+    return () => { gone = true; };
+  }, [names, tick]);
+  const refresh = async () => {
+    setBusy(true);
+    setSaid('');
+    const [ok, folded] = await Promise.all([loadPolls(), reloadTrail()]);
+    setTick((n) => n + 1);
+    setBusy(false);
+    if (ok && folded) setSaid(t('org.exp_refreshed'));
+  };
+  const data = polls && trail ? { polls, hearings: trail.hearings, documents: trail.documents } : null;
+  const pollItems = (p) => {
+    const id = encodeURIComponent(p.id);
+    const name = `${conv}-${p.id}`;
+    const out = [
+      [sheetPath(`${base}/polls/${id}/results`), `poll-${name}-results.xlsx`, t('org.exp_results_xlsx')],
+      [`${base}/polls/${id}/results?format=csv`, `poll-${name}-results.csv`, t('org.exp_results_csv')],
+    ];
+    // A secret poll has no ballots to export (the server answers 409): no button.
+    if (!p.spec.secret) {
+      out.push(
+        [sheetPath(`${base}/polls/${id}/ballots`), `poll-${name}-ballots.xlsx`, t('org.exp_ballots_xlsx')],
+        [`${base}/polls/${id}/ballots?format=csv`, `poll-${name}-ballots.csv`, t('org.exp_ballots_csv')],
+      );
+    }
+    return out;
+  };
+  const hearingItems = (h) => {
+    const path = `${base}/hearings/${encodeURIComponent(h.id)}/questions`;
+    const name = `hearing-${conv}-${h.id}-questions`;
+    return [
+      [sheetPath(path), `${name}.xlsx`, t('org.exp_questions_xlsx')],
+      [`${path}?format=csv`, `${name}.csv`, t('org.exp_questions_csv')],
+      [path, `${name}.json`, t('org.exp_questions_json')],
+    ];
+  };
+  const documentItems = (d, v = null) => {
+    const path = `${base}/documents/${encodeURIComponent(d.name)}/export`;
+    const q = v ? `&version=${v.version}` : '';
+    const file = v ? `${d.name}-v${v.version}` : d.name;
+    return [
+      [`${path}?format=md${q}`, `${file}.md`, t('org.exp_doc_md')],
+      [`${path}?format=html${q}`, `${file}.html`, t('org.exp_doc_html')],
+    ];
+  };
+  return (
+    <section class="card" aria-labelledby="org-items-title" id="org-item-exports">
+      <h2 id="org-items-title">{t('org.exp_items')}</h2>
+      <p class="small muted">{t('org.exp_items_intro')}</p>
+      <p><button type="button" class="btn small" onClick={busy ? undefined : refresh} aria-busy={busy ? 'true' : undefined} data-testid="refresh-exports">{t('org.exp_refresh')}</button></p>
+      <p class="small ok" role="status" aria-live="polite">{said}</p>
+      <Failure error={error || trailError} />
+      {data ? (
+        <>
+          <h3 class="h-small" id="org-exp-polls-title">{t('org.exp_polls')}</h3>
+          {data.polls.length === 0 ? <p class="muted small" data-testid="no-polls">{t('org.exp_no_polls')}</p> : (
+            <ul class="plain org-exp-list" aria-labelledby="org-exp-polls-title" data-testid="poll-exports">
+              {data.polls.map((p) => <ExportItem key={p.id} who={who} label={p.spec.question} detail={`${t(`poll.status.${p.status}`)}${p.spec.secret ? `, ${t('org.exp_secret')}` : ''}`} items={pollItems(p)} attrs={{ 'data-poll': p.id }} />)}
+            </ul>
+          )}
+          <h3 class="h-small" id="org-exp-hearings-title">{t('org.exp_hearings')}</h3>
+          {data.hearings.length === 0 ? <p class="muted small" data-testid="no-hearings">{t('org.exp_no_hearings')}</p> : (
+            <ul class="plain org-exp-list" aria-labelledby="org-exp-hearings-title" data-testid="hearing-exports">
+              {data.hearings.map((h) => <ExportItem key={h.id} who={who} label={h.title} detail={t(`hearing.hstatus.${h.status}`)} items={hearingItems(h)} attrs={{ 'data-hearing': h.id }} />)}
+            </ul>
+          )}
+          <h3 class="h-small" id="org-exp-docs-title">{t('org.exp_documents')}</h3>
+          {data.documents.length === 0 ? <p class="muted small" data-testid="no-documents">{t('org.exp_no_documents')}</p> : (
+            <ul class="plain org-exp-list" aria-labelledby="org-exp-docs-title" data-testid="document-exports">
+              {data.documents.map((d) => (
+                <ExportItem key={d.name} who={who} label={d.title} items={documentItems(d)} attrs={{ 'data-document': d.name }}>
+                  {(versions[d.name] || []).length ? (
+                    <ul class="plain org-exp-versions" aria-label={t('org.exp_versions', { title: d.title })}>
+                      {versions[d.name].map((v) => <ExportItem key={v.version} who={who} label={t('org.exp_version', { n: v.version, label: v.label, title: d.title })} items={documentItems(d, v)} attrs={{ 'data-version': v.version }} />)}
+                    </ul>
+                  ) : null}
+                </ExportItem>
+              ))}
+            </ul>
+          )}
+        </>
+      ) : (!error && !trailError ? <p class="muted small" role="status">{t('org.loading')}</p> : null)}
+    </section>
+  );
+}
+
 function Convention({ token, conv, onBack, onExpired, links, addLinks, publicLink, setPublicLink }) {
   const [summary, setSummary] = useState(null);
   const [people, setPeople] = useState([]);
   const [status, setStatus] = useState([]);
   const [error, setError] = useState(null);
+  // The audit trail, folded (`foldTrail`): hearings, documents, who was ever invited.
+  const [trail, setTrail] = useState(null);
+  const [trailError, setTrailError] = useState(null);
   const heading = useRef(null);
   const c = encodeURIComponent(conv);
-  const load = async () => {
+  const loadTrail = async () => {
+    try {
+      const folded = foldTrail(await callText(token, `/api/conventions/${c}/audit`));
+      setTrail(folded);
+      setTrailError(null);
+      return folded;
+    } catch (err) {
+      if (err.code === 'unauthorized') onExpired();
+      else setTrailError(err);
+      return null;
+    }
+  };
+  // `withTrail`: read the audit trail again too (it grows with the convention: not after each
+  // invitation made or revoked here, which `invitedHere` records instead).
+  const load = async (withTrail = true) => {
+    // The trail is read beside the rest, and a failure of it spoils nothing else.
+    const trailRead = withTrail ? loadTrail() : null;
     try {
       const [s, roster, inv] = await Promise.all([
         call(token, 'GET', `/api/conventions/${c}`),
@@ -702,6 +928,11 @@ function Convention({ token, conv, onBack, onExpired, links, addLinks, publicLin
       if (err.code === 'unauthorized') return onExpired();
       setError(err);
     }
+    await trailRead;
+  };
+  const invitedHere = (out) => {
+    addLinks(out);
+    setTrail((tr) => (tr ? { ...tr, invited: new Set([...tr.invited, ...out.map((i) => i.participant)]) } : tr));
   };
   useEffect(() => {
     load();
@@ -711,18 +942,19 @@ function Convention({ token, conv, onBack, onExpired, links, addLinks, publicLin
     <div class="org-convention" data-convention={conv}>
       <p><button type="button" class="btn small" onClick={onBack}>{t('org.back')}</button></p>
       <h2 ref={heading} tabindex="-1" class="org-conv-title">{summary ? summary.name : conv} <span class="muted small">({conv})</span></h2>
-      {summary ? <p class="small">{t('org.conv_people', { n: summary.participants })} · {t('org.conv_online', { n: summary.online })} <button type="button" class="btn small" onClick={load}>{t('org.refresh')}</button></p> : null}
+      {summary ? <p class="small">{t('org.conv_people', { n: summary.participants })} · {t('org.conv_online', { n: summary.online })} <button type="button" class="btn small" onClick={() => load()}>{t('org.refresh')}</button></p> : null}
       <Failure error={error} specific={{ not_found: 'org.err_no_convention' }} />
       <div class="org-grid">
         <div>
           <HowToJoin people={people} status={status} links={links} />
-          <ImportRoster token={token} conv={conv} onImported={load} onExpired={onExpired} />
+          <ImportRoster token={token} conv={conv} onImported={() => load(false)} onExpired={onExpired} />
           <Roster people={people} />
         </div>
         <div>
-          <Invitations token={token} conv={conv} status={status} links={links} onIssued={addLinks} onChanged={load} onExpired={onExpired} />
+          <Invitations token={token} conv={conv} status={status} links={links} invited={trail ? trail.invited : null} onIssued={invitedHere} onChanged={() => load(false)} onExpired={onExpired} />
           <PublicLink token={token} conv={conv} link={publicLink} setLink={setPublicLink} onExpired={onExpired} />
           <Exports token={token} conv={conv} />
+          <ItemExports token={token} conv={conv} trail={trail} trailError={trailError} reloadTrail={loadTrail} onExpired={onExpired} />
         </div>
       </div>
     </div>
