@@ -56,6 +56,12 @@ test('balanced breakout rooms: citizens land in them and chat', { timeout: 12000
     roomOf[ids[i]] = where.includes('Salle 1') ? 'r1' : 'r2';
     assert.ok(await page.isVisible('[data-testid=status-bar] .countdown'), 'the breakout countdown is shown');
   }
+  // The rooms the server named « Salle N » are « Room N » in English.
+  const english = await openAs(browser, server, server.role('citizen', 0), { lang: 'en', query: 'video=off&lang=en' });
+  const whereEn = await english.textContent('[data-testid=where]');
+  assert.match(whereEn, /Room [12]/);
+  assert.doesNotMatch(whereEn, /Salle/);
+  await english.context().close();
   // (The video meeting that follows a move is tested in video.test.mjs.)
   await tab(viewer, 'polls');
   await axe(viewer, 'polls tab in a breakout room');

@@ -40,6 +40,11 @@ test('a rotation is set up, run and stopped from the page', { timeout: 150000 },
   // The round moved the citizen: the notice says where, and why.
   await cit.waitForSelector('[data-testid=moved]:has-text("Vous êtes maintenant dans :"):has-text("Rotation : tour 1.")');
   const first = await roomOf(cit);
+  // The rooms the rotation named « Expert·e : … » say « Expert: … » in English.
+  const english = await openAs(browser, server, server.role('citizen', 0), { lang: 'en', query: 'video=off&lang=en' });
+  await english.waitForSelector('[data-testid=where]:has-text("Expert: ")');
+  assert.doesNotMatch(await english.textContent('[data-testid=where]'), /Expert·e/);
+  await english.context().close();
   await cit.waitForSelector('#rot-path li.current');
   // The expert is in their room, and sees it in their room view.
   await waitState(expert, (c) => c.snap.participants.find((p) => p.id === c.you.id).room !== 'plenary');

@@ -130,6 +130,9 @@ export const DICT = {
   'attr.age': ["tranche d'âge", 'age band'],
   'attr.genre': ['genre', 'gender'],
   'room.plenary': ['Plénière', 'Plenary'],
+  'room.numbered': ['Salle {n}', 'Room {n}'],
+  'room.expert': ['Expert·e : {name}', 'Expert: {name}'],
+  'room.break': ['Pause', 'Break'],
   'actor.organizer': ['les organisateurs', 'the organizers'],
   'actor.timer': ['minuterie', 'timer'],
   'landing.intro': [

@@ -51,10 +51,24 @@ export function nameOf(snap, id) {
   return p ? p.name : id;
 }
 
+/** The names the server gives the rooms it names itself (`create_rooms` with a count, the
+ * rotation's rooms), French in the log: said in the page's language. */
+const MADE_NAMES = [
+  [/^Salle (\d+)$/, 'room.numbered', 'n'],
+  [/^Expert·e : (.+)$/, 'room.expert', 'name'],
+  [/^Pause$/, 'room.break'],
+];
+
+/** A room's name, in the page's language when the server made it. */
 export function roomName(snap, id) {
   if (id === PLENARY) return t('room.plenary');
   const r = snap.rooms.find((x) => x.id === id);
-  return r ? r.name : id;
+  if (!r) return id;
+  for (const [pattern, key, arg] of MADE_NAMES) {
+    const m = pattern.exec(r.name);
+    if (m) return t(key, arg ? { [arg]: m[1] } : {});
+  }
+  return r.name;
 }
 
 /** The roles of a person as words, most specific first. */

@@ -303,7 +303,7 @@ function BreakoutFields({ snap, f, setF, set, id, attrs, errors }) {
             <legend>{t('runsheet.existing_rooms')}</legend>
             {breakoutRooms.map((r) => (
               <label class="choice" key={r.id}>
-                <input type="checkbox" name="room" value={r.id} checked={f.existing.includes(r.id)} onChange={toggleRoom(r.id)} /> {r.name}
+                <input type="checkbox" name="room" value={r.id} checked={f.existing.includes(r.id)} onChange={toggleRoom(r.id)} /> {roomName(snap, r.id)}
               </label>
             ))}
           </fieldset>
