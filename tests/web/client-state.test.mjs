@@ -331,3 +331,29 @@ test('the organizer console reads hearings, documents and invitations from the a
   assert.deepEqual([...f.invited], ['p3']);
   assert.deepEqual(foldTrail(''), { hearings: [], documents: [], invited: new Set() });
 });
+
+test('a proposal title changed by another rapporteur keeps the caret where it was in the text', async () => {
+  const { replaceKeepingCaret } = await import('../../web/src/editor.js');
+  const field = (value, at, to = at) => ({
+    value,
+    selectionStart: at,
+    selectionEnd: to,
+    setSelectionRange(a, b) { this.selectionStart = a; this.selectionEnd = b; },
+  });
+  const after = (f) => f.value.slice(f.selectionStart);
+  // Text added after the caret: the caret stays.
+  let f = field('Bus de nuit gratuits', 4);
+  replaceKeepingCaret(f, 'Bus de nuit gratuits le week-end');
+  assert.equal(after(f), 'de nuit gratuits le week-end');
+  // Text changed before the caret: the caret follows the text it was in front of.
+  f = field('Bus de nuit gratuits le week-end', 12);
+  replaceKeepingCaret(f, 'Des bus de nuit gratuits le week-end');
+  assert.equal(after(f), 'gratuits le week-end');
+  // Removed around the caret: at the end of what replaced it; a selection shifts whole.
+  f = field('Bus de nuit gratuits le week-end', 15);
+  replaceKeepingCaret(f, 'Bus de jour le week-end');
+  assert.equal(after(f), ' le week-end');
+  f = field('Bus gratuits', 4, 12);
+  replaceKeepingCaret(f, 'Les bus gratuits');
+  assert.equal(f.value.slice(f.selectionStart, f.selectionEnd), 'gratuits');
+});

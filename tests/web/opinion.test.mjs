@@ -54,6 +54,20 @@ test('a rapporteur types in the opinion and a second browser sees it', { timeout
   await b.waitForSelector(`.ProseMirror-yjs-cursor:has-text("${lucie.name}")`);
   await a.waitForSelector(`.peers :text("${antoine.name}")`);
 
+  // The second rapporteur is typing in the title when the first one changes it: the field
+  // takes the new title at once, the caret stays where it was in the text, and what they
+  // type next adds to it instead of writing over it.
+  const bTitle = b.locator('.doc-editor .proposal-title').first();
+  await bTitle.click();
+  await b.keyboard.press('Home');
+  await title.fill('Bus de nuit gratuits le week-end');
+  await b.waitForFunction(() => document.querySelector('.doc-editor .proposal-title').value === 'Bus de nuit gratuits le week-end');
+  assert.equal(await b.evaluate(() => document.activeElement.classList.contains('proposal-title')), true);
+  await b.keyboard.type('Des ');
+  for (const page of [a, b]) {
+    await page.waitForFunction(() => document.querySelector('.doc-editor .proposal-title').value === 'Des Bus de nuit gratuits le week-end');
+  }
+
   // The second rapporteur writes too; the first sees it.
   await b.click('.doc-editor .minority');
   await b.keyboard.press('Control+End');
@@ -90,7 +104,7 @@ test('a rapporteur types in the opinion and a second browser sees it', { timeout
     const r = await fetch(`/api/conventions/${c.snap.convention.id}/documents/opinion/export?format=html`, { headers: { authorization: `Bearer ${c.token}` } });
     return r.text();
   });
-  assert.match(html, /Proposition 1 : Bus de nuit gratuits/);
+  assert.match(html, /Proposition 1 : Des Bus de nuit gratuits le week-end/);
   assert.match(html, /Arguments pour/);
   assert.match(html, /Les jeunes rentreraient plus sûrement\./);
   assert.match(html, /Position minoritaire<\/strong> : Le coût pour la métropole est trop élevé\. \(avis de trois personnes\)/);

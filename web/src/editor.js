@@ -72,6 +72,24 @@ export function makeSchema(labels) {
   });
 }
 
+/** Put `text` in a field being typed in, the selection kept where it was in the text around
+ * the change (after it, shifted by it; inside it, at its end). */
+export function replaceKeepingCaret(field, text) {
+  const old = field.value;
+  let start = 0;
+  while (start < old.length && start < text.length && old[start] === text[start]) start += 1;
+  let end = 0;
+  while (end < old.length - start && end < text.length - start && old[old.length - 1 - end] === text[text.length - 1 - end]) end += 1;
+  const place = (i) => {
+    if (i <= start) return i;
+    if (i >= old.length - end) return i + text.length - old.length;
+    return text.length - end;
+  };
+  const [from, to] = [place(field.selectionStart), place(field.selectionEnd)];
+  field.value = text;
+  field.setSelectionRange(from, to);
+}
+
 /** The proposal's title is an attribute, edited in a field above its content. */
 class ProposalView {
   constructor(node, view, getPos, labels) {
@@ -133,8 +151,14 @@ class ProposalView {
   update(node) {
     if (node.type !== this.node.type) return false;
     this.node = node;
-    if (document.activeElement !== this.input && this.input.value !== node.attrs.title) {
-      this.input.value = node.attrs.title;
+    if (this.input.value !== node.attrs.title) {
+      // Another rapporteur changed the title. Every keystroke here is already in the
+      // document (the input handler), so nothing typed here is pending: the field takes
+      // their title at once, even while it is being typed in (the caret kept in its place
+      // in the text around it), and the next keystroke builds on theirs instead of
+      // writing over it unseen.
+      if (document.activeElement === this.input) replaceKeepingCaret(this.input, node.attrs.title);
+      else this.input.value = node.attrs.title;
       this.fit();
     }
     this.input.readOnly = !this.view.editable;
