@@ -603,7 +603,7 @@ test("the exports of each poll, hearing and document, labelled by the poll's que
   // Each button names its poll for screen readers.
   assert.match(await namedItem.locator('button:has-text("Résultats (CSV)")').textContent(), /Résultats \(CSV\) — Faut-il un tarif social/);
   const hearingItem = page.locator(`#org-item-exports [data-testid=hearing-exports] li[data-hearing=${hearing}]`);
-  assert.match(await hearingItem.locator('.org-exp-label').textContent(), /^Les mobilités de nuit \(Ouverte\)$/);
+  assert.match(await hearingItem.locator('.org-exp-label').textContent(), /^Les mobilités de nuit \(ouverte\)$/);
   await page.waitForSelector('#org-item-exports li[data-document=annexe]:has-text("Annexe : les auditions")');
 
   // The poll's results: CSV (the server's bytes), and the spreadsheet.

@@ -864,7 +864,7 @@ function ItemExports({ token, conv, trail, trailError, reloadTrail, onExpired })
           <h3 class="h-small" id="org-exp-hearings-title">{t('org.exp_hearings')}</h3>
           {data.hearings.length === 0 ? <p class="muted small" data-testid="no-hearings">{t('org.exp_no_hearings')}</p> : (
             <ul class="plain org-exp-list" aria-labelledby="org-exp-hearings-title" data-testid="hearing-exports">
-              {data.hearings.map((h) => <ExportItem key={h.id} who={who} label={h.title} detail={t(`hearing.hstatus.${h.status}`)} items={hearingItems(h)} attrs={{ 'data-hearing': h.id }} />)}
+              {data.hearings.map((h) => <ExportItem key={h.id} who={who} label={h.title} detail={t(`hearing.hstatus.${h.status}`).toLocaleLowerCase()} items={hearingItems(h)} attrs={{ 'data-hearing': h.id }} />)}
             </ul>
           )}
           <h3 class="h-small" id="org-exp-docs-title">{t('org.exp_documents')}</h3>
