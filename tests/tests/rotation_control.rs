@@ -7,9 +7,11 @@
 //! answers reach the organizer's export; a skip and a stop move everyone as they should.
 
 use std::collections::BTreeMap;
+use std::io::Cursor;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
+use calamine::{open_workbook_from_rs, Data, Range, Reader, Xlsx};
 use convene_tests::proto::{
     Actor, Command, ErrorCode, Event, Grouping, Record, Role, RotationPhase, RotationPlan,
     RotationView, ServerMessage, Snapshot, PLENARY_ID,
@@ -505,6 +507,89 @@ async fn pause_extend_absence_latecomer_reconnect_questions_skip_and_stop() -> R
     ensure!(names
         .get(&asker_id)
         .is_some_and(|n| n.starts_with("Citoyen")));
+    // The same export as a spreadsheet, read back with calamine, and as CSV: each group
+    // member's room in every round as the plan says, each expert's absence and groups, the
+    // question with its answer and its author's name.
+    let room_name = |id: &str| -> String {
+        if id == PLENARY_ID {
+            "Plénière".into()
+        } else {
+            snap.rooms
+                .iter()
+                .find(|r| r.id == id)
+                .map_or_else(|| format!("<no room {id}>"), |r| r.name.clone())
+        }
+    };
+    let r = server
+        .http()
+        .get(&format!(
+            "/api/conventions/{CONV}/rotation?format=xlsx&lang=fr"
+        ))
+        .send()
+        .await?;
+    ensure!(r.status() == 200, "GET rotation xlsx: {}", r.status());
+    let mut book: Xlsx<_> = open_workbook_from_rs(Cursor::new(r.bytes().await?.to_vec()))?;
+    ensure!(
+        book.sheet_names() == ["Parcours", "Expert·es", "Questions"],
+        "sheets: {:?}",
+        book.sheet_names()
+    );
+    let cell = |r: &Range<Data>, row: usize, col: usize| match r.get((row, col)) {
+        Some(Data::String(s)) => s.clone(),
+        Some(Data::Float(x)) => x.to_string(),
+        Some(Data::Int(n)) => n.to_string(),
+        Some(Data::Bool(b)) => b.to_string(),
+        other => format!("{other:?}"),
+    };
+    let rounds = plan.schedule.len();
+    let paths = book.worksheet_range("Parcours")?;
+    let header: Vec<String> = (0..3 + rounds).map(|c| cell(&paths, 0, c)).collect();
+    ensure!(
+        header[..4] == ["Identifiant", "Nom", "Groupe", "Tour 1"],
+        "header: {header:?}"
+    );
+    let members: usize = plan.groups.iter().map(Vec::len).sum();
+    ensure!(paths.height() == 1 + members, "{} rows", paths.height());
+    for row in 1..=members {
+        let who = cell(&paths, row, 0);
+        for round in 0..rounds {
+            let want = room_name(&room_in_round(&plan, &who, round)?);
+            ensure!(
+                cell(&paths, row, 3 + round) == want,
+                "{who}, round {round}: {} in the sheet, {want} planned",
+                cell(&paths, row, 3 + round)
+            );
+        }
+    }
+    let experts_sheet = book.worksheet_range("Expert·es")?;
+    for (e, expert) in plan.experts.iter().enumerate() {
+        ensure!(cell(&experts_sheet, 1 + e, 0) == *expert);
+        ensure!(cell(&experts_sheet, 1 + e, 3) == (*expert == absent_id).to_string());
+    }
+    let questions = book.worksheet_range("Questions")?;
+    ensure!(
+        cell(&questions, 1, 4) == names[&asker_id]
+            && cell(&questions, 1, 5) == question
+            && cell(&questions, 1, 6) == answer,
+        "the question's row: {:?}",
+        questions.rows().nth(1)
+    );
+    let csv = server
+        .http()
+        .get(&format!("/api/conventions/{CONV}/rotation?format=csv"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    ensure!(
+        csv.starts_with("# Parcours,\nparticipant,name,group,round_1,"),
+        "csv: {}",
+        &csv[..csv.len().min(200)]
+    );
+    ensure!(csv.contains(&format!(
+        "\n# Questions,\nid,asked_at,room,expert,author,question,answer\n{q},"
+    )));
+
     // Without the organizer's token: no.
     let anon = reqwest::Client::new()
         .get(server.url(&format!("/api/conventions/{CONV}/rotation")))

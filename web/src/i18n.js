@@ -668,6 +668,8 @@ export const DICT = {
   'rot.no_questions': ['Aucune question pour le moment.', 'No question yet.'],
   'rot.waiting': [{ one: '{n} question attend votre réponse.', other: '{n} questions attendent votre réponse.' }, { one: '{n} question awaits your answer.', other: '{n} questions await your answer.' }],
   'rot.export': ['Exporter la rotation (JSON)', 'Export the rotation (JSON)'],
+  'rot.export_xlsx': ['Parcours de chacun·e (tableur)', "Everyone's path (spreadsheet)"],
+  'rot.export_csv': ['Parcours de chacun·e (CSV)', "Everyone's path (CSV)"],
   // ---- opinion ----
   'doc.none': ['Aucun document.', 'No document.'],
   'doc.choose': ['Document', 'Document'],
@@ -817,6 +819,8 @@ export const DICT = {
   'export.chat_xlsx': ['Chat, messages masqués compris (tableur)', 'Chat, hidden messages included (spreadsheet)'],
   'export.chat_csv': ['Chat, messages masqués compris (CSV)', 'Chat, hidden messages included (CSV)'],
   'export.rotation': ['Rotation (JSON)', 'Rotation (JSON)'],
+  'export.rotation_xlsx': ['Rotation : parcours, expert·es et questions (tableur)', 'Rotation: paths, experts and questions (spreadsheet)'],
+  'export.rotation_csv': ['Rotation : parcours, expert·es et questions (CSV)', 'Rotation: paths, experts and questions (CSV)'],
   'export.opinion_html': ['Avis citoyen (HTML)', "Citizens' opinion (HTML)"],
   // Exports fetched with the token in a header; the audit trail's head; audit names.
   'export.failed': ["L'export n'a pas pu être téléchargé : réessayez.", 'The export could not be downloaded: try again.'],

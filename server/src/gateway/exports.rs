@@ -11,7 +11,7 @@ use convene_protocol::{ErrorCode, PollKind, Stance};
 use serde::Deserialize;
 
 use super::api::{convention, organizer_or, ApiResult};
-use super::table::{col, row, Cell, Export, Output, OutputQuery, Sheet};
+use super::table::{col, row, Cell, Col, Export, Output, OutputQuery, Sheet};
 use super::{ApiError, AppState};
 use crate::domain::{self as d, Convention};
 use crate::live::view;
@@ -301,7 +301,8 @@ pub async fn rotation(
     Query(q): Query<ExportQuery>,
 ) -> ApiResult<Response> {
     let handle = organizer_or(&app, &headers, &id, q.token.clone(), READERS).await?;
-    let export = handle
+    let out = q.out.output()?;
+    let (json, sheets) = handle
         .query(|c, _| {
             let rot = c.rotation.as_ref()?;
             let names: std::collections::BTreeMap<String, String> = c
@@ -309,12 +310,128 @@ pub async fn rotation(
                 .values()
                 .map(|p| (p.id.clone(), p.name.clone()))
                 .collect();
-            Some(serde_json::json!({ "rotation": wire::rotation_view(rot), "names": names }))
+            let view = wire::rotation_view(rot);
+            let sheets = rotation_sheets(c, &view);
+            Some((
+                serde_json::json!({ "rotation": view, "names": names }),
+                sheets,
+            ))
         })
         .await
         .ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "the convention is shutting down"))?
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no rotation was planned"))?;
-    Ok(Json(export).into_response())
+    respond(out, json, || Export {
+        file: format!("{id}-rotation"),
+        sheets,
+    })
+    .await
+}
+
+/// The rotation as tables, to print or send round: each group member's path (the room of
+/// each round), each expert's groups, and the questions asked in the experts' rooms.
+fn rotation_sheets(c: &Convention, view: &convene_protocol::RotationView) -> Vec<Sheet> {
+    let plan = &view.plan;
+    let name = |p: &str| c.people.get(p).map(|p| p.name.clone()).unwrap_or_default();
+    let room = |r: &str| -> Cell {
+        if r == d::PLENARY {
+            Cell::Word("plenary", "Plénière", "Plenary")
+        } else {
+            c.room(r)
+                .map_or_else(|| r.into(), |room| (&room.name).into())
+        }
+    };
+    let rounds: Vec<Col> = (1..=plan.schedule.len())
+        .map(|n| {
+            col(
+                format!("round_{n}"),
+                format!("Tour {n}"),
+                format!("Round {n}"),
+            )
+        })
+        .collect();
+    let with_rounds = |cols: Vec<Col>| cols.into_iter().chain(rounds.iter().cloned()).collect();
+
+    let mut paths = Sheet::new(
+        "Parcours",
+        with_rounds(vec![
+            col("participant", "Identifiant", "Id"),
+            col("name", "Nom", "Name"),
+            col("group", "Groupe", "Group"),
+        ]),
+    );
+    for (g, members) in plan.groups.iter().enumerate() {
+        for p in members {
+            let mut r = row![p, name(p), g + 1];
+            r.extend(
+                plan.schedule
+                    .iter()
+                    .map(|round| match round.get(g).copied().flatten() {
+                        Some(e) => room(&plan.rooms[e as usize]),
+                        None => room(&plan.rest_room),
+                    }),
+            );
+            paths.push(r);
+        }
+    }
+
+    let mut experts = Sheet::new(
+        "Expert·es",
+        with_rounds(vec![
+            col("participant", "Identifiant", "Id"),
+            col("name", "Nom", "Name"),
+            col("room", "Salle", "Room"),
+            col("absent", "Absent·e", "Absent"),
+        ]),
+    );
+    for (e, p) in plan.experts.iter().enumerate() {
+        let mut r = row![
+            p,
+            name(p),
+            room(&plan.rooms[e]),
+            Cell::Flag(view.absent.contains(p), ["yes", "no"]),
+        ];
+        // The group this expert receives in each round (none: a pause).
+        r.extend(plan.schedule.iter().map(|round| {
+            Cell::from(
+                round
+                    .iter()
+                    .position(|x| *x == Some(e as u32))
+                    .map(|g| g + 1),
+            )
+        }));
+        experts.push(r);
+    }
+
+    let expert_of = |r: &str| {
+        plan.rooms
+            .iter()
+            .position(|x| x == r)
+            .map(|e| name(&plan.experts[e]))
+    };
+    let mut questions = Sheet::new(
+        "Questions",
+        vec![
+            col("id", "N°", "No."),
+            col("asked_at", "Posée à", "Asked at"),
+            col("room", "Salle", "Room"),
+            col("expert", "Expert·e", "Expert"),
+            col("author", "Auteur·rice", "Author"),
+            col("question", "Question", "Question"),
+            col("answer", "Réponse", "Answer"),
+        ],
+    );
+    for q in &view.questions {
+        questions.push(row![
+            q.id,
+            Cell::Millis(q.at as i64),
+            room(&q.room),
+            expert_of(&q.room),
+            name(&q.from),
+            &q.text,
+            q.answer.clone(),
+        ]);
+    }
+    vec![paths, experts, questions]
 }
 
 /// `GET /api/conventions/{id}/chat`: every chat line of the log, in order, with its room and

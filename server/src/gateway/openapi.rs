@@ -252,9 +252,9 @@ pub fn document() -> Value {
             },
             "/api/conventions/{id}/rotation": {
                 "get": participants(staff, "a facilitator or a guarantor", json!({
-                    "summary": "The expert rotation: plan, schedule, absences, and the questions asked in each expert's room with their answers",
-                    "parameters": [id_param],
-                    "responses": { "200": { "description": "{ rotation: RotationView, names: { participant id: name } }" }, "404": err("No rotation") }
+                    "summary": "The expert rotation: plan, schedule, absences, and the questions asked in each expert's room with their answers; as CSV or a spreadsheet, three tables (each member's path, the experts, the questions)",
+                    "parameters": [id_param, format_param, lang_param, tz_param],
+                    "responses": { "200": ok_or_csv("{ rotation: RotationView, names: { participant id: name } }", &json!({ "type": "object" })), "400": err("Another format"), "404": err("No rotation") }
                 }))
             },
             // Run sheet.

@@ -731,6 +731,8 @@ function Exports({ token, conv }) {
     [`/api/conventions/${c}/attendance?format=csv&table=attributes`, `attendance-${conv}-attributes.csv`, t('org.exp_attendance_attr')],
     [sheetPath(`/api/conventions/${c}/runsheet`), `runsheet-${conv}.xlsx`, t('org.exp_runsheet_xlsx')],
     [`/api/conventions/${c}/runsheet?format=csv`, `runsheet-${conv}.csv`, t('org.exp_runsheet')],
+    [sheetPath(`/api/conventions/${c}/rotation`), `rotation-${conv}.xlsx`, t('export.rotation_xlsx')],
+    [`/api/conventions/${c}/rotation?format=csv`, `rotation-${conv}.csv`, t('export.rotation_csv')],
     [`/api/conventions/${c}/rotation`, `rotation-${conv}.json`, t('export.rotation')],
     [`/api/conventions/${c}/public-polls`, `public-polls-${conv}.json`, t('org.exp_public_polls')],
   ];

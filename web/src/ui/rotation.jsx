@@ -8,7 +8,7 @@ import { PLENARY, person, groupOf, roomInRound, placedRound } from '../reduce.js
 import { Countdown, act, ActButton, Section, nameOf, roomName, useId, spoken, clock, minutes, NumberField, checkFields, ExtendForm } from './common.jsx';
 import { attributesOf } from './console.jsx';
 import { Icon } from './icons.jsx';
-import { ExportButton } from './download.jsx';
+import { ExportButton, sheetPath } from './download.jsx';
 
 function phaseWords(client, phase) {
   switch (phase.state) {
@@ -369,7 +369,7 @@ export function RotationView({ client }) {
         <Section id="rot-schedule" title={t('rot.schedule')}>
           <Schedule client={client} />
           <Groups client={client} />
-          {facilitator || client.you.roles.includes('guarantor') ? <p><ExportButton client={client} path={`/api/conventions/${cid}/rotation`} filename={`rotation-${snap.convention.id}.json`}>{t('rot.export')}</ExportButton></p> : null}
+          {facilitator || client.you.roles.includes('guarantor') ? <p class="row wrap"><ExportButton client={client} path={sheetPath(`/api/conventions/${cid}/rotation`)} filename={`rotation-${snap.convention.id}.xlsx`}>{t('rot.export_xlsx')}</ExportButton><ExportButton client={client} path={`/api/conventions/${cid}/rotation?format=csv`} filename={`rotation-${snap.convention.id}.csv`}>{t('rot.export_csv')}</ExportButton><ExportButton client={client} path={`/api/conventions/${cid}/rotation`} filename={`rotation-${snap.convention.id}.json`}>{t('rot.export')}</ExportButton></p> : null}
         </Section>
         {facilitator && rot.phase.state === 'finished' ? <Section id="rot-plan" title={t('rot.setup_new')}><PlanForm client={client} /></Section> : null}
       </div>
