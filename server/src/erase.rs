@@ -85,10 +85,6 @@ fn convention_tables(conn: &Connection) -> rusqlite::Result<Vec<String>> {
 /// Delete `convention` from the embedded store in `dir`, which no server may be using.
 pub fn delete_sqlite(dir: &Path, convention: &str) -> Result<Vec<Deleted>, DeleteError> {
     let _lock = datadir::lock(dir)?;
-    let sql = |path: &Path| {
-        let path = path.to_path_buf();
-        move |error| DeleteError::Sqlite { path, error }
-    };
     let log = dir.join("convene.sqlite3");
     if !log.exists() {
         return Err(DeleteError::Unknown(convention.to_string()));
@@ -105,6 +101,25 @@ pub fn delete_sqlite(dir: &Path, convention: &str) -> Result<Vec<Deleted>, Delet
     if known == 0 {
         return Err(DeleteError::Unknown(convention.to_string()));
     }
+    erase_files(dir, convention, &mut [])
+}
+
+fn sql(path: &Path) -> impl FnOnce(rusqlite::Error) -> DeleteError {
+    let path = path.to_path_buf();
+    move |error| DeleteError::Sqlite { path, error }
+}
+
+/// Every row of `convention` out of every database (`*.sqlite3`) of `dir`, each file then
+/// rewritten and its write-ahead log truncated. The one loop of both deletions: `convene
+/// delete` (no server, a connection of its own per file) and the running server's (`DELETE
+/// /api/conventions/{id}`, from the store's writer thread), which lends the connections it
+/// holds open (`own`: by file name) so that no other connection of the process writes the
+/// file meanwhile; the other files get a connection of their own, with a busy timeout.
+pub fn erase_files(
+    dir: &Path,
+    convention: &str,
+    own: &mut [(&str, &mut Connection)],
+) -> Result<Vec<Deleted>, DeleteError> {
     let mut files: Vec<String> = std::fs::read_dir(dir)
         .map_err(|error| DeleteError::Io {
             path: dir.to_path_buf(),
@@ -119,30 +134,43 @@ pub fn delete_sqlite(dir: &Path, convention: &str) -> Result<Vec<Deleted>, Delet
     let mut out = Vec::new();
     for file in files {
         let path = dir.join(&file);
-        let mut conn = Connection::open(&path).map_err(sql(&path))?;
-        // Freed content is overwritten, then every page written afresh.
-        conn.execute_batch("PRAGMA secure_delete=ON; PRAGMA busy_timeout=5000;")
-            .map_err(sql(&path))?;
-        let tables = convention_tables(&conn).map_err(sql(&path))?;
-        let tx = conn.transaction().map_err(sql(&path))?;
-        let mut rows = 0u64;
-        for table in &tables {
-            rows += tx
-                .execute(
-                    &format!(
-                        "DELETE FROM \"{}\" WHERE convention = ?1",
-                        table.replace('"', "\"\"")
-                    ),
-                    [convention],
-                )
-                .map_err(sql(&path))? as u64;
+        let rows = match own.iter_mut().find(|(name, _)| *name == file) {
+            Some((_, conn)) => erase_one(conn, convention),
+            None => Connection::open(&path).and_then(|mut c| erase_one(&mut c, convention)),
         }
-        tx.commit().map_err(sql(&path))?;
-        conn.execute_batch("VACUUM; PRAGMA wal_checkpoint(TRUNCATE);")
-            .map_err(sql(&path))?;
+        .map_err(sql(&path))?;
         out.push(Deleted { file, rows });
     }
     Ok(out)
+}
+
+/// `convention`'s rows out of one database, then every page written afresh.
+fn erase_one(conn: &mut Connection, convention: &str) -> rusqlite::Result<u64> {
+    // Freed content is overwritten, then every page written afresh.
+    conn.execute_batch("PRAGMA secure_delete=ON; PRAGMA busy_timeout=5000;")?;
+    let tables = convention_tables(conn)?;
+    let tx = conn.transaction()?;
+    let mut rows = 0u64;
+    for table in &tables {
+        rows += tx.execute(
+            &format!(
+                "DELETE FROM \"{}\" WHERE convention = ?1",
+                table.replace('"', "\"\"")
+            ),
+            [convention],
+        )? as u64;
+    }
+    tx.commit()?;
+    conn.execute_batch("VACUUM;")?;
+    // A reader elsewhere would keep the log's frames (busy = 1): say so rather than leave them.
+    let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+    if busy != 0 {
+        return Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            Some("the write-ahead log is in use: not truncated".into()),
+        ));
+    }
+    Ok(rows)
 }
 
 /// Delete `convention` from Redis, once no node of the cluster runs.

@@ -100,6 +100,8 @@ pub struct DocActor {
     next_awareness: tokio::time::Instant,
     /// Connections each participant opened lately (`JOINS_PER_SEC`): at most the roster.
     joins: Budgets<String>,
+    /// The convention is deleted (`DocMsg::Delete`): whom to answer once stopped.
+    deleted: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl DocActor {
@@ -123,6 +125,7 @@ impl DocActor {
             deferred: BTreeSet::new(),
             next_awareness: tokio::time::Instant::now(),
             joins: Budgets::new(JOINS_PER_SEC, JOIN_BURST, 4096),
+            deleted: None,
         }
     }
 
@@ -219,6 +222,9 @@ impl DocActor {
                         self.next_turn = tokio::time::Instant::now() + self.pace();
                         self.handle(crate::live::with_waiting(first, &mut inbox, MAX_BATCH)).await;
                         self.reap();
+                        if self.deleted.is_some() {
+                            break;
+                        }
                     }
                     _ = tokio::time::sleep(LINGER), if idle => {
                         inbox.close();
@@ -236,6 +242,17 @@ impl DocActor {
                 }
             }
             helpers.cancel();
+            if let Some(done) = self.deleted.take() {
+                // Deleted: what it accepted is stored (the turn flushed it), nothing more is
+                // written (no compaction), what waits is dropped.
+                inbox.close();
+                while inbox.try_recv().is_ok() {}
+                for (_, c) in self.conns.drain() {
+                    c.out.close(close::DELETED, "the convention was deleted");
+                }
+                let _ = done.send(());
+                return;
+            }
             self.compact().await;
             for (_, c) in self.conns.drain() {
                 c.out
@@ -323,6 +340,10 @@ impl DocActor {
                             let _ = reply.send(self.live.current());
                         }
                         DocMsg::Remote(updates) => self.remote(updates).await,
+                        DocMsg::Delete(done) => {
+                            self.deleted = Some(done);
+                            break;
+                        }
                         DocMsg::Frame { .. } => unreachable!("handled above"),
                     }
                 }

@@ -332,6 +332,11 @@ impl<K: std::hash::Hash + Eq> Budgets<K> {
             .take()
     }
 
+    /// Forget `key`'s bucket (its token is gone: a deleted convention's).
+    pub fn forget(&mut self, key: &K) {
+        self.buckets.remove(key);
+    }
+
     /// Whether `key` has a token now, without taking it.
     pub fn has(&mut self, key: &K) -> bool {
         self.buckets.get_mut(key).is_none_or(|b| {

@@ -480,6 +480,11 @@ async fn connection(mut socket: Socket, app: AppState) {
                         "convention damaged: an operator must repair it",
                         ErrorCode::Unavailable,
                     ),
+                    JoinError::Deleted => (
+                        close::DELETED,
+                        "the convention was deleted",
+                        ErrorCode::NotFound,
+                    ),
                 };
                 app.hub.metrics().reject(error_code);
                 let f = error(None, error_code, e.to_string());
