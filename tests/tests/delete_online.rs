@@ -372,3 +372,98 @@ async fn cluster_mode_refuses_a_live_deletion() -> Result<()> {
     node.terminate().await?;
     Ok(())
 }
+
+/// Requests that arrive while the convention is deleted: each gets a whole answer (before)
+/// or a typed refusal (409 `conflict` while it is deleted, 404 after), never a 5xx nor a
+/// half-deleted convention; of two DELETEs at once, one deletes and the other is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_during_a_deletion_get_typed_answers() -> Result<()> {
+    let dir = tempdir();
+    let data = dir.path().join("data");
+    let mut server = Server::start(&data).await?;
+    let (gone, _fac, mut cit) = convention(&server, GONE, GONE_MARK).await?;
+    let base = server.url("");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut readers = Vec::new();
+    for path in ["invites", "roster", "audit"] {
+        let (base, stop) = (base.clone(), stop.clone());
+        readers.push(tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let mut seen = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let r = http
+                    .get(format!("{base}/api/conventions/{GONE}/{path}"))
+                    .bearer_auth(convene_tests::ORGANIZER_TOKEN)
+                    .send()
+                    .await?;
+                let status = r.status().as_u16();
+                let body = r.text().await?;
+                seen.push((status, body));
+            }
+            anyhow::Ok(seen)
+        }));
+    }
+    // A participant keeps asking too.
+    let chats = tokio::spawn(async move {
+        let mut answers = Vec::new();
+        for i in 0..200 {
+            // Within the rate limit (20 a second).
+            tokio::time::sleep(Duration::from_millis(60)).await;
+            match cit
+                .request(Command::SendChat {
+                    text: format!("ligne {i}"),
+                })
+                .await
+            {
+                Ok(r) => answers.push(format!("{r:?}")),
+                Err(_) => break, // closed: 4014, checked below
+            }
+        }
+        let code = cit.wait_closed(Duration::from_secs(10)).await?;
+        anyhow::Ok((answers, code))
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let path = format!("/api/conventions/{GONE}?confirm={GONE}");
+    let (a, b) = tokio::join!(delete(&server, &path), delete(&server, &path));
+    let (a, b) = (a?, b?);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut statuses = std::collections::BTreeMap::new();
+    for r in readers {
+        for (status, body) in r.await?? {
+            *statuses.entry(status).or_insert(0) += 1;
+            match status {
+                200 => {}
+                409 => ensure!(body.contains("being deleted"), "{body}"),
+                404 => ensure!(body.contains("not_found"), "{body}"),
+                _ => anyhow::bail!("{status} {body}"),
+            }
+        }
+    }
+    ensure!(statuses.contains_key(&404), "{statuses:?}");
+    let mut deletes = [a.0, b.0];
+    deletes.sort();
+    ensure!(
+        deletes[0] == 200 && (deletes[1] == 409 || deletes[1] == 404),
+        "{a:?} {b:?}"
+    );
+    let (answers, code) = chats.await??;
+    ensure!(code == Some(close::DELETED), "{code:?}");
+    for a in &answers {
+        ensure!(
+            a.starts_with("Ok(") || a.contains("Conflict"),
+            "a chat during the deletion: {a}"
+        );
+    }
+    for mark in [GONE_MARK, GONE] {
+        let left = holding(&data, mark)?;
+        ensure!(left.is_empty(), "{mark} still in {left:?}");
+    }
+    ensure!(
+        hello_code(&server, &gone[1]).await? == Some(close::UNKNOWN_TOKEN),
+        "an old invitation"
+    );
+    println!("readers: {statuses:?}; chats answered: {}", answers.len());
+    server.terminate().await?;
+    Ok(())
+}
