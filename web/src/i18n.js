@@ -1150,6 +1150,10 @@ export const DICT = {
   'org.exp_attendance_attr': ['Présence par critère (CSV)', 'Attendance per attribute (CSV)'],
   'org.exp_runsheet': ['Déroulé, prévu et réalisé (CSV)', 'Run sheet, planned and as run (CSV)'],
   'org.exp_public_polls': ['Sondages du public (JSON)', 'Public polls (JSON)'],
+  // A convention deleted while the server runs (DELETE /api/conventions/{id}, close 4014).
+  'fatal.deleted': ['Cette convention a été supprimée par les organisateurs : elle n’est plus accessible.', 'This convention was deleted by its organizers: it is no longer available.'],
+  'fatal.deleted_help': ['Ses données ont été effacées du serveur. Pour toute question, contactez les organisateurs.', 'Its data was erased from the server. For any question, contact the organizers.'],
+  'public.deleted': ['Cette convention a été supprimée : la diffusion publique est terminée.', 'This convention was deleted: the public broadcast has ended.'],
 };
 
 const STORAGE_KEY = 'convene-lang';
