@@ -1,4 +1,5 @@
-//! `convene delete`: a convention removed from the store for good, while no server uses it.
+//! `convene delete`: a convention removed from the store for good, while no server uses it;
+//! and the same erase run by a live server (`erase_files`, `DELETE /api/conventions/{id}`).
 //! A convention's log holds personal data (names, chat, who voted, attendance): once its
 //! exports are kept, an organizer deletes it, and the other conventions stay as they are.
 //!
@@ -6,7 +7,9 @@
 //! directory (each table with a `convention` column: the log, the ballot box, the documents,
 //! the audit trail, the stored states, attendance), then each database rewritten (`VACUUM`)
 //! and its write-ahead log truncated, so that no page, free page or frame keeps any of it. The
-//! data directory's lock keeps a server from using it meanwhile. Cluster mode: every key of the
+//! data directory's lock keeps a server from using it meanwhile; a running server erases with
+//! the same loop from its store's writer thread, with the connections it holds
+//! (`live::Hub::delete`). Cluster mode: every key of the
 //! convention in Redis, once no node of the cluster runs (the list of nodes, `convene:nodes`).
 
 use std::path::{Path, PathBuf};
