@@ -246,7 +246,11 @@ impl DocActor {
                 // Deleted: what it accepted is stored (the turn flushed it), nothing more is
                 // written (no compaction), what waits is dropped.
                 inbox.close();
-                while inbox.try_recv().is_ok() {}
+                while let Ok(msg) = inbox.try_recv() {
+                    if let DocMsg::Join(c) = msg {
+                        c.out.close(close::DELETED, "the convention was deleted");
+                    }
+                }
                 for (_, c) in self.conns.drain() {
                     c.out.close(close::DELETED, "the convention was deleted");
                 }
@@ -267,6 +271,13 @@ impl DocActor {
         // Updates accepted in this turn: (connection, update bytes, frame to relay).
         let mut pending: Vec<(u64, Vec<u8>, Bytes)> = Vec::new();
         for msg in msgs {
+            if self.deleted.is_some() {
+                // After the deletion: nothing more is stored; a join is told at once.
+                if let DocMsg::Join(c) = msg {
+                    c.out.close(close::DELETED, "the convention was deleted");
+                }
+                continue;
+            }
             match msg {
                 DocMsg::Frame { conn, data } => {
                     // A step 2 must hold only stored updates: store this turn's first.
@@ -340,10 +351,7 @@ impl DocActor {
                             let _ = reply.send(self.live.current());
                         }
                         DocMsg::Remote(updates) => self.remote(updates).await,
-                        DocMsg::Delete(done) => {
-                            self.deleted = Some(done);
-                            break;
-                        }
+                        DocMsg::Delete(done) => self.deleted = Some(done),
                         DocMsg::Frame { .. } => unreachable!("handled above"),
                     }
                 }
