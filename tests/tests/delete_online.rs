@@ -403,6 +403,26 @@ async fn requests_during_a_deletion_get_typed_answers() -> Result<()> {
             anyhow::Ok(seen)
         }));
     }
+    // The list of conventions stays whole meanwhile (the deleted one in it, then not).
+    let lister = {
+        let (base, stop) = (base.clone(), stop.clone());
+        tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let r = http
+                    .get(format!("{base}/api/conventions"))
+                    .bearer_auth(convene_tests::ORGANIZER_TOKEN)
+                    .send()
+                    .await?;
+                let status = r.status().as_u16();
+                let body = r.text().await?;
+                ensure!(status == 200, "the list: {status} {body}");
+                n += 1;
+            }
+            anyhow::Ok(n)
+        })
+    };
     // A participant keeps asking too.
     let chats = tokio::spawn(async move {
         let mut answers = Vec::new();
@@ -445,6 +465,8 @@ async fn requests_during_a_deletion_get_typed_answers() -> Result<()> {
         statuses.contains_key(&404) && statuses.contains_key(&409),
         "{statuses:?}"
     );
+    let listed = lister.await??;
+    ensure!(listed > 0);
     let mut deletes = [a.0, b.0];
     deletes.sort();
     ensure!(

@@ -173,8 +173,16 @@ pub async fn list_conventions(
     organizer(&app, &headers)?;
     let mut out = Vec::new();
     for id in app.hub.ids() {
+        // One being deleted is left out, not the whole list refused.
+        if app.hub.is_deleting(&id) {
+            continue;
+        }
         let handle = convention(&app, &id).await?;
-        let s = summary(&id, &handle).await?;
+        let s = match summary(&id, &handle).await {
+            Ok(s) => s,
+            Err(_) if app.hub.is_deleting(&id) || app.hub.get(&id).is_none() => continue,
+            Err(e) => return Err(e),
+        };
         if s.seq > 0 {
             out.push(s);
         }
