@@ -188,3 +188,60 @@ pub async fn delete_redis(store: &RedisStore, convention: &str) -> Result<(), De
     store.delete(convention).await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A lent connection (the live server's) and a fresh one (another file) both erase their
+    /// file, and the lent one serves on afterwards, as the writer thread's does.
+    #[test]
+    fn erase_files_uses_the_lent_connection_and_opens_the_others() {
+        let dir = std::env::temp_dir().join(format!(
+            "convene-erase-{}-{}",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let setup = |name: &str| {
+            let c = Connection::open(dir.join(name)).unwrap();
+            c.execute_batch(
+                "PRAGMA journal_mode=WAL;
+                 CREATE TABLE t (convention TEXT NOT NULL, body TEXT NOT NULL);
+                 INSERT INTO t VALUES ('gone', 'MarqueA'), ('gone', 'MarqueB'), ('kept', 'K');",
+            )
+            .unwrap();
+            c
+        };
+        let mut lent = setup("a.sqlite3");
+        drop(setup("b.sqlite3"));
+        std::fs::write(dir.join("notes.txt"), "not a database").unwrap();
+        let out = erase_files(&dir, "gone", &mut [("a.sqlite3", &mut lent)]).unwrap();
+        assert_eq!(
+            out,
+            vec![
+                Deleted {
+                    file: "a.sqlite3".into(),
+                    rows: 2
+                },
+                Deleted {
+                    file: "b.sqlite3".into(),
+                    rows: 2
+                },
+            ]
+        );
+        let kept: i64 = lent
+            .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(kept, 1);
+        for name in ["a.sqlite3", "b.sqlite3", "a.sqlite3-wal", "b.sqlite3-wal"] {
+            let bytes = std::fs::read(dir.join(name)).unwrap_or_default();
+            assert!(
+                !bytes.windows(7).any(|w| w == b"MarqueA"),
+                "{name} keeps a deleted row"
+            );
+        }
+        drop(lent);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
