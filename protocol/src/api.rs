@@ -26,6 +26,22 @@ pub struct ConventionSummary {
     pub online: usize,
 }
 
+/// What `DELETE /api/conventions/{id}` erased: the rows of the convention in each database
+/// file of the data directory (as `convene delete` prints them), and their sum.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ConventionDeleted {
+    pub id: String,
+    pub files: Vec<DeletedRows>,
+    pub rows: u64,
+}
+
+/// The rows of a deleted convention one database file held.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DeletedRows {
+    pub file: String,
+    pub rows: u64,
+}
+
 /// One person in a roster import. In CSV: a header with `name`, `roles` (separated by `;`
 /// or `|`), and any other column as an attribute.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -119,6 +119,10 @@ pub mod close {
     /// closed, and a new `hello` is refused with this code until they are readmitted. Do not
     /// reconnect automatically.
     pub const REMOVED: u16 = 4013;
+    /// The organizer deleted the convention (`DELETE /api/conventions/{id}`): every
+    /// connection of it is closed (`/ws`, `/doc`, `/public/ws`), and its invitations and
+    /// public link are unknown from then on. Do not reconnect: the convention is gone.
+    pub const DELETED: u16 = 4014;
 }
 
 /// Roles a participant may hold. A guarantor holds no other role.

@@ -24,6 +24,7 @@ pub fn schema() -> serde_json::Value {
     add!(
         api::CreateConvention,
         api::ConventionSummary,
+        api::ConventionDeleted,
         api::RosterEntry,
         api::RosterAdded,
         api::IssueInvites,

@@ -449,6 +449,7 @@ fn protocol_md_tables_list_every_error_and_close_code() {
         close::SLOW_CONSUMER,
         close::BINARY,
         close::REMOVED,
+        close::DELETED,
         // Public audience (§24).
         convene_protocol::public_close::UNKNOWN_LINK,
         convene_protocol::public_close::LINK_REVOKED,

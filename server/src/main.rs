@@ -46,7 +46,8 @@ enum Command {
     },
     /// Delete a convention for good (its log, ballot box, documents, audit trail, stored
     /// state and attendance), while no server uses the store: keep its exports first. The
-    /// other conventions stay as they are.
+    /// other conventions stay as they are. With an embedded server running, use its organizer
+    /// API instead: `DELETE /api/conventions/{id}?confirm={id}`.
     Delete {
         #[arg(long)]
         convention: String,

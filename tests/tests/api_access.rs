@@ -18,6 +18,9 @@ use serde_json::{json, Value};
 
 const CONV: &str = "acces";
 const OTHER: &str = "voisine";
+/// The convention the organizer deletes (`DELETE /api/conventions/{id}`): not `CONV`, which
+/// the other routes need after it.
+const THROWAWAY: &str = "jetable";
 
 /// The people of the convention, one per role, and their role's name in the document.
 const PEOPLE: [(&str, Role, &str); 5] = [
@@ -125,7 +128,10 @@ async fn command(c: &mut Client, command: Value) -> Result<Value> {
     Ok(serde_json::to_value(&c.wait_seq(seq).await?.event)?)
 }
 
-fn fill(path: &str, params: &HashMap<&str, String>) -> Result<String> {
+fn fill(method: &Method, path: &str, params: &HashMap<&str, String>) -> Result<String> {
+    if *method == Method::DELETE && path == "/api/conventions/{id}" {
+        return Ok(format!("/api/conventions/{THROWAWAY}?confirm={THROWAWAY}"));
+    }
     let mut p = path.to_string();
     for (k, v) in params {
         p = p.replace(&format!("{{{k}}}"), v);
@@ -187,6 +193,11 @@ async fn every_route_answers_every_credential_as_the_openapi_document_says() -> 
             &[person("Autre Animatrice", &[Role::Facilitator], &[])],
         )
         .await?;
+    org.convention(
+        THROWAWAY,
+        &[person("Jetable Animatrice", &[Role::Facilitator], &[])],
+    )
+    .await?;
     let revoked = invite_of(&invites, REVOKED).clone();
     let r = org
         .delete(&format!(
@@ -267,7 +278,7 @@ async fn every_route_answers_every_credential_as_the_openapi_document_says() -> 
             ensure!(op.is_object(), "{m} {p} is not in the document");
             let access = access_of(op, &format!("{m} {p}"))?;
             let method: Method = m.to_uppercase().parse()?;
-            let path = fill(p, &params)?;
+            let path = fill(&method, p, &params)?;
             for who in &round {
                 n += 1;
                 let want = expected(op, &access, who)?;
@@ -310,6 +321,24 @@ async fn every_route_answers_every_credential_as_the_openapi_document_says() -> 
         ensure!(
             op["responses"].get(want.to_string()).is_some(),
             "DELETE invite: {want} undocumented"
+        );
+    }
+    // Deleting a convention, its other documented answers: no confirm or a wrong one (400),
+    // deleted already (404).
+    let op = &doc["paths"]["/api/conventions/{id}"]["delete"];
+    for (path, want) in [
+        (format!("/api/conventions/{CONV}"), 400u16),
+        (format!("/api/conventions/{CONV}?confirm={OTHER}"), 400),
+        (
+            format!("/api/conventions/{THROWAWAY}?confirm={THROWAWAY}"),
+            404,
+        ),
+    ] {
+        let (got, body) = call(&base, &Method::DELETE, &path, &Who::Organizer, 0).await?;
+        ensure!(got == want, "DELETE {path}: {got} {body}, expected {want}");
+        ensure!(
+            op["responses"].get(want.to_string()).is_some(),
+            "DELETE convention: {want} undocumented"
         );
     }
     // Public audience (§24): the opinion is for the holder of the active public link only;
@@ -380,7 +409,7 @@ async fn a_token_in_the_url_is_refused_on_every_participant_route() -> Result<()
         if access.roles.is_empty() {
             continue;
         }
-        let path = fill(p, &params)?;
+        let path = fill(&Method::GET, p, &params)?;
         let sep = if path.contains('?') { '&' } else { '?' };
         // The facilitator's own valid token, and for a convention that does not exist: the
         // same 400, which says nothing of the token or the convention.

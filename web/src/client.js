@@ -25,6 +25,8 @@ const FATAL_CLOSES = {
   4012: 'damaged',
   // Removed from the live convention by the facilitators (moderation): until readmitted.
   4013: 'removed',
+  // The organizers deleted the convention (DELETE /api/conventions/{id}): it is gone.
+  4014: 'deleted',
 };
 const MAX_BACKOFF_MS = 30000;
 /** Heard nothing for this long: send a `ping`. */

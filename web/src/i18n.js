@@ -1040,6 +1040,10 @@ export const DICT = {
   'cmd.hide_question': ['Masquer', 'Hiding'],
   'cmd.mark_answering': ['En cours de réponse', 'Marking as being answered'],
   'cmd.mark_answered': ['Répondu', 'Marking as answered'],
+  // A convention deleted while the server runs (DELETE /api/conventions/{id}, close 4014).
+  'fatal.deleted': ['Cette convention a été supprimée par les organisateurs : elle n’est plus accessible.', 'This convention was deleted by its organizers: it is no longer available.'],
+  'fatal.deleted_help': ['Ses données ont été effacées du serveur. Pour toute question, contactez les organisateurs.', 'Its data was erased from the server. For any question, contact the organizers.'],
+  'public.deleted': ['Cette convention a été supprimée : la diffusion publique est terminée.', 'This convention was deleted: the public broadcast has ended.'],
 };
 
 /**

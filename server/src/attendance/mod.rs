@@ -101,6 +101,15 @@ impl Attendance {
         Ok(Attendance { backend, settings })
     }
 
+    /// The SQLite connection of `attendance.sqlite3` (embedded mode): lent to the erase of a
+    /// deleted convention (`erase::erase_files`), so that no write of it comes in between.
+    pub fn sqlite(&self) -> Option<Arc<Mutex<Connection>>> {
+        match &self.backend {
+            Backend::Sqlite(c) => Some(c.clone()),
+            Backend::Redis(_) => None,
+        }
+    }
+
     /// Write stretches down (a stretch written again keeps its latest end).
     pub async fn write(&self, convention: &str, stretches: Vec<Stretch>) -> Result<(), StoreError> {
         if stretches.is_empty() {

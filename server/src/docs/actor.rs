@@ -100,6 +100,8 @@ pub struct DocActor {
     next_awareness: tokio::time::Instant,
     /// Connections each participant opened lately (`JOINS_PER_SEC`): at most the roster.
     joins: Budgets<String>,
+    /// The convention is deleted (`DocMsg::Delete`): whom to answer once stopped.
+    deleted: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl DocActor {
@@ -123,6 +125,7 @@ impl DocActor {
             deferred: BTreeSet::new(),
             next_awareness: tokio::time::Instant::now(),
             joins: Budgets::new(JOINS_PER_SEC, JOIN_BURST, 4096),
+            deleted: None,
         }
     }
 
@@ -219,6 +222,9 @@ impl DocActor {
                         self.next_turn = tokio::time::Instant::now() + self.pace();
                         self.handle(crate::live::with_waiting(first, &mut inbox, MAX_BATCH)).await;
                         self.reap();
+                        if self.deleted.is_some() {
+                            break;
+                        }
                     }
                     _ = tokio::time::sleep(LINGER), if idle => {
                         inbox.close();
@@ -236,6 +242,21 @@ impl DocActor {
                 }
             }
             helpers.cancel();
+            if let Some(done) = self.deleted.take() {
+                // Deleted: what it accepted is stored (the turn flushed it), nothing more is
+                // written (no compaction), what waits is dropped.
+                inbox.close();
+                while let Ok(msg) = inbox.try_recv() {
+                    if let DocMsg::Join(c) = msg {
+                        c.out.close(close::DELETED, "the convention was deleted");
+                    }
+                }
+                for (_, c) in self.conns.drain() {
+                    c.out.close(close::DELETED, "the convention was deleted");
+                }
+                let _ = done.send(());
+                return;
+            }
             self.compact().await;
             for (_, c) in self.conns.drain() {
                 c.out
@@ -250,6 +271,13 @@ impl DocActor {
         // Updates accepted in this turn: (connection, update bytes, frame to relay).
         let mut pending: Vec<(u64, Vec<u8>, Bytes)> = Vec::new();
         for msg in msgs {
+            if self.deleted.is_some() {
+                // After the deletion: nothing more is stored; a join is told at once.
+                if let DocMsg::Join(c) = msg {
+                    c.out.close(close::DELETED, "the convention was deleted");
+                }
+                continue;
+            }
             match msg {
                 DocMsg::Frame { conn, data } => {
                     // A step 2 must hold only stored updates: store this turn's first.
@@ -323,6 +351,7 @@ impl DocActor {
                             let _ = reply.send(self.live.current());
                         }
                         DocMsg::Remote(updates) => self.remote(updates).await,
+                        DocMsg::Delete(done) => self.deleted = Some(done),
                         DocMsg::Frame { .. } => unreachable!("handled above"),
                     }
                 }

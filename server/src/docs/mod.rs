@@ -47,6 +47,9 @@ pub mod close {
     /// A facilitator removed the participant from the live convention (moderation); refused
     /// until they are readmitted.
     pub const REMOVED: u16 = 4405;
+    /// The organizer deleted the convention (`DELETE /api/conventions/{id}`): the document is
+    /// gone for good. In the 4400s, so a stock provider does not reconnect.
+    pub const DELETED: u16 = 4410;
 }
 
 /// Largest binary frame the document endpoint reads (a client's first sync may carry a
@@ -167,6 +170,9 @@ enum DocMsg {
     Current(oneshot::Sender<(u64, Bytes)>),
     /// Updates another node stored (cluster mode), with their numbers.
     Remote(Vec<(u64, Vec<u8>)>),
+    /// The convention is deleted: store what was accepted, close every connection (4410)
+    /// and end without compacting; answered once done.
+    Delete(oneshot::Sender<()>),
 }
 
 #[derive(Clone)]
@@ -196,6 +202,9 @@ struct Inner {
     store: Store,
     metrics: Arc<Metrics>,
     docs: Mutex<HashMap<(String, String), DocHandle>>,
+    /// Conventions deleted (`DocHub::delete`): no document of theirs starts again, not even
+    /// for a connection admitted just before, until the id is created anew (`revive`).
+    deleted: Mutex<std::collections::HashSet<String>>,
     /// Documents rendered (`DocHub::rendered`), and the turns to render.
     renders: Mutex<Renders>,
     rendering: tokio::sync::Semaphore,
@@ -215,6 +224,7 @@ impl DocHub {
                 store,
                 metrics,
                 docs: Mutex::new(HashMap::new()),
+                deleted: Mutex::new(Default::default()),
                 renders: Mutex::new(Renders::default()),
                 rendering: tokio::sync::Semaphore::new(RENDERS_AT_ONCE),
                 tracker,
@@ -231,6 +241,16 @@ impl DocHub {
             return h.clone();
         }
         let (tx, rx) = mpsc::channel(4096);
+        if self
+            .inner
+            .deleted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(convention)
+        {
+            // A handle that reaches nobody: joins fail, reads find nothing.
+            return DocHandle { tx };
+        }
         let weak = tx.downgrade();
         let task = actor::DocActor::new(
             key.0.clone(),
@@ -263,6 +283,39 @@ impl DocHub {
             .filter(|((c, _), _)| c == convention)
             .map(|(k, h)| (k.clone(), h.clone()))
             .collect()
+    }
+
+    /// The convention is deleted: every live document of it stores what it accepted, closes
+    /// its connections (4410) and stops; none starts again (`handle`) until the id is
+    /// created anew; its renderings are dropped. Returns once they all stopped.
+    pub async fn delete(&self, convention: &str) {
+        self.inner
+            .deleted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(convention.to_string());
+        for (key, h) in self.live(convention) {
+            let (reply, rx) = oneshot::channel();
+            if h.tx.send(DocMsg::Delete(reply)).await.is_ok() {
+                let _ = rx.await;
+            }
+            let mut docs = self.inner.docs.lock().unwrap_or_else(|e| e.into_inner());
+            if docs.get(&key).is_some_and(|d| d.tx.same_channel(&h.tx)) {
+                docs.remove(&key);
+            }
+        }
+        self.lock_renders()
+            .kept
+            .retain(|(k, _)| k.convention != convention);
+    }
+
+    /// A convention of this id is created (again): its documents may start.
+    pub fn revive(&self, convention: &str) {
+        self.inner
+            .deleted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(convention);
     }
 
     /// Who may write a document changed: live connections follow at once.

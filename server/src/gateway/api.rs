@@ -53,6 +53,13 @@ pub fn organizer(app: &AppState, headers: &HeaderMap) -> ApiResult<()> {
 }
 
 pub async fn convention(app: &AppState, id: &str) -> ApiResult<Handle> {
+    // Being deleted: neither whole nor gone yet.
+    if app.hub.is_deleting(id) {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            format!("convention {id} is being deleted"),
+        ));
+    }
     let handle = app
         .hub
         .find(id)
@@ -166,8 +173,16 @@ pub async fn list_conventions(
     organizer(&app, &headers)?;
     let mut out = Vec::new();
     for id in app.hub.ids() {
+        // One being deleted is left out, not the whole list refused.
+        if app.hub.is_deleting(&id) {
+            continue;
+        }
         let handle = convention(&app, &id).await?;
-        let s = summary(&id, &handle).await?;
+        let s = match summary(&id, &handle).await {
+            Ok(s) => s,
+            Err(_) if app.hub.is_deleting(&id) || app.hub.get(&id).is_none() => continue,
+            Err(e) => return Err(e),
+        };
         if s.seq > 0 {
             out.push(s);
         }
@@ -189,6 +204,77 @@ pub async fn get_convention(
         ));
     }
     Ok(Json(s))
+}
+
+/// `DELETE /api/conventions/{id}?confirm={id}`: the convention deleted while the server runs
+/// (`Hub::delete`, embedded mode), its rows erased from every database of the data directory.
+pub async fn delete_convention(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(query): Query<std::collections::HashMap<String, String>>,
+) -> ApiResult<Json<convene_protocol::api::ConventionDeleted>> {
+    use crate::live::DeleteFailure;
+    organizer(&app, &headers)?;
+    if query.get("confirm") != Some(&id) {
+        return Err(ApiError::new(
+            ErrorCode::Invalid,
+            format!("confirm must repeat the convention's id (?confirm={id}): nothing deleted"),
+        ));
+    }
+    let started = std::time::Instant::now();
+    // In a task of its own: a client that goes away mid-way does not cut the deletion short.
+    let hub = app.hub.clone();
+    let key = id.clone();
+    let erased = app
+        .tracker
+        .spawn(async move { hub.delete(&key).await })
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("deletion failed: {e}")))?;
+    let erased = erased.map_err(|e| {
+        let code = match &e {
+            DeleteFailure::Unknown => ErrorCode::NotFound,
+            DeleteFailure::InProgress | DeleteFailure::Cluster => ErrorCode::Conflict,
+            DeleteFailure::Gone => ErrorCode::Unavailable,
+            DeleteFailure::Erase(_) => ErrorCode::Internal,
+        };
+        if matches!(e, DeleteFailure::Erase(_)) {
+            tracing::error!(convention = %id, error = %e, "convention deletion failed");
+        }
+        let message = match &e {
+            DeleteFailure::Unknown => format!("no convention {id}: nothing deleted"),
+            DeleteFailure::Cluster => format!("{e}: nothing deleted"),
+            _ => format!("convention {id}: {e}"),
+        };
+        ApiError::new(code, message)
+    })?;
+    {
+        // The request budgets of its invitations go with them.
+        let mut budgets = app.requests.lock().unwrap_or_else(|e| e.into_inner());
+        for hash in &erased.tokens {
+            budgets.forget(hash);
+        }
+    }
+    let rows = erased.files.iter().map(|f| f.rows).sum();
+    tracing::info!(
+        convention = %id,
+        rows,
+        files = erased.files.len(),
+        ms = started.elapsed().as_millis() as u64,
+        "convention deleted"
+    );
+    Ok(Json(convene_protocol::api::ConventionDeleted {
+        id,
+        files: erased
+            .files
+            .into_iter()
+            .map(|f| convene_protocol::api::DeletedRows {
+                file: f.file,
+                rows: f.rows,
+            })
+            .collect(),
+        rows,
+    }))
 }
 
 /// Role names as organizers write them in a CSV: English or French.

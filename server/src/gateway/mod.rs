@@ -147,7 +147,10 @@ pub fn router(state: AppState) -> Router {
             "/api/conventions",
             post(api::create_convention).get(api::list_conventions),
         )
-        .route("/api/conventions/{id}", get(api::get_convention))
+        .route(
+            "/api/conventions/{id}",
+            get(api::get_convention).delete(api::delete_convention),
+        )
         .route(
             "/api/conventions/{id}/roster",
             post(api::import_roster).get(api::roster),

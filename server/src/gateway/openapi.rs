@@ -3,8 +3,8 @@
 
 use axum::Json;
 use convene_protocol::api::{
-    ConventionSummary, CreateConvention, ErrorBody, Invite, InviteStatus, IssueInvites,
-    NamedBallot, Nodes, PollResults, RosterAdded, RosterEntry, VideoMeeting,
+    ConventionDeleted, ConventionSummary, CreateConvention, ErrorBody, Invite, InviteStatus,
+    IssueInvites, NamedBallot, Nodes, PollResults, RosterAdded, RosterEntry, VideoMeeting,
 };
 use convene_protocol::{ChatExportLine, Person};
 use schemars::gen::SchemaSettings;
@@ -19,6 +19,7 @@ pub const OPERATIONS: &[(&str, &str)] = &[
     ("post", "/api/conventions"),
     ("get", "/api/conventions"),
     ("get", "/api/conventions/{id}"),
+    ("delete", "/api/conventions/{id}"),
     ("post", "/api/conventions/{id}/roster"),
     ("get", "/api/conventions/{id}/roster"),
     ("post", "/api/conventions/{id}/invites"),
@@ -57,6 +58,8 @@ pub fn document() -> Value {
     let create = serde_json::to_value(gen.subschema_for::<CreateConvention>()).unwrap_or_default();
     let summary =
         serde_json::to_value(gen.subschema_for::<ConventionSummary>()).unwrap_or_default();
+    let deleted =
+        serde_json::to_value(gen.subschema_for::<ConventionDeleted>()).unwrap_or_default();
     let summaries =
         serde_json::to_value(gen.subschema_for::<Vec<ConventionSummary>>()).unwrap_or_default();
     let roster_in =
@@ -185,7 +188,19 @@ pub fn document() -> Value {
                 "get": organizer_only(json!({ "summary": "List conventions", "responses": { "200": ok("Conventions", &summaries) } }))
             },
             "/api/conventions/{id}": {
-                "get": organizer_only(json!({ "summary": "A convention's summary", "parameters": [id_param], "responses": { "200": ok("Summary", &summary), "404": err("No such convention") } }))
+                "get": organizer_only(json!({ "summary": "A convention's summary", "parameters": [id_param], "responses": { "200": ok("Summary", &summary), "404": err("No such convention") } })),
+                "delete": organizer_only(json!({
+                    "summary": "Delete a convention for good, while the server runs",
+                    "description": "Embedded mode only. Everything the convention accepted is made durable, then its task stops: every connection of it is closed (participants' /ws and public viewers' /public/ws with 4014, document sockets /doc with 4410; PROTOCOL.md section 15), and its rows are erased from every database of the data directory (each file then rewritten and its write-ahead log truncated: no byte of it is left), as `convene delete` does with the server stopped. Its invitations and public link are unknown from then on (401); the id may be created again, as a new, empty convention. Meanwhile requests naming it get 409 conflict. Cannot be undone: `confirm` must repeat the id.",
+                    "parameters": [id_param, { "name": "confirm", "in": "query", "required": true, "schema": { "type": "string" }, "description": "The convention's id again" }],
+                    "responses": {
+                        "200": ok("Deleted: its rows per database file", &deleted),
+                        "400": err("confirm missing or not the id: code invalid, nothing deleted"),
+                        "404": err("No such convention (or deleted already)"),
+                        "409": err("Being deleted already; or cluster mode (--redis): refused, stop every node and run `convene delete --redis URL --convention ID --confirm ID` (code conflict)"),
+                        "500": err("Stopped, but its rows could not all be erased (code internal): call again, or run `convene delete` with the server stopped")
+                    }
+                }))
             },
             "/api/conventions/{id}/roster": {
                 "post": organizer_only(json!({

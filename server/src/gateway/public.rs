@@ -441,6 +441,9 @@ async fn viewer(mut socket: Socket, app: AppState) {
                         break Some((close::GOING_AWAY, "the convention went away"));
                     }
                     let shown = rx.borrow_and_update().clone();
+                    if shown.deleted {
+                        break Some((close::DELETED, "the convention was deleted"));
+                    }
                     if shown.link.as_deref() != Some(hash.as_str()) {
                         break Some((public_close::LINK_REVOKED, "the public link was revoked"));
                     }

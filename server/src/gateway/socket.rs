@@ -332,6 +332,11 @@ impl<K: std::hash::Hash + Eq> Budgets<K> {
             .take()
     }
 
+    /// Forget `key`'s bucket (its token is gone: a deleted convention's).
+    pub fn forget(&mut self, key: &K) {
+        self.buckets.remove(key);
+    }
+
     /// Take one of `key`'s tokens if `key` has a bucket (it used its budget lately): whether
     /// it had one. `None` when it has none: nothing is made for it, so a key that may be
     /// made up (an unknown token) holds no memory until `take` is called for it.

@@ -460,6 +460,12 @@ async fn connection(mut socket: Socket, app: AppState) {
                         "unknown invitation",
                         ErrorCode::Unauthorized,
                     ),
+                    // The task stopped because the convention is being deleted.
+                    JoinError::Gone if app.hub.is_deleting(convention) => (
+                        close::DELETED,
+                        "the convention was deleted",
+                        ErrorCode::NotFound,
+                    ),
                     JoinError::Gone => (
                         close::GOING_AWAY,
                         "server shutting down",
@@ -479,6 +485,11 @@ async fn connection(mut socket: Socket, app: AppState) {
                         close::DAMAGED,
                         "convention damaged: an operator must repair it",
                         ErrorCode::Unavailable,
+                    ),
+                    JoinError::Deleted => (
+                        close::DELETED,
+                        "the convention was deleted",
+                        ErrorCode::NotFound,
                     ),
                 };
                 app.hub.metrics().reject(error_code);

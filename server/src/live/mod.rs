@@ -73,6 +73,9 @@ pub enum CommandError {
     /// A request past its sender's budget (a `visit`: `WELCOME_BURST`, `WELCOME_EVERY_MS`).
     #[error("{0}")]
     TooOften(&'static str),
+    /// The organizer is deleting the convention (`Hub::delete`): nothing more is decided.
+    #[error("the convention is being deleted")]
+    Deleted,
 }
 
 impl CommandError {
@@ -83,6 +86,7 @@ impl CommandError {
                 convene_protocol::ErrorCode::Unavailable
             }
             CommandError::TooOften(_) => convene_protocol::ErrorCode::RateLimited,
+            CommandError::Deleted => convene_protocol::ErrorCode::Conflict,
         }
     }
 }
@@ -107,6 +111,9 @@ pub enum JoinError {
     /// This invitation said hello too often (`WELCOME_BURST`, `WELCOME_EVERY_MS`).
     #[error("this invitation connected too often: wait a few seconds")]
     TooOften,
+    /// The organizer deleted the convention (close 4014).
+    #[error("the convention was deleted")]
+    Deleted,
 }
 
 /// A connection as the convention's task sees it: where to queue its frames, and through
@@ -216,6 +223,10 @@ enum Msg {
     Query(Query),
     /// Attendance (issue #17): this node's stretches not yet written, open ones ending now.
     Attendance(oneshot::Sender<Vec<crate::attendance::Stretch>>),
+    /// The organizer deletes the convention (`Hub::delete`): the task makes what it accepted
+    /// durable, refuses what waits, closes its connections (4014) and ends, without storing
+    /// its state or attendance; it answers with the hashes of every token it knew.
+    Delete(oneshot::Sender<Vec<String>>),
     /// Attendance: a write handed to a task of its own is done.
     AttendanceWritten {
         mark: crate::attendance::Mark,
@@ -310,6 +321,14 @@ impl Handle {
         rx.await.ok()
     }
 
+    /// Stop the task for a deletion (`Msg::Delete`); once it answers, nothing of the
+    /// convention is written by it any more. The hashes of every token it knew.
+    async fn delete(&self) -> Option<Vec<String>> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(Msg::Delete(reply)).await.ok()?;
+        rx.await.ok()
+    }
+
     /// Who is online on another node changed (cluster mode).
     pub async fn remote_presence(&self, node: String, set: Option<(u64, BTreeSet<String>)>) {
         let _ = self.tx.send(Msg::RemotePresence { node, set }).await;
@@ -347,6 +366,34 @@ impl Handle {
         self.tx.send(Msg::Query(q)).await.ok()?;
         rx.await.ok()
     }
+}
+
+/// What `Hub::delete` erased: the rows of each database file, and the hashes of the tokens the
+/// convention knew (the gateway forgets their request budgets).
+#[derive(Debug)]
+pub struct Erased {
+    pub files: Vec<crate::erase::Deleted>,
+    pub tokens: Vec<String>,
+}
+
+/// Why a convention was not deleted.
+#[derive(Debug, thiserror::Error)]
+pub enum DeleteFailure {
+    #[error("no such convention")]
+    Unknown,
+    #[error("the convention is already being deleted")]
+    InProgress,
+    #[error(
+        "cluster mode: a convention cannot be deleted while nodes run; stop every node, then \
+         run `convene delete --redis URL --convention ID --confirm ID`"
+    )]
+    Cluster,
+    #[error("the convention's task is gone (shutting down)")]
+    Gone,
+    /// The convention is gone from the server, but its rows could not all be erased: run
+    /// the deletion again (or `convene delete` with the server stopped).
+    #[error("erasing it from the data directory failed: {0}")]
+    Erase(crate::erase::DeleteError),
 }
 
 /// Every live convention of this process.
@@ -390,6 +437,8 @@ struct HubInner {
     next_conn: AtomicU64,
     /// Public audience (§24): the public feeds of this node.
     public: public::Public,
+    /// Conventions being deleted (`Hub::delete`): refused, typed, until it is done.
+    deleting: Mutex<std::collections::HashSet<String>>,
 }
 
 impl Hub {
@@ -427,6 +476,7 @@ impl Hub {
                 cancel,
                 next_conn: AtomicU64::new(1),
                 public: public::Public::default(),
+                deleting: Mutex::new(Default::default()),
             }),
         };
         if let Some(c) = &hub.inner.cluster {
@@ -579,8 +629,13 @@ impl Hub {
         }
     }
 
-    /// Create a convention: its task, then its first event.
+    /// Create a convention: its task, then its first event. An id deleted before is new again
+    /// (nothing of the old one is left); one being deleted is refused until it is done.
     pub async fn create(&self, id: &str, name: String) -> Result<Handle, CommandError> {
+        if self.is_deleting(id) {
+            return Err(CommandError::Deleted);
+        }
+        self.inner.docs.revive(id);
         let handle = self.spawn(id);
         if let Err(e) = handle
             .command(d::Actor::Organizer, d::Command::CreateConvention { name })
@@ -598,6 +653,91 @@ impl Hub {
             return Err(e);
         }
         Ok(handle)
+    }
+
+    /// Whether the convention is being deleted now.
+    pub fn is_deleting(&self, id: &str) -> bool {
+        self.inner
+            .deleting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(id)
+    }
+
+    /// Delete a convention while the server runs (embedded mode). Its task makes what it
+    /// accepted durable and stops, closing its connections (4014); its live documents store
+    /// their accepted updates and stop (4410); its public viewers are closed (4014); then its
+    /// rows are erased from every database of the data directory by the store's own writer
+    /// thread (`erase::erase_files`, as `convene delete` does), and every trace of it here goes.
+    /// Meanwhile the convention is refused (`is_deleting`), and so is a second deletion.
+    pub async fn delete(&self, id: &str) -> Result<Erased, DeleteFailure> {
+        let Store::Sqlite(sqlite) = &self.inner.store else {
+            return Err(DeleteFailure::Cluster);
+        };
+        if !self
+            .inner
+            .deleting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.to_string())
+        {
+            return Err(DeleteFailure::InProgress);
+        }
+        // Unmarked however this ends (an error, the request dropped).
+        struct Unmark<'a>(&'a Hub, &'a str);
+        impl Drop for Unmark<'_> {
+            fn drop(&mut self) {
+                self.0
+                    .inner
+                    .deleting
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(self.1);
+            }
+        }
+        let _unmark = Unmark(self, id);
+        let tokens = match self.get(id) {
+            Some(handle) => {
+                // A convention that cannot be loaded (damaged) may be deleted too.
+                let exists = handle.query(|c, _| c.exists()).await.unwrap_or(false);
+                if !exists && self.inner.faults.get(id).is_none() {
+                    return Err(DeleteFailure::Unknown);
+                }
+                handle.delete().await.ok_or(DeleteFailure::Gone)?
+            }
+            // No task, yet rows in the store: an erase that failed before, tried again.
+            None => {
+                let stored = self
+                    .inner
+                    .store
+                    .conventions()
+                    .await
+                    .map_err(|e| DeleteFailure::Erase(e.into()))?;
+                if !stored.iter().any(|c| c == id) {
+                    return Err(DeleteFailure::Unknown);
+                }
+                Vec::new()
+            }
+        };
+        // From here on the convention is gone from this process, whatever the erase says.
+        self.inner.docs.delete(id).await;
+        self.inner.public.delete(id);
+        {
+            let mut map = self
+                .inner
+                .conventions
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if map.get(id).is_some_and(|h| h.tx.is_closed()) {
+                map.remove(id);
+            }
+        }
+        self.inner.faults.set(id, None);
+        let files = sqlite
+            .erase(id, self.inner.attendance.sqlite())
+            .await
+            .map_err(DeleteFailure::Erase)?;
+        Ok(Erased { files, tokens })
     }
 
     pub fn ids(&self) -> Vec<String> {

@@ -30,6 +30,8 @@ pub struct Shown {
     pub frame: Option<Frame>,
     /// The latest `public_count`, once the count changed after the view was built.
     pub count: Option<Frame>,
+    /// The organizer deleted the convention: every viewer is closed (4014).
+    pub deleted: bool,
 }
 
 /// Whether two optional frames are the same encoding (the same shared bytes): O(1).
@@ -144,6 +146,22 @@ impl Public {
             total: Arc::clone(&self.total),
         };
         (before < max).then_some(seat)
+    }
+
+    /// The convention is deleted: its viewers are told (they close with 4014) and its feed
+    /// is forgotten (a convention created again with this id starts a new one).
+    pub fn delete(&self, convention: &str) {
+        let feed = self
+            .feeds
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(convention);
+        if let Some(feed) = feed {
+            feed.show(Shown {
+                deleted: true,
+                ..Shown::default()
+            });
+        }
     }
 
     /// Viewers of one convention connected to this node.

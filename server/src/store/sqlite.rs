@@ -66,6 +66,14 @@ enum Job {
     Audit(String, Reply<Vec<AuditEntry>>),
     /// Try a small write: can the store write again?
     Probe(Reply<()>),
+    /// Every row of a convention out of every database of the data directory, each file
+    /// rewritten (`erase::erase_files`), with the connections this thread holds and the
+    /// attendance store's, so that nothing of the process writes meanwhile.
+    Erase {
+        convention: String,
+        attendance: Option<Arc<Mutex<Connection>>>,
+        reply: oneshot::Sender<Result<Vec<crate::erase::Deleted>, crate::erase::DeleteError>>,
+    },
     Close(oneshot::Sender<()>),
 }
 
@@ -75,6 +83,8 @@ type WriteError = Arc<Mutex<Option<String>>>;
 #[derive(Clone)]
 pub struct SqliteStore {
     jobs: mpsc::Sender<Job>,
+    /// The data directory (its files are erased from, `Job::Erase`).
+    dir: std::path::PathBuf,
     write_error: WriteError,
 }
 
@@ -154,12 +164,14 @@ impl SqliteStore {
         let (tx, rx) = mpsc::channel(QUEUE);
         let write_error = WriteError::default();
         let flag = write_error.clone();
+        let at = dir.to_path_buf();
         thread::Builder::new()
             .name("convene-sqlite".into())
-            .spawn(move || writer(conn, states, rx, flag))
+            .spawn(move || writer(conn, states, rx, flag, at))
             .map_err(unavailable)?;
         Ok(SqliteStore {
             jobs: tx,
+            dir: dir.to_path_buf(),
             write_error,
         })
     }
@@ -299,6 +311,30 @@ impl SqliteStore {
             .await
     }
 
+    /// Erase `convention` from every database of the data directory, in the writer thread:
+    /// the appends queued before it are committed first, the ones after it wait.
+    pub async fn erase(
+        &self,
+        convention: &str,
+        attendance: Option<Arc<Mutex<Connection>>>,
+    ) -> Result<Vec<crate::erase::Deleted>, crate::erase::DeleteError> {
+        let (reply, rx) = oneshot::channel();
+        let gone = || crate::erase::DeleteError::Store(unavailable("the store is closed"));
+        self.jobs
+            .send(Job::Erase {
+                convention: convention.to_string(),
+                attendance,
+                reply,
+            })
+            .await
+            .map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())?
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     pub async fn close(&self) {
         let (tx, rx) = oneshot::channel();
         if self.jobs.send(Job::Close(tx)).await.is_ok() {
@@ -352,9 +388,10 @@ fn open_states(dir: &Path) -> Result<Connection, StoreError> {
 
 fn writer(
     mut conn: Connection,
-    states: Connection,
+    mut states: Connection,
     mut jobs: mpsc::Receiver<Job>,
     write_error: WriteError,
+    dir: std::path::PathBuf,
 ) {
     let mut appends: Vec<Write> = Vec::new();
     while let Some(first) = jobs.blocking_recv() {
@@ -421,6 +458,32 @@ fn writer(
                     let result = probe(&conn);
                     note_write(&write_error, &result);
                     let _ = r.send(result);
+                }
+                Job::Erase {
+                    convention,
+                    attendance,
+                    reply,
+                } => {
+                    // What was queued before it is committed first: nothing of the
+                    // convention comes after the erase.
+                    if !appends.is_empty() {
+                        let result = commit(&conn, &mut appends);
+                        note_write(&write_error, &result);
+                    }
+                    let mut guard = attendance
+                        .as_ref()
+                        .map(|a| a.lock().unwrap_or_else(|e| e.into_inner()));
+                    let mut own: Vec<(&str, &mut Connection)> = vec![
+                        ("convene.sqlite3", &mut conn),
+                        ("states.sqlite3", &mut states),
+                    ];
+                    if let Some(g) = guard.as_deref_mut() {
+                        own.push(("attendance.sqlite3", g));
+                    }
+                    let result = crate::erase::erase_files(&dir, &convention, &mut own);
+                    drop(own);
+                    drop(guard);
+                    let _ = reply.send(result);
                 }
                 Job::Close(r) => close = Some(r),
             }

@@ -12,7 +12,7 @@ import { t, getLang, setLang, LANGS, fmtPercent, fmtTime } from '../i18n.js';
 
 const LINK_RE = /^[a-z0-9-]{1,40}\.[0-9a-f]{32}$/;
 /** Close codes after which trying again is pointless (§15). */
-const FINAL = { 4020: 'public.unknown', 4021: 'public.revoked', 4023: 'public.unknown', 4003: 'public.unknown' };
+const FINAL = { 4020: 'public.unknown', 4021: 'public.revoked', 4023: 'public.unknown', 4003: 'public.unknown', 4014: 'public.deleted' };
 const FULL = 4022;
 
 /** Where the page keeps its browser id, and how one looks (the server checks it again). */

@@ -182,6 +182,7 @@ export function App({ client, videoConfig }) {
         <p class="notice error" role="alert">{t(`fatal.${client.fatal}`)}</p>
         {client.fatal === 'unknown_token' || client.fatal === 'revoked' ? <p>{t('fatal.help')}</p> : null}
         {client.fatal === 'removed' ? <p data-testid="removed-help">{t('fatal.removed_help')}</p> : null}
+        {client.fatal === 'deleted' ? <p data-testid="deleted-help">{t('fatal.deleted_help')}</p> : null}
       </main>
     );
   }

@@ -202,6 +202,12 @@ pub struct Actor {
     tally_rounds: HashMap<String, TallyRound>,
     /// Tally ticks so far: which slice of connections a tick serves.
     tally_ticks: u64,
+    /// The organizer deletes the convention (`Msg::Delete`): whom to answer once stopped.
+    deleted: Option<oneshot::Sender<Vec<String>>>,
+    /// Stored states and the attendance write under way, in tasks of their own: a deletion
+    /// waits for them, so that none lands after the erase.
+    saves: Vec<tokio::task::JoinHandle<()>>,
+    attendance_task: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// A poll's live tally reaching its receivers slice by slice, one per tally tick.
@@ -300,6 +306,9 @@ impl Actor {
             tallies_due: BTreeMap::new(),
             tally_rounds: HashMap::new(),
             tally_ticks: 0,
+            deleted: None,
+            saves: Vec::new(),
+            attendance_task: None,
         }
     }
 
@@ -410,6 +419,9 @@ impl Actor {
                         self.at_once = inbox.is_empty();
                         unconstrained(self.handle(crate::live::with_waiting(first, inbox, MAX_BATCH))).await;
                         self.reap();
+                        if self.deleted.is_some() {
+                            break;
+                        }
                     }
                     _ = tokio::time::sleep(sleep), if has_deadline => {
                         let tick = Pending { actor: d::Actor::Timer, command: d::Command::Tick, reply: ReplyTo::Nobody };
@@ -434,13 +446,17 @@ impl Actor {
                     }
                 }
                 if let Some(save) = self.state_to_save(false) {
-                    tokio::spawn(save);
+                    self.saves.retain(|s| !s.is_finished());
+                    self.saves.push(tokio::spawn(save));
                 }
                 // Public audience (§24): only if the log moved (cheap otherwise).
                 self.public_refresh(false);
                 if self.presence_kept.is_full() {
                     self.start_attendance_write();
                 }
+            }
+            if let Some(reply) = self.deleted.take() {
+                return self.stop_deleted(inbox, reply, helpers).await;
             }
             // Whoever takes the convention up next (a restart, another node) starts here.
             if let Some(save) = self.state_to_save(true) {
@@ -505,6 +521,10 @@ impl Actor {
         }
         let mut batch = Vec::new();
         for msg in msgs {
+            if self.deleted.is_some() {
+                self.refuse_deleted(msg);
+                continue;
+            }
             match msg {
                 Msg::Command {
                     actor,
@@ -596,6 +616,9 @@ impl Actor {
                             self.attendance_writing = false;
                             self.attendance_done(mark, stretches, ok);
                         }
+                        // The batch before it is durable and answered (above); what comes
+                        // after it is refused.
+                        Msg::Delete(reply) => self.deleted = Some(reply),
                         Msg::Command { .. } | Msg::Request { .. } => unreachable!("batched above"),
                     }
                 }
@@ -816,7 +839,7 @@ impl Actor {
         let n = stretches.len() as u64;
         let (store, id) = (self.attendance.clone(), self.id.clone());
         let (waiting, dropped) = (self.presence_kept.waiting(), self.presence_kept.dropped);
-        tokio::spawn(async move {
+        self.attendance_task = Some(tokio::spawn(async move {
             let ok = match store.write(&id, stretches).await {
                 Ok(()) => true,
                 Err(e) => {
@@ -831,7 +854,63 @@ impl Actor {
                     ok,
                 })
                 .await;
-        });
+        }));
+    }
+
+    /// A message that came after `Msg::Delete`: refused, typed, nothing decided.
+    fn refuse_deleted(&mut self, msg: Msg) {
+        match msg {
+            Msg::Command { reply, .. } => {
+                let _ = reply.send(Err(CommandError::Deleted));
+            }
+            Msg::Request { conn, id, .. } => {
+                self.reply(ReplyTo::Conn { conn, id }, Err(CommandError::Deleted), &[]);
+            }
+            Msg::Join { reply, .. } => {
+                let _ = reply.send(Err(JoinError::Deleted));
+            }
+            Msg::Delete(reply) => drop(reply),
+            // Queries and attendance reports are dropped: their askers get `None`.
+            Msg::Query(_)
+            | Msg::QueryAs { .. }
+            | Msg::Attendance(_)
+            | Msg::Leave { .. }
+            | Msg::GetRoster { .. }
+            | Msg::Remote(_)
+            | Msg::RemotePresence { .. }
+            | Msg::AttendanceWritten { .. } => {}
+        }
+    }
+
+    /// The end of a deleted convention's task: no handle reaches it any more (its inbox is
+    /// closed, what waited in it refused), the writes it started are done (so none lands
+    /// after the erase), and its connections are closed with 4014. Its state and attendance
+    /// are not stored: they are about to be erased.
+    async fn stop_deleted(
+        mut self,
+        inbox: &mut mpsc::Receiver<Msg>,
+        reply: oneshot::Sender<Vec<String>>,
+        helpers: CancellationToken,
+    ) {
+        inbox.close();
+        while let Ok(msg) = inbox.try_recv() {
+            self.refuse_deleted(msg);
+        }
+        helpers.cancel();
+        for save in std::mem::take(&mut self.saves) {
+            let _ = save.await;
+        }
+        if let Some(write) = self.attendance_task.take() {
+            let _ = write.await;
+        }
+        self.v1_conns = 0;
+        for (_, c) in self.conns.drain() {
+            c.out.close(close::DELETED, "the convention was deleted");
+            self.metrics.connections.dec();
+        }
+        let mut tokens: Vec<String> = self.by_hash.keys().cloned().collect();
+        tokens.extend(self.revoked.iter().cloned());
+        let _ = reply.send(tokens);
     }
 
     /// Queue a frame; a full queue means a slow reader: close it, it will resync.

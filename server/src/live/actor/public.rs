@@ -95,6 +95,7 @@ impl Actor {
                 link: side.link.clone(),
                 frame: side.frame.clone(),
                 count: side.count_frame.clone(),
+                deleted: false,
             });
         }
         if count_changed {
