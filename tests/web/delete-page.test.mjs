@@ -5,6 +5,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { openAs, waitState, axe, PHONE, server, browser, useServerAndBrowser, organizerApi, sleep } from './harness.mjs';
 
 useServerAndBrowser();
@@ -21,9 +23,33 @@ test('pages of a deleted convention say so and stop, without reconnecting', { ti
   await pub.goto(`${server.base}/public#link=${made.body.token}`);
   await pub.waitForSelector('h1:has-text("Convention")');
 
-  const deleted = await organizerApi(server, 'DELETE', `/api/conventions/${conv}?confirm=${conv}`);
-  assert.equal(deleted.status, 200, JSON.stringify(deleted.body));
-  assert.ok(deleted.body.rows > 0, JSON.stringify(deleted.body));
+  // The organizer deletes it from the console (« Espace organisation »): the id typed again.
+  const org = await (await browser.newContext({ viewport: { width: 1366, height: 768 }, deviceScaleFactor: 1, locale: 'fr-FR' })).newPage();
+  await org.goto(`${server.base}/organisation`);
+  await org.fill('#org-token', readFileSync(join(server.data, 'organizer-token'), 'utf8').trim());
+  await org.click('button[type=submit]:has-text("Se connecter")');
+  await org.click(`li[data-convention="${conv}"] button`);
+  const danger = org.locator('#org-delete');
+  await danger.locator('h2:has-text("Supprimer la convention")').waitFor();
+  await axe(org, 'organizer console with its delete section');
+  const confirm = danger.getByLabel(`Pour confirmer, tapez l’identifiant de la convention : ${conv}`);
+  // A wrong id: said beside the field, the focus there, nothing deleted.
+  await confirm.fill(`${conv}-x`);
+  await danger.locator('button:has-text("Supprimer définitivement")').click();
+  await danger.locator(`.field-error:has-text("Tapez exactement « ${conv} » : rien n’a été supprimé.")`).waitFor();
+  assert.equal(await confirm.getAttribute('aria-invalid'), 'true');
+  assert.equal(await org.evaluate(() => document.activeElement.id), 'org-delete-confirm');
+  assert.equal((await organizerApi(server, 'GET', `/api/conventions/${conv}`)).status, 200);
+  assert.equal(await cit.evaluate(() => window.__convene.status), 'open');
+  // The right one: back to the list, which says what was erased and no longer has it.
+  await confirm.fill(conv);
+  await danger.locator('button:has-text("Supprimer définitivement")').click();
+  const said = await org.locator('[data-testid=deleted]').textContent();
+  assert.match(said, /^La convention « .+ » a été supprimée : \d+ lignes effacées dans \d+ fichiers\.$/);
+  assert.equal(await org.evaluate(() => document.activeElement.id), 'org-deleted');
+  await org.waitForSelector('#org-list-title');
+  assert.equal(await org.locator(`li[data-convention="${conv}"]`).count(), 0);
+  assert.equal((await organizerApi(server, 'GET', `/api/conventions/${conv}`)).status, 404);
 
   for (const page of [cit, fac]) {
     await page.waitForSelector('[role=alert]:has-text("Cette convention a été supprimée par les organisateurs")');
@@ -41,6 +67,6 @@ test('pages of a deleted convention say so and stop, without reconnecting', { ti
   await cit.reload();
   await waitState(cit, (c) => c.status === 'fatal' && c.fatal === 'unknown_token');
   assert.deepEqual(cit.errors, []);
-  for (const page of [cit, fac]) await page.context().close();
+  for (const page of [cit, fac, org]) await page.context().close();
   await context.close();
 });

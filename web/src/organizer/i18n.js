@@ -171,4 +171,10 @@ export const DICT = {
   'org.exp_versions': ['Versions nommées de « {title} »', 'Named versions of “{title}”'],
   'org.exp_version': ['Version {n} : {label}', 'Version {n}: {label}'],
   'org.exp_doc_html': ['Page web (HTML)', 'Web page (HTML)'],
+  'org.delete_title': ['Supprimer la convention', 'Delete the convention'],
+  'org.delete_intro': ['Efface pour de bon son journal, ses votes, ses documents, sa piste d’audit et ses présences ; les personnes connectées sont déconnectées et leurs liens ne marchent plus. Téléchargez d’abord les exports à garder. Les sauvegardes faites avant la gardent : supprimez-les aussi.', 'Erases for good its log, its votes, its documents, its audit trail and its attendance; the people connected are disconnected and their links stop working. Download the exports to keep first. Backups made before keep it: delete them too.'],
+  'org.delete_confirm': ['Pour confirmer, tapez l’identifiant de la convention : {id}', 'To confirm, type the convention’s identifier: {id}'],
+  'org.delete_wrong': ['Tapez exactement « {id} » : rien n’a été supprimé.', 'Type exactly “{id}”: nothing was deleted.'],
+  'org.delete_button': ['Supprimer définitivement', 'Delete for good'],
+  'org.deleted': [{ one: 'La convention « {name} » a été supprimée : {rows} ligne effacée dans {files} fichiers.', other: 'La convention « {name} » a été supprimée : {rows} lignes effacées dans {files} fichiers.' }, { one: 'The convention “{name}” was deleted: {rows} row erased in {files} files.', other: 'The convention “{name}” was deleted: {rows} rows erased in {files} files.' }],
 };

@@ -889,7 +889,52 @@ function ItemExports({ token, conv, trail, trailError, reloadTrail, onExpired })
   );
 }
 
-function Convention({ token, conv, onBack, onExpired, links, addLinks, publicLink, setPublicLink }) {
+/** Delete the convention for good (DELETE /api/conventions/{id}?confirm={id}): its id typed
+ * again, as the command's --confirm; the exports are to be kept first. */
+function DeleteConvention({ token, conv, name, onDeleted, onExpired }) {
+  const [typed, setTyped] = useState('');
+  const [wrong, setWrong] = useState(false);
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const id = 'org-delete';
+  const submit = async (e) => {
+    e.preventDefault();
+    if (typed.trim() !== conv) {
+      setWrong(true);
+      document.getElementById(`${id}-confirm`).focus();
+      return;
+    }
+    setBusy(true);
+    try {
+      const out = await call(token, 'DELETE', `/api/conventions/${encodeURIComponent(conv)}?confirm=${encodeURIComponent(conv)}`);
+      onDeleted({ name, rows: out.rows, files: out.files.length });
+    } catch (err) {
+      if (err.code === 'unauthorized') onExpired();
+      else setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <section class="card org-danger" aria-labelledby={`${id}-title`} id={id}>
+      <h2 id={`${id}-title`}>{t('org.delete_title')}</h2>
+      <p class="small">{t('org.delete_intro')}</p>
+      <form class="stack" onSubmit={submit} noValidate>
+        <label for={`${id}-confirm`}>{t('org.delete_confirm', { id: conv })}</label>
+        <span class="field">
+          <input id={`${id}-confirm`} type="text" autocomplete="off" spellcheck={false} value={typed}
+            aria-invalid={wrong ? 'true' : undefined} aria-describedby={wrong ? `${id}-err` : undefined}
+            onInput={(e) => { setTyped(e.currentTarget.value); setWrong(false); }} />
+          {wrong ? <span id={`${id}-err`} class="field-error">{t('org.delete_wrong', { id: conv })}</span> : null}
+        </span>
+        <p><button type="submit" class="btn danger" aria-busy={busy ? 'true' : undefined} disabled={busy}>{t('org.delete_button')}</button></p>
+      </form>
+      <Failure error={error} />
+    </section>
+  );
+}
+
+function Convention({ token, conv, onBack, onExpired, onDeleted, links, addLinks, publicLink, setPublicLink }) {
   const [summary, setSummary] = useState(null);
   const [people, setPeople] = useState([]);
   const [status, setStatus] = useState([]);
@@ -957,6 +1002,7 @@ function Convention({ token, conv, onBack, onExpired, links, addLinks, publicLin
           <PublicLink token={token} conv={conv} link={publicLink} setLink={setPublicLink} onExpired={onExpired} />
           <Exports token={token} conv={conv} />
           <ItemExports token={token} conv={conv} trail={trail} trailError={trailError} reloadTrail={loadTrail} onExpired={onExpired} />
+          <DeleteConvention token={token} conv={conv} name={summary ? summary.name : conv} onDeleted={onDeleted} onExpired={onExpired} />
         </div>
       </div>
     </div>
@@ -974,6 +1020,8 @@ function OrganizerApp() {
   // Links issued by this page, per convention: the server shows each only once.
   const [links, setLinks] = useState({});
   const [publicLinks, setPublicLinks] = useState({});
+  // The convention just deleted here, said above the list.
+  const [deleted, setDeleted] = useState(null);
   const other = LANGS.find((l) => l !== lang);
   useEffect(() => onLang((l) => setL(l)), []);
   useEffect(() => {
@@ -1017,6 +1065,12 @@ function OrganizerApp() {
           refresh();
         }}
         onExpired={expired}
+        onDeleted={(done) => {
+          setDeleted(done);
+          setConv(null);
+          refresh();
+          focusSoon('#org-deleted');
+        }}
         links={links[conv] || {}}
         addLinks={(out) => setLinks((all) => ({ ...all, [conv]: { ...(all[conv] || {}), ...Object.fromEntries(out.map((i) => [i.participant, i.url])) } }))}
         publicLink={publicLinks[conv] || null}
@@ -1024,7 +1078,12 @@ function OrganizerApp() {
       />
     );
   } else {
-    body = <Conventions token={token} list={list} onOpen={setConv} onCreated={(c) => { refresh(); setConv(c.id); }} onExpired={expired} />;
+    body = (
+      <>
+        {deleted ? <p class="notice" role="status" id="org-deleted" tabindex="-1" data-testid="deleted">{t('org.deleted', { name: deleted.name, rows: deleted.rows, files: deleted.files, n: deleted.rows })}</p> : null}
+        <Conventions token={token} list={list} onOpen={(c) => { setDeleted(null); setConv(c); }} onCreated={(c) => { setDeleted(null); refresh(); setConv(c.id); }} onExpired={expired} />
+      </>
+    );
   }
   return (
     <>
