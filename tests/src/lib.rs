@@ -18,6 +18,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 pub use convene_protocol as proto;
 
+pub mod marked;
 pub mod red;
 
 /// The `convene` binary: `CONVENE_BIN`, or the workspace's target directory.

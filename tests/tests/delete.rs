@@ -5,11 +5,9 @@
 //! it and refuses its invitations. Cluster mode: refused while a node runs; then no key of it is
 //! left in Redis.
 
-use std::path::Path;
-
 use anyhow::{ensure, Result};
-use convene_tests::proto::{Ballot, Command, PollKind, Role};
-use convene_tests::{convene_try, own_redis, person, poll_spec, tempdir, Client, Server};
+use convene_tests::marked::{convention, holding};
+use convene_tests::{convene_try, own_redis, tempdir, Client, Server};
 use redis::Commands;
 
 /// `convene delete …`: whether it succeeded, and what it printed.
@@ -24,67 +22,14 @@ fn delete(args: &[&str], store: &[&std::ffi::OsStr]) -> Result<(bool, String)> {
     )
 }
 
-/// A convention whose every kind of content carries `mark`: the names, a chat line, a secret
-/// free-text ballot, a document's title; its people connected (attendance).
-async fn convention(server: &Server, id: &str, mark: &str) -> Result<Vec<String>> {
-    let roster = [
-        person(&format!("Claire {mark}"), &[Role::Facilitator], &[]),
-        person(&format!("Amina {mark}"), &[Role::Citizen], &[]),
-    ];
-    let invites = server.http().convention(id, &roster).await?;
-    let mut fac = Client::join(&server.ws_url(), "fac", &invites[0].token).await?;
-    let mut amina = Client::join(&server.ws_url(), "amina", &invites[1].token).await?;
-    amina
-        .ok(Command::SendChat {
-            text: format!("Bonjour {mark}"),
-        })
-        .await?;
-    let spec = poll_spec(
-        "Votre avis ?",
-        PollKind::Text { max_chars: 80 },
-        true,
-        false,
-    );
-    let (poll, _) = fac.draft_and_open(spec).await?;
-    amina
-        .ok(Command::Vote {
-            poll: poll.clone(),
-            ballot: Ballot::Text {
-                text: format!("bulletin {mark}"),
-            },
-        })
-        .await?;
-    fac.ok(Command::ClosePoll { poll }).await?;
-    fac.ok(Command::CreateDocument {
-        name: "opinion".into(),
-        title: format!("Avis {mark}"),
-    })
-    .await?;
-    Ok(invites.into_iter().map(|i| i.token).collect())
-}
-
-/// Which files of `dir` hold `needle`, anywhere in their bytes.
-fn holding(dir: &Path, needle: &str) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_file() {
-            let bytes = std::fs::read(&path)?;
-            if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
-                out.push(path.file_name().unwrap().to_string_lossy().into_owned());
-            }
-        }
-    }
-    Ok(out)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deleted_convention_leaves_nothing_in_the_data_directory() -> Result<()> {
     let dir = tempdir();
     let data = dir.path().join("data");
     let mut server = Server::start_with(&data, &["--attendance-flush-secs", "1"]).await?;
-    let gone = convention(&server, "effacee", "MarqueEffaceeQ7").await?;
-    let kept = convention(&server, "gardee", "MarqueGardeeK4").await?;
+    // Their people leave at once (their attendance ends).
+    let (gone, ..) = convention(&server, "effacee", "MarqueEffaceeQ7").await?;
+    let (kept, ..) = convention(&server, "gardee", "MarqueGardeeK4").await?;
     let store = [std::ffi::OsStr::new("--data"), data.as_os_str()];
 
     // While the server runs: refused, nothing deleted.

@@ -7,15 +7,15 @@
 //! whole and not the deleted one. Refusals are typed and delete nothing. Cluster mode refuses
 //! (409, naming `convene delete`), against the real Redis.
 
-use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
+use convene_tests::marked::{convention, holding};
 use convene_tests::proto::api::ConventionDeleted;
-use convene_tests::proto::{close, Ballot, Command, Event, PollKind, Role};
+use convene_tests::proto::{close, Command, Event, Role};
 use convene_tests::public::Viewer;
 use convene_tests::ydoc::{doc_url, YClient};
-use convene_tests::{own_redis, person, poll_spec, tempdir, Client, Server};
+use convene_tests::{own_redis, person, tempdir, Client, Server};
 
 const GONE: &str = "effacee";
 const KEPT: &str = "gardee";
@@ -23,64 +23,6 @@ const GONE_MARK: &str = "MarqueEffaceeQ7";
 const KEPT_MARK: &str = "MarqueGardeeK4";
 /// Typed into the deleted convention's document (Yjs keeps it as UTF-8 in its updates).
 const GONE_TEXT: &str = "TexteAvisEffaceZ9";
-
-/// A convention whose every kind of content carries `mark`: names, a chat line, a secret
-/// free-text ballot, a document's title. Its facilitator and citizen stay connected.
-async fn convention(
-    server: &Server,
-    id: &str,
-    mark: &str,
-) -> Result<(Vec<String>, Client, Client)> {
-    let roster = [
-        person(&format!("Claire {mark}"), &[Role::Facilitator], &[]),
-        person(&format!("Amina {mark}"), &[Role::Citizen], &[]),
-    ];
-    let invites = server.http().convention(id, &roster).await?;
-    let mut fac = Client::join(&server.ws_url(), "fac", &invites[0].token).await?;
-    let mut amina = Client::join(&server.ws_url(), "amina", &invites[1].token).await?;
-    amina
-        .ok(Command::SendChat {
-            text: format!("Bonjour {mark}"),
-        })
-        .await?;
-    let spec = poll_spec(
-        "Votre avis ?",
-        PollKind::Text { max_chars: 80 },
-        true,
-        false,
-    );
-    let (poll, _) = fac.draft_and_open(spec).await?;
-    amina
-        .ok(Command::Vote {
-            poll: poll.clone(),
-            ballot: Ballot::Text {
-                text: format!("bulletin {mark}"),
-            },
-        })
-        .await?;
-    fac.ok(Command::ClosePoll { poll }).await?;
-    fac.ok(Command::CreateDocument {
-        name: "opinion".into(),
-        title: format!("Avis {mark}"),
-    })
-    .await?;
-    Ok((invites.into_iter().map(|i| i.token).collect(), fac, amina))
-}
-
-/// Which files of `dir` hold `needle`, anywhere in their bytes.
-fn holding(dir: &Path, needle: &str) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_file() {
-            let bytes = std::fs::read(&path)?;
-            if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
-                out.push(path.file_name().unwrap().to_string_lossy().into_owned());
-            }
-        }
-    }
-    Ok(out)
-}
 
 /// A chat line from `from`, seen by `to`: the text it carried.
 async fn round_trip(from: &mut Client, to: &mut Client, text: String) -> Result<()> {
