@@ -396,6 +396,13 @@ pub enum DeleteFailure {
     Erase(crate::erase::DeleteError),
 }
 
+/// Forget the handle of `id` if its task has ended (an idle replica, a deleted convention).
+fn forget_ended(map: &mut HashMap<String, Handle>, id: &str) {
+    if map.get(id).is_some_and(|h| h.tx.is_closed()) {
+        map.remove(id);
+    }
+}
+
 /// Every live convention of this process.
 #[derive(Clone)]
 pub struct Hub {
@@ -495,9 +502,7 @@ impl Hub {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         // A replica that went idle (cluster mode) is started again.
-        if map.get(id).is_some_and(|h| h.tx.is_closed()) {
-            map.remove(id);
-        }
+        forget_ended(&mut map, id);
         map.entry(id.to_string())
             .or_insert_with(|| {
                 let (tx, rx) = mpsc::channel(INBOX);
@@ -722,16 +727,14 @@ impl Hub {
         // From here on the convention is gone from this process, whatever the erase says.
         self.inner.docs.delete(id).await;
         self.inner.public.delete(id);
-        {
-            let mut map = self
+        forget_ended(
+            &mut self
                 .inner
                 .conventions
                 .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            if map.get(id).is_some_and(|h| h.tx.is_closed()) {
-                map.remove(id);
-            }
-        }
+                .unwrap_or_else(|e| e.into_inner()),
+            id,
+        );
         self.inner.faults.set(id, None);
         let files = sqlite
             .erase(id, self.inner.attendance.sqlite())
