@@ -435,3 +435,81 @@ async fn requests_during_a_deletion_get_typed_answers() -> Result<()> {
     server.terminate().await?;
     Ok(())
 }
+
+// While a deletion waits on the files (a reader keeps the write-ahead log, as a backup's
+// would: the erase's truncation waits for it), the convention is refused, typed, 409 « being
+// deleted »: this window, milliseconds otherwise, is held open here, so that the refusal is
+// seen for certain. The reader gone, the deletion completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deletion_under_way_refuses_the_convention_with_409() -> Result<()> {
+    let dir = tempdir();
+    let data = dir.path().join("data");
+    let server = Server::start(&data).await?;
+    let (_tokens, _fac, _cit) = convention(&server, GONE, GONE_MARK).await?;
+    let (_kept, _kfac, _kcit) = convention(&server, KEPT, KEPT_MARK).await?;
+    // A reader of the log, its snapshot held (a read transaction left open).
+    let reader = rusqlite::Connection::open(data.join("convene.sqlite3"))?;
+    reader.execute_batch("BEGIN")?;
+    let n: i64 = reader.query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))?;
+    ensure!(n > 0);
+    let path = format!("/api/conventions/{GONE}?confirm={GONE}");
+    let deletion = {
+        let http = server.http();
+        let path = path.clone();
+        tokio::spawn(async move {
+            let r = http.delete(&path).send().await?;
+            anyhow::Ok((r.status().as_u16(), r.text().await?))
+        })
+    };
+    // Under way: the convention's routes, a second deletion and a hello are refused, typed.
+    let mut refused = None;
+    for _ in 0..150 {
+        let r = server
+            .http()
+            .get(&format!("/api/conventions/{GONE}/roster"))
+            .send()
+            .await?;
+        if r.status() == 409 {
+            refused = Some(r.text().await?);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let refused = refused.context("no 409 while the deletion waited on the files")?;
+    ensure!(refused.contains("being deleted"), "{refused}");
+    let (status, body) = delete(&server, &path).await?;
+    ensure!(
+        status == 409 && body.contains("being deleted"),
+        "a second deletion: {status} {body}"
+    );
+    let create = server
+        .http()
+        .post("/api/conventions")
+        .json(&serde_json::json!({ "id": GONE, "name": "Trop tôt" }))
+        .send()
+        .await?;
+    ensure!(
+        create.status() == 409,
+        "re-created while being deleted: {}",
+        create.status()
+    );
+    // The other convention is read meanwhile.
+    let r = server
+        .http()
+        .get(&format!("/api/conventions/{KEPT}/roster"))
+        .send()
+        .await?;
+    ensure!(r.status() == 200, "the other convention: {}", r.status());
+    // The reader leaves: the deletion completes.
+    reader.execute_batch("COMMIT")?;
+    drop(reader);
+    let (status, body) = deletion.await??;
+    ensure!(status == 200, "the deletion: {status} {body}");
+    let r = server
+        .http()
+        .get(&format!("/api/conventions/{GONE}/roster"))
+        .send()
+        .await?;
+    ensure!(r.status() == 404, "after: {}", r.status());
+    Ok(())
+}
