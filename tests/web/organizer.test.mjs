@@ -192,7 +192,7 @@ test('an organizer sets a convention up from the console, in French', { timeout:
   assert.equal(lines[0], 'Nom;Rôles;Identifiant;Invitation;Lien d’invitation');
   assert.equal(lines.length, 6, lines.join('\n'));
   for (const s of status) assert.ok(lines.some((l) => l.startsWith(`${s.name};`)), `${s.name} in the CSV`);
-  assert.ok(lines.includes(`Yannick Le Goff;citoyen·ne;${yannick};sans invitation;`), lines.join('\n'));
+  assert.ok(lines.includes(`Yannick Le Goff;citoyen·ne;${yannick};invitation révoquée;`), lines.join('\n'));
   const sophie = lines.find((l) => l.startsWith('Sophie Tessier;')).split(';');
   assert.equal(sophie.length, 5);
   assert.match(sophie[4], new RegExp(`^${server.base}/#token=${CONV}\\.[0-9a-f]{32}$`));

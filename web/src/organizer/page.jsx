@@ -467,11 +467,13 @@ function csvCell(v) {
 
 /** Every person's invitation as a CSV that French Excel opens as it is: UTF-8 with a BOM,
  * `;` between cells, CRLF; the link when this page has it, else why not. */
-export function invitationsCsv(status, links) {
+export function invitationsCsv(status, links, invited = null) {
   const lines = [[t('org.csv_name'), t('org.csv_roles'), t('org.csv_id'), t('org.csv_status'), t('org.csv_link')]];
+  // Without the audit trail, a revoked invitation and one never made are both « sans invitation ».
+  const inactive = { revoked: 'org.inv_state_revoked', never: 'org.inv_state_never', inactive: 'org.inv_inactive' };
   for (const s of status) {
     const url = s.active ? links[s.participant] || '' : '';
-    const state = !s.active ? t('org.inv_inactive') : url ? t('org.inv_active') : t('org.csv_hidden');
+    const state = !s.active ? t(inactive[invitationState(s, invited)]) : url ? t('org.inv_active') : t('org.csv_hidden');
     lines.push([s.name, roleList(s.roles), s.participant, state, url]);
   }
   return `\uFEFF${lines.map((l) => l.map(csvCell).join(';')).join('\r\n')}\r\n`;
@@ -523,7 +525,7 @@ function Invitations({ token, conv, status, links, invited, onIssued, onChanged,
     focusSoon('#org-inv-search');
   };
   const download = () => {
-    const blob = new Blob([invitationsCsv(sorted, links)], { type: 'text/csv;charset=utf-8' });
+    const blob = new Blob([invitationsCsv(sorted, links, invited)], { type: 'text/csv;charset=utf-8' });
     saveBlob(blob, `invitations-${conv}.csv`);
   };
   return (
