@@ -5,9 +5,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { openAs, waitState, axe, PHONE, server, browser, useServerAndBrowser, organizerApi, sleep } from './harness.mjs';
+import { openAs, waitState, axe, PHONE, server, browser, useServerAndBrowser, organizerApi, sleep, openConsole, signInConsole, organizerToken } from './harness.mjs';
 
 useServerAndBrowser();
 
@@ -24,10 +22,8 @@ test('pages of a deleted convention say so and stop, without reconnecting', { ti
   await pub.waitForSelector('h1:has-text("Convention")');
 
   // The organizer deletes it from the console (« Espace organisation »): the id typed again.
-  const org = await (await browser.newContext({ viewport: { width: 1366, height: 768 }, deviceScaleFactor: 1, locale: 'fr-FR' })).newPage();
-  await org.goto(`${server.base}/organisation`);
-  await org.fill('#org-token', readFileSync(join(server.data, 'organizer-token'), 'utf8').trim());
-  await org.click('button[type=submit]:has-text("Se connecter")');
+  const org = await openConsole({ width: 1366, height: 768 });
+  await signInConsole(org, organizerToken());
   await org.click(`li[data-convention="${conv}"] button`);
   const danger = org.locator('#org-delete');
   await danger.locator('h2:has-text("Supprimer la convention")').waitFor();

@@ -150,10 +150,36 @@ export async function restartServer() {
   return server;
 }
 
+/** The organizer token of a server the tests started (its data directory's file). */
+export function organizerToken(srv = server) {
+  return readFileSync(join(srv.data, 'organizer-token'), 'utf8').trim();
+}
+
+/** A fresh browser context on the organizer console (/organisation), every request's URL
+ * recorded (`page.urls`). */
+export async function openConsole(viewport, extra = {}) {
+  const context = await browser.newContext({ viewport, deviceScaleFactor: 1, locale: 'fr-FR', ...extra });
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.base });
+  const page = await context.newPage();
+  page.errors = [];
+  page.on('pageerror', (e) => page.errors.push(e.message));
+  page.urls = [];
+  context.on('request', (r) => page.urls.push(r.url()));
+  await page.goto(`${server.base}/organisation`);
+  await page.waitForSelector('#org-token');
+  return page;
+}
+
+/** Sign in to the console with `token`. */
+export async function signInConsole(page, token) {
+  await page.fill('#org-token', token);
+  await page.click('button[type=submit]:has-text("Se connecter")');
+}
+
 /** A call of the organizer HTTP API with the server's organizer token: its status and JSON
  * body (null for 204). */
 export async function organizerApi(srv, method, path, body) {
-  const token = readFileSync(join(srv.data, 'organizer-token'), 'utf8').trim();
+  const token = organizerToken(srv);
   const r = await fetch(`${srv.base}${path}`, {
     method,
     headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },

@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { axe, screenshot, waitOpen, server, browser, useServerAndBrowser, organizerApi, openAs, commandOk, ROOT } from './harness.mjs';
+import { axe, screenshot, waitOpen, server, browser, useServerAndBrowser, organizerApi, openAs, commandOk, ROOT, organizerToken, openConsole, signInConsole as signIn } from './harness.mjs';
 
 useServerAndBrowser();
 
@@ -18,29 +18,6 @@ const LAPTOP = { width: 1366, height: 768 };
 const PHONE = { width: 390, height: 844 };
 const LIVESTREAM = 'https://video.example.org/live/nantes-2026';
 const CONV = 'nantes-2026';
-
-function organizerToken() {
-  return readFileSync(join(server.data, 'organizer-token'), 'utf8').trim();
-}
-
-/** A fresh browser context on /organisation, every request's URL recorded. */
-async function openConsole(viewport, extra = {}) {
-  const context = await browser.newContext({ viewport, deviceScaleFactor: 1, locale: 'fr-FR', ...extra });
-  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.base });
-  const page = await context.newPage();
-  page.errors = [];
-  page.on('pageerror', (e) => page.errors.push(e.message));
-  page.urls = [];
-  context.on('request', (r) => page.urls.push(r.url()));
-  await page.goto(`${server.base}/organisation`);
-  await page.waitForSelector('#org-token');
-  return page;
-}
-
-async function signIn(page, token) {
-  await page.fill('#org-token', token);
-  await page.click('button[type=submit]:has-text("Se connecter")');
-}
 
 /** Click and return the download's name and bytes. */
 async function download(page, locator) {

@@ -7,13 +7,12 @@ use std::collections::BTreeMap;
 
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::response::Response;
 use convene_protocol::{AttendanceReport, ErrorCode};
 use serde::Deserialize;
 
 use super::api::{organizer_or, ApiResult};
-use super::table::{col, row, Cell, Export, Output, OutputQuery, Sheet};
+use super::table::{col, respond, row, Cell, Export, Output, OutputQuery, Sheet};
 use super::{ApiError, AppState};
 use crate::attendance::Stretch;
 use crate::domain::{self as d, attendance as a};
@@ -104,17 +103,13 @@ pub async fn attendance(
     );
     let json = matches!(out, Output::Json);
     tracing::info!(convention = %id, by, json, people = report.participants.len(), "attendance read");
-    if json {
-        return Ok(Json(report).into_response());
-    }
-    match table {
+    let tables = || match table {
         Table::Participants => Export::one(format!("attendance-{id}"), participants(&report)),
         Table::Attributes => {
             Export::one(format!("attendance-{id}-attributes"), attributes(&report))
         }
-    }
-    .respond(out)
-    .await
+    };
+    respond(out, &report, tables).await
 }
 
 fn role_name(r: convene_protocol::Role) -> &'static str {

@@ -4,14 +4,13 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::response::Response;
 use convene_protocol::api::{NamedBallot, PollResults};
 use convene_protocol::{ErrorCode, PollKind, Stance};
 use serde::Deserialize;
 
 use super::api::{convention, organizer_or, ApiResult};
-use super::table::{col, row, Cell, Col, Export, Output, OutputQuery, Sheet};
+use super::table::{col, respond, row, Cell, Col, Export, Output, OutputQuery, Sheet};
 use super::{ApiError, AppState};
 use crate::domain::{self as d, Convention};
 use crate::live::view;
@@ -146,18 +145,6 @@ fn results_sheet(r: &PollResults) -> Sheet {
             }
             s
         }
-    }
-}
-
-/// JSON, or the export's tables in the form asked for.
-async fn respond<T: serde::Serialize>(
-    out: Output,
-    json: T,
-    tables: impl FnOnce() -> Export,
-) -> ApiResult<Response> {
-    match out {
-        Output::Json => Ok(Json(json).into_response()),
-        out => tables().respond(out).await,
     }
 }
 
@@ -302,19 +289,23 @@ pub async fn rotation(
 ) -> ApiResult<Response> {
     let handle = organizer_or(&app, &headers, &id, q.token.clone(), READERS).await?;
     let out = q.out.output()?;
+    // Only the form asked for is made, in the convention's task.
+    let tables = !matches!(out, Output::Json);
     let (json, sheets) = handle
-        .query(|c, _| {
+        .query(move |c, _| {
             let rot = c.rotation.as_ref()?;
+            let view = wire::rotation_view(rot);
+            if tables {
+                return Some((serde_json::Value::Null, rotation_sheets(c, &view)));
+            }
             let names: std::collections::BTreeMap<String, String> = c
                 .people
                 .values()
                 .map(|p| (p.id.clone(), p.name.clone()))
                 .collect();
-            let view = wire::rotation_view(rot);
-            let sheets = rotation_sheets(c, &view);
             Some((
                 serde_json::json!({ "rotation": view, "names": names }),
-                sheets,
+                Vec::new(),
             ))
         })
         .await

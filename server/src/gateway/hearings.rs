@@ -4,14 +4,13 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::response::Response;
 use convene_protocol::{ErrorCode, QuestionStatus};
 use serde_json::json;
 
 use super::api::{organizer_or, ApiResult};
 use super::exports::{ExportQuery, READERS};
-use super::table::{col, row, Cell, Export, Output, Sheet};
+use super::table::{col, respond, row, Cell, Export, Sheet};
 use super::{ApiError, AppState};
 use crate::wire;
 
@@ -76,28 +75,26 @@ pub async fn questions(
         .await
         .ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "the convention is shutting down"))?
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("no hearing {hearing}")))?;
-    if let Output::Json = out {
-        return Ok(Json(export).into_response());
-    }
-    let mut s = Sheet::new(
-        &hearing,
-        vec![
-            col("id", "N°", "No."),
-            col("asked_at", "Posée à", "Asked at"),
-            col("author", "Auteur·rice", "Author"),
-            col("status", "État", "Status"),
-            col("supports", "Soutiens", "Supports"),
-            col("merged_into", "Fusionnée avec", "Merged into"),
-            col("hidden_reason", "Motif du masquage", "Reason hidden"),
-            col("text", "Question", "Question"),
-        ],
-    );
-    for r in rows {
-        s.push(r);
-    }
-    Export::one(format!("{id}-{hearing}-questions"), s)
-        .respond(out)
-        .await
+    let tables = || {
+        let mut s = Sheet::new(
+            &hearing,
+            vec![
+                col("id", "N°", "No."),
+                col("asked_at", "Posée à", "Asked at"),
+                col("author", "Auteur·rice", "Author"),
+                col("status", "État", "Status"),
+                col("supports", "Soutiens", "Supports"),
+                col("merged_into", "Fusionnée avec", "Merged into"),
+                col("hidden_reason", "Motif du masquage", "Reason hidden"),
+                col("text", "Question", "Question"),
+            ],
+        );
+        for r in rows {
+            s.push(r);
+        }
+        Export::one(format!("{id}-{hearing}-questions"), s)
+    };
+    respond(out, export, tables).await
 }
 
 /// A question's status: its CSV spelling (PROTOCOL.md's), French, English.

@@ -4,13 +4,12 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::response::Response;
 use convene_protocol::{ErrorCode, SequenceReport};
 
 use super::api::{organizer_or, ApiResult};
 use super::exports::{ExportQuery, READERS};
-use super::table::{col, row, Cell, Export, Output, Sheet};
+use super::table::{col, respond, row, Cell, Export, Sheet};
 use super::{ApiError, AppState};
 use crate::domain::runsheet::{Sequence, SequenceStatus};
 use crate::wire;
@@ -59,53 +58,53 @@ pub async fn export(
         .query(|c, _| c.runsheet.sequences.iter().map(report).collect())
         .await
         .ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "the convention is shutting down"))?;
-    if let Output::Json = out {
-        return Ok(Json(rows).into_response());
-    }
-    let mut s = Sheet::new(
-        "runsheet",
-        vec![
-            col("id", "Identifiant", "Id"),
-            col("title", "Séquence", "Sequence"),
-            col("kind", "Type", "Kind"),
-            col("planned_start", "Début prévu", "Planned start"),
-            col("planned_ms", "Durée prévue", "Planned length"),
-            col("status", "État", "Status"),
-            col("started_at", "Début", "Started"),
-            col("ended_at", "Fin", "Ended"),
-            col("ended_early", "Close avant l'heure", "Ended early"),
-            col("skipped_at", "Passée à", "Skipped at"),
-            col("extensions", "Prolongations", "Extensions"),
-            col("extended_ms", "Temps ajouté", "Time added"),
-            col("start_drift_ms", "Décalage du début", "Start drift"),
-            col("actual_ms", "Durée réelle", "Actual length"),
-        ],
-    );
-    for r in &rows {
-        let status = match r.status.as_str() {
-            "planned" => Cell::Word("planned", "prévue", "planned"),
-            "running" => Cell::Word("running", "en cours", "running"),
-            "done" => Cell::Word("done", "terminée", "done"),
-            "skipped" => Cell::Word("skipped", "passée", "skipped"),
-            other => Cell::from(other),
-        };
-        let extended: u64 = r.extensions.iter().map(|e| e.by_ms).sum();
-        s.push(row![
-            &r.id,
-            &r.title,
-            &r.kind,
-            Cell::Millis(r.planned_start as i64),
-            Cell::Duration(r.planned_ms as i64),
-            status,
-            Cell::millis(r.started_at),
-            Cell::millis(r.ended_at),
-            Cell::Flag(r.ended_early, ["true", "false"]),
-            Cell::millis(r.skipped_at),
-            r.extensions.len(),
-            Cell::Duration(extended as i64),
-            Cell::duration(r.start_drift_ms),
-            Cell::duration(r.actual_ms.map(|a| a as i64)),
-        ]);
-    }
-    Export::one(format!("runsheet-{id}"), s).respond(out).await
+    let tables = || {
+        let mut s = Sheet::new(
+            "runsheet",
+            vec![
+                col("id", "Identifiant", "Id"),
+                col("title", "Séquence", "Sequence"),
+                col("kind", "Type", "Kind"),
+                col("planned_start", "Début prévu", "Planned start"),
+                col("planned_ms", "Durée prévue", "Planned length"),
+                col("status", "État", "Status"),
+                col("started_at", "Début", "Started"),
+                col("ended_at", "Fin", "Ended"),
+                col("ended_early", "Close avant l'heure", "Ended early"),
+                col("skipped_at", "Passée à", "Skipped at"),
+                col("extensions", "Prolongations", "Extensions"),
+                col("extended_ms", "Temps ajouté", "Time added"),
+                col("start_drift_ms", "Décalage du début", "Start drift"),
+                col("actual_ms", "Durée réelle", "Actual length"),
+            ],
+        );
+        for r in &rows {
+            let status = match r.status.as_str() {
+                "planned" => Cell::Word("planned", "prévue", "planned"),
+                "running" => Cell::Word("running", "en cours", "running"),
+                "done" => Cell::Word("done", "terminée", "done"),
+                "skipped" => Cell::Word("skipped", "passée", "skipped"),
+                other => Cell::from(other),
+            };
+            let extended: u64 = r.extensions.iter().map(|e| e.by_ms).sum();
+            s.push(row![
+                &r.id,
+                &r.title,
+                &r.kind,
+                Cell::Millis(r.planned_start as i64),
+                Cell::Duration(r.planned_ms as i64),
+                status,
+                Cell::millis(r.started_at),
+                Cell::millis(r.ended_at),
+                Cell::Flag(r.ended_early, ["true", "false"]),
+                Cell::millis(r.skipped_at),
+                r.extensions.len(),
+                Cell::Duration(extended as i64),
+                Cell::duration(r.start_drift_ms),
+                Cell::duration(r.actual_ms.map(|a| a as i64)),
+            ]);
+        }
+        Export::one(format!("runsheet-{id}"), s)
+    };
+    respond(out, &rows, tables).await
 }

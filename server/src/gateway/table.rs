@@ -188,6 +188,18 @@ impl Sheet {
     }
 }
 
+/// JSON (`json` as it is), or the export's tables (made only then) in the form asked for.
+pub async fn respond<T: serde::Serialize>(
+    out: Output,
+    json: T,
+    tables: impl FnOnce() -> Export,
+) -> ApiResult<Response> {
+    match out {
+        Output::Json => Ok(axum::Json(json).into_response()),
+        out => tables().respond(out).await,
+    }
+}
+
 /// An export: a file name (without extension) and its tables.
 pub struct Export {
     pub file: String,

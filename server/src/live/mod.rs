@@ -316,17 +316,13 @@ impl Handle {
     /// Attendance (issue #17): this node's stretches of presence not yet written (open ones
     /// ending now), so that a report is up to date on the node that serves it.
     pub async fn attendance(&self) -> Option<Vec<crate::attendance::Stretch>> {
-        let (reply, rx) = oneshot::channel();
-        self.tx.send(Msg::Attendance(reply)).await.ok()?;
-        rx.await.ok()
+        self.ask(Msg::Attendance).await
     }
 
     /// Stop the task for a deletion (`Msg::Delete`); once it answers, nothing of the
     /// convention is written by it any more. The hashes of every token it knew.
     async fn delete(&self) -> Option<Vec<String>> {
-        let (reply, rx) = oneshot::channel();
-        self.tx.send(Msg::Delete(reply)).await.ok()?;
-        rx.await.ok()
+        self.ask(Msg::Delete).await
     }
 
     /// Who is online on another node changed (cluster mode).
@@ -343,15 +339,13 @@ impl Handle {
         token_hash: String,
         f: impl FnOnce(&Convention, Option<&d::Person>) -> T + Send + 'static,
     ) -> Option<T> {
-        let (reply, rx) = oneshot::channel();
-        let query: QueryAs = Box::new(move |c, who| {
-            let _ = reply.send(f(c, who));
-        });
-        self.tx
-            .send(Msg::QueryAs { token_hash, query })
-            .await
-            .ok()?;
-        rx.await.ok()
+        self.ask(|reply| Msg::QueryAs {
+            token_hash,
+            query: Box::new(move |c, who| {
+                let _ = reply.send(f(c, who));
+            }),
+        })
+        .await
     }
 
     /// Read the state (and who is online) inside the convention's task.
@@ -359,11 +353,19 @@ impl Handle {
         &self,
         f: impl FnOnce(&Convention, &BTreeSet<String>) -> T + Send + 'static,
     ) -> Option<T> {
+        self.ask(|reply| {
+            Msg::Query(Box::new(move |c, p| {
+                let _ = reply.send(f(c, p));
+            }))
+        })
+        .await
+    }
+
+    /// Send the task the message `msg` makes around a reply channel, and wait for the reply;
+    /// `None` when the task is gone.
+    async fn ask<T>(&self, msg: impl FnOnce(oneshot::Sender<T>) -> Msg) -> Option<T> {
         let (reply, rx) = oneshot::channel();
-        let q: Query = Box::new(move |c, p| {
-            let _ = reply.send(f(c, p));
-        });
-        self.tx.send(Msg::Query(q)).await.ok()?;
+        self.tx.send(msg(reply)).await.ok()?;
         rx.await.ok()
     }
 }

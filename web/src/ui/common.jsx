@@ -1,5 +1,6 @@
 // Small pieces shared by every view: time formats, countdowns, names, and sending commands.
 
+import { cloneElement } from 'preact';
 import { useEffect, useLayoutEffect, useState, useRef } from 'preact/hooks';
 import { t, getLang, fmtTime } from '../i18n.js';
 import { person, PLENARY } from '../reduce.js';
@@ -264,21 +265,22 @@ export function NumberField({ id, label, value, onValue, error, inputMode = 'dec
   return (
     <>
       <label for={id}>{label}</label>
-      <span class="field">
-        <input
-          id={id}
-          type="text"
-          inputMode={inputMode}
-          placeholder={placeholder}
-          class="num"
-          value={value}
-          onInput={(e) => onValue(e.currentTarget.value)}
-          aria-invalid={error ? 'true' : undefined}
-          aria-describedby={error ? `${id}-err` : undefined}
-        />
-        {error ? <span id={`${id}-err`} class="field-error">{error}</span> : null}
-      </span>
+      <Checked id={id} error={error}>
+        <input type="text" inputMode={inputMode} placeholder={placeholder} class="num" value={value} onInput={(e) => onValue(e.currentTarget.value)} />
+      </Checked>
     </>
+  );
+}
+
+/** A form's control with its error under it (`aria-invalid`, `aria-describedby`). */
+export function Checked({ id, error, hint, children }) {
+  const described = [error ? `${id}-err` : null, hint ? `${id}-hint` : null].filter(Boolean).join(' ') || undefined;
+  return (
+    <span class="field">
+      {cloneElement(children, { id, 'aria-invalid': error ? 'true' : undefined, 'aria-describedby': described })}
+      {hint ? <span id={`${id}-hint`} class="small muted">{hint}</span> : null}
+      {error ? <span id={`${id}-err`} class="field-error">{error}</span> : null}
+    </span>
   );
 }
 

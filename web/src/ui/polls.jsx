@@ -4,7 +4,7 @@
 import { useState, useRef, useEffect } from 'preact/hooks';
 import { t, fmtPercent, fmtNumber } from '../i18n.js';
 import { pollNumber, voterOrder } from '../reduce.js';
-import { Countdown, act, ActButton, Section, useId, roomName, useQuestionFocus, NumberField, checkFields, integer, minutes } from './common.jsx';
+import { Countdown, act, ActButton, Section, useId, roomName, useQuestionFocus, NumberField, Checked, checkFields, integer, minutes } from './common.jsx';
 import { Icon } from './icons.jsx';
 import { Waiting } from './status.jsx';
 import { ExportButton, sheetPath } from './download.jsx';
@@ -550,16 +550,10 @@ export function PollBuilder({ client, editing, onDone }) {
     }
   };
   const needsOptions = WITH_OPTIONS.includes(d.kind);
-  const invalid = (field, hint) => ({
-    'aria-invalid': errors[field] ? 'true' : undefined,
-    'aria-describedby': [errors[field] ? `${id}-${field}-err` : null, hint].filter(Boolean).join(' ') || undefined,
-  });
-  const fieldError = (field) => (errors[field] ? <span id={`${id}-${field}-err`} class="field-error">{errors[field]}</span> : null);
   return (
     <form class="poll-builder stack" onSubmit={submit} noValidate>
       <label for={`${id}-q`}>{t('pb.question')}</label>
-      <textarea id={`${id}-q`} rows={2} maxLength={500} value={d.question} onInput={set('question', 'q')} {...invalid('q')} />
-      {fieldError('q')}
+      <Checked id={`${id}-q`} error={errors.q}><textarea rows={2} maxLength={500} value={d.question} onInput={set('question', 'q')} /></Checked>
       <label for={`${id}-kind`}>{t('pb.kind')}</label>
       <select id={`${id}-kind`} value={d.kind} onChange={set('kind')}>
         {KINDS.map((k) => <option value={k}>{t(`poll.kind.${k}`)}</option>)}
@@ -567,9 +561,7 @@ export function PollBuilder({ client, editing, onDone }) {
       {needsOptions ? (
         <>
           <label for={`${id}-opts`}>{t('pb.options')}</label>
-          <textarea id={`${id}-opts`} rows={4} value={d.options} onInput={set('options', 'opts')} {...invalid('opts', `${id}-opts-hint`)} />
-          {fieldError('opts')}
-          <span id={`${id}-opts-hint`} class="small muted">{t('pb.options_hint')}</span>
+          <Checked id={`${id}-opts`} error={errors.opts} hint={t('pb.options_hint')}><textarea rows={4} value={d.options} onInput={set('options', 'opts')} /></Checked>
         </>
       ) : null}
       {d.kind === 'multiple' ? (

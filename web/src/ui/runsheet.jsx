@@ -1,12 +1,12 @@
 // The run sheet ("déroulé", PROTOCOL.md §20): the facilitators' panel to prepare the day's
 // sequences and run it by starting them, and the compact "now / next" line everyone sees.
 
-import { Fragment, cloneElement } from 'preact';
+import { Fragment } from 'preact';
 import { useState } from 'preact/hooks';
 import { t, getLang, locale } from '../i18n.js';
 import { PLENARY, seesEverything } from '../reduce.js';
 import { nowNext, driftMs } from '../runsheet.js';
-import { act, ActButton, Countdown, roomName, timeOfDay, useId, useTick, checkFields, ExtendForm } from './common.jsx';
+import { act, ActButton, Countdown, roomName, timeOfDay, useId, useTick, checkFields, ExtendForm, Checked } from './common.jsx';
 import { attributesOf } from './console.jsx';
 import { ExportButton, sheetPath } from './download.jsx';
 
@@ -135,18 +135,6 @@ function formErrors(f) {
   }
   if (f.kind === 'hearing' && !f.hearing) out.sp = t('runsheet.err_hearing');
   return out;
-}
-
-/** A form's control with its error under it (`aria-invalid`, `aria-describedby`). */
-function Checked({ id, error, hint, children }) {
-  const described = [error ? `${id}-err` : null, hint ? `${id}-hint` : null].filter(Boolean).join(' ') || undefined;
-  return (
-    <span class="field">
-      {cloneElement(children, { id, 'aria-invalid': error ? 'true' : undefined, 'aria-describedby': described })}
-      {hint ? <span id={`${id}-hint`} class="small muted">{hint}</span> : null}
-      {error ? <span id={`${id}-err`} class="field-error">{error}</span> : null}
-    </span>
-  );
 }
 
 /** Who the manual grouping places: the citizens (never guarantors). */
