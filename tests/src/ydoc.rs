@@ -347,6 +347,29 @@ impl YClient {
         }
     }
 
+    /// Wait until the document satisfies `f`, reconnecting as a stock provider does when the
+    /// server closes this connection as a slow reader (4009: "reconnect to resync"), at most
+    /// three times. A reader that joins while large updates still flow to everyone may hold
+    /// them and the whole document's answer at once, past its outbound budget.
+    pub async fn wait_doc_resyncing(
+        &mut self,
+        what: &str,
+        f: impl Fn(&YClient) -> bool,
+    ) -> Result<()> {
+        let slow = Some(Some(convene_protocol::close::SLOW_CONSUMER));
+        for _ in 0..3 {
+            self.wait_doc(what, |c| f(c) || c.recorded().closed == slow)
+                .await?;
+            if f(self) {
+                return Ok(());
+            }
+            eprintln!("{}: closed 4009 as a slow reader; resyncing", self.name);
+            let url = self.url.clone();
+            self.reconnect(&url).await?;
+        }
+        self.wait_doc(what, f).await
+    }
+
     /// Wait until the document's paragraphs include `text`.
     pub async fn wait_paragraph(&self, text: &str) -> Result<()> {
         let t = text.to_string();

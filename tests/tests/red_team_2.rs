@@ -370,9 +370,9 @@ async fn two_versions(
             writer.push_paragraphs(chunk);
         }
         let last = lines.last().cloned().unwrap_or_default();
-        YClient::synced("c1", &url(&citizen(1)))
+        YClient::connect("c1", &url(&citizen(1)))
             .await?
-            .wait_doc("the version", |c| c.paragraphs().last() == Some(&last))
+            .wait_doc_resyncing("the version", |c| c.paragraphs().last() == Some(&last))
             .await?;
         fac.ok(Command::NameVersion {
             document: "avis".into(),
