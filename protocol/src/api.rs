@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::{Ballot, ErrorCode, Participation, PollSpec, PollStatus, Role, Tally};
+use crate::{Ballot, ErrorCode, HearingStatus, Participation, PollSpec, PollStatus, Role, Tally};
 
 /// `POST /api/conventions`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -24,6 +24,29 @@ pub struct ConventionSummary {
     pub seq: u64,
     pub participants: usize,
     pub online: usize,
+    /// Its hearings, in order of creation: what the exports of each are asked by.
+    #[serde(default)]
+    pub hearings: Vec<HearingSummary>,
+    /// Its documents (the opinion and the others), by name.
+    #[serde(default)]
+    pub documents: Vec<DocumentSummary>,
+}
+
+/// A hearing, as the organizers list it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct HearingSummary {
+    pub id: String,
+    pub title: String,
+    pub status: HearingStatus,
+}
+
+/// A document, as the organizers list it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DocumentSummary {
+    pub name: String,
+    pub title: String,
+    /// Its named versions (numbered from 1).
+    pub versions: u32,
 }
 
 /// What `DELETE /api/conventions/{id}` erased: the rows of the convention in each database
@@ -83,7 +106,21 @@ pub struct InviteStatus {
     pub participant: String,
     pub name: String,
     pub roles: Vec<Role>,
+    /// `state == active`.
     pub active: bool,
+    pub state: InviteState,
+}
+
+/// Where a person's invitation stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InviteState {
+    /// Their link works.
+    Active,
+    /// Their last invitation was revoked, and none issued since.
+    Revoked,
+    /// None was ever issued.
+    None,
 }
 
 /// The body of every HTTP error.

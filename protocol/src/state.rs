@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::*;
 
 /// The version of this format; a stored state of another version is not used.
-pub const STATE_FORMAT: u32 = 5;
+pub const STATE_FORMAT: u32 = 6;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredState {
@@ -34,6 +34,9 @@ pub struct ConventionState {
     pub people: Vec<Person>,
     /// Participant -> SHA-256 of their active invitation.
     pub invites: BTreeMap<String, String>,
+    /// Since format 6: participants whose invitation was revoked and none issued since.
+    #[serde(default)]
+    pub revoked_invites: Vec<String>,
     pub rooms: Vec<RoomState>,
     pub location: BTreeMap<String, String>,
     pub assignment: BTreeMap<String, String>,

@@ -6,7 +6,10 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
-use convene_tests::proto::api::{ConventionSummary, ErrorBody, Invite, InviteStatus, RosterAdded};
+use convene_tests::proto::api::{
+    ConventionSummary, DocumentSummary, ErrorBody, HearingSummary, Invite, InviteState,
+    InviteStatus, RosterAdded,
+};
 use convene_tests::proto::{
     self, close, AuditEntry, Command, ErrorCode, Person, Role, ServerMessage,
 };
@@ -403,7 +406,9 @@ async fn creating_conventions() -> Result<()> {
             name: "Convention citoyenne de Nantes Métropole".into(),
             seq: 1,
             participants: 0,
-            online: 0
+            online: 0,
+            hearings: vec![],
+            documents: vec![],
         },
         "{s:?}"
     );
@@ -1024,7 +1029,10 @@ async fn invitations_issue_work_and_revoke() -> Result<()> {
     let statuses: Vec<InviteStatus> =
         expect_json(org.get(&w.path("/invites")).send().await?, 200).await?;
     ensure!(
-        statuses.len() == PEOPLE && statuses.iter().all(|s| s.active),
+        statuses.len() == PEOPLE
+            && statuses
+                .iter()
+                .all(|s| s.active && s.state == InviteState::Active),
         "{statuses:?}"
     );
 
@@ -1039,8 +1047,13 @@ async fn invitations_issue_work_and_revoke() -> Result<()> {
     let statuses: Vec<InviteStatus> =
         expect_json(org.get(&w.path("/invites")).send().await?, 200).await?;
     for s in &statuses {
+        let state = if s.participant == cit {
+            InviteState::Revoked
+        } else {
+            InviteState::Active
+        };
         ensure!(
-            s.active == (s.participant != cit),
+            s.active == (s.participant != cit) && s.state == state,
             "after revoking {cit}: {s:?}"
         );
     }
@@ -1073,6 +1086,12 @@ async fn invitations_issue_work_and_revoke() -> Result<()> {
     );
     let c = Client::join(&w.server.ws_url(), "back", &fresh[0].token).await?;
     ensure!(c.id() == cit);
+    let statuses: Vec<InviteStatus> =
+        expect_json(org.get(&w.path("/invites")).send().await?, 200).await?;
+    ensure!(
+        statuses.iter().all(|s| s.state == InviteState::Active),
+        "after the new invitation: {statuses:?}"
+    );
     // Explicit participants; an unknown one is 404 and issues nothing.
     let r = org
         .post(&w.path("/invites"))
@@ -1109,6 +1128,110 @@ async fn invitations_issue_work_and_revoke() -> Result<()> {
 /// and its welcome example for a citizen has no attributes in `you`; the server sends every
 /// participant their own attributes in `you` (`wire::person_out(person, true)` in
 /// live/actor.rs).
+/// What the organizer console shows of a convention is answered from its state, whatever
+/// the length of its audit trail: each invitation's state (active, revoked, never made), its
+/// hearings in order of creation with their status, its documents with their versions; and
+/// the same after a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_convention_lists_its_invitations_hearings_and_documents() -> Result<()> {
+    let mut w = world("console").await?;
+    let org = w.server.http();
+    let cit2 = w.id(CIT2);
+    let r = org
+        .delete(&w.path(&format!("/invites/{cit2}")))
+        .send()
+        .await?;
+    ensure!(r.status() == 204, "revoke: {}", r.status());
+    let added: RosterAdded = expect_json(
+        org.post(&w.path("/roster"))
+            .json(&json!([{ "name": "Nadia Haddad", "roles": ["citizen"] }]))
+            .send()
+            .await?,
+        201,
+    )
+    .await?;
+    let nadia = added.added[0].clone();
+
+    // Eleven hearings (h10 and h11 come after h9, not after h1), the second opened, the
+    // third opened and closed; a document with one named version.
+    let mut fac = w.join(FAC).await?;
+    let expert = w.id(EXP);
+    for i in 1..=11 {
+        fac.ok(Command::CreateHearing {
+            title: format!("Audition {i}"),
+            speaker: expert.clone(),
+            room: "plenary".into(),
+            anonymous: false,
+            moderated: false,
+        })
+        .await?;
+    }
+    for (command, h) in [("open", "h3"), ("close", "h3"), ("open", "h2")] {
+        let hearing = h.to_string();
+        fac.ok(match command {
+            "open" => Command::OpenHearing { hearing },
+            _ => Command::CloseHearing { hearing },
+        })
+        .await?;
+    }
+    fac.ok(Command::CreateDocument {
+        name: "avis".into(),
+        title: "Avis citoyen".into(),
+    })
+    .await?;
+    fac.ok(Command::NameVersion {
+        document: "avis".into(),
+        label: "Première lecture".into(),
+    })
+    .await?;
+    fac.close().await;
+
+    let hearings: Vec<HearingSummary> = (1..=11)
+        .map(|i| HearingSummary {
+            id: format!("h{i}"),
+            title: format!("Audition {i}"),
+            status: match i {
+                2 => proto::HearingStatus::Open,
+                3 => proto::HearingStatus::Closed,
+                _ => proto::HearingStatus::Planned,
+            },
+        })
+        .collect();
+    let documents = vec![DocumentSummary {
+        name: "avis".into(),
+        title: "Avis citoyen".into(),
+        versions: 1,
+    }];
+    for when in ["live", "after a restart"] {
+        let org = w.server.http();
+        let s: ConventionSummary = expect_json(org.get(&w.path("")).send().await?, 200).await?;
+        ensure!(
+            s.hearings == hearings && s.documents == documents,
+            "{when}: {s:?}"
+        );
+        let statuses: Vec<InviteStatus> =
+            expect_json(org.get(&w.path("/invites")).send().await?, 200).await?;
+        ensure!(statuses.len() == PEOPLE + 1, "{when}: {statuses:?}");
+        for st in &statuses {
+            let state = if st.participant == cit2 {
+                InviteState::Revoked
+            } else if st.participant == nadia {
+                InviteState::None
+            } else {
+                InviteState::Active
+            };
+            ensure!(
+                st.state == state && st.active == (state == InviteState::Active),
+                "{when}: {st:?}"
+            );
+        }
+        if when == "live" {
+            w.server.restart().await?;
+        }
+    }
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_citizens_welcome_has_no_attributes() -> Result<()> {
     let w = world("attributs").await?;

@@ -121,6 +121,9 @@ pub struct Convention {
     pub people: Arc<BTreeMap<ParticipantId, Person>>,
     /// Active invitation per participant: the SHA-256 of the token, never the token.
     pub invites: Arc<BTreeMap<ParticipantId, String>>,
+    /// Participants whose invitation was revoked and none issued since: what tells the
+    /// organizers a revoked invitation from one never made.
+    pub revoked_invites: Arc<BTreeSet<ParticipantId>>,
     /// The plenary first, then breakout rooms in order of creation.
     pub rooms: Vec<RoomState>,
     /// Where each participant is; absent means the plenary.
@@ -168,6 +171,7 @@ impl Default for Convention {
             seq: 0,
             people: Default::default(),
             invites: Default::default(),
+            revoked_invites: Default::default(),
             rooms: vec![RoomState::new(PLENARY, "Plénière")],
             location: Default::default(),
             assignment: Default::default(),
@@ -303,9 +307,13 @@ impl Convention {
                 token_hash,
             } => {
                 Arc::make_mut(&mut self.invites).insert(participant.clone(), token_hash.clone());
+                if self.revoked_invites.contains(participant) {
+                    Arc::make_mut(&mut self.revoked_invites).remove(participant);
+                }
             }
             Event::InviteRevoked { participant } => {
                 Arc::make_mut(&mut self.invites).remove(participant);
+                Arc::make_mut(&mut self.revoked_invites).insert(participant.clone());
             }
             Event::RoomsCreated { rooms } => {
                 for (id, name) in rooms {

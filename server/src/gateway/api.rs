@@ -5,8 +5,8 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use convene_protocol::api::{
-    ConventionSummary, CreateConvention, Invite, InviteStatus, IssueInvites, RosterAdded,
-    RosterEntry, RosterProblem, RosterProblemKind,
+    ConventionSummary, CreateConvention, DocumentSummary, HearingSummary, Invite, InviteState,
+    InviteStatus, IssueInvites, RosterAdded, RosterEntry, RosterProblem, RosterProblemKind,
 };
 use convene_protocol::{ErrorCode, Person, Role};
 use serde::Deserialize;
@@ -161,9 +161,40 @@ async fn summary(id: &str, handle: &Handle) -> ApiResult<ConventionSummary> {
             seq: c.seq,
             participants: c.people.len(),
             online: present.len(),
+            hearings: hearings_of(c),
+            documents: c
+                .documents
+                .values()
+                .map(|d| DocumentSummary {
+                    name: d.name.clone(),
+                    title: d.title.clone(),
+                    versions: d.versions.len() as u32,
+                })
+                .collect(),
         })
         .await
         .ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "the convention is shutting down"))
+}
+
+/// A convention's hearings in order of creation (`h1`, `h2`... `h10`: by number, not text).
+fn hearings_of(c: &d::Convention) -> Vec<HearingSummary> {
+    let mut list: Vec<HearingSummary> = c
+        .hearings
+        .values()
+        .map(|h| HearingSummary {
+            id: h.id.clone(),
+            title: h.title.clone(),
+            status: wire::hearings::hearing_status_out(h.status),
+        })
+        .collect();
+    list.sort_by_key(|h| {
+        let n =
+            h.id.trim_start_matches('h')
+                .parse::<u64>()
+                .unwrap_or(u64::MAX);
+        (n, h.id.clone())
+    });
+    list
 }
 
 pub async fn list_conventions(
@@ -607,6 +638,13 @@ pub async fn invites(
                     name: p.name.clone(),
                     roles: p.roles.iter().copied().map(wire::role_out).collect(),
                     active: c.invites.contains_key(&p.id),
+                    state: if c.invites.contains_key(&p.id) {
+                        InviteState::Active
+                    } else if c.revoked_invites.contains(&p.id) {
+                        InviteState::Revoked
+                    } else {
+                        InviteState::None
+                    },
                 })
                 .collect()
         })

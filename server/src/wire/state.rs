@@ -59,6 +59,7 @@ fn convention_out(c: &d::Convention) -> p::ConventionState {
             .map(|person| super::person_out(person, true))
             .collect(),
         invites: (*c.invites).clone(),
+        revoked_invites: c.revoked_invites.iter().cloned().collect(),
         rooms: c.rooms.iter().map(room_out).collect(),
         location: (*c.location).clone(),
         assignment: (*c.assignment).clone(),
@@ -152,6 +153,7 @@ fn convention_in(c: p::ConventionState) -> d::Convention {
             .collect::<std::collections::BTreeMap<_, _>>()
             .into(),
         invites: c.invites.into(),
+        revoked_invites: std::sync::Arc::new(c.revoked_invites.into_iter().collect()),
         rooms: c.rooms.into_iter().map(room_in).collect(),
         location: c.location.into(),
         assignment: c.assignment.into(),
@@ -409,6 +411,7 @@ mod tests {
         let c = d::Convention {
             seq: 12,
             name: "Convention citoyenne".into(),
+            revoked_invites: std::sync::Arc::new(["p00003".to_string()].into()),
             ..Default::default()
         };
         let requests: Answered = [

@@ -11,7 +11,7 @@ import { render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { t, getLang, setLang, LANGS, onLang, fmtTime, addDict } from '../i18n.js';
 import { DICT as ORGANIZER_DICT } from './i18n.js';
-import { foldTrail, invitationMatches, invitationState } from './search.js';
+import { invitationMatches, invitationState } from './search.js';
 import { ExportButton, saveBlob, sheetPath } from '../ui/download.jsx';
 import { useId, useQuestionFocus } from '../ui/common.jsx';
 
@@ -75,26 +75,6 @@ async function call(token, method, path, { json, text, type } = {}) {
   }
   if (!r.ok) throw new ApiFailure(r.status, data);
   return data;
-}
-
-/** The text of a GET of the organizer API (the audit trail is JSON lines), or an ApiFailure. */
-async function callText(token, path) {
-  let r;
-  try {
-    r = await fetch(path, { headers: { authorization: `Bearer ${token}` }, cache: 'no-store' });
-  } catch {
-    throw new ApiFailure(0, null);
-  }
-  if (!r.ok) {
-    let data = null;
-    try {
-      data = await r.json();
-    } catch {
-      data = null;
-    }
-    throw new ApiFailure(r.status, data);
-  }
-  return r.text();
 }
 
 /** A refusal in words: the page's own translation (`specific`, by code), else the code's. */
@@ -467,19 +447,18 @@ function csvCell(v) {
 
 /** Every person's invitation as a CSV that French Excel opens as it is: UTF-8 with a BOM,
  * `;` between cells, CRLF; the link when this page has it, else why not. */
-export function invitationsCsv(status, links, invited = null) {
+export function invitationsCsv(status, links) {
   const lines = [[t('org.csv_name'), t('org.csv_roles'), t('org.csv_id'), t('org.csv_status'), t('org.csv_link')]];
-  // Without the audit trail, a revoked invitation and one never made are both « sans invitation ».
-  const inactive = { revoked: 'org.inv_state_revoked', never: 'org.inv_state_never', inactive: 'org.inv_inactive' };
+  const inactive = { revoked: 'org.inv_state_revoked', never: 'org.inv_state_never' };
   for (const s of status) {
     const url = s.active ? links[s.participant] || '' : '';
-    const state = !s.active ? t(inactive[invitationState(s, invited)]) : url ? t('org.inv_active') : t('org.csv_hidden');
+    const state = !s.active ? t(inactive[invitationState(s)]) : url ? t('org.inv_active') : t('org.csv_hidden');
     lines.push([s.name, roleList(s.roles), s.participant, state, url]);
   }
   return `\uFEFF${lines.map((l) => l.map(csvCell).join(';')).join('\r\n')}\r\n`;
 }
 
-function Invitations({ token, conv, status, links, invited, onIssued, onChanged, onExpired }) {
+function Invitations({ token, conv, status, links, onIssued, onChanged, onExpired }) {
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
   const [said, setSaid] = useState('');
@@ -518,14 +497,14 @@ function Invitations({ token, conv, status, links, invited, onIssued, onChanged,
   const sorted = [...status].sort((a, b) => order(a) - order(b));
   const [filter, setFilter] = useState({ query: '', role: '', state: '' });
   const filtering = !!(filter.query.trim() || filter.role || filter.state);
-  const shown = filtering ? sorted.filter((s) => invitationMatches(s, filter, invited)) : sorted;
+  const shown = filtering ? sorted.filter((s) => invitationMatches(s, filter)) : sorted;
   const set = (k) => (e) => setFilter({ ...filter, [k]: e.currentTarget.value });
   const clear = () => {
     setFilter({ query: '', role: '', state: '' });
     focusSoon('#org-inv-search');
   };
   const download = () => {
-    const blob = new Blob([invitationsCsv(sorted, links, invited)], { type: 'text/csv;charset=utf-8' });
+    const blob = new Blob([invitationsCsv(sorted, links)], { type: 'text/csv;charset=utf-8' });
     saveBlob(blob, `invitations-${conv}.csv`);
   };
   return (
@@ -558,8 +537,8 @@ function Invitations({ token, conv, status, links, invited, onIssued, onChanged,
               <option value="">{t('org.inv_state_any')}</option>
               <option value="active">{t('org.inv_active')}</option>
               <option value="inactive">{t('org.inv_state_inactive')}</option>
-              {invited ? <option value="revoked">{t('org.inv_state_revoked')}</option> : null}
-              {invited ? <option value="never">{t('org.inv_state_never')}</option> : null}
+              <option value="revoked">{t('org.inv_state_revoked')}</option>
+              <option value="never">{t('org.inv_state_never')}</option>
             </select>
           </div>
           <p id="org-inv-count" class="small org-inv-count" role="status" aria-live="polite" aria-atomic="true" data-testid="invite-count" data-shown={shown.length} data-total={sorted.length}>{t('org.inv_count', { n: shown.length, total: sorted.length })}</p>
@@ -576,10 +555,10 @@ function Invitations({ token, conv, status, links, invited, onIssued, onChanged,
           {shown.map((s) => {
             const url = links[s.participant];
             return (
-              <li key={s.participant} data-participant={s.participant} data-active={s.active ? 'true' : 'false'} data-invitation={invitationState(s, invited)}>
+              <li key={s.participant} data-participant={s.participant} data-active={s.active ? 'true' : 'false'} data-invitation={invitationState(s)}>
                 <p class="org-inv-who">
                   <strong>{s.name}</strong> <span class="small muted">{roleList(s.roles)}</span>
-                  {s.active ? <span class="badge ok">{t('org.inv_active')}</span> : <span class="badge warn">{t(invitationState(s, invited) === 'revoked' ? 'org.inv_revoked_badge' : 'org.inv_inactive')}</span>}
+                  {s.active ? <span class="badge ok">{t('org.inv_active')}</span> : <span class="badge warn">{t(invitationState(s) === 'revoked' ? 'org.inv_revoked_badge' : 'org.inv_inactive')}</span>}
                 </p>
                 {s.active && url ? <CopyLink url={url} label={t('org.inv_link_of', { name: s.name })} testid="invite-link" /> : null}
                 {s.active && !url ? <p class="small muted">{t('org.inv_hidden')}</p> : null}
@@ -767,10 +746,10 @@ function ExportItem({ who, label, detail, items, attrs, children }) {
 
 /**
  * The exports of each poll, hearing and document: polls from the poll export (every poll but
- * drafts), hearings and documents from the audit trail (`foldTrail`). Read when the convention
- * opens and on « Actualiser ».
+ * drafts), hearings and documents as the convention's summary lists them (`summary`). Read
+ * when the convention opens and on « Actualiser » (`reload`: the summary again).
  */
-function ItemExports({ token, conv, trail, trailError, reloadTrail, onExpired }) {
+function ItemExports({ token, conv, summary, reload, onExpired }) {
   const who = { token };
   const c = encodeURIComponent(conv);
   const base = `/api/conventions/${c}`;
@@ -796,26 +775,25 @@ function ItemExports({ token, conv, trail, trailError, reloadTrail, onExpired })
     setVersions({});
     loadPolls();
   }, [conv]);
-  // The documents come with the trail: their versions are read when the list of documents
-  // changes and on « Actualiser » (not each time the trail is read again for the invitations).
-  const [tick, setTick] = useState(0);
-  const names = trail ? trail.documents.map((d) => d.name).join('/') : null;
+  // The documents come with the summary, each with how many versions are named: their labels
+  // are read when that changes, and only for a document that has some.
+  const documents = summary ? summary.documents || [] : null;
+  const named = documents ? documents.map((d) => `${d.name}:${d.versions}`).join('/') : null;
   useEffect(() => {
-    if (!trail) return;
+    if (!documents) return;
     let gone = false;
-    Promise.all(trail.documents.map((d) => call(token, 'GET', `${base}/documents/${encodeURIComponent(d.name)}/versions`).then((v) => [d.name, v || []], () => [d.name, []])))
+    Promise.all(documents.filter((d) => d.versions > 0).map((d) => call(token, 'GET', `${base}/documents/${encodeURIComponent(d.name)}/versions`).then((v) => [d.name, v || []], () => [d.name, []])))
       .then((all) => { if (!gone) setVersions(Object.fromEntries(all)); });
     return () => { gone = true; };
-  }, [names, tick]);
+  }, [named]);
   const refresh = async () => {
     setBusy(true);
     setSaid('');
-    const [ok, folded] = await Promise.all([loadPolls(), reloadTrail()]);
-    setTick((n) => n + 1);
+    const [ok, again] = await Promise.all([loadPolls(), reload()]);
     setBusy(false);
-    if (ok && folded) setSaid(t('org.exp_refreshed'));
+    if (ok && again) setSaid(t('org.exp_refreshed'));
   };
-  const data = polls && trail ? { polls, hearings: trail.hearings, documents: trail.documents } : null;
+  const data = polls && summary ? { polls, hearings: summary.hearings || [], documents } : null;
   const pollItems = (p) => {
     const id = encodeURIComponent(p.id);
     const name = `${conv}-${p.id}`;
@@ -856,7 +834,7 @@ function ItemExports({ token, conv, trail, trailError, reloadTrail, onExpired })
       <p class="small muted">{t('org.exp_items_intro')}</p>
       <p><button type="button" class="btn small" onClick={busy ? undefined : refresh} aria-busy={busy ? 'true' : undefined} data-testid="refresh-exports">{t('org.exp_refresh')}</button></p>
       <p class="small ok" role="status" aria-live="polite">{said}</p>
-      <Failure error={error || trailError} />
+      <Failure error={error} />
       {data ? (
         <>
           <h3 class="h-small" id="org-exp-polls-title">{t('org.exp_polls')}</h3>
@@ -886,7 +864,7 @@ function ItemExports({ token, conv, trail, trailError, reloadTrail, onExpired })
             </ul>
           )}
         </>
-      ) : (!error && !trailError ? <p class="muted small" role="status">{t('org.loading')}</p> : null)}
+      ) : (!error ? <p class="muted small" role="status">{t('org.loading')}</p> : null)}
     </section>
   );
 }
@@ -941,28 +919,12 @@ function Convention({ token, conv, onBack, onExpired, onDeleted, links, addLinks
   const [people, setPeople] = useState([]);
   const [status, setStatus] = useState([]);
   const [error, setError] = useState(null);
-  // The audit trail, folded (`foldTrail`): hearings, documents, who was ever invited.
-  const [trail, setTrail] = useState(null);
-  const [trailError, setTrailError] = useState(null);
   const heading = useRef(null);
   const c = encodeURIComponent(conv);
-  const loadTrail = async () => {
-    try {
-      const folded = foldTrail(await callText(token, `/api/conventions/${c}/audit`));
-      setTrail(folded);
-      setTrailError(null);
-      return folded;
-    } catch (err) {
-      if (err.code === 'unauthorized') onExpired();
-      else setTrailError(err);
-      return null;
-    }
-  };
-  // `withTrail`: read the audit trail again too (it grows with the convention: not after each
-  // invitation made or revoked here, which `invitedHere` records instead).
-  const load = async (withTrail = true) => {
-    // The trail is read beside the rest, and a failure of it spoils nothing else.
-    const trailRead = withTrail ? loadTrail() : null;
+  // The summary (with the hearings and documents), the roster and each invitation's state:
+  // what the server answers from the convention's state, whatever its history's length.
+  // True once read.
+  const load = async () => {
     try {
       const [s, roster, inv] = await Promise.all([
         call(token, 'GET', `/api/conventions/${c}`),
@@ -973,15 +935,12 @@ function Convention({ token, conv, onBack, onExpired, onDeleted, links, addLinks
       setPeople(roster);
       setStatus(inv);
       setError(null);
+      return true;
     } catch (err) {
-      if (err.code === 'unauthorized') return onExpired();
-      setError(err);
+      if (err.code === 'unauthorized') onExpired();
+      else setError(err);
+      return false;
     }
-    await trailRead;
-  };
-  const invitedHere = (out) => {
-    addLinks(out);
-    setTrail((tr) => (tr ? { ...tr, invited: new Set([...tr.invited, ...out.map((i) => i.participant)]) } : tr));
   };
   useEffect(() => {
     load();
@@ -996,14 +955,14 @@ function Convention({ token, conv, onBack, onExpired, onDeleted, links, addLinks
       <div class="org-grid">
         <div>
           <HowToJoin people={people} status={status} links={links} />
-          <ImportRoster token={token} conv={conv} onImported={() => load(false)} onExpired={onExpired} />
+          <ImportRoster token={token} conv={conv} onImported={load} onExpired={onExpired} />
           <Roster people={people} />
         </div>
         <div>
-          <Invitations token={token} conv={conv} status={status} links={links} invited={trail ? trail.invited : null} onIssued={invitedHere} onChanged={() => load(false)} onExpired={onExpired} />
+          <Invitations token={token} conv={conv} status={status} links={links} onIssued={addLinks} onChanged={load} onExpired={onExpired} />
           <PublicLink token={token} conv={conv} link={publicLink} setLink={setPublicLink} onExpired={onExpired} />
           <Exports token={token} conv={conv} />
-          <ItemExports token={token} conv={conv} trail={trail} trailError={trailError} reloadTrail={loadTrail} onExpired={onExpired} />
+          <ItemExports token={token} conv={conv} summary={summary} reload={load} onExpired={onExpired} />
           <DeleteConvention token={token} conv={conv} name={summary ? summary.name : conv} onDeleted={onDeleted} onExpired={onExpired} />
         </div>
       </div>
