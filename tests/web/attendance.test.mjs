@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openAs, axe, server, browser, useServerAndBrowser } from './harness.mjs';
+import { openAs, axe, screenshot, server, browser, useServerAndBrowser } from './harness.mjs';
 
 useServerAndBrowser();
 
@@ -50,6 +50,26 @@ test('a guarantor sees attendance and downloads it as CSV', { timeout: 120000 },
   // The summary per roster attribute: the demo roster's communes, in French.
   const summary = await gar.textContent('#attendance table.attendance-attributes');
   assert.match(summary, /commune/);
+  // Each group's share present as a bar, with a mark at the whole panel's share that day.
+  const [, present, roster] = total.match(/(\d+) personnes? du panel présentes? sur (\d+)$/).map(Number);
+  const bars = await gar.$$eval('#attendance table.attendance-attributes tr[data-group]', (rows) => rows.map((r) => ({
+    group: r.dataset.group,
+    fill: parseFloat(r.querySelector('.bar-fill').style.width),
+    mark: parseFloat(r.querySelector('.share-mark').style.left),
+    under: r.querySelector('.bar-fill').classList.contains('under'),
+  })));
+  const report = await (await asOrganizer('/api/conventions/demo/attendance')).json();
+  const todays = report.by_attribute.filter((b) => b.day === report.days.at(-1).day);
+  assert.equal(bars.length, todays.length);
+  for (const b of todays) {
+    const bar = bars.find((x) => x.group === `${b.attribute}/${b.value}`);
+    assert.ok(bar, `${b.attribute}/${b.value} has no bar`);
+    assert.ok(Math.abs(bar.fill - b.share) < 0.01, `${bar.group}: ${bar.fill} % drawn for ${b.share} %`);
+    assert.ok(Math.abs(bar.mark - (100 * present) / roster) < 0.01, `${bar.group}: the mark at ${bar.mark} %`);
+    assert.equal(bar.under, b.share / 100 < (0.8 * present) / roster, `${bar.group}: orange or not`);
+  }
+  assert.match(await gar.textContent('#attendance .attendance-legend'), /trait : celle de tout le panel/);
+  await screenshot(gar, 'attendance-by-attribute', { element: gar.locator('#attendance table.attendance-attributes') });
 
   // The CSV, as the organizer's export has it: the same people and days.
   const cid = 'demo';

@@ -4,7 +4,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openAs, waitState, tab, axe, PHONE, assertMatchesServer, server, browser, useServerAndBrowser } from './harness.mjs';
+import { openAs, waitState, tab, axe, screenshot, PHONE, assertMatchesServer, server, browser, useServerAndBrowser } from './harness.mjs';
 
 useServerAndBrowser();
 
@@ -68,6 +68,37 @@ test('a citizen raises a hand and the facilitator gives the floor', { timeout: 1
   const row = await fac.textContent(`#equity li:has-text("${first.name}")`);
   assert.match(row, /\d+ s/);
   assert.match(await fac.textContent('#equity'), /1 personne sur \d+ a eu la parole/);
+  // By commune: each group's share of the speaking time against its share of the citizens,
+  // as numbers and as a bar with a mark; the only commune heard has all the time.
+  const { commune, same, citizens } = await fac.evaluate((id) => {
+    const ps = window.__convene.snap.participants.filter((p) => p.roles.includes('citizen'));
+    const c = (ps.find((p) => p.id === id).attributes || {}).commune;
+    return { commune: c, same: ps.filter((p) => (p.attributes || {}).commune === c).length, citizens: ps.length };
+  }, first.participant);
+  assert.ok(commune && same < citizens, `${first.name} lives in ${commune}`);
+  await fac.locator('#equity select').selectOption('commune');
+  const group = fac.locator(`#equity li[data-group="${commune}"]`);
+  await group.waitFor();
+  assert.equal(await group.getAttribute('data-time-share'), '1.0000');
+  assert.equal(Number(await group.getAttribute('data-people-share')).toFixed(3), (same / citizens).toFixed(3));
+  const pct = (x) => new Intl.NumberFormat('fr-FR', { style: 'percent', maximumFractionDigits: 0 }).format(x);
+  // (Spaces compared as spaces: French puts a narrow no-break one before « % ».)
+  const plain = (x) => x.replace(/[\s\u202f\u00a0]+/g, ' ');
+  assert.equal(plain(await group.locator('.share-text').textContent()), plain(`100 % du temps, pour ${pct(same / citizens)} des citoyens`));
+  assert.equal(await group.locator('.bar-fill').evaluate((e) => e.style.width), '100%');
+  const others = fac.locator(`#equity li[data-group]:not([data-group="${commune}"])`);
+  assert.ok(await others.count() >= 1);
+  for (const row of await others.all()) {
+    assert.equal(await row.getAttribute('data-time-share'), '0.0000');
+    assert.equal(await row.locator('.bar-fill.under').count(), 1, 'a group not heard is marked');
+    assert.match(await row.locator('.share-text').textContent(), /^0\s%\sdu temps, pour \d+\s%\sdes citoyens$/);
+  }
+  const shares = await fac.locator('#equity li[data-group]').evaluateAll((rows) => rows.reduce((s, r) => s + Number(r.dataset.peopleShare), 0));
+  assert.ok(Math.abs(shares - 1) < 0.001, `the people shares sum to ${shares}`);
+  assert.match(await fac.textContent('#equity .equity-legend'), /trait : sa part parmi les citoyens/);
+  await axe(fac, 'console, floor time by commune');
+  await screenshot(fac, 'equity-by-commune', { element: fac.locator('#equity') });
+  await fac.locator('#equity select').selectOption('');
 
   // The room's own limit, in its settings: the next turn takes it ("celui de la salle").
   await speaking.locator('summary:has-text("Réglages de la salle")').click();

@@ -588,6 +588,9 @@ export const DICT = {
   'equity.spoke': ['Ont parlé', 'Spoke'],
   'equity.total': ['Total', 'Total'],
   'equity.avg': ['Moyenne par personne', 'Average per person'],
+  'equity.share_of': ['{time} du temps, pour {people} des citoyens', '{time} of the time, for {people} of the citizens'],
+  'equity.share_none': ['personne n’a encore parlé ({people} des citoyens)', 'nobody has spoken yet ({people} of the citizens)'],
+  'equity.legend': ['Barre : la part du temps de parole des citoyens qui revient au groupe ; trait : sa part parmi les citoyens. Une barre orange s’arrête nettement avant le trait : le groupe est moins entendu que son poids.', "Bar: the group's share of the citizens' speaking time; mark: its share of the citizens. An orange bar stops well short of its mark: the group is heard less than its weight."],
   'equity.never': ["n'a pas parlé", 'has not spoken'],
   'calls.title': ["Appels à l'aide", 'Help calls'],
   'calls.title_n': ["Appels à l'aide ({n})", 'Help calls ({n})'],
@@ -878,6 +881,7 @@ export const DICT = {
   'attendance.present': ['Présent·es', 'Present'],
   'attendance.present_of': ['{n} sur {roster}', '{n} of {roster}'],
   'attendance.share': ['Part', 'Share'],
+  'attendance.legend': ['Barre : la part du groupe présente ce jour-là ; trait : celle de tout le panel ({share}). Une barre orange s’arrête nettement avant le trait : le groupe est moins présent que le panel.', "Bar: the share of the group present that day; mark: the whole panel's ({share}). An orange bar stops well short of its mark: the group is less present than the panel."],
   'attendance.total': [{ one: '{day} (jour UTC) : {n} personne du panel présente sur {roster}', other: '{day} (jour UTC) : {n} personnes du panel présentes sur {roster}' }, { one: '{day} (UTC day): {n} person of the roster present out of {roster}', other: '{day} (UTC day): {n} people of the roster present out of {roster}' }],
   // ---- run sheet ("déroulé") ----
   'runsheet.section': ['Déroulé', 'Run sheet'],

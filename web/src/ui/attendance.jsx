@@ -6,6 +6,7 @@
 import { useState, useEffect } from 'preact/hooks';
 import { t, fmtPercent, fmtTime, locale } from '../i18n.js';
 import { ExportButton, apiFetch, sheetPath } from './download.jsx';
+import { ShareBar } from './common.jsx';
 
 function attrLabel(k) {
   const key = `attr.${k}`;
@@ -51,6 +52,8 @@ export function AttendanceView({ client }) {
   const total = report ? report.days.find((d) => d.day === shown) : null;
   const rows = report ? report.participants.filter((r) => r.day === shown) : [];
   const byAttr = report ? report.by_attribute.filter((b) => b.day === shown) : [];
+  // Each group's attendance against the day's: who drops out shows at a glance.
+  const dayShare = total && total.roster ? total.present / total.roster : 0;
   return (
     <div class="attendance" data-testid="attendance">
       <p class="small muted">{t('attendance.explain', { days: report ? report.retention_days : 365 })}</p>
@@ -117,15 +120,19 @@ export function AttendanceView({ client }) {
             </thead>
             <tbody>
               {byAttr.map((b) => (
-                <tr key={`${b.day}/${b.attribute}/${b.value}`}>
+                <tr key={`${b.day}/${b.attribute}/${b.value}`} data-group={`${b.attribute}/${b.value}`}>
                   <td>{attrLabel(b.attribute)}</td>
                   <th scope="row">{b.value}</th>
                   <td>{t('attendance.present_of', { n: b.present, roster: b.roster })}</td>
-                  <td>{fmtPercent(b.share / 100)}</td>
+                  <td class="attendance-share">
+                    <ShareBar value={b.share / 100} mark={dayShare} />
+                    <span class="share-text">{fmtPercent(b.share / 100)}</span>
+                  </td>
                 </tr>
               ))}
             </tbody>
           </table>
+          <p class="small muted attendance-legend">{t('attendance.legend', { share: fmtPercent(dayShare) })}</p>
         </div>
       ) : null}
     </div>

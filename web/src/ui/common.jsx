@@ -25,6 +25,22 @@ export function clock(ms) {
   return h ? `${h}:${pad(m)}:${pad(sec)}` : `${m}:${pad(sec)}`;
 }
 
+/**
+ * A share as a bar (`value`, 0 to 1) with a mark at the share it is compared with (`mark`):
+ * a group's speaking time against its weight among the citizens, a group's attendance against
+ * the day's. A bar that stops well short of its mark (under 80 % of it) is orange, unless
+ * `judged` is false (nothing to compare yet). Decorative: the numbers are beside it, in words.
+ */
+export function ShareBar({ value, mark, judged = true }) {
+  const under = judged && value < mark * 0.8;
+  return (
+    <span class="share-track" aria-hidden="true">
+      <span class={`bar-fill${under ? ' under' : ''}`} style={{ width: `${100 * value}%` }} />
+      <span class="share-mark" style={{ left: `${100 * mark}%` }} />
+    </span>
+  );
+}
+
 /** A duration in words: "3 min 20 s". */
 export function spoken(ms) {
   const s = Math.round(ms / 1000);

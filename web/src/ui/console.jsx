@@ -3,9 +3,9 @@
 // the speaking queue of any room; floor-time equity; pending calls; the public poll.
 
 import { useState } from 'preact/hooks';
-import { t } from '../i18n.js';
+import { t, fmtPercent } from '../i18n.js';
 import { PLENARY, room as roomOf, person } from '../reduce.js';
-import { Countdown, act, ActButton, Section, Presence, nameOf, roomName, roleWords, useId, spoken, timeOfDay, minutes, NumberField, checkFields, ExtendForm } from './common.jsx';
+import { Countdown, act, ActButton, Section, Presence, nameOf, roomName, roleWords, useId, spoken, timeOfDay, minutes, NumberField, checkFields, ExtendForm, ShareBar } from './common.jsx';
 import { FloorCard, FloorManager } from './room.jsx';
 import { Icon } from './icons.jsx';
 // Run sheet.
@@ -310,6 +310,10 @@ export function EquityView({ client }) {
     }
     groups = [...m.values()].sort((a, b) => b.ms / b.n - a.ms / a.n);
   }
+  // Each group's share of the citizens' speaking time beside its share of the citizens: who
+  // is heard less than their weight shows at a glance (the bar stops short of the mark).
+  const citizens = groups ? groups.reduce((s, g) => s + g.n, 0) : 0;
+  const heard = groups ? groups.reduce((s, g) => s + g.ms, 0) : 0;
   return (
     <div class="equity">
       <p>{t('equity.summary', { n: spokeCount, people: rows.length, total: spoken(total) })}</p>
@@ -321,15 +325,31 @@ export function EquityView({ client }) {
         </select>
       </div>
       {groups ? (
-        <div class="table-wrap" tabIndex={0} role="region" aria-label={t('common.table')}>
-          <table>
-            <caption class="sr-only">{t('equity.by_attr', { attr: attrLabel(by) })}</caption>
-            <thead><tr><th scope="col">{attrLabel(by)}</th><th scope="col">{t('equity.people')}</th><th scope="col">{t('equity.spoke')}</th><th scope="col">{t('equity.total')}</th><th scope="col">{t('equity.avg')}</th></tr></thead>
-            <tbody>
-              {groups.map((g) => <tr key={g.v}><th scope="row">{g.v}</th><td>{g.n}</td><td>{g.spoke}</td><td>{spoken(g.ms)}</td><td>{spoken(g.ms / g.n)}</td></tr>)}
-            </tbody>
-          </table>
-        </div>
+        <>
+          <ul class="bars share-bars" tabIndex={0} aria-label={t('equity.by_attr', { attr: attrLabel(by) })}>
+            {groups.map((g) => {
+              const people = g.n / citizens;
+              const time = heard ? g.ms / heard : 0;
+              return (
+                <li key={g.v} data-group={g.v} data-time-share={heard ? time.toFixed(4) : ''} data-people-share={people.toFixed(4)}>
+                  <span class="bar-label">{g.v}</span>
+                  <ShareBar value={time} mark={people} judged={heard > 0} />
+                  <span class="share-text">{heard ? t('equity.share_of', { time: fmtPercent(time, 0), people: fmtPercent(people, 0) }) : t('equity.share_none', { people: fmtPercent(people, 0) })}</span>
+                </li>
+              );
+            })}
+          </ul>
+          <p class="small muted equity-legend">{t('equity.legend')}</p>
+          <div class="table-wrap" tabIndex={0} role="region" aria-label={t('common.table')}>
+            <table>
+              <caption class="sr-only">{t('equity.by_attr', { attr: attrLabel(by) })}</caption>
+              <thead><tr><th scope="col">{attrLabel(by)}</th><th scope="col">{t('equity.people')}</th><th scope="col">{t('equity.spoke')}</th><th scope="col">{t('equity.total')}</th><th scope="col">{t('equity.avg')}</th></tr></thead>
+              <tbody>
+                {groups.map((g) => <tr key={g.v}><th scope="row">{g.v}</th><td>{g.n}</td><td>{g.spoke}</td><td>{spoken(g.ms)}</td><td>{spoken(g.ms / g.n)}</td></tr>)}
+              </tbody>
+            </table>
+          </div>
+        </>
       ) : (
         <ul class="bars equity-bars" tabIndex={0} aria-label={t('equity.title')}>
           {rows.slice(0, 200).map(({ p, ms }) => (
