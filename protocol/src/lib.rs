@@ -7,6 +7,7 @@ pub mod api;
 // Attendance (issue #17).
 mod attendance;
 mod documents;
+mod floor_time;
 mod hearings;
 mod moderation;
 mod polls;
@@ -26,6 +27,7 @@ mod views;
 // Attendance (issue #17).
 pub use attendance::*;
 pub use documents::*;
+pub use floor_time::*;
 pub use hearings::*;
 pub use moderation::*;
 pub use parse::{parse_client_message, ParseError, MAX_ERROR_MESSAGE_BYTES};

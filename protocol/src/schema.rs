@@ -39,6 +39,8 @@ pub fn schema() -> serde_json::Value {
     );
     // Attendance (issue #17).
     add!(AttendanceReport);
+    // Floor time.
+    add!(FloorTimeReport);
     // Run sheet.
     add!(SequenceReport);
     // Public audience (§24).

@@ -339,6 +339,7 @@ fn check_example(ex: &Example, cov: &mut Coverage) -> Result<(), String> {
                 // Attendance (issue #17).
                 "AttendanceReport" => check!(convene_protocol::AttendanceReport)?,
                 "SequenceReport" => check!(convene_protocol::SequenceReport)?,
+                "FloorTimeReport" => check!(convene_protocol::FloorTimeReport)?,
                 "ChatExportLine" => check!(convene_protocol::ChatExportLine)?,
                 // Public audience (§24).
                 "PublicClientMessage" => check!(convene_protocol::PublicClientMessage)?,

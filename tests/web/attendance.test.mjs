@@ -6,23 +6,9 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { openAs, axe, screenshot, server, browser, useServerAndBrowser } from './harness.mjs';
+import { openAs, axe, screenshot, download, asOrganizer, server, browser, useServerAndBrowser } from './harness.mjs';
 
 useServerAndBrowser();
-
-async function download(page, selector) {
-  const [dl] = await Promise.all([page.waitForEvent('download'), page.click(selector)]);
-  return { name: dl.suggestedFilename(), text: readFileSync(await dl.path(), 'utf8') };
-}
-
-async function asOrganizer(path) {
-  const token = readFileSync(join(server.data, 'organizer-token'), 'utf8').trim();
-  const r = await fetch(`${server.base}${path}`, { headers: { authorization: `Bearer ${token}` } });
-  assert.equal(r.status, 200, `${path} as the organizer`);
-  return r;
-}
 
 test('a guarantor sees attendance and downloads it as CSV', { timeout: 120000 }, async () => {
   const citizen = server.role('citizen');

@@ -7,8 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { openAs, tab, command, axe, waitState, server, browser, useServerAndBrowser } from './harness.mjs';
+import { openAs, tab, command, axe, waitState, download, asOrganizer, server, browser, useServerAndBrowser } from './harness.mjs';
 
 useServerAndBrowser();
 
@@ -30,20 +29,6 @@ function watch(page, token) {
   };
 }
 
-/** Click and return the downloaded file's name and text. */
-async function download(page, selector) {
-  const [dl] = await Promise.all([page.waitForEvent('download'), page.click(selector)]);
-  const path = await dl.path();
-  return { name: dl.suggestedFilename(), text: readFileSync(path, 'utf8') };
-}
-
-/** The same export as the organizer gets it (the token file the server generated). */
-async function asOrganizer(path) {
-  const token = readFileSync(join(server.data, 'organizer-token'), 'utf8').trim();
-  const r = await fetch(`${server.base}${path}`, { headers: { authorization: `Bearer ${token}` } });
-  assert.equal(r.status, 200, `${path} as the organizer`);
-  return r.text();
-}
 
 test('exports download with the token in a header, never in a URL', { timeout: 120000 }, async () => {
   const facInvite = server.role('facilitator');
@@ -63,13 +48,13 @@ test('exports download with the token in a header, never in a URL', { timeout: 1
   const cid = 'demo';
   const audit = await download(gar, `#exports button[data-export="/api/conventions/${cid}/audit"]`);
   assert.equal(audit.name, `audit-${cid}.jsonl`);
-  const trail = await asOrganizer(`/api/conventions/${cid}/audit`);
+  const trail = await (await asOrganizer(`/api/conventions/${cid}/audit`)).text();
   // The trail may have grown between the two reads: the download is a prefix of it.
   assert.ok(audit.text.length > 0 && trail.startsWith(audit.text), 'the downloaded trail is the server\'s');
   const csv = await download(gar, `#exports button[data-export="/api/conventions/${cid}/polls?format=csv"]`);
   assert.equal(csv.name, `polls-${cid}.csv`);
   assert.match(csv.text, /Faut-il des bus de nuit \?/);
-  assert.equal(csv.text, await asOrganizer(`/api/conventions/${cid}/polls?format=csv`));
+  assert.equal(csv.text, await (await asOrganizer(`/api/conventions/${cid}/polls?format=csv`)).text());
   // The spreadsheet form, for people: headers in the page's language, times in the browser's
   // zone (its content is checked cell by cell in tests/tests/xlsx_exports.rs).
   const zone = await gar.evaluate(() => Intl.DateTimeFormat().resolvedOptions().timeZone);

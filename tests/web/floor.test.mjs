@@ -4,7 +4,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openAs, waitState, tab, axe, screenshot, PHONE, assertMatchesServer, server, browser, useServerAndBrowser } from './harness.mjs';
+import { openAs, waitState, tab, axe, screenshot, download, asOrganizer, PHONE, assertMatchesServer, server, browser, useServerAndBrowser } from './harness.mjs';
 
 useServerAndBrowser();
 
@@ -98,6 +98,13 @@ test('a citizen raises a hand and the facilitator gives the floor', { timeout: 1
   assert.match(await fac.textContent('#equity .equity-legend'), /trait : sa part parmi les citoyens/);
   await axe(fac, 'console, floor time by commune');
   await screenshot(fac, 'equity-by-commune', { element: fac.locator('#equity') });
+  // The floor-time export, from the view: what the organizer's API answers, with the same
+  // shares per commune.
+  const cid = await fac.evaluate(() => window.__convene.snap.convention.id);
+  const csv = await download(fac, '#equity button[data-export$="/floor-time?format=csv"]');
+  assert.equal(csv.name, `floor-time-${cid}.csv`);
+  assert.equal(csv.text, await (await asOrganizer(`/api/conventions/${cid}/floor-time?format=csv`)).text());
+  assert.ok(csv.text.split('\n').some((l) => l.startsWith(`commune,${commune},${same},1,`)), csv.text);
   await fac.locator('#equity select').selectOption('');
 
   // The room's own limit, in its settings: the next turn takes it ("celui de la salle").

@@ -188,6 +188,23 @@ export async function organizerApi(srv, method, path, body) {
   return { status: r.status, body: r.status === 204 ? null : await r.json() };
 }
 
+/** A GET of the organizer API with the server's organizer token, which must answer 200: the
+ * response (the export as the organizer gets it). */
+export async function asOrganizer(path, srv = server) {
+  const r = await fetch(`${srv.base}${path}`, { headers: { authorization: `Bearer ${organizerToken(srv)}` } });
+  assert.equal(r.status, 200, `${path} as the organizer`);
+  return r;
+}
+
+/** Click `target` (a selector or a locator) of `page` and return the download it starts: its
+ * suggested name, bytes and text. */
+export async function download(page, target) {
+  const click = typeof target === 'string' ? page.click(target) : target.click();
+  const [dl] = await Promise.all([page.waitForEvent('download'), click]);
+  const bytes = readFileSync(await dl.path());
+  return { name: dl.suggestedFilename(), bytes, text: bytes.toString('utf8') };
+}
+
 /** A command sent from the page that must be accepted. */
 export async function commandOk(page, cmd) {
   assert.deepEqual(await command(page, cmd), { ok: true }, JSON.stringify(cmd));

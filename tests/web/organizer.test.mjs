@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { axe, screenshot, waitOpen, server, browser, useServerAndBrowser, organizerApi, openAs, commandOk, ROOT, organizerToken, openConsole, signInConsole as signIn } from './harness.mjs';
+import { axe, screenshot, waitOpen, server, browser, useServerAndBrowser, download, organizerApi, openAs, commandOk, ROOT, organizerToken, openConsole, signInConsole as signIn } from './harness.mjs';
 
 useServerAndBrowser();
 
@@ -18,12 +18,6 @@ const LAPTOP = { width: 1366, height: 768 };
 const PHONE = { width: 390, height: 844 };
 const LIVESTREAM = 'https://video.example.org/live/nantes-2026';
 const CONV = 'nantes-2026';
-
-/** Click and return the download's name and bytes. */
-async function download(page, locator) {
-  const [dl] = await Promise.all([page.waitForEvent('download'), locator.click()]);
-  return { name: dl.suggestedFilename(), bytes: readFileSync(await dl.path()) };
-}
 
 const BAD_CSV = [
   'nom,roles,commune,âge',

@@ -822,6 +822,8 @@ export const DICT = {
   'export.chat_xlsx': ['Chat, messages masqués compris (tableur)', 'Chat, hidden messages included (spreadsheet)'],
   'export.chat_csv': ['Chat, messages masqués compris (CSV)', 'Chat, hidden messages included (CSV)'],
   'export.rotation': ['Rotation (JSON)', 'Rotation (JSON)'],
+  'export.floor_xlsx': ['Temps de parole, par personne et par critère (tableur)', 'Floor time, per person and per attribute (spreadsheet)'],
+  'export.floor_csv': ['Temps de parole, par personne et par critère (CSV)', 'Floor time, per person and per attribute (CSV)'],
   'export.rotation_xlsx': ['Rotation : parcours, expert·es et questions (tableur)', 'Rotation: paths, experts and questions (spreadsheet)'],
   'export.rotation_csv': ['Rotation : parcours, expert·es et questions (CSV)', 'Rotation: paths, experts and questions (CSV)'],
   'export.opinion_html': ['Avis citoyen (HTML)', "Citizens' opinion (HTML)"],

@@ -112,7 +112,7 @@ pub async fn attendance(
     respond(out, &report, tables).await
 }
 
-fn role_name(r: convene_protocol::Role) -> &'static str {
+pub(super) fn role_name(r: convene_protocol::Role) -> &'static str {
     match r {
         convene_protocol::Role::Citizen => "citizen",
         convene_protocol::Role::Facilitator => "facilitator",

@@ -6,6 +6,7 @@ mod api;
 mod attendance;
 mod documents;
 mod exports;
+mod floor;
 mod hearings;
 mod nodes;
 // Run sheet.
@@ -194,6 +195,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/conventions/{id}/public-polls", get(public::polls))
         .route("/public/ws", get(public::upgrade))
         .route("/public/opinion", get(public::opinion))
+        .route("/api/conventions/{id}/floor-time", get(floor::floor_time))
         // Attendance (issue #17).
         .route(
             "/api/conventions/{id}/attendance",

@@ -32,6 +32,7 @@ pub const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/api/conventions/{id}/rotation"),
     // Run sheet.
     ("get", "/api/conventions/{id}/runsheet"),
+    ("get", "/api/conventions/{id}/floor-time"),
     ("get", "/api/conventions/{id}/hearings/{hearing}/questions"),
     ("get", "/api/conventions/{id}/chat"),
     ("get", "/api/conventions/{id}/video"),
@@ -89,6 +90,8 @@ pub fn document() -> Value {
     let runsheet =
         serde_json::to_value(gen.subschema_for::<Vec<convene_protocol::SequenceReport>>())
             .unwrap_or_default();
+    let floor_time = serde_json::to_value(gen.subschema_for::<convene_protocol::FloorTimeReport>())
+        .unwrap_or_default();
     // Public audience (§24).
     let public_create =
         serde_json::to_value(gen.subschema_for::<convene_protocol::CreatePublicLink>())
@@ -278,6 +281,13 @@ pub fn document() -> Value {
                     "summary": "The day as planned and as run: each sequence's planned start and duration, actual start and end, extensions, skip, drift",
                     "parameters": [id_param, format_param, lang_param, tz_param],
                     "responses": { "200": ok_or_csv("Sequences in the order of the day", &runsheet), "400": err("Another format"), "404": err("No such convention (organizer token)") }
+                }))
+            },
+            "/api/conventions/{id}/floor-time": {
+                "get": participants(staff, "a facilitator or a guarantor", json!({
+                    "summary": "Floor time: each person's (every room together, a turn under way counted up to now), and the citizens' per roster attribute value against their share of the citizens (PROTOCOL.md, floor-time export)",
+                    "parameters": [id_param, format_param, lang_param, tz_param],
+                    "responses": { "200": ok_or_csv("The report", &floor_time), "400": err("Another format"), "404": err("No such convention (organizer token)") }
                 }))
             },
             "/api/conventions/{id}/hearings/{hearing}/questions": {

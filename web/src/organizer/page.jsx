@@ -710,6 +710,8 @@ function Exports({ token, conv }) {
     [`/api/conventions/${c}/attendance?format=csv`, `attendance-${conv}.csv`, t('org.exp_attendance')],
     [sheetPath(`/api/conventions/${c}/attendance?table=attributes`), `attendance-${conv}-attributes.xlsx`, t('org.exp_attendance_attr_xlsx')],
     [`/api/conventions/${c}/attendance?format=csv&table=attributes`, `attendance-${conv}-attributes.csv`, t('org.exp_attendance_attr')],
+    [sheetPath(`/api/conventions/${c}/floor-time`), `floor-time-${conv}.xlsx`, t('export.floor_xlsx')],
+    [`/api/conventions/${c}/floor-time?format=csv`, `floor-time-${conv}.csv`, t('export.floor_csv')],
     [sheetPath(`/api/conventions/${c}/runsheet`), `runsheet-${conv}.xlsx`, t('org.exp_runsheet_xlsx')],
     [`/api/conventions/${c}/runsheet?format=csv`, `runsheet-${conv}.csv`, t('org.exp_runsheet')],
     [sheetPath(`/api/conventions/${c}/rotation`), `rotation-${conv}.xlsx`, t('export.rotation_xlsx')],

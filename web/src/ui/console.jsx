@@ -13,6 +13,7 @@ import { RunSheetPanel } from './runsheet.jsx';
 import { ModerationPanel, ModerationLog } from './moderation.jsx';
 // Public polls (issue #16).
 import { PublicPollPanel } from './public-poll.jsx';
+import { ExportButton, sheetPath } from './download.jsx';
 
 /** Roster attributes present in the roster (commune, age, genre…). */
 export function attributesOf(snap) {
@@ -292,6 +293,7 @@ export function EquityView({ client }) {
     const f = r.inside && r.inside.floor;
     if (f) time.set(f.participant, (time.get(f.participant) || 0) + Math.max(0, client.now() - f.since));
   }
+  const floorPath = `/api/conventions/${encodeURIComponent(snap.convention.id)}/floor-time`;
   const people = snap.participants.filter((p) => !p.roles.includes('guarantor'));
   const rows = people.map((p) => ({ p, ms: time.get(p.id) || 0 })).sort((a, b) => b.ms - a.ms);
   const total = rows.reduce((s, x) => s + x.ms, 0);
@@ -317,6 +319,10 @@ export function EquityView({ client }) {
   return (
     <div class="equity">
       <p>{t('equity.summary', { n: spokeCount, people: rows.length, total: spoken(total) })}</p>
+      <p class="row wrap">
+        <ExportButton client={client} small path={sheetPath(floorPath)} filename={`floor-time-${snap.convention.id}.xlsx`}>{t('export.floor_xlsx')}</ExportButton>
+        <ExportButton client={client} small path={`${floorPath}?format=csv`} filename={`floor-time-${snap.convention.id}.csv`}>{t('export.floor_csv')}</ExportButton>
+      </p>
       <div class="row wrap">
         <label for={id}>{t('equity.by')}</label>
         <select id={id} value={by} onChange={(e) => setBy(e.currentTarget.value)}>

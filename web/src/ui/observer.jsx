@@ -270,6 +270,8 @@ export function ExportLinks({ client }) {
       {item(`/api/conventions/${cid}/polls`, `polls-${id}.json`, t('export.polls_json'))}
       {item(sheetPath(`/api/conventions/${cid}/chat`), `chat-${id}.xlsx`, t('export.chat_xlsx'))}
       {item(`/api/conventions/${cid}/chat?format=csv`, `chat-${id}.csv`, t('export.chat_csv'))}
+      {item(sheetPath(`/api/conventions/${cid}/floor-time`), `floor-time-${id}.xlsx`, t('export.floor_xlsx'))}
+      {item(`/api/conventions/${cid}/floor-time?format=csv`, `floor-time-${id}.csv`, t('export.floor_csv'))}
       {snap.rotation ? item(sheetPath(`/api/conventions/${cid}/rotation`), `rotation-${id}.xlsx`, t('export.rotation_xlsx')) : null}
       {snap.rotation ? item(`/api/conventions/${cid}/rotation?format=csv`, `rotation-${id}.csv`, t('export.rotation_csv')) : null}
       {snap.rotation ? item(`/api/conventions/${cid}/rotation`, `rotation-${id}.json`, t('export.rotation')) : null}
