@@ -209,10 +209,13 @@ pub async fn run(
     };
     let tracker = TaskTracker::new();
     // Every node of a cluster runs the same build: one that does not, does not start.
-    if let store::Store::Redis(redis) = &store {
-        live::cluster::register(redis.clone(), addr.to_string(), &tracker, shutdown.clone())
-            .await?;
-    }
+    let node = match &store {
+        store::Store::Redis(redis) => Some(
+            live::cluster::register(redis.clone(), addr.to_string(), &tracker, shutdown.clone())
+                .await?,
+        ),
+        store::Store::Sqlite(_) => None,
+    };
     let token = organizer_token(&config)?;
     let public_url = config
         .public_url
@@ -258,6 +261,7 @@ pub async fn run(
         live::Stores {
             log: store.clone(),
             attendance,
+            node,
         },
         metrics,
         docs.clone(),

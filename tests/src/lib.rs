@@ -297,6 +297,11 @@ impl Organizer {
         if r.status() != 201 {
             bail!("create: {} {}", r.status(), r.text().await?);
         }
+        self.convention_roster(id, roster).await
+    }
+
+    /// Add a roster to the convention `id`, and invite everyone without an invitation.
+    pub async fn convention_roster(&self, id: &str, roster: &[RosterEntry]) -> Result<Vec<Invite>> {
         let r = self
             .post(&format!("/api/conventions/{id}/roster"))
             .json(roster)

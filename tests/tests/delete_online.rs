@@ -4,8 +4,8 @@
 //! it is left in any file of the data directory, the server still running; the other one's
 //! clients keep their round trips during and after, and lose nothing; its old invitations get
 //! 401 / 4001; the id can be created again, empty; a restart serves the other convention
-//! whole and not the deleted one. Refusals are typed and delete nothing. Cluster mode refuses
-//! (409, naming `convene delete`), against the real Redis.
+//! whole and not the deleted one. Refusals are typed and delete nothing. In cluster mode, on a
+//! real Redis, every node closes its connections of it and no key of it is left.
 
 use std::time::Duration;
 
@@ -288,30 +288,176 @@ async fn a_convention_deleted_live_leaves_nothing_and_the_other_goes_on() -> Res
     Ok(())
 }
 
-/// Cluster mode: refused with 409, naming `convene delete`; nothing deleted.
+/// Cluster mode, two nodes on a real Redis, the convention's people on both (and its document
+/// socket on the node that does not delete). With a third node listed that does not answer,
+/// the deletion is given up (503) and nothing is touched; then every connection of it is closed with its code on
+/// both nodes; no key of it is left in Redis; the other convention goes on across both nodes;
+/// its old invitations are unknown on both; the id is created again on the other node, empty,
+/// and the deleting node serves that new convention's documents.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cluster_mode_refuses_a_live_deletion() -> Result<()> {
+async fn cluster_mode_deletes_a_convention_on_every_node() -> Result<()> {
     let dir = tempdir();
     let redis_dir = dir.path().join("redis");
     std::fs::create_dir_all(&redis_dir)?;
     let own = own_redis(&redis_dir, &[])?;
-    let mut node = Server::start_with(&dir.path().join("node"), &["--redis", &own.url]).await?;
-    let (tokens, _fac, mut cit) = convention(&node, GONE, GONE_MARK).await?;
-    let (got, body) = delete(&node, &format!("/api/conventions/{GONE}?confirm={GONE}")).await?;
+    let mut a = Server::start_with(&dir.path().join("a"), &["--redis", &own.url]).await?;
+    let mut b = Server::start_with(&dir.path().join("b"), &["--redis", &own.url]).await?;
+    let (gone, mut gone_fac, mut gone_cit) = convention(&a, GONE, GONE_MARK).await?;
+    let (kept, mut kept_fac, _kept_cit) = convention(&a, KEPT, KEPT_MARK).await?;
+    // On node b: the deleted convention's facilitator again, and its document written into;
+    // the other convention's citizen.
+    let mut gone_on_b = Client::join(&b.ws_url(), "fac-b", &gone[0]).await?;
+    let gone_doc =
+        YClient::synced("gone-doc-b", &doc_url(&b.addr, GONE, "opinion", &gone[0])).await?;
+    gone_doc.insert_paragraph(0, GONE_TEXT);
+    let mut kept_on_b = Client::join(&b.ws_url(), "cit-b", &kept[1]).await?;
+    round_trip(&mut kept_fac, &mut kept_on_b, "avant".into()).await?;
+    round_trip(&mut gone_cit, &mut gone_on_b, "d'un nœud à l'autre".into()).await?;
+    let mut redis = ::redis::Client::open(own.url.as_str())?
+        .get_multiplexed_async_connection()
+        .await?;
+    let keys_of = |id: &str| format!("cv:{{{id}}}:*");
+    let before: Vec<String> = ::redis::cmd("KEYS")
+        .arg(keys_of(GONE))
+        .query_async(&mut redis)
+        .await?;
+    ensure!(before.len() > 3, "its keys before: {before:?}");
+
+    // A node listed as live that does not answer (gone without leaving the list): the
+    // deletion is given up after 10 s, 503 naming it, and nothing was touched: the
+    // convention's people talk on across the nodes, its keys are all there.
+    let (secs, _): (u64, u64) = ::redis::cmd("TIME").query_async(&mut redis).await?;
+    let ghost = format!("{}|autre-build|127.0.0.1:9", (secs + 60) * 1000);
+    let _: () = ::redis::cmd("HSET")
+        .arg("convene:nodes")
+        .arg("fantome")
+        .arg(&ghost)
+        .query_async(&mut redis)
+        .await?;
+    let (status, body) = delete(&a, &format!("/api/conventions/{GONE}?confirm={GONE}")).await?;
     ensure!(
-        got == 409 && body.contains("conflict") && body.contains("convene delete"),
-        "{got} {body}"
+        status == 503 && body.contains("fantome") && body.contains("nothing deleted"),
+        "{status} {body}"
     );
-    // Nothing deleted, nobody closed.
-    let r = node
+    let _: () = ::redis::cmd("HDEL")
+        .arg("convene:nodes")
+        .arg("fantome")
+        .query_async(&mut redis)
+        .await?;
+    round_trip(&mut gone_cit, &mut gone_on_b, "toujours là".into()).await?;
+    round_trip(&mut gone_on_b, &mut gone_fac, "et là aussi".into()).await?;
+    let kept_keys: Vec<String> = ::redis::cmd("KEYS")
+        .arg(keys_of(GONE))
+        .query_async(&mut redis)
+        .await?;
+    ensure!(
+        kept_keys.len() >= before.len(),
+        "keys after the refusal: {kept_keys:?}"
+    );
+    // Once b has heard it is over, the id is its own again there.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let r = b
         .http()
         .get(&format!("/api/conventions/{GONE}"))
         .send()
         .await?;
-    ensure!(r.status() == 200, "{}", r.status());
-    let mut again = Client::join(&node.ws_url(), "fac-2", &tokens[0]).await?;
-    round_trip(&mut cit, &mut again, "encore".into()).await?;
-    node.terminate().await?;
+    ensure!(r.status() == 200, "on b after the refusal: {}", r.status());
+
+    let (status, body) = delete(&a, &format!("/api/conventions/{GONE}?confirm={GONE}")).await?;
+    ensure!(status == 200, "{status} {body}");
+    let report: ConventionDeleted = serde_json::from_str(&body)?;
+    ensure!(
+        report.files.len() == 1
+            && report.files[0].file == "redis"
+            && report.rows >= before.len() as u64,
+        "{report:?}"
+    );
+    // Closed on both nodes, with the documented codes.
+    for c in [&mut gone_fac, &mut gone_cit, &mut gone_on_b] {
+        let code = c.wait_closed(Duration::from_secs(10)).await?;
+        ensure!(code == Some(close::DELETED), "{}: {code:?}", c.name);
+    }
+    let code = gone_doc.wait_closed().await?;
+    ensure!(
+        code == Some(convene::docs::close::DELETED),
+        "document on b: {code:?}"
+    );
+    // Nothing of it left in Redis; the other convention's keys are there.
+    let left: Vec<String> = ::redis::cmd("KEYS")
+        .arg(keys_of(GONE))
+        .query_async(&mut redis)
+        .await?;
+    ensure!(left.is_empty(), "left in Redis: {left:?}");
+    let listed: Vec<String> = ::redis::cmd("SMEMBERS")
+        .arg("convene:conventions")
+        .query_async(&mut redis)
+        .await?;
+    ensure!(
+        !listed.contains(&GONE.to_string()) && listed.contains(&KEPT.to_string()),
+        "{listed:?}"
+    );
+
+    // The other convention goes on across both nodes.
+    round_trip(&mut kept_fac, &mut kept_on_b, "après".into()).await?;
+    round_trip(&mut kept_on_b, &mut kept_fac, "et retour".into()).await?;
+    // On both nodes: unknown, its invitations too.
+    for node in [&a, &b] {
+        let r = node
+            .http()
+            .get(&format!("/api/conventions/{GONE}"))
+            .send()
+            .await?;
+        ensure!(r.status() == 404, "{}", r.status());
+        ensure!(hello_code(node, &gone[1]).await? == Some(close::UNKNOWN_TOKEN));
+    }
+
+    // Created again on node b (once b has heard the deletion is over: a moment after the
+    // answer), new and empty; node a serves its documents.
+    let mut created = None;
+    for _ in 0..50 {
+        let r = b
+            .http()
+            .post("/api/conventions")
+            .json(&serde_json::json!({ "id": GONE, "name": "Une nouvelle" }))
+            .send()
+            .await?;
+        if r.status() == 201 {
+            created = Some(
+                r.json::<convene_tests::proto::api::ConventionSummary>()
+                    .await?,
+            );
+            break;
+        }
+        ensure!(r.status() == 409, "creating it again: {}", r.status());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let created = created.context("never created again")?;
+    ensure!(created.participants == 0 && created.seq == 1, "{created:?}");
+    let invites = b
+        .http()
+        .convention_roster(
+            GONE,
+            &[person("Nouvelle Animatrice", &[Role::Facilitator], &[])],
+        )
+        .await?;
+    let mut fac = Client::join(&a.ws_url(), "new-fac", &invites[0].token).await?;
+    fac.ok(Command::CreateDocument {
+        name: "opinion".into(),
+        title: "Nouvel avis".into(),
+    })
+    .await?;
+    let doc = YClient::synced(
+        "new-doc-a",
+        &doc_url(&a.addr, GONE, "opinion", &invites[0].token),
+    )
+    .await?;
+    ensure!(
+        doc.paragraphs().iter().all(|p| !p.contains(GONE_TEXT)),
+        "{:?}",
+        doc.paragraphs()
+    );
+    a.terminate().await?;
+    b.terminate().await?;
     Ok(())
 }
 

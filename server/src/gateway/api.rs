@@ -238,7 +238,8 @@ pub async fn get_convention(
 }
 
 /// `DELETE /api/conventions/{id}?confirm={id}`: the convention deleted while the server runs
-/// (`Hub::delete`, embedded mode), its rows erased from every database of the data directory.
+/// (`Hub::delete`), its rows erased from every database of the data directory, or its keys
+/// from Redis once every node has stopped it.
 pub async fn delete_convention(
     State(app): State<AppState>,
     headers: HeaderMap,
@@ -265,8 +266,8 @@ pub async fn delete_convention(
     let erased = erased.map_err(|e| {
         let code = match &e {
             DeleteFailure::Unknown => ErrorCode::NotFound,
-            DeleteFailure::InProgress | DeleteFailure::Cluster => ErrorCode::Conflict,
-            DeleteFailure::Gone => ErrorCode::Unavailable,
+            DeleteFailure::InProgress => ErrorCode::Conflict,
+            DeleteFailure::Gone | DeleteFailure::NodesBusy(_) => ErrorCode::Unavailable,
             DeleteFailure::Erase(_) => ErrorCode::Internal,
         };
         if matches!(e, DeleteFailure::Erase(_)) {
@@ -274,7 +275,6 @@ pub async fn delete_convention(
         }
         let message = match &e {
             DeleteFailure::Unknown => format!("no convention {id}: nothing deleted"),
-            DeleteFailure::Cluster => format!("{e}: nothing deleted"),
             _ => format!("convention {id}: {e}"),
         };
         ApiError::new(code, message)

@@ -45,6 +45,44 @@ pub struct Cluster {
     presence_version: Arc<AtomicU64>,
 }
 
+/// The channel of deletions (`Hub::delete` in cluster mode): a node asks every node to stop
+/// its part of a convention, then says when it is gone.
+const DELETIONS: &str = "convene:deletions";
+
+/// Where a deletion stands.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum Phase {
+    /// Say you are there (`RedisStore::ack`), nothing else: a deletion touches nothing until
+    /// every live node has.
+    Prepare,
+    /// Stop the convention here: its task makes durable what it accepted and closes its
+    /// connections, its documents store theirs; then say so (`RedisStore::mark_stopped`).
+    /// Meanwhile nothing of it is served or started again here.
+    Stop,
+    /// Deleted, or given up: it may be served (or created) again.
+    Done,
+}
+
+impl Phase {
+    /// Its name in the store's keys.
+    pub(super) fn step(self) -> &'static str {
+        match self {
+            Phase::Prepare => "prepare",
+            Phase::Stop => "stop",
+            Phase::Done => "done",
+        }
+    }
+}
+
+/// A message of the deletions' channel.
+#[derive(Serialize, Deserialize)]
+struct Deletion {
+    convention: String,
+    phase: Phase,
+    node: String,
+}
+
 /// A node's online set for one convention, as published (the pub/sub message) and kept
 /// (its key). Sets reach another node by two paths, the message and the heartbeat's read of
 /// the key, which can cross: the receiver keeps the highest version per node and ignores
@@ -152,19 +190,26 @@ pub struct MixedBuilds {
     pub others: Vec<(String, String)>,
 }
 
+/// A node's id in the cluster: 48 random bits, in hex.
+fn new_node_id() -> String {
+    let mut id = [0u8; 6];
+    rand::thread_rng().fill_bytes(&mut id);
+    hex::encode(id)
+}
+
 /// Join the cluster's list of nodes, unless a live node runs another build (nodes of
 /// different builds may not read each other's shared keys alike); then renew the entry while
 /// the node runs, and take it out at a clean stop. `address`: where this node listens, to
-/// name it to the others.
+/// name it to the others. Returns this node's id (its `Cluster`'s: a deletion waits for
+/// every live node of the list by it).
 pub async fn register(
     store: RedisStore,
     address: String,
     tracker: &tokio_util::task::TaskTracker,
     cancel: CancellationToken,
-) -> Result<(), RegisterError> {
-    let mut id = [0u8; 6];
-    rand::thread_rng().fill_bytes(&mut id);
-    let node = hex::encode(id);
+) -> Result<String, RegisterError> {
+    let node = new_node_id();
+    let id = node.clone();
     let others = store
         .register_node(&node, BUILD, &address, NODE_TTL, true)
         .await?;
@@ -205,7 +250,7 @@ pub async fn register(
             debug!(error = %e, "node entry not removed");
         }
     });
-    Ok(())
+    Ok(id)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -217,14 +262,25 @@ pub enum RegisterError {
 }
 
 impl Cluster {
-    pub fn new(store: RedisStore) -> Self {
-        let mut id = [0u8; 6];
-        rand::thread_rng().fill_bytes(&mut id);
+    /// `node`: this node's id in the cluster's list (`register`); a fresh one without.
+    pub fn new(store: RedisStore, node: Option<String>) -> Self {
         Cluster {
-            node: hex::encode(id),
+            node: node.unwrap_or_else(new_node_id),
             store,
             presence_version: Arc::new(AtomicU64::new(1)),
         }
+    }
+
+    /// Ask every node (this one too) to stop its part of a convention being deleted
+    /// (`Deletion::Stop`), or tell them it is over (`Deletion::Done`: deleted, or given up).
+    pub(super) async fn announce(&self, convention: &str, phase: Phase) -> Result<(), StoreError> {
+        let message = serde_json::to_string(&Deletion {
+            convention: convention.to_string(),
+            phase,
+            node: self.node.clone(),
+        })
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.store.publish(DELETIONS, &message).await
     }
 
     /// Follow a convention's log from `after` (kept current by the convention's task) and
@@ -296,6 +352,7 @@ impl Cluster {
     /// Listen to every convention's presence channel and pass other nodes' changes on.
     pub(super) fn subscribe(&self, hub: Hub, cancel: CancellationToken) {
         let client = self.store.client().clone();
+        let store = self.store.clone();
         let me = self.node.clone();
         tokio::spawn(async move {
             loop {
@@ -306,7 +363,9 @@ impl Cluster {
                         tokio::select! { _ = cancel.cancelled() => return, _ = tokio::time::sleep(Duration::from_secs(1)) => continue }
                     }
                 };
-                if pubsub.psubscribe("cv:*:presence").await.is_err() {
+                if pubsub.psubscribe("cv:*:presence").await.is_err()
+                    || pubsub.subscribe(DELETIONS).await.is_err()
+                {
                     tokio::select! { _ = cancel.cancelled() => return, _ = tokio::time::sleep(Duration::from_secs(1)) => continue }
                 }
                 let mut messages = pubsub.on_message();
@@ -317,6 +376,15 @@ impl Cluster {
                     };
                     let Some(msg) = msg else { break };
                     let payload: String = msg.get_payload().unwrap_or_default();
+                    if msg.get_channel_name() == DELETIONS {
+                        if let Ok(d) = serde_json::from_str::<Deletion>(&payload) {
+                            // Its own request the deleting node has done itself.
+                            if d.node != me {
+                                deletion(&hub, &store, &me, d);
+                            }
+                        }
+                        continue;
+                    }
                     let Ok(set) = serde_json::from_str::<PresenceSet>(&payload) else {
                         continue;
                     };
@@ -340,6 +408,25 @@ impl Cluster {
             }
         });
     }
+}
+
+/// Another node deletes a convention: stop this node's part of it and say so, or forget the
+/// deletion once it is over. In a task of its own: stopping waits for the convention's task,
+/// and the subscription reads on meanwhile.
+fn deletion(hub: &Hub, store: &RedisStore, me: &str, d: Deletion) {
+    let hub = hub.clone();
+    let store = store.clone();
+    let me = me.to_string();
+    tokio::spawn(async move {
+        if d.phase == Phase::Stop {
+            hub.stop_for_peer(&d.convention).await;
+        }
+        if d.phase == Phase::Done {
+            hub.deletion_over(&d.convention);
+        } else if let Err(e) = store.ack(&d.convention, d.phase.step(), &me).await {
+            warn!(error = %e, convention = %d.convention, "a deletion's step not told");
+        }
+    });
 }
 
 /// Cluster mode: read what other nodes append to a stream (a convention's log, a document's

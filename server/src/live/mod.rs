@@ -58,6 +58,9 @@ const MAX_RESTART_BACKOFF: std::time::Duration = std::time::Duration::from_secs(
 const RESTART_RESET: std::time::Duration = std::time::Duration::from_secs(60);
 /// Quick failures in a row after which the convention is left refusing (named in health).
 const MAX_QUICK_FAILURES: u32 = 5;
+/// Cluster mode: how long a deletion waits for every live node to stop its part of the
+/// convention (each one's task makes durable what it accepted first: well under a second).
+const PEERS_STOP: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Why a command was not carried out.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -385,11 +388,14 @@ pub enum DeleteFailure {
     Unknown,
     #[error("the convention is already being deleted")]
     InProgress,
+    /// Cluster mode: these live nodes did not say they stopped their part of it in time.
     #[error(
-        "cluster mode: a convention cannot be deleted while nodes run; stop every node, then \
-         run `convene delete --redis URL --convention ID --confirm ID`"
+        "cluster mode: the nodes {} did not stop the convention within {} s: nothing deleted, \
+         try again (a node stopped with kill -9 leaves the list of nodes after 30 s)",
+        .0.join(", "),
+        PEERS_STOP.as_secs()
     )]
-    Cluster,
+    NodesBusy(Vec<String>),
     #[error("the convention's task is gone (shutting down)")]
     Gone,
     /// The convention is gone from the server, but its rows could not all be erased: run
@@ -416,6 +422,8 @@ pub struct Hub {
 pub struct Stores {
     pub log: Store,
     pub attendance: crate::attendance::Attendance,
+    /// Cluster mode: this node's id in the cluster's list of nodes (`cluster::register`).
+    pub node: Option<String>,
 }
 
 /// How a node keeps its conventions' replicas.
@@ -465,12 +473,13 @@ impl Hub {
         let Stores {
             log: store,
             attendance,
+            node,
         } = stores;
         let ids = store.conventions().await?;
         let hub = Hub {
             inner: Arc::new(HubInner {
                 cluster: match &store {
-                    Store::Redis(r) => Some(Arc::new(cluster::Cluster::new(r.clone()))),
+                    Store::Redis(r) => Some(Arc::new(cluster::Cluster::new(r.clone(), node))),
                     Store::Sqlite(_) => None,
                 },
                 store,
@@ -619,7 +628,8 @@ impl Hub {
         if let Some(h) = self.get(id) {
             return Some(h);
         }
-        if !self.inner.store.is_shared() {
+        // Being deleted (here or by another node): not started again meanwhile.
+        if !self.inner.store.is_shared() || self.is_deleting(id) {
             return None;
         }
         let Store::Redis(redis) = &self.inner.store else {
@@ -671,16 +681,15 @@ impl Hub {
             .contains(id)
     }
 
-    /// Delete a convention while the server runs (embedded mode). Its task makes what it
-    /// accepted durable and stops, closing its connections (4014); its live documents store
-    /// their accepted updates and stop (4410); its public viewers are closed (4014); then its
-    /// rows are erased from every database of the data directory by the store's own writer
-    /// thread (`erase::erase_files`, as `convene delete` does), and every trace of it here goes.
-    /// Meanwhile the convention is refused (`is_deleting`), and so is a second deletion.
+    /// Delete a convention while the server runs. Its task makes what it accepted durable and
+    /// stops, closing its connections (4014); its live documents store their accepted updates
+    /// and stop (4410); its public viewers are closed (4014); every trace of it here goes.
+    /// Then, embedded, its rows are erased from every database of the data directory by the
+    /// store's own writer thread (`erase::erase_files`, as `convene delete` does); in cluster
+    /// mode, every node does the same with its part of it (`cluster::Phase::Stop`), and once
+    /// every live node has, its keys are deleted from Redis (`delete_shared`). Meanwhile the
+    /// convention is refused (`is_deleting`), and so is a second deletion.
     pub async fn delete(&self, id: &str) -> Result<Erased, DeleteFailure> {
-        let Store::Sqlite(sqlite) = &self.inner.store else {
-            return Err(DeleteFailure::Cluster);
-        };
         if !self
             .inner
             .deleting
@@ -694,23 +703,21 @@ impl Hub {
         struct Unmark<'a>(&'a Hub, &'a str);
         impl Drop for Unmark<'_> {
             fn drop(&mut self) {
-                self.0
-                    .inner
-                    .deleting
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .remove(self.1);
+                self.0.deletion_over(self.1);
             }
         }
         let _unmark = Unmark(self, id);
-        let tokens = match self.get(id) {
+        let sqlite = match &self.inner.store {
+            Store::Sqlite(sqlite) => sqlite,
+            Store::Redis(redis) => return self.delete_shared(redis, id).await,
+        };
+        match self.get(id) {
             Some(handle) => {
                 // A convention that cannot be loaded (damaged) may be deleted too.
                 let exists = handle.query(|c, _| c.exists()).await.unwrap_or(false);
                 if !exists && self.inner.faults.get(id).is_none() {
                     return Err(DeleteFailure::Unknown);
                 }
-                handle.delete().await.ok_or(DeleteFailure::Gone)?
             }
             // No task, yet rows in the store: an erase that failed before, tried again.
             None => {
@@ -723,10 +730,118 @@ impl Hub {
                 if !stored.iter().any(|c| c == id) {
                     return Err(DeleteFailure::Unknown);
                 }
-                Vec::new()
             }
-        };
+        }
         // From here on the convention is gone from this process, whatever the erase says.
+        let tokens = self.stop_here(id).await?;
+        let files = sqlite
+            .erase(id, self.inner.attendance.sqlite())
+            .await
+            .map_err(DeleteFailure::Erase)?;
+        Ok(Erased { files, tokens })
+    }
+
+    /// Cluster mode: every live node stops its part of the convention (this one first), then
+    /// its keys are deleted. A node that does not say it stopped within `PEERS_STOP` (gone
+    /// without leaving the list, cut from Redis) gives the deletion up, nothing deleted: the
+    /// convention is served again, and the organizer may try again.
+    async fn delete_shared(
+        &self,
+        redis: &crate::store::redis::RedisStore,
+        id: &str,
+    ) -> Result<Erased, DeleteFailure> {
+        let failed = |e: StoreError| DeleteFailure::Erase(e.into());
+        if !redis.has_convention(id).await.map_err(failed)? {
+            return Err(DeleteFailure::Unknown);
+        }
+        let cluster = self.inner.cluster.clone().ok_or(DeleteFailure::Gone)?;
+        let steps = [cluster::Phase::Prepare.step(), cluster::Phase::Stop.step()];
+        let _ = redis.clear_acks(id, &steps).await;
+        let done = self.stop_everywhere(redis, &cluster, id).await;
+        // Deleted or given up, every node may serve (or create) the id again.
+        if done.is_err() {
+            let _ = redis.clear_acks(id, &steps).await;
+        }
+        let _ = cluster.announce(id, cluster::Phase::Done).await;
+        done
+    }
+
+    /// `delete_shared`'s work: every live node says it is there (nothing touched until then),
+    /// then every one stops its part, then the keys go.
+    async fn stop_everywhere(
+        &self,
+        redis: &crate::store::redis::RedisStore,
+        cluster: &cluster::Cluster,
+        id: &str,
+    ) -> Result<Erased, DeleteFailure> {
+        let failed = |e: StoreError| DeleteFailure::Erase(e.into());
+        self.all_nodes(redis, cluster, id, cluster::Phase::Prepare)
+            .await?;
+        cluster
+            .announce(id, cluster::Phase::Stop)
+            .await
+            .map_err(failed)?;
+        let tokens = self.stop_here(id).await?;
+        self.all_nodes(redis, cluster, id, cluster::Phase::Stop)
+            .await?;
+        let keys = redis.delete(id).await.map_err(failed)?;
+        Ok(Erased {
+            files: vec![crate::erase::Deleted {
+                file: "redis".into(),
+                rows: keys,
+            }],
+            tokens,
+        })
+    }
+
+    /// Announce `phase` of a deletion until every live node of the cluster's list has done it
+    /// (this one included), or `PEERS_STOP` has passed: `NodesBusy` with those that have not.
+    async fn all_nodes(
+        &self,
+        redis: &crate::store::redis::RedisStore,
+        cluster: &cluster::Cluster,
+        id: &str,
+        phase: cluster::Phase,
+    ) -> Result<(), DeleteFailure> {
+        let failed = |e: StoreError| DeleteFailure::Erase(e.into());
+        let step = phase.step();
+        redis.ack(id, step, &cluster.node).await.map_err(failed)?;
+        let deadline = tokio::time::Instant::now() + PEERS_STOP;
+        loop {
+            // Pub/sub delivers to whoever listens now: said again, a node resubscribing hears it.
+            cluster.announce(id, phase).await.map_err(failed)?;
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            let done: std::collections::HashSet<String> = redis
+                .acks(id, step)
+                .await
+                .map_err(failed)?
+                .into_iter()
+                .collect();
+            let missing: Vec<String> = redis
+                .live_node_ids()
+                .await
+                .map_err(failed)?
+                .into_iter()
+                .filter(|n| !done.contains(n))
+                .collect();
+            if missing.is_empty() {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(DeleteFailure::NodesBusy(missing));
+            }
+        }
+    }
+
+    /// This node's part of a deletion: the convention's task, if it runs here, makes durable
+    /// what it accepted and stops (closing its connections, 4014); its live documents store
+    /// their accepted updates and stop (4410); its public viewers are closed (4014); every
+    /// trace of it in this process goes. The hashes of the tokens it knew.
+    async fn stop_here(&self, id: &str) -> Result<Vec<String>, DeleteFailure> {
+        let tokens = match self.get(id) {
+            Some(handle) => handle.delete().await.ok_or(DeleteFailure::Gone)?,
+            None => Vec::new(),
+        };
         self.inner.docs.delete(id).await;
         self.inner.public.delete(id);
         forget_ended(
@@ -738,11 +853,45 @@ impl Hub {
             id,
         );
         self.inner.faults.set(id, None);
-        let files = sqlite
-            .erase(id, self.inner.attendance.sqlite())
-            .await
-            .map_err(DeleteFailure::Erase)?;
-        Ok(Erased { files, tokens })
+        Ok(tokens)
+    }
+
+    /// Cluster mode: another node deletes the convention. Stop this node's part of it, and
+    /// serve nothing of it (nor start it again) until the deleting node says it is over
+    /// (`deletion_over`), or `PEERS_STOP` twice over if that word is lost.
+    pub(crate) async fn stop_for_peer(&self, id: &str) {
+        self.inner
+            .deleting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.to_string());
+        if let Err(e) = self.stop_here(id).await {
+            tracing::debug!(convention = id, error = %e, "a deletion's stop");
+        }
+        let hub = self.clone();
+        let key = id.to_string();
+        let cancel = self.inner.cancel.clone();
+        self.inner.tracker.spawn(async move {
+            tokio::select! {
+                _ = tokio::time::sleep(PEERS_STOP * 2) => hub.deletion_over(&key),
+                _ = cancel.cancelled() => {}
+            }
+        });
+    }
+
+    /// The deletion of `id` is over (done, or given up): it may be served, or created, again.
+    /// In cluster mode a peer's documents of it may start again (a convention created anew
+    /// under the same id has documents of its own).
+    pub(crate) fn deletion_over(&self, id: &str) {
+        let was = self
+            .inner
+            .deleting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
+        if was && self.inner.store.is_shared() {
+            self.inner.docs.revive(id);
+        }
     }
 
     pub fn ids(&self) -> Vec<String> {

@@ -48,6 +48,10 @@ fn legacy_ballots_key(c: &str) -> String {
 fn sealed_key(c: &str) -> String {
     format!("cv:{{{c}}}:sealed")
 }
+/// The nodes that have done one step of the convention's deletion (`ack`).
+fn acks_key(c: &str, step: &str) -> String {
+    format!("cv:{{{c}}}:deletion:{step}")
+}
 fn state_key(c: &str) -> String {
     format!("cv:{{{c}}}:state")
 }
@@ -370,6 +374,26 @@ impl RedisStore {
 
     /// The live nodes of the cluster's list: `(build, address)` of each.
     pub async fn live_nodes(&self) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(self
+            .live_node_entries()
+            .await?
+            .into_iter()
+            .map(|(_, build, address)| (build, address))
+            .collect())
+    }
+
+    /// The ids of the live nodes of the cluster's list (`cluster::register`).
+    pub async fn live_node_ids(&self) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .live_node_entries()
+            .await?
+            .into_iter()
+            .map(|(id, _, _)| id)
+            .collect())
+    }
+
+    /// `(id, build, address)` of every node whose entry has not expired (by Redis's clock).
+    async fn live_node_entries(&self) -> Result<Vec<(String, String, String)>, StoreError> {
         let mut con = self.con.clone();
         let (secs, micros): (u64, u64) = redis::cmd("TIME")
             .query_async(&mut con)
@@ -379,13 +403,13 @@ impl RedisStore {
         let all: std::collections::HashMap<String, String> =
             con.hgetall(NODES).await.map_err(unavailable)?;
         Ok(all
-            .into_values()
-            .filter_map(|v| {
+            .into_iter()
+            .filter_map(|(id, v)| {
                 let mut parts = v.splitn(3, '|');
                 let expires: u64 = parts.next()?.parse().ok()?;
                 let build = parts.next()?.to_string();
                 let address = parts.next().unwrap_or_default().to_string();
-                (expires >= now).then_some((build, address))
+                (expires >= now).then_some((id, build, address))
             })
             .collect())
     }
@@ -938,20 +962,53 @@ impl RedisStore {
     }
 
     /// Remove a convention entirely (tests and `convene import --replace`).
-    pub async fn delete(&self, convention: &str) -> Result<(), StoreError> {
+    pub async fn delete(&self, convention: &str) -> Result<u64, StoreError> {
         let mut con = self.con.clone();
         let keys: Vec<String> = con
             .keys(format!("cv:{{{convention}}}:*"))
             .await
             .map_err(unavailable)?;
+        let mut deleted = 0;
         if !keys.is_empty() {
-            let _: () = con.del(keys).await.map_err(unavailable)?;
+            deleted = con.del(keys).await.map_err(unavailable)?;
         }
         let _: () = con
             .srem(CONVENTIONS, convention)
             .await
             .map_err(unavailable)?;
+        Ok(deleted)
+    }
+
+    /// Publish `message` on `channel` (pub/sub: to the nodes subscribed now).
+    pub async fn publish(&self, channel: &str, message: &str) -> Result<(), StoreError> {
+        let mut con = self.con.clone();
+        con.publish(channel, message).await.map_err(unavailable)
+    }
+
+    /// A node has done `step` of a convention's deletion (`live::cluster::Phase`: heard it,
+    /// stopped its part).
+    pub async fn ack(&self, convention: &str, step: &str, node: &str) -> Result<(), StoreError> {
+        let mut con = self.con.clone();
+        let key = acks_key(convention, step);
+        let _: () = con.sadd(&key, node).await.map_err(unavailable)?;
+        // Gone with the convention's keys; if the deletion is given up, soon anyway.
+        let _: () = con.expire(&key, 120).await.map_err(unavailable)?;
         Ok(())
+    }
+
+    /// The nodes that have done `step` of a convention's deletion.
+    pub async fn acks(&self, convention: &str, step: &str) -> Result<Vec<String>, StoreError> {
+        let mut con = self.con.clone();
+        con.smembers(acks_key(convention, step))
+            .await
+            .map_err(unavailable)
+    }
+
+    /// Forget which nodes did what: a deletion starts, or was given up.
+    pub async fn clear_acks(&self, convention: &str, steps: &[&str]) -> Result<(), StoreError> {
+        let mut con = self.con.clone();
+        let keys: Vec<String> = steps.iter().map(|s| acks_key(convention, s)).collect();
+        con.del(keys).await.map_err(unavailable)
     }
 
     /// Nothing to flush: every write was acknowledged by Redis before it returned.
