@@ -290,7 +290,8 @@ async fn a_convention_deleted_live_leaves_nothing_and_the_other_goes_on() -> Res
 
 /// Cluster mode, two nodes on a real Redis, the convention's people on both (and its document
 /// socket on the node that does not delete). With a third node listed that does not answer,
-/// the deletion is given up (503) and nothing is touched; then every connection of it is closed with its code on
+/// the deletion is given up (503) and nothing is touched (another DELETE meanwhile, on the
+/// other node: 409); then every connection of it is closed with its code on
 /// both nodes; no key of it is left in Redis; the other convention goes on across both nodes;
 /// its old invitations are unknown on both; the id is created again on the other node, empty,
 /// and the deleting node serves that new convention's documents.
@@ -334,7 +335,23 @@ async fn cluster_mode_deletes_a_convention_on_every_node() -> Result<()> {
         .arg(&ghost)
         .query_async(&mut redis)
         .await?;
-    let (status, body) = delete(&a, &format!("/api/conventions/{GONE}?confirm={GONE}")).await?;
+    let path = format!("/api/conventions/{GONE}?confirm={GONE}");
+    let first = {
+        let http = a.http();
+        let path = path.clone();
+        tokio::spawn(async move {
+            let r = http.delete(&path).send().await?;
+            anyhow::Ok((r.status().as_u16(), r.text().await?))
+        })
+    };
+    // Meanwhile another DELETE, on the other node: one deletion of an id at a time.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (status, body) = delete(&b, &path).await?;
+    ensure!(
+        status == 409 && body.contains("already being deleted"),
+        "on b meanwhile: {status} {body}"
+    );
+    let (status, body) = first.await??;
     ensure!(
         status == 503 && body.contains("fantome") && body.contains("nothing deleted"),
         "{status} {body}"

@@ -173,7 +173,7 @@ async fn summary(id: &str, handle: &Handle) -> ApiResult<ConventionSummary> {
                 .collect(),
         })
         .await
-        .ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "the convention is shutting down"))
+        .ok_or_else(ApiError::shutting_down)
 }
 
 /// A convention's hearings in order of creation (`h1`, `h2`... `h10`: by number, not text).
@@ -267,7 +267,9 @@ pub async fn delete_convention(
         let code = match &e {
             DeleteFailure::Unknown => ErrorCode::NotFound,
             DeleteFailure::InProgress => ErrorCode::Conflict,
-            DeleteFailure::Gone | DeleteFailure::NodesBusy(_) => ErrorCode::Unavailable,
+            DeleteFailure::Gone | DeleteFailure::NodesBusy(_) | DeleteFailure::Store(_) => {
+                ErrorCode::Unavailable
+            }
             DeleteFailure::Erase(_) => ErrorCode::Internal,
         };
         if matches!(e, DeleteFailure::Erase(_)) {
@@ -596,7 +598,7 @@ pub async fn roster(
                 .collect()
         })
         .await
-        .ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "the convention is shutting down"))?;
+        .ok_or_else(ApiError::shutting_down)?;
     Ok(Json(people))
 }
 
@@ -649,7 +651,7 @@ pub async fn invites(
                 .collect()
         })
         .await
-        .ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "the convention is shutting down"))?;
+        .ok_or_else(ApiError::shutting_down)?;
     Ok(Json(list))
 }
 

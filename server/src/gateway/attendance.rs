@@ -92,7 +92,7 @@ pub async fn attendance(
     let people = handle
         .query(|c, _| c.people.clone())
         .await
-        .ok_or_else(|| unavailable("the convention is shutting down"))?;
+        .ok_or_else(ApiError::shutting_down)?;
     let report = a::report(&intervals, people.values());
     let report = wire::attendance_out(
         &id,

@@ -80,7 +80,7 @@ async fn title(app: &AppState, id: &str, doc: &str) -> ApiResult<String> {
     handle
         .query(move |c, _| c.documents.get(&doc).map(|d| d.title.clone()))
         .await
-        .ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "the convention is shutting down"))?
+        .ok_or_else(ApiError::shutting_down)?
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such document"))
 }
 
@@ -169,7 +169,7 @@ pub async fn versions(
             })
         })
         .await
-        .ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "the convention is shutting down"))?
+        .ok_or_else(ApiError::shutting_down)?
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such document"))?;
     Ok(Json(list))
 }

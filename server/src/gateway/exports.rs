@@ -165,7 +165,7 @@ pub async fn all(
                 .collect()
         })
         .await
-        .ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "the convention is shutting down"))?;
+        .ok_or_else(ApiError::shutting_down)?;
     // A sheet per poll; in the CSV, each poll's table after a row `# {id}`, its question (a
     // cell of its own: a question may hold newlines).
     let tables = || Export {
@@ -207,7 +207,7 @@ async fn one(app: &AppState, id: &str, poll: String) -> ApiResult<(PollResults, 
             Some(result)
         })
         .await
-        .ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "the convention is shutting down"))?
+        .ok_or_else(ApiError::shutting_down)?
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such poll (or still a draft)"))?
         .map_err(|t| {
             let rejection = t.rejection();
@@ -309,7 +309,7 @@ pub async fn rotation(
             ))
         })
         .await
-        .ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "the convention is shutting down"))?
+        .ok_or_else(ApiError::shutting_down)?
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no rotation was planned"))?;
     respond(out, json, || Export {
         file: format!("{id}-rotation"),
@@ -443,7 +443,7 @@ pub async fn chat(
                 .collect()
         })
         .await
-        .ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "the convention is shutting down"))?;
+        .ok_or_else(ApiError::shutting_down)?;
     let records = app
         .hub
         .store()

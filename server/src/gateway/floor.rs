@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use convene_protocol::{ErrorCode, FloorTimeEntry, FloorTimeGroup, FloorTimeReport};
+use convene_protocol::{FloorTimeEntry, FloorTimeGroup, FloorTimeReport};
 
 use super::api::{organizer_or, ApiResult};
 use super::attendance::role_name;
@@ -35,7 +35,7 @@ pub async fn floor_time(
     let report = handle
         .query(move |c, _| report(&conv, c, now))
         .await
-        .ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "the convention is shutting down"))?;
+        .ok_or_else(ApiError::shutting_down)?;
     let tables = || Export {
         file: format!("{id}-floor-time"),
         sheets: sheets(&report),

@@ -73,7 +73,7 @@ pub async fn questions(
             Some((export, csv_rows))
         })
         .await
-        .ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "the convention is shutting down"))?
+        .ok_or_else(ApiError::shutting_down)?
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("no hearing {hearing}")))?;
     let tables = || {
         let mut s = Sheet::new(

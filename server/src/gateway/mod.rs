@@ -223,6 +223,12 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// The convention's task did not answer: it is stopping (the server shuts down, the
+    /// convention is deleted). 503.
+    pub fn shutting_down() -> Self {
+        ApiError::new(ErrorCode::Unavailable, "the convention is shutting down")
+    }
+
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         let status = match code {
             ErrorCode::BadMessage

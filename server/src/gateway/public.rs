@@ -43,10 +43,6 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a view may take to be built after `watch` (a replica being loaded).
 const FIRST_VIEW_TIMEOUT: Duration = Duration::from_secs(5);
 
-fn unavailable() -> ApiError {
-    ApiError::new(ErrorCode::Unavailable, "the convention is shutting down")
-}
-
 /// The page's URL for a link: the token travels in the fragment, never sent to servers.
 pub fn page_url(public_url: &str, token: &str) -> String {
     format!("{}/public#link={token}", public_url.trim_end_matches('/'))
@@ -150,7 +146,7 @@ pub async fn status(
             )
         })
         .await
-        .ok_or_else(unavailable)?;
+        .ok_or_else(ApiError::shutting_down)?;
     Ok(Json(p::PublicLinkStatus {
         active,
         livestream,
@@ -194,7 +190,7 @@ pub async fn polls(
                 .collect()
         })
         .await
-        .ok_or_else(unavailable)?;
+        .ok_or_else(ApiError::shutting_down)?;
     Ok(Json(p::PublicPolls { polls }))
 }
 
@@ -217,7 +213,7 @@ pub async fn opinion(State(app): State<AppState>, headers: HeaderMap) -> ApiResu
             (c.public.link.as_deref() == Some(hash.as_str())).then(|| c.public.published.clone())
         })
         .await
-        .ok_or_else(unavailable)?
+        .ok_or_else(ApiError::shutting_down)?
         .ok_or_else(unknown)?;
     let (doc, version) = published.ok_or_else(|| {
         ApiError::new(

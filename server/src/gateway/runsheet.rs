@@ -5,7 +5,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use convene_protocol::{ErrorCode, SequenceReport};
+use convene_protocol::SequenceReport;
 
 use super::api::{organizer_or, ApiResult};
 use super::exports::{ExportQuery, READERS};
@@ -57,7 +57,7 @@ pub async fn export(
     let rows: Vec<SequenceReport> = handle
         .query(|c, _| c.runsheet.sequences.iter().map(report).collect())
         .await
-        .ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "the convention is shutting down"))?;
+        .ok_or_else(ApiError::shutting_down)?;
     let tables = || {
         let mut s = Sheet::new(
             "runsheet",

@@ -72,7 +72,7 @@ pub async fn meeting(
                 .map_err(|e| Refusal::Sign(e.to_string()))
         })
         .await
-        .ok_or_else(|| ApiError::new(ErrorCode::Unavailable, "the convention is shutting down"))?;
+        .ok_or_else(ApiError::shutting_down)?;
     match answer {
         Ok(m) => Ok(Json(m)),
         Err(Refusal::Unknown) => Err(unknown()),

@@ -57,7 +57,7 @@ pub(super) enum Phase {
     /// every live node has.
     Prepare,
     /// Stop the convention here: its task makes durable what it accepted and closes its
-    /// connections, its documents store theirs; then say so (`RedisStore::mark_stopped`).
+    /// connections, its documents store theirs; then say so (`RedisStore::ack`).
     /// Meanwhile nothing of it is served or started again here.
     Stop,
     /// Deleted, or given up: it may be served (or created) again.
@@ -79,6 +79,8 @@ impl Phase {
 #[derive(Serialize, Deserialize)]
 struct Deletion {
     convention: String,
+    /// One deletion's id: a node takes part in each attempt once, and acknowledges it by it.
+    attempt: String,
     phase: Phase,
     node: String,
 }
@@ -190,8 +192,8 @@ pub struct MixedBuilds {
     pub others: Vec<(String, String)>,
 }
 
-/// A node's id in the cluster: 48 random bits, in hex.
-fn new_node_id() -> String {
+/// A node's id in the cluster (and a deletion's attempt): 48 random bits, in hex.
+pub(super) fn new_node_id() -> String {
     let mut id = [0u8; 6];
     rand::thread_rng().fill_bytes(&mut id);
     hex::encode(id)
@@ -273,9 +275,15 @@ impl Cluster {
 
     /// Ask every node (this one too) to stop its part of a convention being deleted
     /// (`Deletion::Stop`), or tell them it is over (`Deletion::Done`: deleted, or given up).
-    pub(super) async fn announce(&self, convention: &str, phase: Phase) -> Result<(), StoreError> {
+    pub(super) async fn announce(
+        &self,
+        convention: &str,
+        attempt: &str,
+        phase: Phase,
+    ) -> Result<(), StoreError> {
         let message = serde_json::to_string(&Deletion {
             convention: convention.to_string(),
+            attempt: attempt.to_string(),
             phase,
             node: self.node.clone(),
         })
@@ -418,13 +426,19 @@ fn deletion(hub: &Hub, store: &RedisStore, me: &str, d: Deletion) {
     let store = store.clone();
     let me = me.to_string();
     tokio::spawn(async move {
-        if d.phase == Phase::Stop {
-            hub.stop_for_peer(&d.convention).await;
-        }
-        if d.phase == Phase::Done {
-            hub.deletion_over(&d.convention);
-        } else if let Err(e) = store.ack(&d.convention, d.phase.step(), &me).await {
-            warn!(error = %e, convention = %d.convention, "a deletion's step not told");
+        let done = match d.phase {
+            Phase::Prepare => true,
+            // Said only once stopped (a stop that failed is not: the deletion waits).
+            Phase::Stop => hub.stop_for_peer(&d.convention, &d.attempt).await,
+            Phase::Done => {
+                hub.peer_deletion_over(&d.convention, &d.attempt);
+                return;
+            }
+        };
+        if done {
+            if let Err(e) = store.ack(&d.attempt, d.phase.step(), &me).await {
+                warn!(error = %e, convention = %d.convention, "a deletion's step not told");
+            }
         }
     });
 }

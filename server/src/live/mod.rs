@@ -58,9 +58,17 @@ const MAX_RESTART_BACKOFF: std::time::Duration = std::time::Duration::from_secs(
 const RESTART_RESET: std::time::Duration = std::time::Duration::from_secs(60);
 /// Quick failures in a row after which the convention is left refusing (named in health).
 const MAX_QUICK_FAILURES: u32 = 5;
-/// Cluster mode: how long a deletion waits for every live node to stop its part of the
-/// convention (each one's task makes durable what it accepted first: well under a second).
-const PEERS_STOP: std::time::Duration = std::time::Duration::from_secs(10);
+/// Cluster mode: how long a deletion waits for every live node of the cluster's list to say
+/// it is there, before anything is touched; past it, the deletion is given up.
+const PEERS_PREPARE: std::time::Duration = std::time::Duration::from_secs(10);
+/// Cluster mode: how long, at most, a deletion then waits for every node to stop its part (each
+/// one's task makes durable what it accepted first: well under a second). A node that dies
+/// meanwhile leaves the list within 30 s; past this, the keys are deleted anyway: everyone
+/// has been told the convention is deleted.
+const PEERS_STOP: std::time::Duration = std::time::Duration::from_secs(60);
+/// Cluster mode: a node that was asked to stop a convention and never heard that its deletion
+/// is over serves it again after this.
+const PEER_DELETION_FORGOTTEN: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// Why a command was not carried out.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -388,14 +396,17 @@ pub enum DeleteFailure {
     Unknown,
     #[error("the convention is already being deleted")]
     InProgress,
-    /// Cluster mode: these live nodes did not say they stopped their part of it in time.
+    /// Cluster mode: these live nodes did not answer within `PEERS_PREPARE`; nothing touched.
     #[error(
-        "cluster mode: the nodes {} did not stop the convention within {} s: nothing deleted, \
-         try again (a node stopped with kill -9 leaves the list of nodes after 30 s)",
+        "cluster mode: the nodes {} did not answer within {} s: nothing deleted, try again (a \
+         node stopped with kill -9 leaves the list of nodes after 30 s)",
         .0.join(", "),
-        PEERS_STOP.as_secs()
+        PEERS_PREPARE.as_secs()
     )]
     NodesBusy(Vec<String>),
+    /// Cluster mode: Redis could not be reached or written.
+    #[error("cluster mode: the store: {0}")]
+    Store(StoreError),
     #[error("the convention's task is gone (shutting down)")]
     Gone,
     /// The convention is gone from the server, but its rows could not all be erased: run
@@ -456,6 +467,16 @@ struct HubInner {
     public: public::Public,
     /// Conventions being deleted (`Hub::delete`): refused, typed, until it is done.
     deleting: Mutex<std::collections::HashSet<String>>,
+    /// Cluster mode: conventions another node is deleting, by id: the attempt, and this
+    /// node's stop of it (one, however many times it is asked).
+    peer_deletions: Mutex<HashMap<String, PeerDeletion>>,
+}
+
+/// Another node's deletion of a convention, as this node takes part in it.
+struct PeerDeletion {
+    attempt: String,
+    /// Whether this node's part is stopped: set once, by the first ask.
+    stopped: Arc<tokio::sync::OnceCell<bool>>,
 }
 
 impl Hub {
@@ -495,18 +516,22 @@ impl Hub {
                 next_conn: AtomicU64::new(1),
                 public: public::Public::default(),
                 deleting: Mutex::new(Default::default()),
+                peer_deletions: Mutex::new(HashMap::new()),
             }),
         };
         if let Some(c) = &hub.inner.cluster {
             c.subscribe(hub.clone(), hub.inner.cancel.clone());
         }
         for id in ids {
-            hub.spawn(&id);
+            let _ = hub.spawn(&id);
         }
         Ok(hub)
     }
 
-    fn spawn(&self, id: &str) -> Handle {
+    /// The convention's task, started unless it runs; none while the convention is being
+    /// deleted (checked with the map held: a deletion's stop, which marks it first, then looks
+    /// in the map, finds any task started before the mark).
+    fn spawn(&self, id: &str) -> Option<Handle> {
         let mut map = self
             .inner
             .conventions
@@ -514,7 +539,11 @@ impl Hub {
             .unwrap_or_else(|e| e.into_inner());
         // A replica that went idle (cluster mode) is started again.
         forget_ended(&mut map, id);
-        map.entry(id.to_string())
+        if !map.contains_key(id) && self.is_deleting(id) {
+            return None;
+        }
+        let handle = map
+            .entry(id.to_string())
             .or_insert_with(|| {
                 let (tx, rx) = mpsc::channel(INBOX);
                 let weak = tx.downgrade();
@@ -526,7 +555,8 @@ impl Hub {
                     .spawn(async move { hub.supervise(key, rx, weak).await });
                 Handle { tx }
             })
-            .clone()
+            .clone();
+        Some(handle)
     }
 
     /// Run a convention's task, and run it again if it fails: its inbox (and so every
@@ -638,7 +668,7 @@ impl Hub {
         // One member asked for, never the list: anyone can name a convention (a made-up
         // invitation on /ws, /doc or HTTP), and each such request costs Redis this much.
         match redis.has_convention(id).await {
-            Ok(known) => known.then(|| self.spawn(id)),
+            Ok(known) => known.then(|| self.spawn(id)).flatten(),
             Err(e) => {
                 tracing::warn!(error = %e, convention = id, "cannot look up a convention");
                 None
@@ -653,7 +683,7 @@ impl Hub {
             return Err(CommandError::Deleted);
         }
         self.inner.docs.revive(id);
-        let handle = self.spawn(id);
+        let handle = self.spawn(id).ok_or(CommandError::Deleted)?;
         if let Err(e) = handle
             .command(d::Actor::Organizer, d::Command::CreateConvention { name })
             .await
@@ -672,13 +702,20 @@ impl Hub {
         Ok(handle)
     }
 
-    /// Whether the convention is being deleted now.
+    /// Whether the convention is being deleted now (by this node, or by another one that
+    /// asked this one to stop it).
     pub fn is_deleting(&self, id: &str) -> bool {
         self.inner
             .deleting
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .contains(id)
+            || self
+                .inner
+                .peer_deletions
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains_key(id)
     }
 
     /// Delete a convention while the server runs. Its task makes what it accepted durable and
@@ -741,28 +778,36 @@ impl Hub {
         Ok(Erased { files, tokens })
     }
 
-    /// Cluster mode: every live node stops its part of the convention (this one first), then
-    /// its keys are deleted. A node that does not say it stopped within `PEERS_STOP` (gone
-    /// without leaving the list, cut from Redis) gives the deletion up, nothing deleted: the
-    /// convention is served again, and the organizer may try again.
+    /// Cluster mode, one attempt (a random id in every message and acknowledgement): every
+    /// live node of the cluster's list says it is there, nothing touched until then (a node
+    /// silent for `PEERS_PREPARE`, gone without leaving the list or cut from Redis, gives the
+    /// deletion up: nothing deleted, try again); then every node stops its part (this one
+    /// first), then the keys go. One deletion of an id at a time in the cluster.
     async fn delete_shared(
         &self,
         redis: &crate::store::redis::RedisStore,
         id: &str,
     ) -> Result<Erased, DeleteFailure> {
-        let failed = |e: StoreError| DeleteFailure::Erase(e.into());
-        if !redis.has_convention(id).await.map_err(failed)? {
+        if !redis
+            .has_convention(id)
+            .await
+            .map_err(DeleteFailure::Store)?
+        {
             return Err(DeleteFailure::Unknown);
         }
         let cluster = self.inner.cluster.clone().ok_or(DeleteFailure::Gone)?;
-        let steps = [cluster::Phase::Prepare.step(), cluster::Phase::Stop.step()];
-        let _ = redis.clear_acks(id, &steps).await;
-        let done = self.stop_everywhere(redis, &cluster, id).await;
-        // Deleted or given up, every node may serve (or create) the id again.
-        if done.is_err() {
-            let _ = redis.clear_acks(id, &steps).await;
+        let attempt = cluster::new_node_id();
+        if !redis
+            .lock_deletion(id, &attempt, PEER_DELETION_FORGOTTEN)
+            .await
+            .map_err(DeleteFailure::Store)?
+        {
+            return Err(DeleteFailure::InProgress);
         }
-        let _ = cluster.announce(id, cluster::Phase::Done).await;
+        let done = self.stop_everywhere(redis, &cluster, id, &attempt).await;
+        // Deleted or given up, every node may serve (or create) the id again.
+        let _ = cluster.announce(id, &attempt, cluster::Phase::Done).await;
+        let _ = redis.unlock_deletion(id, &attempt).await;
         done
     }
 
@@ -773,18 +818,42 @@ impl Hub {
         redis: &crate::store::redis::RedisStore,
         cluster: &cluster::Cluster,
         id: &str,
+        attempt: &str,
     ) -> Result<Erased, DeleteFailure> {
-        let failed = |e: StoreError| DeleteFailure::Erase(e.into());
-        self.all_nodes(redis, cluster, id, cluster::Phase::Prepare)
+        let missing = self
+            .all_nodes(
+                redis,
+                cluster,
+                id,
+                attempt,
+                cluster::Phase::Prepare,
+                PEERS_PREPARE,
+            )
             .await?;
+        if !missing.is_empty() {
+            return Err(DeleteFailure::NodesBusy(missing));
+        }
         cluster
-            .announce(id, cluster::Phase::Stop)
+            .announce(id, attempt, cluster::Phase::Stop)
             .await
-            .map_err(failed)?;
+            .map_err(DeleteFailure::Store)?;
         let tokens = self.stop_here(id).await?;
-        self.all_nodes(redis, cluster, id, cluster::Phase::Stop)
+        // Everyone has been told the convention is deleted: it is, even if a node never says
+        // it stopped (it left the list meanwhile, or is cut from Redis: named in the log).
+        let missing = self
+            .all_nodes(
+                redis,
+                cluster,
+                id,
+                attempt,
+                cluster::Phase::Stop,
+                PEERS_STOP,
+            )
             .await?;
-        let keys = redis.delete(id).await.map_err(failed)?;
+        if !missing.is_empty() {
+            tracing::warn!(convention = id, nodes = ?missing, "deleted without these nodes saying they stopped it");
+        }
+        let keys = redis.delete(id).await.map_err(DeleteFailure::Store)?;
         Ok(Erased {
             files: vec![crate::erase::Deleted {
                 file: "redis".into(),
@@ -795,24 +864,30 @@ impl Hub {
     }
 
     /// Announce `phase` of a deletion until every live node of the cluster's list has done it
-    /// (this one included), or `PEERS_STOP` has passed: `NodesBusy` with those that have not.
+    /// (this one included), or `within` has passed: the nodes that have not.
     async fn all_nodes(
         &self,
         redis: &crate::store::redis::RedisStore,
         cluster: &cluster::Cluster,
         id: &str,
+        attempt: &str,
         phase: cluster::Phase,
-    ) -> Result<(), DeleteFailure> {
-        let failed = |e: StoreError| DeleteFailure::Erase(e.into());
+        within: std::time::Duration,
+    ) -> Result<Vec<String>, DeleteFailure> {
+        let failed = DeleteFailure::Store;
         let step = phase.step();
-        redis.ack(id, step, &cluster.node).await.map_err(failed)?;
-        let deadline = tokio::time::Instant::now() + PEERS_STOP;
+        redis
+            .ack(attempt, step, &cluster.node)
+            .await
+            .map_err(failed)?;
+        let deadline = tokio::time::Instant::now() + within;
         loop {
-            // Pub/sub delivers to whoever listens now: said again, a node resubscribing hears it.
-            cluster.announce(id, phase).await.map_err(failed)?;
+            // Pub/sub delivers to whoever listens now: said again, a node resubscribing hears
+            // it (a node takes part once per attempt however often it hears it).
+            cluster.announce(id, attempt, phase).await.map_err(failed)?;
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             let done: std::collections::HashSet<String> = redis
-                .acks(id, step)
+                .acks(attempt, step)
                 .await
                 .map_err(failed)?
                 .into_iter()
@@ -824,11 +899,8 @@ impl Hub {
                 .into_iter()
                 .filter(|n| !done.contains(n))
                 .collect();
-            if missing.is_empty() {
-                return Ok(());
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(DeleteFailure::NodesBusy(missing));
+            if missing.is_empty() || tokio::time::Instant::now() >= deadline {
+                return Ok(missing);
             }
         }
     }
@@ -856,33 +928,73 @@ impl Hub {
         Ok(tokens)
     }
 
-    /// Cluster mode: another node deletes the convention. Stop this node's part of it, and
-    /// serve nothing of it (nor start it again) until the deleting node says it is over
-    /// (`deletion_over`), or `PEERS_STOP` twice over if that word is lost.
-    pub(crate) async fn stop_for_peer(&self, id: &str) {
-        self.inner
-            .deleting
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id.to_string());
-        if let Err(e) = self.stop_here(id).await {
-            tracing::debug!(convention = id, error = %e, "a deletion's stop");
-        }
-        let hub = self.clone();
-        let key = id.to_string();
-        let cancel = self.inner.cancel.clone();
-        self.inner.tracker.spawn(async move {
-            tokio::select! {
-                _ = tokio::time::sleep(PEERS_STOP * 2) => hub.deletion_over(&key),
-                _ = cancel.cancelled() => {}
+    /// Cluster mode: another node deletes the convention (`attempt`). Stop this node's part of
+    /// it, once however many times it is asked, and serve nothing of it (nor start it again)
+    /// until the deleting node says it is over (`peer_deletion_over`), or two minutes if that
+    /// word is lost. Whether it is stopped.
+    pub(crate) async fn stop_for_peer(&self, id: &str, attempt: &str) -> bool {
+        let stopped = {
+            let mut map = self
+                .inner
+                .peer_deletions
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let fresh = || PeerDeletion {
+                attempt: attempt.to_string(),
+                stopped: Arc::new(tokio::sync::OnceCell::new()),
+            };
+            let entry = map.entry(id.to_string()).or_insert_with(fresh);
+            if entry.attempt != attempt {
+                *entry = fresh();
             }
-        });
+            entry.stopped.clone()
+        };
+        let mut first = false;
+        let ok = *stopped
+            .get_or_init(|| async {
+                first = true;
+                match self.stop_here(id).await {
+                    Ok(_) => true,
+                    Err(e) => {
+                        tracing::warn!(convention = id, error = %e, "a deletion's stop failed");
+                        false
+                    }
+                }
+            })
+            .await;
+        if first {
+            let hub = self.clone();
+            let (key, attempt) = (id.to_string(), attempt.to_string());
+            let cancel = self.inner.cancel.clone();
+            self.inner.tracker.spawn(async move {
+                tokio::select! {
+                    _ = tokio::time::sleep(PEER_DELETION_FORGOTTEN) => hub.peer_deletion_over(&key, &attempt),
+                    _ = cancel.cancelled() => {}
+                }
+            });
+        }
+        ok
     }
 
-    /// The deletion of `id` is over (done, or given up): it may be served, or created, again.
-    /// In cluster mode a peer's documents of it may start again (a convention created anew
-    /// under the same id has documents of its own).
-    pub(crate) fn deletion_over(&self, id: &str) {
+    /// Cluster mode: another node's deletion of `id` (`attempt`) is over, done or given up: it
+    /// may be served, or created, again, and its documents start again (a convention created
+    /// anew under the same id has documents of its own). Another attempt's word is ignored.
+    pub(crate) fn peer_deletion_over(&self, id: &str, attempt: &str) {
+        let mut map = self
+            .inner
+            .peer_deletions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if map.get(id).is_some_and(|d| d.attempt == attempt) {
+            map.remove(id);
+            drop(map);
+            self.inner.docs.revive(id);
+        }
+    }
+
+    /// This node's deletion of `id` is over (done, or given up): it may be served, or created,
+    /// again. In cluster mode its documents may start again too.
+    fn deletion_over(&self, id: &str) {
         let was = self
             .inner
             .deleting

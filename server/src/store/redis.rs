@@ -48,9 +48,13 @@ fn legacy_ballots_key(c: &str) -> String {
 fn sealed_key(c: &str) -> String {
     format!("cv:{{{c}}}:sealed")
 }
-/// The nodes that have done one step of the convention's deletion (`ack`).
-fn acks_key(c: &str, step: &str) -> String {
-    format!("cv:{{{c}}}:deletion:{step}")
+/// The nodes that have done one step of a deletion's attempt (`ack`).
+fn acks_key(attempt: &str, step: &str) -> String {
+    format!("convene:deletion:{attempt}:{step}")
+}
+/// Who deletes the convention now (one deletion of an id at a time in the cluster).
+fn deletion_lock_key(c: &str) -> String {
+    format!("convene:deleting:{c}")
 }
 fn state_key(c: &str) -> String {
     format!("cv:{{{c}}}:state")
@@ -964,10 +968,18 @@ impl RedisStore {
     /// Remove a convention entirely (tests and `convene import --replace`).
     pub async fn delete(&self, convention: &str) -> Result<u64, StoreError> {
         let mut con = self.con.clone();
-        let keys: Vec<String> = con
-            .keys(format!("cv:{{{convention}}}:*"))
-            .await
-            .map_err(unavailable)?;
+        // SCAN, not KEYS: a live cluster's Redis serves the other conventions meanwhile.
+        let mut keys: Vec<String> = Vec::new();
+        {
+            let mut scan = self.con.clone();
+            let mut iter = scan
+                .scan_match::<_, String>(format!("cv:{{{convention}}}:*"))
+                .await
+                .map_err(unavailable)?;
+            while let Some(key) = iter.next_item().await {
+                keys.push(key.map_err(unavailable)?);
+            }
+        }
         let mut deleted = 0;
         if !keys.is_empty() {
             deleted = con.del(keys).await.map_err(unavailable)?;
@@ -985,30 +997,58 @@ impl RedisStore {
         con.publish(channel, message).await.map_err(unavailable)
     }
 
-    /// A node has done `step` of a convention's deletion (`live::cluster::Phase`: heard it,
-    /// stopped its part).
-    pub async fn ack(&self, convention: &str, step: &str, node: &str) -> Result<(), StoreError> {
+    /// A node has done `step` of a deletion's `attempt` (`live::cluster::Phase`: heard it,
+    /// stopped its part). Kept outside the convention's keys (a late word cannot bring one
+    /// back), for two minutes.
+    pub async fn ack(&self, attempt: &str, step: &str, node: &str) -> Result<(), StoreError> {
         let mut con = self.con.clone();
-        let key = acks_key(convention, step);
+        let key = acks_key(attempt, step);
         let _: () = con.sadd(&key, node).await.map_err(unavailable)?;
-        // Gone with the convention's keys; if the deletion is given up, soon anyway.
         let _: () = con.expire(&key, 120).await.map_err(unavailable)?;
         Ok(())
     }
 
-    /// The nodes that have done `step` of a convention's deletion.
-    pub async fn acks(&self, convention: &str, step: &str) -> Result<Vec<String>, StoreError> {
+    /// The nodes that have done `step` of a deletion's `attempt`.
+    pub async fn acks(&self, attempt: &str, step: &str) -> Result<Vec<String>, StoreError> {
         let mut con = self.con.clone();
-        con.smembers(acks_key(convention, step))
+        con.smembers(acks_key(attempt, step))
             .await
             .map_err(unavailable)
     }
 
-    /// Forget which nodes did what: a deletion starts, or was given up.
-    pub async fn clear_acks(&self, convention: &str, steps: &[&str]) -> Result<(), StoreError> {
+    /// Take the cluster's one deletion of `convention` for `attempt` (for `ttl` at most, in
+    /// case this node dies); false if another one holds it.
+    pub async fn lock_deletion(
+        &self,
+        convention: &str,
+        attempt: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
         let mut con = self.con.clone();
-        let keys: Vec<String> = steps.iter().map(|s| acks_key(convention, s)).collect();
-        con.del(keys).await.map_err(unavailable)
+        let taken: Option<String> = redis::cmd("SET")
+            .arg(deletion_lock_key(convention))
+            .arg(attempt)
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl.as_millis() as u64)
+            .query_async(&mut con)
+            .await
+            .map_err(unavailable)?;
+        Ok(taken.is_some())
+    }
+
+    /// Give the deletion of `convention` back, if `attempt` still holds it.
+    pub async fn unlock_deletion(&self, convention: &str, attempt: &str) -> Result<(), StoreError> {
+        let mut con = self.con.clone();
+        let _: i64 = Script::new(
+            "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
+        )
+        .key(deletion_lock_key(convention))
+        .arg(attempt)
+        .invoke_async(&mut con)
+        .await
+        .map_err(unavailable)?;
+        Ok(())
     }
 
     /// Nothing to flush: every write was acknowledged by Redis before it returned.
