@@ -12,7 +12,7 @@ use convene_protocol::{AttendanceReport, ErrorCode};
 use serde::Deserialize;
 
 use super::api::{organizer_or, ApiResult};
-use super::table::{col, respond, row, Cell, Export, Output, OutputQuery, Sheet};
+use super::table::{col, percent, respond, row, Cell, Export, Output, OutputQuery, Sheet};
 use super::{ApiError, AppState};
 use crate::attendance::Stretch;
 use crate::domain::{self as d, attendance as a};
@@ -173,7 +173,7 @@ fn attributes(r: &AttendanceReport) -> Sheet {
             "*",
             t.present,
             t.roster,
-            Cell::Decimal(share(t.present, t.roster)),
+            Cell::Decimal(percent(u64::from(t.present), u64::from(t.roster))),
         ]);
     }
     for b in &r.by_attribute {
@@ -187,11 +187,4 @@ fn attributes(r: &AttendanceReport) -> Sheet {
         ]);
     }
     s
-}
-
-fn share(present: u32, roster: u32) -> f64 {
-    if roster == 0 {
-        return 0.0;
-    }
-    f64::from(present) * 100.0 / f64::from(roster)
 }

@@ -14,7 +14,7 @@ use convene_protocol::{FloorTimeEntry, FloorTimeGroup, FloorTimeReport};
 use super::api::{organizer_or, ApiResult};
 use super::attendance::role_name;
 use super::exports::{ExportQuery, READERS};
-use super::table::{col, respond, row, Cell, Export, Sheet};
+use super::table::{col, percent, respond, row, Cell, Export, Sheet};
 use super::{ApiError, AppState};
 use crate::domain::{self as d, Convention};
 use crate::wire;
@@ -109,13 +109,6 @@ pub fn report(convention: &str, c: &Convention, now: u64) -> FloorTimeReport {
         people,
         by_attribute,
     }
-}
-
-fn percent(part: u64, whole: u64) -> f64 {
-    if whole == 0 {
-        return 0.0;
-    }
-    part as f64 * 100.0 / whole as f64
 }
 
 /// Two tables (two sheets; in the CSV, each after a line `# {name},`): each person, then each

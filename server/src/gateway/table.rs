@@ -136,6 +136,14 @@ impl Cell {
     }
 }
 
+/// `part` of `whole` in percent, unrounded (a `Cell::Decimal` shows one decimal); 0 of nothing.
+pub fn percent(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        return 0.0;
+    }
+    part as f64 * 100.0 / whole as f64
+}
+
 /// A row of cells of different kinds: `row![a, b, c]`, each through `Into<Cell>`.
 macro_rules! row {
     ($($c:expr),* $(,)?) => {

@@ -658,7 +658,8 @@ impl Hub {
         if let Some(h) = self.get(id) {
             return Some(h);
         }
-        // Being deleted (here or by another node): not started again meanwhile.
+        // Being deleted (here or by another node): `spawn` would start nothing; spare Redis
+        // the lookup.
         if !self.inner.store.is_shared() || self.is_deleting(id) {
             return None;
         }

@@ -77,6 +77,20 @@ async function call(token, method, path, { json, text, type } = {}) {
   return data;
 }
 
+/** One of the console's reads (`read` sets what it read): true once done; a refusal is said
+ * (`setError`, cleared once a read succeeds), an expired token signs out (`onExpired`). */
+async function reading(read, setError, onExpired) {
+  try {
+    await read();
+    setError(null);
+    return true;
+  } catch (err) {
+    if (err.code === 'unauthorized') onExpired();
+    else setError(err);
+    return false;
+  }
+}
+
 /** A refusal in words: the page's own translation (`specific`, by code), else the code's. */
 function failureWords(e, specific = {}) {
   if (specific[e.code]) return t(specific[e.code]);
@@ -761,17 +775,7 @@ function ItemExports({ token, conv, summary, reload, onExpired }) {
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
   const [said, setSaid] = useState('');
-  const loadPolls = async () => {
-    try {
-      setPolls((await call(token, 'GET', `${base}/polls`)) || []);
-      setError(null);
-      return true;
-    } catch (err) {
-      if (err.code === 'unauthorized') onExpired();
-      else setError(err);
-      return false;
-    }
-  };
+  const loadPolls = () => reading(async () => setPolls((await call(token, 'GET', `${base}/polls`)) || []), setError, onExpired);
   useEffect(() => {
     setPolls(null);
     setVersions({});
@@ -926,24 +930,16 @@ function Convention({ token, conv, onBack, onExpired, onDeleted, links, addLinks
   // The summary (with the hearings and documents), the roster and each invitation's state:
   // what the server answers from the convention's state, whatever its history's length.
   // True once read.
-  const load = async () => {
-    try {
-      const [s, roster, inv] = await Promise.all([
-        call(token, 'GET', `/api/conventions/${c}`),
-        call(token, 'GET', `/api/conventions/${c}/roster`),
-        call(token, 'GET', `/api/conventions/${c}/invites`),
-      ]);
-      setSummary(s);
-      setPeople(roster);
-      setStatus(inv);
-      setError(null);
-      return true;
-    } catch (err) {
-      if (err.code === 'unauthorized') onExpired();
-      else setError(err);
-      return false;
-    }
-  };
+  const load = () => reading(async () => {
+    const [s, roster, inv] = await Promise.all([
+      call(token, 'GET', `/api/conventions/${c}`),
+      call(token, 'GET', `/api/conventions/${c}/roster`),
+      call(token, 'GET', `/api/conventions/${c}/invites`),
+    ]);
+    setSummary(s);
+    setPeople(roster);
+    setStatus(inv);
+  }, setError, onExpired);
   useEffect(() => {
     load();
     if (heading.current) heading.current.focus();
