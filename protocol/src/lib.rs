@@ -81,6 +81,21 @@ pub const WELCOME_EVERY_MS: u64 = 3_000;
 /// convention is asked anything. The organizer token has no such budget.
 pub const HTTP_BURST: u32 = 60;
 pub const HTTP_PER_SEC: u32 = 5;
+/// Messages one person may send on `/ws`, all their connections to one server together
+/// (PROTOCOL.md §16): `MESSAGE_BURST` at once, then `MESSAGES_PER_SEC`. A message past them is
+/// not executed and is answered `rate_limited`.
+pub const MESSAGES_PER_SEC: u32 = 20;
+pub const MESSAGE_BURST: u32 = 40;
+/// Messages past the limit one connection is forgiven: `OVER_LIMIT_FORGIVEN` at once, then
+/// `OVER_LIMIT_PER_SEC`; the one after them closes it with [`close::RATE_LIMITED`].
+pub const OVER_LIMIT_FORGIVEN: u32 = 100;
+pub const OVER_LIMIT_PER_SEC: u32 = 1;
+/// The chat one participant may post (facilitators aside), in bytes: a line costs its text's
+/// UTF-8 bytes and `CHAT_LINE_COST` for the record around it; `CHAT_BYTES_BURST` at once, then
+/// `CHAT_BYTES_PER_SEC`; per server. A line past it is refused with `rate_limited`.
+pub const CHAT_LINE_COST: u32 = 200;
+pub const CHAT_BYTES_BURST: u32 = 64 * 1024;
+pub const CHAT_BYTES_PER_SEC: u32 = 4 * 1024;
 
 /// WebSocket close codes the server uses.
 pub mod close {

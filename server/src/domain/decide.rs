@@ -25,7 +25,10 @@ pub(super) fn reject<T>(code: Code, message: impl Into<String>) -> Result<T, Rej
     Err(Rejection::new(code, message))
 }
 
-/// A text, trimmed, not empty, within `max` characters (shared by the domain's modules).
+/// A text, trimmed, not empty, within `max` characters, without control characters but line
+/// breaks and tabs (shared by the domain's modules). A control character takes six bytes once
+/// JSON-encoded (`\u0001`): a chat line of them would weigh six times its budget in the log
+/// and in every frame that carries it.
 pub(super) fn check_text(text: &str, max: usize, what: &str) -> Result<String, Rejection> {
     let t = text.trim();
     if t.is_empty() {
@@ -35,6 +38,12 @@ pub(super) fn check_text(text: &str, max: usize, what: &str) -> Result<String, R
         return reject(
             Code::Invalid,
             format!("{what} is longer than {max} characters"),
+        );
+    }
+    if t.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return reject(
+            Code::Invalid,
+            format!("{what} may not hold control characters (but line breaks and tabs)"),
         );
     }
     Ok(t.to_string())

@@ -677,6 +677,44 @@ pub struct TokenQuery {
     pub token: Option<String>,
 }
 
+/// A participant's HTTP budget (`HTTP_BURST` at once, then `HTTP_PER_SEC`; PROTOCOL.md §19),
+/// before the convention's task is asked anything: counted at once when the invitation is
+/// known here (so that requests in flight together cannot all pass one check before any is
+/// counted), 429 when it is spent. Whether it was counted. Only invitations the convention
+/// knows are counted (`budget_after`), so made-up tokens hold nothing here.
+pub(super) fn budget_before(app: &AppState, hash: &str) -> ApiResult<bool> {
+    match app.take_known_budget(hash) {
+        Some(false) => Err(too_often()),
+        Some(true) => Ok(true),
+        None => Ok(false),
+    }
+}
+
+/// Once the convention said whether it `known`s the invitation: counted now if it was not
+/// before (`budget_before`).
+pub(super) fn budget_after(
+    app: &AppState,
+    hash: &str,
+    known: bool,
+    counted_now: bool,
+) -> ApiResult<()> {
+    if known && !counted_now && !app.take_budget(hash) {
+        return Err(too_often());
+    }
+    Ok(())
+}
+
+fn too_often() -> ApiError {
+    ApiError::new(
+        ErrorCode::RateLimited,
+        format!(
+            "this invitation made too many requests: {} at once, then {} a second",
+            convene_protocol::HTTP_BURST,
+            convene_protocol::HTTP_PER_SEC
+        ),
+    )
+}
+
 /// Let in an organizer, or a participant of this convention holding one of `roles`, each
 /// with their token as `Authorization: Bearer`. The one gate of every route participants may
 /// call (the OpenAPI document's `x-convene-access` says who, per route).
@@ -704,26 +742,8 @@ pub async fn organizer_or(
         return convention(app, id).await;
     }
     // A participant: within their invitation's budget, before the convention's task is asked
-    // anything (requests in a loop must not cost it a message each). Only invitations it
-    // knows are counted (below), so made-up tokens hold nothing here.
-    let too_often = || {
-        ApiError::new(
-            ErrorCode::RateLimited,
-            format!(
-                "this invitation made too many requests: {} at once, then {} a second",
-                convene_protocol::HTTP_BURST,
-                convene_protocol::HTTP_PER_SEC
-            ),
-        )
-    };
-    // Counted at once when it is known, so requests in flight together cannot all pass one
-    // check before any of them is counted; a token never seen is counted once the
-    // convention knows it (below).
-    let counted_now = match app.take_known_budget(&hash) {
-        Some(false) => return Err(too_often()),
-        Some(true) => true,
-        None => false,
-    };
+    // anything (requests in a loop must not cost it a message each).
+    let counted_now = budget_before(app, &hash)?;
     let unknown = || {
         ApiError::new(
             ErrorCode::Unauthorized,
@@ -741,9 +761,7 @@ pub async fn organizer_or(
         })
         .await
         .flatten();
-    if allowed.is_some() && !counted_now && !app.take_budget(&counted) {
-        return Err(too_often());
-    }
+    budget_after(app, &counted, allowed.is_some(), counted_now)?;
     match allowed {
         Some(true) => Ok(handle),
         Some(false) => Err(ApiError::new(

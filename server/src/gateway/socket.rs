@@ -257,6 +257,7 @@ pub fn frames(message: Message) -> Vec<Message> {
 
 /// A token bucket, the rate budget of one connection: `burst` messages at once, refilled at
 /// `per_sec` (ten lines do not deserve a crate).
+#[derive(Debug)]
 pub struct TokenBucket {
     tokens: f64,
     last: tokio::time::Instant,
@@ -277,14 +278,19 @@ impl TokenBucket {
 
     /// Take a token if there is one (what came in since the last take is counted first).
     pub fn take(&mut self) -> bool {
+        self.take_n(1.0)
+    }
+
+    /// Take `n` tokens at once if there are as many (a budget in bytes: one per byte).
+    pub fn take_n(&mut self, n: f64) -> bool {
         let now = tokio::time::Instant::now();
         self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.per_sec)
             .min(self.burst);
         self.last = now;
-        if self.tokens < 1.0 {
+        if self.tokens < n {
             return false;
         }
-        self.tokens -= 1.0;
+        self.tokens -= n;
         true
     }
 
@@ -293,6 +299,9 @@ impl TokenBucket {
         self.tokens + self.last.elapsed().as_secs_f64() * self.per_sec >= self.burst
     }
 }
+
+/// One person's message budget on `/ws`, shared by all their connections to this server.
+pub type SharedBucket = std::sync::Arc<std::sync::Mutex<TokenBucket>>;
 
 /// The same budget for each of many keys (a participant, an invitation): one token bucket
 /// per key, made full on first use. Past `keep` keys, those whose bucket has refilled are
@@ -320,6 +329,11 @@ impl<K: std::hash::Hash + Eq> Budgets<K> {
 
     /// Take one of `key`'s tokens, if it has one.
     pub fn take(&mut self, key: K) -> bool {
+        self.take_n(key, 1.0)
+    }
+
+    /// Take `n` of `key`'s tokens at once, if it has as many.
+    pub fn take_n(&mut self, key: K, n: f64) -> bool {
         if self.buckets.len() >= self.keep {
             self.buckets.retain(|_, b| !b.is_full());
             // Still as many (all used lately): not again before twice as many.
@@ -329,7 +343,7 @@ impl<K: std::hash::Hash + Eq> Budgets<K> {
         self.buckets
             .entry(key)
             .or_insert_with(|| TokenBucket::new(per_sec, burst))
-            .take()
+            .take_n(n)
     }
 
     /// Forget `key`'s bucket (its token is gone: a deleted convention's).

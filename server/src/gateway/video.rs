@@ -47,9 +47,12 @@ pub async fn meeting(
     };
     super::api::no_url_token(q.token.as_deref())?;
     let token = super::api::bearer(&headers).ok_or_else(unknown)?;
+    let hash = hash_token(token.trim());
+    // Within the invitation's budget, as every route a participant may call.
+    let counted_now = super::api::budget_before(&app, &hash)?;
     // Without a valid token, nothing says whether the convention exists.
     let handle = app.hub.find(&id).await.ok_or_else(unknown)?;
-    let hash = hash_token(token.trim());
+    let counted = hash.clone();
     let video = app.video.clone();
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -73,6 +76,8 @@ pub async fn meeting(
         })
         .await
         .ok_or_else(ApiError::shutting_down)?;
+    let known = !matches!(answer, Err(Refusal::Unknown));
+    super::api::budget_after(&app, &counted, known, counted_now)?;
     match answer {
         Ok(m) => Ok(Json(m)),
         Err(Refusal::Unknown) => Err(unknown()),

@@ -28,17 +28,16 @@ pub const OUTBOUND_BYTES: usize = 1024 * 1024;
 /// socket: the close frame would wait forever behind what fills its buffers. Also how long
 /// the reader reads on after the close, waiting for the peer's answer (`finish`).
 pub(crate) const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
-/// Sustained messages per second a connection may send, and its burst.
-const RATE_PER_SEC: f64 = 20.0;
-const BURST: f64 = 40.0;
-/// Consecutive messages over the limit before the connection is closed.
-const MAX_OVER_LIMIT: u32 = 100;
 /// Reading on after a close (`finish`): twice what a client within its rate limit (burst,
 /// `CLOSE_TIMEOUT` at the sustained rate, the messages over the limit it is forgiven) can
 /// send meanwhile, in frames of the largest size: 480 frames, 7.5 MiB.
 const READ_ON: socket::ReadOn = {
-    let frames =
-        socket::ReadOn::frames_within(BURST, RATE_PER_SEC, MAX_OVER_LIMIT as usize, CLOSE_TIMEOUT);
+    let frames = socket::ReadOn::frames_within(
+        p::MESSAGE_BURST as f64,
+        p::MESSAGES_PER_SEC as f64,
+        p::OVER_LIMIT_FORGIVEN as usize,
+        CLOSE_TIMEOUT,
+    );
     socket::ReadOn {
         frames,
         bytes: frames * p::MAX_FRAME_BYTES,
@@ -260,23 +259,41 @@ pub(crate) fn close_after<F: Weigh>(
     true
 }
 
-/// The connection's rate budget, and how many messages in a row went over it.
+/// The rate budget of a connection (PROTOCOL.md §16): its person's, shared by all their
+/// connections here, and the messages over it this connection is still forgiven. Forgiven
+/// by a budget, not by a count of refusals in a row that any accepted message would reset:
+/// a client sending just above the rate would otherwise be answered (and its frames parsed)
+/// for ever, one refill in every ten frames keeping it open.
 struct RateLimit {
-    bucket: socket::TokenBucket,
-    over: u32,
+    person: socket::SharedBucket,
+    forgiven: socket::TokenBucket,
+}
+
+enum Verdict {
+    Within,
+    Over,
+    Close,
 }
 
 impl RateLimit {
-    fn new() -> Self {
+    fn new(person: socket::SharedBucket) -> Self {
         RateLimit {
-            bucket: socket::TokenBucket::new(RATE_PER_SEC, BURST),
-            over: 0,
+            person,
+            // The one that finds none left closes: the 100th over the limit, at once.
+            forgiven: socket::TokenBucket::new(
+                f64::from(p::OVER_LIMIT_PER_SEC),
+                f64::from(p::OVER_LIMIT_FORGIVEN - 1),
+            ),
         }
     }
-    fn take(&mut self) -> bool {
-        let ok = self.bucket.take();
-        self.over = if ok { 0 } else { self.over + 1 };
-        ok
+    fn take(&mut self) -> Verdict {
+        if self.person.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            Verdict::Within
+        } else if self.forgiven.take() {
+            Verdict::Over
+        } else {
+            Verdict::Close
+        }
     }
 }
 
@@ -439,9 +456,10 @@ async fn connection(mut socket: Socket, app: AppState) {
                 joined = handle.join(hash, link, last_seq).await;
             }
         }
-        match joined {
+        let rate = match joined {
             Ok(joined) => {
                 tracing::Span::current().record("participant", joined.participant.as_str());
+                joined.rate
             }
             Err(e) => {
                 let (code, reason, error_code) = match e {
@@ -496,7 +514,7 @@ async fn connection(mut socket: Socket, app: AppState) {
                 let f = error(None, error_code, e.to_string());
                 return close_now(&mut socket, code, reason, Some(f)).await;
             }
-        }
+        };
         debug!("joined");
 
         // 2. The writer: frames from the convention's task, pings, the close.
@@ -505,7 +523,7 @@ async fn connection(mut socket: Socket, app: AppState) {
 
         // 3. The reader, which also watches the shutdown and the idle timeout.
         let mut watch = Watch::new(&app.cancel, app.limits.ws_idle);
-        let mut limit = RateLimit::new();
+        let mut limit = RateLimit::new(rate);
         let mut peer_closed = false;
         loop {
             let next = tokio::select! {
@@ -548,9 +566,10 @@ async fn connection(mut socket: Socket, app: AppState) {
                 }
                 Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
             };
-            if !limit.take() {
+            let verdict = limit.take();
+            if !matches!(verdict, Verdict::Within) {
                 app.hub.metrics().reject(ErrorCode::RateLimited);
-                if limit.over >= MAX_OVER_LIMIT {
+                if matches!(verdict, Verdict::Close) {
                     // Let the replies to what was accepted go out before the close.
                     tokio::time::sleep(Duration::from_millis(300)).await;
                     out_tx.close(close::RATE_LIMITED, "rate limit exceeded");

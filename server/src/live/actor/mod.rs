@@ -17,7 +17,7 @@ use super::{CommandError, ConnLink, Frame, JoinError, Joined, Msg};
 use crate::audit;
 use crate::docs::DocHub;
 use crate::domain::{self as d, Convention};
-use crate::gateway::socket::Budgets;
+use crate::gateway::socket::{Budgets, TokenBucket};
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
 use crate::wire;
@@ -150,6 +150,11 @@ pub struct Actor {
     /// by participant: at most the roster.
     welcomes: Budgets<String>,
     visits: Budgets<String>,
+    /// Each participant's message budget on `/ws`, handed to each of their connections
+    /// (`Joined::rate`); and the bytes of chat each may still post (PROTOCOL.md §16). Keyed
+    /// by participant: at most the roster.
+    rates: HashMap<String, crate::gateway::socket::SharedBucket>,
+    chats: Budgets<String>,
     /// Hashes of tokens revoked or replaced, to say "revoked" rather than "unknown".
     revoked: Arc<HashSet<String>>,
     /// The seq of the last event of each participant's latest requests: a retried request is
@@ -288,6 +293,12 @@ impl Actor {
             by_hash: Default::default(),
             welcomes: snapshot_budget(burst),
             visits: snapshot_budget(burst),
+            rates: HashMap::new(),
+            chats: Budgets::new(
+                f64::from(p::CHAT_BYTES_PER_SEC),
+                f64::from(p::CHAT_BYTES_BURST),
+                KEEP_BUDGETS,
+            ),
             revoked: Default::default(),
             requests: super::Answered::default(),
             healthy: false,
@@ -548,7 +559,7 @@ impl Actor {
                         // anything is decided, within its budget (a retry is answered as ever).
                         if matches!(pend.command, d::Command::Visit { .. })
                             && self.done_before(&pend).is_none()
-                            && !self.visits.take(who)
+                            && !self.visits.take(who.clone())
                         {
                             self.reply(
                                 pend.reply,
@@ -558,6 +569,30 @@ impl Actor {
                                 &[],
                             );
                             continue;
+                        }
+                        // A chat line within its author's budget in bytes (facilitators
+                        // aside): what one person adds to the log and sends everyone.
+                        if let d::Command::SendChat { text } = &pend.command {
+                            let cost = (text.len() as u64 + u64::from(p::CHAT_LINE_COST))
+                                .min(u64::from(p::CHAT_BYTES_BURST));
+                            let staff = self
+                                .state
+                                .people
+                                .get(&who)
+                                .is_some_and(|person| person.has(d::Role::Facilitator));
+                            if !staff
+                                && self.done_before(&pend).is_none()
+                                && !self.chats.take_n(who, cost as f64)
+                            {
+                                self.reply(
+                                    pend.reply,
+                                    Err(CommandError::TooOften(
+                                        "you posted too much chat at once: wait a few seconds",
+                                    )),
+                                    &[],
+                                );
+                                continue;
+                            }
                         }
                         batch.push(pend);
                     }
@@ -761,7 +796,17 @@ impl Actor {
             self.metrics.token_evictions.inc();
             self.leave(id);
         }
-        Ok(Joined { participant })
+        let rate = self
+            .rates
+            .entry(participant.clone())
+            .or_insert_with(|| {
+                Arc::new(std::sync::Mutex::new(TokenBucket::new(
+                    f64::from(p::MESSAGES_PER_SEC),
+                    f64::from(p::MESSAGE_BURST),
+                )))
+            })
+            .clone();
+        Ok(Joined { participant, rate })
     }
 
     fn leave(&mut self, conn: u64) {
