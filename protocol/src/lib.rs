@@ -81,9 +81,9 @@ pub const WELCOME_EVERY_MS: u64 = 3_000;
 /// convention is asked anything. The organizer token has no such budget.
 pub const HTTP_BURST: u32 = 60;
 pub const HTTP_PER_SEC: u32 = 5;
-/// Messages one person may send on `/ws`, all their connections to one server together
-/// (PROTOCOL.md §16): `MESSAGE_BURST` at once, then `MESSAGES_PER_SEC`. A message past them is
-/// not executed and is answered `rate_limited`.
+/// Messages one connection may send on `/ws` (PROTOCOL.md §16): `MESSAGE_BURST` at once, then
+/// `MESSAGES_PER_SEC` (an invitation holds at most `MAX_CONNECTIONS_PER_TOKEN`). A message
+/// past them is not executed and is answered `rate_limited`.
 pub const MESSAGES_PER_SEC: u32 = 20;
 pub const MESSAGE_BURST: u32 = 40;
 /// Messages past the limit one connection is forgiven: `OVER_LIMIT_FORGIVEN` at once, then

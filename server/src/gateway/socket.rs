@@ -300,9 +300,6 @@ impl TokenBucket {
     }
 }
 
-/// One person's message budget on `/ws`, shared by all their connections to this server.
-pub type SharedBucket = std::sync::Arc<std::sync::Mutex<TokenBucket>>;
-
 /// The same budget for each of many keys (a participant, an invitation): one token bucket
 /// per key, made full on first use. Past `keep` keys, those whose bucket has refilled are
 /// forgotten (they remember nothing), so the map holds no more than the keys that used

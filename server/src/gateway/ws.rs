@@ -259,13 +259,12 @@ pub(crate) fn close_after<F: Weigh>(
     true
 }
 
-/// The rate budget of a connection (PROTOCOL.md §16): its person's, shared by all their
-/// connections here, and the messages over it this connection is still forgiven. Forgiven
-/// by a budget, not by a count of refusals in a row that any accepted message would reset:
-/// a client sending just above the rate would otherwise be answered (and its frames parsed)
-/// for ever, one refill in every ten frames keeping it open.
+/// The rate budget of a connection (PROTOCOL.md §16), and the messages over it it is still
+/// forgiven. Forgiven by a budget, not by a count of refusals in a row that any accepted
+/// message would reset: a client sending just above the rate would otherwise be answered
+/// (and its frames parsed) for ever, a token refilled every 50 ms keeping it open.
 struct RateLimit {
-    person: socket::SharedBucket,
+    bucket: socket::TokenBucket,
     forgiven: socket::TokenBucket,
 }
 
@@ -276,9 +275,12 @@ enum Verdict {
 }
 
 impl RateLimit {
-    fn new(person: socket::SharedBucket) -> Self {
+    fn new() -> Self {
         RateLimit {
-            person,
+            bucket: socket::TokenBucket::new(
+                f64::from(p::MESSAGES_PER_SEC),
+                f64::from(p::MESSAGE_BURST),
+            ),
             // The one that finds none left closes: the 100th over the limit, at once.
             forgiven: socket::TokenBucket::new(
                 f64::from(p::OVER_LIMIT_PER_SEC),
@@ -287,7 +289,7 @@ impl RateLimit {
         }
     }
     fn take(&mut self) -> Verdict {
-        if self.person.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        if self.bucket.take() {
             Verdict::Within
         } else if self.forgiven.take() {
             Verdict::Over
@@ -456,10 +458,9 @@ async fn connection(mut socket: Socket, app: AppState) {
                 joined = handle.join(hash, link, last_seq).await;
             }
         }
-        let rate = match joined {
+        match joined {
             Ok(joined) => {
                 tracing::Span::current().record("participant", joined.participant.as_str());
-                joined.rate
             }
             Err(e) => {
                 let (code, reason, error_code) = match e {
@@ -514,7 +515,7 @@ async fn connection(mut socket: Socket, app: AppState) {
                 let f = error(None, error_code, e.to_string());
                 return close_now(&mut socket, code, reason, Some(f)).await;
             }
-        };
+        }
         debug!("joined");
 
         // 2. The writer: frames from the convention's task, pings, the close.
@@ -523,7 +524,7 @@ async fn connection(mut socket: Socket, app: AppState) {
 
         // 3. The reader, which also watches the shutdown and the idle timeout.
         let mut watch = Watch::new(&app.cancel, app.limits.ws_idle);
-        let mut limit = RateLimit::new(rate);
+        let mut limit = RateLimit::new();
         let mut peer_closed = false;
         loop {
             let next = tokio::select! {

@@ -186,9 +186,6 @@ impl Faults {
 #[derive(Debug, Clone)]
 pub struct Joined {
     pub participant: String,
-    /// The participant's message budget (PROTOCOL.md §16), shared by all their connections
-    /// here: four connections do not send four times as much.
-    pub rate: crate::gateway::socket::SharedBucket,
 }
 
 type Query = Box<dyn FnOnce(&Convention, &BTreeSet<String>) + Send>;

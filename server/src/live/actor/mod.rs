@@ -17,7 +17,7 @@ use super::{CommandError, ConnLink, Frame, JoinError, Joined, Msg};
 use crate::audit;
 use crate::docs::DocHub;
 use crate::domain::{self as d, Convention};
-use crate::gateway::socket::{Budgets, TokenBucket};
+use crate::gateway::socket::Budgets;
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
 use crate::wire;
@@ -150,10 +150,8 @@ pub struct Actor {
     /// by participant: at most the roster.
     welcomes: Budgets<String>,
     visits: Budgets<String>,
-    /// Each participant's message budget on `/ws`, handed to each of their connections
-    /// (`Joined::rate`); and the bytes of chat each may still post (PROTOCOL.md §16). Keyed
-    /// by participant: at most the roster.
-    rates: HashMap<String, crate::gateway::socket::SharedBucket>,
+    /// The bytes of chat each participant may still post (`p::CHAT_BYTES_BURST`). Keyed by
+    /// participant: at most the roster.
     chats: Budgets<String>,
     /// Hashes of tokens revoked or replaced, to say "revoked" rather than "unknown".
     revoked: Arc<HashSet<String>>,
@@ -293,7 +291,6 @@ impl Actor {
             by_hash: Default::default(),
             welcomes: snapshot_budget(burst),
             visits: snapshot_budget(burst),
-            rates: HashMap::new(),
             chats: Budgets::new(
                 f64::from(p::CHAT_BYTES_PER_SEC),
                 f64::from(p::CHAT_BYTES_BURST),
@@ -796,17 +793,7 @@ impl Actor {
             self.metrics.token_evictions.inc();
             self.leave(id);
         }
-        let rate = self
-            .rates
-            .entry(participant.clone())
-            .or_insert_with(|| {
-                Arc::new(std::sync::Mutex::new(TokenBucket::new(
-                    f64::from(p::MESSAGES_PER_SEC),
-                    f64::from(p::MESSAGE_BURST),
-                )))
-            })
-            .clone();
-        Ok(Joined { participant, rate })
+        Ok(Joined { participant })
     }
 
     fn leave(&mut self, conn: u64) {
