@@ -40,7 +40,8 @@ pub mod public_close {
     pub const UNKNOWN_LINK: u16 = 4020;
     /// The organizer revoked (or replaced) the public link while it was watched.
     pub const LINK_REVOKED: u16 = 4021;
-    /// The server holds as many viewers as it allows (`--max-public-viewers`): try later.
+    /// The node holds as many viewers as it allows (`--max-public-viewers`, lowered to the
+    /// viewers' share of its connection slots): try later.
     pub const FULL: u16 = 4022;
     /// A viewer sent something else than a `ping` or a `public_vote` after its `watch`.
     pub const READ_ONLY: u16 = 4023;

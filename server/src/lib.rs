@@ -89,11 +89,14 @@ pub struct Config {
     #[arg(long, env = "CONVENE_HTTP_HEADER_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     pub http_header_timeout_secs: u64,
     /// Most connections open at once (WebSockets included). Default: what the open-files
-    /// limit allows, less a reserve kept for health, metrics and the organizer API.
+    /// limit allows, less a reserve kept for health, metrics and the organizer API. Public
+    /// viewers take at most their share of them (--max-public-viewers).
     #[arg(long, env = "CONVENE_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
     /// Public audience (§24): most public viewers this node holds at once; one more is
-    /// closed with 4022 (members are never refused for viewers).
+    /// closed with 4022. Lowered at start to the viewers' share of the connection slots
+    /// (--max-connections): members keep a quarter of them, and at least 1,024 (half, below
+    /// 2,048 slots); the effective cap is logged and in /metrics (convene_public_viewers_max).
     #[arg(long, env = "CONVENE_MAX_PUBLIC_VIEWERS", default_value_t = 20_000)]
     pub max_public_viewers: usize,
     /// Attendance: days a stretch of presence is kept after it ended; older ones are deleted
@@ -327,16 +330,32 @@ pub async fn run(
         std::time::Duration::from_secs(config.http_header_timeout_secs),
         config.max_connections,
     );
+    // Viewers never take the slots members need: the flag, lowered to their share.
+    let max_public_viewers = http_limits.public_viewers(config.max_public_viewers);
     info!(
         fds,
         max_connections = http_limits.max_connections,
         reserve = http_limits.reserve,
+        max_public_viewers,
         "connection budget"
     );
+    if max_public_viewers < config.max_public_viewers {
+        // Not a fault (the default flag is lowered on most machines), but said once.
+        info!(
+            configured = config.max_public_viewers,
+            max_public_viewers,
+            max_connections = http_limits.max_connections,
+            left_to_members = http_limits.max_connections - max_public_viewers,
+            "--max-public-viewers lowered to the viewers' share of the connection slots"
+        );
+    }
+    hub.metrics()
+        .public_viewers_max
+        .set(i64::try_from(max_public_viewers).unwrap_or(i64::MAX));
     let app = gateway::AppState {
         limits: gateway::Limits {
             ws_idle: std::time::Duration::from_secs(config.ws_idle_secs),
-            max_public_viewers: config.max_public_viewers,
+            max_public_viewers,
         },
         hub: hub.clone(),
         docs,

@@ -44,6 +44,9 @@ pub struct Metrics {
     pub http_reserve: Counter,
     /// Open HTTP connections (upgraded WebSockets included).
     pub http_connections: Gauge,
+    /// Public viewers this node holds at most: `--max-public-viewers`, lowered to the
+    /// viewers' share of the connection slots (`HttpLimits::public_viewers`).
+    pub public_viewers_max: Gauge,
     // Attendance (issue #17).
     /// Stretches of presence written to the attendance store.
     pub attendance_written: Counter,
@@ -72,6 +75,7 @@ impl Default for Metrics {
         let http_refused = Counter::default();
         let http_reserve = Counter::default();
         let http_connections = Gauge::default();
+        let public_viewers_max = Gauge::default();
         // Attendance (issue #17).
         let attendance_written = Counter::default();
         let attendance_failures = Counter::default();
@@ -109,6 +113,11 @@ impl Default for Metrics {
             "http_connections",
             "Open HTTP connections, upgraded WebSockets included",
             http_connections.clone(),
+        );
+        registry.register(
+            "public_viewers_max",
+            "Public viewers this node holds at most (--max-public-viewers, lowered to the viewers' share of the connection slots)",
+            public_viewers_max.clone(),
         );
         registry.register(
             "records_replayed",
@@ -212,6 +221,7 @@ impl Default for Metrics {
             http_refused,
             http_reserve,
             http_connections,
+            public_viewers_max,
             attendance_written,
             attendance_failures,
         }

@@ -91,7 +91,8 @@ pub fn http_budgets() -> std::sync::Arc<std::sync::Mutex<socket::Budgets<String>
 pub struct Limits {
     /// A WebSocket silent this long (pings unanswered) is closed; pings go every third.
     pub ws_idle: std::time::Duration,
-    /// Public audience (§24): viewers this node holds at once (`--max-public-viewers`).
+    /// Public audience (§24): viewers this node holds at once (`--max-public-viewers`,
+    /// lowered to the viewers' share of the connection slots: `HttpLimits::public_viewers`).
     pub max_public_viewers: usize,
 }
 

@@ -375,7 +375,8 @@ async fn viewer(mut socket: Socket, app: AppState) {
             return close_now(&mut socket, public_close::UNKNOWN_LINK, "unknown public link").await;
         };
         tracing::Span::current().record("convention", convention);
-        // The node's cap, before anything is held for this viewer.
+        // The node's cap (`--max-public-viewers` lowered to the viewers' share of the
+        // connection slots, so members always find one), before anything is held for this viewer.
         let Some(_seat) = app.hub.public().admit(app.limits.max_public_viewers) else {
             app.hub.metrics().reject(ErrorCode::Unavailable);
             return close_now(&mut socket, public_close::FULL, "too many viewers: try again later").await;

@@ -12,6 +12,8 @@
 //!   reserve is full too, its oldest connection is closed to make room (silent attackers
 //!   are the oldest: a health check sends its request the moment it connects, so it is
 //!   served long before the reserve turns over);
+//! - public viewers hold at most their share of those slots (`HttpLimits::public_viewers`,
+//!   enforced at `watch` in `gateway/public.rs`), so that members always find one;
 //! - a failed accept (out of descriptors after all) pauses the loop a moment instead of
 //!   spinning.
 
@@ -45,6 +47,10 @@ pub const MAX_HEAD_BYTES: usize = 32 * 1024;
 pub const RESERVE_HEADER_TIMEOUT: Duration = Duration::from_secs(2);
 /// Descriptors the process keeps for itself (store files, Redis, logs) beside connections.
 const OWN_FDS: usize = 64;
+/// Connection slots public viewers always leave to everyone else (`HttpLimits::public_viewers`),
+/// when the slots allow it: a national convention's 200 members each with their `/ws` and
+/// four document sockets (`MAX_CONNECTIONS_PER_TOKEN` per document) hold 1,000.
+pub const MEMBER_SLOTS: usize = 1024;
 
 /// The connection budget: see the module's documentation and ARCHITECTURE.md, "Limits".
 #[derive(Clone, Copy, Debug)]
@@ -66,6 +72,19 @@ impl HttpLimits {
             max_connections: max_connections.map_or(room, |m| m.min(room)).max(1),
             reserve,
         }
+    }
+
+    /// The public viewers this node holds at once: `configured` (`--max-public-viewers`),
+    /// lowered so that viewers never take more than their share of `max_connections`.
+    /// Everyone else keeps a quarter of the slots, and at least `MEMBER_SLOTS` of them (half,
+    /// on a server with fewer than twice that): members' `/ws` and `/doc` sockets, HTTP
+    /// requests and page loads, and connections that have not said `hello` or `watch` yet
+    /// (which hold a slot for up to 10 s, whoever they are). So the share of viewers is a half
+    /// of 2,048 slots or fewer, three quarters of 4,096 or more, and leaves 1,024 in between.
+    pub fn public_viewers(&self, configured: usize) -> usize {
+        let slots = self.max_connections;
+        let others = slots.div_ceil(4).max(slots.div_ceil(2).min(MEMBER_SLOTS));
+        configured.min(slots.saturating_sub(others))
     }
 }
 
@@ -356,5 +375,43 @@ mod tests {
         assert!(HttpLimits::for_fds(50, t, None).max_connections >= 16);
         assert!(reserved_route("/healthz") && reserved_route("/api/conventions"));
         assert!(!reserved_route("/ws") && !reserved_route("/"));
+    }
+
+    #[test]
+    fn public_viewers_leave_members_a_share_of_the_slots() {
+        let t = Duration::from_secs(10);
+        let viewers = |fds, max_connections, flag| {
+            let l = HttpLimits::for_fds(fds, t, max_connections);
+            (l.max_connections, l.public_viewers(flag))
+        };
+        // `ulimit -n 1024`: 896 slots, half for viewers (members keep 448: 200 members with
+        // their `/ws` and one document each).
+        assert_eq!(viewers(1024, None, 20_000), (896, 448));
+        // 20,000 open files: 19,424 slots, three quarters for viewers.
+        assert_eq!(viewers(20_000, None, 20_000), (19_424, 14_568));
+        // Between, members keep `MEMBER_SLOTS`.
+        assert_eq!(
+            viewers(1_000_000, Some(3_000), 20_000),
+            (3_000, 3_000 - MEMBER_SLOTS)
+        );
+        assert_eq!(viewers(1_000_000, Some(4_096), 20_000), (4_096, 3_072));
+        // Systemd's `LimitNOFILE=65536` (deploy/convene.service): the flag holds.
+        assert_eq!(viewers(65_536, None, 20_000), (64_960, 20_000));
+        // A lower flag always holds.
+        assert_eq!(viewers(1024, None, 3), (896, 3));
+        assert_eq!(viewers(20_000, Some(60), 20_000), (60, 30));
+        // Whatever the slots, members keep at least a quarter, and viewers never exceed the
+        // flag nor the slots.
+        for slots in (1..5_000).chain([19_424, 64_960, 1_000_000]) {
+            let l = HttpLimits::for_fds(usize::MAX / 2, t, Some(slots));
+            assert_eq!(l.max_connections, slots);
+            let v = l.public_viewers(usize::MAX);
+            assert!(slots - v >= slots / 4, "{slots} slots, {v} viewers");
+            assert!(
+                slots - v >= slots.div_ceil(2).min(MEMBER_SLOTS),
+                "{slots}: {v}"
+            );
+            assert!(l.public_viewers(7) <= 7);
+        }
     }
 }

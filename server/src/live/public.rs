@@ -8,8 +8,10 @@
 //! view changed: a chat line, a hand raised or a move changes nothing here and costs no
 //! viewer anything. A viewer's connection waits on the channel and writes the latest frame;
 //! one that reads slowly skips the views it missed (each is whole), so nothing queues per
-//! viewer. Viewers are counted per feed (this node) and in total (the `--max-public-viewers`
-//! cap); in cluster mode each node publishes its count and the task adds them up.
+//! viewer. Viewers are counted per feed (this node) and in total (the node's cap:
+//! `--max-public-viewers`, lowered to the viewers' share of the connection slots); in cluster
+//! mode each node publishes its count and the task adds them up, for the view only: each node
+//! admits against its own total.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
