@@ -714,8 +714,18 @@ fn one_minute() -> u64 {
 pub enum Command {
     SendChat {
         text: String,
+        /// The room the sender believed they were in when they wrote (a client that was
+        /// offline may resend later): if they are elsewhere by now, the line is refused
+        /// with `conflict` rather than posted where it was not meant to be read.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
     },
-    RaiseHand,
+    RaiseHand {
+        /// As for `send_chat`: the room the hand was raised in, refused with `conflict`
+        /// if its sender has been moved since.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
+    },
     LowerHand,
     YieldFloor,
     CallFacilitator {

@@ -85,7 +85,7 @@ fn request_id() -> impl Strategy<Value = String> {
 fn message() -> impl Strategy<Value = ClientMessage> {
     let text = || odd_text(20_000);
     let command = prop_oneof![
-        text().prop_map(|text| Command::SendChat { text }),
+        text().prop_map(|text| Command::SendChat { text, room: None }),
         text().prop_map(|text| Command::Broadcast { text }),
         text().prop_map(|message| Command::CallFacilitator { message }),
         text().prop_map(|room| Command::Visit { room }),
@@ -93,7 +93,7 @@ fn message() -> impl Strategy<Value = ClientMessage> {
         (text(), text())
             .prop_map(|(participant, room)| Command::MoveParticipant { participant, room }),
         (text(), text()).prop_map(|(name, title)| Command::CreateDocument { name, title }),
-        Just(Command::RaiseHand),
+        Just(Command::RaiseHand { room: None }),
         Just(Command::StartRotation),
     ];
     prop_oneof![

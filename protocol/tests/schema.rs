@@ -645,7 +645,7 @@ fn well_formed_messages_parse_with_their_defaults() {
         m,
         ClientMessage::Request {
             id: "c-9".into(),
-            command: Command::RaiseHand
+            command: Command::RaiseHand { room: None }
         }
     );
 }

@@ -35,7 +35,7 @@ fn convention_of_200() -> (Sim, Ids) {
         },
     );
     for c in ids.citizens.iter().skip(100).take(10) {
-        sim.ok(c, Command::RaiseHand);
+        sim.ok(c, Command::RaiseHand { room: None });
     }
     (sim, ids)
 }
@@ -70,6 +70,7 @@ fn decide_apply(c: &mut Criterion) {
     // Chat lines pile up in the room; clear them between chunks, off the clock, so that
     // memory stays flat however many iterations criterion asks for.
     let chat = Command::SendChat {
+        room: None,
         text: "Je rejoins ce qui vient d'être dit sur les mobilités.".into(),
     };
     group.bench_function("send_chat", |b| {
@@ -94,7 +95,12 @@ fn decide_apply(c: &mut Criterion) {
     group.bench_function("raise_lower_hand", |b| {
         let mut state = sim.state.clone();
         b.iter(|| {
-            run(&mut state, &citizen, &Command::RaiseHand, &ctx);
+            run(
+                &mut state,
+                &citizen,
+                &Command::RaiseHand { room: None },
+                &ctx,
+            );
             run(&mut state, &citizen, &Command::LowerHand, &ctx)
         })
     });
@@ -184,12 +190,13 @@ fn day_log(n: usize) -> Vec<Record> {
                 );
             }
             k if k % 3 == 0 => {
-                let _ = sim.by(&c, Command::RaiseHand);
+                let _ = sim.by(&c, Command::RaiseHand { room: None });
             }
             _ => {
                 sim.ok(
                     &c,
                     Command::SendChat {
+                        room: None,
                         text: format!("Message {i}"),
                     },
                 );

@@ -12,7 +12,13 @@ use convene::domain::{AssignMethod, Code, Command, Event, FloorEndReason, PLENAR
 // In `small()`: p1, p2 facilitators, p3 guarantor, p4..p15 citizens, everyone in the plenary.
 
 fn chat(sim: &mut Sim, who: &str, text: &str) -> u64 {
-    sim.ok(who, Command::SendChat { text: text.into() });
+    sim.ok(
+        who,
+        Command::SendChat {
+            room: None,
+            text: text.into(),
+        },
+    );
     sim.state.seq
 }
 
@@ -219,13 +225,14 @@ fn a_mute_ends_by_itself_or_early() {
         sim.by(
             pid(4),
             Command::SendChat {
+                room: None,
                 text: "Bonjour".into()
             }
         ),
         Err(Code::Muted)
     );
     // Everything else still works.
-    sim.ok(pid(4), Command::RaiseHand);
+    sim.ok(pid(4), Command::RaiseHand { room: None });
     sim.ok(
         pid(4),
         Command::CallFacilitator {
@@ -247,6 +254,7 @@ fn a_mute_ends_by_itself_or_early() {
     sim.ok(
         pid(4),
         Command::SendChat {
+            room: None,
             text: "Me revoilà".into(),
         },
     );
@@ -283,6 +291,7 @@ fn a_mute_that_passed_while_the_server_was_down_ends_at_once_after_replay() {
     restarted.ok(
         pid(4),
         Command::SendChat {
+            room: None,
             text: "Enfin".into(),
         },
     );
@@ -377,7 +386,7 @@ fn a_removed_participant_leaves_every_room_hand_and_floor() {
         },
     );
     assert_eq!(sim.location(pid(4)), "r1");
-    sim.ok(pid(4), Command::RaiseHand);
+    sim.ok(pid(4), Command::RaiseHand { room: None });
     sim.ok(
         pid(1),
         Command::GiveFloor {
@@ -386,7 +395,7 @@ fn a_removed_participant_leaves_every_room_hand_and_floor() {
             limit_ms: None,
         },
     );
-    sim.ok(pid(5), Command::RaiseHand);
+    sim.ok(pid(5), Command::RaiseHand { room: None });
     sim.at(30_000);
     // The speaker: their floor ends (counted), then they are out.
     let events = sim.ok(pid(1), remove(pid(4)));
@@ -424,11 +433,17 @@ fn a_removed_participant_leaves_every_room_hand_and_floor() {
         &mut sim,
         pid(4),
         Command::SendChat {
+            room: None,
             text: "Je reviens".into(),
         },
         Code::Forbidden,
     );
-    refused(&mut sim, pid(4), Command::RaiseHand, Code::Forbidden);
+    refused(
+        &mut sim,
+        pid(4),
+        Command::RaiseHand { room: None },
+        Code::Forbidden,
+    );
     refused(&mut sim, pid(1), mute(pid(4), 1000), Code::Conflict);
     // Closing the breakouts, assigning and moving do not bring them back to a room.
     sim.ok(pid(1), Command::CloseBreakouts);
@@ -492,6 +507,7 @@ fn a_removed_participant_leaves_every_room_hand_and_floor() {
     sim.ok(
         pid(4),
         Command::SendChat {
+            room: None,
             text: "Merci".into(),
         },
     );

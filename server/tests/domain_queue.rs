@@ -70,12 +70,28 @@ fn raise_and_lower_hands() {
         /// The queue of each room afterwards, in order of raising.
         queues: Vec<(&'static str, Vec<&'static str>)>,
     }
-    use Command::{LowerHand as Lower, RaiseHand as Raise};
+    use Command::LowerHand as Lower;
+    #[allow(non_upper_case_globals)]
+    const Raise: Command = Command::RaiseHand { room: None };
+    let raise_in = |room: &str| Command::RaiseHand {
+        room: Some(room.to_string()),
+    };
     let cases = vec![
         Case {
             name: "raise",
             steps: vec![(pid(4), Raise, Ok(()))],
             queues: vec![(PLENARY, vec![pid(4)])],
+        },
+        Case {
+            name: "raise in the room one is in",
+            steps: vec![(pid(4), raise_in(PLENARY), Ok(()))],
+            queues: vec![(PLENARY, vec![pid(4)])],
+        },
+        Case {
+            // A hand raised offline in a room one has since been moved out of.
+            name: "raise in a room one has left",
+            steps: vec![(pid(4), raise_in("salle-1"), Err(Code::Conflict))],
+            queues: vec![(PLENARY, vec![])],
         },
         Case {
             name: "in order of raising",
@@ -191,7 +207,7 @@ fn raise_and_lower_hands() {
                 (Ok(()), Ok(events)) => {
                     let room = sim.location(who).to_string();
                     let want = match command {
-                        Command::RaiseHand => vec![Event::HandRaised {
+                        Command::RaiseHand { room: None } => vec![Event::HandRaised {
                             room,
                             participant: who.into(),
                         }],
@@ -287,7 +303,7 @@ fn queue_order() {
         }
         for who in &case.raised {
             sim.now += 1_000;
-            sim.ok(who, Command::RaiseHand);
+            sim.ok(who, Command::RaiseHand { room: None });
         }
         assert_eq!(
             sim.ok(
@@ -324,10 +340,10 @@ fn queue_order_per_room() {
     sim.ok(pid(1), give(Some("r1"), Some(pid(4))));
     sim.now += 60_000;
     sim.ok(pid(1), end(Some("r1")));
-    sim.ok(pid(4), Command::RaiseHand);
-    sim.ok(pid(5), Command::RaiseHand);
-    sim.ok(pid(6), Command::RaiseHand);
-    sim.ok(pid(7), Command::RaiseHand);
+    sim.ok(pid(4), Command::RaiseHand { room: None });
+    sim.ok(pid(5), Command::RaiseHand { room: None });
+    sim.ok(pid(6), Command::RaiseHand { room: None });
+    sim.ok(pid(7), Command::RaiseHand { room: None });
     let cases = [
         (
             "r1 least spoken",
@@ -595,7 +611,7 @@ fn give_the_floor() {
         }
         for who in &case.raised {
             sim.now += 1_000;
-            sim.ok(who, Command::RaiseHand);
+            sim.ok(who, Command::RaiseHand { room: None });
         }
         sim.now += 10_000;
         let before = sim.state.clone();
@@ -719,7 +735,7 @@ fn the_floor_ends() {
             Ok(Some(Taken)),
         ),
         Case {
-            before: vec![(pid(5), Command::RaiseHand)],
+            before: vec![(pid(5), Command::RaiseHand { room: None })],
             ..plain(
                 "given to the next",
                 pid(1),
@@ -795,7 +811,12 @@ fn the_floor_ends() {
             move_to(pid(5), "r1"),
             Ok(None),
         ),
-        plain("someone else's hand", pid(5), Command::RaiseHand, Ok(None)),
+        plain(
+            "someone else's hand",
+            pid(5),
+            Command::RaiseHand { room: None },
+            Ok(None),
+        ),
         plain(
             "yielded by someone else",
             pid(5),

@@ -63,7 +63,7 @@ fn allow_list(command: &Command) -> (&'static str, &'static str) {
         SetSpeakingLimit { .. } => ("SetSpeakingLimit", ". . . x . . . ."),
         SetFloorLimit { .. } => ("SetFloorLimit", ". . . x . . . ."),
         SendChat { .. } => ("SendChat", ". . x x x . x ."),
-        RaiseHand => ("RaiseHand", ". . x x x . x ."),
+        RaiseHand { .. } => ("RaiseHand", ". . x x x . x ."),
         LowerHand => ("LowerHand", ". . x x x . x ."),
         YieldFloor => ("YieldFloor", ". . x x x . x ."),
         CallFacilitator { .. } => ("CallFacilitator", ". . x . x . x ."),
@@ -236,7 +236,7 @@ fn stage() -> (Sim, People) {
             only_present: false,
         },
     );
-    sim.ok(&p.other, Command::RaiseHand);
+    sim.ok(&p.other, Command::RaiseHand { room: None });
     sim.ok(
         &p.other,
         Command::CallFacilitator {
@@ -247,6 +247,7 @@ fn stage() -> (Sim, People) {
     sim.ok(
         &p.other,
         Command::SendChat {
+            room: None,
             text: "Un message".into(),
         },
     );
@@ -371,12 +372,14 @@ fn samples(sim: &Sim, p: &People) -> Vec<Command> {
             limit_ms: None,
         },
         Command::SendChat {
+            room: None,
             text: "Bonjour à toutes et à tous".into(),
         },
         Command::SendChat {
+            room: None,
             text: "x".repeat(10_000),
         },
-        Command::RaiseHand,
+        Command::RaiseHand { room: None },
         Command::LowerHand,
         Command::YieldFloor,
         Command::CallFacilitator { message: "".into() },
@@ -1228,6 +1231,7 @@ fn guarantors_observe_and_never_act() {
             name: "chats",
             by: g.into(),
             command: Command::SendChat {
+                room: None,
                 text: "Bonjour".into(),
             },
             expect: Err(Code::Forbidden),
@@ -1235,7 +1239,7 @@ fn guarantors_observe_and_never_act() {
         Case {
             name: "raises a hand",
             by: g.into(),
-            command: Command::RaiseHand,
+            command: Command::RaiseHand { room: None },
             expect: Err(Code::Forbidden),
         },
         Case {

@@ -725,8 +725,8 @@ fn open_and_close_breakouts_move_everyone() {
     for (name, method) in methods {
         let (mut sim, ids) = with_rooms(3);
         // Hands raised in the plenary are lowered by the move.
-        sim.ok(pid(4), Command::RaiseHand);
-        sim.ok(pid(15), Command::RaiseHand);
+        sim.ok(pid(4), Command::RaiseHand { room: None });
+        sim.ok(pid(15), Command::RaiseHand { room: None });
         let events = sim.ok(ids.facilitator(), assign(method));
         let assignment: BTreeMap<ParticipantId, String> =
             assignments_of(&events).into_iter().collect();
@@ -767,7 +767,7 @@ fn open_and_close_breakouts_move_everyone() {
 
         // Life in the rooms, and a visitor, before closing.
         let someone = assignment.keys().next().expect("someone assigned").clone();
-        sim.ok(&someone, Command::RaiseHand);
+        sim.ok(&someone, Command::RaiseHand { room: None });
         sim.ok(ids.guarantor(), Command::Visit { room: "r1".into() });
         sim.ok(&ids.facilitators[0], Command::Visit { room: "r2".into() });
         assert!(sim.state.breakout.is_some(), "{name}");
@@ -993,7 +993,7 @@ fn move_participant() {
             sim.ok(ids.facilitator(), open());
         }
         // A raised hand goes down with the move.
-        sim.ok(pid(4), Command::RaiseHand);
+        sim.ok(pid(4), Command::RaiseHand { room: None });
         let from = sim.location(case.participant).to_string();
         let before = sim.state.clone();
         let command = Command::MoveParticipant {
@@ -1191,7 +1191,7 @@ fn clearing_rooms_strands_nobody() {
     sim.ok(pid(2), Command::Visit { room: "r2".into() });
     if sim.by(ids.facilitator(), Command::ClearRooms).is_ok() {
         // Panics today in decide, on `expect("locations name rooms")`.
-        let _ = sim.by(pid(4), Command::RaiseHand);
+        let _ = sim.by(pid(4), Command::RaiseHand { room: None });
         for p in sim.state.people.keys() {
             let at = sim.location(p);
             assert!(

@@ -1996,6 +1996,7 @@ fn replay_equals_the_live_state_after_every_step_of_a_busy_rotation() {
         &mut sim,
         &citizen,
         Command::SendChat {
+            room: None,
             text: "On a sauté deux tours ?".into(),
         },
     );

@@ -872,11 +872,12 @@ fn replay_gives_the_same_state() {
             2_000,
             Some(pid(4)),
             Command::SendChat {
+                room: None,
                 text: "Bonjour".into(),
             },
         ),
-        (3_000, Some(pid(4)), Command::RaiseHand),
-        (3_500, Some(pid(5)), Command::RaiseHand),
+        (3_000, Some(pid(4)), Command::RaiseHand { room: None }),
+        (3_500, Some(pid(5)), Command::RaiseHand { room: None }),
         (
             4_000,
             Some(pid(1)),
@@ -909,6 +910,7 @@ fn replay_gives_the_same_state() {
             63_000,
             Some(pid(6)),
             Command::SendChat {
+                room: None,
                 text: "Dans la salle 1".into(),
             },
         ),
@@ -929,6 +931,7 @@ fn replay_gives_the_same_state() {
             800_000,
             Some(pid(2)),
             Command::SendChat {
+                room: None,
                 text: "De retour".into(),
             },
         ),

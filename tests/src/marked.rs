@@ -24,6 +24,7 @@ pub async fn convention(
     let mut amina = Client::join(&server.ws_url(), "amina", &invites[1].token).await?;
     amina
         .ok(Command::SendChat {
+            room: None,
             text: format!("Bonjour {mark}"),
         })
         .await?;

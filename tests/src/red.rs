@@ -42,6 +42,7 @@ pub async fn convention(
 pub async fn goes_on(a: &mut Client, b: &mut Client, text: &str) -> Result<u64> {
     let seq = a
         .ok(Command::SendChat {
+            room: None,
             text: text.to_string(),
         })
         .await?;

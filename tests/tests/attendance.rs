@@ -461,6 +461,7 @@ async fn ten_times_the_connections_of_an_invitation_are_one_presence() -> Result
     // Bernard's connection is unharmed: it still answers.
     bernard
         .ok(convene_tests::proto::Command::SendChat {
+            room: None,
             text: "Toujours là".into(),
         })
         .await?;
@@ -513,6 +514,7 @@ async fn ten_times_the_days_stretches_in_a_loop_stay_within_the_budget() -> Resu
     }
     bernard
         .ok(convene_tests::proto::Command::SendChat {
+            room: None,
             text: "Toujours là".into(),
         })
         .await?;

@@ -73,7 +73,12 @@ async fn a_backup_taken_while_people_write_is_served_with_everything_acknowledge
             let mut i = 0;
             while !stop.load(Ordering::Relaxed) {
                 let text = format!("ligne {i:04}");
-                chloe.ok(Command::SendChat { text: text.clone() }).await?;
+                chloe
+                    .ok(Command::SendChat {
+                        room: None,
+                        text: text.clone(),
+                    })
+                    .await?;
                 acked.lock().unwrap().push(text);
                 i += 1;
                 // Within the rate limit (20 a second).
@@ -132,6 +137,7 @@ async fn a_backup_taken_while_people_write_is_served_with_everything_acknowledge
     // The server that was copied is unharmed.
     chloe
         .ok(Command::SendChat {
+            room: None,
             text: "après la sauvegarde".into(),
         })
         .await?;

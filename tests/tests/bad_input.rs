@@ -89,6 +89,7 @@ impl World {
     async fn chat(&mut self, a: &mut Client, b: &mut Client, text: &str) -> Result<u64> {
         let seq = a
             .ok(Command::SendChat {
+                room: None,
                 text: text.to_string(),
             })
             .await?;
@@ -205,6 +206,7 @@ fn chat_request(id: &str, text: &str) -> String {
     serde_json::to_string(&ClientMessage::Request {
         id: id.to_string(),
         command: Command::SendChat {
+            room: None,
             text: text.to_string(),
         },
     })
@@ -421,9 +423,10 @@ async fn commands_beyond_the_role_are_forbidden() -> Result<()> {
     // A guarantor never acts, even with a hand-made client.
     for cmd in [
         Command::SendChat {
+            room: None,
             text: "je ne devrais pas parler".into(),
         },
-        Command::RaiseHand,
+        Command::RaiseHand { room: None },
         Command::CloseBreakouts,
     ] {
         let r = gar.request(cmd.clone()).await?;
@@ -1090,7 +1093,12 @@ async fn a_reader_that_stops_reading_is_closed_with_4009() -> Result<()> {
             let result: Result<()> = async {
                 while !stop.is_set() && n < 2000 {
                     let text = format!("{k:02}-{n:05} {}", "x".repeat(1990));
-                    let seq = c.ok(Command::SendChat { text: text.clone() }).await?;
+                    let seq = c
+                        .ok(Command::SendChat {
+                            room: None,
+                            text: text.clone(),
+                        })
+                        .await?;
                     acked.push((seq, text));
                     n += 1;
                     if n >= 35 {

@@ -129,6 +129,7 @@ async fn three_nodes_one_convention() -> Result<()> {
     }
     for c in cits.iter_mut() {
         c.ok(Command::SendChat {
+            room: None,
             text: format!("bonjour de {}", c.name),
         })
         .await?;
@@ -362,6 +363,7 @@ async fn a_node_keeps_a_replica_only_while_it_is_used() -> Result<()> {
     // Node b learns of the convention when someone joins through it...
     let mut c = Client::join(&b.ws_url(), "amina", &invites[0].token).await?;
     c.ok(Command::SendChat {
+        room: None,
         text: "présente".into(),
     })
     .await?;
@@ -382,6 +384,7 @@ async fn a_node_keeps_a_replica_only_while_it_is_used() -> Result<()> {
         );
         n += 1;
         busy.ok(Command::SendChat {
+            room: None,
             text: format!("ailleurs {n}"),
         })
         .await?;
@@ -1023,6 +1026,7 @@ async fn a_restarted_task_leaves_no_follower_behind() -> Result<()> {
     cit.send(&ClientMessage::Request {
         id: "boom".into(),
         command: Command::SendChat {
+            room: None,
             text: "convene:test:panic-in-convention-task".into(),
         },
     })
@@ -1038,6 +1042,7 @@ async fn a_restarted_task_leaves_no_follower_behind() -> Result<()> {
     for i in 0..3 {
         last = fac
             .ok(Command::SendChat {
+                room: None,
                 text: format!("après la relance {i}"),
             })
             .await?;
@@ -1254,6 +1259,7 @@ async fn a_client_is_never_welcomed_behind_its_last_seq() -> Result<()> {
     let tok = |n: &str| token_of(invites, n);
     let seq = fac
         .ok(Command::SendChat {
+            room: None,
             text: "avant".into(),
         })
         .await?;
@@ -1298,6 +1304,7 @@ async fn a_client_is_never_welcomed_behind_its_last_seq() -> Result<()> {
         .query(&mut con)?;
     let next = fac
         .ok(Command::SendChat {
+            room: None,
             text: "après".into(),
         })
         .await?;
@@ -1555,6 +1562,7 @@ async fn a_stalled_follower_does_not_keep_records_from_the_nodes_clients() -> Re
     let mut cit = Client::join(&node1.ws_url(), "cit", &tok("Citoyen")).await?;
     let seq = fac
         .ok(Command::SendChat {
+            room: None,
             text: "avant".into(),
         })
         .await?;
@@ -1565,6 +1573,7 @@ async fn a_stalled_follower_does_not_keep_records_from_the_nodes_clients() -> Re
     for i in 0..5 {
         seqs.push(
             fac.ok(Command::SendChat {
+                room: None,
                 text: format!("pendant {i}"),
             })
             .await?,
@@ -1597,6 +1606,7 @@ async fn a_stalled_follower_does_not_keep_records_from_the_nodes_clients() -> Re
     freezer.freeze(false);
     let last = fac
         .ok(Command::SendChat {
+            room: None,
             text: "après".into(),
         })
         .await?;

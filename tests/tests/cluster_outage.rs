@@ -87,7 +87,12 @@ async fn a_redis_outage_is_survived_without_a_restart() -> Result<()> {
     let mut acked = vec![];
     for i in 0..5 {
         let text = format!("avant la panne {i}");
-        amina.ok(Command::SendChat { text: text.clone() }).await?;
+        amina
+            .ok(Command::SendChat {
+                room: None,
+                text: text.clone(),
+            })
+            .await?;
         acked.push(text);
     }
     ensure!(health(&a).await?.0 == 200, "healthy before");
@@ -101,6 +106,7 @@ async fn a_redis_outage_is_survived_without_a_restart() -> Result<()> {
     );
     let during = bernard
         .request(Command::SendChat {
+            room: None,
             text: "pendant la panne".into(),
         })
         .await?;
@@ -108,7 +114,7 @@ async fn a_redis_outage_is_survived_without_a_restart() -> Result<()> {
         matches!(during, Err((ErrorCode::Unavailable, _))),
         "a command during the outage: {during:?}"
     );
-    let during = amina.request(Command::RaiseHand).await?;
+    let during = amina.request(Command::RaiseHand { room: None }).await?;
     ensure!(
         matches!(during, Err((ErrorCode::Unavailable, _))),
         "a command during the outage: {during:?}"
@@ -134,6 +140,7 @@ async fn a_redis_outage_is_survived_without_a_restart() -> Result<()> {
         );
         if let Ok(seq) = bernard
             .request(Command::SendChat {
+                room: None,
                 text: "après la panne".into(),
             })
             .await?

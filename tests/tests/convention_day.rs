@@ -197,7 +197,12 @@ async fn a_breakout_session_survives_kill_9() -> Result<()> {
     let mut acknowledged_chat: Vec<(u64, String, String)> = Vec::new(); // seq, room, text
     for c in cast.citizens.iter_mut().take(6) {
         let text = format!("Bonjour de {}", c.name);
-        let seq = c.ok(Command::SendChat { text: text.clone() }).await?;
+        let seq = c
+            .ok(Command::SendChat {
+                room: None,
+                text: text.clone(),
+            })
+            .await?;
         acknowledged_chat.push((seq, c.room(), text));
     }
     // The guarantor observes room r1, silently.
@@ -258,7 +263,9 @@ async fn a_breakout_session_survives_kill_9() -> Result<()> {
     eprintln!("step: queue");
     // --- Speaking queue in the plenary.
     for i in [3, 1, 2] {
-        cast.citizens[i].ok(Command::RaiseHand).await?;
+        cast.citizens[i]
+            .ok(Command::RaiseHand { room: None })
+            .await?;
     }
     let first = cast.citizens[3].id();
     cast.fac
@@ -363,9 +370,10 @@ async fn a_breakout_session_survives_kill_9() -> Result<()> {
     ];
     let guarantor_forbidden = vec![
         Command::SendChat {
+            room: None,
             text: "je ne devrais pas parler".into(),
         },
-        Command::RaiseHand,
+        Command::RaiseHand { room: None },
         Command::LowerHand,
         Command::YieldFloor,
         Command::CallFacilitator {
@@ -435,6 +443,7 @@ async fn a_breakout_session_survives_kill_9() -> Result<()> {
     cast.fac.wait_event("facilitator_called").await?;
     let plenary_chat = cast.citizens[4]
         .ok(Command::SendChat {
+            room: None,
             text: "Merci à tous".into(),
         })
         .await?;
@@ -567,6 +576,7 @@ async fn a_breakout_session_survives_kill_9() -> Result<()> {
     }
     let after = cast.citizens[1]
         .ok(Command::SendChat {
+            room: None,
             text: "On continue".into(),
         })
         .await?;

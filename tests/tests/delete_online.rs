@@ -27,7 +27,10 @@ const GONE_TEXT: &str = "TexteAvisEffaceZ9";
 /// A chat line from `from`, seen by `to`: the text it carried.
 async fn round_trip(from: &mut Client, to: &mut Client, text: String) -> Result<()> {
     let seq = from
-        .ok(Command::SendChat { text: text.clone() })
+        .ok(Command::SendChat {
+            room: None,
+            text: text.clone(),
+        })
         .await
         .with_context(|| format!("chat {text}"))?;
     let r = to.wait_seq(seq).await?;
@@ -536,6 +539,7 @@ async fn requests_during_a_deletion_get_typed_answers() -> Result<()> {
             tokio::time::sleep(Duration::from_millis(60)).await;
             match cit
                 .request(Command::SendChat {
+                    room: None,
                     text: format!("ligne {i}"),
                 })
                 .await

@@ -153,6 +153,7 @@ async fn another_node_never_answers_from_behind_what_a_client_saw() -> Result<()
         let mut c = Client::open(&servers[1 + round % 2].ws_url(), "mover").await?;
         let seq = fac
             .ok(Command::SendChat {
+                room: None,
                 text: format!("Message {round}"),
             })
             .await?;

@@ -81,6 +81,7 @@ async fn records_of_mixed_audiences_reach_exactly_their_viewers_in_log_order() -
         };
         send(c, &format!("vote-{i}"), vote).await?;
         let chat = Command::SendChat {
+            room: None,
             text: format!("message {i}"),
         };
         send(c, &format!("chat-{i}"), chat).await?;

@@ -392,7 +392,10 @@ async fn request_ids_have_a_maximum_length_and_the_retry_index_is_bounded() -> R
     let server = Server::start(&dir.path().join("data")).await?;
     let invites = convention(&server, "ids", 1).await?;
     let mut c0 = Client::join(&server.ws_url(), "c0", &token(&invites, &citizen(0))).await?;
-    let chat = |t: &str| Command::SendChat { text: t.into() };
+    let chat = |t: &str| Command::SendChat {
+        room: None,
+        text: t.into(),
+    };
 
     let longest = "x".repeat(proto::MAX_REQUEST_ID_BYTES);
     c0.request_with_id(&longest, chat("id au plus long"))
@@ -484,7 +487,7 @@ async fn a_chat_flood_within_limits_keeps_welcome_state_and_memory_bounded() -> 
                     .map(|id| {
                         serde_json::to_string(&ClientMessage::Request {
                             id: id.clone(),
-                            command: Command::SendChat { text: text.clone() },
+                            command: Command::SendChat { room: None, text: text.clone() },
                         })
                         .expect("serializes")
                     })
@@ -804,7 +807,10 @@ async fn a_full_disk_degrades_the_convention_and_it_recovers_by_itself() -> Resu
     for i in 0..5000 {
         let text = format!("{i} {long}");
         match fac
-            .request(Command::SendChat { text: text.clone() })
+            .request(Command::SendChat {
+                room: None,
+                text: text.clone(),
+            })
             .await?
         {
             Ok(seq) => acked.push((seq, text)),
@@ -1026,6 +1032,7 @@ async fn a_convention_task_that_fails_is_restarted_and_loses_nothing() -> Result
     c0.send(&ClientMessage::Request {
         id: "boom".into(),
         command: Command::SendChat {
+            room: None,
             text: PANIC_TRIGGER.into(),
         },
     })

@@ -45,6 +45,7 @@ async fn a_ping_is_answered_by_a_pong_in_order_and_within_the_rate_limit() -> Re
     cit.send(&ClientMessage::Request {
         id: id.clone(),
         command: Command::SendChat {
+            room: None,
             text: "Bonjour".into(),
         },
     })

@@ -23,6 +23,7 @@ async fn a_convention_moves_between_sqlite_and_redis_unchanged() -> Result<()> {
     let mut bernard = Client::join(&server.ws_url(), "bernard", &invites[2].token).await?;
     amina
         .ok(Command::SendChat {
+            room: None,
             text: "Bonjour".into(),
         })
         .await?;

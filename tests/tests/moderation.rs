@@ -78,11 +78,13 @@ async fn a_hidden_message_leaves_citizens_views_and_stays_marked_for_staff() -> 
 
     let bad = yan
         .ok(Command::SendChat {
+            room: None,
             text: "Un message injurieux".into(),
         })
         .await?;
     let fine = yan
         .ok(Command::SendChat {
+            room: None,
             text: "Un message correct".into(),
         })
         .await?;
@@ -313,16 +315,19 @@ async fn a_hidden_message_shown_again_comes_back_to_the_room() -> Result<()> {
 
     let before = yan
         .ok(Command::SendChat {
+            room: None,
             text: "Avant".into(),
         })
         .await?;
     let line = yan
         .ok(Command::SendChat {
+            room: None,
             text: "Je ne suis pas d'accord avec cette proposition.".into(),
         })
         .await?;
     let after = ines
         .ok(Command::SendChat {
+            room: None,
             text: "Après".into(),
         })
         .await?;
@@ -493,6 +498,7 @@ async fn a_mute_ends_by_itself_and_survives_a_restart() -> Result<()> {
     };
     let e = yan
         .request(Command::SendChat {
+            room: None,
             text: "Je parle quand même".into(),
         })
         .await?;
@@ -501,8 +507,9 @@ async fn a_mute_ends_by_itself_and_survives_a_restart() -> Result<()> {
     };
     ensure!(message.contains("muted"), "{message}");
     // Everything else still works.
-    yan.ok(Command::RaiseHand).await?;
+    yan.ok(Command::RaiseHand { room: None }).await?;
     ines.ok(Command::SendChat {
+        room: None,
         text: "Moi je peux".into(),
     })
     .await?;
@@ -513,6 +520,7 @@ async fn a_mute_ends_by_itself_and_survives_a_restart() -> Result<()> {
         "lifted by the timer at its deadline: {r:?}"
     );
     yan.ok(Command::SendChat {
+        room: None,
         text: "Me revoilà".into(),
     })
     .await?;
@@ -537,6 +545,7 @@ async fn a_mute_ends_by_itself_and_survives_a_restart() -> Result<()> {
     );
     let e = yan
         .request(Command::SendChat {
+            room: None,
             text: "Toujours pas".into(),
         })
         .await?;
@@ -551,6 +560,7 @@ async fn a_mute_ends_by_itself_and_survives_a_restart() -> Result<()> {
     .await?;
     yan.wait_event("participant_unmuted").await?;
     yan.ok(Command::SendChat {
+        room: None,
         text: "Merci".into(),
     })
     .await?;
@@ -592,7 +602,7 @@ async fn a_removed_participant_is_closed_everywhere_until_readmitted() -> Result
     phone
         .wait_for(|m| matches!(m, ServerMessage::Snapshot { .. }))
         .await?;
-    phone.ok(Command::RaiseHand).await?;
+    phone.ok(Command::RaiseHand { room: None }).await?;
 
     for (who, code) in [
         (fac.id(), ErrorCode::Forbidden),
@@ -701,6 +711,7 @@ async fn a_removed_participant_is_closed_everywhere_until_readmitted() -> Result
     .await?;
     let mut back = Client::join(&url, "yannick-back", &tok("Yannick Le Goff")).await?;
     back.ok(Command::SendChat {
+        room: None,
         text: "Je suis de retour".into(),
     })
     .await?;

@@ -1286,6 +1286,7 @@ async fn health_and_metrics() -> Result<()> {
     })
     .await?;
     cit.ok(Command::SendChat {
+        room: None,
         text: "Bonjour".into(),
     })
     .await?;
@@ -1480,6 +1481,7 @@ async fn the_audit_trail_exports_and_verifies() -> Result<()> {
     })
     .await?;
     cit.ok(Command::SendChat {
+        room: None,
         text: "Bonjour à tous".into(),
     })
     .await?;
@@ -1673,7 +1675,12 @@ async fn sigterm_closes_with_1001_exits_0_and_loses_nothing() -> Result<()> {
             (&mut b, &mut a)
         };
         let text = format!("message {i} avant l'arrêt");
-        let seq = from.ok(Command::SendChat { text: text.clone() }).await?;
+        let seq = from
+            .ok(Command::SendChat {
+                room: None,
+                text: text.clone(),
+            })
+            .await?;
         to.wait_seq(seq).await?;
         acked.push((seq, text));
     }
@@ -1715,6 +1722,7 @@ async fn sigterm_closes_with_1001_exits_0_and_loses_nothing() -> Result<()> {
     let mut a = c;
     let seq = a
         .ok(Command::SendChat {
+            room: None,
             text: "après le redémarrage".into(),
         })
         .await?;

@@ -102,7 +102,7 @@ async fn several_connections_per_invitation_and_presence_per_person() -> Result<
     }
     // Replies go to the connection that asked; events to every connection of the person.
     let seq = second
-        .request_with_id("main-levee-1", Command::RaiseHand)
+        .request_with_id("main-levee-1", Command::RaiseHand { room: None })
         .await?
         .map_err(|e| anyhow::anyhow!("raise_hand refused: {e:?}"))?;
     first.wait_seq(seq).await?;
@@ -267,8 +267,8 @@ async fn floor_time_lists_every_non_guarantor_and_citizens_get_the_order_from_sn
     // Yannick (who spoke) raises his hand before Fatima (who did not); least_spoken puts
     // Fatima first. A connected citizen gets the event, and no new order.
     let mut fatima = Client::join(&url, "fatima", &token(3)).await?;
-    yannick.ok(Command::RaiseHand).await?;
-    fatima.ok(Command::RaiseHand).await?;
+    yannick.ok(Command::RaiseHand { room: None }).await?;
+    fatima.ok(Command::RaiseHand { room: None }).await?;
     yannick.inbox.clear();
     let seq = fac
         .ok(Command::SetQueueOrder {

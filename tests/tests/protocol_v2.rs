@@ -180,6 +180,7 @@ async fn a_citizens_welcome_stays_small_with_five_thousand_people() -> Result<()
         .await;
     ensure!(limited.is_ok(), "a get_roster flood is rate limited");
     v1.ok(Command::SendChat {
+        room: None,
         text: "toujours là".into(),
     })
     .await?;
@@ -349,6 +350,7 @@ async fn coalesced_presence_loses_no_final_state() -> Result<()> {
     // Nothing to a connection whose view did not change: a chat line moves nobody.
     let before = cit.batches;
     fac.ok(Command::SendChat {
+        room: None,
         text: "rien ne bouge".into(),
     })
     .await?;
@@ -407,10 +409,11 @@ async fn a_move_sends_the_room_not_the_world() -> Result<()> {
     ensure!(old.room() == "r1");
     // The room's life goes on in the view, and matches a fresh welcome.
     cit.ok(Command::SendChat {
+        room: None,
         text: "bonjour la salle".into(),
     })
     .await?;
-    cit.ok(Command::RaiseHand).await?;
+    cit.ok(Command::RaiseHand { room: None }).await?;
     cit.settle(Duration::from_millis(3 * PRESENCE_TICK_MS))
         .await;
     let f = fresh(&url, &invites[3].token).await?;
@@ -648,6 +651,7 @@ async fn a_malformed_get_roster_is_refused_and_harms_nobody() -> Result<()> {
         .wait_for(|m| matches!(m, ServerMessage::Roster { .. }))
         .await?;
     cit.ok(Command::SendChat {
+        room: None,
         text: "toujours là".into(),
     })
     .await?;
@@ -673,9 +677,9 @@ async fn a_hand_moved_out_of_a_large_plenary_by_breakouts_goes_for_a_v2_citizen(
     let mut leaver2 =
         Client::join_with(&url, "part2", &invites[5].token, PROTOCOL_V2, None).await?;
     let (a, b) = (leaver1.id(), leaver2.id());
-    leaver1.ok(Command::RaiseHand).await?;
-    leaver2.ok(Command::RaiseHand).await?;
-    stays.ok(Command::RaiseHand).await?;
+    leaver1.ok(Command::RaiseHand { room: None }).await?;
+    leaver2.ok(Command::RaiseHand { room: None }).await?;
+    stays.ok(Command::RaiseHand { room: None }).await?;
     stays
         .settle(Duration::from_millis(3 * PRESENCE_TICK_MS))
         .await;

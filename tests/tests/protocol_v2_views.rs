@@ -230,12 +230,13 @@ async fn a_v2_client_keeps_the_view_of_a_fresh_welcome_through_every_kind_of_eve
     // The queue and the floor in the plenary, in both orders, with limits.
     day.f("amina")
         .ok(Command::SendChat {
+            room: None,
             text: "Bonjour à toutes et à tous".into(),
         })
         .await?;
-    day.f("bruno").ok(Command::RaiseHand).await?;
-    day.f("amina").ok(Command::RaiseHand).await?;
-    others[2].ok(Command::RaiseHand).await?;
+    day.f("bruno").ok(Command::RaiseHand { room: None }).await?;
+    day.f("amina").ok(Command::RaiseHand { room: None }).await?;
+    others[2].ok(Command::RaiseHand { room: None }).await?;
     day.check("chat and hands").await?;
     day.fac(Command::SetQueueOrder {
         room: None,
@@ -263,7 +264,7 @@ async fn a_v2_client_keeps_the_view_of_a_fresh_welcome_through_every_kind_of_eve
     day.check("the floor given, its limit changed, a hand lowered")
         .await?;
     day.fac(Command::EndFloor { room: None }).await?;
-    day.f("bruno").ok(Command::RaiseHand).await?;
+    day.f("bruno").ok(Command::RaiseHand { room: None }).await?;
     day.check("the floor ended, least spoken reordered").await?;
     day.fac(Command::SetQueueOrder {
         room: None,
@@ -298,6 +299,7 @@ async fn a_v2_client_keeps_the_view_of_a_fresh_welcome_through_every_kind_of_eve
     let line = day
         .f("amina")
         .ok(Command::SendChat {
+            room: None,
             text: "Un message de trop".into(),
         })
         .await?;
@@ -343,7 +345,7 @@ async fn a_v2_client_keeps_the_view_of_a_fresh_welcome_through_every_kind_of_eve
     // A hiding undone: members get the line back in its place.
     day.fac(Command::UnhideChat { message: line }).await?;
     day.check("a hidden message shown again").await?;
-    others[0].ok(Command::RaiseHand).await?;
+    others[0].ok(Command::RaiseHand { room: None }).await?;
     day.fac(Command::RemoveParticipant {
         participant: ids[6].clone(),
         reason: "Comportement".into(),
@@ -406,7 +408,7 @@ async fn a_v2_client_keeps_the_view_of_a_fresh_welcome_through_every_kind_of_eve
     // Breakouts: rooms, a random assignment of those present, opened (a v1 citizen's raised
     // hand leaves the plenary with them), warned by the timer, visited, moves, a room's
     // poll, closed, cleared.
-    others[4].ok(Command::RaiseHand).await?;
+    others[4].ok(Command::RaiseHand { room: None }).await?;
     day.fac(Command::CreateRooms {
         count: Some(3),
         names: vec![],
@@ -431,10 +433,11 @@ async fn a_v2_client_keeps_the_view_of_a_fresh_welcome_through_every_kind_of_eve
     let rooms = day.rooms();
     day.f("amina")
         .ok(Command::SendChat {
+            room: None,
             text: "Dans notre salle".into(),
         })
         .await?;
-    day.f("amina").ok(Command::RaiseHand).await?;
+    day.f("amina").ok(Command::RaiseHand { room: None }).await?;
     day.f("gar")
         .ok(Command::Visit {
             room: rooms[1].clone(),

@@ -194,10 +194,11 @@ async fn a_public_viewer_sees_nothing_of_the_roster_chat_or_rooms() -> Result<()
     let before = viewer.frames.len();
     yannick
         .ok(Command::SendChat {
+            room: None,
             text: SECRET_CHAT.into(),
         })
         .await?;
-    aicha.ok(Command::RaiseHand).await?;
+    aicha.ok(Command::RaiseHand { room: None }).await?;
     paul.ok(Command::CallFacilitator {
         message: SECRET_CALL.into(),
     })
@@ -239,6 +240,7 @@ async fn a_public_viewer_sees_nothing_of_the_roster_chat_or_rooms() -> Result<()
     );
     aicha
         .ok(Command::SendChat {
+            room: None,
             text: SECRET_CHAT.into(),
         })
         .await?;
@@ -309,7 +311,7 @@ async fn a_public_viewer_sees_nothing_of_the_roster_chat_or_rooms() -> Result<()
     );
 
     // The floor: the speaker's name and countdown.
-    yannick.ok(Command::RaiseHand).await?;
+    yannick.ok(Command::RaiseHand { room: None }).await?;
     let given = fac
         .ok(Command::GiveFloor {
             room: None,

@@ -58,7 +58,7 @@ async fn viewers_on_two_nodes_get_the_broadcast_and_the_count_adds_up() -> Resul
         &token_of(&invites, "Yannick Le Goff"),
     )
     .await?;
-    yannick.ok(Command::RaiseHand).await?;
+    yannick.ok(Command::RaiseHand { room: None }).await?;
     fac.ok(Command::GiveFloor {
         room: None,
         participant: Some(yannick.id()),

@@ -23,6 +23,7 @@ async fn a_retried_request_runs_once_across_a_crash() -> Result<()> {
         .request_with_id(
             &id,
             Command::SendChat {
+                room: None,
                 text: "Une seule fois".into(),
             },
         )
@@ -35,6 +36,7 @@ async fn a_retried_request_runs_once_across_a_crash() -> Result<()> {
         .request_with_id(
             &id,
             Command::SendChat {
+                room: None,
                 text: "Une seule fois".into(),
             },
         )
@@ -50,6 +52,7 @@ async fn a_retried_request_runs_once_across_a_crash() -> Result<()> {
         .request_with_id(
             &id,
             Command::SendChat {
+                room: None,
                 text: "Une seule fois".into(),
             },
         )
@@ -60,6 +63,7 @@ async fn a_retried_request_runs_once_across_a_crash() -> Result<()> {
     );
     let other = c
         .ok(Command::SendChat {
+            room: None,
             text: "Une autre".into(),
         })
         .await?;

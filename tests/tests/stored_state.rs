@@ -65,12 +65,13 @@ async fn a_morning(server: &Server, tokens: &[String]) -> Result<((String, u64),
     }
     let id = format!("chat-{}", unique());
     let text = Command::SendChat {
+        room: None,
         text: "Bonjour à toutes et à tous".into(),
     };
     let Ok(chat_seq) = cits[0].request_with_id(&id, text).await? else {
         bail!("chat refused")
     };
-    cits[1].ok(Command::RaiseHand).await?;
+    cits[1].ok(Command::RaiseHand { room: None }).await?;
     let (poll, _) = fac.draft_and_open(secret_poll()).await?;
     for (i, c) in cits.iter_mut().enumerate() {
         c.ok(Command::Vote {
@@ -132,6 +133,7 @@ async fn same_as_before(
         .request_with_id(
             id,
             Command::SendChat {
+                room: None,
                 text: "Bonjour à toutes et à tous".into(),
             },
         )

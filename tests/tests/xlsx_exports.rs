@@ -96,6 +96,7 @@ async fn spreadsheet_exports_speak_french_keep_numbers_dates_and_text_safe() -> 
     fac.ok(Command::ClosePoll { poll: poll.clone() }).await?;
     let said = citizens[0]
         .ok(Command::SendChat {
+            room: None,
             text: "@SUM(1+1) c'est l'heure".into(),
         })
         .await?;

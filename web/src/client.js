@@ -53,6 +53,14 @@ export class RequestError extends Error {
   }
 }
 
+/**
+ * A chat line or a raised hand refused because its sender has changed room since they acted
+ * (it waited offline, and breakouts closed meanwhile): PROTOCOL.md, `send_chat`.
+ */
+export function movedRefusal(code, message) {
+  return code === 'conflict' && typeof message === 'string' && message.startsWith('you changed room');
+}
+
 export class Client {
   /**
    * @param {string} url  ws(s)://host/ws (the page's own node)
@@ -69,6 +77,8 @@ export class Client {
     this.counter = 0;
     /** id -> {id, command, resolve, reject} in order of sending */
     this.pending = new Map();
+    /** Chat lines refused for a change of room, for the chat field to take back. */
+    this.returnedChat = [];
     this.listeners = new Set();
     this.ws = null;
     this.attempt = 0;
@@ -374,6 +384,9 @@ export class Client {
           break;
         }
         if (p) this.pending.delete(msg.id);
+        // A line written for the room one has left: back to the chat field (of the room one is
+        // in now), to send again there or not, instead of lost with the request.
+        if (p && p.command.type === 'send_chat' && movedRefusal(msg.code, msg.message)) this.returnedChat.push(p.command.text);
         const err = new RequestError(msg.code, msg.message, p ? p.command : null);
         this.errors.push({ key: `${Date.now()}-${Math.random()}`, code: msg.code, command: p ? p.command.type : null, message: msg.message, at: Date.now() });
         if (this.errors.length > 5) this.errors.shift();

@@ -182,6 +182,8 @@ export const DICT = {
   'err.internal': ['erreur du serveur : rechargez la page et vérifiez avant de recommencer.', 'server error: reload the page and check before trying again.'],
   'err.unknown_token': ["invitation inconnue.", 'unknown invitation.'],
   'err.revoked': ['invitation révoquée.', 'invitation revoked.'],
+  'err.moved_chat': ["Votre message n'a pas été envoyé : vous avez changé de salle entre-temps.", 'Your message was not sent: you changed room in the meantime.'],
+  'err.moved_hand': ["Votre main n'a pas été levée : vous avez changé de salle entre-temps.", 'Your hand was not raised: you changed room in the meantime.'],
   'err.details': ['Détails techniques', 'Technical details'],
   // What was being done when an error came (cmd.<command type>).
   // ---- moderation ----

@@ -367,8 +367,9 @@ pub fn decide(state: &Convention, actor: &Actor, command: &Command, ctx: &Contex
                 limit_ms: *limit_ms,
             }])
         }
-        Command::SendChat { text } => {
+        Command::SendChat { text, room } => {
             let p = me.expect("admitted participants only");
+            still_in(state, &p.id, room.as_deref(), "your message was not posted")?;
             if let Some(until) = state.muted_until(&p.id, now) {
                 let secs = (until - now).div_ceil(1000);
                 return reject(
@@ -383,8 +384,9 @@ pub fn decide(state: &Convention, actor: &Actor, command: &Command, ctx: &Contex
                 text: check_text(text, MAX_CHAT_CHARS, "the message")?,
             }])
         }
-        Command::RaiseHand => {
+        Command::RaiseHand { room } => {
             let p = me.expect("admitted participants only");
+            still_in(state, &p.id, room.as_deref(), "your hand was not raised")?;
             let room = state
                 .room(state.location_of(&p.id))
                 .expect("locations name rooms");
@@ -813,6 +815,25 @@ fn end_floor_of(
         if let Some(f) = r.floor.as_ref().filter(|f| f.participant == who) {
             out.push(floor_ended(&r.id, f, reason, now));
         }
+    }
+}
+
+/// A chat line or a raised hand names the room its sender believed they were in: a client
+/// that was offline resends it on reconnection, and meanwhile a facilitator (or the breakout
+/// timer) may have moved them. Said in the new room, a line meant for a small group would
+/// be read by everyone, so it is refused, and nothing done. `None` (older clients): wherever
+/// they are.
+fn still_in(
+    state: &Convention,
+    who: &str,
+    room: Option<&str>,
+    what: &str,
+) -> Result<(), Rejection> {
+    match room {
+        Some(r) if r != state.location_of(who) => {
+            reject(Code::Conflict, format!("you changed room: {what}"))
+        }
+        _ => Ok(()),
     }
 }
 

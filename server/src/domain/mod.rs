@@ -580,8 +580,13 @@ pub enum Command {
     // Everyone who may speak.
     SendChat {
         text: String,
+        /// Where the sender believed they were; `None`: wherever they are.
+        room: Option<RoomId>,
     },
-    RaiseHand,
+    RaiseHand {
+        /// Where the sender believed they were; `None`: wherever they are.
+        room: Option<RoomId>,
+    },
     LowerHand,
     YieldFloor,
     CallFacilitator {

@@ -101,7 +101,7 @@ pub fn allowed(command: &Command) -> Permission {
         // Each poll narrows this to its own list of voters; guarantors never vote.
         Vote { .. } => Permission::Roles(VOTERS),
         Visit { .. } => Permission::Roles(VISITORS),
-        SendChat { .. } | RaiseHand | LowerHand | YieldFloor => Permission::Roles(SPEAKERS),
+        SendChat { .. } | RaiseHand { .. } | LowerHand | YieldFloor => Permission::Roles(SPEAKERS),
         CallFacilitator { .. } => Permission::Roles(CALLERS),
         // Hearings: questions from the floor.
         CreateHearing { .. }

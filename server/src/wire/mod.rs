@@ -675,8 +675,8 @@ pub fn command_in(c: p::Command) -> d::Command {
         | P::HideQuestion { .. }
         | P::MarkAnswering { .. }
         | P::MarkAnswered { .. }) => hearings::command_in(c),
-        P::SendChat { text } => D::SendChat { text },
-        P::RaiseHand => D::RaiseHand,
+        P::SendChat { text, room } => D::SendChat { text, room },
+        P::RaiseHand { room } => D::RaiseHand { room },
         P::LowerHand => D::LowerHand,
         P::YieldFloor => D::YieldFloor,
         P::CallFacilitator { message } => D::CallFacilitator { message },

@@ -14,6 +14,7 @@ import { ObserverView } from './observer.jsx';
 import { OpinionView } from './opinion.jsx';
 import { VideoDock, useVideo } from './video.jsx';
 import { Icon } from './icons.jsx';
+import { movedRefusal } from '../client.js';
 import { AskDialog } from './asked.jsx';
 // Run sheet.
 import { NowNext } from './runsheet.jsx';
@@ -45,6 +46,10 @@ function tabsWithoutHearing(client, roles, rot, placed) {
 }
 
 function errorText(e, client) {
+  // Sent after a change of room (it waited offline): said in full, it was not a mistake.
+  if (movedRefusal(e.code, e.message) && (e.command === 'send_chat' || e.command === 'raise_hand')) {
+    return t(e.command === 'send_chat' ? 'err.moved_chat' : 'err.moved_hand');
+  }
   const what = e.command ? t(`cmd.${e.command}`) : null;
   // Muted (moderation): say until when, from the page's own mute.
   const mute = e.code === 'muted' && client && client.snap && (client.snap.mutes || []).find((m) => m.participant === client.you.id);

@@ -10,6 +10,7 @@ import { Questions } from './rotation.jsx';
 import { Icon } from './icons.jsx';
 import { queuePlace, Waiting } from './status.jsx';
 import { ChatLineActions, HiddenMark, MuteNotice } from './moderation.jsx';
+import { movedRefusal } from '../client.js';
 
 export function BreakoutBanner({ client }) {
   const snap = client.snap;
@@ -54,7 +55,7 @@ export function FloorCard({ client, inside, roomId }) {
 }
 
 /** Raise or lower one's hand, and see one's place in the queue. */
-export function HandControl({ client, inside }) {
+export function HandControl({ client, inside, roomId }) {
   const me = client.you.id;
   if (inside.floor && inside.floor.participant === me) return null;
   const raised = inside.queue.some((e) => e.participant === me);
@@ -68,7 +69,7 @@ export function HandControl({ client, inside }) {
             : t('hand.place', { place: queuePlace(inside, me) })}
         </p>
       ) : null}
-      <ActButton client={client} command={{ type: raised ? 'lower_hand' : 'raise_hand' }} class={raised ? 'btn big secondary' : 'btn big primary'} data-testid="hand-button">
+      <ActButton client={client} command={raised ? { type: 'lower_hand' } : { type: 'raise_hand', room: roomId }} class={raised ? 'btn big secondary' : 'btn big primary'} data-testid="hand-button">
         <Icon name="hand" size={22} /> {raised ? t('hand.lower') : t('hand.raise')}
       </ActButton>
       <Waiting client={client} types={['raise_hand', 'lower_hand']} />
@@ -229,6 +230,15 @@ export function PeopleList({ client, roomId, observers }) {
 export function Chat({ client, roomId, inside, readOnly }) {
   const snap = client.snap;
   const [text, setText] = useState('');
+  // Lines refused because the person changed room while they waited offline: they come back
+  // into the field (of the room the person is in now) with a notice, never posted here unasked.
+  const [returned, setReturned] = useState(false);
+  useEffect(() => {
+    if (readOnly || !client.returnedChat.length) return;
+    const back = client.returnedChat.splice(0);
+    setText((now) => [now.trim(), ...back].filter(Boolean).join(' '));
+    setReturned(true);
+  });
   const listRef = useRef(null);
   const inputId = useId('chat');
   const stick = useRef(true);
@@ -261,8 +271,12 @@ export function Chat({ client, roomId, inside, readOnly }) {
     const v = text.trim();
     if (!v) return;
     setText('');
-    const ok = await act(client, { type: 'send_chat', text: v });
-    if (!ok) setText((now) => now || v);
+    setReturned(false);
+    // The room it is written in: if the person is elsewhere when it reaches the server (it
+    // waited offline), it is refused rather than read by another room.
+    await client.request({ type: 'send_chat', text: v, room: roomId }).catch((err) => {
+      if (!movedRefusal(err.code, err.message)) setText((now) => now || v);
+    });
   };
   return (
     <div class="chat">
@@ -284,10 +298,11 @@ export function Chat({ client, roomId, inside, readOnly }) {
         ))}
       </div>
       {readOnly ? null : <MuteNotice client={client} />}
+      {readOnly || !returned ? null : <p class="notice warn-text" role="status" data-testid="chat-returned">{t('err.moved_chat')}</p>}
       {readOnly ? null : (
         <form class="chat-form" onSubmit={submit}>
           <label for={inputId} class="sr-only">{t('chat.label')}</label>
-          <input id={inputId} type="text" value={text} maxLength={2000} autocomplete="off" placeholder={t('chat.placeholder')} onInput={(e) => setText(e.currentTarget.value)} />
+          <input id={inputId} type="text" value={text} maxLength={2000} autocomplete="off" placeholder={t('chat.placeholder')} onInput={(e) => { setText(e.currentTarget.value); if (!e.currentTarget.value) setReturned(false); }} />
           <button type="submit" class="btn primary">{t('chat.send')}</button>
         </form>
       )}
@@ -378,7 +393,7 @@ export function RoomView({ client, video }) {
       <div class="room-main">
         <Section id="floor" title={t('floor.title')}>
           <FloorCard client={client} inside={inside} roomId={roomId} />
-          {speaker ? <HandControl client={client} inside={inside} /> : null}
+          {speaker ? <HandControl client={client} inside={inside} roomId={roomId} /> : null}
           {facilitator ? <FloorManager client={client} roomId={roomId} inside={inside} /> : <QueueList client={client} inside={inside} roomId={roomId} />}
           {caller ? <CallFacilitator client={client} /> : null}
         </Section>

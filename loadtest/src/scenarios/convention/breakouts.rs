@@ -149,7 +149,7 @@ impl Day<'_> {
                     "Dans notre salle, {} propose de commencer par les transports.",
                     self.cast.roster[c].name
                 );
-                (c, Command::SendChat { text })
+                (c, Command::SendChat { text, room: None })
             })
             .collect();
         let chat = self.spread(lines, self.t.breakout.mul_f64(0.3)).await?;

@@ -60,7 +60,7 @@ impl Day<'_> {
                     self.cast.roster[i].name,
                     k % 5 + 1
                 );
-                (i, Command::SendChat { text })
+                (i, Command::SendChat { text, room: None })
             })
             .collect();
         self.spread(lines, self.t.chat).await?;
@@ -71,7 +71,10 @@ impl Day<'_> {
         let raisers: Vec<usize> = (0..raising)
             .map(|k| citizens[k * citizens.len() / raising])
             .collect();
-        let hands = raisers.iter().map(|&i| (i, Command::RaiseHand)).collect();
+        let hands = raisers
+            .iter()
+            .map(|&i| (i, Command::RaiseHand { room: None }))
+            .collect();
         self.spread(hands, Duration::from_millis(300)).await?;
         let mut heard = Vec::new();
         // Floors given back and taken back (acknowledged); the others end by the timer. (A

@@ -316,7 +316,7 @@ pub async fn run(ctx: &Ctx, args: &Args) -> ScenarioResult {
     let mut ack = Latency::new();
     if members.len() > 1 {
         let speaker_id = setup.ids[1].clone();
-        let rx = members[1].send(Command::RaiseHand).await?;
+        let rx = members[1].send(Command::RaiseHand { room: None }).await?;
         wait_reply(rx, ctx.within(Duration::from_secs(10)), &ctx.shared.errors).await?;
         let rx = members[0]
             .send(Command::GiveFloor {

@@ -94,7 +94,7 @@ impl Actor {
             // Debug builds only: the end-to-end test of the hub's supervision needs a task
             // that fails on demand (tests/tests/hardening.rs).
             #[cfg(debug_assertions)]
-            if matches!(&pend.command, d::Command::SendChat { text } if text == TEST_PANIC_TRIGGER)
+            if matches!(&pend.command, d::Command::SendChat { text, .. } if text == TEST_PANIC_TRIGGER)
             {
                 panic!("a convention task failing on purpose (debug build, test trigger)");
             }

@@ -569,7 +569,7 @@ impl Actor {
                         }
                         // A chat line within its author's budget in bytes (facilitators
                         // aside): what one person adds to the log and sends everyone.
-                        if let d::Command::SendChat { text } = &pend.command {
+                        if let d::Command::SendChat { text, .. } = &pend.command {
                             let cost = (text.len() as u64 + u64::from(p::CHAT_LINE_COST))
                                 .min(u64::from(p::CHAT_BYTES_BURST));
                             let staff = self
