@@ -6,7 +6,7 @@
 
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openAs, waitState, command, stallableProxy, PHONE } from './harness.mjs';
+import { startServer, launchBrowser, openAs, waitState, command, stallableProxy, tab, PHONE } from './harness.mjs';
 
 let server;
 let browser;
@@ -102,4 +102,49 @@ test('a hand raised offline in a breakout room is not raised in the plenary', { 
   const queue = await fac.evaluate(() => window.__convene.snap.rooms.find((r) => r.id === 'plenary').inside.queue.map((e) => e.participant));
   assert.ok(!queue.includes(bruno.participant), `no hand raised in the plenary: ${queue}`);
   assert.deepEqual(b.errors, []);
+});
+
+/** The requests of this type the page holds without a reply. */
+const waitingOf = (page, type) => page.evaluate((ty) => [...window.__convene.pending.values()].filter((p) => p.command.type === ty).length, type);
+
+test('tapped twice without network, a question or a call is sent once', { timeout: 180000 }, async () => {
+  const fac = await openAs(browser, server, server.role('facilitator'));
+  const expert = server.role('expert', 0);
+  const chloe = server.role('citizen', 3);
+  const c = await openAs(browser, server, chloe, { viewport: PHONE, base: proxy.base });
+  await ok(fac, { type: 'create_hearing', title: 'Les mobilités de nuit', speaker: expert.participant, room: 'plenary', anonymous: false, moderated: false });
+  const hearing = await fac.evaluate(() => window.__convene.snap.hearings.at(-1).id);
+  await ok(fac, { type: 'open_hearing', hearing });
+
+  // The hearing's question: tapped twice while the network is dead.
+  await tab(c, 'hearing');
+  await c.fill('[data-testid=hearing-ask] textarea', 'Les bus de nuit passeront-ils à Rezé ?');
+  proxy.stall();
+  const ask = c.locator('[data-testid=hearing-ask] button[type=submit]');
+  await ask.click();
+  await ask.click({ force: true });
+  await c.waitForSelector('[data-testid=hearing-ask] button[aria-disabled=true]:has-text("En attente…")');
+  assert.equal(await c.getAttribute('[data-testid=hearing-ask] textarea', 'readonly'), '', 'the question is locked while it waits');
+  assert.equal(await waitingOf(c, 'ask_hearing_question'), 1);
+
+  // The call for a facilitator, the same.
+  await tab(c, 'room');
+  await c.click('button:has-text("Appeler un·e animateur·rice")');
+  await c.fill('.call textarea', "Je n'entends plus rien.");
+  const call = c.locator('[data-testid=call-send]');
+  await call.click();
+  await call.click({ force: true });
+  await c.waitForSelector('[data-testid=call-send][aria-disabled=true]:has-text("En attente…")');
+  assert.equal(await waitingOf(c, 'call_facilitator'), 1);
+
+  proxy.heal();
+  await waitState(c, (cl) => cl.status === 'open' && cl.pending.size === 0, null, 60000);
+  await waitState(fac, (cl, id) => cl.snap.calls.some((x) => x.participant === id), chloe.participant);
+  await c.waitForSelector('[data-testid=hearing-ask] button[aria-disabled=true]', { state: 'detached' }).catch(() => {});
+  const fresh = await openAs(browser, server, server.role('facilitator'));
+  const snap = await fresh.evaluate(() => window.__convene.snap);
+  const asked = snap.hearings.find((h) => h.id === hearing).questions.filter((q) => q.text === 'Les bus de nuit passeront-ils à Rezé ?');
+  assert.equal(asked.length, 1, `the question arrived once: ${JSON.stringify(asked)}`);
+  assert.equal(snap.calls.filter((x) => x.participant === chloe.participant).length, 1, 'one call');
+  assert.deepEqual(c.errors, []);
 });

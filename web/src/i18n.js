@@ -154,6 +154,7 @@ export const DICT = {
   'conn.retry_now': ['Réessayer maintenant', 'Try now'],
   'conn.pending': [{ one: '{n} action en attente sera envoyée au retour de la connexion', other: '{n} actions en attente seront envoyées au retour de la connexion' }, { one: '{n} pending action will be sent once reconnected', other: '{n} pending actions will be sent once reconnected' }],
   'pending.tag': ['en attente', 'pending'],
+  'pending.button': ['En attente…', 'Waiting…'],
   'pending.vote': ['Votre vote', 'Your vote'],
   'pending.explain': ['sera envoyé dès le retour de la connexion.', 'will be sent as soon as the connection is back.'],
   'conn.back': ['Reconnecté·e : tout est à jour.', 'Reconnected: everything is up to date.'],

@@ -121,6 +121,40 @@ export function act(client, command) {
   );
 }
 
+/**
+ * A form that sends one request at a time: `busy` while a request of this form (`type`, and
+ * `match` if given) waits for its reply, offline included and across a remount (the client's
+ * queue says so, not only this component). A second tap meanwhile sends nothing: a question
+ * tapped twice on a phone without network was asked twice once it came back.
+ * `send(command)` resolves to true on `ok`, false if refused or already busy.
+ */
+export function useSending(client, type, match) {
+  const inFlight = useRef(false);
+  const [, redraw] = useState(0);
+  const queued = client.waiting(type).some((p) => !match || match(p.command));
+  const busy = inFlight.current || queued;
+  const send = async (command) => {
+    if (inFlight.current || queued) return false;
+    inFlight.current = true;
+    redraw((x) => x + 1);
+    const ok = await act(client, command);
+    inFlight.current = false;
+    redraw((x) => x + 1);
+    return ok;
+  };
+  return [busy, send];
+}
+
+/** The submit button of a `useSending` form: says it waits, and does nothing, while busy.
+ * Busy is `aria-disabled`, not `disabled`, for the focus to stay on it (see ActButton). */
+export function SendButton({ busy, disabled, class: cls, children, ...rest }) {
+  return (
+    <button type="submit" class={cls || 'btn primary'} disabled={!busy && disabled} aria-disabled={busy ? 'true' : undefined} aria-busy={busy ? 'true' : undefined} data-busy={busy ? 'true' : undefined} {...rest}>
+      {busy ? t('pending.button') : children}
+    </button>
+  );
+}
+
 /** A button that sends a command and is busy until the reply. With `confirm`, the first
  * press asks in the page (the question, "Confirmer", "Annuler"), not in a browser popup that
  * phones show out of context and screen readers announce poorly. */

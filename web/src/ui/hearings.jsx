@@ -6,7 +6,7 @@ import { useState, useRef } from 'preact/hooks';
 import { t } from '../i18n.js';
 import { person, seesEverything } from '../reduce.js';
 import { myHearing, follows } from '../hearings.js';
-import { act, ActButton, Section, nameOf, roomName, useId } from './common.jsx';
+import { act, ActButton, Section, nameOf, roomName, useId, useSending, SendButton } from './common.jsx';
 import { ExportButton, sheetPath } from './download.jsx';
 
 /** Longest question (PROTOCOL.md section 22). */
@@ -27,11 +27,14 @@ function AskForm({ client, h }) {
   const field = useRef(null);
   const id = useId('hq');
   const left = MAX_QUESTION_CHARS - text.length;
+  // One question at a time: while it waits (offline, say), the field is locked with it and
+  // the button says it waits, so a second tap does not ask it twice.
+  const [busy, send] = useSending(client, 'ask_hearing_question', (c) => c.hearing === h.id);
   const submit = (e) => {
     e.preventDefault();
     const q = text.trim();
-    if (!q) return;
-    act(client, { type: 'ask_hearing_question', hearing: h.id, text: q }).then((ok) => {
+    if (!q || busy) return;
+    send({ type: 'ask_hearing_question', hearing: h.id, text: q }).then((ok) => {
       if (!ok) return;
       setText('');
       setSent(true);
@@ -43,10 +46,10 @@ function AskForm({ client, h }) {
   return (
     <form class="stack" onSubmit={submit} data-testid="hearing-ask">
       <label for={id}>{h.anonymous ? t('hearing.ask_label_anonymous') : t('hearing.ask_label')}</label>
-      <textarea id={id} ref={field} rows={3} maxLength={MAX_QUESTION_CHARS} value={text} onInput={(e) => { setText(e.currentTarget.value); setSent(false); }} />
+      <textarea id={id} ref={field} rows={3} maxLength={MAX_QUESTION_CHARS} value={text} readOnly={busy} onInput={(e) => { setText(e.currentTarget.value); setSent(false); }} />
       <div class="row">
         <span class="small muted">{t('hearing.chars_left', { n: left })}</span>
-        <button type="submit" class="btn primary" disabled={!text.trim()}>{t('hearing.ask')}</button>
+        <SendButton busy={busy} disabled={!text.trim()}>{t('hearing.ask')}</SendButton>
       </div>
       <p class="small" role="status" data-testid="hearing-sent">{sent ? (h.moderated ? t('hearing.sent_moderated') : t('hearing.sent')) : ''}</p>
     </form>

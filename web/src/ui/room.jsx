@@ -4,7 +4,7 @@
 import { useState, useRef, useEffect } from 'preact/hooks';
 import { t } from '../i18n.js';
 import { person, room as roomOf, PLENARY } from '../reduce.js';
-import { Countdown, Elapsed, act, ActButton, Section, Presence, nameOf, roomName, roleWords, timeOfDay, ordinal, useId, spoken } from './common.jsx';
+import { Countdown, Elapsed, act, ActButton, Section, Presence, nameOf, roomName, roleWords, timeOfDay, ordinal, useId, spoken, useSending, SendButton } from './common.jsx';
 import { VideoPanel } from './video.jsx';
 import { Questions } from './rotation.jsx';
 import { Icon } from './icons.jsx';
@@ -333,9 +333,13 @@ export function CallFacilitator({ client }) {
     closing.current = true;
     setOpen(false);
   };
+  // One call at a time: while it waits (offline, say), the message is locked and the button
+  // says it waits, so a second tap does not call twice.
+  const [busy, sendCall] = useSending(client, 'call_facilitator');
   const send = async (e) => {
     e.preventDefault();
-    const ok = await act(client, { type: 'call_facilitator', message: msg.trim() });
+    if (busy) return;
+    const ok = await sendCall({ type: 'call_facilitator', message: msg.trim() });
     if (ok) {
       setMsg('');
       close();
@@ -350,9 +354,9 @@ export function CallFacilitator({ client }) {
       {open ? (
         <form onSubmit={send} class="stack">
           <label for={id}>{t('call.message')}</label>
-          <textarea id={id} rows={2} maxLength={1000} value={msg} onInput={(e) => setMsg(e.currentTarget.value)} ref={field} />
+          <textarea id={id} rows={2} maxLength={1000} value={msg} readOnly={busy} onInput={(e) => setMsg(e.currentTarget.value)} ref={field} />
           <div class="row">
-            <button type="submit" class="btn primary">{t('call.send')}</button>
+            <SendButton busy={busy} data-testid="call-send">{t('call.send')}</SendButton>
             <button type="button" class="btn" onClick={close}>{t('common.cancel')}</button>
           </div>
         </form>

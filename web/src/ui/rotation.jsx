@@ -5,7 +5,7 @@
 import { useState } from 'preact/hooks';
 import { t } from '../i18n.js';
 import { PLENARY, person, groupOf, roomInRound, placedRound } from '../reduce.js';
-import { Countdown, act, ActButton, Section, nameOf, roomName, useId, spoken, clock, minutes, NumberField, checkFields, ExtendForm } from './common.jsx';
+import { Countdown, act, ActButton, Section, nameOf, roomName, useId, spoken, clock, minutes, NumberField, checkFields, ExtendForm, useSending, SendButton } from './common.jsx';
 import { attributesOf } from './console.jsx';
 import { Icon } from './icons.jsx';
 import { ExportButton, sheetPath } from './download.jsx';
@@ -300,6 +300,9 @@ export function Questions({ client }) {
   const [text, setText] = useState('');
   const [answers, setAnswers] = useState({});
   const id = useId('q');
+  // One question at a time: while it waits (offline, say), the field is locked with it and
+  // the button says it waits, so a second tap does not ask it twice.
+  const [busy, send] = useSending(client, 'ask_question');
   const list = rot.questions.filter((q) => staff || q.room === here || q.room === myExpertRoom);
   const canAnswer = (q) => roles.includes('facilitator') || q.room === myExpertRoom;
   // The room's own expert answers; they are not offered to question themselves.
@@ -311,11 +314,11 @@ export function Questions({ client }) {
     <div class="stack">
       {myExpertRoom ? <p class={waiting ? 'notice' : 'sr-only'} role="status" data-testid="questions-waiting">{waiting ? t('rot.waiting', { n: waiting }) : ''}</p> : null}
       {canAsk ? (
-        <form class="stack" onSubmit={(e) => { e.preventDefault(); if (text.trim()) act(client, { type: 'ask_question', text: text.trim() }).then((ok) => ok && setText('')); }}>
+        <form class="stack" onSubmit={(e) => { e.preventDefault(); if (text.trim() && !busy) send({ type: 'ask_question', text: text.trim() }).then((ok) => ok && setText('')); }}>
           <label for={id}>{t('rot.ask_label')}</label>
           <div class="row wrap ask-row">
-            <input id={id} type="text" maxLength={1000} value={text} onInput={(e) => setText(e.currentTarget.value)} />
-            <button type="submit" class="btn primary">{t('rot.ask')}</button>
+            <input id={id} type="text" maxLength={1000} value={text} readOnly={busy} onInput={(e) => setText(e.currentTarget.value)} />
+            <SendButton busy={busy} data-testid="rot-ask">{t('rot.ask')}</SendButton>
           </div>
         </form>
       ) : null}
