@@ -66,7 +66,7 @@ test('a citizen raises a hand and the facilitator gives the floor', { timeout: 1
   await a.waitForSelector('.floor.empty');
   await waitState(fac, (c, id) => (c.snap.floor_time.find((f) => f.participant === id) || {}).spoken_ms >= 1000, first.participant);
   const row = await fac.textContent(`#equity li:has-text("${first.name}")`);
-  assert.match(row, /\d+ s/);
+  assert.match(row, /\d+\ss/);
   assert.match(await fac.textContent('#equity'), /1 personne sur \d+ a eu la parole/);
   // By commune: each group's share of the speaking time against its share of the citizens,
   // as numbers and as a bar with a mark; the only commune heard has all the time.
@@ -112,7 +112,7 @@ test('a citizen raises a hand and the facilitator gives the floor', { timeout: 1
   await speaking.getByLabel('Temps de parole de la salle').selectOption('180000');
   await waitState(fac, (c) => c.snap.rooms[0].inside.limit_ms === 180000);
   await speaking.getByLabel('Temps de parole du prochain tour').selectOption('room');
-  assert.match(await speaking.getByLabel('Temps de parole du prochain tour').locator('option:checked').textContent(), /celui de la salle \(3 min\)/);
+  assert.match(await speaking.getByLabel('Temps de parole du prochain tour').locator('option:checked').textContent(), /celui de la salle \(3\smin\)/);
   // "Donner la parole au suivant" takes the next raised hand; "Terminer ce tour de parole"
   // ends it.
   await fac.click('#speaking button:has-text("Donner la parole au suivant")');

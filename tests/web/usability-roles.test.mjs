@@ -216,7 +216,7 @@ test('in a rotation, on a phone: room to type a question to the expert, and the 
   await tab(exp, 'rotation');
   await exp.waitForSelector('#rot-path li[aria-current=step] .badge:has-text("en cours")');
   // One expert: one round, one group, in the singular.
-  assert.match(await exp.textContent('#rot-status'), /1 tour de 10 min, 1 groupe, 1 expert·e\./);
+  assert.match(await exp.textContent('#rot-status'), /1 tour de 10\smin, 1 groupe, 1 expert·e\./);
   await commandOk(fac, { type: 'stop_rotation' });
 });
 

@@ -68,11 +68,13 @@ function MyPath({ client }) {
     );
   }
   let next = null;
+  // Alone in one's group (the others absent, or a group of one): no « avec » followed by nothing.
+  const others = rot.plan.groups[g].filter((p) => p !== me);
   const from = current === null ? (rot.phase.state === 'planned' ? 0 : null) : current + (rot.phase.state === 'transition' ? 0 : 1);
   if (from !== null && from < rounds.length) next = from;
   return (
     <div>
-      <p>{t('rot.your_group', { n: g + 1 })} · {t('rot.members', { names: rot.plan.groups[g].filter((p) => p !== me).map((p) => nameOf(snap, p)).join(', ') })}</p>
+      <p data-testid="my-group">{t('rot.your_group', { n: g + 1 })} · {others.length ? t('rot.members', { names: others.map((p) => nameOf(snap, p)).join(', ') }) : t('rot.alone')}</p>
       {next !== null ? (
         <p class="next-step"><Icon name="arrow" /> {t('rot.next', { n: next + 1, where: whereIn(snap, rot, me, next) })}</p>
       ) : null}
