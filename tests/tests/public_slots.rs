@@ -121,7 +121,7 @@ async fn ten_times_the_viewers_share_of_the_slots_leaves_members_room() -> Resul
     let mut citizen = Client::join(&server.ws_url(), "yannick", &token_of(&invites, CITIZEN))
         .await
         .context("a citizen joins /ws while the viewers hold their share")?;
-    citizen.ok(Command::RaiseHand).await?;
+    citizen.ok(Command::RaiseHand { room: None }).await?;
     let mut fac = Client::join(&server.ws_url(), "claire", &token_of(&invites, FAC)).await?;
     fac.ok(Command::Broadcast {
         text: ANNOUNCEMENT.into(),

@@ -48,7 +48,10 @@ impl World {
         let mut fac = self.join(FAC).await?;
         let text = format!("après {label} : la séance continue");
         let seq = other
-            .ok(Command::SendChat { text: text.clone() })
+            .ok(Command::SendChat {
+                text: text.clone(),
+                room: None,
+            })
             .await
             .with_context(|| format!("after {label}"))?;
         match fac.wait_seq(seq).await?.event {
@@ -95,6 +98,7 @@ async fn sending_above_the_rate_is_closed_even_with_refills_between() -> Result<
     let mut back = w.join(ATTACKER).await?;
     back.ok(Command::SendChat {
         text: "je reviens, calmement".into(),
+        room: None,
     })
     .await?;
     w.goes_on("a connection above the rate").await
@@ -118,7 +122,13 @@ async fn a_citizens_chat_is_within_a_budget_in_bytes() -> Result<()> {
         // 18 a second in all: within the message rate, so only the chat budget refuses.
         tokio::time::sleep(Duration::from_millis(55)).await;
         let c = &mut conns[i % 4];
-        match c.request(Command::SendChat { text: line(i) }).await? {
+        match c
+            .request(Command::SendChat {
+                text: line(i),
+                room: None,
+            })
+            .await?
+        {
             Ok(seq) => accepted.push((seq, line(i).trim().to_string())),
             Err((ErrorCode::RateLimited, _)) => refused += 1,
             Err(e) => bail!("line {i}: {e:?}"),
@@ -168,13 +178,18 @@ async fn a_citizens_chat_is_within_a_budget_in_bytes() -> Result<()> {
     let mut fac = w.join(FAC).await?;
     for i in 0..60 {
         tokio::time::sleep(Duration::from_millis(55)).await;
-        fac.ok(Command::SendChat { text: line(i) }).await?;
+        fac.ok(Command::SendChat {
+            text: line(i),
+            room: None,
+        })
+        .await?;
     }
     // Control characters would weigh six bytes each once encoded: refused, with a reason.
     let mut other = w.join(OTHER).await?;
     match other
         .request(Command::SendChat {
             text: "\u{1}".repeat(1000),
+            room: None,
         })
         .await?
     {
@@ -184,6 +199,7 @@ async fn a_citizens_chat_is_within_a_budget_in_bytes() -> Result<()> {
     other
         .ok(Command::SendChat {
             text: "deux lignes\n\tet un alinéa".into(),
+            room: None,
         })
         .await?;
     w.goes_on("a chat flood").await
