@@ -14,7 +14,7 @@ use tracing::{info_span, warn, Instrument};
 
 use super::frames::{is_awareness_query, is_step1, merged};
 use super::live::{Access, LiveDoc, Outcome};
-use super::{close, DocConn, DocMsg};
+use super::{close, DocConn, DocMsg, COMPACT_BYTES};
 use crate::gateway::outbox::{Outbox, Refused};
 use crate::gateway::socket::{Budgets, TokenBucket};
 use crate::live::cluster::{follow_stream, FollowCheck, FOLLOW_BLOCK, FOLLOW_CHECK};
@@ -79,7 +79,10 @@ pub struct DocActor {
     conns: HashMap<u64, Conn>,
     /// Number of the last stored update.
     last: u64,
+    /// Updates stored after the last snapshot, and their bytes (`COMPACT_EVERY`,
+    /// `COMPACT_BYTES`).
     since_snapshot: usize,
+    bytes_since_snapshot: usize,
     healthy: bool,
     /// yrs panicked while applying an update: reload the stored document.
     broken: bool,
@@ -115,6 +118,7 @@ impl DocActor {
             conns: HashMap::new(),
             last: 0,
             since_snapshot: 0,
+            bytes_since_snapshot: 0,
             healthy: false,
             broken: false,
             dead: Vec::new(),
@@ -165,6 +169,7 @@ impl DocActor {
             .or(loaded.snapshot.as_ref().map(|(n, _)| *n))
             .unwrap_or(0);
         self.since_snapshot = loaded.updates.len();
+        self.bytes_since_snapshot = loaded.updates.iter().map(|(_, u)| u.len()).sum();
         self.followed = self.last;
         self.own.clear();
         self.followed_tx.send_replace(self.followed);
@@ -288,6 +293,10 @@ impl DocActor {
                     if self.broken {
                         self.flush(&mut pending).await;
                         self.recover().await;
+                    } else if self.bytes_since_snapshot + pending_bytes(&pending) >= COMPACT_BYTES {
+                        // Store (and compact) now: a turn of 256 large frames must not
+                        // pile up in the store before its compaction.
+                        self.flush(&mut pending).await;
                     }
                 }
                 other => {
@@ -575,9 +584,12 @@ impl DocActor {
                 }
                 self.last = self.last.max(last);
                 self.since_snapshot += batch.len();
+                self.bytes_since_snapshot += pending_bytes(&batch);
                 self.metrics.doc_updates.inc_by(batch.len() as u64);
                 self.relay(&batch);
-                if self.since_snapshot >= COMPACT_EVERY {
+                if self.since_snapshot >= COMPACT_EVERY
+                    || self.bytes_since_snapshot >= COMPACT_BYTES
+                {
                     self.compact().await;
                 }
             }
@@ -668,8 +680,10 @@ impl DocActor {
         self.followed = n;
         self.last = self.last.max(n);
         if self.own.remove(&n) {
-            return; // ours, already applied and relayed
+            return; // ours, already applied, relayed and counted
         }
+        // Stored, whether or not it changes anything here.
+        self.bytes_since_snapshot += update.len();
         if let Some(frame) = self.live.absorb(update) {
             self.since_snapshot += 1;
             self.broadcast(None, &frame);
@@ -689,8 +703,8 @@ impl DocActor {
                 return false;
             }
         };
-        let stored_size = stored.snapshot.as_ref().map_or(0, |(_, d)| d.len())
-            + stored.updates.iter().map(|(_, u)| u.len()).sum::<usize>();
+        let stored_bytes = stored.updates.iter().map(|(_, u)| u.len()).sum::<usize>();
+        let stored_size = stored.snapshot.as_ref().map_or(0, |(_, d)| d.len()) + stored_bytes;
         let stored_updates = stored.updates.len();
         let mut took_snapshot = false;
         if let Some((upto, data)) = stored.snapshot.filter(|(upto, _)| *upto > self.followed) {
@@ -721,8 +735,9 @@ impl DocActor {
         }
         if took_snapshot {
             // As `load` counts: the snapshot and the updates after it.
-            self.live.compacted(stored_size);
+            self.live.stored(stored_size);
             self.since_snapshot = stored_updates;
+            self.bytes_since_snapshot = stored_bytes;
         }
         self.followed_tx.send_replace(self.followed);
         whole
@@ -768,11 +783,17 @@ impl DocActor {
         {
             Ok(()) => {
                 self.since_snapshot = 0;
+                self.bytes_since_snapshot = 0;
                 self.live.compacted(len);
             }
             Err(e) => warn!(error = %e, "document compaction failed"),
         }
     }
+}
+
+/// The bytes of a turn's updates.
+fn pending_bytes(batch: &[(u64, Vec<u8>, Bytes)]) -> usize {
+    batch.iter().map(|(_, u, _)| u.len()).sum()
 }
 
 /// Cluster mode: read the updates other nodes store, after the last one seen here.

@@ -32,6 +32,27 @@ pub const MAX_AWARENESS_BYTES: usize = 256 * 1024;
 const ANSWERS_KEPT: usize = 4;
 const ANSWERS_BYTES: usize = 4 * 1024 * 1024;
 
+/// What a document takes in between two measures of its real encoded size: bytes of updates
+/// applied, plus the length of the content they deleted (a deletion is a few bytes, and may
+/// free megabytes). A measure encodes the whole document (16 MiB of text: about 80 ms of the
+/// document's task, release build, on a loaded machine), and is taken only when the sum of
+/// updates would pass the budget. Rationing it so bounds its cost whatever a writer sends: one
+/// encoding of the document per 2 MiB taken in, so per MiB received at least (what is deleted
+/// was written first), the order of a compaction's (`COMPACT_BYTES`: one per 4 MiB stored).
+/// Measuring at every refusal would cost a 16 MiB encoding per frame of a writer inserting and
+/// deleting a character in a full document. Between measures the sum rules: a document really
+/// near its budget takes more only once 2 MiB were deleted or written since its last measure.
+/// The measure is the cached answer to an empty state vector: a sync step 1 or a compaction
+/// before the next change uses it again, and the content is not measured again before it
+/// changes.
+pub const MEASURE_EVERY: usize = MAX_DOCUMENT_BYTES / 8;
+/// The most a document may hold, counted as the budget counts, for an update that only
+/// deletes: those pass the budget (a full document can be trimmed), but a deletion that cuts
+/// a run of text into pieces makes the document's encoding grow (each piece is an item of its
+/// own, about 14 bytes per cut for 3.6 bytes of update), so deletions alone may not grow a
+/// document without end. Trimming never comes near it.
+pub const MAX_DOCUMENT_BYTES_DELETING: usize = 2 * MAX_DOCUMENT_BYTES;
+
 /// A number never handed out before in this process.
 fn next_generation() -> u64 {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -99,8 +120,17 @@ struct Answer {
 pub struct LiveDoc {
     awareness: Awareness,
     nesting: Nesting,
-    /// Encoded size at the last snapshot plus the updates since: what the size limit counts.
+    /// What the size limit counts: the document's encoded size when last measured (at a
+    /// snapshot, or when the sum of updates would pass the limit), plus the bytes of every
+    /// update applied since. After loading, the bytes of the stored parts.
     size: usize,
+    /// `size` is the encoded size of the current content: nothing was applied since it was
+    /// measured.
+    measured: bool,
+    /// Taken in since the last measure (`MEASURE_EVERY`).
+    unmeasured: usize,
+    /// Measures taken (for tests and metrics).
+    measures: u64,
     /// Answers to sync step 1 since the last change: a thousand requests for the whole
     /// document share one encoding.
     answers: Vec<Answer>,
@@ -171,6 +201,10 @@ impl LiveDoc {
             awareness: Awareness::new(doc),
             nesting,
             size,
+            // The stored parts may hold many times the document (writes deleted since): the
+            // first time their sum would pass the budget, the document is measured.
+            measured: false,
+            unmeasured: MEASURE_EVERY,
             ..LiveDoc::empty()
         })
     }
@@ -181,6 +215,9 @@ impl LiveDoc {
             awareness: Awareness::new(Doc::new()),
             nesting: Nesting::default(),
             size: 0,
+            measured: true,
+            unmeasured: 0,
+            measures: 0,
             answers: Vec::new(),
             generation: next_generation(),
             owners: HashMap::new(),
@@ -207,13 +244,55 @@ impl LiveDoc {
         self.nesting.too_deep()
     }
 
+    /// What the size limit counts now (see `size`).
     pub fn size(&self) -> usize {
         self.size
     }
 
-    /// A snapshot of `len` bytes replaced the stored updates.
+    /// Measures of the real encoded size taken so far.
+    pub fn measures(&self) -> u64 {
+        self.measures
+    }
+
+    /// A snapshot of `len` bytes, the current content's `full_state`, replaced the stored
+    /// updates: a measure.
     pub fn compacted(&mut self, len: usize) {
         self.size = len;
+        self.measured = true;
+        self.unmeasured = 0;
+    }
+
+    /// The store holds `len` bytes of this document (another node's snapshot, and the updates
+    /// after it, just taken in): what the limit counts until it is measured.
+    pub fn stored(&mut self, len: usize) {
+        self.size = len;
+        self.measured = false;
+    }
+
+    /// Whether `len` more bytes keep the document within `limit`: judged on the sum (`size`),
+    /// and, when that would pass, on the document's real encoded size, measured if it may be
+    /// (`MEASURE_EVERY`). The update's bytes are what it may add to the encoding: the blocks it
+    /// brings, at most as long as encoded there (or a few bytes per cut a deletion makes).
+    fn fits(&mut self, len: usize, limit: usize) -> bool {
+        if self.size + len <= limit {
+            return true;
+        }
+        if !self.measured && self.unmeasured >= MEASURE_EVERY {
+            self.measures += 1;
+            let real = self.full_state().len();
+            debug!(sum = self.size, real, "document measured");
+            self.size = real;
+            self.measured = true;
+            self.unmeasured = 0;
+        }
+        self.size + len <= limit
+    }
+
+    /// An update of `len` bytes was applied, and it deleted `removed` of the content (`apply`).
+    fn took_in(&mut self, len: usize, removed: usize) {
+        self.size += len;
+        self.measured = false;
+        self.unmeasured = self.unmeasured.saturating_add(len).saturating_add(removed);
     }
 
     /// What the document holds now: where a later `update_since` starts.
@@ -361,13 +440,8 @@ impl LiveDoc {
         if !access.writable {
             return Outcome::Reply(auth("read-only"));
         }
-        if self.size + update.len() > MAX_DOCUMENT_BYTES {
-            return Outcome::Close {
-                code: close::TOO_LARGE,
-                reason: "document too large",
-                before: Some(auth("document too large")),
-            };
-        }
+        // Read before the size limit is judged: whether the update only deletes decides which
+        // limit applies. Reading costs no more than the frame's bytes (at most 2 MiB).
         let scan = match nesting::scan(&update) {
             Ok(s) => s,
             Err(Invalid::TooDeep) => return close(close::TOO_DEEP, "nested too deep"),
@@ -394,18 +468,30 @@ impl LiveDoc {
             );
             return Outcome::Reply(self.step1());
         }
-        let doc = self.doc().clone();
-        let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            doc.transact_mut().apply_update(decoded).is_ok()
-        }));
-        self.changed();
-        match applied {
-            Ok(true) => {}
-            Ok(false) => return close(close::MALFORMED, "update does not apply"),
-            Err(_) => return Outcome::Broken,
+        // An update that only deletes is taken whatever the budget (up to the ceiling of
+        // deletions), so that a full document can be trimmed; one that adds must fit.
+        let only_deletes = scan.only_deletes();
+        let limit = if only_deletes {
+            MAX_DOCUMENT_BYTES_DELETING
+        } else {
+            MAX_DOCUMENT_BYTES
+        };
+        if !self.fits(update.len(), limit) {
+            return Outcome::Close {
+                code: close::TOO_LARGE,
+                reason: "document too large",
+                before: Some(auth("document too large")),
+            };
         }
+        let applied = apply(self.doc(), decoded);
+        self.changed();
+        let removed = match applied {
+            Ok(Some(removed)) => removed,
+            Ok(None) => return close(close::MALFORMED, "update does not apply"),
+            Err(_) => return Outcome::Broken,
+        };
         self.nesting.record(judged);
-        self.size += update.len();
+        self.took_in(update.len(), removed);
         // Relay as an update; a client's own update frame goes out as it came.
         let is_update_frame = frame.first() == Some(&0) && frame.get(1) == Some(&2);
         let relay = if is_update_frame {
@@ -437,16 +523,13 @@ impl LiveDoc {
             &stripped[..]
         };
         let decoded = decode_update(data)?;
-        let doc = self.doc().clone();
-        let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            doc.transact_mut().apply_update(decoded).is_ok()
-        }));
+        let applied = apply(self.doc(), decoded);
         self.changed();
-        if !matches!(applied, Ok(true)) {
+        let Ok(Some(removed)) = applied else {
             return None;
-        }
+        };
         self.nesting.record(judged);
-        self.size += update.len();
+        self.took_in(update.len(), removed);
         Some(encode(&Message::Sync(SyncMessage::Update(data.to_vec()))))
     }
 
@@ -611,6 +694,26 @@ impl LiveDoc {
     }
 }
 
+/// Apply an update: `Ok(None)` if yrs refuses it, `Err` if yrs panicked (the document may be
+/// half-changed). Else how much content the document held it deleted (in clocks: a character,
+/// an element, a value each; every one of them was written with a byte at least), not counting
+/// its own blocks that arrive deleted (a block of deleted content of any length takes a few
+/// bytes): what a measure may find freed (`MEASURE_EVERY`).
+fn apply(doc: &Doc, update: yrs::Update) -> std::thread::Result<Option<usize>> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut txn = doc.transact_mut();
+        txn.apply_update(update).ok()?;
+        let removed = txn.delete_set().diff(txn.insert_set());
+        Some(
+            removed
+                .iter()
+                .flat_map(|(_, ranges)| ranges.into_iter())
+                .map(|r| r.end.saturating_sub(r.start) as usize)
+                .sum(),
+        )
+    }))
+}
+
 /// A document from stored parts, for a reader that only reads it (a named version, the
 /// backup): judged like a live document's, never recursing through what an older server
 /// stored too deep.
@@ -773,6 +876,190 @@ mod tests {
             runs <= 3 * paragraphs,
             "{runs} runs for {paragraphs} paragraphs"
         );
+    }
+
+    /// One transaction of `doc`, as the update frame a provider sends for it (that
+    /// transaction's changes only, as Yjs's `update` event gives them).
+    fn edit(doc: &Doc, f: impl FnOnce(&mut yrs::TransactionMut)) -> Bytes {
+        let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = got.clone();
+        doc.observe_update_v1("edit", move |_, e| {
+            *sink.lock().expect("not poisoned") = e.update.clone();
+        })
+        .expect("observed");
+        f(&mut doc.transact_mut());
+        doc.unobserve_update_v1("edit").expect("unobserved");
+        let update = std::mem::take(&mut *got.lock().expect("not poisoned"));
+        update_frame(update)
+    }
+
+    fn is_update(out: &Outcome) -> bool {
+        matches!(out, Outcome::Update { .. })
+    }
+
+    fn is_too_large(out: &Outcome) -> bool {
+        matches!(
+            out,
+            Outcome::Close {
+                code: close::TOO_LARGE,
+                ..
+            }
+        )
+    }
+
+    /// The churn of the security review: one writer inserts 1.9 MB and deletes it, again and
+    /// again, far past the budget in bytes sent. The document holds nothing, and the budget
+    /// judges the document: nothing is refused, and it is measured rarely.
+    #[test]
+    fn writing_and_deleting_in_turn_never_fills_the_budget() {
+        use yrs::Text;
+        let mut live = LiveDoc::empty();
+        let writer = Doc::with_client_id(7);
+        let text = writer.get_or_insert_text("scratch");
+        let big = "x".repeat(1900 * 1024);
+        let mut sent = 0;
+        for round in 0..20 {
+            let insert = edit(&writer, |txn| text.insert(txn, 0, &big));
+            let delete = edit(&writer, |txn| {
+                let len = text.len(txn);
+                text.remove_range(txn, 0, len)
+            });
+            for frame in [insert, delete] {
+                sent += frame.len();
+                let out = live.frame(1, WRITER, frame);
+                assert!(is_update(&out), "round {round}: {out:?}");
+            }
+        }
+        assert!(sent > 2 * MAX_DOCUMENT_BYTES, "{sent} bytes sent");
+        let measures = live.measures() as usize;
+        eprintln!(
+            "{sent} bytes sent, {measures} measures, size now {}",
+            live.size()
+        );
+        assert!(measures >= 1, "the sum passed the budget without a measure");
+        assert!(
+            measures <= sent / MEASURE_EVERY,
+            "{measures} measures for {sent} bytes"
+        );
+        // What the budget counts is the document (empty) and what came since its last measure.
+        assert!(live.full_state().len() < 1024);
+        assert!(live.size() < MAX_DOCUMENT_BYTES);
+    }
+
+    /// A document really full: an insert is refused, an update that only deletes is taken
+    /// (even one larger than the room left: a reconnecting writer's sync step 2, its whole
+    /// delete set), and once enough was deleted the document is measured again and an insert
+    /// fits.
+    #[test]
+    fn a_full_document_takes_deletions_then_inserts_again() {
+        use yrs::Text;
+        let mut live = LiveDoc::empty();
+        let writer = Doc::with_client_id(8);
+        // Deletion history: 2,000 characters, every other one deleted, 1,000 ranges.
+        let notes = writer.get_or_insert_text("notes");
+        let frame = edit(&writer, |txn| notes.insert(txn, 0, &"ab".repeat(1000)));
+        assert!(is_update(&live.frame(1, WRITER, frame)));
+        let frame = edit(&writer, |txn| {
+            for i in 0..1000 {
+                notes.remove_range(txn, i, 1);
+            }
+        });
+        assert!(is_update(&live.frame(1, WRITER, frame)));
+        // Eight texts of 2 MiB less 64 KiB, in frames a client may send...
+        let chunk = 2 * 1024 * 1024 - 64 * 1024;
+        for i in 0..8 {
+            let t = writer.get_or_insert_text(format!("t{i}").as_str());
+            let frame = edit(&writer, |txn| t.insert(txn, 0, &"y".repeat(chunk)));
+            assert!(is_update(&live.frame(1, WRITER, frame)), "text {i}");
+        }
+        // ... and a last one, to within 1 KiB of the budget.
+        let room = MAX_DOCUMENT_BYTES - live.full_state().len();
+        let pad = writer.get_or_insert_text("pad");
+        let frame = edit(&writer, |txn| pad.insert(txn, 0, &"z".repeat(room - 1024)));
+        assert!(is_update(&live.frame(1, WRITER, frame)));
+        let real = live.full_state().len();
+        assert!(
+            (MAX_DOCUMENT_BYTES - 1100..MAX_DOCUMENT_BYTES - 1000).contains(&real),
+            "{real}"
+        );
+        // What a reconnecting writer sends in its sync step 2: nothing new, and the whole
+        // delete set, larger than the room left.
+        let step2 = writer
+            .transact()
+            .encode_state_as_update_v1(&live.state_vector());
+        assert!(step2.len() > 2048, "a step 2 of {} bytes", step2.len());
+
+        // 32 KiB more, from another writer: refused, on the real size. (Not less: the sum
+        // of updates may be below the real size here, by what the 1,000 cuts added.)
+        let other = Doc::with_client_id(9);
+        let refused = other.get_or_insert_text("refused");
+        let more = edit(&other, |txn| refused.insert(txn, 0, &"w".repeat(32 * 1024)));
+        assert!(is_too_large(&live.frame(2, WRITER, more.clone())));
+        let measured = live.measures();
+        assert!(measured >= 1);
+
+        // The step 2, and the deletion of ten characters: taken.
+        let out = live.frame(1, WRITER, update_frame(step2));
+        assert!(is_update(&out), "{out:?}");
+        let t0 = writer.get_or_insert_text("t0");
+        let frame = edit(&writer, |txn| t0.remove_range(txn, 0, 10));
+        assert!(is_update(&live.frame(1, WRITER, frame)));
+        // Too little deleted to measure again: still refused, no new measure.
+        assert!(is_too_large(&live.frame(2, WRITER, more.clone())));
+        assert_eq!(live.measures(), measured);
+
+        // Two texts deleted (4 MiB): measured again, and the insert fits.
+        let t1 = writer.get_or_insert_text("t1");
+        let frame = edit(&writer, |txn| {
+            let len = t0.len(txn);
+            t0.remove_range(txn, 0, len);
+            let len = t1.len(txn);
+            t1.remove_range(txn, 0, len);
+        });
+        assert!(is_update(&live.frame(1, WRITER, frame)));
+        let out = live.frame(2, WRITER, more);
+        assert!(is_update(&out), "{out:?}");
+        assert_eq!(live.measures(), measured + 1);
+        assert!(live.full_state().len() < MAX_DOCUMENT_BYTES - 3 * 1024 * 1024);
+    }
+
+    /// Loaded past the budget (a document is never refused at loading): inserts are
+    /// refused, deletions taken; past twice the budget, deletions are refused too (they may
+    /// grow the encoding, cutting runs of text into pieces).
+    #[test]
+    fn deletions_pass_the_budget_up_to_twice_it() {
+        use yrs::Text;
+        let parts = |texts: usize| -> (Vec<Vec<u8>>, Doc) {
+            let doc = Doc::with_client_id(11);
+            let parts = (0..texts)
+                .map(|i| {
+                    let t = doc.get_or_insert_text(format!("t{i}").as_str());
+                    let before = doc.transact().state_vector();
+                    t.insert(&mut doc.transact_mut(), 0, &"v".repeat(2 * 1024 * 1024));
+                    doc.transact().encode_state_as_update_v1(&before)
+                })
+                .collect();
+            (parts, doc)
+        };
+        let insert = || {
+            let other = Doc::with_client_id(12);
+            let t = other.get_or_insert_text("more");
+            edit(&other, |txn| t.insert(txn, 0, "un mot"))
+        };
+        // 18 MiB: over the budget, under twice it.
+        let (stored, doc) = parts(9);
+        let mut live = LiveDoc::load(stored.iter().map(Vec::as_slice)).expect("loads");
+        assert!(is_too_large(&live.frame(1, WRITER, insert())));
+        let t0 = doc.get_or_insert_text("t0");
+        let trim = edit(&doc, |txn| t0.remove_range(txn, 0, 1000));
+        let out = live.frame(1, WRITER, trim);
+        assert!(is_update(&out), "{out:?}");
+        // 34 MiB: past twice the budget.
+        let (stored, doc) = parts(17);
+        let mut live = LiveDoc::load(stored.iter().map(Vec::as_slice)).expect("loads");
+        let t0 = doc.get_or_insert_text("t0");
+        let trim = edit(&doc, |txn| t0.remove_range(txn, 0, 1000));
+        assert!(is_too_large(&live.frame(1, WRITER, trim)));
     }
 
     #[test]

@@ -55,8 +55,19 @@ pub mod close {
 /// Largest binary frame the document endpoint reads (a client's first sync may carry a
 /// whole offline session).
 pub const MAX_FRAME_BYTES: usize = 2 * 1024 * 1024;
-/// Largest document, as its encoded state plus the updates since the last snapshot.
+/// Largest document: its encoded size (the whole document as one update, what a snapshot
+/// stores). Judged on the sum of its size when last measured and the updates since, and, when
+/// that sum would pass, on the size measured again (`live::MEASURE_EVERY`). An update that only
+/// deletes passes it (up to `live::MAX_DOCUMENT_BYTES_DELETING`).
 pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024;
+/// Bytes of updates stored since the last snapshot that make a compaction too, however few
+/// they are: a writer who writes and deletes large pieces in turn would otherwise have the
+/// store hold many times the document (each 2 MiB frame, kept until the 500th update). So the
+/// store holds the document's last snapshot (the document as it was then) and less than this
+/// much of updates after it; for a moment, one frame more (a turn is flushed, and compacted,
+/// as soon as its updates reach this). A compaction encodes and writes the whole document: a
+/// quarter of its budget between two keeps that cost within four times the bytes stored.
+pub const COMPACT_BYTES: usize = MAX_DOCUMENT_BYTES / 4;
 
 /// Renderings kept, and their bytes: the latest one is always kept.
 const RENDERS_KEPT: usize = 8;

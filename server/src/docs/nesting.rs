@@ -87,6 +87,12 @@ impl Scan {
         self.deletes.values().flatten().any(|r| !r.is_empty())
     }
 
+    /// Whether the update only deletes: a delete set, and no block (no content, no garbage;
+    /// skips are left out of `blocks`).
+    pub fn only_deletes(&self) -> bool {
+        self.blocks.is_empty() && self.deletes()
+    }
+
     /// The same update without its delete set.
     pub fn without_deletes(&self, data: &[u8]) -> Vec<u8> {
         let mut v = data[..self.structs_end].to_vec();
