@@ -10,15 +10,18 @@
 //! stored since the last one.
 //!
 //! The real `convene` process, real yrs y-websocket clients (`convene_tests::ydoc`) sending
-//! frames within the real 2 MiB frame limit, the real SQLite file read after a SIGKILL.
+//! frames within the real 2 MiB frame limit, the real SQLite file read after a SIGKILL, and
+//! two cluster nodes on a Redis of the test's own.
 
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
 use convene::docs::{close, COMPACT_BYTES, MAX_DOCUMENT_BYTES, MAX_FRAME_BYTES};
+use convene_tests::proto::{Command, Role};
 use convene_tests::ydoc::{
-    doc_from, DocWorld, YClient, W_CIT1, W_CONV, W_DOC, W_FAC, W_RAP1, W_RAP2,
+    doc_from, doc_url, DocWorld, YClient, W_CIT1, W_CONV, W_DOC, W_FAC, W_RAP1, W_RAP2,
 };
+use convene_tests::{nodes, own_redis, person, tempdir, token_of, Client};
 use yrs::types::xml::XmlFragment;
 use yrs::{ReadTxn, StateVector, Text, Transact};
 
@@ -281,5 +284,105 @@ async fn a_full_document_takes_deletions_and_then_inserts() -> Result<()> {
         "the refused paragraph was relayed"
     );
     ensure!(still_writing(&reader), "{}", state(&reader));
+    Ok(())
+}
+
+/// Cluster mode takes the same path: the churner on one node, a reader on another (each node's
+/// follower reads what the other stores; compactions trim the stream under it). 20 rounds of
+/// 2 MiB (40 MiB: the old budget refused the eighth): never refused, every round reaches the
+/// reader; Redis then holds the snapshot and, in the stream, at most `COMPACT_BYTES` and a frame
+/// of updates after it, plus the one update the snapshot ends with (kept in the stream for
+/// followers behind it); and a facilitator on the reader's node writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_cluster_mode_the_churn_is_measured_and_compacted_too() -> Result<()> {
+    const CONV: &str = "churn";
+    let dir = tempdir();
+    let redis_dir = dir.path().join("redis");
+    std::fs::create_dir_all(&redis_dir)?;
+    let redis = own_redis(&redis_dir, &[])?;
+    let servers = nodes(dir.path(), &redis.url, 2).await?;
+    let invites = servers[0]
+        .http()
+        .convention(
+            CONV,
+            &[
+                person(W_FAC, &[Role::Facilitator], &[]),
+                person(W_RAP1, &[Role::Rapporteur], &[]),
+                person(W_CIT1, &[Role::Citizen], &[]),
+            ],
+        )
+        .await?;
+    let url = |node: usize, name: &str| {
+        doc_url(&servers[node].addr, CONV, W_DOC, &token_of(&invites, name))
+    };
+    let mut fac = Client::join(&servers[0].ws_url(), "fac", &token_of(&invites, W_FAC)).await?;
+    fac.ok(Command::CreateDocument {
+        name: W_DOC.into(),
+        title: "Avis citoyen".into(),
+    })
+    .await?;
+    let churner = YClient::synced("churner", &url(0, W_RAP1)).await?;
+    let reader = YClient::synced("reader", &url(1, W_CIT1)).await?;
+
+    let rounds = 20;
+    let big = "x".repeat(INSERT);
+    let scratch = churner.doc.get_or_insert_text("scratch");
+    for round in 0..rounds {
+        churner.append_text("scratch", &big);
+        {
+            let mut txn = churner.doc.transact_mut();
+            let len = scratch.len(&txn);
+            scratch.remove_range(&mut txn, 0, len);
+        }
+        let target = churner.state_vector();
+        reader
+            .wait_doc_within(&format!("round {round} of {rounds}"), LARGE_WAIT, |c| {
+                (c.state_vector() == target && c.text("scratch").is_empty())
+                    || churner.recorded().closed.is_some()
+            })
+            .await?;
+        ensure!(
+            still_writing(&churner),
+            "round {round}: {}",
+            state(&churner)
+        );
+    }
+    let mut con = redis::Client::open(redis.url.as_str())?.get_connection()?;
+    let entries: Vec<(String, Vec<Vec<u8>>)> = redis::cmd("XRANGE")
+        .arg(format!("cv:{{{CONV}}}:doc:{W_DOC}"))
+        .arg("-")
+        .arg("+")
+        .query(&mut con)?;
+    let stream: usize = entries
+        .iter()
+        .flat_map(|(_, fields)| fields.iter().skip(1).step_by(2))
+        .map(Vec::len)
+        .sum();
+    let snapshot: usize = redis::cmd("HSTRLEN")
+        .arg(format!("cv:{{{CONV}}}:docs:{W_DOC}"))
+        .arg("data")
+        .query(&mut con)?;
+    let largest = INSERT
+        + reader
+            .doc
+            .transact()
+            .encode_state_as_update_v1(&StateVector::default())
+            .len();
+    let bound = largest + COMPACT_BYTES + 2 * MAX_FRAME_BYTES;
+    eprintln!(
+        "redis: {} stream entries of {stream} bytes, a snapshot of {snapshot} (bound {bound})",
+        entries.len()
+    );
+    ensure!(
+        snapshot > 0 && stream + snapshot <= bound,
+        "after {rounds} rounds of {INSERT} bytes, Redis holds {stream} bytes of updates and a \
+         snapshot of {snapshot}, more than {bound}"
+    );
+    let writer = YClient::synced("fac", &url(1, W_FAC)).await?;
+    writer.push_paragraph("Synthèse de l'animatrice.");
+    churner.wait_paragraph("Synthèse de l'animatrice.").await?;
+    for c in [&churner, &writer, &reader] {
+        ensure!(still_writing(c), "{}", state(c));
+    }
     Ok(())
 }
