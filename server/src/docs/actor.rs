@@ -293,9 +293,12 @@ impl DocActor {
                     if self.broken {
                         self.flush(&mut pending).await;
                         self.recover().await;
-                    } else if self.bytes_since_snapshot + pending_bytes(&pending) >= COMPACT_BYTES {
-                        // Store (and compact) now: a turn of 256 large frames must not
-                        // pile up in the store before its compaction.
+                    } else if self.bytes_since_snapshot < COMPACT_BYTES
+                        && self.bytes_since_snapshot + pending_bytes(&pending) >= COMPACT_BYTES
+                    {
+                        // Store (and compact) now: a turn of 256 large frames must not pile
+                        // up in the store before its compaction. (Not again while a failed
+                        // compaction leaves the store past it: the turn's end tries again.)
                         self.flush(&mut pending).await;
                     }
                 }
