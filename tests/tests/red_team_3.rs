@@ -248,3 +248,53 @@ async fn the_video_route_is_within_the_invitation_budget() -> Result<()> {
     ensure!(status == 200, "another participant's meeting: {status}");
     w.goes_on("a video request flood").await
 }
+
+/// A citizen who may only read the opinion sends what a hand-made client can: updates of
+/// 2 MiB, the frame limit, 40 MiB in all (ten times the 4 MiB a reader may send at once,
+/// `READER_BYTES_BURST` in `docs/actor.rs`). Each was read, decoded and answered "read-only";
+/// now the reader is closed 4429 once past its budget, and the writers go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_sending_updates_is_closed_past_its_budget() -> Result<()> {
+    use convene::docs::{close as dclose, MAX_FRAME_BYTES};
+    use convene_tests::ydoc::{DocWorld, W_CIT1, W_CIT2, W_RAP1};
+
+    let w = DocWorld::start().await?;
+    let writer = w.yc(W_RAP1).await?;
+    let other = w.yc(W_CIT2).await?;
+    let reader = w.yc(W_CIT1).await?;
+    writer.push_paragraph("Proposition 1 : des navettes fluviales.");
+    reader
+        .wait_paragraph("Proposition 1 : des navettes fluviales.")
+        .await?;
+    let big = "y".repeat(MAX_FRAME_BYTES - 4096);
+    let mut sent = 0;
+    for _ in 0..20 {
+        if reader.recorded().closed.is_some() {
+            break;
+        }
+        // The client sends its local change at once, as a stock provider does.
+        reader.append_text("scratch", &big);
+        sent += big.len();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let code = reader.wait_closed().await?;
+    eprintln!("reader closed with {code:?} after {sent} bytes sent");
+    ensure!(
+        code == Some(dclose::RATE_LIMITED),
+        "reader closed with {code:?}"
+    );
+    ensure!(
+        sent <= 4 * MAX_FRAME_BYTES,
+        "{sent} bytes sent before the close"
+    );
+    // The writer goes on; the other reader sees it, and nothing of the reader's.
+    writer.push_paragraph("Proposition 2 : le tram de nuit.");
+    other
+        .wait_paragraph("Proposition 2 : le tram de nuit.")
+        .await?;
+    ensure!(
+        other.text("scratch").is_empty(),
+        "a reader's text was taken"
+    );
+    Ok(())
+}

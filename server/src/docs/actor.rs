@@ -40,6 +40,12 @@ const AWARENESS_TICK: Duration = Duration::from_millis(100);
 /// whole document. A stock provider sends one when it connects, and one at each
 /// `resyncInterval` if it sets one: 10 at once, then one every 2 seconds; past that, no
 /// answer (the client's next one will be).
+/// What a connection that may not write may send, in bytes: a reader needs next to nothing
+/// (its step 1, its awareness), and a stock editor left open goes on sending what its user
+/// types, answered "read-only". Without it, a reader could have the server read and decode
+/// frames of 2 MiB at the frame rate, for nothing. Past it, closed 4429.
+const READER_BYTES_PER_SEC: f64 = 64.0 * 1024.0;
+const READER_BYTES_BURST: f64 = 4.0 * 1024.0 * 1024.0;
 const SYNCS_PER_SEC: f64 = 0.5;
 const SYNC_BURST: f64 = 10.0;
 /// Connections of one participant to the document: each costs the server its sync step 1,
@@ -67,6 +73,8 @@ struct Conn {
     aware: TokenBucket,
     /// Its sync step 1 answers (`SYNCS_PER_SEC`).
     syncs: TokenBucket,
+    /// The bytes it may send while it may not write (`READER_BYTES_PER_SEC`).
+    read_only: TokenBucket,
 }
 
 pub struct DocActor {
@@ -400,6 +408,7 @@ impl DocActor {
                 out: c.out,
                 aware: TokenBucket::new(AWARENESS_PER_SEC, AWARENESS_BURST),
                 syncs: TokenBucket::new(SYNCS_PER_SEC, SYNC_BURST),
+                read_only: TokenBucket::new(READER_BYTES_PER_SEC, READER_BYTES_BURST),
             },
         );
         // One invitation, a few places at once (as on /ws): past the limit, the oldest
@@ -510,6 +519,14 @@ impl DocActor {
         }) else {
             return;
         };
+        if !access.writable
+            && !self
+                .conns
+                .get_mut(&id)
+                .is_some_and(|c| c.read_only.take_n(data.len() as f64))
+        {
+            return self.kick(id, close::RATE_LIMITED, "a reader sends too much");
+        }
         // A query awareness (one byte) is answered with every state held: it takes from the
         // connection's awareness budget, and past it gets no answer (stock providers do not
         // send it; their states come at joining and with every change).
