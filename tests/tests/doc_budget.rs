@@ -65,6 +65,35 @@ fn stored_bytes(w: &DocWorld) -> Result<(i64, i64)> {
     Ok((updates, snapshot))
 }
 
+/// One round of the churn: `churner` inserts `big` into its "scratch" text and deletes it
+/// again; `reader` must take both (the insert's clocks, no text left) and the churner must not
+/// be closed nor told the document is too large. The bytes of the insert's update (with the
+/// churner's delete set, a few bytes a round).
+async fn churn(churner: &YClient, reader: &YClient, big: &str, what: &str) -> Result<usize> {
+    let scratch = churner.doc.get_or_insert_text("scratch");
+    let before = churner.state_vector();
+    churner.append_text("scratch", big);
+    let sent = churner
+        .doc
+        .transact()
+        .encode_state_as_update_v1(&before)
+        .len();
+    {
+        let mut txn = churner.doc.transact_mut();
+        let len = scratch.len(&txn);
+        scratch.remove_range(&mut txn, 0, len);
+    }
+    let target = churner.state_vector();
+    reader
+        .wait_doc_within(what, LARGE_WAIT, |c| {
+            (c.state_vector() == target && c.text("scratch").is_empty())
+                || churner.recorded().closed.is_some()
+        })
+        .await?;
+    ensure!(still_writing(churner), "{what}: {}", state(churner));
+    Ok(sent)
+}
+
 /// (a) A rapporteur inserts 2 MiB and deletes it, round after round, until more than ten
 /// times the budget was sent, while a reader keeps the document loaded: never refused; then
 /// another rapporteur's edit and a facilitator's are taken and reach the reader. (b) The store
@@ -82,35 +111,15 @@ async fn writing_and_deleting_in_turn_never_fills_a_document() -> Result<()> {
 
     let rounds = 10 * MAX_DOCUMENT_BYTES / INSERT + 1;
     let big = "x".repeat(INSERT);
-    let scratch = churner.doc.get_or_insert_text("scratch");
     let mut sent = 0;
     for round in 0..rounds {
-        let before = churner.state_vector();
-        churner.append_text("scratch", &big);
-        // About the insert's frame (with the churner's delete set, a few bytes a round).
-        sent += churner
-            .doc
-            .transact()
-            .encode_state_as_update_v1(&before)
-            .len();
-        {
-            let mut txn = churner.doc.transact_mut();
-            let len = scratch.len(&txn);
-            scratch.remove_range(&mut txn, 0, len);
-        }
-        // Both taken: the reader holds the insert (its clocks) and the deletion (no text).
-        let target = churner.state_vector();
-        reader
-            .wait_doc_within(&format!("round {round} of {rounds}"), LARGE_WAIT, |c| {
-                (c.state_vector() == target && c.text("scratch").is_empty())
-                    || churner.recorded().closed.is_some()
-            })
-            .await?;
-        ensure!(
-            still_writing(&churner),
-            "round {round}: {}",
-            state(&churner)
-        );
+        sent += churn(
+            &churner,
+            &reader,
+            &big,
+            &format!("round {round} of {rounds}"),
+        )
+        .await?;
     }
     eprintln!("{rounds} rounds, {sent} bytes of updates sent");
     ensure!(sent > 10 * MAX_DOCUMENT_BYTES, "only {sent} bytes sent");
@@ -326,26 +335,14 @@ async fn in_cluster_mode_the_churn_is_measured_and_compacted_too() -> Result<()>
 
     let rounds = 20;
     let big = "x".repeat(INSERT);
-    let scratch = churner.doc.get_or_insert_text("scratch");
     for round in 0..rounds {
-        churner.append_text("scratch", &big);
-        {
-            let mut txn = churner.doc.transact_mut();
-            let len = scratch.len(&txn);
-            scratch.remove_range(&mut txn, 0, len);
-        }
-        let target = churner.state_vector();
-        reader
-            .wait_doc_within(&format!("round {round} of {rounds}"), LARGE_WAIT, |c| {
-                (c.state_vector() == target && c.text("scratch").is_empty())
-                    || churner.recorded().closed.is_some()
-            })
-            .await?;
-        ensure!(
-            still_writing(&churner),
-            "round {round}: {}",
-            state(&churner)
-        );
+        churn(
+            &churner,
+            &reader,
+            &big,
+            &format!("round {round} of {rounds}"),
+        )
+        .await?;
     }
     let mut con = redis::Client::open(redis.url.as_str())?.get_connection()?;
     let entries: Vec<(String, Vec<Vec<u8>>)> = redis::cmd("XRANGE")
