@@ -86,8 +86,9 @@ pub const HTTP_PER_SEC: u32 = 5;
 /// past them is not executed and is answered `rate_limited`.
 pub const MESSAGES_PER_SEC: u32 = 20;
 pub const MESSAGE_BURST: u32 = 40;
-/// Messages past the limit one connection is forgiven: `OVER_LIMIT_FORGIVEN` at once, then
-/// `OVER_LIMIT_PER_SEC`; the one after them closes it with [`close::RATE_LIMITED`].
+/// Messages past the limit one connection is answered `rate_limited` for: `OVER_LIMIT_FORGIVEN
+/// - 1` at once, then `OVER_LIMIT_PER_SEC`; the next one (the 100th of a burst) closes it with
+/// [`close::RATE_LIMITED`], unanswered.
 pub const OVER_LIMIT_FORGIVEN: u32 = 100;
 pub const OVER_LIMIT_PER_SEC: u32 = 1;
 /// The chat one participant may post (facilitators aside), in bytes: a line costs its text's

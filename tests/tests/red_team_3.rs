@@ -252,7 +252,8 @@ async fn the_video_route_is_within_the_invitation_budget() -> Result<()> {
 /// A citizen who may only read the opinion sends what a hand-made client can: updates of
 /// 2 MiB, the frame limit, 40 MiB in all (ten times the 4 MiB a reader may send at once,
 /// `READER_BYTES_BURST` in `docs/actor.rs`). Each was read, decoded and answered "read-only";
-/// now the reader is closed 4429 once past its budget, and the writers go on.
+/// now the reader is closed 4429 once past its budget, reconnecting does not refill it, and the
+/// writers go on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reader_sending_updates_is_closed_past_its_budget() -> Result<()> {
     use convene::docs::{close as dclose, MAX_FRAME_BYTES};
@@ -286,6 +287,15 @@ async fn a_reader_sending_updates_is_closed_past_its_budget() -> Result<()> {
     ensure!(
         sent <= 4 * MAX_FRAME_BYTES,
         "{sent} bytes sent before the close"
+    );
+    // Coming back does not refill the budget (it is the participant's, not the connection's):
+    // the next large frame closes the new connection too.
+    let again = w.yc(W_CIT1).await?;
+    again.append_text("scratch", &big);
+    let code = again.wait_closed().await?;
+    ensure!(
+        code == Some(dclose::RATE_LIMITED),
+        "the reader back closed with {code:?}"
     );
     // The writer goes on; the other reader sees it, and nothing of the reader's.
     writer.push_paragraph("Proposition 2 : le tram de nuit.");

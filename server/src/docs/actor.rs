@@ -40,14 +40,16 @@ const AWARENESS_TICK: Duration = Duration::from_millis(100);
 /// whole document. A stock provider sends one when it connects, and one at each
 /// `resyncInterval` if it sets one: 10 at once, then one every 2 seconds; past that, no
 /// answer (the client's next one will be).
-/// What a connection that may not write may send, in bytes: a reader needs next to nothing
-/// (its step 1, its awareness), and a stock editor left open goes on sending what its user
-/// types, answered "read-only". Without it, a reader could have the server read and decode
-/// frames of 2 MiB at the frame rate, for nothing. Past it, closed 4429.
-const READER_BYTES_PER_SEC: f64 = 64.0 * 1024.0;
-const READER_BYTES_BURST: f64 = 4.0 * 1024.0 * 1024.0;
 const SYNCS_PER_SEC: f64 = 0.5;
 const SYNC_BURST: f64 = 10.0;
+/// What a participant may send to the document while they may not write, in bytes, all their
+/// connections to it together (a reconnection does not refill it): a reader needs next to
+/// nothing (its step 1, its awareness), and a stock editor left open goes on sending what its
+/// user types, answered "read-only". Without it, a reader could have the server read and
+/// decode frames of 2 MiB at the frame rate, for nothing. Past it, the connection is closed
+/// 4429.
+const READER_BYTES_PER_SEC: f64 = 64.0 * 1024.0;
+const READER_BYTES_BURST: f64 = 4.0 * 1024.0 * 1024.0;
 /// Connections of one participant to the document: each costs the server its sync step 1,
 /// the awareness states held (up to 256 KiB), and fresh per-connection budgets (10 whole
 /// documents asked at once). 40 at once (each of 4 places reconnecting ten times), then one a
@@ -73,8 +75,6 @@ struct Conn {
     aware: TokenBucket,
     /// Its sync step 1 answers (`SYNCS_PER_SEC`).
     syncs: TokenBucket,
-    /// The bytes it may send while it may not write (`READER_BYTES_PER_SEC`).
-    read_only: TokenBucket,
 }
 
 pub struct DocActor {
@@ -111,6 +111,9 @@ pub struct DocActor {
     next_awareness: tokio::time::Instant,
     /// Connections each participant opened lately (`JOINS_PER_SEC`): at most the roster.
     joins: Budgets<String>,
+    /// The bytes each participant may still send while they may not write
+    /// (`READER_BYTES_PER_SEC`): at most the roster.
+    read_only: Budgets<String>,
     /// The convention is deleted (`DocMsg::Delete`): whom to answer once stopped.
     deleted: Option<tokio::sync::oneshot::Sender<()>>,
 }
@@ -137,6 +140,7 @@ impl DocActor {
             deferred: BTreeSet::new(),
             next_awareness: tokio::time::Instant::now(),
             joins: Budgets::new(JOINS_PER_SEC, JOIN_BURST, 4096),
+            read_only: Budgets::new(READER_BYTES_PER_SEC, READER_BYTES_BURST, 4096),
             deleted: None,
         }
     }
@@ -408,7 +412,6 @@ impl DocActor {
                 out: c.out,
                 aware: TokenBucket::new(AWARENESS_PER_SEC, AWARENESS_BURST),
                 syncs: TokenBucket::new(SYNCS_PER_SEC, SYNC_BURST),
-                read_only: TokenBucket::new(READER_BYTES_PER_SEC, READER_BYTES_BURST),
             },
         );
         // One invitation, a few places at once (as on /ws): past the limit, the oldest
@@ -520,10 +523,10 @@ impl DocActor {
             return;
         };
         if !access.writable
-            && !self
-                .conns
-                .get_mut(&id)
-                .is_some_and(|c| c.read_only.take_n(data.len() as f64))
+            && !self.conns.get(&id).is_some_and(|c| {
+                self.read_only
+                    .take_n(c.participant.clone(), data.len() as f64)
+            })
         {
             return self.kick(id, close::RATE_LIMITED, "a reader sends too much");
         }

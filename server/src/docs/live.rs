@@ -52,6 +52,22 @@ pub const MEASURE_EVERY: usize = MAX_DOCUMENT_BYTES / 8;
 /// own, about 14 bytes per cut for 3.6 bytes of update), so deletions alone may not grow a
 /// document without end. Trimming never comes near it.
 pub const MAX_DOCUMENT_BYTES_DELETING: usize = 2 * MAX_DOCUMENT_BYTES;
+/// What an update that only deletes counts against the budget, per range its delete set names
+/// (when more than its bytes): a range may cut a run at both ends, two items more in the
+/// encoding, about 14 bytes each. Counted by its bytes alone (3.6 bytes a cut), deleting every
+/// other character of a full document would grow its encoding four times past the ceiling
+/// unmeasured, and then nothing, not even a deletion, would fit again.
+pub const DELETE_RANGE_COST: usize = 32;
+
+/// What an update of `len` bytes counts against the budget: its bytes, or for one that only
+/// deletes, what its cuts may add to the encoding if that is more (`DELETE_RANGE_COST`).
+fn charge(scan: &nesting::Scan, len: usize) -> usize {
+    if scan.only_deletes() {
+        len.max(scan.delete_ranges().saturating_mul(DELETE_RANGE_COST))
+    } else {
+        len
+    }
+}
 
 /// A number never handed out before in this process.
 fn next_generation() -> u64 {
@@ -476,7 +492,8 @@ impl LiveDoc {
         } else {
             MAX_DOCUMENT_BYTES
         };
-        if !self.fits(update.len(), limit) {
+        let cost = charge(&scan, update.len());
+        if !self.fits(cost, limit) {
             return Outcome::Close {
                 code: close::TOO_LARGE,
                 reason: "document too large",
@@ -491,7 +508,7 @@ impl LiveDoc {
             Err(_) => return Outcome::Broken,
         };
         self.nesting.record(judged);
-        self.took_in(update.len(), removed);
+        self.took_in(cost, removed);
         // Relay as an update; a client's own update frame goes out as it came.
         let is_update_frame = frame.first() == Some(&0) && frame.get(1) == Some(&2);
         let relay = if is_update_frame {
@@ -529,7 +546,7 @@ impl LiveDoc {
             return None;
         };
         self.nesting.record(judged);
-        self.took_in(update.len(), removed);
+        self.took_in(charge(&scan, update.len()), removed);
         Some(encode(&Message::Sync(SyncMessage::Update(data.to_vec()))))
     }
 
@@ -1021,6 +1038,38 @@ mod tests {
         assert!(is_update(&out), "{out:?}");
         assert_eq!(live.measures(), measured + 1);
         assert!(live.full_state().len() < MAX_DOCUMENT_BYTES - 3 * 1024 * 1024);
+    }
+
+    /// Deleting every other character counts what it may add to the encoding, not its bytes:
+    /// the sum stays at or above the real size, so deletions cannot carry a document past the
+    /// ceiling unmeasured (the review's case: 16 MiB of cuts would have grown it to ~72 MiB).
+    #[test]
+    fn cutting_text_into_pieces_is_counted_by_its_cuts() {
+        use yrs::Text;
+        let mut live = LiveDoc::empty();
+        let writer = Doc::with_client_id(8);
+        let notes = writer.get_or_insert_text("notes");
+        let frame = edit(&writer, |txn| notes.insert(txn, 0, &"ab".repeat(5_000)));
+        assert!(is_update(&live.frame(1, WRITER, frame)));
+        let before = live.full_state().len();
+        let frame = edit(&writer, |txn| {
+            for i in 0..5_000 {
+                notes.remove_range(txn, i, 1);
+            }
+        });
+        let bytes = frame.len();
+        assert!(is_update(&live.frame(1, WRITER, frame)));
+        let grown = live.full_state().len() - before;
+        assert!(
+            grown > bytes,
+            "the cuts grew the encoding by {grown}, the update is {bytes}"
+        );
+        assert!(
+            live.size() >= live.full_state().len(),
+            "the sum {} is below the real size {}",
+            live.size(),
+            live.full_state().len()
+        );
     }
 
     /// Loaded past the budget (a document is never refused at loading): inserts are

@@ -87,6 +87,15 @@ impl Scan {
         self.deletes.values().flatten().any(|r| !r.is_empty())
     }
 
+    /// How many ranges its delete set names (each may cut a run of content at both ends).
+    pub fn delete_ranges(&self) -> usize {
+        self.deletes
+            .values()
+            .flatten()
+            .filter(|r| !r.is_empty())
+            .count()
+    }
+
     /// Whether the update only deletes: a delete set, and no block (no content, no garbage;
     /// skips are left out of `blocks`).
     pub fn only_deletes(&self) -> bool {

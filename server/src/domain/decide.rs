@@ -25,6 +25,12 @@ pub(super) fn reject<T>(code: Code, message: impl Into<String>) -> Result<T, Rej
     Err(Rejection::new(code, message))
 }
 
+/// Whether `t` holds a control character but line breaks and tabs: each takes six bytes once
+/// JSON-encoded (`\u0001`). Every text a participant gives is refused with one.
+pub(super) fn has_control(t: &str) -> bool {
+    t.chars().any(|c| c.is_control() && c != '\n' && c != '\t')
+}
+
 /// A text, trimmed, not empty, within `max` characters, without control characters but line
 /// breaks and tabs (shared by the domain's modules). A control character takes six bytes once
 /// JSON-encoded (`\u0001`): a chat line of them would weigh six times its budget in the log
@@ -40,7 +46,7 @@ pub(super) fn check_text(text: &str, max: usize, what: &str) -> Result<String, R
             format!("{what} is longer than {max} characters"),
         );
     }
-    if t.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+    if has_control(t) {
         return reject(
             Code::Invalid,
             format!("{what} may not hold control characters (but line breaks and tabs)"),

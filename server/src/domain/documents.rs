@@ -100,6 +100,12 @@ pub(super) fn decide(state: &Convention, command: &Command) -> Result<Vec<Event>
             if title.is_empty() || title.chars().count() > super::MAX_NAME_CHARS {
                 return reject(Code::Invalid, "a title is 1 to 120 characters");
             }
+            if super::decide::has_control(title) {
+                return reject(
+                    Code::Invalid,
+                    "a title may not hold control characters (but line breaks and tabs)",
+                );
+            }
             Ok(vec![Event::DocumentCreated {
                 name: name.clone(),
                 title: title.to_string(),
@@ -173,6 +179,12 @@ pub(super) fn decide(state: &Convention, command: &Command) -> Result<Vec<Event>
             let label = label.trim();
             if label.is_empty() || label.chars().count() > super::MAX_NAME_CHARS {
                 return reject(Code::Invalid, "a version label is 1 to 120 characters");
+            }
+            if super::decide::has_control(label) {
+                return reject(
+                    Code::Invalid,
+                    "a version label may not hold control characters (but line breaks and tabs)",
+                );
             }
             if d.versions.len() >= MAX_VERSIONS {
                 return reject(

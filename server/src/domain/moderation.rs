@@ -60,6 +60,12 @@ fn reason(text: &str, max: usize, required: bool) -> Result<String, Rejection> {
     if required && t.is_empty() {
         return reject(Code::Invalid, "give a reason");
     }
+    if super::decide::has_control(t) {
+        return reject(
+            Code::Invalid,
+            "the reason may not hold control characters (but line breaks and tabs)",
+        );
+    }
     if t.chars().count() > max {
         return reject(
             Code::Invalid,

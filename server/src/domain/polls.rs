@@ -401,6 +401,11 @@ pub fn check_question(question: &str) -> Result<String, String> {
             "the question is longer than {MAX_QUESTION_CHARS} characters"
         ));
     }
+    if super::decide::has_control(question) {
+        return Err(
+            "the question may not hold control characters (but line breaks and tabs)".into(),
+        );
+    }
     Ok(question.to_string())
 }
 
@@ -416,6 +421,11 @@ pub fn check_options(options: &mut [String], min: usize, max: usize) -> Result<(
             return Err(format!(
                 "an option is longer than {MAX_OPTION_CHARS} characters"
             ));
+        }
+        if super::decide::has_control(o) {
+            return Err(
+                "an option may not hold control characters (but line breaks and tabs)".into(),
+            );
         }
     }
     if options.len() < min {
@@ -544,6 +554,11 @@ pub fn check_ballot(kind: &PollKind, ballot: &Ballot) -> Result<Ballot, String> 
             }
             if t.chars().count() > *max_chars as usize {
                 return Err(format!("the answer is longer than {max_chars} characters"));
+            }
+            if super::decide::has_control(t) {
+                return Err(
+                    "the answer may not hold control characters (but line breaks and tabs)".into(),
+                );
             }
             Ok(Ballot::Text(t.to_string()))
         }
@@ -781,4 +796,26 @@ fn poll_spec(state: &Convention, spec: &PollSpec) -> Result<PollSpec, Rejection>
         }
     }
     Ok(spec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A participant's poll texts refuse control characters (six bytes each once encoded), as
+    /// every text of the domain does; line breaks and tabs pass.
+    #[test]
+    fn poll_texts_refuse_control_characters() {
+        let kind = PollKind::Text { max_chars: 2000 };
+        let bad = Ballot::Text("\u{1}".repeat(500));
+        assert!(check_ballot(&kind, &bad)
+            .unwrap_err()
+            .contains("control characters"));
+        let good = Ballot::Text("oui\n\tsans doute".into());
+        assert_eq!(check_ballot(&kind, &good), Ok(good.clone()));
+        assert!(check_question("Pourquoi\u{7}").is_err());
+        assert!(check_question("Pourquoi ?\nDites-le.").is_ok());
+        let mut options = vec!["a".to_string(), "b\u{1b}".to_string()];
+        assert!(check_options(&mut options, 2, 50).is_err());
+    }
 }

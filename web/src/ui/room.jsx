@@ -246,7 +246,11 @@ export function Chat({ client, roomId, inside, readOnly }) {
   // Lines typed but not yet acknowledged (offline, or on their way): shown "en attente"
   // until the server's line (with the same request id) takes their place.
   const delivered = new Set(lines.map((l) => l.request).filter(Boolean));
-  const waitingLines = client.waiting('send_chat').filter((p) => !delivered.has(p.id));
+  // Lines waiting to be sent, this room's only: one written in a room the person has left since
+  // is refused when it reaches the server, and is not shown here meanwhile.
+  const waitingLines = client
+    .waiting('send_chat')
+    .filter((p) => !delivered.has(p.id) && (!p.command.room || p.command.room === roomId));
   useEffect(() => {
     const el = listRef.current;
     if (el && stick.current) el.scrollTop = el.scrollHeight;
