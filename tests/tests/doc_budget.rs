@@ -65,6 +65,14 @@ fn stored_bytes(w: &DocWorld) -> Result<(i64, i64)> {
     Ok((updates, snapshot))
 }
 
+/// The client's document encoded whole, as the server measures it (the same content).
+fn encoded_len(c: &YClient) -> usize {
+    c.doc
+        .transact()
+        .encode_state_as_update_v1(&StateVector::default())
+        .len()
+}
+
 /// One round of the churn: `churner` inserts `big` into its "scratch" text and deletes it
 /// again; `reader` must take both (the insert's clocks, no text left) and the churner must not
 /// be closed nor told the document is too large. The bytes of the insert's update (with the
@@ -139,12 +147,7 @@ async fn writing_and_deleting_in_turn_never_fills_a_document() -> Result<()> {
     for c in [&churner, &rap2, &fac, &reader] {
         ensure!(still_writing(c), "{}", state(c));
     }
-    let largest = INSERT
-        + reader
-            .doc
-            .transact()
-            .encode_state_as_update_v1(&StateVector::default())
-            .len();
+    let largest = INSERT + encoded_len(&reader);
 
     // (b) What the store holds, read from the data file after a SIGKILL (no compaction at
     // shutdown): bounded by the document, not by the 160 MiB sent.
@@ -205,14 +208,8 @@ async fn a_full_document_takes_deletions_and_then_inserts() -> Result<()> {
     // Paragraphs of 2 MiB less 64 KiB, then one to within 1 KiB of the budget, judged by the
     // writer's own encoding of the document (the server's, it holds the same).
     let chunk = MAX_FRAME_BYTES - 64 * 1024;
-    let real = |c: &YClient| {
-        c.doc
-            .transact()
-            .encode_state_as_update_v1(&StateVector::default())
-            .len()
-    };
     let mut k = 0;
-    while MAX_DOCUMENT_BYTES - real(&writer) > chunk + 64 * 1024 {
+    while MAX_DOCUMENT_BYTES - encoded_len(&writer) > chunk + 64 * 1024 {
         writer.push_paragraph(&format!("{k}{}", "a".repeat(chunk)));
         k += 1;
         reader
@@ -222,7 +219,7 @@ async fn a_full_document_takes_deletions_and_then_inserts() -> Result<()> {
             .await?;
         ensure!(still_writing(&writer), "{}", state(&writer));
     }
-    let pad = MAX_DOCUMENT_BYTES - real(&writer) - 1024 - 64;
+    let pad = MAX_DOCUMENT_BYTES - encoded_len(&writer) - 1024 - 64;
     writer.push_paragraph(&format!("p{}", "b".repeat(pad)));
     reader
         .wait_doc_within("the last paragraph", LARGE_WAIT, |c| {
@@ -230,7 +227,7 @@ async fn a_full_document_takes_deletions_and_then_inserts() -> Result<()> {
         })
         .await?;
     ensure!(still_writing(&writer), "{}", state(&writer));
-    let full = real(&writer);
+    let full = encoded_len(&writer);
     ensure!(
         (MAX_DOCUMENT_BYTES - 2048..MAX_DOCUMENT_BYTES).contains(&full),
         "the document is {full} bytes"
@@ -359,12 +356,7 @@ async fn in_cluster_mode_the_churn_is_measured_and_compacted_too() -> Result<()>
         .arg(format!("cv:{{{CONV}}}:docs:{W_DOC}"))
         .arg("data")
         .query(&mut con)?;
-    let largest = INSERT
-        + reader
-            .doc
-            .transact()
-            .encode_state_as_update_v1(&StateVector::default())
-            .len();
+    let largest = INSERT + encoded_len(&reader);
     let bound = largest + COMPACT_BYTES + 2 * MAX_FRAME_BYTES;
     eprintln!(
         "redis: {} stream entries of {stream} bytes, a snapshot of {snapshot} (bound {bound})",

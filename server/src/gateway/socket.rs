@@ -257,7 +257,6 @@ pub fn frames(message: Message) -> Vec<Message> {
 
 /// A token bucket, the rate budget of one connection: `burst` messages at once, refilled at
 /// `per_sec` (ten lines do not deserve a crate).
-#[derive(Debug)]
 pub struct TokenBucket {
     tokens: f64,
     last: tokio::time::Instant,
